@@ -1,0 +1,494 @@
+//! The canonical row encoding: the byte-exact contract behind every row hash and digest.
+//!
+//! Two sides agree when their rows encode to the same bytes, whatever engine they came from.
+//! A row is its key fields then its compared fields; each field is `N` for NULL or
+//! `V<byte length>:<text>`, so `''` differs from NULL and no field can bleed into the next.
+//! The text of a value depends on its logical type (see [`Value::canonical_text`]).
+//! Row hash = SHA-256 of the encoded row; a segment digest = SHA-256 of the row hashes as
+//! lowercase hex, concatenated in key order, kept beside the row count. Never XOR.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+
+/// The logical type every engine's column types map to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogicalType {
+    Integer,
+    Decimal,
+    Boolean,
+    Timestamp,
+    Date,
+    Uuid,
+    Bytes,
+    Text,
+    /// Binary floating point: never a key, compared only at a declared number of decimals.
+    Float,
+}
+
+impl LogicalType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogicalType::Integer => "integer",
+            LogicalType::Decimal => "decimal",
+            LogicalType::Boolean => "boolean",
+            LogicalType::Timestamp => "timestamp",
+            LogicalType::Date => "date",
+            LogicalType::Uuid => "uuid",
+            LogicalType::Bytes => "bytes",
+            LogicalType::Text => "text",
+            LogicalType::Float => "float",
+        }
+    }
+}
+
+impl fmt::Display for LogicalType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value already reduced to its logical type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Int(i128),
+    /// A decimal in normal form (see [`normalize_decimal`]).
+    Decimal(String),
+    Bool(bool),
+    Timestamp(DateTime<Utc>),
+    Date(NaiveDate),
+    Uuid(uuid::Uuid),
+    Bytes(Vec<u8>),
+    Text(String),
+}
+
+/// A value that cannot be put in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CanonicalError(pub String);
+
+impl Value {
+    /// Builds a decimal value from any decimal literal, normalising it.
+    pub fn decimal(text: &str) -> Result<Value, CanonicalError> {
+        normalize_decimal(text).map(Value::Decimal)
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The canonical text of the value; `None` for NULL.
+    pub fn canonical_text(&self) -> Option<Cow<'_, str>> {
+        Some(match self {
+            Value::Null => return None,
+            Value::Int(i) => Cow::Owned(i.to_string()),
+            Value::Decimal(d) => Cow::Borrowed(d.as_str()),
+            Value::Bool(true) => Cow::Borrowed("true"),
+            Value::Bool(false) => Cow::Borrowed("false"),
+            Value::Timestamp(t) => Cow::Owned(format_timestamp(t)),
+            Value::Date(d) => Cow::Owned(d.format("%Y-%m-%d").to_string()),
+            Value::Uuid(u) => Cow::Owned(u.hyphenated().to_string()),
+            Value::Bytes(b) => Cow::Owned(hex::encode(b)),
+            Value::Text(s) => Cow::Borrowed(s.as_str()),
+        })
+    }
+
+    /// Appends the field encoding (`N` or `V<len>:<text>`) to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        match self.canonical_text() {
+            None => out.push(b'N'),
+            Some(text) => {
+                out.push(b'V');
+                out.extend_from_slice(text.len().to_string().as_bytes());
+                out.push(b':');
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+    }
+
+    /// Total order used for keys; it must agree with every engine's `ORDER BY` on the same
+    /// logical type (integers by value, text and bytes by bytes, decimals by value).
+    pub fn key_cmp(&self, other: &Value) -> Ordering {
+        match (self, other) {
+            (Value::Null, Value::Null) => Ordering::Equal,
+            (Value::Null, _) => Ordering::Less,
+            (_, Value::Null) => Ordering::Greater,
+            (Value::Int(a), Value::Int(b)) => a.cmp(b),
+            (Value::Decimal(a), Value::Decimal(b)) => decimal_cmp(a, b),
+            (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+            (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
+            (Value::Date(a), Value::Date(b)) => a.cmp(b),
+            (Value::Uuid(a), Value::Uuid(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
+            (Value::Text(a), Value::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
+            // Different logical types never share a key column (checked before comparing);
+            // fall back to the canonical bytes so the order is still total.
+            (a, b) => a.canonical_text().cmp(&b.canonical_text()),
+        }
+    }
+}
+
+/// Compares two keys field by field with [`Value::key_cmp`].
+pub fn key_cmp(a: &[Value], b: &[Value]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        match x.key_cmp(y) {
+            Ordering::Equal => continue,
+            other => return other,
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always six fractional digits, always UTC.
+pub fn format_timestamp(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Encodes a whole row (key fields then compared fields).
+pub fn encode_row<'a>(fields: impl IntoIterator<Item = &'a Value>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    for field in fields {
+        field.encode_into(&mut out);
+    }
+    out
+}
+
+/// A SHA-256 row hash.
+pub type RowHash = [u8; 32];
+
+/// SHA-256 of the encoded row.
+pub fn row_hash<'a>(fields: impl IntoIterator<Item = &'a Value>) -> RowHash {
+    Sha256::digest(encode_row(fields)).into()
+}
+
+/// Accumulates a segment digest from row hashes given in key order.
+#[derive(Clone, Default)]
+pub struct SegmentDigest {
+    hasher: Sha256,
+    rows: u64,
+}
+
+impl SegmentDigest {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, row_hash: &RowHash) {
+        let mut hex_buf = [0u8; 64];
+        // Cannot fail: the buffer is exactly twice the hash length.
+        if hex::encode_to_slice(row_hash, &mut hex_buf).is_ok() {
+            self.hasher.update(hex_buf);
+        }
+        self.rows += 1;
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The digest as lowercase hex, and the row count.
+    pub fn finish(self) -> (String, u64) {
+        (hex::encode(self.hasher.finalize()), self.rows)
+    }
+}
+
+/// Puts a decimal literal in normal form: no exponent, no leading zeros, no trailing
+/// fractional zeros, no lone point, `0` for any zero (so `-0.00` is `0`).
+/// Accepts an optional sign, digits with an optional point, and an optional exponent.
+pub fn normalize_decimal(text: &str) -> Result<String, CanonicalError> {
+    let bad = || CanonicalError(format!("{text:?} is not a decimal number"));
+    let s = text.trim();
+    let (negative, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(at) => {
+            let exp: i64 = s[at + 1..].parse().map_err(|_| bad())?;
+            (&s[..at], exp)
+        }
+        None => (s, 0),
+    };
+    let (int_part, frac_part) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (mantissa, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty()
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    if exponent.unsigned_abs() > 4096 {
+        return Err(CanonicalError(format!(
+            "{text:?} has an exponent out of range"
+        )));
+    }
+    // All digits, and where the point falls within them.
+    let digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes()).collect();
+    let point = int_part.len() as i64 + exponent;
+    let (int_digits, frac_digits): (String, String) = if point <= 0 {
+        let zeros = "0".repeat(point.unsigned_abs() as usize);
+        (
+            String::new(),
+            zeros + std::str::from_utf8(&digits).map_err(|_| bad())?,
+        )
+    } else if point as usize >= digits.len() {
+        let zeros = "0".repeat(point as usize - digits.len());
+        (
+            std::str::from_utf8(&digits).map_err(|_| bad())?.to_string() + &zeros,
+            String::new(),
+        )
+    } else {
+        let (i, f) = digits.split_at(point as usize);
+        (
+            String::from_utf8_lossy(i).into_owned(),
+            String::from_utf8_lossy(f).into_owned(),
+        )
+    };
+    let int_trimmed = int_digits.trim_start_matches('0');
+    let frac_trimmed = frac_digits.trim_end_matches('0');
+    let mut out = String::with_capacity(int_trimmed.len() + frac_trimmed.len() + 3);
+    if int_trimmed.is_empty() && frac_trimmed.is_empty() {
+        return Ok("0".to_string());
+    }
+    if negative {
+        out.push('-');
+    }
+    out.push_str(if int_trimmed.is_empty() {
+        "0"
+    } else {
+        int_trimmed
+    });
+    if !frac_trimmed.is_empty() {
+        out.push('.');
+        out.push_str(frac_trimmed);
+    }
+    Ok(out)
+}
+
+/// Numeric order of two decimals in normal form.
+fn decimal_cmp(a: &str, b: &str) -> Ordering {
+    let neg_a = a.starts_with('-');
+    let neg_b = b.starts_with('-');
+    match (neg_a, neg_b) {
+        (false, true) => Ordering::Greater,
+        (true, false) => Ordering::Less,
+        (false, false) => magnitude_cmp(a, b),
+        (true, true) => magnitude_cmp(&b[1..], &a[1..]),
+    }
+}
+
+fn magnitude_cmp(a: &str, b: &str) -> Ordering {
+    let (ai, af) = a.split_once('.').unwrap_or((a, ""));
+    let (bi, bf) = b.split_once('.').unwrap_or((b, ""));
+    ai.len()
+        .cmp(&bi.len())
+        .then_with(|| ai.cmp(bi))
+        .then_with(|| af.cmp(bf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn enc(values: &[Value]) -> String {
+        String::from_utf8(encode_row(values)).expect("encoding is UTF-8 for text values")
+    }
+
+    #[test]
+    fn null_empty_and_lookalike_text_encode_differently() {
+        assert_eq!(enc(&[Value::Null]), "N");
+        assert_eq!(enc(&[Value::Text(String::new())]), "V0:");
+        assert_eq!(enc(&[Value::Text("N".into())]), "V1:N");
+        assert_eq!(enc(&[Value::Text("V0:".into())]), "V3:V0:");
+        let hashes = [
+            row_hash(&[Value::Null]),
+            row_hash(&[Value::Text(String::new())]),
+            row_hash(&[Value::Text("N".into())]),
+        ];
+        assert_ne!(hashes[0], hashes[1]);
+        assert_ne!(hashes[1], hashes[2]);
+        assert_ne!(hashes[0], hashes[2]);
+    }
+
+    #[test]
+    fn separators_inside_values_cannot_bleed_into_the_next_field() {
+        let a = [Value::Text("a".into()), Value::Text("bV1:c".into())];
+        let b = [Value::Text("aV1:b".into()), Value::Text("c".into())];
+        assert_eq!(enc(&a), "V1:aV5:bV1:c");
+        assert_eq!(enc(&b), "V5:aV1:bV1:c");
+        assert_ne!(row_hash(&a), row_hash(&b));
+        let c = [Value::Text("x,y".into()), Value::Null];
+        let d = [Value::Text("x".into()), Value::Text("y".into())];
+        assert_ne!(row_hash(&c), row_hash(&d));
+    }
+
+    #[test]
+    fn lengths_count_utf8_bytes_including_four_byte_characters() {
+        assert_eq!(enc(&[Value::Text("€".into())]), "V3:€");
+        assert_eq!(enc(&[Value::Text("💸".into())]), "V4:💸");
+        assert_eq!(enc(&[Value::Text("a💸b".into())]), "V6:a💸b");
+    }
+
+    #[test]
+    fn decimals_of_equal_value_encode_alike() {
+        for (input, want) in [
+            ("10.50", "10.5"),
+            ("10.5", "10.5"),
+            ("010.500", "10.5"),
+            ("-0", "0"),
+            ("-0.000", "0"),
+            ("+0.0", "0"),
+            ("0", "0"),
+            (".5", "0.5"),
+            ("5.", "5"),
+            ("-1.2300", "-1.23"),
+            ("100", "100"),
+            ("100.00", "100"),
+            ("1E+2", "100"),
+            ("1.5e-3", "0.0015"),
+            ("-12.5E1", "-125"),
+            (
+                "123456789012345678901234567890.123456789",
+                "123456789012345678901234567890.123456789",
+            ),
+        ] {
+            assert_eq!(
+                normalize_decimal(input).as_deref(),
+                Ok(want),
+                "input {input}"
+            );
+        }
+        assert_eq!(
+            row_hash(&[Value::decimal("10.50").unwrap()]),
+            row_hash(&[Value::decimal("10.5").unwrap()])
+        );
+    }
+
+    #[test]
+    fn malformed_decimals_are_refused() {
+        for input in [
+            "", "-", ".", "1.2.3", "1,5", "abc", "1e", "NaN", "inf", "1 000",
+        ] {
+            assert!(normalize_decimal(input).is_err(), "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn decimals_order_by_value() {
+        let mut values =
+            ["10", "-2.5", "9.99", "0", "-10", "0.001", "100"].map(|d| Value::decimal(d).unwrap());
+        values.sort_by(|a, b| a.key_cmp(b));
+        let texts: Vec<_> = values
+            .iter()
+            .map(|v| v.canonical_text().unwrap().into_owned())
+            .collect();
+        assert_eq!(texts, ["-10", "-2.5", "0", "0.001", "9.99", "10", "100"]);
+    }
+
+    #[test]
+    fn integers_past_two_to_the_53_keep_every_digit() {
+        let v = Value::Int(9_007_199_254_740_993);
+        assert_eq!(enc(&[v]), "V16:9007199254740993");
+        assert_eq!(enc(&[Value::Int(-42)]), "V3:-42");
+        assert_eq!(
+            enc(&[Value::Int(i64::MIN as i128)]),
+            "V20:-9223372036854775808"
+        );
+    }
+
+    #[test]
+    fn timestamps_before_1970_and_at_microsecond_boundaries() {
+        let before = Utc.with_ymd_and_hms(1969, 12, 31, 23, 59, 59).unwrap()
+            + chrono::Duration::microseconds(999_999);
+        assert_eq!(format_timestamp(&before), "1969-12-31T23:59:59.999999Z");
+        let epoch = DateTime::from_timestamp_micros(0).unwrap();
+        assert_eq!(format_timestamp(&epoch), "1970-01-01T00:00:00.000000Z");
+        let one_micro = DateTime::from_timestamp_micros(1).unwrap();
+        assert_eq!(format_timestamp(&one_micro), "1970-01-01T00:00:00.000001Z");
+        let minus_one = DateTime::from_timestamp_micros(-1).unwrap();
+        assert_eq!(format_timestamp(&minus_one), "1969-12-31T23:59:59.999999Z");
+        assert_ne!(
+            row_hash(&[Value::Timestamp(epoch)]),
+            row_hash(&[Value::Timestamp(one_micro)])
+        );
+        assert_eq!(
+            enc(&[Value::Timestamp(epoch)]),
+            "V27:1970-01-01T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn other_types_have_one_text_each() {
+        assert_eq!(
+            enc(&[Value::Bool(true), Value::Bool(false)]),
+            "V4:trueV5:false"
+        );
+        let d = NaiveDate::from_ymd_opt(1999, 1, 2).unwrap();
+        assert_eq!(enc(&[Value::Date(d)]), "V10:1999-01-02");
+        let u = uuid::Uuid::parse_str("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11").unwrap();
+        assert_eq!(
+            enc(&[Value::Uuid(u)]),
+            "V36:a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+        );
+        assert_eq!(enc(&[Value::Bytes(vec![0, 0xAB, 0xff])]), "V6:00abff");
+    }
+
+    #[test]
+    fn row_hash_is_sha256_of_the_encoding() {
+        // Expected values computed independently: printf 'V1:1V5:hello' | sha256sum
+        assert_eq!(
+            hex::encode(row_hash(&[Value::Int(1), Value::Text("hello".into())])),
+            "1f0ce022cd0dc2a23df27ba990cfc7924c869b208721c4d26f63da328bbecf2d"
+        );
+        assert_eq!(
+            hex::encode(row_hash(&[Value::Int(1)])),
+            "411824b7d075563309d889050d5015958c68e160f076769e40643e89d1577c4e"
+        );
+    }
+
+    #[test]
+    fn segment_digest_hashes_hex_row_hashes_in_order() {
+        let h1 = row_hash(&[Value::Int(1)]);
+        let h2 = row_hash(&[Value::Int(2)]);
+        let mut seg = SegmentDigest::new();
+        seg.push(&h1);
+        seg.push(&h2);
+        let (digest, rows) = seg.finish();
+        let mut concatenated = hex::encode(h1);
+        concatenated.push_str(&hex::encode(h2));
+        assert_eq!(digest, hex::encode(Sha256::digest(concatenated.as_bytes())));
+        assert_eq!(rows, 2);
+        let mut reversed = SegmentDigest::new();
+        reversed.push(&h2);
+        reversed.push(&h1);
+        assert_ne!(reversed.finish().0, digest, "order matters: no XOR");
+        let mut twice = SegmentDigest::new();
+        twice.push(&h1);
+        twice.push(&h1);
+        assert_ne!(
+            twice.finish().0,
+            SegmentDigest::new().finish().0,
+            "equal rows never cancel"
+        );
+    }
+
+    #[test]
+    fn text_keys_order_by_bytes_not_locale() {
+        let mut keys = ["b", "B", "a", "é", "Z", "aa"].map(|s| Value::Text(s.to_string()));
+        keys.sort_by(|a, b| a.key_cmp(b));
+        let texts: Vec<_> = keys
+            .iter()
+            .map(|v| v.canonical_text().unwrap().into_owned())
+            .collect();
+        assert_eq!(texts, ["B", "Z", "a", "aa", "b", "é"]);
+    }
+}

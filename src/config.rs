@@ -1,0 +1,483 @@
+//! Typed configuration: a TOML file plus environment variables, validated before anything connects.
+//!
+//! Secrets never live in the file: a connection names the environment variable that holds its
+//! URL (`url_env`); a literal `url` is accepted only when it carries no password.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::secret::{redact_urls, url_has_password};
+use crate::source::ident;
+
+/// The file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub job: JobFile,
+    #[serde(default)]
+    pub store: Option<ConnectionFile>,
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceFile>,
+    #[serde(default)]
+    pub integrity: Vec<IntegrityFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    /// The zone business days are cut in.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Where reports go when `--out` is not given.
+    #[serde(default = "default_out_dir")]
+    pub out_dir: PathBuf,
+}
+
+impl Default for JobFile {
+    fn default() -> Self {
+        JobFile {
+            timezone: default_timezone(),
+            out_dir: default_out_dir(),
+        }
+    }
+}
+
+fn default_timezone() -> String {
+    "UTC".to_string()
+}
+
+fn default_out_dir() -> PathBuf {
+    PathBuf::from("recon-out")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionFile {
+    pub url: Option<String>,
+    pub url_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceFile {
+    pub url: Option<String>,
+    pub url_env: Option<String>,
+    /// Zone of timestamps stored without one (default UTC).
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Most queries recon runs on this source at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Longest one statement may run, in seconds.
+    #[serde(default = "default_statement_timeout")]
+    pub statement_timeout_secs: u64,
+}
+
+fn default_max_connections() -> u32 {
+    2
+}
+
+fn default_statement_timeout() -> u64 {
+    600
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableRefFile {
+    pub source: String,
+    pub table: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrityFile {
+    pub name: String,
+    pub left: TableRefFile,
+    pub right: TableRefFile,
+    pub key: Vec<String>,
+    /// Compared columns; default: every column both tables share, keys excepted.
+    pub columns: Option<Vec<String>>,
+    /// Column that places a row in a business day; without it the whole table is one partition.
+    pub date_column: Option<String>,
+}
+
+/// The configuration after validation, with URLs resolved from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    /// SHA-256 of the file's bytes, recorded with every run.
+    pub digest: String,
+    pub timezone: Tz,
+    pub out_dir: PathBuf,
+    pub store_url: String,
+    pub sources: BTreeMap<String, SourceConfig>,
+    pub integrity: Vec<IntegrityCheck>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub name: String,
+    pub url: String,
+    pub timezone: Tz,
+    pub max_connections: u32,
+    pub statement_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableRef {
+    pub source: String,
+    pub table: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct IntegrityCheck {
+    pub name: String,
+    pub left: TableRef,
+    pub right: TableRef,
+    pub key: Vec<String>,
+    pub columns: Option<Vec<String>>,
+    pub date_column: Option<String>,
+}
+
+/// Looks up an environment variable; a function so the demo and tests can supply their own.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+pub const DEFAULT_STORE_URL: &str = "sqlite://recon-store.db";
+
+impl Config {
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::bad_input(format!(
+                "cannot read configuration {}: {e} (give the file with --config)",
+                path.display()
+            ))
+        })?;
+        Config::parse(path, &text, env)
+    }
+
+    /// Parses and validates configuration text; `path` is used in messages.
+    pub fn parse(path: &Path, text: &str, env: EnvLookup<'_>) -> Result<Config> {
+        let shown = path.display().to_string();
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+            Error::bad_input(format!(
+                "{shown}: {}",
+                e.to_string().trim_end().replace('\n', "\n  ")
+            ))
+        })?;
+        let fail = |msg: String| Error::bad_input(format!("{shown}: {msg}"));
+
+        let timezone =
+            parse_timezone(&file.job.timezone).map_err(|m| fail(format!("job.timezone: {m}")))?;
+
+        let store_url = match &file.store {
+            None => DEFAULT_STORE_URL.to_string(),
+            Some(store) => {
+                resolve_url("store", store.url.as_deref(), store.url_env.as_deref(), env)
+                    .map_err(fail)?
+            }
+        };
+
+        let mut sources = BTreeMap::new();
+        for (name, source) in &file.sources {
+            ident::validate_name(name).map_err(|m| fail(format!("sources.{name}: {m}")))?;
+            let at = format!("sources.{name}");
+            let url = resolve_url(&at, source.url.as_deref(), source.url_env.as_deref(), env)
+                .map_err(fail)?;
+            let tz = parse_timezone(&source.timezone)
+                .map_err(|m| fail(format!("{at}.timezone: {m}")))?;
+            if source.max_connections == 0 {
+                return Err(fail(format!("{at}.max_connections must be at least 1")));
+            }
+            if source.statement_timeout_secs == 0 {
+                return Err(fail(format!(
+                    "{at}.statement_timeout_secs must be at least 1"
+                )));
+            }
+            sources.insert(
+                name.clone(),
+                SourceConfig {
+                    name: name.clone(),
+                    url,
+                    timezone: tz,
+                    max_connections: source.max_connections,
+                    statement_timeout_secs: source.statement_timeout_secs,
+                },
+            );
+        }
+
+        let mut integrity = Vec::new();
+        let mut names = std::collections::BTreeSet::new();
+        for (i, check) in file.integrity.iter().enumerate() {
+            let at = format!("integrity[{i}] ({:?})", check.name);
+            ident::validate_name(&check.name).map_err(|m| fail(format!("{at}.name: {m}")))?;
+            if !names.insert(check.name.clone()) {
+                return Err(fail(format!(
+                    "{at}: another check is already named {:?}",
+                    check.name
+                )));
+            }
+            for (side, table) in [("left", &check.left), ("right", &check.right)] {
+                if !sources.contains_key(&table.source) {
+                    let known: Vec<_> = sources.keys().map(String::as_str).collect();
+                    return Err(fail(format!(
+                        "{at}.{side}.source: {:?} is not defined under [sources] (defined: {})",
+                        table.source,
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    )));
+                }
+                ident::validate_table(&table.table)
+                    .map_err(|m| fail(format!("{at}.{side}.table: {m}")))?;
+            }
+            if check.key.is_empty() {
+                return Err(fail(format!("{at}.key: name at least one key column")));
+            }
+            for column in check
+                .key
+                .iter()
+                .chain(check.columns.iter().flatten())
+                .chain(check.date_column.iter())
+            {
+                ident::validate_column(column)
+                    .map_err(|m| fail(format!("{at}: column {column:?}: {m}")))?;
+            }
+            if let Some(columns) = &check.columns {
+                if let Some(k) = columns.iter().find(|c| check.key.contains(c)) {
+                    return Err(fail(format!(
+                        "{at}.columns: {k:?} is a key column; list it only under key"
+                    )));
+                }
+            }
+            integrity.push(IntegrityCheck {
+                name: check.name.clone(),
+                left: TableRef {
+                    source: check.left.source.clone(),
+                    table: check.left.table.clone(),
+                },
+                right: TableRef {
+                    source: check.right.source.clone(),
+                    table: check.right.table.clone(),
+                },
+                key: check.key.clone(),
+                columns: check.columns.clone(),
+                date_column: check.date_column.clone(),
+            });
+        }
+        if integrity.is_empty() {
+            return Err(fail(
+                "no checks configured: add at least one [[integrity]] table".to_string(),
+            ));
+        }
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            digest: hex::encode(Sha256::digest(text.as_bytes())),
+            timezone,
+            out_dir: file.job.out_dir,
+            store_url,
+            sources,
+            integrity,
+        })
+    }
+
+    /// The resolved configuration as TOML-like text, passwords masked.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "# {} (sha256 {})\n",
+            self.path.display(),
+            self.digest
+        ));
+        out.push_str(&format!(
+            "[job]\ntimezone = {:?}\nout_dir = {:?}\n\n",
+            self.timezone.name(),
+            self.out_dir.display().to_string()
+        ));
+        out.push_str(&format!(
+            "[store]\nurl = {:?}\n",
+            redact_urls(&self.store_url)
+        ));
+        for s in self.sources.values() {
+            out.push_str(&format!(
+                "\n[sources.{}]\nurl = {:?}\ntimezone = {:?}\nmax_connections = {}\nstatement_timeout_secs = {}\n",
+                s.name,
+                redact_urls(&s.url),
+                s.timezone.name(),
+                s.max_connections,
+                s.statement_timeout_secs
+            ));
+        }
+        for c in &self.integrity {
+            out.push_str(&format!(
+                "\n[[integrity]]\nname = {:?}\nleft = {{ source = {:?}, table = {:?} }}\nright = {{ source = {:?}, table = {:?} }}\nkey = {:?}\n",
+                c.name, c.left.source, c.left.table, c.right.source, c.right.table, c.key
+            ));
+            match &c.columns {
+                Some(cols) => out.push_str(&format!("columns = {cols:?}\n")),
+                None => out.push_str("# columns: every column both tables share\n"),
+            }
+            if let Some(d) = &c.date_column {
+                out.push_str(&format!("date_column = {d:?}\n"));
+            }
+        }
+        out
+    }
+}
+
+fn parse_timezone(name: &str) -> std::result::Result<Tz, String> {
+    name.parse::<Tz>().map_err(|_| {
+        format!("{name:?} is not an IANA time zone (e.g. \"UTC\", \"Europe/Amsterdam\")")
+    })
+}
+
+fn resolve_url(
+    at: &str,
+    url: Option<&str>,
+    url_env: Option<&str>,
+    env: EnvLookup<'_>,
+) -> std::result::Result<String, String> {
+    match (url, url_env) {
+        (Some(_), Some(_)) => Err(format!("{at}: give either url or url_env, not both")),
+        (None, None) => Err(format!(
+            "{at}: give url_env (the environment variable holding the URL)"
+        )),
+        (Some(url), None) => {
+            if url_has_password(url) {
+                Err(format!(
+                    "{at}.url carries a password; move the URL into an environment variable and name it with url_env"
+                ))
+            } else {
+                Ok(url.to_string())
+            }
+        }
+        (None, Some(var)) => match env(var) {
+            Some(value) if !value.trim().is_empty() => Ok(value),
+            _ => Err(format!(
+                "{at}.url_env: environment variable {var} is not set"
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "LEDGER_URL" => Some("sqlite://l.db".into()),
+            "PAY_URL" => Some("postgres://recon:hunter2@db/pay".into()),
+            _ => None,
+        }
+    }
+
+    const GOOD: &str = r#"
+[job]
+timezone = "Europe/Amsterdam"
+
+[sources.ledger]
+url_env = "LEDGER_URL"
+
+[sources.payments]
+url_env = "PAY_URL"
+timezone = "America/New_York"
+
+[[integrity]]
+name = "entries"
+left = { source = "ledger", table = "ledger_entries" }
+right = { source = "payments", table = "public.ledger_entries" }
+key = ["id"]
+date_column = "created_at"
+"#;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(Path::new("recon.toml"), text, &env)
+    }
+
+    fn message(text: &str) -> String {
+        match parse(text) {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => {
+                assert_eq!(e.exit(), crate::exit::Exit::BadInput);
+                e.to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn a_good_file_resolves_urls_zones_and_defaults() {
+        let config = parse(GOOD).unwrap();
+        assert_eq!(config.timezone, chrono_tz::Europe::Amsterdam);
+        assert_eq!(config.store_url, DEFAULT_STORE_URL);
+        assert_eq!(
+            config.sources["payments"].url,
+            "postgres://recon:hunter2@db/pay"
+        );
+        assert_eq!(
+            config.sources["payments"].timezone,
+            chrono_tz::America::New_York
+        );
+        assert_eq!(config.sources["ledger"].max_connections, 2);
+        assert_eq!(config.integrity[0].right.table, "public.ledger_entries");
+        assert!(!config.describe().contains("hunter2"));
+        assert!(config.describe().contains("postgres://recon:***@db/pay"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_place() {
+        let msg = message(&GOOD.replace("date_column", "date_colum"));
+        assert!(msg.starts_with("recon.toml: "), "{msg}");
+        assert!(msg.contains("unknown field `date_colum`"), "{msg}");
+        assert!(msg.contains("line 19"), "{msg}");
+    }
+
+    #[test]
+    fn bad_references_and_values_say_what_to_fix() {
+        let msg = message(&GOOD.replace("source = \"payments\"", "source = \"paymnts\""));
+        assert_eq!(
+            msg,
+            "recon.toml: integrity[0] (\"entries\").right.source: \"paymnts\" is not defined under [sources] (defined: ledger, payments)"
+        );
+        let msg = message(&GOOD.replace("Europe/Amsterdam", "Mars/Olympus"));
+        assert_eq!(
+            msg,
+            "recon.toml: job.timezone: \"Mars/Olympus\" is not an IANA time zone (e.g. \"UTC\", \"Europe/Amsterdam\")"
+        );
+        let msg = message(&GOOD.replace("url_env = \"LEDGER_URL\"", "url_env = \"NOPE\""));
+        assert_eq!(
+            msg,
+            "recon.toml: sources.ledger.url_env: environment variable NOPE is not set"
+        );
+        let msg =
+            message(&GOOD.replace("url_env = \"LEDGER_URL\"", "url = \"postgres://u:pw@h/db\""));
+        assert!(
+            msg.contains("sources.ledger.url carries a password"),
+            "{msg}"
+        );
+        let msg = message(&GOOD.replace(
+            "ledger_entries\" }\nright",
+            "ledger_entries; drop table x\" }\nright",
+        ));
+        assert!(
+            msg.contains("integrity[0] (\"entries\").left.table"),
+            "{msg}"
+        );
+        let msg = message(&GOOD.replace("key = [\"id\"]", "key = []"));
+        assert!(msg.ends_with(".key: name at least one key column"), "{msg}");
+    }
+}

@@ -1,0 +1,204 @@
+//! A discrepancy: one difference found by a check, with the identity that follows it across runs.
+
+use sha2::{Digest, Sha256};
+
+use crate::canonical::Value;
+use crate::integrity::{Difference, DifferenceKind, SchemaFinding};
+
+/// What kind of difference it is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    MissingInLeft,
+    MissingInRight,
+    Changed,
+    SchemaMismatch,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::MissingInLeft => "missing_in_left",
+            Kind::MissingInRight => "missing_in_right",
+            Kind::Changed => "changed",
+            Kind::SchemaMismatch => "schema_mismatch",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        [
+            Kind::MissingInLeft,
+            Kind::MissingInRight,
+            Kind::Changed,
+            Kind::SchemaMismatch,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
+}
+
+/// Where a discrepancy is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// First seen by this run.
+    Open,
+    /// Seen before and still there.
+    Carried,
+    /// Gone at a later run.
+    Resolved,
+    /// An operator explained it.
+    Acknowledged,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Carried => "carried",
+            Status::Resolved => "resolved",
+            Status::Acknowledged => "acknowledged",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        [
+            Status::Open,
+            Status::Carried,
+            Status::Resolved,
+            Status::Acknowledged,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// One column's values on both sides (canonical text; `None` is NULL or absent).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ColumnValues {
+    pub column: String,
+    pub left: Option<String>,
+    pub right: Option<String>,
+}
+
+/// One difference, as reports and the store hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discrepancy {
+    pub check: String,
+    /// The business date (`YYYY-MM-DD`) of a dated check, or `all` for a whole table.
+    pub partition: String,
+    pub kind: Kind,
+    /// Key column names and their canonical text, in key order.
+    pub key: Vec<(String, Option<String>)>,
+    /// The columns that differ (for `changed` and `schema_mismatch`).
+    pub columns: Vec<String>,
+    pub values: Vec<ColumnValues>,
+    pub detail: Option<String>,
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.canonical_text().map(|t| t.into_owned())
+}
+
+impl Discrepancy {
+    pub fn from_difference(
+        check: &str,
+        partition: &str,
+        key_names: &[String],
+        d: &Difference,
+    ) -> Self {
+        let kind = match d.kind {
+            DifferenceKind::MissingInLeft => Kind::MissingInLeft,
+            DifferenceKind::MissingInRight => Kind::MissingInRight,
+            DifferenceKind::Changed => Kind::Changed,
+        };
+        Discrepancy {
+            check: check.to_string(),
+            partition: partition.to_string(),
+            kind,
+            key: key_names
+                .iter()
+                .cloned()
+                .zip(d.key.iter().map(text))
+                .collect(),
+            columns: d.changed.iter().map(|c| c.column.clone()).collect(),
+            values: d
+                .changed
+                .iter()
+                .map(|c| ColumnValues {
+                    column: c.column.clone(),
+                    left: text(&c.left),
+                    right: text(&c.right),
+                })
+                .collect(),
+            detail: None,
+        }
+    }
+
+    pub fn from_schema(check: &str, partition: &str, finding: &SchemaFinding) -> Self {
+        Discrepancy {
+            check: check.to_string(),
+            partition: partition.to_string(),
+            kind: Kind::SchemaMismatch,
+            key: Vec::new(),
+            columns: vec![finding.column.clone()],
+            values: Vec::new(),
+            detail: Some(finding.detail.clone()),
+        }
+    }
+
+    /// The identity that follows the discrepancy from run to run: check, partition, kind and key
+    /// (and the column, for schema findings), hashed.
+    pub fn fingerprint(&self) -> String {
+        let mut fields = vec![
+            Value::Text(self.check.clone()),
+            Value::Text(self.partition.clone()),
+            Value::Text(self.kind.as_str().to_string()),
+        ];
+        for (name, value) in &self.key {
+            fields.push(Value::Text(name.clone()));
+            fields.push(value.clone().map(Value::Text).unwrap_or(Value::Null));
+        }
+        if self.kind == Kind::SchemaMismatch {
+            fields.extend(self.columns.iter().cloned().map(Value::Text));
+        }
+        hex::encode(Sha256::digest(crate::canonical::encode_row(&fields)))
+    }
+
+    /// The key as a JSON object in key column order.
+    pub fn key_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.key
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.clone()
+                            .map(serde_json::Value::String)
+                            .unwrap_or(serde_json::Value::Null),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// `id=1042; currency=EUR`, for people.
+    pub fn key_display(&self) -> String {
+        self.key
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("NULL")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// A discrepancy as the store knows it after a run recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub id: i64,
+    pub status: Status,
+    pub first_run_id: i64,
+    pub discrepancy: Discrepancy,
+}

@@ -1,0 +1,275 @@
+//! The merge-join: two key-ordered row streams walked side by side, rows compared by hash.
+
+use std::cmp::Ordering;
+
+use tokio::sync::mpsc;
+
+use super::plan::{Plan, TablePair};
+use crate::canonical::{LogicalType, RowHash, SegmentDigest, Value, key_cmp, row_hash};
+use crate::error::{Error, Result};
+use crate::source::RowBatch;
+
+/// How one row differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DifferenceKind {
+    /// The key is on the right side only.
+    MissingInLeft,
+    /// The key is on the left side only.
+    MissingInRight,
+    /// Both sides have the key; some compared columns differ.
+    Changed,
+}
+
+impl DifferenceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DifferenceKind::MissingInLeft => "missing_in_left",
+            DifferenceKind::MissingInRight => "missing_in_right",
+            DifferenceKind::Changed => "changed",
+        }
+    }
+}
+
+/// One column that differs, with both sides' values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedColumn {
+    pub column: String,
+    pub left: Value,
+    pub right: Value,
+}
+
+/// One row that differs between the sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    pub kind: DifferenceKind,
+    /// The key values, in key column order.
+    pub key: Vec<Value>,
+    /// For `Changed`: the columns that differ.
+    pub changed: Vec<ChangedColumn>,
+}
+
+/// What one side held in the compared partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideStats {
+    pub rows: u64,
+    /// The partition digest: SHA-256 over the row hashes in key order.
+    pub digest: String,
+}
+
+struct Row {
+    values: Vec<Value>,
+    hash: RowHash,
+}
+
+/// One side's stream, checked for order and filtered to the business day.
+struct Side {
+    label: String,
+    rx: mpsc::Receiver<Result<RowBatch>>,
+    batch: std::vec::IntoIter<Vec<Value>>,
+    key_len: usize,
+    hashed: usize,
+    day: Option<(usize, LogicalType, super::BusinessDay)>,
+    previous_key: Option<Vec<Value>>,
+    digest: SegmentDigest,
+}
+
+impl Side {
+    async fn next(&mut self) -> Result<Option<Row>> {
+        loop {
+            let values = match self.batch.next() {
+                Some(values) => values,
+                None => match self.rx.recv().await {
+                    None => return Ok(None),
+                    Some(batch) => {
+                        self.batch = batch?.into_iter();
+                        continue;
+                    }
+                },
+            };
+            self.check_order(&values)?;
+            if !self.in_day(&values)? {
+                continue;
+            }
+            let hash = row_hash(&values[..self.hashed]);
+            self.digest.push(&hash);
+            return Ok(Some(Row { values, hash }));
+        }
+    }
+
+    /// The merge is only right if both sides come in the same strict key order.
+    fn check_order(&mut self, values: &[Value]) -> Result<()> {
+        let key = &values[..self.key_len];
+        if key.iter().any(Value::is_null) {
+            return Err(Error::bad_input(format!(
+                "{}: a key column is NULL (key {}); keys must identify rows",
+                self.label,
+                key_text(key)
+            )));
+        }
+        if let Some(previous) = &self.previous_key {
+            match key_cmp(previous, key) {
+                Ordering::Less => {}
+                Ordering::Equal => {
+                    return Err(Error::bad_input(format!(
+                        "{}: key {} appears more than once; the key columns must be unique",
+                        self.label,
+                        key_text(key)
+                    )));
+                }
+                Ordering::Greater => {
+                    return Err(Error::internal(format!(
+                        "{}: rows arrived out of key order ({} after {}); the source's collation is not binary",
+                        self.label,
+                        key_text(key),
+                        key_text(previous)
+                    )));
+                }
+            }
+        }
+        self.previous_key = Some(key.to_vec());
+        Ok(())
+    }
+
+    fn in_day(&self, values: &[Value]) -> Result<bool> {
+        let Some((at, logical, day)) = &self.day else {
+            return Ok(true);
+        };
+        match (&values[*at], logical) {
+            (Value::Timestamp(t), _) => Ok(*t >= day.start && *t < day.end),
+            (Value::Date(d), _) => Ok(*d == day.date),
+            (Value::Null, _) => Ok(false),
+            (other, logical) => Err(Error::internal(format!(
+                "{}: business-day column holds {other:?}, expected a {logical}",
+                self.label
+            ))),
+        }
+    }
+
+    fn finish(self) -> SideStats {
+        let (digest, rows) = self.digest.finish();
+        SideStats { rows, digest }
+    }
+}
+
+/// `5, EUR`: a key's values for messages.
+fn key_text(key: &[Value]) -> String {
+    key.iter().map(value_text).collect::<Vec<_>>().join(", ")
+}
+
+/// `id=5, currency=EUR`: a key with its column names, for people.
+pub fn key_text_named(names: &[String], key: &[Value]) -> String {
+    names
+        .iter()
+        .zip(key)
+        .map(|(n, v)| format!("{n}={}", value_text(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn value_text(v: &Value) -> String {
+    v.canonical_text()
+        .map(|t| t.into_owned())
+        .unwrap_or_else(|| "NULL".to_string())
+}
+
+pub(super) async fn merge_join(
+    pair: &TablePair<'_>,
+    plan: &Plan,
+) -> Result<(SideStats, SideStats, Vec<Difference>)> {
+    let side =
+        |label: String, spec: &crate::source::ReadSpec, source: &crate::source::Source| Side {
+            label,
+            rx: source.stream_rows(spec.clone()),
+            batch: Vec::new().into_iter(),
+            key_len: spec.key_len,
+            hashed: plan.hashed,
+            day: match (plan.day_column, pair.day) {
+                (Some((at, logical)), Some((_, day))) => Some((at, logical, day)),
+                _ => None,
+            },
+            previous_key: None,
+            digest: SegmentDigest::new(),
+        };
+    let mut left = side(
+        format!("{}.{}", pair.left.name, pair.left_table),
+        &plan.left,
+        pair.left,
+    );
+    let mut right = side(
+        format!("{}.{}", pair.right.name, pair.right_table),
+        &plan.right,
+        pair.right,
+    );
+    let names = &plan.left.columns;
+    let key_len = plan.left.key_len;
+
+    let mut differences = Vec::new();
+    let (mut l, mut r) = tokio::try_join!(left.next(), right.next())?;
+    loop {
+        let order = match (&l, &r) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(a), Some(b)) => key_cmp(&a.values[..key_len], &b.values[..key_len]),
+        };
+        match order {
+            Ordering::Less => {
+                if let Some(a) = l.take() {
+                    differences.push(missing(DifferenceKind::MissingInRight, a, key_len));
+                }
+                l = left.next().await?;
+            }
+            Ordering::Greater => {
+                if let Some(b) = r.take() {
+                    differences.push(missing(DifferenceKind::MissingInLeft, b, key_len));
+                }
+                r = right.next().await?;
+            }
+            Ordering::Equal => {
+                if let (Some(a), Some(b)) = (l.take(), r.take()) {
+                    if a.hash != b.hash {
+                        differences.push(changed(a, b, key_len, plan.hashed, names));
+                    }
+                }
+                (l, r) = tokio::try_join!(left.next(), right.next())?;
+            }
+        }
+    }
+    Ok((left.finish(), right.finish(), differences))
+}
+
+fn missing(kind: DifferenceKind, mut row: Row, key_len: usize) -> Difference {
+    row.values.truncate(key_len);
+    Difference {
+        kind,
+        key: row.values,
+        changed: Vec::new(),
+    }
+}
+
+fn changed(
+    a: Row,
+    b: Row,
+    key_len: usize,
+    hashed: usize,
+    names: &[crate::source::Column],
+) -> Difference {
+    let mut changed = Vec::new();
+    for i in key_len..hashed {
+        if a.values[i].canonical_text() != b.values[i].canonical_text() {
+            changed.push(ChangedColumn {
+                column: names[i].name.clone(),
+                left: a.values[i].clone(),
+                right: b.values[i].clone(),
+            });
+        }
+    }
+    let mut key = a.values;
+    key.truncate(key_len);
+    Difference {
+        kind: DifferenceKind::Changed,
+        key,
+        changed,
+    }
+}

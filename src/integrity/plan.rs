@@ -1,0 +1,247 @@
+//! Works out what to read from each side: key, compared columns, the business-day filter,
+//! and the schema findings (columns only one side has, columns that cannot be compared).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use crate::canonical::LogicalType;
+use crate::error::{Error, Result};
+use crate::source::{Column, ReadSpec, Source};
+
+/// The rows of one business day: a date, and the instants it spans in the job's zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusinessDay {
+    pub date: NaiveDate,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl BusinessDay {
+    pub fn new(date: NaiveDate, tz: Tz) -> Result<BusinessDay> {
+        let start = day_start(date, tz)?;
+        let next = date
+            .succ_opt()
+            .ok_or_else(|| Error::bad_input(format!("{date} is out of range")))?;
+        Ok(BusinessDay {
+            date,
+            start,
+            end: day_start(next, tz)?,
+        })
+    }
+}
+
+fn day_start(date: NaiveDate, tz: Tz) -> Result<DateTime<Utc>> {
+    use chrono::TimeZone;
+    // The first instant of the day; where midnight falls in a DST gap, the earliest valid time.
+    (0..=180)
+        .find_map(|minutes| {
+            let t = date.and_time(chrono::NaiveTime::MIN) + chrono::Duration::minutes(minutes);
+            tz.from_local_datetime(&t).earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| Error::bad_input(format!("{date} has no start in {}", tz.name())))
+}
+
+/// One table on two sources, and how to compare it.
+pub struct TablePair<'a> {
+    pub left: &'a Source,
+    pub left_table: &'a str,
+    pub right: &'a Source,
+    pub right_table: &'a str,
+    pub key: &'a [String],
+    /// `None`: every column both sides share, keys excepted.
+    pub columns: Option<&'a [String]>,
+    /// Keep only the rows whose `date_column` falls in this day.
+    pub day: Option<(&'a str, BusinessDay)>,
+}
+
+/// A difference in the tables' shape, reported by column name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaFinding {
+    pub column: String,
+    pub detail: String,
+}
+
+/// What each side reads; the columns are the same names in the same order on both.
+pub(super) struct Plan {
+    pub left: ReadSpec,
+    pub right: ReadSpec,
+    /// Key columns then compared columns: the fields of the row hash.
+    pub hashed: usize,
+    /// Position of the business-day column in the read columns, with its type.
+    pub day_column: Option<(usize, LogicalType)>,
+    pub schema: Vec<SchemaFinding>,
+}
+
+impl Plan {
+    pub fn key_names(&self) -> Vec<String> {
+        self.left.columns[..self.left.key_len]
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
+    pub fn compared_names(&self) -> Vec<String> {
+        self.left.columns[self.left.key_len..self.hashed]
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
+    }
+}
+
+fn find<'c>(columns: &'c [Column], name: &str) -> Option<&'c Column> {
+    columns.iter().find(|c| c.name == name)
+}
+
+impl TablePair<'_> {
+    pub(super) async fn plan(&self) -> Result<Plan> {
+        let (left_cols, right_cols) = tokio::try_join!(
+            self.left.columns(self.left_table),
+            self.right.columns(self.right_table)
+        )?;
+        let left_at = format!("{}.{}", self.left.name, self.left_table);
+        let right_at = format!("{}.{}", self.right.name, self.right_table);
+        let need = |name: &str| -> Result<(Column, Column)> {
+            let l = find(&left_cols, name).ok_or_else(|| {
+                Error::bad_input(format!("column {name:?} does not exist in {left_at}"))
+            })?;
+            let r = find(&right_cols, name).ok_or_else(|| {
+                Error::bad_input(format!("column {name:?} does not exist in {right_at}"))
+            })?;
+            Ok((l.clone(), r.clone()))
+        };
+
+        let mut left = Vec::new();
+        let mut right = Vec::new();
+        for name in self.key {
+            let (l, r) = need(name)?;
+            if l.logical == LogicalType::Float || r.logical == LogicalType::Float {
+                return Err(Error::bad_input(format!(
+                    "key column {name:?} is floating point; keys must be exact (integer, text, uuid, date…)"
+                )));
+            }
+            if l.logical != r.logical {
+                return Err(Error::bad_input(format!(
+                    "key column {name:?} is {} ({}) in {left_at} but {} ({}) in {right_at}; keys must have one type to be ordered alike",
+                    l.logical, l.declared, r.logical, r.declared
+                )));
+            }
+            left.push(l);
+            right.push(r);
+        }
+
+        let mut schema = Vec::new();
+        match self.columns {
+            Some(names) => {
+                for name in names {
+                    let (l, r) = need(name)?;
+                    if l.logical == LogicalType::Float || r.logical == LogicalType::Float {
+                        return Err(Error::bad_input(format!(
+                            "column {name:?} is floating point and cannot be compared exactly; leave it out of columns"
+                        )));
+                    }
+                    left.push(l);
+                    right.push(r);
+                }
+            }
+            None => {
+                for l in left_cols.iter().filter(|c| !self.key.contains(&c.name)) {
+                    match find(&right_cols, &l.name) {
+                        None => schema.push(SchemaFinding {
+                            column: l.name.clone(),
+                            detail: format!("only in {left_at}"),
+                        }),
+                        Some(r)
+                            if l.logical == LogicalType::Float
+                                || r.logical == LogicalType::Float =>
+                        {
+                            schema.push(SchemaFinding {
+                                column: l.name.clone(),
+                                detail: "floating point: not compared (floats are never exact)"
+                                    .to_string(),
+                            })
+                        }
+                        Some(r) => {
+                            left.push(l.clone());
+                            right.push(r.clone());
+                        }
+                    }
+                }
+                for r in right_cols.iter().filter(|c| !self.key.contains(&c.name)) {
+                    if find(&left_cols, &r.name).is_none() {
+                        schema.push(SchemaFinding {
+                            column: r.name.clone(),
+                            detail: format!("only in {right_at}"),
+                        });
+                    }
+                }
+            }
+        }
+        let hashed = left.len();
+
+        let day_column = match self.day {
+            None => None,
+            Some((name, _)) => {
+                let (l, r) = need(name)?;
+                for c in [&l, &r] {
+                    if !matches!(c.logical, LogicalType::Timestamp | LogicalType::Date) {
+                        return Err(Error::bad_input(format!(
+                            "date_column {name:?} is {} ({}); it must be a timestamp or a date",
+                            c.logical, c.declared
+                        )));
+                    }
+                }
+                let logical = l.logical;
+                let at = match left.iter().position(|c| c.name == name) {
+                    Some(at) => at,
+                    None => {
+                        left.push(l);
+                        right.push(r);
+                        left.len() - 1
+                    }
+                };
+                Some((at, logical))
+            }
+        };
+
+        let key_len = self.key.len();
+        Ok(Plan {
+            left: ReadSpec {
+                table: self.left_table.to_string(),
+                columns: left,
+                key_len,
+            },
+            right: ReadSpec {
+                table: self.right_table.to_string(),
+                columns: right,
+                key_len,
+            },
+            hashed,
+            day_column,
+            schema,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_business_day_spans_the_local_day_in_utc() {
+        let day = BusinessDay::new(
+            NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            chrono_tz::Europe::Amsterdam,
+        )
+        .unwrap();
+        assert_eq!(day.start.to_rfc3339(), "2026-11-19T23:00:00+00:00");
+        assert_eq!(day.end.to_rfc3339(), "2026-11-20T23:00:00+00:00");
+        // The day clocks go back lasts 25 hours.
+        let fall = BusinessDay::new(
+            NaiveDate::from_ymd_opt(2026, 10, 25).unwrap(),
+            chrono_tz::Europe::Amsterdam,
+        )
+        .unwrap();
+        assert_eq!((fall.end - fall.start).num_hours(), 25);
+    }
+}

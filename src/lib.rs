@@ -1,0 +1,17 @@
+//! recon: nightly reconciliation.
+
+pub mod canonical;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod diff;
+pub mod discrepancy;
+pub mod error;
+pub mod exit;
+pub mod integrity;
+pub mod output;
+pub mod run;
+pub mod secret;
+pub mod source;
+pub mod store;
+pub mod telemetry;

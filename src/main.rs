@@ -1,0 +1,102 @@
+//! The `recon` binary: parse the command line, start telemetry, map the outcome to an exit code.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use recon::cli::{Cli, Command, ConfigCommand};
+use recon::config::{Config, process_env};
+use recon::error::{Error, Result};
+use recon::exit::Exit;
+use recon::output::render_text;
+use recon::store::Store;
+use recon::{demo, diff, run, telemetry};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Exit::Clean.into()
+                }
+                _ => Exit::BadInput.into(),
+            };
+        }
+    };
+    telemetry::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("recon: cannot start the async runtime: {e}");
+            return Exit::Internal.into();
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("recon: {e}");
+            e.exit().into()
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> Result<Exit> {
+    let mut stdout = std::io::stdout().lock();
+    match command {
+        Command::Run(args) => {
+            let config = Config::load(&args.config.config, &process_env)?;
+            let date = args.date.unwrap_or_else(|| run::yesterday(&config));
+            let out = args.out.unwrap_or_else(|| config.out_dir.clone());
+            let report = run::run(&config, date, &out).await?;
+            print(&mut stdout, &render_text(&report.summary, &report.reports))?;
+            Ok(report.exit())
+        }
+        Command::Diff(args) => diff::diff(&args, &mut stdout, &mut std::io::stderr()).await,
+        Command::Demo(args) => {
+            let report = demo::demo(&args.out).await?;
+            print(
+                &mut stdout,
+                &render_text(&report.run.summary, &report.run.reports),
+            )?;
+            match report.verified {
+                Ok(count) => {
+                    print(
+                        &mut stdout,
+                        &format!(
+                            "\nDemo: all {count} planted discrepancies found, nothing else. Try `recon run --help` next.\n"
+                        ),
+                    )?;
+                    Ok(Exit::Clean)
+                }
+                Err(mismatch) => Err(Error::internal(format!(
+                    "the demo did not find what it planted: {mismatch}"
+                ))),
+            }
+        }
+        Command::Migrate(args) => {
+            let config = Config::load(&args.config, &process_env)?;
+            let store = Store::open(&config.store_url).await?;
+            store.close().await;
+            print(&mut stdout, "store is up to date\n")?;
+            Ok(Exit::Clean)
+        }
+        Command::Config {
+            command: ConfigCommand::Check(args),
+        } => {
+            let config = Config::load(&args.config, &process_env)?;
+            print(&mut stdout, &config.describe())?;
+            print(&mut stdout, "# configuration is valid\n")?;
+            Ok(Exit::Clean)
+        }
+    }
+}
+
+fn print(out: &mut dyn Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes())
+        .map_err(|e| Error::internal(format!("writing to stdout: {e}")))
+}

@@ -1,0 +1,283 @@
+//! What a run leaves for people: `summary.json`, `discrepancies.csv`, and the terminal summary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::discrepancy::{ColumnValues, Recorded, Status};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::store::CheckStatus;
+
+/// Bumped whenever a field of `summary.json` changes meaning or disappears.
+pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+
+/// `summary.json`: the run's verdict and everything it found.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub recon_version: &'static str,
+    pub run_id: i64,
+    pub business_date: NaiveDate,
+    pub timezone: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub config_digest: String,
+    pub outcome: Exit,
+    pub exit_code: u8,
+    pub totals: Totals,
+    pub checks: Vec<CheckSummary>,
+    /// Every discrepancy this run saw (new, carried or acknowledged).
+    pub discrepancies: Vec<DiscrepancyEntry>,
+    /// Discrepancies earlier runs saw that this run no longer finds.
+    pub resolved: Vec<DiscrepancyEntry>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Totals {
+    pub checks: usize,
+    pub checks_clean: usize,
+    pub checks_with_discrepancies: usize,
+    pub checks_failed: usize,
+    pub discrepancies: usize,
+    pub new: usize,
+    pub carried: usize,
+    pub acknowledged: usize,
+    pub resolved: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckSummary {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub check_type: &'static str,
+    pub partition: String,
+    pub status: CheckStatus,
+    pub left: SideSummary,
+    pub right: SideSummary,
+    pub discrepancies: usize,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SideSummary {
+    pub source: String,
+    pub table: String,
+    pub rows: Option<u64>,
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DiscrepancyEntry {
+    pub id: i64,
+    pub check: String,
+    pub partition: String,
+    pub kind: &'static str,
+    pub status: Status,
+    pub key: serde_json::Value,
+    pub columns: Vec<String>,
+    pub values: Vec<ColumnValues>,
+    pub detail: Option<String>,
+    pub first_seen_run: i64,
+}
+
+impl From<&Recorded> for DiscrepancyEntry {
+    fn from(r: &Recorded) -> Self {
+        let d = &r.discrepancy;
+        DiscrepancyEntry {
+            id: r.id,
+            check: d.check.clone(),
+            partition: d.partition.clone(),
+            kind: d.kind.as_str(),
+            status: r.status,
+            key: d.key_json(),
+            columns: d.columns.clone(),
+            values: d.values.clone(),
+            detail: d.detail.clone(),
+            first_seen_run: r.first_run_id,
+        }
+    }
+}
+
+/// Writes `summary.json` and `discrepancies.csv` into `dir`, each replaced atomically.
+pub fn write_reports(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::bad_input(format!(
+            "cannot create the output folder {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let json = serde_json::to_vec_pretty(summary).map_err(|e| Error::internal(e.to_string()))?;
+    let summary_path = dir.join("summary.json");
+    write_atomically(&summary_path, &json)?;
+    let csv_path = dir.join("discrepancies.csv");
+    write_atomically(&csv_path, &discrepancies_csv(summary)?)?;
+    Ok(vec![summary_path, csv_path])
+}
+
+fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| Error::internal(format!("writing discrepancies.csv: {e}"));
+    out.write_record([
+        "id",
+        "check",
+        "partition",
+        "kind",
+        "status",
+        "key",
+        "columns",
+        "left",
+        "right",
+        "detail",
+        "first_seen_run",
+    ])
+    .map_err(fail)?;
+    for d in &summary.discrepancies {
+        let side = |pick: fn(&ColumnValues) -> &Option<String>| {
+            d.values
+                .iter()
+                .map(|v| format!("{}={}", v.column, pick(v).as_deref().unwrap_or("NULL")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let key = match &d.key {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("NULL")))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        };
+        out.write_record([
+            d.id.to_string(),
+            d.check.clone(),
+            d.partition.clone(),
+            d.kind.to_string(),
+            d.status.as_str().to_string(),
+            key,
+            d.columns.join("; "),
+            side(|v| &v.left),
+            side(|v| &v.right),
+            d.detail.clone().unwrap_or_default(),
+            d.first_seen_run.to_string(),
+        ])
+        .map_err(fail)?;
+    }
+    out.into_inner()
+        .map_err(|e| Error::internal(format!("writing discrepancies.csv: {e}")))
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let fail =
+        |e: std::io::Error| Error::bad_input(format!("cannot write {}: {e}", path.display()));
+    let mut file = std::fs::File::create(&tmp).map_err(fail)?;
+    file.write_all(bytes).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+/// The closing summary for a terminal or a log.
+pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
+    const SHOWN: usize = 25;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "recon run {} · business date {} ({}) · {} check(s)\n\n",
+        summary.run_id,
+        summary.business_date,
+        summary.timezone,
+        summary.checks.len()
+    ));
+    out.push_str(&format!(
+        "  {:<24} {:<14} {:>12} {:>12} {:>13}\n",
+        "CHECK", "STATUS", "LEFT ROWS", "RIGHT ROWS", "DISCREPANCIES"
+    ));
+    for c in &summary.checks {
+        let rows = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_else(|| "-".to_string());
+        out.push_str(&format!(
+            "  {:<24} {:<14} {:>12} {:>12} {:>13}\n",
+            c.name,
+            c.status.as_str(),
+            rows(c.left.rows),
+            rows(c.right.rows),
+            c.discrepancies
+        ));
+        if let Some(error) = &c.error {
+            out.push_str(&format!("    ! {error}\n"));
+        }
+    }
+    let t = &summary.totals;
+    out.push_str(&format!(
+        "\nDiscrepancies: {} ({} new, {} carried over, {} acknowledged); {} resolved since the last run\n",
+        t.discrepancies, t.new, t.carried, t.acknowledged, t.resolved
+    ));
+    for d in summary.discrepancies.iter().take(SHOWN) {
+        let key = match &d.key {
+            serde_json::Value::Object(map) if !map.is_empty() => map
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("NULL")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => "-".to_string(),
+        };
+        let what = if let Some(detail) = &d.detail {
+            format!("{}: {detail}", d.columns.join(", "))
+        } else {
+            d.values
+                .iter()
+                .map(|v| {
+                    format!(
+                        "{}: {} → {}",
+                        v.column,
+                        shown(v.left.as_deref()),
+                        shown(v.right.as_deref())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        out.push_str(&format!(
+            "  {:<20} {:<17} {:<22} {what}\n",
+            d.check, d.kind, key
+        ));
+    }
+    if summary.discrepancies.len() > SHOWN {
+        out.push_str(&format!(
+            "  … and {} more in discrepancies.csv\n",
+            summary.discrepancies.len() - SHOWN
+        ));
+    }
+    if !reports.is_empty() {
+        let names: Vec<String> = reports.iter().map(|p| p.display().to_string()).collect();
+        out.push_str(&format!("\nReports: {}\n", names.join(", ")));
+    }
+    out.push_str(&format!(
+        "Outcome: {} (exit {})\n",
+        describe_exit(summary.outcome),
+        summary.exit_code
+    ));
+    out
+}
+
+/// NULL and the empty string look different on screen.
+fn shown(value: Option<&str>) -> String {
+    match value {
+        None => "NULL".to_string(),
+        Some("") => "''".to_string(),
+        Some(v) => v.to_string(),
+    }
+}
+
+pub fn describe_exit(exit: Exit) -> &'static str {
+    match exit {
+        Exit::Clean => "clean: both sides agree",
+        Exit::Discrepancies => "discrepancies found",
+        Exit::BadInput => "bad configuration or input: fix what the failed checks say",
+        Exit::Incomplete => "incomplete: a source could not be read; safe to rerun",
+        Exit::Locked => "another run holds the lock",
+        Exit::Internal => "internal error",
+    }
+}

@@ -1,0 +1,163 @@
+//! Connections to the sources recon checks, read-only, one module per engine.
+
+pub mod ident;
+mod sqlite;
+
+use chrono_tz::Tz;
+use tokio::sync::mpsc;
+
+use crate::canonical::{LogicalType, Value};
+use crate::config::SourceConfig;
+use crate::error::{Error, Result};
+use crate::secret::redact_urls;
+
+/// The database engines a source or the store can live on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Engine {
+    /// Tells the engine from a connection URL's scheme.
+    pub fn from_url(url: &str) -> Result<Engine> {
+        let scheme = url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Ok(Engine::Sqlite),
+            "postgres" | "postgresql" => Ok(Engine::Postgres),
+            "mysql" | "mariadb" => Ok(Engine::MySql),
+            _ => Err(Error::bad_input(format!(
+                "{:?} is not a database URL recon knows (sqlite://…, postgres://…, mysql://…)",
+                redact_urls(url)
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+            Engine::MySql => "mysql",
+        }
+    }
+}
+
+/// A column as the source's catalog describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// The type as declared in the source (for messages).
+    pub declared: String,
+    pub logical: LogicalType,
+}
+
+/// How the rows of a table are read: which columns, in which order, keyed by the first `key_len`.
+#[derive(Debug, Clone)]
+pub struct ReadSpec {
+    pub table: String,
+    pub columns: Vec<Column>,
+    pub key_len: usize,
+}
+
+/// One batch of decoded rows, each with `ReadSpec::columns` values.
+pub type RowBatch = Vec<Vec<Value>>;
+
+const BATCH_ROWS: usize = 1024;
+const BATCHES_IN_FLIGHT: usize = 8;
+
+/// An open, read-only connection pool to one named source.
+pub struct Source {
+    pub name: String,
+    pub engine: Engine,
+    pub timezone: Tz,
+    pool: Pool,
+}
+
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+}
+
+impl Source {
+    /// Opens a source from its configuration; nothing is written to it, ever.
+    pub async fn connect(config: &SourceConfig) -> Result<Source> {
+        let engine = Engine::from_url(&config.url)
+            .map_err(|e| e.context(format!("source {}", config.name)))?;
+        let pool = match engine {
+            Engine::Sqlite => sqlite::connect(&config.url, config.max_connections)
+                .await
+                .map(Pool::Sqlite),
+            Engine::Postgres | Engine::MySql => Err(Error::bad_input(format!(
+                "{} sources are not supported by this version of recon yet; SQLite sources are",
+                engine.as_str()
+            ))),
+        }
+        .map_err(|e| {
+            e.context(format!(
+                "source {} ({})",
+                config.name,
+                redact_urls(&config.url)
+            ))
+        })?;
+        Ok(Source {
+            name: config.name.clone(),
+            engine,
+            timezone: config.timezone,
+            pool,
+        })
+    }
+
+    /// Opens an ad-hoc source from a URL (for `recon diff`).
+    pub async fn connect_url(name: &str, url: &str) -> Result<Source> {
+        Source::connect(&SourceConfig {
+            name: name.to_string(),
+            url: url.to_string(),
+            timezone: chrono_tz::UTC,
+            max_connections: 2,
+            statement_timeout_secs: 600,
+        })
+        .await
+    }
+
+    /// The table's columns in catalog order; a missing table is a clear error.
+    pub async fn columns(&self, table: &str) -> Result<Vec<Column>> {
+        ident::validate_table(table).map_err(Error::bad_input)?;
+        let columns = match &self.pool {
+            Pool::Sqlite(pool) => sqlite::columns(pool, table).await,
+        };
+        columns.map_err(|e| e.context(format!("source {}", self.name)))
+    }
+
+    /// Streams the rows of `spec` in key order (binary order for text) from a task of its own,
+    /// so both sides of a comparison are read at once.
+    pub fn stream_rows(&self, spec: ReadSpec) -> mpsc::Receiver<Result<RowBatch>> {
+        let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
+        let source = self.name.clone();
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let pool = pool.clone();
+                let tz = self.timezone;
+                tokio::spawn(async move {
+                    if let Err(e) = sqlite::stream_rows(&pool, &spec, tz, &tx).await {
+                        let _ = tx
+                            .send(Err(
+                                e.context(format!("source {source}, table {}", spec.table))
+                            ))
+                            .await;
+                    }
+                });
+            }
+        }
+        rx
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! SQLite sources: read-only connections, catalog types by affinity, values by storage class.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use futures_util::TryStreamExt;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
+use sqlx::{AssertSqlSafe, Row, SqlitePool, TypeInfo, ValueRef};
+use tokio::sync::mpsc;
+
+use super::{BATCH_ROWS, Column, Engine, ReadSpec, RowBatch, ident};
+use crate::canonical::{LogicalType, Value, normalize_decimal};
+use crate::error::{Error, Result};
+
+/// Opens the file read-only; a missing or unreadable file is the user's to fix.
+pub(super) async fn connect(url: &str, max_connections: u32) -> Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| Error::bad_input(format!("bad SQLite URL: {e}")))?
+        .read_only(true)
+        .create_if_missing(false)
+        .busy_timeout(Duration::from_secs(30));
+    let path = options.get_filename().to_path_buf();
+    if !path.exists() {
+        return Err(Error::bad_input(format!(
+            "database file {} does not exist",
+            path.display()
+        )));
+    }
+    SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .connect_with(options)
+        .await
+        .map_err(|e| {
+            Error::bad_input(format!(
+                "cannot open {}: {}",
+                path.display(),
+                crate::error::describe_sqlx(&e)
+            ))
+        })
+}
+
+pub(super) async fn columns(pool: &SqlitePool, table: &str) -> Result<Vec<Column>> {
+    let (schema, name) = match table.split_once('.') {
+        Some((s, t)) => (s, t),
+        None => ("main", table),
+    };
+    let rows = sqlx::query("SELECT name, type FROM pragma_table_info(?1, ?2) ORDER BY cid")
+        .bind(name)
+        .bind(schema)
+        .fetch_all(pool)
+        .await
+        .map_err(Error::from_source)?;
+    if rows.is_empty() {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(Error::from_source)?;
+        return Err(Error::bad_input(format!(
+            "table {table:?} does not exist (tables there: {})",
+            if tables.is_empty() {
+                "none".to_string()
+            } else {
+                tables.join(", ")
+            }
+        )));
+    }
+    let mut columns = Vec::with_capacity(rows.len());
+    for row in rows {
+        let name: String = row.try_get("name").map_err(Error::from_source)?;
+        let declared: String = row.try_get("type").map_err(Error::from_source)?;
+        let logical = logical_type(&declared);
+        columns.push(Column {
+            name,
+            declared,
+            logical,
+        });
+    }
+    Ok(columns)
+}
+
+/// Maps a declared SQLite type to a logical type, following SQLite's affinity rules where
+/// they apply and the conventional type names where they say more (BOOLEAN, DATE, UUID…).
+pub(super) fn logical_type(declared: &str) -> LogicalType {
+    let t = declared.to_ascii_uppercase();
+    if t.contains("BOOL") {
+        LogicalType::Boolean
+    } else if t.contains("INT") {
+        LogicalType::Integer
+    } else if t.contains("TIMESTAMP") || t.contains("DATETIME") {
+        LogicalType::Timestamp
+    } else if t == "DATE" {
+        LogicalType::Date
+    } else if t.contains("UUID") {
+        LogicalType::Uuid
+    } else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") {
+        LogicalType::Text
+    } else if t.contains("BLOB") || t.contains("BYTEA") || t.contains("BINARY") {
+        LogicalType::Bytes
+    } else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") {
+        LogicalType::Float
+    } else if t.contains("DEC") || t.contains("NUMERIC") || t.contains("MONEY") {
+        LogicalType::Decimal
+    } else {
+        LogicalType::Text
+    }
+}
+
+pub(super) async fn stream_rows(
+    pool: &SqlitePool,
+    spec: &ReadSpec,
+    tz: Tz,
+    tx: &mpsc::Sender<Result<RowBatch>>,
+) -> Result<()> {
+    let select: Vec<String> = spec
+        .columns
+        .iter()
+        .map(|c| ident::quote(Engine::Sqlite, &c.name))
+        .collect();
+    let order: Vec<String> = select[..spec.key_len].to_vec();
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        select.join(", "),
+        ident::quote(Engine::Sqlite, &spec.table),
+        order.join(", ")
+    );
+    // Every name above passed ident::validate_* and is quoted; values are never pasted.
+    let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(pool);
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    while let Some(row) = rows.try_next().await.map_err(Error::from_source)? {
+        batch.push(decode_row(&row, spec, tz)?);
+        if batch.len() == BATCH_ROWS {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+            if tx.send(Ok(full)).await.is_err() {
+                return Ok(()); // the reader stopped listening
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(Ok(batch)).await;
+    }
+    Ok(())
+}
+
+fn decode_row(row: &SqliteRow, spec: &ReadSpec, tz: Tz) -> Result<Vec<Value>> {
+    let mut values = Vec::with_capacity(spec.columns.len());
+    for (i, column) in spec.columns.iter().enumerate() {
+        let value = decode_value(row, i, column.logical, tz).map_err(|reason| {
+            Error::bad_input(format!(
+                "column {:?} ({}): {reason}",
+                column.name, column.declared
+            ))
+        })?;
+        values.push(value);
+    }
+    Ok(values)
+}
+
+/// One raw SQLite value, as its storage class holds it.
+enum Stored {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+fn stored(row: &SqliteRow, i: usize) -> std::result::Result<Stored, String> {
+    let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
+    if raw.is_null() {
+        return Ok(Stored::Null);
+    }
+    let class = raw.type_info().name().to_string();
+    let err = |e: sqlx::Error| e.to_string();
+    Ok(match class.as_str() {
+        "INTEGER" => Stored::Integer(row.try_get_unchecked::<i64, _>(i).map_err(err)?),
+        "REAL" => Stored::Real(row.try_get_unchecked::<f64, _>(i).map_err(err)?),
+        "BLOB" => Stored::Blob(row.try_get_unchecked::<Vec<u8>, _>(i).map_err(err)?),
+        _ => Stored::Text(row.try_get_unchecked::<String, _>(i).map_err(err)?),
+    })
+}
+
+fn decode_value(
+    row: &SqliteRow,
+    i: usize,
+    logical: LogicalType,
+    tz: Tz,
+) -> std::result::Result<Value, String> {
+    let stored = stored(row, i)?;
+    let unexpected = |what: &str| format!("a {what} value cannot be read as {logical}");
+    Ok(match (logical, stored) {
+        (_, Stored::Null) => Value::Null,
+        (LogicalType::Float, _) => {
+            return Err(
+                "floating-point columns are never compared as money or keys; leave it out of `columns`".to_string(),
+            );
+        }
+        (LogicalType::Integer, Stored::Integer(n)) => Value::Int(n.into()),
+        (LogicalType::Integer, Stored::Text(s)) => Value::Int(
+            s.trim()
+                .parse::<i128>()
+                .map_err(|_| format!("{s:?} is not an integer"))?,
+        ),
+        (LogicalType::Decimal, Stored::Integer(n)) => Value::Decimal(n.to_string()),
+        (LogicalType::Decimal, Stored::Text(s)) => {
+            Value::Decimal(normalize_decimal(&s).map_err(|e| e.0)?)
+        }
+        // SQLite keeps NUMERIC values that are not integers as REAL; the shortest text that
+        // round-trips is the value that was stored (exact up to 15 significant digits).
+        (LogicalType::Decimal, Stored::Real(f)) if f.is_finite() => {
+            Value::Decimal(normalize_decimal(&format!("{f}")).map_err(|e| e.0)?)
+        }
+        (LogicalType::Boolean, Stored::Integer(n)) => match n {
+            0 => Value::Bool(false),
+            1 => Value::Bool(true),
+            _ => return Err(format!("{n} is not a boolean (0 or 1)")),
+        },
+        (LogicalType::Boolean, Stored::Text(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" => Value::Bool(true),
+            "false" | "f" | "0" => Value::Bool(false),
+            _ => return Err(format!("{s:?} is not a boolean")),
+        },
+        (LogicalType::Timestamp, Stored::Text(s)) => Value::Timestamp(parse_timestamp(&s, tz)?),
+        (LogicalType::Timestamp, Stored::Integer(secs)) => Value::Timestamp(
+            DateTime::from_timestamp(secs, 0)
+                .ok_or_else(|| format!("{secs} is out of range as unix seconds"))?,
+        ),
+        (LogicalType::Date, Stored::Text(s)) => Value::Date(
+            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map_err(|_| format!("{s:?} is not a YYYY-MM-DD date"))?,
+        ),
+        (LogicalType::Uuid, Stored::Text(s)) => Value::Uuid(
+            uuid::Uuid::parse_str(s.trim()).map_err(|_| format!("{s:?} is not a UUID"))?,
+        ),
+        (LogicalType::Uuid, Stored::Blob(b)) => Value::Uuid(
+            uuid::Uuid::from_slice(&b)
+                .map_err(|_| "a BLOB of other than 16 bytes is not a UUID".to_string())?,
+        ),
+        (LogicalType::Bytes, Stored::Blob(b)) => Value::Bytes(b),
+        (LogicalType::Bytes, Stored::Text(s)) => Value::Bytes(s.into_bytes()),
+        (LogicalType::Text, Stored::Text(s)) => Value::Text(s),
+        (LogicalType::Text, Stored::Integer(n)) => Value::Text(n.to_string()),
+        (LogicalType::Text, Stored::Blob(b)) => Value::Text(
+            String::from_utf8(b).map_err(|_| "a BLOB that is not UTF-8 text".to_string())?,
+        ),
+        (_, Stored::Integer(_)) => return Err(unexpected("INTEGER")),
+        (_, Stored::Real(_)) => return Err(unexpected("REAL (floating-point)")),
+        (_, Stored::Blob(_)) => return Err(unexpected("BLOB")),
+    })
+}
+
+/// Parses the text forms SQLite applications store timestamps in: `YYYY-MM-DD HH:MM:SS[.f]`
+/// with a space or `T`, optionally ending in `Z` or `±HH:MM`. Without a zone it is read in `tz`.
+pub(super) fn parse_timestamp(text: &str, tz: Tz) -> std::result::Result<DateTime<Utc>, String> {
+    let bad = || format!("{text:?} is not a timestamp (YYYY-MM-DD HH:MM:SS[.ffffff][Z|±HH:MM])");
+    let s = text.trim();
+    if s.len() < 10 {
+        return Err(bad());
+    }
+    let mut owned = s.to_string();
+    if owned.as_bytes().get(10) == Some(&b'T') {
+        owned.replace_range(10..11, " ");
+    }
+    if let Some(naive) = owned
+        .strip_suffix('Z')
+        .or_else(|| owned.strip_suffix("+00:00"))
+    {
+        let naive =
+            NaiveDateTime::parse_from_str(naive, "%Y-%m-%d %H:%M:%S%.f").map_err(|_| bad())?;
+        return Ok(naive.and_utc());
+    }
+    if let Ok(with_offset) = DateTime::parse_from_str(&owned, "%Y-%m-%d %H:%M:%S%.f%:z") {
+        return Ok(with_offset.with_timezone(&Utc));
+    }
+    let naive = NaiveDateTime::parse_from_str(&owned, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| {
+            NaiveDate::parse_from_str(&owned, "%Y-%m-%d")
+                .map(|d| d.and_time(chrono::NaiveTime::MIN))
+        })
+        .map_err(|_| bad())?;
+    match tz.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+        chrono::LocalResult::Ambiguous(_, _) => Err(format!(
+            "{text:?} is ambiguous in {} (a daylight-saving fold); store it with an offset",
+            tz.name()
+        )),
+        chrono::LocalResult::None => Err(format!(
+            "{text:?} does not exist in {} (a daylight-saving gap)",
+            tz.name()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::format_timestamp;
+
+    #[test]
+    fn declared_types_map_by_affinity_and_name() {
+        for (declared, want) in [
+            ("INTEGER", LogicalType::Integer),
+            ("BIGINT", LogicalType::Integer),
+            ("BOOLEAN", LogicalType::Boolean),
+            ("TIMESTAMP", LogicalType::Timestamp),
+            ("DATETIME", LogicalType::Timestamp),
+            ("DATE", LogicalType::Date),
+            ("VARCHAR(40)", LogicalType::Text),
+            ("TEXT", LogicalType::Text),
+            ("", LogicalType::Text),
+            ("DECIMAL(18,2)", LogicalType::Decimal),
+            ("NUMERIC", LogicalType::Decimal),
+            ("REAL", LogicalType::Float),
+            ("DOUBLE PRECISION", LogicalType::Float),
+            ("BLOB", LogicalType::Bytes),
+            ("UUID", LogicalType::Uuid),
+        ] {
+            assert_eq!(logical_type(declared), want, "{declared}");
+        }
+    }
+
+    #[test]
+    fn timestamps_parse_in_every_stored_form() {
+        let utc = chrono_tz::UTC;
+        let ams = chrono_tz::Europe::Amsterdam;
+        let want = "2026-11-20T09:30:00.123456Z";
+        for text in [
+            "2026-11-20 09:30:00.123456",
+            "2026-11-20T09:30:00.123456",
+            "2026-11-20T09:30:00.123456Z",
+            "2026-11-20 10:30:00.123456+01:00",
+        ] {
+            assert_eq!(
+                format_timestamp(&parse_timestamp(text, utc).unwrap()),
+                want,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            format_timestamp(&parse_timestamp("2026-11-20 10:30:00.123456", ams).unwrap()),
+            want
+        );
+        assert_eq!(
+            format_timestamp(&parse_timestamp("1969-07-20", utc).unwrap()),
+            "1969-07-20T00:00:00.000000Z"
+        );
+        assert!(
+            parse_timestamp("2026-10-25 02:30:00", ams)
+                .unwrap_err()
+                .contains("ambiguous")
+        );
+        assert!(
+            parse_timestamp("2026-03-29 02:30:00", ams)
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        assert!(parse_timestamp("yesterday", utc).is_err());
+    }
+}
