@@ -171,10 +171,13 @@ impl Config {
     pub fn parse(path: &Path, text: &str, env: EnvLookup<'_>) -> Result<Config> {
         let shown = path.display().to_string();
         let file: ConfigFile = toml::from_str(text).map_err(|e| {
-            Error::bad_input(format!(
-                "{shown}: {}",
-                e.to_string().trim_end().replace('\n', "\n  ")
-            ))
+            let message = e.message().trim_end().replace('\n', " ");
+            match e.span().map(|span| line_and_column(text, span.start)) {
+                Some((line, column)) => {
+                    Error::bad_input(format!("{shown}:{line}:{column}: {message}"))
+                }
+                None => Error::bad_input(format!("{shown}: {message}")),
+            }
         })?;
         let fail = |msg: String| Error::bad_input(format!("{shown}: {msg}"));
 
@@ -256,12 +259,15 @@ impl Config {
                 ident::validate_column(column)
                     .map_err(|m| fail(format!("{at}: column {column:?}: {m}")))?;
             }
-            if let Some(columns) = &check.columns {
-                if let Some(k) = columns.iter().find(|c| check.key.contains(c)) {
-                    return Err(fail(format!(
-                        "{at}.columns: {k:?} is a key column; list it only under key"
-                    )));
-                }
+            if let Some(k) = check
+                .columns
+                .iter()
+                .flatten()
+                .find(|c| check.key.contains(c))
+            {
+                return Err(fail(format!(
+                    "{at}.columns: {k:?} is a key column; list it only under key"
+                )));
             }
             integrity.push(IntegrityCheck {
                 name: check.name.clone(),
@@ -337,6 +343,14 @@ impl Config {
         }
         out
     }
+}
+
+/// 1-based line and column of a byte offset, for messages that point into the file.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
 }
 
 fn parse_timezone(name: &str) -> std::result::Result<Tz, String> {
@@ -441,9 +455,11 @@ date_column = "created_at"
     #[test]
     fn unknown_keys_are_named_with_their_place() {
         let msg = message(&GOOD.replace("date_column", "date_colum"));
-        assert!(msg.starts_with("recon.toml: "), "{msg}");
-        assert!(msg.contains("unknown field `date_colum`"), "{msg}");
-        assert!(msg.contains("line 19"), "{msg}");
+        assert!(
+            msg.starts_with("recon.toml:17:1: unknown field `date_colum`, expected one of"),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'), "{msg}");
     }
 
     #[test]

@@ -227,10 +227,10 @@ pub(super) async fn merge_join(
                 r = right.next().await?;
             }
             Ordering::Equal => {
-                if let (Some(a), Some(b)) = (l.take(), r.take()) {
-                    if a.hash != b.hash {
-                        differences.push(changed(a, b, key_len, plan.hashed, names));
-                    }
+                if let (Some(a), Some(b)) = (l.take(), r.take())
+                    && a.hash != b.hash
+                {
+                    differences.push(changed(a, b, key_len, plan.hashed, names));
                 }
                 (l, r) = tokio::try_join!(left.next(), right.next())?;
             }
@@ -255,16 +255,17 @@ fn changed(
     hashed: usize,
     names: &[crate::source::Column],
 ) -> Difference {
-    let mut changed = Vec::new();
-    for i in key_len..hashed {
-        if a.values[i].canonical_text() != b.values[i].canonical_text() {
-            changed.push(ChangedColumn {
-                column: names[i].name.clone(),
-                left: a.values[i].clone(),
-                right: b.values[i].clone(),
-            });
-        }
-    }
+    let changed = names[key_len..hashed]
+        .iter()
+        .zip(&a.values[key_len..hashed])
+        .zip(&b.values[key_len..hashed])
+        .filter(|((_, l), r)| l.canonical_text() != r.canonical_text())
+        .map(|((name, l), r)| ChangedColumn {
+            column: name.name.clone(),
+            left: l.clone(),
+            right: r.clone(),
+        })
+        .collect();
     let mut key = a.values;
     key.truncate(key_len);
     Difference {

@@ -1,0 +1,222 @@
+//! A discrepancy's life across runs, on a SQLite store and on a real PostgreSQL store:
+//! open → carried over → resolved → reopened; reruns supersede without duplicating.
+
+mod common;
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use common::*;
+use recon::config::Config;
+use recon::discrepancy::Status;
+use recon::exit::Exit;
+use recon::store::Store;
+
+const CONFIG: &str = r#"
+[store]
+url_env = "STORE_URL"
+[sources.ledger]
+url_env = "LEDGER_URL"
+[sources.payments]
+url_env = "PAYMENTS_URL"
+
+[[integrity]]
+name = "accounts"
+left = { source = "ledger", table = "accounts" }
+right = { source = "payments", table = "accounts" }
+key = ["id"]
+
+[[integrity]]
+name = "entries"
+left = { source = "ledger", table = "entries" }
+right = { source = "payments", table = "entries" }
+key = ["id"]
+date_column = "created_at"
+"#;
+
+const TABLES: [&str; 2] = [
+    "CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT)",
+    "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP)",
+];
+
+fn date(day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
+}
+
+async fn set_right_amount(url: &str, id: i64, amount: i64) {
+    let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    sqlx::query("UPDATE entries SET amount_minor = $1 WHERE id = $2")
+        .bind(amount)
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+/// (check, key, status) of every discrepancy a summary lists.
+fn seen(report: &recon::run::RunReport) -> Vec<(String, String, Status)> {
+    let mut v: Vec<_> = report
+        .summary
+        .discrepancies
+        .iter()
+        .map(|d| (d.check.clone(), d.key.to_string(), d.status))
+        .collect();
+    v.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    v
+}
+
+async fn life_of_a_discrepancy(store_url: &str, dir: &Path) {
+    let ledger = sqlite_db(
+        &dir.join("ledger.db"),
+        &[
+            TABLES[0],
+            TABLES[1],
+            "INSERT INTO accounts VALUES ('a', 'Alpha'), ('b', 'Beta')",
+            "INSERT INTO entries VALUES (1, 100, '2026-11-20 09:00:00'), (2, 200, '2026-11-20 10:00:00'),
+                                        (3, 300, '2026-11-21 10:00:00')",
+        ],
+    )
+    .await;
+    let payments = sqlite_db(
+        &dir.join("payments.db"),
+        &[
+            TABLES[0],
+            TABLES[1],
+            "INSERT INTO accounts VALUES ('b', 'Beta')",
+            "INSERT INTO entries VALUES (1, 100, '2026-11-20 09:00:00'), (2, 250, '2026-11-20 10:00:00'),
+                                        (3, 300, '2026-11-21 10:00:00')",
+        ],
+    )
+    .await;
+    let vars = [
+        ("STORE_URL", store_url.to_string()),
+        ("LEDGER_URL", ledger),
+        ("PAYMENTS_URL", payments.clone()),
+    ];
+    let env = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let config = Config::parse(Path::new("life.toml"), CONFIG, &env).unwrap();
+    let out = dir.join("out");
+    let account_a = (String::from("accounts"), String::from(r#"{"id":"a"}"#));
+    let entry_2 = (String::from("entries"), String::from(r#"{"id":"2"}"#));
+
+    // First run: both discrepancies are new.
+    let first = recon::run::run(&config, date(20), &out).await.unwrap();
+    assert_eq!(first.exit(), Exit::Discrepancies);
+    assert_eq!(
+        seen(&first),
+        vec![
+            (account_a.0.clone(), account_a.1.clone(), Status::Open),
+            (entry_2.0.clone(), entry_2.1.clone(), Status::Open)
+        ]
+    );
+
+    // A rerun of the same date: carried over, same ids, nothing duplicated, first run superseded.
+    let second = recon::run::run(&config, date(20), &out).await.unwrap();
+    assert_eq!(
+        seen(&second),
+        vec![
+            (account_a.0.clone(), account_a.1.clone(), Status::Carried),
+            (entry_2.0.clone(), entry_2.1.clone(), Status::Carried)
+        ]
+    );
+    let ids = |r: &recon::run::RunReport| {
+        r.summary
+            .discrepancies
+            .iter()
+            .map(|d| d.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&first), ids(&second));
+    assert!(
+        second
+            .summary
+            .discrepancies
+            .iter()
+            .all(|d| d.first_seen_run == first.summary.run_id)
+    );
+    let store = Store::open(store_url).await.unwrap();
+    assert_eq!(store.discrepancies("entries").await.unwrap().len(), 1);
+    let runs = store.runs_for(date(20)).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].superseded_by, Some(second.summary.run_id));
+    assert_eq!(runs[1].superseded_by, None);
+    assert_eq!(runs[1].outcome.as_deref(), Some("discrepancies"));
+
+    // The payments copy is fixed: the entry is resolved by the third run; the account stays.
+    set_right_amount(&payments, 2, 200).await;
+    let third = recon::run::run(&config, date(20), &out).await.unwrap();
+    assert_eq!(
+        seen(&third),
+        vec![(account_a.0.clone(), account_a.1.clone(), Status::Carried)]
+    );
+    let resolved: Vec<_> = third
+        .summary
+        .resolved
+        .iter()
+        .map(|d| (d.check.clone(), d.key.to_string(), d.status))
+        .collect();
+    assert_eq!(
+        resolved,
+        vec![(entry_2.0.clone(), entry_2.1.clone(), Status::Resolved)]
+    );
+    let stored = store.discrepancies("entries").await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].status, Status::Resolved);
+
+    // The next business day: the whole-table account discrepancy follows; the day is clean.
+    let next_day = recon::run::run(&config, date(21), &out).await.unwrap();
+    assert_eq!(
+        seen(&next_day),
+        vec![(account_a.0.clone(), account_a.1.clone(), Status::Carried)]
+    );
+    let entries_check = next_day
+        .summary
+        .checks
+        .iter()
+        .find(|c| c.name == "entries")
+        .unwrap();
+    assert_eq!(
+        (entries_check.left.rows, entries_check.right.rows),
+        (Some(1), Some(1))
+    );
+    assert_eq!(entries_check.partition, "2026-11-21");
+
+    // Broken again: the same discrepancy reopens with this run as its first sighting.
+    set_right_amount(&payments, 2, 260).await;
+    let fourth = recon::run::run(&config, date(20), &out).await.unwrap();
+    let reopened = fourth
+        .summary
+        .discrepancies
+        .iter()
+        .find(|d| d.check == "entries")
+        .unwrap();
+    assert_eq!(reopened.status, Status::Open);
+    assert_eq!(reopened.id, ids(&first)[1]);
+    assert_eq!(reopened.first_seen_run, fourth.summary.run_id);
+    assert_eq!(
+        serde_json::to_value(&reopened.values).unwrap(),
+        serde_json::json!([{"column": "amount_minor", "left": "200", "right": "260"}])
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn discrepancy_life_on_a_sqlite_store() {
+    let dir = temp_dir();
+    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    life_of_a_discrepancy(&store, dir.path()).await;
+}
+
+#[tokio::test]
+async fn discrepancy_life_on_a_postgres_store() {
+    let Some(store) = fresh_postgres("life").await else {
+        return;
+    };
+    let dir = temp_dir();
+    life_of_a_discrepancy(&store, dir.path()).await;
+}
