@@ -1,0 +1,490 @@
+//! Adyen "Settlement details report" rows, read into canonical records.
+//!
+//! Required columns: `Psp Reference`, `Creation Date`, `TimeZone`, `Type`, `Gross Currency`,
+//! `Gross Debit (GC)`, `Gross Credit (GC)`, `Net Currency`, `Net Debit (NC)`, `Net Credit (NC)`,
+//! `Commission (NC)`, `Markup (NC)`, `Scheme Fees (NC)`, `Interchange (NC)`. Optional:
+//! `Modification Reference`, `Merchant Reference` (→ `reference`), `Batch Number`
+//! (→ `payout_id`). Other columns (accounts, payment method, `Exchange Rate`…) are ignored.
+//!
+//! Each amount pair has one filled side: `credit − debit`. `fee` is commission + markup + scheme
+//! fees + interchange (blank counts as 0), `net` is the net pair; the record is in the net
+//! currency. When the gross pair is blank (fee, payout and correction lines) or its currency is
+//! not the net currency, gross is taken as `net + fee` in the net currency, so the record never
+//! mixes currencies and no exchange rate is applied; otherwise the file's own net must equal
+//! gross − fee. `Creation Date` is local to the row's `TimeZone` (`CET`/`CEST` as fixed offsets,
+//! or an IANA name such as `Europe/Amsterdam`) and converted to UTC. `record_id` is the
+//! `Psp Reference`, or the `Modification Reference` on lines that have no PSP reference.
+
+use super::{Col, Columns, Kind, Row, RowParser, SettlementRecord, Zone, sum_minor};
+use crate::money::Currency;
+
+pub(crate) const PROCESSOR: &str = "adyen";
+
+pub(crate) struct Parser {
+    psp: Col,
+    created: Col,
+    zone: Col,
+    kind: Col,
+    gross_currency: Col,
+    gross_debit: Col,
+    gross_credit: Col,
+    net_currency: Col,
+    net_debit: Col,
+    net_credit: Col,
+    fees: [Col; 4],
+    modification: Option<Col>,
+    merchant_reference: Option<Col>,
+    batch: Option<Col>,
+}
+
+impl Parser {
+    pub(crate) fn new(columns: &mut Columns<'_>) -> Parser {
+        Parser {
+            psp: columns.required("Psp Reference"),
+            created: columns.required("Creation Date"),
+            zone: columns.required("TimeZone"),
+            kind: columns.required("Type"),
+            gross_currency: columns.required("Gross Currency"),
+            gross_debit: columns.required("Gross Debit (GC)"),
+            gross_credit: columns.required("Gross Credit (GC)"),
+            net_currency: columns.required("Net Currency"),
+            net_debit: columns.required("Net Debit (NC)"),
+            net_credit: columns.required("Net Credit (NC)"),
+            fees: [
+                columns.required("Commission (NC)"),
+                columns.required("Markup (NC)"),
+                columns.required("Scheme Fees (NC)"),
+                columns.required("Interchange (NC)"),
+            ],
+            modification: columns.optional("Modification Reference"),
+            merchant_reference: columns.optional("Merchant Reference"),
+            batch: columns.optional("Batch Number"),
+        }
+    }
+
+    /// `credit − debit` of a pair of which at most one side is filled; `None` when both are blank.
+    fn pair(
+        row: &Row<'_>,
+        debit: &Col,
+        credit: &Col,
+        currency: Currency,
+    ) -> Result<Option<i64>, String> {
+        let debit_amount = row.optional_amount(Some(debit), currency, '.')?;
+        let credit_amount = row.optional_amount(Some(credit), currency, '.')?;
+        match (debit_amount, credit_amount) {
+            (None, None) => Ok(None),
+            (None, Some(credit_amount)) => Ok(Some(credit_amount)),
+            (Some(debit_amount), None) => debit_amount
+                .checked_neg()
+                .map(Some)
+                .ok_or_else(|| format!("amount out of range in `{}`", debit.name)),
+            (Some(_), Some(_)) => Err(format!(
+                "both `{}` and `{}` are filled; expected one",
+                debit.name, credit.name
+            )),
+        }
+    }
+}
+
+impl RowParser for Parser {
+    fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String> {
+        let record_id = match row.optional(self.modification.as_ref()) {
+            Some(modification) if row.text(&self.psp).is_empty() => modification.to_owned(),
+            _ => row.required(&self.psp)?.to_owned(),
+        };
+        let kind = kind_of(row.required(&self.kind)?);
+        let currency = row.currency(&self.net_currency)?;
+        let net_minor =
+            Self::pair(row, &self.net_debit, &self.net_credit, currency)?.ok_or_else(|| {
+                format!(
+                    "missing value in `{}` and `{}`",
+                    self.net_debit.name, self.net_credit.name
+                )
+            })?;
+        let mut fee_parts = [0i64; 4];
+        for (part, col) in fee_parts.iter_mut().zip(&self.fees) {
+            *part = row.optional_amount(Some(col), currency, '.')?.unwrap_or(0);
+        }
+        let fee_minor = sum_minor(&fee_parts, "the sum of the fee columns")?;
+
+        let gross_currency = match row.text(&self.gross_currency) {
+            "" => None,
+            _ => Some(row.currency(&self.gross_currency)?),
+        };
+        let gross_in_file = match gross_currency {
+            Some(gross_currency) => {
+                Self::pair(row, &self.gross_debit, &self.gross_credit, gross_currency)?
+            }
+            None => match Self::pair(row, &self.gross_debit, &self.gross_credit, currency)? {
+                Some(_) => return Err(format!("missing value in `{}`", self.gross_currency.name)),
+                None => None,
+            },
+        };
+        let gross_minor = match gross_in_file {
+            Some(gross) if gross_currency == Some(currency) => gross,
+            _ => net_minor
+                .checked_add(fee_minor)
+                .ok_or_else(|| "amount out of range: net + fee overflows".to_owned())?,
+        };
+
+        let zone_name = row.required(&self.zone)?;
+        let zone = Zone::parse(zone_name)
+            .ok_or_else(|| format!("unknown time zone `{zone_name}` in `{}`", self.zone.name))?;
+        let created_at = row.timestamp(&self.created, &zone)?;
+        Ok(SettlementRecord {
+            processor: PROCESSOR.to_owned(),
+            record_id,
+            kind,
+            gross_minor,
+            fee_minor,
+            net_minor,
+            currency,
+            created_at,
+            available_at: None,
+            payout_id: row.optional_string(self.batch.as_ref()),
+            reference: row.optional_string(self.merchant_reference.as_ref()),
+            source: row.source(),
+        })
+    }
+}
+
+/// Adyen's journal `Type` → [`Kind`]; unknown types are [`Kind::Other`].
+fn kind_of(journal_type: &str) -> Kind {
+    match journal_type.to_ascii_lowercase().as_str() {
+        "settled" | "settledbulk" | "settledinstallment" | "settledexternallywithinfo" => {
+            Kind::Charge
+        }
+        "refunded"
+        | "refundedbulk"
+        | "refundedinstallment"
+        | "refundedexternallywithinfo"
+        | "refundedreversed" => Kind::Refund,
+        "chargeback" | "secondchargeback" | "chargebackexternallywithinfo" => Kind::Dispute,
+        "chargebackreversed" | "chargebackreversedexternallywithinfo" => Kind::DisputeReversal,
+        "fee" | "invoicededuction" | "paymentcost" | "misccosts" | "handlingcosts" => Kind::Fee,
+        "merchantpayout" => Kind::Payout,
+        "balancetransfer" | "depositcorrection" | "reserveadjustment" | "manualcorrected" => {
+            Kind::Adjustment
+        }
+        _ => Kind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::{Format, ReportError, parse_report};
+    use super::*;
+
+    struct Expect {
+        id: &'static str,
+        kind: Kind,
+        gross: i64,
+        fee: i64,
+        net: i64,
+        currency: &'static str,
+        created: &'static str,
+        batch: Option<&'static str>,
+        reference: Option<&'static str>,
+        line: u64,
+    }
+
+    fn rec(e: Expect) -> SettlementRecord {
+        SettlementRecord {
+            processor: "adyen".into(),
+            record_id: e.id.into(),
+            kind: e.kind,
+            gross_minor: e.gross,
+            fee_minor: e.fee,
+            net_minor: e.net,
+            currency: cur(e.currency),
+            created_at: utc(e.created),
+            available_at: None,
+            payout_id: e.batch.map(Into::into),
+            reference: e.reference.map(Into::into),
+            source: at("sdr.csv", e.line),
+        }
+    }
+
+    const HEADER: &str = "Company Account,Merchant Account,Psp Reference,Merchant Reference,Payment Method,Creation Date,TimeZone,Type,Modification Reference,Gross Currency,Gross Debit (GC),Gross Credit (GC),Exchange Rate,Net Currency,Net Debit (NC),Net Credit (NC),Commission (NC),Markup (NC),Scheme Fees (NC),Interchange (NC),Payment Method Variant,Modification Merchant Reference,Batch Number";
+
+    #[test]
+    fn settlement_details_report() {
+        let rows = "\
+Acme,AcmeEU,8815000000000001,order-2001,visa,2024-03-01 10:15:00,CET,Settled,8825000000000011,EUR,,100.00,1,EUR,,98.53,0.12,1.00,0.05,0.30,visacredit,,42
+Acme,AcmeEU,8815000000000001,order-2001,visa,2024-07-01 10:15:00,Europe/Amsterdam,Refunded,8825000000000012,EUR,40.00,,1,EUR,40.12,,0.12,,,,visacredit,,42
+Acme,AcmeEU,8815000000000002,order-2002,mc,2024-07-01 11:00:00,CEST,Chargeback,8825000000000013,EUR,25.00,,1,EUR,25.00,,,,,,mccredit,,42
+Acme,AcmeEU,8815000000000002,order-2002,mc,2024-07-02 11:00:00,CEST,ChargebackReversed,8825000000000014,EUR,,25.00,1,EUR,,25.00,,,,,mccredit,,42
+Acme,AcmeJP,8815000000000003,order-2003,jcb,2024-03-01 18:00:00,Asia/Tokyo,Settled,8825000000000015,JPY,,1500,1,JPY,,1455,45,,,,jcb,,7
+Acme,AcmeKW,8815000000000004,order-2004,visa,2024-03-01 12:00:00,UTC,Settled,8825000000000016,KWD,,12.345,1,KWD,,12.100,0.245,,,,visa,,3
+Acme,AcmeEU,,,,2024-03-01 23:00:00,CET,Fee,Transaction Fees February,,,,,EUR,1.25,,,,,,,,42
+Acme,AcmeEU,,,,2024-03-02 06:00:00,CET,MerchantPayout,PAYOUT-42,,,,,EUR,131.16,,,,,,,,42
+Acme,AcmeEU,8815000000000005,order-2005,visa,2024-03-01 10:00:00,CET,Settled,8825000000000017,USD,,110.00,0.9,EUR,,97.00,2.00,,,,visa,,42
+";
+        let outcome = parse(&Format::Adyen, "sdr.csv", &format!("{HEADER}\n{rows}"));
+        let e = |id, kind, (gross, fee, net), currency, created, line| Expect {
+            id,
+            kind,
+            gross,
+            fee,
+            net,
+            currency,
+            created,
+            batch: Some("42"),
+            reference: None,
+            line,
+        };
+        let with_ref = |r: &'static str, x: Expect| {
+            rec(Expect {
+                reference: Some(r),
+                ..x
+            })
+        };
+        assert_eq!(
+            outcome.records,
+            vec![
+                with_ref(
+                    "order-2001",
+                    e(
+                        "8815000000000001",
+                        Kind::Charge,
+                        (10000, 147, 9853),
+                        "EUR",
+                        "2024-03-01T09:15:00Z",
+                        2
+                    )
+                ),
+                with_ref(
+                    "order-2001",
+                    e(
+                        "8815000000000001",
+                        Kind::Refund,
+                        (-4000, 12, -4012),
+                        "EUR",
+                        "2024-07-01T08:15:00Z",
+                        3
+                    )
+                ),
+                with_ref(
+                    "order-2002",
+                    e(
+                        "8815000000000002",
+                        Kind::Dispute,
+                        (-2500, 0, -2500),
+                        "EUR",
+                        "2024-07-01T09:00:00Z",
+                        4
+                    )
+                ),
+                with_ref(
+                    "order-2002",
+                    e(
+                        "8815000000000002",
+                        Kind::DisputeReversal,
+                        (2500, 0, 2500),
+                        "EUR",
+                        "2024-07-02T09:00:00Z",
+                        5
+                    )
+                ),
+                with_ref(
+                    "order-2003",
+                    Expect {
+                        batch: Some("7"),
+                        ..e(
+                            "8815000000000003",
+                            Kind::Charge,
+                            (1500, 45, 1455),
+                            "JPY",
+                            "2024-03-01T09:00:00Z",
+                            6,
+                        )
+                    }
+                ),
+                with_ref(
+                    "order-2004",
+                    Expect {
+                        batch: Some("3"),
+                        ..e(
+                            "8815000000000004",
+                            Kind::Charge,
+                            (12345, 245, 12100),
+                            "KWD",
+                            "2024-03-01T12:00:00Z",
+                            7,
+                        )
+                    }
+                ),
+                rec(e(
+                    "Transaction Fees February",
+                    Kind::Fee,
+                    (-125, 0, -125),
+                    "EUR",
+                    "2024-03-01T22:00:00Z",
+                    8
+                )),
+                rec(e(
+                    "PAYOUT-42",
+                    Kind::Payout,
+                    (-13116, 0, -13116),
+                    "EUR",
+                    "2024-03-02T05:00:00Z",
+                    9
+                )),
+                // gross in USD, net in EUR: gross is taken as net + fee in EUR
+                with_ref(
+                    "order-2005",
+                    e(
+                        "8815000000000005",
+                        Kind::Charge,
+                        (9900, 200, 9700),
+                        "EUR",
+                        "2024-03-01T09:00:00Z",
+                        10
+                    )
+                ),
+            ]
+        );
+        assert!(outcome.quarantined.is_empty());
+        assert_eq!(outcome.rows_read, 9);
+    }
+
+    #[test]
+    fn bom_crlf_reordered_and_quoted() {
+        let text = "\u{feff}type,TIMEZONE,creation date,psp reference,merchant reference,net currency,net credit (nc),net debit (nc),gross currency,gross credit (gc),gross debit (gc),commission (nc),markup (nc),scheme fees (nc),interchange (nc)\r\n\
+            Settled,CET,2024-01-15 08:00:00,8815000000000009,\"order \"\"A\"\", line 1\nline 2\",GBP,\"1,234.00\",,GBP,\"1,250.00\",,16.00,,,\r\n\
+            Refunded,CET,2024-01-16 08:00:00,8815000000000009,x,GBP,,5.00,GBP,,5.00,,,,\r\n";
+        let outcome = parse_both_ways(&Format::Adyen, "sdr.csv", text);
+        let base = |id, kind, (gross, fee, net), created, reference, line| {
+            rec(Expect {
+                id,
+                kind,
+                gross,
+                fee,
+                net,
+                currency: "GBP",
+                created,
+                batch: None,
+                reference: Some(reference),
+                line,
+            })
+        };
+        assert_eq!(
+            outcome.records,
+            vec![
+                base(
+                    "8815000000000009",
+                    Kind::Charge,
+                    (125_000, 1600, 123_400),
+                    "2024-01-15T07:00:00Z",
+                    "order \"A\", line 1\nline 2",
+                    2
+                ),
+                base(
+                    "8815000000000009",
+                    Kind::Refund,
+                    (-500, 0, -500),
+                    "2024-01-16T07:00:00Z",
+                    "x",
+                    4
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_rows() {
+        let rows = "\
+Acme,AcmeEU,p1,o1,visa,2024-03-01 10:00:00,CET,Settled,m1,EUR,,10.00,1,EUR,,9.80,0.20,,,,visa,,1
+Acme,AcmeEU,p2,o2,visa,2024-03-01 10:00:00,CET,Settled,m2,EUR,,10.00,1,EUR,,9.90,0.20,,,,visa,,1
+Acme,AcmeEU,p3,o3,visa,2024-03-01 10:00:00,Mars,Settled,m3,EUR,,10.00,1,EUR,,9.80,0.20,,,,visa,,1
+Acme,AcmeEU,p4,o4,visa,01-03-2024 10:00,CET,Settled,m4,EUR,,10.00,1,EUR,,9.80,0.20,,,,visa,,1
+Acme,AcmeEU,p5,o5,visa,2024-03-01 10:00:00,CET,Settled,m5,EUR,1.00,10.00,1,EUR,,9.80,0.20,,,,visa,,1
+Acme,AcmeEU,p6,o6,visa,2024-03-01 10:00:00,CET,Settled,m6,EUR,,10.00,1,EUR,,,0.20,,,,visa,,1
+Acme,AcmeEU,,,visa,2024-03-01 10:00:00,CET,Settled,,EUR,,10.00,1,EUR,,9.80,0.20,,,,visa,,1
+Acme,AcmeKW,p8,o8,visa,2024-03-01 10:00:00,CET,Settled,m8,KWD,,10.0001,1,KWD,,9.80,0.20,,,,visa,,1
+Acme,AcmeEU,p9,o9,visa,2024-03-01 10:00:00,CET,Settled,m9,EUR,,10.00,1,EUX,,9.80,0.20,,,,visa,,1
+Acme,AcmeEU,p10,o10,visa,2024-03-01 10:00:00,CET,Settled,m10,EUR,,10.00,1,EUR,,9.80,0.2O,,,,visa,,1
+Acme,AcmeEU,p11,o11,visa,2024-03-01 10:00:00,CET,Settled,m11,,,10.00,1,EUR,,9.80,0.20,,,,visa,,1
+Acme,AcmeEU,p12,o12,visa,2024-03-31 02:30:00,Europe/Amsterdam,Settled,m12,EUR,,10.00,1,EUR,,9.80,0.20,,,,visa,,1
+Acme,AcmeEU,p13,o13,visa,2024-03-01 10:00:00,CET,Settled
+";
+        let outcome = parse(&Format::Adyen, "sdr.csv", &format!("{HEADER}\n{rows}"));
+        assert_eq!(
+            outcome.records,
+            vec![rec(Expect {
+                id: "p1",
+                kind: Kind::Charge,
+                gross: 1000,
+                fee: 20,
+                net: 980,
+                currency: "EUR",
+                created: "2024-03-01T09:00:00Z",
+                batch: Some("1"),
+                reference: Some("o1"),
+                line: 2,
+            })]
+        );
+        let expected: Vec<(u64, String)> = [
+            (3, "net ≠ gross − fee (gross 10.00, fee 0.20, net 9.90 EUR)"),
+            (4, "unknown time zone `Mars` in `TimeZone`"),
+            (
+                5,
+                "unparseable date in `Creation Date`: `01-03-2024 10:00` (expected YYYY-MM-DD HH:MM:SS)",
+            ),
+            (
+                6,
+                "both `Gross Debit (GC)` and `Gross Credit (GC)` are filled; expected one",
+            ),
+            (7, "missing value in `Net Debit (NC)` and `Net Credit (NC)`"),
+            (8, "missing value in `Psp Reference`"),
+            (
+                9,
+                "amount in `Gross Credit (GC)` does not fit KWD: `10.0001` has more decimal places than KWD allows (3)",
+            ),
+            (10, "unknown currency `EUX` in `Net Currency`"),
+            (11, "bad number in `Commission (NC)`: `0.2O` is not a decimal number"),
+            (12, "missing value in `Gross Currency`"),
+            (
+                13,
+                "unparseable date in `Creation Date`: `2024-03-31 02:30:00` (2024-03-31 02:30:00 does not exist in Europe/Amsterdam (skipped by a clock change))",
+            ),
+            (14, "wrong field count: expected 23, found 8"),
+        ]
+        .into_iter()
+        .map(|(line, reason)| (line, reason.to_owned()))
+        .collect();
+        assert_eq!(quarantine_list(&outcome), expected);
+        assert_eq!(outcome.rows_read, 13);
+    }
+
+    #[test]
+    fn required_columns_named() {
+        let text = "Psp Reference,Creation Date,Type,Gross Currency,Gross Credit (GC),Net Currency,Net Credit (NC)\n";
+        let err =
+            parse_report(&Format::Adyen, "sdr.csv", text.as_bytes()).expect_err("missing columns");
+        match err {
+            ReportError::MissingColumns { missing, .. } => assert_eq!(
+                missing,
+                [
+                    "TimeZone",
+                    "Gross Debit (GC)",
+                    "Net Debit (NC)",
+                    "Commission (NC)",
+                    "Markup (NC)",
+                    "Scheme Fees (NC)",
+                    "Interchange (NC)"
+                ]
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn journal_types() {
+        assert_eq!(kind_of("SecondChargeback"), Kind::Dispute);
+        assert_eq!(kind_of("InvoiceDeduction"), Kind::Fee);
+        assert_eq!(kind_of("Balancetransfer"), Kind::Adjustment);
+        assert_eq!(kind_of("SomethingNew"), Kind::Other);
+    }
+}

@@ -1,0 +1,379 @@
+//! Braintree transaction search / settlement batch CSV exports, read into canonical records.
+//!
+//! Required columns: `Transaction ID`, `Transaction Type`, `Transaction Status`,
+//! `Created Datetime`, `Currency ISO Code`, `Amount Submitted For Settlement`.
+//! Optional: `Created Timezone` (IANA name, abbreviation or offset; UTC when absent or blank),
+//! `Settlement Date` (→ `available_at`), `Order ID` (→ `reference`), `Settlement Batch ID`
+//! (→ `payout_id`), and the fee columns `Service Fee`, `Discount`, `Per Transaction Fee`,
+//! `Cross-Border Fee` (summed into `fee_minor`, positive when charged; blank counts as 0).
+//! Settlement currency columns are ignored: records are in the presentment currency.
+//!
+//! Braintree writes amounts as magnitudes: a `sale` is a [`Kind::Charge`] with a positive gross,
+//! a `credit` a [`Kind::Refund`] with a negative gross; a negative amount is quarantined rather
+//! than guessed at. The export has no net column, so `net = gross − fee`. Only statuses in which
+//! money moves or is about to (`submitted_for_settlement`, `settling`, `settlement_pending`,
+//! `settlement_confirmed`, `settled`) make records; a row in any other status (voided,
+//! declined, authorized…) is quarantined, since a settlement file should not contain it.
+
+use super::{Col, Columns, Kind, Row, RowParser, SettlementRecord, Zone, money_reason};
+use crate::money::{MoneyError, parse_major};
+
+pub(crate) const PROCESSOR: &str = "braintree";
+
+const FEE_COLUMNS: [&str; 4] = [
+    "Service Fee",
+    "Discount",
+    "Per Transaction Fee",
+    "Cross-Border Fee",
+];
+
+const SETTLING_STATUSES: [&str; 5] = [
+    "submitted_for_settlement",
+    "settling",
+    "settlement_pending",
+    "settlement_confirmed",
+    "settled",
+];
+
+pub(crate) struct Parser {
+    id: Col,
+    kind: Col,
+    status: Col,
+    created: Col,
+    currency: Col,
+    amount: Col,
+    zone: Option<Col>,
+    settlement_date: Option<Col>,
+    order_id: Option<Col>,
+    batch: Option<Col>,
+    fees: Vec<Col>,
+}
+
+impl Parser {
+    pub(crate) fn new(columns: &mut Columns<'_>) -> Parser {
+        Parser {
+            id: columns.required("Transaction ID"),
+            kind: columns.required("Transaction Type"),
+            status: columns.required("Transaction Status"),
+            created: columns.required("Created Datetime"),
+            currency: columns.required("Currency ISO Code"),
+            amount: columns.required("Amount Submitted For Settlement"),
+            zone: columns.optional("Created Timezone"),
+            settlement_date: columns.optional("Settlement Date"),
+            order_id: columns.optional("Order ID"),
+            batch: columns.optional("Settlement Batch ID"),
+            fees: FEE_COLUMNS
+                .iter()
+                .filter_map(|name| columns.optional(name))
+                .collect(),
+        }
+    }
+}
+
+impl RowParser for Parser {
+    fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String> {
+        let record_id = row.required(&self.id)?.to_owned();
+        let type_text = row.required(&self.kind)?;
+        let kind = match type_text.to_ascii_lowercase().as_str() {
+            "sale" => Kind::Charge,
+            "credit" => Kind::Refund,
+            _ => {
+                return Err(format!(
+                    "unknown transaction type `{type_text}` in `{}`",
+                    self.kind.name
+                ));
+            }
+        };
+        let status = row.required(&self.status)?;
+        let normalized_status = status.to_ascii_lowercase().replace(' ', "_");
+        if !SETTLING_STATUSES.contains(&normalized_status.as_str()) {
+            return Err(format!(
+                "status `{status}` in `{}` is not a settlement (no money moved)",
+                self.status.name
+            ));
+        }
+        let currency = row.currency(&self.currency)?;
+        let amount = row.amount(&self.amount, currency, '.')?;
+        if amount < 0 {
+            return Err(format!(
+                "bad number in `{}`: unexpected negative amount `{}` (Braintree writes magnitudes)",
+                self.amount.name,
+                row.text(&self.amount)
+            ));
+        }
+        let gross_minor = if kind == Kind::Refund {
+            -amount
+        } else {
+            amount
+        };
+        let mut fee_minor: i64 = 0;
+        for col in &self.fees {
+            let text = row.text(col);
+            if text.is_empty() {
+                continue;
+            }
+            let fee = parse_major(text, currency, '.').map_err(|e| money_reason(col, &e))?;
+            fee_minor = fee_minor.checked_add(fee).ok_or_else(|| {
+                money_reason(
+                    col,
+                    &MoneyError::Overflow {
+                        operation: "the sum of the fee columns".to_owned(),
+                    },
+                )
+            })?;
+        }
+        let net_minor = gross_minor
+            .checked_sub(fee_minor)
+            .ok_or_else(|| "amount out of range: gross − fee overflows".to_owned())?;
+        let zone = match row.optional(self.zone.as_ref()) {
+            None => Zone::UTC,
+            Some(name) => Zone::parse(name)
+                .ok_or_else(|| format!("unknown time zone `{name}` in `Created Timezone`"))?,
+        };
+        let created_at = row.timestamp(&self.created, &zone)?;
+        let available_at = row.optional_timestamp(self.settlement_date.as_ref(), &zone)?;
+        Ok(SettlementRecord {
+            processor: PROCESSOR.to_owned(),
+            record_id,
+            kind,
+            gross_minor,
+            fee_minor,
+            net_minor,
+            currency,
+            created_at,
+            available_at,
+            payout_id: row.optional_string(self.batch.as_ref()),
+            reference: row.optional_string(self.order_id.as_ref()),
+            source: row.source(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::{Format, parse_report};
+    use super::*;
+
+    struct Expect {
+        id: &'static str,
+        kind: Kind,
+        gross: i64,
+        fee: i64,
+        currency: &'static str,
+        created: &'static str,
+        available: Option<&'static str>,
+        batch: Option<&'static str>,
+        order: Option<&'static str>,
+        line: u64,
+    }
+
+    fn rec(e: Expect) -> SettlementRecord {
+        SettlementRecord {
+            processor: "braintree".into(),
+            record_id: e.id.into(),
+            kind: e.kind,
+            gross_minor: e.gross,
+            fee_minor: e.fee,
+            net_minor: e.gross - e.fee,
+            currency: cur(e.currency),
+            created_at: utc(e.created),
+            available_at: e.available.map(utc),
+            payout_id: e.batch.map(Into::into),
+            reference: e.order.map(Into::into),
+            source: at("bt.csv", e.line),
+        }
+    }
+
+    const EXPORT: &str = "\
+Transaction ID,Transaction Type,Transaction Status,Created Datetime,Created Timezone,Settlement Date,Merchant Account,Currency ISO Code,Amount Authorized,Amount Submitted For Settlement,Service Fee,Order ID,Settlement Batch ID,Payment Instrument Type,Card Type
+k2x7m9pq,sale,settled,2024-03-01 09:15:02,America/Chicago,2024-03-02,acme_usd,USD,25.00,25.00,0.75,order-1001,2024-03-02_acme_usd_01,Credit Card,Visa
+r8d3a1zz,sale,settled,2024-03-01 10:00:00,UTC,2024-03-02,acme_jpy,JPY,1500,1500,,order-1002,2024-03-02_acme_jpy_01,Credit Card,JCB
+c4n6w2yy,credit,settled,2024-03-01 23:30:00,CST,2024-03-02,acme_usd,USD,,10.00,,order-1001,2024-03-02_acme_usd_01,Credit Card,Visa
+q1w2e3r4,Sale,Settling,2024-03-02 08:00:00,,,acme_kwd,KWD,12.345,12.345,0.123,\"order-1003, gift\",,Credit Card,Visa
+";
+
+    #[test]
+    fn settlement_export() {
+        let outcome = parse(&Format::Braintree, "bt.csv", EXPORT);
+        assert_eq!(
+            outcome.records,
+            vec![
+                rec(Expect {
+                    id: "k2x7m9pq",
+                    kind: Kind::Charge,
+                    gross: 2500,
+                    fee: 75,
+                    currency: "USD",
+                    // Chicago is UTC−6 before the March DST change
+                    created: "2024-03-01T15:15:02Z",
+                    available: Some("2024-03-02T06:00:00Z"),
+                    batch: Some("2024-03-02_acme_usd_01"),
+                    order: Some("order-1001"),
+                    line: 2,
+                }),
+                rec(Expect {
+                    id: "r8d3a1zz",
+                    kind: Kind::Charge,
+                    gross: 1500,
+                    fee: 0,
+                    currency: "JPY",
+                    created: "2024-03-01T10:00:00Z",
+                    available: Some("2024-03-02T00:00:00Z"),
+                    batch: Some("2024-03-02_acme_jpy_01"),
+                    order: Some("order-1002"),
+                    line: 3,
+                }),
+                rec(Expect {
+                    id: "c4n6w2yy",
+                    kind: Kind::Refund,
+                    gross: -1000,
+                    fee: 0,
+                    currency: "USD",
+                    created: "2024-03-02T05:30:00Z",
+                    available: Some("2024-03-02T06:00:00Z"),
+                    batch: Some("2024-03-02_acme_usd_01"),
+                    order: Some("order-1001"),
+                    line: 4,
+                }),
+                rec(Expect {
+                    id: "q1w2e3r4",
+                    kind: Kind::Charge,
+                    gross: 12345,
+                    fee: 123,
+                    currency: "KWD",
+                    created: "2024-03-02T08:00:00Z",
+                    available: None,
+                    batch: None,
+                    order: Some("order-1003, gift"),
+                    line: 5,
+                }),
+            ]
+        );
+        assert!(outcome.quarantined.is_empty());
+        assert_eq!(outcome.rows_read, 4);
+    }
+
+    #[test]
+    fn bom_crlf_reordered_header_and_extra_fee_columns() {
+        let text = "\u{feff}currency iso code,AMOUNT SUBMITTED FOR SETTLEMENT,Discount,Per Transaction Fee,transaction id,Transaction Status,Transaction Type,Created Datetime\r\n\
+            EUR,\"1,200.00\",24.00,0.10,abc123,settled,sale,2024-03-05 12:00:00\r\n\
+            EUR,5.00,-0.10,,def456,settled,credit,\"2024-03-05 13:00:00\"\r\n";
+        let outcome = parse_both_ways(&Format::Braintree, "bt.csv", text);
+        let base = |id, kind, gross, fee, created, line| {
+            rec(Expect {
+                id,
+                kind,
+                gross,
+                fee,
+                currency: "EUR",
+                created,
+                available: None,
+                batch: None,
+                order: None,
+                line,
+            })
+        };
+        assert_eq!(
+            outcome.records,
+            vec![
+                base(
+                    "abc123",
+                    Kind::Charge,
+                    120_000,
+                    2410,
+                    "2024-03-05T12:00:00Z",
+                    2
+                ),
+                base("def456", Kind::Refund, -500, -10, "2024-03-05T13:00:00Z", 3),
+            ]
+        );
+        assert_eq!(outcome.records[1].net_minor, -490);
+    }
+
+    #[test]
+    fn malformed_rows() {
+        let text = "\
+Transaction ID,Transaction Type,Transaction Status,Created Datetime,Created Timezone,Currency ISO Code,Amount Submitted For Settlement,Service Fee
+t1,sale,settled,2024-03-01 10:00:00,,USD,10.00,0.30
+t2,sale,voided,2024-03-01 10:00:00,,USD,10.00,
+t3,refund,settled,2024-03-01 10:00:00,,USD,10.00,
+,sale,settled,2024-03-01 10:00:00,,USD,10.00,
+t5,sale,settled,2024-03-01 10:00:00,Mars/Olympus,USD,10.00,
+t6,sale,settled,2024-03-01 25:00:00,,USD,10.00,
+t7,sale,settled,2024-03-01 10:00:00,,ZZZ,10.00,
+t8,sale,settled,2024-03-01 10:00:00,,USD,-10.00,
+t9,sale,settled,2024-03-01 10:00:00,,JPY,100.5,
+t10,sale,settled,2024-03-01 10:00:00,,USD,10.00,0.3.0
+t11,sale,settled,2024-03-01 10:00:00,,USD
+t12,credit,processor_declined,2024-03-01 10:00:00,,USD,10.00,
+t13,sale,settled,2024-03-01 10:00:00,,USD,,
+";
+        let outcome = parse_both_ways(&Format::Braintree, "bt.csv", text);
+        assert_eq!(
+            outcome.records,
+            vec![rec(Expect {
+                id: "t1",
+                kind: Kind::Charge,
+                gross: 1000,
+                fee: 30,
+                currency: "USD",
+                created: "2024-03-01T10:00:00Z",
+                available: None,
+                batch: None,
+                order: None,
+                line: 2,
+            })]
+        );
+        let expected: Vec<(u64, String)> = [
+            (3, "status `voided` in `Transaction Status` is not a settlement (no money moved)"),
+            (4, "unknown transaction type `refund` in `Transaction Type`"),
+            (5, "missing value in `Transaction ID`"),
+            (6, "unknown time zone `Mars/Olympus` in `Created Timezone`"),
+            (
+                7,
+                "unparseable date in `Created Datetime`: `2024-03-01 25:00:00` (expected YYYY-MM-DD HH:MM:SS)",
+            ),
+            (8, "unknown currency `ZZZ` in `Currency ISO Code`"),
+            (
+                9,
+                "bad number in `Amount Submitted For Settlement`: unexpected negative amount `-10.00` (Braintree writes magnitudes)",
+            ),
+            (
+                10,
+                "amount in `Amount Submitted For Settlement` does not fit JPY: `100.5` has more decimal places than JPY allows (0)",
+            ),
+            (11, "bad number in `Service Fee`: `0.3.0` is not a decimal number"),
+            (12, "wrong field count: expected 8, found 6"),
+            (
+                13,
+                "status `processor_declined` in `Transaction Status` is not a settlement (no money moved)",
+            ),
+            (14, "missing value in `Amount Submitted For Settlement`"),
+        ]
+        .into_iter()
+        .map(|(line, reason)| (line, reason.to_owned()))
+        .collect();
+        assert_eq!(quarantine_list(&outcome), expected);
+        assert_eq!(outcome.rows_read, 13);
+    }
+
+    #[test]
+    fn required_columns() {
+        let text = "Transaction ID,Transaction Type,Amount\n";
+        let err = parse_report(&Format::Braintree, "bt.csv", text.as_bytes())
+            .expect_err("missing columns");
+        match err {
+            super::super::ReportError::MissingColumns { missing, .. } => assert_eq!(
+                missing,
+                [
+                    "Transaction Status",
+                    "Created Datetime",
+                    "Currency ISO Code",
+                    "Amount Submitted For Settlement"
+                ]
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

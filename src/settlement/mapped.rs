@@ -1,0 +1,856 @@
+//! A settlement CSV described by configuration instead of code, so a new processor needs only a mapping.
+//!
+//! A [`MappedFormat`] is deserialized from TOML (or any serde format), for example:
+//!
+//! ```toml
+//! name = "acmepay"                       # becomes the records' `processor`
+//! delimiter = ";"                        # default ","
+//! decimal_separator = ","                # "." (default) or ","; the other one is the thousands separator
+//! datetime_format = "%d.%m.%Y %H:%M:%S"  # chrono strftime; a date-only format means midnight
+//! available_at_format = "%d.%m.%Y"       # optional, defaults to datetime_format
+//! time_zone = "Europe/Berlin"            # IANA name, abbreviation or offset; default "UTC"
+//! # currency = "EUR"                     # a fixed currency, when the file has no currency column
+//! fees_are_negative = false              # true when the file writes fees as negative numbers
+//! default_kind = "other"                 # optional: kind for values not listed in [kinds]
+//!
+//! [columns]                              # header names, matched case-insensitively
+//! record_id = "Transaktions-ID"
+//! created_at = "Datum"
+//! kind = "Typ"                           # optional (then default_kind is required)
+//! gross = "Betrag"                       # gross and/or net; a missing one is derived
+//! fee = "Gebühr"                         # optional, blank counts as 0
+//! net = "Netto"                          # optional
+//! currency = "Währung"                   # or the fixed `currency` above
+//! available_at = "Valuta"                # optional
+//! payout_id = "Auszahlung"               # optional
+//! reference = "Bestellnummer"            # optional
+//!
+//! [amounts]                              # default: style = "signed"
+//! style = "debit_credit"                 # amounts are magnitudes; an indicator gives the sign
+//! indicator_column = "S/H"
+//! debit_values = ["S"]                   # matched case-insensitively; debit = money out
+//! credit_values = ["H"]                  # optional: when given, any other value is quarantined
+//!
+//! [kinds]                                # file value → charge, refund, dispute, dispute_reversal,
+//! "Zahlung" = "charge"                   #   fee, payout, adjustment, other (case-insensitive keys)
+//! "Erstattung" = "refund"
+//! ```
+//!
+//! Amounts follow the crate's sign convention once read (see [`super::record`]): with
+//! `style = "signed"` the file's gross and net are taken as signed; with `debit_credit` the
+//! magnitudes are negated on debit rows (a negative magnitude is quarantined). The fee is
+//! positive when the processor took money, unless `fees_are_negative`. Every column the mapping
+//! names must be in the header.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::format::{Item, StrftimeItems};
+use serde::Deserialize;
+
+use super::{
+    Col, Columns, Kind, Row, RowParser, SettlementRecord, Zone, date_reason, parse_timestamp_with,
+};
+use crate::money::Currency;
+
+/// How a generic settlement CSV maps onto the canonical record.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappedFormat {
+    /// The records' `processor`.
+    pub name: String,
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+    #[serde(default = "default_decimal_separator")]
+    pub decimal_separator: char,
+    /// chrono strftime format of `created_at` (and of `available_at` unless overridden).
+    pub datetime_format: String,
+    #[serde(default)]
+    pub available_at_format: Option<String>,
+    /// Zone of timestamps without an offset: IANA name, abbreviation (`CET`) or offset (`+01:00`).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// Fixed currency for files without a currency column.
+    #[serde(default)]
+    pub currency: Option<String>,
+    pub columns: MappedColumns,
+    #[serde(default)]
+    pub amounts: AmountSigns,
+    #[serde(default)]
+    pub fees_are_negative: bool,
+    /// File value of the kind column → kind (keys matched case-insensitively after trimming).
+    #[serde(default)]
+    pub kinds: BTreeMap<String, Kind>,
+    /// Kind of rows whose value is not in `kinds` (or of every row without a kind column).
+    #[serde(default)]
+    pub default_kind: Option<Kind>,
+}
+
+/// Header names of the file's columns for each canonical field.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappedColumns {
+    pub record_id: String,
+    pub created_at: String,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub gross: Option<String>,
+    #[serde(default)]
+    pub fee: Option<String>,
+    #[serde(default)]
+    pub net: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub available_at: Option<String>,
+    #[serde(default)]
+    pub payout_id: Option<String>,
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// How the file signs its gross and net amounts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AmountSigns {
+    /// Amounts carry their own sign: positive into the merchant balance.
+    #[default]
+    Signed,
+    /// Amounts are magnitudes; the indicator column says whether the row is a debit (money out).
+    DebitCredit {
+        indicator_column: String,
+        debit_values: Vec<String>,
+        #[serde(default)]
+        credit_values: Vec<String>,
+    },
+}
+
+fn default_delimiter() -> char {
+    ','
+}
+
+fn default_decimal_separator() -> char {
+    '.'
+}
+
+fn default_time_zone() -> String {
+    "UTC".to_owned()
+}
+
+impl MappedFormat {
+    /// Checks the mapping on its own (zone, formats, separators, required choices), so a bad
+    /// configuration is refused before any file is read.
+    pub fn validate(&self) -> Result<(), String> {
+        Plan::new(self).map(|_| ())
+    }
+}
+
+/// A validated [`MappedFormat`] with its lookups prepared.
+pub(crate) struct Plan<'f> {
+    format: &'f MappedFormat,
+    delimiter: u8,
+    zone: Zone,
+    fixed_currency: Option<Currency>,
+    kinds: HashMap<String, Kind>,
+    debit_values: HashSet<String>,
+    credit_values: HashSet<String>,
+}
+
+fn key(value: &str) -> String {
+    value.trim().to_lowercase()
+}
+
+fn check_strftime(field: &str, format: &str) -> Result<(), String> {
+    if format.trim().is_empty() || StrftimeItems::new(format).any(|item| item == Item::Error) {
+        return Err(format!(
+            "`{field}` is not a valid strftime format: `{format}`"
+        ));
+    }
+    Ok(())
+}
+
+impl<'f> Plan<'f> {
+    pub(crate) fn new(format: &'f MappedFormat) -> Result<Plan<'f>, String> {
+        if format.name.trim().is_empty() {
+            return Err("`name` must not be empty".to_owned());
+        }
+        let delimiter = u8::try_from(format.delimiter)
+            .ok()
+            .filter(|d| d.is_ascii() && !matches!(d, b'"' | b'\n' | b'\r'))
+            .ok_or_else(|| {
+                format!(
+                    "`delimiter` must be one ASCII character other than a quote or line break, not {:?}",
+                    format.delimiter
+                )
+            })?;
+        if !matches!(format.decimal_separator, '.' | ',') {
+            return Err(format!(
+                "`decimal_separator` must be '.' or ',', not {:?}",
+                format.decimal_separator
+            ));
+        }
+        let zone = Zone::parse(&format.time_zone)
+            .ok_or_else(|| format!("unknown `time_zone` `{}`", format.time_zone))?;
+        check_strftime("datetime_format", &format.datetime_format)?;
+        if let Some(available) = &format.available_at_format {
+            check_strftime("available_at_format", available)?;
+        }
+        let fixed_currency = match (&format.columns.currency, &format.currency) {
+            (Some(_), None) => None,
+            (None, Some(code)) => {
+                Some(Currency::parse(code).map_err(|e| format!("`currency`: {e}"))?)
+            }
+            (Some(_), Some(_)) => {
+                return Err("give either `columns.currency` or `currency`, not both".to_owned());
+            }
+            (None, None) => {
+                return Err("needs `columns.currency` or a fixed `currency`".to_owned());
+            }
+        };
+        if format.columns.gross.is_none() && format.columns.net.is_none() {
+            return Err("needs `columns.gross` or `columns.net`".to_owned());
+        }
+        if format.columns.kind.is_none() && format.default_kind.is_none() {
+            return Err("needs `columns.kind` or `default_kind`".to_owned());
+        }
+        let mut kinds = HashMap::new();
+        for (value, kind) in &format.kinds {
+            if let Some(other) = kinds.insert(key(value), *kind)
+                && other != *kind
+            {
+                return Err(format!(
+                    "`kinds` maps `{value}` to both {other} and {kind} (keys ignore case)"
+                ));
+            }
+        }
+        let (debit_values, credit_values) = match &format.amounts {
+            AmountSigns::Signed => (HashSet::new(), HashSet::new()),
+            AmountSigns::DebitCredit {
+                debit_values,
+                credit_values,
+                ..
+            } => {
+                let debit: HashSet<String> = debit_values.iter().map(|v| key(v)).collect();
+                let credit: HashSet<String> = credit_values.iter().map(|v| key(v)).collect();
+                if debit.is_empty() {
+                    return Err("`amounts.debit_values` must not be empty".to_owned());
+                }
+                if let Some(both) = debit.intersection(&credit).next() {
+                    return Err(format!(
+                        "`{both}` is in both `debit_values` and `credit_values`"
+                    ));
+                }
+                (debit, credit)
+            }
+        };
+        Ok(Plan {
+            format,
+            delimiter,
+            zone,
+            fixed_currency,
+            kinds,
+            debit_values,
+            credit_values,
+        })
+    }
+
+    pub(crate) fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+}
+
+pub(crate) struct Parser<'p> {
+    plan: &'p Plan<'p>,
+    id: Col,
+    created: Col,
+    kind: Option<Col>,
+    gross: Option<Col>,
+    fee: Option<Col>,
+    net: Option<Col>,
+    currency: Option<Col>,
+    available: Option<Col>,
+    payout: Option<Col>,
+    reference: Option<Col>,
+    indicator: Option<Col>,
+}
+
+impl<'p> Parser<'p> {
+    pub(crate) fn new(plan: &'p Plan<'p>, columns: &mut Columns<'_>) -> Parser<'p> {
+        let names = &plan.format.columns;
+        let id = columns.required(&names.record_id);
+        let created = columns.required(&names.created_at);
+        let mut named = |name: &Option<String>| name.as_deref().map(|n| columns.required(n));
+        let indicator = match &plan.format.amounts {
+            AmountSigns::Signed => None,
+            AmountSigns::DebitCredit {
+                indicator_column, ..
+            } => Some(indicator_column.clone()),
+        };
+        Parser {
+            plan,
+            kind: named(&names.kind),
+            gross: named(&names.gross),
+            fee: named(&names.fee),
+            net: named(&names.net),
+            currency: named(&names.currency),
+            available: named(&names.available_at),
+            payout: named(&names.payout_id),
+            reference: named(&names.reference),
+            indicator: named(&indicator),
+            id,
+            created,
+        }
+    }
+
+    fn kind(&self, row: &Row<'_>) -> Result<Kind, String> {
+        let default = self.plan.format.default_kind;
+        let Some(col) = &self.kind else {
+            return default.ok_or_else(|| "no kind column and no `default_kind`".to_owned());
+        };
+        let value = row.text(col);
+        if value.is_empty() {
+            return default.ok_or_else(|| format!("missing value in `{}`", col.name));
+        }
+        match self.plan.kinds.get(&key(value)) {
+            Some(kind) => Ok(*kind),
+            None => default.ok_or_else(|| format!("unknown kind `{value}` in `{}`", col.name)),
+        }
+    }
+
+    /// `true` on a debit row; `false` for signed amounts or a credit row.
+    fn is_debit(&self, row: &Row<'_>) -> Result<bool, String> {
+        let Some(col) = &self.indicator else {
+            return Ok(false);
+        };
+        let value = row.required(col)?;
+        let value_key = key(value);
+        if self.plan.debit_values.contains(&value_key) {
+            Ok(true)
+        } else if self.plan.credit_values.is_empty() || self.plan.credit_values.contains(&value_key)
+        {
+            Ok(false)
+        } else {
+            Err(format!(
+                "unknown debit/credit indicator `{value}` in `{}`",
+                col.name
+            ))
+        }
+    }
+}
+
+impl RowParser for Parser<'_> {
+    fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String> {
+        let plan = self.plan;
+        let separator = plan.format.decimal_separator;
+        let record_id = row.required(&self.id)?.to_owned();
+        let kind = self.kind(row)?;
+        let currency = match (&self.currency, plan.fixed_currency) {
+            (Some(col), _) => row.currency(col)?,
+            (None, Some(fixed)) => fixed,
+            (None, None) => return Err("no currency column and no fixed currency".to_owned()),
+        };
+        let debit = self.is_debit(row)?;
+        let signed = |col: Option<&Col>| -> Result<Option<i64>, String> {
+            let Some(amount) = row.optional_amount(col, currency, separator)? else {
+                return Ok(None);
+            };
+            if self.indicator.is_none() {
+                return Ok(Some(amount));
+            }
+            let name = col.map_or("", |c| c.name.as_str());
+            if amount < 0 {
+                return Err(format!(
+                    "bad number in `{name}`: negative amount `{}` with a debit/credit indicator",
+                    row.optional(col).unwrap_or_default()
+                ));
+            }
+            Ok(Some(if debit { -amount } else { amount }))
+        };
+        let gross = signed(self.gross.as_ref())?;
+        let net = signed(self.net.as_ref())?;
+        let mut fee_minor = row
+            .optional_amount(self.fee.as_ref(), currency, separator)?
+            .unwrap_or(0);
+        if plan.format.fees_are_negative {
+            fee_minor = fee_minor.checked_neg().ok_or_else(|| {
+                format!(
+                    "amount out of range in `{}`: fee cannot be negated",
+                    self.fee.as_ref().map_or("", |c| c.name.as_str())
+                )
+            })?;
+        }
+        let overflow = || "amount out of range: deriving gross or net overflows".to_owned();
+        let (gross_minor, net_minor) = match (gross, net) {
+            (Some(gross), Some(net)) => (gross, net),
+            (Some(gross), None) => (gross, gross.checked_sub(fee_minor).ok_or_else(overflow)?),
+            (None, Some(net)) => (net.checked_add(fee_minor).ok_or_else(overflow)?, net),
+            (None, None) => {
+                let names: Vec<&str> = [&self.gross, &self.net]
+                    .into_iter()
+                    .flatten()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                return Err(format!("missing value in `{}`", names.join("` and `")));
+            }
+        };
+
+        let created_text = row.required(&self.created)?;
+        let created_at =
+            parse_timestamp_with(created_text, &plan.format.datetime_format, &plan.zone)
+                .map_err(|why| date_reason(&self.created, created_text, &why))?;
+        let available_format = plan
+            .format
+            .available_at_format
+            .as_deref()
+            .unwrap_or(&plan.format.datetime_format);
+        let available_at = match (&self.available, row.optional(self.available.as_ref())) {
+            (Some(col), Some(text)) => Some(
+                parse_timestamp_with(text, available_format, &plan.zone)
+                    .map_err(|why| date_reason(col, text, &why))?,
+            ),
+            _ => None,
+        };
+        Ok(SettlementRecord {
+            processor: plan.format.name.clone(),
+            record_id,
+            kind,
+            gross_minor,
+            fee_minor,
+            net_minor,
+            currency,
+            created_at,
+            available_at,
+            payout_id: row.optional_string(self.payout.as_ref()),
+            reference: row.optional_string(self.reference.as_ref()),
+            source: row.source(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::{Format, ReportError, parse_report};
+    use super::*;
+
+    const GERMAN: &str = r#"
+name = "acmepay"
+delimiter = ";"
+decimal_separator = ","
+datetime_format = "%d.%m.%Y %H:%M:%S"
+available_at_format = "%d.%m.%Y"
+time_zone = "Europe/Berlin"
+
+[columns]
+record_id = "Transaktions-ID"
+created_at = "Datum"
+kind = "Typ"
+gross = "Betrag"
+fee = "Gebühr"
+currency = "Währung"
+available_at = "Valuta"
+payout_id = "Auszahlung"
+reference = "Bestellnummer"
+
+[amounts]
+style = "debit_credit"
+indicator_column = "S/H"
+debit_values = ["S"]
+credit_values = ["H"]
+
+[kinds]
+"Zahlung" = "charge"
+"Erstattung" = "refund"
+"Rückbuchung" = "dispute"
+"Auszahlung" = "payout"
+"#;
+
+    fn german() -> MappedFormat {
+        toml::from_str(GERMAN).expect("mapping deserializes")
+    }
+
+    struct Expect {
+        id: &'static str,
+        kind: Kind,
+        gross: i64,
+        fee: i64,
+        currency: &'static str,
+        created: &'static str,
+        available: Option<&'static str>,
+        payout: Option<&'static str>,
+        reference: Option<&'static str>,
+        line: u64,
+    }
+
+    fn rec(processor: &str, e: Expect) -> SettlementRecord {
+        SettlementRecord {
+            processor: processor.into(),
+            record_id: e.id.into(),
+            kind: e.kind,
+            gross_minor: e.gross,
+            fee_minor: e.fee,
+            net_minor: e.gross - e.fee,
+            currency: cur(e.currency),
+            created_at: utc(e.created),
+            available_at: e.available.map(utc),
+            payout_id: e.payout.map(Into::into),
+            reference: e.reference.map(Into::into),
+            source: at("acme.csv", e.line),
+        }
+    }
+
+    #[test]
+    fn toml_mapping_deserializes() {
+        let format = german();
+        assert_eq!(format.delimiter, ';');
+        assert_eq!(format.decimal_separator, ',');
+        assert_eq!(
+            format.amounts,
+            AmountSigns::DebitCredit {
+                indicator_column: "S/H".into(),
+                debit_values: vec!["S".into()],
+                credit_values: vec!["H".into()],
+            }
+        );
+        assert_eq!(format.kinds.get("Rückbuchung"), Some(&Kind::Dispute));
+        assert_eq!(format.validate(), Ok(()));
+        assert_eq!(Format::Mapped(Box::new(format)).processor(), "acmepay");
+
+        let minimal: MappedFormat = toml::from_str(
+            r#"
+name = "tiny"
+datetime_format = "%Y-%m-%d"
+currency = "usd"
+default_kind = "charge"
+[columns]
+record_id = "id"
+created_at = "date"
+net = "amount"
+"#,
+        )
+        .expect("minimal mapping");
+        assert_eq!(minimal.delimiter, ',');
+        assert_eq!(minimal.time_zone, "UTC");
+        assert_eq!(minimal.amounts, AmountSigns::Signed);
+        assert_eq!(minimal.validate(), Ok(()));
+
+        let typo = toml::from_str::<MappedFormat>(
+            "name = \"x\"\ndatetime_format = \"%Y\"\ncolour = 1\n[columns]\nrecord_id = \"a\"\ncreated_at = \"b\"\n",
+        );
+        assert!(typo.is_err());
+        let bad_kind = toml::from_str::<MappedFormat>(
+            "name = \"x\"\ndatetime_format = \"%Y\"\n[columns]\nrecord_id = \"a\"\ncreated_at = \"b\"\n[kinds]\nZ = \"chargeback\"\n",
+        );
+        assert!(bad_kind.is_err());
+    }
+
+    #[test]
+    fn german_debit_credit_file() {
+        let text = "\u{feff}Transaktions-ID;Datum;Typ;Betrag;Gebühr;Währung;S/H;Valuta;Auszahlung;Bestellnummer\r\n\
+            T-1;01.03.2024 10:00:00;Zahlung;1.234,56;12,35;EUR;H;04.03.2024;A-9;B-100\r\n\
+            T-2;01.07.2024 10:00:00;Erstattung;10,00;0;eur;S;;A-9;\"B-100; Teil\"\r\n\
+            T-3;02.03.2024 10:00:00;Rückbuchung;50;0;JPY;s;;;\r\n\
+            T-4;05.03.2024 08:00:00;Auszahlung;1.222,21;;EUR;S;05.03.2024;A-9;\r\n\
+            T-5;01.03.2024 10:00:00;Zahlung;1,0005;0;KWD;H;;;\r\n\
+            T-6;01.03.2024 10:00:00;Zahlung;-5,00;0;EUR;H;;;\r\n\
+            T-7;01.03.2024 10:00:00;Zahlung;5,00;0;EUR;X;;;\r\n\
+            T-8;01.03.2024 10:00:00;Bonus;5,00;0;EUR;H;;;\r\n\
+            T-9;2024-03-01;Zahlung;5,00;0;EUR;H;;;\r\n\
+            T-10;01.03.2024 10:00:00;Zahlung;5.00;0;EUR;H;;;\r\n\
+            T-11;01.03.2024 10:00:00;Zahlung;5,00;0;EUR;H\r\n\
+            T-12;31.03.2024 02:30:00;Zahlung;5,00;0;EUR;H;;;\r\n\
+            T-13;01.03.2024 10:00:00;Zahlung;5,000;0;KWD;H;;;\r\n\
+            ;;;;;;;;;\r\n";
+        let outcome = parse_both_ways(&Format::Mapped(Box::new(german())), "acme.csv", text);
+        assert_eq!(
+            outcome.records,
+            vec![
+                rec(
+                    "acmepay",
+                    Expect {
+                        id: "T-1",
+                        kind: Kind::Charge,
+                        gross: 123_456,
+                        fee: 1235,
+                        currency: "EUR",
+                        created: "2024-03-01T09:00:00Z",
+                        available: Some("2024-03-03T23:00:00Z"),
+                        payout: Some("A-9"),
+                        reference: Some("B-100"),
+                        line: 2,
+                    }
+                ),
+                rec(
+                    "acmepay",
+                    Expect {
+                        id: "T-2",
+                        kind: Kind::Refund,
+                        gross: -1000,
+                        fee: 0,
+                        currency: "EUR",
+                        created: "2024-07-01T08:00:00Z",
+                        available: None,
+                        payout: Some("A-9"),
+                        reference: Some("B-100; Teil"),
+                        line: 3,
+                    }
+                ),
+                rec(
+                    "acmepay",
+                    Expect {
+                        id: "T-3",
+                        kind: Kind::Dispute,
+                        gross: -50,
+                        fee: 0,
+                        currency: "JPY",
+                        created: "2024-03-02T09:00:00Z",
+                        available: None,
+                        payout: None,
+                        reference: None,
+                        line: 4,
+                    }
+                ),
+                rec(
+                    "acmepay",
+                    Expect {
+                        id: "T-4",
+                        kind: Kind::Payout,
+                        gross: -122_221,
+                        fee: 0,
+                        currency: "EUR",
+                        created: "2024-03-05T07:00:00Z",
+                        available: Some("2024-03-04T23:00:00Z"),
+                        payout: Some("A-9"),
+                        reference: None,
+                        line: 5,
+                    }
+                ),
+                rec(
+                    "acmepay",
+                    Expect {
+                        id: "T-13",
+                        kind: Kind::Charge,
+                        gross: 5000,
+                        fee: 0,
+                        currency: "KWD",
+                        created: "2024-03-01T09:00:00Z",
+                        available: None,
+                        payout: None,
+                        reference: None,
+                        line: 14,
+                    }
+                ),
+            ]
+        );
+        let expected: Vec<(u64, String)> = [
+            (
+                6,
+                "amount in `Betrag` does not fit KWD: `1,0005` has more decimal places than KWD allows (3)",
+            ),
+            (
+                7,
+                "bad number in `Betrag`: negative amount `-5,00` with a debit/credit indicator",
+            ),
+            (8, "unknown debit/credit indicator `X` in `S/H`"),
+            (9, "unknown kind `Bonus` in `Typ`"),
+            (
+                10,
+                "unparseable date in `Datum`: `2024-03-01` (expected format `%d.%m.%Y %H:%M:%S`: input contains invalid characters)",
+            ),
+            (
+                11,
+                "bad number in `Betrag`: `5.00` has an ambiguous or misplaced thousands separator",
+            ),
+            (12, "wrong field count: expected 10, found 7"),
+            (
+                13,
+                "unparseable date in `Datum`: `31.03.2024 02:30:00` (2024-03-31 02:30:00 does not exist in Europe/Berlin (skipped by a clock change))",
+            ),
+        ]
+        .into_iter()
+        .map(|(line, reason)| (line, reason.to_owned()))
+        .collect();
+        assert_eq!(quarantine_list(&outcome), expected);
+        assert_eq!(outcome.rows_read, 13);
+        assert_eq!(
+            outcome.quarantined[6].raw,
+            "T-11;01.03.2024 10:00:00;Zahlung;5,00;0;EUR;H"
+        );
+    }
+
+    #[test]
+    fn signed_net_only_with_default_kind_and_negative_fees() {
+        let format: MappedFormat = toml::from_str(
+            r#"
+name = "bankfeed"
+datetime_format = "%Y-%m-%dT%H:%M:%S%z"
+currency = "USD"
+fees_are_negative = true
+default_kind = "adjustment"
+[columns]
+record_id = "ref"
+created_at = "when"
+kind = "what"
+gross = "gross"
+fee = "fee"
+net = "net"
+[kinds]
+SALE = "charge"
+"#,
+        )
+        .expect("mapping");
+        let text = "net,fee,gross,what,when,ref\n\
+            9.70,-0.30,10.00,sale,2024-03-01T10:00:00+0100,r1\n\
+            -2.00,,-2.00,,2024-03-01T11:00:00+0000,r2\n\
+            9.00,-0.30,10.00,sale,2024-03-01T10:00:00+0100,r3\n\
+            ,-0.30,,sale,2024-03-01T10:00:00+0100,r4\n";
+        let outcome = parse(&Format::Mapped(Box::new(format)), "acme.csv", text);
+        let e = |id, kind, gross, fee, created, line| Expect {
+            id,
+            kind,
+            gross,
+            fee,
+            currency: "USD",
+            created,
+            available: None,
+            payout: None,
+            reference: None,
+            line,
+        };
+        assert_eq!(
+            outcome.records,
+            vec![
+                rec(
+                    "bankfeed",
+                    e("r1", Kind::Charge, 1000, 30, "2024-03-01T09:00:00Z", 2)
+                ),
+                rec(
+                    "bankfeed",
+                    e("r2", Kind::Adjustment, -200, 0, "2024-03-01T11:00:00Z", 3)
+                ),
+            ]
+        );
+        assert_eq!(
+            quarantine_list(&outcome),
+            vec![
+                (
+                    4,
+                    "net ≠ gross − fee (gross 10.00, fee 0.30, net 9.00 USD)".to_owned()
+                ),
+                (5, "missing value in `gross` and `net`".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_mappings_are_refused() {
+        let base = german();
+        let cases: Vec<(MappedFormat, &str)> = vec![
+            (
+                MappedFormat {
+                    time_zone: "Mars/Base".into(),
+                    ..base.clone()
+                },
+                "unknown `time_zone` `Mars/Base`",
+            ),
+            (
+                MappedFormat {
+                    decimal_separator: ';',
+                    ..base.clone()
+                },
+                "`decimal_separator` must be '.' or ',', not ';'",
+            ),
+            (
+                MappedFormat {
+                    delimiter: 'é',
+                    ..base.clone()
+                },
+                "`delimiter` must be one ASCII character other than a quote or line break, not 'é'",
+            ),
+            (
+                MappedFormat {
+                    datetime_format: "%Y-%m-%Q".into(),
+                    ..base.clone()
+                },
+                "`datetime_format` is not a valid strftime format: `%Y-%m-%Q`",
+            ),
+            (
+                MappedFormat {
+                    currency: Some("EUR".into()),
+                    ..base.clone()
+                },
+                "give either `columns.currency` or `currency`, not both",
+            ),
+            (
+                MappedFormat {
+                    columns: MappedColumns {
+                        gross: None,
+                        ..base.columns.clone()
+                    },
+                    ..base.clone()
+                },
+                "needs `columns.gross` or `columns.net`",
+            ),
+            (
+                MappedFormat {
+                    amounts: AmountSigns::DebitCredit {
+                        indicator_column: "S/H".into(),
+                        debit_values: vec!["S".into()],
+                        credit_values: vec!["s".into()],
+                    },
+                    ..base.clone()
+                },
+                "`s` is in both `debit_values` and `credit_values`",
+            ),
+            (
+                MappedFormat {
+                    kinds: [("A", Kind::Charge), ("a", Kind::Refund)]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect(),
+                    ..base.clone()
+                },
+                "`kinds` maps `a` to both charge and refund (keys ignore case)",
+            ),
+        ];
+        for (format, reason) in cases {
+            assert_eq!(format.validate(), Err(reason.to_owned()));
+            let err = parse_report(&Format::Mapped(Box::new(format)), "m.csv", "x\n".as_bytes())
+                .expect_err("invalid mapping");
+            assert_eq!(
+                err.to_string(),
+                format!("m.csv: invalid mapped format `acmepay`: {reason}")
+            );
+        }
+    }
+
+    #[test]
+    fn mapped_columns_must_exist() {
+        let text = "Transaktions-ID;Datum;Betrag;Währung\n";
+        let err = parse_report(
+            &Format::Mapped(Box::new(german())),
+            "acme.csv",
+            text.as_bytes(),
+        )
+        .expect_err("missing columns");
+        match err {
+            ReportError::MissingColumns {
+                missing, format, ..
+            } => {
+                assert_eq!(format, "acmepay");
+                assert_eq!(
+                    missing,
+                    [
+                        "Typ",
+                        "Gebühr",
+                        "Valuta",
+                        "Auszahlung",
+                        "Bestellnummer",
+                        "S/H"
+                    ]
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,1235 @@
+//! Processor settlement reports read into canonical records, with every data row accounted for as a record or a quarantined line.
+//!
+//! [`parse_report`] streams one CSV report (one record in memory at a time) through the parser
+//! of its [`Format`]. A problem with the whole file (no header, required columns missing) is a
+//! [`ReportError`]; a problem with one row quarantines that row with its file, line and reason
+//! and the run goes on. `rows_read == records.len() + quarantined.len()` always holds; lines
+//! whose fields are all blank (trailing empty lines, `,,,,`) are not data rows and are skipped.
+//!
+//! Headers are matched case-insensitively after trimming, in any order; a UTF-8 BOM, CRLF line
+//! endings and quoted fields spanning lines are handled, and line numbers are those of the file.
+
+pub mod adyen;
+pub mod braintree;
+pub mod mapped;
+pub mod record;
+pub mod stripe;
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use chrono::offset::LocalResult;
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::money::{Currency, MoneyError, parse_major};
+
+pub use mapped::{AmountSigns, MappedColumns, MappedFormat};
+pub use record::{Kind, SettlementRecord, SourceLine};
+
+/// The layout of a settlement report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    /// Stripe itemized balance reports ("balance change from activity", "payout reconciliation").
+    Stripe,
+    /// Braintree transaction search / settlement batch CSV export.
+    Braintree,
+    /// Adyen "Settlement details report".
+    Adyen,
+    /// Any CSV described by a [`MappedFormat`].
+    Mapped(Box<MappedFormat>),
+}
+
+impl Format {
+    /// A built-in format by its processor name (`stripe`, `braintree`, `adyen`; any case).
+    pub fn builtin(name: &str) -> Option<Format> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            stripe::PROCESSOR => Some(Format::Stripe),
+            braintree::PROCESSOR => Some(Format::Braintree),
+            adyen::PROCESSOR => Some(Format::Adyen),
+            _ => None,
+        }
+    }
+
+    /// The `processor` value of the records this format produces.
+    pub fn processor(&self) -> &str {
+        match self {
+            Format::Stripe => stripe::PROCESSOR,
+            Format::Braintree => braintree::PROCESSOR,
+            Format::Adyen => adyen::PROCESSOR,
+            Format::Mapped(mapped) => &mapped.name,
+        }
+    }
+}
+
+/// Everything one report produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParseOutcome {
+    pub records: Vec<SettlementRecord>,
+    pub quarantined: Vec<Quarantined>,
+    /// Data rows read (blank lines excluded); always `records.len() + quarantined.len()`.
+    pub rows_read: u64,
+}
+
+/// A data row that could not become a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    pub source: SourceLine,
+    pub reason: String,
+    /// The row re-encoded as one CSV line (fields as read, re-quoted where needed).
+    pub raw: String,
+}
+
+/// A problem with a whole report; nothing of the file is used.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: the file is empty (no header line)")]
+    Empty { path: String },
+    #[error(
+        "{path}: required {format} column(s) missing from the header: {}; found: {}",
+        missing.join(", "),
+        found.join(", ")
+    )]
+    MissingColumns {
+        path: String,
+        format: String,
+        missing: Vec<String>,
+        found: Vec<String>,
+    },
+    #[error("{path}: column `{column}` appears more than once in the header")]
+    DuplicateColumn { path: String, column: String },
+    #[error("{path}: the header line is not UTF-8 text; is this a CSV file?")]
+    HeaderNotText { path: String },
+    #[error("{path}: invalid mapped format `{name}`: {reason}")]
+    InvalidFormat {
+        path: String,
+        name: String,
+        reason: String,
+    },
+    #[error("{path}: cannot read the file: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: csv::Error,
+    },
+}
+
+/// Parses one report. `path` is only used to name the file in records, quarantines and errors.
+pub fn parse_report(
+    format: &Format,
+    path: &str,
+    reader: impl Read,
+) -> Result<ParseOutcome, ReportError> {
+    match format {
+        Format::Stripe => drive(path, reader, b',', "Stripe", stripe::Parser::new),
+        Format::Braintree => drive(path, reader, b',', "Braintree", braintree::Parser::new),
+        Format::Adyen => drive(path, reader, b',', "Adyen", adyen::Parser::new),
+        Format::Mapped(mapped) => {
+            let invalid = |reason: String| ReportError::InvalidFormat {
+                path: path.to_owned(),
+                name: mapped.name.clone(),
+                reason,
+            };
+            let plan = mapped::Plan::new(mapped).map_err(invalid)?;
+            let delimiter = plan.delimiter();
+            drive(path, reader, delimiter, &mapped.name, |columns| {
+                mapped::Parser::new(&plan, columns)
+            })
+        }
+    }
+}
+
+/// One format's per-row parsing, once its columns are resolved against the header.
+pub(crate) trait RowParser {
+    /// The record for one row (amounts need not balance yet: the driver checks that).
+    fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String>;
+}
+
+fn drive<P: RowParser>(
+    path: &str,
+    reader: impl Read,
+    delimiter: u8,
+    format_name: &str,
+    make_parser: impl FnOnce(&mut Columns<'_>) -> P,
+) -> Result<ParseOutcome, ReportError> {
+    let read_error = |source| ReportError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(LineTracker::new(SkipBom::new(reader)));
+    let mut record = csv::ByteRecord::new();
+
+    if !csv.read_byte_record(&mut record).map_err(read_error)? {
+        return Err(ReportError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let header = Header::new(&record).ok_or_else(|| ReportError::HeaderNotText {
+        path: path.to_owned(),
+    })?;
+    let mut columns = Columns::new(&header);
+    let parser = make_parser(&mut columns);
+    columns.finish(path, format_name)?;
+
+    let mut outcome = ParseOutcome::default();
+    while csv.read_byte_record(&mut record).map_err(read_error)? {
+        // look the line up even for skipped rows, so the tracker forgets the lines behind them
+        let line = match record.position() {
+            Some(position) => csv
+                .get_mut()
+                .line_at(position.byte())
+                .unwrap_or(position.line()),
+            None => 0,
+        };
+        if record.iter().all(|field| field.trim_ascii().is_empty()) {
+            continue;
+        }
+        outcome.rows_read += 1;
+        let source = SourceLine {
+            path: path.to_owned(),
+            line,
+        };
+        match parse_row(&parser, &header, &record, &source) {
+            Ok(parsed) => outcome.records.push(parsed),
+            Err(reason) => outcome.quarantined.push(Quarantined {
+                raw: raw_line(&record, delimiter),
+                source,
+                reason,
+            }),
+        }
+    }
+    debug_assert_eq!(
+        outcome.rows_read,
+        (outcome.records.len() + outcome.quarantined.len()) as u64
+    );
+    Ok(outcome)
+}
+
+fn parse_row<P: RowParser>(
+    parser: &P,
+    header: &Header,
+    record: &csv::ByteRecord,
+    source: &SourceLine,
+) -> Result<SettlementRecord, String> {
+    if record.len() != header.width {
+        return Err(format!(
+            "wrong field count: expected {}, found {}",
+            header.width,
+            record.len()
+        ));
+    }
+    let mut fields = Vec::with_capacity(record.len());
+    for (index, field) in record.iter().enumerate() {
+        let text = std::str::from_utf8(field).map_err(|_| {
+            format!(
+                "invalid UTF-8 in column `{}`",
+                header.display.get(index).map_or("?", String::as_str)
+            )
+        })?;
+        fields.push(text);
+    }
+    let row = Row { fields, source };
+    let parsed = parser.parse(&row)?;
+    parsed.check_balance()?;
+    Ok(parsed)
+}
+
+/// The row as one CSV line, for the quarantine's `raw`.
+fn raw_line(record: &csv::ByteRecord, delimiter: u8) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let bytes = match writer.write_byte_record(record) {
+        Ok(()) => writer.into_inner().unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    text
+}
+
+/// Drops a leading UTF-8 byte order mark, which the csv crate would otherwise keep in the first
+/// header name (and which would break a quoted first field).
+struct SkipBom<R> {
+    inner: R,
+    /// Bytes read while looking for the BOM, to hand out before reading on.
+    pending: [u8; 3],
+    pending_len: usize,
+    pending_pos: usize,
+    checked: bool,
+}
+
+impl<R: Read> SkipBom<R> {
+    fn new(inner: R) -> Self {
+        SkipBom {
+            inner,
+            pending: [0; 3],
+            pending_len: 0,
+            pending_pos: 0,
+            checked: false,
+        }
+    }
+}
+
+impl<R: Read> Read for SkipBom<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.checked {
+            while let Some(free) = self
+                .pending
+                .get_mut(self.pending_len..)
+                .filter(|f| !f.is_empty())
+            {
+                let n = self.inner.read(free)?;
+                if n == 0 {
+                    break;
+                }
+                self.pending_len = (self.pending_len + n).min(3);
+            }
+            if self.pending.get(..self.pending_len) == Some(&[0xEF, 0xBB, 0xBF][..]) {
+                self.pending_len = 0;
+            }
+            self.checked = true;
+        }
+        let available = self
+            .pending
+            .get(self.pending_pos..self.pending_len)
+            .unwrap_or_default();
+        if !available.is_empty() {
+            let n = available.len().min(buf.len());
+            if let (Some(to), Some(from)) = (buf.get_mut(..n), available.get(..n)) {
+                to.copy_from_slice(from);
+            }
+            self.pending_pos += n;
+            return Ok(n);
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Numbers the lines of the input as it streams past the csv reader, because csv's own
+/// `Position::line` lags behind after CRLF endings and skipped blank lines.
+///
+/// It remembers where each line with content starts (offset, line number) until the records
+/// before it are consumed, so memory stays bounded by the csv reader's buffer and one record.
+/// A line break is `\n`, `\r\n` or a lone `\r`.
+struct LineTracker<R> {
+    inner: R,
+    offset: u64,
+    line: u64,
+    at_line_start: bool,
+    after_cr: bool,
+    starts: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl<R: Read> LineTracker<R> {
+    fn new(inner: R) -> Self {
+        LineTracker {
+            inner,
+            offset: 0,
+            line: 1,
+            at_line_start: true,
+            after_cr: false,
+            starts: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Line of the record csv reports at `byte`: csv points just past the previous record's
+    /// terminator, so the record is on the first line with content at or after that offset.
+    fn line_at(&mut self, byte: u64) -> Option<u64> {
+        while self
+            .starts
+            .front()
+            .is_some_and(|&(offset, _)| offset < byte)
+        {
+            self.starts.pop_front();
+        }
+        self.starts.pop_front().map(|(_, line)| line)
+    }
+}
+
+impl<R: Read> Read for LineTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let seen = buf.get(..n).unwrap_or_default();
+        for (i, &byte) in seen.iter().enumerate() {
+            if std::mem::take(&mut self.after_cr) && byte == b'\n' {
+                continue;
+            }
+            match byte {
+                b'\r' | b'\n' => {
+                    self.line += 1;
+                    self.at_line_start = true;
+                    self.after_cr = byte == b'\r';
+                }
+                _ if self.at_line_start => {
+                    self.starts.push_back((self.offset + i as u64, self.line));
+                    self.at_line_start = false;
+                }
+                _ => {}
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// The header line: names normalised for lookup, and as written for messages.
+pub(crate) struct Header {
+    width: usize,
+    normalized: Vec<String>,
+    display: Vec<String>,
+}
+
+impl Header {
+    fn new(record: &csv::ByteRecord) -> Option<Header> {
+        let mut display = Vec::with_capacity(record.len());
+        for field in record {
+            display.push(std::str::from_utf8(field).ok()?.trim().to_owned());
+        }
+        let normalized = display.iter().map(|name| normalize(name)).collect();
+        Some(Header {
+            width: record.len(),
+            normalized,
+            display,
+        })
+    }
+}
+
+fn normalize(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// A resolved column: its index in the row and the name used in reasons.
+#[derive(Debug, Clone)]
+pub(crate) struct Col {
+    index: usize,
+    name: String,
+}
+
+/// Resolves a format's columns against the header, collecting what is missing or duplicated.
+pub(crate) struct Columns<'h> {
+    header: &'h Header,
+    positions: HashMap<&'h str, Vec<usize>>,
+    missing: Vec<String>,
+    duplicated: Vec<String>,
+}
+
+impl<'h> Columns<'h> {
+    fn new(header: &'h Header) -> Self {
+        let mut positions: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (index, name) in header.normalized.iter().enumerate() {
+            positions.entry(name.as_str()).or_default().push(index);
+        }
+        Columns {
+            header,
+            positions,
+            missing: Vec::new(),
+            duplicated: Vec::new(),
+        }
+    }
+
+    /// A column that must be in the header (a missing one fails the whole file).
+    pub(crate) fn required(&mut self, name: &str) -> Col {
+        match self.optional(name) {
+            Some(col) => col,
+            None => {
+                self.missing.push(name.to_owned());
+                Col {
+                    index: usize::MAX,
+                    name: name.to_owned(),
+                }
+            }
+        }
+    }
+
+    /// A column that may be absent.
+    pub(crate) fn optional(&mut self, name: &str) -> Option<Col> {
+        let indexes = self.positions.get(normalize(name).as_str())?;
+        if indexes.len() > 1 {
+            self.duplicated.push(name.to_owned());
+        }
+        Some(Col {
+            index: *indexes.first()?,
+            name: name.to_owned(),
+        })
+    }
+
+    fn finish(self, path: &str, format: &str) -> Result<(), ReportError> {
+        if !self.missing.is_empty() {
+            return Err(ReportError::MissingColumns {
+                path: path.to_owned(),
+                format: format.to_owned(),
+                missing: self.missing,
+                found: self.header.display.iter().take(40).cloned().collect(),
+            });
+        }
+        if let Some(column) = self.duplicated.into_iter().next() {
+            return Err(ReportError::DuplicateColumn {
+                path: path.to_owned(),
+                column,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// One data row with the right number of UTF-8 fields.
+pub(crate) struct Row<'a> {
+    fields: Vec<&'a str>,
+    source: &'a SourceLine,
+}
+
+impl<'a> Row<'a> {
+    pub(crate) fn source(&self) -> SourceLine {
+        self.source.clone()
+    }
+
+    /// The trimmed text of a column ("" when blank).
+    pub(crate) fn text(&self, col: &Col) -> &'a str {
+        self.fields.get(col.index).map_or("", |field| field.trim())
+    }
+
+    /// The trimmed text of a column that must not be blank.
+    pub(crate) fn required(&self, col: &Col) -> Result<&'a str, String> {
+        match self.text(col) {
+            "" => Err(format!("missing value in `{}`", col.name)),
+            text => Ok(text),
+        }
+    }
+
+    /// The trimmed text of an optional column, `None` when absent or blank.
+    pub(crate) fn optional(&self, col: Option<&Col>) -> Option<&'a str> {
+        col.map(|col| self.text(col))
+            .filter(|text| !text.is_empty())
+    }
+
+    pub(crate) fn optional_string(&self, col: Option<&Col>) -> Option<String> {
+        self.optional(col).map(str::to_owned)
+    }
+
+    pub(crate) fn currency(&self, col: &Col) -> Result<Currency, String> {
+        let code = self.required(col)?;
+        Currency::parse(code).map_err(|_| format!("unknown currency `{code}` in `{}`", col.name))
+    }
+
+    /// A required amount in minor units.
+    pub(crate) fn amount(
+        &self,
+        col: &Col,
+        currency: Currency,
+        decimal_separator: char,
+    ) -> Result<i64, String> {
+        let text = self.required(col)?;
+        parse_major(text, currency, decimal_separator).map_err(|e| money_reason(col, &e))
+    }
+
+    /// An optional amount: `None` when the column is absent or blank.
+    pub(crate) fn optional_amount(
+        &self,
+        col: Option<&Col>,
+        currency: Currency,
+        decimal_separator: char,
+    ) -> Result<Option<i64>, String> {
+        match (col, self.optional(col)) {
+            (Some(col), Some(text)) => parse_major(text, currency, decimal_separator)
+                .map(Some)
+                .map_err(|e| money_reason(col, &e)),
+            _ => Ok(None),
+        }
+    }
+
+    /// A timestamp column read with [`parse_timestamp`] in `zone`.
+    pub(crate) fn timestamp(&self, col: &Col, zone: &Zone) -> Result<DateTime<Utc>, String> {
+        let text = self.required(col)?;
+        parse_timestamp(text, zone).map_err(|why| date_reason(col, text, &why))
+    }
+
+    pub(crate) fn optional_timestamp(
+        &self,
+        col: Option<&Col>,
+        zone: &Zone,
+    ) -> Result<Option<DateTime<Utc>>, String> {
+        match (col, self.optional(col)) {
+            (Some(col), Some(text)) => parse_timestamp(text, zone)
+                .map(Some)
+                .map_err(|why| date_reason(col, text, &why)),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The quarantine reason for an amount that did not parse.
+pub(crate) fn money_reason(col: &Col, error: &MoneyError) -> String {
+    match error {
+        MoneyError::TooPrecise { currency, .. } => {
+            format!("amount in `{}` does not fit {currency}: {error}", col.name)
+        }
+        MoneyError::OutOfRange { .. } | MoneyError::Overflow { .. } => {
+            format!("amount out of range in `{}`: {error}", col.name)
+        }
+        _ => format!("bad number in `{}`: {error}", col.name),
+    }
+}
+
+pub(crate) fn date_reason(col: &Col, text: &str, why: &str) -> String {
+    format!("unparseable date in `{}`: `{text}` ({why})", col.name)
+}
+
+/// Checked `a + b + …` of fee components, as a quarantine reason on overflow.
+pub(crate) fn sum_minor(parts: &[i64], what: &str) -> Result<i64, String> {
+    parts
+        .iter()
+        .try_fold(0i64, |acc, part| acc.checked_add(*part))
+        .ok_or_else(|| format!("amount out of range: {what} overflows"))
+}
+
+/// A time zone for timestamps written without an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Zone {
+    Fixed(FixedOffset),
+    Named(Tz),
+}
+
+/// Common zone abbreviations as the fixed offsets they denote: reports write `CET` in winter and
+/// `CEST` in summer, so an abbreviation is an offset, not a rule. `CST` is US Central.
+const ABBREVIATIONS: &[(&str, i32)] = &[
+    ("ACDT", 37_800),
+    ("ACST", 34_200),
+    ("AEDT", 39_600),
+    ("AEST", 36_000),
+    ("AKDT", -28_800),
+    ("AKST", -32_400),
+    ("AWST", 28_800),
+    ("BST", 3_600),
+    ("CDT", -18_000),
+    ("CEST", 7_200),
+    ("CET", 3_600),
+    ("CST", -21_600),
+    ("EDT", -14_400),
+    ("EEST", 10_800),
+    ("EET", 7_200),
+    ("EST", -18_000),
+    ("GMT", 0),
+    ("HKT", 28_800),
+    ("HST", -36_000),
+    ("JST", 32_400),
+    ("KST", 32_400),
+    ("MDT", -21_600),
+    ("MSK", 10_800),
+    ("MST", -25_200),
+    ("NZDT", 46_800),
+    ("NZST", 43_200),
+    ("PDT", -25_200),
+    ("PST", -28_800),
+    ("SGT", 28_800),
+    ("UT", 0),
+    ("UTC", 0),
+    ("WEST", 3_600),
+    ("WET", 0),
+    ("Z", 0),
+];
+
+impl Zone {
+    pub(crate) const UTC: Zone = match FixedOffset::east_opt(0) {
+        Some(utc) => Zone::Fixed(utc),
+        None => Zone::Named(Tz::UTC),
+    };
+
+    /// Reads an IANA name (`Europe/Amsterdam`), an abbreviation (`CET`, `PDT`, `UTC`) or an
+    /// offset (`+01:00`, `-0530`, `UTC+1`, `GMT-03:00`).
+    pub(crate) fn parse(name: &str) -> Option<Zone> {
+        let name = name.trim();
+        if name.is_empty() {
+            return None;
+        }
+        let upper = name.to_ascii_uppercase();
+        if let Some((_, seconds)) = ABBREVIATIONS.iter().find(|(abbr, _)| *abbr == upper) {
+            return FixedOffset::east_opt(*seconds).map(Zone::Fixed);
+        }
+        let offset = upper
+            .strip_prefix("UTC")
+            .or_else(|| upper.strip_prefix("GMT"))
+            .unwrap_or(&upper);
+        if let Some(fixed) = parse_offset(offset) {
+            return Some(Zone::Fixed(fixed));
+        }
+        name.parse::<Tz>().ok().map(Zone::Named)
+    }
+
+    fn to_utc(self, local: NaiveDateTime) -> Result<DateTime<Utc>, String> {
+        let resolved = match self {
+            Zone::Fixed(offset) => offset.from_local_datetime(&local).map(|t| t.to_utc()),
+            Zone::Named(tz) => tz.from_local_datetime(&local).map(|t| t.to_utc()),
+        };
+        match resolved {
+            LocalResult::Single(utc) => Ok(utc),
+            // the repeated hour when clocks go back: take the first occurrence
+            LocalResult::Ambiguous(earliest, _) => Ok(earliest),
+            LocalResult::None => Err(format!(
+                "{local} does not exist in {} (skipped by a clock change)",
+                self.name()
+            )),
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Zone::Fixed(offset) => offset.to_string(),
+            Zone::Named(tz) => tz.name().to_owned(),
+        }
+    }
+}
+
+/// `+01:00`, `-0530`, `+1`, `-03`: a sign, 1–2 hour digits and optional minutes.
+fn parse_offset(text: &str) -> Option<FixedOffset> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    if !rest.is_ascii() {
+        return None;
+    }
+    let (hours, minutes) = match rest.split_once(':') {
+        Some((h, m)) => (h, m),
+        None if rest.len() > 2 => rest.split_at(rest.len() - 2),
+        None => (rest, "00"),
+    };
+    let digits = |s: &str, max_len| {
+        (!s.is_empty() && s.len() <= max_len && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<i32>().ok())
+            .flatten()
+    };
+    let (hours, minutes) = (digits(hours, 2)?, digits(minutes, 2)?);
+    if hours > 18 || minutes > 59 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+}
+
+const NAIVE_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+];
+
+/// Reads an ISO-like timestamp: `2024-03-01 12:34:56` (optional `T`, fraction, seconds), or a
+/// date `2024-03-01` (midnight), in `zone`; an explicit offset (`+01:00`, `Z`, ` UTC`, `+0100`)
+/// in the text wins over the zone.
+pub(crate) fn parse_timestamp(text: &str, zone: &Zone) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
+        return Ok(with_offset.to_utc());
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f %z", "%Y-%m-%dT%H:%M:%S%.f%z"] {
+        if let Ok(with_offset) = DateTime::parse_from_str(text, format) {
+            return Ok(with_offset.to_utc());
+        }
+    }
+    let (text, zone) = match text.strip_suffix(" UTC").or_else(|| text.strip_suffix('Z')) {
+        Some(rest) => (rest.trim_end(), &Zone::UTC),
+        None => (text, zone),
+    };
+    for format in NAIVE_FORMATS {
+        if let Ok(local) = NaiveDateTime::parse_from_str(text, format) {
+            return zone.to_utc(local);
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return zone.to_utc(date.and_time(chrono::NaiveTime::MIN));
+    }
+    Err("expected YYYY-MM-DD HH:MM:SS".to_owned())
+}
+
+/// Reads a timestamp with a strftime `format`: with an offset if the format has one (`%z`), else
+/// a date-time in `zone`, else a date at midnight in `zone`.
+pub(crate) fn parse_timestamp_with(
+    text: &str,
+    format: &str,
+    zone: &Zone,
+) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(with_offset) = DateTime::parse_from_str(text, format) {
+        return Ok(with_offset.to_utc());
+    }
+    match NaiveDateTime::parse_from_str(text, format) {
+        Ok(local) => zone.to_utc(local),
+        Err(first) => match NaiveDate::parse_from_str(text, format) {
+            Ok(date) => zone.to_utc(date.and_time(chrono::NaiveTime::MIN)),
+            Err(_) => Err(format!("expected format `{format}`: {first}")),
+        },
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Helpers shared by the format tests.
+
+    use super::*;
+
+    pub(crate) fn cur(code: &str) -> Currency {
+        Currency::parse(code).expect("known currency")
+    }
+
+    pub(crate) fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("test timestamp")
+            .to_utc()
+    }
+
+    pub(crate) fn at(path: &str, line: u64) -> SourceLine {
+        SourceLine {
+            path: path.to_owned(),
+            line,
+        }
+    }
+
+    /// Parses and checks the counting invariant every test relies on.
+    pub(crate) fn parse(format: &Format, path: &str, text: &str) -> ParseOutcome {
+        let outcome = parse_report(format, path, text.as_bytes()).expect("report parses");
+        assert_eq!(
+            outcome.rows_read,
+            (outcome.records.len() + outcome.quarantined.len()) as u64,
+            "every row is a record or a quarantine"
+        );
+        outcome
+    }
+
+    /// Hands the input out one byte per `read`, to exercise every chunk boundary.
+    pub(crate) struct Trickle<'a>(pub(crate) &'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((first, rest)), Some(slot)) => {
+                    *slot = *first;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    /// The same outcome whether the input arrives at once or byte by byte.
+    pub(crate) fn parse_both_ways(format: &Format, path: &str, text: &str) -> ParseOutcome {
+        let whole = parse(format, path, text);
+        let trickled = parse_report(format, path, Trickle(text.as_bytes())).expect("report parses");
+        assert_eq!(whole, trickled, "byte-by-byte reading changes nothing");
+        whole
+    }
+
+    /// `(line, reason)` of each quarantined row.
+    pub(crate) fn quarantine_list(outcome: &ParseOutcome) -> Vec<(u64, String)> {
+        outcome
+            .quarantined
+            .iter()
+            .map(|q| (q.source.line, q.reason.clone()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn bom_is_skipped_and_short_inputs_survive() {
+        let mut out = String::new();
+        SkipBom::new("\u{feff}a,b".as_bytes())
+            .read_to_string(&mut out)
+            .expect("reads");
+        assert_eq!(out, "a,b");
+        for text in ["", "a", "ab", "abc", "abcd", "\u{feff}"] {
+            let mut out = Vec::new();
+            SkipBom::new(text.as_bytes())
+                .read_to_end(&mut out)
+                .expect("reads");
+            let expected = text.strip_prefix('\u{feff}').unwrap_or(text);
+            assert_eq!(out, expected.as_bytes(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn line_numbers_survive_crlf_blank_lines_and_quoted_newlines() {
+        let lines = |text: &str| -> Vec<u64> {
+            let mut csv = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .buffer_capacity(4)
+                .from_reader(LineTracker::new(text.as_bytes()));
+            let mut record = csv::ByteRecord::new();
+            let mut found = Vec::new();
+            while csv.read_byte_record(&mut record).expect("reads") {
+                let byte = record.position().expect("position").byte();
+                found.push(csv.get_mut().line_at(byte).expect("line"));
+            }
+            found
+        };
+        assert_eq!(lines("h1,h2\na,b\nc,d\n"), [1, 2, 3]);
+        assert_eq!(lines("h1,h2\r\na,b\r\nc,d\r\n"), [1, 2, 3]);
+        assert_eq!(lines("h1,h2\r\na,\"x\r\ny\"\r\n\r\n\r\nc,d\r\n"), [1, 2, 6]);
+        assert_eq!(lines("h1,h2\na,\"x\n\ny\"\n\n\nc,d"), [1, 2, 7]);
+        assert_eq!(lines("h1,h2\ra,b\rc,d"), [1, 2, 3]);
+        assert_eq!(lines("\r\nh1\r\n\r\n\n\r\r\na\n\n\r\nb"), [2, 7, 10]);
+        assert_eq!(lines("h\n  \nx\n"), [1, 2, 3]);
+
+        // many rows across buffer refills: numbers stay exact, memory stays bounded
+        let big: String = (0..20_000)
+            .map(|i| format!("r{i},{}\r\n", "v".repeat(i % 7)))
+            .collect();
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(LineTracker::new(big.as_bytes()));
+        let mut record = csv::ByteRecord::new();
+        let mut expected_line = 0;
+        while csv.read_byte_record(&mut record).expect("reads") {
+            expected_line += 1;
+            let byte = record.position().expect("position").byte();
+            assert_eq!(csv.get_mut().line_at(byte), Some(expected_line));
+            assert!(csv.get_ref().starts.len() < 2_000);
+        }
+        assert_eq!(expected_line, 20_000);
+    }
+
+    #[test]
+    fn zones() {
+        let fixed = |s| Zone::Fixed(FixedOffset::east_opt(s).unwrap());
+        assert_eq!(Zone::parse("UTC"), Some(Zone::UTC));
+        assert_eq!(Zone::parse("cet"), Some(fixed(3600)));
+        assert_eq!(Zone::parse("CEST"), Some(fixed(7200)));
+        assert_eq!(Zone::parse("PST"), Some(fixed(-8 * 3600)));
+        assert_eq!(Zone::parse("+05:30"), Some(fixed(5 * 3600 + 1800)));
+        assert_eq!(Zone::parse("-0300"), Some(fixed(-3 * 3600)));
+        assert_eq!(Zone::parse("UTC+1"), Some(fixed(3600)));
+        assert_eq!(Zone::parse("GMT-03:00"), Some(fixed(-3 * 3600)));
+        assert_eq!(
+            Zone::parse("Europe/Amsterdam"),
+            Some(Zone::Named(chrono_tz::Europe::Amsterdam))
+        );
+        for bad in [
+            "",
+            "Mars/Olympus",
+            "+25:00",
+            "+1:75",
+            "UTC+",
+            "CETX",
+            "+é1",
+            "-1é",
+        ] {
+            assert_eq!(Zone::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        let ams = Zone::parse("Europe/Amsterdam").unwrap();
+        let ok = |text, zone: &Zone| parse_timestamp(text, zone).expect(text);
+        assert_eq!(
+            ok("2024-03-01 12:34:56", &Zone::UTC),
+            utc("2024-03-01T12:34:56Z")
+        );
+        assert_eq!(
+            ok("2024-03-01T12:34:56.250", &Zone::UTC),
+            utc("2024-03-01T12:34:56.25Z")
+        );
+        assert_eq!(ok("2024-03-01 12:34", &ams), utc("2024-03-01T11:34:00Z"));
+        assert_eq!(ok("2024-07-01 12:00:00", &ams), utc("2024-07-01T10:00:00Z"));
+        assert_eq!(ok("2024-07-01", &ams), utc("2024-06-30T22:00:00Z"));
+        assert_eq!(
+            ok("2024-07-01 12:00:00+01:00", &ams),
+            utc("2024-07-01T11:00:00Z")
+        );
+        assert_eq!(
+            ok("2024-07-01T12:00:00Z", &ams),
+            utc("2024-07-01T12:00:00Z")
+        );
+        assert_eq!(
+            ok("2024-07-01 12:00:00 UTC", &ams),
+            utc("2024-07-01T12:00:00Z")
+        );
+        assert_eq!(
+            ok("2024-07-01 12:00:00 -0500", &ams),
+            utc("2024-07-01T17:00:00Z")
+        );
+        // the repeated hour takes its first occurrence (still summer time)
+        assert_eq!(ok("2024-10-27 02:30:00", &ams), utc("2024-10-27T00:30:00Z"));
+        assert_eq!(
+            parse_timestamp("2024-03-31 02:30:00", &ams),
+            Err("2024-03-31 02:30:00 does not exist in Europe/Amsterdam (skipped by a clock change)".into())
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2024-13-01",
+            "01/03/2024",
+            "2024-02-30 10:00:00",
+            "1709296496",
+        ] {
+            assert!(parse_timestamp(bad, &Zone::UTC).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps_with_format() {
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        assert_eq!(
+            parse_timestamp_with("01.03.2024 13:00", "%d.%m.%Y %H:%M", &berlin),
+            Ok(utc("2024-03-01T12:00:00Z"))
+        );
+        assert_eq!(
+            parse_timestamp_with("01.03.2024", "%d.%m.%Y", &berlin),
+            Ok(utc("2024-02-29T23:00:00Z"))
+        );
+        assert_eq!(
+            parse_timestamp_with("01/03/2024 13:00 +0000", "%d/%m/%Y %H:%M %z", &berlin),
+            Ok(utc("2024-03-01T13:00:00Z"))
+        );
+        assert!(parse_timestamp_with("2024-03-01", "%d.%m.%Y", &berlin).is_err());
+    }
+
+    #[test]
+    fn whole_file_problems() {
+        let err = parse_report(&Format::Stripe, "empty.csv", "".as_bytes()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "empty.csv: the file is empty (no header line)"
+        );
+        let err = parse_report(&Format::Stripe, "bom.csv", "\u{feff}".as_bytes()).unwrap_err();
+        assert!(matches!(err, ReportError::Empty { .. }));
+        let err = parse_report(&Format::Stripe, "blank.csv", "\r\n\r\n".as_bytes()).unwrap_err();
+        assert!(matches!(err, ReportError::Empty { .. }));
+
+        let json = "{\"object\": \"list\", \"data\": []}\n";
+        let err = parse_report(&Format::Stripe, "x.json", json.as_bytes()).unwrap_err();
+        match &err {
+            ReportError::MissingColumns { path, missing, .. } => {
+                assert_eq!(path, "x.json");
+                assert_eq!(
+                    missing,
+                    &[
+                        "balance_transaction_id",
+                        "created_utc",
+                        "currency",
+                        "gross",
+                        "fee",
+                        "net",
+                        "reporting_category"
+                    ]
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+
+        let binary: &[u8] = &[0x89, b'P', b'N', b'G', 0xff, 0xfe, b'\n', 1, 2, 3];
+        let err = parse_report(&Format::Adyen, "x.png", binary).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.png: the header line is not UTF-8 text; is this a CSV file?"
+        );
+
+        let dup =
+            "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,GROSS\n";
+        let err = parse_report(&Format::Stripe, "dup.csv", dup.as_bytes()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "dup.csv: column `gross` appears more than once in the header"
+        );
+    }
+
+    #[test]
+    fn builtin_formats_by_name() {
+        assert_eq!(Format::builtin("Stripe"), Some(Format::Stripe));
+        assert_eq!(Format::builtin(" braintree "), Some(Format::Braintree));
+        assert_eq!(Format::builtin("ADYEN"), Some(Format::Adyen));
+        assert_eq!(Format::builtin("paypal"), None);
+        assert_eq!(Format::Adyen.processor(), "adyen");
+    }
+
+    #[test]
+    fn header_only_file_is_empty_outcome() {
+        let text =
+            "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category\r\n";
+        let outcome = parse(&Format::Stripe, "h.csv", text);
+        assert_eq!(outcome, ParseOutcome::default());
+    }
+
+    #[test]
+    fn io_error_is_a_report_error() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk on fire"))
+            }
+        }
+        let err = parse_report(&Format::Adyen, "f.csv", Failing).unwrap_err();
+        assert!(
+            err.to_string().starts_with("f.csv: cannot read the file"),
+            "{err}"
+        );
+    }
+
+    /// Garbage rows under a valid header: never a panic, never a lost row.
+    #[test]
+    fn random_rows_never_panic_and_are_all_accounted_for() {
+        let mapped: MappedFormat = MappedFormat {
+            name: "fuzz".into(),
+            delimiter: ',',
+            decimal_separator: ',',
+            datetime_format: "%d/%m/%Y %H:%M".into(),
+            available_at_format: None,
+            time_zone: "Europe/Paris".into(),
+            currency: None,
+            columns: MappedColumns {
+                record_id: "id".into(),
+                created_at: "at".into(),
+                kind: Some("kind".into()),
+                gross: Some("gross".into()),
+                fee: Some("fee".into()),
+                net: None,
+                currency: Some("cur".into()),
+                available_at: None,
+                payout_id: None,
+                reference: None,
+            },
+            amounts: AmountSigns::DebitCredit {
+                indicator_column: "dc".into(),
+                debit_values: vec!["D".into()],
+                credit_values: vec![],
+            },
+            fees_are_negative: true,
+            kinds: [("sale".to_owned(), Kind::Charge)].into_iter().collect(),
+            default_kind: None,
+        };
+        let cases: Vec<(Format, &str, &str)> = vec![
+            (
+                Format::Stripe,
+                "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category",
+                "txn_1,2024-03-01 10:00:00,usd,10.00,0.30,9.70,charge",
+            ),
+            (
+                Format::Braintree,
+                "Transaction ID,Transaction Type,Transaction Status,Created Datetime,Created Timezone,Currency ISO Code,Amount Submitted For Settlement,Service Fee",
+                "t1,sale,settled,2024-03-01 10:00:00,CET,USD,10.00,0.30",
+            ),
+            (
+                Format::Adyen,
+                "Psp Reference,Creation Date,TimeZone,Type,Gross Currency,Gross Debit (GC),Gross Credit (GC),Net Currency,Net Debit (NC),Net Credit (NC),Commission (NC),Markup (NC),Scheme Fees (NC),Interchange (NC)",
+                "p1,2024-03-01 10:00:00,CET,Settled,EUR,,10.00,EUR,,9.70,0.30,,,",
+            ),
+            (
+                Format::Mapped(Box::new(mapped)),
+                "id,at,kind,gross,fee,cur,dc",
+                "id1,01/03/2024 10:00,sale,\"10,00\",\"-0,30\",EUR,C",
+            ),
+        ];
+        let pieces: &[&str] = &[
+            "",
+            "x",
+            "1",
+            "-",
+            "(",
+            ")",
+            "0.5",
+            "1,234.5",
+            "12,5",
+            "-92233720368547758.08",
+            "9223372036854775807",
+            "usd",
+            "JPY",
+            "KWD",
+            "CET",
+            "Europe/Paris",
+            "2024-03-31 02:30:00",
+            "2024-03-01 10:00:00",
+            "31/03/2024 02:30",
+            "01/03/2024 10:00",
+            "sale",
+            "credit",
+            "settled",
+            "charge",
+            "Settled",
+            "D",
+            "C",
+            "\"",
+            "\"a,b\"",
+            "\"q\"\"\"",
+            "\r\n",
+            "\n",
+            "\r",
+            ",",
+            "\u{feff}",
+            "é",
+            "\u{0}",
+            "NaN",
+            "1e3",
+            " ",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let mut totals = (0, 0);
+        for (format, header, valid) in &cases {
+            for _ in 0..200 {
+                let mut text = String::from(*header);
+                text.push_str(if next(2) == 0 { "\n" } else { "\r\n" });
+                let width = header.split(',').count();
+                for _ in 0..next(12) {
+                    if next(3) == 0 {
+                        text.push_str(valid);
+                        text.push_str(["\n", "\r\n", "\r"][next(3)]);
+                        continue;
+                    }
+                    let fields = match next(10) {
+                        0 => next(width + 2),
+                        _ => width,
+                    };
+                    for field in 0..fields {
+                        if field > 0 {
+                            text.push(',');
+                        }
+                        for _ in 0..next(3) {
+                            text.push_str(pieces[next(pieces.len())]);
+                        }
+                    }
+                    text.push_str(["\n", "\r\n", "\r", ""][next(4)]);
+                }
+                let outcome = parse_both_ways(format, "fuzz.csv", &text);
+                totals.0 += outcome.records.len();
+                totals.1 += outcome.quarantined.len();
+                for record in &outcome.records {
+                    assert_eq!(record.check_balance(), Ok(()));
+                    assert!(record.source.line >= 2);
+                }
+                for quarantined in &outcome.quarantined {
+                    assert!(quarantined.source.line >= 2, "{quarantined:?}");
+                    assert!(!quarantined.reason.is_empty());
+                }
+            }
+        }
+        assert!(totals.0 > 0 && totals.1 > 0);
+    }
+
+    #[test]
+    fn raw_line_requotes() {
+        let mut record = csv::ByteRecord::new();
+        record.push_field(b"a");
+        record.push_field(b"b,c");
+        record.push_field(b"say \"hi\"");
+        assert_eq!(raw_line(&record, b','), "a,\"b,c\",\"say \"\"hi\"\"\"");
+    }
+}

@@ -1,0 +1,201 @@
+//! The canonical settlement record every processor format is parsed into, so matching never sees a processor's quirks.
+//!
+//! # Sign convention
+//!
+//! All amounts are signed integers in minor units of the record's currency, seen from the
+//! merchant's balance at the processor:
+//!
+//! - `gross_minor` is positive when money comes into that balance and negative when it leaves:
+//!   a charge or a dispute reversal is positive; a refund, a dispute, a payout to the bank and a
+//!   fee-only line (a monthly fee, an invoice deduction) are negative.
+//! - `fee_minor` is what the processor kept on this line: positive when the processor took money,
+//!   negative when it gave a fee back. It is never pre-negated.
+//! - `net_minor` is what the line actually did to the balance, and always
+//!   `net_minor == gross_minor - fee_minor`.
+//!
+//! So a 10.00 USD charge with a 0.59 fee is `gross 1000, fee 59, net 941`; its full refund with a
+//! fee of 0 is `gross -1000, fee 0, net -1000`; a 2000.00 payout is `gross -200000, fee 0, net
+//! -200000`. Parsers quarantine any line whose own net column disagrees (reason
+//! `net ≠ gross − fee`), and where a format has no net column it is computed from the rule.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::money::{Currency, format_major};
+
+/// What a settlement line is, across processors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Charge,
+    Refund,
+    Dispute,
+    DisputeReversal,
+    Fee,
+    Payout,
+    Adjustment,
+    Other,
+}
+
+impl Kind {
+    /// Snake-case name, as used in configuration and reports (`dispute_reversal`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Charge => "charge",
+            Kind::Refund => "refund",
+            Kind::Dispute => "dispute",
+            Kind::DisputeReversal => "dispute_reversal",
+            Kind::Fee => "fee",
+            Kind::Payout => "payout",
+            Kind::Adjustment => "adjustment",
+            Kind::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a line came from: the file as named by the caller, and the 1-based line on which the
+/// CSV record starts (the header is line 1; a quoted field spanning lines counts every line).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct SourceLine {
+    pub path: String,
+    pub line: u64,
+}
+
+impl fmt::Display for SourceLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.path, self.line)
+    }
+}
+
+/// One line of a processor report, normalised. See the module doc for the sign convention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettlementRecord {
+    /// `stripe`, `braintree`, `adyen`, or a mapped format's name.
+    pub processor: String,
+    /// The processor's id for the line (balance transaction, transaction id, PSP reference…).
+    pub record_id: String,
+    pub kind: Kind,
+    pub gross_minor: i64,
+    pub fee_minor: i64,
+    pub net_minor: i64,
+    pub currency: Currency,
+    pub created_at: DateTime<Utc>,
+    pub available_at: Option<DateTime<Utc>>,
+    /// Payout or settlement batch the line was paid out in.
+    pub payout_id: Option<String>,
+    /// Reference that links the line to our ledger (merchant reference, order id), when present.
+    pub reference: Option<String>,
+    pub source: SourceLine,
+}
+
+impl SettlementRecord {
+    /// `Err(reason)` unless `net == gross - fee` (the reason starts with `net ≠ gross − fee`).
+    pub fn check_balance(&self) -> Result<(), String> {
+        check_net(
+            self.gross_minor,
+            self.fee_minor,
+            self.net_minor,
+            self.currency,
+        )
+    }
+}
+
+/// The sign-convention invariant on raw amounts, with the reason used for quarantine.
+pub(crate) fn check_net(gross: i64, fee: i64, net: i64, currency: Currency) -> Result<(), String> {
+    match gross.checked_sub(fee) {
+        Some(expected) if expected == net => Ok(()),
+        Some(_) => Err(format!(
+            "net ≠ gross − fee (gross {}, fee {}, net {} {currency})",
+            format_major(gross, currency),
+            format_major(fee, currency),
+            format_major(net, currency),
+        )),
+        None => Err(format!(
+            "amount out of range: gross − fee overflows (gross {}, fee {} {currency})",
+            format_major(gross, currency),
+            format_major(fee, currency),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn usd() -> Currency {
+        Currency::parse("USD").expect("USD")
+    }
+
+    #[test]
+    fn kind_names_round_trip_through_serde() {
+        let all = [
+            Kind::Charge,
+            Kind::Refund,
+            Kind::Dispute,
+            Kind::DisputeReversal,
+            Kind::Fee,
+            Kind::Payout,
+            Kind::Adjustment,
+            Kind::Other,
+        ];
+        for kind in all {
+            let json = format!("\"{}\"", kind.as_str());
+            let back: Kind =
+                serde::de::Deserialize::deserialize(serde::de::value::StrDeserializer::<
+                    serde::de::value::Error,
+                >::new(kind.as_str()))
+                .expect("kind deserializes");
+            assert_eq!(back, kind, "{json}");
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+    }
+
+    #[test]
+    fn balance_check() {
+        assert_eq!(check_net(1000, 59, 941, usd()), Ok(()));
+        assert_eq!(check_net(-1000, 0, -1000, usd()), Ok(()));
+        assert_eq!(check_net(-1500, -100, -1400, usd()), Ok(()));
+        assert_eq!(
+            check_net(1000, 59, 942, usd()),
+            Err("net ≠ gross − fee (gross 10.00, fee 0.59, net 9.42 USD)".into())
+        );
+        assert_eq!(
+            check_net(i64::MIN, 1, 0, usd()),
+            Err(
+                "amount out of range: gross − fee overflows (gross -92233720368547758.08, fee 0.01 USD)"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn record_check_and_source_display() {
+        let record = SettlementRecord {
+            processor: "stripe".into(),
+            record_id: "txn_1".into(),
+            kind: Kind::Charge,
+            gross_minor: 1000,
+            fee_minor: 59,
+            net_minor: 941,
+            currency: usd(),
+            created_at: Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap(),
+            available_at: None,
+            payout_id: None,
+            reference: None,
+            source: SourceLine {
+                path: "r.csv".into(),
+                line: 2,
+            },
+        };
+        assert_eq!(record.check_balance(), Ok(()));
+        assert_eq!(record.source.to_string(), "r.csv:2");
+    }
+}
