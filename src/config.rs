@@ -453,6 +453,16 @@ date_column = "created_at"
     }
 
     #[test]
+    fn the_shipped_configurations_are_valid() {
+        let any_env = |name: &str| Some(format!("sqlite://{name}.db"));
+        for file in ["config/demo.toml", "config/recon.example.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+            let config = Config::load(&path, &any_env).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(!config.integrity.is_empty(), "{file}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_named_with_their_place() {
         let msg = message(&GOOD.replace("date_column", "date_colum"));
         assert!(
