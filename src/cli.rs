@@ -36,6 +36,82 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// List discrepancies, or acknowledge one with a note.
+    Discrepancies {
+        #[command(subcommand)]
+        command: DiscrepanciesCommand,
+    },
+    /// Verify or export the tamper-evident audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiscrepanciesCommand {
+    /// List discrepancies from the store, newest last.
+    List(ListArgs),
+    /// Mark a discrepancy as explained; the note and who wrote it go into the audit trail.
+    Ack(AckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Only discrepancies still open (new or carried over).
+    #[arg(long)]
+    pub open: bool,
+    /// Only those of this business date, YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
+    /// Only those of this check.
+    #[arg(long)]
+    pub check: Option<String>,
+    /// One JSON object per discrepancy.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The discrepancy's id (the first column of `recon discrepancies list`).
+    pub id: i64,
+    /// Why it is not a problem, in words an auditor will read.
+    #[arg(long)]
+    pub note: String,
+    /// Who acknowledges it (default: the operating-system user).
+    #[arg(long)]
+    pub actor: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain; exit 0 when intact, 1 naming every broken entry.
+    Verify(VerifyArgs),
+    /// Write the chain as JSON lines for an auditor to verify independently.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Start at this sequence number, trusting the entry before it.
+    #[arg(long, default_value_t = 1)]
+    pub from: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Write to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

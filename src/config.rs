@@ -105,6 +105,9 @@ pub struct IntegrityFile {
     pub columns: Option<Vec<String>>,
     /// Column that places a row in a business day; without it the whole table is one partition.
     pub date_column: Option<String>,
+    /// Columns whose values are shown only as a SHA-256 prefix in every output.
+    #[serde(default)]
+    pub sensitive_columns: Vec<String>,
 }
 
 /// The configuration after validation, with URLs resolved from the environment.
@@ -143,6 +146,7 @@ pub struct IntegrityCheck {
     pub key: Vec<String>,
     pub columns: Option<Vec<String>>,
     pub date_column: Option<String>,
+    pub sensitive_columns: Vec<String>,
 }
 
 /// Looks up an environment variable; a function so the demo and tests can supply their own.
@@ -158,27 +162,13 @@ pub const DEFAULT_STORE_URL: &str = "sqlite://recon-store.db";
 impl Config {
     /// Reads, parses and validates the file at `path`.
     pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::bad_input(format!(
-                "cannot read configuration {}: {e} (give the file with --config)",
-                path.display()
-            ))
-        })?;
-        Config::parse(path, &text, env)
+        Config::parse(path, &read_text(path)?, env)
     }
 
     /// Parses and validates configuration text; `path` is used in messages.
     pub fn parse(path: &Path, text: &str, env: EnvLookup<'_>) -> Result<Config> {
         let shown = path.display().to_string();
-        let file: ConfigFile = toml::from_str(text).map_err(|e| {
-            let message = e.message().trim_end().replace('\n', " ");
-            match e.span().map(|span| line_and_column(text, span.start)) {
-                Some((line, column)) => {
-                    Error::bad_input(format!("{shown}:{line}:{column}: {message}"))
-                }
-                None => Error::bad_input(format!("{shown}: {message}")),
-            }
-        })?;
+        let file = parse_file(path, text)?;
         let fail = |msg: String| Error::bad_input(format!("{shown}: {msg}"));
 
         let timezone =
@@ -255,6 +245,7 @@ impl Config {
                 .iter()
                 .chain(check.columns.iter().flatten())
                 .chain(check.date_column.iter())
+                .chain(check.sensitive_columns.iter())
             {
                 ident::validate_column(column)
                     .map_err(|m| fail(format!("{at}: column {column:?}: {m}")))?;
@@ -282,6 +273,7 @@ impl Config {
                 key: check.key.clone(),
                 columns: check.columns.clone(),
                 date_column: check.date_column.clone(),
+                sensitive_columns: check.sensitive_columns.clone(),
             });
         }
         if integrity.is_empty() {
@@ -299,6 +291,19 @@ impl Config {
             sources,
             integrity,
         })
+    }
+
+    /// Reads only the store's URL from the file, for commands that need nothing else
+    /// (listing, acknowledging, the audit trail): the sources' variables need not be set.
+    pub fn load_store_url(path: &Path, env: EnvLookup<'_>) -> Result<String> {
+        let file = parse_file(path, &read_text(path)?)?;
+        match &file.store {
+            None => Ok(DEFAULT_STORE_URL.to_string()),
+            Some(store) => {
+                resolve_url("store", store.url.as_deref(), store.url_env.as_deref(), env)
+                    .map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
+            }
+        }
     }
 
     /// The resolved configuration as TOML-like text, passwords masked.
@@ -340,9 +345,33 @@ impl Config {
             if let Some(d) = &c.date_column {
                 out.push_str(&format!("date_column = {d:?}\n"));
             }
+            if !c.sensitive_columns.is_empty() {
+                out.push_str(&format!("sensitive_columns = {:?}\n", c.sensitive_columns));
+            }
         }
         out
     }
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Error::bad_input(format!(
+            "cannot read configuration {}: {e} (give the file with --config)",
+            path.display()
+        ))
+    })
+}
+
+/// Parses the TOML into the file's shape; an error names the file, line and column.
+fn parse_file(path: &Path, text: &str) -> Result<ConfigFile> {
+    toml::from_str(text).map_err(|e| {
+        let shown = path.display();
+        let message = e.message().trim_end().replace('\n', " ");
+        match e.span().map(|span| line_and_column(text, span.start)) {
+            Some((line, column)) => Error::bad_input(format!("{shown}:{line}:{column}: {message}")),
+            None => Error::bad_input(format!("{shown}: {message}")),
+        }
+    })
 }
 
 /// 1-based line and column of a byte offset, for messages that point into the file.

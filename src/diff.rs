@@ -7,6 +7,7 @@ use crate::cli::DiffArgs;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::integrity::{self, Comparison, Difference, DifferenceKind, TablePair};
+use crate::mask::mask_card_numbers;
 use crate::source::{Source, ident};
 
 /// Runs the comparison and prints it to `out` (results) and `err` (notes, and stats with `--json`).
@@ -99,7 +100,7 @@ fn key_object(names: &[String], key: &[Value]) -> serde_json::Value {
             .map(|(n, v)| {
                 let v = v
                     .canonical_text()
-                    .map(|t| serde_json::Value::String(t.into_owned()));
+                    .map(|t| serde_json::Value::String(mask_card_numbers(&t).into_owned()));
                 (n.clone(), v.unwrap_or(serde_json::Value::Null))
             })
             .collect(),
@@ -121,7 +122,7 @@ pub fn json_line(key_names: &[String], d: &Difference) -> serde_json::Value {
 }
 
 fn text_line(key_names: &[String], d: &Difference) -> String {
-    let key = crate::integrity::key_text_named(key_names, &d.key);
+    let key = mask_card_numbers(&crate::integrity::key_text_named(key_names, &d.key)).into_owned();
     match d.kind {
         DifferenceKind::MissingInLeft => format!("missing in left   {key}"),
         DifferenceKind::MissingInRight => format!("missing in right  {key}"),
@@ -133,7 +134,7 @@ fn text_line(key_names: &[String], d: &Difference) -> String {
                     let show = |v: &Value| match v.canonical_text() {
                         None => "NULL".to_string(),
                         Some(t) if t.is_empty() => "''".to_string(),
-                        Some(t) => t.into_owned(),
+                        Some(t) => mask_card_numbers(&t).into_owned(),
                     };
                     format!("{}: {} → {}", c.column, show(&c.left), show(&c.right))
                 })

@@ -4,6 +4,7 @@ use sha2::{Digest, Sha256};
 
 use crate::canonical::Value;
 use crate::integrity::{Difference, DifferenceKind, SchemaFinding};
+use crate::mask;
 
 /// What kind of difference it is.
 #[derive(
@@ -98,39 +99,52 @@ pub struct Discrepancy {
     pub detail: Option<String>,
 }
 
-fn text(v: &Value) -> Option<String> {
-    v.canonical_text().map(|t| t.into_owned())
+/// A value as reports show it: canonical text, card numbers masked, sensitive columns hashed.
+fn shown(v: &Value, sensitive: bool) -> Option<String> {
+    v.canonical_text().map(|t| {
+        if sensitive {
+            mask::sensitive(&t)
+        } else {
+            mask::mask_card_numbers(&t).into_owned()
+        }
+    })
 }
 
 impl Discrepancy {
+    /// The discrepancy for one differing row; values of `sensitive` columns are shown hashed.
     pub fn from_difference(
         check: &str,
         partition: &str,
         key_names: &[String],
         d: &Difference,
+        sensitive: &[String],
     ) -> Self {
         let kind = match d.kind {
             DifferenceKind::MissingInLeft => Kind::MissingInLeft,
             DifferenceKind::MissingInRight => Kind::MissingInRight,
             DifferenceKind::Changed => Kind::Changed,
         };
+        let is_sensitive = |column: &str| sensitive.iter().any(|s| s == column);
         Discrepancy {
             check: check.to_string(),
             partition: partition.to_string(),
             kind,
             key: key_names
                 .iter()
-                .cloned()
-                .zip(d.key.iter().map(text))
+                .zip(&d.key)
+                .map(|(name, v)| (name.clone(), shown(v, is_sensitive(name))))
                 .collect(),
             columns: d.changed.iter().map(|c| c.column.clone()).collect(),
             values: d
                 .changed
                 .iter()
-                .map(|c| ColumnValues {
-                    column: c.column.clone(),
-                    left: text(&c.left),
-                    right: text(&c.right),
+                .map(|c| {
+                    let sensitive = is_sensitive(&c.column);
+                    ColumnValues {
+                        column: c.column.clone(),
+                        left: shown(&c.left, sensitive),
+                        right: shown(&c.right, sensitive),
+                    }
                 })
                 .collect(),
             detail: None,

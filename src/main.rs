@@ -4,13 +4,14 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use recon::cli::{Cli, Command, ConfigCommand};
+use recon::cli::{AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand};
 use recon::config::{Config, process_env};
 use recon::error::{Error, Result};
 use recon::exit::Exit;
+use recon::mask::mask_card_numbers;
 use recon::output::render_text;
 use recon::store::Store;
-use recon::{demo, diff, run, telemetry};
+use recon::{demo, diff, operator, run, telemetry};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -39,7 +40,9 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("recon: {e}");
+            // One line, card numbers masked (passwords never enter messages: see secret.rs).
+            let message = e.to_string().replace('\n', " ");
+            eprintln!("recon: {}", mask_card_numbers(&message));
             e.exit().into()
         }
     }
@@ -85,6 +88,18 @@ async fn dispatch(command: Command) -> Result<Exit> {
             print(&mut stdout, "store is up to date\n")?;
             Ok(Exit::Clean)
         }
+        Command::Discrepancies {
+            command: DiscrepanciesCommand::List(args),
+        } => operator::list(&args, &mut stdout).await,
+        Command::Discrepancies {
+            command: DiscrepanciesCommand::Ack(args),
+        } => operator::ack(&args, &mut stdout).await,
+        Command::Audit {
+            command: AuditCommand::Verify(args),
+        } => operator::verify(&args, &mut stdout).await,
+        Command::Audit {
+            command: AuditCommand::Export(args),
+        } => operator::export(&args, &mut stdout).await,
         Command::Config {
             command: ConfigCommand::Check(args),
         } => {

@@ -12,7 +12,9 @@ use crate::discrepancy::{Discrepancy, Recorded, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::integrity::{self, BusinessDay, TablePair};
-use crate::output::{self, CheckSummary, DiscrepancyEntry, SideSummary, Summary, Totals};
+use crate::output::{
+    self, AuditHead, CheckSummary, DiscrepancyEntry, SideSummary, Summary, Totals,
+};
 use crate::source::Source;
 use crate::store::{CheckChanges, CheckRecord, CheckStatus, Store};
 
@@ -60,18 +62,18 @@ pub async fn run(config: &Config, date: NaiveDate, out: &Path) -> Result<RunRepo
     }
     let finished_at = Utc::now();
     store.finish_run(run_id, exit, finished_at).await?;
+    let (seq, hash) = store.audit_head().await?;
     store.close().await;
 
-    let summary = summarize(
-        config,
+    let facts = RunFacts {
         run_id,
         date,
         started_at,
         finished_at,
         exit,
-        checks,
-        changes,
-    );
+        audit_head: AuditHead { seq, hash },
+    };
+    let summary = summarize(config, facts, checks, changes);
     let reports = output::write_reports(out, &summary)?;
     info!(
         run_id,
@@ -157,7 +159,13 @@ async fn execute(
                     .map(|f| Discrepancy::from_schema(&check.name, &partition, f))
                     .collect();
                 found.extend(comparison.differences.iter().map(|d| {
-                    Discrepancy::from_difference(&check.name, &partition, &comparison.key, d)
+                    Discrepancy::from_difference(
+                        &check.name,
+                        &partition,
+                        &comparison.key,
+                        d,
+                        &check.sensitive_columns,
+                    )
                 }));
                 let status = if found.is_empty() {
                     CheckStatus::Clean
@@ -193,7 +201,7 @@ async fn execute(
                 (record, found, exit)
             }
             Err(e) => {
-                let message = e.to_string();
+                let message = crate::mask::mask_card_numbers(&e.to_string()).into_owned();
                 span.in_scope(|| error!(error = %message, "check failed"));
                 let record = CheckRecord {
                     check: check.name.clone(),
@@ -239,14 +247,19 @@ async fn execute(
     Ok((outcomes, changes))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn summarize(
-    config: &Config,
+/// What the run itself was, beside what its checks found.
+struct RunFacts {
     run_id: i64,
     date: NaiveDate,
     started_at: chrono::DateTime<Utc>,
     finished_at: chrono::DateTime<Utc>,
     exit: Exit,
+    audit_head: AuditHead,
+}
+
+fn summarize(
+    config: &Config,
+    facts: RunFacts,
     checks: Vec<CheckOutcome>,
     changes: CheckChanges,
 ) -> Summary {
@@ -297,15 +310,16 @@ fn summarize(
     Summary {
         schema_version: output::SUMMARY_SCHEMA_VERSION,
         recon_version: env!("CARGO_PKG_VERSION"),
-        run_id,
-        business_date: date,
+        run_id: facts.run_id,
+        business_date: facts.date,
         timezone: config.timezone.name().to_string(),
-        started_at,
-        finished_at,
+        started_at: facts.started_at,
+        finished_at: facts.finished_at,
         config_digest: config.digest.clone(),
-        outcome: exit,
-        exit_code: exit.code(),
+        outcome: facts.exit,
+        exit_code: facts.exit.code(),
         totals,
+        audit_head: facts.audit_head,
         checks,
         discrepancies: changes.seen.iter().map(DiscrepancyEntry::from).collect(),
         resolved: changes

@@ -28,11 +28,20 @@ pub struct Summary {
     pub outcome: Exit,
     pub exit_code: u8,
     pub totals: Totals,
+    /// The audit chain's head after this run: an anchor outside the store, so a later edit of
+    /// the chain (even a rewrite of its head) is caught by comparing with this report.
+    pub audit_head: AuditHead,
     pub checks: Vec<CheckSummary>,
     /// Every discrepancy this run saw (new, carried or acknowledged).
     pub discrepancies: Vec<DiscrepancyEntry>,
     /// Discrepancies earlier runs saw that this run no longer finds.
     pub resolved: Vec<DiscrepancyEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditHead {
+    pub seq: i64,
+    pub hash: String,
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -1,0 +1,148 @@
+//! The operator's commands on the store: list and acknowledge discrepancies, verify and export
+//! the audit trail.
+
+use std::io::Write;
+
+use crate::cli::{AckArgs, ExportArgs, ListArgs, VerifyArgs};
+use crate::config::{Config, process_env};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::store::{DiscrepancyFilter, Store, os_user};
+
+async fn open_store(config: &std::path::Path) -> Result<Store> {
+    Store::open(&Config::load_store_url(config, &process_env)?).await
+}
+
+fn write_err(e: std::io::Error) -> Error {
+    Error::internal(format!("writing output: {e}"))
+}
+
+/// `recon discrepancies list`
+pub async fn list(args: &ListArgs, out: &mut dyn Write) -> Result<Exit> {
+    let store = open_store(&args.config.config).await?;
+    let filter = DiscrepancyFilter {
+        open_only: args.open,
+        date: args.date,
+        check: args.check.clone(),
+    };
+    let listed = store.list_discrepancies(&filter).await;
+    store.close().await;
+    let listed = listed?;
+    if !args.json {
+        writeln!(
+            out,
+            "{:>6}  {:<20} {:<10} {:<17} {:<12} {:<24} WHAT",
+            "ID", "CHECK", "PARTITION", "KIND", "STATUS", "KEY"
+        )
+        .map_err(write_err)?;
+    }
+    for l in &listed {
+        let d = &l.recorded.discrepancy;
+        if args.json {
+            let line = serde_json::json!({
+                "id": l.recorded.id,
+                "check": d.check,
+                "partition": d.partition,
+                "kind": d.kind.as_str(),
+                "status": l.recorded.status.as_str(),
+                "key": d.key_json(),
+                "columns": d.columns,
+                "values": d.values,
+                "detail": d.detail,
+                "first_seen_run": l.recorded.first_run_id,
+                "last_seen_run": l.last_run_id,
+                "ack_note": l.ack_note,
+                "ack_actor": l.ack_actor,
+            });
+            writeln!(out, "{line}").map_err(write_err)?;
+        } else {
+            let what = match (&l.ack_note, &d.detail) {
+                (Some(note), _) => format!("acknowledged: {note}"),
+                (None, Some(detail)) => format!("{}: {detail}", d.columns.join(", ")),
+                (None, None) => d.columns.join(", "),
+            };
+            writeln!(
+                out,
+                "{:>6}  {:<20} {:<10} {:<17} {:<12} {:<24} {what}",
+                l.recorded.id,
+                d.check,
+                d.partition,
+                d.kind.as_str(),
+                l.recorded.status.as_str(),
+                d.key_display()
+            )
+            .map_err(write_err)?;
+        }
+    }
+    Ok(Exit::Clean)
+}
+
+/// `recon discrepancies ack`
+pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
+    let store = open_store(&args.config.config).await?;
+    let actor = args.actor.clone().unwrap_or_else(os_user);
+    let acknowledged = store.acknowledge(args.id, &args.note, &actor).await;
+    store.close().await;
+    let recorded = acknowledged?;
+    writeln!(
+        out,
+        "discrepancy {} ({} {} {}) acknowledged by {actor}",
+        recorded.id,
+        recorded.discrepancy.check,
+        recorded.discrepancy.kind.as_str(),
+        recorded.discrepancy.key_display()
+    )
+    .map_err(write_err)?;
+    Ok(Exit::Clean)
+}
+
+/// `recon audit verify`: exit 0 when intact, 1 when any entry is broken.
+pub async fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
+    let store = open_store(&args.config.config).await?;
+    let verification = store.verify_audit(args.from).await;
+    store.close().await;
+    let v = verification?;
+    for b in &v.breaks {
+        writeln!(out, "entry {}: {}", b.seq, b.problem).map_err(write_err)?;
+    }
+    if v.breaks.is_empty() {
+        writeln!(
+            out,
+            "audit chain intact: {} entries checked; head {} {}",
+            v.checked, v.head_seq, v.head_hash
+        )
+        .map_err(write_err)?;
+        Ok(Exit::Clean)
+    } else {
+        writeln!(
+            out,
+            "audit chain BROKEN: {} problem(s) in {} entries checked",
+            v.breaks.len(),
+            v.checked
+        )
+        .map_err(write_err)?;
+        Ok(Exit::Discrepancies)
+    }
+}
+
+/// `recon audit export`
+pub async fn export(args: &ExportArgs, out: &mut dyn Write) -> Result<Exit> {
+    let store = open_store(&args.config.config).await?;
+    let written = match &args.out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| Error::bad_input(format!("cannot write {}: {e}", path.display())))?;
+            let mut file = std::io::BufWriter::new(file);
+            let n = store.export_audit(&mut file).await;
+            file.flush().map_err(write_err)?;
+            n
+        }
+        None => store.export_audit(out).await,
+    };
+    store.close().await;
+    let written = written?;
+    if args.out.is_some() {
+        writeln!(out, "{written} audit entries written").map_err(write_err)?;
+    }
+    Ok(Exit::Clean)
+}

@@ -1,0 +1,193 @@
+//! Discrepancies as the store keeps them: listing for operators, and acknowledgements.
+
+use chrono::{NaiveDate, Utc};
+use serde_json::json;
+use sqlx::Row;
+
+use super::audit::NewEntry;
+use super::{Store, StorePool};
+use crate::discrepancy::{ColumnValues, Discrepancy, Kind, Recorded, Status};
+use crate::error::{Error, Result};
+
+/// Which discrepancies `list` returns.
+#[derive(Debug, Default, Clone)]
+pub struct DiscrepancyFilter {
+    /// Only those still open (open, carried over).
+    pub open_only: bool,
+    /// Only those of this business date.
+    pub date: Option<NaiveDate>,
+    pub check: Option<String>,
+}
+
+/// A discrepancy with what an operator needs beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedDiscrepancy {
+    pub recorded: Recorded,
+    pub last_run_id: i64,
+    pub ack_note: Option<String>,
+    pub ack_actor: Option<String>,
+}
+
+const COLUMNS: &str = "id, check_name, partition_key, kind, key_json, columns_json, detail_json, status, first_run_id, last_run_id, ack_note, ack_actor";
+
+impl Store {
+    /// Discrepancies matching `filter`, in id order.
+    pub async fn list_discrepancies(
+        &self,
+        filter: &DiscrepancyFilter,
+    ) -> Result<Vec<ListedDiscrepancy>> {
+        // One statement for every filter: an absent filter binds NULL and matches everything.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM discrepancies
+             WHERE ($1 = 0 OR status IN ('open', 'carried'))
+               AND ($2 IS NULL OR partition_key = $2)
+               AND ($3 IS NULL OR check_name = $3)
+             ORDER BY id"
+        );
+        let open_only = i32::from(filter.open_only);
+        let date = filter.date.map(|d| d.to_string());
+        on_pool!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(open_only)
+                .bind(date)
+                .bind(&filter.check)
+                .fetch_all(pool)
+                .await
+                .map_err(Error::from_store)?;
+            rows.iter()
+                .map(|row| {
+                    Ok(ListedDiscrepancy {
+                        recorded: recorded_from_row(row)?,
+                        last_run_id: row.try_get("last_run_id").map_err(Error::from_store)?,
+                        ack_note: row.try_get("ack_note").map_err(Error::from_store)?,
+                        ack_actor: row.try_get("ack_actor").map_err(Error::from_store)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Every discrepancy the store holds for a check, in id order.
+    pub async fn discrepancies(&self, check: &str) -> Result<Vec<Recorded>> {
+        let filter = DiscrepancyFilter {
+            check: Some(check.to_string()),
+            ..DiscrepancyFilter::default()
+        };
+        Ok(self
+            .list_discrepancies(&filter)
+            .await?
+            .into_iter()
+            .map(|l| l.recorded)
+            .collect())
+    }
+
+    /// Marks a discrepancy explained by an operator, with the note in the audit trail.
+    pub async fn acknowledge(&self, id: i64, note: &str, actor: &str) -> Result<Recorded> {
+        if note.trim().is_empty() {
+            return Err(Error::bad_input(
+                "an acknowledgement needs a --note saying why",
+            ));
+        }
+        let now = Utc::now();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(Error::from_store)?;
+            // Writing first takes the write lock, so the check below cannot race another writer.
+            let updated = sqlx::query(
+                "UPDATE discrepancies SET status = 'acknowledged', ack_note = $1, ack_actor = $2, ack_at = $3
+                 WHERE id = $4 AND status IN ('open', 'carried', 'acknowledged')",
+            )
+            .bind(note)
+            .bind(actor)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::from_store)?
+            .rows_affected();
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM discrepancies WHERE id = $1")))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(Error::from_store)?
+                .ok_or_else(|| Error::bad_input(format!("there is no discrepancy {id}; `recon discrepancies list` shows them")))?;
+            let recorded = recorded_from_row(&row)?;
+            if updated == 0 {
+                return Err(Error::bad_input(format!(
+                    "discrepancy {id} is {}; only open or carried discrepancies can be acknowledged",
+                    recorded.status.as_str()
+                )));
+            }
+            let entry = NewEntry::new(
+                "discrepancy_acknowledged",
+                actor,
+                None,
+                json!({
+                    "id": id,
+                    "check": recorded.discrepancy.check,
+                    "partition": recorded.discrepancy.partition,
+                    "kind": recorded.discrepancy.kind.as_str(),
+                    "key": recorded.discrepancy.key_json(),
+                    "note": note,
+                }),
+            );
+            append_audit!(tx, [entry]);
+            tx.commit().await.map_err(Error::from_store)?;
+            Ok(recorded)
+        })
+    }
+}
+
+/// The parts of a discrepancy beyond its identity: values on both sides and any detail.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Detail {
+    values: Vec<ColumnValues>,
+    detail: Option<String>,
+}
+
+pub(super) fn detail_json(d: &Discrepancy) -> String {
+    json!({ "values": d.values, "detail": d.detail }).to_string()
+}
+
+pub(super) fn parse_status(text: &str) -> Result<Status> {
+    Status::parse(text).ok_or_else(|| {
+        Error::internal(format!(
+            "store holds an unknown discrepancy status {text:?}"
+        ))
+    })
+}
+
+pub(super) fn recorded_from_row<R: Row>(row: &R) -> Result<Recorded>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let bad = |what: &str| Error::internal(format!("store holds a malformed discrepancy ({what})"));
+    let get = |name: &str| -> Result<String> {
+        row.try_get::<String, _>(name).map_err(Error::from_store)
+    };
+    let kind_text = get("kind")?;
+    let key: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&get("key_json")?).map_err(|_| bad("key_json"))?;
+    let columns: Vec<String> =
+        serde_json::from_str(&get("columns_json")?).map_err(|_| bad("columns_json"))?;
+    let detail: Detail =
+        serde_json::from_str(&get("detail_json")?).map_err(|_| bad("detail_json"))?;
+    Ok(Recorded {
+        id: row.try_get("id").map_err(Error::from_store)?,
+        status: parse_status(&get("status")?)?,
+        first_run_id: row.try_get("first_run_id").map_err(Error::from_store)?,
+        discrepancy: Discrepancy {
+            check: get("check_name")?,
+            partition: get("partition_key")?,
+            kind: Kind::parse(&kind_text).ok_or_else(|| bad("kind"))?,
+            key: key
+                .into_iter()
+                .map(|(k, v)| (k, v.as_str().map(str::to_string)))
+                .collect(),
+            columns,
+            values: detail.values,
+            detail: detail.detail,
+        },
+    })
+}
