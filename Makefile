@@ -2,17 +2,28 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test build release fmt lint clean
+CARGO_DENY_VERSION ?= 0.20.2
+
+.PHONY: demo test build release fmt lint deps audit-deps clean
 
 ## Build two demo ledgers with planted differences and reconcile them (writes ./demo-out/).
 demo:
 	$(CARGO) run --quiet -- demo --out demo-out
 
-## Format check, clippy with warnings as errors, and the whole test suite.
-test:
+## Format check, clippy with warnings as errors, dependency policy, and the whole test suite.
+test: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 	$(CARGO) test --locked
+
+## Dependency policy (deny.toml): licenses, banned crates, registries. Installs cargo-deny once.
+deps:
+	@command -v cargo-deny >/dev/null || $(CARGO) install cargo-deny --locked --version $(CARGO_DENY_VERSION)
+	$(CARGO) deny --log-level error check licenses bans sources
+
+## RustSec advisories too: needs the advisory database from the network.
+audit-deps: deps
+	$(CARGO) deny check advisories
 
 build:
 	$(CARGO) build --locked

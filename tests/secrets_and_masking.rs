@@ -1,0 +1,205 @@
+//! No card data and no password leaves recon: every output is searched for planted values.
+
+mod common;
+
+use common::*;
+
+const PASSWORD: &str = "PlantedPw42";
+const PAN: &str = "4111111111111111";
+const PAN_SPACED: &str = "5500 0000 0000 0004";
+const IBAN: &str = "NL91ABNA0417164300";
+
+const CONFIG: &str = r#"
+[store]
+url_env = "STORE_URL"
+[sources.ledger]
+url_env = "LEDGER_URL"
+[sources.payments]
+url_env = "PAYMENTS_URL"
+[sources.warehouse]
+url_env = "WAREHOUSE_URL"
+
+[[integrity]]
+name = "cards"
+left = { source = "ledger", table = "cards" }
+right = { source = "payments", table = "cards" }
+key = ["pan"]
+sensitive_columns = ["iban"]
+
+[[integrity]]
+name = "warehouse_cards"
+left = { source = "ledger", table = "cards" }
+right = { source = "warehouse", table = "cards" }
+key = ["pan"]
+"#;
+
+/// Everything a run leaves: stdout, stderr, report files, the audit export, the store's text.
+async fn everything_written(store_url: &str, dir: &std::path::Path) -> String {
+    let schema = "CREATE TABLE cards (pan TEXT PRIMARY KEY, memo TEXT, iban TEXT)";
+    let ledger = sqlite_db(
+        &dir.join("l.db"),
+        &[schema, &format!("INSERT INTO cards VALUES ('{PAN}', 'ok', '{IBAN}'), ('378282246310005', 'x', 'DE1')")],
+    )
+    .await;
+    let payments = sqlite_db(
+        &dir.join("p.db"),
+        &[
+            schema,
+            &format!(
+                "INSERT INTO cards VALUES ('378282246310005', 'card {PAN_SPACED} declined', 'DE2')"
+            ),
+        ],
+    )
+    .await;
+    write(dir, "recon.toml", CONFIG);
+    let warehouse = format!("postgres://recon:{PASSWORD}@127.0.0.1:1/warehouse");
+    let env = [
+        ("STORE_URL", store_url),
+        ("LEDGER_URL", ledger.as_str()),
+        ("PAYMENTS_URL", payments.as_str()),
+        ("WAREHOUSE_URL", warehouse.as_str()),
+        ("RUST_LOG", "debug"),
+    ];
+    let mut all = String::new();
+    for log_format in ["text", "json"] {
+        let mut env = env.to_vec();
+        env.push(("RECON_LOG_FORMAT", log_format));
+        let run = recon(
+            &[
+                "run",
+                "--config",
+                "recon.toml",
+                "--date",
+                "2026-11-20",
+                "--out",
+                "out",
+            ],
+            &env,
+            dir,
+        );
+        // The warehouse cannot be reached: its check fails, the others complete.
+        assert!(
+            matches!(run.status.code(), Some(2) | Some(3)),
+            "{}",
+            stderr(&run)
+        );
+        all.push_str(&stdout(&run));
+        all.push_str(&stderr(&run));
+    }
+    for args in [
+        vec!["config", "check", "--config", "recon.toml"],
+        vec!["audit", "export", "--config", "recon.toml"],
+        vec!["discrepancies", "list", "--config", "recon.toml", "--json"],
+    ] {
+        let out = recon(&args, &env, dir);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        all.push_str(&stdout(&out));
+        all.push_str(&stderr(&out));
+    }
+    for file in ["out/summary.json", "out/discrepancies.csv"] {
+        all.push_str(&std::fs::read_to_string(dir.join(file)).unwrap());
+    }
+    all
+}
+
+fn assert_nothing_leaks(all: &str) {
+    for secret in [
+        PASSWORD,
+        PAN,
+        "55000000",
+        "0000 0000",
+        IBAN,
+        "378282246310005",
+    ] {
+        assert!(!all.contains(secret), "{secret:?} leaked in:\n{all}");
+    }
+    // What the analyst sees instead.
+    assert!(all.contains("411111******1111"), "{all}");
+    assert!(all.contains("card 550000******0004 declined"), "{all}");
+    assert!(all.contains("378282*****0005"), "{all}");
+    assert!(
+        all.contains("postgres://recon:***@127.0.0.1:1/warehouse"),
+        "{all}"
+    );
+    assert!(all.contains(&recon::mask::sensitive("DE1")), "{all}");
+}
+
+#[tokio::test]
+async fn nothing_leaks_with_a_sqlite_store() {
+    let dir = temp_dir();
+    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let all = everything_written(&store, dir.path()).await;
+    assert_nothing_leaks(&all);
+    let dump = sqlx::SqlitePool::connect(&store).await.unwrap();
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT key_json, detail_json, columns_json FROM discrepancies")
+            .fetch_all(&dump)
+            .await
+            .unwrap();
+    assert_nothing_leaks_in_store(&rows);
+}
+
+#[tokio::test]
+async fn nothing_leaks_with_a_postgres_store_whose_url_has_a_password() {
+    let Some(url) = fresh_postgres("secrets").await else {
+        return;
+    };
+    // Trust authentication ignores the password, so the planted one is accepted.
+    let store = url.replacen(
+        "postgres://postgres@",
+        &format!("postgres://postgres:{PASSWORD}@"),
+        1,
+    );
+    assert!(store.contains(PASSWORD));
+    let dir = temp_dir();
+    let all = everything_written(&store, dir.path()).await;
+    assert_nothing_leaks(&all);
+    let dump = sqlx::PgPool::connect(&url).await.unwrap();
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT key_json, detail_json, columns_json FROM discrepancies")
+            .fetch_all(&dump)
+            .await
+            .unwrap();
+    assert_nothing_leaks_in_store(&rows);
+}
+
+fn assert_nothing_leaks_in_store(rows: &[(String, String, String)]) {
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let text: String = rows.iter().map(|(a, b, c)| format!("{a}{b}{c}")).collect();
+    for secret in [PAN, IBAN, "378282246310005", "0000 0000"] {
+        assert!(!text.contains(secret), "{secret:?} stored in {text}");
+    }
+}
+
+#[tokio::test]
+async fn recon_diff_masks_card_numbers_in_keys_and_values() {
+    let dir = temp_dir();
+    let schema = "CREATE TABLE t (id TEXT PRIMARY KEY, memo TEXT)";
+    let l = sqlite_db(
+        &dir.path().join("l.db"),
+        &[
+            schema,
+            &format!("INSERT INTO t VALUES ('{PAN}', 'a'), ('k', 'x')"),
+        ],
+    )
+    .await;
+    let r = sqlite_db(
+        &dir.path().join("r.db"),
+        &[schema, &format!("INSERT INTO t VALUES ('k', 'pan {PAN}')")],
+    )
+    .await;
+    let json = recon(
+        &["diff", &l, "t", &r, "t", "--key", "id", "--json"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(
+        stdout(&json),
+        "{\"kind\":\"missing_in_right\",\"key\":{\"id\":\"411111******1111\"}}\n{\"kind\":\"changed\",\"key\":{\"id\":\"k\"},\"columns\":[\"memo\"]}\n"
+    );
+    let text = recon(&["diff", &l, "t", &r, "t", "--key", "id"], &[], dir.path());
+    assert_eq!(
+        stdout(&text),
+        "missing in right  id=411111******1111\nchanged           id=k  memo: x → pan 411111******1111\n"
+    );
+}
