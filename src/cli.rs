@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Reconcile one business date: every configured check, results stored, reports written.
     Run(RunArgs),
+    /// Complete the latest run of a date: re-attempt only the checks that failed in it.
+    Retry(RetryArgs),
     /// Compare one table on two databases, ad hoc: no configuration or store needed.
     Diff(DiffArgs),
     /// Build two demo ledgers with planted differences and reconcile them (see README).
@@ -135,6 +137,18 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_date)]
     pub date: Option<NaiveDate>,
     /// Folder for summary.json and discrepancies.csv (default: job.out_dir, then ./recon-out).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The business date whose latest run to complete (default: yesterday in the job's time zone).
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
+    /// Folder for the rewritten reports (default: job.out_dir).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
 use crate::secret::{redact_urls, url_has_password};
 use crate::source::ident;
 
@@ -37,6 +38,9 @@ pub struct JobFile {
     /// Where reports go when `--out` is not given.
     #[serde(default = "default_out_dir")]
     pub out_dir: PathBuf,
+    /// How syncs are retried, unless a source says otherwise.
+    #[serde(default)]
+    pub retry: RetryPolicy,
 }
 
 impl Default for JobFile {
@@ -44,6 +48,7 @@ impl Default for JobFile {
         JobFile {
             timezone: default_timezone(),
             out_dir: default_out_dir(),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -77,6 +82,8 @@ pub struct SourceFile {
     /// Longest one statement may run, in seconds.
     #[serde(default = "default_statement_timeout")]
     pub statement_timeout_secs: u64,
+    /// How syncs on this source are retried (default: `[job.retry]`).
+    pub retry: Option<RetryPolicy>,
 }
 
 fn default_max_connections() -> u32 {
@@ -130,6 +137,7 @@ pub struct SourceConfig {
     pub timezone: Tz,
     pub max_connections: u32,
     pub statement_timeout_secs: u64,
+    pub retry: RetryPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -171,6 +179,10 @@ impl Config {
         let file = parse_file(path, text)?;
         let fail = |msg: String| Error::bad_input(format!("{shown}: {msg}"));
 
+        file.job
+            .retry
+            .validate()
+            .map_err(|m| fail(format!("job.retry: {m}")))?;
         let timezone =
             parse_timezone(&file.job.timezone).map_err(|m| fail(format!("job.timezone: {m}")))?;
 
@@ -193,6 +205,10 @@ impl Config {
             if source.max_connections == 0 {
                 return Err(fail(format!("{at}.max_connections must be at least 1")));
             }
+            let retry = source.retry.unwrap_or(file.job.retry);
+            retry
+                .validate()
+                .map_err(|m| fail(format!("{at}.retry: {m}")))?;
             if source.statement_timeout_secs == 0 {
                 return Err(fail(format!(
                     "{at}.statement_timeout_secs must be at least 1"
@@ -206,6 +222,7 @@ impl Config {
                     timezone: tz,
                     max_connections: source.max_connections,
                     statement_timeout_secs: source.statement_timeout_secs,
+                    retry,
                 },
             );
         }

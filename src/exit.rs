@@ -39,6 +39,29 @@ impl Exit {
         Exit::Internal,
     ];
 
+    /// Of two outcomes, the one that needs the most attention: internal, locked, bad input,
+    /// incomplete, discrepancies, clean.
+    pub fn worse(self, other: Exit) -> Exit {
+        let rank = |e: Exit| match e {
+            Exit::Clean => 0,
+            Exit::Discrepancies => 1,
+            Exit::Incomplete => 2,
+            Exit::BadInput => 3,
+            Exit::Locked => 4,
+            Exit::Internal => 5,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+
+    /// The outcome a stored exit code stands for.
+    pub fn from_code(code: i64) -> Option<Exit> {
+        Exit::ALL.into_iter().find(|e| i64::from(e.code()) == code)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Exit::Clean => "clean",

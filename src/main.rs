@@ -59,6 +59,14 @@ async fn dispatch(command: Command) -> Result<Exit> {
             print(&mut stdout, &render_text(&report.summary, &report.reports))?;
             Ok(report.exit())
         }
+        Command::Retry(args) => {
+            let config = Config::load(&args.config.config, &process_env)?;
+            let date = args.date.unwrap_or_else(|| run::yesterday(&config));
+            let out = args.out.unwrap_or_else(|| config.out_dir.clone());
+            let report = run::retry(&config, date, &out).await?;
+            print(&mut stdout, &render_text(&report.summary, &report.reports))?;
+            Ok(report.exit())
+        }
         Command::Diff(args) => diff::diff(&args, &mut stdout, &mut std::io::stderr()).await,
         Command::Demo(args) => {
             let report = demo::demo(&args.out).await?;

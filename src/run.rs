@@ -1,22 +1,24 @@
-//! One run, start to end, for one business date: plan, read, compare, persist, report.
+//! One run, start to end, for one business date: lock, read, compare, persist, report.
+//! `retry` completes the checks a run could not finish, in the same run.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
+use tokio::sync::Mutex;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::config::{Config, IntegrityCheck};
-use crate::discrepancy::{Discrepancy, Recorded, Status};
+use crate::discrepancy::Discrepancy;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::integrity::{self, BusinessDay, TablePair};
-use crate::output::{
-    self, AuditHead, CheckSummary, DiscrepancyEntry, SideSummary, Summary, Totals,
-};
+use crate::output::{self, AuditHead, Summary};
+use crate::retry::with_retries;
 use crate::source::Source;
-use crate::store::{CheckChanges, CheckRecord, CheckStatus, Store};
+use crate::store::{CheckRecord, CheckStatus, Store, TableSide};
 
 /// The partition name of a check without a date column: the whole table.
 pub const WHOLE_TABLE: &str = "all";
@@ -43,37 +45,73 @@ pub fn yesterday(config: &Config) -> NaiveDate {
 pub async fn run(config: &Config, date: NaiveDate, out: &Path) -> Result<RunReport> {
     let day = BusinessDay::new(date, config.timezone)?;
     let store = Store::open(&config.store_url).await?;
-    let started_at = Utc::now();
-    let run_id = store.begin_run(date, &config.digest, started_at).await?;
-    let span = info_span!("run", run_id, business_date = %date);
-    let result = execute(config, &store, run_id, day).instrument(span).await;
-    let (checks, changes) = match result {
-        Ok(done) => done,
-        Err(e) => {
-            // Leave the run closed, not dangling as 'running'.
-            let _ = store.finish_run(run_id, Exit::Internal, Utc::now()).await;
-            return Err(e);
-        }
-    };
+    let lock = store.lock_date(date).await?;
+    let run_id = store.begin_run(date, &config.digest, Utc::now()).await?;
+    let checks: Vec<&IntegrityCheck> = config.integrity.iter().collect();
+    let executed = execute(config, &store, run_id, day, &checks)
+        .instrument(info_span!("run", run_id, business_date = %date))
+        .await;
+    let report = finish(config, &store, run_id, out, executed).await;
+    lock.release().await;
+    store.close().await;
+    report
+}
 
-    let mut exit = Exit::Clean;
-    for check in &checks {
-        exit = worse(exit, check.exit);
+/// Re-attempts only the checks that failed in the latest run of `date`, completing that run.
+pub async fn retry(config: &Config, date: NaiveDate, out: &Path) -> Result<RunReport> {
+    let day = BusinessDay::new(date, config.timezone)?;
+    let store = Store::open(&config.store_url).await?;
+    let lock = store.lock_date(date).await?;
+    let run_id = store.latest_run(date).await?.ok_or_else(|| {
+        Error::bad_input(format!(
+            "no finished run for {date} to retry; start one with `recon run --date {date}`"
+        ))
+    })?;
+    let failed = store.begin_retry(run_id).await?;
+    let checks: Vec<&IntegrityCheck> = config
+        .integrity
+        .iter()
+        .filter(|c| failed.contains(&c.name))
+        .collect();
+    for name in failed
+        .iter()
+        .filter(|n| !checks.iter().any(|c| &c.name == *n))
+    {
+        warn!(check = %name, "failed in run {run_id} but no longer configured; left as it was");
     }
+    info!(
+        run_id,
+        checks = checks.len(),
+        "retrying the checks that failed"
+    );
+    let executed = execute(config, &store, run_id, day, &checks)
+        .instrument(info_span!("retry", run_id, business_date = %date))
+        .await;
+    let report = finish(config, &store, run_id, out, executed).await;
+    lock.release().await;
+    store.close().await;
+    report
+}
+
+/// Closes the run with the outcome its stored results call for and writes its reports.
+async fn finish(
+    config: &Config,
+    store: &Store,
+    run_id: i64,
+    out: &Path,
+    executed: Result<()>,
+) -> Result<RunReport> {
+    if let Err(e) = executed {
+        // Leave the run closed, not dangling as 'running'.
+        let _ = store.finish_run(run_id, Exit::Internal, Utc::now()).await;
+        return Err(e);
+    }
+    let stored = store.stored_run(run_id).await?;
+    let exit = stored.exit();
     let finished_at = Utc::now();
     store.finish_run(run_id, exit, finished_at).await?;
     let (seq, hash) = store.audit_head().await?;
-    store.close().await;
-
-    let facts = RunFacts {
-        run_id,
-        date,
-        started_at,
-        finished_at,
-        exit,
-        audit_head: AuditHead { seq, hash },
-    };
-    let summary = summarize(config, facts, checks, changes);
+    let summary = output::summarize(config, stored, exit, finished_at, AuditHead { seq, hash });
     let reports = output::write_reports(out, &summary)?;
     info!(
         run_id,
@@ -84,24 +122,33 @@ pub async fn run(config: &Config, date: NaiveDate, out: &Path) -> Result<RunRepo
     Ok(RunReport { summary, reports })
 }
 
-/// Which outcome wins when checks end differently: the one that needs the most attention.
-fn worse(a: Exit, b: Exit) -> Exit {
-    let rank = |e: Exit| match e {
-        Exit::Clean => 0,
-        Exit::Discrepancies => 1,
-        Exit::Incomplete => 2,
-        Exit::BadInput => 3,
-        Exit::Locked => 4,
-        Exit::Internal => 5,
-    };
-    if rank(b) > rank(a) { b } else { a }
+/// Sources opened once each, on first use; one that fails to open is tried again next time.
+struct Sources<'c> {
+    config: &'c Config,
+    open: Mutex<HashMap<String, Arc<Source>>>,
 }
 
-/// One check's outcome within the run.
-struct CheckOutcome {
-    config: IntegrityCheck,
-    record: CheckRecord,
-    exit: Exit,
+impl Sources<'_> {
+    async fn get(&self, name: &str) -> Result<Arc<Source>> {
+        let mut open = self.open.lock().await;
+        if let Some(source) = open.get(name) {
+            return Ok(source.clone());
+        }
+        let config = self
+            .config
+            .sources
+            .get(name)
+            .ok_or_else(|| Error::bad_input(format!("source {name} is not configured")))?;
+        let source = Arc::new(Source::connect(config).await?);
+        open.insert(name.to_string(), source.clone());
+        Ok(source)
+    }
+
+    async fn close(&self) {
+        for source in self.open.lock().await.values() {
+            source.close().await;
+        }
+    }
 }
 
 async fn execute(
@@ -109,223 +156,137 @@ async fn execute(
     store: &Store,
     run_id: i64,
     day: BusinessDay,
-) -> Result<(Vec<CheckOutcome>, CheckChanges)> {
-    // Sources are opened once each, on first use; a source that cannot be opened fails only
-    // the checks that need it.
-    let mut sources: BTreeMap<String, std::result::Result<Source, Error>> = BTreeMap::new();
-    let mut outcomes = Vec::new();
-    let mut changes = CheckChanges::default();
-    for check in &config.integrity {
-        for name in [&check.left.source, &check.right.source] {
-            if !sources.contains_key(name) {
-                let opened = match config.sources.get(name) {
-                    Some(source_config) => Source::connect(source_config).await,
-                    None => Err(Error::bad_input(format!("source {name} is not configured"))),
-                };
-                sources.insert(name.clone(), opened);
-            }
-        }
-        let partition = if check.date_column.is_some() {
-            day.date.to_string()
-        } else {
-            WHOLE_TABLE.to_string()
-        };
-        let started = Instant::now();
-        let span = info_span!("check", check = %check.name, partition = %partition);
-        let compared = async {
-            let left = sources[&check.left.source].as_ref().map_err(Error::clone)?;
-            let right = sources[&check.right.source]
-                .as_ref()
-                .map_err(Error::clone)?;
-            let pair = TablePair {
-                left,
-                left_table: &check.left.table,
-                right,
-                right_table: &check.right.table,
-                key: &check.key,
-                columns: check.columns.as_deref(),
-                day: check.date_column.as_deref().map(|c| (c, day)),
-            };
-            integrity::compare(&pair).await
-        }
-        .instrument(span.clone())
-        .await;
-        let duration_ms = started.elapsed().as_millis() as u64;
-        let (record, found, exit) = match compared {
-            Ok(comparison) => {
-                let mut found: Vec<Discrepancy> = comparison
-                    .schema
-                    .iter()
-                    .map(|f| Discrepancy::from_schema(&check.name, &partition, f))
-                    .collect();
-                found.extend(comparison.differences.iter().map(|d| {
-                    Discrepancy::from_difference(
-                        &check.name,
-                        &partition,
-                        &comparison.key,
-                        d,
-                        &check.sensitive_columns,
-                    )
-                }));
-                let status = if found.is_empty() {
-                    CheckStatus::Clean
-                } else {
-                    CheckStatus::Discrepancies
-                };
-                span.in_scope(|| {
-                    info!(
-                        left_rows = comparison.left.rows,
-                        right_rows = comparison.right.rows,
-                        discrepancies = found.len(),
-                        duration_ms,
-                        "check compared"
-                    )
-                });
-                let record = CheckRecord {
-                    check: check.name.clone(),
-                    check_type: "integrity",
-                    partition: partition.clone(),
-                    status,
-                    left_rows: Some(comparison.left.rows),
-                    right_rows: Some(comparison.right.rows),
-                    left_digest: Some(comparison.left.digest),
-                    right_digest: Some(comparison.right.digest),
-                    error: None,
-                    duration_ms,
-                };
-                let exit = if found.is_empty() {
-                    Exit::Clean
-                } else {
-                    Exit::Discrepancies
-                };
-                (record, found, exit)
-            }
-            Err(e) => {
-                let message = crate::mask::mask_card_numbers(&e.to_string()).into_owned();
-                span.in_scope(|| error!(error = %message, "check failed"));
-                let record = CheckRecord {
-                    check: check.name.clone(),
-                    check_type: "integrity",
-                    partition: partition.clone(),
-                    status: CheckStatus::Failed,
-                    left_rows: None,
-                    right_rows: None,
-                    left_digest: None,
-                    right_digest: None,
-                    error: Some(message),
-                    duration_ms,
-                };
-                (record, Vec::new(), e.exit())
-            }
-        };
-        let recorded = store.record_check(run_id, &record, &found).await?;
-        if !recorded.resolved.is_empty() {
-            span.in_scope(|| {
-                info!(
-                    resolved = recorded.resolved.len(),
-                    "discrepancies resolved since the last run"
-                )
-            });
-        }
-        changes.seen.extend(recorded.seen);
-        changes.resolved.extend(recorded.resolved);
-        outcomes.push(CheckOutcome {
-            config: check.clone(),
-            record,
-            exit,
+    checks: &[&IntegrityCheck],
+) -> Result<()> {
+    let sources = Sources {
+        config,
+        open: Mutex::new(HashMap::new()),
+    };
+    for check in checks {
+        let span = info_span!("check", check = %check.name);
+        let (record, found) = run_check(config, &sources, check, day)
+            .instrument(span.clone())
+            .await;
+        let changes = store.record_check(run_id, &record, &found).await?;
+        span.in_scope(|| {
+            info!(
+                status = record.status.as_str(),
+                discrepancies = changes.seen.len(),
+                resolved = changes.resolved.len(),
+                attempts = record.attempts,
+                "check recorded"
+            )
         });
     }
-    for source in sources.values().flatten() {
-        source.close().await;
-    }
-    if outcomes
-        .iter()
-        .any(|o| o.record.status == CheckStatus::Failed)
-    {
-        warn!("some checks failed; their discrepancies are not known for this run");
-    }
-    Ok((outcomes, changes))
+    sources.close().await;
+    Ok(())
 }
 
-/// What the run itself was, beside what its checks found.
-struct RunFacts {
-    run_id: i64,
-    date: NaiveDate,
-    started_at: chrono::DateTime<Utc>,
-    finished_at: chrono::DateTime<Utc>,
-    exit: Exit,
-    audit_head: AuditHead,
-}
-
-fn summarize(
+/// One check, its sync retried by the tighter of its two sources' policies.
+async fn run_check(
     config: &Config,
-    facts: RunFacts,
-    checks: Vec<CheckOutcome>,
-    changes: CheckChanges,
-) -> Summary {
-    let count = |status: Status| changes.seen.iter().filter(|r| r.status == status).count();
-    let with_status = |s: CheckStatus| checks.iter().filter(|c| c.record.status == s).count();
-    let totals = Totals {
-        checks: checks.len(),
-        checks_clean: with_status(CheckStatus::Clean),
-        checks_with_discrepancies: with_status(CheckStatus::Discrepancies),
-        checks_failed: with_status(CheckStatus::Failed),
-        discrepancies: changes.seen.len(),
-        new: count(Status::Open),
-        carried: count(Status::Carried),
-        acknowledged: count(Status::Acknowledged),
-        resolved: changes.resolved.len(),
+    sources: &Sources<'_>,
+    check: &IntegrityCheck,
+    day: BusinessDay,
+) -> (CheckRecord, Vec<Discrepancy>) {
+    let partition = if check.date_column.is_some() {
+        day.date.to_string()
+    } else {
+        WHOLE_TABLE.to_string()
     };
-    let per_check = |name: &str| {
-        changes
-            .seen
-            .iter()
-            .filter(|r: &&Recorded| r.discrepancy.check == name)
-            .count()
+    let policy = match (
+        config.sources.get(&check.left.source),
+        config.sources.get(&check.right.source),
+    ) {
+        (Some(l), Some(r)) => l.retry.tighter(r.retry),
+        _ => crate::retry::RetryPolicy::default(),
     };
-    let checks = checks
-        .into_iter()
-        .map(|c| CheckSummary {
-            discrepancies: per_check(&c.config.name),
-            name: c.config.name,
-            check_type: c.record.check_type,
-            partition: c.record.partition,
-            status: c.record.status,
-            left: SideSummary {
-                source: c.config.left.source,
-                table: c.config.left.table,
-                rows: c.record.left_rows,
-                digest: c.record.left_digest,
-            },
-            right: SideSummary {
-                source: c.config.right.source,
-                table: c.config.right.table,
-                rows: c.record.right_rows,
-                digest: c.record.right_digest,
-            },
-            error: c.record.error,
-            duration_ms: c.record.duration_ms,
-        })
-        .collect();
-    Summary {
-        schema_version: output::SUMMARY_SCHEMA_VERSION,
-        recon_version: env!("CARGO_PKG_VERSION"),
-        run_id: facts.run_id,
-        business_date: facts.date,
-        timezone: config.timezone.name().to_string(),
-        started_at: facts.started_at,
-        finished_at: facts.finished_at,
-        config_digest: config.digest.clone(),
-        outcome: facts.exit,
-        exit_code: facts.exit.code(),
-        totals,
-        audit_head: facts.audit_head,
-        checks,
-        discrepancies: changes.seen.iter().map(DiscrepancyEntry::from).collect(),
-        resolved: changes
-            .resolved
-            .iter()
-            .map(DiscrepancyEntry::from)
-            .collect(),
+    let started = Instant::now();
+    let (compared, attempts) = with_retries(policy, &check.name, || async {
+        let (left, right) = tokio::try_join!(
+            sources.get(&check.left.source),
+            sources.get(&check.right.source)
+        )?;
+        let pair = TablePair {
+            left: &left,
+            left_table: &check.left.table,
+            right: &right,
+            right_table: &check.right.table,
+            key: &check.key,
+            columns: check.columns.as_deref(),
+            day: check.date_column.as_deref().map(|c| (c, day)),
+        };
+        integrity::compare(&pair).await
+    })
+    .await;
+    let side = |t: &crate::config::TableRef| TableSide {
+        source: t.source.clone(),
+        table: t.table.clone(),
+        rows: None,
+        digest: None,
+    };
+    let mut record = CheckRecord {
+        check: check.name.clone(),
+        check_type: "integrity".to_string(),
+        partition: partition.clone(),
+        status: CheckStatus::Failed,
+        left: side(&check.left),
+        right: side(&check.right),
+        error: None,
+        exit: Exit::Internal,
+        attempts,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    match compared {
+        Ok(comparison) => {
+            let mut found: Vec<Discrepancy> = comparison
+                .schema
+                .iter()
+                .map(|f| Discrepancy::from_schema(&check.name, &partition, f))
+                .collect();
+            found.extend(comparison.differences.iter().map(|d| {
+                Discrepancy::from_difference(
+                    &check.name,
+                    &partition,
+                    &comparison.key,
+                    d,
+                    &check.sensitive_columns,
+                )
+            }));
+            record.status = if found.is_empty() {
+                CheckStatus::Clean
+            } else {
+                CheckStatus::Discrepancies
+            };
+            record.exit = if found.is_empty() {
+                Exit::Clean
+            } else {
+                Exit::Discrepancies
+            };
+            record.left.rows = Some(comparison.left.rows);
+            record.left.digest = Some(comparison.left.digest);
+            record.right.rows = Some(comparison.right.rows);
+            record.right.digest = Some(comparison.right.digest);
+            info!(
+                left_rows = comparison.left.rows,
+                right_rows = comparison.right.rows,
+                discrepancies = found.len(),
+                duration_ms = record.duration_ms,
+                "check compared"
+            );
+            (record, found)
+        }
+        Err(e) => {
+            let message = crate::mask::mask_card_numbers(&e.to_string()).into_owned();
+            error!(error = %message, attempts, "check failed");
+            record.exit = e.exit();
+            record.error = Some(match e {
+                Error::Unavailable(_) => format!(
+                    "{message} (gave up after {attempts} attempt(s); `recon retry` completes it)"
+                ),
+                _ => message,
+            });
+            (record, Vec::new())
+        }
     }
 }

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::config::Config;
 use crate::discrepancy::{ColumnValues, Recorded, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::store::CheckStatus;
+use crate::store::{CheckStatus, StoredRun, TableSide};
 
 /// Bumped whenever a field of `summary.json` changes meaning or disappears.
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -61,13 +62,15 @@ pub struct Totals {
 pub struct CheckSummary {
     pub name: String,
     #[serde(rename = "type")]
-    pub check_type: &'static str,
+    pub check_type: String,
     pub partition: String,
     pub status: CheckStatus,
     pub left: SideSummary,
     pub right: SideSummary,
     pub discrepancies: usize,
     pub error: Option<String>,
+    /// Attempts its sync took (more than 1: it was retried).
+    pub attempts: u32,
     pub duration_ms: u64,
 }
 
@@ -108,6 +111,72 @@ impl From<&Recorded> for DiscrepancyEntry {
             detail: d.detail.clone(),
             first_seen_run: r.first_run_id,
         }
+    }
+}
+
+/// The summary of a stored run.
+pub fn summarize(
+    config: &Config,
+    run: StoredRun,
+    exit: Exit,
+    finished_at: DateTime<Utc>,
+    audit_head: AuditHead,
+) -> Summary {
+    let count = |status: Status| run.seen.iter().filter(|r| r.status == status).count();
+    let with_status = |s: CheckStatus| run.checks.iter().filter(|c| c.status == s).count();
+    let totals = Totals {
+        checks: run.checks.len(),
+        checks_clean: with_status(CheckStatus::Clean),
+        checks_with_discrepancies: with_status(CheckStatus::Discrepancies),
+        checks_failed: with_status(CheckStatus::Failed),
+        discrepancies: run.seen.len(),
+        new: count(Status::Open),
+        carried: count(Status::Carried),
+        acknowledged: count(Status::Acknowledged),
+        resolved: run.resolved.len(),
+    };
+    let side = |t: TableSide| SideSummary {
+        source: t.source,
+        table: t.table,
+        rows: t.rows,
+        digest: t.digest,
+    };
+    let checks = run
+        .checks
+        .into_iter()
+        .map(|c| CheckSummary {
+            discrepancies: run
+                .seen
+                .iter()
+                .filter(|r| r.discrepancy.check == c.check)
+                .count(),
+            name: c.check,
+            check_type: c.check_type,
+            partition: c.partition,
+            status: c.status,
+            left: side(c.left),
+            right: side(c.right),
+            error: c.error,
+            attempts: c.attempts,
+            duration_ms: c.duration_ms,
+        })
+        .collect();
+    Summary {
+        schema_version: SUMMARY_SCHEMA_VERSION,
+        recon_version: env!("CARGO_PKG_VERSION"),
+        run_id: run.id,
+        business_date: run.business_date,
+        timezone: config.timezone.name().to_string(),
+        started_at: run.started_at,
+        finished_at,
+        config_digest: run.config_digest,
+        outcome: exit,
+        exit_code: exit.code(),
+        totals,
+        audit_head,
+        checks,
+        discrepancies: run.seen.iter().map(DiscrepancyEntry::from).collect(),
+        resolved: run.resolved.iter().map(DiscrepancyEntry::from).collect(),
     }
 }
 

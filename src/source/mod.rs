@@ -88,9 +88,13 @@ impl Source {
         let engine = Engine::from_url(&config.url)
             .map_err(|e| e.context(format!("source {}", config.name)))?;
         let pool = match engine {
-            Engine::Sqlite => sqlite::connect(&config.url, config.max_connections)
-                .await
-                .map(Pool::Sqlite),
+            Engine::Sqlite => sqlite::connect(
+                &config.url,
+                config.max_connections,
+                std::time::Duration::from_secs(config.statement_timeout_secs),
+            )
+            .await
+            .map(Pool::Sqlite),
             Engine::Postgres | Engine::MySql => Err(Error::bad_input(format!(
                 "{} sources are not supported by this version of recon yet; SQLite sources are",
                 engine.as_str()
@@ -119,6 +123,7 @@ impl Source {
             timezone: chrono_tz::UTC,
             max_connections: 2,
             statement_timeout_secs: 600,
+            retry: crate::retry::RetryPolicy::default(),
         })
         .await
     }

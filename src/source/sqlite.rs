@@ -14,13 +14,18 @@ use super::{BATCH_ROWS, Column, Engine, ReadSpec, RowBatch, ident};
 use crate::canonical::{LogicalType, Value, normalize_decimal};
 use crate::error::{Error, Result};
 
-/// Opens the file read-only; a missing or unreadable file is the user's to fix.
-pub(super) async fn connect(url: &str, max_connections: u32) -> Result<SqlitePool> {
+/// Opens the file read-only; a missing or unreadable file is the user's to fix. A database
+/// locked by a writer for longer than `statement_timeout` is busy: a transient failure.
+pub(super) async fn connect(
+    url: &str,
+    max_connections: u32,
+    statement_timeout: Duration,
+) -> Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| Error::bad_input(format!("bad SQLite URL: {e}")))?
         .read_only(true)
         .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(30));
+        .busy_timeout(statement_timeout);
     let path = options.get_filename().to_path_buf();
     if !path.exists() {
         return Err(Error::bad_input(format!(
@@ -32,13 +37,7 @@ pub(super) async fn connect(url: &str, max_connections: u32) -> Result<SqlitePoo
         .max_connections(max_connections)
         .connect_with(options)
         .await
-        .map_err(|e| {
-            Error::bad_input(format!(
-                "cannot open {}: {}",
-                path.display(),
-                crate::error::describe_sqlx(&e)
-            ))
-        })
+        .map_err(|e| Error::from_source(e).context(format!("cannot open {}", path.display())))
 }
 
 pub(super) async fn columns(pool: &SqlitePool, table: &str) -> Result<Vec<Column>> {

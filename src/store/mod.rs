@@ -6,13 +6,14 @@
 
 use std::str::FromStr;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{PgPool, SqlitePool};
 
 use crate::discrepancy::Recorded;
 use crate::error::{Error, Result};
+use crate::exit::Exit;
 use crate::secret::redact_urls;
 use crate::source::Engine;
 
@@ -20,6 +21,8 @@ use crate::source::Engine;
 #[derive(Clone)]
 pub struct Store {
     pool: StorePool,
+    /// The file of a SQLite store (its run locks sit beside it); `None` in memory or on PostgreSQL.
+    sqlite_path: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone)]
@@ -86,23 +89,37 @@ macro_rules! append_audit {
 
 pub mod audit;
 mod discrepancies;
+mod lock;
 mod runs;
+
+pub use lock::RunLock;
 
 pub use discrepancies::{DiscrepancyFilter, ListedDiscrepancy};
 
 /// What a finished check contributes to its run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckRecord {
     pub check: String,
-    pub check_type: &'static str,
+    pub check_type: String,
     pub partition: String,
     pub status: CheckStatus,
-    pub left_rows: Option<u64>,
-    pub right_rows: Option<u64>,
-    pub left_digest: Option<String>,
-    pub right_digest: Option<String>,
+    pub left: TableSide,
+    pub right: TableSide,
     pub error: Option<String>,
+    /// The exit code this check alone calls for.
+    pub exit: Exit,
+    /// Attempts its sync took (1 when the first one succeeded).
+    pub attempts: u32,
     pub duration_ms: u64,
+}
+
+/// One side of a check as its result records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSide {
+    pub source: String,
+    pub table: String,
+    pub rows: Option<u64>,
+    pub digest: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -120,6 +137,16 @@ impl CheckStatus {
             CheckStatus::Discrepancies => "discrepancies",
             CheckStatus::Failed => "failed",
         }
+    }
+
+    fn parse(text: &str) -> Option<CheckStatus> {
+        [
+            CheckStatus::Clean,
+            CheckStatus::Discrepancies,
+            CheckStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
@@ -142,6 +169,28 @@ pub struct RunRow {
     pub superseded_by: Option<i64>,
 }
 
+/// A run as the store holds it, with everything its report shows.
+#[derive(Debug)]
+pub struct StoredRun {
+    pub id: i64,
+    pub business_date: NaiveDate,
+    pub started_at: DateTime<Utc>,
+    pub config_digest: String,
+    pub checks: Vec<CheckRecord>,
+    pub seen: Vec<Recorded>,
+    pub resolved: Vec<Recorded>,
+}
+
+impl StoredRun {
+    /// The outcome its checks call for: the one needing the most attention.
+    pub fn exit(&self) -> Exit {
+        self.checks
+            .iter()
+            .map(|c| c.exit)
+            .fold(Exit::Clean, Exit::worse)
+    }
+}
+
 pub(crate) fn i64_of(n: u64) -> Result<i64> {
     i64::try_from(n)
         .map_err(|_| Error::internal(format!("{n} does not fit the store's 64-bit integers")))
@@ -157,7 +206,7 @@ impl Store {
                 crate::error::describe_sqlx(&e)
             ))
         };
-        let pool = match Engine::from_url(url)? {
+        let (pool, sqlite_path) = match Engine::from_url(url)? {
             Engine::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|e| Error::bad_input(format!("store URL {shown}: {e}")))?
@@ -165,28 +214,30 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .foreign_keys(true)
                     .busy_timeout(std::time::Duration::from_secs(30));
-                StorePool::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(4)
-                        .connect_with(options)
-                        .await
-                        .map_err(fail)?,
-                )
+                let path = options.get_filename().to_path_buf();
+                let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(options)
+                    .await
+                    .map_err(fail)?;
+                (StorePool::Sqlite(pool), (!in_memory).then_some(path))
             }
-            Engine::Postgres => StorePool::Postgres(
-                PgPoolOptions::new()
+            Engine::Postgres => {
+                let pool = PgPoolOptions::new()
                     .max_connections(4)
                     .connect(url)
                     .await
-                    .map_err(fail)?,
-            ),
+                    .map_err(fail)?;
+                (StorePool::Postgres(pool), None)
+            }
             Engine::MySql => {
                 return Err(Error::bad_input(format!(
                     "store URL {shown}: the store lives on PostgreSQL or SQLite, not MySQL"
                 )));
             }
         };
-        let store = Store { pool };
+        let store = Store { pool, sqlite_path };
         store.migrate().await?;
         Ok(store)
     }

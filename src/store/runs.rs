@@ -8,7 +8,8 @@ use sqlx::Row;
 use super::audit::NewEntry;
 use super::discrepancies::recorded_from_row;
 use super::{
-    CheckChanges, CheckRecord, CheckStatus, RunRow, Store, StorePool, hostname, i64_of, run_actor,
+    CheckChanges, CheckRecord, CheckStatus, RunRow, Store, StorePool, StoredRun, TableSide,
+    hostname, i64_of, run_actor,
 };
 use crate::discrepancy::{Discrepancy, Recorded, Status};
 use crate::error::{Error, Result};
@@ -55,6 +56,16 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(Error::from_store)?;
+            // The caller holds the date's lock: any run still marked running for it has died.
+            let abandoned: Vec<i64> = sqlx::query_scalar(
+                "UPDATE runs SET status = 'failed', outcome = 'abandoned', finished_at = $2
+                 WHERE business_date = $1 AND status = 'running' RETURNING id",
+            )
+            .bind(business_date)
+            .bind(started_at)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::from_store)?;
             let run_id: i64 = sqlx::query_scalar(
                 "INSERT INTO runs (business_date, started_at, status, host, pid, config_digest, recon_version)
                  VALUES ($1, $2, 'running', $3, $4, $5, $6) RETURNING id",
@@ -81,7 +92,13 @@ impl Store {
                     "rerun_of": rerun_of,
                 }),
             );
-            append_audit!(tx, [entry]);
+            let mut entries = Vec::new();
+            if !abandoned.is_empty() {
+                let payload = json!({ "business_date": business_date.to_string(), "runs": abandoned });
+                entries.push(NewEntry::new("runs_abandoned", &run_actor(), Some(run_id), payload));
+            }
+            entries.push(entry);
+            append_audit!(tx, entries);
             tx.commit().await.map_err(Error::from_store)?;
             Ok(run_id)
         })
@@ -96,30 +113,69 @@ impl Store {
         found: &[Discrepancy],
     ) -> Result<CheckChanges> {
         let now = Utc::now();
-        let left_rows = record.left_rows.map(i64_of).transpose()?;
-        let right_rows = record.right_rows.map(i64_of).transpose()?;
+        let left_rows = record.left.rows.map(i64_of).transpose()?;
+        let right_rows = record.right.rows.map(i64_of).transpose()?;
         let count = i64_of(found.len() as u64)?;
         let duration = i64_of(record.duration_ms)?;
         let fingerprints = unique_fingerprints(found);
+        let unit = sync_unit(record);
+        let sync_status = if record.status == CheckStatus::Failed {
+            "failed"
+        } else {
+            "succeeded"
+        };
         on_pool!(self, pool => {
             let mut tx = pool.begin().await.map_err(Error::from_store)?;
+            // A retry replaces the failed result it completes; nothing is counted twice.
+            sqlx::query("DELETE FROM check_results WHERE run_id = $1 AND check_name = $2")
+                .bind(run_id)
+                .bind(&record.check)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
             sqlx::query(
                 "INSERT INTO check_results (run_id, check_name, check_type, partition_key, status, left_rows, right_rows,
-                                            left_digest, right_digest, discrepancies, error, duration_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                            left_digest, right_digest, discrepancies, error, duration_ms,
+                                            left_source, left_table, right_source, right_table, exit_code, attempts)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             )
             .bind(run_id)
             .bind(&record.check)
-            .bind(record.check_type)
+            .bind(&record.check_type)
             .bind(&record.partition)
             .bind(record.status.as_str())
             .bind(left_rows)
             .bind(right_rows)
-            .bind(&record.left_digest)
-            .bind(&record.right_digest)
+            .bind(&record.left.digest)
+            .bind(&record.right.digest)
             .bind(count)
             .bind(&record.error)
             .bind(duration)
+            .bind(&record.left.source)
+            .bind(&record.left.table)
+            .bind(&record.right.source)
+            .bind(&record.right.table)
+            .bind(i32::from(record.exit.code()))
+            .bind(i64::from(record.attempts))
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::from_store)?;
+            sqlx::query(
+                "INSERT INTO syncs (run_id, check_name, unit, status, attempts, last_error, finished_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (run_id, check_name, unit) DO UPDATE SET
+                     status = excluded.status,
+                     attempts = syncs.attempts + excluded.attempts,
+                     last_error = excluded.last_error,
+                     finished_at = excluded.finished_at",
+            )
+            .bind(run_id)
+            .bind(&record.check)
+            .bind(&unit)
+            .bind(sync_status)
+            .bind(i64::from(record.attempts))
+            .bind(&record.error)
+            .bind(now)
             .execute(&mut *tx)
             .await
             .map_err(Error::from_store)?;
@@ -236,6 +292,126 @@ impl Store {
         })
     }
 
+    /// The run whose results stand for a date: the newest one not superseded and not running.
+    pub async fn latest_run(&self, business_date: NaiveDate) -> Result<Option<i64>> {
+        on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT MAX(id) FROM runs WHERE business_date = $1 AND superseded_by IS NULL AND status = 'finished'",
+        )
+        .bind(business_date)
+        .fetch_one(pool)
+        .await)
+        .map_err(Error::from_store)
+    }
+
+    /// Reopens a finished run to complete the checks that failed in it; returns their names.
+    pub async fn begin_retry(&self, run_id: i64) -> Result<Vec<String>> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(Error::from_store)?;
+            sqlx::query("UPDATE runs SET status = 'running', host = $2, pid = $3 WHERE id = $1")
+                .bind(run_id)
+                .bind(hostname())
+                .bind(i64::from(std::process::id()))
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
+            let failed: Vec<String> = sqlx::query_scalar(
+                "SELECT check_name FROM check_results WHERE run_id = $1 AND status = 'failed' ORDER BY id",
+            )
+            .bind(run_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::from_store)?;
+            let entry = NewEntry::new("run_retried", &super::os_user(), Some(run_id), json!({ "checks": failed }));
+            append_audit!(tx, [entry]);
+            tx.commit().await.map_err(Error::from_store)?;
+            Ok(failed)
+        })
+    }
+
+    /// Everything a run's report shows, read back from the store.
+    pub async fn stored_run(&self, run_id: i64) -> Result<StoredRun> {
+        on_pool!(self, pool => {
+            let run = sqlx::query("SELECT business_date, started_at, config_digest FROM runs WHERE id = $1")
+                .bind(run_id)
+                .fetch_one(pool)
+                .await
+                .map_err(Error::from_store)?;
+            let checks = sqlx::query(
+                "SELECT check_name, check_type, partition_key, status, left_rows, right_rows, left_digest, right_digest,
+                        error, duration_ms, left_source, left_table, right_source, right_table, exit_code, attempts
+                 FROM check_results WHERE run_id = $1 ORDER BY id",
+            )
+            .bind(run_id)
+            .fetch_all(pool)
+            .await
+            .map_err(Error::from_store)?;
+            let seen = sqlx::query(
+                "SELECT d.id, d.check_name, d.partition_key, d.kind, d.key_json, d.columns_json, d.detail_json,
+                        d.status, d.first_run_id
+                 FROM run_discrepancies rd JOIN discrepancies d ON d.id = rd.discrepancy_id
+                 WHERE rd.run_id = $1 ORDER BY d.id",
+            )
+            .bind(run_id)
+            .fetch_all(pool)
+            .await
+            .map_err(Error::from_store)?;
+            let resolved = sqlx::query(
+                "SELECT id, check_name, partition_key, kind, key_json, columns_json, detail_json, status, first_run_id
+                 FROM discrepancies WHERE resolved_run_id = $1 ORDER BY id",
+            )
+            .bind(run_id)
+            .fetch_all(pool)
+            .await
+            .map_err(Error::from_store)?;
+            let mut records = Vec::with_capacity(checks.len());
+            for row in &checks {
+                let get_u64 = |name: &str| -> Result<Option<u64>> {
+                    let n: Option<i64> = row.try_get(name).map_err(Error::from_store)?;
+                    Ok(n.map(|n| n.max(0) as u64))
+                };
+                let get = |name: &str| -> Result<String> {
+                    let v: Option<String> = row.try_get(name).map_err(Error::from_store)?;
+                    Ok(v.unwrap_or_default())
+                };
+                let status: String = row.try_get("status").map_err(Error::from_store)?;
+                let exit_code: Option<i64> = row.try_get::<Option<i32>, _>("exit_code").map_err(Error::from_store)?.map(i64::from);
+                let attempts: Option<i32> = row.try_get("attempts").map_err(Error::from_store)?;
+                records.push(CheckRecord {
+                    check: get("check_name")?,
+                    check_type: get("check_type")?,
+                    partition: get("partition_key")?,
+                    status: CheckStatus::parse(&status)
+                        .ok_or_else(|| Error::internal(format!("store holds an unknown check status {status:?}")))?,
+                    left: TableSide {
+                        source: get("left_source")?,
+                        table: get("left_table")?,
+                        rows: get_u64("left_rows")?,
+                        digest: row.try_get("left_digest").map_err(Error::from_store)?,
+                    },
+                    right: TableSide {
+                        source: get("right_source")?,
+                        table: get("right_table")?,
+                        rows: get_u64("right_rows")?,
+                        digest: row.try_get("right_digest").map_err(Error::from_store)?,
+                    },
+                    error: row.try_get("error").map_err(Error::from_store)?,
+                    exit: exit_code.and_then(Exit::from_code).unwrap_or(Exit::Internal),
+                    attempts: attempts.map_or(1, |a| a.max(0) as u32),
+                    duration_ms: get_u64("duration_ms")?.unwrap_or(0),
+                });
+            }
+            Ok(StoredRun {
+                id: run_id,
+                business_date: run.try_get("business_date").map_err(Error::from_store)?,
+                started_at: run.try_get("started_at").map_err(Error::from_store)?,
+                config_digest: run.try_get("config_digest").map_err(Error::from_store)?,
+                checks: records,
+                seen: seen.iter().map(recorded_from_row).collect::<Result<_>>()?,
+                resolved: resolved.iter().map(recorded_from_row).collect::<Result<_>>()?,
+            })
+        })
+    }
+
     /// The runs of a business date, oldest first.
     pub async fn runs_for(&self, business_date: NaiveDate) -> Result<Vec<RunRow>> {
         on_pool!(self, pool => {
@@ -259,6 +435,18 @@ impl Store {
                 .collect()
         })
     }
+}
+
+/// The sync a check result stands for: both sides read and compared.
+fn sync_unit(record: &CheckRecord) -> String {
+    format!(
+        "{}:{}.{}<>{}.{}",
+        record.check_type,
+        record.left.source,
+        record.left.table,
+        record.right.source,
+        record.right.table
+    )
 }
 
 /// Fingerprints for this batch; two discrepancies that mask to the same identity (two card
@@ -289,10 +477,9 @@ fn check_entries(run_id: i64, record: &CheckRecord, changes: &CheckChanges) -> V
             "type": record.check_type,
             "partition": record.partition,
             "status": record.status.as_str(),
-            "left_rows": record.left_rows,
-            "right_rows": record.right_rows,
-            "left_digest": record.left_digest,
-            "right_digest": record.right_digest,
+            "left": { "source": record.left.source, "table": record.left.table, "rows": record.left.rows, "digest": record.left.digest },
+            "right": { "source": record.right.source, "table": record.right.table, "rows": record.right.rows, "digest": record.right.digest },
+            "attempts": record.attempts,
             "discrepancies": changes.seen.len(),
             "error": record.error,
         }),

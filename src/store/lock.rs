@@ -1,0 +1,130 @@
+//! One run at a time per store and business date: a PostgreSQL advisory lock, or an exclusive
+//! lock on a file beside a SQLite store. Both die with the process, so a crash never leaves
+//! the lock held.
+
+use chrono::NaiveDate;
+use sqlx::pool::PoolConnection;
+use sqlx::{Postgres, Row};
+
+use super::{Store, StorePool};
+use crate::error::{Error, Result};
+
+/// Held while a run (or a retry) works on a business date; released on drop.
+pub struct RunLock {
+    held: Held,
+}
+
+enum Held {
+    Postgres(Option<PoolConnection<Postgres>>),
+    /// Kept open only to hold its lock.
+    File(#[allow(dead_code)] std::fs::File),
+    /// An in-memory SQLite store lives in one process only.
+    InProcess,
+}
+
+/// The advisory lock's two keys: recon's namespace and the date as days since 1970.
+fn advisory_keys(date: NaiveDate) -> (i32, i32) {
+    const NAMESPACE: i32 = 0x7265_636f; // "reco"
+    let days = (date - NaiveDate::default()).num_days();
+    (NAMESPACE, i32::try_from(days).unwrap_or(i32::MAX))
+}
+
+impl Store {
+    /// Takes the lock for `date`, or fails with `Error::Locked` naming the run that holds it.
+    pub async fn lock_date(&self, date: NaiveDate) -> Result<RunLock> {
+        let acquired = match &self.pool {
+            StorePool::Postgres(pool) => {
+                let mut conn = pool.acquire().await.map_err(Error::from_store)?;
+                let (k1, k2) = advisory_keys(date);
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+                    .bind(k1)
+                    .bind(k2)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(Error::from_store)?;
+                got.then(|| Held::Postgres(Some(conn)))
+            }
+            StorePool::Sqlite(_) => match &self.sqlite_path {
+                None => Some(Held::InProcess),
+                Some(path) => {
+                    let lock_path = format!("{}.lock-{date}", path.display());
+                    let file = std::fs::OpenOptions::new()
+                        .create(true)
+                        .truncate(false)
+                        .write(true)
+                        .open(&lock_path)
+                        .map_err(|e| {
+                            Error::internal(format!("cannot open the lock file {lock_path}: {e}"))
+                        })?;
+                    match file.try_lock() {
+                        Ok(()) => Some(Held::File(file)),
+                        Err(std::fs::TryLockError::WouldBlock) => None,
+                        Err(std::fs::TryLockError::Error(e)) => {
+                            return Err(Error::internal(format!("cannot lock {lock_path}: {e}")));
+                        }
+                    }
+                }
+            },
+        };
+        match acquired {
+            Some(held) => Ok(RunLock { held }),
+            None => Err(Error::Locked(self.lock_holder(date).await)),
+        }
+    }
+
+    /// "run 12 on host vm (pid 4242), started 2026-11-21T02:00:03Z", from the runs table.
+    async fn lock_holder(&self, date: NaiveDate) -> String {
+        let holder = on_pool!(self, pool => sqlx::query(
+            "SELECT id, host, pid, started_at FROM runs WHERE business_date = $1 AND status = 'running' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(date)
+        .fetch_optional(pool)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|row| {
+            let id: i64 = row.try_get("id").ok()?;
+            let host: String = row.try_get("host").ok()?;
+            let pid: i64 = row.try_get("pid").ok()?;
+            let started: chrono::DateTime<chrono::Utc> = row.try_get("started_at").ok()?;
+            Some(format!("run {id} on host {host} (pid {pid}), started {}", started.format("%Y-%m-%dT%H:%M:%SZ")))
+        }));
+        match holder {
+            Some(h) => format!(
+                "another run holds the lock for {date}: {h}; wait for it or check that host"
+            ),
+            None => {
+                format!("another run holds the lock for {date} (it is still starting); wait for it")
+            }
+        }
+    }
+}
+
+impl RunLock {
+    /// Releases the lock now (dropping it does too).
+    pub async fn release(mut self) {
+        if let Held::Postgres(conn) = &mut self.held
+            && let Some(mut conn) = conn.take()
+        {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock_all()")
+                .execute(&mut *conn)
+                .await;
+            if unlocked.is_err() {
+                // Closing the session releases its advisory locks for certain.
+                let _ = conn.detach();
+            }
+        }
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // A connection still holding the advisory lock must not go back to the pool: detached
+        // and dropped, its session ends and PostgreSQL releases the lock.
+        if let Held::Postgres(conn) = &mut self.held
+            && let Some(conn) = conn.take()
+        {
+            drop(conn.detach());
+        }
+    }
+}

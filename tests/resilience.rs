@@ -1,0 +1,385 @@
+//! Resilient runs: one run at a time per date, a busy source retried then recorded as
+//! incomplete (exit 3), `recon retry` completing exactly what failed, and reruns after a kill
+//! or side by side leaving the same results as one clean run.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use common::*;
+use recon::store::Store;
+use sqlx::Connection;
+
+fn date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+}
+
+const CONFIG: &str = r#"
+[job.retry]
+initial_delay_ms = 50
+max_delay_ms = 200
+max_total_secs = 3
+max_attempts = 4
+
+[store]
+url_env = "STORE_URL"
+[sources.ledger]
+url_env = "LEDGER_URL"
+[sources.payments]
+url_env = "PAYMENTS_URL"
+statement_timeout_secs = 1
+
+[[integrity]]
+name = "accounts"
+left = { source = "ledger", table = "accounts" }
+right = { source = "ledger", table = "accounts_copy" }
+key = ["id"]
+
+[[integrity]]
+name = "entries"
+left = { source = "ledger", table = "entries" }
+right = { source = "payments", table = "entries" }
+key = ["id"]
+"#;
+
+/// Ledger and payments databases with `rows` entries and two planted differences.
+async fn sources(dir: &Path, rows: u32) -> (String, String) {
+    let schema = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, memo TEXT)";
+    let fill = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})
+         INSERT INTO entries SELECT i, i * 7, 'entry ' || i FROM n"
+    );
+    let ledger = sqlite_db(
+        &dir.join("ledger.db"),
+        &[
+            schema,
+            &fill,
+            "CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT)",
+            "CREATE TABLE accounts_copy (id TEXT PRIMARY KEY, name TEXT)",
+            "INSERT INTO accounts VALUES ('a', 'Alpha'), ('b', 'Beta')",
+            "INSERT INTO accounts_copy VALUES ('a', 'Alpha'), ('b', 'Beta')",
+        ],
+    )
+    .await;
+    let payments = sqlite_db(
+        &dir.join("payments.db"),
+        &[
+            schema,
+            &fill,
+            "UPDATE entries SET amount_minor = 0 WHERE id = 3",
+            "DELETE FROM entries WHERE id = 5",
+        ],
+    )
+    .await;
+    write(dir, "recon.toml", CONFIG);
+    (ledger, payments)
+}
+
+fn env<'a>(store: &'a str, ledger: &'a str, payments: &'a str) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("STORE_URL", store),
+        ("LEDGER_URL", ledger),
+        ("PAYMENTS_URL", payments),
+    ]
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap()
+}
+
+const RUN: [&str; 7] = [
+    "run",
+    "--config",
+    "recon.toml",
+    "--date",
+    "2026-11-20",
+    "--out",
+    "out",
+];
+
+async fn a_held_lock_exits_4_naming_the_holder(store_url: &str) {
+    let dir = temp_dir();
+    let (ledger, payments) = sources(dir.path(), 10).await;
+    let store = Store::open(store_url).await.unwrap();
+    let lock = store.lock_date(date()).await.unwrap();
+    let holder = store.begin_run(date(), "digest", Utc::now()).await.unwrap();
+
+    let out = recon(&RUN, &env(store_url, &ledger, &payments), dir.path());
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let err = stderr(&out);
+    let expected = format!(
+        "recon: another run holds the lock for 2026-11-20: run {holder} on host {} (pid {}), started ",
+        recon::store::hostname(),
+        std::process::id()
+    );
+    assert!(err.starts_with(&expected), "{err}");
+    assert!(err.ends_with("; wait for it or check that host\n"), "{err}");
+
+    // The holder dies without finishing: the next run takes over and records it as abandoned.
+    drop(lock);
+    let out = recon(&RUN, &env(store_url, &ledger, &payments), dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let runs = store.runs_for(date()).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        (runs[0].status.as_str(), runs[0].outcome.as_deref()),
+        ("failed", Some("abandoned"))
+    );
+    assert_eq!(runs[0].superseded_by, Some(runs[1].id));
+    let v = store.verify_audit(1).await.unwrap();
+    assert!(v.breaks.is_empty());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_held_lock_exits_4_on_a_sqlite_store() {
+    let dir = temp_dir();
+    a_held_lock_exits_4_naming_the_holder(&format!(
+        "sqlite://{}",
+        dir.path().join("s.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_held_lock_exits_4_on_a_postgres_store() {
+    let Some(url) = fresh_postgres("lock").await else {
+        return;
+    };
+    a_held_lock_exits_4_naming_the_holder(&url).await;
+}
+
+#[tokio::test]
+async fn a_source_busy_past_the_policy_exits_3_and_retry_completes_the_run() {
+    let dir = temp_dir();
+    let (ledger, payments) = sources(dir.path(), 10).await;
+    let store_url = format!("sqlite://{}", dir.path().join("s.db").display());
+
+    // Another program holds the payments database exclusively: every read of it is busy.
+    let mut writer = sqlx::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::from_str(&payments).unwrap(),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql("BEGIN EXCLUSIVE")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let out = recon(&RUN, &env(&store_url, &ledger, &payments), dir.path());
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    // Within the policy's total time, plus the last attempt's own busy timeout.
+    assert!(took < Duration::from_secs(3 + 1 + 2), "took {took:?}");
+    let s = summary(dir.path());
+    assert_eq!(s["outcome"], "incomplete");
+    let entries = &s["checks"][1];
+    assert_eq!(entries["status"], "failed");
+    assert!(entries["attempts"].as_u64().unwrap() >= 2, "{entries}");
+    let error = entries["error"].as_str().unwrap();
+    assert!(error.contains("database is locked"), "{error}");
+    assert!(
+        error.ends_with("attempt(s); `recon retry` completes it)"),
+        "{error}"
+    );
+    assert_eq!(s["checks"][0]["status"], "clean");
+    assert_eq!(s["discrepancies"], serde_json::json!([]));
+    assert!(
+        stdout(&out)
+            .contains("Outcome: incomplete: a source could not be read; safe to rerun (exit 3)")
+    );
+
+    // The source is back: retry completes the same run, re-attempting only what failed.
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    writer.close().await.unwrap();
+    let out = recon(
+        &[
+            "retry",
+            "--config",
+            "recon.toml",
+            "--date",
+            "2026-11-20",
+            "--out",
+            "out",
+        ],
+        &env(&store_url, &ledger, &payments),
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let after = summary(dir.path());
+    assert_eq!(after["run_id"], s["run_id"], "the same run, completed");
+    assert_eq!(after["outcome"], "discrepancies");
+    assert_eq!(after["checks"][1]["status"], "discrepancies");
+    assert_eq!(after["checks"][1]["attempts"], 1);
+    let keys: Vec<String> = after["discrepancies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["kind"].as_str().unwrap(),
+                d["key"]["id"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(keys, ["changed 3", "missing_in_right 5"]);
+
+    // The audit trail shows the accounts check compared once, the entries check twice.
+    let store = Store::open(&store_url).await.unwrap();
+    let mut export = Vec::new();
+    store.export_audit(&mut export).await.unwrap();
+    let text = String::from_utf8(export).unwrap();
+    let results: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("\"action\":\"check_result\""))
+        .map(|l| {
+            if l.contains("\\\"check\\\":\\\"accounts\\\"") {
+                "accounts"
+            } else {
+                "entries"
+            }
+        })
+        .collect();
+    assert_eq!(results, ["accounts", "entries", "entries"]);
+    assert!(text.contains("\"action\":\"run_retried\""));
+    // A second retry has nothing left to do and changes nothing.
+    let again = recon(
+        &[
+            "retry",
+            "--config",
+            "recon.toml",
+            "--date",
+            "2026-11-20",
+            "--out",
+            "out",
+        ],
+        &env(&store_url, &ledger, &payments),
+        dir.path(),
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(summary(dir.path())["discrepancies"], after["discrepancies"]);
+    store.close().await;
+}
+
+/// (kind, key, status) of every discrepancy in the store, sorted.
+async fn store_state(store_url: &str) -> Vec<(String, String, String)> {
+    let store = Store::open(store_url).await.unwrap();
+    let mut all = Vec::new();
+    for check in ["accounts", "entries"] {
+        for r in store.discrepancies(check).await.unwrap() {
+            all.push((
+                r.discrepancy.kind.as_str().to_string(),
+                r.discrepancy.key_display(),
+                r.status.as_str().to_string(),
+            ));
+        }
+    }
+    store.close().await;
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn a_run_killed_midway_then_rerun_leaves_what_a_clean_run_leaves() {
+    let dir = temp_dir();
+    let (ledger, payments) = sources(dir.path(), 60_000).await;
+    let clean_store = format!("sqlite://{}", dir.path().join("clean.db").display());
+    let out = recon(&RUN, &env(&clean_store, &ledger, &payments), dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let clean = store_state(&clean_store).await;
+    assert_eq!(
+        clean,
+        [
+            (
+                "changed".to_string(),
+                "id=3".to_string(),
+                "open".to_string()
+            ),
+            (
+                "missing_in_right".to_string(),
+                "id=5".to_string(),
+                "open".to_string()
+            ),
+        ]
+    );
+
+    for (attempt, kill_after_ms) in [150u64, 400, 900].into_iter().enumerate() {
+        let store = format!(
+            "sqlite://{}",
+            dir.path().join(format!("killed{attempt}.db")).display()
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_recon"))
+            .args(RUN)
+            .current_dir(dir.path())
+            .envs(env(&store, &ledger, &payments))
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(kill_after_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        let rerun = recon(&RUN, &env(&store, &ledger, &payments), dir.path());
+        assert_eq!(rerun.status.code(), Some(1), "{}", stderr(&rerun));
+        assert_eq!(
+            store_state(&store).await.len(),
+            clean.len(),
+            "no duplicates after a kill at {kill_after_ms} ms"
+        );
+        let after: Vec<_> = store_state(&store)
+            .await
+            .into_iter()
+            .map(|(k, key, _)| (k, key))
+            .collect();
+        let want: Vec<_> = clean
+            .iter()
+            .map(|(k, key, _)| (k.clone(), key.clone()))
+            .collect();
+        assert_eq!(after, want, "kill at {kill_after_ms} ms");
+        let verified = Store::open(&store)
+            .await
+            .unwrap()
+            .verify_audit(1)
+            .await
+            .unwrap();
+        assert!(verified.breaks.is_empty(), "{:?}", verified.breaks);
+    }
+}
+
+#[tokio::test]
+async fn two_runs_of_one_date_at_once_one_waits_out_with_exit_4() {
+    let dir = temp_dir();
+    let (ledger, payments) = sources(dir.path(), 60_000).await;
+    let store = format!("sqlite://{}", dir.path().join("s.db").display());
+    // Create the store first so both processes only race for the lock.
+    Store::open(&store).await.unwrap().close().await;
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_recon"))
+            .args(RUN)
+            .current_dir(dir.path())
+            .envs(env(&store, &ledger, &payments))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = spawn();
+    std::thread::sleep(Duration::from_millis(100));
+    let second = spawn();
+    let a = first.wait_with_output().unwrap();
+    let b = second.wait_with_output().unwrap();
+    let mut codes = [a.status.code(), b.status.code()];
+    codes.sort();
+    assert_eq!(codes, [Some(1), Some(4)], "{} / {}", stderr(&a), stderr(&b));
+    assert_eq!(store_state(&store).await.len(), 2);
+}
