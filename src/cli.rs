@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
+use crate::shard::Shard;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "recon",
@@ -134,11 +136,17 @@ pub struct RunArgs {
     #[command(flatten)]
     pub config: ConfigArg,
     /// The business date to reconcile, YYYY-MM-DD (default: yesterday in the job's time zone).
-    #[arg(long, value_parser = parse_date)]
+    #[arg(long, env = "RECON_DATE", value_parser = parse_date)]
     pub date: Option<NaiveDate>,
     /// Folder for summary.json and discrepancies.csv (default: job.out_dir, then ./recon-out).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Only this shard of the checks, I/N (e.g. `--shard $(JOB_COMPLETION_INDEX)/4`).
+    #[arg(long, env = "RECON_SHARD")]
+    pub shard: Option<Shard>,
+    /// If the date's latest run is incomplete (exit 3), complete it instead of starting afresh.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +159,9 @@ pub struct RetryArgs {
     /// Folder for the rewritten reports (default: job.out_dir).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// The shard whose run to complete, I/N.
+    #[arg(long, env = "RECON_SHARD")]
+    pub shard: Option<Shard>,
 }
 
 #[derive(Debug, Args)]

@@ -98,7 +98,7 @@ pub async fn demo(out: &Path) -> Result<DemoReport> {
             .map(|(_, url)| url.clone())
     };
     let config = Config::parse(Path::new("config/demo.toml"), CONFIG, &env)?;
-    let report = run::run(&config, business_date(), out).await?;
+    let report = run::run(&config, business_date(), out, run::RunOptions::default()).await?;
 
     let mut found: Vec<Planted> = report
         .summary

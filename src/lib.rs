@@ -17,6 +17,7 @@ pub mod retry;
 pub mod run;
 pub mod secret;
 pub mod settlement;
+pub mod shard;
 pub mod source;
 pub mod store;
 pub mod telemetry;

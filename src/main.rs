@@ -55,7 +55,11 @@ async fn dispatch(command: Command) -> Result<Exit> {
             let config = Config::load(&args.config.config, &process_env)?;
             let date = args.date.unwrap_or_else(|| run::yesterday(&config));
             let out = args.out.unwrap_or_else(|| config.out_dir.clone());
-            let report = run::run(&config, date, &out).await?;
+            let options = run::RunOptions {
+                shard: args.shard,
+                resume: args.resume,
+            };
+            let report = run::run(&config, date, &out, options).await?;
             print(&mut stdout, &render_text(&report.summary, &report.reports))?;
             Ok(report.exit())
         }
@@ -63,7 +67,7 @@ async fn dispatch(command: Command) -> Result<Exit> {
             let config = Config::load(&args.config.config, &process_env)?;
             let date = args.date.unwrap_or_else(|| run::yesterday(&config));
             let out = args.out.unwrap_or_else(|| config.out_dir.clone());
-            let report = run::retry(&config, date, &out).await?;
+            let report = run::retry(&config, date, &out, args.shard).await?;
             print(&mut stdout, &render_text(&report.summary, &report.reports))?;
             Ok(report.exit())
         }

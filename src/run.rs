@@ -17,6 +17,7 @@ use crate::exit::Exit;
 use crate::integrity::{self, BusinessDay, TablePair};
 use crate::output::{self, AuditHead, Summary};
 use crate::retry::with_retries;
+use crate::shard::Shard;
 use crate::source::Source;
 use crate::store::{CheckRecord, CheckStatus, Store, TableSide};
 
@@ -41,32 +42,102 @@ pub fn yesterday(config: &Config) -> NaiveDate {
     today.pred_opt().unwrap_or(today)
 }
 
-/// Runs every configured check for `date`, records the results and writes the reports to `out`.
-pub async fn run(config: &Config, date: NaiveDate, out: &Path) -> Result<RunReport> {
-    let day = BusinessDay::new(date, config.timezone)?;
+/// How a run is started: for which part of the checks, and whether it may resume.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Only the checks of this shard.
+    pub shard: Option<Shard>,
+    /// When the date's latest run is incomplete, complete it (as `retry` does) instead of
+    /// starting afresh: what a CronJob's pod retry after exit 3 should do.
+    pub resume: bool,
+}
+
+/// Runs the configured checks for `date`, records the results and writes the reports to `out`.
+pub async fn run(
+    config: &Config,
+    date: NaiveDate,
+    out: &Path,
+    options: RunOptions,
+) -> Result<RunReport> {
+    let shard = Shard::key(options.shard);
+    with_lock(config, date, &shard, async |store: &Store| {
+        if options.resume
+            && let Some((run_id, outcome)) = store.latest_run(date, &shard).await?
+            && outcome == Exit::Incomplete.as_str()
+        {
+            info!(
+                run_id,
+                "the latest run of this date is incomplete: completing it"
+            );
+            return complete(config, store, run_id, date, out).await;
+        }
+        let run_id = store
+            .begin_run(date, &shard, &config.digest, Utc::now())
+            .await?;
+        let checks: Vec<&IntegrityCheck> = config
+            .integrity
+            .iter()
+            .enumerate()
+            .filter(|(position, _)| options.shard.is_none_or(|s| s.takes(*position)))
+            .map(|(_, check)| check)
+            .collect();
+        let day = BusinessDay::new(date, config.timezone)?;
+        let executed = execute(config, store, run_id, day, &checks)
+            .instrument(info_span!("run", run_id, business_date = %date, shard = %shard))
+            .await;
+        finish(config, store, run_id, out, executed).await
+    })
+    .await
+}
+
+/// Re-attempts only the checks that failed in the latest run of `date`, completing that run.
+pub async fn retry(
+    config: &Config,
+    date: NaiveDate,
+    out: &Path,
+    shard: Option<Shard>,
+) -> Result<RunReport> {
+    let shard = Shard::key(shard);
+    with_lock(config, date, &shard, async |store: &Store| {
+        let (run_id, _) = store.latest_run(date, &shard).await?.ok_or_else(|| {
+            Error::bad_input(format!(
+                "no finished run for {date} to retry; start one with `recon run --date {date}`"
+            ))
+        })?;
+        complete(config, store, run_id, date, out).await
+    })
+    .await
+}
+
+/// Opens the store, holds the date's lock while `work` runs, then lets both go.
+async fn with_lock(
+    config: &Config,
+    date: NaiveDate,
+    shard: &str,
+    work: impl AsyncFnOnce(&Store) -> Result<RunReport>,
+) -> Result<RunReport> {
     let store = Store::open(&config.store_url).await?;
-    let lock = store.lock_date(date).await?;
-    let run_id = store.begin_run(date, &config.digest, Utc::now()).await?;
-    let checks: Vec<&IntegrityCheck> = config.integrity.iter().collect();
-    let executed = execute(config, &store, run_id, day, &checks)
-        .instrument(info_span!("run", run_id, business_date = %date))
-        .await;
-    let report = finish(config, &store, run_id, out, executed).await;
-    lock.release().await;
+    let lock = store.lock_date(date, shard).await;
+    let report = match lock {
+        Ok(lock) => {
+            let report = work(&store).await;
+            lock.release().await;
+            report
+        }
+        Err(e) => Err(e),
+    };
     store.close().await;
     report
 }
 
-/// Re-attempts only the checks that failed in the latest run of `date`, completing that run.
-pub async fn retry(config: &Config, date: NaiveDate, out: &Path) -> Result<RunReport> {
-    let day = BusinessDay::new(date, config.timezone)?;
-    let store = Store::open(&config.store_url).await?;
-    let lock = store.lock_date(date).await?;
-    let run_id = store.latest_run(date).await?.ok_or_else(|| {
-        Error::bad_input(format!(
-            "no finished run for {date} to retry; start one with `recon run --date {date}`"
-        ))
-    })?;
+/// Completes run `run_id`: its failed checks are attempted again and its reports rewritten.
+async fn complete(
+    config: &Config,
+    store: &Store,
+    run_id: i64,
+    date: NaiveDate,
+    out: &Path,
+) -> Result<RunReport> {
     let failed = store.begin_retry(run_id).await?;
     let checks: Vec<&IntegrityCheck> = config
         .integrity
@@ -84,13 +155,11 @@ pub async fn retry(config: &Config, date: NaiveDate, out: &Path) -> Result<RunRe
         checks = checks.len(),
         "retrying the checks that failed"
     );
-    let executed = execute(config, &store, run_id, day, &checks)
+    let day = BusinessDay::new(date, config.timezone)?;
+    let executed = execute(config, store, run_id, day, &checks)
         .instrument(info_span!("retry", run_id, business_date = %date))
         .await;
-    let report = finish(config, &store, run_id, out, executed).await;
-    lock.release().await;
-    store.close().await;
-    report
+    finish(config, store, run_id, out, executed).await
 }
 
 /// Closes the run with the outcome its stored results call for and writes its reports.

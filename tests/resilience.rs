@@ -105,8 +105,11 @@ async fn a_held_lock_exits_4_naming_the_holder(store_url: &str) {
     let dir = temp_dir();
     let (ledger, payments) = sources(dir.path(), 10).await;
     let store = Store::open(store_url).await.unwrap();
-    let lock = store.lock_date(date()).await.unwrap();
-    let holder = store.begin_run(date(), "digest", Utc::now()).await.unwrap();
+    let lock = store.lock_date(date(), "").await.unwrap();
+    let holder = store
+        .begin_run(date(), "", "digest", Utc::now())
+        .await
+        .unwrap();
 
     let out = recon(&RUN, &env(store_url, &ledger, &payments), dir.path());
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
@@ -382,4 +385,123 @@ async fn two_runs_of_one_date_at_once_one_waits_out_with_exit_4() {
     codes.sort();
     assert_eq!(codes, [Some(1), Some(4)], "{} / {}", stderr(&a), stderr(&b));
     assert_eq!(store_state(&store).await.len(), 2);
+}
+
+#[tokio::test]
+async fn run_resume_completes_an_incomplete_run_instead_of_redoing_it() {
+    let dir = temp_dir();
+    let (ledger, payments) = sources(dir.path(), 10).await;
+    let store_url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let mut writer = sqlx::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::from_str(&payments).unwrap(),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql("BEGIN EXCLUSIVE")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let resume: Vec<&str> = RUN.iter().copied().chain(["--resume"]).collect();
+    let first = recon(&resume, &env(&store_url, &ledger, &payments), dir.path());
+    assert_eq!(first.status.code(), Some(3), "{}", stderr(&first));
+    let incomplete = summary(dir.path());
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    writer.close().await.unwrap();
+
+    let second = recon(&resume, &env(&store_url, &ledger, &payments), dir.path());
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    let complete = summary(dir.path());
+    assert_eq!(complete["run_id"], incomplete["run_id"]);
+    assert_eq!(complete["checks"][1]["status"], "discrepancies");
+    // A complete run is not resumed: --resume then starts a fresh rerun.
+    let third = recon(&resume, &env(&store_url, &ledger, &payments), dir.path());
+    assert_eq!(third.status.code(), Some(1));
+    assert_eq!(
+        summary(dir.path())["run_id"],
+        complete["run_id"].as_i64().unwrap() + 1
+    );
+}
+
+#[tokio::test]
+async fn two_shards_together_leave_what_one_unsharded_run_leaves() {
+    let dir = temp_dir();
+    let (ledger, payments) = sources(dir.path(), 2_000).await;
+    // A third check with its own difference, so each shard has something to find.
+    let config = CONFIG.to_string()
+        + r#"
+[[integrity]]
+name = "entry_memos"
+left = { source = "ledger", table = "entries" }
+right = { source = "payments", table = "entries" }
+key = ["id"]
+columns = ["memo"]
+"#;
+    write(dir.path(), "recon.toml", &config);
+    let whole = format!("sqlite://{}", dir.path().join("whole.db").display());
+    let out = recon(&RUN, &env(&whole, &ledger, &payments), dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    let sharded = format!("sqlite://{}", dir.path().join("sharded.db").display());
+    Store::open(&sharded).await.unwrap().close().await;
+    let spawn = |shard: &str| {
+        Command::new(env!("CARGO_BIN_EXE_recon"))
+            .args(RUN)
+            .args(["--shard", shard])
+            .current_dir(dir.path())
+            .envs(env(&sharded, &ledger, &payments))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Both shards at once: they do not hold each other's lock.
+    let (a, b) = (spawn("0/2"), spawn("1/2"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(
+        (a.status.code(), b.status.code()),
+        (Some(1), Some(1)),
+        "{} / {}",
+        stderr(&a),
+        stderr(&b)
+    );
+
+    let state = |url: String| async move {
+        let store = Store::open(&url).await.unwrap();
+        let mut all = Vec::new();
+        for check in ["accounts", "entries", "entry_memos"] {
+            for r in store.discrepancies(check).await.unwrap() {
+                all.push(format!(
+                    "{check} {} {} {}",
+                    r.discrepancy.kind.as_str(),
+                    r.discrepancy.key_display(),
+                    r.status.as_str()
+                ));
+            }
+        }
+        store.close().await;
+        all.sort();
+        all
+    };
+    let whole_state = state(whole).await;
+    assert_eq!(
+        whole_state,
+        [
+            "entries changed id=3 open",
+            "entries missing_in_right id=5 open",
+            "entry_memos missing_in_right id=5 open",
+        ]
+    );
+    assert_eq!(state(sharded.clone()).await, whole_state);
+    // Each shard ran its own checks: positions 0 and 2 in shard 0, position 1 in shard 1.
+    let store = Store::open(&sharded).await.unwrap();
+    let runs = store.runs_for(date()).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter().all(|r| r.superseded_by.is_none()),
+        "shards do not supersede each other"
+    );
 }

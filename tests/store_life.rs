@@ -105,7 +105,9 @@ async fn life_of_a_discrepancy(store_url: &str, dir: &Path) {
     let entry_2 = (String::from("entries"), String::from(r#"{"id":"2"}"#));
 
     // First run: both discrepancies are new.
-    let first = recon::run::run(&config, date(20), &out).await.unwrap();
+    let first = recon::run::run(&config, date(20), &out, recon::run::RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(first.exit(), Exit::Discrepancies);
     assert_eq!(
         seen(&first),
@@ -116,7 +118,9 @@ async fn life_of_a_discrepancy(store_url: &str, dir: &Path) {
     );
 
     // A rerun of the same date: carried over, same ids, nothing duplicated, first run superseded.
-    let second = recon::run::run(&config, date(20), &out).await.unwrap();
+    let second = recon::run::run(&config, date(20), &out, recon::run::RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(
         seen(&second),
         vec![
@@ -149,7 +153,9 @@ async fn life_of_a_discrepancy(store_url: &str, dir: &Path) {
 
     // The payments copy is fixed: the entry is resolved by the third run; the account stays.
     set_right_amount(&payments, 2, 200).await;
-    let third = recon::run::run(&config, date(20), &out).await.unwrap();
+    let third = recon::run::run(&config, date(20), &out, recon::run::RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(
         seen(&third),
         vec![(account_a.0.clone(), account_a.1.clone(), Status::Carried)]
@@ -169,7 +175,9 @@ async fn life_of_a_discrepancy(store_url: &str, dir: &Path) {
     assert_eq!(stored[0].status, Status::Resolved);
 
     // The next business day: the whole-table account discrepancy follows; the day is clean.
-    let next_day = recon::run::run(&config, date(21), &out).await.unwrap();
+    let next_day = recon::run::run(&config, date(21), &out, recon::run::RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(
         seen(&next_day),
         vec![(account_a.0.clone(), account_a.1.clone(), Status::Carried)]
@@ -188,7 +196,9 @@ async fn life_of_a_discrepancy(store_url: &str, dir: &Path) {
 
     // Broken again: the same discrepancy reopens with this run as its first sighting.
     set_right_amount(&payments, 2, 260).await;
-    let fourth = recon::run::run(&config, date(20), &out).await.unwrap();
+    let fourth = recon::run::run(&config, date(20), &out, recon::run::RunOptions::default())
+        .await
+        .unwrap();
     let reopened = fourth
         .summary
         .discrepancies

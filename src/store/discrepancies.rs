@@ -5,7 +5,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::audit::NewEntry;
-use super::{Store, StorePool};
+use super::{BeginWrite, Store, StorePool};
 use crate::discrepancy::{ColumnValues, Discrepancy, Kind, Recorded, Status};
 use crate::error::{Error, Result};
 
@@ -90,7 +90,7 @@ impl Store {
         }
         let now = Utc::now();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(Error::from_store)?;
+            let mut tx = pool.begin_write().await?;
             // Writing first takes the write lock, so the check below cannot race another writer.
             let updated = sqlx::query(
                 "UPDATE discrepancies SET status = 'acknowledged', ack_note = $1, ack_actor = $2, ack_at = $3

@@ -22,20 +22,27 @@ enum Held {
     InProcess,
 }
 
-/// The advisory lock's two keys: recon's namespace and the date as days since 1970.
-fn advisory_keys(date: NaiveDate) -> (i32, i32) {
+/// The advisory lock's two keys: recon's namespace and the date (days since 1970) with the shard.
+fn advisory_keys(date: NaiveDate, shard: &str) -> (i32, i32) {
     const NAMESPACE: i32 = 0x7265_636f; // "reco"
     let days = (date - NaiveDate::default()).num_days();
-    (NAMESPACE, i32::try_from(days).unwrap_or(i32::MAX))
+    let shard_bits = shard
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % 1000;
+    let key = days
+        .saturating_mul(1000)
+        .saturating_add(i64::from(shard_bits));
+    (NAMESPACE, i32::try_from(key).unwrap_or(i32::MAX))
 }
 
 impl Store {
     /// Takes the lock for `date`, or fails with `Error::Locked` naming the run that holds it.
-    pub async fn lock_date(&self, date: NaiveDate) -> Result<RunLock> {
+    pub async fn lock_date(&self, date: NaiveDate, shard: &str) -> Result<RunLock> {
         let acquired = match &self.pool {
             StorePool::Postgres(pool) => {
                 let mut conn = pool.acquire().await.map_err(Error::from_store)?;
-                let (k1, k2) = advisory_keys(date);
+                let (k1, k2) = advisory_keys(date, shard);
                 let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
                     .bind(k1)
                     .bind(k2)
@@ -47,7 +54,12 @@ impl Store {
             StorePool::Sqlite(_) => match &self.sqlite_path {
                 None => Some(Held::InProcess),
                 Some(path) => {
-                    let lock_path = format!("{}.lock-{date}", path.display());
+                    let suffix = if shard.is_empty() {
+                        String::new()
+                    } else {
+                        format!("-shard-{}", shard.replace('/', "-of-"))
+                    };
+                    let lock_path = format!("{}.lock-{date}{suffix}", path.display());
                     let file = std::fs::OpenOptions::new()
                         .create(true)
                         .truncate(false)
@@ -68,16 +80,18 @@ impl Store {
         };
         match acquired {
             Some(held) => Ok(RunLock { held }),
-            None => Err(Error::Locked(self.lock_holder(date).await)),
+            None => Err(Error::Locked(self.lock_holder(date, shard).await)),
         }
     }
 
     /// "run 12 on host vm (pid 4242), started 2026-11-21T02:00:03Z", from the runs table.
-    async fn lock_holder(&self, date: NaiveDate) -> String {
+    async fn lock_holder(&self, date: NaiveDate, shard: &str) -> String {
         let holder = on_pool!(self, pool => sqlx::query(
-            "SELECT id, host, pid, started_at FROM runs WHERE business_date = $1 AND status = 'running' ORDER BY id DESC LIMIT 1",
+            "SELECT id, host, pid, started_at FROM runs
+             WHERE business_date = $1 AND COALESCE(shard, '') = $2 AND status = 'running' ORDER BY id DESC LIMIT 1",
         )
         .bind(date)
+        .bind(shard)
         .fetch_optional(pool)
         .await
         .ok()

@@ -41,6 +41,30 @@ macro_rules! on_pool {
     };
 }
 
+/// Starts a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a deferred one that reads first cannot wait for the lock and fails with
+/// "database is locked" when another process writes, as two shards of a run do.
+trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(Error::from_store)
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.begin().await.map_err(Error::from_store)
+    }
+}
+
 /// Appends audit entries inside an open transaction `$tx`: the `audit_head` row is bumped
 /// first, so its row lock (PostgreSQL) or the write lock (SQLite) serialises every appender.
 macro_rules! append_audit {

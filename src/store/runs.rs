@@ -8,8 +8,8 @@ use sqlx::Row;
 use super::audit::NewEntry;
 use super::discrepancies::recorded_from_row;
 use super::{
-    CheckChanges, CheckRecord, CheckStatus, RunRow, Store, StorePool, StoredRun, TableSide,
-    hostname, i64_of, run_actor,
+    BeginWrite, CheckChanges, CheckRecord, CheckStatus, RunRow, Store, StorePool, StoredRun,
+    TableSide, hostname, i64_of, run_actor,
 };
 use crate::discrepancy::{Discrepancy, Recorded, Status};
 use crate::error::{Error, Result};
@@ -44,31 +44,35 @@ impl Store {
     pub async fn begin_run(
         &self,
         business_date: NaiveDate,
+        shard: &str,
         config_digest: &str,
         started_at: DateTime<Utc>,
     ) -> Result<i64> {
         let host = hostname();
         let pid = i64::from(std::process::id());
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(Error::from_store)?;
-            let rerun_of: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM runs WHERE business_date = $1")
+            let mut tx = pool.begin_write().await?;
+            let rerun_of: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(id) FROM runs WHERE business_date = $1 AND COALESCE(shard, '') = $2")
                 .bind(business_date)
+                .bind(shard)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(Error::from_store)?;
             // The caller holds the date's lock: any run still marked running for it has died.
             let abandoned: Vec<i64> = sqlx::query_scalar(
                 "UPDATE runs SET status = 'failed', outcome = 'abandoned', finished_at = $2
-                 WHERE business_date = $1 AND status = 'running' RETURNING id",
+                 WHERE business_date = $1 AND status = 'running' AND COALESCE(shard, '') = $3 RETURNING id",
             )
             .bind(business_date)
             .bind(started_at)
+            .bind(shard)
             .fetch_all(&mut *tx)
             .await
             .map_err(Error::from_store)?;
             let run_id: i64 = sqlx::query_scalar(
-                "INSERT INTO runs (business_date, started_at, status, host, pid, config_digest, recon_version)
-                 VALUES ($1, $2, 'running', $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO runs (business_date, started_at, status, host, pid, config_digest, recon_version, shard)
+                 VALUES ($1, $2, 'running', $3, $4, $5, $6, NULLIF($7, '')) RETURNING id",
             )
             .bind(business_date)
             .bind(started_at)
@@ -76,6 +80,7 @@ impl Store {
             .bind(pid)
             .bind(config_digest)
             .bind(env!("CARGO_PKG_VERSION"))
+            .bind(shard)
             .fetch_one(&mut *tx)
             .await
             .map_err(Error::from_store)?;
@@ -85,6 +90,7 @@ impl Store {
                 Some(run_id),
                 json!({
                     "business_date": business_date.to_string(),
+                    "shard": (!shard.is_empty()).then_some(shard),
                     "config_digest": config_digest,
                     "host": host,
                     "pid": pid,
@@ -125,7 +131,7 @@ impl Store {
             "succeeded"
         };
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(Error::from_store)?;
+            let mut tx = pool.begin_write().await?;
             // A retry replaces the failed result it completes; nothing is counted twice.
             sqlx::query("DELETE FROM check_results WHERE run_id = $1 AND check_name = $2")
                 .bind(run_id)
@@ -259,7 +265,7 @@ impl Store {
             "finished"
         };
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(Error::from_store)?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE runs SET finished_at = $1, status = $2, outcome = $3, exit_code = $4 WHERE id = $5")
                 .bind(finished_at)
                 .bind(status)
@@ -272,6 +278,7 @@ impl Store {
             let superseded: Vec<i64> = sqlx::query_scalar(
                 "UPDATE runs SET superseded_by = $1
                  WHERE business_date = (SELECT business_date FROM runs WHERE id = $1)
+                   AND COALESCE(shard, '') = (SELECT COALESCE(shard, '') FROM runs WHERE id = $1)
                    AND id < $1 AND superseded_by IS NULL AND status <> 'running'
                  RETURNING id",
             )
@@ -292,13 +299,21 @@ impl Store {
         })
     }
 
-    /// The run whose results stand for a date: the newest one not superseded and not running.
-    pub async fn latest_run(&self, business_date: NaiveDate) -> Result<Option<i64>> {
-        on_pool!(self, pool => sqlx::query_scalar(
-            "SELECT MAX(id) FROM runs WHERE business_date = $1 AND superseded_by IS NULL AND status = 'finished'",
+    /// The run whose results stand for a date (and shard): the newest one not superseded and
+    /// not running, with its outcome.
+    pub async fn latest_run(
+        &self,
+        business_date: NaiveDate,
+        shard: &str,
+    ) -> Result<Option<(i64, String)>> {
+        on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, COALESCE(outcome, '') FROM runs
+             WHERE business_date = $1 AND COALESCE(shard, '') = $2 AND superseded_by IS NULL AND status = 'finished'
+             ORDER BY id DESC LIMIT 1",
         )
         .bind(business_date)
-        .fetch_one(pool)
+        .bind(shard)
+        .fetch_optional(pool)
         .await)
         .map_err(Error::from_store)
     }
@@ -306,7 +321,7 @@ impl Store {
     /// Reopens a finished run to complete the checks that failed in it; returns their names.
     pub async fn begin_retry(&self, run_id: i64) -> Result<Vec<String>> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(Error::from_store)?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE runs SET status = 'running', host = $2, pid = $3 WHERE id = $1")
                 .bind(run_id)
                 .bind(hostname())
