@@ -83,7 +83,8 @@ async fn dispatch(command: Command) -> Result<Exit> {
                     print(
                         &mut stdout,
                         &format!(
-                            "\nDemo: all {count} planted discrepancies found, nothing else. Try `recon run --help` next.\n"
+                            "\nDemo: all {count} planted discrepancies found, nothing else.\nOpen {} in a browser; `recon run --help` tells what next.\n",
+                            args.out.join("report.html").display()
                         ),
                     )?;
                     Ok(Exit::Clean)

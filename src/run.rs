@@ -180,7 +180,15 @@ async fn finish(
     let finished_at = Utc::now();
     store.finish_run(run_id, exit, finished_at).await?;
     let (seq, hash) = store.audit_head().await?;
-    let summary = output::summarize(config, stored, exit, finished_at, AuditHead { seq, hash });
+    let history = store.recent_runs(30).await?;
+    let summary = output::summarize(
+        config,
+        stored,
+        exit,
+        finished_at,
+        AuditHead { seq, hash },
+        history,
+    );
     let reports = output::write_reports(out, &summary)?;
     info!(
         run_id,

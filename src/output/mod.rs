@@ -1,4 +1,7 @@
-//! What a run leaves for people: `summary.json`, `discrepancies.csv`, and the terminal summary.
+//! What a run leaves for people: `summary.json`, `discrepancies.csv`, `report.html`, and the
+//! terminal summary.
+
+pub mod html;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,7 +13,7 @@ use crate::config::Config;
 use crate::discrepancy::{ColumnValues, Recorded, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::store::{CheckStatus, StoredRun, TableSide};
+use crate::store::{CheckStatus, RunPoint, StoredRun, TableSide};
 
 /// Bumped whenever a field of `summary.json` changes meaning or disappears.
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -37,6 +40,8 @@ pub struct Summary {
     pub discrepancies: Vec<DiscrepancyEntry>,
     /// Discrepancies earlier runs saw that this run no longer finds.
     pub resolved: Vec<DiscrepancyEntry>,
+    /// The last runs that stand (not superseded), oldest first, this one included.
+    pub recent_runs: Vec<RunPoint>,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,6 +126,7 @@ pub fn summarize(
     exit: Exit,
     finished_at: DateTime<Utc>,
     audit_head: AuditHead,
+    recent_runs: Vec<RunPoint>,
 ) -> Summary {
     let count = |status: Status| run.seen.iter().filter(|r| r.status == status).count();
     let with_status = |s: CheckStatus| run.checks.iter().filter(|c| c.status == s).count();
@@ -177,10 +183,11 @@ pub fn summarize(
         checks,
         discrepancies: run.seen.iter().map(DiscrepancyEntry::from).collect(),
         resolved: run.resolved.iter().map(DiscrepancyEntry::from).collect(),
+        recent_runs,
     }
 }
 
-/// Writes `summary.json` and `discrepancies.csv` into `dir`, each replaced atomically.
+/// Writes `summary.json`, `discrepancies.csv` and `report.html` into `dir`, each replaced atomically.
 pub fn write_reports(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Error::bad_input(format!(
@@ -193,7 +200,9 @@ pub fn write_reports(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf>> {
     write_atomically(&summary_path, &json)?;
     let csv_path = dir.join("discrepancies.csv");
     write_atomically(&csv_path, &discrepancies_csv(summary)?)?;
-    Ok(vec![summary_path, csv_path])
+    let html_path = dir.join("report.html");
+    write_atomically(&html_path, html::render(summary).as_bytes())?;
+    Ok(vec![summary_path, csv_path, html_path])
 }
 
 fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {

@@ -193,6 +193,15 @@ pub struct RunRow {
     pub superseded_by: Option<i64>,
 }
 
+/// One run in a report's history chart.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RunPoint {
+    pub run_id: i64,
+    pub business_date: NaiveDate,
+    pub outcome: String,
+    pub discrepancies: i64,
+}
+
 /// A run as the store holds it, with everything its report shows.
 #[derive(Debug)]
 pub struct StoredRun {

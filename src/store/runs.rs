@@ -8,8 +8,8 @@ use sqlx::Row;
 use super::audit::NewEntry;
 use super::discrepancies::recorded_from_row;
 use super::{
-    BeginWrite, CheckChanges, CheckRecord, CheckStatus, RunRow, Store, StorePool, StoredRun,
-    TableSide, hostname, i64_of, run_actor,
+    BeginWrite, CheckChanges, CheckRecord, CheckStatus, RunPoint, RunRow, Store, StorePool,
+    StoredRun, TableSide, hostname, i64_of, run_actor,
 };
 use crate::discrepancy::{Discrepancy, Recorded, Status};
 use crate::error::{Error, Result};
@@ -424,6 +424,37 @@ impl Store {
                 seen: seen.iter().map(recorded_from_row).collect::<Result<_>>()?,
                 resolved: resolved.iter().map(recorded_from_row).collect::<Result<_>>()?,
             })
+        })
+    }
+
+    /// The latest `limit` finished runs that stand (not superseded), newest last, each with
+    /// the number of discrepancies it saw: the history a report charts.
+    pub async fn recent_runs(&self, limit: i64) -> Result<Vec<RunPoint>> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT r.id, r.business_date, COALESCE(r.outcome, '') AS outcome,
+                        (SELECT COUNT(*) FROM run_discrepancies rd WHERE rd.run_id = r.id) AS discrepancies
+                 FROM runs r
+                 WHERE r.status = 'finished' AND r.superseded_by IS NULL
+                 ORDER BY r.id DESC LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(Error::from_store)?;
+            let mut points = rows
+                .iter()
+                .map(|row| {
+                    Ok(RunPoint {
+                        run_id: row.try_get("id").map_err(Error::from_store)?,
+                        business_date: row.try_get("business_date").map_err(Error::from_store)?,
+                        outcome: row.try_get("outcome").map_err(Error::from_store)?,
+                        discrepancies: row.try_get("discrepancies").map_err(Error::from_store)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            points.reverse();
+            Ok(points)
         })
     }
 

@@ -1,0 +1,324 @@
+//! `report.html`: one self-contained page (inline CSS and SVG, no script, no network) with the
+//! verdict first, then totals, charts and the tables an analyst scans.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::{DiscrepancyEntry, Summary, describe_exit};
+use crate::exit::Exit;
+
+/// Escapes text for HTML element content and attribute values.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}
+.verdict{padding:18px 24px;color:#fff;border-radius:0 0 6px 6px}
+.verdict.clean{background:#1f7a4d}.verdict.discrepancies{background:#b3261e}
+.verdict.incomplete{background:#a15c00}.verdict.other{background:#5b2a86}
+.verdict p{margin:0;opacity:.92}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:6px 18px;margin-top:16px;color:#4a5568}
+.facts b{color:#1d2430;font-weight:600}
+table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
+th,td{border-bottom:1px solid #e2e6ea;padding:6px 8px;text-align:left;vertical-align:top}
+th{background:#eef1f4;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.date{white-space:nowrap}
+code{font:12px ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
+.status-failed{color:#a15c00;font-weight:600}.status-discrepancies{color:#b3261e;font-weight:600}
+.status-clean{color:#1f7a4d}.muted{color:#6b7280}
+.charts{display:grid;grid-template-columns:1fr 1fr;gap:18px}
+.chart{background:#fff;padding:12px;border:1px solid #e2e6ea}
+svg text{font:11px system-ui,sans-serif;fill:#374151}
+";
+
+fn verdict_class(exit: Exit) -> &'static str {
+    match exit {
+        Exit::Clean => "clean",
+        Exit::Discrepancies => "discrepancies",
+        Exit::Incomplete => "incomplete",
+        Exit::BadInput | Exit::Locked | Exit::Internal => "other",
+    }
+}
+
+/// The headline a person reads first.
+pub fn verdict(summary: &Summary) -> String {
+    let t = &summary.totals;
+    match summary.outcome {
+        Exit::Clean => format!("Clean: all {} checks agree", t.checks),
+        Exit::Discrepancies => format!("{} discrepancies found ({} new)", t.discrepancies, t.new),
+        Exit::Incomplete => format!(
+            "Incomplete: {} of {} checks could not be read",
+            t.checks_failed, t.checks
+        ),
+        other => format!("Failed: {}", describe_exit(other)),
+    }
+}
+
+/// The whole page.
+pub fn render(summary: &Summary) -> String {
+    let mut h = String::with_capacity(32 * 1024);
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>recon {} — {}</title><style>{STYLE}</style></head><body>",
+        summary.business_date,
+        esc(&verdict(summary))
+    );
+    let _ = write!(
+        h,
+        "<header class=\"verdict {}\" id=\"verdict\"><h1>{}</h1><p>Business date {} ({}) · run {} · exit {} — {}</p></header><main>",
+        verdict_class(summary.outcome),
+        esc(&verdict(summary)),
+        summary.business_date,
+        esc(&summary.timezone),
+        summary.run_id,
+        summary.exit_code,
+        esc(describe_exit(summary.outcome))
+    );
+    facts(&mut h, summary);
+    checks(&mut h, summary);
+    totals_by_kind(&mut h, summary);
+    h.push_str("<div class=\"charts\">");
+    chart_by_kind(&mut h, summary);
+    chart_history(&mut h, summary);
+    h.push_str("</div>");
+    discrepancy_table(
+        &mut h,
+        "Discrepancies",
+        &summary.discrepancies,
+        "No discrepancies in this run.",
+    );
+    discrepancy_table(
+        &mut h,
+        "Resolved since the last run",
+        &summary.resolved,
+        "Nothing was resolved by this run.",
+    );
+    h.push_str("</main></body></html>\n");
+    h
+}
+
+fn facts(h: &mut String, s: &Summary) {
+    let _ = write!(
+        h,
+        "<div class=\"facts\"><div>Started <b>{}</b></div><div>Finished <b>{}</b></div>\
+         <div>recon <b>{}</b></div><div>Configuration <code>{}</code></div>\
+         <div>Audit head <b>{}</b> <code>{}</code></div></div>",
+        s.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        s.finished_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        esc(s.recon_version),
+        esc(&s.config_digest[..s.config_digest.len().min(16)]),
+        s.audit_head.seq,
+        esc(&s.audit_head.hash[..s.audit_head.hash.len().min(16)])
+    );
+}
+
+fn rows(n: Option<u64>) -> String {
+    n.map_or_else(|| "–".to_string(), |n| n.to_string())
+}
+
+fn checks(h: &mut String, s: &Summary) {
+    h.push_str(
+        "<h2>Checks</h2><table><thead><tr><th>Check</th><th>Partition</th><th>Status</th>\
+         <th>Left</th><th class=n>Rows</th><th>Right</th><th class=n>Rows</th>\
+         <th class=n>Discrepancies</th><th class=n>Attempts</th><th class=n>Seconds</th></tr></thead><tbody>",
+    );
+    for c in &s.checks {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=date>{}</td><td class=\"status-{}\">{}</td><td>{}.{}</td><td class=n>{}</td>\
+             <td>{}.{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{:.1}</td></tr>",
+            esc(&c.name),
+            esc(&c.partition),
+            c.status.as_str(),
+            c.status.as_str(),
+            esc(&c.left.source),
+            esc(&c.left.table),
+            rows(c.left.rows),
+            esc(&c.right.source),
+            esc(&c.right.table),
+            rows(c.right.rows),
+            c.discrepancies,
+            c.attempts,
+            c.duration_ms as f64 / 1000.0
+        );
+        if let Some(error) = &c.error {
+            let _ = write!(
+                h,
+                "<tr><td></td><td colspan=9 class=\"status-failed\">{}</td></tr>",
+                esc(error)
+            );
+        }
+    }
+    h.push_str("</tbody></table>");
+}
+
+/// Discrepancy counts per kind, in kind order.
+fn by_kind(s: &Summary) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for d in &s.discrepancies {
+        *counts.entry(d.kind).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn totals_by_kind(h: &mut String, s: &Summary) {
+    let kinds: Vec<&str> = by_kind(s).into_keys().collect();
+    h.push_str("<h2>Totals by check and kind</h2><table><thead><tr><th>Check</th>");
+    for k in &kinds {
+        let _ = write!(h, "<th class=n>{}</th>", esc(k));
+    }
+    h.push_str("<th class=n>All</th></tr></thead><tbody>");
+    for c in &s.checks {
+        let _ = write!(h, "<tr><td>{}</td>", esc(&c.name));
+        for k in &kinds {
+            let n = s
+                .discrepancies
+                .iter()
+                .filter(|d| d.check == c.name && d.kind == *k)
+                .count();
+            let _ = write!(h, "<td class=n>{n}</td>");
+        }
+        let _ = write!(h, "<td class=n>{}</td></tr>", c.discrepancies);
+    }
+    let t = &s.totals;
+    let _ = write!(
+        h,
+        "</tbody></table><p class=muted>{} new · {} carried over · {} acknowledged · {} resolved since the last run</p>",
+        t.new, t.carried, t.acknowledged, t.resolved
+    );
+}
+
+/// A horizontal bar chart as inline SVG.
+fn bars(h: &mut String, title: &str, items: &[(String, i64)]) {
+    let _ = write!(h, "<div class=chart><h2>{}</h2>", esc(title));
+    if items.is_empty() {
+        h.push_str("<p class=muted>Nothing to chart.</p></div>");
+        return;
+    }
+    let max = items.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
+    let row = 20;
+    let height = items.len() * row + 4;
+    let _ = write!(
+        h,
+        "<svg role=img viewBox=\"0 0 520 {height}\" width=\"100%\" aria-label=\"{}\">",
+        esc(title)
+    );
+    for (i, (label, value)) in items.iter().enumerate() {
+        let y = i * row + 2;
+        let width = (*value as f64 / max as f64 * 300.0)
+            .round()
+            .max(if *value > 0 { 2.0 } else { 0.0 });
+        let _ = write!(
+            h,
+            "<text x=\"0\" y=\"{}\">{}</text><rect x=\"160\" y=\"{y}\" width=\"{width}\" height=\"14\" fill=\"#b3261e\"/>\
+             <text x=\"{}\" y=\"{}\">{value}</text>",
+            y + 11,
+            esc(label),
+            166.0 + width,
+            y + 11
+        );
+    }
+    h.push_str("</svg></div>");
+}
+
+fn chart_by_kind(h: &mut String, s: &Summary) {
+    let items: Vec<(String, i64)> = by_kind(s)
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n as i64))
+        .collect();
+    bars(h, "Discrepancies by kind", &items);
+}
+
+fn chart_history(h: &mut String, s: &Summary) {
+    let items: Vec<(String, i64)> = s
+        .recent_runs
+        .iter()
+        .map(|p| {
+            (
+                format!("{} (run {})", p.business_date, p.run_id),
+                p.discrepancies,
+            )
+        })
+        .collect();
+    bars(h, "Discrepancies in the last runs", &items);
+}
+
+fn discrepancy_table(h: &mut String, title: &str, entries: &[DiscrepancyEntry], empty: &str) {
+    let _ = write!(h, "<h2>{} ({})</h2>", esc(title), entries.len());
+    if entries.is_empty() {
+        let _ = write!(h, "<p class=muted>{}</p>", esc(empty));
+        return;
+    }
+    h.push_str(
+        "<table><thead><tr><th class=n>Id</th><th>Check</th><th>Partition</th><th>Kind</th><th>Status</th>\
+         <th>Key</th><th>What differs (left → right)</th></tr></thead><tbody>",
+    );
+    for d in entries {
+        let key = match &d.key {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("NULL")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_string(),
+        };
+        let what = match &d.detail {
+            Some(detail) => format!("{}: {detail}", d.columns.join(", ")),
+            None => d
+                .values
+                .iter()
+                .map(|v| {
+                    let show = |x: &Option<String>| match x.as_deref() {
+                        None => "NULL".to_string(),
+                        Some("") => "''".to_string(),
+                        Some(t) => t.to_string(),
+                    };
+                    format!("{}: {} → {}", v.column, show(&v.left), show(&v.right))
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        let _ = write!(
+            h,
+            "<tr><td class=n>{}</td><td>{}</td><td class=date>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+            d.id,
+            esc(&d.check),
+            esc(&d.partition),
+            esc(d.kind),
+            d.status.as_str(),
+            esc(&key),
+            esc(&what)
+        );
+    }
+    h.push_str("</tbody></table>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(
+            esc("<b>\"Zoë\" & 'co'</b>"),
+            "&lt;b&gt;&quot;Zoë&quot; &amp; &#39;co&#39;&lt;/b&gt;"
+        );
+    }
+}
