@@ -147,6 +147,19 @@ pub struct RunArgs {
     /// If the date's latest run is incomplete (exit 3), complete it instead of starting afresh.
     #[arg(long)]
     pub resume: bool,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// Where the run's metrics go, besides the reports.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Write the metrics in the Prometheus text format to this file.
+    #[arg(long, env = "RECON_METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
+    /// Push the metrics to this Prometheus Pushgateway (e.g. http://pushgateway:9091).
+    #[arg(long, env = "RECON_METRICS_PUSH")]
+    pub metrics_push: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +175,8 @@ pub struct RetryArgs {
     /// The shard whose run to complete, I/N.
     #[arg(long, env = "RECON_SHARD")]
     pub shard: Option<Shard>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]

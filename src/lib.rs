@@ -13,6 +13,7 @@ pub mod mask;
 pub mod money;
 pub mod operator;
 pub mod output;
+pub mod progress;
 pub mod retry;
 pub mod run;
 pub mod secret;

@@ -4,12 +4,13 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use recon::cli::{AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand};
+use recon::cli::{AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, MetricsArgs};
 use recon::config::{Config, process_env};
 use recon::error::{Error, Result};
 use recon::exit::Exit;
 use recon::mask::mask_card_numbers;
 use recon::output::render_text;
+use recon::shard::Shard;
 use recon::store::Store;
 use recon::{demo, diff, operator, run, telemetry};
 
@@ -60,16 +61,14 @@ async fn dispatch(command: Command) -> Result<Exit> {
                 resume: args.resume,
             };
             let report = run::run(&config, date, &out, options).await?;
-            print(&mut stdout, &render_text(&report.summary, &report.reports))?;
-            Ok(report.exit())
+            finish(&mut stdout, &report, &args.metrics, args.shard).await
         }
         Command::Retry(args) => {
             let config = Config::load(&args.config.config, &process_env)?;
             let date = args.date.unwrap_or_else(|| run::yesterday(&config));
             let out = args.out.unwrap_or_else(|| config.out_dir.clone());
             let report = run::retry(&config, date, &out, args.shard).await?;
-            print(&mut stdout, &render_text(&report.summary, &report.reports))?;
-            Ok(report.exit())
+            finish(&mut stdout, &report, &args.metrics, args.shard).await
         }
         Command::Diff(args) => diff::diff(&args, &mut stdout, &mut std::io::stderr()).await,
         Command::Demo(args) => {
@@ -122,6 +121,30 @@ async fn dispatch(command: Command) -> Result<Exit> {
             Ok(Exit::Clean)
         }
     }
+}
+
+/// Prints the closing summary and hands the metrics on; a metrics failure is reported but does
+/// not change the run's exit code.
+async fn finish(
+    stdout: &mut dyn Write,
+    report: &run::RunReport,
+    metrics: &MetricsArgs,
+    shard: Option<Shard>,
+) -> Result<Exit> {
+    print(stdout, &render_text(&report.summary, &report.reports))?;
+    if let Some(path) = &metrics.metrics_file {
+        recon::output::metrics::write_file(path, &report.summary)?;
+    }
+    if let Some(gateway) = &metrics.metrics_push {
+        let shard = shard.map(|s| s.to_string());
+        if let Err(e) =
+            recon::output::metrics::push(gateway, shard.as_deref(), &report.summary).await
+        {
+            tracing::warn!(error = %e, "metrics were not pushed");
+            eprintln!("recon: warning: {e}");
+        }
+    }
+    Ok(report.exit())
 }
 
 fn print(out: &mut dyn Write, text: &str) -> Result<()> {

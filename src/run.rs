@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::integrity::{self, BusinessDay, TablePair};
 use crate::output::{self, AuditHead, Summary};
+use crate::progress::Progress;
 use crate::retry::with_retries;
 use crate::shard::Shard;
 use crate::source::Source;
@@ -279,6 +280,7 @@ async fn run_check(
         _ => crate::retry::RetryPolicy::default(),
     };
     let started = Instant::now();
+    let progress = Progress::start(&check.name);
     let (compared, attempts) = with_retries(policy, &check.name, || async {
         let (left, right) = tokio::try_join!(
             sources.get(&check.left.source),
@@ -293,9 +295,10 @@ async fn run_check(
             columns: check.columns.as_deref(),
             day: check.date_column.as_deref().map(|c| (c, day)),
         };
-        integrity::compare(&pair).await
+        integrity::compare_counting(&pair, progress.rows()).await
     })
     .await;
+    progress.finish().await;
     let side = |t: &crate::config::TableRef| TableSide {
         source: t.source.clone(),
         table: t.table.clone(),

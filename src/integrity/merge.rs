@@ -1,6 +1,7 @@
 //! The merge-join: two key-ordered row streams walked side by side, rows compared by hash.
 
 use std::cmp::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use tokio::sync::mpsc;
 
@@ -63,7 +64,8 @@ struct Row {
 }
 
 /// One side's stream, checked for order and filtered to the business day.
-struct Side {
+struct Side<'c> {
+    rows_read: &'c AtomicU64,
     label: String,
     rx: mpsc::Receiver<Result<RowBatch>>,
     batch: std::vec::IntoIter<Vec<Value>>,
@@ -74,7 +76,7 @@ struct Side {
     digest: SegmentDigest,
 }
 
-impl Side {
+impl Side<'_> {
     async fn next(&mut self) -> Result<Option<Row>> {
         loop {
             let values = match self.batch.next() {
@@ -87,6 +89,7 @@ impl Side {
                     }
                 },
             };
+            self.rows_read.fetch_add(1, AtomicOrdering::Relaxed);
             self.check_order(&values)?;
             if !self.in_day(&values)? {
                 continue;
@@ -176,9 +179,11 @@ fn value_text(v: &Value) -> String {
 pub(super) async fn merge_join(
     pair: &TablePair<'_>,
     plan: &Plan,
+    rows_read: &AtomicU64,
 ) -> Result<(SideStats, SideStats, Vec<Difference>)> {
     let side =
         |label: String, spec: &crate::source::ReadSpec, source: &crate::source::Source| Side {
+            rows_read,
             label,
             rx: source.stream_rows(spec.clone()),
             batch: Vec::new().into_iter(),

@@ -6,6 +6,8 @@ mod plan;
 pub use merge::{ChangedColumn, Difference, DifferenceKind, SideStats, key_text_named};
 pub use plan::{BusinessDay, SchemaFinding, TablePair};
 
+use std::sync::atomic::AtomicU64;
+
 use crate::error::Result;
 
 /// Everything one comparison of a table pair found.
@@ -29,8 +31,13 @@ impl Comparison {
 /// Compares the pair: both sides streamed in key order at once, merge-joined by key,
 /// rows compared by their SHA-256 row hash, changed columns named.
 pub async fn compare(pair: &TablePair<'_>) -> Result<Comparison> {
+    compare_counting(pair, &AtomicU64::new(0)).await
+}
+
+/// [`compare`], adding every row read (either side) to `rows_read` as it goes, for progress.
+pub async fn compare_counting(pair: &TablePair<'_>, rows_read: &AtomicU64) -> Result<Comparison> {
     let plan = pair.plan().await?;
-    let (left, right, differences) = merge::merge_join(pair, &plan).await?;
+    let (left, right, differences) = merge::merge_join(pair, &plan, rows_read).await?;
     Ok(Comparison {
         key: plan.key_names(),
         columns: plan.compared_names(),

@@ -2,6 +2,7 @@
 //! terminal summary.
 
 pub mod html;
+pub mod metrics;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,198 @@
+//! Metrics for a batch job, in the Prometheus text format: written to a file (for a node
+//! exporter's textfile collector) or pushed to a Pushgateway.
+
+use std::fmt::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use super::Summary;
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::retry::{RetryPolicy, with_retries};
+use crate::secret::redact_urls;
+
+/// A label value with `\`, `"` and newlines escaped as the text format requires.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn family(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+}
+
+/// The run's metrics. `recon_last_success_timestamp_seconds` appears only when the run
+/// completed (exit 0 or 1), so a push after a failed run keeps the previous success time.
+pub fn render(summary: &Summary) -> String {
+    let mut out = String::new();
+    let date = summary.business_date.to_string();
+    let duration = (summary.finished_at - summary.started_at)
+        .num_milliseconds()
+        .max(0);
+
+    family(
+        &mut out,
+        "recon_run_info",
+        "The last run: its id, business date and outcome.",
+    );
+    let _ = writeln!(
+        out,
+        "recon_run_info{{business_date=\"{date}\",outcome=\"{}\",run_id=\"{}\"}} 1",
+        summary.outcome.as_str(),
+        summary.run_id
+    );
+    family(
+        &mut out,
+        "recon_run_exit_code",
+        "The exit code of the last run.",
+    );
+    let _ = writeln!(out, "recon_run_exit_code {}", summary.exit_code);
+    family(
+        &mut out,
+        "recon_run_duration_seconds",
+        "How long the last run took.",
+    );
+    let _ = writeln!(
+        out,
+        "recon_run_duration_seconds {}.{:03}",
+        duration / 1000,
+        duration % 1000
+    );
+
+    family(
+        &mut out,
+        "recon_rows_compared",
+        "Rows read on each side of each check.",
+    );
+    for c in &summary.checks {
+        for (side, rows) in [("left", c.left.rows), ("right", c.right.rows)] {
+            if let Some(rows) = rows {
+                let _ = writeln!(
+                    out,
+                    "recon_rows_compared{{check=\"{}\",side=\"{side}\"}} {rows}",
+                    label(&c.name)
+                );
+            }
+        }
+    }
+
+    family(
+        &mut out,
+        "recon_discrepancies",
+        "Discrepancies the last run saw, by check and kind.",
+    );
+    let mut counts = std::collections::BTreeMap::<(&str, &str), usize>::new();
+    for d in &summary.discrepancies {
+        *counts.entry((d.check.as_str(), d.kind)).or_insert(0) += 1;
+    }
+    for ((check, kind), n) in counts {
+        let _ = writeln!(
+            out,
+            "recon_discrepancies{{check=\"{}\",kind=\"{kind}\"}} {n}",
+            label(check)
+        );
+    }
+
+    family(
+        &mut out,
+        "recon_sync_retries",
+        "Retries each check's sync needed (attempts beyond the first).",
+    );
+    for c in &summary.checks {
+        let _ = writeln!(
+            out,
+            "recon_sync_retries{{check=\"{}\"}} {}",
+            label(&c.name),
+            c.attempts.saturating_sub(1)
+        );
+    }
+    family(
+        &mut out,
+        "recon_sync_failed",
+        "1 when a check's sync still failed after its retries.",
+    );
+    for c in &summary.checks {
+        let failed = u8::from(c.status == crate::store::CheckStatus::Failed);
+        let _ = writeln!(
+            out,
+            "recon_sync_failed{{check=\"{}\"}} {failed}",
+            label(&c.name)
+        );
+    }
+
+    if matches!(summary.outcome, Exit::Clean | Exit::Discrepancies) {
+        family(
+            &mut out,
+            "recon_last_success_timestamp_seconds",
+            "When a run last completed (clean or with discrepancies).",
+        );
+        let _ = writeln!(
+            out,
+            "recon_last_success_timestamp_seconds {}",
+            summary.finished_at.timestamp()
+        );
+    }
+    out
+}
+
+/// Writes the metrics to `path` (replacing it atomically, as textfile collectors expect).
+pub fn write_file(path: &Path, summary: &Summary) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::bad_input(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    super::write_atomically(path, render(summary).as_bytes())
+}
+
+/// Pushes the metrics to a Pushgateway under `job="recon"` (and the shard, when sharded),
+/// retrying transient failures. POST keeps metrics this push leaves out, such as the last
+/// success time after a failed run.
+pub async fn push(gateway: &str, shard: Option<&str>, summary: &Summary) -> Result<()> {
+    let mut url = format!("{}/metrics/job/recon", gateway.trim_end_matches('/'));
+    if let Some(shard) = shard {
+        url.push_str(&format!("/shard/{}", shard.replace('/', "-of-")));
+    }
+    let body = render(summary);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::internal(format!("HTTP client: {e}")))?;
+    let policy = RetryPolicy {
+        initial_delay_ms: 200,
+        max_delay_ms: 5_000,
+        max_total_secs: 60,
+        max_attempts: 5,
+    };
+    let shown = redact_urls(&url);
+    let (result, _) = with_retries(policy, "metrics push", || async {
+        let response = client
+            .post(&url)
+            .header("Content-Type", "text/plain; version=0.0.4")
+            .body(body.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "pushing metrics to {shown}: {}",
+                    redact_urls(&e.to_string())
+                ))
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else if status.is_server_error() || status.as_u16() == 429 {
+            Err(Error::Unavailable(format!(
+                "pushing metrics to {shown}: HTTP {status}"
+            )))
+        } else {
+            Err(Error::bad_input(format!(
+                "pushing metrics to {shown}: HTTP {status}"
+            )))
+        }
+    })
+    .await;
+    result
+}
