@@ -104,12 +104,28 @@ impl Iterator for FullJitter {
 
 /// Runs `op` until it succeeds, fails for good, or the policy runs out; returns its last
 /// result and how many attempts were made.
-pub async fn with_retries<T, F, Fut>(policy: RetryPolicy, what: &str, mut op: F) -> (Result<T>, u32)
+pub async fn with_retries<T, F, Fut>(policy: RetryPolicy, what: &str, op: F) -> (Result<T>, u32)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    with_retries_hinted(policy, what, &Cell::new(None), op).await
+}
+
+/// [`with_retries`] for a server that says when to come back: a delay `op` puts in `hint`
+/// (an HTTP `Retry-After`) replaces the next backoff delay, capped at `max_delay_ms`.
+pub async fn with_retries_hinted<T, F, Fut>(
+    policy: RetryPolicy,
+    what: &str,
+    hint: &Cell<Option<Duration>>,
+    mut op: F,
+) -> (Result<T>, u32)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
 {
     let attempts = Cell::new(0u32);
+    let cap = Duration::from_millis(policy.max_delay_ms);
     let result = (|| {
         attempts.set(attempts.get() + 1);
         op()
@@ -117,6 +133,9 @@ where
     .retry(FullJitter::new(policy))
     .sleep(tokio::time::sleep)
     .when(|e: &Error| matches!(e, Error::Unavailable(_)))
+    .adjust(|_: &Error, planned: Option<Duration>| {
+        planned.map(|d| hint.take().map_or(d, |asked| asked.min(cap)))
+    })
     .notify(|e: &Error, delay: Duration| {
         warn!(
             sync = what,

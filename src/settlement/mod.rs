@@ -11,6 +11,7 @@
 
 pub mod adyen;
 pub mod braintree;
+pub mod fetch;
 pub mod mapped;
 pub mod record;
 pub mod stripe;
