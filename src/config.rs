@@ -41,6 +41,13 @@ pub struct JobFile {
     /// How syncs are retried, unless a source says otherwise.
     #[serde(default)]
     pub retry: RetryPolicy,
+    /// How many sealed days before the run's date each run re-verifies.
+    #[serde(default = "default_seal_lookback")]
+    pub seal_lookback_days: u32,
+}
+
+fn default_seal_lookback() -> u32 {
+    7
 }
 
 impl Default for JobFile {
@@ -49,6 +56,7 @@ impl Default for JobFile {
             timezone: default_timezone(),
             out_dir: default_out_dir(),
             retry: RetryPolicy::default(),
+            seal_lookback_days: default_seal_lookback(),
         }
     }
 }
@@ -115,6 +123,13 @@ pub struct IntegrityFile {
     /// Columns whose values are shown only as a SHA-256 prefix in every output.
     #[serde(default)]
     pub sensitive_columns: Vec<String>,
+    /// Seal each clean business day and re-verify sealed days (dated checks; default true).
+    #[serde(default = "default_true")]
+    pub seal: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// The configuration after validation, with URLs resolved from the environment.
@@ -125,6 +140,7 @@ pub struct Config {
     pub digest: String,
     pub timezone: Tz,
     pub out_dir: PathBuf,
+    pub seal_lookback_days: u32,
     pub store_url: String,
     pub sources: BTreeMap<String, SourceConfig>,
     pub integrity: Vec<IntegrityCheck>,
@@ -155,6 +171,8 @@ pub struct IntegrityCheck {
     pub columns: Option<Vec<String>>,
     pub date_column: Option<String>,
     pub sensitive_columns: Vec<String>,
+    /// Seal clean days and re-verify sealed ones (only with a date column).
+    pub seal: bool,
 }
 
 /// Looks up an environment variable; a function so the demo and tests can supply their own.
@@ -291,6 +309,7 @@ impl Config {
                 columns: check.columns.clone(),
                 date_column: check.date_column.clone(),
                 sensitive_columns: check.sensitive_columns.clone(),
+                seal: check.seal && check.date_column.is_some(),
             });
         }
         if integrity.is_empty() {
@@ -304,6 +323,7 @@ impl Config {
             digest: hex::encode(Sha256::digest(text.as_bytes())),
             timezone,
             out_dir: file.job.out_dir,
+            seal_lookback_days: file.job.seal_lookback_days,
             store_url,
             sources,
             integrity,

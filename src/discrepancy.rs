@@ -16,6 +16,8 @@ pub enum Kind {
     MissingInRight,
     Changed,
     SchemaMismatch,
+    /// A sealed (closed) day whose rows changed after it was sealed.
+    ClosedPeriodModified,
 }
 
 impl Kind {
@@ -25,18 +27,20 @@ impl Kind {
             Kind::MissingInRight => "missing_in_right",
             Kind::Changed => "changed",
             Kind::SchemaMismatch => "schema_mismatch",
+            Kind::ClosedPeriodModified => "closed_period_modified",
         }
     }
 
+    pub const ALL: [Kind; 5] = [
+        Kind::MissingInLeft,
+        Kind::MissingInRight,
+        Kind::Changed,
+        Kind::SchemaMismatch,
+        Kind::ClosedPeriodModified,
+    ];
+
     pub fn parse(text: &str) -> Option<Kind> {
-        [
-            Kind::MissingInLeft,
-            Kind::MissingInRight,
-            Kind::Changed,
-            Kind::SchemaMismatch,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
+        Kind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
 
@@ -110,6 +114,19 @@ fn shown(v: &Value, sensitive: bool) -> Option<String> {
     })
 }
 
+/// A key as reports show it: canonical text, card numbers masked, sensitive columns hashed.
+pub fn shown_key(
+    names: &[String],
+    values: &[Value],
+    sensitive: &[String],
+) -> Vec<(String, Option<String>)> {
+    names
+        .iter()
+        .zip(values)
+        .map(|(name, v)| (name.clone(), shown(v, sensitive.iter().any(|s| s == name))))
+        .collect()
+}
+
 impl Discrepancy {
     /// The discrepancy for one differing row; values of `sensitive` columns are shown hashed.
     pub fn from_difference(
@@ -129,11 +146,7 @@ impl Discrepancy {
             check: check.to_string(),
             partition: partition.to_string(),
             kind,
-            key: key_names
-                .iter()
-                .zip(&d.key)
-                .map(|(name, v)| (name.clone(), shown(v, is_sensitive(name))))
-                .collect(),
+            key: shown_key(key_names, &d.key, sensitive),
             columns: d.changed.iter().map(|c| c.column.clone()).collect(),
             values: d
                 .changed

@@ -11,7 +11,10 @@ use tokio::sync::Mutex;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::config::{Config, IntegrityCheck};
-use crate::discrepancy::Discrepancy;
+use sha2::{Digest, Sha256};
+
+use crate::canonical::{RowHash, Value};
+use crate::discrepancy::{Discrepancy, Kind, shown_key};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::integrity::{self, BusinessDay, TablePair};
@@ -20,7 +23,7 @@ use crate::progress::Progress;
 use crate::retry::with_retries;
 use crate::shard::Shard;
 use crate::source::Source;
-use crate::store::{CheckRecord, CheckStatus, Store, TableSide};
+use crate::store::{CheckRecord, CheckStatus, Seal, SealedRow, Store, TableSide};
 
 /// The partition name of a check without a date column: the whole table.
 pub const WHOLE_TABLE: &str = "all";
@@ -242,7 +245,7 @@ async fn execute(
     };
     for check in checks {
         let span = info_span!("check", check = %check.name);
-        let (record, found) = run_check(config, &sources, check, day)
+        let (record, found, seal_rows) = run_check(config, &sources, check, day)
             .instrument(span.clone())
             .await;
         let changes = store.record_check(run_id, &record, &found).await?;
@@ -255,23 +258,32 @@ async fn execute(
                 "check recorded"
             )
         });
+        if let (Some(rows), Some(digest)) = (seal_rows, &record.left.digest)
+            && store
+                .seal(run_id, &check.name, &record.partition, digest, &rows)
+                .await?
+        {
+            span.in_scope(|| info!(rows = rows.len(), "day sealed"));
+        }
+        if check.seal {
+            verify_sealed_days(config, store, &sources, run_id, check, day)
+                .instrument(span)
+                .await?;
+        }
     }
     sources.close().await;
     Ok(())
 }
 
-/// One check, its sync retried by the tighter of its two sources' policies.
-async fn run_check(
+/// One check's sync for `day`: both sides read and compared, retried by the tighter of its two
+/// sources' policies. Returns the comparison (or the last error) and the attempts made.
+async fn compare_check(
     config: &Config,
     sources: &Sources<'_>,
     check: &IntegrityCheck,
     day: BusinessDay,
-) -> (CheckRecord, Vec<Discrepancy>) {
-    let partition = if check.date_column.is_some() {
-        day.date.to_string()
-    } else {
-        WHOLE_TABLE.to_string()
-    };
+    keep_row_hashes: bool,
+) -> (Result<integrity::Comparison>, u32) {
     let policy = match (
         config.sources.get(&check.left.source),
         config.sources.get(&check.right.source),
@@ -279,9 +291,8 @@ async fn run_check(
         (Some(l), Some(r)) => l.retry.tighter(r.retry),
         _ => crate::retry::RetryPolicy::default(),
     };
-    let started = Instant::now();
     let progress = Progress::start(&check.name);
-    let (compared, attempts) = with_retries(policy, &check.name, || async {
+    let result = with_retries(policy, &check.name, || async {
         let (left, right) = tokio::try_join!(
             sources.get(&check.left.source),
             sources.get(&check.right.source)
@@ -295,10 +306,32 @@ async fn run_check(
             columns: check.columns.as_deref(),
             day: check.date_column.as_deref().map(|c| (c, day)),
         };
-        integrity::compare_counting(&pair, progress.rows()).await
+        let options = integrity::CompareOptions {
+            rows_read: Some(progress.rows()),
+            keep_row_hashes,
+        };
+        integrity::compare_with(&pair, options).await
     })
     .await;
     progress.finish().await;
+    result
+}
+
+/// One check for the run's date: its result, its discrepancies, and, when the day came out
+/// clean and the check seals, the rows to seal.
+async fn run_check(
+    config: &Config,
+    sources: &Sources<'_>,
+    check: &IntegrityCheck,
+    day: BusinessDay,
+) -> (CheckRecord, Vec<Discrepancy>, Option<Vec<SealedRow>>) {
+    let partition = if check.date_column.is_some() {
+        day.date.to_string()
+    } else {
+        WHOLE_TABLE.to_string()
+    };
+    let started = Instant::now();
+    let (compared, attempts) = compare_check(config, sources, check, day, check.seal).await;
     let side = |t: &crate::config::TableRef| TableSide {
         source: t.source.clone(),
         table: t.table.clone(),
@@ -346,7 +379,7 @@ async fn run_check(
             record.left.rows = Some(comparison.left.rows);
             record.left.digest = Some(comparison.left.digest);
             record.right.rows = Some(comparison.right.rows);
-            record.right.digest = Some(comparison.right.digest);
+            record.right.digest = Some(comparison.right.digest.clone());
             info!(
                 left_rows = comparison.left.rows,
                 right_rows = comparison.right.rows,
@@ -354,7 +387,9 @@ async fn run_check(
                 duration_ms = record.duration_ms,
                 "check compared"
             );
-            (record, found)
+            let seal = (check.seal && found.is_empty())
+                .then(|| sealed_rows(check, &comparison.left.row_hashes));
+            (record, found, seal)
         }
         Err(e) => {
             let message = crate::mask::mask_card_numbers(&e.to_string()).into_owned();
@@ -366,7 +401,167 @@ async fn run_check(
                 ),
                 _ => message,
             });
-            (record, Vec::new())
+            (record, Vec::new(), None)
         }
     }
+}
+
+/// The rows a clean day's seal keeps: keys hashed (to match) and masked (to show).
+fn sealed_rows(check: &IntegrityCheck, rows: &[(Vec<Value>, RowHash)]) -> Vec<SealedRow> {
+    rows.iter()
+        .map(|(key, hash)| SealedRow {
+            key_hash: key_hash(key),
+            key_json: shown_key_json(check, key),
+            row_hash: hex::encode(hash),
+        })
+        .collect()
+}
+
+fn key_hash(key: &[Value]) -> String {
+    hex::encode(Sha256::digest(crate::canonical::encode_row(key)))
+}
+
+fn shown_key_json(check: &IntegrityCheck, key: &[Value]) -> String {
+    let shown = shown_key(&check.key, key, &check.sensitive_columns);
+    let object: serde_json::Map<String, serde_json::Value> = shown
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                v.map_or(serde_json::Value::Null, serde_json::Value::String),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(object).to_string()
+}
+
+/// Re-verifies the check's sealed days in the look-back window before `day`: each is compared
+/// again, and every row that changed, appeared or vanished on either side since its seal is a
+/// `closed_period_modified` discrepancy of that day. A day that cannot be read now is left for
+/// the next run (and logged).
+async fn verify_sealed_days(
+    config: &Config,
+    store: &Store,
+    sources: &Sources<'_>,
+    run_id: i64,
+    check: &IntegrityCheck,
+    day: BusinessDay,
+) -> Result<()> {
+    let from = day.date - chrono::Duration::days(i64::from(config.seal_lookback_days));
+    for seal in store
+        .seals(&check.name, &from.to_string(), &day.date.to_string())
+        .await?
+    {
+        let Ok(date) = NaiveDate::parse_from_str(&seal.partition, "%Y-%m-%d") else {
+            continue;
+        };
+        let sealed_day = BusinessDay::new(date, config.timezone)?;
+        let (compared, _) = compare_check(config, sources, check, sealed_day, true).await;
+        let comparison = match compared {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(partition = %seal.partition, error = %e, "a sealed day could not be re-verified; the next run tries again");
+                continue;
+            }
+        };
+        let mut found = Vec::new();
+        if comparison.left.digest != seal.digest || comparison.right.digest != seal.digest {
+            let sealed = store.sealed_rows(&check.name, &seal.partition).await?;
+            found = changes_since_seal(check, &seal, &sealed, &comparison);
+        }
+        let changes = store
+            .record_seal_verification(run_id, &seal, &check.name, &found)
+            .await?;
+        if !found.is_empty() {
+            warn!(partition = %seal.partition, rows = found.len(), "a sealed day changed since it was sealed");
+        }
+        if !changes.resolved.is_empty() {
+            info!(partition = %seal.partition, resolved = changes.resolved.len(), "a sealed day is back as sealed");
+        }
+    }
+    Ok(())
+}
+
+/// Every key whose row differs from the seal on either side, with what happened to it where.
+fn changes_since_seal(
+    check: &IntegrityCheck,
+    seal: &Seal,
+    sealed: &HashMap<String, SealedRow>,
+    comparison: &integrity::Comparison,
+) -> Vec<Discrepancy> {
+    // key hash → (shown key JSON, what happened on which side), in the order first met.
+    let mut order: Vec<String> = Vec::new();
+    let mut notes: HashMap<String, (String, Vec<String>)> = HashMap::new();
+    let mut note = |key_hash: String, key_json: String, text: String| {
+        if !notes.contains_key(&key_hash) {
+            order.push(key_hash.clone());
+        }
+        notes
+            .entry(key_hash)
+            .or_insert_with(|| (key_json, Vec::new()))
+            .1
+            .push(text);
+    };
+    for (side, table, stats) in [
+        (&check.left.source, &check.left.table, &comparison.left),
+        (&check.right.source, &check.right.table, &comparison.right),
+    ] {
+        if stats.digest == seal.digest {
+            continue;
+        }
+        let mut present = std::collections::HashSet::new();
+        for (key, hash) in &stats.row_hashes {
+            let kh = key_hash(key);
+            match sealed.get(&kh) {
+                None => note(
+                    kh.clone(),
+                    shown_key_json(check, key),
+                    format!("added in {side}.{table}"),
+                ),
+                Some(row) if row.row_hash != hex::encode(hash) => note(
+                    kh.clone(),
+                    row.key_json.clone(),
+                    format!("changed in {side}.{table}"),
+                ),
+                Some(_) => {}
+            }
+            present.insert(kh);
+        }
+        let mut deleted: Vec<&SealedRow> = sealed
+            .values()
+            .filter(|r| !present.contains(&r.key_hash))
+            .collect();
+        deleted.sort_by(|a, b| a.key_json.cmp(&b.key_json));
+        for row in deleted {
+            note(
+                row.key_hash.clone(),
+                row.key_json.clone(),
+                format!("deleted from {side}.{table}"),
+            );
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|kh| notes.remove(&kh))
+        .map(|(key_json, what)| {
+            let key: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&key_json).unwrap_or_default();
+            Discrepancy {
+                check: check.name.clone(),
+                partition: seal.partition.clone(),
+                kind: Kind::ClosedPeriodModified,
+                key: key
+                    .into_iter()
+                    .map(|(k, v)| (k, v.as_str().map(str::to_string)))
+                    .collect(),
+                columns: Vec::new(),
+                values: Vec::new(),
+                detail: Some(format!(
+                    "{} since the day was sealed by run {}",
+                    what.join("; "),
+                    seal.sealed_run_id
+                )),
+            }
+        })
+        .collect()
 }

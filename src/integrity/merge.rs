@@ -56,6 +56,8 @@ pub struct SideStats {
     pub rows: u64,
     /// The partition digest: SHA-256 over the row hashes in key order.
     pub digest: String,
+    /// Every row's key and hash, in key order, when the caller asked to keep them (to seal a day).
+    pub row_hashes: Vec<(Vec<Value>, RowHash)>,
 }
 
 struct Row {
@@ -74,6 +76,7 @@ struct Side<'c> {
     day: Option<(usize, LogicalType, super::BusinessDay)>,
     previous_key: Option<Vec<Value>>,
     digest: SegmentDigest,
+    kept: Option<Vec<(Vec<Value>, RowHash)>>,
 }
 
 impl Side<'_> {
@@ -96,6 +99,9 @@ impl Side<'_> {
             }
             let hash = row_hash(&values[..self.hashed]);
             self.digest.push(&hash);
+            if let Some(kept) = &mut self.kept {
+                kept.push((values[..self.key_len].to_vec(), hash));
+            }
             return Ok(Some(Row { values, hash }));
         }
     }
@@ -151,7 +157,11 @@ impl Side<'_> {
 
     fn finish(self) -> SideStats {
         let (digest, rows) = self.digest.finish();
-        SideStats { rows, digest }
+        SideStats {
+            rows,
+            digest,
+            row_hashes: self.kept.unwrap_or_default(),
+        }
     }
 }
 
@@ -180,6 +190,7 @@ pub(super) async fn merge_join(
     pair: &TablePair<'_>,
     plan: &Plan,
     rows_read: &AtomicU64,
+    keep_row_hashes: bool,
 ) -> Result<(SideStats, SideStats, Vec<Difference>)> {
     let side =
         |label: String, spec: &crate::source::ReadSpec, source: &crate::source::Source| Side {
@@ -195,6 +206,7 @@ pub(super) async fn merge_join(
             },
             previous_key: None,
             digest: SegmentDigest::new(),
+            kept: keep_row_hashes.then(Vec::new),
         };
     let mut left = side(
         format!("{}.{}", pair.left.name, pair.left_table),

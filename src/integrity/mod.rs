@@ -28,16 +28,28 @@ impl Comparison {
     }
 }
 
+/// What a comparison does beside comparing.
+#[derive(Default, Clone, Copy)]
+pub struct CompareOptions<'a> {
+    /// Bumped for every row read on either side, for progress.
+    pub rows_read: Option<&'a AtomicU64>,
+    /// Keep every row's key and hash in [`SideStats::row_hashes`] (to seal a day).
+    pub keep_row_hashes: bool,
+}
+
 /// Compares the pair: both sides streamed in key order at once, merge-joined by key,
 /// rows compared by their SHA-256 row hash, changed columns named.
 pub async fn compare(pair: &TablePair<'_>) -> Result<Comparison> {
-    compare_counting(pair, &AtomicU64::new(0)).await
+    compare_with(pair, CompareOptions::default()).await
 }
 
-/// [`compare`], adding every row read (either side) to `rows_read` as it goes, for progress.
-pub async fn compare_counting(pair: &TablePair<'_>, rows_read: &AtomicU64) -> Result<Comparison> {
+/// [`compare`] with options.
+pub async fn compare_with(pair: &TablePair<'_>, options: CompareOptions<'_>) -> Result<Comparison> {
     let plan = pair.plan().await?;
-    let (left, right, differences) = merge::merge_join(pair, &plan, rows_read).await?;
+    let unused = AtomicU64::new(0);
+    let rows_read = options.rows_read.unwrap_or(&unused);
+    let (left, right, differences) =
+        merge::merge_join(pair, &plan, rows_read, options.keep_row_hashes).await?;
     Ok(Comparison {
         key: plan.key_names(),
         columns: plan.compared_names(),

@@ -111,12 +111,75 @@ macro_rules! append_audit {
     }};
 }
 
+/// Moves one partition's discrepancies along their life inside transaction `$tx`: each found one
+/// is opened, carried or reopened (and linked to the run); each one `$still_open` returns that
+/// was not found is resolved. Evaluates to the [`CheckChanges`].
+macro_rules! move_along_life {
+    ($tx:expr, $run_id:expr, $now:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr, $still_open:expr) => {{
+        let mut changes = CheckChanges::default();
+        for (d, fingerprint) in $found.iter().zip($fingerprints.iter()) {
+            let row = sqlx::query(super::runs::UPSERT_DISCREPANCY)
+                .bind(fingerprint)
+                .bind(&d.check)
+                .bind(&d.partition)
+                .bind(d.kind.as_str())
+                .bind(d.key_json().to_string())
+                .bind(serde_json::Value::from(d.columns.clone()).to_string())
+                .bind(super::discrepancies::detail_json(d))
+                .bind($run_id)
+                .bind($now)
+                .fetch_one(&mut *$tx)
+                .await
+                .map_err(Error::from_store)?;
+            let id: i64 = sqlx::Row::try_get(&row, "id").map_err(Error::from_store)?;
+            let status: String = sqlx::Row::try_get(&row, "status").map_err(Error::from_store)?;
+            sqlx::query("INSERT INTO run_discrepancies (run_id, discrepancy_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind($run_id)
+                .bind(id)
+                .execute(&mut *$tx)
+                .await
+                .map_err(Error::from_store)?;
+            changes.seen.push(Recorded {
+                id,
+                status: super::discrepancies::parse_status(&status)?,
+                first_run_id: sqlx::Row::try_get(&row, "first_run_id").map_err(Error::from_store)?,
+                discrepancy: d.clone(),
+            });
+        }
+        let still_open = sqlx::query($still_open)
+            .bind($check)
+            .bind($partition)
+            .fetch_all(&mut *$tx)
+            .await
+            .map_err(Error::from_store)?;
+        for row in still_open {
+            let id: i64 = sqlx::Row::try_get(&row, "id").map_err(Error::from_store)?;
+            if changes.seen.iter().any(|r| r.id == id) {
+                continue;
+            }
+            sqlx::query("UPDATE discrepancies SET status = 'resolved', resolved_run_id = $1, resolved_at = $2 WHERE id = $3")
+                .bind($run_id)
+                .bind($now)
+                .bind(id)
+                .execute(&mut *$tx)
+                .await
+                .map_err(Error::from_store)?;
+            let mut recorded = super::discrepancies::recorded_from_row(&row)?;
+            recorded.status = crate::discrepancy::Status::Resolved;
+            changes.resolved.push(recorded);
+        }
+        changes
+    }};
+}
+
 pub mod audit;
 mod discrepancies;
 mod lock;
 mod runs;
+mod seals;
 
 pub use lock::RunLock;
+pub use seals::{Seal, SealedRow};
 
 pub use discrepancies::{DiscrepancyFilter, ListedDiscrepancy};
 
@@ -215,12 +278,15 @@ pub struct StoredRun {
 }
 
 impl StoredRun {
-    /// The outcome its checks call for: the one needing the most attention.
+    /// The outcome its checks call for, the one needing the most attention; any discrepancy
+    /// the run saw (a sealed day's included) makes it at least "discrepancies".
     pub fn exit(&self) -> Exit {
-        self.checks
-            .iter()
-            .map(|c| c.exit)
-            .fold(Exit::Clean, Exit::worse)
+        let seen = if self.seen.is_empty() {
+            Exit::Clean
+        } else {
+            Exit::Discrepancies
+        };
+        self.checks.iter().map(|c| c.exit).fold(seen, Exit::worse)
     }
 }
 

@@ -17,7 +17,7 @@ use crate::exit::Exit;
 
 /// `INSERT … ON CONFLICT`: a discrepancy seen again is carried (or stays acknowledged); one that
 /// had been resolved opens again with this run as its first sighting.
-const UPSERT_DISCREPANCY: &str = "
+pub(super) const UPSERT_DISCREPANCY: &str = "
     INSERT INTO discrepancies (fingerprint, check_name, partition_key, kind, key_json, columns_json,
                                detail_json, status, first_run_id, last_run_id, first_seen_at, last_seen_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $8, $9, $9)
@@ -37,6 +37,15 @@ const UPSERT_DISCREPANCY: &str = "
         last_run_id = excluded.last_run_id,
         last_seen_at = excluded.last_seen_at
     RETURNING id, status, first_run_id";
+
+/// The open discrepancies of a check's partition that a check result settles (all kinds but the
+/// sealed-day ones, which only a seal verification settles).
+const STILL_OPEN_RESULTS: &str = "
+    SELECT id, check_name, partition_key, kind, key_json, columns_json, detail_json, status, first_run_id
+    FROM discrepancies
+    WHERE check_name = $1 AND partition_key = $2 AND status IN ('open', 'carried', 'acknowledged')
+      AND kind <> 'closed_period_modified'
+    ORDER BY id";
 
 impl Store {
     /// Records the start of a run and returns its id; a run for a date that already has runs
@@ -186,65 +195,11 @@ impl Store {
             .await
             .map_err(Error::from_store)?;
 
-            let mut changes = CheckChanges::default();
-            if record.status != CheckStatus::Failed {
-                for (d, fingerprint) in found.iter().zip(&fingerprints) {
-                    let row = sqlx::query(UPSERT_DISCREPANCY)
-                        .bind(fingerprint)
-                        .bind(&d.check)
-                        .bind(&d.partition)
-                        .bind(d.kind.as_str())
-                        .bind(d.key_json().to_string())
-                        .bind(serde_json::Value::from(d.columns.clone()).to_string())
-                        .bind(super::discrepancies::detail_json(d))
-                        .bind(run_id)
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(Error::from_store)?;
-                    let id: i64 = row.try_get("id").map_err(Error::from_store)?;
-                    let status: String = row.try_get("status").map_err(Error::from_store)?;
-                    sqlx::query("INSERT INTO run_discrepancies (run_id, discrepancy_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                        .bind(run_id)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(Error::from_store)?;
-                    changes.seen.push(Recorded {
-                        id,
-                        status: super::discrepancies::parse_status(&status)?,
-                        first_run_id: row.try_get("first_run_id").map_err(Error::from_store)?,
-                        discrepancy: d.clone(),
-                    });
-                }
-                let still_open = sqlx::query(
-                    "SELECT id, check_name, partition_key, kind, key_json, columns_json, detail_json, status, first_run_id
-                     FROM discrepancies
-                     WHERE check_name = $1 AND partition_key = $2 AND status IN ('open', 'carried', 'acknowledged')
-                     ORDER BY id",
-                )
-                .bind(&record.check)
-                .bind(&record.partition)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(Error::from_store)?;
-                for row in still_open {
-                    let id: i64 = row.try_get("id").map_err(Error::from_store)?;
-                    if changes.seen.iter().any(|r| r.id == id) {
-                        continue;
-                    }
-                    sqlx::query("UPDATE discrepancies SET status = 'resolved', resolved_run_id = $1, resolved_at = $2 WHERE id = $3")
-                        .bind(run_id)
-                        .bind(now)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(Error::from_store)?;
-                    let mut recorded = recorded_from_row(&row)?;
-                    recorded.status = Status::Resolved;
-                    changes.resolved.push(recorded);
-                }
-            }
+            let changes = if record.status == CheckStatus::Failed {
+                CheckChanges::default()
+            } else {
+                move_along_life!(tx, run_id, now, &record.check, &record.partition, found, &fingerprints, STILL_OPEN_RESULTS)
+            };
             let entries = check_entries(run_id, record, &changes);
             append_audit!(tx, entries);
             tx.commit().await.map_err(Error::from_store)?;
@@ -497,7 +452,7 @@ fn sync_unit(record: &CheckRecord) -> String {
 
 /// Fingerprints for this batch; two discrepancies that mask to the same identity (two card
 /// numbers sharing their first six and last four digits) are told apart by their order.
-fn unique_fingerprints(found: &[Discrepancy]) -> Vec<String> {
+pub(super) fn unique_fingerprints(found: &[Discrepancy]) -> Vec<String> {
     let mut seen = std::collections::HashMap::<String, usize>::new();
     found
         .iter()

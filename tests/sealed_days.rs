@@ -1,0 +1,137 @@
+//! Sealed days: a clean day is sealed; a later quiet edit of it (even one made identically on
+//! both sides, as replication would) is found by the next runs and named row by row.
+
+mod common;
+
+use common::*;
+
+const CONFIG: &str = r#"
+[store]
+url_env = "S"
+[sources.ledger]
+url_env = "L"
+[sources.payments]
+url_env = "P"
+[[integrity]]
+name = "entries"
+left = { source = "ledger", table = "entries" }
+right = { source = "payments", table = "entries" }
+key = ["id"]
+date_column = "created_at"
+"#;
+
+fn run(dir: &std::path::Path, date: &str, env: &[(&str, &str)]) -> serde_json::Value {
+    let out = recon(
+        &[
+            "run",
+            "--config",
+            "recon.toml",
+            "--date",
+            date,
+            "--out",
+            "out",
+        ],
+        env,
+        dir,
+    );
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{}",
+        stderr(&out)
+    );
+    serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap()
+}
+
+async fn exec(url: &str, sql: &str) {
+    let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+fn sealed_findings(summary: &serde_json::Value) -> Vec<String> {
+    summary["discrepancies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "closed_period_modified")
+        .map(|d| {
+            format!(
+                "{} {} {}",
+                d["partition"].as_str().unwrap(),
+                d["key"],
+                d["detail"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_quiet_edit_of_a_sealed_day_is_found_and_named() {
+    let dir = temp_dir();
+    let rows = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
+                INSERT INTO entries VALUES (1, 100, '2026-11-19 09:00:00'), (2, 200, '2026-11-19 10:00:00'),
+                                           (3, 300, '2026-11-19 11:00:00'), (4, 400, '2026-11-20 09:00:00'),
+                                           (5, 500, '2026-11-21 09:00:00');";
+    let l = sqlite_db(&dir.path().join("l.db"), &[rows]).await;
+    let p = sqlite_db(&dir.path().join("p.db"), &[rows]).await;
+    let s = format!("sqlite://{}", dir.path().join("s.db").display());
+    write(dir.path(), "recon.toml", CONFIG);
+    let env = [("S", s.as_str()), ("L", l.as_str()), ("P", p.as_str())];
+
+    let first = run(dir.path(), "2026-11-19", &env);
+    assert_eq!(first["outcome"], "clean");
+    let second = run(dir.path(), "2026-11-20", &env);
+    assert_eq!(
+        second["outcome"], "clean",
+        "the sealed 19th re-verifies intact"
+    );
+
+    // History is edited: entry 2 on both sides alike (the sides still agree), entry 3 only
+    // deleted from the ledger, and a new row slipped into the closed day on the payments side.
+    exec(
+        &l,
+        "UPDATE entries SET amount_minor = 201 WHERE id = 2; DELETE FROM entries WHERE id = 3",
+    )
+    .await;
+    exec(&p, "UPDATE entries SET amount_minor = 201 WHERE id = 2; INSERT INTO entries VALUES (9, 900, '2026-11-19 23:00:00')").await;
+
+    let third = run(dir.path(), "2026-11-21", &env);
+    assert_eq!(third["outcome"], "discrepancies");
+    assert_eq!(
+        sealed_findings(&third),
+        [
+            r#"2026-11-19 {"id":"2"} changed in ledger.entries; changed in payments.entries since the day was sealed by run 1"#,
+            r#"2026-11-19 {"id":"3"} deleted from ledger.entries since the day was sealed by run 1"#,
+            r#"2026-11-19 {"id":"9"} added in payments.entries since the day was sealed by run 1"#,
+        ]
+    );
+    // Today's own partition is clean; only the closed day is flagged.
+    assert_eq!(third["checks"][0]["status"], "clean");
+
+    // The edits are undone: the next run resolves the findings.
+    exec(&l, "UPDATE entries SET amount_minor = 200 WHERE id = 2; INSERT INTO entries VALUES (3, 300, '2026-11-19 11:00:00')").await;
+    exec(
+        &p,
+        "UPDATE entries SET amount_minor = 200 WHERE id = 2; DELETE FROM entries WHERE id = 9",
+    )
+    .await;
+    let fourth = run(dir.path(), "2026-11-21", &env);
+    assert_eq!(fourth["outcome"], "clean");
+    let resolved: Vec<String> = fourth["resolved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| format!("{} {}", d["kind"].as_str().unwrap(), d["key"]))
+        .collect();
+    assert_eq!(
+        resolved,
+        [
+            r#"closed_period_modified {"id":"2"}"#,
+            r#"closed_period_modified {"id":"3"}"#,
+            r#"closed_period_modified {"id":"9"}"#
+        ]
+    );
+}
