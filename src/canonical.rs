@@ -26,8 +26,10 @@ pub enum LogicalType {
     Uuid,
     Bytes,
     Text,
-    /// Binary floating point: never a key, compared only at a declared number of decimals.
+    /// Binary floating point: never a key, never compared (floats are not exact).
     Float,
+    /// A type with no exact canonical text (JSON, arrays, geometry…): reported, never compared.
+    Unsupported,
 }
 
 impl LogicalType {
@@ -42,6 +44,20 @@ impl LogicalType {
             LogicalType::Bytes => "bytes",
             LogicalType::Text => "text",
             LogicalType::Float => "float",
+            LogicalType::Unsupported => "unsupported",
+        }
+    }
+}
+
+impl LogicalType {
+    /// Why a column of this type is never compared, if it is not.
+    pub fn not_comparable(self) -> Option<&'static str> {
+        match self {
+            LogicalType::Float => Some("floating point (floats are never exact)"),
+            LogicalType::Unsupported => {
+                Some("of a type with no exact canonical form (JSON, arrays…)")
+            }
+            _ => None,
         }
     }
 }

@@ -115,9 +115,9 @@ impl TablePair<'_> {
         let mut right = Vec::new();
         for name in self.key {
             let (l, r) = need(name)?;
-            if l.logical == LogicalType::Float || r.logical == LogicalType::Float {
+            if let Some(why) = l.logical.not_comparable().or(r.logical.not_comparable()) {
                 return Err(Error::bad_input(format!(
-                    "key column {name:?} is floating point; keys must be exact (integer, text, uuid, date…)"
+                    "key column {name:?} is {why}; keys must be exact (integer, text, uuid, date…)"
                 )));
             }
             if l.logical != r.logical {
@@ -135,9 +135,9 @@ impl TablePair<'_> {
             Some(names) => {
                 for name in names {
                     let (l, r) = need(name)?;
-                    if l.logical == LogicalType::Float || r.logical == LogicalType::Float {
+                    if let Some(why) = l.logical.not_comparable().or(r.logical.not_comparable()) {
                         return Err(Error::bad_input(format!(
-                            "column {name:?} is floating point and cannot be compared exactly; leave it out of columns"
+                            "column {name:?} is {why} and cannot be compared exactly; leave it out of columns"
                         )));
                     }
                     left.push(l);
@@ -152,13 +152,19 @@ impl TablePair<'_> {
                             detail: format!("only in {left_at}"),
                         }),
                         Some(r)
-                            if l.logical == LogicalType::Float
-                                || r.logical == LogicalType::Float =>
+                            if l.logical
+                                .not_comparable()
+                                .or(r.logical.not_comparable())
+                                .is_some() =>
                         {
+                            let why = l
+                                .logical
+                                .not_comparable()
+                                .or(r.logical.not_comparable())
+                                .unwrap_or_default();
                             schema.push(SchemaFinding {
                                 column: l.name.clone(),
-                                detail: "floating point: not compared (floats are never exact)"
-                                    .to_string(),
+                                detail: format!("not compared: {why}"),
                             })
                         }
                         Some(r) => {

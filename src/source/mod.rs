@@ -2,6 +2,7 @@
 
 pub mod ident;
 mod sqlite;
+pub mod text;
 
 use chrono_tz::Tz;
 use tokio::sync::mpsc;

@@ -3,13 +3,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::DateTime;
 use chrono_tz::Tz;
 use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
 use sqlx::{AssertSqlSafe, Row, SqlitePool, TypeInfo, ValueRef};
 use tokio::sync::mpsc;
 
+use super::text::value_from_text;
 use super::{BATCH_ROWS, Column, Engine, ReadSpec, RowBatch, ident};
 use crate::canonical::{LogicalType, Value, normalize_decimal};
 use crate::error::{Error, Result};
@@ -192,55 +193,31 @@ fn decode_value(
     let unexpected = |what: &str| format!("a {what} value cannot be read as {logical}");
     Ok(match (logical, stored) {
         (_, Stored::Null) => Value::Null,
-        (LogicalType::Float, _) => {
-            return Err(
-                "floating-point columns are never compared as money or keys; leave it out of `columns`".to_string(),
-            );
+        (LogicalType::Float | LogicalType::Unsupported, _) => {
+            return Err(format!(
+                "a column {} is never read; leave it out of `columns`",
+                logical.not_comparable().unwrap_or("")
+            ));
         }
+        (LogicalType::Bytes, Stored::Text(s)) => Value::Bytes(s.into_bytes()),
+        (logical, Stored::Text(s)) => value_from_text(logical, &s, tz)?,
         (LogicalType::Integer, Stored::Integer(n)) => Value::Int(n.into()),
-        (LogicalType::Integer, Stored::Text(s)) => Value::Int(
-            s.trim()
-                .parse::<i128>()
-                .map_err(|_| format!("{s:?} is not an integer"))?,
-        ),
         (LogicalType::Decimal, Stored::Integer(n)) => Value::Decimal(n.to_string()),
-        (LogicalType::Decimal, Stored::Text(s)) => {
-            Value::Decimal(normalize_decimal(&s).map_err(|e| e.0)?)
-        }
         // SQLite keeps NUMERIC values that are not integers as REAL; the shortest text that
         // round-trips is the value that was stored (exact up to 15 significant digits).
         (LogicalType::Decimal, Stored::Real(f)) if f.is_finite() => {
             Value::Decimal(normalize_decimal(&format!("{f}")).map_err(|e| e.0)?)
         }
-        (LogicalType::Boolean, Stored::Integer(n)) => match n {
-            0 => Value::Bool(false),
-            1 => Value::Bool(true),
-            _ => return Err(format!("{n} is not a boolean (0 or 1)")),
-        },
-        (LogicalType::Boolean, Stored::Text(s)) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "t" | "1" => Value::Bool(true),
-            "false" | "f" | "0" => Value::Bool(false),
-            _ => return Err(format!("{s:?} is not a boolean")),
-        },
-        (LogicalType::Timestamp, Stored::Text(s)) => Value::Timestamp(parse_timestamp(&s, tz)?),
+        (LogicalType::Boolean, Stored::Integer(n)) => value_from_text(logical, &n.to_string(), tz)?,
         (LogicalType::Timestamp, Stored::Integer(secs)) => Value::Timestamp(
             DateTime::from_timestamp(secs, 0)
                 .ok_or_else(|| format!("{secs} is out of range as unix seconds"))?,
-        ),
-        (LogicalType::Date, Stored::Text(s)) => Value::Date(
-            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                .map_err(|_| format!("{s:?} is not a YYYY-MM-DD date"))?,
-        ),
-        (LogicalType::Uuid, Stored::Text(s)) => Value::Uuid(
-            uuid::Uuid::parse_str(s.trim()).map_err(|_| format!("{s:?} is not a UUID"))?,
         ),
         (LogicalType::Uuid, Stored::Blob(b)) => Value::Uuid(
             uuid::Uuid::from_slice(&b)
                 .map_err(|_| "a BLOB of other than 16 bytes is not a UUID".to_string())?,
         ),
         (LogicalType::Bytes, Stored::Blob(b)) => Value::Bytes(b),
-        (LogicalType::Bytes, Stored::Text(s)) => Value::Bytes(s.into_bytes()),
-        (LogicalType::Text, Stored::Text(s)) => Value::Text(s),
         (LogicalType::Text, Stored::Integer(n)) => Value::Text(n.to_string()),
         (LogicalType::Text, Stored::Blob(b)) => Value::Text(
             String::from_utf8(b).map_err(|_| "a BLOB that is not UTF-8 text".to_string())?,
@@ -251,52 +228,11 @@ fn decode_value(
     })
 }
 
-/// Parses the text forms SQLite applications store timestamps in: `YYYY-MM-DD HH:MM:SS[.f]`
-/// with a space or `T`, optionally ending in `Z` or `±HH:MM`. Without a zone it is read in `tz`.
-pub(super) fn parse_timestamp(text: &str, tz: Tz) -> std::result::Result<DateTime<Utc>, String> {
-    let bad = || format!("{text:?} is not a timestamp (YYYY-MM-DD HH:MM:SS[.ffffff][Z|±HH:MM])");
-    let s = text.trim();
-    if s.len() < 10 {
-        return Err(bad());
-    }
-    let mut owned = s.to_string();
-    if owned.as_bytes().get(10) == Some(&b'T') {
-        owned.replace_range(10..11, " ");
-    }
-    if let Some(naive) = owned
-        .strip_suffix('Z')
-        .or_else(|| owned.strip_suffix("+00:00"))
-    {
-        let naive =
-            NaiveDateTime::parse_from_str(naive, "%Y-%m-%d %H:%M:%S%.f").map_err(|_| bad())?;
-        return Ok(naive.and_utc());
-    }
-    if let Ok(with_offset) = DateTime::parse_from_str(&owned, "%Y-%m-%d %H:%M:%S%.f%:z") {
-        return Ok(with_offset.with_timezone(&Utc));
-    }
-    let naive = NaiveDateTime::parse_from_str(&owned, "%Y-%m-%d %H:%M:%S%.f")
-        .or_else(|_| {
-            NaiveDate::parse_from_str(&owned, "%Y-%m-%d")
-                .map(|d| d.and_time(chrono::NaiveTime::MIN))
-        })
-        .map_err(|_| bad())?;
-    match tz.from_local_datetime(&naive) {
-        chrono::LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
-        chrono::LocalResult::Ambiguous(_, _) => Err(format!(
-            "{text:?} is ambiguous in {} (a daylight-saving fold); store it with an offset",
-            tz.name()
-        )),
-        chrono::LocalResult::None => Err(format!(
-            "{text:?} does not exist in {} (a daylight-saving gap)",
-            tz.name()
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::canonical::format_timestamp;
+    use crate::source::text::parse_timestamp;
 
     #[test]
     fn declared_types_map_by_affinity_and_name() {
