@@ -90,6 +90,9 @@ pub struct SourceFile {
     /// Longest one statement may run, in seconds.
     #[serde(default = "default_statement_timeout")]
     pub statement_timeout_secs: u64,
+    /// Longest one attempt waits for a connection, in seconds (a down server is then retried).
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
     /// How syncs on this source are retried (default: `[job.retry]`).
     pub retry: Option<RetryPolicy>,
 }
@@ -100,6 +103,10 @@ fn default_max_connections() -> u32 {
 
 fn default_statement_timeout() -> u64 {
     600
+}
+
+fn default_connect_timeout() -> u64 {
+    10
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +160,7 @@ pub struct SourceConfig {
     pub timezone: Tz,
     pub max_connections: u32,
     pub statement_timeout_secs: u64,
+    pub connect_timeout_secs: u64,
     pub retry: RetryPolicy,
 }
 
@@ -227,10 +235,13 @@ impl Config {
             retry
                 .validate()
                 .map_err(|m| fail(format!("{at}.retry: {m}")))?;
-            if source.statement_timeout_secs == 0 {
-                return Err(fail(format!(
-                    "{at}.statement_timeout_secs must be at least 1"
-                )));
+            for (key, secs) in [
+                ("statement_timeout_secs", source.statement_timeout_secs),
+                ("connect_timeout_secs", source.connect_timeout_secs),
+            ] {
+                if secs == 0 {
+                    return Err(fail(format!("{at}.{key} must be at least 1")));
+                }
             }
             sources.insert(
                 name.clone(),
@@ -240,6 +251,7 @@ impl Config {
                     timezone: tz,
                     max_connections: source.max_connections,
                     statement_timeout_secs: source.statement_timeout_secs,
+                    connect_timeout_secs: source.connect_timeout_secs,
                     retry,
                 },
             );
@@ -362,12 +374,13 @@ impl Config {
         ));
         for s in self.sources.values() {
             out.push_str(&format!(
-                "\n[sources.{}]\nurl = {:?}\ntimezone = {:?}\nmax_connections = {}\nstatement_timeout_secs = {}\n",
+                "\n[sources.{}]\nurl = {:?}\ntimezone = {:?}\nmax_connections = {}\nstatement_timeout_secs = {}\nconnect_timeout_secs = {}\n",
                 s.name,
                 redact_urls(&s.url),
                 s.timezone.name(),
                 s.max_connections,
-                s.statement_timeout_secs
+                s.statement_timeout_secs,
+                s.connect_timeout_secs
             ));
         }
         for c in &self.integrity {

@@ -86,7 +86,7 @@ pub async fn run(
             .map(|(_, check)| check)
             .collect();
         let day = BusinessDay::new(date, config.timezone)?;
-        let executed = execute(config, store, run_id, day, &checks)
+        let executed = Box::pin(execute(config, store, run_id, day, &checks))
             .instrument(info_span!("run", run_id, business_date = %date, shard = %shard))
             .await;
         finish(config, store, run_id, out, executed).await
@@ -160,7 +160,7 @@ async fn complete(
         "retrying the checks that failed"
     );
     let day = BusinessDay::new(date, config.timezone)?;
-    let executed = execute(config, store, run_id, day, &checks)
+    let executed = Box::pin(execute(config, store, run_id, day, &checks))
         .instrument(info_span!("retry", run_id, business_date = %date))
         .await;
     finish(config, store, run_id, out, executed).await
@@ -331,7 +331,8 @@ async fn run_check(
         WHOLE_TABLE.to_string()
     };
     let started = Instant::now();
-    let (compared, attempts) = compare_check(config, sources, check, day, check.seal).await;
+    let (compared, attempts) =
+        Box::pin(compare_check(config, sources, check, day, check.seal)).await;
     let side = |t: &crate::config::TableRef| TableSide {
         source: t.source.clone(),
         table: t.table.clone(),
@@ -456,7 +457,7 @@ async fn verify_sealed_days(
             continue;
         };
         let sealed_day = BusinessDay::new(date, config.timezone)?;
-        let (compared, _) = compare_check(config, sources, check, sealed_day, true).await;
+        let (compared, _) = Box::pin(compare_check(config, sources, check, sealed_day, true)).await;
         let comparison = match compared {
             Ok(c) => c,
             Err(e) => {

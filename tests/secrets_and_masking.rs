@@ -10,6 +10,11 @@ const PAN_SPACED: &str = "5500 0000 0000 0004";
 const IBAN: &str = "NL91ABNA0417164300";
 
 const CONFIG: &str = r#"
+[job.retry]
+initial_delay_ms = 10
+max_delay_ms = 50
+max_attempts = 2
+
 [store]
 url_env = "STORE_URL"
 [sources.ledger]
@@ -18,6 +23,7 @@ url_env = "LEDGER_URL"
 url_env = "PAYMENTS_URL"
 [sources.warehouse]
 url_env = "WAREHOUSE_URL"
+connect_timeout_secs = 1
 
 [[integrity]]
 name = "cards"

@@ -1,6 +1,8 @@
 //! Connections to the sources recon checks, read-only, one module per engine.
 
 pub mod ident;
+mod mysql;
+mod postgres;
 mod sqlite;
 pub mod text;
 
@@ -79,8 +81,11 @@ pub struct Source {
     pool: Pool,
 }
 
+#[derive(Clone)]
 enum Pool {
     Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+    MySql(sqlx::MySqlPool),
 }
 
 impl Source {
@@ -89,17 +94,9 @@ impl Source {
         let engine = Engine::from_url(&config.url)
             .map_err(|e| e.context(format!("source {}", config.name)))?;
         let pool = match engine {
-            Engine::Sqlite => sqlite::connect(
-                &config.url,
-                config.max_connections,
-                std::time::Duration::from_secs(config.statement_timeout_secs),
-            )
-            .await
-            .map(Pool::Sqlite),
-            Engine::Postgres | Engine::MySql => Err(Error::bad_input(format!(
-                "{} sources are not supported by this version of recon yet; SQLite sources are",
-                engine.as_str()
-            ))),
+            Engine::Sqlite => sqlite::connect(config).await.map(Pool::Sqlite),
+            Engine::Postgres => postgres::connect(config).await.map(Pool::Postgres),
+            Engine::MySql => mysql::connect(config).await.map(Pool::MySql),
         }
         .map_err(|e| {
             e.context(format!(
@@ -124,6 +121,7 @@ impl Source {
             timezone: chrono_tz::UTC,
             max_connections: 2,
             statement_timeout_secs: 600,
+            connect_timeout_secs: 10,
             retry: crate::retry::RetryPolicy::default(),
         })
         .await
@@ -134,6 +132,8 @@ impl Source {
         ident::validate_table(table).map_err(Error::bad_input)?;
         let columns = match &self.pool {
             Pool::Sqlite(pool) => sqlite::columns(pool, table).await,
+            Pool::Postgres(pool) => postgres::columns(pool, table).await,
+            Pool::MySql(pool) => mysql::columns(pool, table).await,
         };
         columns.map_err(|e| e.context(format!("source {}", self.name)))
     }
@@ -143,27 +143,30 @@ impl Source {
     pub fn stream_rows(&self, spec: ReadSpec) -> mpsc::Receiver<Result<RowBatch>> {
         let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
         let source = self.name.clone();
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                let pool = pool.clone();
-                let tz = self.timezone;
-                tokio::spawn(async move {
-                    if let Err(e) = sqlite::stream_rows(&pool, &spec, tz, &tx).await {
-                        let _ = tx
-                            .send(Err(
-                                e.context(format!("source {source}, table {}", spec.table))
-                            ))
-                            .await;
-                    }
-                });
+        let tz = self.timezone;
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let streamed = match &pool {
+                Pool::Sqlite(pool) => sqlite::stream_rows(pool, &spec, tz, &tx).await,
+                Pool::Postgres(pool) => postgres::stream_rows(pool, &spec, tz, &tx).await,
+                Pool::MySql(pool) => mysql::stream_rows(pool, &spec, tz, &tx).await,
+            };
+            if let Err(e) = streamed {
+                let _ = tx
+                    .send(Err(
+                        e.context(format!("source {source}, table {}", spec.table))
+                    ))
+                    .await;
             }
-        }
+        });
         rx
     }
 
     pub async fn close(&self) {
         match &self.pool {
             Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+            Pool::MySql(pool) => pool.close().await,
         }
     }
 }

@@ -13,20 +13,17 @@ use tokio::sync::mpsc;
 use super::text::value_from_text;
 use super::{BATCH_ROWS, Column, Engine, ReadSpec, RowBatch, ident};
 use crate::canonical::{LogicalType, Value, normalize_decimal};
+use crate::config::SourceConfig;
 use crate::error::{Error, Result};
 
 /// Opens the file read-only; a missing or unreadable file is the user's to fix. A database
 /// locked by a writer for longer than `statement_timeout` is busy: a transient failure.
-pub(super) async fn connect(
-    url: &str,
-    max_connections: u32,
-    statement_timeout: Duration,
-) -> Result<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(url)
+pub(super) async fn connect(config: &SourceConfig) -> Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(&config.url)
         .map_err(|e| Error::bad_input(format!("bad SQLite URL: {e}")))?
         .read_only(true)
         .create_if_missing(false)
-        .busy_timeout(statement_timeout);
+        .busy_timeout(Duration::from_secs(config.statement_timeout_secs));
     let path = options.get_filename().to_path_buf();
     if !path.exists() {
         return Err(Error::bad_input(format!(
@@ -35,7 +32,8 @@ pub(super) async fn connect(
         )));
     }
     SqlitePoolOptions::new()
-        .max_connections(max_connections)
+        .max_connections(config.max_connections)
+        .acquire_timeout(Duration::from_secs(config.connect_timeout_secs))
         .connect_with(options)
         .await
         .map_err(|e| Error::from_source(e).context(format!("cannot open {}", path.display())))

@@ -67,14 +67,20 @@ pub fn parse_timestamp(text: &str, tz: Tz) -> std::result::Result<DateTime<Utc>,
                 .map(|d| d.and_time(chrono::NaiveTime::MIN))
         })
         .map_err(|_| bad())?;
+    in_zone(naive, tz)
+}
+
+/// A wall-clock time read in `tz`, as an instant; a time in a daylight-saving fold or gap is
+/// an error (it names no single instant), never a guess.
+pub fn in_zone(naive: NaiveDateTime, tz: Tz) -> Result<DateTime<Utc>, String> {
     match tz.from_local_datetime(&naive) {
         chrono::LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
         chrono::LocalResult::Ambiguous(_, _) => Err(format!(
-            "{text:?} is ambiguous in {} (a daylight-saving fold); store it with an offset",
+            "{naive} is ambiguous in {} (a daylight-saving fold); store it with an offset",
             tz.name()
         )),
         chrono::LocalResult::None => Err(format!(
-            "{text:?} does not exist in {} (a daylight-saving gap)",
+            "{naive} does not exist in {} (a daylight-saving gap)",
             tz.name()
         )),
     }

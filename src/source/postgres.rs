@@ -1,0 +1,259 @@
+//! PostgreSQL sources: read-only sessions named `recon`, catalog types from pg_catalog, each
+//! table read in one REPEATABLE READ READ ONLY snapshot, text keys in byte order.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use futures_util::TryStreamExt;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Acquire, AssertSqlSafe, Connection, PgPool, Row};
+use tokio::sync::mpsc;
+
+use super::{BATCH_ROWS, Column, Engine, ReadSpec, RowBatch, ident};
+use crate::canonical::{LogicalType, Value, normalize_decimal};
+use crate::config::SourceConfig;
+use crate::error::{Error, Result};
+
+/// Opens a pool whose sessions are read-only, UTC, and bounded by the statement timeout.
+pub(super) async fn connect(config: &SourceConfig) -> Result<PgPool> {
+    let options = PgConnectOptions::from_str(&config.url)
+        .map_err(|e| {
+            Error::bad_input(format!(
+                "bad PostgreSQL URL: {}",
+                crate::secret::redact_urls(&e.to_string())
+            ))
+        })?
+        .application_name("recon")
+        .options([
+            ("default_transaction_read_only", "on".to_string()),
+            (
+                "statement_timeout",
+                format!("{}s", config.statement_timeout_secs),
+            ),
+            ("TimeZone", "UTC".to_string()),
+        ]);
+    PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(Duration::from_secs(config.connect_timeout_secs))
+        .connect_with(options)
+        .await
+        .map_err(Error::from_source)
+}
+
+fn split(table: &str) -> (Option<&str>, &str) {
+    match table.split_once('.') {
+        Some((schema, name)) => (Some(schema), name),
+        None => (None, table),
+    }
+}
+
+pub(super) async fn columns(pool: &PgPool, table: &str) -> Result<Vec<Column>> {
+    let (schema, name) = split(table);
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typname::text
+         FROM pg_attribute a
+         JOIN pg_class c ON c.oid = a.attrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_type t ON t.oid = a.atttypid
+         WHERE n.nspname = COALESCE($1, current_schema()) AND c.relname = $2
+           AND c.relkind IN ('r', 'v', 'm', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY a.attnum",
+    )
+    .bind(schema)
+    .bind(name)
+    .fetch_all(pool)
+    .await
+    .map_err(Error::from_source)?;
+    if rows.is_empty() {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = COALESCE($1, current_schema()) ORDER BY 1",
+        )
+        .bind(schema)
+        .fetch_all(pool)
+        .await
+        .map_err(Error::from_source)?;
+        return Err(Error::bad_input(format!(
+            "table {table:?} does not exist or is not readable (tables there: {})",
+            if tables.is_empty() {
+                "none".to_string()
+            } else {
+                tables.join(", ")
+            }
+        )));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(name, declared, typname)| Column {
+            logical: logical_type(&typname),
+            name,
+            declared,
+        })
+        .collect())
+}
+
+/// Maps a PostgreSQL type (pg_type.typname) to a logical type.
+fn logical_type(typname: &str) -> LogicalType {
+    match typname {
+        "int2" | "int4" | "int8" | "oid" => LogicalType::Integer,
+        "numeric" => LogicalType::Decimal,
+        "bool" => LogicalType::Boolean,
+        "timestamptz" | "timestamp" => LogicalType::Timestamp,
+        "date" => LogicalType::Date,
+        "uuid" => LogicalType::Uuid,
+        "bytea" => LogicalType::Bytes,
+        "text" | "varchar" | "bpchar" | "name" | "citext" | "char" => LogicalType::Text,
+        "float4" | "float8" => LogicalType::Float,
+        _ => LogicalType::Unsupported,
+    }
+}
+
+/// The select expression for a column: numerics travel as text so no digit is lost.
+fn select_expr(column: &Column) -> String {
+    let quoted = ident::quote(Engine::Postgres, &column.name);
+    match column.logical {
+        LogicalType::Decimal => format!("{quoted}::text"),
+        _ => quoted,
+    }
+}
+
+/// The ORDER BY term for a key column: text by bytes, never by the database's locale.
+fn order_expr(column: &Column) -> String {
+    let quoted = ident::quote(Engine::Postgres, &column.name);
+    match column.logical {
+        LogicalType::Text => format!("{quoted} COLLATE \"C\""),
+        _ => quoted,
+    }
+}
+
+pub(super) async fn stream_rows(
+    pool: &PgPool,
+    spec: &ReadSpec,
+    tz: Tz,
+    tx: &mpsc::Sender<Result<RowBatch>>,
+) -> Result<()> {
+    let select: Vec<String> = spec.columns.iter().map(select_expr).collect();
+    let order: Vec<String> = spec.columns[..spec.key_len]
+        .iter()
+        .map(order_expr)
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        select.join(", "),
+        ident::quote(Engine::Postgres, &spec.table),
+        order.join(", ")
+    );
+    let mut conn = pool.acquire().await.map_err(Error::from_source)?;
+    // One consistent snapshot for the whole table; rolled back (nothing to undo) on drop.
+    let mut snapshot = conn
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(Error::from_source)?;
+    let conn = snapshot.acquire().await.map_err(Error::from_source)?;
+    // Every name above passed ident::validate_* and is quoted; values are never pasted.
+    let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(conn);
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    while let Some(row) = rows.try_next().await.map_err(Error::from_source)? {
+        batch.push(decode_row(&row, spec, tz)?);
+        if batch.len() == BATCH_ROWS {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+            if tx.send(Ok(full)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(Ok(batch)).await;
+    }
+    Ok(())
+}
+
+fn decode_row(row: &PgRow, spec: &ReadSpec, tz: Tz) -> Result<Vec<Value>> {
+    spec.columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            decode_value(row, i, column, tz).map_err(|reason| {
+                Error::bad_input(format!(
+                    "column {:?} ({}): {reason}",
+                    column.name, column.declared
+                ))
+            })
+        })
+        .collect()
+}
+
+fn decode_value(
+    row: &PgRow,
+    i: usize,
+    column: &Column,
+    tz: Tz,
+) -> std::result::Result<Value, String> {
+    let err = |e: sqlx::Error| e.to_string();
+    let declared = column.declared.as_str();
+    Ok(match column.logical {
+        LogicalType::Integer => {
+            let n: Option<i64> = match declared {
+                "smallint" => row
+                    .try_get::<Option<i16>, _>(i)
+                    .map_err(err)?
+                    .map(i64::from),
+                "integer" => row
+                    .try_get::<Option<i32>, _>(i)
+                    .map_err(err)?
+                    .map(i64::from),
+                "oid" => row
+                    .try_get::<Option<sqlx::postgres::types::Oid>, _>(i)
+                    .map_err(err)?
+                    .map(|o| i64::from(o.0)),
+                _ => row.try_get::<Option<i64>, _>(i).map_err(err)?,
+            };
+            n.map_or(Value::Null, |n| Value::Int(n.into()))
+        }
+        LogicalType::Decimal => match row.try_get::<Option<String>, _>(i).map_err(err)? {
+            None => Value::Null,
+            Some(text) if text == "NaN" => return Err("NaN is not a number".to_string()),
+            Some(text) => Value::Decimal(normalize_decimal(&text).map_err(|e| e.0)?),
+        },
+        LogicalType::Boolean => row
+            .try_get::<Option<bool>, _>(i)
+            .map_err(err)?
+            .map_or(Value::Null, Value::Bool),
+        LogicalType::Timestamp if declared.starts_with("timestamp with time zone") => row
+            .try_get::<Option<DateTime<Utc>>, _>(i)
+            .map_err(err)?
+            .map_or(Value::Null, Value::Timestamp),
+        LogicalType::Timestamp => match row.try_get::<Option<NaiveDateTime>, _>(i).map_err(err)? {
+            None => Value::Null,
+            Some(naive) => Value::Timestamp(super::text::in_zone(naive, tz)?),
+        },
+        LogicalType::Date => row
+            .try_get::<Option<NaiveDate>, _>(i)
+            .map_err(err)?
+            .map_or(Value::Null, Value::Date),
+        LogicalType::Uuid => row
+            .try_get::<Option<uuid::Uuid>, _>(i)
+            .map_err(err)?
+            .map_or(Value::Null, Value::Uuid),
+        LogicalType::Bytes => row
+            .try_get::<Option<Vec<u8>>, _>(i)
+            .map_err(err)?
+            .map_or(Value::Null, Value::Bytes),
+        LogicalType::Text => match row.try_get::<Option<String>, _>(i).map_err(err)? {
+            None => Value::Null,
+            // CHAR(n) pads with spaces; the padding is not part of the value.
+            Some(text) if declared.starts_with("character(") || declared == "character" => {
+                Value::Text(text.trim_end_matches(' ').to_string())
+            }
+            Some(text) => Value::Text(text),
+        },
+        LogicalType::Float | LogicalType::Unsupported => {
+            return Err(format!(
+                "a column {} is never read",
+                column.logical.not_comparable().unwrap_or("")
+            ));
+        }
+    })
+}
