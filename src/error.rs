@@ -82,8 +82,9 @@ fn is_transient_code(code: Option<&str>) -> bool {
         // PostgreSQL: serialization failure, deadlock, admin/crash shutdown, cannot connect now,
         // too many connections, query canceled by statement timeout.
         Some("40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300" | "57014" | "08006" | "08001" | "08004")
-        // MySQL/MariaDB: lock wait timeout, deadlock, server gone, lost connection, too many connections.
-        | Some("1205" | "1213" | "2006" | "2013" | "1040")
+        // MySQL/MariaDB: lock wait timeout, deadlock, server gone, lost connection, too many
+        // connections, connection killed, query interrupted, statement timeout (MariaDB, MySQL).
+        | Some("1205" | "1213" | "2006" | "2013" | "1040" | "1927" | "1317" | "1969" | "3024")
         // SQLite: busy, locked.
         | Some("5" | "6")
     )

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use futures_util::TryStreamExt;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
-use sqlx::{Acquire, AssertSqlSafe, Connection, Executor, MySqlPool, Row};
+use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, Executor, MySqlPool, Row};
 use tokio::sync::mpsc;
 
 use super::text::value_from_text;
@@ -27,6 +27,8 @@ pub(super) async fn connect(config: &SourceConfig) -> Result<MySqlPool> {
             ))
         })?
         .charset("utf8mb4")
+        // Whole-table reads are slow by nature; recon logs each check's own duration.
+        .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
         .timezone(Some(String::from("+00:00")));
     let secs = config.statement_timeout_secs;
     MySqlPoolOptions::new()

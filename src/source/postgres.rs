@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use futures_util::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Acquire, AssertSqlSafe, Connection, PgPool, Row};
+use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, PgPool, Row};
 use tokio::sync::mpsc;
 
 use super::{BATCH_ROWS, Column, Engine, ReadSpec, RowBatch, ident};
@@ -26,6 +26,8 @@ pub(super) async fn connect(config: &SourceConfig) -> Result<PgPool> {
             ))
         })?
         .application_name("recon")
+        // Whole-table reads are slow by nature; recon logs each check's own duration.
+        .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
         .options([
             ("default_transaction_read_only", "on".to_string()),
             (

@@ -106,3 +106,65 @@ pub async fn fresh_postgres(test: &str) -> Option<String> {
     let (base, _) = admin.rsplit_once('/').expect("the URL names a database");
     Some(format!("{base}/{name}"))
 }
+
+pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// A fresh, empty MariaDB/MySQL database for one test, or `None` (with a SKIPPED line) when
+/// the server cannot be reached and servers are not required.
+pub async fn fresh_mysql(test: &str) -> Option<String> {
+    let admin =
+        std::env::var("RECON_TEST_MYSQL_URL").unwrap_or_else(|_| DEFAULT_MYSQL_URL.to_string());
+    let pool = match sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect(&admin)
+        .await
+    {
+        Ok(pool) => pool,
+        Err(e) => {
+            if servers_required() {
+                panic!(
+                    "{test}: MySQL/MariaDB unreachable at {admin} and RECON_TEST_REQUIRE_SERVERS=1: {e}"
+                );
+            }
+            eprintln!("SKIPPED {test}: MySQL/MariaDB unreachable at {admin}: {e}");
+            return None;
+        }
+    };
+    let name = format!("recon_t_{test}");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    let (base, _) = admin.rsplit_once('/').expect("the URL names a database");
+    Some(format!("{base}/{name}"))
+}
+
+/// Runs fixture statements on a PostgreSQL database (test setup only; recon never writes).
+pub async fn pg_exec(url: &str, statements: &[&str]) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    for sql in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    pool.close().await;
+}
+
+/// Runs fixture statements on a MariaDB/MySQL database (test setup only).
+pub async fn mysql_exec(url: &str, statements: &[&str]) {
+    let pool = sqlx::MySqlPool::connect(url).await.unwrap();
+    for sql in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    pool.close().await;
+}

@@ -1,0 +1,378 @@
+//! The same logical rows digest identically on SQLite, PostgreSQL and MariaDB, whatever types
+//! each engine stores them in; differences between engines are named to the row and column.
+
+mod common;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use common::*;
+use recon::canonical::{SegmentDigest, Value, row_hash};
+use recon::integrity::{TablePair, compare_with};
+use recon::source::Source;
+
+const PG_SCHEMA: &str = "CREATE TABLE payments (
+    id bigint PRIMARY KEY, amount numeric(18,4), currency char(3), settled boolean,
+    created_at timestamptz, memo text, booked_on date)";
+const MARIADB_SCHEMA: &str = "CREATE TABLE payments (
+    id bigint PRIMARY KEY, amount decimal(18,2), currency char(3), settled tinyint(1),
+    created_at datetime(6), memo varchar(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci,
+    booked_on date)";
+const SQLITE_SCHEMA: &str = "CREATE TABLE payments (
+    id INTEGER PRIMARY KEY, amount DECIMAL(18,4), currency TEXT, settled BOOLEAN,
+    created_at TIMESTAMP, memo TEXT, booked_on DATE)";
+
+/// The same four rows, written the way each engine (or its users) write them.
+const PG_ROWS: &str = "INSERT INTO payments VALUES
+    (1, 12.5000, 'EUR', true,  '2026-11-20 10:00:00.123456+00', 'café 😀', '2026-11-20'),
+    (2, -0.0100, 'USD', false, '2026-11-21 00:59:59+01', NULL, NULL),
+    (3, 1000000, 'JPY', true,  '2026-11-21 00:00:00+00', '', '2026-11-21'),
+    (4, 0,       'KWD', NULL,  '2026-11-21 00:00:00.5+00', 'two  spaces  ', '2026-11-21')";
+const MARIADB_ROWS: &str = "INSERT INTO payments VALUES
+    (1, 12.50,      'EUR', 1,    '2026-11-20 10:00:00.123456', 'café 😀', '2026-11-20'),
+    (2, -0.01,      'USD', 0,    '2026-11-20 23:59:59', NULL, NULL),
+    (3, 1000000.00, 'JPY', 1,    '2026-11-21 00:00:00', '', '2026-11-21'),
+    (4, 0.00,       'KWD', NULL, '2026-11-21 00:00:00.500000', 'two  spaces  ', '2026-11-21')";
+const SQLITE_ROWS: &str = "INSERT INTO payments VALUES
+    (1, '12.5',  'EUR', 1,    '2026-11-20T10:00:00.123456Z', 'café 😀', '2026-11-20'),
+    (2, '-0.01', 'USD', 0,    '2026-11-20 23:59:59', NULL, NULL),
+    (3, 1000000, 'JPY', 1,    '2026-11-21 00:00:00', '', '2026-11-21'),
+    (4, '0',     'KWD', NULL, '2026-11-21 00:00:00.5', 'two  spaces  ', '2026-11-21')";
+
+/// The rows above as canonical values, and their partition digest by the reference encoding.
+fn expected_digest() -> String {
+    let t = |s: &str| Value::Text(s.to_string());
+    let d = |s: &str| Value::decimal(s).unwrap();
+    let ts = |secs: &str, micros: u32| {
+        Value::Timestamp(
+            Utc.from_utc_datetime(
+                &chrono::NaiveDateTime::parse_from_str(secs, "%Y-%m-%d %H:%M:%S")
+                    .unwrap()
+                    .with_nanosecond(micros * 1000)
+                    .unwrap(),
+            ),
+        )
+    };
+    let date = |s: &str| Value::Date(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap());
+    let rows = [
+        vec![
+            Value::Int(1),
+            d("12.5"),
+            t("EUR"),
+            Value::Bool(true),
+            ts("2026-11-20 10:00:00", 123_456),
+            t("café 😀"),
+            date("2026-11-20"),
+        ],
+        vec![
+            Value::Int(2),
+            d("-0.01"),
+            t("USD"),
+            Value::Bool(false),
+            ts("2026-11-20 23:59:59", 0),
+            Value::Null,
+            Value::Null,
+        ],
+        vec![
+            Value::Int(3),
+            d("1000000"),
+            t("JPY"),
+            Value::Bool(true),
+            ts("2026-11-21 00:00:00", 0),
+            t(""),
+            date("2026-11-21"),
+        ],
+        vec![
+            Value::Int(4),
+            d("0"),
+            t("KWD"),
+            Value::Null,
+            ts("2026-11-21 00:00:00", 500_000),
+            t("two  spaces  "),
+            date("2026-11-21"),
+        ],
+    ];
+    let mut digest = SegmentDigest::new();
+    for row in &rows {
+        digest.push(&row_hash(row));
+    }
+    digest.finish().0
+}
+
+use chrono::Timelike;
+
+async fn digest_against_sqlite(url: &str, dir: &std::path::Path) -> (String, String, usize) {
+    let sqlite = sqlite_db(&dir.join("golden.db"), &[SQLITE_SCHEMA, SQLITE_ROWS]).await;
+    let left = Source::connect_url("server", url).await.unwrap();
+    let right = Source::connect_url("sqlite", &sqlite).await.unwrap();
+    let key = ["id".to_string()];
+    let pair = TablePair {
+        left: &left,
+        left_table: "payments",
+        right: &right,
+        right_table: "payments",
+        key: &key,
+        columns: None,
+        day: None,
+    };
+    let comparison = compare_with(&pair, Default::default()).await.unwrap();
+    assert!(comparison.schema.is_empty(), "{:?}", comparison.schema);
+    assert_eq!(comparison.left.rows, 4);
+    (
+        comparison.left.digest,
+        comparison.right.digest,
+        comparison.differences.len(),
+    )
+}
+
+#[tokio::test]
+async fn postgres_rows_digest_exactly_like_the_reference_encoding() {
+    let Some(url) = fresh_postgres("golden").await else {
+        return;
+    };
+    pg_exec(&url, &[PG_SCHEMA, PG_ROWS]).await;
+    let dir = temp_dir();
+    let (pg, sqlite, differences) = digest_against_sqlite(&url, dir.path()).await;
+    let expected = expected_digest();
+    assert_eq!(pg, expected);
+    assert_eq!(sqlite, expected);
+    assert_eq!(differences, 0);
+}
+
+#[tokio::test]
+async fn mariadb_rows_digest_exactly_like_the_reference_encoding() {
+    let Some(url) = fresh_mysql("golden").await else {
+        return;
+    };
+    mysql_exec(&url, &[MARIADB_SCHEMA, MARIADB_ROWS]).await;
+    let dir = temp_dir();
+    let (mariadb, sqlite, differences) = digest_against_sqlite(&url, dir.path()).await;
+    let expected = expected_digest();
+    assert_eq!(mariadb, expected);
+    assert_eq!(sqlite, expected);
+    assert_eq!(differences, 0);
+}
+
+/// `recon diff` between PostgreSQL and MariaDB: equal values in different types agree; real
+/// differences — a lost digit, a microsecond, a flipped flag, a case-only text change under a
+/// case-insensitive collation, a missing row — are each named exactly.
+#[tokio::test]
+async fn diff_postgres_against_mariadb_names_every_difference_exactly() {
+    let (Some(pg), Some(my)) = (
+        fresh_postgres("diff_pg_my").await,
+        fresh_mysql("diff_pg_my").await,
+    ) else {
+        return;
+    };
+    pg_exec(
+        &pg,
+        &[
+            PG_SCHEMA,
+            PG_ROWS,
+            "INSERT INTO payments VALUES
+             (5, 1.2345, 'EUR', true, '2026-11-21 08:00:00.000001+00', 'Café', '2026-11-21'),
+             (6, 7, 'EUR', true, '2026-11-21 09:00:00+00', 'only in postgres', '2026-11-21')",
+        ],
+    )
+    .await;
+    mysql_exec(
+        &my,
+        &[
+            MARIADB_SCHEMA,
+            MARIADB_ROWS,
+            // 1.2345 does not fit decimal(18,2): MariaDB holds 1.23. A microsecond later, and
+            // "café" equals "Café" under utf8mb4_general_ci, but not to recon.
+            "INSERT INTO payments VALUES
+             (5, 1.23, 'EUR', true, '2026-11-21 08:00:00.000002', 'café', '2026-11-21'),
+             (7, 7, 'EUR', false, '2026-11-21 09:00:00', 'only in mariadb', '2026-11-21')",
+            "UPDATE payments SET settled = 0 WHERE id = 3",
+        ],
+    )
+    .await;
+    let dir = temp_dir();
+    let output = recon(
+        &[
+            "diff", &pg, "payments", &my, "payments", "--key", "id", "--json", "--stats",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected = [
+        r#"{"kind":"changed","key":{"id":"3"},"columns":["settled"]}"#,
+        r#"{"kind":"changed","key":{"id":"5"},"columns":["amount","created_at","memo"]}"#,
+        r#"{"kind":"missing_in_right","key":{"id":"6"}}"#,
+        r#"{"kind":"missing_in_left","key":{"id":"7"}}"#,
+    ];
+    let expected: Vec<serde_json::Value> = expected
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, expected, "stdout: {}", stdout(&output));
+}
+
+/// Text keys order by bytes on both servers (never by a locale or a case-insensitive
+/// collation), so the merge-join sees both streams in the same order.
+#[tokio::test]
+async fn text_keys_merge_in_byte_order_across_postgres_and_mariadb() {
+    let (Some(pg), Some(my)) = (
+        fresh_postgres("text_keys").await,
+        fresh_mysql("text_keys").await,
+    ) else {
+        return;
+    };
+    // Distinct under a case-insensitive collation too; that collation orders them otherwise.
+    let keys = ["a", "B", "Z", "aa", "é", "😀", "_x", "A1", "c"];
+    let values: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("('{k}', {i})"))
+        .collect();
+    let insert = format!("INSERT INTO t VALUES {}", values.join(", "));
+    pg_exec(
+        &pg,
+        &["CREATE TABLE t (k text PRIMARY KEY, n integer)", &insert],
+    )
+    .await;
+    mysql_exec(
+        &my,
+        &[
+            "CREATE TABLE t (k varchar(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci PRIMARY KEY, n int)",
+            &insert,
+            "UPDATE t SET n = 100 WHERE k = '😀'",
+        ],
+    )
+    .await;
+    let dir = temp_dir();
+    let output = recon(
+        &["diff", &pg, "t", &my, "t", "--key", "k", "--json"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).trim(),
+        r#"{"kind":"changed","key":{"k":"😀"},"columns":["n"]}"#
+    );
+}
+
+/// recon needs nothing beyond SELECT on the compared tables, on either server.
+#[tokio::test]
+async fn a_select_only_role_is_enough_on_postgres_and_mariadb() {
+    let (Some(pg), Some(my)) = (
+        fresh_postgres("readonly").await,
+        fresh_mysql("readonly").await,
+    ) else {
+        return;
+    };
+    pg_exec(
+        &pg,
+        &[
+            PG_SCHEMA,
+            PG_ROWS,
+            "DROP ROLE IF EXISTS recon_t_reader",
+            "CREATE ROLE recon_t_reader LOGIN",
+            "REVOKE ALL ON SCHEMA public FROM PUBLIC",
+            "GRANT USAGE ON SCHEMA public TO recon_t_reader",
+            "GRANT SELECT ON payments TO recon_t_reader",
+        ],
+    )
+    .await;
+    mysql_exec(
+        &my,
+        &[
+            MARIADB_SCHEMA,
+            MARIADB_ROWS,
+            "DROP USER IF EXISTS 'recon_t_reader'@'%'",
+            "CREATE USER 'recon_t_reader'@'%'",
+            "GRANT SELECT ON recon_t_readonly.payments TO 'recon_t_reader'@'%'",
+        ],
+    )
+    .await;
+    let pg_reader = pg.replacen("postgres://postgres@", "postgres://recon_t_reader@", 1);
+    let my_reader = my.replacen("mysql://root@", "mysql://recon_t_reader@", 1);
+    let dir = temp_dir();
+    let output = recon(
+        &[
+            "diff", &pg_reader, "payments", &my_reader, "payments", "--key", "id", "--stats",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).trim(),
+        "rows: left 4, right 4 · differences: 0 (0 missing in left, 0 missing in right, 0 changed)"
+    );
+}
+
+/// Reserved words work as names on both servers; a hostile name is refused before any SQL.
+#[tokio::test]
+async fn reserved_words_are_quoted_and_hostile_names_never_reach_the_servers() {
+    let (Some(pg), Some(my)) = (fresh_postgres("names").await, fresh_mysql("names").await) else {
+        return;
+    };
+    pg_exec(
+        &pg,
+        &[
+            r#"CREATE TABLE "order" ("select" bigint PRIMARY KEY, "group" text)"#,
+            r#"INSERT INTO "order" VALUES (1, 'a'), (2, 'b')"#,
+        ],
+    )
+    .await;
+    mysql_exec(
+        &my,
+        &[
+            "CREATE TABLE `order` (`select` bigint PRIMARY KEY, `group` text)",
+            "INSERT INTO `order` VALUES (1, 'a'), (2, 'c')",
+        ],
+    )
+    .await;
+    let dir = temp_dir();
+    let output = recon(
+        &[
+            "diff", &pg, "order", &my, "order", "--key", "select", "--json",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).trim(),
+        r#"{"kind":"changed","key":{"select":"2"},"columns":["group"]}"#
+    );
+    for hostile in [
+        "order; DROP TABLE \"order\"",
+        "order`; DROP TABLE `order",
+        "order--",
+    ] {
+        let output = recon(
+            &["diff", &pg, hostile, &my, "order", "--key", "select"],
+            &[],
+            dir.path(),
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{hostile}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("not a plain table name"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    // Both tables are still there, untouched.
+    let output = recon(
+        &[
+            "diff", &pg, "order", &my, "order", "--key", "select", "--json",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+}
