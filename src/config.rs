@@ -15,6 +15,10 @@ use crate::retry::RetryPolicy;
 use crate::secret::{redact_urls, url_has_password};
 use crate::source::ident;
 
+mod settlement;
+
+pub use settlement::{AmountUnit, LedgerFile, MatchOn, SettlementCheck, SettlementFile};
+
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +31,11 @@ pub struct ConfigFile {
     pub sources: BTreeMap<String, SourceFile>,
     #[serde(default)]
     pub integrity: Vec<IntegrityFile>,
+    #[serde(default)]
+    pub settlement: Vec<SettlementFile>,
+    /// Mapped CSV formats by name, for `[[settlement]]` checks' `format`.
+    #[serde(default)]
+    pub formats: BTreeMap<String, toml::Table>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,6 +160,7 @@ pub struct Config {
     pub store_url: String,
     pub sources: BTreeMap<String, SourceConfig>,
     pub integrity: Vec<IntegrityCheck>,
+    pub settlement: Vec<SettlementCheck>,
 }
 
 #[derive(Debug, Clone)]
@@ -324,9 +334,14 @@ impl Config {
                 seal: check.seal && check.date_column.is_some(),
             });
         }
-        if integrity.is_empty() {
+        let source_names = sources.keys().cloned().collect();
+        let settlement =
+            settlement::validate(&file.settlement, &file.formats, &source_names, &mut names)
+                .map_err(fail)?;
+        if integrity.is_empty() && settlement.is_empty() {
             return Err(fail(
-                "no checks configured: add at least one [[integrity]] table".to_string(),
+                "no checks configured: add at least one [[integrity]] table or [[settlement]] report"
+                    .to_string(),
             ));
         }
 
@@ -339,6 +354,7 @@ impl Config {
             store_url,
             sources,
             integrity,
+            settlement,
         })
     }
 
@@ -398,6 +414,9 @@ impl Config {
             if !c.sensitive_columns.is_empty() {
                 out.push_str(&format!("sensitive_columns = {:?}\n", c.sensitive_columns));
             }
+        }
+        for c in &self.settlement {
+            out.push_str(&c.describe());
         }
         out
     }

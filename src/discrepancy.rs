@@ -5,12 +5,10 @@ use sha2::{Digest, Sha256};
 use crate::canonical::Value;
 use crate::integrity::{Difference, DifferenceKind, SchemaFinding};
 use crate::mask;
+pub use crate::settlement::matching::DiscrepancyKind as SettlementKind;
 
-/// What kind of difference it is.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
+/// What kind of difference it is; written as its snake-case name (`missing_in_left`, `timing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     MissingInLeft,
     MissingInRight,
@@ -18,6 +16,10 @@ pub enum Kind {
     SchemaMismatch,
     /// A sealed (closed) day whose rows changed after it was sealed.
     ClosedPeriodModified,
+    /// A settlement finding (see [`SettlementKind`]).
+    Settlement(SettlementKind),
+    /// A report line or ledger row that could not be read, set aside with its reason.
+    QuarantinedRow,
 }
 
 impl Kind {
@@ -28,19 +30,41 @@ impl Kind {
             Kind::Changed => "changed",
             Kind::SchemaMismatch => "schema_mismatch",
             Kind::ClosedPeriodModified => "closed_period_modified",
+            Kind::Settlement(kind) => kind.as_str(),
+            Kind::QuarantinedRow => "quarantined_row",
         }
     }
 
-    pub const ALL: [Kind; 5] = [
-        Kind::MissingInLeft,
-        Kind::MissingInRight,
-        Kind::Changed,
-        Kind::SchemaMismatch,
-        Kind::ClosedPeriodModified,
-    ];
+    /// Every kind, integrity ones first.
+    pub fn all() -> impl Iterator<Item = Kind> {
+        [
+            Kind::MissingInLeft,
+            Kind::MissingInRight,
+            Kind::Changed,
+            Kind::SchemaMismatch,
+            Kind::ClosedPeriodModified,
+        ]
+        .into_iter()
+        .chain(SettlementKind::ALL.into_iter().map(Kind::Settlement))
+        .chain([Kind::QuarantinedRow])
+    }
 
     pub fn parse(text: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == text)
+        Kind::all().find(|k| k.as_str() == text)
+    }
+}
+
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Kind::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown discrepancy kind {text:?}")))
     }
 }
 

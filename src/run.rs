@@ -10,7 +10,7 @@ use chrono::{NaiveDate, Utc};
 use tokio::sync::Mutex;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::config::{Config, IntegrityCheck};
+use crate::config::{Config, IntegrityCheck, SettlementCheck};
 use sha2::{Digest, Sha256};
 
 use crate::canonical::{RowHash, Value};
@@ -21,6 +21,7 @@ use crate::integrity::{self, BusinessDay, TablePair};
 use crate::output::{self, AuditHead, Summary};
 use crate::progress::Progress;
 use crate::retry::with_retries;
+use crate::settlement;
 use crate::shard::Shard;
 use crate::source::Source;
 use crate::store::{CheckRecord, CheckStatus, Seal, SealedRow, Store, TableSide};
@@ -78,15 +79,11 @@ pub async fn run(
         let run_id = store
             .begin_run(date, &shard, &config.digest, Utc::now())
             .await?;
-        let checks: Vec<&IntegrityCheck> = config
-            .integrity
-            .iter()
-            .enumerate()
-            .filter(|(position, _)| options.shard.is_none_or(|s| s.takes(*position)))
-            .map(|(_, check)| check)
-            .collect();
+        let checks = Checks::select(config, |position, _| {
+            options.shard.is_none_or(|s| s.takes(position))
+        });
         let day = BusinessDay::new(date, config.timezone)?;
-        let executed = Box::pin(execute(config, store, run_id, day, &checks))
+        let executed = Box::pin(execute(config, store, run_id, day, &checks, out))
             .instrument(info_span!("run", run_id, business_date = %date, shard = %shard))
             .await;
         finish(config, store, run_id, out, executed).await
@@ -143,24 +140,20 @@ async fn complete(
     out: &Path,
 ) -> Result<RunReport> {
     let failed = store.begin_retry(run_id).await?;
-    let checks: Vec<&IntegrityCheck> = config
-        .integrity
-        .iter()
-        .filter(|c| failed.contains(&c.name))
-        .collect();
+    let checks = Checks::select(config, |_, name| failed.iter().any(|f| f == name));
     for name in failed
         .iter()
-        .filter(|n| !checks.iter().any(|c| &c.name == *n))
+        .filter(|n| !checks.names().any(|c| c == n.as_str()))
     {
         warn!(check = %name, "failed in run {run_id} but no longer configured; left as it was");
     }
     info!(
         run_id,
-        checks = checks.len(),
+        checks = checks.names().count(),
         "retrying the checks that failed"
     );
     let day = BusinessDay::new(date, config.timezone)?;
-    let executed = Box::pin(execute(config, store, run_id, day, &checks))
+    let executed = Box::pin(execute(config, store, run_id, day, &checks, out))
         .instrument(info_span!("retry", run_id, business_date = %date))
         .await;
     finish(config, store, run_id, out, executed).await
@@ -232,23 +225,61 @@ impl Sources<'_> {
     }
 }
 
+/// The checks one run (or retry) executes: integrity checks, then settlement checks.
+struct Checks<'c> {
+    integrity: Vec<&'c IntegrityCheck>,
+    settlement: Vec<&'c SettlementCheck>,
+}
+
+impl<'c> Checks<'c> {
+    /// The configured checks `keep` accepts, given each one's position (integrity checks first,
+    /// then settlement checks: the order shards split) and name.
+    fn select(config: &'c Config, keep: impl Fn(usize, &str) -> bool) -> Checks<'c> {
+        let offset = config.integrity.len();
+        Checks {
+            integrity: config
+                .integrity
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| keep(*i, &c.name))
+                .map(|(_, c)| c)
+                .collect(),
+            settlement: config
+                .settlement
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| keep(offset + i, &c.name))
+                .map(|(_, c)| c)
+                .collect(),
+        }
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.integrity
+            .iter()
+            .map(|c| c.name.as_str())
+            .chain(self.settlement.iter().map(|c| c.name.as_str()))
+    }
+}
+
 async fn execute(
     config: &Config,
     store: &Store,
     run_id: i64,
     day: BusinessDay,
-    checks: &[&IntegrityCheck],
+    checks: &Checks<'_>,
+    out: &Path,
 ) -> Result<()> {
     let sources = Sources {
         config,
         open: Mutex::new(HashMap::new()),
     };
-    for check in checks {
+    for check in &checks.integrity {
         let span = info_span!("check", check = %check.name);
         let (record, found, seal_rows) = run_check(config, &sources, check, day)
             .instrument(span.clone())
             .await;
-        let changes = store.record_check(run_id, &record, &found).await?;
+        let changes = store.record_check(run_id, &record, &found, &[]).await?;
         span.in_scope(|| {
             info!(
                 status = record.status.as_str(),
@@ -270,6 +301,28 @@ async fn execute(
                 .instrument(span)
                 .await?;
         }
+    }
+    let downloads = out.join("downloads");
+    for check in &checks.settlement {
+        let span = info_span!("check", check = %check.name);
+        let result =
+            settlement::check::run_settlement(config, store, check, day, &downloads, async || {
+                sources.get(&check.ledger.source).await
+            })
+            .instrument(span.clone())
+            .await;
+        let changes = store
+            .record_check(run_id, &result.record, &result.found, &result.reexamined)
+            .await?;
+        span.in_scope(|| {
+            info!(
+                status = result.record.status.as_str(),
+                discrepancies = changes.seen.len(),
+                resolved = changes.resolved.len(),
+                attempts = result.record.attempts,
+                "check recorded"
+            )
+        });
     }
     sources.close().await;
     Ok(())
@@ -350,6 +403,7 @@ async fn run_check(
         exit: Exit::Internal,
         attempts,
         duration_ms: started.elapsed().as_millis() as u64,
+        accounting: None,
     };
     match compared {
         Ok(comparison) => {

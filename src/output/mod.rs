@@ -78,6 +78,9 @@ pub struct CheckSummary {
     /// Attempts its sync took (more than 1: it was retried).
     pub attempts: u32,
     pub duration_ms: u64,
+    /// A settlement check's accounting: rows read = matched + in discrepancies + quarantined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounting: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -166,6 +169,7 @@ pub fn summarize(
             error: c.error,
             attempts: c.attempts,
             duration_ms: c.duration_ms,
+            accounting: c.accounting,
         })
         .collect();
     Summary {
@@ -203,7 +207,57 @@ pub fn write_reports(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf>> {
     write_atomically(&csv_path, &discrepancies_csv(summary)?)?;
     let html_path = dir.join("report.html");
     write_atomically(&html_path, html::render(summary).as_bytes())?;
-    Ok(vec![summary_path, csv_path, html_path])
+    let mut written = vec![summary_path, csv_path, html_path];
+    let quarantine_path = dir.join("quarantine.csv");
+    match quarantine_csv(summary)? {
+        Some(bytes) => {
+            write_atomically(&quarantine_path, &bytes)?;
+            written.push(quarantine_path);
+        }
+        // No stale quarantine from an earlier run in the same folder.
+        None => {
+            let _ = std::fs::remove_file(&quarantine_path);
+        }
+    }
+    Ok(written)
+}
+
+/// `quarantine.csv`: every report line and ledger row set aside, with where it is and why;
+/// `None` when nothing was.
+fn quarantine_csv(summary: &Summary) -> Result<Option<Vec<u8>>> {
+    let rows: Vec<&DiscrepancyEntry> = summary
+        .discrepancies
+        .iter()
+        .filter(|d| d.kind == crate::discrepancy::Kind::QuarantinedRow.as_str())
+        .collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let fail = |e: csv::Error| Error::internal(format!("writing quarantine.csv: {e}"));
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["check", "file", "line", "ledger_id", "reason", "status"])
+        .map_err(fail)?;
+    for d in rows {
+        let key = |name: &str| {
+            d.key
+                .get(name)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        out.write_record([
+            d.check.clone(),
+            key("file"),
+            key("line"),
+            key("ledger_id"),
+            d.detail.clone().unwrap_or_default(),
+            d.status.as_str().to_string(),
+        ])
+        .map_err(fail)?;
+    }
+    out.into_inner()
+        .map(Some)
+        .map_err(|e| Error::internal(format!("writing quarantine.csv: {e}")))
 }
 
 fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
@@ -295,6 +349,9 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
         ));
         if let Some(error) = &c.error {
             out.push_str(&format!("    ! {error}\n"));
+        }
+        for part in c.accounting.iter().flat_map(|a| a.split("; ")) {
+            out.push_str(&format!("    = {part}\n"));
         }
     }
     let t = &summary.totals;

@@ -11,8 +11,11 @@
 
 pub mod adyen;
 pub mod braintree;
+pub mod check;
 pub mod fetch;
+pub mod ledger;
 pub mod mapped;
+pub mod matching;
 pub mod record;
 pub mod stripe;
 

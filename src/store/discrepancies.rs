@@ -67,6 +67,26 @@ impl Store {
         })
     }
 
+    /// A settlement check's in-flight ledger rows from days before `date`: its `timing`
+    /// discrepancies still open, to be examined again by this run.
+    pub async fn in_flight(&self, check: &str, date: NaiveDate) -> Result<Vec<Recorded>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM discrepancies
+             WHERE check_name = $1 AND kind = 'timing' AND partition_key < $2
+               AND status IN ('open', 'carried', 'acknowledged')
+             ORDER BY id"
+        );
+        on_pool!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(check)
+                .bind(date.to_string())
+                .fetch_all(pool)
+                .await
+                .map_err(Error::from_store)?;
+            rows.iter().map(recorded_from_row).collect()
+        })
+    }
+
     /// Every discrepancy the store holds for a check, in id order.
     pub async fn discrepancies(&self, check: &str) -> Result<Vec<Recorded>> {
         let filter = DiscrepancyFilter {

@@ -198,6 +198,8 @@ pub struct CheckRecord {
     /// Attempts its sync took (1 when the first one succeeded).
     pub attempts: u32,
     pub duration_ms: u64,
+    /// A settlement check's accounting: rows read = matched + in discrepancies + quarantined.
+    pub accounting: Option<String>,
 }
 
 /// One side of a check as its result records it.

@@ -121,11 +121,14 @@ impl Store {
 
     /// Records one check's result and moves its discrepancies along their life, in one
     /// transaction: new ones open, ones seen before carried, ones gone resolved.
+    /// `reexamined` names discrepancies of earlier partitions this check looked at again (a
+    /// settlement check's in-flight rows): each one not found again is resolved by this run.
     pub async fn record_check(
         &self,
         run_id: i64,
         record: &CheckRecord,
         found: &[Discrepancy],
+        reexamined: &[i64],
     ) -> Result<CheckChanges> {
         let now = Utc::now();
         let left_rows = record.left.rows.map(i64_of).transpose()?;
@@ -151,8 +154,9 @@ impl Store {
             sqlx::query(
                 "INSERT INTO check_results (run_id, check_name, check_type, partition_key, status, left_rows, right_rows,
                                             left_digest, right_digest, discrepancies, error, duration_ms,
-                                            left_source, left_table, right_source, right_table, exit_code, attempts)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                                            left_source, left_table, right_source, right_table, exit_code, attempts,
+                                            accounting)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
             )
             .bind(run_id)
             .bind(&record.check)
@@ -172,6 +176,7 @@ impl Store {
             .bind(&record.right.table)
             .bind(i32::from(record.exit.code()))
             .bind(i64::from(record.attempts))
+            .bind(&record.accounting)
             .execute(&mut *tx)
             .await
             .map_err(Error::from_store)?;
@@ -198,7 +203,24 @@ impl Store {
             let changes = if record.status == CheckStatus::Failed {
                 CheckChanges::default()
             } else {
-                move_along_life!(tx, run_id, now, &record.check, &record.partition, found, &fingerprints, STILL_OPEN_RESULTS)
+                let mut changes = move_along_life!(tx, run_id, now, &record.check, &record.partition, found, &fingerprints, STILL_OPEN_RESULTS);
+                for id in reexamined.iter().filter(|id| !changes.seen.iter().any(|r| r.id == **id)) {
+                    let row = sqlx::query(
+                        "UPDATE discrepancies SET status = 'resolved', resolved_run_id = $1, resolved_at = $2
+                         WHERE id = $3 AND status IN ('open', 'carried', 'acknowledged')
+                         RETURNING id, check_name, partition_key, kind, key_json, columns_json, detail_json, status, first_run_id",
+                    )
+                    .bind(run_id)
+                    .bind(now)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(Error::from_store)?;
+                    if let Some(row) = row {
+                        changes.resolved.push(super::discrepancies::recorded_from_row(&row)?);
+                    }
+                }
+                changes
             };
             let entries = check_entries(run_id, record, &changes);
             append_audit!(tx, entries);
@@ -308,7 +330,8 @@ impl Store {
                 .map_err(Error::from_store)?;
             let checks = sqlx::query(
                 "SELECT check_name, check_type, partition_key, status, left_rows, right_rows, left_digest, right_digest,
-                        error, duration_ms, left_source, left_table, right_source, right_table, exit_code, attempts
+                        error, duration_ms, left_source, left_table, right_source, right_table, exit_code, attempts,
+                        accounting
                  FROM check_results WHERE run_id = $1 ORDER BY id",
             )
             .bind(run_id)
@@ -368,6 +391,7 @@ impl Store {
                     exit: exit_code.and_then(Exit::from_code).unwrap_or(Exit::Internal),
                     attempts: attempts.map_or(1, |a| a.max(0) as u32),
                     duration_ms: get_u64("duration_ms")?.unwrap_or(0),
+                    accounting: row.try_get("accounting").map_err(Error::from_store)?,
                 });
             }
             Ok(StoredRun {

@@ -1,0 +1,287 @@
+//! The `[[settlement]]` checks and `[formats.<name>]` mappings of the configuration file.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use crate::settlement::fetch::ReportLocation;
+pub use crate::settlement::matching::MatchOn;
+use crate::settlement::{Format, MappedFormat};
+use crate::source::ident;
+
+/// One `[[settlement]]` section as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementFile {
+    pub name: String,
+    /// `stripe`, `braintree`, `adyen`, or the name of a `[formats.<name>]` mapping.
+    pub format: String,
+    /// A local path or glob; `{date}` is `YYYY-MM-DD`, `{yyyymmdd}` is `YYYYMMDD`.
+    pub report: Option<String>,
+    /// An HTTPS URL with the same placeholders.
+    pub report_url: Option<String>,
+    /// The environment variable holding the bearer token for `report_url`.
+    pub report_token_env: Option<String>,
+    pub ledger: LedgerFile,
+    /// Which report field equals the ledger's id column.
+    #[serde(default)]
+    pub match_on: MatchOn,
+    /// Leftover lines and ledger rows may pair when amounts differ by at most this (minor units).
+    #[serde(default)]
+    pub amount_tolerance_minor: i64,
+    /// … and their dates by at most this many days (0: tolerance pairing off).
+    #[serde(default)]
+    pub date_window_days: u32,
+    /// Ledger statuses the processor must have settled; others are not expected in a report.
+    /// Empty: every ledger row is expected.
+    #[serde(default)]
+    pub settled_statuses: Vec<String>,
+    /// Days a ledger row may wait for its report line (in flight) before it is missing.
+    #[serde(default = "default_timing_window")]
+    pub timing_window_days: u32,
+}
+
+fn default_timing_window() -> u32 {
+    3
+}
+
+/// Whether the ledger's amount columns are minor units (cents) or decimal major units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmountUnit {
+    #[default]
+    Minor,
+    Major,
+}
+
+/// The ledger side: a table on a source and what its columns mean.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerFile {
+    pub source: String,
+    pub table: String,
+    /// The column holding the id a report line names.
+    pub id: String,
+    /// Signed like a report's gross: money in positive, refunds and disputes negative.
+    pub amount: String,
+    pub currency: String,
+    /// When the ledger booked the row: it places the row in a business day.
+    pub at: String,
+    pub status: Option<String>,
+    pub fee: Option<String>,
+    pub payout: Option<String>,
+    #[serde(default)]
+    pub amount_unit: AmountUnit,
+}
+
+impl LedgerFile {
+    /// Every column named, in a fixed order: id, amount, currency, at, then the optional ones.
+    pub fn columns(&self) -> Vec<&str> {
+        [&self.id, &self.amount, &self.currency, &self.at]
+            .into_iter()
+            .map(String::as_str)
+            .chain(
+                [&self.status, &self.fee, &self.payout]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            )
+            .collect()
+    }
+}
+
+/// A validated settlement check.
+#[derive(Debug, Clone)]
+pub struct SettlementCheck {
+    pub name: String,
+    pub format: Format,
+    pub location: ReportLocation,
+    pub ledger: LedgerFile,
+    pub match_on: MatchOn,
+    pub amount_tolerance_minor: i64,
+    pub date_window_days: u32,
+    pub settled_statuses: Vec<String>,
+    pub timing_window_days: u32,
+}
+
+impl SettlementCheck {
+    /// The check as `config check` prints it (report URLs with credentials masked).
+    pub fn describe(&self) -> String {
+        let report = match &self.location {
+            ReportLocation::Files(pattern) => format!("report = {pattern:?}\n"),
+            ReportLocation::Url { url, token_env } => format!(
+                "report_url = {:?}\n{}",
+                crate::secret::redact_urls(url),
+                token_env
+                    .as_ref()
+                    .map(|v| format!("report_token_env = {v:?}\n"))
+                    .unwrap_or_default()
+            ),
+        };
+        let l = &self.ledger;
+        let optional = |key: &str, v: &Option<String>| {
+            v.as_ref()
+                .map(|c| format!(", {key} = {c:?}"))
+                .unwrap_or_default()
+        };
+        format!(
+            "\n[[settlement]]\nname = {:?}\nformat = {:?}\n{report}ledger = {{ source = {:?}, table = {:?}, id = {:?}, amount = {:?}, currency = {:?}, at = {:?}{}{}{}, amount_unit = {:?} }}\nmatch_on = {:?}\namount_tolerance_minor = {}\ndate_window_days = {}\nsettled_statuses = {:?}\ntiming_window_days = {}\n",
+            self.name,
+            self.format.processor(),
+            l.source,
+            l.table,
+            l.id,
+            l.amount,
+            l.currency,
+            l.at,
+            optional("status", &l.status),
+            optional("fee", &l.fee),
+            optional("payout", &l.payout),
+            match l.amount_unit {
+                AmountUnit::Minor => "minor",
+                AmountUnit::Major => "major",
+            },
+            match self.match_on {
+                MatchOn::RecordId => "record_id",
+                MatchOn::Reference => "reference",
+            },
+            self.amount_tolerance_minor,
+            self.date_window_days,
+            self.settled_statuses,
+            self.timing_window_days,
+        )
+    }
+}
+
+/// HTTPS anywhere; plain HTTP only on the loopback interface (a local proxy or sidecar).
+fn is_allowed_report_url(url: &str) -> bool {
+    url.starts_with("https://")
+        || [
+            "http://127.0.0.1:",
+            "http://127.0.0.1/",
+            "http://localhost:",
+            "http://localhost/",
+        ]
+        .iter()
+        .any(|prefix| url.starts_with(prefix))
+}
+
+/// Validates the settlement sections against the sources and formats defined; `at`-prefixed
+/// messages name the section and key to fix.
+pub fn validate(
+    checks: &[SettlementFile],
+    formats: &BTreeMap<String, toml::Table>,
+    sources: &BTreeSet<String>,
+    taken_names: &mut BTreeSet<String>,
+) -> Result<Vec<SettlementCheck>, String> {
+    let mut mapped = BTreeMap::new();
+    for (name, table) in formats {
+        ident::validate_name(name).map_err(|m| format!("formats.{name}: {m}"))?;
+        if Format::builtin(name).is_some() {
+            return Err(format!(
+                "formats.{name}: {name:?} is a built-in format; give the mapping another name"
+            ));
+        }
+        let mut table = table.clone();
+        table.insert("name".to_string(), toml::Value::String(name.clone()));
+        let format: MappedFormat = table
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("formats.{name}: {}", e.message().trim_end()))?;
+        format
+            .validate()
+            .map_err(|m| format!("formats.{name}: {m}"))?;
+        mapped.insert(name.clone(), format);
+    }
+    let mut out = Vec::new();
+    for (i, check) in checks.iter().enumerate() {
+        let at = format!("settlement[{i}] ({:?})", check.name);
+        ident::validate_name(&check.name).map_err(|m| format!("{at}.name: {m}"))?;
+        if !taken_names.insert(check.name.clone()) {
+            return Err(format!(
+                "{at}: another check is already named {:?}",
+                check.name
+            ));
+        }
+        let format = match Format::builtin(&check.format) {
+            Some(format) => format,
+            None => match mapped.get(&check.format) {
+                Some(m) => Format::Mapped(Box::new(m.clone())),
+                None => {
+                    return Err(format!(
+                        "{at}.format: {:?} is neither stripe, braintree, adyen nor a [formats.{}] mapping (mappings: {})",
+                        check.format,
+                        check.format,
+                        if mapped.is_empty() {
+                            "none".to_string()
+                        } else {
+                            mapped.keys().cloned().collect::<Vec<_>>().join(", ")
+                        }
+                    ));
+                }
+            },
+        };
+        let location = match (&check.report, &check.report_url) {
+            (Some(path), None) => {
+                if check.report_token_env.is_some() {
+                    return Err(format!(
+                        "{at}.report_token_env: a token is only for report_url"
+                    ));
+                }
+                ReportLocation::Files(path.clone())
+            }
+            (None, Some(url)) => {
+                if !is_allowed_report_url(url) {
+                    return Err(format!(
+                        "{at}.report_url: reports are downloaded over https:// only (plain http only from this machine: 127.0.0.1, localhost)"
+                    ));
+                }
+                ReportLocation::Url {
+                    url: url.clone(),
+                    token_env: check.report_token_env.clone(),
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "{at}: give either report (a path or glob) or report_url, exactly one"
+                ));
+            }
+        };
+        if !sources.contains(&check.ledger.source) {
+            return Err(format!(
+                "{at}.ledger.source: {:?} is not defined under [sources]",
+                check.ledger.source
+            ));
+        }
+        ident::validate_table(&check.ledger.table)
+            .map_err(|m| format!("{at}.ledger.table: {m}"))?;
+        let columns = check.ledger.columns();
+        for column in &columns {
+            ident::validate_column(column).map_err(|m| format!("{at}.ledger: {m}"))?;
+        }
+        if columns.iter().collect::<BTreeSet<_>>().len() != columns.len() {
+            return Err(format!(
+                "{at}.ledger: each column may have only one meaning"
+            ));
+        }
+        if check.amount_tolerance_minor < 0 {
+            return Err(format!("{at}.amount_tolerance_minor must be 0 or more"));
+        }
+        if check.ledger.status.is_none() && !check.settled_statuses.is_empty() {
+            return Err(format!(
+                "{at}.settled_statuses: name the ledger's status column (ledger.status) too"
+            ));
+        }
+        out.push(SettlementCheck {
+            name: check.name.clone(),
+            format,
+            location,
+            ledger: check.ledger.clone(),
+            match_on: check.match_on,
+            amount_tolerance_minor: check.amount_tolerance_minor,
+            date_window_days: check.date_window_days,
+            settled_statuses: check.settled_statuses.clone(),
+            timing_window_days: check.timing_window_days,
+        });
+    }
+    Ok(out)
+}

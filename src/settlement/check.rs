@@ -1,0 +1,465 @@
+//! One settlement check for one business day: reports found and parsed, the ledger read, lines
+//! matched, in-flight rows of earlier days examined again, and every row accounted for.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+use tracing::{error, info, warn};
+
+use super::fetch::{self, ReportFile, ReportLocation};
+use super::ledger::{LedgerRead, read_ledger};
+use super::matching::{
+    DiscrepancyKind, MatchOn, MatchOutcome, MatchRules, SettlementDiscrepancy, match_report,
+};
+use super::{ParseOutcome, Quarantined, SettlementRecord, parse_report};
+use crate::config::{Config, SettlementCheck};
+use crate::discrepancy::{ColumnValues, Discrepancy, Kind};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::integrity::BusinessDay;
+use crate::mask::mask_card_numbers;
+use crate::money::format_major;
+use crate::retry::with_retries;
+use crate::source::Source;
+use crate::store::{CheckRecord, CheckStatus, Store, TableSide};
+
+/// What one settlement check hands to the run.
+pub struct SettlementResult {
+    pub record: CheckRecord,
+    pub found: Vec<Discrepancy>,
+    /// In-flight discrepancies of earlier days this check examined again: resolved unless found.
+    pub reexamined: Vec<i64>,
+}
+
+/// The reports of one check, parsed: every file's outcome in file order.
+struct Reports {
+    files: Vec<(ReportFile, ParseOutcome)>,
+    digest: String,
+}
+
+/// Runs `check` for `day`. `connect` opens (or reuses) the ledger's source; `downloads` is
+/// where downloaded reports are kept. Never fails: a failure is the check's result.
+pub async fn run_settlement(
+    config: &Config,
+    store: &Store,
+    check: &SettlementCheck,
+    day: BusinessDay,
+    downloads: &Path,
+    connect: impl AsyncFn() -> Result<Arc<Source>>,
+) -> SettlementResult {
+    let started = Instant::now();
+    let mut record = CheckRecord {
+        check: check.name.clone(),
+        check_type: "settlement".to_string(),
+        partition: day.date.to_string(),
+        status: CheckStatus::Failed,
+        left: TableSide {
+            source: format!("{} report", check.format.processor()),
+            table: String::new(),
+            rows: None,
+            digest: None,
+        },
+        right: TableSide {
+            source: check.ledger.source.clone(),
+            table: check.ledger.table.clone(),
+            rows: None,
+            digest: None,
+        },
+        error: None,
+        exit: Exit::Internal,
+        attempts: 1,
+        duration_ms: 0,
+        accounting: None,
+    };
+    let result = reconcile(config, store, check, day, downloads, connect, &mut record).await;
+    record.duration_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok((found, reexamined)) => {
+            record.status = if found.is_empty() {
+                CheckStatus::Clean
+            } else {
+                CheckStatus::Discrepancies
+            };
+            record.exit = if found.is_empty() {
+                Exit::Clean
+            } else {
+                Exit::Discrepancies
+            };
+            SettlementResult {
+                record,
+                found,
+                reexamined,
+            }
+        }
+        Err(e) => {
+            let message = mask_card_numbers(&e.to_string()).into_owned();
+            error!(error = %message, attempts = record.attempts, "check failed");
+            record.exit = e.exit();
+            record.error = Some(match e {
+                Error::Unavailable(_) => format!(
+                    "{message} (gave up after {} attempt(s); `recon retry` completes it)",
+                    record.attempts
+                ),
+                _ => message,
+            });
+            SettlementResult {
+                record,
+                found: Vec::new(),
+                reexamined: Vec::new(),
+            }
+        }
+    }
+}
+
+async fn reconcile(
+    config: &Config,
+    store: &Store,
+    check: &SettlementCheck,
+    day: BusinessDay,
+    downloads: &Path,
+    connect: impl AsyncFn() -> Result<Arc<Source>>,
+    record: &mut CheckRecord,
+) -> Result<(Vec<Discrepancy>, Vec<i64>)> {
+    let policy = config
+        .sources
+        .get(&check.ledger.source)
+        .map(|s| s.retry)
+        .unwrap_or_default();
+    // In-flight rows of earlier days: ledger id → (discrepancy id, its business date).
+    let in_flight: HashMap<String, (i64, String)> = store
+        .in_flight(&check.name, day.date)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let id = r.discrepancy.key.first().and_then(|(_, v)| v.clone())?;
+            Some((id, (r.id, r.discrepancy.partition)))
+        })
+        .collect();
+    let carried: HashSet<String> = in_flight.keys().cloned().collect();
+
+    let reports = async {
+        let (files, attempts) = match &check.location {
+            ReportLocation::Files(_) => {
+                with_retries(policy, "report", || {
+                    fetch::acquire(
+                        &check.location,
+                        day.date,
+                        downloads,
+                        policy,
+                        &crate::config::process_env,
+                    )
+                })
+                .await
+            }
+            // Downloads retry on their own, honouring the server's Retry-After.
+            ReportLocation::Url { .. } => (
+                fetch::acquire(
+                    &check.location,
+                    day.date,
+                    downloads,
+                    policy,
+                    &crate::config::process_env,
+                )
+                .await,
+                1,
+            ),
+        };
+        let files = files?;
+        let format = check.format.clone();
+        let parsed = tokio::task::spawn_blocking(move || parse_all(&format, files))
+            .await
+            .map_err(|e| Error::internal(format!("parsing reports: {e}")))??;
+        Ok::<_, Error>((parsed, attempts))
+    };
+    let ledger = with_retries(policy, &check.name, || async {
+        let source = connect().await?;
+        read_ledger(&source, &check.ledger, &day, config.timezone, &carried).await
+    });
+    let (reports, (ledger, ledger_attempts)) = tokio::join!(reports, ledger);
+    record.attempts = ledger_attempts;
+    let (reports, report_attempts) = reports?;
+    record.attempts = record.attempts.max(report_attempts);
+    let ledger = ledger?;
+    record.left.table = reports
+        .files
+        .iter()
+        .map(|(f, _)| f.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    record.left.digest = Some(reports.digest.clone());
+    record.left.rows = Some(reports.files.iter().map(|(_, p)| p.rows_read).sum());
+    record.right.rows = Some(ledger.rows_read());
+
+    let records: Vec<SettlementRecord> = reports
+        .files
+        .iter()
+        .flat_map(|(_, p)| p.records.iter().cloned())
+        .collect();
+    let rules = MatchRules {
+        match_on: check.match_on,
+        amount_tolerance_minor: check.amount_tolerance_minor,
+        date_window_days: check.date_window_days,
+        settled_statuses: check.settled_statuses.clone(),
+        timing_window_days: check.timing_window_days,
+    };
+    let outcome = match_report(&records, &ledger.entries, &rules, day.end);
+    for warning in &outcome.warnings {
+        warn!("{warning}");
+    }
+    outcome
+        .check_accounted(records.len(), ledger.entries.len())
+        .map_err(|problems| {
+            Error::internal(format!(
+                "settlement accounting does not hold, nothing recorded: {problems}"
+            ))
+        })?;
+    let accounting = account(&reports, &records, &ledger, &outcome, check)?;
+    info!(%accounting, "settlement accounted");
+    record.accounting = Some(accounting);
+
+    let date = day.date.to_string();
+    let partition_of = |d: &SettlementDiscrepancy| -> String {
+        let carried_day = d
+            .ledger
+            .first()
+            .and_then(|&i| in_flight.get(&ledger.entries[i].id))
+            .map(|(_, day)| day.clone());
+        match carried_day {
+            Some(day) if d.records.is_empty() => day,
+            _ => date.clone(),
+        }
+    };
+    let mut found: Vec<Discrepancy> = outcome
+        .discrepancies
+        .iter()
+        .map(|d| discrepancy(check, &records, &ledger, d, partition_of(d)))
+        .collect();
+    for (_, parsed) in &reports.files {
+        found.extend(
+            parsed
+                .quarantined
+                .iter()
+                .map(|q| quarantined_line(check, &date, q)),
+        );
+    }
+    found.extend(ledger.unreadable.iter().map(|u| Discrepancy {
+        check: check.name.clone(),
+        partition: date.clone(),
+        kind: Kind::QuarantinedRow,
+        key: vec![("ledger_id".to_string(), Some(u.id.clone()))],
+        columns: Vec::new(),
+        values: Vec::new(),
+        detail: Some(
+            mask_card_numbers(&format!("ledger row set aside: {}", u.reason)).into_owned(),
+        ),
+    }));
+    let reexamined = in_flight.values().map(|(id, _)| *id).collect();
+    Ok((found, reexamined))
+}
+
+/// Parses every report file; a file that cannot be read at all fails the check.
+fn parse_all(format: &super::Format, files: Vec<ReportFile>) -> Result<Reports> {
+    let mut hasher = Sha256::new();
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
+        let bytes = std::fs::read(&file.path)
+            .map_err(|e| Error::bad_input(format!("{}: cannot read the report: {e}", file.name)))?;
+        hasher.update(Sha256::digest(&bytes));
+        let parsed = parse_report(format, &file.name, bytes.as_slice())
+            .map_err(|e| Error::bad_input(e.to_string()))?;
+        out.push((file, parsed));
+    }
+    Ok(Reports {
+        files: out,
+        digest: hex::encode(hasher.finalize()),
+    })
+}
+
+/// The accounting line: per report, rows read = matched + in discrepancies + quarantined; for
+/// the ledger, rows read = matched + in discrepancies + not expected + set aside. A sum that
+/// does not hold is an internal error: nothing is recorded rather than something dropped.
+fn account(
+    reports: &Reports,
+    records: &[SettlementRecord],
+    ledger: &LedgerRead,
+    outcome: &MatchOutcome,
+    check: &SettlementCheck,
+) -> Result<String> {
+    let matched: HashSet<usize> = outcome.matched.iter().map(|m| m.record).collect();
+    let mut parts = Vec::new();
+    for (file, parsed) in &reports.files {
+        let mine = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.source.path == file.name);
+        let (mut ok, mut found) = (0u64, 0u64);
+        for (i, _) in mine {
+            if matched.contains(&i) {
+                ok += 1;
+            } else {
+                found += 1;
+            }
+        }
+        let quarantined = parsed.quarantined.len() as u64;
+        if ok + found + quarantined != parsed.rows_read {
+            return Err(Error::internal(format!(
+                "{}: {} rows read but {ok} matched + {found} in discrepancies + {quarantined} quarantined",
+                file.name, parsed.rows_read
+            )));
+        }
+        parts.push(format!(
+            "{}: {} rows = {ok} matched + {found} in discrepancies + {quarantined} quarantined",
+            file.name, parsed.rows_read
+        ));
+    }
+    let ledger_matched: HashSet<usize> = outcome.matched.iter().filter_map(|m| m.ledger).collect();
+    let ledger_found: HashSet<usize> = outcome
+        .discrepancies
+        .iter()
+        .flat_map(|d| d.ledger.iter().copied())
+        .filter(|i| !ledger_matched.contains(i))
+        .collect();
+    let entries = ledger.entries.len() as u64;
+    let ok = ledger_matched.len() as u64;
+    let found = ledger_found.len() as u64;
+    let not_expected = outcome.not_expected.len() as u64;
+    let set_aside = ledger.unreadable.len() as u64;
+    if ok + found + not_expected != entries {
+        return Err(Error::internal(format!(
+            "ledger {}: {entries} entries but {ok} matched + {found} in discrepancies + {not_expected} not expected",
+            check.ledger.table
+        )));
+    }
+    parts.push(format!(
+        "ledger {}: {} rows = {ok} matched + {found} in discrepancies + {not_expected} not expected + {set_aside} set aside",
+        check.ledger.table,
+        ledger.rows_read()
+    ));
+    Ok(parts.join("; "))
+}
+
+/// The id a record is matched on, as its discrepancies are keyed.
+fn match_id(record: &SettlementRecord, on: MatchOn) -> Option<&str> {
+    match on {
+        MatchOn::RecordId => Some(record.record_id.as_str()),
+        MatchOn::Reference => record.reference.as_deref(),
+    }
+    .filter(|id| !id.trim().is_empty())
+}
+
+fn discrepancy(
+    check: &SettlementCheck,
+    records: &[SettlementRecord],
+    ledger: &LedgerRead,
+    d: &SettlementDiscrepancy,
+    partition: String,
+) -> Discrepancy {
+    let first_record = d.records.first().map(|&i| &records[i]);
+    let key = match (d.kind, first_record) {
+        (DiscrepancyKind::PayoutTotalMismatch, Some(r)) => vec![
+            (
+                "payout_id".to_string(),
+                Some(r.payout_id.clone().unwrap_or_else(|| r.record_id.clone())),
+            ),
+            ("currency".to_string(), Some(d.currency.code().to_string())),
+        ],
+        (_, Some(r)) => match match_id(r, check.match_on) {
+            Some(id) => vec![("id".to_string(), Some(id.to_string()))],
+            None => vec![("record_id".to_string(), Some(r.record_id.clone()))],
+        },
+        (_, None) => vec![(
+            "id".to_string(),
+            d.ledger.first().map(|&i| ledger.entries[i].id.clone()),
+        )],
+    };
+    let amount = |minor: Option<i64>| minor.map(|m| format_major(m, d.currency));
+    let (columns, values) = match d.kind {
+        DiscrepancyKind::AmountMismatch
+        | DiscrepancyKind::FeeMismatch
+        | DiscrepancyKind::PayoutTotalMismatch => {
+            let column = match d.kind {
+                DiscrepancyKind::AmountMismatch => "amount",
+                DiscrepancyKind::FeeMismatch => "fee",
+                _ => "payout_total",
+            };
+            (
+                vec![column.to_string()],
+                vec![ColumnValues {
+                    column: column.to_string(),
+                    left: amount(d.actual_minor),
+                    right: amount(d.expected_minor),
+                }],
+            )
+        }
+        DiscrepancyKind::CurrencyMismatch => (
+            vec!["currency".to_string()],
+            vec![ColumnValues {
+                column: "currency".to_string(),
+                left: first_record.map(|r| r.currency.code().to_string()),
+                right: d
+                    .ledger
+                    .first()
+                    .map(|&i| ledger.entries[i].currency.code().to_string()),
+            }],
+        ),
+        DiscrepancyKind::StatusMismatch => (
+            vec!["status".to_string()],
+            vec![ColumnValues {
+                column: "status".to_string(),
+                left: Some("settled".to_string()),
+                right: d
+                    .ledger
+                    .first()
+                    .and_then(|&i| ledger.entries[i].status.clone()),
+            }],
+        ),
+        _ => (Vec::new(), Vec::new()),
+    };
+    let mut places: Vec<String> = d
+        .records
+        .iter()
+        .map(|&i| records[i].source.to_string())
+        .collect();
+    places.extend(
+        d.ledger
+            .iter()
+            .map(|&i| format!("ledger {} id {}", check.ledger.table, ledger.entries[i].id)),
+    );
+    const SHOWN: usize = 6;
+    let mut at = places
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if places.len() > SHOWN {
+        at.push_str(&format!(" and {} more", places.len() - SHOWN));
+    }
+    Discrepancy {
+        check: check.name.clone(),
+        partition,
+        kind: Kind::Settlement(d.kind),
+        key,
+        columns,
+        values,
+        detail: Some(mask_card_numbers(&format!("{} ({at})", d.detail)).into_owned()),
+    }
+}
+
+fn quarantined_line(check: &SettlementCheck, date: &str, q: &Quarantined) -> Discrepancy {
+    Discrepancy {
+        check: check.name.clone(),
+        partition: date.to_string(),
+        kind: Kind::QuarantinedRow,
+        key: vec![
+            ("file".to_string(), Some(q.source.path.clone())),
+            ("line".to_string(), Some(q.source.line.to_string())),
+        ],
+        columns: Vec::new(),
+        values: Vec::new(),
+        detail: Some(mask_card_numbers(&format!("{} — row: {}", q.reason, q.raw)).into_owned()),
+    }
+}

@@ -1,0 +1,254 @@
+//! The ledger side of a settlement check: one business day's rows (and rows carried from earlier
+//! days) read from any source and turned into matchable entries, or set aside with a reason.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::matching::LedgerEntry;
+use crate::canonical::{LogicalType, Value};
+use crate::config::{AmountUnit, LedgerFile};
+use crate::error::{Error, Result};
+use crate::integrity::BusinessDay;
+use crate::money::{Currency, parse_major};
+use crate::source::{ReadSpec, Source};
+
+/// A ledger row that cannot be matched as it stands (no id, an unknown currency…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableRow {
+    /// The row's id as text, or `(none)`.
+    pub id: String,
+    pub reason: String,
+}
+
+/// What was read: the entries to match, and the rows that could not become entries.
+#[derive(Debug, Default)]
+pub struct LedgerRead {
+    pub entries: Vec<LedgerEntry>,
+    pub unreadable: Vec<UnreadableRow>,
+}
+
+impl LedgerRead {
+    /// Rows of the day (and carried rows) considered: entries plus unreadable rows.
+    pub fn rows_read(&self) -> u64 {
+        (self.entries.len() + self.unreadable.len()) as u64
+    }
+}
+
+/// Reads the ledger rows booked on `day`, plus any row whose id is in `carried` whatever its
+/// day (in-flight rows of earlier days, re-examined). Rows stream in id order; nothing is
+/// written.
+pub async fn read_ledger(
+    source: &Source,
+    ledger: &LedgerFile,
+    day: &BusinessDay,
+    tz: Tz,
+    carried: &HashSet<String>,
+) -> Result<LedgerRead> {
+    let available = source.columns(&ledger.table).await?;
+    let mut columns = Vec::new();
+    for name in ledger.columns() {
+        let column = available.iter().find(|c| c.name == name).ok_or_else(|| {
+            Error::bad_input(format!(
+                "ledger table {} on source {} has no column {name:?} (columns: {})",
+                ledger.table,
+                source.name,
+                available
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        if let Some(why) = column.logical.not_comparable() {
+            return Err(Error::bad_input(format!(
+                "ledger column {name:?} ({}) cannot be read exactly: a column {why}",
+                column.declared
+            )));
+        }
+        columns.push(column.clone());
+    }
+    if !matches!(
+        columns[3].logical,
+        LogicalType::Timestamp | LogicalType::Date
+    ) {
+        return Err(Error::bad_input(format!(
+            "ledger column {:?} ({}) must be a timestamp or a date: it places a row in a business day",
+            ledger.at, columns[3].declared
+        )));
+    }
+    let spec = ReadSpec {
+        table: ledger.table.clone(),
+        columns,
+        key_len: 1,
+    };
+    let mut rx = source.stream_rows(spec);
+    let mut read = LedgerRead::default();
+    while let Some(batch) = rx.recv().await {
+        for row in batch? {
+            let id = row[0].canonical_text().map(|t| t.into_owned());
+            let Some(at) = booked_at(&row[3], tz)? else {
+                if let Some(id) = id.filter(|id| carried.contains(id)) {
+                    read.unreadable.push(UnreadableRow {
+                        id,
+                        reason: format!("no booking time in {}", ledger.at),
+                    });
+                }
+                continue;
+            };
+            let carried_row = id.as_ref().is_some_and(|id| carried.contains(id));
+            let on_day = day.start <= at && at < day.end;
+            if !on_day && !carried_row {
+                continue;
+            }
+            match entry(&row, id.clone(), at, ledger) {
+                Ok(entry) => read.entries.push(entry),
+                Err(reason) => read.unreadable.push(UnreadableRow {
+                    id: id.unwrap_or_else(|| "(none)".to_string()),
+                    reason,
+                }),
+            }
+        }
+    }
+    Ok(read)
+}
+
+/// The instant a row was booked: a timestamp as is, a date as the start of that day in `tz`.
+fn booked_at(value: &Value, tz: Tz) -> Result<Option<DateTime<Utc>>> {
+    Ok(match value {
+        Value::Timestamp(t) => Some(*t),
+        Value::Date(d) => Some(BusinessDay::new(*d, tz)?.start),
+        _ => None,
+    })
+}
+
+fn entry(
+    row: &[Value],
+    id: Option<String>,
+    at: DateTime<Utc>,
+    ledger: &LedgerFile,
+) -> std::result::Result<LedgerEntry, String> {
+    let id = id.ok_or_else(|| format!("{} is NULL", ledger.id))?;
+    let currency = match &row[2] {
+        Value::Text(code) => {
+            Currency::parse(code).map_err(|e| format!("{}: {e}", ledger.currency))?
+        }
+        other => {
+            return Err(format!(
+                "{}: {:?} is not a currency code",
+                ledger.currency,
+                other.canonical_text().unwrap_or_default()
+            ));
+        }
+    };
+    let amount = minor_units(&row[1], currency, ledger.amount_unit)
+        .map_err(|e| format!("{}: {e}", ledger.amount))?
+        .ok_or_else(|| format!("{} is NULL", ledger.amount))?;
+    let mut optional = row[4..].iter();
+    let status = ledger
+        .status
+        .as_ref()
+        .and_then(|_| optional.next())
+        .and_then(|v| v.canonical_text().map(|t| t.into_owned()));
+    let fee_minor = match ledger.fee.as_ref().and_then(|_| optional.next()) {
+        Some(value) => minor_units(value, currency, ledger.amount_unit)
+            .map_err(|e| format!("{}: {e}", ledger.fee.as_deref().unwrap_or_default()))?,
+        None => None,
+    };
+    let payout_id = ledger
+        .payout
+        .as_ref()
+        .and_then(|_| optional.next())
+        .and_then(|v| v.canonical_text().map(|t| t.into_owned()));
+    Ok(LedgerEntry {
+        id,
+        amount_minor: amount,
+        currency,
+        status,
+        at,
+        fee_minor,
+        payout_id,
+    })
+}
+
+/// An amount column's value in minor units of `currency`; `None` for NULL. Minor-unit columns
+/// must hold whole numbers; major-unit columns may not have more decimals than the currency.
+fn minor_units(
+    value: &Value,
+    currency: Currency,
+    unit: AmountUnit,
+) -> std::result::Result<Option<i64>, String> {
+    let text = match value {
+        Value::Null => return Ok(None),
+        Value::Int(_) | Value::Decimal(_) | Value::Text(_) => value
+            .canonical_text()
+            .map(|t| t.into_owned())
+            .unwrap_or_default(),
+        other => {
+            return Err(format!(
+                "{:?} is not an amount",
+                other.canonical_text().unwrap_or_default()
+            ));
+        }
+    };
+    match unit {
+        AmountUnit::Minor => text
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| format!("{text:?} is not a whole number of minor units")),
+        AmountUnit::Major => parse_major(&text, currency, '.')
+            .map(Some)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd() -> Currency {
+        Currency::parse("USD").unwrap()
+    }
+
+    #[test]
+    fn minor_unit_columns_take_whole_numbers_only() {
+        let minor = AmountUnit::Minor;
+        assert_eq!(
+            minor_units(&Value::Int(-1050), usd(), minor),
+            Ok(Some(-1050))
+        );
+        assert_eq!(
+            minor_units(&Value::Decimal("1050".into()), usd(), minor),
+            Ok(Some(1050))
+        );
+        assert_eq!(minor_units(&Value::Null, usd(), minor), Ok(None));
+        assert_eq!(
+            minor_units(&Value::Decimal("10.5".into()), usd(), minor),
+            Err("\"10.5\" is not a whole number of minor units".to_string())
+        );
+    }
+
+    #[test]
+    fn major_unit_columns_follow_the_currency_exponent() {
+        let major = AmountUnit::Major;
+        let jpy = Currency::parse("JPY").unwrap();
+        let kwd = Currency::parse("KWD").unwrap();
+        assert_eq!(
+            minor_units(&Value::Decimal("10.5".into()), usd(), major),
+            Ok(Some(1050))
+        );
+        assert_eq!(minor_units(&Value::Int(1200), jpy, major), Ok(Some(1200)));
+        assert_eq!(
+            minor_units(&Value::Decimal("-1.234".into()), kwd, major),
+            Ok(Some(-1234))
+        );
+        assert!(
+            minor_units(&Value::Decimal("10.505".into()), usd(), major)
+                .unwrap_err()
+                .contains("more decimal places than USD allows")
+        );
+        assert!(minor_units(&Value::Bool(true), usd(), major).is_err());
+    }
+}
