@@ -1,0 +1,492 @@
+//! Settlement checks end to end: a Stripe report matched against a ledger table by a real run,
+//! the exact discrepancy set and accounting, the same on SQLite, PostgreSQL and MariaDB ledgers,
+//! and in-flight rows of day D settled (or given up on) by the run of day D+1.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+const CONFIG: &str = r#"
+[job.retry]
+initial_delay_ms = 10
+max_delay_ms = 20
+max_attempts = 2
+
+[store]
+url_env = "STORE_URL"
+[sources.ledger]
+url_env = "LEDGER_URL"
+
+[[settlement]]
+name = "stripe"
+format = "stripe"
+report = "reports/stripe-{date}.csv"
+ledger = { source = "ledger", table = "payments", id = "id", amount = "amount_minor", currency = "currency", at = "created_at", status = "status", fee = "fee_minor", payout = "payout_id" }
+match_on = "reference"
+settled_statuses = ["settled"]
+timing_window_days = 1
+"#;
+
+const HEADER: &str = "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,source_id,automatic_payout_id";
+
+/// The report of 2026-11-20: clean lines, one of each problem, two malformed lines, a payout.
+fn report_day1() -> String {
+    [
+        HEADER,
+        "txn_1,2026-11-20 10:00:00,usd,10.00,0.59,9.41,charge,ch_1,po_1",
+        "txn_2,2026-11-20 10:05:00,usd,25.00,1.03,23.97,charge,ch_2,po_1",
+        "txn_3,2026-11-20 11:00:00,jpy,1200,0,1200,charge,ch_3,",
+        "txn_4,2026-11-20 12:00:00,kwd,12.345,0.100,12.245,charge,ch_4,",
+        "txn_5,2026-11-20 13:00:00,usd,-10.00,0.00,-10.00,refund,re_5,",
+        "txn_6,2026-11-20 14:00:00,usd,-15.00,15.00,-30.00,dispute,dp_6,",
+        "txn_7,2026-11-20 15:00:00,usd,5.00,0.45,4.55,charge,ch_7,",
+        "txn_8,2026-11-20 16:00:00,eur,8.00,0.50,7.50,charge,ch_8,",
+        "txn_9,2026-11-20 17:00:00,usd,3.00,0.39,2.61,charge,ch_9,",
+        "txn_10,2026-11-20 18:00:00,usd,4.00,0.42,3.58,charge,ch_10,",
+        "txn_11,2026-11-20 18:00:01,usd,4.00,0.42,3.58,charge,ch_10,",
+        "txn_12,2026-11-20 19:00:00,xyz,1.00,0.00,1.00,charge,ch_12,",
+        "txn_13,2026-11-20 19:30:00,usd,abc,0.00,1.00,charge,ch_13,",
+        "txn_po1,2026-11-20 23:00:00,usd,-32.39,0.00,-32.39,payout,po_1,",
+        "",
+    ]
+    .join("\r\n")
+}
+
+/// The report of 2026-11-21: one of day 1's in-flight payments arrives, the other never does.
+fn report_day2() -> String {
+    [
+        HEADER,
+        "txn_20,2026-11-21 08:00:00,usd,20.00,0.88,19.12,charge,ch_20,",
+        "txn_30,2026-11-21 09:00:00,usd,30.00,1.17,28.83,charge,ch_30,",
+        "",
+    ]
+    .join("\n")
+}
+
+/// id, amount (minor units), currency, status, booked at (UTC), fee, payout id.
+type LedgerRow = (
+    &'static str,
+    i64,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<i64>,
+    Option<&'static str>,
+);
+
+const LEDGER_ROWS: &[LedgerRow] = &[
+    (
+        "ch_1",
+        1000,
+        "USD",
+        "settled",
+        "2026-11-20 09:59:00",
+        Some(59),
+        Some("po_1"),
+    ),
+    (
+        "ch_2",
+        2400,
+        "USD",
+        "settled",
+        "2026-11-20 10:04:00",
+        Some(103),
+        Some("po_1"),
+    ),
+    (
+        "ch_3",
+        1200,
+        "JPY",
+        "settled",
+        "2026-11-20 10:59:00",
+        None,
+        None,
+    ),
+    (
+        "ch_4",
+        12345,
+        "KWD",
+        "settled",
+        "2026-11-20 11:59:00",
+        Some(150),
+        None,
+    ),
+    (
+        "re_5",
+        -1000,
+        "USD",
+        "settled",
+        "2026-11-20 12:59:00",
+        Some(0),
+        None,
+    ),
+    (
+        "dp_6",
+        -1500,
+        "USD",
+        "settled",
+        "2026-11-20 13:59:00",
+        Some(1500),
+        None,
+    ),
+    (
+        "ch_8",
+        800,
+        "USD",
+        "settled",
+        "2026-11-20 15:59:00",
+        None,
+        None,
+    ),
+    (
+        "ch_9",
+        300,
+        "USD",
+        "pending",
+        "2026-11-20 16:59:00",
+        None,
+        None,
+    ),
+    (
+        "ch_10",
+        400,
+        "USD",
+        "settled",
+        "2026-11-20 17:59:00",
+        None,
+        None,
+    ),
+    (
+        "ch_20",
+        2000,
+        "USD",
+        "settled",
+        "2026-11-20 20:00:00",
+        Some(88),
+        None,
+    ),
+    (
+        "ch_21",
+        700,
+        "USD",
+        "failed",
+        "2026-11-20 21:00:00",
+        None,
+        None,
+    ),
+    (
+        "ch_22",
+        900,
+        "USD",
+        "settled",
+        "2026-11-20 21:30:00",
+        None,
+        None,
+    ),
+    (
+        "ch_22",
+        900,
+        "USD",
+        "settled",
+        "2026-11-20 21:31:00",
+        None,
+        None,
+    ),
+    (
+        "ch_23",
+        500,
+        "USD",
+        "settled",
+        "2026-11-20 22:00:00",
+        None,
+        None,
+    ),
+    // Day 2.
+    (
+        "ch_30",
+        3000,
+        "USD",
+        "settled",
+        "2026-11-21 08:59:00",
+        Some(117),
+        None,
+    ),
+    // Another day entirely: never read for these dates.
+    (
+        "ch_99",
+        100,
+        "USD",
+        "settled",
+        "2026-11-25 08:00:00",
+        None,
+        None,
+    ),
+];
+
+fn inserts(timestamp: impl Fn(&str) -> String) -> String {
+    let values: Vec<String> = LEDGER_ROWS
+        .iter()
+        .map(|(id, amount, currency, status, at, fee, payout)| {
+            format!(
+                "('{id}', {amount}, '{currency}', '{status}', {}, {}, {})",
+                timestamp(at),
+                fee.map_or("NULL".to_string(), |f| f.to_string()),
+                payout.map_or("NULL".to_string(), |p| format!("'{p}'"))
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO payments (id, amount_minor, currency, status, created_at, fee_minor, payout_id) VALUES {}",
+        values.join(", ")
+    )
+}
+
+/// (kind, key) of every discrepancy of the run, in report order.
+fn found(summary: &serde_json::Value) -> Vec<(String, String, String)> {
+    summary["discrepancies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["key"].to_string(),
+                d["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn run(dir: &Path, store: &str, ledger: &str, date: &str) -> (Option<i32>, serde_json::Value) {
+    let out = recon(
+        &[
+            "run",
+            "--config",
+            "recon.toml",
+            "--date",
+            date,
+            "--out",
+            "out",
+        ],
+        &[("STORE_URL", store), ("LEDGER_URL", ledger)],
+        dir,
+    );
+    let summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("out/summary.json"))
+            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out))),
+    )
+    .unwrap();
+    (out.status.code(), summary)
+}
+
+fn expected_day1() -> Vec<(String, String, String)> {
+    let row = |kind: &str, key: &str| (kind.to_string(), key.to_string(), "open".to_string());
+    let q = |line: u32| {
+        row(
+            "quarantined_row",
+            &format!(r#"{{"file":"reports/stripe-2026-11-20.csv","line":"{line}"}}"#),
+        )
+    };
+    vec![
+        row("missing_in_ledger", r#"{"id":"ch_7"}"#),
+        row("amount_mismatch", r#"{"id":"ch_2"}"#),
+        row("fee_mismatch", r#"{"id":"ch_4"}"#),
+        row("currency_mismatch", r#"{"id":"ch_8"}"#),
+        row("status_mismatch", r#"{"id":"ch_9"}"#),
+        row("duplicate_in_report", r#"{"id":"ch_10"}"#),
+        row("duplicate_in_ledger", r#"{"id":"ch_22"}"#),
+        row(
+            "payout_total_mismatch",
+            r#"{"payout_id":"po_1","currency":"USD"}"#,
+        ),
+        row("timing", r#"{"id":"ch_20"}"#),
+        row("timing", r#"{"id":"ch_23"}"#),
+        q(13),
+        q(14),
+    ]
+}
+
+/// Runs day 1 then day 2 against `ledger` and checks everything both runs leave.
+async fn two_days(dir: &Path, ledger: &str) {
+    write(dir, "recon.toml", CONFIG);
+    std::fs::create_dir_all(dir.join("reports")).unwrap();
+    write(dir, "reports/stripe-2026-11-20.csv", &report_day1());
+    write(dir, "reports/stripe-2026-11-21.csv", &report_day2());
+    let store = format!("sqlite://{}", dir.join("store.db").display());
+
+    let (code, s) = run(dir, &store, ledger, "2026-11-20");
+    assert_eq!(code, Some(1), "{s}");
+    let mut got = found(&s);
+    got.sort_by_key(|(kind, key, _)| (order(kind), key.clone()));
+    assert_eq!(got, expected_day1());
+    let check = &s["checks"][0];
+    assert_eq!(check["type"], "settlement");
+    assert_eq!(check["left"]["rows"], 14);
+    assert_eq!(check["right"]["rows"], 14);
+    assert_eq!(
+        check["accounting"],
+        "reports/stripe-2026-11-20.csv: 14 rows = 4 matched + 8 in discrepancies + 2 quarantined; \
+         ledger payments: 14 rows = 4 matched + 9 in discrepancies + 1 not expected + 0 set aside"
+    );
+    let amount = s["discrepancies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "amount_mismatch")
+        .unwrap();
+    assert_eq!(
+        amount["values"],
+        serde_json::json!([{"column": "amount", "left": "25.00", "right": "24.00"}])
+    );
+    let quarantine = std::fs::read_to_string(dir.join("out/quarantine.csv")).unwrap();
+    assert_eq!(
+        quarantine,
+        "check,file,line,ledger_id,reason,status\n\
+         stripe,reports/stripe-2026-11-20.csv,13,,\"unknown currency `xyz` in `currency` — row: txn_12,2026-11-20 19:00:00,xyz,1.00,0.00,1.00,charge,ch_12,\",open\n\
+         stripe,reports/stripe-2026-11-20.csv,14,,\"bad number in `gross`: `abc` is not a decimal number — row: txn_13,2026-11-20 19:30:00,usd,abc,0.00,1.00,charge,ch_13,\",open\n"
+    );
+
+    // Day 2: ch_20 arrives (its timing difference is resolved by this run); ch_23 is now
+    // past its window: a real discrepancy, kept on its own day.
+    let (code, s2) = run(dir, &store, ledger, "2026-11-21");
+    assert_eq!(code, Some(1), "{s2}");
+    let resolved: Vec<(String, String)> = s2["resolved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["key"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        resolved,
+        [
+            ("timing".to_string(), r#"{"id":"ch_20"}"#.to_string()),
+            ("timing".to_string(), r#"{"id":"ch_23"}"#.to_string()),
+        ]
+    );
+    let seen: Vec<(String, String, String, String)> = s2["discrepancies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["key"].to_string(),
+                d["partition"].as_str().unwrap().to_string(),
+                d["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [(
+            "missing_in_report".to_string(),
+            r#"{"id":"ch_23"}"#.to_string(),
+            "2026-11-20".to_string(),
+            "open".to_string()
+        )]
+    );
+    assert_eq!(
+        s2["checks"][0]["accounting"],
+        "reports/stripe-2026-11-21.csv: 2 rows = 2 matched + 0 in discrepancies + 0 quarantined; \
+         ledger payments: 3 rows = 2 matched + 1 in discrepancies + 0 not expected + 0 set aside"
+    );
+    assert!(!dir.join("out/quarantine.csv").exists());
+
+    // The resolution is on record: day 1's timing difference names the run that settled it.
+    let list = recon(
+        &["discrepancies", "list", "--config", "recon.toml", "--json"],
+        &[("STORE_URL", store.as_str()), ("LEDGER_URL", ledger)],
+        dir,
+    );
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+    let listed: Vec<serde_json::Value> = stdout(&list)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ch20 = listed
+        .iter()
+        .find(|d| d["kind"] == "timing" && d["key"]["id"] == "ch_20")
+        .unwrap();
+    assert_eq!(ch20["status"], "resolved", "{ch20}");
+    assert_eq!(ch20["partition"], "2026-11-20");
+}
+
+fn order(kind: &str) -> usize {
+    [
+        "missing_in_ledger",
+        "amount_mismatch",
+        "fee_mismatch",
+        "currency_mismatch",
+        "status_mismatch",
+        "duplicate_in_report",
+        "duplicate_in_ledger",
+        "payout_total_mismatch",
+        "timing",
+        "missing_in_report",
+        "quarantined_row",
+    ]
+    .iter()
+    .position(|k| *k == kind)
+    .unwrap_or(usize::MAX)
+}
+
+const SCHEMA_SQLITE: &str =
+    "CREATE TABLE payments (id TEXT NOT NULL, amount_minor INTEGER NOT NULL,
+    currency TEXT NOT NULL, status TEXT NOT NULL, created_at TIMESTAMP NOT NULL, fee_minor INTEGER,
+    payout_id TEXT)";
+
+#[tokio::test]
+async fn a_stripe_report_against_a_sqlite_ledger_over_two_days() {
+    let dir = temp_dir();
+    let ledger = sqlite_db(
+        &dir.path().join("ledger.db"),
+        &[SCHEMA_SQLITE, &inserts(|at| format!("'{at}'"))],
+    )
+    .await;
+    two_days(dir.path(), &ledger).await;
+}
+
+#[tokio::test]
+async fn a_stripe_report_against_a_postgres_ledger_over_two_days() {
+    let Some(url) = fresh_postgres("settle_pg").await else {
+        return;
+    };
+    pg_exec(
+        &url,
+        &[
+            "CREATE TABLE payments (id text NOT NULL, amount_minor bigint NOT NULL,
+             currency char(3) NOT NULL, status text NOT NULL, created_at timestamptz NOT NULL,
+             fee_minor bigint, payout_id text)",
+            &inserts(|at| format!("'{at}+00'")),
+        ],
+    )
+    .await;
+    let dir = temp_dir();
+    two_days(dir.path(), &url).await;
+}
+
+#[tokio::test]
+async fn a_stripe_report_against_a_mariadb_ledger_over_two_days() {
+    let Some(url) = fresh_mysql("settle_my").await else {
+        return;
+    };
+    mysql_exec(
+        &url,
+        &[
+            "CREATE TABLE payments (id varchar(40) NOT NULL, amount_minor bigint NOT NULL,
+             currency char(3) NOT NULL, status varchar(20) NOT NULL, created_at datetime(6) NOT NULL,
+             fee_minor bigint, payout_id varchar(40))",
+            &inserts(|at| format!("'{at}'")),
+        ],
+    )
+    .await;
+    let dir = temp_dir();
+    two_days(dir.path(), &url).await;
+}
