@@ -557,6 +557,7 @@ date_column = "created_at"
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
             let config = Config::load(&path, &any_env).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert!(!config.integrity.is_empty(), "{file}");
+            assert!(!config.settlement.is_empty(), "{file}");
         }
     }
 
@@ -603,5 +604,46 @@ date_column = "created_at"
         );
         let msg = message(&GOOD.replace("key = [\"id\"]", "key = []"));
         assert!(msg.ends_with(".key: name at least one key column"), "{msg}");
+    }
+
+    #[test]
+    fn settlement_sections_are_checked_before_anything_runs() {
+        let with = |section: &str| format!("{GOOD}\n[[settlement]]\nname = \"s\"\n{section}");
+        let ledger = r#"ledger = { source = "ledger", table = "p", id = "id", amount = "a", currency = "c", at = "t" }"#;
+        let cases = [
+            (
+                format!("format = \"paypal\"\nreport = \"r.csv\"\n{ledger}"),
+                "recon.toml: settlement[0] (\"s\").format: \"paypal\" is neither stripe, braintree, adyen nor a [formats.paypal] mapping (mappings: none)",
+            ),
+            (
+                format!("format = \"stripe\"\nreport = \"r.csv\"\nreport_url = \"https://x/r.csv\"\n{ledger}"),
+                "recon.toml: settlement[0] (\"s\"): give either report (a path or glob) or report_url, exactly one",
+            ),
+            (
+                format!("format = \"stripe\"\nreport_url = \"http://reports.example/r.csv\"\n{ledger}"),
+                "recon.toml: settlement[0] (\"s\").report_url: reports are downloaded over https:// only (plain http only from this machine: 127.0.0.1, localhost)",
+            ),
+            (
+                "format = \"stripe\"\nreport = \"r.csv\"\nledger = { source = \"nope\", table = \"p\", id = \"id\", amount = \"a\", currency = \"c\", at = \"t\" }".to_string(),
+                "recon.toml: settlement[0] (\"s\").ledger.source: \"nope\" is not defined under [sources]",
+            ),
+            (
+                format!("format = \"stripe\"\nreport = \"r.csv\"\nsettled_statuses = [\"settled\"]\n{ledger}"),
+                "recon.toml: settlement[0] (\"s\").settled_statuses: name the ledger's status column (ledger.status) too",
+            ),
+            (
+                format!("format = \"stripe\"\nreport = \"r.csv\"\n{}", ledger.replace("amount = \"a\"", "amount = \"id\"")),
+                "recon.toml: settlement[0] (\"s\").ledger: each column may have only one meaning",
+            ),
+        ];
+        for (section, expected) in cases {
+            assert_eq!(message(&with(&section)), expected, "{section}");
+        }
+        let ok = parse(&with(&format!(
+            "format = \"STRIPE\"\nreport = \"r-{{date}}.csv\"\n{ledger}"
+        )))
+        .unwrap();
+        assert_eq!(ok.settlement[0].format.processor(), "stripe");
+        assert_eq!(ok.settlement[0].timing_window_days, 3);
     }
 }

@@ -14,6 +14,9 @@ use crate::config::Config;
 use crate::discrepancy::Kind;
 use crate::error::{Error, Result};
 use crate::run::{self, RunReport};
+use crate::settlement::fetch::ReportLocation;
+
+mod processor;
 
 /// The business date the demo reconciles.
 pub fn business_date() -> NaiveDate {
@@ -42,7 +45,8 @@ fn planted(check: &str, kind: Kind, key: &str, columns: &[&str]) -> Planted {
     }
 }
 
-/// Every difference planted inside the demo's business date (or in a whole-table check).
+/// Every difference planted between the two databases inside the demo's business date (or in
+/// a whole-table check); the processor report's problems are in [`processor`].
 pub fn planted_differences() -> Vec<Planted> {
     let mut all = vec![
         planted("accounts", Kind::MissingInRight, "acct_0007", &[]),
@@ -86,6 +90,8 @@ pub async fn demo(out: &Path) -> Result<DemoReport> {
     }
     build(&ledger, Side::Ledger).await?;
     build(&payments, Side::Payments).await?;
+    let reports = data.join("reports");
+    let (report_file, malformed_line) = processor::write_report(&reports, business_date())?;
 
     let urls = [
         ("RECON_DEMO_LEDGER_URL", sqlite_url(&ledger)),
@@ -97,7 +103,12 @@ pub async fn demo(out: &Path) -> Result<DemoReport> {
             .find(|(n, _)| *n == name)
             .map(|(_, url)| url.clone())
     };
-    let config = Config::parse(Path::new("config/demo.toml"), CONFIG, &env)?;
+    let mut config = Config::parse(Path::new("config/demo.toml"), CONFIG, &env)?;
+    // The file names the default --out folder; the reports are under this demo's own.
+    for check in &mut config.settlement {
+        check.location =
+            ReportLocation::Files(reports.join("stripe-{date}.csv").display().to_string());
+    }
     let report = run::run(&config, business_date(), out, run::RunOptions::default()).await?;
 
     let mut found: Vec<Planted> = report
@@ -110,15 +121,23 @@ pub async fn demo(out: &Path) -> Result<DemoReport> {
             key: d
                 .key
                 .as_object()
-                .and_then(|k| k.values().next())
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string(),
+                .map(|k| {
+                    k.values()
+                        .map(|v| v.as_str().unwrap_or("NULL"))
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+                .unwrap_or_default(),
             columns: d.columns.clone(),
         })
         .collect();
     found.sort();
-    let expected = planted_differences();
+    let mut expected = planted_differences();
+    expected.extend(processor::planted_problems(
+        &report_file.display().to_string(),
+        malformed_line,
+    ));
+    expected.sort();
     let verified = if found == expected {
         Ok(found.len())
     } else {
@@ -212,6 +231,9 @@ async fn build(path: &Path, side: Side) -> Result<()> {
 async fn fill(pool: &SqlitePool, side: Side) -> std::result::Result<(), sqlx::Error> {
     let payments = side == Side::Payments;
     let mut tx = pool.begin().await?;
+    if side == Side::Ledger {
+        processor::fill_ledger(&mut tx, business_date()).await?;
+    }
     sqlx::query(
         "CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL, currency TEXT NOT NULL,
                                 status TEXT NOT NULL, opened_on DATE NOT NULL, credit_limit_minor INTEGER)",

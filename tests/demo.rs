@@ -10,7 +10,7 @@ fn demo_reports_every_planted_discrepancy_and_nothing_else() {
     let out = dir.path().join("demo-out");
     let output = recon(&["demo", "--out", &path_str(&out)], &[], dir.path());
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
-    assert!(stdout(&output).contains("Demo: all 11 planted discrepancies found, nothing else."));
+    assert!(stdout(&output).contains("Demo: all 21 planted discrepancies found, nothing else."));
 
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
@@ -41,7 +41,12 @@ fn demo_reports_every_planted_discrepancy_and_nothing_else() {
         })
         .collect();
     found.sort();
-    let expected = [
+    let report = out.join("data/reports/stripe-2026-11-20.csv");
+    let quarantined = format!(
+        r#"card_payments quarantined_row {{"file":"{}","line":"234"}} [] open"#,
+        report.display()
+    );
+    let mut expected = vec![
         r#"accounts changed {"id":"acct_0099"} [status] open"#,
         r#"accounts changed {"id":"acct_0150"} [name] open"#,
         r#"accounts missing_in_right {"id":"acct_0007"} [] open"#,
@@ -53,8 +58,30 @@ fn demo_reports_every_planted_discrepancy_and_nothing_else() {
         r#"ledger_entries missing_in_right {"id":"1017"} [] open"#,
         r#"payouts changed {"id":"00000000-0000-4000-8000-000000001010"} [amount_minor,currency] open"#,
         r#"payouts missing_in_left {"id":"00000000-0000-4000-8000-000000001020"} [] open"#,
-    ];
+        r#"card_payments amount_mismatch {"id":"ch_demo_0003"} [amount] open"#,
+        r#"card_payments currency_mismatch {"id":"ch_demo_0007"} [currency] open"#,
+        r#"card_payments duplicate_in_ledger {"id":"ch_demo_0013"} [] open"#,
+        r#"card_payments duplicate_in_report {"id":"ch_demo_0011"} [] open"#,
+        r#"card_payments fee_mismatch {"id":"ch_demo_0005"} [fee] open"#,
+        r#"card_payments missing_in_ledger {"id":"ch_demo_stray"} [] open"#,
+        r#"card_payments payout_total_mismatch {"payout_id":"po_demo_gbp","currency":"GBP"} [payout_total] open"#,
+        r#"card_payments status_mismatch {"id":"ch_demo_0009"} [status] open"#,
+        r#"card_payments timing {"id":"ch_demo_0015"} [] open"#,
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect::<Vec<_>>();
+    expected.push(quarantined);
+    expected.sort();
     assert_eq!(found, expected);
+    assert_eq!(
+        summary["checks"][3]["accounting"],
+        format!(
+            "{}: 237 rows = 227 matched + 9 in discrepancies + 1 quarantined; \
+             ledger card_payments: 241 rows = 224 matched + 8 in discrepancies + 9 not expected + 0 set aside",
+            report.display()
+        )
+    );
 
     // Both sides' values, with NULL and '' kept apart.
     let by_key = |key: &str| {
@@ -97,7 +124,7 @@ fn demo_reports_every_planted_discrepancy_and_nothing_else() {
     let csv = std::fs::read_to_string(out.join("discrepancies.csv")).unwrap();
     assert_eq!(
         csv.lines().count(),
-        12,
+        22,
         "a header and one row per discrepancy"
     );
     assert!(csv.starts_with(
@@ -123,5 +150,5 @@ fn a_second_demo_starts_afresh_and_finds_the_same() {
         summary["run_id"], 1,
         "the demo builds a fresh store every time"
     );
-    assert_eq!(summary["totals"]["new"], 11);
+    assert_eq!(summary["totals"]["new"], 21);
 }

@@ -369,7 +369,13 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
             _ => "-".to_string(),
         };
         let what = if let Some(detail) = &d.detail {
-            format!("{}: {detail}", d.columns.join(", "))
+            // Settlement details name their own field ("fee: report …").
+            match d.columns.first() {
+                Some(first) if !detail.starts_with(&format!("{first}:")) => {
+                    format!("{}: {detail}", d.columns.join(", "))
+                }
+                _ => detail.clone(),
+            }
         } else {
             d.values
                 .iter()
