@@ -9,7 +9,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use tracing::{error, info, warn};
 
-use super::fetch::{self, ReportFile, ReportLocation};
+use super::fetch::{self, ReportFile};
 use super::ledger::{LedgerRead, read_ledger};
 use super::matching::{
     DiscrepancyKind, MatchOn, MatchOutcome, MatchRules, SettlementDiscrepancy, match_report,
@@ -141,47 +141,30 @@ async fn reconcile(
     let carried: HashSet<String> = in_flight.keys().cloned().collect();
 
     let reports = async {
-        let (files, attempts) = match &check.location {
-            ReportLocation::Files(_) => {
-                with_retries(policy, "report", || {
-                    fetch::acquire(
-                        &check.location,
-                        day.date,
-                        downloads,
-                        policy,
-                        &crate::config::process_env,
-                    )
-                })
+        let (files, attempts) = fetch::acquire(
+            &check.location,
+            day.date,
+            downloads,
+            policy,
+            &crate::config::process_env,
+        )
+        .await;
+        let parsed = async {
+            let files = files?;
+            let format = check.format.clone();
+            tokio::task::spawn_blocking(move || parse_all(&format, files))
                 .await
-            }
-            // Downloads retry on their own, honouring the server's Retry-After.
-            ReportLocation::Url { .. } => (
-                fetch::acquire(
-                    &check.location,
-                    day.date,
-                    downloads,
-                    policy,
-                    &crate::config::process_env,
-                )
-                .await,
-                1,
-            ),
+                .map_err(|e| Error::internal(format!("parsing reports: {e}")))?
         };
-        let files = files?;
-        let format = check.format.clone();
-        let parsed = tokio::task::spawn_blocking(move || parse_all(&format, files))
-            .await
-            .map_err(|e| Error::internal(format!("parsing reports: {e}")))??;
-        Ok::<_, Error>((parsed, attempts))
+        (parsed.await, attempts)
     };
     let ledger = with_retries(policy, &check.name, || async {
         let source = connect().await?;
         read_ledger(&source, &check.ledger, &day, config.timezone, &carried).await
     });
-    let (reports, (ledger, ledger_attempts)) = tokio::join!(reports, ledger);
-    record.attempts = ledger_attempts;
-    let (reports, report_attempts) = reports?;
-    record.attempts = record.attempts.max(report_attempts);
+    let ((reports, report_attempts), (ledger, ledger_attempts)) = tokio::join!(reports, ledger);
+    record.attempts = ledger_attempts.max(report_attempts);
+    let reports = reports?;
     let ledger = ledger?;
     record.left.table = reports
         .files

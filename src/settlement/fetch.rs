@@ -37,25 +37,35 @@ pub fn fill_date(text: &str, date: NaiveDate) -> String {
         .replace("{yyyymmdd}", &date.format("%Y%m%d").to_string())
 }
 
-/// Finds or downloads the reports of `date`. A report that is not there yet is a transient
-/// failure (exit 3: the processor may deliver it later); a refused download is permanent.
+/// Finds or downloads the reports of `date`, retried under `policy`, and says how many
+/// attempts it took. A report that is not there yet is a transient failure (exit 3 once the
+/// policy gives up: the processor may deliver it later); a refused download is permanent.
 pub async fn acquire(
     location: &ReportLocation,
     date: NaiveDate,
     downloads: &Path,
     policy: RetryPolicy,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<ReportFile>> {
+) -> (Result<Vec<ReportFile>>, u32) {
     match location {
-        ReportLocation::Files(pattern) => local(&fill_date(pattern, date)),
+        ReportLocation::Files(pattern) => {
+            let pattern = fill_date(pattern, date);
+            with_retries_hinted(policy, "report", &Cell::new(None), || async {
+                local(&pattern)
+            })
+            .await
+        }
         ReportLocation::Url { url, token_env } => {
             let token = match token_env {
                 None => None,
-                Some(var) => Some(env(var).ok_or_else(|| {
-                    Error::bad_input(format!(
-                        "environment variable {var} (the report token) is not set"
-                    ))
-                })?),
+                Some(var) => match env(var) {
+                    Some(token) => Some(token),
+                    None => {
+                        let message =
+                            format!("environment variable {var} (the report token) is not set");
+                        return (Err(Error::bad_input(message)), 1);
+                    }
+                },
             };
             let url = fill_date(url, date);
             let hint = Cell::new(None);
@@ -65,15 +75,17 @@ pub async fn acquire(
                 .filter(|n| !n.is_empty())
                 .unwrap_or("report.csv");
             let target = downloads.join(format!("{date}-{}", sanitize(name)));
-            let (result, _) = with_retries_hinted(policy, "report download", &hint, || {
+            let (result, attempts) = with_retries_hinted(policy, "report download", &hint, || {
                 download(&url, token.as_deref(), &target, &hint)
             })
             .await;
-            result?;
-            Ok(vec![ReportFile {
-                name: redact_urls(&url),
-                path: target,
-            }])
+            let files = result.map(|()| {
+                vec![ReportFile {
+                    name: redact_urls(&url),
+                    path: target,
+                }]
+            });
+            (files, attempts)
         }
     }
 }
