@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
 use tokio::sync::Mutex;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 use crate::config::{Config, IntegrityCheck, SettlementCheck};
 use sha2::{Digest, Sha256};
@@ -447,15 +447,7 @@ async fn run_check(
             (record, found, seal)
         }
         Err(e) => {
-            let message = crate::mask::mask_card_numbers(&e.to_string()).into_owned();
-            error!(error = %message, attempts, "check failed");
-            record.exit = e.exit();
-            record.error = Some(match e {
-                Error::Unavailable(_) => format!(
-                    "{message} (gave up after {attempts} attempt(s); `recon retry` completes it)"
-                ),
-                _ => message,
-            });
+            record.fail(&e);
             (record, Vec::new(), None)
         }
     }

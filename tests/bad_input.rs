@@ -76,7 +76,7 @@ async fn a_table_that_does_not_exist() {
     );
     assert_bad_input(
         &output,
-        "recon: source left: table \"entrys\" does not exist (tables there: entries, payouts)",
+        "recon: source left: table \"entrys\" does not exist or is not readable (tables there: entries, payouts)",
     );
 }
 

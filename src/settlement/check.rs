@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use super::fetch::{self, ReportFile};
 use super::ledger::{LedgerRead, read_ledger};
@@ -95,16 +95,7 @@ pub async fn run_settlement(
             }
         }
         Err(e) => {
-            let message = mask_card_numbers(&e.to_string()).into_owned();
-            error!(error = %message, attempts = record.attempts, "check failed");
-            record.exit = e.exit();
-            record.error = Some(match e {
-                Error::Unavailable(_) => format!(
-                    "{message} (gave up after {} attempt(s); `recon retry` completes it)",
-                    record.attempts
-                ),
-                _ => message,
-            });
+            record.fail(&e);
             SettlementResult {
                 record,
                 found: Vec::new(),

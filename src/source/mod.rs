@@ -170,3 +170,53 @@ impl Source {
         }
     }
 }
+
+/// Decodes every row of `rows` with `decode` and sends them to `tx` in batches; stops quietly
+/// once the reader is no longer listening. A value that cannot be decoded names its column.
+async fn send_in_batches<R>(
+    mut rows: impl futures_util::Stream<Item = std::result::Result<R, sqlx::Error>> + Unpin,
+    spec: &ReadSpec,
+    decode: impl Fn(&R, usize, &Column) -> std::result::Result<Value, String>,
+    tx: &mpsc::Sender<Result<RowBatch>>,
+) -> Result<()> {
+    use futures_util::TryStreamExt;
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    while let Some(row) = rows.try_next().await.map_err(Error::from_source)? {
+        let values = spec
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| {
+                decode(&row, i, column).map_err(|reason| {
+                    Error::bad_input(format!(
+                        "column {:?} ({}): {reason}",
+                        column.name, column.declared
+                    ))
+                })
+            })
+            .collect::<Result<Vec<Value>>>()?;
+        batch.push(values);
+        if batch.len() == BATCH_ROWS {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+            if tx.send(Ok(full)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(Ok(batch)).await;
+    }
+    Ok(())
+}
+
+/// The error for a table the catalog does not show, naming the tables it does.
+fn missing_table(table: &str, tables: &[String]) -> Error {
+    Error::bad_input(format!(
+        "table {table:?} does not exist or is not readable (tables there: {})",
+        if tables.is_empty() {
+            "none".to_string()
+        } else {
+            tables.join(", ")
+        }
+    ))
+}

@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use futures_util::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, PgPool, Row};
 use tokio::sync::mpsc;
 
-use super::{BATCH_ROWS, Column, Engine, ReadSpec, RowBatch, ident};
+use super::{Column, Engine, ReadSpec, RowBatch, ident, missing_table, send_in_batches};
 use crate::canonical::{LogicalType, Value, normalize_decimal};
 use crate::config::SourceConfig;
 use crate::error::{Error, Result};
@@ -77,14 +76,7 @@ pub(super) async fn columns(pool: &PgPool, table: &str) -> Result<Vec<Column>> {
         .fetch_all(pool)
         .await
         .map_err(Error::from_source)?;
-        return Err(Error::bad_input(format!(
-            "table {table:?} does not exist or is not readable (tables there: {})",
-            if tables.is_empty() {
-                "none".to_string()
-            } else {
-                tables.join(", ")
-            }
-        )));
+        return Err(missing_table(table, &tables));
     }
     Ok(rows
         .into_iter()
@@ -155,36 +147,14 @@ pub(super) async fn stream_rows(
         .map_err(Error::from_source)?;
     let conn = snapshot.acquire().await.map_err(Error::from_source)?;
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
-    let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(conn);
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
-    while let Some(row) = rows.try_next().await.map_err(Error::from_source)? {
-        batch.push(decode_row(&row, spec, tz)?);
-        if batch.len() == BATCH_ROWS {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
-            if tx.send(Ok(full)).await.is_err() {
-                return Ok(());
-            }
-        }
-    }
-    if !batch.is_empty() {
-        let _ = tx.send(Ok(batch)).await;
-    }
-    Ok(())
-}
-
-fn decode_row(row: &PgRow, spec: &ReadSpec, tz: Tz) -> Result<Vec<Value>> {
-    spec.columns
-        .iter()
-        .enumerate()
-        .map(|(i, column)| {
-            decode_value(row, i, column, tz).map_err(|reason| {
-                Error::bad_input(format!(
-                    "column {:?} ({}): {reason}",
-                    column.name, column.declared
-                ))
-            })
-        })
-        .collect()
+    let rows = sqlx::query(AssertSqlSafe(sql)).fetch(conn);
+    send_in_batches(
+        rows,
+        spec,
+        |row, i, column| decode_value(row, i, column, tz),
+        tx,
+    )
+    .await
 }
 
 fn decode_value(

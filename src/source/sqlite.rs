@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use chrono::DateTime;
 use chrono_tz::Tz;
-use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
 use sqlx::{AssertSqlSafe, Row, SqlitePool, TypeInfo, ValueRef};
 use tokio::sync::mpsc;
 
 use super::text::value_from_text;
-use super::{BATCH_ROWS, Column, Engine, ReadSpec, RowBatch, ident};
+use super::{Column, Engine, ReadSpec, RowBatch, ident, missing_table, send_in_batches};
 use crate::canonical::{LogicalType, Value, normalize_decimal};
 use crate::config::SourceConfig;
 use crate::error::{Error, Result};
@@ -57,14 +56,7 @@ pub(super) async fn columns(pool: &SqlitePool, table: &str) -> Result<Vec<Column
         .fetch_all(pool)
         .await
         .map_err(Error::from_source)?;
-        return Err(Error::bad_input(format!(
-            "table {table:?} does not exist (tables there: {})",
-            if tables.is_empty() {
-                "none".to_string()
-            } else {
-                tables.join(", ")
-            }
-        )));
+        return Err(missing_table(table, &tables));
     }
     let mut columns = Vec::with_capacity(rows.len());
     for row in rows {
@@ -126,35 +118,14 @@ pub(super) async fn stream_rows(
         order.join(", ")
     );
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
-    let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(pool);
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
-    while let Some(row) = rows.try_next().await.map_err(Error::from_source)? {
-        batch.push(decode_row(&row, spec, tz)?);
-        if batch.len() == BATCH_ROWS {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
-            if tx.send(Ok(full)).await.is_err() {
-                return Ok(()); // the reader stopped listening
-            }
-        }
-    }
-    if !batch.is_empty() {
-        let _ = tx.send(Ok(batch)).await;
-    }
-    Ok(())
-}
-
-fn decode_row(row: &SqliteRow, spec: &ReadSpec, tz: Tz) -> Result<Vec<Value>> {
-    let mut values = Vec::with_capacity(spec.columns.len());
-    for (i, column) in spec.columns.iter().enumerate() {
-        let value = decode_value(row, i, column.logical, tz).map_err(|reason| {
-            Error::bad_input(format!(
-                "column {:?} ({}): {reason}",
-                column.name, column.declared
-            ))
-        })?;
-        values.push(value);
-    }
-    Ok(values)
+    let rows = sqlx::query(AssertSqlSafe(sql)).fetch(pool);
+    send_in_batches(
+        rows,
+        spec,
+        |row, i, column| decode_value(row, i, column.logical, tz),
+        tx,
+    )
+    .await
 }
 
 /// One raw SQLite value, as its storage class holds it.

@@ -202,6 +202,24 @@ pub struct CheckRecord {
     pub accounting: Option<String>,
 }
 
+impl CheckRecord {
+    /// Records that the check failed with `e` after `self.attempts` attempts: the exit code it
+    /// calls for, and a message (card numbers masked) that says how to complete it.
+    pub fn fail(&mut self, e: &Error) {
+        let message = crate::mask::mask_card_numbers(&e.to_string()).into_owned();
+        tracing::error!(error = %message, attempts = self.attempts, "check failed");
+        self.status = CheckStatus::Failed;
+        self.exit = e.exit();
+        self.error = Some(match e {
+            Error::Unavailable(_) => format!(
+                "{message} (gave up after {} attempt(s); `recon retry` completes it)",
+                self.attempts
+            ),
+            _ => message,
+        });
+    }
+}
+
 /// One side of a check as its result records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSide {
