@@ -220,3 +220,22 @@ fn missing_table(table: &str, tables: &[String]) -> Error {
         }
     ))
 }
+
+/// `SELECT <columns> FROM <table> ORDER BY <key columns>` for `engine`, each column and key
+/// term written by the engine's own functions. Every name in `spec` passed
+/// `ident::validate_*` and is quoted here; no value is ever pasted into SQL.
+fn select_in_key_order(
+    engine: Engine,
+    spec: &ReadSpec,
+    select: impl Fn(&Column) -> String,
+    order: impl Fn(&Column) -> String,
+) -> String {
+    let columns: Vec<String> = spec.columns.iter().map(select).collect();
+    let key: Vec<String> = spec.columns[..spec.key_len].iter().map(order).collect();
+    format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        columns.join(", "),
+        ident::quote(engine, &spec.table),
+        key.join(", ")
+    )
+}

@@ -10,7 +10,9 @@ use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, Executor, MySqlPo
 use tokio::sync::mpsc;
 
 use super::text::value_from_text;
-use super::{Column, Engine, ReadSpec, RowBatch, ident, missing_table, send_in_batches};
+use super::{
+    Column, Engine, ReadSpec, RowBatch, ident, missing_table, select_in_key_order, send_in_batches,
+};
 use crate::canonical::{LogicalType, Value};
 use crate::config::SourceConfig;
 use crate::error::{Error, Result};
@@ -142,17 +144,7 @@ pub(super) async fn stream_rows(
     tz: Tz,
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
-    let select: Vec<String> = spec.columns.iter().map(select_expr).collect();
-    let order: Vec<String> = spec.columns[..spec.key_len]
-        .iter()
-        .map(order_expr)
-        .collect();
-    let sql = format!(
-        "SELECT {} FROM {} ORDER BY {}",
-        select.join(", "),
-        ident::quote(Engine::MySql, &spec.table),
-        order.join(", ")
-    );
+    let sql = select_in_key_order(Engine::MySql, spec, select_expr, order_expr);
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
     let mut snapshot = conn
         .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")

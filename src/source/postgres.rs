@@ -10,7 +10,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, PgPool, Row};
 use tokio::sync::mpsc;
 
-use super::{Column, Engine, ReadSpec, RowBatch, ident, missing_table, send_in_batches};
+use super::{
+    Column, Engine, ReadSpec, RowBatch, ident, missing_table, select_in_key_order, send_in_batches,
+};
 use crate::canonical::{LogicalType, Value, normalize_decimal};
 use crate::config::SourceConfig;
 use crate::error::{Error, Result};
@@ -128,17 +130,7 @@ pub(super) async fn stream_rows(
     tz: Tz,
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
-    let select: Vec<String> = spec.columns.iter().map(select_expr).collect();
-    let order: Vec<String> = spec.columns[..spec.key_len]
-        .iter()
-        .map(order_expr)
-        .collect();
-    let sql = format!(
-        "SELECT {} FROM {} ORDER BY {}",
-        select.join(", "),
-        ident::quote(Engine::Postgres, &spec.table),
-        order.join(", ")
-    );
+    let sql = select_in_key_order(Engine::Postgres, spec, select_expr, order_expr);
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
     // One consistent snapshot for the whole table; rolled back (nothing to undo) on drop.
     let mut snapshot = conn

@@ -10,7 +10,9 @@ use sqlx::{AssertSqlSafe, Row, SqlitePool, TypeInfo, ValueRef};
 use tokio::sync::mpsc;
 
 use super::text::value_from_text;
-use super::{Column, Engine, ReadSpec, RowBatch, ident, missing_table, send_in_batches};
+use super::{
+    Column, Engine, ReadSpec, RowBatch, ident, missing_table, select_in_key_order, send_in_batches,
+};
 use crate::canonical::{LogicalType, Value, normalize_decimal};
 use crate::config::SourceConfig;
 use crate::error::{Error, Result};
@@ -105,18 +107,8 @@ pub(super) async fn stream_rows(
     tz: Tz,
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
-    let select: Vec<String> = spec
-        .columns
-        .iter()
-        .map(|c| ident::quote(Engine::Sqlite, &c.name))
-        .collect();
-    let order: Vec<String> = select[..spec.key_len].to_vec();
-    let sql = format!(
-        "SELECT {} FROM {} ORDER BY {}",
-        select.join(", "),
-        ident::quote(Engine::Sqlite, &spec.table),
-        order.join(", ")
-    );
+    let quoted = |c: &Column| ident::quote(Engine::Sqlite, &c.name);
+    let sql = select_in_key_order(Engine::Sqlite, spec, quoted, quoted);
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
     let rows = sqlx::query(AssertSqlSafe(sql)).fetch(pool);
     send_in_batches(
