@@ -34,10 +34,19 @@ pub struct SettlementResult {
     pub reexamined: Vec<i64>,
 }
 
-/// The reports of one check, parsed: every file's outcome in file order.
+/// The reports of one check, parsed: their records in file order, and what each file held.
 struct Reports {
-    files: Vec<(ReportFile, ParseOutcome)>,
+    records: Vec<SettlementRecord>,
+    files: Vec<ParsedFile>,
     digest: String,
+}
+
+/// One report file: its data rows, its records' place in [`Reports::records`], its quarantine.
+struct ParsedFile {
+    file: ReportFile,
+    rows_read: u64,
+    records: std::ops::Range<usize>,
+    quarantined: Vec<Quarantined>,
 }
 
 /// Runs `check` for `day`. `connect` opens (or reuses) the ledger's source; `downloads` is
@@ -160,18 +169,13 @@ async fn reconcile(
     record.left.table = reports
         .files
         .iter()
-        .map(|(f, _)| f.name.as_str())
+        .map(|f| f.file.name.as_str())
         .collect::<Vec<_>>()
         .join(", ");
     record.left.digest = Some(reports.digest.clone());
-    record.left.rows = Some(reports.files.iter().map(|(_, p)| p.rows_read).sum());
+    record.left.rows = Some(reports.files.iter().map(|f| f.rows_read).sum());
     record.right.rows = Some(ledger.rows_read());
-
-    let records: Vec<SettlementRecord> = reports
-        .files
-        .iter()
-        .flat_map(|(_, p)| p.records.iter().cloned())
-        .collect();
+    let records = &reports.records;
     let rules = MatchRules {
         match_on: check.match_on,
         amount_tolerance_minor: check.amount_tolerance_minor,
@@ -179,7 +183,7 @@ async fn reconcile(
         settled_statuses: check.settled_statuses.clone(),
         timing_window_days: check.timing_window_days,
     };
-    let outcome = match_report(&records, &ledger.entries, &rules, day.end);
+    let outcome = match_report(records, &ledger.entries, &rules, day.end);
     for warning in &outcome.warnings {
         warn!("{warning}");
     }
@@ -190,7 +194,7 @@ async fn reconcile(
                 "settlement accounting does not hold, nothing recorded: {problems}"
             ))
         })?;
-    let accounting = account(&reports, &records, &ledger, &outcome, check)?;
+    let accounting = account(&reports, &ledger, &outcome, check)?;
     info!(%accounting, "settlement accounted");
     record.accounting = Some(accounting);
 
@@ -209,9 +213,9 @@ async fn reconcile(
     let mut found: Vec<Discrepancy> = outcome
         .discrepancies
         .iter()
-        .map(|d| discrepancy(check, &records, &ledger, d, partition_of(d)))
+        .map(|d| discrepancy(check, records, &ledger, d, partition_of(d)))
         .collect();
-    for (_, parsed) in &reports.files {
+    for parsed in &reports.files {
         found.extend(
             parsed
                 .quarantined
@@ -237,19 +241,32 @@ async fn reconcile(
 /// Parses every report file; a file that cannot be read at all fails the check.
 fn parse_all(format: &super::Format, files: Vec<ReportFile>) -> Result<Reports> {
     let mut hasher = Sha256::new();
-    let mut out = Vec::with_capacity(files.len());
+    let mut reports = Reports {
+        records: Vec::new(),
+        files: Vec::with_capacity(files.len()),
+        digest: String::new(),
+    };
     for file in files {
         let bytes = std::fs::read(&file.path)
             .map_err(|e| Error::bad_input(format!("{}: cannot read the report: {e}", file.name)))?;
         hasher.update(Sha256::digest(&bytes));
-        let parsed = parse_report(format, &file.name, bytes.as_slice())
+        let ParseOutcome {
+            records,
+            quarantined,
+            rows_read,
+        } = parse_report(format, &file.name, bytes.as_slice())
             .map_err(|e| Error::bad_input(e.to_string()))?;
-        out.push((file, parsed));
+        let start = reports.records.len();
+        reports.records.extend(records);
+        reports.files.push(ParsedFile {
+            file,
+            rows_read,
+            records: start..reports.records.len(),
+            quarantined,
+        });
     }
-    Ok(Reports {
-        files: out,
-        digest: hex::encode(hasher.finalize()),
-    })
+    reports.digest = hex::encode(hasher.finalize());
+    Ok(reports)
 }
 
 /// The accounting line: per report, rows read = matched + in discrepancies + quarantined; for
@@ -257,36 +274,30 @@ fn parse_all(format: &super::Format, files: Vec<ReportFile>) -> Result<Reports> 
 /// does not hold is an internal error: nothing is recorded rather than something dropped.
 fn account(
     reports: &Reports,
-    records: &[SettlementRecord],
     ledger: &LedgerRead,
     outcome: &MatchOutcome,
     check: &SettlementCheck,
 ) -> Result<String> {
     let matched: HashSet<usize> = outcome.matched.iter().map(|m| m.record).collect();
     let mut parts = Vec::new();
-    for (file, parsed) in &reports.files {
-        let mine = records
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.source.path == file.name);
-        let (mut ok, mut found) = (0u64, 0u64);
-        for (i, _) in mine {
-            if matched.contains(&i) {
-                ok += 1;
-            } else {
-                found += 1;
-            }
-        }
+    for parsed in &reports.files {
+        let ok = parsed
+            .records
+            .clone()
+            .filter(|i| matched.contains(i))
+            .count() as u64;
+        let found = parsed.records.len() as u64 - ok;
         let quarantined = parsed.quarantined.len() as u64;
+        let name = &parsed.file.name;
         if ok + found + quarantined != parsed.rows_read {
             return Err(Error::internal(format!(
-                "{}: {} rows read but {ok} matched + {found} in discrepancies + {quarantined} quarantined",
-                file.name, parsed.rows_read
+                "{name}: {} rows read but {ok} matched + {found} in discrepancies + {quarantined} quarantined",
+                parsed.rows_read
             )));
         }
         parts.push(format!(
-            "{}: {} rows = {ok} matched + {found} in discrepancies + {quarantined} quarantined",
-            file.name, parsed.rows_read
+            "{name}: {} rows = {ok} matched + {found} in discrepancies + {quarantined} quarantined",
+            parsed.rows_read
         ));
     }
     let ledger_matched: HashSet<usize> = outcome.matched.iter().filter_map(|m| m.ledger).collect();
