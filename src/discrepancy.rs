@@ -125,6 +125,15 @@ pub struct Discrepancy {
     pub columns: Vec<String>,
     pub values: Vec<ColumnValues>,
     pub detail: Option<String>,
+    /// Money a settlement finding puts in question, in minor units of a currency.
+    pub at_stake: Option<AtStake>,
+}
+
+/// An amount in question: minor units (never negative) of an ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AtStake {
+    pub currency: String,
+    pub minor: i64,
 }
 
 /// A value as reports show it: canonical text, card numbers masked, sensitive columns hashed.
@@ -185,6 +194,7 @@ impl Discrepancy {
                 })
                 .collect(),
             detail: None,
+            at_stake: None,
         }
     }
 
@@ -197,6 +207,7 @@ impl Discrepancy {
             columns: vec![finding.column.clone()],
             values: Vec::new(),
             detail: Some(finding.detail.clone()),
+            at_stake: None,
         }
     }
 

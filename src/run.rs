@@ -608,6 +608,7 @@ fn changes_since_seal(
                     what.join("; "),
                     seal.sealed_run_id
                 )),
+                at_stake: None,
             }
         })
         .collect()

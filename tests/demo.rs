@@ -11,6 +11,11 @@ fn demo_reports_every_planted_discrepancy_and_nothing_else() {
     let output = recon(&["demo", "--out", &path_str(&out)], &[], dir.path());
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     assert!(stdout(&output).contains("Demo: all 21 planted discrepancies found, nothing else."));
+    assert!(
+        stdout(&output).contains("\nAt stake: 42.00 EUR · 0.01 GBP · 37856 JPY · 1008.96 USD\n"),
+        "{}",
+        stdout(&output)
+    );
 
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();

@@ -321,6 +321,16 @@ async fn two_days(dir: &Path, ledger: &str) {
     let mut got = found(&s);
     got.sort_by_key(|(kind, key, _)| (order(kind), key.clone()));
     assert_eq!(got, expected_day1());
+    // What the open findings put in question, per currency: the differences, the lines or rows
+    // one side lacks, the extra copies.
+    assert_eq!(
+        s["totals"]["at_stake"],
+        serde_json::json!([
+            {"currency": "EUR", "minor": 800, "amount": "8.00 EUR"},
+            {"currency": "KWD", "minor": 50, "amount": "0.050 KWD"},
+            {"currency": "USD", "minor": 4701, "amount": "47.01 USD"},
+        ])
+    );
     let check = &s["checks"][0];
     assert_eq!(check["type"], "settlement");
     assert_eq!(check["left"]["rows"], 14);
@@ -398,6 +408,10 @@ async fn two_days(dir: &Path, ledger: &str) {
          ledger payments: 3 rows = 2 matched + 1 in discrepancies + 0 not expected + 0 set aside"
     );
     assert!(!dir.join("out/quarantine.csv").exists());
+    assert_eq!(
+        s2["totals"]["at_stake"],
+        serde_json::json!([{"currency": "USD", "minor": 500, "amount": "5.00 USD"}])
+    );
 
     // The resolution is on record: day 1's timing difference names the run that settled it.
     let list = recon(

@@ -203,6 +203,13 @@ fn totals_by_kind(h: &mut String, s: &Summary) {
         "</tbody></table><p class=muted>{} new · {} carried over · {} acknowledged · {} resolved since the last run</p>",
         t.new, t.carried, t.acknowledged, t.resolved
     );
+    if !t.at_stake.is_empty() {
+        let _ = write!(
+            h,
+            "<p><strong>At stake:</strong> {}</p>",
+            esc(&super::stake_line(&t.at_stake))
+        );
+    }
 }
 
 /// A horizontal bar chart as inline SVG.

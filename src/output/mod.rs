@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::discrepancy::{ColumnValues, Recorded, Status};
+use crate::discrepancy::{AtStake, ColumnValues, Recorded, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::store::{CheckStatus, RunPoint, StoredRun, TableSide};
@@ -62,6 +62,50 @@ pub struct Totals {
     pub carried: usize,
     pub acknowledged: usize,
     pub resolved: usize,
+    /// Money the run's open settlement findings put in question, per currency.
+    pub at_stake: Vec<CurrencyTotal>,
+}
+
+/// A sum of money in one currency: minor units and as people read it.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct CurrencyTotal {
+    pub currency: String,
+    pub minor: i64,
+    pub amount: String,
+}
+
+/// `12.00 EUR · 6,100 JPY`.
+pub fn stake_line(totals: &[CurrencyTotal]) -> String {
+    totals
+        .iter()
+        .map(|t| t.amount.as_str())
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// Totals per currency of what the open (new or carried) discrepancies put at stake.
+fn at_stake(seen: &[Recorded]) -> Vec<CurrencyTotal> {
+    let mut totals: std::collections::BTreeMap<String, i64> = Default::default();
+    for r in seen
+        .iter()
+        .filter(|r| matches!(r.status, Status::Open | Status::Carried))
+    {
+        if let Some(stake) = &r.discrepancy.at_stake {
+            let total = totals.entry(stake.currency.clone()).or_insert(0);
+            *total = total.saturating_add(stake.minor);
+        }
+    }
+    totals
+        .into_iter()
+        .map(|(currency, minor)| CurrencyTotal {
+            amount: match crate::money::Currency::parse(&currency) {
+                Ok(c) => format!("{} {currency}", crate::money::format_major(minor, c)),
+                Err(_) => format!("{minor} (minor units) {currency}"),
+            },
+            currency,
+            minor,
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -102,6 +146,9 @@ pub struct DiscrepancyEntry {
     pub columns: Vec<String>,
     pub values: Vec<ColumnValues>,
     pub detail: Option<String>,
+    /// Money a settlement finding puts in question.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_stake: Option<AtStake>,
     pub first_seen_run: i64,
 }
 
@@ -118,6 +165,7 @@ impl From<&Recorded> for DiscrepancyEntry {
             columns: d.columns.clone(),
             values: d.values.clone(),
             detail: d.detail.clone(),
+            at_stake: d.at_stake.clone(),
             first_seen_run: r.first_run_id,
         }
     }
@@ -144,6 +192,7 @@ pub fn summarize(
         carried: count(Status::Carried),
         acknowledged: count(Status::Acknowledged),
         resolved: run.resolved.len(),
+        at_stake: at_stake(&run.seen),
     };
     let side = |t: TableSide| SideSummary {
         source: t.source,
@@ -359,6 +408,9 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
         "\nDiscrepancies: {} ({} new, {} carried over, {} acknowledged); {} resolved since the last run\n",
         t.discrepancies, t.new, t.carried, t.acknowledged, t.resolved
     ));
+    if !t.at_stake.is_empty() {
+        out.push_str(&format!("At stake: {}\n", stake_line(&t.at_stake)));
+    }
     for d in summary.discrepancies.iter().take(SHOWN) {
         let key = match &d.key {
             serde_json::Value::Object(map) if !map.is_empty() => map

@@ -16,7 +16,7 @@ use super::matching::{
 };
 use super::{ParseOutcome, Quarantined, SettlementRecord, parse_report};
 use crate::config::{Config, SettlementCheck};
-use crate::discrepancy::{ColumnValues, Discrepancy, Kind};
+use crate::discrepancy::{AtStake, ColumnValues, Discrepancy, Kind};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::integrity::BusinessDay;
@@ -233,6 +233,7 @@ async fn reconcile(
         detail: Some(
             mask_card_numbers(&format!("ledger row set aside: {}", u.reason)).into_owned(),
         ),
+        at_stake: None,
     }));
     let reexamined = in_flight.values().map(|(id, _)| *id).collect();
     Ok((found, reexamined))
@@ -431,6 +432,45 @@ fn discrepancy(
         columns,
         values,
         detail: Some(mask_card_numbers(&format!("{} ({at})", d.detail)).into_owned()),
+        at_stake: at_stake(records, ledger, d).map(|minor| AtStake {
+            currency: d.currency.code().to_string(),
+            minor,
+        }),
+    }
+}
+
+/// The money a finding puts in question, in minor units of its currency: the difference for
+/// a mismatch of amounts, the line or row itself when one side lacks it, the extra copies of a
+/// duplicate. `None` when nothing can be said (an overflow, no amount).
+fn at_stake(
+    records: &[SettlementRecord],
+    ledger: &LedgerRead,
+    d: &SettlementDiscrepancy,
+) -> Option<i64> {
+    let gross = |i: &usize| records[*i].gross_minor.checked_abs();
+    let amount = |i: &usize| ledger.entries[*i].amount_minor.checked_abs();
+    let sum = |items: &mut dyn Iterator<Item = Option<i64>>| {
+        let mut total = 0i64;
+        for n in items {
+            total = total.checked_add(n?)?;
+        }
+        Some(total)
+    };
+    match d.kind {
+        DiscrepancyKind::AmountMismatch
+        | DiscrepancyKind::FeeMismatch
+        | DiscrepancyKind::PayoutTotalMismatch => d
+            .actual_minor?
+            .checked_sub(d.expected_minor?)?
+            .checked_abs(),
+        DiscrepancyKind::MissingInLedger
+        | DiscrepancyKind::CurrencyMismatch
+        | DiscrepancyKind::StatusMismatch => sum(&mut d.records.iter().map(gross)),
+        DiscrepancyKind::MissingInReport | DiscrepancyKind::Timing => {
+            sum(&mut d.ledger.iter().map(amount))
+        }
+        DiscrepancyKind::DuplicateInReport => sum(&mut d.records.iter().skip(1).map(gross)),
+        DiscrepancyKind::DuplicateInLedger => sum(&mut d.ledger.iter().skip(1).map(amount)),
     }
 }
 
@@ -446,5 +486,6 @@ fn quarantined_line(check: &SettlementCheck, date: &str, q: &Quarantined) -> Dis
         columns: Vec::new(),
         values: Vec::new(),
         detail: Some(mask_card_numbers(&format!("{} — row: {}", q.reason, q.raw)).into_owned()),
+        at_stake: None,
     }
 }

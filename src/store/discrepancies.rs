@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::audit::NewEntry;
 use super::{BeginWrite, Store, StorePool};
-use crate::discrepancy::{ColumnValues, Discrepancy, Kind, Recorded, Status};
+use crate::discrepancy::{AtStake, ColumnValues, Discrepancy, Kind, Recorded, Status};
 use crate::error::{Error, Result};
 
 /// Which discrepancies `list` returns.
@@ -162,10 +162,12 @@ impl Store {
 struct Detail {
     values: Vec<ColumnValues>,
     detail: Option<String>,
+    #[serde(default)]
+    at_stake: Option<AtStake>,
 }
 
 pub(super) fn detail_json(d: &Discrepancy) -> String {
-    json!({ "values": d.values, "detail": d.detail }).to_string()
+    json!({ "values": d.values, "detail": d.detail, "at_stake": d.at_stake }).to_string()
 }
 
 pub(super) fn parse_status(text: &str) -> Result<Status> {
@@ -208,6 +210,7 @@ where
             columns,
             values: detail.values,
             detail: detail.detail,
+            at_stake: detail.at_stake,
         },
     })
 }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# bench/settlement.sh — one processor report of BENCH_ROWS lines (default 1,000,000) matched
+# against a ledger table of as many rows on PostgreSQL, end to end, beside its floors.
+#
+# Called by `make bench` (after the release build). It:
+#   1. generates a Stripe balance report (bench/out/stripe-2026-11-20.csv) with awk and loads the
+#      ledger table card_payments into its own PostgreSQL database recon_bench_settle (dropped on
+#      exit unless BENCH_KEEP=1), from the same integer formulas, with planted problems: every
+#      100,000th line's gross one cent more (amount_mismatch), 5 report lines with no ledger
+#      row (missing_in_ledger), 5 ledger rows with no report line (timing);
+#   2. times `recon run` of a settlement-only configuration (wall clock, peak RSS via
+#      /usr/bin/time -v), BENCH_REPEAT times, and checks the accounting line it prints;
+#   3. prints the floors in the same run: `psql \copy` of the ledger table to /dev/null (reading
+#      the ledger side) and the csv crate's raw read of the report beside recon's parser
+#      (benches/settlement_parse.rs, MB/s);
+#   4. writes the table to bench/results/settlement-<UTC date>.txt.
+# Knobs: BENCH_ROWS, BENCH_REPEAT (3), BENCH_KEEP, RECON (the binary), PGHOST/PGPORT/PGUSER.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+ROWS=${BENCH_ROWS:-1000000}
+REPEAT=${BENCH_REPEAT:-3}
+KEEP=${BENCH_KEEP:-0}
+RECON=${RECON:-${CARGO_TARGET_DIR:-$root/target}/release/recon}
+export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
+DB=recon_bench_settle
+out=$here/out/settlement
+mkdir -p "$out" "$here/results"
+command -v /usr/bin/time >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq time >/dev/null; }
+
+cleanup() { [ "$KEEP" = 1 ] || psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null; }
+trap cleanup EXIT
+
+echo "generating a $ROWS-line report and ledger…"
+report=$out/stripe-2026-11-20.csv
+awk -v n="$ROWS" 'BEGIN {
+  print "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,source_id,automatic_payout_id";
+  for (i = 1; i <= n + 5; i++) {
+    if (i > 5 && i <= 10) continue;                      # in flight: ledger only
+    amount = (i * 7919) % 100000 + 100; fee = int(amount * 29 / 1000) + 30;
+    id = (i > n) ? "ch_stray_" i : "ch_" i;              # 5 strays: report only
+    gross = amount + (i % 100000 == 0 ? 1 : 0);
+    s = int((i % n) * 86400 / n);
+    printf "txn_%d,2026-11-20 %02d:%02d:%02d,usd,%d.%02d,%d.%02d,%d.%02d,charge,%s,\n",
+      i, s / 3600, (s % 3600) / 60, s % 60, gross / 100, gross % 100, fee / 100, fee % 100,
+      (gross - fee) / 100, (gross - fee) % 100, id
+  }
+}' > "$report"
+psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
+psql -q -d "$DB" >/dev/null <<SQL
+CREATE TABLE card_payments (id text PRIMARY KEY, amount_minor bigint NOT NULL, currency text NOT NULL,
+                            status text NOT NULL, fee_minor bigint, created_at timestamptz NOT NULL);
+INSERT INTO card_payments
+SELECT 'ch_' || i, (i * 7919) % 100000 + 100, 'USD', 'settled', ((i * 7919) % 100000 + 100) * 29 / 1000 + 30,
+       '2026-11-20 00:00:00+00'::timestamptz + ((i % $ROWS) * 86400 / $ROWS) * interval '1 second'
+FROM generate_series(1, $ROWS) i;
+ANALYZE card_payments;
+SQL
+
+cat > "$out/recon.toml" <<TOML
+[store]
+url_env = "BENCH_STORE_URL"
+[sources.ledger]
+url_env = "BENCH_LEDGER_URL"
+[[settlement]]
+name = "bench"
+format = "stripe"
+report = "$report"
+ledger = { source = "ledger", table = "card_payments", id = "id", amount = "amount_minor", currency = "currency", at = "created_at", status = "status", fee = "fee_minor" }
+match_on = "reference"
+settled_statuses = ["settled"]
+TOML
+mismatches=$((ROWS / 100000))
+expected="$report: $ROWS rows = $((ROWS - 5 - mismatches)) matched + $((mismatches + 5)) in discrepancies + 0 quarantined; ledger card_payments: $ROWS rows = $((ROWS - 5 - mismatches)) matched + $((mismatches + 5)) in discrepancies + 0 not expected + 0 set aside"
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+runs=()
+rss=0
+for r in $(seq "$REPEAT"); do
+  rm -f "$out/store.db"
+  start=$(date +%s.%N)
+  BENCH_STORE_URL="sqlite://$out/store.db" BENCH_LEDGER_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" \
+    RUST_LOG=warn /usr/bin/time -v -o "$out/run.$r.time" \
+    "$RECON" run --config "$out/recon.toml" --date 2026-11-20 --out "$out/run" >"$out/run.$r.out" 2>&1 || true
+  end=$(date +%s.%N)
+  got=$(jq -r '.checks[0].accounting' "$out/run/summary.json")
+  if [ "$got" != "$expected" ]; then
+    echo "bench failed: accounting was\n  $got\nexpected\n  $expected" >&2; exit 1
+  fi
+  runs+=("$(echo "$end - $start" | bc)")
+  kb=$(awk -F': ' '/Maximum resident/ {print $2}' "$out/run.$r.time")
+  [ "$kb" -gt "$rss" ] && rss=$kb
+done
+recon_s=$(printf '%s\n' "${runs[@]}" | median)
+
+floors=()
+for r in $(seq "$REPEAT"); do
+  start=$(date +%s.%N)
+  psql -q -d "$DB" -c "\\copy (SELECT * FROM card_payments ORDER BY id COLLATE \"C\") TO '/dev/null'"
+  end=$(date +%s.%N)
+  floors+=("$(echo "$end - $start" | bc)")
+done
+floor_s=$(printf '%s\n' "${floors[@]}" | median)
+
+parse=$(cd "$root" && cargo bench --quiet --locked --bench settlement_parse -- "$report" 2>/dev/null)
+
+{
+  echo "settlement bench · $(date -u +%Y-%m-%d) · $ROWS report lines vs $ROWS ledger rows (PostgreSQL) · $(nproc) cores"
+  printf '%-34s %10s %12s\n' run seconds "peak RSS MB"
+  printf '%-34s %10.2f %12d\n' "recon run (end to end, median of $REPEAT)" "$recon_s" "$((rss / 1024))"
+  printf '%-34s %10.2f %12s\n' "floor: psql \\copy of the ledger" "$floor_s" "-"
+  printf 'ratio recon / ledger read floor: %.2f\n' "$(echo "$recon_s / $floor_s" | bc -l)"
+  echo "$parse"
+} | tee "$here/results/settlement-$(date -u +%Y-%m-%d).txt"
