@@ -24,9 +24,11 @@
 #   3. Prints a table — run, rows per side, seconds, rows/s (rows per side / seconds), client CPU
 #      seconds, peak RSS MB, ratio to the floor (time / floor time of the same engine pair) and
 #      recon's ratio to the peer (recon time / reladiff time) — and writes it to
-#      bench/results/integrity-<UTC date>.txt. Raw outputs of every run land in bench/out/.
+#      bench/results/integrity-<UTC date>.txt (integrity-<date>-<N>rows.txt when BENCH_ROWS is
+#      not the default, so a quick trial does not overwrite the real run). Raw outputs of every
+#      run land in bench/out/.
 #
-# Knobs (environment): BENCH_ROWS (1000000), BENCH_REPEAT (3), RECON (the binary; default
+# Knobs (environment): BENCH_ROWS (1000000), BENCH_REPEAT (5), RECON (the binary; default
 # ${CARGO_TARGET_DIR:-target}/release/recon), BENCH_PEER (1; 0 skips reladiff),
 # BENCH_RELADIFF (pip spec, default 'reladiff[postgresql,mysql]==0.6.0'), BENCH_KEEP (0),
 # PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres, trust auth), MYSQL_HOST/MYSQL_PORT/MYSQL_USER
@@ -39,7 +41,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 
 ROWS=${BENCH_ROWS:-1000000}
-REPEAT=${BENCH_REPEAT:-3}
+REPEAT=${BENCH_REPEAT:-5}
 PEER=${BENCH_PEER:-1}
 KEEP=${BENCH_KEEP:-0}
 RELADIFF_SPEC=${BENCH_RELADIFF:-'reladiff[postgresql,mysql]==0.6.0'}
@@ -94,6 +96,7 @@ cleanup() {
     mysql_ -e "DROP DATABASE IF EXISTS $MY_DB" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------------------------
 # The data. The planted ids sit at twenty evenly spaced slots of the key range; slot 0 is id 1,
@@ -139,7 +142,7 @@ SELECT g,
        timestamptz '2024-01-01 00:00:00+00' + (g * 31) * interval '1 second'
            + (g % 1000000) * interval '1 microsecond',
        CASE WHEN g % 10 = 0 THEN NULL ELSE 'memo ' || md5(g::text) END
-FROM generate_series(1, $ROWS) AS g"
+FROM generate_series(1::bigint, $ROWS) AS g"
 # The ten changes, one statement each, in syntax both engines read; the two timestamp shifts
 # differ per engine and are added below.
 common_changes=(
@@ -344,6 +347,7 @@ done
 
 date_utc=$(date -u +%Y-%m-%d)
 result="$root/bench/results/integrity-$date_utc.txt"
+[[ $ROWS -eq 1000000 ]] || result="$root/bench/results/integrity-$date_utc-${ROWS}rows.txt"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else printf "-" }'; }
 {
     echo "# recon diff integrity benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -351,7 +355,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else pr
     echo "# machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(psql_ -d postgres -Atc 'SHOW server_version' | cut -d' ' -f1) PostgreSQL, $(mysql_ -N -e 'SELECT VERSION()') MariaDB, both on this machine"
     echo "# table: $TABLE (id bigint key, account_id, amount_minor bigint, currency char(3), status text, created_at timestamptz/datetime(6), memo text), $ROWS rows generated, $SIDE_ROWS per side"
     echo "# planted: $PLANTED differences (10 changed, 5 missing in left, 5 missing in right); every recon run found exactly these"
-    echo "# $REPEAT repetitions: seconds and client cpu are medians, peak RSS the max"
+    echo "# $REPEAT repetitions: seconds and client cpu are medians, peak RSS the max; rows/s = rows per side / seconds"
+    echo "# vs_floor = seconds / the floor's seconds for the same engine pair; vs_peer = recon's seconds / reladiff's (below 1: recon is faster)"
     echo "# floor = psql \\copy (SELECT * … ORDER BY id) TO /dev/null (and mysql --quick SELECT … ORDER BY id) for both sides at once"
     if [[ $PEER_OK == 1 ]]; then
         echo "# peer = $PEER_VERSION, hashdiff (its defaults: one thread per database, bisection factor 32, threshold 16384; plus --skip-sort-results), all six columns"
