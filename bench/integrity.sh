@@ -207,6 +207,7 @@ ANALYZE TABLE $TABLE;"
     mysql_ -e "$sql" >/dev/null
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say "loading $ROWS rows per side (PostgreSQL left, PostgreSQL right, MariaDB right)"
 SECONDS_LOAD_START=$(date +%s.%N)
 load_pg "$PG_LEFT" "DELETE FROM $TABLE WHERE id IN ($(csv "${MISSING_IN_LEFT[@]}"))"
@@ -351,8 +352,8 @@ result="$root/bench/results/integrity-$date_utc.txt"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else printf "-" }'; }
 {
     echo "# recon diff integrity benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "# recon $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') ($RECON)"
-    echo "# machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(psql_ -d postgres -Atc 'SHOW server_version' | cut -d' ' -f1) PostgreSQL, $(mysql_ -N -e 'SELECT VERSION()') MariaDB, both on this machine"
+    echo "# recon: sources at $(git -C "$root" log -1 --format=%h -- src Cargo.toml Cargo.lock 2>/dev/null || echo '?'), bench at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- 2>/dev/null || echo ' (uncommitted changes)'); binary $RECON"
+    echo "# machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(psql_ -d postgres -Atc 'SHOW server_version' | cut -d' ' -f1) PostgreSQL, $(mysql_ -N -e 'SELECT VERSION()') MariaDB, both on this machine; load average before the run: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "# table: $TABLE (id bigint key, account_id, amount_minor bigint, currency char(3), status text, created_at timestamptz/datetime(6), memo text), $ROWS rows generated, $SIDE_ROWS per side"
     echo "# planted: $PLANTED differences (10 changed, 5 missing in left, 5 missing in right); every recon run found exactly these"
     echo "# $REPEAT repetitions: seconds and client cpu are medians, peak RSS the max; rows/s = rows per side / seconds"
