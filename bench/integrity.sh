@@ -30,6 +30,7 @@
 #
 # Knobs (environment): BENCH_ROWS (1000000), BENCH_REPEAT (5), RECON (the binary; default
 # ${CARGO_TARGET_DIR:-target}/release/recon), BENCH_PEER (1; 0 skips reladiff),
+# BENCH_RESULTS_DIR (bench/results; bench/profile.sh points it at bench/out),
 # BENCH_RELADIFF (pip spec, default 'reladiff[postgresql,mysql]==0.6.0'), BENCH_KEEP (0),
 # PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres, trust auth), MYSQL_HOST/MYSQL_PORT/MYSQL_USER
 # (127.0.0.1/3306/root, no password).
@@ -85,7 +86,8 @@ psql_() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP
 mysql_() { mysql -h"$MYSQL_HOST" -P"$MYSQL_PORT" -u"$MYSQL_USER" --default-character-set=utf8mb4 "$@"; }
 
 out="$root/bench/out"
-mkdir -p "$out" "$root/bench/results"
+results_dir=${BENCH_RESULTS_DIR:-$root/bench/results}
+mkdir -p "$out" "$results_dir"
 
 cleanup() {
     if [[ $KEEP == 1 ]]; then
@@ -347,8 +349,8 @@ for run in "${RUNS[@]}"; do
 done
 
 date_utc=$(date -u +%Y-%m-%d)
-result="$root/bench/results/integrity-$date_utc.txt"
-[[ $ROWS -eq 1000000 ]] || result="$root/bench/results/integrity-$date_utc-${ROWS}rows.txt"
+result="$results_dir/integrity-$date_utc.txt"
+[[ $ROWS -eq 1000000 ]] || result="$results_dir/integrity-$date_utc-${ROWS}rows.txt"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else printf "-" }'; }
 {
     echo "# recon diff integrity benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
