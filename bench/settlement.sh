@@ -13,7 +13,7 @@
 #   3. prints the floors in the same run: `psql \copy` of the ledger table to /dev/null (reading
 #      the ledger side) and the csv crate's raw read of the report beside recon's parser
 #      (benches/settlement_parse.rs, MB/s);
-#   4. writes the table to bench/results/settlement-<UTC date>.txt.
+#   4. writes the table to bench/results/settlement-<UTC date>.txt (-<N>rows when not 1M).
 # Knobs: BENCH_ROWS, BENCH_REPEAT (3), BENCH_KEEP, RECON (the binary), PGHOST/PGPORT/PGUSER.
 set -euo pipefail
 
@@ -48,13 +48,13 @@ awk -v n="$ROWS" 'BEGIN {
   }
 }' > "$report"
 psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
-psql -q -d "$DB" >/dev/null <<SQL
+psql -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
 CREATE TABLE card_payments (id text PRIMARY KEY, amount_minor bigint NOT NULL, currency text NOT NULL,
                             status text NOT NULL, fee_minor bigint, created_at timestamptz NOT NULL);
 INSERT INTO card_payments
 SELECT 'ch_' || i, (i * 7919) % 100000 + 100, 'USD', 'settled', ((i * 7919) % 100000 + 100) * 29 / 1000 + 30,
        '2026-11-20 00:00:00+00'::timestamptz + ((i % $ROWS) * 86400 / $ROWS) * interval '1 second'
-FROM generate_series(1, $ROWS) i;
+FROM generate_series(1::bigint, $ROWS) i;
 ANALYZE card_payments;
 SQL
 
@@ -78,7 +78,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 runs=()
 rss=0
 for r in $(seq "$REPEAT"); do
-  rm -f "$out/store.db"
+  rm -rf "$out/store.db"* "$out/run"
   start=$(date +%s.%N)
   BENCH_STORE_URL="sqlite://$out/store.db" BENCH_LEDGER_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" \
     RUST_LOG=warn /usr/bin/time -v -o "$out/run.$r.time" \
@@ -86,7 +86,7 @@ for r in $(seq "$REPEAT"); do
   end=$(date +%s.%N)
   got=$(jq -r '.checks[0].accounting' "$out/run/summary.json")
   if [ "$got" != "$expected" ]; then
-    echo "bench failed: accounting was\n  $got\nexpected\n  $expected" >&2; exit 1
+    printf 'bench failed: accounting was\n  %s\nexpected\n  %s\n' "$got" "$expected" >&2; exit 1
   fi
   runs+=("$(echo "$end - $start" | bc)")
   kb=$(awk -F': ' '/Maximum resident/ {print $2}' "$out/run.$r.time")
@@ -112,4 +112,4 @@ parse=$(cd "$root" && cargo bench --quiet --locked --bench settlement_parse -- "
   printf '%-34s %10.2f %12s\n' "floor: psql \\copy of the ledger" "$floor_s" "-"
   printf 'ratio recon / ledger read floor: %.2f\n' "$(echo "$recon_s / $floor_s" | bc -l)"
   echo "$parse"
-} | tee "$here/results/settlement-$(date -u +%Y-%m-%d).txt"
+} | tee "$here/results/settlement-$(date -u +%Y-%m-%d)$([ "$ROWS" = 1000000 ] || echo "-${ROWS}rows").txt"

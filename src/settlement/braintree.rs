@@ -133,7 +133,7 @@ impl RowParser for Parser {
         let created_at = row.timestamp(&self.created, &zone)?;
         let available_at = row.optional_timestamp(self.settlement_date.as_ref(), &zone)?;
         Ok(SettlementRecord {
-            processor: PROCESSOR.to_owned(),
+            processor: PROCESSOR.into(),
             record_id,
             kind,
             gross_minor,

@@ -480,7 +480,7 @@ fn quarantined_line(check: &SettlementCheck, date: &str, q: &Quarantined) -> Dis
         partition: date.to_string(),
         kind: Kind::QuarantinedRow,
         key: vec![
-            ("file".to_string(), Some(q.source.path.clone())),
+            ("file".to_string(), Some(q.source.path.to_string())),
             ("line".to_string(), Some(q.source.line.to_string())),
         ],
         columns: Vec::new(),

@@ -411,7 +411,7 @@ impl RowParser for Parser<'_> {
             _ => None,
         };
         Ok(SettlementRecord {
-            processor: plan.format.name.clone(),
+            processor: plan.format.name.clone().into(),
             record_id,
             kind,
             gross_minor,
@@ -484,7 +484,7 @@ credit_values = ["H"]
 
     fn rec(processor: &str, e: Expect) -> SettlementRecord {
         SettlementRecord {
-            processor: processor.into(),
+            processor: processor.to_string().into(),
             record_id: e.id.into(),
             kind: e.kind,
             gross_minor: e.gross,

@@ -180,6 +180,7 @@ fn drive<P: RowParser>(
     columns.finish(path, format_name)?;
 
     let mut outcome = ParseOutcome::default();
+    let shared_path: std::sync::Arc<str> = path.into();
     while csv.read_byte_record(&mut record).map_err(read_error)? {
         // look the line up even for skipped rows, so the tracker forgets the lines behind them
         let line = match record.position() {
@@ -194,7 +195,7 @@ fn drive<P: RowParser>(
         }
         outcome.rows_read += 1;
         let source = SourceLine {
-            path: path.to_owned(),
+            path: shared_path.clone(),
             line,
         };
         match parse_row(&parser, &header, &record, &source) {
@@ -791,7 +792,7 @@ pub(crate) mod test_support {
 
     pub(crate) fn at(path: &str, line: u64) -> SourceLine {
         SourceLine {
-            path: path.to_owned(),
+            path: path.into(),
             line,
         }
     }

@@ -64,7 +64,8 @@ impl fmt::Display for Kind {
 /// CSV record starts (the header is line 1; a quoted field spanning lines counts every line).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct SourceLine {
-    pub path: String,
+    /// Shared by every line of one file (a million lines, one path).
+    pub path: std::sync::Arc<str>,
     pub line: u64,
 }
 
@@ -78,7 +79,8 @@ impl fmt::Display for SourceLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SettlementRecord {
     /// `stripe`, `braintree`, `adyen`, or a mapped format's name.
-    pub processor: String,
+    /// Borrowed for the built-in formats: no allocation per line.
+    pub processor: std::borrow::Cow<'static, str>,
     /// The processor's id for the line (balance transaction, transaction id, PSP reference…).
     pub record_id: String,
     pub kind: Kind,

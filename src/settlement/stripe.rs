@@ -60,7 +60,7 @@ impl RowParser for Parser {
             .optional_string(self.payout.as_ref())
             .or_else(|| reference.clone().filter(|_| kind == Kind::Payout));
         Ok(SettlementRecord {
-            processor: PROCESSOR.to_owned(),
+            processor: PROCESSOR.into(),
             record_id,
             kind,
             gross_minor,
