@@ -69,12 +69,19 @@ fn the_demo_report_renders_in_headless_chromium_with_its_verdict() {
     for problem in ["Refused to", "net::ERR_", "Uncaught", "Failed to load"] {
         assert!(!log.contains(problem), "{problem}: {log}");
     }
-    assert!(dom.contains("<header class=\"verdict discrepancies\" id=\"verdict\"><h1>11 discrepancies found (11 new)</h1>"), "{dom}");
+    assert!(dom.contains("<header class=\"verdict discrepancies\" id=\"verdict\"><h1>21 discrepancies found (21 new)</h1>"), "{dom}");
     // The verdict comes before everything else on the page.
     let verdict_at = dom.find("id=\"verdict\"").unwrap();
     assert!(dom.find("<table").unwrap() > verdict_at);
     assert_eq!(dom.matches("<svg role=\"img\"").count(), 2, "two charts");
-    assert!(dom.contains("<h2>Discrepancies (11)</h2>"));
+    assert!(dom.contains("<h2>Discrepancies (21)</h2>"));
+    assert!(dom.contains(
+        "<p><strong>At stake:</strong> 42.00 EUR · 0.01 GBP · 37856 JPY · 1008.96 USD</p>"
+    ));
+    assert!(
+        dom.contains("<code>fee: report 0.71 USD, ledger 0.61 USD ("),
+        "{dom}"
+    );
     assert!(dom.contains("memo: NULL → ''"));
     assert!(dom.contains("name: Zoë Café #150 → Zoe Cafe #150"));
     assert!(!dom.contains("<script"), "no script in the report");

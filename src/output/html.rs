@@ -139,20 +139,26 @@ fn checks(h: &mut String, s: &Summary) {
          <th>Left</th><th class=n>Rows</th><th>Right</th><th class=n>Rows</th>\
          <th class=n>Discrepancies</th><th class=n>Attempts</th><th class=n>Seconds</th></tr></thead><tbody>",
     );
+    // A table as `source.table`; a settlement check's reports as `stripe report: <files>`.
+    let side = |t: &super::SideSummary| {
+        if t.source.ends_with(" report") {
+            format!("{}: {}", t.source, t.table)
+        } else {
+            format!("{}.{}", t.source, t.table)
+        }
+    };
     for c in &s.checks {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td class=date>{}</td><td class=\"status-{}\">{}</td><td>{}.{}</td><td class=n>{}</td>\
-             <td>{}.{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{:.1}</td></tr>",
+            "<tr><td>{}</td><td class=date>{}</td><td class=\"status-{}\">{}</td><td>{}</td><td class=n>{}</td>\
+             <td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{:.1}</td></tr>",
             esc(&c.name),
             esc(&c.partition),
             c.status.as_str(),
             c.status.as_str(),
-            esc(&c.left.source),
-            esc(&c.left.table),
+            esc(&side(&c.left)),
             rows(c.left.rows),
-            esc(&c.right.source),
-            esc(&c.right.table),
+            esc(&side(&c.right)),
             rows(c.right.rows),
             c.discrepancies,
             c.attempts,
@@ -278,30 +284,8 @@ fn discrepancy_table(h: &mut String, title: &str, entries: &[DiscrepancyEntry], 
          <th>Key</th><th>What differs (left → right)</th></tr></thead><tbody>",
     );
     for d in entries {
-        let key = match &d.key {
-            serde_json::Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("NULL")))
-                .collect::<Vec<_>>()
-                .join(", "),
-            other => other.to_string(),
-        };
-        let what = match &d.detail {
-            Some(detail) => format!("{}: {detail}", d.columns.join(", ")),
-            None => d
-                .values
-                .iter()
-                .map(|v| {
-                    let show = |x: &Option<String>| match x.as_deref() {
-                        None => "NULL".to_string(),
-                        Some("") => "''".to_string(),
-                        Some(t) => t.to_string(),
-                    };
-                    format!("{}: {} → {}", v.column, show(&v.left), show(&v.right))
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-        };
+        let key = d.key_text();
+        let what = d.what_differs();
         let _ = write!(
             h,
             "<tr><td class=n>{}</td><td>{}</td><td class=date>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",

@@ -152,6 +152,46 @@ pub struct DiscrepancyEntry {
     pub first_seen_run: i64,
 }
 
+impl DiscrepancyEntry {
+    /// `id=42, currency=EUR`; `-` for no key.
+    pub fn key_text(&self) -> String {
+        match &self.key {
+            serde_json::Value::Object(map) if !map.is_empty() => map
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("NULL")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => "-".to_string(),
+        }
+    }
+
+    /// One line on what differs: the detail (prefixed with the columns unless it names them
+    /// itself), else each column's `left → right`, NULL and '' kept apart.
+    pub fn what_differs(&self) -> String {
+        match &self.detail {
+            Some(detail) => match self.columns.first() {
+                Some(first) if !detail.starts_with(&format!("{first}:")) => {
+                    format!("{}: {detail}", self.columns.join(", "))
+                }
+                _ => detail.clone(),
+            },
+            None => self
+                .values
+                .iter()
+                .map(|v| {
+                    format!(
+                        "{}: {} → {}",
+                        v.column,
+                        shown(v.left.as_deref()),
+                        shown(v.right.as_deref())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+}
+
 impl From<&Recorded> for DiscrepancyEntry {
     fn from(r: &Recorded) -> Self {
         let d = &r.discrepancy;
@@ -412,39 +452,12 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
         out.push_str(&format!("At stake: {}\n", stake_line(&t.at_stake)));
     }
     for d in summary.discrepancies.iter().take(SHOWN) {
-        let key = match &d.key {
-            serde_json::Value::Object(map) if !map.is_empty() => map
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("NULL")))
-                .collect::<Vec<_>>()
-                .join(", "),
-            _ => "-".to_string(),
-        };
-        let what = if let Some(detail) = &d.detail {
-            // Settlement details name their own field ("fee: report …").
-            match d.columns.first() {
-                Some(first) if !detail.starts_with(&format!("{first}:")) => {
-                    format!("{}: {detail}", d.columns.join(", "))
-                }
-                _ => detail.clone(),
-            }
-        } else {
-            d.values
-                .iter()
-                .map(|v| {
-                    format!(
-                        "{}: {} → {}",
-                        v.column,
-                        shown(v.left.as_deref()),
-                        shown(v.right.as_deref())
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
         out.push_str(&format!(
-            "  {:<20} {:<17} {:<22} {what}\n",
-            d.check, d.kind, key
+            "  {:<20} {:<17} {:<22} {}\n",
+            d.check,
+            d.kind,
+            d.key_text(),
+            d.what_differs()
         ));
     }
     if summary.discrepancies.len() > SHOWN {
