@@ -209,3 +209,102 @@ async fn recon_diff_masks_card_numbers_in_keys_and_values() {
         "missing in right  id=411111******1111\nchanged           id=k  memo: x → pan 411111******1111\n"
     );
 }
+
+/// The same guarantees with the card data on real PostgreSQL and MariaDB sources: a run's
+/// every output and the store show card numbers masked and sensitive columns hashed.
+#[tokio::test]
+async fn nothing_leaks_from_postgres_and_mariadb_sources() {
+    let (Some(pg), Some(my)) = (
+        fresh_postgres("mask_sources").await,
+        fresh_mysql("mask_sources").await,
+    ) else {
+        return;
+    };
+    pg_exec(
+        &pg,
+        &[
+            "CREATE TABLE cards (pan text PRIMARY KEY, memo text, iban text)",
+            &format!("INSERT INTO cards VALUES ('{PAN}', 'ok', '{IBAN}'), ('378282246310005', 'x', 'DE1')"),
+        ],
+    )
+    .await;
+    mysql_exec(
+        &my,
+        &[
+            "CREATE TABLE cards (pan varchar(19) PRIMARY KEY, memo varchar(100), iban varchar(34))",
+            &format!(
+                "INSERT INTO cards VALUES ('378282246310005', 'card {PAN_SPACED} declined', 'DE2')"
+            ),
+        ],
+    )
+    .await;
+    let dir = temp_dir();
+    write(
+        dir.path(),
+        "recon.toml",
+        r#"
+[store]
+url_env = "STORE_URL"
+[sources.ledger]
+url_env = "LEDGER_URL"
+[sources.payments]
+url_env = "PAYMENTS_URL"
+
+[[integrity]]
+name = "cards"
+left = { source = "ledger", table = "cards" }
+right = { source = "payments", table = "cards" }
+key = ["pan"]
+sensitive_columns = ["iban"]
+"#,
+    );
+    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let env = [
+        ("STORE_URL", store.as_str()),
+        ("LEDGER_URL", pg.as_str()),
+        ("PAYMENTS_URL", my.as_str()),
+        ("RUST_LOG", "debug"),
+    ];
+    let run = recon(
+        &[
+            "run",
+            "--config",
+            "recon.toml",
+            "--date",
+            "2026-11-20",
+            "--out",
+            "out",
+        ],
+        &env,
+        dir.path(),
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let mut all = format!("{}{}", stdout(&run), stderr(&run));
+    for file in [
+        "out/summary.json",
+        "out/discrepancies.csv",
+        "out/report.html",
+    ] {
+        all.push_str(&std::fs::read_to_string(dir.path().join(file)).unwrap());
+    }
+    let export = recon(
+        &["audit", "export", "--config", "recon.toml"],
+        &env,
+        dir.path(),
+    );
+    all.push_str(&stdout(&export));
+    for secret in [PAN, "55000000", "0000 0000", IBAN, "378282246310005", "DE2"] {
+        assert!(!all.contains(secret), "{secret:?} leaked in:\n{all}");
+    }
+    assert!(all.contains("411111******1111"), "{all}");
+    assert!(all.contains("card 550000******0004 declined"), "{all}");
+    assert!(all.contains(&recon::mask::sensitive("DE1")), "{all}");
+    assert!(all.contains(&recon::mask::sensitive("DE2")), "{all}");
+    let dump = sqlx::SqlitePool::connect(&store).await.unwrap();
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT key_json, detail_json, columns_json FROM discrepancies")
+            .fetch_all(&dump)
+            .await
+            .unwrap();
+    assert_nothing_leaks_in_store(&rows);
+}
