@@ -136,6 +136,20 @@ pub struct AtStake {
     pub minor: i64,
 }
 
+impl AtStake {
+    /// `47.01 USD`, in the currency's major units.
+    pub fn shown(&self) -> String {
+        match crate::money::Currency::parse(&self.currency) {
+            Ok(c) => format!(
+                "{} {}",
+                crate::money::format_major(self.minor, c),
+                self.currency
+            ),
+            Err(_) => format!("{} minor units of {}", self.minor, self.currency),
+        }
+    }
+}
+
 /// A value as reports show it: canonical text, card numbers masked, sensitive columns hashed.
 fn shown(v: &Value, sensitive: bool) -> Option<String> {
     v.canonical_text().map(|t| {

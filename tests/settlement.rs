@@ -350,6 +350,12 @@ async fn two_days(dir: &Path, ledger: &str) {
         amount["values"],
         serde_json::json!([{"column": "amount", "left": "25.00", "right": "24.00"}])
     );
+    let csv = std::fs::read_to_string(dir.join("out/discrepancies.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.contains(",amount_mismatch,") && l.ends_with(",1.00 USD,1")),
+        "{csv}"
+    );
     let quarantine = std::fs::read_to_string(dir.join("out/quarantine.csv")).unwrap();
     assert_eq!(
         quarantine,

@@ -97,13 +97,13 @@ fn at_stake(seen: &[Recorded]) -> Vec<CurrencyTotal> {
     }
     totals
         .into_iter()
-        .map(|(currency, minor)| CurrencyTotal {
-            amount: match crate::money::Currency::parse(&currency) {
-                Ok(c) => format!("{} {currency}", crate::money::format_major(minor, c)),
-                Err(_) => format!("{minor} (minor units) {currency}"),
-            },
-            currency,
-            minor,
+        .map(|(currency, minor)| {
+            let stake = AtStake { currency, minor };
+            CurrencyTotal {
+                amount: stake.shown(),
+                currency: stake.currency,
+                minor,
+            }
         })
         .collect()
 }
@@ -363,6 +363,7 @@ fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
         "left",
         "right",
         "detail",
+        "at_stake",
         "first_seen_run",
     ])
     .map_err(fail)?;
@@ -393,6 +394,7 @@ fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
             side(|v| &v.left),
             side(|v| &v.right),
             d.detail.clone().unwrap_or_default(),
+            d.at_stake.as_ref().map(AtStake::shown).unwrap_or_default(),
             d.first_seen_run.to_string(),
         ])
         .map_err(fail)?;
