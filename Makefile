@@ -25,11 +25,12 @@ deps:
 audit-deps: deps
 	$(CARGO) deny check advisories
 
-## Time `recon diff` (PostgreSQL, MariaDB; vs the read floor and reladiff) and a settlement check (1M report lines vs 1M ledger rows; vs the read and parse floors) on generated data (BENCH_ROWS, default 1000000); writes bench/results/.
+## Time `recon diff` (PostgreSQL, MariaDB; vs the read floor and reladiff) a settlement check (1M report lines vs 1M ledger rows; vs the read and parse floors) and audit verify (10,000 entries; vs reading them) on generated data (BENCH_ROWS, default 1000000); writes bench/results/.
 bench:
 	$(CARGO) build --release --locked
 	RECON="$(or $(CARGO_TARGET_DIR),target)/release/recon" bash bench/integrity.sh
 	RECON="$(or $(CARGO_TARGET_DIR),target)/release/recon" bash bench/settlement.sh
+	bash bench/audit.sh
 
 build:
 	$(CARGO) build --locked
