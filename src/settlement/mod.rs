@@ -731,6 +731,14 @@ const NAIVE_FORMATS: &[&str] = &[
 /// in the text wins over the zone.
 pub(crate) fn parse_timestamp(text: &str, zone: &Zone) -> Result<DateTime<Utc>, String> {
     let text = text.trim();
+    // Most reports write `YYYY-MM-DD HH:MM:SS` (or with `T` and `Z`): read it without trying
+    // every format in turn. Anything else, or an invalid date, takes the general path below.
+    if let Some(local) = plain_datetime(text) {
+        return zone.to_utc(local);
+    }
+    if let Some(local) = text.strip_suffix('Z').and_then(plain_datetime) {
+        return Zone::UTC.to_utc(local);
+    }
     if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
         return Ok(with_offset.to_utc());
     }
@@ -754,6 +762,32 @@ pub(crate) fn parse_timestamp(text: &str, zone: &Zone) -> Result<DateTime<Utc>, 
     Err("expected YYYY-MM-DD HH:MM:SS".to_owned())
 }
 
+/// `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DDTHH:MM:SS` exactly, as a valid date and time.
+fn plain_datetime(text: &str) -> Option<NaiveDateTime> {
+    let b = text.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b' ' | b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(number(0..4)?).ok()?,
+        number(5..7)?,
+        number(8..10)?,
+    )?;
+    let time = chrono::NaiveTime::from_hms_opt(number(11..13)?, number(14..16)?, number(17..19)?)?;
+    Some(date.and_time(time))
+}
+
 /// Reads a timestamp with a strftime `format`: with an offset if the format has one (`%z`), else
 /// a date-time in `zone`, else a date at midnight in `zone`.
 pub(crate) fn parse_timestamp_with(
@@ -771,6 +805,34 @@ pub(crate) fn parse_timestamp_with(
             Ok(date) => zone.to_utc(date.and_time(chrono::NaiveTime::MIN)),
             Err(_) => Err(format!("expected format `{format}`: {first}")),
         },
+    }
+}
+
+#[cfg(test)]
+mod plain_datetime_tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_one_and_refuses_what_is_not_a_time() {
+        let berlin = Zone::parse("Europe/Berlin").expect("zone");
+        let utc = |t: &str| DateTime::parse_from_rfc3339(t).expect("rfc3339").to_utc();
+        assert_eq!(
+            parse_timestamp("2026-11-20 10:00:00", &berlin),
+            Ok(utc("2026-11-20T09:00:00Z"))
+        );
+        assert_eq!(
+            parse_timestamp("2026-11-20T10:00:00Z", &berlin),
+            Ok(utc("2026-11-20T10:00:00Z"))
+        );
+        for not_plain in [
+            "2026-02-30 10:00:00",
+            "2026-11-20 24:00:00",
+            "2026-11-2O 10:00:00",
+            "+026-11-20 10:00:00",
+        ] {
+            assert_eq!(plain_datetime(not_plain), None, "{not_plain}");
+        }
+        assert!(parse_timestamp("2026-02-30 10:00:00", &berlin).is_err());
     }
 }
 
