@@ -166,6 +166,13 @@ async fn reconcile(
     record.attempts = ledger_attempts.max(report_attempts);
     let reports = reports?;
     let ledger = ledger?;
+    if ledger.undated > 0 {
+        warn!(
+            rows = ledger.undated,
+            column = %check.ledger.at,
+            "ledger rows without a booking time belong to no business day and are never matched"
+        );
+    }
     record.left.table = reports
         .files
         .iter()

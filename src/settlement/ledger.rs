@@ -27,6 +27,8 @@ pub struct UnreadableRow {
 pub struct LedgerRead {
     pub entries: Vec<LedgerEntry>,
     pub unreadable: Vec<UnreadableRow>,
+    /// Rows of the table with no booking time: they belong to no business day.
+    pub undated: u64,
 }
 
 impl LedgerRead {
@@ -89,6 +91,7 @@ pub async fn read_ledger(
         for row in batch? {
             let id = row[0].canonical_text().map(|t| t.into_owned());
             let Some(at) = booked_at(&row[3], tz)? else {
+                read.undated += 1;
                 if let Some(id) = id.filter(|id| carried.contains(id)) {
                     read.unreadable.push(UnreadableRow {
                         id,
