@@ -160,9 +160,38 @@ pub fn key_cmp(a: &[Value], b: &[Value]) -> Ordering {
     a.len().cmp(&b.len())
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always six fractional digits, always UTC.
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always six fractional digits (truncated), always UTC.
+///
+/// Written digit by digit: it runs for every timestamp of every row hashed. Years outside
+/// 0–9999 and leap seconds take chrono's formatter, whose output this matches byte for byte.
 pub fn format_timestamp(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    const CHRONO: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
+    let (year, nanos) = (t.year(), t.nanosecond());
+    let Ok(year) = u32::try_from(year) else {
+        return t.format(CHRONO).to_string();
+    };
+    if year > 9999 || nanos >= 1_000_000_000 {
+        return t.format(CHRONO).to_string();
+    }
+    let mut out = String::with_capacity(27);
+    let mut digits = |value: u32, width: u32, after: Option<char>| {
+        for place in (0..width).rev() {
+            let digit = (value / 10u32.pow(place)) % 10;
+            out.push(char::from(b'0' + digit as u8));
+        }
+        if let Some(c) = after {
+            out.push(c);
+        }
+    };
+    digits(year, 4, Some('-'));
+    digits(t.month(), 2, Some('-'));
+    digits(t.day(), 2, Some('T'));
+    digits(t.hour(), 2, Some(':'));
+    digits(t.minute(), 2, Some(':'));
+    digits(t.second(), 2, Some('.'));
+    digits(nanos / 1000, 6, Some('Z'));
+    out
 }
 
 /// Encodes a whole row (key fields then compared fields).
@@ -439,6 +468,39 @@ mod tests {
         assert_eq!(
             enc(&[Value::Timestamp(epoch)]),
             "V27:1970-01-01T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn timestamps_format_exactly_as_chrono_does() {
+        let chrono_text = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        // A deterministic spread over years 0..=9999, every field and sub-microsecond nanos.
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let min = Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap().timestamp();
+        let max = Utc
+            .with_ymd_and_hms(9999, 12, 31, 23, 59, 59)
+            .unwrap()
+            .timestamp();
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = min + (x % (max - min) as u64) as i64;
+            let nanos = ((x >> 20) % 1_000_000_000) as u32;
+            let t = DateTime::from_timestamp(secs, nanos).unwrap();
+            assert_eq!(format_timestamp(&t), chrono_text(&t));
+        }
+        // Outside the fast path: chrono's own text.
+        for t in [
+            Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 6, 15, 12, 0, 0).unwrap(),
+            DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap(), // a leap second
+        ] {
+            assert_eq!(format_timestamp(&t), chrono_text(&t));
+        }
+        assert_eq!(
+            format_timestamp(&DateTime::from_timestamp(0, 999).unwrap()),
+            "1970-01-01T00:00:00.000000Z"
         );
     }
 
