@@ -27,6 +27,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::money::{Currency, MoneyError, parse_major};
+use crate::source::text::plain_datetime;
 
 pub use mapped::{AmountSigns, MappedColumns, MappedFormat};
 pub use record::{Kind, SettlementRecord, SourceLine};
@@ -731,8 +732,8 @@ const NAIVE_FORMATS: &[&str] = &[
 /// in the text wins over the zone.
 pub(crate) fn parse_timestamp(text: &str, zone: &Zone) -> Result<DateTime<Utc>, String> {
     let text = text.trim();
-    // Most reports write `YYYY-MM-DD HH:MM:SS` (or with `T` and `Z`): read it without trying
-    // every format in turn. Anything else, or an invalid date, takes the general path below.
+    // Most reports write `YYYY-MM-DD HH:MM:SS[.f]` (or with `T` and `Z`): read it without
+    // trying every format in turn. Anything else, or an invalid date, takes the general path below.
     if let Some(local) = plain_datetime(text) {
         return zone.to_utc(local);
     }
@@ -762,32 +763,6 @@ pub(crate) fn parse_timestamp(text: &str, zone: &Zone) -> Result<DateTime<Utc>, 
     Err("expected YYYY-MM-DD HH:MM:SS".to_owned())
 }
 
-/// `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DDTHH:MM:SS` exactly, as a valid date and time.
-fn plain_datetime(text: &str) -> Option<NaiveDateTime> {
-    let b = text.as_bytes();
-    if b.len() != 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b' ' | b'T')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| -> Option<u32> {
-        b[range].iter().try_fold(0u32, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
-    let date = NaiveDate::from_ymd_opt(
-        i32::try_from(number(0..4)?).ok()?,
-        number(5..7)?,
-        number(8..10)?,
-    )?;
-    let time = chrono::NaiveTime::from_hms_opt(number(11..13)?, number(14..16)?, number(17..19)?)?;
-    Some(date.and_time(time))
-}
-
 /// Reads a timestamp with a strftime `format`: with an offset if the format has one (`%z`), else
 /// a date-time in `zone`, else a date at midnight in `zone`.
 pub(crate) fn parse_timestamp_with(
@@ -811,6 +786,7 @@ pub(crate) fn parse_timestamp_with(
 #[cfg(test)]
 mod plain_datetime_tests {
     use super::*;
+    use crate::source::text::plain_datetime;
 
     #[test]
     fn the_fast_path_agrees_with_the_general_one_and_refuses_what_is_not_a_time() {
