@@ -376,3 +376,120 @@ async fn reserved_words_are_quoted_and_hostile_names_never_reach_the_servers() {
     );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
 }
+
+/// A dated check reads only its business day on PostgreSQL and MariaDB: a row of another day
+/// that could not even be read (a `NaN` amount, a zero date) is never fetched, and rows near
+/// the day's edges fall on the right side of them in the job's zone.
+#[tokio::test]
+async fn only_the_business_day_is_read_from_postgres_and_mariadb() {
+    let (Some(pg), Some(my)) = (
+        fresh_postgres("day_pushdown").await,
+        fresh_mysql("day_pushdown").await,
+    ) else {
+        return;
+    };
+    // Amsterdam is UTC+1 in November: its 2026-11-20 is 2026-11-19 23:00 to 2026-11-20 23:00 UTC.
+    pg_exec(
+        &pg,
+        &[
+            "CREATE TABLE entries (id bigint PRIMARY KEY, amount numeric, created_at timestamptz)",
+            "INSERT INTO entries VALUES
+             (1, 'NaN', '2026-11-18 12:00:00+00'),
+             (2, 10, '2026-11-19 22:59:59.999999+00'),
+             (3, 20, '2026-11-19 23:00:00+00'),
+             (4, 30, '2026-11-20 12:00:00+00'),
+             (5, 40, '2026-11-20 22:59:59.999999+00'),
+             (6, 50, '2026-11-20 23:00:00+00')",
+        ],
+    )
+    .await;
+    mysql_exec(
+        &my,
+        &[
+            "SET SESSION sql_mode = ''",
+            "CREATE TABLE entries (id bigint PRIMARY KEY, amount decimal(10,2), created_at datetime(6))",
+            // DATETIME holds wall-clock times in the source's zone (Amsterdam, configured below).
+            "INSERT INTO entries VALUES
+             (1, 0, '0000-00-00 00:00:00'),
+             (2, 10, '2026-11-19 23:59:59.999999'),
+             (3, 20, '2026-11-20 00:00:00'),
+             (4, 31, '2026-11-20 13:00:00'),
+             (5, 40, '2026-11-20 23:59:59.999999'),
+             (6, 50, '2026-11-21 00:00:00')",
+        ],
+    )
+    .await;
+    let dir = temp_dir();
+    write(
+        dir.path(),
+        "recon.toml",
+        r#"
+[job]
+timezone = "Europe/Amsterdam"
+[store]
+url_env = "STORE_URL"
+[sources.ledger]
+url_env = "LEDGER_URL"
+[sources.payments]
+url_env = "PAYMENTS_URL"
+timezone = "Europe/Amsterdam"
+
+[[integrity]]
+name = "entries"
+left = { source = "ledger", table = "entries" }
+right = { source = "payments", table = "entries" }
+key = ["id"]
+date_column = "created_at"
+"#,
+    );
+    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let out = recon(
+        &[
+            "run",
+            "--config",
+            "recon.toml",
+            "--date",
+            "2026-11-20",
+            "--out",
+            "out",
+        ],
+        &[
+            ("STORE_URL", store.as_str()),
+            ("LEDGER_URL", pg.as_str()),
+            ("PAYMENTS_URL", my.as_str()),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/summary.json")).unwrap())
+            .unwrap();
+    let check = &summary["checks"][0];
+    assert_eq!(
+        (
+            check["left"]["rows"].as_u64(),
+            check["right"]["rows"].as_u64()
+        ),
+        (Some(3), Some(3))
+    );
+    let found: Vec<(String, String, serde_json::Value)> = summary["discrepancies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["key"].to_string(),
+                d["values"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            "changed".to_string(),
+            r#"{"id":"4"}"#.to_string(),
+            serde_json::json!([{"column": "amount", "left": "30", "right": "31"}])
+        )]
+    );
+}

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 
 use crate::canonical::LogicalType;
 use crate::error::{Error, Result};
-use crate::source::{Column, ReadSpec, Source};
+use crate::source::{Column, DayWindow, ReadSpec, Source};
 
 /// The rows of one business day: a date, and the instants it spans in the job's zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,16 +211,27 @@ impl TablePair<'_> {
         };
 
         let key_len = self.key.len();
+        let window = match (day_column, self.day) {
+            (Some((column, _)), Some((_, day))) => Some(DayWindow {
+                column,
+                date: day.date,
+                start: day.start,
+                end: day.end,
+            }),
+            _ => None,
+        };
         Ok(Plan {
             left: ReadSpec {
                 table: self.left_table.to_string(),
                 columns: left,
                 key_len,
+                day: window,
             },
             right: ReadSpec {
                 table: self.right_table.to_string(),
                 columns: right,
                 key_len,
+                day: window,
             },
             hashed,
             day_column,

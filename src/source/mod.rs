@@ -65,6 +65,50 @@ pub struct ReadSpec {
     pub table: String,
     pub columns: Vec<Column>,
     pub key_len: usize,
+    /// Only rows whose column falls in this business day are wanted; an engine that can
+    /// narrow its read to (a superset of) them does, and the reader still filters exactly.
+    pub day: Option<DayWindow>,
+}
+
+/// The business day a read is for: the column (an index into the read columns) that places a
+/// row in a day, the day's date, and the instants it spans.
+#[derive(Debug, Clone, Copy)]
+pub struct DayWindow {
+    pub column: usize,
+    pub date: chrono::NaiveDate,
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub end: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a pushed-down day condition compares the column with.
+enum DayBounds {
+    /// Instants, for a column that stores them (`timestamptz`): exact.
+    Instants(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    /// Wall-clock times in the column's zone, widened by a day on each side so that no
+    /// daylight-saving fold can leave a row of the day out; the reader trims exactly.
+    WallClock(chrono::NaiveDateTime, chrono::NaiveDateTime),
+    /// A date column: the day itself.
+    Date(chrono::NaiveDate),
+}
+
+impl DayWindow {
+    /// Bounds for a column storing instants, or wall-clock times in `zone`, or dates.
+    fn bounds(&self, column: &Column, stores_instants: bool, zone: Tz) -> Option<DayBounds> {
+        match column.logical {
+            LogicalType::Date => Some(DayBounds::Date(self.date)),
+            LogicalType::Timestamp if stores_instants => {
+                Some(DayBounds::Instants(self.start, self.end))
+            }
+            LogicalType::Timestamp => {
+                let margin = chrono::Duration::days(1);
+                Some(DayBounds::WallClock(
+                    self.start.with_timezone(&zone).naive_local() - margin,
+                    self.end.with_timezone(&zone).naive_local() + margin,
+                ))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One batch of decoded rows, each with `ReadSpec::columns` values.
@@ -229,13 +273,38 @@ fn select_in_key_order(
     spec: &ReadSpec,
     select: impl Fn(&Column) -> String,
     order: impl Fn(&Column) -> String,
+    filter: Option<&str>,
 ) -> String {
     let columns: Vec<String> = spec.columns.iter().map(select).collect();
     let key: Vec<String> = spec.columns[..spec.key_len].iter().map(order).collect();
     format!(
-        "SELECT {} FROM {} ORDER BY {}",
+        "SELECT {} FROM {}{} ORDER BY {}",
         columns.join(", "),
         ident::quote(engine, &spec.table),
+        filter.map(|f| format!(" WHERE {f}")).unwrap_or_default(),
         key.join(", ")
     )
+}
+
+/// The pushed-down day condition for `spec` on `engine` (placeholders `$1`/`$2` or `?`), with
+/// its bounds; `None` when the read has no day or the column cannot be compared in SQL.
+fn day_condition(
+    engine: Engine,
+    spec: &ReadSpec,
+    stores_instants: impl Fn(&Column) -> bool,
+    zone: impl Fn(&Column) -> Tz,
+) -> Option<(String, DayBounds)> {
+    let day = spec.day?;
+    let column = spec.columns.get(day.column)?;
+    let bounds = day.bounds(column, stores_instants(column), zone(column))?;
+    let q = ident::quote(engine, &column.name);
+    let (first, second) = match engine {
+        Engine::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
+    };
+    let sql = match bounds {
+        DayBounds::Date(_) => format!("{q} = {first}"),
+        _ => format!("{q} >= {first} AND {q} < {second}"),
+    };
+    Some((sql, bounds))
 }

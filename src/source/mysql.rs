@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 
 use super::text::value_from_text;
 use super::{
-    Column, Engine, ReadSpec, RowBatch, ident, missing_table, select_in_key_order, send_in_batches,
+    Column, DayBounds, Engine, ReadSpec, RowBatch, day_condition, ident, missing_table,
+    select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value};
 use crate::config::SourceConfig;
@@ -144,7 +145,27 @@ pub(super) async fn stream_rows(
     tz: Tz,
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
-    let sql = select_in_key_order(Engine::MySql, spec, select_expr, order_expr);
+    // TIMESTAMP columns read in the session's UTC; DATETIME ones are wall-clock in the source's
+    // zone. Both are compared as wall-clock times, with the margin DayBounds gives them.
+    let day = day_condition(
+        Engine::MySql,
+        spec,
+        |_| false,
+        |c| {
+            if c.declared.to_ascii_lowercase().starts_with("timestamp") {
+                chrono_tz::UTC
+            } else {
+                tz
+            }
+        },
+    );
+    let sql = select_in_key_order(
+        Engine::MySql,
+        spec,
+        select_expr,
+        order_expr,
+        day.as_ref().map(|(sql, _)| sql.as_str()),
+    );
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
     let mut snapshot = conn
         .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
@@ -152,7 +173,14 @@ pub(super) async fn stream_rows(
         .map_err(Error::from_source)?;
     let conn = snapshot.acquire().await.map_err(Error::from_source)?;
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
-    let rows = sqlx::query(AssertSqlSafe(sql)).fetch(conn);
+    let query = sqlx::query(AssertSqlSafe(sql));
+    let query = match day.map(|(_, bounds)| bounds) {
+        None => query,
+        Some(DayBounds::Instants(start, end)) => query.bind(start).bind(end),
+        Some(DayBounds::WallClock(start, end)) => query.bind(start).bind(end),
+        Some(DayBounds::Date(date)) => query.bind(date),
+    };
+    let rows = query.fetch(conn);
     send_in_batches(
         rows,
         spec,

@@ -11,7 +11,8 @@ use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, PgPool, Row};
 use tokio::sync::mpsc;
 
 use super::{
-    Column, Engine, ReadSpec, RowBatch, ident, missing_table, select_in_key_order, send_in_batches,
+    Column, DayBounds, Engine, ReadSpec, RowBatch, day_condition, ident, missing_table,
+    select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value, normalize_decimal};
 use crate::config::SourceConfig;
@@ -130,7 +131,19 @@ pub(super) async fn stream_rows(
     tz: Tz,
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
-    let sql = select_in_key_order(Engine::Postgres, spec, select_expr, order_expr);
+    let day = day_condition(
+        Engine::Postgres,
+        spec,
+        |c| c.declared.starts_with("timestamp with time zone"),
+        |_| tz,
+    );
+    let sql = select_in_key_order(
+        Engine::Postgres,
+        spec,
+        select_expr,
+        order_expr,
+        day.as_ref().map(|(sql, _)| sql.as_str()),
+    );
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
     // One consistent snapshot for the whole table; rolled back (nothing to undo) on drop.
     let mut snapshot = conn
@@ -139,7 +152,14 @@ pub(super) async fn stream_rows(
         .map_err(Error::from_source)?;
     let conn = snapshot.acquire().await.map_err(Error::from_source)?;
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
-    let rows = sqlx::query(AssertSqlSafe(sql)).fetch(conn);
+    let query = sqlx::query(AssertSqlSafe(sql));
+    let query = match day.map(|(_, bounds)| bounds) {
+        None => query,
+        Some(DayBounds::Instants(start, end)) => query.bind(start).bind(end),
+        Some(DayBounds::WallClock(start, end)) => query.bind(start).bind(end),
+        Some(DayBounds::Date(date)) => query.bind(date),
+    };
+    let rows = query.fetch(conn);
     send_in_batches(
         rows,
         spec,
