@@ -286,6 +286,24 @@ fn select_in_key_order(
     )
 }
 
+/// `query` with the bounds of its day condition bound, in placeholder order.
+fn bind_day<'q, DB: sqlx::Database>(
+    query: sqlx::query::Query<'q, DB, DB::Arguments>,
+    bounds: Option<DayBounds>,
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    chrono::DateTime<chrono::Utc>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    chrono::NaiveDateTime: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    chrono::NaiveDate: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+{
+    match bounds {
+        None => query,
+        Some(DayBounds::Instants(start, end)) => query.bind(start).bind(end),
+        Some(DayBounds::WallClock(start, end)) => query.bind(start).bind(end),
+        Some(DayBounds::Date(date)) => query.bind(date),
+    }
+}
+
 /// The pushed-down day condition for `spec` on `engine` (placeholders `$1`/`$2` or `?`), with
 /// its bounds; `None` when the read has no day or the column cannot be compared in SQL.
 fn day_condition(

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::text::value_from_text;
 use super::{
-    Column, DayBounds, Engine, ReadSpec, RowBatch, day_condition, ident, missing_table,
+    Column, Engine, ReadSpec, RowBatch, bind_day, day_condition, ident, missing_table,
     select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value};
@@ -173,13 +173,10 @@ pub(super) async fn stream_rows(
         .map_err(Error::from_source)?;
     let conn = snapshot.acquire().await.map_err(Error::from_source)?;
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
-    let query = sqlx::query(AssertSqlSafe(sql));
-    let query = match day.map(|(_, bounds)| bounds) {
-        None => query,
-        Some(DayBounds::Instants(start, end)) => query.bind(start).bind(end),
-        Some(DayBounds::WallClock(start, end)) => query.bind(start).bind(end),
-        Some(DayBounds::Date(date)) => query.bind(date),
-    };
+    let query = bind_day(
+        sqlx::query(AssertSqlSafe(sql)),
+        day.map(|(_, bounds)| bounds),
+    );
     let rows = query.fetch(conn);
     send_in_batches(
         rows,
