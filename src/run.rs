@@ -279,16 +279,7 @@ async fn execute(
         let (record, found, seal_rows) = run_check(config, &sources, check, day)
             .instrument(span.clone())
             .await;
-        let changes = store.record_check(run_id, &record, &found, &[]).await?;
-        span.in_scope(|| {
-            info!(
-                status = record.status.as_str(),
-                discrepancies = changes.seen.len(),
-                resolved = changes.resolved.len(),
-                attempts = record.attempts,
-                "check recorded"
-            )
-        });
+        record_check(store, run_id, &span, &record, &found, &[]).await?;
         if let (Some(rows), Some(digest)) = (seal_rows, &record.left.digest)
             && store
                 .seal(run_id, &check.name, &record.partition, digest, &rows)
@@ -311,20 +302,41 @@ async fn execute(
             })
             .instrument(span.clone())
             .await;
-        let changes = store
-            .record_check(run_id, &result.record, &result.found, &result.reexamined)
-            .await?;
-        span.in_scope(|| {
-            info!(
-                status = result.record.status.as_str(),
-                discrepancies = changes.seen.len(),
-                resolved = changes.resolved.len(),
-                attempts = result.record.attempts,
-                "check recorded"
-            )
-        });
+        record_check(
+            store,
+            run_id,
+            &span,
+            &result.record,
+            &result.found,
+            &result.reexamined,
+        )
+        .await?;
     }
     sources.close().await;
+    Ok(())
+}
+
+/// Stores one check's result and says, in its span, what that changed.
+async fn record_check(
+    store: &Store,
+    run_id: i64,
+    span: &tracing::Span,
+    record: &CheckRecord,
+    found: &[Discrepancy],
+    reexamined: &[i64],
+) -> Result<()> {
+    let changes = store
+        .record_check(run_id, record, found, reexamined)
+        .await?;
+    span.in_scope(|| {
+        info!(
+            status = record.status.as_str(),
+            discrepancies = changes.seen.len(),
+            resolved = changes.resolved.len(),
+            attempts = record.attempts,
+            "check recorded"
+        )
+    });
     Ok(())
 }
 
@@ -421,16 +433,7 @@ async fn run_check(
                     &check.sensitive_columns,
                 )
             }));
-            record.status = if found.is_empty() {
-                CheckStatus::Clean
-            } else {
-                CheckStatus::Discrepancies
-            };
-            record.exit = if found.is_empty() {
-                Exit::Clean
-            } else {
-                Exit::Discrepancies
-            };
+            record.succeed(found.len());
             record.left.rows = Some(comparison.left.rows);
             record.left.digest = Some(comparison.left.digest);
             record.right.rows = Some(comparison.right.rows);

@@ -87,16 +87,7 @@ pub async fn run_settlement(
     record.duration_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok((found, reexamined)) => {
-            record.status = if found.is_empty() {
-                CheckStatus::Clean
-            } else {
-                CheckStatus::Discrepancies
-            };
-            record.exit = if found.is_empty() {
-                Exit::Clean
-            } else {
-                Exit::Discrepancies
-            };
+            record.succeed(found.len());
             SettlementResult {
                 record,
                 found,
@@ -138,7 +129,6 @@ async fn reconcile(
             Some((id, (r.id, r.discrepancy.partition)))
         })
         .collect();
-    let carried: HashSet<String> = in_flight.keys().cloned().collect();
 
     let reports = async {
         let (files, attempts) = fetch::acquire(
@@ -160,6 +150,7 @@ async fn reconcile(
     };
     let ledger = with_retries(policy, &check.name, || async {
         let source = connect().await?;
+        let carried = |id: &str| in_flight.contains_key(id);
         read_ledger(&source, &check.ledger, &day, config.timezone, &carried).await
     });
     let ((reports, report_attempts), (ledger, ledger_attempts)) = tokio::join!(reports, ledger);

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, Result};
-use crate::retry::{RetryPolicy, with_retries_hinted};
+use crate::retry::{RetryPolicy, with_retries, with_retries_hinted};
 use crate::secret::redact_urls;
 
 /// Where one check's reports are, before the date is filled in.
@@ -50,10 +50,7 @@ pub async fn acquire(
     match location {
         ReportLocation::Files(pattern) => {
             let pattern = fill_date(pattern, date);
-            with_retries_hinted(policy, "report", &Cell::new(None), || async {
-                local(&pattern)
-            })
-            .await
+            with_retries(policy, "report", || async { local(&pattern) }).await
         }
         ReportLocation::Url { url, token_env } => {
             let token = match token_env {

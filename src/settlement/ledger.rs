@@ -1,8 +1,6 @@
 //! The ledger side of a settlement check: one business day's rows (and rows carried from earlier
 //! days) read from any source and turned into matchable entries, or set aside with a reason.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -38,7 +36,7 @@ impl LedgerRead {
     }
 }
 
-/// Reads the ledger rows booked on `day`, plus any row whose id is in `carried` whatever its
+/// Reads the ledger rows booked on `day`, plus any row whose id `carried` accepts whatever its
 /// day (in-flight rows of earlier days, re-examined). Rows stream in id order; nothing is
 /// written.
 pub async fn read_ledger(
@@ -46,7 +44,7 @@ pub async fn read_ledger(
     ledger: &LedgerFile,
     day: &BusinessDay,
     tz: Tz,
-    carried: &HashSet<String>,
+    carried: &impl Fn(&str) -> bool,
 ) -> Result<LedgerRead> {
     let available = source.columns(&ledger.table).await?;
     let mut columns = Vec::new();
@@ -94,7 +92,7 @@ pub async fn read_ledger(
             let id = row[0].canonical_text().map(|t| t.into_owned());
             let Some(at) = booked_at(&row[3], tz)? else {
                 read.undated += 1;
-                if let Some(id) = id.filter(|id| carried.contains(id)) {
+                if let Some(id) = id.filter(|id| carried(id)) {
                     read.unreadable.push(UnreadableRow {
                         id,
                         reason: format!("no booking time in {}", ledger.at),
@@ -102,7 +100,7 @@ pub async fn read_ledger(
                 }
                 continue;
             };
-            let carried_row = id.as_ref().is_some_and(|id| carried.contains(id));
+            let carried_row = id.as_deref().is_some_and(carried);
             let on_day = day.start <= at && at < day.end;
             if !on_day && !carried_row {
                 continue;

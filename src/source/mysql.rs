@@ -145,20 +145,8 @@ pub(super) async fn stream_rows(
     tz: Tz,
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
-    // TIMESTAMP columns read in the session's UTC; DATETIME ones are wall-clock in the source's
-    // zone. Both are compared as wall-clock times, with the margin DayBounds gives them.
-    let day = day_condition(
-        Engine::MySql,
-        spec,
-        |_| false,
-        |c| {
-            if c.declared.to_ascii_lowercase().starts_with("timestamp") {
-                chrono_tz::UTC
-            } else {
-                tz
-            }
-        },
-    );
+    // Both kinds are compared as wall-clock times, with the margin DayBounds gives them.
+    let day = day_condition(Engine::MySql, spec, |_| false, |c| wall_clock_zone(c, tz));
     let sql = select_in_key_order(
         Engine::MySql,
         spec,
@@ -187,6 +175,20 @@ pub(super) async fn stream_rows(
     .await
 }
 
+/// The zone a column's wall-clock text is in: TIMESTAMP columns are shown in the session's
+/// zone (UTC); DATETIME ones hold times in the source's configured zone.
+fn wall_clock_zone(column: &Column, tz: Tz) -> Tz {
+    if column
+        .declared
+        .to_ascii_lowercase()
+        .starts_with("timestamp")
+    {
+        chrono_tz::UTC
+    } else {
+        tz
+    }
+}
+
 fn decode_value(
     row: &MySqlRow,
     i: usize,
@@ -200,17 +202,7 @@ fn decode_value(
             .map_err(err)?
             .map_or(Value::Null, Value::Bytes));
     }
-    // TIMESTAMP columns are shown in the session zone (UTC); DATETIME ones are wall-clock
-    // times in the source's configured zone.
-    let zone = if column
-        .declared
-        .to_ascii_lowercase()
-        .starts_with("timestamp")
-    {
-        chrono_tz::UTC
-    } else {
-        tz
-    };
+    let zone = wall_clock_zone(column, tz);
     match row.try_get::<Option<String>, _>(i).map_err(err)? {
         None => Ok(Value::Null),
         Some(text) => value_from_text(column.logical, &text, zone),

@@ -203,6 +203,15 @@ pub struct CheckRecord {
 }
 
 impl CheckRecord {
+    /// Records that the check ran to the end and found `found` discrepancies.
+    pub fn succeed(&mut self, found: usize) {
+        (self.status, self.exit) = if found == 0 {
+            (CheckStatus::Clean, Exit::Clean)
+        } else {
+            (CheckStatus::Discrepancies, Exit::Discrepancies)
+        };
+    }
+
     /// Records that the check failed with `e` after `self.attempts` attempts: the exit code it
     /// calls for, and a message (card numbers masked) that says how to complete it.
     pub fn fail(&mut self, e: &Error) {
