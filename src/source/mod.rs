@@ -1,5 +1,6 @@
 //! Connections to the sources recon checks, read-only, one module per engine.
 
+mod condition;
 pub mod ident;
 mod mysql;
 mod postgres;
@@ -8,6 +9,8 @@ pub mod text;
 
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
+
+pub use condition::{Conditions, Param};
 
 use crate::canonical::{LogicalType, Value};
 use crate::config::SourceConfig;
@@ -265,15 +268,15 @@ fn missing_table(table: &str, tables: &[String]) -> Error {
     ))
 }
 
-/// `SELECT <columns> FROM <table> ORDER BY <key columns>` for `engine`, each column and key
-/// term written by the engine's own functions. Every name in `spec` passed
-/// `ident::validate_*` and is quoted here; no value is ever pasted into SQL.
+/// `SELECT <columns> FROM <table> [WHERE …] ORDER BY <key columns>` for `engine`, each column
+/// and key term written by the engine's own functions. Every name in `spec` passed
+/// `ident::validate_*` and is quoted here; values travel only as bound parameters.
 fn select_in_key_order(
     engine: Engine,
     spec: &ReadSpec,
     select: impl Fn(&Column) -> String,
     order: impl Fn(&Column) -> String,
-    filter: Option<&str>,
+    conditions: &Conditions,
 ) -> String {
     let columns: Vec<String> = spec.columns.iter().map(select).collect();
     let key: Vec<String> = spec.columns[..spec.key_len].iter().map(order).collect();
@@ -281,48 +284,38 @@ fn select_in_key_order(
         "SELECT {} FROM {}{} ORDER BY {}",
         columns.join(", "),
         ident::quote(engine, &spec.table),
-        filter.map(|f| format!(" WHERE {f}")).unwrap_or_default(),
+        conditions.where_clause(),
         key.join(", ")
     )
 }
 
-/// `query` with the bounds of its day condition bound, in placeholder order.
-fn bind_day<'q, DB: sqlx::Database>(
-    query: sqlx::query::Query<'q, DB, DB::Arguments>,
-    bounds: Option<DayBounds>,
-) -> sqlx::query::Query<'q, DB, DB::Arguments>
-where
-    chrono::DateTime<chrono::Utc>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
-    chrono::NaiveDateTime: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
-    chrono::NaiveDate: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
-{
-    match bounds {
-        None => query,
-        Some(DayBounds::Instants(start, end)) => query.bind(start).bind(end),
-        Some(DayBounds::WallClock(start, end)) => query.bind(start).bind(end),
-        Some(DayBounds::Date(date)) => query.bind(date),
-    }
-}
-
-/// The pushed-down day condition for `spec` on `engine` (placeholders `$1`/`$2` or `?`), with
-/// its bounds; `None` when the read has no day or the column cannot be compared in SQL.
-fn day_condition(
+/// Adds the pushed-down day condition of `spec`, if it has a day and the column can be compared
+/// in SQL, to `conditions`.
+fn push_day(
+    conditions: &mut Conditions,
     engine: Engine,
     spec: &ReadSpec,
     stores_instants: impl Fn(&Column) -> bool,
     zone: impl Fn(&Column) -> Tz,
-) -> Option<(String, DayBounds)> {
-    let day = spec.day?;
-    let column = spec.columns.get(day.column)?;
-    let bounds = day.bounds(column, stores_instants(column), zone(column))?;
+) {
+    let Some(day) = spec.day else { return };
+    let Some(column) = spec.columns.get(day.column) else {
+        return;
+    };
+    let Some(bounds) = day.bounds(column, stores_instants(column), zone(column)) else {
+        return;
+    };
     let q = ident::quote(engine, &column.name);
-    let (first, second) = match engine {
-        Engine::Postgres => ("$1", "$2"),
-        _ => ("?", "?"),
+    let (start, end) = match bounds {
+        DayBounds::Date(date) => {
+            let on = conditions.param(Param::Date(date));
+            conditions.push(format!("{q} = {on}"));
+            return;
+        }
+        DayBounds::Instants(start, end) => (Param::Instant(start), Param::Instant(end)),
+        DayBounds::WallClock(start, end) => (Param::WallClock(start), Param::WallClock(end)),
     };
-    let sql = match bounds {
-        DayBounds::Date(_) => format!("{q} = {first}"),
-        _ => format!("{q} >= {first} AND {q} < {second}"),
-    };
-    Some((sql, bounds))
+    let start = conditions.param(start);
+    let end = conditions.param(end);
+    conditions.push(format!("{q} >= {start} AND {q} < {end}"));
 }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::text::value_from_text;
 use super::{
-    Column, Engine, ReadSpec, RowBatch, bind_day, day_condition, ident, missing_table,
+    Column, Conditions, Engine, ReadSpec, RowBatch, ident, missing_table, push_day,
     select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value};
@@ -146,14 +146,15 @@ pub(super) async fn stream_rows(
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
     // Both kinds are compared as wall-clock times, with the margin DayBounds gives them.
-    let day = day_condition(Engine::MySql, spec, |_| false, |c| wall_clock_zone(c, tz));
-    let sql = select_in_key_order(
+    let mut conditions = Conditions::new(Engine::MySql);
+    push_day(
+        &mut conditions,
         Engine::MySql,
         spec,
-        select_expr,
-        order_expr,
-        day.as_ref().map(|(sql, _)| sql.as_str()),
+        |_| false,
+        |c| wall_clock_zone(c, tz),
     );
+    let sql = select_in_key_order(Engine::MySql, spec, select_expr, order_expr, &conditions);
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
     let mut snapshot = conn
         .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
@@ -161,10 +162,7 @@ pub(super) async fn stream_rows(
         .map_err(Error::from_source)?;
     let conn = snapshot.acquire().await.map_err(Error::from_source)?;
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
-    let query = bind_day(
-        sqlx::query(AssertSqlSafe(sql)),
-        day.map(|(_, bounds)| bounds),
-    );
+    let query = conditions.bind(sqlx::query(AssertSqlSafe(sql)));
     let rows = query.fetch(conn);
     send_in_batches(
         rows,

@@ -11,7 +11,7 @@ use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, PgPool, Row};
 use tokio::sync::mpsc;
 
 use super::{
-    Column, Engine, ReadSpec, RowBatch, bind_day, day_condition, ident, missing_table,
+    Column, Conditions, Engine, ReadSpec, RowBatch, ident, missing_table, push_day,
     select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value, normalize_decimal};
@@ -131,19 +131,15 @@ pub(super) async fn stream_rows(
     tz: Tz,
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
-    let day = day_condition(
+    let mut conditions = Conditions::new(Engine::Postgres);
+    push_day(
+        &mut conditions,
         Engine::Postgres,
         spec,
         |c| c.declared.starts_with("timestamp with time zone"),
         |_| tz,
     );
-    let sql = select_in_key_order(
-        Engine::Postgres,
-        spec,
-        select_expr,
-        order_expr,
-        day.as_ref().map(|(sql, _)| sql.as_str()),
-    );
+    let sql = select_in_key_order(Engine::Postgres, spec, select_expr, order_expr, &conditions);
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
     // One consistent snapshot for the whole table; rolled back (nothing to undo) on drop.
     let mut snapshot = conn
@@ -152,10 +148,7 @@ pub(super) async fn stream_rows(
         .map_err(Error::from_source)?;
     let conn = snapshot.acquire().await.map_err(Error::from_source)?;
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
-    let query = bind_day(
-        sqlx::query(AssertSqlSafe(sql)),
-        day.map(|(_, bounds)| bounds),
-    );
+    let query = conditions.bind(sqlx::query(AssertSqlSafe(sql)));
     let rows = query.fetch(conn);
     send_in_batches(
         rows,

@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 
 use super::text::value_from_text;
 use super::{
-    Column, Engine, ReadSpec, RowBatch, ident, missing_table, select_in_key_order, send_in_batches,
+    Column, Conditions, Engine, ReadSpec, RowBatch, ident, missing_table, select_in_key_order,
+    send_in_batches,
 };
 use crate::canonical::{LogicalType, Value, normalize_decimal};
 use crate::config::SourceConfig;
@@ -109,7 +110,13 @@ pub(super) async fn stream_rows(
 ) -> Result<()> {
     let quoted = |c: &Column| ident::quote(Engine::Sqlite, &c.name);
     // SQLite text timestamps come in many forms: the day is filtered by the reader alone.
-    let sql = select_in_key_order(Engine::Sqlite, spec, quoted, quoted, None);
+    let sql = select_in_key_order(
+        Engine::Sqlite,
+        spec,
+        quoted,
+        quoted,
+        &Conditions::new(Engine::Sqlite),
+    );
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
     let rows = sqlx::query(AssertSqlSafe(sql)).fetch(pool);
     send_in_batches(
