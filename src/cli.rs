@@ -201,6 +201,10 @@ pub struct DiffArgs {
     /// Print row counts and difference counts.
     #[arg(long)]
     pub stats: bool,
+    /// How differing rows are found: auto (bisect with digests computed in PostgreSQL or
+    /// MySQL/MariaDB when both sides are such servers, else stream), stream, or bisect.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub strategy: crate::integrity::Strategy,
 }
 
 #[derive(Debug, Args)]

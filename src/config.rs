@@ -3,6 +3,7 @@
 //! Secrets never live in the file: a connection names the environment variable that holds its
 //! URL (`url_env`); a literal `url` is accepted only when it carries no password.
 
+use crate::integrity::Strategy;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -142,6 +143,10 @@ pub struct IntegrityFile {
     /// Seal each clean business day and re-verify sealed days (dated checks; default true).
     #[serde(default = "default_true")]
     pub seal: bool,
+    /// How differing rows are found: "auto" (bisect where both sides can digest in SQL),
+    /// "stream" or "bisect". A day that seals is always streamed: its seal keeps every row hash.
+    #[serde(default)]
+    pub strategy: Strategy,
 }
 
 fn default_true() -> bool {
@@ -191,6 +196,7 @@ pub struct IntegrityCheck {
     pub sensitive_columns: Vec<String>,
     /// Seal clean days and re-verify sealed ones (only with a date column).
     pub seal: bool,
+    pub strategy: Strategy,
 }
 
 /// Looks up an environment variable; a function so the demo and tests can supply their own.
@@ -332,6 +338,7 @@ impl Config {
                 date_column: check.date_column.clone(),
                 sensitive_columns: check.sensitive_columns.clone(),
                 seal: check.seal && check.date_column.is_some(),
+                strategy: check.strategy,
             });
         }
         let source_names = sources.keys().cloned().collect();

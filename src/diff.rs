@@ -28,7 +28,11 @@ pub async fn diff(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         columns: args.columns.as_deref(),
         day: None,
     };
-    let comparison = integrity::compare(&pair).await;
+    let options = integrity::CompareOptions {
+        strategy: args.strategy,
+        ..Default::default()
+    };
+    let comparison = integrity::compare_with(&pair, options).await;
     left.close().await;
     right.close().await;
     let comparison = comparison?;

@@ -374,6 +374,8 @@ async fn compare_check(
         let options = integrity::CompareOptions {
             rows_read: Some(progress.rows()),
             keep_row_hashes,
+            strategy: check.strategy,
+            segmenting: integrity::Segmenting::default(),
         };
         integrity::compare_with(&pair, options).await
     })
@@ -435,9 +437,9 @@ async fn run_check(
             }));
             record.succeed(found.len());
             record.left.rows = Some(comparison.left.rows);
-            record.left.digest = Some(comparison.left.digest);
+            record.left.digest = comparison.left.digest;
             record.right.rows = Some(comparison.right.rows);
-            record.right.digest = Some(comparison.right.digest.clone());
+            record.right.digest = comparison.right.digest.clone();
             info!(
                 left_rows = comparison.left.rows,
                 right_rows = comparison.right.rows,
@@ -515,7 +517,9 @@ async fn verify_sealed_days(
             }
         };
         let mut found = Vec::new();
-        if comparison.left.digest != seal.digest || comparison.right.digest != seal.digest {
+        if comparison.left.digest.as_ref() != Some(&seal.digest)
+            || comparison.right.digest.as_ref() != Some(&seal.digest)
+        {
             let sealed = store.sealed_rows(&check.name, &seal.partition).await?;
             found = changes_since_seal(check, &seal, &sealed, &comparison);
         }
@@ -556,7 +560,7 @@ fn changes_since_seal(
         (&check.left.source, &check.left.table, &comparison.left),
         (&check.right.source, &check.right.table, &comparison.right),
     ] {
-        if stats.digest == seal.digest {
+        if stats.digest.as_ref() == Some(&seal.digest) {
             continue;
         }
         let mut present = std::collections::HashSet::new();

@@ -54,8 +54,9 @@ pub struct Difference {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SideStats {
     pub rows: u64,
-    /// The partition digest: SHA-256 over the row hashes in key order.
-    pub digest: String,
+    /// The partition digest: SHA-256 over the row hashes in key order. `None` after a
+    /// bisection, which only digests segments and never sees every row hash.
+    pub digest: Option<String>,
     /// Every row's key and hash, in key order, when the caller asked to keep them (to seal a day).
     pub row_hashes: Vec<(Vec<Value>, RowHash)>,
 }
@@ -159,7 +160,7 @@ impl Side<'_> {
         let (digest, rows) = self.digest.finish();
         SideStats {
             rows,
-            digest,
+            digest: Some(digest),
             row_hashes: self.kept.unwrap_or_default(),
         }
     }
@@ -272,17 +273,7 @@ fn changed(
     hashed: usize,
     names: &[crate::source::Column],
 ) -> Difference {
-    let changed = names[key_len..hashed]
-        .iter()
-        .zip(&a.values[key_len..hashed])
-        .zip(&b.values[key_len..hashed])
-        .filter(|((_, l), r)| l.canonical_text() != r.canonical_text())
-        .map(|((name, l), r)| ChangedColumn {
-            column: name.name.clone(),
-            left: l.clone(),
-            right: r.clone(),
-        })
-        .collect();
+    let changed = changed_columns(names, key_len, hashed, &a.values, &b.values);
     let mut key = a.values;
     key.truncate(key_len);
     Difference {
@@ -290,4 +281,25 @@ fn changed(
         key,
         changed,
     }
+}
+
+/// The compared columns (after the key, before `hashed`) whose values differ between two rows.
+pub(super) fn changed_columns(
+    names: &[crate::source::Column],
+    key_len: usize,
+    hashed: usize,
+    a: &[Value],
+    b: &[Value],
+) -> Vec<ChangedColumn> {
+    names[key_len..hashed]
+        .iter()
+        .zip(&a[key_len..hashed])
+        .zip(&b[key_len..hashed])
+        .filter(|((_, l), r)| l.canonical_text() != r.canonical_text())
+        .map(|((name, l), r)| ChangedColumn {
+            column: name.name.clone(),
+            left: l.clone(),
+            right: r.clone(),
+        })
+        .collect()
 }

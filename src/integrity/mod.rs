@@ -1,14 +1,17 @@
 //! Table integrity: do two copies of a table agree, and if not, which rows and columns differ.
 
+mod bisect;
 mod merge;
 mod plan;
 
+pub use bisect::Segmenting;
 pub use merge::{ChangedColumn, Difference, DifferenceKind, SideStats, key_text_named};
 pub use plan::{BusinessDay, SchemaFinding, TablePair};
 
 use std::sync::atomic::AtomicU64;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::source::pushdown;
 
 /// Everything one comparison of a table pair found.
 #[derive(Debug)]
@@ -28,17 +31,34 @@ impl Comparison {
     }
 }
 
+/// How the rows that differ are found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Bisect where both sides can digest in SQL (PostgreSQL, MySQL/MariaDB), else stream.
+    #[default]
+    Auto,
+    /// Stream every row of both sides in key order and merge-join them.
+    Stream,
+    /// Compare segment digests computed in both databases; narrow only differing segments.
+    Bisect,
+}
+
 /// What a comparison does beside comparing.
 #[derive(Default, Clone, Copy)]
 pub struct CompareOptions<'a> {
     /// Bumped for every row read on either side, for progress.
     pub rows_read: Option<&'a AtomicU64>,
-    /// Keep every row's key and hash in [`SideStats::row_hashes`] (to seal a day).
+    /// Keep every row's key and hash in [`SideStats::row_hashes`] (to seal a day); only a
+    /// streamed comparison sees every row, so this streams.
     pub keep_row_hashes: bool,
+    pub strategy: Strategy,
+    pub segmenting: Segmenting,
 }
 
-/// Compares the pair: both sides streamed in key order at once, merge-joined by key,
-/// rows compared by their SHA-256 row hash, changed columns named.
+/// Compares the pair: by bisection where both databases can digest their rows, else both
+/// sides streamed in key order and merge-joined; rows compared by their SHA-256 row hash,
+/// changed columns named.
 pub async fn compare(pair: &TablePair<'_>) -> Result<Comparison> {
     compare_with(pair, CompareOptions::default()).await
 }
@@ -48,8 +68,26 @@ pub async fn compare_with(pair: &TablePair<'_>, options: CompareOptions<'_>) -> 
     let plan = pair.plan().await?;
     let unused = AtomicU64::new(0);
     let rows_read = options.rows_read.unwrap_or(&unused);
-    let (left, right, differences) =
-        merge::merge_join(pair, &plan, rows_read, options.keep_row_hashes).await?;
+    let cannot_bisect = [(pair.left, &plan.left), (pair.right, &plan.right)]
+        .into_iter()
+        .find_map(|(source, spec)| {
+            pushdown::unsupported(source.engine, spec, plan.hashed, source.timezone)
+                .map(|why| format!("source {}: {why}", source.name))
+        });
+    let bisect = match (options.strategy, &cannot_bisect) {
+        _ if options.keep_row_hashes => false,
+        (Strategy::Stream, _) => false,
+        (Strategy::Auto, why) => why.is_none(),
+        (Strategy::Bisect, None) => true,
+        (Strategy::Bisect, Some(why)) => {
+            return Err(Error::bad_input(format!("cannot bisect: {why}")));
+        }
+    };
+    let (left, right, differences) = if bisect {
+        bisect::bisect(pair, &plan, rows_read, options.segmenting).await?
+    } else {
+        merge::merge_join(pair, &plan, rows_read, options.keep_row_hashes).await?
+    };
     Ok(Comparison {
         key: plan.key_names(),
         columns: plan.compared_names(),

@@ -4,6 +4,7 @@ mod condition;
 pub mod ident;
 mod mysql;
 mod postgres;
+pub mod pushdown;
 mod sqlite;
 pub mod text;
 
@@ -87,8 +88,8 @@ pub struct DayWindow {
 enum DayBounds {
     /// Instants, for a column that stores them (`timestamptz`): exact.
     Instants(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
-    /// Wall-clock times in the column's zone, widened by a day on each side so that no
-    /// daylight-saving fold can leave a row of the day out; the reader trims exactly.
+    /// Wall-clock times in the column's zone, widened by a margin (a day, for a reader that
+    /// trims exactly) so that no daylight-saving fold can leave a row of the day out.
     WallClock(chrono::NaiveDateTime, chrono::NaiveDateTime),
     /// A date column: the day itself.
     Date(chrono::NaiveDate),
@@ -96,23 +97,29 @@ enum DayBounds {
 
 impl DayWindow {
     /// Bounds for a column storing instants, or wall-clock times in `zone`, or dates.
-    fn bounds(&self, column: &Column, stores_instants: bool, zone: Tz) -> Option<DayBounds> {
+    fn bounds(
+        &self,
+        column: &Column,
+        stores_instants: bool,
+        zone: Tz,
+        margin: chrono::Duration,
+    ) -> Option<DayBounds> {
         match column.logical {
             LogicalType::Date => Some(DayBounds::Date(self.date)),
             LogicalType::Timestamp if stores_instants => {
                 Some(DayBounds::Instants(self.start, self.end))
             }
-            LogicalType::Timestamp => {
-                let margin = chrono::Duration::days(1);
-                Some(DayBounds::WallClock(
-                    self.start.with_timezone(&zone).naive_local() - margin,
-                    self.end.with_timezone(&zone).naive_local() + margin,
-                ))
-            }
+            LogicalType::Timestamp => Some(DayBounds::WallClock(
+                self.start.with_timezone(&zone).naive_local() - margin,
+                self.end.with_timezone(&zone).naive_local() + margin,
+            )),
             _ => None,
         }
     }
 }
+
+/// How far a streamed read widens a wall-clock day; the reader trims to the exact day.
+const WALL_CLOCK_MARGIN: chrono::Duration = chrono::Duration::days(1);
 
 /// One batch of decoded rows, each with `ReadSpec::columns` values.
 pub type RowBatch = Vec<Vec<Value>>;
@@ -290,19 +297,20 @@ fn select_in_key_order(
 }
 
 /// Adds the pushed-down day condition of `spec`, if it has a day and the column can be compared
-/// in SQL, to `conditions`.
+/// in SQL, to `conditions`; wall-clock bounds widened by `margin` on each side.
 fn push_day(
     conditions: &mut Conditions,
     engine: Engine,
     spec: &ReadSpec,
     stores_instants: impl Fn(&Column) -> bool,
     zone: impl Fn(&Column) -> Tz,
+    margin: chrono::Duration,
 ) {
     let Some(day) = spec.day else { return };
     let Some(column) = spec.columns.get(day.column) else {
         return;
     };
-    let Some(bounds) = day.bounds(column, stores_instants(column), zone(column)) else {
+    let Some(bounds) = day.bounds(column, stores_instants(column), zone(column), margin) else {
         return;
     };
     let q = ident::quote(engine, &column.name);

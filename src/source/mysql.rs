@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 
 use super::text::value_from_text;
 use super::{
-    Column, Conditions, Engine, ReadSpec, RowBatch, ident, missing_table, push_day,
-    select_in_key_order, send_in_batches,
+    Column, Conditions, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, ident, missing_table,
+    push_day, select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value};
 use crate::config::SourceConfig;
@@ -118,7 +118,7 @@ fn logical_type(data_type: &str, column_type: &str) -> LogicalType {
 }
 
 /// The select expression: every value but bytes travels as exact text.
-fn select_expr(column: &Column) -> String {
+pub(super) fn select_expr(column: &Column) -> String {
     let q = ident::quote(Engine::MySql, &column.name);
     match column.logical {
         LogicalType::Integer | LogicalType::Decimal | LogicalType::Boolean => {
@@ -131,7 +131,7 @@ fn select_expr(column: &Column) -> String {
 }
 
 /// The ORDER BY term for a key column: text by its bytes.
-fn order_expr(column: &Column) -> String {
+pub(super) fn order_expr(column: &Column) -> String {
     let q = ident::quote(Engine::MySql, &column.name);
     match column.logical {
         LogicalType::Text => format!("CAST({q} AS BINARY)"),
@@ -153,6 +153,7 @@ pub(super) async fn stream_rows(
         spec,
         |_| false,
         |c| wall_clock_zone(c, tz),
+        WALL_CLOCK_MARGIN,
     );
     let sql = select_in_key_order(Engine::MySql, spec, select_expr, order_expr, &conditions);
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
@@ -187,7 +188,7 @@ fn wall_clock_zone(column: &Column, tz: Tz) -> Tz {
     }
 }
 
-fn decode_value(
+pub(super) fn decode_value(
     row: &MySqlRow,
     i: usize,
     column: &Column,

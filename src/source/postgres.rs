@@ -11,8 +11,8 @@ use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, PgPool, Row};
 use tokio::sync::mpsc;
 
 use super::{
-    Column, Conditions, Engine, ReadSpec, RowBatch, ident, missing_table, push_day,
-    select_in_key_order, send_in_batches,
+    Column, Conditions, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, ident, missing_table,
+    push_day, select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value, normalize_decimal};
 use crate::config::SourceConfig;
@@ -108,7 +108,7 @@ fn logical_type(typname: &str) -> LogicalType {
 }
 
 /// The select expression for a column: numerics travel as text so no digit is lost.
-fn select_expr(column: &Column) -> String {
+pub(super) fn select_expr(column: &Column) -> String {
     let quoted = ident::quote(Engine::Postgres, &column.name);
     match column.logical {
         LogicalType::Decimal => format!("{quoted}::text"),
@@ -117,7 +117,7 @@ fn select_expr(column: &Column) -> String {
 }
 
 /// The ORDER BY term for a key column: text by bytes, never by the database's locale.
-fn order_expr(column: &Column) -> String {
+pub(super) fn order_expr(column: &Column) -> String {
     let quoted = ident::quote(Engine::Postgres, &column.name);
     match column.logical {
         LogicalType::Text => format!("{quoted} COLLATE \"C\""),
@@ -138,6 +138,7 @@ pub(super) async fn stream_rows(
         spec,
         |c| c.declared.starts_with("timestamp with time zone"),
         |_| tz,
+        WALL_CLOCK_MARGIN,
     );
     let sql = select_in_key_order(Engine::Postgres, spec, select_expr, order_expr, &conditions);
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
@@ -159,7 +160,7 @@ pub(super) async fn stream_rows(
     .await
 }
 
-fn decode_value(
+pub(super) fn decode_value(
     row: &PgRow,
     i: usize,
     column: &Column,
