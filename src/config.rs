@@ -576,6 +576,24 @@ date_column = "created_at"
     }
 
     #[test]
+    fn a_where_filter_is_parsed_when_the_file_is_loaded() {
+        let with = |filter: &str| {
+            GOOD.replace(
+                "date_column = \"created_at\"",
+                &format!("date_column = \"created_at\"\nwhere = {filter:?}"),
+            )
+        };
+        let config = parse(&with("currency = 'EUR'")).unwrap();
+        let filter = config.integrity[0].filter.as_ref().map(|f| f.text.as_str());
+        assert_eq!(filter, Some("currency = 'EUR'"));
+        assert!(config.describe().contains("where = \"currency = 'EUR'\"\n"));
+        assert_eq!(
+            message(&with("currency = 'EUR' OR 1 = 1")),
+            "recon.toml: integrity[0] (\"entries\").where: OR is not supported; terms are joined by AND only (at character 18)"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_named_with_their_place() {
         let msg = message(&GOOD.replace("date_column", "date_colum"));
         assert!(
