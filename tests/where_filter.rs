@@ -372,7 +372,7 @@ async fn what_is_not_a_plain_filter_is_refused_before_any_row_is_read() {
     for (filter, message) in [
         (
             "nope = 1",
-            "where (at character 1): column \"nope\" does not exist in left.ledger",
+            "where: column \"nope\" does not exist in left.ledger (at character 1)",
         ),
         (
             "id = 1 OR id = 2",

@@ -1,14 +1,4 @@
-//! `--where`: a small predicate language whose values are always bound, never pasted into SQL.
-//!
-//! A filter is parsed once ([`Filter::parse`]), typed against both sides' catalogs
-//! ([`Filter::resolve`]) so each literal becomes a canonical [`Value`] of its column's type,
-//! pushed down as bound parameters where an engine can compare exactly ([`push_filter`]), and
-//! evaluated on every decoded row by the reader ([`RowFilter::matches`]), so the rows compared
-//! are exactly the same on every engine, pushed down or not.
-//!
-//! Grammar: `term (AND term)*`, where a term is `column op value`, `column IN (value, …)`,
-//! `column IS NULL` or `column IS NOT NULL`; `op` is `=`, `<>`, `!=`, `<`, `<=`, `>`, `>=`;
-//! a value is an integer, a decimal, a `'string'` (`''` for a quote), `true` or `false`.
+//! `--where` filters: values bound in SQL, never pasted, and every row checked exactly by the reader.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -23,7 +13,7 @@ use crate::error::{Error, Result};
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
+enum CmpOp {
     Eq,
     Ne,
     Lt,
@@ -58,7 +48,7 @@ impl CmpOp {
 
 /// What a term asks of its column; `V` is a literal as written, then a canonical value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Test<V> {
+enum Test<V> {
     Compare(CmpOp, V),
     In(Vec<V>),
     IsNull,
@@ -91,13 +81,13 @@ impl Test<Value> {
 
 /// A literal as written, with its position (1-based character) for messages.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Literal {
-    pub kind: LiteralKind,
-    pub at: usize,
+struct Literal {
+    kind: LiteralKind,
+    at: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum LiteralKind {
+enum LiteralKind {
     Number(String),
     Text(String),
     Bool(bool),
@@ -115,18 +105,22 @@ impl fmt::Display for LiteralKind {
 
 /// One term as written: a column, where it starts, and its test.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Term {
-    pub column: String,
-    pub at: usize,
-    pub test: Test<Literal>,
+struct Term {
+    column: String,
+    at: usize,
+    test: Test<Literal>,
 }
 
-/// A parsed `--where` predicate: terms joined by AND, not yet typed.
+/// A parsed `--where` predicate, not yet typed: `term (AND term)*`, where a term is
+/// `column op value`, `column IN (value, …)`, `column IS NULL` or `column IS NOT NULL`; `op` is
+/// `=`, `<>`, `!=`, `<`, `<=`, `>`, `>=`; a value is an integer, a decimal, a `'string'` (`''`
+/// for a quote), `true` or `false`. [`Filter::resolve`] types it against both sides' columns,
+/// [`push_filter`] pushes it down as bound parameters, [`RowFilter::matches`] checks each row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
     /// The predicate as written.
     pub text: String,
-    pub terms: Vec<Term>,
+    terms: Vec<Term>,
 }
 
 /// A filter typed against the read columns: each term's column position and canonical test.
@@ -157,6 +151,13 @@ enum Token {
     Open,
     Close,
     Comma,
+}
+
+impl Token {
+    /// Whether the token is this keyword, in any case.
+    fn is(&self, keyword: &str) -> bool {
+        matches!(self, Token::Word(w) if w.eq_ignore_ascii_case(keyword))
+    }
 }
 
 impl fmt::Display for Token {
@@ -291,8 +292,8 @@ impl Parser {
         ident::validate_column(&column).map_err(|m| refuse(at, m))?;
         let test = match self.next("an operator")? {
             (Token::Op(op), _) => Test::Compare(op, self.literal()?),
-            (Token::Word(w), _) if w.eq_ignore_ascii_case("IN") => Test::In(self.list()?),
-            (Token::Word(w), _) if w.eq_ignore_ascii_case("IS") => self.is_null()?,
+            (t, _) if t.is("IN") => Test::In(self.list()?),
+            (t, _) if t.is("IS") => self.is_null()?,
             (Token::Open, at) => {
                 return Err(refuse(
                     at,
@@ -316,16 +317,16 @@ impl Parser {
         let kind = match token {
             Token::Number(n) => LiteralKind::Number(n),
             Token::Text(s) => LiteralKind::Text(s),
-            Token::Word(w) if w.eq_ignore_ascii_case("true") => LiteralKind::Bool(true),
-            Token::Word(w) if w.eq_ignore_ascii_case("false") => LiteralKind::Bool(false),
-            Token::Word(w) if w.eq_ignore_ascii_case("null") => {
+            t if t.is("true") => LiteralKind::Bool(true),
+            t if t.is("false") => LiteralKind::Bool(false),
+            t if t.is("null") => {
                 return Err(refuse(
                     at,
                     "nothing equals NULL; write IS NULL or IS NOT NULL",
                 ));
             }
             Token::Open => return Err(refuse(at, "subqueries are not supported")),
-            Token::Word(w) if w.eq_ignore_ascii_case("select") => {
+            t if t.is("select") => {
                 return Err(refuse(at, "subqueries are not supported"));
             }
             other => {
@@ -363,25 +364,20 @@ impl Parser {
 
     /// `NULL` or `NOT NULL` after IS.
     fn is_null(&mut self) -> Result<Test<Literal>> {
-        let word = |token: &Token, want: &str| matches!(token, Token::Word(w) if w.eq_ignore_ascii_case(want));
         let (token, at) = self.next("NULL or NOT NULL")?;
-        if word(&token, "NULL") {
+        if token.is("NULL") {
             return Ok(Test::IsNull);
         }
-        if word(&token, "NOT") {
+        if token.is("NOT") {
             let (token, at) = self.next("NULL")?;
-            if word(&token, "NULL") {
+            if token.is("NULL") {
                 return Ok(Test::IsNotNull);
             }
-            return Err(refuse(
-                at,
-                format!("expected NULL after IS NOT, found {token}"),
-            ));
+            let problem = format!("expected NULL after IS NOT, found {token}");
+            return Err(refuse(at, problem));
         }
-        Err(refuse(
-            at,
-            format!("expected NULL or NOT NULL after IS, found {token}"),
-        ))
+        let problem = format!("expected NULL or NOT NULL after IS, found {token}");
+        Err(refuse(at, problem))
     }
 }
 
@@ -408,8 +404,8 @@ impl Filter {
         let mut terms = vec![parser.term()?];
         while let Some((token, at)) = parser.tokens.next() {
             match token {
-                Token::Word(w) if w.eq_ignore_ascii_case("AND") => terms.push(parser.term()?),
-                Token::Word(w) if w.eq_ignore_ascii_case("OR") => {
+                t if t.is("AND") => terms.push(parser.term()?),
+                t if t.is("OR") => {
                     return Err(refuse(
                         at,
                         "OR is not supported; terms are joined by AND only",
@@ -433,8 +429,7 @@ impl Filter {
     ) -> Result<RowFilter> {
         let mut terms = Vec::with_capacity(self.terms.len());
         for term in &self.terms {
-            let (position, left, right) = column(&term.column)
-                .map_err(|e| e.context(format!("where (at character {})", term.at)))?;
+            let (position, left, right) = column(&term.column).map_err(|e| refuse(term.at, e))?;
             if left.logical != right.logical {
                 return Err(refuse(
                     term.at,
@@ -504,12 +499,15 @@ fn instant(text: &str) -> std::result::Result<chrono::DateTime<chrono::Utc>, Str
     Ok(t)
 }
 
-/// Adds the terms of `spec`'s filter that `engine` can compare exactly to `conditions`, each
-/// value a bound parameter. Returns true when those terms select exactly the rows the filter
-/// keeps; false when the reader's own filter is still needed (SQLite, where nothing is pushed;
-/// a term left out; wall-clock times in a zone with daylight saving, whose fold the SQL would
-/// keep while the reader refuses it). `stores_instants` and `zone` say how a timestamp
-/// column is stored, as for the business day.
+/// Adds the terms of `spec`'s filter to `conditions`, each value a bound parameter compared as
+/// the reader compares it, and says whether the SQL alone selects exactly the rows the filter
+/// keeps (what a pushed-down digest needs). When it does not, it selects a superset that the
+/// reader's filter trims: SQLite gets nothing; a term with a value the engine cannot hold
+/// exactly (finer than a microsecond, beyond 64 bits or DECIMAL(65,30)) is left out; a
+/// wall-clock column in a zone other than UTC is compared in that zone, which agrees with the
+/// instants for every time the reader accepts, but may keep a time in a daylight-saving fold
+/// or gap that the reader refuses. `stores_instants` and `zone` say how a timestamp column is
+/// stored, as for the business day.
 pub fn push_filter(
     conditions: &mut Conditions,
     engine: Engine,
@@ -870,7 +868,7 @@ mod tests {
         assert_eq!(refusal(" "), "where: the predicate is empty");
         assert_eq!(
             refusal("nope = 1"),
-            "where (at character 1): column \"nope\" does not exist"
+            "where: column \"nope\" does not exist (at character 1)"
         );
     }
 
