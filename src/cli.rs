@@ -195,6 +195,11 @@ pub struct DiffArgs {
     /// Compared columns, comma-separated (default: every column both tables share).
     #[arg(long, value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
+    /// Compare only the rows matching PREDICATE: `column op value` terms joined by AND, e.g.
+    /// "currency = 'EUR' AND amount >= 10.5 AND memo IS NOT NULL" (op: = <> != < <= > >=,
+    /// IN ('a', 'b'), IS [NOT] NULL). Values are bound, never pasted into SQL; see README.
+    #[arg(long = "where", value_name = "PREDICATE")]
+    pub filter: Option<String>,
     /// One JSON object per difference on stdout.
     #[arg(long)]
     pub json: bool,

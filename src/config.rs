@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 use crate::secret::{redact_urls, url_has_password};
+use crate::source::filter::Filter;
 use crate::source::ident;
 
 mod settlement;
@@ -137,6 +138,9 @@ pub struct IntegrityFile {
     pub columns: Option<Vec<String>>,
     /// Column that places a row in a business day; without it the whole table is one partition.
     pub date_column: Option<String>,
+    /// Compare only the rows this predicate keeps (the grammar of `recon diff --where`).
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
     /// Columns whose values are shown only as a SHA-256 prefix in every output.
     #[serde(default)]
     pub sensitive_columns: Vec<String>,
@@ -193,6 +197,7 @@ pub struct IntegrityCheck {
     pub key: Vec<String>,
     pub columns: Option<Vec<String>>,
     pub date_column: Option<String>,
+    pub filter: Option<Filter>,
     pub sensitive_columns: Vec<String>,
     /// Seal clean days and re-verify sealed ones (only with a date column).
     pub seal: bool,
@@ -336,6 +341,12 @@ impl Config {
                 key: check.key.clone(),
                 columns: check.columns.clone(),
                 date_column: check.date_column.clone(),
+                filter: check
+                    .filter
+                    .as_deref()
+                    .map(Filter::parse)
+                    .transpose()
+                    .map_err(|e| fail(format!("{at}.{e}")))?,
                 sensitive_columns: check.sensitive_columns.clone(),
                 seal: check.seal && check.date_column.is_some(),
                 strategy: check.strategy,
@@ -417,6 +428,9 @@ impl Config {
             }
             if let Some(d) = &c.date_column {
                 out.push_str(&format!("date_column = {d:?}\n"));
+            }
+            if let Some(f) = &c.filter {
+                out.push_str(&format!("where = {:?}\n", f.text));
             }
             if !c.sensitive_columns.is_empty() {
                 out.push_str(&format!("sensitive_columns = {:?}\n", c.sensitive_columns));
@@ -566,6 +580,24 @@ date_column = "created_at"
             assert!(!config.integrity.is_empty(), "{file}");
             assert!(!config.settlement.is_empty(), "{file}");
         }
+    }
+
+    #[test]
+    fn a_where_filter_is_parsed_when_the_file_is_loaded() {
+        let with = |filter: &str| {
+            GOOD.replace(
+                "date_column = \"created_at\"",
+                &format!("date_column = \"created_at\"\nwhere = {filter:?}"),
+            )
+        };
+        let config = parse(&with("currency = 'EUR'")).unwrap();
+        let filter = config.integrity[0].filter.as_ref().map(|f| f.text.as_str());
+        assert_eq!(filter, Some("currency = 'EUR'"));
+        assert!(config.describe().contains("where = \"currency = 'EUR'\"\n"));
+        assert_eq!(
+            message(&with("currency = 'EUR' OR 1 = 1")),
+            "recon.toml: integrity[0] (\"entries\").where: OR is not supported; terms are joined by AND only (at character 18)"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::integrity::{self, Comparison, Difference, DifferenceKind, TablePair};
 use crate::mask::mask_card_numbers;
+use crate::source::filter::Filter;
 use crate::source::{Source, ident};
 
 /// Runs the comparison and prints it to `out` (results) and `err` (notes, and stats with `--json`).
@@ -15,6 +16,7 @@ pub async fn diff(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     for column in args.key.iter().chain(args.columns.iter().flatten()) {
         ident::validate_column(column).map_err(Error::bad_input)?;
     }
+    let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
     let (left, right) = tokio::try_join!(
         Source::connect_url("left", &args.left_url),
         Source::connect_url("right", &args.right_url)
@@ -27,6 +29,7 @@ pub async fn diff(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         key: &args.key,
         columns: args.columns.as_deref(),
         day: None,
+        filter: filter.as_ref(),
     };
     let options = integrity::CompareOptions {
         strategy: args.strategy,

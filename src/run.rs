@@ -370,6 +370,7 @@ async fn compare_check(
             key: &check.key,
             columns: check.columns.as_deref(),
             day: check.date_column.as_deref().map(|c| (c, day)),
+            filter: check.filter.as_ref(),
         };
         let options = integrity::CompareOptions {
             rows_read: Some(progress.rows()),

@@ -9,6 +9,7 @@ use super::plan::{Plan, TablePair};
 use crate::canonical::{LogicalType, RowHash, SegmentDigest, Value, key_cmp, row_hash};
 use crate::error::{Error, Result};
 use crate::source::RowBatch;
+use crate::source::filter::RowFilter;
 
 /// How one row differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -75,6 +76,7 @@ struct Side<'c> {
     key_len: usize,
     hashed: usize,
     day: Option<(usize, LogicalType, super::BusinessDay)>,
+    filter: Option<RowFilter>,
     previous_key: Option<Vec<Value>>,
     digest: SegmentDigest,
     kept: Option<Vec<(Vec<Value>, RowHash)>>,
@@ -95,7 +97,7 @@ impl Side<'_> {
             };
             self.rows_read.fetch_add(1, AtomicOrdering::Relaxed);
             self.check_order(&values)?;
-            if !self.in_day(&values)? {
+            if !self.in_day(&values)? || !self.in_filter(&values) {
                 continue;
             }
             let hash = row_hash(&values[..self.hashed]);
@@ -156,6 +158,11 @@ impl Side<'_> {
         }
     }
 
+    /// The `--where` filter, evaluated on canonical values: exact whatever was pushed down.
+    fn in_filter(&self, values: &[Value]) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.matches(values))
+    }
+
     fn finish(self) -> SideStats {
         let (digest, rows) = self.digest.finish();
         SideStats {
@@ -205,6 +212,7 @@ pub(super) async fn merge_join(
                 (Some((at, logical)), Some((_, day))) => Some((at, logical, day)),
                 _ => None,
             },
+            filter: spec.filter.clone(),
             previous_key: None,
             digest: SegmentDigest::new(),
             kept: keep_row_hashes.then(Vec::new),

@@ -1,11 +1,13 @@
-//! Works out what to read from each side: key, compared columns, the business-day filter,
-//! and the schema findings (columns only one side has, columns that cannot be compared).
+//! Works out what to read from each side: key, compared columns, the business-day filter, the
+//! `--where` filter typed against both catalogs, and the schema findings (columns only one
+//! side has, columns that cannot be compared).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::canonical::LogicalType;
 use crate::error::{Error, Result};
+use crate::source::filter::Filter;
 use crate::source::{Column, DayWindow, ReadSpec, Source};
 
 /// The rows of one business day: a date, and the instants it spans in the job's zone.
@@ -53,6 +55,8 @@ pub struct TablePair<'a> {
     pub columns: Option<&'a [String]>,
     /// Keep only the rows whose `date_column` falls in this day.
     pub day: Option<(&'a str, BusinessDay)>,
+    /// Keep only the rows this filter (`--where`) keeps; its columns must exist on both sides.
+    pub filter: Option<&'a Filter>,
 }
 
 /// A difference in the tables' shape, reported by column name.
@@ -91,6 +95,18 @@ impl Plan {
 
 fn find<'c>(columns: &'c [Column], name: &str) -> Option<&'c Column> {
     columns.iter().find(|c| c.name == name)
+}
+
+/// Where a column is among the read columns, adding it (read, not hashed) if it is not yet.
+fn read_position(left: &mut Vec<Column>, right: &mut Vec<Column>, l: Column, r: Column) -> usize {
+    match left.iter().position(|c| c.name == l.name) {
+        Some(at) => at,
+        None => {
+            left.push(l);
+            right.push(r);
+            left.len() - 1
+        }
+    }
 }
 
 impl TablePair<'_> {
@@ -198,16 +214,16 @@ impl TablePair<'_> {
                     }
                 }
                 let logical = l.logical;
-                let at = match left.iter().position(|c| c.name == name) {
-                    Some(at) => at,
-                    None => {
-                        left.push(l);
-                        right.push(r);
-                        left.len() - 1
-                    }
-                };
-                Some((at, logical))
+                Some((read_position(&mut left, &mut right, l, r), logical))
             }
+        };
+        let filter = match self.filter {
+            None => None,
+            Some(filter) => Some(filter.resolve(|name| {
+                let (l, r) = need(name)?;
+                let at = read_position(&mut left, &mut right, l.clone(), r.clone());
+                Ok((at, l, r))
+            })?),
         };
 
         let key_len = self.key.len();
@@ -226,12 +242,14 @@ impl TablePair<'_> {
                 columns: left,
                 key_len,
                 day: window,
+                filter: filter.clone(),
             },
             right: ReadSpec {
                 table: self.right_table.to_string(),
                 columns: right,
                 key_len,
                 day: window,
+                filter,
             },
             hashed,
             day_column,

@@ -84,6 +84,7 @@ pub async fn read_ledger(
         key_len: 1,
         // Rows carried from other days are wanted too: the reader picks the day's itself.
         day: None,
+        filter: None,
     };
     let mut rx = source.stream_rows(spec);
     let mut read = LedgerRead::default();

@@ -1,6 +1,7 @@
 //! Connections to the sources recon checks, read-only, one module per engine.
 
 mod condition;
+pub mod filter;
 pub mod ident;
 mod mysql;
 mod postgres;
@@ -72,6 +73,9 @@ pub struct ReadSpec {
     /// Only rows whose column falls in this business day are wanted; an engine that can
     /// narrow its read to (a superset of) them does, and the reader still filters exactly.
     pub day: Option<DayWindow>,
+    /// Only rows this `--where` filter keeps are wanted; pushed down where exact or a superset,
+    /// and always applied by the reader.
+    pub filter: Option<filter::RowFilter>,
 }
 
 /// The business day a read is for: the column (an index into the read columns) that places a

@@ -155,6 +155,13 @@ pub(super) async fn stream_rows(
         |c| wall_clock_zone(c, tz),
         WALL_CLOCK_MARGIN,
     );
+    super::filter::push_filter(
+        &mut conditions,
+        Engine::MySql,
+        spec,
+        |_| false,
+        |c| wall_clock_zone(c, tz),
+    );
     let sql = select_in_key_order(Engine::MySql, spec, select_expr, order_expr, &conditions);
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
     let mut snapshot = conn

@@ -140,6 +140,13 @@ pub(super) async fn stream_rows(
         |_| tz,
         WALL_CLOCK_MARGIN,
     );
+    super::filter::push_filter(
+        &mut conditions,
+        Engine::Postgres,
+        spec,
+        |c| c.declared.starts_with("timestamp with time zone"),
+        |_| tz,
+    );
     let sql = select_in_key_order(Engine::Postgres, spec, select_expr, order_expr, &conditions);
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
     // One consistent snapshot for the whole table; rolled back (nothing to undo) on drop.
