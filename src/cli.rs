@@ -210,6 +210,16 @@ pub struct DiffArgs {
     /// MySQL/MariaDB when both sides are such servers, else stream), stream, or bisect.
     #[arg(long, value_enum, default_value = "auto")]
     pub strategy: crate::integrity::Strategy,
+    /// A timestamp column that ages rows: rows younger than --settle-secs on either side are
+    /// in flight and not compared, and each difference is read again before it is printed.
+    #[arg(long)]
+    pub settle_column: Option<String>,
+    /// How old a row must be (by --settle-column) to be compared.
+    #[arg(long, default_value_t = 300, requires = "settle_column")]
+    pub settle_secs: u64,
+    /// How long to wait before reading the differing rows again.
+    #[arg(long, default_value_t = 5, requires = "settle_column")]
+    pub recheck_after_secs: u64,
 }
 
 #[derive(Debug, Args)]

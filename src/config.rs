@@ -151,6 +151,19 @@ pub struct IntegrityFile {
     /// "stream" or "bisect". A day that seals is always streamed: its seal keeps every row hash.
     #[serde(default)]
     pub strategy: Strategy,
+    /// Rows whose `settle_column` is younger than this many seconds at the start of the check
+    /// are in flight: left for a later run, and every difference is read once more after
+    /// `recheck_after_secs` before it is reported (0: off).
+    #[serde(default)]
+    pub settle_secs: u64,
+    /// The timestamp column that says how old a row is (default: `date_column`).
+    pub settle_column: Option<String>,
+    #[serde(default = "default_recheck_after")]
+    pub recheck_after_secs: u64,
+}
+
+fn default_recheck_after() -> u64 {
+    5
 }
 
 fn default_true() -> bool {
@@ -202,6 +215,15 @@ pub struct IntegrityCheck {
     /// Seal clean days and re-verify sealed ones (only with a date column).
     pub seal: bool,
     pub strategy: Strategy,
+    pub settle: Option<Settle>,
+}
+
+/// How long rows take to settle, by which column, and when a difference is read again.
+#[derive(Debug, Clone)]
+pub struct Settle {
+    pub column: String,
+    pub after: std::time::Duration,
+    pub recheck_after: std::time::Duration,
 }
 
 /// Looks up an environment variable; a function so the demo and tests can supply their own.
@@ -328,6 +350,28 @@ impl Config {
                     "{at}.columns: {k:?} is a key column; list it only under key"
                 )));
             }
+            let settle = match (check.settle_secs, &check.settle_column, &check.date_column) {
+                (0, None, _) => None,
+                (0, Some(_), _) => {
+                    return Err(fail(format!(
+                        "{at}.settle_column: set settle_secs too, or leave the column out"
+                    )));
+                }
+                (_, None, None) => {
+                    return Err(fail(format!(
+                        "{at}.settle_secs: name the timestamp column that ages rows (settle_column)"
+                    )));
+                }
+                (secs, Some(column), _) | (secs, None, Some(column)) => {
+                    ident::validate_column(column)
+                        .map_err(|m| fail(format!("{at}.settle_column: {m}")))?;
+                    Some(Settle {
+                        column: column.clone(),
+                        after: std::time::Duration::from_secs(secs),
+                        recheck_after: std::time::Duration::from_secs(check.recheck_after_secs),
+                    })
+                }
+            };
             integrity.push(IntegrityCheck {
                 name: check.name.clone(),
                 left: TableRef {
@@ -350,6 +394,7 @@ impl Config {
                 sensitive_columns: check.sensitive_columns.clone(),
                 seal: check.seal && check.date_column.is_some(),
                 strategy: check.strategy,
+                settle,
             });
         }
         let source_names = sources.keys().cloned().collect();

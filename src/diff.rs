@@ -13,7 +13,12 @@ use crate::source::{Source, ident};
 
 /// Runs the comparison and prints it to `out` (results) and `err` (notes, and stats with `--json`).
 pub async fn diff(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit> {
-    for column in args.key.iter().chain(args.columns.iter().flatten()) {
+    for column in args
+        .key
+        .iter()
+        .chain(args.columns.iter().flatten())
+        .chain(args.settle_column.iter())
+    {
         ident::validate_column(column).map_err(Error::bad_input)?;
     }
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
@@ -30,9 +35,17 @@ pub async fn diff(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         columns: args.columns.as_deref(),
         day: None,
         filter: filter.as_ref(),
+        settle: args
+            .settle_column
+            .as_deref()
+            .map(|column| (column, chrono::Utc::now() - settle_time(args.settle_secs))),
     };
     let options = integrity::CompareOptions {
         strategy: args.strategy,
+        recheck_after: args
+            .settle_column
+            .is_some()
+            .then(|| std::time::Duration::from_secs(args.recheck_after_secs)),
         ..Default::default()
     };
     let comparison = integrity::compare_with(&pair, options).await;
@@ -46,6 +59,11 @@ pub async fn diff(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     } else {
         Exit::Discrepancies
     })
+}
+
+fn settle_time(secs: u64) -> chrono::Duration {
+    chrono::Duration::try_seconds(i64::try_from(secs).unwrap_or(i64::MAX))
+        .unwrap_or(chrono::Duration::MAX)
 }
 
 fn print(
@@ -78,6 +96,7 @@ fn print(
             "missing_in_right": count(DifferenceKind::MissingInRight),
             "changed": count(DifferenceKind::Changed),
             "differences": c.differences.len(),
+            "in_flight": c.in_flight,
             "left_digest": c.left.digest,
             "right_digest": c.right.digest,
         });

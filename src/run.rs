@@ -357,6 +357,11 @@ async fn compare_check(
         _ => crate::retry::RetryPolicy::default(),
     };
     let progress = Progress::start(&check.name);
+    // One cutoff for every attempt: a retry must not let younger rows in.
+    let settle = check.settle.as_ref().map(|s| {
+        let after = chrono::Duration::from_std(s.after).unwrap_or(chrono::Duration::MAX);
+        (s.column.as_str(), Utc::now() - after, s.recheck_after)
+    });
     let result = with_retries(policy, &check.name, || async {
         let (left, right) = tokio::try_join!(
             sources.get(&check.left.source),
@@ -371,12 +376,14 @@ async fn compare_check(
             columns: check.columns.as_deref(),
             day: check.date_column.as_deref().map(|c| (c, day)),
             filter: check.filter.as_ref(),
+            settle: settle.map(|(column, since, _)| (column, since)),
         };
         let options = integrity::CompareOptions {
             rows_read: Some(progress.rows()),
             keep_row_hashes,
             strategy: check.strategy,
             segmenting: integrity::Segmenting::default(),
+            recheck_after: settle.map(|(_, _, recheck)| recheck),
         };
         integrity::compare_with(&pair, options).await
     })
@@ -445,10 +452,11 @@ async fn run_check(
                 left_rows = comparison.left.rows,
                 right_rows = comparison.right.rows,
                 discrepancies = found.len(),
+                in_flight = comparison.in_flight,
                 duration_ms = record.duration_ms,
                 "check compared"
             );
-            let seal = (check.seal && found.is_empty())
+            let seal = (check.seal && found.is_empty() && comparison.in_flight == 0)
                 .then(|| sealed_rows(check, &comparison.left.row_hashes));
             (record, found, seal)
         }

@@ -9,6 +9,7 @@ use recon::canonical::{RowHash, SegmentDigest, row_hash};
 use recon::integrity::{
     CompareOptions, Comparison, Difference, Segmenting, Strategy, TablePair, compare_with,
 };
+use recon::source::filter::Filter;
 use recon::source::pushdown::{KeyRange, Snapshot};
 use recon::source::{ReadSpec, Source};
 
@@ -49,6 +50,8 @@ async fn spec_of(source: &Source, table: &str) -> ReadSpec {
         columns,
         key_len: 1,
         day: None,
+        filter: None,
+        in_flight: None,
     }
 }
 
@@ -137,6 +140,18 @@ async fn compare(
     strategy: Strategy,
     segmenting: Segmenting,
 ) -> Comparison {
+    compare_where(left, right, table, key, strategy, segmenting, None).await
+}
+
+async fn compare_where(
+    left: &Source,
+    right: &Source,
+    table: &str,
+    key: &[String],
+    strategy: Strategy,
+    segmenting: Segmenting,
+    filter: Option<&Filter>,
+) -> Comparison {
     let pair = TablePair {
         left,
         left_table: table,
@@ -145,6 +160,8 @@ async fn compare(
         key,
         columns: None,
         day: None,
+        filter,
+        settle: None,
     };
     let options = CompareOptions {
         strategy,
@@ -272,6 +289,32 @@ async fn bisection_narrows_many_segments_to_exactly_the_planted_rows() {
     )
     .await;
     assert_eq!(described(&streamed), expected);
+
+    // A where filter is part of every pushed-down query: only the rows it keeps are compared.
+    let filter = Filter::parse("amount_minor >= 0 AND id <= 12346").unwrap();
+    // Rows 1, 2 and 7777 hold negative amounts; 20000 and 20001 are past the id bound.
+    let kept: Vec<String> = expected
+        .iter()
+        .filter(|d| {
+            let id: i64 = d.split(' ').nth(1).unwrap().parse().unwrap();
+            id == 0 || (10000..=12346).contains(&id)
+        })
+        .cloned()
+        .collect();
+    assert_eq!(kept.len(), 7);
+    for strategy in [Strategy::Bisect, Strategy::Stream] {
+        let c = compare_where(
+            &left,
+            &right,
+            "ledger",
+            &key,
+            strategy,
+            small,
+            Some(&filter),
+        )
+        .await;
+        assert_eq!(described(&c), kept, "{strategy:?}");
+    }
 }
 
 /// Composite keys with text parts bisect in byte order on both servers: case and accents that

@@ -139,6 +139,7 @@ async fn row_filter(source: &Source, filter: &str) -> (ReadSpec, RowFilter) {
         key_len: 1,
         day: None,
         filter: None,
+        in_flight: None,
     };
     (spec, typed)
 }
@@ -202,6 +203,7 @@ async fn assert_exact(source: &Source, predicate: &str, want: &[i128]) {
     assert_eq!(ids(&kept), want, "reader: {predicate}");
     let pushed = ReadSpec {
         filter: Some(filter),
+        in_flight: None,
         ..spec
     };
     assert_eq!(

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use tracing::{debug, warn};
 
-use super::merge::{Difference, DifferenceKind, SideStats, changed_columns};
+use super::judge::judge_keys;
+use super::merge::{Difference, Found, SideStats};
 use super::plan::{Plan, TablePair};
-use crate::canonical::{RowHash, Value, key_cmp, row_hash};
+use crate::canonical::{RowHash, Value, key_cmp};
 use crate::error::{Error, Result};
 use crate::source::pushdown::{KeyRange, Snapshot};
 use crate::source::{ReadSpec, Source};
@@ -38,8 +39,6 @@ impl Default for Segmenting {
 
 /// Past this depth a segment is narrowed whatever its size (keys that resist splitting).
 const MAX_DEPTH: u32 = 32;
-/// Keys per query fetching full rows.
-const KEYS_PER_FETCH: usize = 500;
 
 /// One side: its source, its read, and the snapshot every query of the bisection runs in.
 struct Side<'a> {
@@ -62,7 +61,7 @@ pub(super) async fn bisect(
     plan: &Plan,
     rows_read: &AtomicU64,
     segmenting: Segmenting,
-) -> Result<(SideStats, SideStats, Vec<Difference>)> {
+) -> Result<Found> {
     let (left, right) = tokio::try_join!(Snapshot::open(pair.left), Snapshot::open(pair.right))?;
     let mut left = Side {
         source: pair.left,
@@ -79,6 +78,12 @@ pub(super) async fn bisect(
         left.snapshot.count(left.source, left.spec, &all),
         right.snapshot.count(right.source, right.spec, &all)
     )?;
+    // Digests leave rows in flight out; the keys they hold on either side are set aside.
+    let (young_left, young_right) = tokio::try_join!(
+        left.snapshot.in_flight_keys(left.source, left.spec),
+        right.snapshot.in_flight_keys(right.source, right.spec)
+    )?;
+    let in_flight = distinct_keys(young_left, young_right);
     let mut pending: VecDeque<(KeyRange, u32)> = split(
         if left_rows >= right_rows {
             &mut left
@@ -121,7 +126,7 @@ pub(super) async fn bisect(
             }
             continue;
         }
-        differences.extend(narrow(&mut left, &mut right, plan, &range).await?);
+        differences.extend(narrow(pair, &mut left, &mut right, plan, &range).await?);
     }
     debug!(
         segments,
@@ -133,7 +138,12 @@ pub(super) async fn bisect(
         digest: None,
         row_hashes: Vec::new(),
     };
-    Ok((stats(left_rows), stats(right_rows), differences))
+    Ok(Found {
+        left: stats(left_rows),
+        right: stats(right_rows),
+        differences,
+        in_flight,
+    })
 }
 
 /// `range` cut into segments of about `step` rows of `side`, in key order, covering all of it.
@@ -160,9 +170,11 @@ async fn split(side: &mut Side<'_>, range: &KeyRange, step: u64) -> Result<Vec<K
     Ok(parts)
 }
 
-/// The rows of a small differing segment: keys and row hashes merge-joined, then full rows
-/// fetched for the keys on both sides whose hashes differ, to name the changed columns.
+/// The rows of a small differing segment: keys and row hashes merge-joined; then the full rows
+/// of every key that differs are fetched from both sides and judged, naming changed columns and
+/// setting aside rows in flight (which the digests left out, on one side or both).
 async fn narrow(
+    pair: &TablePair<'_>,
     left: &mut Side<'_>,
     right: &mut Side<'_>,
     plan: &Plan,
@@ -177,8 +189,7 @@ async fn narrow(
     )?;
     check_order(left, &l)?;
     check_order(right, &r)?;
-    let mut differences = Vec::new();
-    let mut changed_keys = Vec::new();
+    let mut keys = Vec::new();
     let (mut l, mut r) = (l.into_iter().peekable(), r.into_iter().peekable());
     loop {
         let order = match (l.peek(), r.peek()) {
@@ -187,73 +198,37 @@ async fn narrow(
             (None, Some(_)) => Ordering::Greater,
             (Some((a, _)), Some((b, _))) => key_cmp(a, b),
         };
-        let missing = |kind, (key, _): (Vec<Value>, RowHash)| Difference {
-            kind,
-            key,
-            changed: Vec::new(),
-        };
         match order {
-            Ordering::Less => differences.extend(
-                l.next()
-                    .map(|row| missing(DifferenceKind::MissingInRight, row)),
-            ),
-            Ordering::Greater => differences.extend(
-                r.next()
-                    .map(|row| missing(DifferenceKind::MissingInLeft, row)),
-            ),
+            Ordering::Less => keys.extend(l.next().map(|(key, _)| key)),
+            Ordering::Greater => keys.extend(r.next().map(|(key, _)| key)),
             Ordering::Equal => {
                 if let (Some((key, a)), Some((_, b))) = (l.next(), r.next())
                     && a != b
                 {
-                    changed_keys.push(key);
+                    keys.push(key);
                 }
             }
         }
     }
-    for keys in changed_keys.chunks(KEYS_PER_FETCH) {
-        let (l_rows, r_rows) = tokio::try_join!(
-            left.snapshot.rows(left.source, left.spec, keys),
-            right.snapshot.rows(right.source, right.spec, keys)
-        )?;
-        differences.extend(changed_rows(plan, l_rows, r_rows));
+    let (differences, in_flight) =
+        judge_keys(pair, plan, (&mut left.snapshot, &mut right.snapshot), &keys).await?;
+    let pushed_down_only = keys.len() as u64 - differences.len() as u64 - in_flight;
+    if pushed_down_only > 0 {
+        warn!(
+            keys = pushed_down_only,
+            "pushed-down row hashes differ where recon's canonical encoding agrees; not reported"
+        );
     }
-    differences.sort_by(|a, b| key_cmp(&a.key, &b.key));
     Ok(differences)
 }
 
-/// Pairs the full rows of keys whose pushed-down hashes differ and names their changed columns.
-/// A pair whose canonical hashes agree after all is not a difference: the SQL encoding and
-/// recon's disagree there, which is logged rather than reported as a change in the data.
-fn changed_rows(plan: &Plan, left: Vec<Vec<Value>>, right: Vec<Vec<Value>>) -> Vec<Difference> {
-    let key_len = plan.left.key_len;
-    let mut right = right.into_iter().peekable();
-    let mut found = Vec::new();
-    for l in left {
-        // Rows fetched by key on one side only (changed meanwhile) are left to the next run.
-        while right
-            .peek()
-            .is_some_and(|r| key_cmp(&r[..key_len], &l[..key_len]) == Ordering::Less)
-        {
-            right.next();
-        }
-        let Some(r) = right.next_if(|r| key_cmp(&r[..key_len], &l[..key_len]) == Ordering::Equal)
-        else {
-            continue;
-        };
-        if row_hash(&l[..plan.hashed]) == row_hash(&r[..plan.hashed]) {
-            warn!(
-                key = ?&l[..key_len],
-                "the pushed-down row hash differs but recon's canonical encoding agrees; not reported"
-            );
-            continue;
-        }
-        found.push(Difference {
-            kind: DifferenceKind::Changed,
-            changed: changed_columns(&plan.left.columns, key_len, plan.hashed, &l, &r),
-            key: l[..key_len].to_vec(),
-        });
-    }
-    found
+/// How many distinct keys two key-ordered lists hold.
+fn distinct_keys(a: Vec<Vec<Value>>, b: Vec<Vec<Value>>) -> u64 {
+    let mut all = a;
+    all.extend(b);
+    all.sort_by(|x, y| key_cmp(x, y));
+    all.dedup();
+    all.len() as u64
 }
 
 /// Keys must come strictly ascending and never NULL, as in a streamed merge.

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use tokio::sync::mpsc;
 
+use super::judge::{Judge, Seen, Verdict};
 use super::plan::{Plan, TablePair};
 use crate::canonical::{LogicalType, RowHash, SegmentDigest, Value, key_cmp, row_hash};
 use crate::error::{Error, Result};
@@ -62,9 +63,22 @@ pub struct SideStats {
     pub row_hashes: Vec<(Vec<Value>, RowHash)>,
 }
 
+/// What a comparison found, whichever way it went.
+pub(super) struct Found {
+    pub left: SideStats,
+    pub right: SideStats,
+    pub differences: Vec<Difference>,
+    /// Keys left for a later run: a row on either side was still in flight.
+    pub in_flight: u64,
+}
+
 struct Row {
     values: Vec<Value>,
     hash: RowHash,
+}
+
+fn seen(row: &Option<Row>) -> Seen<'_> {
+    row.as_ref().map(|r| (r.values.as_slice(), &r.hash))
 }
 
 /// One side's stream, checked for order and filtered to the business day.
@@ -199,7 +213,7 @@ pub(super) async fn merge_join(
     plan: &Plan,
     rows_read: &AtomicU64,
     keep_row_hashes: bool,
-) -> Result<(SideStats, SideStats, Vec<Difference>)> {
+) -> Result<Found> {
     let side =
         |label: String, spec: &crate::source::ReadSpec, source: &crate::source::Source| Side {
             rows_read,
@@ -227,10 +241,10 @@ pub(super) async fn merge_join(
         &plan.right,
         pair.right,
     );
-    let names = &plan.left.columns;
     let key_len = plan.left.key_len;
-
+    let judge = Judge::new(plan);
     let mut differences = Vec::new();
+    let mut in_flight = 0;
     let (mut l, mut r) = tokio::try_join!(left.next(), right.next())?;
     loop {
         let order = match (&l, &r) {
@@ -239,56 +253,28 @@ pub(super) async fn merge_join(
             (None, Some(_)) => Ordering::Greater,
             (Some(a), Some(b)) => key_cmp(&a.values[..key_len], &b.values[..key_len]),
         };
+        let verdict = match order {
+            Ordering::Less => judge.judge(seen(&l), None),
+            Ordering::Greater => judge.judge(None, seen(&r)),
+            Ordering::Equal => judge.judge(seen(&l), seen(&r)),
+        };
+        match verdict {
+            Verdict::Agree => {}
+            Verdict::InFlight => in_flight += 1,
+            Verdict::Differs(d) => differences.push(d),
+        }
         match order {
-            Ordering::Less => {
-                if let Some(a) = l.take() {
-                    differences.push(missing(DifferenceKind::MissingInRight, a, key_len));
-                }
-                l = left.next().await?;
-            }
-            Ordering::Greater => {
-                if let Some(b) = r.take() {
-                    differences.push(missing(DifferenceKind::MissingInLeft, b, key_len));
-                }
-                r = right.next().await?;
-            }
-            Ordering::Equal => {
-                if let (Some(a), Some(b)) = (l.take(), r.take())
-                    && a.hash != b.hash
-                {
-                    differences.push(changed(a, b, key_len, plan.hashed, names));
-                }
-                (l, r) = tokio::try_join!(left.next(), right.next())?;
-            }
+            Ordering::Less => l = left.next().await?,
+            Ordering::Greater => r = right.next().await?,
+            Ordering::Equal => (l, r) = tokio::try_join!(left.next(), right.next())?,
         }
     }
-    Ok((left.finish(), right.finish(), differences))
-}
-
-fn missing(kind: DifferenceKind, mut row: Row, key_len: usize) -> Difference {
-    row.values.truncate(key_len);
-    Difference {
-        kind,
-        key: row.values,
-        changed: Vec::new(),
-    }
-}
-
-fn changed(
-    a: Row,
-    b: Row,
-    key_len: usize,
-    hashed: usize,
-    names: &[crate::source::Column],
-) -> Difference {
-    let changed = changed_columns(names, key_len, hashed, &a.values, &b.values);
-    let mut key = a.values;
-    key.truncate(key_len);
-    Difference {
-        kind: DifferenceKind::Changed,
-        key,
-        changed,
-    }
+    Ok(Found {
+        left: left.finish(),
+        right: right.finish(),
+        differences,
+        in_flight,
+    })
 }
 
 /// The compared columns (after the key, before `hashed`) whose values differ between two rows.

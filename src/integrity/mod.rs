@@ -1,6 +1,7 @@
 //! Table integrity: do two copies of a table agree, and if not, which rows and columns differ.
 
 mod bisect;
+mod judge;
 mod merge;
 mod plan;
 
@@ -21,6 +22,8 @@ pub struct Comparison {
     pub left: SideStats,
     pub right: SideStats,
     pub differences: Vec<Difference>,
+    /// Keys not compared this time: a row on either side was younger than the settle time.
+    pub in_flight: u64,
     pub schema: Vec<SchemaFinding>,
 }
 
@@ -54,6 +57,8 @@ pub struct CompareOptions<'a> {
     pub keep_row_hashes: bool,
     pub strategy: Strategy,
     pub segmenting: Segmenting,
+    /// Read the differing rows once more after this long, and report only what persists.
+    pub recheck_after: Option<std::time::Duration>,
 }
 
 /// Compares the pair: by bisection where both databases can digest their rows, else both
@@ -83,17 +88,25 @@ pub async fn compare_with(pair: &TablePair<'_>, options: CompareOptions<'_>) -> 
             return Err(Error::bad_input(format!("cannot bisect: {why}")));
         }
     };
-    let (left, right, differences) = if bisect {
+    let found = if bisect {
         bisect::bisect(pair, &plan, rows_read, options.segmenting).await?
     } else {
         merge::merge_join(pair, &plan, rows_read, options.keep_row_hashes).await?
     };
+    let (differences, in_flight) = match options.recheck_after {
+        None => (found.differences, found.in_flight),
+        Some(delay) => {
+            let (still, young) = judge::recheck(pair, &plan, found.differences, delay).await?;
+            (still, found.in_flight + young)
+        }
+    };
     Ok(Comparison {
         key: plan.key_names(),
         columns: plan.compared_names(),
-        left,
-        right,
+        left: found.left,
+        right: found.right,
         differences,
+        in_flight,
         schema: plan.schema,
     })
 }

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use crate::canonical::LogicalType;
 use crate::error::{Error, Result};
 use crate::source::filter::Filter;
-use crate::source::{Column, DayWindow, ReadSpec, Source};
+use crate::source::{Column, DayWindow, InFlight, ReadSpec, Source};
 
 /// The rows of one business day: a date, and the instants it spans in the job's zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,9 @@ pub struct TablePair<'a> {
     pub day: Option<(&'a str, BusinessDay)>,
     /// Keep only the rows this filter (`--where`) keeps; its columns must exist on both sides.
     pub filter: Option<&'a Filter>,
+    /// Rows whose named timestamp column is at or after this instant are in flight: not
+    /// compared by this run (replication lag is not a discrepancy).
+    pub settle: Option<(&'a str, DateTime<Utc>)>,
 }
 
 /// A difference in the tables' shape, reported by column name.
@@ -226,6 +229,23 @@ impl TablePair<'_> {
             })?),
         };
 
+        let in_flight = match self.settle {
+            None => None,
+            Some((name, since)) => {
+                let (l, r) = need(name)?;
+                for c in [&l, &r] {
+                    if c.logical != LogicalType::Timestamp {
+                        return Err(Error::bad_input(format!(
+                            "settle_column {name:?} is {} ({}); it must be a timestamp",
+                            c.logical, c.declared
+                        )));
+                    }
+                }
+                let column = read_position(&mut left, &mut right, l, r);
+                Some(InFlight { column, since })
+            }
+        };
+
         let key_len = self.key.len();
         let window = match (day_column, self.day) {
             (Some((column, _)), Some((_, day))) => Some(DayWindow {
@@ -243,6 +263,7 @@ impl TablePair<'_> {
                 key_len,
                 day: window,
                 filter: filter.clone(),
+                in_flight,
             },
             right: ReadSpec {
                 table: self.right_table.to_string(),
@@ -250,6 +271,7 @@ impl TablePair<'_> {
                 key_len,
                 day: window,
                 filter,
+                in_flight,
             },
             hashed,
             day_column,

@@ -85,6 +85,7 @@ pub async fn read_ledger(
         // Rows carried from other days are wanted too: the reader picks the day's itself.
         day: None,
         filter: None,
+        in_flight: None,
     };
     let mut rx = source.stream_rows(spec);
     let mut read = LedgerRead::default();

@@ -932,6 +932,7 @@ mod tests {
             key_len: 1,
             day: None,
             filter: Some(resolve(filter).unwrap()),
+            in_flight: None,
         }
     }
 

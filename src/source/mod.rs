@@ -76,6 +76,23 @@ pub struct ReadSpec {
     /// Only rows this `--where` filter keeps are wanted; pushed down where exact or a superset,
     /// and always applied by the reader.
     pub filter: Option<filter::RowFilter>,
+    /// Rows still settling: compared by no one until a later run.
+    pub in_flight: Option<InFlight>,
+}
+
+/// Rows whose column (an index into the read columns) is at or after `since` are in flight:
+/// too young to compare, because a replica or a pipeline may not have caught up yet.
+#[derive(Debug, Clone, Copy)]
+pub struct InFlight {
+    pub column: usize,
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+impl InFlight {
+    /// Whether the row is in flight; a row without a time in the column is settled.
+    pub fn holds(&self, values: &[Value]) -> bool {
+        matches!(values.get(self.column), Some(Value::Timestamp(t)) if *t >= self.since)
+    }
 }
 
 /// The business day a read is for: the column (an index into the read columns) that places a

@@ -183,7 +183,7 @@ pub(super) async fn stream_rows(
 
 /// The zone a column's wall-clock text is in: TIMESTAMP columns are shown in the session's
 /// zone (UTC); DATETIME ones hold times in the source's configured zone.
-fn wall_clock_zone(column: &Column, tz: Tz) -> Tz {
+pub(super) fn wall_clock_zone(column: &Column, tz: Tz) -> Tz {
     if column
         .declared
         .to_ascii_lowercase()

@@ -23,13 +23,19 @@ pub fn unsupported(engine: Engine, spec: &ReadSpec, hashed: usize, zone: Tz) -> 
     if engine == Engine::Sqlite {
         return Some("SQLite has no SHA-256 in SQL".to_string());
     }
-    for column in &spec.columns[..hashed.min(spec.columns.len())] {
+    let day_column = spec.day.and_then(|day| spec.columns.get(day.column));
+    let settle_column = spec.in_flight.and_then(|f| spec.columns.get(f.column));
+    for column in spec.columns[..hashed.min(spec.columns.len())]
+        .iter()
+        .chain(day_column)
+        .chain(settle_column)
+    {
         if column.logical.not_comparable().is_some() {
             return Some(format!("column {:?} cannot be compared", column.name));
         }
         if column.logical == LogicalType::Timestamp
             && !stores_instants(engine, column)
-            && zone != chrono_tz::UTC
+            && zone_of(engine, column, zone) != chrono_tz::UTC
         {
             return Some(format!(
                 "column {:?} holds wall-clock times in {}; only UTC ones are converted in SQL",
@@ -38,7 +44,31 @@ pub fn unsupported(engine: Engine, spec: &ReadSpec, hashed: usize, zone: Tz) -> 
             ));
         }
     }
+    let mut scratch = Conditions::new(engine);
+    if !push_filter(&mut scratch, engine, spec, zone) {
+        return Some("its where filter cannot be applied exactly in SQL".to_string());
+    }
     None
+}
+
+/// The zone a column's wall-clock values are in: the source's, but MySQL shows TIMESTAMP
+/// columns in the session's zone, UTC.
+fn zone_of(engine: Engine, column: &Column, zone: Tz) -> Tz {
+    match engine {
+        Engine::MySql => mysql::wall_clock_zone(column, zone),
+        _ => zone,
+    }
+}
+
+/// The read's where filter in SQL, as the streamed read pushes it; whether it is exact there.
+fn push_filter(conditions: &mut Conditions, engine: Engine, spec: &ReadSpec, zone: Tz) -> bool {
+    super::filter::push_filter(
+        conditions,
+        engine,
+        spec,
+        |c| engine == Engine::Postgres && stores_instants(engine, c),
+        |c| zone_of(engine, c, zone),
+    )
 }
 
 /// Whether SQL compares the column's values as instants (else as UTC wall-clock times).
@@ -184,8 +214,23 @@ fn push_key_comparison(
     Ok(())
 }
 
-/// The WHERE of a pushed-down read of `range`: the exact business day, then the key bounds.
-fn conditions(source: &Source, spec: &ReadSpec, range: &KeyRange) -> Result<Conditions> {
+/// Which rows a pushed-down read wants besides its day, filter and key range.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    /// Settled rows only: what digests and row hashes compare.
+    Settled,
+    /// Rows in flight too: what a judgement of individual keys needs to see.
+    All,
+}
+
+/// The WHERE of a pushed-down read of `range`: the exact business day, the filter, the rows
+/// still in flight left out (for `Rows::Settled`), then the key bounds.
+fn conditions(
+    source: &Source,
+    spec: &ReadSpec,
+    range: &KeyRange,
+    rows: Rows,
+) -> Result<Conditions> {
     let engine = source.engine;
     let mut conditions = Conditions::new(engine);
     super::push_day(
@@ -193,9 +238,20 @@ fn conditions(source: &Source, spec: &ReadSpec, range: &KeyRange) -> Result<Cond
         engine,
         spec,
         |c| stores_instants(engine, c),
-        |_| chrono_tz::UTC,
+        |c| zone_of(engine, c, source.timezone),
+        // Exact: `unsupported` refused wall-clock days outside UTC.
         chrono::Duration::zero(),
     );
+    // `unsupported` refused every read whose filter is not exact in SQL.
+    push_filter(&mut conditions, engine, spec, source.timezone);
+    if let (Some(in_flight), Rows::Settled) = (spec.in_flight, rows)
+        && let Some(column) = spec.columns.get(in_flight.column)
+    {
+        let since = in_flight_param(engine, column, spec)?;
+        let q = ident::quote(engine, &column.name);
+        let since = conditions.param(since);
+        conditions.push(format!("({q} < {since} OR {q} IS NULL)"));
+    }
     if let Some(after) = &range.after {
         push_key_comparison(&mut conditions, engine, spec, ">", after)?;
     }
@@ -203,6 +259,22 @@ fn conditions(source: &Source, spec: &ReadSpec, range: &KeyRange) -> Result<Cond
         push_key_comparison(&mut conditions, engine, spec, "<=", up_to)?;
     }
     Ok(conditions)
+}
+
+/// The instant rows start being in flight, as the settle column's type compares it.
+fn in_flight_param(engine: Engine, column: &Column, spec: &ReadSpec) -> Result<Param> {
+    let since = spec
+        .in_flight
+        .ok_or_else(|| Error::internal("no settle time to compare with"))?
+        .since;
+    // `unsupported` refused wall-clock columns outside UTC.
+    Ok(
+        if engine == Engine::Postgres && stores_instants(engine, column) {
+            Param::Instant(since)
+        } else {
+            Param::WallClock(since.naive_utc())
+        },
+    )
 }
 
 fn key_order(engine: Engine, spec: &ReadSpec) -> String {
@@ -311,7 +383,7 @@ impl Snapshot {
         spec: &ReadSpec,
         range: &KeyRange,
     ) -> Result<u64> {
-        let conditions = conditions(source, spec, range)?;
+        let conditions = conditions(source, spec, range, Rows::Settled)?;
         let sql = format!(
             "SELECT COUNT(*) FROM {}{}",
             ident::quote(self.engine, &spec.table),
@@ -337,7 +409,7 @@ impl Snapshot {
         range: &KeyRange,
     ) -> Result<(u64, String)> {
         let engine = self.engine;
-        let conditions = conditions(source, spec, range)?;
+        let conditions = conditions(source, spec, range, Rows::Settled)?;
         let inner = format!(
             "SELECT {}, {} AS recon_row_hash FROM {}{}",
             quoted_keys(engine, spec),
@@ -379,7 +451,7 @@ impl Snapshot {
         step: u64,
     ) -> Result<Vec<Vec<Value>>> {
         let engine = self.engine;
-        let mut conditions = conditions(source, spec, range)?;
+        let mut conditions = conditions(source, spec, range, Rows::Settled)?;
         let step = i64::try_from(step.max(1)).unwrap_or(i64::MAX);
         let order = key_order(engine, spec);
         let inner = format!(
@@ -417,7 +489,7 @@ impl Snapshot {
         range: &KeyRange,
     ) -> Result<Vec<(Vec<Value>, RowHash)>> {
         let engine = self.engine;
-        let conditions = conditions(source, spec, range)?;
+        let conditions = conditions(source, spec, range, Rows::Settled)?;
         let keys: Vec<String> = spec.columns[..spec.key_len]
             .iter()
             .map(|c| select_expr(engine, c))
@@ -450,6 +522,43 @@ impl Snapshot {
         .map_err(self.context(spec))
     }
 
+    /// The keys of the rows still in flight (none without a settle column), in key order.
+    pub async fn in_flight_keys(
+        &mut self,
+        source: &Source,
+        spec: &ReadSpec,
+    ) -> Result<Vec<Vec<Value>>> {
+        let engine = self.engine;
+        let Some(column) = spec.in_flight.and_then(|f| spec.columns.get(f.column)) else {
+            return Ok(Vec::new());
+        };
+        let mut conditions = conditions(source, spec, &KeyRange::default(), Rows::All)?;
+        let q = ident::quote(engine, &column.name);
+        let since = in_flight_param(engine, column, spec)?;
+        let since = conditions.param(since);
+        conditions.push(format!("{q} >= {since}"));
+        let keys: Vec<String> = spec.columns[..spec.key_len]
+            .iter()
+            .map(|c| select_expr(engine, c))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {}{} ORDER BY {}",
+            keys.join(", "),
+            ident::quote(engine, &spec.table),
+            conditions.where_clause(),
+            key_order(engine, spec)
+        );
+        let key_columns = &spec.columns[..spec.key_len];
+        let tz = self.tz;
+        on_engine!(self, sql, conditions, |q, conn, decode| {
+            let rows = q.fetch_all(conn).await.map_err(Error::from_source)?;
+            rows.iter()
+                .map(|row| decode_key(row, key_columns, tz, decode))
+                .collect::<Result<Vec<_>>>()
+        })
+        .map_err(self.context(spec))
+    }
+
     /// The full rows (every read column, decoded) of `keys`, in key order.
     pub async fn rows(
         &mut self,
@@ -458,7 +567,7 @@ impl Snapshot {
         keys: &[Vec<Value>],
     ) -> Result<Vec<Vec<Value>>> {
         let engine = self.engine;
-        let mut conditions = conditions(source, spec, &KeyRange::default())?;
+        let mut conditions = conditions(source, spec, &KeyRange::default(), Rows::All)?;
         let key_columns = &spec.columns[..spec.key_len];
         let mut tuples = Vec::with_capacity(keys.len());
         for key in keys {
@@ -550,6 +659,8 @@ mod tests {
             ],
             key_len: 1,
             day: None,
+            filter: None,
+            in_flight: None,
         };
         assert_eq!(
             unsupported(Engine::Postgres, &spec, 2, chrono_tz::UTC),
