@@ -10,11 +10,13 @@
 #      trailing space, one microsecond, a non-ASCII character), 5 rows missing on each side
 #      (including the first and last id).
 #   2. Times, BENCH_REPEAT times each (median wall clock reported; peak RSS is the max):
-#        floor pg|pg     psql \copy (SELECT * … ORDER BY id) to /dev/null, both sides at once
-#        recon pg|pg     recon diff --json --stats; fails the bench unless exactly the planted
-#                        differences come out (kinds, ids and row counts)
-#        floor pg|mariadb  psql \copy of the left + mysql --quick SELECT … ORDER BY id, at once
-#        recon pg|mariadb  the same check
+#        floor pg|pg     psql \copy (SELECT * … ORDER BY id) TO STDOUT | sha256sum, both sides
+#                        at once: reading and hashing the raw streams, nothing more
+#        recon-stream pg|pg  recon diff --strategy stream --json --stats; fails the bench unless
+#                        exactly the planted differences come out (kinds, ids and row counts)
+#        recon-bisect pg|pg  the same with --strategy bisect (digests computed in the databases)
+#        floor pg|mariadb  psql \copy of the left + mysql --quick SELECT … ORDER BY id, both hashed
+#        recon-stream|recon-bisect pg|mariadb  the same checks
 #        reladiff pg|pg  the peer (hashdiff: the sides are two databases), if it installs from
 #                        PyPI into bench/.venv; otherwise says why and goes on without it
 #        reladiff pg|mariadb  same, cross-engine
@@ -28,7 +30,7 @@
 #      not the default, so a quick trial does not overwrite the real run). Raw outputs of every
 #      run land in bench/out/.
 #
-# Knobs (environment): BENCH_ROWS (1000000), BENCH_REPEAT (5), RECON (the binary; default
+# Knobs (environment): BENCH_ROWS (5000000), BENCH_REPEAT (5), RECON (the binary; default
 # ${CARGO_TARGET_DIR:-target}/release/recon), BENCH_PEER (1; 0 skips reladiff),
 # BENCH_RESULTS_DIR (bench/results; bench/profile.sh points it at bench/out),
 # BENCH_RELADIFF (pip spec, default 'reladiff[postgresql,mysql]==0.6.0'), BENCH_KEEP (0),
@@ -41,7 +43,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 
-ROWS=${BENCH_ROWS:-1000000}
+ROWS=${BENCH_ROWS:-5000000}
 REPEAT=${BENCH_REPEAT:-5}
 PEER=${BENCH_PEER:-1}
 KEEP=${BENCH_KEEP:-0}
@@ -239,13 +241,15 @@ measure() { # name, rep, command…  (stdout → $out/<name>.<rep>.out, stderr �
     say "$name #$rep: ${secs} s, cpu ${cpu} s, peak RSS $((rss / 1024)) MB, exit $rc"
 }
 
-# The floors: both tables read in key order at once, the results thrown away.
-floor_pg_pg="psql -X -q -d $PG_LEFT -c \"\\copy (SELECT * FROM $TABLE ORDER BY id) TO '/dev/null'\" & l=\$!
-psql -X -q -d $PG_RIGHT -c \"\\copy (SELECT * FROM $TABLE ORDER BY id) TO '/dev/null'\" & r=\$!
+# The floors: both tables streamed out in key order at once (COPY … TO STDOUT; mysql --quick
+# streams rows rather than buffering them whole) and the streams hashed with sha256sum.
+floor_pg_pg="set -o pipefail
+psql -X -q -d $PG_LEFT -c \"\\copy (SELECT * FROM $TABLE ORDER BY id) TO STDOUT\" | sha256sum >/dev/null & l=\$!
+psql -X -q -d $PG_RIGHT -c \"\\copy (SELECT * FROM $TABLE ORDER BY id) TO STDOUT\" | sha256sum >/dev/null & r=\$!
 wait \$l && wait \$r"
-# --quick: rows are streamed, not buffered whole in the client (as recon streams them).
-floor_pg_my="psql -X -q -d $PG_LEFT -c \"\\copy (SELECT * FROM $TABLE ORDER BY id) TO '/dev/null'\" & l=\$!
-mysql -h$MYSQL_HOST -P$MYSQL_PORT -u$MYSQL_USER --default-character-set=utf8mb4 --quick -N -B $MY_DB -e 'SELECT * FROM $TABLE ORDER BY id' >/dev/null & r=\$!
+floor_pg_my="set -o pipefail
+psql -X -q -d $PG_LEFT -c \"\\copy (SELECT * FROM $TABLE ORDER BY id) TO STDOUT\" | sha256sum >/dev/null & l=\$!
+mysql -h$MYSQL_HOST -P$MYSQL_PORT -u$MYSQL_USER --default-character-set=utf8mb4 --quick -N -B $MY_DB -e 'SELECT * FROM $TABLE ORDER BY id' | sha256sum >/dev/null & r=\$!
 wait \$l && wait \$r"
 
 check_recon() { # the run's outputs must name exactly the planted differences
@@ -309,21 +313,25 @@ check_peer() { # a peer run that errs or finds other than the planted count is r
 }
 PEER_NOTES=()
 
-RUNS=("floor pg|pg" "recon pg|pg" "floor pg|mariadb" "recon pg|mariadb")
+RUNS=("floor pg|pg" "recon-stream pg|pg" "recon-bisect pg|pg" "floor pg|mariadb" "recon-stream pg|mariadb" "recon-bisect pg|mariadb")
 [[ $PEER_OK == 1 ]] && RUNS+=("reladiff pg|pg" "reladiff pg|mariadb")
 
 for rep in $(seq 1 "$REPEAT"); do
     measure "floor pg|pg" "$rep" bash -c "$floor_pg_pg"
     [[ $LAST_RC -eq 0 ]] || die "floor pg|pg failed: $(cat "$LAST_BASE.err")"
 
-    measure "recon pg|pg" "$rep" "$RECON" diff "$(pg_url $PG_LEFT)" "$TABLE" "$(pg_url $PG_RIGHT)" "$TABLE" --key id --json --stats
-    check_recon "recon pg|pg" "$LAST_BASE" "$LAST_RC"
+    for strategy in stream bisect; do
+        measure "recon-$strategy pg|pg" "$rep" "$RECON" diff "$(pg_url $PG_LEFT)" "$TABLE" "$(pg_url $PG_RIGHT)" "$TABLE" --key id --json --stats --strategy "$strategy"
+        check_recon "recon-$strategy pg|pg" "$LAST_BASE" "$LAST_RC"
+    done
 
     measure "floor pg|mariadb" "$rep" bash -c "$floor_pg_my"
     [[ $LAST_RC -eq 0 ]] || die "floor pg|mariadb failed: $(cat "$LAST_BASE.err")"
 
-    measure "recon pg|mariadb" "$rep" "$RECON" diff "$(pg_url $PG_LEFT)" "$TABLE" "$(my_url $MY_DB)" "$TABLE" --key id --json --stats
-    check_recon "recon pg|mariadb" "$LAST_BASE" "$LAST_RC"
+    for strategy in stream bisect; do
+        measure "recon-$strategy pg|mariadb" "$rep" "$RECON" diff "$(pg_url $PG_LEFT)" "$TABLE" "$(my_url $MY_DB)" "$TABLE" --key id --json --stats --strategy "$strategy"
+        check_recon "recon-$strategy pg|mariadb" "$LAST_BASE" "$LAST_RC"
+    done
 
     if [[ $PEER_OK == 1 ]]; then
         # Two databases, so reladiff picks hashdiff (joindiff needs both tables in one database).
@@ -350,7 +358,7 @@ done
 
 date_utc=$(date -u +%Y-%m-%d)
 result="$results_dir/integrity-$date_utc.txt"
-[[ $ROWS -eq 1000000 ]] || result="$results_dir/integrity-$date_utc-${ROWS}rows.txt"
+[[ $ROWS -eq 5000000 ]] || result="$results_dir/integrity-$date_utc-${ROWS}rows.txt"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else printf "-" }'; }
 {
     echo "# recon diff integrity benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -360,7 +368,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else pr
     echo "# planted: $PLANTED differences (10 changed, 5 missing in left, 5 missing in right); every recon run found exactly these"
     echo "# $REPEAT repetitions: seconds and client cpu are medians, peak RSS the max; rows/s = rows per side / seconds"
     echo "# vs_floor = seconds / the floor's seconds for the same engine pair; vs_peer = recon's seconds / reladiff's (below 1: recon is faster)"
-    echo "# floor = psql \\copy (SELECT * … ORDER BY id) TO /dev/null (and mysql --quick SELECT … ORDER BY id) for both sides at once"
+    echo "# floor = psql \\copy (SELECT * … ORDER BY id) TO STDOUT (and mysql --quick SELECT … ORDER BY id), each piped into sha256sum, both sides at once"
+    echo "# recon-stream reads every row and hashes it in recon; recon-bisect has both databases hash their rows (segment digests) and reads only the differing segments"
     if [[ $PEER_OK == 1 ]]; then
         echo "# peer = $PEER_VERSION, hashdiff (its defaults: one thread per database, bisection factor 32, threshold 16384; plus --skip-sort-results), all six columns"
     else
@@ -368,7 +377,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else pr
     fi
     for note in "${PEER_NOTES[@]}"; do echo "# peer note: $note"; done
     echo "#"
-    printf '%-20s %12s %9s %12s %9s %9s %9s %9s\n' run rows/side seconds rows/s cpu_s rss_MB vs_floor vs_peer
+    printf '%-24s %12s %9s %12s %9s %9s %9s %9s\n' run rows/side seconds rows/s cpu_s rss_MB vs_floor vs_peer
     for run in "${RUNS[@]}"; do
         [[ -n ${SECS[$run]:-} ]] || continue
         pair=${run#* }
@@ -379,7 +388,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else pr
         if [[ $run == recon* && -n ${SECS["reladiff $pair"]:-} ]]; then
             vs_peer=$(ratio "${SECS[$run]}" "${SECS["reladiff $pair"]}")
         fi
-        printf '%-20s %12s %9.3f %12.0f %9.2f %9.1f %9s %9s\n' "$run" "$SIDE_ROWS" "${SECS[$run]}" \
+        printf '%-24s %12s %9.3f %12.0f %9.2f %9.1f %9s %9s\n' "$run" "$SIDE_ROWS" "${SECS[$run]}" \
             "$(awk -v r="$SIDE_ROWS" -v s="${SECS[$run]}" 'BEGIN{print r/s}')" "${CPU[$run]}" \
             "$(awk -v k="${RSS[$run]}" 'BEGIN{print k/1024}')" "$vs_floor" "$vs_peer"
     done

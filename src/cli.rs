@@ -206,9 +206,10 @@ pub struct DiffArgs {
     /// Print row counts and difference counts.
     #[arg(long)]
     pub stats: bool,
-    /// How differing rows are found: auto (bisect with digests computed in PostgreSQL or
-    /// MySQL/MariaDB when both sides are such servers, else stream), stream, or bisect.
-    #[arg(long, value_enum, default_value = "auto")]
+    /// How differing rows are found: stream (read every row; lightest on the databases) or
+    /// bisect (PostgreSQL and MySQL/MariaDB hash their own rows; only digests and differing
+    /// rows cross the network).
+    #[arg(long, value_enum, default_value = "stream")]
     pub strategy: crate::integrity::Strategy,
     /// A timestamp column that ages rows: rows younger than --settle-secs on either side are
     /// in flight and not compared, and each difference is read again before it is printed.

@@ -147,8 +147,9 @@ pub struct IntegrityFile {
     /// Seal each clean business day and re-verify sealed days (dated checks; default true).
     #[serde(default = "default_true")]
     pub seal: bool,
-    /// How differing rows are found: "auto" (bisect where both sides can digest in SQL),
-    /// "stream" or "bisect". A day that seals is always streamed: its seal keeps every row hash.
+    /// How differing rows are found: "stream" (default) or "bisect" (digests computed in
+    /// PostgreSQL or MySQL/MariaDB). A day that seals is always streamed: its seal keeps every
+    /// row hash.
     #[serde(default)]
     pub strategy: Strategy,
     /// Rows whose `settle_column` is younger than this many seconds at the start of the check

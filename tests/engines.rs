@@ -196,19 +196,6 @@ async fn diff_postgres_against_mariadb_names_every_difference_exactly() {
     )
     .await;
     let dir = temp_dir();
-    let output = recon(
-        &[
-            "diff", &pg, "payments", &my, "payments", "--key", "id", "--json", "--stats",
-        ],
-        &[],
-        dir.path(),
-    );
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let lines: Vec<serde_json::Value> = stdout(&output)
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     let expected = [
         r#"{"kind":"changed","key":{"id":"3"},"columns":["settled"]}"#,
         r#"{"kind":"changed","key":{"id":"5"},"columns":["amount","created_at","memo"]}"#,
@@ -219,7 +206,32 @@ async fn diff_postgres_against_mariadb_names_every_difference_exactly() {
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines, expected, "stdout: {}", stdout(&output));
+    for strategy in ["stream", "bisect"] {
+        let output = recon(
+            &[
+                "diff",
+                &pg,
+                "payments",
+                &my,
+                "payments",
+                "--key",
+                "id",
+                "--json",
+                "--stats",
+                "--strategy",
+                strategy,
+            ],
+            &[],
+            dir.path(),
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let lines: Vec<serde_json::Value> = stdout(&output)
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines, expected, "{strategy}: {}", stdout(&output));
+    }
 }
 
 /// Text keys order by bytes on both servers (never by a locale or a case-insensitive
