@@ -647,6 +647,46 @@ date_column = "created_at"
     }
 
     #[test]
+    fn a_settle_time_ages_rows_by_its_column_or_the_date_column() {
+        let with = |extra: &str| {
+            GOOD.replace(
+                "date_column = \"created_at\"",
+                &format!("date_column = \"created_at\"\n{extra}"),
+            )
+        };
+        let config = parse(&with("settle_secs = 300")).unwrap();
+        let settle = config.integrity[0].settle.as_ref().map(|s| {
+            (
+                s.column.as_str(),
+                s.after.as_secs(),
+                s.recheck_after.as_secs(),
+            )
+        });
+        assert_eq!(settle, Some(("created_at", 300, 5)));
+        let config = parse(&with(
+            "settle_secs = 60\nsettle_column = \"updated_at\"\nrecheck_after_secs = 0",
+        ))
+        .unwrap();
+        let settle = config.integrity[0].settle.as_ref().map(|s| {
+            (
+                s.column.as_str(),
+                s.after.as_secs(),
+                s.recheck_after.as_secs(),
+            )
+        });
+        assert_eq!(settle, Some(("updated_at", 60, 0)));
+        assert!(parse(&GOOD).unwrap().integrity[0].settle.is_none());
+        assert_eq!(
+            message(&with("settle_column = \"updated_at\"")),
+            "recon.toml: integrity[0] (\"entries\").settle_column: set settle_secs too, or leave the column out"
+        );
+        assert_eq!(
+            message(&GOOD.replace("date_column = \"created_at\"", "settle_secs = 300")),
+            "recon.toml: integrity[0] (\"entries\").settle_secs: name the timestamp column that ages rows (settle_column)"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_named_with_their_place() {
         let msg = message(&GOOD.replace("date_column", "date_colum"));
         assert!(
