@@ -80,6 +80,19 @@ pub struct ReadSpec {
     pub in_flight: Option<InFlight>,
 }
 
+impl ReadSpec {
+    /// Whether a decoded row is one this read wants: in its business day and kept by its filter.
+    /// Exact, whatever a pushed-down condition let through.
+    pub fn wants(&self, values: &[Value]) -> bool {
+        let in_day = self.day.is_none_or(|day| match values.get(day.column) {
+            Some(Value::Timestamp(t)) => *t >= day.start && *t < day.end,
+            Some(Value::Date(d)) => *d == day.date,
+            _ => false,
+        });
+        in_day && self.filter.as_ref().is_none_or(|f| f.matches(values))
+    }
+}
+
 /// Rows whose column (an index into the read columns) is at or after `since` are in flight:
 /// too young to compare, because a replica or a pipeline may not have caught up yet.
 #[derive(Debug, Clone, Copy)]
@@ -140,7 +153,7 @@ impl DayWindow {
 }
 
 /// How far a streamed read widens a wall-clock day; the reader trims to the exact day.
-const WALL_CLOCK_MARGIN: chrono::Duration = chrono::Duration::days(1);
+pub(crate) const WALL_CLOCK_MARGIN: chrono::Duration = chrono::Duration::days(1);
 
 /// One batch of decoded rows, each with `ReadSpec::columns` values.
 pub type RowBatch = Vec<Vec<Value>>;

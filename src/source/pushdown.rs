@@ -233,16 +233,20 @@ fn conditions(
 ) -> Result<Conditions> {
     let engine = source.engine;
     let mut conditions = Conditions::new(engine);
+    // Digests need the exact day and filter in SQL (`unsupported` refused any read where they
+    // are not); rows fetched by key are trimmed exactly by `ReadSpec::wants` after a superset.
+    let margin = match rows {
+        Rows::Settled => chrono::Duration::zero(),
+        Rows::All => super::WALL_CLOCK_MARGIN,
+    };
     super::push_day(
         &mut conditions,
         engine,
         spec,
         |c| stores_instants(engine, c),
         |c| zone_of(engine, c, source.timezone),
-        // Exact: `unsupported` refused wall-clock days outside UTC.
-        chrono::Duration::zero(),
+        margin,
     );
-    // `unsupported` refused every read whose filter is not exact in SQL.
     push_filter(&mut conditions, engine, spec, source.timezone);
     if let (Some(in_flight), Rows::Settled) = (spec.in_flight, rows)
         && let Some(column) = spec.columns.get(in_flight.column)
@@ -596,13 +600,14 @@ impl Snapshot {
             key_order(engine, spec)
         );
         let tz = self.tz;
-        on_engine!(self, sql, conditions, |q, conn, decode| {
+        let rows = on_engine!(self, sql, conditions, |q, conn, decode| {
             let rows = q.fetch_all(conn).await.map_err(Error::from_source)?;
             rows.iter()
                 .map(|row| decode_key(row, &spec.columns, tz, decode))
                 .collect::<Result<Vec<_>>>()
         })
-        .map_err(self.context(spec))
+        .map_err(self.context(spec))?;
+        Ok(rows.into_iter().filter(|row| spec.wants(row)).collect())
     }
 }
 
