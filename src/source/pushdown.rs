@@ -340,12 +340,25 @@ impl Snapshot {
     pub async fn open(source: &Source) -> Result<Snapshot> {
         let context = |e: Error| e.context(format!("source {}", source.name));
         let tx = match &source.pool {
-            Pool::Postgres(pool) => SnapshotTx::Postgres(
-                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            Pool::Postgres(pool) => {
+                let mut tx = pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await
                     .map_err(Error::from_source)
-                    .map_err(context)?,
-            ),
+                    .map_err(context)?;
+                // Byte lengths and hashes in SQL are over UTF-8 only in a UTF-8 database.
+                let encoding: String = sqlx::query_scalar("SHOW server_encoding")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(Error::from_source)
+                    .map_err(context)?;
+                if encoding != "UTF8" {
+                    return Err(context(Error::bad_input(format!(
+                        "the database is {encoding}, not UTF8: digests are not pushed down into it; use the stream strategy"
+                    ))));
+                }
+                SnapshotTx::Postgres(tx)
+            }
             Pool::MySql(pool) => {
                 let mut tx = pool
                     .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
