@@ -675,7 +675,7 @@ date_column = "created_at"
             )
         });
         assert_eq!(settle, Some(("updated_at", 60, 0)));
-        assert!(parse(&GOOD).unwrap().integrity[0].settle.is_none());
+        assert!(parse(GOOD).unwrap().integrity[0].settle.is_none());
         assert_eq!(
             message(&with("settle_column = \"updated_at\"")),
             "recon.toml: integrity[0] (\"entries\").settle_column: set settle_secs too, or leave the column out"
