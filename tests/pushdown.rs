@@ -275,10 +275,18 @@ async fn bisection_narrows_many_segments_to_exactly_the_planted_rows() {
         segment_rows: 1000,
         leaf_rows: 40,
         fanout: 4,
+        ..Default::default()
     };
-    let bisected = compare(&left, &right, "ledger", &key, Strategy::Bisect, small).await;
-    assert_eq!(described(&bisected), expected);
-    assert_eq!((bisected.left.rows, bisected.right.rows), (20000, 19999));
+    // A zero target: every segment is "slow", so first-level segments shrink to leaf size.
+    let hurried = Segmenting {
+        target: std::time::Duration::ZERO,
+        ..small
+    };
+    for segmenting in [small, hurried] {
+        let bisected = compare(&left, &right, "ledger", &key, Strategy::Bisect, segmenting).await;
+        assert_eq!(described(&bisected), expected, "{segmenting:?}");
+        assert_eq!((bisected.left.rows, bisected.right.rows), (20000, 19999));
+    }
     let streamed = compare(
         &left,
         &right,
@@ -366,6 +374,7 @@ async fn composite_text_keys_bisect_in_byte_order_between_postgres_and_mariadb()
         segment_rows: 50,
         leaf_rows: 8,
         fanout: 3,
+        ..Default::default()
     };
     for (strategy, segmenting) in [
         (Strategy::Bisect, small),

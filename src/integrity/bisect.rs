@@ -5,6 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
@@ -19,12 +20,15 @@ use crate::source::{ReadSpec, Source};
 /// How finely a table is first cut, and when a differing segment stops being split.
 #[derive(Debug, Clone, Copy)]
 pub struct Segmenting {
-    /// Rows per first-level segment.
+    /// Rows per first-level segment, at most.
     pub segment_rows: u64,
     /// A differing segment of at most this many rows is narrowed to key + row hash.
     pub leaf_rows: u64,
     /// How many parts a larger differing segment is split into.
     pub fanout: u64,
+    /// How long one segment's digest query may take before the next segments are cut smaller,
+    /// so that no statement holds a production database for long.
+    pub target: Duration,
 }
 
 impl Default for Segmenting {
@@ -33,6 +37,22 @@ impl Default for Segmenting {
             segment_rows: 16_384,
             leaf_rows: 2_048,
             fanout: 8,
+            target: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Segmenting {
+    /// The next first-level segment's rows, given how long the last one's digests took: half
+    /// as many while over the target (down to `leaf_rows`), twice as many while under half of
+    /// it (up to `segment_rows`).
+    pub fn next_step(&self, step: u64, took: Duration) -> u64 {
+        if took > self.target {
+            (step / 2).max(self.leaf_rows.max(1))
+        } else if took < self.target / 2 {
+            step.saturating_mul(2).min(self.segment_rows.max(1))
+        } else {
+            step
         }
     }
 }
@@ -84,29 +104,43 @@ pub(super) async fn bisect(
         right.snapshot.in_flight_keys(right.source, right.spec)
     )?;
     let in_flight = distinct_keys(young_left, young_right);
-    let mut pending: VecDeque<(KeyRange, u32)> = split(
-        if left_rows >= right_rows {
-            &mut left
-        } else {
-            &mut right
-        },
-        &all,
-        segmenting.segment_rows,
-    )
-    .await?
-    .into_iter()
-    .map(|range| (range, 0))
-    .collect();
+    let left_is_bigger = left_rows >= right_rows;
+    // First-level segments are cut as they are reached, each of `step` rows of the bigger side;
+    // `step` shrinks while a segment's digests take longer than the target, and grows back.
+    let mut step = segmenting.segment_rows.max(1);
+    let mut next_after: Option<Option<Vec<Value>>> = Some(None);
+    let mut pending: VecDeque<(KeyRange, u32)> = VecDeque::new();
     let mut differences = Vec::new();
     let mut segments = 0u64;
-    while let Some((range, depth)) = pending.pop_front() {
+    loop {
+        if pending.is_empty() {
+            let Some(after) = next_after.take() else {
+                break;
+            };
+            let bigger = if left_is_bigger {
+                &mut left
+            } else {
+                &mut right
+            };
+            let up_to = bigger
+                .snapshot
+                .nth_key_after(bigger.source, bigger.spec, after.as_deref(), step)
+                .await?;
+            next_after = up_to.clone().map(Some);
+            pending.push_back((KeyRange { after, up_to }, 0));
+        }
+        let Some((range, depth)) = pending.pop_front() else {
+            break;
+        };
         segments += 1;
+        let started = Instant::now();
         let ((l_rows, l_digest), (r_rows, r_digest)) = tokio::try_join!(
             left.digest(plan.hashed, &range),
             right.digest(plan.hashed, &range)
         )?;
         if depth == 0 {
             rows_read.fetch_add(l_rows + r_rows, AtomicOrdering::Relaxed);
+            step = segmenting.next_step(step, started.elapsed());
         }
         if l_rows == r_rows && l_digest == r_digest {
             continue;
@@ -260,4 +294,27 @@ fn check_order(side: &Side<'_>, rows: &[(Vec<Value>, RowHash)]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_segments_make_the_next_ones_smaller_and_fast_ones_grow_them_back() {
+        let s = Segmenting::default();
+        let slow = Duration::from_secs(3);
+        let fast = Duration::from_millis(100);
+        let steady = Duration::from_millis(1500);
+        assert_eq!(s.next_step(16_384, slow), 8_192);
+        assert_eq!(s.next_step(4_096, slow), 2_048);
+        assert_eq!(s.next_step(2_048, slow), 2_048, "never below a leaf");
+        assert_eq!(s.next_step(2_048, fast), 4_096);
+        assert_eq!(
+            s.next_step(16_384, fast),
+            16_384,
+            "never above segment_rows"
+        );
+        assert_eq!(s.next_step(8_192, steady), 8_192);
+    }
 }

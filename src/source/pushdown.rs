@@ -463,6 +463,45 @@ impl Snapshot {
         Ok((count, digest))
     }
 
+    /// The `n`-th key after `after` (all keys when `None`), in key order: the upper bound of a
+    /// segment of `n` rows; `None` when fewer rows are left.
+    pub async fn nth_key_after(
+        &mut self,
+        source: &Source,
+        spec: &ReadSpec,
+        after: Option<&[Value]>,
+        n: u64,
+    ) -> Result<Option<Vec<Value>>> {
+        let engine = self.engine;
+        let range = KeyRange {
+            after: after.map(<[Value]>::to_vec),
+            up_to: None,
+        };
+        let mut conditions = conditions(source, spec, &range, Rows::Settled)?;
+        let offset = conditions.param(Param::Int(
+            i64::try_from(n.saturating_sub(1)).unwrap_or(i64::MAX),
+        ));
+        let keys: Vec<String> = spec.columns[..spec.key_len]
+            .iter()
+            .map(|c| select_expr(engine, c))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {}{} ORDER BY {} LIMIT 1 OFFSET {offset}",
+            keys.join(", "),
+            ident::quote(engine, &spec.table),
+            conditions.where_clause(),
+            key_order(engine, spec)
+        );
+        let key_columns = &spec.columns[..spec.key_len];
+        let tz = self.tz;
+        on_engine!(self, sql, conditions, |q, conn, decode| {
+            let row = q.fetch_optional(conn).await.map_err(Error::from_source)?;
+            row.map(|row| decode_key(&row, key_columns, tz, decode))
+                .transpose()
+        })
+        .map_err(self.context(spec))
+    }
+
     /// Every `step`-th key of `range` in key order: the upper bounds of segments of `step` rows.
     pub async fn boundaries(
         &mut self,
