@@ -55,6 +55,13 @@ pub struct JobFile {
     /// How many sealed days before the run's date each run re-verifies.
     #[serde(default = "default_seal_lookback")]
     pub seal_lookback_days: u32,
+    /// The most discrepancies one check may record in a run; more fails the check instead.
+    #[serde(default = "default_max_discrepancies")]
+    pub max_discrepancies: u64,
+}
+
+fn default_max_discrepancies() -> u64 {
+    100_000
 }
 
 fn default_seal_lookback() -> u32 {
@@ -68,6 +75,7 @@ impl Default for JobFile {
             out_dir: default_out_dir(),
             retry: RetryPolicy::default(),
             seal_lookback_days: default_seal_lookback(),
+            max_discrepancies: default_max_discrepancies(),
         }
     }
 }
@@ -180,6 +188,8 @@ pub struct Config {
     pub timezone: Tz,
     pub out_dir: PathBuf,
     pub seal_lookback_days: u32,
+    /// More discrepancies than this in one check fail it (see `JobFile::max_discrepancies`).
+    pub max_discrepancies: u64,
     pub store_url: String,
     pub sources: BTreeMap<String, SourceConfig>,
     pub integrity: Vec<IntegrityCheck>,
@@ -402,6 +412,12 @@ impl Config {
         let settlement =
             settlement::validate(&file.settlement, &file.formats, &source_names, &mut names)
                 .map_err(fail)?;
+        if file.job.max_discrepancies == 0 {
+            return Err(fail(
+                "job.max_discrepancies must be at least 1 (the most discrepancies one check may record)"
+                    .to_string(),
+            ));
+        }
         if integrity.is_empty() && settlement.is_empty() {
             return Err(fail(
                 "no checks configured: add at least one [[integrity]] table or [[settlement]] report"
@@ -415,6 +431,7 @@ impl Config {
             timezone,
             out_dir: file.job.out_dir,
             seal_lookback_days: file.job.seal_lookback_days,
+            max_discrepancies: file.job.max_discrepancies,
             store_url,
             sources,
             integrity,

@@ -279,7 +279,16 @@ async fn execute(
         let (record, found, seal_rows) = run_check(config, &sources, check, day)
             .instrument(span.clone())
             .await;
-        record_check(store, run_id, &span, &record, &found, &[]).await?;
+        record_check(
+            store,
+            run_id,
+            &span,
+            config.max_discrepancies,
+            &record,
+            &found,
+            &[],
+        )
+        .await?;
         if let (Some(rows), Some(digest)) = (seal_rows, &record.left.digest)
             && store
                 .seal(run_id, &check.name, &record.partition, digest, &rows)
@@ -306,6 +315,7 @@ async fn execute(
             store,
             run_id,
             &span,
+            config.max_discrepancies,
             &result.record,
             &result.found,
             &result.reexamined,
@@ -316,15 +326,28 @@ async fn execute(
     Ok(())
 }
 
-/// Stores one check's result and says, in its span, what that changed.
+/// Stores one check's result and says, in its span, what that changed. A check that found more
+/// discrepancies than `limit` is stored as failed instead, none of them recorded (see
+/// [`too_many`]).
 async fn record_check(
     store: &Store,
     run_id: i64,
     span: &tracing::Span,
+    limit: u64,
     record: &CheckRecord,
     found: &[Discrepancy],
     reexamined: &[i64],
 ) -> Result<()> {
+    let failed;
+    let (record, found, reexamined) = match too_many(found, limit) {
+        Some(e) if record.status != CheckStatus::Failed => {
+            let mut record = record.clone();
+            span.in_scope(|| record.fail(&e));
+            failed = record;
+            (&failed, &[][..], &[][..])
+        }
+        _ => (record, found, reexamined),
+    };
     let changes = store
         .record_check(run_id, record, found, reexamined)
         .await?;
@@ -338,6 +361,28 @@ async fn record_check(
         )
     });
     Ok(())
+}
+
+/// The error of a check that found more than `limit` discrepancies, with their count by kind.
+/// So many usually mean the wrong report, mapping or table rather than that many real problems,
+/// and recording each (with its audit entry) would bury the real ones; so the check fails and
+/// asks for a look. A real mass difference says so here too, and a raised limit records it.
+fn too_many(found: &[Discrepancy], limit: u64) -> Option<Error> {
+    if found.len() as u64 <= limit {
+        return None;
+    }
+    let mut by_kind = std::collections::BTreeMap::<&str, u64>::new();
+    for d in found {
+        *by_kind.entry(d.kind.as_str()).or_default() += 1;
+    }
+    let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    Some(Error::bad_input(format!(
+        "{} discrepancies found ({}), more than the {limit} one check may record (job.max_discrepancies): \
+         none were recorded. Check that the report, its mapping and the tables are the ones meant; \
+         if the differences are real, raise the limit and rerun",
+        found.len(),
+        kinds.join(", ")
+    )))
 }
 
 /// One check's sync for `day`: both sides read and compared, retried by the tighter of its two

@@ -230,3 +230,218 @@ async fn discrepancy_life_on_a_postgres_store() {
     let dir = temp_dir();
     life_of_a_discrepancy(&store, dir.path()).await;
 }
+
+/// Records `count` `missing_in_right` discrepancies with keys `0..count` for `run`.
+async fn record_missing(
+    store: &Store,
+    run: i64,
+    keys: std::ops::Range<usize>,
+    reexamined: &[i64],
+) -> recon::store::CheckChanges {
+    let side = |source: &str| recon::store::TableSide {
+        source: source.to_string(),
+        table: "entries".to_string(),
+        rows: Some(5000),
+        digest: None,
+    };
+    let record = recon::store::CheckRecord {
+        check: "entries".to_string(),
+        check_type: "integrity".to_string(),
+        partition: "2026-11-20".to_string(),
+        status: recon::store::CheckStatus::Discrepancies,
+        left: side("ledger"),
+        right: side("payments"),
+        error: None,
+        exit: Exit::Discrepancies,
+        attempts: 1,
+        duration_ms: 0,
+        accounting: None,
+    };
+    let found: Vec<recon::discrepancy::Discrepancy> = keys
+        .map(|i| recon::discrepancy::Discrepancy {
+            check: record.check.clone(),
+            partition: record.partition.clone(),
+            kind: recon::discrepancy::Kind::MissingInRight,
+            key: vec![("id".to_string(), Some(i.to_string()))],
+            columns: Vec::new(),
+            values: Vec::new(),
+            detail: None,
+            at_stake: None,
+        })
+        .collect();
+    store
+        .record_check(run, &record, &found, reexamined)
+        .await
+        .unwrap()
+}
+
+/// More discrepancies than one multi-row statement holds: each is opened once with its own id,
+/// carried or resolved by the next run in id order, and the audit chain stays whole.
+async fn discrepancies_in_batches(store_url: &str) {
+    let store = Store::open(store_url).await.unwrap();
+    store.migrate().await.unwrap();
+    let first_run = store
+        .begin_run(date(20), "", "test", chrono::Utc::now())
+        .await
+        .unwrap();
+    let first = record_missing(&store, first_run, 0..2345, &[]).await;
+    let keys = |recorded: &[recon::discrepancy::Recorded]| -> Vec<String> {
+        recorded
+            .iter()
+            .map(|r| r.discrepancy.key[0].1.clone().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        keys(&first.seen),
+        (0..2345).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
+    assert!(first.seen.iter().all(|r| r.status == Status::Open));
+    assert!(first.seen.iter().all(|r| r.first_run_id == first_run));
+    let ids: Vec<i64> = first.seen.iter().map(|r| r.id).collect();
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 2345);
+
+    // The next run still finds the first 1,200; the other 1,145 are resolved. Two of the
+    // first run's ids are handed back as re-examined too: one found again stays carried.
+    let second_run = store
+        .begin_run(date(21), "", "test", chrono::Utc::now())
+        .await
+        .unwrap();
+    let second = record_missing(&store, second_run, 0..1200, &[ids[5], ids[2000]]).await;
+    assert_eq!(
+        ids[..1200],
+        second.seen.iter().map(|r| r.id).collect::<Vec<_>>()[..]
+    );
+    assert!(second.seen.iter().all(|r| r.status == Status::Carried));
+    assert!(second.seen.iter().all(|r| r.first_run_id == first_run));
+    assert_eq!(
+        second.resolved.iter().map(|r| r.id).collect::<Vec<_>>(),
+        ids[1200..].to_vec()
+    );
+    assert!(second.resolved.iter().all(|r| r.status == Status::Resolved));
+    assert_eq!(
+        keys(&second.resolved),
+        (1200..2345).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
+
+    // Entries: a run start each, a check result each, 2,345 opened, 1,145 resolved.
+    let verification = store.verify_audit(0).await.unwrap();
+    assert!(verification.breaks.is_empty(), "{:?}", verification.breaks);
+    assert_eq!(verification.checked, 2 + 2 + 2345 + 1145);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn discrepancies_in_batches_on_a_sqlite_store() {
+    let dir = temp_dir();
+    discrepancies_in_batches(&format!(
+        "sqlite://{}",
+        dir.path().join("store.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn discrepancies_in_batches_on_a_postgres_store() {
+    let Some(store) = fresh_postgres("batches").await else {
+        return;
+    };
+    discrepancies_in_batches(&store).await;
+}
+
+/// A check finding more discrepancies than `job.max_discrepancies` fails with their count by
+/// kind and records none of them; the other check records its own as usual.
+#[tokio::test]
+async fn too_many_discrepancies_fail_the_check() {
+    let dir = temp_dir();
+    let ledger = sqlite_db(
+        &dir.path().join("ledger.db"),
+        &[
+            TABLES[0],
+            TABLES[1],
+            "INSERT INTO accounts VALUES ('a', 'Alpha')",
+            "INSERT INTO entries VALUES (1, 100, '2026-11-20 09:00:00'), (2, 200, '2026-11-20 10:00:00'),
+                                        (3, 300, '2026-11-20 11:00:00')",
+        ],
+    )
+    .await;
+    let payments = sqlite_db(
+        &dir.path().join("payments.db"),
+        &[
+            TABLES[0],
+            TABLES[1],
+            "INSERT INTO entries VALUES (1, 101, '2026-11-20 09:00:00'), (2, 201, '2026-11-20 10:00:00')",
+        ],
+    )
+    .await;
+    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let vars = [
+        ("STORE_URL", store.clone()),
+        ("LEDGER_URL", ledger),
+        ("PAYMENTS_URL", payments),
+    ];
+    let env = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let text = format!("[job]\nmax_discrepancies = 2\n{CONFIG}");
+    let config = Config::parse(Path::new("limit.toml"), &text, &env).unwrap();
+    let report = recon::run::run(
+        &config,
+        date(20),
+        &dir.path().join("out"),
+        recon::run::RunOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.exit(), Exit::BadInput);
+    let checks: Vec<_> = report
+        .summary
+        .checks
+        .iter()
+        .map(|c| {
+            (
+                c.name.as_str(),
+                c.status.as_str(),
+                c.discrepancies,
+                c.error.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        vec![
+            ("accounts", "discrepancies", 1, None),
+            (
+                "entries",
+                "failed",
+                0,
+                Some(
+                    "3 discrepancies found (2 changed, 1 missing_in_right), more than the 2 one check \
+                     may record (job.max_discrepancies): none were recorded. Check that the report, \
+                     its mapping and the tables are the ones meant; if the differences are real, \
+                     raise the limit and rerun"
+                        .to_string()
+                )
+            ),
+        ]
+    );
+    assert_eq!(
+        seen(&report),
+        vec![(
+            "accounts".to_string(),
+            r#"{"id":"a"}"#.to_string(),
+            Status::Open
+        )]
+    );
+
+    let zero = format!("[job]\nmax_discrepancies = 0\n{CONFIG}");
+    let refused = Config::parse(Path::new("limit.toml"), &zero, &env).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "limit.toml: job.max_discrepancies must be at least 1 (the most discrepancies one check may record)"
+    );
+}

@@ -92,6 +92,37 @@ pub fn entry_hash(
     hex::encode(Sha256::digest(encode_row(&fields)))
 }
 
+/// Where one appended entry sits in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub seq: i64,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The links of `entries` appended at `at` from sequence number `first_seq`, after the entry
+/// whose hash is `prev_hash`: each entry's hash is the next one's `prev_hash`.
+pub fn chain(first_seq: i64, at: &str, mut prev_hash: String, entries: &[NewEntry]) -> Vec<Link> {
+    let mut links = Vec::with_capacity(entries.len());
+    for (seq, entry) in (first_seq..).zip(entries) {
+        let hash = entry_hash(
+            seq,
+            at,
+            &entry.actor,
+            entry.action,
+            entry.run_id,
+            &entry.payload,
+            &prev_hash,
+        );
+        links.push(Link {
+            seq,
+            prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+            hash,
+        });
+    }
+    links
+}
+
 /// Now, at the microsecond precision every store keeps, as canonical text.
 pub fn now_text() -> String {
     let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
@@ -324,6 +355,41 @@ mod tests {
         let text =
             format!("V1:1V27:2026-11-20T00:00:00.000000ZV5:reconV4:testNV2:{{}}V64:{GENESIS}");
         assert_eq!(h, hex::encode(Sha256::digest(text.as_bytes())));
+    }
+
+    #[test]
+    fn appended_links_continue_the_chain_after_its_head() {
+        let entries: Vec<NewEntry> = (0..3)
+            .map(|n| NewEntry::new("test", "recon", Some(7), serde_json::json!({ "n": n })))
+            .collect();
+        let at = "2026-11-20T00:00:00.000000Z";
+        let links = super::chain(8, at, "ab".repeat(32), &entries);
+        assert_eq!(
+            links.iter().map(|l| l.seq).collect::<Vec<_>>(),
+            vec![8, 9, 10]
+        );
+        assert_eq!(links[0].prev_hash, "ab".repeat(32));
+        assert_eq!(links[1].prev_hash, links[0].hash);
+        assert_eq!(links[2].prev_hash, links[1].hash);
+        let stored: Vec<Entry> = entries
+            .iter()
+            .zip(&links)
+            .map(|(e, l)| Entry {
+                seq: l.seq,
+                at: at.to_string(),
+                actor: e.actor.clone(),
+                action: e.action.to_string(),
+                run_id: e.run_id,
+                payload: e.payload.clone(),
+                prev_hash: l.prev_hash.clone(),
+                hash: l.hash.clone(),
+            })
+            .collect();
+        let mut v = Verifier::new(7, "ab".repeat(32));
+        stored.iter().for_each(|e| v.check(e));
+        v.finish(10, &links[2].hash);
+        assert_eq!(v.breaks, vec![]);
+        assert_eq!(v.checked, 3);
     }
 
     #[test]

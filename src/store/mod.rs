@@ -65,109 +65,181 @@ impl BeginWrite for PgPool {
     }
 }
 
-/// Appends audit entries inside an open transaction `$tx`: the `audit_head` row is bumped
-/// first, so its row lock (PostgreSQL) or the write lock (SQLite) serialises every appender.
+/// Rows per multi-row statement: at the widest row written (9 parameters) this stays far below
+/// SQLite's 32,766 and PostgreSQL's 65,535 bound parameters per statement.
+const BATCH_ROWS: usize = 1000;
+
+/// The list part of a multi-row statement: `rows` copies of `row`, joined by `, `, whose
+/// placeholders `$1`…`$k` (`k = params_per_row`) are renumbered for each copy and shifted past
+/// the `before` parameters bound ahead of the list. `value_rows("($1, $2)", 2, 2, 1)` is
+/// `($2, $3), ($4, $5)`.
+fn value_rows(row: &str, params_per_row: usize, rows: usize, before: usize) -> String {
+    let mut out = String::with_capacity((row.len() + 8) * rows);
+    for copy in 0..rows {
+        if copy > 0 {
+            out.push_str(", ");
+        }
+        let offset = before + copy * params_per_row;
+        let mut rest = row;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            match rest[at + 1..at + 1 + digits].parse::<usize>() {
+                Ok(n) => out.push_str(&format!("${}", n + offset)),
+                Err(_) => out.push('$'),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_str(rest);
+    }
+    out
+}
+
+/// Appends audit entries inside an open transaction `$tx`: the `audit_head` row is moved past
+/// them all first, so its row lock (PostgreSQL) or the write lock (SQLite) serialises every
+/// appender; the chain is hashed here and written in multi-row statements.
 macro_rules! append_audit {
     ($tx:expr, $entries:expr) => {{
-        for entry in $entries {
-            let head =
-                sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-                    .fetch_one(&mut *$tx)
-                    .await
-                    .map_err(Error::from_store)?;
-            let seq: i64 = sqlx::Row::try_get(&head, "seq").map_err(Error::from_store)?;
-            let prev_hash: String = sqlx::Row::try_get(&head, "hash").map_err(Error::from_store)?;
-            let at = $crate::store::audit::now_text();
-            let hash = $crate::store::audit::entry_hash(
-                seq,
-                &at,
-                &entry.actor,
-                entry.action,
-                entry.run_id,
-                &entry.payload,
-                &prev_hash,
-            );
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at, actor, action, run_id, payload, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        let entries: Vec<$crate::store::audit::NewEntry> = $entries.into_iter().collect();
+        if !entries.is_empty() {
+            let count = i64::try_from(entries.len())
+                .map_err(|_| Error::internal("more audit entries than a sequence can number"))?;
+            let head = sqlx::query(
+                "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash",
             )
-            .bind(seq)
-            .bind(&at)
-            .bind(&entry.actor)
-            .bind(entry.action)
-            .bind(entry.run_id)
-            .bind(&entry.payload)
-            .bind(&prev_hash)
-            .bind(&hash)
-            .execute(&mut *$tx)
+            .bind(count)
+            .fetch_one(&mut *$tx)
             .await
             .map_err(Error::from_store)?;
-            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-                .bind(&hash)
-                .execute(&mut *$tx)
-                .await
-                .map_err(Error::from_store)?;
+            let last_seq: i64 = sqlx::Row::try_get(&head, "seq").map_err(Error::from_store)?;
+            let head_hash: String = sqlx::Row::try_get(&head, "hash").map_err(Error::from_store)?;
+            let at = $crate::store::audit::now_text();
+            let chained = $crate::store::audit::chain(last_seq - count + 1, &at, head_hash, &entries);
+            for (entries, links) in entries
+                .chunks($crate::store::BATCH_ROWS)
+                .zip(chained.chunks($crate::store::BATCH_ROWS))
+            {
+                let sql = format!(
+                    "INSERT INTO audit_log (seq, at, actor, action, run_id, payload, prev_hash, hash) VALUES {}",
+                    $crate::store::value_rows("($1, $2, $3, $4, $5, $6, $7, $8)", 8, entries.len(), 0)
+                );
+                let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (entry, link) in entries.iter().zip(links) {
+                    insert = insert
+                        .bind(link.seq)
+                        .bind(&at)
+                        .bind(&entry.actor)
+                        .bind(entry.action)
+                        .bind(entry.run_id)
+                        .bind(&entry.payload)
+                        .bind(&link.prev_hash)
+                        .bind(&link.hash);
+                }
+                insert.execute(&mut *$tx).await.map_err(Error::from_store)?;
+            }
+            if let Some(last) = chained.last() {
+                sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+                    .bind(&last.hash)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(Error::from_store)?;
+            }
         }
     }};
 }
 
 /// Moves one partition's discrepancies along their life inside transaction `$tx`: each found one
 /// is opened, carried or reopened (and linked to the run); each one `$still_open` returns that
-/// was not found is resolved. Evaluates to the [`CheckChanges`].
+/// was not found is resolved. Written in multi-row statements. Evaluates to the [`CheckChanges`].
 macro_rules! move_along_life {
     ($tx:expr, $run_id:expr, $now:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr, $still_open:expr) => {{
         let mut changes = CheckChanges::default();
-        for (d, fingerprint) in $found.iter().zip($fingerprints.iter()) {
-            let row = sqlx::query(super::runs::UPSERT_DISCREPANCY)
-                .bind(fingerprint)
-                .bind(&d.check)
-                .bind(&d.partition)
-                .bind(d.kind.as_str())
-                .bind(d.key_json().to_string())
-                .bind(serde_json::Value::from(d.columns.clone()).to_string())
-                .bind(super::discrepancies::detail_json(d))
-                .bind($run_id)
-                .bind($now)
-                .fetch_one(&mut *$tx)
-                .await
-                .map_err(Error::from_store)?;
-            let id: i64 = sqlx::Row::try_get(&row, "id").map_err(Error::from_store)?;
-            let status: String = sqlx::Row::try_get(&row, "status").map_err(Error::from_store)?;
-            sqlx::query("INSERT INTO run_discrepancies (run_id, discrepancy_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind($run_id)
-                .bind(id)
-                .execute(&mut *$tx)
-                .await
-                .map_err(Error::from_store)?;
-            changes.seen.push(Recorded {
-                id,
-                status: super::discrepancies::parse_status(&status)?,
-                first_run_id: sqlx::Row::try_get(&row, "first_run_id").map_err(Error::from_store)?,
-                discrepancy: d.clone(),
-            });
+        for (found, fingerprints) in $found
+            .chunks($crate::store::BATCH_ROWS)
+            .zip($fingerprints.chunks($crate::store::BATCH_ROWS))
+        {
+            let sql = format!(
+                "{} {} {}",
+                super::runs::UPSERT_DISCREPANCY_INTO,
+                $crate::store::value_rows(super::runs::UPSERT_DISCREPANCY_ROW, 9, found.len(), 0),
+                super::runs::UPSERT_DISCREPANCY_ON_CONFLICT
+            );
+            let mut upsert = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (d, fingerprint) in found.iter().zip(fingerprints) {
+                upsert = upsert
+                    .bind(fingerprint)
+                    .bind(&d.check)
+                    .bind(&d.partition)
+                    .bind(d.kind.as_str())
+                    .bind(d.key_json().to_string())
+                    .bind(serde_json::Value::from(d.columns.clone()).to_string())
+                    .bind(super::discrepancies::detail_json(d))
+                    .bind($run_id)
+                    .bind($now);
+            }
+            let rows = upsert.fetch_all(&mut *$tx).await.map_err(Error::from_store)?;
+            // RETURNING promises no order: each row is matched back by its fingerprint.
+            let mut returned = std::collections::HashMap::with_capacity(rows.len());
+            for row in &rows {
+                let fingerprint: String = sqlx::Row::try_get(row, "fingerprint").map_err(Error::from_store)?;
+                returned.insert(fingerprint, row);
+            }
+            let mut ids = Vec::with_capacity(found.len());
+            for (d, fingerprint) in found.iter().zip(fingerprints) {
+                let row = returned.get(fingerprint.as_str()).ok_or_else(|| {
+                    Error::internal(format!("the store returned no row for discrepancy {fingerprint}"))
+                })?;
+                let id: i64 = sqlx::Row::try_get(*row, "id").map_err(Error::from_store)?;
+                let status: String = sqlx::Row::try_get(*row, "status").map_err(Error::from_store)?;
+                ids.push(id);
+                changes.seen.push(Recorded {
+                    id,
+                    status: super::discrepancies::parse_status(&status)?,
+                    first_run_id: sqlx::Row::try_get(*row, "first_run_id").map_err(Error::from_store)?,
+                    discrepancy: d.clone(),
+                });
+            }
+            let sql = format!(
+                "INSERT INTO run_discrepancies (run_id, discrepancy_id) VALUES {} ON CONFLICT DO NOTHING",
+                $crate::store::value_rows("($1, $2)", 2, ids.len(), 0)
+            );
+            let mut link = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in &ids {
+                link = link.bind($run_id).bind(id);
+            }
+            link.execute(&mut *$tx).await.map_err(Error::from_store)?;
         }
+        let seen: std::collections::HashSet<i64> = changes.seen.iter().map(|r| r.id).collect();
         let still_open = sqlx::query($still_open)
             .bind($check)
             .bind($partition)
             .fetch_all(&mut *$tx)
             .await
             .map_err(Error::from_store)?;
-        for row in still_open {
-            let id: i64 = sqlx::Row::try_get(&row, "id").map_err(Error::from_store)?;
-            if changes.seen.iter().any(|r| r.id == id) {
-                continue;
+        let mut gone = Vec::new();
+        for row in &still_open {
+            let id: i64 = sqlx::Row::try_get(row, "id").map_err(Error::from_store)?;
+            if !seen.contains(&id) {
+                let mut recorded = super::discrepancies::recorded_from_row(row)?;
+                recorded.status = crate::discrepancy::Status::Resolved;
+                gone.push(recorded);
             }
-            sqlx::query("UPDATE discrepancies SET status = 'resolved', resolved_run_id = $1, resolved_at = $2 WHERE id = $3")
-                .bind($run_id)
-                .bind($now)
-                .bind(id)
-                .execute(&mut *$tx)
-                .await
-                .map_err(Error::from_store)?;
-            let mut recorded = super::discrepancies::recorded_from_row(&row)?;
-            recorded.status = crate::discrepancy::Status::Resolved;
-            changes.resolved.push(recorded);
         }
+        for chunk in gone.chunks($crate::store::BATCH_ROWS) {
+            let sql = format!(
+                "UPDATE discrepancies SET status = 'resolved', resolved_run_id = $1, resolved_at = $2 WHERE id IN ({})",
+                $crate::store::value_rows("$1", 1, chunk.len(), 2)
+            );
+            let mut resolve = sqlx::query(sqlx::AssertSqlSafe(sql)).bind($run_id).bind($now);
+            for recorded in chunk {
+                resolve = resolve.bind(recorded.id);
+            }
+            resolve.execute(&mut *$tx).await.map_err(Error::from_store)?;
+        }
+        changes.resolved = gone;
         changes
     }};
 }
@@ -410,4 +482,22 @@ pub fn os_user() -> String {
 /// How recon itself signs the entries of a run: `recon@host`.
 pub fn run_actor() -> String {
     format!("recon@{}", hostname())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value_rows;
+
+    #[test]
+    fn value_rows_renumber_each_copy_past_the_parameters_before() {
+        assert_eq!(value_rows("($1, $2)", 2, 2, 1), "($2, $3), ($4, $5)");
+        assert_eq!(
+            value_rows("($1, 'open', $2, $2)", 2, 3, 0),
+            "($1, 'open', $2, $2), ($3, 'open', $4, $4), ($5, 'open', $6, $6)"
+        );
+        assert_eq!(value_rows("$1", 1, 3, 2), "$3, $4, $5");
+        assert_eq!(value_rows("($10, $1)", 10, 2, 0), "($10, $1), ($20, $11)");
+        assert_eq!(value_rows("('$', $1)", 1, 1, 0), "('$', $1)");
+        assert_eq!(value_rows("($1)", 1, 0, 0), "");
+    }
 }

@@ -1,6 +1,8 @@
 //! Runs and their check results, and how each result moves its discrepancies along their life.
 //! Every change is written together with its audit entries, in one transaction.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use sqlx::Row;
@@ -17,10 +19,17 @@ use crate::exit::Exit;
 
 /// `INSERT … ON CONFLICT`: a discrepancy seen again is carried (or stays acknowledged); one that
 /// had been resolved opens again with this run as its first sighting.
-pub(super) const UPSERT_DISCREPANCY: &str = "
+/// A multi-row upsert of discrepancies: `UPSERT_DISCREPANCY_INTO`, then one
+/// `UPSERT_DISCREPANCY_ROW` per discrepancy (renumbered by `value_rows`), then
+/// `UPSERT_DISCREPANCY_ON_CONFLICT`: a fingerprint seen before is carried, or reopened when it
+/// was resolved.
+pub(super) const UPSERT_DISCREPANCY_INTO: &str = "
     INSERT INTO discrepancies (fingerprint, check_name, partition_key, kind, key_json, columns_json,
                                detail_json, status, first_run_id, last_run_id, first_seen_at, last_seen_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $8, $9, $9)
+    VALUES";
+pub(super) const UPSERT_DISCREPANCY_ROW: &str =
+    "($1, $2, $3, $4, $5, $6, $7, 'open', $8, $8, $9, $9)";
+pub(super) const UPSERT_DISCREPANCY_ON_CONFLICT: &str = "
     ON CONFLICT (fingerprint) DO UPDATE SET
         status = CASE discrepancies.status
                      WHEN 'acknowledged' THEN 'acknowledged'
@@ -36,7 +45,7 @@ pub(super) const UPSERT_DISCREPANCY: &str = "
         detail_json = excluded.detail_json,
         last_run_id = excluded.last_run_id,
         last_seen_at = excluded.last_seen_at
-    RETURNING id, status, first_run_id";
+    RETURNING id, fingerprint, status, first_run_id";
 
 /// The open discrepancies of a check's partition that a check result settles (all kinds but the
 /// sealed-day ones, which only a seal verification settles).
@@ -204,22 +213,28 @@ impl Store {
                 CheckChanges::default()
             } else {
                 let mut changes = move_along_life!(tx, run_id, now, &record.check, &record.partition, found, &fingerprints, STILL_OPEN_RESULTS);
-                for id in reexamined.iter().filter(|id| !changes.seen.iter().any(|r| r.id == **id)) {
-                    let row = sqlx::query(
+                // Re-examined discrepancies not found again are resolved, in the order given.
+                let seen: HashSet<i64> = changes.seen.iter().map(|r| r.id).collect();
+                let settled: Vec<i64> = reexamined.iter().copied().filter(|id| !seen.contains(id)).collect();
+                let order: HashMap<i64, usize> = settled.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+                let mut resolved = Vec::new();
+                for chunk in settled.chunks(super::BATCH_ROWS) {
+                    let sql = format!(
                         "UPDATE discrepancies SET status = 'resolved', resolved_run_id = $1, resolved_at = $2
-                         WHERE id = $3 AND status IN ('open', 'carried', 'acknowledged')
+                         WHERE id IN ({}) AND status IN ('open', 'carried', 'acknowledged')
                          RETURNING id, check_name, partition_key, kind, key_json, columns_json, detail_json, status, first_run_id",
-                    )
-                    .bind(run_id)
-                    .bind(now)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(Error::from_store)?;
-                    if let Some(row) = row {
-                        changes.resolved.push(super::discrepancies::recorded_from_row(&row)?);
+                        super::value_rows("$1", 1, chunk.len(), 2)
+                    );
+                    let mut resolve = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id).bind(now);
+                    for id in chunk {
+                        resolve = resolve.bind(id);
+                    }
+                    for row in resolve.fetch_all(&mut *tx).await.map_err(Error::from_store)? {
+                        resolved.push(super::discrepancies::recorded_from_row(&row)?);
                     }
                 }
+                resolved.sort_by_key(|r| order.get(&r.id).copied());
+                changes.resolved.extend(resolved);
                 changes
             };
             let entries = check_entries(run_id, record, &changes);
