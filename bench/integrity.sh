@@ -19,7 +19,9 @@
 #        recon-stream|recon-bisect pg|mariadb  the same checks
 #        reladiff pg|pg  the peer (hashdiff: the sides are two databases), if it installs from
 #                        PyPI into bench/.venv; otherwise says why and goes on without it
-#        reladiff pg|mariadb  same, cross-engine
+#        reladiff pg|mariadb  same, cross-engine; each peer run's rows (--json, one line per
+#                        differing row and side) are turned into (kind, id) and compared with
+#                        the planted set recon found: the table says whether the sets are equal
 #      Wall clock: bash's clock around the command; peak RSS and CPU: /usr/bin/time -v
 #      ("Maximum resident set size" is the largest single process: for a floor that is one
 #      client, never the database servers; "client cpu" likewise excludes the servers).
@@ -296,22 +298,31 @@ fi
 
 # --skip-sort-results: without it reladiff 0.6.0 dies sorting its results when a differing row
 # holds a NULL ("'<' not supported between instances of 'str' and 'NoneType'") — and exits 0.
+# --json without --stats: one line ["-"|"+", [id, columns…]] per differing row and side ("-": the
+# row as the left has it, "+": as the right has it). COLUMNS keeps rich from wrapping the lines.
 peer_cols=(-k id -c account_id -c amount_minor -c currency -c status -c created_at -c memo --skip-sort-results)
-check_peer() { # a peer run that errs or finds other than the planted count is reported, not fatal
-    local name=$1 base=$2 rc=$3 found
+check_peer() { # a peer run that errs or whose set differs from the planted one is reported, not fatal
+    local name=$1 base=$2 rc=$3
     if [[ $rc -ne 0 ]]; then
         PEER_NOTES+=("$name: exited $rc: $(grep -v '^\s*$' "$base.err" | tail -n 1)")
         return 1
     fi
-    # exclusive_A: only in the left (missing in right); exclusive_B: only in the right.
-    found=$(jq -r '[.exclusive_A, .exclusive_B, .updated, .total] | @tsv' "$base.out" 2>/dev/null || true)
-    if [[ $found != "$(printf '5\t5\t10\t%s' "$PLANTED")" ]]; then
-        PEER_NOTES+=("$name: found (only-left only-right updated total) '${found:-nothing}', planted '5 5 10 $PLANTED'; run not counted (see $base.out, .err)")
+    # Per id: only "-" is missing in the right, only "+" missing in the left, both is changed.
+    jq -r '[.[0], (.[1][0] | tostring)] | @tsv' "$base.out" 2>/dev/null \
+        | awk -F'\t' '{ s[$2] = s[$2] $1 } END { for (id in s) {
+              k = (s[id] ~ /-/ && s[id] ~ /\+/) ? "changed" : (s[id] ~ /-/ ? "missing_in_right" : "missing_in_left");
+              print k "\t" id } }' | sort >"$base.got.tsv"
+    if diff -q "$expected" "$base.got.tsv" >/dev/null; then
+        [[ ${PEER_SAME["${name#* }"]:-} == no ]] || PEER_SAME["${name#* }"]=yes
+    else
+        PEER_SAME["${name#* }"]=no
+        PEER_NOTES+=("$name: its differences are not the planted ones recon found ($(comm -3 "$expected" "$base.got.tsv" | wc -l) lines differ, see $base.got.tsv); run not counted")
         sed -i '$ s/\t[0-9]*$/\t99/' "$samples"   # the time of a wrong answer does not count
         return 1
     fi
 }
 PEER_NOTES=()
+declare -A PEER_SAME
 
 RUNS=("floor pg|pg" "recon-stream pg|pg" "recon-bisect pg|pg" "floor pg|mariadb" "recon-stream pg|mariadb" "recon-bisect pg|mariadb")
 [[ $PEER_OK == 1 ]] && RUNS+=("reladiff pg|pg" "reladiff pg|mariadb")
@@ -335,9 +346,9 @@ for rep in $(seq 1 "$REPEAT"); do
 
     if [[ $PEER_OK == 1 ]]; then
         # Two databases, so reladiff picks hashdiff (joindiff needs both tables in one database).
-        measure "reladiff pg|pg" "$rep" "$venv/bin/reladiff" "$(pg_url_peer $PG_LEFT)" "$TABLE" "$(pg_url_peer $PG_RIGHT)" "$TABLE" "${peer_cols[@]}" --stats --json
+        measure "reladiff pg|pg" "$rep" env COLUMNS=100000 "$venv/bin/reladiff" "$(pg_url_peer $PG_LEFT)" "$TABLE" "$(pg_url_peer $PG_RIGHT)" "$TABLE" "${peer_cols[@]}" --json
         check_peer "reladiff pg|pg" "$LAST_BASE" "$LAST_RC" || true
-        measure "reladiff pg|mariadb" "$rep" "$venv/bin/reladiff" "$(pg_url_peer $PG_LEFT)" "$TABLE" "$(my_url_peer $MY_DB)" "$TABLE" "${peer_cols[@]}" --stats --json
+        measure "reladiff pg|mariadb" "$rep" env COLUMNS=100000 "$venv/bin/reladiff" "$(pg_url_peer $PG_LEFT)" "$TABLE" "$(my_url_peer $MY_DB)" "$TABLE" "${peer_cols[@]}" --json
         check_peer "reladiff pg|mariadb" "$LAST_BASE" "$LAST_RC" || true
     fi
 done
@@ -375,6 +386,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else pr
     else
         echo "# peer = reladiff: not measured — $PEER_WHY"
     fi
+    for pair in "pg|pg" "pg|mariadb"; do
+        [[ -z ${PEER_SAME[$pair]:-} ]] || echo "# difference sets, $pair: recon's (both strategies, every run) = the planted set; reladiff's = the planted set: ${PEER_SAME[$pair]}"
+    done
     for note in "${PEER_NOTES[@]}"; do echo "# peer note: $note"; done
     echo "#"
     printf '%-24s %12s %9s %12s %9s %9s %9s %9s\n' run rows/side seconds rows/s cpu_s rss_MB vs_floor vs_peer

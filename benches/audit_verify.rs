@@ -95,10 +95,19 @@ async fn bench(url: &str) -> recon::error::Result<()> {
         read = read.min(started.elapsed());
         bytes = sink.len();
     }
+    let copied = copy_floor(url).await?;
     println!("store\t{}", recon::secret::redact_urls(url));
     println!(
         "entries written\t{checked}\t{:.3} s (one check recording {ENTRIES} discrepancies)",
         written.as_secs_f64()
+    );
+    println!(
+        "floor: the engine copying the rows written, table to table\t{:.3} s",
+        copied.as_secs_f64()
+    );
+    println!(
+        "ratio\trecording takes {:.2}x the copy",
+        written.as_secs_f64() / copied.as_secs_f64()
     );
     println!(
         "audit verify\t{checked} entries\t{:.3} s",
@@ -114,4 +123,54 @@ async fn bench(url: &str) -> recon::error::Result<()> {
     );
     store.close().await;
     Ok(())
+}
+
+/// The floor under recording: the store's engine copying the rows one recording wrote
+/// (discrepancies, their links to the run, audit entries) into empty tables of the same shape,
+/// with no client in the loop. Best of three.
+async fn copy_floor(url: &str) -> recon::error::Result<Duration> {
+    const TABLES: [&str; 3] = ["discrepancies", "run_discrepancies", "audit_log"];
+    let internal = |e: sqlx::Error| recon::error::Error::internal(e.to_string());
+    let mut best = Duration::MAX;
+    for round in 0..3 {
+        let create: Vec<String> = TABLES
+            .iter()
+            .map(|t| format!("CREATE TABLE floor_{round}_{t} AS SELECT * FROM {t} WHERE 1 = 0"))
+            .collect();
+        let copy: Vec<String> = TABLES
+            .iter()
+            .map(|t| format!("INSERT INTO floor_{round}_{t} SELECT * FROM {t}"))
+            .collect();
+        macro_rules! timed {
+            ($pool:expr) => {{
+                for sql in &create {
+                    sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                        .execute(&$pool)
+                        .await
+                        .map_err(internal)?;
+                }
+                let started = Instant::now();
+                let mut tx = $pool.begin().await.map_err(internal)?;
+                for sql in &copy {
+                    sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(internal)?;
+                }
+                tx.commit().await.map_err(internal)?;
+                let took = started.elapsed();
+                $pool.close().await;
+                took
+            }};
+        }
+        let took = if url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(url).await.map_err(internal)?;
+            timed!(pool)
+        } else {
+            let pool = sqlx::SqlitePool::connect(url).await.map_err(internal)?;
+            timed!(pool)
+        };
+        best = best.min(took);
+    }
+    Ok(best)
 }
