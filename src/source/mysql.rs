@@ -18,6 +18,11 @@ use crate::canonical::{LogicalType, Value};
 use crate::config::SourceConfig;
 use crate::error::{Error, Result};
 
+/// Put in front of every statement that reads a table, so a DBA's `SHOW PROCESSLIST` (and the
+/// slow log) names recon as `application_name` does on PostgreSQL: sqlx cannot send MySQL
+/// connection attributes.
+pub(super) const STATEMENT_TAG: &str = "/* recon */ ";
+
 /// Opens a pool of utf8mb4, UTC sessions with a statement timeout (MariaDB
 /// `max_statement_time`, MySQL `max_execution_time`: whichever the server knows).
 pub(super) async fn connect(config: &SourceConfig) -> Result<MySqlPool> {
@@ -170,7 +175,7 @@ pub(super) async fn stream_rows(
         .map_err(Error::from_source)?;
     let conn = snapshot.acquire().await.map_err(Error::from_source)?;
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
-    let query = conditions.bind(sqlx::query(AssertSqlSafe(sql)));
+    let query = conditions.bind(sqlx::query(AssertSqlSafe(format!("{STATEMENT_TAG}{sql}"))));
     let rows = query.fetch(conn);
     send_in_batches(
         rows,

@@ -326,7 +326,8 @@ macro_rules! on_engine {
                 $body
             }
             SnapshotTx::MySql(tx) => {
-                let $q = $conditions.bind(sqlx::query(AssertSqlSafe($sql)));
+                let tagged = format!("{}{}", mysql::STATEMENT_TAG, $sql);
+                let $q = $conditions.bind(sqlx::query(AssertSqlSafe(tagged)));
                 let $conn = &mut **tx;
                 let $decode = mysql::decode_value;
                 $body
