@@ -231,7 +231,7 @@ async fn discrepancy_life_on_a_postgres_store() {
     life_of_a_discrepancy(&store, dir.path()).await;
 }
 
-/// Records `count` `missing_in_right` discrepancies with keys `0..count` for `run`.
+/// Records, for `run`, one `missing_in_right` discrepancy per key in `keys`.
 async fn record_missing(
     store: &Store,
     run: i64,
@@ -275,7 +275,7 @@ async fn record_missing(
         .unwrap()
 }
 
-/// More discrepancies than one multi-row statement holds: each is opened once with its own id,
+/// More discrepancies than one multi-row statement holds (on either store engine): each is opened once with its own id,
 /// carried or resolved by the next run in id order, and the audit chain stays whole.
 async fn discrepancies_in_batches(store_url: &str) {
     let store = Store::open(store_url).await.unwrap();
@@ -284,7 +284,7 @@ async fn discrepancies_in_batches(store_url: &str) {
         .begin_run(date(20), "", "test", chrono::Utc::now())
         .await
         .unwrap();
-    let first = record_missing(&store, first_run, 0..2345, &[]).await;
+    let first = record_missing(&store, first_run, 0..7000, &[]).await;
     let keys = |recorded: &[recon::discrepancy::Recorded]| -> Vec<String> {
         recorded
             .iter()
@@ -293,7 +293,7 @@ async fn discrepancies_in_batches(store_url: &str) {
     };
     assert_eq!(
         keys(&first.seen),
-        (0..2345).map(|i| i.to_string()).collect::<Vec<_>>()
+        (0..7000).map(|i| i.to_string()).collect::<Vec<_>>()
     );
     assert!(first.seen.iter().all(|r| r.status == Status::Open));
     assert!(first.seen.iter().all(|r| r.first_run_id == first_run));
@@ -301,35 +301,35 @@ async fn discrepancies_in_batches(store_url: &str) {
     let mut distinct = ids.clone();
     distinct.sort_unstable();
     distinct.dedup();
-    assert_eq!(distinct.len(), 2345);
+    assert_eq!(distinct.len(), 7000);
 
-    // The next run still finds the first 1,200; the other 1,145 are resolved. Two of the
+    // The next run still finds the first 3,600; the other 3,400 are resolved. Two of the
     // first run's ids are handed back as re-examined too: one found again stays carried.
     let second_run = store
         .begin_run(date(21), "", "test", chrono::Utc::now())
         .await
         .unwrap();
-    let second = record_missing(&store, second_run, 0..1200, &[ids[5], ids[2000]]).await;
+    let second = record_missing(&store, second_run, 0..3600, &[ids[5], ids[5000]]).await;
     assert_eq!(
-        ids[..1200],
+        ids[..3600],
         second.seen.iter().map(|r| r.id).collect::<Vec<_>>()[..]
     );
     assert!(second.seen.iter().all(|r| r.status == Status::Carried));
     assert!(second.seen.iter().all(|r| r.first_run_id == first_run));
     assert_eq!(
         second.resolved.iter().map(|r| r.id).collect::<Vec<_>>(),
-        ids[1200..].to_vec()
+        ids[3600..].to_vec()
     );
     assert!(second.resolved.iter().all(|r| r.status == Status::Resolved));
     assert_eq!(
         keys(&second.resolved),
-        (1200..2345).map(|i| i.to_string()).collect::<Vec<_>>()
+        (3600..7000).map(|i| i.to_string()).collect::<Vec<_>>()
     );
 
-    // Entries: a run start each, a check result each, 2,345 opened, 1,145 resolved.
+    // Entries: a run start each, a check result each, 7,000 opened, 3,400 resolved.
     let verification = store.verify_audit(0).await.unwrap();
     assert!(verification.breaks.is_empty(), "{:?}", verification.breaks);
-    assert_eq!(verification.checked, 2 + 2 + 2345 + 1145);
+    assert_eq!(verification.checked, 2 + 2 + 7000 + 3400);
     store.close().await;
 }
 

@@ -218,7 +218,7 @@ impl Store {
                 let settled: Vec<i64> = reexamined.iter().copied().filter(|id| !seen.contains(id)).collect();
                 let order: HashMap<i64, usize> = settled.iter().enumerate().map(|(i, id)| (*id, i)).collect();
                 let mut resolved = Vec::new();
-                for chunk in settled.chunks(super::BATCH_ROWS) {
+                for chunk in settled.chunks(super::batch_rows(&tx, 1)) {
                     let sql = format!(
                         "UPDATE discrepancies SET status = 'resolved', resolved_run_id = $1, resolved_at = $2
                          WHERE id IN ({}) AND status IN ('open', 'carried', 'acknowledged')
