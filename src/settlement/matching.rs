@@ -2825,20 +2825,6 @@ mod tests {
                     r
                 })
                 .collect();
-            let ledger: Vec<LedgerEntry> = (0..next(12))
-                .map(|_| {
-                    let mut e = led(
-                        id(next(ids.len() + 1)),
-                        [1000, 1001, 1003, -500][next(4)],
-                        ["USD", "USD", "EUR"][next(3)],
-                    );
-                    e.status = statuses[next(statuses.len())].map(Into::into);
-                    e.fee_minor = [None, Some(0), Some(30)][next(3)];
-                    e.payout_id = (next(4) == 0).then(|| ["po_1", "po_2", " "][next(3)].into());
-                    e.at = at(1 + next(9) as u32, next(24) as u32, 0, 0);
-                    e
-                })
-                .collect();
             let rules = MatchRules {
                 match_on: [MatchOn::RecordId, MatchOn::Reference][next(2)],
                 amount_tolerance_minor: [0, 0, 2, -1][next(4)],
@@ -2849,6 +2835,25 @@ mod tests {
                 },
                 timing_window_days: 3,
             };
+            let ledger: Vec<LedgerEntry> = (0..next(12))
+                .map(|n| {
+                    let mut e = led(
+                        id(next(ids.len() + 1)),
+                        [1000, 1001, 1003, -500][next(4)],
+                        ["USD", "USD", "EUR"][next(3)],
+                    );
+                    // most rows mirror a line, as on a real day
+                    if let Some(r) = records.get(n).filter(|_| next(3) > 0) {
+                        let key = record_key(r, rules.match_on).unwrap_or(" ");
+                        e = led(key, r.gross_minor, r.currency.code());
+                    }
+                    e.status = statuses[next(statuses.len())].map(Into::into);
+                    e.fee_minor = [None, Some(0), Some(30)][next(3)];
+                    e.payout_id = (next(4) == 0).then(|| ["po_1", "po_2", " "][next(3)].into());
+                    e.at = at(1 + next(9) as u32, next(24) as u32, 0, 0);
+                    e
+                })
+                .collect();
             let o = run(&records, &ledger, &rules);
             assert_eq!(
                 o,
@@ -2860,7 +2865,7 @@ mod tests {
             outcomes += usize::from(!o.discrepancies.is_empty() && !o.matched.is_empty());
         }
         assert!(
-            bulk_pairs > 1000 && outcomes > 1000,
+            bulk_pairs > 500 && outcomes > 1000,
             "{bulk_pairs} {outcomes}"
         );
     }

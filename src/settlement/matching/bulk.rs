@@ -7,10 +7,13 @@
 //! once on a side or on one side only, pairs that disagree — is left for [`super::by_every_rule`].
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use super::{
-    LedgerEntry, MatchHow, MatchRules, Matched, Settled, days_between, non_blank, record_key,
+    LedgerEntry, MatchHow, MatchOn, MatchRules, Matched, Settled, days_between, non_blank,
+    record_key,
 };
+use crate::settlement::id::Id;
 use crate::settlement::record::{Kind, SettlementRecord};
 
 /// The pairs found, and the indexes left for the full rule set.
@@ -30,12 +33,27 @@ pub(super) fn split(
     rules: &MatchRules,
     settled: &Settled,
 ) -> Split {
-    let record_id = |i: usize| record_key(&records[i], rules.match_on);
-    let ledger_id = |j: usize| non_blank(&ledger[j].id);
+    // ids compare as `Id`s (bytes, which is `str` order): no UTF-8 check or trimming in the
+    // sort; a blank id is none, so its line or row is left for the rule set
+    let record_id = |i: usize| match rules.match_on {
+        MatchOn::RecordId => Some(&records[i].record_id),
+        MatchOn::Reference => records[i].reference.as_ref(),
+    };
+    let ledger_id = |j: usize| Some(&ledger[j].id);
     let mut rest_records = Vec::new();
     let mut rest_ledger = Vec::new();
-    let recs = by_id(records.len(), record_id, &mut rest_records);
-    let leds = by_id(ledger.len(), ledger_id, &mut rest_ledger);
+    let recs = by_id(
+        records.len(),
+        |i| record_key(&records[i], rules.match_on).is_some(),
+        record_id,
+        &mut rest_records,
+    );
+    let leds = by_id(
+        ledger.len(),
+        |j| non_blank(&ledger[j].id).is_some(),
+        ledger_id,
+        &mut rest_ledger,
+    );
 
     let mut pairs = Vec::with_capacity(recs.len().min(leds.len()));
     let (mut a, mut b) = (0, 0);
@@ -73,14 +91,15 @@ pub(super) fn split(
 /// The indexes below `count` that have an id, sorted by it; those without go to `rest`.
 fn by_id<'r>(
     count: usize,
-    id: impl Fn(usize) -> Option<&'r str>,
+    has_id: impl Fn(usize) -> bool,
+    id: impl Fn(usize) -> Option<&'r Id>,
     rest: &mut Vec<usize>,
 ) -> Vec<usize> {
     let mut keyed = Vec::with_capacity(count);
     for index in 0..count {
-        match id(index) {
-            Some(_) => keyed.push(index),
-            None => rest.push(index),
+        match has_id(index) {
+            true => keyed.push(index),
+            false => rest.push(index),
         }
     }
     // the ledger arrives in id order already, which the sort only checks
@@ -89,7 +108,7 @@ fn by_id<'r>(
 }
 
 /// How many of `sorted` (from its start) carry `id`.
-fn run<'r>(sorted: &[usize], id: &str, id_of: impl Fn(usize) -> Option<&'r str>) -> usize {
+fn run<'r>(sorted: &[usize], id: &Id, id_of: impl Fn(usize) -> Option<&'r Id>) -> usize {
     sorted
         .iter()
         .take_while(|&&index| id_of(index) == Some(id))
@@ -122,13 +141,15 @@ pub(super) fn merge_matches(
     ledger: &[LedgerEntry],
 ) -> Vec<Matched> {
     let order = |a: (usize, Option<usize>), b: (usize, Option<usize>)| {
-        let source = |i: usize| {
-            let s = &records[i].source;
-            (&*s.path, s.line, i)
-        };
+        let (x, y) = (&records[a.0].source, &records[b.0].source);
         let id = |j: usize| (&ledger[j].id, j);
-        source(a.0)
-            .cmp(&source(b.0))
+        // one file's lines share the path: compare its text only across files
+        let path = match Arc::ptr_eq(&x.path, &y.path) {
+            true => Ordering::Equal,
+            false => x.path.cmp(&y.path),
+        };
+        path.then(x.line.cmp(&y.line))
+            .then(a.0.cmp(&b.0))
             .then_with(|| a.1.map(id).cmp(&b.1.map(id)))
     };
     others.sort_by(|x, y| order((x.record, x.ledger), (y.record, y.ledger)));
