@@ -213,10 +213,12 @@ pub enum MoneyError {
 }
 
 /// An ISO 4217 currency known to the table above, with its minor-unit exponent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Held as its place in the table (one byte, and a report holds one per line); the table is
+/// sorted by code, so currencies order by code.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency {
-    code: &'static str,
-    exponent: u8,
+    index: u8,
 }
 
 impl Currency {
@@ -229,35 +231,46 @@ impl Currency {
         if trimmed.len() != 3 || !trimmed.is_ascii() {
             return Err(unknown());
         }
-        let upper = trimmed.to_ascii_uppercase();
+        let mut upper = [0u8; 3];
+        for (to, from) in upper.iter_mut().zip(trimmed.bytes()) {
+            *to = from.to_ascii_uppercase();
+        }
         let index = ISO_4217
-            .binary_search_by(|(known, _)| (*known).cmp(upper.as_str()))
+            .binary_search_by(|(known, _)| known.as_bytes().cmp(&upper[..]))
             .map_err(|_| unknown())?;
-        let (code, exponent) = ISO_4217[index];
-        Ok(Currency { code, exponent })
+        let index = u8::try_from(index).map_err(|_| unknown())?;
+        Ok(Currency { index })
     }
 
     /// The upper-case alphabetic code, e.g. `"USD"`.
     pub fn code(self) -> &'static str {
-        self.code
+        ISO_4217[usize::from(self.index)].0
     }
 
     /// Number of decimal places of the minor unit: 2 for USD, 0 for JPY, 3 for KWD.
     pub fn exponent(self) -> u8 {
-        self.exponent
+        ISO_4217[usize::from(self.index)].1
     }
 
     /// Every currency of the table, in code order.
     pub fn all() -> impl Iterator<Item = Currency> {
-        ISO_4217
-            .iter()
-            .map(|&(code, exponent)| Currency { code, exponent })
+        (0..ISO_4217.len())
+            .filter_map(|index| u8::try_from(index).ok().map(|index| Currency { index }))
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Currency")
+            .field("code", &self.code())
+            .field("exponent", &self.exponent())
+            .finish()
     }
 }
 
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code)
+        f.write_str(self.code())
     }
 }
 
@@ -270,7 +283,7 @@ impl FromStr for Currency {
 
 impl serde::Serialize for Currency {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.code)
+        serializer.serialize_str(self.code())
     }
 }
 
@@ -515,6 +528,20 @@ mod tests {
         }
         assert!(ISO_4217.len() > 150);
         assert_eq!(Currency::all().count(), ISO_4217.len());
+    }
+
+    #[test]
+    fn a_currency_is_one_byte_ordered_by_code() {
+        assert_eq!(std::mem::size_of::<Currency>(), 1);
+        let all: Vec<Currency> = Currency::all().collect();
+        for pair in all.windows(2) {
+            assert!(pair[0] < pair[1] && pair[0].code() < pair[1].code());
+        }
+        assert_eq!(
+            format!("{:?}", cur("kwd")),
+            "Currency { code: \"KWD\", exponent: 3 }"
+        );
+        assert_eq!(cur("KWD").to_string(), "KWD");
     }
 
     #[test]

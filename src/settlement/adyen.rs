@@ -15,7 +15,9 @@
 //! or an IANA name such as `Europe/Amsterdam`) and converted to UTC. `record_id` is the
 //! `Psp Reference`, or the `Modification Reference` on lines that have no PSP reference.
 
-use super::{Col, Columns, Kind, Row, RowParser, SettlementRecord, Zone, sum_minor};
+use super::{
+    Col, Columns, Id, Kind, Row, RowParser, SettlementRecord, Zone, ascii_lowercase, sum_minor,
+};
 use crate::money::Currency;
 
 pub(crate) const PROCESSOR: &str = "adyen";
@@ -88,10 +90,10 @@ impl Parser {
 
 impl RowParser for Parser {
     fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String> {
-        let record_id = match row.optional(self.modification.as_ref()) {
-            Some(modification) if row.text(&self.psp).is_empty() => modification.to_owned(),
-            _ => row.required(&self.psp)?.to_owned(),
-        };
+        let record_id = Id::from(match row.optional(self.modification.as_ref()) {
+            Some(modification) if row.text(&self.psp).is_empty() => modification,
+            _ => row.required(&self.psp)?,
+        });
         let kind = kind_of(row.required(&self.kind)?);
         let currency = row.currency(&self.net_currency)?;
         let net_minor =
@@ -141,8 +143,8 @@ impl RowParser for Parser {
             currency,
             created_at,
             available_at: None,
-            payout_id: row.optional_string(self.batch.as_ref()),
-            reference: row.optional_string(self.merchant_reference.as_ref()),
+            payout_id: row.optional_id(self.batch.as_ref()),
+            reference: row.optional_id(self.merchant_reference.as_ref()),
             source: row.source(),
         })
     }
@@ -150,7 +152,7 @@ impl RowParser for Parser {
 
 /// Adyen's journal `Type` → [`Kind`]; unknown types are [`Kind::Other`].
 fn kind_of(journal_type: &str) -> Kind {
-    match journal_type.to_ascii_lowercase().as_str() {
+    match ascii_lowercase(journal_type).as_ref() {
         "settled" | "settledbulk" | "settledinstallment" | "settledexternallywithinfo" => {
             Kind::Charge
         }

@@ -15,7 +15,9 @@
 //! `settlement_confirmed`, `settled`) make records; a row in any other status (voided,
 //! declined, authorized…) is quarantined, since a settlement file should not contain it.
 
-use super::{Col, Columns, Kind, Row, RowParser, SettlementRecord, Zone, money_reason};
+use super::{
+    Col, Columns, Id, Kind, Row, RowParser, SettlementRecord, Zone, ascii_lowercase, money_reason,
+};
 use crate::money::{MoneyError, parse_major};
 
 pub(crate) const PROCESSOR: &str = "braintree";
@@ -72,9 +74,9 @@ impl Parser {
 
 impl RowParser for Parser {
     fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String> {
-        let record_id = row.required(&self.id)?.to_owned();
+        let record_id = Id::from(row.required(&self.id)?);
         let type_text = row.required(&self.kind)?;
-        let kind = match type_text.to_ascii_lowercase().as_str() {
+        let kind = match ascii_lowercase(type_text).as_ref() {
             "sale" => Kind::Charge,
             "credit" => Kind::Refund,
             _ => {
@@ -142,8 +144,8 @@ impl RowParser for Parser {
             currency,
             created_at,
             available_at,
-            payout_id: row.optional_string(self.batch.as_ref()),
-            reference: row.optional_string(self.order_id.as_ref()),
+            payout_id: row.optional_id(self.batch.as_ref()),
+            reference: row.optional_id(self.order_id.as_ref()),
             source: row.source(),
         })
     }

@@ -1,7 +1,8 @@
 //! One settlement check for one business day: reports found and parsed, the ledger read, lines
 //! matched, in-flight rows of earlier days examined again, and every row accounted for.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,7 +15,7 @@ use super::ledger::{LedgerRead, read_ledger};
 use super::matching::{
     DiscrepancyKind, MatchOn, MatchOutcome, MatchRules, SettlementDiscrepancy, match_report,
 };
-use super::{ParseOutcome, Quarantined, SettlementRecord, parse_report};
+use super::{Id, ParseOutcome, Quarantined, SettlementRecord, parse_report};
 use crate::config::{Config, SettlementCheck};
 use crate::discrepancy::{AtStake, ColumnValues, Discrepancy, Kind};
 use crate::error::{Error, Result};
@@ -201,7 +202,7 @@ async fn reconcile(
         let carried_day = d
             .ledger
             .first()
-            .and_then(|&i| in_flight.get(&ledger.entries[i].id))
+            .and_then(|&i| in_flight.get(ledger.entries[i].id.as_str()))
             .map(|(_, day)| day.clone());
         match carried_day {
             Some(day) if d.records.is_empty() => day,
@@ -237,7 +238,8 @@ async fn reconcile(
     Ok((found, reexamined))
 }
 
-/// Parses every report file; a file that cannot be read at all fails the check.
+/// Parses every report file; a file that cannot be read at all fails the check. Each file is
+/// hashed as it streams through the parser, never held whole in memory.
 fn parse_all(format: &super::Format, files: Vec<ReportFile>) -> Result<Reports> {
     let mut hasher = Sha256::new();
     let mut reports = Reports {
@@ -246,17 +248,23 @@ fn parse_all(format: &super::Format, files: Vec<ReportFile>) -> Result<Reports> 
         digest: String::new(),
     };
     for file in files {
-        let bytes = std::fs::read(&file.path)
-            .map_err(|e| Error::bad_input(format!("{}: cannot read the report: {e}", file.name)))?;
-        hasher.update(Sha256::digest(&bytes));
+        let cannot_read = |e: std::io::Error| {
+            Error::bad_input(format!("{}: cannot read the report: {e}", file.name))
+        };
+        let mut reader = Hashing::new(std::fs::File::open(&file.path).map_err(cannot_read)?);
         let ParseOutcome {
             records,
             quarantined,
             rows_read,
-        } = parse_report(format, &file.name, bytes.as_slice())
+        } = parse_report(format, &file.name, &mut reader)
             .map_err(|e| Error::bad_input(e.to_string()))?;
+        hasher.update(reader.finish().map_err(cannot_read)?);
         let start = reports.records.len();
-        reports.records.extend(records);
+        if reports.records.is_empty() {
+            reports.records = records;
+        } else {
+            reports.records.extend(records);
+        }
         reports.files.push(ParsedFile {
             file,
             rows_read,
@@ -268,6 +276,35 @@ fn parse_all(format: &super::Format, files: Vec<ReportFile>) -> Result<Reports> 
     Ok(reports)
 }
 
+/// A buffered reader that hashes every byte it hands out.
+struct Hashing<R> {
+    inner: std::io::BufReader<R>,
+    hasher: Sha256,
+}
+
+impl<R: Read> Hashing<R> {
+    fn new(inner: R) -> Self {
+        Hashing {
+            inner: std::io::BufReader::with_capacity(256 * 1024, inner),
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// The SHA-256 of the whole input, reading whatever the parser left unread.
+    fn finish(mut self) -> std::io::Result<sha2::digest::Output<Sha256>> {
+        std::io::copy(&mut self, &mut std::io::sink())?;
+        Ok(self.hasher.finalize())
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}
+
 /// The accounting line: per report, rows read = matched + in discrepancies + quarantined; for
 /// the ledger, rows read = matched + in discrepancies + not expected + set aside. A sum that
 /// does not hold is an internal error: nothing is recorded rather than something dropped.
@@ -277,13 +314,19 @@ fn account(
     outcome: &MatchOutcome,
     check: &SettlementCheck,
 ) -> Result<String> {
-    let matched: HashSet<usize> = outcome.matched.iter().map(|m| m.record).collect();
+    let mut matched = vec![false; reports.records.len()];
+    for m in &outcome.matched {
+        if let Some(slot) = matched.get_mut(m.record) {
+            *slot = true;
+        }
+    }
     let mut parts = Vec::new();
     for parsed in &reports.files {
-        let ok = parsed
-            .records
-            .clone()
-            .filter(|i| matched.contains(i))
+        let ok = matched
+            .get(parsed.records.clone())
+            .unwrap_or_default()
+            .iter()
+            .filter(|&&m| m)
             .count() as u64;
         let found = parsed.records.len() as u64 - ok;
         let quarantined = parsed.quarantined.len() as u64;
@@ -299,16 +342,31 @@ fn account(
             parsed.rows_read
         ));
     }
-    let ledger_matched: HashSet<usize> = outcome.matched.iter().filter_map(|m| m.ledger).collect();
-    let ledger_found: HashSet<usize> = outcome
+    // each ledger entry: matched, else named by a discrepancy
+    #[derive(Clone, Copy, PartialEq)]
+    enum Seen {
+        No,
+        Matched,
+        Found,
+    }
+    let mut seen = vec![Seen::No; ledger.entries.len()];
+    for j in outcome.matched.iter().filter_map(|m| m.ledger) {
+        if let Some(slot) = seen.get_mut(j) {
+            *slot = Seen::Matched;
+        }
+    }
+    for j in outcome
         .discrepancies
         .iter()
         .flat_map(|d| d.ledger.iter().copied())
-        .filter(|i| !ledger_matched.contains(i))
-        .collect();
+    {
+        if let Some(slot) = seen.get_mut(j).filter(|s| **s == Seen::No) {
+            *slot = Seen::Found;
+        }
+    }
     let entries = ledger.entries.len() as u64;
-    let ok = ledger_matched.len() as u64;
-    let found = ledger_found.len() as u64;
+    let ok = seen.iter().filter(|&&s| s == Seen::Matched).count() as u64;
+    let found = seen.iter().filter(|&&s| s == Seen::Found).count() as u64;
     let not_expected = outcome.not_expected.len() as u64;
     let set_aside = ledger.unreadable.len() as u64;
     if ok + found + not_expected != entries {
@@ -346,17 +404,17 @@ fn discrepancy(
         (DiscrepancyKind::PayoutTotalMismatch, Some(r)) => vec![
             (
                 "payout_id".to_string(),
-                Some(r.payout_id.clone().unwrap_or_else(|| r.record_id.clone())),
+                Some(r.payout_id.as_ref().unwrap_or(&r.record_id).to_string()),
             ),
             ("currency".to_string(), Some(d.currency.code().to_string())),
         ],
         (_, Some(r)) => match match_id(r, check.match_on) {
             Some(id) => vec![("id".to_string(), Some(id.to_string()))],
-            None => vec![("record_id".to_string(), Some(r.record_id.clone()))],
+            None => vec![("record_id".to_string(), Some(r.record_id.to_string()))],
         },
         (_, None) => vec![(
             "id".to_string(),
-            d.ledger.first().map(|&i| ledger.entries[i].id.clone()),
+            d.ledger.first().map(|&i| ledger.entries[i].id.to_string()),
         )],
     };
     let amount = |minor: Option<i64>| minor.map(|m| format_major(m, d.currency));
@@ -397,7 +455,7 @@ fn discrepancy(
                 right: d
                     .ledger
                     .first()
-                    .and_then(|&i| ledger.entries[i].status.clone()),
+                    .and_then(|&i| ledger.entries[i].status.as_ref().map(Id::to_string)),
             }],
         ),
         _ => (Vec::new(), Vec::new()),

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::id::Id;
 use super::matching::LedgerEntry;
 use crate::canonical::{LogicalType, Value};
 use crate::config::{AmountUnit, LedgerFile};
@@ -91,12 +92,12 @@ pub async fn read_ledger(
     let mut read = LedgerRead::default();
     while let Some(batch) = rx.recv().await {
         for row in batch? {
-            let id = row[0].canonical_text().map(|t| t.into_owned());
+            let id = row[0].canonical_text().map(|t| Id::from(t.as_ref()));
             let Some(at) = booked_at(&row[3], tz)? else {
                 read.undated += 1;
                 if let Some(id) = id.filter(|id| carried(id)) {
                     read.unreadable.push(UnreadableRow {
-                        id,
+                        id: id.to_string(),
                         reason: format!("no booking time in {}", ledger.at),
                     });
                 }
@@ -107,11 +108,17 @@ pub async fn read_ledger(
             if !on_day && !carried_row {
                 continue;
             }
-            match entry(&row, id.clone(), at, ledger) {
-                Ok(entry) => read.entries.push(entry),
-                Err(reason) => read.unreadable.push(UnreadableRow {
-                    id: id.unwrap_or_else(|| "(none)".to_string()),
-                    reason,
+            match id {
+                Some(id) => match entry(&row, id, at, ledger) {
+                    Ok(entry) => read.entries.push(entry),
+                    Err((id, reason)) => read.unreadable.push(UnreadableRow {
+                        id: id.to_string(),
+                        reason,
+                    }),
+                },
+                None => read.unreadable.push(UnreadableRow {
+                    id: "(none)".to_string(),
+                    reason: format!("{} is NULL", ledger.id),
                 }),
             }
         }
@@ -128,13 +135,31 @@ fn booked_at(value: &Value, tz: Tz) -> Result<Option<DateTime<Utc>>> {
     })
 }
 
+/// The entry for a row with an id and a booking time, or the id back with why it is set aside.
 fn entry(
     row: &[Value],
-    id: Option<String>,
+    id: Id,
     at: DateTime<Utc>,
     ledger: &LedgerFile,
-) -> std::result::Result<LedgerEntry, String> {
-    let id = id.ok_or_else(|| format!("{} is NULL", ledger.id))?;
+) -> std::result::Result<LedgerEntry, (Id, String)> {
+    match fields(row, ledger) {
+        Ok((amount_minor, currency, status, fee_minor, payout_id)) => Ok(LedgerEntry {
+            id,
+            amount_minor,
+            currency,
+            status,
+            at,
+            fee_minor,
+            payout_id,
+        }),
+        Err(reason) => Err((id, reason)),
+    }
+}
+
+/// Amount, currency, status, fee and payout of a row.
+type Fields = (i64, Currency, Option<Id>, Option<i64>, Option<Id>);
+
+fn fields(row: &[Value], ledger: &LedgerFile) -> std::result::Result<Fields, String> {
     let currency = match &row[2] {
         Value::Text(code) => {
             Currency::parse(code).map_err(|e| format!("{}: {e}", ledger.currency))?
@@ -155,7 +180,7 @@ fn entry(
         .status
         .as_ref()
         .and_then(|_| optional.next())
-        .and_then(|v| v.canonical_text().map(|t| t.into_owned()));
+        .and_then(|v| v.canonical_text().map(|t| Id::from(t.as_ref())));
     let fee_minor = match ledger.fee.as_ref().and_then(|_| optional.next()) {
         Some(value) => minor_units(value, currency, ledger.amount_unit)
             .map_err(|e| format!("{}: {e}", ledger.fee.as_deref().unwrap_or_default()))?,
@@ -165,16 +190,8 @@ fn entry(
         .payout
         .as_ref()
         .and_then(|_| optional.next())
-        .and_then(|v| v.canonical_text().map(|t| t.into_owned()));
-    Ok(LedgerEntry {
-        id,
-        amount_minor: amount,
-        currency,
-        status,
-        at,
-        fee_minor,
-        payout_id,
-    })
+        .and_then(|v| v.canonical_text().map(|t| Id::from(t.as_ref())));
+    Ok((amount, currency, status, fee_minor, payout_id))
 }
 
 /// An amount column's value in minor units of `currency`; `None` for NULL. Minor-unit columns
@@ -186,10 +203,16 @@ fn minor_units(
 ) -> std::result::Result<Option<i64>, String> {
     let text = match value {
         Value::Null => return Ok(None),
-        Value::Int(_) | Value::Decimal(_) | Value::Text(_) => value
-            .canonical_text()
-            .map(|t| t.into_owned())
-            .unwrap_or_default(),
+        // the common case, read without text: a whole number is minor units as it stands
+        Value::Int(whole) if unit == AmountUnit::Minor => {
+            if let Ok(minor) = i64::try_from(*whole) {
+                return Ok(Some(minor));
+            }
+            whole.to_string().into()
+        }
+        Value::Int(_) | Value::Decimal(_) | Value::Text(_) => {
+            value.canonical_text().unwrap_or_default()
+        }
         other => {
             return Err(format!(
                 "{:?} is not an amount",

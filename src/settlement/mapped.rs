@@ -48,7 +48,8 @@ use chrono::format::{Item, StrftimeItems};
 use serde::Deserialize;
 
 use super::{
-    Col, Columns, Kind, Row, RowParser, SettlementRecord, Zone, date_reason, parse_timestamp_with,
+    Col, Columns, Id, Kind, Row, RowParser, SettlementRecord, Zone, date_reason,
+    parse_timestamp_with,
 };
 use crate::money::Currency;
 
@@ -342,7 +343,7 @@ impl RowParser for Parser<'_> {
     fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String> {
         let plan = self.plan;
         let separator = plan.format.decimal_separator;
-        let record_id = row.required(&self.id)?.to_owned();
+        let record_id = Id::from(row.required(&self.id)?);
         let kind = self.kind(row)?;
         let currency = match (&self.currency, plan.fixed_currency) {
             (Some(col), _) => row.currency(col)?,
@@ -420,8 +421,8 @@ impl RowParser for Parser<'_> {
             currency,
             created_at,
             available_at,
-            payout_id: row.optional_string(self.payout.as_ref()),
-            reference: row.optional_string(self.reference.as_ref()),
+            payout_id: row.optional_id(self.payout.as_ref()),
+            reference: row.optional_id(self.reference.as_ref()),
             source: row.source(),
         })
     }

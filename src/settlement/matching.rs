@@ -55,7 +55,10 @@ use std::fmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::id::Id;
 use super::record::{Kind, SettlementRecord};
+
+mod bulk;
 use crate::money::{Currency, format_major};
 
 /// Most candidate pairs the tolerance step builds per currency; beyond it the step is skipped for
@@ -67,18 +70,18 @@ pub const TOLERANCE_CANDIDATE_LIMIT: usize = 1_000_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LedgerEntry {
     /// The id the processor's `record_id` (or `reference`) should equal.
-    pub id: String,
+    pub id: Id,
     /// Signed minor units, in the same convention as a record's gross (charge +, refund −).
     pub amount_minor: i64,
     pub currency: Currency,
-    /// Ledger status text, e.g. `settled`, `pending`, `failed`.
-    pub status: Option<String>,
+    /// Ledger status text, e.g. `settled`, `pending`, `failed` (short, so held as an [`Id`]).
+    pub status: Option<Id>,
     /// When the ledger booked it.
     pub at: DateTime<Utc>,
     /// The fee the ledger recorded, when the ledger has a fee column.
     pub fee_minor: Option<i64>,
     /// The payout the ledger says settled it, when known.
-    pub payout_id: Option<String>,
+    pub payout_id: Option<Id>,
 }
 
 /// Which record field must equal [`LedgerEntry::id`].
@@ -283,15 +286,14 @@ impl MatchOutcome {
     /// every discrepancy must name something. `Err` lists every problem.
     pub fn check_accounted(&self, records: usize, ledger: usize) -> Result<(), String> {
         let mut problems = Vec::new();
-        let mut rec_matched = vec![0usize; records];
-        let mut rec_found = vec![0usize; records];
-        let mut led_matched = vec![0usize; ledger];
-        let mut led_found = vec![0usize; ledger];
-        let mut led_not_expected = vec![0usize; ledger];
+        let mut rec_matched = vec![0u32; records];
+        let mut rec_found = vec![0u32; records];
+        let mut led_matched = vec![0u32; ledger];
+        let mut led_found = vec![0u32; ledger];
+        let mut led_not_expected = vec![0u32; ledger];
         let mut out_of_range = Vec::new();
-        let mut bump = |counts: &mut [usize], index: usize, what: &str| match counts.get_mut(index)
-        {
-            Some(count) => *count += 1,
+        let mut bump = |counts: &mut [u32], index: usize, what: &str| match counts.get_mut(index) {
+            Some(count) => *count = count.saturating_add(1),
             None => out_of_range.push(format!("{what} index {index} is out of range")),
         };
         let mut in_range = Vec::new();
@@ -364,13 +366,48 @@ fn has_repeat(indexes: &[usize]) -> bool {
 
 /// Matches `records` against `ledger` under `rules`; `business_day_end` is the end of the
 /// business day being reconciled, for the timing window. See the module doc for the steps.
+///
+/// The bulk of a day (an id carried once on each side, plainly agreeing) is paired by
+/// [`bulk::split`] without the rule set; what it leaves goes through every step.
 pub fn match_report(
     records: &[SettlementRecord],
     ledger: &[LedgerEntry],
     rules: &MatchRules,
     business_day_end: DateTime<Utc>,
 ) -> MatchOutcome {
-    let mut work = Work::new(records, ledger, rules);
+    let settled = Settled::new(&rules.settled_statuses);
+    let split = bulk::split(records, ledger, rules, &settled);
+    let mut outcome = by_every_rule(
+        records,
+        ledger,
+        (&split.rest_records, &split.rest_ledger),
+        rules,
+        &settled,
+        business_day_end,
+    );
+    outcome.matched = bulk::merge_matches(
+        split.pairs,
+        std::mem::take(&mut outcome.matched),
+        records,
+        ledger,
+    );
+    outcome
+}
+
+/// Runs every step on the records and ledger entries at the indexes of `rest` (ascending);
+/// the outcome's indexes are into `records` and `ledger`, its matches not yet ordered.
+fn by_every_rule(
+    records: &[SettlementRecord],
+    ledger: &[LedgerEntry],
+    rest: (&[usize], &[usize]),
+    rules: &MatchRules,
+    settled: &Settled,
+    business_day_end: DateTime<Utc>,
+) -> MatchOutcome {
+    let (rest_records, rest_ledger) = rest;
+    let recs: Vec<&SettlementRecord> = rest_records.iter().map(|&i| &records[i]).collect();
+    let leds: Vec<&LedgerEntry> = rest_ledger.iter().map(|&j| &ledger[j]).collect();
+    let mut work = Work::new(&recs, &leds, rules, settled);
     work.duplicates();
     work.classify_payouts();
     work.exact();
@@ -379,7 +416,51 @@ pub fn match_report(
     }
     work.payouts();
     work.leftovers(business_day_end);
-    work.finish()
+    // the work's indexes are positions in `rest`, which keeps the order of the full slices, so
+    // every order the steps chose holds for the full indexes too
+    let mut outcome = work.finish();
+    let record = |i: &mut usize| *i = rest_records[*i];
+    let entry = |j: &mut usize| *j = rest_ledger[*j];
+    for m in &mut outcome.matched {
+        record(&mut m.record);
+        m.ledger.iter_mut().for_each(entry);
+        m.payout_items.iter_mut().for_each(entry);
+    }
+    for d in &mut outcome.discrepancies {
+        d.records.iter_mut().for_each(record);
+        d.ledger.iter_mut().for_each(entry);
+        d.payout_items.iter_mut().for_each(entry);
+    }
+    outcome.not_expected.iter_mut().for_each(entry);
+    outcome
+}
+
+/// The id a record is matched on under `on`; a blank id is none.
+pub(crate) fn record_key(record: &SettlementRecord, on: MatchOn) -> Option<&str> {
+    match on {
+        MatchOn::RecordId => non_blank(&record.record_id),
+        MatchOn::Reference => record.reference.as_deref().and_then(non_blank),
+    }
+}
+
+/// The ledger statuses that count as settled (trimmed, ASCII-case-insensitive).
+pub(crate) struct Settled(Vec<String>);
+
+impl Settled {
+    fn new(statuses: &[String]) -> Settled {
+        Settled(
+            statuses
+                .iter()
+                .map(|s| s.trim().to_ascii_lowercase())
+                .collect(),
+        )
+    }
+
+    /// Whether a ledger entry with `status` is settled; with no settled statuses, any is.
+    pub(crate) fn accepts(&self, status: Option<&str>) -> bool {
+        self.0.is_empty()
+            || status.is_some_and(|s| self.0.iter().any(|n| s.trim().eq_ignore_ascii_case(n)))
+    }
 }
 
 /// Where one record stands while matching.
@@ -433,29 +514,18 @@ fn days_between(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
         .abs()
 }
 
-fn normalize_status(status: &str) -> String {
-    status.trim().to_ascii_lowercase()
-}
-
 impl<'a> Work<'a> {
     fn new(
-        records: &'a [SettlementRecord],
-        ledger: &'a [LedgerEntry],
+        records: &[&'a SettlementRecord],
+        ledger: &[&'a LedgerEntry],
         rules: &'a MatchRules,
+        settled: &Settled,
     ) -> Self {
-        let settled: HashSet<String> = rules
-            .settled_statuses
-            .iter()
-            .map(|s| normalize_status(s))
-            .collect();
         let recs: Vec<Rec<'a>> = records
             .iter()
-            .map(|rec| Rec {
+            .map(|&rec| Rec {
                 rec,
-                key: match rules.match_on {
-                    MatchOn::RecordId => non_blank(&rec.record_id),
-                    MatchOn::Reference => rec.reference.as_deref().and_then(non_blank),
-                },
+                key: record_key(rec, rules.match_on),
                 done: false,
                 pair: None,
                 payout: None,
@@ -464,17 +534,13 @@ impl<'a> Work<'a> {
             .collect();
         let leds: Vec<Led<'a>> = ledger
             .iter()
-            .map(|entry| Led {
+            .map(|&entry| Led {
                 entry,
                 key: non_blank(&entry.id),
                 done: false,
                 pair: None,
                 shadow: false,
-                settled: settled.is_empty()
-                    || entry
-                        .status
-                        .as_deref()
-                        .is_some_and(|s| settled.contains(&normalize_status(s))),
+                settled: settled.accepts(entry.status.as_deref()),
             })
             .collect();
         let mut by_key: BTreeMap<&'a str, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
@@ -1095,7 +1161,7 @@ impl<'a> Work<'a> {
         }
     }
 
-    /// Orders everything deterministically.
+    /// Orders everything deterministically but the matches ([`bulk::merge_matches`] does).
     fn finish(mut self) -> MatchOutcome {
         let mut out = std::mem::take(&mut self.out);
         let source = |i: usize| {
@@ -1117,8 +1183,6 @@ impl<'a> Work<'a> {
                 d.ledger.clone(),
             )
         });
-        out.matched
-            .sort_by_cached_key(|m| (source(m.record), m.ledger.map(id)));
         out.not_expected.sort_by_cached_key(|&j| id(j));
         out
     }
@@ -1240,9 +1304,9 @@ mod tests {
                     d.kind.as_str(),
                     d.records
                         .iter()
-                        .map(|&i| records[i].record_id.clone())
+                        .map(|&i| records[i].record_id.to_string())
                         .collect(),
-                    d.ledger.iter().map(|&j| ledger[j].id.clone()).collect(),
+                    d.ledger.iter().map(|&j| ledger[j].id.to_string()).collect(),
                     d.expected_minor,
                     d.actual_minor,
                 )
@@ -1276,8 +1340,8 @@ mod tests {
             .iter()
             .map(|m| {
                 (
-                    records[m.record].record_id.clone(),
-                    m.ledger.map(|j| ledger[j].id.clone()),
+                    records[m.record].record_id.to_string(),
+                    m.ledger.map(|j| ledger[j].id.to_string()),
                     m.how,
                     m.amount_diff_minor,
                 )
@@ -2572,8 +2636,8 @@ mod tests {
                 r.fee_minor = amounts[next(10) as usize];
                 r.net_minor = amounts[next(10) as usize];
                 r.created_at = at(1 + next(9) as u32, next(24) as u32, 0, 0);
-                r.reference = (next(3) > 0).then(|| format!("id{}", next(8)));
-                r.payout_id = (next(3) == 0).then(|| format!("p{}", next(3)));
+                r.reference = (next(3) > 0).then(|| format!("id{}", next(8)).into());
+                r.payout_id = (next(3) == 0).then(|| format!("p{}", next(3)).into());
                 records.push(r);
             }
             let mut ledger = Vec::new();
@@ -2586,7 +2650,7 @@ mod tests {
                 e.status = statuses[next(4) as usize].map(Into::into);
                 e.at = at(1 + next(9) as u32, next(24) as u32, 0, 0);
                 e.fee_minor = (next(2) == 0).then(|| amounts[next(10) as usize]);
-                e.payout_id = (next(3) == 0).then(|| format!("p{}", next(3)));
+                e.payout_id = (next(3) == 0).then(|| format!("p{}", next(3)).into());
                 ledger.push(e);
             }
             let rules = MatchRules {
@@ -2699,5 +2763,110 @@ mod tests {
         assert_eq!(json["discrepancies"][0]["kind"], "amount_mismatch");
         assert_eq!(json["discrepancies"][0]["currency"], "USD");
         assert_eq!(json["discrepancies"][0]["expected_minor"], 999);
+    }
+
+    /// Every rule on every record and ledger entry, with no bulk pairing: what
+    /// [`match_report`] must give whatever the bulk path takes.
+    fn by_every_rule_alone(
+        records: &[SettlementRecord],
+        ledger: &[LedgerEntry],
+        rules: &MatchRules,
+    ) -> MatchOutcome {
+        let all_records: Vec<usize> = (0..records.len()).collect();
+        let all_ledger: Vec<usize> = (0..ledger.len()).collect();
+        let settled = Settled::new(&rules.settled_statuses);
+        let mut o = by_every_rule(
+            records,
+            ledger,
+            (&all_records, &all_ledger),
+            rules,
+            &settled,
+            end(),
+        );
+        o.matched =
+            bulk::merge_matches(Vec::new(), std::mem::take(&mut o.matched), records, ledger);
+        o
+    }
+
+    /// Random days (ids shared or not, duplicated, blank; payouts; disagreeing amounts, fees,
+    /// currencies, statuses; several files) give the same outcome with and without the bulk path.
+    #[test]
+    fn the_bulk_path_changes_no_outcome() {
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let ids = ["a", "b", "c", "d", "e", "f", "g", "po_1", "po_2", " ", ""];
+        let long = "an_id_well_over_twenty_three_bytes_long";
+        let kinds = [Kind::Charge, Kind::Refund, Kind::Payout, Kind::Fee];
+        let statuses = [Some("settled"), Some(" SETTLED "), Some("pending"), None];
+        let (mut bulk_pairs, mut outcomes) = (0, 0);
+        for round in 0..3000 {
+            let id = |n: usize| if n == ids.len() { long } else { ids[n] };
+            let records: Vec<SettlementRecord> = (0..next(12))
+                .map(|n| {
+                    let mut r = rec(
+                        2 + n as u64,
+                        id(next(ids.len() + 1)),
+                        kinds[next(kinds.len())],
+                        [1000, 1001, 1003, -500][next(4)],
+                        [0, 30][next(2)],
+                        ["USD", "USD", "EUR"][next(3)],
+                    );
+                    r.reference = (next(3) > 0).then(|| id(next(ids.len() + 1)).into());
+                    r.payout_id = (next(4) == 0).then(|| ["po_1", "po_2"][next(2)].into());
+                    r.created_at = at(4 + next(3) as u32, 12, 0, 0);
+                    if next(4) == 0 {
+                        r.source.path = "b.csv".into();
+                    }
+                    r
+                })
+                .collect();
+            let rules = MatchRules {
+                match_on: [MatchOn::RecordId, MatchOn::Reference][next(2)],
+                amount_tolerance_minor: [0, 0, 2, -1][next(4)],
+                date_window_days: [0, 0, 1][next(3)],
+                settled_statuses: match next(3) {
+                    0 => Vec::new(),
+                    _ => vec!["Settled".into()],
+                },
+                timing_window_days: 3,
+            };
+            let ledger: Vec<LedgerEntry> = (0..next(12))
+                .map(|n| {
+                    let mut e = led(
+                        id(next(ids.len() + 1)),
+                        [1000, 1001, 1003, -500][next(4)],
+                        ["USD", "USD", "EUR"][next(3)],
+                    );
+                    // most rows mirror a line, as on a real day
+                    if let Some(r) = records.get(n).filter(|_| next(3) > 0) {
+                        let key = record_key(r, rules.match_on).unwrap_or(" ");
+                        e = led(key, r.gross_minor, r.currency.code());
+                    }
+                    e.status = statuses[next(statuses.len())].map(Into::into);
+                    e.fee_minor = [None, Some(0), Some(30)][next(3)];
+                    e.payout_id = (next(4) == 0).then(|| ["po_1", "po_2", " "][next(3)].into());
+                    e.at = at(1 + next(9) as u32, next(24) as u32, 0, 0);
+                    e
+                })
+                .collect();
+            let o = run(&records, &ledger, &rules);
+            assert_eq!(
+                o,
+                by_every_rule_alone(&records, &ledger, &rules),
+                "round {round}"
+            );
+            let settled = Settled::new(&rules.settled_statuses);
+            bulk_pairs += bulk::split(&records, &ledger, &rules, &settled).pairs.len();
+            outcomes += usize::from(!o.discrepancies.is_empty() && !o.matched.is_empty());
+        }
+        assert!(
+            bulk_pairs > 500 && outcomes > 1000,
+            "{bulk_pairs} {outcomes}"
+        );
     }
 }

@@ -13,6 +13,7 @@ pub mod adyen;
 pub mod braintree;
 pub mod check;
 pub mod fetch;
+pub mod id;
 pub mod ledger;
 pub mod mapped;
 pub mod matching;
@@ -29,6 +30,7 @@ use chrono_tz::Tz;
 use crate::money::{Currency, MoneyError, parse_major};
 use crate::source::text::plain_datetime;
 
+pub use id::Id;
 pub use mapped::{AmountSigns, MappedColumns, MappedFormat};
 pub use record::{Kind, SettlementRecord, SourceLine};
 
@@ -516,8 +518,8 @@ impl<'a> Row<'a> {
             .filter(|text| !text.is_empty())
     }
 
-    pub(crate) fn optional_string(&self, col: Option<&Col>) -> Option<String> {
-        self.optional(col).map(str::to_owned)
+    pub(crate) fn optional_id(&self, col: Option<&Col>) -> Option<Id> {
+        self.optional(col).map(Id::from)
     }
 
     pub(crate) fn currency(&self, col: &Col) -> Result<Currency, String> {
@@ -568,6 +570,15 @@ impl<'a> Row<'a> {
                 .map_err(|why| date_reason(col, text, &why)),
             _ => Ok(None),
         }
+    }
+}
+
+/// `text` in ASCII lower case, copied only when it has upper-case letters (rarely, per row).
+pub(crate) fn ascii_lowercase(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(text)
     }
 }
 

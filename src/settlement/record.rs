@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use super::id::Id;
 use crate::money::{Currency, format_major};
 
 /// What a settlement line is, across processors.
@@ -82,7 +83,7 @@ pub struct SettlementRecord {
     /// Borrowed for the built-in formats: no allocation per line.
     pub processor: std::borrow::Cow<'static, str>,
     /// The processor's id for the line (balance transaction, transaction id, PSP reference…).
-    pub record_id: String,
+    pub record_id: Id,
     pub kind: Kind,
     pub gross_minor: i64,
     pub fee_minor: i64,
@@ -91,9 +92,9 @@ pub struct SettlementRecord {
     pub created_at: DateTime<Utc>,
     pub available_at: Option<DateTime<Utc>>,
     /// Payout or settlement batch the line was paid out in.
-    pub payout_id: Option<String>,
+    pub payout_id: Option<Id>,
     /// Reference that links the line to our ledger (merchant reference, order id), when present.
-    pub reference: Option<String>,
+    pub reference: Option<Id>,
     pub source: SourceLine,
 }
 

@@ -11,7 +11,7 @@
 //! reports carry no order id; `payout_id` is `automatic_payout_id`, or for a payout line its own
 //! `source_id`.
 
-use super::{Col, Columns, Kind, Row, RowParser, SettlementRecord, Zone};
+use super::{Col, Columns, Id, Kind, Row, RowParser, SettlementRecord, Zone, ascii_lowercase};
 
 pub(crate) const PROCESSOR: &str = "stripe";
 
@@ -47,7 +47,7 @@ impl Parser {
 
 impl RowParser for Parser {
     fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String> {
-        let record_id = row.required(&self.id)?.to_owned();
+        let record_id = Id::from(row.required(&self.id)?);
         let kind = kind_of(row.required(&self.category)?);
         let currency = row.currency(&self.currency)?;
         let gross_minor = row.amount(&self.gross, currency, '.')?;
@@ -55,9 +55,9 @@ impl RowParser for Parser {
         let net_minor = row.amount(&self.net, currency, '.')?;
         let created_at = row.timestamp(&self.created, &Zone::UTC)?;
         let available_at = row.optional_timestamp(self.available.as_ref(), &Zone::UTC)?;
-        let reference = row.optional_string(self.source_id.as_ref());
+        let reference = row.optional_id(self.source_id.as_ref());
         let payout_id = row
-            .optional_string(self.payout.as_ref())
+            .optional_id(self.payout.as_ref())
             .or_else(|| reference.clone().filter(|_| kind == Kind::Payout));
         Ok(SettlementRecord {
             processor: PROCESSOR.into(),
@@ -78,7 +78,7 @@ impl RowParser for Parser {
 
 /// Stripe's `reporting_category` → [`Kind`]; unknown categories are [`Kind::Other`].
 fn kind_of(category: &str) -> Kind {
-    match category.to_ascii_lowercase().as_str() {
+    match ascii_lowercase(category).as_ref() {
         "charge" => Kind::Charge,
         "refund" | "refund_failure" | "partial_capture_reversal" => Kind::Refund,
         "dispute" => Kind::Dispute,
