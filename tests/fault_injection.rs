@@ -1,6 +1,8 @@
 //! A source connection killed by the server in the middle of a table is retried, and the run
 //! ends exactly as an undisturbed one: on PostgreSQL (`pg_terminate_backend`) and MariaDB
-//! (`KILL CONNECTION`).
+//! (`KILL CONNECTION`). The reads are found the way a DBA would find them: by
+//! `application_name = 'recon'` on PostgreSQL, by the `/* recon */` tag in `SHOW PROCESSLIST`
+//! on MariaDB.
 
 mod common;
 
@@ -165,7 +167,7 @@ async fn a_mariadb_connection_killed_mid_table_is_retried() {
     run_with_one_kill(dir.path(), &pg, &my, async || {
         let row = sqlx::query(
             "SELECT ID FROM information_schema.PROCESSLIST
-             WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE 'SELECT %FROM `entries`%' LIMIT 1",
+             WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE '/* recon */ SELECT %FROM `entries`%' LIMIT 1",
         )
         .fetch_optional(&admin)
         .await
