@@ -230,20 +230,39 @@ fn parse_row<P: RowParser>(
             record.len()
         ));
     }
-    let mut fields = Vec::with_capacity(record.len());
-    for (index, field) in record.iter().enumerate() {
-        let text = std::str::from_utf8(field).map_err(|_| {
-            format!(
-                "invalid UTF-8 in column `{}`",
-                header.display.get(index).map_or("?", String::as_str)
-            )
-        })?;
-        fields.push(text);
-    }
-    let row = Row { fields, source };
+    // one UTF-8 check for the whole row; each field is then text if it starts and ends on a
+    // character boundary
+    let text = std::str::from_utf8(record.as_slice())
+        .ok()
+        .filter(|text| {
+            (0..record.len()).all(|index| {
+                record.range(index).is_some_and(|range| {
+                    text.is_char_boundary(range.start) && text.is_char_boundary(range.end)
+                })
+            })
+        })
+        .ok_or_else(|| utf8_reason(header, record))?;
+    let row = Row {
+        text,
+        record,
+        source,
+    };
     let parsed = parser.parse(&row)?;
     parsed.check_balance()?;
     Ok(parsed)
+}
+
+/// The quarantine reason naming the first column that is not UTF-8 text.
+fn utf8_reason(header: &Header, record: &csv::ByteRecord) -> String {
+    let index = record
+        .iter()
+        .position(|field| std::str::from_utf8(field).is_err());
+    format!(
+        "invalid UTF-8 in column `{}`",
+        index
+            .and_then(|index| header.display.get(index))
+            .map_or("?", String::as_str)
+    )
 }
 
 /// The row as one CSV line, for the quarantine's `raw`.
@@ -366,26 +385,46 @@ impl<R: Read> Read for LineTracker<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let seen = buf.get(..n).unwrap_or_default();
-        for (i, &byte) in seen.iter().enumerate() {
+        let mut i = 0;
+        while let Some(&byte) = seen.get(i) {
             if std::mem::take(&mut self.after_cr) && byte == b'\n' {
+                i += 1;
                 continue;
             }
-            match byte {
-                b'\r' | b'\n' => {
-                    self.line += 1;
-                    self.at_line_start = true;
-                    self.after_cr = byte == b'\r';
-                }
-                _ if self.at_line_start => {
-                    self.starts.push_back((self.offset + i as u64, self.line));
-                    self.at_line_start = false;
-                }
-                _ => {}
+            if let b'\r' | b'\n' = byte {
+                self.line += 1;
+                self.at_line_start = true;
+                self.after_cr = byte == b'\r';
+                i += 1;
+                continue;
             }
+            if std::mem::take(&mut self.at_line_start) {
+                self.starts.push_back((self.offset + i as u64, self.line));
+            }
+            // skip the rest of the line: `byte` is not a break, so this moves on
+            i += until_line_break(seen.get(i..).unwrap_or_default());
         }
         self.offset += n as u64;
         Ok(n)
     }
+}
+
+/// How many bytes of `bytes` come before its first `\r` or `\n` (all of them if none does),
+/// looked for 16 bytes at a time.
+fn until_line_break(bytes: &[u8]) -> usize {
+    let is_break = |byte: &u8| matches!(byte, b'\r' | b'\n');
+    let mut skipped = 0;
+    for chunk in bytes.chunks_exact(16) {
+        if chunk
+            .iter()
+            .fold(false, |found, byte| found | is_break(byte))
+        {
+            break;
+        }
+        skipped += 16;
+    }
+    let rest = bytes.get(skipped..).unwrap_or_default();
+    skipped + rest.iter().position(is_break).unwrap_or(rest.len())
 }
 
 /// The header line: names normalised for lookup, and as written for messages.
@@ -490,7 +529,10 @@ impl<'h> Columns<'h> {
 
 /// One data row with the right number of UTF-8 fields.
 pub(crate) struct Row<'a> {
-    fields: Vec<&'a str>,
+    /// The row's fields back to back (`record.as_slice()`), checked as text.
+    text: &'a str,
+    /// Where each field lies in `text`.
+    record: &'a csv::ByteRecord,
     source: &'a SourceLine,
 }
 
@@ -501,7 +543,10 @@ impl<'a> Row<'a> {
 
     /// The trimmed text of a column ("" when blank).
     pub(crate) fn text(&self, col: &Col) -> &'a str {
-        self.fields.get(col.index).map_or("", |field| field.trim())
+        self.record
+            .range(col.index)
+            .and_then(|range| self.text.get(range))
+            .map_or("", str::trim)
     }
 
     /// The trimmed text of a column that must not be blank.
@@ -1276,6 +1321,24 @@ mod tests {
             }
         }
         assert!(totals.0 > 0 && totals.1 > 0);
+    }
+
+    /// A row is numbered by the physical line it starts on, after a BOM, CRLF and lone CR
+    /// endings, blank lines and a quoted field spanning lines (with lines longer than the
+    /// 16-byte steps the tracker skips in).
+    #[test]
+    fn rows_are_numbered_by_the_line_they_start_on() {
+        let text = "\u{feff}balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category\r\n\
+            txn_1,2024-03-01 10:00:00,usd,10.00,0.30,9.70,\"charge\r\nspanning\nlines\"\r\n\
+            \r\n\
+            txn_2,not a row\r\n\
+            \n\
+            \rtxn_3,2024-03-01 10:00:00,usd,10.00,0.30,9.69,charge";
+        let outcome = parse_both_ways(&Format::Stripe, "lines.csv", text);
+        let lines: Vec<u64> = outcome.records.iter().map(|r| r.source.line).collect();
+        assert_eq!(lines, [2]);
+        let quarantined: Vec<u64> = outcome.quarantined.iter().map(|q| q.source.line).collect();
+        assert_eq!(quarantined, [6, 9]);
     }
 
     #[test]
