@@ -166,6 +166,20 @@ pub struct Matched {
     pub payout_items: Vec<usize>,
 }
 
+impl Matched {
+    /// Report line `i` (`r`) and ledger row `j` (`e`) matched by their id with no finding.
+    fn exact_id(i: usize, r: &SettlementRecord, j: usize, e: &LedgerEntry) -> Matched {
+        Matched {
+            record: i,
+            ledger: Some(j),
+            how: MatchHow::ExactId,
+            amount_diff_minor: r.gross_minor.wrapping_sub(e.amount_minor),
+            days_apart: days_between(r.created_at, e.at),
+            payout_items: Vec::new(),
+        }
+    }
+}
+
 /// What kind of settlement discrepancy it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -782,15 +796,9 @@ impl<'a> Work<'a> {
             }
             self.recs[i].done = true;
             if findings.is_empty() {
-                let r = self.record(i);
-                self.out.matched.push(Matched {
-                    record: i,
-                    ledger: Some(j),
-                    how: MatchHow::ExactId,
-                    amount_diff_minor: r.gross_minor.wrapping_sub(e.amount_minor),
-                    days_apart: days_between(r.created_at, e.at),
-                    payout_items: Vec::new(),
-                });
+                self.out
+                    .matched
+                    .push(Matched::exact_id(i, self.record(i), j, e));
             } else {
                 self.out.discrepancies.extend(findings);
             }

@@ -1,6 +1,6 @@
 //! The bulk of a day's matching done cheaply: an id carried by one report line and one ledger row that plainly agree is paired by a merge in id order, so only the rest goes through every rule.
 //!
-//! Such a pair is exactly what step 2 would match ([`MatchHow::ExactId`], no finding) and no
+//! Such a pair is exactly what step 2 would match ([`super::MatchHow::ExactId`], no finding) and no
 //! other step could touch: its id is on no other line or row (no duplicate, no rival for the
 //! row), the line is not a payout (step 4 never sees it) and the row carries no payout id (no
 //! payout total sums it). Everything else — lines and rows without an id, ids carried more than
@@ -9,10 +9,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::{
-    LedgerEntry, MatchHow, MatchOn, MatchRules, Matched, Settled, days_between, non_blank,
-    record_key,
-};
+use super::{LedgerEntry, MatchOn, MatchRules, Matched, Settled, non_blank, record_key};
 use crate::settlement::id::Id;
 use crate::settlement::record::{Kind, SettlementRecord};
 
@@ -133,7 +130,7 @@ fn plainly_agree(
 }
 
 /// Every match in output order (report file and line, then ledger id): the bulk `pairs` as
-/// [`MatchHow::ExactId`] matches, merged with the `others` the rule set found.
+/// [`super::MatchHow::ExactId`] matches, merged with the `others` the rule set found.
 pub(super) fn merge_matches(
     mut pairs: Vec<(usize, usize)>,
     mut others: Vec<Matched>,
@@ -163,15 +160,7 @@ pub(super) fn merge_matches(
         {
             merged.push(other);
         }
-        let (r, e) = (&records[i], &ledger[j]);
-        merged.push(Matched {
-            record: i,
-            ledger: Some(j),
-            how: MatchHow::ExactId,
-            amount_diff_minor: r.gross_minor.wrapping_sub(e.amount_minor),
-            days_apart: days_between(r.created_at, e.at),
-            payout_items: Vec::new(),
-        });
+        merged.push(Matched::exact_id(i, &records[i], j, &ledger[j]));
     }
     merged.extend(others);
     merged
