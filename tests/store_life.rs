@@ -54,6 +54,23 @@ async fn set_right_amount(url: &str, id: i64, amount: i64) {
     pool.close().await;
 }
 
+/// Configuration `text`, read as file `name`, its `url_env`s naming these databases.
+fn config_with(
+    name: &str,
+    text: &str,
+    store: &str,
+    ledger: &str,
+    payments: &str,
+) -> recon::error::Result<Config> {
+    let env = |var: &str| match var {
+        "STORE_URL" => Some(store.to_string()),
+        "LEDGER_URL" => Some(ledger.to_string()),
+        "PAYMENTS_URL" => Some(payments.to_string()),
+        _ => None,
+    };
+    Config::parse(Path::new(name), text, &env)
+}
+
 /// (check, key, status) of every discrepancy a summary lists.
 fn seen(report: &recon::run::RunReport) -> Vec<(String, String, Status)> {
     let mut v: Vec<_> = report
@@ -89,17 +106,7 @@ async fn life_of_a_discrepancy(store_url: &str, dir: &Path) {
         ],
     )
     .await;
-    let vars = [
-        ("STORE_URL", store_url.to_string()),
-        ("LEDGER_URL", ledger),
-        ("PAYMENTS_URL", payments.clone()),
-    ];
-    let env = |name: &str| {
-        vars.iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-    };
-    let config = Config::parse(Path::new("life.toml"), CONFIG, &env).unwrap();
+    let config = config_with("life.toml", CONFIG, store_url, &ledger, &payments).unwrap();
     let out = dir.join("out");
     let account_a = (String::from("accounts"), String::from(r#"{"id":"a"}"#));
     let entry_2 = (String::from("entries"), String::from(r#"{"id":"2"}"#));
@@ -377,18 +384,8 @@ async fn too_many_discrepancies_fail_the_check() {
     )
     .await;
     let store = format!("sqlite://{}", dir.path().join("store.db").display());
-    let vars = [
-        ("STORE_URL", store.clone()),
-        ("LEDGER_URL", ledger),
-        ("PAYMENTS_URL", payments),
-    ];
-    let env = |name: &str| {
-        vars.iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-    };
     let text = format!("[job]\nmax_discrepancies = 2\n{CONFIG}");
-    let config = Config::parse(Path::new("limit.toml"), &text, &env).unwrap();
+    let config = config_with("limit.toml", &text, &store, &ledger, &payments).unwrap();
     let report = recon::run::run(
         &config,
         date(20),
@@ -439,7 +436,7 @@ async fn too_many_discrepancies_fail_the_check() {
     );
 
     let zero = format!("[job]\nmax_discrepancies = 0\n{CONFIG}");
-    let refused = Config::parse(Path::new("limit.toml"), &zero, &env).unwrap_err();
+    let refused = config_with("limit.toml", &zero, &store, &ledger, &payments).unwrap_err();
     assert_eq!(
         refused.to_string(),
         "limit.toml: job.max_discrepancies must be at least 1 (the most discrepancies one check may record)"
