@@ -1407,6 +1407,36 @@ mod tests {
         );
     }
 
+    /// Matches come in report file and line order whatever order the records were given in,
+    /// the bulk pairs and the rule set's matches merged.
+    #[test]
+    fn matches_are_in_file_and_line_order() {
+        let in_file = |mut r: SettlementRecord, path: &str| {
+            r.source.path = path.into();
+            r
+        };
+        let records = vec![
+            in_file(charge(5, "ch_3", 300, 0), "b.csv"),
+            in_file(charge(9, "ch_x", 700, 0), "a.csv"),
+            in_file(charge(2, "ch_2", 200, 0), "a.csv"),
+        ];
+        let ledger = vec![usd("ch_2", 200), usd("ch_3", 300), usd("pay_x", 700)];
+        let rules = MatchRules {
+            amount_tolerance_minor: 1,
+            ..MatchRules::default()
+        };
+        let o = run(&records, &ledger, &rules);
+        assert_eq!(findings(&o, &records, &ledger), vec![]);
+        assert_eq!(
+            matches(&o, &records, &ledger),
+            vec![
+                m("ch_2", Some("ch_2"), MatchHow::ExactId, 0),
+                m("ch_x", Some("pay_x"), MatchHow::Tolerance, 0),
+                m("ch_3", Some("ch_3"), MatchHow::ExactId, 0),
+            ]
+        );
+    }
+
     #[test]
     fn empty_inputs() {
         let o = run(&[], &[], &MatchRules::default());

@@ -137,31 +137,57 @@ pub(super) fn merge_matches(
     records: &[SettlementRecord],
     ledger: &[LedgerEntry],
 ) -> Vec<Matched> {
-    let order = |a: (usize, Option<usize>), b: (usize, Option<usize>)| {
-        let (x, y) = (&records[a.0].source, &records[b.0].source);
-        let id = |j: usize| (&ledger[j].id, j);
-        // one file's lines share the path: compare its text only across files
-        let path = match Arc::ptr_eq(&x.path, &y.path) {
-            true => Ordering::Equal,
-            false => x.path.cmp(&y.path),
-        };
-        path.then(x.line.cmp(&y.line))
-            .then(a.0.cmp(&b.0))
-            .then_with(|| a.1.map(id).cmp(&b.1.map(id)))
-    };
-    others.sort_by(|x, y| order((x.record, x.ledger), (y.record, y.ledger)));
-    pairs.sort_unstable_by(|x, y| order((x.0, Some(x.1)), (y.0, Some(y.1))));
+    let ranks = LineRanks::of(records);
+    let rank = |i: usize| ranks.rank(i);
+    let ledger_key = |j: Option<usize>| j.map(|j| (&ledger[j].id, j));
+    // a record is in at most one bulk pair, so its rank alone orders them
+    pairs.sort_unstable_by_key(|&(i, _)| rank(i));
+    others.sort_by(|x, y| {
+        (rank(x.record), ledger_key(x.ledger)).cmp(&(rank(y.record), ledger_key(y.ledger)))
+    });
 
     let mut merged = Vec::with_capacity(pairs.len() + others.len());
     let mut others = others.into_iter().peekable();
     for (i, j) in pairs {
-        while let Some(other) =
-            others.next_if(|m| order((m.record, m.ledger), (i, Some(j))) == Ordering::Less)
-        {
+        let pair = (rank(i), ledger_key(Some(j)));
+        while let Some(other) = others.next_if(|m| (rank(m.record), ledger_key(m.ledger)) < pair) {
             merged.push(other);
         }
         merged.push(Matched::exact_id(i, &records[i], j, &ledger[j]));
     }
     merged.extend(others);
     merged
+}
+
+/// Each record's place in (file, line) order, ties by index.
+struct LineRanks(Option<Vec<usize>>);
+
+impl LineRanks {
+    /// Records parsed from files come in that order already: then a record's rank is its
+    /// index, and no table of ranks is built (it would be a million entries).
+    fn of(records: &[SettlementRecord]) -> LineRanks {
+        let line_order = |&a: &usize, &b: &usize| {
+            let (x, y) = (&records[a].source, &records[b].source);
+            // one file's lines share the path: compare its text only across files
+            let path = match Arc::ptr_eq(&x.path, &y.path) {
+                true => Ordering::Equal,
+                false => x.path.cmp(&y.path),
+            };
+            path.then(x.line.cmp(&y.line)).then(a.cmp(&b))
+        };
+        if (0..records.len()).is_sorted_by(|a, b| line_order(a, b) == Ordering::Less) {
+            return LineRanks(None);
+        }
+        let mut in_order: Vec<usize> = (0..records.len()).collect();
+        in_order.sort_unstable_by(line_order);
+        let mut ranks = vec![0; records.len()];
+        for (place, &index) in in_order.iter().enumerate() {
+            ranks[index] = place;
+        }
+        LineRanks(Some(ranks))
+    }
+
+    fn rank(&self, record: usize) -> usize {
+        self.0.as_ref().map_or(record, |ranks| ranks[record])
+    }
 }
