@@ -114,17 +114,36 @@ impl Value {
         })
     }
 
-    /// Appends the field encoding (`N` or `V<len>:<text>`) to `out`.
+    /// Appends the field encoding (`N` or `V<len>:<text>`) to `out`. It runs for every field
+    /// of every row hashed, so integers, timestamps and lengths are written without allocating.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        match self.canonical_text() {
-            None => out.push(b'N'),
-            Some(text) => {
-                out.push(b'V');
-                out.extend_from_slice(text.len().to_string().as_bytes());
-                out.push(b':');
-                out.extend_from_slice(text.as_bytes());
-            }
-        }
+        let mut number = itoa::Buffer::new();
+        let stamp;
+        let text: Cow<'_, [u8]> = match self {
+            Value::Int(i) => Cow::Borrowed(
+                match i64::try_from(*i) {
+                    Ok(small) => number.format(small),
+                    Err(_) => number.format(*i),
+                }
+                .as_bytes(),
+            ),
+            Value::Timestamp(t) => match timestamp_digits(t) {
+                Some(digits) => {
+                    stamp = digits;
+                    Cow::Borrowed(&stamp[..])
+                }
+                None => Cow::Owned(format_timestamp(t).into_bytes()),
+            },
+            other => match other.canonical_text() {
+                None => return out.push(b'N'),
+                Some(Cow::Borrowed(text)) => Cow::Borrowed(text.as_bytes()),
+                Some(Cow::Owned(text)) => Cow::Owned(text.into_bytes()),
+            },
+        };
+        out.push(b'V');
+        out.extend_from_slice(itoa::Buffer::new().format(text.len()).as_bytes());
+        out.push(b':');
+        out.extend_from_slice(&text);
     }
 
     /// Total order used for keys; it must agree with every engine's `ORDER BY` on the same
@@ -161,37 +180,44 @@ pub fn key_cmp(a: &[Value], b: &[Value]) -> Ordering {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always six fractional digits (truncated), always UTC.
-///
-/// Written digit by digit: it runs for every timestamp of every row hashed. Years outside
-/// 0–9999 and leap seconds take chrono's formatter, whose output this matches byte for byte.
 pub fn format_timestamp(t: &DateTime<Utc>) -> String {
-    use chrono::{Datelike, Timelike};
-    const CHRONO: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
-    let (year, nanos) = (t.year(), t.nanosecond());
-    let Ok(year) = u32::try_from(year) else {
-        return t.format(CHRONO).to_string();
-    };
-    if year > 9999 || nanos >= 1_000_000_000 {
-        return t.format(CHRONO).to_string();
+    match timestamp_digits(t) {
+        Some(digits) => digits.iter().map(|&b| char::from(b)).collect(),
+        None => t.format(CHRONO_TIMESTAMP).to_string(),
     }
-    let mut out = String::with_capacity(27);
-    let mut digits = |value: u32, width: u32, after: Option<char>| {
+}
+
+/// chrono's spelling of the canonical timestamp text.
+const CHRONO_TIMESTAMP: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
+
+/// The canonical timestamp text written digit by digit into a fixed buffer: it runs for every
+/// timestamp of every row hashed. `None` for years outside 0–9999 and leap seconds, which
+/// take chrono's formatter; the two agree byte for byte.
+fn timestamp_digits(t: &DateTime<Utc>) -> Option<[u8; 27]> {
+    use chrono::{Datelike, Timelike};
+    let year = u32::try_from(t.year()).ok().filter(|&year| year <= 9999)?;
+    let nanos = t.nanosecond();
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    let mut out = [0u8; 27];
+    let mut at = 0;
+    let mut digits = |value: u32, width: u32, after: u8| {
         for place in (0..width).rev() {
-            let digit = (value / 10u32.pow(place)) % 10;
-            out.push(char::from(b'0' + digit as u8));
+            out[at] = b'0' + ((value / 10u32.pow(place)) % 10) as u8;
+            at += 1;
         }
-        if let Some(c) = after {
-            out.push(c);
-        }
+        out[at] = after;
+        at += 1;
     };
-    digits(year, 4, Some('-'));
-    digits(t.month(), 2, Some('-'));
-    digits(t.day(), 2, Some('T'));
-    digits(t.hour(), 2, Some(':'));
-    digits(t.minute(), 2, Some(':'));
-    digits(t.second(), 2, Some('.'));
-    digits(nanos / 1000, 6, Some('Z'));
-    out
+    digits(year, 4, b'-');
+    digits(t.month(), 2, b'-');
+    digits(t.day(), 2, b'T');
+    digits(t.hour(), 2, b':');
+    digits(t.minute(), 2, b':');
+    digits(t.second(), 2, b'.');
+    digits(nanos / 1000, 6, b'Z');
+    Some(out)
 }
 
 /// Encodes a whole row (key fields then compared fields).
@@ -208,7 +234,22 @@ pub type RowHash = [u8; 32];
 
 /// SHA-256 of the encoded row.
 pub fn row_hash<'a>(fields: impl IntoIterator<Item = &'a Value>) -> RowHash {
-    Sha256::digest(encode_row(fields)).into()
+    RowHasher::default().hash(fields)
+}
+
+/// Hashes row after row through one reused buffer: no allocation per row of a table.
+#[derive(Default)]
+pub struct RowHasher(Vec<u8>);
+
+impl RowHasher {
+    /// SHA-256 of the encoded row, as [`row_hash`].
+    pub fn hash<'a>(&mut self, fields: impl IntoIterator<Item = &'a Value>) -> RowHash {
+        self.0.clear();
+        for field in fields {
+            field.encode_into(&mut self.0);
+        }
+        Sha256::digest(&self.0).into()
+    }
 }
 
 /// Accumulates a segment digest from row hashes given in key order.
@@ -501,6 +542,41 @@ mod tests {
         assert_eq!(
             format_timestamp(&DateTime::from_timestamp(0, 999).unwrap()),
             "1970-01-01T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn integers_and_timestamps_encode_as_their_canonical_text() {
+        let instants = [
+            DateTime::from_timestamp(0, 0).unwrap(),
+            DateTime::from_timestamp(-1, 999_999_999).unwrap(),
+            Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
+            DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap(),
+        ];
+        let integers = [
+            0,
+            -1,
+            i128::from(i64::MIN),
+            i128::from(i64::MAX),
+            i128::from(i64::MAX) + 1,
+            i128::from(i64::MIN) - 1,
+            i128::MIN,
+            i128::MAX,
+        ];
+        let values = integers
+            .into_iter()
+            .map(Value::Int)
+            .chain(instants.into_iter().map(Value::Timestamp));
+        for value in values {
+            let text = value.canonical_text().unwrap();
+            assert_eq!(
+                enc(std::slice::from_ref(&value)),
+                format!("V{}:{text}", text.len())
+            );
+        }
+        assert_eq!(
+            enc(&[Value::Int(i128::MIN)]),
+            "V40:-170141183460469231731687303715884105728"
         );
     }
 

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use super::judge::{Judge, Seen, Verdict};
 use super::plan::{Plan, TablePair};
-use crate::canonical::{LogicalType, RowHash, SegmentDigest, Value, key_cmp, row_hash};
+use crate::canonical::{LogicalType, RowHash, RowHasher, SegmentDigest, Value, key_cmp};
 use crate::error::{Error, Result};
 use crate::source::RowBatch;
 use crate::source::filter::RowFilter;
@@ -92,6 +92,7 @@ struct Side<'c> {
     day: Option<(usize, LogicalType, super::BusinessDay)>,
     filter: Option<RowFilter>,
     previous_key: Option<Vec<Value>>,
+    hasher: RowHasher,
     digest: SegmentDigest,
     kept: Option<Vec<(Vec<Value>, RowHash)>>,
 }
@@ -114,7 +115,7 @@ impl Side<'_> {
             if !self.in_day(&values)? || !self.in_filter(&values) {
                 continue;
             }
-            let hash = row_hash(&values[..self.hashed]);
+            let hash = self.hasher.hash(&values[..self.hashed]);
             self.digest.push(&hash);
             if let Some(kept) = &mut self.kept {
                 kept.push((values[..self.key_len].to_vec(), hash));
@@ -153,7 +154,11 @@ impl Side<'_> {
                 }
             }
         }
-        self.previous_key = Some(key.to_vec());
+        // reuse the previous key's vector: this runs for every row
+        match &mut self.previous_key {
+            Some(previous) => previous.clone_from_slice(key),
+            None => self.previous_key = Some(key.to_vec()),
+        }
         Ok(())
     }
 
@@ -228,6 +233,7 @@ pub(super) async fn merge_join(
             },
             filter: spec.filter.clone(),
             previous_key: None,
+            hasher: RowHasher::default(),
             digest: SegmentDigest::new(),
             kept: keep_row_hashes.then(Vec::new),
         };
