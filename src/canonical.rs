@@ -195,6 +195,8 @@ const CHRONO_TIMESTAMP: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 /// take chrono's formatter; the two agree byte for byte.
 fn timestamp_digits(t: &DateTime<Utc>) -> Option<[u8; 27]> {
     use chrono::{Datelike, Timelike};
+    // the fields of the stored UTC time: `DateTime`'s own accessors add the offset each time
+    let t = t.naive_utc();
     let year = u32::try_from(t.year()).ok().filter(|&year| year <= 9999)?;
     let nanos = t.nanosecond();
     if nanos >= 1_000_000_000 {

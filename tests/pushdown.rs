@@ -60,8 +60,8 @@ async fn rust_hashes(source: &Source, spec: &ReadSpec) -> Vec<RowHash> {
     let mut rx = source.stream_rows(spec.clone());
     let mut hashes = Vec::new();
     while let Some(batch) = rx.recv().await {
-        for row in batch.unwrap() {
-            hashes.push(row_hash(&row));
+        for row in batch.unwrap().rows() {
+            hashes.push(row_hash(row));
         }
     }
     hashes

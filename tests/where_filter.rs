@@ -149,7 +149,7 @@ async fn streamed(source: &Source, spec: ReadSpec) -> Vec<Vec<Value>> {
     let mut rx = source.stream_rows(spec);
     let mut rows = Vec::new();
     while let Some(batch) = rx.recv().await {
-        rows.extend(batch.unwrap());
+        rows.extend(batch.unwrap().rows().map(<[Value]>::to_vec));
     }
     rows
 }

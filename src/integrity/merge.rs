@@ -72,13 +72,14 @@ pub(super) struct Found {
     pub in_flight: u64,
 }
 
-struct Row {
-    values: Vec<Value>,
+/// A row read, borrowed from its side's current batch.
+struct Row<'b> {
+    values: &'b [Value],
     hash: RowHash,
 }
 
-fn seen(row: &Option<Row>) -> Seen<'_> {
-    row.as_ref().map(|r| (r.values.as_slice(), &r.hash))
+fn seen<'r>(row: &'r Option<Row<'_>>) -> Seen<'r> {
+    row.as_ref().map(|r| (r.values, &r.hash))
 }
 
 /// One side's stream, checked for order and filtered to the business day.
@@ -86,7 +87,9 @@ struct Side<'c> {
     rows_read: &'c AtomicU64,
     label: String,
     rx: mpsc::Receiver<Result<RowBatch>>,
-    batch: std::vec::IntoIter<Vec<Value>>,
+    batch: RowBatch,
+    /// The next row of `batch` to read.
+    at: usize,
     key_len: usize,
     hashed: usize,
     day: Option<(usize, LogicalType, super::BusinessDay)>,
@@ -98,30 +101,44 @@ struct Side<'c> {
 }
 
 impl Side<'_> {
-    async fn next(&mut self) -> Result<Option<Row>> {
+    async fn next(&mut self) -> Result<Option<Row<'_>>> {
         loop {
-            let values = match self.batch.next() {
-                Some(values) => values,
-                None => match self.rx.recv().await {
+            if self.at == self.batch.len() {
+                match self.rx.recv().await {
                     None => return Ok(None),
                     Some(batch) => {
-                        self.batch = batch?.into_iter();
+                        (self.batch, self.at) = (batch?, 0);
                         continue;
                     }
-                },
-            };
-            self.rows_read.fetch_add(1, AtomicOrdering::Relaxed);
-            self.check_order(&values)?;
-            if !self.in_day(&values)? || !self.in_filter(&values) {
-                continue;
+                }
             }
-            let hash = self.hasher.hash(&values[..self.hashed]);
-            self.digest.push(&hash);
-            if let Some(kept) = &mut self.kept {
-                kept.push((values[..self.key_len].to_vec(), hash));
+            let index = self.at;
+            self.at += 1;
+            // the batch is lent out while the side checks one of its rows
+            let batch = std::mem::take(&mut self.batch);
+            let admitted = self.admit(batch.row(index));
+            self.batch = batch;
+            if let Some(hash) = admitted? {
+                let values = self.batch.row(index);
+                return Ok(Some(Row { values, hash }));
             }
-            return Ok(Some(Row { values, hash }));
         }
+    }
+
+    /// Counts, checks and hashes one row read; `None` when its business day or the filter
+    /// leaves it out.
+    fn admit(&mut self, values: &[Value]) -> Result<Option<RowHash>> {
+        self.rows_read.fetch_add(1, AtomicOrdering::Relaxed);
+        self.check_order(values)?;
+        if !self.in_day(values)? || !self.in_filter(values) {
+            return Ok(None);
+        }
+        let hash = self.hasher.hash(&values[..self.hashed]);
+        self.digest.push(&hash);
+        if let Some(kept) = &mut self.kept {
+            kept.push((values[..self.key_len].to_vec(), hash));
+        }
+        Ok(Some(hash))
     }
 
     /// The merge is only right if both sides come in the same strict key order.
@@ -224,7 +241,8 @@ pub(super) async fn merge_join(
             rows_read,
             label,
             rx: source.stream_rows(spec.clone()),
-            batch: Vec::new().into_iter(),
+            batch: RowBatch::default(),
+            at: 0,
             key_len: spec.key_len,
             hashed: plan.hashed,
             day: match (plan.day_column, pair.day) {
@@ -272,7 +290,11 @@ pub(super) async fn merge_join(
         match order {
             Ordering::Less => l = left.next().await?,
             Ordering::Greater => r = right.next().await?,
-            Ordering::Equal => (l, r) = tokio::try_join!(left.next(), right.next())?,
+            // one after the other: each side's reader runs ahead in its own task
+            Ordering::Equal => {
+                l = left.next().await?;
+                r = right.next().await?;
+            }
         }
     }
     Ok(Found {

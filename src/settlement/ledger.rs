@@ -91,7 +91,8 @@ pub async fn read_ledger(
     let mut rx = source.stream_rows(spec);
     let mut read = LedgerRead::default();
     while let Some(batch) = rx.recv().await {
-        for row in batch? {
+        let batch = batch?;
+        for row in batch.rows() {
             let id = row[0].canonical_text().map(|t| Id::from(t.as_ref()));
             let Some(at) = booked_at(&row[3], tz)? else {
                 read.undated += 1;
@@ -109,7 +110,7 @@ pub async fn read_ledger(
                 continue;
             }
             match id {
-                Some(id) => match entry(&row, id, at, ledger) {
+                Some(id) => match entry(row, id, at, ledger) {
                     Ok(entry) => read.entries.push(entry),
                     Err((id, reason)) => read.unreadable.push(UnreadableRow {
                         id: id.to_string(),

@@ -155,8 +155,39 @@ impl DayWindow {
 /// How far a streamed read widens a wall-clock day; the reader trims to the exact day.
 pub(crate) const WALL_CLOCK_MARGIN: chrono::Duration = chrono::Duration::days(1);
 
-/// One batch of decoded rows, each with `ReadSpec::columns` values.
-pub type RowBatch = Vec<Vec<Value>>;
+/// Decoded rows laid end to end, each with `ReadSpec::columns` values: one allocation for a
+/// batch of rows, not one per row.
+#[derive(Debug, Default)]
+pub struct RowBatch {
+    width: usize,
+    values: Vec<Value>,
+}
+
+impl RowBatch {
+    fn with_width(width: usize) -> RowBatch {
+        RowBatch {
+            width,
+            values: Vec::with_capacity(width * BATCH_ROWS),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len().checked_div(self.width).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Row `index`; it must be below [`RowBatch::len`].
+    pub fn row(&self, index: usize) -> &[Value] {
+        &self.values[index * self.width..(index + 1) * self.width]
+    }
+
+    pub fn rows(&self) -> impl Iterator<Item = &[Value]> {
+        self.values.chunks_exact(self.width.max(1))
+    }
+}
 
 const BATCH_ROWS: usize = 1024;
 const BATCHES_IN_FLIGHT: usize = 8;
@@ -268,24 +299,20 @@ async fn send_in_batches<R>(
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
     use futures_util::TryStreamExt;
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let width = spec.columns.len();
+    let mut batch = RowBatch::with_width(width);
     while let Some(row) = rows.try_next().await.map_err(Error::from_source)? {
-        let values = spec
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, column)| {
-                decode(&row, i, column).map_err(|reason| {
-                    Error::bad_input(format!(
-                        "column {:?} ({}): {reason}",
-                        column.name, column.declared
-                    ))
-                })
-            })
-            .collect::<Result<Vec<Value>>>()?;
-        batch.push(values);
+        for (i, column) in spec.columns.iter().enumerate() {
+            let value = decode(&row, i, column).map_err(|reason| {
+                Error::bad_input(format!(
+                    "column {:?} ({}): {reason}",
+                    column.name, column.declared
+                ))
+            })?;
+            batch.values.push(value);
+        }
         if batch.len() == BATCH_ROWS {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+            let full = std::mem::replace(&mut batch, RowBatch::with_width(width));
             if tx.send(Ok(full)).await.is_err() {
                 return Ok(());
             }
@@ -360,4 +387,24 @@ fn push_day(
     let start = conditions.param(start);
     let end = conditions.param(end);
     conditions.push(format!("{q} >= {start} AND {q} < {end}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_hands_out_its_rows_by_width() {
+        let mut batch = RowBatch::with_width(2);
+        assert_eq!((batch.len(), batch.is_empty()), (0, true));
+        batch
+            .values
+            .extend([Value::Int(1), Value::Null, Value::Int(2)]);
+        batch.values.push(Value::Text("b".into()));
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch.row(1), &[Value::Int(2), Value::Text("b".into())]);
+        let rows: Vec<&[Value]> = batch.rows().collect();
+        assert_eq!(rows, vec![batch.row(0), batch.row(1)]);
+        assert_eq!(RowBatch::default().rows().count(), 0);
+    }
 }
