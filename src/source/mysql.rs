@@ -189,11 +189,9 @@ pub(super) async fn stream_rows(
 /// The zone a column's wall-clock text is in: TIMESTAMP columns are shown in the session's
 /// zone (UTC); DATETIME ones hold times in the source's configured zone.
 pub(super) fn wall_clock_zone(column: &Column, tz: Tz) -> Tz {
-    if column
-        .declared
-        .to_ascii_lowercase()
-        .starts_with("timestamp")
-    {
+    // runs for every value read: no lower-cased copy of the type
+    let declared = column.declared.as_bytes();
+    if declared.len() >= 9 && declared[..9].eq_ignore_ascii_case(b"timestamp") {
         chrono_tz::UTC
     } else {
         tz
@@ -214,8 +212,8 @@ pub(super) fn decode_value(
             .map_or(Value::Null, Value::Bytes));
     }
     let zone = wall_clock_zone(column, tz);
-    match row.try_get::<Option<String>, _>(i).map_err(err)? {
+    match row.try_get::<Option<&str>, _>(i).map_err(err)? {
         None => Ok(Value::Null),
-        Some(text) => value_from_text(column.logical, &text, zone),
+        Some(text) => value_from_text(column.logical, text, zone),
     }
 }

@@ -194,10 +194,10 @@ pub(super) fn decode_value(
             };
             n.map_or(Value::Null, |n| Value::Int(n.into()))
         }
-        LogicalType::Decimal => match row.try_get::<Option<String>, _>(i).map_err(err)? {
+        LogicalType::Decimal => match row.try_get::<Option<&str>, _>(i).map_err(err)? {
             None => Value::Null,
-            Some(text) if text == "NaN" => return Err("NaN is not a number".to_string()),
-            Some(text) => Value::Decimal(normalize_decimal(&text).map_err(|e| e.0)?),
+            Some("NaN") => return Err("NaN is not a number".to_string()),
+            Some(text) => Value::Decimal(normalize_decimal(text).map_err(|e| e.0)?),
         },
         LogicalType::Boolean => row
             .try_get::<Option<bool>, _>(i)
@@ -223,13 +223,13 @@ pub(super) fn decode_value(
             .try_get::<Option<Vec<u8>>, _>(i)
             .map_err(err)?
             .map_or(Value::Null, Value::Bytes),
-        LogicalType::Text => match row.try_get::<Option<String>, _>(i).map_err(err)? {
+        LogicalType::Text => match row.try_get::<Option<&str>, _>(i).map_err(err)? {
             None => Value::Null,
             // CHAR(n) pads with spaces; the padding is not part of the value.
             Some(text) if declared.starts_with("character(") || declared == "character" => {
                 Value::Text(text.trim_end_matches(' ').to_string())
             }
-            Some(text) => Value::Text(text),
+            Some(text) => Value::Text(text.to_string()),
         },
         LogicalType::Float | LogicalType::Unsupported => {
             return Err(format!(
