@@ -80,6 +80,34 @@ async fn a_table_that_does_not_exist() {
     );
 }
 
+/// PostgreSQL's 'infinity' has no instant: the read stops with the column named, instead of a
+/// panic that would end the stream early and pass an unread rest for missing (or for equal).
+#[tokio::test]
+async fn an_infinite_timestamp_names_its_column() {
+    let Some(url) = fresh_postgres("infinite_timestamp").await else {
+        return;
+    };
+    pg_exec(
+        &url,
+        &[
+            "CREATE TABLE entries (id bigint PRIMARY KEY, booked_at timestamptz)",
+            "INSERT INTO entries VALUES (1, '2026-11-20 10:00:00+00'), (2, 'infinity'), (3, NULL)",
+            "CREATE TABLE mirror AS SELECT * FROM entries WHERE booked_at <> 'infinity'",
+        ],
+    )
+    .await;
+    let dir = temp_dir();
+    let output = recon(
+        &["diff", &url, "entries", &url, "mirror", "--key", "id"],
+        &[],
+        dir.path(),
+    );
+    assert_bad_input(
+        &output,
+        "recon: source left, table entries: column \"booked_at\" (timestamp with time zone): 'infinity' is not an instant recon can compare",
+    );
+}
+
 #[tokio::test]
 async fn a_missing_database_file_fails_its_checks_with_exit_2() {
     let dir = temp_dir();

@@ -1172,7 +1172,10 @@ mod tests {
             }
         }
         let err = parse_report(&Format::Adyen, "f.csv", Failing).unwrap_err();
-        assert_eq!(err.to_string(), "f.csv: cannot read the report: disk on fire");
+        assert_eq!(
+            err.to_string(),
+            "f.csv: cannot read the report: disk on fire"
+        );
     }
 
     /// Garbage rows under a valid header: never a panic, never a lost row.

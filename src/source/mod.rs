@@ -4,6 +4,7 @@ mod condition;
 pub mod filter;
 pub mod ident;
 mod mysql;
+mod pg_wire;
 mod postgres;
 pub mod pushdown;
 mod sqlite;
@@ -264,7 +265,8 @@ impl Source {
         let source = self.name.clone();
         let tz = self.timezone;
         let pool = self.pool.clone();
-        tokio::spawn(async move {
+        let (guard, table) = (tx.clone(), spec.table.clone());
+        let reader = tokio::spawn(async move {
             let streamed = match &pool {
                 Pool::Sqlite(pool) => sqlite::stream_rows(pool, &spec, tz, &tx).await,
                 Pool::Postgres(pool) => postgres::stream_rows(pool, &spec, tz, &tx).await,
@@ -275,6 +277,18 @@ impl Source {
                     .send(Err(
                         e.context(format!("source {source}, table {}", spec.table))
                     ))
+                    .await;
+            }
+        });
+        // A reader that panicked must not pass for the end of its table: the merge would take
+        // the rows it never sent for missing, or a clean prefix for a clean table.
+        let source = self.name.clone();
+        tokio::spawn(async move {
+            if let Err(stopped) = reader.await {
+                let _ = guard
+                    .send(Err(Error::internal(format!(
+                        "source {source}, table {table}: the reader stopped before the end: {stopped}"
+                    ))))
                     .await;
             }
         });

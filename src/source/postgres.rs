@@ -4,17 +4,16 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, PgPool, Row};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow, PgValueFormat};
+use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, PgPool, Row, ValueRef};
 use tokio::sync::mpsc;
 
 use super::{
     Column, Conditions, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, ident, missing_table,
-    push_day, select_in_key_order, send_in_batches,
+    pg_wire, push_day, select_in_key_order, send_in_batches,
 };
-use crate::canonical::{LogicalType, Value, normalize_decimal};
+use crate::canonical::{LogicalType, Value};
 use crate::config::SourceConfig;
 use crate::error::{Error, Result};
 
@@ -167,75 +166,20 @@ pub(super) async fn stream_rows(
     .await
 }
 
+/// Column `i` of `row`, decoded by [`pg_wire::decode`] from the binary value sqlx received.
 pub(super) fn decode_value(
     row: &PgRow,
     i: usize,
     column: &Column,
     tz: Tz,
 ) -> std::result::Result<Value, String> {
-    let err = |e: sqlx::Error| e.to_string();
-    let declared = column.declared.as_str();
-    Ok(match column.logical {
-        LogicalType::Integer => {
-            let n: Option<i64> = match declared {
-                "smallint" => row
-                    .try_get::<Option<i16>, _>(i)
-                    .map_err(err)?
-                    .map(i64::from),
-                "integer" => row
-                    .try_get::<Option<i32>, _>(i)
-                    .map_err(err)?
-                    .map(i64::from),
-                "oid" => row
-                    .try_get::<Option<sqlx::postgres::types::Oid>, _>(i)
-                    .map_err(err)?
-                    .map(|o| i64::from(o.0)),
-                _ => row.try_get::<Option<i64>, _>(i).map_err(err)?,
-            };
-            n.map_or(Value::Null, |n| Value::Int(n.into()))
-        }
-        LogicalType::Decimal => match row.try_get::<Option<&str>, _>(i).map_err(err)? {
-            None => Value::Null,
-            Some("NaN") => return Err("NaN is not a number".to_string()),
-            Some(text) => Value::Decimal(normalize_decimal(text).map_err(|e| e.0)?),
-        },
-        LogicalType::Boolean => row
-            .try_get::<Option<bool>, _>(i)
-            .map_err(err)?
-            .map_or(Value::Null, Value::Bool),
-        LogicalType::Timestamp if declared.starts_with("timestamp with time zone") => row
-            .try_get::<Option<DateTime<Utc>>, _>(i)
-            .map_err(err)?
-            .map_or(Value::Null, Value::Timestamp),
-        LogicalType::Timestamp => match row.try_get::<Option<NaiveDateTime>, _>(i).map_err(err)? {
-            None => Value::Null,
-            Some(naive) => Value::Timestamp(super::text::in_zone(naive, tz)?),
-        },
-        LogicalType::Date => row
-            .try_get::<Option<NaiveDate>, _>(i)
-            .map_err(err)?
-            .map_or(Value::Null, Value::Date),
-        LogicalType::Uuid => row
-            .try_get::<Option<uuid::Uuid>, _>(i)
-            .map_err(err)?
-            .map_or(Value::Null, Value::Uuid),
-        LogicalType::Bytes => row
-            .try_get::<Option<Vec<u8>>, _>(i)
-            .map_err(err)?
-            .map_or(Value::Null, Value::Bytes),
-        LogicalType::Text => match row.try_get::<Option<&str>, _>(i).map_err(err)? {
-            None => Value::Null,
-            // CHAR(n) pads with spaces; the padding is not part of the value.
-            Some(text) if declared.starts_with("character(") || declared == "character" => {
-                Value::Text(text.trim_end_matches(' ').to_string())
-            }
-            Some(text) => Value::Text(text.to_string()),
-        },
-        LogicalType::Float | LogicalType::Unsupported => {
-            return Err(format!(
-                "a column {} is never read",
-                column.logical.not_comparable().unwrap_or("")
-            ));
-        }
-    })
+    let value = row.try_get_raw(i).map_err(|e| e.to_string())?;
+    if value.is_null() {
+        return Ok(Value::Null);
+    }
+    if value.format() != PgValueFormat::Binary {
+        return Err("PostgreSQL sent a value as text, not in its binary format".to_string());
+    }
+    let bytes = value.as_bytes().map_err(|e| e.to_string())?;
+    pg_wire::decode(Some(bytes), column, tz)
 }

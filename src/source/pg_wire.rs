@@ -1,0 +1,231 @@
+//! PostgreSQL's binary wire values turned into canonical values, by recon itself: one decoder
+//! for query results and `COPY … (FORMAT binary)`, never panicking on what a table holds.
+//!
+//! sqlx's own decoders check each value's type on every row (the catalog already told recon)
+//! and add microseconds to a `NaiveDateTime` unchecked, which panics on `'infinity'`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use super::Column;
+use crate::canonical::{LogicalType, Value, normalize_decimal};
+
+/// Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01 (both UTC).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// Days from 0001-01-01 (day 1 of the common era) to 2000-01-01.
+const PG_EPOCH_DAYS_FROM_CE: i32 = 730_120;
+
+/// The value of `column` sent as `bytes` (`None` for NULL) in PostgreSQL's binary format.
+/// A wall-clock `timestamp` is read in `tz`.
+pub(super) fn decode(bytes: Option<&[u8]>, column: &Column, tz: Tz) -> Result<Value, String> {
+    let Some(bytes) = bytes else {
+        return Ok(Value::Null);
+    };
+    let declared = column.declared.as_str();
+    Ok(match column.logical {
+        LogicalType::Integer => Value::Int(match (declared, bytes) {
+            ("oid", &[a, b, c, d]) => i128::from(u32::from_be_bytes([a, b, c, d])),
+            (_, &[a, b]) => i128::from(i16::from_be_bytes([a, b])),
+            (_, &[a, b, c, d]) => i128::from(i32::from_be_bytes([a, b, c, d])),
+            (_, _) => i128::from(i64::from_be_bytes(fixed(bytes, "an integer")?)),
+        }),
+        // numerics are selected as text, so no digit is lost on the way
+        LogicalType::Decimal => match text(bytes)? {
+            "NaN" => return Err("NaN is not a number".to_string()),
+            digits => Value::Decimal(normalize_decimal(digits).map_err(|e| e.0)?),
+        },
+        LogicalType::Boolean => match bytes {
+            [0] => Value::Bool(false),
+            [1] => Value::Bool(true),
+            _ => return Err(format!("{bytes:?} is not a boolean")),
+        },
+        LogicalType::Timestamp => {
+            let instant = instant(i64::from_be_bytes(fixed(bytes, "a timestamp")?))?;
+            if declared.starts_with("timestamp with time zone") {
+                Value::Timestamp(instant)
+            } else {
+                Value::Timestamp(super::text::in_zone(instant.naive_utc(), tz)?)
+            }
+        }
+        LogicalType::Date => Value::Date(date(i32::from_be_bytes(fixed(bytes, "a date")?))?),
+        LogicalType::Uuid => Value::Uuid(uuid::Uuid::from_bytes(fixed(bytes, "a UUID")?)),
+        LogicalType::Bytes => Value::Bytes(bytes.to_vec()),
+        // CHAR(n) pads with spaces; the padding is not part of the value
+        LogicalType::Text if declared.starts_with("character(") || declared == "character" => {
+            Value::Text(text(bytes)?.trim_end_matches(' ').to_string())
+        }
+        LogicalType::Text => Value::Text(text(bytes)?.to_string()),
+        LogicalType::Float | LogicalType::Unsupported => {
+            return Err(format!(
+                "a column {} is never read",
+                column.logical.not_comparable().unwrap_or("")
+            ));
+        }
+    })
+}
+
+/// The bytes as an array of exactly `N`, or an error naming what they should have been.
+fn fixed<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
+    bytes
+        .try_into()
+        .map_err(|_| format!("{} bytes where {what} takes {N}", bytes.len()))
+}
+
+fn text(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|e| format!("text that is not UTF-8: {e}"))
+}
+
+/// Microseconds since 2000-01-01 UTC as an instant; `'infinity'` and `'-infinity'` (the
+/// extreme values) and anything chrono cannot hold are errors, not panics.
+fn instant(micros: i64) -> Result<DateTime<Utc>, String> {
+    match micros {
+        i64::MAX => Err("'infinity' is not an instant recon can compare".to_string()),
+        i64::MIN => Err("'-infinity' is not an instant recon can compare".to_string()),
+        _ => micros
+            .checked_add(PG_EPOCH_MICROS)
+            .and_then(DateTime::from_timestamp_micros)
+            .ok_or_else(|| format!("{micros} µs from 2000-01-01 is out of range")),
+    }
+}
+
+/// Days since 2000-01-01 as a date, with the same care as [`instant`].
+fn date(days: i32) -> Result<NaiveDate, String> {
+    match days {
+        i32::MAX => Err("'infinity' is not a date recon can compare".to_string()),
+        i32::MIN => Err("'-infinity' is not a date recon can compare".to_string()),
+        _ => days
+            .checked_add(PG_EPOCH_DAYS_FROM_CE)
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .ok_or_else(|| format!("{days} days from 2000-01-01 is out of range")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn column(logical: LogicalType, declared: &str) -> Column {
+        Column {
+            name: "c".into(),
+            declared: declared.into(),
+            logical,
+        }
+    }
+
+    fn utc(bytes: &[u8], logical: LogicalType, declared: &str) -> Result<Value, String> {
+        decode(Some(bytes), &column(logical, declared), chrono_tz::UTC)
+    }
+
+    #[test]
+    fn integers_of_every_width() {
+        use LogicalType::Integer;
+        assert_eq!(utc(&[0xff, 0xfe], Integer, "smallint"), Ok(Value::Int(-2)));
+        assert_eq!(
+            utc(&[0x80, 0, 0, 0], Integer, "integer"),
+            Ok(Value::Int(i32::MIN.into()))
+        );
+        assert_eq!(
+            utc(&[0xff, 0xff, 0xff, 0xff], Integer, "oid"),
+            Ok(Value::Int(u32::MAX.into()))
+        );
+        assert_eq!(
+            utc(&i64::MIN.to_be_bytes(), Integer, "bigint"),
+            Ok(Value::Int(i64::MIN.into()))
+        );
+        assert_eq!(
+            utc(&[1, 2, 3], Integer, "bigint"),
+            Err("3 bytes where an integer takes 8".into())
+        );
+        assert_eq!(
+            decode(None, &column(Integer, "bigint"), chrono_tz::UTC),
+            Ok(Value::Null)
+        );
+    }
+
+    #[test]
+    fn instants_and_dates_around_the_epochs() {
+        use LogicalType::{Date, Timestamp};
+        let tz = "timestamp with time zone";
+        let at = |micros: i64| utc(&micros.to_be_bytes(), Timestamp, tz);
+        assert_eq!(
+            at(0),
+            Ok(Value::Timestamp(
+                Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap()
+            ))
+        );
+        // 1969-12-31 23:59:59.999999 UTC: before both epochs
+        assert_eq!(
+            at(-PG_EPOCH_MICROS - 1),
+            Ok(Value::Timestamp(
+                DateTime::from_timestamp(-1, 999_999_000).unwrap()
+            ))
+        );
+        assert_eq!(
+            at(i64::MAX),
+            Err("'infinity' is not an instant recon can compare".into())
+        );
+        assert_eq!(
+            at(i64::MIN),
+            Err("'-infinity' is not an instant recon can compare".into())
+        );
+        assert_eq!(
+            at(i64::MAX - 1),
+            Err("9223372036854775806 µs from 2000-01-01 is out of range".into())
+        );
+        // a wall-clock timestamp is read in the source's zone
+        let ams: Tz = "Europe/Amsterdam".parse().unwrap();
+        assert_eq!(
+            decode(
+                Some(&0i64.to_be_bytes()),
+                &column(Timestamp, "timestamp without time zone"),
+                ams
+            ),
+            Ok(Value::Timestamp(
+                Utc.with_ymd_and_hms(1999, 12, 31, 23, 0, 0).unwrap()
+            ))
+        );
+        let day = |days: i32| utc(&days.to_be_bytes(), Date, "date");
+        assert_eq!(
+            day(-11_122),
+            Ok(Value::Date(NaiveDate::from_ymd_opt(1969, 7, 20).unwrap()))
+        );
+        assert_eq!(
+            day(i32::MAX),
+            Err("'infinity' is not a date recon can compare".into())
+        );
+    }
+
+    #[test]
+    fn text_decimals_booleans_uuids_and_bytes() {
+        use LogicalType::{Boolean, Bytes, Decimal, Text, Uuid};
+        assert_eq!(
+            utc(b"ab   ", Text, "character(5)"),
+            Ok(Value::Text("ab".into()))
+        );
+        assert_eq!(utc(b"ab  ", Text, "text"), Ok(Value::Text("ab  ".into())));
+        assert_eq!(
+            utc(&[0xff], Text, "text"),
+            Err("text that is not UTF-8: invalid utf-8 sequence of 1 bytes from index 0".into())
+        );
+        assert_eq!(
+            utc(b"-0.0100", Decimal, "numeric(20,4)"),
+            Ok(Value::Decimal("-0.01".into()))
+        );
+        assert_eq!(
+            utc(b"NaN", Decimal, "numeric"),
+            Err("NaN is not a number".into())
+        );
+        assert_eq!(utc(&[1], Boolean, "boolean"), Ok(Value::Bool(true)));
+        assert_eq!(
+            utc(&[2], Boolean, "boolean"),
+            Err("[2] is not a boolean".into())
+        );
+        let id = uuid::Uuid::from_u128(0xa0ee_bc99_9c0b_4ef8_bb6d_6bb9_bd38_0a11);
+        assert_eq!(utc(id.as_bytes(), Uuid, "uuid"), Ok(Value::Uuid(id)));
+        assert_eq!(
+            utc(&[0, 0xff], Bytes, "bytea"),
+            Ok(Value::Bytes(vec![0, 0xff]))
+        );
+    }
+}
