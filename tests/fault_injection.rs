@@ -1,8 +1,8 @@
 //! A source connection killed by the server in the middle of a table is retried, and the run
 //! ends exactly as an undisturbed one: on PostgreSQL (`pg_terminate_backend`) and MariaDB
 //! (`KILL CONNECTION`). The reads are found the way a DBA would find them: by
-//! `application_name = 'recon'` on PostgreSQL, by the `/* recon */` tag in `SHOW PROCESSLIST`
-//! on MariaDB.
+//! `application_name = 'recon'` on PostgreSQL (a whole table is read with `COPY (SELECT …)`), by
+//! the `/* recon */` tag in `SHOW PROCESSLIST` on MariaDB.
 
 mod common;
 
@@ -147,7 +147,7 @@ async fn a_postgres_session_terminated_mid_table_is_retried() {
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
              WHERE datname = current_database() AND application_name = 'recon'
                AND state = 'active'
-               AND query LIKE 'SELECT %FROM \"entries\"%' LIMIT 1",
+               AND query LIKE 'COPY (SELECT %FROM \"entries\"%' LIMIT 1",
         )
         .fetch_optional(&admin)
         .await

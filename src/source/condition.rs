@@ -49,6 +49,11 @@ impl Conditions {
         self.terms.push(term);
     }
 
+    /// No term: every row.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
     /// ` WHERE a AND b`, or nothing when there is no term.
     pub fn where_clause(&self) -> String {
         if self.terms.is_empty() {

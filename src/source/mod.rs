@@ -165,11 +165,26 @@ pub struct RowBatch {
 }
 
 impl RowBatch {
-    fn with_width(width: usize) -> RowBatch {
+    /// An empty batch for the rows of `spec`.
+    fn for_spec(spec: &ReadSpec) -> RowBatch {
         RowBatch {
-            width,
-            values: Vec::with_capacity(width * BATCH_ROWS),
+            width: spec.columns.len(),
+            values: Vec::with_capacity(spec.columns.len() * BATCH_ROWS),
         }
+    }
+
+    /// Whether the batch holds as many rows as one is sent with.
+    fn is_full(&self) -> bool {
+        self.len() >= BATCH_ROWS
+    }
+
+    /// The batch, leaving an empty one for the same rows in its place.
+    fn take(&mut self) -> RowBatch {
+        let empty = RowBatch {
+            width: self.width,
+            values: Vec::with_capacity(self.values.capacity()),
+        };
+        std::mem::replace(self, empty)
     }
 
     pub fn len(&self) -> usize {
@@ -313,29 +328,28 @@ async fn send_in_batches<R>(
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
     use futures_util::TryStreamExt;
-    let width = spec.columns.len();
-    let mut batch = RowBatch::with_width(width);
+    let mut batch = RowBatch::for_spec(spec);
     while let Some(row) = rows.try_next().await.map_err(Error::from_source)? {
         for (i, column) in spec.columns.iter().enumerate() {
-            let value = decode(&row, i, column).map_err(|reason| {
-                Error::bad_input(format!(
-                    "column {:?} ({}): {reason}",
-                    column.name, column.declared
-                ))
-            })?;
+            let value = decode(&row, i, column).map_err(|reason| column_error(column, reason))?;
             batch.values.push(value);
         }
-        if batch.len() == BATCH_ROWS {
-            let full = std::mem::replace(&mut batch, RowBatch::with_width(width));
-            if tx.send(Ok(full)).await.is_err() {
-                return Ok(());
-            }
+        if batch.is_full() && tx.send(Ok(batch.take())).await.is_err() {
+            return Ok(());
         }
     }
     if !batch.is_empty() {
         let _ = tx.send(Ok(batch)).await;
     }
     Ok(())
+}
+
+/// A value of `column` that could not be decoded, and why.
+fn column_error(column: &Column, reason: String) -> Error {
+    Error::bad_input(format!(
+        "column {:?} ({}): {reason}",
+        column.name, column.declared
+    ))
 }
 
 /// The error for a table the catalog does not show, naming the tables it does.
@@ -409,7 +423,10 @@ mod tests {
 
     #[test]
     fn a_batch_hands_out_its_rows_by_width() {
-        let mut batch = RowBatch::with_width(2);
+        let mut batch = RowBatch {
+            width: 2,
+            values: Vec::new(),
+        };
         assert_eq!((batch.len(), batch.is_empty()), (0, true));
         batch
             .values

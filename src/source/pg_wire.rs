@@ -100,6 +100,111 @@ fn date(days: i32) -> Result<NaiveDate, String> {
     }
 }
 
+/// The tuples of a `COPY … TO STDOUT (FORMAT binary)` stream, taken from its chunks as they
+/// arrive (a tuple may span chunks): the signature header, then per tuple a field count and
+/// each field's length (-1 for NULL) and bytes, then a count of -1.
+#[derive(Default)]
+pub(super) struct CopyTuples {
+    pending: Vec<u8>,
+    /// Where the unread part of `pending` begins.
+    start: usize,
+    header_read: bool,
+    ended: bool,
+    /// The current tuple's fields, as ranges into `pending`.
+    fields: Vec<Option<std::ops::Range<usize>>>,
+}
+
+const COPY_SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
+
+impl CopyTuples {
+    pub(super) fn feed(&mut self, chunk: &[u8]) {
+        if self.start == self.pending.len() {
+            self.pending.clear();
+            self.start = 0;
+        } else if self.start >= 64 * 1024 {
+            self.pending.drain(..self.start);
+            self.start = 0;
+        }
+        self.pending.extend_from_slice(chunk);
+    }
+
+    /// Moves to the next whole tuple of `width` fields: `Ok(false)` until one has arrived
+    /// in full, and after the end.
+    pub(super) fn advance(&mut self, width: usize) -> Result<bool, String> {
+        let mut at = self.start;
+        if !self.header_read {
+            let Some(extension) = self.pending.get(at + 15..at + 19) else {
+                return Ok(false);
+            };
+            if self.pending[at..at + 11] != COPY_SIGNATURE[..] {
+                return Err("the COPY stream does not start with PostgreSQL's signature".into());
+            }
+            let extension = 19 + be_u32(extension) as usize;
+            if self.pending.len() < at + extension {
+                return Ok(false);
+            }
+            at += extension;
+            (self.start, self.header_read) = (at, true);
+        }
+        if self.ended {
+            return Ok(false);
+        }
+        let Some(count) = self.pending.get(at..at + 2) else {
+            return Ok(false);
+        };
+        let count = i16::from_be_bytes([count[0], count[1]]);
+        at += 2;
+        if count == -1 {
+            (self.start, self.ended) = (at, true);
+            return Ok(false);
+        }
+        if usize::try_from(count).ok() != Some(width) {
+            return Err(format!(
+                "a COPY tuple of {count} fields, where {width} were selected"
+            ));
+        }
+        self.fields.clear();
+        for _ in 0..width {
+            let Some(length) = self.pending.get(at..at + 4) else {
+                return Ok(false);
+            };
+            at += 4;
+            let length = i32::from_be_bytes([length[0], length[1], length[2], length[3]]);
+            if length == -1 {
+                self.fields.push(None);
+                continue;
+            }
+            let length =
+                usize::try_from(length).map_err(|_| format!("a COPY field of length {length}"))?;
+            if self.pending.len() < at + length {
+                return Ok(false);
+            }
+            self.fields.push(Some(at..at + length));
+            at += length;
+        }
+        self.start = at;
+        Ok(true)
+    }
+
+    /// Field `i` of the current tuple; `None` for NULL.
+    pub(super) fn field(&self, i: usize) -> Option<&[u8]> {
+        let range = self.fields.get(i)?.clone()?;
+        self.pending.get(range)
+    }
+
+    /// Checks the stream ended with its trailer and nothing after it.
+    pub(super) fn finish(&self) -> Result<(), String> {
+        match self.ended && self.start == self.pending.len() {
+            true => Ok(()),
+            false => Err("the COPY stream ended before its trailer".into()),
+        }
+    }
+}
+
+fn be_u32(bytes: &[u8]) -> u32 {
+    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +220,88 @@ mod tests {
 
     fn utc(bytes: &[u8], logical: LogicalType, declared: &str) -> Result<Value, String> {
         decode(Some(bytes), &column(logical, declared), chrono_tz::UTC)
+    }
+
+    /// A binary COPY stream of `tuples`, each field `None` for NULL.
+    fn copy_stream(tuples: &[Vec<Option<&[u8]>>]) -> Vec<u8> {
+        let mut out = COPY_SIGNATURE.to_vec();
+        out.extend(0u32.to_be_bytes()); // flags
+        out.extend(4u32.to_be_bytes()); // a header extension PostgreSQL may add, skipped
+        out.extend(b"ext!");
+        for tuple in tuples {
+            out.extend((tuple.len() as i16).to_be_bytes());
+            for field in tuple {
+                match field {
+                    None => out.extend((-1i32).to_be_bytes()),
+                    Some(bytes) => {
+                        out.extend((bytes.len() as i32).to_be_bytes());
+                        out.extend(*bytes);
+                    }
+                }
+            }
+        }
+        out.extend((-1i16).to_be_bytes());
+        out
+    }
+
+    /// Every tuple read from `stream` fed in chunks of `chunk` bytes, as owned fields.
+    fn read_all(stream: &[u8], chunk: usize, width: usize) -> Vec<Vec<Option<Vec<u8>>>> {
+        let mut tuples = CopyTuples::default();
+        let mut read = Vec::new();
+        for piece in stream.chunks(chunk) {
+            tuples.feed(piece);
+            while tuples.advance(width).unwrap() {
+                read.push(
+                    (0..width)
+                        .map(|i| tuples.field(i).map(<[u8]>::to_vec))
+                        .collect(),
+                );
+            }
+        }
+        tuples.finish().unwrap();
+        read
+    }
+
+    #[test]
+    fn copy_tuples_come_whole_however_the_stream_is_cut() {
+        let tuples: Vec<Vec<Option<&[u8]>>> = vec![
+            vec![Some(&[0, 0, 0, 1]), None, Some(b"")],
+            vec![Some(&[0, 0, 0, 2]), Some(b"a longer value"), None],
+        ];
+        let stream = copy_stream(&tuples);
+        let expected: Vec<Vec<Option<Vec<u8>>>> = tuples
+            .iter()
+            .map(|t| t.iter().map(|f| f.map(<[u8]>::to_vec)).collect())
+            .collect();
+        for chunk in [1, 2, 3, 7, 19, 64, stream.len()] {
+            assert_eq!(read_all(&stream, chunk, 3), expected, "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_broken_copy_stream_is_an_error() {
+        let stream = copy_stream(&[vec![Some(&[1]), None]]);
+        let mut tuples = CopyTuples::default();
+        tuples.feed(&stream);
+        assert_eq!(
+            tuples.advance(3),
+            Err("a COPY tuple of 2 fields, where 3 were selected".into())
+        );
+        // cut before the trailer
+        let mut tuples = CopyTuples::default();
+        tuples.feed(&stream[..stream.len() - 2]);
+        assert_eq!(tuples.advance(2), Ok(true));
+        assert_eq!(tuples.advance(2), Ok(false));
+        assert_eq!(
+            tuples.finish(),
+            Err("the COPY stream ended before its trailer".into())
+        );
+        let mut tuples = CopyTuples::default();
+        tuples.feed(b"not a COPY stream at all");
+        assert_eq!(
+            tuples.advance(2),
+            Err("the COPY stream does not start with PostgreSQL's signature".into())
+        );
     }
 
     #[test]

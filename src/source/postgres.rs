@@ -5,13 +5,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono_tz::Tz;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow, PgValueFormat};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow, PgValueFormat};
 use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, PgPool, Row, ValueRef};
 use tokio::sync::mpsc;
 
 use super::{
-    Column, Conditions, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, ident, missing_table,
-    pg_wire, push_day, select_in_key_order, send_in_batches,
+    Column, Conditions, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, column_error, ident,
+    missing_table, pg_wire, push_day, select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value};
 use crate::config::SourceConfig;
@@ -148,12 +148,20 @@ pub(super) async fn stream_rows(
     );
     let sql = select_in_key_order(Engine::Postgres, spec, select_expr, order_expr, &conditions);
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
+    if conditions.is_empty() {
+        // A COPY left unread (the comparison stopped early) would hold its server process
+        // until the connection is next used: close it instead of returning it to the pool.
+        conn.close_on_drop();
+    }
     // One consistent snapshot for the whole table; rolled back (nothing to undo) on drop.
     let mut snapshot = conn
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await
         .map_err(Error::from_source)?;
     let conn = snapshot.acquire().await.map_err(Error::from_source)?;
+    if conditions.is_empty() {
+        return copy_rows(conn, &sql, spec, tz, tx).await;
+    }
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
     let query = conditions.bind(sqlx::query(AssertSqlSafe(sql)));
     let rows = query.fetch(conn);
@@ -164,6 +172,47 @@ pub(super) async fn stream_rows(
         tx,
     )
     .await
+}
+
+/// A read with no condition to bind goes through `COPY (SELECT …) TO STDOUT (FORMAT binary)`:
+/// the same rows, values and snapshot as the query, without sqlx's message and row object per
+/// row (a whole-table diff takes about a tenth less CPU). COPY takes no bound parameters, so a
+/// read with conditions stays a query.
+async fn copy_rows(
+    conn: &mut PgConnection,
+    select: &str,
+    spec: &ReadSpec,
+    tz: Tz,
+    tx: &mpsc::Sender<Result<RowBatch>>,
+) -> Result<()> {
+    use futures_util::TryStreamExt;
+    // The SELECT is recon's own (quoted names, no values), as for the query.
+    let statement = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
+    let mut chunks = conn
+        .copy_out_raw(&statement)
+        .await
+        .map_err(Error::from_source)?;
+    let mut tuples = pg_wire::CopyTuples::default();
+    let mut batch = RowBatch::for_spec(spec);
+    let broken = |reason: String| Error::internal(format!("reading {}: {reason}", spec.table));
+    while let Some(chunk) = chunks.try_next().await.map_err(Error::from_source)? {
+        tuples.feed(&chunk);
+        while tuples.advance(spec.columns.len()).map_err(broken)? {
+            for (i, column) in spec.columns.iter().enumerate() {
+                let value = pg_wire::decode(tuples.field(i), column, tz)
+                    .map_err(|reason| column_error(column, reason))?;
+                batch.values.push(value);
+            }
+            if batch.is_full() && tx.send(Ok(batch.take())).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    tuples.finish().map_err(broken)?;
+    if !batch.is_empty() {
+        let _ = tx.send(Ok(batch)).await;
+    }
+    Ok(())
 }
 
 /// Column `i` of `row`, decoded by [`pg_wire::decode`] from the binary value sqlx received.
