@@ -41,7 +41,7 @@ BUCKETS = [  # priority order: a sample goes to the first bucket any frame of it
     ("text -> timestamp (parse_timestamp: MariaDB values)", ["parse_timestamp"]),
     ("SHA-256 (row hash, segment digest)", ["sha2::", "SegmentDigest::push"]),
     ("canonical encoding, rest (Int/len -> text, buffers)", ["row_hash", "encode_into", "encode_row", "canonical_text"]),
-    ("decode values (sqlx try_get, String/chrono decode, Vec<Value>)", ["decode_value", "decode_row", "value_from_text"]),
+    ("decode values (pg_wire, COPY tuples, sqlx try_get, text parsing, RowBatch)", ["decode_value", "decode_row", "value_from_text", "pg_wire::", "send_in_batches", "copy_rows"]),
     ("merge loop (order check, key clone, compare, drop rows)", ["check_order", "drop_in_place<recon", "drop_in_place<alloc::vec::Vec<recon", "merge_join", "compare::{{closure}}"]),
     ("sqlx wire protocol, TLS, socket", ["sqlx_", "ring_core", "rustls"]),
     ("tokio runtime, channels", ["tokio::"]),
