@@ -41,7 +41,7 @@ pub(super) fn decode(bytes: Option<&[u8]>, column: &Column, tz: Tz) -> Result<Va
         },
         LogicalType::Timestamp => {
             let instant = instant(i64::from_be_bytes(fixed(bytes, "a timestamp")?))?;
-            if declared.starts_with("timestamp with time zone") {
+            if super::postgres::stores_instants(column) {
                 Value::Timestamp(instant)
             } else {
                 Value::Timestamp(super::text::in_zone(instant.naive_utc(), tz)?)
@@ -370,6 +370,17 @@ mod tests {
             ),
             Ok(Value::Timestamp(
                 Utc.with_ymd_and_hms(1999, 12, 31, 23, 0, 0).unwrap()
+            ))
+        );
+        // with a precision, a timestamptz still holds instants: no zone is applied
+        assert_eq!(
+            decode(
+                Some(&0i64.to_be_bytes()),
+                &column(Timestamp, "timestamp(3) with time zone"),
+                ams
+            ),
+            Ok(Value::Timestamp(
+                Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap()
             ))
         );
         let day = |days: i32| utc(&days.to_be_bytes(), Date, "date");

@@ -106,6 +106,12 @@ fn logical_type(typname: &str) -> LogicalType {
     }
 }
 
+/// Whether the column holds instants (`timestamptz`, with or without a precision:
+/// `timestamp(3) with time zone`), not wall-clock times to be read in the source's zone.
+pub(super) fn stores_instants(column: &Column) -> bool {
+    column.logical == LogicalType::Timestamp && column.declared.ends_with("with time zone")
+}
+
 /// The select expression for a column: numerics travel as text so no digit is lost.
 pub(super) fn select_expr(column: &Column) -> String {
     let quoted = ident::quote(Engine::Postgres, &column.name);
@@ -135,7 +141,7 @@ pub(super) async fn stream_rows(
         &mut conditions,
         Engine::Postgres,
         spec,
-        |c| c.declared.starts_with("timestamp with time zone"),
+        stores_instants,
         |_| tz,
         WALL_CLOCK_MARGIN,
     );
@@ -143,7 +149,7 @@ pub(super) async fn stream_rows(
         &mut conditions,
         Engine::Postgres,
         spec,
-        |c| c.declared.starts_with("timestamp with time zone"),
+        stores_instants,
         |_| tz,
     );
     let sql = select_in_key_order(Engine::Postgres, spec, select_expr, order_expr, &conditions);

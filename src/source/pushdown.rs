@@ -73,11 +73,13 @@ fn push_filter(conditions: &mut Conditions, engine: Engine, spec: &ReadSpec, zon
 
 /// Whether SQL compares the column's values as instants (else as UTC wall-clock times).
 fn stores_instants(engine: Engine, column: &Column) -> bool {
-    let declared = column.declared.to_ascii_lowercase();
     match engine {
-        Engine::Postgres => declared.starts_with("timestamp with time zone"),
+        Engine::Postgres => postgres::stores_instants(column),
         // Shown in the session's zone, UTC: wall-clock times that are already UTC.
-        Engine::MySql => declared.starts_with("timestamp"),
+        Engine::MySql => column
+            .declared
+            .to_ascii_lowercase()
+            .starts_with("timestamp"),
         Engine::Sqlite => false,
     }
 }
