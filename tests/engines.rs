@@ -513,3 +513,74 @@ date_column = "created_at"
         )]
     );
 }
+
+/// A `timestamptz` with a precision (`timestamp(3) with time zone` in the catalog) holds
+/// instants like any `timestamptz`: a source's zone never shifts it, and the business day
+/// takes exactly its rows.
+#[tokio::test]
+async fn a_timestamptz_with_a_precision_is_an_instant_in_any_source_zone() {
+    let Some(pg) = fresh_postgres("timestamptz_precision").await else {
+        return;
+    };
+    let rows = "(1, '2026-11-19 22:59:59.999+00'), (2, '2026-11-19 23:00:00+00'),
+                (3, '2026-11-20 22:59:59.999+00'), (4, '2026-11-20 23:00:00+00')";
+    pg_exec(
+        &pg,
+        &[
+            "CREATE TABLE precise (id bigint PRIMARY KEY, booked_at timestamptz(3))",
+            "CREATE TABLE plain (id bigint PRIMARY KEY, booked_at timestamptz)",
+            &format!("INSERT INTO precise VALUES {rows}"),
+            &format!("INSERT INTO plain VALUES {rows}"),
+        ],
+    )
+    .await;
+    let dir = temp_dir();
+    write(
+        dir.path(),
+        "recon.toml",
+        r#"
+[job]
+timezone = "Europe/Amsterdam"
+[store]
+url_env = "STORE_URL"
+[sources.ledger]
+url_env = "LEDGER_URL"
+timezone = "Europe/Amsterdam"
+
+[[integrity]]
+name = "entries"
+left = { source = "ledger", table = "precise" }
+right = { source = "ledger", table = "plain" }
+key = ["id"]
+date_column = "booked_at"
+"#,
+    );
+    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let out = recon(
+        &[
+            "run",
+            "--config",
+            "recon.toml",
+            "--date",
+            "2026-11-20",
+            "--out",
+            "out",
+        ],
+        &[("STORE_URL", store.as_str()), ("LEDGER_URL", pg.as_str())],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/summary.json")).unwrap())
+            .unwrap();
+    let check = &summary["checks"][0];
+    assert_eq!(check["status"], "clean", "{check}");
+    assert_eq!(
+        (
+            check["left"]["rows"].as_u64(),
+            check["right"]["rows"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
+    assert_eq!(check["left"]["digest"], check["right"]["digest"]);
+}
