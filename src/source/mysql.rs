@@ -189,13 +189,18 @@ pub(super) async fn stream_rows(
 /// The zone a column's wall-clock text is in: TIMESTAMP columns are shown in the session's
 /// zone (UTC); DATETIME ones hold times in the source's configured zone.
 pub(super) fn wall_clock_zone(column: &Column, tz: Tz) -> Tz {
-    // runs for every value read: no lower-cased copy of the type
-    let declared = column.declared.as_bytes();
-    if declared.len() >= 9 && declared[..9].eq_ignore_ascii_case(b"timestamp") {
+    if shown_in_utc(column) {
         chrono_tz::UTC
     } else {
         tz
     }
+}
+
+/// Whether the column is a TIMESTAMP, which MySQL shows in the session's zone (UTC). Runs for
+/// every value read: no lower-cased copy of the type.
+pub(super) fn shown_in_utc(column: &Column) -> bool {
+    let declared = column.declared.as_bytes();
+    declared.len() >= 9 && declared[..9].eq_ignore_ascii_case(b"timestamp")
 }
 
 pub(super) fn decode_value(

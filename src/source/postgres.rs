@@ -153,8 +153,10 @@ pub(super) async fn stream_rows(
         |_| tz,
     );
     let sql = select_in_key_order(Engine::Postgres, spec, select_expr, order_expr, &conditions);
+    // No condition to bind: the whole table comes through COPY (see `copy_rows`).
+    let by_copy = conditions.is_empty();
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
-    if conditions.is_empty() {
+    if by_copy {
         // A COPY left unread (the comparison stopped early) would hold its server process
         // until the connection is next used: close it instead of returning it to the pool.
         conn.close_on_drop();
@@ -165,7 +167,7 @@ pub(super) async fn stream_rows(
         .await
         .map_err(Error::from_source)?;
     let conn = snapshot.acquire().await.map_err(Error::from_source)?;
-    if conditions.is_empty() {
+    if by_copy {
         return copy_rows(conn, &sql, spec, tz, tx).await;
     }
     // Every name above passed ident::validate_* and is quoted; values are never pasted.

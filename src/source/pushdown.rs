@@ -76,10 +76,7 @@ fn stores_instants(engine: Engine, column: &Column) -> bool {
     match engine {
         Engine::Postgres => postgres::stores_instants(column),
         // Shown in the session's zone, UTC: wall-clock times that are already UTC.
-        Engine::MySql => column
-            .declared
-            .to_ascii_lowercase()
-            .starts_with("timestamp"),
+        Engine::MySql => mysql::shown_in_utc(column),
         Engine::Sqlite => false,
     }
 }
