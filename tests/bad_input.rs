@@ -137,9 +137,7 @@ async fn a_missing_database_file_fails_its_checks_with_exit_2() {
         dir.path(),
     );
     assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(&output));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out/summary.json")).unwrap())
-            .unwrap();
+    let summary = summary(dir.path());
     assert_eq!(summary["outcome"], "bad_input");
     assert_eq!(summary["checks"][0]["status"], "failed");
     assert_eq!(

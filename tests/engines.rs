@@ -397,6 +397,24 @@ async fn reserved_words_are_quoted_and_hostile_names_never_reach_the_servers() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
 }
 
+/// `recon run --date 2026-11-20` of the `recon.toml` in `dir`, with a SQLite store beside it
+/// and the sources' URLs in `sources`.
+fn run_2026_11_20(dir: &std::path::Path, sources: &[(&str, &str)]) -> std::process::Output {
+    let store = format!("sqlite://{}", dir.join("store.db").display());
+    let mut env = vec![("STORE_URL", store.as_str())];
+    env.extend_from_slice(sources);
+    let args = [
+        "run",
+        "--config",
+        "recon.toml",
+        "--date",
+        "2026-11-20",
+        "--out",
+        "out",
+    ];
+    recon(&args, &env, dir)
+}
+
 /// A dated check reads only its business day on PostgreSQL and MariaDB: a row of another day
 /// that could not even be read (a `NaN` amount, a zero date) is never fetched, and rows near
 /// the day's edges fall on the right side of them in the job's zone.
@@ -462,28 +480,9 @@ key = ["id"]
 date_column = "created_at"
 "#,
     );
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            "2026-11-20",
-            "--out",
-            "out",
-        ],
-        &[
-            ("STORE_URL", store.as_str()),
-            ("LEDGER_URL", pg.as_str()),
-            ("PAYMENTS_URL", my.as_str()),
-        ],
-        dir.path(),
-    );
+    let out = run_2026_11_20(dir.path(), &[("LEDGER_URL", &pg), ("PAYMENTS_URL", &my)]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out/summary.json")).unwrap())
-            .unwrap();
+    let summary = summary(dir.path());
     let check = &summary["checks"][0];
     assert_eq!(
         (
@@ -555,24 +554,9 @@ key = ["id"]
 date_column = "booked_at"
 "#,
     );
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            "2026-11-20",
-            "--out",
-            "out",
-        ],
-        &[("STORE_URL", store.as_str()), ("LEDGER_URL", pg.as_str())],
-        dir.path(),
-    );
+    let out = run_2026_11_20(dir.path(), &[("LEDGER_URL", &pg)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out/summary.json")).unwrap())
-            .unwrap();
+    let summary = summary(dir.path());
     let check = &summary["checks"][0];
     assert_eq!(check["status"], "clean", "{check}");
     assert_eq!(

@@ -98,8 +98,7 @@ async fn run_with_one_kill(dir: &Path, pg: &str, my: &str, kill: impl AsyncFnMut
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("retrying"), "{stderr}");
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap();
+    let summary = summary(dir);
     let check = &summary["checks"][0];
     assert_eq!(check["status"], "discrepancies", "{check}");
     assert_eq!(check["attempts"], 2, "{check}");

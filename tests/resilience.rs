@@ -87,10 +87,6 @@ fn env<'a>(store: &'a str, ledger: &'a str, payments: &'a str) -> Vec<(&'static 
     ]
 }
 
-fn summary(dir: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap()
-}
-
 const RUN: [&str; 7] = [
     "run",
     "--config",

@@ -39,7 +39,7 @@ fn run(dir: &std::path::Path, date: &str, env: &[(&str, &str)]) -> serde_json::V
         "{}",
         stderr(&out)
     );
-    serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap()
+    summary(dir)
 }
 
 async fn exec(url: &str, sql: &str) {

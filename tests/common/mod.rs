@@ -60,6 +60,11 @@ pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// The `out/summary.json` a run with `--out out` wrote in `dir`.
+pub fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap()
+}
+
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
