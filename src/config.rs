@@ -13,13 +13,15 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
-use crate::secret::{redact_urls, url_has_password};
+use crate::secret::{EnvLookup, redact_urls, url_has_password};
+use crate::source::SourceSpec;
 use crate::source::filter::Filter;
 use crate::source::ident;
 
 mod settlement;
 
-pub use settlement::{AmountUnit, LedgerFile, MatchOn, SettlementCheck, SettlementFile};
+use crate::settlement::spec::SettlementSpec;
+pub use settlement::SettlementFile;
 
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -191,20 +193,9 @@ pub struct Config {
     /// More discrepancies than this in one check fail it (see `JobFile::max_discrepancies`).
     pub max_discrepancies: u64,
     pub store_url: String,
-    pub sources: BTreeMap<String, SourceConfig>,
+    pub sources: BTreeMap<String, SourceSpec>,
     pub integrity: Vec<IntegrityCheck>,
-    pub settlement: Vec<SettlementCheck>,
-}
-
-#[derive(Debug, Clone)]
-pub struct SourceConfig {
-    pub name: String,
-    pub url: String,
-    pub timezone: Tz,
-    pub max_connections: u32,
-    pub statement_timeout_secs: u64,
-    pub connect_timeout_secs: u64,
-    pub retry: RetryPolicy,
+    pub settlement: Vec<SettlementSpec>,
 }
 
 #[derive(Debug, Clone)]
@@ -235,14 +226,6 @@ pub struct Settle {
     pub column: String,
     pub after: std::time::Duration,
     pub recheck_after: std::time::Duration,
-}
-
-/// Looks up an environment variable; a function so the demo and tests can supply their own.
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-/// The process environment.
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
 }
 
 pub const DEFAULT_STORE_URL: &str = "sqlite://recon-store.db";
@@ -299,7 +282,7 @@ impl Config {
             }
             sources.insert(
                 name.clone(),
-                SourceConfig {
+                SourceSpec {
                     name: name.clone(),
                     url,
                     timezone: tz,
@@ -500,7 +483,7 @@ impl Config {
             }
         }
         for c in &self.settlement {
-            out.push_str(&c.describe());
+            out.push_str(&settlement::describe(c));
         }
         out
     }
@@ -786,6 +769,6 @@ date_column = "created_at"
         )))
         .unwrap();
         assert_eq!(ok.settlement[0].format.processor(), "stripe");
-        assert_eq!(ok.settlement[0].timing_window_days, 3);
+        assert_eq!(ok.settlement[0].rules.timing_window_days, 3);
     }
 }

@@ -3,7 +3,6 @@
 use sha2::{Digest, Sha256};
 
 use crate::canonical::Value;
-use crate::integrity::{Difference, DifferenceKind, SchemaFinding};
 use crate::mask;
 pub use crate::settlement::matching::DiscrepancyKind as SettlementKind;
 
@@ -151,7 +150,7 @@ impl AtStake {
 }
 
 /// A value as reports show it: canonical text, card numbers masked, sensitive columns hashed.
-fn shown(v: &Value, sensitive: bool) -> Option<String> {
+pub fn shown(v: &Value, sensitive: bool) -> Option<String> {
     v.canonical_text().map(|t| {
         if sensitive {
             mask::sensitive(&t)
@@ -175,56 +174,6 @@ pub fn shown_key(
 }
 
 impl Discrepancy {
-    /// The discrepancy for one differing row; values of `sensitive` columns are shown hashed.
-    pub fn from_difference(
-        check: &str,
-        partition: &str,
-        key_names: &[String],
-        d: &Difference,
-        sensitive: &[String],
-    ) -> Self {
-        let kind = match d.kind {
-            DifferenceKind::MissingInLeft => Kind::MissingInLeft,
-            DifferenceKind::MissingInRight => Kind::MissingInRight,
-            DifferenceKind::Changed => Kind::Changed,
-        };
-        let is_sensitive = |column: &str| sensitive.iter().any(|s| s == column);
-        Discrepancy {
-            check: check.to_string(),
-            partition: partition.to_string(),
-            kind,
-            key: shown_key(key_names, &d.key, sensitive),
-            columns: d.changed.iter().map(|c| c.column.clone()).collect(),
-            values: d
-                .changed
-                .iter()
-                .map(|c| {
-                    let sensitive = is_sensitive(&c.column);
-                    ColumnValues {
-                        column: c.column.clone(),
-                        left: shown(&c.left, sensitive),
-                        right: shown(&c.right, sensitive),
-                    }
-                })
-                .collect(),
-            detail: None,
-            at_stake: None,
-        }
-    }
-
-    pub fn from_schema(check: &str, partition: &str, finding: &SchemaFinding) -> Self {
-        Discrepancy {
-            check: check.to_string(),
-            partition: partition.to_string(),
-            kind: Kind::SchemaMismatch,
-            key: Vec::new(),
-            columns: vec![finding.column.clone()],
-            values: Vec::new(),
-            detail: Some(finding.detail.clone()),
-            at_stake: None,
-        }
-    }
-
     /// The identity that follows the discrepancy from run to run: check, partition, kind and key
     /// (and the column, for schema findings), hashed.
     pub fn fingerprint(&self) -> String {

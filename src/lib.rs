@@ -3,6 +3,7 @@
 pub mod canonical;
 pub mod cli;
 pub mod config;
+pub mod day;
 pub mod demo;
 pub mod diff;
 pub mod discrepancy;

@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use recon::cli::{AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, MetricsArgs};
-use recon::config::{Config, process_env};
+use recon::config::Config;
 use recon::error::{Error, Result};
 use recon::exit::Exit;
 use recon::mask::mask_card_numbers;
 use recon::output::render_text;
+use recon::secret::process_env;
 use recon::shard::Shard;
 use recon::store::Store;
 use recon::{demo, diff, operator, run, telemetry};

@@ -4,9 +4,10 @@
 use std::io::Write;
 
 use crate::cli::{AckArgs, ExportArgs, ListArgs, VerifyArgs};
-use crate::config::{Config, process_env};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::secret::process_env;
 use crate::store::{DiscrepancyFilter, Store, os_user};
 
 async fn open_store(config: &std::path::Path) -> Result<Store> {

@@ -10,18 +10,22 @@ use chrono::{NaiveDate, Utc};
 use tokio::sync::Mutex;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::config::{Config, IntegrityCheck, SettlementCheck};
+use crate::config::{Config, IntegrityCheck};
+use crate::settlement::spec::SettlementSpec;
 use sha2::{Digest, Sha256};
 
 use crate::canonical::{RowHash, Value};
+use crate::day::BusinessDay;
 use crate::discrepancy::{Discrepancy, Kind, shown_key};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::integrity::{self, BusinessDay, TablePair};
+use crate::integrity::{self, TablePair};
 use crate::output::{self, AuditHead, Summary};
 use crate::progress::Progress;
 use crate::retry::with_retries;
+use crate::secret::process_env;
 use crate::settlement;
+use crate::settlement::check::{SettlementInputs, SettlementResult};
 use crate::shard::Shard;
 use crate::source::Source;
 use crate::store::{CheckRecord, CheckStatus, Seal, SealedRow, Store, TableSide};
@@ -179,7 +183,7 @@ async fn finish(
     let (seq, hash) = store.audit_head().await?;
     let history = store.recent_runs(30).await?;
     let summary = output::summarize(
-        config,
+        config.timezone,
         stored,
         exit,
         finished_at,
@@ -228,7 +232,7 @@ impl Sources<'_> {
 /// The checks one run (or retry) executes: integrity checks, then settlement checks.
 struct Checks<'c> {
     integrity: Vec<&'c IntegrityCheck>,
-    settlement: Vec<&'c SettlementCheck>,
+    settlement: Vec<&'c SettlementSpec>,
 }
 
 impl<'c> Checks<'c> {
@@ -305,25 +309,110 @@ async fn execute(
     let downloads = out.join("downloads");
     for check in &checks.settlement {
         let span = info_span!("check", check = %check.name);
-        let result =
-            settlement::check::run_settlement(config, store, check, day, &downloads, async || {
-                sources.get(&check.ledger.source).await
-            })
-            .instrument(span.clone())
-            .await;
+        let (record, found, reexamined) =
+            run_settlement_check(config, store, &sources, check, day, &downloads)
+                .instrument(span.clone())
+                .await;
         record_check(
             store,
             run_id,
             &span,
             config.max_discrepancies,
-            &result.record,
-            &result.found,
-            &result.reexamined,
+            &record,
+            &found,
+            &reexamined,
         )
         .await?;
     }
     sources.close().await;
     Ok(())
+}
+
+/// One settlement check for the run's date, with the in-flight rows of earlier days it examines
+/// again: its record, its discrepancies, and the in-flight discrepancies it re-examined (resolved
+/// unless found again).
+async fn run_settlement_check(
+    config: &Config,
+    store: &Store,
+    sources: &Sources<'_>,
+    check: &SettlementSpec,
+    day: BusinessDay,
+    downloads: &Path,
+) -> (CheckRecord, Vec<Discrepancy>, Vec<i64>) {
+    let result = match store.in_flight(&check.name, day.date).await {
+        Ok(rows) => {
+            let in_flight: HashMap<String, (i64, String)> = rows
+                .into_iter()
+                .filter_map(|r| {
+                    let id = r.discrepancy.key.first().and_then(|(_, v)| v.clone())?;
+                    Some((id, (r.id, r.discrepancy.partition)))
+                })
+                .collect();
+            let inputs = SettlementInputs {
+                day,
+                timezone: config.timezone,
+                policy: config
+                    .sources
+                    .get(&check.ledger.source)
+                    .map(|s| s.retry)
+                    .unwrap_or_default(),
+                in_flight: &in_flight,
+                downloads,
+                env: &process_env,
+            };
+            let result = settlement::check::run_settlement(check, &inputs, async || {
+                sources.get(&check.ledger.source).await
+            })
+            .await;
+            let reexamined = match result.found {
+                Ok(_) => in_flight.values().map(|(id, _)| *id).collect(),
+                Err(_) => Vec::new(),
+            };
+            (result, reexamined)
+        }
+        Err(e) => (SettlementResult::failed(e), Vec::new()),
+    };
+    let (
+        SettlementResult {
+            read,
+            found,
+            duration,
+        },
+        reexamined,
+    ) = result;
+    let mut record = CheckRecord {
+        check: check.name.clone(),
+        check_type: "settlement".to_string(),
+        partition: day.date.to_string(),
+        status: CheckStatus::Failed,
+        left: TableSide {
+            source: format!("{} report", check.format.processor()),
+            table: read.report_files,
+            rows: read.report_rows,
+            digest: read.report_digest,
+        },
+        right: TableSide {
+            source: check.ledger.source.clone(),
+            table: check.ledger.table.clone(),
+            rows: read.ledger_rows,
+            digest: None,
+        },
+        error: None,
+        exit: Exit::Internal,
+        attempts: read.attempts,
+        duration_ms: duration.as_millis() as u64,
+        accounting: read.accounting,
+    };
+    match found {
+        Ok(found) => {
+            record.succeed(found.len());
+            (record, found, reexamined)
+        }
+        Err(e) => {
+            record.fail(&e);
+            (record, Vec::new(), Vec::new())
+        }
+    }
 }
 
 /// Stores one check's result and says, in its span, what that changed. A check that found more
@@ -474,20 +563,7 @@ async fn run_check(
     };
     match compared {
         Ok(comparison) => {
-            let mut found: Vec<Discrepancy> = comparison
-                .schema
-                .iter()
-                .map(|f| Discrepancy::from_schema(&check.name, &partition, f))
-                .collect();
-            found.extend(comparison.differences.iter().map(|d| {
-                Discrepancy::from_difference(
-                    &check.name,
-                    &partition,
-                    &comparison.key,
-                    d,
-                    &check.sensitive_columns,
-                )
-            }));
+            let found = comparison.discrepancies(&check.name, &partition, &check.sensitive_columns);
             record.succeed(found.len());
             record.left.rows = Some(comparison.left.rows);
             record.left.digest = comparison.left.digest;

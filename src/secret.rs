@@ -1,5 +1,13 @@
 //! Keeps passwords out of everything recon prints: logs, errors, reports, `config check`.
 
+/// Looks up an environment variable; a function so the demo and tests can supply their own.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 /// Replaces the password of every `scheme://user:password@host` in `text` with `***`.
 pub fn redact_urls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

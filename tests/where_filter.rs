@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use recon::canonical::Value;
-use recon::config::SourceConfig;
+use recon::source::SourceSpec;
 use recon::source::filter::{Filter, RowFilter};
 use recon::source::{ReadSpec, Source};
 
@@ -243,7 +243,7 @@ async fn mariadb_wall_clock_times_are_compared_in_the_source_zone() {
     let Some(url) = ledger(Engine::MariaDb, "where_zone", &BASE, dir.path()).await else {
         return;
     };
-    let source = Source::connect(&SourceConfig {
+    let source = Source::connect(&SourceSpec {
         name: "src".into(),
         url,
         timezone: chrono_tz::Europe::Amsterdam,

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use crate::settlement::fetch::ReportLocation;
-pub use crate::settlement::matching::MatchOn;
+use crate::settlement::matching::{MatchOn, MatchRules};
+use crate::settlement::spec::{AmountUnit, LedgerSpec, SettlementSpec};
 use crate::settlement::{Format, MappedFormat};
 use crate::source::ident;
 
@@ -22,7 +23,7 @@ pub struct SettlementFile {
     pub report_url: Option<String>,
     /// The environment variable holding the bearer token for `report_url`.
     pub report_token_env: Option<String>,
-    pub ledger: LedgerFile,
+    pub ledger: LedgerSpec,
     /// Which report field equals the ledger's id column.
     #[serde(default)]
     pub match_on: MatchOn,
@@ -45,112 +46,51 @@ fn default_timing_window() -> u32 {
     3
 }
 
-/// Whether the ledger's amount columns are minor units (cents) or decimal major units.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AmountUnit {
-    #[default]
-    Minor,
-    Major,
-}
-
-/// The ledger side: a table on a source and what its columns mean.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LedgerFile {
-    pub source: String,
-    pub table: String,
-    /// The column holding the id a report line names.
-    pub id: String,
-    /// Signed like a report's gross: money in positive, refunds and disputes negative.
-    pub amount: String,
-    pub currency: String,
-    /// When the ledger booked the row: it places the row in a business day.
-    pub at: String,
-    pub status: Option<String>,
-    pub fee: Option<String>,
-    pub payout: Option<String>,
-    #[serde(default)]
-    pub amount_unit: AmountUnit,
-}
-
-impl LedgerFile {
-    /// Every column named, in a fixed order: id, amount, currency, at, then the optional ones.
-    pub fn columns(&self) -> Vec<&str> {
-        [&self.id, &self.amount, &self.currency, &self.at]
-            .into_iter()
-            .map(String::as_str)
-            .chain(
-                [&self.status, &self.fee, &self.payout]
-                    .into_iter()
-                    .flatten()
-                    .map(String::as_str),
-            )
-            .collect()
-    }
-}
-
-/// A validated settlement check.
-#[derive(Debug, Clone)]
-pub struct SettlementCheck {
-    pub name: String,
-    pub format: Format,
-    pub location: ReportLocation,
-    pub ledger: LedgerFile,
-    pub match_on: MatchOn,
-    pub amount_tolerance_minor: i64,
-    pub date_window_days: u32,
-    pub settled_statuses: Vec<String>,
-    pub timing_window_days: u32,
-}
-
-impl SettlementCheck {
-    /// The check as `config check` prints it (report URLs with credentials masked).
-    pub fn describe(&self) -> String {
-        let report = match &self.location {
-            ReportLocation::Files(pattern) => format!("report = {pattern:?}\n"),
-            ReportLocation::Url { url, token_env } => format!(
-                "report_url = {:?}\n{}",
-                crate::secret::redact_urls(url),
-                token_env
-                    .as_ref()
-                    .map(|v| format!("report_token_env = {v:?}\n"))
-                    .unwrap_or_default()
-            ),
-        };
-        let l = &self.ledger;
-        let optional = |key: &str, v: &Option<String>| {
-            v.as_ref()
-                .map(|c| format!(", {key} = {c:?}"))
+/// The check as `config check` prints it (report URLs with credentials masked).
+pub fn describe(check: &SettlementSpec) -> String {
+    let report = match &check.location {
+        ReportLocation::Files(pattern) => format!("report = {pattern:?}\n"),
+        ReportLocation::Url { url, token_env } => format!(
+            "report_url = {:?}\n{}",
+            crate::secret::redact_urls(url),
+            token_env
+                .as_ref()
+                .map(|v| format!("report_token_env = {v:?}\n"))
                 .unwrap_or_default()
-        };
-        format!(
-            "\n[[settlement]]\nname = {:?}\nformat = {:?}\n{report}ledger = {{ source = {:?}, table = {:?}, id = {:?}, amount = {:?}, currency = {:?}, at = {:?}{}{}{}, amount_unit = {:?} }}\nmatch_on = {:?}\namount_tolerance_minor = {}\ndate_window_days = {}\nsettled_statuses = {:?}\ntiming_window_days = {}\n",
-            self.name,
-            self.format.processor(),
-            l.source,
-            l.table,
-            l.id,
-            l.amount,
-            l.currency,
-            l.at,
-            optional("status", &l.status),
-            optional("fee", &l.fee),
-            optional("payout", &l.payout),
-            match l.amount_unit {
-                AmountUnit::Minor => "minor",
-                AmountUnit::Major => "major",
-            },
-            match self.match_on {
-                MatchOn::RecordId => "record_id",
-                MatchOn::Reference => "reference",
-            },
-            self.amount_tolerance_minor,
-            self.date_window_days,
-            self.settled_statuses,
-            self.timing_window_days,
-        )
-    }
+        ),
+    };
+    let l = &check.ledger;
+    let optional = |key: &str, v: &Option<String>| {
+        v.as_ref()
+            .map(|c| format!(", {key} = {c:?}"))
+            .unwrap_or_default()
+    };
+    format!(
+        "\n[[settlement]]\nname = {:?}\nformat = {:?}\n{report}ledger = {{ source = {:?}, table = {:?}, id = {:?}, amount = {:?}, currency = {:?}, at = {:?}{}{}{}, amount_unit = {:?} }}\nmatch_on = {:?}\namount_tolerance_minor = {}\ndate_window_days = {}\nsettled_statuses = {:?}\ntiming_window_days = {}\n",
+        check.name,
+        check.format.processor(),
+        l.source,
+        l.table,
+        l.id,
+        l.amount,
+        l.currency,
+        l.at,
+        optional("status", &l.status),
+        optional("fee", &l.fee),
+        optional("payout", &l.payout),
+        match l.amount_unit {
+            AmountUnit::Minor => "minor",
+            AmountUnit::Major => "major",
+        },
+        match check.rules.match_on {
+            MatchOn::RecordId => "record_id",
+            MatchOn::Reference => "reference",
+        },
+        check.rules.amount_tolerance_minor,
+        check.rules.date_window_days,
+        check.rules.settled_statuses,
+        check.rules.timing_window_days,
+    )
 }
 
 /// HTTPS anywhere; plain HTTP only on the loopback interface (a local proxy or sidecar).
@@ -173,7 +113,7 @@ pub fn validate(
     formats: &BTreeMap<String, toml::Table>,
     sources: &BTreeSet<String>,
     taken_names: &mut BTreeSet<String>,
-) -> Result<Vec<SettlementCheck>, String> {
+) -> Result<Vec<SettlementSpec>, String> {
     let mut mapped = BTreeMap::new();
     for (name, table) in formats {
         ident::validate_name(name).map_err(|m| format!("formats.{name}: {m}"))?;
@@ -271,16 +211,18 @@ pub fn validate(
                 "{at}.settled_statuses: name the ledger's status column (ledger.status) too"
             ));
         }
-        out.push(SettlementCheck {
+        out.push(SettlementSpec {
             name: check.name.clone(),
             format,
             location,
             ledger: check.ledger.clone(),
-            match_on: check.match_on,
-            amount_tolerance_minor: check.amount_tolerance_minor,
-            date_window_days: check.date_window_days,
-            settled_statuses: check.settled_statuses.clone(),
-            timing_window_days: check.timing_window_days,
+            rules: MatchRules {
+                match_on: check.match_on,
+                amount_tolerance_minor: check.amount_tolerance_minor,
+                date_window_days: check.date_window_days,
+                settled_statuses: check.settled_statuses.clone(),
+                timing_window_days: check.timing_window_days,
+            },
         });
     }
     Ok(out)

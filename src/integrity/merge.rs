@@ -92,7 +92,7 @@ struct Side<'c> {
     at: usize,
     key_len: usize,
     hashed: usize,
-    day: Option<(usize, LogicalType, super::BusinessDay)>,
+    day: Option<(usize, LogicalType, crate::day::BusinessDay)>,
     filter: Option<RowFilter>,
     previous_key: Option<Vec<Value>>,
     hasher: RowHasher,

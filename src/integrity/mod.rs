@@ -1,13 +1,14 @@
 //! Table integrity: do two copies of a table agree, and if not, which rows and columns differ.
 
 mod bisect;
+mod findings;
 mod judge;
 mod merge;
 mod plan;
 
 pub use bisect::Segmenting;
 pub use merge::{ChangedColumn, Difference, DifferenceKind, SideStats, key_text_named};
-pub use plan::{BusinessDay, SchemaFinding, TablePair};
+pub use plan::{SchemaFinding, TablePair};
 
 use std::sync::atomic::AtomicU64;
 

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::config::Config;
 use crate::discrepancy::{AtStake, ColumnValues, Recorded, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
@@ -213,7 +212,7 @@ impl From<&Recorded> for DiscrepancyEntry {
 
 /// The summary of a stored run.
 pub fn summarize(
-    config: &Config,
+    timezone: chrono_tz::Tz,
     run: StoredRun,
     exit: Exit,
     finished_at: DateTime<Utc>,
@@ -266,7 +265,7 @@ pub fn summarize(
         recon_version: env!("CARGO_PKG_VERSION"),
         run_id: run.id,
         business_date: run.business_date,
-        timezone: config.timezone.name().to_string(),
+        timezone: timezone.name().to_string(),
         started_at: run.started_at,
         finished_at,
         config_digest: run.config_digest,

@@ -7,32 +7,88 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::fetch::{self, ReportFile};
 use super::ledger::{LedgerRead, read_ledger};
 use super::matching::{
-    DiscrepancyKind, MatchOn, MatchOutcome, MatchRules, SettlementDiscrepancy, match_report,
+    DiscrepancyKind, MatchOn, MatchOutcome, SettlementDiscrepancy, match_report,
 };
+use super::spec::SettlementSpec;
 use super::{Id, ParseOutcome, Quarantined, SettlementRecord, parse_report};
-use crate::config::{Config, SettlementCheck};
+use crate::day::BusinessDay;
 use crate::discrepancy::{AtStake, ColumnValues, Discrepancy, Kind};
 use crate::error::{Error, Result};
-use crate::exit::Exit;
-use crate::integrity::BusinessDay;
 use crate::mask::mask_card_numbers;
 use crate::money::format_major;
-use crate::retry::with_retries;
+use crate::retry::{RetryPolicy, with_retries};
+use crate::secret::EnvLookup;
 use crate::source::Source;
-use crate::store::{CheckRecord, CheckStatus, Store, TableSide};
 
-/// What one settlement check hands to the run.
+/// What one settlement check hands to the run: what it read, kept whether or not it finished,
+/// and what it found or why it failed.
 pub struct SettlementResult {
-    pub record: CheckRecord,
-    pub found: Vec<Discrepancy>,
-    /// In-flight discrepancies of earlier days this check examined again: resolved unless found.
-    pub reexamined: Vec<i64>,
+    pub read: ReadSoFar,
+    pub found: Result<Vec<Discrepancy>>,
+    pub duration: std::time::Duration,
+}
+
+impl SettlementResult {
+    /// The result of a check that could not start: nothing read, one attempt.
+    pub fn failed(e: Error) -> SettlementResult {
+        SettlementResult {
+            read: ReadSoFar::nothing(),
+            found: Err(e),
+            duration: std::time::Duration::ZERO,
+        }
+    }
+}
+
+/// What a settlement check had read when it finished or failed, for the run's record.
+#[derive(Debug)]
+pub struct ReadSoFar {
+    /// Attempts the check's syncs took (the more of the report's and the ledger's).
+    pub attempts: u32,
+    /// The report files, by name, comma-separated.
+    pub report_files: String,
+    /// SHA-256 over every report file's bytes, in file order.
+    pub report_digest: Option<String>,
+    /// Data rows in the report files.
+    pub report_rows: Option<u64>,
+    /// Ledger rows of the day (and carried rows) considered.
+    pub ledger_rows: Option<u64>,
+    /// Rows read = matched + in discrepancies + quarantined, per file and for the ledger.
+    pub accounting: Option<String>,
+}
+
+impl ReadSoFar {
+    fn nothing() -> ReadSoFar {
+        ReadSoFar {
+            attempts: 1,
+            report_files: String::new(),
+            report_digest: None,
+            report_rows: None,
+            ledger_rows: None,
+            accounting: None,
+        }
+    }
+}
+
+/// What one check needs from the run besides its spec.
+pub struct SettlementInputs<'a> {
+    pub day: BusinessDay,
+    /// The job's zone, for ledger times stored without one.
+    pub timezone: Tz,
+    /// How the report download and the ledger read are retried.
+    pub policy: RetryPolicy,
+    /// In-flight rows of earlier days: ledger id → (discrepancy id, its business date).
+    pub in_flight: &'a HashMap<String, (i64, String)>,
+    /// Where downloaded reports are kept.
+    pub downloads: &'a Path,
+    /// Where report credentials are looked up.
+    pub env: EnvLookup<'a>,
 }
 
 /// The reports of one check, parsed: their records in file order, and what each file held.
@@ -50,96 +106,40 @@ struct ParsedFile {
     quarantined: Vec<Quarantined>,
 }
 
-/// Runs `check` for `day`. `connect` opens (or reuses) the ledger's source; `downloads` is
-/// where downloaded reports are kept. Never fails: a failure is the check's result.
+/// Runs `check` for `inputs.day`. `connect` opens (or reuses) the ledger's source. Never
+/// fails: a failure is the check's result.
 pub async fn run_settlement(
-    config: &Config,
-    store: &Store,
-    check: &SettlementCheck,
-    day: BusinessDay,
-    downloads: &Path,
+    check: &SettlementSpec,
+    inputs: &SettlementInputs<'_>,
     connect: impl AsyncFn() -> Result<Arc<Source>>,
 ) -> SettlementResult {
     let started = Instant::now();
-    let mut record = CheckRecord {
-        check: check.name.clone(),
-        check_type: "settlement".to_string(),
-        partition: day.date.to_string(),
-        status: CheckStatus::Failed,
-        left: TableSide {
-            source: format!("{} report", check.format.processor()),
-            table: String::new(),
-            rows: None,
-            digest: None,
-        },
-        right: TableSide {
-            source: check.ledger.source.clone(),
-            table: check.ledger.table.clone(),
-            rows: None,
-            digest: None,
-        },
-        error: None,
-        exit: Exit::Internal,
-        attempts: 1,
-        duration_ms: 0,
-        accounting: None,
-    };
-    let result = reconcile(config, store, check, day, downloads, connect, &mut record).await;
-    record.duration_ms = started.elapsed().as_millis() as u64;
-    match result {
-        Ok((found, reexamined)) => {
-            record.succeed(found.len());
-            SettlementResult {
-                record,
-                found,
-                reexamined,
-            }
-        }
-        Err(e) => {
-            record.fail(&e);
-            SettlementResult {
-                record,
-                found: Vec::new(),
-                reexamined: Vec::new(),
-            }
-        }
+    let mut read = ReadSoFar::nothing();
+    let found = reconcile(check, inputs, connect, &mut read).await;
+    SettlementResult {
+        read,
+        found,
+        duration: started.elapsed(),
     }
 }
 
 async fn reconcile(
-    config: &Config,
-    store: &Store,
-    check: &SettlementCheck,
-    day: BusinessDay,
-    downloads: &Path,
+    check: &SettlementSpec,
+    inputs: &SettlementInputs<'_>,
     connect: impl AsyncFn() -> Result<Arc<Source>>,
-    record: &mut CheckRecord,
-) -> Result<(Vec<Discrepancy>, Vec<i64>)> {
-    let policy = config
-        .sources
-        .get(&check.ledger.source)
-        .map(|s| s.retry)
-        .unwrap_or_default();
-    // In-flight rows of earlier days: ledger id → (discrepancy id, its business date).
-    let in_flight: HashMap<String, (i64, String)> = store
-        .in_flight(&check.name, day.date)
-        .await?
-        .into_iter()
-        .filter_map(|r| {
-            let id = r.discrepancy.key.first().and_then(|(_, v)| v.clone())?;
-            Some((id, (r.id, r.discrepancy.partition)))
-        })
-        .collect();
-
+    read: &mut ReadSoFar,
+) -> Result<Vec<Discrepancy>> {
+    let SettlementInputs {
+        day,
+        timezone,
+        policy,
+        in_flight,
+        downloads,
+        env,
+    } = *inputs;
     let reports = async {
-        let (files, attempts) = fetch::acquire(
-            &check.location,
-            day.date,
-            downloads,
-            policy,
-            &crate::config::process_env,
-        )
-        .await;
+        let (files, attempts) =
+            fetch::acquire(&check.location, day.date, downloads, policy, env).await;
         let parsed = async {
             let files = files?;
             let format = check.format.clone();
@@ -152,10 +152,10 @@ async fn reconcile(
     let ledger = with_retries(policy, &check.name, || async {
         let source = connect().await?;
         let carried = |id: &str| in_flight.contains_key(id);
-        read_ledger(&source, &check.ledger, &day, config.timezone, &carried).await
+        read_ledger(&source, &check.ledger, &day, timezone, &carried).await
     });
     let ((reports, report_attempts), (ledger, ledger_attempts)) = tokio::join!(reports, ledger);
-    record.attempts = ledger_attempts.max(report_attempts);
+    read.attempts = ledger_attempts.max(report_attempts);
     let reports = reports?;
     let ledger = ledger?;
     if ledger.undated > 0 {
@@ -165,24 +165,17 @@ async fn reconcile(
             "ledger rows without a booking time belong to no business day and are never matched"
         );
     }
-    record.left.table = reports
+    read.report_files = reports
         .files
         .iter()
         .map(|f| f.file.name.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    record.left.digest = Some(reports.digest.clone());
-    record.left.rows = Some(reports.files.iter().map(|f| f.rows_read).sum());
-    record.right.rows = Some(ledger.rows_read());
+    read.report_digest = Some(reports.digest.clone());
+    read.report_rows = Some(reports.files.iter().map(|f| f.rows_read).sum());
+    read.ledger_rows = Some(ledger.rows_read());
     let records = &reports.records;
-    let rules = MatchRules {
-        match_on: check.match_on,
-        amount_tolerance_minor: check.amount_tolerance_minor,
-        date_window_days: check.date_window_days,
-        settled_statuses: check.settled_statuses.clone(),
-        timing_window_days: check.timing_window_days,
-    };
-    let outcome = match_report(records, &ledger.entries, &rules, day.end);
+    let outcome = match_report(records, &ledger.entries, &check.rules, day.end);
     for warning in &outcome.warnings {
         warn!("{warning}");
     }
@@ -195,7 +188,7 @@ async fn reconcile(
         })?;
     let accounting = account(&reports, &ledger, &outcome, check)?;
     info!(%accounting, "settlement accounted");
-    record.accounting = Some(accounting);
+    read.accounting = Some(accounting);
 
     let date = day.date.to_string();
     let partition_of = |d: &SettlementDiscrepancy| -> String {
@@ -234,8 +227,7 @@ async fn reconcile(
         ),
         at_stake: None,
     }));
-    let reexamined = in_flight.values().map(|(id, _)| *id).collect();
-    Ok((found, reexamined))
+    Ok(found)
 }
 
 /// Parses every report file; a file that cannot be read at all fails the check. Each file is
@@ -312,7 +304,7 @@ fn account(
     reports: &Reports,
     ledger: &LedgerRead,
     outcome: &MatchOutcome,
-    check: &SettlementCheck,
+    check: &SettlementSpec,
 ) -> Result<String> {
     let mut matched = vec![false; reports.records.len()];
     for m in &outcome.matched {
@@ -393,7 +385,7 @@ fn match_id(record: &SettlementRecord, on: MatchOn) -> Option<&str> {
 }
 
 fn discrepancy(
-    check: &SettlementCheck,
+    check: &SettlementSpec,
     records: &[SettlementRecord],
     ledger: &LedgerRead,
     d: &SettlementDiscrepancy,
@@ -408,7 +400,7 @@ fn discrepancy(
             ),
             ("currency".to_string(), Some(d.currency.code().to_string())),
         ],
-        (_, Some(r)) => match match_id(r, check.match_on) {
+        (_, Some(r)) => match match_id(r, check.rules.match_on) {
             Some(id) => vec![("id".to_string(), Some(id.to_string()))],
             None => vec![("record_id".to_string(), Some(r.record_id.to_string()))],
         },
@@ -530,7 +522,7 @@ fn at_stake(
     }
 }
 
-fn quarantined_line(check: &SettlementCheck, date: &str, q: &Quarantined) -> Discrepancy {
+fn quarantined_line(check: &SettlementSpec, date: &str, q: &Quarantined) -> Discrepancy {
     Discrepancy {
         check: check.name.clone(),
         partition: date.to_string(),

@@ -6,10 +6,10 @@ use chrono_tz::Tz;
 
 use super::id::Id;
 use super::matching::LedgerEntry;
+use super::spec::{AmountUnit, LedgerSpec};
 use crate::canonical::{LogicalType, Value};
-use crate::config::{AmountUnit, LedgerFile};
+use crate::day::BusinessDay;
 use crate::error::{Error, Result};
-use crate::integrity::BusinessDay;
 use crate::money::{Currency, parse_major};
 use crate::source::{ReadSpec, Source};
 
@@ -42,7 +42,7 @@ impl LedgerRead {
 /// written.
 pub async fn read_ledger(
     source: &Source,
-    ledger: &LedgerFile,
+    ledger: &LedgerSpec,
     day: &BusinessDay,
     tz: Tz,
     carried: &impl Fn(&str) -> bool,
@@ -141,7 +141,7 @@ fn entry(
     row: &[Value],
     id: Id,
     at: DateTime<Utc>,
-    ledger: &LedgerFile,
+    ledger: &LedgerSpec,
 ) -> std::result::Result<LedgerEntry, (Id, String)> {
     match fields(row, ledger) {
         Ok((amount_minor, currency, status, fee_minor, payout_id)) => Ok(LedgerEntry {
@@ -160,7 +160,7 @@ fn entry(
 /// Amount, currency, status, fee and payout of a row.
 type Fields = (i64, Currency, Option<Id>, Option<i64>, Option<Id>);
 
-fn fields(row: &[Value], ledger: &LedgerFile) -> std::result::Result<Fields, String> {
+fn fields(row: &[Value], ledger: &LedgerSpec) -> std::result::Result<Fields, String> {
     let currency = match &row[2] {
         Value::Text(code) => {
             Currency::parse(code).map_err(|e| format!("{}: {e}", ledger.currency))?

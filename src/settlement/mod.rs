@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod mapped;
 pub mod matching;
 pub mod record;
+pub mod spec;
 pub mod stripe;
 
 use std::collections::HashMap;

@@ -16,9 +16,21 @@ use tokio::sync::mpsc;
 pub use condition::{Conditions, Param};
 
 use crate::canonical::{LogicalType, Value};
-use crate::config::SourceConfig;
 use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
 use crate::secret::redact_urls;
+
+/// How to reach one source and how hard recon may use it, as the configuration gives it.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub name: String,
+    pub url: String,
+    pub timezone: Tz,
+    pub max_connections: u32,
+    pub statement_timeout_secs: u64,
+    pub connect_timeout_secs: u64,
+    pub retry: RetryPolicy,
+}
 
 /// The database engines a source or the store can live on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,39 +237,33 @@ enum Pool {
 
 impl Source {
     /// Opens a source from its configuration; nothing is written to it, ever.
-    pub async fn connect(config: &SourceConfig) -> Result<Source> {
-        let engine = Engine::from_url(&config.url)
-            .map_err(|e| e.context(format!("source {}", config.name)))?;
+    pub async fn connect(spec: &SourceSpec) -> Result<Source> {
+        let engine =
+            Engine::from_url(&spec.url).map_err(|e| e.context(format!("source {}", spec.name)))?;
         let pool = match engine {
-            Engine::Sqlite => sqlite::connect(config).await.map(Pool::Sqlite),
-            Engine::Postgres => postgres::connect(config).await.map(Pool::Postgres),
-            Engine::MySql => mysql::connect(config).await.map(Pool::MySql),
+            Engine::Sqlite => sqlite::connect(spec).await.map(Pool::Sqlite),
+            Engine::Postgres => postgres::connect(spec).await.map(Pool::Postgres),
+            Engine::MySql => mysql::connect(spec).await.map(Pool::MySql),
         }
-        .map_err(|e| {
-            e.context(format!(
-                "source {} ({})",
-                config.name,
-                redact_urls(&config.url)
-            ))
-        })?;
+        .map_err(|e| e.context(format!("source {} ({})", spec.name, redact_urls(&spec.url))))?;
         Ok(Source {
-            name: config.name.clone(),
+            name: spec.name.clone(),
             engine,
-            timezone: config.timezone,
+            timezone: spec.timezone,
             pool,
         })
     }
 
     /// Opens an ad-hoc source from a URL (for `recon diff`).
     pub async fn connect_url(name: &str, url: &str) -> Result<Source> {
-        Source::connect(&SourceConfig {
+        Source::connect(&SourceSpec {
             name: name.to_string(),
             url: url.to_string(),
             timezone: chrono_tz::UTC,
             max_connections: 2,
             statement_timeout_secs: 600,
             connect_timeout_secs: 10,
-            retry: crate::retry::RetryPolicy::default(),
+            retry: RetryPolicy::default(),
         })
         .await
     }

@@ -9,13 +9,13 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, Executor, MySqlPool, Row};
 use tokio::sync::mpsc;
 
+use super::SourceSpec;
 use super::text::value_from_text;
 use super::{
     Column, Conditions, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, ident, missing_table,
     push_day, select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value};
-use crate::config::SourceConfig;
 use crate::error::{Error, Result};
 
 /// Put in front of every statement that reads a table, so a DBA's `SHOW PROCESSLIST` (and the
@@ -25,8 +25,8 @@ pub(super) const STATEMENT_TAG: &str = "/* recon */ ";
 
 /// Opens a pool of utf8mb4, UTC sessions with a statement timeout (MariaDB
 /// `max_statement_time`, MySQL `max_execution_time`: whichever the server knows).
-pub(super) async fn connect(config: &SourceConfig) -> Result<MySqlPool> {
-    let options = MySqlConnectOptions::from_str(&config.url)
+pub(super) async fn connect(spec: &SourceSpec) -> Result<MySqlPool> {
+    let options = MySqlConnectOptions::from_str(&spec.url)
         .map_err(|e| {
             Error::bad_input(format!(
                 "bad MySQL URL: {}",
@@ -37,10 +37,10 @@ pub(super) async fn connect(config: &SourceConfig) -> Result<MySqlPool> {
         // Whole-table reads are slow by nature; recon logs each check's own duration.
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
         .timezone(Some(String::from("+00:00")));
-    let secs = config.statement_timeout_secs;
+    let secs = spec.statement_timeout_secs;
     MySqlPoolOptions::new()
-        .max_connections(config.max_connections)
-        .acquire_timeout(Duration::from_secs(config.connect_timeout_secs))
+        .max_connections(spec.max_connections)
+        .acquire_timeout(Duration::from_secs(spec.connect_timeout_secs))
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 let mariadb = format!("SET SESSION max_statement_time = {secs}");

@@ -9,17 +9,17 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow, PgVal
 use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, PgPool, Row, ValueRef};
 use tokio::sync::mpsc;
 
+use super::SourceSpec;
 use super::{
     Column, Conditions, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, column_error, ident,
     missing_table, pg_wire, push_day, select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value};
-use crate::config::SourceConfig;
 use crate::error::{Error, Result};
 
 /// Opens a pool whose sessions are read-only, UTC, and bounded by the statement timeout.
-pub(super) async fn connect(config: &SourceConfig) -> Result<PgPool> {
-    let options = PgConnectOptions::from_str(&config.url)
+pub(super) async fn connect(spec: &SourceSpec) -> Result<PgPool> {
+    let options = PgConnectOptions::from_str(&spec.url)
         .map_err(|e| {
             Error::bad_input(format!(
                 "bad PostgreSQL URL: {}",
@@ -33,13 +33,13 @@ pub(super) async fn connect(config: &SourceConfig) -> Result<PgPool> {
             ("default_transaction_read_only", "on".to_string()),
             (
                 "statement_timeout",
-                format!("{}s", config.statement_timeout_secs),
+                format!("{}s", spec.statement_timeout_secs),
             ),
             ("TimeZone", "UTC".to_string()),
         ]);
     PgPoolOptions::new()
-        .max_connections(config.max_connections)
-        .acquire_timeout(Duration::from_secs(config.connect_timeout_secs))
+        .max_connections(spec.max_connections)
+        .acquire_timeout(Duration::from_secs(spec.connect_timeout_secs))
         .connect_with(options)
         .await
         .map_err(Error::from_source)

@@ -9,23 +9,23 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
 use sqlx::{AssertSqlSafe, Row, SqlitePool, TypeInfo, ValueRef};
 use tokio::sync::mpsc;
 
+use super::SourceSpec;
 use super::text::value_from_text;
 use super::{
     Column, Conditions, Engine, ReadSpec, RowBatch, ident, missing_table, select_in_key_order,
     send_in_batches,
 };
 use crate::canonical::{LogicalType, Value, normalize_decimal};
-use crate::config::SourceConfig;
 use crate::error::{Error, Result};
 
 /// Opens the file read-only; a missing or unreadable file is the user's to fix. A database
 /// locked by a writer for longer than `statement_timeout` is busy: a transient failure.
-pub(super) async fn connect(config: &SourceConfig) -> Result<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(&config.url)
+pub(super) async fn connect(spec: &SourceSpec) -> Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(&spec.url)
         .map_err(|e| Error::bad_input(format!("bad SQLite URL: {e}")))?
         .read_only(true)
         .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(config.statement_timeout_secs));
+        .busy_timeout(Duration::from_secs(spec.statement_timeout_secs));
     let path = options.get_filename().to_path_buf();
     if !path.exists() {
         return Err(Error::bad_input(format!(
@@ -34,8 +34,8 @@ pub(super) async fn connect(config: &SourceConfig) -> Result<SqlitePool> {
         )));
     }
     SqlitePoolOptions::new()
-        .max_connections(config.max_connections)
-        .acquire_timeout(Duration::from_secs(config.connect_timeout_secs))
+        .max_connections(spec.max_connections)
+        .acquire_timeout(Duration::from_secs(spec.connect_timeout_secs))
         .connect_with(options)
         .await
         .map_err(|e| Error::from_source(e).context(format!("cannot open {}", path.display())))

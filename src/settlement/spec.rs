@@ -1,0 +1,63 @@
+//! A settlement check as validated: the report, its format, the ledger side and the rules that
+//! match them. The configuration builds it; the check runs from it alone.
+
+use serde::Deserialize;
+
+use super::Format;
+use super::fetch::ReportLocation;
+use super::matching::MatchRules;
+
+/// Whether the ledger's amount columns are minor units (cents) or decimal major units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmountUnit {
+    #[default]
+    Minor,
+    Major,
+}
+
+/// The ledger side: a table on a source and what its columns mean.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerSpec {
+    pub source: String,
+    pub table: String,
+    /// The column holding the id a report line names.
+    pub id: String,
+    /// Signed like a report's gross: money in positive, refunds and disputes negative.
+    pub amount: String,
+    pub currency: String,
+    /// When the ledger booked the row: it places the row in a business day.
+    pub at: String,
+    pub status: Option<String>,
+    pub fee: Option<String>,
+    pub payout: Option<String>,
+    #[serde(default)]
+    pub amount_unit: AmountUnit,
+}
+
+impl LedgerSpec {
+    /// Every column named, in a fixed order: id, amount, currency, at, then the optional ones.
+    pub fn columns(&self) -> Vec<&str> {
+        [&self.id, &self.amount, &self.currency, &self.at]
+            .into_iter()
+            .map(String::as_str)
+            .chain(
+                [&self.status, &self.fee, &self.payout]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            )
+            .collect()
+    }
+}
+
+/// A validated settlement check.
+#[derive(Debug, Clone)]
+pub struct SettlementSpec {
+    pub name: String,
+    pub format: Format,
+    pub location: ReportLocation,
+    pub ledger: LedgerSpec,
+    pub rules: MatchRules,
+}
