@@ -4,6 +4,7 @@
 //! URL (`url_env`); a literal `url` is accepted only when it carries no password.
 
 use crate::integrity::Strategy;
+use crate::integrity::spec::{IntegritySpec, Settle, TableRef};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -194,38 +195,8 @@ pub struct Config {
     pub max_discrepancies: u64,
     pub store_url: String,
     pub sources: BTreeMap<String, SourceSpec>,
-    pub integrity: Vec<IntegrityCheck>,
+    pub integrity: Vec<IntegritySpec>,
     pub settlement: Vec<SettlementSpec>,
-}
-
-#[derive(Debug, Clone)]
-pub struct TableRef {
-    pub source: String,
-    pub table: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct IntegrityCheck {
-    pub name: String,
-    pub left: TableRef,
-    pub right: TableRef,
-    pub key: Vec<String>,
-    pub columns: Option<Vec<String>>,
-    pub date_column: Option<String>,
-    pub filter: Option<Filter>,
-    pub sensitive_columns: Vec<String>,
-    /// Seal clean days and re-verify sealed ones (only with a date column).
-    pub seal: bool,
-    pub strategy: Strategy,
-    pub settle: Option<Settle>,
-}
-
-/// How long rows take to settle, by which column, and when a difference is read again.
-#[derive(Debug, Clone)]
-pub struct Settle {
-    pub column: String,
-    pub after: std::time::Duration,
-    pub recheck_after: std::time::Duration,
 }
 
 pub const DEFAULT_STORE_URL: &str = "sqlite://recon-store.db";
@@ -366,7 +337,7 @@ impl Config {
                     })
                 }
             };
-            integrity.push(IntegrityCheck {
+            integrity.push(IntegritySpec {
                 name: check.name.clone(),
                 left: TableRef {
                     source: check.left.source.clone(),

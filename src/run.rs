@@ -10,25 +10,25 @@ use chrono::{NaiveDate, Utc};
 use tokio::sync::Mutex;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::config::{Config, IntegrityCheck};
+use crate::config::Config;
+use crate::integrity::spec::{IntegritySpec, TableRef};
 use crate::settlement::spec::SettlementSpec;
-use sha2::{Digest, Sha256};
 
-use crate::canonical::{RowHash, Value};
 use crate::day::BusinessDay;
-use crate::discrepancy::{Discrepancy, Kind, shown_key};
+use crate::discrepancy::Discrepancy;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::integrity::{self, TablePair};
 use crate::output::{self, AuditHead, Summary};
 use crate::progress::Progress;
 use crate::retry::with_retries;
+use crate::seal::{self, SealWindow};
 use crate::secret::process_env;
 use crate::settlement;
 use crate::settlement::check::{SettlementInputs, SettlementResult};
 use crate::shard::Shard;
 use crate::source::Source;
-use crate::store::{CheckRecord, CheckStatus, Seal, SealedRow, Store, TableSide};
+use crate::store::{CheckRecord, CheckStatus, SealedRow, Store, TableSide};
 
 /// The partition name of a check without a date column: the whole table.
 pub const WHOLE_TABLE: &str = "all";
@@ -231,7 +231,7 @@ impl Sources<'_> {
 
 /// The checks one run (or retry) executes: integrity checks, then settlement checks.
 struct Checks<'c> {
-    integrity: Vec<&'c IntegrityCheck>,
+    integrity: Vec<&'c IntegritySpec>,
     settlement: Vec<&'c SettlementSpec>,
 }
 
@@ -301,9 +301,18 @@ async fn execute(
             span.in_scope(|| info!(rows = rows.len(), "day sealed"));
         }
         if check.seal {
-            verify_sealed_days(config, store, &sources, run_id, check, day)
-                .instrument(span)
-                .await?;
+            let window = SealWindow {
+                day,
+                lookback_days: config.seal_lookback_days,
+                timezone: config.timezone,
+            };
+            seal::verify_sealed_days(store, run_id, check, window, async |sealed_day| {
+                Box::pin(compare_check(config, &sources, check, sealed_day, true))
+                    .await
+                    .0
+            })
+            .instrument(span)
+            .await?;
         }
     }
     let downloads = out.join("downloads");
@@ -479,7 +488,7 @@ fn too_many(found: &[Discrepancy], limit: u64) -> Option<Error> {
 async fn compare_check(
     config: &Config,
     sources: &Sources<'_>,
-    check: &IntegrityCheck,
+    check: &IntegritySpec,
     day: BusinessDay,
     keep_row_hashes: bool,
 ) -> (Result<integrity::Comparison>, u32) {
@@ -531,7 +540,7 @@ async fn compare_check(
 async fn run_check(
     config: &Config,
     sources: &Sources<'_>,
-    check: &IntegrityCheck,
+    check: &IntegritySpec,
     day: BusinessDay,
 ) -> (CheckRecord, Vec<Discrepancy>, Option<Vec<SealedRow>>) {
     let partition = if check.date_column.is_some() {
@@ -542,7 +551,7 @@ async fn run_check(
     let started = Instant::now();
     let (compared, attempts) =
         Box::pin(compare_check(config, sources, check, day, check.seal)).await;
-    let side = |t: &crate::config::TableRef| TableSide {
+    let side = |t: &TableRef| TableSide {
         source: t.source.clone(),
         table: t.table.clone(),
         rows: None,
@@ -578,7 +587,7 @@ async fn run_check(
                 "check compared"
             );
             let seal = (check.seal && found.is_empty() && comparison.in_flight == 0)
-                .then(|| sealed_rows(check, &comparison.left.row_hashes));
+                .then(|| seal::sealed_rows(check, &comparison.left.row_hashes));
             (record, found, seal)
         }
         Err(e) => {
@@ -586,167 +595,4 @@ async fn run_check(
             (record, Vec::new(), None)
         }
     }
-}
-
-/// The rows a clean day's seal keeps: keys hashed (to match) and masked (to show).
-fn sealed_rows(check: &IntegrityCheck, rows: &[(Vec<Value>, RowHash)]) -> Vec<SealedRow> {
-    rows.iter()
-        .map(|(key, hash)| SealedRow {
-            key_hash: key_hash(key),
-            key_json: shown_key_json(check, key),
-            row_hash: hex::encode(hash),
-        })
-        .collect()
-}
-
-fn key_hash(key: &[Value]) -> String {
-    hex::encode(Sha256::digest(crate::canonical::encode_row(key)))
-}
-
-fn shown_key_json(check: &IntegrityCheck, key: &[Value]) -> String {
-    let shown = shown_key(&check.key, key, &check.sensitive_columns);
-    let object: serde_json::Map<String, serde_json::Value> = shown
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                k,
-                v.map_or(serde_json::Value::Null, serde_json::Value::String),
-            )
-        })
-        .collect();
-    serde_json::Value::Object(object).to_string()
-}
-
-/// Re-verifies the check's sealed days in the look-back window before `day`: each is compared
-/// again, and every row that changed, appeared or vanished on either side since its seal is a
-/// `closed_period_modified` discrepancy of that day. A day that cannot be read now is left for
-/// the next run (and logged).
-async fn verify_sealed_days(
-    config: &Config,
-    store: &Store,
-    sources: &Sources<'_>,
-    run_id: i64,
-    check: &IntegrityCheck,
-    day: BusinessDay,
-) -> Result<()> {
-    let from = day.date - chrono::Duration::days(i64::from(config.seal_lookback_days));
-    for seal in store
-        .seals(&check.name, &from.to_string(), &day.date.to_string())
-        .await?
-    {
-        let Ok(date) = NaiveDate::parse_from_str(&seal.partition, "%Y-%m-%d") else {
-            continue;
-        };
-        let sealed_day = BusinessDay::new(date, config.timezone)?;
-        let (compared, _) = Box::pin(compare_check(config, sources, check, sealed_day, true)).await;
-        let comparison = match compared {
-            Ok(c) => c,
-            Err(e) => {
-                warn!(partition = %seal.partition, error = %e, "a sealed day could not be re-verified; the next run tries again");
-                continue;
-            }
-        };
-        let mut found = Vec::new();
-        if comparison.left.digest.as_ref() != Some(&seal.digest)
-            || comparison.right.digest.as_ref() != Some(&seal.digest)
-        {
-            let sealed = store.sealed_rows(&check.name, &seal.partition).await?;
-            found = changes_since_seal(check, &seal, &sealed, &comparison);
-        }
-        let changes = store
-            .record_seal_verification(run_id, &seal, &check.name, &found)
-            .await?;
-        if !found.is_empty() {
-            warn!(partition = %seal.partition, rows = found.len(), "a sealed day changed since it was sealed");
-        }
-        if !changes.resolved.is_empty() {
-            info!(partition = %seal.partition, resolved = changes.resolved.len(), "a sealed day is back as sealed");
-        }
-    }
-    Ok(())
-}
-
-/// Every key whose row differs from the seal on either side, with what happened to it where.
-fn changes_since_seal(
-    check: &IntegrityCheck,
-    seal: &Seal,
-    sealed: &HashMap<String, SealedRow>,
-    comparison: &integrity::Comparison,
-) -> Vec<Discrepancy> {
-    // key hash → (shown key JSON, what happened on which side), in the order first met.
-    let mut order: Vec<String> = Vec::new();
-    let mut notes: HashMap<String, (String, Vec<String>)> = HashMap::new();
-    let mut note = |key_hash: String, key_json: String, text: String| {
-        if !notes.contains_key(&key_hash) {
-            order.push(key_hash.clone());
-        }
-        notes
-            .entry(key_hash)
-            .or_insert_with(|| (key_json, Vec::new()))
-            .1
-            .push(text);
-    };
-    for (side, table, stats) in [
-        (&check.left.source, &check.left.table, &comparison.left),
-        (&check.right.source, &check.right.table, &comparison.right),
-    ] {
-        if stats.digest.as_ref() == Some(&seal.digest) {
-            continue;
-        }
-        let mut present = std::collections::HashSet::new();
-        for (key, hash) in &stats.row_hashes {
-            let kh = key_hash(key);
-            match sealed.get(&kh) {
-                None => note(
-                    kh.clone(),
-                    shown_key_json(check, key),
-                    format!("added in {side}.{table}"),
-                ),
-                Some(row) if row.row_hash != hex::encode(hash) => note(
-                    kh.clone(),
-                    row.key_json.clone(),
-                    format!("changed in {side}.{table}"),
-                ),
-                Some(_) => {}
-            }
-            present.insert(kh);
-        }
-        let mut deleted: Vec<&SealedRow> = sealed
-            .values()
-            .filter(|r| !present.contains(&r.key_hash))
-            .collect();
-        deleted.sort_by(|a, b| a.key_json.cmp(&b.key_json));
-        for row in deleted {
-            note(
-                row.key_hash.clone(),
-                row.key_json.clone(),
-                format!("deleted from {side}.{table}"),
-            );
-        }
-    }
-    order
-        .into_iter()
-        .filter_map(|kh| notes.remove(&kh))
-        .map(|(key_json, what)| {
-            let key: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(&key_json).unwrap_or_default();
-            Discrepancy {
-                check: check.name.clone(),
-                partition: seal.partition.clone(),
-                kind: Kind::ClosedPeriodModified,
-                key: key
-                    .into_iter()
-                    .map(|(k, v)| (k, v.as_str().map(str::to_string)))
-                    .collect(),
-                columns: Vec::new(),
-                values: Vec::new(),
-                detail: Some(format!(
-                    "{} since the day was sealed by run {}",
-                    what.join("; "),
-                    seal.sealed_run_id
-                )),
-                at_stake: None,
-            }
-        })
-        .collect()
 }

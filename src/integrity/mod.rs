@@ -5,6 +5,7 @@ mod findings;
 mod judge;
 mod merge;
 mod plan;
+pub mod spec;
 
 pub use bisect::Segmenting;
 pub use merge::{ChangedColumn, Difference, DifferenceKind, SideStats, key_text_named};
