@@ -1,77 +1,130 @@
 //! recon's error type: every failure carries the exit code it ends the process with.
 
+use std::sync::Arc;
+
 use crate::exit::Exit;
 
-/// A failure with a message written for the person who has to act on it.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum Error {
+/// Which class of failure it is, and so how the process ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
     /// Bad configuration, command line or input data (exit 2).
-    #[error("{0}")]
-    BadInput(String),
+    BadInput,
     /// A source or report could not be read for a reason that may pass (exit 3).
-    #[error("{0}")]
-    Unavailable(String),
+    Unavailable,
     /// Another run holds the lock (exit 4).
-    #[error("{0}")]
-    Locked(String),
+    Locked,
     /// recon's own store or an invariant failed (exit 5).
-    #[error("{0}")]
-    Internal(String),
+    Internal,
+}
+
+/// The error beneath a failure (a database's, the file system's, HTTP's), kept for its chain.
+type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
+/// A failure: its class, a one-line message written for the person who has to act on it, and
+/// the error that caused it, if any. The message already says what the cause means; the cause
+/// is kept for code that walks the chain (`source()`), never printed in place of the message.
+#[derive(Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    #[source]
+    cause: Option<Cause>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn exit(&self) -> Exit {
-        match self {
-            Error::BadInput(_) => Exit::BadInput,
-            Error::Unavailable(_) => Exit::Incomplete,
-            Error::Locked(_) => Exit::Locked,
-            Error::Internal(_) => Exit::Internal,
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            cause: None,
         }
     }
 
     pub fn bad_input(message: impl Into<String>) -> Self {
-        Error::BadInput(message.into())
+        Error::new(ErrorKind::BadInput, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Unavailable, message)
+    }
+
+    pub fn locked(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Locked, message)
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Error::Internal(message.into())
+        Error::new(ErrorKind::Internal, message)
     }
 
-    /// Adds context in front of the message, keeping the kind.
-    pub fn context(self, prefix: impl std::fmt::Display) -> Self {
-        let wrap = |m: String| format!("{prefix}: {m}");
-        match self {
-            Error::BadInput(m) => Error::BadInput(wrap(m)),
-            Error::Unavailable(m) => Error::Unavailable(wrap(m)),
-            Error::Locked(m) => Error::Locked(wrap(m)),
-            Error::Internal(m) => Error::Internal(wrap(m)),
+    /// Keeps `cause` as the error's source.
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// True for a failure that may pass (a dropped connection, a busy server): worth a retry.
+    pub fn is_transient(&self) -> bool {
+        self.kind == ErrorKind::Unavailable
+    }
+
+    pub fn exit(&self) -> Exit {
+        match self.kind {
+            ErrorKind::BadInput => Exit::BadInput,
+            ErrorKind::Unavailable => Exit::Incomplete,
+            ErrorKind::Locked => Exit::Locked,
+            ErrorKind::Internal => Exit::Internal,
         }
+    }
+
+    /// Adds context in front of the message, keeping the kind and the cause.
+    pub fn context(mut self, prefix: impl std::fmt::Display) -> Self {
+        self.message = format!("{prefix}: {}", self.message);
+        self
     }
 
     /// Classifies a database error met while reading a source: a missing table, a refused
     /// login or an unreadable file is the user's to fix; a dropped connection may pass.
     pub fn from_source(err: sqlx::Error) -> Self {
-        match &err {
+        let kind = match &err {
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Protocol(_) => Error::Unavailable(describe_sqlx(&err)),
-            sqlx::Error::Tls(_) | sqlx::Error::Configuration(_) => {
-                Error::BadInput(describe_sqlx(&err))
-            }
+            | sqlx::Error::Protocol(_) => ErrorKind::Unavailable,
+            sqlx::Error::Tls(_) | sqlx::Error::Configuration(_) => ErrorKind::BadInput,
             sqlx::Error::Database(db) if is_transient_code(db.code().as_deref()) => {
-                Error::Unavailable(describe_sqlx(&err))
+                ErrorKind::Unavailable
             }
-            _ => Error::BadInput(describe_sqlx(&err)),
-        }
+            _ => ErrorKind::BadInput,
+        };
+        Error::new(kind, describe_sqlx(&err)).caused_by(err)
     }
 
     /// Wraps a failure of recon's own store.
     pub fn from_store(err: sqlx::Error) -> Self {
-        Error::Internal(format!("store: {}", describe_sqlx(&err)))
+        Error::internal(format!("store: {}", describe_sqlx(&err))).caused_by(err)
+    }
+}
+
+/// The kind and message, and the cause with any URL's password masked: a `{:?}` in a log
+/// line must not leak what the message was written to keep out.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("Error");
+        debug
+            .field("kind", &self.kind)
+            .field("message", &self.message);
+        if let Some(cause) = &self.cause {
+            debug.field("cause", &crate::secret::redact_urls(&cause.to_string()));
+        }
+        debug.finish()
     }
 }
 
@@ -103,6 +156,6 @@ pub fn describe_sqlx(err: &sqlx::Error) -> String {
 
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
-        Error::Internal(err.to_string())
+        Error::internal(err.to_string()).caused_by(err)
     }
 }

@@ -1,7 +1,7 @@
 //! Retrying a sync: exponential backoff with full jitter, capped per delay and in total (on backon).
 //!
 //! Only transient failures are retried (a dropped connection, a timeout, a serialization failure,
-//! a busy database: [`Error::Unavailable`]); a missing table or a refused login fails at once.
+//! a busy database: [`Error::is_transient`]); a missing table or a refused login fails at once.
 //! Every retry is logged with its attempt number, delay and cause.
 
 use std::cell::Cell;
@@ -132,7 +132,7 @@ where
     })
     .retry(FullJitter::new(policy))
     .sleep(tokio::time::sleep)
-    .when(|e: &Error| matches!(e, Error::Unavailable(_)))
+    .when(Error::is_transient)
     .adjust(|_: &Error, planned: Option<Duration>| {
         planned.map(|d| hint.take().map_or(d, |asked| asked.min(cap)))
     })
@@ -198,7 +198,7 @@ mod tests {
             let n = calls.get();
             async move {
                 if n < 3 {
-                    Err(Error::Unavailable("connection reset".into()))
+                    Err(Error::unavailable("connection reset"))
                 } else {
                     Ok(n)
                 }
@@ -217,7 +217,7 @@ mod tests {
         );
 
         let (result, attempts) = with_retries(policy, "down", || async {
-            Err::<(), _>(Error::Unavailable("refused".into()))
+            Err::<(), _>(Error::unavailable("refused"))
         })
         .await;
         assert_eq!((result.is_err(), attempts), (true, 5));

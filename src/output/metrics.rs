@@ -175,16 +175,17 @@ pub async fn push(gateway: &str, shard: Option<&str>, summary: &Summary) -> Resu
             .send()
             .await
             .map_err(|e| {
-                Error::Unavailable(format!(
+                Error::unavailable(format!(
                     "pushing metrics to {shown}: {}",
                     redact_urls(&e.to_string())
                 ))
+                .caused_by(e)
             })?;
         let status = response.status();
         if status.is_success() {
             Ok(())
         } else if status.is_server_error() || status.as_u16() == 429 {
-            Err(Error::Unavailable(format!(
+            Err(Error::unavailable(format!(
                 "pushing metrics to {shown}: HTTP {status}"
             )))
         } else {

@@ -93,7 +93,7 @@ fn local(pattern: &str) -> Result<Vec<ReportFile>> {
     let mut files = Vec::new();
     for entry in paths {
         let path = entry.map_err(|e| {
-            Error::Unavailable(format!("reading {}: {}", e.path().display(), e.error()))
+            Error::unavailable(format!("reading {}: {}", e.path().display(), e.error()))
         })?;
         if path.is_file() {
             files.push(ReportFile {
@@ -104,7 +104,7 @@ fn local(pattern: &str) -> Result<Vec<ReportFile>> {
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
     if files.is_empty() {
-        return Err(Error::Unavailable(format!(
+        return Err(Error::unavailable(format!(
             "no report matches {pattern} (not delivered yet?)"
         )));
     }
@@ -150,10 +150,11 @@ async fn download(
         request = request.bearer_auth(token);
     }
     let response = request.send().await.map_err(|e| {
-        Error::Unavailable(format!(
+        Error::unavailable(format!(
             "downloading {shown}: {}",
             redact_urls(&e.to_string())
         ))
+        .caused_by(e)
     })?;
     let status = response.status();
     if status.as_u16() == 429 || status.is_server_error() {
@@ -163,7 +164,7 @@ async fn download(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         hint.set(retry_after.map(Duration::from_secs));
-        return Err(Error::Unavailable(format!(
+        return Err(Error::unavailable(format!(
             "downloading {shown}: HTTP {status}"
         )));
     }
@@ -188,10 +189,11 @@ async fn download(
     let mut file = tokio::fs::File::create(&partial).await.map_err(write_err)?;
     let mut response = response;
     while let Some(chunk) = response.chunk().await.map_err(|e| {
-        Error::Unavailable(format!(
+        Error::unavailable(format!(
             "downloading {shown}: {}",
             redact_urls(&e.to_string())
         ))
+        .caused_by(e)
     })? {
         file.write_all(&chunk).await.map_err(write_err)?;
     }

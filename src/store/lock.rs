@@ -37,7 +37,7 @@ fn advisory_keys(date: NaiveDate, shard: &str) -> (i32, i32) {
 }
 
 impl Store {
-    /// Takes the lock for `date`, or fails with `Error::Locked` naming the run that holds it.
+    /// Takes the lock for `date`, or fails with a locked error naming the run that holds it.
     pub async fn lock_date(&self, date: NaiveDate, shard: &str) -> Result<RunLock> {
         let acquired = match &self.pool {
             StorePool::Postgres(pool) => {
@@ -80,7 +80,7 @@ impl Store {
         };
         match acquired {
             Some(held) => Ok(RunLock { held }),
-            None => Err(Error::Locked(self.lock_holder(date, shard).await)),
+            None => Err(Error::locked(self.lock_holder(date, shard).await)),
         }
     }
 

@@ -313,12 +313,13 @@ impl CheckRecord {
         tracing::error!(error = %message, attempts = self.attempts, "check failed");
         self.status = CheckStatus::Failed;
         self.exit = e.exit();
-        self.error = Some(match e {
-            Error::Unavailable(_) => format!(
+        self.error = Some(if e.is_transient() {
+            format!(
                 "{message} (gave up after {} attempt(s); `recon retry` completes it)",
                 self.attempts
-            ),
-            _ => message,
+            )
+        } else {
+            message
         });
     }
 }
@@ -423,7 +424,7 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store> {
         let shown = redact_urls(url);
         let fail = |e: sqlx::Error| {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "cannot open the store {shown}: {}",
                 crate::error::describe_sqlx(&e)
             ))
@@ -470,7 +471,7 @@ impl Store {
             StorePool::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await,
             StorePool::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await,
         };
-        result.map_err(|e| Error::Internal(format!("store migration failed: {e}")))
+        result.map_err(|e| Error::internal(format!("store migration failed: {e}")))
     }
 
     pub async fn close(&self) {
