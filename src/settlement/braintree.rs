@@ -15,8 +15,9 @@
 //! `settlement_confirmed`, `settled`) make records; a row in any other status (voided,
 //! declined, authorized…) is quarantined, since a settlement file should not contain it.
 
+use super::zone::Zone;
 use super::{
-    Col, Columns, Id, Kind, Row, RowParser, SettlementRecord, Zone, ascii_lowercase, money_reason,
+    Col, Columns, Id, Kind, Row, RowParser, SettlementRecord, ascii_lowercase, money_reason,
 };
 use crate::money::{MoneyError, parse_major};
 

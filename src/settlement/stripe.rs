@@ -11,7 +11,8 @@
 //! reports carry no order id; `payout_id` is `automatic_payout_id`, or for a payout line its own
 //! `source_id`.
 
-use super::{Col, Columns, Id, Kind, Row, RowParser, SettlementRecord, Zone, ascii_lowercase};
+use super::zone::Zone;
+use super::{Col, Columns, Id, Kind, Row, RowParser, SettlementRecord, ascii_lowercase};
 
 pub(crate) const PROCESSOR: &str = "stripe";
 
