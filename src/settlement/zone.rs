@@ -1,4 +1,4 @@
-//! Time zones and timestamps as reports write them, kept apart from the CSV plumbing that hands their text over.
+//! Time zones and timestamps as settlement reports write them: what the formats and the row reader share to turn a field's text into a UTC instant.
 
 use chrono::offset::LocalResult;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
