@@ -15,9 +15,9 @@
 //! or an IANA name such as `Europe/Amsterdam`) and converted to UTC. `record_id` is the
 //! `Psp Reference`, or the `Modification Reference` on lines that have no PSP reference.
 
-use super::{
-    Col, Columns, Id, Kind, Row, RowParser, SettlementRecord, Zone, ascii_lowercase, sum_minor,
-};
+use super::csv_rows::{Col, Columns, Row, ascii_lowercase, sum_minor};
+use super::zone::Zone;
+use super::{Id, Kind, RowParser, SettlementRecord};
 use crate::money::Currency;
 
 pub(crate) const PROCESSOR: &str = "adyen";

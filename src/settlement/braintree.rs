@@ -15,9 +15,9 @@
 //! `settlement_confirmed`, `settled`) make records; a row in any other status (voided,
 //! declined, authorized…) is quarantined, since a settlement file should not contain it.
 
-use super::{
-    Col, Columns, Id, Kind, Row, RowParser, SettlementRecord, Zone, ascii_lowercase, money_reason,
-};
+use super::csv_rows::{Col, Columns, Row, ascii_lowercase, money_reason};
+use super::zone::Zone;
+use super::{Id, Kind, RowParser, SettlementRecord};
 use crate::money::{MoneyError, parse_major};
 
 pub(crate) const PROCESSOR: &str = "braintree";

@@ -47,10 +47,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::format::{Item, StrftimeItems};
 use serde::Deserialize;
 
-use super::{
-    Col, Columns, Id, Kind, Row, RowParser, SettlementRecord, Zone, date_reason,
-    parse_timestamp_with,
-};
+use super::csv_rows::{Col, Columns, Row, date_reason};
+use super::zone::{Zone, parse_timestamp_with};
+use super::{Id, Kind, RowParser, SettlementRecord};
 use crate::money::Currency;
 
 /// How a generic settlement CSV maps onto the canonical record.

@@ -11,7 +11,9 @@
 //! reports carry no order id; `payout_id` is `automatic_payout_id`, or for a payout line its own
 //! `source_id`.
 
-use super::{Col, Columns, Id, Kind, Row, RowParser, SettlementRecord, Zone, ascii_lowercase};
+use super::csv_rows::{Col, Columns, Row, ascii_lowercase};
+use super::zone::Zone;
+use super::{Id, Kind, RowParser, SettlementRecord};
 
 pub(crate) const PROCESSOR: &str = "stripe";
 

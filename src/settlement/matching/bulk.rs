@@ -191,3 +191,145 @@ impl LineRanks {
         self.0.as_ref().map_or(record, |ranks| ranks[record])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::super::*;
+    use crate::settlement::record::Kind;
+
+    /// Matches come in report file and line order whatever order the records were given in,
+    /// the bulk pairs and the rule set's matches merged.
+    #[test]
+    fn matches_are_in_file_and_line_order() {
+        let in_file = |mut r: SettlementRecord, path: &str| {
+            r.source.path = path.into();
+            r
+        };
+        let records = vec![
+            in_file(charge(5, "ch_3", 300, 0), "b.csv"),
+            in_file(charge(9, "ch_x", 700, 0), "a.csv"),
+            in_file(charge(2, "ch_2", 200, 0), "a.csv"),
+        ];
+        let ledger = vec![usd("ch_2", 200), usd("ch_3", 300), usd("pay_x", 700)];
+        let rules = MatchRules {
+            amount_tolerance_minor: 1,
+            ..MatchRules::default()
+        };
+        let o = run(&records, &ledger, &rules);
+        assert_eq!(findings(&o, &records, &ledger), vec![]);
+        assert_eq!(
+            matches(&o, &records, &ledger),
+            vec![
+                m("ch_2", Some("ch_2"), MatchHow::ExactId, 0),
+                m("ch_x", Some("pay_x"), MatchHow::Tolerance, 0),
+                m("ch_3", Some("ch_3"), MatchHow::ExactId, 0),
+            ]
+        );
+    }
+
+    /// Every rule on every record and ledger entry, with no bulk pairing: what
+    /// [`match_report`] must give whatever the bulk path takes.
+    fn by_every_rule_alone(
+        records: &[SettlementRecord],
+        ledger: &[LedgerEntry],
+        rules: &MatchRules,
+    ) -> MatchOutcome {
+        let all_records: Vec<usize> = (0..records.len()).collect();
+        let all_ledger: Vec<usize> = (0..ledger.len()).collect();
+        let settled = Settled::new(&rules.settled_statuses);
+        let mut o = by_every_rule(
+            records,
+            ledger,
+            (&all_records, &all_ledger),
+            rules,
+            &settled,
+            end(),
+        );
+        o.matched =
+            bulk::merge_matches(Vec::new(), std::mem::take(&mut o.matched), records, ledger);
+        o
+    }
+
+    /// Random days (ids shared or not, duplicated, blank; payouts; disagreeing amounts, fees,
+    /// currencies, statuses; several files) give the same outcome with and without the bulk path.
+    #[test]
+    fn the_bulk_path_changes_no_outcome() {
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let ids = ["a", "b", "c", "d", "e", "f", "g", "po_1", "po_2", " ", ""];
+        let long = "an_id_well_over_twenty_three_bytes_long";
+        let kinds = [Kind::Charge, Kind::Refund, Kind::Payout, Kind::Fee];
+        let statuses = [Some("settled"), Some(" SETTLED "), Some("pending"), None];
+        let (mut bulk_pairs, mut outcomes) = (0, 0);
+        for round in 0..3000 {
+            let id = |n: usize| if n == ids.len() { long } else { ids[n] };
+            let records: Vec<SettlementRecord> = (0..next(12))
+                .map(|n| {
+                    let mut r = rec(
+                        2 + n as u64,
+                        id(next(ids.len() + 1)),
+                        kinds[next(kinds.len())],
+                        [1000, 1001, 1003, -500][next(4)],
+                        [0, 30][next(2)],
+                        ["USD", "USD", "EUR"][next(3)],
+                    );
+                    r.reference = (next(3) > 0).then(|| id(next(ids.len() + 1)).into());
+                    r.payout_id = (next(4) == 0).then(|| ["po_1", "po_2"][next(2)].into());
+                    r.created_at = at(4 + next(3) as u32, 12, 0, 0);
+                    if next(4) == 0 {
+                        r.source.path = "b.csv".into();
+                    }
+                    r
+                })
+                .collect();
+            let rules = MatchRules {
+                match_on: [MatchOn::RecordId, MatchOn::Reference][next(2)],
+                amount_tolerance_minor: [0, 0, 2, -1][next(4)],
+                date_window_days: [0, 0, 1][next(3)],
+                settled_statuses: match next(3) {
+                    0 => Vec::new(),
+                    _ => vec!["Settled".into()],
+                },
+                timing_window_days: 3,
+            };
+            let ledger: Vec<LedgerEntry> = (0..next(12))
+                .map(|n| {
+                    let mut e = led(
+                        id(next(ids.len() + 1)),
+                        [1000, 1001, 1003, -500][next(4)],
+                        ["USD", "USD", "EUR"][next(3)],
+                    );
+                    // most rows mirror a line, as on a real day
+                    if let Some(r) = records.get(n).filter(|_| next(3) > 0) {
+                        let key = record_key(r, rules.match_on).unwrap_or(" ");
+                        e = led(key, r.gross_minor, r.currency.code());
+                    }
+                    e.status = statuses[next(statuses.len())].map(Into::into);
+                    e.fee_minor = [None, Some(0), Some(30)][next(3)];
+                    e.payout_id = (next(4) == 0).then(|| ["po_1", "po_2", " "][next(3)].into());
+                    e.at = at(1 + next(9) as u32, next(24) as u32, 0, 0);
+                    e
+                })
+                .collect();
+            let o = run(&records, &ledger, &rules);
+            assert_eq!(
+                o,
+                by_every_rule_alone(&records, &ledger, &rules),
+                "round {round}"
+            );
+            let settled = Settled::new(&rules.settled_statuses);
+            bulk_pairs += bulk::split(&records, &ledger, &rules, &settled).pairs.len();
+            outcomes += usize::from(!o.discrepancies.is_empty() && !o.matched.is_empty());
+        }
+        assert!(
+            bulk_pairs > 500 && outcomes > 1000,
+            "{bulk_pairs} {outcomes}"
+        );
+    }
+}
