@@ -1,10 +1,8 @@
 //! The same logical rows digest identically on SQLite, PostgreSQL and MariaDB, whatever types
 //! each engine stores them in; differences between engines are named to the row and column.
 
-mod common;
-
+use crate::common::*;
 use chrono::{NaiveDate, TimeZone, Utc};
-use common::*;
 use recon::canonical::{SegmentDigest, Value, row_hash};
 use recon::integrity::{TablePair, compare_with};
 use recon::source::Source;

@@ -1,13 +1,11 @@
 //! Metrics for the batch job: a Prometheus text file, and a push to a (local) Pushgateway that
 //! fails once with 503 and is retried.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
 
-use common::*;
+use crate::common::*;
 
 /// A one-shot HTTP receiver: answers `statuses` in turn and hands each request over.
 fn receiver(statuses: Vec<u16>) -> (String, mpsc::Receiver<(String, String)>) {

@@ -4,13 +4,11 @@
 //! `application_name = 'recon'` on PostgreSQL (a whole table is read with `COPY (SELECT …)`), by
 //! the `/* recon */` tag in `SHOW PROCESSLIST` on MariaDB.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use sqlx::Row;
 
 const ROWS: u32 = 100_000;

@@ -1,9 +1,7 @@
 //! Sealed days: a clean day is sealed; a later quiet edit of it (even one made identically on
 //! both sides, as replication would) is found by the next runs and named row by row.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const CONFIG: &str = r#"
 [store]

@@ -2,15 +2,13 @@
 //! incomplete (exit 3), `recon retry` completing exactly what failed, and reruns after a kill
 //! or side by side leaving the same results as one clean run.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use chrono::{NaiveDate, Utc};
-use common::*;
 use recon::store::Store;
 use sqlx::Connection;
 

@@ -2,11 +2,9 @@
 //! the exact discrepancy set and accounting, the same on SQLite, PostgreSQL and MariaDB ledgers,
 //! and in-flight rows of day D settled (or given up on) by the run of day D+1.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 const CONFIG: &str = r#"
 [job.retry]

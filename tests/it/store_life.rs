@@ -1,12 +1,10 @@
 //! A discrepancy's life across runs, on a SQLite store and on a real PostgreSQL store:
 //! open → carried over → resolved → reopened; reruns supersede without duplicating.
 
-mod common;
-
 use std::path::Path;
 
+use crate::common::*;
 use chrono::NaiveDate;
-use common::*;
 use recon::config::Config;
 use recon::discrepancy::Status;
 use recon::exit::Exit;

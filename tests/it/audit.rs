@@ -1,11 +1,9 @@
 //! The audit trail on a SQLite store and a real PostgreSQL store: every run, result,
 //! discrepancy and acknowledgement chained; each of the four ways of tampering is named.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use recon::store::audit::entry_hash;
 
 const CONFIG: &str = r#"

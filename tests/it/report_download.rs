@@ -1,15 +1,13 @@
 //! Reports downloaded over HTTP from a real (local) server: a 503 with `Retry-After` is waited
 //! out and retried, the bearer token is sent and never shown, a 401 fails at once (exit 2).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const TOKEN: &str = "tok-PlantedSecret-123";
 

@@ -1,8 +1,6 @@
 //! No card data and no password leaves recon: every output is searched for planted values.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const PASSWORD: &str = "PlantedPw42";
 const PAN: &str = "4111111111111111";

@@ -1,5 +1,4 @@
 //! Helpers shared by the integration tests: real servers, fresh databases, the real binary.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
