@@ -172,3 +172,113 @@ pub async fn mysql_exec(url: &str, statements: &[&str]) {
     }
     pool.close().await;
 }
+
+/// A test's `recon.toml`, built table by table in the order written. Each call opens a table;
+/// `set` adds a `key = value` line to the table opened last.
+///
+/// ```text
+/// TestConfig::new()
+///     .store("STORE_URL")
+///     .source("ledger", "LEDGER_URL")
+///     .source("payments", "PAYMENTS_URL")
+///     .integrity("entries", "ledger.entries", "payments.entries", "id")
+///     .set("date_column", "created_at")
+///     .to_toml()
+/// ```
+#[derive(Default)]
+pub struct TestConfig {
+    text: String,
+}
+
+impl TestConfig {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `[header]`, e.g. `job` or `job.retry`; its keys follow with `set`.
+    pub fn table(mut self, header: &str) -> Self {
+        self.text.push_str(&format!("\n[{header}]\n"));
+        self
+    }
+
+    /// `[store]` whose URL is in the environment variable `url_env`.
+    pub fn store(self, url_env: &str) -> Self {
+        self.table("store").set("url_env", url_env)
+    }
+
+    /// `[sources.<name>]` whose URL is in the environment variable `url_env`.
+    pub fn source(self, name: &str, url_env: &str) -> Self {
+        self.table(&format!("sources.{name}"))
+            .set("url_env", url_env)
+    }
+
+    /// `[[integrity]]` comparing `left` and `right`, each written `source.table`, by `key`.
+    pub fn integrity(mut self, name: &str, left: &str, right: &str, key: &str) -> Self {
+        fn side(side: &str) -> [(&str, &str); 2] {
+            let (source, table) = side.split_once('.').expect("`source.table`");
+            [("source", source), ("table", table)]
+        }
+        self.text.push_str("\n[[integrity]]\n");
+        self.set("name", name)
+            .set("left", side(left))
+            .set("right", side(right))
+            .set("key", [key])
+    }
+
+    /// `[[settlement]]` of a processor report in `format`; its report and ledger follow with `set`.
+    pub fn settlement(mut self, name: &str, format: &str) -> Self {
+        self.text.push_str("\n[[settlement]]\n");
+        self.set("name", name).set("format", format)
+    }
+
+    /// `key = value` in the table opened last.
+    pub fn set(mut self, key: &str, value: impl TomlValue) -> Self {
+        self.text.push_str(&format!("{key} = {}\n", value.toml()));
+        self
+    }
+
+    pub fn to_toml(&self) -> String {
+        self.text.clone()
+    }
+}
+
+/// A value as TOML writes it: a string quoted, an integer as is, a list of strings as an
+/// array, a list of `(key, string)` pairs as an inline table.
+pub trait TomlValue {
+    fn toml(&self) -> String;
+}
+
+impl TomlValue for &str {
+    fn toml(&self) -> String {
+        format!("\"{}\"", self.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+impl TomlValue for String {
+    fn toml(&self) -> String {
+        self.as_str().toml()
+    }
+}
+
+impl TomlValue for i64 {
+    fn toml(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl<const N: usize> TomlValue for [&str; N] {
+    fn toml(&self) -> String {
+        let items: Vec<String> = self.iter().map(|s| s.toml()).collect();
+        format!("[{}]", items.join(", "))
+    }
+}
+
+impl<const N: usize> TomlValue for [(&str, &str); N] {
+    fn toml(&self) -> String {
+        let pairs: Vec<String> = self
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", v.toml()))
+            .collect();
+        format!("{{ {} }}", pairs.join(", "))
+    }
+}
