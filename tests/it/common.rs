@@ -1,8 +1,10 @@
 //! Helpers shared by the integration tests: real servers, fresh databases, the real binary.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
@@ -70,6 +72,21 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Claims database `name` on `server` for one test. Every test of this one binary runs in
+/// parallel with the others, so two tests asking for the same name would drop and fill each
+/// other's database: the second to ask fails at once instead.
+fn claim(server: &str, name: &str) {
+    static CLAIMED: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
+    let first = CLAIMED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert((server.to_string(), name.to_string()));
+    assert!(
+        first,
+        "database {name} on {server} is already another test's: give this test its own name"
+    );
+}
+
 fn servers_required() -> bool {
     std::env::var("RECON_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
 }
@@ -77,6 +94,8 @@ fn servers_required() -> bool {
 /// A fresh, empty PostgreSQL database for one test, or `None` (with a SKIPPED line) when
 /// the server cannot be reached and servers are not required.
 pub async fn fresh_postgres(test: &str) -> Option<String> {
+    let name = format!("recon_t_{test}");
+    claim("PostgreSQL", &name);
     let admin = std::env::var("RECON_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
     let pool = match sqlx::postgres::PgPoolOptions::new()
@@ -95,7 +114,6 @@ pub async fn fresh_postgres(test: &str) -> Option<String> {
             return None;
         }
     };
-    let name = format!("recon_t_{test}");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
     )))
@@ -116,6 +134,8 @@ pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
 /// A fresh, empty MariaDB/MySQL database for one test, or `None` (with a SKIPPED line) when
 /// the server cannot be reached and servers are not required.
 pub async fn fresh_mysql(test: &str) -> Option<String> {
+    let name = format!("recon_t_{test}");
+    claim("MariaDB", &name);
     let admin =
         std::env::var("RECON_TEST_MYSQL_URL").unwrap_or_else(|_| DEFAULT_MYSQL_URL.to_string());
     let pool = match sqlx::mysql::MySqlPoolOptions::new()
@@ -134,7 +154,6 @@ pub async fn fresh_mysql(test: &str) -> Option<String> {
             return None;
         }
     };
-    let name = format!("recon_t_{test}");
     for sql in [
         format!("DROP DATABASE IF EXISTS {name}"),
         format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"),
