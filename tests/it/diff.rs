@@ -1,8 +1,6 @@
 //! `recon diff` on SQLite files: exact differences as JSON lines, exit codes 0 / 1 / 2.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const SCHEMA: &str =
     "CREATE TABLE t (id INTEGER PRIMARY KEY, amount_minor INTEGER NOT NULL, currency TEXT NOT NULL,

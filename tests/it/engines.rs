@@ -1,10 +1,8 @@
 //! The same logical rows digest identically on SQLite, PostgreSQL and MariaDB, whatever types
 //! each engine stores them in; differences between engines are named to the row and column.
 
-mod common;
-
+use crate::common::*;
 use chrono::{NaiveDate, TimeZone, Utc};
-use common::*;
 use recon::canonical::{SegmentDigest, Value, row_hash};
 use recon::integrity::{TablePair, compare_with};
 use recon::source::Source;
@@ -461,24 +459,16 @@ async fn only_the_business_day_is_read_from_postgres_and_mariadb() {
     write(
         dir.path(),
         "recon.toml",
-        r#"
-[job]
-timezone = "Europe/Amsterdam"
-[store]
-url_env = "STORE_URL"
-[sources.ledger]
-url_env = "LEDGER_URL"
-[sources.payments]
-url_env = "PAYMENTS_URL"
-timezone = "Europe/Amsterdam"
-
-[[integrity]]
-name = "entries"
-left = { source = "ledger", table = "entries" }
-right = { source = "payments", table = "entries" }
-key = ["id"]
-date_column = "created_at"
-"#,
+        &TestConfig::new()
+            .table("job")
+            .set("timezone", "Europe/Amsterdam")
+            .store("STORE_URL")
+            .source("ledger", "LEDGER_URL")
+            .source("payments", "PAYMENTS_URL")
+            .set("timezone", "Europe/Amsterdam")
+            .integrity("entries", "ledger.entries", "payments.entries", "id")
+            .set("date_column", "created_at")
+            .to_toml(),
     );
     let out = run_2026_11_20(dir.path(), &[("LEDGER_URL", &pg), ("PAYMENTS_URL", &my)]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -537,22 +527,15 @@ async fn a_timestamptz_with_a_precision_is_an_instant_in_any_source_zone() {
     write(
         dir.path(),
         "recon.toml",
-        r#"
-[job]
-timezone = "Europe/Amsterdam"
-[store]
-url_env = "STORE_URL"
-[sources.ledger]
-url_env = "LEDGER_URL"
-timezone = "Europe/Amsterdam"
-
-[[integrity]]
-name = "entries"
-left = { source = "ledger", table = "precise" }
-right = { source = "ledger", table = "plain" }
-key = ["id"]
-date_column = "booked_at"
-"#,
+        &TestConfig::new()
+            .table("job")
+            .set("timezone", "Europe/Amsterdam")
+            .store("STORE_URL")
+            .source("ledger", "LEDGER_URL")
+            .set("timezone", "Europe/Amsterdam")
+            .integrity("entries", "ledger.precise", "ledger.plain", "id")
+            .set("date_column", "booked_at")
+            .to_toml(),
     );
     let out = run_2026_11_20(dir.path(), &[("LEDGER_URL", &pg)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

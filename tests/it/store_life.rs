@@ -1,38 +1,25 @@
 //! A discrepancy's life across runs, on a SQLite store and on a real PostgreSQL store:
 //! open → carried over → resolved → reopened; reruns supersede without duplicating.
 
-mod common;
-
 use std::path::Path;
 
+use crate::common::*;
 use chrono::NaiveDate;
-use common::*;
 use recon::config::Config;
 use recon::discrepancy::Status;
 use recon::exit::Exit;
 use recon::store::Store;
 
-const CONFIG: &str = r#"
-[store]
-url_env = "STORE_URL"
-[sources.ledger]
-url_env = "LEDGER_URL"
-[sources.payments]
-url_env = "PAYMENTS_URL"
-
-[[integrity]]
-name = "accounts"
-left = { source = "ledger", table = "accounts" }
-right = { source = "payments", table = "accounts" }
-key = ["id"]
-
-[[integrity]]
-name = "entries"
-left = { source = "ledger", table = "entries" }
-right = { source = "payments", table = "entries" }
-key = ["id"]
-date_column = "created_at"
-"#;
+fn config_text() -> String {
+    TestConfig::new()
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .source("payments", "PAYMENTS_URL")
+        .integrity("accounts", "ledger.accounts", "payments.accounts", "id")
+        .integrity("entries", "ledger.entries", "payments.entries", "id")
+        .set("date_column", "created_at")
+        .to_toml()
+}
 
 const TABLES: [&str; 2] = [
     "CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT)",
@@ -106,7 +93,7 @@ async fn life_of_a_discrepancy(store_url: &str, dir: &Path) {
         ],
     )
     .await;
-    let config = config_with("life.toml", CONFIG, store_url, &ledger, &payments).unwrap();
+    let config = config_with("life.toml", &config_text(), store_url, &ledger, &payments).unwrap();
     let out = dir.join("out");
     let account_a = (String::from("accounts"), String::from(r#"{"id":"a"}"#));
     let entry_2 = (String::from("entries"), String::from(r#"{"id":"2"}"#));
@@ -384,7 +371,7 @@ async fn too_many_discrepancies_fail_the_check() {
     )
     .await;
     let store = format!("sqlite://{}", dir.path().join("store.db").display());
-    let text = format!("[job]\nmax_discrepancies = 2\n{CONFIG}");
+    let text = format!("[job]\nmax_discrepancies = 2\n{}", config_text());
     let config = config_with("limit.toml", &text, &store, &ledger, &payments).unwrap();
     let report = recon::run::run(
         &config,
@@ -435,7 +422,7 @@ async fn too_many_discrepancies_fail_the_check() {
         )]
     );
 
-    let zero = format!("[job]\nmax_discrepancies = 0\n{CONFIG}");
+    let zero = format!("[job]\nmax_discrepancies = 0\n{}", config_text());
     let refused = config_with("limit.toml", &zero, &store, &ledger, &payments).unwrap_err();
     assert_eq!(
         refused.to_string(),

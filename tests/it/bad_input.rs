@@ -1,8 +1,6 @@
 //! Bad input ends with exit code 2 and one clear line that says what to fix, never a panic.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn assert_bad_input(output: &std::process::Output, expected_line: &str) {
     let err = stderr(output);

@@ -4,36 +4,27 @@
 //! `application_name = 'recon'` on PostgreSQL (a whole table is read with `COPY (SELECT …)`), by
 //! the `/* recon */` tag in `SHOW PROCESSLIST` on MariaDB.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use sqlx::Row;
 
 const ROWS: u32 = 100_000;
 
-const CONFIG: &str = r#"
-[job.retry]
-initial_delay_ms = 50
-max_delay_ms = 200
-max_attempts = 4
-
-[store]
-url_env = "STORE_URL"
-[sources.ledger]
-url_env = "LEDGER_URL"
-[sources.payments]
-url_env = "PAYMENTS_URL"
-
-[[integrity]]
-name = "entries"
-left = { source = "ledger", table = "entries" }
-right = { source = "payments", table = "entries" }
-key = ["id"]
-"#;
+fn config() -> String {
+    TestConfig::new()
+        .table("job.retry")
+        .set("initial_delay_ms", 50)
+        .set("max_delay_ms", 200)
+        .set("max_attempts", 4)
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .source("payments", "PAYMENTS_URL")
+        .integrity("entries", "ledger.entries", "payments.entries", "id")
+        .to_toml()
+}
 
 /// The same entries on PostgreSQL and MariaDB, but entry 3's amount and entry 5's presence;
 /// rows wide enough (20 MB) that the server is still sending when the kill comes.
@@ -68,7 +59,7 @@ async fn sources(test: &str) -> Option<(String, String)> {
 
 /// Runs recon while `kill` ends its session on one server once, mid-read.
 async fn run_with_one_kill(dir: &Path, pg: &str, my: &str, kill: impl AsyncFnMut() -> bool) {
-    write(dir, "recon.toml", CONFIG);
+    write(dir, "recon.toml", &config());
     let store = format!("sqlite://{}", dir.join("store.db").display());
     let child = Command::new(env!("CARGO_BIN_EXE_recon"))
         .args([

@@ -2,9 +2,7 @@
 //! in SQL are byte for byte the ones recon computes in Rust, and bisection on them finds exactly
 //! the rows a full streamed comparison finds.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use recon::canonical::{RowHash, SegmentDigest, Value, row_hash};
 use recon::integrity::{
     CompareOptions, Comparison, Difference, Segmenting, Strategy, TablePair, compare_with,

@@ -1,8 +1,6 @@
 //! `recon demo` end to end: the real binary finds exactly the planted discrepancies.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn demo_reports_every_planted_discrepancy_and_nothing_else() {

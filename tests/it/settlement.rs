@@ -2,32 +2,39 @@
 //! the exact discrepancy set and accounting, the same on SQLite, PostgreSQL and MariaDB ledgers,
 //! and in-flight rows of day D settled (or given up on) by the run of day D+1.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
-const CONFIG: &str = r#"
-[job.retry]
-initial_delay_ms = 10
-max_delay_ms = 20
-max_attempts = 2
-
-[store]
-url_env = "STORE_URL"
-[sources.ledger]
-url_env = "LEDGER_URL"
-
-[[settlement]]
-name = "stripe"
-format = "stripe"
-report = "reports/stripe-{date}.csv"
-ledger = { source = "ledger", table = "payments", id = "id", amount = "amount_minor", currency = "currency", at = "created_at", status = "status", fee = "fee_minor", payout = "payout_id" }
-match_on = "reference"
-settled_statuses = ["settled"]
-timing_window_days = 1
-"#;
+fn config() -> String {
+    TestConfig::new()
+        .table("job.retry")
+        .set("initial_delay_ms", 10)
+        .set("max_delay_ms", 20)
+        .set("max_attempts", 2)
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .settlement("stripe", "stripe")
+        .set("report", "reports/stripe-{date}.csv")
+        .set(
+            "ledger",
+            [
+                ("source", "ledger"),
+                ("table", "payments"),
+                ("id", "id"),
+                ("amount", "amount_minor"),
+                ("currency", "currency"),
+                ("at", "created_at"),
+                ("status", "status"),
+                ("fee", "fee_minor"),
+                ("payout", "payout_id"),
+            ],
+        )
+        .set("match_on", "reference")
+        .set("settled_statuses", ["settled"])
+        .set("timing_window_days", 1)
+        .to_toml()
+}
 
 const HEADER: &str = "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,source_id,automatic_payout_id";
 
@@ -310,7 +317,7 @@ fn expected_day1() -> Vec<(String, String, String)> {
 
 /// Runs day 1 then day 2 against `ledger` and checks everything both runs leave.
 async fn two_days(dir: &Path, ledger: &str) {
-    write(dir, "recon.toml", CONFIG);
+    write(dir, "recon.toml", &config());
     std::fs::create_dir_all(dir.join("reports")).unwrap();
     write(dir, "reports/stripe-2026-11-20.csv", &report_day1());
     write(dir, "reports/stripe-2026-11-21.csv", &report_day2());

@@ -2,9 +2,7 @@
 //! every engine (MariaDB's case-insensitive, PAD SPACE collations included); the differences
 //! reported are exactly those of the rows the filter keeps on each side.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use recon::canonical::Value;
 use recon::source::SourceSpec;
 use recon::source::filter::{Filter, RowFilter};

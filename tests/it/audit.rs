@@ -1,27 +1,19 @@
 //! The audit trail on a SQLite store and a real PostgreSQL store: every run, result,
 //! discrepancy and acknowledgement chained; each of the four ways of tampering is named.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use recon::store::audit::entry_hash;
 
-const CONFIG: &str = r#"
-[store]
-url_env = "STORE_URL"
-[sources.ledger]
-url_env = "LEDGER_URL"
-[sources.payments]
-url_env = "PAYMENTS_URL"
-
-[[integrity]]
-name = "entries"
-left = { source = "ledger", table = "entries" }
-right = { source = "payments", table = "entries" }
-key = ["id"]
-"#;
+fn config() -> String {
+    TestConfig::new()
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .source("payments", "PAYMENTS_URL")
+        .integrity("entries", "ledger.entries", "payments.entries", "id")
+        .to_toml()
+}
 
 /// A store holding five entries: run_started, check_result, discrepancy_opened, run_finished,
 /// discrepancy_acknowledged. Returns the environment that points recon at it.
@@ -37,7 +29,7 @@ async fn store_with_history(dir: &Path, store_url: &str) -> Vec<(&'static str, S
         &[schema, "INSERT INTO entries VALUES (1, 100)"],
     )
     .await;
-    write(dir, "recon.toml", CONFIG);
+    write(dir, "recon.toml", &config());
     let env = vec![
         ("STORE_URL", store_url.to_string()),
         ("LEDGER_URL", ledger),

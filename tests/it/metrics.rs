@@ -1,13 +1,11 @@
 //! Metrics for the batch job: a Prometheus text file, and a push to a (local) Pushgateway that
 //! fails once with 503 and is retried.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
 
-use common::*;
+use crate::common::*;
 
 /// A one-shot HTTP receiver: answers `statuses` in turn and hands each request over.
 fn receiver(statuses: Vec<u16>) -> (String, mpsc::Receiver<(String, String)>) {
@@ -66,19 +64,12 @@ async fn metrics_are_written_and_pushed_with_a_retry() {
     write(
         dir.path(),
         "recon.toml",
-        r#"
-[sources.ledger]
-url_env = "L"
-[sources.payments]
-url_env = "R"
-[store]
-url_env = "S"
-[[integrity]]
-name = "t"
-left = { source = "ledger", table = "t" }
-right = { source = "payments", table = "t" }
-key = ["id"]
-"#,
+        &TestConfig::new()
+            .source("ledger", "L")
+            .source("payments", "R")
+            .store("S")
+            .integrity("t", "ledger.t", "payments.t", "id")
+            .to_toml(),
     );
     let store = format!("sqlite://{}", dir.path().join("s.db").display());
     let (gateway, requests) = receiver(vec![503, 200]);
@@ -148,8 +139,12 @@ async fn without_a_terminal_a_long_comparison_logs_its_progress() {
     write(
         dir.path(),
         "recon.toml",
-        "[sources.a]\nurl_env = \"L\"\n[sources.b]\nurl_env = \"R\"\n[store]\nurl_env = \"S\"\n\
-         [[integrity]]\nname = \"big\"\nleft = { source = \"a\", table = \"t\" }\nright = { source = \"b\", table = \"t\" }\nkey = [\"id\"]\n",
+        &TestConfig::new()
+            .source("a", "L")
+            .source("b", "R")
+            .store("S")
+            .integrity("big", "a.t", "b.t", "id")
+            .to_toml(),
     );
     let store = format!("sqlite://{}", dir.path().join("s.db").display());
     let out = recon(

@@ -1,11 +1,9 @@
 //! `report.html` in a real headless Chromium: it loads with no blocked or failed request (it is
 //! self-contained) and shows the verdict first.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn chromium() -> Option<String> {
     for name in ["chromium", "chromium-browser", "google-chrome"] {

@@ -1,15 +1,13 @@
 //! Reports downloaded over HTTP from a real (local) server: a 503 with `Retry-After` is waited
 //! out and retried, the bearer token is sent and never shown, a 401 fails at once (exit 2).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const TOKEN: &str = "tok-PlantedSecret-123";
 
@@ -62,27 +60,32 @@ async fn setup(dir: &Path, port: u16) -> Vec<(&'static str, String)> {
     write(
         dir,
         "recon.toml",
-        &format!(
-            r#"
-[job.retry]
-initial_delay_ms = 10
-max_delay_ms = 3000
-max_attempts = 3
-
-[store]
-url_env = "STORE_URL"
-[sources.ledger]
-url_env = "LEDGER_URL"
-
-[[settlement]]
-name = "stripe"
-format = "stripe"
-report_url = "http://127.0.0.1:{port}/reports/stripe-{{date}}.csv"
-report_token_env = "STRIPE_TOKEN"
-ledger = {{ source = "ledger", table = "payments", id = "id", amount = "amount_minor", currency = "currency", at = "created_at" }}
-match_on = "reference"
-"#
-        ),
+        &TestConfig::new()
+            .table("job.retry")
+            .set("initial_delay_ms", 10)
+            .set("max_delay_ms", 3000)
+            .set("max_attempts", 3)
+            .store("STORE_URL")
+            .source("ledger", "LEDGER_URL")
+            .settlement("stripe", "stripe")
+            .set(
+                "report_url",
+                format!("http://127.0.0.1:{port}/reports/stripe-{{date}}.csv"),
+            )
+            .set("report_token_env", "STRIPE_TOKEN")
+            .set(
+                "ledger",
+                [
+                    ("source", "ledger"),
+                    ("table", "payments"),
+                    ("id", "id"),
+                    ("amount", "amount_minor"),
+                    ("currency", "currency"),
+                    ("at", "created_at"),
+                ],
+            )
+            .set("match_on", "reference")
+            .to_toml(),
     );
     vec![
         (

@@ -2,15 +2,13 @@
 //! incomplete (exit 3), `recon retry` completing exactly what failed, and reruns after a kill
 //! or side by side leaving the same results as one clean run.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use chrono::{NaiveDate, Utc};
-use common::*;
 use recon::store::Store;
 use sqlx::Connection;
 
@@ -18,33 +16,20 @@ fn date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
 }
 
-const CONFIG: &str = r#"
-[job.retry]
-initial_delay_ms = 50
-max_delay_ms = 200
-max_total_secs = 3
-max_attempts = 4
-
-[store]
-url_env = "STORE_URL"
-[sources.ledger]
-url_env = "LEDGER_URL"
-[sources.payments]
-url_env = "PAYMENTS_URL"
-statement_timeout_secs = 1
-
-[[integrity]]
-name = "accounts"
-left = { source = "ledger", table = "accounts" }
-right = { source = "ledger", table = "accounts_copy" }
-key = ["id"]
-
-[[integrity]]
-name = "entries"
-left = { source = "ledger", table = "entries" }
-right = { source = "payments", table = "entries" }
-key = ["id"]
-"#;
+fn config() -> TestConfig {
+    TestConfig::new()
+        .table("job.retry")
+        .set("initial_delay_ms", 50)
+        .set("max_delay_ms", 200)
+        .set("max_total_secs", 3)
+        .set("max_attempts", 4)
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .source("payments", "PAYMENTS_URL")
+        .set("statement_timeout_secs", 1)
+        .integrity("accounts", "ledger.accounts", "ledger.accounts_copy", "id")
+        .integrity("entries", "ledger.entries", "payments.entries", "id")
+}
 
 /// Ledger and payments databases with `rows` entries and two planted differences.
 async fn sources(dir: &Path, rows: u32) -> (String, String) {
@@ -75,7 +60,7 @@ async fn sources(dir: &Path, rows: u32) -> (String, String) {
         ],
     )
     .await;
-    write(dir, "recon.toml", CONFIG);
+    write(dir, "recon.toml", &config().to_toml());
     (ledger, payments)
 }
 
@@ -426,16 +411,10 @@ async fn two_shards_together_leave_what_one_unsharded_run_leaves() {
     let dir = temp_dir();
     let (ledger, payments) = sources(dir.path(), 2_000).await;
     // A third check with its own difference, so each shard has something to find.
-    let config = CONFIG.to_string()
-        + r#"
-[[integrity]]
-name = "entry_memos"
-left = { source = "ledger", table = "entries" }
-right = { source = "payments", table = "entries" }
-key = ["id"]
-columns = ["memo"]
-"#;
-    write(dir.path(), "recon.toml", &config);
+    let config = config()
+        .integrity("entry_memos", "ledger.entries", "payments.entries", "id")
+        .set("columns", ["memo"]);
+    write(dir.path(), "recon.toml", &config.to_toml());
     let whole = format!("sqlite://{}", dir.path().join("whole.db").display());
     let out = recon(&RUN, &env(&whole, &ledger, &payments), dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

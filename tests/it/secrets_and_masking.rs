@@ -1,43 +1,28 @@
 //! No card data and no password leaves recon: every output is searched for planted values.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const PASSWORD: &str = "PlantedPw42";
 const PAN: &str = "4111111111111111";
 const PAN_SPACED: &str = "5500 0000 0000 0004";
 const IBAN: &str = "NL91ABNA0417164300";
 
-const CONFIG: &str = r#"
-[job.retry]
-initial_delay_ms = 10
-max_delay_ms = 50
-max_attempts = 2
-
-[store]
-url_env = "STORE_URL"
-[sources.ledger]
-url_env = "LEDGER_URL"
-[sources.payments]
-url_env = "PAYMENTS_URL"
-[sources.warehouse]
-url_env = "WAREHOUSE_URL"
-connect_timeout_secs = 1
-
-[[integrity]]
-name = "cards"
-left = { source = "ledger", table = "cards" }
-right = { source = "payments", table = "cards" }
-key = ["pan"]
-sensitive_columns = ["iban"]
-
-[[integrity]]
-name = "warehouse_cards"
-left = { source = "ledger", table = "cards" }
-right = { source = "warehouse", table = "cards" }
-key = ["pan"]
-"#;
+fn config() -> String {
+    TestConfig::new()
+        .table("job.retry")
+        .set("initial_delay_ms", 10)
+        .set("max_delay_ms", 50)
+        .set("max_attempts", 2)
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .source("payments", "PAYMENTS_URL")
+        .source("warehouse", "WAREHOUSE_URL")
+        .set("connect_timeout_secs", 1)
+        .integrity("cards", "ledger.cards", "payments.cards", "pan")
+        .set("sensitive_columns", ["iban"])
+        .integrity("warehouse_cards", "ledger.cards", "warehouse.cards", "pan")
+        .to_toml()
+}
 
 /// Everything a run leaves: stdout, stderr, report files, the audit export, the store's text.
 async fn everything_written(store_url: &str, dir: &std::path::Path) -> String {
@@ -57,7 +42,7 @@ async fn everything_written(store_url: &str, dir: &std::path::Path) -> String {
         ],
     )
     .await;
-    write(dir, "recon.toml", CONFIG);
+    write(dir, "recon.toml", &config());
     let warehouse = format!("postgres://recon:{PASSWORD}@127.0.0.1:1/warehouse");
     let env = [
         ("STORE_URL", store_url),
@@ -242,21 +227,13 @@ async fn nothing_leaks_from_postgres_and_mariadb_sources() {
     write(
         dir.path(),
         "recon.toml",
-        r#"
-[store]
-url_env = "STORE_URL"
-[sources.ledger]
-url_env = "LEDGER_URL"
-[sources.payments]
-url_env = "PAYMENTS_URL"
-
-[[integrity]]
-name = "cards"
-left = { source = "ledger", table = "cards" }
-right = { source = "payments", table = "cards" }
-key = ["pan"]
-sensitive_columns = ["iban"]
-"#,
+        &TestConfig::new()
+            .store("STORE_URL")
+            .source("ledger", "LEDGER_URL")
+            .source("payments", "PAYMENTS_URL")
+            .integrity("cards", "ledger.cards", "payments.cards", "pan")
+            .set("sensitive_columns", ["iban"])
+            .to_toml(),
     );
     let store = format!("sqlite://{}", dir.path().join("store.db").display());
     let env = [

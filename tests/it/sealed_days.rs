@@ -1,24 +1,17 @@
 //! Sealed days: a clean day is sealed; a later quiet edit of it (even one made identically on
 //! both sides, as replication would) is found by the next runs and named row by row.
 
-mod common;
+use crate::common::*;
 
-use common::*;
-
-const CONFIG: &str = r#"
-[store]
-url_env = "S"
-[sources.ledger]
-url_env = "L"
-[sources.payments]
-url_env = "P"
-[[integrity]]
-name = "entries"
-left = { source = "ledger", table = "entries" }
-right = { source = "payments", table = "entries" }
-key = ["id"]
-date_column = "created_at"
-"#;
+fn config() -> String {
+    TestConfig::new()
+        .store("S")
+        .source("ledger", "L")
+        .source("payments", "P")
+        .integrity("entries", "ledger.entries", "payments.entries", "id")
+        .set("date_column", "created_at")
+        .to_toml()
+}
 
 fn run(dir: &std::path::Path, date: &str, env: &[(&str, &str)]) -> serde_json::Value {
     let out = recon(
@@ -78,7 +71,7 @@ async fn a_quiet_edit_of_a_sealed_day_is_found_and_named() {
     let l = sqlite_db(&dir.path().join("l.db"), &[rows]).await;
     let p = sqlite_db(&dir.path().join("p.db"), &[rows]).await;
     let s = format!("sqlite://{}", dir.path().join("s.db").display());
-    write(dir.path(), "recon.toml", CONFIG);
+    write(dir.path(), "recon.toml", &config());
     let env = [("S", s.as_str()), ("L", l.as_str()), ("P", p.as_str())];
 
     let first = run(dir.path(), "2026-11-19", &env);

@@ -1,11 +1,9 @@
 //! Rows younger than the settle time are left for a later run on either side, and a difference
 //! that heals before the re-check (replication catching up) is never reported.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use recon::integrity::{CompareOptions, Strategy, TablePair, compare_with};
 use recon::source::Source;
 

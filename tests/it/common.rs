@@ -1,9 +1,10 @@
 //! Helpers shared by the integration tests: real servers, fresh databases, the real binary.
-#![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
@@ -71,6 +72,21 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Claims database `name` on `server` for one test. Every test of this one binary runs in
+/// parallel with the others, so two tests asking for the same name would drop and fill each
+/// other's database: the second to ask fails at once instead.
+fn claim(server: &str, name: &str) {
+    static CLAIMED: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
+    let first = CLAIMED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert((server.to_string(), name.to_string()));
+    assert!(
+        first,
+        "database {name} on {server} is already another test's: give this test its own name"
+    );
+}
+
 fn servers_required() -> bool {
     std::env::var("RECON_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
 }
@@ -78,6 +94,8 @@ fn servers_required() -> bool {
 /// A fresh, empty PostgreSQL database for one test, or `None` (with a SKIPPED line) when
 /// the server cannot be reached and servers are not required.
 pub async fn fresh_postgres(test: &str) -> Option<String> {
+    let name = format!("recon_t_{test}");
+    claim("PostgreSQL", &name);
     let admin = std::env::var("RECON_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
     let pool = match sqlx::postgres::PgPoolOptions::new()
@@ -96,7 +114,6 @@ pub async fn fresh_postgres(test: &str) -> Option<String> {
             return None;
         }
     };
-    let name = format!("recon_t_{test}");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
     )))
@@ -117,6 +134,8 @@ pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
 /// A fresh, empty MariaDB/MySQL database for one test, or `None` (with a SKIPPED line) when
 /// the server cannot be reached and servers are not required.
 pub async fn fresh_mysql(test: &str) -> Option<String> {
+    let name = format!("recon_t_{test}");
+    claim("MariaDB", &name);
     let admin =
         std::env::var("RECON_TEST_MYSQL_URL").unwrap_or_else(|_| DEFAULT_MYSQL_URL.to_string());
     let pool = match sqlx::mysql::MySqlPoolOptions::new()
@@ -135,7 +154,6 @@ pub async fn fresh_mysql(test: &str) -> Option<String> {
             return None;
         }
     };
-    let name = format!("recon_t_{test}");
     for sql in [
         format!("DROP DATABASE IF EXISTS {name}"),
         format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"),
@@ -172,4 +190,114 @@ pub async fn mysql_exec(url: &str, statements: &[&str]) {
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
     pool.close().await;
+}
+
+/// A test's `recon.toml`, built table by table in the order written. Each call opens a table;
+/// `set` adds a `key = value` line to the table opened last.
+///
+/// ```text
+/// TestConfig::new()
+///     .store("STORE_URL")
+///     .source("ledger", "LEDGER_URL")
+///     .source("payments", "PAYMENTS_URL")
+///     .integrity("entries", "ledger.entries", "payments.entries", "id")
+///     .set("date_column", "created_at")
+///     .to_toml()
+/// ```
+#[derive(Default)]
+pub struct TestConfig {
+    text: String,
+}
+
+impl TestConfig {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `[header]`, e.g. `job` or `job.retry`; its keys follow with `set`.
+    pub fn table(mut self, header: &str) -> Self {
+        self.text.push_str(&format!("\n[{header}]\n"));
+        self
+    }
+
+    /// `[store]` whose URL is in the environment variable `url_env`.
+    pub fn store(self, url_env: &str) -> Self {
+        self.table("store").set("url_env", url_env)
+    }
+
+    /// `[sources.<name>]` whose URL is in the environment variable `url_env`.
+    pub fn source(self, name: &str, url_env: &str) -> Self {
+        self.table(&format!("sources.{name}"))
+            .set("url_env", url_env)
+    }
+
+    /// `[[integrity]]` comparing `left` and `right`, each written `source.table`, by `key`.
+    pub fn integrity(mut self, name: &str, left: &str, right: &str, key: &str) -> Self {
+        fn side(side: &str) -> [(&str, &str); 2] {
+            let (source, table) = side.split_once('.').expect("`source.table`");
+            [("source", source), ("table", table)]
+        }
+        self.text.push_str("\n[[integrity]]\n");
+        self.set("name", name)
+            .set("left", side(left))
+            .set("right", side(right))
+            .set("key", [key])
+    }
+
+    /// `[[settlement]]` of a processor report in `format`; its report and ledger follow with `set`.
+    pub fn settlement(mut self, name: &str, format: &str) -> Self {
+        self.text.push_str("\n[[settlement]]\n");
+        self.set("name", name).set("format", format)
+    }
+
+    /// `key = value` in the table opened last.
+    pub fn set(mut self, key: &str, value: impl TomlValue) -> Self {
+        self.text.push_str(&format!("{key} = {}\n", value.toml()));
+        self
+    }
+
+    pub fn to_toml(&self) -> String {
+        self.text.clone()
+    }
+}
+
+/// A value as TOML writes it: a string quoted, an integer as is, a list of strings as an
+/// array, a list of `(key, string)` pairs as an inline table.
+pub trait TomlValue {
+    fn toml(&self) -> String;
+}
+
+impl TomlValue for &str {
+    fn toml(&self) -> String {
+        format!("\"{}\"", self.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+impl TomlValue for String {
+    fn toml(&self) -> String {
+        self.as_str().toml()
+    }
+}
+
+impl TomlValue for i64 {
+    fn toml(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl<const N: usize> TomlValue for [&str; N] {
+    fn toml(&self) -> String {
+        let items: Vec<String> = self.iter().map(|s| s.toml()).collect();
+        format!("[{}]", items.join(", "))
+    }
+}
+
+impl<const N: usize> TomlValue for [(&str, &str); N] {
+    fn toml(&self) -> String {
+        let pairs: Vec<String> = self
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", v.toml()))
+            .collect();
+        format!("{{ {} }}", pairs.join(", "))
+    }
 }

@@ -1,0 +1,23 @@
+//! The integration tests, in one binary: each module is one area and runs the real `recon`
+//! binary or the library against real databases; `common` holds what they share.
+
+mod common;
+
+mod audit;
+mod bad_input;
+mod demo;
+mod deploy;
+mod diff;
+mod engines;
+mod fault_injection;
+mod in_flight;
+mod metrics;
+mod pushdown;
+mod report_download;
+mod report_html;
+mod resilience;
+mod sealed_days;
+mod secrets_and_masking;
+mod settlement;
+mod store_life;
+mod where_filter;
