@@ -4,7 +4,6 @@ use sha2::{Digest, Sha256};
 
 use crate::canonical::Value;
 use crate::mask;
-pub use crate::settlement::matching::DiscrepancyKind as SettlementKind;
 
 /// What kind of difference it is; written as its snake-case name (`missing_in_left`, `timing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,6 +63,79 @@ impl<'de> serde::Deserialize<'de> for Kind {
         let text = String::deserialize(deserializer)?;
         Kind::parse(&text)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown discrepancy kind {text:?}")))
+    }
+}
+
+/// What kind of settlement discrepancy it is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SettlementKind {
+    /// A report line with no ledger entry.
+    MissingInLedger,
+    /// A settled ledger entry absent from the report for longer than the timing window.
+    MissingInReport,
+    /// Report gross and ledger amount differ by more than the tolerance.
+    AmountMismatch,
+    /// The ledger's fee differs from the report's.
+    FeeMismatch,
+    /// Same id, different currencies.
+    CurrencyMismatch,
+    /// The report settled an entry whose ledger status is not a settled status.
+    StatusMismatch,
+    /// Several report lines of one kind carry the same id.
+    DuplicateInReport,
+    /// Several ledger entries carry the same id.
+    DuplicateInLedger,
+    /// A payout's amount differs from the sum of the ledger items carrying its payout id.
+    PayoutTotalMismatch,
+    /// A ledger entry not in the report yet, but still within the timing window.
+    Timing,
+}
+
+impl SettlementKind {
+    /// Every kind, in sort order.
+    pub const ALL: [SettlementKind; 10] = [
+        SettlementKind::MissingInLedger,
+        SettlementKind::MissingInReport,
+        SettlementKind::AmountMismatch,
+        SettlementKind::FeeMismatch,
+        SettlementKind::CurrencyMismatch,
+        SettlementKind::StatusMismatch,
+        SettlementKind::DuplicateInReport,
+        SettlementKind::DuplicateInLedger,
+        SettlementKind::PayoutTotalMismatch,
+        SettlementKind::Timing,
+    ];
+
+    /// Snake-case name, as serialized (`missing_in_ledger`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettlementKind::MissingInLedger => "missing_in_ledger",
+            SettlementKind::MissingInReport => "missing_in_report",
+            SettlementKind::AmountMismatch => "amount_mismatch",
+            SettlementKind::FeeMismatch => "fee_mismatch",
+            SettlementKind::CurrencyMismatch => "currency_mismatch",
+            SettlementKind::StatusMismatch => "status_mismatch",
+            SettlementKind::DuplicateInReport => "duplicate_in_report",
+            SettlementKind::DuplicateInLedger => "duplicate_in_ledger",
+            SettlementKind::PayoutTotalMismatch => "payout_total_mismatch",
+            SettlementKind::Timing => "timing",
+        }
+    }
+
+    /// The kind with this snake-case name.
+    pub fn parse(text: &str) -> Option<SettlementKind> {
+        SettlementKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for SettlementKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

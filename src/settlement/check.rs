@@ -13,13 +13,11 @@ use tracing::{info, warn};
 
 use super::fetch::{self, ReportFile};
 use super::ledger::{LedgerRead, read_ledger};
-use super::matching::{
-    DiscrepancyKind, MatchOn, MatchOutcome, SettlementDiscrepancy, match_report,
-};
+use super::matching::{MatchOn, MatchOutcome, SettlementDiscrepancy, match_report};
 use super::spec::SettlementSpec;
 use super::{Id, ParseOutcome, Quarantined, SettlementRecord, parse_report};
 use crate::day::BusinessDay;
-use crate::discrepancy::{AtStake, ColumnValues, Discrepancy, Kind};
+use crate::discrepancy::{AtStake, ColumnValues, Discrepancy, Kind, SettlementKind};
 use crate::error::{Error, Result};
 use crate::mask::mask_card_numbers;
 use crate::money::format_major;
@@ -393,7 +391,7 @@ fn discrepancy(
 ) -> Discrepancy {
     let first_record = d.records.first().map(|&i| &records[i]);
     let key = match (d.kind, first_record) {
-        (DiscrepancyKind::PayoutTotalMismatch, Some(r)) => vec![
+        (SettlementKind::PayoutTotalMismatch, Some(r)) => vec![
             (
                 "payout_id".to_string(),
                 Some(r.payout_id.as_ref().unwrap_or(&r.record_id).to_string()),
@@ -411,12 +409,12 @@ fn discrepancy(
     };
     let amount = |minor: Option<i64>| minor.map(|m| format_major(m, d.currency));
     let (columns, values) = match d.kind {
-        DiscrepancyKind::AmountMismatch
-        | DiscrepancyKind::FeeMismatch
-        | DiscrepancyKind::PayoutTotalMismatch => {
+        SettlementKind::AmountMismatch
+        | SettlementKind::FeeMismatch
+        | SettlementKind::PayoutTotalMismatch => {
             let column = match d.kind {
-                DiscrepancyKind::AmountMismatch => "amount",
-                DiscrepancyKind::FeeMismatch => "fee",
+                SettlementKind::AmountMismatch => "amount",
+                SettlementKind::FeeMismatch => "fee",
                 _ => "payout_total",
             };
             (
@@ -428,7 +426,7 @@ fn discrepancy(
                 }],
             )
         }
-        DiscrepancyKind::CurrencyMismatch => (
+        SettlementKind::CurrencyMismatch => (
             vec!["currency".to_string()],
             vec![ColumnValues {
                 column: "currency".to_string(),
@@ -439,7 +437,7 @@ fn discrepancy(
                     .map(|&i| ledger.entries[i].currency.code().to_string()),
             }],
         ),
-        DiscrepancyKind::StatusMismatch => (
+        SettlementKind::StatusMismatch => (
             vec!["status".to_string()],
             vec![ColumnValues {
                 column: "status".to_string(),
@@ -505,20 +503,20 @@ fn at_stake(
         Some(total)
     };
     match d.kind {
-        DiscrepancyKind::AmountMismatch
-        | DiscrepancyKind::FeeMismatch
-        | DiscrepancyKind::PayoutTotalMismatch => d
+        SettlementKind::AmountMismatch
+        | SettlementKind::FeeMismatch
+        | SettlementKind::PayoutTotalMismatch => d
             .actual_minor?
             .checked_sub(d.expected_minor?)?
             .checked_abs(),
-        DiscrepancyKind::MissingInLedger
-        | DiscrepancyKind::CurrencyMismatch
-        | DiscrepancyKind::StatusMismatch => sum(&mut d.records.iter().map(gross)),
-        DiscrepancyKind::MissingInReport | DiscrepancyKind::Timing => {
+        SettlementKind::MissingInLedger
+        | SettlementKind::CurrencyMismatch
+        | SettlementKind::StatusMismatch => sum(&mut d.records.iter().map(gross)),
+        SettlementKind::MissingInReport | SettlementKind::Timing => {
             sum(&mut d.ledger.iter().map(amount))
         }
-        DiscrepancyKind::DuplicateInReport => sum(&mut d.records.iter().skip(1).map(gross)),
-        DiscrepancyKind::DuplicateInLedger => sum(&mut d.ledger.iter().skip(1).map(amount)),
+        SettlementKind::DuplicateInReport => sum(&mut d.records.iter().skip(1).map(gross)),
+        SettlementKind::DuplicateInLedger => sum(&mut d.ledger.iter().skip(1).map(amount)),
     }
 }
 

@@ -11,6 +11,7 @@ mod diff;
 mod engines;
 mod fault_injection;
 mod in_flight;
+mod layering;
 mod metrics;
 mod pushdown;
 mod report_download;

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::{DiscrepancyKind, Work, money};
+use super::{SettlementKind, Work, money};
 use crate::settlement::record::Kind;
 
 impl Work<'_> {
@@ -62,7 +62,7 @@ impl Work<'_> {
                     continue;
                 };
                 self.push(
-                    DiscrepancyKind::DuplicateInReport,
+                    SettlementKind::DuplicateInReport,
                     records,
                     ledger,
                     currency,
@@ -91,7 +91,7 @@ impl Work<'_> {
                     detail.push_str(&format!("; not matched either: {}", lines.join(", ")));
                 }
                 self.push(
-                    DiscrepancyKind::DuplicateInLedger,
+                    SettlementKind::DuplicateInLedger,
                     bystanders,
                     led_ids.clone(),
                     self.entry(first).currency,

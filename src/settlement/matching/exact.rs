@@ -1,6 +1,6 @@
 //! Step 2 of the matching, in its own file: a record and the ledger entry carrying its id are paired and compared.
 
-use super::{DiscrepancyKind, Matched, SettlementDiscrepancy, Work, money};
+use super::{Matched, SettlementDiscrepancy, SettlementKind, Work, money};
 
 impl Work<'_> {
     /// Step 2: pairs by equal id and compares them.
@@ -66,7 +66,7 @@ impl Work<'_> {
         };
         if r.currency != e.currency {
             return vec![finding(
-                DiscrepancyKind::CurrencyMismatch,
+                SettlementKind::CurrencyMismatch,
                 (None, None),
                 format!(
                     "report {}, ledger {}",
@@ -85,7 +85,7 @@ impl Work<'_> {
                 None => String::new(),
             };
             findings.push(finding(
-                DiscrepancyKind::AmountMismatch,
+                SettlementKind::AmountMismatch,
                 (Some(e.amount_minor), Some(r.gross_minor)),
                 format!(
                     "report {}, ledger {}{by}, tolerance {}",
@@ -97,7 +97,7 @@ impl Work<'_> {
         }
         if let Some(fee) = e.fee_minor.filter(|&fee| fee != r.fee_minor) {
             findings.push(finding(
-                DiscrepancyKind::FeeMismatch,
+                SettlementKind::FeeMismatch,
                 (Some(fee), Some(r.fee_minor)),
                 format!(
                     "fee: report {}, ledger {}",
@@ -112,7 +112,7 @@ impl Work<'_> {
                 .as_deref()
                 .map_or_else(|| "no status".to_owned(), |s| format!("status `{s}`"));
             findings.push(finding(
-                DiscrepancyKind::StatusMismatch,
+                SettlementKind::StatusMismatch,
                 (None, None),
                 format!(
                     "the report settled {}, but the ledger has {status} (settled: {})",

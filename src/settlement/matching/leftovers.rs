@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{DiscrepancyKind, MatchOn, Work, money};
+use super::{MatchOn, SettlementKind, Work, money};
 
 impl Work<'_> {
     /// Step 5: whatever is left.
@@ -34,7 +34,7 @@ impl Work<'_> {
                 }
             };
             self.push(
-                DiscrepancyKind::MissingInLedger,
+                SettlementKind::MissingInLedger,
                 vec![i],
                 Vec::new(),
                 r.currency,
@@ -60,14 +60,14 @@ impl Work<'_> {
             let days = self.rules.timing_window_days;
             let (kind, detail) = if age < window {
                 (
-                    DiscrepancyKind::Timing,
+                    SettlementKind::Timing,
                     format!(
                         "ledger {amount} booked {booked} is not in the report yet, within the {days}-day timing window"
                     ),
                 )
             } else {
                 (
-                    DiscrepancyKind::MissingInReport,
+                    SettlementKind::MissingInReport,
                     format!(
                         "ledger {amount} booked {booked} is not in the report, {} day(s) before the business day end (timing window {days} days)",
                         age.num_days()

@@ -50,7 +50,6 @@
 //! then report file and line, then ledger id.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -69,6 +68,7 @@ mod tolerance;
 #[cfg(test)]
 mod fixtures;
 
+use crate::discrepancy::SettlementKind;
 use crate::money::{Currency, format_major};
 
 pub use tolerance::TOLERANCE_CANDIDATE_LIMIT;
@@ -187,81 +187,10 @@ impl Matched {
     }
 }
 
-/// What kind of settlement discrepancy it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DiscrepancyKind {
-    /// A report line with no ledger entry.
-    MissingInLedger,
-    /// A settled ledger entry absent from the report for longer than the timing window.
-    MissingInReport,
-    /// Report gross and ledger amount differ by more than the tolerance.
-    AmountMismatch,
-    /// The ledger's fee differs from the report's.
-    FeeMismatch,
-    /// Same id, different currencies.
-    CurrencyMismatch,
-    /// The report settled an entry whose ledger status is not a settled status.
-    StatusMismatch,
-    /// Several report lines of one kind carry the same id.
-    DuplicateInReport,
-    /// Several ledger entries carry the same id.
-    DuplicateInLedger,
-    /// A payout's amount differs from the sum of the ledger items carrying its payout id.
-    PayoutTotalMismatch,
-    /// A ledger entry not in the report yet, but still within the timing window.
-    Timing,
-}
-
-impl DiscrepancyKind {
-    /// Every kind, in sort order.
-    pub const ALL: [DiscrepancyKind; 10] = [
-        DiscrepancyKind::MissingInLedger,
-        DiscrepancyKind::MissingInReport,
-        DiscrepancyKind::AmountMismatch,
-        DiscrepancyKind::FeeMismatch,
-        DiscrepancyKind::CurrencyMismatch,
-        DiscrepancyKind::StatusMismatch,
-        DiscrepancyKind::DuplicateInReport,
-        DiscrepancyKind::DuplicateInLedger,
-        DiscrepancyKind::PayoutTotalMismatch,
-        DiscrepancyKind::Timing,
-    ];
-
-    /// Snake-case name, as serialized (`missing_in_ledger`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DiscrepancyKind::MissingInLedger => "missing_in_ledger",
-            DiscrepancyKind::MissingInReport => "missing_in_report",
-            DiscrepancyKind::AmountMismatch => "amount_mismatch",
-            DiscrepancyKind::FeeMismatch => "fee_mismatch",
-            DiscrepancyKind::CurrencyMismatch => "currency_mismatch",
-            DiscrepancyKind::StatusMismatch => "status_mismatch",
-            DiscrepancyKind::DuplicateInReport => "duplicate_in_report",
-            DiscrepancyKind::DuplicateInLedger => "duplicate_in_ledger",
-            DiscrepancyKind::PayoutTotalMismatch => "payout_total_mismatch",
-            DiscrepancyKind::Timing => "timing",
-        }
-    }
-
-    /// The kind with this snake-case name.
-    pub fn parse(text: &str) -> Option<DiscrepancyKind> {
-        DiscrepancyKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
-    }
-}
-
-impl fmt::Display for DiscrepancyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// One finding, naming the records and ledger entries it accounts for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SettlementDiscrepancy {
-    pub kind: DiscrepancyKind,
+    pub kind: SettlementKind,
     /// Indexes into the records (for file:line), ordered by file and line.
     pub records: Vec<usize>,
     /// Indexes into the ledger (for ledger ids), ordered by id.
@@ -296,7 +225,7 @@ impl MatchOutcome {
     /// The discrepancies of one kind, in output order.
     pub fn of_kind(
         &self,
-        kind: DiscrepancyKind,
+        kind: SettlementKind,
     ) -> impl Iterator<Item = &SettlementDiscrepancy> + '_ {
         self.discrepancies.iter().filter(move |d| d.kind == kind)
     }
@@ -605,7 +534,7 @@ impl<'a> Work<'a> {
 
     fn push(
         &mut self,
-        kind: DiscrepancyKind,
+        kind: SettlementKind,
         records: Vec<usize>,
         ledger: Vec<usize>,
         currency: Currency,
@@ -728,7 +657,7 @@ mod tests {
         let mut dropped = o.clone();
         dropped
             .discrepancies
-            .retain(|d| d.kind != DiscrepancyKind::MissingInReport);
+            .retain(|d| d.kind != SettlementKind::MissingInReport);
         assert_eq!(
             dropped.check_accounted(records.len(), ledger.len()),
             Err("ledger entry 3 is not accounted for".into())
@@ -765,7 +694,7 @@ mod tests {
 
         let mut empty = o.clone();
         empty.discrepancies.push(SettlementDiscrepancy {
-            kind: DiscrepancyKind::Timing,
+            kind: SettlementKind::Timing,
             records: vec![],
             ledger: vec![],
             payout_items: vec![],
@@ -872,18 +801,18 @@ mod tests {
 
     #[test]
     fn kinds_names_and_serde() {
-        for kind in DiscrepancyKind::ALL {
-            assert_eq!(DiscrepancyKind::parse(kind.as_str()), Some(kind));
+        for kind in SettlementKind::ALL {
+            assert_eq!(SettlementKind::parse(kind.as_str()), Some(kind));
             assert_eq!(
                 serde_json::to_string(&kind).unwrap(),
                 format!("\"{}\"", kind.as_str())
             );
             assert_eq!(kind.to_string(), kind.as_str());
         }
-        assert_eq!(DiscrepancyKind::parse("nope"), None);
-        let mut sorted = DiscrepancyKind::ALL;
+        assert_eq!(SettlementKind::parse("nope"), None);
+        let mut sorted = SettlementKind::ALL;
         sorted.sort();
-        assert_eq!(sorted, DiscrepancyKind::ALL);
+        assert_eq!(sorted, SettlementKind::ALL);
         for how in [
             MatchHow::ExactId,
             MatchHow::Tolerance,

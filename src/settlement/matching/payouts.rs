@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{
-    DiscrepancyKind, MatchHow, Matched, SettlementDiscrepancy, Work, days_between, money, non_blank,
+    MatchHow, Matched, SettlementDiscrepancy, SettlementKind, Work, days_between, money, non_blank,
 };
 use crate::money::Currency;
 use crate::settlement::record::Kind;
@@ -129,7 +129,7 @@ impl<'a> Work<'a> {
                 |e| format!("ledger items net {}", money(e, currency)),
             );
             self.out.discrepancies.push(SettlementDiscrepancy {
-                kind: DiscrepancyKind::PayoutTotalMismatch,
+                kind: SettlementKind::PayoutTotalMismatch,
                 records: lines,
                 ledger: own_rows,
                 payout_items: items,

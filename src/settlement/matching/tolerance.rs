@@ -266,7 +266,7 @@ mod tests {
             ]
         );
         assert_eq!(o.matched.len(), 1);
-        assert_eq!(o.of_kind(DiscrepancyKind::MissingInLedger).count(), 1001);
-        assert_eq!(o.of_kind(DiscrepancyKind::MissingInReport).count(), 1000);
+        assert_eq!(o.of_kind(SettlementKind::MissingInLedger).count(), 1001);
+        assert_eq!(o.of_kind(SettlementKind::MissingInReport).count(), 1000);
     }
 }
