@@ -3,9 +3,8 @@
 //! Secrets never live in the file: a connection names the environment variable that holds its
 //! URL (`url_env`); a literal `url` is accepted only when it carries no password.
 
-use crate::integrity::Strategy;
-use crate::integrity::spec::{IntegritySpec, Settle, TableRef};
-use std::collections::BTreeMap;
+use crate::integrity::spec::IntegritySpec;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
@@ -16,12 +15,13 @@ use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 use crate::secret::{EnvLookup, redact_urls, url_has_password};
 use crate::source::SourceSpec;
-use crate::source::filter::Filter;
 use crate::source::ident;
 
+mod integrity;
 mod settlement;
 
 use crate::settlement::spec::SettlementSpec;
+pub use integrity::IntegrityFile;
 pub use settlement::SettlementFile;
 
 /// The file as written.
@@ -131,57 +131,6 @@ fn default_connect_timeout() -> u64 {
     10
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TableRefFile {
-    pub source: String,
-    pub table: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IntegrityFile {
-    pub name: String,
-    pub left: TableRefFile,
-    pub right: TableRefFile,
-    pub key: Vec<String>,
-    /// Compared columns; default: every column both tables share, keys excepted.
-    pub columns: Option<Vec<String>>,
-    /// Column that places a row in a business day; without it the whole table is one partition.
-    pub date_column: Option<String>,
-    /// Compare only the rows this predicate keeps (the grammar of `recon diff --where`).
-    #[serde(rename = "where")]
-    pub filter: Option<String>,
-    /// Columns whose values are shown only as a SHA-256 prefix in every output.
-    #[serde(default)]
-    pub sensitive_columns: Vec<String>,
-    /// Seal each clean business day and re-verify sealed days (dated checks; default true).
-    #[serde(default = "default_true")]
-    pub seal: bool,
-    /// How differing rows are found: "stream" (default) or "bisect" (digests computed in
-    /// PostgreSQL or MySQL/MariaDB). A day that seals is always streamed: its seal keeps every
-    /// row hash.
-    #[serde(default)]
-    pub strategy: Strategy,
-    /// Rows whose `settle_column` is younger than this many seconds at the start of the check
-    /// are in flight: left for a later run, and every difference is read once more after
-    /// `recheck_after_secs` before it is reported (0: off).
-    #[serde(default)]
-    pub settle_secs: u64,
-    /// The timestamp column that says how old a row is (default: `date_column`).
-    pub settle_column: Option<String>,
-    #[serde(default = "default_recheck_after")]
-    pub recheck_after_secs: u64,
-}
-
-fn default_recheck_after() -> u64 {
-    5
-}
-
-fn default_true() -> bool {
-    true
-}
-
 /// The configuration after validation, with URLs resolved from the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -220,148 +169,12 @@ impl Config {
         let timezone =
             parse_timezone(&file.job.timezone).map_err(|m| fail(format!("job.timezone: {m}")))?;
 
-        let store_url = match &file.store {
-            None => DEFAULT_STORE_URL.to_string(),
-            Some(store) => {
-                resolve_url("store", store.url.as_deref(), store.url_env.as_deref(), env)
-                    .map_err(fail)?
-            }
-        };
+        let store_url = store_url(&file, env).map_err(fail)?;
 
-        let mut sources = BTreeMap::new();
-        for (name, source) in &file.sources {
-            ident::validate_name(name).map_err(|m| fail(format!("sources.{name}: {m}")))?;
-            let at = format!("sources.{name}");
-            let url = resolve_url(&at, source.url.as_deref(), source.url_env.as_deref(), env)
-                .map_err(fail)?;
-            let tz = parse_timezone(&source.timezone)
-                .map_err(|m| fail(format!("{at}.timezone: {m}")))?;
-            if source.max_connections == 0 {
-                return Err(fail(format!("{at}.max_connections must be at least 1")));
-            }
-            let retry = source.retry.unwrap_or(file.job.retry);
-            retry
-                .validate()
-                .map_err(|m| fail(format!("{at}.retry: {m}")))?;
-            for (key, secs) in [
-                ("statement_timeout_secs", source.statement_timeout_secs),
-                ("connect_timeout_secs", source.connect_timeout_secs),
-            ] {
-                if secs == 0 {
-                    return Err(fail(format!("{at}.{key} must be at least 1")));
-                }
-            }
-            sources.insert(
-                name.clone(),
-                SourceSpec {
-                    name: name.clone(),
-                    url,
-                    timezone: tz,
-                    max_connections: source.max_connections,
-                    statement_timeout_secs: source.statement_timeout_secs,
-                    connect_timeout_secs: source.connect_timeout_secs,
-                    retry,
-                },
-            );
-        }
+        let sources = validate_sources(&file.sources, file.job.retry, env).map_err(fail)?;
 
-        let mut integrity = Vec::new();
-        let mut names = std::collections::BTreeSet::new();
-        for (i, check) in file.integrity.iter().enumerate() {
-            let at = format!("integrity[{i}] ({:?})", check.name);
-            ident::validate_name(&check.name).map_err(|m| fail(format!("{at}.name: {m}")))?;
-            if !names.insert(check.name.clone()) {
-                return Err(fail(format!(
-                    "{at}: another check is already named {:?}",
-                    check.name
-                )));
-            }
-            for (side, table) in [("left", &check.left), ("right", &check.right)] {
-                if !sources.contains_key(&table.source) {
-                    let known: Vec<_> = sources.keys().map(String::as_str).collect();
-                    return Err(fail(format!(
-                        "{at}.{side}.source: {:?} is not defined under [sources] (defined: {})",
-                        table.source,
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    )));
-                }
-                ident::validate_table(&table.table)
-                    .map_err(|m| fail(format!("{at}.{side}.table: {m}")))?;
-            }
-            if check.key.is_empty() {
-                return Err(fail(format!("{at}.key: name at least one key column")));
-            }
-            for column in check
-                .key
-                .iter()
-                .chain(check.columns.iter().flatten())
-                .chain(check.date_column.iter())
-                .chain(check.sensitive_columns.iter())
-            {
-                ident::validate_column(column)
-                    .map_err(|m| fail(format!("{at}: column {column:?}: {m}")))?;
-            }
-            if let Some(k) = check
-                .columns
-                .iter()
-                .flatten()
-                .find(|c| check.key.contains(c))
-            {
-                return Err(fail(format!(
-                    "{at}.columns: {k:?} is a key column; list it only under key"
-                )));
-            }
-            let settle = match (check.settle_secs, &check.settle_column, &check.date_column) {
-                (0, None, _) => None,
-                (0, Some(_), _) => {
-                    return Err(fail(format!(
-                        "{at}.settle_column: set settle_secs too, or leave the column out"
-                    )));
-                }
-                (_, None, None) => {
-                    return Err(fail(format!(
-                        "{at}.settle_secs: name the timestamp column that ages rows (settle_column)"
-                    )));
-                }
-                (secs, Some(column), _) | (secs, None, Some(column)) => {
-                    ident::validate_column(column)
-                        .map_err(|m| fail(format!("{at}.settle_column: {m}")))?;
-                    Some(Settle {
-                        column: column.clone(),
-                        after: std::time::Duration::from_secs(secs),
-                        recheck_after: std::time::Duration::from_secs(check.recheck_after_secs),
-                    })
-                }
-            };
-            integrity.push(IntegritySpec {
-                name: check.name.clone(),
-                left: TableRef {
-                    source: check.left.source.clone(),
-                    table: check.left.table.clone(),
-                },
-                right: TableRef {
-                    source: check.right.source.clone(),
-                    table: check.right.table.clone(),
-                },
-                key: check.key.clone(),
-                columns: check.columns.clone(),
-                date_column: check.date_column.clone(),
-                filter: check
-                    .filter
-                    .as_deref()
-                    .map(Filter::parse)
-                    .transpose()
-                    .map_err(|e| fail(format!("{at}.{e}")))?,
-                sensitive_columns: check.sensitive_columns.clone(),
-                seal: check.seal && check.date_column.is_some(),
-                strategy: check.strategy,
-                settle,
-            });
-        }
+        let mut names = BTreeSet::new();
+        let integrity = integrity::validate(&file.integrity, &sources, &mut names).map_err(fail)?;
         let source_names = sources.keys().cloned().collect();
         let settlement =
             settlement::validate(&file.settlement, &file.formats, &source_names, &mut names)
@@ -397,13 +210,7 @@ impl Config {
     /// (listing, acknowledging, the audit trail): the sources' variables need not be set.
     pub fn load_store_url(path: &Path, env: EnvLookup<'_>) -> Result<String> {
         let file = parse_file(path, &read_text(path)?)?;
-        match &file.store {
-            None => Ok(DEFAULT_STORE_URL.to_string()),
-            Some(store) => {
-                resolve_url("store", store.url.as_deref(), store.url_env.as_deref(), env)
-                    .map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
-            }
-        }
+        store_url(&file, env).map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
     }
 
     /// The resolved configuration as TOML-like text, passwords masked.
@@ -458,6 +265,56 @@ impl Config {
         }
         out
     }
+}
+
+/// The store's URL: the `[store]` section's, or the embedded SQLite default.
+fn store_url(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<String, String> {
+    match &file.store {
+        None => Ok(DEFAULT_STORE_URL.to_string()),
+        Some(store) => resolve_url("store", store.url.as_deref(), store.url_env.as_deref(), env),
+    }
+}
+
+/// Validates the `[sources.*]` sections: names, URLs from the environment, zones, limits, and
+/// each source's retry policy (the job's unless it gives its own).
+fn validate_sources(
+    files: &BTreeMap<String, SourceFile>,
+    job_retry: RetryPolicy,
+    env: EnvLookup<'_>,
+) -> std::result::Result<BTreeMap<String, SourceSpec>, String> {
+    let mut sources = BTreeMap::new();
+    for (name, source) in files {
+        ident::validate_name(name).map_err(|m| format!("sources.{name}: {m}"))?;
+        let at = format!("sources.{name}");
+        let url = resolve_url(&at, source.url.as_deref(), source.url_env.as_deref(), env)?;
+        let tz = parse_timezone(&source.timezone).map_err(|m| format!("{at}.timezone: {m}"))?;
+        if source.max_connections == 0 {
+            return Err(format!("{at}.max_connections must be at least 1"));
+        }
+        let retry = source.retry.unwrap_or(job_retry);
+        retry.validate().map_err(|m| format!("{at}.retry: {m}"))?;
+        for (key, secs) in [
+            ("statement_timeout_secs", source.statement_timeout_secs),
+            ("connect_timeout_secs", source.connect_timeout_secs),
+        ] {
+            if secs == 0 {
+                return Err(format!("{at}.{key} must be at least 1"));
+            }
+        }
+        sources.insert(
+            name.clone(),
+            SourceSpec {
+                name: name.clone(),
+                url,
+                timezone: tz,
+                max_connections: source.max_connections,
+                statement_timeout_secs: source.statement_timeout_secs,
+                connect_timeout_secs: source.connect_timeout_secs,
+                retry,
+            },
+        );
+    }
+    Ok(sources)
 }
 
 fn read_text(path: &Path) -> Result<String> {

@@ -1,0 +1,165 @@
+//! The `[[integrity]]` checks of the configuration file: two tables, as written and as validated.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use crate::integrity::Strategy;
+use crate::integrity::spec::{IntegritySpec, Settle, TableRef};
+use crate::source::SourceSpec;
+use crate::source::filter::Filter;
+use crate::source::ident;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableRefFile {
+    pub source: String,
+    pub table: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrityFile {
+    pub name: String,
+    pub left: TableRefFile,
+    pub right: TableRefFile,
+    pub key: Vec<String>,
+    /// Compared columns; default: every column both tables share, keys excepted.
+    pub columns: Option<Vec<String>>,
+    /// Column that places a row in a business day; without it the whole table is one partition.
+    pub date_column: Option<String>,
+    /// Compare only the rows this predicate keeps (the grammar of `recon diff --where`).
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    /// Columns whose values are shown only as a SHA-256 prefix in every output.
+    #[serde(default)]
+    pub sensitive_columns: Vec<String>,
+    /// Seal each clean business day and re-verify sealed days (dated checks; default true).
+    #[serde(default = "default_true")]
+    pub seal: bool,
+    /// How differing rows are found: "stream" (default) or "bisect" (digests computed in
+    /// PostgreSQL or MySQL/MariaDB). A day that seals is always streamed: its seal keeps every
+    /// row hash.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Rows whose `settle_column` is younger than this many seconds at the start of the check
+    /// are in flight: left for a later run, and every difference is read once more after
+    /// `recheck_after_secs` before it is reported (0: off).
+    #[serde(default)]
+    pub settle_secs: u64,
+    /// The timestamp column that says how old a row is (default: `date_column`).
+    pub settle_column: Option<String>,
+    #[serde(default = "default_recheck_after")]
+    pub recheck_after_secs: u64,
+}
+
+fn default_recheck_after() -> u64 {
+    5
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Validates the integrity sections against the sources defined; `taken_names` collects check
+/// names so that no two checks share one. Messages name the section and key to fix.
+pub fn validate(
+    checks: &[IntegrityFile],
+    sources: &BTreeMap<String, SourceSpec>,
+    taken_names: &mut BTreeSet<String>,
+) -> Result<Vec<IntegritySpec>, String> {
+    let mut integrity = Vec::new();
+    for (i, check) in checks.iter().enumerate() {
+        let at = format!("integrity[{i}] ({:?})", check.name);
+        ident::validate_name(&check.name).map_err(|m| format!("{at}.name: {m}"))?;
+        if !taken_names.insert(check.name.clone()) {
+            return Err(format!(
+                "{at}: another check is already named {:?}",
+                check.name
+            ));
+        }
+        for (side, table) in [("left", &check.left), ("right", &check.right)] {
+            if !sources.contains_key(&table.source) {
+                let known: Vec<_> = sources.keys().map(String::as_str).collect();
+                return Err(format!(
+                    "{at}.{side}.source: {:?} is not defined under [sources] (defined: {})",
+                    table.source,
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            }
+            ident::validate_table(&table.table).map_err(|m| format!("{at}.{side}.table: {m}"))?;
+        }
+        if check.key.is_empty() {
+            return Err(format!("{at}.key: name at least one key column"));
+        }
+        for column in check
+            .key
+            .iter()
+            .chain(check.columns.iter().flatten())
+            .chain(check.date_column.iter())
+            .chain(check.sensitive_columns.iter())
+        {
+            ident::validate_column(column).map_err(|m| format!("{at}: column {column:?}: {m}"))?;
+        }
+        if let Some(k) = check
+            .columns
+            .iter()
+            .flatten()
+            .find(|c| check.key.contains(c))
+        {
+            return Err(format!(
+                "{at}.columns: {k:?} is a key column; list it only under key"
+            ));
+        }
+        let settle = match (check.settle_secs, &check.settle_column, &check.date_column) {
+            (0, None, _) => None,
+            (0, Some(_), _) => {
+                return Err(format!(
+                    "{at}.settle_column: set settle_secs too, or leave the column out"
+                ));
+            }
+            (_, None, None) => {
+                return Err(format!(
+                    "{at}.settle_secs: name the timestamp column that ages rows (settle_column)"
+                ));
+            }
+            (secs, Some(column), _) | (secs, None, Some(column)) => {
+                ident::validate_column(column).map_err(|m| format!("{at}.settle_column: {m}"))?;
+                Some(Settle {
+                    column: column.clone(),
+                    after: std::time::Duration::from_secs(secs),
+                    recheck_after: std::time::Duration::from_secs(check.recheck_after_secs),
+                })
+            }
+        };
+        integrity.push(IntegritySpec {
+            name: check.name.clone(),
+            left: TableRef {
+                source: check.left.source.clone(),
+                table: check.left.table.clone(),
+            },
+            right: TableRef {
+                source: check.right.source.clone(),
+                table: check.right.table.clone(),
+            },
+            key: check.key.clone(),
+            columns: check.columns.clone(),
+            date_column: check.date_column.clone(),
+            filter: check
+                .filter
+                .as_deref()
+                .map(Filter::parse)
+                .transpose()
+                .map_err(|e| format!("{at}.{e}"))?,
+            sensitive_columns: check.sensitive_columns.clone(),
+            seal: check.seal && check.date_column.is_some(),
+            strategy: check.strategy,
+            settle,
+        });
+    }
+    Ok(integrity)
+}
