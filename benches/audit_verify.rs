@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, Utc};
 use recon::discrepancy::{Discrepancy, Kind};
 use recon::exit::Exit;
-use recon::store::{CheckRecord, CheckStatus, Store, TableSide};
+use recon::store::{CheckKind, CheckRecord, CheckStatus, Store, TableSide};
 
 const ENTRIES: usize = 10_000;
 
@@ -46,7 +46,7 @@ async fn bench(url: &str) -> recon::error::Result<()> {
     };
     let record = CheckRecord {
         check: "ledger_entries".to_string(),
-        check_type: "integrity".to_string(),
+        check_type: CheckKind::Integrity,
         partition: date.to_string(),
         status: CheckStatus::Discrepancies,
         left: side("ledger"),

@@ -62,6 +62,11 @@ impl Exit {
         Exit::ALL.into_iter().find(|e| i64::from(e.code()) == code)
     }
 
+    /// The outcome with this name (as [`Exit::as_str`] writes it).
+    pub fn parse(text: &str) -> Option<Exit> {
+        Exit::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Exit::Clean => "clean",

@@ -28,7 +28,7 @@ use crate::settlement;
 use crate::settlement::check::{SettlementInputs, SettlementResult};
 use crate::shard::Shard;
 use crate::source::Source;
-use crate::store::{CheckRecord, CheckStatus, SealedRow, Store, TableSide};
+use crate::store::{CheckKind, CheckRecord, CheckStatus, SealedRow, Store, TableSide};
 
 /// The partition name of a check without a date column: the whole table.
 pub const WHOLE_TABLE: &str = "all";
@@ -72,7 +72,7 @@ pub async fn run(
     with_lock(config, date, &shard, async |store: &Store| {
         if options.resume
             && let Some((run_id, outcome)) = store.latest_run(date, &shard).await?
-            && outcome == Exit::Incomplete.as_str()
+            && outcome == Some(Exit::Incomplete)
         {
             info!(
                 run_id,
@@ -391,7 +391,7 @@ async fn run_settlement_check(
     ) = result;
     let mut record = CheckRecord {
         check: check.name.clone(),
-        check_type: "settlement".to_string(),
+        check_type: CheckKind::Settlement,
         partition: day.date.to_string(),
         status: CheckStatus::Failed,
         left: TableSide {
@@ -559,7 +559,7 @@ async fn run_check(
     };
     let mut record = CheckRecord {
         check: check.name.clone(),
-        check_type: "integrity".to_string(),
+        check_type: CheckKind::Integrity,
         partition: partition.clone(),
         status: CheckStatus::Failed,
         left: side(&check.left),

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::discrepancy::{AtStake, ColumnValues, Recorded, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::store::{CheckStatus, RunPoint, StoredRun, TableSide};
+use crate::store::{CheckKind, CheckStatus, RunPoint, StoredRun, TableSide};
 
 /// Bumped whenever a field of `summary.json` changes meaning or disappears.
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -111,7 +111,7 @@ fn at_stake(seen: &[Recorded]) -> Vec<CurrencyTotal> {
 pub struct CheckSummary {
     pub name: String,
     #[serde(rename = "type")]
-    pub check_type: String,
+    pub check_type: CheckKind,
     pub partition: String,
     pub status: CheckStatus,
     pub left: SideSummary,

@@ -281,7 +281,7 @@ pub use discrepancies::{DiscrepancyFilter, ListedDiscrepancy};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckRecord {
     pub check: String,
-    pub check_type: String,
+    pub check_type: CheckKind,
     pub partition: String,
     pub status: CheckStatus,
     pub left: TableSide,
@@ -331,6 +331,29 @@ pub struct TableSide {
     pub table: String,
     pub rows: Option<u64>,
     pub digest: Option<String>,
+}
+
+/// What a check compares: two tables, or a processor's report with the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    Integrity,
+    Settlement,
+}
+
+impl CheckKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::Integrity => "integrity",
+            CheckKind::Settlement => "settlement",
+        }
+    }
+
+    fn parse(text: &str) -> Option<CheckKind> {
+        [CheckKind::Integrity, CheckKind::Settlement]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -10,8 +10,8 @@ use sqlx::Row;
 use super::audit::NewEntry;
 use super::discrepancies::recorded_from_row;
 use super::{
-    BeginWrite, CheckChanges, CheckRecord, CheckStatus, RunPoint, RunRow, Store, StorePool,
-    StoredRun, TableSide, hostname, i64_of, run_actor,
+    BeginWrite, CheckChanges, CheckKind, CheckRecord, CheckStatus, RunPoint, RunRow, Store,
+    StorePool, StoredRun, TableSide, hostname, i64_of, run_actor,
 };
 use crate::discrepancy::{Discrepancy, Recorded, Status};
 use crate::error::{Error, Result};
@@ -169,7 +169,7 @@ impl Store {
             )
             .bind(run_id)
             .bind(&record.check)
-            .bind(&record.check_type)
+            .bind(record.check_type.as_str())
             .bind(&record.partition)
             .bind(record.status.as_str())
             .bind(left_rows)
@@ -297,8 +297,8 @@ impl Store {
         &self,
         business_date: NaiveDate,
         shard: &str,
-    ) -> Result<Option<(i64, String)>> {
-        on_pool!(self, pool => sqlx::query_as(
+    ) -> Result<Option<(i64, Option<Exit>)>> {
+        let found: Option<(i64, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id, COALESCE(outcome, '') FROM runs
              WHERE business_date = $1 AND COALESCE(shard, '') = $2 AND superseded_by IS NULL AND status = 'finished'
              ORDER BY id DESC LIMIT 1",
@@ -307,7 +307,8 @@ impl Store {
         .bind(shard)
         .fetch_optional(pool)
         .await)
-        .map_err(Error::from_store)
+        .map_err(Error::from_store)?;
+        Ok(found.map(|(id, outcome)| (id, Exit::parse(&outcome))))
     }
 
     /// Reopens a finished run to complete the checks that failed in it; returns their names.
@@ -386,7 +387,11 @@ impl Store {
                 let attempts: Option<i32> = row.try_get("attempts").map_err(Error::from_store)?;
                 records.push(CheckRecord {
                     check: get("check_name")?,
-                    check_type: get("check_type")?,
+                    check_type: {
+                        let kind = get("check_type")?;
+                        CheckKind::parse(&kind)
+                            .ok_or_else(|| Error::internal(format!("store holds an unknown check type {kind:?}")))?
+                    },
                     partition: get("partition_key")?,
                     status: CheckStatus::parse(&status)
                         .ok_or_else(|| Error::internal(format!("store holds an unknown check status {status:?}")))?,
@@ -481,7 +486,7 @@ impl Store {
 fn sync_unit(record: &CheckRecord) -> String {
     format!(
         "{}:{}.{}<>{}.{}",
-        record.check_type,
+        record.check_type.as_str(),
         record.left.source,
         record.left.table,
         record.right.source,

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use recon::config::Config;
 use recon::discrepancy::Status;
 use recon::exit::Exit;
-use recon::store::Store;
+use recon::store::{CheckKind, Store};
 
 fn config_text() -> String {
     TestConfig::new()
@@ -240,7 +240,7 @@ async fn record_missing(
     };
     let record = recon::store::CheckRecord {
         check: "entries".to_string(),
-        check_type: "integrity".to_string(),
+        check_type: CheckKind::Integrity,
         partition: "2026-11-20".to_string(),
         status: recon::store::CheckStatus::Discrepancies,
         left: side("ledger"),
