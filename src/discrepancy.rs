@@ -4,6 +4,7 @@ use sha2::{Digest, Sha256};
 
 use crate::canonical::Value;
 use crate::mask;
+use crate::run_id::RunId;
 
 /// What kind of difference it is; written as its snake-case name (`missing_in_left`, `timing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -296,6 +297,6 @@ impl Discrepancy {
 pub struct Recorded {
     pub id: i64,
     pub status: Status,
-    pub first_run_id: i64,
+    pub first_run_id: RunId,
     pub discrepancy: Discrepancy,
 }

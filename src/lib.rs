@@ -17,6 +17,7 @@ pub mod output;
 pub mod progress;
 pub mod retry;
 pub mod run;
+pub mod run_id;
 pub mod seal;
 pub mod secret;
 pub mod settlement;

@@ -12,6 +12,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::config::Config;
 use crate::integrity::spec::{IntegritySpec, TableRef};
+use crate::run_id::RunId;
 use crate::settlement::spec::SettlementSpec;
 
 use crate::day::BusinessDay;
@@ -75,7 +76,7 @@ pub async fn run(
             && outcome == Some(Exit::Incomplete)
         {
             info!(
-                run_id,
+                run_id = run_id.0,
                 "the latest run of this date is incomplete: completing it"
             );
             return complete(config, store, run_id, date, out).await;
@@ -88,7 +89,7 @@ pub async fn run(
         });
         let day = BusinessDay::new(date, config.timezone)?;
         let executed = Box::pin(execute(config, store, run_id, day, &checks, out))
-            .instrument(info_span!("run", run_id, business_date = %date, shard = %shard))
+            .instrument(info_span!("run", run_id = run_id.0, business_date = %date, shard = %shard))
             .await;
         finish(config, store, run_id, out, executed).await
     })
@@ -139,7 +140,7 @@ async fn with_lock(
 async fn complete(
     config: &Config,
     store: &Store,
-    run_id: i64,
+    run_id: RunId,
     date: NaiveDate,
     out: &Path,
 ) -> Result<RunReport> {
@@ -152,13 +153,13 @@ async fn complete(
         warn!(check = %name, "failed in run {run_id} but no longer configured; left as it was");
     }
     info!(
-        run_id,
+        run_id = run_id.0,
         checks = checks.names().count(),
         "retrying the checks that failed"
     );
     let day = BusinessDay::new(date, config.timezone)?;
     let executed = Box::pin(execute(config, store, run_id, day, &checks, out))
-        .instrument(info_span!("retry", run_id, business_date = %date))
+        .instrument(info_span!("retry", run_id = run_id.0, business_date = %date))
         .await;
     finish(config, store, run_id, out, executed).await
 }
@@ -167,7 +168,7 @@ async fn complete(
 async fn finish(
     config: &Config,
     store: &Store,
-    run_id: i64,
+    run_id: RunId,
     out: &Path,
     executed: Result<()>,
 ) -> Result<RunReport> {
@@ -192,7 +193,7 @@ async fn finish(
     );
     let reports = output::write_reports(out, &summary)?;
     info!(
-        run_id,
+        run_id = run_id.0,
         outcome = exit.as_str(),
         discrepancies = summary.totals.discrepancies,
         "run finished"
@@ -269,7 +270,7 @@ impl<'c> Checks<'c> {
 async fn execute(
     config: &Config,
     store: &Store,
-    run_id: i64,
+    run_id: RunId,
     day: BusinessDay,
     checks: &Checks<'_>,
     out: &Path,
@@ -429,7 +430,7 @@ async fn run_settlement_check(
 /// [`too_many`]).
 async fn record_check(
     store: &Store,
-    run_id: i64,
+    run_id: RunId,
     span: &tracing::Span,
     limit: u64,
     record: &CheckRecord,

@@ -14,6 +14,7 @@ use crate::discrepancy::{Discrepancy, Kind, shown_key};
 use crate::error::Result;
 use crate::integrity::Comparison;
 use crate::integrity::spec::IntegritySpec;
+use crate::run_id::RunId;
 use crate::store::{Seal, SealedRow, Store};
 
 /// Which sealed days a run re-verifies: those of the `lookback_days` before `day`, cut in
@@ -60,7 +61,7 @@ fn shown_key_json(check: &IntegritySpec, key: &[Value]) -> String {
 /// the next run (and logged).
 pub async fn verify_sealed_days(
     store: &Store,
-    run_id: i64,
+    run_id: RunId,
     check: &IntegritySpec,
     window: SealWindow,
     compare: impl AsyncFn(BusinessDay) -> Result<Comparison>,

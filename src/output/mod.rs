@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::discrepancy::{AtStake, ColumnValues, Recorded, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::run_id::RunId;
 use crate::store::{CheckKind, CheckStatus, RunPoint, StoredRun, TableSide};
 
 /// Bumped whenever a field of `summary.json` changes meaning or disappears.
@@ -23,7 +24,7 @@ pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
 pub struct Summary {
     pub schema_version: u32,
     pub recon_version: &'static str,
-    pub run_id: i64,
+    pub run_id: RunId,
     pub business_date: NaiveDate,
     pub timezone: String,
     pub started_at: DateTime<Utc>,
@@ -148,7 +149,7 @@ pub struct DiscrepancyEntry {
     /// Money a settlement finding puts in question.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at_stake: Option<AtStake>,
-    pub first_seen_run: i64,
+    pub first_seen_run: RunId,
 }
 
 impl DiscrepancyEntry {

@@ -13,6 +13,7 @@ use sqlx::Row;
 use super::{Store, StorePool};
 use crate::canonical::{Value, encode_row, format_timestamp};
 use crate::error::{Error, Result};
+use crate::run_id::RunId;
 
 /// `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -22,7 +23,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub struct NewEntry {
     pub action: &'static str,
     pub actor: String,
-    pub run_id: Option<i64>,
+    pub run_id: Option<RunId>,
     /// JSON text; hashed exactly as stored.
     pub payload: String,
 }
@@ -31,7 +32,7 @@ impl NewEntry {
     pub fn new(
         action: &'static str,
         actor: &str,
-        run_id: Option<i64>,
+        run_id: Option<RunId>,
         payload: serde_json::Value,
     ) -> Self {
         NewEntry {
@@ -50,7 +51,7 @@ pub struct Entry {
     pub at: String,
     pub actor: String,
     pub action: String,
-    pub run_id: Option<i64>,
+    pub run_id: Option<RunId>,
     pub payload: String,
     pub prev_hash: String,
     pub hash: String,
@@ -76,7 +77,7 @@ pub fn entry_hash(
     at: &str,
     actor: &str,
     action: &str,
-    run_id: Option<i64>,
+    run_id: Option<RunId>,
     payload: &str,
     prev_hash: &str,
 ) -> String {
@@ -85,7 +86,7 @@ pub fn entry_hash(
         Value::Text(at.to_string()),
         Value::Text(actor.to_string()),
         Value::Text(action.to_string()),
-        run_id.map_or(Value::Null, |r| Value::Int(r.into())),
+        run_id.map_or(Value::Null, |r| Value::Int(r.0.into())),
         Value::Text(payload.to_string()),
         Value::Text(prev_hash.to_string()),
     ];
@@ -316,13 +317,13 @@ mod tests {
             .map(|seq| {
                 let at = format!("2026-11-20T00:00:{:02}.000000Z", seq % 60);
                 let payload = format!("{{\"n\":{seq}}}");
-                let hash = entry_hash(seq, &at, "recon", "test", Some(7), &payload, &prev);
+                let hash = entry_hash(seq, &at, "recon", "test", Some(RunId(7)), &payload, &prev);
                 let entry = Entry {
                     seq,
                     at,
                     actor: "recon".into(),
                     action: "test".into(),
-                    run_id: Some(7),
+                    run_id: Some(RunId(7)),
                     payload,
                     prev_hash: prev.clone(),
                     hash: hash.clone(),
@@ -360,7 +361,14 @@ mod tests {
     #[test]
     fn appended_links_continue_the_chain_after_its_head() {
         let entries: Vec<NewEntry> = (0..3)
-            .map(|n| NewEntry::new("test", "recon", Some(7), serde_json::json!({ "n": n })))
+            .map(|n| {
+                NewEntry::new(
+                    "test",
+                    "recon",
+                    Some(RunId(7)),
+                    serde_json::json!({ "n": n }),
+                )
+            })
             .collect();
         let at = "2026-11-20T00:00:00.000000Z";
         let links = super::chain(8, at, "ab".repeat(32), &entries);

@@ -8,6 +8,7 @@ use super::audit::NewEntry;
 use super::{BeginWrite, Store, StorePool};
 use crate::discrepancy::{AtStake, ColumnValues, Discrepancy, Kind, Recorded, Status};
 use crate::error::{Error, Result};
+use crate::run_id::RunId;
 
 /// Which discrepancies `list` returns.
 #[derive(Debug, Default, Clone)]
@@ -23,7 +24,7 @@ pub struct DiscrepancyFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedDiscrepancy {
     pub recorded: Recorded,
-    pub last_run_id: i64,
+    pub last_run_id: RunId,
     pub ack_note: Option<String>,
     pub ack_actor: Option<String>,
 }

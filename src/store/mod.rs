@@ -14,6 +14,7 @@ use sqlx::{PgPool, SqlitePool};
 use crate::discrepancy::Recorded;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::run_id::RunId;
 use crate::secret::redact_urls;
 use crate::source::Engine;
 
@@ -396,17 +397,17 @@ pub struct CheckChanges {
 /// A run row, for listings and supersession.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRow {
-    pub id: i64,
+    pub id: RunId,
     pub business_date: NaiveDate,
     pub status: String,
     pub outcome: Option<String>,
-    pub superseded_by: Option<i64>,
+    pub superseded_by: Option<RunId>,
 }
 
 /// One run in a report's history chart.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RunPoint {
-    pub run_id: i64,
+    pub run_id: RunId,
     pub business_date: NaiveDate,
     pub outcome: String,
     pub discrepancies: i64,
@@ -415,7 +416,7 @@ pub struct RunPoint {
 /// A run as the store holds it, with everything its report shows.
 #[derive(Debug)]
 pub struct StoredRun {
-    pub id: i64,
+    pub id: RunId,
     pub business_date: NaiveDate,
     pub started_at: DateTime<Utc>,
     pub config_digest: String,

@@ -16,6 +16,7 @@ use super::{
 use crate::discrepancy::{Discrepancy, Recorded, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::run_id::RunId;
 
 /// `INSERT … ON CONFLICT`: a discrepancy seen again is carried (or stays acknowledged); one that
 /// had been resolved opens again with this run as its first sighting.
@@ -65,7 +66,7 @@ impl Store {
         shard: &str,
         config_digest: &str,
         started_at: DateTime<Utc>,
-    ) -> Result<i64> {
+    ) -> Result<RunId> {
         let host = hostname();
         let pid = i64::from(std::process::id());
         on_pool!(self, pool => {
@@ -88,7 +89,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .map_err(Error::from_store)?;
-            let run_id: i64 = sqlx::query_scalar(
+            let run_id: RunId = sqlx::query_scalar(
                 "INSERT INTO runs (business_date, started_at, status, host, pid, config_digest, recon_version, shard)
                  VALUES ($1, $2, 'running', $3, $4, $5, $6, NULLIF($7, '')) RETURNING id",
             )
@@ -134,7 +135,7 @@ impl Store {
     /// settlement check's in-flight rows): each one not found again is resolved by this run.
     pub async fn record_check(
         &self,
-        run_id: i64,
+        run_id: RunId,
         record: &CheckRecord,
         found: &[Discrepancy],
         reexamined: &[i64],
@@ -247,7 +248,7 @@ impl Store {
     /// Closes a run with its outcome; earlier finished runs of the same date are superseded by it.
     pub async fn finish_run(
         &self,
-        run_id: i64,
+        run_id: RunId,
         exit: Exit,
         finished_at: DateTime<Utc>,
     ) -> Result<()> {
@@ -297,8 +298,8 @@ impl Store {
         &self,
         business_date: NaiveDate,
         shard: &str,
-    ) -> Result<Option<(i64, Option<Exit>)>> {
-        let found: Option<(i64, String)> = on_pool!(self, pool => sqlx::query_as(
+    ) -> Result<Option<(RunId, Option<Exit>)>> {
+        let found: Option<(RunId, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id, COALESCE(outcome, '') FROM runs
              WHERE business_date = $1 AND COALESCE(shard, '') = $2 AND superseded_by IS NULL AND status = 'finished'
              ORDER BY id DESC LIMIT 1",
@@ -312,7 +313,7 @@ impl Store {
     }
 
     /// Reopens a finished run to complete the checks that failed in it; returns their names.
-    pub async fn begin_retry(&self, run_id: i64) -> Result<Vec<String>> {
+    pub async fn begin_retry(&self, run_id: RunId) -> Result<Vec<String>> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE runs SET status = 'running', host = $2, pid = $3 WHERE id = $1")
@@ -337,7 +338,7 @@ impl Store {
     }
 
     /// Everything a run's report shows, read back from the store.
-    pub async fn stored_run(&self, run_id: i64) -> Result<StoredRun> {
+    pub async fn stored_run(&self, run_id: RunId) -> Result<StoredRun> {
         on_pool!(self, pool => {
             let run = sqlx::query("SELECT business_date, started_at, config_digest FROM runs WHERE id = $1")
                 .bind(run_id)
@@ -511,7 +512,7 @@ pub(super) fn unique_fingerprints(found: &[Discrepancy]) -> Vec<String> {
 
 /// The audit entries a check result writes: the result with its digests, then every
 /// discrepancy it opened and every one it resolved.
-fn check_entries(run_id: i64, record: &CheckRecord, changes: &CheckChanges) -> Vec<NewEntry> {
+fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) -> Vec<NewEntry> {
     let actor = run_actor();
     let mut entries = vec![NewEntry::new(
         "check_result",

@@ -11,6 +11,7 @@ use super::runs::unique_fingerprints;
 use super::{BeginWrite, CheckChanges, Store, StorePool, run_actor};
 use crate::discrepancy::{Discrepancy, Recorded};
 use crate::error::{Error, Result};
+use crate::run_id::RunId;
 
 /// A sealed partition of a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +19,7 @@ pub struct Seal {
     pub partition: String,
     pub digest: String,
     pub row_count: i64,
-    pub sealed_run_id: i64,
+    pub sealed_run_id: RunId,
 }
 
 /// One sealed row: its key hashed (to match) and masked (to show), and its row hash.
@@ -42,7 +43,7 @@ impl Store {
     /// Returns whether this call sealed it.
     pub async fn seal(
         &self,
-        run_id: i64,
+        run_id: RunId,
         check: &str,
         partition: &str,
         digest: &str,
@@ -97,7 +98,7 @@ impl Store {
     /// The check's seals with partitions in `[from, to)` (dates as `YYYY-MM-DD`), oldest first.
     pub async fn seals(&self, check: &str, from: &str, to: &str) -> Result<Vec<Seal>> {
         on_pool!(self, pool => {
-            let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            let rows: Vec<(String, String, i64, RunId)> = sqlx::query_as(
                 "SELECT partition_key, digest, row_count, sealed_run_id FROM seals
                  WHERE check_name = $1 AND partition_key >= $2 AND partition_key < $3 ORDER BY partition_key",
             )
@@ -140,7 +141,7 @@ impl Store {
     /// seal; earlier findings no longer there are resolved.
     pub async fn record_seal_verification(
         &self,
-        run_id: i64,
+        run_id: RunId,
         seal: &Seal,
         check: &str,
         found: &[Discrepancy],

@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
         "mask",
         "money",
         "progress",
+        "run_id",
         "secret",
         "shard",
         "telemetry",

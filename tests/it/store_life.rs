@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use recon::config::Config;
 use recon::discrepancy::Status;
 use recon::exit::Exit;
+use recon::run_id::RunId;
 use recon::store::{CheckKind, Store};
 
 fn config_text() -> String {
@@ -228,7 +229,7 @@ async fn discrepancy_life_on_a_postgres_store() {
 /// Records, for `run`, one `missing_in_right` discrepancy per key in `keys`.
 async fn record_missing(
     store: &Store,
-    run: i64,
+    run: RunId,
     keys: std::ops::Range<usize>,
     reexamined: &[i64],
 ) -> recon::store::CheckChanges {
