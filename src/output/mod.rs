@@ -403,8 +403,10 @@ fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
         .map_err(|e| Error::internal(format!("writing discrepancies.csv: {e}")))
 }
 
+/// Writes `path` through a temporary file of this process's own, then renamed over it: two
+/// runs writing into one folder at once (two shards) never rename each other's half-written file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     let fail =
         |e: std::io::Error| Error::bad_input(format!("cannot write {}: {e}", path.display()));
     let mut file = std::fs::File::create(&tmp).map_err(fail)?;
