@@ -1,6 +1,9 @@
 //! The integration tests, in one binary: each module is one area and runs the real `recon`
 //! binary or the library against real databases; `common` holds what they share.
 
+// A panic in a test is a failed test: tests may unwrap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 mod audit;
