@@ -112,8 +112,8 @@ fn run<'r>(sorted: &[usize], id: &Id, id_of: impl Fn(usize) -> Option<&'r Id>) -
         .count()
 }
 
-/// Step 2 would match them with no finding (see `Work::compare`), and step 4 never looks at
-/// either: not a payout line, no payout id on the row.
+/// Step 2 would match them with no finding (see `Work::compare` in `exact.rs`), and step 4
+/// never looks at either: not a payout line, no payout id on the row.
 fn plainly_agree(
     r: &SettlementRecord,
     e: &LedgerEntry,
