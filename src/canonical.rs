@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 /// The logical type every engine's column types map to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LogicalType {
+pub(crate) enum LogicalType {
     Integer,
     Decimal,
     Boolean,
@@ -33,7 +33,7 @@ pub enum LogicalType {
 }
 
 impl LogicalType {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             LogicalType::Integer => "integer",
             LogicalType::Decimal => "decimal",
@@ -51,7 +51,7 @@ impl LogicalType {
 
 impl LogicalType {
     /// Why a column of this type is never compared, if it is not.
-    pub fn not_comparable(self) -> Option<&'static str> {
+    pub(crate) fn not_comparable(self) -> Option<&'static str> {
         match self {
             LogicalType::Float => Some("floating point (floats are never exact)"),
             LogicalType::Unsupported => {
@@ -94,7 +94,7 @@ impl Value {
         normalize_decimal(text).map(Value::Decimal)
     }
 
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
 
@@ -116,7 +116,7 @@ impl Value {
 
     /// Appends the field encoding (`N` or `V<len>:<text>`) to `out`. It runs for every field
     /// of every row hashed, so integers, timestamps and lengths are written without allocating.
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
         let mut number = itoa::Buffer::new();
         let stamp;
         let text: Cow<'_, [u8]> = match self {
@@ -148,7 +148,7 @@ impl Value {
 
     /// Total order used for keys; it must agree with every engine's `ORDER BY` on the same
     /// logical type (integers by value, text and bytes by bytes, decimals by value).
-    pub fn key_cmp(&self, other: &Value) -> Ordering {
+    pub(crate) fn key_cmp(&self, other: &Value) -> Ordering {
         match (self, other) {
             (Value::Null, Value::Null) => Ordering::Equal,
             (Value::Null, _) => Ordering::Less,
@@ -169,7 +169,7 @@ impl Value {
 }
 
 /// Compares two keys field by field with [`Value::key_cmp`].
-pub fn key_cmp(a: &[Value], b: &[Value]) -> Ordering {
+pub(crate) fn key_cmp(a: &[Value], b: &[Value]) -> Ordering {
     for (x, y) in a.iter().zip(b) {
         match x.key_cmp(y) {
             Ordering::Equal => continue,
@@ -180,7 +180,7 @@ pub fn key_cmp(a: &[Value], b: &[Value]) -> Ordering {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always six fractional digits (truncated), always UTC.
-pub fn format_timestamp(t: &DateTime<Utc>) -> String {
+pub(crate) fn format_timestamp(t: &DateTime<Utc>) -> String {
     match timestamp_digits(t) {
         Some(digits) => digits.iter().map(|&b| char::from(b)).collect(),
         None => t.format(CHRONO_TIMESTAMP).to_string(),
@@ -223,7 +223,7 @@ fn timestamp_digits(t: &DateTime<Utc>) -> Option<[u8; 27]> {
 }
 
 /// Encodes a whole row (key fields then compared fields).
-pub fn encode_row<'a>(fields: impl IntoIterator<Item = &'a Value>) -> Vec<u8> {
+pub(crate) fn encode_row<'a>(fields: impl IntoIterator<Item = &'a Value>) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     for field in fields {
         field.encode_into(&mut out);
@@ -241,11 +241,11 @@ pub fn row_hash<'a>(fields: impl IntoIterator<Item = &'a Value>) -> RowHash {
 
 /// Hashes row after row through one reused buffer: no allocation per row of a table.
 #[derive(Default)]
-pub struct RowHasher(Vec<u8>);
+pub(crate) struct RowHasher(Vec<u8>);
 
 impl RowHasher {
     /// SHA-256 of the encoded row, as [`row_hash`].
-    pub fn hash<'a>(&mut self, fields: impl IntoIterator<Item = &'a Value>) -> RowHash {
+    pub(crate) fn hash<'a>(&mut self, fields: impl IntoIterator<Item = &'a Value>) -> RowHash {
         self.0.clear();
         for field in fields {
             field.encode_into(&mut self.0);
@@ -275,10 +275,6 @@ impl SegmentDigest {
         self.rows += 1;
     }
 
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
     /// The digest as lowercase hex, and the row count.
     pub fn finish(self) -> (String, u64) {
         (hex::encode(self.hasher.finalize()), self.rows)
@@ -288,7 +284,7 @@ impl SegmentDigest {
 /// Puts a decimal literal in normal form: no exponent, no leading zeros, no trailing
 /// fractional zeros, no lone point, `0` for any zero (so `-0.00` is `0`).
 /// Accepts an optional sign, digits with an optional point, and an optional exponent.
-pub fn normalize_decimal(text: &str) -> Result<String, CanonicalError> {
+pub(crate) fn normalize_decimal(text: &str) -> Result<String, CanonicalError> {
     let bad = || CanonicalError(format!("{text:?} is not a decimal number"));
     let s = text.trim();
     let (negative, s) = match s.as_bytes().first() {

@@ -63,33 +63,33 @@ pub enum DiscrepanciesCommand {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
     /// Only discrepancies still open (new or carried over).
     #[arg(long)]
-    pub open: bool,
+    pub(crate) open: bool,
     /// Only those of this business date, YYYY-MM-DD.
     #[arg(long, value_parser = parse_date)]
-    pub date: Option<NaiveDate>,
+    pub(crate) date: Option<NaiveDate>,
     /// Only those of this check.
     #[arg(long)]
-    pub check: Option<String>,
+    pub(crate) check: Option<String>,
     /// One JSON object per discrepancy.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct AckArgs {
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
     /// The discrepancy's id (the first column of `recon discrepancies list`).
-    pub id: i64,
+    pub(crate) id: i64,
     /// Why it is not a problem, in words an auditor will read.
     #[arg(long)]
-    pub note: String,
+    pub(crate) note: String,
     /// Who acknowledges it (default: the operating-system user).
     #[arg(long)]
-    pub actor: Option<String>,
+    pub(crate) actor: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,19 +103,19 @@ pub enum AuditCommand {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
     /// Start at this sequence number, trusting the entry before it.
     #[arg(long, default_value_t = 1)]
-    pub from: i64,
+    pub(crate) from: i64,
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
     /// Write to this file instead of stdout.
     #[arg(long)]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -182,45 +182,45 @@ pub struct RetryArgs {
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// The left database URL (sqlite://path.db …); put passwords in the environment, not here.
-    pub left_url: String,
+    pub(crate) left_url: String,
     /// The table on the left (table or schema.table).
-    pub left_table: String,
+    pub(crate) left_table: String,
     /// The right database URL.
-    pub right_url: String,
+    pub(crate) right_url: String,
     /// The table on the right.
-    pub right_table: String,
+    pub(crate) right_table: String,
     /// A key column; repeat for a composite key.
     #[arg(long = "key", required = true)]
-    pub key: Vec<String>,
+    pub(crate) key: Vec<String>,
     /// Compared columns, comma-separated (default: every column both tables share).
     #[arg(long, value_delimiter = ',')]
-    pub columns: Option<Vec<String>>,
+    pub(crate) columns: Option<Vec<String>>,
     /// Compare only the rows matching PREDICATE: `column op value` terms joined by AND, e.g.
     /// "currency = 'EUR' AND amount >= 10.5 AND memo IS NOT NULL" (op: = <> != < <= > >=,
     /// IN ('a', 'b'), IS [NOT] NULL). Values are bound, never pasted into SQL; see README.
     #[arg(long = "where", value_name = "PREDICATE")]
-    pub filter: Option<String>,
+    pub(crate) filter: Option<String>,
     /// One JSON object per difference on stdout.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Print row counts and difference counts.
     #[arg(long)]
-    pub stats: bool,
+    pub(crate) stats: bool,
     /// How differing rows are found: stream (read every row; lightest on the databases) or
     /// bisect (PostgreSQL and MySQL/MariaDB hash their own rows; only digests and differing
     /// rows cross the network).
     #[arg(long, value_enum, default_value = "stream")]
-    pub strategy: crate::integrity::Strategy,
+    pub(crate) strategy: crate::integrity::Strategy,
     /// A timestamp column that ages rows: rows younger than --settle-secs on either side are
     /// in flight and not compared, and each difference is read again before it is printed.
     #[arg(long)]
-    pub settle_column: Option<String>,
+    pub(crate) settle_column: Option<String>,
     /// How old a row must be (by --settle-column) to be compared.
     #[arg(long, default_value_t = 300, requires = "settle_column")]
-    pub settle_secs: u64,
+    pub(crate) settle_secs: u64,
     /// How long to wait before reading the differing rows again.
     #[arg(long, default_value_t = 5, requires = "settle_column")]
-    pub recheck_after_secs: u64,
+    pub(crate) recheck_after_secs: u64,
 }
 
 #[derive(Debug, Args)]

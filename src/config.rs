@@ -21,46 +21,46 @@ mod integrity;
 mod settlement;
 
 use crate::settlement::spec::SettlementSpec;
-pub use integrity::IntegrityFile;
-pub use settlement::SettlementFile;
+pub(crate) use integrity::IntegrityFile;
+pub(crate) use settlement::SettlementFile;
 
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     #[serde(default)]
-    pub job: JobFile,
+    pub(crate) job: JobFile,
     #[serde(default)]
-    pub store: Option<ConnectionFile>,
+    pub(crate) store: Option<ConnectionFile>,
     #[serde(default)]
-    pub sources: BTreeMap<String, SourceFile>,
+    pub(crate) sources: BTreeMap<String, SourceFile>,
     #[serde(default)]
-    pub integrity: Vec<IntegrityFile>,
+    pub(crate) integrity: Vec<IntegrityFile>,
     #[serde(default)]
-    pub settlement: Vec<SettlementFile>,
+    pub(crate) settlement: Vec<SettlementFile>,
     /// Mapped CSV formats by name, for `[[settlement]]` checks' `format`.
     #[serde(default)]
-    pub formats: BTreeMap<String, toml::Table>,
+    pub(crate) formats: BTreeMap<String, toml::Table>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JobFile {
+pub(crate) struct JobFile {
     /// The zone business days are cut in.
     #[serde(default = "default_timezone")]
-    pub timezone: String,
+    pub(crate) timezone: String,
     /// Where reports go when `--out` is not given.
     #[serde(default = "default_out_dir")]
-    pub out_dir: PathBuf,
+    pub(crate) out_dir: PathBuf,
     /// How syncs are retried, unless a source says otherwise.
     #[serde(default)]
-    pub retry: RetryPolicy,
+    pub(crate) retry: RetryPolicy,
     /// How many sealed days before the run's date each run re-verifies.
     #[serde(default = "default_seal_lookback")]
-    pub seal_lookback_days: u32,
+    pub(crate) seal_lookback_days: u32,
     /// The most discrepancies one check may record in a run; more fails the check instead.
     #[serde(default = "default_max_discrepancies")]
-    pub max_discrepancies: u64,
+    pub(crate) max_discrepancies: u64,
 }
 
 fn default_max_discrepancies() -> u64 {
@@ -93,30 +93,30 @@ fn default_out_dir() -> PathBuf {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConnectionFile {
-    pub url: Option<String>,
-    pub url_env: Option<String>,
+pub(crate) struct ConnectionFile {
+    pub(crate) url: Option<String>,
+    pub(crate) url_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SourceFile {
-    pub url: Option<String>,
-    pub url_env: Option<String>,
+pub(crate) struct SourceFile {
+    pub(crate) url: Option<String>,
+    pub(crate) url_env: Option<String>,
     /// Zone of timestamps stored without one (default UTC).
     #[serde(default = "default_timezone")]
-    pub timezone: String,
+    pub(crate) timezone: String,
     /// Most queries recon runs on this source at once.
     #[serde(default = "default_max_connections")]
-    pub max_connections: u32,
+    pub(crate) max_connections: u32,
     /// Longest one statement may run, in seconds.
     #[serde(default = "default_statement_timeout")]
-    pub statement_timeout_secs: u64,
+    pub(crate) statement_timeout_secs: u64,
     /// Longest one attempt waits for a connection, in seconds (a down server is then retried).
     #[serde(default = "default_connect_timeout")]
-    pub connect_timeout_secs: u64,
+    pub(crate) connect_timeout_secs: u64,
     /// How syncs on this source are retried (default: `[job.retry]`).
-    pub retry: Option<RetryPolicy>,
+    pub(crate) retry: Option<RetryPolicy>,
 }
 
 fn default_max_connections() -> u32 {
@@ -134,21 +134,21 @@ fn default_connect_timeout() -> u64 {
 /// The configuration after validation, with URLs resolved from the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// SHA-256 of the file's bytes, recorded with every run.
-    pub digest: String,
-    pub timezone: Tz,
+    pub(crate) digest: String,
+    pub(crate) timezone: Tz,
     pub out_dir: PathBuf,
-    pub seal_lookback_days: u32,
+    pub(crate) seal_lookback_days: u32,
     /// More discrepancies than this in one check fail it (see `JobFile::max_discrepancies`).
-    pub max_discrepancies: u64,
+    pub(crate) max_discrepancies: u64,
     pub store_url: String,
-    pub sources: BTreeMap<String, SourceSpec>,
-    pub integrity: Vec<IntegritySpec>,
-    pub settlement: Vec<SettlementSpec>,
+    pub(crate) sources: BTreeMap<String, SourceSpec>,
+    pub(crate) integrity: Vec<IntegritySpec>,
+    pub(crate) settlement: Vec<SettlementSpec>,
 }
 
-pub const DEFAULT_STORE_URL: &str = "sqlite://recon-store.db";
+pub(crate) const DEFAULT_STORE_URL: &str = "sqlite://recon-store.db";
 
 impl Config {
     /// Reads, parses and validates the file at `path`.
@@ -208,7 +208,7 @@ impl Config {
 
     /// Reads only the store's URL from the file, for commands that need nothing else
     /// (listing, acknowledging, the audit trail): the sources' variables need not be set.
-    pub fn load_store_url(path: &Path, env: EnvLookup<'_>) -> Result<String> {
+    pub(crate) fn load_store_url(path: &Path, env: EnvLookup<'_>) -> Result<String> {
         let file = parse_file(path, &read_text(path)?)?;
         store_url(&file, env).map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
     }

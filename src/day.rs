@@ -8,13 +8,13 @@ use crate::error::{Error, Result};
 /// The rows of one business day: a date, and the instants it spans in the job's zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BusinessDay {
-    pub date: NaiveDate,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
+    pub(crate) date: NaiveDate,
+    pub(crate) start: DateTime<Utc>,
+    pub(crate) end: DateTime<Utc>,
 }
 
 impl BusinessDay {
-    pub fn new(date: NaiveDate, tz: Tz) -> Result<BusinessDay> {
+    pub(crate) fn new(date: NaiveDate, tz: Tz) -> Result<BusinessDay> {
         let start = day_start(date, tz)?;
         let next = date
             .succ_opt()

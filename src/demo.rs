@@ -19,21 +19,21 @@ use crate::settlement::fetch::ReportLocation;
 mod processor;
 
 /// The business date the demo reconciles.
-pub fn business_date() -> NaiveDate {
+pub(crate) fn business_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 20).unwrap_or_default()
 }
 
 /// The demo's configuration, shipped in the binary so `recon demo` works from any folder.
-pub const CONFIG: &str = include_str!("../config/demo.toml");
+pub(crate) const CONFIG: &str = include_str!("../config/demo.toml");
 
 /// A difference the demo plants on the payments side.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Planted {
-    pub check: String,
-    pub kind: Kind,
+pub(crate) struct Planted {
+    pub(crate) check: String,
+    pub(crate) kind: Kind,
     /// The key's canonical text (every demo table has a one-column key).
-    pub key: String,
-    pub columns: Vec<String>,
+    pub(crate) key: String,
+    pub(crate) columns: Vec<String>,
 }
 
 fn planted(check: &str, kind: Kind, key: &str, columns: &[&str]) -> Planted {
@@ -47,7 +47,7 @@ fn planted(check: &str, kind: Kind, key: &str, columns: &[&str]) -> Planted {
 
 /// Every difference planted between the two databases inside the demo's business date (or in
 /// a whole-table check); the processor report's problems are in [`processor`].
-pub fn planted_differences() -> Vec<Planted> {
+pub(crate) fn planted_differences() -> Vec<Planted> {
     let mut all = vec![
         planted("accounts", Kind::MissingInRight, "acct_0007", &[]),
         planted("accounts", Kind::Changed, "acct_0099", &["status"]),

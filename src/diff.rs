@@ -134,7 +134,7 @@ fn key_object(names: &[String], key: &[Value]) -> serde_json::Value {
 }
 
 /// `{"kind": …, "key": {…}, "columns": […]}`, `columns` only for `changed`.
-pub fn json_line(key_names: &[String], d: &Difference) -> serde_json::Value {
+pub(crate) fn json_line(key_names: &[String], d: &Difference) -> serde_json::Value {
     let mut line = serde_json::Map::new();
     line.insert("kind".into(), d.kind.as_str().into());
     line.insert("key".into(), key_object(key_names, &d.key));

@@ -35,7 +35,7 @@ impl Kind {
     }
 
     /// Every kind, integrity ones first.
-    pub fn all() -> impl Iterator<Item = Kind> {
+    pub(crate) fn all() -> impl Iterator<Item = Kind> {
         [
             Kind::MissingInLeft,
             Kind::MissingInRight,
@@ -48,7 +48,7 @@ impl Kind {
         .chain([Kind::QuarantinedRow])
     }
 
-    pub fn parse(text: &str) -> Option<Kind> {
+    pub(crate) fn parse(text: &str) -> Option<Kind> {
         Kind::all().find(|k| k.as_str() == text)
     }
 }
@@ -97,7 +97,7 @@ pub enum SettlementKind {
 
 impl SettlementKind {
     /// Every kind, in sort order.
-    pub const ALL: [SettlementKind; 10] = [
+    pub(crate) const ALL: [SettlementKind; 10] = [
         SettlementKind::MissingInLedger,
         SettlementKind::MissingInReport,
         SettlementKind::AmountMismatch,
@@ -111,7 +111,7 @@ impl SettlementKind {
     ];
 
     /// Snake-case name, as serialized (`missing_in_ledger`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SettlementKind::MissingInLedger => "missing_in_ledger",
             SettlementKind::MissingInReport => "missing_in_report",
@@ -127,7 +127,8 @@ impl SettlementKind {
     }
 
     /// The kind with this snake-case name.
-    pub fn parse(text: &str) -> Option<SettlementKind> {
+    #[cfg(test)]
+    pub(crate) fn parse(text: &str) -> Option<SettlementKind> {
         SettlementKind::ALL
             .into_iter()
             .find(|kind| kind.as_str() == text)
@@ -164,7 +165,7 @@ impl Status {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Status> {
+    pub(crate) fn parse(text: &str) -> Option<Status> {
         [
             Status::Open,
             Status::Carried,
@@ -179,9 +180,9 @@ impl Status {
 /// One column's values on both sides (canonical text; `None` is NULL or absent).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ColumnValues {
-    pub column: String,
-    pub left: Option<String>,
-    pub right: Option<String>,
+    pub(crate) column: String,
+    pub(crate) left: Option<String>,
+    pub(crate) right: Option<String>,
 }
 
 /// One difference, as reports and the store hold it.
@@ -204,13 +205,13 @@ pub struct Discrepancy {
 /// An amount in question: minor units (never negative) of an ISO 4217 currency.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AtStake {
-    pub currency: String,
-    pub minor: i64,
+    pub(crate) currency: String,
+    pub(crate) minor: i64,
 }
 
 impl AtStake {
     /// `47.01 USD`, in the currency's major units.
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         match crate::money::Currency::parse(&self.currency) {
             Ok(c) => format!(
                 "{} {}",
@@ -223,7 +224,7 @@ impl AtStake {
 }
 
 /// A value as reports show it: canonical text, card numbers masked, sensitive columns hashed.
-pub fn shown(v: &Value, sensitive: bool) -> Option<String> {
+pub(crate) fn shown(v: &Value, sensitive: bool) -> Option<String> {
     v.canonical_text().map(|t| {
         if sensitive {
             mask::sensitive(&t)
@@ -234,7 +235,7 @@ pub fn shown(v: &Value, sensitive: bool) -> Option<String> {
 }
 
 /// A key as reports show it: canonical text, card numbers masked, sensitive columns hashed.
-pub fn shown_key(
+pub(crate) fn shown_key(
     names: &[String],
     values: &[Value],
     sensitive: &[String],
@@ -249,7 +250,7 @@ pub fn shown_key(
 impl Discrepancy {
     /// The identity that follows the discrepancy from run to run: check, partition, kind and key
     /// (and the column, for schema findings), hashed.
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         let mut fields = vec![
             Value::Text(self.check.clone()),
             Value::Text(self.partition.clone()),
@@ -266,7 +267,7 @@ impl Discrepancy {
     }
 
     /// The key as a JSON object in key column order.
-    pub fn key_json(&self) -> serde_json::Value {
+    pub(crate) fn key_json(&self) -> serde_json::Value {
         serde_json::Value::Object(
             self.key
                 .iter()

@@ -6,7 +6,7 @@ use crate::exit::Exit;
 
 /// Which class of failure it is, and so how the process ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
+pub(crate) enum ErrorKind {
     /// Bad configuration, command line or input data (exit 2).
     BadInput,
     /// A source or report could not be read for a reason that may pass (exit 3).
@@ -35,7 +35,7 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
             message: message.into(),
@@ -43,15 +43,15 @@ impl Error {
         }
     }
 
-    pub fn bad_input(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_input(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::BadInput, message)
     }
 
-    pub fn unavailable(message: impl Into<String>) -> Self {
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Unavailable, message)
     }
 
-    pub fn locked(message: impl Into<String>) -> Self {
+    pub(crate) fn locked(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Locked, message)
     }
 
@@ -60,17 +60,16 @@ impl Error {
     }
 
     /// Keeps `cause` as the error's source.
-    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn caused_by(
+        mut self,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         self.cause = Some(Arc::new(cause));
         self
     }
 
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
     /// True for a failure that may pass (a dropped connection, a busy server): worth a retry.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         self.kind == ErrorKind::Unavailable
     }
 
@@ -84,14 +83,14 @@ impl Error {
     }
 
     /// Adds context in front of the message, keeping the kind and the cause.
-    pub fn context(mut self, prefix: impl std::fmt::Display) -> Self {
+    pub(crate) fn context(mut self, prefix: impl std::fmt::Display) -> Self {
         self.message = format!("{prefix}: {}", self.message);
         self
     }
 
     /// Classifies a database error met while reading a source: a missing table, a refused
     /// login or an unreadable file is the user's to fix; a dropped connection may pass.
-    pub fn from_source(err: sqlx::Error) -> Self {
+    pub(crate) fn from_source(err: sqlx::Error) -> Self {
         let kind = match &err {
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
@@ -108,7 +107,7 @@ impl Error {
     }
 
     /// Wraps a failure of recon's own store.
-    pub fn from_store(err: sqlx::Error) -> Self {
+    pub(crate) fn from_store(err: sqlx::Error) -> Self {
         Error::internal(format!("store: {}", describe_sqlx(&err))).caused_by(err)
     }
 }
@@ -144,7 +143,7 @@ fn is_transient_code(code: Option<&str>) -> bool {
 }
 
 /// One line describing a sqlx error, without connection strings.
-pub fn describe_sqlx(err: &sqlx::Error) -> String {
+pub(crate) fn describe_sqlx(err: &sqlx::Error) -> String {
     match err {
         sqlx::Error::Database(db) => match db.code() {
             Some(code) => format!("{} (code {code})", db.message()),

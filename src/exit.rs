@@ -30,7 +30,7 @@ impl Exit {
         }
     }
 
-    pub const ALL: [Exit; 6] = [
+    pub(crate) const ALL: [Exit; 6] = [
         Exit::Clean,
         Exit::Discrepancies,
         Exit::BadInput,
@@ -41,7 +41,7 @@ impl Exit {
 
     /// Of two outcomes, the one that needs the most attention: internal, locked, bad input,
     /// incomplete, discrepancies, clean.
-    pub fn worse(self, other: Exit) -> Exit {
+    pub(crate) fn worse(self, other: Exit) -> Exit {
         let rank = |e: Exit| match e {
             Exit::Clean => 0,
             Exit::Discrepancies => 1,
@@ -58,16 +58,16 @@ impl Exit {
     }
 
     /// The outcome a stored exit code stands for.
-    pub fn from_code(code: i64) -> Option<Exit> {
+    pub(crate) fn from_code(code: i64) -> Option<Exit> {
         Exit::ALL.into_iter().find(|e| i64::from(e.code()) == code)
     }
 
     /// The outcome with this name (as [`Exit::as_str`] writes it).
-    pub fn parse(text: &str) -> Option<Exit> {
+    pub(crate) fn parse(text: &str) -> Option<Exit> {
         Exit::ALL.into_iter().find(|e| e.as_str() == text)
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Exit::Clean => "clean",
             Exit::Discrepancies => "discrepancies",

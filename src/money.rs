@@ -400,7 +400,7 @@ impl fmt::Display for Money {
 /// A fraction longer than the currency's exponent is refused unless the extra digits are all
 /// zeros: for USD `10.500` is 1050 and `10.505` an error; for JPY `1.0` is 1 and `1.5` an error.
 /// Exponents, `NaN`, inner spaces and non-ASCII digits are errors, as is anything outside `i64`.
-pub fn parse_major(
+pub(crate) fn parse_major(
     text: &str,
     currency: Currency,
     decimal_separator: char,
@@ -488,7 +488,7 @@ fn well_grouped(integer: &str, thousands: char) -> bool {
 }
 
 /// Formats minor units as major-unit text: `-12.34` (USD), `1000` (JPY), `1.234` (KWD).
-pub fn format_major(minor: i64, currency: Currency) -> String {
+pub(crate) fn format_major(minor: i64, currency: Currency) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let magnitude = minor.unsigned_abs();
     let exponent = u32::from(currency.exponent());

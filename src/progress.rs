@@ -20,7 +20,7 @@ fn log_interval() -> Duration {
 }
 
 /// Reports one check's progress until dropped or finished.
-pub struct Progress {
+pub(crate) struct Progress {
     rows: Arc<AtomicU64>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -28,7 +28,7 @@ pub struct Progress {
 
 impl Progress {
     /// Starts reporting for `what` (a check's name).
-    pub fn start(what: &str) -> Progress {
+    pub(crate) fn start(what: &str) -> Progress {
         let rows = Arc::new(AtomicU64::new(0));
         let (stop, mut stopped) = oneshot::channel();
         let counter = rows.clone();
@@ -75,12 +75,12 @@ impl Progress {
     }
 
     /// The counter the comparison bumps.
-    pub fn rows(&self) -> &AtomicU64 {
+    pub(crate) fn rows(&self) -> &AtomicU64 {
         &self.rows
     }
 
     /// Stops reporting and clears the bar.
-    pub async fn finish(mut self) {
+    pub(crate) async fn finish(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -19,13 +19,13 @@ use crate::error::{Error, Result};
 #[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
     /// The first delay's upper bound; each retry doubles it.
-    pub initial_delay_ms: u64,
+    pub(crate) initial_delay_ms: u64,
     /// No single delay is longer than this.
-    pub max_delay_ms: u64,
+    pub(crate) max_delay_ms: u64,
     /// No retry starts once this much time has passed since the first attempt.
-    pub max_total_secs: u64,
+    pub(crate) max_total_secs: u64,
     /// Attempts in all, the first one included.
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
 }
 
 impl Default for RetryPolicy {
@@ -41,7 +41,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The policy no looser than either: for a check that reads two sources.
-    pub fn tighter(self, other: RetryPolicy) -> RetryPolicy {
+    pub(crate) fn tighter(self, other: RetryPolicy) -> RetryPolicy {
         RetryPolicy {
             initial_delay_ms: self.initial_delay_ms.min(other.initial_delay_ms),
             max_delay_ms: self.max_delay_ms.min(other.max_delay_ms),
@@ -50,7 +50,7 @@ impl RetryPolicy {
         }
     }
 
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
         if self.max_attempts == 0 {
             return Err("max_attempts must be at least 1".to_string());
         }
@@ -63,7 +63,7 @@ impl RetryPolicy {
 
 /// The delays between attempts: "full jitter" — each a uniform random pick in
 /// `[0, min(max_delay, initial × 2^n)]` — ending when the attempts or the total time run out.
-pub struct FullJitter {
+pub(crate) struct FullJitter {
     policy: RetryPolicy,
     retries: u32,
     deadline: Instant,
@@ -71,7 +71,7 @@ pub struct FullJitter {
 }
 
 impl FullJitter {
-    pub fn new(policy: RetryPolicy) -> Self {
+    pub(crate) fn new(policy: RetryPolicy) -> Self {
         FullJitter {
             policy,
             retries: 0,
@@ -104,7 +104,11 @@ impl Iterator for FullJitter {
 
 /// Runs `op` until it succeeds, fails for good, or the policy runs out; returns its last
 /// result and how many attempts were made.
-pub async fn with_retries<T, F, Fut>(policy: RetryPolicy, what: &str, op: F) -> (Result<T>, u32)
+pub(crate) async fn with_retries<T, F, Fut>(
+    policy: RetryPolicy,
+    what: &str,
+    op: F,
+) -> (Result<T>, u32)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
@@ -114,7 +118,7 @@ where
 
 /// [`with_retries`] for a server that says when to come back: a delay `op` puts in `hint`
 /// (an HTTP `Retry-After`) replaces the next backoff delay, capped at `max_delay_ms`.
-pub async fn with_retries_hinted<T, F, Fut>(
+pub(crate) async fn with_retries_hinted<T, F, Fut>(
     policy: RetryPolicy,
     what: &str,
     hint: &Cell<Option<Duration>>,

@@ -32,7 +32,7 @@ use crate::source::Source;
 use crate::store::{CheckKind, CheckRecord, CheckStatus, SealedRow, Store, TableSide};
 
 /// The partition name of a check without a date column: the whole table.
-pub const WHOLE_TABLE: &str = "all";
+pub(crate) const WHOLE_TABLE: &str = "all";
 
 /// What a finished run hands back to its caller.
 pub struct RunReport {

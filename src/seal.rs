@@ -20,14 +20,14 @@ use crate::store::{Seal, SealedRow, Store};
 /// Which sealed days a run re-verifies: those of the `lookback_days` before `day`, cut in
 /// `timezone`.
 #[derive(Debug, Clone, Copy)]
-pub struct SealWindow {
-    pub day: BusinessDay,
-    pub lookback_days: u32,
-    pub timezone: Tz,
+pub(crate) struct SealWindow {
+    pub(crate) day: BusinessDay,
+    pub(crate) lookback_days: u32,
+    pub(crate) timezone: Tz,
 }
 
 /// The rows a clean day's seal keeps: keys hashed (to match) and masked (to show).
-pub fn sealed_rows(check: &IntegritySpec, rows: &[(Vec<Value>, RowHash)]) -> Vec<SealedRow> {
+pub(crate) fn sealed_rows(check: &IntegritySpec, rows: &[(Vec<Value>, RowHash)]) -> Vec<SealedRow> {
     rows.iter()
         .map(|(key, hash)| SealedRow {
             key_hash: key_hash(key),
@@ -59,7 +59,7 @@ fn shown_key_json(check: &IntegritySpec, key: &[Value]) -> String {
 /// again, and every row that changed, appeared or vanished on either side since its seal is a
 /// `closed_period_modified` discrepancy of that day. A day that cannot be read now is left for
 /// the next run (and logged).
-pub async fn verify_sealed_days(
+pub(crate) async fn verify_sealed_days(
     store: &Store,
     run_id: RunId,
     check: &IntegritySpec,

@@ -1,7 +1,7 @@
 //! Keeps passwords out of everything recon prints: logs, errors, reports, `config check`.
 
 /// Looks up an environment variable; a function so the demo and tests can supply their own.
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// The process environment.
 pub fn process_env(name: &str) -> Option<String> {
@@ -41,7 +41,7 @@ pub fn redact_urls(text: &str) -> String {
 }
 
 /// True when a URL carries a password (such a URL belongs in an environment variable).
-pub fn url_has_password(url: &str) -> bool {
+pub(crate) fn url_has_password(url: &str) -> bool {
     redact_urls(url) != url
 }
 

@@ -7,18 +7,18 @@ use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
-    pub index: u32,
-    pub count: u32,
+    pub(crate) index: u32,
+    pub(crate) count: u32,
 }
 
 impl Shard {
     /// Whether the check at `position` in the configuration belongs to this shard.
-    pub fn takes(&self, position: usize) -> bool {
+    pub(crate) fn takes(&self, position: usize) -> bool {
         position % self.count as usize == self.index as usize
     }
 
     /// How the store names the shard of a run: `0/4`, or `""` for an unsharded run.
-    pub fn key(shard: Option<Shard>) -> String {
+    pub(crate) fn key(shard: Option<Shard>) -> String {
         shard.map(|s| s.to_string()).unwrap_or_default()
     }
 }

@@ -12,45 +12,45 @@ use crate::source::ident;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TableRefFile {
-    pub source: String,
-    pub table: String,
+pub(crate) struct TableRefFile {
+    pub(crate) source: String,
+    pub(crate) table: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IntegrityFile {
-    pub name: String,
-    pub left: TableRefFile,
-    pub right: TableRefFile,
-    pub key: Vec<String>,
+pub(crate) struct IntegrityFile {
+    pub(crate) name: String,
+    pub(crate) left: TableRefFile,
+    pub(crate) right: TableRefFile,
+    pub(crate) key: Vec<String>,
     /// Compared columns; default: every column both tables share, keys excepted.
-    pub columns: Option<Vec<String>>,
+    pub(crate) columns: Option<Vec<String>>,
     /// Column that places a row in a business day; without it the whole table is one partition.
-    pub date_column: Option<String>,
+    pub(crate) date_column: Option<String>,
     /// Compare only the rows this predicate keeps (the grammar of `recon diff --where`).
     #[serde(rename = "where")]
-    pub filter: Option<String>,
+    pub(crate) filter: Option<String>,
     /// Columns whose values are shown only as a SHA-256 prefix in every output.
     #[serde(default)]
-    pub sensitive_columns: Vec<String>,
+    pub(crate) sensitive_columns: Vec<String>,
     /// Seal each clean business day and re-verify sealed days (dated checks; default true).
     #[serde(default = "default_true")]
-    pub seal: bool,
+    pub(crate) seal: bool,
     /// How differing rows are found: "stream" (default) or "bisect" (digests computed in
     /// PostgreSQL or MySQL/MariaDB). A day that seals is always streamed: its seal keeps every
     /// row hash.
     #[serde(default)]
-    pub strategy: Strategy,
+    pub(crate) strategy: Strategy,
     /// Rows whose `settle_column` is younger than this many seconds at the start of the check
     /// are in flight: left for a later run, and every difference is read once more after
     /// `recheck_after_secs` before it is reported (0: off).
     #[serde(default)]
-    pub settle_secs: u64,
+    pub(crate) settle_secs: u64,
     /// The timestamp column that says how old a row is (default: `date_column`).
-    pub settle_column: Option<String>,
+    pub(crate) settle_column: Option<String>,
     #[serde(default = "default_recheck_after")]
-    pub recheck_after_secs: u64,
+    pub(crate) recheck_after_secs: u64,
 }
 
 fn default_recheck_after() -> u64 {
@@ -63,7 +63,7 @@ fn default_true() -> bool {
 
 /// Validates the integrity sections against the sources defined; `taken_names` collects check
 /// names so that no two checks share one. Messages name the section and key to fix.
-pub fn validate(
+pub(crate) fn validate(
     checks: &[IntegrityFile],
     sources: &BTreeMap<String, SourceSpec>,
     taken_names: &mut BTreeSet<String>,

@@ -13,33 +13,33 @@ use crate::source::ident;
 /// One `[[settlement]]` section as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SettlementFile {
-    pub name: String,
+pub(crate) struct SettlementFile {
+    pub(crate) name: String,
     /// `stripe`, `braintree`, `adyen`, or the name of a `[formats.<name>]` mapping.
-    pub format: String,
+    pub(crate) format: String,
     /// A local path or glob; `{date}` is `YYYY-MM-DD`, `{yyyymmdd}` is `YYYYMMDD`.
-    pub report: Option<String>,
+    pub(crate) report: Option<String>,
     /// An HTTPS URL with the same placeholders.
-    pub report_url: Option<String>,
+    pub(crate) report_url: Option<String>,
     /// The environment variable holding the bearer token for `report_url`.
-    pub report_token_env: Option<String>,
-    pub ledger: LedgerSpec,
+    pub(crate) report_token_env: Option<String>,
+    pub(crate) ledger: LedgerSpec,
     /// Which report field equals the ledger's id column.
     #[serde(default)]
-    pub match_on: MatchOn,
+    pub(crate) match_on: MatchOn,
     /// Leftover lines and ledger rows may pair when amounts differ by at most this (minor units).
     #[serde(default)]
-    pub amount_tolerance_minor: i64,
+    pub(crate) amount_tolerance_minor: i64,
     /// … and their dates by at most this many days (0: tolerance pairing off).
     #[serde(default)]
-    pub date_window_days: u32,
+    pub(crate) date_window_days: u32,
     /// Ledger statuses the processor must have settled; others are not expected in a report.
     /// Empty: every ledger row is expected.
     #[serde(default)]
-    pub settled_statuses: Vec<String>,
+    pub(crate) settled_statuses: Vec<String>,
     /// Days a ledger row may wait for its report line (in flight) before it is missing.
     #[serde(default = "default_timing_window")]
-    pub timing_window_days: u32,
+    pub(crate) timing_window_days: u32,
 }
 
 fn default_timing_window() -> u32 {
@@ -47,7 +47,7 @@ fn default_timing_window() -> u32 {
 }
 
 /// The check as `config check` prints it (report URLs with credentials masked).
-pub fn describe(check: &SettlementSpec) -> String {
+pub(crate) fn describe(check: &SettlementSpec) -> String {
     let report = match &check.location {
         ReportLocation::Files(pattern) => format!("report = {pattern:?}\n"),
         ReportLocation::Url { url, token_env } => format!(
@@ -108,7 +108,7 @@ fn is_allowed_report_url(url: &str) -> bool {
 
 /// Validates the settlement sections against the sources and formats defined; `at`-prefixed
 /// messages name the section and key to fix.
-pub fn validate(
+pub(crate) fn validate(
     checks: &[SettlementFile],
     formats: &BTreeMap<String, toml::Table>,
     sources: &BTreeSet<String>,

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::money::{Currency, format_major};
 
 /// The demo's settlement check, as named in config/demo.toml.
-pub const CHECK: &str = "card_payments";
+pub(crate) const CHECK: &str = "card_payments";
 
 const PAYMENTS: i64 = 240;
 const CURRENCIES: [&str; 4] = ["EUR", "USD", "GBP", "JPY"];
@@ -71,7 +71,7 @@ fn payments(date: NaiveDate) -> Vec<Payment> {
 }
 
 /// Creates and fills `card_payments` in the ledger database (one id booked twice: n = 13).
-pub async fn fill_ledger(
+pub(crate) async fn fill_ledger(
     tx: &mut sqlx::SqliteConnection,
     date: NaiveDate,
 ) -> std::result::Result<(), sqlx::Error> {
@@ -102,7 +102,7 @@ pub async fn fill_ledger(
 
 /// Writes the Stripe balance report of `date` into `dir`; returns its path and the line of
 /// the malformed row planted in it.
-pub fn write_report(dir: &Path, date: NaiveDate) -> Result<(PathBuf, usize)> {
+pub(crate) fn write_report(dir: &Path, date: NaiveDate) -> Result<(PathBuf, usize)> {
     let money = |minor: i64, code: &str| {
         Currency::parse(code)
             .map(|c| format_major(minor, c))
@@ -186,7 +186,7 @@ pub fn write_report(dir: &Path, date: NaiveDate) -> Result<(PathBuf, usize)> {
 }
 
 /// The problems planted in the report; keys as the demo compares them (values joined by `/`).
-pub fn planted_problems(report: &str, malformed_line: usize) -> Vec<Planted> {
+pub(crate) fn planted_problems(report: &str, malformed_line: usize) -> Vec<Planted> {
     let s = |kind| Kind::Settlement(kind);
     vec![
         planted(

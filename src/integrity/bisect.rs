@@ -46,7 +46,7 @@ impl Segmenting {
     /// The next first-level segment's rows, given how long the last one's digests took: half
     /// as many while over the target (down to `leaf_rows`), twice as many while under half of
     /// it (up to `segment_rows`).
-    pub fn next_step(&self, step: u64, took: Duration) -> u64 {
+    pub(crate) fn next_step(&self, step: u64, took: Duration) -> u64 {
         if took > self.target {
             (step / 2).max(self.leaf_rows.max(1))
         } else if took < self.target / 2 {

@@ -7,7 +7,7 @@ use crate::discrepancy::{ColumnValues, Discrepancy, Kind, shown, shown_key};
 impl Comparison {
     /// Every schema finding, then every differing row, as discrepancies of `check`'s
     /// `partition`; values of `sensitive` columns are shown hashed.
-    pub fn discrepancies(
+    pub(crate) fn discrepancies(
         &self,
         check: &str,
         partition: &str,

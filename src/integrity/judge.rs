@@ -26,14 +26,14 @@ pub(super) type Seen<'r> = Option<(&'r [Value], &'r RowHash)>;
 
 /// Judges rows of one plan.
 pub(super) struct Judge<'p> {
-    pub columns: &'p [Column],
-    pub key_len: usize,
-    pub hashed: usize,
-    pub in_flight: Option<InFlight>,
+    pub(crate) columns: &'p [Column],
+    pub(crate) key_len: usize,
+    pub(crate) hashed: usize,
+    pub(crate) in_flight: Option<InFlight>,
 }
 
 impl<'p> Judge<'p> {
-    pub fn new(plan: &'p Plan) -> Judge<'p> {
+    pub(crate) fn new(plan: &'p Plan) -> Judge<'p> {
         Judge {
             columns: &plan.left.columns,
             key_len: plan.left.key_len,
@@ -43,7 +43,7 @@ impl<'p> Judge<'p> {
     }
 
     /// The verdict on one key, given its row on each side (`None`: not there).
-    pub fn judge(&self, left: Seen<'_>, right: Seen<'_>) -> Verdict {
+    pub(crate) fn judge(&self, left: Seen<'_>, right: Seen<'_>) -> Verdict {
         let young = |seen: Seen<'_>| {
             seen.zip(self.in_flight)
                 .is_some_and(|((values, _), f)| f.holds(values))
@@ -75,7 +75,11 @@ impl<'p> Judge<'p> {
 
     /// Judges the full rows fetched for some keys, each list in key order: the differences,
     /// and how many keys were in flight.
-    pub fn judge_rows(&self, left: &[Vec<Value>], right: &[Vec<Value>]) -> (Vec<Difference>, u64) {
+    pub(crate) fn judge_rows(
+        &self,
+        left: &[Vec<Value>],
+        right: &[Vec<Value>],
+    ) -> (Vec<Difference>, u64) {
         let hashed = |rows: &[Vec<Value>]| -> Vec<RowHash> {
             rows.iter().map(|r| row_hash(&r[..self.hashed])).collect()
         };

@@ -38,8 +38,8 @@ impl DifferenceKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangedColumn {
     pub column: String,
-    pub left: Value,
-    pub right: Value,
+    pub(crate) left: Value,
+    pub(crate) right: Value,
 }
 
 /// One row that differs between the sides.
@@ -60,16 +60,16 @@ pub struct SideStats {
     /// bisection, which only digests segments and never sees every row hash.
     pub digest: Option<String>,
     /// Every row's key and hash, in key order, when the caller asked to keep them (to seal a day).
-    pub row_hashes: Vec<(Vec<Value>, RowHash)>,
+    pub(crate) row_hashes: Vec<(Vec<Value>, RowHash)>,
 }
 
 /// What a comparison found, whichever way it went.
 pub(super) struct Found {
-    pub left: SideStats,
-    pub right: SideStats,
-    pub differences: Vec<Difference>,
+    pub(crate) left: SideStats,
+    pub(crate) right: SideStats,
+    pub(crate) differences: Vec<Difference>,
     /// Keys left for a later run: a row on either side was still in flight.
-    pub in_flight: u64,
+    pub(crate) in_flight: u64,
 }
 
 /// A row read, borrowed from its side's current batch.

@@ -19,21 +19,13 @@ use crate::source::pushdown;
 /// Everything one comparison of a table pair found.
 #[derive(Debug)]
 pub struct Comparison {
-    pub key: Vec<String>,
-    pub columns: Vec<String>,
+    pub(crate) key: Vec<String>,
     pub left: SideStats,
     pub right: SideStats,
     pub differences: Vec<Difference>,
     /// Keys not compared this time: a row on either side was younger than the settle time.
     pub in_flight: u64,
     pub schema: Vec<SchemaFinding>,
-}
-
-impl Comparison {
-    /// True when both sides hold the same rows and the same columns.
-    pub fn is_clean(&self) -> bool {
-        self.differences.is_empty() && self.schema.is_empty()
-    }
 }
 
 /// How the rows that differ are found. Streaming asks the least of the databases (they only
@@ -66,11 +58,6 @@ pub struct CompareOptions<'a> {
 
 /// Compares the pair: both sides streamed in key order and merge-joined (or bisected, when
 /// asked); rows compared by their SHA-256 row hash, changed columns named.
-pub async fn compare(pair: &TablePair<'_>) -> Result<Comparison> {
-    compare_with(pair, CompareOptions::default()).await
-}
-
-/// [`compare`] with options.
 pub async fn compare_with(pair: &TablePair<'_>, options: CompareOptions<'_>) -> Result<Comparison> {
     let plan = pair.plan().await?;
     let unused = AtomicU64::new(0);
@@ -103,7 +90,6 @@ pub async fn compare_with(pair: &TablePair<'_>, options: CompareOptions<'_>) -> 
     };
     Ok(Comparison {
         key: plan.key_names(),
-        columns: plan.compared_names(),
         left: found.left,
         right: found.right,
         differences,

@@ -31,8 +31,8 @@ pub struct TablePair<'a> {
 /// A difference in the tables' shape, reported by column name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaFinding {
-    pub column: String,
-    pub detail: String,
+    pub(crate) column: String,
+    pub(crate) detail: String,
 }
 
 /// What each side reads; the columns are the same names in the same order on both.
@@ -40,22 +40,15 @@ pub(super) struct Plan {
     pub left: ReadSpec,
     pub right: ReadSpec,
     /// Key columns then compared columns: the fields of the row hash.
-    pub hashed: usize,
+    pub(crate) hashed: usize,
     /// Position of the business-day column in the read columns, with its type.
-    pub day_column: Option<(usize, LogicalType)>,
-    pub schema: Vec<SchemaFinding>,
+    pub(crate) day_column: Option<(usize, LogicalType)>,
+    pub(crate) schema: Vec<SchemaFinding>,
 }
 
 impl Plan {
-    pub fn key_names(&self) -> Vec<String> {
+    pub(crate) fn key_names(&self) -> Vec<String> {
         self.left.columns[..self.left.key_len]
-            .iter()
-            .map(|c| c.name.clone())
-            .collect()
-    }
-
-    pub fn compared_names(&self) -> Vec<String> {
-        self.left.columns[self.left.key_len..self.hashed]
             .iter()
             .map(|c| c.name.clone())
             .collect()

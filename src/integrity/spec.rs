@@ -6,32 +6,32 @@ use crate::source::filter::Filter;
 
 /// One table on one source.
 #[derive(Debug, Clone)]
-pub struct TableRef {
-    pub source: String,
-    pub table: String,
+pub(crate) struct TableRef {
+    pub(crate) source: String,
+    pub(crate) table: String,
 }
 
 /// A validated integrity check.
 #[derive(Debug, Clone)]
-pub struct IntegritySpec {
-    pub name: String,
-    pub left: TableRef,
-    pub right: TableRef,
-    pub key: Vec<String>,
-    pub columns: Option<Vec<String>>,
-    pub date_column: Option<String>,
-    pub filter: Option<Filter>,
-    pub sensitive_columns: Vec<String>,
+pub(crate) struct IntegritySpec {
+    pub(crate) name: String,
+    pub(crate) left: TableRef,
+    pub(crate) right: TableRef,
+    pub(crate) key: Vec<String>,
+    pub(crate) columns: Option<Vec<String>>,
+    pub(crate) date_column: Option<String>,
+    pub(crate) filter: Option<Filter>,
+    pub(crate) sensitive_columns: Vec<String>,
     /// Seal clean days and re-verify sealed ones (only with a date column).
-    pub seal: bool,
-    pub strategy: Strategy,
-    pub settle: Option<Settle>,
+    pub(crate) seal: bool,
+    pub(crate) strategy: Strategy,
+    pub(crate) settle: Option<Settle>,
 }
 
 /// How long rows take to settle, by which column, and when a difference is read again.
 #[derive(Debug, Clone)]
-pub struct Settle {
-    pub column: String,
-    pub after: std::time::Duration,
-    pub recheck_after: std::time::Duration,
+pub(crate) struct Settle {
+    pub(crate) column: String,
+    pub(crate) after: std::time::Duration,
+    pub(crate) recheck_after: std::time::Duration,
 }

@@ -55,7 +55,7 @@ fn verdict_class(exit: Exit) -> &'static str {
 }
 
 /// The headline a person reads first.
-pub fn verdict(summary: &Summary) -> String {
+pub(crate) fn verdict(summary: &Summary) -> String {
     let t = &summary.totals;
     match summary.outcome {
         Exit::Clean => format!("Clean: all {} checks agree", t.checks),
@@ -69,7 +69,7 @@ pub fn verdict(summary: &Summary) -> String {
 }
 
 /// The whole page.
-pub fn render(summary: &Summary) -> String {
+pub(crate) fn render(summary: &Summary) -> String {
     let mut h = String::with_capacity(32 * 1024);
     let _ = write!(
         h,

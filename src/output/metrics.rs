@@ -26,7 +26,7 @@ fn family(out: &mut String, name: &str, help: &str) {
 
 /// The run's metrics. `recon_last_success_timestamp_seconds` appears only when the run
 /// completed (exit 0 or 1), so a push after a failed run keeps the previous success time.
-pub fn render(summary: &Summary) -> String {
+pub(crate) fn render(summary: &Summary) -> String {
     let mut out = String::new();
     let date = summary.business_date.to_string();
     let duration = (summary.finished_at - summary.started_at)

@@ -1,7 +1,7 @@
 //! What a run leaves for people: `summary.json`, `discrepancies.csv`, `report.html`, and the
 //! terminal summary.
 
-pub mod html;
+pub(crate) mod html;
 pub mod metrics;
 
 use std::io::Write;
@@ -17,65 +17,65 @@ use crate::run_id::RunId;
 use crate::store::{CheckKind, CheckStatus, RunPoint, StoredRun, TableSide};
 
 /// Bumped whenever a field of `summary.json` changes meaning or disappears.
-pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+pub(crate) const SUMMARY_SCHEMA_VERSION: u32 = 1;
 
 /// `summary.json`: the run's verdict and everything it found.
 #[derive(Debug, Serialize)]
 pub struct Summary {
-    pub schema_version: u32,
-    pub recon_version: &'static str,
+    pub(crate) schema_version: u32,
+    pub(crate) recon_version: &'static str,
     pub run_id: RunId,
-    pub business_date: NaiveDate,
-    pub timezone: String,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-    pub config_digest: String,
-    pub outcome: Exit,
-    pub exit_code: u8,
-    pub totals: Totals,
+    pub(crate) business_date: NaiveDate,
+    pub(crate) timezone: String,
+    pub(crate) started_at: DateTime<Utc>,
+    pub(crate) finished_at: DateTime<Utc>,
+    pub(crate) config_digest: String,
+    pub(crate) outcome: Exit,
+    pub(crate) exit_code: u8,
+    pub(crate) totals: Totals,
     /// The audit chain's head after this run: an anchor outside the store, so a later edit of
     /// the chain (even a rewrite of its head) is caught by comparing with this report.
-    pub audit_head: AuditHead,
+    pub(crate) audit_head: AuditHead,
     pub checks: Vec<CheckSummary>,
     /// Every discrepancy this run saw (new, carried or acknowledged).
     pub discrepancies: Vec<DiscrepancyEntry>,
     /// Discrepancies earlier runs saw that this run no longer finds.
     pub resolved: Vec<DiscrepancyEntry>,
     /// The last runs that stand (not superseded), oldest first, this one included.
-    pub recent_runs: Vec<RunPoint>,
+    pub(crate) recent_runs: Vec<RunPoint>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct AuditHead {
-    pub seq: i64,
-    pub hash: String,
+pub(crate) struct AuditHead {
+    pub(crate) seq: i64,
+    pub(crate) hash: String,
 }
 
 #[derive(Debug, Default, Serialize)]
-pub struct Totals {
-    pub checks: usize,
-    pub checks_clean: usize,
-    pub checks_with_discrepancies: usize,
-    pub checks_failed: usize,
-    pub discrepancies: usize,
-    pub new: usize,
-    pub carried: usize,
-    pub acknowledged: usize,
-    pub resolved: usize,
+pub(crate) struct Totals {
+    pub(crate) checks: usize,
+    pub(crate) checks_clean: usize,
+    pub(crate) checks_with_discrepancies: usize,
+    pub(crate) checks_failed: usize,
+    pub(crate) discrepancies: usize,
+    pub(crate) new: usize,
+    pub(crate) carried: usize,
+    pub(crate) acknowledged: usize,
+    pub(crate) resolved: usize,
     /// Money the run's open settlement findings put in question, per currency.
-    pub at_stake: Vec<CurrencyTotal>,
+    pub(crate) at_stake: Vec<CurrencyTotal>,
 }
 
 /// A sum of money in one currency: minor units and as people read it.
 #[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct CurrencyTotal {
-    pub currency: String,
-    pub minor: i64,
-    pub amount: String,
+pub(crate) struct CurrencyTotal {
+    pub(crate) currency: String,
+    pub(crate) minor: i64,
+    pub(crate) amount: String,
 }
 
 /// `12.00 EUR · 6,100 JPY`.
-pub fn stake_line(totals: &[CurrencyTotal]) -> String {
+pub(crate) fn stake_line(totals: &[CurrencyTotal]) -> String {
     totals
         .iter()
         .map(|t| t.amount.as_str())
@@ -112,7 +112,7 @@ fn at_stake(seen: &[Recorded]) -> Vec<CurrencyTotal> {
 pub struct CheckSummary {
     pub name: String,
     #[serde(rename = "type")]
-    pub check_type: CheckKind,
+    pub(crate) check_type: CheckKind,
     pub partition: String,
     pub status: CheckStatus,
     pub left: SideSummary,
@@ -120,41 +120,41 @@ pub struct CheckSummary {
     pub discrepancies: usize,
     pub error: Option<String>,
     /// Attempts its sync took (more than 1: it was retried).
-    pub attempts: u32,
-    pub duration_ms: u64,
+    pub(crate) attempts: u32,
+    pub(crate) duration_ms: u64,
     /// A settlement check's accounting: rows read = matched + in discrepancies + quarantined.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub accounting: Option<String>,
+    pub(crate) accounting: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct SideSummary {
-    pub source: String,
-    pub table: String,
+    pub(crate) source: String,
+    pub(crate) table: String,
     pub rows: Option<u64>,
-    pub digest: Option<String>,
+    pub(crate) digest: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct DiscrepancyEntry {
     pub id: i64,
     pub check: String,
-    pub partition: String,
-    pub kind: &'static str,
+    pub(crate) partition: String,
+    pub(crate) kind: &'static str,
     pub status: Status,
     pub key: serde_json::Value,
-    pub columns: Vec<String>,
+    pub(crate) columns: Vec<String>,
     pub values: Vec<ColumnValues>,
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
     /// Money a settlement finding puts in question.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub at_stake: Option<AtStake>,
+    pub(crate) at_stake: Option<AtStake>,
     pub first_seen_run: RunId,
 }
 
 impl DiscrepancyEntry {
     /// `id=42, currency=EUR`; `-` for no key.
-    pub fn key_text(&self) -> String {
+    pub(crate) fn key_text(&self) -> String {
         match &self.key {
             serde_json::Value::Object(map) if !map.is_empty() => map
                 .iter()
@@ -167,7 +167,7 @@ impl DiscrepancyEntry {
 
     /// One line on what differs: the detail (prefixed with the columns unless it names them
     /// itself), else each column's `left → right`, NULL and '' kept apart.
-    pub fn what_differs(&self) -> String {
+    pub(crate) fn what_differs(&self) -> String {
         match &self.detail {
             Some(detail) => match self.columns.first() {
                 Some(first) if !detail.starts_with(&format!("{first}:")) => {
@@ -212,7 +212,7 @@ impl From<&Recorded> for DiscrepancyEntry {
 }
 
 /// The summary of a stored run.
-pub fn summarize(
+pub(crate) fn summarize(
     timezone: chrono_tz::Tz,
     run: StoredRun,
     exit: Exit,
@@ -282,7 +282,7 @@ pub fn summarize(
 }
 
 /// Writes `summary.json`, `discrepancies.csv` and `report.html` into `dir`, each replaced atomically.
-pub fn write_reports(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf>> {
+pub(crate) fn write_reports(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Error::bad_input(format!(
             "cannot create the output folder {}: {e}",
@@ -491,7 +491,7 @@ fn shown(value: Option<&str>) -> String {
     }
 }
 
-pub fn describe_exit(exit: Exit) -> &'static str {
+pub(crate) fn describe_exit(exit: Exit) -> &'static str {
     match exit {
         Exit::Clean => "clean: both sides agree",
         Exit::Discrepancies => "discrepancies found",

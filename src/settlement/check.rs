@@ -27,15 +27,15 @@ use crate::source::Source;
 
 /// What one settlement check hands to the run: what it read, kept whether or not it finished,
 /// and what it found or why it failed.
-pub struct SettlementResult {
-    pub read: ReadSoFar,
-    pub found: Result<Vec<Discrepancy>>,
-    pub duration: std::time::Duration,
+pub(crate) struct SettlementResult {
+    pub(crate) read: ReadSoFar,
+    pub(crate) found: Result<Vec<Discrepancy>>,
+    pub(crate) duration: std::time::Duration,
 }
 
 impl SettlementResult {
     /// The result of a check that could not start: nothing read, one attempt.
-    pub fn failed(e: Error) -> SettlementResult {
+    pub(crate) fn failed(e: Error) -> SettlementResult {
         SettlementResult {
             read: ReadSoFar::nothing(),
             found: Err(e),
@@ -46,19 +46,19 @@ impl SettlementResult {
 
 /// What a settlement check had read when it finished or failed, for the run's record.
 #[derive(Debug)]
-pub struct ReadSoFar {
+pub(crate) struct ReadSoFar {
     /// Attempts the check's syncs took (the more of the report's and the ledger's).
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// The report files, by name, comma-separated.
-    pub report_files: String,
+    pub(crate) report_files: String,
     /// SHA-256 over every report file's bytes, in file order.
-    pub report_digest: Option<String>,
+    pub(crate) report_digest: Option<String>,
     /// Data rows in the report files.
-    pub report_rows: Option<u64>,
+    pub(crate) report_rows: Option<u64>,
     /// Ledger rows of the day (and carried rows) considered.
-    pub ledger_rows: Option<u64>,
+    pub(crate) ledger_rows: Option<u64>,
     /// Rows read = matched + in discrepancies + quarantined, per file and for the ledger.
-    pub accounting: Option<String>,
+    pub(crate) accounting: Option<String>,
 }
 
 impl ReadSoFar {
@@ -75,18 +75,18 @@ impl ReadSoFar {
 }
 
 /// What one check needs from the run besides its spec.
-pub struct SettlementInputs<'a> {
-    pub day: BusinessDay,
+pub(crate) struct SettlementInputs<'a> {
+    pub(crate) day: BusinessDay,
     /// The job's zone, for ledger times stored without one.
-    pub timezone: Tz,
+    pub(crate) timezone: Tz,
     /// How the report download and the ledger read are retried.
-    pub policy: RetryPolicy,
+    pub(crate) policy: RetryPolicy,
     /// In-flight rows of earlier days: ledger id → (discrepancy id, its business date).
-    pub in_flight: &'a HashMap<String, (i64, String)>,
+    pub(crate) in_flight: &'a HashMap<String, (i64, String)>,
     /// Where downloaded reports are kept.
-    pub downloads: &'a Path,
+    pub(crate) downloads: &'a Path,
     /// Where report credentials are looked up.
-    pub env: EnvLookup<'a>,
+    pub(crate) env: EnvLookup<'a>,
 }
 
 /// The reports of one check, parsed: their records in file order, and what each file held.
@@ -106,7 +106,7 @@ struct ParsedFile {
 
 /// Runs `check` for `inputs.day`. `connect` opens (or reuses) the ledger's source. Never
 /// fails: a failure is the check's result.
-pub async fn run_settlement(
+pub(crate) async fn run_settlement(
     check: &SettlementSpec,
     inputs: &SettlementInputs<'_>,
     connect: impl AsyncFn() -> Result<Arc<Source>>,

@@ -14,7 +14,7 @@ use crate::secret::redact_urls;
 
 /// Where one check's reports are, before the date is filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReportLocation {
+pub(crate) enum ReportLocation {
     /// A path or glob; `{date}` is `YYYY-MM-DD`, `{yyyymmdd}` is `YYYYMMDD`.
     Files(String),
     /// An HTTPS URL with the same placeholders, and the environment variable holding a bearer token.
@@ -26,13 +26,13 @@ pub enum ReportLocation {
 
 /// A report ready to parse: its name in records and quarantines, and the local file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportFile {
-    pub name: String,
-    pub path: PathBuf,
+pub(crate) struct ReportFile {
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
 }
 
 /// `text` with the date placeholders filled in.
-pub fn fill_date(text: &str, date: NaiveDate) -> String {
+pub(crate) fn fill_date(text: &str, date: NaiveDate) -> String {
     text.replace("{date}", &date.format("%Y-%m-%d").to_string())
         .replace("{yyyymmdd}", &date.format("%Y%m%d").to_string())
 }
@@ -40,7 +40,7 @@ pub fn fill_date(text: &str, date: NaiveDate) -> String {
 /// Finds or downloads the reports of `date`, retried under `policy`, and says how many
 /// attempts it took. A report that is not there yet is a transient failure (exit 3 once the
 /// policy gives up: the processor may deliver it later); a refused download is permanent.
-pub async fn acquire(
+pub(crate) async fn acquire(
     location: &ReportLocation,
     date: NaiveDate,
     downloads: &Path,

@@ -13,7 +13,7 @@ use std::ops::Deref;
 
 /// Text of a processor's or the ledger's id.
 #[derive(Clone)]
-pub struct Id(Repr);
+pub(crate) struct Id(Repr);
 
 #[derive(Clone)]
 enum Repr {
@@ -23,10 +23,10 @@ enum Repr {
 
 impl Id {
     /// Longest id stored inline, in bytes.
-    pub const INLINE: usize = 23;
+    pub(crate) const INLINE: usize = 23;
 
     /// The id as text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match &self.0 {
             // only whole `str`s are ever stored, so the check cannot fail
             Repr::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),

@@ -15,24 +15,24 @@ use crate::source::{ReadSpec, Source};
 
 /// A ledger row that cannot be matched as it stands (no id, an unknown currency…).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnreadableRow {
+pub(crate) struct UnreadableRow {
     /// The row's id as text, or `(none)`.
-    pub id: String,
-    pub reason: String,
+    pub(crate) id: String,
+    pub(crate) reason: String,
 }
 
 /// What was read: the entries to match, and the rows that could not become entries.
 #[derive(Debug, Default)]
-pub struct LedgerRead {
-    pub entries: Vec<LedgerEntry>,
-    pub unreadable: Vec<UnreadableRow>,
+pub(crate) struct LedgerRead {
+    pub(crate) entries: Vec<LedgerEntry>,
+    pub(crate) unreadable: Vec<UnreadableRow>,
     /// Rows of the table with no booking time: they belong to no business day.
-    pub undated: u64,
+    pub(crate) undated: u64,
 }
 
 impl LedgerRead {
     /// Rows of the day (and carried rows) considered: entries plus unreadable rows.
-    pub fn rows_read(&self) -> u64 {
+    pub(crate) fn rows_read(&self) -> u64 {
         (self.entries.len() + self.unreadable.len()) as u64
     }
 }
@@ -40,7 +40,7 @@ impl LedgerRead {
 /// Reads the ledger rows booked on `day`, plus any row whose id `carried` accepts whatever its
 /// day (in-flight rows of earlier days, re-examined). Rows stream in id order; nothing is
 /// written.
-pub async fn read_ledger(
+pub(crate) async fn read_ledger(
     source: &Source,
     ledger: &LedgerSpec,
     day: &BusinessDay,

@@ -57,62 +57,62 @@ use crate::money::Currency;
 #[serde(deny_unknown_fields)]
 pub struct MappedFormat {
     /// The records' `processor`.
-    pub name: String,
+    pub(crate) name: String,
     #[serde(default = "default_delimiter")]
-    pub delimiter: char,
+    pub(crate) delimiter: char,
     #[serde(default = "default_decimal_separator")]
-    pub decimal_separator: char,
+    pub(crate) decimal_separator: char,
     /// chrono strftime format of `created_at` (and of `available_at` unless overridden).
-    pub datetime_format: String,
+    pub(crate) datetime_format: String,
     #[serde(default)]
-    pub available_at_format: Option<String>,
+    pub(crate) available_at_format: Option<String>,
     /// Zone of timestamps without an offset: IANA name, abbreviation (`CET`) or offset (`+01:00`).
     #[serde(default = "default_time_zone")]
-    pub time_zone: String,
+    pub(crate) time_zone: String,
     /// Fixed currency for files without a currency column.
     #[serde(default)]
-    pub currency: Option<String>,
-    pub columns: MappedColumns,
+    pub(crate) currency: Option<String>,
+    pub(crate) columns: MappedColumns,
     #[serde(default)]
-    pub amounts: AmountSigns,
+    pub(crate) amounts: AmountSigns,
     #[serde(default)]
-    pub fees_are_negative: bool,
+    pub(crate) fees_are_negative: bool,
     /// File value of the kind column → kind (keys matched case-insensitively after trimming).
     #[serde(default)]
-    pub kinds: BTreeMap<String, Kind>,
+    pub(crate) kinds: BTreeMap<String, Kind>,
     /// Kind of rows whose value is not in `kinds` (or of every row without a kind column).
     #[serde(default)]
-    pub default_kind: Option<Kind>,
+    pub(crate) default_kind: Option<Kind>,
 }
 
 /// Header names of the file's columns for each canonical field.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MappedColumns {
-    pub record_id: String,
-    pub created_at: String,
+pub(crate) struct MappedColumns {
+    pub(crate) record_id: String,
+    pub(crate) created_at: String,
     #[serde(default)]
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
     #[serde(default)]
-    pub gross: Option<String>,
+    pub(crate) gross: Option<String>,
     #[serde(default)]
-    pub fee: Option<String>,
+    pub(crate) fee: Option<String>,
     #[serde(default)]
-    pub net: Option<String>,
+    pub(crate) net: Option<String>,
     #[serde(default)]
-    pub currency: Option<String>,
+    pub(crate) currency: Option<String>,
     #[serde(default)]
-    pub available_at: Option<String>,
+    pub(crate) available_at: Option<String>,
     #[serde(default)]
-    pub payout_id: Option<String>,
+    pub(crate) payout_id: Option<String>,
     #[serde(default)]
-    pub reference: Option<String>,
+    pub(crate) reference: Option<String>,
 }
 
 /// How the file signs its gross and net amounts.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
-pub enum AmountSigns {
+pub(crate) enum AmountSigns {
     /// Amounts carry their own sign: positive into the merchant balance.
     #[default]
     Signed,
@@ -140,7 +140,7 @@ fn default_time_zone() -> String {
 impl MappedFormat {
     /// Checks the mapping on its own (zone, formats, separators, required choices), so a bad
     /// configuration is refused before any file is read.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         Plan::new(self).map(|_| ())
     }
 }

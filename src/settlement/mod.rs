@@ -9,27 +9,27 @@
 //! Headers are matched case-insensitively after trimming, in any order; a UTF-8 BOM, CRLF line
 //! endings and quoted fields spanning lines are handled, and line numbers are those of the file.
 
-pub mod adyen;
-pub mod braintree;
-pub mod check;
+pub(crate) mod adyen;
+pub(crate) mod braintree;
+pub(crate) mod check;
 mod csv_rows;
-pub mod fetch;
-pub mod id;
-pub mod ledger;
-pub mod mapped;
-pub mod matching;
-pub mod record;
-pub mod spec;
-pub mod stripe;
+pub(crate) mod fetch;
+pub(crate) mod id;
+pub(crate) mod ledger;
+pub(crate) mod mapped;
+pub(crate) mod matching;
+pub(crate) mod record;
+pub(crate) mod spec;
+pub(crate) mod stripe;
 mod zone;
 
 use std::io::Read;
 
 use csv_rows::{Row, drive};
 
-pub use id::Id;
-pub use mapped::{AmountSigns, MappedColumns, MappedFormat};
-pub use record::{Kind, SettlementRecord, SourceLine};
+pub(crate) use id::Id;
+pub(crate) use mapped::MappedFormat;
+pub(crate) use record::{Kind, SettlementRecord, SourceLine};
 
 /// The layout of a settlement report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl Format {
     }
 
     /// The `processor` value of the records this format produces.
-    pub fn processor(&self) -> &str {
+    pub(crate) fn processor(&self) -> &str {
         match self {
             Format::Stripe => stripe::PROCESSOR,
             Format::Braintree => braintree::PROCESSOR,
@@ -69,19 +69,19 @@ impl Format {
 /// Everything one report produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ParseOutcome {
-    pub records: Vec<SettlementRecord>,
-    pub quarantined: Vec<Quarantined>,
+    pub(crate) records: Vec<SettlementRecord>,
+    pub(crate) quarantined: Vec<Quarantined>,
     /// Data rows read (blank lines excluded); always `records.len() + quarantined.len()`.
     pub rows_read: u64,
 }
 
 /// A data row that could not become a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quarantined {
-    pub source: SourceLine,
-    pub reason: String,
+pub(crate) struct Quarantined {
+    pub(crate) source: SourceLine,
+    pub(crate) reason: String,
     /// The row re-encoded as one CSV line (fields as read, re-quoted where needed).
-    pub raw: String,
+    pub(crate) raw: String,
 }
 
 /// A problem with a whole report; nothing of the file is used.
@@ -222,6 +222,7 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
+    use super::mapped::{AmountSigns, MappedColumns};
     use super::test_support::*;
     use super::*;
 

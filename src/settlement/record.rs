@@ -28,7 +28,7 @@ use crate::money::{Currency, format_major};
 /// What a settlement line is, across processors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub(crate) enum Kind {
     Charge,
     Refund,
     Dispute,
@@ -41,7 +41,7 @@ pub enum Kind {
 
 impl Kind {
     /// Snake-case name, as used in configuration and reports (`dispute_reversal`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Charge => "charge",
             Kind::Refund => "refund",
@@ -64,10 +64,10 @@ impl fmt::Display for Kind {
 /// Where a line came from: the file as named by the caller, and the 1-based line on which the
 /// CSV record starts (the header is line 1; a quoted field spanning lines counts every line).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct SourceLine {
+pub(crate) struct SourceLine {
     /// Shared by every line of one file (a million lines, one path).
-    pub path: std::sync::Arc<str>,
-    pub line: u64,
+    pub(crate) path: std::sync::Arc<str>,
+    pub(crate) line: u64,
 }
 
 impl fmt::Display for SourceLine {
@@ -78,29 +78,29 @@ impl fmt::Display for SourceLine {
 
 /// One line of a processor report, normalised. See the module doc for the sign convention.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SettlementRecord {
+pub(crate) struct SettlementRecord {
     /// `stripe`, `braintree`, `adyen`, or a mapped format's name.
     /// Borrowed for the built-in formats: no allocation per line.
-    pub processor: std::borrow::Cow<'static, str>,
+    pub(crate) processor: std::borrow::Cow<'static, str>,
     /// The processor's id for the line (balance transaction, transaction id, PSP reference…).
-    pub record_id: Id,
-    pub kind: Kind,
-    pub gross_minor: i64,
-    pub fee_minor: i64,
-    pub net_minor: i64,
-    pub currency: Currency,
-    pub created_at: DateTime<Utc>,
-    pub available_at: Option<DateTime<Utc>>,
+    pub(crate) record_id: Id,
+    pub(crate) kind: Kind,
+    pub(crate) gross_minor: i64,
+    pub(crate) fee_minor: i64,
+    pub(crate) net_minor: i64,
+    pub(crate) currency: Currency,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) available_at: Option<DateTime<Utc>>,
     /// Payout or settlement batch the line was paid out in.
-    pub payout_id: Option<Id>,
+    pub(crate) payout_id: Option<Id>,
     /// Reference that links the line to our ledger (merchant reference, order id), when present.
-    pub reference: Option<Id>,
-    pub source: SourceLine,
+    pub(crate) reference: Option<Id>,
+    pub(crate) source: SourceLine,
 }
 
 impl SettlementRecord {
     /// `Err(reason)` unless `net == gross - fee` (the reason starts with `net ≠ gross − fee`).
-    pub fn check_balance(&self) -> Result<(), String> {
+    pub(crate) fn check_balance(&self) -> Result<(), String> {
         check_net(
             self.gross_minor,
             self.fee_minor,

@@ -10,7 +10,7 @@ use super::matching::MatchRules;
 /// Whether the ledger's amount columns are minor units (cents) or decimal major units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum AmountUnit {
+pub(crate) enum AmountUnit {
     #[default]
     Minor,
     Major,
@@ -19,26 +19,26 @@ pub enum AmountUnit {
 /// The ledger side: a table on a source and what its columns mean.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LedgerSpec {
-    pub source: String,
-    pub table: String,
+pub(crate) struct LedgerSpec {
+    pub(crate) source: String,
+    pub(crate) table: String,
     /// The column holding the id a report line names.
-    pub id: String,
+    pub(crate) id: String,
     /// Signed like a report's gross: money in positive, refunds and disputes negative.
-    pub amount: String,
-    pub currency: String,
+    pub(crate) amount: String,
+    pub(crate) currency: String,
     /// When the ledger booked the row: it places the row in a business day.
-    pub at: String,
-    pub status: Option<String>,
-    pub fee: Option<String>,
-    pub payout: Option<String>,
+    pub(crate) at: String,
+    pub(crate) status: Option<String>,
+    pub(crate) fee: Option<String>,
+    pub(crate) payout: Option<String>,
     #[serde(default)]
-    pub amount_unit: AmountUnit,
+    pub(crate) amount_unit: AmountUnit,
 }
 
 impl LedgerSpec {
     /// Every column named, in a fixed order: id, amount, currency, at, then the optional ones.
-    pub fn columns(&self) -> Vec<&str> {
+    pub(crate) fn columns(&self) -> Vec<&str> {
         [&self.id, &self.amount, &self.currency, &self.at]
             .into_iter()
             .map(String::as_str)
@@ -54,10 +54,10 @@ impl LedgerSpec {
 
 /// A validated settlement check.
 #[derive(Debug, Clone)]
-pub struct SettlementSpec {
-    pub name: String,
-    pub format: Format,
-    pub location: ReportLocation,
-    pub ledger: LedgerSpec,
-    pub rules: MatchRules,
+pub(crate) struct SettlementSpec {
+    pub(crate) name: String,
+    pub(crate) format: Format,
+    pub(crate) location: ReportLocation,
+    pub(crate) ledger: LedgerSpec,
+    pub(crate) rules: MatchRules,
 }

@@ -7,7 +7,7 @@ use super::Engine;
 
 /// A value bound to one placeholder.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Param {
+pub(crate) enum Param {
     Int(i64),
     Text(String),
     Bool(bool),
@@ -19,14 +19,14 @@ pub enum Param {
 
 /// Terms joined by AND, with their parameters in placeholder order.
 #[derive(Debug, Clone)]
-pub struct Conditions {
+pub(crate) struct Conditions {
     engine: Engine,
     terms: Vec<String>,
     params: Vec<Param>,
 }
 
 impl Conditions {
-    pub fn new(engine: Engine) -> Conditions {
+    pub(crate) fn new(engine: Engine) -> Conditions {
         Conditions {
             engine,
             terms: Vec::new(),
@@ -37,7 +37,7 @@ impl Conditions {
     /// Adds a parameter and returns its placeholder (`$n` on PostgreSQL, `?` elsewhere). Take
     /// a term's placeholders in the order they appear in it, then [`Conditions::push`] it, so
     /// positional `?` placeholders meet their values in order.
-    pub fn param(&mut self, param: Param) -> String {
+    pub(crate) fn param(&mut self, param: Param) -> String {
         self.params.push(param);
         match self.engine {
             Engine::Postgres => format!("${}", self.params.len()),
@@ -45,17 +45,17 @@ impl Conditions {
         }
     }
 
-    pub fn push(&mut self, term: String) {
+    pub(crate) fn push(&mut self, term: String) {
         self.terms.push(term);
     }
 
     /// No term: every row.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.terms.is_empty()
     }
 
     /// ` WHERE a AND b`, or nothing when there is no term.
-    pub fn where_clause(&self) -> String {
+    pub(crate) fn where_clause(&self) -> String {
         if self.terms.is_empty() {
             String::new()
         } else {
@@ -64,7 +64,7 @@ impl Conditions {
     }
 
     /// `query` with every parameter bound, in placeholder order.
-    pub fn bind<'q, DB: sqlx::Database>(
+    pub(crate) fn bind<'q, DB: sqlx::Database>(
         &self,
         mut query: sqlx::query::Query<'q, DB, DB::Arguments>,
     ) -> sqlx::query::Query<'q, DB, DB::Arguments>

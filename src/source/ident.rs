@@ -8,7 +8,7 @@ use super::Engine;
 const MAX_LEN: usize = 63;
 
 /// A column name: an ASCII letter or `_`, then letters, digits or `_`.
-pub fn validate_column(name: &str) -> Result<(), String> {
+pub(crate) fn validate_column(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let first_ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_');
     if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || name.len() > MAX_LEN {
@@ -20,7 +20,7 @@ pub fn validate_column(name: &str) -> Result<(), String> {
 }
 
 /// A table name, optionally qualified by its schema (`schema.table`).
-pub fn validate_table(name: &str) -> Result<(), String> {
+pub(crate) fn validate_table(name: &str) -> Result<(), String> {
     let parts: Vec<&str> = name.split('.').collect();
     if parts.len() > 2 {
         return Err(format!(
@@ -36,7 +36,7 @@ pub fn validate_table(name: &str) -> Result<(), String> {
 }
 
 /// A name recon gives to a source or a check: letters, digits, `_` and `-`.
-pub fn validate_name(name: &str) -> Result<(), String> {
+pub(crate) fn validate_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= MAX_LEN
         && name
@@ -52,7 +52,7 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 }
 
 /// Quotes a validated column or (schema-qualified) table name for `engine`.
-pub fn quote(engine: Engine, name: &str) -> String {
+pub(crate) fn quote(engine: Engine, name: &str) -> String {
     let q = match engine {
         Engine::MySql => '`',
         Engine::Sqlite | Engine::Postgres => '"',

@@ -2,18 +2,18 @@
 
 mod condition;
 pub mod filter;
-pub mod ident;
+pub(crate) mod ident;
 mod mysql;
 mod pg_wire;
 mod postgres;
 pub mod pushdown;
 mod sqlite;
-pub mod text;
+pub(crate) mod text;
 
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
 
-pub use condition::{Conditions, Param};
+pub(crate) use condition::{Conditions, Param};
 
 use crate::canonical::{LogicalType, Value};
 use crate::error::{Error, Result};
@@ -34,7 +34,7 @@ pub struct SourceSpec {
 
 /// The database engines a source or the store can live on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+pub(crate) enum Engine {
     Sqlite,
     Postgres,
     MySql,
@@ -42,7 +42,7 @@ pub enum Engine {
 
 impl Engine {
     /// Tells the engine from a connection URL's scheme.
-    pub fn from_url(url: &str) -> Result<Engine> {
+    pub(crate) fn from_url(url: &str) -> Result<Engine> {
         let scheme = url
             .split(':')
             .next()
@@ -58,14 +58,6 @@ impl Engine {
             ))),
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Engine::Sqlite => "sqlite",
-            Engine::Postgres => "postgres",
-            Engine::MySql => "mysql",
-        }
-    }
 }
 
 /// A column as the source's catalog describes it.
@@ -73,8 +65,8 @@ impl Engine {
 pub struct Column {
     pub name: String,
     /// The type as declared in the source (for messages).
-    pub declared: String,
-    pub logical: LogicalType,
+    pub(crate) declared: String,
+    pub(crate) logical: LogicalType,
 }
 
 /// How the rows of a table are read: which columns, in which order, keyed by the first `key_len`.
@@ -96,7 +88,7 @@ pub struct ReadSpec {
 impl ReadSpec {
     /// Whether a decoded row is one this read wants: in its business day and kept by its filter.
     /// Exact, whatever a pushed-down condition let through.
-    pub fn wants(&self, values: &[Value]) -> bool {
+    pub(crate) fn wants(&self, values: &[Value]) -> bool {
         let in_day = self.day.is_none_or(|day| match values.get(day.column) {
             Some(Value::Timestamp(t)) => *t >= day.start && *t < day.end,
             Some(Value::Date(d)) => *d == day.date,
@@ -110,13 +102,13 @@ impl ReadSpec {
 /// too young to compare, because a replica or a pipeline may not have caught up yet.
 #[derive(Debug, Clone, Copy)]
 pub struct InFlight {
-    pub column: usize,
-    pub since: chrono::DateTime<chrono::Utc>,
+    pub(crate) column: usize,
+    pub(crate) since: chrono::DateTime<chrono::Utc>,
 }
 
 impl InFlight {
     /// Whether the row is in flight; a row without a time in the column is settled.
-    pub fn holds(&self, values: &[Value]) -> bool {
+    pub(crate) fn holds(&self, values: &[Value]) -> bool {
         matches!(values.get(self.column), Some(Value::Timestamp(t)) if *t >= self.since)
     }
 }
@@ -125,10 +117,10 @@ impl InFlight {
 /// row in a day, the day's date, and the instants it spans.
 #[derive(Debug, Clone, Copy)]
 pub struct DayWindow {
-    pub column: usize,
-    pub date: chrono::NaiveDate,
-    pub start: chrono::DateTime<chrono::Utc>,
-    pub end: chrono::DateTime<chrono::Utc>,
+    pub(crate) column: usize,
+    pub(crate) date: chrono::NaiveDate,
+    pub(crate) start: chrono::DateTime<chrono::Utc>,
+    pub(crate) end: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a pushed-down day condition compares the column with.
@@ -199,16 +191,16 @@ impl RowBatch {
         std::mem::replace(self, empty)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.values.len().checked_div(self.width).unwrap_or(0)
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
 
     /// Row `index`; it must be below [`RowBatch::len`].
-    pub fn row(&self, index: usize) -> &[Value] {
+    pub(crate) fn row(&self, index: usize) -> &[Value] {
         &self.values[index * self.width..(index + 1) * self.width]
     }
 
@@ -222,9 +214,9 @@ const BATCHES_IN_FLIGHT: usize = 8;
 
 /// An open, read-only connection pool to one named source.
 pub struct Source {
-    pub name: String,
-    pub engine: Engine,
-    pub timezone: Tz,
+    pub(crate) name: String,
+    pub(crate) engine: Engine,
+    pub(crate) timezone: Tz,
     pool: Pool,
 }
 

@@ -12,14 +12,19 @@ use crate::error::{Error, Result};
 /// The keys of a segment: after `after` (exclusive) up to `up_to` (inclusive); `None` is open.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyRange {
-    pub after: Option<Vec<Value>>,
-    pub up_to: Option<Vec<Value>>,
+    pub(crate) after: Option<Vec<Value>>,
+    pub(crate) up_to: Option<Vec<Value>>,
 }
 
 /// Why `spec` cannot be hashed in SQL on `engine` exactly as recon hashes it, if it cannot.
 /// `hashed` is how many of the read columns are hashed; `zone` the source's zone for
 /// wall-clock timestamps.
-pub fn unsupported(engine: Engine, spec: &ReadSpec, hashed: usize, zone: Tz) -> Option<String> {
+pub(crate) fn unsupported(
+    engine: Engine,
+    spec: &ReadSpec,
+    hashed: usize,
+    zone: Tz,
+) -> Option<String> {
     if engine == Engine::Sqlite {
         return Some("SQLite has no SHA-256 in SQL".to_string());
     }
@@ -394,7 +399,7 @@ impl Snapshot {
     }
 
     /// How many rows of `spec` fall in `range`.
-    pub async fn count(
+    pub(crate) async fn count(
         &mut self,
         source: &Source,
         spec: &ReadSpec,
@@ -465,7 +470,7 @@ impl Snapshot {
 
     /// The `n`-th key after `after` (all keys when `None`), in key order: the upper bound of a
     /// segment of `n` rows; `None` when fewer rows are left.
-    pub async fn nth_key_after(
+    pub(crate) async fn nth_key_after(
         &mut self,
         source: &Source,
         spec: &ReadSpec,
@@ -503,7 +508,7 @@ impl Snapshot {
     }
 
     /// Every `step`-th key of `range` in key order: the upper bounds of segments of `step` rows.
-    pub async fn boundaries(
+    pub(crate) async fn boundaries(
         &mut self,
         source: &Source,
         spec: &ReadSpec,
@@ -583,7 +588,7 @@ impl Snapshot {
     }
 
     /// The keys of the rows still in flight (none without a settle column), in key order.
-    pub async fn in_flight_keys(
+    pub(crate) async fn in_flight_keys(
         &mut self,
         source: &Source,
         spec: &ReadSpec,
@@ -620,7 +625,7 @@ impl Snapshot {
     }
 
     /// The full rows (every read column, decoded) of `keys`, in key order.
-    pub async fn rows(
+    pub(crate) async fn rows(
         &mut self,
         source: &Source,
         spec: &ReadSpec,

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use crate::canonical::{LogicalType, Value, normalize_decimal};
 
 /// The canonical value of `text` read as `logical` (timestamps without a zone in `tz`).
-pub fn value_from_text(logical: LogicalType, text: &str, tz: Tz) -> Result<Value, String> {
+pub(crate) fn value_from_text(logical: LogicalType, text: &str, tz: Tz) -> Result<Value, String> {
     Ok(match logical {
         LogicalType::Integer => Value::Int(
             text.trim()
@@ -40,7 +40,7 @@ pub fn value_from_text(logical: LogicalType, text: &str, tz: Tz) -> Result<Value
 
 /// Parses the text forms timestamps come in: `YYYY-MM-DD HH:MM:SS[.f]` with a space or `T`,
 /// optionally ending in `Z` or `±HH:MM` (or `±HH`). Without a zone it is read in `tz`.
-pub fn parse_timestamp(text: &str, tz: Tz) -> std::result::Result<DateTime<Utc>, String> {
+pub(crate) fn parse_timestamp(text: &str, tz: Tz) -> std::result::Result<DateTime<Utc>, String> {
     let bad = || format!("{text:?} is not a timestamp (YYYY-MM-DD HH:MM:SS[.ffffff][Z|±HH:MM])");
     let s = text.trim();
     // What MySQL's DATE_FORMAT and most writers produce, read without trying formats in turn.
@@ -79,7 +79,7 @@ pub fn parse_timestamp(text: &str, tz: Tz) -> std::result::Result<DateTime<Utc>,
 
 /// `YYYY-MM-DD HH:MM:SS` with a space or `T`, optionally `.` and 1–9 fraction digits, exactly,
 /// as a valid date and time; `None` for anything else (the general parsers then decide).
-pub fn plain_datetime(text: &str) -> Option<NaiveDateTime> {
+pub(crate) fn plain_datetime(text: &str) -> Option<NaiveDateTime> {
     let b = text.as_bytes();
     if b.len() < 19
         || b[4] != b'-'
@@ -115,7 +115,7 @@ pub fn plain_datetime(text: &str) -> Option<NaiveDateTime> {
 
 /// A wall-clock time read in `tz`, as an instant; a time in a daylight-saving fold or gap is
 /// an error (it names no single instant), never a guess.
-pub fn in_zone(naive: NaiveDateTime, tz: Tz) -> Result<DateTime<Utc>, String> {
+pub(crate) fn in_zone(naive: NaiveDateTime, tz: Tz) -> Result<DateTime<Utc>, String> {
     match tz.from_local_datetime(&naive) {
         chrono::LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
         chrono::LocalResult::Ambiguous(_, _) => Err(format!(

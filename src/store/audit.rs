@@ -16,20 +16,20 @@ use crate::error::{Error, Result};
 use crate::run_id::RunId;
 
 /// `prev_hash` of the first entry.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// An entry about to be appended.
 #[derive(Debug, Clone)]
-pub struct NewEntry {
-    pub action: &'static str,
-    pub actor: String,
-    pub run_id: Option<RunId>,
+pub(crate) struct NewEntry {
+    pub(crate) action: &'static str,
+    pub(crate) actor: String,
+    pub(crate) run_id: Option<RunId>,
     /// JSON text; hashed exactly as stored.
-    pub payload: String,
+    pub(crate) payload: String,
 }
 
 impl NewEntry {
-    pub fn new(
+    pub(crate) fn new(
         action: &'static str,
         actor: &str,
         run_id: Option<RunId>,
@@ -46,20 +46,20 @@ impl NewEntry {
 
 /// An entry as stored and exported.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Entry {
-    pub seq: i64,
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub run_id: Option<RunId>,
-    pub payload: String,
-    pub prev_hash: String,
-    pub hash: String,
+pub(crate) struct Entry {
+    pub(crate) seq: i64,
+    pub(crate) at: String,
+    pub(crate) actor: String,
+    pub(crate) action: String,
+    pub(crate) run_id: Option<RunId>,
+    pub(crate) payload: String,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
 }
 
 impl Entry {
     /// The hash this entry's content and `prev_hash` call for.
-    pub fn expected_hash(&self) -> String {
+    pub(crate) fn expected_hash(&self) -> String {
         entry_hash(
             self.seq,
             &self.at,
@@ -95,15 +95,20 @@ pub fn entry_hash(
 
 /// Where one appended entry sits in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
-    pub seq: i64,
-    pub prev_hash: String,
-    pub hash: String,
+pub(crate) struct Link {
+    pub(crate) seq: i64,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
 }
 
 /// The links of `entries` appended at `at` from sequence number `first_seq`, after the entry
 /// whose hash is `prev_hash`: each entry's hash is the next one's `prev_hash`.
-pub fn chain(first_seq: i64, at: &str, mut prev_hash: String, entries: &[NewEntry]) -> Vec<Link> {
+pub(crate) fn chain(
+    first_seq: i64,
+    at: &str,
+    mut prev_hash: String,
+    entries: &[NewEntry],
+) -> Vec<Link> {
     let mut links = Vec::with_capacity(entries.len());
     for (seq, entry) in (first_seq..).zip(entries) {
         let hash = entry_hash(
@@ -125,7 +130,7 @@ pub fn chain(first_seq: i64, at: &str, mut prev_hash: String, entries: &[NewEntr
 }
 
 /// Now, at the microsecond precision every store keeps, as canonical text.
-pub fn now_text() -> String {
+pub(crate) fn now_text() -> String {
     let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
     format_timestamp(&now)
 }
@@ -133,21 +138,21 @@ pub fn now_text() -> String {
 /// One problem `verify` found, named by the entry's sequence number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Break {
-    pub seq: i64,
-    pub problem: String,
+    pub(crate) seq: i64,
+    pub(crate) problem: String,
 }
 
 /// Walks entries in sequence order, starting after `previous` (seq and hash of the entry
 /// before the first one given; `(0, GENESIS)` from the start), and names every break.
-pub struct Verifier {
+pub(crate) struct Verifier {
     expected_seq: i64,
     previous_hash: String,
-    pub checked: u64,
-    pub breaks: Vec<Break>,
+    pub(crate) checked: u64,
+    pub(crate) breaks: Vec<Break>,
 }
 
 impl Verifier {
-    pub fn new(previous_seq: i64, previous_hash: String) -> Self {
+    pub(crate) fn new(previous_seq: i64, previous_hash: String) -> Self {
         Verifier {
             expected_seq: previous_seq + 1,
             previous_hash,
@@ -156,7 +161,7 @@ impl Verifier {
         }
     }
 
-    pub fn check(&mut self, entry: &Entry) {
+    pub(crate) fn check(&mut self, entry: &Entry) {
         self.checked += 1;
         if entry.seq > self.expected_seq {
             let problem = if entry.seq == self.expected_seq + 1 {
@@ -193,7 +198,7 @@ impl Verifier {
     }
 
     /// Compares the end of the chain with the head the store keeps.
-    pub fn finish(&mut self, head_seq: i64, head_hash: &str) {
+    pub(crate) fn finish(&mut self, head_seq: i64, head_hash: &str) {
         let last_seq = self.expected_seq - 1;
         if head_seq > last_seq {
             self.breaks.push(Break {
@@ -218,8 +223,8 @@ impl Verifier {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
     pub checked: u64,
-    pub head_seq: i64,
-    pub head_hash: String,
+    pub(crate) head_seq: i64,
+    pub(crate) head_hash: String,
     pub breaks: Vec<Break>,
 }
 
@@ -250,7 +255,7 @@ where
 
 impl Store {
     /// The head of the chain: its last sequence number and hash.
-    pub async fn audit_head(&self) -> Result<(i64, String)> {
+    pub(crate) async fn audit_head(&self) -> Result<(i64, String)> {
         on_pool!(self, pool => {
             let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
                 .fetch_one(pool)

@@ -12,28 +12,28 @@ use crate::run_id::RunId;
 
 /// Which discrepancies `list` returns.
 #[derive(Debug, Default, Clone)]
-pub struct DiscrepancyFilter {
+pub(crate) struct DiscrepancyFilter {
     /// Only those still open (open, carried over).
-    pub open_only: bool,
+    pub(crate) open_only: bool,
     /// Only those of this business date.
-    pub date: Option<NaiveDate>,
-    pub check: Option<String>,
+    pub(crate) date: Option<NaiveDate>,
+    pub(crate) check: Option<String>,
 }
 
 /// A discrepancy with what an operator needs beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedDiscrepancy {
-    pub recorded: Recorded,
-    pub last_run_id: RunId,
-    pub ack_note: Option<String>,
-    pub ack_actor: Option<String>,
+pub(crate) struct ListedDiscrepancy {
+    pub(crate) recorded: Recorded,
+    pub(crate) last_run_id: RunId,
+    pub(crate) ack_note: Option<String>,
+    pub(crate) ack_actor: Option<String>,
 }
 
 const COLUMNS: &str = "id, check_name, partition_key, kind, key_json, columns_json, detail_json, status, first_run_id, last_run_id, ack_note, ack_actor";
 
 impl Store {
     /// Discrepancies matching `filter`, in id order.
-    pub async fn list_discrepancies(
+    pub(crate) async fn list_discrepancies(
         &self,
         filter: &DiscrepancyFilter,
     ) -> Result<Vec<ListedDiscrepancy>> {
@@ -70,7 +70,7 @@ impl Store {
 
     /// A settlement check's in-flight ledger rows from days before `date`: its `timing`
     /// discrepancies still open, to be examined again by this run.
-    pub async fn in_flight(&self, check: &str, date: NaiveDate) -> Result<Vec<Recorded>> {
+    pub(crate) async fn in_flight(&self, check: &str, date: NaiveDate) -> Result<Vec<Recorded>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM discrepancies
              WHERE check_name = $1 AND kind = 'timing' AND partition_key < $2
@@ -103,7 +103,7 @@ impl Store {
     }
 
     /// Marks a discrepancy explained by an operator, with the note in the audit trail.
-    pub async fn acknowledge(&self, id: i64, note: &str, actor: &str) -> Result<Recorded> {
+    pub(crate) async fn acknowledge(&self, id: i64, note: &str, actor: &str) -> Result<Recorded> {
         if note.trim().is_empty() {
             return Err(Error::bad_input(
                 "an acknowledgement needs a --note saying why",

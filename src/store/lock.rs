@@ -116,7 +116,7 @@ impl Store {
 
 impl RunLock {
     /// Releases the lock now (dropping it does too).
-    pub async fn release(mut self) {
+    pub(crate) async fn release(mut self) {
         if let Held::Postgres(conn) = &mut self.held
             && let Some(mut conn) = conn.take()
         {

@@ -273,10 +273,9 @@ mod lock;
 mod runs;
 mod seals;
 
-pub use lock::RunLock;
-pub use seals::{Seal, SealedRow};
+pub(crate) use seals::{Seal, SealedRow};
 
-pub use discrepancies::{DiscrepancyFilter, ListedDiscrepancy};
+pub(crate) use discrepancies::DiscrepancyFilter;
 
 /// What a finished check contributes to its run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -299,7 +298,7 @@ pub struct CheckRecord {
 
 impl CheckRecord {
     /// Records that the check ran to the end and found `found` discrepancies.
-    pub fn succeed(&mut self, found: usize) {
+    pub(crate) fn succeed(&mut self, found: usize) {
         (self.status, self.exit) = if found == 0 {
             (CheckStatus::Clean, Exit::Clean)
         } else {
@@ -309,7 +308,7 @@ impl CheckRecord {
 
     /// Records that the check failed with `e` after `self.attempts` attempts: the exit code it
     /// calls for, and a message (card numbers masked) that says how to complete it.
-    pub fn fail(&mut self, e: &Error) {
+    pub(crate) fn fail(&mut self, e: &Error) {
         let message = crate::mask::mask_card_numbers(&e.to_string()).into_owned();
         tracing::error!(error = %message, attempts = self.attempts, "check failed");
         self.status = CheckStatus::Failed;
@@ -343,7 +342,7 @@ pub enum CheckKind {
 }
 
 impl CheckKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CheckKind::Integrity => "integrity",
             CheckKind::Settlement => "settlement",
@@ -398,7 +397,7 @@ pub struct CheckChanges {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRow {
     pub id: RunId,
-    pub business_date: NaiveDate,
+    pub(crate) business_date: NaiveDate,
     pub status: String,
     pub outcome: Option<String>,
     pub superseded_by: Option<RunId>,
@@ -406,29 +405,29 @@ pub struct RunRow {
 
 /// One run in a report's history chart.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RunPoint {
-    pub run_id: RunId,
-    pub business_date: NaiveDate,
-    pub outcome: String,
-    pub discrepancies: i64,
+pub(crate) struct RunPoint {
+    pub(crate) run_id: RunId,
+    pub(crate) business_date: NaiveDate,
+    pub(crate) outcome: String,
+    pub(crate) discrepancies: i64,
 }
 
 /// A run as the store holds it, with everything its report shows.
 #[derive(Debug)]
-pub struct StoredRun {
-    pub id: RunId,
-    pub business_date: NaiveDate,
-    pub started_at: DateTime<Utc>,
-    pub config_digest: String,
-    pub checks: Vec<CheckRecord>,
-    pub seen: Vec<Recorded>,
-    pub resolved: Vec<Recorded>,
+pub(crate) struct StoredRun {
+    pub(crate) id: RunId,
+    pub(crate) business_date: NaiveDate,
+    pub(crate) started_at: DateTime<Utc>,
+    pub(crate) config_digest: String,
+    pub(crate) checks: Vec<CheckRecord>,
+    pub(crate) seen: Vec<Recorded>,
+    pub(crate) resolved: Vec<Recorded>,
 }
 
 impl StoredRun {
     /// The outcome its checks call for, the one needing the most attention; any discrepancy
     /// the run saw (a sealed day's included) makes it at least "discrepancies".
-    pub fn exit(&self) -> Exit {
+    pub(crate) fn exit(&self) -> Exit {
         let seen = if self.seen.is_empty() {
             Exit::Clean
         } else {
@@ -518,7 +517,7 @@ pub fn hostname() -> String {
 }
 
 /// Who is acting: the OS user, for operator actions.
-pub fn os_user() -> String {
+pub(crate) fn os_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .ok()
@@ -527,7 +526,7 @@ pub fn os_user() -> String {
 }
 
 /// How recon itself signs the entries of a run: `recon@host`.
-pub fn run_actor() -> String {
+pub(crate) fn run_actor() -> String {
     format!("recon@{}", hostname())
 }
 

@@ -246,7 +246,7 @@ impl Store {
     }
 
     /// Closes a run with its outcome; earlier finished runs of the same date are superseded by it.
-    pub async fn finish_run(
+    pub(crate) async fn finish_run(
         &self,
         run_id: RunId,
         exit: Exit,
@@ -294,7 +294,7 @@ impl Store {
 
     /// The run whose results stand for a date (and shard): the newest one not superseded and
     /// not running, with its outcome.
-    pub async fn latest_run(
+    pub(crate) async fn latest_run(
         &self,
         business_date: NaiveDate,
         shard: &str,
@@ -313,7 +313,7 @@ impl Store {
     }
 
     /// Reopens a finished run to complete the checks that failed in it; returns their names.
-    pub async fn begin_retry(&self, run_id: RunId) -> Result<Vec<String>> {
+    pub(crate) async fn begin_retry(&self, run_id: RunId) -> Result<Vec<String>> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE runs SET status = 'running', host = $2, pid = $3 WHERE id = $1")
@@ -338,7 +338,7 @@ impl Store {
     }
 
     /// Everything a run's report shows, read back from the store.
-    pub async fn stored_run(&self, run_id: RunId) -> Result<StoredRun> {
+    pub(crate) async fn stored_run(&self, run_id: RunId) -> Result<StoredRun> {
         on_pool!(self, pool => {
             let run = sqlx::query("SELECT business_date, started_at, config_digest FROM runs WHERE id = $1")
                 .bind(run_id)
@@ -429,7 +429,7 @@ impl Store {
 
     /// The latest `limit` finished runs that stand (not superseded), newest last, each with
     /// the number of discrepancies it saw: the history a report charts.
-    pub async fn recent_runs(&self, limit: i64) -> Result<Vec<RunPoint>> {
+    pub(crate) async fn recent_runs(&self, limit: i64) -> Result<Vec<RunPoint>> {
         on_pool!(self, pool => {
             let rows = sqlx::query(
                 "SELECT r.id, r.business_date, COALESCE(r.outcome, '') AS outcome,

@@ -15,19 +15,19 @@ use crate::run_id::RunId;
 
 /// A sealed partition of a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seal {
-    pub partition: String,
-    pub digest: String,
-    pub row_count: i64,
-    pub sealed_run_id: RunId,
+pub(crate) struct Seal {
+    pub(crate) partition: String,
+    pub(crate) digest: String,
+    pub(crate) row_count: i64,
+    pub(crate) sealed_run_id: RunId,
 }
 
 /// One sealed row: its key hashed (to match) and masked (to show), and its row hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SealedRow {
-    pub key_hash: String,
-    pub key_json: String,
-    pub row_hash: String,
+pub(crate) struct SealedRow {
+    pub(crate) key_hash: String,
+    pub(crate) key_json: String,
+    pub(crate) row_hash: String,
 }
 
 /// The open sealed-day discrepancies of a partition: the only ones a verification settles.
@@ -41,7 +41,7 @@ const STILL_OPEN_SEAL: &str = "
 impl Store {
     /// Seals a clean partition, once: a later clean rerun does not move an existing seal.
     /// Returns whether this call sealed it.
-    pub async fn seal(
+    pub(crate) async fn seal(
         &self,
         run_id: RunId,
         check: &str,
@@ -96,7 +96,7 @@ impl Store {
     }
 
     /// The check's seals with partitions in `[from, to)` (dates as `YYYY-MM-DD`), oldest first.
-    pub async fn seals(&self, check: &str, from: &str, to: &str) -> Result<Vec<Seal>> {
+    pub(crate) async fn seals(&self, check: &str, from: &str, to: &str) -> Result<Vec<Seal>> {
         on_pool!(self, pool => {
             let rows: Vec<(String, String, i64, RunId)> = sqlx::query_as(
                 "SELECT partition_key, digest, row_count, sealed_run_id FROM seals
@@ -116,7 +116,7 @@ impl Store {
     }
 
     /// The sealed rows of a partition, by key hash.
-    pub async fn sealed_rows(
+    pub(crate) async fn sealed_rows(
         &self,
         check: &str,
         partition: &str,
@@ -139,7 +139,7 @@ impl Store {
 
     /// Records a re-verification of a sealed partition: `found` are its rows changed since the
     /// seal; earlier findings no longer there are resolved.
-    pub async fn record_seal_verification(
+    pub(crate) async fn record_seal_verification(
         &self,
         run_id: RunId,
         seal: &Seal,

@@ -9,7 +9,7 @@ impl MatchOutcome {
     /// record is in exactly one match, or in one or more discrepancies and no match; each ledger
     /// entry likewise, or else in `not_expected` exactly once. Every index must be in range and
     /// every discrepancy must name something. `Err` lists every problem.
-    pub fn check_accounted(&self, records: usize, ledger: usize) -> Result<(), String> {
+    pub(crate) fn check_accounted(&self, records: usize, ledger: usize) -> Result<(), String> {
         let mut problems = Vec::new();
         let mut rec_matched = vec![0u32; records];
         let mut rec_found = vec![0u32; records];

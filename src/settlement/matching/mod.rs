@@ -72,30 +72,28 @@ mod fixtures;
 use crate::discrepancy::SettlementKind;
 use crate::money::{Currency, format_major};
 
-pub use tolerance::TOLERANCE_CANDIDATE_LIMIT;
-
 /// One ledger row as the ledger query returns it (the wiring fills this from any engine).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LedgerEntry {
+pub(crate) struct LedgerEntry {
     /// The id the processor's `record_id` (or `reference`) should equal.
-    pub id: Id,
+    pub(crate) id: Id,
     /// Signed minor units, in the same convention as a record's gross (charge +, refund −).
-    pub amount_minor: i64,
-    pub currency: Currency,
+    pub(crate) amount_minor: i64,
+    pub(crate) currency: Currency,
     /// Ledger status text, e.g. `settled`, `pending`, `failed` (short, so held as an [`Id`]).
-    pub status: Option<Id>,
+    pub(crate) status: Option<Id>,
     /// When the ledger booked it.
-    pub at: DateTime<Utc>,
+    pub(crate) at: DateTime<Utc>,
     /// The fee the ledger recorded, when the ledger has a fee column.
-    pub fee_minor: Option<i64>,
+    pub(crate) fee_minor: Option<i64>,
     /// The payout the ledger says settled it, when known.
-    pub payout_id: Option<Id>,
+    pub(crate) payout_id: Option<Id>,
 }
 
 /// Which record field must equal [`LedgerEntry::id`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum MatchOn {
+pub(crate) enum MatchOn {
     /// The processor's id for the line ([`SettlementRecord::record_id`]).
     #[default]
     RecordId,
@@ -106,20 +104,20 @@ pub enum MatchOn {
 /// How records are matched to ledger entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct MatchRules {
+pub(crate) struct MatchRules {
     /// Which record field equals `LedgerEntry::id`.
-    pub match_on: MatchOn,
+    pub(crate) match_on: MatchOn,
     /// Largest accepted |report gross − ledger amount| in minor units; 0 = exact. A negative
     /// value counts as 0.
-    pub amount_tolerance_minor: i64,
+    pub(crate) amount_tolerance_minor: i64,
     /// Largest number of UTC calendar days between a record's creation and a ledger booking for
     /// tolerance matching; 0 = same day only, and no tolerance step at all when the amount
     /// tolerance is 0 too.
-    pub date_window_days: u32,
+    pub(crate) date_window_days: u32,
     /// Ledger statuses that mean "the processor should have settled it"; empty = any.
-    pub settled_statuses: Vec<String>,
+    pub(crate) settled_statuses: Vec<String>,
     /// How many days a ledger entry may be missing from reports before it is a real discrepancy.
-    pub timing_window_days: u32,
+    pub(crate) timing_window_days: u32,
 }
 
 impl Default for MatchRules {
@@ -137,7 +135,7 @@ impl Default for MatchRules {
 /// How a record was matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum MatchHow {
+pub(crate) enum MatchHow {
     /// Same id, and everything compared agrees.
     ExactId,
     /// Different ids, paired by amount within tolerance and date within the window.
@@ -148,7 +146,8 @@ pub enum MatchHow {
 
 impl MatchHow {
     /// Snake-case name (`exact_id`, `tolerance`, `payout_total`).
-    pub fn as_str(self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MatchHow::ExactId => "exact_id",
             MatchHow::Tolerance => "tolerance",
@@ -159,19 +158,19 @@ impl MatchHow {
 
 /// A record accounted for by a match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Matched {
+pub(crate) struct Matched {
     /// Index into the records.
-    pub record: usize,
+    pub(crate) record: usize,
     /// Index into the ledger; `None` for a payout total without a ledger row of its own.
-    pub ledger: Option<usize>,
-    pub how: MatchHow,
+    pub(crate) ledger: Option<usize>,
+    pub(crate) how: MatchHow,
     /// Report gross − ledger amount (within the tolerance; 0 when equal or without a ledger row).
-    pub amount_diff_minor: i64,
+    pub(crate) amount_diff_minor: i64,
     /// UTC calendar days between the record's creation and the ledger booking (0 without a row).
-    pub days_apart: i64,
+    pub(crate) days_apart: i64,
     /// For [`MatchHow::PayoutTotal`]: the ledger items the total was compared with. They are
     /// accounted for by their own matches or findings, not by this one.
-    pub payout_items: Vec<usize>,
+    pub(crate) payout_items: Vec<usize>,
 }
 
 impl Matched {
@@ -190,41 +189,42 @@ impl Matched {
 
 /// One finding, naming the records and ledger entries it accounts for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SettlementDiscrepancy {
-    pub kind: SettlementKind,
+pub(crate) struct SettlementDiscrepancy {
+    pub(crate) kind: SettlementKind,
     /// Indexes into the records (for file:line), ordered by file and line.
-    pub records: Vec<usize>,
+    pub(crate) records: Vec<usize>,
     /// Indexes into the ledger (for ledger ids), ordered by id.
-    pub ledger: Vec<usize>,
+    pub(crate) ledger: Vec<usize>,
     /// For `payout_total_mismatch`: the ledger items summed, ordered by id. They are accounted
     /// for by their own matches or findings, not by this one.
-    pub payout_items: Vec<usize>,
+    pub(crate) payout_items: Vec<usize>,
     /// The currency of the amounts (the report's, for a currency mismatch).
-    pub currency: Currency,
+    pub(crate) currency: Currency,
     /// The ledger side's amount, where there is one.
-    pub expected_minor: Option<i64>,
+    pub(crate) expected_minor: Option<i64>,
     /// The report side's amount, where there is one.
-    pub actual_minor: Option<i64>,
+    pub(crate) actual_minor: Option<i64>,
     /// One line for people, amounts in major units with their currency code.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// Everything [`match_report`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct MatchOutcome {
+pub(crate) struct MatchOutcome {
     /// Records accounted for by a match, ordered by report file and line.
-    pub matched: Vec<Matched>,
+    pub(crate) matched: Vec<Matched>,
     /// Findings, ordered by kind, then report file and line, then ledger id.
-    pub discrepancies: Vec<SettlementDiscrepancy>,
+    pub(crate) discrepancies: Vec<SettlementDiscrepancy>,
     /// Ledger entries without a record whose status is not settled: not expected in a report.
-    pub not_expected: Vec<usize>,
+    pub(crate) not_expected: Vec<usize>,
     /// Things the caller should log that are not discrepancies (a skipped tolerance step).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl MatchOutcome {
     /// The discrepancies of one kind, in output order.
-    pub fn of_kind(
+    #[cfg(test)]
+    pub(crate) fn of_kind(
         &self,
         kind: SettlementKind,
     ) -> impl Iterator<Item = &SettlementDiscrepancy> + '_ {
@@ -237,7 +237,7 @@ impl MatchOutcome {
 ///
 /// The bulk of a day (an id carried once on each side, plainly agreeing) is paired by
 /// [`bulk::split`] without the rule set; what it leaves goes through every step.
-pub fn match_report(
+pub(crate) fn match_report(
     records: &[SettlementRecord],
     ledger: &[LedgerEntry],
     rules: &MatchRules,

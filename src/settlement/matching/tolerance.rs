@@ -9,7 +9,7 @@ use crate::settlement::record::Kind;
 /// Most candidate pairs the tolerance step builds per currency; beyond it the step is skipped for
 /// that currency (leftovers stay `missing_*`) and a warning says so, so that a misconfigured run
 /// cannot exhaust memory.
-pub const TOLERANCE_CANDIDATE_LIMIT: usize = 1_000_000;
+pub(crate) const TOLERANCE_CANDIDATE_LIMIT: usize = 1_000_000;
 
 impl Work<'_> {
     /// Step 3: pairs leftovers by amount within tolerance and date within the window.

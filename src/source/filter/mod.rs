@@ -15,7 +15,7 @@ mod push;
 #[cfg(test)]
 mod fixtures;
 
-pub use push::push_filter;
+pub(crate) use push::push_filter;
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +125,7 @@ struct Term {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
     /// The predicate as written.
-    pub text: String,
+    pub(crate) text: String,
     terms: Vec<Term>,
 }
 

@@ -16,7 +16,7 @@ use crate::source::{Column, Conditions, Engine, Param, ReadSpec, ident};
 /// instants for every time the reader accepts, but may keep a time in a daylight-saving fold
 /// or gap that the reader refuses. `stores_instants` and `zone` say how a timestamp column is
 /// stored, as for the business day.
-pub fn push_filter(
+pub(crate) fn push_filter(
     conditions: &mut Conditions,
     engine: Engine,
     spec: &ReadSpec,
