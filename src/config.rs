@@ -3,7 +3,6 @@
 //! Secrets never live in the file: a connection names the environment variable that holds its
 //! URL (`url_env`); a literal `url` is accepted only when it carries no password.
 
-use crate::integrity::spec::IntegritySpec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -12,15 +11,16 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::integrity::spec::IntegritySpec;
 use crate::retry::RetryPolicy;
 use crate::secret::{EnvLookup, redact_urls, url_has_password};
+use crate::settlement::spec::SettlementSpec;
 use crate::source::SourceSpec;
 use crate::source::ident;
 
 mod integrity;
 mod settlement;
 
-use crate::settlement::spec::SettlementSpec;
 pub(crate) use integrity::IntegrityFile;
 pub(crate) use settlement::SettlementFile;
 

@@ -11,22 +11,21 @@ use tokio::sync::Mutex;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::config::Config;
-use crate::integrity::spec::{IntegritySpec, TableRef};
-use crate::run_id::RunId;
-use crate::settlement::spec::SettlementSpec;
-
 use crate::day::BusinessDay;
 use crate::discrepancy::Discrepancy;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::integrity::spec::{IntegritySpec, TableRef};
 use crate::integrity::{self, TablePair};
 use crate::output::{self, AuditHead, Summary};
 use crate::progress::Progress;
 use crate::retry::with_retries;
+use crate::run_id::RunId;
 use crate::seal::{self, SealWindow};
 use crate::secret::process_env;
 use crate::settlement;
 use crate::settlement::check::{SettlementInputs, SettlementResult};
+use crate::settlement::spec::SettlementSpec;
 use crate::shard::Shard;
 use crate::source::Source;
 use crate::store::{CheckKind, CheckRecord, CheckStatus, SealedRow, Store, TableSide};
