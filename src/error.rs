@@ -23,12 +23,14 @@ type Cause = Arc<dyn std::error::Error + Send + Sync>;
 /// A failure: its class, a one-line message written for the person who has to act on it, and
 /// the error that caused it, if any. The message already says what the cause means; the cause
 /// is kept for code that walks the chain (`source()`), never printed in place of the message.
-#[derive(Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
+/// Boxed, so that a `Result` on a hot path (one per row batch) stays one pointer wide.
+#[derive(Clone)]
+pub struct Error(Box<Inner>);
+
+#[derive(Clone)]
+struct Inner {
     kind: ErrorKind,
     message: String,
-    #[source]
     cause: Option<Cause>,
 }
 
@@ -36,11 +38,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             message: message.into(),
             cause: None,
-        }
+        }))
     }
 
     pub(crate) fn bad_input(message: impl Into<String>) -> Self {
@@ -64,17 +66,17 @@ impl Error {
         mut self,
         cause: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        self.cause = Some(Arc::new(cause));
+        self.0.cause = Some(Arc::new(cause));
         self
     }
 
     /// True for a failure that may pass (a dropped connection, a busy server): worth a retry.
     pub(crate) fn is_transient(&self) -> bool {
-        self.kind == ErrorKind::Unavailable
+        self.0.kind == ErrorKind::Unavailable
     }
 
     pub fn exit(&self) -> Exit {
-        match self.kind {
+        match self.0.kind {
             ErrorKind::BadInput => Exit::BadInput,
             ErrorKind::Unavailable => Exit::Incomplete,
             ErrorKind::Locked => Exit::Locked,
@@ -84,7 +86,7 @@ impl Error {
 
     /// Adds context in front of the message, keeping the kind and the cause.
     pub(crate) fn context(mut self, prefix: impl std::fmt::Display) -> Self {
-        self.message = format!("{prefix}: {}", self.message);
+        self.0.message = format!("{prefix}: {}", self.0.message);
         self
     }
 
@@ -112,15 +114,30 @@ impl Error {
     }
 }
 
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
 /// The kind and message, and the cause with any URL's password masked: a `{:?}` in a log
 /// line must not leak what the message was written to keep out.
 impl std::fmt::Debug for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut debug = f.debug_struct("Error");
         debug
-            .field("kind", &self.kind)
-            .field("message", &self.message);
-        if let Some(cause) = &self.cause {
+            .field("kind", &self.0.kind)
+            .field("message", &self.0.message);
+        if let Some(cause) = &self.0.cause {
             debug.field("cause", &crate::secret::redact_urls(&cause.to_string()));
         }
         debug.finish()
@@ -156,5 +173,41 @@ pub(crate) fn describe_sqlx(err: &sqlx::Error) -> String {
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
         Error::internal(err.to_string()).caused_by(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn the_cause_is_kept_behind_the_one_line_message() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = Error::from(io).context("reading x");
+        assert_eq!(e.to_string(), "reading x: no such file");
+        assert_eq!(e.exit(), Exit::Internal);
+        assert_eq!(
+            e.source().map(|c| c.to_string()),
+            Some("no such file".to_string())
+        );
+        assert!(Error::bad_input("bad").source().is_none());
+    }
+
+    #[test]
+    fn a_cause_shown_in_debug_keeps_its_password_masked() {
+        let e = Error::unavailable("source ledger: connection refused").caused_by(
+            std::io::Error::other("connecting to postgres://u:hunter2@db/x"),
+        );
+        assert!(e.is_transient());
+        assert_eq!(e.exit(), Exit::Incomplete);
+        let debug = format!("{e:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("postgres://u:***@db/x"), "{debug}");
+    }
+
+    #[test]
+    fn an_error_is_one_pointer_wide() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
     }
 }
