@@ -91,6 +91,16 @@ fn servers_required() -> bool {
     std::env::var("RECON_TEST_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
 }
 
+/// A test whose server cannot be reached fails when servers are required, else is skipped
+/// with a SKIPPED line.
+fn unreachable<T>(test: &str, server: &str, admin: &str, e: impl std::fmt::Display) -> Option<T> {
+    if servers_required() {
+        panic!("{test}: {server} unreachable at {admin} and RECON_TEST_REQUIRE_SERVERS=1: {e}");
+    }
+    eprintln!("SKIPPED {test}: {server} unreachable at {admin}: {e}");
+    None
+}
+
 /// A fresh, empty PostgreSQL database for one test, or `None` (with a SKIPPED line) when
 /// the server cannot be reached and servers are not required.
 pub async fn fresh_postgres(test: &str) -> Option<String> {
@@ -104,15 +114,7 @@ pub async fn fresh_postgres(test: &str) -> Option<String> {
         .await
     {
         Ok(pool) => pool,
-        Err(e) => {
-            if servers_required() {
-                panic!(
-                    "{test}: PostgreSQL unreachable at {admin} and RECON_TEST_REQUIRE_SERVERS=1: {e}"
-                );
-            }
-            eprintln!("SKIPPED {test}: PostgreSQL unreachable at {admin}: {e}");
-            return None;
-        }
+        Err(e) => return unreachable(test, "PostgreSQL", &admin, e),
     };
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
@@ -144,15 +146,7 @@ pub async fn fresh_mysql(test: &str) -> Option<String> {
         .await
     {
         Ok(pool) => pool,
-        Err(e) => {
-            if servers_required() {
-                panic!(
-                    "{test}: MySQL/MariaDB unreachable at {admin} and RECON_TEST_REQUIRE_SERVERS=1: {e}"
-                );
-            }
-            eprintln!("SKIPPED {test}: MySQL/MariaDB unreachable at {admin}: {e}");
-            return None;
-        }
+        Err(e) => return unreachable(test, "MySQL/MariaDB", &admin, e),
     };
     for sql in [
         format!("DROP DATABASE IF EXISTS {name}"),
