@@ -10,11 +10,13 @@ CARGO_DENY_VERSION ?= 0.20.2
 demo:
 	$(CARGO) run --quiet -- demo --out demo-out
 
-## Format check, clippy with warnings as errors, dependency policy, and the whole test suite.
+## Format check, clippy with warnings as errors, dependency policy, the whole test suite, and a
+## build of the binary from exactly the files deploy/Dockerfile copies.
 test: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 	$(CARGO) test --locked
+	bash deploy/check-build-context.sh
 
 ## Dependency policy (deny.toml): licenses, banned crates, registries. Installs cargo-deny once.
 deps:
