@@ -20,7 +20,8 @@ fn codes(rule: &Yaml) -> Vec<u8> {
         .collect()
 }
 
-/// (action, exit codes) of every rule that looks at exit codes, plus whether DisruptionTarget is ignored.
+/// (action, exit codes) of every rule that looks at exit codes, plus whether DisruptionTarget is
+/// ignored. The condition names its status: Kubernetes before 1.34 rejects a Job without it.
 fn failure_policy(policy: &Yaml) -> (Vec<(String, Vec<u8>)>, bool) {
     let rules = policy["rules"].as_vec().unwrap();
     let by_code = rules
@@ -35,8 +36,10 @@ fn failure_policy(policy: &Yaml) -> (Vec<(String, Vec<u8>)>, bool) {
     let disruption_ignored = rules.iter().any(|r| {
         r["action"].as_str() == Some("Ignore")
             && r["onPodConditions"].as_vec().is_some_and(|c| {
-                c.iter()
-                    .any(|c| c["type"].as_str() == Some("DisruptionTarget"))
+                c.iter().any(|c| {
+                    c["type"].as_str() == Some("DisruptionTarget")
+                        && c["status"].as_str() == Some("True")
+                })
             })
     });
     (by_code, disruption_ignored)
