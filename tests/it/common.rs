@@ -72,19 +72,40 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// The name this process gives to test database (or role) `test`: `recon_t<pid>_<test>`.
+/// The process id keeps two test runs on one machine (two checkouts, CI beside a session)
+/// out of each other's databases; [`sweep_postgres`] and [`sweep_mysql`] read it back to
+/// drop what a finished run left behind.
+pub fn test_name(test: &str) -> String {
+    format!("recon_t{}_{test}", std::process::id())
+}
+
+/// Whether `name` is a test database or role whose process has ended (or one named before
+/// names carried a process id), so that it can be dropped.
+fn is_stale(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("recon_t") else {
+        return false;
+    };
+    match rest.split_once('_').map(|(pid, _)| pid.parse::<u32>()) {
+        Some(Ok(pid)) => pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists(),
+        _ => true,
+    }
+}
+
 /// Claims database `name` on `server` for one test. Every test of this one binary runs in
 /// parallel with the others, so two tests asking for the same name would drop and fill each
-/// other's database: the second to ask fails at once instead.
-fn claim(server: &str, name: &str) {
+/// other's database: the second to ask fails at once instead. The first claim on a server
+/// answers `true`: that test sweeps away what earlier runs left.
+fn claim(server: &str, name: &str) -> bool {
     static CLAIMED: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
-    let first = CLAIMED
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert((server.to_string(), name.to_string()));
+    let mut claimed = CLAIMED.lock().unwrap_or_else(PoisonError::into_inner);
+    let first_on_server = !claimed.iter().any(|(s, _)| s == server);
+    let first = claimed.insert((server.to_string(), name.to_string()));
     assert!(
         first,
         "database {name} on {server} is already another test's: give this test its own name"
     );
+    first_on_server
 }
 
 fn servers_required() -> bool {
@@ -101,11 +122,74 @@ fn unreachable<T>(test: &str, server: &str, admin: &str, e: impl std::fmt::Displ
     None
 }
 
+async fn raw<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, sql: String)
+where
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+{
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+        .execute(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn names<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, sql: &str) -> Vec<String>
+where
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+    (String,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    sqlx::query_scalar::<DB, String>(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_all(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Drops the databases, then the roles, that finished test runs left on PostgreSQL.
+async fn sweep_postgres(pool: &sqlx::PgPool) {
+    let databases = names(
+        pool,
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'recon\\_t%'",
+    )
+    .await;
+    for name in databases.into_iter().filter(|n| is_stale(n)) {
+        raw(pool, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    }
+    let roles = names(
+        pool,
+        "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'recon\\_t%'",
+    )
+    .await;
+    for name in roles.into_iter().filter(|n| is_stale(n)) {
+        raw(pool, format!("DROP ROLE IF EXISTS {name}")).await;
+    }
+}
+
+/// Drops the databases and users that finished test runs left on MariaDB/MySQL.
+async fn sweep_mysql(pool: &sqlx::MySqlPool) {
+    let databases = names(
+        pool,
+        "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata \
+         WHERE schema_name LIKE 'recon\\_t%'",
+    )
+    .await;
+    for name in databases.into_iter().filter(|n| is_stale(n)) {
+        raw(pool, format!("DROP DATABASE IF EXISTS {name}")).await;
+    }
+    let users = names(
+        pool,
+        "SELECT CAST(user AS CHAR) FROM mysql.user WHERE user LIKE 'recon\\_t%'",
+    )
+    .await;
+    for name in users.into_iter().filter(|n| is_stale(n)) {
+        raw(pool, format!("DROP USER IF EXISTS '{name}'@'%'")).await;
+    }
+}
+
 /// A fresh, empty PostgreSQL database for one test, or `None` (with a SKIPPED line) when
 /// the server cannot be reached and servers are not required.
 pub async fn fresh_postgres(test: &str) -> Option<String> {
-    let name = format!("recon_t_{test}");
-    claim("PostgreSQL", &name);
+    let name = test_name(test);
+    let sweep = claim("PostgreSQL", &name);
     let admin = std::env::var("RECON_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
     let pool = match sqlx::postgres::PgPoolOptions::new()
@@ -116,16 +200,15 @@ pub async fn fresh_postgres(test: &str) -> Option<String> {
         Ok(pool) => pool,
         Err(e) => return unreachable(test, "PostgreSQL", &admin, e),
     };
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&pool)
-    .await
-    .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
+    if sweep {
+        sweep_postgres(&pool).await;
+    }
+    raw(
+        &pool,
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await;
+    raw(&pool, format!("CREATE DATABASE {name}")).await;
     pool.close().await;
     let (base, _) = admin.rsplit_once('/').expect("the URL names a database");
     Some(format!("{base}/{name}"))
@@ -136,8 +219,8 @@ pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
 /// A fresh, empty MariaDB/MySQL database for one test, or `None` (with a SKIPPED line) when
 /// the server cannot be reached and servers are not required.
 pub async fn fresh_mysql(test: &str) -> Option<String> {
-    let name = format!("recon_t_{test}");
-    claim("MariaDB", &name);
+    let name = test_name(test);
+    let sweep = claim("MariaDB", &name);
     let admin =
         std::env::var("RECON_TEST_MYSQL_URL").unwrap_or_else(|_| DEFAULT_MYSQL_URL.to_string());
     let pool = match sqlx::mysql::MySqlPoolOptions::new()
@@ -148,15 +231,15 @@ pub async fn fresh_mysql(test: &str) -> Option<String> {
         Ok(pool) => pool,
         Err(e) => return unreachable(test, "MySQL/MariaDB", &admin, e),
     };
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&pool)
-            .await
-            .unwrap();
+    if sweep {
+        sweep_mysql(&pool).await;
     }
+    raw(&pool, format!("DROP DATABASE IF EXISTS {name}")).await;
+    raw(
+        &pool,
+        format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"),
+    )
+    .await;
     pool.close().await;
     let (base, _) = admin.rsplit_once('/').expect("the URL names a database");
     Some(format!("{base}/{name}"))

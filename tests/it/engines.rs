@@ -286,16 +286,18 @@ async fn a_select_only_role_is_enough_on_postgres_and_mariadb() {
     ) else {
         return;
     };
+    let reader = test_name("reader");
+    let database = test_name("readonly");
     pg_exec(
         &pg,
         &[
             PG_SCHEMA,
             PG_ROWS,
-            "DROP ROLE IF EXISTS recon_t_reader",
-            "CREATE ROLE recon_t_reader LOGIN",
+            &format!("DROP ROLE IF EXISTS {reader}"),
+            &format!("CREATE ROLE {reader} LOGIN"),
             "REVOKE ALL ON SCHEMA public FROM PUBLIC",
-            "GRANT USAGE ON SCHEMA public TO recon_t_reader",
-            "GRANT SELECT ON payments TO recon_t_reader",
+            &format!("GRANT USAGE ON SCHEMA public TO {reader}"),
+            &format!("GRANT SELECT ON payments TO {reader}"),
         ],
     )
     .await;
@@ -304,14 +306,14 @@ async fn a_select_only_role_is_enough_on_postgres_and_mariadb() {
         &[
             MARIADB_SCHEMA,
             MARIADB_ROWS,
-            "DROP USER IF EXISTS 'recon_t_reader'@'%'",
-            "CREATE USER 'recon_t_reader'@'%'",
-            "GRANT SELECT ON recon_t_readonly.payments TO 'recon_t_reader'@'%'",
+            &format!("DROP USER IF EXISTS '{reader}'@'%'"),
+            &format!("CREATE USER '{reader}'@'%'"),
+            &format!("GRANT SELECT ON {database}.payments TO '{reader}'@'%'"),
         ],
     )
     .await;
-    let pg_reader = pg.replacen("postgres://postgres@", "postgres://recon_t_reader@", 1);
-    let my_reader = my.replacen("mysql://root@", "mysql://recon_t_reader@", 1);
+    let pg_reader = pg.replacen("postgres://postgres@", &format!("postgres://{reader}@"), 1);
+    let my_reader = my.replacen("mysql://root@", &format!("mysql://{reader}@"), 1);
     let dir = temp_dir();
     let output = recon(
         &[
