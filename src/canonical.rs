@@ -281,6 +281,15 @@ impl SegmentDigest {
     }
 }
 
+/// A segment of a sealed day: where it ends (a name derived from its last key; empty for the
+/// day's last segment), how many rows it holds and their digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SegmentHead {
+    pub(crate) end_key: String,
+    pub(crate) rows: u64,
+    pub(crate) digest: String,
+}
+
 /// Puts a decimal literal in normal form: no exponent, no leading zeros, no trailing
 /// fractional zeros, no lone point, `0` for any zero (so `-0.00` is `0`).
 /// Accepts an optional sign, digits with an optional point, and an optional exponent.

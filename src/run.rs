@@ -28,7 +28,7 @@ use crate::settlement::check::{SettlementInputs, SettlementResult};
 use crate::settlement::spec::SettlementSpec;
 use crate::shard::Shard;
 use crate::source::Source;
-use crate::store::{CheckKind, CheckRecord, CheckStatus, SealedRow, Store, TableSide};
+use crate::store::{CheckKind, CheckRecord, CheckStatus, Store, TableSide};
 
 /// The partition name of a check without a date column: the whole table.
 pub(crate) const WHOLE_TABLE: &str = "all";
@@ -280,7 +280,7 @@ async fn execute(
     };
     for check in &checks.integrity {
         let span = info_span!("check", check = %check.name);
-        let (record, found, seal_rows) = run_check(config, &sources, check, day)
+        let (record, found, spool) = run_check(config, &sources, check, day)
             .instrument(span.clone())
             .await;
         record_check(
@@ -293,12 +293,14 @@ async fn execute(
             &[],
         )
         .await?;
-        if let (Some(rows), Some(digest)) = (seal_rows, &record.left.digest)
-            && store
-                .seal(run_id, &check.name, &record.partition, digest, &rows)
-                .await?
+        if let (Some(spool), Some(digest), Some(rows)) =
+            (spool, &record.left.digest, record.left.rows)
         {
-            span.in_scope(|| info!(rows = rows.len(), "day sealed"));
+            let segments = spool.len();
+            let sealed_day = (digest.as_str(), rows);
+            if seal::seal_day(store, run_id, check, &record.partition, sealed_day, spool).await? {
+                span.in_scope(|| info!(rows, segments, "day sealed"));
+            }
         }
         if check.seal {
             let window = SealWindow {
@@ -306,10 +308,16 @@ async fn execute(
                 lookback_days: config.seal_lookback_days,
                 timezone: config.timezone,
             };
-            seal::verify_sealed_days(store, run_id, check, window, async |sealed_day| {
-                Box::pin(compare_check(config, &sources, check, sealed_day, true))
-                    .await
-                    .0
+            seal::verify_sealed_days(store, run_id, check, window, async |sealed_day, work| {
+                Box::pin(compare_check(
+                    config,
+                    &sources,
+                    check,
+                    sealed_day,
+                    Some(work),
+                ))
+                .await
+                .0
             })
             .instrument(span)
             .await?;
@@ -490,7 +498,7 @@ async fn compare_check(
     sources: &Sources<'_>,
     check: &IntegritySpec,
     day: BusinessDay,
-    keep_row_hashes: bool,
+    work: Option<integrity::SegmentWork<'_>>,
 ) -> (Result<integrity::Comparison>, u32) {
     let policy = match (
         config.sources.get(&check.left.source),
@@ -523,12 +531,11 @@ async fn compare_check(
         };
         let options = integrity::CompareOptions {
             rows_read: Some(progress.rows()),
-            keep_row_hashes,
             strategy: check.strategy,
             segmenting: integrity::Segmenting::default(),
             recheck_after: settle.map(|(_, _, recheck)| recheck),
         };
-        integrity::compare_with(&pair, options).await
+        integrity::compare_with_segments(&pair, options, work).await
     })
     .await;
     progress.finish().await;
@@ -536,21 +543,22 @@ async fn compare_check(
 }
 
 /// One check for the run's date: its result, its discrepancies, and, when the day came out
-/// clean and the check seals, the rows to seal.
+/// clean and the check seals, the segments to seal it with.
 async fn run_check(
     config: &Config,
     sources: &Sources<'_>,
     check: &IntegritySpec,
     day: BusinessDay,
-) -> (CheckRecord, Vec<Discrepancy>, Option<Vec<SealedRow>>) {
+) -> (CheckRecord, Vec<Discrepancy>, Option<integrity::SealSpool>) {
     let partition = if check.date_column.is_some() {
         day.date.to_string()
     } else {
         WHOLE_TABLE.to_string()
     };
     let started = Instant::now();
-    let (compared, attempts) =
-        Box::pin(compare_check(config, sources, check, day, check.seal)).await;
+    let shown = |key: &[crate::canonical::Value]| seal::shown_key_json(check, key);
+    let work = check.seal.then_some(integrity::SegmentWork::Seal(&shown));
+    let (compared, attempts) = Box::pin(compare_check(config, sources, check, day, work)).await;
     let side = |t: &TableRef| TableSide {
         source: t.source.clone(),
         table: t.table.clone(),
@@ -571,7 +579,7 @@ async fn run_check(
         accounting: None,
     };
     match compared {
-        Ok(comparison) => {
+        Ok(mut comparison) => {
             let found = comparison.discrepancies(&check.name, &partition, &check.sensitive_columns);
             record.succeed(found.len());
             record.left.rows = Some(comparison.left.rows);
@@ -586,9 +594,15 @@ async fn run_check(
                 duration_ms = record.duration_ms,
                 "check compared"
             );
-            let seal = (check.seal && found.is_empty() && comparison.in_flight == 0)
-                .then(|| seal::sealed_rows(check, &comparison.left.row_hashes));
-            (record, found, seal)
+            let spool = match comparison.segments.take() {
+                Some(integrity::SegmentOutcome::Sealed(spool))
+                    if found.is_empty() && comparison.in_flight == 0 =>
+                {
+                    Some(spool)
+                }
+                _ => None,
+            };
+            (record, found, spool)
         }
         Err(e) => {
             record.fail(&e);

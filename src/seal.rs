@@ -1,21 +1,23 @@
-//! Sealed days: a clean day's rows kept when it closes, and later runs' re-verification of them,
-//! so that a quiet edit of a closed day is caught and named.
+//! Sealed days: a clean day's segments kept when it closes, and later runs' re-verification of
+//! them, so that a quiet edit of a closed day is caught and named.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use crate::canonical::{RowHash, Value};
+use crate::canonical::{SegmentHead, Value};
 use crate::day::BusinessDay;
 use crate::discrepancy::{Discrepancy, Kind, shown_key};
-use crate::error::Result;
-use crate::integrity::Comparison;
-use crate::integrity::spec::IntegritySpec;
+use crate::error::{Error, Result};
+use crate::integrity::spec::{IntegritySpec, TableRef};
+use crate::integrity::{
+    Comparison, Fingerprint, SealSpool, SealedIndex, SegmentOutcome, SegmentWork, VerifyOutcome,
+    fingerprint, segment_rows,
+};
 use crate::run_id::RunId;
-use crate::store::{Seal, SealedRow, Store};
+use crate::store::{Seal, Store};
 
 /// Which sealed days a run re-verifies: those of the `lookback_days` before `day`, cut in
 /// `timezone`.
@@ -26,22 +28,25 @@ pub(crate) struct SealWindow {
     pub(crate) timezone: Tz,
 }
 
-/// The rows a clean day's seal keeps: keys hashed (to match) and masked (to show).
-pub(crate) fn sealed_rows(check: &IntegritySpec, rows: &[(Vec<Value>, RowHash)]) -> Vec<SealedRow> {
-    rows.iter()
-        .map(|(key, hash)| SealedRow {
-            key_hash: key_hash(key),
-            key_json: shown_key_json(check, key),
-            row_hash: hex::encode(hash),
-        })
-        .collect()
+/// Seals a clean day from the segments its comparison spooled. Returns whether this call
+/// sealed it (a day sealed once keeps its first seal).
+pub(crate) async fn seal_day(
+    store: &Store,
+    run_id: RunId,
+    check: &IntegritySpec,
+    partition: &str,
+    (digest, rows): (&str, u64),
+    mut spool: SealSpool,
+) -> Result<bool> {
+    let segments = spool.drain()?;
+    store
+        .seal(run_id, &check.name, partition, digest, rows, segments)
+        .await
 }
 
-fn key_hash(key: &[Value]) -> String {
-    hex::encode(Sha256::digest(crate::canonical::encode_row(key)))
-}
-
-fn shown_key_json(check: &IntegritySpec, key: &[Value]) -> String {
+/// The key of a row as a seal keeps and reports it: a JSON object of the key columns, the
+/// sensitive ones masked.
+pub(crate) fn shown_key_json(check: &IntegritySpec, key: &[Value]) -> String {
     let shown = shown_key(&check.key, key, &check.sensitive_columns);
     let object: serde_json::Map<String, serde_json::Value> = shown
         .into_iter()
@@ -56,15 +61,16 @@ fn shown_key_json(check: &IntegritySpec, key: &[Value]) -> String {
 }
 
 /// Re-verifies the check's sealed days in the look-back window before `day`: each is compared
-/// again, and every row that changed, appeared or vanished on either side since its seal is a
-/// `closed_period_modified` discrepancy of that day. A day that cannot be read now is left for
-/// the next run (and logged).
+/// again, against its seal's segments as it streams, and every row that changed, appeared or
+/// vanished on either side since its seal is a `closed_period_modified` discrepancy of that
+/// day. Only the rows of segments that differ from the seal are held and compared row by row.
+/// A day that cannot be read now is left for the next run (and logged).
 pub(crate) async fn verify_sealed_days(
     store: &Store,
     run_id: RunId,
     check: &IntegritySpec,
     window: SealWindow,
-    compare: impl AsyncFn(BusinessDay) -> Result<Comparison>,
+    compare: impl AsyncFn(BusinessDay, SegmentWork<'_>) -> Result<Comparison>,
 ) -> Result<()> {
     let SealWindow {
         day,
@@ -72,6 +78,7 @@ pub(crate) async fn verify_sealed_days(
         timezone,
     } = window;
     let from = day.date - chrono::Duration::days(i64::from(lookback_days));
+    let shown = |key: &[Value]| shown_key_json(check, key);
     for seal in store
         .seals(&check.name, &from.to_string(), &day.date.to_string())
         .await?
@@ -80,21 +87,41 @@ pub(crate) async fn verify_sealed_days(
             continue;
         };
         let sealed_day = BusinessDay::new(date, timezone)?;
-        let compared = compare(sealed_day).await;
-        let comparison = match compared {
+        let segments = store.seal_segments(&check.name, &seal.partition).await?;
+        let index = SealedIndex::new(segments.iter().map(|(_, head)| head.clone()));
+        let compared = compare(sealed_day, SegmentWork::Verify(&shown, &index)).await;
+        let mut comparison = match compared {
             Ok(c) => c,
             Err(e) => {
                 warn!(partition = %seal.partition, error = %e, "a sealed day could not be re-verified; the next run tries again");
                 continue;
             }
         };
-        let mut found = Vec::new();
-        if comparison.left.digest.as_ref() != Some(&seal.digest)
-            || comparison.right.digest.as_ref() != Some(&seal.digest)
-        {
-            let sealed = store.sealed_rows(&check.name, &seal.partition).await?;
-            found = changes_since_seal(check, &seal, &sealed, &comparison);
-        }
+        let found = match comparison.segments.take() {
+            Some(SegmentOutcome::Verified { left, right }) => {
+                let sealed = SealedDay {
+                    store,
+                    check,
+                    seal: &seal,
+                    segments: &segments,
+                };
+                let mut notes = Notes::default();
+                for (side, stats, outcome) in [
+                    (&check.left, &comparison.left, left),
+                    (&check.right, &comparison.right, right),
+                ] {
+                    if stats.digest.as_ref() != Some(&seal.digest) {
+                        sealed.note_changes(side, outcome, &mut notes).await?;
+                    }
+                }
+                notes.discrepancies(check, &seal)
+            }
+            _ => {
+                return Err(Error::internal(
+                    "a sealed day was compared without its seal's segments",
+                ));
+            }
+        };
         let changes = store
             .record_seal_verification(run_id, &seal, &check.name, &found)
             .await?;
@@ -108,87 +135,116 @@ pub(crate) async fn verify_sealed_days(
     Ok(())
 }
 
-/// Every key whose row differs from the seal on either side, with what happened to it where.
-fn changes_since_seal(
-    check: &IntegritySpec,
-    seal: &Seal,
-    sealed: &HashMap<String, SealedRow>,
-    comparison: &Comparison,
-) -> Vec<Discrepancy> {
-    // key hash → (shown key JSON, what happened on which side), in the order first met.
-    let mut order: Vec<String> = Vec::new();
-    let mut notes: HashMap<String, (String, Vec<String>)> = HashMap::new();
-    let mut note = |key_hash: String, key_json: String, text: String| {
-        if !notes.contains_key(&key_hash) {
-            order.push(key_hash.clone());
-        }
-        notes
-            .entry(key_hash)
-            .or_insert_with(|| (key_json, Vec::new()))
-            .1
-            .push(text);
-    };
-    for (side, table, stats) in [
-        (&check.left.source, &check.left.table, &comparison.left),
-        (&check.right.source, &check.right.table, &comparison.right),
-    ] {
-        if stats.digest.as_ref() == Some(&seal.digest) {
-            continue;
-        }
-        let mut present = std::collections::HashSet::new();
-        for (key, hash) in &stats.row_hashes {
-            let kh = key_hash(key);
-            match sealed.get(&kh) {
-                None => note(
-                    kh.clone(),
-                    shown_key_json(check, key),
-                    format!("added in {side}.{table}"),
-                ),
-                Some(row) if row.row_hash != hex::encode(hash) => note(
-                    kh.clone(),
-                    row.key_json.clone(),
-                    format!("changed in {side}.{table}"),
-                ),
-                Some(_) => {}
+/// A sealed day as the store keeps it: its seal and the heads of its segments.
+struct SealedDay<'a> {
+    store: &'a Store,
+    check: &'a IntegritySpec,
+    seal: &'a Seal,
+    segments: &'a [(i64, SegmentHead)],
+}
+
+impl SealedDay<'_> {
+    /// The sealed rows (shown key → fingerprint) of the segments that `outcome`'s side no
+    /// longer holds intact; every row of a day sealed before seals had segments.
+    async fn rows_outside(&self, outcome: &VerifyOutcome) -> Result<HashMap<String, Fingerprint>> {
+        let (check, partition) = (&self.check.name, &self.seal.partition);
+        let mut rows = HashMap::new();
+        if self.segments.is_empty() {
+            for (key_json, row_hash) in self.store.legacy_sealed_rows(check, partition).await? {
+                let mut hash = [0u8; 32];
+                hex::decode_to_slice(row_hash.as_bytes(), &mut hash)
+                    .map_err(|e| Error::internal(format!("a sealed row hash {row_hash:?}: {e}")))?;
+                rows.insert(key_json, fingerprint(&hash));
             }
-            present.insert(kh);
+            return Ok(rows);
         }
-        let mut deleted: Vec<&SealedRow> = sealed
-            .values()
-            .filter(|r| !present.contains(&r.key_hash))
-            .collect();
-        deleted.sort_by(|a, b| a.key_json.cmp(&b.key_json));
-        for row in deleted {
-            note(
-                row.key_hash.clone(),
-                row.key_json.clone(),
-                format!("deleted from {side}.{table}"),
+        for (no, head) in self.segments {
+            if outcome.intact_segments.contains(&head.end_key) {
+                continue;
+            }
+            let blob = self.store.seal_segment_rows(check, partition, *no).await?;
+            rows.extend(segment_rows(&blob)?);
+        }
+        Ok(rows)
+    }
+
+    /// Notes every row of one side that differs from the seal: added, changed or deleted.
+    async fn note_changes(
+        &self,
+        side: &TableRef,
+        outcome: VerifyOutcome,
+        notes: &mut Notes,
+    ) -> Result<()> {
+        let (source, table) = (&side.source, &side.table);
+        let mut sealed = self.rows_outside(&outcome).await?;
+        let mut named = 0;
+        for (key, hash) in &outcome.other_rows {
+            let key_json = shown_key_json(self.check, key);
+            let what = match sealed.remove(&key_json) {
+                None => "added in",
+                Some(print) if print != fingerprint(hash) => "changed in",
+                Some(_) => continue,
+            };
+            notes.note(key_json, format!("{what} {source}.{table}"));
+            named += 1;
+        }
+        let mut deleted: Vec<String> = sealed.into_keys().collect();
+        deleted.sort();
+        for key_json in deleted {
+            notes.note(key_json, format!("deleted from {source}.{table}"));
+            named += 1;
+        }
+        if named == 0 {
+            // The digest differs but no row's fingerprint does: a 2^-64 coincidence, still reported.
+            notes.note(
+                "{}".to_string(),
+                format!("{source}.{table} differs from the seal in a row whose fingerprint did not change"),
             );
         }
+        Ok(())
     }
-    order
-        .into_iter()
-        .filter_map(|kh| notes.remove(&kh))
-        .map(|(key_json, what)| {
-            let key: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(&key_json).unwrap_or_default();
-            Discrepancy {
-                check: check.name.clone(),
-                partition: seal.partition.clone(),
-                kind: Kind::ClosedPeriodModified,
-                key: key
-                    .into_iter()
-                    .map(|(k, v)| (k, v.as_str().map(str::to_string)))
-                    .collect(),
-                columns: Vec::new(),
-                values: Vec::new(),
-                detail: Some(format!(
-                    "{} since the day was sealed by run {}",
-                    what.join("; "),
-                    seal.sealed_run_id
-                )),
-                at_stake: None,
-            }
-        })
-        .collect()
+}
+
+/// What happened to each key since the seal, on which side, in the order first met.
+#[derive(Default)]
+struct Notes {
+    order: Vec<String>,
+    texts: HashMap<String, Vec<String>>,
+}
+
+impl Notes {
+    fn note(&mut self, key_json: String, text: String) {
+        if !self.texts.contains_key(&key_json) {
+            self.order.push(key_json.clone());
+        }
+        self.texts.entry(key_json).or_default().push(text);
+    }
+
+    fn discrepancies(mut self, check: &IntegritySpec, seal: &Seal) -> Vec<Discrepancy> {
+        self.order
+            .into_iter()
+            .filter_map(|key_json| self.texts.remove(&key_json).map(|what| (key_json, what)))
+            .map(|(key_json, what)| {
+                let key: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&key_json).unwrap_or_default();
+                Discrepancy {
+                    check: check.name.clone(),
+                    partition: seal.partition.clone(),
+                    kind: Kind::ClosedPeriodModified,
+                    key: key
+                        .into_iter()
+                        .map(|(k, v)| (k, v.as_str().map(str::to_string)))
+                        .collect(),
+                    columns: Vec::new(),
+                    values: Vec::new(),
+                    detail: Some(format!(
+                        "{} since the day was sealed by run {}",
+                        what.join("; "),
+                        seal.sealed_run_id
+                    )),
+                    at_stake: None,
+                }
+            })
+            .collect()
+    }
 }

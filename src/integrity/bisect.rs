@@ -167,16 +167,13 @@ pub(super) async fn bisect(
         differences = differences.len(),
         "bisection finished"
     );
-    let stats = |rows| SideStats {
-        rows,
-        digest: None,
-        row_hashes: Vec::new(),
-    };
+    let stats = |rows| SideStats { rows, digest: None };
     Ok(Found {
         left: stats(left_rows),
         right: stats(right_rows),
         differences,
         in_flight,
+        segments: None,
     })
 }
 

@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 
 use super::judge::{Judge, Seen, Verdict};
 use super::plan::{Plan, TablePair};
+use super::segments::{SealTap, SegmentOutcome, SegmentWork, Tap, VerifyTap};
 use crate::canonical::{LogicalType, RowHash, RowHasher, SegmentDigest, Value, key_cmp};
 use crate::error::{Error, Result};
 use crate::source::RowBatch;
@@ -59,8 +60,6 @@ pub struct SideStats {
     /// The partition digest: SHA-256 over the row hashes in key order. `None` after a
     /// bisection, which only digests segments and never sees every row hash.
     pub digest: Option<String>,
-    /// Every row's key and hash, in key order, when the caller asked to keep them (to seal a day).
-    pub(crate) row_hashes: Vec<(Vec<Value>, RowHash)>,
 }
 
 /// What a comparison found, whichever way it went.
@@ -70,6 +69,8 @@ pub(super) struct Found {
     pub(crate) differences: Vec<Difference>,
     /// Keys left for a later run: a row on either side was still in flight.
     pub(crate) in_flight: u64,
+    /// What the segment work asked for produced (a seal's spool, a sealed day's check).
+    pub(crate) segments: Option<SegmentOutcome>,
 }
 
 /// A row read, borrowed from its side's current batch.
@@ -83,7 +84,7 @@ fn seen<'r>(row: &'r Option<Row<'_>>) -> Seen<'r> {
 }
 
 /// One side's stream, checked for order and filtered to the business day.
-struct Side<'c> {
+struct Side<'c, 't> {
     rows_read: &'c AtomicU64,
     label: String,
     rx: mpsc::Receiver<Result<RowBatch>>,
@@ -97,10 +98,10 @@ struct Side<'c> {
     previous_key: Option<Vec<Value>>,
     hasher: RowHasher,
     digest: SegmentDigest,
-    kept: Option<Vec<(Vec<Value>, RowHash)>>,
+    tap: Option<Tap<'t>>,
 }
 
-impl Side<'_> {
+impl<'t> Side<'_, 't> {
     async fn next(&mut self) -> Result<Option<Row<'_>>> {
         loop {
             if self.at == self.batch.len() {
@@ -135,8 +136,8 @@ impl Side<'_> {
         }
         let hash = self.hasher.hash(&values[..self.hashed]);
         self.digest.push(&hash);
-        if let Some(kept) = &mut self.kept {
-            kept.push((values[..self.key_len].to_vec(), hash));
+        if let Some(tap) = &mut self.tap {
+            tap.push(&values[..self.key_len], &hash)?;
         }
         Ok(Some(hash))
     }
@@ -199,13 +200,13 @@ impl Side<'_> {
         self.filter.as_ref().is_none_or(|f| f.matches(values))
     }
 
-    fn finish(self) -> SideStats {
+    fn finish(self) -> (SideStats, Option<Tap<'t>>) {
         let (digest, rows) = self.digest.finish();
-        SideStats {
+        let stats = SideStats {
             rows,
             digest: Some(digest),
-            row_hashes: self.kept.unwrap_or_default(),
-        }
+        };
+        (stats, self.tap)
     }
 }
 
@@ -234,10 +235,18 @@ pub(super) async fn merge_join(
     pair: &TablePair<'_>,
     plan: &Plan,
     rows_read: &AtomicU64,
-    keep_row_hashes: bool,
+    work: Option<SegmentWork<'_>>,
 ) -> Result<Found> {
+    let (left_tap, right_tap) = match work {
+        None => (None, None),
+        Some(SegmentWork::Seal(shown)) => (Some(Tap::Seal(SealTap::new(shown)?)), None),
+        Some(SegmentWork::Verify(shown, sealed)) => (
+            Some(Tap::Verify(VerifyTap::new(shown, sealed))),
+            Some(Tap::Verify(VerifyTap::new(shown, sealed))),
+        ),
+    };
     let side =
-        |label: String, spec: &crate::source::ReadSpec, source: &crate::source::Source| Side {
+        |label: String, spec: &crate::source::ReadSpec, source: &crate::source::Source, tap| Side {
             rows_read,
             label,
             rx: source.stream_rows(spec.clone()),
@@ -253,17 +262,19 @@ pub(super) async fn merge_join(
             previous_key: None,
             hasher: RowHasher::default(),
             digest: SegmentDigest::new(),
-            kept: keep_row_hashes.then(Vec::new),
+            tap,
         };
     let mut left = side(
         format!("{}.{}", pair.left.name, pair.left_table),
         &plan.left,
         pair.left,
+        left_tap,
     );
     let mut right = side(
         format!("{}.{}", pair.right.name, pair.right_table),
         &plan.right,
         pair.right,
+        right_tap,
     );
     let key_len = plan.left.key_len;
     let judge = Judge::new(plan);
@@ -297,11 +308,21 @@ pub(super) async fn merge_join(
             }
         }
     }
+    let ((left, left_tap), (right, right_tap)) = (left.finish(), right.finish());
+    let segments = match (left_tap, right_tap) {
+        (Some(Tap::Seal(tap)), _) => Some(SegmentOutcome::Sealed(tap.finish()?)),
+        (Some(Tap::Verify(l)), Some(Tap::Verify(r))) => Some(SegmentOutcome::Verified {
+            left: l.finish(),
+            right: r.finish(),
+        }),
+        _ => None,
+    };
     Ok(Found {
-        left: left.finish(),
-        right: right.finish(),
+        left,
+        right,
         differences,
         in_flight,
+        segments,
     })
 }
 

@@ -5,11 +5,16 @@ mod findings;
 mod judge;
 mod merge;
 mod plan;
+mod segments;
 pub mod spec;
 
 pub use bisect::Segmenting;
 pub use merge::{ChangedColumn, Difference, DifferenceKind, SideStats, key_text_named};
 pub use plan::{SchemaFinding, TablePair};
+pub(crate) use segments::{
+    Fingerprint, SealSpool, SealedIndex, SegmentOutcome, SegmentWork, VerifyOutcome, fingerprint,
+    segment_rows,
+};
 
 use std::sync::atomic::AtomicU64;
 
@@ -26,6 +31,8 @@ pub struct Comparison {
     /// Keys not compared this time: a row on either side was younger than the settle time.
     pub in_flight: u64,
     pub schema: Vec<SchemaFinding>,
+    /// What the segment work produced, when it was asked for.
+    pub(crate) segments: Option<SegmentOutcome>,
 }
 
 /// How the rows that differ are found. Streaming asks the least of the databases (they only
@@ -47,9 +54,6 @@ pub enum Strategy {
 pub struct CompareOptions<'a> {
     /// Bumped for every row read on either side, for progress.
     pub rows_read: Option<&'a AtomicU64>,
-    /// Keep every row's key and hash in [`SideStats::row_hashes`] (to seal a day); only a
-    /// streamed comparison sees every row, so this streams.
-    pub keep_row_hashes: bool,
     pub strategy: Strategy,
     pub segmenting: Segmenting,
     /// Read the differing rows once more after this long, and report only what persists.
@@ -59,11 +63,21 @@ pub struct CompareOptions<'a> {
 /// Compares the pair: both sides streamed in key order and merge-joined (or bisected, when
 /// asked); rows compared by their SHA-256 row hash, changed columns named.
 pub async fn compare_with(pair: &TablePair<'_>, options: CompareOptions<'_>) -> Result<Comparison> {
+    compare_with_segments(pair, options, None).await
+}
+
+/// [`compare_with`], also cutting the rows into a seal's segments or checking them against a
+/// seal's (`work`); only a streamed comparison sees every row, so `work` makes it stream.
+pub(crate) async fn compare_with_segments(
+    pair: &TablePair<'_>,
+    options: CompareOptions<'_>,
+    work: Option<SegmentWork<'_>>,
+) -> Result<Comparison> {
     let plan = pair.plan().await?;
     let unused = AtomicU64::new(0);
     let rows_read = options.rows_read.unwrap_or(&unused);
-    // A day that seals keeps every row hash, which only a streamed comparison sees.
-    let bisect = options.strategy == Strategy::Bisect && !options.keep_row_hashes;
+    // Sealing and re-verifying a seal see every row hash, which only a streamed comparison does.
+    let bisect = options.strategy == Strategy::Bisect && work.is_none();
     if bisect
         && let Some(why) = [(pair.left, &plan.left), (pair.right, &plan.right)]
             .into_iter()
@@ -79,7 +93,7 @@ pub async fn compare_with(pair: &TablePair<'_>, options: CompareOptions<'_>) -> 
     let found = if bisect {
         bisect::bisect(pair, &plan, rows_read, options.segmenting).await?
     } else {
-        merge::merge_join(pair, &plan, rows_read, options.keep_row_hashes).await?
+        merge::merge_join(pair, &plan, rows_read, work).await?
     };
     let (differences, in_flight) = match options.recheck_after {
         None => (found.differences, found.in_flight),
@@ -95,5 +109,6 @@ pub async fn compare_with(pair: &TablePair<'_>, options: CompareOptions<'_>) -> 
         differences,
         in_flight,
         schema: plan.schema,
+        segments: found.segments,
     })
 }

@@ -273,7 +273,7 @@ mod lock;
 mod runs;
 mod seals;
 
-pub(crate) use seals::{Seal, SealedRow};
+pub(crate) use seals::Seal;
 
 pub(crate) use discrepancies::DiscrepancyFilter;
 

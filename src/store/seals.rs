@@ -1,7 +1,6 @@
-//! Sealed days: a clean business day's digest and row hashes, kept so a later quiet edit of a
-//! closed day is caught (and named, row by row) when later runs re-verify it.
-
-use std::collections::HashMap;
+//! Sealed days: a clean business day's digest and its segments (each with its digest and a
+//! compressed list of row fingerprints), kept so a later quiet edit of a closed day is caught
+//! (and named, row by row) when later runs re-verify it.
 
 use chrono::Utc;
 use serde_json::json;
@@ -9,6 +8,7 @@ use serde_json::json;
 use super::audit::NewEntry;
 use super::runs::unique_fingerprints;
 use super::{BeginWrite, CheckChanges, Store, StorePool, run_actor};
+use crate::canonical::SegmentHead;
 use crate::discrepancy::{Discrepancy, Recorded};
 use crate::error::{Error, Result};
 use crate::run_id::RunId;
@@ -22,14 +22,6 @@ pub(crate) struct Seal {
     pub(crate) sealed_run_id: RunId,
 }
 
-/// One sealed row: its key hashed (to match) and masked (to show), and its row hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SealedRow {
-    pub(crate) key_hash: String,
-    pub(crate) key_json: String,
-    pub(crate) row_hash: String,
-}
-
 /// The open sealed-day discrepancies of a partition: the only ones a verification settles.
 const STILL_OPEN_SEAL: &str = "
     SELECT id, check_name, partition_key, kind, key_json, columns_json, detail_json, status, first_run_id
@@ -39,18 +31,20 @@ const STILL_OPEN_SEAL: &str = "
     ORDER BY id";
 
 impl Store {
-    /// Seals a clean partition, once: a later clean rerun does not move an existing seal.
+    /// Seals a clean partition, once, from its segments (head and compressed row list, in key
+    /// order, read one at a time): a later clean rerun does not move an existing seal.
     /// Returns whether this call sealed it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn seal(
         &self,
         run_id: RunId,
         check: &str,
         partition: &str,
         digest: &str,
-        rows: &[SealedRow],
+        rows: u64,
+        segments: impl Iterator<Item = Result<(SegmentHead, Vec<u8>)>>,
     ) -> Result<bool> {
-        let count =
-            i64::try_from(rows.len()).map_err(|_| Error::internal("too many rows to seal"))?;
+        let count = i64::try_from(rows).map_err(|_| Error::internal("too many rows to seal"))?;
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let inserted = sqlx::query(
@@ -70,24 +64,41 @@ impl Store {
             if inserted == 0 {
                 return Ok(false);
             }
-            for row in rows {
+            let mut stored: i64 = 0;
+            let mut bytes: u64 = 0;
+            for segment in segments {
+                let (head, blob) = segment?;
+                let segment_rows = i64::try_from(head.rows)
+                    .map_err(|_| Error::internal("too many rows in a seal segment"))?;
+                bytes += blob.len() as u64;
                 sqlx::query(
-                    "INSERT INTO seal_rows (check_name, partition_key, key_hash, key_json, row_hash) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO seal_segments (check_name, partition_key, segment_no, end_key, row_count, digest, rows_blob)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(check)
                 .bind(partition)
-                .bind(&row.key_hash)
-                .bind(&row.key_json)
-                .bind(&row.row_hash)
+                .bind(stored)
+                .bind(&head.end_key)
+                .bind(segment_rows)
+                .bind(&head.digest)
+                .bind(blob)
                 .execute(&mut *tx)
                 .await
                 .map_err(Error::from_store)?;
+                stored += 1;
             }
             let entry = NewEntry::new(
                 "day_sealed",
                 &run_actor(),
                 Some(run_id),
-                json!({ "check": check, "partition": partition, "digest": digest, "rows": count }),
+                json!({
+                    "check": check,
+                    "partition": partition,
+                    "digest": digest,
+                    "rows": count,
+                    "segments": stored,
+                    "bytes": bytes,
+                }),
             );
             append_audit!(tx, [entry]);
             tx.commit().await.map_err(Error::from_store)?;
@@ -115,25 +126,70 @@ impl Store {
         })
     }
 
-    /// The sealed rows of a partition, by key hash.
-    pub(crate) async fn sealed_rows(
+    /// The segments of a sealed partition, numbered, in key order, without their row lists;
+    /// none for a day sealed before seals had segments.
+    pub(crate) async fn seal_segments(
         &self,
         check: &str,
         partition: &str,
-    ) -> Result<HashMap<String, SealedRow>> {
+    ) -> Result<Vec<(i64, SegmentHead)>> {
         on_pool!(self, pool => {
-            let rows: Vec<(String, String, String)> = sqlx::query_as(
-                "SELECT key_hash, key_json, row_hash FROM seal_rows WHERE check_name = $1 AND partition_key = $2",
+            let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+                "SELECT segment_no, end_key, row_count, digest FROM seal_segments
+                 WHERE check_name = $1 AND partition_key = $2 ORDER BY segment_no",
             )
             .bind(check)
             .bind(partition)
             .fetch_all(pool)
             .await
             .map_err(Error::from_store)?;
-            Ok(rows
-                .into_iter()
-                .map(|(key_hash, key_json, row_hash)| (key_hash.clone(), SealedRow { key_hash, key_json, row_hash }))
-                .collect())
+            rows.into_iter()
+                .map(|(no, end_key, rows, digest)| {
+                    let rows = u64::try_from(rows)
+                        .map_err(|_| Error::internal("a seal segment with a negative row count"))?;
+                    Ok((no, SegmentHead { end_key, rows, digest }))
+                })
+                .collect()
+        })
+    }
+
+    /// The compressed row list of one sealed segment.
+    pub(crate) async fn seal_segment_rows(
+        &self,
+        check: &str,
+        partition: &str,
+        segment_no: i64,
+    ) -> Result<Vec<u8>> {
+        on_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT rows_blob FROM seal_segments
+                 WHERE check_name = $1 AND partition_key = $2 AND segment_no = $3",
+            )
+            .bind(check)
+            .bind(partition)
+            .bind(segment_no)
+            .fetch_one(pool)
+            .await
+            .map_err(Error::from_store)
+        })
+    }
+
+    /// The rows of a day sealed before seals had segments: each row's shown key and row hash
+    /// (hex).
+    pub(crate) async fn legacy_sealed_rows(
+        &self,
+        check: &str,
+        partition: &str,
+    ) -> Result<Vec<(String, String)>> {
+        on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT key_json, row_hash FROM seal_rows WHERE check_name = $1 AND partition_key = $2",
+            )
+            .bind(check)
+            .bind(partition)
+            .fetch_all(pool)
+            .await
+            .map_err(Error::from_store)
         })
     }
 
