@@ -235,21 +235,17 @@ async fn a_source_busy_past_the_policy_exits_3_and_retry_completes_the_run() {
         .collect();
     assert_eq!(results, ["accounts", "entries", "entries"]);
     assert!(text.contains("\"action\":\"run_retried\""));
-    // A second retry has nothing left to do and changes nothing.
+    // A second retry has nothing left to do and changes nothing; its date comes from
+    // RECON_DATE, as `recon run`'s does (a CronJob's rerun sets it).
+    let mut env_with_date = env(&store_url, &ledger, &payments);
+    env_with_date.push(("RECON_DATE", "2026-11-20"));
     let again = recon(
-        &[
-            "retry",
-            "--config",
-            "recon.toml",
-            "--date",
-            "2026-11-20",
-            "--out",
-            "out",
-        ],
-        &env(&store_url, &ledger, &payments),
+        &["retry", "--config", "recon.toml", "--out", "out"],
+        &env_with_date,
         dir.path(),
     );
-    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    assert_eq!(summary(dir.path())["run_id"], s["run_id"]);
     assert_eq!(summary(dir.path())["discrepancies"], after["discrepancies"]);
     store.close().await;
 }
