@@ -201,7 +201,11 @@ pub struct DiffArgs {
     /// IN ('a', 'b'), IS [NOT] NULL). Values are bound, never pasted into SQL; see README.
     #[arg(long = "where", value_name = "PREDICATE")]
     pub(crate) filter: Option<String>,
-    /// One JSON object per difference on stdout.
+    /// Columns shown only masked, as `hmac-sha256:…` under the key in RECON_MASK_KEY
+    /// (comma-separated or repeated), like a check's sensitive_columns.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) sensitive: Vec<String>,
+    /// One JSON object per difference on stdout, with both sides' values of changed columns.
     #[arg(long)]
     pub(crate) json: bool,
     /// Print row counts and difference counts.

@@ -9,6 +9,7 @@ use super::judge::{Judge, Seen, Verdict};
 use super::plan::{Plan, TablePair};
 use crate::canonical::{LogicalType, RowHash, RowHasher, SegmentDigest, Value, key_cmp};
 use crate::error::{Error, Result};
+use crate::progress::RowsRead;
 use crate::source::RowBatch;
 use crate::source::filter::RowFilter;
 
@@ -214,56 +215,50 @@ fn key_text(key: &[Value]) -> String {
     key.iter().map(value_text).collect::<Vec<_>>().join(", ")
 }
 
-/// `id=5, currency=EUR`: a key with its column names, for people.
-pub fn key_text_named(names: &[String], key: &[Value]) -> String {
-    names
-        .iter()
-        .zip(key)
-        .map(|(n, v)| format!("{n}={}", value_text(v)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn value_text(v: &Value) -> String {
     v.canonical_text()
         .map(|t| t.into_owned())
         .unwrap_or_else(|| "NULL".to_string())
 }
 
-pub(super) async fn merge_join(
+pub(super) async fn merge_join<'r>(
     pair: &TablePair<'_>,
     plan: &Plan,
-    rows_read: &AtomicU64,
+    rows_read: &'r RowsRead,
     keep_row_hashes: bool,
 ) -> Result<Found> {
-    let side =
-        |label: String, spec: &crate::source::ReadSpec, source: &crate::source::Source| Side {
-            rows_read,
-            label,
-            rx: source.stream_rows(spec.clone()),
-            batch: RowBatch::default(),
-            at: 0,
-            key_len: spec.key_len,
-            hashed: plan.hashed,
-            day: match (plan.day_column, pair.day) {
-                (Some((at, logical)), Some((_, day))) => Some((at, logical, day)),
-                _ => None,
-            },
-            filter: spec.filter.clone(),
-            previous_key: None,
-            hasher: RowHasher::default(),
-            digest: SegmentDigest::new(),
-            kept: keep_row_hashes.then(Vec::new),
-        };
+    let side = |label: String,
+                spec: &crate::source::ReadSpec,
+                source: &crate::source::Source,
+                rows_read: &'r AtomicU64| Side {
+        rows_read,
+        label,
+        rx: source.stream_rows(spec.clone()),
+        batch: RowBatch::default(),
+        at: 0,
+        key_len: spec.key_len,
+        hashed: plan.hashed,
+        day: match (plan.day_column, pair.day) {
+            (Some((at, logical)), Some((_, day))) => Some((at, logical, day)),
+            _ => None,
+        },
+        filter: spec.filter.clone(),
+        previous_key: None,
+        hasher: RowHasher::default(),
+        digest: SegmentDigest::new(),
+        kept: keep_row_hashes.then(Vec::new),
+    };
     let mut left = side(
         format!("{}.{}", pair.left.name, pair.left_table),
         &plan.left,
         pair.left,
+        &rows_read.left,
     );
     let mut right = side(
         format!("{}.{}", pair.right.name, pair.right_table),
         &plan.right,
         pair.right,
+        &rows_read.right,
     );
     let key_len = plan.left.key_len;
     let judge = Judge::new(plan);

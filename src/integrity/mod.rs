@@ -8,12 +8,11 @@ mod plan;
 pub mod spec;
 
 pub use bisect::Segmenting;
-pub use merge::{ChangedColumn, Difference, DifferenceKind, SideStats, key_text_named};
+pub use merge::{ChangedColumn, Difference, DifferenceKind, SideStats};
 pub use plan::{SchemaFinding, TablePair};
 
-use std::sync::atomic::AtomicU64;
-
 use crate::error::{Error, Result};
+use crate::progress::RowsRead;
 use crate::source::pushdown;
 
 /// Everything one comparison of a table pair found.
@@ -45,8 +44,8 @@ pub enum Strategy {
 /// What a comparison does beside comparing.
 #[derive(Default, Clone, Copy)]
 pub struct CompareOptions<'a> {
-    /// Bumped for every row read on either side, for progress.
-    pub rows_read: Option<&'a AtomicU64>,
+    /// Bumped for every row read, per side, for progress.
+    pub rows_read: Option<&'a RowsRead>,
     /// Keep every row's key and hash in [`SideStats::row_hashes`] (to seal a day); only a
     /// streamed comparison sees every row, so this streams.
     pub keep_row_hashes: bool,
@@ -60,7 +59,7 @@ pub struct CompareOptions<'a> {
 /// asked); rows compared by their SHA-256 row hash, changed columns named.
 pub async fn compare_with(pair: &TablePair<'_>, options: CompareOptions<'_>) -> Result<Comparison> {
     let plan = pair.plan().await?;
-    let unused = AtomicU64::new(0);
+    let unused = RowsRead::default();
     let rows_read = options.rows_read.unwrap_or(&unused);
     // A day that seals keeps every row hash, which only a streamed comparison sees.
     let bisect = options.strategy == Strategy::Bisect && !options.keep_row_hashes;

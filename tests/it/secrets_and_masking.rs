@@ -217,7 +217,7 @@ async fn recon_diff_masks_card_numbers_in_keys_and_values() {
     );
     assert_eq!(
         stdout(&json),
-        "{\"kind\":\"missing_in_right\",\"key\":{\"id\":\"411111******1111\"}}\n{\"kind\":\"changed\",\"key\":{\"id\":\"k\"},\"columns\":[\"memo\"]}\n"
+        "{\"kind\":\"missing_in_right\",\"key\":{\"id\":\"411111******1111\"}}\n{\"kind\":\"changed\",\"key\":{\"id\":\"k\"},\"columns\":[\"memo\"],\"values\":[{\"column\":\"memo\",\"left\":\"x\",\"right\":\"pan 411111******1111\"}]}\n"
     );
     let text = recon(&["diff", &l, "t", &r, "t", "--key", "id"], &[], dir.path());
     assert_eq!(
