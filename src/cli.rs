@@ -87,8 +87,9 @@ pub struct AckArgs {
     /// Why it is not a problem, in words an auditor will read.
     #[arg(long)]
     pub(crate) note: String,
-    /// Who acknowledges it (default: the operating-system user).
-    #[arg(long)]
+    /// Who acknowledges it (default: RECON_ACTOR, then the operating-system user, then
+    /// "unknown"); in a pod, where there is no user, give it.
+    #[arg(long, env = "RECON_ACTOR")]
     pub(crate) actor: Option<String>,
 }
 
@@ -167,7 +168,7 @@ pub struct RetryArgs {
     #[command(flatten)]
     pub config: ConfigArg,
     /// The business date whose latest run to complete (default: yesterday in the job's time zone).
-    #[arg(long, value_parser = parse_date)]
+    #[arg(long, env = "RECON_DATE", value_parser = parse_date)]
     pub date: Option<NaiveDate>,
     /// Folder for the rewritten reports (default: job.out_dir).
     #[arg(long)]
@@ -200,7 +201,11 @@ pub struct DiffArgs {
     /// IN ('a', 'b'), IS [NOT] NULL). Values are bound, never pasted into SQL; see README.
     #[arg(long = "where", value_name = "PREDICATE")]
     pub(crate) filter: Option<String>,
-    /// One JSON object per difference on stdout.
+    /// Columns shown only masked, as `hmac-sha256:…` under the key in RECON_MASK_KEY
+    /// (comma-separated or repeated), like a check's sensitive_columns.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) sensitive: Vec<String>,
+    /// One JSON object per difference on stdout, with both sides' values of changed columns.
     #[arg(long)]
     pub(crate) json: bool,
     /// Print row counts and difference counts.

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::integrity::spec::IntegritySpec;
+use crate::mask::{DEFAULT_MASK_KEY_ENV, MaskKey};
 use crate::retry::RetryPolicy;
 use crate::secret::{EnvLookup, redact_urls, url_has_password};
 use crate::settlement::spec::SettlementSpec;
@@ -61,6 +62,13 @@ pub(crate) struct JobFile {
     /// The most discrepancies one check may record in a run; more fails the check instead.
     #[serde(default = "default_max_discrepancies")]
     pub(crate) max_discrepancies: u64,
+    /// The environment variable holding the key sensitive columns are masked with.
+    #[serde(default = "default_mask_key_env")]
+    pub(crate) mask_key_env: String,
+}
+
+fn default_mask_key_env() -> String {
+    DEFAULT_MASK_KEY_ENV.to_string()
 }
 
 fn default_max_discrepancies() -> u64 {
@@ -79,6 +87,7 @@ impl Default for JobFile {
             retry: RetryPolicy::default(),
             seal_lookback_days: default_seal_lookback(),
             max_discrepancies: default_max_discrepancies(),
+            mask_key_env: default_mask_key_env(),
         }
     }
 }
@@ -142,10 +151,16 @@ pub struct Config {
     pub(crate) seal_lookback_days: u32,
     /// More discrepancies than this in one check fail it (see `JobFile::max_discrepancies`).
     pub(crate) max_discrepancies: u64,
+    /// How syncs are retried unless a source says otherwise (`[job.retry]`).
+    pub(crate) retry: RetryPolicy,
+    /// The variable the sensitive columns' mask key was read from (never the key).
+    pub(crate) mask_key_env: String,
     pub store_url: String,
     pub(crate) sources: BTreeMap<String, SourceSpec>,
     pub(crate) integrity: Vec<IntegritySpec>,
     pub(crate) settlement: Vec<SettlementSpec>,
+    /// The `[formats.<name>]` mappings as written (validated with the settlement checks).
+    pub(crate) formats: BTreeMap<String, toml::Table>,
 }
 
 pub(crate) const DEFAULT_STORE_URL: &str = "sqlite://recon-store.db";
@@ -169,12 +184,21 @@ impl Config {
         let timezone =
             parse_timezone(&file.job.timezone).map_err(|m| fail(format!("job.timezone: {m}")))?;
 
+        let missing = missing_variables(&file, env);
+        if !missing.is_empty() {
+            return Err(fail(format!(
+                "not set in the environment: {}",
+                missing.join(", ")
+            )));
+        }
         let store_url = store_url(&file, env).map_err(fail)?;
 
         let sources = validate_sources(&file.sources, file.job.retry, env).map_err(fail)?;
+        let mask_key = mask_key(&file, env).map_err(fail)?;
 
         let mut names = BTreeSet::new();
-        let integrity = integrity::validate(&file.integrity, &sources, &mut names).map_err(fail)?;
+        let integrity =
+            integrity::validate(&file.integrity, &sources, mask_key, &mut names).map_err(fail)?;
         let source_names = sources.keys().cloned().collect();
         let settlement =
             settlement::validate(&file.settlement, &file.formats, &source_names, &mut names)
@@ -199,10 +223,13 @@ impl Config {
             out_dir: file.job.out_dir,
             seal_lookback_days: file.job.seal_lookback_days,
             max_discrepancies: file.job.max_discrepancies,
+            retry: file.job.retry,
+            mask_key_env: file.job.mask_key_env,
             store_url,
             sources,
             integrity,
             settlement,
+            formats: file.formats,
         })
     }
 
@@ -213,21 +240,21 @@ impl Config {
         store_url(&file, env).map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
     }
 
-    /// The resolved configuration as TOML-like text, passwords masked.
+    /// The resolved configuration as TOML, defaults filled in and passwords masked: every
+    /// key the file may set, so what a run will do can be read off it.
     pub fn describe(&self) -> String {
-        let mut out = String::new();
+        let mut out = format!("# {} (sha256 {})\n", self.path.display(), self.digest);
         out.push_str(&format!(
-            "# {} (sha256 {})\n",
-            self.path.display(),
-            self.digest
-        ));
-        out.push_str(&format!(
-            "[job]\ntimezone = {:?}\nout_dir = {:?}\n\n",
+            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\n",
             self.timezone.name(),
-            self.out_dir.display().to_string()
+            self.out_dir.display().to_string(),
+            self.seal_lookback_days,
+            self.max_discrepancies,
+            self.mask_key_env,
         ));
+        out.push_str(&describe_retry("job.retry", &self.retry));
         out.push_str(&format!(
-            "[store]\nurl = {:?}\n",
+            "\n[store]\nurl = {:?}\n",
             redact_urls(&self.store_url)
         ));
         for s in self.sources.values() {
@@ -240,31 +267,131 @@ impl Config {
                 s.statement_timeout_secs,
                 s.connect_timeout_secs
             ));
+            out.push_str(&describe_retry(
+                &format!("sources.{}.retry", s.name),
+                &s.retry,
+            ));
         }
         for c in &self.integrity {
-            out.push_str(&format!(
-                "\n[[integrity]]\nname = {:?}\nleft = {{ source = {:?}, table = {:?} }}\nright = {{ source = {:?}, table = {:?} }}\nkey = {:?}\n",
-                c.name, c.left.source, c.left.table, c.right.source, c.right.table, c.key
-            ));
-            match &c.columns {
-                Some(cols) => out.push_str(&format!("columns = {cols:?}\n")),
-                None => out.push_str("# columns: every column both tables share\n"),
-            }
-            if let Some(d) = &c.date_column {
-                out.push_str(&format!("date_column = {d:?}\n"));
-            }
-            if let Some(f) = &c.filter {
-                out.push_str(&format!("where = {:?}\n", f.text));
-            }
-            if !c.sensitive_columns.is_empty() {
-                out.push_str(&format!("sensitive_columns = {:?}\n", c.sensitive_columns));
-            }
+            out.push_str(&integrity::describe(c));
         }
         for c in &self.settlement {
             out.push_str(&settlement::describe(c));
         }
+        for (name, table) in &self.formats {
+            out.push_str(&describe_table(&format!("formats.{name}"), table));
+        }
         out
     }
+}
+
+/// A table of the file as its `[at]` section, its sub-tables as sections after it.
+fn describe_table(at: &str, table: &toml::Table) -> String {
+    let mut out = format!("\n[{at}]\n");
+    let mut sections = String::new();
+    for (key, value) in table {
+        match value {
+            toml::Value::Table(inner) => {
+                sections.push_str(&describe_table(&format!("{at}.{}", toml_key(key)), inner));
+            }
+            _ => out.push_str(&format!("{} = {}\n", toml_key(key), toml_value(value))),
+        }
+    }
+    out + &sections
+}
+
+/// A key bare when TOML allows it, else quoted (`"D/C"`).
+fn toml_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    }
+}
+
+fn toml_value(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => format!("{s:?}"),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(toml_value).collect::<Vec<_>>().join(", ")
+        ),
+        toml::Value::Table(t) => format!(
+            "{{ {} }}",
+            t.iter()
+                .map(|(k, v)| format!("{} = {}", toml_key(k), toml_value(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A retry policy as its `[….retry]` section.
+fn describe_retry(at: &str, r: &RetryPolicy) -> String {
+    format!(
+        "\n[{at}]\ninitial_delay_ms = {}\nmax_delay_ms = {}\nmax_total_secs = {}\nmax_attempts = {}\n",
+        r.initial_delay_ms, r.max_delay_ms, r.max_total_secs, r.max_attempts
+    )
+}
+
+/// Every environment variable the file names that is not set (or blank), each with the key
+/// naming it: all of them at once, so one `config check` tells everything to set.
+fn missing_variables(file: &ConfigFile, env: EnvLookup<'_>) -> Vec<String> {
+    let mut named: Vec<(String, &str)> = Vec::new();
+    if let Some(var) = file.store.as_ref().and_then(|s| s.url_env.as_deref()) {
+        named.push(("store.url_env".to_string(), var));
+    }
+    for (name, source) in &file.sources {
+        if let Some(var) = source.url_env.as_deref() {
+            named.push((format!("sources.{name}.url_env"), var));
+        }
+    }
+    if masks_columns(file) {
+        named.push((
+            "job.mask_key_env, the key of sensitive_columns".to_string(),
+            &file.job.mask_key_env,
+        ));
+    }
+    named
+        .into_iter()
+        .filter(|(_, var)| env_value(env, var).is_none())
+        .map(|(at, var)| format!("{var} ({at})"))
+        .collect()
+}
+
+/// True when some integrity check shows columns only masked.
+fn masks_columns(file: &ConfigFile) -> bool {
+    file.integrity
+        .iter()
+        .any(|c| !c.sensitive_columns.is_empty())
+}
+
+/// A variable's value, unless it is unset or blank.
+fn env_value(env: EnvLookup<'_>, var: &str) -> Option<String> {
+    env(var).filter(|value| !value.trim().is_empty())
+}
+
+/// The key sensitive columns are masked with, when a check has any: from the variable
+/// `job.mask_key_env` names. There is no fallback to an unkeyed hash: without the key such a
+/// configuration does not load.
+fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option<MaskKey>, String> {
+    if !masks_columns(file) {
+        return Ok(None);
+    }
+    let var = &file.job.mask_key_env;
+    let text = env_value(env, var)
+        .ok_or_else(|| format!("job.mask_key_env: environment variable {var} is not set"))?;
+    MaskKey::new(&text)
+        .map(Some)
+        .map_err(|m| format!("job.mask_key_env: {var} {m}"))
 }
 
 /// The store's URL: the `[store]` section's, or the embedded SQLite default.
@@ -372,12 +499,8 @@ fn resolve_url(
                 Ok(url.to_string())
             }
         }
-        (None, Some(var)) => match env(var) {
-            Some(value) if !value.trim().is_empty() => Ok(value),
-            _ => Err(format!(
-                "{at}.url_env: environment variable {var} is not set"
-            )),
-        },
+        (None, Some(var)) => env_value(env, var)
+            .ok_or_else(|| format!("{at}.url_env: environment variable {var} is not set")),
     }
 }
 
@@ -447,13 +570,63 @@ date_column = "created_at"
 
     #[test]
     fn the_shipped_configurations_are_valid() {
-        let any_env = |name: &str| Some(format!("sqlite://{name}.db"));
+        let any_env = |name: &str| Some(format!("sqlite://{name}-0123456789abcdef0123456789.db"));
         for file in ["config/demo.toml", "config/recon.example.toml"] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
             let config = Config::load(&path, &any_env).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert!(!config.integrity.is_empty(), "{file}");
             assert!(!config.settlement.is_empty(), "{file}");
         }
+    }
+
+    #[test]
+    fn every_missing_variable_is_named_at_once() {
+        let text = format!(
+            "[store]\nurl_env = \"STORE\"\n{}\nsensitive_columns = [\"iban\"]\n",
+            GOOD.replace("LEDGER_URL", "NOPE_LEDGER")
+                .replace("PAY_URL", "NOPE_PAY")
+        );
+        assert_eq!(
+            message(&text),
+            "recon.toml: not set in the environment: STORE (store.url_env), NOPE_LEDGER (sources.ledger.url_env), NOPE_PAY (sources.payments.url_env), RECON_MASK_KEY (job.mask_key_env, the key of sensitive_columns)"
+        );
+    }
+
+    #[test]
+    fn sensitive_columns_need_a_long_enough_mask_key_from_the_environment() {
+        let text = format!(
+            "{}\nsensitive_columns = [\"iban\"]\n",
+            GOOD.replace("[job]", "[job]\nmask_key_env = \"MASK\"")
+        );
+        let with_key = |key: &'static str| {
+            move |name: &str| match name {
+                "MASK" => Some(key.to_string()),
+                other => env(other),
+            }
+        };
+        let short = Config::parse(Path::new("recon.toml"), &text, &with_key("short"));
+        assert_eq!(
+            short.err().map(|e| e.to_string()).as_deref(),
+            Some(
+                "recon.toml: job.mask_key_env: MASK is 5 bytes long; a mask key needs at least 32 random bytes (e.g. `openssl rand -hex 32`)"
+            )
+        );
+        let key = "0123456789abcdef0123456789abcdef";
+        let config = Config::parse(Path::new("recon.toml"), &text, &with_key(key)).unwrap();
+        let masked = config.integrity[0].sensitive_columns.show("iban", "NL91");
+        assert_eq!(
+            masked,
+            crate::mask::sensitive(&crate::mask::MaskKey::new(key).unwrap(), "NL91")
+        );
+        assert!(masked.starts_with("hmac-sha256:"), "{masked}");
+        let shown = format!("{config:?}{}", config.describe());
+        assert!(!shown.contains(key), "{shown}");
+        assert!(config.describe().contains("mask_key_env = \"MASK\"\n"));
+        assert!(
+            config
+                .describe()
+                .contains("sensitive_columns = [\"iban\"]\n")
+        );
     }
 
     #[test]
@@ -539,7 +712,7 @@ date_column = "created_at"
         let msg = message(&GOOD.replace("url_env = \"LEDGER_URL\"", "url_env = \"NOPE\""));
         assert_eq!(
             msg,
-            "recon.toml: sources.ledger.url_env: environment variable NOPE is not set"
+            "recon.toml: not set in the environment: NOPE (sources.ledger.url_env)"
         );
         let msg =
             message(&GOOD.replace("url_env = \"LEDGER_URL\"", "url = \"postgres://u:pw@h/db\""));

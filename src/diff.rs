@@ -7,20 +7,31 @@ use crate::cli::DiffArgs;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::integrity::{self, Comparison, Difference, DifferenceKind, TablePair};
-use crate::mask::mask_card_numbers;
+use crate::mask::{DEFAULT_MASK_KEY_ENV, MaskKey, SensitiveColumns};
+use crate::progress::Progress;
+use crate::secret::EnvLookup;
 use crate::source::filter::Filter;
 use crate::source::{Source, ident};
 
 /// Runs the comparison and prints it to `out` (results) and `err` (notes, and stats with `--json`).
-pub async fn diff(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit> {
+/// Exits 0 when nothing differs, 1 when something does; an error carries 2 (bad input), 3 (a
+/// database could not be reached or read, for a reason that may pass) or 5 (a bug).
+pub async fn diff(
+    args: &DiffArgs,
+    env: EnvLookup<'_>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Exit> {
     for column in args
         .key
         .iter()
         .chain(args.columns.iter().flatten())
         .chain(args.settle_column.iter())
+        .chain(args.sensitive.iter())
     {
         ident::validate_column(column).map_err(Error::bad_input)?;
     }
+    let sensitive = sensitive_columns(&args.sensitive, env)?;
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
     let (left, right) = tokio::try_join!(
         Source::connect_url("left", &args.left_url),
@@ -40,7 +51,9 @@ pub async fn diff(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
             .as_deref()
             .map(|column| (column, chrono::Utc::now() - settle_time(args.settle_secs))),
     };
+    let progress = Progress::on_terminal(&args.left_table);
     let options = integrity::CompareOptions {
+        rows_read: Some(progress.rows()),
         strategy: args.strategy,
         recheck_after: args
             .settle_column
@@ -49,10 +62,11 @@ pub async fn diff(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         ..Default::default()
     };
     let comparison = integrity::compare_with(&pair, options).await;
+    progress.finish().await;
     left.close().await;
     right.close().await;
     let comparison = comparison?;
-    print(args, &comparison, out, err)
+    print(args, &comparison, &sensitive, out, err)
         .map_err(|e| Error::internal(format!("writing output: {e}")))?;
     Ok(if comparison.differences.is_empty() {
         Exit::Clean
@@ -66,9 +80,27 @@ fn settle_time(secs: u64) -> chrono::Duration {
         .unwrap_or(chrono::Duration::MAX)
 }
 
+/// The `--sensitive` columns, masked under the key in `RECON_MASK_KEY` (no key, no diff).
+fn sensitive_columns(columns: &[String], env: EnvLookup<'_>) -> Result<SensitiveColumns> {
+    if columns.is_empty() {
+        return Ok(SensitiveColumns::default());
+    }
+    let text = env(DEFAULT_MASK_KEY_ENV)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| {
+            Error::bad_input(format!(
+                "--sensitive needs the mask key: environment variable {DEFAULT_MASK_KEY_ENV} is not set"
+            ))
+        })?;
+    let key =
+        MaskKey::new(&text).map_err(|m| Error::bad_input(format!("{DEFAULT_MASK_KEY_ENV} {m}")))?;
+    Ok(SensitiveColumns::new(columns.to_vec(), key))
+}
+
 fn print(
     args: &DiffArgs,
     c: &Comparison,
+    sensitive: &SensitiveColumns,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<()> {
@@ -81,10 +113,10 @@ fn print(
     }
     for d in &c.differences {
         if args.json {
-            serde_json::to_writer(&mut *out, &json_line(&c.key, d))?;
+            serde_json::to_writer(&mut *out, &json_line(&c.key, d, sensitive))?;
             writeln!(out)?;
         } else {
-            writeln!(out, "{}", text_line(&c.key, d))?;
+            writeln!(out, "{}", text_line(&c.key, d, sensitive))?;
         }
     }
     if args.stats {
@@ -118,37 +150,69 @@ fn print(
     Ok(())
 }
 
-fn key_object(names: &[String], key: &[Value]) -> serde_json::Value {
+/// A value as printed: its canonical text masked (`None` for NULL).
+fn shown(column: &str, v: &Value, sensitive: &SensitiveColumns) -> Option<String> {
+    v.canonical_text().map(|t| sensitive.show(column, &t))
+}
+
+fn key_object(names: &[String], key: &[Value], sensitive: &SensitiveColumns) -> serde_json::Value {
     serde_json::Value::Object(
         names
             .iter()
             .zip(key)
             .map(|(n, v)| {
-                let v = v
-                    .canonical_text()
-                    .map(|t| serde_json::Value::String(mask_card_numbers(&t).into_owned()));
-                (n.clone(), v.unwrap_or(serde_json::Value::Null))
+                let v = shown(n, v, sensitive)
+                    .map_or(serde_json::Value::Null, serde_json::Value::String);
+                (n.clone(), v)
             })
             .collect(),
     )
 }
 
-/// `{"kind": …, "key": {…}, "columns": […]}`, `columns` only for `changed`.
-pub(crate) fn json_line(key_names: &[String], d: &Difference) -> serde_json::Value {
+/// `{"kind": …, "key": {…}, "columns": […], "values": [{"column", "left", "right"}…]}`;
+/// `columns` and `values` (both sides' canonical text, masked; null for NULL) only for `changed`.
+fn json_line(
+    key_names: &[String],
+    d: &Difference,
+    sensitive: &SensitiveColumns,
+) -> serde_json::Value {
     let mut line = serde_json::Map::new();
     line.insert("kind".into(), d.kind.as_str().into());
-    line.insert("key".into(), key_object(key_names, &d.key));
+    line.insert("key".into(), key_object(key_names, &d.key, sensitive));
     if d.kind == DifferenceKind::Changed {
         line.insert(
             "columns".into(),
             d.changed.iter().map(|c| c.column.clone()).collect(),
         );
+        line.insert(
+            "values".into(),
+            d.changed
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "column": c.column,
+                        "left": shown(&c.column, &c.left, sensitive),
+                        "right": shown(&c.column, &c.right, sensitive),
+                    })
+                })
+                .collect(),
+        );
     }
     serde_json::Value::Object(line)
 }
 
-fn text_line(key_names: &[String], d: &Difference) -> String {
-    let key = mask_card_numbers(&crate::integrity::key_text_named(key_names, &d.key)).into_owned();
+fn text_line(key_names: &[String], d: &Difference, sensitive: &SensitiveColumns) -> String {
+    let key = key_names
+        .iter()
+        .zip(&d.key)
+        .map(|(n, v)| {
+            format!(
+                "{n}={}",
+                shown(n, v, sensitive).unwrap_or_else(|| "NULL".to_string())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     match d.kind {
         DifferenceKind::MissingInLeft => format!("missing in left   {key}"),
         DifferenceKind::MissingInRight => format!("missing in right  {key}"),
@@ -157,10 +221,10 @@ fn text_line(key_names: &[String], d: &Difference) -> String {
                 .changed
                 .iter()
                 .map(|c| {
-                    let show = |v: &Value| match v.canonical_text() {
+                    let show = |v: &Value| match shown(&c.column, v, sensitive) {
                         None => "NULL".to_string(),
                         Some(t) if t.is_empty() => "''".to_string(),
-                        Some(t) => mask_card_numbers(&t).into_owned(),
+                        Some(t) => t,
                     };
                     format!("{}: {} → {}", c.column, show(&c.left), show(&c.right))
                 })

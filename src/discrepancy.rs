@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::canonical::Value;
-use crate::mask;
+use crate::mask::SensitiveColumns;
 use crate::run_id::RunId;
 
 /// What kind of difference it is; written as its snake-case name (`missing_in_left`, `timing`).
@@ -223,27 +223,22 @@ impl AtStake {
     }
 }
 
-/// A value as reports show it: canonical text, card numbers masked, sensitive columns hashed.
-pub(crate) fn shown(v: &Value, sensitive: bool) -> Option<String> {
-    v.canonical_text().map(|t| {
-        if sensitive {
-            mask::sensitive(&t)
-        } else {
-            mask::mask_card_numbers(&t).into_owned()
-        }
-    })
+/// A value of `column` as reports show it: canonical text, card numbers masked, sensitive
+/// columns masked with their key.
+pub(crate) fn shown(v: &Value, column: &str, sensitive: &SensitiveColumns) -> Option<String> {
+    v.canonical_text().map(|t| sensitive.show(column, &t))
 }
 
-/// A key as reports show it: canonical text, card numbers masked, sensitive columns hashed.
+/// A key as reports show it: canonical text, card numbers masked, sensitive columns masked.
 pub(crate) fn shown_key(
     names: &[String],
     values: &[Value],
-    sensitive: &[String],
+    sensitive: &SensitiveColumns,
 ) -> Vec<(String, Option<String>)> {
     names
         .iter()
         .zip(values)
-        .map(|(name, v)| (name.clone(), shown(v, sensitive.iter().any(|s| s == name))))
+        .map(|(name, v)| (name.clone(), shown(v, name, sensitive)))
         .collect()
 }
 

@@ -71,7 +71,9 @@ async fn dispatch(command: Command) -> Result<Exit> {
             let report = run::retry(&config, date, &out, args.shard).await?;
             finish(&mut stdout, &report, &args.metrics, args.shard).await
         }
-        Command::Diff(args) => diff::diff(&args, &mut stdout, &mut std::io::stderr()).await,
+        Command::Diff(args) => {
+            diff::diff(&args, &process_env, &mut stdout, &mut std::io::stderr()).await
+        }
         Command::Demo(args) => {
             let report = demo::demo(&args.out).await?;
             print(

@@ -2,12 +2,19 @@
 //!
 //! A primary account number is 13 to 19 digits, written together or in groups separated by single
 //! spaces or dashes, that passes the Luhn check; it is shown as its first six and last four digits
-//! (`411111******1111`). A column declared sensitive is shown only as `sha256:` and the first 12
-//! hex digits of the SHA-256 of its canonical text.
+//! (`411111******1111`). A column declared sensitive is shown only as `hmac-sha256:` and the first
+//! 128 bits (32 hex digits) of the HMAC-SHA256 of its canonical text under a secret key
+//! ([`MaskKey`]): equal values still look equal, but without the key nobody can test a guess
+//! (an unkeyed hash of a date of birth falls to trying the 47,000 days of a lifetime).
+//! 128 bits because the key, not the length, stops guessing: the length only has to keep
+//! different values from showing alike, and two of a billion values share a 128-bit prefix with
+//! odds of about 10^-21.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
+use hmac::{KeyInit, Mac};
+use sha2::Sha256;
 
 const MIN_DIGITS: usize = 13;
 const MAX_DIGITS: usize = 19;
@@ -107,10 +114,81 @@ fn masked(digits: &str) -> String {
     )
 }
 
-/// How a sensitive column's value is shown: a short SHA-256 prefix, equal for equal values.
-pub fn sensitive(value: &str) -> String {
-    let digest = hex::encode(Sha256::digest(value.as_bytes()));
-    format!("sha256:{}", &digest[..12])
+/// The environment variable holding the key, unless `job.mask_key_env` names another.
+pub const DEFAULT_MASK_KEY_ENV: &str = "RECON_MASK_KEY";
+
+/// The fewest bytes a mask key may have: 256 bits, as many as the hash (`openssl rand -hex 32`
+/// gives 64 characters).
+pub const MIN_KEY_BYTES: usize = 32;
+
+/// How many bytes of the HMAC a mask shows (128 bits; see the module's documentation).
+const SHOWN_BYTES: usize = 16;
+
+/// The secret sensitive columns are masked under; its bytes are never printed (`Debug` shows
+/// `MaskKey(..)`).
+#[derive(Clone)]
+pub struct MaskKey(Arc<[u8]>);
+
+impl MaskKey {
+    /// The key from the variable's text (its bytes as they are); refused when shorter than
+    /// [`MIN_KEY_BYTES`], since a short key could itself be guessed.
+    pub fn new(text: &str) -> Result<MaskKey, String> {
+        if text.len() < MIN_KEY_BYTES {
+            return Err(format!(
+                "is {} bytes long; a mask key needs at least {MIN_KEY_BYTES} random bytes (e.g. `openssl rand -hex 32`)",
+                text.len()
+            ));
+        }
+        Ok(MaskKey(Arc::from(text.as_bytes())))
+    }
+}
+
+impl std::fmt::Debug for MaskKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MaskKey(..)")
+    }
+}
+
+/// How a sensitive column's value is shown: `hmac-sha256:` and the first 128 bits of
+/// HMAC-SHA256(key, value) in hex, equal for equal values under one key.
+pub fn sensitive(key: &MaskKey, value: &str) -> String {
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&key.0)
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(value.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    format!("hmac-sha256:{}", hex::encode(&tag[..SHOWN_BYTES]))
+}
+
+/// An integrity check's sensitive columns and the key their values are masked under.
+#[derive(Debug, Clone, Default)]
+pub struct SensitiveColumns {
+    columns: Vec<String>,
+    /// Present whenever `columns` is not empty.
+    key: Option<MaskKey>,
+}
+
+impl SensitiveColumns {
+    /// `columns` masked under `key`.
+    pub fn new(columns: Vec<String>, key: MaskKey) -> SensitiveColumns {
+        SensitiveColumns {
+            columns,
+            key: Some(key),
+        }
+    }
+
+    /// The column names, as configured.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// `text`, a value of `column`, as every output shows it: masked with the key when the
+    /// column is sensitive, else with its card numbers masked.
+    pub fn show(&self, column: &str, text: &str) -> String {
+        match &self.key {
+            Some(key) if self.columns.iter().any(|c| c == column) => sensitive(key, text),
+            _ => mask_card_numbers(text).into_owned(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -160,16 +238,80 @@ mod tests {
         }
     }
 
+    const KEY: &str = "k3y-for-tests-only-0123456789abcdef";
+
+    fn key(text: &str) -> MaskKey {
+        MaskKey::new(text).unwrap()
+    }
+
     #[test]
-    fn sensitive_values_show_as_a_hash_prefix() {
-        // printf 'NL91ABNA0417164300' | sha256sum
+    fn sensitive_values_show_as_an_hmac_equal_for_equal_values() {
+        // printf 'NL91ABNA0417164300' | openssl dgst -sha256 -hmac 'k3y-for-tests-only-0123456789abcdef'
         assert_eq!(
-            sensitive("NL91ABNA0417164300"),
-            format!(
-                "sha256:{}",
-                &hex::encode(Sha256::digest(b"NL91ABNA0417164300"))[..12]
-            )
+            sensitive(&key(KEY), "NL91ABNA0417164300"),
+            "hmac-sha256:63c0823e03dcb5b9eb053fd157a8b163"
         );
-        assert_ne!(sensitive("a"), sensitive("b"));
+        assert_eq!(
+            sensitive(&key(KEY), "1984-03-07"),
+            sensitive(&key(KEY), "1984-03-07")
+        );
+        assert_ne!(sensitive(&key(KEY), "a"), sensitive(&key(KEY), "b"));
+        let other = "another-key-of-thirty-two-bytes!!";
+        assert_ne!(
+            sensitive(&key(KEY), "1984-03-07"),
+            sensitive(&key(other), "1984-03-07")
+        );
+    }
+
+    /// The attack the unkeyed `sha256:` prefix fell to: hash every date of birth from 1900 to
+    /// 2030 (47,847 days) the old way and look the mask up.
+    fn recover_date_of_birth(shown: &str) -> Option<String> {
+        use sha2::Digest;
+        let mut day = chrono::NaiveDate::from_ymd_opt(1900, 1, 1)?;
+        let last = chrono::NaiveDate::from_ymd_opt(2030, 12, 31)?;
+        while day <= last {
+            let candidate = day.format("%Y-%m-%d").to_string();
+            let unkeyed = hex::encode(Sha256::digest(candidate.as_bytes()));
+            if shown == format!("sha256:{}", &unkeyed[..12]) {
+                return Some(candidate);
+            }
+            day = day.succ_opt()?;
+        }
+        None
+    }
+
+    #[test]
+    fn a_date_of_birth_is_not_recovered_by_trying_every_date() {
+        use sha2::Digest;
+        // The attack works on the old scheme…
+        let unkeyed = format!(
+            "sha256:{}",
+            &hex::encode(Sha256::digest(b"1984-03-07"))[..12]
+        );
+        assert_eq!(
+            recover_date_of_birth(&unkeyed).as_deref(),
+            Some("1984-03-07")
+        );
+        // … and finds nothing in the keyed mask: no candidate gives it.
+        assert_eq!(
+            recover_date_of_birth(&sensitive(&key(KEY), "1984-03-07")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_short_key_is_refused_and_no_key_is_ever_printed() {
+        assert_eq!(
+            MaskKey::new("hunter2").unwrap_err(),
+            "is 7 bytes long; a mask key needs at least 32 random bytes (e.g. `openssl rand -hex 32`)"
+        );
+        let columns = SensitiveColumns::new(vec!["iban".into()], key(KEY));
+        assert!(!format!("{columns:?}").contains(KEY));
+        assert_eq!(
+            columns.show("iban", "NL91ABNA0417164300"),
+            "hmac-sha256:63c0823e03dcb5b9eb053fd157a8b163"
+        );
+        assert_eq!(columns.show("memo", "4111111111111111"), "411111******1111");
+        assert_eq!(SensitiveColumns::default().show("iban", "NL91"), "NL91");
     }
 }

@@ -81,7 +81,13 @@ pub async fn list(args: &ListArgs, out: &mut dyn Write) -> Result<Exit> {
 /// `recon discrepancies ack`
 pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
     let store = open_store(&args.config.config).await?;
-    let actor = args.actor.clone().unwrap_or_else(os_user);
+    // The flag, else RECON_ACTOR (clap reads both), else the OS user, else "unknown".
+    let actor = args
+        .actor
+        .clone()
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(os_user);
     let acknowledged = store.acknowledge(args.id, &args.note, &actor).await;
     store.close().await;
     let recorded = acknowledged?;

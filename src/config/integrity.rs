@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::integrity::Strategy;
 use crate::integrity::spec::{IntegritySpec, Settle, TableRef};
+use crate::mask::{MaskKey, SensitiveColumns};
 use crate::source::SourceSpec;
 use crate::source::filter::Filter;
 use crate::source::ident;
@@ -31,7 +32,7 @@ pub(crate) struct IntegrityFile {
     /// Compare only the rows this predicate keeps (the grammar of `recon diff --where`).
     #[serde(rename = "where")]
     pub(crate) filter: Option<String>,
-    /// Columns whose values are shown only as a SHA-256 prefix in every output.
+    /// Columns whose values are shown only as an HMAC-SHA256 under the mask key in every output.
     #[serde(default)]
     pub(crate) sensitive_columns: Vec<String>,
     /// Seal each clean business day and re-verify sealed days (dated checks; default true).
@@ -61,11 +62,51 @@ fn default_true() -> bool {
     true
 }
 
+/// The check as `config check` prints it: every key, defaults filled in.
+pub(crate) fn describe(c: &IntegritySpec) -> String {
+    let mut out = format!(
+        "\n[[integrity]]\nname = {:?}\nleft = {{ source = {:?}, table = {:?} }}\nright = {{ source = {:?}, table = {:?} }}\nkey = {:?}\n",
+        c.name, c.left.source, c.left.table, c.right.source, c.right.table, c.key
+    );
+    match &c.columns {
+        Some(cols) => out.push_str(&format!("columns = {cols:?}\n")),
+        None => out.push_str("# columns: every column both tables share\n"),
+    }
+    match &c.date_column {
+        Some(d) => out.push_str(&format!("date_column = {d:?}\n")),
+        None => out.push_str("# date_column: none, the whole table is compared every run\n"),
+    }
+    if let Some(f) = &c.filter {
+        out.push_str(&format!("where = {:?}\n", f.text));
+    }
+    out.push_str(&format!(
+        "sensitive_columns = {:?}\nseal = {}\nstrategy = {:?}\n",
+        c.sensitive_columns.columns(),
+        c.seal,
+        match c.strategy {
+            Strategy::Stream => "stream",
+            Strategy::Bisect => "bisect",
+        }
+    ));
+    match &c.settle {
+        Some(s) => out.push_str(&format!(
+            "settle_secs = {}\nsettle_column = {:?}\nrecheck_after_secs = {}\n",
+            s.after.as_secs(),
+            s.column,
+            s.recheck_after.as_secs()
+        )),
+        None => out.push_str("settle_secs = 0\n"),
+    }
+    out
+}
+
 /// Validates the integrity sections against the sources defined; `taken_names` collects check
-/// names so that no two checks share one. Messages name the section and key to fix.
+/// names so that no two checks share one. Sensitive columns are masked under `mask_key`, which
+/// the caller must have read whenever a check lists any. Messages name the section and key to fix.
 pub(crate) fn validate(
     checks: &[IntegrityFile],
     sources: &BTreeMap<String, SourceSpec>,
+    mask_key: Option<MaskKey>,
     taken_names: &mut BTreeSet<String>,
 ) -> Result<Vec<IntegritySpec>, String> {
     let mut integrity = Vec::new();
@@ -136,6 +177,17 @@ pub(crate) fn validate(
                 })
             }
         };
+        let sensitive_columns = match (&mask_key, check.sensitive_columns.is_empty()) {
+            (_, true) => SensitiveColumns::default(),
+            (Some(key), false) => {
+                SensitiveColumns::new(check.sensitive_columns.clone(), key.clone())
+            }
+            (None, false) => {
+                return Err(format!(
+                    "{at}.sensitive_columns: no mask key was read (job.mask_key_env)"
+                ));
+            }
+        };
         integrity.push(IntegritySpec {
             name: check.name.clone(),
             left: TableRef {
@@ -155,7 +207,7 @@ pub(crate) fn validate(
                 .map(Filter::parse)
                 .transpose()
                 .map_err(|e| format!("{at}.{e}"))?,
-            sensitive_columns: check.sensitive_columns.clone(),
+            sensitive_columns,
             seal: check.seal && check.date_column.is_some(),
             strategy: check.strategy,
             settle,

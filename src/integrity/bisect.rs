@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::atomic::Ordering as AtomicOrdering;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
@@ -14,6 +14,7 @@ use super::merge::{Difference, Found, SideStats};
 use super::plan::{Plan, TablePair};
 use crate::canonical::{RowHash, Value, key_cmp};
 use crate::error::{Error, Result};
+use crate::progress::RowsRead;
 use crate::source::pushdown::{KeyRange, Snapshot};
 use crate::source::{ReadSpec, Source};
 
@@ -79,7 +80,7 @@ impl Side<'_> {
 pub(super) async fn bisect(
     pair: &TablePair<'_>,
     plan: &Plan,
-    rows_read: &AtomicU64,
+    rows_read: &RowsRead,
     segmenting: Segmenting,
 ) -> Result<Found> {
     let (left, right) = tokio::try_join!(Snapshot::open(pair.left), Snapshot::open(pair.right))?;
@@ -139,7 +140,8 @@ pub(super) async fn bisect(
             right.digest(plan.hashed, &range)
         )?;
         if depth == 0 {
-            rows_read.fetch_add(l_rows + r_rows, AtomicOrdering::Relaxed);
+            rows_read.left.fetch_add(l_rows, AtomicOrdering::Relaxed);
+            rows_read.right.fetch_add(r_rows, AtomicOrdering::Relaxed);
             step = segmenting.next_step(step, started.elapsed());
         }
         if l_rows == r_rows && l_digest == r_digest {

@@ -1,17 +1,18 @@
 //! A comparison's findings as discrepancies: the kinds mapped, keys and values shown as reports
-//! show them (card numbers masked, sensitive columns hashed).
+//! show them (card numbers masked, sensitive columns masked with their key).
 
 use super::{Comparison, Difference, DifferenceKind, SchemaFinding};
 use crate::discrepancy::{ColumnValues, Discrepancy, Kind, shown, shown_key};
+use crate::mask::SensitiveColumns;
 
 impl Comparison {
     /// Every schema finding, then every differing row, as discrepancies of `check`'s
-    /// `partition`; values of `sensitive` columns are shown hashed.
+    /// `partition`; values of `sensitive` columns are shown masked.
     pub(crate) fn discrepancies(
         &self,
         check: &str,
         partition: &str,
-        sensitive: &[String],
+        sensitive: &SensitiveColumns,
     ) -> Vec<Discrepancy> {
         let mut found: Vec<Discrepancy> = self
             .schema
@@ -33,14 +34,13 @@ fn row_discrepancy(
     partition: &str,
     key_names: &[String],
     d: &Difference,
-    sensitive: &[String],
+    sensitive: &SensitiveColumns,
 ) -> Discrepancy {
     let kind = match d.kind {
         DifferenceKind::MissingInLeft => Kind::MissingInLeft,
         DifferenceKind::MissingInRight => Kind::MissingInRight,
         DifferenceKind::Changed => Kind::Changed,
     };
-    let is_sensitive = |column: &str| sensitive.iter().any(|s| s == column);
     Discrepancy {
         check: check.to_string(),
         partition: partition.to_string(),
@@ -50,13 +50,10 @@ fn row_discrepancy(
         values: d
             .changed
             .iter()
-            .map(|c| {
-                let sensitive = is_sensitive(&c.column);
-                ColumnValues {
-                    column: c.column.clone(),
-                    left: shown(&c.left, sensitive),
-                    right: shown(&c.right, sensitive),
-                }
+            .map(|c| ColumnValues {
+                column: c.column.clone(),
+                left: shown(&c.left, &c.column, sensitive),
+                right: shown(&c.right, &c.column, sensitive),
             })
             .collect(),
         detail: None,

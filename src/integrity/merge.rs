@@ -10,6 +10,7 @@ use super::plan::{Plan, TablePair};
 use super::segments::{SealTap, SegmentOutcome, SegmentWork, Tap, VerifyTap};
 use crate::canonical::{LogicalType, RowHash, RowHasher, SegmentDigest, Value, key_cmp};
 use crate::error::{Error, Result};
+use crate::progress::RowsRead;
 use crate::source::RowBatch;
 use crate::source::filter::RowFilter;
 
@@ -215,26 +216,16 @@ fn key_text(key: &[Value]) -> String {
     key.iter().map(value_text).collect::<Vec<_>>().join(", ")
 }
 
-/// `id=5, currency=EUR`: a key with its column names, for people.
-pub fn key_text_named(names: &[String], key: &[Value]) -> String {
-    names
-        .iter()
-        .zip(key)
-        .map(|(n, v)| format!("{n}={}", value_text(v)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn value_text(v: &Value) -> String {
     v.canonical_text()
         .map(|t| t.into_owned())
         .unwrap_or_else(|| "NULL".to_string())
 }
 
-pub(super) async fn merge_join(
+pub(super) async fn merge_join<'r>(
     pair: &TablePair<'_>,
     plan: &Plan,
-    rows_read: &AtomicU64,
+    rows_read: &'r RowsRead,
     work: Option<SegmentWork<'_>>,
 ) -> Result<Found> {
     let (left_tap, right_tap) = match work {
@@ -245,35 +236,40 @@ pub(super) async fn merge_join(
             Some(Tap::Verify(VerifyTap::new(shown, sealed))),
         ),
     };
-    let side =
-        |label: String, spec: &crate::source::ReadSpec, source: &crate::source::Source, tap| Side {
-            rows_read,
-            label,
-            rx: source.stream_rows(spec.clone()),
-            batch: RowBatch::default(),
-            at: 0,
-            key_len: spec.key_len,
-            hashed: plan.hashed,
-            day: match (plan.day_column, pair.day) {
-                (Some((at, logical)), Some((_, day))) => Some((at, logical, day)),
-                _ => None,
-            },
-            filter: spec.filter.clone(),
-            previous_key: None,
-            hasher: RowHasher::default(),
-            digest: SegmentDigest::new(),
-            tap,
-        };
+    let side = |label: String,
+                spec: &crate::source::ReadSpec,
+                source: &crate::source::Source,
+                rows_read: &'r AtomicU64,
+                tap| Side {
+        rows_read,
+        label,
+        rx: source.stream_rows(spec.clone()),
+        batch: RowBatch::default(),
+        at: 0,
+        key_len: spec.key_len,
+        hashed: plan.hashed,
+        day: match (plan.day_column, pair.day) {
+            (Some((at, logical)), Some((_, day))) => Some((at, logical, day)),
+            _ => None,
+        },
+        filter: spec.filter.clone(),
+        previous_key: None,
+        hasher: RowHasher::default(),
+        digest: SegmentDigest::new(),
+        tap,
+    };
     let mut left = side(
         format!("{}.{}", pair.left.name, pair.left_table),
         &plan.left,
         pair.left,
+        &rows_read.left,
         left_tap,
     );
     let mut right = side(
         format!("{}.{}", pair.right.name, pair.right_table),
         &plan.right,
         pair.right,
+        &rows_read.right,
         right_tap,
     );
     let key_len = plan.left.key_len;

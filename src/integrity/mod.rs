@@ -9,16 +9,15 @@ mod segments;
 pub mod spec;
 
 pub use bisect::Segmenting;
-pub use merge::{ChangedColumn, Difference, DifferenceKind, SideStats, key_text_named};
+pub use merge::{ChangedColumn, Difference, DifferenceKind, SideStats};
 pub use plan::{SchemaFinding, TablePair};
 pub(crate) use segments::{
     Fingerprint, SealSpool, SealedIndex, SegmentOutcome, SegmentWork, VerifyOutcome, fingerprint,
     segment_rows,
 };
 
-use std::sync::atomic::AtomicU64;
-
 use crate::error::{Error, Result};
+use crate::progress::RowsRead;
 use crate::source::pushdown;
 
 /// Everything one comparison of a table pair found.
@@ -52,8 +51,8 @@ pub enum Strategy {
 /// What a comparison does beside comparing.
 #[derive(Default, Clone, Copy)]
 pub struct CompareOptions<'a> {
-    /// Bumped for every row read on either side, for progress.
-    pub rows_read: Option<&'a AtomicU64>,
+    /// Bumped for every row read, per side, for progress.
+    pub rows_read: Option<&'a RowsRead>,
     pub strategy: Strategy,
     pub segmenting: Segmenting,
     /// Read the differing rows once more after this long, and report only what persists.
@@ -74,7 +73,7 @@ pub(crate) async fn compare_with_segments(
     work: Option<SegmentWork<'_>>,
 ) -> Result<Comparison> {
     let plan = pair.plan().await?;
-    let unused = AtomicU64::new(0);
+    let unused = RowsRead::default();
     let rows_read = options.rows_read.unwrap_or(&unused);
     // Sealing and re-verifying a seal see every row hash, which only a streamed comparison does.
     let bisect = options.strategy == Strategy::Bisect && work.is_none();

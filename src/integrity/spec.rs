@@ -2,6 +2,7 @@
 //! filter that bound them, and how rows in flight are left for later.
 
 use crate::integrity::Strategy;
+use crate::mask::SensitiveColumns;
 use crate::source::filter::Filter;
 
 /// One table on one source.
@@ -21,7 +22,7 @@ pub(crate) struct IntegritySpec {
     pub(crate) columns: Option<Vec<String>>,
     pub(crate) date_column: Option<String>,
     pub(crate) filter: Option<Filter>,
-    pub(crate) sensitive_columns: Vec<String>,
+    pub(crate) sensitive_columns: SensitiveColumns,
     /// Seal clean days and re-verify sealed ones (only with a date column).
     pub(crate) seal: bool,
     pub(crate) strategy: Strategy,

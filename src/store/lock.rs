@@ -1,6 +1,14 @@
 //! One run at a time per store and business date: a PostgreSQL advisory lock, or an exclusive
 //! lock on a file beside a SQLite store. Both die with the process, so a crash never leaves
 //! the lock held.
+//!
+//! The lock file is removed when the lock is released, so files do not pile up one per date.
+//! Removing it is safe because the holder unlinks the path while still holding the lock, and a
+//! taker, once it has the lock, checks that the path still names the file it locked: one that
+//! opened the old file just before the removal finds it gone (or replaced) and starts again on
+//! the path's current file, so two runs never hold two different files of one path.
+
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use sqlx::pool::PoolConnection;
@@ -16,8 +24,12 @@ pub struct RunLock {
 
 enum Held {
     Postgres(Option<PoolConnection<Postgres>>),
-    /// Kept open only to hold its lock.
-    File(#[allow(dead_code)] std::fs::File),
+    /// The lock file, kept open to hold its lock, and its path, removed on release.
+    File {
+        #[allow(dead_code)] // only held open
+        file: std::fs::File,
+        path: PathBuf,
+    },
     /// An in-memory SQLite store lives in one process only.
     InProcess,
 }
@@ -59,22 +71,9 @@ impl Store {
                     } else {
                         format!("-shard-{}", shard.replace('/', "-of-"))
                     };
-                    let lock_path = format!("{}.lock-{date}{suffix}", path.display());
-                    let file = std::fs::OpenOptions::new()
-                        .create(true)
-                        .truncate(false)
-                        .write(true)
-                        .open(&lock_path)
-                        .map_err(|e| {
-                            Error::internal(format!("cannot open the lock file {lock_path}: {e}"))
-                        })?;
-                    match file.try_lock() {
-                        Ok(()) => Some(Held::File(file)),
-                        Err(std::fs::TryLockError::WouldBlock) => None,
-                        Err(std::fs::TryLockError::Error(e)) => {
-                            return Err(Error::internal(format!("cannot lock {lock_path}: {e}")));
-                        }
-                    }
+                    let lock_path =
+                        PathBuf::from(format!("{}.lock-{date}{suffix}", path.display()));
+                    lock_file(lock_path)?
                 }
             },
         };
@@ -114,6 +113,51 @@ impl Store {
     }
 }
 
+/// Takes the exclusive lock on the file at `path` (created if need be); `None` when another
+/// process holds it.
+fn lock_file(path: PathBuf) -> Result<Option<Held>> {
+    loop {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| {
+                Error::internal(format!("cannot open the lock file {}: {e}", path.display()))
+            })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::internal(format!(
+                    "cannot lock {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+        // The holder before may have removed the file between our open and our lock.
+        if names_file(&path, &file) {
+            return Ok(Some(Held::File { file, path }));
+        }
+    }
+}
+
+/// True when `path` still names the open `file` (not removed, not replaced by a new file).
+#[cfg(unix)]
+fn names_file(path: &Path, file: &std::fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(path), file.metadata()) {
+        (Ok(named), Ok(open)) => named.dev() == open.dev() && named.ino() == open.ino(),
+        _ => false,
+    }
+}
+
+/// Elsewhere the file is never removed (see [`RunLock`]'s drop), so the path names it.
+#[cfg(not(unix))]
+fn names_file(_: &Path, _: &std::fs::File) -> bool {
+    true
+}
+
 impl RunLock {
     /// Releases the lock now (dropping it does too).
     pub(crate) async fn release(mut self) {
@@ -133,6 +177,12 @@ impl RunLock {
 
 impl Drop for RunLock {
     fn drop(&mut self) {
+        // Unlinked while still locked (the file closes after this), so no taker keeps the old
+        // file (see the module's documentation).
+        #[cfg(unix)]
+        if let Held::File { path, .. } = &self.held {
+            let _ = std::fs::remove_file(path);
+        }
         // A connection still holding the advisory lock must not go back to the pool: detached
         // and dropped, its session ends and PostgreSQL releases the lock.
         if let Held::Postgres(conn) = &mut self.held
@@ -140,5 +190,33 @@ impl Drop for RunLock {
         {
             drop(conn.detach());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_file_is_taken_once_and_a_removed_or_replaced_one_is_not_the_lock() {
+        let dir = std::env::temp_dir().join(format!("recon-lock-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.db.lock-2026-11-20");
+        let held = lock_file(path.clone()).unwrap();
+        assert!(matches!(held, Some(Held::File { .. })));
+        assert!(lock_file(path.clone()).unwrap().is_none(), "taken twice");
+        let stale = std::fs::File::open(&path).unwrap();
+        drop(RunLock {
+            held: held.unwrap(),
+        });
+        assert!(!path.exists(), "the lock file is removed on release");
+        // A taker that opened the file before it was removed must not count its lock.
+        assert!(!names_file(&path, &stale));
+        std::fs::write(&path, b"").unwrap();
+        assert!(!names_file(&path, &stale));
+        let again = lock_file(path.clone()).unwrap();
+        assert!(again.is_some());
+        drop(again);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -364,3 +364,109 @@ async fn the_export_recomputes_to_the_same_hashes_and_lists_and_acks_are_recorde
         "recon: there is no discrepancy 99; `recon discrepancies list` shows them\n"
     );
 }
+
+/// Who acknowledged: `--actor`, else `RECON_ACTOR` (a pod has no user), else the OS user, else
+/// "unknown" — in the message and in the store.
+#[tokio::test]
+async fn the_actor_is_the_flag_then_recon_actor_then_the_os_user() {
+    let dir = temp_dir();
+    let schema = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER)";
+    let ledger = sqlite_db(
+        &dir.path().join("l.db"),
+        &[
+            schema,
+            "INSERT INTO entries VALUES (1, 1), (2, 2), (3, 3), (4, 4), (5, 5)",
+        ],
+    )
+    .await;
+    let payments = sqlite_db(
+        &dir.path().join("p.db"),
+        &[schema, "INSERT INTO entries VALUES (1, 1)"],
+    )
+    .await;
+    write(dir.path(), "recon.toml", &config());
+    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let base = [
+        ("STORE_URL", store.as_str()),
+        ("LEDGER_URL", ledger.as_str()),
+        ("PAYMENTS_URL", payments.as_str()),
+    ];
+    let run = recon(
+        &[
+            "run",
+            "--config",
+            "recon.toml",
+            "--date",
+            "2026-11-20",
+            "--out",
+            "out",
+        ],
+        &base,
+        dir.path(),
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let ack = |id: &str, flag: Option<&str>, env: &[(&str, &str)]| {
+        let mut args = vec![
+            "discrepancies",
+            "ack",
+            id,
+            "--config",
+            "recon.toml",
+            "--note",
+            "n",
+        ];
+        if let Some(actor) = flag {
+            args.extend(["--actor", actor]);
+        }
+        let mut all = base.to_vec();
+        all.extend_from_slice(env);
+        let out = recon(&args, &all, dir.path());
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+    };
+    assert_eq!(
+        ack(
+            "1",
+            Some("ana"),
+            &[("RECON_ACTOR", "pod-sa"), ("USER", "root")]
+        ),
+        "discrepancy 1 (entries missing_in_right id=2) acknowledged by ana\n"
+    );
+    assert_eq!(
+        ack(
+            "2",
+            None,
+            &[("RECON_ACTOR", "ops@finance"), ("USER", "root")]
+        ),
+        "discrepancy 2 (entries missing_in_right id=3) acknowledged by ops@finance\n"
+    );
+    assert_eq!(
+        ack(
+            "3",
+            None,
+            &[("RECON_ACTOR", ""), ("USER", "bo"), ("LOGNAME", "")]
+        ),
+        "discrepancy 3 (entries missing_in_right id=4) acknowledged by bo\n"
+    );
+    assert_eq!(
+        ack(
+            "4",
+            None,
+            &[("RECON_ACTOR", ""), ("USER", ""), ("LOGNAME", "")]
+        ),
+        "discrepancy 4 (entries missing_in_right id=5) acknowledged by unknown\n"
+    );
+    let list = recon(
+        &["discrepancies", "list", "--config", "recon.toml", "--json"],
+        &base,
+        dir.path(),
+    );
+    let actors: Vec<String> = stdout(&list)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["ack_actor"].to_string())
+        .collect();
+    assert_eq!(
+        actors,
+        ["\"ana\"", "\"ops@finance\"", "\"bo\"", "\"unknown\""]
+    );
+}

@@ -1,4 +1,5 @@
-//! `recon diff` on SQLite files: exact differences as JSON lines, exit codes 0 / 1 / 2.
+//! `recon diff`: exact differences as JSON lines with both sides' values, the README's exit
+//! codes, progress on a terminal.
 
 use crate::common::*;
 
@@ -59,8 +60,13 @@ async fn differing_tables_print_exactly_the_differing_keys() {
     assert_eq!(
         lines,
         vec![
-            serde_json::json!({"kind": "changed", "key": {"id": "1"}, "columns": ["memo"]}),
-            serde_json::json!({"kind": "changed", "key": {"id": "2"}, "columns": ["amount_minor", "created_at"]}),
+            serde_json::json!({"kind": "changed", "key": {"id": "1"}, "columns": ["memo"],
+                "values": [{"column": "memo", "left": null, "right": ""}]}),
+            serde_json::json!({"kind": "changed", "key": {"id": "2"}, "columns": ["amount_minor", "created_at"],
+            "values": [
+                {"column": "amount_minor", "left": "200", "right": "201"},
+                {"column": "created_at", "left": "2026-11-20T10:00:01.000000Z", "right": "2026-11-20T10:00:01.000001Z"},
+            ]}),
             serde_json::json!({"kind": "missing_in_right", "key": {"id": "3"}}),
             serde_json::json!({"kind": "missing_in_left", "key": {"id": "5"}}),
         ]
@@ -68,7 +74,7 @@ async fn differing_tables_print_exactly_the_differing_keys() {
     // The exact text, key order included.
     assert!(
         stdout(&output)
-            .starts_with("{\"kind\":\"changed\",\"key\":{\"id\":\"1\"},\"columns\":[\"memo\"]}\n")
+            .starts_with("{\"kind\":\"changed\",\"key\":{\"id\":\"1\"},\"columns\":[\"memo\"],\"values\":[{\"column\":\"memo\",\"left\":null,\"right\":\"\"}]}\n")
     );
 }
 
@@ -134,7 +140,7 @@ async fn composite_and_text_keys_merge_in_byte_order() {
     assert_eq!(
         stdout(&output),
         concat!(
-            r#"{"kind":"changed","key":{"region":"eu","code":"é"},"columns":["n"]}"#,
+            r#"{"kind":"changed","key":{"region":"eu","code":"é"},"columns":["n"],"values":[{"column":"n","left":"3","right":"30"}]}"#,
             "\n",
             r#"{"kind":"missing_in_right","key":{"region":"us","code":"a"}}"#,
             "\n",
@@ -174,5 +180,148 @@ async fn columns_on_one_side_only_are_noted_not_compared() {
         stderr(&output).contains("note: column \"extra\" not compared: only in left.t"),
         "{}",
         stderr(&output)
+    );
+}
+
+/// `--sensitive` columns are shown as an HMAC under RECON_MASK_KEY, in text and JSON alike;
+/// without the key the diff does not run.
+#[tokio::test]
+async fn sensitive_columns_are_masked_under_the_key() {
+    let dir = temp_dir();
+    let right = BASE.replace("'x',", "'y',");
+    let (l, r) = pair(dir.path(), BASE, &right).await;
+    let key = "diff-mask-key-0123456789abcdef0123";
+    let mask = |value: &str| {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(value.as_bytes());
+        format!(
+            "hmac-sha256:{}",
+            hex::encode(&mac.finalize().into_bytes()[..16])
+        )
+    };
+    let args = [
+        "diff",
+        &l,
+        "t",
+        &r,
+        "t",
+        "--key",
+        "id",
+        "--sensitive",
+        "memo",
+    ];
+    let json = recon(
+        &[&args[..], &["--json"]].concat(),
+        &[("RECON_MASK_KEY", key)],
+        dir.path(),
+    );
+    assert_eq!(json.status.code(), Some(1), "{}", stderr(&json));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(stdout(&json).trim()).unwrap(),
+        serde_json::json!({"kind": "changed", "key": {"id": "2"}, "columns": ["memo"],
+            "values": [{"column": "memo", "left": mask("x"), "right": mask("y")}]})
+    );
+    let text = recon(&args, &[("RECON_MASK_KEY", key)], dir.path());
+    assert_eq!(
+        stdout(&text),
+        format!(
+            "changed           id=2  memo: {} → {}\n",
+            mask("x"),
+            mask("y")
+        )
+    );
+    let keyless = recon(&args, &[("RECON_MASK_KEY", "")], dir.path());
+    assert_eq!(keyless.status.code(), Some(2));
+    assert_eq!(
+        stderr(&keyless),
+        "recon: --sensitive needs the mask key: environment variable RECON_MASK_KEY is not set\n"
+    );
+}
+
+/// The exit codes the README gives for `recon diff` are the ones it exits with: 0 nothing
+/// differs, 1 differences, 2 bad input, 3 a database that could not be reached.
+#[tokio::test]
+async fn exit_codes_are_the_readmes() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(
+            "`recon diff` exits 0 when nothing differs, 1 when something does, 2 on bad input (flags, URLs, tables, columns, `--where`), 3 when a database cannot be reached or read for a reason that may pass (rerun it) and 5 on an internal error."
+        ),
+        "the README's sentence on recon diff's exit codes changed"
+    );
+    let dir = temp_dir();
+    let (l, r) = pair(dir.path(), BASE, &BASE.replace("'x',", "'y',")).await;
+    let code = |args: &[&str]| recon(args, &[], dir.path()).status.code();
+    assert_eq!(code(&["diff", &l, "t", &l, "t", "--key", "id"]), Some(0));
+    assert_eq!(code(&["diff", &l, "t", &r, "t", "--key", "id"]), Some(1));
+    assert_eq!(code(&["diff", &l, "nope", &r, "t", "--key", "id"]), Some(2));
+    assert_eq!(
+        code(&[
+            "diff",
+            "postgres://recon@127.0.0.1:1/x",
+            "t",
+            &r,
+            "t",
+            "--key",
+            "id"
+        ]),
+        Some(3)
+    );
+}
+
+/// On a terminal (a pseudo-terminal from `script`) `recon diff` shows each side's rows and
+/// rate while it works; piped, stderr stays clean.
+#[tokio::test]
+async fn progress_shows_on_a_terminal_only() {
+    let Some(url) = fresh_postgres("diff_progress").await else {
+        return;
+    };
+    pg_exec(
+        &url,
+        &[
+            "CREATE TABLE l (id int PRIMARY KEY, v text, at timestamptz)",
+            "CREATE TABLE r (id int PRIMARY KEY, v text, at timestamptz)",
+            "INSERT INTO l VALUES (1, 'a', '2026-01-01Z'), (2, 'b', '2026-01-01Z')",
+            "INSERT INTO r VALUES (1, 'a', '2026-01-01Z'), (2, 'c', '2026-01-01Z')",
+        ],
+    )
+    .await;
+    // The re-check waits a second before re-reading the difference: the line is drawn meanwhile.
+    let args = [
+        "diff",
+        &url,
+        "l",
+        &url,
+        "r",
+        "--key",
+        "id",
+        "--settle-column",
+        "at",
+        "--settle-secs",
+        "1",
+        "--recheck-after-secs",
+        "1",
+    ];
+    let piped = recon(&args, &[], std::path::Path::new("."));
+    assert_eq!(piped.status.code(), Some(1), "{}", stderr(&piped));
+    assert_eq!(stderr(&piped), "");
+    let command = std::iter::once(env!("CARGO_BIN_EXE_recon").to_string())
+        .chain(args.iter().map(|a| format!("'{a}'")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let tty = std::process::Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("script(1) runs");
+    let shown = String::from_utf8_lossy(&tty.stdout).into_owned();
+    assert_eq!(tty.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("l: left 2 rows ("), "{shown}");
+    assert!(shown.contains("/s) · right 2 rows ("), "{shown}");
+    assert!(
+        shown.ends_with("changed           id=2  v: b → c\r\n"),
+        "{shown:?}"
     );
 }

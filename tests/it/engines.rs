@@ -195,8 +195,8 @@ async fn diff_postgres_against_mariadb_names_every_difference_exactly() {
     .await;
     let dir = temp_dir();
     let expected = [
-        r#"{"kind":"changed","key":{"id":"3"},"columns":["settled"]}"#,
-        r#"{"kind":"changed","key":{"id":"5"},"columns":["amount","created_at","memo"]}"#,
+        r#"{"kind":"changed","key":{"id":"3"},"columns":["settled"],"values":[{"column":"settled","left":"true","right":"false"}]}"#,
+        r#"{"kind":"changed","key":{"id":"5"},"columns":["amount","created_at","memo"],"values":[{"column":"amount","left":"1.2345","right":"1.23"},{"column":"created_at","left":"2026-11-21T08:00:00.000001Z","right":"2026-11-21T08:00:00.000002Z"},{"column":"memo","left":"Café","right":"café"}]}"#,
         r#"{"kind":"missing_in_right","key":{"id":"6"}}"#,
         r#"{"kind":"missing_in_left","key":{"id":"7"}}"#,
     ];
@@ -273,7 +273,7 @@ async fn text_keys_merge_in_byte_order_across_postgres_and_mariadb() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(
         stdout(&output).trim(),
-        r#"{"kind":"changed","key":{"k":"😀"},"columns":["n"]}"#
+        r#"{"kind":"changed","key":{"k":"😀"},"columns":["n"],"values":[{"column":"n","left":"5","right":"100"}]}"#
     );
 }
 
@@ -362,7 +362,7 @@ async fn reserved_words_are_quoted_and_hostile_names_never_reach_the_servers() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(
         stdout(&output).trim(),
-        r#"{"kind":"changed","key":{"select":"2"},"columns":["group"]}"#
+        r#"{"kind":"changed","key":{"select":"2"},"columns":["group"],"values":[{"column":"group","left":"b","right":"c"}]}"#
     );
     for hostile in [
         "order; DROP TABLE \"order\"",

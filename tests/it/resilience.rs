@@ -129,6 +129,53 @@ async fn a_held_lock_exits_4_on_a_sqlite_store() {
     .await;
 }
 
+/// A SQLite store's lock file lives only while its run does: runs of three dates (and a
+/// shard) leave none behind, and the lock is taken again after each.
+#[tokio::test]
+async fn lock_files_do_not_pile_up_per_date() {
+    let dir = temp_dir();
+    let (ledger, payments) = sources(dir.path(), 10).await;
+    let store_url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let lock_files = || -> Vec<String> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.contains(".lock"))
+            .collect()
+    };
+    for (date, shard) in [
+        ("2026-11-18", None),
+        ("2026-11-19", None),
+        ("2026-11-20", None),
+        ("2026-11-20", Some("0/2")),
+    ] {
+        let mut args = vec![
+            "run",
+            "--config",
+            "recon.toml",
+            "--date",
+            date,
+            "--out",
+            "out",
+        ];
+        if let Some(shard) = shard {
+            args.extend(["--shard", shard]);
+        }
+        let out = recon(&args, &env(&store_url, &ledger, &payments), dir.path());
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+        assert_eq!(lock_files(), Vec::<String>::new(), "after {date} {shard:?}");
+    }
+    // While held, the file is there and a second taker is refused.
+    let store = Store::open(&store_url).await.unwrap();
+    let lock = store.lock_date(date(), "").await.unwrap();
+    assert_eq!(lock_files(), ["s.db.lock-2026-11-20"]);
+    assert!(store.lock_date(date(), "").await.is_err());
+    drop(lock);
+    assert_eq!(lock_files(), Vec::<String>::new());
+    drop(store.lock_date(date(), "").await.unwrap());
+    store.close().await;
+}
+
 #[tokio::test]
 async fn a_held_lock_exits_4_on_a_postgres_store() {
     let Some(url) = fresh_postgres("lock").await else {
@@ -235,21 +282,17 @@ async fn a_source_busy_past_the_policy_exits_3_and_retry_completes_the_run() {
         .collect();
     assert_eq!(results, ["accounts", "entries", "entries"]);
     assert!(text.contains("\"action\":\"run_retried\""));
-    // A second retry has nothing left to do and changes nothing.
+    // A second retry has nothing left to do and changes nothing; its date comes from
+    // RECON_DATE, as `recon run`'s does (a CronJob's rerun sets it).
+    let mut env_with_date = env(&store_url, &ledger, &payments);
+    env_with_date.push(("RECON_DATE", "2026-11-20"));
     let again = recon(
-        &[
-            "retry",
-            "--config",
-            "recon.toml",
-            "--date",
-            "2026-11-20",
-            "--out",
-            "out",
-        ],
-        &env(&store_url, &ledger, &payments),
+        &["retry", "--config", "recon.toml", "--out", "out"],
+        &env_with_date,
         dir.path(),
     );
-    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    assert_eq!(summary(dir.path())["run_id"], s["run_id"]);
     assert_eq!(summary(dir.path())["discrepancies"], after["discrepancies"]);
     store.close().await;
 }

@@ -283,9 +283,17 @@ fn diff(
         &[],
         dir,
     );
+    // Which rows differ is what these tests are about: the values are left out.
     let lines = stdout(&output)
         .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .map(|l| {
+            let mut line: serde_json::Value =
+                serde_json::from_str(l).expect("one JSON object per line");
+            if let Some(object) = line.as_object_mut() {
+                object.remove("values");
+            }
+            line
+        })
         .collect();
     (output.status.code(), lines)
 }
