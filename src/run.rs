@@ -87,10 +87,12 @@ pub async fn run(
             options.shard.is_none_or(|s| s.takes(position))
         });
         let day = BusinessDay::new(date, config.timezone)?;
-        let executed = Box::pin(execute(config, store, run_id, day, &checks, out))
-            .instrument(info_span!("run", run_id = run_id.0, business_date = %date, shard = %shard))
-            .await;
-        finish(config, store, run_id, out, executed).await
+        async {
+            let executed = Box::pin(execute(config, store, run_id, day, &checks, out)).await;
+            finish(config, store, run_id, out, executed).await
+        }
+        .instrument(info_span!("run", run_id = run_id.0, business_date = %date, shard = %shard))
+        .await
     })
     .await
 }
@@ -157,10 +159,12 @@ async fn complete(
         "retrying the checks that failed"
     );
     let day = BusinessDay::new(date, config.timezone)?;
-    let executed = Box::pin(execute(config, store, run_id, day, &checks, out))
-        .instrument(info_span!("retry", run_id = run_id.0, business_date = %date))
-        .await;
-    finish(config, store, run_id, out, executed).await
+    async {
+        let executed = Box::pin(execute(config, store, run_id, day, &checks, out)).await;
+        finish(config, store, run_id, out, executed).await
+    }
+    .instrument(info_span!("retry", run_id = run_id.0, business_date = %date))
+    .await
 }
 
 /// Closes the run with the outcome its stored results call for and writes its reports.
@@ -279,7 +283,8 @@ async fn execute(
         open: Mutex::new(HashMap::new()),
     };
     for check in &checks.integrity {
-        let span = info_span!("check", check = %check.name);
+        let partition = integrity_partition(check, day);
+        let span = info_span!("check", check = %check.name, partition = %partition);
         let (record, found, seal_rows) = run_check(config, &sources, check, day)
             .instrument(span.clone())
             .await;
@@ -317,7 +322,7 @@ async fn execute(
     }
     let downloads = out.join("downloads");
     for check in &checks.settlement {
-        let span = info_span!("check", check = %check.name);
+        let span = info_span!("check", check = %check.name, partition = %day.date);
         let (record, found, reexamined) =
             run_settlement_check(config, store, &sources, check, day, &downloads)
                 .instrument(span.clone())
@@ -535,6 +540,15 @@ async fn compare_check(
     result
 }
 
+/// An integrity check's partition for `day`: the date, or the whole table without a date column.
+fn integrity_partition(check: &IntegritySpec, day: BusinessDay) -> String {
+    if check.date_column.is_some() {
+        day.date.to_string()
+    } else {
+        WHOLE_TABLE.to_string()
+    }
+}
+
 /// One check for the run's date: its result, its discrepancies, and, when the day came out
 /// clean and the check seals, the rows to seal.
 async fn run_check(
@@ -543,11 +557,7 @@ async fn run_check(
     check: &IntegritySpec,
     day: BusinessDay,
 ) -> (CheckRecord, Vec<Discrepancy>, Option<Vec<SealedRow>>) {
-    let partition = if check.date_column.is_some() {
-        day.date.to_string()
-    } else {
-        WHOLE_TABLE.to_string()
-    };
+    let partition = integrity_partition(check, day);
     let started = Instant::now();
     let (compared, attempts) =
         Box::pin(compare_check(config, sources, check, day, check.seal)).await;

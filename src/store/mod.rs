@@ -7,7 +7,7 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{PgPool, SqlitePool};
 
@@ -442,6 +442,9 @@ pub(crate) fn i64_of(n: u64) -> Result<i64> {
         .map_err(|_| Error::internal(format!("{n} does not fit the store's 64-bit integers")))
 }
 
+/// How long the store may take to accept a connection (sqlx's pool default).
+const STORE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Store {
     /// Connects to the store and applies any pending migrations.
     pub async fn open(url: &str) -> Result<Store> {
@@ -470,9 +473,15 @@ impl Store {
                 (StorePool::Sqlite(pool), (!in_memory).then_some(path))
             }
             Engine::Postgres => {
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(|e| Error::bad_input(format!("store URL {shown}: {e}")))?;
+                crate::source::reach(&options, STORE_CONNECT_TIMEOUT)
+                    .await
+                    .map_err(fail)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(4)
-                    .connect(url)
+                    .acquire_timeout(STORE_CONNECT_TIMEOUT)
+                    .connect_with(options)
                     .await
                     .map_err(fail)?;
                 (StorePool::Postgres(pool), None)
