@@ -196,7 +196,6 @@ async fn finish(
     );
     let reports = output::write_reports(out, &summary)?;
     info!(
-        run_id = run_id.0,
         outcome = exit.as_str(),
         discrepancies = summary.totals.discrepancies,
         "run finished"

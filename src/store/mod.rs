@@ -422,6 +422,15 @@ pub(crate) struct StoredRun {
     pub(crate) checks: Vec<CheckRecord>,
     pub(crate) seen: Vec<Recorded>,
     pub(crate) resolved: Vec<Recorded>,
+    /// The operators' notes on the seen discrepancies they acknowledged, by discrepancy id.
+    pub(crate) acknowledgements: std::collections::HashMap<i64, Acknowledgement>,
+}
+
+/// Why an operator acknowledged a discrepancy (`recon discrepancies ack --note`), and who.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Acknowledgement {
+    pub(crate) note: String,
+    pub(crate) actor: String,
 }
 
 impl StoredRun {
