@@ -34,6 +34,53 @@ impl Kind {
         }
     }
 
+    /// What the kind means, in one sentence for a reader of the report.
+    pub(crate) fn explanation(self) -> &'static str {
+        match self {
+            Kind::MissingInLeft => "The row is only on the right side: the left table lacks it.",
+            Kind::MissingInRight => "The row is only on the left side: the right table lacks it.",
+            Kind::Changed => {
+                "Both sides have the key, but some compared columns hold different values."
+            }
+            Kind::SchemaMismatch => {
+                "A column only one side has, or a floating-point column: it is not compared."
+            }
+            Kind::ClosedPeriodModified => {
+                "A row of a sealed (closed) day was changed, added or deleted after the seal."
+            }
+            Kind::Settlement(kind) => match kind {
+                SettlementKind::MissingInLedger => "A report line with no ledger row.",
+                SettlementKind::MissingInReport => {
+                    "A settled ledger row still not in a report after the timing window."
+                }
+                SettlementKind::AmountMismatch => {
+                    "Report and ledger disagree on the amount beyond the tolerance."
+                }
+                SettlementKind::FeeMismatch => "Report and ledger disagree on the fee.",
+                SettlementKind::CurrencyMismatch => "Report and ledger name different currencies.",
+                SettlementKind::StatusMismatch => {
+                    "The report settled a row whose ledger status is not a settled status."
+                }
+                SettlementKind::DuplicateInReport => {
+                    "Several report lines of one kind carry the same id: none is matched."
+                }
+                SettlementKind::DuplicateInLedger => {
+                    "Several ledger rows carry the same id: none is matched."
+                }
+                SettlementKind::PayoutTotalMismatch => {
+                    "A payout differs from the sum of amount − fee of its ledger rows."
+                }
+                SettlementKind::Timing => {
+                    "A settled ledger row not in a report yet, still inside its timing window: \
+                     not yet at stake."
+                }
+            },
+            Kind::QuarantinedRow => {
+                "A report line or ledger row that could not be read, set aside."
+            }
+        }
+    }
+
     /// Every kind, integrity ones first.
     pub(crate) fn all() -> impl Iterator<Item = Kind> {
         [
@@ -202,6 +249,12 @@ pub struct Discrepancy {
     pub at_stake: Option<AtStake>,
 }
 
+/// The column an integrity check's row keeps its amount in, in minor units, and the column of
+/// its ISO 4217 currency: a differing row with both puts money at stake, and reports show the
+/// amount in its currency.
+pub(crate) const AMOUNT_COLUMN: &str = "amount_minor";
+pub(crate) const CURRENCY_COLUMN: &str = "currency";
+
 /// An amount in question: minor units (never negative) of an ISO 4217 currency.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AtStake {
@@ -212,14 +265,15 @@ pub struct AtStake {
 impl AtStake {
     /// `47.01 USD`, in the currency's major units.
     pub(crate) fn shown(&self) -> String {
-        match crate::money::Currency::parse(&self.currency) {
-            Ok(c) => format!(
-                "{} {}",
-                crate::money::format_major(self.minor, c),
-                self.currency
-            ),
-            Err(_) => format!("{} minor units of {}", self.minor, self.currency),
-        }
+        in_currency(self.minor, &self.currency)
+    }
+}
+
+/// `minor` units of `currency` as people read them: `-47.01 USD`, `6100 JPY`.
+pub(crate) fn in_currency(minor: i64, currency: &str) -> String {
+    match crate::money::Currency::parse(currency) {
+        Ok(c) => format!("{} {currency}", crate::money::format_major(minor, c)),
+        Err(_) => format!("{minor} minor units of {currency}"),
     }
 }
 

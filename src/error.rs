@@ -166,6 +166,10 @@ pub(crate) fn describe_sqlx(err: &sqlx::Error) -> String {
             Some(code) => format!("{} (code {code})", db.message()),
             None => db.message().to_string(),
         },
+        // sqlx words it "error communicating with database: Connection refused (os error 111)".
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused".to_string()
+        }
         other => crate::secret::redact_urls(&other.to_string()),
     }
 }

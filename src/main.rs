@@ -44,7 +44,13 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line, card numbers masked (passwords never enter messages: see secret.rs).
             let message = e.to_string().replace('\n', " ");
-            eprintln!("recon: {}", mask_card_numbers(&message));
+            let message = mask_card_numbers(&message);
+            if telemetry::json_logs() {
+                // stderr is the JSON stream: the error is one of its lines, at ERROR.
+                tracing::error!(exit_code = e.exit().code(), "{message}");
+            } else {
+                eprintln!("recon: {message}");
+            }
             e.exit().into()
         }
     }
@@ -134,7 +140,11 @@ async fn finish(
     metrics: &MetricsArgs,
     shard: Option<Shard>,
 ) -> Result<Exit> {
-    print(stdout, &render_text(&report.summary, &report.reports))?;
+    // With JSON logs a pod's log interleaves stdout and stderr: the text summary stays out of
+    // it (the `run finished` line and summary.json carry the outcome).
+    if !telemetry::json_logs() {
+        print(stdout, &render_text(&report.summary, &report.reports))?;
+    }
     if let Some(path) = &metrics.metrics_file {
         recon::output::metrics::write_file(path, &report.summary)?;
     }
@@ -144,7 +154,9 @@ async fn finish(
             recon::output::metrics::push(gateway, shard.as_deref(), &report.summary).await
         {
             tracing::warn!(error = %e, "metrics were not pushed");
-            eprintln!("recon: warning: {e}");
+            if !telemetry::json_logs() {
+                eprintln!("recon: warning: {e}");
+            }
         }
     }
     Ok(report.exit())

@@ -87,10 +87,12 @@ pub async fn run(
             options.shard.is_none_or(|s| s.takes(position))
         });
         let day = BusinessDay::new(date, config.timezone)?;
-        let executed = Box::pin(execute(config, store, run_id, day, &checks, out))
-            .instrument(info_span!("run", run_id = run_id.0, business_date = %date, shard = %shard))
-            .await;
-        finish(config, store, run_id, out, executed).await
+        async {
+            let executed = Box::pin(execute(config, store, run_id, day, &checks, out)).await;
+            finish(config, store, run_id, out, executed).await
+        }
+        .instrument(info_span!("run", run_id = run_id.0, business_date = %date, shard = %shard))
+        .await
     })
     .await
 }
@@ -157,10 +159,12 @@ async fn complete(
         "retrying the checks that failed"
     );
     let day = BusinessDay::new(date, config.timezone)?;
-    let executed = Box::pin(execute(config, store, run_id, day, &checks, out))
-        .instrument(info_span!("retry", run_id = run_id.0, business_date = %date))
-        .await;
-    finish(config, store, run_id, out, executed).await
+    async {
+        let executed = Box::pin(execute(config, store, run_id, day, &checks, out)).await;
+        finish(config, store, run_id, out, executed).await
+    }
+    .instrument(info_span!("retry", run_id = run_id.0, business_date = %date))
+    .await
 }
 
 /// Closes the run with the outcome its stored results call for and writes its reports.
@@ -192,7 +196,6 @@ async fn finish(
     );
     let reports = output::write_reports(out, &summary)?;
     info!(
-        run_id = run_id.0,
         outcome = exit.as_str(),
         discrepancies = summary.totals.discrepancies,
         "run finished"
@@ -279,7 +282,8 @@ async fn execute(
         open: Mutex::new(HashMap::new()),
     };
     for check in &checks.integrity {
-        let span = info_span!("check", check = %check.name);
+        let partition = integrity_partition(check, day);
+        let span = info_span!("check", check = %check.name, partition = %partition);
         let (record, found, spool) = run_check(config, &sources, check, day)
             .instrument(span.clone())
             .await;
@@ -325,7 +329,7 @@ async fn execute(
     }
     let downloads = out.join("downloads");
     for check in &checks.settlement {
-        let span = info_span!("check", check = %check.name);
+        let span = info_span!("check", check = %check.name, partition = %day.date);
         let (record, found, reexamined) =
             run_settlement_check(config, store, &sources, check, day, &downloads)
                 .instrument(span.clone())
@@ -542,6 +546,15 @@ async fn compare_check(
     result
 }
 
+/// An integrity check's partition for `day`: the date, or the whole table without a date column.
+fn integrity_partition(check: &IntegritySpec, day: BusinessDay) -> String {
+    if check.date_column.is_some() {
+        day.date.to_string()
+    } else {
+        WHOLE_TABLE.to_string()
+    }
+}
+
 /// One check for the run's date: its result, its discrepancies, and, when the day came out
 /// clean and the check seals, the segments to seal it with.
 async fn run_check(
@@ -550,11 +563,7 @@ async fn run_check(
     check: &IntegritySpec,
     day: BusinessDay,
 ) -> (CheckRecord, Vec<Discrepancy>, Option<integrity::SealSpool>) {
-    let partition = if check.date_column.is_some() {
-        day.date.to_string()
-    } else {
-        WHOLE_TABLE.to_string()
-    };
+    let partition = integrity_partition(check, day);
     let started = Instant::now();
     let shown = |key: &[crate::canonical::Value]| seal::shown_key_json(check, key);
     let work = check.seal.then_some(integrity::SegmentWork::Seal(&shown));

@@ -1,26 +1,35 @@
 //! Logging: readable lines on a terminal, JSON lines in the cluster (`RECON_LOG_FORMAT=json`).
 //!
 //! Logs go to stderr so stdout stays for results (`recon diff --json`, the run summary).
-//! The level comes from `RUST_LOG` (default `info`).
+//! The level comes from `RUST_LOG` (default `info`). A JSON line carries, at its top level, the
+//! fields of every span it was logged in (`run_id`, `business_date`, `check`, `partition`), so
+//! each line can be found by its run on its own; spans write no lines of their own.
 
 use std::io::IsTerminal;
 
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// True when `RECON_LOG_FORMAT=json`: stderr is then a stream of JSON lines and nothing else.
+pub fn json_logs() -> bool {
+    std::env::var("RECON_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
+}
 
 /// Installs the global subscriber; call once, first thing in `main`.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("RECON_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let installed = if json {
+    let installed = if json_logs() {
         builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_span_events(FmtSpan::CLOSE)
+            .fmt_fields(JsonFields::new())
+            .event_format(FlatJson)
             .try_init()
     } else {
         builder
@@ -31,4 +40,69 @@ pub fn init() {
     };
     // A subscriber may already be installed (tests); keeping it is fine.
     let _ = installed;
+}
+
+/// One JSON object per event: `timestamp`, `level`, `target`, the fields of its spans from the
+/// outermost in (an inner span's field wins over an outer one's of the same name), then the
+/// event's own fields, `message` among them.
+struct FlatJson;
+
+impl<S> FormatEvent<S, JsonFields> for FlatJson
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, JsonFields>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        let mut line = Map::new();
+        line.insert(
+            "timestamp".into(),
+            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        );
+        line.insert("level".into(), Value::String(meta.level().to_string()));
+        line.insert("target".into(), Value::String(meta.target().to_string()));
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                let extensions = span.extensions();
+                let Some(fields) = extensions.get::<FormattedFields<JsonFields>>() else {
+                    continue;
+                };
+                if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(fields) {
+                    line.extend(fields);
+                }
+            }
+        }
+        event.record(&mut JsonVisitor(&mut line));
+        writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+/// Collects an event's fields as JSON values: numbers and booleans as such, the rest as text.
+struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+
+impl Visit for JsonVisitor<'_> {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().into(), Value::String(format!("{value:?}")));
+    }
 }

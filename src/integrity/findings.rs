@@ -2,8 +2,12 @@
 //! show them (card numbers masked, sensitive columns masked with their key).
 
 use super::{Comparison, Difference, DifferenceKind, SchemaFinding};
-use crate::discrepancy::{ColumnValues, Discrepancy, Kind, shown, shown_key};
+use crate::canonical::Value;
+use crate::discrepancy::{
+    AMOUNT_COLUMN, AtStake, CURRENCY_COLUMN, ColumnValues, Discrepancy, Kind, shown, shown_key,
+};
 use crate::mask::SensitiveColumns;
+use crate::money::Currency;
 
 impl Comparison {
     /// Every schema finding, then every differing row, as discrepancies of `check`'s
@@ -41,14 +45,18 @@ fn row_discrepancy(
         DifferenceKind::MissingInRight => Kind::MissingInRight,
         DifferenceKind::Changed => Kind::Changed,
     };
+    // A missing row shows its values; a changed row its changed columns.
+    let shown_columns = match d.kind {
+        DifferenceKind::Changed => &d.changed,
+        DifferenceKind::MissingInLeft | DifferenceKind::MissingInRight => &d.row,
+    };
     Discrepancy {
         check: check.to_string(),
         partition: partition.to_string(),
         kind,
         key: shown_key(key_names, &d.key, sensitive),
         columns: d.changed.iter().map(|c| c.column.clone()).collect(),
-        values: d
-            .changed
+        values: shown_columns
             .iter()
             .map(|c| ColumnValues {
                 column: c.column.clone(),
@@ -57,7 +65,44 @@ fn row_discrepancy(
             })
             .collect(),
         detail: None,
-        at_stake: None,
+        at_stake: integrity_stake(d, sensitive),
+    }
+}
+
+/// The money a differing row puts in question, when it has an integer `amount_minor` and a
+/// known `currency` (neither of them sensitive): a missing row's whole amount; a changed
+/// row's difference between the sides' amounts in one currency, or the left amount when the
+/// currency changed; nothing when neither changed.
+fn integrity_stake(d: &Difference, sensitive: &SensitiveColumns) -> Option<AtStake> {
+    if sensitive
+        .columns()
+        .iter()
+        .any(|s| s == AMOUNT_COLUMN || s == CURRENCY_COLUMN)
+    {
+        return None;
+    }
+    let column = |name: &str| d.row.iter().find(|c| c.column == name);
+    let (amount, currency) = (column(AMOUNT_COLUMN)?, column(CURRENCY_COLUMN)?);
+    let minor = |v: &Value| v.canonical_text()?.parse::<i64>().ok();
+    let code = |v: &Value| {
+        let text = v.canonical_text()?;
+        Currency::parse(&text).ok().map(|_| text.into_owned())
+    };
+    let stake = |minor: i64, currency: String| AtStake {
+        currency,
+        minor: minor.saturating_abs(),
+    };
+    match d.kind {
+        DifferenceKind::MissingInRight => Some(stake(minor(&amount.left)?, code(&currency.left)?)),
+        DifferenceKind::MissingInLeft => Some(stake(minor(&amount.right)?, code(&currency.right)?)),
+        DifferenceKind::Changed => {
+            let (left, right) = (minor(&amount.left)?, code(&currency.left)?);
+            if code(&currency.right).as_ref() != Some(&right) {
+                return Some(stake(left, right));
+            }
+            let difference = left.saturating_sub(minor(&amount.right)?);
+            (difference != 0).then(|| stake(difference, right))
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tracing::info;
 
-use super::merge::{Difference, DifferenceKind, changed_columns};
+use super::merge::{Difference, DifferenceKind, changed_columns, row_columns};
 use super::plan::{Plan, TablePair};
 use crate::canonical::{RowHash, Value, key_cmp, row_hash};
 use crate::error::Result;
@@ -58,17 +58,20 @@ impl<'p> Judge<'p> {
                 kind: DifferenceKind::MissingInRight,
                 key: key(l),
                 changed: Vec::new(),
+                row: row_columns(self.columns, self.key_len, self.hashed, Some(l), None),
             }),
             (None, Some((r, _))) => Verdict::Differs(Difference {
                 kind: DifferenceKind::MissingInLeft,
                 key: key(r),
                 changed: Vec::new(),
+                row: row_columns(self.columns, self.key_len, self.hashed, None, Some(r)),
             }),
             (Some((_, a)), Some((_, b))) if a == b => Verdict::Agree,
             (Some((l, _)), Some((r, _))) => Verdict::Differs(Difference {
                 kind: DifferenceKind::Changed,
                 key: key(l),
                 changed: changed_columns(self.columns, self.key_len, self.hashed, l, r),
+                row: row_columns(self.columns, self.key_len, self.hashed, Some(l), Some(r)),
             }),
         }
     }

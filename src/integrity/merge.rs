@@ -52,6 +52,9 @@ pub struct Difference {
     pub key: Vec<Value>,
     /// For `Changed`: the columns that differ.
     pub changed: Vec<ChangedColumn>,
+    /// Every compared column on both sides (NULL on the side a missing row is absent from),
+    /// for reports: a missing row's values, a changed row's currency.
+    pub row: Vec<ChangedColumn>,
 }
 
 /// What one side held in the compared partition.
@@ -323,6 +326,30 @@ pub(super) async fn merge_join<'r>(
 }
 
 /// The compared columns (after the key, before `hashed`) whose values differ between two rows.
+/// Every compared column of a row on each side; an absent side's values are NULL.
+pub(super) fn row_columns(
+    names: &[crate::source::Column],
+    key_len: usize,
+    hashed: usize,
+    a: Option<&[Value]>,
+    b: Option<&[Value]>,
+) -> Vec<ChangedColumn> {
+    let value = |side: Option<&[Value]>, i: usize| {
+        side.and_then(|row| row.get(i))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    (key_len..hashed)
+        .filter_map(|i| {
+            names.get(i).map(|name| ChangedColumn {
+                column: name.name.clone(),
+                left: value(a, i),
+                right: value(b, i),
+            })
+        })
+        .collect()
+}
+
 pub(super) fn changed_columns(
     names: &[crate::source::Column],
     key_len: usize,

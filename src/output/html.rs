@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::{DiscrepancyEntry, Summary, describe_exit};
+use crate::discrepancy::{AMOUNT_COLUMN, CURRENCY_COLUMN, Kind, in_currency};
 use crate::exit::Exit;
 
 /// Escapes text for HTML element content and attribute values.
@@ -34,7 +35,9 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}
 .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:6px 18px;margin-top:16px;color:#4a5568}
 .facts b{color:#1d2430;font-weight:600}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
-th,td{border-bottom:1px solid #e2e6ea;padding:6px 8px;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid #e2e6ea;padding:6px 8px;text-align:left;vertical-align:top;overflow-wrap:break-word}
+.wide{overflow-x:auto}tr.sum td{font-weight:600;border-top:2px solid #cbd2d9}
+.ack{color:#4a5568;font-size:12px;margin-top:2px}
 th{background:#eef1f4;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 td.date{white-space:nowrap}
 code{font:12px ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
@@ -184,29 +187,48 @@ fn by_kind(s: &Summary) -> BTreeMap<&'static str, usize> {
     counts
 }
 
+/// One row per kind found (what it means, its count per check, its total), one column per
+/// check: kinds are many and their names long, so they run down the page, not across it.
 fn totals_by_kind(h: &mut String, s: &Summary) {
-    let kinds: Vec<&str> = by_kind(s).into_keys().collect();
-    h.push_str("<h2>Totals by check and kind</h2><table><thead><tr><th>Check</th>");
-    for k in &kinds {
-        let _ = write!(h, "<th class=n>{}</th>", esc(k));
+    let kinds = by_kind(s);
+    h.push_str(
+        "<h2>Totals by kind and check</h2><div class=wide><table id=totals><thead><tr><th>Kind</th><th>What it means</th>",
+    );
+    for c in &s.checks {
+        let _ = write!(h, "<th class=n>{}</th>", esc(&c.name));
     }
     h.push_str("<th class=n>All</th></tr></thead><tbody>");
-    for c in &s.checks {
-        let _ = write!(h, "<tr><td>{}</td>", esc(&c.name));
-        for k in &kinds {
+    for (kind, total) in &kinds {
+        let meaning = Kind::parse(kind).map_or("", Kind::explanation);
+        let _ = write!(
+            h,
+            "<tr><td><code>{}</code></td><td>{}</td>",
+            esc(kind),
+            esc(meaning)
+        );
+        for c in &s.checks {
             let n = s
                 .discrepancies
                 .iter()
-                .filter(|d| d.check == c.name && d.kind == *k)
+                .filter(|d| d.check == c.name && d.kind == *kind)
                 .count();
             let _ = write!(h, "<td class=n>{n}</td>");
         }
-        let _ = write!(h, "<td class=n>{}</td></tr>", c.discrepancies);
+        let _ = write!(h, "<td class=n>{total}</td></tr>");
     }
+    h.push_str("<tr class=sum><td>All</td><td></td>");
+    for c in &s.checks {
+        let _ = write!(h, "<td class=n>{}</td>", c.discrepancies);
+    }
+    let _ = write!(
+        h,
+        "<td class=n>{}</td></tr></tbody></table></div>",
+        s.totals.discrepancies
+    );
     let t = &s.totals;
     let _ = write!(
         h,
-        "</tbody></table><p class=muted>{} new · {} carried over · {} acknowledged · {} resolved since the last run</p>",
+        "<p class=muted>{} new · {} carried over · {} acknowledged · {} resolved since the last run</p>",
         t.new, t.carried, t.acknowledged, t.resolved
     );
     if !t.at_stake.is_empty() {
@@ -216,6 +238,13 @@ fn totals_by_kind(h: &mut String, s: &Summary) {
             esc(&super::stake_line(&t.at_stake))
         );
     }
+    h.push_str(
+        "<p class=muted>At stake: the money the open discrepancies put in question — a missing \
+         row's or line's amount, the difference of a changed amount (integrity rows with \
+         <code>amount_minor</code> and <code>currency</code> columns, settlement mismatches), \
+         a duplicate's extra copies. Acknowledged ones and <code>timing</code> rows still \
+         inside their window are not counted.</p>",
+    );
 }
 
 /// A horizontal bar chart as inline SVG.
@@ -280,25 +309,57 @@ fn discrepancy_table(h: &mut String, title: &str, entries: &[DiscrepancyEntry], 
         return;
     }
     h.push_str(
-        "<table><thead><tr><th class=n>Id</th><th>Check</th><th>Partition</th><th>Kind</th><th>Status</th>\
-         <th>Key</th><th>What differs (left → right)</th></tr></thead><tbody>",
+        "<div class=wide><table><thead><tr><th class=n>Id</th><th>Check</th><th>Partition</th><th>Kind</th><th>Status</th>\
+         <th>Key</th><th>What differs (left → right; a missing row: its values)</th><th class=n>At stake</th></tr></thead><tbody>",
     );
     for d in entries {
         let key = d.key_text();
-        let what = d.what_differs();
+        let what = what_differs(d);
+        let stake = d.at_stake.as_ref().map(|a| a.shown()).unwrap_or_default();
+        let status = match &d.acknowledgement {
+            Some(ack) => format!(
+                "{}<div class=ack>{}: {}</div>",
+                d.status.as_str(),
+                esc(&ack.actor),
+                esc(&ack.note)
+            ),
+            None => d.status.as_str().to_string(),
+        };
         let _ = write!(
             h,
-            "<tr><td class=n>{}</td><td>{}</td><td class=date>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+            "<tr><td class=n>{}</td><td>{}</td><td class=date>{}</td><td>{}</td><td>{status}</td><td><code>{}</code></td><td><code>{}</code></td><td class=\"n date\">{}</td></tr>",
             d.id,
             esc(&d.check),
             esc(&d.partition),
             esc(d.kind),
-            d.status.as_str(),
             esc(&key),
-            esc(&what)
+            esc(&what),
+            esc(&stake)
         );
     }
-    h.push_str("</tbody></table>");
+    h.push_str("</tbody></table></div>");
+}
+
+/// What differs, with an integrity row's `amount_minor` in its currency's major units (the
+/// currency of its stake): `amount_minor: 125.00 EUR → 120.50 EUR`.
+fn what_differs(d: &DiscrepancyEntry) -> String {
+    // A changed row whose currency changed too has no one currency: its amounts stay raw.
+    let currency_changed =
+        d.kind == Kind::Changed.as_str() && d.values.iter().any(|v| v.column == CURRENCY_COLUMN);
+    let currency = match currency_changed {
+        true => None,
+        false => d.at_stake.as_ref().map(|a| a.currency.as_str()),
+    };
+    d.what_differs_with(|column, value| {
+        match (
+            column == AMOUNT_COLUMN,
+            currency,
+            value.map(str::parse::<i64>),
+        ) {
+            (true, Some(currency), Some(Ok(minor))) => in_currency(minor, currency),
+            _ => super::shown(value),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::discrepancy::{AtStake, ColumnValues, Recorded, Status};
+use crate::discrepancy::{AtStake, ColumnValues, Kind, Recorded, SettlementKind, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::run_id::RunId;
-use crate::store::{CheckKind, CheckStatus, RunPoint, StoredRun, TableSide};
+use crate::store::{Acknowledgement, CheckKind, CheckStatus, RunPoint, StoredRun, TableSide};
 
 /// Bumped whenever a field of `summary.json` changes meaning or disappears.
 pub(crate) const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -83,13 +83,14 @@ pub(crate) fn stake_line(totals: &[CurrencyTotal]) -> String {
         .join(" · ")
 }
 
-/// Totals per currency of what the open (new or carried) discrepancies put at stake.
+/// Totals per currency of what the open (new or carried) discrepancies put at stake. A `timing`
+/// item is left out: it is still inside its window, not (yet) money in question.
 fn at_stake(seen: &[Recorded]) -> Vec<CurrencyTotal> {
     let mut totals: std::collections::BTreeMap<String, i64> = Default::default();
-    for r in seen
-        .iter()
-        .filter(|r| matches!(r.status, Status::Open | Status::Carried))
-    {
+    for r in seen.iter().filter(|r| {
+        matches!(r.status, Status::Open | Status::Carried)
+            && r.discrepancy.kind != Kind::Settlement(SettlementKind::Timing)
+    }) {
         if let Some(stake) = &r.discrepancy.at_stake {
             let total = totals.entry(stake.currency.clone()).or_insert(0);
             *total = total.saturating_add(stake.minor);
@@ -150,6 +151,9 @@ pub struct DiscrepancyEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) at_stake: Option<AtStake>,
     pub first_seen_run: RunId,
+    /// The operator's note, when acknowledged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) acknowledgement: Option<Acknowledgement>,
 }
 
 impl DiscrepancyEntry {
@@ -166,8 +170,27 @@ impl DiscrepancyEntry {
     }
 
     /// One line on what differs: the detail (prefixed with the columns unless it names them
-    /// itself), else each column's `left → right`, NULL and '' kept apart.
+    /// itself), a missing row's values (`column=value`), else each column's `left → right`,
+    /// NULL and '' kept apart.
     pub(crate) fn what_differs(&self) -> String {
+        self.what_differs_with(|_, value| shown(value))
+    }
+
+    /// [`Self::what_differs`], each value written by `value(column, value)`.
+    pub(crate) fn what_differs_with(&self, value: impl Fn(&str, Option<&str>) -> String) -> String {
+        let missing = [Kind::MissingInLeft, Kind::MissingInRight].map(Kind::as_str);
+        if self.detail.is_none() && missing.contains(&self.kind) {
+            let left = self.kind == Kind::MissingInRight.as_str();
+            return self
+                .values
+                .iter()
+                .map(|v| {
+                    let present = if left { &v.left } else { &v.right };
+                    format!("{}={}", v.column, value(&v.column, present.as_deref()))
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+        }
         match &self.detail {
             Some(detail) => match self.columns.first() {
                 Some(first) if !detail.starts_with(&format!("{first}:")) => {
@@ -182,8 +205,8 @@ impl DiscrepancyEntry {
                     format!(
                         "{}: {} → {}",
                         v.column,
-                        shown(v.left.as_deref()),
-                        shown(v.right.as_deref())
+                        value(&v.column, v.left.as_deref()),
+                        value(&v.column, v.right.as_deref())
                     )
                 })
                 .collect::<Vec<_>>()
@@ -192,8 +215,8 @@ impl DiscrepancyEntry {
     }
 }
 
-impl From<&Recorded> for DiscrepancyEntry {
-    fn from(r: &Recorded) -> Self {
+impl DiscrepancyEntry {
+    fn new(r: &Recorded, acknowledgement: Option<&Acknowledgement>) -> Self {
         let d = &r.discrepancy;
         DiscrepancyEntry {
             id: r.id,
@@ -207,6 +230,7 @@ impl From<&Recorded> for DiscrepancyEntry {
             detail: d.detail.clone(),
             at_stake: d.at_stake.clone(),
             first_seen_run: r.first_run_id,
+            acknowledgement: acknowledgement.cloned(),
         }
     }
 }
@@ -275,8 +299,16 @@ pub(crate) fn summarize(
         totals,
         audit_head,
         checks,
-        discrepancies: run.seen.iter().map(DiscrepancyEntry::from).collect(),
-        resolved: run.resolved.iter().map(DiscrepancyEntry::from).collect(),
+        discrepancies: run
+            .seen
+            .iter()
+            .map(|r| DiscrepancyEntry::new(r, run.acknowledgements.get(&r.id)))
+            .collect(),
+        resolved: run
+            .resolved
+            .iter()
+            .map(|r| DiscrepancyEntry::new(r, None))
+            .collect(),
         recent_runs,
     }
 }

@@ -209,6 +209,30 @@ impl RowBatch {
     }
 }
 
+/// Opens one connection and closes it again, so an unreachable server fails at once with its
+/// real cause: a pool's own first connect retries until its timeout, then says only "pool timed
+/// out while waiting for an open connection". The store opens its pool the same way.
+pub(crate) async fn reach<O: sqlx::ConnectOptions>(
+    options: &O,
+    timeout: std::time::Duration,
+) -> std::result::Result<(), sqlx::Error>
+where
+    O::Connection: Sized,
+{
+    use sqlx::Connection as _;
+    match tokio::time::timeout(timeout, options.connect()).await {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no connection within {} s", timeout.as_secs()),
+        ))),
+    }
+}
+
 const BATCH_ROWS: usize = 1024;
 const BATCHES_IN_FLIGHT: usize = 8;
 
@@ -279,7 +303,7 @@ impl Source {
         let tz = self.timezone;
         let pool = self.pool.clone();
         let (guard, table) = (tx.clone(), spec.table.clone());
-        let reader = tokio::spawn(async move {
+        let reader = tokio::spawn(tracing::Instrument::in_current_span(async move {
             let streamed = match &pool {
                 Pool::Sqlite(pool) => sqlite::stream_rows(pool, &spec, tz, &tx).await,
                 Pool::Postgres(pool) => postgres::stream_rows(pool, &spec, tz, &tx).await,
@@ -292,7 +316,7 @@ impl Source {
                     ))
                     .await;
             }
-        });
+        }));
         // A reader that panicked must not pass for the end of its table: the merge would take
         // the rows it never sent for missing, or a clean prefix for a clean table.
         let source = self.name.clone();

@@ -38,9 +38,13 @@ pub(super) async fn connect(spec: &SourceSpec) -> Result<MySqlPool> {
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
         .timezone(Some(String::from("+00:00")));
     let secs = spec.statement_timeout_secs;
+    let timeout = Duration::from_secs(spec.connect_timeout_secs);
+    super::reach(&options, timeout)
+        .await
+        .map_err(Error::from_source)?;
     MySqlPoolOptions::new()
         .max_connections(spec.max_connections)
-        .acquire_timeout(Duration::from_secs(spec.connect_timeout_secs))
+        .acquire_timeout(timeout)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 let mariadb = format!("SET SESSION max_statement_time = {secs}");

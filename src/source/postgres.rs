@@ -37,9 +37,13 @@ pub(super) async fn connect(spec: &SourceSpec) -> Result<PgPool> {
             ),
             ("TimeZone", "UTC".to_string()),
         ]);
+    let timeout = Duration::from_secs(spec.connect_timeout_secs);
+    super::reach(&options, timeout)
+        .await
+        .map_err(Error::from_source)?;
     PgPoolOptions::new()
         .max_connections(spec.max_connections)
-        .acquire_timeout(Duration::from_secs(spec.connect_timeout_secs))
+        .acquire_timeout(timeout)
         .connect_with(options)
         .await
         .map_err(Error::from_source)

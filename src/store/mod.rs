@@ -7,7 +7,7 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{PgPool, SqlitePool};
 
@@ -422,6 +422,15 @@ pub(crate) struct StoredRun {
     pub(crate) checks: Vec<CheckRecord>,
     pub(crate) seen: Vec<Recorded>,
     pub(crate) resolved: Vec<Recorded>,
+    /// The operators' notes on the seen discrepancies they acknowledged, by discrepancy id.
+    pub(crate) acknowledgements: std::collections::HashMap<i64, Acknowledgement>,
+}
+
+/// Why an operator acknowledged a discrepancy (`recon discrepancies ack --note`), and who.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Acknowledgement {
+    pub(crate) note: String,
+    pub(crate) actor: String,
 }
 
 impl StoredRun {
@@ -441,6 +450,9 @@ pub(crate) fn i64_of(n: u64) -> Result<i64> {
     i64::try_from(n)
         .map_err(|_| Error::internal(format!("{n} does not fit the store's 64-bit integers")))
 }
+
+/// How long the store may take to accept a connection (sqlx's pool default).
+const STORE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Store {
     /// Connects to the store and applies any pending migrations.
@@ -470,9 +482,15 @@ impl Store {
                 (StorePool::Sqlite(pool), (!in_memory).then_some(path))
             }
             Engine::Postgres => {
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(|e| Error::bad_input(format!("store URL {shown}: {e}")))?;
+                crate::source::reach(&options, STORE_CONNECT_TIMEOUT)
+                    .await
+                    .map_err(fail)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(4)
-                    .connect(url)
+                    .acquire_timeout(STORE_CONNECT_TIMEOUT)
+                    .connect_with(options)
                     .await
                     .map_err(fail)?;
                 (StorePool::Postgres(pool), None)

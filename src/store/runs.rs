@@ -10,8 +10,8 @@ use sqlx::Row;
 use super::audit::NewEntry;
 use super::discrepancies::recorded_from_row;
 use super::{
-    BeginWrite, CheckChanges, CheckKind, CheckRecord, CheckStatus, RunPoint, RunRow, Store,
-    StorePool, StoredRun, TableSide, hostname, i64_of, run_actor,
+    Acknowledgement, BeginWrite, CheckChanges, CheckKind, CheckRecord, CheckStatus, RunPoint,
+    RunRow, Store, StorePool, StoredRun, TableSide, hostname, i64_of, run_actor,
 };
 use crate::discrepancy::{Discrepancy, Recorded, Status};
 use crate::error::{Error, Result};
@@ -357,7 +357,7 @@ impl Store {
             .map_err(Error::from_store)?;
             let seen = sqlx::query(
                 "SELECT d.id, d.check_name, d.partition_key, d.kind, d.key_json, d.columns_json, d.detail_json,
-                        d.status, d.first_run_id
+                        d.status, d.first_run_id, d.ack_note, d.ack_actor
                  FROM run_discrepancies rd JOIN discrepancies d ON d.id = rd.discrepancy_id
                  WHERE rd.run_id = $1 ORDER BY d.id",
             )
@@ -421,6 +421,16 @@ impl Store {
                 started_at: run.try_get("started_at").map_err(Error::from_store)?,
                 config_digest: run.try_get("config_digest").map_err(Error::from_store)?,
                 checks: records,
+                acknowledgements: seen
+                    .iter()
+                    .map(|row| {
+                        let note: Option<String> = row.try_get("ack_note").map_err(Error::from_store)?;
+                        let actor: Option<String> = row.try_get("ack_actor").map_err(Error::from_store)?;
+                        let id: i64 = row.try_get("id").map_err(Error::from_store)?;
+                        Ok(note.map(|note| (id, Acknowledgement { note, actor: actor.unwrap_or_default() })))
+                    })
+                    .filter_map(Result::transpose)
+                    .collect::<Result<_>>()?,
                 seen: seen.iter().map(recorded_from_row).collect::<Result<_>>()?,
                 resolved: resolved.iter().map(recorded_from_row).collect::<Result<_>>()?,
             })

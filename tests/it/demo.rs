@@ -10,7 +10,8 @@ fn demo_reports_every_planted_discrepancy_and_nothing_else() {
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     assert!(stdout(&output).contains("Demo: all 21 planted discrepancies found, nothing else."));
     assert!(
-        stdout(&output).contains("\nAt stake: 42.00 EUR · 0.01 GBP · 37856 JPY · 1008.96 USD\n"),
+        stdout(&output)
+            .contains("\nAt stake: 32217.00 EUR · 357.51 GBP · 5961 JPY · 28725.96 USD\n"),
         "{}",
         stdout(&output)
     );

@@ -1,5 +1,6 @@
 //! `report.html` in a real headless Chromium: it loads with no blocked or failed request (it is
-//! self-contained) and shows the verdict first.
+//! self-contained), shows the verdict first and fits the window at 1400 and 1920 px; and what
+//! it says of missing rows, amounts, kinds and acknowledgements, exactly.
 
 use std::process::Command;
 
@@ -73,9 +74,27 @@ fn the_demo_report_renders_in_headless_chromium_with_its_verdict() {
     assert!(dom.find("<table").unwrap() > verdict_at);
     assert_eq!(dom.matches("<svg role=\"img\"").count(), 2, "two charts");
     assert!(dom.contains("<h2>Discrepancies (21)</h2>"));
+    // Settlement findings as before, less the 31895 JPY `timing` row still inside its window
+    // (37856 − 31895 = 5961 JPY), plus the integrity rows with an amount: payouts 1020 missing
+    // (32175.00 EUR), entries 1017 and 9001 missing (311.00 + 42.00 GBP), entry 1042 changed
+    // (125.00 → 120.50 GBP: 4.50), payout 1010 whose currency changed (27717.00 USD).
+    assert!(
+        dom.contains(
+            "<p><strong>At stake:</strong> 32217.00 EUR · 357.51 GBP · 5961 JPY · 28725.96 USD</p>"
+        ),
+        "{dom}"
+    );
+    // A missing row shows its values, amounts in their currency.
     assert!(dom.contains(
-        "<p><strong>At stake:</strong> 42.00 EUR · 0.01 GBP · 37856 JPY · 1008.96 USD</p>"
-    ));
+        "<td><code>id=9001</code></td><td><code>account_id=acct_0003, amount_minor=42.00 GBP, currency=GBP, \
+         status=settled, external_id=ch_only_in_payments, memo=NULL, created_at=2026-11-20T12:00:00.000000Z</code></td>\
+         <td class=\"n date\">42.00 GBP</td>"
+    ), "{dom}");
+    assert!(dom.contains("<code>amount_minor: 125.00 GBP → 120.50 GBP</code>"));
+    // Each kind found, with what it means.
+    assert!(dom.contains(
+        "<tr><td><code>timing</code></td><td>A settled ledger row not in a report yet, still inside its timing window: not yet at stake.</td>"
+    ), "{dom}");
     assert!(
         dom.contains("<code>fee: report 0.71 USD, ledger 0.61 USD ("),
         "{dom}"
@@ -83,4 +102,162 @@ fn the_demo_report_renders_in_headless_chromium_with_its_verdict() {
     assert!(dom.contains("memo: NULL → ''"));
     assert!(dom.contains("name: Zoë Café #150 → Zoe Cafe #150"));
     assert!(!dom.contains("<script"), "no script in the report");
+
+    for width in [1400, 1920] {
+        let (scroll, client) = page_width(&browser, &out.join("report.html"), width, dir.path());
+        assert!(
+            scroll <= client,
+            "at {width} px the page is {scroll} px wide in a {client} px window"
+        );
+    }
+}
+
+/// The page's `scrollWidth` and `clientWidth` in a `width` px window: a copy of the report, its
+/// Content-Security-Policy taken out, gets a script that writes them into the DOM Chromium dumps.
+fn page_width(
+    browser: &str,
+    report: &std::path::Path,
+    width: u32,
+    dir: &std::path::Path,
+) -> (u64, u64) {
+    let html = std::fs::read_to_string(report).unwrap();
+    let csp_start = html
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .unwrap();
+    let csp_end = csp_start + html[csp_start..].find('>').unwrap() + 1;
+    let measured = format!(
+        "{}{}",
+        &html[..csp_start],
+        &html[csp_end..].replace(
+            "</body>",
+            "<script>document.body.dataset.measure = document.documentElement.scrollWidth + ' ' + \
+             document.documentElement.clientWidth;</script></body>",
+        )
+    );
+    let copy = dir.join(format!("measure-{width}.html"));
+    std::fs::write(&copy, measured).unwrap();
+    let page = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--window-size={width},1000"),
+            &format!("--user-data-dir={}", dir.join("profile-measure").display()),
+            "--dump-dom",
+            &format!("file://{}", copy.display()),
+        ])
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&page.stdout);
+    let at = dom
+        .find("data-measure=\"")
+        .expect("the measuring script ran")
+        + 14;
+    let value = &dom[at..at + dom[at..].find('"').unwrap()];
+    let (scroll, client) = value.split_once(' ').unwrap();
+    let client: u64 = client.parse().unwrap();
+    assert!(
+        client + 40 >= u64::from(width) && client <= u64::from(width),
+        "{value}"
+    );
+    (scroll.parse().unwrap(), client)
+}
+
+/// An acknowledged discrepancy shows its note and who wrote it, and its money is no longer at
+/// stake; a missing row shows its values and amount in its currency.
+#[tokio::test]
+async fn the_report_shows_acknowledgement_notes_and_missing_rows_values() {
+    let dir = temp_dir();
+    let create = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, currency TEXT, memo TEXT)";
+    let ledger = sqlite_db(
+        &dir.path().join("ledger.db"),
+        &[create, "INSERT INTO entries VALUES (1, 1999, 'KWD', 'rent'), (2, 500, 'JPY', NULL), (3, 700, 'EUR', 'x')"],
+    )
+    .await;
+    let payments = sqlite_db(
+        &dir.path().join("payments.db"),
+        &[
+            create,
+            "INSERT INTO entries VALUES (1, 1999, 'KWD', 'rent'), (3, 650, 'EUR', 'x')",
+        ],
+    )
+    .await;
+    let config = TestConfig::new()
+        .table("job")
+        .set("timezone", "UTC")
+        .store("STORE")
+        .source("ledger", "LEDGER")
+        .source("payments", "PAYMENTS")
+        .integrity("entries", "ledger.entries", "payments.entries", "id")
+        .to_toml();
+    write(dir.path(), "recon.toml", &config);
+    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let env = [
+        ("STORE", store.as_str()),
+        ("LEDGER", ledger.as_str()),
+        ("PAYMENTS", payments.as_str()),
+    ];
+    let run = [
+        "run",
+        "--config",
+        "recon.toml",
+        "--date",
+        "2026-11-20",
+        "--out",
+        "out",
+    ];
+    let first = recon(&run, &env, dir.path());
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(
+        html.contains("<p><strong>At stake:</strong> 0.50 EUR · 500 JPY</p>"),
+        "{html}"
+    );
+    let ack = recon(
+        &[
+            "discrepancies",
+            "ack",
+            "2",
+            "--config",
+            "recon.toml",
+            "--note",
+            "repriced <on purpose>",
+            "--actor",
+            "ana",
+        ],
+        &env,
+        dir.path(),
+    );
+    assert_eq!(ack.status.code(), Some(0), "{}", stderr(&ack));
+    let second = recon(&run, &env, dir.path());
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(html.contains(
+        "<tr><td class=n>1</td><td>entries</td><td class=date>all</td><td>missing_in_right</td><td>carried</td>\
+         <td><code>id=2</code></td><td><code>amount_minor=500 JPY, currency=JPY, memo=NULL</code></td>\
+         <td class=\"n date\">500 JPY</td></tr>"
+    ), "{html}");
+    assert!(
+        html.contains(
+            "<tr><td class=n>2</td><td>entries</td><td class=date>all</td><td>changed</td>\
+         <td>acknowledged<div class=ack>ana: repriced &lt;on purpose&gt;</div></td>\
+         <td><code>id=3</code></td><td><code>amount_minor: 7.00 EUR → 6.50 EUR</code></td>\
+         <td class=\"n date\">0.50 EUR</td></tr>"
+        ),
+        "{html}"
+    );
+    // Acknowledged: explained, no longer at stake.
+    assert!(
+        html.contains("<p><strong>At stake:</strong> 500 JPY</p>"),
+        "{html}"
+    );
+    let summary = summary(dir.path());
+    assert_eq!(
+        summary["discrepancies"][1]["acknowledgement"],
+        serde_json::json!({"note": "repriced <on purpose>", "actor": "ana"})
+    );
 }
