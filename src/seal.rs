@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use crate::canonical::{SegmentHead, Value};
@@ -144,17 +145,38 @@ struct SealedDay<'a> {
 }
 
 impl SealedDay<'_> {
-    /// The sealed rows (shown key → fingerprint) of the segments that `outcome`'s side no
-    /// longer holds intact; every row of a day sealed before seals had segments.
-    async fn rows_outside(&self, outcome: &VerifyOutcome) -> Result<HashMap<String, Fingerprint>> {
+    /// Whether the day was sealed before seals had segments: its rows are in `seal_rows`,
+    /// matched by an unmasked hash of the key (their shown keys may carry an older mask).
+    fn is_legacy(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    /// What a current row is matched to a sealed one by: its shown key, or for a legacy seal
+    /// the SHA-256 of its key's encoding.
+    fn match_key(&self, key: &[Value]) -> String {
+        if self.is_legacy() {
+            hex::encode(Sha256::digest(crate::canonical::encode_row(key)))
+        } else {
+            shown_key_json(self.check, key)
+        }
+    }
+
+    /// The sealed rows (match key → shown key and fingerprint) of the segments that
+    /// `outcome`'s side no longer holds intact; every row of a legacy seal.
+    async fn rows_outside(
+        &self,
+        outcome: &VerifyOutcome,
+    ) -> Result<HashMap<String, (String, Fingerprint)>> {
         let (check, partition) = (&self.check.name, &self.seal.partition);
         let mut rows = HashMap::new();
-        if self.segments.is_empty() {
-            for (key_json, row_hash) in self.store.legacy_sealed_rows(check, partition).await? {
+        if self.is_legacy() {
+            for (key_hash, key_json, row_hash) in
+                self.store.legacy_sealed_rows(check, partition).await?
+            {
                 let mut hash = [0u8; 32];
                 hex::decode_to_slice(row_hash.as_bytes(), &mut hash)
                     .map_err(|e| Error::internal(format!("a sealed row hash {row_hash:?}: {e}")))?;
-                rows.insert(key_json, fingerprint(&hash));
+                rows.insert(key_hash, (key_json, fingerprint(&hash)));
             }
             return Ok(rows);
         }
@@ -163,7 +185,9 @@ impl SealedDay<'_> {
                 continue;
             }
             let blob = self.store.seal_segment_rows(check, partition, *no).await?;
-            rows.extend(segment_rows(&blob)?);
+            for (key_json, print) in segment_rows(&blob)? {
+                rows.insert(key_json.clone(), (key_json, print));
+            }
         }
         Ok(rows)
     }
@@ -179,16 +203,15 @@ impl SealedDay<'_> {
         let mut sealed = self.rows_outside(&outcome).await?;
         let mut named = 0;
         for (key, hash) in &outcome.other_rows {
-            let key_json = shown_key_json(self.check, key);
-            let what = match sealed.remove(&key_json) {
-                None => "added in",
-                Some(print) if print != fingerprint(hash) => "changed in",
+            let (what, key_json) = match sealed.remove(&self.match_key(key)) {
+                None => ("added in", shown_key_json(self.check, key)),
+                Some((key_json, print)) if print != fingerprint(hash) => ("changed in", key_json),
                 Some(_) => continue,
             };
             notes.note(key_json, format!("{what} {source}.{table}"));
             named += 1;
         }
-        let mut deleted: Vec<String> = sealed.into_keys().collect();
+        let mut deleted: Vec<String> = sealed.into_values().map(|(key_json, _)| key_json).collect();
         deleted.sort();
         for key_json in deleted {
             notes.note(key_json, format!("deleted from {source}.{table}"));

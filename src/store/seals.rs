@@ -174,16 +174,16 @@ impl Store {
         })
     }
 
-    /// The rows of a day sealed before seals had segments: each row's shown key and row hash
-    /// (hex).
+    /// The rows of a day sealed before seals had segments: each row's key hash, shown key and
+    /// row hash (hex).
     pub(crate) async fn legacy_sealed_rows(
         &self,
         check: &str,
         partition: &str,
-    ) -> Result<Vec<(String, String)>> {
+    ) -> Result<Vec<(String, String, String)>> {
         on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT key_json, row_hash FROM seal_rows WHERE check_name = $1 AND partition_key = $2",
+                "SELECT key_hash, key_json, row_hash FROM seal_rows WHERE check_name = $1 AND partition_key = $2",
             )
             .bind(check)
             .bind(partition)

@@ -128,3 +128,58 @@ async fn a_quiet_edit_of_a_sealed_day_is_found_and_named() {
         ]
     );
 }
+
+/// A day sealed before seals had segments (one `seal_rows` row per data row) is still
+/// re-verified after the upgrade, and its edited rows named exactly as before.
+#[tokio::test]
+async fn a_day_sealed_row_by_row_before_segments_is_still_verified() {
+    use recon::canonical::{Value, row_hash};
+    let dir = temp_dir();
+    let rows = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
+                INSERT INTO entries VALUES (1, 100, '2026-11-19 09:00:00'), (2, 200, '2026-11-19 10:00:00'),
+                                           (3, 300, '2026-11-19 11:00:00'), (4, 400, '2026-11-20 09:00:00');";
+    let l = sqlite_db(&dir.path().join("l.db"), &[rows]).await;
+    let p = sqlite_db(&dir.path().join("p.db"), &[rows]).await;
+    let s = format!("sqlite://{}", dir.path().join("s.db").display());
+    write(dir.path(), "recon.toml", &config());
+    let env = [("S", s.as_str()), ("L", l.as_str()), ("P", p.as_str())];
+    assert_eq!(run(dir.path(), "2026-11-19", &env)["outcome"], "clean");
+
+    // The seal is turned into what an older recon wrote: every row's key hash, key and hash.
+    let mut legacy = vec!["DELETE FROM seal_segments".to_string()];
+    for (id, amount, hour) in [(1, 100, 9), (2, 200, 10), (3, 300, 11)] {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 19)
+            .unwrap()
+            .and_hms_opt(hour, 0, 0)
+            .unwrap()
+            .and_utc();
+        let key = [Value::Int(id)];
+        let row = [Value::Int(id), Value::Int(amount), Value::Timestamp(at)];
+        legacy.push(format!(
+            "INSERT INTO seal_rows VALUES ('entries', '2026-11-19', '{}', '{{\"id\":\"{id}\"}}', '{}')",
+            hex::encode(row_hash(&key)),
+            hex::encode(row_hash(&row))
+        ));
+    }
+    exec(&s, &legacy.join(";")).await;
+    assert_eq!(
+        run(dir.path(), "2026-11-20", &env)["outcome"],
+        "clean",
+        "the legacy seal re-verifies intact"
+    );
+
+    exec(
+        &l,
+        "UPDATE entries SET amount_minor = 201 WHERE id = 2; DELETE FROM entries WHERE id = 3",
+    )
+    .await;
+    exec(&p, "UPDATE entries SET amount_minor = 201 WHERE id = 2").await;
+    let third = run(dir.path(), "2026-11-20", &env);
+    assert_eq!(
+        sealed_findings(&third),
+        [
+            r#"2026-11-19 {"id":"2"} changed in ledger.entries; changed in payments.entries since the day was sealed by run 1"#,
+            r#"2026-11-19 {"id":"3"} deleted from ledger.entries since the day was sealed by run 1"#,
+        ]
+    );
+}
