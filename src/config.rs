@@ -59,6 +59,10 @@ pub(crate) struct JobFile {
     /// How many sealed days before the run's date each run re-verifies.
     #[serde(default = "default_seal_lookback")]
     pub(crate) seal_lookback_days: u32,
+    /// How many days before the run's date a seal is kept; older seals are pruned (an audit
+    /// entry says which). Longer than the look-back, so no day is pruned before it is verified.
+    #[serde(default = "default_seal_retention")]
+    pub(crate) seal_retention_days: u32,
     /// The most discrepancies one check may record in a run; more fails the check instead.
     #[serde(default = "default_max_discrepancies")]
     pub(crate) max_discrepancies: u64,
@@ -79,6 +83,10 @@ fn default_seal_lookback() -> u32 {
     7
 }
 
+fn default_seal_retention() -> u32 {
+    90
+}
+
 impl Default for JobFile {
     fn default() -> Self {
         JobFile {
@@ -86,6 +94,7 @@ impl Default for JobFile {
             out_dir: default_out_dir(),
             retry: RetryPolicy::default(),
             seal_lookback_days: default_seal_lookback(),
+            seal_retention_days: default_seal_retention(),
             max_discrepancies: default_max_discrepancies(),
             mask_key_env: default_mask_key_env(),
         }
@@ -149,6 +158,7 @@ pub struct Config {
     pub(crate) timezone: Tz,
     pub out_dir: PathBuf,
     pub(crate) seal_lookback_days: u32,
+    pub(crate) seal_retention_days: u32,
     /// More discrepancies than this in one check fail it (see `JobFile::max_discrepancies`).
     pub(crate) max_discrepancies: u64,
     /// How syncs are retried unless a source says otherwise (`[job.retry]`).
@@ -209,6 +219,12 @@ impl Config {
                     .to_string(),
             ));
         }
+        if file.job.seal_retention_days <= file.job.seal_lookback_days {
+            return Err(fail(format!(
+                "job.seal_retention_days ({}) must be longer than job.seal_lookback_days ({}): a seal is kept until every run that re-verifies it is past",
+                file.job.seal_retention_days, file.job.seal_lookback_days
+            )));
+        }
         if integrity.is_empty() && settlement.is_empty() {
             return Err(fail(
                 "no checks configured: add at least one [[integrity]] table or [[settlement]] report"
@@ -222,6 +238,7 @@ impl Config {
             timezone,
             out_dir: file.job.out_dir,
             seal_lookback_days: file.job.seal_lookback_days,
+            seal_retention_days: file.job.seal_retention_days,
             max_discrepancies: file.job.max_discrepancies,
             retry: file.job.retry,
             mask_key_env: file.job.mask_key_env,
@@ -245,10 +262,11 @@ impl Config {
     pub fn describe(&self) -> String {
         let mut out = format!("# {} (sha256 {})\n", self.path.display(), self.digest);
         out.push_str(&format!(
-            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\n",
+            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\n",
             self.timezone.name(),
             self.out_dir.display().to_string(),
             self.seal_lookback_days,
+            self.seal_retention_days,
             self.max_discrepancies,
             self.mask_key_env,
         ));

@@ -312,6 +312,14 @@ async fn execute(
                 lookback_days: config.seal_lookback_days,
                 timezone: config.timezone,
             };
+            let kept_from =
+                day.date - chrono::Duration::days(i64::from(config.seal_retention_days));
+            let pruned = store
+                .prune_seals(run_id, &check.name, &kept_from.to_string())
+                .await?;
+            if !pruned.is_empty() {
+                span.in_scope(|| info!(days = pruned.len(), before = %kept_from, "seals past their retention pruned"));
+            }
             seal::verify_sealed_days(store, run_id, check, window, async |sealed_day, work| {
                 Box::pin(compare_check(
                     config,

@@ -193,6 +193,55 @@ impl Store {
         })
     }
 
+    /// Prunes the check's seals of partitions before `before` (a `YYYY-MM-DD` date) with their
+    /// segments and rows, in one transaction with a `seals_pruned` audit entry naming them.
+    /// Returns the partitions pruned.
+    pub(crate) async fn prune_seals(
+        &self,
+        run_id: RunId,
+        check: &str,
+        before: &str,
+    ) -> Result<Vec<String>> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let partitions: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT partition_key, row_count FROM seals
+                 WHERE check_name = $1 AND partition_key < $2 ORDER BY partition_key",
+            )
+            .bind(check)
+            .bind(before)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::from_store)?;
+            if partitions.is_empty() {
+                return Ok(Vec::new());
+            }
+            for table in ["seal_segments", "seal_rows", "seals"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE check_name = $1 AND partition_key < $2"
+                )))
+                .bind(check)
+                .bind(before)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
+            }
+            let entry = NewEntry::new(
+                "seals_pruned",
+                &run_actor(),
+                Some(run_id),
+                json!({
+                    "check": check,
+                    "before": before,
+                    "partitions": partitions.iter().map(|(p, rows)| json!({ "partition": p, "rows": rows })).collect::<Vec<_>>(),
+                }),
+            );
+            append_audit!(tx, [entry]);
+            tx.commit().await.map_err(Error::from_store)?;
+            Ok(partitions.into_iter().map(|(p, _)| p).collect())
+        })
+    }
+
     /// Records a re-verification of a sealed partition: `found` are its rows changed since the
     /// seal; earlier findings no longer there are resolved.
     pub(crate) async fn record_seal_verification(

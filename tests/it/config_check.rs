@@ -64,6 +64,7 @@ fn the_example_resolves_to_every_section_and_key() {
 timezone = "Europe/Amsterdam"
 out_dir = "/var/lib/recon/out"
 seal_lookback_days = 7
+seal_retention_days = 90
 max_discrepancies = 100000
 mask_key_env = "RECON_MASK_KEY"
 

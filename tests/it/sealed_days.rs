@@ -183,3 +183,99 @@ async fn a_day_sealed_row_by_row_before_segments_is_still_verified() {
         ]
     );
 }
+
+/// Seals past `job.seal_retention_days` are pruned with their segments, in one audit entry
+/// naming them; the audit chain still verifies, and the newer seals are kept.
+#[tokio::test]
+async fn seals_past_their_retention_are_pruned_and_audited() {
+    let dir = temp_dir();
+    let rows = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
+                INSERT INTO entries VALUES (1, 100, '2026-11-19 09:00:00'), (2, 200, '2026-11-20 10:00:00'),
+                                           (3, 300, '2026-11-21 11:00:00'), (4, 400, '2026-11-23 09:00:00');";
+    let l = sqlite_db(&dir.path().join("l.db"), &[rows]).await;
+    let p = sqlite_db(&dir.path().join("p.db"), &[rows]).await;
+    let store = dir.path().join("s.db");
+    let s = format!("sqlite://{}", store.display());
+    let config = TestConfig::new()
+        .table("job")
+        .set("seal_lookback_days", 1)
+        .set("seal_retention_days", 2)
+        .store("S")
+        .source("ledger", "L")
+        .source("payments", "P")
+        .integrity("entries", "ledger.entries", "payments.entries", "id")
+        .set("date_column", "created_at")
+        .to_toml();
+    write(dir.path(), "recon.toml", &config);
+    let env = [("S", s.as_str()), ("L", l.as_str()), ("P", p.as_str())];
+    for date in ["2026-11-19", "2026-11-20", "2026-11-21"] {
+        assert_eq!(run(dir.path(), date, &env)["outcome"], "clean");
+    }
+    let pool = sqlx::SqlitePool::connect(&s).await.unwrap();
+    let sealed = async || -> Vec<String> {
+        sqlx::query_scalar("SELECT partition_key FROM seals ORDER BY partition_key")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(sealed().await, ["2026-11-19", "2026-11-20", "2026-11-21"]);
+
+    // The 23rd keeps seals from the 21st on: the 19th and 20th go.
+    assert_eq!(run(dir.path(), "2026-11-23", &env)["outcome"], "clean");
+    assert_eq!(sealed().await, ["2026-11-21", "2026-11-23"]);
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM seal_segments WHERE partition_key < '2026-11-21'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(left, 0);
+    let pruned: Vec<String> =
+        sqlx::query_scalar("SELECT payload FROM audit_log WHERE action = 'seals_pruned'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    assert_eq!(
+        pruned,
+        [
+            r#"{"check":"entries","before":"2026-11-21","partitions":[{"partition":"2026-11-19","rows":1},{"partition":"2026-11-20","rows":1}]}"#
+        ]
+    );
+    let verify = recon(
+        &["audit", "verify", "--config", "recon.toml"],
+        &env,
+        dir.path(),
+    );
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+}
+
+/// A retention no longer than the look-back would prune days before they are re-verified.
+#[test]
+fn a_retention_not_past_the_lookback_is_refused() {
+    let dir = temp_dir();
+    let config = TestConfig::new()
+        .table("job")
+        .set("seal_lookback_days", 7)
+        .set("seal_retention_days", 7)
+        .store("S")
+        .source("ledger", "L")
+        .source("payments", "P")
+        .integrity("entries", "ledger.entries", "payments.entries", "id")
+        .to_toml();
+    write(dir.path(), "recon.toml", &config);
+    let env = [
+        ("S", "sqlite://s.db"),
+        ("L", "sqlite://l.db"),
+        ("P", "sqlite://p.db"),
+    ];
+    let out = recon(
+        &["config", "check", "--config", "recon.toml"],
+        &env,
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "recon: recon.toml: job.seal_retention_days (7) must be longer than job.seal_lookback_days (7): a seal is kept until every run that re-verifies it is past"
+    );
+}
