@@ -3,6 +3,9 @@
 CARGO ?= cargo
 
 CARGO_DENY_VERSION ?= 0.20.2
+# Validates deploy/*.yaml against the Kubernetes schemas it ships (offline); installed into .tools/.
+KUBERNETES_VALIDATE_VERSION ?= 1.34.1
+KUBERNETES_VALIDATE_VENV := .tools/kubernetes-validate-$(KUBERNETES_VALIDATE_VERSION)
 
 .PHONY: demo test build release fmt lint deps audit-deps bench clean
 
@@ -10,17 +13,22 @@ CARGO_DENY_VERSION ?= 0.20.2
 demo:
 	$(CARGO) run --quiet -- demo --out demo-out
 
-## Format check, clippy with warnings as errors, dependency policy, the whole test suite, and a
-## build of the binary from exactly the files deploy/Dockerfile copies.
+## Format check, clippy with warnings as errors, dependency policy, the Kubernetes manifests
+## against the schemas of Kubernetes 1.29-1.34, the whole test suite, and a build of the binary
+## from exactly the files deploy/Dockerfile copies.
 test: deps
 	$(CARGO) fmt --check
+	KUBERNETES_VALIDATE=$(KUBERNETES_VALIDATE_VENV)/bin/kubernetes-validate bash deploy/validate-manifests.sh
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 	$(CARGO) test --locked
 	bash deploy/check-build-context.sh
 
-## Dependency policy (deny.toml): licenses, banned crates, registries. Installs cargo-deny once.
+## Dependency policy (deny.toml): licenses, banned crates, registries. Installs cargo-deny and
+## kubernetes-validate (PyPI, into a virtualenv under .tools/) once.
 deps:
 	@command -v cargo-deny >/dev/null || $(CARGO) install cargo-deny --locked --version $(CARGO_DENY_VERSION)
+	@test -x $(KUBERNETES_VALIDATE_VENV)/bin/kubernetes-validate || { python3 -m venv $(KUBERNETES_VALIDATE_VENV) \
+	  && $(KUBERNETES_VALIDATE_VENV)/bin/pip install --quiet kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION); }
 	$(CARGO) deny --log-level error check licenses bans sources
 
 ## RustSec advisories too: needs the advisory database from the network.
@@ -48,4 +56,4 @@ lint:
 
 clean:
 	$(CARGO) clean
-	rm -rf demo-out recon-out
+	rm -rf demo-out recon-out .tools
