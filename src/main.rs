@@ -4,7 +4,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use recon::cli::{AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, MetricsArgs};
+use recon::cli::{
+    AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, FindingsArg, MetricsArgs,
+};
 use recon::config::Config;
 use recon::error::{Error, Result};
 use recon::exit::Exit;
@@ -55,21 +57,37 @@ async fn dispatch(command: Command) -> Result<Exit> {
     match command {
         Command::Run(args) => {
             let config = Config::load(&args.config.config, &process_env)?;
+            let nightly = args.date.is_none();
             let date = args.date.unwrap_or_else(|| run::yesterday(&config));
             let out = args.out.unwrap_or_else(|| config.out_dir.clone());
             let options = run::RunOptions {
                 shard: args.shard,
                 resume: args.resume,
+                nightly,
             };
             let report = run::run(&config, date, &out, options).await?;
-            finish(&mut stdout, &report, &args.metrics, args.shard).await
+            finish(
+                &mut stdout,
+                &report,
+                &args.metrics,
+                args.shard,
+                &args.findings,
+            )
+            .await
         }
         Command::Retry(args) => {
             let config = Config::load(&args.config.config, &process_env)?;
             let date = args.date.unwrap_or_else(|| run::yesterday(&config));
             let out = args.out.unwrap_or_else(|| config.out_dir.clone());
             let report = run::retry(&config, date, &out, args.shard).await?;
-            finish(&mut stdout, &report, &args.metrics, args.shard).await
+            finish(
+                &mut stdout,
+                &report,
+                &args.metrics,
+                args.shard,
+                &args.findings,
+            )
+            .await
         }
         Command::Diff(args) => diff::diff(&args, &mut stdout, &mut std::io::stderr()).await,
         Command::Demo(args) => {
@@ -125,12 +143,13 @@ async fn dispatch(command: Command) -> Result<Exit> {
 }
 
 /// Prints the closing summary and hands the metrics on; a metrics failure is reported but does
-/// not change the run's exit code.
+/// not change the run's exit code. Findings exit as `--findings-exit-code` says.
 async fn finish(
     stdout: &mut dyn Write,
     report: &run::RunReport,
     metrics: &MetricsArgs,
     shard: Option<Shard>,
+    findings: &FindingsArg,
 ) -> Result<Exit> {
     print(stdout, &render_text(&report.summary, &report.reports))?;
     if let Some(path) = &metrics.metrics_file {
@@ -145,7 +164,7 @@ async fn finish(
             eprintln!("recon: warning: {e}");
         }
     }
-    Ok(report.exit())
+    Ok(findings.process_exit(report.exit()))
 }
 
 fn print(out: &mut dyn Write, text: &str) -> Result<()> {
