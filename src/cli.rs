@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
+use crate::exit::Exit;
 use crate::shard::Shard;
 
 #[derive(Debug, Parser)]
@@ -150,6 +151,30 @@ pub struct RunArgs {
     pub resume: bool,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub findings: FindingsArg,
+}
+
+/// The process exit code of a run that completed with discrepancies.
+#[derive(Debug, Args)]
+pub struct FindingsArg {
+    /// Exit with this code (1 or 0) when the run completed and found discrepancies. A CronJob
+    /// passes 0, so findings are a succeeded Job and only 2 to 5 fail it; summary.json and the
+    /// metrics still say `discrepancies` (exit code 1).
+    #[arg(long, env = "RECON_FINDINGS_EXIT_CODE", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub findings_exit_code: u8,
+}
+
+impl FindingsArg {
+    /// What the process exits with for a run that ended with `outcome`.
+    pub fn process_exit(&self, outcome: Exit) -> Exit {
+        if outcome == Exit::Discrepancies && self.findings_exit_code == 0 {
+            Exit::Clean
+        } else {
+            outcome
+        }
+    }
 }
 
 /// Where the run's metrics go, besides the reports.
@@ -178,6 +203,8 @@ pub struct RetryArgs {
     pub shard: Option<Shard>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub findings: FindingsArg,
 }
 
 #[derive(Debug, Args)]

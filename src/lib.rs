@@ -1,6 +1,7 @@
 //! recon: nightly reconciliation.
 
 pub mod canonical;
+pub mod catch_up;
 pub mod cli;
 pub mod config;
 pub mod day;

@@ -4,7 +4,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use recon::cli::{AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, MetricsArgs};
+use recon::cli::{
+    AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, FindingsArg, MetricsArgs,
+};
 use recon::config::Config;
 use recon::error::{Error, Result};
 use recon::exit::Exit;
@@ -61,21 +63,37 @@ async fn dispatch(command: Command) -> Result<Exit> {
     match command {
         Command::Run(args) => {
             let config = Config::load(&args.config.config, &process_env)?;
+            let nightly = args.date.is_none();
             let date = args.date.unwrap_or_else(|| run::yesterday(&config));
             let out = args.out.unwrap_or_else(|| config.out_dir.clone());
             let options = run::RunOptions {
                 shard: args.shard,
                 resume: args.resume,
+                nightly,
             };
             let report = run::run(&config, date, &out, options).await?;
-            finish(&mut stdout, &report, &args.metrics, args.shard).await
+            finish(
+                &mut stdout,
+                &report,
+                &args.metrics,
+                args.shard,
+                &args.findings,
+            )
+            .await
         }
         Command::Retry(args) => {
             let config = Config::load(&args.config.config, &process_env)?;
             let date = args.date.unwrap_or_else(|| run::yesterday(&config));
             let out = args.out.unwrap_or_else(|| config.out_dir.clone());
             let report = run::retry(&config, date, &out, args.shard).await?;
-            finish(&mut stdout, &report, &args.metrics, args.shard).await
+            finish(
+                &mut stdout,
+                &report,
+                &args.metrics,
+                args.shard,
+                &args.findings,
+            )
+            .await
         }
         Command::Diff(args) => {
             diff::diff(&args, &process_env, &mut stdout, &mut std::io::stderr()).await
@@ -133,12 +151,13 @@ async fn dispatch(command: Command) -> Result<Exit> {
 }
 
 /// Prints the closing summary and hands the metrics on; a metrics failure is reported but does
-/// not change the run's exit code.
+/// not change the run's exit code. Findings exit as `--findings-exit-code` says.
 async fn finish(
     stdout: &mut dyn Write,
     report: &run::RunReport,
     metrics: &MetricsArgs,
     shard: Option<Shard>,
+    findings: &FindingsArg,
 ) -> Result<Exit> {
     // With JSON logs a pod's log interleaves stdout and stderr: the text summary stays out of
     // it (the `run finished` line and summary.json carry the outcome).
@@ -159,7 +178,7 @@ async fn finish(
             }
         }
     }
-    Ok(report.exit())
+    Ok(findings.process_exit(report.exit()))
 }
 
 fn print(out: &mut dyn Write, text: &str) -> Result<()> {

@@ -10,6 +10,7 @@ use chrono::{NaiveDate, Utc};
 use tokio::sync::Mutex;
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::catch_up;
 use crate::config::Config;
 use crate::day::BusinessDay;
 use crate::discrepancy::Discrepancy;
@@ -59,6 +60,9 @@ pub struct RunOptions {
     /// When the date's latest run is incomplete, complete it (as `retry` does) instead of
     /// starting afresh: what a CronJob's pod retry after exit 3 should do.
     pub resume: bool,
+    /// The date is the default one (yesterday): the summary names dates missed since the last
+    /// completed run (see [`crate::catch_up`]).
+    pub nightly: bool,
 }
 
 /// Runs the configured checks for `date`, records the results and writes the reports to `out`.
@@ -78,7 +82,7 @@ pub async fn run(
                 run_id = run_id.0,
                 "the latest run of this date is incomplete: completing it"
             );
-            return complete(config, store, run_id, date, out).await;
+            return complete(config, store, run_id, date, out, options.nightly).await;
         }
         let run_id = store
             .begin_run(date, &shard, &config.digest, Utc::now())
@@ -89,7 +93,7 @@ pub async fn run(
         let day = BusinessDay::new(date, config.timezone)?;
         async {
             let executed = Box::pin(execute(config, store, run_id, day, &checks, out)).await;
-            finish(config, store, run_id, out, executed).await
+            finish(config, store, run_id, out, executed, options.nightly).await
         }
         .instrument(info_span!("run", run_id = run_id.0, business_date = %date, shard = %shard))
         .await
@@ -111,7 +115,7 @@ pub async fn retry(
                 "no finished run for {date} to retry; start one with `recon run --date {date}`"
             ))
         })?;
-        complete(config, store, run_id, date, out).await
+        complete(config, store, run_id, date, out, false).await
     })
     .await
 }
@@ -144,6 +148,7 @@ async fn complete(
     run_id: RunId,
     date: NaiveDate,
     out: &Path,
+    nightly: bool,
 ) -> Result<RunReport> {
     let failed = store.begin_retry(run_id).await?;
     let checks = Checks::select(config, |_, name| failed.iter().any(|f| f == name));
@@ -161,7 +166,7 @@ async fn complete(
     let day = BusinessDay::new(date, config.timezone)?;
     async {
         let executed = Box::pin(execute(config, store, run_id, day, &checks, out)).await;
-        finish(config, store, run_id, out, executed).await
+        finish(config, store, run_id, out, executed, nightly).await
     }
     .instrument(info_span!("retry", run_id = run_id.0, business_date = %date))
     .await
@@ -174,6 +179,7 @@ async fn finish(
     run_id: RunId,
     out: &Path,
     executed: Result<()>,
+    nightly: bool,
 ) -> Result<RunReport> {
     if let Err(e) = executed {
         // Leave the run closed, not dangling as 'running'.
@@ -186,6 +192,7 @@ async fn finish(
     store.finish_run(run_id, exit, finished_at).await?;
     let (seq, hash) = store.audit_head().await?;
     let history = store.recent_runs(30).await?;
+    let standing = catch_up::standing(store, stored.business_date, &stored.shard, nightly).await?;
     let summary = output::summarize(
         config.timezone,
         stored,
@@ -193,6 +200,7 @@ async fn finish(
         finished_at,
         AuditHead { seq, hash },
         history,
+        standing,
     );
     let reports = output::write_reports(out, &summary)?;
     info!(

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use super::Summary;
 use crate::error::{Error, Result};
-use crate::exit::Exit;
 use crate::retry::{RetryPolicy, with_retries};
 use crate::secret::redact_urls;
 
@@ -24,8 +23,8 @@ fn family(out: &mut String, name: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} gauge");
 }
 
-/// The run's metrics. `recon_last_success_timestamp_seconds` appears only when the run
-/// completed (exit 0 or 1), so a push after a failed run keeps the previous success time.
+/// The run's metrics. The last success comes from the store (the newest business date a run
+/// completed), so it is there after a failed run too, and a rerun of an older date leaves it.
 pub(crate) fn render(summary: &Summary) -> String {
     let mut out = String::new();
     let date = summary.business_date.to_string();
@@ -47,7 +46,7 @@ pub(crate) fn render(summary: &Summary) -> String {
     family(
         &mut out,
         "recon_run_exit_code",
-        "The exit code of the last run.",
+        "The outcome code of the last run (src/exit.rs): 1 = discrepancies, even when --findings-exit-code 0 made the process exit 0.",
     );
     let _ = writeln!(out, "recon_run_exit_code {}", summary.exit_code);
     family(
@@ -123,16 +122,49 @@ pub(crate) fn render(summary: &Summary) -> String {
         );
     }
 
-    if matches!(summary.outcome, Exit::Clean | Exit::Discrepancies) {
+    family(
+        &mut out,
+        "recon_at_stake_minor_units",
+        "Money the last run's open findings put in question, in minor units of each currency.",
+    );
+    for total in &summary.totals.at_stake {
+        let _ = writeln!(
+            out,
+            "recon_at_stake_minor_units{{currency=\"{}\"}} {}",
+            label(&total.currency),
+            total.minor
+        );
+    }
+    family(
+        &mut out,
+        "recon_missed_dates",
+        "Business dates no run completed since the last completed one (nightly runs).",
+    );
+    let _ = writeln!(out, "recon_missed_dates {}", summary.missed_dates.len());
+
+    if let Some(last) = &summary.last_success {
         family(
             &mut out,
             "recon_last_success_timestamp_seconds",
-            "When a run last completed (clean or with discrepancies).",
+            "When the newest business date a run completed (clean or with discrepancies) last completed.",
         );
         let _ = writeln!(
             out,
             "recon_last_success_timestamp_seconds {}",
-            summary.finished_at.timestamp()
+            last.finished_at.timestamp()
+        );
+        family(
+            &mut out,
+            "recon_last_success_business_date",
+            "The newest business date a run completed, as Unix seconds of its 00:00 UTC.",
+        );
+        let _ = writeln!(
+            out,
+            "recon_last_success_business_date {}",
+            last.business_date
+                .and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+                .timestamp()
         );
     }
     out

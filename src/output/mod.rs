@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::catch_up::{LastSuccess, Standing};
 use crate::discrepancy::{AtStake, ColumnValues, Kind, Recorded, SettlementKind, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
@@ -43,6 +44,10 @@ pub struct Summary {
     pub resolved: Vec<DiscrepancyEntry>,
     /// The last runs that stand (not superseded), oldest first, this one included.
     pub(crate) recent_runs: Vec<RunPoint>,
+    /// Business dates no run completed since the last completed one (nightly runs only).
+    pub(crate) missed_dates: Vec<NaiveDate>,
+    /// The newest business date a run completed, and when (this run included).
+    pub(crate) last_success: Option<LastSuccess>,
 }
 
 #[derive(Debug, Serialize)]
@@ -243,6 +248,7 @@ pub(crate) fn summarize(
     finished_at: DateTime<Utc>,
     audit_head: AuditHead,
     recent_runs: Vec<RunPoint>,
+    standing: Standing,
 ) -> Summary {
     let count = |status: Status| run.seen.iter().filter(|r| r.status == status).count();
     let with_status = |s: CheckStatus| run.checks.iter().filter(|c| c.status == s).count();
@@ -310,6 +316,8 @@ pub(crate) fn summarize(
             .map(|r| DiscrepancyEntry::new(r, None))
             .collect(),
         recent_runs,
+        missed_dates: standing.missed_dates,
+        last_success: standing.last_success,
     }
 }
 
@@ -486,6 +494,13 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
     ));
     if !t.at_stake.is_empty() {
         out.push_str(&format!("At stake: {}\n", stake_line(&t.at_stake)));
+    }
+    if !summary.missed_dates.is_empty() {
+        let dates: Vec<String> = summary.missed_dates.iter().map(|d| d.to_string()).collect();
+        out.push_str(&format!(
+            "Missed: no run completed {} since the last completed one; run `recon run --date D` for each\n",
+            dates.join(", ")
+        ));
     }
     for d in summary.discrepancies.iter().take(SHOWN) {
         out.push_str(&format!(

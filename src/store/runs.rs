@@ -340,7 +340,7 @@ impl Store {
     /// Everything a run's report shows, read back from the store.
     pub(crate) async fn stored_run(&self, run_id: RunId) -> Result<StoredRun> {
         on_pool!(self, pool => {
-            let run = sqlx::query("SELECT business_date, started_at, config_digest FROM runs WHERE id = $1")
+            let run = sqlx::query("SELECT business_date, started_at, config_digest, COALESCE(shard, '') AS shard FROM runs WHERE id = $1")
                 .bind(run_id)
                 .fetch_one(pool)
                 .await
@@ -420,6 +420,7 @@ impl Store {
                 business_date: run.try_get("business_date").map_err(Error::from_store)?,
                 started_at: run.try_get("started_at").map_err(Error::from_store)?,
                 config_digest: run.try_get("config_digest").map_err(Error::from_store)?,
+                shard: run.try_get("shard").map_err(Error::from_store)?,
                 checks: records,
                 acknowledgements: seen
                     .iter()
@@ -466,6 +467,27 @@ impl Store {
             points.reverse();
             Ok(points)
         })
+    }
+
+    /// The newest business date of this shard (before `before`, when given) that a run completed
+    /// (clean or with discrepancies), with when its latest completing run finished.
+    pub(crate) async fn last_completed(
+        &self,
+        shard: &str,
+        before: Option<NaiveDate>,
+    ) -> Result<Option<(NaiveDate, DateTime<Utc>)>> {
+        let found: Option<(NaiveDate, DateTime<Utc>)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT business_date, finished_at FROM runs
+             WHERE COALESCE(shard, '') = $1 AND status = 'finished' AND outcome IN ('clean', 'discrepancies')
+               AND ($2 IS NULL OR business_date < $2) AND finished_at IS NOT NULL
+             ORDER BY business_date DESC, finished_at DESC LIMIT 1",
+        )
+        .bind(shard)
+        .bind(before)
+        .fetch_optional(pool)
+        .await)
+        .map_err(Error::from_store)?;
+        Ok(found)
     }
 
     /// The runs of a business date, oldest first.

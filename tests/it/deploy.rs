@@ -1,7 +1,12 @@
 //! The Kubernetes manifests say what the README promises, and their exit codes are the code's.
 
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate, TimeZone, Timelike, Utc};
 use recon::exit::Exit;
 use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::common::*;
 
 fn load(file: &str) -> Yaml {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -51,12 +56,190 @@ fn container(pod_spec: &Yaml) -> &Yaml {
     &containers[0]
 }
 
+/// The codes a rerun would not change. Discrepancies are not among them: the pods run with
+/// `--findings-exit-code 0`, so findings are a succeeded Job (the reports and metrics carry them).
 fn final_codes() -> Vec<u8> {
-    vec![
-        Exit::Discrepancies.code(),
-        Exit::BadInput.code(),
-        Exit::Locked.code(),
-    ]
+    vec![Exit::BadInput.code(), Exit::Locked.code()]
+}
+
+fn args(container: &Yaml) -> Vec<&str> {
+    container["args"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
+}
+
+/// The value after `flag` in `args`.
+fn arg<'a>(args: &[&'a str], flag: &str) -> Option<&'a str> {
+    let at = args.iter().position(|a| *a == flag)?;
+    args.get(at + 1).copied()
+}
+
+/// How many times a daily `M H * * *` schedule fires on each local calendar day from `from` to
+/// `to` (inclusive) in `zone`, found by walking every UTC minute as the CronJob controller
+/// walks wall-clock time: a local time skipped by DST fires 0 times, one repeated fires twice.
+fn runs_per_day(
+    schedule: &str,
+    zone: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> BTreeMap<NaiveDate, u32> {
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    assert_eq!(fields[2..], ["*", "*", "*"], "a daily schedule: {schedule}");
+    let (minute, hour): (u32, u32) = (fields[0].parse().unwrap(), fields[1].parse().unwrap());
+    let zone: chrono_tz::Tz = zone.parse().unwrap();
+    let mut runs: BTreeMap<NaiveDate, u32> = BTreeMap::new();
+    let mut day = from;
+    while day <= to {
+        runs.insert(day, 0);
+        day = day.succ_opt().unwrap();
+    }
+    // From a day before to a day after, in UTC, so every local day is covered whatever the offset.
+    let mut at = Utc.from_utc_datetime(&(from - Duration::days(1)).and_hms_opt(0, 0, 0).unwrap());
+    let end = Utc.from_utc_datetime(&(to + Duration::days(2)).and_hms_opt(0, 0, 0).unwrap());
+    while at < end {
+        let local = at.with_timezone(&zone);
+        if local.hour() == hour
+            && local.minute() == minute
+            && let Some(n) = runs.get_mut(&local.date_naive())
+        {
+            *n += 1;
+        }
+        at += Duration::minutes(1);
+    }
+    runs
+}
+
+/// Every night gets exactly one run, DST nights included, over ten years; the old
+/// `30 2 * * *` in Europe/Amsterdam missed the spring night and ran twice in autumn.
+#[test]
+fn the_cronjob_runs_exactly_once_every_night_across_dst() {
+    let cron = load("cronjob.yaml");
+    let schedule = cron["spec"]["schedule"].as_str().unwrap();
+    let zone = cron["spec"]["timeZone"].as_str().unwrap();
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2035, 12, 31).unwrap(),
+    );
+    let wrong: Vec<(NaiveDate, u32)> = runs_per_day(schedule, zone, from, to)
+        .into_iter()
+        .filter(|(_, n)| *n != 1)
+        .collect();
+    assert_eq!(
+        wrong,
+        [],
+        "{schedule} in {zone}: days without exactly one run"
+    );
+
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+    );
+    let old: Vec<(NaiveDate, u32)> = runs_per_day("30 2 * * *", "Europe/Amsterdam", from, to)
+        .into_iter()
+        .filter(|(_, n)| *n != 1)
+        .collect();
+    assert_eq!(
+        old,
+        [
+            (NaiveDate::from_ymd_opt(2026, 3, 29).unwrap(), 0),
+            (NaiveDate::from_ymd_opt(2026, 10, 25).unwrap(), 2)
+        ]
+    );
+}
+
+/// The CronJob's own command, run on a day with discrepancies: the process exits 0 (a
+/// succeeded Job), while summary.json and the metrics still say discrepancies, exit code 1.
+/// Without the flag (the interactive default) the same run exits 1.
+#[tokio::test]
+async fn the_cronjobs_command_exits_0_on_findings_and_the_metrics_carry_them() {
+    let cron = load("cronjob.yaml");
+    let manifest_args = args(container(
+        &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+    ));
+    assert_eq!(arg(&manifest_args, "--findings-exit-code"), Some("0"));
+    let dir = temp_dir();
+    let schema = "CREATE TABLE t (id INTEGER PRIMARY KEY, amount_minor INTEGER)";
+    let l = sqlite_db(
+        &dir.path().join("l.db"),
+        &[schema, "INSERT INTO t VALUES (1, 10), (2, 20)"],
+    )
+    .await;
+    let r = sqlite_db(
+        &dir.path().join("r.db"),
+        &[schema, "INSERT INTO t VALUES (1, 10)"],
+    )
+    .await;
+    write(
+        dir.path(),
+        "recon.toml",
+        &TestConfig::new()
+            .source("ledger", "L")
+            .source("payments", "R")
+            .store("S")
+            .integrity("t", "ledger.t", "payments.t", "id")
+            .to_toml(),
+    );
+    let store = format!("sqlite://{}", dir.path().join("s.db").display());
+    let env = [("L", l.as_str()), ("R", r.as_str()), ("S", store.as_str())];
+    // The manifest's arguments, with this test's configuration and folders.
+    let mut command: Vec<&str> = Vec::new();
+    let mut given = manifest_args.iter();
+    while let Some(a) = given.next() {
+        match *a {
+            "--config" => command.extend(["--config", "recon.toml"]),
+            "--out" => command.extend(["--out", "out"]),
+            other => {
+                command.push(other);
+                continue;
+            }
+        }
+        given.next();
+    }
+    command.extend(["--date", "2026-11-20", "--metrics-file", "recon.prom"]);
+    let out = recon(&command, &env, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["outcome"], "discrepancies");
+    assert_eq!(summary["exit_code"], 1);
+    let metrics = std::fs::read_to_string(dir.path().join("recon.prom")).unwrap();
+    assert!(metrics.contains("\nrecon_run_exit_code 1\n"), "{metrics}");
+
+    let interactive = recon(
+        &[
+            "run",
+            "--config",
+            "recon.toml",
+            "--date",
+            "2026-11-20",
+            "--out",
+            "out2",
+        ],
+        &env,
+        dir.path(),
+    );
+    assert_eq!(
+        interactive.status.code(),
+        Some(1),
+        "{}",
+        stderr(&interactive)
+    );
+    let refused = recon(
+        &["run", "--config", "recon.toml", "--findings-exit-code", "2"],
+        &env,
+        dir.path(),
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("invalid value '2' for '--findings-exit-code"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[test]
@@ -102,13 +285,9 @@ fn the_cronjob_runs_nightly_safely_and_maps_exit_codes() {
             .any(|e| e["name"].as_str() == Some("RECON_LOG_FORMAT")
                 && e["value"].as_str() == Some("json"))
     );
-    let args: Vec<&str> = c["args"]
-        .as_vec()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let args = args(c);
     assert_eq!(&args[..2], ["run", "--resume"]);
+    assert_eq!(arg(&args, "--findings-exit-code"), Some("0"));
 }
 
 #[test]
@@ -128,12 +307,10 @@ fn the_sharded_job_gives_each_index_its_shard() {
     );
     let pod = &spec["template"]["spec"];
     assert_eq!(pod["restartPolicy"].as_str(), Some("Never"));
-    let args: Vec<&str> = container(pod)["args"]
-        .as_vec()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    let shard = args.iter().position(|a| *a == "--shard").unwrap();
-    assert_eq!(args[shard + 1], format!("$(JOB_COMPLETION_INDEX)/{n}"));
+    let args = args(container(pod));
+    assert_eq!(
+        arg(&args, "--shard"),
+        Some(format!("$(JOB_COMPLETION_INDEX)/{n}").as_str())
+    );
+    assert_eq!(arg(&args, "--findings-exit-code"), Some("0"));
 }

@@ -24,6 +24,8 @@ const LAYERS: &[&[&str]] = &[
     &["source", "discrepancy"],
     // The checks, and recon's own state: a check never touches the store.
     &["integrity", "settlement", "store"],
+    // The nightly's standing in the store: missed dates, last success.
+    &["catch_up"],
     &["output", "seal"],
     // The run and what drives it.
     &["config", "cli"],

@@ -3,7 +3,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::str::FromStr;
 use std::sync::mpsc;
+
+use sqlx::Connection;
 
 use crate::common::*;
 
@@ -111,6 +114,8 @@ async fn metrics_are_written_and_pushed_with_a_retry() {
             "recon_discrepancies{check=\"t\",kind=\"missing_in_right\"} 1",
             "recon_sync_retries{check=\"t\"} 0",
             "recon_sync_failed{check=\"t\"} 0",
+            "recon_missed_dates 0",
+            "recon_last_success_business_date 1795132800",
         ]
     );
     assert!(text.contains(
@@ -199,4 +204,157 @@ async fn without_a_terminal_a_long_comparison_logs_its_progress() {
     }
     // Progress lines go to the log (stderr), never into the results on stdout.
     assert!(!stdout(&out).contains("left_rows"));
+}
+
+/// The metrics' samples (no comments), without the run's duration.
+fn samples(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("recon.prom"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("recon_run_duration_seconds"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A nightly run names the dates missed since the last completed one (summary, text, gauge); a
+/// rerun of an older date and a failed run both keep the nightly's last success.
+#[tokio::test]
+async fn missed_dates_and_the_last_success_survive_old_reruns_and_failed_runs() {
+    let dir = temp_dir();
+    let schema = "CREATE TABLE t (id INTEGER PRIMARY KEY, amount_minor INTEGER)";
+    let l = sqlite_db(
+        &dir.path().join("l.db"),
+        &[schema, "INSERT INTO t VALUES (1, 10), (2, 20)"],
+    )
+    .await;
+    let r = sqlite_db(
+        &dir.path().join("r.db"),
+        &[schema, "INSERT INTO t VALUES (1, 10), (2, 20)"],
+    )
+    .await;
+    write(
+        dir.path(),
+        "recon.toml",
+        &TestConfig::new()
+            .table("job")
+            .set("timezone", "UTC")
+            .table("job.retry")
+            .set("initial_delay_ms", 50)
+            .set("max_delay_ms", 100)
+            .set("max_total_secs", 1)
+            .set("max_attempts", 2)
+            .source("ledger", "L")
+            .source("payments", "R")
+            .set("statement_timeout_secs", 1)
+            .store("S")
+            .integrity("t", "ledger.t", "payments.t", "id")
+            .to_toml(),
+    );
+    let store = format!("sqlite://{}", dir.path().join("s.db").display());
+    let env = [("L", l.as_str()), ("R", r.as_str()), ("S", store.as_str())];
+    let run = |date: Option<String>| {
+        let mut args = vec![
+            "run",
+            "--config",
+            "recon.toml",
+            "--out",
+            "out",
+            "--metrics-file",
+            "recon.prom",
+        ];
+        let date = date.unwrap_or_default();
+        if !date.is_empty() {
+            args.extend(["--date", date.as_str()]);
+        }
+        recon(&args, &env, dir.path())
+    };
+    let yesterday = chrono::Utc::now().date_naive().pred_opt().unwrap();
+    let day = |back: i64| (yesterday - chrono::Duration::days(back)).to_string();
+    let midnight = |back: i64| {
+        (yesterday - chrono::Duration::days(back))
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp()
+    };
+
+    let out = run(Some(day(3)));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "Missed: no run completed {}, {} since the last completed one; run `recon run --date D` for each\n",
+            day(2),
+            day(1)
+        )),
+        "{}",
+        stdout(&out)
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["missed_dates"], serde_json::json!([day(2), day(1)]));
+    let nightly = samples(dir.path());
+    let last_success = nightly
+        .iter()
+        .find(|l| l.starts_with("recon_last_success_timestamp_seconds "))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        nightly,
+        [
+            format!(
+                "recon_run_info{{business_date=\"{}\",outcome=\"clean\",run_id=\"2\"}} 1",
+                day(0)
+            ),
+            "recon_run_exit_code 0".to_string(),
+            "recon_rows_compared{check=\"t\",side=\"left\"} 2".to_string(),
+            "recon_rows_compared{check=\"t\",side=\"right\"} 2".to_string(),
+            "recon_sync_retries{check=\"t\"} 0".to_string(),
+            "recon_sync_failed{check=\"t\"} 0".to_string(),
+            "recon_missed_dates 2".to_string(),
+            last_success.clone(),
+            format!("recon_last_success_business_date {}", midnight(0)),
+        ]
+    );
+
+    // Finance ops rerun an old date: the nightly's last success stays.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = run(Some(day(10)));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rerun = samples(dir.path());
+    assert_eq!(
+        rerun[rerun.len() - 3..],
+        [
+            "recon_missed_dates 0".to_string(),
+            last_success.clone(),
+            format!("recon_last_success_business_date {}", midnight(0))
+        ]
+    );
+
+    // A nightly run that cannot read the payments database (held exclusively) is incomplete:
+    // the last success is still there.
+    let mut writer = sqlx::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::from_str(&r).unwrap(),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql("BEGIN EXCLUSIVE")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let failed = samples(dir.path());
+    assert_eq!(failed[1], "recon_run_exit_code 3");
+    assert_eq!(
+        failed[failed.len() - 3..],
+        [
+            "recon_missed_dates 2".to_string(),
+            last_success,
+            format!("recon_last_success_business_date {}", midnight(0))
+        ]
+    );
 }

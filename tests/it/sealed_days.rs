@@ -279,3 +279,61 @@ fn a_retention_not_past_the_lookback_is_refused() {
         "recon: recon.toml: job.seal_retention_days (7) must be longer than job.seal_lookback_days (7): a seal is kept until every run that re-verifies it is past"
     );
 }
+
+/// A sealed day of 100,000 rows, cut into a few dozen segments: edits on one side, an edit made
+/// identically on both, an insert and a delete are each named, and nothing else; the seal is a
+/// few dozen store rows, not one per data row.
+#[tokio::test]
+async fn a_large_sealed_day_names_exactly_its_edited_rows() {
+    let dir = temp_dir();
+    let rows =
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
+                WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 100000)
+                INSERT INTO entries SELECT n, n * 7 % 100000, '2026-11-19 12:00:00' FROM g;";
+    let l = sqlite_db(&dir.path().join("l.db"), &[rows]).await;
+    let p = sqlite_db(&dir.path().join("p.db"), &[rows]).await;
+    let s = format!("sqlite://{}", dir.path().join("s.db").display());
+    write(dir.path(), "recon.toml", &config());
+    let env = [("S", s.as_str()), ("L", l.as_str()), ("P", p.as_str())];
+    assert_eq!(run(dir.path(), "2026-11-19", &env)["outcome"], "clean");
+    let pool = sqlx::SqlitePool::connect(&s).await.unwrap();
+    let (segments, rows_in_segments): (i64, i64) =
+        sqlx::query_as("SELECT count(*), sum(row_count) FROM seal_segments")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let legacy_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM seal_rows")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert_eq!((rows_in_segments, legacy_rows), (100_000, 0));
+    assert!((5..=30).contains(&segments), "{segments} segments");
+
+    exec(
+        &l,
+        "UPDATE entries SET amount_minor = -1 WHERE id IN (17, 73456);
+              UPDATE entries SET amount_minor = -2 WHERE id = 90000;
+              INSERT INTO entries VALUES (150000, 1, '2026-11-19 13:00:00')",
+    )
+    .await;
+    exec(
+        &p,
+        "UPDATE entries SET amount_minor = -2 WHERE id = 90000;
+              DELETE FROM entries WHERE id = 99999",
+    )
+    .await;
+    let second = run(dir.path(), "2026-11-20", &env);
+    let mut found = sealed_findings(&second);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            r#"2026-11-19 {"id":"73456"} changed in ledger.entries since the day was sealed by run 1"#,
+            r#"2026-11-19 {"id":"90000"} changed in ledger.entries; changed in payments.entries since the day was sealed by run 1"#,
+            r#"2026-11-19 {"id":"17"} changed in ledger.entries since the day was sealed by run 1"#,
+            r#"2026-11-19 {"id":"99999"} deleted from payments.entries since the day was sealed by run 1"#,
+            r#"2026-11-19 {"id":"150000"} added in ledger.entries since the day was sealed by run 1"#,
+        ]
+    );
+}

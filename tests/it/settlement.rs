@@ -276,6 +276,8 @@ fn run(dir: &Path, store: &str, ledger: &str, date: &str) -> (Option<i32>, serde
             date,
             "--out",
             "out",
+            "--metrics-file",
+            "out/recon.prom",
         ],
         &[("STORE_URL", store), ("LEDGER_URL", ledger)],
         dir,
@@ -338,6 +340,20 @@ async fn two_days(dir: &Path, ledger: &str) {
             {"currency": "KWD", "minor": 50, "amount": "0.050 KWD"},
             {"currency": "USD", "minor": 2201, "amount": "22.01 USD"},
         ])
+    );
+    // The same totals as gauges, in minor units.
+    let metrics = std::fs::read_to_string(dir.join("out/recon.prom")).unwrap();
+    let stakes: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("recon_at_stake_minor_units"))
+        .collect();
+    assert_eq!(
+        stakes,
+        [
+            "recon_at_stake_minor_units{currency=\"EUR\"} 800",
+            "recon_at_stake_minor_units{currency=\"KWD\"} 50",
+            "recon_at_stake_minor_units{currency=\"USD\"} 4701",
+        ]
     );
     let check = &s["checks"][0];
     assert_eq!(check["type"], "settlement");
