@@ -54,7 +54,7 @@ for db in $LEFT $RIGHT; do
                  (ARRAY['settled','pending'])[1 + g % 2],
                  timestamptz '2026-11-01 00:00:00+00' + (g - 1) * (interval '2 days' / ($ROWS * 2)),
                  'entry ' || g
-          FROM generate_series(1, $ROWS * 2) g" \
+          FROM generate_series(1::bigint, $ROWS * 2) g" \
       -c "CREATE INDEX ON ledger (created_at)" -c "VACUUM ANALYZE ledger"
 done
 

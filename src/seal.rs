@@ -10,13 +10,14 @@ use tracing::{info, warn};
 
 use crate::canonical::{SegmentHead, Value};
 use crate::day::BusinessDay;
-use crate::discrepancy::{Discrepancy, Kind, shown_key};
+use crate::discrepancy::{Discrepancy, Kind};
 use crate::error::{Error, Result};
 use crate::integrity::spec::{IntegritySpec, TableRef};
 use crate::integrity::{
     Comparison, Fingerprint, SealSpool, SealedIndex, SegmentOutcome, SegmentWork, VerifyOutcome,
     fingerprint, segment_rows,
 };
+use crate::mask::mask_card_numbers;
 use crate::run_id::RunId;
 use crate::store::{Seal, Store};
 
@@ -48,17 +49,33 @@ pub(crate) async fn seal_day(
 /// The key of a row as a seal keeps and reports it: a JSON object of the key columns, the
 /// sensitive ones masked.
 pub(crate) fn shown_key_json(check: &IntegritySpec, key: &[Value]) -> String {
-    let shown = shown_key(&check.key, key, &check.sensitive_columns);
-    let object: serde_json::Map<String, serde_json::Value> = shown
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                k,
-                v.map_or(serde_json::Value::Null, serde_json::Value::String),
-            )
-        })
-        .collect();
-    serde_json::Value::Object(object).to_string()
+    // Written straight into one buffer (it runs for every row of a sealed day): the same text
+    // serde_json gives for the object of shown values, without building the object.
+    let sensitive = &check.sensitive_columns;
+    let mut out = Vec::with_capacity(16 * key.len() + 2);
+    out.push(b'{');
+    for (i, (name, value)) in check.key.iter().zip(key).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_string(&mut out, name);
+        out.push(b':');
+        match value.canonical_text() {
+            None => out.extend_from_slice(b"null"),
+            Some(text) if sensitive.columns().iter().any(|c| c == name) => {
+                json_string(&mut out, &sensitive.show(name, &text));
+            }
+            Some(text) => json_string(&mut out, &mask_card_numbers(&text)),
+        }
+    }
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// `text` as a JSON string, escaped as serde_json escapes it.
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    // Writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 /// Re-verifies the check's sealed days in the look-back window before `day`: each is compared

@@ -154,7 +154,7 @@ impl OpenSegment {
     fn new() -> OpenSegment {
         OpenSegment {
             digest: SegmentDigest::new(),
-            rows: DeflateEncoder::new(Vec::new(), Compression::default()),
+            rows: DeflateEncoder::new(Vec::new(), Compression::fast()),
         }
     }
 }

@@ -329,11 +329,11 @@ async fn a_large_sealed_day_names_exactly_its_edited_rows() {
     assert_eq!(
         found,
         [
+            r#"2026-11-19 {"id":"150000"} added in ledger.entries since the day was sealed by run 1"#,
+            r#"2026-11-19 {"id":"17"} changed in ledger.entries since the day was sealed by run 1"#,
             r#"2026-11-19 {"id":"73456"} changed in ledger.entries since the day was sealed by run 1"#,
             r#"2026-11-19 {"id":"90000"} changed in ledger.entries; changed in payments.entries since the day was sealed by run 1"#,
-            r#"2026-11-19 {"id":"17"} changed in ledger.entries since the day was sealed by run 1"#,
             r#"2026-11-19 {"id":"99999"} deleted from payments.entries since the day was sealed by run 1"#,
-            r#"2026-11-19 {"id":"150000"} added in ledger.entries since the day was sealed by run 1"#,
         ]
     );
 }
