@@ -53,6 +53,25 @@ pub async fn sqlite_db(path: &Path, statements: &[&str]) -> String {
     url
 }
 
+/// Two SQLite sides in `dir` (`l.db`, `r.db`), each made by `schema` then its own statement,
+/// and the URL of a store `s.db` beside them: (left, right, store).
+pub async fn sqlite_sides(dir: &Path, schema: &str, left: &str, right: &str) -> [String; 3] {
+    let l = sqlite_db(&dir.join("l.db"), &[schema, left]).await;
+    let r = sqlite_db(&dir.join("r.db"), &[schema, right]).await;
+    [l, r, format!("sqlite://{}", dir.join("s.db").display())]
+}
+
+/// `config` followed by sources `ledger` (L) and `payments` (R), the store (S) and check `t`
+/// comparing their tables `t` by `id`: the setup [`sqlite_sides`] fills.
+pub fn ledger_payments_t(config: TestConfig) -> String {
+    config
+        .source("ledger", "L")
+        .source("payments", "R")
+        .store("S")
+        .integrity("t", "ledger.t", "payments.t", "id")
+        .to_toml()
+}
+
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary folder")
 }

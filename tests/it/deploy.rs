@@ -162,27 +162,18 @@ async fn the_cronjobs_command_exits_0_on_findings_and_the_metrics_carry_them() {
     assert_eq!(arg(&manifest_args, "--findings-exit-code"), Some("0"));
     let dir = temp_dir();
     let schema = "CREATE TABLE t (id INTEGER PRIMARY KEY, amount_minor INTEGER)";
-    let l = sqlite_db(
-        &dir.path().join("l.db"),
-        &[schema, "INSERT INTO t VALUES (1, 10), (2, 20)"],
-    )
-    .await;
-    let r = sqlite_db(
-        &dir.path().join("r.db"),
-        &[schema, "INSERT INTO t VALUES (1, 10)"],
+    let [l, r, store] = sqlite_sides(
+        dir.path(),
+        schema,
+        "INSERT INTO t VALUES (1, 10), (2, 20)",
+        "INSERT INTO t VALUES (1, 10)",
     )
     .await;
     write(
         dir.path(),
         "recon.toml",
-        &TestConfig::new()
-            .source("ledger", "L")
-            .source("payments", "R")
-            .store("S")
-            .integrity("t", "ledger.t", "payments.t", "id")
-            .to_toml(),
+        &ledger_payments_t(TestConfig::new()),
     );
-    let store = format!("sqlite://{}", dir.path().join("s.db").display());
     let env = [("L", l.as_str()), ("R", r.as_str()), ("S", store.as_str())];
     // The manifest's arguments, with this test's configuration and folders.
     let mut command: Vec<&str> = Vec::new();

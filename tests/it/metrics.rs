@@ -54,27 +54,18 @@ fn receiver(statuses: Vec<u16>) -> (String, mpsc::Receiver<(String, String)>) {
 async fn metrics_are_written_and_pushed_with_a_retry() {
     let dir = temp_dir();
     let schema = "CREATE TABLE t (id INTEGER PRIMARY KEY, amount_minor INTEGER)";
-    let l = sqlite_db(
-        &dir.path().join("l.db"),
-        &[schema, "INSERT INTO t VALUES (1, 10), (2, 20), (3, 30)"],
-    )
-    .await;
-    let r = sqlite_db(
-        &dir.path().join("r.db"),
-        &[schema, "INSERT INTO t VALUES (1, 10), (2, 21)"],
+    let [l, r, store] = sqlite_sides(
+        dir.path(),
+        schema,
+        "INSERT INTO t VALUES (1, 10), (2, 20), (3, 30)",
+        "INSERT INTO t VALUES (1, 10), (2, 21)",
     )
     .await;
     write(
         dir.path(),
         "recon.toml",
-        &TestConfig::new()
-            .source("ledger", "L")
-            .source("payments", "R")
-            .store("S")
-            .integrity("t", "ledger.t", "payments.t", "id")
-            .to_toml(),
+        &ledger_payments_t(TestConfig::new()),
     );
-    let store = format!("sqlite://{}", dir.path().join("s.db").display());
     let (gateway, requests) = receiver(vec![503, 200]);
     let out = recon(
         &[
