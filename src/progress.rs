@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{HumanCount, ProgressBar, ProgressStyle};
 use tokio::sync::oneshot;
-use tracing::info;
+use tracing::{Instrument, info};
 
 /// How often a log line is written when stderr is not a terminal (`RECON_PROGRESS_SECS`).
 fn log_interval() -> Duration {
@@ -85,7 +85,7 @@ impl Progress {
         let counter = rows.clone();
         let what = what.to_string();
         let task = display.map(|display| {
-            tokio::spawn(async move {
+            let report = async move {
                 let started = Instant::now();
                 let counts = || {
                     (
@@ -132,7 +132,9 @@ impl Progress {
                         }
                     }
                 }
-            })
+            };
+            // In the caller's span: its lines carry the run, the date and the check.
+            tokio::spawn(report.in_current_span())
         });
         Progress {
             rows,

@@ -169,12 +169,16 @@ async fn without_a_terminal_a_long_comparison_logs_its_progress() {
         .map(str::to_string)
         .collect();
     assert!(!lines.is_empty(), "no progress line in:\n{}", stderr(&out));
-    // Each side on its own, rates in whole rows per second.
+    // Each side on its own, rates in whole rows per second; then the fields of the run's and
+    // the check's spans, as on every other line of the run.
     let fields = |l: &str| -> Vec<String> {
         l.split_whitespace()
             .filter_map(|f| f.split_once('='))
             .map(|(k, v)| {
-                assert!(k == "check" || v.parse::<u64>().is_ok(), "{k}={v} in {l}");
+                assert!(
+                    !k.contains("rows") || v.parse::<u64>().is_ok(),
+                    "{k}={v} in {l}"
+                );
                 k.to_string()
             })
             .collect()
@@ -187,11 +191,20 @@ async fn without_a_terminal_a_long_comparison_logs_its_progress() {
                 "left_rows",
                 "right_rows",
                 "left_rows_per_sec",
-                "right_rows_per_sec"
+                "right_rows_per_sec",
+                "run_id",
+                "business_date",
+                "shard",
+                "check",
+                "partition"
             ],
             "{line}"
         );
         assert!(line.contains("check=big"), "{line}");
+        assert!(
+            line.ends_with("run_id=1 business_date=2026-11-20 shard= check=big partition=all"),
+            "{line}"
+        );
     }
     // Progress lines go to the log (stderr), never into the results on stdout.
     assert!(!stdout(&out).contains("left_rows"));
