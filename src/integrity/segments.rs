@@ -135,7 +135,9 @@ impl SealSpool {
         Ok(std::mem::take(&mut self.segments)
             .into_iter()
             .map(move |(head, len)| {
-                let mut blob = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+                let len = usize::try_from(len)
+                    .map_err(|_| Error::internal("a seal segment too large for memory"))?;
+                let mut blob = vec![0u8; len];
                 file.read_exact(&mut blob).map_err(|e| {
                     Error::internal("cannot read the seal's spool file").caused_by(e)
                 })?;
