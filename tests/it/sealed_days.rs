@@ -35,6 +35,14 @@ fn run(dir: &std::path::Path, date: &str, env: &[(&str, &str)]) -> serde_json::V
     summary(dir)
 }
 
+/// The same `rows` on both sides (`l.db`, `p.db`) and a store beside them: their URLs, ledger,
+/// payments, store.
+async fn alike(dir: &std::path::Path, rows: &str) -> [String; 3] {
+    let l = sqlite_db(&dir.join("l.db"), &[rows]).await;
+    let p = sqlite_db(&dir.join("p.db"), &[rows]).await;
+    [l, p, format!("sqlite://{}", dir.join("s.db").display())]
+}
+
 async fn exec(url: &str, sql: &str) {
     let pool = sqlx::SqlitePool::connect(url).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
@@ -68,9 +76,7 @@ async fn a_quiet_edit_of_a_sealed_day_is_found_and_named() {
                 INSERT INTO entries VALUES (1, 100, '2026-11-19 09:00:00'), (2, 200, '2026-11-19 10:00:00'),
                                            (3, 300, '2026-11-19 11:00:00'), (4, 400, '2026-11-20 09:00:00'),
                                            (5, 500, '2026-11-21 09:00:00');";
-    let l = sqlite_db(&dir.path().join("l.db"), &[rows]).await;
-    let p = sqlite_db(&dir.path().join("p.db"), &[rows]).await;
-    let s = format!("sqlite://{}", dir.path().join("s.db").display());
+    let [l, p, s] = alike(dir.path(), rows).await;
     write(dir.path(), "recon.toml", &config());
     let env = [("S", s.as_str()), ("L", l.as_str()), ("P", p.as_str())];
 
@@ -138,9 +144,7 @@ async fn a_day_sealed_row_by_row_before_segments_is_still_verified() {
     let rows = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
                 INSERT INTO entries VALUES (1, 100, '2026-11-19 09:00:00'), (2, 200, '2026-11-19 10:00:00'),
                                            (3, 300, '2026-11-19 11:00:00'), (4, 400, '2026-11-20 09:00:00');";
-    let l = sqlite_db(&dir.path().join("l.db"), &[rows]).await;
-    let p = sqlite_db(&dir.path().join("p.db"), &[rows]).await;
-    let s = format!("sqlite://{}", dir.path().join("s.db").display());
+    let [l, p, s] = alike(dir.path(), rows).await;
     write(dir.path(), "recon.toml", &config());
     let env = [("S", s.as_str()), ("L", l.as_str()), ("P", p.as_str())];
     assert_eq!(run(dir.path(), "2026-11-19", &env)["outcome"], "clean");
@@ -192,10 +196,7 @@ async fn seals_past_their_retention_are_pruned_and_audited() {
     let rows = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
                 INSERT INTO entries VALUES (1, 100, '2026-11-19 09:00:00'), (2, 200, '2026-11-20 10:00:00'),
                                            (3, 300, '2026-11-21 11:00:00'), (4, 400, '2026-11-23 09:00:00');";
-    let l = sqlite_db(&dir.path().join("l.db"), &[rows]).await;
-    let p = sqlite_db(&dir.path().join("p.db"), &[rows]).await;
-    let store = dir.path().join("s.db");
-    let s = format!("sqlite://{}", store.display());
+    let [l, p, s] = alike(dir.path(), rows).await;
     let config = TestConfig::new()
         .table("job")
         .set("seal_lookback_days", 1)
@@ -290,9 +291,7 @@ async fn a_large_sealed_day_names_exactly_its_edited_rows() {
         "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
                 WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 100000)
                 INSERT INTO entries SELECT n, n * 7 % 100000, '2026-11-19 12:00:00' FROM g;";
-    let l = sqlite_db(&dir.path().join("l.db"), &[rows]).await;
-    let p = sqlite_db(&dir.path().join("p.db"), &[rows]).await;
-    let s = format!("sqlite://{}", dir.path().join("s.db").display());
+    let [l, p, s] = alike(dir.path(), rows).await;
     write(dir.path(), "recon.toml", &config());
     let env = [("S", s.as_str()), ("L", l.as_str()), ("P", p.as_str())];
     assert_eq!(run(dir.path(), "2026-11-19", &env)["outcome"], "clean");
