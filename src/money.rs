@@ -410,6 +410,18 @@ pub(crate) fn parse_major(
         ',' => '.',
         other => return Err(MoneyError::UnsupportedSeparator(other)),
     };
+    parse_major_grouped(text, currency, decimal_separator, Some(thousands))
+}
+
+/// [`parse_major`] with the thousands separator named: `None` when the file groups no digits,
+/// or one of [`THOUSANDS_SEPARATORS`] other than the decimal separator (`1 234,56`,
+/// `1'234.56`, `1.234,56`). The caller checks the pair is valid ([`check_separators`]).
+pub(crate) fn parse_major_grouped(
+    text: &str,
+    currency: Currency,
+    decimal_separator: char,
+    thousands: Option<char>,
+) -> Result<i64, MoneyError> {
     let malformed = || MoneyError::Malformed {
         text: text.to_owned(),
     };
@@ -439,11 +451,14 @@ pub(crate) fn parse_major(
     }
     if !integer
         .chars()
-        .all(|c| c.is_ascii_digit() || c == thousands)
+        .all(|c| c.is_ascii_digit() || Some(c) == thousands)
     {
         return Err(malformed());
     }
-    if integer.contains(thousands) && !well_grouped(integer, thousands) {
+    if let Some(thousands) = thousands
+        && integer.contains(thousands)
+        && !well_grouped(integer, thousands)
+    {
         return Err(MoneyError::BadGrouping {
             text: text.to_owned(),
         });
@@ -476,6 +491,29 @@ pub(crate) fn parse_major(
     }
     let signed = if negative { -magnitude } else { magnitude };
     i64::try_from(signed).map_err(|_| out_of_range())
+}
+
+/// The thousands separators a file may use: comma, point, space, apostrophe (Swiss), no-break
+/// space and narrow no-break space (French).
+pub(crate) const THOUSANDS_SEPARATORS: [char; 6] = [',', '.', ' ', '\'', '\u{a0}', '\u{202f}'];
+
+/// Refuses a decimal separator other than `.` or `,`, a thousands separator not in
+/// [`THOUSANDS_SEPARATORS`], and the same character for both.
+pub(crate) fn check_separators(decimal: char, thousands: Option<char>) -> Result<(), String> {
+    if !matches!(decimal, '.' | ',') {
+        return Err(format!(
+            "the decimal separator must be '.' or ',', not {decimal:?}"
+        ));
+    }
+    match thousands {
+        Some(t) if t == decimal => Err(format!(
+            "the thousands separator must differ from the decimal separator {decimal:?}"
+        )),
+        Some(t) if !THOUSANDS_SEPARATORS.contains(&t) => Err(format!(
+            "the thousands separator must be one of {THOUSANDS_SEPARATORS:?} or none, not {t:?}"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `1,234,567`: a first group of 1–3 digits not starting with 0, then groups of exactly 3.
@@ -651,6 +689,38 @@ mod tests {
             parse_major("1", eur, ';'),
             Err(MoneyError::UnsupportedSeparator(';'))
         );
+    }
+
+    #[test]
+    fn named_thousands_separators() {
+        let (eur, chf) = (cur("EUR"), cur("CHF"));
+        assert_eq!(
+            parse_major_grouped("1 234 567,89", eur, ',', Some(' ')),
+            Ok(123_456_789)
+        );
+        assert_eq!(
+            parse_major_grouped("-1\u{a0}234,50", eur, ',', Some('\u{a0}')),
+            Ok(-123_450)
+        );
+        assert_eq!(
+            parse_major_grouped("12'345.05", chf, '.', Some('\'')),
+            Ok(1_234_505)
+        );
+        // with no grouping, a comma is not silently dropped
+        assert_eq!(parse_major_grouped("1234.5", eur, '.', None), Ok(123_450));
+        assert!(matches!(
+            parse_major_grouped("1,234.5", eur, '.', None),
+            Err(MoneyError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_major_grouped("1 23,00", eur, ',', Some(' ')),
+            Err(MoneyError::BadGrouping { .. })
+        ));
+        assert_eq!(check_separators(',', Some(' ')), Ok(()));
+        assert_eq!(check_separators('.', None), Ok(()));
+        assert!(check_separators(',', Some(',')).is_err());
+        assert!(check_separators(',', Some('_')).is_err());
+        assert!(check_separators(' ', None).is_err());
     }
 
     #[test]

@@ -246,6 +246,7 @@ fn parse_all(format: &super::Format, files: Vec<ReportFile>) -> Result<Reports> 
             records,
             quarantined,
             rows_read,
+            skipped_lines: _,
         } = parse_report(format, &file.name, &mut reader)
             .map_err(|e| Error::bad_input(e.to_string()))?;
         hasher.update(reader.finish().map_err(cannot_read)?);

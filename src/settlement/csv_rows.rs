@@ -4,15 +4,61 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use chrono::{DateTime, Utc};
+use encoding_rs::Encoding;
 
 use super::zone::{Zone, parse_timestamp};
 use super::{Id, ParseOutcome, Quarantined, ReportError, RowParser, SettlementRecord, SourceLine};
-use crate::money::{Currency, MoneyError, parse_major};
+use crate::money::{Currency, MoneyError, parse_major, parse_major_grouped};
+
+/// Where a format's rows are in its file: the delimiter, the text encoding, the line of the
+/// header and the footer lines after the data. The built-in formats use [`Layout::csv`].
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    pub(crate) delimiter: u8,
+    /// Decoded to UTF-8 before parsing unless it is UTF-8 (a BOM overrides it, as in browsers).
+    pub(crate) encoding: &'static Encoding,
+    pub(crate) header: HeaderAt,
+    /// A row after the header whose first field starts with one of these (ignoring case) is a
+    /// footer or summary line (`Closing balance`, `Total`), not data: counted, not parsed.
+    pub(crate) footer_starts_with: Vec<String>,
+}
+
+/// Which line of the file is the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HeaderAt {
+    /// The first line with content at or after this 1-based line; the lines before are preamble.
+    Line(u64),
+    /// The first line, among the first `within`, that has every one of `names` (a format's
+    /// columns), for exports whose preamble varies in length.
+    Detect { names: Vec<String>, within: u64 },
+}
+
+impl Layout {
+    /// A plain UTF-8 CSV with its header on the first line and no footer.
+    pub(crate) fn csv(delimiter: u8) -> Layout {
+        Layout {
+            delimiter,
+            encoding: encoding_rs::UTF_8,
+            header: HeaderAt::Line(1),
+            footer_starts_with: Vec::new(),
+        }
+    }
+
+    fn is_footer(&self, record: &csv::ByteRecord) -> bool {
+        let Some(first) = record.get(0).and_then(|f| std::str::from_utf8(f).ok()) else {
+            return false;
+        };
+        let first = first.trim().to_lowercase();
+        self.footer_starts_with
+            .iter()
+            .any(|prefix| first.starts_with(&prefix.trim().to_lowercase()))
+    }
+}
 
 pub(super) fn drive<P: RowParser>(
     path: &str,
     reader: impl Read,
-    delimiter: u8,
+    layout: &Layout,
     format_name: &str,
     make_parser: impl FnOnce(&mut Columns<'_>) -> P,
 ) -> Result<ParseOutcome, ReportError> {
@@ -20,17 +66,49 @@ pub(super) fn drive<P: RowParser>(
         path: path.to_owned(),
         source,
     };
+    let delimiter = layout.delimiter;
+    let decoded: Box<dyn Read + '_> = if layout.encoding == encoding_rs::UTF_8 {
+        Box::new(reader)
+    } else {
+        Box::new(Decode::new(reader, layout.encoding))
+    };
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
-        .from_reader(LineTracker::new(SkipBom::new(reader)));
+        .from_reader(LineTracker::new(SkipBom::new(decoded)));
     let mut record = csv::ByteRecord::new();
 
-    if !csv.read_byte_record(&mut record).map_err(read_error)? {
-        return Err(ReportError::Empty {
-            path: path.to_owned(),
-        });
+    let mut skipped_lines = 0;
+    loop {
+        if !csv.read_byte_record(&mut record).map_err(read_error)? {
+            return Err(match &layout.header {
+                HeaderAt::Line(1) => ReportError::Empty {
+                    path: path.to_owned(),
+                },
+                other => ReportError::HeaderNotFound {
+                    path: path.to_owned(),
+                    looked_for: describe_header(other),
+                },
+            });
+        }
+        let line = line_of(&mut csv, &record);
+        let found = match &layout.header {
+            HeaderAt::Line(at) => line >= *at,
+            HeaderAt::Detect { names, within } => {
+                if line > *within {
+                    return Err(ReportError::HeaderNotFound {
+                        path: path.to_owned(),
+                        looked_for: describe_header(&layout.header),
+                    });
+                }
+                has_columns(&record, names)
+            }
+        };
+        if found {
+            break;
+        }
+        skipped_lines += 1;
     }
     let header = Header::new(&record).ok_or_else(|| ReportError::HeaderNotText {
         path: path.to_owned(),
@@ -41,16 +119,15 @@ pub(super) fn drive<P: RowParser>(
 
     let mut outcome = ParseOutcome::default();
     let shared_path: std::sync::Arc<str> = path.into();
+    outcome.skipped_lines = skipped_lines;
     while csv.read_byte_record(&mut record).map_err(read_error)? {
         // look the line up even for skipped rows, so the tracker forgets the lines behind them
-        let line = match record.position() {
-            Some(position) => csv
-                .get_mut()
-                .line_at(position.byte())
-                .unwrap_or(position.line()),
-            None => 0,
-        };
+        let line = line_of(&mut csv, &record);
         if record.iter().all(|field| field.trim_ascii().is_empty()) {
+            continue;
+        }
+        if layout.is_footer(&record) {
+            outcome.skipped_lines += 1;
             continue;
         }
         outcome.rows_read += 1;
@@ -71,7 +148,141 @@ pub(super) fn drive<P: RowParser>(
         outcome.rows_read,
         (outcome.records.len() + outcome.quarantined.len()) as u64
     );
+    if outcome.skipped_lines > 0 {
+        tracing::info!(
+            report = path,
+            skipped_lines = outcome.skipped_lines,
+            "preamble and footer lines are not data"
+        );
+    }
     Ok(outcome)
+}
+
+/// The file line of the record just read.
+fn line_of<R: Read>(csv: &mut csv::Reader<LineTracker<R>>, record: &csv::ByteRecord) -> u64 {
+    match record.position() {
+        Some(position) => csv
+            .get_mut()
+            .line_at(position.byte())
+            .unwrap_or(position.line()),
+        None => 0,
+    }
+}
+
+/// Whether the record has a field named like each of `names` (trimmed, ignoring case).
+fn has_columns(record: &csv::ByteRecord, names: &[String]) -> bool {
+    let fields: Vec<String> = record
+        .iter()
+        .filter_map(|f| std::str::from_utf8(f).ok())
+        .map(normalize)
+        .collect();
+    names.iter().all(|name| fields.contains(&normalize(name)))
+}
+
+fn describe_header(header: &HeaderAt) -> String {
+    match header {
+        HeaderAt::Line(at) => format!("at line {at}, but the file ends before it"),
+        HeaderAt::Detect { names, within } => format!(
+            "a line with the columns {} within the first {within} lines",
+            names.join(", ")
+        ),
+    }
+}
+
+/// Decodes a legacy-encoded input (Windows-1252, ISO-8859-1, UTF-16…) to UTF-8 as it streams,
+/// so the CSV reader and the formats only ever see UTF-8. A byte sequence the encoding does not
+/// define fails the read (nothing is replaced behind the reader's back).
+struct Decode<R> {
+    inner: R,
+    decoder: encoding_rs::Decoder,
+    input: Box<[u8]>,
+    input_start: usize,
+    input_end: usize,
+    eof: bool,
+    /// Decoded bytes not yet handed out.
+    output: Box<[u8]>,
+    output_start: usize,
+    output_end: usize,
+    done: bool,
+}
+
+impl<R: Read> Decode<R> {
+    fn new(inner: R, encoding: &'static Encoding) -> Self {
+        const CHUNK: usize = 16 * 1024;
+        Decode {
+            inner,
+            decoder: encoding.new_decoder(),
+            input: vec![0; CHUNK].into_boxed_slice(),
+            input_start: 0,
+            input_end: 0,
+            eof: false,
+            // room for any character: a UTF-8 character never takes more than 4 bytes
+            output: vec![0; 4 * CHUNK].into_boxed_slice(),
+            output_start: 0,
+            output_end: 0,
+            done: false,
+        }
+    }
+
+    /// Decodes the next chunk into `output`; `false` at the end of the input.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        use encoding_rs::DecoderResult;
+        while !self.done {
+            if self.input_start == self.input_end && !self.eof {
+                let n = self.inner.read(&mut self.input)?;
+                self.input_start = 0;
+                self.input_end = n;
+                self.eof = n == 0;
+            }
+            let pending = self
+                .input
+                .get(self.input_start..self.input_end)
+                .unwrap_or_default();
+            let (result, read, written) = self.decoder.decode_to_utf8_without_replacement(
+                pending,
+                &mut self.output,
+                self.eof,
+            );
+            self.input_start += read;
+            match result {
+                DecoderResult::Malformed(_, _) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "the file is not valid {} text",
+                            self.decoder.encoding().name()
+                        ),
+                    ));
+                }
+                DecoderResult::InputEmpty if self.eof => self.done = true,
+                DecoderResult::InputEmpty | DecoderResult::OutputFull => {}
+            }
+            if written > 0 {
+                self.output_start = 0;
+                self.output_end = written;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl<R: Read> Read for Decode<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.output_start == self.output_end && !self.fill()? {
+            return Ok(0);
+        }
+        let ready = self
+            .output
+            .get(self.output_start..self.output_end)
+            .unwrap_or_default();
+        let n = ready.len().min(buf.len());
+        if let (Some(to), Some(from)) = (buf.get_mut(..n), ready.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        self.output_start += n;
+        Ok(n)
+    }
 }
 
 fn parse_row<P: RowParser>(
@@ -451,6 +662,24 @@ impl<'a> Row<'a> {
             (Some(col), Some(text)) => parse_major(text, currency, decimal_separator)
                 .map(Some)
                 .map_err(|e| money_reason(col, &e)),
+            _ => Ok(None),
+        }
+    }
+
+    /// [`Row::optional_amount`] with the thousands separator named (`None`: no grouping).
+    pub(crate) fn optional_grouped_amount(
+        &self,
+        col: Option<&Col>,
+        currency: Currency,
+        decimal_separator: char,
+        thousands: Option<char>,
+    ) -> Result<Option<i64>, String> {
+        match (col, self.optional(col)) {
+            (Some(col), Some(text)) => {
+                parse_major_grouped(text, currency, decimal_separator, thousands)
+                    .map(Some)
+                    .map_err(|e| money_reason(col, &e))
+            }
             _ => Ok(None),
         }
     }

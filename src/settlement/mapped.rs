@@ -47,10 +47,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::format::{Item, StrftimeItems};
 use serde::Deserialize;
 
-use super::csv_rows::{Col, Columns, Row, date_reason};
+use encoding_rs::Encoding;
+
+use super::csv_rows::{Col, Columns, HeaderAt, Layout, Row, date_reason};
 use super::zone::{Zone, parse_timestamp_with};
 use super::{Id, Kind, RowParser, SettlementRecord};
-use crate::money::Currency;
+use crate::money::{self, Currency};
 
 /// How a generic settlement CSV maps onto the canonical record.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -62,6 +64,21 @@ pub struct MappedFormat {
     pub(crate) delimiter: char,
     #[serde(default = "default_decimal_separator")]
     pub(crate) decimal_separator: char,
+    /// Digit grouping in amounts: one character, `""` for none; default the other of `.`/`,`.
+    #[serde(default)]
+    pub(crate) thousands_separator: Option<String>,
+    /// The file's text encoding (`utf-8`, `windows-1252`, `iso-8859-1`, … any WHATWG label).
+    #[serde(default = "default_encoding")]
+    pub(crate) encoding: String,
+    /// Preamble lines before the header (an account number, a period, blank lines).
+    #[serde(default)]
+    pub(crate) skip_lines: u64,
+    /// Find the header as the first line holding every mapped column (preambles that vary).
+    #[serde(default)]
+    pub(crate) find_header: bool,
+    /// Rows whose first field starts with one of these are footer lines, not data.
+    #[serde(default)]
+    pub(crate) footer_starts_with: Vec<String>,
     /// chrono strftime format of `created_at` (and of `available_at` unless overridden).
     pub(crate) datetime_format: String,
     #[serde(default)]
@@ -123,6 +140,15 @@ pub(crate) enum AmountSigns {
         #[serde(default)]
         credit_values: Vec<String>,
     },
+    /// The gross amount is in one of two columns, money out in `debit_column` and money in in
+    /// `credit_column` (a bank statement's "Debit"/"Credit", "Soll"/"Haben"); the other is blank.
+    TwoColumns {
+        debit_column: String,
+        credit_column: String,
+        /// The file writes debits with a minus sign (`-12.50` in the debit column).
+        #[serde(default)]
+        debits_are_negative: bool,
+    },
 }
 
 fn default_delimiter() -> char {
@@ -132,6 +158,13 @@ fn default_delimiter() -> char {
 fn default_decimal_separator() -> char {
     '.'
 }
+
+fn default_encoding() -> String {
+    "utf-8".to_owned()
+}
+
+/// How many lines `find_header` looks through before giving up.
+const FIND_HEADER_WITHIN: u64 = 100;
 
 fn default_time_zone() -> String {
     "UTC".to_owned()
@@ -149,6 +182,8 @@ impl MappedFormat {
 pub(crate) struct Plan<'f> {
     format: &'f MappedFormat,
     delimiter: u8,
+    thousands: Option<char>,
+    encoding: &'static Encoding,
     zone: Zone,
     fixed_currency: Option<Currency>,
     kinds: HashMap<String, Kind>,
@@ -183,11 +218,45 @@ impl<'f> Plan<'f> {
                     format.delimiter
                 )
             })?;
+        let thousands = match format.thousands_separator.as_deref() {
+            None if format.decimal_separator == ',' => Some('.'),
+            None => Some(','),
+            Some("") => None,
+            Some(text) => {
+                let mut chars = text.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(one), None) => Some(one),
+                    _ => {
+                        return Err(format!(
+                            "`thousands_separator` must be one character or \"\", not {text:?}"
+                        ));
+                    }
+                }
+            }
+        };
         if !matches!(format.decimal_separator, '.' | ',') {
             return Err(format!(
                 "`decimal_separator` must be '.' or ',', not {:?}",
                 format.decimal_separator
             ));
+        }
+        money::check_separators(format.decimal_separator, thousands)
+            .map_err(|m| format!("`thousands_separator`: {m}"))?;
+        let encoding = Encoding::for_label(format.encoding.trim().as_bytes()).ok_or_else(|| {
+            format!(
+                "unknown `encoding` {:?} (use a label such as \"utf-8\", \"windows-1252\" or \"iso-8859-1\")",
+                format.encoding
+            )
+        })?;
+        if format.find_header && format.skip_lines > 0 {
+            return Err("give either `skip_lines` or `find_header`, not both".to_owned());
+        }
+        if format
+            .footer_starts_with
+            .iter()
+            .any(|p| p.trim().is_empty())
+        {
+            return Err("`footer_starts_with` entries must not be blank".to_owned());
         }
         let zone = Zone::parse(&format.time_zone)
             .ok_or_else(|| format!("unknown `time_zone` `{}`", format.time_zone))?;
@@ -207,8 +276,15 @@ impl<'f> Plan<'f> {
                 return Err("needs `columns.currency` or a fixed `currency`".to_owned());
             }
         };
-        if format.columns.gross.is_none() && format.columns.net.is_none() {
-            return Err("needs `columns.gross` or `columns.net`".to_owned());
+        let two_columns = matches!(format.amounts, AmountSigns::TwoColumns { .. });
+        match (&format.columns.gross, &format.columns.net) {
+            (None, None) if !two_columns => {
+                return Err("needs `columns.gross` or `columns.net`".to_owned());
+            }
+            (Some(_), _) | (_, Some(_)) if two_columns => {
+                return Err("with `amounts.style = \"two_columns\"` the gross amount is in the debit and credit columns: leave out `columns.gross` and `columns.net`".to_owned());
+            }
+            _ => {}
         }
         if format.columns.kind.is_none() && format.default_kind.is_none() {
             return Err("needs `columns.kind` or `default_kind`".to_owned());
@@ -224,7 +300,9 @@ impl<'f> Plan<'f> {
             }
         }
         let (debit_values, credit_values) = match &format.amounts {
-            AmountSigns::Signed => (HashSet::new(), HashSet::new()),
+            AmountSigns::Signed | AmountSigns::TwoColumns { .. } => {
+                (HashSet::new(), HashSet::new())
+            }
             AmountSigns::DebitCredit {
                 debit_values,
                 credit_values,
@@ -246,6 +324,8 @@ impl<'f> Plan<'f> {
         Ok(Plan {
             format,
             delimiter,
+            thousands,
+            encoding,
             zone,
             fixed_currency,
             kinds,
@@ -254,8 +334,56 @@ impl<'f> Plan<'f> {
         })
     }
 
-    pub(crate) fn delimiter(&self) -> u8 {
-        self.delimiter
+    /// Where the rows are in the file: delimiter, encoding, header line, footer.
+    pub(crate) fn layout(&self) -> Layout {
+        let format = self.format;
+        let header = if format.find_header {
+            HeaderAt::Detect {
+                names: self.column_names(),
+                within: FIND_HEADER_WITHIN,
+            }
+        } else {
+            HeaderAt::Line(format.skip_lines.saturating_add(1))
+        };
+        Layout {
+            delimiter: self.delimiter,
+            encoding: self.encoding,
+            header,
+            footer_starts_with: format.footer_starts_with.clone(),
+        }
+    }
+
+    /// Every header name the mapping uses.
+    fn column_names(&self) -> Vec<String> {
+        let c = &self.format.columns;
+        let mut names = vec![c.record_id.clone(), c.created_at.clone()];
+        names.extend(
+            [
+                &c.kind,
+                &c.gross,
+                &c.fee,
+                &c.net,
+                &c.currency,
+                &c.available_at,
+                &c.payout_id,
+                &c.reference,
+            ]
+            .into_iter()
+            .flatten()
+            .cloned(),
+        );
+        match &self.format.amounts {
+            AmountSigns::Signed => {}
+            AmountSigns::DebitCredit {
+                indicator_column, ..
+            } => names.push(indicator_column.clone()),
+            AmountSigns::TwoColumns {
+                debit_column,
+                credit_column,
+                ..
+            } => names.extend([debit_column.clone(), credit_column.clone()]),
+        }
+        names
     }
 }
 
@@ -272,6 +400,8 @@ pub(crate) struct Parser<'p> {
     payout: Option<Col>,
     reference: Option<Col>,
     indicator: Option<Col>,
+    /// The debit and credit columns of `amounts.style = "two_columns"`.
+    two_columns: Option<(Col, Col)>,
 }
 
 impl<'p> Parser<'p> {
@@ -279,13 +409,24 @@ impl<'p> Parser<'p> {
         let names = &plan.format.columns;
         let id = columns.required(&names.record_id);
         let created = columns.required(&names.created_at);
-        let mut named = |name: &Option<String>| name.as_deref().map(|n| columns.required(n));
-        let indicator = match &plan.format.amounts {
-            AmountSigns::Signed => None,
+        let (indicator, two_columns) = match &plan.format.amounts {
+            AmountSigns::Signed => (None, None),
             AmountSigns::DebitCredit {
                 indicator_column, ..
-            } => Some(indicator_column.clone()),
+            } => (Some(indicator_column.clone()), None),
+            AmountSigns::TwoColumns {
+                debit_column,
+                credit_column,
+                ..
+            } => (
+                None,
+                Some((
+                    columns.required(debit_column),
+                    columns.required(credit_column),
+                )),
+            ),
         };
+        let mut named = |name: &Option<String>| name.as_deref().map(|n| columns.required(n));
         Parser {
             plan,
             kind: named(&names.kind),
@@ -297,6 +438,7 @@ impl<'p> Parser<'p> {
             payout: named(&names.payout_id),
             reference: named(&names.reference),
             indicator: named(&indicator),
+            two_columns,
             id,
             created,
         }
@@ -338,10 +480,72 @@ impl<'p> Parser<'p> {
     }
 }
 
+impl Parser<'_> {
+    /// An optional amount of the row, with the mapping's separators.
+    fn amount(
+        &self,
+        row: &Row<'_>,
+        col: Option<&Col>,
+        currency: Currency,
+    ) -> Result<Option<i64>, String> {
+        let format = self.plan.format;
+        row.optional_grouped_amount(col, currency, format.decimal_separator, self.plan.thousands)
+    }
+
+    /// The signed gross of a two-column row: credit positive, debit negative; exactly one of
+    /// the two is filled (a `0` in the other counts as blank), each written with the sign the
+    /// mapping says.
+    fn two_column_gross(
+        &self,
+        row: &Row<'_>,
+        debit: &Col,
+        credit: &Col,
+        currency: Currency,
+    ) -> Result<i64, String> {
+        let debits_negative = matches!(
+            self.plan.format.amounts,
+            AmountSigns::TwoColumns {
+                debits_are_negative: true,
+                ..
+            }
+        );
+        let filled = |col: &Col| {
+            self.amount(row, Some(col), currency)
+                .map(|a| a.filter(|&a| a != 0))
+        };
+        let wrong_sign = |col: &Col, sign: &str| {
+            format!(
+                "bad number in `{}`: `{}` should be written {sign}",
+                col.name,
+                row.text(col)
+            )
+        };
+        match (filled(debit)?, filled(credit)?) {
+            (Some(_), Some(_)) => Err(format!(
+                "both `{}` and `{}` are filled; a row is either a debit or a credit",
+                debit.name, credit.name
+            )),
+            (None, None) => Err(format!(
+                "missing value in `{}` and `{}`",
+                debit.name, credit.name
+            )),
+            (None, Some(credit_amount)) if credit_amount < 0 => {
+                Err(wrong_sign(credit, "without a minus sign"))
+            }
+            (None, Some(credit_amount)) => Ok(credit_amount),
+            (Some(debit_amount), None) => match (debits_negative, debit_amount < 0) {
+                (true, true) => Ok(debit_amount),
+                (false, false) => Ok(-debit_amount),
+                (true, false) => Err(wrong_sign(debit, "with a minus sign")),
+                (false, true) => Err(wrong_sign(debit, "without a minus sign")),
+            },
+        }
+    }
+}
+
 impl RowParser for Parser<'_> {
     fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String> {
         let plan = self.plan;
-        let separator = plan.format.decimal_separator;
         let record_id = Id::from(row.required(&self.id)?);
         let kind = self.kind(row)?;
         let currency = match (&self.currency, plan.fixed_currency) {
@@ -349,9 +553,10 @@ impl RowParser for Parser<'_> {
             (None, Some(fixed)) => fixed,
             (None, None) => return Err("no currency column and no fixed currency".to_owned()),
         };
+        let amount = |col: Option<&Col>| self.amount(row, col, currency);
         let debit = self.is_debit(row)?;
         let signed = |col: Option<&Col>| -> Result<Option<i64>, String> {
-            let Some(amount) = row.optional_amount(col, currency, separator)? else {
+            let Some(amount) = amount(col)? else {
                 return Ok(None);
             };
             if self.indicator.is_none() {
@@ -366,11 +571,12 @@ impl RowParser for Parser<'_> {
             }
             Ok(Some(if debit { -amount } else { amount }))
         };
-        let gross = signed(self.gross.as_ref())?;
+        let gross = match &self.two_columns {
+            Some((debit, credit)) => Some(self.two_column_gross(row, debit, credit, currency)?),
+            None => signed(self.gross.as_ref())?,
+        };
         let net = signed(self.net.as_ref())?;
-        let mut fee_minor = row
-            .optional_amount(self.fee.as_ref(), currency, separator)?
-            .unwrap_or(0);
+        let mut fee_minor = amount(self.fee.as_ref())?.unwrap_or(0);
         if plan.format.fees_are_negative {
             fee_minor = fee_minor.checked_neg().ok_or_else(|| {
                 format!(
@@ -430,7 +636,7 @@ impl RowParser for Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
-    use super::super::{Format, ReportError, parse_report};
+    use super::super::{Format, ParseOutcome, ReportError, parse_report};
     use super::*;
 
     const GERMAN: &str = r#"
@@ -852,5 +1058,313 @@ SALE = "charge"
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    /// The annotated example of config/formats/ on the bank export of tests/fixtures/bank/:
+    /// Windows-1252, a preamble found by its header, Soll/Haben columns, a closing-balance footer.
+    #[test]
+    fn bank_statement_example_reads_the_bank_export() {
+        // recon.toml names the mapping by its table, `[formats.bank_statement]`
+        let mut table: toml::Table =
+            toml::from_str(include_str!("../../config/formats/bank-statement.toml"))
+                .expect("the example is TOML");
+        table.insert("name".into(), "bank_statement".into());
+        let format: MappedFormat = table.try_into().expect("the example deserializes");
+        let file: &[u8] = include_bytes!("../../tests/fixtures/bank/statement-2026-12-01.csv");
+        let outcome = parse_report(&Format::Mapped(Box::new(format)), "statement.csv", file)
+            .expect("the export parses");
+        let line = |line, id: &str, gross, created: &str, available: &str, reference: &str| {
+            SettlementRecord {
+                processor: "bank_statement".to_string().into(),
+                record_id: id.into(),
+                kind: Kind::Other,
+                gross_minor: gross,
+                fee_minor: 0,
+                net_minor: gross,
+                currency: cur("EUR"),
+                created_at: utc(created),
+                available_at: Some(utc(available)),
+                payout_id: None,
+                reference: Some(reference.into()),
+                source: at("statement.csv", line),
+            }
+        };
+        // the bank's midnight in Berlin is 23:00 UTC the day before
+        assert_eq!(
+            outcome.records,
+            vec![
+                line(
+                    8,
+                    "po_1QxA2026",
+                    1_234_567,
+                    "2026-11-30T23:00:00Z",
+                    "2026-11-30T23:00:00Z",
+                    "STRIPE PAYOUT"
+                ),
+                line(
+                    9,
+                    "ADYEN-B57",
+                    200_000,
+                    "2026-11-30T23:00:00Z",
+                    "2026-12-01T23:00:00Z",
+                    "Settlement batch 57"
+                ),
+                line(
+                    10,
+                    "MIETE-2026-12",
+                    -150_000,
+                    "2026-11-30T23:00:00Z",
+                    "2026-11-30T23:00:00Z",
+                    "Miete Dezember"
+                ),
+                line(
+                    12,
+                    "RE-118",
+                    25_000,
+                    "2026-11-30T23:00:00Z",
+                    "2026-11-30T23:00:00Z",
+                    "Rechnung 118"
+                ),
+            ]
+        );
+        let quarantined: Vec<(u64, &str, &str)> = outcome
+            .quarantined
+            .iter()
+            .map(|q| (q.source.line, q.reason.as_str(), q.raw.as_str()))
+            .collect();
+        assert_eq!(
+            quarantined,
+            [(
+                11,
+                "bad number in `Soll`: `-99,5x` is not a decimal number",
+                "01.12.2026;01.12.2026;Überweisung;Lieferant AG;Rechnung 77;RE-77;-99,5x;;EUR"
+            )]
+        );
+        assert_eq!(outcome.rows_read, 5);
+        // five preamble lines (the blank one is not a line with content) and the footer
+        assert_eq!(outcome.skipped_lines, 6);
+    }
+
+    fn bank(extra: &str) -> MappedFormat {
+        toml::from_str(&format!(
+            r#"
+name = "bank"
+delimiter = ";"
+decimal_separator = ","
+datetime_format = "%d.%m.%Y"
+default_kind = "other"
+currency = "EUR"
+{extra}
+[columns]
+record_id = "Ref"
+created_at = "Datum"
+
+[amounts]
+style = "two_columns"
+debit_column = "Soll"
+credit_column = "Haben"
+"#
+        ))
+        .expect("mapping deserializes")
+    }
+
+    fn read(format: MappedFormat, text: &[u8]) -> Result<ParseOutcome, ReportError> {
+        parse_report(&Format::Mapped(Box::new(format)), "b.csv", text)
+    }
+
+    /// (line, record id, gross) of each record and (line, reason) of each quarantined line.
+    type Lines = (Vec<(u64, String, i64)>, Vec<(u64, String)>);
+
+    fn outcome_lines(outcome: &ParseOutcome) -> Lines {
+        let records = outcome
+            .records
+            .iter()
+            .map(|r| (r.source.line, r.record_id.to_string(), r.gross_minor))
+            .collect();
+        let quarantined = outcome
+            .quarantined
+            .iter()
+            .map(|q| (q.source.line, q.reason.clone()))
+            .collect();
+        (records, quarantined)
+    }
+
+    #[test]
+    fn two_columns_with_magnitudes_skip_lines_and_footer() {
+        let format =
+            bank("skip_lines = 2\nthousands_separator = \" \"\nfooter_starts_with = [\"Total\"]");
+        let text = "Account;DE89\nPeriod;December\nRef;Datum;Soll;Haben\n\
+                    a;01.12.2026;;1 234,50\n\
+                    b;01.12.2026;12,00;\n\
+                    c;01.12.2026;-3,00;\n\
+                    d;01.12.2026;5,00;5,00\n\
+                    e;01.12.2026;0,00;7,00\n\
+                    f;01.12.2026;;\n\
+                    g;01.12.2026;;-1,00\n\
+                    TOTAL;;17,00;1 246,50\n";
+        let outcome = read(format, text.as_bytes()).expect("parses");
+        let (records, quarantined) = outcome_lines(&outcome);
+        assert_eq!(
+            records,
+            [
+                (4, "a".into(), 123_450),
+                (5, "b".into(), -1_200),
+                (8, "e".into(), 700)
+            ]
+        );
+        assert_eq!(
+            quarantined,
+            [
+                (
+                    6,
+                    "bad number in `Soll`: `-3,00` should be written without a minus sign".into()
+                ),
+                (
+                    7,
+                    "both `Soll` and `Haben` are filled; a row is either a debit or a credit"
+                        .into()
+                ),
+                (9, "missing value in `Soll` and `Haben`".into()),
+                (
+                    10,
+                    "bad number in `Haben`: `-1,00` should be written without a minus sign".into()
+                ),
+            ]
+        );
+        assert_eq!((outcome.rows_read, outcome.skipped_lines), (7, 3));
+    }
+
+    #[test]
+    fn debits_written_negative_and_no_grouping() {
+        let mut format = bank("thousands_separator = \"\"");
+        if let AmountSigns::TwoColumns {
+            debits_are_negative,
+            ..
+        } = &mut format.amounts
+        {
+            *debits_are_negative = true;
+        }
+        let text = "Ref;Datum;Soll;Haben
+a;01.12.2026;-1500,00;
+b;01.12.2026;1500,00;
+c;01.12.2026;-1.500,00;
+";
+        let (records, quarantined) = outcome_lines(&read(format, text.as_bytes()).expect("parses"));
+        assert_eq!(records, [(2, "a".into(), -150_000)]);
+        assert_eq!(
+            quarantined,
+            [
+                (
+                    3,
+                    "bad number in `Soll`: `1500,00` should be written with a minus sign".into()
+                ),
+                (
+                    4,
+                    "bad number in `Soll`: `-1.500,00` is not a decimal number".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn header_found_behind_a_preamble_of_any_length() {
+        let text = "Umsätze;;
+;;
+Ref;x;y
+Ref;Datum;Soll;Haben
+a;01.12.2026;;1,00
+";
+        let outcome = read(bank("find_header = true"), text.as_bytes()).expect("parses");
+        assert_eq!(outcome_lines(&outcome).0, [(5, "a".into(), 100)]);
+        assert_eq!(outcome.skipped_lines, 3);
+
+        let err = read(
+            bank("find_header = true"),
+            b"Umsaetze
+Ref;Datum
+",
+        )
+        .expect_err("no header");
+        assert_eq!(
+            err.to_string(),
+            "b.csv: no header line found: expected a line with the columns Ref, Datum, Soll, Haben within the first 100 lines"
+        );
+        let err = read(
+            bank("skip_lines = 4"),
+            b"a
+b
+c
+",
+        )
+        .expect_err("too short");
+        assert_eq!(
+            err.to_string(),
+            "b.csv: no header line found: expected at line 5, but the file ends before it"
+        );
+    }
+
+    #[test]
+    fn legacy_encodings_are_decoded() {
+        // "Gebühr" and "Müller" in ISO-8859-1 / Windows-1252 are single bytes
+        let latin1 = b"Ref;Datum;Soll;Haben;Name\nm\xfc;01.12.2026;;2,00;M\xfcller\n";
+        let outcome = read(bank("encoding = \"iso-8859-1\""), latin1).expect("parses");
+        assert_eq!(outcome_lines(&outcome).0, [(2, "mü".into(), 200)]);
+        // UTF-16 with its byte order mark, as some exports write it
+        let text = "Ref;Datum;Soll;Haben
+z;01.12.2026;;3,00
+";
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let outcome = read(bank("encoding = \"utf-16le\""), &utf16).expect("parses");
+        assert_eq!(outcome_lines(&outcome).0, [(2, "z".into(), 300)]);
+        // undecodable bytes fail the file rather than being replaced
+        let broken: Vec<u8> = utf16.iter().copied().chain([0x00, 0xD8]).collect();
+        let err = read(bank("encoding = \"utf-16le\""), &broken).expect_err("malformed");
+        assert!(err.to_string().contains("not valid UTF-16LE text"), "{err}");
+        // without the option, such a header is not taken for UTF-8
+        let err = read(bank(""), b"R\xe9f;Datum;Soll;Haben\n").expect_err("not UTF-8");
+        assert_eq!(
+            err.to_string(),
+            "b.csv: the header line is not UTF-8 text; is this a CSV file?"
+        );
+    }
+
+    #[test]
+    fn layout_options_are_validated() {
+        let cases = [
+            (
+                "skip_lines = 2\nfind_header = true",
+                "give either `skip_lines` or `find_header`, not both",
+            ),
+            (
+                "encoding = \"klingon\"",
+                "unknown `encoding` \"klingon\" (use a label such as \"utf-8\", \"windows-1252\" or \"iso-8859-1\")",
+            ),
+            (
+                "thousands_separator = \",\"",
+                "`thousands_separator`: the thousands separator must differ from the decimal separator ','",
+            ),
+            (
+                "thousands_separator = \"_\"",
+                "`thousands_separator`: the thousands separator must be one of [',', '.', ' ', '\\'', '\\u{a0}', '\\u{202f}'] or none, not '_'",
+            ),
+            (
+                "thousands_separator = \"..\"",
+                "`thousands_separator` must be one character or \"\", not \"..\"",
+            ),
+            (
+                "footer_starts_with = [\" \"]",
+                "`footer_starts_with` entries must not be blank",
+            ),
+        ];
+        for (extra, reason) in cases {
+            assert_eq!(bank(extra).validate(), Err(reason.to_owned()), "{extra}");
+        }
+        let mut with_gross = bank("");
+        with_gross.columns.gross = Some("Betrag".into());
+        assert_eq!(
+            with_gross.validate(),
+            Err("with `amounts.style = \"two_columns\"` the gross amount is in the debit and credit columns: leave out `columns.gross` and `columns.net`".to_owned())
+        );
     }
 }

@@ -25,7 +25,7 @@ mod zone;
 
 use std::io::Read;
 
-use csv_rows::{Row, drive};
+use csv_rows::{Layout, Row, drive};
 
 pub(crate) use id::Id;
 pub(crate) use mapped::MappedFormat;
@@ -73,6 +73,8 @@ pub struct ParseOutcome {
     pub(crate) quarantined: Vec<Quarantined>,
     /// Data rows read (blank lines excluded); always `records.len() + quarantined.len()`.
     pub rows_read: u64,
+    /// Lines that are not data by the format's layout: preamble before the header, footer lines.
+    pub skipped_lines: u64,
 }
 
 /// A data row that could not become a record.
@@ -102,6 +104,8 @@ pub enum ReportError {
     },
     #[error("{path}: column `{column}` appears more than once in the header")]
     DuplicateColumn { path: String, column: String },
+    #[error("{path}: no header line found: expected {looked_for}")]
+    HeaderNotFound { path: String, looked_for: String },
     #[error("{path}: the header line is not UTF-8 text; is this a CSV file?")]
     HeaderNotText { path: String },
     #[error("{path}: invalid mapped format `{name}`: {reason}")]
@@ -125,9 +129,27 @@ pub fn parse_report(
     reader: impl Read,
 ) -> Result<ParseOutcome, ReportError> {
     match format {
-        Format::Stripe => drive(path, reader, b',', "Stripe", stripe::Parser::new),
-        Format::Braintree => drive(path, reader, b',', "Braintree", braintree::Parser::new),
-        Format::Adyen => drive(path, reader, b',', "Adyen", adyen::Parser::new),
+        Format::Stripe => drive(
+            path,
+            reader,
+            &Layout::csv(b','),
+            "Stripe",
+            stripe::Parser::new,
+        ),
+        Format::Braintree => drive(
+            path,
+            reader,
+            &Layout::csv(b','),
+            "Braintree",
+            braintree::Parser::new,
+        ),
+        Format::Adyen => drive(
+            path,
+            reader,
+            &Layout::csv(b','),
+            "Adyen",
+            adyen::Parser::new,
+        ),
         Format::Mapped(mapped) => {
             let invalid = |reason: String| ReportError::InvalidFormat {
                 path: path.to_owned(),
@@ -135,8 +157,7 @@ pub fn parse_report(
                 reason,
             };
             let plan = mapped::Plan::new(mapped).map_err(invalid)?;
-            let delimiter = plan.delimiter();
-            drive(path, reader, delimiter, &mapped.name, |columns| {
+            drive(path, reader, &plan.layout(), &mapped.name, |columns| {
                 mapped::Parser::new(&plan, columns)
             })
         }
@@ -314,6 +335,11 @@ mod tests {
             name: "fuzz".into(),
             delimiter: ',',
             decimal_separator: ',',
+            thousands_separator: None,
+            encoding: "windows-1252".into(),
+            skip_lines: 0,
+            find_header: false,
+            footer_starts_with: vec!["total".into()],
             datetime_format: "%d/%m/%Y %H:%M".into(),
             available_at_format: None,
             time_zone: "Europe/Paris".into(),

@@ -8,6 +8,7 @@ mod common;
 
 mod audit;
 mod bad_input;
+mod bank_statement;
 mod config_check;
 mod demo;
 mod deploy;
