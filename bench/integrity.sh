@@ -32,7 +32,8 @@
 #      not the default, so a quick trial does not overwrite the real run). Raw outputs of every
 #      run land in bench/out/.
 #
-# Knobs (environment): BENCH_ROWS (5000000), BENCH_REPEAT (5), RECON (the binary; default
+# Knobs (environment): BENCH_ROWS (5000000), BENCH_REPEAT (5), BENCH_SETUP_ONLY (0; 1 loads the
+# databases and stops, for bench/bisect.sh), RECON (the binary; default
 # ${CARGO_TARGET_DIR:-target}/release/recon), BENCH_PEER (1; 0 skips reladiff),
 # BENCH_RESULTS_DIR (bench/results; bench/profile.sh points it at bench/out),
 # BENCH_RELADIFF (pip spec, default 'reladiff[postgresql,mysql]==0.6.0'), BENCH_KEEP (0),
@@ -220,6 +221,10 @@ load_pg "$PG_LEFT" "DELETE FROM $TABLE WHERE id IN ($(csv "${MISSING_IN_LEFT[@]}
 load_pg "$PG_RIGHT" "${pg_changes[@]}"
 load_mariadb
 say "loaded in $(awk -v a="$SECONDS_LOAD_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+if [[ ${BENCH_SETUP_ONLY:-0} == 1 ]]; then   # bench/bisect.sh measures on this data
+    say "BENCH_SETUP_ONLY=1: data loaded, nothing measured"
+    exit 0
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Measuring. Every measurement appends "name<TAB>seconds<TAB>cpu<TAB>rss_kb" to $samples.
