@@ -147,6 +147,7 @@ impl Store {
         let duration = i64_of(record.duration_ms)?;
         let fingerprints = unique_fingerprints(found);
         let unit = sync_unit(record);
+        let downloads = downloads_json(&record.downloads)?;
         let sync_status = if record.status == CheckStatus::Failed {
             "failed"
         } else {
@@ -165,8 +166,8 @@ impl Store {
                 "INSERT INTO check_results (run_id, check_name, check_type, partition_key, status, left_rows, right_rows,
                                             left_digest, right_digest, discrepancies, error, duration_ms,
                                             left_source, left_table, right_source, right_table, exit_code, attempts,
-                                            accounting)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                                            accounting, downloads)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
             )
             .bind(run_id)
             .bind(&record.check)
@@ -187,6 +188,7 @@ impl Store {
             .bind(i32::from(record.exit.code()))
             .bind(i64::from(record.attempts))
             .bind(&record.accounting)
+            .bind(&downloads)
             .execute(&mut *tx)
             .await
             .map_err(Error::from_store)?;
@@ -337,6 +339,30 @@ impl Store {
         })
     }
 
+    /// The Adyen settlement batches each business day of `check` fetched, in any run: a later
+    /// day starts after them (see `settlement::fetch::adyen`).
+    pub(crate) async fn fetched_batches(&self, check: &str) -> Result<Vec<(String, u64)>> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT partition_key, downloads FROM check_results WHERE check_name = $1 AND downloads IS NOT NULL",
+            )
+            .bind(check)
+            .fetch_all(pool)
+            .await
+            .map_err(Error::from_store)?;
+            let mut batches = Vec::new();
+            for row in &rows {
+                let partition: String = row.try_get("partition_key").map_err(Error::from_store)?;
+                for download in downloads_of(row.try_get("downloads").map_err(Error::from_store)?)? {
+                    if let Some(batch) = download.batch {
+                        batches.push((partition.clone(), batch));
+                    }
+                }
+            }
+            Ok(batches)
+        })
+    }
+
     /// Everything a run's report shows, read back from the store.
     pub(crate) async fn stored_run(&self, run_id: RunId) -> Result<StoredRun> {
         on_pool!(self, pool => {
@@ -348,7 +374,7 @@ impl Store {
             let checks = sqlx::query(
                 "SELECT check_name, check_type, partition_key, status, left_rows, right_rows, left_digest, right_digest,
                         error, duration_ms, left_source, left_table, right_source, right_table, exit_code, attempts,
-                        accounting
+                        accounting, downloads
                  FROM check_results WHERE run_id = $1 ORDER BY id",
             )
             .bind(run_id)
@@ -413,6 +439,7 @@ impl Store {
                     attempts: attempts.map_or(1, |a| a.max(0) as u32),
                     duration_ms: get_u64("duration_ms")?.unwrap_or(0),
                     accounting: row.try_get("accounting").map_err(Error::from_store)?,
+                    downloads: downloads_of(row.try_get("downloads").map_err(Error::from_store)?)?,
                 });
             }
             Ok(StoredRun {
@@ -589,4 +616,22 @@ fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) ->
         ));
     }
     entries
+}
+
+/// A check's downloads as stored: a JSON array, NULL when there are none.
+fn downloads_json(downloads: &[super::Download]) -> Result<Option<String>> {
+    if downloads.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(downloads)
+        .map(Some)
+        .map_err(|e| Error::internal(format!("recording downloads: {e}")))
+}
+
+fn downloads_of(stored: Option<String>) -> Result<Vec<super::Download>> {
+    match stored {
+        None => Ok(Vec::new()),
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| Error::internal(format!("store holds unreadable downloads: {e}"))),
+    }
 }
