@@ -136,7 +136,8 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
         let file_url = match known {
             Some(url) => url,
             None => {
-                let run = match progress.borrow().run.clone() {
+                let created = progress.borrow().run.clone();
+                let run = match created {
                     Some(id) => {
                         let shown = format!("Stripe report run {id}");
                         let request = client.get(format!("{base}/v1/reporting/report_runs/{id}"));
