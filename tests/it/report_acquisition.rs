@@ -856,3 +856,302 @@ async fn stripe_api_adyen_download_and_sftp_find_what_the_same_files_read_locall
         .collect();
     assert_eq!(later, [adyen_path(9), adyen_path(10)]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Refusals fail at once (exit 2); what may pass is retried until the policy gives up (exit 3).
+
+/// One check fetching its report through `section = location`, with three attempts at most;
+/// returns the exit code and the check's summary.
+async fn one_check(
+    section: &str,
+    location: String,
+    format: &str,
+    env: &[(&str, &str)],
+) -> (Option<i32>, serde_json::Value, String) {
+    let dir = temp_dir();
+    let ledger_url = sqlite_db(&dir.path().join("ledger.db"), LEDGER).await;
+    let table = match format {
+        "stripe" => "stripe_payments",
+        "adyen" => "adyen_payments",
+        _ => "braintree_payments",
+    };
+    let toml = TestConfig::new()
+        .table("job.retry")
+        .set("initial_delay_ms", 10)
+        .set("max_delay_ms", 50)
+        .set("max_attempts", 3)
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .settlement(format, format)
+        .set(section, Raw(location))
+        .set("ledger", ledger(table))
+        .to_toml();
+    write(dir.path(), "recon.toml", &toml);
+    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let mut all = vec![
+        ("STORE_URL", store.as_str()),
+        ("LEDGER_URL", ledger_url.as_str()),
+    ];
+    all.extend_from_slice(env);
+    let (out, summary) = run_in(dir.path(), DATE, &all);
+    let text = everything(dir.path(), &out);
+    (out.status.code(), summary["checks"][0].clone(), text)
+}
+
+fn stripe_api(server: &Server) -> String {
+    let base = server.base();
+    format!(
+        r#"{{ secret_key_env = "STRIPE_SECRET_KEY", api_base = "{base}", files_base = "{base}" }}"#
+    )
+}
+
+#[tokio::test]
+async fn a_refused_stripe_key_fails_at_once_and_stays_masked_even_when_echoed() {
+    let mut server = Server::bind();
+    let mut script = Script::new();
+    let echo = format!(
+        r#"{{"error": {{"message": "Invalid API Key provided: {STRIPE_KEY}", "type": "invalid_request_error"}}}}"#
+    );
+    route(
+        &mut script,
+        &format!("GET {STRIPE_TYPE_PATH}"),
+        vec![json("401 Unauthorized", &echo)],
+    );
+    server.serve(script);
+    let (code, check, text) = one_check(
+        "stripe_api",
+        stripe_api(&server),
+        "stripe",
+        &[("STRIPE_SECRET_KEY", STRIPE_KEY)],
+    )
+    .await;
+    assert_eq!(code, Some(2));
+    assert_eq!(check["attempts"], 1);
+    assert_eq!(
+        check["error"],
+        "Stripe report type balance_change_from_activity.itemized.3: HTTP 401 Unauthorized: \
+         Invalid API Key provided: *** (check the Stripe key in STRIPE_SECRET_KEY)"
+    );
+    assert!(!text.contains(STRIPE_KEY));
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_stripe_report_run_is_permanent_and_a_pending_one_runs_out_the_policy() {
+    let mut server = Server::bind();
+    let mut script = Script::new();
+    route(
+        &mut script,
+        &format!("GET {STRIPE_TYPE_PATH}"),
+        vec![json("200 OK", &report_type())],
+    );
+    route(
+        &mut script,
+        "POST /v1/reporting/report_runs",
+        vec![json(
+            "200 OK",
+            &report_run(
+                "failed",
+                None,
+                Some("interval_end is past data_available_end"),
+            ),
+        )],
+    );
+    server.serve(script);
+    let (code, check, _) = one_check(
+        "stripe_api",
+        stripe_api(&server),
+        "stripe",
+        &[("STRIPE_SECRET_KEY", STRIPE_KEY)],
+    )
+    .await;
+    assert_eq!(code, Some(2));
+    assert_eq!(check["attempts"], 1);
+    assert_eq!(
+        check["error"],
+        "Stripe report run frr_1 failed: interval_end is past data_available_end"
+    );
+
+    let mut server = Server::bind();
+    let mut script = Script::new();
+    route(
+        &mut script,
+        &format!("GET {STRIPE_TYPE_PATH}"),
+        vec![json("200 OK", &report_type())],
+    );
+    route(
+        &mut script,
+        "POST /v1/reporting/report_runs",
+        vec![json("200 OK", &report_run("pending", None, None))],
+    );
+    route(
+        &mut script,
+        "GET /v1/reporting/report_runs/frr_1",
+        vec![json("200 OK", &report_run("pending", None, None)); 2],
+    );
+    server.serve(script);
+    let (code, check, _) = one_check(
+        "stripe_api",
+        stripe_api(&server),
+        "stripe",
+        &[("STRIPE_SECRET_KEY", STRIPE_KEY)],
+    )
+    .await;
+    assert_eq!(code, Some(3));
+    assert_eq!(check["attempts"], 3);
+    assert_eq!(
+        check["error"],
+        "Stripe report run frr_1 is still pending (gave up after 3 attempt(s); `recon retry` completes it)"
+    );
+    // Created once, then polled: never a second run.
+    let lines: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!("GET {STRIPE_TYPE_PATH}"),
+            "POST /v1/reporting/report_runs".to_string(),
+            "GET /v1/reporting/report_runs/frr_1".to_string(),
+            "GET /v1/reporting/report_runs/frr_1".to_string(),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_refused_adyen_api_key_fails_at_once_and_a_missing_first_batch_is_not_delivered_yet() {
+    let location = |server: &Server| {
+        format!(
+            r#"{{ base_url = "{}", company_account = "Acme", file = "settlement_detail_report_batch_{{batch}}.csv", first_batch = 3, api_key_env = "ADYEN_API_KEY" }}"#,
+            server.base()
+        )
+    };
+    let path = "/reports/download/Company/Acme/settlement_detail_report_batch_3.csv";
+    let mut server = Server::bind();
+    let mut script = Script::new();
+    route(
+        &mut script,
+        &format!("GET {path}"),
+        vec![response("401 Unauthorized", "", "")],
+    );
+    server.serve(script);
+    let key = "AQE-PlantedApiKey-789";
+    let (code, check, text) = one_check(
+        "adyen_download",
+        location(&server),
+        "adyen",
+        &[("ADYEN_API_KEY", key)],
+    )
+    .await;
+    assert_eq!(code, Some(2));
+    assert_eq!(check["attempts"], 1);
+    assert_eq!(
+        check["error"],
+        format!(
+            "downloading {}{path}: HTTP 401 Unauthorized (check the API key in ADYEN_API_KEY)",
+            server.base()
+        )
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].headers["x-api-key"], key);
+    assert!(!requests[0].headers.contains_key("authorization"));
+    assert!(!text.contains(key));
+
+    let mut server = Server::bind();
+    server.serve(Script::new());
+    let (code, check, _) = one_check(
+        "adyen_download",
+        location(&server),
+        "adyen",
+        &[("ADYEN_API_KEY", key)],
+    )
+    .await;
+    assert_eq!(code, Some(3));
+    assert_eq!(check["attempts"], 3);
+    assert_eq!(
+        check["error"],
+        format!(
+            "downloading {}{path}: HTTP 404 Not Found (not delivered yet?) (gave up after 3 attempt(s); `recon retry` completes it)",
+            server.base()
+        )
+    );
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn an_sftp_host_key_other_than_the_pinned_one_is_refused_and_a_closed_port_retried() {
+    let root = temp_dir();
+    let Some(sshd) = start_sshd(root.path()) else {
+        return;
+    };
+    write(
+        root.path(),
+        &format!("braintree-{DATE}.csv"),
+        BRAINTREE_REPORT,
+    );
+    let other = root.path().join("other_key");
+    keygen(&other);
+    let pinned = fingerprint(&other.with_extension("pub"));
+    let location = |port: u16, host_key: &str| {
+        format!(
+            r#"{{ host = "127.0.0.1", port = {port}, user = "{}", host_key = "{host_key}", private_key_env = "SFTP_KEY", path = "{}/braintree-{{date}}.csv" }}"#,
+            sshd.user,
+            root.path().display()
+        )
+    };
+    let env = [("SFTP_KEY", sshd.client_key.as_str())];
+    let shown = |port: u16| {
+        format!(
+            "sftp://{}@127.0.0.1:{port}/{}/braintree-{DATE}.csv",
+            sshd.user,
+            root.path().display().to_string().trim_start_matches('/')
+        )
+    };
+    let (code, check, text) =
+        one_check("sftp", location(sshd.port, &pinned), "braintree", &env).await;
+    assert_eq!(code, Some(2));
+    assert_eq!(check["attempts"], 1);
+    assert_eq!(
+        check["error"],
+        format!(
+            "{}: the server's host key is {}, not the pinned {pinned} (sftp.host_key): not connecting. \
+             If the server's key really changed, pin the new fingerprint",
+            shown(sshd.port),
+            sshd.fingerprint
+        )
+    );
+    let key_line = sshd.client_key.lines().nth(1).unwrap();
+    assert!(!text.contains(key_line));
+
+    // The right key: picked up, its SHA-256 recorded.
+    let (code, check, _) = one_check(
+        "sftp",
+        location(sshd.port, &sshd.fingerprint),
+        "braintree",
+        &env,
+    )
+    .await;
+    assert_eq!(code, Some(1), "{check}");
+    assert_eq!(check["downloads"][0]["sha256"], sha256(BRAINTREE_REPORT));
+
+    let closed = free_port();
+    let (code, check, _) = one_check(
+        "sftp",
+        location(closed, &sshd.fingerprint),
+        "braintree",
+        &env,
+    )
+    .await;
+    assert_eq!(code, Some(3));
+    assert_eq!(check["attempts"], 3);
+    assert!(
+        check["error"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}: ", shown(closed))),
+        "{check}"
+    );
+}
