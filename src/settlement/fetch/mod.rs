@@ -120,9 +120,13 @@ pub(crate) async fn acquire(location: &ReportLocation, job: &Acquisition<'_>) ->
                 .unwrap_or("report.csv");
             let target = job.downloads.join(format!("{date}-{}", sanitize(name)));
             let shown = redact_urls(&url);
-            let result =
+            let (kept, attempts) =
                 download_url(job.policy, &url, &auth, "check the report token", &target).await;
-            single(result, shown, &target)
+            let kept = match &auth {
+                http::Auth::Bearer(token) => kept.map_err(|e| scrub(e, token)),
+                _ => kept,
+            };
+            single((kept, attempts), shown, &target)
         }
         ReportLocation::StripeApi(api) => stripe_api::acquire(api, job).await,
         ReportLocation::Adyen(adyen) => adyen::acquire(adyen, job).await,

@@ -247,3 +247,47 @@ fn finished(run: ReportRun, files_base: &str) -> Result<String> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(status: &str, url: Option<&str>) -> ReportRun {
+        ReportRun {
+            id: "frr_1".to_string(),
+            status: status.to_string(),
+            error: Some("no data".to_string()),
+            result: Some(ResultFile {
+                url: url.map(str::to_string),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_key_goes_to_files_base_only_and_a_failed_run_is_permanent() {
+        let base = "https://files.stripe.com";
+        let good = "https://files.stripe.com/v1/files/file_1/contents";
+        assert_eq!(
+            finished(run("succeeded", Some(good)), base).ok(),
+            Some(good.to_string())
+        );
+        for elsewhere in [
+            "https://files.stripe.com.evil.example/v1/files/file_1/contents",
+            "http://files.stripe.com/v1/files/file_1/contents",
+        ] {
+            let e = finished(run("succeeded", Some(elsewhere)), base).unwrap_err();
+            assert!(!e.is_transient());
+            assert!(e.to_string().contains("the key is not sent there"), "{e}");
+        }
+        let e = finished(run("failed", None), base).unwrap_err();
+        assert_eq!(
+            (e.is_transient(), e.to_string()),
+            (false, "Stripe report run frr_1 failed: no data".to_string())
+        );
+        let e = finished(run("pending", None), base).unwrap_err();
+        assert_eq!(
+            (e.is_transient(), e.to_string()),
+            (true, "Stripe report run frr_1 is still pending".to_string())
+        );
+    }
+}
