@@ -26,7 +26,7 @@ use crate::seal::{self, SealWindow};
 use crate::secret::process_env;
 use crate::settlement;
 use crate::settlement::check::{SettlementInputs, SettlementResult};
-use crate::settlement::fetch::{BatchHistory, ReportLocation};
+use crate::settlement::fetch::{BatchHistory, Download, ReportLocation};
 use crate::settlement::spec::SettlementSpec;
 use crate::shard::Shard;
 use crate::source::Source;
@@ -446,7 +446,7 @@ async fn run_settlement_check(
         attempts: read.attempts,
         duration_ms: duration.as_millis() as u64,
         accounting: read.accounting,
-        downloads: read.downloads,
+        downloads: (!read.downloads.is_empty()).then(|| serde_json::json!(read.downloads)),
     };
     match found {
         Ok(found) => {
@@ -465,12 +465,14 @@ async fn batch_history(store: &Store, check: &SettlementSpec) -> Result<BatchHis
     if !matches!(check.location, ReportLocation::Adyen(_)) {
         return Ok(BatchHistory::default());
     }
-    let fetched = store
-        .fetched_batches(&check.name)
-        .await?
-        .into_iter()
-        .filter_map(|(partition, batch)| Some((partition.parse().ok()?, batch)))
-        .collect();
+    let mut fetched = Vec::new();
+    for (partition, downloads) in store.recorded_downloads(&check.name).await? {
+        let downloads: Vec<Download> = serde_json::from_value(downloads)
+            .map_err(|e| Error::internal(format!("store holds unreadable downloads: {e}")))?;
+        if let Ok(date) = partition.parse() {
+            fetched.extend(downloads.iter().filter_map(|d| Some((date, d.batch?))));
+        }
+    }
     Ok(BatchHistory { fetched })
 }
 
@@ -624,7 +626,7 @@ async fn run_check(
         attempts,
         duration_ms: started.elapsed().as_millis() as u64,
         accounting: None,
-        downloads: Vec::new(),
+        downloads: None,
     };
     match compared {
         Ok(mut comparison) => {

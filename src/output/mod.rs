@@ -132,8 +132,8 @@ pub struct CheckSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) accounting: Option<String>,
     /// The reports a settlement check fetched: source, kept file, SHA-256, size, attempts.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) downloads: Vec<crate::store::Download>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) downloads: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]

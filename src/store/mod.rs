@@ -294,24 +294,9 @@ pub struct CheckRecord {
     pub duration_ms: u64,
     /// A settlement check's accounting: rows read = matched + in discrepancies + quarantined.
     pub accounting: Option<String>,
-    /// The reports a settlement check fetched from its processor.
-    pub downloads: Vec<Download>,
-}
-
-/// One report fetched from a processor, as the store and `summary.json` record it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Download {
-    /// Where it came from, without credentials: a URL, or `sftp://user@host:port/path`.
-    pub source: String,
-    /// The kept copy, under `<out>/downloads/`.
-    pub file: String,
-    pub sha256: String,
-    pub bytes: u64,
-    /// Attempts its download took (more than 1: it was retried).
-    pub attempts: u32,
-    /// An Adyen settlement batch number, when the file is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch: Option<u64>,
+    /// The reports a settlement check fetched from its processor, as the check describes them
+    /// (a JSON array); the store keeps them as they are, like a discrepancy's key and detail.
+    pub downloads: Option<serde_json::Value>,
 }
 
 impl CheckRecord {

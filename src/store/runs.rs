@@ -147,7 +147,7 @@ impl Store {
         let duration = i64_of(record.duration_ms)?;
         let fingerprints = unique_fingerprints(found);
         let unit = sync_unit(record);
-        let downloads = downloads_json(&record.downloads)?;
+        let downloads = record.downloads.as_ref().map(serde_json::Value::to_string);
         let sync_status = if record.status == CheckStatus::Failed {
             "failed"
         } else {
@@ -339,9 +339,12 @@ impl Store {
         })
     }
 
-    /// The Adyen settlement batches each business day of `check` fetched, in any run: a later
-    /// day starts after them (see `settlement::fetch::adyen`).
-    pub(crate) async fn fetched_batches(&self, check: &str) -> Result<Vec<(String, u64)>> {
+    /// What every result of `check` fetched, by partition, in any run: the Adyen batches a
+    /// later day must start after (see `settlement::fetch::adyen`).
+    pub(crate) async fn recorded_downloads(
+        &self,
+        check: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>> {
         on_pool!(self, pool => {
             let rows = sqlx::query(
                 "SELECT partition_key, downloads FROM check_results WHERE check_name = $1 AND downloads IS NOT NULL",
@@ -350,16 +353,14 @@ impl Store {
             .fetch_all(pool)
             .await
             .map_err(Error::from_store)?;
-            let mut batches = Vec::new();
+            let mut recorded = Vec::new();
             for row in &rows {
                 let partition: String = row.try_get("partition_key").map_err(Error::from_store)?;
-                for download in downloads_of(row.try_get("downloads").map_err(Error::from_store)?)? {
-                    if let Some(batch) = download.batch {
-                        batches.push((partition.clone(), batch));
-                    }
+                if let Some(downloads) = downloads_of(row.try_get("downloads").map_err(Error::from_store)?)? {
+                    recorded.push((partition, downloads));
                 }
             }
-            Ok(batches)
+            Ok(recorded)
         })
     }
 
@@ -618,20 +619,11 @@ fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) ->
     entries
 }
 
-/// A check's downloads as stored: a JSON array, NULL when there are none.
-fn downloads_json(downloads: &[super::Download]) -> Result<Option<String>> {
-    if downloads.is_empty() {
-        return Ok(None);
-    }
-    serde_json::to_string(downloads)
-        .map(Some)
-        .map_err(|e| Error::internal(format!("recording downloads: {e}")))
-}
-
-fn downloads_of(stored: Option<String>) -> Result<Vec<super::Download>> {
-    match stored {
-        None => Ok(Vec::new()),
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|e| Error::internal(format!("store holds unreadable downloads: {e}"))),
-    }
+fn downloads_of(stored: Option<String>) -> Result<Option<serde_json::Value>> {
+    stored
+        .map(|json| {
+            serde_json::from_str(&json)
+                .map_err(|e| Error::internal(format!("store holds unreadable downloads: {e}")))
+        })
+        .transpose()
 }
