@@ -211,6 +211,26 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(Error::from_store)?;
+            // Each report the check downloaded is a sync of its own, with its attempts.
+            for (download_unit, attempts) in download_syncs(record) {
+                sqlx::query(
+                    "INSERT INTO syncs (run_id, check_name, unit, status, attempts, last_error, finished_at)
+                     VALUES ($1, $2, $3, 'succeeded', $4, NULL, $5)
+                     ON CONFLICT (run_id, check_name, unit) DO UPDATE SET
+                         status = excluded.status,
+                         attempts = syncs.attempts + excluded.attempts,
+                         last_error = NULL,
+                         finished_at = excluded.finished_at",
+                )
+                .bind(run_id)
+                .bind(&record.check)
+                .bind(download_unit)
+                .bind(attempts)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
+            }
 
             let changes = if record.status == CheckStatus::Failed {
                 CheckChanges::default()
@@ -553,6 +573,21 @@ fn sync_unit(record: &CheckRecord) -> String {
         record.right.source,
         record.right.table
     )
+}
+
+/// The sync of each report a check downloaded: `download:<source>` and its attempts.
+fn download_syncs(record: &CheckRecord) -> Vec<(String, i64)> {
+    let Some(downloads) = record.downloads.as_ref().and_then(|d| d.as_array()) else {
+        return Vec::new();
+    };
+    downloads
+        .iter()
+        .filter_map(|d| {
+            let source = d.get("source")?.as_str()?;
+            let attempts = d.get("attempts")?.as_i64()?;
+            Some((format!("download:{source}"), attempts))
+        })
+        .collect()
 }
 
 /// Fingerprints for this batch; two discrepancies that mask to the same identity (two card

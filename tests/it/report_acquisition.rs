@@ -739,12 +739,38 @@ async fn stripe_api_adyen_download_and_sftp_find_what_the_same_files_read_locall
                 "braintree",
                 2,
                 [entry(
-                    sftp_source,
+                    sftp_source.clone(),
                     kept(&format!("braintree-braintree-{DATE}.csv")),
                     BRAINTREE_REPORT,
                     2
                 )]
             ]),
+        ]
+    );
+    // … and each one a sync of its own in the store, beside the check's.
+    let pool = sqlx::SqlitePool::connect(&store).await.unwrap();
+    let syncs: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT check_name, unit, status, attempts FROM syncs WHERE unit LIKE 'download:%' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let sync = |check: &str, source: &str, attempts: i64| {
+        (
+            check.to_string(),
+            format!("download:{source}"),
+            "succeeded".to_string(),
+            attempts,
+        )
+    };
+    assert_eq!(
+        syncs,
+        [
+            sync("stripe", &file_url, 6),
+            sync("adyen", &format!("{base}{}", adyen_path(7)), 2),
+            sync("adyen", &format!("{base}{}", adyen_path(8)), 1),
+            sync("braintree", &sftp_source, 2),
         ]
     );
     assert_eq!(
