@@ -56,6 +56,7 @@ async fn bench(url: &str) -> recon::error::Result<()> {
         attempts: 1,
         duration_ms: 0,
         accounting: None,
+        downloads: None,
     };
     let found: Vec<Discrepancy> = (0..ENTRIES)
         .map(|i| Discrepancy {

@@ -761,7 +761,19 @@ date_column = "created_at"
             ),
             (
                 format!("format = \"stripe\"\nreport = \"r.csv\"\nreport_url = \"https://x/r.csv\"\n{ledger}"),
-                "recon.toml: settlement[0] (\"s\"): give either report (a path or glob) or report_url, exactly one",
+                "recon.toml: settlement[0] (\"s\"): give exactly one of report (a path or glob), report_url, stripe_api, adyen_download, sftp",
+            ),
+            (
+                format!("format = \"braintree\"\nsftp = {{ host = \"h\", user = \"u\", host_key = \"ssh-ed25519 AAAA\", private_key_env = \"K\", path = \"/r.csv\" }}\n{ledger}"),
+                "recon.toml: settlement[0] (\"s\").sftp: host_key \"ssh-ed25519 AAAA\" must be the server key's SHA-256 fingerprint, SHA256:… (ssh-keyscan HOST | ssh-keygen -lf -)",
+            ),
+            (
+                format!("format = \"adyen\"\nadyen_download = {{ merchant_account = \"M\", company_account = \"C\", file = \"b_{{batch}}.csv\", api_key_env = \"K\" }}\n{ledger}"),
+                "recon.toml: settlement[0] (\"s\").adyen_download: give merchant_account or company_account, exactly one",
+            ),
+            (
+                format!("format = \"stripe\"\nstripe_api = {{ secret_key_env = \"K\", api_base = \"http://api.example\" }}\n{ledger}"),
+                "recon.toml: settlement[0] (\"s\").stripe_api.api_base: reports are downloaded over https:// only (plain http only from this machine: 127.0.0.1, localhost)",
             ),
             (
                 format!("format = \"stripe\"\nreport_url = \"http://reports.example/r.csv\"\n{ledger}"),

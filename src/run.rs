@@ -26,6 +26,7 @@ use crate::seal::{self, SealWindow};
 use crate::secret::process_env;
 use crate::settlement;
 use crate::settlement::check::{SettlementInputs, SettlementResult};
+use crate::settlement::fetch::{BatchHistory, Download, ReportLocation};
 use crate::settlement::spec::SettlementSpec;
 use crate::shard::Shard;
 use crate::source::Source;
@@ -376,8 +377,13 @@ async fn run_settlement_check(
     day: BusinessDay,
     downloads: &Path,
 ) -> (CheckRecord, Vec<Discrepancy>, Vec<i64>) {
-    let result = match store.in_flight(&check.name, day.date).await {
-        Ok(rows) => {
+    let history = async {
+        let rows = store.in_flight(&check.name, day.date).await?;
+        let batches = batch_history(store, check).await?;
+        Ok::<_, Error>((rows, batches))
+    };
+    let result = match history.await {
+        Ok((rows, batches)) => {
             let in_flight: HashMap<String, (i64, String)> = rows
                 .into_iter()
                 .filter_map(|r| {
@@ -396,6 +402,7 @@ async fn run_settlement_check(
                 in_flight: &in_flight,
                 downloads,
                 env: &process_env,
+                batches: &batches,
             };
             let result = settlement::check::run_settlement(check, &inputs, async || {
                 sources.get(&check.ledger.source).await
@@ -439,6 +446,7 @@ async fn run_settlement_check(
         attempts: read.attempts,
         duration_ms: duration.as_millis() as u64,
         accounting: read.accounting,
+        downloads: (!read.downloads.is_empty()).then(|| serde_json::json!(read.downloads)),
     };
     match found {
         Ok(found) => {
@@ -450,6 +458,22 @@ async fn run_settlement_check(
             (record, Vec::new(), Vec::new())
         }
     }
+}
+
+/// The Adyen settlement batches earlier runs of `check` fetched, when it fetches by batch.
+async fn batch_history(store: &Store, check: &SettlementSpec) -> Result<BatchHistory> {
+    if !matches!(check.location, ReportLocation::Adyen(_)) {
+        return Ok(BatchHistory::default());
+    }
+    let mut fetched = Vec::new();
+    for (partition, downloads) in store.recorded_downloads(&check.name).await? {
+        let downloads: Vec<Download> = serde_json::from_value(downloads)
+            .map_err(|e| Error::internal(format!("store holds unreadable downloads: {e}")))?;
+        if let Ok(date) = partition.parse() {
+            fetched.extend(downloads.iter().filter_map(|d| Some((date, d.batch?))));
+        }
+    }
+    Ok(BatchHistory { fetched })
 }
 
 /// Stores one check's result and says, in its span, what that changed. A check that found more
@@ -602,6 +626,7 @@ async fn run_check(
         attempts,
         duration_ms: started.elapsed().as_millis() as u64,
         accounting: None,
+        downloads: None,
     };
     match compared {
         Ok(mut comparison) => {

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::settlement::fetch::ReportLocation;
+use crate::settlement::fetch::{AdyenDownload, ReportLocation, SftpPickup, StripeApi};
 use crate::settlement::matching::{MatchOn, MatchRules};
 use crate::settlement::spec::{AmountUnit, LedgerSpec, SettlementSpec};
 use crate::settlement::{Format, MappedFormat};
@@ -23,6 +23,12 @@ pub(crate) struct SettlementFile {
     pub(crate) report_url: Option<String>,
     /// The environment variable holding the bearer token for `report_url`.
     pub(crate) report_token_env: Option<String>,
+    /// A report run of Stripe's Reporting API.
+    pub(crate) stripe_api: Option<StripeApi>,
+    /// Adyen's Customer Area report download.
+    pub(crate) adyen_download: Option<AdyenDownload>,
+    /// An SFTP pick-up.
+    pub(crate) sftp: Option<SftpPickup>,
     pub(crate) ledger: LedgerSpec,
     /// Which report field equals the ledger's id column.
     #[serde(default)]
@@ -48,17 +54,7 @@ fn default_timing_window() -> u32 {
 
 /// The check as `config check` prints it (report URLs with credentials masked).
 pub(crate) fn describe(check: &SettlementSpec) -> String {
-    let report = match &check.location {
-        ReportLocation::Files(pattern) => format!("report = {pattern:?}\n"),
-        ReportLocation::Url { url, token_env } => format!(
-            "report_url = {:?}\n{}",
-            crate::secret::redact_urls(url),
-            token_env
-                .as_ref()
-                .map(|v| format!("report_token_env = {v:?}\n"))
-                .unwrap_or_default()
-        ),
-    };
+    let report = describe_location(&check.location);
     let l = &check.ledger;
     let optional = |key: &str, v: &Option<String>| {
         v.as_ref()
@@ -91,6 +87,124 @@ pub(crate) fn describe(check: &SettlementSpec) -> String {
         check.rules.settled_statuses,
         check.rules.timing_window_days,
     )
+}
+
+/// Where the check's reports come from, as `config check` prints it: no secret is in the
+/// configuration (only the names of the variables holding them), URLs are masked anyway.
+fn describe_location(location: &ReportLocation) -> String {
+    let quoted = |items: &[(&str, Option<&String>)]| {
+        items
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k} = {v:?}")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match location {
+        ReportLocation::Files(pattern) => format!("report = {pattern:?}\n"),
+        ReportLocation::Url { url, token_env } => format!(
+            "report_url = {:?}\n{}",
+            crate::secret::redact_urls(url),
+            token_env
+                .as_ref()
+                .map(|v| format!("report_token_env = {v:?}\n"))
+                .unwrap_or_default()
+        ),
+        ReportLocation::StripeApi(api) => format!(
+            "stripe_api = {{ {}, columns = {:?} }}\n",
+            quoted(&[
+                ("secret_key_env", Some(&api.secret_key_env)),
+                ("report_type", Some(&api.report_type)),
+                ("api_base", Some(&api.api_base)),
+                ("files_base", Some(&api.files_base)),
+            ]),
+            api.columns
+        ),
+        ReportLocation::Adyen(a) => format!(
+            "adyen_download = {{ {}, first_batch = {} }}\n",
+            quoted(&[
+                ("base_url", Some(&a.base_url)),
+                ("merchant_account", a.merchant_account.as_ref()),
+                ("company_account", a.company_account.as_ref()),
+                ("file", Some(&a.file)),
+                ("api_key_env", a.api_key_env.as_ref()),
+                ("report_user", a.report_user.as_ref()),
+                ("password_env", a.password_env.as_ref()),
+            ]),
+            a.first_batch
+        ),
+        ReportLocation::Sftp(p) => format!(
+            "sftp = {{ {}, port = {} }}\n",
+            quoted(&[
+                ("host", Some(&p.host)),
+                ("user", Some(&p.user)),
+                ("host_key", Some(&p.host_key)),
+                ("private_key_path", p.private_key_path.as_ref()),
+                ("private_key_env", p.private_key_env.as_ref()),
+                ("path", Some(&p.path)),
+            ]),
+            p.port
+        ),
+    }
+}
+
+/// The check's report location: exactly one of `report`, `report_url`, `stripe_api`,
+/// `adyen_download`, `sftp`.
+fn location(check: &SettlementFile, at: &str) -> Result<ReportLocation, String> {
+    let given = [
+        check.report.is_some(),
+        check.report_url.is_some(),
+        check.stripe_api.is_some(),
+        check.adyen_download.is_some(),
+        check.sftp.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(format!(
+            "{at}: give exactly one of report (a path or glob), report_url, stripe_api, adyen_download, sftp"
+        ));
+    }
+    if check.report_token_env.is_some() && check.report_url.is_none() {
+        return Err(format!(
+            "{at}.report_token_env: a token is only for report_url"
+        ));
+    }
+    let https = |key: &str, url: &str| {
+        if is_allowed_report_url(url) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{at}.{key}: reports are downloaded over https:// only (plain http only from this machine: 127.0.0.1, localhost)"
+            ))
+        }
+    };
+    if let Some(path) = &check.report {
+        return Ok(ReportLocation::Files(path.clone()));
+    }
+    if let Some(url) = &check.report_url {
+        https("report_url", url)?;
+        return Ok(ReportLocation::Url {
+            url: url.clone(),
+            token_env: check.report_token_env.clone(),
+        });
+    }
+    if let Some(api) = &check.stripe_api {
+        https("stripe_api.api_base", &format!("{}/", api.api_base))?;
+        https("stripe_api.files_base", &format!("{}/", api.files_base))?;
+        return Ok(ReportLocation::StripeApi(api.clone()));
+    }
+    if let Some(adyen) = &check.adyen_download {
+        https("adyen_download.base_url", &format!("{}/", adyen.base_url))?;
+        adyen
+            .validate()
+            .map_err(|m| format!("{at}.adyen_download: {m}"))?;
+        return Ok(ReportLocation::Adyen(adyen.clone()));
+    }
+    match &check.sftp {
+        Some(sftp) => {
+            sftp.validate().map_err(|m| format!("{at}.sftp: {m}"))?;
+            Ok(ReportLocation::Sftp(sftp.clone()))
+        }
+        None => Err(format!("{at}: no report location")),
+    }
 }
 
 /// HTTPS anywhere; plain HTTP only on the loopback interface (a local proxy or sidecar).
@@ -160,32 +274,7 @@ pub(crate) fn validate(
                 }
             },
         };
-        let location = match (&check.report, &check.report_url) {
-            (Some(path), None) => {
-                if check.report_token_env.is_some() {
-                    return Err(format!(
-                        "{at}.report_token_env: a token is only for report_url"
-                    ));
-                }
-                ReportLocation::Files(path.clone())
-            }
-            (None, Some(url)) => {
-                if !is_allowed_report_url(url) {
-                    return Err(format!(
-                        "{at}.report_url: reports are downloaded over https:// only (plain http only from this machine: 127.0.0.1, localhost)"
-                    ));
-                }
-                ReportLocation::Url {
-                    url: url.clone(),
-                    token_env: check.report_token_env.clone(),
-                }
-            }
-            _ => {
-                return Err(format!(
-                    "{at}: give either report (a path or glob) or report_url, exactly one"
-                ));
-            }
-        };
+        let location = location(check, &at)?;
         if !sources.contains(&check.ledger.source) {
             return Err(format!(
                 "{at}.ledger.source: {:?} is not defined under [sources]",

@@ -131,6 +131,9 @@ pub struct CheckSummary {
     /// A settlement check's accounting: rows read = matched + in discrepancies + quarantined.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) accounting: Option<String>,
+    /// The reports a settlement check fetched: source, kept file, SHA-256, size, attempts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) downloads: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -289,6 +292,7 @@ pub(crate) fn summarize(
             attempts: c.attempts,
             duration_ms: c.duration_ms,
             accounting: c.accounting,
+            downloads: c.downloads,
         })
         .collect();
     Summary {

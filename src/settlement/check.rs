@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use super::fetch::{self, ReportFile};
+use super::fetch::{self, Acquisition, BatchHistory, Download, ReportFile};
 use super::ledger::{LedgerRead, read_ledger};
 use super::matching::{MatchOn, MatchOutcome, SettlementDiscrepancy, match_report};
 use super::spec::SettlementSpec;
@@ -55,6 +55,8 @@ pub(crate) struct ReadSoFar {
     pub(crate) report_digest: Option<String>,
     /// Data rows in the report files.
     pub(crate) report_rows: Option<u64>,
+    /// The reports fetched from the processor, kept under `<out>/downloads/`.
+    pub(crate) downloads: Vec<Download>,
     /// Ledger rows of the day (and carried rows) considered.
     pub(crate) ledger_rows: Option<u64>,
     /// Rows read = matched + in discrepancies + quarantined, per file and for the ledger.
@@ -68,6 +70,7 @@ impl ReadSoFar {
             report_files: String::new(),
             report_digest: None,
             report_rows: None,
+            downloads: Vec::new(),
             ledger_rows: None,
             accounting: None,
         }
@@ -87,6 +90,8 @@ pub(crate) struct SettlementInputs<'a> {
     pub(crate) downloads: &'a Path,
     /// Where report credentials are looked up.
     pub(crate) env: EnvLookup<'a>,
+    /// The Adyen settlement batches earlier runs of the check fetched.
+    pub(crate) batches: &'a BatchHistory,
 }
 
 /// The reports of one check, parsed: their records in file order, and what each file held.
@@ -134,25 +139,37 @@ async fn reconcile(
         in_flight,
         downloads,
         env,
+        batches,
     } = *inputs;
+    let job = Acquisition {
+        check: &check.name,
+        day,
+        timezone,
+        downloads,
+        policy,
+        env,
+        batches,
+    };
     let reports = async {
-        let (files, attempts) =
-            fetch::acquire(&check.location, day.date, downloads, policy, env).await;
+        let acquired = fetch::acquire(&check.location, &job).await;
+        let (attempts, downloads) = (acquired.attempts, acquired.downloads);
         let parsed = async {
-            let files = files?;
+            let files = acquired.files?;
             let format = check.format.clone();
             tokio::task::spawn_blocking(move || parse_all(&format, files))
                 .await
                 .map_err(|e| Error::internal(format!("parsing reports: {e}")))?
         };
-        (parsed.await, attempts)
+        (parsed.await, attempts, downloads)
     };
     let ledger = with_retries(policy, &check.name, || async {
         let source = connect().await?;
         let carried = |id: &str| in_flight.contains_key(id);
         read_ledger(&source, &check.ledger, &day, timezone, &carried).await
     });
-    let ((reports, report_attempts), (ledger, ledger_attempts)) = tokio::join!(reports, ledger);
+    let ((reports, report_attempts, downloads), (ledger, ledger_attempts)) =
+        tokio::join!(reports, ledger);
+    read.downloads = downloads;
     read.attempts = ledger_attempts.max(report_attempts);
     let reports = reports?;
     let ledger = ledger?;

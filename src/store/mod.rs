@@ -294,6 +294,9 @@ pub struct CheckRecord {
     pub duration_ms: u64,
     /// A settlement check's accounting: rows read = matched + in discrepancies + quarantined.
     pub accounting: Option<String>,
+    /// The reports a settlement check fetched from its processor, as the check describes them
+    /// (a JSON array); the store keeps them as they are, like a discrepancy's key and detail.
+    pub downloads: Option<serde_json::Value>,
 }
 
 impl CheckRecord {

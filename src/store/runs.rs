@@ -147,6 +147,7 @@ impl Store {
         let duration = i64_of(record.duration_ms)?;
         let fingerprints = unique_fingerprints(found);
         let unit = sync_unit(record);
+        let downloads = record.downloads.as_ref().map(serde_json::Value::to_string);
         let sync_status = if record.status == CheckStatus::Failed {
             "failed"
         } else {
@@ -165,8 +166,8 @@ impl Store {
                 "INSERT INTO check_results (run_id, check_name, check_type, partition_key, status, left_rows, right_rows,
                                             left_digest, right_digest, discrepancies, error, duration_ms,
                                             left_source, left_table, right_source, right_table, exit_code, attempts,
-                                            accounting)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                                            accounting, downloads)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
             )
             .bind(run_id)
             .bind(&record.check)
@@ -187,6 +188,7 @@ impl Store {
             .bind(i32::from(record.exit.code()))
             .bind(i64::from(record.attempts))
             .bind(&record.accounting)
+            .bind(&downloads)
             .execute(&mut *tx)
             .await
             .map_err(Error::from_store)?;
@@ -209,6 +211,26 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(Error::from_store)?;
+            // Each report the check downloaded is a sync of its own, with its attempts.
+            for (download_unit, attempts) in download_syncs(record) {
+                sqlx::query(
+                    "INSERT INTO syncs (run_id, check_name, unit, status, attempts, last_error, finished_at)
+                     VALUES ($1, $2, $3, 'succeeded', $4, NULL, $5)
+                     ON CONFLICT (run_id, check_name, unit) DO UPDATE SET
+                         status = excluded.status,
+                         attempts = syncs.attempts + excluded.attempts,
+                         last_error = NULL,
+                         finished_at = excluded.finished_at",
+                )
+                .bind(run_id)
+                .bind(&record.check)
+                .bind(download_unit)
+                .bind(attempts)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
+            }
 
             let changes = if record.status == CheckStatus::Failed {
                 CheckChanges::default()
@@ -337,6 +359,31 @@ impl Store {
         })
     }
 
+    /// What every result of `check` fetched, by partition, in any run: the Adyen batches a
+    /// later day must start after (see `settlement::fetch::adyen`).
+    pub(crate) async fn recorded_downloads(
+        &self,
+        check: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT partition_key, downloads FROM check_results WHERE check_name = $1 AND downloads IS NOT NULL",
+            )
+            .bind(check)
+            .fetch_all(pool)
+            .await
+            .map_err(Error::from_store)?;
+            let mut recorded = Vec::new();
+            for row in &rows {
+                let partition: String = row.try_get("partition_key").map_err(Error::from_store)?;
+                if let Some(downloads) = downloads_of(row.try_get("downloads").map_err(Error::from_store)?)? {
+                    recorded.push((partition, downloads));
+                }
+            }
+            Ok(recorded)
+        })
+    }
+
     /// Everything a run's report shows, read back from the store.
     pub(crate) async fn stored_run(&self, run_id: RunId) -> Result<StoredRun> {
         on_pool!(self, pool => {
@@ -348,7 +395,7 @@ impl Store {
             let checks = sqlx::query(
                 "SELECT check_name, check_type, partition_key, status, left_rows, right_rows, left_digest, right_digest,
                         error, duration_ms, left_source, left_table, right_source, right_table, exit_code, attempts,
-                        accounting
+                        accounting, downloads
                  FROM check_results WHERE run_id = $1 ORDER BY id",
             )
             .bind(run_id)
@@ -413,6 +460,7 @@ impl Store {
                     attempts: attempts.map_or(1, |a| a.max(0) as u32),
                     duration_ms: get_u64("duration_ms")?.unwrap_or(0),
                     accounting: row.try_get("accounting").map_err(Error::from_store)?,
+                    downloads: downloads_of(row.try_get("downloads").map_err(Error::from_store)?)?,
                 });
             }
             Ok(StoredRun {
@@ -527,6 +575,21 @@ fn sync_unit(record: &CheckRecord) -> String {
     )
 }
 
+/// The sync of each report a check downloaded: `download:<source>` and its attempts.
+fn download_syncs(record: &CheckRecord) -> Vec<(String, i64)> {
+    let Some(downloads) = record.downloads.as_ref().and_then(|d| d.as_array()) else {
+        return Vec::new();
+    };
+    downloads
+        .iter()
+        .filter_map(|d| {
+            let source = d.get("source")?.as_str()?;
+            let attempts = d.get("attempts")?.as_i64()?;
+            Some((format!("download:{source}"), attempts))
+        })
+        .collect()
+}
+
 /// Fingerprints for this batch; two discrepancies that mask to the same identity (two card
 /// numbers sharing their first six and last four digits) are told apart by their order.
 pub(super) fn unique_fingerprints(found: &[Discrepancy]) -> Vec<String> {
@@ -589,4 +652,13 @@ fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) ->
         ));
     }
     entries
+}
+
+fn downloads_of(stored: Option<String>) -> Result<Option<serde_json::Value>> {
+    stored
+        .map(|json| {
+            serde_json::from_str(&json)
+                .map_err(|e| Error::internal(format!("store holds unreadable downloads: {e}")))
+        })
+        .transpose()
 }

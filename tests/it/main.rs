@@ -21,6 +21,7 @@ mod logs;
 mod metrics;
 mod pushdown;
 mod readme;
+mod report_acquisition;
 mod report_download;
 mod report_html;
 mod resilience;

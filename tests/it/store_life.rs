@@ -251,6 +251,7 @@ async fn record_missing(
         attempts: 1,
         duration_ms: 0,
         accounting: None,
+        downloads: None,
     };
     let found: Vec<recon::discrepancy::Discrepancy> = keys
         .map(|i| recon::discrepancy::Discrepancy {

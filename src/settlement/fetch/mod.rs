@@ -1,0 +1,280 @@
+//! Where processor reports come from — local files, an HTTPS URL, Stripe's Reporting API,
+//! Adyen's report download, an SFTP server — and their acquisition for one business day, each
+//! download retried under the sync policy and kept, with its SHA-256, beside the run's reports.
+
+mod adyen;
+mod http;
+mod keep;
+mod sftp;
+mod stripe_api;
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+pub(crate) use adyen::{AdyenDownload, BatchHistory};
+pub(crate) use sftp::SftpPickup;
+pub(crate) use stripe_api::StripeApi;
+
+use crate::day::BusinessDay;
+use crate::error::{Error, Result};
+use crate::retry::{RetryPolicy, with_retries, with_retries_hinted};
+use crate::secret::{EnvLookup, redact_urls};
+
+/// Where one check's reports are, before the date is filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReportLocation {
+    /// A path or glob; `{date}` is `YYYY-MM-DD`, `{yyyymmdd}` is `YYYYMMDD`.
+    Files(String),
+    /// An HTTPS URL with the same placeholders, and the environment variable holding a bearer token.
+    Url {
+        url: String,
+        token_env: Option<String>,
+    },
+    /// A report run of Stripe's Reporting API over the business day.
+    StripeApi(StripeApi),
+    /// Files of Adyen's Customer Area report download.
+    Adyen(AdyenDownload),
+    /// A file picked up from an SFTP server.
+    Sftp(SftpPickup),
+}
+
+/// A report ready to parse: its name in records and quarantines, and the local file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReportFile {
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
+}
+
+/// One report fetched from a processor, as the store keeps it and `summary.json` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Download {
+    /// Where it came from, without credentials: a URL, or `sftp://user@host:port/path`.
+    pub(crate) source: String,
+    /// The kept copy, under `<out>/downloads/`.
+    pub(crate) file: String,
+    pub(crate) sha256: String,
+    pub(crate) bytes: u64,
+    /// Attempts its download took (more than 1: it was retried).
+    pub(crate) attempts: u32,
+    /// An Adyen settlement batch number, when the file is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) batch: Option<u64>,
+}
+
+/// What an acquisition needs besides the location.
+pub(crate) struct Acquisition<'a> {
+    pub(crate) check: &'a str,
+    pub(crate) day: BusinessDay,
+    /// The job's zone: the zone Stripe writes a report's local times in.
+    pub(crate) timezone: Tz,
+    /// Where fetched reports are kept.
+    pub(crate) downloads: &'a Path,
+    pub(crate) policy: RetryPolicy,
+    /// Where credentials are looked up.
+    pub(crate) env: EnvLookup<'a>,
+    /// The Adyen settlement batches earlier runs of this check fetched.
+    pub(crate) batches: &'a BatchHistory,
+}
+
+/// The reports of the day (or why not), the attempts the longest sync took, and what was
+/// downloaded (kept even when a later download failed).
+pub(crate) struct Acquired {
+    pub(crate) files: Result<Vec<ReportFile>>,
+    pub(crate) attempts: u32,
+    pub(crate) downloads: Vec<Download>,
+}
+
+impl Acquired {
+    fn failed(e: Error) -> Acquired {
+        Acquired {
+            files: Err(e),
+            attempts: 1,
+            downloads: Vec::new(),
+        }
+    }
+}
+
+/// `text` with the date placeholders filled in.
+pub(crate) fn fill_date(text: &str, date: NaiveDate) -> String {
+    text.replace("{date}", &date.format("%Y-%m-%d").to_string())
+        .replace("{yyyymmdd}", &date.format("%Y%m%d").to_string())
+}
+
+/// Finds or fetches the reports of the day. A report that is not there yet is a transient
+/// failure (exit 3 once the policy gives up: the processor may deliver it later); a refused
+/// credential, a failed report run or a wrong host key is permanent.
+pub(crate) async fn acquire(location: &ReportLocation, job: &Acquisition<'_>) -> Acquired {
+    let date = job.day.date;
+    match location {
+        ReportLocation::Files(pattern) => {
+            let pattern = fill_date(pattern, date);
+            let (files, attempts) =
+                with_retries(job.policy, "report", || async { local(&pattern) }).await;
+            Acquired {
+                files,
+                attempts,
+                downloads: Vec::new(),
+            }
+        }
+        ReportLocation::Url { url, token_env } => {
+            let auth = match token_env {
+                None => http::Auth::None,
+                Some(var) => match secret(job.env, var, "the report token") {
+                    Ok(token) => http::Auth::Bearer(token),
+                    Err(e) => return Acquired::failed(e),
+                },
+            };
+            let url = fill_date(url, date);
+            let name = url
+                .rsplit('/')
+                .next()
+                .filter(|n| !n.is_empty())
+                .unwrap_or("report.csv");
+            let target = job.downloads.join(format!("{date}-{}", sanitize(name)));
+            let shown = redact_urls(&url);
+            let (kept, attempts) =
+                download_url(job.policy, &url, &auth, "check the report token", &target).await;
+            let kept = match &auth {
+                http::Auth::Bearer(token) => kept.map_err(|e| scrub(e, token)),
+                _ => kept,
+            };
+            single((kept, attempts), shown, &target)
+        }
+        ReportLocation::StripeApi(api) => stripe_api::acquire(api, job).await,
+        ReportLocation::Adyen(adyen) => adyen::acquire(adyen, job).await,
+        ReportLocation::Sftp(pickup) => sftp::acquire(pickup, job).await,
+    }
+}
+
+/// The value of environment variable `var`, which holds `what`.
+pub(crate) fn secret(env: EnvLookup<'_>, var: &str, what: &str) -> Result<String> {
+    env(var)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::bad_input(format!("environment variable {var} ({what}) is not set")))
+}
+
+/// `e` with every copy of `secret` masked: a server may echo what it was sent.
+fn scrub(e: Error, secret: &str) -> Error {
+    let message = e.to_string();
+    if secret.is_empty() || !message.contains(secret) {
+        return e;
+    }
+    let message = message.replace(secret, "***");
+    match e.exit() {
+        crate::exit::Exit::Incomplete => Error::unavailable(message),
+        crate::exit::Exit::Internal => Error::internal(message),
+        _ => Error::bad_input(message),
+    }
+}
+
+/// GETs `url` into `target`, retried under `policy` and honouring `Retry-After`.
+async fn download_url(
+    policy: RetryPolicy,
+    url: &str,
+    auth: &http::Auth,
+    advice: &str,
+    target: &Path,
+) -> (Result<keep::KeptFile>, u32) {
+    let shown = format!("downloading {}", redact_urls(url));
+    let hint = Cell::new(None);
+    with_retries_hinted(policy, "report download", &hint, || async {
+        let client = http::client()?;
+        let response = http::send(auth.apply(client.get(url)), &shown).await?;
+        let response = http::successful(response, &shown, &hint, advice, http::silent).await?;
+        http::save(response, &shown, target).await
+    })
+    .await
+}
+
+/// The acquisition of one downloaded file: its report and its record.
+fn single(result: (Result<keep::KeptFile>, u32), source: String, target: &Path) -> Acquired {
+    let (kept, attempts) = result;
+    match kept {
+        Ok(kept) => Acquired {
+            files: Ok(vec![ReportFile {
+                name: source.clone(),
+                path: target.to_path_buf(),
+            }]),
+            attempts,
+            downloads: vec![Download {
+                source,
+                file: target.display().to_string(),
+                sha256: kept.sha256,
+                bytes: kept.bytes,
+                attempts,
+                batch: None,
+            }],
+        },
+        Err(e) => Acquired {
+            files: Err(e),
+            attempts,
+            downloads: Vec::new(),
+        },
+    }
+}
+
+fn local(pattern: &str) -> Result<Vec<ReportFile>> {
+    let paths = glob::glob(pattern)
+        .map_err(|e| Error::bad_input(format!("report path {pattern:?}: {e}")))?;
+    let mut files = Vec::new();
+    for entry in paths {
+        let path = entry.map_err(|e| {
+            Error::unavailable(format!("reading {}: {}", e.path().display(), e.error()))
+        })?;
+        if path.is_file() {
+            files.push(ReportFile {
+                name: path.display().to_string(),
+                path,
+            });
+        }
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    if files.is_empty() {
+        return Err(Error::unavailable(format!(
+            "no report matches {pattern} (not delivered yet?)"
+        )));
+    }
+    Ok(files)
+}
+
+/// `name` as a safe file name: no query, no separators.
+pub(crate) fn sanitize(name: &str) -> String {
+    let clean: String = name
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.is_empty() {
+        "report.csv".to_string()
+    } else {
+        clean
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_and_names() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        assert_eq!(
+            fill_date("r/{date}/s_{yyyymmdd}.csv", d),
+            "r/2026-11-20/s_20261120.csv"
+        );
+        assert_eq!(sanitize("balance.csv?token=x"), "balance.csv");
+        assert_eq!(sanitize("a b/..c"), "a_b_..c");
+    }
+}
