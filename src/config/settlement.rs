@@ -17,6 +17,9 @@ pub(crate) struct SettlementFile {
     pub(crate) name: String,
     /// `stripe`, `braintree`, `adyen`, or the name of a `[formats.<name>]` mapping.
     pub(crate) format: String,
+    /// Options of a built-in format, as the processor offers them when the report is run
+    /// (`[settlement.format_options]`; see each format's module doc).
+    pub(crate) format_options: Option<toml::Table>,
     /// A local path or glob; `{date}` is `YYYY-MM-DD`, `{yyyymmdd}` is `YYYYMMDD`.
     pub(crate) report: Option<String>,
     /// An HTTPS URL with the same placeholders.
@@ -66,9 +69,14 @@ pub(crate) fn describe(check: &SettlementSpec) -> String {
             .unwrap_or_default()
     };
     format!(
-        "\n[[settlement]]\nname = {:?}\nformat = {:?}\n{report}ledger = {{ source = {:?}, table = {:?}, id = {:?}, amount = {:?}, currency = {:?}, at = {:?}{}{}{}, amount_unit = {:?} }}\nmatch_on = {:?}\namount_tolerance_minor = {}\ndate_window_days = {}\nsettled_statuses = {:?}\ntiming_window_days = {}\n",
+        "\n[[settlement]]\nname = {:?}\nformat = {:?}\n{}{report}ledger = {{ source = {:?}, table = {:?}, id = {:?}, amount = {:?}, currency = {:?}, at = {:?}{}{}{}, amount_unit = {:?} }}\nmatch_on = {:?}\namount_tolerance_minor = {}\ndate_window_days = {}\nsettled_statuses = {:?}\ntiming_window_days = {}\n",
         check.name,
         check.format.processor(),
+        check
+            .format
+            .options_line()
+            .map(|line| format!("format_options = {line}\n"))
+            .unwrap_or_default(),
         l.source,
         l.table,
         l.id,
@@ -142,7 +150,19 @@ pub(crate) fn validate(
                 check.name
             ));
         }
-        let format = match Format::builtin(&check.format) {
+        let builtin = match &check.format_options {
+            Some(options) => match Format::builtin_with(&check.format, options) {
+                Some(format) => Some(format.map_err(|m| format!("{at}.format_options: {m}"))?),
+                None => {
+                    return Err(format!(
+                        "{at}.format_options: options are for the built-in formats (stripe, braintree, adyen); a [formats.{}] mapping has its options in its own table",
+                        check.format
+                    ));
+                }
+            },
+            None => Format::builtin(&check.format),
+        };
+        let format = match builtin {
             Some(format) => format,
             None => match mapped.get(&check.format) {
                 Some(m) => Format::Mapped(Box::new(m.clone())),

@@ -422,6 +422,7 @@ impl RowParser for Parser<'_> {
             available_at,
             payout_id: row.optional_id(self.payout.as_ref()),
             reference: row.optional_id(self.reference.as_ref()),
+            links: Default::default(),
             source: row.source(),
         })
     }
@@ -495,6 +496,7 @@ credit_values = ["H"]
             available_at: e.available.map(utc),
             payout_id: e.payout.map(Into::into),
             reference: e.reference.map(Into::into),
+            links: Default::default(),
             source: at("acme.csv", e.line),
         }
     }

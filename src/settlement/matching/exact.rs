@@ -1,6 +1,6 @@
 //! Step 2 of the matching, in its own file: a record and the ledger entry carrying its id are paired and compared.
 
-use super::{Matched, SettlementDiscrepancy, SettlementKind, Work, money};
+use super::{Matched, SettlementDiscrepancy, SettlementKind, Work, money, settled_note};
 
 impl Work<'_> {
     /// Step 2: pairs by equal id and compares them.
@@ -69,9 +69,10 @@ impl Work<'_> {
                 SettlementKind::CurrencyMismatch,
                 (None, None),
                 format!(
-                    "report {}, ledger {}",
+                    "report {}, ledger {}{}",
                     money(r.gross_minor, r.currency),
-                    money(e.amount_minor, e.currency)
+                    money(e.amount_minor, e.currency),
+                    settled_note(r)
                 ),
             )];
         }
@@ -88,14 +89,19 @@ impl Work<'_> {
                 SettlementKind::AmountMismatch,
                 (Some(e.amount_minor), Some(r.gross_minor)),
                 format!(
-                    "report {}, ledger {}{by}, tolerance {}",
+                    "report {}, ledger {}{by}, tolerance {}{}",
                     money(r.gross_minor, c),
                     money(e.amount_minor, c),
-                    money(self.rules.amount_tolerance_minor.max(0), c)
+                    money(self.rules.amount_tolerance_minor.max(0), c),
+                    settled_note(r)
                 ),
             ));
         }
-        if let Some(fee) = e.fee_minor.filter(|&fee| fee != r.fee_minor) {
+        let own_fee = r.comparable_fee();
+        if let Some(fee) = e
+            .fee_minor
+            .filter(|&fee| own_fee.is_some_and(|own| own != fee))
+        {
             findings.push(finding(
                 SettlementKind::FeeMismatch,
                 (Some(fee), Some(r.fee_minor)),
