@@ -700,6 +700,36 @@ Acme,AcmeEU,p13,o13,visa,2024-03-01 10:00:00,CET,Settled
     }
 
     #[test]
+    fn batch_from_the_file_name() {
+        assert_eq!(
+            batch_in_file_name("/r/2026-11-20/settlement_detail_report_batch_42.csv"),
+            Some("42")
+        );
+        assert_eq!(
+            batch_in_file_name("Settlement_Detail_Report_Batch_7_2026_11_20.csv"),
+            Some("7")
+        );
+        assert_eq!(
+            batch_in_file_name("settlement_detail_report_batch_.csv"),
+            None
+        );
+        assert_eq!(batch_in_file_name("sdr.csv"), None);
+        let text = "Psp Reference,Creation Date,TimeZone,Type,Modification Reference,Gross Currency,Gross Debit (GC),Gross Credit (GC),Net Currency,Net Debit (NC),Net Credit (NC),Commission (NC),Markup (NC),Scheme Fees (NC),Interchange (NC)\n\
+            ,2026-11-20 23:00:00,CET,Fee,Transaction Fees November 2026,,,,EUR,1.25,,,,,\n";
+        let outcome = parse(
+            &Format::Adyen(Default::default()),
+            "in/settlement_detail_report_batch_9.csv",
+            text,
+        );
+        assert_eq!(outcome.records.len(), 1);
+        assert_eq!(
+            outcome.records[0].record_id,
+            "9/Fee/Transaction Fees November 2026"
+        );
+        assert_eq!(outcome.records[0].payout_id.as_deref(), Some("9"));
+    }
+
+    #[test]
     fn journal_types() {
         assert_eq!(kind_of("SecondChargeback"), Kind::Dispute);
         assert_eq!(kind_of("InvoiceDeduction"), Kind::Fee);

@@ -370,6 +370,44 @@ mod tests {
     }
 
     #[test]
+    fn builtin_format_options() {
+        let table = |text: &str| -> toml::Table { toml::from_str(text).expect("toml") };
+        let stripe = Format::builtin_with(
+            "stripe",
+            &table(
+                "report = \"payout_reconciliation\"\ntimezone = \"Europe/Berlin\"\ndecimal_separator = \",\"",
+            ),
+        );
+        let Some(Ok(format)) = stripe else {
+            panic!("{stripe:?}")
+        };
+        assert!(format.spans_days());
+        assert_eq!(
+            format.options_line().as_deref(),
+            Some(
+                "{ timezone = \"Europe/Berlin\", decimal_separator = \",\", report = \"payout_reconciliation\" }"
+            )
+        );
+        assert!(!Format::Stripe(Default::default()).spans_days());
+        assert!(Format::Adyen(Default::default()).spans_days());
+        let err = |name: &str, text: &str| match Format::builtin_with(name, &table(text)) {
+            Some(Err(message)) => message,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            err("stripe", "decimal_separator = \";\""),
+            "decimal_separator: ';' is not one Stripe offers (\".\" or \",\")"
+        );
+        assert_eq!(
+            err("stripe", "timezone = \"Mars/Olympus\""),
+            "timezone: \"Mars/Olympus\" is not a time zone (an IANA name such as \"America/New_York\")"
+        );
+        assert!(err("adyen", "timezone = \"CET\"").starts_with("unknown field `timezone`"));
+        assert!(err("braintree", "x = 1").starts_with("unknown field `x`"));
+        assert_eq!(Format::builtin_with("acme", &table("")), None);
+    }
+
+    #[test]
     fn header_only_file_is_empty_outcome() {
         let text =
             "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category\r\n";

@@ -567,6 +567,40 @@ txn_o,2024-03-01 00:00:00,usd,\"1,000.00\",0.00,\"1,000.00\",charge
     }
 
     #[test]
+    fn run_parameters_timezone_decimal_separator_and_payout_reconciliation() {
+        let options = Options {
+            timezone: "America/New_York".into(),
+            decimal_separator: ',',
+            report: Report::PayoutReconciliation,
+        };
+        let format = Format::Stripe(options);
+        let text = "automatic_payout_id,balance_transaction_id,created,available_on,currency,gross,fee,net,reporting_category,source_id\n\
+            po_1,txn_1,2024-07-01 20:00:00,2024-07-03,usd,\"1.234,50\",\"3,90\",\"1.230,60\",charge,ch_1\n\
+            ,txn_2,2024-07-01 21:00:00,,usd,\"1,00\",\"0,00\",\"1,00\",charge,ch_2\n";
+        let outcome = parse(&format, "stripe.csv", text);
+        assert_eq!(
+            outcome.records,
+            vec![SettlementRecord {
+                available_at: Some(utc("2024-07-03T04:00:00Z")),
+                reference: Some("ch_1".into()),
+                payout_id: Some("po_1".into()),
+                ..rec(
+                    "txn_1",
+                    Kind::Charge,
+                    (123_450, 390, 123_060),
+                    "USD",
+                    "2024-07-02T00:00:00Z",
+                    2
+                )
+            }]
+        );
+        assert_eq!(
+            quarantine_list(&outcome),
+            [(3, "missing value in `automatic_payout_id`".to_owned())]
+        );
+    }
+
+    #[test]
     fn categories() {
         assert_eq!(kind_of("CHARGE"), Kind::Charge);
         assert_eq!(kind_of("refund_failure"), Kind::Refund);

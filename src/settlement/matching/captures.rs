@@ -148,3 +148,75 @@ impl Joined {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::super::*;
+    use crate::settlement::record::Links;
+
+    fn capture(line: u64, id: &str, gross: i64, capture: &str) -> SettlementRecord {
+        SettlementRecord {
+            links: Links {
+                capture: Some(capture.into()),
+                ..Links::default()
+            },
+            ..charge(line, id, gross, 0)
+        }
+    }
+
+    #[test]
+    fn captures_in_parts_match_their_payment_by_total() {
+        let records = vec![
+            capture(2, "pay_1", 600, "cap_a"),
+            charge(3, "pay_2", 100, 0),
+            capture(4, "pay_1", 400, "cap_b"),
+            capture(5, "pay_3", 300, "cap_c"),
+            capture(6, "pay_3", 300, "cap_c"),
+        ];
+        let ledger = vec![usd("pay_1", 1000), usd("pay_2", 100), usd("pay_3", 300)];
+        let o = run(&records, &ledger, &MatchRules::default());
+        assert_eq!(o.check_accounted(records.len(), ledger.len()), Ok(()));
+        let how: Vec<(usize, Option<usize>, MatchHow)> = o
+            .matched
+            .iter()
+            .map(|m| (m.record, m.ledger, m.how))
+            .collect();
+        assert_eq!(
+            how,
+            [
+                (0, Some(0), MatchHow::ExactId),
+                (1, Some(1), MatchHow::ExactId),
+                (2, None, MatchHow::Captures),
+            ]
+        );
+        // the same capture twice is a duplicate, not two parts
+        let pay_3 = || "pay_3".to_string();
+        assert_eq!(
+            findings(&o, &records, &ledger),
+            [(
+                "duplicate_in_report",
+                vec![pay_3(), pay_3()],
+                vec![pay_3()],
+                None,
+                None
+            )]
+        );
+    }
+
+    #[test]
+    fn captures_whose_total_differs_are_one_finding_naming_every_part() {
+        let records = vec![
+            capture(2, "pay_1", 600, "cap_a"),
+            capture(3, "pay_1", 300, "cap_b"),
+        ];
+        let ledger = vec![usd("pay_1", 1000)];
+        let o = run(&records, &ledger, &MatchRules::default());
+        assert_eq!(o.check_accounted(records.len(), ledger.len()), Ok(()));
+        assert!(o.matched.is_empty());
+        assert_eq!(o.discrepancies.len(), 1);
+        assert_eq!(o.discrepancies[0].kind, SettlementKind::AmountMismatch);
+        assert_eq!(o.discrepancies[0].records, [0, 1]);
+        assert_eq!(o.discrepancies[0].actual_minor, Some(900));
+    }
+}
