@@ -27,7 +27,9 @@
 //! money moves or is about to (`submitted_for_settlement`, `settling`, `settlement_pending`,
 //! `settlement_confirmed`, `settled`; written with spaces or underscores, any case) make
 //! records; a row in any other status (voided, declined, authorized…) is quarantined, since a
-//! settlement file should not contain it. The export has no options a run could change.
+//! settlement file should not contain it. The export has no options a run could change; the
+//! format option `report = "settlement_batch_summary"` reads Braintree's settlement batch summary
+//! instead ([`super::braintree_summary`]).
 
 use serde::Deserialize;
 
@@ -52,15 +54,48 @@ const SETTLING_STATUSES: [&str; 5] = [
     "settled",
 ];
 
-/// The transaction search export has no options; the table exists so that a `format_options`
-/// table for it is refused with a clear message rather than ignored.
+/// Which Braintree report the file is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Report {
+    /// The transaction search export (this module).
+    #[default]
+    TransactionSearch,
+    /// The settlement batch summary ([`super::braintree_summary`]).
+    SettlementBatchSummary,
+}
+
+/// The format options. The transaction search export has none; the settlement batch summary
+/// needs the currency of each merchant account, which it does not name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Options {}
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    pub(crate) report: Report,
+    /// Merchant account id → ISO 4217 code, for the settlement batch summary.
+    pub(crate) currencies: std::collections::BTreeMap<String, String>,
+    /// The custom field the summary was grouped by (its column), if any.
+    pub(crate) group_by_custom_field: Option<String>,
+}
 
 impl Options {
+    /// `Err` names an option that cannot work.
     pub(crate) fn validate(&self) -> Result<(), String> {
-        Ok(())
+        for (account, code) in &self.currencies {
+            crate::money::Currency::parse(code).map_err(|_| {
+                format!("currencies.{account}: {code:?} is not an ISO 4217 currency code")
+            })?;
+        }
+        match self.report {
+            Report::SettlementBatchSummary if self.currencies.is_empty() => Err(
+                "currencies: the settlement batch summary does not name its currency; map each merchant account to its currency code".to_owned(),
+            ),
+            Report::TransactionSearch
+                if !self.currencies.is_empty() || self.group_by_custom_field.is_some() =>
+            {
+                Err("currencies and group_by_custom_field are options of report = \"settlement_batch_summary\"".to_owned())
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 
 pub(crate) mod adyen;
 pub(crate) mod braintree;
+mod braintree_summary;
 pub(crate) mod check;
 mod csv_rows;
 pub(crate) mod fetch;
@@ -173,9 +174,18 @@ pub fn parse_report(
         Format::Stripe(options) => drive(path, reader, b',', "Stripe", |columns| {
             stripe::Parser::new(columns, options)
         }),
-        Format::Braintree(options) => drive(path, reader, b',', "Braintree", |columns| {
-            braintree::Parser::new(columns, options)
-        }),
+        Format::Braintree(options) => match options.report {
+            braintree::Report::TransactionSearch => {
+                drive(path, reader, b',', "Braintree", |columns| {
+                    braintree::Parser::new(columns, options)
+                })
+            }
+            braintree::Report::SettlementBatchSummary => {
+                drive(path, reader, b',', "Braintree", |columns| {
+                    braintree_summary::Parser::new(columns, options)
+                })
+            }
+        },
         Format::Adyen(options) => drive(path, reader, b',', "Adyen", |columns| {
             adyen::Parser::new(columns, options)
         }),

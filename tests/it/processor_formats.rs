@@ -30,7 +30,9 @@ async fn ledger(dir: &Path, rows: &[(&str, i64, &str, &str)]) -> String {
     .await
 }
 
-fn config(format: &str, report: &str, options: &[(&str, &str)], match_on: &str) -> String {
+/// A `[[settlement]]` check named `check`; `options` is the body of its `format_options` inline
+/// table (none when empty).
+fn config(format: &str, report: &str, options: &str, match_on: &str) -> String {
     let config = TestConfig::new()
         .store("STORE_URL")
         .source("ledger", "LEDGER_URL")
@@ -51,11 +53,7 @@ fn config(format: &str, report: &str, options: &[(&str, &str)], match_on: &str) 
         .set("timing_window_days", 3);
     let mut text = config.to_toml();
     if !options.is_empty() {
-        let pairs: Vec<String> = options
-            .iter()
-            .map(|(k, v)| format!("{k} = {v:?}"))
-            .collect();
-        text.push_str(&format!("format_options = {{ {} }}\n", pairs.join(", ")));
+        text.push_str(&format!("format_options = {{ {options} }}\n"));
     }
     text
 }
@@ -151,7 +149,7 @@ async fn adyen_settlement_details_batch() {
         &config(
             "adyen",
             "reports/settlement_detail_report_batch_*.csv",
-            &[],
+            "",
             "record_id",
         ),
     );
@@ -238,12 +236,7 @@ async fn braintree_transaction_search_export() {
     write(
         dir,
         "recon.toml",
-        &config(
-            "braintree",
-            "reports/braintree-{date}.csv",
-            &[],
-            "record_id",
-        ),
+        &config("braintree", "reports/braintree-{date}.csv", "", "record_id"),
     );
     let ledger = ledger(
         dir,
@@ -306,11 +299,7 @@ async fn stripe_payout_reconciliation_with_run_parameters() {
         &config(
             "stripe",
             "reports/stripe-{date}.csv",
-            &[
-                ("report", "payout_reconciliation"),
-                ("timezone", "Europe/Berlin"),
-                ("decimal_separator", ","),
-            ],
+            r#"report = "payout_reconciliation", timezone = "Europe/Berlin", decimal_separator = ",""#,
             "reference",
         ),
     );
@@ -350,5 +339,89 @@ async fn stripe_payout_reconciliation_with_run_parameters() {
             r#"{"file":"reports/stripe-2026-11-20.csv","line":"6"}"#
         )
         .starts_with("bad number in `gross`: `7.00`"),
+    );
+}
+
+/// Braintree's settlement batch summary: one total per merchant account, card type and kind,
+/// matched against a ledger view of the day's totals keyed the same way.
+#[tokio::test]
+async fn braintree_settlement_batch_summary() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    std::fs::create_dir_all(dir.join("reports")).unwrap();
+    write(
+        dir,
+        "reports/braintree-summary-2026-11-20.csv",
+        &fixture("braintree/settlement_batch_summary.csv"),
+    );
+    write(
+        dir,
+        "recon.toml",
+        &config(
+            "braintree",
+            "reports/braintree-summary-{date}.csv",
+            r#"report = "settlement_batch_summary", currencies = { acme_usd = "USD", acme_jpy = "JPY" }"#,
+            "record_id",
+        ),
+    );
+    let ledger = ledger(
+        dir,
+        &[
+            (
+                "2026-11-20/acme_usd/Visa/sale",
+                120_000,
+                "USD",
+                "2026-11-20 00:00:00",
+            ),
+            (
+                "2026-11-20/acme_usd/Visa/credit",
+                -2_500,
+                "USD",
+                "2026-11-20 00:00:00",
+            ),
+            (
+                "2026-11-20/acme_usd/MasterCard/sale",
+                45_000,
+                "USD",
+                "2026-11-20 00:00:00",
+            ),
+            (
+                "2026-11-20/acme_jpy/JCB/sale",
+                9_000,
+                "JPY",
+                "2026-11-20 00:00:00",
+            ),
+        ],
+    )
+    .await;
+    let (code, got, accounting, summary) = run(dir, &ledger).await;
+    assert_eq!(code, Some(1), "{summary}");
+    assert_eq!(
+        got,
+        found(&[
+            (
+                "amount_mismatch",
+                r#"{"id":"2026-11-20/acme_usd/MasterCard/sale"}"#
+            ),
+            (
+                "quarantined_row",
+                r#"{"file":"reports/braintree-summary-2026-11-20.csv","line":"6"}"#
+            ),
+        ])
+    );
+    assert_eq!(
+        accounting,
+        "reports/braintree-summary-2026-11-20.csv: 5 rows = 3 matched + 1 in discrepancies + 1 quarantined; \
+         ledger payments: 4 rows = 3 matched + 1 in discrepancies + 0 not expected + 0 set aside"
+    );
+    assert!(
+        detail(
+            &summary,
+            "quarantined_row",
+            r#"{"file":"reports/braintree-summary-2026-11-20.csv","line":"6"}"#
+        )
+        .starts_with(
+            "no currency for merchant account `acme_eur`: name it in format_options.currencies"
+        ),
     );
 }
