@@ -247,3 +247,45 @@ pub(crate) fn validate(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Validates one check of `format` whose section ends with `extra`.
+    fn check(format: &str, extra: &str) -> Result<Vec<SettlementSpec>, String> {
+        let text = format!(
+            "name = \"s\"\nformat = \"{format}\"\nreport = \"r.csv\"\n\
+             ledger = {{ source = \"ledger\", table = \"t\", id = \"id\", amount = \"a\", currency = \"c\", at = \"at\" }}\n{extra}"
+        );
+        let file: SettlementFile = toml::from_str(&text).map_err(|e| e.to_string())?;
+        let sources = BTreeSet::from(["ledger".to_owned()]);
+        validate(&[file], &BTreeMap::new(), &sources, &mut BTreeSet::new())
+    }
+
+    #[test]
+    fn format_options_are_read_for_the_builtin_format_and_checked() {
+        let specs = check(
+            "stripe",
+            "[format_options]\nreport = \"payout_reconciliation\"\ntimezone = \"Europe/Paris\"",
+        )
+        .expect("valid options");
+        assert!(specs[0].format.spans_days());
+        assert!(describe(&specs[0]).contains(
+            "format = \"stripe\"\nformat_options = { timezone = \"Europe/Paris\", decimal_separator = \".\", report = \"payout_reconciliation\" }\n"
+        ));
+        assert_eq!(
+            check("stripe", "[format_options]\ndecimal_separator = \"'\"").unwrap_err(),
+            "settlement[0] (\"s\").format_options: decimal_separator: '\\'' is not one Stripe offers (\".\" or \",\")"
+        );
+        assert!(
+            check("stripe", "[format_options]\ncolumns = [\"gross\"]")
+                .unwrap_err()
+                .starts_with("settlement[0] (\"s\").format_options: unknown field `columns`")
+        );
+        assert_eq!(
+            check("acme", "[format_options]\ntimezone = \"UTC\"").unwrap_err(),
+            "settlement[0] (\"s\").format_options: options are for the built-in formats (stripe, braintree, adyen); a [formats.acme] mapping has its options in its own table"
+        );
+    }
+}

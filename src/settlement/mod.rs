@@ -86,6 +86,22 @@ impl Format {
                 options.decimal_separator,
                 options.report.as_str()
             )),
+            Format::Braintree(options) if *options != braintree::Options::default() => {
+                let currencies: Vec<String> = options
+                    .currencies
+                    .iter()
+                    .map(|(account, code)| format!("{account:?} = {code:?}"))
+                    .collect();
+                Some(format!(
+                    "{{ report = \"settlement_batch_summary\", currencies = {{ {} }}{} }}",
+                    currencies.join(", "),
+                    options
+                        .group_by_custom_field
+                        .as_ref()
+                        .map(|field| format!(", group_by_custom_field = {field:?}"))
+                        .unwrap_or_default()
+                ))
+            }
             _ => None,
         }
     }
@@ -411,6 +427,34 @@ mod tests {
         assert_eq!(
             err("stripe", "timezone = \"Mars/Olympus\""),
             "timezone: \"Mars/Olympus\" is not a time zone (an IANA name such as \"America/New_York\")"
+        );
+        let summary = Format::builtin_with(
+            "braintree",
+            &table("report = \"settlement_batch_summary\"\ncurrencies = { acme_usd = \"USD\" }"),
+        );
+        let Some(Ok(summary)) = summary else {
+            panic!("{summary:?}")
+        };
+        assert_eq!(
+            summary.options_line().as_deref(),
+            Some(
+                "{ report = \"settlement_batch_summary\", currencies = { \"acme_usd\" = \"USD\" } }"
+            )
+        );
+        assert_eq!(
+            err("braintree", "report = \"settlement_batch_summary\""),
+            "currencies: the settlement batch summary does not name its currency; map each merchant account to its currency code"
+        );
+        assert_eq!(
+            err(
+                "braintree",
+                "report = \"settlement_batch_summary\"\ncurrencies = { a = \"EUX\" }"
+            ),
+            "currencies.a: \"EUX\" is not an ISO 4217 currency code"
+        );
+        assert_eq!(
+            err("braintree", "currencies = { a = \"EUR\" }"),
+            "currencies and group_by_custom_field are options of report = \"settlement_batch_summary\""
         );
         assert!(err("adyen", "timezone = \"CET\"").starts_with("unknown field `timezone`"));
         assert!(err("braintree", "x = 1").starts_with("unknown field `x`"));

@@ -112,7 +112,9 @@ fn detail(summary: &serde_json::Value, kind: &str, key: &str) -> String {
         .as_array()
         .unwrap()
         .iter()
-        .find(|d| d["kind"] == kind && d["key"].to_string() == key)
+        .find(|d| {
+            d["kind"] == kind && d["key"] == serde_json::from_str::<serde_json::Value>(key).unwrap()
+        })
         .unwrap_or_else(|| panic!("no {kind} {key} in {summary}"))["detail"]
         .as_str()
         .unwrap()
