@@ -399,42 +399,24 @@ Acme,AcmeEU,8815000000000005,order-2005,visa,2024-03-01 10:00:00,CET,Settled,882
             };
         let capture = |r, reference, capture| tied(r, reference, None, Some(capture));
         let modifies = |r, reference, payment| tied(r, reference, Some(payment), None);
-        let cross_currency = SettlementRecord {
-            links: Links {
-                settled_as: Some(SettledAs {
-                    currency: cur("EUR"),
-                    fee_minor: 200,
-                    net_minor: 9700,
-                }),
-                ..capture(
-                    line(
-                        "8815000000000005",
-                        Kind::Charge,
-                        (11000, 0, 11000),
-                        "USD",
-                        "2024-03-01T09:00:00Z",
-                        "42",
-                        10,
-                    ),
-                    "order-2005",
-                    "8825000000000017",
-                )
-                .links
-            },
-            ..capture(
-                line(
-                    "8815000000000005",
-                    Kind::Charge,
-                    (11000, 0, 11000),
-                    "USD",
-                    "2024-03-01T09:00:00Z",
-                    "42",
-                    10,
-                ),
-                "order-2005",
-                "8825000000000017",
-            )
-        };
+        let mut cross_currency = capture(
+            line(
+                "8815000000000005",
+                Kind::Charge,
+                (11000, 0, 11000),
+                "USD",
+                "2024-03-01T09:00:00Z",
+                "42",
+                10,
+            ),
+            "order-2005",
+            "8825000000000017",
+        );
+        cross_currency.links.settled_as = Some(SettledAs {
+            currency: cur("EUR"),
+            fee_minor: 200,
+            net_minor: 9700,
+        });
         assert_eq!(
             outcome.records,
             vec![

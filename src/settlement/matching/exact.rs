@@ -466,4 +466,35 @@ mod tests {
             ]
         );
     }
+
+    /// Presented in USD, settled in EUR: matched on the USD gross, the ledger's fee (in USD)
+    /// not compared with a fee charged in EUR, the settlement shown with any finding.
+    #[test]
+    fn cross_currency_lines_match_on_gross_and_show_their_settlement() {
+        let settled = |mut r: SettlementRecord| {
+            r.links.settled_as = Some(crate::settlement::record::SettledAs {
+                currency: cur("EUR"),
+                fee_minor: 200,
+                net_minor: 9700,
+            });
+            r
+        };
+        let records = vec![
+            settled(charge(2, "psp_1", 11000, 0)),
+            settled(charge(3, "psp_2", 11000, 0)),
+        ];
+        let ledger = vec![
+            with_fee(usd("psp_1", 11000), 222),
+            with_fee(usd("psp_2", 10000), 222),
+        ];
+        let o = run(&records, &ledger, &MatchRules::default());
+        assert_eq!(o.check_accounted(records.len(), ledger.len()), Ok(()));
+        assert_eq!(matches(&o, &records, &ledger).len(), 1);
+        assert_eq!(
+            details(&o),
+            [
+                "report 110.00 USD, ledger 100.00 USD (report − ledger = 10.00 USD), tolerance 0.00 USD (settled as 97.00 EUR net, fee 2.00 EUR)"
+            ]
+        );
+    }
 }
