@@ -267,12 +267,12 @@ mod tests {
     fn format_options_are_read_for_the_builtin_format_and_checked() {
         let specs = check(
             "stripe",
-            "[format_options]\nreport = \"payout_reconciliation\"\ntimezone = \"Europe/Paris\"",
+            "[format_options]\nreport_type = \"payout_reconciliation\"\ntimezone = \"Europe/Paris\"",
         )
         .expect("valid options");
         assert!(specs[0].format.spans_days());
         assert!(describe(&specs[0]).contains(
-            "format = \"stripe\"\nformat_options = { timezone = \"Europe/Paris\", decimal_separator = \".\", report = \"payout_reconciliation\" }\n"
+            "format = \"stripe\"\nformat_options = { timezone = \"Europe/Paris\", decimal_separator = \".\", report_type = \"payout_reconciliation\" }\n"
         ));
         assert_eq!(
             check("stripe", "[format_options]\ndecimal_separator = \"'\"").unwrap_err(),

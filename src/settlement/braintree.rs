@@ -28,7 +28,7 @@
 //! `settlement_confirmed`, `settled`; written with spaces or underscores, any case) make
 //! records; a row in any other status (voided, declined, authorized…) is quarantined, since a
 //! settlement file should not contain it. The export has no options a run could change; the
-//! format option `report = "settlement_batch_summary"` reads Braintree's settlement batch summary
+//! format option `report_type = "settlement_batch_summary"` reads Braintree's settlement batch summary
 //! instead ([`super::braintree_summary`]).
 
 use serde::Deserialize;
@@ -70,7 +70,7 @@ pub enum Report {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Options {
-    pub(crate) report: Report,
+    pub(crate) report_type: Report,
     /// Merchant account id → ISO 4217 code, for the settlement batch summary.
     pub(crate) currencies: std::collections::BTreeMap<String, String>,
     /// The custom field the summary was grouped by (its column), if any.
@@ -85,14 +85,14 @@ impl Options {
                 format!("currencies.{account}: {code:?} is not an ISO 4217 currency code")
             })?;
         }
-        match self.report {
+        match self.report_type {
             Report::SettlementBatchSummary if self.currencies.is_empty() => Err(
                 "currencies: the settlement batch summary does not name its currency; map each merchant account to its currency code".to_owned(),
             ),
             Report::TransactionSearch
                 if !self.currencies.is_empty() || self.group_by_custom_field.is_some() =>
             {
-                Err("currencies and group_by_custom_field are options of report = \"settlement_batch_summary\"".to_owned())
+                Err("currencies and group_by_custom_field are options of report_type = \"settlement_batch_summary\"".to_owned())
             }
             _ => Ok(()),
         }

@@ -169,7 +169,7 @@ mod tests {
 
     fn options(group_by: Option<&str>) -> Format {
         Format::Braintree(Options {
-            report: Report::SettlementBatchSummary,
+            report_type: Report::SettlementBatchSummary,
             currencies: [("acme_usd", "USD"), ("acme_jpy", "JPY")]
                 .into_iter()
                 .map(|(a, c)| (a.to_owned(), c.to_owned()))

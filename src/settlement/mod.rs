@@ -81,10 +81,10 @@ impl Format {
     pub(crate) fn options_line(&self) -> Option<String> {
         match self {
             Format::Stripe(options) if *options != stripe::Options::default() => Some(format!(
-                "{{ timezone = {:?}, decimal_separator = \"{}\", report = \"{}\" }}",
+                "{{ timezone = {:?}, decimal_separator = \"{}\", report_type = \"{}\" }}",
                 options.timezone,
                 options.decimal_separator,
-                options.report.as_str()
+                options.report_type.as_str()
             )),
             Format::Braintree(options) if *options != braintree::Options::default() => {
                 let currencies: Vec<String> = options
@@ -93,7 +93,7 @@ impl Format {
                     .map(|(account, code)| format!("{account:?} = {code:?}"))
                     .collect();
                 Some(format!(
-                    "{{ report = \"settlement_batch_summary\", currencies = {{ {} }}{} }}",
+                    "{{ report_type = \"settlement_batch_summary\", currencies = {{ {} }}{} }}",
                     currencies.join(", "),
                     options
                         .group_by_custom_field
@@ -121,7 +121,7 @@ impl Format {
     /// rows the report names, whatever their day.
     pub(crate) fn spans_days(&self) -> bool {
         match self {
-            Format::Stripe(options) => options.report == stripe::Report::PayoutReconciliation,
+            Format::Stripe(options) => options.report_type == stripe::Report::PayoutReconciliation,
             Format::Adyen(_) => true,
             Format::Braintree(_) | Format::Mapped(_) => false,
         }
@@ -190,7 +190,7 @@ pub fn parse_report(
         Format::Stripe(options) => drive(path, reader, b',', "Stripe", |columns| {
             stripe::Parser::new(columns, options)
         }),
-        Format::Braintree(options) => match options.report {
+        Format::Braintree(options) => match options.report_type {
             braintree::Report::TransactionSearch => {
                 drive(path, reader, b',', "Braintree", |columns| {
                     braintree::Parser::new(columns, options)
@@ -401,7 +401,7 @@ mod tests {
         let stripe = Format::builtin_with(
             "stripe",
             &table(
-                "report = \"payout_reconciliation\"\ntimezone = \"Europe/Berlin\"\ndecimal_separator = \",\"",
+                "report_type = \"payout_reconciliation\"\ntimezone = \"Europe/Berlin\"\ndecimal_separator = \",\"",
             ),
         );
         let Some(Ok(format)) = stripe else {
@@ -411,15 +411,27 @@ mod tests {
         assert_eq!(
             format.options_line().as_deref(),
             Some(
-                "{ timezone = \"Europe/Berlin\", decimal_separator = \",\", report = \"payout_reconciliation\" }"
+                "{ timezone = \"Europe/Berlin\", decimal_separator = \",\", report_type = \"payout_reconciliation\" }"
             )
         );
         assert!(!Format::Stripe(Default::default()).spans_days());
-        assert!(Format::Adyen(Default::default()).spans_days());
         let err = |name: &str, text: &str| match Format::builtin_with(name, &table(text)) {
             Some(Err(message)) => message,
             other => panic!("{other:?}"),
         };
+        let versioned = Format::builtin_with(
+            "stripe",
+            &table("report_type = \"payout_reconciliation.itemized.5\""),
+        );
+        assert!(
+            matches!(versioned, Some(Ok(ref f)) if f.spans_days()),
+            "{versioned:?}"
+        );
+        assert!(
+            err("stripe", "report_type = \"ending_balance_reconciliation.itemized.4\"")
+                .starts_with("\"ending_balance_reconciliation.itemized.4\" is not an itemized report this format reads")
+        );
+        assert!(Format::Adyen(Default::default()).spans_days());
         assert_eq!(
             err("stripe", "decimal_separator = \";\""),
             "decimal_separator: ';' is not one Stripe offers (\".\" or \",\")"
@@ -430,7 +442,9 @@ mod tests {
         );
         let summary = Format::builtin_with(
             "braintree",
-            &table("report = \"settlement_batch_summary\"\ncurrencies = { acme_usd = \"USD\" }"),
+            &table(
+                "report_type = \"settlement_batch_summary\"\ncurrencies = { acme_usd = \"USD\" }",
+            ),
         );
         let Some(Ok(summary)) = summary else {
             panic!("{summary:?}")
@@ -438,23 +452,23 @@ mod tests {
         assert_eq!(
             summary.options_line().as_deref(),
             Some(
-                "{ report = \"settlement_batch_summary\", currencies = { \"acme_usd\" = \"USD\" } }"
+                "{ report_type = \"settlement_batch_summary\", currencies = { \"acme_usd\" = \"USD\" } }"
             )
         );
         assert_eq!(
-            err("braintree", "report = \"settlement_batch_summary\""),
+            err("braintree", "report_type = \"settlement_batch_summary\""),
             "currencies: the settlement batch summary does not name its currency; map each merchant account to its currency code"
         );
         assert_eq!(
             err(
                 "braintree",
-                "report = \"settlement_batch_summary\"\ncurrencies = { a = \"EUX\" }"
+                "report_type = \"settlement_batch_summary\"\ncurrencies = { a = \"EUX\" }"
             ),
             "currencies.a: \"EUX\" is not an ISO 4217 currency code"
         );
         assert_eq!(
             err("braintree", "currencies = { a = \"EUR\" }"),
-            "currencies and group_by_custom_field are options of report = \"settlement_batch_summary\""
+            "currencies and group_by_custom_field are options of report_type = \"settlement_batch_summary\""
         );
         assert!(err("adyen", "timezone = \"CET\"").starts_with("unknown field `timezone`"));
         assert!(err("braintree", "x = 1").starts_with("unknown field `x`"));

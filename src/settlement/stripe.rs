@@ -20,8 +20,9 @@
 //! - `timezone` (Stripe's `timezone` parameter, default `Etc/UTC`): the zone of the columns
 //!   without `_utc` (`created`, `available_on`); the `_utc` columns are UTC whatever it is.
 //! - `decimal_separator` (Stripe's `decimal_separator` parameter, `.` by default, or `,`): amounts
-//!   such as `"1.234,56"`, quoted by Stripe since the file stays comma-separated.
-//! - `report`: `balance_change_from_activity` (default) or `payout_reconciliation`. A payout
+//!   such as `1.234,56` (the other separator groups thousands), quoted in the comma-separated file.
+//! - `report_type`: the run's report type, `balance_change_from_activity` (default) or
+//!   `payout_reconciliation`, with or without Stripe's `.itemized.<version>` suffix. A payout
 //!   reconciliation report lists the lines each payout settled, many of them booked on earlier
 //!   days: every line must name its `automatic_payout_id`, and the check reads the ledger rows the
 //!   report names whatever day they were booked (see [`super::Format::spans_days`]).
@@ -36,13 +37,33 @@ pub(crate) const PROCESSOR: &str = "stripe";
 
 /// Which itemized report the file is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String")]
 pub enum Report {
     /// `balance_change_from_activity.itemized.*`: the day's balance transactions.
     #[default]
     BalanceChangeFromActivity,
     /// `payout_reconciliation.itemized.*`: the lines settled by the day's automatic payouts.
     PayoutReconciliation,
+}
+
+impl TryFrom<String> for Report {
+    type Error = String;
+
+    /// `payout_reconciliation` or `payout_reconciliation.itemized.5` alike.
+    fn try_from(name: String) -> Result<Report, String> {
+        let family = name.split('.').next().unwrap_or_default();
+        [
+            Report::BalanceChangeFromActivity,
+            Report::PayoutReconciliation,
+        ]
+        .into_iter()
+        .find(|report| report.as_str() == family)
+        .ok_or_else(|| {
+            format!(
+                "{name:?} is not an itemized report this format reads (balance_change_from_activity or payout_reconciliation)"
+            )
+        })
+    }
 }
 
 impl Report {
@@ -60,7 +81,7 @@ impl Report {
 pub struct Options {
     pub(crate) timezone: String,
     pub(crate) decimal_separator: char,
-    pub(crate) report: Report,
+    pub(crate) report_type: Report,
 }
 
 impl Default for Options {
@@ -68,7 +89,7 @@ impl Default for Options {
         Options {
             timezone: "Etc/UTC".to_owned(),
             decimal_separator: '.',
-            report: Report::default(),
+            report_type: Report::default(),
         }
     }
 }
@@ -126,7 +147,7 @@ pub(crate) struct Parser {
     source_id: Option<Col>,
     payout: Option<Col>,
     decimal_separator: char,
-    report: Report,
+    report_type: Report,
 }
 
 impl Parser {
@@ -143,7 +164,7 @@ impl Parser {
         let fee = columns.required("fee");
         let net = columns.required("net");
         let category = columns.required("reporting_category");
-        let payout = match options.report {
+        let payout = match options.report_type {
             Report::BalanceChangeFromActivity => columns.optional("automatic_payout_id"),
             Report::PayoutReconciliation => Some(columns.required("automatic_payout_id")),
         };
@@ -159,7 +180,7 @@ impl Parser {
             source_id: columns.optional("source_id"),
             payout,
             decimal_separator: options.decimal_separator,
-            report: options.report,
+            report_type: options.report_type,
         }
     }
 }
@@ -178,7 +199,7 @@ impl RowParser for Parser {
             None => None,
         };
         let reference = row.optional_id(self.source_id.as_ref());
-        let automatic_payout = match (self.report, &self.payout) {
+        let automatic_payout = match (self.report_type, &self.payout) {
             (Report::PayoutReconciliation, Some(col)) => Some(Id::from(row.required(col)?)),
             _ => row.optional_id(self.payout.as_ref()),
         };
@@ -571,7 +592,7 @@ txn_o,2024-03-01 00:00:00,usd,\"1,000.00\",0.00,\"1,000.00\",charge
         let options = Options {
             timezone: "America/New_York".into(),
             decimal_separator: ',',
-            report: Report::PayoutReconciliation,
+            report_type: Report::PayoutReconciliation,
         };
         let format = Format::Stripe(options);
         let text = "automatic_payout_id,balance_transaction_id,created,available_on,currency,gross,fee,net,reporting_category,source_id\n\

@@ -301,7 +301,7 @@ async fn stripe_payout_reconciliation_with_run_parameters() {
         &config(
             "stripe",
             "reports/stripe-{date}.csv",
-            r#"report = "payout_reconciliation", timezone = "Europe/Berlin", decimal_separator = ",""#,
+            r#"report_type = "payout_reconciliation", timezone = "Europe/Berlin", decimal_separator = ",""#,
             "reference",
         ),
     );
@@ -362,7 +362,7 @@ async fn braintree_settlement_batch_summary() {
         &config(
             "braintree",
             "reports/braintree-summary-{date}.csv",
-            r#"report = "settlement_batch_summary", currencies = { acme_usd = "USD", acme_jpy = "JPY" }"#,
+            r#"report_type = "settlement_batch_summary", currencies = { acme_usd = "USD", acme_jpy = "JPY" }"#,
             "record_id",
         ),
     );
