@@ -273,7 +273,7 @@ impl RowParser for Parser {
             available_at: None,
             payout_id: batch,
             reference,
-            links,
+            links: links.boxed(),
             source: row.source(),
         })
     }
@@ -346,7 +346,7 @@ mod tests {
             available_at: None,
             payout_id: e.batch.map(Into::into),
             reference: e.reference.map(Into::into),
-            links: Links::default(),
+            links: None,
             source: at("sdr.csv", e.line),
         }
     }
@@ -393,7 +393,8 @@ Acme,AcmeEU,8815000000000005,order-2005,visa,2024-03-01 10:00:00,CET,Settled,882
                         payment: payment.map(Into::into),
                         capture: capture.map(Into::into),
                         settled_as: None,
-                    },
+                    }
+                    .boxed(),
                     ..r
                 }
             };
@@ -412,11 +413,15 @@ Acme,AcmeEU,8815000000000005,order-2005,visa,2024-03-01 10:00:00,CET,Settled,882
             "order-2005",
             "8825000000000017",
         );
-        cross_currency.links.settled_as = Some(SettledAs {
-            currency: cur("EUR"),
-            fee_minor: 200,
-            net_minor: 9700,
-        });
+        cross_currency.links = Links {
+            settled_as: Some(SettledAs {
+                currency: cur("EUR"),
+                fee_minor: 200,
+                net_minor: 9700,
+            }),
+            ..cross_currency.links().clone()
+        }
+        .boxed();
         assert_eq!(
             outcome.records,
             vec![
@@ -561,7 +566,8 @@ Acme,AcmeEU,8815000000000005,order-2005,visa,2024-03-01 10:00:00,CET,Settled,882
                     links: Links {
                         payment: Some("8815000000000009".into()),
                         ..Links::default()
-                    },
+                    }
+                    .boxed(),
                     // no modification reference in this file: the line's place stands in
                     ..base(
                         "Refunded/line 4",
@@ -617,7 +623,8 @@ Acme,AcmeEU,p13,o13,visa,2024-03-01 10:00:00,CET,Settled
                 links: Links {
                     capture: Some("m1".into()),
                     ..Links::default()
-                },
+                }
+                .boxed(),
                 ..r
             })
             .collect::<Vec<_>>()

@@ -104,8 +104,10 @@ pub(crate) struct SettlementRecord {
     pub(crate) payout_id: Option<Id>,
     /// Reference that links the line to our ledger (merchant reference, order id), when present.
     pub(crate) reference: Option<Id>,
-    /// How the line relates to its payment, and what it settled as (formats that say so).
-    pub(crate) links: Links,
+    /// How the line relates to its payment, and what it settled as, for the formats that say
+    /// so; `None` when there is nothing to say (boxed: most lines of most formats have none, and
+    /// a million-line report should not carry the room for it on every line).
+    pub(crate) links: Option<Box<Links>>,
     pub(crate) source: SourceLine,
 }
 
@@ -123,6 +125,20 @@ pub(crate) struct Links {
     pub(crate) capture: Option<Id>,
     /// The line as settled, when that was in another currency than its gross.
     pub(crate) settled_as: Option<SettledAs>,
+}
+
+/// The links of a line that has none.
+static NO_LINKS: Links = Links {
+    payment: None,
+    capture: None,
+    settled_as: None,
+};
+
+impl Links {
+    /// `None` when nothing is linked, for [`SettlementRecord::links`].
+    pub(crate) fn boxed(self) -> Option<Box<Links>> {
+        (self != NO_LINKS).then(|| Box::new(self))
+    }
 }
 
 /// A line's fee and net in the currency it settled in (see the module doc).
@@ -159,7 +175,12 @@ impl SettlementRecord {
     /// The fee to compare with a ledger's fee: none when the line settled in another currency
     /// (its fee is not known in the currency the ledger booked).
     pub(crate) fn comparable_fee(&self) -> Option<i64> {
-        self.links.settled_as.is_none().then_some(self.fee_minor)
+        self.links().settled_as.is_none().then_some(self.fee_minor)
+    }
+
+    /// The line's links (all `None` for a line that has none).
+    pub(crate) fn links(&self) -> &Links {
+        self.links.as_deref().unwrap_or(&NO_LINKS)
     }
 }
 
@@ -246,7 +267,7 @@ mod tests {
             available_at: None,
             payout_id: None,
             reference: None,
-            links: Links::default(),
+            links: None,
             source: SourceLine {
                 path: "r.csv".into(),
                 line: 2,
@@ -268,9 +289,11 @@ mod tests {
             links: Links {
                 settled_as: Some(settled_as),
                 ..Links::default()
-            },
+            }
+            .boxed(),
             ..record
         };
+        assert_eq!(Links::default().boxed(), None);
         assert_eq!(cross.comparable_fee(), None);
     }
 }

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::{MatchHow, MatchOn, MatchOutcome, Matched, record_key};
-use crate::settlement::record::{Kind, SettledAs, SettlementRecord};
+use crate::settlement::record::{Kind, Links, SettledAs, SettlementRecord};
 
 /// The records with each payment's captures joined, and where each joined record came from.
 pub(super) struct Joined {
@@ -23,6 +23,10 @@ pub(super) struct Joined {
 
 /// `None` when no payment was captured in parts (the records are matched as they are).
 pub(super) fn join(records: &[SettlementRecord], on: MatchOn) -> Option<Joined> {
+    // most reports name no capture at all: one look at each line, nothing built
+    if !records.iter().any(|r| r.links().capture.is_some()) {
+        return None;
+    }
     let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, r) in records.iter().enumerate() {
         if r.kind == Kind::Charge
@@ -70,9 +74,8 @@ fn total(records: &[SettlementRecord], group: &[usize]) -> Option<SettlementReco
     let mut captures = HashSet::new();
     let first = &records[*group.first()?];
     let mut total = first.clone();
-    total.links.capture = None;
     let (mut gross, mut fee, mut net) = (0i64, 0i64, 0i64);
-    let mut settled = first.links.settled_as.map(|s| SettledAs {
+    let mut settled = first.links().settled_as.map(|s| SettledAs {
         fee_minor: 0,
         net_minor: 0,
         ..s
@@ -80,20 +83,20 @@ fn total(records: &[SettlementRecord], group: &[usize]) -> Option<SettlementReco
     for &i in group {
         let r = &records[i];
         let capture = r
-            .links
+            .links()
             .capture
             .as_deref()
             .filter(|c| !c.trim().is_empty())?;
         if !captures.insert(capture)
             || r.currency != first.currency
-            || r.links.settled_as.map(|s| s.currency) != settled.map(|s| s.currency)
+            || r.links().settled_as.map(|s| s.currency) != settled.map(|s| s.currency)
         {
             return None;
         }
         gross = gross.checked_add(r.gross_minor)?;
         fee = fee.checked_add(r.fee_minor)?;
         net = net.checked_add(r.net_minor)?;
-        if let (Some(sum), Some(part)) = (settled.as_mut(), r.links.settled_as) {
+        if let (Some(sum), Some(part)) = (settled.as_mut(), r.links().settled_as) {
             sum.fee_minor = sum.fee_minor.checked_add(part.fee_minor)?;
             sum.net_minor = sum.net_minor.checked_add(part.net_minor)?;
         }
@@ -101,7 +104,12 @@ fn total(records: &[SettlementRecord], group: &[usize]) -> Option<SettlementReco
     total.gross_minor = gross;
     total.fee_minor = fee;
     total.net_minor = net;
-    total.links.settled_as = settled;
+    total.links = Links {
+        capture: None,
+        settled_as: settled,
+        ..first.links().clone()
+    }
+    .boxed();
     Some(total)
 }
 
@@ -160,7 +168,8 @@ mod tests {
             links: Links {
                 capture: Some(capture.into()),
                 ..Links::default()
-            },
+            }
+            .boxed(),
             ..charge(line, id, gross, 0)
         }
     }

@@ -472,11 +472,15 @@ mod tests {
     #[test]
     fn cross_currency_lines_match_on_gross_and_show_their_settlement() {
         let settled = |mut r: SettlementRecord| {
-            r.links.settled_as = Some(crate::settlement::record::SettledAs {
-                currency: cur("EUR"),
-                fee_minor: 200,
-                net_minor: 9700,
-            });
+            r.links = crate::settlement::record::Links {
+                settled_as: Some(crate::settlement::record::SettledAs {
+                    currency: cur("EUR"),
+                    fee_minor: 200,
+                    net_minor: 9700,
+                }),
+                ..Default::default()
+            }
+            .boxed();
             r
         };
         let records = vec![

@@ -404,7 +404,7 @@ fn money(minor: i64, currency: Currency) -> String {
 
 /// ` (settled as … net, fee …)` for a line settled in another currency, else nothing.
 fn settled_note(record: &SettlementRecord) -> String {
-    match &record.links.settled_as {
+    match &record.links().settled_as {
         Some(settled) => format!(" ({settled})"),
         None => String::new(),
     }
@@ -412,7 +412,7 @@ fn settled_note(record: &SettlementRecord) -> String {
 
 /// ` modifying payment …` for a modification line, then its [`settled_note`].
 fn line_note(record: &SettlementRecord) -> String {
-    match &record.links.payment {
+    match &record.links().payment {
         Some(payment) => format!(" modifying payment {payment}{}", settled_note(record)),
         None => settled_note(record),
     }
