@@ -8,6 +8,11 @@
 //!
 //! Headers are matched case-insensitively after trimming, in any order; a UTF-8 BOM, CRLF line
 //! endings and quoted fields spanning lines are handled, and line numbers are those of the file.
+//!
+//! Each built-in [`Format`] carries the options its processor offers when a report is run or
+//! downloaded (a Stripe run's `timezone`, `decimal_separator` and report type; which Braintree
+//! report), read from a check's `[settlement.format_options]`; each format's module doc says
+//! which layout it reads and where that layout is documented.
 
 pub(crate) mod adyen;
 pub(crate) mod braintree;
