@@ -17,6 +17,9 @@ pub(crate) struct SettlementFile {
     pub(crate) name: String,
     /// `stripe`, `braintree`, `adyen`, or the name of a `[formats.<name>]` mapping.
     pub(crate) format: String,
+    /// Options of a built-in format, as the processor offers them when the report is run
+    /// (`[settlement.format_options]`; see each format's module doc).
+    pub(crate) format_options: Option<toml::Table>,
     /// A local path or glob; `{date}` is `YYYY-MM-DD`, `{yyyymmdd}` is `YYYYMMDD`.
     pub(crate) report: Option<String>,
     /// An HTTPS URL with the same placeholders.
@@ -62,9 +65,14 @@ pub(crate) fn describe(check: &SettlementSpec) -> String {
             .unwrap_or_default()
     };
     format!(
-        "\n[[settlement]]\nname = {:?}\nformat = {:?}\n{report}ledger = {{ source = {:?}, table = {:?}, id = {:?}, amount = {:?}, currency = {:?}, at = {:?}{}{}{}, amount_unit = {:?} }}\nmatch_on = {:?}\namount_tolerance_minor = {}\ndate_window_days = {}\nsettled_statuses = {:?}\ntiming_window_days = {}\n",
+        "\n[[settlement]]\nname = {:?}\nformat = {:?}\n{}{report}ledger = {{ source = {:?}, table = {:?}, id = {:?}, amount = {:?}, currency = {:?}, at = {:?}{}{}{}, amount_unit = {:?} }}\nmatch_on = {:?}\namount_tolerance_minor = {}\ndate_window_days = {}\nsettled_statuses = {:?}\ntiming_window_days = {}\n",
         check.name,
         check.format.processor(),
+        check
+            .format
+            .options_line()
+            .map(|line| format!("format_options = {line}\n"))
+            .unwrap_or_default(),
         l.source,
         l.table,
         l.id,
@@ -256,7 +264,19 @@ pub(crate) fn validate(
                 check.name
             ));
         }
-        let format = match Format::builtin(&check.format) {
+        let builtin = match &check.format_options {
+            Some(options) => match Format::builtin_with(&check.format, options) {
+                Some(format) => Some(format.map_err(|m| format!("{at}.format_options: {m}"))?),
+                None => {
+                    return Err(format!(
+                        "{at}.format_options: options are for the built-in formats (stripe, braintree, adyen); a [formats.{}] mapping has its options in its own table",
+                        check.format
+                    ));
+                }
+            },
+            None => Format::builtin(&check.format),
+        };
+        let format = match builtin {
             Some(format) => format,
             None => match mapped.get(&check.format) {
                 Some(m) => Format::Mapped(Box::new(m.clone())),
@@ -315,4 +335,46 @@ pub(crate) fn validate(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Validates one check of `format` whose section ends with `extra`.
+    fn check(format: &str, extra: &str) -> Result<Vec<SettlementSpec>, String> {
+        let text = format!(
+            "name = \"s\"\nformat = \"{format}\"\nreport = \"r.csv\"\n\
+             ledger = {{ source = \"ledger\", table = \"t\", id = \"id\", amount = \"a\", currency = \"c\", at = \"at\" }}\n{extra}"
+        );
+        let file: SettlementFile = toml::from_str(&text).map_err(|e| e.to_string())?;
+        let sources = BTreeSet::from(["ledger".to_owned()]);
+        validate(&[file], &BTreeMap::new(), &sources, &mut BTreeSet::new())
+    }
+
+    #[test]
+    fn format_options_are_read_for_the_builtin_format_and_checked() {
+        let specs = check(
+            "stripe",
+            "[format_options]\nreport_type = \"payout_reconciliation\"\ntimezone = \"Europe/Paris\"",
+        )
+        .expect("valid options");
+        assert!(specs[0].format.spans_days());
+        assert!(describe(&specs[0]).contains(
+            "format = \"stripe\"\nformat_options = { timezone = \"Europe/Paris\", decimal_separator = \".\", report_type = \"payout_reconciliation\" }\n"
+        ));
+        assert_eq!(
+            check("stripe", "[format_options]\ndecimal_separator = \"'\"").unwrap_err(),
+            "settlement[0] (\"s\").format_options: decimal_separator: '\\'' is not one Stripe offers (\".\" or \",\")"
+        );
+        assert!(
+            check("stripe", "[format_options]\ncolumns = [\"gross\"]")
+                .unwrap_err()
+                .starts_with("settlement[0] (\"s\").format_options: unknown field `columns`")
+        );
+        assert_eq!(
+            check("acme", "[format_options]\ntimezone = \"UTC\"").unwrap_err(),
+            "settlement[0] (\"s\").format_options: options are for the built-in formats (stripe, braintree, adyen); a [formats.acme] mapping has its options in its own table"
+        );
+    }
 }

@@ -1,26 +1,69 @@
-//! Adyen "Settlement details report" rows, read into canonical records.
+//! Adyen "Settlement details report" (SDR) rows, read into canonical records, each line tied to the payment it books.
 //!
-//! Required columns: `Psp Reference`, `Creation Date`, `TimeZone`, `Type`, `Gross Currency`,
-//! `Gross Debit (GC)`, `Gross Credit (GC)`, `Net Currency`, `Net Debit (NC)`, `Net Credit (NC)`,
-//! `Commission (NC)`, `Markup (NC)`, `Scheme Fees (NC)`, `Interchange (NC)`. Optional:
-//! `Modification Reference`, `Merchant Reference` (→ `reference`), `Batch Number`
-//! (→ `payout_id`). Other columns (accounts, payment method, `Exchange Rate`…) are ignored.
+//! The layout is Adyen's (docs.adyen.com/reporting/settlement-reconciliation/transaction-level/
+//! settlement-details-report — its column list, entry types and sample lines): one file per
+//! settlement *batch*, named `settlement_detail_report_batch_<N>.csv`, not per calendar day; the
+//! columns `Company Account`, `Merchant Account`, `Psp Reference`, `Merchant Reference`,
+//! `Payment Method`, `Creation Date`, `TimeZone`, `Type`, `Modification Reference`,
+//! `Gross Currency`, `Gross Debit (GC)`, `Gross Credit (GC)`, `Exchange Rate`, `Net Currency`,
+//! `Net Debit (NC)`, `Net Credit (NC)`, `Commission (NC)`, `Markup (NC)`, `Scheme Fees (NC)`,
+//! `Interchange (NC)`, `Payment Method Variant`, `Modification Merchant Reference`,
+//! `Batch Number` and the `Reserved4`…`Reserved10` placeholders, in that order by default. An
+//! account may add or reorder columns, so they are found by name. Required: `Psp Reference`,
+//! `Creation Date`, `TimeZone`, `Type`, the currency and amount columns; the others are
+//! optional and unknown ones ignored. The report has no options a download could change
+//! (comma-separated, `.` decimals, the zone on every line).
 //!
-//! Each amount pair has one filled side: `credit − debit`. `fee` is commission + markup + scheme
-//! fees + interchange (blank counts as 0), `net` is the net pair; the record is in the net
-//! currency. When the gross pair is blank (fee, payout and correction lines) or its currency is
-//! not the net currency, gross is taken as `net + fee` in the net currency, so the record never
-//! mixes currencies and no exchange rate is applied; otherwise the file's own net must equal
-//! gross − fee. `Creation Date` is local to the row's `TimeZone` (`CET`/`CEST` as fixed offsets,
-//! or an IANA name such as `Europe/Amsterdam`) and converted to UTC. `record_id` is the
-//! `Psp Reference`, or the `Modification Reference` on lines that have no PSP reference.
+//! # Amounts and currencies
+//!
+//! Each amount pair has one filled side: `credit − debit`. The fees (commission + markup +
+//! scheme fees + interchange, blank counting as 0) and the net are in the net (settlement)
+//! currency; the gross in the gross (presentment) currency. A line is matched on its gross
+//! currency and amount, which is what the ledger booked: when the two currencies are the same,
+//! the record is `gross, fee, net` as written (and the file's net must equal gross − fee); when
+//! they differ, the record is the gross in its currency and the fee and net as settled are kept
+//! in [`super::record::Links::settled_as`] and shown with any finding (see [`super::record`]).
+//! Lines without a gross (fees, payouts, corrections) are in the net currency, gross = net + fee.
+//!
+//! # Which id a line carries
+//!
+//! - A payment line (`Settled`, `SettledBulk`…) is keyed by its `Psp Reference`, the payment's.
+//!   Its `Modification Reference` is the capture's own reference: a payment captured in parts
+//!   has one `Settled` line per capture, all with the payment's PSP reference and each with its
+//!   capture's reference, and matching pairs their total with the one ledger row of the payment
+//!   (a finance ledger books the payment once; see [`super::matching`]).
+//! - A modification line (`Refunded`, `Chargeback`, `ChargebackReversed`, `SecondChargeback`,
+//!   `RefundedReversed`…) is keyed by its own `Modification Reference` — the PSP reference Adyen
+//!   returned for the refund request, which is what a ledger stores for the refund — and tied to
+//!   the payment it modifies by its `Psp Reference` ([`super::record::Links::payment`]). Its
+//!   merchant reference is the `Modification Merchant Reference` where given, else the payment's.
+//! - A line with no PSP reference (`Fee`, `MerchantPayout`, `Balancetransfer`,
+//!   `InvoiceDeduction`, `DepositCorrection`…) belongs to the batch, not to a payment. Its id is
+//!   stable across downloads of the same batch: `<Merchant Account>/<batch>/<Type>/<Modification
+//!   Reference>` (the line number stands in for a blank modification reference), so it never
+//!   pairs with a payment row, and it is matched against a ledger row with that id, checked as
+//!   a payout, or reported — never dropped.
+//!
+//! `payout_id` is the `Batch Number`, or where the column is absent the batch in the file name.
+//! `Creation Date` is local to the line's `TimeZone` (the account's setting, written as an
+//! abbreviation such as `CET`/`CEST`, read as the fixed offset it denotes, or an IANA name) and
+//! converted to UTC.
+
+use serde::Deserialize;
 
 use super::csv_rows::{Col, Columns, Row, ascii_lowercase, sum_minor};
+use super::record::{Links, SettledAs};
 use super::zone::Zone;
 use super::{Id, Kind, RowParser, SettlementRecord};
 use crate::money::Currency;
 
 pub(crate) const PROCESSOR: &str = "adyen";
+
+/// The report has no options; the table exists so that a `format_options` table for it is
+/// refused with a clear message rather than ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {}
 
 pub(crate) struct Parser {
     psp: Col,
@@ -35,12 +78,14 @@ pub(crate) struct Parser {
     net_credit: Col,
     fees: [Col; 4],
     modification: Option<Col>,
+    merchant_account: Option<Col>,
     merchant_reference: Option<Col>,
+    modification_merchant_reference: Option<Col>,
     batch: Option<Col>,
 }
 
 impl Parser {
-    pub(crate) fn new(columns: &mut Columns<'_>) -> Parser {
+    pub(crate) fn new(columns: &mut Columns<'_>, _options: &Options) -> Parser {
         Parser {
             psp: columns.required("Psp Reference"),
             created: columns.required("Creation Date"),
@@ -59,7 +104,9 @@ impl Parser {
                 columns.required("Interchange (NC)"),
             ],
             modification: columns.optional("Modification Reference"),
+            merchant_account: columns.optional("Merchant Account"),
             merchant_reference: columns.optional("Merchant Reference"),
+            modification_merchant_reference: columns.optional("Modification Merchant Reference"),
             batch: columns.optional("Batch Number"),
         }
     }
@@ -86,18 +133,76 @@ impl Parser {
             )),
         }
     }
+
+    /// The batch: the `Batch Number` column, else the `N` of `settlement_detail_report_batch_N`.
+    fn batch(&self, row: &Row<'_>) -> Option<Id> {
+        row.optional_id(self.batch.as_ref())
+            .or_else(|| batch_in_file_name(&row.source().path).map(Id::from))
+    }
+
+    /// The stable id of a line that belongs to the batch rather than to a payment.
+    fn batch_line_id(&self, row: &Row<'_>, journal_type: &str, batch: Option<&Id>) -> Id {
+        let mut id = String::new();
+        for part in [
+            row.optional(self.merchant_account.as_ref()),
+            batch.map(|b| b.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            id.push_str(part);
+            id.push('/');
+        }
+        id.push_str(journal_type);
+        id.push('/');
+        match row.optional(self.modification.as_ref()) {
+            Some(modification) => id.push_str(modification),
+            None => id.push_str(&format!("line {}", row.source().line)),
+        }
+        Id::from(id.as_str())
+    }
 }
 
 impl RowParser for Parser {
     fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String> {
-        let record_id = Id::from(match row.optional(self.modification.as_ref()) {
-            Some(modification) if row.text(&self.psp).is_empty() => modification,
-            _ => row.required(&self.psp)?,
-        });
-        let kind = kind_of(row.required(&self.kind)?);
-        let currency = row.currency(&self.net_currency)?;
-        let net_minor =
-            Self::pair(row, &self.net_debit, &self.net_credit, currency)?.ok_or_else(|| {
+        let journal_type = row.required(&self.kind)?;
+        let kind = kind_of(journal_type);
+        let batch = self.batch(row);
+        let psp = row.optional(Some(&self.psp));
+        let modification = row.optional(self.modification.as_ref());
+        let merchant_reference = row.optional_id(self.merchant_reference.as_ref());
+        let (record_id, links, reference) = match (psp, kind) {
+            (Some(psp), Kind::Charge) => (
+                Id::from(psp),
+                Links {
+                    capture: modification.map(Id::from),
+                    ..Links::default()
+                },
+                merchant_reference,
+            ),
+            (Some(psp), _) => (
+                match modification {
+                    Some(modification) => Id::from(modification),
+                    None => self.batch_line_id(row, journal_type, batch.as_ref()),
+                },
+                Links {
+                    payment: Some(Id::from(psp)),
+                    ..Links::default()
+                },
+                row.optional_id(self.modification_merchant_reference.as_ref())
+                    .or(merchant_reference),
+            ),
+            (None, Kind::Charge) => return Err(format!("missing value in `{}`", self.psp.name)),
+            (None, _) => (
+                self.batch_line_id(row, journal_type, batch.as_ref()),
+                Links::default(),
+                None,
+            ),
+        };
+
+        let net_currency = row.currency(&self.net_currency)?;
+        let net_minor = Self::pair(row, &self.net_debit, &self.net_credit, net_currency)?
+            .ok_or_else(|| {
                 format!(
                     "missing value in `{}` and `{}`",
                     self.net_debit.name, self.net_credit.name
@@ -105,7 +210,9 @@ impl RowParser for Parser {
             })?;
         let mut fee_parts = [0i64; 4];
         for (part, col) in fee_parts.iter_mut().zip(&self.fees) {
-            *part = row.optional_amount(Some(col), currency, '.')?.unwrap_or(0);
+            *part = row
+                .optional_amount(Some(col), net_currency, '.')?
+                .unwrap_or(0);
         }
         let fee_minor = sum_minor(&fee_parts, "the sum of the fee columns")?;
 
@@ -117,17 +224,38 @@ impl RowParser for Parser {
             Some(gross_currency) => {
                 Self::pair(row, &self.gross_debit, &self.gross_credit, gross_currency)?
             }
-            None => match Self::pair(row, &self.gross_debit, &self.gross_credit, currency)? {
+            None => match Self::pair(row, &self.gross_debit, &self.gross_credit, net_currency)? {
                 Some(_) => return Err(format!("missing value in `{}`", self.gross_currency.name)),
                 None => None,
             },
         };
-        let gross_minor = match gross_in_file {
-            Some(gross) if gross_currency == Some(currency) => gross,
-            _ => net_minor
-                .checked_add(fee_minor)
-                .ok_or_else(|| "amount out of range: net + fee overflows".to_owned())?,
-        };
+        let (currency, gross_minor, fee_minor, net_minor, links) =
+            match (gross_in_file, gross_currency) {
+                (Some(gross), Some(gross_currency)) if gross_currency != net_currency => (
+                    gross_currency,
+                    gross,
+                    0,
+                    gross,
+                    Links {
+                        settled_as: Some(SettledAs {
+                            currency: net_currency,
+                            fee_minor,
+                            net_minor,
+                        }),
+                        ..links
+                    },
+                ),
+                (Some(gross), _) => (net_currency, gross, fee_minor, net_minor, links),
+                (None, _) => (
+                    net_currency,
+                    net_minor
+                        .checked_add(fee_minor)
+                        .ok_or_else(|| "amount out of range: net + fee overflows".to_owned())?,
+                    fee_minor,
+                    net_minor,
+                    links,
+                ),
+            };
 
         let zone_name = row.required(&self.zone)?;
         let zone = Zone::parse(zone_name)
@@ -143,11 +271,25 @@ impl RowParser for Parser {
             currency,
             created_at,
             available_at: None,
-            payout_id: row.optional_id(self.batch.as_ref()),
-            reference: row.optional_id(self.merchant_reference.as_ref()),
+            payout_id: batch,
+            reference,
+            links: links.boxed(),
             source: row.source(),
         })
     }
+}
+
+/// `N` of a file named `…settlement_detail_report_batch_N.csv` (any directory, any case).
+fn batch_in_file_name(path: &str) -> Option<&str> {
+    let name = path.rsplit(['/', '\\']).next()?;
+    let lower = name.to_ascii_lowercase();
+    let at =
+        lower.find("settlement_detail_report_batch_")? + "settlement_detail_report_batch_".len();
+    let digits = name.get(at..)?;
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits.get(..end).filter(|d| !d.is_empty())
 }
 
 /// Adyen's journal `Type` → [`Kind`]; unknown types are [`Kind::Other`].
@@ -204,6 +346,7 @@ mod tests {
             available_at: None,
             payout_id: e.batch.map(Into::into),
             reference: e.reference.map(Into::into),
+            links: None,
             source: at("sdr.csv", e.line),
         }
     }
@@ -223,128 +366,165 @@ Acme,AcmeEU,,,,2024-03-01 23:00:00,CET,Fee,Transaction Fees February,,,,,EUR,1.2
 Acme,AcmeEU,,,,2024-03-02 06:00:00,CET,MerchantPayout,PAYOUT-42,,,,,EUR,131.16,,,,,,,,42
 Acme,AcmeEU,8815000000000005,order-2005,visa,2024-03-01 10:00:00,CET,Settled,8825000000000017,USD,,110.00,0.9,EUR,,97.00,2.00,,,,visa,,42
 ";
-        let outcome = parse(&Format::Adyen, "sdr.csv", &format!("{HEADER}\n{rows}"));
-        let e = |id, kind, (gross, fee, net), currency, created, line| Expect {
-            id,
-            kind,
-            gross,
-            fee,
-            net,
-            currency,
-            created,
-            batch: Some("42"),
-            reference: None,
-            line,
-        };
-        let with_ref = |r: &'static str, x: Expect| {
+        let outcome = parse(
+            &Format::Adyen(Default::default()),
+            "sdr.csv",
+            &format!("{HEADER}\n{rows}"),
+        );
+        let line = |id, kind, (gross, fee, net), currency, created, batch, line| {
             rec(Expect {
-                reference: Some(r),
-                ..x
+                id,
+                kind,
+                gross,
+                fee,
+                net,
+                currency,
+                created,
+                batch: Some(batch),
+                reference: None,
+                line,
             })
         };
+        let tied =
+            |r: SettlementRecord, reference: &str, payment: Option<&str>, capture: Option<&str>| {
+                SettlementRecord {
+                    reference: Some(reference.into()),
+                    links: Links {
+                        payment: payment.map(Into::into),
+                        capture: capture.map(Into::into),
+                        settled_as: None,
+                    }
+                    .boxed(),
+                    ..r
+                }
+            };
+        let capture = |r, reference, capture| tied(r, reference, None, Some(capture));
+        let modifies = |r, reference, payment| tied(r, reference, Some(payment), None);
+        let mut cross_currency = capture(
+            line(
+                "8815000000000005",
+                Kind::Charge,
+                (11000, 0, 11000),
+                "USD",
+                "2024-03-01T09:00:00Z",
+                "42",
+                10,
+            ),
+            "order-2005",
+            "8825000000000017",
+        );
+        cross_currency.links = Links {
+            settled_as: Some(SettledAs {
+                currency: cur("EUR"),
+                fee_minor: 200,
+                net_minor: 9700,
+            }),
+            ..cross_currency.links().clone()
+        }
+        .boxed();
         assert_eq!(
             outcome.records,
             vec![
-                with_ref(
-                    "order-2001",
-                    e(
+                capture(
+                    line(
                         "8815000000000001",
                         Kind::Charge,
                         (10000, 147, 9853),
                         "EUR",
                         "2024-03-01T09:15:00Z",
+                        "42",
                         2
-                    )
-                ),
-                with_ref(
+                    ),
                     "order-2001",
-                    e(
-                        "8815000000000001",
+                    "8825000000000011"
+                ),
+                // a modification is keyed by its own reference and tied to its payment
+                modifies(
+                    line(
+                        "8825000000000012",
                         Kind::Refund,
                         (-4000, 12, -4012),
                         "EUR",
                         "2024-07-01T08:15:00Z",
+                        "42",
                         3
-                    )
+                    ),
+                    "order-2001",
+                    "8815000000000001"
                 ),
-                with_ref(
-                    "order-2002",
-                    e(
-                        "8815000000000002",
+                modifies(
+                    line(
+                        "8825000000000013",
                         Kind::Dispute,
                         (-2500, 0, -2500),
                         "EUR",
                         "2024-07-01T09:00:00Z",
+                        "42",
                         4
-                    )
-                ),
-                with_ref(
+                    ),
                     "order-2002",
-                    e(
-                        "8815000000000002",
+                    "8815000000000002"
+                ),
+                modifies(
+                    line(
+                        "8825000000000014",
                         Kind::DisputeReversal,
                         (2500, 0, 2500),
                         "EUR",
                         "2024-07-02T09:00:00Z",
+                        "42",
                         5
-                    )
+                    ),
+                    "order-2002",
+                    "8815000000000002"
                 ),
-                with_ref(
+                capture(
+                    line(
+                        "8815000000000003",
+                        Kind::Charge,
+                        (1500, 45, 1455),
+                        "JPY",
+                        "2024-03-01T09:00:00Z",
+                        "7",
+                        6
+                    ),
                     "order-2003",
-                    Expect {
-                        batch: Some("7"),
-                        ..e(
-                            "8815000000000003",
-                            Kind::Charge,
-                            (1500, 45, 1455),
-                            "JPY",
-                            "2024-03-01T09:00:00Z",
-                            6,
-                        )
-                    }
+                    "8825000000000015"
                 ),
-                with_ref(
+                capture(
+                    line(
+                        "8815000000000004",
+                        Kind::Charge,
+                        (12345, 245, 12100),
+                        "KWD",
+                        "2024-03-01T12:00:00Z",
+                        "3",
+                        7
+                    ),
                     "order-2004",
-                    Expect {
-                        batch: Some("3"),
-                        ..e(
-                            "8815000000000004",
-                            Kind::Charge,
-                            (12345, 245, 12100),
-                            "KWD",
-                            "2024-03-01T12:00:00Z",
-                            7,
-                        )
-                    }
+                    "8825000000000016"
                 ),
-                rec(e(
-                    "Transaction Fees February",
+                // lines of the batch, not of a payment: a stable id of their own
+                line(
+                    "AcmeEU/42/Fee/Transaction Fees February",
                     Kind::Fee,
                     (-125, 0, -125),
                     "EUR",
                     "2024-03-01T22:00:00Z",
+                    "42",
                     8
-                )),
-                rec(e(
-                    "PAYOUT-42",
+                ),
+                line(
+                    "AcmeEU/42/MerchantPayout/PAYOUT-42",
                     Kind::Payout,
                     (-13116, 0, -13116),
                     "EUR",
                     "2024-03-02T05:00:00Z",
+                    "42",
                     9
-                )),
-                // gross in USD, net in EUR: gross is taken as net + fee in EUR
-                with_ref(
-                    "order-2005",
-                    e(
-                        "8815000000000005",
-                        Kind::Charge,
-                        (9900, 200, 9700),
-                        "EUR",
-                        "2024-03-01T09:00:00Z",
-                        10
-                    )
                 ),
+                // presented in USD, settled in EUR: matched in USD, the EUR settlement kept
+                cross_currency,
             ]
         );
         assert!(outcome.quarantined.is_empty());
@@ -356,7 +536,7 @@ Acme,AcmeEU,8815000000000005,order-2005,visa,2024-03-01 10:00:00,CET,Settled,882
         let text = "\u{feff}type,TIMEZONE,creation date,psp reference,merchant reference,net currency,net credit (nc),net debit (nc),gross currency,gross credit (gc),gross debit (gc),commission (nc),markup (nc),scheme fees (nc),interchange (nc)\r\n\
             Settled,CET,2024-01-15 08:00:00,8815000000000009,\"order \"\"A\"\", line 1\nline 2\",GBP,\"1,234.00\",,GBP,\"1,250.00\",,16.00,,,\r\n\
             Refunded,CET,2024-01-16 08:00:00,8815000000000009,x,GBP,,5.00,GBP,,5.00,,,,\r\n";
-        let outcome = parse_both_ways(&Format::Adyen, "sdr.csv", text);
+        let outcome = parse_both_ways(&Format::Adyen(Default::default()), "sdr.csv", text);
         let base = |id, kind, (gross, fee, net), created, reference, line| {
             rec(Expect {
                 id,
@@ -382,14 +562,22 @@ Acme,AcmeEU,8815000000000005,order-2005,visa,2024-03-01 10:00:00,CET,Settled,882
                     "order \"A\", line 1\nline 2",
                     2
                 ),
-                base(
-                    "8815000000000009",
-                    Kind::Refund,
-                    (-500, 0, -500),
-                    "2024-01-16T07:00:00Z",
-                    "x",
-                    4
-                ),
+                SettlementRecord {
+                    links: Links {
+                        payment: Some("8815000000000009".into()),
+                        ..Links::default()
+                    }
+                    .boxed(),
+                    // no modification reference in this file: the line's place stands in
+                    ..base(
+                        "Refunded/line 4",
+                        Kind::Refund,
+                        (-500, 0, -500),
+                        "2024-01-16T07:00:00Z",
+                        "x",
+                        4
+                    )
+                },
             ]
         );
     }
@@ -411,7 +599,11 @@ Acme,AcmeEU,p11,o11,visa,2024-03-01 10:00:00,CET,Settled,m11,,,10.00,1,EUR,,9.80
 Acme,AcmeEU,p12,o12,visa,2024-03-31 02:30:00,Europe/Amsterdam,Settled,m12,EUR,,10.00,1,EUR,,9.80,0.20,,,,visa,,1
 Acme,AcmeEU,p13,o13,visa,2024-03-01 10:00:00,CET,Settled
 ";
-        let outcome = parse(&Format::Adyen, "sdr.csv", &format!("{HEADER}\n{rows}"));
+        let outcome = parse(
+            &Format::Adyen(Default::default()),
+            "sdr.csv",
+            &format!("{HEADER}\n{rows}"),
+        );
         assert_eq!(
             outcome.records,
             vec![rec(Expect {
@@ -426,6 +618,16 @@ Acme,AcmeEU,p13,o13,visa,2024-03-01 10:00:00,CET,Settled
                 reference: Some("o1"),
                 line: 2,
             })]
+            .into_iter()
+            .map(|r| SettlementRecord {
+                links: Links {
+                    capture: Some("m1".into()),
+                    ..Links::default()
+                }
+                .boxed(),
+                ..r
+            })
+            .collect::<Vec<_>>()
         );
         let expected: Vec<(u64, String)> = [
             (3, "net ≠ gross − fee (gross 10.00, fee 0.20, net 9.90 EUR)"),
@@ -463,8 +665,12 @@ Acme,AcmeEU,p13,o13,visa,2024-03-01 10:00:00,CET,Settled
     #[test]
     fn required_columns_named() {
         let text = "Psp Reference,Creation Date,Type,Gross Currency,Gross Credit (GC),Net Currency,Net Credit (NC)\n";
-        let err =
-            parse_report(&Format::Adyen, "sdr.csv", text.as_bytes()).expect_err("missing columns");
+        let err = parse_report(
+            &Format::Adyen(Default::default()),
+            "sdr.csv",
+            text.as_bytes(),
+        )
+        .expect_err("missing columns");
         match err {
             ReportError::MissingColumns { missing, .. } => assert_eq!(
                 missing,
@@ -480,6 +686,36 @@ Acme,AcmeEU,p13,o13,visa,2024-03-01 10:00:00,CET,Settled
             ),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn batch_from_the_file_name() {
+        assert_eq!(
+            batch_in_file_name("/r/2026-11-20/settlement_detail_report_batch_42.csv"),
+            Some("42")
+        );
+        assert_eq!(
+            batch_in_file_name("Settlement_Detail_Report_Batch_7_2026_11_20.csv"),
+            Some("7")
+        );
+        assert_eq!(
+            batch_in_file_name("settlement_detail_report_batch_.csv"),
+            None
+        );
+        assert_eq!(batch_in_file_name("sdr.csv"), None);
+        let text = "Psp Reference,Creation Date,TimeZone,Type,Modification Reference,Gross Currency,Gross Debit (GC),Gross Credit (GC),Net Currency,Net Debit (NC),Net Credit (NC),Commission (NC),Markup (NC),Scheme Fees (NC),Interchange (NC)\n\
+            ,2026-11-20 23:00:00,CET,Fee,Transaction Fees November 2026,,,,EUR,1.25,,,,,\n";
+        let outcome = parse(
+            &Format::Adyen(Default::default()),
+            "in/settlement_detail_report_batch_9.csv",
+            text,
+        );
+        assert_eq!(outcome.records.len(), 1);
+        assert_eq!(
+            outcome.records[0].record_id,
+            "9/Fee/Transaction Fees November 2026"
+        );
+        assert_eq!(outcome.records[0].payout_id.as_deref(), Some("9"));
     }
 
     #[test]

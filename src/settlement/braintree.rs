@@ -1,33 +1,50 @@
-//! Braintree transaction search / settlement batch CSV exports, read into canonical records.
+//! Braintree transaction search exports (Control Panel "Transactions" search, downloaded as CSV), read into canonical records.
+//!
+//! The layout follows Braintree's documentation of the transaction search and its CSV export
+//! (developer.paypal.com/braintree/docs — transaction search fields, transaction statuses and
+//! types) and of the transaction-level fee report row (`Discount` is a *percentage rate*, the
+//! fees in money are `Per Transaction Fee`, `Cross-Border Fee`, `Service Fee` and their total
+//! `Braintree Total Amount`). Columns are found by name in any order; the export's other
+//! columns (customer, billing, card details…) are ignored.
 //!
 //! Required columns: `Transaction ID`, `Transaction Type`, `Transaction Status`,
 //! `Created Datetime`, `Currency ISO Code`, `Amount Submitted For Settlement`.
-//! Optional: `Created Timezone` (IANA name, abbreviation or offset; UTC when absent or blank),
+//! Optional: `Created Timezone` (the zone of `Created Datetime` and `Settlement Date`: an
+//! abbreviation such as `CST`/`CDT`, an IANA name or an offset; UTC when absent or blank),
 //! `Settlement Date` (→ `available_at`), `Order ID` (→ `reference`), `Settlement Batch ID`
-//! (→ `payout_id`), and the fee columns `Service Fee`, `Discount`, `Per Transaction Fee`,
-//! `Cross-Border Fee` (summed into `fee_minor`, positive when charged; blank counts as 0).
-//! Settlement currency columns are ignored: records are in the presentment currency.
+//! (→ `payout_id`), and the fee columns. The fee is `Braintree Total Amount` where the file has
+//! it, else the sum of `Service Fee`, `Per Transaction Fee` and `Cross-Border Fee` (blank counts
+//! as 0); `Discount` is a rate and never money. Settlement currency columns are ignored: records
+//! are in the presentment currency, the one the ledger booked.
+//!
+//! Dates are written `MM/DD/YYYY HH:MM:SS` (the Control Panel's export) with the zone in its own
+//! column; `YYYY-MM-DD HH:MM:SS` (the API's) is read too — the two cannot be mistaken for each
+//! other. A `Settlement Date` may be a date alone (`MM/DD/YYYY`): midnight in that zone.
 //!
 //! Braintree writes amounts as magnitudes: a `sale` is a [`Kind::Charge`] with a positive gross,
 //! a `credit` a [`Kind::Refund`] with a negative gross; a negative amount is quarantined rather
 //! than guessed at. The export has no net column, so `net = gross − fee`. Only statuses in which
 //! money moves or is about to (`submitted_for_settlement`, `settling`, `settlement_pending`,
-//! `settlement_confirmed`, `settled`) make records; a row in any other status (voided,
-//! declined, authorized…) is quarantined, since a settlement file should not contain it.
+//! `settlement_confirmed`, `settled`; written with spaces or underscores, any case) make
+//! records; a row in any other status (voided, declined, authorized…) is quarantined, since a
+//! settlement file should not contain it. The export has no options a run could change; the
+//! format option `report_type = "settlement_batch_summary"` reads Braintree's settlement batch summary
+//! instead ([`super::braintree_summary`]).
 
-use super::csv_rows::{Col, Columns, Row, ascii_lowercase, money_reason};
-use super::zone::Zone;
+use serde::Deserialize;
+
+use super::csv_rows::{Col, Columns, Row, ascii_lowercase, date_reason, money_reason};
+use super::zone::{Zone, parse_month_first};
 use super::{Id, Kind, RowParser, SettlementRecord};
 use crate::money::{MoneyError, parse_major};
 
 pub(crate) const PROCESSOR: &str = "braintree";
 
-const FEE_COLUMNS: [&str; 4] = [
-    "Service Fee",
-    "Discount",
-    "Per Transaction Fee",
-    "Cross-Border Fee",
-];
+/// The fee columns in money, summed when the file has no total.
+const FEE_COLUMNS: [&str; 3] = ["Service Fee", "Per Transaction Fee", "Cross-Border Fee"];
+
+/// The total of the fee columns, where the file has it.
+const FEE_TOTAL: &str = "Braintree Total Amount";
 
 const SETTLING_STATUSES: [&str; 5] = [
     "submitted_for_settlement",
@@ -36,6 +53,51 @@ const SETTLING_STATUSES: [&str; 5] = [
     "settlement_confirmed",
     "settled",
 ];
+
+/// Which Braintree report the file is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Report {
+    /// The transaction search export (this module).
+    #[default]
+    TransactionSearch,
+    /// The settlement batch summary ([`super::braintree_summary`]).
+    SettlementBatchSummary,
+}
+
+/// The format options. The transaction search export has none; the settlement batch summary
+/// needs the currency of each merchant account, which it does not name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    pub(crate) report_type: Report,
+    /// Merchant account id → ISO 4217 code, for the settlement batch summary.
+    pub(crate) currencies: std::collections::BTreeMap<String, String>,
+    /// The custom field the summary was grouped by (its column), if any.
+    pub(crate) group_by_custom_field: Option<String>,
+}
+
+impl Options {
+    /// `Err` names an option that cannot work.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        for (account, code) in &self.currencies {
+            crate::money::Currency::parse(code).map_err(|_| {
+                format!("currencies.{account}: {code:?} is not an ISO 4217 currency code")
+            })?;
+        }
+        match self.report_type {
+            Report::SettlementBatchSummary if self.currencies.is_empty() => Err(
+                "currencies: the settlement batch summary does not name its currency; map each merchant account to its currency code".to_owned(),
+            ),
+            Report::TransactionSearch
+                if !self.currencies.is_empty() || self.group_by_custom_field.is_some() =>
+            {
+                Err("currencies and group_by_custom_field are options of report_type = \"settlement_batch_summary\"".to_owned())
+            }
+            _ => Ok(()),
+        }
+    }
+}
 
 pub(crate) struct Parser {
     id: Col,
@@ -52,7 +114,7 @@ pub(crate) struct Parser {
 }
 
 impl Parser {
-    pub(crate) fn new(columns: &mut Columns<'_>) -> Parser {
+    pub(crate) fn new(columns: &mut Columns<'_>, _options: &Options) -> Parser {
         Parser {
             id: columns.required("Transaction ID"),
             kind: columns.required("Transaction Type"),
@@ -64,10 +126,26 @@ impl Parser {
             settlement_date: columns.optional("Settlement Date"),
             order_id: columns.optional("Order ID"),
             batch: columns.optional("Settlement Batch ID"),
-            fees: FEE_COLUMNS
-                .iter()
-                .filter_map(|name| columns.optional(name))
-                .collect(),
+            fees: match columns.optional(FEE_TOTAL) {
+                Some(total) => vec![total],
+                None => FEE_COLUMNS
+                    .iter()
+                    .filter_map(|name| columns.optional(name))
+                    .collect(),
+            },
+        }
+    }
+
+    fn timestamp(
+        row: &Row<'_>,
+        col: &Col,
+        zone: &Zone,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+        match row.optional(Some(col)) {
+            None => Ok(None),
+            Some(text) => parse_month_first(text, zone)
+                .map(Some)
+                .map_err(|why| date_reason(col, text, &why)),
         }
     }
 }
@@ -132,8 +210,12 @@ impl RowParser for Parser {
             Some(name) => Zone::parse(name)
                 .ok_or_else(|| format!("unknown time zone `{name}` in `Created Timezone`"))?,
         };
-        let created_at = row.timestamp(&self.created, &zone)?;
-        let available_at = row.optional_timestamp(self.settlement_date.as_ref(), &zone)?;
+        let created_at = Self::timestamp(row, &self.created, &zone)?
+            .ok_or_else(|| format!("missing value in `{}`", self.created.name))?;
+        let available_at = match &self.settlement_date {
+            Some(col) => Self::timestamp(row, col, &zone)?,
+            None => None,
+        };
         Ok(SettlementRecord {
             processor: PROCESSOR.into(),
             record_id,
@@ -146,6 +228,7 @@ impl RowParser for Parser {
             available_at,
             payout_id: row.optional_id(self.batch.as_ref()),
             reference: row.optional_id(self.order_id.as_ref()),
+            links: Default::default(),
             source: row.source(),
         })
     }
@@ -183,6 +266,7 @@ mod tests {
             available_at: e.available.map(utc),
             payout_id: e.batch.map(Into::into),
             reference: e.order.map(Into::into),
+            links: Default::default(),
             source: at("bt.csv", e.line),
         }
     }
@@ -197,7 +281,7 @@ q1w2e3r4,Sale,Settling,2024-03-02 08:00:00,,,acme_kwd,KWD,12.345,12.345,0.123,\"
 
     #[test]
     fn settlement_export() {
-        let outcome = parse(&Format::Braintree, "bt.csv", EXPORT);
+        let outcome = parse(&Format::Braintree(Default::default()), "bt.csv", EXPORT);
         assert_eq!(
             outcome.records,
             vec![
@@ -259,9 +343,9 @@ q1w2e3r4,Sale,Settling,2024-03-02 08:00:00,,,acme_kwd,KWD,12.345,12.345,0.123,\"
     #[test]
     fn bom_crlf_reordered_header_and_extra_fee_columns() {
         let text = "\u{feff}currency iso code,AMOUNT SUBMITTED FOR SETTLEMENT,Discount,Per Transaction Fee,transaction id,Transaction Status,Transaction Type,Created Datetime\r\n\
-            EUR,\"1,200.00\",24.00,0.10,abc123,settled,sale,2024-03-05 12:00:00\r\n\
-            EUR,5.00,-0.10,,def456,settled,credit,\"2024-03-05 13:00:00\"\r\n";
-        let outcome = parse_both_ways(&Format::Braintree, "bt.csv", text);
+            EUR,\"1,200.00\",2.00,0.10,abc123,settled,sale,2024-03-05 12:00:00\r\n\
+            EUR,5.00,2.00,,def456,settled,credit,\"2024-03-05 13:00:00\"\r\n";
+        let outcome = parse_both_ways(&Format::Braintree(Default::default()), "bt.csv", text);
         let base = |id, kind, gross, fee, created, line| {
             rec(Expect {
                 id,
@@ -279,18 +363,19 @@ q1w2e3r4,Sale,Settling,2024-03-02 08:00:00,,,acme_kwd,KWD,12.345,12.345,0.123,\"
         assert_eq!(
             outcome.records,
             vec![
+                // `Discount` is a rate (2.00 %), never money: only the per-transaction fee
                 base(
                     "abc123",
                     Kind::Charge,
                     120_000,
-                    2410,
+                    10,
                     "2024-03-05T12:00:00Z",
                     2
                 ),
-                base("def456", Kind::Refund, -500, -10, "2024-03-05T13:00:00Z", 3),
+                base("def456", Kind::Refund, -500, 0, "2024-03-05T13:00:00Z", 3),
             ]
         );
-        assert_eq!(outcome.records[1].net_minor, -490);
+        assert_eq!(outcome.records[1].net_minor, -500);
     }
 
     #[test]
@@ -311,7 +396,7 @@ t11,sale,settled,2024-03-01 10:00:00,,USD
 t12,credit,processor_declined,2024-03-01 10:00:00,,USD,10.00,
 t13,sale,settled,2024-03-01 10:00:00,,USD,,
 ";
-        let outcome = parse_both_ways(&Format::Braintree, "bt.csv", text);
+        let outcome = parse_both_ways(&Format::Braintree(Default::default()), "bt.csv", text);
         assert_eq!(
             outcome.records,
             vec![rec(Expect {
@@ -334,7 +419,7 @@ t13,sale,settled,2024-03-01 10:00:00,,USD,,
             (6, "unknown time zone `Mars/Olympus` in `Created Timezone`"),
             (
                 7,
-                "unparseable date in `Created Datetime`: `2024-03-01 25:00:00` (expected YYYY-MM-DD HH:MM:SS)",
+                "unparseable date in `Created Datetime`: `2024-03-01 25:00:00` (expected MM/DD/YYYY HH:MM:SS or YYYY-MM-DD HH:MM:SS)",
             ),
             (8, "unknown currency `ZZZ` in `Currency ISO Code`"),
             (
@@ -363,8 +448,12 @@ t13,sale,settled,2024-03-01 10:00:00,,USD,,
     #[test]
     fn required_columns() {
         let text = "Transaction ID,Transaction Type,Amount\n";
-        let err = parse_report(&Format::Braintree, "bt.csv", text.as_bytes())
-            .expect_err("missing columns");
+        let err = parse_report(
+            &Format::Braintree(Default::default()),
+            "bt.csv",
+            text.as_bytes(),
+        )
+        .expect_err("missing columns");
         match err {
             super::super::ReportError::MissingColumns { missing, .. } => assert_eq!(
                 missing,

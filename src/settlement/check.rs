@@ -1,7 +1,7 @@
 //! One settlement check for one business day: reports found and parsed, the ledger read, lines
 //! matched, in-flight rows of earlier days examined again, and every row accounted for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -162,13 +162,26 @@ async fn reconcile(
         };
         (parsed.await, attempts, downloads)
     };
+    // lines of earlier days' activity (a payout, a batch): the report is read first, and the
+    // ledger rows it names are read whatever their day
+    let mut reports = std::pin::pin!(reports);
+    let first = match check.format.spans_days() {
+        true => Some(reports.as_mut().await),
+        false => None,
+    };
+    let named = match &first {
+        Some((Ok(parsed), _, _)) => named_ids(&parsed.records, check.rules.match_on),
+        _ => HashSet::new(),
+    };
     let ledger = with_retries(policy, &check.name, || async {
         let source = connect().await?;
-        let carried = |id: &str| in_flight.contains_key(id);
+        let carried = |id: &str| in_flight.contains_key(id) || named.contains(id);
         read_ledger(&source, &check.ledger, &day, timezone, &carried).await
     });
-    let ((reports, report_attempts, downloads), (ledger, ledger_attempts)) =
-        tokio::join!(reports, ledger);
+    let ((reports, report_attempts, downloads), (ledger, ledger_attempts)) = match first {
+        Some(read) => (read, ledger.await),
+        None => tokio::join!(reports, ledger),
+    };
     read.downloads = downloads;
     read.attempts = ledger_attempts.max(report_attempts);
     let reports = reports?;
@@ -389,6 +402,15 @@ fn account(
         ledger.rows_read()
     ));
     Ok(parts.join("; "))
+}
+
+/// The ids the records are matched on, for reading their ledger rows whatever their day.
+fn named_ids(records: &[SettlementRecord], on: MatchOn) -> HashSet<Id> {
+    records
+        .iter()
+        .filter_map(|r| match_id(r, on))
+        .map(Id::from)
+        .collect()
 }
 
 /// The id a record is matched on, as its discrepancies are keyed.

@@ -815,7 +815,7 @@ mod tests {
             txn_2,not a row\r\n\
             \n\
             \rtxn_3,2024-03-01 10:00:00,usd,10.00,0.30,9.69,charge";
-        let outcome = parse_both_ways(&Format::Stripe, "lines.csv", text);
+        let outcome = parse_both_ways(&Format::Stripe(Default::default()), "lines.csv", text);
         let lines: Vec<u64> = outcome.records.iter().map(|r| r.source.line).collect();
         assert_eq!(lines, [2]);
         let quarantined: Vec<u64> = outcome.quarantined.iter().map(|q| q.source.line).collect();

@@ -628,6 +628,7 @@ impl RowParser for Parser<'_> {
             available_at,
             payout_id: row.optional_id(self.payout.as_ref()),
             reference: row.optional_id(self.reference.as_ref()),
+            links: Default::default(),
             source: row.source(),
         })
     }
@@ -701,6 +702,7 @@ credit_values = ["H"]
             available_at: e.available.map(utc),
             payout_id: e.payout.map(Into::into),
             reference: e.reference.map(Into::into),
+            links: Default::default(),
             source: at("acme.csv", e.line),
         }
     }
@@ -1086,6 +1088,7 @@ SALE = "charge"
                 available_at: Some(utc(available)),
                 payout_id: None,
                 reference: Some(reference.into()),
+                links: Default::default(),
                 source: at("statement.csv", line),
             }
         };

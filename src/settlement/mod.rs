@@ -8,9 +8,15 @@
 //!
 //! Headers are matched case-insensitively after trimming, in any order; a UTF-8 BOM, CRLF line
 //! endings and quoted fields spanning lines are handled, and line numbers are those of the file.
+//!
+//! Each built-in [`Format`] carries the options its processor offers when a report is run or
+//! downloaded (a Stripe run's `timezone`, `decimal_separator` and report type; which Braintree
+//! report), read from a check's `[settlement.format_options]`; each format's module doc says
+//! which layout it reads and where that layout is documented.
 
 pub(crate) mod adyen;
 pub(crate) mod braintree;
+mod braintree_summary;
 pub(crate) mod check;
 mod csv_rows;
 pub(crate) mod fetch;
@@ -31,26 +37,76 @@ pub(crate) use id::Id;
 pub(crate) use mapped::MappedFormat;
 pub(crate) use record::{Kind, SettlementRecord, SourceLine};
 
-/// The layout of a settlement report.
+/// The layout of a settlement report, with the options the processor offers for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Format {
     /// Stripe itemized balance reports ("balance change from activity", "payout reconciliation").
-    Stripe,
-    /// Braintree transaction search / settlement batch CSV export.
-    Braintree,
+    Stripe(stripe::Options),
+    /// Braintree transaction search export, or its settlement batch summary.
+    Braintree(braintree::Options),
     /// Adyen "Settlement details report".
-    Adyen,
+    Adyen(adyen::Options),
     /// Any CSV described by a [`MappedFormat`].
     Mapped(Box<MappedFormat>),
 }
 
 impl Format {
-    /// A built-in format by its processor name (`stripe`, `braintree`, `adyen`; any case).
+    /// A built-in format by its processor name (`stripe`, `braintree`, `adyen`; any case),
+    /// with its default options.
     pub fn builtin(name: &str) -> Option<Format> {
         match name.trim().to_ascii_lowercase().as_str() {
-            stripe::PROCESSOR => Some(Format::Stripe),
-            braintree::PROCESSOR => Some(Format::Braintree),
-            adyen::PROCESSOR => Some(Format::Adyen),
+            stripe::PROCESSOR => Some(Format::Stripe(stripe::Options::default())),
+            braintree::PROCESSOR => Some(Format::Braintree(braintree::Options::default())),
+            adyen::PROCESSOR => Some(Format::Adyen(adyen::Options::default())),
+            _ => None,
+        }
+    }
+
+    /// A built-in format with the options written for it (a `[settlement.format_options]`
+    /// table); `Err` names what is wrong with them. `None` when `name` is not built in.
+    pub(crate) fn builtin_with(
+        name: &str,
+        options: &toml::Table,
+    ) -> Option<Result<Format, String>> {
+        fn read<T: serde::de::DeserializeOwned>(table: &toml::Table) -> Result<T, String> {
+            T::deserialize(toml::Value::Table(table.clone()))
+                .map_err(|e| e.message().trim_end().to_owned())
+        }
+        Some(match Format::builtin(name)? {
+            Format::Stripe(_) => read::<stripe::Options>(options)
+                .and_then(|o| o.validate().map(|()| Format::Stripe(o))),
+            Format::Braintree(_) => read::<braintree::Options>(options)
+                .and_then(|o| o.validate().map(|()| Format::Braintree(o))),
+            Format::Adyen(_) => read::<adyen::Options>(options).map(Format::Adyen),
+            Format::Mapped(_) => return None,
+        })
+    }
+
+    /// The options that differ from the defaults, as a TOML inline table (for `config check`).
+    pub(crate) fn options_line(&self) -> Option<String> {
+        match self {
+            Format::Stripe(options) if *options != stripe::Options::default() => Some(format!(
+                "{{ timezone = {:?}, decimal_separator = \"{}\", report_type = \"{}\" }}",
+                options.timezone,
+                options.decimal_separator,
+                options.report_type.as_str()
+            )),
+            Format::Braintree(options) if *options != braintree::Options::default() => {
+                let currencies: Vec<String> = options
+                    .currencies
+                    .iter()
+                    .map(|(account, code)| format!("{account:?} = {code:?}"))
+                    .collect();
+                Some(format!(
+                    "{{ report_type = \"settlement_batch_summary\", currencies = {{ {} }}{} }}",
+                    currencies.join(", "),
+                    options
+                        .group_by_custom_field
+                        .as_ref()
+                        .map(|field| format!(", group_by_custom_field = {field:?}"))
+                        .unwrap_or_default()
+                ))
+            }
             _ => None,
         }
     }
@@ -58,10 +114,21 @@ impl Format {
     /// The `processor` value of the records this format produces.
     pub(crate) fn processor(&self) -> &str {
         match self {
-            Format::Stripe => stripe::PROCESSOR,
-            Format::Braintree => braintree::PROCESSOR,
-            Format::Adyen => adyen::PROCESSOR,
+            Format::Stripe(_) => stripe::PROCESSOR,
+            Format::Braintree(_) => braintree::PROCESSOR,
+            Format::Adyen(_) => adyen::PROCESSOR,
             Format::Mapped(mapped) => &mapped.name,
+        }
+    }
+
+    /// Whether a report's lines may belong to ledger rows booked on earlier days (a payout or a
+    /// settlement batch settles several days of activity): the check then also reads the ledger
+    /// rows the report names, whatever their day.
+    pub(crate) fn spans_days(&self) -> bool {
+        match self {
+            Format::Stripe(options) => options.report_type == stripe::Report::PayoutReconciliation,
+            Format::Adyen(_) => true,
+            Format::Braintree(_) | Format::Mapped(_) => false,
         }
     }
 }
@@ -129,27 +196,24 @@ pub fn parse_report(
     reader: impl Read,
 ) -> Result<ParseOutcome, ReportError> {
     match format {
-        Format::Stripe => drive(
-            path,
-            reader,
-            &Layout::csv(b','),
-            "Stripe",
-            stripe::Parser::new,
-        ),
-        Format::Braintree => drive(
-            path,
-            reader,
-            &Layout::csv(b','),
-            "Braintree",
-            braintree::Parser::new,
-        ),
-        Format::Adyen => drive(
-            path,
-            reader,
-            &Layout::csv(b','),
-            "Adyen",
-            adyen::Parser::new,
-        ),
+        Format::Stripe(options) => drive(path, reader, &Layout::csv(b','), "Stripe", |columns| {
+            stripe::Parser::new(columns, options)
+        }),
+        Format::Braintree(options) => match options.report_type {
+            braintree::Report::TransactionSearch => {
+                drive(path, reader, &Layout::csv(b','), "Braintree", |columns| {
+                    braintree::Parser::new(columns, options)
+                })
+            }
+            braintree::Report::SettlementBatchSummary => {
+                drive(path, reader, &Layout::csv(b','), "Braintree", |columns| {
+                    braintree_summary::Parser::new(columns, options)
+                })
+            }
+        },
+        Format::Adyen(options) => drive(path, reader, &Layout::csv(b','), "Adyen", |columns| {
+            adyen::Parser::new(columns, options)
+        }),
         Format::Mapped(mapped) => {
             let invalid = |reason: String| ReportError::InvalidFormat {
                 path: path.to_owned(),
@@ -249,18 +313,38 @@ mod tests {
 
     #[test]
     fn whole_file_problems() {
-        let err = parse_report(&Format::Stripe, "empty.csv", "".as_bytes()).unwrap_err();
+        let err = parse_report(
+            &Format::Stripe(Default::default()),
+            "empty.csv",
+            "".as_bytes(),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "empty.csv: the file is empty (no header line)"
         );
-        let err = parse_report(&Format::Stripe, "bom.csv", "\u{feff}".as_bytes()).unwrap_err();
+        let err = parse_report(
+            &Format::Stripe(Default::default()),
+            "bom.csv",
+            "\u{feff}".as_bytes(),
+        )
+        .unwrap_err();
         assert!(matches!(err, ReportError::Empty { .. }));
-        let err = parse_report(&Format::Stripe, "blank.csv", "\r\n\r\n".as_bytes()).unwrap_err();
+        let err = parse_report(
+            &Format::Stripe(Default::default()),
+            "blank.csv",
+            "\r\n\r\n".as_bytes(),
+        )
+        .unwrap_err();
         assert!(matches!(err, ReportError::Empty { .. }));
 
         let json = "{\"object\": \"list\", \"data\": []}\n";
-        let err = parse_report(&Format::Stripe, "x.json", json.as_bytes()).unwrap_err();
+        let err = parse_report(
+            &Format::Stripe(Default::default()),
+            "x.json",
+            json.as_bytes(),
+        )
+        .unwrap_err();
         match &err {
             ReportError::MissingColumns { path, missing, .. } => {
                 assert_eq!(path, "x.json");
@@ -281,7 +365,7 @@ mod tests {
         }
 
         let binary: &[u8] = &[0x89, b'P', b'N', b'G', 0xff, 0xfe, b'\n', 1, 2, 3];
-        let err = parse_report(&Format::Adyen, "x.png", binary).unwrap_err();
+        let err = parse_report(&Format::Adyen(Default::default()), "x.png", binary).unwrap_err();
         assert_eq!(
             err.to_string(),
             "x.png: the header line is not UTF-8 text; is this a CSV file?"
@@ -289,7 +373,12 @@ mod tests {
 
         let dup =
             "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,GROSS\n";
-        let err = parse_report(&Format::Stripe, "dup.csv", dup.as_bytes()).unwrap_err();
+        let err = parse_report(
+            &Format::Stripe(Default::default()),
+            "dup.csv",
+            dup.as_bytes(),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "dup.csv: column `gross` appears more than once in the header"
@@ -298,18 +387,107 @@ mod tests {
 
     #[test]
     fn builtin_formats_by_name() {
-        assert_eq!(Format::builtin("Stripe"), Some(Format::Stripe));
-        assert_eq!(Format::builtin(" braintree "), Some(Format::Braintree));
-        assert_eq!(Format::builtin("ADYEN"), Some(Format::Adyen));
+        assert_eq!(
+            Format::builtin("Stripe"),
+            Some(Format::Stripe(Default::default()))
+        );
+        assert_eq!(
+            Format::builtin(" braintree "),
+            Some(Format::Braintree(Default::default()))
+        );
+        assert_eq!(
+            Format::builtin("ADYEN"),
+            Some(Format::Adyen(Default::default()))
+        );
         assert_eq!(Format::builtin("paypal"), None);
-        assert_eq!(Format::Adyen.processor(), "adyen");
+        assert_eq!(Format::Adyen(Default::default()).processor(), "adyen");
+    }
+
+    #[test]
+    fn builtin_format_options() {
+        let table = |text: &str| -> toml::Table { toml::from_str(text).expect("toml") };
+        let stripe = Format::builtin_with(
+            "stripe",
+            &table(
+                "report_type = \"payout_reconciliation\"\ntimezone = \"Europe/Berlin\"\ndecimal_separator = \",\"",
+            ),
+        );
+        let Some(Ok(format)) = stripe else {
+            panic!("{stripe:?}")
+        };
+        assert!(format.spans_days());
+        assert_eq!(
+            format.options_line().as_deref(),
+            Some(
+                "{ timezone = \"Europe/Berlin\", decimal_separator = \",\", report_type = \"payout_reconciliation\" }"
+            )
+        );
+        assert!(!Format::Stripe(Default::default()).spans_days());
+        let err = |name: &str, text: &str| match Format::builtin_with(name, &table(text)) {
+            Some(Err(message)) => message,
+            other => panic!("{other:?}"),
+        };
+        let versioned = Format::builtin_with(
+            "stripe",
+            &table("report_type = \"payout_reconciliation.itemized.5\""),
+        );
+        assert!(
+            matches!(versioned, Some(Ok(ref f)) if f.spans_days()),
+            "{versioned:?}"
+        );
+        assert!(
+            err("stripe", "report_type = \"ending_balance_reconciliation.itemized.4\"")
+                .starts_with("\"ending_balance_reconciliation.itemized.4\" is not an itemized report this format reads")
+        );
+        assert!(Format::Adyen(Default::default()).spans_days());
+        assert_eq!(
+            err("stripe", "decimal_separator = \";\""),
+            "decimal_separator: ';' is not one Stripe offers (\".\" or \",\")"
+        );
+        assert_eq!(
+            err("stripe", "timezone = \"Mars/Olympus\""),
+            "timezone: \"Mars/Olympus\" is not a time zone (an IANA name such as \"America/New_York\")"
+        );
+        let summary = Format::builtin_with(
+            "braintree",
+            &table(
+                "report_type = \"settlement_batch_summary\"\ncurrencies = { acme_usd = \"USD\" }",
+            ),
+        );
+        let Some(Ok(summary)) = summary else {
+            panic!("{summary:?}")
+        };
+        assert_eq!(
+            summary.options_line().as_deref(),
+            Some(
+                "{ report_type = \"settlement_batch_summary\", currencies = { \"acme_usd\" = \"USD\" } }"
+            )
+        );
+        assert_eq!(
+            err("braintree", "report_type = \"settlement_batch_summary\""),
+            "currencies: the settlement batch summary does not name its currency; map each merchant account to its currency code"
+        );
+        assert_eq!(
+            err(
+                "braintree",
+                "report_type = \"settlement_batch_summary\"\ncurrencies = { a = \"EUX\" }"
+            ),
+            "currencies.a: \"EUX\" is not an ISO 4217 currency code"
+        );
+        assert_eq!(
+            err("braintree", "currencies = { a = \"EUR\" }"),
+            "currencies and group_by_custom_field are options of report_type = \"settlement_batch_summary\""
+        );
+        assert!(err("adyen", "timezone = \"CET\"").starts_with("unknown field `timezone`"));
+        assert!(err("braintree", "x = 1").starts_with("unknown field `x`"));
+        assert_eq!(Format::builtin_with("acme", &table("")), None);
     }
 
     #[test]
     fn header_only_file_is_empty_outcome() {
         let text =
             "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category\r\n";
-        let outcome = parse(&Format::Stripe, "h.csv", text);
+        let outcome = parse(&Format::Stripe(Default::default()), "h.csv", text);
         assert_eq!(outcome, ParseOutcome::default());
     }
 
@@ -321,7 +499,7 @@ mod tests {
                 Err(std::io::Error::other("disk on fire"))
             }
         }
-        let err = parse_report(&Format::Adyen, "f.csv", Failing).unwrap_err();
+        let err = parse_report(&Format::Adyen(Default::default()), "f.csv", Failing).unwrap_err();
         assert_eq!(
             err.to_string(),
             "f.csv: cannot read the report: disk on fire"
@@ -367,17 +545,17 @@ mod tests {
         };
         let cases: Vec<(Format, &str, &str)> = vec![
             (
-                Format::Stripe,
+                Format::Stripe(Default::default()),
                 "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category",
                 "txn_1,2024-03-01 10:00:00,usd,10.00,0.30,9.70,charge",
             ),
             (
-                Format::Braintree,
+                Format::Braintree(Default::default()),
                 "Transaction ID,Transaction Type,Transaction Status,Created Datetime,Created Timezone,Currency ISO Code,Amount Submitted For Settlement,Service Fee",
                 "t1,sale,settled,2024-03-01 10:00:00,CET,USD,10.00,0.30",
             ),
             (
-                Format::Adyen,
+                Format::Adyen(Default::default()),
                 "Psp Reference,Creation Date,TimeZone,Type,Gross Currency,Gross Debit (GC),Gross Credit (GC),Net Currency,Net Debit (NC),Net Credit (NC),Commission (NC),Markup (NC),Scheme Fees (NC),Interchange (NC)",
                 "p1,2024-03-01 10:00:00,CET,Settled,EUR,,10.00,EUR,,9.70,0.30,,,",
             ),

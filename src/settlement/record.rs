@@ -17,6 +17,15 @@
 //! fee of 0 is `gross -1000, fee 0, net -1000`; a 2000.00 payout is `gross -200000, fee 0, net
 //! -200000`. Parsers quarantine any line whose own net column disagrees (reason
 //! `net ≠ gross − fee`), and where a format has no net column it is computed from the rule.
+//!
+//! # Presented in one currency, settled in another
+//!
+//! A line is matched in the currency the customer paid in (the presentment or gross currency),
+//! since that is what the ledger booked. When the processor settled it in another currency
+//! (Adyen's net currency), the record's `gross_minor` is the presentment amount, its fee is not
+//! known in that currency (`fee_minor` 0, `net_minor` = gross), and the fee and net as settled
+//! are kept in [`Links::settled_as`] to be shown beside any finding. No exchange rate is ever
+//! applied.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -95,7 +104,61 @@ pub(crate) struct SettlementRecord {
     pub(crate) payout_id: Option<Id>,
     /// Reference that links the line to our ledger (merchant reference, order id), when present.
     pub(crate) reference: Option<Id>,
+    /// How the line relates to its payment, and what it settled as, for the formats that say
+    /// so; `None` when there is nothing to say (boxed: most lines of most formats have none, and
+    /// a million-line report should not carry the room for it on every line).
+    pub(crate) links: Option<Box<Links>>,
     pub(crate) source: SourceLine,
+}
+
+/// What ties a line to the payment it belongs to, and its settlement in another currency; all
+/// `None` for formats that do not report them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct Links {
+    /// For a modification line (refund, chargeback, their reversals): the id of the payment it
+    /// modifies, as that payment's charge line carries it. The line's own id is the
+    /// modification's.
+    pub(crate) payment: Option<Id>,
+    /// For a charge line that books one capture of a payment captured in parts: the capture's
+    /// own id. Charge lines with the same match id and distinct capture ids are parts of one
+    /// payment, matched by their total; the same capture id twice is a duplicate.
+    pub(crate) capture: Option<Id>,
+    /// The line as settled, when that was in another currency than its gross.
+    pub(crate) settled_as: Option<SettledAs>,
+}
+
+/// The links of a line that has none.
+static NO_LINKS: Links = Links {
+    payment: None,
+    capture: None,
+    settled_as: None,
+};
+
+impl Links {
+    /// `None` when nothing is linked, for [`SettlementRecord::links`].
+    pub(crate) fn boxed(self) -> Option<Box<Links>> {
+        (self != NO_LINKS).then(|| Box::new(self))
+    }
+}
+
+/// A line's fee and net in the currency it settled in (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct SettledAs {
+    pub(crate) currency: Currency,
+    pub(crate) fee_minor: i64,
+    pub(crate) net_minor: i64,
+}
+
+impl fmt::Display for SettledAs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "settled as {} {c} net, fee {} {c}",
+            format_major(self.net_minor, self.currency),
+            format_major(self.fee_minor, self.currency),
+            c = self.currency.code()
+        )
+    }
 }
 
 impl SettlementRecord {
@@ -107,6 +170,17 @@ impl SettlementRecord {
             self.net_minor,
             self.currency,
         )
+    }
+
+    /// The fee to compare with a ledger's fee: none when the line settled in another currency
+    /// (its fee is not known in the currency the ledger booked).
+    pub(crate) fn comparable_fee(&self) -> Option<i64> {
+        self.links().settled_as.is_none().then_some(self.fee_minor)
+    }
+
+    /// The line's links (all `None` for a line that has none).
+    pub(crate) fn links(&self) -> &Links {
+        self.links.as_deref().unwrap_or(&NO_LINKS)
     }
 }
 
@@ -193,6 +267,7 @@ mod tests {
             available_at: None,
             payout_id: None,
             reference: None,
+            links: None,
             source: SourceLine {
                 path: "r.csv".into(),
                 line: 2,
@@ -200,5 +275,25 @@ mod tests {
         };
         assert_eq!(record.check_balance(), Ok(()));
         assert_eq!(record.source.to_string(), "r.csv:2");
+        assert_eq!(record.comparable_fee(), Some(59));
+        let settled_as = SettledAs {
+            currency: Currency::parse("EUR").expect("EUR"),
+            fee_minor: 200,
+            net_minor: 9700,
+        };
+        assert_eq!(
+            settled_as.to_string(),
+            "settled as 97.00 EUR net, fee 2.00 EUR"
+        );
+        let cross = SettlementRecord {
+            links: Links {
+                settled_as: Some(settled_as),
+                ..Links::default()
+            }
+            .boxed(),
+            ..record
+        };
+        assert_eq!(Links::default().boxed(), None);
+        assert_eq!(cross.comparable_fee(), None);
     }
 }

@@ -173,6 +173,26 @@ pub(crate) fn parse_timestamp(text: &str, zone: &Zone) -> Result<DateTime<Utc>, 
     Err("expected YYYY-MM-DD HH:MM:SS".to_owned())
 }
 
+/// Reads a month-first US timestamp as Braintree's Control Panel exports write them
+/// (`03/01/2024 09:15:02`, `03/01/2024 09:15`, or a date `03/01/2024` at midnight) in `zone`;
+/// anything else is read by [`parse_timestamp`] (ISO dates, as the API writes them).
+pub(crate) fn parse_month_first(text: &str, zone: &Zone) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if !text.contains('/') {
+        return parse_timestamp(text, zone)
+            .map_err(|_| "expected MM/DD/YYYY HH:MM:SS or YYYY-MM-DD HH:MM:SS".to_owned());
+    }
+    for format in ["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M"] {
+        if let Ok(local) = NaiveDateTime::parse_from_str(text, format) {
+            return zone.to_utc(local);
+        }
+    }
+    match NaiveDate::parse_from_str(text, "%m/%d/%Y") {
+        Ok(date) => zone.to_utc(date.and_time(chrono::NaiveTime::MIN)),
+        Err(_) => Err("expected MM/DD/YYYY HH:MM:SS".to_owned()),
+    }
+}
+
 /// Reads a timestamp with a strftime `format`: with an offset if the format has one (`%z`), else
 /// a date-time in `zone`, else a date at midnight in `zone`.
 pub(crate) fn parse_timestamp_with(
@@ -274,6 +294,43 @@ mod tests {
         ] {
             assert!(parse_timestamp(bad, &Zone::UTC).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn month_first_timestamps() {
+        let cst = Zone::parse("CST").expect("zone");
+        let chicago = Zone::parse("America/Chicago").expect("zone");
+        assert_eq!(
+            parse_month_first("03/01/2024 09:15:02", &cst),
+            Ok(utc("2024-03-01T15:15:02Z"))
+        );
+        assert_eq!(
+            parse_month_first("07/04/2024 18:00", &chicago),
+            Ok(utc("2024-07-04T23:00:00Z"))
+        );
+        assert_eq!(
+            parse_month_first("03/02/2024", &cst),
+            Ok(utc("2024-03-02T06:00:00Z"))
+        );
+        assert_eq!(
+            parse_month_first("2024-03-01 09:15:02", &Zone::UTC),
+            Ok(utc("2024-03-01T09:15:02Z"))
+        );
+        assert_eq!(
+            parse_month_first("13/01/2024 10:00:00", &cst),
+            Err("expected MM/DD/YYYY HH:MM:SS".into())
+        );
+        assert_eq!(
+            parse_month_first("yesterday", &cst),
+            Err("expected MM/DD/YYYY HH:MM:SS or YYYY-MM-DD HH:MM:SS".into())
+        );
+        assert_eq!(
+            parse_month_first("03/10/2024 02:30:00", &chicago),
+            Err(
+                "2024-03-10 02:30:00 does not exist in America/Chicago (skipped by a clock change)"
+                    .into()
+            )
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod in_flight;
 mod layering;
 mod logs;
 mod metrics;
+mod processor_formats;
 mod pushdown;
 mod readme;
 mod report_acquisition;

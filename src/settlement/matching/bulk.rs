@@ -125,7 +125,8 @@ fn plainly_agree(
         && r.currency == e.currency
         && r.gross_minor.abs_diff(e.amount_minor)
             <= rules.amount_tolerance_minor.max(0).unsigned_abs()
-        && e.fee_minor.is_none_or(|fee| fee == r.fee_minor)
+        && e.fee_minor
+            .is_none_or(|fee| r.comparable_fee().is_none_or(|own| own == fee))
         && settled.accepts(e.status.as_deref())
 }
 

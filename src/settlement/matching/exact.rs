@@ -1,6 +1,6 @@
 //! Step 2 of the matching, in its own file: a record and the ledger entry carrying its id are paired and compared.
 
-use super::{Matched, SettlementDiscrepancy, SettlementKind, Work, money};
+use super::{Matched, SettlementDiscrepancy, SettlementKind, Work, money, settled_note};
 
 impl Work<'_> {
     /// Step 2: pairs by equal id and compares them.
@@ -69,9 +69,10 @@ impl Work<'_> {
                 SettlementKind::CurrencyMismatch,
                 (None, None),
                 format!(
-                    "report {}, ledger {}",
+                    "report {}, ledger {}{}",
                     money(r.gross_minor, r.currency),
-                    money(e.amount_minor, e.currency)
+                    money(e.amount_minor, e.currency),
+                    settled_note(r)
                 ),
             )];
         }
@@ -88,14 +89,19 @@ impl Work<'_> {
                 SettlementKind::AmountMismatch,
                 (Some(e.amount_minor), Some(r.gross_minor)),
                 format!(
-                    "report {}, ledger {}{by}, tolerance {}",
+                    "report {}, ledger {}{by}, tolerance {}{}",
                     money(r.gross_minor, c),
                     money(e.amount_minor, c),
-                    money(self.rules.amount_tolerance_minor.max(0), c)
+                    money(self.rules.amount_tolerance_minor.max(0), c),
+                    settled_note(r)
                 ),
             ));
         }
-        if let Some(fee) = e.fee_minor.filter(|&fee| fee != r.fee_minor) {
+        let own_fee = r.comparable_fee();
+        if let Some(fee) = e
+            .fee_minor
+            .filter(|&fee| own_fee.is_some_and(|own| own != fee))
+        {
             findings.push(finding(
                 SettlementKind::FeeMismatch,
                 (Some(fee), Some(r.fee_minor)),
@@ -457,6 +463,41 @@ mod tests {
                 m("re_1", Some("re_1"), MatchHow::ExactId, 0),
                 m("dp_1", Some("dp_1"), MatchHow::ExactId, 0),
                 m("pdr_1", Some("pdr_1"), MatchHow::ExactId, 0),
+            ]
+        );
+    }
+
+    /// Presented in USD, settled in EUR: matched on the USD gross, the ledger's fee (in USD)
+    /// not compared with a fee charged in EUR, the settlement shown with any finding.
+    #[test]
+    fn cross_currency_lines_match_on_gross_and_show_their_settlement() {
+        let settled = |mut r: SettlementRecord| {
+            r.links = crate::settlement::record::Links {
+                settled_as: Some(crate::settlement::record::SettledAs {
+                    currency: cur("EUR"),
+                    fee_minor: 200,
+                    net_minor: 9700,
+                }),
+                ..Default::default()
+            }
+            .boxed();
+            r
+        };
+        let records = vec![
+            settled(charge(2, "psp_1", 11000, 0)),
+            settled(charge(3, "psp_2", 11000, 0)),
+        ];
+        let ledger = vec![
+            with_fee(usd("psp_1", 11000), 222),
+            with_fee(usd("psp_2", 10000), 222),
+        ];
+        let o = run(&records, &ledger, &MatchRules::default());
+        assert_eq!(o.check_accounted(records.len(), ledger.len()), Ok(()));
+        assert_eq!(matches(&o, &records, &ledger).len(), 1);
+        assert_eq!(
+            details(&o),
+            [
+                "report 110.00 USD, ledger 100.00 USD (report − ledger = 10.00 USD), tolerance 0.00 USD (settled as 97.00 EUR net, fee 2.00 EUR)"
             ]
         );
     }

@@ -39,6 +39,7 @@ pub(super) fn rec(
         available_at: None,
         payout_id: None,
         reference: None,
+        links: Default::default(),
         source: SourceLine {
             path: "r.csv".into(),
             line,

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{MatchOn, SettlementKind, Work, money};
+use super::{MatchOn, SettlementKind, Work, line_note, money};
 
 impl Work<'_> {
     /// Step 5: whatever is left.
@@ -13,7 +13,12 @@ impl Work<'_> {
             }
             self.recs[i].done = true;
             let r = self.record(i);
-            let what = format!("report {} {}", r.kind, money(r.gross_minor, r.currency));
+            let what = format!(
+                "report {} {}{}",
+                r.kind,
+                money(r.gross_minor, r.currency),
+                line_note(r)
+            );
             let detail = match self.recs[i].key {
                 None => match self.rules.match_on {
                     MatchOn::Reference => format!("{what} has no reference to match on"),

@@ -7,6 +7,13 @@
 //!
 //! # Steps, in order
 //!
+//! 0. **Captures.** A payment captured in parts (charge lines with one match id, each naming
+//!    its own capture) is matched as one line of their total against the payment's one ledger
+//!    row; the first capture carries the match or findings, the others are
+//!    [`MatchHow::Captures`] or named in the same findings (`captures.rs`). A modification line
+//!    (a refund, a chargeback) is matched by its own id, the payment it modifies named in its
+//!    details. A line settled in another currency is matched on its gross currency and amount;
+//!    its fee is then not compared, and its settlement is shown in its details.
 //! 1. **Duplicates.** Records are keyed by their match id ([`MatchOn`]) *and* kind: two or more
 //!    records with the same id and the same kind are one `duplicate_in_report`. A charge and its
 //!    refund may share an id (a reference) without being duplicates. Two or more ledger entries
@@ -59,6 +66,7 @@ use super::record::SettlementRecord;
 
 mod accounting;
 mod bulk;
+mod captures;
 // the steps, in the order `by_every_rule` runs them: each is an `impl Work` block in its file
 mod duplicates;
 mod exact;
@@ -142,6 +150,9 @@ pub(crate) enum MatchHow {
     Tolerance,
     /// A payout line whose total equals the sum of the ledger items carrying its payout id.
     PayoutTotal,
+    /// A capture of a payment captured in parts, after the first: the captures' total was
+    /// matched with the payment's ledger row (see `captures.rs`), by the first capture's match.
+    Captures,
 }
 
 impl MatchHow {
@@ -152,6 +163,7 @@ impl MatchHow {
             MatchHow::ExactId => "exact_id",
             MatchHow::Tolerance => "tolerance",
             MatchHow::PayoutTotal => "payout_total",
+            MatchHow::Captures => "captures",
         }
     }
 }
@@ -238,6 +250,22 @@ impl MatchOutcome {
 /// The bulk of a day (an id carried once on each side, plainly agreeing) is paired by
 /// [`bulk::split`] without the rule set; what it leaves goes through every step.
 pub(crate) fn match_report(
+    records: &[SettlementRecord],
+    ledger: &[LedgerEntry],
+    rules: &MatchRules,
+    business_day_end: DateTime<Utc>,
+) -> MatchOutcome {
+    match captures::join(records, rules.match_on) {
+        None => match_lines(records, ledger, rules, business_day_end),
+        Some(joined) => {
+            let outcome = match_lines(&joined.records, ledger, rules, business_day_end);
+            joined.take_apart(outcome, records)
+        }
+    }
+}
+
+/// [`match_report`] once the captures of each payment are joined.
+fn match_lines(
     records: &[SettlementRecord],
     ledger: &[LedgerEntry],
     rules: &MatchRules,
@@ -374,6 +402,22 @@ fn money(minor: i64, currency: Currency) -> String {
     format!("{} {}", format_major(minor, currency), currency.code())
 }
 
+/// ` (settled as … net, fee …)` for a line settled in another currency, else nothing.
+fn settled_note(record: &SettlementRecord) -> String {
+    match &record.links().settled_as {
+        Some(settled) => format!(" ({settled})"),
+        None => String::new(),
+    }
+}
+
+/// ` modifying payment …` for a modification line, then its [`settled_note`].
+fn line_note(record: &SettlementRecord) -> String {
+    match &record.links().payment {
+        Some(payment) => format!(" modifying payment {payment}{}", settled_note(record)),
+        None => settled_note(record),
+    }
+}
+
 /// Whole UTC calendar days between two instants, unsigned.
 fn days_between(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
     a.date_naive()
@@ -474,10 +518,11 @@ impl<'a> Work<'a> {
     fn describe_record(&self, i: usize) -> String {
         let r = self.record(i);
         format!(
-            "{} {} {}",
+            "{} {} {}{}",
             r.source,
             r.kind,
-            money(r.gross_minor, r.currency)
+            money(r.gross_minor, r.currency),
+            line_note(r)
         )
     }
 
