@@ -10,7 +10,7 @@ CREATE TABLE key_splits (
     check_name       TEXT        NOT NULL,
     business_date    DATE        NOT NULL,
     partition_key    TEXT        NOT NULL,
-    range_count      INTEGER     NOT NULL,
+    range_count      BIGINT      NOT NULL,
     boundaries       TEXT        NOT NULL,
     status           TEXT        NOT NULL CHECK (status IN ('open', 'complete')),
     planned_run_id   BIGINT      NOT NULL,
@@ -22,12 +22,12 @@ CREATE UNIQUE INDEX key_splits_one_open ON key_splits (check_name, business_date
 
 CREATE TABLE key_split_ranges (
     split_id     BIGINT      NOT NULL REFERENCES key_splits (id),
-    range_index  INTEGER     NOT NULL,
+    range_index  BIGINT      NOT NULL,
     run_id       BIGINT      NOT NULL,
     left_rows    BIGINT      NOT NULL,
     right_rows   BIGINT      NOT NULL,
     in_flight    BIGINT      NOT NULL,
-    attempts     INTEGER     NOT NULL,
+    attempts     BIGINT      NOT NULL,
     duration_ms  BIGINT      NOT NULL,
     findings     TEXT        NOT NULL,
     finished_at  TIMESTAMPTZ NOT NULL,

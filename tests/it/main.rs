@@ -24,6 +24,7 @@ mod report_download;
 mod report_html;
 mod resilience;
 mod sealed_days;
+mod sharded_table;
 mod secrets_and_masking;
 mod settlement;
 mod store_life;
