@@ -17,6 +17,11 @@ pub struct KeyRange {
 }
 
 impl KeyRange {
+    /// The keys after `after` (exclusive) up to `up_to` (inclusive); `None` leaves that end open.
+    pub fn between(after: Option<Vec<Value>>, up_to: Option<Vec<Value>>) -> KeyRange {
+        KeyRange { after, up_to }
+    }
+
     /// Whether `key` falls in the range, in the canonical key order of the merge.
     pub(crate) fn contains(&self, key: &[Value]) -> bool {
         use std::cmp::Ordering;

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::common::*;
+use recon::canonical::Value;
+use recon::source::pushdown::KeyRange;
+use recon::source::{ReadSpec, Source};
 use recon::store::Store;
 
 /// 64 accounts (odd ones upper case, so byte order differs from a locale's) × 100 entries.
@@ -221,10 +224,20 @@ async fn four_shards_of_one_table_find_exactly_what_one_process_finds() {
     for boundary in &cut {
         let at = keys.iter().position(|k| k == boundary).unwrap();
         // the boundary closes its range; the keys after it open the next one
-        change(&mut statements, &keys[at], "amount_minor = amount_minor + 1");
-        planted.push(format!("changed {} [amount_minor] open", key(&keys[at].0, keys[at].1)));
+        change(
+            &mut statements,
+            &keys[at],
+            "amount_minor = amount_minor + 1",
+        );
+        planted.push(format!(
+            "changed {} [amount_minor] open",
+            key(&keys[at].0, keys[at].1)
+        ));
         change(&mut statements, &keys[at - 1], "memo = 'edited'");
-        planted.push(format!("changed {} [memo] open", key(&keys[at - 1].0, keys[at - 1].1)));
+        planted.push(format!(
+            "changed {} [memo] open",
+            key(&keys[at - 1].0, keys[at - 1].1)
+        ));
         let (account, seq) = &keys[at];
         statements.push(format!(
             "INSERT INTO entries VALUES ('{account}', {}, 1, 'EUR', 'only right')",
@@ -237,7 +250,10 @@ async fn four_shards_of_one_table_find_exactly_what_one_process_finds() {
         ));
         planted.push(format!("missing_in_right {} [] open", key(account, *seq)));
         change(&mut statements, &keys[at + 2], "currency = 'USD'");
-        planted.push(format!("changed {} [currency] open", key(&keys[at + 2].0, keys[at + 2].1)));
+        planted.push(format!(
+            "changed {} [currency] open",
+            key(&keys[at + 2].0, keys[at + 2].1)
+        ));
     }
     // below every key and above every key, only on the right; the first and last rows only left
     statements.push("INSERT INTO entries VALUES ('AAAA', 1, 5, 'EUR', 'below all')".into());
@@ -268,7 +284,14 @@ async fn four_shards_of_one_table_find_exactly_what_one_process_finds() {
     let shards = ["0/4", "1/4", "2/4", "3/4"];
     let children: Vec<_> = shards
         .iter()
-        .map(|shard| setup.spawn(&store, night_two, &format!("n2-{shard}"), &["--shard", shard]))
+        .map(|shard| {
+            setup.spawn(
+                &store,
+                night_two,
+                &format!("n2-{shard}"),
+                &["--shard", shard],
+            )
+        })
         .collect();
     let outputs: Vec<Output> = children
         .into_iter()
@@ -282,7 +305,11 @@ async fn four_shards_of_one_table_find_exactly_what_one_process_finds() {
         "{:?}",
         outputs.iter().map(stderr).collect::<Vec<_>>()
     );
-    assert_eq!(boundaries(&store, night_two).await, cut, "cut at the same keys");
+    assert_eq!(
+        boundaries(&store, night_two).await,
+        cut,
+        "cut at the same keys"
+    );
     assert_eq!(state(&store).await, reference);
     for (shard, output) in shards.iter().zip(&outputs) {
         let summary = setup.summary(&format!("n2-{shard}"));
@@ -311,14 +338,23 @@ async fn four_shards_of_one_table_find_exactly_what_one_process_finds() {
         let resumed = setup.run(&store, night_two, &name, &["--shard", shard, "--resume"]);
         assert_eq!(resumed.status.code(), Some(1), "{}", stderr(&resumed));
         let again = setup.summary(&name);
-        assert_eq!(again["run_id"], summary["run_id"], "the same run, completed");
+        assert_eq!(
+            again["run_id"], summary["run_id"],
+            "the same run, completed"
+        );
         assert_eq!(check(&again)["status"], "discrepancies");
         assert_eq!(check(&again)["discrepancies"], 19);
         let mut shown: Vec<String> = again["discrepancies"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|d| format!("{} {}", d["kind"].as_str().unwrap(), d["status"].as_str().unwrap()))
+            .map(|d| {
+                format!(
+                    "{} {}",
+                    d["kind"].as_str().unwrap(),
+                    d["status"].as_str().unwrap()
+                )
+            })
             .collect();
         shown.sort();
         let mut expected: Vec<String> = reference
@@ -331,5 +367,99 @@ async fn four_shards_of_one_table_find_exactly_what_one_process_finds() {
         expected.sort();
         assert_eq!(shown, expected);
     }
-    assert_eq!(state(&store).await, reference, "adopting moves no discrepancy");
+    assert_eq!(
+        state(&store).await,
+        reference,
+        "adopting moves no discrepancy"
+    );
+}
+
+/// The keys `source` sends for table `t` read with `range` (before the reader trims anything).
+async fn sent_keys(source: &Source, range: Option<KeyRange>) -> Vec<(String, i128)> {
+    let spec = ReadSpec {
+        table: "t".into(),
+        columns: source.columns("t").await.unwrap(),
+        key_len: 2,
+        day: None,
+        filter: None,
+        in_flight: None,
+        key_range: range,
+    };
+    let mut rx = source.stream_rows(spec);
+    let mut keys = Vec::new();
+    while let Some(batch) = rx.recv().await {
+        for row in batch.unwrap().rows() {
+            match (&row[0], &row[1]) {
+                (Value::Text(a), Value::Int(n)) => keys.push((a.clone(), *n)),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    keys
+}
+
+/// Text keys that a case-insensitive or locale collation orders otherwise than bytes do.
+const ACCOUNTS: [&str; 6] = ["B", "a", "ab", "C", "é", "Z"];
+
+/// A shard's key range goes to the database as bound key comparisons and selects exactly the
+/// keys of the range in canonical order (text by bytes, then the integer), on PostgreSQL and on
+/// MariaDB (whose default collation calls `a` and `A` equal).
+async fn key_ranges_are_pushed_down_exactly(url: &str) {
+    let source = Source::connect_url("src", url).await.unwrap();
+    let order = |k: &(String, i128)| (k.0.as_bytes().to_vec(), k.1);
+    let mut all = sent_keys(&source, None).await;
+    all.sort_by_key(order);
+    assert_eq!(all.len(), ACCOUNTS.len() * 3);
+    let value = |(a, n): &(String, i128)| vec![Value::Text(a.clone()), Value::Int(*n)];
+    // every range between two of the keys, and the open ends
+    let bounds: Vec<Option<&(String, i128)>> =
+        std::iter::once(None).chain(all.iter().map(Some)).collect();
+    for after in &bounds {
+        for up_to in &bounds {
+            let range = KeyRange::between(after.map(value), up_to.map(value));
+            let want: Vec<(String, i128)> = all
+                .iter()
+                .filter(|k| after.is_none_or(|a| order(k) > order(a)))
+                .filter(|k| up_to.is_none_or(|u| order(k) <= order(u)))
+                .cloned()
+                .collect();
+            assert_eq!(
+                sent_keys(&source, Some(range)).await,
+                want,
+                "({after:?}, {up_to:?}]"
+            );
+        }
+    }
+    source.close().await;
+}
+
+fn key_rows() -> String {
+    let rows: Vec<String> = ACCOUNTS
+        .iter()
+        .flat_map(|a| [-7, 2, 10].map(|n| format!("('{a}', {n})")))
+        .collect();
+    format!("INSERT INTO t VALUES {}", rows.join(", "))
+}
+
+#[tokio::test]
+async fn key_ranges_are_pushed_down_exactly_on_postgres() {
+    let Some(url) = fresh_postgres("split_pushdown").await else {
+        return;
+    };
+    let create =
+        "CREATE TABLE t (account varchar(8) NOT NULL, n bigint NOT NULL, PRIMARY KEY (account, n))";
+    pg_exec(&url, &[create, &key_rows()]).await;
+    key_ranges_are_pushed_down_exactly(&url).await;
+}
+
+#[tokio::test]
+async fn key_ranges_are_pushed_down_exactly_on_mariadb() {
+    let Some(url) = fresh_mysql("split_pushdown").await else {
+        return;
+    };
+    // The database's case-insensitive collation orders 'a' before 'B'; bytes the other way.
+    let create =
+        "CREATE TABLE t (account varchar(8) NOT NULL, n bigint NOT NULL, PRIMARY KEY (account, n))";
+    mysql_exec(&url, &[create, &key_rows()]).await;
+    key_ranges_are_pushed_down_exactly(&url).await;
 }
