@@ -463,3 +463,128 @@ async fn key_ranges_are_pushed_down_exactly_on_mariadb() {
     mysql_exec(&url, &[create, &key_rows()]).await;
     key_ranges_are_pushed_down_exactly(&url).await;
 }
+
+/// The Indexed Job's way: every pod waits for the other ranges (`--wait-for-ranges`), so each
+/// ends with the whole check, and findings exit 0 (`--findings-exit-code 0`) in every pod.
+#[tokio::test]
+async fn shards_that_wait_for_the_other_ranges_all_end_with_the_whole_check() {
+    let (Some(ledger), Some(payments), Some(store), Some(whole)) = (
+        fresh_postgres("split_wait_ledger").await,
+        fresh_postgres("split_wait_payments").await,
+        fresh_postgres("split_wait_store").await,
+        fresh_postgres("split_wait_whole").await,
+    ) else {
+        return;
+    };
+    pg_exec(&ledger, &[SCHEMA, FILL]).await;
+    pg_exec(
+        &payments,
+        &[
+            SCHEMA,
+            FILL,
+            "UPDATE entries SET memo = 'edited' WHERE seq IN (10, 500, 1000) AND account IN ('ACCT01', 'acct32', 'acct62')",
+            "DELETE FROM entries WHERE account = 'ACCT33' AND seq = 20",
+            "INSERT INTO entries VALUES ('acct10', 15, 1, 'EUR', 'only right')",
+        ],
+    )
+    .await;
+    let dir = temp_dir();
+    let config = write(dir.path(), "recon.toml", &config());
+    let setup = Setup {
+        dir,
+        config,
+        ledger,
+        payments,
+    };
+    let out = setup.run(&whole, "2026-11-20", "whole", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let reference = state(&whole).await;
+    assert_eq!(reference.len(), 11, "{reference:?}");
+
+    let shards = ["0/4", "1/4", "2/4", "3/4"];
+    let pod_args = |shard: &'static str| {
+        [
+            "--resume",
+            "--findings-exit-code",
+            "0",
+            "--wait-for-ranges",
+            "60",
+            "--shard",
+            shard,
+        ]
+    };
+    let children: Vec<_> = shards
+        .iter()
+        .map(|shard| setup.spawn(&store, "2026-11-20", shard, &pod_args(shard)))
+        .collect();
+    for (shard, child) in shards.iter().zip(children) {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{shard}: {}",
+            stderr(&output)
+        );
+        let summary = setup.summary(shard);
+        assert_eq!(summary["outcome"], "discrepancies", "{shard}");
+        assert_eq!(summary["exit_code"], 1);
+        assert_eq!(check(&summary)["status"], "discrepancies");
+        assert_eq!(check(&summary)["discrepancies"], 11);
+        assert_eq!(summary["discrepancies"].as_array().unwrap().len(), 11);
+    }
+    assert_eq!(state(&store).await, reference);
+}
+
+/// A split check that would seal its days, or bisect, is refused when the file loads (exit 2),
+/// naming the key to change: neither is cut by key range yet.
+#[test]
+fn a_split_check_that_seals_or_bisects_is_refused() {
+    let dir = temp_dir();
+    let env = [
+        ("S", "sqlite://s.db"),
+        ("L", "sqlite://l.db"),
+        ("R", "sqlite://r.db"),
+    ];
+    for (extra, message) in [
+        (
+            "date_column = \"created_at\"\n",
+            "recon: recon.toml: integrity[0] (\"entries\").split_by_key: a check that seals its days cannot be split by key yet \
+             (a seal is cut from every row of the day in one stream); set seal = false",
+        ),
+        (
+            "strategy = \"bisect\"\n",
+            "recon: recon.toml: integrity[0] (\"entries\").split_by_key: a check split by key is streamed; leave strategy = \"bisect\" out",
+        ),
+    ] {
+        write(dir.path(), "recon.toml", &(config() + extra));
+        let out = recon(
+            &["config", "check", "--config", "recon.toml"],
+            &env,
+            dir.path(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{extra}");
+        assert_eq!(stderr(&out).trim(), message);
+    }
+    // With seal = false the dated check may be split.
+    write(
+        dir.path(),
+        "recon.toml",
+        &(config() + "date_column = \"created_at\"\nseal = false\n"),
+    );
+    let out = recon(
+        &["config", "check", "--config", "recon.toml"],
+        &env,
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\nseal = false\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("\nsplit_by_key = true\n"),
+        "{}",
+        stdout(&out)
+    );
+}
