@@ -66,7 +66,7 @@ impl Part<'_, '_> {
             Some((split, _)) => split,
             None => match self.compare_range().await? {
                 Ok(split) => split,
-                Err(e) => return self.record_failed(&e, 1).await,
+                Err((e, attempts)) => return self.record_failed(&e, attempts).await,
             },
         };
         let deadline = Instant::now() + wait;
@@ -90,8 +90,9 @@ impl Part<'_, '_> {
     }
 
     /// Joins the open split of the date (planning it first when no shard has) and compares
-    /// and stores this shard's range. The outer error is the store's; the inner one the check's.
-    async fn compare_range(&self) -> Result<Result<Split>> {
+    /// and stores this shard's range. The outer error is the store's; the inner one the check's,
+    /// with the attempts its sync took.
+    async fn compare_range(&self) -> Result<std::result::Result<Split, (Error, u32)>> {
         let (check, store, shard) = (self.check, self.store, self.shard);
         let partition = self.partition();
         let split = match store
@@ -100,13 +101,10 @@ impl Part<'_, '_> {
         {
             Some(split) => split,
             None => {
-                let planned = match self.plan().await {
-                    Ok(cut) => cut.to_json(&check.key),
-                    Err(e) => Err(e),
-                };
-                let boundaries = match planned {
+                let (planned, attempts) = self.plan().await;
+                let boundaries = match planned.and_then(|cut| cut.to_json(&check.key)) {
                     Ok(text) => text,
-                    Err(e) => return Ok(Err(e)),
+                    Err(e) => return Ok(Err((e, attempts))),
                 };
                 let split = store
                     .plan_split(
@@ -126,7 +124,7 @@ impl Part<'_, '_> {
         };
         let key_split = match KeySplit::from_json(&split.boundaries, &check.key) {
             Ok(key_split) => key_split,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err((e, 1))),
         };
         let started = Instant::now();
         let mut result = RangeResult {
@@ -152,7 +150,7 @@ impl Part<'_, '_> {
             .await;
             let comparison = match compared {
                 Ok(comparison) => comparison,
-                Err(e) => return Ok(Err(e)),
+                Err(e) => return Ok(Err((e, attempts))),
             };
             let mut found =
                 comparison.discrepancies(&check.name, &partition, &check.sensitive_columns);
@@ -161,7 +159,7 @@ impl Part<'_, '_> {
                 found.retain(|d| d.kind != Kind::SchemaMismatch);
             }
             if let Some(e) = too_many(&found, self.config.max_discrepancies) {
-                return Ok(Err(e));
+                return Ok(Err((e, attempts)));
             }
             result.left_rows = comparison.left.rows;
             result.right_rows = comparison.right.rows;
@@ -184,15 +182,16 @@ impl Part<'_, '_> {
                 });
                 Ok(Ok(split))
             }
-            Err(e) if e.is_transient() => Ok(Err(e)),
+            Err(e) if e.is_transient() => Ok(Err((e, result.attempts))),
             Err(e) => Err(e),
         }
     }
 
-    /// The boundaries of the split, from both sides' key quantiles, retried like a sync.
-    async fn plan(&self) -> Result<KeySplit> {
+    /// The boundaries of the split, from both sides' key quantiles, retried like a sync; with
+    /// the attempts that took.
+    async fn plan(&self) -> (Result<KeySplit>, u32) {
         let (check, sources, count) = (self.check, self.sources, self.shard.count);
-        let (planned, _) = with_retries(check_policy(self.config, check), &check.name, || async {
+        with_retries(check_policy(self.config, check), &check.name, || async {
             let (left, right) = tokio::try_join!(
                 sources.get(&check.left.source),
                 sources.get(&check.right.source)
@@ -211,8 +210,7 @@ impl Part<'_, '_> {
             };
             ranges::plan_split(&pair, count).await
         })
-        .await;
-        planned
+        .await
     }
 
     /// Every range is in and this run stored the last: the ranges' findings together are the

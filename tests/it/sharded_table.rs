@@ -151,7 +151,7 @@ async fn boundaries(store: &str, date: &str) -> Vec<(String, i64)> {
         .collect()
 }
 
-fn check<'v>(summary: &'v serde_json::Value) -> &'v serde_json::Value {
+fn check(summary: &serde_json::Value) -> &serde_json::Value {
     let checks = summary["checks"].as_array().unwrap();
     assert_eq!(checks.len(), 1, "{summary}");
     &checks[0]
