@@ -106,7 +106,7 @@ impl Part<'_, '_> {
                     Ok(text) => text,
                     Err(e) => return Ok(Err((e, attempts))),
                 };
-                let split = store
+                let planned = store
                     .plan_split(
                         self.run_id,
                         &check.name,
@@ -115,7 +115,13 @@ impl Part<'_, '_> {
                         shard.count,
                         &boundaries,
                     )
-                    .await?;
+                    .await;
+                let split = match planned {
+                    Ok(split) => split,
+                    // the split completed while this shard joined it: rerunning the shard helps
+                    Err(e) if e.is_transient() => return Ok(Err((e, attempts))),
+                    Err(e) => return Err(e),
+                };
                 self.span.in_scope(|| {
                     info!(split = split.id, ranges = shard.count, "key ranges planned")
                 });
