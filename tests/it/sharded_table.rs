@@ -70,13 +70,25 @@ impl Setup {
 
     /// `recon run` for `date` into `out/<name>`, with `extra` flags, started (not awaited).
     fn spawn(&self, store: &str, date: &str, name: &str, extra: &[&str]) -> std::process::Child {
+        self.spawn_with(self.env(store), "run", date, name, extra)
+    }
+
+    /// `recon <command>` (`run` or `retry`) with the sources and store of `env`.
+    fn spawn_with(
+        &self,
+        env: [(&str, &str); 3],
+        command: &str,
+        date: &str,
+        name: &str,
+        extra: &[&str],
+    ) -> std::process::Child {
         let config = path_str(&self.config);
         let out = path_str(&self.out(name));
         Command::new(env!("CARGO_BIN_EXE_recon"))
-            .args(["run", "--config", &config, "--date", date, "--out", &out])
+            .args([command, "--config", &config, "--date", date, "--out", &out])
             .args(extra)
             .current_dir(self.dir.path())
-            .envs(self.env(store))
+            .envs(env)
             .env("RUST_LOG", "warn")
             .env_remove("RECON_LOG_FORMAT")
             .stdout(Stdio::null())
@@ -609,4 +621,106 @@ fn a_split_check_that_seals_or_bisects_is_refused() {
         "{}",
         stdout(&out)
     );
+}
+
+/// A shard whose source is down stores no range: the check stays incomplete for every shard
+/// until `recon retry` of that shard compares its range, records the whole check, and the
+/// others' retries then show it.
+#[tokio::test]
+async fn a_shard_that_failed_is_retried_and_completes_the_check() {
+    let (Some(ledger), Some(payments), Some(store), Some(whole)) = (
+        fresh_postgres("split_retry_ledger").await,
+        fresh_postgres("split_retry_payments").await,
+        fresh_postgres("split_retry_store").await,
+        fresh_postgres("split_retry_whole").await,
+    ) else {
+        return;
+    };
+    pg_exec(&ledger, &[SCHEMA, FILL]).await;
+    pg_exec(
+        &payments,
+        &[
+            SCHEMA,
+            FILL,
+            "UPDATE entries SET amount_minor = 0 WHERE seq = 550",
+            "DELETE FROM entries WHERE account = 'acct20'",
+        ],
+    )
+    .await;
+    let dir = temp_dir();
+    let config = write(
+        dir.path(),
+        "recon.toml",
+        &format!("[job.retry]\nmax_attempts = 1\n{}", config()),
+    );
+    let setup = Setup {
+        dir,
+        config,
+        ledger,
+        payments,
+    };
+    let date = "2026-11-20";
+    let out = setup.run(&whole, date, "whole", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let reference = state(&whole).await;
+    assert_eq!(
+        reference.len(),
+        64 + 100 - 1,
+        "one per account, acct20's rows once"
+    );
+
+    for shard in ["0/4", "1/4", "3/4"] {
+        let out = setup.run(&store, date, shard, &["--shard", shard]);
+        assert_eq!(out.status.code(), Some(3), "{shard}: {}", stderr(&out));
+    }
+    // Shard 2's ledger is down: its range is not stored, the check not recorded.
+    let down = [
+        ("S", store.as_str()),
+        ("L", "postgres://postgres@127.0.0.1:1/ledger"),
+        ("R", setup.payments.as_str()),
+    ];
+    let out = setup
+        .spawn_with(down, "run", date, "2/4", &["--shard", "2/4"])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let failed = check(&setup.summary("2/4")).clone();
+    assert_eq!(failed["status"], "failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("connection refused"), "{error}");
+    assert_eq!(
+        state(&store).await,
+        Vec::<String>::new(),
+        "nothing recorded yet"
+    );
+    // A shard retried before shard 2 still sees the check incomplete.
+    let retry = |shard: &str| {
+        setup
+            .spawn_with(setup.env(&store), "retry", date, shard, &["--shard", shard])
+            .wait_with_output()
+            .unwrap()
+    };
+    let early = retry("0/4");
+    assert_eq!(early.status.code(), Some(3), "{}", stderr(&early));
+    assert!(
+        check(&setup.summary("0/4"))["error"]
+            .as_str()
+            .unwrap()
+            .starts_with(
+                "incomplete: key range 0 of 4 is stored, ranges 2 of the other shards are not yet"
+            ),
+    );
+    // Shard 2's retry, its ledger back, stores the last range and records the whole check.
+    let out = retry("2/4");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let whole_check = check(&setup.summary("2/4")).clone();
+    assert_eq!(whole_check["status"], "discrepancies");
+    assert_eq!(whole_check["discrepancies"], 163);
+    assert_eq!(state(&store).await, reference);
+    for shard in ["0/4", "1/4", "3/4"] {
+        let out = retry(shard);
+        assert_eq!(out.status.code(), Some(1), "{shard}: {}", stderr(&out));
+        assert_eq!(check(&setup.summary(shard))["discrepancies"], 163);
+    }
+    assert_eq!(state(&store).await, reference);
 }
