@@ -73,12 +73,16 @@ impl Part<'_, '_> {
         loop {
             match split.combined_run_id {
                 Some(by) if by == self.run_id => return self.record_whole(&split).await,
-                Some(by) => return self.adopt(by).await,
-                None => {}
+                // Its run may still be recording the check: adopted once it has.
+                Some(by) if self.adopt(by).await? => return Ok(()),
+                _ => {}
             }
             let now = Instant::now();
             if now >= deadline {
-                return self.record_incomplete(&split).await;
+                return match split.combined_run_id {
+                    Some(by) => self.record_unrecorded(by).await,
+                    None => self.record_incomplete(&split).await,
+                };
             }
             tokio::time::sleep((deadline - now).min(POLL)).await;
             split = self.store.split(split.id).await?;
@@ -257,26 +261,34 @@ impl Part<'_, '_> {
         .await
     }
 
-    /// Another shard's run recorded the whole check: this run shows that result too.
-    async fn adopt(&self, by: RunId) -> Result<()> {
-        if self
+    /// Whether run `by`, which stored the last range, has recorded the whole check: then this
+    /// run shows that result too.
+    async fn adopt(&self, by: RunId) -> Result<bool> {
+        let adopted = self
             .store
             .adopt_check_result(self.run_id, by, &self.check.name)
-            .await?
-        {
+            .await?;
+        if adopted {
             self.span.in_scope(|| {
                 info!(
                     recorded_by_run = by.0,
                     "every key range is in: the check is complete"
                 )
             });
-            return Ok(());
         }
+        Ok(adopted)
+    }
+
+    /// Every range is in, but run `by`, which stored the last, has not recorded the check: it
+    /// is still at it, or stopped before it could (exit 3).
+    async fn record_unrecorded(&self, by: RunId) -> Result<()> {
         let why = format!(
-            "run {by} stored the last key range but recorded no result for the check (it stopped \
-             before it could); start every shard of the date again"
+            "every key range is stored, but run {by}, which stored the last, has not recorded the \
+             check yet: `recon retry --shard {}` shows it once it has; if that run stopped, start \
+             every shard of the date again",
+            self.shard
         );
-        self.record_failed(&Error::unavailable(why), 0).await
+        self.record_pending(why).await
     }
 
     /// This range is in, others are not: the check is incomplete (exit 3), nothing recorded
@@ -293,6 +305,12 @@ impl Part<'_, '_> {
             self.shard
         );
         self.span.in_scope(|| info!(missing = %missing.join(","), "key range stored; the check waits for the other shards"));
+        self.record_pending(message).await
+    }
+
+    /// The check as this run leaves it while it waits on other shards: failed, exit 3, with
+    /// `message` saying what it waits for and how to complete it.
+    async fn record_pending(&self, message: String) -> Result<()> {
         let mut record = integrity_record(self.check, &self.partition(), 0, 0);
         record.exit = Exit::Incomplete;
         record.error = Some(message);
