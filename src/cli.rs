@@ -149,6 +149,11 @@ pub struct RunArgs {
     /// If the date's latest run is incomplete (exit 3), complete it instead of starting afresh.
     #[arg(long)]
     pub resume: bool,
+    /// Once this shard's key range of a check split by key is stored, wait up to this many
+    /// seconds for the other shards' ranges, so the run ends with the whole check (default 0:
+    /// report the check incomplete at once, exit 3).
+    #[arg(long, env = "RECON_WAIT_FOR_RANGES", default_value_t = 0)]
+    pub wait_for_ranges: u64,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]

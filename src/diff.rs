@@ -50,6 +50,7 @@ pub async fn diff(
             .settle_column
             .as_deref()
             .map(|column| (column, chrono::Utc::now() - settle_time(args.settle_secs))),
+        key_range: None,
     };
     let progress = Progress::on_terminal(&args.left_table);
     let options = integrity::CompareOptions {

@@ -232,8 +232,9 @@ pub struct ColumnValues {
     pub(crate) right: Option<String>,
 }
 
-/// One difference, as reports and the store hold it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One difference, as reports and the store hold it (and as a split check's range keeps its
+/// findings until the whole check is recorded, as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Discrepancy {
     pub check: String,
     /// The business date (`YYYY-MM-DD`) of a dated check, or `all` for a whole table.

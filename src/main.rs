@@ -70,6 +70,7 @@ async fn dispatch(command: Command) -> Result<Exit> {
                 shard: args.shard,
                 resume: args.resume,
                 nightly,
+                wait_for_ranges: std::time::Duration::from_secs(args.wait_for_ranges),
             };
             let report = run::run(&config, date, &out, options).await?;
             finish(

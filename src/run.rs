@@ -30,7 +30,10 @@ use crate::settlement::fetch::{BatchHistory, Download, ReportLocation};
 use crate::settlement::spec::SettlementSpec;
 use crate::shard::Shard;
 use crate::source::Source;
+use crate::source::pushdown::KeyRange;
 use crate::store::{CheckKind, CheckRecord, CheckStatus, Store, TableSide};
+
+mod split;
 
 /// The partition name of a check without a date column: the whole table.
 pub(crate) const WHOLE_TABLE: &str = "all";
@@ -64,6 +67,9 @@ pub struct RunOptions {
     /// The date is the default one (yesterday): the summary names dates missed since the last
     /// completed run (see [`crate::catch_up`]).
     pub nightly: bool,
+    /// How long a shard waits for the other shards' ranges of a check split by key before it
+    /// reports the check incomplete (see [`split`]).
+    pub wait_for_ranges: std::time::Duration,
 }
 
 /// Runs the configured checks for `date`, records the results and writes the reports to `out`.
@@ -83,17 +89,21 @@ pub async fn run(
                 run_id = run_id.0,
                 "the latest run of this date is incomplete: completing it"
             );
-            return complete(config, store, run_id, date, out, options.nightly).await;
+            return complete(config, store, run_id, date, out, options).await;
         }
         let run_id = store
             .begin_run(date, &shard, &config.digest, Utc::now())
             .await?;
-        let checks = Checks::select(config, |position, _| {
-            options.shard.is_none_or(|s| s.takes(position))
+        // A check split by key is every shard's: each compares its own key range of it.
+        let checks = Checks::select(config, |position, name| {
+            options
+                .shard
+                .is_none_or(|s| s.takes(position) || split::is_split(config, name))
         });
         let day = BusinessDay::new(date, config.timezone)?;
         async {
-            let executed = Box::pin(execute(config, store, run_id, day, &checks, out)).await;
+            let executed =
+                Box::pin(execute(config, store, run_id, day, &checks, out, options)).await;
             finish(config, store, run_id, out, executed, options.nightly).await
         }
         .instrument(info_span!("run", run_id = run_id.0, business_date = %date, shard = %shard))
@@ -109,14 +119,18 @@ pub async fn retry(
     out: &Path,
     shard: Option<Shard>,
 ) -> Result<RunReport> {
-    let shard = Shard::key(shard);
-    with_lock(config, date, &shard, async |store: &Store| {
-        let (run_id, _) = store.latest_run(date, &shard).await?.ok_or_else(|| {
+    let shard_key = Shard::key(shard);
+    with_lock(config, date, &shard_key, async |store: &Store| {
+        let (run_id, _) = store.latest_run(date, &shard_key).await?.ok_or_else(|| {
             Error::bad_input(format!(
                 "no finished run for {date} to retry; start one with `recon run --date {date}`"
             ))
         })?;
-        complete(config, store, run_id, date, out, false).await
+        let options = RunOptions {
+            shard,
+            ..RunOptions::default()
+        };
+        complete(config, store, run_id, date, out, options).await
     })
     .await
 }
@@ -149,7 +163,7 @@ async fn complete(
     run_id: RunId,
     date: NaiveDate,
     out: &Path,
-    nightly: bool,
+    options: RunOptions,
 ) -> Result<RunReport> {
     let failed = store.begin_retry(run_id).await?;
     let checks = Checks::select(config, |_, name| failed.iter().any(|f| f == name));
@@ -166,8 +180,8 @@ async fn complete(
     );
     let day = BusinessDay::new(date, config.timezone)?;
     async {
-        let executed = Box::pin(execute(config, store, run_id, day, &checks, out)).await;
-        finish(config, store, run_id, out, executed, nightly).await
+        let executed = Box::pin(execute(config, store, run_id, day, &checks, out, options)).await;
+        finish(config, store, run_id, out, executed, options.nightly).await
     }
     .instrument(info_span!("retry", run_id = run_id.0, business_date = %date))
     .await
@@ -285,6 +299,7 @@ async fn execute(
     day: BusinessDay,
     checks: &Checks<'_>,
     out: &Path,
+    options: RunOptions,
 ) -> Result<()> {
     let sources = Sources {
         config,
@@ -293,6 +308,22 @@ async fn execute(
     for check in &checks.integrity {
         let partition = integrity_partition(check, day);
         let span = info_span!("check", check = %check.name, partition = %partition);
+        if let Some(shard) = options.shard.filter(|s| check.split_by_key && s.count > 1) {
+            let part = split::Part {
+                config,
+                store,
+                sources: &sources,
+                run_id,
+                check,
+                day,
+                shard,
+                span: &span,
+            };
+            Box::pin(part.run(options.wait_for_ranges))
+                .instrument(span.clone())
+                .await?;
+            continue;
+        }
         let (record, found, spool) = run_check(config, &sources, check, day)
             .instrument(span.clone())
             .await;
@@ -336,6 +367,7 @@ async fn execute(
                     check,
                     sealed_day,
                     Some(work),
+                    None,
                 ))
                 .await
                 .0
@@ -543,14 +575,9 @@ async fn compare_check(
     check: &IntegritySpec,
     day: BusinessDay,
     work: Option<integrity::SegmentWork<'_>>,
+    key_range: Option<&KeyRange>,
 ) -> (Result<integrity::Comparison>, u32) {
-    let policy = match (
-        config.sources.get(&check.left.source),
-        config.sources.get(&check.right.source),
-    ) {
-        (Some(l), Some(r)) => l.retry.tighter(r.retry),
-        _ => crate::retry::RetryPolicy::default(),
-    };
+    let policy = check_policy(config, check);
     let progress = Progress::start(&check.name);
     // One cutoff for every attempt: a retry must not let younger rows in.
     let settle = check.settle.as_ref().map(|s| {
@@ -572,6 +599,7 @@ async fn compare_check(
             day: check.date_column.as_deref().map(|c| (c, day)),
             filter: check.filter.as_ref(),
             settle: settle.map(|(column, since, _)| (column, since)),
+            key_range,
         };
         let options = integrity::CompareOptions {
             rows_read: Some(progress.rows()),
@@ -584,6 +612,46 @@ async fn compare_check(
     .await;
     progress.finish().await;
     result
+}
+
+/// The retry policy of an integrity check's syncs: the tighter of its two sources'.
+fn check_policy(config: &Config, check: &IntegritySpec) -> crate::retry::RetryPolicy {
+    match (
+        config.sources.get(&check.left.source),
+        config.sources.get(&check.right.source),
+    ) {
+        (Some(l), Some(r)) => l.retry.tighter(r.retry),
+        _ => crate::retry::RetryPolicy::default(),
+    }
+}
+
+/// An integrity check's result before it is known: failed, its sides named, rows not read.
+fn integrity_record(
+    check: &IntegritySpec,
+    partition: &str,
+    attempts: u32,
+    duration_ms: u64,
+) -> CheckRecord {
+    let side = |t: &TableRef| TableSide {
+        source: t.source.clone(),
+        table: t.table.clone(),
+        rows: None,
+        digest: None,
+    };
+    CheckRecord {
+        check: check.name.clone(),
+        check_type: CheckKind::Integrity,
+        partition: partition.to_string(),
+        status: CheckStatus::Failed,
+        left: side(&check.left),
+        right: side(&check.right),
+        error: None,
+        exit: Exit::Internal,
+        attempts,
+        duration_ms,
+        accounting: None,
+        downloads: None,
+    }
 }
 
 /// An integrity check's partition for `day`: the date, or the whole table without a date column.
@@ -607,27 +675,14 @@ async fn run_check(
     let started = Instant::now();
     let shown = |key: &[crate::canonical::Value]| seal::shown_key_json(check, key);
     let work = check.seal.then_some(integrity::SegmentWork::Seal(&shown));
-    let (compared, attempts) = Box::pin(compare_check(config, sources, check, day, work)).await;
-    let side = |t: &TableRef| TableSide {
-        source: t.source.clone(),
-        table: t.table.clone(),
-        rows: None,
-        digest: None,
-    };
-    let mut record = CheckRecord {
-        check: check.name.clone(),
-        check_type: CheckKind::Integrity,
-        partition: partition.clone(),
-        status: CheckStatus::Failed,
-        left: side(&check.left),
-        right: side(&check.right),
-        error: None,
-        exit: Exit::Internal,
+    let (compared, attempts) =
+        Box::pin(compare_check(config, sources, check, day, work, None)).await;
+    let mut record = integrity_record(
+        check,
+        &partition,
         attempts,
-        duration_ms: started.elapsed().as_millis() as u64,
-        accounting: None,
-        downloads: None,
-    };
+        started.elapsed().as_millis() as u64,
+    );
     match compared {
         Ok(mut comparison) => {
             let found = comparison.discrepancies(&check.name, &partition, &check.sensitive_columns);

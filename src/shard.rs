@@ -1,6 +1,7 @@
 //! Sharding one date's run across pods (`--shard I/N`, e.g. an Indexed Job): shard I takes
-//! every check whose position in the configuration is I modulo N. Shards lock, supersede and
-//! report separately; their results meet in the shared store.
+//! every check whose position in the configuration is I modulo N, and key range I of N of every
+//! check split by key (`run/split.rs`). Shards lock, supersede and report separately; their
+//! results meet in the shared store.
 
 use std::fmt;
 use std::str::FromStr;

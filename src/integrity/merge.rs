@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::progress::RowsRead;
 use crate::source::RowBatch;
 use crate::source::filter::RowFilter;
+use crate::source::pushdown::KeyRange;
 
 /// How one row differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -99,6 +100,8 @@ struct Side<'c, 't> {
     hashed: usize,
     day: Option<(usize, LogicalType, crate::day::BusinessDay)>,
     filter: Option<RowFilter>,
+    /// A shard's part of a split check: keys outside it are another shard's.
+    key_range: Option<KeyRange>,
     previous_key: Option<Vec<Value>>,
     hasher: RowHasher,
     digest: SegmentDigest,
@@ -130,12 +133,15 @@ impl<'t> Side<'_, 't> {
         }
     }
 
-    /// Counts, checks and hashes one row read; `None` when its business day or the filter
-    /// leaves it out.
+    /// Counts, checks and hashes one row read; `None` when its business day, the filter or the
+    /// shard's key range leaves it out.
     fn admit(&mut self, values: &[Value]) -> Result<Option<RowHash>> {
         self.rows_read.fetch_add(1, AtomicOrdering::Relaxed);
         self.check_order(values)?;
-        if !self.in_day(values)? || !self.in_filter(values) {
+        if !self.in_day(values)?
+            || !self.in_filter(values)
+            || !self.in_key_range(&values[..self.key_len])
+        {
             return Ok(None);
         }
         let hash = self.hasher.hash(&values[..self.hashed]);
@@ -204,6 +210,11 @@ impl<'t> Side<'_, 't> {
         self.filter.as_ref().is_none_or(|f| f.matches(values))
     }
 
+    /// The shard's key range, checked on canonical keys: exact whatever was pushed down.
+    fn in_key_range(&self, key: &[Value]) -> bool {
+        self.key_range.as_ref().is_none_or(|r| r.contains(key))
+    }
+
     fn finish(self) -> (SideStats, Option<Tap<'t>>) {
         let (digest, rows) = self.digest.finish();
         let stats = SideStats {
@@ -256,6 +267,7 @@ pub(super) async fn merge_join<'r>(
             _ => None,
         },
         filter: spec.filter.clone(),
+        key_range: spec.key_range.clone(),
         previous_key: None,
         hasher: RowHasher::default(),
         digest: SegmentDigest::new(),

@@ -5,6 +5,7 @@ mod findings;
 mod judge;
 mod merge;
 mod plan;
+pub(crate) mod ranges;
 mod segments;
 pub mod spec;
 

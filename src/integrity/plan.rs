@@ -8,6 +8,7 @@ use crate::canonical::LogicalType;
 use crate::day::BusinessDay;
 use crate::error::{Error, Result};
 use crate::source::filter::Filter;
+use crate::source::pushdown::KeyRange;
 use crate::source::{Column, DayWindow, InFlight, ReadSpec, Source};
 
 /// One table on two sources, and how to compare it.
@@ -26,6 +27,9 @@ pub struct TablePair<'a> {
     /// Rows whose named timestamp column is at or after this instant are in flight: not
     /// compared by this run (replication lag is not a discrepancy).
     pub settle: Option<(&'a str, DateTime<Utc>)>,
+    /// Only the keys of this range: one shard's part of a split check (see
+    /// [`crate::integrity::ranges`]). `None`: every key.
+    pub key_range: Option<&'a KeyRange>,
 }
 
 /// A difference in the tables' shape, reported by column name.
@@ -223,6 +227,7 @@ impl TablePair<'_> {
                 day: window,
                 filter: filter.clone(),
                 in_flight,
+                key_range: self.key_range.cloned(),
             },
             right: ReadSpec {
                 table: self.right_table.to_string(),
@@ -231,6 +236,7 @@ impl TablePair<'_> {
                 day: window,
                 filter,
                 in_flight,
+                key_range: self.key_range.cloned(),
             },
             hashed,
             day_column,

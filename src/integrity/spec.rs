@@ -27,6 +27,9 @@ pub(crate) struct IntegritySpec {
     pub(crate) seal: bool,
     pub(crate) strategy: Strategy,
     pub(crate) settle: Option<Settle>,
+    /// Under `--shard I/N`, every shard compares key range I of N of this check (instead of
+    /// the check going whole to one shard); see [`crate::integrity::ranges`].
+    pub(crate) split_by_key: bool,
 }
 
 /// How long rows take to settle, by which column, and when a difference is read again.

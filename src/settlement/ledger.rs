@@ -87,6 +87,7 @@ pub(crate) async fn read_ledger(
         day: None,
         filter: None,
         in_flight: None,
+        key_range: None,
     };
     let mut rx = source.stream_rows(spec);
     let mut read = LedgerRead::default();

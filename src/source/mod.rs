@@ -83,6 +83,9 @@ pub struct ReadSpec {
     pub filter: Option<filter::RowFilter>,
     /// Rows still settling: compared by no one until a later run.
     pub in_flight: Option<InFlight>,
+    /// Only the keys of this range are wanted (a shard's part of a split check); pushed down
+    /// as bound key comparisons where exact, and always applied by the reader.
+    pub key_range: Option<pushdown::KeyRange>,
 }
 
 impl ReadSpec {
@@ -94,7 +97,12 @@ impl ReadSpec {
             Some(Value::Date(d)) => *d == day.date,
             _ => false,
         });
-        in_day && self.filter.as_ref().is_none_or(|f| f.matches(values))
+        in_day
+            && self.filter.as_ref().is_none_or(|f| f.matches(values))
+            && self
+                .key_range
+                .as_ref()
+                .is_none_or(|r| r.contains(&values[..self.key_len.min(values.len())]))
     }
 }
 

@@ -171,6 +171,7 @@ pub(super) async fn stream_rows(
         |_| false,
         |c| wall_clock_zone(c, tz),
     );
+    super::pushdown::push_key_range(&mut conditions, Engine::MySql, spec, tz)?;
     let sql = select_in_key_order(Engine::MySql, spec, select_expr, order_expr, &conditions);
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
     let mut snapshot = conn

@@ -156,6 +156,7 @@ pub(super) async fn stream_rows(
         stores_instants,
         |_| tz,
     );
+    super::pushdown::push_key_range(&mut conditions, Engine::Postgres, spec, tz)?;
     let sql = select_in_key_order(Engine::Postgres, spec, select_expr, order_expr, &conditions);
     // No condition to bind: the whole table comes through COPY (see `copy_rows`).
     let by_copy = conditions.is_empty();

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Column, Conditions, Engine, Param, Pool, ReadSpec, Source, ident, mysql, postgres};
-use crate::canonical::{LogicalType, RowHash, Value};
+use crate::canonical::{LogicalType, RowHash, Value, key_cmp};
 use crate::error::{Error, Result};
 
 /// The keys of a segment: after `after` (exclusive) up to `up_to` (inclusive); `None` is open.
@@ -14,6 +14,54 @@ use crate::error::{Error, Result};
 pub struct KeyRange {
     pub(crate) after: Option<Vec<Value>>,
     pub(crate) up_to: Option<Vec<Value>>,
+}
+
+impl KeyRange {
+    /// The keys after `after` (exclusive) up to `up_to` (inclusive); `None` leaves that end open.
+    pub fn between(after: Option<Vec<Value>>, up_to: Option<Vec<Value>>) -> KeyRange {
+        KeyRange { after, up_to }
+    }
+
+    /// Whether `key` falls in the range, in the canonical key order of the merge.
+    pub(crate) fn contains(&self, key: &[Value]) -> bool {
+        use std::cmp::Ordering;
+        self.after
+            .as_deref()
+            .is_none_or(|after| key_cmp(key, after) == Ordering::Greater)
+            && self
+                .up_to
+                .as_deref()
+                .is_none_or(|up_to| key_cmp(key, up_to) != Ordering::Greater)
+    }
+}
+
+/// Adds `spec`'s key range (a shard's part of a split check), as bound key comparisons, to the
+/// conditions of a streamed read, where SQL compares the keys exactly as recon orders them:
+/// not for a wall-clock timestamp key outside UTC, whose rows the reader alone then trims.
+pub(super) fn push_key_range(
+    conditions: &mut Conditions,
+    engine: Engine,
+    spec: &ReadSpec,
+    zone: Tz,
+) -> Result<()> {
+    let Some(range) = &spec.key_range else {
+        return Ok(());
+    };
+    let wall_clock_elsewhere = spec.columns[..spec.key_len].iter().any(|column| {
+        column.logical == LogicalType::Timestamp
+            && !stores_instants(engine, column)
+            && zone_of(engine, column, zone) != chrono_tz::UTC
+    });
+    if engine == Engine::Sqlite || wall_clock_elsewhere {
+        return Ok(());
+    }
+    if let Some(after) = &range.after {
+        push_key_comparison(conditions, engine, spec, ">", after)?;
+    }
+    if let Some(up_to) = &range.up_to {
+        push_key_comparison(conditions, engine, spec, "<=", up_to)?;
+    }
+    Ok(())
 }
 
 /// Why `spec` cannot be hashed in SQL on `engine` exactly as recon hashes it, if it cannot.
@@ -260,6 +308,7 @@ fn conditions(
         let since = conditions.param(since);
         conditions.push(format!("({q} < {since} OR {q} IS NULL)"));
     }
+    push_key_range(&mut conditions, engine, spec, source.timezone)?;
     if let Some(after) = &range.after {
         push_key_comparison(&mut conditions, engine, spec, ">", after)?;
     }
@@ -727,6 +776,7 @@ mod tests {
             day: None,
             filter: None,
             in_flight: None,
+            key_range: None,
         };
         assert_eq!(
             unsupported(Engine::Postgres, &spec, 2, chrono_tz::UTC),

@@ -272,8 +272,10 @@ mod discrepancies;
 mod lock;
 mod runs;
 mod seals;
+mod splits;
 
 pub(crate) use seals::Seal;
+pub(crate) use splits::{RangeResult, Split};
 
 pub(crate) use discrepancies::DiscrepancyFilter;
 

@@ -116,6 +116,7 @@ strategy = "stream"
 settle_secs = 300
 settle_column = "created_at"
 recheck_after_secs = 5
+split_by_key = false
 
 [[integrity]]
 name = "accounts"
@@ -128,6 +129,7 @@ sensitive_columns = ["iban"]
 seal = false
 strategy = "stream"
 settle_secs = 0
+split_by_key = false
 
 [[settlement]]
 name = "stripe"

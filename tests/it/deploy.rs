@@ -304,4 +304,10 @@ fn the_sharded_job_gives_each_index_its_shard() {
         Some(format!("$(JOB_COMPLETION_INDEX)/{n}").as_str())
     );
     assert_eq!(arg(&args, "--findings-exit-code"), Some("0"));
+    // A pod whose range of a split check is in waits for the others' within the Job's deadline,
+    // and a retried pod resumes its run instead of comparing its range again.
+    assert_eq!(&args[..2], ["run", "--resume"]);
+    let wait: i64 = arg(&args, "--wait-for-ranges").unwrap().parse().unwrap();
+    let deadline = spec["activeDeadlineSeconds"].as_i64().unwrap();
+    assert!(0 < wait && wait < deadline, "{wait} s against {deadline} s");
 }

@@ -112,6 +112,7 @@ async fn digest_against_sqlite(url: &str, dir: &std::path::Path) -> (String, Str
         day: None,
         filter: None,
         settle: None,
+        key_range: None,
     };
     let comparison = compare_with(&pair, Default::default()).await.unwrap();
     assert!(comparison.schema.is_empty(), "{:?}", comparison.schema);

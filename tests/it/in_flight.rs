@@ -66,6 +66,7 @@ async fn in_flight_rows_wait_and_healed_lag_is_not_reported(strategy: Strategy, 
             "updated_at",
             chrono::Utc::now() - chrono::Duration::minutes(10),
         )),
+        key_range: None,
     };
     let options = CompareOptions {
         strategy,

@@ -50,6 +50,7 @@ async fn spec_of(source: &Source, table: &str) -> ReadSpec {
         day: None,
         filter: None,
         in_flight: None,
+        key_range: None,
     }
 }
 
@@ -219,6 +220,7 @@ async fn compare_where(
         day: None,
         filter,
         settle: None,
+        key_range: None,
     };
     let options = CompareOptions {
         strategy,

@@ -138,6 +138,7 @@ async fn row_filter(source: &Source, filter: &str) -> (ReadSpec, RowFilter) {
         day: None,
         filter: None,
         in_flight: None,
+        key_range: None,
     };
     (spec, typed)
 }
@@ -202,6 +203,7 @@ async fn assert_exact(source: &Source, predicate: &str, want: &[i128]) {
     let pushed = ReadSpec {
         filter: Some(filter),
         in_flight: None,
+        key_range: None,
         ..spec
     };
     assert_eq!(

@@ -138,6 +138,7 @@ mod tests {
             day: None,
             filter: Some(resolve(filter).unwrap()),
             in_flight: None,
+            key_range: None,
         }
     }
 

@@ -1,0 +1,340 @@
+//! One shard's part of a check split by key (`split_by_key = true` under `--shard I/N`): join
+//! (or plan) the date's split into N key ranges, compare range I, store it, and record the whole
+//! check once every range is in — or say that it is not yet.
+//!
+//! The shard whose stored range completes the split records the whole check (the ranges'
+//! findings together, moving the discrepancies along their life once, as one unsharded run
+//! would); it is the only one that knows the last range is in without waiting. A shard that
+//! finishes before records the check as incomplete (exit 3), or, given `--wait-for-ranges`,
+//! waits for the others and then adopts the recorded result, as does a resumed or retried run
+//! of it later.
+
+use std::time::{Duration, Instant};
+
+use tracing::info;
+
+use super::{
+    Sources, check_policy, compare_check, integrity_partition, integrity_record, record_check,
+    too_many,
+};
+use crate::config::Config;
+use crate::day::BusinessDay;
+use crate::discrepancy::{Discrepancy, Kind};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::integrity::TablePair;
+use crate::integrity::ranges::{self, KeySplit};
+use crate::integrity::spec::IntegritySpec;
+use crate::retry::with_retries;
+use crate::run_id::RunId;
+use crate::shard::Shard;
+use crate::store::{CheckRecord, CheckStatus, RangeResult, Split, Store};
+
+/// How often a waiting shard looks whether the other ranges are in.
+const POLL: Duration = Duration::from_secs(2);
+
+/// Whether the configured check named `name` is split by key.
+pub(super) fn is_split(config: &Config, name: &str) -> bool {
+    config
+        .integrity
+        .iter()
+        .any(|c| c.name == name && c.split_by_key)
+}
+
+/// One shard's part of one split check in one run.
+pub(super) struct Part<'a, 'c> {
+    pub(super) config: &'a Config,
+    pub(super) store: &'a Store,
+    pub(super) sources: &'a Sources<'c>,
+    pub(super) run_id: RunId,
+    pub(super) check: &'a IntegritySpec,
+    pub(super) day: BusinessDay,
+    pub(super) shard: Shard,
+    pub(super) span: &'a tracing::Span,
+}
+
+impl Part<'_, '_> {
+    /// Compares this shard's range (unless this run stored it already) and records the check:
+    /// whole when every range is in, else incomplete, after waiting up to `wait` for the rest.
+    /// Only the store's own failures end the run; a check that fails is recorded as failed.
+    pub(super) async fn run(&self, wait: Duration) -> Result<()> {
+        let mut split = match self
+            .store
+            .split_of_run(self.run_id, &self.check.name)
+            .await?
+        {
+            Some((split, _)) => split,
+            None => match self.compare_range().await? {
+                Ok(split) => split,
+                Err((e, attempts)) => return self.record_failed(&e, attempts).await,
+            },
+        };
+        let deadline = Instant::now() + wait;
+        loop {
+            match split.combined_run_id {
+                Some(by) if by == self.run_id => return self.record_whole(&split).await,
+                // Its run may still be recording the check: adopted once it has.
+                Some(by) if self.adopt(by).await? => return Ok(()),
+                _ => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return match split.combined_run_id {
+                    Some(by) => self.record_unrecorded(by).await,
+                    None => self.record_incomplete(&split).await,
+                };
+            }
+            tokio::time::sleep((deadline - now).min(POLL)).await;
+            split = self.store.split(split.id).await?;
+        }
+    }
+
+    fn partition(&self) -> String {
+        integrity_partition(self.check, self.day)
+    }
+
+    /// Joins the open split of the date (planning it first when no shard has) and compares
+    /// and stores this shard's range. The outer error is the store's; the inner one the check's,
+    /// with the attempts its sync took.
+    async fn compare_range(&self) -> Result<std::result::Result<Split, (Error, u32)>> {
+        let (check, store, shard) = (self.check, self.store, self.shard);
+        let partition = self.partition();
+        let split = match store
+            .open_split(&check.name, self.day.date, shard.count)
+            .await?
+        {
+            Some(split) => split,
+            None => {
+                let (planned, attempts) = self.plan().await;
+                let boundaries = match planned.and_then(|cut| cut.to_json(&check.key)) {
+                    Ok(text) => text,
+                    Err(e) => return Ok(Err((e, attempts))),
+                };
+                let planned = store
+                    .plan_split(
+                        self.run_id,
+                        &check.name,
+                        self.day.date,
+                        &partition,
+                        shard.count,
+                        &boundaries,
+                    )
+                    .await;
+                let split = match planned {
+                    Ok(split) => split,
+                    // the split completed while this shard joined it: rerunning the shard helps
+                    Err(e) if e.is_transient() => return Ok(Err((e, attempts))),
+                    Err(e) => return Err(e),
+                };
+                self.span.in_scope(|| {
+                    info!(split = split.id, ranges = shard.count, "key ranges planned")
+                });
+                split
+            }
+        };
+        let key_split = match KeySplit::from_json(&split.boundaries, &check.key) {
+            Ok(key_split) => key_split,
+            Err(e) => return Ok(Err((e, 1))),
+        };
+        let started = Instant::now();
+        let mut result = RangeResult {
+            index: shard.index,
+            run_id: self.run_id,
+            left_rows: 0,
+            right_rows: 0,
+            in_flight: 0,
+            attempts: 0,
+            duration_ms: 0,
+            found: Vec::new(),
+        };
+        // A range past the distinct keys the split was cut from is empty: nothing to read.
+        if let Some(range) = key_split.range(shard.index) {
+            let (compared, attempts) = Box::pin(compare_check(
+                self.config,
+                self.sources,
+                check,
+                self.day,
+                None,
+                Some(&range),
+            ))
+            .await;
+            let comparison = match compared {
+                Ok(comparison) => comparison,
+                Err(e) => return Ok(Err((e, attempts))),
+            };
+            let mut found =
+                comparison.discrepancies(&check.name, &partition, &check.sensitive_columns);
+            // Every range sees the tables' shape; range 0 alone reports it.
+            if shard.index != 0 {
+                found.retain(|d| d.kind != Kind::SchemaMismatch);
+            }
+            if let Some(e) = too_many(&found, self.config.max_discrepancies) {
+                return Ok(Err((e, attempts)));
+            }
+            result.left_rows = comparison.left.rows;
+            result.right_rows = comparison.right.rows;
+            result.in_flight = comparison.in_flight;
+            result.attempts = attempts;
+            result.found = found;
+        }
+        result.duration_ms = started.elapsed().as_millis() as u64;
+        match store.record_range(split.id, &check.name, &result).await {
+            Ok(split) => {
+                self.span.in_scope(|| {
+                    info!(
+                        range = %shard,
+                        left_rows = result.left_rows,
+                        right_rows = result.right_rows,
+                        discrepancies = result.found.len(),
+                        ranges_in = split.ranges_in.len(),
+                        "key range compared and stored"
+                    )
+                });
+                Ok(Ok(split))
+            }
+            Err(e) if e.is_transient() => Ok(Err((e, result.attempts))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The boundaries of the split, from both sides' key quantiles, retried like a sync; with
+    /// the attempts that took.
+    async fn plan(&self) -> (Result<KeySplit>, u32) {
+        let (check, sources, count) = (self.check, self.sources, self.shard.count);
+        with_retries(check_policy(self.config, check), &check.name, || async {
+            let (left, right) = tokio::try_join!(
+                sources.get(&check.left.source),
+                sources.get(&check.right.source)
+            )?;
+            let pair = TablePair {
+                left: &left,
+                left_table: &check.left.table,
+                right: &right,
+                right_table: &check.right.table,
+                key: &check.key,
+                columns: check.columns.as_deref(),
+                day: check.date_column.as_deref().map(|c| (c, self.day)),
+                filter: check.filter.as_ref(),
+                settle: None,
+                key_range: None,
+            };
+            ranges::plan_split(&pair, count).await
+        })
+        .await
+    }
+
+    /// Every range is in and this run stored the last: the ranges' findings together are the
+    /// check's, recorded once.
+    async fn record_whole(&self, split: &Split) -> Result<()> {
+        let ranges = self.store.range_results(split.id).await?;
+        let mut record = integrity_record(
+            self.check,
+            &self.partition(),
+            ranges.iter().map(|r| r.attempts).sum(),
+            ranges.iter().map(|r| r.duration_ms).max().unwrap_or(0),
+        );
+        record.left.rows = Some(ranges.iter().map(|r| r.left_rows).sum());
+        record.right.rows = Some(ranges.iter().map(|r| r.right_rows).sum());
+        let found: Vec<Discrepancy> = ranges
+            .iter()
+            .flat_map(|r| r.found.iter().cloned())
+            .collect();
+        record.succeed(found.len());
+        self.span.in_scope(|| {
+            info!(
+                ranges = ranges.len(),
+                left_rows = record.left.rows,
+                right_rows = record.right.rows,
+                discrepancies = found.len(),
+                "every key range is in: the check is complete"
+            )
+        });
+        record_check(
+            self.store,
+            self.run_id,
+            self.span,
+            self.config.max_discrepancies,
+            &record,
+            &found,
+            &[],
+        )
+        .await
+    }
+
+    /// Whether run `by`, which stored the last range, has recorded the whole check: then this
+    /// run shows that result too.
+    async fn adopt(&self, by: RunId) -> Result<bool> {
+        let adopted = self
+            .store
+            .adopt_check_result(self.run_id, by, &self.check.name)
+            .await?;
+        if adopted {
+            self.span.in_scope(|| {
+                info!(
+                    recorded_by_run = by.0,
+                    "every key range is in: the check is complete"
+                )
+            });
+        }
+        Ok(adopted)
+    }
+
+    /// Every range is in, but run `by`, which stored the last, has not recorded the check: it
+    /// is still at it, or stopped before it could (exit 3).
+    async fn record_unrecorded(&self, by: RunId) -> Result<()> {
+        let why = format!(
+            "every key range is stored, but run {by}, which stored the last, has not recorded the \
+             check yet: `recon retry --shard {}` shows it once it has; if that run stopped, start \
+             every shard of the date again",
+            self.shard
+        );
+        self.record_pending(why).await
+    }
+
+    /// This range is in, others are not: the check is incomplete (exit 3), nothing recorded
+    /// for its discrepancies yet.
+    async fn record_incomplete(&self, split: &Split) -> Result<()> {
+        let missing: Vec<String> = split.missing().iter().map(u32::to_string).collect();
+        let message = format!(
+            "incomplete: key range {} of {} is stored, ranges {} of the other shards are not yet; \
+             the shard that stores the last range records the check, and `recon retry --shard {}` \
+             (or `recon run --resume`) then shows it complete",
+            self.shard.index,
+            self.shard.count,
+            missing.join(", "),
+            self.shard
+        );
+        self.span.in_scope(|| info!(missing = %missing.join(","), "key range stored; the check waits for the other shards"));
+        self.record_pending(message).await
+    }
+
+    /// The check as this run leaves it while it waits on other shards: failed, exit 3, with
+    /// `message` saying what it waits for and how to complete it.
+    async fn record_pending(&self, message: String) -> Result<()> {
+        let mut record = integrity_record(self.check, &self.partition(), 0, 0);
+        record.exit = Exit::Incomplete;
+        record.error = Some(message);
+        self.store_record(&record).await
+    }
+
+    /// The check failed in this shard (its range not stored): recorded as failed, with `e`.
+    async fn record_failed(&self, e: &Error, attempts: u32) -> Result<()> {
+        let mut record = integrity_record(self.check, &self.partition(), attempts, 0);
+        self.span.in_scope(|| record.fail(e));
+        self.store_record(&record).await
+    }
+
+    async fn store_record(&self, record: &CheckRecord) -> Result<()> {
+        debug_assert_eq!(record.status, CheckStatus::Failed);
+        record_check(
+            self.store,
+            self.run_id,
+            self.span,
+            self.config.max_discrepancies,
+            record,
+            &[],
+            &[],
+        )
+        .await
+    }
+}
