@@ -146,18 +146,29 @@ impl SealSpool {
     }
 }
 
-/// The rows of the segment being cut: digest, count and the compressed row list.
+/// The rows of the segment being cut: digest, count and the row list, compressed when the
+/// segment closes. (Feeding the encoder row by row cost more than the comparison: flate2 zeroes
+/// its output's spare capacity on every write. A segment's raw list is at most
+/// [`MAX_SEGMENT_ROWS`] short entries, about 2 MB.)
 struct OpenSegment {
     digest: SegmentDigest,
-    rows: DeflateEncoder<Vec<u8>>,
+    rows: Vec<u8>,
 }
 
 impl OpenSegment {
     fn new() -> OpenSegment {
         OpenSegment {
             digest: SegmentDigest::new(),
-            rows: DeflateEncoder::new(Vec::new(), Compression::fast()),
+            rows: Vec::new(),
         }
+    }
+
+    fn compressed_rows(&self) -> Result<Vec<u8>> {
+        let failed = |e| Error::internal("cannot compress a seal segment").caused_by(e);
+        let mut encoder =
+            DeflateEncoder::new(Vec::with_capacity(self.rows.len() / 2), Compression::fast());
+        encoder.write_all(&self.rows).map_err(failed)?;
+        encoder.finish().map_err(failed)
     }
 }
 
@@ -184,13 +195,10 @@ impl<'a> SealTap<'a> {
         let length = u32::try_from(shown.len())
             .map_err(|_| Error::internal("a key too long to seal"))?
             .to_le_bytes();
-        let fingerprint = fingerprint(hash);
-        for part in [&length[..], shown.as_bytes(), &fingerprint[..]] {
-            self.open
-                .rows
-                .write_all(part)
-                .map_err(|e| Error::internal("cannot compress a seal segment").caused_by(e))?;
-        }
+        let rows = &mut self.open.rows;
+        rows.extend_from_slice(&length);
+        rows.extend_from_slice(shown.as_bytes());
+        rows.extend_from_slice(&fingerprint(hash));
         self.open.digest.push(hash);
         if self.cutter.ends_segment(key) {
             self.close(segment_end(&shown))?;
@@ -199,12 +207,10 @@ impl<'a> SealTap<'a> {
     }
 
     fn close(&mut self, end_key: String) -> Result<()> {
-        let open = std::mem::replace(&mut self.open, OpenSegment::new());
-        let (digest, rows) = open.digest.finish();
-        let blob = open
-            .rows
-            .finish()
-            .map_err(|e| Error::internal("cannot compress a seal segment").caused_by(e))?;
+        let blob = self.open.compressed_rows()?;
+        // the row list's buffer is kept for the next segment
+        self.open.rows.clear();
+        let (digest, rows) = std::mem::take(&mut self.open.digest).finish();
         self.spool.push(
             SegmentHead {
                 end_key,
