@@ -48,13 +48,14 @@ audit-deps: deps
 	|| $(CARGO) install cargo-deny --locked --version $(CARGO_DENY_VERSION) --root .tools
 	$@ --version
 
-## Time `recon diff` (PostgreSQL, MariaDB; vs the read floor and reladiff) a settlement check (1M report lines vs 1M ledger rows; vs the read and parse floors) audit verify (10,000 entries; vs reading them) and two nights of a dated, sealed check (1M rows a day; vs the compare alone and the read floor) on generated data (BENCH_ROWS, default 1000000); writes bench/results/.
+## Time `recon diff` (PostgreSQL, MariaDB; vs the read floor and reladiff) a settlement check (1M report lines vs 1M ledger rows; vs the read and parse floors) audit verify (10,000 entries; vs reading them) two nights of a dated, sealed check (1M rows a day; vs the compare alone and the read floor) and --strategy bisect's database CPU on this host and over a shaped link (vs stream and the floor; needs root) on generated data (BENCH_ROWS, default 1000000); writes bench/results/.
 bench:
 	$(CARGO) build --release --locked
 	RECON="$(or $(CARGO_TARGET_DIR),target)/release/recon" bash bench/integrity.sh
 	RECON="$(or $(CARGO_TARGET_DIR),target)/release/recon" bash bench/settlement.sh
 	bash bench/audit.sh
 	RECON="$(or $(CARGO_TARGET_DIR),target)/release/recon" bash bench/nightly.sh
+	RECON="$(or $(CARGO_TARGET_DIR),target)/release/recon" bash bench/bisect.sh
 
 build:
 	$(CARGO) build --locked

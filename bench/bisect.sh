@@ -12,7 +12,7 @@
 #      /proc before and after. Every recon run must report exactly the 20 planted differences.
 #   3. Over a constrained link: a network namespace of its own (recon-bench-link) joined to this
 #      one by a veth pair (198.18.0.1 ↔ 198.18.0.2, the range RFC 2544 sets aside for
-#      benchmarks), its rate capped by `tc … tbf` on both ends (BENCH_LINK_RATE), and
+#      benchmarks), its rate capped by `tc … tbf` on both ends (each of BENCH_LINK_RATES), and
 #      bench/link_relay.py from 198.18.0.1:15432 to the PostgreSQL server adding
 #      BENCH_LINK_DELAY_MS each way. (This kernel has no netem qdisc — CONFIG_NET_SCH_NETEM is
 #      off — so the delay is the relay's; tbf is built in.) recon and the floor run inside the
@@ -20,8 +20,8 @@
 #      is never shaped. PG|PG only.
 #   4. Prints medians (peak RSS: max) and ratios — server CPU against the stream's, time against
 #      the floor's — and writes bench/results/bisect-<UTC date>[-<rows>rows].txt.
-# Knobs: BENCH_ROWS (1000000), BENCH_REPEAT (3), BENCH_LINK_DELAY_MS (5), BENCH_LINK_RATE
-# (100mbit), RECON (default ${CARGO_TARGET_DIR:-target}/release/recon), PGHOST/PGPORT/PGUSER,
+# Knobs: BENCH_ROWS (1000000), BENCH_REPEAT (3), BENCH_LINK_DELAY_MS (5), BENCH_LINK_RATES
+# ("100mbit 20mbit": each a shaped run), BENCH_LINK_REPEAT (1), RECON (default ${CARGO_TARGET_DIR:-target}/release/recon), PGHOST/PGPORT/PGUSER,
 # MYSQL_HOST/MYSQL_PORT/MYSQL_USER as in bench/integrity.sh.
 # Needs root (ip netns, tc), iproute2, python3, psql, mysql, jq.
 set -euo pipefail
@@ -31,7 +31,8 @@ root=$(cd "$here/.." && pwd)
 ROWS=${BENCH_ROWS:-1000000}
 REPEAT=${BENCH_REPEAT:-3}
 DELAY_MS=${BENCH_LINK_DELAY_MS:-5}
-RATE=${BENCH_LINK_RATE:-100mbit}
+RATES=${BENCH_LINK_RATES:-100mbit 20mbit}
+LINK_REPEAT=${BENCH_LINK_REPEAT:-1}
 RECON=${RECON:-${CARGO_TARGET_DIR:-$root/target}/release/recon}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 MYSQL_HOST=${MYSQL_HOST:-127.0.0.1} MYSQL_PORT=${MYSQL_PORT:-3306} MYSQL_USER=${MYSQL_USER:-root}
@@ -59,6 +60,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 BENCH_KEEP=1 BENCH_SETUP_ONLY=1 BENCH_ROWS=$ROWS RECON=$RECON bash "$here/integrity.sh"
 
 TICKS=$(getconf CLK_TCK)
@@ -131,7 +133,7 @@ for rep in $(seq 1 "$REPEAT"); do
     done
 done
 
-say "shaping a link: namespace $NS, veth $HOST_IP <-> $NS_IP, tbf rate $RATE, relay delay ${DELAY_MS} ms each way"
+say "shaping a link: namespace $NS, veth $HOST_IP <-> $NS_IP, relay delay ${DELAY_MS} ms each way"
 ip netns add "$NS"
 ip link add rbl-host type veth peer name rbl-ns
 ip link set rbl-ns netns "$NS"
@@ -140,26 +142,29 @@ ip link set rbl-host up
 ip netns exec "$NS" ip addr add "$NS_IP/30" dev rbl-ns
 ip netns exec "$NS" ip link set rbl-ns up
 ip netns exec "$NS" ip link set lo up
-tbf=(root tbf rate "$RATE" burst 256kbit latency 100ms)
-tc qdisc add dev rbl-host "${tbf[@]}"
-ip netns exec "$NS" tc qdisc add dev rbl-ns "${tbf[@]}"
 python3 "$here/link_relay.py" "$HOST_IP" "$RELAY_PORT" "$PGHOST" "$PGPORT" "$DELAY_MS" &
 relay_pid=$!
 for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/$HOST_IP/$RELAY_PORT") 2>/dev/null && break; sleep 0.1; done
-# one query's round trip through the link, as recon's statements see it
-t0=$(date +%s%N)
-ip netns exec "$NS" psql -X -q -h "$HOST_IP" -p "$RELAY_PORT" -d postgres -Atc 'SELECT 1' -c 'SELECT 1' -c 'SELECT 1' >/dev/null
-t1=$(date +%s%N)
-copy_s=$( { /usr/bin/time -f %e ip netns exec "$NS" psql -X -q -h "$HOST_IP" -p "$RELAY_PORT" -d postgres \
-    -c "\\copy (SELECT repeat('x', 1000) FROM generate_series(1, 20000)) TO STDOUT" >/dev/null; } 2>&1 )
-rtt="connect + 3 queries $(( (t1 - t0) / 1000000 )) ms; 20 MB in ${copy_s} s"
-say "the link: $rtt"
 link_pg="$HOST_IP:$RELAY_PORT"
-for rep in $(seq 1 "$REPEAT"); do
-    measure "link floor pg|pg" "$rep" ns pg bash -c "$(floor_cmd "$link_pg" "$(right_pg "$link_pg")")"
-    for s in stream bisect; do
-        # shellcheck disable=SC2046
-        measure "link recon-$s pg|pg" "$rep" ns pg $(diff_cmd "$(pg "$link_pg" recon_bench_left)" "$(pg "$link_pg" recon_bench_right)" $s)
+declare -A LINK_SEEN
+for rate in $RATES; do
+    tbf=(root tbf rate "$rate" burst 256kbit latency 100ms)
+    tc qdisc replace dev rbl-host "${tbf[@]}"
+    ip netns exec "$NS" tc qdisc replace dev rbl-ns "${tbf[@]}"
+    # one query's round trip and a 20 MB copy through the link, as recon's statements see it
+    t0=$(date +%s%N)
+    ip netns exec "$NS" psql -X -q -h "$HOST_IP" -p "$RELAY_PORT" -d postgres -Atc 'SELECT 1' -c 'SELECT 1' -c 'SELECT 1' >/dev/null
+    t1=$(date +%s%N)
+    copy_s=$( { /usr/bin/time -f %e ip netns exec "$NS" psql -X -q -h "$HOST_IP" -p "$RELAY_PORT" -d postgres \
+        -c "\\copy (SELECT repeat('x', 1000) FROM generate_series(1, 20000)) TO STDOUT" >/dev/null; } 2>&1 )
+    LINK_SEEN[$rate]="connect + 3 queries $(( (t1 - t0) / 1000000 )) ms; 20 MB in ${copy_s} s"
+    say "link $rate: ${LINK_SEEN[$rate]}"
+    for rep in $(seq 1 "$LINK_REPEAT"); do
+        measure "link $rate floor pg|pg" "$rep" ns pg bash -c "$(floor_cmd "$link_pg" "$(right_pg "$link_pg")")"
+        for s in stream bisect; do
+            # shellcheck disable=SC2046
+            measure "link $rate recon-$s pg|pg" "$rep" ns pg $(diff_cmd "$(pg "$link_pg" recon_bench_left)" "$(pg "$link_pg" recon_bench_right)" $s)
+        done
     done
 done
 
@@ -170,18 +175,22 @@ suffix=""
 [[ $ROWS == 1000000 ]] || suffix="-${ROWS}rows"
 result="$root/bench/results/bisect-$(date -u +%Y-%m-%d)$suffix.txt"
 {
-    echo "bisect bench · $(date -u +%Y-%m-%d) · $(nproc) cores · $ROWS rows a side · medians of $REPEAT"
-    echo "link: veth into namespace $NS, tbf rate $RATE both ways, ${DELAY_MS} ms each way added by bench/link_relay.py ($rtt)"
-    printf '%-24s %8s %10s %12s %8s %12s %10s\n' run seconds "recon cpu" "server cpu" "peak MB" "x floor" "x srv cpu"
-    for pair in "pg|pg" "pg|mariadb" "link pg|pg"; do
+    echo "bisect bench · $(date -u +%Y-%m-%d) · $(nproc) cores · $ROWS rows a side · medians of $REPEAT (links: $LINK_REPEAT)"
+    echo "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "links: veth into namespace $NS, tbf rate both ways, ${DELAY_MS} ms each way added by bench/link_relay.py"
+    for rate in $RATES; do echo "  $rate: ${LINK_SEEN[$rate]}"; done
+    printf '%-30s %8s %10s %12s %8s %12s %10s\n' run seconds "recon cpu" "server cpu" "peak MB" "x floor" "x srv cpu"
+    pairs=("pg|pg" "pg|mariadb")
+    for rate in $RATES; do pairs+=("link $rate pg|pg"); done
+    for pair in "${pairs[@]}"; do
         prefix=""; engines=$pair
-        [[ $pair == link* ]] && { prefix="link "; engines=${pair#link }; }
+        [[ $pair == link* ]] && { engines=${pair##* }; prefix="${pair% *} "; }
         floor_s=$(stat_of "${prefix}floor $engines" 2); stream_srv=$(stat_of "${prefix}recon-stream $engines" 4)
         for run in floor recon-stream recon-bisect; do
             n="${prefix}$run $engines"
             s=$(stat_of "$n" 2); c=$(stat_of "$n" 3); v=$(stat_of "$n" 4)
             m=$(col "$n" 5 | sort -n | tail -n 1)
-            printf '%-24s %8.2f %10.2f %12.2f %8s %12.2f %10.2f\n' "$n" "$s" "$c" "$v" "$m" \
+            printf '%-30s %8.2f %10.2f %12.2f %8s %12.2f %10.2f\n' "$n" "$s" "$c" "$v" "$m" \
                 "$(echo "$s / $floor_s" | bc -l)" "$(echo "$v / $stream_srv" | bc -l)"
         done
     done

@@ -150,20 +150,25 @@ impl Parser {
     }
 }
 
+/// Braintree's two kinds of money movement: a `sale` is a charge, a `credit` a refund.
+pub(super) fn sale_or_credit(text: &str) -> Option<Kind> {
+    match ascii_lowercase(text).as_ref() {
+        "sale" => Some(Kind::Charge),
+        "credit" => Some(Kind::Refund),
+        _ => None,
+    }
+}
+
 impl RowParser for Parser {
     fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String> {
         let record_id = Id::from(row.required(&self.id)?);
         let type_text = row.required(&self.kind)?;
-        let kind = match ascii_lowercase(type_text).as_ref() {
-            "sale" => Kind::Charge,
-            "credit" => Kind::Refund,
-            _ => {
-                return Err(format!(
-                    "unknown transaction type `{type_text}` in `{}`",
-                    self.kind.name
-                ));
-            }
-        };
+        let kind = sale_or_credit(type_text).ok_or_else(|| {
+            format!(
+                "unknown transaction type `{type_text}` in `{}`",
+                self.kind.name
+            )
+        })?;
         let status = row.required(&self.status)?;
         let normalized_status = status.to_ascii_lowercase().replace(' ', "_");
         if !SETTLING_STATUSES.contains(&normalized_status.as_str()) {

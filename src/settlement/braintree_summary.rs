@@ -25,8 +25,8 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveTime};
 
-use super::braintree::{Options, PROCESSOR};
-use super::csv_rows::{Col, Columns, Row, ascii_lowercase};
+use super::braintree::{self, Options, PROCESSOR};
+use super::csv_rows::{Col, Columns, Row};
 use super::{Id, Kind, RowParser, SettlementRecord};
 use crate::money::Currency;
 
@@ -87,16 +87,8 @@ impl Parser {
 impl RowParser for Parser {
     fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String> {
         let kind_text = row.required(&self.kind)?;
-        let kind = match ascii_lowercase(kind_text).as_ref() {
-            "sale" => Kind::Charge,
-            "credit" => Kind::Refund,
-            _ => {
-                return Err(format!(
-                    "unknown kind `{kind_text}` in `{}`",
-                    self.kind.name
-                ));
-            }
-        };
+        let kind = braintree::sale_or_credit(kind_text)
+            .ok_or_else(|| format!("unknown kind `{kind_text}` in `{}`", self.kind.name))?;
         let account = row.required(&self.merchant_account)?;
         let card_type = row.required(&self.card_type)?;
         let currency = *self.currencies.get(account).ok_or_else(|| {

@@ -78,17 +78,7 @@ async fn a_bank_export_with_preamble_and_footer_in_windows_1252() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let summary = summary(dir.path());
-    let found: Vec<(String, String)> = summary["discrepancies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["kind"].as_str().unwrap().to_string(),
-                d["key"].to_string(),
-            )
-        })
-        .collect();
+    let found: Vec<(String, String)> = kinds_and_keys(&summary["discrepancies"]);
     let key = |id: &str| format!(r#"{{"id":"{id}"}}"#);
     // the two ledger rows the statement does not show may still be booked tomorrow: timing
     assert_eq!(

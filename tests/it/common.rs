@@ -85,6 +85,20 @@ pub fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap()
 }
 
+/// (kind, key as JSON text) of each discrepancy in a summary's list (`discrepancies`, `resolved`).
+pub fn kinds_and_keys(list: &serde_json::Value) -> Vec<(String, String)> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list of discrepancies: {list}"))
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["key"].to_string(),
+            )
+        })
+        .collect()
+}
+
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();

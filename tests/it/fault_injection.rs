@@ -93,17 +93,7 @@ async fn run_with_one_kill(dir: &Path, pg: &str, my: &str, kill: impl AsyncFnMut
     let check = &summary["checks"][0];
     assert_eq!(check["status"], "discrepancies", "{check}");
     assert_eq!(check["attempts"], 2, "{check}");
-    let found: Vec<(String, String)> = summary["discrepancies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["kind"].as_str().unwrap().to_string(),
-                d["key"].to_string(),
-            )
-        })
-        .collect();
+    let found: Vec<(String, String)> = kinds_and_keys(&summary["discrepancies"]);
     assert_eq!(
         found,
         [

@@ -88,17 +88,7 @@ async fn run(
             .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out))),
     )
     .unwrap();
-    let mut found: Vec<(String, String)> = summary["discrepancies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["kind"].as_str().unwrap().to_string(),
-                d["key"].to_string(),
-            )
-        })
-        .collect();
+    let mut found: Vec<(String, String)> = kinds_and_keys(&summary["discrepancies"]);
     found.sort();
     let accounting = summary["checks"][0]["accounting"]
         .as_str()

@@ -392,17 +392,7 @@ async fn two_days(dir: &Path, ledger: &str) {
     // past its window: a real discrepancy, kept on its own day.
     let (code, s2) = run(dir, &store, ledger, "2026-11-21");
     assert_eq!(code, Some(1), "{s2}");
-    let resolved: Vec<(String, String)> = s2["resolved"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["kind"].as_str().unwrap().to_string(),
-                d["key"].to_string(),
-            )
-        })
-        .collect();
+    let resolved: Vec<(String, String)> = kinds_and_keys(&s2["resolved"]);
     assert_eq!(
         resolved,
         [
