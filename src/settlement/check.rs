@@ -1,7 +1,7 @@
 //! One settlement check for one business day: reports found and parsed, the ledger read, lines
 //! matched, in-flight rows of earlier days examined again, and every row accounted for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -149,7 +149,7 @@ async fn reconcile(
     };
     let ledger = with_retries(policy, &check.name, || async {
         let source = connect().await?;
-        let carried = |id: &str| in_flight.contains_key(id);
+        let carried: HashSet<&str> = in_flight.keys().map(String::as_str).collect();
         read_ledger(&source, &check.ledger, &day, timezone, &carried).await
     });
     let ((reports, report_attempts), (ledger, ledger_attempts)) = tokio::join!(reports, ledger);

@@ -298,6 +298,19 @@ impl Source {
     /// Streams the rows of `spec` in key order (binary order for text) from a task of its own,
     /// so both sides of a comparison are read at once.
     pub fn stream_rows(&self, spec: ReadSpec) -> mpsc::Receiver<Result<RowBatch>> {
+        self.stream_rows_and_keys(spec, Vec::new())
+    }
+
+    /// Streams the rows of `spec` and, whatever their day, the rows whose key (a single column)
+    /// is one of `keys`, each row once, all in one snapshot: PostgreSQL and MySQL/MariaDB read
+    /// the day and then the keys in chunks of [`KEYS_PER_STATEMENT`] bound parameters, each
+    /// statement in key order (so the whole is in key order only without `keys`); SQLite,
+    /// whose day is never narrowed in SQL, streams the whole table in key order.
+    pub(crate) fn stream_rows_and_keys(
+        &self,
+        spec: ReadSpec,
+        keys: Vec<Value>,
+    ) -> mpsc::Receiver<Result<RowBatch>> {
         let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
         let source = self.name.clone();
         let tz = self.timezone;
@@ -306,8 +319,8 @@ impl Source {
         let reader = tokio::spawn(tracing::Instrument::in_current_span(async move {
             let streamed = match &pool {
                 Pool::Sqlite(pool) => sqlite::stream_rows(pool, &spec, tz, &tx).await,
-                Pool::Postgres(pool) => postgres::stream_rows(pool, &spec, tz, &tx).await,
-                Pool::MySql(pool) => mysql::stream_rows(pool, &spec, tz, &tx).await,
+                Pool::Postgres(pool) => postgres::stream_rows(pool, &spec, &keys, tz, &tx).await,
+                Pool::MySql(pool) => mysql::stream_rows(pool, &spec, &keys, tz, &tx).await,
             };
             if let Err(e) = streamed {
                 let _ = tx
@@ -417,26 +430,89 @@ fn push_day(
     zone: impl Fn(&Column) -> Tz,
     margin: chrono::Duration,
 ) {
-    let Some(day) = spec.day else { return };
-    let Some(column) = spec.columns.get(day.column) else {
-        return;
-    };
-    let Some(bounds) = day.bounds(column, stores_instants(column), zone(column), margin) else {
-        return;
-    };
+    if let Some(term) = day_term(conditions, engine, spec, stores_instants, zone, margin) {
+        conditions.push(term);
+    }
+}
+
+/// The pushed-down day condition of `spec` as one term, its parameters added to `conditions`;
+/// `None` (and no parameter) when there is no day or its column cannot be compared in SQL.
+fn day_term(
+    conditions: &mut Conditions,
+    engine: Engine,
+    spec: &ReadSpec,
+    stores_instants: impl Fn(&Column) -> bool,
+    zone: impl Fn(&Column) -> Tz,
+    margin: chrono::Duration,
+) -> Option<String> {
+    let day = spec.day?;
+    let column = spec.columns.get(day.column)?;
+    let bounds = day.bounds(column, stores_instants(column), zone(column), margin)?;
     let q = ident::quote(engine, &column.name);
     let (start, end) = match bounds {
         DayBounds::Date(date) => {
             let on = conditions.param(Param::Date(date));
-            conditions.push(format!("{q} = {on}"));
-            return;
+            return Some(format!("{q} = {on}"));
         }
         DayBounds::Instants(start, end) => (Param::Instant(start), Param::Instant(end)),
         DayBounds::WallClock(start, end) => (Param::WallClock(start), Param::WallClock(end)),
     };
     let start = conditions.param(start);
     let end = conditions.param(end);
-    conditions.push(format!("{q} >= {start} AND {q} < {end}"));
+    Some(format!("{q} >= {start} AND {q} < {end}"))
+}
+
+/// Most keys one statement of a keyed read names: far below every engine's limit of 65,535
+/// placeholders, so a large key set is read in several statements of one snapshot rather than
+/// in one giant one.
+pub(crate) const KEYS_PER_STATEMENT: usize = 5_000;
+
+/// The WHERE of each statement that reads `spec` plus, whatever their day, the rows whose
+/// (single-column) key is one of `keys`. The first statement is the day and the filter as
+/// [`push_day`] narrows them (with `margin`); each further one is the filter and a chunk of
+/// at most [`KEYS_PER_STATEMENT`] keys, less the rows the first one returned, so every row
+/// comes once. Without a day condition the first statement reads every row and `keys` need
+/// no statement of their own.
+fn statements(
+    engine: Engine,
+    spec: &ReadSpec,
+    keys: &[Value],
+    stores_instants: impl Fn(&Column) -> bool,
+    zone: impl Fn(&Column) -> Tz,
+    margin: chrono::Duration,
+) -> Result<Vec<Conditions>> {
+    let mut first = Conditions::new(engine);
+    let day_pushed = day_term(&mut first, engine, spec, &stores_instants, &zone, margin);
+    if let Some(term) = &day_pushed {
+        first.push(term.clone());
+    }
+    filter::push_filter(&mut first, engine, spec, &stores_instants, &zone);
+    let mut statements = vec![first];
+    let (Some(_), Some(key)) = (day_pushed, spec.columns.first()) else {
+        return Ok(statements);
+    };
+    if spec.key_len != 1 {
+        return Err(Error::internal(
+            "a keyed read needs a table with a single key column",
+        ));
+    }
+    let q = ident::quote(engine, &key.name);
+    for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+        let mut conditions = Conditions::new(engine);
+        filter::push_filter(&mut conditions, engine, spec, &stores_instants, &zone);
+        let mut placeholders = Vec::with_capacity(chunk.len());
+        for value in chunk {
+            placeholders.push(pushdown::typed_param(&mut conditions, engine, key, value)?);
+        }
+        let day = day_term(&mut conditions, engine, spec, &stores_instants, &zone, margin)
+            .ok_or_else(|| Error::internal("the day condition came and went"))?;
+        conditions.push(format!(
+            "{q} IN ({}) AND NOT COALESCE(({day}), FALSE)",
+            placeholders.join(", ")
+        ));
+        statements.push(conditions);
+    }
+    Ok(statements)
 }
 
 #[cfg(test)]
