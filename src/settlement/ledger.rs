@@ -170,7 +170,8 @@ fn in_id_order(entries: &mut Vec<LedgerEntry>, keys: &[Value]) {
     }
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by(|&a, &b| keys[a].key_cmp(&keys[b]));
-    let mut slots: Vec<Option<LedgerEntry>> = std::mem::take(entries).into_iter().map(Some).collect();
+    let mut slots: Vec<Option<LedgerEntry>> =
+        std::mem::take(entries).into_iter().map(Some).collect();
     entries.extend(order.into_iter().filter_map(|i| slots[i].take()));
 }
 

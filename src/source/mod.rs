@@ -504,8 +504,15 @@ fn statements(
         for value in chunk {
             placeholders.push(pushdown::typed_param(&mut conditions, engine, key, value)?);
         }
-        let day = day_term(&mut conditions, engine, spec, &stores_instants, &zone, margin)
-            .ok_or_else(|| Error::internal("the day condition came and went"))?;
+        let day = day_term(
+            &mut conditions,
+            engine,
+            spec,
+            &stores_instants,
+            &zone,
+            margin,
+        )
+        .ok_or_else(|| Error::internal("the day condition came and went"))?;
         conditions.push(format!(
             "{q} IN ({}) AND NOT COALESCE(({day}), FALSE)",
             placeholders.join(", ")

@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 
 use super::SourceSpec;
 use super::{
-    Column, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, column_error, ident,
-    missing_table, pg_wire, select_in_key_order, send_in_batches,
+    Column, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, column_error, ident, missing_table,
+    pg_wire, select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value};
 use crate::error::{Error, Result};

@@ -97,7 +97,15 @@ fn report_20() -> String {
 
 fn run(dir: &Path, store: &str, ledger: &str, date: &str) -> (Option<i32>, serde_json::Value) {
     let out = recon(
-        &["run", "--config", "recon.toml", "--date", date, "--out", "out"],
+        &[
+            "run",
+            "--config",
+            "recon.toml",
+            "--date",
+            date,
+            "--out",
+            "out",
+        ],
         &[("STORE_URL", store), ("LEDGER_URL", ledger)],
         dir,
     );
@@ -185,7 +193,8 @@ fn two_days_of_ten(dir: &Path, ledger: &str) {
     );
 }
 
-const SQLITE_SCHEMA: &str = "CREATE TABLE payments (id TEXT NOT NULL, amount_minor INTEGER NOT NULL,
+const SQLITE_SCHEMA: &str =
+    "CREATE TABLE payments (id TEXT NOT NULL, amount_minor INTEGER NOT NULL,
     currency TEXT NOT NULL, status TEXT NOT NULL, created_at TIMESTAMP)";
 
 /// PostgreSQL: `amount_minor` is numeric, so a row of another day can hold `NaN`, which recon
