@@ -488,7 +488,7 @@ fn statements(
     }
     filter::push_filter(&mut first, engine, spec, &stores_instants, &zone);
     let mut statements = vec![first];
-    let (Some(_), Some(key)) = (day_pushed, spec.columns.first()) else {
+    let (Some(_), Some(key), false) = (day_pushed, spec.columns.first(), keys.is_empty()) else {
         return Ok(statements);
     };
     if spec.key_len != 1 {
@@ -525,6 +525,93 @@ fn statements(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_beside_a_day_are_read_in_chunks_less_the_days_rows() {
+        let column = |name: &str, logical| Column {
+            name: name.to_string(),
+            declared: String::new(),
+            logical,
+        };
+        let start = chrono::DateTime::from_timestamp(1_763_596_800, 0).unwrap();
+        let spec = ReadSpec {
+            table: "ledger".into(),
+            columns: vec![
+                column("id", LogicalType::Integer),
+                column("at", LogicalType::Timestamp),
+            ],
+            key_len: 1,
+            day: Some(DayWindow {
+                column: 1,
+                date: start.date_naive(),
+                start,
+                end: start + chrono::Duration::days(1),
+            }),
+            filter: None,
+            in_flight: None,
+        };
+        let keys: Vec<Value> = (0..KEYS_PER_STATEMENT as i128 + 1)
+            .map(Value::Int)
+            .collect();
+        let zero = chrono::Duration::zero();
+        let pg = statements(
+            Engine::Postgres,
+            &spec,
+            &keys,
+            |_| true,
+            |_| chrono_tz::UTC,
+            zero,
+        )
+        .unwrap();
+        let clauses: Vec<String> = pg.iter().map(Conditions::where_clause).collect();
+        assert_eq!(clauses.len(), 3);
+        assert_eq!(clauses[0], r#" WHERE "at" >= $1 AND "at" < $2"#);
+        assert_eq!(
+            clauses[2],
+            r#" WHERE "id" IN ($1) AND NOT COALESCE(("at" >= $2 AND "at" < $3), FALSE)"#
+        );
+        assert!(clauses[1].starts_with(r#" WHERE "id" IN ($1, $2, "#));
+        assert!(
+            clauses[1]
+                .ends_with(r#", $5000) AND NOT COALESCE(("at" >= $5001 AND "at" < $5002), FALSE)"#)
+        );
+        let my = statements(
+            Engine::MySql,
+            &spec,
+            &keys[..2],
+            |_| false,
+            |_| chrono_tz::UTC,
+            zero,
+        )
+        .unwrap();
+        assert_eq!(
+            my.iter().map(Conditions::where_clause).collect::<Vec<_>>(),
+            [
+                " WHERE `at` >= ? AND `at` < ?",
+                " WHERE `id` IN (?, ?) AND NOT COALESCE((`at` >= ? AND `at` < ?), FALSE)",
+            ]
+        );
+        // no keys, or no day in SQL: one statement, the keys need none of their own
+        let day_only = statements(
+            Engine::MySql,
+            &spec,
+            &[],
+            |_| false,
+            |_| chrono_tz::UTC,
+            zero,
+        );
+        assert_eq!(day_only.unwrap().len(), 1);
+        let whole = ReadSpec { day: None, ..spec };
+        let all = statements(
+            Engine::MySql,
+            &whole,
+            &keys,
+            |_| false,
+            |_| chrono_tz::UTC,
+            zero,
+        );
+        assert_eq!(all.unwrap()[0].where_clause(), "");
+    }
 
     #[test]
     fn a_batch_hands_out_its_rows_by_width() {
