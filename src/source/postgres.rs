@@ -168,7 +168,7 @@ pub(super) async fn stream_rows(
         }
         let sql = select_in_key_order(Engine::Postgres, spec, select_expr, order_expr, conditions);
         if by_copy {
-            return copy_rows(&mut *snapshot, &sql, spec, tz, tx).await;
+            return copy_rows(&mut snapshot, &sql, spec, tz, tx).await;
         }
         // Every name above passed ident::validate_* and is quoted; values are never pasted.
         let query = conditions.bind(sqlx::query(AssertSqlSafe(sql)));
