@@ -109,14 +109,14 @@ SQL
   day=$(copy_s "SELECT * FROM card_payments WHERE created_at >= '2026-11-20' AND created_at < '2026-11-21' ORDER BY id COLLATE \"C\"")
   {
     echo "settlement ledger pushdown · $(date -u +%Y-%m-%d) · $per_day report lines vs a ledger of $rows rows over 10 days (PostgreSQL) · $(nproc) cores"
-    printf '%-44s %10s %12s\n' run seconds "peak RSS MB"
-    printf '%-44s %10.2f %12d\n' "recon run, the day's rows read (median of $REPEAT)" ${after}
+    printf '%-48s %10s %12s\n' run seconds "peak RSS MB"
+    printf '%-48s %10.2f %12d\n' "recon run, the day's rows read (median of $REPEAT)" ${after}
     if [ -n "$before" ]; then
-      printf '%-44s %10.2f %12d\n' "recon run, the whole table read (RECON_BEFORE)" ${before}
+      printf '%-48s %10.2f %12d\n' "recon run, the whole table read (RECON_BEFORE)" ${before}
       printf 'ratio whole-table read / pushed-down read: %.2f\n' "$(echo "${before%% *} / ${after%% *}" | bc -l)"
     fi
-    printf '%-44s %10.2f %12s\n' "floor: psql \\copy of the whole table" "$whole" "-"
-    printf '%-44s %10.2f %12s\n' "floor: psql \\copy of the day" "$day" "-"
+    printf '%-48s %10.2f %12s\n' "floor: psql \\copy of the whole table" "$whole" "-"
+    printf '%-48s %10.2f %12s\n' "floor: psql \\copy of the day" "$day" "-"
   } | tee "$here/results/settlement-pushdown-$(date -u +%Y-%m-%d).txt"
 }
 
