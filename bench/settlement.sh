@@ -13,8 +13,14 @@
 #   3. prints the floors in the same run: `psql \copy` of the ledger table to /dev/null (reading
 #      the ledger side) and the csv crate's raw read of the report beside recon's parser
 #      (benches/settlement_parse.rs, MB/s);
-#   4. writes the table to bench/results/settlement-<UTC date>.txt (-<N>rows when not 1M).
-# Knobs: BENCH_ROWS, BENCH_REPEAT (3), BENCH_KEEP, RECON (the binary), PGHOST/PGPORT/PGUSER.
+#   4. writes the table to bench/results/settlement-<UTC date>.txt (-<N>rows when not 1M);
+#   5. the ledger pushdown case: a ledger of BENCH_PUSHDOWN_ROWS rows (default 1,000,000) over ten
+#      days, 2026-11-11 to 11-20, and the report of the 20th (a tenth of them), all matching:
+#      `recon run` of the 20th (the day's rows read), beside RECON_BEFORE (a recon built before
+#      the pushdown, which reads the whole table) when given, and the `psql \copy` of the whole
+#      table and of the day; to bench/results/settlement-pushdown-<UTC date>.txt.
+# Knobs: BENCH_ROWS, BENCH_REPEAT (3), BENCH_KEEP, RECON (the binary), PGHOST/PGPORT/PGUSER,
+#        BENCH_PUSHDOWN_ROWS, RECON_BEFORE, BENCH_ONLY=pushdown (step 5 alone).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,11 +35,110 @@ out=$here/out/settlement
 mkdir -p "$out" "$here/results"
 command -v /usr/bin/time >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq time >/dev/null; }
 
-cleanup() { [ "$KEEP" = 1 ] || psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null; }
+cleanup() { [ "$KEEP" = 1 ] || psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "DROP DATABASE IF EXISTS ${DB}_pushdown WITH (FORCE)" >/dev/null; }
 trap cleanup EXIT
 
-echo "generating a $ROWS-line report and ledger…"
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# Step 5: ten days of ledger, the report of the last; the day's rows read, or the whole table.
+pushdown_case() {
+  local rows=${BENCH_PUSHDOWN_ROWS:-1000000} db=${DB}_pushdown dir=$out/pushdown
+  local per_day=$((rows / 10))
+  mkdir -p "$dir"
+  echo "pushdown: a ledger of $rows rows over ten days, the report of the last ($per_day lines)…"
+  awk -v n="$rows" -v d="$per_day" 'BEGIN {
+    print "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,source_id,automatic_payout_id";
+    for (i = n - d + 1; i <= n; i++) {
+      amount = (i * 7919) % 100000 + 100; fee = int(amount * 29 / 1000) + 30;
+      s = int(((i - 1) % d) * 86400 / d);
+      printf "txn_%d,2026-11-20 %02d:%02d:%02d,usd,%d.%02d,%d.%02d,%d.%02d,charge,ch_%d,\n",
+        i, s / 3600, (s % 3600) / 60, s % 60, amount / 100, amount % 100, fee / 100, fee % 100,
+        (amount - fee) / 100, (amount - fee) % 100, i
+    }
+  }' > "$dir/stripe-2026-11-20.csv"
+  psql -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+  psql -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<SQL
+CREATE TABLE card_payments (id text PRIMARY KEY, amount_minor bigint NOT NULL, currency text NOT NULL,
+                            status text NOT NULL, fee_minor bigint, created_at timestamptz NOT NULL);
+INSERT INTO card_payments
+SELECT 'ch_' || i, (i * 7919) % 100000 + 100, 'USD', 'settled', ((i * 7919) % 100000 + 100) * 29 / 1000 + 30,
+       '2026-11-11 00:00:00+00'::timestamptz + ((i - 1) / $per_day) * interval '1 day'
+         + (((i - 1) % $per_day) * 86400 / $per_day) * interval '1 second'
+FROM generate_series(1::bigint, $rows) i;
+CREATE INDEX card_payments_by_created_at ON card_payments (created_at);
+ANALYZE card_payments;
+SQL
+  sed -e "s#report = .*#report = \"$dir/stripe-2026-11-20.csv\"#" "$out/recon.toml" > "$dir/recon.toml"
+  local expected="$dir/stripe-2026-11-20.csv: $per_day rows = $per_day matched + 0 in discrepancies + 0 quarantined; ledger card_payments: $per_day rows = $per_day matched + 0 in discrepancies + 0 not expected + 0 set aside"
+  # time_recon BINARY: the median wall clock of REPEAT runs of the 20th (and the peak RSS, MB).
+  time_recon() {
+    local times=() rss=0 kb got
+    for r in $(seq "$REPEAT"); do
+      rm -rf "$dir/store.db"* "$dir/run"
+      local start end
+      start=$(date +%s.%N)
+      BENCH_STORE_URL="sqlite://$dir/store.db" BENCH_LEDGER_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$db" \
+        RUST_LOG=warn /usr/bin/time -v -o "$dir/run.time" \
+        "$1" run --config "$dir/recon.toml" --date 2026-11-20 --out "$dir/run" >"$dir/run.out" 2>&1 || true
+      end=$(date +%s.%N)
+      got=$(jq -r '.checks[0].accounting' "$dir/run/summary.json")
+      if [ "$got" != "$expected" ]; then
+        printf 'bench failed (%s): accounting was\n  %s\nexpected\n  %s\n' "$1" "$got" "$expected" >&2; exit 1
+      fi
+      times+=("$(echo "$end - $start" | bc)")
+      kb=$(awk -F': ' '/Maximum resident/ {print $2}' "$dir/run.time")
+      [ "$kb" -gt "$rss" ] && rss=$kb
+    done
+    echo "$(printf '%s\n' "${times[@]}" | median) $((rss / 1024))"
+  }
+  copy_s() {
+    local times=()
+    for r in $(seq "$REPEAT"); do
+      local start end
+      start=$(date +%s.%N)
+      psql -q -d "$db" -c "\\copy ($1) TO '/dev/null'"
+      end=$(date +%s.%N)
+      times+=("$(echo "$end - $start" | bc)")
+    done
+    printf '%s\n' "${times[@]}" | median
+  }
+  local after before="" whole day
+  after=$(time_recon "$RECON")
+  [ -n "${RECON_BEFORE:-}" ] && before=$(time_recon "$RECON_BEFORE")
+  whole=$(copy_s "SELECT * FROM card_payments ORDER BY id COLLATE \"C\"")
+  day=$(copy_s "SELECT * FROM card_payments WHERE created_at >= '2026-11-20' AND created_at < '2026-11-21' ORDER BY id COLLATE \"C\"")
+  {
+    echo "settlement ledger pushdown · $(date -u +%Y-%m-%d) · $per_day report lines vs a ledger of $rows rows over 10 days (PostgreSQL) · $(nproc) cores"
+    printf '%-48s %10s %12s\n' run seconds "peak RSS MB"
+    printf '%-48s %10.2f %12d\n' "recon run, the day's rows read (median of $REPEAT)" ${after}
+    if [ -n "$before" ]; then
+      printf '%-48s %10.2f %12d\n' "recon run, the whole table read (RECON_BEFORE)" ${before}
+      printf 'ratio whole-table read / pushed-down read: %.2f\n' "$(echo "${before%% *} / ${after%% *}" | bc -l)"
+    fi
+    printf '%-48s %10.2f %12s\n' "floor: psql \\copy of the whole table" "$whole" "-"
+    printf '%-48s %10.2f %12s\n' "floor: psql \\copy of the day" "$day" "-"
+  } | tee "$here/results/settlement-pushdown-$(date -u +%Y-%m-%d).txt"
+}
+
 report=$out/stripe-2026-11-20.csv
+write_config() {
+  cat > "$out/recon.toml" <<TOML
+[store]
+url_env = "BENCH_STORE_URL"
+[sources.ledger]
+url_env = "BENCH_LEDGER_URL"
+[[settlement]]
+name = "bench"
+format = "stripe"
+report = "$report"
+ledger = { source = "ledger", table = "card_payments", id = "id", amount = "amount_minor", currency = "currency", at = "created_at", status = "status", fee = "fee_minor" }
+match_on = "reference"
+settled_statuses = ["settled"]
+TOML
+}
+if [ "${BENCH_ONLY:-}" = pushdown ]; then write_config; pushdown_case; exit 0; fi
+
+echo "generating a $ROWS-line report and ledger…"
 awk -v n="$ROWS" 'BEGIN {
   print "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,source_id,automatic_payout_id";
   for (i = 1; i <= n + 5; i++) {
@@ -58,23 +163,10 @@ FROM generate_series(1::bigint, $ROWS) i;
 ANALYZE card_payments;
 SQL
 
-cat > "$out/recon.toml" <<TOML
-[store]
-url_env = "BENCH_STORE_URL"
-[sources.ledger]
-url_env = "BENCH_LEDGER_URL"
-[[settlement]]
-name = "bench"
-format = "stripe"
-report = "$report"
-ledger = { source = "ledger", table = "card_payments", id = "id", amount = "amount_minor", currency = "currency", at = "created_at", status = "status", fee = "fee_minor" }
-match_on = "reference"
-settled_statuses = ["settled"]
-TOML
+write_config
 mismatches=$((ROWS / 100000))
 expected="$report: $ROWS rows = $((ROWS - 5 - mismatches)) matched + $((mismatches + 5)) in discrepancies + 0 quarantined; ledger card_payments: $ROWS rows = $((ROWS - 5 - mismatches)) matched + $((mismatches + 5)) in discrepancies + 0 not expected + 0 set aside"
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 runs=()
 rss=0
 for r in $(seq "$REPEAT"); do
@@ -113,3 +205,5 @@ parse=$(cd "$root" && cargo bench --quiet --locked --bench settlement_parse -- "
   printf 'ratio recon / ledger read floor: %.2f\n' "$(echo "$recon_s / $floor_s" | bc -l)"
   echo "$parse"
 } | tee "$here/results/settlement-$(date -u +%Y-%m-%d)$([ "$ROWS" = 1000000 ] || echo "-${ROWS}rows").txt"
+
+pushdown_case

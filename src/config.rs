@@ -63,6 +63,11 @@ pub(crate) struct JobFile {
     /// entry says which). Longer than the look-back, so no day is pruned before it is verified.
     #[serde(default = "default_seal_retention")]
     pub(crate) seal_retention_days: u32,
+    /// How many days before the run's date runs (with their check results and syncs) and
+    /// resolved discrepancies are kept; older ones are pruned (an audit entry says which),
+    /// except what is open, sealed or named by what is kept. At least the seal retention.
+    #[serde(default = "default_history_retention")]
+    pub(crate) history_retention_days: u32,
     /// The most discrepancies one check may record in a run; more fails the check instead.
     #[serde(default = "default_max_discrepancies")]
     pub(crate) max_discrepancies: u64,
@@ -87,6 +92,11 @@ fn default_seal_retention() -> u32 {
     90
 }
 
+/// Thirteen months: a year's audit with a month to spare.
+fn default_history_retention() -> u32 {
+    400
+}
+
 impl Default for JobFile {
     fn default() -> Self {
         JobFile {
@@ -95,6 +105,7 @@ impl Default for JobFile {
             retry: RetryPolicy::default(),
             seal_lookback_days: default_seal_lookback(),
             seal_retention_days: default_seal_retention(),
+            history_retention_days: default_history_retention(),
             max_discrepancies: default_max_discrepancies(),
             mask_key_env: default_mask_key_env(),
         }
@@ -159,6 +170,7 @@ pub struct Config {
     pub out_dir: PathBuf,
     pub(crate) seal_lookback_days: u32,
     pub(crate) seal_retention_days: u32,
+    pub(crate) history_retention_days: u32,
     /// More discrepancies than this in one check fail it (see `JobFile::max_discrepancies`).
     pub(crate) max_discrepancies: u64,
     /// How syncs are retried unless a source says otherwise (`[job.retry]`).
@@ -225,6 +237,12 @@ impl Config {
                 file.job.seal_retention_days, file.job.seal_lookback_days
             )));
         }
+        if file.job.history_retention_days < file.job.seal_retention_days {
+            return Err(fail(format!(
+                "job.history_retention_days ({}) must be at least job.seal_retention_days ({}): the run that sealed a day is kept as long as its seal",
+                file.job.history_retention_days, file.job.seal_retention_days
+            )));
+        }
         if integrity.is_empty() && settlement.is_empty() {
             return Err(fail(
                 "no checks configured: add at least one [[integrity]] table or [[settlement]] report"
@@ -239,6 +257,7 @@ impl Config {
             out_dir: file.job.out_dir,
             seal_lookback_days: file.job.seal_lookback_days,
             seal_retention_days: file.job.seal_retention_days,
+            history_retention_days: file.job.history_retention_days,
             max_discrepancies: file.job.max_discrepancies,
             retry: file.job.retry,
             mask_key_env: file.job.mask_key_env,
@@ -262,11 +281,12 @@ impl Config {
     pub fn describe(&self) -> String {
         let mut out = format!("# {} (sha256 {})\n", self.path.display(), self.digest);
         out.push_str(&format!(
-            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\n",
+            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nhistory_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\n",
             self.timezone.name(),
             self.out_dir.display().to_string(),
             self.seal_lookback_days,
             self.seal_retention_days,
+            self.history_retention_days,
             self.max_discrepancies,
             self.mask_key_env,
         ));

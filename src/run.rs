@@ -394,6 +394,12 @@ async fn execute(
         )
         .await?;
     }
+    // After the checks, so the seals they pruned no longer hold their runs.
+    let kept_from = day.date - chrono::Duration::days(i64::from(config.history_retention_days));
+    let pruned = store.prune_history(run_id, kept_from).await?;
+    if !pruned.is_empty() {
+        info!(runs = pruned.runs.len(), resolved = pruned.resolved.len(), before = %kept_from, "history past its retention pruned");
+    }
     sources.close().await;
     Ok(())
 }

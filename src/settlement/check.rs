@@ -175,7 +175,11 @@ async fn reconcile(
     };
     let ledger = with_retries(policy, &check.name, || async {
         let source = connect().await?;
-        let carried = |id: &str| in_flight.contains_key(id) || named.contains(id);
+        let carried: HashSet<&str> = in_flight
+            .keys()
+            .map(String::as_str)
+            .chain(named.iter().map(|id| id.as_ref()))
+            .collect();
         read_ledger(&source, &check.ledger, &day, timezone, &carried).await
     });
     let ((reports, report_attempts, downloads), (ledger, ledger_attempts)) = match first {

@@ -1,6 +1,8 @@
 //! The ledger side of a settlement check: one business day's rows (and rows carried from earlier
 //! days) read from any source and turned into matchable entries, or set aside with a reason.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -11,7 +13,8 @@ use crate::canonical::{LogicalType, Value};
 use crate::day::BusinessDay;
 use crate::error::{Error, Result};
 use crate::money::{Currency, parse_major};
-use crate::source::{ReadSpec, Source};
+use crate::source::text::value_from_text;
+use crate::source::{Column, DayWindow, ReadSpec, Source};
 
 /// A ledger row that cannot be matched as it stands (no id, an unknown currency…).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,15 +40,17 @@ impl LedgerRead {
     }
 }
 
-/// Reads the ledger rows booked on `day`, plus any row whose id `carried` accepts whatever its
-/// day (in-flight rows of earlier days, re-examined). Rows stream in id order; nothing is
-/// written.
+/// Reads the ledger rows booked on `day`, plus any row whose id is in `carried` whatever its
+/// day (in-flight rows of earlier days, re-examined). PostgreSQL and MySQL/MariaDB read only
+/// those: the day's rows (a superset, for wall-clock times, trimmed exactly here) and the
+/// carried ids in chunks of bound parameters, in one snapshot. Entries come in id order, as a
+/// whole-table read in id order gives them; nothing is written.
 pub(crate) async fn read_ledger(
     source: &Source,
     ledger: &LedgerSpec,
     day: &BusinessDay,
     tz: Tz,
-    carried: &impl Fn(&str) -> bool,
+    carried: &HashSet<&str>,
 ) -> Result<LedgerRead> {
     let available = source.columns(&ledger.table).await?;
     let mut columns = Vec::new();
@@ -79,25 +84,33 @@ pub(crate) async fn read_ledger(
             ledger.at, columns[3].declared
         )));
     }
+    let keys = carried_keys(&columns[0], carried, source.timezone);
     let spec = ReadSpec {
         table: ledger.table.clone(),
         columns,
         key_len: 1,
-        // Rows carried from other days are wanted too: the reader picks the day's itself.
-        day: None,
+        // Only when every carried id can be named in SQL: else every row, the day picked here.
+        day: keys.is_some().then_some(DayWindow {
+            column: 3,
+            date: day.date,
+            start: day.start,
+            end: day.end,
+        }),
         filter: None,
         in_flight: None,
         key_range: None,
     };
-    let mut rx = source.stream_rows(spec);
+    let mut rx = source.stream_rows_and_keys(spec, keys.unwrap_or_default());
     let mut read = LedgerRead::default();
+    // each entry's id as the table holds it, to put entries of several statements in id order
+    let mut entry_keys = Vec::new();
     while let Some(batch) = rx.recv().await {
         let batch = batch?;
         for row in batch.rows() {
             let id = row[0].canonical_text().map(|t| Id::from(t.as_ref()));
             let Some(at) = booked_at(&row[3], tz)? else {
                 read.undated += 1;
-                if let Some(id) = id.filter(|id| carried(id)) {
+                if let Some(id) = id.filter(|id| carried.contains(id.as_str())) {
                     read.unreadable.push(UnreadableRow {
                         id: id.to_string(),
                         reason: format!("no booking time in {}", ledger.at),
@@ -105,14 +118,17 @@ pub(crate) async fn read_ledger(
                 }
                 continue;
             };
-            let carried_row = id.as_deref().is_some_and(carried);
+            let carried_row = id.as_deref().is_some_and(|id| carried.contains(id));
             let on_day = day.start <= at && at < day.end;
             if !on_day && !carried_row {
                 continue;
             }
             match id {
                 Some(id) => match entry(row, id, at, ledger) {
-                    Ok(entry) => read.entries.push(entry),
+                    Ok(entry) => {
+                        read.entries.push(entry);
+                        entry_keys.push(row[0].clone());
+                    }
                     Err((id, reason)) => read.unreadable.push(UnreadableRow {
                         id: id.to_string(),
                         reason,
@@ -125,7 +141,39 @@ pub(crate) async fn read_ledger(
             }
         }
     }
+    in_id_order(&mut read.entries, &entry_keys);
     Ok(read)
+}
+
+/// The carried ids as values of the id column, to be named in SQL; `None` when the column's
+/// type does not give every id back from its text exactly (the table is then read whole). An
+/// id that is no value of the column names no row and is left out.
+fn carried_keys(id: &Column, carried: &HashSet<&str>, zone: Tz) -> Option<Vec<Value>> {
+    if !matches!(
+        id.logical,
+        LogicalType::Integer | LogicalType::Text | LogicalType::Uuid | LogicalType::Decimal
+    ) {
+        return None;
+    }
+    let mut keys: Vec<Value> = carried
+        .iter()
+        .filter_map(|text| value_from_text(id.logical, text, zone).ok())
+        .collect();
+    keys.sort_by(Value::key_cmp);
+    Some(keys)
+}
+
+/// Puts `entries` (each with its id in `keys`) in id order, keeping the order of equal ids: a
+/// read in several statements gives each statement's rows in id order, one after the other.
+fn in_id_order(entries: &mut Vec<LedgerEntry>, keys: &[Value]) {
+    if keys.is_sorted_by(|a, b| a.key_cmp(b).is_le()) {
+        return;
+    }
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| keys[a].key_cmp(&keys[b]));
+    let mut slots: Vec<Option<LedgerEntry>> =
+        std::mem::take(entries).into_iter().map(Some).collect();
+    entries.extend(order.into_iter().filter_map(|i| slots[i].take()));
 }
 
 /// The instant a row was booked: a timestamp as is, a date as the start of that day in `tz`.

@@ -306,6 +306,19 @@ impl Source {
     /// Streams the rows of `spec` in key order (binary order for text) from a task of its own,
     /// so both sides of a comparison are read at once.
     pub fn stream_rows(&self, spec: ReadSpec) -> mpsc::Receiver<Result<RowBatch>> {
+        self.stream_rows_and_keys(spec, Vec::new())
+    }
+
+    /// Streams the rows of `spec` and, whatever their day, the rows whose key (a single column)
+    /// is one of `keys`, each row once, all in one snapshot: PostgreSQL and MySQL/MariaDB read
+    /// the day and then the keys in chunks of [`KEYS_PER_STATEMENT`] bound parameters, each
+    /// statement in key order (so the whole is in key order only without `keys`); SQLite,
+    /// whose day is never narrowed in SQL, streams the whole table in key order.
+    pub(crate) fn stream_rows_and_keys(
+        &self,
+        spec: ReadSpec,
+        keys: Vec<Value>,
+    ) -> mpsc::Receiver<Result<RowBatch>> {
         let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
         let source = self.name.clone();
         let tz = self.timezone;
@@ -314,8 +327,8 @@ impl Source {
         let reader = tokio::spawn(tracing::Instrument::in_current_span(async move {
             let streamed = match &pool {
                 Pool::Sqlite(pool) => sqlite::stream_rows(pool, &spec, tz, &tx).await,
-                Pool::Postgres(pool) => postgres::stream_rows(pool, &spec, tz, &tx).await,
-                Pool::MySql(pool) => mysql::stream_rows(pool, &spec, tz, &tx).await,
+                Pool::Postgres(pool) => postgres::stream_rows(pool, &spec, &keys, tz, &tx).await,
+                Pool::MySql(pool) => mysql::stream_rows(pool, &spec, &keys, tz, &tx).await,
             };
             if let Err(e) = streamed {
                 let _ = tx
@@ -425,31 +438,197 @@ fn push_day(
     zone: impl Fn(&Column) -> Tz,
     margin: chrono::Duration,
 ) {
-    let Some(day) = spec.day else { return };
-    let Some(column) = spec.columns.get(day.column) else {
-        return;
-    };
-    let Some(bounds) = day.bounds(column, stores_instants(column), zone(column), margin) else {
-        return;
-    };
+    if let Some(term) = day_term(conditions, engine, spec, stores_instants, zone, margin) {
+        conditions.push(term);
+    }
+}
+
+/// The pushed-down day condition of `spec` as one term, its parameters added to `conditions`;
+/// `None` (and no parameter) when there is no day or its column cannot be compared in SQL.
+fn day_term(
+    conditions: &mut Conditions,
+    engine: Engine,
+    spec: &ReadSpec,
+    stores_instants: impl Fn(&Column) -> bool,
+    zone: impl Fn(&Column) -> Tz,
+    margin: chrono::Duration,
+) -> Option<String> {
+    let day = spec.day?;
+    let column = spec.columns.get(day.column)?;
+    let bounds = day.bounds(column, stores_instants(column), zone(column), margin)?;
     let q = ident::quote(engine, &column.name);
     let (start, end) = match bounds {
         DayBounds::Date(date) => {
             let on = conditions.param(Param::Date(date));
-            conditions.push(format!("{q} = {on}"));
-            return;
+            return Some(format!("{q} = {on}"));
         }
         DayBounds::Instants(start, end) => (Param::Instant(start), Param::Instant(end)),
         DayBounds::WallClock(start, end) => (Param::WallClock(start), Param::WallClock(end)),
     };
     let start = conditions.param(start);
     let end = conditions.param(end);
-    conditions.push(format!("{q} >= {start} AND {q} < {end}"));
+    Some(format!("{q} >= {start} AND {q} < {end}"))
+}
+
+/// Most keys one statement of a keyed read names: far below every engine's limit of 65,535
+/// placeholders, so a large key set is read in several statements of one snapshot rather than
+/// in one giant one.
+pub(crate) const KEYS_PER_STATEMENT: usize = 5_000;
+
+/// The WHERE of each statement that reads `spec` plus, whatever their day, the rows whose
+/// (single-column) key is one of `keys`. The first statement is the day, the filter and the
+/// key range as [`push_day`] and the others narrow them (with `margin`; `source_zone` for the
+/// key range); each further one is the filter, the key range and a chunk of
+/// at most [`KEYS_PER_STATEMENT`] keys, less the rows the first one returned, so every row
+/// comes once. Without a day condition the first statement reads every row and `keys` need
+/// no statement of their own.
+fn statements(
+    engine: Engine,
+    spec: &ReadSpec,
+    keys: &[Value],
+    source_zone: Tz,
+    stores_instants: impl Fn(&Column) -> bool,
+    zone: impl Fn(&Column) -> Tz,
+    margin: chrono::Duration,
+) -> Result<Vec<Conditions>> {
+    let mut first = Conditions::new(engine);
+    let day_pushed = day_term(&mut first, engine, spec, &stores_instants, &zone, margin);
+    if let Some(term) = &day_pushed {
+        first.push(term.clone());
+    }
+    filter::push_filter(&mut first, engine, spec, &stores_instants, &zone);
+    pushdown::push_key_range(&mut first, engine, spec, source_zone)?;
+    let mut statements = vec![first];
+    let (Some(_), Some(key), false) = (day_pushed, spec.columns.first(), keys.is_empty()) else {
+        return Ok(statements);
+    };
+    if spec.key_len != 1 {
+        return Err(Error::internal(
+            "a keyed read needs a table with a single key column",
+        ));
+    }
+    let q = ident::quote(engine, &key.name);
+    for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+        let mut conditions = Conditions::new(engine);
+        filter::push_filter(&mut conditions, engine, spec, &stores_instants, &zone);
+        pushdown::push_key_range(&mut conditions, engine, spec, source_zone)?;
+        let mut placeholders = Vec::with_capacity(chunk.len());
+        for value in chunk {
+            placeholders.push(pushdown::typed_param(&mut conditions, engine, key, value)?);
+        }
+        let day = day_term(
+            &mut conditions,
+            engine,
+            spec,
+            &stores_instants,
+            &zone,
+            margin,
+        )
+        .ok_or_else(|| Error::internal("the day condition came and went"))?;
+        conditions.push(format!(
+            "{q} IN ({}) AND NOT COALESCE(({day}), FALSE)",
+            placeholders.join(", ")
+        ));
+        statements.push(conditions);
+    }
+    Ok(statements)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_beside_a_day_are_read_in_chunks_less_the_days_rows() {
+        let column = |name: &str, logical| Column {
+            name: name.to_string(),
+            declared: String::new(),
+            logical,
+        };
+        let start = chrono::DateTime::from_timestamp(1_763_596_800, 0).unwrap();
+        let spec = ReadSpec {
+            table: "ledger".into(),
+            columns: vec![
+                column("id", LogicalType::Integer),
+                column("at", LogicalType::Timestamp),
+            ],
+            key_len: 1,
+            day: Some(DayWindow {
+                column: 1,
+                date: start.date_naive(),
+                start,
+                end: start + chrono::Duration::days(1),
+            }),
+            filter: None,
+            in_flight: None,
+            key_range: None,
+        };
+        let keys: Vec<Value> = (0..KEYS_PER_STATEMENT as i128 + 1)
+            .map(Value::Int)
+            .collect();
+        let zero = chrono::Duration::zero();
+        let pg = statements(
+            Engine::Postgres,
+            &spec,
+            &keys,
+            chrono_tz::UTC,
+            |_| true,
+            |_| chrono_tz::UTC,
+            zero,
+        )
+        .unwrap();
+        let clauses: Vec<String> = pg.iter().map(Conditions::where_clause).collect();
+        assert_eq!(clauses.len(), 3);
+        assert_eq!(clauses[0], r#" WHERE "at" >= $1 AND "at" < $2"#);
+        assert_eq!(
+            clauses[2],
+            r#" WHERE "id" IN ($1) AND NOT COALESCE(("at" >= $2 AND "at" < $3), FALSE)"#
+        );
+        assert!(clauses[1].starts_with(r#" WHERE "id" IN ($1, $2, "#));
+        assert!(
+            clauses[1]
+                .ends_with(r#", $5000) AND NOT COALESCE(("at" >= $5001 AND "at" < $5002), FALSE)"#)
+        );
+        let my = statements(
+            Engine::MySql,
+            &spec,
+            &keys[..2],
+            chrono_tz::UTC,
+            |_| false,
+            |_| chrono_tz::UTC,
+            zero,
+        )
+        .unwrap();
+        assert_eq!(
+            my.iter().map(Conditions::where_clause).collect::<Vec<_>>(),
+            [
+                " WHERE `at` >= ? AND `at` < ?",
+                " WHERE `id` IN (?, ?) AND NOT COALESCE((`at` >= ? AND `at` < ?), FALSE)",
+            ]
+        );
+        // no keys, or no day in SQL: one statement, the keys need none of their own
+        let day_only = statements(
+            Engine::MySql,
+            &spec,
+            &[],
+            chrono_tz::UTC,
+            |_| false,
+            |_| chrono_tz::UTC,
+            zero,
+        );
+        assert_eq!(day_only.unwrap().len(), 1);
+        let whole = ReadSpec { day: None, ..spec };
+        let all = statements(
+            Engine::MySql,
+            &whole,
+            &keys,
+            chrono_tz::UTC,
+            |_| false,
+            |_| chrono_tz::UTC,
+            zero,
+        );
+        assert_eq!(all.unwrap()[0].where_clause(), "");
+    }
 
     #[test]
     fn a_batch_hands_out_its_rows_by_width() {

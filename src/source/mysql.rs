@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
-use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, Executor, MySqlPool, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, MySqlPool, Row};
 use tokio::sync::mpsc;
 
 use super::SourceSpec;
 use super::text::value_from_text;
 use super::{
-    Column, Conditions, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, ident, missing_table,
-    push_day, select_in_key_order, send_in_batches,
+    Column, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, ident, missing_table,
+    select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value};
 use crate::error::{Error, Result};
@@ -151,44 +151,42 @@ pub(super) fn order_expr(column: &Column) -> String {
 pub(super) async fn stream_rows(
     pool: &MySqlPool,
     spec: &ReadSpec,
+    keys: &[Value],
     tz: Tz,
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
     // Both kinds are compared as wall-clock times, with the margin DayBounds gives them.
-    let mut conditions = Conditions::new(Engine::MySql);
-    push_day(
-        &mut conditions,
+    let statements = super::statements(
         Engine::MySql,
         spec,
+        keys,
+        tz,
         |_| false,
         |c| wall_clock_zone(c, tz),
         WALL_CLOCK_MARGIN,
-    );
-    super::filter::push_filter(
-        &mut conditions,
-        Engine::MySql,
-        spec,
-        |_| false,
-        |c| wall_clock_zone(c, tz),
-    );
-    super::pushdown::push_key_range(&mut conditions, Engine::MySql, spec, tz)?;
-    let sql = select_in_key_order(Engine::MySql, spec, select_expr, order_expr, &conditions);
+    )?;
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
     let mut snapshot = conn
         .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         .await
         .map_err(Error::from_source)?;
-    let conn = snapshot.acquire().await.map_err(Error::from_source)?;
-    // Every name above passed ident::validate_* and is quoted; values are never pasted.
-    let query = conditions.bind(sqlx::query(AssertSqlSafe(format!("{STATEMENT_TAG}{sql}"))));
-    let rows = query.fetch(conn);
-    send_in_batches(
-        rows,
-        spec,
-        |row, i, column| decode_value(row, i, column, tz),
-        tx,
-    )
-    .await
+    for conditions in &statements {
+        if tx.is_closed() {
+            break;
+        }
+        let sql = select_in_key_order(Engine::MySql, spec, select_expr, order_expr, conditions);
+        // Every name above passed ident::validate_* and is quoted; values are never pasted.
+        let query = conditions.bind(sqlx::query(AssertSqlSafe(format!("{STATEMENT_TAG}{sql}"))));
+        let rows = query.fetch(&mut *snapshot);
+        send_in_batches(
+            rows,
+            spec,
+            |row, i, column| decode_value(row, i, column, tz),
+            tx,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The zone a column's wall-clock text is in: TIMESTAMP columns are shown in the session's

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow, PgValueFormat};
-use sqlx::{Acquire, AssertSqlSafe, ConnectOptions, Connection, PgPool, Row, ValueRef};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgPool, Row, ValueRef};
 use tokio::sync::mpsc;
 
 use super::SourceSpec;
 use super::{
-    Column, Conditions, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, column_error, ident,
-    missing_table, pg_wire, push_day, select_in_key_order, send_in_batches,
+    Column, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, column_error, ident, missing_table,
+    pg_wire, select_in_key_order, send_in_batches,
 };
 use crate::canonical::{LogicalType, Value};
 use crate::error::{Error, Result};
@@ -137,54 +137,52 @@ pub(super) fn order_expr(column: &Column) -> String {
 pub(super) async fn stream_rows(
     pool: &PgPool,
     spec: &ReadSpec,
+    keys: &[Value],
     tz: Tz,
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
-    let mut conditions = Conditions::new(Engine::Postgres);
-    push_day(
-        &mut conditions,
+    let statements = super::statements(
         Engine::Postgres,
         spec,
+        keys,
+        tz,
         stores_instants,
         |_| tz,
         WALL_CLOCK_MARGIN,
-    );
-    super::filter::push_filter(
-        &mut conditions,
-        Engine::Postgres,
-        spec,
-        stores_instants,
-        |_| tz,
-    );
-    super::pushdown::push_key_range(&mut conditions, Engine::Postgres, spec, tz)?;
-    let sql = select_in_key_order(Engine::Postgres, spec, select_expr, order_expr, &conditions);
+    )?;
     // No condition to bind: the whole table comes through COPY (see `copy_rows`).
-    let by_copy = conditions.is_empty();
+    let by_copy = statements.len() == 1 && statements[0].is_empty();
     let mut conn = pool.acquire().await.map_err(Error::from_source)?;
     if by_copy {
         // A COPY left unread (the comparison stopped early) would hold its server process
         // until the connection is next used: close it instead of returning it to the pool.
         conn.close_on_drop();
     }
-    // One consistent snapshot for the whole table; rolled back (nothing to undo) on drop.
+    // One consistent snapshot for every statement; rolled back (nothing to undo) on drop.
     let mut snapshot = conn
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await
         .map_err(Error::from_source)?;
-    let conn = snapshot.acquire().await.map_err(Error::from_source)?;
-    if by_copy {
-        return copy_rows(conn, &sql, spec, tz, tx).await;
+    for conditions in &statements {
+        if tx.is_closed() {
+            break;
+        }
+        let sql = select_in_key_order(Engine::Postgres, spec, select_expr, order_expr, conditions);
+        if by_copy {
+            return copy_rows(&mut snapshot, &sql, spec, tz, tx).await;
+        }
+        // Every name above passed ident::validate_* and is quoted; values are never pasted.
+        let query = conditions.bind(sqlx::query(AssertSqlSafe(sql)));
+        let rows = query.fetch(&mut *snapshot);
+        send_in_batches(
+            rows,
+            spec,
+            |row, i, column| decode_value(row, i, column, tz),
+            tx,
+        )
+        .await?;
     }
-    // Every name above passed ident::validate_* and is quoted; values are never pasted.
-    let query = conditions.bind(sqlx::query(AssertSqlSafe(sql)));
-    let rows = query.fetch(conn);
-    send_in_batches(
-        rows,
-        spec,
-        |row, i, column| decode_value(row, i, column, tz),
-        tx,
-    )
-    .await
+    Ok(())
 }
 
 /// A read with no condition to bind goes through `COPY (SELECT …) TO STDOUT (FORMAT binary)`:

@@ -205,8 +205,26 @@ fn order_expr(engine: Engine, column: &Column) -> String {
     }
 }
 
-/// A key value as a bound parameter, with the SQL that places it (cast where the engine needs).
+/// A key value as a bound parameter, with the SQL that places it in key order (cast where the
+/// engine needs, text by its bytes).
 fn key_param(
+    conditions: &mut Conditions,
+    engine: Engine,
+    column: &Column,
+    value: &Value,
+) -> Result<String> {
+    let p = typed_param(conditions, engine, column, value)?;
+    Ok(match (engine, column.logical) {
+        (Engine::Postgres, LogicalType::Text) => format!("{p} COLLATE \"C\""),
+        (Engine::MySql, LogicalType::Text) => format!("CAST({p} AS BINARY)"),
+        _ => p,
+    })
+}
+
+/// A value of `column` as a bound parameter, with the SQL that places it as the column's type
+/// (cast where the engine needs): what an equality with the plain column, which an index on it
+/// serves, compares.
+pub(super) fn typed_param(
     conditions: &mut Conditions,
     engine: Engine,
     column: &Column,
@@ -237,9 +255,7 @@ fn key_param(
     Ok(match (engine, column.logical) {
         (Engine::Postgres, LogicalType::Decimal) => format!("{p}::numeric"),
         (Engine::Postgres, LogicalType::Uuid) => format!("{p}::uuid"),
-        (Engine::Postgres, LogicalType::Text) => format!("{p} COLLATE \"C\""),
         (Engine::MySql, LogicalType::Decimal) => format!("CAST({p} AS DECIMAL(65,30))"),
-        (Engine::MySql, LogicalType::Text) => format!("CAST({p} AS BINARY)"),
         _ => p,
     })
 }

@@ -270,6 +270,7 @@ macro_rules! move_along_life {
 pub mod audit;
 mod discrepancies;
 mod lock;
+mod retention;
 mod runs;
 mod seals;
 mod splits;

@@ -65,6 +65,7 @@ timezone = "Europe/Amsterdam"
 out_dir = "/var/lib/recon/out"
 seal_lookback_days = 7
 seal_retention_days = 90
+history_retention_days = 400
 max_discrepancies = 100000
 mask_key_env = "RECON_MASK_KEY"
 

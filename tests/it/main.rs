@@ -17,6 +17,7 @@ mod engines;
 mod fault_injection;
 mod in_flight;
 mod layering;
+mod ledger_pushdown;
 mod logs;
 mod metrics;
 mod processor_formats;

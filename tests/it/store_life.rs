@@ -431,3 +431,173 @@ async fn too_many_discrepancies_fail_the_check() {
         "limit.toml: job.max_discrepancies must be at least 1 (the most discrepancies one check may record)"
     );
 }
+
+/// The ids (or counts) a query of the store returns, on SQLite or PostgreSQL.
+async fn store_ints(url: &str, sql: &str) -> Vec<i64> {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let v = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        v
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let v = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        v
+    }
+}
+
+async fn store_texts(url: &str, sql: &str) -> Vec<String> {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let v = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        v
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let v = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        v
+    }
+}
+
+/// Runs of 2026-11-10 to 11-13 and of 11-20 with a history kept 3 days: the 20th prunes the
+/// runs of the 10th, 11th (both, one superseding the other) and 13th, with their check results
+/// and syncs, and the discrepancy resolved on the 11th; it keeps the run of the 12th, which an
+/// open discrepancy names. One audit entry says so, and the chain still verifies.
+async fn history_past_its_retention_is_pruned(store: &str, dir: &Path) {
+    let rows = [
+        TABLES[1],
+        "INSERT INTO entries VALUES (1, 100, '2026-11-10 09:00:00'), (2, 200, '2026-11-11 09:00:00'),
+             (3, 300, '2026-11-12 09:00:00'), (4, 400, '2026-11-13 09:00:00'),
+             (5, 500, '2026-11-20 09:00:00')",
+    ];
+    let ledger = sqlite_db(&dir.join("ledger.db"), &rows).await;
+    let payments = sqlite_db(&dir.join("payments.db"), &rows).await;
+    let config = TestConfig::new()
+        .table("job")
+        .set("seal_lookback_days", 1)
+        .set("seal_retention_days", 2)
+        .set("history_retention_days", 3)
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .source("payments", "PAYMENTS_URL")
+        .integrity("entries", "ledger.entries", "payments.entries", "id")
+        .set("date_column", "created_at")
+        .to_toml();
+    write(dir, "recon.toml", &config);
+    let env = [
+        ("STORE_URL", store),
+        ("LEDGER_URL", ledger.as_str()),
+        ("PAYMENTS_URL", payments.as_str()),
+    ];
+    let run = |date: &str| {
+        let out = recon(
+            &[
+                "run",
+                "--config",
+                "recon.toml",
+                "--date",
+                date,
+                "--out",
+                "out",
+            ],
+            &env,
+            dir,
+        );
+        out.status.code()
+    };
+    assert_eq!(run("2026-11-10"), Some(0)); // run 1, seals the 10th
+    set_right_amount(&payments, 2, 201).await;
+    assert_eq!(run("2026-11-11"), Some(1)); // run 2: discrepancy 1 (id 2) opens
+    set_right_amount(&payments, 2, 200).await;
+    assert_eq!(run("2026-11-11"), Some(0)); // run 3 supersedes 2, resolves 1, seals the 11th
+    set_right_amount(&payments, 3, 301).await;
+    assert_eq!(run("2026-11-12"), Some(1)); // run 4: discrepancy 2 (id 3) opens, stays open
+    assert_eq!(run("2026-11-13"), Some(0)); // run 5, seals the 13th
+    let runs = "SELECT id FROM runs ORDER BY id";
+    assert_eq!(store_ints(store, runs).await, [1, 2, 3, 4, 5]);
+
+    // Run 6: seals before the 18th go; history before the 17th goes, but for run 4.
+    assert_eq!(run("2026-11-20"), Some(0));
+    assert_eq!(store_ints(store, runs).await, [4, 6]);
+    let count = |table: &str| format!("SELECT count(*) FROM {table}");
+    assert_eq!(store_ints(store, &count("check_results")).await, [2]);
+    assert_eq!(store_ints(store, &count("syncs")).await, [2]);
+    assert_eq!(
+        store_ints(store, "SELECT id FROM discrepancies ORDER BY id").await,
+        [2]
+    );
+    assert_eq!(
+        store_ints(store, "SELECT run_id FROM run_discrepancies").await,
+        [4]
+    );
+    let pruned = "SELECT payload FROM audit_log WHERE action = 'history_pruned'";
+    let payloads: Vec<serde_json::Value> = store_texts(store, pruned)
+        .await
+        .iter()
+        .map(|p| serde_json::from_str(p).unwrap())
+        .collect();
+    assert_eq!(
+        payloads,
+        [serde_json::json!({
+            "before": "2026-11-17",
+            "runs": [1, 2, 3, 5],
+            "check_results": 4,
+            "syncs": 4,
+            "sightings": 1,
+            "resolved_discrepancies": [1],
+        })]
+    );
+    let verify = recon(&["audit", "verify", "--config", "recon.toml"], &env, dir);
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+
+    // Nothing more is past its retention: no second entry.
+    assert_eq!(run("2026-11-21"), Some(0));
+    assert_eq!(store_ints(store, runs).await, [4, 6, 7]);
+    assert_eq!(store_texts(store, pruned).await.len(), 1);
+}
+
+#[tokio::test]
+async fn history_past_its_retention_is_pruned_on_sqlite() {
+    let dir = temp_dir();
+    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    history_past_its_retention_is_pruned(&store, dir.path()).await;
+}
+
+#[tokio::test]
+async fn history_past_its_retention_is_pruned_on_postgres() {
+    let Some(store) = fresh_postgres("history_retention_store").await else {
+        return;
+    };
+    let dir = temp_dir();
+    history_past_its_retention_is_pruned(&store, dir.path()).await;
+}
+
+/// A history shorter than the seal retention would prune the run that sealed a kept day.
+#[test]
+fn a_history_shorter_than_the_seal_retention_is_refused() {
+    let dir = temp_dir();
+    let config = TestConfig::new()
+        .table("job")
+        .set("seal_retention_days", 90)
+        .set("history_retention_days", 30)
+        .store("S")
+        .source("ledger", "L")
+        .integrity("entries", "ledger.entries", "ledger.entries_copy", "id")
+        .to_toml();
+    write(dir.path(), "recon.toml", &config);
+    let env = [("S", "sqlite://s.db"), ("L", "sqlite://l.db")];
+    let out = recon(
+        &["config", "check", "--config", "recon.toml"],
+        &env,
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "recon: recon.toml: job.history_retention_days (30) must be at least job.seal_retention_days (90): the run that sealed a day is kept as long as its seal"
+    );
+}
