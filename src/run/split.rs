@@ -8,6 +8,12 @@
 //! finishes before records the check as incomplete (exit 3), or, given `--wait-for-ranges`,
 //! waits for the others and then adopts the recorded result, as does a resumed or retried run
 //! of it later.
+//!
+//! A check that seals does so range by range: each clean range seals its own part of the day,
+//! and the shard recording the whole check seals the day when every range is clean (see
+//! [`crate::store::Store::seal_split_day`]). Each shard re-verifies its part of the earlier
+//! sealed days with its range and stores what it found beside the range's findings; the
+//! recording shard records them together (see [`crate::seal::record_shard_verifications`]).
 
 use std::time::{Duration, Instant};
 

@@ -347,7 +347,10 @@ async fn four_shards_seal_a_day_range_by_range_and_name_every_later_edit_once() 
 
     // A day sealed whole, re-verified by four shards (shard 0 takes it whole), and a day sealed
     // range by range, re-verified by one process (range by range): the same edits.
-    setup.four_shards(&whole_then_split, DAY_2);
+    assert_eq!(
+        setup.four_shards(&whole_then_split, DAY_2),
+        [Some(1), Some(3), Some(3), Some(3)]
+    );
     assert_eq!(state(&whole_then_split).await, expected);
     let out = setup.run(&split_then_whole, DAY_2, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
