@@ -183,6 +183,28 @@ async fn state(store: &str) -> Vec<String> {
     all
 }
 
+/// The sealed days' re-verifications the audit log holds: (partition, rows named changed).
+async fn seal_verifications(store: &str) -> Vec<(String, usize)> {
+    let pool = sqlx::PgPool::connect(store).await.unwrap();
+    let payloads: Vec<String> = sqlx::query_scalar(
+        "SELECT payload FROM audit_log WHERE action = 'seal_verified' ORDER BY seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    payloads
+        .iter()
+        .map(|p| {
+            let json: serde_json::Value = serde_json::from_str(p).unwrap();
+            (
+                json["partition"].as_str().unwrap().to_string(),
+                json["changed_rows"].as_array().unwrap().len(),
+            )
+        })
+        .collect()
+}
+
 fn audit_verifies(setup: &Setup, store: &str) {
     let out = recon(
         &["audit", "verify", "--config", "recon.toml"],
@@ -357,6 +379,8 @@ async fn four_shards_seal_a_day_range_by_range_and_name_every_later_edit_once() 
     assert_eq!(state(&split_then_whole).await, expected);
 
     for store in [&split, &whole, &whole_then_split, &split_then_whole] {
+        // Day 1 verified once in night 2, its twelve rows named in that one record.
+        assert_eq!(seal_verifications(store).await, [(DAY_1.to_string(), 12)]);
         audit_verifies(&setup, store);
     }
 }
