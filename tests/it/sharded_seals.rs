@@ -384,3 +384,78 @@ async fn four_shards_seal_a_day_range_by_range_and_name_every_later_edit_once() 
         audit_verifies(&setup, store);
     }
 }
+
+/// A day one range of which is not clean is not sealed: the clean ranges' seals are discarded
+/// when the last range is in (audited), and a later clean rerun of the date seals it by its
+/// new split.
+#[tokio::test]
+async fn a_day_with_a_range_not_clean_is_not_sealed_until_a_clean_rerun() {
+    let (Some(ledger), Some(payments), Some(store)) = (
+        fresh_postgres("sealsplit_unclean_ledger").await,
+        fresh_postgres("sealsplit_unclean_payments").await,
+        fresh_postgres("sealsplit_unclean_store").await,
+    ) else {
+        return;
+    };
+    pg_exec(&ledger, &[SCHEMA, FILL[0]]).await;
+    pg_exec(&payments, &[SCHEMA, FILL[0]]).await;
+    // the last key, in the last range, differs
+    let edit = "UPDATE entries SET memo = 'differs' WHERE account = 'acct62' AND seq = 500";
+    pg_exec(&payments, &[edit]).await;
+    let dir = temp_dir();
+    write(dir.path(), "recon.toml", &config());
+    let setup = Setup {
+        dir,
+        ledger,
+        payments,
+    };
+    let first = setup.run(&store, DAY_1, &["--shard", "0/2"]);
+    assert_eq!(first.status.code(), Some(3), "{}", stderr(&first));
+    let sealed = seals(&store).await;
+    assert_eq!(sealed.len(), 1, "range 0 sealed, provisionally: {sealed:?}");
+    let last = setup.run(&store, DAY_1, &["--shard", "1/2"]);
+    assert_eq!(last.status.code(), Some(1), "{}", stderr(&last));
+    assert_eq!(
+        seals(&store).await,
+        [],
+        "no seal of a day that was not clean"
+    );
+    let pool = sqlx::PgPool::connect(&store).await.unwrap();
+    let discarded: Vec<String> = sqlx::query_scalar(
+        "SELECT payload FROM audit_log WHERE action = 'key_range_seals_discarded'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(discarded.len(), 1, "{discarded:?}");
+    let json: serde_json::Value = serde_json::from_str(&discarded[0]).unwrap();
+    assert_eq!(
+        (&json["partition"], &json["ranges_sealed"], &json["ranges"]),
+        (
+            &serde_json::json!(DAY_1),
+            &serde_json::json!(1),
+            &serde_json::json!(2)
+        )
+    );
+
+    // Fixed, the date rerun by both shards is sealed by its new split.
+    pg_exec(
+        &setup.payments,
+        &["UPDATE entries SET memo = 'entry' WHERE account = 'acct62' AND seq = 500"],
+    )
+    .await;
+    for (shard, code) in [("1/2", 3), ("0/2", 0)] {
+        let out = setup.run(&store, DAY_1, &["--shard", shard]);
+        assert_eq!(out.status.code(), Some(code), "{shard}: {}", stderr(&out));
+    }
+    let sealed = seals(&store).await;
+    assert_eq!(sealed.len(), 3, "{sealed:?}");
+    assert!(
+        sealed
+            .iter()
+            .any(|s| s.0 == DAY_1 && s.1 == ROWS && s.2 && s.3.is_none()),
+        "{sealed:?}"
+    );
+    audit_verifies(&setup, &store);
+}
