@@ -322,6 +322,10 @@ async fn execute(
             Box::pin(part.run(options.wait_for_ranges))
                 .instrument(span.clone())
                 .await?;
+            // One shard prunes, so that two never audit the same pruning.
+            if check.seal && shard.index == 0 {
+                prune_seals(config, store, run_id, check, day, &span).await?;
+            }
             continue;
         }
         let (record, found, spool) = run_check(config, &sources, check, day)
@@ -342,36 +346,41 @@ async fn execute(
         {
             let segments = spool.len();
             let sealed_day = (digest.as_str(), rows);
-            if seal::seal_day(store, run_id, check, &record.partition, sealed_day, spool).await? {
+            let part = crate::store::SealPart::Day;
+            if seal::seal_day(
+                store,
+                run_id,
+                check,
+                &record.partition,
+                part,
+                sealed_day,
+                spool,
+            )
+            .await?
+            {
                 span.in_scope(|| info!(rows, segments, "day sealed"));
             }
         }
         if check.seal {
-            let window = SealWindow {
-                day,
-                lookback_days: config.seal_lookback_days,
-                timezone: config.timezone,
-            };
-            let kept_from =
-                day.date - chrono::Duration::days(i64::from(config.seal_retention_days));
-            let pruned = store
-                .prune_seals(run_id, &check.name, &kept_from.to_string())
-                .await?;
-            if !pruned.is_empty() {
-                span.in_scope(|| info!(days = pruned.len(), before = %kept_from, "seals past their retention pruned"));
-            }
-            seal::verify_sealed_days(store, run_id, check, window, async |sealed_day, work| {
-                Box::pin(compare_check(
-                    config,
-                    &sources,
-                    check,
-                    sealed_day,
-                    Some(work),
-                    None,
-                ))
-                .await
-                .0
-            })
+            prune_seals(config, store, run_id, check, day, &span).await?;
+            seal::verify_sealed_days(
+                store,
+                run_id,
+                check,
+                seal_window(config, day),
+                async |sealed_day, work, range| {
+                    Box::pin(compare_check(
+                        config,
+                        &sources,
+                        check,
+                        sealed_day,
+                        Some(work),
+                        range,
+                    ))
+                    .await
+                    .0
+                },
+            )
             .instrument(span)
             .await?;
         }
@@ -401,6 +410,36 @@ async fn execute(
         info!(runs = pruned.runs.len(), resolved = pruned.resolved.len(), before = %kept_from, "history past its retention pruned");
     }
     sources.close().await;
+    Ok(())
+}
+
+/// The sealed days a run of `day` re-verifies.
+fn seal_window(config: &Config, day: BusinessDay) -> SealWindow {
+    SealWindow {
+        day,
+        lookback_days: config.seal_lookback_days,
+        timezone: config.timezone,
+    }
+}
+
+/// Prunes the check's seals past their retention before `day`.
+async fn prune_seals(
+    config: &Config,
+    store: &Store,
+    run_id: RunId,
+    check: &IntegritySpec,
+    day: BusinessDay,
+    span: &tracing::Span,
+) -> Result<()> {
+    let kept_from = day.date - chrono::Duration::days(i64::from(config.seal_retention_days));
+    let pruned = store
+        .prune_seals(run_id, &check.name, &kept_from.to_string())
+        .await?;
+    if !pruned.is_empty() {
+        span.in_scope(
+            || info!(days = pruned.len(), before = %kept_from, "seals past their retention pruned"),
+        );
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use crate::canonical::{SegmentHead, Value};
 use crate::day::BusinessDay;
 use crate::discrepancy::{Discrepancy, Kind};
 use crate::error::{Error, Result};
+use crate::integrity::ranges::KeySplit;
 use crate::integrity::spec::{IntegritySpec, TableRef};
 use crate::integrity::{
     Comparison, Fingerprint, SealSpool, SealedIndex, SegmentOutcome, SegmentWork, VerifyOutcome,
@@ -19,7 +20,9 @@ use crate::integrity::{
 };
 use crate::mask::mask_card_numbers;
 use crate::run_id::RunId;
-use crate::store::{Seal, Store};
+use crate::shard::Shard;
+use crate::source::pushdown::KeyRange;
+use crate::store::{DayVerification, Seal, SealPart, Store};
 
 /// Which sealed days a run re-verifies: those of the `lookback_days` before `day`, cut in
 /// `timezone`.
@@ -30,19 +33,20 @@ pub(crate) struct SealWindow {
     pub(crate) timezone: Tz,
 }
 
-/// Seals a clean day from the segments its comparison spooled. Returns whether this call
-/// sealed it (a day sealed once keeps its first seal).
+/// Seals a clean day (or key range of it, `part`) from the segments its comparison spooled.
+/// Returns whether this call sealed it (a day sealed once keeps its first seal).
 pub(crate) async fn seal_day(
     store: &Store,
     run_id: RunId,
     check: &IntegritySpec,
     partition: &str,
+    part: SealPart,
     (digest, rows): (&str, u64),
     mut spool: SealSpool,
 ) -> Result<bool> {
     let segments = spool.drain()?;
     store
-        .seal(run_id, &check.name, partition, digest, rows, segments)
+        .seal(run_id, &check.name, partition, part, digest, rows, segments)
         .await
 }
 
@@ -78,79 +82,241 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(&mut *out, text);
 }
 
+/// Compares one side pair of a sealed day again (its rows in `range`, when given), with the
+/// segment work that checks them against a seal.
+pub(crate) trait Compare:
+    AsyncFn(BusinessDay, SegmentWork<'_>, Option<&KeyRange>) -> Result<Comparison>
+{
+}
+impl<F: AsyncFn(BusinessDay, SegmentWork<'_>, Option<&KeyRange>) -> Result<Comparison>> Compare
+    for F
+{
+}
+
 /// Re-verifies the check's sealed days in the look-back window before `day`: each is compared
 /// again, against its seal's segments as it streams, and every row that changed, appeared or
 /// vanished on either side since its seal is a `closed_period_modified` discrepancy of that
 /// day. Only the rows of segments that differ from the seal are held and compared row by row.
-/// A day that cannot be read now is left for the next run (and logged).
+/// A day that cannot be read now is left for the next run (and logged). A day sealed by a
+/// check split by key is verified range by range, each range cut as its seal was.
 pub(crate) async fn verify_sealed_days(
     store: &Store,
     run_id: RunId,
     check: &IntegritySpec,
     window: SealWindow,
-    compare: impl AsyncFn(BusinessDay, SegmentWork<'_>) -> Result<Comparison>,
+    compare: impl Compare,
 ) -> Result<()> {
-    let SealWindow {
-        day,
-        lookback_days,
-        timezone,
-    } = window;
-    let from = day.date - chrono::Duration::days(i64::from(lookback_days));
-    let shown = |key: &[Value]| shown_key_json(check, key);
-    for seal in store
-        .seals(&check.name, &from.to_string(), &day.date.to_string())
-        .await?
-    {
-        let Ok(date) = NaiveDate::parse_from_str(&seal.partition, "%Y-%m-%d") else {
-            continue;
-        };
-        let sealed_day = BusinessDay::new(date, timezone)?;
-        let segments = store.seal_segments(&check.name, &seal.partition).await?;
-        let index = SealedIndex::new(segments.iter().map(|(_, head)| head.clone()));
-        let compared = compare(sealed_day, SegmentWork::Verify(&shown, &index)).await;
-        let mut comparison = match compared {
-            Ok(c) => c,
-            Err(e) => {
-                warn!(partition = %seal.partition, error = %e, "a sealed day could not be re-verified; the next run tries again");
-                continue;
-            }
-        };
-        let found = match comparison.segments.take() {
-            Some(SegmentOutcome::Verified { left, right }) => {
-                let sealed = SealedDay {
-                    store,
-                    check,
-                    seal: &seal,
-                    segments: &segments,
-                };
-                let mut notes = Notes::default();
-                for (side, stats, outcome) in [
-                    (&check.left, &comparison.left, left),
-                    (&check.right, &comparison.right, right),
-                ] {
-                    if stats.digest.as_ref() != Some(&seal.digest) {
-                        sealed.note_changes(side, outcome, &mut notes).await?;
-                    }
-                }
-                notes.discrepancies(check, &seal)
-            }
-            _ => {
-                return Err(Error::internal(
-                    "a sealed day was compared without its seal's segments",
-                ));
-            }
-        };
-        let changes = store
-            .record_seal_verification(run_id, &seal, &check.name, &found)
-            .await?;
-        if !found.is_empty() {
-            warn!(partition = %seal.partition, rows = found.len(), "a sealed day changed since it was sealed");
-        }
-        if !changes.resolved.is_empty() {
-            info!(partition = %seal.partition, resolved = changes.resolved.len(), "a sealed day is back as sealed");
+    for seal in window_seals(store, check, window).await? {
+        if let Some(verified) = verify_day(store, check, &seal, window, None, &compare).await? {
+            record_verification(store, run_id, check, &seal, &verified.found).await?;
         }
     }
     Ok(())
+}
+
+/// One shard's part of re-verifying the check's sealed days (see [`verify_day`]), to be
+/// recorded with the whole check by the shard storing the last range
+/// ([`record_shard_verifications`]).
+pub(crate) async fn verify_shard_of_sealed_days(
+    store: &Store,
+    check: &IntegritySpec,
+    window: SealWindow,
+    shard: Shard,
+    compare: impl Compare,
+) -> Result<Vec<DayVerification>> {
+    let mut verified = Vec::new();
+    for seal in window_seals(store, check, window).await? {
+        verified.extend(verify_day(store, check, &seal, window, Some(shard), &compare).await?);
+    }
+    Ok(verified)
+}
+
+/// Records the shards' re-verifications of the sealed days in the window: each day whose every
+/// part some shard verified, with the rows all its parts found (each range's rows are its own,
+/// so every row is named once); a day some part of which was not verified is left for the
+/// next run.
+pub(crate) async fn record_shard_verifications(
+    store: &Store,
+    run_id: RunId,
+    check: &IntegritySpec,
+    window: SealWindow,
+    verified: &[DayVerification],
+) -> Result<()> {
+    for seal in window_seals(store, check, window).await? {
+        let parts: Vec<&DayVerification> = verified
+            .iter()
+            .filter(|v| v.partition == seal.partition)
+            .collect();
+        let complete = match seal.split_id {
+            _ if parts.iter().any(|v| v.whole) => true,
+            None => false,
+            Some(split_id) => {
+                let count = store.split(split_id).await?.range_count;
+                (0..count).all(|i| parts.iter().any(|v| v.ranges.contains(&i)))
+            }
+        };
+        if !complete {
+            if !parts.is_empty() {
+                warn!(partition = %seal.partition, "not every key range of a sealed day was re-verified; the next run tries again");
+            }
+            continue;
+        }
+        let found: Vec<Discrepancy> = parts.iter().flat_map(|v| v.found.iter().cloned()).collect();
+        record_verification(store, run_id, check, &seal, &found).await?;
+    }
+    Ok(())
+}
+
+/// The check's sealed days in the window.
+async fn window_seals(
+    store: &Store,
+    check: &IntegritySpec,
+    window: SealWindow,
+) -> Result<Vec<Seal>> {
+    let from = window.day.date - chrono::Duration::days(i64::from(window.lookback_days));
+    store
+        .seals(&check.name, &from.to_string(), &window.day.date.to_string())
+        .await
+}
+
+/// Records what re-verifying sealed day `seal` found.
+async fn record_verification(
+    store: &Store,
+    run_id: RunId,
+    check: &IntegritySpec,
+    seal: &Seal,
+    found: &[Discrepancy],
+) -> Result<()> {
+    let changes = store
+        .record_seal_verification(run_id, seal, &check.name, found)
+        .await?;
+    if !found.is_empty() {
+        warn!(partition = %seal.partition, rows = found.len(), "a sealed day changed since it was sealed");
+    }
+    if !changes.resolved.is_empty() {
+        info!(partition = %seal.partition, resolved = changes.resolved.len(), "a sealed day is back as sealed");
+    }
+    Ok(())
+}
+
+/// Re-verifies the parts of sealed day `seal` that `shard` takes (every part without one).
+/// A day sealed whole is verified whole, by shard 0 of a split run. A day sealed by a split is
+/// verified range by range against each range's seal, its ranges cut by that split's stored
+/// boundaries (not tonight's): shard I takes range I when tonight's range count is the split's,
+/// else shard 0 takes every range. `None` when the shard takes no part, or a part could not be
+/// read now (the day is left for the next run).
+async fn verify_day(
+    store: &Store,
+    check: &IntegritySpec,
+    seal: &Seal,
+    window: SealWindow,
+    shard: Option<Shard>,
+    compare: &impl Compare,
+) -> Result<Option<DayVerification>> {
+    let Ok(date) = NaiveDate::parse_from_str(&seal.partition, "%Y-%m-%d") else {
+        return Ok(None);
+    };
+    let sealed_day = BusinessDay::new(date, window.timezone)?;
+    let Some(split_id) = seal.split_id else {
+        if shard.is_some_and(|s| s.index != 0) {
+            return Ok(None);
+        }
+        let found = verify_part(store, check, seal, sealed_day, None, compare).await?;
+        return Ok(found.map(|found| DayVerification {
+            partition: seal.partition.clone(),
+            whole: true,
+            ranges: Vec::new(),
+            found,
+        }));
+    };
+    let split = store.split(split_id).await?;
+    let indices: Vec<u32> = match shard {
+        Some(s) if s.count == split.range_count => vec![s.index],
+        Some(s) if s.index != 0 => Vec::new(),
+        _ => (0..split.range_count).collect(),
+    };
+    if indices.is_empty() {
+        return Ok(None);
+    }
+    let key_split = match KeySplit::from_json(&split.boundaries, &check.key) {
+        Ok(key_split) => key_split,
+        Err(e) => {
+            warn!(partition = %seal.partition, error = %e, "a sealed day's key ranges cannot be read back; it is not re-verified");
+            return Ok(None);
+        }
+    };
+    let mut found = Vec::new();
+    for &index in &indices {
+        // A range past the distinct keys the split was cut from holds no key: nothing to verify.
+        let Some(range) = key_split.range(index) else {
+            continue;
+        };
+        let part = store
+            .range_seal(&check.name, &seal.partition, split_id, index)
+            .await?
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "sealed day {} has no seal of key range {index} of split {split_id}",
+                    seal.partition
+                ))
+            })?;
+        match verify_part(store, check, &part, sealed_day, Some(&range), compare).await? {
+            Some(part_found) => found.extend(part_found),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(DayVerification {
+        partition: seal.partition.clone(),
+        whole: indices.len() == split.range_count as usize,
+        ranges: indices,
+        found,
+    }))
+}
+
+/// Compares one sealed part (a day, or a key range of it) again against its seal's segments:
+/// the rows changed since, or `None` when it could not be read now (logged).
+async fn verify_part(
+    store: &Store,
+    check: &IntegritySpec,
+    seal: &Seal,
+    sealed_day: BusinessDay,
+    range: Option<&KeyRange>,
+    compare: &impl Compare,
+) -> Result<Option<Vec<Discrepancy>>> {
+    let shown = |key: &[Value]| shown_key_json(check, key);
+    let segments = store.seal_segments(&check.name, &seal.stored_as).await?;
+    let index = SealedIndex::new(segments.iter().map(|(_, head)| head.clone()));
+    let compared = compare(sealed_day, SegmentWork::Verify(&shown, &index), range).await;
+    let mut comparison = match compared {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(partition = %seal.stored_as, error = %e, "a sealed day could not be re-verified; the next run tries again");
+            return Ok(None);
+        }
+    };
+    match comparison.segments.take() {
+        Some(SegmentOutcome::Verified { left, right }) => {
+            let sealed = SealedDay {
+                store,
+                check,
+                seal,
+                segments: &segments,
+            };
+            let mut notes = Notes::default();
+            for (side, stats, outcome) in [
+                (&check.left, &comparison.left, left),
+                (&check.right, &comparison.right, right),
+            ] {
+                if stats.digest.as_ref() != Some(&seal.digest) {
+                    sealed.note_changes(side, outcome, &mut notes).await?;
+                }
+            }
+            Ok(Some(notes.discrepancies(check, seal)))
+        }
+        _ => Err(Error::internal(
+            "a sealed day was compared without its seal's segments",
+        )),
+    }
 }
 
 /// A sealed day as the store keeps it: its seal and the heads of its segments.
@@ -184,7 +350,7 @@ impl SealedDay<'_> {
         &self,
         outcome: &VerifyOutcome,
     ) -> Result<HashMap<String, (String, Fingerprint)>> {
-        let (check, partition) = (&self.check.name, &self.seal.partition);
+        let (check, partition) = (&self.check.name, &self.seal.stored_as);
         let mut rows = HashMap::new();
         if self.is_legacy() {
             for (key_hash, key_json, row_hash) in

@@ -53,7 +53,8 @@ pub(crate) struct IntegrityFile {
     #[serde(default = "default_recheck_after")]
     pub(crate) recheck_after_secs: u64,
     /// Under `--shard I/N`, every shard compares key range I of N of this check (default false:
-    /// the check goes whole to the shard of its position).
+    /// the check goes whole to the shard of its position). A check that seals seals range by
+    /// range (see `run::split`).
     #[serde(default)]
     pub(crate) split_by_key: bool,
 }
@@ -194,12 +195,6 @@ pub(crate) fn validate(
             }
         };
         let seal = check.seal && check.date_column.is_some();
-        if check.split_by_key && seal {
-            return Err(format!(
-                "{at}.split_by_key: a check that seals its days cannot be split by key yet (a seal \
-                 is cut from every row of the day in one stream); set seal = false"
-            ));
-        }
         if check.split_by_key && check.strategy == Strategy::Bisect {
             return Err(format!(
                 "{at}.split_by_key: a check split by key is streamed; leave strategy = \"bisect\" out"

@@ -8,27 +8,35 @@
 //! finishes before records the check as incomplete (exit 3), or, given `--wait-for-ranges`,
 //! waits for the others and then adopts the recorded result, as does a resumed or retried run
 //! of it later.
+//!
+//! A check that seals does so range by range: each clean range seals its own part of the day,
+//! and the shard recording the whole check seals the day when every range is clean (see
+//! [`crate::store::Store::seal_split_day`]). Each shard re-verifies its part of the earlier
+//! sealed days with its range and stores what it found beside the range's findings; the
+//! recording shard records them together (see [`crate::seal::record_shard_verifications`]).
 
 use std::time::{Duration, Instant};
 
-use tracing::info;
+use tracing::{Instrument, info};
 
 use super::{
     Sources, check_policy, compare_check, integrity_partition, integrity_record, record_check,
-    too_many,
+    seal_window, too_many,
 };
+use crate::canonical::{SegmentDigest, Value};
 use crate::config::Config;
 use crate::day::BusinessDay;
 use crate::discrepancy::{Discrepancy, Kind};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::integrity::TablePair;
 use crate::integrity::ranges::{self, KeySplit};
 use crate::integrity::spec::IntegritySpec;
+use crate::integrity::{SegmentOutcome, SegmentWork, TablePair};
 use crate::retry::with_retries;
 use crate::run_id::RunId;
+use crate::seal;
 use crate::shard::Shard;
-use crate::store::{CheckRecord, CheckStatus, RangeResult, Split, Store};
+use crate::store::{CheckRecord, CheckStatus, RangeResult, SealPart, Split, Store};
 
 /// How often a waiting shard looks whether the other ranges are in.
 const POLL: Duration = Duration::from_secs(2);
@@ -146,19 +154,29 @@ impl Part<'_, '_> {
             attempts: 0,
             duration_ms: 0,
             found: Vec::new(),
+            sealed_days: Vec::new(),
         };
+        // A range seals its own part of the day, cut from its first row, unless the day is
+        // sealed already (seals never move).
+        let sealing = check.seal && !store.is_sealed(&check.name, &partition).await?;
+        let part = SealPart::Range {
+            split_id: split.id,
+            index: shard.index,
+        };
+        let shown = |key: &[Value]| seal::shown_key_json(check, key);
         // A range past the distinct keys the split was cut from is empty: nothing to read.
         if let Some(range) = key_split.range(shard.index) {
+            let work = sealing.then_some(SegmentWork::Seal(&shown));
             let (compared, attempts) = Box::pin(compare_check(
                 self.config,
                 self.sources,
                 check,
                 self.day,
-                None,
+                work,
                 Some(&range),
             ))
             .await;
-            let comparison = match compared {
+            let mut comparison = match compared {
                 Ok(comparison) => comparison,
                 Err(e) => return Ok(Err((e, attempts))),
             };
@@ -175,7 +193,52 @@ impl Part<'_, '_> {
             result.right_rows = comparison.right.rows;
             result.in_flight = comparison.in_flight;
             result.attempts = attempts;
+            if let (Some(SegmentOutcome::Sealed(spool)), Some(digest)) =
+                (comparison.segments.take(), &comparison.left.digest)
+                && found.is_empty()
+                && comparison.in_flight == 0
+            {
+                let rows = comparison.left.rows;
+                seal::seal_day(
+                    store,
+                    self.run_id,
+                    check,
+                    &partition,
+                    part,
+                    (digest, rows),
+                    spool,
+                )
+                .await?;
+            }
             result.found = found;
+        } else if sealing {
+            let (empty, _) = SegmentDigest::new().finish();
+            let none = std::iter::empty();
+            store
+                .seal(self.run_id, &check.name, &partition, part, &empty, 0, none)
+                .await?;
+        }
+        if check.seal {
+            let (config, sources) = (self.config, self.sources);
+            result.sealed_days = seal::verify_shard_of_sealed_days(
+                store,
+                check,
+                seal_window(config, self.day),
+                shard,
+                async |sealed_day, work, range| {
+                    Box::pin(compare_check(
+                        config,
+                        sources,
+                        check,
+                        sealed_day,
+                        Some(work),
+                        range,
+                    ))
+                    .await
+                    .0
+                },
+            )
+            .await?;
         }
         result.duration_ms = started.elapsed().as_millis() as u64;
         match store.record_range(split.id, &check.name, &result).await {
@@ -258,6 +321,40 @@ impl Part<'_, '_> {
             &found,
             &[],
         )
+        .await?;
+        if !self.check.seal {
+            return Ok(());
+        }
+        // The day is sealed only when every range came out clean and sealed its part.
+        let clean = found.is_empty() && ranges.iter().all(|r| r.in_flight == 0);
+        let partition = self.partition();
+        let sealed = self
+            .store
+            .seal_split_day(
+                self.run_id,
+                &self.check.name,
+                &partition,
+                split.id,
+                split.range_count,
+                clean,
+            )
+            .await?;
+        if sealed {
+            self.span
+                .in_scope(|| info!(ranges = split.range_count, "day sealed, range by range"));
+        }
+        let verified: Vec<_> = ranges
+            .iter()
+            .flat_map(|r| r.sealed_days.iter().cloned())
+            .collect();
+        seal::record_shard_verifications(
+            self.store,
+            self.run_id,
+            self.check,
+            seal_window(self.config, self.day),
+            &verified,
+        )
+        .instrument(self.span.clone())
         .await
     }
 

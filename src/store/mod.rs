@@ -275,8 +275,8 @@ mod runs;
 mod seals;
 mod splits;
 
-pub(crate) use seals::Seal;
-pub(crate) use splits::{RangeResult, Split};
+pub(crate) use seals::{Seal, SealPart};
+pub(crate) use splits::{DayVerification, RangeResult, Split};
 
 pub(crate) use discrepancies::DiscrepancyFilter;
 

@@ -45,6 +45,20 @@ pub(crate) struct RangeResult {
     pub(crate) attempts: u32,
     pub(crate) duration_ms: u64,
     pub(crate) found: Vec<Discrepancy>,
+    /// The shard's re-verification of earlier sealed days, recorded with the whole check.
+    pub(crate) sealed_days: Vec<DayVerification>,
+}
+
+/// What one shard's re-verification of one sealed day found, in the part it verified: the day
+/// whole, or some key ranges of the split that sealed it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct DayVerification {
+    pub(crate) partition: String,
+    /// Verified whole (it was sealed whole, or by a split of another range count).
+    pub(crate) whole: bool,
+    /// The ranges of the sealing split verified (none when whole).
+    pub(crate) ranges: Vec<u32>,
+    pub(crate) found: Vec<Discrepancy>,
 }
 
 const SPLIT_COLUMNS: &str = "id, range_count, boundaries, combined_run_id";
@@ -203,6 +217,8 @@ impl Store {
     ) -> Result<Split> {
         let findings = serde_json::to_string(&result.found)
             .map_err(|e| Error::internal(format!("findings of a key range: {e}")))?;
+        let sealed_days = serde_json::to_string(&result.sealed_days)
+            .map_err(|e| Error::internal(format!("sealed days of a key range: {e}")))?;
         let (left_rows, right_rows, in_flight) = (
             i64_of(result.left_rows)?,
             i64_of(result.right_rows)?,
@@ -229,13 +245,13 @@ impl Store {
             }
             sqlx::query(
                 "INSERT INTO key_split_ranges (split_id, range_index, run_id, left_rows, right_rows, in_flight,
-                                               attempts, duration_ms, findings, finished_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                               attempts, duration_ms, findings, finished_at, sealed_days)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT (split_id, range_index) DO UPDATE SET
                      run_id = excluded.run_id, left_rows = excluded.left_rows, right_rows = excluded.right_rows,
                      in_flight = excluded.in_flight, attempts = excluded.attempts,
                      duration_ms = excluded.duration_ms, findings = excluded.findings,
-                     finished_at = excluded.finished_at",
+                     finished_at = excluded.finished_at, sealed_days = excluded.sealed_days",
             )
             .bind(split_id)
             .bind(i64::from(result.index))
@@ -247,6 +263,7 @@ impl Store {
             .bind(duration)
             .bind(&findings)
             .bind(Utc::now())
+            .bind(&sealed_days)
             .execute(&mut *tx)
             .await
             .map_err(Error::from_store)?;
@@ -291,7 +308,7 @@ impl Store {
     pub(crate) async fn range_results(&self, split_id: i64) -> Result<Vec<RangeResult>> {
         on_pool!(self, pool => {
             let rows = sqlx::query(
-                "SELECT range_index, run_id, left_rows, right_rows, in_flight, attempts, duration_ms, findings
+                "SELECT range_index, run_id, left_rows, right_rows, in_flight, attempts, duration_ms, findings, sealed_days
                  FROM key_split_ranges WHERE split_id = $1 ORDER BY range_index",
             )
             .bind(split_id)
@@ -305,6 +322,7 @@ impl Store {
                         u64::try_from(n).map_err(|_| Error::internal(format!("a negative {name} in the store")))
                     };
                     let findings: String = row.try_get("findings").map_err(Error::from_store)?;
+                    let sealed_days: String = row.try_get("sealed_days").map_err(Error::from_store)?;
                     Ok(RangeResult {
                         index: index_of(row.try_get("range_index").map_err(Error::from_store)?)?,
                         run_id: row.try_get("run_id").map_err(Error::from_store)?,
@@ -315,6 +333,8 @@ impl Store {
                         duration_ms: count("duration_ms")?,
                         found: serde_json::from_str(&findings)
                             .map_err(|e| Error::internal(format!("the store holds bad key-range findings: {e}")))?,
+                        sealed_days: serde_json::from_str(&sealed_days)
+                            .map_err(|e| Error::internal(format!("the store holds bad key-range seal verifications: {e}")))?,
                     })
                 })
                 .collect()

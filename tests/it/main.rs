@@ -30,6 +30,7 @@ mod resilience;
 mod sealed_days;
 mod secrets_and_masking;
 mod settlement;
+mod sharded_seals;
 mod sharded_table;
 mod store_life;
 mod tooling;

@@ -569,41 +569,37 @@ async fn shards_that_wait_for_the_other_ranges_all_end_with_the_whole_check() {
     assert_eq!(state(&store).await, reference);
 }
 
-/// A split check that would seal its days, or bisect, is refused when the file loads (exit 2),
-/// naming the key to change: neither is cut by key range yet.
+/// A split check that would bisect is refused when the file loads (exit 2), naming the key to
+/// change; a dated check that seals may be split (it seals range by range, see
+/// `sharded_seals.rs`).
 #[test]
-fn a_split_check_that_seals_or_bisects_is_refused() {
+fn a_split_check_that_bisects_is_refused_and_one_that_seals_is_not() {
     let dir = temp_dir();
     let env = [
         ("S", "sqlite://s.db"),
         ("L", "sqlite://l.db"),
         ("R", "sqlite://r.db"),
     ];
-    for (extra, message) in [
-        (
-            "date_column = \"created_at\"\n",
-            "recon: recon.toml: integrity[0] (\"entries\").split_by_key: a check that seals its days cannot be split by key yet \
-             (a seal is cut from every row of the day in one stream); set seal = false",
-        ),
-        (
-            "strategy = \"bisect\"\n",
-            "recon: recon.toml: integrity[0] (\"entries\").split_by_key: a check split by key is streamed; leave strategy = \"bisect\" out",
-        ),
-    ] {
-        write(dir.path(), "recon.toml", &(config() + extra));
-        let out = recon(
-            &["config", "check", "--config", "recon.toml"],
-            &env,
-            dir.path(),
-        );
-        assert_eq!(out.status.code(), Some(2), "{extra}");
-        assert_eq!(stderr(&out).trim(), message);
-    }
-    // With seal = false the dated check may be split.
     write(
         dir.path(),
         "recon.toml",
-        &(config() + "date_column = \"created_at\"\nseal = false\n"),
+        &(config() + "strategy = \"bisect\"\n"),
+    );
+    let out = recon(
+        &["config", "check", "--config", "recon.toml"],
+        &env,
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "recon: recon.toml: integrity[0] (\"entries\").split_by_key: a check split by key is streamed; leave strategy = \"bisect\" out"
+    );
+    // A dated check that seals its days may be split.
+    write(
+        dir.path(),
+        "recon.toml",
+        &(config() + "date_column = \"created_at\"\n"),
     );
     let out = recon(
         &["config", "check", "--config", "recon.toml"],
@@ -611,11 +607,7 @@ fn a_split_check_that_seals_or_bisects_is_refused() {
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("\nseal = false\n"),
-        "{}",
-        stdout(&out)
-    );
+    assert!(stdout(&out).contains("\nseal = true\n"), "{}", stdout(&out));
     assert!(
         stdout(&out).contains("\nsplit_by_key = true\n"),
         "{}",
