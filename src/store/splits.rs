@@ -194,21 +194,22 @@ impl Store {
             .fetch_all(pool)
             .await
             .map_err(Error::from_store)?;
-            let count: i64 = row.try_get("range_count").map_err(Error::from_store)?;
-            Ok(Split {
+            split_of(
                 id,
-                range_count: index_of(count)?,
-                boundaries: row.try_get("boundaries").map_err(Error::from_store)?,
-                combined_run_id: row.try_get("combined_run_id").map_err(Error::from_store)?,
-                ranges_in: ranges_in.into_iter().map(index_of).collect::<Result<_>>()?,
-            })
+                row.try_get("range_count").map_err(Error::from_store)?,
+                row.try_get("boundaries").map_err(Error::from_store)?,
+                row.try_get("combined_run_id").map_err(Error::from_store)?,
+                ranges_in,
+            )
         })
     }
 
     /// Stores one range's result in the open split `split_id` (replacing an earlier result of
-    /// the same range) and returns the split as it then stands. The split's row is locked first,
-    /// so of shards finishing at once exactly one sees the last range arrive: that one's run is
-    /// named to record the whole check, and the split is closed.
+    /// the same range) and returns the split as it stood when the range was stored (read in the
+    /// same transaction: a shard that did not store the last range reports the ranges still
+    /// missing then, whatever another shard stores a moment later). The split's row is locked
+    /// first, so of shards finishing at once exactly one sees the last range arrive: that one's
+    /// run is named to record the whole check, and the split is closed.
     pub(crate) async fn record_range(
         &self,
         split_id: i64,
@@ -298,10 +299,29 @@ impl Store {
                 }),
             );
             append_audit!(tx, [entry]);
+            let sql = format!("SELECT {SPLIT_COLUMNS} FROM key_splits WHERE id = $1");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(split_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
+            let ranges_in: Vec<i64> = sqlx::query_scalar(
+                "SELECT range_index FROM key_split_ranges WHERE split_id = $1 ORDER BY range_index",
+            )
+            .bind(split_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::from_store)?;
+            let split = split_of(
+                split_id,
+                row.try_get("range_count").map_err(Error::from_store)?,
+                row.try_get("boundaries").map_err(Error::from_store)?,
+                row.try_get("combined_run_id").map_err(Error::from_store)?,
+                ranges_in,
+            )?;
             tx.commit().await.map_err(Error::from_store)?;
-            Ok::<(), Error>(())
-        })?;
-        self.split(split_id).await
+            Ok::<Split, Error>(split)
+        })
     }
 
     /// Every stored range of the split, in range order, with its findings.
@@ -403,6 +423,23 @@ impl Store {
             Ok(true)
         })
     }
+}
+
+/// A split as its row and its stored ranges give it.
+fn split_of(
+    id: i64,
+    range_count: i64,
+    boundaries: String,
+    combined_run_id: Option<RunId>,
+    ranges_in: Vec<i64>,
+) -> Result<Split> {
+    Ok(Split {
+        id,
+        range_count: index_of(range_count)?,
+        boundaries,
+        combined_run_id,
+        ranges_in: ranges_in.into_iter().map(index_of).collect::<Result<_>>()?,
+    })
 }
 
 fn index_of(n: i64) -> Result<u32> {
