@@ -63,21 +63,12 @@ async fn a_bank_export_with_preamble_and_footer_in_windows_1252() {
         + &mapping();
     write(dir.path(), "recon.toml", &config);
 
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            "2026-12-01",
-            "--out",
-            "out",
-        ],
-        &[("STORE_URL", &store), ("LEDGER_URL", &ledger)],
+    let (out, summary) = run_day(
         dir.path(),
+        "2026-12-01",
+        &[("STORE_URL", &store), ("LEDGER_URL", &ledger)],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let summary = summary(dir.path());
     let found: Vec<(String, String)> = kinds_and_keys(&summary["discrepancies"]);
     let key = |id: &str| format!(r#"{{"id":"{id}"}}"#);
     // the two ledger rows the statement does not show may still be booked tomorrow: timing

@@ -80,6 +80,30 @@ pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// `recon run --config recon.toml --date DATE --out out` in `dir` with `env`, and the
+/// summary.json it wrote (a run that wrote none fails the test with its stderr).
+pub fn run_day(dir: &Path, date: &str, env: &[(&str, &str)]) -> (Output, serde_json::Value) {
+    let out = recon(
+        &[
+            "run",
+            "--config",
+            "recon.toml",
+            "--date",
+            date,
+            "--out",
+            "out",
+        ],
+        env,
+        dir,
+    );
+    let summary = serde_json::from_slice(
+        &std::fs::read(dir.join("out/summary.json"))
+            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out))),
+    )
+    .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    (out, summary)
+}
+
 /// The `out/summary.json` a run with `--out out` wrote in `dir`.
 pub fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap()

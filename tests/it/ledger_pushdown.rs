@@ -96,24 +96,7 @@ fn report_20() -> String {
 }
 
 fn run(dir: &Path, store: &str, ledger: &str, date: &str) -> (Option<i32>, serde_json::Value) {
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            date,
-            "--out",
-            "out",
-        ],
-        &[("STORE_URL", store), ("LEDGER_URL", ledger)],
-        dir,
-    );
-    let summary: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.join("out/summary.json"))
-            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out))),
-    )
-    .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    let (out, summary) = run_day(dir, date, &[("STORE_URL", store), ("LEDGER_URL", ledger)]);
     (out.status.code(), summary)
 }
 

@@ -444,32 +444,6 @@ fn config(at: Where<'_>) -> String {
         .to_toml()
 }
 
-fn run_in(
-    dir: &Path,
-    date: &str,
-    env: &[(&str, &str)],
-) -> (std::process::Output, serde_json::Value) {
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            date,
-            "--out",
-            "out",
-        ],
-        env,
-        dir,
-    );
-    let summary = serde_json::from_slice(
-        &std::fs::read(dir.join("out/summary.json"))
-            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out))),
-    )
-    .unwrap();
-    (out, summary)
-}
-
 /// What a run found, with each check's report names replaced by their place (`report#1`…), so
 /// the fetched and the local run compare: every finding's check, kind, key, values, detail and
 /// money at stake; every check's status, rows, report digest and accounting.
@@ -553,7 +527,7 @@ async fn stripe_api_adyen_download_and_sftp_find_what_the_same_files_read_locall
     let ledger_url = sqlite_db(&local.join("ledger.db"), LEDGER).await;
     write(&local, "recon.toml", &config(Where::Local(&reports)));
     let store = format!("sqlite://{}", local.join("store.db").display());
-    let (out, local_summary) = run_in(
+    let (out, local_summary) = run_day(
         &local,
         DATE,
         &[("STORE_URL", &store), ("LEDGER_URL", &ledger_url)],
@@ -663,7 +637,7 @@ async fn stripe_api_adyen_download_and_sftp_find_what_the_same_files_read_locall
         ("RUST_LOG", "debug"),
     ];
     let started = Instant::now();
-    let (out, summary) = run_in(&fetched, DATE, &env);
+    let (out, summary) = run_day(&fetched, DATE, &env);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         started.elapsed() >= Duration::from_secs(1),
@@ -870,7 +844,7 @@ async fn stripe_api_adyen_download_and_sftp_find_what_the_same_files_read_locall
 
     // The next day starts after the batches the 20th took: batch 9, then 10 is not there.
     let before = http.requests().len();
-    let (out, summary) = run_in(&fetched, "2026-11-21", &env);
+    let (out, summary) = run_day(&fetched, "2026-11-21", &env);
     let adyen = &summary["checks"][1];
     assert_eq!(adyen["name"], "adyen", "{}", stderr(&out));
     assert_eq!(adyen["downloads"].as_array().unwrap().len(), 1);
@@ -919,7 +893,7 @@ async fn one_check(
         ("LEDGER_URL", ledger_url.as_str()),
     ];
     all.extend_from_slice(env);
-    let (out, summary) = run_in(dir.path(), DATE, &all);
+    let (out, summary) = run_day(dir.path(), DATE, &all);
     let text = everything(dir.path(), &out);
     (out.status.code(), summary["checks"][0].clone(), text)
 }

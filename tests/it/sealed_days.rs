@@ -14,25 +14,13 @@ fn config() -> String {
 }
 
 fn run(dir: &std::path::Path, date: &str, env: &[(&str, &str)]) -> serde_json::Value {
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            date,
-            "--out",
-            "out",
-        ],
-        env,
-        dir,
-    );
+    let (out, summary) = run_day(dir, date, env);
     assert!(
         matches!(out.status.code(), Some(0) | Some(1)),
         "{}",
         stderr(&out)
     );
-    summary(dir)
+    summary
 }
 
 /// The same `rows` on both sides (`l.db`, `p.db`) and a store beside them: their URLs, ledger,
