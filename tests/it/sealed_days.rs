@@ -269,15 +269,15 @@ fn a_retention_not_past_the_lookback_is_refused() {
     );
 }
 
-/// A sealed day of 100,000 rows, cut into a few dozen segments: edits on one side, an edit made
-/// identically on both, an insert and a delete are each named, and nothing else; the seal is a
-/// few dozen store rows, not one per data row.
+/// A sealed day of 1,000,000 rows, a production day's size, cut into about a hundred and
+/// twenty segments: edits on one side, an edit made identically on both, an insert and a delete
+/// are each named, and nothing else; the seal is that many store rows, not one per data row.
 #[tokio::test]
-async fn a_large_sealed_day_names_exactly_its_edited_rows() {
+async fn a_million_row_sealed_day_names_exactly_its_edited_rows() {
     let dir = temp_dir();
     let rows =
         "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
-                WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 100000)
+                WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 1000000)
                 INSERT INTO entries SELECT n, n * 7 % 100000, '2026-11-19 12:00:00' FROM g;";
     let [l, p, s] = alike(dir.path(), rows).await;
     write(dir.path(), "recon.toml", &config());
@@ -294,20 +294,20 @@ async fn a_large_sealed_day_names_exactly_its_edited_rows() {
         .await
         .unwrap();
     pool.close().await;
-    assert_eq!((rows_in_segments, legacy_rows), (100_000, 0));
-    assert!((5..=30).contains(&segments), "{segments} segments");
+    assert_eq!((rows_in_segments, legacy_rows), (1_000_000, 0));
+    assert!((80..=200).contains(&segments), "{segments} segments");
 
     exec(
         &l,
-        "UPDATE entries SET amount_minor = -1 WHERE id IN (17, 73456);
-              UPDATE entries SET amount_minor = -2 WHERE id = 90000;
-              INSERT INTO entries VALUES (150000, 1, '2026-11-19 13:00:00')",
+        "UPDATE entries SET amount_minor = -1 WHERE id IN (17, 734567);
+              UPDATE entries SET amount_minor = -2 WHERE id = 900000;
+              INSERT INTO entries VALUES (1500000, 1, '2026-11-19 13:00:00')",
     )
     .await;
     exec(
         &p,
-        "UPDATE entries SET amount_minor = -2 WHERE id = 90000;
-              DELETE FROM entries WHERE id = 99999",
+        "UPDATE entries SET amount_minor = -2 WHERE id = 900000;
+              DELETE FROM entries WHERE id = 999999",
     )
     .await;
     let second = run(dir.path(), "2026-11-20", &env);
@@ -316,11 +316,11 @@ async fn a_large_sealed_day_names_exactly_its_edited_rows() {
     assert_eq!(
         found,
         [
-            r#"2026-11-19 {"id":"150000"} added in ledger.entries since the day was sealed by run 1"#,
+            r#"2026-11-19 {"id":"1500000"} added in ledger.entries since the day was sealed by run 1"#,
             r#"2026-11-19 {"id":"17"} changed in ledger.entries since the day was sealed by run 1"#,
-            r#"2026-11-19 {"id":"73456"} changed in ledger.entries since the day was sealed by run 1"#,
-            r#"2026-11-19 {"id":"90000"} changed in ledger.entries; changed in payments.entries since the day was sealed by run 1"#,
-            r#"2026-11-19 {"id":"99999"} deleted from payments.entries since the day was sealed by run 1"#,
+            r#"2026-11-19 {"id":"734567"} changed in ledger.entries since the day was sealed by run 1"#,
+            r#"2026-11-19 {"id":"900000"} changed in ledger.entries; changed in payments.entries since the day was sealed by run 1"#,
+            r#"2026-11-19 {"id":"999999"} deleted from payments.entries since the day was sealed by run 1"#,
         ]
     );
 }
