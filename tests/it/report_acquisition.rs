@@ -268,7 +268,7 @@ fn start_sshd(dir: &Path) -> Option<Sshd> {
             "OpenSSH's sshd ({SSHD}) and ssh-keygen are needed for the SFTP tests \
              (apt-get install openssh-server; .ci/run installs it)"
         );
-        eprintln!("skipped: no {SSHD}");
+        eprintln!("SKIPPED an SFTP test: no {SSHD} (apt-get install openssh-server)");
         return None;
     }
     let ssh = dir.join("ssh");
