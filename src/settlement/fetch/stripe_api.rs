@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use tracing::info;
 
 use super::http::{self, Auth};
-use super::{Acquired, Acquisition, Download, ReportFile, keep::KeptFile, sanitize, secret};
+use super::{Acquired, Acquisition, keep::KeptFile, sanitize, secret};
 use crate::error::{Error, Result};
 use crate::retry::with_retries_hinted;
 
@@ -192,28 +192,12 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
     };
     let (result, attempts) =
         with_retries_hinted(job.policy, "Stripe report run", &hint, attempt).await;
-    match result {
-        Ok((url, kept)) => Acquired {
-            files: Ok(vec![ReportFile {
-                name: url.clone(),
-                path: target.clone(),
-            }]),
-            attempts,
-            downloads: vec![Download {
-                source: url,
-                file: target.display().to_string(),
-                sha256: kept.sha256,
-                bytes: kept.bytes,
-                attempts,
-                batch: None,
-            }],
-        },
-        Err(e) => Acquired {
-            files: Err(super::scrub(e, &key)),
-            attempts,
-            downloads: Vec::new(),
-        },
-    }
+    // the file is named by its URL; a run that failed has no file to name
+    let (url, kept) = match result {
+        Ok((url, kept)) => (url, Ok(kept)),
+        Err(e) => (String::new(), Err(super::scrub(e, &key))),
+    };
+    super::single((kept, attempts), url, &target)
 }
 
 /// The result file's URL of a run that succeeded; a pending run may finish later, a failed
