@@ -403,11 +403,14 @@ async fn execute(
         )
         .await?;
     }
-    // After the checks, so the seals they pruned no longer hold their runs.
-    let kept_from = day.date - chrono::Duration::days(i64::from(config.history_retention_days));
-    let pruned = store.prune_history(run_id, kept_from).await?;
-    if !pruned.is_empty() {
-        info!(runs = pruned.runs.len(), resolved = pruned.resolved.len(), before = %kept_from, "history past its retention pruned");
+    // After the checks, so the seals they pruned no longer hold their runs; by one shard only,
+    // as with seals, so that shards of the same night never prune (and audit) the same rows.
+    if options.shard.is_none_or(|s| s.index == 0) {
+        let kept_from = day.date - chrono::Duration::days(i64::from(config.history_retention_days));
+        let pruned = store.prune_history(run_id, kept_from).await?;
+        if !pruned.is_empty() {
+            info!(runs = pruned.runs.len(), resolved = pruned.resolved.len(), before = %kept_from, "history past its retention pruned");
+        }
     }
     sources.close().await;
     Ok(())
