@@ -18,8 +18,9 @@ pub(crate) struct Layout {
     /// Decoded to UTF-8 before parsing unless it is UTF-8 (a BOM overrides it, as in browsers).
     pub(crate) encoding: &'static Encoding,
     pub(crate) header: HeaderAt,
-    /// A row after the header whose first field starts with one of these (ignoring case) is a
-    /// footer or summary line (`Closing balance`, `Total`), not data: counted, not parsed.
+    /// A row after the header whose first field starts with one of these (trimmed and
+    /// lower-cased, as the field is before the comparison) is a footer or summary line
+    /// (`closing balance`, `total`), not data: counted, not parsed.
     pub(crate) footer_starts_with: Vec<String>,
 }
 
@@ -55,7 +56,7 @@ impl Layout {
         let first = first.trim().to_lowercase();
         self.footer_starts_with
             .iter()
-            .any(|prefix| first.starts_with(&prefix.trim().to_lowercase()))
+            .any(|prefix| first.starts_with(prefix.as_str()))
     }
 }
 

@@ -349,7 +349,11 @@ impl<'f> Plan<'f> {
             delimiter: self.delimiter,
             encoding: self.encoding,
             header,
-            footer_starts_with: format.footer_starts_with.clone(),
+            footer_starts_with: format
+                .footer_starts_with
+                .iter()
+                .map(|prefix| prefix.trim().to_lowercase())
+                .collect(),
         }
     }
 
