@@ -10,7 +10,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
-use recon::discrepancy::{Discrepancy, Kind};
+use recon::check::CheckOutcome;
+use recon::day::Partition;
+use recon::discrepancy::{Discrepancy, Kind, ShownKey};
 use recon::exit::Exit;
 use recon::store::{CheckKind, CheckRecord, CheckStatus, Store, TableSide};
 
@@ -39,15 +41,14 @@ async fn bench(url: &str) -> recon::error::Result<()> {
     let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap_or_default();
     let run = store.begin_run(date, "", "bench", Utc::now()).await?;
     let side = |source: &str| TableSide {
-        source: source.to_string(),
-        table: "ledger_entries".to_string(),
         rows: Some(ENTRIES as u64),
         digest: Some("0".repeat(64)),
+        ..TableSide::table(source, "ledger_entries")
     };
     let record = CheckRecord {
         check: "ledger_entries".to_string(),
         check_type: CheckKind::Integrity,
-        partition: date.to_string(),
+        partition: Partition::Day(date),
         status: CheckStatus::Discrepancies,
         left: side("ledger"),
         right: side("payments"),
@@ -56,14 +57,14 @@ async fn bench(url: &str) -> recon::error::Result<()> {
         attempts: 1,
         duration_ms: 0,
         accounting: None,
-        downloads: None,
+        downloads: Vec::new(),
     };
     let found: Vec<Discrepancy> = (0..ENTRIES)
         .map(|i| Discrepancy {
             check: record.check.clone(),
-            partition: record.partition.clone(),
+            partition: record.partition,
             kind: Kind::MissingInRight,
-            key: vec![("id".to_string(), Some(i.to_string()))],
+            key: ShownKey::masked(&[("id", Some(&i.to_string()))], None),
             columns: Vec::new(),
             values: Vec::new(),
             detail: None,
@@ -71,7 +72,12 @@ async fn bench(url: &str) -> recon::error::Result<()> {
         })
         .collect();
     let write = Instant::now();
-    store.record_check(run, &record, &found, &[]).await?;
+    let outcome = CheckOutcome {
+        record,
+        found,
+        reexamined: Vec::new(),
+    };
+    store.record_check(run, &outcome).await?;
     let written = write.elapsed();
 
     let mut verify = Duration::MAX;

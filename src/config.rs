@@ -177,6 +177,9 @@ pub struct Config {
     pub(crate) retry: RetryPolicy,
     /// The variable the sensitive columns' mask key was read from (never the key).
     pub(crate) mask_key_env: String,
+    /// The mask key, when the variable is set: sensitive columns are masked under it, and a
+    /// finding whose key masking hid (a card number) is identified by a digest under it.
+    pub(crate) mask_key: Option<MaskKey>,
     pub store_url: String,
     pub(crate) sources: BTreeMap<String, SourceSpec>,
     pub(crate) integrity: Vec<IntegritySpec>,
@@ -220,7 +223,8 @@ impl Config {
 
         let mut names = BTreeSet::new();
         let integrity =
-            integrity::validate(&file.integrity, &sources, mask_key, &mut names).map_err(fail)?;
+            integrity::validate(&file.integrity, &sources, mask_key.clone(), &mut names)
+                .map_err(fail)?;
         let source_names = sources.keys().cloned().collect();
         let settlement =
             settlement::validate(&file.settlement, &file.formats, &source_names, &mut names)
@@ -261,6 +265,7 @@ impl Config {
             max_discrepancies: file.job.max_discrepancies,
             retry: file.job.retry,
             mask_key_env: file.job.mask_key_env,
+            mask_key,
             store_url,
             sources,
             integrity,
@@ -417,16 +422,20 @@ fn env_value(env: EnvLookup<'_>, var: &str) -> Option<String> {
     env(var).filter(|value| !value.trim().is_empty())
 }
 
-/// The key sensitive columns are masked with, when a check has any: from the variable
-/// `job.mask_key_env` names. There is no fallback to an unkeyed hash: without the key such a
-/// configuration does not load.
+/// The mask key, from the variable `job.mask_key_env` names: required when a check has
+/// sensitive columns (there is no fallback to an unkeyed hash: without the key such a
+/// configuration does not load), else read when set, for the identity of findings whose key
+/// holds a card number.
 fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option<MaskKey>, String> {
-    if !masks_columns(file) {
-        return Ok(None);
-    }
     let var = &file.job.mask_key_env;
-    let text = env_value(env, var)
-        .ok_or_else(|| format!("job.mask_key_env: environment variable {var} is not set"))?;
+    let Some(text) = env_value(env, var) else {
+        return match masks_columns(file) {
+            true => Err(format!(
+                "job.mask_key_env: environment variable {var} is not set"
+            )),
+            false => Ok(None),
+        };
+    };
     MaskKey::new(&text)
         .map(Some)
         .map_err(|m| format!("job.mask_key_env: {var} {m}"))
@@ -656,7 +665,7 @@ date_column = "created_at"
             masked,
             crate::mask::sensitive(&crate::mask::MaskKey::new(key).unwrap(), "NL91")
         );
-        assert!(masked.starts_with("hmac-sha256:"), "{masked}");
+        assert!(masked.as_str().starts_with("hmac-sha256:"), "{masked}");
         let shown = format!("{config:?}{}", config.describe());
         assert!(!shown.contains(key), "{shown}");
         assert!(config.describe().contains("mask_key_env = \"MASK\"\n"));

@@ -27,6 +27,65 @@ impl BusinessDay {
     }
 }
 
+/// What one check result covers: the rows of one business day, or a whole table (a check
+/// without a date column). Written `YYYY-MM-DD` or `all`, in the store and every report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Partition {
+    WholeTable,
+    Day(NaiveDate),
+}
+
+impl Partition {
+    /// How a whole table is written.
+    pub const WHOLE_TABLE: &'static str = "all";
+
+    /// The partition written as `text` (`all` or `YYYY-MM-DD`), as [`Partition`]'s `Display`
+    /// writes it.
+    pub fn parse(text: &str) -> Result<Partition> {
+        if text == Partition::WHOLE_TABLE {
+            return Ok(Partition::WholeTable);
+        }
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(Partition::Day)
+            .map_err(|_| Error::internal(format!("{text:?} is no partition (`all` or a date)")))
+    }
+
+    /// The business date, for a day's partition.
+    pub fn date(self) -> Option<NaiveDate> {
+        match self {
+            Partition::Day(date) => Some(date),
+            Partition::WholeTable => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Partition::WholeTable => f.write_str(Partition::WHOLE_TABLE),
+            Partition::Day(date) => write!(f, "{}", date.format("%Y-%m-%d")),
+        }
+    }
+}
+
+impl serde::Serialize for Partition {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Partition {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Partition::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 fn day_start(date: NaiveDate, tz: Tz) -> Result<DateTime<Utc>> {
     use chrono::TimeZone;
     // The first instant of the day; where midnight falls in a DST gap, the earliest valid time.

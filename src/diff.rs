@@ -153,7 +153,8 @@ fn print(
 
 /// A value as printed: its canonical text masked (`None` for NULL).
 fn shown(column: &str, v: &Value, sensitive: &SensitiveColumns) -> Option<String> {
-    v.canonical_text().map(|t| sensitive.show(column, &t))
+    v.canonical_text()
+        .map(|t| sensitive.show(column, &t).to_string())
 }
 
 fn key_object(names: &[String], key: &[Value], sensitive: &SensitiveColumns) -> serde_json::Value {

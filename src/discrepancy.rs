@@ -3,7 +3,8 @@
 use sha2::{Digest, Sha256};
 
 use crate::canonical::Value;
-use crate::mask::SensitiveColumns;
+use crate::day::Partition;
+use crate::mask::{MaskKey, SensitiveColumns, Shown, key_digest};
 use crate::run_id::RunId;
 
 /// What kind of difference it is; written as its snake-case name (`missing_in_left`, `timing`).
@@ -224,12 +225,12 @@ impl Status {
     }
 }
 
-/// One column's values on both sides (canonical text; `None` is NULL or absent).
+/// One column's values on both sides, as shown (`None` is NULL or absent).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ColumnValues {
     pub(crate) column: String,
-    pub(crate) left: Option<String>,
-    pub(crate) right: Option<String>,
+    pub(crate) left: Option<Shown>,
+    pub(crate) right: Option<Shown>,
 }
 
 /// One difference, as reports and the store hold it (and as a split check's range keeps its
@@ -237,15 +238,15 @@ pub struct ColumnValues {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Discrepancy {
     pub check: String,
-    /// The business date (`YYYY-MM-DD`) of a dated check, or `all` for a whole table.
-    pub partition: String,
+    /// The business day of a dated check, or the whole table.
+    pub partition: Partition,
     pub kind: Kind,
-    /// Key column names and their canonical text, in key order.
-    pub key: Vec<(String, Option<String>)>,
+    /// Key column names and their values as shown, in key order.
+    pub key: ShownKey,
     /// The columns that differ (for `changed` and `schema_mismatch`).
     pub columns: Vec<String>,
     pub values: Vec<ColumnValues>,
-    pub detail: Option<String>,
+    pub detail: Option<Shown>,
     /// Money a settlement finding puts in question, in minor units of a currency.
     pub at_stake: Option<AtStake>,
 }
@@ -278,37 +279,111 @@ pub(crate) fn in_currency(minor: i64, currency: &str) -> String {
     }
 }
 
-/// A value of `column` as reports show it: canonical text, card numbers masked, sensitive
-/// columns masked with their key.
-pub(crate) fn shown(v: &Value, column: &str, sensitive: &SensitiveColumns) -> Option<String> {
-    v.canonical_text().map(|t| sensitive.show(column, &t))
+/// A key as every output shows it: the key columns' names and values (card numbers masked,
+/// sensitive columns keyed-hashed), and, when masking hid a value, the keyed digest of the raw
+/// key that tells the finding apart from another whose key masks alike.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ShownKey {
+    pub(crate) columns: Vec<(String, Option<Shown>)>,
+    /// `hmac-sha256:<key id>:…` over the raw key's encoding, when masking hid some value and a
+    /// mask key is configured; `None` when the shown key is the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) digest: Option<String>,
 }
 
-/// A key as reports show it: canonical text, card numbers masked, sensitive columns masked.
-pub(crate) fn shown_key(
-    names: &[String],
-    values: &[Value],
-    sensitive: &SensitiveColumns,
-) -> Vec<(String, Option<String>)> {
-    names
-        .iter()
-        .zip(values)
-        .map(|(name, v)| (name.clone(), shown(v, name, sensitive)))
-        .collect()
+impl ShownKey {
+    /// The key of raw `values` under `names`, each shown as `show(name, raw)` gives it; the
+    /// digest is made under `mask` when that hid any value.
+    pub(crate) fn build(
+        names: &[String],
+        values: &[Option<&str>],
+        show: impl Fn(&str, &str) -> Shown,
+        mask: Option<&MaskKey>,
+    ) -> ShownKey {
+        let mut hidden = false;
+        let columns = names
+            .iter()
+            .zip(values)
+            .map(|(name, raw)| {
+                let shown = raw.map(|raw| {
+                    hidden |= Shown::hides_card_number(raw);
+                    show(name, raw)
+                });
+                (name.clone(), shown)
+            })
+            .collect();
+        let digest = match mask {
+            Some(key) if hidden => {
+                let fields: Vec<Value> = values
+                    .iter()
+                    .map(|v| v.map_or(Value::Null, |t| Value::Text(t.to_string())))
+                    .collect();
+                Some(key_digest(key, &crate::canonical::encode_row(&fields)))
+            }
+            _ => None,
+        };
+        ShownKey { columns, digest }
+    }
+
+    /// A key of raw text values, card numbers masked (a settlement id, a file and line).
+    pub fn masked(pairs: &[(&str, Option<&str>)], mask: Option<&MaskKey>) -> ShownKey {
+        let names: Vec<String> = pairs.iter().map(|(n, _)| n.to_string()).collect();
+        let values: Vec<Option<&str>> = pairs.iter().map(|(_, v)| *v).collect();
+        ShownKey::build(&names, &values, |_, raw| Shown::masked(raw), mask)
+    }
+
+    /// A row's key of canonical values, shown as `sensitive` says.
+    pub(crate) fn of_row(
+        names: &[String],
+        values: &[Value],
+        sensitive: &SensitiveColumns,
+        mask: Option<&MaskKey>,
+    ) -> ShownKey {
+        let texts: Vec<Option<std::borrow::Cow<'_, str>>> =
+            values.iter().map(Value::canonical_text).collect();
+        let raw: Vec<Option<&str>> = texts.iter().map(|t| t.as_deref()).collect();
+        ShownKey::build(names, &raw, |name, raw| sensitive.show(name, raw), mask)
+    }
+
+    /// The key columns and their values, as shown.
+    pub fn columns(&self) -> &[(String, Option<Shown>)] {
+        &self.columns
+    }
+
+    /// The first column's value, as shown.
+    pub fn first(&self) -> Option<&Shown> {
+        self.columns.first().and_then(|(_, v)| v.as_ref())
+    }
+}
+
+/// A value of `column` as reports show it: canonical text, card numbers masked, sensitive
+/// columns masked with their key.
+pub(crate) fn shown(v: &Value, column: &str, sensitive: &SensitiveColumns) -> Option<Shown> {
+    v.canonical_text().map(|t| sensitive.show(column, &t))
 }
 
 impl Discrepancy {
     /// The identity that follows the discrepancy from run to run: check, partition, kind and key
     /// (and the column, for schema findings), hashed.
+    /// A key that masking hid is identified by its keyed digest, never by its shown text.
     pub(crate) fn fingerprint(&self) -> String {
         let mut fields = vec![
             Value::Text(self.check.clone()),
-            Value::Text(self.partition.clone()),
+            Value::Text(self.partition.to_string()),
             Value::Text(self.kind.as_str().to_string()),
         ];
-        for (name, value) in &self.key {
-            fields.push(Value::Text(name.clone()));
-            fields.push(value.clone().map(Value::Text).unwrap_or(Value::Null));
+        match &self.key.digest {
+            Some(digest) => fields.push(Value::Text(digest.clone())),
+            None => {
+                for (name, value) in &self.key.columns {
+                    fields.push(Value::Text(name.clone()));
+                    fields.push(
+                        value
+                            .as_ref()
+                            .map_or(Value::Null, |v| Value::Text(v.to_string())),
+                    );
+                }
+            }
         }
         if self.kind == Kind::SchemaMismatch {
             fields.extend(self.columns.iter().cloned().map(Value::Text));
@@ -320,12 +395,13 @@ impl Discrepancy {
     pub(crate) fn key_json(&self) -> serde_json::Value {
         serde_json::Value::Object(
             self.key
+                .columns
                 .iter()
                 .map(|(k, v)| {
                     (
                         k.clone(),
-                        v.clone()
-                            .map(serde_json::Value::String)
+                        v.as_ref()
+                            .map(|v| serde_json::Value::String(v.to_string()))
                             .unwrap_or(serde_json::Value::Null),
                     )
                 })
@@ -336,8 +412,9 @@ impl Discrepancy {
     /// `id=1042; currency=EUR`, for people.
     pub fn key_display(&self) -> String {
         self.key
+            .columns
             .iter()
-            .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("NULL")))
+            .map(|(k, v)| format!("{k}={}", v.as_ref().map_or("NULL", Shown::as_str)))
             .collect::<Vec<_>>()
             .join("; ")
     }

@@ -2,6 +2,7 @@
 
 pub mod canonical;
 pub mod catch_up;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod day;

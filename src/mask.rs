@@ -143,6 +143,19 @@ impl MaskKey {
     }
 }
 
+impl MaskKey {
+    /// A name for the key that gives nothing of it away, written beside every digest made with
+    /// it so a rotated key's digests are told apart: the first 8 hex digits of SHA-256 over a
+    /// fixed label and the key.
+    pub fn id(&self) -> String {
+        use sha2::Digest;
+        let mut hash = Sha256::new();
+        hash.update(b"recon mask key id\0");
+        hash.update(&self.0);
+        hex::encode(&hash.finalize()[..4])
+    }
+}
+
 impl std::fmt::Debug for MaskKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MaskKey(..)")
@@ -157,6 +170,82 @@ pub fn sensitive(key: &MaskKey, value: &str) -> String {
     mac.update(value.as_bytes());
     let tag = mac.finalize().into_bytes();
     format!("hmac-sha256:{}", hex::encode(&tag[..SHOWN_BYTES]))
+}
+
+/// A key or value as recon writes it anywhere a person or an auditor reads it: built only by
+/// masking (card numbers masked, or a sensitive column's keyed hash), so no output path can
+/// forget to mask. Read back from recon's own store or files, it is masked again on the way in
+/// (masking a masked text changes nothing), so even a tampered store cannot hand one out raw.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct Shown(String);
+
+impl Shown {
+    /// `raw` with every card number in it masked.
+    pub fn masked(raw: &str) -> Shown {
+        Shown(mask_card_numbers(raw).into_owned())
+    }
+
+    /// `raw`, a sensitive column's value: its keyed hash ([`sensitive`]).
+    pub fn keyed(key: &MaskKey, raw: &str) -> Shown {
+        Shown(sensitive(key, raw))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether masking would hide part of `raw` (it holds a card number): its shown text then
+    /// no longer tells it from another card number masked alike, and identity must come from a
+    /// keyed digest of `raw`.
+    pub fn hides_card_number(raw: &str) -> bool {
+        matches!(mask_card_numbers(raw), Cow::Owned(_))
+    }
+}
+
+impl PartialEq<&str> for Shown {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Shown {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Shown {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(Shown::masked(&text))
+    }
+}
+
+/// The identity of a raw key that masking hid: `hmac-sha256:<key id>:` and the HMAC-SHA256 of
+/// the key's canonical encoding under the mask key, in hex. Two card numbers that mask alike
+/// have different digests; without the key nobody can test a guessed card number against it.
+pub fn key_digest(key: &MaskKey, encoded_key: &[u8]) -> String {
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&key.0)
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(encoded_key);
+    format!(
+        "hmac-sha256:{}:{}",
+        key.id(),
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 /// An integrity check's sensitive columns and the key their values are masked under.
@@ -183,10 +272,10 @@ impl SensitiveColumns {
 
     /// `text`, a value of `column`, as every output shows it: masked with the key when the
     /// column is sensitive, else with its card numbers masked.
-    pub fn show(&self, column: &str, text: &str) -> String {
+    pub fn show(&self, column: &str, text: &str) -> Shown {
         match &self.key {
-            Some(key) if self.columns.iter().any(|c| c == column) => sensitive(key, text),
-            _ => mask_card_numbers(text).into_owned(),
+            Some(key) if self.columns.iter().any(|c| c == column) => Shown::keyed(key, text),
+            _ => Shown::masked(text),
         }
     }
 }

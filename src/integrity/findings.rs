@@ -3,20 +3,23 @@
 
 use super::{Comparison, Difference, DifferenceKind, SchemaFinding};
 use crate::canonical::Value;
+use crate::day::Partition;
 use crate::discrepancy::{
-    AMOUNT_COLUMN, AtStake, CURRENCY_COLUMN, ColumnValues, Discrepancy, Kind, shown, shown_key,
+    AMOUNT_COLUMN, AtStake, CURRENCY_COLUMN, ColumnValues, Discrepancy, Kind, ShownKey, shown,
 };
-use crate::mask::SensitiveColumns;
+use crate::mask::{MaskKey, SensitiveColumns, Shown};
 use crate::money::Currency;
 
 impl Comparison {
     /// Every schema finding, then every differing row, as discrepancies of `check`'s
-    /// `partition`; values of `sensitive` columns are shown masked.
+    /// `partition`; values of `sensitive` columns are shown masked, and a key that masking hid
+    /// is identified by its digest under `mask`.
     pub(crate) fn discrepancies(
         &self,
         check: &str,
-        partition: &str,
+        partition: Partition,
         sensitive: &SensitiveColumns,
+        mask: Option<&MaskKey>,
     ) -> Vec<Discrepancy> {
         let mut found: Vec<Discrepancy> = self
             .schema
@@ -26,7 +29,7 @@ impl Comparison {
         found.extend(
             self.differences
                 .iter()
-                .map(|d| row_discrepancy(check, partition, &self.key, d, sensitive)),
+                .map(|d| row_discrepancy(check, partition, &self.key, d, sensitive, mask)),
         );
         found
     }
@@ -35,10 +38,11 @@ impl Comparison {
 /// The discrepancy for one differing row.
 fn row_discrepancy(
     check: &str,
-    partition: &str,
+    partition: Partition,
     key_names: &[String],
     d: &Difference,
     sensitive: &SensitiveColumns,
+    mask: Option<&MaskKey>,
 ) -> Discrepancy {
     let kind = match d.kind {
         DifferenceKind::MissingInLeft => Kind::MissingInLeft,
@@ -52,9 +56,9 @@ fn row_discrepancy(
     };
     Discrepancy {
         check: check.to_string(),
-        partition: partition.to_string(),
+        partition,
         kind,
-        key: shown_key(key_names, &d.key, sensitive),
+        key: ShownKey::of_row(key_names, &d.key, sensitive, mask),
         columns: d.changed.iter().map(|c| c.column.clone()).collect(),
         values: shown_columns
             .iter()
@@ -106,15 +110,15 @@ fn integrity_stake(d: &Difference, sensitive: &SensitiveColumns) -> Option<AtSta
     }
 }
 
-fn schema_discrepancy(check: &str, partition: &str, finding: &SchemaFinding) -> Discrepancy {
+fn schema_discrepancy(check: &str, partition: Partition, finding: &SchemaFinding) -> Discrepancy {
     Discrepancy {
         check: check.to_string(),
-        partition: partition.to_string(),
+        partition,
         kind: Kind::SchemaMismatch,
-        key: Vec::new(),
+        key: ShownKey::default(),
         columns: vec![finding.column.clone()],
         values: Vec::new(),
-        detail: Some(finding.detail.clone()),
+        detail: Some(Shown::masked(&finding.detail)),
         at_stake: None,
     }
 }

@@ -1,6 +1,7 @@
 //! Table integrity: do two copies of a table agree, and if not, which rows and columns differ.
 
 mod bisect;
+pub(crate) mod check;
 mod findings;
 mod judge;
 mod merge;
@@ -14,7 +15,7 @@ pub use merge::{ChangedColumn, Difference, DifferenceKind, SideStats};
 pub use plan::{SchemaFinding, TablePair};
 pub(crate) use segments::{
     Fingerprint, SealSpool, SealedIndex, SegmentOutcome, SegmentWork, VerifyOutcome, fingerprint,
-    segment_rows,
+    segment_rows, shown_key_json,
 };
 
 use crate::error::{Error, Result};

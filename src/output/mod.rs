@@ -11,9 +11,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::catch_up::{LastSuccess, Standing};
+use crate::check::{Accounting, Download};
 use crate::discrepancy::{AtStake, ColumnValues, Kind, Recorded, SettlementKind, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::mask::Shown;
 use crate::run_id::RunId;
 use crate::store::{Acknowledgement, CheckKind, CheckStatus, RunPoint, StoredRun, TableSide};
 
@@ -129,11 +131,25 @@ pub struct CheckSummary {
     pub(crate) attempts: u32,
     pub(crate) duration_ms: u64,
     /// A settlement check's accounting: rows read = matched + in discrepancies + quarantined.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) accounting: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "accounting_line"
+    )]
+    pub(crate) accounting: Option<Accounting>,
     /// The reports a settlement check fetched: source, kept file, SHA-256, size, attempts.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) downloads: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) downloads: Vec<Download>,
+}
+
+/// The accounting as one line in `summary.json`, its parts separated by `; `.
+fn accounting_line<S: serde::Serializer>(
+    accounting: &Option<Accounting>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match accounting {
+        Some(a) => serializer.collect_str(a),
+        None => serializer.serialize_none(),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -194,7 +210,11 @@ impl DiscrepancyEntry {
                 .iter()
                 .map(|v| {
                     let present = if left { &v.left } else { &v.right };
-                    format!("{}={}", v.column, value(&v.column, present.as_deref()))
+                    format!(
+                        "{}={}",
+                        v.column,
+                        value(&v.column, present.as_ref().map(Shown::as_str))
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
@@ -213,8 +233,8 @@ impl DiscrepancyEntry {
                     format!(
                         "{}: {} → {}",
                         v.column,
-                        value(&v.column, v.left.as_deref()),
-                        value(&v.column, v.right.as_deref())
+                        value(&v.column, v.left.as_ref().map(Shown::as_str)),
+                        value(&v.column, v.right.as_ref().map(Shown::as_str))
                     )
                 })
                 .collect::<Vec<_>>()
@@ -229,13 +249,13 @@ impl DiscrepancyEntry {
         DiscrepancyEntry {
             id: r.id,
             check: d.check.clone(),
-            partition: d.partition.clone(),
+            partition: d.partition.to_string(),
             kind: d.kind.as_str(),
             status: r.status,
             key: d.key_json(),
             columns: d.columns.clone(),
             values: d.values.clone(),
-            detail: d.detail.clone(),
+            detail: d.detail.as_ref().map(Shown::to_string),
             at_stake: d.at_stake.clone(),
             first_seen_run: r.first_run_id,
             acknowledgement: acknowledgement.cloned(),
@@ -269,7 +289,7 @@ pub(crate) fn summarize(
     };
     let side = |t: TableSide| SideSummary {
         source: t.source,
-        table: t.table,
+        table: t.compared.to_string(),
         rows: t.rows,
         digest: t.digest,
     };
@@ -284,7 +304,7 @@ pub(crate) fn summarize(
                 .count(),
             name: c.check,
             check_type: c.check_type,
-            partition: c.partition,
+            partition: c.partition.to_string(),
             status: c.status,
             left: side(c.left),
             right: side(c.right),
@@ -412,10 +432,16 @@ fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
     ])
     .map_err(fail)?;
     for d in &summary.discrepancies {
-        let side = |pick: fn(&ColumnValues) -> &Option<String>| {
+        let side = |pick: fn(&ColumnValues) -> &Option<Shown>| {
             d.values
                 .iter()
-                .map(|v| format!("{}={}", v.column, pick(v).as_deref().unwrap_or("NULL")))
+                .map(|v| {
+                    format!(
+                        "{}={}",
+                        v.column,
+                        pick(v).as_ref().map_or("NULL", Shown::as_str)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         };
@@ -487,7 +513,7 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
         if let Some(error) = &c.error {
             out.push_str(&format!("    ! {error}\n"));
         }
-        for part in c.accounting.iter().flat_map(|a| a.split("; ")) {
+        for part in c.accounting.iter().flat_map(|a| &a.0) {
             out.push_str(&format!("    = {part}\n"));
         }
     }

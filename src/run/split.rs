@@ -19,24 +19,22 @@ use std::time::{Duration, Instant};
 
 use tracing::{Instrument, info};
 
-use super::{
-    Sources, check_policy, compare_check, integrity_partition, integrity_record, record_check,
-    seal_window, too_many,
-};
 use crate::canonical::{SegmentDigest, Value};
+use crate::check::{CheckOutcome, CheckRecord, CheckStatus, too_many};
 use crate::config::Config;
-use crate::day::BusinessDay;
+use crate::day::{BusinessDay, Partition};
 use crate::discrepancy::{Discrepancy, Kind};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::integrity::check::{self, IntegrityInputs};
 use crate::integrity::ranges::{self, KeySplit};
 use crate::integrity::spec::IntegritySpec;
-use crate::integrity::{SegmentOutcome, SegmentWork, TablePair};
+use crate::integrity::{SegmentOutcome, SegmentWork, shown_key_json};
 use crate::retry::with_retries;
 use crate::run_id::RunId;
-use crate::seal;
+use crate::seal::{self, CleanDay, SealWindow};
 use crate::shard::Shard;
-use crate::store::{CheckRecord, CheckStatus, RangeResult, SealPart, Split, Store};
+use crate::store::{RangeResult, SealPart, Split, Store};
 
 /// How often a waiting shard looks whether the other ranges are in.
 const POLL: Duration = Duration::from_secs(2);
@@ -50,10 +48,10 @@ pub(super) fn is_split(config: &Config, name: &str) -> bool {
 }
 
 /// One shard's part of one split check in one run.
-pub(super) struct Part<'a, 'c> {
+pub(super) struct Part<'a> {
     pub(super) config: &'a Config,
     pub(super) store: &'a Store,
-    pub(super) sources: &'a Sources<'c>,
+    pub(super) inputs: IntegrityInputs<'a>,
     pub(super) run_id: RunId,
     pub(super) check: &'a IntegritySpec,
     pub(super) day: BusinessDay,
@@ -61,7 +59,7 @@ pub(super) struct Part<'a, 'c> {
     pub(super) span: &'a tracing::Span,
 }
 
-impl Part<'_, '_> {
+impl Part<'_> {
     /// Compares this shard's range (unless this run stored it already) and records the check:
     /// whole when every range is in, else incomplete, after waiting up to `wait` for the rest.
     /// Only the store's own failures end the run; a check that fails is recorded as failed.
@@ -97,8 +95,17 @@ impl Part<'_, '_> {
         }
     }
 
-    fn partition(&self) -> String {
-        integrity_partition(self.check, self.day)
+    fn partition(&self) -> Partition {
+        check::partition(self.check, self.day)
+    }
+
+    /// The sealed days this shard re-verifies its part of.
+    fn seal_window(&self) -> SealWindow {
+        SealWindow {
+            day: self.day,
+            lookback_days: self.config.seal_lookback_days,
+            timezone: self.config.timezone,
+        }
     }
 
     /// Joins the open split of the date (planning it first when no shard has) and compares
@@ -123,7 +130,7 @@ impl Part<'_, '_> {
                         self.run_id,
                         &check.name,
                         self.day.date,
-                        &partition,
+                        &partition.to_string(),
                         shard.count,
                         &boundaries,
                     )
@@ -158,19 +165,18 @@ impl Part<'_, '_> {
         };
         // A range seals its own part of the day, cut from its first row, unless the day is
         // sealed already (seals never move).
-        let sealing = check.seal && !store.is_sealed(&check.name, &partition).await?;
+        let sealing = check.seal && !store.is_sealed(&check.name, &partition.to_string()).await?;
         let part = SealPart::Range {
             split_id: split.id,
             index: shard.index,
         };
-        let shown = |key: &[Value]| seal::shown_key_json(check, key);
+        let shown = |key: &[Value]| shown_key_json(check, key);
         // A range past the distinct keys the split was cut from is empty: nothing to read.
         if let Some(range) = key_split.range(shard.index) {
             let work = sealing.then_some(SegmentWork::Seal(&shown));
-            let (compared, attempts) = Box::pin(compare_check(
-                self.config,
-                self.sources,
+            let (compared, attempts) = Box::pin(check::compare(
                 check,
+                self.inputs,
                 self.day,
                 work,
                 Some(&range),
@@ -180,8 +186,12 @@ impl Part<'_, '_> {
                 Ok(comparison) => comparison,
                 Err(e) => return Ok(Err((e, attempts))),
             };
-            let mut found =
-                comparison.discrepancies(&check.name, &partition, &check.sensitive_columns);
+            let mut found = comparison.discrepancies(
+                &check.name,
+                partition,
+                &check.sensitive_columns,
+                self.inputs.mask,
+            );
             // Every range sees the tables' shape; range 0 alone reports it.
             if shard.index != 0 {
                 found.retain(|d| d.kind != Kind::SchemaMismatch);
@@ -198,45 +208,38 @@ impl Part<'_, '_> {
                 && found.is_empty()
                 && comparison.in_flight == 0
             {
-                let rows = comparison.left.rows;
-                seal::seal_day(
-                    store,
-                    self.run_id,
-                    check,
-                    &partition,
+                let day = CleanDay {
+                    partition,
                     part,
-                    (digest, rows),
+                    digest,
+                    rows: comparison.left.rows,
                     spool,
-                )
-                .await?;
+                };
+                seal::seal_clean_day(store, self.run_id, check, day).await?;
             }
             result.found = found;
         } else if sealing {
             let (empty, _) = SegmentDigest::new().finish();
             let none = std::iter::empty();
             store
-                .seal(self.run_id, &check.name, &partition, part, &empty, 0, none)
+                .seal(
+                    self.run_id,
+                    &check.name,
+                    &partition.to_string(),
+                    part,
+                    &empty,
+                    0,
+                    none,
+                )
                 .await?;
         }
         if check.seal {
-            let (config, sources) = (self.config, self.sources);
             result.sealed_days = seal::verify_shard_of_sealed_days(
                 store,
                 check,
-                seal_window(config, self.day),
+                self.seal_window(),
                 shard,
-                async |sealed_day, work, range| {
-                    Box::pin(compare_check(
-                        config,
-                        sources,
-                        check,
-                        sealed_day,
-                        Some(work),
-                        range,
-                    ))
-                    .await
-                    .0
-                },
+                self.inputs,
             )
             .await?;
         }
@@ -263,24 +266,14 @@ impl Part<'_, '_> {
     /// The boundaries of the split, from both sides' key quantiles, retried like a sync; with
     /// the attempts that took.
     async fn plan(&self) -> (Result<KeySplit>, u32) {
-        let (check, sources, count) = (self.check, self.sources, self.shard.count);
-        with_retries(check_policy(self.config, check), &check.name, || async {
+        let (check, sources, count) = (self.check, self.inputs.sources, self.shard.count);
+        let policy = sources.policy(&[&check.left.source, &check.right.source]);
+        with_retries(policy, &check.name, || async {
             let (left, right) = tokio::try_join!(
                 sources.get(&check.left.source),
                 sources.get(&check.right.source)
             )?;
-            let pair = TablePair {
-                left: &left,
-                left_table: &check.left.table,
-                right: &right,
-                right_table: &check.right.table,
-                key: &check.key,
-                columns: check.columns.as_deref(),
-                day: check.date_column.as_deref().map(|c| (c, self.day)),
-                filter: check.filter.as_ref(),
-                settle: None,
-                key_range: None,
-            };
+            let pair = check::table_pair(check, (&left, &right), Some(self.day), None, None);
             ranges::plan_split(&pair, count).await
         })
         .await
@@ -290,9 +283,9 @@ impl Part<'_, '_> {
     /// check's, recorded once.
     async fn record_whole(&self, split: &Split) -> Result<()> {
         let ranges = self.store.range_results(split.id).await?;
-        let mut record = integrity_record(
+        let mut record = check::record(
             self.check,
-            &self.partition(),
+            self.partition(),
             ranges.iter().map(|r| r.attempts).sum(),
             ranges.iter().map(|r| r.duration_ms).max().unwrap_or(0),
         );
@@ -302,7 +295,6 @@ impl Part<'_, '_> {
             .iter()
             .flat_map(|r| r.found.iter().cloned())
             .collect();
-        record.succeed(found.len());
         self.span.in_scope(|| {
             info!(
                 ranges = ranges.len(),
@@ -312,22 +304,17 @@ impl Part<'_, '_> {
                 "every key range is in: the check is complete"
             )
         });
-        record_check(
-            self.store,
-            self.run_id,
-            self.span,
-            self.config.max_discrepancies,
-            &record,
-            &found,
-            &[],
-        )
-        .await?;
+        let clean = found.is_empty() && ranges.iter().all(|r| r.in_flight == 0);
+        let outcome = CheckOutcome::of(record, Ok(found), Vec::new());
+        self.store
+            .record_outcome(self.run_id, outcome, self.config.max_discrepancies)
+            .instrument(self.span.clone())
+            .await?;
         if !self.check.seal {
             return Ok(());
         }
         // The day is sealed only when every range came out clean and sealed its part.
-        let clean = found.is_empty() && ranges.iter().all(|r| r.in_flight == 0);
-        let partition = self.partition();
+        let partition = self.partition().to_string();
         let sealed = self
             .store
             .seal_split_day(
@@ -351,7 +338,7 @@ impl Part<'_, '_> {
             self.store,
             self.run_id,
             self.check,
-            seal_window(self.config, self.day),
+            self.seal_window(),
             &verified,
         )
         .instrument(self.span.clone())
@@ -408,7 +395,7 @@ impl Part<'_, '_> {
     /// The check as this run leaves it while it waits on other shards: failed, exit 3, with
     /// `message` saying what it waits for and how to complete it.
     async fn record_pending(&self, message: String) -> Result<()> {
-        let mut record = integrity_record(self.check, &self.partition(), 0, 0);
+        let mut record = check::record(self.check, self.partition(), 0, 0);
         record.exit = Exit::Incomplete;
         record.error = Some(message);
         self.store_record(&record).await
@@ -416,22 +403,21 @@ impl Part<'_, '_> {
 
     /// The check failed in this shard (its range not stored): recorded as failed, with `e`.
     async fn record_failed(&self, e: &Error, attempts: u32) -> Result<()> {
-        let mut record = integrity_record(self.check, &self.partition(), attempts, 0);
+        let mut record = check::record(self.check, self.partition(), attempts, 0);
         self.span.in_scope(|| record.fail(e));
         self.store_record(&record).await
     }
 
     async fn store_record(&self, record: &CheckRecord) -> Result<()> {
         debug_assert_eq!(record.status, CheckStatus::Failed);
-        record_check(
-            self.store,
-            self.run_id,
-            self.span,
-            self.config.max_discrepancies,
-            record,
-            &[],
-            &[],
-        )
-        .await
+        let outcome = CheckOutcome {
+            record: record.clone(),
+            found: Vec::new(),
+            reexamined: Vec::new(),
+        };
+        self.store
+            .record_outcome(self.run_id, outcome, self.config.max_discrepancies)
+            .instrument(self.span.clone())
+            .await
     }
 }

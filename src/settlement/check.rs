@@ -4,70 +4,55 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use super::fetch::{self, Acquisition, BatchHistory, Download, ReportFile};
+use super::fetch::{self, Acquisition, BatchHistory, ReportFile};
 use super::ledger::{LedgerRead, read_ledger};
 use super::matching::{MatchOn, MatchOutcome, SettlementDiscrepancy, match_report};
 use super::spec::SettlementSpec;
 use super::{Id, ParseOutcome, Quarantined, SettlementRecord, parse_report};
-use crate::day::BusinessDay;
-use crate::discrepancy::{AtStake, ColumnValues, Discrepancy, Kind, SettlementKind};
+use crate::check::{
+    AccountLine, Accounting, CheckKind, CheckOutcome, CheckRecord, Compared, Download, TableSide,
+};
+use crate::day::{BusinessDay, Partition};
+use crate::discrepancy::{
+    AtStake, ColumnValues, Discrepancy, Kind, Recorded, SettlementKind, ShownKey,
+};
 use crate::error::{Error, Result};
-use crate::mask::mask_card_numbers;
+use crate::mask::{MaskKey, Shown, mask_card_numbers};
 use crate::money::format_major;
-use crate::retry::{RetryPolicy, with_retries};
+use crate::retry::with_retries;
 use crate::secret::EnvLookup;
-use crate::source::Source;
-
-/// What one settlement check hands to the run: what it read, kept whether or not it finished,
-/// and what it found or why it failed.
-pub(crate) struct SettlementResult {
-    pub(crate) read: ReadSoFar,
-    pub(crate) found: Result<Vec<Discrepancy>>,
-    pub(crate) duration: std::time::Duration,
-}
-
-impl SettlementResult {
-    /// The result of a check that could not start: nothing read, one attempt.
-    pub(crate) fn failed(e: Error) -> SettlementResult {
-        SettlementResult {
-            read: ReadSoFar::nothing(),
-            found: Err(e),
-            duration: std::time::Duration::ZERO,
-        }
-    }
-}
+use crate::source::pool::SourcePool;
 
 /// What a settlement check had read when it finished or failed, for the run's record.
 #[derive(Debug)]
-pub(crate) struct ReadSoFar {
+struct ReadSoFar {
     /// Attempts the check's syncs took (the more of the report's and the ledger's).
-    pub(crate) attempts: u32,
-    /// The report files, by name, comma-separated.
-    pub(crate) report_files: String,
+    attempts: u32,
+    /// The report files, by name.
+    report_files: Vec<String>,
     /// SHA-256 over every report file's bytes, in file order.
-    pub(crate) report_digest: Option<String>,
+    report_digest: Option<String>,
     /// Data rows in the report files.
-    pub(crate) report_rows: Option<u64>,
+    report_rows: Option<u64>,
     /// The reports fetched from the processor, kept under `<out>/downloads/`.
-    pub(crate) downloads: Vec<Download>,
+    downloads: Vec<Download>,
     /// Ledger rows of the day (and carried rows) considered.
-    pub(crate) ledger_rows: Option<u64>,
+    ledger_rows: Option<u64>,
     /// Rows read = matched + in discrepancies + quarantined, per file and for the ledger.
-    pub(crate) accounting: Option<String>,
+    accounting: Option<Accounting>,
 }
 
 impl ReadSoFar {
     fn nothing() -> ReadSoFar {
         ReadSoFar {
             attempts: 1,
-            report_files: String::new(),
+            report_files: Vec::new(),
             report_digest: None,
             report_rows: None,
             downloads: Vec::new(),
@@ -82,17 +67,22 @@ pub(crate) struct SettlementInputs<'a> {
     pub(crate) day: BusinessDay,
     /// The job's zone, for ledger times stored without one.
     pub(crate) timezone: Tz,
-    /// How the report download and the ledger read are retried.
-    pub(crate) policy: RetryPolicy,
-    /// In-flight rows of earlier days: ledger id → (discrepancy id, its business date).
-    pub(crate) in_flight: &'a HashMap<String, (i64, String)>,
+    /// The run's sources, opened on first use.
+    pub(crate) sources: &'a SourcePool<'a>,
+    /// The check's in-flight findings of earlier days (`timing`), examined again.
+    pub(crate) in_flight: Vec<Recorded>,
     /// Where downloaded reports are kept.
     pub(crate) downloads: &'a Path,
     /// Where report credentials are looked up.
     pub(crate) env: EnvLookup<'a>,
-    /// The Adyen settlement batches earlier runs of the check fetched.
-    pub(crate) batches: &'a BatchHistory,
+    /// What earlier runs of the check downloaded, by partition (the Adyen batches fetched).
+    pub(crate) fetched: Vec<(Partition, Vec<Download>)>,
+    /// The job's mask key: the identity of a key that masking hid is a digest under it.
+    pub(crate) mask: Option<&'a MaskKey>,
 }
+
+/// In-flight rows of earlier days, by their ledger id as shown: (discrepancy id, its day).
+type InFlight = HashMap<String, (i64, Partition)>;
 
 /// The reports of one check, parsed: their records in file order, and what each file held.
 struct Reports {
@@ -109,46 +99,60 @@ struct ParsedFile {
     quarantined: Vec<Quarantined>,
 }
 
-/// Runs `check` for `inputs.day`. `connect` opens (or reuses) the ledger's source. Never
-/// fails: a failure is the check's result.
-pub(crate) async fn run_settlement(
-    check: &SettlementSpec,
-    inputs: &SettlementInputs<'_>,
-    connect: impl AsyncFn() -> Result<Arc<Source>>,
-) -> SettlementResult {
+/// Runs `check` for `inputs.day`, with the in-flight rows of earlier days it examines again.
+/// Never fails: a failure is the check's result.
+pub(crate) async fn run(check: &SettlementSpec, inputs: SettlementInputs<'_>) -> CheckOutcome {
     let started = Instant::now();
+    let in_flight: InFlight = inputs
+        .in_flight
+        .iter()
+        .filter_map(|r| {
+            let id = r.discrepancy.key.first()?.to_string();
+            Some((id, (r.id, r.discrepancy.partition)))
+        })
+        .collect();
     let mut read = ReadSoFar::nothing();
-    let found = reconcile(check, inputs, connect, &mut read).await;
-    SettlementResult {
-        read,
-        found,
-        duration: started.elapsed(),
-    }
+    let found = reconcile(check, &inputs, &in_flight, &mut read).await;
+    let reexamined = in_flight.values().map(|(id, _)| *id).collect();
+    let mut record = CheckRecord::pending(
+        &check.name,
+        CheckKind::Settlement,
+        Partition::Day(inputs.day.date),
+        TableSide {
+            source: format!("{} report", check.format.processor()),
+            compared: Compared::Reports(read.report_files),
+            rows: read.report_rows,
+            digest: read.report_digest,
+        },
+        TableSide {
+            rows: read.ledger_rows,
+            ..TableSide::table(&check.ledger.source, &check.ledger.table)
+        },
+    );
+    record.attempts = read.attempts;
+    record.duration_ms = started.elapsed().as_millis() as u64;
+    record.accounting = read.accounting;
+    record.downloads = read.downloads;
+    CheckOutcome::of(record, found, reexamined)
 }
 
 async fn reconcile(
     check: &SettlementSpec,
     inputs: &SettlementInputs<'_>,
-    connect: impl AsyncFn() -> Result<Arc<Source>>,
+    in_flight: &InFlight,
     read: &mut ReadSoFar,
 ) -> Result<Vec<Discrepancy>> {
-    let SettlementInputs {
-        day,
-        timezone,
-        policy,
-        in_flight,
-        downloads,
-        env,
-        batches,
-    } = *inputs;
+    let (day, timezone, mask) = (inputs.day, inputs.timezone, inputs.mask);
+    let policy = inputs.sources.policy(&[&check.ledger.source]);
+    let batches = BatchHistory::of(&inputs.fetched);
     let job = Acquisition {
         check: &check.name,
         day,
         timezone,
-        downloads,
+        downloads: inputs.downloads,
         policy,
-        env,
-        batches,
+        env: inputs.env,
+        batches: &batches,
     };
     let reports = async {
         let acquired = fetch::acquire(&check.location, &job).await;
@@ -174,7 +178,7 @@ async fn reconcile(
         _ => HashSet::new(),
     };
     let ledger = with_retries(policy, &check.name, || async {
-        let source = connect().await?;
+        let source = inputs.sources.get(&check.ledger.source).await?;
         let carried: HashSet<&str> = in_flight
             .keys()
             .map(String::as_str)
@@ -197,12 +201,7 @@ async fn reconcile(
             "ledger rows without a booking time belong to no business day and are never matched"
         );
     }
-    read.report_files = reports
-        .files
-        .iter()
-        .map(|f| f.file.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+    read.report_files = reports.files.iter().map(|f| f.file.name.clone()).collect();
     read.report_digest = Some(reports.digest.clone());
     read.report_rows = Some(reports.files.iter().map(|f| f.rows_read).sum());
     read.ledger_rows = Some(ledger.rows_read());
@@ -222,41 +221,42 @@ async fn reconcile(
     info!(%accounting, "settlement accounted");
     read.accounting = Some(accounting);
 
-    let date = day.date.to_string();
-    let partition_of = |d: &SettlementDiscrepancy| -> String {
+    let date = Partition::Day(day.date);
+    let partition_of = |d: &SettlementDiscrepancy| -> Partition {
         let carried_day = d
             .ledger
             .first()
-            .and_then(|&i| in_flight.get(ledger.entries[i].id.as_str()))
-            .map(|(_, day)| day.clone());
+            .and_then(|&i| in_flight.get(mask_card_numbers(&ledger.entries[i].id).as_ref()))
+            .map(|(_, day)| *day);
         match carried_day {
             Some(day) if d.records.is_empty() => day,
-            _ => date.clone(),
+            _ => date,
         }
     };
     let mut found: Vec<Discrepancy> = outcome
         .discrepancies
         .iter()
-        .map(|d| discrepancy(check, records, &ledger, d, partition_of(d)))
+        .map(|d| discrepancy(check, records, &ledger, d, partition_of(d), mask))
         .collect();
     for parsed in &reports.files {
         found.extend(
             parsed
                 .quarantined
                 .iter()
-                .map(|q| quarantined_line(check, &date, q)),
+                .map(|q| quarantined_line(check, date, q, mask)),
         );
     }
     found.extend(ledger.unreadable.iter().map(|u| Discrepancy {
         check: check.name.clone(),
-        partition: date.clone(),
+        partition: date,
         kind: Kind::QuarantinedRow,
-        key: vec![("ledger_id".to_string(), Some(u.id.clone()))],
+        key: ShownKey::masked(&[("ledger_id", Some(&u.id))], mask),
         columns: Vec::new(),
         values: Vec::new(),
-        detail: Some(
-            mask_card_numbers(&format!("ledger row set aside: {}", u.reason)).into_owned(),
-        ),
+        detail: Some(Shown::masked(&format!(
+            "ledger row set aside: {}",
+            u.reason
+        ))),
         at_stake: None,
     }));
     Ok(found)
@@ -338,7 +338,7 @@ fn account(
     ledger: &LedgerRead,
     outcome: &MatchOutcome,
     check: &SettlementSpec,
-) -> Result<String> {
+) -> Result<Accounting> {
     let mut matched = vec![false; reports.records.len()];
     for m in &outcome.matched {
         if let Some(slot) = matched.get_mut(m.record) {
@@ -362,10 +362,13 @@ fn account(
                 parsed.rows_read
             )));
         }
-        parts.push(format!(
-            "{name}: {} rows = {ok} matched + {found} in discrepancies + {quarantined} quarantined",
-            parsed.rows_read
-        ));
+        parts.push(AccountLine::Report {
+            file: name.clone(),
+            rows: parsed.rows_read,
+            matched: ok,
+            found,
+            quarantined,
+        });
     }
     // each ledger entry: matched, else named by a discrepancy
     #[derive(Clone, Copy, PartialEq)]
@@ -400,12 +403,15 @@ fn account(
             check.ledger.table
         )));
     }
-    parts.push(format!(
-        "ledger {}: {} rows = {ok} matched + {found} in discrepancies + {not_expected} not expected + {set_aside} set aside",
-        check.ledger.table,
-        ledger.rows_read()
-    ));
-    Ok(parts.join("; "))
+    parts.push(AccountLine::Ledger {
+        table: check.ledger.table.clone(),
+        rows: ledger.rows_read(),
+        matched: ok,
+        found,
+        not_expected,
+        set_aside,
+    });
+    Ok(Accounting(parts))
 }
 
 /// The ids the records are matched on, for reading their ledger rows whatever their day.
@@ -431,27 +437,34 @@ fn discrepancy(
     records: &[SettlementRecord],
     ledger: &LedgerRead,
     d: &SettlementDiscrepancy,
-    partition: String,
+    partition: Partition,
+    mask: Option<&MaskKey>,
 ) -> Discrepancy {
     let first_record = d.records.first().map(|&i| &records[i]);
     let key = match (d.kind, first_record) {
-        (SettlementKind::PayoutTotalMismatch, Some(r)) => vec![
-            (
-                "payout_id".to_string(),
-                Some(r.payout_id.as_ref().unwrap_or(&r.record_id).to_string()),
-            ),
-            ("currency".to_string(), Some(d.currency.code().to_string())),
-        ],
+        (SettlementKind::PayoutTotalMismatch, Some(r)) => ShownKey::masked(
+            &[
+                (
+                    "payout_id",
+                    Some(r.payout_id.as_ref().unwrap_or(&r.record_id)),
+                ),
+                ("currency", Some(d.currency.code())),
+            ],
+            mask,
+        ),
         (_, Some(r)) => match match_id(r, check.rules.match_on) {
-            Some(id) => vec![("id".to_string(), Some(id.to_string()))],
-            None => vec![("record_id".to_string(), Some(r.record_id.to_string()))],
+            Some(id) => ShownKey::masked(&[("id", Some(id))], mask),
+            None => ShownKey::masked(&[("record_id", Some(&r.record_id))], mask),
         },
-        (_, None) => vec![(
-            "id".to_string(),
-            d.ledger.first().map(|&i| ledger.entries[i].id.to_string()),
-        )],
+        (_, None) => ShownKey::masked(
+            &[(
+                "id",
+                d.ledger.first().map(|&i| ledger.entries[i].id.as_str()),
+            )],
+            mask,
+        ),
     };
-    let amount = |minor: Option<i64>| minor.map(|m| format_major(m, d.currency));
+    let amount = |minor: Option<i64>| minor.map(|m| Shown::masked(&format_major(m, d.currency)));
     let (columns, values) = match d.kind {
         SettlementKind::AmountMismatch
         | SettlementKind::FeeMismatch
@@ -474,22 +487,22 @@ fn discrepancy(
             vec!["currency".to_string()],
             vec![ColumnValues {
                 column: "currency".to_string(),
-                left: first_record.map(|r| r.currency.code().to_string()),
+                left: first_record.map(|r| Shown::masked(r.currency.code())),
                 right: d
                     .ledger
                     .first()
-                    .map(|&i| ledger.entries[i].currency.code().to_string()),
+                    .map(|&i| Shown::masked(ledger.entries[i].currency.code())),
             }],
         ),
         SettlementKind::StatusMismatch => (
             vec!["status".to_string()],
             vec![ColumnValues {
                 column: "status".to_string(),
-                left: Some("settled".to_string()),
+                left: Some(Shown::masked("settled")),
                 right: d
                     .ledger
                     .first()
-                    .and_then(|&i| ledger.entries[i].status.as_ref().map(Id::to_string)),
+                    .and_then(|&i| ledger.entries[i].status.as_deref().map(Shown::masked)),
             }],
         ),
         _ => (Vec::new(), Vec::new()),
@@ -521,7 +534,7 @@ fn discrepancy(
         key,
         columns,
         values,
-        detail: Some(mask_card_numbers(&format!("{} ({at})", d.detail)).into_owned()),
+        detail: Some(Shown::masked(&format!("{} ({at})", d.detail))),
         at_stake: at_stake(records, ledger, d).map(|minor| AtStake {
             currency: d.currency.code().to_string(),
             minor,
@@ -564,18 +577,24 @@ fn at_stake(
     }
 }
 
-fn quarantined_line(check: &SettlementSpec, date: &str, q: &Quarantined) -> Discrepancy {
+fn quarantined_line(
+    check: &SettlementSpec,
+    date: Partition,
+    q: &Quarantined,
+    mask: Option<&MaskKey>,
+) -> Discrepancy {
+    let line = q.source.line.to_string();
     Discrepancy {
         check: check.name.clone(),
-        partition: date.to_string(),
+        partition: date,
         kind: Kind::QuarantinedRow,
-        key: vec![
-            ("file".to_string(), Some(q.source.path.to_string())),
-            ("line".to_string(), Some(q.source.line.to_string())),
-        ],
+        key: ShownKey::masked(
+            &[("file", Some(&q.source.path)), ("line", Some(&line))],
+            mask,
+        ),
         columns: Vec::new(),
         values: Vec::new(),
-        detail: Some(mask_card_numbers(&format!("{} — row: {}", q.reason, q.raw)).into_owned()),
+        detail: Some(Shown::masked(&format!("{} — row: {}", q.reason, q.raw))),
         at_stake: None,
     }
 }

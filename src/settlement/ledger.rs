@@ -12,6 +12,7 @@ use super::spec::{AmountUnit, LedgerSpec};
 use crate::canonical::{LogicalType, Value};
 use crate::day::BusinessDay;
 use crate::error::{Error, Result};
+use crate::mask::mask_card_numbers;
 use crate::money::{Currency, parse_major};
 use crate::source::text::value_from_text;
 use crate::source::{Column, DayWindow, ReadSpec, Source};
@@ -41,7 +42,8 @@ impl LedgerRead {
 }
 
 /// Reads the ledger rows booked on `day`, plus any row whose id is in `carried` whatever its
-/// day (in-flight rows of earlier days, re-examined). PostgreSQL and MySQL/MariaDB read only
+/// day (in-flight rows of earlier days, re-examined; an id as shown, card numbers masked, names
+/// every row whose id masks to it). PostgreSQL and MySQL/MariaDB read only
 /// those: the day's rows (a superset, for wall-clock times, trimmed exactly here) and the
 /// carried ids in chunks of bound parameters, in one snapshot. Entries come in id order, as a
 /// whole-table read in id order gives them; nothing is written.
@@ -85,6 +87,10 @@ pub(crate) async fn read_ledger(
         )));
     }
     let keys = carried_keys(&columns[0], carried, source.timezone);
+    let is_carried = |id: &str| {
+        !carried.is_empty()
+            && (carried.contains(id) || carried.contains(mask_card_numbers(id).as_ref()))
+    };
     let spec = ReadSpec {
         table: ledger.table.clone(),
         columns,
@@ -110,7 +116,7 @@ pub(crate) async fn read_ledger(
             let id = row[0].canonical_text().map(|t| Id::from(t.as_ref()));
             let Some(at) = booked_at(&row[3], tz)? else {
                 read.undated += 1;
-                if let Some(id) = id.filter(|id| carried.contains(id.as_str())) {
+                if let Some(id) = id.filter(|id| is_carried(id.as_str())) {
                     read.unreadable.push(UnreadableRow {
                         id: id.to_string(),
                         reason: format!("no booking time in {}", ledger.at),
@@ -118,7 +124,7 @@ pub(crate) async fn read_ledger(
                 }
                 continue;
             };
-            let carried_row = id.as_deref().is_some_and(|id| carried.contains(id));
+            let carried_row = id.as_deref().is_some_and(is_carried);
             let on_day = day.start <= at && at < day.end;
             if !on_day && !carried_row {
                 continue;
@@ -146,9 +152,12 @@ pub(crate) async fn read_ledger(
 }
 
 /// The carried ids as values of the id column, to be named in SQL; `None` when the column's
-/// type does not give every id back from its text exactly (the table is then read whole). An
-/// id that is no value of the column names no row and is left out.
+/// type does not give every id back from its text exactly, or an id is shown masked (the table
+/// is then read whole). An id that is no value of the column names no row and is left out.
 fn carried_keys(id: &Column, carried: &HashSet<&str>, zone: Tz) -> Option<Vec<Value>> {
+    if carried.iter().any(|text| text.contains('*')) {
+        return None;
+    }
     if !matches!(
         id.logical,
         LogicalType::Integer | LogicalType::Text | LogicalType::Uuid | LogicalType::Decimal

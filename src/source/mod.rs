@@ -5,6 +5,7 @@ pub mod filter;
 pub(crate) mod ident;
 mod mysql;
 mod pg_wire;
+pub mod pool;
 mod postgres;
 pub mod pushdown;
 mod sqlite;

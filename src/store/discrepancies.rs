@@ -6,8 +6,10 @@ use sqlx::Row;
 
 use super::audit::NewEntry;
 use super::{BeginWrite, Store, StorePool};
-use crate::discrepancy::{AtStake, ColumnValues, Discrepancy, Kind, Recorded, Status};
+use crate::day::Partition;
+use crate::discrepancy::{AtStake, ColumnValues, Discrepancy, Kind, Recorded, ShownKey, Status};
 use crate::error::{Error, Result};
+use crate::mask::Shown;
 use crate::run_id::RunId;
 
 /// Which discrepancies `list` returns.
@@ -162,7 +164,7 @@ impl Store {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Detail {
     values: Vec<ColumnValues>,
-    detail: Option<String>,
+    detail: Option<Shown>,
     #[serde(default)]
     at_stake: Option<AtStake>,
 }
@@ -202,12 +204,15 @@ where
         first_run_id: row.try_get("first_run_id").map_err(Error::from_store)?,
         discrepancy: Discrepancy {
             check: get("check_name")?,
-            partition: get("partition_key")?,
+            partition: Partition::parse(&get("partition_key")?)?,
             kind: Kind::parse(&kind_text).ok_or_else(|| bad("kind"))?,
-            key: key
-                .into_iter()
-                .map(|(k, v)| (k, v.as_str().map(str::to_string)))
-                .collect(),
+            key: ShownKey {
+                columns: key
+                    .into_iter()
+                    .map(|(k, v)| (k, v.as_str().map(Shown::masked)))
+                    .collect(),
+                digest: None,
+            },
             columns,
             values: detail.values,
             detail: detail.detail,

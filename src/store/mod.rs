@@ -195,7 +195,7 @@ macro_rules! move_along_life {
                 upsert = upsert
                     .bind(fingerprint)
                     .bind(&d.check)
-                    .bind(&d.partition)
+                    .bind(d.partition.to_string())
                     .bind(d.kind.as_str())
                     .bind(d.key_json().to_string())
                     .bind(serde_json::Value::from(d.columns.clone()).to_string())
@@ -280,115 +280,7 @@ pub(crate) use splits::{DayVerification, RangeResult, Split};
 
 pub(crate) use discrepancies::DiscrepancyFilter;
 
-/// What a finished check contributes to its run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckRecord {
-    pub check: String,
-    pub check_type: CheckKind,
-    pub partition: String,
-    pub status: CheckStatus,
-    pub left: TableSide,
-    pub right: TableSide,
-    pub error: Option<String>,
-    /// The exit code this check alone calls for.
-    pub exit: Exit,
-    /// Attempts its sync took (1 when the first one succeeded).
-    pub attempts: u32,
-    pub duration_ms: u64,
-    /// A settlement check's accounting: rows read = matched + in discrepancies + quarantined.
-    pub accounting: Option<String>,
-    /// The reports a settlement check fetched from its processor, as the check describes them
-    /// (a JSON array); the store keeps them as they are, like a discrepancy's key and detail.
-    pub downloads: Option<serde_json::Value>,
-}
-
-impl CheckRecord {
-    /// Records that the check ran to the end and found `found` discrepancies.
-    pub(crate) fn succeed(&mut self, found: usize) {
-        (self.status, self.exit) = if found == 0 {
-            (CheckStatus::Clean, Exit::Clean)
-        } else {
-            (CheckStatus::Discrepancies, Exit::Discrepancies)
-        };
-    }
-
-    /// Records that the check failed with `e` after `self.attempts` attempts: the exit code it
-    /// calls for, and a message (card numbers masked) that says how to complete it.
-    pub(crate) fn fail(&mut self, e: &Error) {
-        let message = crate::mask::mask_card_numbers(&e.to_string()).into_owned();
-        tracing::error!(error = %message, attempts = self.attempts, "check failed");
-        self.status = CheckStatus::Failed;
-        self.exit = e.exit();
-        self.error = Some(if e.is_transient() {
-            format!(
-                "{message} (gave up after {} attempt(s); `recon retry` completes it)",
-                self.attempts
-            )
-        } else {
-            message
-        });
-    }
-}
-
-/// One side of a check as its result records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableSide {
-    pub source: String,
-    pub table: String,
-    pub rows: Option<u64>,
-    pub digest: Option<String>,
-}
-
-/// What a check compares: two tables, or a processor's report with the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckKind {
-    Integrity,
-    Settlement,
-}
-
-impl CheckKind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            CheckKind::Integrity => "integrity",
-            CheckKind::Settlement => "settlement",
-        }
-    }
-
-    fn parse(text: &str) -> Option<CheckKind> {
-        [CheckKind::Integrity, CheckKind::Settlement]
-            .into_iter()
-            .find(|k| k.as_str() == text)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckStatus {
-    Clean,
-    Discrepancies,
-    Failed,
-}
-
-impl CheckStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckStatus::Clean => "clean",
-            CheckStatus::Discrepancies => "discrepancies",
-            CheckStatus::Failed => "failed",
-        }
-    }
-
-    fn parse(text: &str) -> Option<CheckStatus> {
-        [
-            CheckStatus::Clean,
-            CheckStatus::Discrepancies,
-            CheckStatus::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-}
+pub use crate::check::{CheckKind, CheckRecord, CheckStatus, TableSide};
 
 /// What recording a check changed in the discrepancies' life.
 #[derive(Debug, Default)]

@@ -13,6 +13,8 @@ use super::{
     Acknowledgement, BeginWrite, CheckChanges, CheckKind, CheckRecord, CheckStatus, RunPoint,
     RunRow, Store, StorePool, StoredRun, TableSide, hostname, i64_of, run_actor,
 };
+use crate::check::{CheckOutcome, Compared, Download};
+use crate::day::Partition;
 use crate::discrepancy::{Discrepancy, Recorded, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
@@ -129,6 +131,28 @@ impl Store {
         })
     }
 
+    /// Records `outcome` as [`Store::record_check`] does, failed instead when it found more
+    /// discrepancies than `limit` (see [`CheckOutcome::capped`]), and says in the current span
+    /// what that changed.
+    pub(crate) async fn record_outcome(
+        &self,
+        run_id: RunId,
+        outcome: CheckOutcome,
+        limit: u64,
+    ) -> Result<()> {
+        let outcome = outcome.capped(limit);
+        let changes = self.record_check(run_id, &outcome).await?;
+        let record = &outcome.record;
+        tracing::info!(
+            status = record.status.as_str(),
+            discrepancies = changes.seen.len(),
+            resolved = changes.resolved.len(),
+            attempts = record.attempts,
+            "check recorded"
+        );
+        Ok(())
+    }
+
     /// Records one check's result and moves its discrepancies along their life, in one
     /// transaction: new ones open, ones seen before carried, ones gone resolved.
     /// `reexamined` names discrepancies of earlier partitions this check looked at again (a
@@ -136,10 +160,13 @@ impl Store {
     pub async fn record_check(
         &self,
         run_id: RunId,
-        record: &CheckRecord,
-        found: &[Discrepancy],
-        reexamined: &[i64],
+        outcome: &CheckOutcome,
     ) -> Result<CheckChanges> {
+        let CheckOutcome {
+            record,
+            found,
+            reexamined,
+        } = outcome;
         let now = Utc::now();
         let left_rows = record.left.rows.map(i64_of).transpose()?;
         let right_rows = record.right.rows.map(i64_of).transpose()?;
@@ -147,7 +174,13 @@ impl Store {
         let duration = i64_of(record.duration_ms)?;
         let fingerprints = unique_fingerprints(found);
         let unit = sync_unit(record);
-        let downloads = record.downloads.as_ref().map(serde_json::Value::to_string);
+        let downloads = encode::downloads(&record.downloads)?;
+        let accounting = encode::accounting(record.accounting.as_ref())?;
+        let (left_table, right_table) = (
+            encode::compared(&record.left.compared)?,
+            encode::compared(&record.right.compared)?,
+        );
+        let partition = record.partition.to_string();
         let sync_status = if record.status == CheckStatus::Failed {
             "failed"
         } else {
@@ -172,7 +205,7 @@ impl Store {
             .bind(run_id)
             .bind(&record.check)
             .bind(record.check_type.as_str())
-            .bind(&record.partition)
+            .bind(&partition)
             .bind(record.status.as_str())
             .bind(left_rows)
             .bind(right_rows)
@@ -182,12 +215,12 @@ impl Store {
             .bind(&record.error)
             .bind(duration)
             .bind(&record.left.source)
-            .bind(&record.left.table)
+            .bind(&left_table)
             .bind(&record.right.source)
-            .bind(&record.right.table)
+            .bind(&right_table)
             .bind(i32::from(record.exit.code()))
             .bind(i64::from(record.attempts))
-            .bind(&record.accounting)
+            .bind(&accounting)
             .bind(&downloads)
             .execute(&mut *tx)
             .await
@@ -235,7 +268,7 @@ impl Store {
             let changes = if record.status == CheckStatus::Failed {
                 CheckChanges::default()
             } else {
-                let mut changes = move_along_life!(tx, run_id, now, &record.check, &record.partition, found, &fingerprints, STILL_OPEN_RESULTS);
+                let mut changes = move_along_life!(tx, run_id, now, &record.check, &partition, found, &fingerprints, STILL_OPEN_RESULTS);
                 // Re-examined discrepancies not found again are resolved, in the order given.
                 let seen: HashSet<i64> = changes.seen.iter().map(|r| r.id).collect();
                 let settled: Vec<i64> = reexamined.iter().copied().filter(|id| !seen.contains(id)).collect();
@@ -364,7 +397,7 @@ impl Store {
     pub(crate) async fn recorded_downloads(
         &self,
         check: &str,
-    ) -> Result<Vec<(String, serde_json::Value)>> {
+    ) -> Result<Vec<(Partition, Vec<Download>)>> {
         on_pool!(self, pool => {
             let rows = sqlx::query(
                 "SELECT partition_key, downloads FROM check_results WHERE check_name = $1 AND downloads IS NOT NULL",
@@ -376,8 +409,9 @@ impl Store {
             let mut recorded = Vec::new();
             for row in &rows {
                 let partition: String = row.try_get("partition_key").map_err(Error::from_store)?;
-                if let Some(downloads) = downloads_of(row.try_get("downloads").map_err(Error::from_store)?)? {
-                    recorded.push((partition, downloads));
+                let downloads = encode::downloads_of(row.try_get("downloads").map_err(Error::from_store)?)?;
+                if !downloads.is_empty() {
+                    recorded.push((Partition::parse(&partition)?, downloads));
                 }
             }
             Ok(recorded)
@@ -433,25 +467,26 @@ impl Store {
                 let status: String = row.try_get("status").map_err(Error::from_store)?;
                 let exit_code: Option<i64> = row.try_get::<Option<i32>, _>("exit_code").map_err(Error::from_store)?.map(i64::from);
                 let attempts: Option<i32> = row.try_get("attempts").map_err(Error::from_store)?;
+                let check_type = {
+                    let kind = get("check_type")?;
+                    CheckKind::parse(&kind)
+                        .ok_or_else(|| Error::internal(format!("store holds an unknown check type {kind:?}")))?
+                };
                 records.push(CheckRecord {
                     check: get("check_name")?,
-                    check_type: {
-                        let kind = get("check_type")?;
-                        CheckKind::parse(&kind)
-                            .ok_or_else(|| Error::internal(format!("store holds an unknown check type {kind:?}")))?
-                    },
-                    partition: get("partition_key")?,
+                    check_type,
+                    partition: Partition::parse(&get("partition_key")?)?,
                     status: CheckStatus::parse(&status)
                         .ok_or_else(|| Error::internal(format!("store holds an unknown check status {status:?}")))?,
                     left: TableSide {
                         source: get("left_source")?,
-                        table: get("left_table")?,
+                        compared: encode::compared_of(&check_type, get("left_table")?),
                         rows: get_u64("left_rows")?,
                         digest: row.try_get("left_digest").map_err(Error::from_store)?,
                     },
                     right: TableSide {
                         source: get("right_source")?,
-                        table: get("right_table")?,
+                        compared: Compared::Table(get("right_table")?),
                         rows: get_u64("right_rows")?,
                         digest: row.try_get("right_digest").map_err(Error::from_store)?,
                     },
@@ -459,8 +494,8 @@ impl Store {
                     exit: exit_code.and_then(Exit::from_code).unwrap_or(Exit::Internal),
                     attempts: attempts.map_or(1, |a| a.max(0) as u32),
                     duration_ms: get_u64("duration_ms")?.unwrap_or(0),
-                    accounting: row.try_get("accounting").map_err(Error::from_store)?,
-                    downloads: downloads_of(row.try_get("downloads").map_err(Error::from_store)?)?,
+                    accounting: encode::accounting_of(row.try_get("accounting").map_err(Error::from_store)?),
+                    downloads: encode::downloads_of(row.try_get("downloads").map_err(Error::from_store)?)?,
                 });
             }
             Ok(StoredRun {
@@ -569,24 +604,18 @@ fn sync_unit(record: &CheckRecord) -> String {
         "{}:{}.{}<>{}.{}",
         record.check_type.as_str(),
         record.left.source,
-        record.left.table,
+        record.left.compared,
         record.right.source,
-        record.right.table
+        record.right.compared
     )
 }
 
 /// The sync of each report a check downloaded: `download:<source>` and its attempts.
 fn download_syncs(record: &CheckRecord) -> Vec<(String, i64)> {
-    let Some(downloads) = record.downloads.as_ref().and_then(|d| d.as_array()) else {
-        return Vec::new();
-    };
-    downloads
+    record
+        .downloads
         .iter()
-        .filter_map(|d| {
-            let source = d.get("source")?.as_str()?;
-            let attempts = d.get("attempts")?.as_i64()?;
-            Some((format!("download:{source}"), attempts))
-        })
+        .map(|d| (format!("download:{}", d.source), i64::from(d.attempts)))
         .collect()
 }
 
@@ -618,8 +647,8 @@ fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) ->
             "type": record.check_type,
             "partition": record.partition,
             "status": record.status.as_str(),
-            "left": { "source": record.left.source, "table": record.left.table, "rows": record.left.rows, "digest": record.left.digest },
-            "right": { "source": record.right.source, "table": record.right.table, "rows": record.right.rows, "digest": record.right.digest },
+            "left": { "source": record.left.source, "table": record.left.compared.to_string(), "rows": record.left.rows, "digest": record.left.digest },
+            "right": { "source": record.right.source, "table": record.right.compared.to_string(), "rows": record.right.rows, "digest": record.right.digest },
             "attempts": record.attempts,
             "discrepancies": changes.seen.len(),
             "error": record.error,
@@ -654,11 +683,64 @@ fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) ->
     entries
 }
 
-fn downloads_of(stored: Option<String>) -> Result<Option<serde_json::Value>> {
-    stored
-        .map(|json| {
-            serde_json::from_str(&json)
-                .map_err(|e| Error::internal(format!("store holds unreadable downloads: {e}")))
+/// How a check result's typed parts are kept in their text columns, and read back.
+mod encode {
+    use crate::check::{AccountLine, Accounting, CheckKind, Compared, Download};
+    use crate::error::{Error, Result};
+
+    fn json<T: serde::Serialize>(value: &T, what: &str) -> Result<String> {
+        serde_json::to_string(value)
+            .map_err(|e| Error::internal(format!("cannot write a check's {what}: {e}")))
+    }
+
+    /// A table by its name; report files as a JSON array of their names.
+    pub(super) fn compared(compared: &Compared) -> Result<String> {
+        match compared {
+            Compared::Table(table) => Ok(table.clone()),
+            Compared::Reports(files) => json(files, "report files"),
+        }
+    }
+
+    /// A settlement check's left side is its report files; a result stored before they were
+    /// kept as a list holds their names as one text, kept as it was.
+    pub(super) fn compared_of(check_type: &CheckKind, text: String) -> Compared {
+        match check_type {
+            CheckKind::Integrity => Compared::Table(text),
+            CheckKind::Settlement => match serde_json::from_str::<Vec<String>>(&text) {
+                Ok(files) => Compared::Reports(files),
+                Err(_) if text.is_empty() => Compared::Reports(Vec::new()),
+                Err(_) => Compared::Reports(vec![text]),
+            },
+        }
+    }
+
+    pub(super) fn accounting(accounting: Option<&Accounting>) -> Result<Option<String>> {
+        accounting.map(|a| json(a, "accounting")).transpose()
+    }
+
+    /// The accounting as stored; a result stored before accounting was typed holds its line
+    /// as text, kept as it was.
+    pub(super) fn accounting_of(stored: Option<String>) -> Option<Accounting> {
+        stored.map(|text| {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|_| Accounting(vec![AccountLine::Written { text }]))
         })
-        .transpose()
+    }
+
+    pub(super) fn downloads(downloads: &[Download]) -> Result<Option<String>> {
+        match downloads.is_empty() {
+            true => Ok(None),
+            false => json(&downloads, "downloads").map(Some),
+        }
+    }
+
+    pub(super) fn downloads_of(stored: Option<String>) -> Result<Vec<Download>> {
+        stored
+            .map(|json| {
+                serde_json::from_str(&json)
+                    .map_err(|e| Error::internal(format!("store holds unreadable downloads: {e}")))
+            })
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
 }

@@ -22,6 +22,8 @@ const LAYERS: &[&[&str]] = &[
     &["day", "retry"],
     // What checks are built from and what they produce.
     &["source", "discrepancy"],
+    // The contract every check kind hands the run.
+    &["check"],
     // The checks, and recon's own state: a check never touches the store.
     &["integrity", "settlement", "store"],
     // The nightly's standing in the store: missed dates, last success.

@@ -167,7 +167,12 @@ async fn state(store: &str) -> Vec<String> {
         .unwrap()
         .into_iter()
         .map(|r| {
-            let detail = r.discrepancy.detail.clone().unwrap_or_default();
+            let detail = r
+                .discrepancy
+                .detail
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             let what = detail.split(" since the day").next().unwrap().to_string();
             format!(
                 "{} {} {} | {what} | {}",

@@ -234,15 +234,13 @@ async fn record_missing(
     reexamined: &[i64],
 ) -> recon::store::CheckChanges {
     let side = |source: &str| recon::store::TableSide {
-        source: source.to_string(),
-        table: "entries".to_string(),
         rows: Some(5000),
-        digest: None,
+        ..recon::store::TableSide::table(source, "entries")
     };
     let record = recon::store::CheckRecord {
         check: "entries".to_string(),
         check_type: CheckKind::Integrity,
-        partition: "2026-11-20".to_string(),
+        partition: recon::day::Partition::Day(date(20)),
         status: recon::store::CheckStatus::Discrepancies,
         left: side("ledger"),
         right: side("payments"),
@@ -251,24 +249,26 @@ async fn record_missing(
         attempts: 1,
         duration_ms: 0,
         accounting: None,
-        downloads: None,
+        downloads: Vec::new(),
     };
     let found: Vec<recon::discrepancy::Discrepancy> = keys
         .map(|i| recon::discrepancy::Discrepancy {
             check: record.check.clone(),
-            partition: record.partition.clone(),
+            partition: record.partition,
             kind: recon::discrepancy::Kind::MissingInRight,
-            key: vec![("id".to_string(), Some(i.to_string()))],
+            key: recon::discrepancy::ShownKey::masked(&[("id", Some(&i.to_string()))], None),
             columns: Vec::new(),
             values: Vec::new(),
             detail: None,
             at_stake: None,
         })
         .collect();
-    store
-        .record_check(run, &record, &found, reexamined)
-        .await
-        .unwrap()
+    let outcome = recon::check::CheckOutcome {
+        record,
+        found,
+        reexamined: reexamined.to_vec(),
+    };
+    store.record_check(run, &outcome).await.unwrap()
 }
 
 /// More discrepancies than one multi-row statement holds (on either store engine): each is opened once with its own id,
@@ -284,7 +284,7 @@ async fn discrepancies_in_batches(store_url: &str) {
     let keys = |recorded: &[recon::discrepancy::Recorded]| -> Vec<String> {
         recorded
             .iter()
-            .map(|r| r.discrepancy.key[0].1.clone().unwrap())
+            .map(|r| r.discrepancy.key.first().unwrap().to_string())
             .collect()
     };
     assert_eq!(

@@ -95,6 +95,19 @@ pub(crate) struct BatchHistory {
 }
 
 impl BatchHistory {
+    /// The batches earlier runs fetched, from what each day's result downloaded.
+    pub(crate) fn of(fetched: &[(crate::day::Partition, Vec<Download>)]) -> BatchHistory {
+        BatchHistory {
+            fetched: fetched
+                .iter()
+                .filter_map(|(partition, downloads)| Some((partition.date()?, downloads)))
+                .flat_map(|(date, downloads)| {
+                    downloads.iter().filter_map(move |d| Some((date, d.batch?)))
+                })
+                .collect(),
+        }
+    }
+
     /// The batch `date` starts from, and the first batch a later day owns (not to be fetched).
     fn range(&self, date: NaiveDate, first_batch: u64) -> (u64, Option<u64>) {
         let batches = |keep: fn(NaiveDate, NaiveDate) -> bool| {

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
 
 pub(crate) use adyen::{AdyenDownload, BatchHistory};
 pub(crate) use sftp::SftpPickup;
@@ -49,21 +48,7 @@ pub(crate) struct ReportFile {
     pub(crate) path: PathBuf,
 }
 
-/// One report fetched from a processor, as the store keeps it and `summary.json` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Download {
-    /// Where it came from, without credentials: a URL, or `sftp://user@host:port/path`.
-    pub(crate) source: String,
-    /// The kept copy, under `<out>/downloads/`.
-    pub(crate) file: String,
-    pub(crate) sha256: String,
-    pub(crate) bytes: u64,
-    /// Attempts its download took (more than 1: it was retried).
-    pub(crate) attempts: u32,
-    /// An Adyen settlement batch number, when the file is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) batch: Option<u64>,
-}
+pub(crate) use crate::check::Download;
 
 /// What an acquisition needs besides the location.
 pub(crate) struct Acquisition<'a> {

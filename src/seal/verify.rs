@@ -1,97 +1,30 @@
-//! Sealed days: a clean day's segments kept when it closes, and later runs' re-verification of
-//! them, so that a quiet edit of a closed day is caught and named.
+//! Re-verifying sealed days: each is compared again against its seal's segments as it streams,
+//! so that a quiet edit of a closed day is caught and every changed row named.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use super::SealWindow;
 use crate::canonical::{SegmentHead, Value};
 use crate::day::BusinessDay;
-use crate::discrepancy::{Discrepancy, Kind};
+use crate::day::Partition;
+use crate::discrepancy::{Discrepancy, Kind, ShownKey};
 use crate::error::{Error, Result};
+use crate::integrity::check::IntegrityInputs;
 use crate::integrity::ranges::KeySplit;
 use crate::integrity::spec::{IntegritySpec, TableRef};
 use crate::integrity::{
-    Comparison, Fingerprint, SealSpool, SealedIndex, SegmentOutcome, SegmentWork, VerifyOutcome,
-    fingerprint, segment_rows,
+    Fingerprint, SealedIndex, SegmentOutcome, SegmentWork, VerifyOutcome, fingerprint,
+    segment_rows, shown_key_json,
 };
-use crate::mask::mask_card_numbers;
+use crate::mask::Shown;
 use crate::run_id::RunId;
 use crate::shard::Shard;
 use crate::source::pushdown::KeyRange;
-use crate::store::{DayVerification, Seal, SealPart, Store};
-
-/// Which sealed days a run re-verifies: those of the `lookback_days` before `day`, cut in
-/// `timezone`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SealWindow {
-    pub(crate) day: BusinessDay,
-    pub(crate) lookback_days: u32,
-    pub(crate) timezone: Tz,
-}
-
-/// Seals a clean day (or key range of it, `part`) from the segments its comparison spooled.
-/// Returns whether this call sealed it (a day sealed once keeps its first seal).
-pub(crate) async fn seal_day(
-    store: &Store,
-    run_id: RunId,
-    check: &IntegritySpec,
-    partition: &str,
-    part: SealPart,
-    (digest, rows): (&str, u64),
-    mut spool: SealSpool,
-) -> Result<bool> {
-    let segments = spool.drain()?;
-    store
-        .seal(run_id, &check.name, partition, part, digest, rows, segments)
-        .await
-}
-
-/// The key of a row as a seal keeps and reports it: a JSON object of the key columns, the
-/// sensitive ones masked.
-pub(crate) fn shown_key_json(check: &IntegritySpec, key: &[Value]) -> String {
-    // Written straight into one buffer (it runs for every row of a sealed day): the same text
-    // serde_json gives for the object of shown values, without building the object.
-    let sensitive = &check.sensitive_columns;
-    let mut out = Vec::with_capacity(16 * key.len() + 2);
-    out.push(b'{');
-    for (i, (name, value)) in check.key.iter().zip(key).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        json_string(&mut out, name);
-        out.push(b':');
-        match value.canonical_text() {
-            None => out.extend_from_slice(b"null"),
-            Some(text) if sensitive.columns().iter().any(|c| c == name) => {
-                json_string(&mut out, &sensitive.show(name, &text));
-            }
-            Some(text) => json_string(&mut out, &mask_card_numbers(&text)),
-        }
-    }
-    out.push(b'}');
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// `text` as a JSON string, escaped as serde_json escapes it.
-fn json_string(out: &mut Vec<u8>, text: &str) {
-    // Writing a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text);
-}
-
-/// Compares one side pair of a sealed day again (its rows in `range`, when given), with the
-/// segment work that checks them against a seal.
-pub(crate) trait Compare:
-    AsyncFn(BusinessDay, SegmentWork<'_>, Option<&KeyRange>) -> Result<Comparison>
-{
-}
-impl<F: AsyncFn(BusinessDay, SegmentWork<'_>, Option<&KeyRange>) -> Result<Comparison>> Compare
-    for F
-{
-}
+use crate::store::{DayVerification, Seal, Store};
 
 /// Re-verifies the check's sealed days in the look-back window before `day`: each is compared
 /// again, against its seal's segments as it streams, and every row that changed, appeared or
@@ -104,10 +37,10 @@ pub(crate) async fn verify_sealed_days(
     run_id: RunId,
     check: &IntegritySpec,
     window: SealWindow,
-    compare: impl Compare,
+    inputs: IntegrityInputs<'_>,
 ) -> Result<()> {
     for seal in window_seals(store, check, window).await? {
-        if let Some(verified) = verify_day(store, check, &seal, window, None, &compare).await? {
+        if let Some(verified) = verify_day(store, check, &seal, window, None, inputs).await? {
             record_verification(store, run_id, check, &seal, &verified.found).await?;
         }
     }
@@ -122,11 +55,11 @@ pub(crate) async fn verify_shard_of_sealed_days(
     check: &IntegritySpec,
     window: SealWindow,
     shard: Shard,
-    compare: impl Compare,
+    inputs: IntegrityInputs<'_>,
 ) -> Result<Vec<DayVerification>> {
     let mut verified = Vec::new();
     for seal in window_seals(store, check, window).await? {
-        verified.extend(verify_day(store, check, &seal, window, Some(shard), &compare).await?);
+        verified.extend(verify_day(store, check, &seal, window, Some(shard), inputs).await?);
     }
     Ok(verified)
 }
@@ -211,7 +144,7 @@ async fn verify_day(
     seal: &Seal,
     window: SealWindow,
     shard: Option<Shard>,
-    compare: &impl Compare,
+    inputs: IntegrityInputs<'_>,
 ) -> Result<Option<DayVerification>> {
     let Ok(date) = NaiveDate::parse_from_str(&seal.partition, "%Y-%m-%d") else {
         return Ok(None);
@@ -221,7 +154,7 @@ async fn verify_day(
         if shard.is_some_and(|s| s.index != 0) {
             return Ok(None);
         }
-        let found = verify_part(store, check, seal, sealed_day, None, compare).await?;
+        let found = verify_part(store, check, seal, sealed_day, None, inputs).await?;
         return Ok(found.map(|found| DayVerification {
             partition: seal.partition.clone(),
             whole: true,
@@ -260,7 +193,7 @@ async fn verify_day(
                     seal.partition
                 ))
             })?;
-        match verify_part(store, check, &part, sealed_day, Some(&range), compare).await? {
+        match verify_part(store, check, &part, sealed_day, Some(&range), inputs).await? {
             Some(part_found) => found.extend(part_found),
             None => return Ok(None),
         }
@@ -281,12 +214,20 @@ async fn verify_part(
     seal: &Seal,
     sealed_day: BusinessDay,
     range: Option<&KeyRange>,
-    compare: &impl Compare,
+    inputs: IntegrityInputs<'_>,
 ) -> Result<Option<Vec<Discrepancy>>> {
     let shown = |key: &[Value]| shown_key_json(check, key);
     let segments = store.seal_segments(&check.name, &seal.stored_as).await?;
     let index = SealedIndex::new(segments.iter().map(|(_, head)| head.clone()));
-    let compared = compare(sealed_day, SegmentWork::Verify(&shown, &index), range).await;
+    let work = SegmentWork::Verify(&shown, &index);
+    let (compared, _) = Box::pin(crate::integrity::check::compare(
+        check,
+        inputs,
+        sealed_day,
+        Some(work),
+        range,
+    ))
+    .await;
     let mut comparison = match compared {
         Ok(c) => c,
         Err(e) => {
@@ -311,7 +252,7 @@ async fn verify_part(
                     sealed.note_changes(side, outcome, &mut notes).await?;
                 }
             }
-            Ok(Some(notes.discrepancies(check, seal)))
+            notes.discrepancies(check, seal).map(Some)
         }
         _ => Err(Error::internal(
             "a sealed day was compared without its seal's segments",
@@ -426,8 +367,10 @@ impl Notes {
         self.texts.entry(key_json).or_default().push(text);
     }
 
-    fn discrepancies(mut self, check: &IntegritySpec, seal: &Seal) -> Vec<Discrepancy> {
-        self.order
+    fn discrepancies(mut self, check: &IntegritySpec, seal: &Seal) -> Result<Vec<Discrepancy>> {
+        let partition = Partition::parse(&seal.partition)?;
+        Ok(self
+            .order
             .into_iter()
             .filter_map(|key_json| self.texts.remove(&key_json).map(|what| (key_json, what)))
             .map(|(key_json, what)| {
@@ -435,22 +378,26 @@ impl Notes {
                     serde_json::from_str(&key_json).unwrap_or_default();
                 Discrepancy {
                     check: check.name.clone(),
-                    partition: seal.partition.clone(),
+                    partition,
                     kind: Kind::ClosedPeriodModified,
-                    key: key
-                        .into_iter()
-                        .map(|(k, v)| (k, v.as_str().map(str::to_string)))
-                        .collect(),
+                    // The key as the seal shows it, masked when it was sealed.
+                    key: ShownKey {
+                        columns: key
+                            .into_iter()
+                            .map(|(k, v)| (k, v.as_str().map(Shown::masked)))
+                            .collect(),
+                        digest: None,
+                    },
                     columns: Vec::new(),
                     values: Vec::new(),
-                    detail: Some(format!(
+                    detail: Some(Shown::masked(&format!(
                         "{} since the day was sealed by run {}",
                         what.join("; "),
                         seal.sealed_run_id
-                    )),
+                    ))),
                     at_stake: None,
                 }
             })
-            .collect()
+            .collect())
     }
 }

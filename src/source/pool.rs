@@ -1,0 +1,60 @@
+//! The run's sources, each opened once on first use and shared by every check that reads it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+
+use super::{Source, SourceSpec};
+use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
+
+/// Sources opened once each, on first use; one that fails to open is tried again next time.
+pub struct SourcePool<'c> {
+    specs: &'c BTreeMap<String, SourceSpec>,
+    open: Mutex<HashMap<String, Arc<Source>>>,
+}
+
+impl<'c> SourcePool<'c> {
+    /// A pool over the configured sources; nothing is opened yet.
+    pub fn new(specs: &'c BTreeMap<String, SourceSpec>) -> SourcePool<'c> {
+        SourcePool {
+            specs,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The source named `name`, opened now unless it is open already.
+    pub async fn get(&self, name: &str) -> Result<Arc<Source>> {
+        let mut open = self.open.lock().await;
+        if let Some(source) = open.get(name) {
+            return Ok(source.clone());
+        }
+        let spec = self
+            .specs
+            .get(name)
+            .ok_or_else(|| Error::bad_input(format!("source {name} is not configured")))?;
+        let source = Arc::new(Source::connect(spec).await?);
+        open.insert(name.to_string(), source.clone());
+        Ok(source)
+    }
+
+    /// How syncs reading every source of `names` are retried: the tightest of their policies
+    /// (the default when one is not configured).
+    pub fn policy(&self, names: &[&str]) -> RetryPolicy {
+        let mut policies = names.iter().map(|n| self.specs.get(*n).map(|s| s.retry));
+        let Some(Some(first)) = policies.next() else {
+            return RetryPolicy::default();
+        };
+        policies
+            .try_fold(first, |tight, p| p.map(|p| tight.tighter(p)))
+            .unwrap_or_default()
+    }
+
+    /// Closes every source opened.
+    pub async fn close(&self) {
+        for source in self.open.lock().await.values() {
+            source.close().await;
+        }
+    }
+}
