@@ -12,7 +12,7 @@ use crate::money::{Currency, MoneyError, parse_major, parse_major_grouped};
 
 /// Where a format's rows are in its file: the delimiter, the text encoding, the line of the
 /// header and the footer lines after the data. The built-in formats use [`Layout::csv`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub(crate) delimiter: u8,
     /// Decoded to UTF-8 before parsing unless it is UTF-8 (a BOM overrides it, as in browsers).

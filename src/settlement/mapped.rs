@@ -170,20 +170,14 @@ fn default_time_zone() -> String {
     "UTC".to_owned()
 }
 
-impl MappedFormat {
-    /// Checks the mapping on its own (zone, formats, separators, required choices), so a bad
-    /// configuration is refused before any file is read.
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        Plan::new(self).map(|_| ())
-    }
-}
-
-/// A validated [`MappedFormat`] with its lookups prepared.
-pub(crate) struct Plan<'f> {
-    format: &'f MappedFormat,
-    delimiter: u8,
+/// A [`MappedFormat`] checked on its own (zone, formats, separators, required choices) and with
+/// its layout and lookups prepared, once, when the configuration is read: a report is only ever
+/// parsed with a mapping that works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    format: MappedFormat,
+    layout: Layout,
     thousands: Option<char>,
-    encoding: &'static Encoding,
     zone: Zone,
     fixed_currency: Option<Currency>,
     kinds: HashMap<String, Kind>,
@@ -204,8 +198,9 @@ fn check_strftime(field: &str, format: &str) -> Result<(), String> {
     Ok(())
 }
 
-impl<'f> Plan<'f> {
-    pub(crate) fn new(format: &'f MappedFormat) -> Result<Plan<'f>, String> {
+impl Plan {
+    /// `Err` says what in the mapping cannot work.
+    pub(crate) fn new(format: MappedFormat) -> Result<Plan, String> {
         if format.name.trim().is_empty() {
             return Err("`name` must not be empty".to_owned());
         }
@@ -321,11 +316,28 @@ impl<'f> Plan<'f> {
                 (debit, credit)
             }
         };
+        let header = if format.find_header {
+            HeaderAt::Detect {
+                names: column_names(&format),
+                within: FIND_HEADER_WITHIN,
+            }
+        } else {
+            HeaderAt::Line(format.skip_lines.saturating_add(1))
+        };
+        let layout = Layout {
+            delimiter,
+            encoding,
+            header,
+            footer_starts_with: format
+                .footer_starts_with
+                .iter()
+                .map(|prefix| prefix.trim().to_lowercase())
+                .collect(),
+        };
         Ok(Plan {
             format,
-            delimiter,
+            layout,
             thousands,
-            encoding,
             zone,
             fixed_currency,
             kinds,
@@ -335,64 +347,51 @@ impl<'f> Plan<'f> {
     }
 
     /// Where the rows are in the file: delimiter, encoding, header line, footer.
-    pub(crate) fn layout(&self) -> Layout {
-        let format = self.format;
-        let header = if format.find_header {
-            HeaderAt::Detect {
-                names: self.column_names(),
-                within: FIND_HEADER_WITHIN,
-            }
-        } else {
-            HeaderAt::Line(format.skip_lines.saturating_add(1))
-        };
-        Layout {
-            delimiter: self.delimiter,
-            encoding: self.encoding,
-            header,
-            footer_starts_with: format
-                .footer_starts_with
-                .iter()
-                .map(|prefix| prefix.trim().to_lowercase())
-                .collect(),
-        }
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
     }
 
-    /// Every header name the mapping uses.
-    fn column_names(&self) -> Vec<String> {
-        let c = &self.format.columns;
-        let mut names = vec![c.record_id.clone(), c.created_at.clone()];
-        names.extend(
-            [
-                &c.kind,
-                &c.gross,
-                &c.fee,
-                &c.net,
-                &c.currency,
-                &c.available_at,
-                &c.payout_id,
-                &c.reference,
-            ]
-            .into_iter()
-            .flatten()
-            .cloned(),
-        );
-        match &self.format.amounts {
-            AmountSigns::Signed => {}
-            AmountSigns::DebitCredit {
-                indicator_column, ..
-            } => names.push(indicator_column.clone()),
-            AmountSigns::TwoColumns {
-                debit_column,
-                credit_column,
-                ..
-            } => names.extend([debit_column.clone(), credit_column.clone()]),
-        }
-        names
+    /// The records' `processor`.
+    pub(crate) fn name(&self) -> &str {
+        &self.format.name
     }
 }
 
+/// Every header name the mapping uses.
+fn column_names(format: &MappedFormat) -> Vec<String> {
+    let c = &format.columns;
+    let mut names = vec![c.record_id.clone(), c.created_at.clone()];
+    names.extend(
+        [
+            &c.kind,
+            &c.gross,
+            &c.fee,
+            &c.net,
+            &c.currency,
+            &c.available_at,
+            &c.payout_id,
+            &c.reference,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned(),
+    );
+    match &format.amounts {
+        AmountSigns::Signed => {}
+        AmountSigns::DebitCredit {
+            indicator_column, ..
+        } => names.push(indicator_column.clone()),
+        AmountSigns::TwoColumns {
+            debit_column,
+            credit_column,
+            ..
+        } => names.extend([debit_column.clone(), credit_column.clone()]),
+    }
+    names
+}
+
 pub(crate) struct Parser<'p> {
-    plan: &'p Plan<'p>,
+    plan: &'p Plan,
     id: Col,
     created: Col,
     kind: Option<Col>,
@@ -409,7 +408,7 @@ pub(crate) struct Parser<'p> {
 }
 
 impl<'p> Parser<'p> {
-    pub(crate) fn new(plan: &'p Plan<'p>, columns: &mut Columns<'_>) -> Parser<'p> {
+    pub(crate) fn new(plan: &'p Plan, columns: &mut Columns<'_>) -> Parser<'p> {
         let names = &plan.format.columns;
         let id = columns.required(&names.record_id);
         let created = columns.required(&names.created_at);
@@ -492,7 +491,7 @@ impl Parser<'_> {
         col: Option<&Col>,
         currency: Currency,
     ) -> Result<Option<i64>, String> {
-        let format = self.plan.format;
+        let format = &self.plan.format;
         row.optional_grouped_amount(col, currency, format.decimal_separator, self.plan.thousands)
     }
 
@@ -676,6 +675,16 @@ credit_values = ["H"]
 "Auszahlung" = "payout"
 "#;
 
+    /// The mapping as the configuration builds it: checked once, then parsed with.
+    fn mapped(format: MappedFormat) -> Format {
+        Format::Mapped(Box::new(Plan::new(format).expect("a valid mapping")))
+    }
+
+    /// [`Plan::new`]'s verdict alone.
+    fn validate(format: &MappedFormat) -> Result<(), String> {
+        Plan::new(format.clone()).map(|_| ())
+    }
+
     fn german() -> MappedFormat {
         toml::from_str(GERMAN).expect("mapping deserializes")
     }
@@ -725,8 +734,8 @@ credit_values = ["H"]
             }
         );
         assert_eq!(format.kinds.get("Rückbuchung"), Some(&Kind::Dispute));
-        assert_eq!(format.validate(), Ok(()));
-        assert_eq!(Format::Mapped(Box::new(format)).processor(), "acmepay");
+        assert_eq!(validate(&format), Ok(()));
+        assert_eq!(mapped(format).processor(), "acmepay");
 
         let minimal: MappedFormat = toml::from_str(
             r#"
@@ -744,7 +753,7 @@ net = "amount"
         assert_eq!(minimal.delimiter, ',');
         assert_eq!(minimal.time_zone, "UTC");
         assert_eq!(minimal.amounts, AmountSigns::Signed);
-        assert_eq!(minimal.validate(), Ok(()));
+        assert_eq!(validate(&minimal), Ok(()));
 
         let typo = toml::from_str::<MappedFormat>(
             "name = \"x\"\ndatetime_format = \"%Y\"\ncolour = 1\n[columns]\nrecord_id = \"a\"\ncreated_at = \"b\"\n",
@@ -773,7 +782,7 @@ net = "amount"
             T-12;31.03.2024 02:30:00;Zahlung;5,00;0;EUR;H;;;\r\n\
             T-13;01.03.2024 10:00:00;Zahlung;5,000;0;KWD;H;;;\r\n\
             ;;;;;;;;;\r\n";
-        let outcome = parse_both_ways(&Format::Mapped(Box::new(german())), "acme.csv", text);
+        let outcome = parse_both_ways(&mapped(german()), "acme.csv", text);
         assert_eq!(
             outcome.records,
             vec![
@@ -916,7 +925,7 @@ SALE = "charge"
             -2.00,,-2.00,,2024-03-01T11:00:00+0000,r2\n\
             9.00,-0.30,10.00,sale,2024-03-01T10:00:00+0100,r3\n\
             ,-0.30,,sale,2024-03-01T10:00:00+0100,r4\n";
-        let outcome = parse(&Format::Mapped(Box::new(format)), "acme.csv", text);
+        let outcome = parse(&mapped(format), "acme.csv", text);
         let e = |id, kind, gross, fee, created, line| Expect {
             id,
             kind,
@@ -1025,26 +1034,17 @@ SALE = "charge"
                 "`kinds` maps `a` to both charge and refund (keys ignore case)",
             ),
         ];
+        // Refused when the configuration is read: no `Format` holds it, no report is read with it.
         for (format, reason) in cases {
-            assert_eq!(format.validate(), Err(reason.to_owned()));
-            let err = parse_report(&Format::Mapped(Box::new(format)), "m.csv", "x\n".as_bytes())
-                .expect_err("invalid mapping");
-            assert_eq!(
-                err.to_string(),
-                format!("m.csv: invalid mapped format `acmepay`: {reason}")
-            );
+            assert_eq!(validate(&format), Err(reason.to_owned()));
         }
     }
 
     #[test]
     fn mapped_columns_must_exist() {
         let text = "Transaktions-ID;Datum;Betrag;Währung\n";
-        let err = parse_report(
-            &Format::Mapped(Box::new(german())),
-            "acme.csv",
-            text.as_bytes(),
-        )
-        .expect_err("missing columns");
+        let err = parse_report(&mapped(german()), "acme.csv", text.as_bytes())
+            .expect_err("missing columns");
         match err {
             ReportError::MissingColumns {
                 missing, format, ..
@@ -1077,8 +1077,8 @@ SALE = "charge"
         table.insert("name".into(), "bank_statement".into());
         let format: MappedFormat = table.try_into().expect("the example deserializes");
         let file: &[u8] = include_bytes!("../../tests/fixtures/bank/statement-2026-12-01.csv");
-        let outcome = parse_report(&Format::Mapped(Box::new(format)), "statement.csv", file)
-            .expect("the export parses");
+        let outcome =
+            parse_report(&mapped(format), "statement.csv", file).expect("the export parses");
         let line = |line, id: &str, gross, created: &str, available: &str, reference: &str| {
             SettlementRecord {
                 processor: "bank_statement".to_string().into(),
@@ -1176,7 +1176,7 @@ credit_column = "Haben"
     }
 
     fn read(format: MappedFormat, text: &[u8]) -> Result<ParseOutcome, ReportError> {
-        parse_report(&Format::Mapped(Box::new(format)), "b.csv", text)
+        parse_report(&mapped(format), "b.csv", text)
     }
 
     /// (line, record id, gross) of each record and (line, reason) of each quarantined line.
@@ -1365,12 +1365,12 @@ z;01.12.2026;;3,00
             ),
         ];
         for (extra, reason) in cases {
-            assert_eq!(bank(extra).validate(), Err(reason.to_owned()), "{extra}");
+            assert_eq!(validate(&bank(extra)), Err(reason.to_owned()), "{extra}");
         }
         let mut with_gross = bank("");
         with_gross.columns.gross = Some("Betrag".into());
         assert_eq!(
-            with_gross.validate(),
+            validate(&with_gross),
             Err("with `amounts.style = \"two_columns\"` the gross amount is in the debit and credit columns: leave out `columns.gross` and `columns.net`".to_owned())
         );
     }

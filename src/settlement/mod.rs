@@ -34,7 +34,6 @@ use std::io::Read;
 use csv_rows::{Layout, Row, drive};
 
 pub(crate) use id::Id;
-pub(crate) use mapped::MappedFormat;
 pub(crate) use record::{Kind, SettlementRecord, SourceLine};
 
 /// The layout of a settlement report, with the options the processor offers for it.
@@ -46,8 +45,8 @@ pub enum Format {
     Braintree(braintree::Options),
     /// Adyen "Settlement details report".
     Adyen(adyen::Options),
-    /// Any CSV described by a [`MappedFormat`].
-    Mapped(Box<MappedFormat>),
+    /// Any CSV described by a [`mapped::MappedFormat`], as its checked [`mapped::Plan`].
+    Mapped(Box<mapped::Plan>),
 }
 
 impl Format {
@@ -62,62 +61,13 @@ impl Format {
         }
     }
 
-    /// A built-in format with the options written for it (a `[settlement.format_options]`
-    /// table); `Err` names what is wrong with them. `None` when `name` is not built in.
-    pub(crate) fn builtin_with(
-        name: &str,
-        options: &toml::Table,
-    ) -> Option<Result<Format, String>> {
-        fn read<T: serde::de::DeserializeOwned>(table: &toml::Table) -> Result<T, String> {
-            T::deserialize(toml::Value::Table(table.clone()))
-                .map_err(|e| e.message().trim_end().to_owned())
-        }
-        Some(match Format::builtin(name)? {
-            Format::Stripe(_) => read::<stripe::Options>(options)
-                .and_then(|o| o.validate().map(|()| Format::Stripe(o))),
-            Format::Braintree(_) => read::<braintree::Options>(options)
-                .and_then(|o| o.validate().map(|()| Format::Braintree(o))),
-            Format::Adyen(_) => read::<adyen::Options>(options).map(Format::Adyen),
-            Format::Mapped(_) => return None,
-        })
-    }
-
-    /// The options that differ from the defaults, as a TOML inline table (for `config check`).
-    pub(crate) fn options_line(&self) -> Option<String> {
-        match self {
-            Format::Stripe(options) if *options != stripe::Options::default() => Some(format!(
-                "{{ timezone = {:?}, decimal_separator = \"{}\", report_type = \"{}\" }}",
-                options.timezone,
-                options.decimal_separator,
-                options.report_type.as_str()
-            )),
-            Format::Braintree(options) if *options != braintree::Options::default() => {
-                let currencies: Vec<String> = options
-                    .currencies
-                    .iter()
-                    .map(|(account, code)| format!("{account:?} = {code:?}"))
-                    .collect();
-                Some(format!(
-                    "{{ report_type = \"settlement_batch_summary\", currencies = {{ {} }}{} }}",
-                    currencies.join(", "),
-                    options
-                        .group_by_custom_field
-                        .as_ref()
-                        .map(|field| format!(", group_by_custom_field = {field:?}"))
-                        .unwrap_or_default()
-                ))
-            }
-            _ => None,
-        }
-    }
-
     /// The `processor` value of the records this format produces.
     pub(crate) fn processor(&self) -> &str {
         match self {
             Format::Stripe(_) => stripe::PROCESSOR,
             Format::Braintree(_) => braintree::PROCESSOR,
             Format::Adyen(_) => adyen::PROCESSOR,
-            Format::Mapped(mapped) => &mapped.name,
+            Format::Mapped(plan) => plan.name(),
         }
     }
 
@@ -175,12 +125,6 @@ pub enum ReportError {
     HeaderNotFound { path: String, looked_for: String },
     #[error("{path}: the header line is not UTF-8 text; is this a CSV file?")]
     HeaderNotText { path: String },
-    #[error("{path}: invalid mapped format `{name}`: {reason}")]
-    InvalidFormat {
-        path: String,
-        name: String,
-        reason: String,
-    },
     #[error("{path}: cannot read the report: {source}")]
     Read {
         path: String,
@@ -214,17 +158,9 @@ pub fn parse_report(
         Format::Adyen(options) => drive(path, reader, &Layout::csv(b','), "Adyen", |columns| {
             adyen::Parser::new(columns, options)
         }),
-        Format::Mapped(mapped) => {
-            let invalid = |reason: String| ReportError::InvalidFormat {
-                path: path.to_owned(),
-                name: mapped.name.clone(),
-                reason,
-            };
-            let plan = mapped::Plan::new(mapped).map_err(invalid)?;
-            drive(path, reader, &plan.layout(), &mapped.name, |columns| {
-                mapped::Parser::new(&plan, columns)
-            })
-        }
+        Format::Mapped(plan) => drive(path, reader, plan.layout(), plan.name(), |columns| {
+            mapped::Parser::new(plan, columns)
+        }),
     }
 }
 
@@ -307,7 +243,7 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
-    use super::mapped::{AmountSigns, MappedColumns};
+    use super::mapped::{AmountSigns, MappedColumns, MappedFormat};
     use super::test_support::*;
     use super::*;
 
@@ -404,86 +340,6 @@ mod tests {
     }
 
     #[test]
-    fn builtin_format_options() {
-        let table = |text: &str| -> toml::Table { toml::from_str(text).expect("toml") };
-        let stripe = Format::builtin_with(
-            "stripe",
-            &table(
-                "report_type = \"payout_reconciliation\"\ntimezone = \"Europe/Berlin\"\ndecimal_separator = \",\"",
-            ),
-        );
-        let Some(Ok(format)) = stripe else {
-            panic!("{stripe:?}")
-        };
-        assert!(format.spans_days());
-        assert_eq!(
-            format.options_line().as_deref(),
-            Some(
-                "{ timezone = \"Europe/Berlin\", decimal_separator = \",\", report_type = \"payout_reconciliation\" }"
-            )
-        );
-        assert!(!Format::Stripe(Default::default()).spans_days());
-        let err = |name: &str, text: &str| match Format::builtin_with(name, &table(text)) {
-            Some(Err(message)) => message,
-            other => panic!("{other:?}"),
-        };
-        let versioned = Format::builtin_with(
-            "stripe",
-            &table("report_type = \"payout_reconciliation.itemized.5\""),
-        );
-        assert!(
-            matches!(versioned, Some(Ok(ref f)) if f.spans_days()),
-            "{versioned:?}"
-        );
-        assert!(
-            err("stripe", "report_type = \"ending_balance_reconciliation.itemized.4\"")
-                .starts_with("\"ending_balance_reconciliation.itemized.4\" is not an itemized report this format reads")
-        );
-        assert!(Format::Adyen(Default::default()).spans_days());
-        assert_eq!(
-            err("stripe", "decimal_separator = \";\""),
-            "decimal_separator: ';' is not one Stripe offers (\".\" or \",\")"
-        );
-        assert_eq!(
-            err("stripe", "timezone = \"Mars/Olympus\""),
-            "timezone: \"Mars/Olympus\" is not a time zone (an IANA name such as \"America/New_York\")"
-        );
-        let summary = Format::builtin_with(
-            "braintree",
-            &table(
-                "report_type = \"settlement_batch_summary\"\ncurrencies = { acme_usd = \"USD\" }",
-            ),
-        );
-        let Some(Ok(summary)) = summary else {
-            panic!("{summary:?}")
-        };
-        assert_eq!(
-            summary.options_line().as_deref(),
-            Some(
-                "{ report_type = \"settlement_batch_summary\", currencies = { \"acme_usd\" = \"USD\" } }"
-            )
-        );
-        assert_eq!(
-            err("braintree", "report_type = \"settlement_batch_summary\""),
-            "currencies: the settlement batch summary does not name its currency; map each merchant account to its currency code"
-        );
-        assert_eq!(
-            err(
-                "braintree",
-                "report_type = \"settlement_batch_summary\"\ncurrencies = { a = \"EUX\" }"
-            ),
-            "currencies.a: \"EUX\" is not an ISO 4217 currency code"
-        );
-        assert_eq!(
-            err("braintree", "currencies = { a = \"EUR\" }"),
-            "currencies and group_by_custom_field are options of report_type = \"settlement_batch_summary\""
-        );
-        assert!(err("adyen", "timezone = \"CET\"").starts_with("unknown field `timezone`"));
-        assert!(err("braintree", "x = 1").starts_with("unknown field `x`"));
-        assert_eq!(Format::builtin_with("acme", &table("")), None);
-    }
-
-    #[test]
     fn header_only_file_is_empty_outcome() {
         let text =
             "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category\r\n";
@@ -560,7 +416,9 @@ mod tests {
                 "p1,2024-03-01 10:00:00,CET,Settled,EUR,,10.00,EUR,,9.70,0.30,,,",
             ),
             (
-                Format::Mapped(Box::new(mapped)),
+                Format::Mapped(Box::new(
+                    mapped::Plan::new(mapped).expect("a valid mapping"),
+                )),
                 "id,at,kind,gross,fee,cur,dc",
                 "id1,01/03/2024 10:00,sale,\"10,00\",\"-0,30\",EUR,C",
             ),
