@@ -4,11 +4,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
+use crate::settlement::Format;
 use crate::settlement::fetch::{AdyenDownload, ReportLocation, SftpPickup, StripeApi};
-use crate::settlement::mapped::{MappedFormat, Plan};
 use crate::settlement::matching::{MatchOn, MatchRules};
+use crate::settlement::report::mapped::{MappedFormat, Plan};
+use crate::settlement::report::{adyen, braintree, stripe};
 use crate::settlement::spec::{AmountUnit, LedgerSpec, SettlementSpec};
-use crate::settlement::{Format, adyen, braintree, stripe};
 use crate::source::ident;
 
 /// One `[[settlement]]` section as written.

@@ -29,9 +29,10 @@
 
 use serde::Deserialize;
 
+use super::RowParser;
 use super::csv_rows::{Col, Columns, Row, ascii_lowercase};
 use super::zone::Zone;
-use super::{Id, Kind, RowParser, SettlementRecord};
+use crate::settlement::{Id, Kind, SettlementRecord};
 
 pub(crate) const PROCESSOR: &str = "stripe";
 

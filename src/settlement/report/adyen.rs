@@ -22,7 +22,8 @@
 //! currency and amount, which is what the ledger booked: when the two currencies are the same,
 //! the record is `gross, fee, net` as written (and the file's net must equal gross − fee); when
 //! they differ, the record is the gross in its currency and the fee and net as settled are kept
-//! in [`super::record::Links::settled_as`] and shown with any finding (see [`super::record`]).
+//! in [`crate::settlement::record::Links::settled_as`] and shown with any finding (see
+//! [`crate::settlement::record`]).
 //! Lines without a gross (fees, payouts, corrections) are in the net currency, gross = net + fee.
 //!
 //! # Which id a line carries
@@ -31,12 +32,13 @@
 //!   Its `Modification Reference` is the capture's own reference: a payment captured in parts
 //!   has one `Settled` line per capture, all with the payment's PSP reference and each with its
 //!   capture's reference, and matching pairs their total with the one ledger row of the payment
-//!   (a finance ledger books the payment once; see [`super::matching`]).
+//!   (a finance ledger books the payment once; see [`crate::settlement::matching`]).
 //! - A modification line (`Refunded`, `Chargeback`, `ChargebackReversed`, `SecondChargeback`,
 //!   `RefundedReversed`…) is keyed by its own `Modification Reference` — the PSP reference Adyen
 //!   returned for the refund request, which is what a ledger stores for the refund — and tied to
-//!   the payment it modifies by its `Psp Reference` ([`super::record::Links::payment`]). Its
-//!   merchant reference is the `Modification Merchant Reference` where given, else the payment's.
+//!   the payment it modifies by its `Psp Reference`
+//!   ([`crate::settlement::record::Links::payment`]). Its merchant reference is the
+//!   `Modification Merchant Reference` where given, else the payment's.
 //! - A line with no PSP reference (`Fee`, `MerchantPayout`, `Balancetransfer`,
 //!   `InvoiceDeduction`, `DepositCorrection`…) belongs to the batch, not to a payment. Its id is
 //!   stable across downloads of the same batch: `<Merchant Account>/<batch>/<Type>/<Modification
@@ -51,11 +53,12 @@
 
 use serde::Deserialize;
 
+use super::RowParser;
 use super::csv_rows::{Col, Columns, Row, ascii_lowercase, sum_minor};
-use super::record::{Links, SettledAs};
 use super::zone::Zone;
-use super::{Id, Kind, RowParser, SettlementRecord};
 use crate::money::Currency;
+use crate::settlement::record::{Links, SettledAs};
+use crate::settlement::{Id, Kind, SettlementRecord};
 
 pub(crate) const PROCESSOR: &str = "adyen";
 

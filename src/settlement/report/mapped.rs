@@ -36,7 +36,7 @@
 //! "Erstattung" = "refund"
 //! ```
 //!
-//! Amounts follow the crate's sign convention once read (see [`super::record`]): with
+//! Amounts follow the crate's sign convention once read (see [`crate::settlement::record`]): with
 //! `style = "signed"` the file's gross and net are taken as signed; with `debit_credit` the
 //! magnitudes are negated on debit rows (a negative magnitude is quarantined). The fee is
 //! positive when the processor took money, unless `fees_are_negative`. Every column the mapping
@@ -49,10 +49,11 @@ use serde::Deserialize;
 
 use encoding_rs::Encoding;
 
+use super::RowParser;
 use super::csv_rows::{Col, Columns, HeaderAt, Layout, Row, date_reason};
 use super::zone::{Zone, parse_timestamp_with};
-use super::{Id, Kind, RowParser, SettlementRecord};
 use crate::money::{self, Currency};
+use crate::settlement::{Id, Kind, SettlementRecord};
 
 /// How a generic settlement CSV maps onto the canonical record.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -1072,11 +1073,11 @@ SALE = "charge"
     fn bank_statement_example_reads_the_bank_export() {
         // recon.toml names the mapping by its table, `[formats.bank_statement]`
         let mut table: toml::Table =
-            toml::from_str(include_str!("../../config/formats/bank-statement.toml"))
+            toml::from_str(include_str!("../../../config/formats/bank-statement.toml"))
                 .expect("the example is TOML");
         table.insert("name".into(), "bank_statement".into());
         let format: MappedFormat = table.try_into().expect("the example deserializes");
-        let file: &[u8] = include_bytes!("../../tests/fixtures/bank/statement-2026-12-01.csv");
+        let file: &[u8] = include_bytes!("../../../tests/fixtures/bank/statement-2026-12-01.csv");
         let outcome =
             parse_report(&mapped(format), "statement.csv", file).expect("the export parses");
         let line = |line, id: &str, gross, created: &str, available: &str, reference: &str| {
