@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{EnumValueParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::Exit;
+use crate::integrity::Strategy;
 use crate::shard::Shard;
 
 #[derive(Debug, Parser)]
@@ -246,8 +248,9 @@ pub struct DiffArgs {
     /// How differing rows are found: stream (read every row; lightest on the databases) or
     /// bisect (PostgreSQL and MySQL/MariaDB hash their own rows; only digests and differing
     /// rows cross the network).
-    #[arg(long, value_enum, default_value = "stream")]
-    pub(crate) strategy: crate::integrity::Strategy,
+    #[arg(long, default_value = "stream",
+          value_parser = EnumValueParser::<StrategyArg>::new().map(Strategy::from))]
+    pub(crate) strategy: Strategy,
     /// A timestamp column that ages rows: rows younger than --settle-secs on either side are
     /// in flight and not compared, and each difference is read again before it is printed.
     #[arg(long)]
@@ -258,6 +261,25 @@ pub struct DiffArgs {
     /// How long to wait before reading the differing rows again.
     #[arg(long, default_value_t = 5, requires = "settle_column")]
     pub(crate) recheck_after_secs: u64,
+}
+
+/// `--strategy`'s values as the command line offers them; [`Strategy`] is the domain's own.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StrategyArg {
+    /// Stream every row of both sides in key order and merge-join them.
+    Stream,
+    /// Compare segment digests computed in both databases (PostgreSQL, MySQL/MariaDB) and
+    /// narrow only the differing segments.
+    Bisect,
+}
+
+impl From<StrategyArg> for Strategy {
+    fn from(arg: StrategyArg) -> Strategy {
+        match arg {
+            StrategyArg::Stream => Strategy::Stream,
+            StrategyArg::Bisect => Strategy::Bisect,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

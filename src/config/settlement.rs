@@ -4,10 +4,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
+use crate::settlement::Format;
 use crate::settlement::fetch::{AdyenDownload, ReportLocation, SftpPickup, StripeApi};
 use crate::settlement::matching::{MatchOn, MatchRules};
+use crate::settlement::report::mapped::{MappedFormat, Plan};
+use crate::settlement::report::{adyen, braintree, stripe};
 use crate::settlement::spec::{AmountUnit, LedgerSpec, SettlementSpec};
-use crate::settlement::{Format, MappedFormat};
 use crate::source::ident;
 
 /// One `[[settlement]]` section as written.
@@ -68,9 +70,7 @@ pub(crate) fn describe(check: &SettlementSpec) -> String {
         "\n[[settlement]]\nname = {:?}\nformat = {:?}\n{}{report}ledger = {{ source = {:?}, table = {:?}, id = {:?}, amount = {:?}, currency = {:?}, at = {:?}{}{}{}, amount_unit = {:?} }}\nmatch_on = {:?}\namount_tolerance_minor = {}\ndate_window_days = {}\nsettled_statuses = {:?}\ntiming_window_days = {}\n",
         check.name,
         check.format.processor(),
-        check
-            .format
-            .options_line()
+        options_line(&check.format)
             .map(|line| format!("format_options = {line}\n"))
             .unwrap_or_default(),
         l.source,
@@ -95,6 +95,53 @@ pub(crate) fn describe(check: &SettlementSpec) -> String {
         check.rules.settled_statuses,
         check.rules.timing_window_days,
     )
+}
+
+/// A built-in format with the options written for it (a `[settlement.format_options]`
+/// table); `Err` names what is wrong with them. `None` when `name` is not built in.
+fn builtin_with(name: &str, options: &toml::Table) -> Option<Result<Format, String>> {
+    fn read<T: serde::de::DeserializeOwned>(table: &toml::Table) -> Result<T, String> {
+        T::deserialize(toml::Value::Table(table.clone()))
+            .map_err(|e| e.message().trim_end().to_owned())
+    }
+    Some(match Format::builtin(name)? {
+        Format::Stripe(_) => {
+            read::<stripe::Options>(options).and_then(|o| o.validate().map(|()| Format::Stripe(o)))
+        }
+        Format::Braintree(_) => read::<braintree::Options>(options)
+            .and_then(|o| o.validate().map(|()| Format::Braintree(o))),
+        Format::Adyen(_) => read::<adyen::Options>(options).map(Format::Adyen),
+        Format::Mapped(_) => return None,
+    })
+}
+
+/// The options that differ from the defaults, as a TOML inline table (for `config check`).
+fn options_line(format: &Format) -> Option<String> {
+    match format {
+        Format::Stripe(options) if *options != stripe::Options::default() => Some(format!(
+            "{{ timezone = {:?}, decimal_separator = \"{}\", report_type = \"{}\" }}",
+            options.timezone,
+            options.decimal_separator,
+            options.report_type.as_str()
+        )),
+        Format::Braintree(options) if *options != braintree::Options::default() => {
+            let currencies: Vec<String> = options
+                .currencies
+                .iter()
+                .map(|(account, code)| format!("{account:?} = {code:?}"))
+                .collect();
+            Some(format!(
+                "{{ report_type = \"settlement_batch_summary\", currencies = {{ {} }}{} }}",
+                currencies.join(", "),
+                options
+                    .group_by_custom_field
+                    .as_ref()
+                    .map(|field| format!(", group_by_custom_field = {field:?}"))
+                    .unwrap_or_default()
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// Where the check's reports come from, as `config check` prints it: no secret is in the
@@ -249,10 +296,8 @@ pub(crate) fn validate(
         let format: MappedFormat = table
             .try_into()
             .map_err(|e: toml::de::Error| format!("formats.{name}: {}", e.message().trim_end()))?;
-        format
-            .validate()
-            .map_err(|m| format!("formats.{name}: {m}"))?;
-        mapped.insert(name.clone(), format);
+        let plan = Plan::new(format).map_err(|m| format!("formats.{name}: {m}"))?;
+        mapped.insert(name.clone(), plan);
     }
     let mut out = Vec::new();
     for (i, check) in checks.iter().enumerate() {
@@ -265,7 +310,7 @@ pub(crate) fn validate(
             ));
         }
         let builtin = match &check.format_options {
-            Some(options) => match Format::builtin_with(&check.format, options) {
+            Some(options) => match builtin_with(&check.format, options) {
                 Some(format) => Some(format.map_err(|m| format!("{at}.format_options: {m}"))?),
                 None => {
                     return Err(format!(
@@ -279,7 +324,7 @@ pub(crate) fn validate(
         let format = match builtin {
             Some(format) => format,
             None => match mapped.get(&check.format) {
-                Some(m) => Format::Mapped(Box::new(m.clone())),
+                Some(plan) => Format::Mapped(Box::new(plan.clone())),
                 None => {
                     return Err(format!(
                         "{at}.format: {:?} is neither stripe, braintree, adyen nor a [formats.{}] mapping (mappings: {})",
@@ -376,5 +421,85 @@ mod tests {
             check("acme", "[format_options]\ntimezone = \"UTC\"").unwrap_err(),
             "settlement[0] (\"s\").format_options: options are for the built-in formats (stripe, braintree, adyen); a [formats.acme] mapping has its options in its own table"
         );
+    }
+
+    #[test]
+    fn builtin_format_options() {
+        let table = |text: &str| -> toml::Table { toml::from_str(text).expect("toml") };
+        let stripe = builtin_with(
+            "stripe",
+            &table(
+                "report_type = \"payout_reconciliation\"\ntimezone = \"Europe/Berlin\"\ndecimal_separator = \",\"",
+            ),
+        );
+        let Some(Ok(format)) = stripe else {
+            panic!("{stripe:?}")
+        };
+        assert!(format.spans_days());
+        assert_eq!(
+            options_line(&format).as_deref(),
+            Some(
+                "{ timezone = \"Europe/Berlin\", decimal_separator = \",\", report_type = \"payout_reconciliation\" }"
+            )
+        );
+        assert!(!Format::Stripe(Default::default()).spans_days());
+        let err = |name: &str, text: &str| match builtin_with(name, &table(text)) {
+            Some(Err(message)) => message,
+            other => panic!("{other:?}"),
+        };
+        let versioned = builtin_with(
+            "stripe",
+            &table("report_type = \"payout_reconciliation.itemized.5\""),
+        );
+        assert!(
+            matches!(versioned, Some(Ok(ref f)) if f.spans_days()),
+            "{versioned:?}"
+        );
+        assert!(
+            err("stripe", "report_type = \"ending_balance_reconciliation.itemized.4\"")
+                .starts_with("\"ending_balance_reconciliation.itemized.4\" is not an itemized report this format reads")
+        );
+        assert!(Format::Adyen(Default::default()).spans_days());
+        assert_eq!(
+            err("stripe", "decimal_separator = \";\""),
+            "decimal_separator: ';' is not one Stripe offers (\".\" or \",\")"
+        );
+        assert_eq!(
+            err("stripe", "timezone = \"Mars/Olympus\""),
+            "timezone: \"Mars/Olympus\" is not a time zone (an IANA name such as \"America/New_York\")"
+        );
+        let summary = builtin_with(
+            "braintree",
+            &table(
+                "report_type = \"settlement_batch_summary\"\ncurrencies = { acme_usd = \"USD\" }",
+            ),
+        );
+        let Some(Ok(summary)) = summary else {
+            panic!("{summary:?}")
+        };
+        assert_eq!(
+            options_line(&summary).as_deref(),
+            Some(
+                "{ report_type = \"settlement_batch_summary\", currencies = { \"acme_usd\" = \"USD\" } }"
+            )
+        );
+        assert_eq!(
+            err("braintree", "report_type = \"settlement_batch_summary\""),
+            "currencies: the settlement batch summary does not name its currency; map each merchant account to its currency code"
+        );
+        assert_eq!(
+            err(
+                "braintree",
+                "report_type = \"settlement_batch_summary\"\ncurrencies = { a = \"EUX\" }"
+            ),
+            "currencies.a: \"EUX\" is not an ISO 4217 currency code"
+        );
+        assert_eq!(
+            err("braintree", "currencies = { a = \"EUR\" }"),
+            "currencies and group_by_custom_field are options of report_type = \"settlement_batch_summary\""
+        );
+        assert!(err("adyen", "timezone = \"CET\"").starts_with("unknown field `timezone`"));
+        assert!(err("braintree", "x = 1").starts_with("unknown field `x`"));
+        assert_eq!(builtin_with("acme", &table("")), None);
     }
 }

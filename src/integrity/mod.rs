@@ -39,7 +39,7 @@ pub struct Comparison {
 /// How the rows that differ are found. Streaming asks the least of the databases (they only
 /// read); bisection asks the least of the network (only digests and differing rows travel) but
 /// has each database hash its rows, about three times the server CPU of a plain read.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     /// Stream every row of both sides in key order and merge-join them.

@@ -33,10 +33,11 @@
 
 use serde::Deserialize;
 
+use super::RowParser;
 use super::csv_rows::{Col, Columns, Row, ascii_lowercase, date_reason, money_reason};
 use super::zone::{Zone, parse_month_first};
-use super::{Id, Kind, RowParser, SettlementRecord};
 use crate::money::{MoneyError, parse_major};
+use crate::settlement::{Id, Kind, SettlementRecord};
 
 pub(crate) const PROCESSOR: &str = "braintree";
 

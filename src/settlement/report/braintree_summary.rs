@@ -25,10 +25,11 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveTime};
 
+use super::RowParser;
 use super::braintree::{self, Options, PROCESSOR};
 use super::csv_rows::{Col, Columns, Row};
-use super::{Id, Kind, RowParser, SettlementRecord};
 use crate::money::Currency;
+use crate::settlement::{Id, Kind, SettlementRecord};
 
 pub(crate) struct Parser {
     kind: Col,

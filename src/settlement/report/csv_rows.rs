@@ -7,12 +7,13 @@ use chrono::{DateTime, Utc};
 use encoding_rs::Encoding;
 
 use super::zone::{Zone, parse_timestamp};
-use super::{Id, ParseOutcome, Quarantined, ReportError, RowParser, SettlementRecord, SourceLine};
+use super::{ParseOutcome, Quarantined, ReportError, RowParser};
 use crate::money::{Currency, MoneyError, parse_major, parse_major_grouped};
+use crate::settlement::{Id, SettlementRecord, SourceLine};
 
 /// Where a format's rows are in its file: the delimiter, the text encoding, the line of the
 /// header and the footer lines after the data. The built-in formats use [`Layout::csv`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub(crate) delimiter: u8,
     /// Decoded to UTF-8 before parsing unless it is UTF-8 (a BOM overrides it, as in browsers).

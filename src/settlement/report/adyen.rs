@@ -1,0 +1,321 @@
+//! Adyen "Settlement details report" (SDR) rows, read into canonical records, each line tied to the payment it books.
+//!
+//! The layout is Adyen's (docs.adyen.com/reporting/settlement-reconciliation/transaction-level/
+//! settlement-details-report — its column list, entry types and sample lines): one file per
+//! settlement *batch*, named `settlement_detail_report_batch_<N>.csv`, not per calendar day; the
+//! columns `Company Account`, `Merchant Account`, `Psp Reference`, `Merchant Reference`,
+//! `Payment Method`, `Creation Date`, `TimeZone`, `Type`, `Modification Reference`,
+//! `Gross Currency`, `Gross Debit (GC)`, `Gross Credit (GC)`, `Exchange Rate`, `Net Currency`,
+//! `Net Debit (NC)`, `Net Credit (NC)`, `Commission (NC)`, `Markup (NC)`, `Scheme Fees (NC)`,
+//! `Interchange (NC)`, `Payment Method Variant`, `Modification Merchant Reference`,
+//! `Batch Number` and the `Reserved4`…`Reserved10` placeholders, in that order by default. An
+//! account may add or reorder columns, so they are found by name. Required: `Psp Reference`,
+//! `Creation Date`, `TimeZone`, `Type`, the currency and amount columns; the others are
+//! optional and unknown ones ignored. The report has no options a download could change
+//! (comma-separated, `.` decimals, the zone on every line).
+//!
+//! # Amounts and currencies
+//!
+//! Each amount pair has one filled side: `credit − debit`. The fees (commission + markup +
+//! scheme fees + interchange, blank counting as 0) and the net are in the net (settlement)
+//! currency; the gross in the gross (presentment) currency. A line is matched on its gross
+//! currency and amount, which is what the ledger booked: when the two currencies are the same,
+//! the record is `gross, fee, net` as written (and the file's net must equal gross − fee); when
+//! they differ, the record is the gross in its currency and the fee and net as settled are kept
+//! in [`crate::settlement::record::Links::settled_as`] and shown with any finding (see
+//! [`crate::settlement::record`]).
+//! Lines without a gross (fees, payouts, corrections) are in the net currency, gross = net + fee.
+//!
+//! # Which id a line carries
+//!
+//! - A payment line (`Settled`, `SettledBulk`…) is keyed by its `Psp Reference`, the payment's.
+//!   Its `Modification Reference` is the capture's own reference: a payment captured in parts
+//!   has one `Settled` line per capture, all with the payment's PSP reference and each with its
+//!   capture's reference, and matching pairs their total with the one ledger row of the payment
+//!   (a finance ledger books the payment once; see [`crate::settlement::matching`]).
+//! - A modification line (`Refunded`, `Chargeback`, `ChargebackReversed`, `SecondChargeback`,
+//!   `RefundedReversed`…) is keyed by its own `Modification Reference` — the PSP reference Adyen
+//!   returned for the refund request, which is what a ledger stores for the refund — and tied to
+//!   the payment it modifies by its `Psp Reference`
+//!   ([`crate::settlement::record::Links::payment`]). Its merchant reference is the
+//!   `Modification Merchant Reference` where given, else the payment's.
+//! - A line with no PSP reference (`Fee`, `MerchantPayout`, `Balancetransfer`,
+//!   `InvoiceDeduction`, `DepositCorrection`…) belongs to the batch, not to a payment. Its id is
+//!   stable across downloads of the same batch: `<Merchant Account>/<batch>/<Type>/<Modification
+//!   Reference>` (the line number stands in for a blank modification reference), so it never
+//!   pairs with a payment row, and it is matched against a ledger row with that id, checked as
+//!   a payout, or reported — never dropped.
+//!
+//! `payout_id` is the `Batch Number`, or where the column is absent the batch in the file name.
+//! `Creation Date` is local to the line's `TimeZone` (the account's setting, written as an
+//! abbreviation such as `CET`/`CEST`, read as the fixed offset it denotes, or an IANA name) and
+//! converted to UTC.
+
+use serde::Deserialize;
+
+use super::RowParser;
+use super::csv_rows::{Col, Columns, Row, ascii_lowercase, sum_minor};
+use super::zone::Zone;
+use crate::money::Currency;
+use crate::settlement::record::{Links, SettledAs};
+use crate::settlement::{Id, Kind, SettlementRecord};
+
+pub(crate) const PROCESSOR: &str = "adyen";
+
+/// The report has no options; the table exists so that a `format_options` table for it is
+/// refused with a clear message rather than ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {}
+
+pub(crate) struct Parser {
+    psp: Col,
+    created: Col,
+    zone: Col,
+    kind: Col,
+    gross_currency: Col,
+    gross_debit: Col,
+    gross_credit: Col,
+    net_currency: Col,
+    net_debit: Col,
+    net_credit: Col,
+    fees: [Col; 4],
+    modification: Option<Col>,
+    merchant_account: Option<Col>,
+    merchant_reference: Option<Col>,
+    modification_merchant_reference: Option<Col>,
+    batch: Option<Col>,
+}
+
+impl Parser {
+    pub(crate) fn new(columns: &mut Columns<'_>, _options: &Options) -> Parser {
+        Parser {
+            psp: columns.required("Psp Reference"),
+            created: columns.required("Creation Date"),
+            zone: columns.required("TimeZone"),
+            kind: columns.required("Type"),
+            gross_currency: columns.required("Gross Currency"),
+            gross_debit: columns.required("Gross Debit (GC)"),
+            gross_credit: columns.required("Gross Credit (GC)"),
+            net_currency: columns.required("Net Currency"),
+            net_debit: columns.required("Net Debit (NC)"),
+            net_credit: columns.required("Net Credit (NC)"),
+            fees: [
+                columns.required("Commission (NC)"),
+                columns.required("Markup (NC)"),
+                columns.required("Scheme Fees (NC)"),
+                columns.required("Interchange (NC)"),
+            ],
+            modification: columns.optional("Modification Reference"),
+            merchant_account: columns.optional("Merchant Account"),
+            merchant_reference: columns.optional("Merchant Reference"),
+            modification_merchant_reference: columns.optional("Modification Merchant Reference"),
+            batch: columns.optional("Batch Number"),
+        }
+    }
+
+    /// `credit − debit` of a pair of which at most one side is filled; `None` when both are blank.
+    fn pair(
+        row: &Row<'_>,
+        debit: &Col,
+        credit: &Col,
+        currency: Currency,
+    ) -> Result<Option<i64>, String> {
+        let debit_amount = row.optional_amount(Some(debit), currency, '.')?;
+        let credit_amount = row.optional_amount(Some(credit), currency, '.')?;
+        match (debit_amount, credit_amount) {
+            (None, None) => Ok(None),
+            (None, Some(credit_amount)) => Ok(Some(credit_amount)),
+            (Some(debit_amount), None) => debit_amount
+                .checked_neg()
+                .map(Some)
+                .ok_or_else(|| format!("amount out of range in `{}`", debit.name)),
+            (Some(_), Some(_)) => Err(format!(
+                "both `{}` and `{}` are filled; expected one",
+                debit.name, credit.name
+            )),
+        }
+    }
+
+    /// The batch: the `Batch Number` column, else the `N` of `settlement_detail_report_batch_N`.
+    fn batch(&self, row: &Row<'_>) -> Option<Id> {
+        row.optional_id(self.batch.as_ref())
+            .or_else(|| batch_in_file_name(&row.source().path).map(Id::from))
+    }
+
+    /// The stable id of a line that belongs to the batch rather than to a payment.
+    fn batch_line_id(&self, row: &Row<'_>, journal_type: &str, batch: Option<&Id>) -> Id {
+        let mut id = String::new();
+        for part in [
+            row.optional(self.merchant_account.as_ref()),
+            batch.map(|b| b.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            id.push_str(part);
+            id.push('/');
+        }
+        id.push_str(journal_type);
+        id.push('/');
+        match row.optional(self.modification.as_ref()) {
+            Some(modification) => id.push_str(modification),
+            None => id.push_str(&format!("line {}", row.source().line)),
+        }
+        Id::from(id.as_str())
+    }
+}
+
+impl RowParser for Parser {
+    fn parse(&self, row: &Row<'_>) -> Result<SettlementRecord, String> {
+        let journal_type = row.required(&self.kind)?;
+        let kind = kind_of(journal_type);
+        let batch = self.batch(row);
+        let psp = row.optional(Some(&self.psp));
+        let modification = row.optional(self.modification.as_ref());
+        let merchant_reference = row.optional_id(self.merchant_reference.as_ref());
+        let (record_id, links, reference) = match (psp, kind) {
+            (Some(psp), Kind::Charge) => (
+                Id::from(psp),
+                Links {
+                    capture: modification.map(Id::from),
+                    ..Links::default()
+                },
+                merchant_reference,
+            ),
+            (Some(psp), _) => (
+                match modification {
+                    Some(modification) => Id::from(modification),
+                    None => self.batch_line_id(row, journal_type, batch.as_ref()),
+                },
+                Links {
+                    payment: Some(Id::from(psp)),
+                    ..Links::default()
+                },
+                row.optional_id(self.modification_merchant_reference.as_ref())
+                    .or(merchant_reference),
+            ),
+            (None, Kind::Charge) => return Err(format!("missing value in `{}`", self.psp.name)),
+            (None, _) => (
+                self.batch_line_id(row, journal_type, batch.as_ref()),
+                Links::default(),
+                None,
+            ),
+        };
+
+        let net_currency = row.currency(&self.net_currency)?;
+        let net_minor = Self::pair(row, &self.net_debit, &self.net_credit, net_currency)?
+            .ok_or_else(|| {
+                format!(
+                    "missing value in `{}` and `{}`",
+                    self.net_debit.name, self.net_credit.name
+                )
+            })?;
+        let mut fee_parts = [0i64; 4];
+        for (part, col) in fee_parts.iter_mut().zip(&self.fees) {
+            *part = row
+                .optional_amount(Some(col), net_currency, '.')?
+                .unwrap_or(0);
+        }
+        let fee_minor = sum_minor(&fee_parts, "the sum of the fee columns")?;
+
+        let gross_currency = match row.text(&self.gross_currency) {
+            "" => None,
+            _ => Some(row.currency(&self.gross_currency)?),
+        };
+        let gross_in_file = match gross_currency {
+            Some(gross_currency) => {
+                Self::pair(row, &self.gross_debit, &self.gross_credit, gross_currency)?
+            }
+            None => match Self::pair(row, &self.gross_debit, &self.gross_credit, net_currency)? {
+                Some(_) => return Err(format!("missing value in `{}`", self.gross_currency.name)),
+                None => None,
+            },
+        };
+        let (currency, gross_minor, fee_minor, net_minor, links) =
+            match (gross_in_file, gross_currency) {
+                (Some(gross), Some(gross_currency)) if gross_currency != net_currency => (
+                    gross_currency,
+                    gross,
+                    0,
+                    gross,
+                    Links {
+                        settled_as: Some(SettledAs {
+                            currency: net_currency,
+                            fee_minor,
+                            net_minor,
+                        }),
+                        ..links
+                    },
+                ),
+                (Some(gross), _) => (net_currency, gross, fee_minor, net_minor, links),
+                (None, _) => (
+                    net_currency,
+                    net_minor
+                        .checked_add(fee_minor)
+                        .ok_or_else(|| "amount out of range: net + fee overflows".to_owned())?,
+                    fee_minor,
+                    net_minor,
+                    links,
+                ),
+            };
+
+        let zone_name = row.required(&self.zone)?;
+        let zone = Zone::parse(zone_name)
+            .ok_or_else(|| format!("unknown time zone `{zone_name}` in `{}`", self.zone.name))?;
+        let created_at = row.timestamp(&self.created, &zone)?;
+        Ok(SettlementRecord {
+            processor: PROCESSOR.into(),
+            record_id,
+            kind,
+            gross_minor,
+            fee_minor,
+            net_minor,
+            currency,
+            created_at,
+            available_at: None,
+            payout_id: batch,
+            reference,
+            links: links.boxed(),
+            source: row.source(),
+        })
+    }
+}
+
+/// `N` of a file named `…settlement_detail_report_batch_N.csv` (any directory, any case).
+fn batch_in_file_name(path: &str) -> Option<&str> {
+    let name = path.rsplit(['/', '\\']).next()?;
+    let lower = name.to_ascii_lowercase();
+    let at =
+        lower.find("settlement_detail_report_batch_")? + "settlement_detail_report_batch_".len();
+    let digits = name.get(at..)?;
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits.get(..end).filter(|d| !d.is_empty())
+}
+
+/// Adyen's journal `Type` → [`Kind`]; unknown types are [`Kind::Other`].
+fn kind_of(journal_type: &str) -> Kind {
+    match ascii_lowercase(journal_type).as_ref() {
+        "settled" | "settledbulk" | "settledinstallment" | "settledexternallywithinfo" => {
+            Kind::Charge
+        }
+        "refunded"
+        | "refundedbulk"
+        | "refundedinstallment"
+        | "refundedexternallywithinfo"
+        | "refundedreversed" => Kind::Refund,
+        "chargeback" | "secondchargeback" | "chargebackexternallywithinfo" => Kind::Dispute,
+        "chargebackreversed" | "chargebackreversedexternallywithinfo" => Kind::DisputeReversal,
+        "fee" | "invoicededuction" | "paymentcost" | "misccosts" | "handlingcosts" => Kind::Fee,
+        "merchantpayout" => Kind::Payout,
+        "balancetransfer" | "depositcorrection" | "reserveadjustment" | "manualcorrected" => {
+            Kind::Adjustment
+        }
+        _ => Kind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests;
