@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::fetch::{self, Acquisition, BatchHistory, ReportFile};
-use super::ledger::{LedgerRead, read_ledger};
+use super::ledger::{Carried, LedgerRead, read_ledger};
 use super::matching::{MatchOn, MatchOutcome, SettlementDiscrepancy, match_report};
 use super::spec::SettlementSpec;
 use super::{Id, ParseOutcome, Quarantined, SettlementRecord, parse_report};
@@ -81,8 +81,80 @@ pub(crate) struct SettlementInputs<'a> {
     pub(crate) mask: Option<&'a MaskKey>,
 }
 
-/// In-flight rows of earlier days, by their ledger id as shown: (discrepancy id, its day).
-type InFlight = HashMap<String, (i64, Partition)>;
+/// The in-flight (`timing`) findings of earlier days, by their ledger id as shown.
+struct InFlight<'a> {
+    by_shown: HashMap<String, Vec<InFlightRow>>,
+    mask: Option<&'a MaskKey>,
+}
+
+/// One in-flight finding: its id in the store, its business day, its key's digest.
+struct InFlightRow {
+    id: i64,
+    partition: Partition,
+    digest: Option<String>,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(recorded: &[Recorded], mask: Option<&'a MaskKey>) -> InFlight<'a> {
+        let mut by_shown: HashMap<String, Vec<InFlightRow>> = HashMap::new();
+        for r in recorded {
+            if let Some(id) = r.discrepancy.key.first() {
+                by_shown
+                    .entry(id.to_string())
+                    .or_default()
+                    .push(InFlightRow {
+                        id: r.id,
+                        partition: r.discrepancy.partition,
+                        digest: r.discrepancy.key.digest.clone(),
+                    });
+            }
+        }
+        InFlight { by_shown, mask }
+    }
+
+    /// The in-flight finding of ledger id `raw`: the one shown as `raw` masks, and, when masking
+    /// hid it, whose digest is `raw`'s (one recorded without a digest cannot be told apart).
+    fn find(&self, raw: &str) -> Option<&InFlightRow> {
+        let rows = self.by_shown.get(mask_card_numbers(raw).as_ref())?;
+        let mut digest = None;
+        rows.iter().find(|row| match &row.digest {
+            None => true,
+            Some(d) => {
+                let own = digest.get_or_insert_with(|| {
+                    ShownKey::masked(&[("id", Some(raw))], self.mask).digest
+                });
+                own.as_ref() == Some(d)
+            }
+        })
+    }
+
+    /// The ids shown as they are (no card number masked in them): named to the ledger exactly.
+    fn exact_ids(&self) -> impl Iterator<Item = &str> {
+        self.by_shown
+            .keys()
+            .map(String::as_str)
+            .filter(|id| !hides(id))
+    }
+
+    /// Whether some in-flight id is shown masked: each row read is then looked up by its mask.
+    fn any_hidden(&self) -> bool {
+        self.by_shown.keys().any(|id| hides(id))
+    }
+
+    /// Whether ledger id `raw` is an in-flight one that masking hid.
+    fn hidden_contains(&self, raw: &str) -> bool {
+        Shown::hides_card_number(raw) && self.find(raw).is_some()
+    }
+
+    fn ids(&self) -> Vec<i64> {
+        self.by_shown.values().flatten().map(|row| row.id).collect()
+    }
+}
+
+/// Whether an id as shown has a masked card number in it (its digits hidden behind `*`).
+fn hides(shown: &str) -> bool {
+    shown.contains('*')
+}
 
 /// The reports of one check, parsed: their records in file order, and what each file held.
 struct Reports {
@@ -103,17 +175,10 @@ struct ParsedFile {
 /// Never fails: a failure is the check's result.
 pub(crate) async fn run(check: &SettlementSpec, inputs: SettlementInputs<'_>) -> CheckOutcome {
     let started = Instant::now();
-    let in_flight: InFlight = inputs
-        .in_flight
-        .iter()
-        .filter_map(|r| {
-            let id = r.discrepancy.key.first()?.to_string();
-            Some((id, (r.id, r.discrepancy.partition)))
-        })
-        .collect();
+    let in_flight = InFlight::new(&inputs.in_flight, inputs.mask);
     let mut read = ReadSoFar::nothing();
     let found = reconcile(check, &inputs, &in_flight, &mut read).await;
-    let reexamined = in_flight.values().map(|(id, _)| *id).collect();
+    let reexamined = in_flight.ids();
     let mut record = CheckRecord::pending(
         &check.name,
         CheckKind::Settlement,
@@ -139,7 +204,7 @@ pub(crate) async fn run(check: &SettlementSpec, inputs: SettlementInputs<'_>) ->
 async fn reconcile(
     check: &SettlementSpec,
     inputs: &SettlementInputs<'_>,
-    in_flight: &InFlight,
+    in_flight: &InFlight<'_>,
     read: &mut ReadSoFar,
 ) -> Result<Vec<Discrepancy>> {
     let (day, timezone, mask) = (inputs.day, inputs.timezone, inputs.mask);
@@ -179,11 +244,16 @@ async fn reconcile(
     };
     let ledger = with_retries(policy, &check.name, || async {
         let source = inputs.sources.get(&check.ledger.source).await?;
-        let carried: HashSet<&str> = in_flight
-            .keys()
-            .map(String::as_str)
-            .chain(named.iter().map(|id| id.as_ref()))
-            .collect();
+        let hidden = |raw: &str| in_flight.hidden_contains(raw);
+        let carried = Carried {
+            ids: in_flight
+                .exact_ids()
+                .chain(named.iter().map(|id| id.as_ref()))
+                .collect(),
+            hidden: in_flight
+                .any_hidden()
+                .then_some(&hidden as &(dyn Fn(&str) -> bool + Sync)),
+        };
         read_ledger(&source, &check.ledger, &day, timezone, &carried).await
     });
     let ((reports, report_attempts, downloads), (ledger, ledger_attempts)) = match first {
@@ -226,8 +296,8 @@ async fn reconcile(
         let carried_day = d
             .ledger
             .first()
-            .and_then(|&i| in_flight.get(mask_card_numbers(&ledger.entries[i].id).as_ref()))
-            .map(|(_, day)| *day);
+            .and_then(|&i| in_flight.find(&ledger.entries[i].id))
+            .map(|row| row.partition);
         match carried_day {
             Some(day) if d.records.is_empty() => day,
             _ => date,

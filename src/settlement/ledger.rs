@@ -12,7 +12,6 @@ use super::spec::{AmountUnit, LedgerSpec};
 use crate::canonical::{LogicalType, Value};
 use crate::day::BusinessDay;
 use crate::error::{Error, Result};
-use crate::mask::mask_card_numbers;
 use crate::money::{Currency, parse_major};
 use crate::source::text::value_from_text;
 use crate::source::{Column, DayWindow, ReadSpec, Source};
@@ -41,9 +40,24 @@ impl LedgerRead {
     }
 }
 
-/// Reads the ledger rows booked on `day`, plus any row whose id is in `carried` whatever its
-/// day (in-flight rows of earlier days, re-examined; an id as shown, card numbers masked, names
-/// every row whose id masks to it). PostgreSQL and MySQL/MariaDB read only
+/// The rows a settlement check reads whatever their day: in-flight rows of earlier days and the
+/// rows a report that spans days names.
+pub(crate) struct Carried<'a> {
+    /// Ids as the table holds them.
+    pub(crate) ids: HashSet<&'a str>,
+    /// Whether a raw id is one of the in-flight ids that masking hid (a card number, known by
+    /// its keyed digest); such ids cannot be named in SQL, so the table is then read whole.
+    pub(crate) hidden: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
+}
+
+impl Carried<'_> {
+    fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id) || self.hidden.is_some_and(|hidden| hidden(id))
+    }
+}
+
+/// Reads the ledger rows booked on `day`, plus any row `carried` names whatever its day
+/// (in-flight rows of earlier days, re-examined). PostgreSQL and MySQL/MariaDB read only
 /// those: the day's rows (a superset, for wall-clock times, trimmed exactly here) and the
 /// carried ids in chunks of bound parameters, in one snapshot. Entries come in id order, as a
 /// whole-table read in id order gives them; nothing is written.
@@ -52,7 +66,7 @@ pub(crate) async fn read_ledger(
     ledger: &LedgerSpec,
     day: &BusinessDay,
     tz: Tz,
-    carried: &HashSet<&str>,
+    carried: &Carried<'_>,
 ) -> Result<LedgerRead> {
     let available = source.columns(&ledger.table).await?;
     let mut columns = Vec::new();
@@ -86,11 +100,11 @@ pub(crate) async fn read_ledger(
             ledger.at, columns[3].declared
         )));
     }
-    let keys = carried_keys(&columns[0], carried, source.timezone);
-    let is_carried = |id: &str| {
-        !carried.is_empty()
-            && (carried.contains(id) || carried.contains(mask_card_numbers(id).as_ref()))
+    let keys = match carried.hidden {
+        Some(_) => None,
+        None => carried_keys(&columns[0], &carried.ids, source.timezone),
     };
+    let is_carried = |id: &str| carried.contains(id);
     let spec = ReadSpec {
         table: ledger.table.clone(),
         columns,
@@ -152,12 +166,9 @@ pub(crate) async fn read_ledger(
 }
 
 /// The carried ids as values of the id column, to be named in SQL; `None` when the column's
-/// type does not give every id back from its text exactly, or an id is shown masked (the table
-/// is then read whole). An id that is no value of the column names no row and is left out.
+/// type does not give every id back from its text exactly (the table is then read whole). An
+/// id that is no value of the column names no row and is left out.
 fn carried_keys(id: &Column, carried: &HashSet<&str>, zone: Tz) -> Option<Vec<Value>> {
-    if carried.iter().any(|text| text.contains('*')) {
-        return None;
-    }
     if !matches!(
         id.logical,
         LogicalType::Integer | LogicalType::Text | LogicalType::Uuid | LogicalType::Decimal

@@ -167,10 +167,14 @@ struct Detail {
     detail: Option<Shown>,
     #[serde(default)]
     at_stake: Option<AtStake>,
+    /// The keyed digest of a key that masking hid (see [`ShownKey`]).
+    #[serde(default)]
+    key_digest: Option<String>,
 }
 
 pub(super) fn detail_json(d: &Discrepancy) -> String {
-    json!({ "values": d.values, "detail": d.detail, "at_stake": d.at_stake }).to_string()
+    json!({ "values": d.values, "detail": d.detail, "at_stake": d.at_stake, "key_digest": d.key.digest })
+        .to_string()
 }
 
 pub(super) fn parse_status(text: &str) -> Result<Status> {
@@ -211,7 +215,7 @@ where
                     .into_iter()
                     .map(|(k, v)| (k, v.as_str().map(Shown::masked)))
                     .collect(),
-                digest: None,
+                digest: detail.key_digest,
             },
             columns,
             values: detail.values,

@@ -9,6 +9,7 @@ mod common;
 mod audit;
 mod bad_input;
 mod bank_statement;
+mod card_settlement_ids;
 mod config_check;
 mod demo;
 mod deploy;
