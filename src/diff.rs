@@ -6,7 +6,8 @@ use crate::canonical::Value;
 use crate::cli::DiffArgs;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::integrity::{self, Comparison, Difference, DifferenceKind, TablePair};
+use crate::integrity::spec::{IntegritySpec, Settle, TableRef};
+use crate::integrity::{self, Comparison, Difference, DifferenceKind};
 use crate::mask::{DEFAULT_MASK_KEY_ENV, MaskKey, SensitiveColumns};
 use crate::progress::Progress;
 use crate::secret::EnvLookup;
@@ -37,21 +38,12 @@ pub async fn diff(
         Source::connect_url("left", &args.left_url),
         Source::connect_url("right", &args.right_url)
     )?;
-    let pair = TablePair {
-        left: &left,
-        left_table: &args.left_table,
-        right: &right,
-        right_table: &args.right_table,
-        key: &args.key,
-        columns: args.columns.as_deref(),
-        day: None,
-        filter: filter.as_ref(),
-        settle: args
-            .settle_column
-            .as_deref()
-            .map(|column| (column, chrono::Utc::now() - settle_time(args.settle_secs))),
-        key_range: None,
-    };
+    let spec = spec_of(args, filter, sensitive.clone());
+    let settled_before = args
+        .settle_column
+        .as_ref()
+        .map(|_| chrono::Utc::now() - settle_time(args.settle_secs));
+    let pair = integrity::check::table_pair(&spec, (&left, &right), None, settled_before, None);
     let progress = Progress::on_terminal(&args.left_table);
     let options = integrity::CompareOptions {
         rows_read: Some(progress.rows()),
@@ -74,6 +66,32 @@ pub async fn diff(
     } else {
         Exit::Discrepancies
     })
+}
+
+/// The ad-hoc check the arguments describe, as a configured one would be.
+fn spec_of(args: &DiffArgs, filter: Option<Filter>, sensitive: SensitiveColumns) -> IntegritySpec {
+    let table = |source: &str, table: &str| TableRef {
+        source: source.to_string(),
+        table: table.to_string(),
+    };
+    IntegritySpec {
+        name: args.left_table.clone(),
+        left: table("left", &args.left_table),
+        right: table("right", &args.right_table),
+        key: args.key.clone(),
+        columns: args.columns.clone(),
+        date_column: None,
+        filter,
+        sensitive_columns: sensitive,
+        seal: false,
+        strategy: args.strategy,
+        settle: args.settle_column.clone().map(|column| Settle {
+            column,
+            after: std::time::Duration::from_secs(args.settle_secs),
+            recheck_after: std::time::Duration::from_secs(args.recheck_after_secs),
+        }),
+        split_by_key: false,
+    }
 }
 
 fn settle_time(secs: u64) -> chrono::Duration {
