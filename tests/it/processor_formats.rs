@@ -69,7 +69,7 @@ async fn run(
     String,
     serde_json::Value,
 ) {
-    let store = format!("sqlite://{}", dir.join("store.db").display());
+    let store = sqlite_url(dir.join("store.db"));
     let out = recon(
         &[
             "run",

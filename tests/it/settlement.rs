@@ -266,29 +266,8 @@ fn found(summary: &serde_json::Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn run(dir: &Path, store: &str, ledger: &str, date: &str) -> (Option<i32>, serde_json::Value) {
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            date,
-            "--out",
-            "out",
-            "--metrics-file",
-            "out/recon.prom",
-        ],
-        &[("STORE_URL", store), ("LEDGER_URL", ledger)],
-        dir,
-    );
-    let summary: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.join("out/summary.json"))
-            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out))),
-    )
-    .unwrap();
-    (out.status.code(), summary)
-}
+/// Each run writes its metrics too.
+const METRICS: [&str; 2] = ["--metrics-file", "out/recon.prom"];
 
 fn expected_day1() -> Vec<(String, String, String)> {
     let row = |kind: &str, key: &str| (kind.to_string(), key.to_string(), "open".to_string());
@@ -319,14 +298,15 @@ fn expected_day1() -> Vec<(String, String, String)> {
 
 /// Runs day 1 then day 2 against `ledger` and checks everything both runs leave.
 async fn two_days(dir: &Path, ledger: &str) {
-    write(dir, "recon.toml", &config());
+    let scenario = Scenario::in_dir(dir, "STORE_URL")
+        .env("LEDGER_URL", ledger)
+        .config(&config());
     std::fs::create_dir_all(dir.join("reports")).unwrap();
     write(dir, "reports/stripe-2026-11-20.csv", &report_day1());
     write(dir, "reports/stripe-2026-11-21.csv", &report_day2());
-    let store = format!("sqlite://{}", dir.join("store.db").display());
 
-    let (code, s) = run(dir, &store, ledger, "2026-11-20");
-    assert_eq!(code, Some(1), "{s}");
+    let (out, s) = scenario.run("2026-11-20", &METRICS);
+    assert_eq!(out.status.code(), Some(1), "{s}");
     let mut got = found(&s);
     got.sort_by_key(|(kind, key, _)| (order(kind), key.clone()));
     assert_eq!(got, expected_day1());
@@ -390,8 +370,8 @@ async fn two_days(dir: &Path, ledger: &str) {
 
     // Day 2: ch_20 arrives (its timing difference is resolved by this run); ch_23 is now
     // past its window: a real discrepancy, kept on its own day.
-    let (code, s2) = run(dir, &store, ledger, "2026-11-21");
-    assert_eq!(code, Some(1), "{s2}");
+    let (out, s2) = scenario.run("2026-11-21", &METRICS);
+    assert_eq!(out.status.code(), Some(1), "{s2}");
     let resolved: Vec<(String, String)> = kinds_and_keys(&s2["resolved"]);
     assert_eq!(
         resolved,
@@ -434,11 +414,7 @@ async fn two_days(dir: &Path, ledger: &str) {
     );
 
     // The resolution is on record: day 1's timing difference names the run that settled it.
-    let list = recon(
-        &["discrepancies", "list", "--config", "recon.toml", "--json"],
-        &[("STORE_URL", store.as_str()), ("LEDGER_URL", ledger)],
-        dir,
-    );
+    let list = scenario.recon(&["discrepancies", "list", "--config", "recon.toml", "--json"]);
     assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
     let listed: Vec<serde_json::Value> = stdout(&list)
         .lines()

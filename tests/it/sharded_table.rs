@@ -643,8 +643,8 @@ async fn a_shard_that_failed_is_retried_and_completes_the_check() {
         "recon.toml",
         &format!("[job.retry]\nmax_attempts = 1\n{}", config()),
     );
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
-    let whole = format!("sqlite://{}", dir.path().join("whole.db").display());
+    let store = sqlite_url(dir.path().join("store.db"));
+    let whole = sqlite_url(dir.path().join("whole.db"));
     let setup = Setup {
         dir,
         config,

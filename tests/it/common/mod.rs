@@ -8,6 +8,12 @@ use std::sync::{Mutex, PoisonError};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
+mod http;
+mod scenario;
+
+pub use http::{HttpServer, Request, Response, Script, free_port};
+pub use scenario::Scenario;
+
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// Runs the real `recon` binary with `args`, environment `env`, in `cwd`.
@@ -32,9 +38,14 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The URL of the SQLite database (a side, or a test's store) in file `path`.
+pub fn sqlite_url(path: impl AsRef<Path>) -> String {
+    format!("sqlite://{}", path.as_ref().display())
+}
+
 /// Creates a SQLite database at `path` from SQL statements (test fixtures only).
 pub async fn sqlite_db(path: &Path, statements: &[&str]) -> String {
-    let url = format!("sqlite://{}", path.display());
+    let url = sqlite_url(path);
     let options = SqliteConnectOptions::from_str(&url)
         .unwrap()
         .create_if_missing(true);
@@ -58,7 +69,7 @@ pub async fn sqlite_db(path: &Path, statements: &[&str]) -> String {
 pub async fn sqlite_sides(dir: &Path, schema: &str, left: &str, right: &str) -> [String; 3] {
     let l = sqlite_db(&dir.join("l.db"), &[schema, left]).await;
     let r = sqlite_db(&dir.join("r.db"), &[schema, right]).await;
-    [l, r, format!("sqlite://{}", dir.join("s.db").display())]
+    [l, r, sqlite_url(dir.join("s.db"))]
 }
 
 /// `config` followed by sources `ledger` (L) and `payments` (R), the store (S) and check `t`
@@ -78,30 +89,6 @@ pub fn temp_dir() -> tempfile::TempDir {
 
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
-}
-
-/// `recon run --config recon.toml --date DATE --out out` in `dir` with `env`, and the
-/// summary.json it wrote (a run that wrote none fails the test with its stderr).
-pub fn run_day(dir: &Path, date: &str, env: &[(&str, &str)]) -> (Output, serde_json::Value) {
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            date,
-            "--out",
-            "out",
-        ],
-        env,
-        dir,
-    );
-    let summary = serde_json::from_slice(
-        &std::fs::read(dir.join("out/summary.json"))
-            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out))),
-    )
-    .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
-    (out, summary)
 }
 
 /// The `out/summary.json` a run with `--out out` wrote in `dir`.
@@ -366,7 +353,18 @@ impl TestConfig {
     }
 
     /// `[[integrity]]` comparing `left` and `right`, each written `source.table`, by `key`.
-    pub fn integrity(mut self, name: &str, left: &str, right: &str, key: &str) -> Self {
+    pub fn integrity(self, name: &str, left: &str, right: &str, key: &str) -> Self {
+        self.integrity_by(name, left, right, [key])
+    }
+
+    /// `[[integrity]]` as [`Self::integrity`], by a key of several columns.
+    pub fn integrity_by<const N: usize>(
+        mut self,
+        name: &str,
+        left: &str,
+        right: &str,
+        key: [&str; N],
+    ) -> Self {
         fn side(side: &str) -> [(&str, &str); 2] {
             let (source, table) = side.split_once('.').expect("`source.table`");
             [("source", source), ("table", table)]
@@ -375,7 +373,7 @@ impl TestConfig {
         self.set("name", name)
             .set("left", side(left))
             .set("right", side(right))
-            .set("key", [key])
+            .set("key", key)
     }
 
     /// `[[settlement]]` of a processor report in `format`; its report and ledger follow with `set`.
@@ -395,7 +393,7 @@ impl TestConfig {
     }
 }
 
-/// A value as TOML writes it: a string quoted, an integer as is, a list of strings as an
+/// A value as TOML writes it: a string quoted, an integer or a boolean as is, a list of strings as an
 /// array, a list of `(key, string)` pairs as an inline table.
 pub trait TomlValue {
     fn toml(&self) -> String;
@@ -410,6 +408,12 @@ impl TomlValue for &str {
 impl TomlValue for String {
     fn toml(&self) -> String {
         self.as_str().toml()
+    }
+}
+
+impl TomlValue for bool {
+    fn toml(&self) -> String {
+        self.to_string()
     }
 }
 
