@@ -17,15 +17,7 @@ fn config() -> String {
         .set("report", "reports/stripe-{date}.csv")
         .set(
             "ledger",
-            [
-                ("source", "ledger"),
-                ("table", "payments"),
-                ("id", "id"),
-                ("amount", "amount_minor"),
-                ("currency", "currency"),
-                ("at", "created_at"),
-                ("status", "status"),
-            ],
+            ledger_mapping("payments", &[("status", "status")]),
         )
         .set("match_on", "reference")
         .set("timing_window_days", 3)

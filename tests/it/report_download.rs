@@ -35,17 +35,7 @@ async fn scenario(port: u16) -> Scenario {
             format!("http://127.0.0.1:{port}/reports/stripe-{{date}}.csv"),
         )
         .set("report_token_env", "STRIPE_TOKEN")
-        .set(
-            "ledger",
-            [
-                ("source", "ledger"),
-                ("table", "payments"),
-                ("id", "id"),
-                ("amount", "amount_minor"),
-                ("currency", "currency"),
-                ("at", "created_at"),
-            ],
-        )
+        .set("ledger", ledger_mapping("payments", &[]))
         .set("match_on", "reference")
         .to_toml();
     scenario

@@ -145,15 +145,7 @@ async fn lock_files_do_not_pile_up_per_date() {
         ("2026-11-20", None),
         ("2026-11-20", Some("0/2")),
     ] {
-        let mut args = vec![
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            date,
-            "--out",
-            "out",
-        ];
+        let mut args = run_args(date, "out", &[]);
         if let Some(shard) = shard {
             args.extend(["--shard", shard]);
         }

@@ -84,11 +84,11 @@ async fn a_quiet_edit_of_a_sealed_day_is_found_and_named() {
     // History is edited: entry 2 on both sides alike (the sides still agree), entry 3 only
     // deleted from the ledger, and a new row slipped into the closed day on the payments side.
     exec(
-        &l,
+        l,
         "UPDATE entries SET amount_minor = 201 WHERE id = 2; DELETE FROM entries WHERE id = 3",
     )
     .await;
-    exec(&p, "UPDATE entries SET amount_minor = 201 WHERE id = 2; INSERT INTO entries VALUES (9, 900, '2026-11-19 23:00:00')").await;
+    exec(p, "UPDATE entries SET amount_minor = 201 WHERE id = 2; INSERT INTO entries VALUES (9, 900, '2026-11-19 23:00:00')").await;
 
     let third = run(&scenario, "2026-11-21");
     assert_eq!(third["outcome"], "discrepancies");
@@ -104,9 +104,9 @@ async fn a_quiet_edit_of_a_sealed_day_is_found_and_named() {
     assert_eq!(third["checks"][0]["status"], "clean");
 
     // The edits are undone: the next run resolves the findings.
-    exec(&l, "UPDATE entries SET amount_minor = 200 WHERE id = 2; INSERT INTO entries VALUES (3, 300, '2026-11-19 11:00:00')").await;
+    exec(l, "UPDATE entries SET amount_minor = 200 WHERE id = 2; INSERT INTO entries VALUES (3, 300, '2026-11-19 11:00:00')").await;
     exec(
-        &p,
+        p,
         "UPDATE entries SET amount_minor = 200 WHERE id = 2; DELETE FROM entries WHERE id = 9",
     )
     .await;
@@ -156,7 +156,7 @@ async fn a_day_sealed_row_by_row_before_segments_is_still_verified() {
             hex::encode(row_hash(&row))
         ));
     }
-    exec(&s, &legacy.join(";")).await;
+    exec(s, &legacy.join(";")).await;
     assert_eq!(
         run(&scenario, "2026-11-20")["outcome"],
         "clean",
@@ -164,11 +164,11 @@ async fn a_day_sealed_row_by_row_before_segments_is_still_verified() {
     );
 
     exec(
-        &l,
+        l,
         "UPDATE entries SET amount_minor = 201 WHERE id = 2; DELETE FROM entries WHERE id = 3",
     )
     .await;
-    exec(&p, "UPDATE entries SET amount_minor = 201 WHERE id = 2").await;
+    exec(p, "UPDATE entries SET amount_minor = 201 WHERE id = 2").await;
     let third = run(&scenario, "2026-11-20");
     assert_eq!(
         sealed_findings(&third),
@@ -201,7 +201,7 @@ async fn seals_past_their_retention_are_pruned_and_audited() {
     for date in ["2026-11-19", "2026-11-20", "2026-11-21"] {
         assert_eq!(run(&scenario, date)["outcome"], "clean");
     }
-    let pool = sqlx::SqlitePool::connect(&s).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(s).await.unwrap();
     let sealed = async || -> Vec<String> {
         sqlx::query_scalar("SELECT partition_key FROM seals ORDER BY partition_key")
             .fetch_all(&pool)
@@ -278,7 +278,7 @@ async fn a_million_row_sealed_day_names_exactly_its_edited_rows() {
     let scenario = alike(rows, &config()).await;
     let [l, p, s] = urls(&scenario);
     assert_eq!(run(&scenario, "2026-11-19")["outcome"], "clean");
-    let pool = sqlx::SqlitePool::connect(&s).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(s).await.unwrap();
     let (segments, rows_in_segments): (i64, i64) =
         sqlx::query_as("SELECT count(*), sum(row_count) FROM seal_segments")
             .fetch_one(&pool)
@@ -293,14 +293,14 @@ async fn a_million_row_sealed_day_names_exactly_its_edited_rows() {
     assert!((80..=200).contains(&segments), "{segments} segments");
 
     exec(
-        &l,
+        l,
         "UPDATE entries SET amount_minor = -1 WHERE id IN (17, 734567);
               UPDATE entries SET amount_minor = -2 WHERE id = 900000;
               INSERT INTO entries VALUES (1500000, 1, '2026-11-19 13:00:00')",
     )
     .await;
     exec(
-        &p,
+        p,
         "UPDATE entries SET amount_minor = -2 WHERE id = 900000;
               DELETE FROM entries WHERE id = 999999",
     )

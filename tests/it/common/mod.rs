@@ -16,8 +16,8 @@ pub use scenario::Scenario;
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// Runs the real `recon` binary with `args`, environment `env`, in `cwd`.
-pub fn recon(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Output {
+/// The real `recon` binary with `args`, environment `env`, in `cwd`, to run or start.
+pub fn recon_command(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_recon"));
     command
         .args(args)
@@ -27,7 +27,14 @@ pub fn recon(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Output {
     for (k, v) in env {
         command.env(k, v);
     }
-    command.output().expect("the recon binary runs")
+    command
+}
+
+/// Runs the real `recon` binary with `args`, environment `env`, in `cwd`.
+pub fn recon(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Output {
+    recon_command(args, env, cwd)
+        .output()
+        .expect("the recon binary runs")
 }
 
 pub fn stdout(output: &Output) -> String {
@@ -70,6 +77,37 @@ pub async fn sqlite_sides(dir: &Path, schema: &str, left: &str, right: &str) -> 
     let l = sqlite_db(&dir.join("l.db"), &[schema, left]).await;
     let r = sqlite_db(&dir.join("r.db"), &[schema, right]).await;
     [l, r, sqlite_url(dir.join("s.db"))]
+}
+
+/// The arguments of `recon run` for `date` with the config `recon.toml`, outputs in `out`, and
+/// `flags`.
+pub fn run_args<'a>(date: &'a str, out: &'a str, flags: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "--config",
+        "recon.toml",
+        "--date",
+        date,
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(flags);
+    args
+}
+
+/// A settlement check's `ledger` mapping: source `ledger`, `table` with columns `id`,
+/// `amount_minor`, `currency` and `created_at`, then the `extra` fields.
+pub fn ledger_mapping<'a>(table: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut mapping = vec![
+        ("source", "ledger"),
+        ("table", table),
+        ("id", "id"),
+        ("amount", "amount_minor"),
+        ("currency", "currency"),
+        ("at", "created_at"),
+    ];
+    mapping.extend_from_slice(extra);
+    mapping
 }
 
 /// `config` followed by sources `ledger` (L) and `payments` (R), the store (S) and check `t`
@@ -431,6 +469,12 @@ impl<const N: usize> TomlValue for [&str; N] {
 }
 
 impl<const N: usize> TomlValue for [(&str, &str); N] {
+    fn toml(&self) -> String {
+        self.to_vec().toml()
+    }
+}
+
+impl TomlValue for Vec<(&str, &str)> {
     fn toml(&self) -> String {
         let pairs: Vec<String> = self
             .iter()

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use super::{recon, sqlite_url, stderr, temp_dir, write};
+use super::{recon, run_args, sqlite_url, stderr, temp_dir, write};
 
 pub struct Scenario {
     /// The temporary folder, when the scenario made (and so removes) its own.
@@ -85,17 +85,7 @@ impl Scenario {
     /// `recon run --config recon.toml --date DATE --out out` and `flags`, and the summary.json
     /// it wrote (a run that wrote none fails the test with its stderr).
     pub fn run(&self, date: &str, flags: &[&str]) -> (Output, serde_json::Value) {
-        let mut args = vec![
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            date,
-            "--out",
-            "out",
-        ];
-        args.extend_from_slice(flags);
-        let out = self.recon(&args);
+        let out = self.recon(&run_args(date, "out", flags));
         let summary = std::fs::read(self.dir.join("out/summary.json"))
             .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
         let summary =

@@ -113,17 +113,6 @@ impl TomlValue for Raw {
     }
 }
 
-pub fn ledger(table: &str) -> [(&'static str, &str); 6] {
-    [
-        ("source", "ledger"),
-        ("table", table),
-        ("id", "id"),
-        ("amount", "amount_minor"),
-        ("currency", "currency"),
-        ("at", "created_at"),
-    ]
-}
-
 pub fn base_config() -> TestConfig {
     TestConfig::new()
         .table("job.retry")
@@ -156,7 +145,7 @@ pub fn config(at: Where<'_>) -> String {
         ),
     };
     let adyen = stripe
-        .set("ledger", ledger("stripe_payments"))
+        .set("ledger", ledger_mapping("stripe_payments", &[]))
         .set("match_on", "reference")
         .settlement("adyen", "adyen");
     let adyen = match &at {
@@ -172,7 +161,7 @@ pub fn config(at: Where<'_>) -> String {
         ),
     };
     let braintree = adyen
-        .set("ledger", ledger("adyen_payments"))
+        .set("ledger", ledger_mapping("adyen_payments", &[]))
         .settlement("braintree", "braintree");
     let braintree = match &at {
         Where::Local(dir) => braintree.set(
@@ -195,7 +184,7 @@ pub fn config(at: Where<'_>) -> String {
         ),
     };
     braintree
-        .set("ledger", ledger("braintree_payments"))
+        .set("ledger", ledger_mapping("braintree_payments", &[]))
         .to_toml()
 }
 

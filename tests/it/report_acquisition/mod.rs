@@ -438,7 +438,7 @@ async fn one_check(
         .source("ledger", "LEDGER_URL")
         .settlement(format, format)
         .set(section, Raw(location))
-        .set("ledger", ledger(table))
+        .set("ledger", ledger_mapping(table, &[]))
         .to_toml();
     let scenario = env
         .iter()
@@ -449,6 +449,12 @@ async fn one_check(
     let (out, summary) = scenario.run(DATE, &[]);
     let text = everything(scenario.dir(), &out);
     (out.status.code(), summary["checks"][0].clone(), text)
+}
+
+/// One Stripe check fetching its report through the Stripe API at `server`.
+async fn stripe_check(server: &HttpServer) -> (Option<i32>, serde_json::Value, String) {
+    let env = [("STRIPE_SECRET_KEY", STRIPE_KEY)];
+    one_check("stripe_api", stripe_api(server), "stripe", &env).await
 }
 
 /// Stripe answers its report type with `type_answer` and creating a run with `created`, and
@@ -468,13 +474,7 @@ async fn a_refused_stripe_key_fails_at_once_and_stays_masked_even_when_echoed() 
         r#"{{"error": {{"message": "Invalid API Key provided: {STRIPE_KEY}", "type": "invalid_request_error"}}}}"#
     );
     let server = stripe(Response::json("401 Unauthorized", &echo), vec![], vec![]);
-    let (code, check, text) = one_check(
-        "stripe_api",
-        stripe_api(&server),
-        "stripe",
-        &[("STRIPE_SECRET_KEY", STRIPE_KEY)],
-    )
-    .await;
+    let (code, check, text) = stripe_check(&server).await;
     assert_eq!(code, Some(2));
     assert_eq!(check["attempts"], 1);
     assert_eq!(
@@ -499,13 +499,7 @@ async fn a_failed_stripe_report_run_is_permanent_and_a_pending_one_runs_out_the_
         vec![Response::json("200 OK", &failed)],
         vec![],
     );
-    let (code, check, _) = one_check(
-        "stripe_api",
-        stripe_api(&server),
-        "stripe",
-        &[("STRIPE_SECRET_KEY", STRIPE_KEY)],
-    )
-    .await;
+    let (code, check, _) = stripe_check(&server).await;
     assert_eq!(code, Some(2));
     assert_eq!(check["attempts"], 1);
     assert_eq!(
@@ -515,13 +509,7 @@ async fn a_failed_stripe_report_run_is_permanent_and_a_pending_one_runs_out_the_
 
     let pending = Response::json("200 OK", &report_run("pending", None, None));
     let server = stripe(report_type(), vec![pending.clone()], vec![pending; 2]);
-    let (code, check, _) = one_check(
-        "stripe_api",
-        stripe_api(&server),
-        "stripe",
-        &[("STRIPE_SECRET_KEY", STRIPE_KEY)],
-    )
-    .await;
+    let (code, check, _) = stripe_check(&server).await;
     assert_eq!(code, Some(3));
     assert_eq!(check["attempts"], 3);
     assert_eq!(
@@ -543,24 +531,26 @@ async fn a_failed_stripe_report_run_is_permanent_and_a_pending_one_runs_out_the_
 
 #[tokio::test]
 async fn a_refused_adyen_api_key_fails_at_once_and_a_missing_first_batch_is_not_delivered_yet() {
-    let location = |server: &HttpServer| {
-        format!(
+    let key = "AQE-PlantedApiKey-789";
+    // One Adyen check fetching from `server` with the API key.
+    let adyen_check = async |server: &HttpServer| {
+        let location = format!(
             r#"{{ base_url = "{}", company_account = "Acme", file = "settlement_detail_report_batch_{{batch}}.csv", first_batch = 3, api_key_env = "ADYEN_API_KEY" }}"#,
             server.base()
+        );
+        one_check(
+            "adyen_download",
+            location,
+            "adyen",
+            &[("ADYEN_API_KEY", key)],
         )
+        .await
     };
     let path = "/reports/download/Company/Acme/settlement_detail_report_batch_3.csv";
     let server = HttpServer::scripted(
         Script::new().route(&format!("GET {path}"), [Response::new("401 Unauthorized")]),
     );
-    let key = "AQE-PlantedApiKey-789";
-    let (code, check, text) = one_check(
-        "adyen_download",
-        location(&server),
-        "adyen",
-        &[("ADYEN_API_KEY", key)],
-    )
-    .await;
+    let (code, check, text) = adyen_check(&server).await;
     assert_eq!(code, Some(2));
     assert_eq!(check["attempts"], 1);
     assert_eq!(
@@ -577,13 +567,7 @@ async fn a_refused_adyen_api_key_fails_at_once_and_a_missing_first_batch_is_not_
     assert!(!text.contains(key));
 
     let server = HttpServer::scripted(Script::new());
-    let (code, check, _) = one_check(
-        "adyen_download",
-        location(&server),
-        "adyen",
-        &[("ADYEN_API_KEY", key)],
-    )
-    .await;
+    let (code, check, _) = adyen_check(&server).await;
     assert_eq!(code, Some(3));
     assert_eq!(check["attempts"], 3);
     assert_eq!(
