@@ -240,10 +240,7 @@ async fn each_tampering_is_named(store: impl Fn(&str) -> String) {
 async fn tampering_is_named_on_a_sqlite_store() {
     let dir = temp_dir();
     let base = dir.path().to_path_buf();
-    each_tampering_is_named(move |name| {
-        format!("sqlite://{}", base.join(format!("{name}.db")).display())
-    })
-    .await;
+    each_tampering_is_named(move |name| sqlite_url(base.join(format!("{name}.db")))).await;
 }
 
 #[tokio::test]
@@ -261,7 +258,7 @@ async fn tampering_is_named_on_a_postgres_store() {
 #[tokio::test]
 async fn the_export_recomputes_to_the_same_hashes_and_lists_and_acks_are_recorded() {
     let dir = temp_dir();
-    let store = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store = sqlite_url(dir.path().join("s.db"));
     let env = store_with_history(dir.path(), &store).await;
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
@@ -385,7 +382,7 @@ async fn the_actor_is_the_flag_then_recon_actor_then_the_os_user() {
     )
     .await;
     write(dir.path(), "recon.toml", &config());
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = sqlite_url(dir.path().join("store.db"));
     let base = [
         ("STORE_URL", store.as_str()),
         ("LEDGER_URL", ledger.as_str()),

@@ -115,8 +115,8 @@ async fn a_missing_database_file_fails_its_checks_with_exit_2() {
     )
     .await;
     write(dir.path(), "recon.toml", CONFIG);
-    let missing = format!("sqlite://{}", dir.path().join("gone.db").display());
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let missing = sqlite_url(dir.path().join("gone.db"));
+    let store = sqlite_url(dir.path().join("store.db"));
     let output = recon(
         &[
             "run",
@@ -156,7 +156,7 @@ async fn a_file_that_is_not_a_database() {
         "junk.db",
         &"this is not a database\n".repeat(200),
     );
-    let junk = format!("sqlite://{}", dir.path().join("junk.db").display());
+    let junk = sqlite_url(dir.path().join("junk.db"));
     let output = recon(
         &["diff", &good, "t", &junk, "t", "--key", "id"],
         &[],

@@ -37,7 +37,6 @@ async fn a_bank_export_with_preamble_and_footer_in_windows_1252() {
         ],
     )
     .await;
-    let store = format!("sqlite://{}", path_str(&dir.path().join("store.db")));
     std::fs::create_dir_all(dir.path().join("bank")).unwrap();
     std::fs::write(dir.path().join("bank/statement-2026-12-01.csv"), STATEMENT).unwrap();
     let config = TestConfig::new()
@@ -61,13 +60,11 @@ async fn a_bank_export_with_preamble_and_footer_in_windows_1252() {
         .set("match_on", "record_id")
         .to_toml()
         + &mapping();
-    write(dir.path(), "recon.toml", &config);
 
-    let (out, summary) = run_day(
-        dir.path(),
-        "2026-12-01",
-        &[("STORE_URL", &store), ("LEDGER_URL", &ledger)],
-    );
+    let (out, summary) = Scenario::in_dir(dir.path(), "STORE_URL")
+        .env("LEDGER_URL", &ledger)
+        .config(&config)
+        .run("2026-12-01", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let found: Vec<(String, String)> = kinds_and_keys(&summary["discrepancies"]);
     let key = |id: &str| format!(r#"{{"id":"{id}"}}"#);

@@ -401,7 +401,7 @@ async fn reserved_words_are_quoted_and_hostile_names_never_reach_the_servers() {
 /// `recon run --date 2026-11-20` of the `recon.toml` in `dir`, with a SQLite store beside it
 /// and the sources' URLs in `sources`.
 fn run_2026_11_20(dir: &std::path::Path, sources: &[(&str, &str)]) -> std::process::Output {
-    let store = format!("sqlite://{}", dir.join("store.db").display());
+    let store = sqlite_url(dir.join("store.db"));
     let mut env = vec![("STORE_URL", store.as_str())];
     env.extend_from_slice(sources);
     let args = [

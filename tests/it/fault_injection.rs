@@ -60,7 +60,7 @@ async fn sources(test: &str) -> Option<(String, String)> {
 /// Runs recon while `kill` ends its session on one server once, mid-read.
 async fn run_with_one_kill(dir: &Path, pg: &str, my: &str, kill: impl AsyncFnMut() -> bool) {
     write(dir, "recon.toml", &config());
-    let store = format!("sqlite://{}", dir.join("store.db").display());
+    let store = sqlite_url(dir.join("store.db"));
     let child = Command::new(env!("CARGO_BIN_EXE_recon"))
         .args([
             "run",

@@ -17,15 +17,7 @@ fn config() -> String {
         .set("report", "reports/stripe-{date}.csv")
         .set(
             "ledger",
-            [
-                ("source", "ledger"),
-                ("table", "payments"),
-                ("id", "id"),
-                ("amount", "amount_minor"),
-                ("currency", "currency"),
-                ("at", "created_at"),
-                ("status", "status"),
-            ],
+            ledger_mapping("payments", &[("status", "status")]),
         )
         .set("match_on", "reference")
         .set("timing_window_days", 3)
@@ -95,11 +87,6 @@ fn report_20() -> String {
     lines.join("\n") + "\n"
 }
 
-fn run(dir: &Path, store: &str, ledger: &str, date: &str) -> (Option<i32>, serde_json::Value) {
-    let (out, summary) = run_day(dir, date, &[("STORE_URL", store), ("LEDGER_URL", ledger)]);
-    (out.status.code(), summary)
-}
-
 /// (kind, key, partition, status) of every discrepancy the run reports, sorted.
 fn found(summary: &serde_json::Value) -> Vec<String> {
     let mut found: Vec<String> = summary["discrepancies"]
@@ -133,14 +120,15 @@ fn resolved(summary: &serde_json::Value) -> Vec<String> {
 
 /// Runs 2026-11-19 then 2026-11-20 against `ledger` and checks the exact outcome of both.
 fn two_days_of_ten(dir: &Path, ledger: &str) {
-    write(dir, "recon.toml", &config());
+    let scenario = Scenario::in_dir(dir, "STORE_URL")
+        .env("LEDGER_URL", ledger)
+        .config(&config());
     std::fs::create_dir_all(dir.join("reports")).unwrap();
     write(dir, "reports/stripe-2026-11-19.csv", &report_19());
     write(dir, "reports/stripe-2026-11-20.csv", &report_20());
-    let store = format!("sqlite://{}", dir.join("store.db").display());
 
-    let (code, s) = run(dir, &store, ledger, "2026-11-19");
-    assert_eq!(code, Some(1), "{s}");
+    let (out, s) = scenario.run("2026-11-19", &[]);
+    assert_eq!(out.status.code(), Some(1), "{s}");
     assert_eq!(
         found(&s),
         [
@@ -156,8 +144,8 @@ fn two_days_of_ten(dir: &Path, ledger: &str) {
     );
 
     // The day's 20 rows and the 3 in flight; p15_1 and edge_after are not the day's.
-    let (code, s) = run(dir, &store, ledger, "2026-11-20");
-    assert_eq!(code, Some(1), "{s}");
+    let (out, s) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(1), "{s}");
     assert_eq!(
         found(&s),
         [
@@ -234,7 +222,9 @@ async fn mariadb_reads_the_day_and_the_ids_in_flight_only() {
 /// 25,000 payments of 2026-11-19 no report of that day has: all in flight on 2026-11-20,
 /// whose report has all but the first ten. Rows of other days that cannot be read sit beside.
 fn many_in_flight(dir: &Path, ledger: &str) {
-    write(dir, "recon.toml", &config());
+    let scenario = Scenario::in_dir(dir, "STORE_URL")
+        .env("LEDGER_URL", ledger)
+        .config(&config());
     std::fs::create_dir_all(dir.join("reports")).unwrap();
     write(dir, "reports/stripe-2026-11-19.csv", &format!("{HEADER}\n"));
     let mut lines = vec![HEADER.to_string()];
@@ -244,14 +234,13 @@ fn many_in_flight(dir: &Path, ledger: &str) {
         "reports/stripe-2026-11-20.csv",
         &(lines.join("\n") + "\n"),
     );
-    let store = format!("sqlite://{}", dir.join("store.db").display());
 
-    let (code, s) = run(dir, &store, ledger, "2026-11-19");
-    assert_eq!(code, Some(1), "{}", s["checks"]);
+    let (out, s) = scenario.run("2026-11-19", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", s["checks"]);
     assert_eq!(s["discrepancies"].as_array().unwrap().len(), 25_000);
 
-    let (code, s) = run(dir, &store, ledger, "2026-11-20");
-    assert_eq!(code, Some(1), "{}", s["checks"]);
+    let (out, s) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", s["checks"]);
     let still: Vec<String> = (1..=10)
         .map(|n| format!(r#"timing {{"id":"b{n:05}"}} 2026-11-19 carried"#))
         .collect();

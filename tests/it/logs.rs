@@ -6,12 +6,6 @@ use serde_json::Value;
 
 use crate::common::*;
 
-/// A port on 127.0.0.1 nothing listens on: bound by the OS, then let go.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// Every line of `text` parsed as a JSON object (a line that is not one fails the test).
 fn json_lines(text: &str) -> Vec<serde_json::Map<String, Value>> {
     text.lines()
@@ -52,38 +46,24 @@ key = [\"id\"]
 
 #[tokio::test]
 async fn every_json_line_of_a_run_carries_its_run_and_check_and_a_refused_connection_is_named() {
-    let dir = temp_dir();
+    let scenario = Scenario::new("STORE");
     let tables = [
         "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount INTEGER, day TIMESTAMP)",
         "INSERT INTO entries VALUES (1, 500, '2026-11-20T10:00:00Z'), (2, 700, '2026-11-20T11:00:00Z')",
         "CREATE TABLE accounts (id INTEGER PRIMARY KEY)",
     ];
-    let ledger = sqlite_db(&dir.path().join("ledger.db"), &tables).await;
-    let payments = sqlite_db(&dir.path().join("payments.db"), &tables).await;
-    let port = closed_port();
+    let ledger = sqlite_db(&scenario.dir().join("ledger.db"), &tables).await;
+    let payments = sqlite_db(&scenario.dir().join("payments.db"), &tables).await;
+    let port = free_port();
     let down = format!("postgres://postgres@127.0.0.1:{port}/ledger");
-    write(dir.path(), "recon.toml", CONFIG);
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            "2026-11-20",
-            "--out",
-            "out",
-        ],
-        &[
-            ("RECON_LOG_FORMAT", "json"),
-            ("RUST_LOG", "info"),
-            ("STORE", &store),
-            ("LEDGER", &ledger),
-            ("PAYMENTS", &payments),
-            ("DOWN", &down),
-        ],
-        dir.path(),
-    );
+    let (out, _) = scenario
+        .env("RECON_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env("LEDGER", &ledger)
+        .env("PAYMENTS", &payments)
+        .env("DOWN", &down)
+        .config(CONFIG)
+        .run("2026-11-20", &[]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     // A pod's log is stdout and stderr together: the text summary stays out of it.
     assert_eq!(stdout(&out), "");
@@ -142,9 +122,9 @@ async fn every_json_line_of_a_run_carries_its_run_and_check_and_a_refused_connec
 fn a_fatal_error_is_one_json_error_line_naming_the_refused_connection() {
     let dir = temp_dir();
     write(dir.path(), "recon.toml", CONFIG);
-    let port = closed_port();
+    let port = free_port();
     let store = format!("postgres://postgres@127.0.0.1:{port}/recon");
-    let ledger = format!("sqlite://{}", dir.path().join("none.db").display());
+    let ledger = sqlite_url(dir.path().join("none.db"));
     let out = recon(
         &["run", "--config", "recon.toml", "--date", "2026-11-20"],
         &[

@@ -1,91 +1,43 @@
 //! Metrics for the batch job: a Prometheus text file, and a push to a (local) Pushgateway that
 //! fails once with 503 and is retried.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::str::FromStr;
-use std::sync::mpsc;
 
 use sqlx::Connection;
 
 use crate::common::*;
 
-/// A one-shot HTTP receiver: answers `statuses` in turn and hands each request over.
-fn receiver(statuses: Vec<u16>) -> (String, mpsc::Receiver<(String, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for status in statuses {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            reader.read_line(&mut request_line).unwrap();
-            let mut length = 0;
-            loop {
-                let mut header = String::new();
-                reader.read_line(&mut header).unwrap();
-                if header.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let mut stream = stream;
-            write!(
-                stream,
-                "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            )
-            .unwrap();
-            tx.send((
-                request_line.trim().to_string(),
-                String::from_utf8(body).unwrap(),
-            ))
-            .unwrap();
-        }
-    });
-    (url, rx)
-}
-
 #[tokio::test]
 async fn metrics_are_written_and_pushed_with_a_retry() {
-    let dir = temp_dir();
+    let scenario = Scenario::new("S");
     let schema = "CREATE TABLE t (id INTEGER PRIMARY KEY, amount_minor INTEGER)";
     let [l, r, store] = sqlite_sides(
-        dir.path(),
+        scenario.dir(),
         schema,
         "INSERT INTO t VALUES (1, 10), (2, 20), (3, 30)",
         "INSERT INTO t VALUES (1, 10), (2, 21)",
     )
     .await;
-    write(
-        dir.path(),
-        "recon.toml",
-        &ledger_payments_t(TestConfig::new()),
-    );
-    let (gateway, requests) = receiver(vec![503, 200]);
-    let out = recon(
+    let scenario = scenario
+        .store_at(&store)
+        .env("L", &l)
+        .env("R", &r)
+        .config(&ledger_payments_t(TestConfig::new()));
+    let gateway = HttpServer::sequence([
+        Response::new("503 Service Unavailable"),
+        Response::new("200 OK"),
+    ]);
+    let (out, _) = scenario.run(
+        "2026-11-20",
         &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            "2026-11-20",
-            "--out",
-            "out",
             "--metrics-file",
             "metrics/recon.prom",
             "--metrics-push",
-            &gateway,
+            &gateway.base(),
         ],
-        &[("L", &l), ("R", &r), ("S", &store)],
-        dir.path(),
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let text = std::fs::read_to_string(dir.path().join("metrics/recon.prom")).unwrap();
+    let text = std::fs::read_to_string(scenario.dir().join("metrics/recon.prom")).unwrap();
     let samples: Vec<&str> = text
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -113,8 +65,12 @@ async fn metrics_are_written_and_pushed_with_a_retry() {
         "# TYPE recon_last_success_timestamp_seconds gauge\nrecon_last_success_timestamp_seconds 1"
     ));
 
-    let (first_line, first_body) = requests.recv().unwrap();
-    let (second_line, second_body) = requests.recv().unwrap();
+    let mut requests = gateway
+        .requests()
+        .into_iter()
+        .map(|r| (r.line().to_string(), r.body));
+    let (first_line, first_body) = requests.next().unwrap();
+    let (second_line, second_body) = requests.next().unwrap();
     assert_eq!(first_line, "POST /metrics/job/recon HTTP/1.1");
     assert_eq!(second_line, "POST /metrics/job/recon HTTP/1.1");
     assert_eq!(
@@ -126,42 +82,25 @@ async fn metrics_are_written_and_pushed_with_a_retry() {
 
 #[tokio::test]
 async fn without_a_terminal_a_long_comparison_logs_its_progress() {
-    let dir = temp_dir();
+    let scenario = Scenario::new("S");
     let schema = "CREATE TABLE t (id INTEGER PRIMARY KEY, memo TEXT)";
     let fill = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 150000)
                 INSERT INTO t SELECT i, 'row ' || i FROM n";
-    let l = sqlite_db(&dir.path().join("l.db"), &[schema, fill]).await;
-    let r = sqlite_db(&dir.path().join("r.db"), &[schema, fill]).await;
-    write(
-        dir.path(),
-        "recon.toml",
-        &TestConfig::new()
-            .source("a", "L")
-            .source("b", "R")
-            .store("S")
-            .integrity("big", "a.t", "b.t", "id")
-            .to_toml(),
-    );
-    let store = format!("sqlite://{}", dir.path().join("s.db").display());
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            "2026-11-20",
-            "--out",
-            "out",
-        ],
-        &[
-            ("L", &l),
-            ("R", &r),
-            ("S", &store),
-            ("RUST_LOG", "info"),
-            ("RECON_PROGRESS_SECS", "1"),
-        ],
-        dir.path(),
-    );
+    let l = sqlite_db(&scenario.dir().join("l.db"), &[schema, fill]).await;
+    let r = sqlite_db(&scenario.dir().join("r.db"), &[schema, fill]).await;
+    let config = TestConfig::new()
+        .source("a", "L")
+        .source("b", "R")
+        .store("S")
+        .integrity("big", "a.t", "b.t", "id")
+        .to_toml();
+    let scenario = scenario
+        .env("L", &l)
+        .env("R", &r)
+        .env("RUST_LOG", "info")
+        .env("RECON_PROGRESS_SECS", "1")
+        .config(&config);
+    let (out, _) = scenario.run("2026-11-20", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let lines: Vec<String> = stderr(&out)
         .lines()
@@ -254,7 +193,7 @@ async fn missed_dates_and_the_last_success_survive_old_reruns_and_failed_runs() 
             .integrity("t", "ledger.t", "payments.t", "id")
             .to_toml(),
     );
-    let store = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store = sqlite_url(dir.path().join("s.db"));
     let env = [("L", l.as_str()), ("R", r.as_str()), ("S", store.as_str())];
     let run = |date: Option<String>| {
         let mut args = vec![

@@ -38,17 +38,7 @@ fn config(format: &str, report: &str, options: &str, match_on: &str) -> String {
         .source("ledger", "LEDGER_URL")
         .settlement("check", format)
         .set("report", report)
-        .set(
-            "ledger",
-            [
-                ("source", "ledger"),
-                ("table", "payments"),
-                ("id", "id"),
-                ("amount", "amount_minor"),
-                ("currency", "currency"),
-                ("at", "created_at"),
-            ],
-        )
+        .set("ledger", ledger_mapping("payments", &[]))
         .set("match_on", match_on)
         .set("timing_window_days", 3);
     let mut text = config.to_toml();
@@ -69,7 +59,7 @@ async fn run(
     String,
     serde_json::Value,
 ) {
-    let store = format!("sqlite://{}", dir.join("store.db").display());
+    let store = sqlite_url(dir.join("store.db"));
     let out = recon(
         &[
             "run",

@@ -1,10 +1,6 @@
 //! Reports downloaded over HTTP from a real (local) server: a 503 with `Retry-After` is waited
 //! out and retried, the bearer token is sent and never shown, a 401 fails at once (exit 2).
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -15,121 +11,60 @@ const REPORT: &str = "balance_transaction_id,created_utc,currency,gross,fee,net,
 txn_1,2026-11-20 10:00:00,usd,10.00,0.59,9.41,charge,ch_1,
 ";
 
-/// Serves the scripted responses in order, one per connection; returns the port and the
-/// requests received (head only).
-fn serve(responses: Vec<String>) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for response in responses {
-            let Ok((mut stream, _)) = listener.accept() else {
-                return;
-            };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                head.push(byte[0]);
-            }
-            log.lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(&head).to_lowercase());
-            let _ = stream.write_all(response.as_bytes());
-        }
-    });
-    (port, seen)
-}
-
-fn response(status: &str, headers: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-async fn setup(dir: &Path, port: u16) -> Vec<(&'static str, String)> {
+/// A ledger, and a Stripe report downloaded from `port` with the bearer token.
+async fn scenario(port: u16) -> Scenario {
+    let scenario = Scenario::new("STORE_URL");
     let ledger = sqlite_db(
-        &dir.join("ledger.db"),
+        &scenario.dir().join("ledger.db"),
         &[
             "CREATE TABLE payments (id TEXT, amount_minor INTEGER, currency TEXT, created_at TIMESTAMP)",
             "INSERT INTO payments VALUES ('ch_1', 1000, 'USD', '2026-11-20 09:59:00')",
         ],
     )
     .await;
-    write(
-        dir,
-        "recon.toml",
-        &TestConfig::new()
-            .table("job.retry")
-            .set("initial_delay_ms", 10)
-            .set("max_delay_ms", 3000)
-            .set("max_attempts", 3)
-            .store("STORE_URL")
-            .source("ledger", "LEDGER_URL")
-            .settlement("stripe", "stripe")
-            .set(
-                "report_url",
-                format!("http://127.0.0.1:{port}/reports/stripe-{{date}}.csv"),
-            )
-            .set("report_token_env", "STRIPE_TOKEN")
-            .set(
-                "ledger",
-                [
-                    ("source", "ledger"),
-                    ("table", "payments"),
-                    ("id", "id"),
-                    ("amount", "amount_minor"),
-                    ("currency", "currency"),
-                    ("at", "created_at"),
-                ],
-            )
-            .set("match_on", "reference")
-            .to_toml(),
-    );
-    vec![
-        (
-            "STORE_URL",
-            format!("sqlite://{}", dir.join("store.db").display()),
-        ),
-        ("LEDGER_URL", ledger),
-        ("STRIPE_TOKEN", TOKEN.to_string()),
-    ]
+    let config = TestConfig::new()
+        .table("job.retry")
+        .set("initial_delay_ms", 10)
+        .set("max_delay_ms", 3000)
+        .set("max_attempts", 3)
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .settlement("stripe", "stripe")
+        .set(
+            "report_url",
+            format!("http://127.0.0.1:{port}/reports/stripe-{{date}}.csv"),
+        )
+        .set("report_token_env", "STRIPE_TOKEN")
+        .set("ledger", ledger_mapping("payments", &[]))
+        .set("match_on", "reference")
+        .to_toml();
+    scenario
+        .env("LEDGER_URL", &ledger)
+        .env("STRIPE_TOKEN", TOKEN)
+        .config(&config)
 }
 
-fn run(dir: &Path, env: &[(&'static str, String)]) -> (std::process::Output, serde_json::Value) {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            "2026-11-20",
-            "--out",
-            "out",
-        ],
-        &env,
-        dir,
-    );
-    let summary = serde_json::from_slice(
-        &std::fs::read(dir.join("out/summary.json"))
-            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out))),
-    )
-    .unwrap();
-    (out, summary)
+/// The heads of the requests `server` received, in lower case.
+fn heads(server: &HttpServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .map(|r| r.head.to_lowercase())
+        .collect()
 }
 
 #[tokio::test]
 async fn a_503_with_retry_after_is_waited_out_then_the_report_is_reconciled() {
-    let (port, requests) = serve(vec![
-        response("503 Service Unavailable", "Retry-After: 1\r\n", "busy"),
-        response("200 OK", "Content-Type: text/csv\r\n", REPORT),
+    let server = HttpServer::sequence([
+        Response::new("503 Service Unavailable")
+            .header("Retry-After", "1")
+            .body("busy"),
+        Response::csv(REPORT),
     ]);
-    let dir = temp_dir();
-    let env = setup(dir.path(), port).await;
+    let port = server.port();
+    let scenario = scenario(port).await;
     let started = Instant::now();
-    let (out, summary) = run(dir.path(), &env);
+    let (out, summary) = scenario.run("2026-11-20", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         started.elapsed() >= Duration::from_secs(1),
@@ -145,7 +80,7 @@ async fn a_503_with_retry_after_is_waited_out_then_the_report_is_reconciled() {
              ledger payments: 1 rows = 1 matched + 0 in discrepancies + 0 not expected + 0 set aside"
         )
     );
-    let requests = requests.lock().unwrap().clone();
+    let requests = heads(&server);
     assert_eq!(requests.len(), 2);
     for request in &requests {
         assert!(
@@ -161,13 +96,14 @@ async fn a_503_with_retry_after_is_waited_out_then_the_report_is_reconciled() {
         "{}{}{}",
         stdout(&out),
         stderr(&out),
-        std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap()
+        std::fs::read_to_string(scenario.dir().join("out/summary.json")).unwrap()
     );
     assert!(!everything.contains(TOKEN));
     // The downloaded report is kept with the run's outputs.
     assert_eq!(
         std::fs::read_to_string(
-            dir.path()
+            scenario
+                .dir()
                 .join("out/downloads/2026-11-20-stripe-2026-11-20.csv")
         )
         .unwrap(),
@@ -177,10 +113,9 @@ async fn a_503_with_retry_after_is_waited_out_then_the_report_is_reconciled() {
 
 #[tokio::test]
 async fn a_refused_token_fails_the_check_at_once_with_exit_2() {
-    let (port, requests) = serve(vec![response("401 Unauthorized", "", "no")]);
-    let dir = temp_dir();
-    let env = setup(dir.path(), port).await;
-    let (out, summary) = run(dir.path(), &env);
+    let server = HttpServer::sequence([Response::new("401 Unauthorized").body("no")]);
+    let port = server.port();
+    let (out, summary) = scenario(port).await.run("2026-11-20", &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let check = &summary["checks"][0];
     assert_eq!(check["status"], "failed");
@@ -191,5 +126,5 @@ async fn a_refused_token_fails_the_check_at_once_with_exit_2() {
             "downloading http://127.0.0.1:{port}/reports/stripe-2026-11-20.csv: HTTP 401 Unauthorized (check the report token)"
         )
     );
-    assert_eq!(requests.lock().unwrap().len(), 1);
+    assert_eq!(heads(&server).len(), 1);
 }

@@ -195,7 +195,7 @@ async fn the_report_shows_acknowledgement_notes_and_missing_rows_values() {
         .integrity("entries", "ledger.entries", "payments.entries", "id")
         .to_toml();
     write(dir.path(), "recon.toml", &config);
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = sqlite_url(dir.path().join("store.db"));
     let env = [
         ("STORE", store.as_str()),
         ("LEDGER", ledger.as_str()),

@@ -122,11 +122,7 @@ async fn a_held_lock_exits_4_naming_the_holder(store_url: &str) {
 #[tokio::test]
 async fn a_held_lock_exits_4_on_a_sqlite_store() {
     let dir = temp_dir();
-    a_held_lock_exits_4_naming_the_holder(&format!(
-        "sqlite://{}",
-        dir.path().join("s.db").display()
-    ))
-    .await;
+    a_held_lock_exits_4_naming_the_holder(&sqlite_url(dir.path().join("s.db"))).await;
 }
 
 /// A SQLite store's lock file lives only while its run does: runs of three dates (and a
@@ -135,7 +131,7 @@ async fn a_held_lock_exits_4_on_a_sqlite_store() {
 async fn lock_files_do_not_pile_up_per_date() {
     let dir = temp_dir();
     let (ledger, payments) = sources(dir.path(), 10).await;
-    let store_url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store_url = sqlite_url(dir.path().join("s.db"));
     let lock_files = || -> Vec<String> {
         std::fs::read_dir(dir.path())
             .unwrap()
@@ -149,15 +145,7 @@ async fn lock_files_do_not_pile_up_per_date() {
         ("2026-11-20", None),
         ("2026-11-20", Some("0/2")),
     ] {
-        let mut args = vec![
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            date,
-            "--out",
-            "out",
-        ];
+        let mut args = run_args(date, "out", &[]);
         if let Some(shard) = shard {
             args.extend(["--shard", shard]);
         }
@@ -188,7 +176,7 @@ async fn a_held_lock_exits_4_on_a_postgres_store() {
 async fn a_source_busy_past_the_policy_exits_3_and_retry_completes_the_run() {
     let dir = temp_dir();
     let (ledger, payments) = sources(dir.path(), 10).await;
-    let store_url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store_url = sqlite_url(dir.path().join("s.db"));
 
     // Another program holds the payments database exclusively: every read of it is busy.
     let mut writer = sqlx::SqliteConnection::connect_with(
@@ -319,7 +307,7 @@ async fn store_state(store_url: &str) -> Vec<(String, String, String)> {
 async fn a_run_killed_midway_then_rerun_leaves_what_a_clean_run_leaves() {
     let dir = temp_dir();
     let (ledger, payments) = sources(dir.path(), 60_000).await;
-    let clean_store = format!("sqlite://{}", dir.path().join("clean.db").display());
+    let clean_store = sqlite_url(dir.path().join("clean.db"));
     let out = recon(&RUN, &env(&clean_store, &ledger, &payments), dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let clean = store_state(&clean_store).await;
@@ -340,10 +328,7 @@ async fn a_run_killed_midway_then_rerun_leaves_what_a_clean_run_leaves() {
     );
 
     for (attempt, kill_after_ms) in [150u64, 400, 900].into_iter().enumerate() {
-        let store = format!(
-            "sqlite://{}",
-            dir.path().join(format!("killed{attempt}.db")).display()
-        );
+        let store = sqlite_url(dir.path().join(format!("killed{attempt}.db")));
         let mut child = Command::new(env!("CARGO_BIN_EXE_recon"))
             .args(RUN)
             .current_dir(dir.path())
@@ -386,7 +371,7 @@ async fn a_run_killed_midway_then_rerun_leaves_what_a_clean_run_leaves() {
 async fn two_runs_of_one_date_at_once_one_waits_out_with_exit_4() {
     let dir = temp_dir();
     let (ledger, payments) = sources(dir.path(), 60_000).await;
-    let store = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store = sqlite_url(dir.path().join("s.db"));
     // Create the store first so both processes only race for the lock.
     Store::open(&store).await.unwrap().close().await;
     let spawn = || {
@@ -415,7 +400,7 @@ async fn two_runs_of_one_date_at_once_one_waits_out_with_exit_4() {
 async fn run_resume_completes_an_incomplete_run_instead_of_redoing_it() {
     let dir = temp_dir();
     let (ledger, payments) = sources(dir.path(), 10).await;
-    let store_url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store_url = sqlite_url(dir.path().join("s.db"));
     let mut writer = sqlx::SqliteConnection::connect_with(
         &sqlx::sqlite::SqliteConnectOptions::from_str(&payments).unwrap(),
     )
@@ -458,11 +443,11 @@ async fn two_shards_together_leave_what_one_unsharded_run_leaves() {
         .integrity("entry_memos", "ledger.entries", "payments.entries", "id")
         .set("columns", ["memo"]);
     write(dir.path(), "recon.toml", &config.to_toml());
-    let whole = format!("sqlite://{}", dir.path().join("whole.db").display());
+    let whole = sqlite_url(dir.path().join("whole.db"));
     let out = recon(&RUN, &env(&whole, &ledger, &payments), dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 
-    let sharded = format!("sqlite://{}", dir.path().join("sharded.db").display());
+    let sharded = sqlite_url(dir.path().join("sharded.db"));
     Store::open(&sharded).await.unwrap().close().await;
     let spawn = |shard: &str| {
         Command::new(env!("CARGO_BIN_EXE_recon"))

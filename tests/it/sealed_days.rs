@@ -13,8 +13,9 @@ fn config() -> String {
         .to_toml()
 }
 
-fn run(dir: &std::path::Path, date: &str, env: &[(&str, &str)]) -> serde_json::Value {
-    let (out, summary) = run_day(dir, date, env);
+/// A run of `date` that completed, with or without findings: its summary.
+fn run(scenario: &Scenario, date: &str) -> serde_json::Value {
+    let (out, summary) = scenario.run(date, &[]);
     assert!(
         matches!(out.status.code(), Some(0) | Some(1)),
         "{}",
@@ -23,12 +24,18 @@ fn run(dir: &std::path::Path, date: &str, env: &[(&str, &str)]) -> serde_json::V
     summary
 }
 
-/// The same `rows` on both sides (`l.db`, `p.db`) and a store beside them: their URLs, ledger,
-/// payments, store.
-async fn alike(dir: &std::path::Path, rows: &str) -> [String; 3] {
-    let l = sqlite_db(&dir.join("l.db"), &[rows]).await;
-    let p = sqlite_db(&dir.join("p.db"), &[rows]).await;
-    [l, p, format!("sqlite://{}", dir.join("s.db").display())]
+/// The same `rows` on both sides (`l.db` in `L`, `p.db` in `P`), a store beside them, and
+/// `config`.
+async fn alike(rows: &str, config: &str) -> Scenario {
+    let scenario = Scenario::new("S");
+    let l = sqlite_db(&scenario.dir().join("l.db"), &[rows]).await;
+    let p = sqlite_db(&scenario.dir().join("p.db"), &[rows]).await;
+    scenario.env("L", &l).env("P", &p).config(config)
+}
+
+/// The ledger's, the payments' and the store's URLs.
+fn urls(scenario: &Scenario) -> [&str; 3] {
+    [scenario.var("L"), scenario.var("P"), scenario.store()]
 }
 
 async fn exec(url: &str, sql: &str) {
@@ -59,18 +66,16 @@ fn sealed_findings(summary: &serde_json::Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_quiet_edit_of_a_sealed_day_is_found_and_named() {
-    let dir = temp_dir();
     let rows = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
                 INSERT INTO entries VALUES (1, 100, '2026-11-19 09:00:00'), (2, 200, '2026-11-19 10:00:00'),
                                            (3, 300, '2026-11-19 11:00:00'), (4, 400, '2026-11-20 09:00:00'),
                                            (5, 500, '2026-11-21 09:00:00');";
-    let [l, p, s] = alike(dir.path(), rows).await;
-    write(dir.path(), "recon.toml", &config());
-    let env = [("S", s.as_str()), ("L", l.as_str()), ("P", p.as_str())];
+    let scenario = alike(rows, &config()).await;
+    let [l, p, _] = urls(&scenario);
 
-    let first = run(dir.path(), "2026-11-19", &env);
+    let first = run(&scenario, "2026-11-19");
     assert_eq!(first["outcome"], "clean");
-    let second = run(dir.path(), "2026-11-20", &env);
+    let second = run(&scenario, "2026-11-20");
     assert_eq!(
         second["outcome"], "clean",
         "the sealed 19th re-verifies intact"
@@ -79,13 +84,13 @@ async fn a_quiet_edit_of_a_sealed_day_is_found_and_named() {
     // History is edited: entry 2 on both sides alike (the sides still agree), entry 3 only
     // deleted from the ledger, and a new row slipped into the closed day on the payments side.
     exec(
-        &l,
+        l,
         "UPDATE entries SET amount_minor = 201 WHERE id = 2; DELETE FROM entries WHERE id = 3",
     )
     .await;
-    exec(&p, "UPDATE entries SET amount_minor = 201 WHERE id = 2; INSERT INTO entries VALUES (9, 900, '2026-11-19 23:00:00')").await;
+    exec(p, "UPDATE entries SET amount_minor = 201 WHERE id = 2; INSERT INTO entries VALUES (9, 900, '2026-11-19 23:00:00')").await;
 
-    let third = run(dir.path(), "2026-11-21", &env);
+    let third = run(&scenario, "2026-11-21");
     assert_eq!(third["outcome"], "discrepancies");
     assert_eq!(
         sealed_findings(&third),
@@ -99,13 +104,13 @@ async fn a_quiet_edit_of_a_sealed_day_is_found_and_named() {
     assert_eq!(third["checks"][0]["status"], "clean");
 
     // The edits are undone: the next run resolves the findings.
-    exec(&l, "UPDATE entries SET amount_minor = 200 WHERE id = 2; INSERT INTO entries VALUES (3, 300, '2026-11-19 11:00:00')").await;
+    exec(l, "UPDATE entries SET amount_minor = 200 WHERE id = 2; INSERT INTO entries VALUES (3, 300, '2026-11-19 11:00:00')").await;
     exec(
-        &p,
+        p,
         "UPDATE entries SET amount_minor = 200 WHERE id = 2; DELETE FROM entries WHERE id = 9",
     )
     .await;
-    let fourth = run(dir.path(), "2026-11-21", &env);
+    let fourth = run(&scenario, "2026-11-21");
     assert_eq!(fourth["outcome"], "clean");
     let resolved: Vec<String> = fourth["resolved"]
         .as_array()
@@ -128,14 +133,12 @@ async fn a_quiet_edit_of_a_sealed_day_is_found_and_named() {
 #[tokio::test]
 async fn a_day_sealed_row_by_row_before_segments_is_still_verified() {
     use recon::canonical::{Value, row_hash};
-    let dir = temp_dir();
     let rows = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
                 INSERT INTO entries VALUES (1, 100, '2026-11-19 09:00:00'), (2, 200, '2026-11-19 10:00:00'),
                                            (3, 300, '2026-11-19 11:00:00'), (4, 400, '2026-11-20 09:00:00');";
-    let [l, p, s] = alike(dir.path(), rows).await;
-    write(dir.path(), "recon.toml", &config());
-    let env = [("S", s.as_str()), ("L", l.as_str()), ("P", p.as_str())];
-    assert_eq!(run(dir.path(), "2026-11-19", &env)["outcome"], "clean");
+    let scenario = alike(rows, &config()).await;
+    let [l, p, s] = urls(&scenario);
+    assert_eq!(run(&scenario, "2026-11-19")["outcome"], "clean");
 
     // The seal is turned into what an older recon wrote: every row's key hash, key and hash.
     let mut legacy = vec!["DELETE FROM seal_segments".to_string()];
@@ -153,20 +156,20 @@ async fn a_day_sealed_row_by_row_before_segments_is_still_verified() {
             hex::encode(row_hash(&row))
         ));
     }
-    exec(&s, &legacy.join(";")).await;
+    exec(s, &legacy.join(";")).await;
     assert_eq!(
-        run(dir.path(), "2026-11-20", &env)["outcome"],
+        run(&scenario, "2026-11-20")["outcome"],
         "clean",
         "the legacy seal re-verifies intact"
     );
 
     exec(
-        &l,
+        l,
         "UPDATE entries SET amount_minor = 201 WHERE id = 2; DELETE FROM entries WHERE id = 3",
     )
     .await;
-    exec(&p, "UPDATE entries SET amount_minor = 201 WHERE id = 2").await;
-    let third = run(dir.path(), "2026-11-20", &env);
+    exec(p, "UPDATE entries SET amount_minor = 201 WHERE id = 2").await;
+    let third = run(&scenario, "2026-11-20");
     assert_eq!(
         sealed_findings(&third),
         [
@@ -180,11 +183,9 @@ async fn a_day_sealed_row_by_row_before_segments_is_still_verified() {
 /// naming them; the audit chain still verifies, and the newer seals are kept.
 #[tokio::test]
 async fn seals_past_their_retention_are_pruned_and_audited() {
-    let dir = temp_dir();
     let rows = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
                 INSERT INTO entries VALUES (1, 100, '2026-11-19 09:00:00'), (2, 200, '2026-11-20 10:00:00'),
                                            (3, 300, '2026-11-21 11:00:00'), (4, 400, '2026-11-23 09:00:00');";
-    let [l, p, s] = alike(dir.path(), rows).await;
     let config = TestConfig::new()
         .table("job")
         .set("seal_lookback_days", 1)
@@ -195,12 +196,12 @@ async fn seals_past_their_retention_are_pruned_and_audited() {
         .integrity("entries", "ledger.entries", "payments.entries", "id")
         .set("date_column", "created_at")
         .to_toml();
-    write(dir.path(), "recon.toml", &config);
-    let env = [("S", s.as_str()), ("L", l.as_str()), ("P", p.as_str())];
+    let scenario = alike(rows, &config).await;
+    let [_, _, s] = urls(&scenario);
     for date in ["2026-11-19", "2026-11-20", "2026-11-21"] {
-        assert_eq!(run(dir.path(), date, &env)["outcome"], "clean");
+        assert_eq!(run(&scenario, date)["outcome"], "clean");
     }
-    let pool = sqlx::SqlitePool::connect(&s).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(s).await.unwrap();
     let sealed = async || -> Vec<String> {
         sqlx::query_scalar("SELECT partition_key FROM seals ORDER BY partition_key")
             .fetch_all(&pool)
@@ -210,7 +211,7 @@ async fn seals_past_their_retention_are_pruned_and_audited() {
     assert_eq!(sealed().await, ["2026-11-19", "2026-11-20", "2026-11-21"]);
 
     // The 23rd keeps seals from the 21st on: the 19th and 20th go.
-    assert_eq!(run(dir.path(), "2026-11-23", &env)["outcome"], "clean");
+    assert_eq!(run(&scenario, "2026-11-23")["outcome"], "clean");
     assert_eq!(sealed().await, ["2026-11-21", "2026-11-23"]);
     let left: i64 =
         sqlx::query_scalar("SELECT count(*) FROM seal_segments WHERE partition_key < '2026-11-21'")
@@ -230,11 +231,7 @@ async fn seals_past_their_retention_are_pruned_and_audited() {
             r#"{"check":"entries","before":"2026-11-21","partitions":[{"partition":"2026-11-19","rows":1},{"partition":"2026-11-20","rows":1}]}"#
         ]
     );
-    let verify = recon(
-        &["audit", "verify", "--config", "recon.toml"],
-        &env,
-        dir.path(),
-    );
+    let verify = scenario.recon(&["audit", "verify", "--config", "recon.toml"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 }
 
@@ -274,16 +271,14 @@ fn a_retention_not_past_the_lookback_is_refused() {
 /// are each named, and nothing else; the seal is that many store rows, not one per data row.
 #[tokio::test]
 async fn a_million_row_sealed_day_names_exactly_its_edited_rows() {
-    let dir = temp_dir();
     let rows =
         "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
                 WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 1000000)
                 INSERT INTO entries SELECT n, n * 7 % 100000, '2026-11-19 12:00:00' FROM g;";
-    let [l, p, s] = alike(dir.path(), rows).await;
-    write(dir.path(), "recon.toml", &config());
-    let env = [("S", s.as_str()), ("L", l.as_str()), ("P", p.as_str())];
-    assert_eq!(run(dir.path(), "2026-11-19", &env)["outcome"], "clean");
-    let pool = sqlx::SqlitePool::connect(&s).await.unwrap();
+    let scenario = alike(rows, &config()).await;
+    let [l, p, s] = urls(&scenario);
+    assert_eq!(run(&scenario, "2026-11-19")["outcome"], "clean");
+    let pool = sqlx::SqlitePool::connect(s).await.unwrap();
     let (segments, rows_in_segments): (i64, i64) =
         sqlx::query_as("SELECT count(*), sum(row_count) FROM seal_segments")
             .fetch_one(&pool)
@@ -298,19 +293,19 @@ async fn a_million_row_sealed_day_names_exactly_its_edited_rows() {
     assert!((80..=200).contains(&segments), "{segments} segments");
 
     exec(
-        &l,
+        l,
         "UPDATE entries SET amount_minor = -1 WHERE id IN (17, 734567);
               UPDATE entries SET amount_minor = -2 WHERE id = 900000;
               INSERT INTO entries VALUES (1500000, 1, '2026-11-19 13:00:00')",
     )
     .await;
     exec(
-        &p,
+        p,
         "UPDATE entries SET amount_minor = -2 WHERE id = 900000;
               DELETE FROM entries WHERE id = 999999",
     )
     .await;
-    let second = run(dir.path(), "2026-11-20", &env);
+    let second = run(&scenario, "2026-11-20");
     let mut found = sealed_findings(&second);
     found.sort();
     assert_eq!(

@@ -149,7 +149,7 @@ fn assert_nothing_leaks(all: &str) {
 #[tokio::test]
 async fn nothing_leaks_with_a_sqlite_store() {
     let dir = temp_dir();
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = sqlite_url(dir.path().join("store.db"));
     let all = everything_written(&store, dir.path()).await;
     assert_nothing_leaks(&all);
     let dump = sqlx::SqlitePool::connect(&store).await.unwrap();
@@ -266,7 +266,7 @@ async fn nothing_leaks_from_postgres_and_mariadb_sources() {
             .set("sensitive_columns", ["iban"])
             .to_toml(),
     );
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = sqlite_url(dir.path().join("store.db"));
     let env = [
         ("STORE_URL", store.as_str()),
         ("LEDGER_URL", pg.as_str()),

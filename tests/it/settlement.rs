@@ -18,17 +18,14 @@ fn config() -> String {
         .set("report", "reports/stripe-{date}.csv")
         .set(
             "ledger",
-            [
-                ("source", "ledger"),
-                ("table", "payments"),
-                ("id", "id"),
-                ("amount", "amount_minor"),
-                ("currency", "currency"),
-                ("at", "created_at"),
-                ("status", "status"),
-                ("fee", "fee_minor"),
-                ("payout", "payout_id"),
-            ],
+            ledger_mapping(
+                "payments",
+                &[
+                    ("status", "status"),
+                    ("fee", "fee_minor"),
+                    ("payout", "payout_id"),
+                ],
+            ),
         )
         .set("match_on", "reference")
         .set("settled_statuses", ["settled"])
@@ -266,29 +263,8 @@ fn found(summary: &serde_json::Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn run(dir: &Path, store: &str, ledger: &str, date: &str) -> (Option<i32>, serde_json::Value) {
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            date,
-            "--out",
-            "out",
-            "--metrics-file",
-            "out/recon.prom",
-        ],
-        &[("STORE_URL", store), ("LEDGER_URL", ledger)],
-        dir,
-    );
-    let summary: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.join("out/summary.json"))
-            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out))),
-    )
-    .unwrap();
-    (out.status.code(), summary)
-}
+/// Each run writes its metrics too.
+const METRICS: [&str; 2] = ["--metrics-file", "out/recon.prom"];
 
 fn expected_day1() -> Vec<(String, String, String)> {
     let row = |kind: &str, key: &str| (kind.to_string(), key.to_string(), "open".to_string());
@@ -319,15 +295,41 @@ fn expected_day1() -> Vec<(String, String, String)> {
 
 /// Runs day 1 then day 2 against `ledger` and checks everything both runs leave.
 async fn two_days(dir: &Path, ledger: &str) {
-    write(dir, "recon.toml", &config());
+    let scenario = Scenario::in_dir(dir, "STORE_URL")
+        .env("LEDGER_URL", ledger)
+        .config(&config());
     std::fs::create_dir_all(dir.join("reports")).unwrap();
     write(dir, "reports/stripe-2026-11-20.csv", &report_day1());
     write(dir, "reports/stripe-2026-11-21.csv", &report_day2());
-    let store = format!("sqlite://{}", dir.join("store.db").display());
 
-    let (code, s) = run(dir, &store, ledger, "2026-11-20");
-    assert_eq!(code, Some(1), "{s}");
-    let mut got = found(&s);
+    let (out, s) = scenario.run("2026-11-20", &METRICS);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    day_1_found(dir, &s);
+
+    // Day 2: ch_20 arrives (its timing difference is resolved by this run); ch_23 is now
+    // past its window: a real discrepancy, kept on its own day.
+    let (out, s2) = scenario.run("2026-11-21", &METRICS);
+    assert_eq!(out.status.code(), Some(1), "{s2}");
+    day_2_found(dir, &s2);
+
+    // The resolution is on record: day 1's timing difference names the run that settled it.
+    let list = scenario.recon(&["discrepancies", "list", "--config", "recon.toml", "--json"]);
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+    let listed: Vec<serde_json::Value> = stdout(&list)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ch20 = listed
+        .iter()
+        .find(|d| d["kind"] == "timing" && d["key"]["id"] == "ch_20")
+        .unwrap();
+    assert_eq!(ch20["status"], "resolved", "{ch20}");
+    assert_eq!(ch20["partition"], "2026-11-20");
+}
+
+/// What day 1's run `s` found, put at stake and wrote to the outputs in `dir`.
+fn day_1_found(dir: &Path, s: &serde_json::Value) {
+    let mut got = found(s);
     got.sort_by_key(|(kind, key, _)| (order(kind), key.clone()));
     assert_eq!(got, expected_day1());
     // What the open findings put in question, per currency: the differences, the lines or rows
@@ -387,11 +389,10 @@ async fn two_days(dir: &Path, ledger: &str) {
          stripe,reports/stripe-2026-11-20.csv,13,,\"unknown currency `xyz` in `currency` — row: txn_12,2026-11-20 19:00:00,xyz,1.00,0.00,1.00,charge,ch_12,\",open\n\
          stripe,reports/stripe-2026-11-20.csv,14,,\"bad number in `gross`: `abc` is not a decimal number — row: txn_13,2026-11-20 19:30:00,usd,abc,0.00,1.00,charge,ch_13,\",open\n"
     );
+}
 
-    // Day 2: ch_20 arrives (its timing difference is resolved by this run); ch_23 is now
-    // past its window: a real discrepancy, kept on its own day.
-    let (code, s2) = run(dir, &store, ledger, "2026-11-21");
-    assert_eq!(code, Some(1), "{s2}");
+/// What day 2's run `s2` resolved, found and put at stake.
+fn day_2_found(dir: &Path, s2: &serde_json::Value) {
     let resolved: Vec<(String, String)> = kinds_and_keys(&s2["resolved"]);
     assert_eq!(
         resolved,
@@ -432,24 +433,6 @@ async fn two_days(dir: &Path, ledger: &str) {
         s2["totals"]["at_stake"],
         serde_json::json!([{"currency": "USD", "minor": 500, "amount": "5.00 USD"}])
     );
-
-    // The resolution is on record: day 1's timing difference names the run that settled it.
-    let list = recon(
-        &["discrepancies", "list", "--config", "recon.toml", "--json"],
-        &[("STORE_URL", store.as_str()), ("LEDGER_URL", ledger)],
-        dir,
-    );
-    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
-    let listed: Vec<serde_json::Value> = stdout(&list)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let ch20 = listed
-        .iter()
-        .find(|d| d["kind"] == "timing" && d["key"]["id"] == "ch_20")
-        .unwrap();
-    assert_eq!(ch20["status"], "resolved", "{ch20}");
-    assert_eq!(ch20["partition"], "2026-11-20");
 }
 
 fn order(kind: &str) -> usize {

@@ -4,7 +4,7 @@
 //! range by range and name every edited row exactly once, as one unsharded process does — and a
 //! day sealed whole (or split) is verified the same by a split (or unsplit) night 2.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use crate::common::*;
 use recon::store::Store;
@@ -43,21 +43,21 @@ fn day_1_keys() -> Vec<(String, i64)> {
     keys
 }
 
+/// The sides and the store, and check `entries`, dated, split by key.
 fn config() -> String {
     TestConfig::new()
         .store("S")
         .source("ledger", "L")
         .source("payments", "R")
+        .integrity_by(
+            "entries",
+            "ledger.entries",
+            "payments.entries",
+            ["account", "seq"],
+        )
+        .set("date_column", "created_at")
+        .set("split_by_key", true)
         .to_toml()
-        + "
-[[integrity]]
-name = \"entries\"
-left = { source = \"ledger\", table = \"entries\" }
-right = { source = \"payments\", table = \"entries\" }
-key = [\"account\", \"seq\"]
-date_column = \"created_at\"
-split_by_key = true
-"
 }
 
 struct Setup {
@@ -69,15 +69,10 @@ struct Setup {
 impl Setup {
     /// `recon run` for `date` with store `store`, `extra` flags, started (not awaited).
     fn spawn(&self, store: &str, date: &str, extra: &[&str]) -> std::process::Child {
-        let out = self.dir.path().join(format!("out-{}", extra.join("-")));
-        Command::new(env!("CARGO_BIN_EXE_recon"))
-            .args(["run", "--config", "recon.toml", "--date", date, "--out"])
-            .arg(&out)
-            .args(extra)
-            .current_dir(self.dir.path())
-            .envs([("S", store), ("L", &self.ledger), ("R", &self.payments)])
-            .env("RUST_LOG", "warn")
-            .env_remove("RECON_LOG_FORMAT")
+        let out = path_str(&self.dir.path().join(format!("out-{}", extra.join("-"))));
+        let args = run_args(date, &out, extra);
+        let env = [("S", store), ("L", &self.ledger), ("R", &self.payments)];
+        recon_command(&args, &env, self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

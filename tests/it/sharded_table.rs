@@ -4,7 +4,7 @@
 //! the range boundaries included; the check is incomplete until the last range is in.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use crate::common::*;
 use recon::canonical::Value;
@@ -36,20 +36,18 @@ fn keys() -> Vec<(String, i64)> {
     keys
 }
 
-fn config() -> String {
-    TestConfig::new()
-        .store("S")
+/// `base`, then the sides and the store, and check `entries` split by key.
+fn config(base: TestConfig) -> TestConfig {
+    base.store("S")
         .source("ledger", "L")
         .source("payments", "R")
-        .to_toml()
-        + "
-[[integrity]]
-name = \"entries\"
-left = { source = \"ledger\", table = \"entries\" }
-right = { source = \"payments\", table = \"entries\" }
-key = [\"account\", \"seq\"]
-split_by_key = true
-"
+        .integrity_by(
+            "entries",
+            "ledger.entries",
+            "payments.entries",
+            ["account", "seq"],
+        )
+        .set("split_by_key", true)
 }
 
 struct Setup {
@@ -84,13 +82,9 @@ impl Setup {
     ) -> std::process::Child {
         let config = path_str(&self.config);
         let out = path_str(&self.out(name));
-        Command::new(env!("CARGO_BIN_EXE_recon"))
-            .args([command, "--config", &config, "--date", date, "--out", &out])
-            .args(extra)
-            .current_dir(self.dir.path())
-            .envs(env)
-            .env("RUST_LOG", "warn")
-            .env_remove("RECON_LOG_FORMAT")
+        let mut args = vec![command, "--config", &config, "--date", date, "--out", &out];
+        args.extend_from_slice(extra);
+        recon_command(&args, &env, self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -186,7 +180,11 @@ async fn four_shards_of_one_table_find_exactly_what_one_process_finds() {
     pg_exec(&ledger, &[SCHEMA, FILL]).await;
     pg_exec(&payments, &[SCHEMA, FILL]).await;
     let dir = temp_dir();
-    let config = write(dir.path(), "recon.toml", &config());
+    let config = write(
+        dir.path(),
+        "recon.toml",
+        &config(TestConfig::new()).to_toml(),
+    );
     let setup = Setup {
         dir,
         config,
@@ -523,7 +521,11 @@ async fn shards_that_wait_for_the_other_ranges_all_end_with_the_whole_check() {
     )
     .await;
     let dir = temp_dir();
-    let config = write(dir.path(), "recon.toml", &config());
+    let config = write(
+        dir.path(),
+        "recon.toml",
+        &config(TestConfig::new()).to_toml(),
+    );
     let setup = Setup {
         dir,
         config,
@@ -583,7 +585,9 @@ fn a_split_check_that_bisects_is_refused_and_one_that_seals_is_not() {
     write(
         dir.path(),
         "recon.toml",
-        &(config() + "strategy = \"bisect\"\n"),
+        &config(TestConfig::new())
+            .set("strategy", "bisect")
+            .to_toml(),
     );
     let out = recon(
         &["config", "check", "--config", "recon.toml"],
@@ -599,7 +603,9 @@ fn a_split_check_that_bisects_is_refused_and_one_that_seals_is_not() {
     write(
         dir.path(),
         "recon.toml",
-        &(config() + "date_column = \"created_at\"\n"),
+        &config(TestConfig::new())
+            .set("date_column", "created_at")
+            .to_toml(),
     );
     let out = recon(
         &["config", "check", "--config", "recon.toml"],
@@ -641,10 +647,10 @@ async fn a_shard_that_failed_is_retried_and_completes_the_check() {
     let config = write(
         dir.path(),
         "recon.toml",
-        &format!("[job.retry]\nmax_attempts = 1\n{}", config()),
+        &config(TestConfig::new().table("job.retry").set("max_attempts", 1)).to_toml(),
     );
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
-    let whole = format!("sqlite://{}", dir.path().join("whole.db").display());
+    let store = sqlite_url(dir.path().join("store.db"));
+    let whole = sqlite_url(dir.path().join("whole.db"));
     let setup = Setup {
         dir,
         config,

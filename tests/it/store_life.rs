@@ -213,7 +213,7 @@ async fn life_of_a_discrepancy(store_url: &str, dir: &Path) {
 #[tokio::test]
 async fn discrepancy_life_on_a_sqlite_store() {
     let dir = temp_dir();
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = sqlite_url(dir.path().join("store.db"));
     life_of_a_discrepancy(&store, dir.path()).await;
 }
 
@@ -332,11 +332,7 @@ async fn discrepancies_in_batches(store_url: &str) {
 #[tokio::test]
 async fn discrepancies_in_batches_on_a_sqlite_store() {
     let dir = temp_dir();
-    discrepancies_in_batches(&format!(
-        "sqlite://{}",
-        dir.path().join("store.db").display()
-    ))
-    .await;
+    discrepancies_in_batches(&sqlite_url(dir.path().join("store.db"))).await;
 }
 
 #[tokio::test]
@@ -372,7 +368,7 @@ async fn too_many_discrepancies_fail_the_check() {
         ],
     )
     .await;
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = sqlite_url(dir.path().join("store.db"));
     let text = format!("[job]\nmax_discrepancies = 2\n{}", config_text());
     let config = config_with("limit.toml", &text, &store, &ledger, &payments).unwrap();
     let report = recon::run::run(
@@ -487,28 +483,12 @@ async fn history_past_its_retention_is_pruned(store: &str, dir: &Path) {
         .integrity("entries", "ledger.entries", "payments.entries", "id")
         .set("date_column", "created_at")
         .to_toml();
-    write(dir, "recon.toml", &config);
-    let env = [
-        ("STORE_URL", store),
-        ("LEDGER_URL", ledger.as_str()),
-        ("PAYMENTS_URL", payments.as_str()),
-    ];
-    let run = |date: &str| {
-        let out = recon(
-            &[
-                "run",
-                "--config",
-                "recon.toml",
-                "--date",
-                date,
-                "--out",
-                "out",
-            ],
-            &env,
-            dir,
-        );
-        out.status.code()
-    };
+    let scenario = Scenario::in_dir(dir, "STORE_URL")
+        .store_at(store)
+        .env("LEDGER_URL", &ledger)
+        .env("PAYMENTS_URL", &payments)
+        .config(&config);
+    let run = |date: &str| scenario.run(date, &[]).0.status.code();
     assert_eq!(run("2026-11-10"), Some(0)); // run 1, seals the 10th
     set_right_amount(&payments, 2, 201).await;
     assert_eq!(run("2026-11-11"), Some(1)); // run 2: discrepancy 1 (id 2) opens
@@ -551,7 +531,7 @@ async fn history_past_its_retention_is_pruned(store: &str, dir: &Path) {
             "resolved_discrepancies": [1],
         })]
     );
-    let verify = recon(&["audit", "verify", "--config", "recon.toml"], &env, dir);
+    let verify = scenario.recon(&["audit", "verify", "--config", "recon.toml"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 
     // Nothing more is past its retention: no second entry.
@@ -563,7 +543,7 @@ async fn history_past_its_retention_is_pruned(store: &str, dir: &Path) {
 #[tokio::test]
 async fn history_past_its_retention_is_pruned_on_sqlite() {
     let dir = temp_dir();
-    let store = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = sqlite_url(dir.path().join("store.db"));
     history_past_its_retention_is_pruned(&store, dir.path()).await;
 }
 

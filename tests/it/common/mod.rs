@@ -8,10 +8,16 @@ use std::sync::{Mutex, PoisonError};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
+mod http;
+mod scenario;
+
+pub use http::{HttpServer, Request, Response, Script, free_port};
+pub use scenario::Scenario;
+
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// Runs the real `recon` binary with `args`, environment `env`, in `cwd`.
-pub fn recon(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Output {
+/// The real `recon` binary with `args`, environment `env`, in `cwd`, to run or start.
+pub fn recon_command(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_recon"));
     command
         .args(args)
@@ -21,7 +27,14 @@ pub fn recon(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Output {
     for (k, v) in env {
         command.env(k, v);
     }
-    command.output().expect("the recon binary runs")
+    command
+}
+
+/// Runs the real `recon` binary with `args`, environment `env`, in `cwd`.
+pub fn recon(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Output {
+    recon_command(args, env, cwd)
+        .output()
+        .expect("the recon binary runs")
 }
 
 pub fn stdout(output: &Output) -> String {
@@ -32,9 +45,14 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The URL of the SQLite database (a side, or a test's store) in file `path`.
+pub fn sqlite_url(path: impl AsRef<Path>) -> String {
+    format!("sqlite://{}", path.as_ref().display())
+}
+
 /// Creates a SQLite database at `path` from SQL statements (test fixtures only).
 pub async fn sqlite_db(path: &Path, statements: &[&str]) -> String {
-    let url = format!("sqlite://{}", path.display());
+    let url = sqlite_url(path);
     let options = SqliteConnectOptions::from_str(&url)
         .unwrap()
         .create_if_missing(true);
@@ -58,7 +76,38 @@ pub async fn sqlite_db(path: &Path, statements: &[&str]) -> String {
 pub async fn sqlite_sides(dir: &Path, schema: &str, left: &str, right: &str) -> [String; 3] {
     let l = sqlite_db(&dir.join("l.db"), &[schema, left]).await;
     let r = sqlite_db(&dir.join("r.db"), &[schema, right]).await;
-    [l, r, format!("sqlite://{}", dir.join("s.db").display())]
+    [l, r, sqlite_url(dir.join("s.db"))]
+}
+
+/// The arguments of `recon run` for `date` with the config `recon.toml`, outputs in `out`, and
+/// `flags`.
+pub fn run_args<'a>(date: &'a str, out: &'a str, flags: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "--config",
+        "recon.toml",
+        "--date",
+        date,
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(flags);
+    args
+}
+
+/// A settlement check's `ledger` mapping: source `ledger`, `table` with columns `id`,
+/// `amount_minor`, `currency` and `created_at`, then the `extra` fields.
+pub fn ledger_mapping<'a>(table: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut mapping = vec![
+        ("source", "ledger"),
+        ("table", table),
+        ("id", "id"),
+        ("amount", "amount_minor"),
+        ("currency", "currency"),
+        ("at", "created_at"),
+    ];
+    mapping.extend_from_slice(extra);
+    mapping
 }
 
 /// `config` followed by sources `ledger` (L) and `payments` (R), the store (S) and check `t`
@@ -78,30 +127,6 @@ pub fn temp_dir() -> tempfile::TempDir {
 
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
-}
-
-/// `recon run --config recon.toml --date DATE --out out` in `dir` with `env`, and the
-/// summary.json it wrote (a run that wrote none fails the test with its stderr).
-pub fn run_day(dir: &Path, date: &str, env: &[(&str, &str)]) -> (Output, serde_json::Value) {
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            date,
-            "--out",
-            "out",
-        ],
-        env,
-        dir,
-    );
-    let summary = serde_json::from_slice(
-        &std::fs::read(dir.join("out/summary.json"))
-            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out))),
-    )
-    .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
-    (out, summary)
 }
 
 /// The `out/summary.json` a run with `--out out` wrote in `dir`.
@@ -366,7 +391,18 @@ impl TestConfig {
     }
 
     /// `[[integrity]]` comparing `left` and `right`, each written `source.table`, by `key`.
-    pub fn integrity(mut self, name: &str, left: &str, right: &str, key: &str) -> Self {
+    pub fn integrity(self, name: &str, left: &str, right: &str, key: &str) -> Self {
+        self.integrity_by(name, left, right, [key])
+    }
+
+    /// `[[integrity]]` as [`Self::integrity`], by a key of several columns.
+    pub fn integrity_by<const N: usize>(
+        mut self,
+        name: &str,
+        left: &str,
+        right: &str,
+        key: [&str; N],
+    ) -> Self {
         fn side(side: &str) -> [(&str, &str); 2] {
             let (source, table) = side.split_once('.').expect("`source.table`");
             [("source", source), ("table", table)]
@@ -375,7 +411,7 @@ impl TestConfig {
         self.set("name", name)
             .set("left", side(left))
             .set("right", side(right))
-            .set("key", [key])
+            .set("key", key)
     }
 
     /// `[[settlement]]` of a processor report in `format`; its report and ledger follow with `set`.
@@ -395,7 +431,7 @@ impl TestConfig {
     }
 }
 
-/// A value as TOML writes it: a string quoted, an integer as is, a list of strings as an
+/// A value as TOML writes it: a string quoted, an integer or a boolean as is, a list of strings as an
 /// array, a list of `(key, string)` pairs as an inline table.
 pub trait TomlValue {
     fn toml(&self) -> String;
@@ -413,6 +449,12 @@ impl TomlValue for String {
     }
 }
 
+impl TomlValue for bool {
+    fn toml(&self) -> String {
+        self.to_string()
+    }
+}
+
 impl TomlValue for i64 {
     fn toml(&self) -> String {
         self.to_string()
@@ -427,6 +469,12 @@ impl<const N: usize> TomlValue for [&str; N] {
 }
 
 impl<const N: usize> TomlValue for [(&str, &str); N] {
+    fn toml(&self) -> String {
+        self.to_vec().toml()
+    }
+}
+
+impl TomlValue for Vec<(&str, &str)> {
     fn toml(&self) -> String {
         let pairs: Vec<String> = self
             .iter()
