@@ -13,7 +13,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use crate::config::Config;
 use crate::discrepancy::Kind;
 use crate::error::{Error, Result};
+use crate::mask::DEFAULT_MASK_KEY_ENV;
 use crate::run::{self, RunReport};
+use crate::secret::process_env;
 use crate::settlement::fetch::ReportLocation;
 
 mod processor;
@@ -99,9 +101,16 @@ pub async fn demo(out: &Path) -> Result<DemoReport> {
         ("RECON_DEMO_STORE_URL", sqlite_url(&store)),
     ];
     let env = |name: &str| {
-        urls.iter()
+        let demo_value = urls
+            .iter()
             .find(|(n, _)| *n == name)
-            .map(|(_, url)| url.clone())
+            .map(|(_, url)| url.clone());
+        // A deployment sets its own secret mask key; the demo's data is made up, and so is its key
+        // unless the environment gives one.
+        match name {
+            DEFAULT_MASK_KEY_ENV => process_env(name).or_else(|| Some(DEMO_MASK_KEY.to_string())),
+            _ => demo_value,
+        }
     };
     let mut config = Config::parse(Path::new("config/demo.toml"), CONFIG, &env)?;
     // The file names the default --out folder; the reports are under this demo's own.
@@ -190,6 +199,10 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// The demo's mask key when `RECON_MASK_KEY` is not set: made up like its data, never for a
+/// deployment (which sets its own random key, e.g. `openssl rand -hex 32`).
+const DEMO_MASK_KEY: &str = "demo-only-mask-key-made-up-like-the-demo-data";
 
 const DAYS: i64 = 3;
 const ENTRIES_PER_DAY: i64 = 1000;

@@ -185,7 +185,7 @@ async fn card_numbers_as_settlement_ids_are_masked_everywhere_and_kept_apart() {
     std::fs::create_dir_all(dir.join("reports")).unwrap();
     write(dir, "reports/stripe-2026-11-20.csv", &report_day1(true));
     write(dir, "reports/stripe-2026-11-21.csv", &report_day2());
-    let store = format!("sqlite://{}", dir.join("store.db").display());
+    let store = sqlite_url(dir.join("store.db"));
     let ledger = ledger(dir).await;
     let env = [
         ("STORE_URL", store.as_str()),
