@@ -7,9 +7,9 @@ use chrono::{NaiveDate, Utc};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::catch_up;
-use crate::check::{CheckKind, CheckOutcome, CheckRecord, Compared, TableSide};
+use crate::check::CheckOutcome;
 use crate::config::Config;
-use crate::day::{BusinessDay, Partition};
+use crate::day::BusinessDay;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::integrity;
@@ -24,7 +24,7 @@ use crate::settlement::check::SettlementInputs;
 use crate::settlement::spec::SettlementSpec;
 use crate::shard::Shard;
 use crate::source::pool::SourcePool;
-use crate::store::{SealPart, Store};
+use crate::store::Store;
 
 mod split;
 
@@ -343,27 +343,9 @@ impl Run<'_> {
     ) -> Result<()> {
         let IntegrityOutcome { outcome, seal } =
             integrity::check::run(check, inputs, self.day, None).await;
-        let sealed_day = match (seal, &outcome.record.left) {
-            (
-                Some(spool),
-                TableSide {
-                    digest: Some(digest),
-                    rows: Some(rows),
-                    ..
-                },
-            ) => Some((spool, digest.clone(), *rows)),
-            _ => None,
-        };
-        let partition = outcome.record.partition;
+        let clean_day = seal.and_then(|spool| seal::CleanDay::of(&outcome.record, spool));
         self.record(outcome).await?;
-        if let Some((spool, digest, rows)) = sealed_day {
-            let day = seal::CleanDay {
-                partition,
-                part: SealPart::Day,
-                digest: &digest,
-                rows,
-                spool,
-            };
+        if let Some(day) = clean_day {
             seal::seal_clean_day(self.store, self.run_id, check, day).await?;
         }
         if check.seal {
@@ -401,19 +383,7 @@ impl Run<'_> {
                 };
                 settlement::check::run(check, inputs).await
             }
-            Err(e) => {
-                let record = CheckRecord::pending(
-                    &check.name,
-                    CheckKind::Settlement,
-                    Partition::Day(self.day.date),
-                    TableSide {
-                        compared: Compared::Reports(Vec::new()),
-                        ..TableSide::table(&format!("{} report", check.format.processor()), "")
-                    },
-                    TableSide::table(&check.ledger.source, &check.ledger.table),
-                );
-                CheckOutcome::of(record, Err(e), Vec::new())
-            }
+            Err(e) => settlement::check::failed(check, self.day, e),
         };
         self.record(outcome).await
     }

@@ -356,6 +356,38 @@ impl Tap<'_> {
     }
 }
 
+/// The key of a row as a seal keeps and reports it: a JSON object of the key columns, the
+/// sensitive ones masked.
+pub(crate) fn shown_key_json(check: &super::spec::IntegritySpec, key: &[Value]) -> String {
+    // Written straight into one buffer (it runs for every row of a sealed day): the same text
+    // serde_json gives for the object of shown values, without building the object.
+    let sensitive = &check.sensitive_columns;
+    let mut out = Vec::with_capacity(16 * key.len() + 2);
+    out.push(b'{');
+    for (i, (name, value)) in check.key.iter().zip(key).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_string(&mut out, name);
+        out.push(b':');
+        match value.canonical_text() {
+            None => out.extend_from_slice(b"null"),
+            Some(text) if sensitive.columns().iter().any(|c| c == name) => {
+                json_string(&mut out, sensitive.show(name, &text).as_str());
+            }
+            Some(text) => json_string(&mut out, &crate::mask::mask_card_numbers(&text)),
+        }
+    }
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// `text` as a JSON string, escaped as serde_json escapes it.
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    // Writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,36 +518,4 @@ mod tests {
             "{message}"
         );
     }
-}
-
-/// The key of a row as a seal keeps and reports it: a JSON object of the key columns, the
-/// sensitive ones masked.
-pub(crate) fn shown_key_json(check: &super::spec::IntegritySpec, key: &[Value]) -> String {
-    // Written straight into one buffer (it runs for every row of a sealed day): the same text
-    // serde_json gives for the object of shown values, without building the object.
-    let sensitive = &check.sensitive_columns;
-    let mut out = Vec::with_capacity(16 * key.len() + 2);
-    out.push(b'{');
-    for (i, (name, value)) in check.key.iter().zip(key).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        json_string(&mut out, name);
-        out.push(b':');
-        match value.canonical_text() {
-            None => out.extend_from_slice(b"null"),
-            Some(text) if sensitive.columns().iter().any(|c| c == name) => {
-                json_string(&mut out, sensitive.show(name, &text).as_str());
-            }
-            Some(text) => json_string(&mut out, &crate::mask::mask_card_numbers(&text)),
-        }
-    }
-    out.push(b'}');
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// `text` as a JSON string, escaped as serde_json escapes it.
-fn json_string(out: &mut Vec<u8>, text: &str) {
-    // Writing a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text);
 }

@@ -211,7 +211,7 @@ impl Part<'_> {
                 let day = CleanDay {
                     partition,
                     part,
-                    digest,
+                    digest: digest.clone(),
                     rows: comparison.left.rows,
                     spool,
                 };

@@ -24,6 +24,7 @@ mod verify;
 use chrono_tz::Tz;
 use tracing::info;
 
+use crate::check::CheckRecord;
 use crate::day::{BusinessDay, Partition};
 use crate::error::Result;
 use crate::integrity::SealSpool;
@@ -46,12 +47,26 @@ pub(crate) struct SealWindow {
 
 /// A clean day (or key range of it, `part`) of `check`, its digest and row count, and the
 /// segments its comparison spooled.
-pub(crate) struct CleanDay<'a> {
+pub(crate) struct CleanDay {
     pub(crate) partition: Partition,
     pub(crate) part: SealPart,
-    pub(crate) digest: &'a str,
+    pub(crate) digest: String,
     pub(crate) rows: u64,
     pub(crate) spool: SealSpool,
+}
+
+impl CleanDay {
+    /// The whole day a clean check result read, with the segments its comparison spooled;
+    /// `None` when the result has no digest or row count (it did not read the day).
+    pub(crate) fn of(record: &CheckRecord, spool: SealSpool) -> Option<CleanDay> {
+        Some(CleanDay {
+            partition: record.partition,
+            part: SealPart::Day,
+            digest: record.left.digest.clone()?,
+            rows: record.left.rows?,
+            spool,
+        })
+    }
 }
 
 /// Seals a clean day (or key range of it). Returns whether this call sealed it (a day sealed
@@ -60,7 +75,7 @@ pub(crate) async fn seal_clean_day(
     store: &Store,
     run_id: RunId,
     check: &IntegritySpec,
-    day: CleanDay<'_>,
+    day: CleanDay,
 ) -> Result<bool> {
     let CleanDay {
         partition,
@@ -77,7 +92,7 @@ pub(crate) async fn seal_clean_day(
             &check.name,
             &partition.to_string(),
             part,
-            digest,
+            &digest,
             rows,
             drained,
         )

@@ -179,10 +179,28 @@ pub(crate) async fn run(check: &SettlementSpec, inputs: SettlementInputs<'_>) ->
     let mut read = ReadSoFar::nothing();
     let found = reconcile(check, &inputs, &in_flight, &mut read).await;
     let reexamined = in_flight.ids();
+    let record = record(check, inputs.day, read, started.elapsed());
+    CheckOutcome::of(record, found, reexamined)
+}
+
+/// The outcome of a check that could not start (its history could not be read): failed with
+/// `e`, nothing read.
+pub(crate) fn failed(check: &SettlementSpec, day: BusinessDay, e: Error) -> CheckOutcome {
+    let record = record(check, day, ReadSoFar::nothing(), std::time::Duration::ZERO);
+    CheckOutcome::of(record, Err(e), Vec::new())
+}
+
+/// The check's result as far as it read, before its status is known.
+fn record(
+    check: &SettlementSpec,
+    day: BusinessDay,
+    read: ReadSoFar,
+    took: std::time::Duration,
+) -> CheckRecord {
     let mut record = CheckRecord::pending(
         &check.name,
         CheckKind::Settlement,
-        Partition::Day(inputs.day.date),
+        Partition::Day(day.date),
         TableSide {
             source: format!("{} report", check.format.processor()),
             compared: Compared::Reports(read.report_files),
@@ -195,10 +213,10 @@ pub(crate) async fn run(check: &SettlementSpec, inputs: SettlementInputs<'_>) ->
         },
     );
     record.attempts = read.attempts;
-    record.duration_ms = started.elapsed().as_millis() as u64;
+    record.duration_ms = took.as_millis() as u64;
     record.accounting = read.accounting;
     record.downloads = read.downloads;
-    CheckOutcome::of(record, found, reexamined)
+    record
 }
 
 async fn reconcile(
