@@ -157,6 +157,13 @@ pub struct RunArgs {
     #[arg(long, env = "RECON_WAIT_FOR_RANGES", default_value_t = 0)]
     pub wait_for_ranges: u64,
     #[command(flatten)]
+    pub ending: EndingArgs,
+}
+
+/// How a run (or retry) ends: where its metrics go, and its exit code for findings.
+#[derive(Debug, Args)]
+pub struct EndingArgs {
+    #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]
     pub findings: FindingsArg,
@@ -209,9 +216,7 @@ pub struct RetryArgs {
     #[arg(long, env = "RECON_SHARD")]
     pub shard: Option<Shard>,
     #[command(flatten)]
-    pub metrics: MetricsArgs,
-    #[command(flatten)]
-    pub findings: FindingsArg,
+    pub ending: EndingArgs,
 }
 
 #[derive(Debug, Args)]

@@ -163,13 +163,19 @@ fn default_connect_timeout() -> u64 {
 /// The configuration after validation, with URLs resolved from the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The file it was read from, for messages.
     pub(crate) path: PathBuf,
     /// SHA-256 of the file's bytes, recorded with every run.
     pub(crate) digest: String,
+    /// The job's zone: business days are cut in it.
     pub(crate) timezone: Tz,
+    /// Where reports go unless `--out` says otherwise.
     pub out_dir: PathBuf,
+    /// How many days back a run re-verifies sealed days (see `JobFile`).
     pub(crate) seal_lookback_days: u32,
+    /// How long seals are kept.
     pub(crate) seal_retention_days: u32,
+    /// How long runs and resolved discrepancies are kept.
     pub(crate) history_retention_days: u32,
     /// More discrepancies than this in one check fail it (see `JobFile::max_discrepancies`).
     pub(crate) max_discrepancies: u64,

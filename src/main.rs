@@ -4,9 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use recon::cli::{
-    AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, FindingsArg, MetricsArgs,
-};
+use recon::cli::{AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, EndingArgs};
 use recon::config::Config;
 use recon::error::{Error, Result};
 use recon::exit::Exit;
@@ -73,28 +71,14 @@ async fn dispatch(command: Command) -> Result<Exit> {
                 wait_for_ranges: std::time::Duration::from_secs(args.wait_for_ranges),
             };
             let report = run::run(&config, date, &out, options).await?;
-            finish(
-                &mut stdout,
-                &report,
-                &args.metrics,
-                args.shard,
-                &args.findings,
-            )
-            .await
+            finish(&mut stdout, &report, &args.ending, args.shard).await
         }
         Command::Retry(args) => {
             let config = Config::load(&args.config.config, &process_env)?;
             let date = args.date.unwrap_or_else(|| run::yesterday(&config));
             let out = args.out.unwrap_or_else(|| config.out_dir.clone());
             let report = run::retry(&config, date, &out, args.shard).await?;
-            finish(
-                &mut stdout,
-                &report,
-                &args.metrics,
-                args.shard,
-                &args.findings,
-            )
-            .await
+            finish(&mut stdout, &report, &args.ending, args.shard).await
         }
         Command::Diff(args) => {
             diff::diff(&args, &process_env, &mut stdout, &mut std::io::stderr()).await
@@ -156,10 +140,10 @@ async fn dispatch(command: Command) -> Result<Exit> {
 async fn finish(
     stdout: &mut dyn Write,
     report: &run::RunReport,
-    metrics: &MetricsArgs,
+    ending: &EndingArgs,
     shard: Option<Shard>,
-    findings: &FindingsArg,
 ) -> Result<Exit> {
+    let metrics = &ending.metrics;
     // With JSON logs a pod's log interleaves stdout and stderr: the text summary stays out of
     // it (the `run finished` line and summary.json carry the outcome).
     if !telemetry::json_logs() {
@@ -179,7 +163,7 @@ async fn finish(
             }
         }
     }
-    Ok(findings.process_exit(report.exit()))
+    Ok(ending.findings.process_exit(report.exit()))
 }
 
 fn print(out: &mut dyn Write, text: &str) -> Result<()> {

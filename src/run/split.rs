@@ -211,8 +211,7 @@ impl Part<'_> {
                 let day = CleanDay {
                     partition,
                     part,
-                    digest: digest.clone(),
-                    rows: comparison.left.rows,
+                    digest: (digest.clone(), comparison.left.rows),
                     spool,
                 };
                 seal::seal_clean_day(store, self.run_id, check, day).await?;

@@ -49,9 +49,11 @@ pub(crate) struct SealWindow {
 /// segments its comparison spooled.
 pub(crate) struct CleanDay {
     pub(crate) partition: Partition,
+    /// The whole day, or one key range of a split check.
     pub(crate) part: SealPart,
-    pub(crate) digest: String,
-    pub(crate) rows: u64,
+    /// The day's digest and row count (either side's: the day is clean).
+    pub(crate) digest: (String, u64),
+    /// The segments the comparison cut, spooled to a temp file.
     pub(crate) spool: SealSpool,
 }
 
@@ -62,8 +64,7 @@ impl CleanDay {
         Some(CleanDay {
             partition: record.partition,
             part: SealPart::Day,
-            digest: record.left.digest.clone()?,
-            rows: record.left.rows?,
+            digest: (record.left.digest.clone()?, record.left.rows?),
             spool,
         })
     }
@@ -80,8 +81,7 @@ pub(crate) async fn seal_clean_day(
     let CleanDay {
         partition,
         part,
-        digest,
-        rows,
+        digest: (digest, rows),
         mut spool,
     } = day;
     let segments = spool.len();

@@ -429,21 +429,6 @@ fn select_in_key_order(
     )
 }
 
-/// Adds the pushed-down day condition of `spec`, if it has a day and the column can be compared
-/// in SQL, to `conditions`; wall-clock bounds widened by `margin` on each side.
-fn push_day(
-    conditions: &mut Conditions,
-    engine: Engine,
-    spec: &ReadSpec,
-    stores_instants: impl Fn(&Column) -> bool,
-    zone: impl Fn(&Column) -> Tz,
-    margin: chrono::Duration,
-) {
-    if let Some(term) = day_term(conditions, engine, spec, stores_instants, zone, margin) {
-        conditions.push(term);
-    }
-}
-
 /// The pushed-down day condition of `spec` as one term, its parameters added to `conditions`;
 /// `None` (and no parameter) when there is no day or its column cannot be compared in SQL.
 fn day_term(

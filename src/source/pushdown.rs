@@ -307,14 +307,11 @@ fn conditions(
         Rows::Settled => chrono::Duration::zero(),
         Rows::All => super::WALL_CLOCK_MARGIN,
     };
-    super::push_day(
-        &mut conditions,
-        engine,
-        spec,
-        |c| stores_instants(engine, c),
-        |c| zone_of(engine, c, source.timezone),
-        margin,
-    );
+    let instants = |c: &Column| stores_instants(engine, c);
+    let zone = |c: &Column| zone_of(engine, c, source.timezone);
+    if let Some(term) = super::day_term(&mut conditions, engine, spec, instants, zone, margin) {
+        conditions.push(term);
+    }
     push_filter(&mut conditions, engine, spec, source.timezone);
     if let (Some(in_flight), Rows::Settled) = (spec.in_flight, rows)
         && let Some(column) = spec.columns.get(in_flight.column)
@@ -551,16 +548,10 @@ impl Snapshot {
         let offset = conditions.param(Param::Int(
             i64::try_from(n.saturating_sub(1)).unwrap_or(i64::MAX),
         ));
-        let keys: Vec<String> = spec.columns[..spec.key_len]
-            .iter()
-            .map(|c| select_expr(engine, c))
-            .collect();
+        let keys = select_list(engine, &spec.columns[..spec.key_len]);
         let sql = format!(
-            "SELECT {} FROM {}{} ORDER BY {} LIMIT 1 OFFSET {offset}",
-            keys.join(", "),
-            ident::quote(engine, &spec.table),
-            conditions.where_clause(),
-            key_order(engine, spec)
+            "{} LIMIT 1 OFFSET {offset}",
+            select_in_key_order(engine, spec, &keys, &conditions)
         );
         let key_columns = &spec.columns[..spec.key_len];
         let tz = self.tz;
@@ -591,23 +582,12 @@ impl Snapshot {
             conditions.where_clause()
         );
         let p = conditions.param(Param::Int(step));
-        let keys: Vec<String> = spec.columns[..spec.key_len]
-            .iter()
-            .map(|c| select_expr(engine, c))
-            .collect();
         let sql = format!(
             "SELECT {} FROM ({inner}) s WHERE MOD(recon_row_number, {p}) = 0 ORDER BY recon_row_number",
-            keys.join(", ")
+            select_list(engine, &spec.columns[..spec.key_len])
         );
-        let key_columns = &spec.columns[..spec.key_len];
-        let tz = self.tz;
-        on_engine!(self, sql, conditions, |q, conn, decode| {
-            let rows = q.fetch_all(conn).await.map_err(Error::from_source)?;
-            rows.iter()
-                .map(|row| decode_key(row, key_columns, tz, decode))
-                .collect::<Result<Vec<_>>>()
-        })
-        .map_err(self.context(spec))
+        self.fetch_decoded(spec, sql, conditions, &spec.columns[..spec.key_len])
+            .await
     }
 
     /// The key and row hash of every row in `range`, in key order.
@@ -620,18 +600,12 @@ impl Snapshot {
     ) -> Result<Vec<(Vec<Value>, RowHash)>> {
         let engine = self.engine;
         let conditions = conditions(source, spec, range, Rows::Settled)?;
-        let keys: Vec<String> = spec.columns[..spec.key_len]
-            .iter()
-            .map(|c| select_expr(engine, c))
-            .collect();
-        let sql = format!(
-            "SELECT {}, {} FROM {}{} ORDER BY {}",
-            keys.join(", "),
-            row_hash_expr(engine, &spec.columns[..hashed]),
-            ident::quote(engine, &spec.table),
-            conditions.where_clause(),
-            key_order(engine, spec)
+        let select = format!(
+            "{}, {}",
+            select_list(engine, &spec.columns[..spec.key_len]),
+            row_hash_expr(engine, &spec.columns[..hashed])
         );
+        let sql = select_in_key_order(engine, spec, &select, &conditions);
         let key_columns = &spec.columns[..spec.key_len];
         let tz = self.tz;
         let at = spec.key_len;
@@ -667,26 +641,10 @@ impl Snapshot {
         let since = in_flight_param(engine, column, spec)?;
         let since = conditions.param(since);
         conditions.push(format!("{q} >= {since}"));
-        let keys: Vec<String> = spec.columns[..spec.key_len]
-            .iter()
-            .map(|c| select_expr(engine, c))
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM {}{} ORDER BY {}",
-            keys.join(", "),
-            ident::quote(engine, &spec.table),
-            conditions.where_clause(),
-            key_order(engine, spec)
-        );
-        let key_columns = &spec.columns[..spec.key_len];
-        let tz = self.tz;
-        on_engine!(self, sql, conditions, |q, conn, decode| {
-            let rows = q.fetch_all(conn).await.map_err(Error::from_source)?;
-            rows.iter()
-                .map(|row| decode_key(row, key_columns, tz, decode))
-                .collect::<Result<Vec<_>>>()
-        })
-        .map_err(self.context(spec))
+        let keys = select_list(engine, &spec.columns[..spec.key_len]);
+        let sql = select_in_key_order(engine, spec, &keys, &conditions);
+        self.fetch_decoded(spec, sql, conditions, &spec.columns[..spec.key_len])
+            .await
     }
 
     /// The full rows (every read column, decoded) of `keys`, in key order.
@@ -709,28 +667,55 @@ impl Snapshot {
         }
         let terms: Vec<String> = key_columns.iter().map(|c| order_expr(engine, c)).collect();
         conditions.push(format!("({}) IN ({})", terms.join(", "), tuples.join(", ")));
-        let columns: Vec<String> = spec
-            .columns
-            .iter()
-            .map(|c| select_expr(engine, c))
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM {}{} ORDER BY {}",
-            columns.join(", "),
-            ident::quote(engine, &spec.table),
-            conditions.where_clause(),
-            key_order(engine, spec)
-        );
-        let tz = self.tz;
-        let rows = on_engine!(self, sql, conditions, |q, conn, decode| {
-            let rows = q.fetch_all(conn).await.map_err(Error::from_source)?;
-            rows.iter()
-                .map(|row| decode_key(row, &spec.columns, tz, decode))
-                .collect::<Result<Vec<_>>>()
-        })
-        .map_err(self.context(spec))?;
+        let columns = select_list(engine, &spec.columns);
+        let sql = select_in_key_order(engine, spec, &columns, &conditions);
+        let rows = self
+            .fetch_decoded(spec, sql, conditions, &spec.columns)
+            .await?;
         Ok(rows.into_iter().filter(|row| spec.wants(row)).collect())
     }
+
+    /// The rows `sql` selects, each row's first `columns.len()` values decoded.
+    async fn fetch_decoded(
+        &mut self,
+        spec: &ReadSpec,
+        sql: String,
+        conditions: Conditions,
+        columns: &[Column],
+    ) -> Result<Vec<Vec<Value>>> {
+        let tz = self.tz;
+        on_engine!(self, sql, conditions, |q, conn, decode| {
+            let rows = q.fetch_all(conn).await.map_err(Error::from_source)?;
+            rows.iter()
+                .map(|row| decode_key(row, columns, tz, decode))
+                .collect::<Result<Vec<_>>>()
+        })
+        .map_err(self.context(spec))
+    }
+}
+
+/// `columns` as a statement selects them (for decoding as the streaming reader decodes), joined.
+fn select_list(engine: Engine, columns: &[Column]) -> String {
+    columns
+        .iter()
+        .map(|c| select_expr(engine, c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `SELECT <select> FROM <table> WHERE <conditions> ORDER BY <the key, binary order>`.
+fn select_in_key_order(
+    engine: Engine,
+    spec: &ReadSpec,
+    select: &str,
+    conditions: &Conditions,
+) -> String {
+    format!(
+        "SELECT {select} FROM {}{} ORDER BY {}",
+        ident::quote(engine, &spec.table),
+        conditions.where_clause(),
+        key_order(engine, spec)
+    )
 }
 
 /// The first `columns.len()` values of `row`, decoded as the streaming reader decodes them.
