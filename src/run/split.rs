@@ -34,6 +34,7 @@ use crate::retry::with_retries;
 use crate::run_id::RunId;
 use crate::seal::{self, CleanDay, SealWindow};
 use crate::shard::Shard;
+use crate::source::pushdown::KeyRange;
 use crate::store::{RangeResult, SealPart, Split, Store};
 
 /// How often a waiting shard looks whether the other ranges are in.
@@ -114,38 +115,9 @@ impl Part<'_> {
     async fn compare_range(&self) -> Result<std::result::Result<Split, (Error, u32)>> {
         let (check, store, shard) = (self.check, self.store, self.shard);
         let partition = self.partition();
-        let split = match store
-            .open_split(&check.name, self.day.date, shard.count)
-            .await?
-        {
-            Some(split) => split,
-            None => {
-                let (planned, attempts) = self.plan().await;
-                let boundaries = match planned.and_then(|cut| cut.to_json(&check.key)) {
-                    Ok(text) => text,
-                    Err(e) => return Ok(Err((e, attempts))),
-                };
-                let planned = store
-                    .plan_split(
-                        self.run_id,
-                        &check.name,
-                        self.day.date,
-                        &partition.to_string(),
-                        shard.count,
-                        &boundaries,
-                    )
-                    .await;
-                let split = match planned {
-                    Ok(split) => split,
-                    // the split completed while this shard joined it: rerunning the shard helps
-                    Err(e) if e.is_transient() => return Ok(Err((e, attempts))),
-                    Err(e) => return Err(e),
-                };
-                self.span.in_scope(|| {
-                    info!(split = split.id, ranges = shard.count, "key ranges planned")
-                });
-                split
-            }
+        let split = match self.join().await? {
+            Ok(split) => split,
+            Err(failed) => return Ok(Err(failed)),
         };
         let key_split = match KeySplit::from_json(&split.boundaries, &check.key) {
             Ok(key_split) => key_split,
@@ -170,66 +142,20 @@ impl Part<'_> {
             split_id: split.id,
             index: shard.index,
         };
-        let shown = |key: &[Value]| shown_key_json(check, key);
         // A range past the distinct keys the split was cut from is empty: nothing to read.
         if let Some(range) = key_split.range(shard.index) {
-            let work = sealing.then_some(SegmentWork::Seal(&shown));
-            let (compared, attempts) = Box::pin(check::compare(
-                check,
-                self.inputs,
-                self.day,
-                work,
-                Some(&range),
-            ))
-            .await;
-            let mut comparison = match compared {
-                Ok(comparison) => comparison,
-                Err(e) => return Ok(Err((e, attempts))),
-            };
-            let mut found = comparison.discrepancies(
-                &check.name,
-                partition,
-                &check.sensitive_columns,
-                self.inputs.mask,
-            );
-            // Every range sees the tables' shape; range 0 alone reports it.
-            if shard.index != 0 {
-                found.retain(|d| d.kind != Kind::SchemaMismatch);
-            }
-            if let Some(e) = too_many(&found, self.config.max_discrepancies) {
-                return Ok(Err((e, attempts)));
-            }
-            result.left_rows = comparison.left.rows;
-            result.right_rows = comparison.right.rows;
-            result.in_flight = comparison.in_flight;
-            result.attempts = attempts;
-            if let (Some(SegmentOutcome::Sealed(spool)), Some(digest)) =
-                (comparison.segments.take(), &comparison.left.digest)
-                && found.is_empty()
-                && comparison.in_flight == 0
+            if let Err(failed) = self
+                .compare_part(&range, part, sealing, &mut result)
+                .await?
             {
-                let day = CleanDay {
-                    partition,
-                    part,
-                    digest: (digest.clone(), comparison.left.rows),
-                    spool,
-                };
-                seal::seal_clean_day(store, self.run_id, check, day).await?;
+                return Ok(Err(failed));
             }
-            result.found = found;
         } else if sealing {
             let (empty, _) = SegmentDigest::new().finish();
             let none = std::iter::empty();
+            let partition = partition.to_string();
             store
-                .seal(
-                    self.run_id,
-                    &check.name,
-                    &partition.to_string(),
-                    part,
-                    &empty,
-                    0,
-                    none,
-                )
+                .seal(self.run_id, &check.name, &partition, part, &empty, 0, none)
                 .await?;
         }
         if check.seal {
@@ -258,6 +184,97 @@ impl Part<'_> {
                 Ok(Ok(split))
             }
             Err(e) if e.is_transient() => Ok(Err((e, result.attempts))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Compares this shard's key range into `result`, sealing the range's part of the day when
+    /// it came out clean and `sealing`. The outer error is the store's; the inner one the
+    /// check's, with the attempts its sync took.
+    async fn compare_part(
+        &self,
+        range: &KeyRange,
+        part: SealPart,
+        sealing: bool,
+        result: &mut RangeResult,
+    ) -> Result<std::result::Result<(), (Error, u32)>> {
+        let (check, partition) = (self.check, self.partition());
+        let shown = |key: &[Value]| shown_key_json(check, key);
+        let work = sealing.then_some(SegmentWork::Seal(&shown));
+        let compare = check::compare(check, self.inputs, self.day, work, Some(range));
+        let (compared, attempts) = Box::pin(compare).await;
+        let mut comparison = match compared {
+            Ok(comparison) => comparison,
+            Err(e) => return Ok(Err((e, attempts))),
+        };
+        let mut found = comparison.discrepancies(
+            &check.name,
+            partition,
+            &check.sensitive_columns,
+            self.inputs.mask,
+        );
+        // Every range sees the tables' shape; range 0 alone reports it.
+        if self.shard.index != 0 {
+            found.retain(|d| d.kind != Kind::SchemaMismatch);
+        }
+        if let Some(e) = too_many(&found, self.config.max_discrepancies) {
+            return Ok(Err((e, attempts)));
+        }
+        result.left_rows = comparison.left.rows;
+        result.right_rows = comparison.right.rows;
+        result.in_flight = comparison.in_flight;
+        result.attempts = attempts;
+        if let (Some(SegmentOutcome::Sealed(spool)), Some(digest)) =
+            (comparison.segments.take(), &comparison.left.digest)
+            && found.is_empty()
+            && comparison.in_flight == 0
+        {
+            let day = CleanDay {
+                partition,
+                part,
+                digest: (digest.clone(), comparison.left.rows),
+                spool,
+            };
+            seal::seal_clean_day(self.store, self.run_id, check, day).await?;
+        }
+        result.found = found;
+        Ok(Ok(()))
+    }
+
+    /// The open split of the date, planned first when no shard has. The outer error is the
+    /// store's; the inner one the check's, with the attempts planning took.
+    async fn join(&self) -> Result<std::result::Result<Split, (Error, u32)>> {
+        let (check, store, shard) = (self.check, self.store, self.shard);
+        if let Some(split) = store
+            .open_split(&check.name, self.day.date, shard.count)
+            .await?
+        {
+            return Ok(Ok(split));
+        }
+        let (planned, attempts) = self.plan().await;
+        let boundaries = match planned.and_then(|cut| cut.to_json(&check.key)) {
+            Ok(text) => text,
+            Err(e) => return Ok(Err((e, attempts))),
+        };
+        let planned = store
+            .plan_split(
+                self.run_id,
+                &check.name,
+                self.day.date,
+                &self.partition().to_string(),
+                shard.count,
+                &boundaries,
+            )
+            .await;
+        match planned {
+            Ok(split) => {
+                self.span.in_scope(|| {
+                    info!(split = split.id, ranges = shard.count, "key ranges planned")
+                });
+                Ok(Ok(split))
+            }
+            // the split completed while this shard joined it: rerunning the shard helps
+            Err(e) if e.is_transient() => Ok(Err((e, attempts))),
             Err(e) => Err(e),
         }
     }

@@ -225,7 +225,41 @@ async fn reconcile(
     in_flight: &InFlight<'_>,
     read: &mut ReadSoFar,
 ) -> Result<Vec<Discrepancy>> {
-    let (day, timezone, mask) = (inputs.day, inputs.timezone, inputs.mask);
+    let (reports, ledger) = read_both(check, inputs, in_flight, read).await?;
+    let records = &reports.records;
+    let outcome = match_report(records, &ledger.entries, &check.rules, inputs.day.end);
+    for warning in &outcome.warnings {
+        warn!("{warning}");
+    }
+    outcome
+        .check_accounted(records.len(), ledger.entries.len())
+        .map_err(|problems| {
+            Error::internal(format!(
+                "settlement accounting does not hold, nothing recorded: {problems}"
+            ))
+        })?;
+    let accounting = account(&reports, &ledger, &outcome, check)?;
+    info!(%accounting, "settlement accounted");
+    read.accounting = Some(accounting);
+    let found = Findings {
+        check,
+        reports: &reports,
+        ledger: &ledger,
+        date: Partition::Day(inputs.day.date),
+        mask: inputs.mask,
+    };
+    Ok(found.all(&outcome, in_flight))
+}
+
+/// Fetches and parses the day's reports and reads the ledger (at once, unless the report names
+/// rows of other days, which are then read with the day's), noting in `read` what was read.
+async fn read_both(
+    check: &SettlementSpec,
+    inputs: &SettlementInputs<'_>,
+    in_flight: &InFlight<'_>,
+    read: &mut ReadSoFar,
+) -> Result<(Reports, LedgerRead)> {
+    let (day, timezone) = (inputs.day, inputs.timezone);
     let policy = inputs.sources.policy(&[&check.ledger.source]);
     let batches = BatchHistory::of(&inputs.fetched);
     let job = Acquisition {
@@ -293,61 +327,63 @@ async fn reconcile(
     read.report_digest = Some(reports.digest.clone());
     read.report_rows = Some(reports.files.iter().map(|f| f.rows_read).sum());
     read.ledger_rows = Some(ledger.rows_read());
-    let records = &reports.records;
-    let outcome = match_report(records, &ledger.entries, &check.rules, day.end);
-    for warning in &outcome.warnings {
-        warn!("{warning}");
-    }
-    outcome
-        .check_accounted(records.len(), ledger.entries.len())
-        .map_err(|problems| {
-            Error::internal(format!(
-                "settlement accounting does not hold, nothing recorded: {problems}"
-            ))
-        })?;
-    let accounting = account(&reports, &ledger, &outcome, check)?;
-    info!(%accounting, "settlement accounted");
-    read.accounting = Some(accounting);
+    Ok((reports, ledger))
+}
 
-    let date = Partition::Day(day.date);
-    let partition_of = |d: &SettlementDiscrepancy| -> Partition {
-        let carried_day = d
-            .ledger
-            .first()
-            .and_then(|&i| in_flight.find(&ledger.entries[i].id))
-            .map(|row| row.partition);
-        match carried_day {
-            Some(day) if d.records.is_empty() => day,
-            _ => date,
+/// What a matched day hands out as findings: every discrepancy of the matching, every
+/// quarantined report line and every ledger row set aside, keys and values shown masked.
+struct Findings<'a> {
+    check: &'a SettlementSpec,
+    reports: &'a Reports,
+    ledger: &'a LedgerRead,
+    date: Partition,
+    mask: Option<&'a MaskKey>,
+}
+
+impl Findings<'_> {
+    fn all(&self, outcome: &MatchOutcome, in_flight: &InFlight<'_>) -> Vec<Discrepancy> {
+        let (check, ledger, mask, date) = (self.check, self.ledger, self.mask, self.date);
+        // A finding about an in-flight row of an earlier day alone belongs to that day.
+        let partition_of = |d: &SettlementDiscrepancy| -> Partition {
+            let carried_day = d
+                .ledger
+                .first()
+                .and_then(|&i| in_flight.find(&ledger.entries[i].id))
+                .map(|row| row.partition);
+            match carried_day {
+                Some(day) if d.records.is_empty() => day,
+                _ => date,
+            }
+        };
+        let records = &self.reports.records;
+        let mut found: Vec<Discrepancy> = outcome
+            .discrepancies
+            .iter()
+            .map(|d| discrepancy(check, records, ledger, d, partition_of(d), mask))
+            .collect();
+        for parsed in &self.reports.files {
+            found.extend(
+                parsed
+                    .quarantined
+                    .iter()
+                    .map(|q| quarantined_line(check, date, q, mask)),
+            );
         }
-    };
-    let mut found: Vec<Discrepancy> = outcome
-        .discrepancies
-        .iter()
-        .map(|d| discrepancy(check, records, &ledger, d, partition_of(d), mask))
-        .collect();
-    for parsed in &reports.files {
-        found.extend(
-            parsed
-                .quarantined
-                .iter()
-                .map(|q| quarantined_line(check, date, q, mask)),
-        );
+        found.extend(ledger.unreadable.iter().map(|u| Discrepancy {
+            check: check.name.clone(),
+            partition: date,
+            kind: Kind::QuarantinedRow,
+            key: ShownKey::masked(&[("ledger_id", Some(&u.id))], mask),
+            columns: Vec::new(),
+            values: Vec::new(),
+            detail: Some(Shown::masked(&format!(
+                "ledger row set aside: {}",
+                u.reason
+            ))),
+            at_stake: None,
+        }));
+        found
     }
-    found.extend(ledger.unreadable.iter().map(|u| Discrepancy {
-        check: check.name.clone(),
-        partition: date,
-        kind: Kind::QuarantinedRow,
-        key: ShownKey::masked(&[("ledger_id", Some(&u.id))], mask),
-        columns: Vec::new(),
-        values: Vec::new(),
-        detail: Some(Shown::masked(&format!(
-            "ledger row set aside: {}",
-            u.reason
-        ))),
-        at_stake: None,
-    }));
-    Ok(found)
 }
 
 /// Parses every report file; a file that cannot be read at all fails the check. Each file is
@@ -552,8 +588,33 @@ fn discrepancy(
             mask,
         ),
     };
+    let (columns, values) = differing_values(records, ledger, d);
+    let at = places(check, records, ledger, d);
+    Discrepancy {
+        check: check.name.clone(),
+        partition,
+        kind: Kind::Settlement(d.kind),
+        key,
+        columns,
+        values,
+        detail: Some(Shown::masked(&format!("{} ({at})", d.detail))),
+        at_stake: at_stake(records, ledger, d).map(|minor| AtStake {
+            currency: d.currency.code().to_string(),
+            minor,
+        }),
+    }
+}
+
+/// The columns a settlement finding names, with both sides' values: the amounts for a mismatch
+/// of amounts, the currencies, the statuses; none for the other kinds.
+fn differing_values(
+    records: &[SettlementRecord],
+    ledger: &LedgerRead,
+    d: &SettlementDiscrepancy,
+) -> (Vec<String>, Vec<ColumnValues>) {
+    let first_record = d.records.first().map(|&i| &records[i]);
     let amount = |minor: Option<i64>| minor.map(|m| Shown::masked(&format_major(m, d.currency)));
-    let (columns, values) = match d.kind {
+    match d.kind {
         SettlementKind::AmountMismatch
         | SettlementKind::FeeMismatch
         | SettlementKind::PayoutTotalMismatch => {
@@ -594,7 +655,16 @@ fn discrepancy(
             }],
         ),
         _ => (Vec::new(), Vec::new()),
-    };
+    }
+}
+
+/// Where a finding's lines and rows are, six at most: `file:line`, `ledger <table> id <id>`.
+fn places(
+    check: &SettlementSpec,
+    records: &[SettlementRecord],
+    ledger: &LedgerRead,
+    d: &SettlementDiscrepancy,
+) -> String {
     let mut places: Vec<String> = d
         .records
         .iter()
@@ -615,19 +685,7 @@ fn discrepancy(
     if places.len() > SHOWN {
         at.push_str(&format!(" and {} more", places.len() - SHOWN));
     }
-    Discrepancy {
-        check: check.name.clone(),
-        partition,
-        kind: Kind::Settlement(d.kind),
-        key,
-        columns,
-        values,
-        detail: Some(Shown::masked(&format!("{} ({at})", d.detail))),
-        at_stake: at_stake(records, ledger, d).map(|minor| AtStake {
-            currency: d.currency.code().to_string(),
-            minor,
-        }),
-    }
+    at
 }
 
 /// The money a finding puts in question, in minor units of its currency: the difference for

@@ -20,6 +20,34 @@ use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::run_id::RunId;
 
+/// Resolves the discrepancies `$ids` names (those still open, carried or acknowledged) by run
+/// `$run_id` inside transaction `$tx`, in multi-row statements; evaluates to them, as recorded,
+/// in the order of `$ids`.
+macro_rules! resolve_in_order {
+    ($tx:expr, $run_id:expr, $now:expr, $ids:expr) => {{
+        let ids: Vec<i64> = $ids;
+        let order: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let mut resolved = Vec::new();
+        for chunk in ids.chunks(super::batch_rows(&$tx, 1)) {
+            let sql = format!(
+                "UPDATE discrepancies SET status = 'resolved', resolved_run_id = $1, resolved_at = $2
+                 WHERE id IN ({}) AND status IN ('open', 'carried', 'acknowledged')
+                 RETURNING id, check_name, partition_key, kind, key_json, columns_json, detail_json, status, first_run_id",
+                super::value_rows("$1", 1, chunk.len(), 2)
+            );
+            let mut resolve = sqlx::query(sqlx::AssertSqlSafe(sql)).bind($run_id).bind($now);
+            for id in chunk {
+                resolve = resolve.bind(id);
+            }
+            for row in resolve.fetch_all(&mut *$tx).await.map_err(Error::from_store)? {
+                resolved.push(super::discrepancies::recorded_from_row(&row)?);
+            }
+        }
+        resolved.sort_by_key(|r| order.get(&r.id).copied());
+        resolved
+    }};
+}
+
 /// `INSERT … ON CONFLICT`: a discrepancy seen again is carried (or stays acknowledged); one that
 /// had been resolved opens again with this run as its first sighting.
 /// A multi-row upsert of discrepancies: `UPSERT_DISCREPANCY_INTO`, then one
@@ -173,7 +201,7 @@ impl Store {
         let count = i64_of(found.len() as u64)?;
         let duration = i64_of(record.duration_ms)?;
         let fingerprints = unique_fingerprints(found);
-        let unit = sync_unit(record);
+        let syncs = syncs_of(record);
         let downloads = encode::downloads(&record.downloads)?;
         let accounting = encode::accounting(record.accounting.as_ref())?;
         let (left_table, right_table) = (
@@ -181,11 +209,6 @@ impl Store {
             encode::compared(&record.right.compared)?,
         );
         let partition = record.partition.to_string();
-        let sync_status = if record.status == CheckStatus::Failed {
-            "failed"
-        } else {
-            "succeeded"
-        };
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             // A retry replaces the failed result it completes; nothing is counted twice.
@@ -225,46 +248,28 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(Error::from_store)?;
-            sqlx::query(
-                "INSERT INTO syncs (run_id, check_name, unit, status, attempts, last_error, finished_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (run_id, check_name, unit) DO UPDATE SET
-                     status = excluded.status,
-                     attempts = syncs.attempts + excluded.attempts,
-                     last_error = excluded.last_error,
-                     finished_at = excluded.finished_at",
-            )
-            .bind(run_id)
-            .bind(&record.check)
-            .bind(&unit)
-            .bind(sync_status)
-            .bind(i64::from(record.attempts))
-            .bind(&record.error)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(Error::from_store)?;
-            // Each report the check downloaded is a sync of its own, with its attempts.
-            for (download_unit, attempts) in download_syncs(record) {
+            // The check's sync, and each report it downloaded as a sync of its own.
+            for (unit, status, attempts, error) in &syncs {
                 sqlx::query(
                     "INSERT INTO syncs (run_id, check_name, unit, status, attempts, last_error, finished_at)
-                     VALUES ($1, $2, $3, 'succeeded', $4, NULL, $5)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
                      ON CONFLICT (run_id, check_name, unit) DO UPDATE SET
                          status = excluded.status,
                          attempts = syncs.attempts + excluded.attempts,
-                         last_error = NULL,
+                         last_error = excluded.last_error,
                          finished_at = excluded.finished_at",
                 )
                 .bind(run_id)
                 .bind(&record.check)
-                .bind(download_unit)
-                .bind(attempts)
+                .bind(unit)
+                .bind(*status)
+                .bind(*attempts)
+                .bind(error)
                 .bind(now)
                 .execute(&mut *tx)
                 .await
                 .map_err(Error::from_store)?;
             }
-
             let changes = if record.status == CheckStatus::Failed {
                 CheckChanges::default()
             } else {
@@ -272,24 +277,7 @@ impl Store {
                 // Re-examined discrepancies not found again are resolved, in the order given.
                 let seen: HashSet<i64> = changes.seen.iter().map(|r| r.id).collect();
                 let settled: Vec<i64> = reexamined.iter().copied().filter(|id| !seen.contains(id)).collect();
-                let order: HashMap<i64, usize> = settled.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-                let mut resolved = Vec::new();
-                for chunk in settled.chunks(super::batch_rows(&tx, 1)) {
-                    let sql = format!(
-                        "UPDATE discrepancies SET status = 'resolved', resolved_run_id = $1, resolved_at = $2
-                         WHERE id IN ({}) AND status IN ('open', 'carried', 'acknowledged')
-                         RETURNING id, check_name, partition_key, kind, key_json, columns_json, detail_json, status, first_run_id",
-                        super::value_rows("$1", 1, chunk.len(), 2)
-                    );
-                    let mut resolve = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id).bind(now);
-                    for id in chunk {
-                        resolve = resolve.bind(id);
-                    }
-                    for row in resolve.fetch_all(&mut *tx).await.map_err(Error::from_store)? {
-                        resolved.push(super::discrepancies::recorded_from_row(&row)?);
-                    }
-                }
-                resolved.sort_by_key(|r| order.get(&r.id).copied());
+                let resolved = resolve_in_order!(tx, run_id, now, settled);
                 changes.resolved.extend(resolved);
                 changes
             };
@@ -610,13 +598,25 @@ fn sync_unit(record: &CheckRecord) -> String {
     )
 }
 
-/// The sync of each report a check downloaded: `download:<source>` and its attempts.
-fn download_syncs(record: &CheckRecord) -> Vec<(String, i64)> {
-    record
-        .downloads
-        .iter()
-        .map(|d| (format!("download:{}", d.source), i64::from(d.attempts)))
-        .collect()
+/// The syncs a check result stands for, each with its status, attempts and last error: the
+/// check's own (both sides read and compared), and each report it downloaded
+/// (`download:<source>`).
+fn syncs_of(record: &CheckRecord) -> Vec<(String, &'static str, i64, Option<String>)> {
+    let status = match record.status {
+        CheckStatus::Failed => "failed",
+        _ => "succeeded",
+    };
+    let own = (
+        sync_unit(record),
+        status,
+        i64::from(record.attempts),
+        record.error.clone(),
+    );
+    let downloads = record.downloads.iter().map(|d| {
+        let unit = format!("download:{}", d.source);
+        (unit, "succeeded", i64::from(d.attempts), None)
+    });
+    std::iter::once(own).chain(downloads).collect()
 }
 
 /// Fingerprints for this batch; two discrepancies that mask to the same identity (two card
