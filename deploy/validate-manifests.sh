@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# deploy/validate-manifests.sh — validates deploy/cronjob.yaml and deploy/sharded-job.yaml against
-# the batch/v1 schemas of every supported Kubernetes version, strictly (an unknown field fails
+# deploy/validate-manifests.sh — validates deploy/cronjob.yaml, deploy/sharded-job.yaml (batch/v1)
+# and deploy/reports-claim.yaml (v1) against the schemas of every supported Kubernetes version, strictly (an unknown field fails
 # too), offline: kubernetes-validate ships the schemas in its package. Before that it proves the
 # validator bites: a copy of the CronJob whose DisruptionTarget condition lacks `status` (which
 # Kubernetes before 1.34 rejects, kubernetes/kubernetes#131512) must fail on 1.29 to 1.33.
@@ -24,6 +24,7 @@ for version in "${versions[@]}"; do
 done
 
 for version in "${versions[@]}"; do
-    "$validate" --strict --quiet -k "$version" "$root/deploy/cronjob.yaml" "$root/deploy/sharded-job.yaml"
+    "$validate" --strict --quiet -k "$version" "$root/deploy/cronjob.yaml" "$root/deploy/sharded-job.yaml" \
+        "$root/deploy/reports-claim.yaml"
 done
-echo "deploy/cronjob.yaml and deploy/sharded-job.yaml are valid batch/v1 on Kubernetes ${versions[0]%.0} to ${versions[-1]%.0}"
+echo "deploy/cronjob.yaml, deploy/sharded-job.yaml and deploy/reports-claim.yaml are valid on Kubernetes ${versions[0]%.0} to ${versions[-1]%.0}"

@@ -74,6 +74,10 @@ pub(crate) struct JobFile {
     /// The environment variable holding the key sensitive columns are masked with.
     #[serde(default = "default_mask_key_env")]
     pub(crate) mask_key_env: String,
+    /// A writable folder for recon's temporary files (a clean day's seal spool); default
+    /// `RECON_TEMP_DIR`, else the OS temp dir (see [`resolve_temp_dir`]).
+    #[serde(default)]
+    pub(crate) temp_dir: Option<PathBuf>,
 }
 
 fn default_mask_key_env() -> String {
@@ -108,6 +112,7 @@ impl Default for JobFile {
             history_retention_days: default_history_retention(),
             max_discrepancies: default_max_discrepancies(),
             mask_key_env: default_mask_key_env(),
+            temp_dir: None,
         }
     }
 }
@@ -186,6 +191,9 @@ pub struct Config {
     /// The mask key, when the variable is set: sensitive columns are masked under it, and a
     /// finding whose key masking hid (a card number) is identified by a digest under it.
     pub(crate) mask_key: Option<MaskKey>,
+    /// Where recon writes its temporary files: `job.temp_dir`, else `RECON_TEMP_DIR`, else the
+    /// OS temp dir. A read-only root file system needs a writable volume here.
+    pub(crate) temp_dir: PathBuf,
     pub store_url: String,
     pub(crate) sources: BTreeMap<String, SourceSpec>,
     pub(crate) integrity: Vec<IntegritySpec>,
@@ -270,6 +278,7 @@ impl Config {
             history_retention_days: file.job.history_retention_days,
             max_discrepancies: file.job.max_discrepancies,
             retry: file.job.retry,
+            temp_dir: resolve_temp_dir(file.job.temp_dir, env),
             mask_key_env: file.job.mask_key_env,
             mask_key,
             store_url,
@@ -292,7 +301,7 @@ impl Config {
     pub fn describe(&self) -> String {
         let mut out = format!("# {} (sha256 {})\n", self.path.display(), self.digest);
         out.push_str(&format!(
-            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nhistory_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\n",
+            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nhistory_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\ntemp_dir = {:?}\n",
             self.timezone.name(),
             self.out_dir.display().to_string(),
             self.seal_lookback_days,
@@ -300,6 +309,7 @@ impl Config {
             self.history_retention_days,
             self.max_discrepancies,
             self.mask_key_env,
+            self.temp_dir.display().to_string(),
         ));
         out.push_str(&describe_retry("job.retry", &self.retry));
         out.push_str(&format!(
@@ -424,6 +434,18 @@ fn masks_columns(file: &ConfigFile) -> bool {
 }
 
 /// A variable's value, unless it is unset or blank.
+/// The variable naming the temp folder when the file does not (`job.temp_dir`).
+pub(crate) const TEMP_DIR_ENV: &str = "RECON_TEMP_DIR";
+
+/// The folder recon's temporary files go in: `job.temp_dir` as written, else `RECON_TEMP_DIR`
+/// when set, else the OS temp dir (`TMPDIR`, then `/tmp`).
+fn resolve_temp_dir(configured: Option<PathBuf>, env: EnvLookup<'_>) -> PathBuf {
+    configured
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .or_else(|| env_value(env, TEMP_DIR_ENV).map(PathBuf::from))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
 fn env_value(env: EnvLookup<'_>, var: &str) -> Option<String> {
     env(var).filter(|value| !value.trim().is_empty())
 }
@@ -619,6 +641,32 @@ date_column = "created_at"
         assert_eq!(config.integrity[0].right.table, "public.ledger_entries");
         assert!(!config.describe().contains("hunter2"));
         assert!(config.describe().contains("postgres://recon:***@db/pay"));
+    }
+
+    /// `job.temp_dir` as written, else `RECON_TEMP_DIR`, else the OS temp dir; shown by
+    /// `config check`.
+    #[test]
+    fn the_temp_dir_is_the_files_then_the_variables_then_the_oss() {
+        let with_var = |name: &str| match name {
+            TEMP_DIR_ENV => Some("/scratch/env".to_string()),
+            other => env(other),
+        };
+        let parse_in = |text: &str, lookup: EnvLookup<'_>| {
+            Config::parse(Path::new("recon.toml"), text, lookup).map(|c| c.temp_dir)
+        };
+        assert_eq!(parse_in(GOOD, &env).unwrap(), std::env::temp_dir());
+        assert_eq!(
+            parse_in(GOOD, &with_var).unwrap(),
+            PathBuf::from("/scratch/env")
+        );
+        let configured = GOOD.replace("[job]\n", "[job]\ntemp_dir = \"/scratch/file\"\n");
+        let config = Config::parse(Path::new("recon.toml"), &configured, &with_var).unwrap();
+        assert_eq!(config.temp_dir, PathBuf::from("/scratch/file"));
+        assert!(
+            config
+                .describe()
+                .contains("\ntemp_dir = \"/scratch/file\"\n")
+        );
     }
 
     #[test]

@@ -268,6 +268,7 @@ async fn execute(
     let inputs = IntegrityInputs {
         sources: &sources,
         mask: config.mask_key.as_ref(),
+        temp_dir: &config.temp_dir,
     };
     let run = Run {
         config,

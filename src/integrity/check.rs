@@ -26,6 +26,8 @@ pub(crate) struct IntegrityInputs<'a> {
     pub(crate) sources: &'a SourcePool<'a>,
     /// The job's mask key: the identity of a key that masking hid is a digest under it.
     pub(crate) mask: Option<&'a MaskKey>,
+    /// The writable folder a clean day's seal spool is created in (`Config::temp_dir`).
+    pub(crate) temp_dir: &'a std::path::Path,
 }
 
 /// What an integrity check hands back: its outcome, and, when the day came out clean and the
@@ -46,7 +48,9 @@ pub(crate) async fn run(
     let partition = partition(check, day);
     let started = Instant::now();
     let shown = |key: &[crate::canonical::Value]| super::shown_key_json(check, key);
-    let work = check.seal.then_some(SegmentWork::Seal(&shown));
+    let work = check
+        .seal
+        .then_some(SegmentWork::Seal(&shown, inputs.temp_dir));
     let (compared, attempts) = Box::pin(compare(check, inputs, day, work, key_range)).await;
     let mut record = record(
         check,

@@ -244,7 +244,7 @@ pub(super) async fn merge_join<'r>(
 ) -> Result<Found> {
     let (left_tap, right_tap) = match work {
         None => (None, None),
-        Some(SegmentWork::Seal(shown)) => (Some(Tap::Seal(SealTap::new(shown)?)), None),
+        Some(SegmentWork::Seal(shown, dir)) => (Some(Tap::Seal(SealTap::new(shown, dir)?)), None),
         Some(SegmentWork::Verify(shown, sealed)) => (
             Some(Tap::Verify(VerifyTap::new(shown, sealed))),
             Some(Tap::Verify(VerifyTap::new(shown, sealed))),

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
 
 use flate2::Compression;
 use flate2::read::DeflateDecoder;
@@ -42,8 +43,9 @@ pub(crate) type ShownKey<'a> = dyn Fn(&[Value]) -> String + Sync + 'a;
 /// What a comparison does with every row of a side beside comparing it.
 #[derive(Clone, Copy)]
 pub(crate) enum SegmentWork<'a> {
-    /// Cut the left side into segments and spool them, to seal the day if it comes out clean.
-    Seal(&'a ShownKey<'a>),
+    /// Cut the left side into segments and spool them (in the folder given), to seal the day
+    /// if it comes out clean.
+    Seal(&'a ShownKey<'a>, &'a Path),
     /// Compare both sides' segments with the seal's and keep the rows of those that differ.
     Verify(&'a ShownKey<'a>, &'a SealedIndex),
 }
@@ -104,9 +106,18 @@ pub(crate) struct SealSpool {
 }
 
 impl SealSpool {
-    fn new() -> Result<SealSpool> {
-        let file = tempfile::tempfile()
-            .map_err(|e| Error::internal("cannot create the seal's spool file").caused_by(e))?;
+    /// An empty spool: an unnamed file in `dir`. A folder that cannot hold one is the
+    /// deployment's to fix, not a failure that passes: bad input (exit 2), naming the folder,
+    /// the OS error and the setting.
+    fn new(dir: &Path) -> Result<SealSpool> {
+        let file = tempfile::tempfile_in(dir).map_err(|e| {
+            Error::bad_input(format!(
+                "cannot create the seal's spool file in {}: {e}; set job.temp_dir (or {}) to a writable folder, e.g. an emptyDir mounted there",
+                dir.display(),
+                crate::config::TEMP_DIR_ENV
+            ))
+            .caused_by(e)
+        })?;
         Ok(SealSpool {
             file,
             segments: Vec::new(),
@@ -181,12 +192,13 @@ pub(crate) struct SealTap<'a> {
 }
 
 impl<'a> SealTap<'a> {
-    pub(crate) fn new(shown: &'a ShownKey<'a>) -> Result<SealTap<'a>> {
+    /// A tap spooling to a new file in `dir`.
+    pub(crate) fn new(shown: &'a ShownKey<'a>, dir: &Path) -> Result<SealTap<'a>> {
         Ok(SealTap {
             shown,
             cutter: Cutter::default(),
             open: OpenSegment::new(),
-            spool: SealSpool::new()?,
+            spool: SealSpool::new(dir)?,
         })
     }
 
@@ -408,8 +420,23 @@ mod tests {
             .collect()
     }
 
+    /// A spool folder nothing can be written in (not even by root: it is under a file) is bad
+    /// input, and the message names the folder, the OS error and the setting.
+    #[test]
+    fn a_spool_folder_that_cannot_be_written_names_itself_and_the_os_error() {
+        let dir = Path::new("/dev/null/recon-tmp");
+        let e = SealTap::new(&shown, dir)
+            .err()
+            .expect("no spool under a file");
+        assert_eq!(e.exit(), crate::exit::Exit::BadInput);
+        assert_eq!(
+            e.to_string(),
+            "cannot create the seal's spool file in /dev/null/recon-tmp: Not a directory (os error 20); set job.temp_dir (or RECON_TEMP_DIR) to a writable folder, e.g. an emptyDir mounted there"
+        );
+    }
+
     fn seal(rows: &[(Vec<Value>, RowHash)]) -> Vec<(SegmentHead, Vec<u8>)> {
-        let mut tap = SealTap::new(&shown).unwrap();
+        let mut tap = SealTap::new(&shown, &std::env::temp_dir()).unwrap();
         for (key, hash) in rows {
             tap.push(key, hash).unwrap();
         }

@@ -200,7 +200,7 @@ impl Part<'_> {
     ) -> Result<std::result::Result<(), (Error, u32)>> {
         let (check, partition) = (self.check, self.partition());
         let shown = |key: &[Value]| shown_key_json(check, key);
-        let work = sealing.then_some(SegmentWork::Seal(&shown));
+        let work = sealing.then_some(SegmentWork::Seal(&shown, self.inputs.temp_dir));
         let compare = check::compare(check, self.inputs, self.day, work, Some(range));
         let (compared, attempts) = Box::pin(compare).await;
         let mut comparison = match compared {

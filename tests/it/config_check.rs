@@ -20,6 +20,8 @@ fn check(env: &[(&str, &str)]) -> std::process::Output {
             env.push((var, ""));
         }
     }
+    // The temp folder the example leaves to the environment (as the manifests set it).
+    env.push(("RECON_TEMP_DIR", "/tmp"));
     recon(&["config", "check", "--config", EXAMPLE], &env, repo)
 }
 
@@ -68,6 +70,7 @@ seal_retention_days = 90
 history_retention_days = 400
 max_discrepancies = 100000
 mask_key_env = "RECON_MASK_KEY"
+temp_dir = "/tmp"
 
 [job.retry]
 initial_delay_ms = 500

@@ -311,3 +311,189 @@ fn the_sharded_job_gives_each_index_its_shard() {
     let deadline = spec["activeDeadlineSeconds"].as_i64().unwrap();
     assert!(0 < wait && wait < deadline, "{wait} s against {deadline} s");
 }
+
+/// Every Job's pod spec in `deploy/`, by file, with how many of its pods run at once.
+fn pod_specs() -> Vec<(&'static str, Yaml, i64)> {
+    let cron = load("cronjob.yaml");
+    let sharded = load("sharded-job.yaml");
+    let parallel = sharded["spec"]["parallelism"].as_i64().unwrap();
+    vec![
+        (
+            "cronjob.yaml",
+            cron["spec"]["jobTemplate"]["spec"]["template"]["spec"].clone(),
+            1,
+        ),
+        (
+            "sharded-job.yaml",
+            sharded["spec"]["template"]["spec"].clone(),
+            parallel,
+        ),
+    ]
+}
+
+/// The value the container's `env` gives `name`, if it does.
+fn env_value<'a>(container: &'a Yaml, name: &str) -> Option<&'a str> {
+    container["env"]
+        .as_vec()?
+        .iter()
+        .find(|e| e["name"].as_str() == Some(name))
+        .and_then(|e| e["value"].as_str())
+}
+
+/// The pod's volume named `name`.
+fn volume<'a>(pod: &'a Yaml, name: &str) -> &'a Yaml {
+    pod["volumes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no volume {name}"))
+}
+
+/// A read-only root leaves recon only what is mounted: the temp folder recon is told about
+/// (RECON_TEMP_DIR) is a writable emptyDir; without it the sharded Job failed every clean day.
+#[test]
+fn every_read_only_root_has_a_writable_temp_folder_that_recon_is_told_about() {
+    for (file, pod, _) in pod_specs() {
+        let c = container(&pod);
+        assert_eq!(
+            c["securityContext"]["readOnlyRootFilesystem"].as_bool(),
+            Some(true),
+            "{file}"
+        );
+        let temp = env_value(c, "RECON_TEMP_DIR")
+            .unwrap_or_else(|| panic!("{file}: recon is not told its temp folder"));
+        let mount = c["volumeMounts"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .find(|m| m["mountPath"].as_str() == Some(temp))
+            .unwrap_or_else(|| panic!("{file}: nothing is mounted at {temp}"));
+        assert_ne!(mount["readOnly"].as_bool(), Some(true), "{file}");
+        let tmp = volume(&pod, mount["name"].as_str().unwrap());
+        assert!(
+            !tmp["emptyDir"].is_badvalue(),
+            "{file}: {temp} is no emptyDir"
+        );
+        assert!(tmp["emptyDir"]["sizeLimit"].as_str().is_some(), "{file}");
+    }
+}
+
+/// Requests and limits on every container: memory and CPU requested, memory limited, and the
+/// ephemeral storage the temp emptyDir counts against.
+#[test]
+fn every_container_requests_and_limits_its_resources() {
+    for (file, pod, _) in pod_specs() {
+        for c in pod["containers"].as_vec().unwrap() {
+            let resources = &c["resources"];
+            for (kind, name) in [
+                ("requests", "cpu"),
+                ("requests", "memory"),
+                ("requests", "ephemeral-storage"),
+                ("limits", "memory"),
+                ("limits", "ephemeral-storage"),
+            ] {
+                assert!(
+                    resources[kind][name].as_str().is_some(),
+                    "{file}: no {kind}.{name}"
+                );
+            }
+        }
+    }
+}
+
+/// Finished Jobs go away by themselves, the CronJob's too.
+#[test]
+fn every_job_is_deleted_after_it_finishes() {
+    let cron = load("cronjob.yaml");
+    let sharded = load("sharded-job.yaml");
+    for (file, job) in [
+        ("cronjob.yaml", &cron["spec"]["jobTemplate"]["spec"]),
+        ("sharded-job.yaml", &sharded["spec"]),
+    ] {
+        let ttl = job["ttlSecondsAfterFinished"].as_i64();
+        assert!(ttl.is_some_and(|t| t > 0), "{file}: {ttl:?}");
+    }
+}
+
+/// Whether `text` holds a YYYY-MM-DD date.
+fn has_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.windows(10).any(|w| {
+        w.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+    })
+}
+
+/// No manifest is tied to one date: the sharded Job's name is generated and its date comes from
+/// RECON_DATE (or recon's default, yesterday), never from its name or arguments.
+#[test]
+fn no_manifest_names_a_date() {
+    assert!(has_date("recon-sharded-2026-11-20") && !has_date("recon-sharded-"));
+    let sharded = load("sharded-job.yaml");
+    assert_eq!(sharded["metadata"]["name"], Yaml::BadValue);
+    assert_eq!(
+        sharded["metadata"]["generateName"].as_str(),
+        Some("recon-sharded-")
+    );
+    let cron = load("cronjob.yaml");
+    for (file, name) in [
+        ("cronjob.yaml", cron["metadata"]["name"].as_str()),
+        (
+            "sharded-job.yaml",
+            sharded["metadata"]["generateName"].as_str(),
+        ),
+    ] {
+        assert!(!has_date(name.unwrap()), "{file}: {name:?}");
+    }
+    for (file, pod, _) in pod_specs() {
+        let args = args(container(&pod));
+        assert_eq!(arg(&args, "--date"), None, "{file}");
+        assert!(!args.iter().any(|a| has_date(a)), "{file}: {args:?}");
+        let env = container(&pod)["env"].as_vec().unwrap().clone();
+        assert!(
+            !env.iter()
+                .any(|e| e["value"].as_str().is_some_and(has_date)),
+            "{file}"
+        );
+    }
+}
+
+/// A claim mounted by several pods at once is ReadWriteMany (deploy/reports-claim.yaml), and
+/// every manifest says so where it mounts it.
+#[test]
+fn a_claim_shared_by_several_pods_is_read_write_many() {
+    let claim = load("reports-claim.yaml");
+    assert_eq!(claim["kind"].as_str(), Some("PersistentVolumeClaim"));
+    let modes: Vec<&str> = claim["spec"]["accessModes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    let mut shared = false;
+    for (file, pod, pods) in pod_specs() {
+        for v in pod["volumes"].as_vec().unwrap() {
+            let Some(name) = v["persistentVolumeClaim"]["claimName"].as_str() else {
+                continue;
+            };
+            assert_eq!(
+                Some(name),
+                claim["metadata"]["name"].as_str(),
+                "{file}: a claim deploy/ does not define"
+            );
+            shared |= pods > 1;
+        }
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("deploy")
+                .join(file),
+        )
+        .unwrap();
+        assert!(text.contains("ReadWriteMany"), "{file}");
+    }
+    assert!(shared, "the sharded Job's pods share the reports claim");
+    assert_eq!(modes, ["ReadWriteMany"]);
+}

@@ -319,3 +319,69 @@ async fn a_million_row_sealed_day_names_exactly_its_edited_rows() {
         ]
     );
 }
+
+/// The seal spool goes in recon's temp folder: one that cannot be written (under a file, or
+/// missing: root writes through chmod) fails the sealing check with exit 2, naming the folder,
+/// the OS error and the setting, and seals nothing; a writable one seals the day (exit 0).
+/// `job.temp_dir` in the file wins over RECON_TEMP_DIR.
+#[tokio::test]
+async fn a_temp_folder_that_cannot_be_written_is_named_and_a_writable_one_seals() {
+    let rows = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, created_at TIMESTAMP);
+                INSERT INTO entries VALUES (1, 100, '2026-11-19 09:00:00'), (2, 200, '2026-11-19 10:00:00');";
+    let scenario = alike(rows, &config())
+        .await
+        .env("RECON_TEMP_DIR", "/dev/null/recon-tmp");
+    let store = scenario.store().to_string();
+    let sealed = async || -> Vec<String> {
+        let pool = sqlx::SqlitePool::connect(&store).await.unwrap();
+        let days = sqlx::query_scalar("SELECT partition_key FROM seals")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        days
+    };
+    let refused = |out: &std::process::Output, summary: &serde_json::Value, expected: &str| {
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(out));
+        assert!(stderr(out).contains(expected), "{}", stderr(out));
+        assert_eq!(summary["checks"][0]["error"].as_str(), Some(expected));
+    };
+
+    let (out, summary) = scenario.run("2026-11-19", &[]);
+    refused(
+        &out,
+        &summary,
+        "cannot create the seal's spool file in /dev/null/recon-tmp: Not a directory (os error 20); set job.temp_dir (or RECON_TEMP_DIR) to a writable folder, e.g. an emptyDir mounted there",
+    );
+    assert_eq!(sealed().await, Vec::<String>::new());
+
+    let writable = scenario.dir().join("tmp");
+    std::fs::create_dir(&writable).unwrap();
+    let missing = scenario.dir().join("missing");
+    let in_file = TestConfig::new()
+        .table("job")
+        .set("temp_dir", path_str(&missing))
+        .to_toml()
+        + &config();
+    let scenario = scenario
+        .env("RECON_TEMP_DIR", &path_str(&writable))
+        .config(&in_file);
+    let (out, summary) = scenario.run("2026-11-19", &[]);
+    refused(
+        &out,
+        &summary,
+        &format!(
+            "cannot create the seal's spool file in {}: No such file or directory (os error 2); set job.temp_dir (or RECON_TEMP_DIR) to a writable folder, e.g. an emptyDir mounted there",
+            missing.display()
+        ),
+    );
+    assert_eq!(sealed().await, Vec::<String>::new());
+
+    let scenario = scenario.config(&config());
+    let (out, summary) = scenario.run("2026-11-19", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(summary["outcome"], "clean");
+    assert_eq!(sealed().await, ["2026-11-19"]);
+    // Nothing is left behind: the spool is an unnamed file.
+    assert_eq!(std::fs::read_dir(&writable).unwrap().count(), 0);
+}
