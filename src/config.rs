@@ -433,7 +433,6 @@ fn masks_columns(file: &ConfigFile) -> bool {
         .any(|c| !c.sensitive_columns.is_empty())
 }
 
-/// A variable's value, unless it is unset or blank.
 /// The variable naming the temp folder when the file does not (`job.temp_dir`).
 pub(crate) const TEMP_DIR_ENV: &str = "RECON_TEMP_DIR";
 
@@ -446,6 +445,7 @@ fn resolve_temp_dir(configured: Option<PathBuf>, env: EnvLookup<'_>) -> PathBuf 
         .unwrap_or_else(std::env::temp_dir)
 }
 
+/// A variable's value, unless it is unset or blank.
 fn env_value(env: EnvLookup<'_>, var: &str) -> Option<String> {
     env(var).filter(|value| !value.trim().is_empty())
 }

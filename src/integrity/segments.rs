@@ -112,9 +112,8 @@ impl SealSpool {
     fn new(dir: &Path) -> Result<SealSpool> {
         let file = tempfile::tempfile_in(dir).map_err(|e| {
             Error::bad_input(format!(
-                "cannot create the seal's spool file in {}: {e}; set job.temp_dir (or {}) to a writable folder, e.g. an emptyDir mounted there",
-                dir.display(),
-                crate::config::TEMP_DIR_ENV
+                "cannot create the seal's spool file in {}: {e}; set job.temp_dir (or RECON_TEMP_DIR) to a writable folder, e.g. an emptyDir mounted there",
+                dir.display()
             ))
             .caused_by(e)
         })?;
