@@ -90,41 +90,21 @@ async fn ledger(dir: &Path) -> String {
     .await
 }
 
-/// Runs `date` with a JSON trace log; returns the exit code, the summary, and every byte of
-/// stdout and stderr.
-fn run(dir: &Path, env: &[(&str, &str)], date: &str) -> (Option<i32>, serde_json::Value, String) {
-    let mut env = env.to_vec();
-    env.extend([("RUST_LOG", "trace"), ("RECON_LOG_FORMAT", "json")]);
-    let out = recon(
-        &[
-            "run",
-            "--config",
-            "recon.toml",
-            "--date",
-            date,
-            "--out",
-            "out",
-        ],
-        &env,
-        dir,
-    );
+/// Runs `date`; returns the exit code, the summary, and every byte of stdout and stderr.
+fn run(scenario: &Scenario, date: &str) -> (Option<i32>, serde_json::Value, String) {
+    let (out, summary) = scenario.run(date, &[]);
     let printed = format!("{}{}", stdout(&out), stderr(&out));
-    (out.status.code(), summary(dir), printed)
+    (out.status.code(), summary, printed)
 }
 
 /// (kind, key, at stake) of every finding of the summary, sorted.
 fn findings(summary: &serde_json::Value) -> Vec<(String, String, String)> {
-    let mut found: Vec<(String, String, String)> = summary["discrepancies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["kind"].as_str().unwrap().to_string(),
-                d["key"].to_string(),
-                d["at_stake"]["minor"].to_string(),
-            )
-        })
+    let list = &summary["discrepancies"];
+    let stakes = list.as_array().unwrap().iter();
+    let mut found: Vec<(String, String, String)> = kinds_and_keys(list)
+        .into_iter()
+        .zip(stakes.map(|d| d["at_stake"]["minor"].to_string()))
+        .map(|((kind, key), stake)| (kind, key, stake))
         .collect();
     found.sort();
     found
@@ -181,20 +161,18 @@ fn assert_no_card_number(what: &str, bytes: &[u8]) {
 async fn card_numbers_as_settlement_ids_are_masked_everywhere_and_kept_apart() {
     let dir = temp_dir();
     let dir = dir.path();
-    write(dir, "recon.toml", &config());
     std::fs::create_dir_all(dir.join("reports")).unwrap();
     write(dir, "reports/stripe-2026-11-20.csv", &report_day1(true));
     write(dir, "reports/stripe-2026-11-21.csv", &report_day2());
-    let store = sqlite_url(dir.join("store.db"));
-    let ledger = ledger(dir).await;
-    let env = [
-        ("STORE_URL", store.as_str()),
-        ("LEDGER_URL", ledger.as_str()),
-        ("RECON_MASK_KEY", MASK_KEY),
-    ];
+    let scenario = Scenario::in_dir(dir, "STORE_URL")
+        .config(&config())
+        .env("LEDGER_URL", &ledger(dir).await)
+        .env("RECON_MASK_KEY", MASK_KEY)
+        .env("RUST_LOG", "trace")
+        .env("RECON_LOG_FORMAT", "json");
     let mut printed = String::new();
 
-    let (code, day1, out) = run(dir, &env, "2026-11-20");
+    let (code, day1, out) = run(&scenario, "2026-11-20");
     printed.push_str(&out);
     assert_eq!(code, Some(1), "{out}");
     let visa = format!(r#"{{"id":"{MASKED_VISA}"}}"#);
@@ -239,7 +217,7 @@ async fn card_numbers_as_settlement_ids_are_masked_everywhere_and_kept_apart() {
     // Rerun with B and C swapped: each finding keeps its own identity (its digest), not its
     // place in the report.
     write(dir, "reports/stripe-2026-11-20.csv", &report_day1(false));
-    let (code, rerun, out) = run(dir, &env, "2026-11-20");
+    let (code, rerun, out) = run(&scenario, "2026-11-20");
     printed.push_str(&out);
     assert_eq!(code, Some(1), "{out}");
     assert_eq!(findings(&rerun), findings(&day1));
@@ -248,7 +226,7 @@ async fn card_numbers_as_settlement_ids_are_masked_everywhere_and_kept_apart() {
 
     // Day 2: D arrives and settles day 1's timing finding; A, whose id masks alike, is not
     // mistaken for it.
-    let (code, day2, out) = run(dir, &env, "2026-11-21");
+    let (code, day2, out) = run(&scenario, "2026-11-21");
     printed.push_str(&out);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(findings(&day2), vec![]);
@@ -264,7 +242,7 @@ async fn card_numbers_as_settlement_ids_are_masked_everywhere_and_kept_apart() {
         vec!["discrepancies", "list", "--config", "recon.toml", "--json"],
         vec!["discrepancies", "list", "--config", "recon.toml"],
     ] {
-        let out = recon(&args, &env, dir);
+        let out = scenario.recon(&args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
         assert!(stdout(&out).contains(MASKED_VISA), "{args:?}");
         printed.push_str(&stdout(&out));
