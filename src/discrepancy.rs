@@ -428,3 +428,46 @@ pub struct Recorded {
     pub first_run_id: RunId,
     pub discrepancy: Discrepancy,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn missing(key: ShownKey) -> Discrepancy {
+        Discrepancy {
+            check: "cards".to_string(),
+            partition: Partition::Day(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()),
+            kind: Kind::Settlement(SettlementKind::MissingInLedger),
+            key,
+            columns: Vec::new(),
+            values: Vec::new(),
+            detail: None,
+            at_stake: None,
+        }
+    }
+
+    #[test]
+    fn a_key_masking_left_alone_keeps_the_identity_it_always_had() {
+        let key = ShownKey::masked(&[("id", Some("ch_1042"))], None);
+        assert_eq!(key.digest, None);
+        let fields = ["cards", "2026-11-20", "missing_in_ledger", "id", "ch_1042"]
+            .map(|t| Value::Text(t.to_string()));
+        let expected = hex::encode(Sha256::digest(crate::canonical::encode_row(&fields)));
+        assert_eq!(missing(key).fingerprint(), expected);
+    }
+
+    #[test]
+    fn card_numbers_that_mask_alike_stay_two_findings_under_a_mask_key() {
+        let mask = MaskKey::new("k3y-for-tests-only-0123456789abcdef").unwrap();
+        let b = ShownKey::masked(&[("id", Some("4111111000071111"))], Some(&mask));
+        let c = ShownKey::masked(&[("id", Some("4111111000151111"))], Some(&mask));
+        assert_eq!(b.columns, c.columns);
+        assert_eq!(*b.first().unwrap(), "411111******1111");
+        let (b, c) = (missing(b), missing(c));
+        assert_ne!(b.fingerprint(), c.fingerprint());
+        // The digest, not the shown text, is the identity; without a key only the text is.
+        let unkeyed = ShownKey::masked(&[("id", Some("4111111000071111"))], None);
+        assert_eq!(unkeyed.digest, None);
+        assert_ne!(missing(unkeyed).fingerprint(), b.fingerprint());
+    }
+}

@@ -121,6 +121,9 @@ pub const DEFAULT_MASK_KEY_ENV: &str = "RECON_MASK_KEY";
 /// gives 64 characters).
 pub const MIN_KEY_BYTES: usize = 32;
 
+/// What a sensitive column's keyed hash starts with.
+const SENSITIVE_PREFIX: &str = "hmac-sha256:";
+
 /// How many bytes of the HMAC a mask shows (128 bits; see the module's documentation).
 const SHOWN_BYTES: usize = 16;
 
@@ -169,7 +172,7 @@ pub fn sensitive(key: &MaskKey, value: &str) -> String {
         .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
     mac.update(value.as_bytes());
     let tag = mac.finalize().into_bytes();
-    format!("hmac-sha256:{}", hex::encode(&tag[..SHOWN_BYTES]))
+    format!("{SENSITIVE_PREFIX}{}", hex::encode(&tag[..SHOWN_BYTES]))
 }
 
 /// A key or value as recon writes it anywhere a person or an auditor reads it: built only by
@@ -227,10 +230,25 @@ impl std::fmt::Debug for Shown {
     }
 }
 
+impl Shown {
+    /// A shown text as recon wrote it (to its store, a seal, a file), read back: a sensitive
+    /// column's keyed hash stays as it is (its hex digits are no card number); anything else is
+    /// masked again, so a tampered store cannot hand a raw card number out.
+    pub fn read_back(text: &str) -> Shown {
+        let keyed = text
+            .strip_prefix(SENSITIVE_PREFIX)
+            .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        match keyed {
+            true => Shown(text.to_string()),
+            false => Shown::masked(text),
+        }
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Shown {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Ok(Shown::masked(&text))
+        Ok(Shown::read_back(&text))
     }
 }
 
@@ -402,5 +420,42 @@ mod tests {
         );
         assert_eq!(columns.show("memo", "4111111111111111"), "411111******1111");
         assert_eq!(SensitiveColumns::default().show("iban", "NL91"), "NL91");
+    }
+
+    #[test]
+    fn shown_text_is_built_only_by_masking_and_read_back_masked() {
+        assert_eq!(Shown::masked("id 4111111111111111"), "id 411111******1111");
+        assert!(Shown::hides_card_number("4111111111111111"));
+        assert!(!Shown::hides_card_number("ch_1042"));
+        // A keyed hash read back stays as written, even when its hex digits run long.
+        let keyed = "hmac-sha256:4111111111111111aaaaaaaaaaaaaaaa";
+        assert_eq!(Shown::read_back(keyed), keyed);
+        // Anything else read back is masked again: a store edited by hand cannot leak a number.
+        assert_eq!(
+            Shown::read_back("hmac-sha256: 4111111111111111"),
+            "hmac-sha256: 411111******1111"
+        );
+        assert_eq!(Shown::read_back("4111111111111111"), "411111******1111");
+        let json: Shown = serde_json::from_str("\"5555555555554444\"").unwrap();
+        assert_eq!(json, "555555******4444");
+    }
+
+    #[test]
+    fn key_digests_tell_apart_what_masks_alike_and_name_their_key() {
+        let k1 = key(KEY);
+        let k2 = key("another-key-0123456789abcdef0123456789");
+        let a = key_digest(&k1, b"4111111000071111");
+        let b = key_digest(&k1, b"4111111000151111");
+        assert_eq!(
+            Shown::masked("4111111000071111"),
+            Shown::masked("4111111000151111")
+        );
+        assert_ne!(a, b);
+        assert_eq!(a, key_digest(&k1, b"4111111000071111"));
+        assert_eq!(a.len(), "hmac-sha256:".len() + 8 + 1 + 64);
+        assert!(a.starts_with(&format!("hmac-sha256:{}:", k1.id())), "{a}");
+        assert_ne!(k1.id(), k2.id());
+        assert_ne!(a, key_digest(&k2, b"4111111000071111"));
+        assert!(!a.contains("4111111000071111"));
     }
 }

@@ -384,7 +384,7 @@ impl Notes {
                     key: ShownKey {
                         columns: key
                             .into_iter()
-                            .map(|(k, v)| (k, v.as_str().map(Shown::masked)))
+                            .map(|(k, v)| (k, v.as_str().map(Shown::read_back)))
                             .collect(),
                         digest: None,
                     },

@@ -213,7 +213,7 @@ where
             key: ShownKey {
                 columns: key
                     .into_iter()
-                    .map(|(k, v)| (k, v.as_str().map(Shown::masked)))
+                    .map(|(k, v)| (k, v.as_str().map(Shown::read_back)))
                     .collect(),
                 digest: detail.key_digest,
             },
