@@ -3,14 +3,12 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::SealWindow;
 use crate::canonical::{SegmentHead, Value};
 use crate::day::BusinessDay;
-use crate::day::Partition;
 use crate::discrepancy::{Discrepancy, Kind, ShownKey};
 use crate::error::{Error, Result};
 use crate::integrity::check::IntegrityInputs;
@@ -146,7 +144,7 @@ async fn verify_day(
     shard: Option<Shard>,
     inputs: IntegrityInputs<'_>,
 ) -> Result<Option<DayVerification>> {
-    let Ok(date) = NaiveDate::parse_from_str(&seal.partition, "%Y-%m-%d") else {
+    let Some(date) = seal.partition.date() else {
         return Ok(None);
     };
     let sealed_day = BusinessDay::new(date, window.timezone)?;
@@ -156,7 +154,7 @@ async fn verify_day(
         }
         let found = verify_part(store, check, seal, sealed_day, None, inputs).await?;
         return Ok(found.map(|found| DayVerification {
-            partition: seal.partition.clone(),
+            partition: seal.partition,
             whole: true,
             ranges: Vec::new(),
             found,
@@ -185,7 +183,7 @@ async fn verify_day(
             continue;
         };
         let part = store
-            .range_seal(&check.name, &seal.partition, split_id, index)
+            .range_seal(&check.name, seal.partition, split_id, index)
             .await?
             .ok_or_else(|| {
                 Error::internal(format!(
@@ -199,7 +197,7 @@ async fn verify_day(
         }
     }
     Ok(Some(DayVerification {
-        partition: seal.partition.clone(),
+        partition: seal.partition,
         whole: indices.len() == split.range_count as usize,
         ranges: indices,
         found,
@@ -368,7 +366,7 @@ impl Notes {
     }
 
     fn discrepancies(mut self, check: &IntegritySpec, seal: &Seal) -> Result<Vec<Discrepancy>> {
-        let partition = Partition::parse(&seal.partition)?;
+        let partition = seal.partition;
         Ok(self
             .order
             .into_iter()

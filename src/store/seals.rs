@@ -10,6 +10,7 @@ use super::audit::NewEntry;
 use super::runs::unique_fingerprints;
 use super::{BeginWrite, CheckChanges, Store, StorePool, run_actor};
 use crate::canonical::SegmentHead;
+use crate::day::Partition;
 use crate::discrepancy::{Discrepancy, Recorded};
 use crate::error::{Error, Result};
 use crate::run_id::RunId;
@@ -17,8 +18,8 @@ use crate::run_id::RunId;
 /// A sealed partition of a check, or one key range's part of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Seal {
-    /// The day (or "all") the seal is of.
-    pub(crate) partition: String,
+    /// The day the seal is of.
+    pub(crate) partition: Partition,
     /// The partition key its segments are stored under: `partition` for a day's seal, a
     /// [`range_seal_key`] for a key range's part of it.
     pub(crate) stored_as: String,
@@ -167,17 +168,18 @@ impl Store {
             .fetch_all(pool)
             .await
             .map_err(Error::from_store)?;
-            Ok(rows
-                .into_iter()
-                .map(|(partition, digest, row_count, sealed_run_id, split_id)| Seal {
-                    stored_as: partition.clone(),
-                    partition,
-                    digest,
-                    row_count,
-                    sealed_run_id,
-                    split_id,
+            rows.into_iter()
+                .map(|(stored_as, digest, row_count, sealed_run_id, split_id)| {
+                    Ok(Seal {
+                        partition: Partition::parse(&stored_as)?,
+                        stored_as,
+                        digest,
+                        row_count,
+                        sealed_run_id,
+                        split_id,
+                    })
                 })
-                .collect())
+                .collect()
         })
     }
 
@@ -186,11 +188,11 @@ impl Store {
     pub(crate) async fn range_seal(
         &self,
         check: &str,
-        partition: &str,
+        partition: Partition,
         split_id: i64,
         index: u32,
     ) -> Result<Option<Seal>> {
-        let stored_as = range_seal_key(partition, split_id, index);
+        let stored_as = range_seal_key(&partition.to_string(), split_id, index);
         let row: Option<(String, i64, RunId)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT digest, row_count, sealed_run_id FROM seals WHERE check_name = $1 AND partition_key = $2",
         )
@@ -200,7 +202,7 @@ impl Store {
         .await)
         .map_err(Error::from_store)?;
         Ok(row.map(|(digest, row_count, sealed_run_id)| Seal {
-            partition: partition.to_string(),
+            partition,
             stored_as,
             digest,
             row_count,
@@ -447,7 +449,8 @@ impl Store {
         let fingerprints = unique_fingerprints(found);
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let changes = move_along_life!(tx, run_id, now, check, &seal.partition, found, &fingerprints, STILL_OPEN_SEAL);
+            let partition = seal.partition.to_string();
+            let changes = move_along_life!(tx, run_id, now, check, &partition, found, &fingerprints, STILL_OPEN_SEAL);
             let describe = |r: &Recorded| json!({ "id": r.id, "key": r.discrepancy.key_json(), "detail": r.discrepancy.detail });
             let entry = NewEntry::new(
                 "seal_verified",

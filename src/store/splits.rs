@@ -8,6 +8,7 @@ use sqlx::Row;
 
 use super::audit::NewEntry;
 use super::{BeginWrite, Store, StorePool, i64_of, run_actor};
+use crate::day::Partition;
 use crate::discrepancy::Discrepancy;
 use crate::error::{Error, Result};
 use crate::run_id::RunId;
@@ -53,7 +54,7 @@ pub(crate) struct RangeResult {
 /// whole, or some key ranges of the split that sealed it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DayVerification {
-    pub(crate) partition: String,
+    pub(crate) partition: Partition,
     /// Verified whole (it was sealed whole, or by a split of another range count).
     pub(crate) whole: bool,
     /// The ranges of the sealing split verified (none when whole).
