@@ -329,7 +329,7 @@ mod tests {
         assert_eq!(absolute.shown, "/r/adyen/d/batch_*.csv");
         assert_eq!(absolute.folder, Path::new("/r/adyen/d"));
         let relative = lookup(dir, "./r/*/x.csv");
-        assert_eq!(relative.glob, "/etc/recon [[]prod]/r/*/x.csv");
+        assert_eq!(relative.glob, "/etc/recon [[]prod[]]/r/*/x.csv");
         assert_eq!(relative.shown, "/etc/recon [prod]/r/*/x.csv");
         assert_eq!(relative.folder, Path::new("/etc/recon [prod]/r"));
         assert_eq!(lookup(dir, "x.csv").folder, dir);
