@@ -170,6 +170,9 @@ fn default_connect_timeout() -> u64 {
 pub struct Config {
     /// The file it was read from, for messages.
     pub(crate) path: PathBuf,
+    /// The folder the file is in, absolute (canonical when it exists): relative `report`
+    /// paths are read from it, and a report inside it is named relative to it.
+    pub(crate) dir: PathBuf,
     /// SHA-256 of the file's bytes, recorded with every run.
     pub(crate) digest: String,
     /// The job's zone: business days are cut in it.
@@ -270,6 +273,7 @@ impl Config {
 
         Ok(Config {
             path: path.to_path_buf(),
+            dir: folder_of(path),
             digest: hex::encode(Sha256::digest(text.as_bytes())),
             timezone,
             out_dir: file.job.out_dir,
@@ -517,6 +521,17 @@ fn validate_sources(
         );
     }
     Ok(sources)
+}
+
+/// The absolute folder of the file at `path` (canonical when it exists).
+pub(crate) fn folder_of(path: &Path) -> PathBuf {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::canonicalize(parent)
+        .or_else(|_| std::path::absolute(parent))
+        .unwrap_or_else(|_| parent.to_path_buf())
 }
 
 fn read_text(path: &Path) -> Result<String> {

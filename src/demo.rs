@@ -10,13 +10,13 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
-use crate::config::Config;
+use crate::config::{Config, folder_of};
 use crate::discrepancy::Kind;
 use crate::error::{Error, Result};
 use crate::mask::DEFAULT_MASK_KEY_ENV;
 use crate::run::{self, RunReport};
 use crate::secret::process_env;
-use crate::settlement::fetch::ReportLocation;
+use crate::settlement::fetch::{ReportLocation, report_name};
 
 mod processor;
 
@@ -113,10 +113,14 @@ pub async fn demo(out: &Path) -> Result<DemoReport> {
         }
     };
     let mut config = Config::parse(Path::new("config/demo.toml"), CONFIG, &env)?;
+    // The built-in configuration is read as if from the working directory: a report under it
+    // is named relative to it, however --out was spelled.
+    config.dir = folder_of(Path::new("recon.toml"));
     // The file names the default --out folder; the reports are under this demo's own.
+    let pattern = std::path::absolute(reports.join("stripe-{date}.csv"))
+        .map_err(|e| Error::bad_input(format!("cannot resolve {}: {e}", reports.display())))?;
     for check in &mut config.settlement {
-        check.location =
-            ReportLocation::Files(reports.join("stripe-{date}.csv").display().to_string());
+        check.location = ReportLocation::Files(pattern.display().to_string());
     }
     let report = run::run(&config, business_date(), out, run::RunOptions::default()).await?;
 
@@ -143,7 +147,7 @@ pub async fn demo(out: &Path) -> Result<DemoReport> {
     found.sort();
     let mut expected = planted_differences();
     expected.extend(processor::planted_problems(
-        &report_file.display().to_string(),
+        &report_name(&report_file, &config.dir),
         malformed_line,
     ));
     expected.sort();

@@ -378,6 +378,7 @@ impl Run<'_> {
                     sources,
                     in_flight,
                     downloads,
+                    config_dir: &self.config.dir,
                     env: &process_env,
                     fetched,
                     mask: self.config.mask_key.as_ref(),

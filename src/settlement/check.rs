@@ -73,6 +73,8 @@ pub(crate) struct SettlementInputs<'a> {
     pub(crate) in_flight: Vec<Recorded>,
     /// Where downloaded reports are kept.
     pub(crate) downloads: &'a Path,
+    /// The configuration file's folder: relative report paths are read from it.
+    pub(crate) config_dir: &'a Path,
     /// Where report credentials are looked up.
     pub(crate) env: EnvLookup<'a>,
     /// What earlier runs of the check downloaded, by partition (the Adyen batches fetched).
@@ -267,6 +269,7 @@ async fn read_both(
         day,
         timezone,
         downloads: inputs.downloads,
+        config_dir: inputs.config_dir,
         policy,
         env: inputs.env,
         batches: &batches,

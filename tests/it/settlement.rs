@@ -7,6 +7,11 @@ use std::path::Path;
 use crate::common::*;
 
 fn config() -> String {
+    config_reading("reports/stripe-{date}.csv")
+}
+
+/// The check's configuration with `report = path`.
+fn config_reading(path: &str) -> String {
     TestConfig::new()
         .table("job.retry")
         .set("initial_delay_ms", 10)
@@ -15,7 +20,7 @@ fn config() -> String {
         .store("STORE_URL")
         .source("ledger", "LEDGER_URL")
         .settlement("stripe", "stripe")
-        .set("report", "reports/stripe-{date}.csv")
+        .set("report", path)
         .set(
             "ledger",
             ledger_mapping(
@@ -506,4 +511,111 @@ async fn a_stripe_report_against_a_mariadb_ledger_over_two_days() {
     .await;
     let dir = temp_dir();
     two_days(dir.path(), &url).await;
+}
+
+/// A ledger of `LEDGER_ROWS` in `dir/ledger.db`.
+async fn sqlite_ledger(dir: &Path) -> String {
+    sqlite_db(
+        &dir.join("ledger.db"),
+        &[SCHEMA_SQLITE, &inserts(|at| format!("'{at}'"))],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_relative_report_path_is_read_from_the_config_files_folder() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    let folder = dir.join("etc");
+    std::fs::create_dir_all(folder.join("reports")).unwrap();
+    write(&folder, "recon.toml", &config());
+    write(&folder, "reports/stripe-2026-11-20.csv", &report_day1());
+    let scenario = Scenario::in_dir(dir, "STORE_URL").env("LEDGER_URL", &sqlite_ledger(dir).await);
+    // run from `dir`, not from the configuration's folder
+    let out = scenario.recon(&[
+        "run",
+        "--config",
+        "etc/recon.toml",
+        "--date",
+        "2026-11-20",
+        "--out",
+        "out",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let s = summary(dir);
+    let mut got = found(&s);
+    got.sort_by_key(|(kind, key, _)| (order(kind), key.clone()));
+    assert_eq!(got, expected_day1());
+}
+
+#[tokio::test]
+async fn a_missing_report_names_the_absolute_pattern_and_the_folder_searched() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    let scenario = Scenario::in_dir(dir, "STORE_URL")
+        .env("LEDGER_URL", &sqlite_ledger(dir).await)
+        .config(&config());
+    let (out, s) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(3), "{s}");
+    let error = s["checks"][0]["error"].as_str().unwrap();
+    let at = std::fs::canonicalize(dir).unwrap();
+    let expected = format!(
+        "no report matches {}/reports/stripe-2026-11-20.csv (not delivered yet?): searched folder {}/reports (it does not exist;",
+        at.display(),
+        at.display()
+    );
+    assert!(error.starts_with(&expected), "{error}");
+
+    // The folder there, the file not: said so.
+    std::fs::create_dir_all(dir.join("reports")).unwrap();
+    let (out, s) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(3), "{s}");
+    let error = s["checks"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("reports (it exists, no file in it matches;"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_quarantined_line_is_one_finding_however_its_path_is_spelled() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    std::fs::create_dir_all(dir.join("reports")).unwrap();
+    write(dir, "reports/stripe-2026-11-20.csv", &report_day1());
+    let scenario = Scenario::in_dir(dir, "STORE_URL")
+        .env("LEDGER_URL", &sqlite_ledger(dir).await)
+        .config(&config());
+    let quarantined = |s: &serde_json::Value| -> Vec<(String, i64, String)> {
+        let all = s["discrepancies"].as_array().unwrap().iter();
+        all.filter(|d| d["kind"] == "quarantined_row")
+            .map(|d| {
+                (
+                    d["key"].to_string(),
+                    d["id"].as_i64().unwrap(),
+                    d["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let (out, first) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(1), "{first}");
+    let first = quarantined(&first);
+    assert_eq!(first.len(), 2, "{first:?}");
+
+    // The same report, its path now absolute (and spelled with a detour).
+    let absolute = format!("{}/reports/../reports/stripe-{{date}}.csv", dir.display());
+    write(dir, "recon.toml", &config_reading(&absolute));
+    let (out, second) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(1), "{second}");
+    let carried: Vec<_> = first
+        .iter()
+        .map(|(key, id, _)| (key.clone(), *id, "carried".to_string()))
+        .collect();
+    assert_eq!(quarantined(&second), carried);
+    assert!(
+        carried[0]
+            .0
+            .contains(r#""file":"reports/stripe-2026-11-20.csv""#)
+    );
 }

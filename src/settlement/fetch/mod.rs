@@ -58,6 +58,8 @@ pub(crate) struct Acquisition<'a> {
     pub(crate) timezone: Tz,
     /// Where fetched reports are kept.
     pub(crate) downloads: &'a Path,
+    /// The configuration file's folder (absolute): a relative `report` path is under it.
+    pub(crate) config_dir: &'a Path,
     pub(crate) policy: RetryPolicy,
     /// Where credentials are looked up.
     pub(crate) env: EnvLookup<'a>,
@@ -96,9 +98,11 @@ pub(crate) async fn acquire(location: &ReportLocation, job: &Acquisition<'_>) ->
     let date = job.day.date;
     match location {
         ReportLocation::Files(pattern) => {
-            let pattern = fill_date(pattern, date);
-            let (files, attempts) =
-                with_retries(job.policy, "report", || async { local(&pattern) }).await;
+            let pattern = lookup(job.config_dir, &fill_date(pattern, date));
+            let (files, attempts) = with_retries(job.policy, "report", || async {
+                local(&pattern, job.config_dir)
+            })
+            .await;
             Acquired {
                 files,
                 attempts,
@@ -202,9 +206,55 @@ fn single(result: (Result<keep::KeptFile>, u32), source: String, target: &Path) 
     }
 }
 
-fn local(pattern: &str) -> Result<Vec<ReportFile>> {
-    let paths = glob::glob(pattern)
-        .map_err(|e| Error::bad_input(format!("report path {pattern:?}: {e}")))?;
+/// Where a `report` pattern looks: the absolute glob, as shown, and the folder searched.
+#[derive(Debug, PartialEq, Eq)]
+struct Lookup {
+    /// The glob to match: a relative pattern under the config folder (its glob characters escaped).
+    glob: String,
+    /// The absolute pattern as an operator reads it.
+    shown: String,
+    /// The folder searched: the pattern's path up to its first glob character, file name off.
+    folder: PathBuf,
+}
+
+/// Where `pattern` looks: a relative one under `dir`, an absolute one as it is.
+fn lookup(dir: &Path, pattern: &str) -> Lookup {
+    let relative = pattern.strip_prefix("./").unwrap_or(pattern);
+    let (base, rest) = match Path::new(pattern).is_absolute() {
+        true => (PathBuf::new(), pattern),
+        false => (dir.to_path_buf(), relative),
+    };
+    let escaped = glob::Pattern::escape(&base.display().to_string());
+    let mut folder = base.clone();
+    let path = Path::new(rest);
+    for part in path.parent().unwrap_or(path).components() {
+        if part.as_os_str().to_string_lossy().contains(['*', '?', '[']) {
+            break;
+        }
+        folder.push(part);
+    }
+    Lookup {
+        glob: Path::new(&escaped).join(rest).display().to_string(),
+        shown: base.join(rest).display().to_string(),
+        folder,
+    }
+}
+
+/// A report's name in records and quarantines, the same however its path was spelled:
+/// relative to `config_dir` when inside it, else its canonical absolute path.
+pub(crate) fn report_name(path: &Path, config_dir: &Path) -> String {
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    match canonical.strip_prefix(config_dir) {
+        Ok(inside) if !inside.as_os_str().is_empty() => inside.display().to_string(),
+        _ => canonical.display().to_string(),
+    }
+}
+
+/// The files matching `pattern`, named by [`report_name`]; none is a transient
+/// failure that names the pattern and the folder searched.
+fn local(pattern: &Lookup, config_dir: &Path) -> Result<Vec<ReportFile>> {
+    let paths = glob::glob(&pattern.glob)
+        .map_err(|e| Error::bad_input(format!("report path {:?}: {e}", pattern.shown)))?;
     let mut files = Vec::new();
     for entry in paths {
         let path = entry.map_err(|e| {
@@ -212,15 +262,23 @@ fn local(pattern: &str) -> Result<Vec<ReportFile>> {
         })?;
         if path.is_file() {
             files.push(ReportFile {
-                name: path.display().to_string(),
+                name: report_name(&path, config_dir),
                 path,
             });
         }
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
     if files.is_empty() {
+        let folder = &pattern.folder;
+        let state = match folder.is_dir() {
+            true => "it exists, no file in it matches",
+            false => "it does not exist",
+        };
         return Err(Error::unavailable(format!(
-            "no report matches {pattern} (not delivered yet?)"
+            "no report matches {} (not delivered yet?): searched folder {} ({state}; a relative report path is read from the configuration file's folder, {})",
+            pattern.shown,
+            folder.display(),
+            config_dir.display()
         )));
     }
     Ok(files)
@@ -261,5 +319,19 @@ mod tests {
         );
         assert_eq!(sanitize("balance.csv?token=x"), "balance.csv");
         assert_eq!(sanitize("a b/..c"), "a_b_..c");
+    }
+
+    #[test]
+    fn relative_patterns_are_under_the_config_folder() {
+        let dir = Path::new("/etc/recon [prod]");
+        let absolute = lookup(dir, "/r/adyen/d/batch_*.csv");
+        assert_eq!(absolute.glob, "/r/adyen/d/batch_*.csv");
+        assert_eq!(absolute.shown, "/r/adyen/d/batch_*.csv");
+        assert_eq!(absolute.folder, Path::new("/r/adyen/d"));
+        let relative = lookup(dir, "./r/*/x.csv");
+        assert_eq!(relative.glob, "/etc/recon [[]prod[]]/r/*/x.csv");
+        assert_eq!(relative.shown, "/etc/recon [prod]/r/*/x.csv");
+        assert_eq!(relative.folder, Path::new("/etc/recon [prod]/r"));
+        assert_eq!(lookup(dir, "x.csv").folder, dir);
     }
 }
