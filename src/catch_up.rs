@@ -4,9 +4,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::error::Result;
-use crate::store::Store;
-
 /// The newest business date a run completed (clean or with discrepancies), and when. A rerun of
 /// an older date does not move it, so an alert on its age speaks of the nightly.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -22,35 +19,28 @@ pub struct Standing {
     pub last_success: Option<LastSuccess>,
 }
 
-/// The standing of `shard` after a run for `date`. Missed dates are looked for only by a
+/// The standing of a shard after a run for `date`, from the newest date it completed before
+/// `date` and the newest it completed at all (each with when). Missed dates are looked for only by a
 /// nightly run (no explicit date): those after the newest date completed before `date`, up to
 /// the day before it. A store with no completed run yet has missed nothing.
-pub async fn standing(
-    store: &Store,
+pub fn standing(
     date: NaiveDate,
-    shard: &str,
     nightly: bool,
-) -> Result<Standing> {
-    let missed_dates = if nightly {
-        match store.last_completed(shard, Some(date)).await? {
-            Some((last, _)) => dates_between(last, date),
-            None => Vec::new(),
-        }
-    } else {
-        Vec::new()
+    completed_before: Option<(NaiveDate, DateTime<Utc>)>,
+    completed_last: Option<(NaiveDate, DateTime<Utc>)>,
+) -> Standing {
+    let missed_dates = match completed_before {
+        Some((last, _)) if nightly => dates_between(last, date),
+        _ => Vec::new(),
     };
-    let last_success =
-        store
-            .last_completed(shard, None)
-            .await?
-            .map(|(business_date, finished_at)| LastSuccess {
-                business_date,
-                finished_at,
-            });
-    Ok(Standing {
+    let last_success = completed_last.map(|(business_date, finished_at)| LastSuccess {
+        business_date,
+        finished_at,
+    });
+    Standing {
         missed_dates,
         last_success,
-    })
+    }
 }
 
 /// The dates strictly between `after` and `before`, oldest first.

@@ -194,20 +194,39 @@ async fn finish(
     let stored = store.stored_run(run_id).await?;
     let exit = stored.exit();
     let finished_at = Utc::now();
-    store.finish_run(run_id, exit, finished_at).await?;
-    let (seq, hash) = store.audit_head().await?;
-    let history = store.recent_runs(30).await?;
-    let standing = catch_up::standing(store, stored.business_date, &stored.shard, nightly).await?;
-    let summary = output::summarize(
-        config.timezone,
-        stored,
-        exit,
-        finished_at,
-        AuditHead { seq, hash },
-        history,
-        standing,
-    );
-    let reports = output::write_reports(out, &summary)?;
+    let business_date = stored.business_date;
+    // The run is recorded finished only once its reports are written.
+    let written = store
+        .finish_run_then(run_id, exit, finished_at, |closing| {
+            let (seq, hash) = closing.audit_head;
+            let standing = catch_up::standing(
+                business_date,
+                nightly,
+                closing.completed_before,
+                closing.completed_last,
+            );
+            let summary = output::summarize(
+                config.timezone,
+                stored,
+                exit,
+                finished_at,
+                AuditHead { seq, hash },
+                closing.recent_runs,
+                standing,
+            );
+            let reports = output::write_reports(out, &summary)?;
+            Ok((summary, reports))
+        })
+        .await;
+    let (summary, reports) = match written {
+        Ok(written) => written,
+        Err(e) => {
+            // Not finished without its reports: closed as failed, with the failure's exit code,
+            // so `recon run` runs the date again.
+            let _ = store.fail_run(run_id, e.exit(), Utc::now()).await;
+            return Err(e);
+        }
+    };
     info!(
         outcome = exit.as_str(),
         discrepancies = summary.totals.discrepancies,

@@ -475,14 +475,22 @@ fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
 
 /// Writes `path` through a temporary file of this process's own, then renamed over it: two
 /// runs writing into one folder at once (two shards) never rename each other's half-written file.
+/// On any failure the temporary file is removed.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     let fail =
         |e: std::io::Error| Error::bad_input(format!("cannot write {}: {e}", path.display()));
-    let mut file = std::fs::File::create(&tmp).map_err(fail)?;
-    file.write_all(bytes).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
+    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    });
+    if written.is_err() {
+        // No half-written temporary file left behind (a full disk, a rename refused).
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(fail)
 }
 
 /// The closing summary for a terminal or a log.

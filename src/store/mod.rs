@@ -317,8 +317,6 @@ pub(crate) struct StoredRun {
     pub(crate) business_date: NaiveDate,
     pub(crate) started_at: DateTime<Utc>,
     pub(crate) config_digest: String,
-    /// Its shard key (`I/N`), empty when unsharded.
-    pub(crate) shard: String,
     pub(crate) checks: Vec<CheckRecord>,
     pub(crate) seen: Vec<Recorded>,
     pub(crate) resolved: Vec<Recorded>,

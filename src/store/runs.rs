@@ -20,6 +20,49 @@ use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::run_id::RunId;
 
+/// The latest `$1` finished runs that stand, newest first: id, date, outcome, discrepancies seen.
+const RECENT_RUNS: &str = "SELECT r.id, r.business_date, COALESCE(r.outcome, '') AS outcome,
+        (SELECT COUNT(*) FROM run_discrepancies rd WHERE rd.run_id = r.id) AS discrepancies
+     FROM runs r
+     WHERE r.status = 'finished' AND r.superseded_by IS NULL
+     ORDER BY r.id DESC LIMIT $1";
+
+/// How many runs a report's history charts.
+const RECENT_RUN_COUNT: i64 = 30;
+
+/// The newest business date shard `$1` completed (before `$2`, when given), and when.
+const LAST_COMPLETED: &str = "SELECT business_date, finished_at FROM runs
+     WHERE COALESCE(shard, '') = $1 AND status = 'finished' AND outcome IN ('clean', 'discrepancies')
+       AND ($2 IS NULL OR business_date < $2) AND finished_at IS NOT NULL
+     ORDER BY business_date DESC, finished_at DESC LIMIT 1";
+
+/// What a run's reports read of the store as it closes, seen from inside its closing transaction.
+pub(crate) struct Closing {
+    /// The audit chain's head (sequence, hash), the run's own `run_finished` entry included.
+    pub(crate) audit_head: (i64, String),
+    /// The runs that stand, oldest first, this one included.
+    pub(crate) recent_runs: Vec<RunPoint>,
+    /// The newest date the run's shard completed before the run's date, and when.
+    pub(crate) completed_before: Option<(NaiveDate, DateTime<Utc>)>,
+    /// The newest date the run's shard completed, and when.
+    pub(crate) completed_last: Option<(NaiveDate, DateTime<Utc>)>,
+}
+
+/// Run points from [`RECENT_RUNS`] rows, oldest first.
+fn run_points(rows: Vec<(RunId, NaiveDate, String, i64)>) -> Vec<RunPoint> {
+    let mut points: Vec<RunPoint> = rows
+        .into_iter()
+        .map(|(run_id, business_date, outcome, discrepancies)| RunPoint {
+            run_id,
+            business_date,
+            outcome,
+            discrepancies,
+        })
+        .collect();
+    points.reverse();
+    points
+}
+
 /// Resolves the discrepancies `$ids` names (those still open, carried or acknowledged) by run
 /// `$run_id` inside transaction `$tx`, in multi-row statements; evaluates to them, as recorded,
 /// in the order of `$ids`.
@@ -300,6 +343,50 @@ impl Store {
         } else {
             "finished"
         };
+        self.close_run(run_id, status, exit, finished_at, |_| Ok(()))
+            .await
+    }
+
+    /// Closes a run as failed with `exit`, whatever it is (a run whose reports could not be written).
+    pub(crate) async fn fail_run(
+        &self,
+        run_id: RunId,
+        exit: Exit,
+        finished_at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.close_run(run_id, "failed", exit, finished_at, |_| Ok(()))
+            .await
+    }
+
+    /// Closes a run with its outcome as [`Store::finish_run`] does, but commits only once `write`,
+    /// given the store as the closed run leaves it, succeeds: a run is never recorded finished
+    /// without its reports. When `write` fails nothing is recorded and its error is returned.
+    pub(crate) async fn finish_run_then<T>(
+        &self,
+        run_id: RunId,
+        exit: Exit,
+        finished_at: DateTime<Utc>,
+        write: impl FnOnce(Closing) -> Result<T>,
+    ) -> Result<T> {
+        let status = if matches!(exit, Exit::Internal) {
+            "failed"
+        } else {
+            "finished"
+        };
+        self.close_run(run_id, status, exit, finished_at, write)
+            .await
+    }
+
+    /// Records run `run_id` closed with `status` and `exit` in one transaction (superseding the
+    /// date's earlier runs, with its audit entry), committed only if `write` succeeds.
+    async fn close_run<T>(
+        &self,
+        run_id: RunId,
+        status: &str,
+        exit: Exit,
+        finished_at: DateTime<Utc>,
+        write: impl FnOnce(Closing) -> Result<T>,
+    ) -> Result<T> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE runs SET finished_at = $1, status = $2, outcome = $3, exit_code = $4 WHERE id = $5")
@@ -331,7 +418,41 @@ impl Store {
                 json!({ "outcome": exit.as_str(), "exit_code": exit.code(), "superseded": superseded }),
             );
             append_audit!(tx, [entry]);
-            tx.commit().await.map_err(Error::from_store)
+            let audit_head: (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
+            let recent: Vec<(RunId, NaiveDate, String, i64)> = sqlx::query_as(RECENT_RUNS)
+                .bind(RECENT_RUN_COUNT)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
+            let (business_date, shard): (NaiveDate, String) =
+                sqlx::query_as("SELECT business_date, COALESCE(shard, '') FROM runs WHERE id = $1")
+                    .bind(run_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(Error::from_store)?;
+            let completed_before: Option<(NaiveDate, DateTime<Utc>)> = sqlx::query_as(LAST_COMPLETED)
+                .bind(&shard)
+                .bind(Some(business_date))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
+            let completed_last: Option<(NaiveDate, DateTime<Utc>)> = sqlx::query_as(LAST_COMPLETED)
+                .bind(&shard)
+                .bind(None::<NaiveDate>)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
+            let written = write(Closing {
+                audit_head,
+                recent_runs: run_points(recent),
+                completed_before,
+                completed_last,
+            })?;
+            tx.commit().await.map_err(Error::from_store)?;
+            Ok(written)
         })
     }
 
@@ -409,7 +530,7 @@ impl Store {
     /// Everything a run's report shows, read back from the store.
     pub(crate) async fn stored_run(&self, run_id: RunId) -> Result<StoredRun> {
         on_pool!(self, pool => {
-            let run = sqlx::query("SELECT business_date, started_at, config_digest, COALESCE(shard, '') AS shard FROM runs WHERE id = $1")
+            let run = sqlx::query("SELECT business_date, started_at, config_digest FROM runs WHERE id = $1")
                 .bind(run_id)
                 .fetch_one(pool)
                 .await
@@ -491,7 +612,6 @@ impl Store {
                 business_date: run.try_get("business_date").map_err(Error::from_store)?,
                 started_at: run.try_get("started_at").map_err(Error::from_store)?,
                 config_digest: run.try_get("config_digest").map_err(Error::from_store)?,
-                shard: run.try_get("shard").map_err(Error::from_store)?,
                 checks: records,
                 acknowledgements: seen
                     .iter()
@@ -507,58 +627,6 @@ impl Store {
                 resolved: resolved.iter().map(recorded_from_row).collect::<Result<_>>()?,
             })
         })
-    }
-
-    /// The latest `limit` finished runs that stand (not superseded), newest last, each with
-    /// the number of discrepancies it saw: the history a report charts.
-    pub(crate) async fn recent_runs(&self, limit: i64) -> Result<Vec<RunPoint>> {
-        on_pool!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT r.id, r.business_date, COALESCE(r.outcome, '') AS outcome,
-                        (SELECT COUNT(*) FROM run_discrepancies rd WHERE rd.run_id = r.id) AS discrepancies
-                 FROM runs r
-                 WHERE r.status = 'finished' AND r.superseded_by IS NULL
-                 ORDER BY r.id DESC LIMIT $1",
-            )
-            .bind(limit)
-            .fetch_all(pool)
-            .await
-            .map_err(Error::from_store)?;
-            let mut points = rows
-                .iter()
-                .map(|row| {
-                    Ok(RunPoint {
-                        run_id: row.try_get("id").map_err(Error::from_store)?,
-                        business_date: row.try_get("business_date").map_err(Error::from_store)?,
-                        outcome: row.try_get("outcome").map_err(Error::from_store)?,
-                        discrepancies: row.try_get("discrepancies").map_err(Error::from_store)?,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            points.reverse();
-            Ok(points)
-        })
-    }
-
-    /// The newest business date of this shard (before `before`, when given) that a run completed
-    /// (clean or with discrepancies), with when its latest completing run finished.
-    pub(crate) async fn last_completed(
-        &self,
-        shard: &str,
-        before: Option<NaiveDate>,
-    ) -> Result<Option<(NaiveDate, DateTime<Utc>)>> {
-        let found: Option<(NaiveDate, DateTime<Utc>)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT business_date, finished_at FROM runs
-             WHERE COALESCE(shard, '') = $1 AND status = 'finished' AND outcome IN ('clean', 'discrepancies')
-               AND ($2 IS NULL OR business_date < $2) AND finished_at IS NOT NULL
-             ORDER BY business_date DESC, finished_at DESC LIMIT 1",
-        )
-        .bind(shard)
-        .bind(before)
-        .fetch_optional(pool)
-        .await)
-        .map_err(Error::from_store)?;
-        Ok(found)
     }
 
     /// The runs of a business date, oldest first.

@@ -104,7 +104,7 @@ async fn a_503_with_retry_after_is_waited_out_then_the_report_is_reconciled() {
         std::fs::read_to_string(
             scenario
                 .dir()
-                .join("out/downloads/2026-11-20-stripe-2026-11-20.csv")
+                .join("out/downloads/2026-11-20-stripe-stripe-2026-11-20.csv")
         )
         .unwrap(),
         REPORT
@@ -127,4 +127,65 @@ async fn a_refused_token_fails_the_check_at_once_with_exit_2() {
         )
     );
     assert_eq!(heads(&server).len(), 1);
+}
+
+#[tokio::test]
+async fn two_checks_whose_urls_end_in_one_name_keep_a_copy_each() {
+    let other = REPORT.replace("10:00:00", "10:00:01");
+    let server = HttpServer::scripted(
+        Script::new()
+            .route("GET /us/report.csv", [Response::csv(REPORT)])
+            .route("GET /eu/report.csv", [Response::csv(&other)]),
+    );
+    let scenario = Scenario::new("STORE_URL");
+    let ledger = sqlite_db(
+        &scenario.dir().join("ledger.db"),
+        &[
+            "CREATE TABLE payments (id TEXT, amount_minor INTEGER, currency TEXT, created_at TIMESTAMP)",
+            "INSERT INTO payments VALUES ('ch_1', 1000, 'USD', '2026-11-20 09:59:00')",
+        ],
+    )
+    .await;
+    let mut config = TestConfig::new()
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL");
+    for region in ["us", "eu"] {
+        config = config
+            .settlement(&format!("stripe_{region}"), "stripe")
+            .set(
+                "report_url",
+                format!("{}/{region}/report.csv", server.base()),
+            )
+            .set("ledger", ledger_mapping("payments", &[]))
+            .set("match_on", "reference");
+    }
+    let scenario = scenario
+        .env("LEDGER_URL", &ledger)
+        .config(&config.to_toml());
+    let (out, summary) = scenario.run("2026-11-20", &[]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let downloads = scenario.dir().join("out/downloads");
+    let mut kept: Vec<String> = std::fs::read_dir(&downloads)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        [
+            "2026-11-20-stripe_eu-report.csv",
+            "2026-11-20-stripe_us-report.csv"
+        ]
+    );
+    let read = |name: &str| std::fs::read_to_string(downloads.join(name)).unwrap();
+    assert_eq!(read("2026-11-20-stripe_us-report.csv"), REPORT);
+    assert_eq!(read("2026-11-20-stripe_eu-report.csv"), other);
+    for check in summary["checks"].as_array().unwrap() {
+        let name = check["name"].as_str().unwrap();
+        let file = check["downloads"][0]["file"].as_str().unwrap();
+        assert!(
+            file.ends_with(&format!("2026-11-20-{name}-report.csv")),
+            "{file}"
+        );
+    }
 }

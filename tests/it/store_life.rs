@@ -581,3 +581,66 @@ fn a_history_shorter_than_the_seal_retention_is_refused() {
         "recon: recon.toml: job.history_retention_days (30) must be at least job.seal_retention_days (90): the run that sealed a day is kept as long as its seal"
     );
 }
+
+#[tokio::test]
+async fn a_summary_that_cannot_be_written_leaves_no_tmp_and_the_run_not_finished() {
+    let scenario = Scenario::new("STORE_URL");
+    let schema = "CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT)";
+    let row = "INSERT INTO accounts VALUES ('a1', 'Ana')";
+    let [left, right, _] = sqlite_sides(scenario.dir(), schema, row, row).await;
+    let config = TestConfig::new()
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .source("payments", "PAYMENTS_URL")
+        .integrity("accounts", "ledger.accounts", "payments.accounts", "id")
+        .to_toml();
+    let scenario = scenario
+        .env("LEDGER_URL", &left)
+        .env("PAYMENTS_URL", &right)
+        .config(&config);
+    // A folder where summary.json should go: it cannot be renamed into place.
+    let blocked = scenario.dir().join("out/summary.json");
+    std::fs::create_dir_all(&blocked).unwrap();
+    write(&blocked, "keep", "x");
+    let out = scenario.recon(&run_args("2026-11-20", "out", &[]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("summary.json"), "{}", stderr(&out));
+    let left_over: Vec<_> = std::fs::read_dir(scenario.dir().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left_over.is_empty(), "{left_over:?}");
+    let store = scenario.store().to_string();
+    assert_eq!(
+        store_texts(
+            &store,
+            "SELECT status || ' ' || outcome FROM runs ORDER BY id"
+        )
+        .await,
+        ["failed bad_input"]
+    );
+    // Nothing stands for the date: a retry has nothing to complete, a rerun writes the reports.
+    let retry = scenario.recon(&[
+        "retry",
+        "--config",
+        "recon.toml",
+        "--date",
+        "2026-11-20",
+        "--out",
+        "out",
+    ]);
+    assert_eq!(retry.status.code(), Some(2), "{}", stderr(&retry));
+    std::fs::remove_dir_all(&blocked).unwrap();
+    let (rerun, summary) = scenario.run("2026-11-20", &[]);
+    assert_eq!(rerun.status.code(), Some(0), "{}", stderr(&rerun));
+    assert_eq!(summary["outcome"], "clean");
+    assert_eq!(
+        store_texts(
+            &store,
+            "SELECT status || ' ' || outcome FROM runs ORDER BY id"
+        )
+        .await,
+        ["failed bad_input", "finished clean"]
+    );
+}

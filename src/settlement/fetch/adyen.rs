@@ -15,7 +15,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::http::{self, Auth};
-use super::{Acquired, Acquisition, Download, ReportFile, fill_date, keep::KeptFile, sanitize};
+use super::{Acquired, Acquisition, Download, ReportFile, fill_date, keep::KeptFile};
 use crate::error::{Error, Result};
 use crate::retry::with_retries_hinted;
 
@@ -149,12 +149,7 @@ pub(super) async fn acquire(adyen: &AdyenDownload, job: &Acquisition<'_>) -> Acq
     };
     for (i, (name, batch)) in names.into_iter().enumerate() {
         let url = adyen.url(&name);
-        let target = job.downloads.join(format!(
-            "{}-{}-{}",
-            job.day.date,
-            job.check,
-            sanitize(&name)
-        ));
+        let target = job.kept_path(&name);
         // The first file must be there (else it is not delivered yet); after it, the first
         // batch not there ends the day's batches.
         let required = i == 0;

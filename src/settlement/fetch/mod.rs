@@ -67,6 +67,18 @@ pub(crate) struct Acquisition<'a> {
     pub(crate) batches: &'a BatchHistory,
 }
 
+impl Acquisition<'_> {
+    /// Where a fetched report named `name` is kept: `<downloads>/<date>-<check>-<name>`, made safe.
+    pub(crate) fn kept_path(&self, name: &str) -> PathBuf {
+        self.downloads.join(format!(
+            "{}-{}-{}",
+            self.day.date,
+            self.check,
+            sanitize(name)
+        ))
+    }
+}
+
 /// The reports of the day (or why not), the attempts the longest sync took, and what was
 /// downloaded (kept even when a later download failed).
 pub(crate) struct Acquired {
@@ -123,7 +135,7 @@ pub(crate) async fn acquire(location: &ReportLocation, job: &Acquisition<'_>) ->
                 .next()
                 .filter(|n| !n.is_empty())
                 .unwrap_or("report.csv");
-            let target = job.downloads.join(format!("{date}-{}", sanitize(name)));
+            let target = job.kept_path(name);
             let shown = redact_urls(&url);
             let (kept, attempts) =
                 download_url(job.policy, &url, &auth, "check the report token", &target).await;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
 use super::keep::{Kept, KeptFile};
-use super::{Acquired, Acquisition, fill_date, sanitize, secret};
+use super::{Acquired, Acquisition, fill_date, secret};
 use crate::error::{Error, Result};
 use crate::retry::with_retries;
 
@@ -101,9 +101,7 @@ pub(super) async fn acquire(pickup: &SftpPickup, job: &Acquisition<'_>) -> Acqui
         path.trim_start_matches('/')
     );
     let name = path.rsplit('/').next().unwrap_or(&path);
-    let target = job
-        .downloads
-        .join(format!("{}-{}-{}", job.day.date, job.check, sanitize(name)));
+    let target = job.kept_path(name);
     let result = with_retries(job.policy, "SFTP pick-up", || async {
         match tokio::time::timeout(
             ATTEMPT_TIMEOUT,

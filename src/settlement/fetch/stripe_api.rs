@@ -122,12 +122,7 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
         job.day.date,
         &hex::encode(digest.finalize())[..16]
     );
-    let target = job.downloads.join(format!(
-        "{}-{}-{}.csv",
-        job.day.date,
-        job.check,
-        sanitize(&api.report_type)
-    ));
+    let target = job.kept_path(&format!("{}.csv", sanitize(&api.report_type)));
     let progress = RefCell::new(Progress::default());
     let hint = Cell::new(None);
     let attempt = || async {
