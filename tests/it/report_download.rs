@@ -11,17 +11,22 @@ const REPORT: &str = "balance_transaction_id,created_utc,currency,gross,fee,net,
 txn_1,2026-11-20 10:00:00,usd,10.00,0.59,9.41,charge,ch_1,
 ";
 
-/// A ledger, and a Stripe report downloaded from `port` with the bearer token.
-async fn scenario(port: u16) -> Scenario {
-    let scenario = Scenario::new("STORE_URL");
-    let ledger = sqlite_db(
+/// A SQLite ledger in the scenario's folder whose one payment, `ch_1`, the report settles.
+async fn ledger_with_ch_1(scenario: &Scenario) -> String {
+    sqlite_db(
         &scenario.dir().join("ledger.db"),
         &[
             "CREATE TABLE payments (id TEXT, amount_minor INTEGER, currency TEXT, created_at TIMESTAMP)",
             "INSERT INTO payments VALUES ('ch_1', 1000, 'USD', '2026-11-20 09:59:00')",
         ],
     )
-    .await;
+    .await
+}
+
+/// A ledger, and a Stripe report downloaded from `port` with the bearer token.
+async fn scenario(port: u16) -> Scenario {
+    let scenario = Scenario::new("STORE_URL");
+    let ledger = ledger_with_ch_1(&scenario).await;
     let config = TestConfig::new()
         .table("job.retry")
         .set("initial_delay_ms", 10)
@@ -138,14 +143,7 @@ async fn two_checks_whose_urls_end_in_one_name_keep_a_copy_each() {
             .route("GET /eu/report.csv", [Response::csv(&other)]),
     );
     let scenario = Scenario::new("STORE_URL");
-    let ledger = sqlite_db(
-        &scenario.dir().join("ledger.db"),
-        &[
-            "CREATE TABLE payments (id TEXT, amount_minor INTEGER, currency TEXT, created_at TIMESTAMP)",
-            "INSERT INTO payments VALUES ('ch_1', 1000, 'USD', '2026-11-20 09:59:00')",
-        ],
-    )
-    .await;
+    let ledger = ledger_with_ch_1(&scenario).await;
     let mut config = TestConfig::new()
         .store("STORE_URL")
         .source("ledger", "LEDGER_URL");

@@ -621,15 +621,9 @@ async fn a_summary_that_cannot_be_written_leaves_no_tmp_and_the_run_not_finished
         ["failed bad_input"]
     );
     // Nothing stands for the date: a retry has nothing to complete, a rerun writes the reports.
-    let retry = scenario.recon(&[
-        "retry",
-        "--config",
-        "recon.toml",
-        "--date",
-        "2026-11-20",
-        "--out",
-        "out",
-    ]);
+    let mut retry_args = run_args("2026-11-20", "out", &[]);
+    retry_args[0] = "retry";
+    let retry = scenario.recon(&retry_args);
     assert_eq!(retry.status.code(), Some(2), "{}", stderr(&retry));
     std::fs::remove_dir_all(&blocked).unwrap();
     let (rerun, summary) = scenario.run("2026-11-20", &[]);
