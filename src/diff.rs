@@ -171,22 +171,7 @@ fn print(
 
 /// A value as printed: its canonical text masked (`None` for NULL).
 fn shown(column: &str, v: &Value, sensitive: &SensitiveColumns) -> Option<String> {
-    v.canonical_text()
-        .map(|t| sensitive.show(column, &t).to_string())
-}
-
-fn key_object(names: &[String], key: &[Value], sensitive: &SensitiveColumns) -> serde_json::Value {
-    serde_json::Value::Object(
-        names
-            .iter()
-            .zip(key)
-            .map(|(n, v)| {
-                let v = shown(n, v, sensitive)
-                    .map_or(serde_json::Value::Null, serde_json::Value::String);
-                (n.clone(), v)
-            })
-            .collect(),
-    )
+    crate::discrepancy::shown(v, column, sensitive).map(|s| s.to_string())
 }
 
 /// `{"kind": …, "key": {…}, "columns": […], "values": [{"column", "left", "right"}…]}`;
@@ -198,7 +183,8 @@ fn json_line(
 ) -> serde_json::Value {
     let mut line = serde_json::Map::new();
     line.insert("kind".into(), d.kind.as_str().into());
-    line.insert("key".into(), key_object(key_names, &d.key, sensitive));
+    let key = crate::discrepancy::ShownKey::of_row(key_names, &d.key, sensitive, None);
+    line.insert("key".into(), key.to_json());
     if d.kind == DifferenceKind::Changed {
         line.insert(
             "columns".into(),

@@ -345,6 +345,35 @@ impl ShownKey {
         ShownKey::build(names, &raw, |name, raw| sensitive.show(name, raw), mask)
     }
 
+    /// The key as a JSON object of its columns' shown values, in key column order (`null` for
+    /// NULL): how the store, the audit chain and the reports write it.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.columns
+                .iter()
+                .map(|(k, v)| {
+                    let v = v
+                        .as_ref()
+                        .map_or(serde_json::Value::Null, |v| v.to_string().into());
+                    (k.clone(), v)
+                })
+                .collect(),
+        )
+    }
+
+    /// A key [`ShownKey::to_json`] wrote, read back (each value through [`Shown::read_back`]),
+    /// with the digest kept beside it.
+    pub(crate) fn from_json(
+        object: serde_json::Map<String, serde_json::Value>,
+        digest: Option<String>,
+    ) -> ShownKey {
+        let columns = object
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().map(Shown::read_back)))
+            .collect();
+        ShownKey { columns, digest }
+    }
+
     /// The key columns and their values, as shown.
     pub fn columns(&self) -> &[(String, Option<Shown>)] {
         &self.columns
@@ -393,20 +422,7 @@ impl Discrepancy {
 
     /// The key as a JSON object in key column order.
     pub(crate) fn key_json(&self) -> serde_json::Value {
-        serde_json::Value::Object(
-            self.key
-                .columns
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_ref()
-                            .map(|v| serde_json::Value::String(v.to_string()))
-                            .unwrap_or(serde_json::Value::Null),
-                    )
-                })
-                .collect(),
-        )
+        self.key.to_json()
     }
 
     /// `id=1042; currency=EUR`, for people.

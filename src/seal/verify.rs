@@ -379,13 +379,7 @@ impl Notes {
                     partition,
                     kind: Kind::ClosedPeriodModified,
                     // The key as the seal shows it, masked when it was sealed.
-                    key: ShownKey {
-                        columns: key
-                            .into_iter()
-                            .map(|(k, v)| (k, v.as_str().map(Shown::read_back)))
-                            .collect(),
-                        digest: None,
-                    },
+                    key: ShownKey::from_json(key, None),
                     columns: Vec::new(),
                     values: Vec::new(),
                     detail: Some(Shown::masked(&format!(

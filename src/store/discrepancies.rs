@@ -210,13 +210,7 @@ where
             check: get("check_name")?,
             partition: Partition::parse(&get("partition_key")?)?,
             kind: Kind::parse(&kind_text).ok_or_else(|| bad("kind"))?,
-            key: ShownKey {
-                columns: key
-                    .into_iter()
-                    .map(|(k, v)| (k, v.as_str().map(Shown::read_back)))
-                    .collect(),
-                digest: detail.key_digest,
-            },
+            key: ShownKey::from_json(key, detail.key_digest),
             columns,
             values: detail.values,
             detail: detail.detail,
