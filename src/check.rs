@@ -162,6 +162,16 @@ impl CheckRecord {
             message
         });
     }
+
+    /// Records that the run was stopped by `signal` before the check finished: failed, and
+    /// completed by `recon retry` (or `recon run --resume`).
+    pub(crate) fn interrupt(&mut self, signal: &str) {
+        self.status = CheckStatus::Failed;
+        self.exit = Exit::Incomplete;
+        self.error = Some(format!(
+            "interrupted by {signal} before this check finished; `recon retry` completes it"
+        ));
+    }
 }
 
 /// One side of a check as its result records it.

@@ -18,6 +18,7 @@ use crate::secret::{EnvLookup, redact_urls, url_has_password};
 use crate::settlement::spec::SettlementSpec;
 use crate::source::SourceSpec;
 use crate::source::ident;
+use crate::store::{STORE_CONNECT_TIMEOUT, StoreAccess};
 
 mod integrity;
 mod settlement;
@@ -130,6 +131,10 @@ fn default_out_dir() -> PathBuf {
 pub(crate) struct ConnectionFile {
     pub(crate) url: Option<String>,
     pub(crate) url_env: Option<String>,
+    /// How reaching the store is retried when it cannot be reached (default: `[job.retry]`).
+    pub(crate) retry: Option<RetryPolicy>,
+    /// Longest one attempt waits for a connection to the store, in seconds (default 30).
+    pub(crate) connect_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -198,6 +203,8 @@ pub struct Config {
     /// OS temp dir. A read-only root file system needs a writable volume here.
     pub(crate) temp_dir: PathBuf,
     pub store_url: String,
+    /// How a run reaches its store: `[store]`'s retry (`[job.retry]` by default) and connect timeout.
+    pub(crate) store_access: StoreAccess,
     pub(crate) sources: BTreeMap<String, SourceSpec>,
     pub(crate) integrity: Vec<IntegritySpec>,
     pub(crate) settlement: Vec<SettlementSpec>,
@@ -223,6 +230,7 @@ impl Config {
             .retry
             .validate()
             .map_err(|m| fail(format!("job.retry: {m}")))?;
+        let store_access = store_access(&file).map_err(fail)?;
         let timezone =
             parse_timezone(&file.job.timezone).map_err(|m| fail(format!("job.timezone: {m}")))?;
 
@@ -286,6 +294,7 @@ impl Config {
             mask_key_env: file.job.mask_key_env,
             mask_key,
             store_url,
+            store_access,
             sources,
             integrity,
             settlement,
@@ -317,9 +326,11 @@ impl Config {
         ));
         out.push_str(&describe_retry("job.retry", &self.retry));
         out.push_str(&format!(
-            "\n[store]\nurl = {:?}\n",
-            redact_urls(&self.store_url)
+            "\n[store]\nurl = {:?}\nconnect_timeout_secs = {}\n",
+            redact_urls(&self.store_url),
+            self.store_access.connect_timeout.as_secs()
         ));
+        out.push_str(&describe_retry("store.retry", &self.store_access.retry));
         for s in self.sources.values() {
             out.push_str(&format!(
                 "\n[sources.{}]\nurl = {:?}\ntimezone = {:?}\nmax_connections = {}\nstatement_timeout_secs = {}\nconnect_timeout_secs = {}\n",
@@ -395,6 +406,22 @@ fn toml_value(value: &toml::Value) -> String {
                 .join(", ")
         ),
     }
+}
+
+/// `[store]`'s retry policy (the job's unless it gives one) and connect timeout, validated.
+fn store_access(file: &ConfigFile) -> std::result::Result<StoreAccess, String> {
+    let store = file.store.as_ref();
+    let retry = store.and_then(|s| s.retry).unwrap_or(file.job.retry);
+    retry.validate().map_err(|m| format!("store.retry: {m}"))?;
+    let connect_timeout = match store.and_then(|s| s.connect_timeout_secs) {
+        None => STORE_CONNECT_TIMEOUT,
+        Some(0) => return Err("store.connect_timeout_secs must be at least 1".to_string()),
+        Some(secs) => std::time::Duration::from_secs(secs),
+    };
+    Ok(StoreAccess {
+        retry,
+        connect_timeout,
+    })
 }
 
 /// A retry policy as its `[….retry]` section.

@@ -11,6 +11,8 @@ pub(crate) enum ErrorKind {
     BadInput,
     /// A source or report could not be read for a reason that may pass (exit 3).
     Unavailable,
+    /// recon's own store could not be reached, or stopped answering (exit 3: a failover passes).
+    StoreUnreachable,
     /// Another run holds the lock (exit 4).
     Locked,
     /// recon's own store or an invariant failed (exit 5).
@@ -53,6 +55,10 @@ impl Error {
         Error::new(ErrorKind::Unavailable, message)
     }
 
+    pub(crate) fn store_unreachable(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::StoreUnreachable, message)
+    }
+
     pub(crate) fn locked(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Locked, message)
     }
@@ -72,16 +78,45 @@ impl Error {
 
     /// True for a failure that may pass (a dropped connection, a busy server): worth a retry.
     pub(crate) fn is_transient(&self) -> bool {
-        self.0.kind == ErrorKind::Unavailable
+        matches!(
+            self.0.kind,
+            ErrorKind::Unavailable | ErrorKind::StoreUnreachable
+        )
+    }
+
+    /// True when recon's own store could not be reached (see [`Error::from_store`]).
+    pub(crate) fn is_store_unreachable(&self) -> bool {
+        self.0.kind == ErrorKind::StoreUnreachable
+    }
+
+    /// A store-unreachable error named after the store (`shown`, its URL without a password);
+    /// any other error as it is.
+    pub(crate) fn naming_store(self, shown: &str) -> Self {
+        match self.0.message.strip_prefix("store: ") {
+            Some(what) if self.is_store_unreachable() => {
+                let message =
+                    format!("store {shown} unreachable: {what}; the run may pass on rerun");
+                let mut named = self;
+                named.0.message = message;
+                named
+            }
+            _ => self,
+        }
     }
 
     pub fn exit(&self) -> Exit {
         match self.0.kind {
             ErrorKind::BadInput => Exit::BadInput,
-            ErrorKind::Unavailable => Exit::Incomplete,
+            ErrorKind::Unavailable | ErrorKind::StoreUnreachable => Exit::Incomplete,
             ErrorKind::Locked => Exit::Locked,
             ErrorKind::Internal => Exit::Internal,
         }
+    }
+
+    /// Adds `suffix` to the end of the message, keeping the kind and the cause.
+    pub(crate) fn suffixed(mut self, suffix: impl std::fmt::Display) -> Self {
+        self.0.message = format!("{}{suffix}", self.0.message);
+        self
     }
 
     /// Adds context in front of the message, keeping the kind and the cause.
@@ -108,9 +143,21 @@ impl Error {
         Error::new(kind, describe_sqlx(&err)).caused_by(err)
     }
 
-    /// Wraps a failure of recon's own store.
+    /// Wraps a failure of recon's own store: one to reach it (refused, dropped, timed out, a
+    /// failover's admin shutdown) may pass and is retried; anything else is recon's defect.
     pub(crate) fn from_store(err: sqlx::Error) -> Self {
-        Error::internal(format!("store: {}", describe_sqlx(&err))).caused_by(err)
+        let kind = match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_) => ErrorKind::StoreUnreachable,
+            sqlx::Error::Database(db) if is_transient_code(db.code().as_deref()) => {
+                ErrorKind::StoreUnreachable
+            }
+            _ => ErrorKind::Internal,
+        };
+        Error::new(kind, format!("store: {}", describe_sqlx(&err))).caused_by(err)
     }
 }
 
@@ -169,6 +216,10 @@ pub(crate) fn describe_sqlx(err: &sqlx::Error) -> String {
         // sqlx words it "error communicating with database: Connection refused (os error 111)".
         sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             "connection refused".to_string()
+        }
+        // sqlx's "pool timed out while waiting for an open connection" names no cause.
+        sqlx::Error::PoolTimedOut => {
+            "no connection could be made within the connect timeout (the server stopped answering or refuses connections)".to_string()
         }
         other => crate::secret::redact_urls(&other.to_string()),
     }

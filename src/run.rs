@@ -16,6 +16,7 @@ use crate::integrity;
 use crate::integrity::check::{IntegrityInputs, IntegrityOutcome};
 use crate::integrity::spec::IntegritySpec;
 use crate::output::{self, AuditHead, Summary};
+use crate::retry;
 use crate::run_id::RunId;
 use crate::seal::{self, SealWindow};
 use crate::secret::process_env;
@@ -24,7 +25,7 @@ use crate::settlement::check::SettlementInputs;
 use crate::settlement::spec::SettlementSpec;
 use crate::shard::Shard;
 use crate::source::pool::SourcePool;
-use crate::store::Store;
+use crate::store::{HEARTBEAT_EVERY, RunLock, Store};
 
 mod split;
 
@@ -70,7 +71,8 @@ pub async fn run(
     options: RunOptions,
 ) -> Result<RunReport> {
     let shard = Shard::key(options.shard);
-    with_lock(config, date, &shard, async |store: &Store| {
+    with_lock(config, date, &shard, async |session: &Session| {
+        let store = &session.store;
         if options.resume
             && let Some((run_id, outcome)) = store.latest_run(date, &shard).await?
             && outcome == Some(Exit::Incomplete)
@@ -79,7 +81,7 @@ pub async fn run(
                 run_id = run_id.0,
                 "the latest run of this date is incomplete: completing it"
             );
-            return complete(config, store, run_id, date, out, options).await;
+            return complete(config, session, run_id, date, out, options).await;
         }
         let run_id = store
             .begin_run(date, &shard, &config.digest, Utc::now())
@@ -90,14 +92,16 @@ pub async fn run(
                 .shard
                 .is_none_or(|s| s.takes(position) || split::is_split(config, name))
         });
-        let day = BusinessDay::new(date, config.timezone)?;
-        async {
-            let executed =
-                Box::pin(execute(config, store, run_id, day, &checks, out, options)).await;
-            finish(config, store, run_id, out, executed, options.nightly).await
-        }
-        .instrument(info_span!("run", run_id = run_id.0, business_date = %date, shard = %shard))
-        .await
+        let run = Run {
+            config,
+            store,
+            session,
+            run_id,
+            day: BusinessDay::new(date, config.timezone)?,
+        };
+        run.work(&checks, out, options)
+            .instrument(info_span!("run", run_id = run_id.0, business_date = %date, shard = %shard))
+            .await
     })
     .await
 }
@@ -110,51 +114,78 @@ pub async fn retry(
     shard: Option<Shard>,
 ) -> Result<RunReport> {
     let shard_key = Shard::key(shard);
-    with_lock(config, date, &shard_key, async |store: &Store| {
-        let (run_id, _) = store.latest_run(date, &shard_key).await?.ok_or_else(|| {
-            Error::bad_input(format!(
-                "no finished run for {date} to retry; start one with `recon run --date {date}`"
-            ))
-        })?;
+    with_lock(config, date, &shard_key, async |session: &Session| {
+        let (run_id, _) = session
+            .store
+            .latest_run(date, &shard_key)
+            .await?
+            .ok_or_else(|| {
+                Error::bad_input(format!(
+                    "no finished run for {date} to retry; start one with `recon run --date {date}`"
+                ))
+            })?;
         let options = RunOptions {
             shard,
             ..RunOptions::default()
         };
-        complete(config, store, run_id, date, out, options).await
+        complete(config, session, run_id, date, out, options).await
     })
     .await
 }
 
-/// Opens the store, holds the date's lock while `work` runs, then lets both go.
+/// The store and the date's lock, held while a run works on the date.
+struct Session {
+    store: Store,
+    lock: tokio::sync::Mutex<RunLock>,
+}
+
+impl Session {
+    /// Before run `run_id` writes: its lock is still its own (see [`RunLock::ensure_held`]).
+    async fn before_write(&self, run_id: RunId) -> Result<()> {
+        self.lock
+            .lock()
+            .await
+            .ensure_held(&self.store, run_id)
+            .await
+    }
+}
+
+/// Opens the store (retried while it cannot be reached), holds the date's lock while `work`
+/// runs, then lets both go. A store that stays unreachable ends the run with exit 3, named.
 async fn with_lock(
     config: &Config,
     date: NaiveDate,
     shard: &str,
-    work: impl AsyncFnOnce(&Store) -> Result<RunReport>,
+    work: impl AsyncFnOnce(&Session) -> Result<RunReport>,
 ) -> Result<RunReport> {
-    let store = Store::open(&config.store_url).await?;
-    let lock = store.lock_date(date, shard).await;
-    let report = match lock {
+    let store = Store::open_retried(&config.store_url, config.store_access).await?;
+    let shown = store.shown().to_string();
+    let report = match store.lock_date(date, shard).await {
         Ok(lock) => {
-            let report = work(&store).await;
-            lock.release().await;
+            let session = Session {
+                store: store.clone(),
+                lock: tokio::sync::Mutex::new(lock),
+            };
+            let report = work(&session).await;
+            session.lock.into_inner().release().await;
             report
         }
         Err(e) => Err(e),
     };
     store.close().await;
-    report
+    report.map_err(|e| e.naming_store(&shown))
 }
 
 /// Completes run `run_id`: its failed checks are attempted again and its reports rewritten.
 async fn complete(
     config: &Config,
-    store: &Store,
+    session: &Session,
     run_id: RunId,
     date: NaiveDate,
     out: &Path,
     options: RunOptions,
 ) -> Result<RunReport> {
+    let store = &session.store;
     let failed = store.begin_retry(run_id).await?;
     let checks = Checks::select(config, |_, name| failed.iter().any(|f| f == name));
     for name in failed
@@ -168,72 +199,21 @@ async fn complete(
         checks = checks.names().count(),
         "retrying the checks that failed"
     );
-    let day = BusinessDay::new(date, config.timezone)?;
-    async {
-        let executed = Box::pin(execute(config, store, run_id, day, &checks, out, options)).await;
-        finish(config, store, run_id, out, executed, options.nightly).await
-    }
-    .instrument(info_span!("retry", run_id = run_id.0, business_date = %date))
-    .await
+    let run = Run {
+        config,
+        store,
+        session,
+        run_id,
+        day: BusinessDay::new(date, config.timezone)?,
+    };
+    run.work(&checks, out, options)
+        .instrument(info_span!("retry", run_id = run_id.0, business_date = %date))
+        .await
 }
 
-/// Closes the run with the outcome its stored results call for and writes its reports.
-async fn finish(
-    config: &Config,
-    store: &Store,
-    run_id: RunId,
-    out: &Path,
-    executed: Result<()>,
-    nightly: bool,
-) -> Result<RunReport> {
-    if let Err(e) = executed {
-        // Leave the run closed, not dangling as 'running'.
-        let _ = store.finish_run(run_id, Exit::Internal, Utc::now()).await;
-        return Err(e);
-    }
-    let stored = store.stored_run(run_id).await?;
-    let exit = stored.exit();
-    let finished_at = Utc::now();
-    let business_date = stored.business_date;
-    // The run is recorded finished only once its reports are written.
-    let written = store
-        .finish_run_then(run_id, exit, finished_at, |closing| {
-            let (seq, hash) = closing.audit_head;
-            let standing = catch_up::standing(
-                business_date,
-                nightly,
-                closing.completed_before,
-                closing.completed_last,
-            );
-            let summary = output::summarize(
-                config.timezone,
-                stored,
-                exit,
-                finished_at,
-                AuditHead { seq, hash },
-                closing.recent_runs,
-                standing,
-            );
-            let reports = output::write_reports(out, &summary)?;
-            Ok((summary, reports))
-        })
-        .await;
-    let (summary, reports) = match written {
-        Ok(written) => written,
-        Err(e) => {
-            // Not finished without its reports: closed as failed, with the failure's exit code,
-            // so `recon run` runs the date again.
-            let _ = store.fail_run(run_id, e.exit(), Utc::now()).await;
-            return Err(e);
-        }
-    };
-    info!(
-        outcome = exit.as_str(),
-        discrepancies = summary.totals.discrepancies,
-        "run finished"
-    );
-    Ok(RunReport { summary, reports })
-}
+/// How long an interrupted run may take to record itself and write its reports: inside the
+/// 30 s a Kubernetes pod is given between SIGTERM and SIGKILL.
+const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The checks one run (or retry) executes: integrity checks, then settlement checks.
 struct Checks<'c> {
@@ -272,88 +252,197 @@ impl<'c> Checks<'c> {
     }
 }
 
-/// Each check of the run, in turn: compared, recorded, sealed; then history past its
-/// retention pruned.
-async fn execute(
-    config: &Config,
-    store: &Store,
-    run_id: RunId,
-    day: BusinessDay,
-    checks: &Checks<'_>,
-    out: &Path,
-    options: RunOptions,
-) -> Result<()> {
-    let sources = SourcePool::new(&config.sources);
-    let inputs = IntegrityInputs {
-        sources: &sources,
-        mask: config.mask_key.as_ref(),
-        temp_dir: &config.temp_dir,
-    };
-    let run = Run {
-        config,
-        store,
-        run_id,
-        day,
-    };
-    for check in &checks.integrity {
-        let partition = integrity::check::partition(check, day);
-        let span = info_span!("check", check = %check.name, partition = %partition);
-        match options.shard.filter(|s| check.split_by_key && s.count > 1) {
-            Some(shard) => {
-                let part = split::Part {
-                    config,
-                    store,
-                    inputs,
-                    run_id,
-                    check,
-                    day,
-                    shard,
-                    span: &span,
-                };
-                Box::pin(part.run(options.wait_for_ranges))
-                    .instrument(span.clone())
-                    .await?;
-                // One shard prunes, so that two never audit the same pruning.
-                if check.seal && shard.index == 0 {
-                    run.prune_seals(check).instrument(span).await?;
-                }
-            }
-            None => {
-                Box::pin(run.integrity_check(check, inputs))
-                    .instrument(span)
-                    .await?
-            }
-        }
-    }
-    let downloads = out.join("downloads");
-    for check in &checks.settlement {
-        let span = info_span!("check", check = %check.name, partition = %day.date);
-        Box::pin(run.settlement_check(check, &sources, &downloads))
-            .instrument(span)
-            .await?;
-    }
-    // After the checks, so the seals they pruned no longer hold their runs; by one shard only,
-    // as with seals, so that shards of the same night never prune (and audit) the same rows.
-    if options.shard.is_none_or(|s| s.index == 0) {
-        let kept_from = day.date - chrono::Duration::days(i64::from(config.history_retention_days));
-        let pruned = store.prune_history(run_id, kept_from).await?;
-        if !pruned.is_empty() {
-            info!(runs = pruned.runs.len(), resolved = pruned.resolved.len(), before = %kept_from, "history past its retention pruned");
-        }
-    }
-    sources.close().await;
-    Ok(())
-}
-
 /// One run of one business day, as its checks see it.
 struct Run<'a> {
     config: &'a Config,
     store: &'a Store,
+    session: &'a Session,
     run_id: RunId,
     day: BusinessDay,
 }
 
 impl Run<'_> {
+    /// The run's work, heartbeat beating: its checks executed, then its reports written and the
+    /// run closed. A SIGTERM or SIGINT (a drained node, a Job's deadline, an operator) stops the
+    /// checks: those not recorded are recorded failed as interrupted, and the run closes with
+    /// what it has (exit 3), within [`INTERRUPT_GRACE`].
+    async fn work(
+        &self,
+        checks: &Checks<'_>,
+        out: &Path,
+        options: RunOptions,
+    ) -> Result<RunReport> {
+        let _heartbeat = Heartbeat::start(self.store, self.run_id);
+        let interrupted = tokio::select! {
+            executed = Box::pin(self.execute(checks, out, options)) => {
+                return self.finish(out, executed, options.nightly).await;
+            }
+            signal = interruption() => signal,
+        };
+        warn!(
+            signal = interrupted,
+            "interrupted: recording what the run has, then stopping"
+        );
+        let closing = async {
+            self.record_interrupted(checks, interrupted).await?;
+            self.finish(out, Ok(()), options.nightly).await
+        };
+        match tokio::time::timeout(INTERRUPT_GRACE, closing).await {
+            Ok(closed) => closed,
+            Err(_) => Err(Error::unavailable(format!(
+                "interrupted by {interrupted}, and the run could not be recorded within {} s; the next run of the date supersedes it",
+                INTERRUPT_GRACE.as_secs()
+            ))),
+        }
+    }
+
+    /// Each check of the run, in turn: compared, recorded, sealed; then history past its
+    /// retention pruned.
+    async fn execute(&self, checks: &Checks<'_>, out: &Path, options: RunOptions) -> Result<()> {
+        let (config, store, run_id, day) = (self.config, self.store, self.run_id, self.day);
+        let sources = SourcePool::new(&config.sources);
+        let inputs = IntegrityInputs {
+            sources: &sources,
+            mask: config.mask_key.as_ref(),
+            temp_dir: &config.temp_dir,
+        };
+        for check in &checks.integrity {
+            let partition = integrity::check::partition(check, day);
+            let span = info_span!("check", check = %check.name, partition = %partition);
+            match options.shard.filter(|s| check.split_by_key && s.count > 1) {
+                Some(shard) => {
+                    let part = split::Part {
+                        config,
+                        store,
+                        inputs,
+                        run_id,
+                        check,
+                        day,
+                        shard,
+                        span: &span,
+                    };
+                    self.session.before_write(run_id).await?;
+                    Box::pin(part.run(options.wait_for_ranges))
+                        .instrument(span.clone())
+                        .await?;
+                    // One shard prunes, so that two never audit the same pruning.
+                    if check.seal && shard.index == 0 {
+                        self.prune_seals(check).instrument(span).await?;
+                    }
+                }
+                None => {
+                    Box::pin(self.integrity_check(check, inputs))
+                        .instrument(span)
+                        .await?
+                }
+            }
+        }
+        let downloads = out.join("downloads");
+        for check in &checks.settlement {
+            let span = info_span!("check", check = %check.name, partition = %day.date);
+            Box::pin(self.settlement_check(check, &sources, &downloads))
+                .instrument(span)
+                .await?;
+        }
+        // After the checks, so the seals they pruned no longer hold their runs; by one shard only,
+        // as with seals, so that shards of the same night never prune (and audit) the same rows.
+        if options.shard.is_none_or(|s| s.index == 0) {
+            let kept_from =
+                day.date - chrono::Duration::days(i64::from(config.history_retention_days));
+            self.session.before_write(run_id).await?;
+            let pruned = store.prune_history(run_id, kept_from).await?;
+            if !pruned.is_empty() {
+                info!(runs = pruned.runs.len(), resolved = pruned.resolved.len(), before = %kept_from, "history past its retention pruned");
+            }
+        }
+        sources.close().await;
+        Ok(())
+    }
+
+    /// The checks of this run not recorded yet, recorded failed: interrupted by `signal`, so a
+    /// `recon retry` (or `run --resume`) runs them again.
+    async fn record_interrupted(&self, checks: &Checks<'_>, signal: &str) -> Result<()> {
+        let recorded: Vec<String> = self
+            .store
+            .stored_run(self.run_id)
+            .await?
+            .checks
+            .into_iter()
+            .map(|c| c.check)
+            .collect();
+        let cut = || Error::unavailable(format!("interrupted by {signal}"));
+        let unrecorded = |name: &str| !recorded.iter().any(|r| r == name);
+        let mut outcomes = Vec::new();
+        for check in checks.integrity.iter().filter(|c| unrecorded(&c.name)) {
+            outcomes.push(integrity::check::failed(check, self.day, cut()));
+        }
+        for check in checks.settlement.iter().filter(|c| unrecorded(&c.name)) {
+            outcomes.push(settlement::check::failed(check, self.day, cut()));
+        }
+        for mut outcome in outcomes {
+            outcome.record.interrupt(signal);
+            self.record(outcome).await?;
+        }
+        Ok(())
+    }
+
+    /// Closes the run with the outcome its stored results call for and writes its reports.
+    async fn finish(&self, out: &Path, executed: Result<()>, nightly: bool) -> Result<RunReport> {
+        let (config, store, run_id) = (self.config, self.store, self.run_id);
+        if let Err(e) = executed {
+            // Leave the run closed, not dangling as 'running' (unless the store is what failed).
+            if !e.is_store_unreachable() {
+                let _ = store.fail_run(run_id, e.exit(), Utc::now()).await;
+            }
+            return Err(e);
+        }
+        self.session.before_write(run_id).await?;
+        let stored = store.stored_run(run_id).await?;
+        let exit = stored.exit();
+        let finished_at = Utc::now();
+        let business_date = stored.business_date;
+        // The run is recorded finished only once its reports are written.
+        let written = store
+            .finish_run_then(run_id, exit, finished_at, |closing| {
+                let (seq, hash) = closing.audit_head;
+                let standing = catch_up::standing(
+                    business_date,
+                    nightly,
+                    closing.completed_before,
+                    closing.completed_last,
+                );
+                let summary = output::summarize(
+                    config.timezone,
+                    stored,
+                    exit,
+                    finished_at,
+                    AuditHead { seq, hash },
+                    closing.recent_runs,
+                    standing,
+                );
+                let reports = output::write_reports(out, &summary)?;
+                Ok((summary, reports))
+            })
+            .await;
+        let (summary, reports) = match written {
+            Ok(written) => written,
+            Err(e) => {
+                // Not finished without its reports: closed as failed, with the failure's exit
+                // code, so `recon run` runs the date again.
+                if !e.is_store_unreachable() {
+                    let _ = store.fail_run(run_id, e.exit(), Utc::now()).await;
+                }
+                return Err(e);
+            }
+        };
+        info!(
+            outcome = exit.as_str(),
+            discrepancies = summary.totals.discrepancies,
+            "run finished"
+        );
+        Ok(RunReport { summary, reports })
+    }
+
     /// One integrity check: compared and recorded; its day sealed when it came out clean, and
     /// its sealed days re-verified, when it seals.
     async fn integrity_check(
@@ -366,6 +455,7 @@ impl Run<'_> {
         let clean_day = seal.and_then(|spool| seal::CleanDay::of(&outcome.record, spool));
         self.record(outcome).await?;
         if let Some(day) = clean_day {
+            self.session.before_write(self.run_id).await?;
             seal::seal_clean_day(self.store, self.run_id, check, day).await?;
         }
         if check.seal {
@@ -384,12 +474,18 @@ impl Run<'_> {
         sources: &SourcePool<'_>,
         downloads: &Path,
     ) -> Result<()> {
-        let history = async {
+        let history = || async {
             let in_flight = self.store.in_flight(&check.name, self.day.date).await?;
             let fetched = self.store.recorded_downloads(&check.name).await?;
             Ok::<_, Error>((in_flight, fetched))
         };
-        let outcome = match history.await {
+        let (history, _) =
+            retry::with_retries(self.config.store_access.retry, "store", history).await;
+        let history = match history {
+            Err(e) if e.is_store_unreachable() => return Err(e),
+            history => history,
+        };
+        let outcome = match history {
             Ok((in_flight, fetched)) => {
                 let inputs = SettlementInputs {
                     day: self.day,
@@ -410,11 +506,18 @@ impl Run<'_> {
     }
 
     /// Stores one check's outcome (failed instead when it found more than the job allows) and
-    /// says, in its span, what that changed.
+    /// says, in its span, what that changed. Retried, as a source is, while the store cannot be
+    /// reached (one transaction: a failed attempt leaves nothing); each attempt first makes sure
+    /// the date's lock is still this run's.
     async fn record(&self, outcome: CheckOutcome) -> Result<()> {
-        self.store
-            .record_outcome(self.run_id, outcome, self.config.max_discrepancies)
-            .await
+        let outcome = outcome.capped(self.config.max_discrepancies);
+        let (recorded, _) =
+            retry::with_retries(self.config.store_access.retry, "store", || async {
+                self.session.before_write(self.run_id).await?;
+                self.store.record_outcome(self.run_id, &outcome).await
+            })
+            .await;
+        recorded
     }
 
     /// Prunes the check's seals past their retention.
@@ -437,4 +540,51 @@ impl Run<'_> {
             timezone: self.config.timezone,
         }
     }
+}
+
+/// The run's heartbeat, written every [`HEARTBEAT_EVERY`] until dropped: how a run that finds
+/// the date's lock free tells that this one still goes on (see `store::lock`).
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    fn start(store: &Store, run_id: RunId) -> Heartbeat {
+        let store = store.clone();
+        Heartbeat(tokio::spawn(async move {
+            let mut every = tokio::time::interval(HEARTBEAT_EVERY);
+            every.tick().await; // the first tick is at once: the run began with a beat
+            loop {
+                every.tick().await;
+                if let Err(e) = store.beat(run_id).await {
+                    warn!(run_id = run_id.0, error = %e, "cannot write the run's heartbeat");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Resolves with the signal's name when the process is asked to stop (SIGTERM, SIGINT); never
+/// where signals cannot be listened to.
+async fn interruption() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending().await
 }

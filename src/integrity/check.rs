@@ -176,6 +176,16 @@ pub(crate) fn record(
     record
 }
 
+/// An integrity check that could not run for `day`: failed with `e`.
+pub(crate) fn failed(
+    check: &IntegritySpec,
+    day: BusinessDay,
+    e: crate::error::Error,
+) -> CheckOutcome {
+    let record = record(check, partition(check, day), 0, 0);
+    CheckOutcome::of(record, Err(e), Vec::new())
+}
+
 /// An integrity check's partition for `day`: the day, or the whole table without a date column.
 pub(crate) fn partition(check: &IntegritySpec, day: BusinessDay) -> Partition {
     match check.date_column {

@@ -323,7 +323,7 @@ impl Part<'_> {
         let clean = found.is_empty() && ranges.iter().all(|r| r.in_flight == 0);
         let outcome = CheckOutcome::of(record, Ok(found), Vec::new());
         self.store
-            .record_outcome(self.run_id, outcome, self.config.max_discrepancies)
+            .record_outcome(self.run_id, &outcome.capped(self.config.max_discrepancies))
             .instrument(self.span.clone())
             .await?;
         if !self.check.seal {
@@ -432,7 +432,7 @@ impl Part<'_> {
             reexamined: Vec::new(),
         };
         self.store
-            .record_outcome(self.run_id, outcome, self.config.max_discrepancies)
+            .record_outcome(self.run_id, &outcome.capped(self.config.max_discrepancies))
             .instrument(self.span.clone())
             .await
     }

@@ -2,6 +2,12 @@
 //! lock on a file beside a SQLite store. Both die with the process, so a crash never leaves
 //! the lock held.
 //!
+//! An advisory lock also dies with its connection: a store blip that cuts it frees the date
+//! while the run goes on. So a running run writes a heartbeat every [`HEARTBEAT_EVERY`], a run
+//! that finds the lock free but a holder's heartbeat fresh refuses (exit 4), and the holder,
+//! before each write, checks its lock ([`RunLock::ensure_held`]): re-taken if its connection
+//! dropped, or the run stops (exit 3) when another run has it.
+//!
 //! The lock file is removed when the lock is released, so files do not pile up one per date.
 //! Removing it is safe because the holder unlinks the path while still holding the lock, and a
 //! taker, once it has the lock, checks that the path still names the file it locked: one that
@@ -16,6 +22,13 @@ use sqlx::{Postgres, Row};
 
 use super::{Store, StorePool};
 use crate::error::{Error, Result};
+use crate::run_id::RunId;
+
+/// How often a running run writes its heartbeat.
+pub(crate) const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A heartbeat older than this is a dead run's: four missed beats.
+const HEARTBEAT_STALE: chrono::Duration = chrono::Duration::seconds(20);
 
 /// Held while a run (or a retry) works on a business date; released on drop.
 pub struct RunLock {
@@ -23,7 +36,11 @@ pub struct RunLock {
 }
 
 enum Held {
-    Postgres(Option<PoolConnection<Postgres>>),
+    /// The connection whose session holds the advisory lock, and the lock's keys.
+    Postgres {
+        conn: Option<PoolConnection<Postgres>>,
+        keys: (i32, i32),
+    },
     /// The lock file, kept open to hold its lock, and its path, removed on release.
     File {
         #[allow(dead_code)] // only held open
@@ -49,19 +66,20 @@ fn advisory_keys(date: NaiveDate, shard: &str) -> (i32, i32) {
 }
 
 impl Store {
-    /// Takes the lock for `date`, or fails with a locked error naming the run that holds it.
+    /// Takes the lock for `date`, or fails with a locked error naming the run that holds it;
+    /// also when the lock is free but a running run's heartbeat is fresh (its lock's
+    /// connection dropped while it goes on).
     pub async fn lock_date(&self, date: NaiveDate, shard: &str) -> Result<RunLock> {
         let acquired = match &self.pool {
             StorePool::Postgres(pool) => {
                 let mut conn = pool.acquire().await.map_err(Error::from_store)?;
-                let (k1, k2) = advisory_keys(date, shard);
-                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
-                    .bind(k1)
-                    .bind(k2)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(Error::from_store)?;
-                got.then(|| Held::Postgres(Some(conn)))
+                let keys = advisory_keys(date, shard);
+                try_advisory_lock(&mut conn, keys)
+                    .await?
+                    .then(|| Held::Postgres {
+                        conn: Some(conn),
+                        keys,
+                    })
             }
             StorePool::Sqlite(_) => match &self.sqlite_path {
                 None => Some(Held::InProcess),
@@ -77,10 +95,42 @@ impl Store {
                 }
             },
         };
-        match acquired {
-            Some(held) => Ok(RunLock { held }),
-            None => Err(Error::locked(self.lock_holder(date, shard).await)),
+        let Some(held) = acquired else {
+            return Err(Error::locked(self.lock_holder(date, shard).await));
+        };
+        let lock = RunLock { held };
+        if let Some(live) = self.live_holder(date, shard).await? {
+            lock.release().await;
+            return Err(Error::locked(format!(
+                "the lock for {date} is free, but {live}: its store connection may have dropped while it goes on; wait for it or check that host"
+            )));
         }
+        Ok(lock)
+    }
+
+    /// The date's running run whose heartbeat is fresh, described; `None` when every running
+    /// run's heartbeat is stale (it died) or it ran on this host under a process gone.
+    async fn live_holder(&self, date: NaiveDate, shard: &str) -> Result<Option<String>> {
+        let running: Option<(i64, String, i64, Option<chrono::DateTime<chrono::Utc>>)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, host, pid, heartbeat_at FROM runs
+             WHERE business_date = $1 AND COALESCE(shard, '') = $2 AND status = 'running' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(date)
+        .bind(shard)
+        .fetch_optional(pool)
+        .await)
+        .map_err(Error::from_store)?;
+        let Some((id, host, pid, Some(beat))) = running else {
+            return Ok(None);
+        };
+        let age = chrono::Utc::now() - beat;
+        let gone = host == super::hostname() && !process_alive(pid);
+        Ok((age < HEARTBEAT_STALE && !gone).then(|| {
+            format!(
+                "run {id} on host {host} (pid {pid}) is alive (its heartbeat is {} s old)",
+                age.num_seconds().max(0)
+            )
+        }))
     }
 
     /// "run 12 on host vm (pid 4242), started 2026-11-21T02:00:03Z", from the runs table.
@@ -111,6 +161,39 @@ impl Store {
             }
         }
     }
+}
+
+/// `pg_try_advisory_lock` on `conn`: true when this session now holds the lock.
+async fn try_advisory_lock(conn: &mut PoolConnection<Postgres>, keys: (i32, i32)) -> Result<bool> {
+    sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+        .bind(keys.0)
+        .bind(keys.1)
+        .fetch_one(&mut **conn)
+        .await
+        .map_err(Error::from_store)
+}
+
+/// True when `conn`'s session still holds the advisory lock `keys` (false also when the
+/// connection is gone).
+async fn still_holds(conn: &mut PoolConnection<Postgres>, keys: (i32, i32)) -> bool {
+    let held: std::result::Result<bool, sqlx::Error> = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                          AND pid = pg_backend_pid() AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2)",
+    )
+    .bind(keys.0)
+    .bind(keys.1)
+    .fetch_one(&mut **conn)
+    .await;
+    held.unwrap_or(false)
+}
+
+/// True when process `pid` of this host is alive (always, where that cannot be told).
+fn process_alive(pid: i64) -> bool {
+    if i64::from(std::process::id()) == pid {
+        return true;
+    }
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
 /// Takes the exclusive lock on the file at `path` (created if need be); `None` when another
@@ -159,9 +242,50 @@ fn names_file(_: &Path, _: &std::fs::File) -> bool {
 }
 
 impl RunLock {
+    /// Before run `run_id` writes again: true to its lock. A lock whose connection dropped
+    /// (a store blip frees an advisory lock) is re-taken on a new connection, if no other run
+    /// took it and this run is still the date's running one; otherwise the run must stop
+    /// (exit 3): another run of the date goes on, or will.
+    pub(crate) async fn ensure_held(&mut self, store: &Store, run_id: RunId) -> Result<()> {
+        let Held::Postgres { conn, keys } = &mut self.held else {
+            return Ok(()); // a file lock or an in-process store cannot be lost while held
+        };
+        let keys = *keys;
+        if let Some(c) = conn.as_mut()
+            && still_holds(c, keys).await
+        {
+            return Ok(());
+        }
+        if let Some(lost) = conn.take() {
+            drop(lost.detach());
+        }
+        let StorePool::Postgres(pool) = &store.pool else {
+            return Err(Error::internal(
+                "a PostgreSQL lock on a store that is not PostgreSQL",
+            ));
+        };
+        let mut fresh = pool.acquire().await.map_err(Error::from_store)?;
+        if !try_advisory_lock(&mut fresh, keys).await? {
+            return Err(Error::unavailable(format!(
+                "run {run_id} lost its lock when its store connection dropped, and another run holds it now; this run stops before writing again (the other run's results will stand)"
+            )));
+        }
+        *conn = Some(fresh);
+        if !store.is_running(run_id).await? {
+            return Err(Error::unavailable(format!(
+                "run {run_id} lost its lock when its store connection dropped, and another run closed it as abandoned meanwhile; this run stops before writing again"
+            )));
+        }
+        tracing::warn!(
+            run_id = run_id.0,
+            "the run's lock was lost with its store connection; re-taken"
+        );
+        Ok(())
+    }
+
     /// Releases the lock now (dropping it does too).
     pub(crate) async fn release(mut self) {
-        if let Held::Postgres(conn) = &mut self.held
+        if let Held::Postgres { conn, .. } = &mut self.held
             && let Some(mut conn) = conn.take()
         {
             let unlocked = sqlx::query("SELECT pg_advisory_unlock_all()")
@@ -185,7 +309,7 @@ impl Drop for RunLock {
         }
         // A connection still holding the advisory lock must not go back to the pool: detached
         // and dropped, its session ends and PostgreSQL releases the lock.
-        if let Held::Postgres(conn) = &mut self.held
+        if let Held::Postgres { conn, .. } = &mut self.held
             && let Some(conn) = conn.take()
         {
             drop(conn.detach());

@@ -24,6 +24,8 @@ pub struct Store {
     pool: StorePool,
     /// The file of a SQLite store (its run locks sit beside it); `None` in memory or on PostgreSQL.
     sqlite_path: Option<std::path::PathBuf>,
+    /// The URL without its password, for messages.
+    shown: std::sync::Arc<str>,
 }
 
 #[derive(Clone)]
@@ -275,6 +277,7 @@ mod runs;
 mod seals;
 mod splits;
 
+pub(crate) use lock::{HEARTBEAT_EVERY, RunLock};
 pub(crate) use seals::{Seal, SealPart};
 pub(crate) use splits::{DayVerification, RangeResult, Split};
 
@@ -349,18 +352,60 @@ pub(crate) fn i64_of(n: u64) -> Result<i64> {
         .map_err(|_| Error::internal(format!("{n} does not fit the store's 64-bit integers")))
 }
 
-/// How long the store may take to accept a connection (sqlx's pool default).
-const STORE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long the store may take to accept a connection, unless `job.store.connect_timeout_secs`
+/// says otherwise (sqlx's pool default).
+pub(crate) const STORE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How a run reaches its store: retried as a source is, each connection given `connect_timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreAccess {
+    pub(crate) retry: crate::retry::RetryPolicy,
+    pub(crate) connect_timeout: std::time::Duration,
+}
+
+impl Default for StoreAccess {
+    fn default() -> Self {
+        StoreAccess {
+            retry: crate::retry::RetryPolicy::default(),
+            connect_timeout: STORE_CONNECT_TIMEOUT,
+        }
+    }
+}
 
 impl Store {
-    /// Connects to the store and applies any pending migrations.
+    /// Connects to the store and applies any pending migrations. A store that cannot be
+    /// reached is a transient failure (exit 3) naming the store; see [`Store::open_retried`].
     pub async fn open(url: &str) -> Result<Store> {
+        Store::connect(url, STORE_CONNECT_TIMEOUT).await
+    }
+
+    /// [`Store::open`], retried with backoff under `access.retry` while the store cannot be
+    /// reached (a failover, a restart): what a run does before it takes its lock.
+    pub async fn open_retried(url: &str, access: StoreAccess) -> Result<Store> {
+        let (opened, attempts) = crate::retry::with_retries(access.retry, "store", || {
+            Store::connect(url, access.connect_timeout)
+        })
+        .await;
+        opened.map_err(|e| {
+            if attempts > 1 {
+                e.suffixed(format!(" ({attempts} attempts)"))
+            } else {
+                e
+            }
+        })
+    }
+
+    async fn connect(url: &str, connect_timeout: std::time::Duration) -> Result<Store> {
         let shown = redact_urls(url);
         let fail = |e: sqlx::Error| {
-            Error::internal(format!(
-                "cannot open the store {shown}: {}",
-                crate::error::describe_sqlx(&e)
-            ))
+            let described = crate::error::describe_sqlx(&e);
+            let unreachable = Error::from_store(e).is_store_unreachable();
+            let message = format!("cannot open the store {shown}: {described}");
+            if unreachable {
+                Error::store_unreachable(message)
+            } else {
+                Error::internal(message)
+            }
         };
         let (pool, sqlite_path) = match Engine::from_url(url)? {
             Engine::Sqlite => {
@@ -382,12 +427,12 @@ impl Store {
             Engine::Postgres => {
                 let options = PgConnectOptions::from_str(url)
                     .map_err(|e| Error::bad_input(format!("store URL {shown}: {e}")))?;
-                crate::source::reach(&options, STORE_CONNECT_TIMEOUT)
+                crate::source::reach(&options, connect_timeout)
                     .await
                     .map_err(fail)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(4)
-                    .acquire_timeout(STORE_CONNECT_TIMEOUT)
+                    .acquire_timeout(connect_timeout)
                     .connect_with(options)
                     .await
                     .map_err(fail)?;
@@ -399,9 +444,18 @@ impl Store {
                 )));
             }
         };
-        let store = Store { pool, sqlite_path };
+        let store = Store {
+            pool,
+            sqlite_path,
+            shown: shown.into(),
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The store's URL without its password, for messages.
+    pub(crate) fn shown(&self) -> &str {
+        &self.shown
     }
 
     /// Applies pending migrations (idempotent; sqlx serialises concurrent migrators).

@@ -163,8 +163,8 @@ impl Store {
             .await
             .map_err(Error::from_store)?;
             let run_id: RunId = sqlx::query_scalar(
-                "INSERT INTO runs (business_date, started_at, status, host, pid, config_digest, recon_version, shard)
-                 VALUES ($1, $2, 'running', $3, $4, $5, $6, NULLIF($7, '')) RETURNING id",
+                "INSERT INTO runs (business_date, started_at, heartbeat_at, status, host, pid, config_digest, recon_version, shard)
+                 VALUES ($1, $2, $2, 'running', $3, $4, $5, $6, NULLIF($7, '')) RETURNING id",
             )
             .bind(business_date)
             .bind(started_at)
@@ -202,17 +202,10 @@ impl Store {
         })
     }
 
-    /// Records `outcome` as [`Store::record_check`] does, failed instead when it found more
-    /// discrepancies than `limit` (see [`CheckOutcome::capped`]), and says in the current span
-    /// what that changed.
-    pub(crate) async fn record_outcome(
-        &self,
-        run_id: RunId,
-        outcome: CheckOutcome,
-        limit: u64,
-    ) -> Result<()> {
-        let outcome = outcome.capped(limit);
-        let changes = self.record_check(run_id, &outcome).await?;
+    /// Records `outcome` as [`Store::record_check`] does and says in the current span what that
+    /// changed. The caller caps it first ([`CheckOutcome::capped`]).
+    pub(crate) async fn record_outcome(&self, run_id: RunId, outcome: &CheckOutcome) -> Result<()> {
+        let changes = self.record_check(run_id, outcome).await?;
         let record = &outcome.record;
         tracing::info!(
             status = record.status.as_str(),
@@ -331,22 +324,6 @@ impl Store {
         })
     }
 
-    /// Closes a run with its outcome; earlier finished runs of the same date are superseded by it.
-    pub(crate) async fn finish_run(
-        &self,
-        run_id: RunId,
-        exit: Exit,
-        finished_at: DateTime<Utc>,
-    ) -> Result<()> {
-        let status = if matches!(exit, Exit::Internal) {
-            "failed"
-        } else {
-            "finished"
-        };
-        self.close_run(run_id, status, exit, finished_at, |_| Ok(()))
-            .await
-    }
-
     /// Closes a run as failed with `exit`, whatever it is (a run whose reports could not be written).
     pub(crate) async fn fail_run(
         &self,
@@ -358,7 +335,8 @@ impl Store {
             .await
     }
 
-    /// Closes a run with its outcome as [`Store::finish_run`] does, but commits only once `write`,
+    /// Closes a run with its outcome (failed when that is recon's own failure, else finished;
+    /// earlier finished runs of the date are superseded by it), committed only once `write`,
     /// given the store as the closed run leaves it, succeeds: a run is never recorded finished
     /// without its reports. When `write` fails nothing is recorded and its error is returned.
     pub(crate) async fn finish_run_then<T>(
@@ -389,7 +367,9 @@ impl Store {
     ) -> Result<T> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            sqlx::query("UPDATE runs SET finished_at = $1, status = $2, outcome = $3, exit_code = $4 WHERE id = $5")
+            // Only a run still running is closed: one that another run marked abandoned while
+            // this one's lock connection was down must not overwrite that.
+            let closed = sqlx::query("UPDATE runs SET finished_at = $1, status = $2, outcome = $3, exit_code = $4 WHERE id = $5 AND status = 'running'")
                 .bind(finished_at)
                 .bind(status)
                 .bind(exit.as_str())
@@ -398,6 +378,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(Error::from_store)?;
+            if closed.rows_affected() == 0 {
+                return Err(Error::unavailable(format!(
+                    "run {run_id} is no longer running in the store (another run closed it as abandoned); its results stand recorded, and the date's newest run decides its outcome"
+                )));
+            }
             let superseded: Vec<i64> = sqlx::query_scalar(
                 "UPDATE runs SET superseded_by = $1
                  WHERE business_date = (SELECT business_date FROM runs WHERE id = $1)
@@ -476,14 +461,38 @@ impl Store {
         Ok(found.map(|(id, outcome)| (id, Exit::parse(&outcome))))
     }
 
+    /// True when run `run_id` is still recorded running (no other run closed it as abandoned).
+    pub(crate) async fn is_running(&self, run_id: RunId) -> Result<bool> {
+        let status: Option<String> =
+            on_pool!(self, pool => sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(pool)
+            .await)
+            .map_err(Error::from_store)?;
+        Ok(status.as_deref() == Some("running"))
+    }
+
+    /// Says run `run_id` is alive: its heartbeat, written every [`super::HEARTBEAT_EVERY`] while
+    /// it runs (see [`Store::lock_date`]).
+    pub(crate) async fn beat(&self, run_id: RunId) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("UPDATE runs SET heartbeat_at = $1 WHERE id = $2 AND status = 'running'")
+            .bind(Utc::now())
+            .bind(run_id)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(Error::from_store)
+    }
+
     /// Reopens a finished run to complete the checks that failed in it; returns their names.
     pub(crate) async fn begin_retry(&self, run_id: RunId) -> Result<Vec<String>> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            sqlx::query("UPDATE runs SET status = 'running', host = $2, pid = $3 WHERE id = $1")
+            sqlx::query("UPDATE runs SET status = 'running', host = $2, pid = $3, heartbeat_at = $4 WHERE id = $1")
                 .bind(run_id)
                 .bind(hostname())
                 .bind(i64::from(std::process::id()))
+                .bind(Utc::now())
                 .execute(&mut *tx)
                 .await
                 .map_err(Error::from_store)?;

@@ -80,6 +80,13 @@ max_attempts = 8
 
 [store]
 url = "postgres://recon_store:***@store-db:5432/recon"
+connect_timeout_secs = 30
+
+[store.retry]
+initial_delay_ms = 500
+max_delay_ms = 30000
+max_total_secs = 300
+max_attempts = 8
 
 [sources.ledger]
 url = "postgres://recon_reader:***@ledger-db:5432/ledger"

@@ -34,5 +34,6 @@ mod settlement;
 mod sharded_seals;
 mod sharded_table;
 mod store_life;
+mod store_outage;
 mod tooling;
 mod where_filter;

@@ -87,8 +87,14 @@ async fn a_held_lock_exits_4_naming_the_holder(store_url: &str) {
     let (ledger, payments) = sources(dir.path(), 10).await;
     let store = Store::open(store_url).await.unwrap();
     let lock = store.lock_date(date(), "").await.unwrap();
+    // Its heartbeat stopped a minute ago: it is taken for dead once the lock is free.
     let holder = store
-        .begin_run(date(), "", "digest", Utc::now())
+        .begin_run(
+            date(),
+            "",
+            "digest",
+            Utc::now() - chrono::Duration::minutes(1),
+        )
         .await
         .unwrap();
 

@@ -9,9 +9,11 @@ use std::sync::{Mutex, PoisonError};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 mod http;
+mod relay;
 mod scenario;
 
 pub use http::{HttpServer, Request, Response, Script, free_port};
+pub use relay::Relay;
 pub use scenario::Scenario;
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";

@@ -82,6 +82,20 @@ impl Scenario {
         recon(args, &env, &self.dir)
     }
 
+    /// The real binary with `args` started (not waited for), its output piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        super::recon_command(args, &env, &self.dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the recon binary starts")
+    }
+
     /// `recon run --config recon.toml --date DATE --out out` and `flags`, and the summary.json
     /// it wrote (a run that wrote none fails the test with its stderr).
     pub fn run(&self, date: &str, flags: &[&str]) -> (Output, serde_json::Value) {
