@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveDate, Utc};
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::breaker::{Breakers, OpenedBreaker};
 use crate::catch_up;
 use crate::check::CheckOutcome;
 use crate::config::Config;
@@ -183,14 +184,17 @@ async fn finish(
     store: &Store,
     run_id: RunId,
     out: &Path,
-    executed: Result<()>,
+    executed: Result<Vec<OpenedBreaker>>,
     nightly: bool,
 ) -> Result<RunReport> {
-    if let Err(e) = executed {
-        // Leave the run closed, not dangling as 'running'.
-        let _ = store.finish_run(run_id, Exit::Internal, Utc::now()).await;
-        return Err(e);
-    }
+    let opened_breakers = match executed {
+        Ok(opened) => opened,
+        Err(e) => {
+            // Leave the run closed, not dangling as 'running'.
+            let _ = store.finish_run(run_id, Exit::Internal, Utc::now()).await;
+            return Err(e);
+        }
+    };
     let stored = store.stored_run(run_id).await?;
     let exit = stored.exit();
     let finished_at = Utc::now();
@@ -213,7 +217,8 @@ async fn finish(
                 AuditHead { seq, hash },
                 closing.recent_runs,
                 standing,
-            );
+            )
+            .with_circuit_breakers(opened_breakers);
             let reports = output::write_reports(out, &summary)?;
             Ok((summary, reports))
         })
@@ -273,7 +278,7 @@ impl<'c> Checks<'c> {
 }
 
 /// Each check of the run, in turn: compared, recorded, sealed; then history past its
-/// retention pruned.
+/// retention pruned. Returns the endpoints whose circuit breaker opened.
 async fn execute(
     config: &Config,
     store: &Store,
@@ -282,8 +287,10 @@ async fn execute(
     checks: &Checks<'_>,
     out: &Path,
     options: RunOptions,
-) -> Result<()> {
-    let sources = SourcePool::new(&config.sources);
+) -> Result<Vec<OpenedBreaker>> {
+    // The run's circuit breakers: one per endpoint, shared by all its checks.
+    let breakers = Breakers::new(config.circuit_breaker);
+    let sources = SourcePool::new(&config.sources, &breakers);
     let inputs = IntegrityInputs {
         sources: &sources,
         mask: config.mask_key.as_ref(),
@@ -342,7 +349,7 @@ async fn execute(
         }
     }
     sources.close().await;
-    Ok(())
+    Ok(breakers.opened())
 }
 
 /// One run of one business day, as its checks see it.
@@ -401,6 +408,7 @@ impl Run<'_> {
                     env: &process_env,
                     fetched,
                     mask: self.config.mask_key.as_ref(),
+                    breakers: sources.breakers(),
                 };
                 settlement::check::run(check, inputs).await
             }
