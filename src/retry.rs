@@ -15,7 +15,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tracing::warn;
 
-use crate::breaker::is_circuit_open;
+use crate::breaker::{CircuitOpen, is_circuit_open};
 use crate::error::{Error, Result};
 
 /// How long and how often a sync is retried.
@@ -145,6 +145,8 @@ where
     // The next delay's origin, for the log; and a server's wait that overran the budget.
     let asked = Cell::new(false);
     let overran = Cell::new(None::<(Duration, Duration)>);
+    // The last failure of the endpoint itself, said beside a breaker's refusal that ends the loop.
+    let last_failure = std::cell::RefCell::new(None::<String>);
     let result = (|| {
         attempts.set(attempts.get() + 1);
         hint.set(None);
@@ -152,7 +154,13 @@ where
     })
     .retry(FullJitter::new(policy))
     .sleep(tokio::time::sleep)
-    .when(|e: &Error| e.is_transient() && !is_circuit_open(e))
+    .when(|e: &Error| {
+        if is_circuit_open(e) {
+            return false;
+        }
+        last_failure.replace(Some(e.to_string()));
+        e.is_transient()
+    })
     .adjust(|_: &Error, planned: Option<Duration>| {
         let Some(wait) = hint.take() else {
             asked.set(false);
@@ -180,14 +188,17 @@ where
         )
     })
     .await;
-    let result = result.map_err(|e| match overran.get() {
-        Some((wait, past)) => Error::unavailable(format!(
+    let result = result.map_err(|e| match (overran.get(), last_failure.take()) {
+        (_, Some(last)) if is_circuit_open(&e) => {
+            Error::unavailable(format!("{last}; then {e}")).caused_by(CircuitOpen)
+        }
+        (Some((wait, past)), _) => Error::unavailable(format!(
             "{e}; the server asked to retry in {} s, {} s past the retry budget (max_total_secs = {}, from the first attempt): not retried",
             wait.as_secs_f64().ceil() as u64,
             past.as_secs_f64().ceil() as u64,
             policy.max_total_secs
         )),
-        None => e,
+        _ => e,
     });
     (result, attempts.get())
 }
@@ -360,7 +371,14 @@ mod tests {
         .await;
         // Two failures open the breaker; the third attempt is refused and ends the loop.
         assert_eq!(attempts, 3);
-        assert!(is_circuit_open(&result.unwrap_err()));
+        let e = result.unwrap_err();
+        assert!(is_circuit_open(&e));
+        assert_eq!(e.exit(), crate::exit::Exit::Incomplete);
+        let message = e.to_string();
+        assert!(
+            message.starts_with("HTTP 503 Service Unavailable; then circuit breaker open for api.example:443 (2 of its last 2 calls failed): not called again before "),
+            "{message}"
+        );
         assert!(Instant::now() - started <= Duration::from_millis(1_500));
     }
 

@@ -124,26 +124,6 @@ pub(crate) fn render(summary: &Summary) -> String {
 
     family(
         &mut out,
-        "recon_at_stake_minor_units",
-        "Money the last run's open findings put in question, in minor units of each currency.",
-    );
-    for total in &summary.totals.at_stake {
-        let _ = writeln!(
-            out,
-            "recon_at_stake_minor_units{{currency=\"{}\"}} {}",
-            label(&total.currency),
-            total.minor
-        );
-    }
-    family(
-        &mut out,
-        "recon_missed_dates",
-        "Business dates no run completed since the last completed one (nightly runs).",
-    );
-    let _ = writeln!(out, "recon_missed_dates {}", summary.missed_dates.len());
-
-    family(
-        &mut out,
         "recon_circuit_breakers_open",
         "Endpoints whose circuit breaker was still open when the last run ended.",
     );
@@ -181,6 +161,26 @@ pub(crate) fn render(summary: &Summary) -> String {
             );
         }
     }
+
+    family(
+        &mut out,
+        "recon_at_stake_minor_units",
+        "Money the last run's open findings put in question, in minor units of each currency.",
+    );
+    for total in &summary.totals.at_stake {
+        let _ = writeln!(
+            out,
+            "recon_at_stake_minor_units{{currency=\"{}\"}} {}",
+            label(&total.currency),
+            total.minor
+        );
+    }
+    family(
+        &mut out,
+        "recon_missed_dates",
+        "Business dates no run completed since the last completed one (nightly runs).",
+    );
+    let _ = writeln!(out, "recon_missed_dates {}", summary.missed_dates.len());
 
     if let Some(last) = &summary.last_success {
         family(
