@@ -98,9 +98,13 @@ pub(crate) fn is_circuit_open(e: &Error) -> bool {
 enum State {
     Closed,
     /// Calls fail fast until `until`.
-    Open { until: Instant },
+    Open {
+        until: Instant,
+    },
     /// The trial call is under way; other calls fail fast.
-    HalfOpen { until: Instant },
+    HalfOpen {
+        until: Instant,
+    },
 }
 
 /// One endpoint's breaker.
@@ -301,7 +305,8 @@ impl Permit<'_> {
     /// Counts the call: `failed` when it failed in a way that may pass.
     pub(crate) fn record(mut self, failed: bool) {
         self.recorded = true;
-        self.breakers.settle(&self.endpoint, self.trial, Some(failed));
+        self.breakers
+            .settle(&self.endpoint, self.trial, Some(failed));
     }
 }
 
@@ -409,7 +414,9 @@ mod tests {
         let breakers = Breakers::new(policy());
         for _ in 0..6 {
             breakers
-                .guard("db", async { Err::<(), _>(Error::bad_input("no such table")) })
+                .guard("db", async {
+                    Err::<(), _>(Error::bad_input("no such table"))
+                })
                 .await
                 .unwrap_err();
         }

@@ -10,10 +10,10 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::breaker::BreakerPolicy;
 use crate::error::{Error, Result};
 use crate::integrity::spec::IntegritySpec;
 use crate::mask::{DEFAULT_MASK_KEY_ENV, MaskKey};
-use crate::breaker::BreakerPolicy;
 use crate::retry::RetryPolicy;
 use crate::secret::{EnvLookup, redact_urls, url_has_password};
 use crate::settlement::spec::SettlementSpec;

@@ -15,10 +15,10 @@ use super::ledger::{Carried, LedgerRead, read_ledger};
 use super::matching::{MatchOn, MatchOutcome, SettlementDiscrepancy, match_report};
 use super::spec::SettlementSpec;
 use super::{Id, ParseOutcome, Quarantined, SettlementRecord, parse_report};
+use crate::breaker::Breakers;
 use crate::check::{
     AccountLine, Accounting, CheckKind, CheckOutcome, CheckRecord, Compared, Download, TableSide,
 };
-use crate::breaker::Breakers;
 use crate::day::{BusinessDay, Partition};
 use crate::discrepancy::{
     AtStake, ColumnValues, Discrepancy, Kind, Recorded, SettlementKind, ShownKey,

@@ -73,12 +73,19 @@ async fn a_host_failing_every_call_opens_its_breaker_and_later_checks_fail_fast(
 
     // Four 503s open the breaker: the first check's fifth attempt, and the second check, never
     // reach the server.
-    let requests: Vec<String> = server.requests().iter().map(|r| r.line().to_string()).collect();
+    let requests: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.line().to_string())
+        .collect();
     assert_eq!(requests, vec!["GET /a-2026-11-20.csv HTTP/1.1"; 4]);
 
     let endpoint = format!("127.0.0.1:{port}");
     let a = &summary["checks"][0];
-    assert_eq!((&a["name"], &a["status"], &a["attempts"]), (&"a".into(), &"failed".into(), &5.into()));
+    assert_eq!(
+        (&a["name"], &a["status"], &a["attempts"]),
+        (&"a".into(), &"failed".into(), &5.into())
+    );
     let (before, after) = around_retry_time(a["error"].as_str().unwrap());
     assert_eq!(
         before,
@@ -91,7 +98,10 @@ async fn a_host_failing_every_call_opens_its_breaker_and_later_checks_fail_fast(
         "(in 600 s) (gave up after 5 attempt(s); `recon retry` completes it)"
     );
     let b = &summary["checks"][1];
-    assert_eq!((&b["name"], &b["status"], &b["attempts"]), (&"b".into(), &"failed".into(), &1.into()));
+    assert_eq!(
+        (&b["name"], &b["status"], &b["attempts"]),
+        (&"b".into(), &"failed".into(), &1.into())
+    );
     let (before, after) = around_retry_time(b["error"].as_str().unwrap());
     assert_eq!(
         before,
@@ -111,11 +121,15 @@ async fn a_host_failing_every_call_opens_its_breaker_and_later_checks_fail_fast(
 
     let text = stdout(&out);
     assert!(
-        text.contains(&format!("Circuit breaker opened: {endpoint} (1 time(s), last at ")),
+        text.contains(&format!(
+            "Circuit breaker opened: {endpoint} (1 time(s), last at "
+        )),
         "{text}"
     );
     assert!(
-        text.contains(", still open at the end of the run: calls to it failed fast; rerun once it is back\n"),
+        text.contains(
+            ", still open at the end of the run: calls to it failed fast; rerun once it is back\n"
+        ),
         "{text}"
     );
     let html = std::fs::read_to_string(scenario.dir().join("out/report.html")).unwrap();
@@ -160,9 +174,7 @@ async fn a_retry_after_date_is_waited_out_and_one_past_the_budget_ends_the_retri
     );
     let port = server.port();
     let started = Instant::now();
-    let (out, summary) = two_checks_on_one_host(port)
-        .await
-        .run("2026-11-20", &[]);
+    let (out, summary) = two_checks_on_one_host(port).await.run("2026-11-20", &[]);
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(took >= Duration::from_secs(1), "{took:?}");
@@ -171,17 +183,22 @@ async fn a_retry_after_date_is_waited_out_and_one_past_the_budget_ends_the_retri
     let a = &summary["checks"][0];
     assert_eq!((&a["status"], &a["attempts"]), (&"clean".into(), &2.into()));
     let b = &summary["checks"][1];
-    assert_eq!((&b["status"], &b["attempts"]), (&"failed".into(), &1.into()));
+    assert_eq!(
+        (&b["status"], &b["attempts"]),
+        (&"failed".into(), &1.into())
+    );
     let error = b["error"].as_str().unwrap();
     let expected_start = format!(
         "downloading http://127.0.0.1:{port}/b-2026-11-20.csv: HTTP 503 Service Unavailable; the server asked to retry in 100 s, "
     );
     let past = error
         .strip_prefix(&expected_start)
-        .and_then(|rest| rest.strip_suffix(
+        .and_then(|rest| {
+            rest.strip_suffix(
             " s past the retry budget (max_total_secs = 60, from the first attempt): not retried \
              (gave up after 1 attempt(s); `recon retry` completes it)",
-        ))
+        )
+        })
         .unwrap_or_else(|| panic!("{error}"));
     // 100 s asked with under 60 s (less the time already spent) left.
     let past: u64 = past.parse().unwrap();

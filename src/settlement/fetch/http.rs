@@ -149,13 +149,12 @@ mod tests {
     fn endpoints_are_host_and_port_without_credentials() {
         let url = |u: &str| reqwest::Url::parse(u).unwrap();
         assert_eq!(
-            endpoint(&url("https://user:secret@files.example.com/r/x.csv?token=t")),
+            endpoint(&url(
+                "https://user:secret@files.example.com/r/x.csv?token=t"
+            )),
             "files.example.com:443"
         );
-        assert_eq!(
-            endpoint(&url("http://127.0.0.1:8080/x")),
-            "127.0.0.1:8080"
-        );
+        assert_eq!(endpoint(&url("http://127.0.0.1:8080/x")), "127.0.0.1:8080");
     }
 
     #[test]
