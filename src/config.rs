@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::breaker::BreakerPolicy;
 use crate::error::{Error, Result};
 use crate::integrity::spec::IntegritySpec;
 use crate::mask::{DEFAULT_MASK_KEY_ENV, MaskKey};
@@ -57,6 +58,9 @@ pub(crate) struct JobFile {
     /// How syncs are retried, unless a source says otherwise.
     #[serde(default)]
     pub(crate) retry: RetryPolicy,
+    /// When an endpoint's circuit breaker opens, and for how long.
+    #[serde(default)]
+    pub(crate) circuit_breaker: BreakerPolicy,
     /// How many sealed days before the run's date each run re-verifies.
     #[serde(default = "default_seal_lookback")]
     pub(crate) seal_lookback_days: u32,
@@ -108,6 +112,7 @@ impl Default for JobFile {
             timezone: default_timezone(),
             out_dir: default_out_dir(),
             retry: RetryPolicy::default(),
+            circuit_breaker: BreakerPolicy::default(),
             seal_lookback_days: default_seal_lookback(),
             seal_retention_days: default_seal_retention(),
             history_retention_days: default_history_retention(),
@@ -194,6 +199,8 @@ pub struct Config {
     pub(crate) max_discrepancies: u64,
     /// How syncs are retried unless a source says otherwise (`[job.retry]`).
     pub(crate) retry: RetryPolicy,
+    /// When an endpoint's circuit breaker opens (`[job.circuit_breaker]`).
+    pub(crate) circuit_breaker: BreakerPolicy,
     /// The variable the sensitive columns' mask key was read from (never the key).
     pub(crate) mask_key_env: String,
     /// The mask key, when the variable is set: sensitive columns are masked under it, and a
@@ -231,6 +238,10 @@ impl Config {
             .validate()
             .map_err(|m| fail(format!("job.retry: {m}")))?;
         let store_access = store_access(&file).map_err(fail)?;
+        file.job
+            .circuit_breaker
+            .validate()
+            .map_err(|m| fail(format!("job.circuit_breaker: {m}")))?;
         let timezone =
             parse_timezone(&file.job.timezone).map_err(|m| fail(format!("job.timezone: {m}")))?;
 
@@ -290,6 +301,7 @@ impl Config {
             history_retention_days: file.job.history_retention_days,
             max_discrepancies: file.job.max_discrepancies,
             retry: file.job.retry,
+            circuit_breaker: file.job.circuit_breaker,
             temp_dir: resolve_temp_dir(file.job.temp_dir, env),
             mask_key_env: file.job.mask_key_env,
             mask_key,
@@ -325,6 +337,11 @@ impl Config {
             self.temp_dir.display().to_string(),
         ));
         out.push_str(&describe_retry("job.retry", &self.retry));
+        let b = &self.circuit_breaker;
+        out.push_str(&format!(
+            "\n[job.circuit_breaker]\nenabled = {}\nfailure_rate_percent = {}\nwindow = {}\nmin_calls = {}\ncool_down_secs = {}\n",
+            b.enabled, b.failure_rate_percent, b.window, b.min_calls, b.cool_down_secs
+        ));
         out.push_str(&format!(
             "\n[store]\nurl = {:?}\nconnect_timeout_secs = {}\n",
             redact_urls(&self.store_url),

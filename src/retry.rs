@@ -2,16 +2,20 @@
 //!
 //! Only transient failures are retried (a dropped connection, a timeout, a serialization failure,
 //! a busy database: [`Error::is_transient`]); a missing table or a refused login fails at once.
-//! Every retry is logged with its attempt number, delay and cause.
+//! A server's `Retry-After` replaces the backoff delay, honoured up to the total budget; an
+//! attempt refused by an open circuit breaker ([`crate::breaker`]) ends the retries at once.
+//! Every retry is logged with its attempt number, delay, where the delay came from and cause.
 
 use std::cell::Cell;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backon::Retryable;
 use serde::Deserialize;
+use tokio::time::Instant;
 use tracing::warn;
 
+use crate::breaker::{CircuitOpen, is_circuit_open};
 use crate::error::{Error, Result};
 
 /// How long and how often a sync is retried.
@@ -50,6 +54,11 @@ impl RetryPolicy {
         }
     }
 
+    /// How long retries may go on, from the first attempt.
+    fn budget(&self) -> Duration {
+        Duration::from_secs(self.max_total_secs)
+    }
+
     pub(crate) fn validate(&self) -> std::result::Result<(), String> {
         if self.max_attempts == 0 {
             return Err("max_attempts must be at least 1".to_string());
@@ -75,7 +84,7 @@ impl FullJitter {
         FullJitter {
             policy,
             retries: 0,
-            deadline: Instant::now() + Duration::from_secs(policy.max_total_secs),
+            deadline: Instant::now() + policy.budget(),
             rng: fastrand::Rng::new(),
         }
     }
@@ -117,7 +126,10 @@ where
 }
 
 /// [`with_retries`] for a server that says when to come back: a delay `op` puts in `hint`
-/// (an HTTP `Retry-After`) replaces the next backoff delay, capped at `max_delay_ms`.
+/// (an HTTP `Retry-After`) replaces the next backoff delay — longer than `max_delay_ms` if it
+/// must, as long as it ends within `max_total_secs` of the first attempt. A server asking for
+/// longer than what is left of that budget ends the retries at once: its error then says by how
+/// much the server's wait overran the budget.
 pub(crate) async fn with_retries_hinted<T, F, Fut>(
     policy: RetryPolicy,
     what: &str,
@@ -129,28 +141,87 @@ where
     Fut: Future<Output = Result<T>>,
 {
     let attempts = Cell::new(0u32);
-    let cap = Duration::from_millis(policy.max_delay_ms);
+    let deadline = Instant::now() + policy.budget();
+    // The next delay's origin, for the log; and a server's wait that overran the budget.
+    let asked = Cell::new(false);
+    let overran = Cell::new(None::<(Duration, Duration)>);
+    // The last failure of the endpoint itself, said beside a breaker's refusal that ends the loop.
+    let last_failure = std::cell::RefCell::new(None::<String>);
     let result = (|| {
         attempts.set(attempts.get() + 1);
+        hint.set(None);
         op()
     })
     .retry(FullJitter::new(policy))
     .sleep(tokio::time::sleep)
-    .when(Error::is_transient)
+    .when(|e: &Error| {
+        if is_circuit_open(e) {
+            return false;
+        }
+        last_failure.replace(Some(e.to_string()));
+        e.is_transient()
+    })
     .adjust(|_: &Error, planned: Option<Duration>| {
-        planned.map(|d| hint.take().map_or(d, |asked| asked.min(cap)))
+        let Some(wait) = hint.take() else {
+            asked.set(false);
+            return planned;
+        };
+        if attempts.get() >= policy.max_attempts {
+            return None;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if wait > left {
+            overran.set(Some((wait, wait - left)));
+            return None;
+        }
+        asked.set(true);
+        Some(wait)
     })
     .notify(|e: &Error, delay: Duration| {
         warn!(
             sync = what,
             attempt = attempts.get(),
             delay_ms = delay.as_millis() as u64,
+            delay_from = if asked.get() { "server asked (Retry-After)" } else { "backoff" },
             cause = %e,
             "transient failure; retrying"
         )
     })
     .await;
+    let result = result.map_err(|e| match (overran.get(), last_failure.take()) {
+        (_, Some(last)) if is_circuit_open(&e) => {
+            Error::unavailable(format!("{last}; then {e}")).caused_by(CircuitOpen)
+        }
+        (Some((wait, past)), _) => Error::unavailable(format!(
+            "{e}; the server asked to retry in {} s, {} s past the retry budget (max_total_secs = {}, from the first attempt): not retried",
+            wait.as_secs_f64().ceil() as u64,
+            past.as_secs_f64().ceil() as u64,
+            policy.max_total_secs
+        )),
+        _ => e,
+    });
     (result, attempts.get())
+}
+
+/// The wait a `Retry-After` value asks for (RFC 9110 §10.2.3): delay-seconds, or an HTTP-date
+/// (IMF-fixdate such as `Wed, 21 Oct 2026 07:28:00 GMT`, or the obsolete RFC 850 and asctime
+/// forms) measured from `now`; a date in the past means now. `None` for anything else.
+pub(crate) fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More digits than a u64 holds is still "a long time".
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value)
+        .map(|t| t.to_utc())
+        .ok()
+        .or_else(|| {
+            ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+                .iter()
+                .find_map(|f| chrono::NaiveDateTime::parse_from_str(value, f).ok())
+                .map(|t| t.and_utc())
+        })?;
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -225,5 +296,107 @@ mod tests {
         })
         .await;
         assert_eq!((result.is_err(), attempts), (true, 5));
+    }
+
+    fn slow_policy() -> RetryPolicy {
+        RetryPolicy {
+            initial_delay_ms: 500,
+            max_delay_ms: 30_000,
+            max_total_secs: 300,
+            max_attempts: 8,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_servers_retry_after_is_waited_out_past_max_delay() {
+        let hint = Cell::new(None);
+        let started = Instant::now();
+        let calls = Cell::new(0);
+        let (result, attempts) = with_retries_hinted(slow_policy(), "report", &hint, || {
+            calls.set(calls.get() + 1);
+            if calls.get() == 1 {
+                hint.set(Some(Duration::from_secs(45)));
+            }
+            let n = calls.get();
+            async move {
+                match n {
+                    1 => Err(Error::unavailable("HTTP 429 Too Many Requests")),
+                    _ => Ok(Instant::now()),
+                }
+            }
+        })
+        .await;
+        let succeeded_at = result.unwrap();
+        assert_eq!(attempts, 2);
+        assert_eq!(succeeded_at - started, Duration::from_secs(45));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_past_the_budget_ends_the_retries_at_once() {
+        let policy = RetryPolicy {
+            max_total_secs: 60,
+            ..slow_policy()
+        };
+        let hint = Cell::new(None);
+        let started = Instant::now();
+        // 10 s into the budget, the server asks for 90 s: 40 s past what is left.
+        let (result, attempts) = with_retries_hinted(policy, "report", &hint, || {
+            let first = Instant::now() == started;
+            hint.set(Some(Duration::from_secs(if first { 10 } else { 90 })));
+            async { Err::<(), _>(Error::unavailable("HTTP 503 Service Unavailable")) }
+        })
+        .await;
+        let e = result.unwrap_err();
+        assert_eq!(attempts, 2);
+        assert_eq!(Instant::now() - started, Duration::from_secs(10));
+        assert_eq!(e.exit(), crate::exit::Exit::Incomplete);
+        assert_eq!(
+            e.to_string(),
+            "HTTP 503 Service Unavailable; the server asked to retry in 90 s, 40 s past the retry budget (max_total_secs = 60, from the first attempt): not retried"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_circuit_breaker_ends_the_retries_at_once() {
+        let breakers = crate::breaker::Breakers::new(crate::breaker::BreakerPolicy {
+            min_calls: 2,
+            ..Default::default()
+        });
+        let started = Instant::now();
+        let (result, attempts) = with_retries(slow_policy(), "report", || {
+            breakers.guard("api.example:443", async {
+                Err::<(), _>(Error::unavailable("HTTP 503 Service Unavailable"))
+            })
+        })
+        .await;
+        // Two failures open the breaker; the third attempt is refused and ends the loop.
+        assert_eq!(attempts, 3);
+        let e = result.unwrap_err();
+        assert!(is_circuit_open(&e));
+        assert_eq!(e.exit(), crate::exit::Exit::Incomplete);
+        let message = e.to_string();
+        assert!(
+            message.starts_with("HTTP 503 Service Unavailable; then circuit breaker open for api.example:443 (2 of its last 2 calls failed): not called again before "),
+            "{message}"
+        );
+        assert!(Instant::now() - started <= Duration::from_millis(1_500));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-10-21T07:27:15Z")
+            .unwrap()
+            .to_utc();
+        let secs = |v: &str| retry_after(v, now).map(|d| d.as_secs());
+        assert_eq!(secs("45"), Some(45));
+        assert_eq!(secs(" 120 "), Some(120));
+        assert_eq!(secs("Wed, 21 Oct 2026 07:28:00 GMT"), Some(45));
+        assert_eq!(secs("Wednesday, 21-Oct-26 07:28:00 GMT"), Some(45));
+        assert_eq!(secs("Wed Oct 21 07:28:00 2026"), Some(45));
+        // A date in the past means now.
+        assert_eq!(secs("Tue, 20 Oct 2026 07:28:00 GMT"), Some(0));
+        assert_eq!(secs("-5"), None);
+        assert_eq!(secs("soon"), None);
+        assert_eq!(secs(""), None);
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveDate, Utc};
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::breaker::Breakers;
 use crate::catch_up;
 use crate::check::CheckOutcome;
 use crate::config::Config;
@@ -92,10 +93,12 @@ pub async fn run(
                 .shard
                 .is_none_or(|s| s.takes(position) || split::is_split(config, name))
         });
+        let breakers = Breakers::new(config.circuit_breaker);
         let run = Run {
             config,
             store,
             session,
+            breakers: &breakers,
             run_id,
             day: BusinessDay::new(date, config.timezone)?,
         };
@@ -199,10 +202,12 @@ async fn complete(
         checks = checks.names().count(),
         "retrying the checks that failed"
     );
+    let breakers = Breakers::new(config.circuit_breaker);
     let run = Run {
         config,
         store,
         session,
+        breakers: &breakers,
         run_id,
         day: BusinessDay::new(date, config.timezone)?,
     };
@@ -210,6 +215,9 @@ async fn complete(
         .instrument(info_span!("retry", run_id = run_id.0, business_date = %date))
         .await
 }
+
+/// The store's name among the run's circuit breakers.
+const STORE_ENDPOINT: &str = "store";
 
 /// How long an interrupted run may take to record itself and write its reports: inside the
 /// 30 s a Kubernetes pod is given between SIGTERM and SIGKILL.
@@ -257,6 +265,9 @@ struct Run<'a> {
     config: &'a Config,
     store: &'a Store,
     session: &'a Session,
+    /// The run's circuit breakers: one per endpoint (a source, an API host, the store), shared
+    /// by all its checks.
+    breakers: &'a Breakers,
     run_id: RunId,
     day: BusinessDay,
 }
@@ -300,7 +311,7 @@ impl Run<'_> {
     /// retention pruned.
     async fn execute(&self, checks: &Checks<'_>, out: &Path, options: RunOptions) -> Result<()> {
         let (config, store, run_id, day) = (self.config, self.store, self.run_id, self.day);
-        let sources = SourcePool::new(&config.sources);
+        let sources = SourcePool::new(&config.sources, self.breakers);
         let inputs = IntegrityInputs {
             sources: &sources,
             mask: config.mask_key.as_ref(),
@@ -401,6 +412,7 @@ impl Run<'_> {
         let exit = stored.exit();
         let finished_at = Utc::now();
         let business_date = stored.business_date;
+        let opened_breakers = self.breakers.opened();
         // The run is recorded finished only once its reports are written.
         let written = store
             .finish_run_then(run_id, exit, finished_at, |closing| {
@@ -419,7 +431,8 @@ impl Run<'_> {
                     AuditHead { seq, hash },
                     closing.recent_runs,
                     standing,
-                );
+                )
+                .with_circuit_breakers(opened_breakers);
                 let reports = output::write_reports(out, &summary)?;
                 Ok((summary, reports))
             })
@@ -474,10 +487,12 @@ impl Run<'_> {
         sources: &SourcePool<'_>,
         downloads: &Path,
     ) -> Result<()> {
-        let history = || async {
-            let in_flight = self.store.in_flight(&check.name, self.day.date).await?;
-            let fetched = self.store.recorded_downloads(&check.name).await?;
-            Ok::<_, Error>((in_flight, fetched))
+        let history = || {
+            self.breakers.guard(STORE_ENDPOINT, async {
+                let in_flight = self.store.in_flight(&check.name, self.day.date).await?;
+                let fetched = self.store.recorded_downloads(&check.name).await?;
+                Ok::<_, Error>((in_flight, fetched))
+            })
         };
         let (history, _) =
             retry::with_retries(self.config.store_access.retry, "store", history).await;
@@ -497,6 +512,7 @@ impl Run<'_> {
                     env: &process_env,
                     fetched,
                     mask: self.config.mask_key.as_ref(),
+                    breakers: sources.breakers(),
                 };
                 settlement::check::run(check, inputs).await
             }

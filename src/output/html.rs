@@ -238,6 +238,9 @@ fn totals_by_kind(h: &mut String, s: &Summary) {
             esc(&super::stake_line(&t.at_stake))
         );
     }
+    for line in super::circuit_breaker_lines(&s.circuit_breakers_opened).lines() {
+        let _ = write!(h, "<p class=\"breaker\"><strong>{}</strong></p>", esc(line));
+    }
     h.push_str(
         "<p class=muted>At stake: the money the open discrepancies put in question — a missing \
          row's or line's amount, the difference of a changed amount (integrity rows with \

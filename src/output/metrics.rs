@@ -124,6 +124,46 @@ pub(crate) fn render(summary: &Summary) -> String {
 
     family(
         &mut out,
+        "recon_circuit_breakers_open",
+        "Endpoints whose circuit breaker was still open when the last run ended.",
+    );
+    let breakers = &summary.circuit_breakers_opened;
+    let _ = writeln!(
+        out,
+        "recon_circuit_breakers_open {}",
+        breakers.iter().filter(|b| b.open_at_end).count()
+    );
+    if !breakers.is_empty() {
+        family(
+            &mut out,
+            "recon_circuit_breaker_open",
+            "1 when the endpoint's circuit breaker was still open when the last run ended; listed for endpoints whose breaker opened in it.",
+        );
+        for b in breakers {
+            let _ = writeln!(
+                out,
+                "recon_circuit_breaker_open{{endpoint=\"{}\"}} {}",
+                label(&b.endpoint),
+                u8::from(b.open_at_end)
+            );
+        }
+        family(
+            &mut out,
+            "recon_circuit_breaker_opened",
+            "How often the endpoint's circuit breaker opened during the last run.",
+        );
+        for b in breakers {
+            let _ = writeln!(
+                out,
+                "recon_circuit_breaker_opened{{endpoint=\"{}\"}} {}",
+                label(&b.endpoint),
+                b.times_opened
+            );
+        }
+    }
+
+    family(
+        &mut out,
         "recon_at_stake_minor_units",
         "Money the last run's open findings put in question, in minor units of each currency.",
     );

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::breaker::OpenedBreaker;
 use crate::catch_up::{LastSuccess, Standing};
 use crate::check::{Accounting, Download};
 use crate::discrepancy::{AtStake, ColumnValues, Kind, Recorded, SettlementKind, Status};
@@ -50,6 +51,17 @@ pub struct Summary {
     pub(crate) missed_dates: Vec<NaiveDate>,
     /// The newest business date a run completed, and when (this run included).
     pub(crate) last_success: Option<LastSuccess>,
+    /// The endpoints (a source, the store, an API's `host:port`) whose circuit breaker opened
+    /// during this run: calls to them failed fast for a cool-down.
+    pub(crate) circuit_breakers_opened: Vec<OpenedBreaker>,
+}
+
+impl Summary {
+    /// The summary with the endpoints whose circuit breaker opened during the run.
+    pub(crate) fn with_circuit_breakers(mut self, opened: Vec<OpenedBreaker>) -> Summary {
+        self.circuit_breakers_opened = opened;
+        self
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -342,6 +354,7 @@ pub(crate) fn summarize(
         recent_runs,
         missed_dates: standing.missed_dates,
         last_success: standing.last_success,
+        circuit_breakers_opened: Vec::new(),
     }
 }
 
@@ -493,6 +506,22 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     written.map_err(fail)
 }
 
+/// One line per endpoint whose circuit breaker opened, for the text and HTML reports.
+pub(crate) fn circuit_breaker_lines(opened: &[OpenedBreaker]) -> String {
+    opened
+        .iter()
+        .map(|b| {
+            format!(
+                "Circuit breaker opened: {} ({} time(s), last at {}){}: calls to it failed fast; rerun once it is back\n",
+                b.endpoint,
+                b.times_opened,
+                b.last_opened_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                if b.open_at_end { ", still open at the end of the run" } else { ", closed again" }
+            )
+        })
+        .collect()
+}
+
 /// The closing summary for a terminal or a log.
 pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
     const SHOWN: usize = 25;
@@ -540,6 +569,7 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
             dates.join(", ")
         ));
     }
+    out.push_str(&circuit_breaker_lines(&summary.circuit_breakers_opened));
     for d in summary.discrepancies.iter().take(SHOWN) {
         out.push_str(&format!(
             "  {:<20} {:<17} {:<22} {}\n",

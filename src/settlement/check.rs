@@ -15,6 +15,7 @@ use super::ledger::{Carried, LedgerRead, read_ledger};
 use super::matching::{MatchOn, MatchOutcome, SettlementDiscrepancy, match_report};
 use super::spec::SettlementSpec;
 use super::{Id, ParseOutcome, Quarantined, SettlementRecord, parse_report};
+use crate::breaker::Breakers;
 use crate::check::{
     AccountLine, Accounting, CheckKind, CheckOutcome, CheckRecord, Compared, Download, TableSide,
 };
@@ -81,6 +82,8 @@ pub(crate) struct SettlementInputs<'a> {
     pub(crate) fetched: Vec<(Partition, Vec<Download>)>,
     /// The job's mask key: the identity of a key that masking hid is a digest under it.
     pub(crate) mask: Option<&'a MaskKey>,
+    /// The run's circuit breakers, shared by its checks.
+    pub(crate) breakers: &'a Breakers,
 }
 
 /// The in-flight (`timing`) findings of earlier days, by their ledger id as shown.
@@ -273,6 +276,7 @@ async fn read_both(
         policy,
         env: inputs.env,
         batches: &batches,
+        breakers: inputs.breakers,
     };
     let reports = async {
         let acquired = fetch::acquire(&check.location, &job).await;

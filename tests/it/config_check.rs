@@ -78,6 +78,13 @@ max_delay_ms = 30000
 max_total_secs = 300
 max_attempts = 8
 
+[job.circuit_breaker]
+enabled = true
+failure_rate_percent = 50
+window = 10
+min_calls = 5
+cool_down_secs = 30
+
 [store]
 url = "postgres://recon_store:***@store-db:5432/recon"
 connect_timeout_secs = 30

@@ -10,6 +10,7 @@ mod audit;
 mod bad_input;
 mod bank_statement;
 mod card_settlement_ids;
+mod circuit_breaker;
 mod config_check;
 mod demo;
 mod deploy;

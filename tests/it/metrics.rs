@@ -57,6 +57,7 @@ async fn metrics_are_written_and_pushed_with_a_retry() {
             "recon_discrepancies{check=\"t\",kind=\"missing_in_right\"} 1",
             "recon_sync_retries{check=\"t\"} 0",
             "recon_sync_failed{check=\"t\"} 0",
+            "recon_circuit_breakers_open 0",
             "recon_missed_dates 0",
             "recon_last_success_business_date 1795132800",
         ]
@@ -257,6 +258,7 @@ async fn missed_dates_and_the_last_success_survive_old_reruns_and_failed_runs() 
             "recon_rows_compared{check=\"t\",side=\"right\"} 2".to_string(),
             "recon_sync_retries{check=\"t\"} 0".to_string(),
             "recon_sync_failed{check=\"t\"} 0".to_string(),
+            "recon_circuit_breakers_open 0".to_string(),
             "recon_missed_dates 2".to_string(),
             last_success.clone(),
             format!("recon_last_success_business_date {}", midnight(0)),

@@ -222,7 +222,7 @@ async fn fetch(
     let hint = Cell::new(None);
     with_retries_hinted(job.policy, "Adyen report download", &hint, || async {
         let client = http::client()?;
-        let response = http::send(auth.apply(client.get(url)), &shown).await?;
+        let response = http::send(job.breakers, auth.apply(client.get(url)), &shown).await?;
         if response.status() == StatusCode::NOT_FOUND {
             return if required {
                 Err(Error::unavailable(format!(

@@ -1,5 +1,6 @@
 //! HTTP for report acquisition: one client, how a credential is sent, which answers are worth a
-//! retry (429, 5xx, a dropped connection) and which are not (401, 403, other 4xx).
+//! retry (429, 5xx, a dropped connection) and which are not (401, 403, other 4xx), and each
+//! request through the circuit breaker of its host and port.
 
 use std::cell::Cell;
 use std::path::Path;
@@ -8,7 +9,9 @@ use std::time::Duration;
 use reqwest::{RequestBuilder, Response, StatusCode};
 
 use super::keep::{Kept, KeptFile};
+use crate::breaker::Breakers;
 use crate::error::{Error, Result};
+use crate::retry::retry_after;
 use crate::secret::redact_urls;
 
 /// How a request proves who sends it. The secrets come from the environment and are never shown.
@@ -46,17 +49,53 @@ pub(crate) fn client() -> Result<reqwest::Client> {
         .map_err(|e| Error::internal(format!("HTTP client: {e}")))
 }
 
-/// Sends `request`; a failure to reach the server or to get its answer may pass.
-pub(crate) async fn send(request: RequestBuilder, shown: &str) -> Result<Response> {
-    request.send().await.map_err(|e| transport(shown, e))
+/// Sends `request` through the breaker of its server (`host:port`): refused at once while that
+/// breaker is open; a failure to reach the server or to get its answer, a 429 or a 5xx counts
+/// against it. A failure to reach the server may pass.
+pub(crate) async fn send(
+    breakers: &Breakers,
+    request: RequestBuilder,
+    shown: &str,
+) -> Result<Response> {
+    let (client, request) = request.build_split();
+    let request = request.map_err(|e| {
+        Error::bad_input(format!("{shown}: {}", redact_urls(&e.to_string()))).caused_by(e)
+    })?;
+    let permit = breakers.admit(&endpoint(request.url()))?;
+    let sent = client.execute(request).await;
+    permit.record(match &sent {
+        Ok(response) => worth_a_retry(response.status()),
+        Err(_) => true,
+    });
+    sent.map_err(|e| transport(shown, e))
+}
+
+/// A server's name in breakers and messages: `host:port`, never its path or credentials.
+pub(crate) fn endpoint(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or("unknown-host");
+    match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
+}
+
+/// An answer that says the server may do better later: 429 or 5xx.
+fn worth_a_retry(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// The wait a response's `Retry-After` asks for, if it has a readable one.
+fn asked_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    retry_after(value, chrono::Utc::now())
 }
 
 fn transport(shown: &str, e: reqwest::Error) -> Error {
     Error::unavailable(format!("{shown}: {}", redact_urls(&e.to_string()))).caused_by(e)
 }
 
-/// `response` if it succeeded. 429 and 5xx may pass (a `Retry-After` in seconds goes into
-/// `hint`); 401 and 403 are the credential's fault (`advice` says which to check); another
+/// `response` if it succeeded. 429 and 5xx may pass (the wait a `Retry-After` asks for, in
+/// seconds or as an HTTP-date, goes into `hint`); 401 and 403 are the credential's fault (`advice` says which to check); another
 /// status is permanent, with what `explain` reads from the body.
 pub(crate) async fn successful(
     response: Response,
@@ -69,13 +108,8 @@ pub(crate) async fn successful(
     if status.is_success() {
         return Ok(response);
     }
-    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        hint.set(retry_after.map(Duration::from_secs));
+    if worth_a_retry(status) {
+        hint.set(asked_wait(response.headers()));
         return Err(Error::unavailable(format!("{shown}: HTTP {status}")));
     }
     let body = response.text().await.unwrap_or_default();
@@ -104,4 +138,39 @@ pub(crate) async fn save(mut response: Response, shown: &str, target: &Path) -> 
 /// No explanation read from a body.
 pub(crate) fn silent(_: &str) -> Option<String> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn endpoints_are_host_and_port_without_credentials() {
+        let url = |u: &str| reqwest::Url::parse(u).unwrap();
+        assert_eq!(
+            endpoint(&url(
+                "https://user:secret@files.example.com/r/x.csv?token=t"
+            )),
+            "files.example.com:443"
+        );
+        assert_eq!(endpoint(&url("http://127.0.0.1:8080/x")), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn retry_after_is_read_in_both_forms() {
+        let with = |v: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+            asked_wait(&headers)
+        };
+        assert_eq!(with("45"), Some(Duration::from_secs(45)));
+        let in_a_minute = (chrono::Utc::now() + chrono::Duration::seconds(90))
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let wait = with(&in_a_minute).unwrap().as_secs();
+        assert!((88..=90).contains(&wait), "{wait}");
+        assert_eq!(with("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(asked_wait(&HeaderMap::new()), None);
+    }
 }

@@ -18,6 +18,7 @@ pub(crate) use adyen::{AdyenDownload, BatchHistory};
 pub(crate) use sftp::SftpPickup;
 pub(crate) use stripe_api::StripeApi;
 
+use crate::breaker::Breakers;
 use crate::day::BusinessDay;
 use crate::error::{Error, Result};
 use crate::retry::{RetryPolicy, with_retries, with_retries_hinted};
@@ -65,6 +66,8 @@ pub(crate) struct Acquisition<'a> {
     pub(crate) env: EnvLookup<'a>,
     /// The Adyen settlement batches earlier runs of this check fetched.
     pub(crate) batches: &'a BatchHistory,
+    /// The run's circuit breakers: every request passes its server's (`host:port`).
+    pub(crate) breakers: &'a Breakers,
 }
 
 impl Acquisition<'_> {
@@ -138,7 +141,7 @@ pub(crate) async fn acquire(location: &ReportLocation, job: &Acquisition<'_>) ->
             let target = job.kept_path(name);
             let shown = redact_urls(&url);
             let (kept, attempts) =
-                download_url(job.policy, &url, &auth, "check the report token", &target).await;
+                download_url(job, &url, &auth, "check the report token", &target).await;
             let kept = match &auth {
                 http::Auth::Bearer(token) => kept.map_err(|e| scrub(e, token)),
                 _ => kept,
@@ -172,9 +175,10 @@ fn scrub(e: Error, secret: &str) -> Error {
     }
 }
 
-/// GETs `url` into `target`, retried under `policy` and honouring `Retry-After`.
+/// GETs `url` into `target`, retried under the job's policy, honouring `Retry-After`, through
+/// the server's circuit breaker.
 async fn download_url(
-    policy: RetryPolicy,
+    job: &Acquisition<'_>,
     url: &str,
     auth: &http::Auth,
     advice: &str,
@@ -182,9 +186,9 @@ async fn download_url(
 ) -> (Result<keep::KeptFile>, u32) {
     let shown = format!("downloading {}", redact_urls(url));
     let hint = Cell::new(None);
-    with_retries_hinted(policy, "report download", &hint, || async {
+    with_retries_hinted(job.policy, "report download", &hint, || async {
         let client = http::client()?;
-        let response = http::send(auth.apply(client.get(url)), &shown).await?;
+        let response = http::send(job.breakers, auth.apply(client.get(url)), &shown).await?;
         let response = http::successful(response, &shown, &hint, advice, http::silent).await?;
         http::save(response, &shown, target).await
     })

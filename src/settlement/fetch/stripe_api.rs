@@ -136,7 +136,8 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
                     Some(id) => {
                         let shown = format!("Stripe report run {id}");
                         let request = client.get(format!("{base}/v1/reporting/report_runs/{id}"));
-                        let response = http::send(auth.apply(request), &shown).await?;
+                        let response =
+                            http::send(job.breakers, auth.apply(request), &shown).await?;
                         let response =
                             http::successful(response, &shown, &hint, &advice, explain).await?;
                         let body = response.text().await.unwrap_or_default();
@@ -148,7 +149,8 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
                             "{base}/v1/reporting/report_types/{}",
                             api.report_type
                         ));
-                        let response = http::send(auth.apply(request), &shown).await?;
+                        let response =
+                            http::send(job.breakers, auth.apply(request), &shown).await?;
                         let response =
                             http::successful(response, &shown, &hint, &advice, explain).await?;
                         let body = response.text().await.unwrap_or_default();
@@ -164,7 +166,8 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
                             .post(format!("{base}/v1/reporting/report_runs"))
                             .header("Idempotency-Key", &idempotency)
                             .form(&form);
-                        let response = http::send(auth.apply(request), &shown).await?;
+                        let response =
+                            http::send(job.breakers, auth.apply(request), &shown).await?;
                         let response =
                             http::successful(response, &shown, &hint, &advice, explain).await?;
                         let body = response.text().await.unwrap_or_default();
@@ -180,7 +183,7 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
             }
         };
         let shown = format!("downloading {file_url}");
-        let response = http::send(auth.apply(client.get(&file_url)), &shown).await?;
+        let response = http::send(job.breakers, auth.apply(client.get(&file_url)), &shown).await?;
         let response = http::successful(response, &shown, &hint, &advice, explain).await?;
         let kept: KeptFile = http::save(response, &shown, &target).await?;
         Ok((file_url, kept))
