@@ -437,13 +437,22 @@ Acme,AcmeEU,,,,2026-11-20 23:00:00,CET,Fee,Transaction Fees November 2026,,,,,EU
         &[
             ("8825000000000201", 6000, "EUR", "2026-11-20 09:15:00"),
             ("8825000000000202", 4000, "EUR", "2026-11-20 11:15:00"),
-            ("Transaction Fees November 2026", -125, "EUR", "2026-11-20 22:00:00"),
+            (
+                "Transaction Fees November 2026",
+                -125,
+                "EUR",
+                "2026-11-20 22:00:00",
+            ),
         ],
     )
     .await;
     let report = "reports/settlement_detail_report_batch_*.csv";
     let options = r#"capture_key = "capture_reference", fee_key = "label""#;
-    write(dir, "recon.toml", &config("adyen", report, options, "record_id"));
+    write(
+        dir,
+        "recon.toml",
+        &config("adyen", report, options, "record_id"),
+    );
     let (code, got, accounting, summary) = run(dir, &ledger).await;
     assert_eq!(code, Some(0), "{summary}");
     assert_eq!(got, found(&[]));
