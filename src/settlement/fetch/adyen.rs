@@ -279,10 +279,8 @@ impl Fetching<'_> {
                 );
             }
         }
+        // a start a later day owns leaves this day nothing to fetch
         if self.walk(&plan, plan.start).await? || plan.end.is_some_and(|end| plan.start >= end) {
-            return Ok(());
-        }
-        if plan.others.contains(&plan.start) {
             return Ok(());
         }
         // None of the day's batches is there: its first is not delivered yet (waited for under
