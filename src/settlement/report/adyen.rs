@@ -45,7 +45,6 @@
 //!   Reference>` (the line number stands in for a blank modification reference), so it never
 //!   pairs with a payment row, and it is matched against a ledger row with that id, checked as
 //!   a payout, or reported — never dropped.
-//!
 //! - Ledgers booked differently are configured, never guessed (`format_options`):
 //!   `capture_key = "capture_reference"` keys each payment line by its capture's own
 //!   `Modification Reference` (a ledger with a row per capture, as Adyen's CAPTURE webhooks carry
