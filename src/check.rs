@@ -351,4 +351,8 @@ pub struct Download {
     /// An Adyen settlement batch number, when the file is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<u64>,
+    /// Adyen batch numbers just below this batch that were not there (404) when it was: a gap
+    /// in Adyen's numbering, probed again by later days (see `settlement::fetch::adyen`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_batches: Vec<u64>,
 }

@@ -140,6 +140,11 @@ fn options_line(format: &Format) -> Option<String> {
                     .unwrap_or_default()
             ))
         }
+        Format::Adyen(options) if *options != adyen::Options::default() => Some(format!(
+            "{{ capture_key = \"{}\", fee_key = \"{}\" }}",
+            options.capture_key.as_str(),
+            options.fee_key.as_str()
+        )),
         _ => None,
     }
 }
@@ -175,7 +180,7 @@ fn describe_location(location: &ReportLocation) -> String {
             api.columns
         ),
         ReportLocation::Adyen(a) => format!(
-            "adyen_download = {{ {}, first_batch = {} }}\n",
+            "adyen_download = {{ {}, first_batch = {}, probe_ahead = {} }}\n",
             quoted(&[
                 ("base_url", Some(&a.base_url)),
                 ("merchant_account", a.merchant_account.as_ref()),
@@ -185,7 +190,8 @@ fn describe_location(location: &ReportLocation) -> String {
                 ("report_user", a.report_user.as_ref()),
                 ("password_env", a.password_env.as_ref()),
             ]),
-            a.first_batch
+            a.first_batch,
+            a.probe_ahead
         ),
         ReportLocation::Sftp(p) => format!(
             "sftp = {{ {}, port = {} }}\n",
@@ -501,5 +507,34 @@ mod tests {
         assert!(err("adyen", "timezone = \"CET\"").starts_with("unknown field `timezone`"));
         assert!(err("braintree", "x = 1").starts_with("unknown field `x`"));
         assert_eq!(builtin_with("acme", &table("")), None);
+    }
+
+    #[test]
+    fn adyen_ledger_design_options() {
+        let table = |text: &str| -> toml::Table { toml::from_str(text).expect("toml") };
+        let adyen = builtin_with(
+            "adyen",
+            &table("capture_key = \"capture_reference\"\nfee_key = \"label\""),
+        );
+        let Some(Ok(format)) = adyen else {
+            panic!("{adyen:?}")
+        };
+        assert_eq!(
+            options_line(&format).as_deref(),
+            Some("{ capture_key = \"capture_reference\", fee_key = \"label\" }")
+        );
+        assert_eq!(
+            options_line(&Format::Adyen(Default::default())),
+            None,
+            "the defaults are not shown"
+        );
+        assert_eq!(
+            check("adyen", "[format_options]\ncapture_key = \"capture\"").unwrap_err(),
+            "settlement[0] (\"s\").format_options: capture_key: \"capture\" is not \"payment\" (the ledger books a payment once) or \"capture_reference\" (a row per capture)"
+        );
+        assert_eq!(
+            check("adyen", "[format_options]\nfee_key = \"month\"").unwrap_err(),
+            "settlement[0] (\"s\").format_options: fee_key: \"month\" is not \"batch\" (<account>/<batch>/Fee/<label>) or \"label\" (the label alone)"
+        );
     }
 }

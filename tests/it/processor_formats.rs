@@ -409,3 +409,78 @@ async fn braintree_settlement_batch_summary() {
         ),
     );
 }
+
+/// Ledgers booked differently, told to recon by the Adyen format's options: a ledger with a row
+/// per capture (under each capture's own reference, the `pspReference` of Adyen's CAPTURE
+/// webhook, the report's `Modification Reference`) matches a payment captured in two parts line
+/// by line; a ledger that books the monthly fee under Adyen's label matches the fee line. The
+/// same files and ledger without the options: the payment and the fee line are not found.
+#[tokio::test]
+async fn adyen_ledgers_keyed_by_capture_reference_and_fee_label() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    std::fs::create_dir_all(dir.join("reports")).unwrap();
+    let header = "Company Account,Merchant Account,Psp Reference,Merchant Reference,Payment Method,Creation Date,TimeZone,Type,Modification Reference,Gross Currency,Gross Debit (GC),Gross Credit (GC),Exchange Rate,Net Currency,Net Debit (NC),Net Credit (NC),Commission (NC),Markup (NC),Scheme Fees (NC),Interchange (NC),Payment Method Variant,Modification Merchant Reference,Batch Number";
+    write(
+        dir,
+        "reports/settlement_detail_report_batch_43.csv",
+        &format!(
+            "{header}\n\
+Acme,AcmeEU,8815000000000001,order-1,visa,2026-11-20 10:15:00,CET,Settled,8825000000000201,EUR,,60.00,1,EUR,,59.00,1.00,,,,visaclassic,,43
+Acme,AcmeEU,8815000000000001,order-1,visa,2026-11-20 12:15:00,CET,Settled,8825000000000202,EUR,,40.00,1,EUR,,39.50,0.50,,,,visaclassic,,43
+Acme,AcmeEU,,,,2026-11-20 23:00:00,CET,Fee,Transaction Fees November 2026,,,,,EUR,1.25,,,,,,,,43
+"
+        ),
+    );
+    let ledger = ledger(
+        dir,
+        &[
+            ("8825000000000201", 6000, "EUR", "2026-11-20 09:15:00"),
+            ("8825000000000202", 4000, "EUR", "2026-11-20 11:15:00"),
+            (
+                "Transaction Fees November 2026",
+                -125,
+                "EUR",
+                "2026-11-20 22:00:00",
+            ),
+        ],
+    )
+    .await;
+    let report = "reports/settlement_detail_report_batch_*.csv";
+    let options = r#"capture_key = "capture_reference", fee_key = "label""#;
+    write(
+        dir,
+        "recon.toml",
+        &config("adyen", report, options, "record_id"),
+    );
+    let (code, got, accounting, summary) = run(dir, &ledger).await;
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(got, found(&[]));
+    assert_eq!(
+        accounting,
+        "reports/settlement_detail_report_batch_43.csv: 3 rows = 3 matched + 0 in discrepancies + 0 quarantined; \
+         ledger payments: 3 rows = 3 matched + 0 in discrepancies + 0 not expected + 0 set aside"
+    );
+
+    // The defaults (a payment booked once, the fee under its batch): nothing pairs, the ledger's
+    // rows wait as `timing`.
+    std::fs::remove_dir_all(dir.join("out")).unwrap();
+    std::fs::remove_file(dir.join("store.db")).unwrap();
+    write(dir, "recon.toml", &config("adyen", report, "", "record_id"));
+    let (code, got, _, summary) = run(dir, &ledger).await;
+    assert_eq!(code, Some(1), "{summary}");
+    assert_eq!(
+        got,
+        found(&[
+            ("missing_in_ledger", r#"{"id":"8815000000000001"}"#),
+            (
+                "missing_in_ledger",
+                r#"{"id":"AcmeEU/43/Fee/Transaction Fees November 2026"}"#
+            ),
+            // rows not in the batch wait for a later one
+            ("timing", r#"{"id":"8825000000000201"}"#),
+            ("timing", r#"{"id":"8825000000000202"}"#),
+            ("timing", r#"{"id":"Transaction Fees November 2026"}"#),
+        ])
+    );
+}

@@ -1,18 +1,27 @@
 //! Adyen's Customer Area report download: `GET <base>/reports/download/MerchantAccount/<account>/<file>`
 //! (or `Company/<account>`), with a report user's basic auth or an `X-API-Key`.
 //!
-//! Adyen names settlement detail reports by batch (`settlement_detail_report_batch_N.csv`) and
-//! offers no listing, so recon remembers in the store which batches each business day fetched:
-//! a day fetches from its own first batch (a rerun) or from the one after the last batch an
-//! earlier day fetched, on up to the first number not there (404) or the first batch a later
-//! day owns. A batch thus belongs to the first day whose run fetched it, and no batch is
-//! fetched twice or skipped.
+//! A report named by date (`{date}`, `{yyyymmdd}`, or Adyen's own `{yyyy_mm_dd}`) is one file a
+//! day, fetched by its name: no batch is probed, and a day without its file is not delivered yet
+//! for that day alone. Adyen names settlement detail reports by batch
+//! (`settlement_detail_report_batch_N.csv`, with a date added on request) and offers no listing,
+//! so recon remembers in the store which batches each business day fetched (its downloads): a
+//! day fetches from its own first batch (a rerun) or from the one after the last batch an
+//! earlier day fetched, upward, skipping batches other days own and stopping before the first
+//! batch a later day owns above its start. Adyen's numbering may skip a number, so a number not
+//! there (404) ends the day only when the `probe_ahead` numbers after it are not there either; a
+//! number skipped below a batch that is there is a gap: warned about, recorded with that batch
+//! (`skipped_batches`), never an error. A gap is probed again by every later day whose start is
+//! within `probe_ahead` numbers above it, so a batch Adyen delivers late is fetched by the first
+//! such run. A batch belongs to the first day whose run fetched it: none is fetched twice.
 
 use std::cell::Cell;
+use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use reqwest::StatusCode;
 use serde::Deserialize;
+use tracing::{info, warn};
 
 use super::http::{self, Auth};
 use super::{Acquired, Acquisition, Download, ReportFile, fill_date, keep::KeptFile};
@@ -22,6 +31,12 @@ use crate::retry::with_retries_hinted;
 /// Batches probed in one run at most: a bound on the loop, far above a day's batches.
 const MAX_BATCHES_PER_RUN: u64 = 100;
 
+/// The most `probe_ahead` may be: each number is a request in every run.
+const MAX_PROBE_AHEAD: u64 = 50;
+
+/// The placeholders a `file` may hold.
+const PLACEHOLDERS: [&str; 4] = ["{batch}", "{date}", "{yyyymmdd}", "{yyyy_mm_dd}"];
+
 /// `adyen_download = { … }` of a `[[settlement]]` check.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,11 +45,15 @@ pub(crate) struct AdyenDownload {
     pub(crate) base_url: String,
     pub(crate) merchant_account: Option<String>,
     pub(crate) company_account: Option<String>,
-    /// The report's file name: with `{batch}` a settlement batch, else `{date}`/`{yyyymmdd}`.
+    /// The report's file name: with `{batch}` a settlement batch, else one file a day named by
+    /// `{date}` (`YYYY-MM-DD`), `{yyyymmdd}` or `{yyyy_mm_dd}` (`YYYY_MM_DD`, as Adyen writes it).
     pub(crate) file: String,
     /// The batch to start from when no earlier run fetched one.
     #[serde(default = "default_first_batch")]
     pub(crate) first_batch: u64,
+    /// Numbers probed past one that is not there before the day's batches are taken to end.
+    #[serde(default = "default_probe_ahead")]
+    pub(crate) probe_ahead: u64,
     /// The environment variable holding an API key (sent as `X-API-Key`)…
     pub(crate) api_key_env: Option<String>,
     /// … or the report user (`report@Company.<account>`) and the variable holding its password.
@@ -48,6 +67,10 @@ fn default_base_url() -> String {
 
 fn default_first_batch() -> u64 {
     1
+}
+
+fn default_probe_ahead() -> u64 {
+    5
 }
 
 impl AdyenDownload {
@@ -68,11 +91,45 @@ impl AdyenDownload {
         if self.file.contains('/') || self.file.trim().is_empty() {
             return Err(format!("file {:?} must be a file name", self.file));
         }
+        let mut rest = self.file.clone();
+        for known in PLACEHOLDERS {
+            rest = rest.replace(known, "");
+        }
+        if let Some(at) = rest.find('{') {
+            let unknown: String = rest[at..].chars().take_while(|c| *c != '}').collect();
+            return Err(format!(
+                "file {:?}: unknown placeholder {unknown}}} (use {})",
+                self.file,
+                PLACEHOLDERS.join(", ")
+            ));
+        }
+        if !PLACEHOLDERS.iter().any(|p| self.file.contains(p)) {
+            return Err(format!(
+                "file {:?} names no batch and no day: give {{batch}} (settlement detail reports) or a date ({{date}}, {{yyyymmdd}}, {{yyyy_mm_dd}})",
+                self.file
+            ));
+        }
+        if self.probe_ahead > MAX_PROBE_AHEAD {
+            return Err(format!(
+                "probe_ahead = {}: at most {MAX_PROBE_AHEAD} (each number is a request in every run)",
+                self.probe_ahead
+            ));
+        }
         Ok(())
     }
 
     fn by_batch(&self) -> bool {
         self.file.contains("{batch}")
+    }
+
+    /// The file name of `batch` (when by batch) on `date`.
+    fn name(&self, date: NaiveDate, batch: Option<u64>) -> String {
+        let named = match batch {
+            Some(batch) => self.file.replace("{batch}", &batch.to_string()),
+            None => self.file.clone(),
+        };
+        let adyen_date = date.format("%Y_%m_%d").to_string();
+        fill_date(&named.replace("{yyyy_mm_dd}", &adyen_date), date)
     }
 
     fn url(&self, file: &str) -> String {
@@ -108,23 +165,60 @@ impl BatchHistory {
         }
     }
 
-    /// The batch `date` starts from, and the first batch a later day owns (not to be fetched).
-    fn range(&self, date: NaiveDate, first_batch: u64) -> (u64, Option<u64>) {
-        let batches = |keep: fn(NaiveDate, NaiveDate) -> bool| {
-            self.fetched
-                .iter()
-                .filter(|(d, _)| keep(*d, date))
-                .map(|(_, b)| *b)
-                .collect::<Vec<u64>>()
-        };
-        let own = batches(|d, date| d == date).into_iter().min();
-        let earlier = batches(|d, date| d < date).into_iter().max();
-        let later = batches(|d, date| d > date).into_iter().min();
+    /// What `date` fetches: see [`Plan`].
+    fn plan(&self, date: NaiveDate, first_batch: u64, probe_ahead: u64) -> Plan {
+        let own: BTreeSet<u64> = self
+            .fetched
+            .iter()
+            .filter(|(d, _)| *d == date)
+            .map(|(_, b)| *b)
+            .collect();
+        let others: BTreeSet<u64> = self
+            .fetched
+            .iter()
+            .filter(|(d, _)| *d != date)
+            .map(|(_, b)| *b)
+            .collect();
+        let earlier = self
+            .fetched
+            .iter()
+            .filter(|(d, _)| *d < date)
+            .map(|(_, b)| *b)
+            .max();
         let start = own
+            .first()
+            .copied()
             .or(earlier.map(|b| b.saturating_add(1)))
             .unwrap_or(first_batch);
-        (start, later)
+        let end = self
+            .fetched
+            .iter()
+            .filter(|(d, b)| *d > date && *b >= start)
+            .map(|(_, b)| *b)
+            .min();
+        let gaps = (start.saturating_sub(probe_ahead).max(first_batch)..start)
+            .filter(|b| !others.contains(b))
+            .collect();
+        Plan {
+            gaps,
+            start,
+            end,
+            others,
+        }
     }
+}
+
+/// The batches a day fetches: first the gaps earlier days left within `probe_ahead` below its
+/// start, then from `start` upward (skipping `others`) to before `end`, until `probe_ahead`
+/// numbers past one not there are not there either.
+#[derive(Debug, PartialEq, Eq)]
+struct Plan {
+    gaps: Vec<u64>,
+    start: u64,
+    /// The first batch a later day owns above `start`: not fetched, nor anything after it.
+    end: Option<u64>,
+    /// The batches other days own: never fetched again.
+    others: BTreeSet<u64>,
 }
 
 pub(super) async fn acquire(adyen: &AdyenDownload, job: &Acquisition<'_>) -> Acquired {
@@ -132,53 +226,142 @@ pub(super) async fn acquire(adyen: &AdyenDownload, job: &Acquisition<'_>) -> Acq
         Ok(found) => found,
         Err(e) => return Acquired::failed(e),
     };
-    let mut acquired = Acquired {
-        files: Ok(Vec::new()),
-        attempts: 1,
-        downloads: Vec::new(),
+    let mut fetching = Fetching {
+        adyen,
+        job,
+        auth: &auth,
+        advice: &advice,
+        acquired: Acquired {
+            files: Ok(Vec::new()),
+            attempts: 1,
+            downloads: Vec::new(),
+        },
+        files: Vec::new(),
     };
-    let mut files = Vec::new();
-    let names: Vec<(String, Option<u64>)> = if adyen.by_batch() {
-        let (start, before) = job.batches.range(job.day.date, adyen.first_batch);
-        (start..start.saturating_add(MAX_BATCHES_PER_RUN))
-            .take_while(|b| Some(*b) != before)
-            .map(|b| (adyen.file.replace("{batch}", &b.to_string()), Some(b)))
-            .collect()
-    } else {
-        vec![(fill_date(&adyen.file, job.day.date), None)]
+    let done = match adyen.by_batch() {
+        true => fetching.batches().await,
+        false => fetching
+            .one(adyen.name(job.day.date, None), None, true)
+            .await
+            .map(|_| ()),
     };
-    for (i, (name, batch)) in names.into_iter().enumerate() {
-        let url = adyen.url(&name);
-        let target = job.kept_path(&name);
-        // The first file must be there (else it is not delivered yet); after it, the first
-        // batch not there ends the day's batches.
-        let required = i == 0;
-        let (result, attempts) = fetch(job, &url, &auth, &advice, &target, required).await;
-        acquired.attempts = acquired.attempts.max(attempts);
-        match result {
-            Ok(Some(kept)) => {
-                files.push(ReportFile {
-                    name: url.clone(),
-                    path: target.clone(),
-                });
-                acquired.downloads.push(Download {
-                    source: url,
-                    file: target.display().to_string(),
-                    sha256: kept.sha256,
-                    bytes: kept.bytes,
-                    attempts,
-                    batch,
-                });
-            }
-            Ok(None) => break,
-            Err(e) => {
-                acquired.files = Err(super::scrub(e, &secret));
-                return acquired;
+    let mut acquired = fetching.acquired;
+    acquired.files = match done {
+        Ok(()) => Ok(fetching.files),
+        Err(e) => Err(super::scrub(e, &secret)),
+    };
+    acquired
+}
+
+/// One day's downloads under way: what was fetched so far.
+struct Fetching<'a> {
+    adyen: &'a AdyenDownload,
+    job: &'a Acquisition<'a>,
+    auth: &'a Auth,
+    advice: &'a str,
+    acquired: Acquired,
+    files: Vec<ReportFile>,
+}
+
+impl Fetching<'_> {
+    /// The day's settlement batches (see the module doc).
+    async fn batches(&mut self) -> Result<()> {
+        let (adyen, date) = (self.adyen, self.job.day.date);
+        let plan = self
+            .job
+            .batches
+            .plan(date, adyen.first_batch, adyen.probe_ahead);
+        for gap in &plan.gaps {
+            if self.batch(*gap, false, Vec::new()).await? {
+                info!(
+                    batch = gap,
+                    "Adyen settlement batch {gap}, a gap an earlier day left, is there now: fetched with this day"
+                );
             }
         }
+        // a start a later day owns leaves this day nothing to fetch
+        if self.walk(&plan, plan.start).await? || plan.end.is_some_and(|end| plan.start >= end) {
+            return Ok(());
+        }
+        // None of the day's batches is there: its first is not delivered yet (waited for under
+        // the retry policy, then exit 3); if it comes, the day goes on from it.
+        self.batch(plan.start, true, Vec::new()).await?;
+        self.walk(&plan, plan.start.saturating_add(1)).await?;
+        Ok(())
     }
-    acquired.files = Ok(files);
-    acquired
+
+    /// The batches from `from` upward (see [`Plan`]): whether one was there.
+    async fn walk(&mut self, plan: &Plan, from: u64) -> Result<bool> {
+        let mut missing: Vec<u64> = Vec::new();
+        let mut found = false;
+        for batch in from..from.saturating_add(MAX_BATCHES_PER_RUN) {
+            if plan.end.is_some_and(|end| batch >= end) {
+                break;
+            }
+            if plan.others.contains(&batch) {
+                missing.clear();
+                continue;
+            }
+            if self.batch(batch, false, missing.clone()).await? {
+                if !missing.is_empty() {
+                    warn!(
+                        batch,
+                        missing = ?missing,
+                        "Adyen settlement batch numbers {missing:?} are not there while batch {batch} is: a gap in the numbering (later days probe them again while within probe_ahead)"
+                    );
+                }
+                missing.clear();
+                found = true;
+                continue;
+            }
+            missing.push(batch);
+            if missing.len() as u64 > self.adyen.probe_ahead {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Batch `batch`: whether it was there (fetched and kept).
+    async fn batch(&mut self, batch: u64, required: bool, skipped: Vec<u64>) -> Result<bool> {
+        let name = self.adyen.name(self.job.day.date, Some(batch));
+        self.one(name, Some((batch, skipped)), required).await
+    }
+
+    /// The file `name`: whether it was there; not there is an error when `required`.
+    async fn one(
+        &mut self,
+        name: String,
+        batch: Option<(u64, Vec<u64>)>,
+        required: bool,
+    ) -> Result<bool> {
+        let url = self.adyen.url(&name);
+        let target = self.job.kept_path(&name);
+        let (result, attempts) =
+            fetch(self.job, &url, self.auth, self.advice, &target, required).await;
+        self.acquired.attempts = self.acquired.attempts.max(attempts);
+        let Some(kept) = result? else {
+            return Ok(false);
+        };
+        self.files.push(ReportFile {
+            name: url.clone(),
+            path: target.clone(),
+        });
+        let (batch, skipped_batches) = match batch {
+            Some((batch, skipped)) => (Some(batch), skipped),
+            None => (None, Vec::new()),
+        };
+        self.acquired.downloads.push(Download {
+            source: url,
+            file: target.display().to_string(),
+            sha256: kept.sha256,
+            bytes: kept.bytes,
+            attempts,
+            batch,
+            skipped_batches,
+        });
+        Ok(true)
+    }
 }
 
 fn credentials(adyen: &AdyenDownload, job: &Acquisition<'_>) -> Result<(Auth, String, String)> {
@@ -242,15 +425,99 @@ async fn fetch(
 mod tests {
     use super::*;
 
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
+    }
+
+    fn plan(gaps: &[u64], start: u64, end: Option<u64>, others: &[u64]) -> Plan {
+        Plan {
+            gaps: gaps.to_vec(),
+            start,
+            end,
+            others: others.iter().copied().collect(),
+        }
+    }
+
     #[test]
     fn a_day_starts_after_the_last_earlier_batch_or_at_its_own_and_stops_before_a_later_days() {
-        let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
         let history = BatchHistory {
             fetched: vec![(d(18), 5), (d(19), 6), (d(19), 7), (d(21), 9)],
         };
-        assert_eq!(history.range(d(20), 1), (8, Some(9)));
-        assert_eq!(history.range(d(19), 1), (6, Some(9)));
-        assert_eq!(history.range(d(22), 1), (10, None));
-        assert_eq!(BatchHistory::default().range(d(20), 42), (42, None));
+        assert_eq!(
+            history.plan(d(20), 1, 0),
+            plan(&[], 8, Some(9), &[5, 6, 7, 9])
+        );
+        assert_eq!(history.plan(d(19), 1, 0), plan(&[], 6, Some(9), &[5, 9]));
+        assert_eq!(
+            history.plan(d(22), 1, 0),
+            plan(&[], 10, None, &[5, 6, 7, 9])
+        );
+        assert_eq!(
+            BatchHistory::default().plan(d(20), 42, 5),
+            plan(&[], 42, None, &[])
+        );
+    }
+
+    #[test]
+    fn gaps_earlier_days_left_are_probed_again_while_within_probe_ahead() {
+        // the 19th took 6 and 9 (7 and 8 were not there); the 20th took 10; 4 is before
+        // the first batch
+        let history = BatchHistory {
+            fetched: vec![(d(19), 6), (d(19), 9), (d(20), 10)],
+        };
+        assert_eq!(
+            history.plan(d(21), 4, 5),
+            plan(&[7, 8], 11, None, &[6, 9, 10])
+        );
+        assert_eq!(history.plan(d(21), 4, 2), plan(&[], 11, None, &[6, 9, 10]));
+        assert_eq!(history.plan(d(21), 4, 3), plan(&[8], 11, None, &[6, 9, 10]));
+        // a later day that took a gap: a rerun of the 20th fetches its own and stops at none
+        // of it, the gap owned by the 22nd
+        let history = BatchHistory {
+            fetched: vec![(d(19), 6), (d(20), 8), (d(21), 9), (d(22), 7), (d(22), 10)],
+        };
+        assert_eq!(
+            history.plan(d(20), 6, 5),
+            plan(&[], 8, Some(9), &[6, 7, 9, 10])
+        );
+        assert_eq!(history.plan(d(22), 6, 5), plan(&[], 7, None, &[6, 8, 9]));
+    }
+
+    #[test]
+    fn file_names_and_their_placeholders() {
+        let adyen = |file: &str, probe_ahead: u64| AdyenDownload {
+            base_url: default_base_url(),
+            merchant_account: Some("AcmeEU".to_string()),
+            company_account: None,
+            file: file.to_string(),
+            first_batch: 1,
+            probe_ahead,
+            api_key_env: Some("K".to_string()),
+            report_user: None,
+            password_env: None,
+        };
+        let named = adyen("settlement_detail_report_batch_{batch}_{yyyy_mm_dd}.csv", 5);
+        assert_eq!(named.validate(), Ok(()));
+        assert_eq!(
+            named.name(d(20), Some(8)),
+            "settlement_detail_report_batch_8_2026_11_20.csv"
+        );
+        let daily = adyen("settlement_detail_report_{date}_{yyyymmdd}.csv", 5);
+        assert_eq!(
+            daily.name(d(20), None),
+            "settlement_detail_report_2026-11-20_20261120.csv"
+        );
+        assert_eq!(
+            adyen("report_{yyyy-mm-dd}.csv", 5).validate(),
+            Err("file \"report_{yyyy-mm-dd}.csv\": unknown placeholder {yyyy-mm-dd} (use {batch}, {date}, {yyyymmdd}, {yyyy_mm_dd})".to_string())
+        );
+        assert_eq!(
+            adyen("settlement_detail_report.csv", 5).validate(),
+            Err("file \"settlement_detail_report.csv\" names no batch and no day: give {batch} (settlement detail reports) or a date ({date}, {yyyymmdd}, {yyyy_mm_dd})".to_string())
+        );
+        assert_eq!(
+            adyen("b_{batch}.csv", 51).validate(),
+            Err("probe_ahead = 51: at most 50 (each number is a request in every run)".to_string())
+        );
     }
 }

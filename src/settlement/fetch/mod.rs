@@ -212,6 +212,7 @@ fn single(result: (Result<keep::KeptFile>, u32), source: String, target: &Path) 
                 bytes: kept.bytes,
                 attempts,
                 batch: None,
+                skipped_batches: Vec::new(),
             }],
         },
         Err(e) => Acquired {

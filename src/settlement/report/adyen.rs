@@ -45,6 +45,12 @@
 //!   Reference>` (the line number stands in for a blank modification reference), so it never
 //!   pairs with a payment row, and it is matched against a ledger row with that id, checked as
 //!   a payout, or reported — never dropped.
+//! - Ledgers booked differently are configured, never guessed (`format_options`):
+//!   `capture_key = "capture_reference"` keys each payment line by its capture's own
+//!   `Modification Reference` (a ledger with a row per capture, as Adyen's CAPTURE webhooks carry
+//!   them), so captures are matched line by line and not joined; `fee_key = "label"` keys a
+//!   `Fee` line by its label alone (`Transaction Fees November 2026`), as a ledger that books
+//!   the monthly fee under Adyen's label holds it.
 //!
 //! `payout_id` is the `Batch Number`, or where the column is absent the batch in the file name.
 //! `Creation Date` is local to the line's `TimeZone` (the account's setting, written as an
@@ -62,11 +68,87 @@ use crate::settlement::{Id, Kind, SettlementRecord};
 
 pub(crate) const PROCESSOR: &str = "adyen";
 
-/// The report has no options; the table exists so that a `format_options` table for it is
-/// refused with a clear message rather than ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// How the ledger books what the report writes (`[settlement.format_options]`): the report
+/// itself has no options a download could change. The ledger's design is configured, never
+/// guessed from the data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Options {}
+pub struct Options {
+    #[serde(default)]
+    pub(crate) capture_key: CaptureKey,
+    #[serde(default)]
+    pub(crate) fee_key: FeeKey,
+}
+
+/// Which id a payment line (`Settled`…) carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum CaptureKey {
+    /// The payment's `Psp Reference`: the ledger books a payment once, and a payment captured in
+    /// parts matches by the captures' total.
+    #[default]
+    Payment,
+    /// The capture's own `Modification Reference` (the `pspReference` of Adyen's CAPTURE
+    /// webhook): the ledger books each capture as a row of its own. A line without one keeps
+    /// the payment's PSP reference.
+    CaptureReference,
+}
+
+impl CaptureKey {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            CaptureKey::Payment => "payment",
+            CaptureKey::CaptureReference => "capture_reference",
+        }
+    }
+}
+
+impl TryFrom<String> for CaptureKey {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<CaptureKey, String> {
+        [CaptureKey::Payment, CaptureKey::CaptureReference]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+            .ok_or_else(|| {
+                format!("capture_key: {value:?} is not \"payment\" (the ledger books a payment once) or \"capture_reference\" (a row per capture)")
+            })
+    }
+}
+
+/// Which id a `Fee` line (the monthly "Transaction Fees <Month> <Year>") carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum FeeKey {
+    /// `<Merchant Account>/<batch>/Fee/<label>`, like every other batch line.
+    #[default]
+    Batch,
+    /// The label alone (its `Modification Reference`, e.g. `Transaction Fees November 2026`):
+    /// the ledger books the fee under Adyen's label. A line without a label keeps the batch id.
+    Label,
+}
+
+impl FeeKey {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            FeeKey::Batch => "batch",
+            FeeKey::Label => "label",
+        }
+    }
+}
+
+impl TryFrom<String> for FeeKey {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<FeeKey, String> {
+        [FeeKey::Batch, FeeKey::Label]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+            .ok_or_else(|| {
+                format!("fee_key: {value:?} is not \"batch\" (<account>/<batch>/Fee/<label>) or \"label\" (the label alone)")
+            })
+    }
+}
 
 pub(crate) struct Parser {
     psp: Col,
@@ -85,11 +167,13 @@ pub(crate) struct Parser {
     merchant_reference: Option<Col>,
     modification_merchant_reference: Option<Col>,
     batch: Option<Col>,
+    options: Options,
 }
 
 impl Parser {
-    pub(crate) fn new(columns: &mut Columns<'_>, _options: &Options) -> Parser {
+    pub(crate) fn new(columns: &mut Columns<'_>, options: &Options) -> Parser {
         Parser {
+            options: *options,
             psp: columns.required("Psp Reference"),
             created: columns.required("Creation Date"),
             zone: columns.required("TimeZone"),
@@ -145,6 +229,12 @@ impl Parser {
 
     /// The stable id of a line that belongs to the batch rather than to a payment.
     fn batch_line_id(&self, row: &Row<'_>, journal_type: &str, batch: Option<&Id>) -> Id {
+        if self.options.fee_key == FeeKey::Label
+            && journal_type.eq_ignore_ascii_case("fee")
+            && let Some(label) = row.optional(self.modification.as_ref())
+        {
+            return Id::from(label);
+        }
         let mut id = String::new();
         for part in [
             row.optional(self.merchant_account.as_ref()),
@@ -175,14 +265,19 @@ impl RowParser for Parser {
         let modification = row.optional(self.modification.as_ref());
         let merchant_reference = row.optional_id(self.merchant_reference.as_ref());
         let (record_id, links, reference) = match (psp, kind) {
-            (Some(psp), Kind::Charge) => (
-                Id::from(psp),
-                Links {
-                    capture: modification.map(Id::from),
-                    ..Links::default()
-                },
-                merchant_reference,
-            ),
+            (Some(psp), Kind::Charge) => match (self.options.capture_key, modification) {
+                (CaptureKey::CaptureReference, Some(capture)) => {
+                    (Id::from(capture), Links::default(), merchant_reference)
+                }
+                _ => (
+                    Id::from(psp),
+                    Links {
+                        capture: modification.map(Id::from),
+                        ..Links::default()
+                    },
+                    merchant_reference,
+                ),
+            },
             (Some(psp), _) => (
                 match modification {
                     Some(modification) => Id::from(modification),

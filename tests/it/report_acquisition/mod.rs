@@ -4,6 +4,7 @@
 //! runs, a dropped connection) and the run finds exactly what it finds in the same files read
 //! locally; credentials are sent and never shown; refusals fail at once.
 
+mod adyen_gaps;
 mod fixtures;
 mod sshd;
 
@@ -381,7 +382,8 @@ async fn stripe_api_adyen_download_and_sftp_find_what_the_same_files_read_locall
     assert_stripe_requests(&requests);
     assert_eq!(
         adyen_requests(&requests),
-        [adyen_path(7), adyen_path(7), adyen_path(8), adyen_path(9)]
+        [7, 7, 8, 9, 10, 11, 12, 13, 14].map(adyen_path),
+        "batch 7 retried, 8, then 9 not there and the five numbers past it (probe_ahead) neither"
     );
 
     // No credential anywhere in what the run printed or wrote.
@@ -396,7 +398,8 @@ async fn stripe_api_adyen_download_and_sftp_find_what_the_same_files_read_locall
     let key_line = sshd.client_key.lines().nth(1).unwrap();
     assert!(!text.contains(key_line), "the SFTP key was shown");
 
-    // The next day starts after the batches the 20th took: batch 9, then 10 is not there.
+    // The next day starts after the batches the 20th took: batch 9, then 10 is not there nor
+    // the five numbers past it.
     let before = http.requests().len();
     let (out, summary) = fetched.scenario.run("2026-11-21", &[]);
     let adyen = &summary["checks"][1];
@@ -408,7 +411,7 @@ async fn stripe_api_adyen_download_and_sftp_find_what_the_same_files_read_locall
         .filter(|r| r.path.starts_with("/reports/"))
         .map(|r| r.path.clone())
         .collect();
-    assert_eq!(later, [adyen_path(9), adyen_path(10)]);
+    assert_eq!(later, [9, 10, 11, 12, 13, 14, 15].map(adyen_path));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -577,7 +580,11 @@ async fn a_refused_adyen_api_key_fails_at_once_and_a_missing_first_batch_is_not_
             server.base()
         )
     );
-    assert_eq!(server.requests().len(), 3);
+    // batch 3 and the five numbers past it probed once each; then batch 3 waited for
+    let batch =
+        |n: u64| format!("/reports/download/Company/Acme/settlement_detail_report_batch_{n}.csv");
+    let asked: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(asked, [3, 4, 5, 6, 7, 8, 3, 3, 3].map(batch));
 }
 
 #[tokio::test]

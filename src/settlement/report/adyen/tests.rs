@@ -409,3 +409,58 @@ fn journal_types() {
     assert_eq!(kind_of("Balancetransfer"), Kind::Adjustment);
     assert_eq!(kind_of("SomethingNew"), Kind::Other);
 }
+
+#[test]
+fn ledger_designs_key_captures_by_their_reference_and_the_fee_by_its_label() {
+    let rows = "\
+Acme,AcmeEU,8815000000000001,order-1,visa,2026-11-20 10:15:00,CET,Settled,8825000000000011,EUR,,60.00,1,EUR,,59.00,1.00,,,,visa,,9
+Acme,AcmeEU,8815000000000001,order-1,visa,2026-11-20 10:16:00,CET,Settled,8825000000000012,EUR,,40.00,1,EUR,,39.50,0.50,,,,visa,,9
+Acme,AcmeEU,8815000000000002,order-2,visa,2026-11-20 11:00:00,CET,Settled,,EUR,,10.00,1,EUR,,9.90,0.10,,,,visa,,9
+Acme,AcmeEU,,,,2026-11-20 23:00:00,CET,Fee,Transaction Fees November 2026,,,,,EUR,1.25,,,,,,,,9
+Acme,AcmeEU,,,,2026-11-20 23:00:00,CET,Fee,,,,,,EUR,0.25,,,,,,,,9
+Acme,AcmeEU,,,,2026-11-21 06:00:00,CET,MerchantPayout,PAYOUT-9,,,,,EUR,106.65,,,,,,,,9
+";
+    let text = format!("{HEADER}\n{rows}");
+    let ids_and_links = |options: Options| -> Vec<(String, Option<String>)> {
+        parse(&Format::Adyen(options), "sdr.csv", &text)
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    r.record_id.to_string(),
+                    r.links().capture.as_ref().map(|c| c.to_string()),
+                )
+            })
+            .collect()
+    };
+    let owned = |ids: [(&str, Option<&str>); 6]| -> Vec<(String, Option<String>)> {
+        ids.iter()
+            .map(|(id, capture)| (id.to_string(), capture.map(str::to_string)))
+            .collect()
+    };
+    assert_eq!(
+        ids_and_links(Options::default()),
+        owned([
+            ("8815000000000001", Some("8825000000000011")),
+            ("8815000000000001", Some("8825000000000012")),
+            ("8815000000000002", None),
+            ("AcmeEU/9/Fee/Transaction Fees November 2026", None),
+            ("AcmeEU/9/Fee/line 6", None),
+            ("AcmeEU/9/MerchantPayout/PAYOUT-9", None),
+        ])
+    );
+    assert_eq!(
+        ids_and_links(Options {
+            capture_key: CaptureKey::CaptureReference,
+            fee_key: FeeKey::Label,
+        }),
+        owned([
+            ("8825000000000011", None),
+            ("8825000000000012", None),
+            ("8815000000000002", None),
+            ("Transaction Fees November 2026", None),
+            ("AcmeEU/9/Fee/line 6", None),
+            ("AcmeEU/9/MerchantPayout/PAYOUT-9", None),
+        ])
+    );
+}
