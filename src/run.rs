@@ -401,6 +401,7 @@ impl Run<'_> {
                     env: &process_env,
                     fetched,
                     mask: self.config.mask_key.as_ref(),
+                    idempotency: self.store,
                 };
                 settlement::check::run(check, inputs).await
             }

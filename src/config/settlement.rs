@@ -168,7 +168,7 @@ fn describe_location(location: &ReportLocation) -> String {
             "stripe_api = {{ {}, columns = {:?} }}\n",
             quoted(&[
                 ("secret_key_env", Some(&api.secret_key_env)),
-                ("report_type", Some(&api.report_type)),
+                ("report_type", Some(&api.plan.report_type)),
                 ("api_base", Some(&api.api_base)),
                 ("files_base", Some(&api.files_base)),
             ]),
@@ -262,6 +262,25 @@ fn location(check: &SettlementFile, at: &str) -> Result<ReportLocation, String> 
     }
 }
 
+/// The `stripe_api` location with its report run planned from the format: only the `stripe`
+/// format reads a Stripe report, and its options are the run's parameters.
+fn stripe_run(
+    api: &StripeApi,
+    format: &Format,
+    check: &SettlementFile,
+    at: &str,
+) -> Result<StripeApi, String> {
+    match format {
+        Format::Stripe(options) => api
+            .planned(options)
+            .map_err(|(key, message)| format!("{at}.{key}: {message}")),
+        _ => Err(format!(
+            "{at}.stripe_api: a Stripe report run is read by format = \"stripe\" (whose format_options are the run's timezone and decimal_separator), not by {:?}",
+            check.format
+        )),
+    }
+}
+
 /// HTTPS anywhere; plain HTTP only on the loopback interface (a local proxy or sidecar).
 fn is_allowed_report_url(url: &str) -> bool {
     url.starts_with("https://")
@@ -339,7 +358,12 @@ pub(crate) fn validate(
                 }
             },
         };
-        let location = location(check, &at)?;
+        let location = match location(check, &at)? {
+            ReportLocation::StripeApi(api) => {
+                ReportLocation::StripeApi(stripe_run(&api, &format, check, &at)?)
+            }
+            other => other,
+        };
         if !sources.contains(&check.ledger.source) {
             return Err(format!(
                 "{at}.ledger.source: {:?} is not defined under [sources]",

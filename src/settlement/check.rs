@@ -81,6 +81,8 @@ pub(crate) struct SettlementInputs<'a> {
     pub(crate) fetched: Vec<(Partition, Vec<Download>)>,
     /// The job's mask key: the identity of a key that masking hid is a digest under it.
     pub(crate) mask: Option<&'a MaskKey>,
+    /// Where the generations of Stripe's idempotency keys are kept (the store).
+    pub(crate) idempotency: &'a dyn crate::check::IdempotencyGenerations,
 }
 
 /// The in-flight (`timing`) findings of earlier days, by their ledger id as shown.
@@ -267,12 +269,12 @@ async fn read_both(
     let job = Acquisition {
         check: &check.name,
         day,
-        timezone,
         downloads: inputs.downloads,
         config_dir: inputs.config_dir,
         policy,
         env: inputs.env,
         batches: &batches,
+        idempotency: inputs.idempotency,
     };
     let reports = async {
         let acquired = fetch::acquire(&check.location, &job).await;

@@ -269,6 +269,7 @@ macro_rules! move_along_life {
 
 pub mod audit;
 mod discrepancies;
+mod idempotency;
 mod lock;
 mod retention;
 mod runs;

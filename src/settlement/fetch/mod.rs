@@ -12,7 +12,6 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 
 pub(crate) use adyen::{AdyenDownload, BatchHistory};
 pub(crate) use sftp::SftpPickup;
@@ -54,8 +53,6 @@ pub(crate) use crate::check::Download;
 pub(crate) struct Acquisition<'a> {
     pub(crate) check: &'a str,
     pub(crate) day: BusinessDay,
-    /// The job's zone: the zone Stripe writes a report's local times in.
-    pub(crate) timezone: Tz,
     /// Where fetched reports are kept.
     pub(crate) downloads: &'a Path,
     /// The configuration file's folder (absolute): a relative `report` path is under it.
@@ -65,6 +62,8 @@ pub(crate) struct Acquisition<'a> {
     pub(crate) env: EnvLookup<'a>,
     /// The Adyen settlement batches earlier runs of this check fetched.
     pub(crate) batches: &'a BatchHistory,
+    /// Where the generations of Stripe's idempotency keys are kept (the store).
+    pub(crate) idempotency: &'a dyn crate::check::IdempotencyGenerations,
 }
 
 impl Acquisition<'_> {

@@ -1,0 +1,447 @@
+//! Stripe's Reporting API: a report run over the business day is created under an idempotency
+//! key, polled until it has `succeeded`, and its result file downloaded, every request with the
+//! secret key as a bearer token and the pinned [`STRIPE_VERSION`].
+//!
+//! The key carries a *generation* kept in the store: a retry within a generation resends its key
+//! (Stripe answers with the run already started: never a second one), and a generation is spent —
+//! the next attempt, or the next run, sends the next one — exactly when Stripe would answer its key
+//! only with a result that cannot succeed: an error it replays (`Idempotent-Replayed: true`, a 500
+//! saved with the key), or a report run that `failed`.
+
+mod report_types;
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use super::http::{self, Auth};
+use super::{Acquired, Acquisition, keep::KeptFile, sanitize, secret};
+use crate::error::{Error, Result};
+use crate::retry::with_retries_hinted;
+use crate::settlement::report::stripe::Options;
+
+pub(crate) use report_types::RunPlan;
+
+/// The Stripe API version every request pins (`Stripe-Version`): the report run and file objects
+/// recon reads are those of this version; the report files' own layout is the report type's
+/// version (`report_types`).
+pub(crate) const STRIPE_VERSION: &str = "2024-06-20";
+
+/// `stripe_api = { … }` of a `[[settlement]]` check.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StripeApi {
+    /// The environment variable holding the secret (or restricted) key, `sk_live_…`/`rk_live_…`.
+    pub(crate) secret_key_env: String,
+    /// A version of the format's report; none: its newest (see [`report_types`]).
+    #[serde(default)]
+    pub(crate) report_type: Option<String>,
+    /// The report's columns; empty: the report type's default set.
+    #[serde(default)]
+    pub(crate) columns: Vec<String>,
+    /// Other run parameters, by name: `config check` says why each is not sent.
+    #[serde(default, deserialize_with = "names")]
+    pub(crate) parameters: Vec<String>,
+    #[serde(default = "default_api_base")]
+    pub(crate) api_base: String,
+    /// Where result files may be downloaded from: the key is sent to no other host.
+    #[serde(default = "default_files_base")]
+    pub(crate) files_base: String,
+    /// What the run sends, planned from the format by [`StripeApi::planned`].
+    #[serde(skip)]
+    pub(crate) plan: RunPlan,
+}
+
+/// The names of a table's keys (their values are never sent).
+fn names<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    let table = BTreeMap::<String, serde::de::IgnoredAny>::deserialize(d)?;
+    Ok(table.into_keys().collect())
+}
+
+fn default_api_base() -> String {
+    "https://api.stripe.com".to_string()
+}
+
+fn default_files_base() -> String {
+    "https://files.stripe.com".to_string()
+}
+
+impl StripeApi {
+    /// The location with its run planned for a format with `options`; `Err` is the key to fix
+    /// (`stripe_api.…` or `format_options.…`) and why.
+    pub(crate) fn planned(&self, options: &Options) -> std::result::Result<StripeApi, (String, String)> {
+        let plan = report_types::plan(
+            self.report_type.as_deref(),
+            &self.parameters,
+            &self.columns,
+            options,
+        )?;
+        Ok(StripeApi {
+            plan,
+            ..self.clone()
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct ReportType {
+    data_available_end: i64,
+}
+
+#[derive(Deserialize)]
+struct ReportRun {
+    id: String,
+    status: String,
+    error: Option<String>,
+    result: Option<ResultFile>,
+}
+
+#[derive(Deserialize)]
+struct ResultFile {
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    message: Option<String>,
+    code: Option<String>,
+}
+
+/// Stripe's own account of a refused request: `{"error": {"message": …}}`.
+fn explain(body: &str) -> Option<String> {
+    serde_json::from_str::<ErrorBody>(body).ok()?.error.message
+}
+
+fn parse<'a, T: Deserialize<'a>>(body: &'a str, shown: &str) -> Result<T> {
+    serde_json::from_str(body)
+        .map_err(|e| Error::bad_input(format!("{shown}: not a Stripe answer: {e}")))
+}
+
+/// How far the acquisition got, kept across attempts.
+#[derive(Default)]
+struct Progress {
+    run: Option<String>,
+    file_url: Option<String>,
+}
+
+/// The form of the report run: the report type, the business day, the parameters of the plan
+/// the report type takes, and the columns.
+fn form(api: &StripeApi, job: &Acquisition<'_>) -> Vec<(String, String)> {
+    let plan = &api.plan;
+    let mut form = vec![
+        ("report_type".to_string(), plan.report_type.clone()),
+        (
+            "parameters[interval_start]".to_string(),
+            job.day.start.timestamp().to_string(),
+        ),
+        (
+            "parameters[interval_end]".to_string(),
+            job.day.end.timestamp().to_string(),
+        ),
+    ];
+    if let Some(zone) = &plan.timezone {
+        form.push(("parameters[timezone]".to_string(), zone.clone()));
+    }
+    if let Some(separator) = plan.decimal_separator {
+        form.push((
+            "parameters[decimal_separator]".to_string(),
+            separator.to_string(),
+        ));
+    }
+    for (i, column) in api.columns.iter().enumerate() {
+        form.push((format!("parameters[columns][{i}]"), column.clone()));
+    }
+    form
+}
+
+/// The key of `generation`: the same check, day and parameters make the same key within it.
+fn idempotency_key(job: &Acquisition<'_>, form: &[(String, String)], generation: u32) -> String {
+    let mut digest = Sha256::new();
+    for (k, v) in form {
+        digest.update(format!("{k}={v}\n"));
+    }
+    format!(
+        "recon-{}-{}-{}-g{generation}",
+        job.check,
+        job.day.date,
+        &hex::encode(digest.finalize())[..16]
+    )
+}
+
+/// A request to Stripe, authenticated and pinned to [`STRIPE_VERSION`].
+fn request(client: &reqwest::Client, method: Method, url: &str, auth: &Auth) -> RequestBuilder {
+    auth.apply(client.request(method, url))
+        .header("Stripe-Version", STRIPE_VERSION)
+}
+
+pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired {
+    let key = match secret(job.env, &api.secret_key_env, "the Stripe secret key") {
+        Ok(key) => key,
+        Err(e) => return Acquired::failed(e),
+    };
+    let generation = match job.idempotency.current(job.check, job.day.date).await {
+        Ok(generation) => Cell::new(generation),
+        Err(e) => return Acquired::failed(e),
+    };
+    let auth = Auth::Bearer(key.clone());
+    let advice = format!("check the Stripe key in {}", api.secret_key_env);
+    let base = api.api_base.trim_end_matches('/');
+    let report_type = &api.plan.report_type;
+    let end = job.day.end.timestamp().to_string();
+    let form = form(api, job);
+    let target = job.kept_path(&format!("{}.csv", sanitize(report_type)));
+    let progress = RefCell::new(Progress::default());
+    let hint = Cell::new(None);
+    let attempt = || async {
+        let client = http::client()?;
+        let known = progress.borrow().file_url.clone();
+        let file_url = match known {
+            Some(url) => url,
+            None => {
+                let created = progress.borrow().run.clone();
+                let run = match created {
+                    Some(id) => {
+                        let shown = format!("Stripe report run {id}");
+                        let url = format!("{base}/v1/reporting/report_runs/{id}");
+                        let response =
+                            http::send(request(&client, Method::GET, &url, &auth), &shown).await?;
+                        let response =
+                            http::successful(response, &shown, &hint, &advice, explain).await?;
+                        let body = response.text().await.unwrap_or_default();
+                        parse::<ReportRun>(&body, &shown)?
+                    }
+                    None => {
+                        let shown = format!("Stripe report type {report_type}");
+                        let url = format!("{base}/v1/reporting/report_types/{report_type}");
+                        let response =
+                            http::send(request(&client, Method::GET, &url, &auth), &shown).await?;
+                        let response =
+                            http::successful(response, &shown, &hint, &advice, explain).await?;
+                        let body = response.text().await.unwrap_or_default();
+                        let available = parse::<ReportType>(&body, &shown)?.data_available_end;
+                        if available < job.day.end.timestamp() {
+                            return Err(Error::unavailable(format!(
+                                "{shown}: Stripe has data up to {available} only, the business day ends at {end} (not ready yet)"
+                            )));
+                        }
+                        let run = create(&client, base, &auth, &form, &hint, &advice, || {
+                            idempotency_key(job, &form, generation.get())
+                        })
+                        .await;
+                        let run = match run {
+                            Err(Refused::Replayed(e)) => {
+                                let next = spend(job, &generation, e.to_string()).await?;
+                                return Err(Error::unavailable(format!(
+                                    "{e} (Stripe replays that answer for the key; the next attempt sends generation {next})"
+                                )));
+                            }
+                            Err(Refused::Other(e)) => return Err(e),
+                            Ok(run) => run,
+                        };
+                        info!(report_run = %run.id, %report_type, generation = generation.get(), "Stripe report run created");
+                        progress.borrow_mut().run = Some(run.id.clone());
+                        run
+                    }
+                };
+                let url = match finished(run, &api.files_base) {
+                    Err(Finished::Failed(e)) => {
+                        spend(job, &generation, e.to_string()).await?;
+                        return Err(e);
+                    }
+                    Err(Finished::Not(e)) => return Err(e),
+                    Ok(url) => url,
+                };
+                progress.borrow_mut().file_url = Some(url.clone());
+                url
+            }
+        };
+        let shown = format!("downloading {file_url}");
+        let response = http::send(request(&client, Method::GET, &file_url, &auth), &shown).await?;
+        let response = http::successful(response, &shown, &hint, &advice, explain).await?;
+        let kept: KeptFile = http::save(response, &shown, &target).await?;
+        Ok((file_url, kept))
+    };
+    let (result, attempts) =
+        with_retries_hinted(job.policy, "Stripe report run", &hint, attempt).await;
+    // the file is named by its URL; a run that failed has no file to name
+    let (url, kept) = match result {
+        Ok((url, kept)) => (url, Ok(kept)),
+        Err(e) => (String::new(), Err(super::scrub(e, &key))),
+    };
+    super::single((kept, attempts), url, &target)
+}
+
+/// Spends the generation in use (`why`): the next create sends the one the store now holds.
+async fn spend(job: &Acquisition<'_>, generation: &Cell<u32>, why: String) -> Result<u32> {
+    let spent = generation.get();
+    let next = job
+        .idempotency
+        .advance(job.check, job.day.date, spent, &why)
+        .await?;
+    warn!(spent, next, reason = %why, "Stripe idempotency key generation spent");
+    generation.set(next);
+    Ok(next)
+}
+
+/// Why a create gave no report run.
+enum Refused {
+    /// An error Stripe replayed for the key: the answer to an earlier request, not to this one.
+    Replayed(Error),
+    Other(Error),
+}
+
+/// Creates the report run under the key `key()` makes now. A 409 `idempotency_key_in_use` (a
+/// request with the key is still executing) may pass: the next attempt resends the key.
+async fn create(
+    client: &reqwest::Client,
+    base: &str,
+    auth: &Auth,
+    form: &[(String, String)],
+    hint: &Cell<Option<std::time::Duration>>,
+    advice: &str,
+    key: impl Fn() -> String,
+) -> std::result::Result<ReportRun, Refused> {
+    let key = key();
+    let shown = format!("creating a Stripe report run (Idempotency-Key {key})");
+    let url = format!("{base}/v1/reporting/report_runs");
+    let sent = request(client, Method::POST, &url, auth)
+        .header("Idempotency-Key", &key)
+        .form(form);
+    let response = http::send(sent, &shown).await.map_err(Refused::Other)?;
+    let status = response.status();
+    let replayed = response
+        .headers()
+        .get("Idempotent-Replayed")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    if status == StatusCode::CONFLICT {
+        let body = response.text().await.unwrap_or_default();
+        let error = serde_json::from_str::<ErrorBody>(&body).ok().map(|b| b.error);
+        if error.as_ref().and_then(|e| e.code.as_deref()) == Some("idempotency_key_in_use") {
+            return Err(Refused::Other(Error::unavailable(format!(
+                "{shown}: HTTP {status}: idempotency_key_in_use (a request with this key is still executing)"
+            ))));
+        }
+        let said = error
+            .and_then(|e| e.message)
+            .map(|m| format!(": {}", crate::secret::redact_urls(&m)))
+            .unwrap_or_default();
+        return Err(Refused::Other(Error::bad_input(format!(
+            "{shown}: HTTP {status}{said}"
+        ))));
+    }
+    if replayed && !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        let said = explain(&body)
+            .map(|m| format!(": {}", crate::secret::redact_urls(&m)))
+            .unwrap_or_default();
+        return Err(Refused::Replayed(Error::unavailable(format!(
+            "{shown}: HTTP {status}{said}"
+        ))));
+    }
+    let response = http::successful(response, &shown, hint, advice, explain)
+        .await
+        .map_err(Refused::Other)?;
+    let body = response.text().await.unwrap_or_default();
+    parse::<ReportRun>(&body, &shown).map_err(Refused::Other)
+}
+
+/// Why a report run gave no file (yet).
+enum Finished {
+    /// The run failed: its key will only ever answer with it.
+    Failed(Error),
+    Not(Error),
+}
+
+/// The result file's URL of a run that succeeded; a pending run may finish later, a failed
+/// one will not. The key goes to `files_base` only.
+fn finished(run: ReportRun, files_base: &str) -> std::result::Result<String, Finished> {
+    match run.status.as_str() {
+        "succeeded" => {
+            let url = run.result.and_then(|r| r.url).ok_or_else(|| {
+                Finished::Not(Error::bad_input(format!(
+                    "Stripe report run {} succeeded without a result file",
+                    run.id
+                )))
+            })?;
+            let base = files_base.trim_end_matches('/');
+            if !url.starts_with(&format!("{base}/")) {
+                return Err(Finished::Not(Error::bad_input(format!(
+                    "Stripe report run {}: its result file {url} is not under {base}/ (stripe_api.files_base); the key is not sent there",
+                    run.id
+                ))));
+            }
+            Ok(url)
+        }
+        "failed" => Err(Finished::Failed(Error::bad_input(format!(
+            "Stripe report run {} failed: {}",
+            run.id,
+            run.error.as_deref().unwrap_or("no reason given")
+        )))),
+        status => Err(Finished::Not(Error::unavailable(format!(
+            "Stripe report run {} is still {status}",
+            run.id
+        )))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(status: &str, url: Option<&str>) -> ReportRun {
+        ReportRun {
+            id: "frr_1".to_string(),
+            status: status.to_string(),
+            error: Some("no data".to_string()),
+            result: Some(ResultFile {
+                url: url.map(str::to_string),
+            }),
+        }
+    }
+
+    fn error(result: std::result::Result<String, Finished>) -> (bool, Error) {
+        match result {
+            Err(Finished::Failed(e)) => (true, e),
+            Err(Finished::Not(e)) => (false, e),
+            Ok(url) => panic!("{url}"),
+        }
+    }
+
+    #[test]
+    fn the_key_goes_to_files_base_only_and_a_failed_run_is_permanent() {
+        let base = "https://files.stripe.com";
+        let good = "https://files.stripe.com/v1/files/file_1/contents";
+        assert_eq!(
+            finished(run("succeeded", Some(good)), base).ok(),
+            Some(good.to_string())
+        );
+        for elsewhere in [
+            "https://files.stripe.com.evil.example/v1/files/file_1/contents",
+            "http://files.stripe.com/v1/files/file_1/contents",
+        ] {
+            let (failed, e) = error(finished(run("succeeded", Some(elsewhere)), base));
+            assert!(!failed && !e.is_transient());
+            assert!(e.to_string().contains("the key is not sent there"), "{e}");
+        }
+        let (failed, e) = error(finished(run("failed", None), base));
+        assert_eq!(
+            (failed, e.is_transient(), e.to_string()),
+            (true, false, "Stripe report run frr_1 failed: no data".to_string())
+        );
+        let (failed, e) = error(finished(run("pending", None), base));
+        assert_eq!(
+            (failed, e.is_transient(), e.to_string()),
+            (false, true, "Stripe report run frr_1 is still pending".to_string())
+        );
+    }
+}
