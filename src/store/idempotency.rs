@@ -107,7 +107,13 @@ mod tests {
         let store = Store::open(&url).await.unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         assert_eq!(store.current("stripe", day).await.unwrap(), 1);
-        assert_eq!(store.advance("stripe", day, 1, "replayed 500").await.unwrap(), 2);
+        assert_eq!(
+            store
+                .advance("stripe", day, 1, "replayed 500")
+                .await
+                .unwrap(),
+            2
+        );
         // a second spender of generation 1 (another attempt that saw the same replay) moves nothing
         assert_eq!(store.advance("stripe", day, 1, "again").await.unwrap(), 2);
         assert_eq!(store.current("stripe", day).await.unwrap(), 2);

@@ -115,7 +115,14 @@ impl Options {
         matches!(self.zone(), Ok(Zone::Fixed(offset)) if offset.local_minus_utc() == 0)
             || matches!(
                 self.timezone.trim(),
-                "Etc/UTC" | "Etc/UCT" | "Etc/Universal" | "Etc/Zulu" | "Etc/GMT" | "UCT" | "Universal" | "Zulu"
+                "Etc/UTC"
+                    | "Etc/UCT"
+                    | "Etc/Universal"
+                    | "Etc/Zulu"
+                    | "Etc/GMT"
+                    | "UCT"
+                    | "Universal"
+                    | "Zulu"
             )
     }
 

@@ -73,7 +73,10 @@ fn default_files_base() -> String {
 impl StripeApi {
     /// The location with its run planned for a format with `options`; `Err` is the key to fix
     /// (`stripe_api.…` or `format_options.…`) and why.
-    pub(crate) fn planned(&self, options: &Options) -> std::result::Result<StripeApi, (String, String)> {
+    pub(crate) fn planned(
+        &self,
+        options: &Options,
+    ) -> std::result::Result<StripeApi, (String, String)> {
         let plan = report_types::plan(
             self.report_type.as_deref(),
             &self.parameters,
@@ -325,7 +328,9 @@ async fn create(
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     if status == StatusCode::CONFLICT {
         let body = response.text().await.unwrap_or_default();
-        let error = serde_json::from_str::<ErrorBody>(&body).ok().map(|b| b.error);
+        let error = serde_json::from_str::<ErrorBody>(&body)
+            .ok()
+            .map(|b| b.error);
         if error.as_ref().and_then(|e| e.code.as_deref()) == Some("idempotency_key_in_use") {
             return Err(Refused::Other(Error::unavailable(format!(
                 "{shown}: HTTP {status}: idempotency_key_in_use (a request with this key is still executing)"
@@ -436,12 +441,20 @@ mod tests {
         let (failed, e) = error(finished(run("failed", None), base));
         assert_eq!(
             (failed, e.is_transient(), e.to_string()),
-            (true, false, "Stripe report run frr_1 failed: no data".to_string())
+            (
+                true,
+                false,
+                "Stripe report run frr_1 failed: no data".to_string()
+            )
         );
         let (failed, e) = error(finished(run("pending", None), base));
         assert_eq!(
             (failed, e.is_transient(), e.to_string()),
-            (false, true, "Stripe report run frr_1 is still pending".to_string())
+            (
+                false,
+                true,
+                "Stripe report run frr_1 is still pending".to_string()
+            )
         );
     }
 }

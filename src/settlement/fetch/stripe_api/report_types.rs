@@ -137,7 +137,8 @@ pub(crate) fn plan(
             ),
         ));
     }
-    for name in parameters {
+    // every parameter asked for is refused: the first one is named
+    if let Some(name) = parameters.first() {
         let why = match name.as_str() {
             _ if !documented.parameters.contains(&name.as_str()) => format!(
                 "{id} documents no run parameter {name:?} (its parameters: {})",
@@ -219,8 +220,11 @@ mod tests {
             })
         );
         assert_eq!(
-            plan(None, "report_type = \"payout_reconciliation\"\ntimezone = \"Europe/Paris\"")
-                .map(|p| (p.report_type, p.timezone)),
+            plan(
+                None,
+                "report_type = \"payout_reconciliation\"\ntimezone = \"Europe/Paris\""
+            )
+            .map(|p| (p.report_type, p.timezone)),
             Ok((
                 "payout_reconciliation.itemized.5".to_string(),
                 Some("Europe/Paris".to_string())
@@ -251,7 +255,13 @@ mod tests {
             )
         );
         assert_eq!(
-            err(Some("balance_change_from_activity.itemized.9"), &[], &[], "").1,
+            err(
+                Some("balance_change_from_activity.itemized.9"),
+                &[],
+                &[],
+                ""
+            )
+            .1,
             "\"balance_change_from_activity.itemized.9\" is not a report type whose run parameters recon knows; the format reads balance_change_from_activity.itemized.1, balance_change_from_activity.itemized.2, balance_change_from_activity.itemized.3"
         );
         assert_eq!(
@@ -262,7 +272,13 @@ mod tests {
             )
         );
         assert_eq!(
-            err(Some("balance_change_from_activity.itemized.2"), &["timezone"], &[], "").1,
+            err(
+                Some("balance_change_from_activity.itemized.2"),
+                &["timezone"],
+                &[],
+                ""
+            )
+            .1,
             "balance_change_from_activity.itemized.2 documents no run parameter \"timezone\" (its parameters: interval_start, interval_end, currency, reporting_category, decimal_separator, columns)"
         );
         assert_eq!(
