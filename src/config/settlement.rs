@@ -448,6 +448,39 @@ mod tests {
     }
 
     #[test]
+    fn a_stripe_api_run_is_planned_from_the_stripe_format_only() {
+        let with_api = |format: &str, api: &str, options: &str| {
+            let text = format!(
+                "name = \"s\"\nformat = \"{format}\"\nstripe_api = {{ secret_key_env = \"K\"{api} }}\n\
+                 ledger = {{ source = \"ledger\", table = \"t\", id = \"id\", amount = \"a\", currency = \"c\", at = \"at\" }}\n{options}"
+            );
+            let file: SettlementFile = toml::from_str(&text).map_err(|e| e.to_string())?;
+            let sources = BTreeSet::from(["ledger".to_owned()]);
+            validate(&[file], &BTreeMap::new(), &sources, &mut BTreeSet::new())
+        };
+        let comma = "[format_options]\ndecimal_separator = \",\"\n";
+        let specs = with_api("stripe", "", comma).expect("planned");
+        let ReportLocation::StripeApi(api) = &specs[0].location else {
+            panic!("{:?}", specs[0].location)
+        };
+        assert_eq!(
+            (api.plan.report_type.as_str(), api.plan.decimal_separator),
+            ("balance_change_from_activity.itemized.3", Some(','))
+        );
+        assert!(describe(&specs[0]).contains(
+            "stripe_api = { secret_key_env = \"K\", report_type = \"balance_change_from_activity.itemized.3\", "
+        ));
+        assert_eq!(
+            with_api("braintree", "", "").unwrap_err(),
+            "settlement[0] (\"s\").stripe_api: a Stripe report run is read by format = \"stripe\" (whose format_options are the run's timezone and decimal_separator), not by \"braintree\""
+        );
+        assert_eq!(
+            with_api("stripe", ", parameters = { currency = \"usd\" }", "").unwrap_err(),
+            "settlement[0] (\"s\").stripe_api.parameters.currency: recon does not send currency of balance_change_from_activity.itemized.3: it filters the report while the ledger side stays whole, so every ledger row it leaves out would show as missing"
+        );
+    }
+
+    #[test]
     fn builtin_format_options() {
         let table = |text: &str| -> toml::Table { toml::from_str(text).expect("toml") };
         let stripe = builtin_with(

@@ -398,13 +398,16 @@ fn generation(key: &str) -> (&str, &str) {
 
 /// The generations the store recorded for the check: (generation, spent_reason).
 async fn generations(scenario: &Scenario) -> Vec<(i64, Option<String>)> {
-    let pool = sqlx::SqlitePool::connect(scenario.store()).await.unwrap();
-    let rows = sqlx::query_as(
-        "SELECT generation, spent_reason FROM idempotency_generations WHERE check_name = 'stripe' ORDER BY generation",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let sql = "SELECT generation, spent_reason FROM idempotency_generations WHERE check_name = 'stripe' ORDER BY generation";
+    let url = scenario.store();
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        return rows;
+    }
+    let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
     pool.close().await;
     rows
 }
@@ -460,11 +463,29 @@ async fn every_run_recon_creates_is_accepted_and_its_file_reads_with_the_configu
 
 #[tokio::test]
 async fn a_replayed_500_spends_the_generation_and_the_next_key_creates_the_run() {
+    replayed_500_then_next_generation(None).await;
+}
+
+#[tokio::test]
+async fn a_replayed_500_spends_the_generation_on_a_postgres_store_too() {
+    let Some(store) = fresh_postgres("stripe_generations").await else {
+        return;
+    };
+    replayed_500_then_next_generation(Some(store)).await;
+}
+
+/// A first create answered 500 and replayed: generation 2 creates the run, the store (SQLite,
+/// or the one at `store`) records why 1 was spent, and a rerun reuses generation 2.
+async fn replayed_500_then_next_generation(store: Option<String>) {
     let (server, state) = stripe(Faults {
         first_create_500: true,
         ..Faults::default()
     });
     let scenario = scenario(&server, "", "").await;
+    let scenario = match &store {
+        Some(url) => scenario.store_at(url),
+        None => scenario,
+    };
     let (out, summary) = scenario.run(DATE, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(summary["checks"][0]["status"], "clean");
