@@ -8,19 +8,22 @@
 //! only with a result that cannot succeed: an error it replays (`Idempotent-Replayed: true`, a 500
 //! saved with the key), or a report run that `failed`.
 
+mod answers;
+mod idempotency;
 mod report_types;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use tracing::{info, warn};
+use tracing::info;
 
+use self::answers::{Finished, ReportRun, ReportType, explain, finished, parse};
+use self::idempotency::{Refused, create, idempotency_key, spend};
 use super::http::{self, Auth};
 use super::{Acquired, Acquisition, keep::KeptFile, sanitize, secret};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::retry::with_retries_hinted;
 use crate::settlement::report::stripe::Options;
 
@@ -90,45 +93,6 @@ impl StripeApi {
     }
 }
 
-#[derive(Deserialize)]
-struct ReportType {
-    data_available_end: i64,
-}
-
-#[derive(Deserialize)]
-struct ReportRun {
-    id: String,
-    status: String,
-    error: Option<String>,
-    result: Option<ResultFile>,
-}
-
-#[derive(Deserialize)]
-struct ResultFile {
-    url: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    message: Option<String>,
-    code: Option<String>,
-}
-
-/// Stripe's own account of a refused request: `{"error": {"message": …}}`.
-fn explain(body: &str) -> Option<String> {
-    serde_json::from_str::<ErrorBody>(body).ok()?.error.message
-}
-
-fn parse<'a, T: Deserialize<'a>>(body: &'a str, shown: &str) -> Result<T> {
-    serde_json::from_str(body)
-        .map_err(|e| Error::bad_input(format!("{shown}: not a Stripe answer: {e}")))
-}
-
 /// How far the acquisition got, kept across attempts.
 #[derive(Default)]
 struct Progress {
@@ -166,22 +130,13 @@ fn form(api: &StripeApi, job: &Acquisition<'_>) -> Vec<(String, String)> {
     form
 }
 
-/// The key of `generation`: the same check, day and parameters make the same key within it.
-fn idempotency_key(job: &Acquisition<'_>, form: &[(String, String)], generation: u32) -> String {
-    let mut digest = Sha256::new();
-    for (k, v) in form {
-        digest.update(format!("{k}={v}\n"));
-    }
-    format!(
-        "recon-{}-{}-{}-g{generation}",
-        job.check,
-        job.day.date,
-        &hex::encode(digest.finalize())[..16]
-    )
-}
-
 /// A request to Stripe, authenticated and pinned to [`STRIPE_VERSION`].
-fn request(client: &reqwest::Client, method: Method, url: &str, auth: &Auth) -> RequestBuilder {
+pub(super) fn request(
+    client: &reqwest::Client,
+    method: Method,
+    url: &str,
+    auth: &Auth,
+) -> RequestBuilder {
     auth.apply(client.request(method, url))
         .header("Stripe-Version", STRIPE_VERSION)
 }
@@ -281,180 +236,4 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
         Err(e) => (String::new(), Err(super::scrub(e, &key))),
     };
     super::single((kept, attempts), url, &target)
-}
-
-/// Spends the generation in use (`why`): the next create sends the one the store now holds.
-async fn spend(job: &Acquisition<'_>, generation: &Cell<u32>, why: String) -> Result<u32> {
-    let spent = generation.get();
-    let next = job
-        .idempotency
-        .advance(job.check, job.day.date, spent, &why)
-        .await?;
-    warn!(spent, next, reason = %why, "Stripe idempotency key generation spent");
-    generation.set(next);
-    Ok(next)
-}
-
-/// Why a create gave no report run.
-enum Refused {
-    /// An error Stripe replayed for the key: the answer to an earlier request, not to this one.
-    Replayed(Error),
-    Other(Error),
-}
-
-/// Creates the report run under the key `key()` makes now. A 409 `idempotency_key_in_use` (a
-/// request with the key is still executing) may pass: the next attempt resends the key.
-async fn create(
-    client: &reqwest::Client,
-    base: &str,
-    auth: &Auth,
-    form: &[(String, String)],
-    hint: &Cell<Option<std::time::Duration>>,
-    advice: &str,
-    key: impl Fn() -> String,
-) -> std::result::Result<ReportRun, Refused> {
-    let key = key();
-    let shown = format!("creating a Stripe report run (Idempotency-Key {key})");
-    let url = format!("{base}/v1/reporting/report_runs");
-    let sent = request(client, Method::POST, &url, auth)
-        .header("Idempotency-Key", &key)
-        .form(form);
-    let response = http::send(sent, &shown).await.map_err(Refused::Other)?;
-    let status = response.status();
-    let replayed = response
-        .headers()
-        .get("Idempotent-Replayed")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    if status == StatusCode::CONFLICT {
-        let body = response.text().await.unwrap_or_default();
-        let error = serde_json::from_str::<ErrorBody>(&body)
-            .ok()
-            .map(|b| b.error);
-        if error.as_ref().and_then(|e| e.code.as_deref()) == Some("idempotency_key_in_use") {
-            return Err(Refused::Other(Error::unavailable(format!(
-                "{shown}: HTTP {status}: idempotency_key_in_use (a request with this key is still executing)"
-            ))));
-        }
-        let said = error
-            .and_then(|e| e.message)
-            .map(|m| format!(": {}", crate::secret::redact_urls(&m)))
-            .unwrap_or_default();
-        return Err(Refused::Other(Error::bad_input(format!(
-            "{shown}: HTTP {status}{said}"
-        ))));
-    }
-    if replayed && !status.is_success() {
-        let body = response.text().await.unwrap_or_default();
-        let said = explain(&body)
-            .map(|m| format!(": {}", crate::secret::redact_urls(&m)))
-            .unwrap_or_default();
-        return Err(Refused::Replayed(Error::unavailable(format!(
-            "{shown}: HTTP {status}{said}"
-        ))));
-    }
-    let response = http::successful(response, &shown, hint, advice, explain)
-        .await
-        .map_err(Refused::Other)?;
-    let body = response.text().await.unwrap_or_default();
-    parse::<ReportRun>(&body, &shown).map_err(Refused::Other)
-}
-
-/// Why a report run gave no file (yet).
-enum Finished {
-    /// The run failed: its key will only ever answer with it.
-    Failed(Error),
-    Not(Error),
-}
-
-/// The result file's URL of a run that succeeded; a pending run may finish later, a failed
-/// one will not. The key goes to `files_base` only.
-fn finished(run: ReportRun, files_base: &str) -> std::result::Result<String, Finished> {
-    match run.status.as_str() {
-        "succeeded" => {
-            let url = run.result.and_then(|r| r.url).ok_or_else(|| {
-                Finished::Not(Error::bad_input(format!(
-                    "Stripe report run {} succeeded without a result file",
-                    run.id
-                )))
-            })?;
-            let base = files_base.trim_end_matches('/');
-            if !url.starts_with(&format!("{base}/")) {
-                return Err(Finished::Not(Error::bad_input(format!(
-                    "Stripe report run {}: its result file {url} is not under {base}/ (stripe_api.files_base); the key is not sent there",
-                    run.id
-                ))));
-            }
-            Ok(url)
-        }
-        "failed" => Err(Finished::Failed(Error::bad_input(format!(
-            "Stripe report run {} failed: {}",
-            run.id,
-            run.error.as_deref().unwrap_or("no reason given")
-        )))),
-        status => Err(Finished::Not(Error::unavailable(format!(
-            "Stripe report run {} is still {status}",
-            run.id
-        )))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(status: &str, url: Option<&str>) -> ReportRun {
-        ReportRun {
-            id: "frr_1".to_string(),
-            status: status.to_string(),
-            error: Some("no data".to_string()),
-            result: Some(ResultFile {
-                url: url.map(str::to_string),
-            }),
-        }
-    }
-
-    fn error(result: std::result::Result<String, Finished>) -> (bool, Error) {
-        match result {
-            Err(Finished::Failed(e)) => (true, e),
-            Err(Finished::Not(e)) => (false, e),
-            Ok(url) => panic!("{url}"),
-        }
-    }
-
-    #[test]
-    fn the_key_goes_to_files_base_only_and_a_failed_run_is_permanent() {
-        let base = "https://files.stripe.com";
-        let good = "https://files.stripe.com/v1/files/file_1/contents";
-        assert_eq!(
-            finished(run("succeeded", Some(good)), base).ok(),
-            Some(good.to_string())
-        );
-        for elsewhere in [
-            "https://files.stripe.com.evil.example/v1/files/file_1/contents",
-            "http://files.stripe.com/v1/files/file_1/contents",
-        ] {
-            let (failed, e) = error(finished(run("succeeded", Some(elsewhere)), base));
-            assert!(!failed && !e.is_transient());
-            assert!(e.to_string().contains("the key is not sent there"), "{e}");
-        }
-        let (failed, e) = error(finished(run("failed", None), base));
-        assert_eq!(
-            (failed, e.is_transient(), e.to_string()),
-            (
-                true,
-                false,
-                "Stripe report run frr_1 failed: no data".to_string()
-            )
-        );
-        let (failed, e) = error(finished(run("pending", None), base));
-        assert_eq!(
-            (failed, e.is_transient(), e.to_string()),
-            (
-                false,
-                true,
-                "Stripe report run frr_1 is still pending".to_string()
-            )
-        );
-    }
 }
