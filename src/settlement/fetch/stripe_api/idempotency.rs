@@ -56,7 +56,7 @@ pub(super) enum Refused {
     Other(Error),
 }
 
-/// Creates the report run under the key `key()` makes now. A 409 `idempotency_key_in_use` (a
+/// Creates the report run under `key`. A 409 `idempotency_key_in_use` (a
 /// request with the key is still executing) may pass: the next attempt resends the key.
 pub(super) async fn create(
     client: &reqwest::Client,
@@ -65,13 +65,12 @@ pub(super) async fn create(
     form: &[(String, String)],
     hint: &Cell<Option<std::time::Duration>>,
     advice: &str,
-    key: impl Fn() -> String,
+    key: &str,
 ) -> std::result::Result<ReportRun, Refused> {
-    let key = key();
     let shown = format!("creating a Stripe report run (Idempotency-Key {key})");
     let url = format!("{base}/v1/reporting/report_runs");
     let sent = request(client, Method::POST, &url, auth)
-        .header("Idempotency-Key", &key)
+        .header("Idempotency-Key", key)
         .form(form);
     let response = http::send(sent, &shown).await.map_err(Refused::Other)?;
     let status = response.status();

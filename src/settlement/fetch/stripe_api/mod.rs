@@ -191,10 +191,8 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
                                 "{shown}: Stripe has data up to {available} only, the business day ends at {end} (not ready yet)"
                             )));
                         }
-                        let run = create(&client, base, &auth, &form, &hint, &advice, || {
-                            idempotency_key(job, &form, generation.get())
-                        })
-                        .await;
+                        let key = idempotency_key(job, &form, generation.get());
+                        let run = create(&client, base, &auth, &form, &hint, &advice, &key).await;
                         let run = match run {
                             Err(Refused::Replayed(e)) => {
                                 let next = spend(job, &generation, e.to_string()).await?;
