@@ -8,7 +8,7 @@
 //! Only a transient failure (a dropped connection, a timeout, HTTP 429 or 5xx) counts as one:
 //! an endpoint that answers "no such table" or 404 is up.
 //!
-//! The breakers sit *inside* the retry loop ([`crate::retry`]): each attempt passes through
+//! The breakers sit *inside* the retry loop (the `retry` module): each attempt passes through
 //! one, so every attempt is counted, and an attempt refused by an open breaker ends the loop at
 //! once (no sleeping through the budget; the rerun, after the cool-down, tries again).
 //! One [`Breakers`] registry lives per run, created where the run starts and passed down.

@@ -356,3 +356,25 @@ pub struct Download {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_batches: Vec<u64>,
 }
+
+/// Where a check keeps the generation of the idempotency keys it sends a processor (Stripe's
+/// report runs): the store, handed in by the run, since a check never touches it. A retry within
+/// a generation resends its key; a generation once spent is never sent again.
+pub(crate) trait IdempotencyGenerations: Sync {
+    /// The generation in use for `check`'s business `date`: 1 until one was spent.
+    fn current<'a>(
+        &'a self,
+        check: &'a str,
+        date: chrono::NaiveDate,
+    ) -> futures_util::future::BoxFuture<'a, crate::error::Result<u32>>;
+
+    /// Records generation `spent` of `check`'s `date` as spent (`reason` says why) and returns the
+    /// generation in use from now on (the next one, or a later one another run already moved to).
+    fn advance<'a>(
+        &'a self,
+        check: &'a str,
+        date: chrono::NaiveDate,
+        spent: u32,
+        reason: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, crate::error::Result<u32>>;
+}

@@ -513,6 +513,7 @@ impl Run<'_> {
                     fetched,
                     mask: self.config.mask_key.as_ref(),
                     breakers: sources.breakers(),
+                    idempotency: self.store,
                 };
                 settlement::check::run(check, inputs).await
             }

@@ -173,7 +173,7 @@ fn describe_location(location: &ReportLocation) -> String {
             "stripe_api = {{ {}, columns = {:?} }}\n",
             quoted(&[
                 ("secret_key_env", Some(&api.secret_key_env)),
-                ("report_type", Some(&api.report_type)),
+                ("report_type", Some(&api.plan.report_type)),
                 ("api_base", Some(&api.api_base)),
                 ("files_base", Some(&api.files_base)),
             ]),
@@ -268,6 +268,25 @@ fn location(check: &SettlementFile, at: &str) -> Result<ReportLocation, String> 
     }
 }
 
+/// The `stripe_api` location with its report run planned from the format: only the `stripe`
+/// format reads a Stripe report, and its options are the run's parameters.
+fn stripe_run(
+    api: &StripeApi,
+    format: &Format,
+    check: &SettlementFile,
+    at: &str,
+) -> Result<StripeApi, String> {
+    match format {
+        Format::Stripe(options) => api
+            .planned(options)
+            .map_err(|(key, message)| format!("{at}.{key}: {message}")),
+        _ => Err(format!(
+            "{at}.stripe_api: a Stripe report run is read by format = \"stripe\" (whose format_options are the run's timezone and decimal_separator), not by {:?}",
+            check.format
+        )),
+    }
+}
+
 /// HTTPS anywhere; plain HTTP only on the loopback interface (a local proxy or sidecar).
 fn is_allowed_report_url(url: &str) -> bool {
     url.starts_with("https://")
@@ -345,7 +364,12 @@ pub(crate) fn validate(
                 }
             },
         };
-        let location = location(check, &at)?;
+        let location = match location(check, &at)? {
+            ReportLocation::StripeApi(api) => {
+                ReportLocation::StripeApi(stripe_run(&api, &format, check, &at)?)
+            }
+            other => other,
+        };
         if !sources.contains(&check.ledger.source) {
             return Err(format!(
                 "{at}.ledger.source: {:?} is not defined under [sources]",
@@ -426,6 +450,39 @@ mod tests {
         assert_eq!(
             check("acme", "[format_options]\ntimezone = \"UTC\"").unwrap_err(),
             "settlement[0] (\"s\").format_options: options are for the built-in formats (stripe, braintree, adyen); a [formats.acme] mapping has its options in its own table"
+        );
+    }
+
+    #[test]
+    fn a_stripe_api_run_is_planned_from_the_stripe_format_only() {
+        let with_api = |format: &str, api: &str, options: &str| {
+            let text = format!(
+                "name = \"s\"\nformat = \"{format}\"\nstripe_api = {{ secret_key_env = \"K\"{api} }}\n\
+                 ledger = {{ source = \"ledger\", table = \"t\", id = \"id\", amount = \"a\", currency = \"c\", at = \"at\" }}\n{options}"
+            );
+            let file: SettlementFile = toml::from_str(&text).map_err(|e| e.to_string())?;
+            let sources = BTreeSet::from(["ledger".to_owned()]);
+            validate(&[file], &BTreeMap::new(), &sources, &mut BTreeSet::new())
+        };
+        let comma = "[format_options]\ndecimal_separator = \",\"\n";
+        let specs = with_api("stripe", "", comma).expect("planned");
+        let ReportLocation::StripeApi(api) = &specs[0].location else {
+            panic!("{:?}", specs[0].location)
+        };
+        assert_eq!(
+            (api.plan.report_type.as_str(), api.plan.decimal_separator),
+            ("balance_change_from_activity.itemized.3", Some(','))
+        );
+        assert!(describe(&specs[0]).contains(
+            "stripe_api = { secret_key_env = \"K\", report_type = \"balance_change_from_activity.itemized.3\", "
+        ));
+        assert_eq!(
+            with_api("braintree", "", "").unwrap_err(),
+            "settlement[0] (\"s\").stripe_api: a Stripe report run is read by format = \"stripe\" (whose format_options are the run's timezone and decimal_separator), not by \"braintree\""
+        );
+        assert_eq!(
+            with_api("stripe", ", parameters = { currency = \"usd\" }", "").unwrap_err(),
+            "settlement[0] (\"s\").stripe_api.parameters.currency: recon does not send currency of balance_change_from_activity.itemized.3: it filters the report while the ledger side stays whole, so every ledger row it leaves out would show as missing"
         );
     }
 

@@ -84,6 +84,8 @@ pub(crate) struct SettlementInputs<'a> {
     pub(crate) mask: Option<&'a MaskKey>,
     /// The run's circuit breakers, shared by its checks.
     pub(crate) breakers: &'a Breakers,
+    /// Where the generations of Stripe's idempotency keys are kept (the store).
+    pub(crate) idempotency: &'a dyn crate::check::IdempotencyGenerations,
 }
 
 /// The in-flight (`timing`) findings of earlier days, by their ledger id as shown.
@@ -270,13 +272,13 @@ async fn read_both(
     let job = Acquisition {
         check: &check.name,
         day,
-        timezone,
         downloads: inputs.downloads,
         config_dir: inputs.config_dir,
         policy,
         env: inputs.env,
         batches: &batches,
         breakers: inputs.breakers,
+        idempotency: inputs.idempotency,
     };
     let reports = async {
         let acquired = fetch::acquire(&check.location, &job).await;

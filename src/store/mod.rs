@@ -271,6 +271,7 @@ macro_rules! move_along_life {
 
 pub mod audit;
 mod discrepancies;
+mod idempotency;
 mod lock;
 mod retention;
 mod runs;

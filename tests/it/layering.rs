@@ -19,6 +19,8 @@ const LAYERS: &[&[&str]] = &[
         "telemetry",
     ],
     &["error"],
+    // An endpoint's circuit breaker, which every retried sync passes.
+    &["breaker"],
     &["day", "retry"],
     // What checks are built from and what they produce.
     &["source", "discrepancy"],

@@ -12,7 +12,6 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 
 pub(crate) use adyen::{AdyenDownload, BatchHistory};
 pub(crate) use sftp::SftpPickup;
@@ -55,8 +54,6 @@ pub(crate) use crate::check::Download;
 pub(crate) struct Acquisition<'a> {
     pub(crate) check: &'a str,
     pub(crate) day: BusinessDay,
-    /// The job's zone: the zone Stripe writes a report's local times in.
-    pub(crate) timezone: Tz,
     /// Where fetched reports are kept.
     pub(crate) downloads: &'a Path,
     /// The configuration file's folder (absolute): a relative `report` path is under it.
@@ -68,6 +65,8 @@ pub(crate) struct Acquisition<'a> {
     pub(crate) batches: &'a BatchHistory,
     /// The run's circuit breakers: every request passes its server's (`host:port`).
     pub(crate) breakers: &'a Breakers,
+    /// Where the generations of Stripe's idempotency keys are kept (the store).
+    pub(crate) idempotency: &'a dyn crate::check::IdempotencyGenerations,
 }
 
 impl Acquisition<'_> {

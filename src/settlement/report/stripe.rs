@@ -22,7 +22,9 @@
 //! - `decimal_separator` (Stripe's `decimal_separator` parameter, `.` by default, or `,`): amounts
 //!   such as `1.234,56` (the other separator groups thousands), quoted in the comma-separated file.
 //! - `report_type`: the run's report type, `balance_change_from_activity` (default) or
-//!   `payout_reconciliation`, with or without Stripe's `.itemized.<version>` suffix. A payout
+//!   `payout_reconciliation`, with or without Stripe's `.itemized.<version>` suffix. A
+//!   `stripe_api` run is of this report (see `fetch::stripe_api::report_types`): `timezone` and
+//!   `decimal_separator` are sent as its parameters where its version documents them. A payout
 //!   reconciliation report lists the lines each payout settled, many of them booked on earlier
 //!   days: every line must name its `automatic_payout_id`, and the check reads the ledger rows the
 //!   report names whatever day they were booked (see [`super::Format::spans_days`]).
@@ -105,6 +107,50 @@ impl Options {
             ));
         }
         self.zone().map(|_| ())
+    }
+
+    /// True when the options read local times as UTC (what a report type without a `timezone`
+    /// parameter writes).
+    pub(crate) fn reads_utc(&self) -> bool {
+        matches!(self.zone(), Ok(Zone::Fixed(offset)) if offset.local_minus_utc() == 0)
+            || matches!(
+                self.timezone.trim(),
+                "Etc/UTC"
+                    | "Etc/UCT"
+                    | "Etc/Universal"
+                    | "Etc/Zulu"
+                    | "Etc/GMT"
+                    | "UCT"
+                    | "Universal"
+                    | "Zulu"
+            )
+    }
+
+    /// The columns this report needs that a run selecting `columns` (none: the report type's
+    /// default set) would leave out, in the order the module doc names them.
+    pub(crate) fn columns_missing(&self, columns: &[String]) -> Vec<&'static str> {
+        if columns.is_empty() {
+            return Vec::new();
+        }
+        let has = |name: &str| columns.iter().any(|c| c == name);
+        let mut missing: Vec<&'static str> = [
+            "balance_transaction_id",
+            "currency",
+            "gross",
+            "fee",
+            "net",
+            "reporting_category",
+        ]
+        .into_iter()
+        .filter(|name| !has(name))
+        .collect();
+        if !has("created_utc") && !has("created") {
+            missing.push("created_utc (or created)");
+        }
+        if self.report_type == Report::PayoutReconciliation && !has("automatic_payout_id") {
+            missing.push("automatic_payout_id");
+        }
+        missing
     }
 
     fn zone(&self) -> Result<Zone, String> {

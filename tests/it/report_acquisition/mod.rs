@@ -7,6 +7,7 @@
 mod adyen_gaps;
 mod fixtures;
 mod sshd;
+mod stripe_contract;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -321,7 +322,8 @@ fn assert_stripe_requests(requests: &[Request]) {
             ("report_type", "balance_change_from_activity.itemized.3"),
             ("parameters[interval_start]", &DAY_START.to_string()),
             ("parameters[interval_end]", &DAY_END.to_string()),
-            ("parameters[timezone]", "UTC"),
+            ("parameters[timezone]", "Etc/UTC"),
+            ("parameters[decimal_separator]", "."),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()))
     );
