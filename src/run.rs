@@ -401,8 +401,10 @@ impl Run<'_> {
     async fn finish(&self, out: &Path, executed: Result<()>, nightly: bool) -> Result<RunReport> {
         let (config, store, run_id) = (self.config, self.store, self.run_id);
         if let Err(e) = executed {
-            // Leave the run closed, not dangling as 'running' (unless the store is what failed).
-            if !e.is_store_unreachable() {
+            // Leave the run closed, not dangling as 'running' — unless what failed may pass (the
+            // store unreachable, the lock lost): then this run writes nothing more, and the
+            // rerun marks it abandoned.
+            if !e.is_transient() {
                 let _ = store.fail_run(run_id, e.exit(), Utc::now()).await;
             }
             return Err(e);
@@ -442,7 +444,7 @@ impl Run<'_> {
             Err(e) => {
                 // Not finished without its reports: closed as failed, with the failure's exit
                 // code, so `recon run` runs the date again.
-                if !e.is_store_unreachable() {
+                if !e.is_transient() {
                     let _ = store.fail_run(run_id, e.exit(), Utc::now()).await;
                 }
                 return Err(e);

@@ -416,6 +416,16 @@ fn every_job_is_deleted_after_it_finishes() {
     }
 }
 
+/// A stopped pod (a drained node, the Job's deadline) gets longer than recon takes to record
+/// its run interrupted after SIGTERM (20 s, `INTERRUPT_GRACE` in src/run.rs) before SIGKILL.
+#[test]
+fn every_pod_gives_recon_time_to_record_an_interrupted_run() {
+    for (file, pod, _) in pod_specs() {
+        let grace = pod["terminationGracePeriodSeconds"].as_i64();
+        assert!(grace.is_some_and(|g| g >= 25), "{file}: {grace:?}");
+    }
+}
+
 /// Whether `text` holds a YYYY-MM-DD date.
 fn has_date(text: &str) -> bool {
     let b = text.as_bytes();
