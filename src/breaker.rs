@@ -255,11 +255,7 @@ impl Breakers {
         };
         if trial {
             if failed {
-                breaker.state = State::Open {
-                    until: Instant::now() + cool_down,
-                };
-                breaker.opened += 1;
-                breaker.last_opened_at = Some(Utc::now());
+                breaker.open(cool_down);
                 warn!(
                     endpoint,
                     cool_down_secs = policy.cool_down_secs,
@@ -285,11 +281,7 @@ impl Breakers {
         if calls >= policy.min_calls as usize
             && failures * 100 >= calls * policy.failure_rate_percent as usize
         {
-            breaker.state = State::Open {
-                until: Instant::now() + cool_down,
-            };
-            breaker.opened += 1;
-            breaker.last_opened_at = Some(Utc::now());
+            breaker.open(cool_down);
             warn!(
                 endpoint,
                 failures,
@@ -298,6 +290,17 @@ impl Breakers {
                 "circuit breaker open: calls to the endpoint fail fast until its cool-down ends"
             );
         }
+    }
+}
+
+impl Breaker {
+    /// Opens the breaker for `cool_down` from now, counting the opening.
+    fn open(&mut self, cool_down: Duration) {
+        self.state = State::Open {
+            until: Instant::now() + cool_down,
+        };
+        self.opened += 1;
+        self.last_opened_at = Some(Utc::now());
     }
 }
 

@@ -128,17 +128,10 @@ impl Error {
     /// Classifies a database error met while reading a source: a missing table, a refused
     /// login or an unreadable file is the user's to fix; a dropped connection may pass.
     pub(crate) fn from_source(err: sqlx::Error) -> Self {
-        let kind = match &err {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Protocol(_) => ErrorKind::Unavailable,
-            sqlx::Error::Tls(_) | sqlx::Error::Configuration(_) => ErrorKind::BadInput,
-            sqlx::Error::Database(db) if is_transient_code(db.code().as_deref()) => {
-                ErrorKind::Unavailable
-            }
-            _ => ErrorKind::BadInput,
+        let kind = if may_pass(&err) {
+            ErrorKind::Unavailable
+        } else {
+            ErrorKind::BadInput
         };
         Error::new(kind, describe_sqlx(&err)).caused_by(err)
     }
@@ -146,16 +139,10 @@ impl Error {
     /// Wraps a failure of recon's own store: one to reach it (refused, dropped, timed out, a
     /// failover's admin shutdown) may pass and is retried; anything else is recon's defect.
     pub(crate) fn from_store(err: sqlx::Error) -> Self {
-        let kind = match &err {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Protocol(_) => ErrorKind::StoreUnreachable,
-            sqlx::Error::Database(db) if is_transient_code(db.code().as_deref()) => {
-                ErrorKind::StoreUnreachable
-            }
-            _ => ErrorKind::Internal,
+        let kind = if may_pass(&err) {
+            ErrorKind::StoreUnreachable
+        } else {
+            ErrorKind::Internal
         };
         Error::new(kind, format!("store: {}", describe_sqlx(&err))).caused_by(err)
     }
@@ -188,6 +175,20 @@ impl std::fmt::Debug for Error {
             debug.field("cause", &crate::secret::redact_urls(&cause.to_string()));
         }
         debug.finish()
+    }
+}
+
+/// Whether a database error may pass: the server could not be reached or dropped the
+/// connection, or answered with a code that means "try again later".
+fn may_pass(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => is_transient_code(db.code().as_deref()),
+        _ => false,
     }
 }
 

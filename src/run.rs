@@ -93,15 +93,7 @@ pub async fn run(
                 .shard
                 .is_none_or(|s| s.takes(position) || split::is_split(config, name))
         });
-        let breakers = Breakers::new(config.circuit_breaker);
-        let run = Run {
-            config,
-            store,
-            session,
-            breakers: &breakers,
-            run_id,
-            day: BusinessDay::new(date, config.timezone)?,
-        };
+        let run = Run::new(config, session, run_id, date)?;
         run.work(&checks, out, options)
             .instrument(info_span!("run", run_id = run_id.0, business_date = %date, shard = %shard))
             .await
@@ -202,15 +194,7 @@ async fn complete(
         checks = checks.names().count(),
         "retrying the checks that failed"
     );
-    let breakers = Breakers::new(config.circuit_breaker);
-    let run = Run {
-        config,
-        store,
-        session,
-        breakers: &breakers,
-        run_id,
-        day: BusinessDay::new(date, config.timezone)?,
-    };
+    let run = Run::new(config, session, run_id, date)?;
     run.work(&checks, out, options)
         .instrument(info_span!("retry", run_id = run_id.0, business_date = %date))
         .await
@@ -267,12 +251,29 @@ struct Run<'a> {
     session: &'a Session,
     /// The run's circuit breakers: one per endpoint (a source, an API host, the store), shared
     /// by all its checks.
-    breakers: &'a Breakers,
+    breakers: Breakers,
     run_id: RunId,
     day: BusinessDay,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    /// Run `run_id` of `date`, in `session`, before its first check.
+    fn new(
+        config: &'a Config,
+        session: &'a Session,
+        run_id: RunId,
+        date: NaiveDate,
+    ) -> Result<Run<'a>> {
+        Ok(Run {
+            config,
+            store: &session.store,
+            session,
+            breakers: Breakers::new(config.circuit_breaker),
+            run_id,
+            day: BusinessDay::new(date, config.timezone)?,
+        })
+    }
+
     /// The run's work, heartbeat beating: its checks executed, then its reports written and the
     /// run closed. A SIGTERM or SIGINT (a drained node, a Job's deadline, an operator) stops the
     /// checks: those not recorded are recorded failed as interrupted, and the run closes with
@@ -311,7 +312,7 @@ impl Run<'_> {
     /// retention pruned.
     async fn execute(&self, checks: &Checks<'_>, out: &Path, options: RunOptions) -> Result<()> {
         let (config, store, run_id, day) = (self.config, self.store, self.run_id, self.day);
-        let sources = SourcePool::new(&config.sources, self.breakers);
+        let sources = SourcePool::new(&config.sources, &self.breakers);
         let inputs = IntegrityInputs {
             sources: &sources,
             mask: config.mask_key.as_ref(),

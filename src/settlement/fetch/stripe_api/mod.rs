@@ -159,8 +159,17 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
     let target = job.kept_path(&format!("{}.csv", sanitize(report_type)));
     let progress = RefCell::new(Progress::default());
     let hint = Cell::new(None);
+    let client = match http::client() {
+        Ok(client) => client,
+        Err(e) => return Acquired::failed(e),
+    };
+    // A GET of `url` (named `shown` in messages), through its host's breaker, that succeeded.
+    let get = async |url: &str, shown: &str| {
+        let sent = request(&client, Method::GET, url, &auth);
+        let response = http::send(job.breakers, sent, shown).await?;
+        http::successful(response, shown, &hint, &advice, explain).await
+    };
     let attempt = || async {
-        let client = http::client()?;
         let known = progress.borrow().file_url.clone();
         let file_url = match known {
             Some(url) => url,
@@ -170,29 +179,13 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
                     Some(id) => {
                         let shown = format!("Stripe report run {id}");
                         let url = format!("{base}/v1/reporting/report_runs/{id}");
-                        let response = http::send(
-                            job.breakers,
-                            request(&client, Method::GET, &url, &auth),
-                            &shown,
-                        )
-                        .await?;
-                        let response =
-                            http::successful(response, &shown, &hint, &advice, explain).await?;
-                        let body = response.text().await.unwrap_or_default();
+                        let body = get(&url, &shown).await?.text().await.unwrap_or_default();
                         parse::<ReportRun>(&body, &shown)?
                     }
                     None => {
                         let shown = format!("Stripe report type {report_type}");
                         let url = format!("{base}/v1/reporting/report_types/{report_type}");
-                        let response = http::send(
-                            job.breakers,
-                            request(&client, Method::GET, &url, &auth),
-                            &shown,
-                        )
-                        .await?;
-                        let response =
-                            http::successful(response, &shown, &hint, &advice, explain).await?;
-                        let body = response.text().await.unwrap_or_default();
+                        let body = get(&url, &shown).await?.text().await.unwrap_or_default();
                         let available = parse::<ReportType>(&body, &shown)?.data_available_end;
                         if available < job.day.end.timestamp() {
                             return Err(Error::unavailable(format!(
@@ -231,13 +224,7 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
             }
         };
         let shown = format!("downloading {file_url}");
-        let response = http::send(
-            job.breakers,
-            request(&client, Method::GET, &file_url, &auth),
-            &shown,
-        )
-        .await?;
-        let response = http::successful(response, &shown, &hint, &advice, explain).await?;
+        let response = get(&file_url, &shown).await?;
         let kept: KeptFile = http::save(response, &shown, &target).await?;
         Ok((file_url, kept))
     };
