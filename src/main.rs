@@ -62,7 +62,7 @@ async fn dispatch(command: Command) -> Result<Exit> {
         Command::Run(args) => {
             let config = Config::load(&args.config.config, &process_env)?;
             let nightly = args.date.is_none();
-            let date = args.date.unwrap_or_else(|| run::yesterday(&config));
+            let date = run::business_date(&config, args.date, args.shard)?;
             let out = args.out.unwrap_or_else(|| config.out_dir.clone());
             let options = run::RunOptions {
                 shard: args.shard,
@@ -75,7 +75,7 @@ async fn dispatch(command: Command) -> Result<Exit> {
         }
         Command::Retry(args) => {
             let config = Config::load(&args.config.config, &process_env)?;
-            let date = args.date.unwrap_or_else(|| run::yesterday(&config));
+            let date = run::business_date(&config, args.date, args.shard)?;
             let out = args.out.unwrap_or_else(|| config.out_dir.clone());
             let report = run::retry(&config, date, &out, args.shard).await?;
             finish(&mut stdout, &report, &args.ending, args.shard).await

@@ -48,6 +48,24 @@ pub fn yesterday(config: &Config) -> NaiveDate {
     today.pred_opt().unwrap_or(today)
 }
 
+/// The date a `run` or `retry` works on: the one given (`--date`, `RECON_DATE`), else yesterday
+/// — except for a shard, which must be told: shards started either side of midnight (a pod
+/// retried after it) would each take their own yesterday.
+pub fn business_date(
+    config: &Config,
+    given: Option<NaiveDate>,
+    shard: Option<Shard>,
+) -> Result<NaiveDate> {
+    match (given, shard) {
+        (Some(date), _) => Ok(date),
+        (None, Some(shard)) => Err(Error::bad_input(format!(
+            "shard {}/{} needs its business date: give --date or set RECON_DATE when the Job is created, so that every shard, a pod retried after midnight too, runs the same date",
+            shard.index, shard.count
+        ))),
+        (None, None) => Ok(yesterday(config)),
+    }
+}
+
 /// How a run is started: for which part of the checks, and whether it may resume.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {

@@ -722,3 +722,51 @@ async fn a_shard_that_failed_is_retried_and_completes_the_check() {
     }
     assert_eq!(state(&store).await, reference);
 }
+
+/// A shard is never left to take its own "yesterday": two pods either side of midnight would
+/// reconcile different dates. Without `--date` (or `RECON_DATE`) it is refused, for `run` and
+/// `retry` alike; with `RECON_DATE` it runs that date.
+#[tokio::test]
+async fn a_shard_without_its_business_date_is_refused() {
+    let dir = temp_dir();
+    let schema = "CREATE TABLE t (id INTEGER PRIMARY KEY)";
+    let row = "INSERT INTO t VALUES (1)";
+    let [l, r, s] = sqlite_sides(dir.path(), schema, row, row).await;
+    write(
+        dir.path(),
+        "recon.toml",
+        &ledger_payments_t(TestConfig::new()),
+    );
+    let env = [("L", l.as_str()), ("R", r.as_str()), ("S", s.as_str())];
+    for command in ["run", "retry"] {
+        let args = [
+            command,
+            "--config",
+            "recon.toml",
+            "--shard",
+            "1/4",
+            "--out",
+            "out",
+        ];
+        let out = recon(&args, &env, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "recon: shard 1/4 needs its business date: give --date or set RECON_DATE when the Job is created, so that every shard, a pod retried after midnight too, runs the same date\n"
+        );
+    }
+    let mut dated = env.to_vec();
+    dated.push(("RECON_DATE", "2026-11-20"));
+    let args = [
+        "run",
+        "--config",
+        "recon.toml",
+        "--shard",
+        "0/1",
+        "--out",
+        "out",
+    ];
+    let out = recon(&args, &dated, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(summary(dir.path())["business_date"], "2026-11-20");
+}
