@@ -101,6 +101,8 @@ fn segment_end(shown_key: &str) -> String {
 #[derive(Debug)]
 pub(crate) struct SealSpool {
     file: std::fs::File,
+    /// The folder the file is in, for messages.
+    dir: std::path::PathBuf,
     /// Each segment's head with its blob's length in the file, in key order.
     segments: Vec<(SegmentHead, u64)>,
 }
@@ -119,14 +121,20 @@ impl SealSpool {
         })?;
         Ok(SealSpool {
             file,
+            dir: dir.to_path_buf(),
             segments: Vec::new(),
         })
     }
 
     fn push(&mut self, head: SegmentHead, blob: &[u8]) -> Result<()> {
-        self.file
-            .write_all(blob)
-            .map_err(|e| Error::internal("cannot write the seal's spool file").caused_by(e))?;
+        // A full folder (an emptyDir's sizeLimit) is the deployment's to fix, as above.
+        self.file.write_all(blob).map_err(|e| {
+            Error::bad_input(format!(
+                "cannot write the seal's spool file in {}: {e}; give job.temp_dir (or RECON_TEMP_DIR) more room, e.g. a larger emptyDir sizeLimit",
+                self.dir.display()
+            ))
+            .caused_by(e)
+        })?;
         self.segments.push((head, blob.len() as u64));
         Ok(())
     }
@@ -406,6 +414,32 @@ mod tests {
 
     fn shown(key: &[Value]) -> String {
         format!("{key:?}")
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_full_temp_folder_is_the_deployments_to_fix_and_named() {
+        // /dev/full answers every write with ENOSPC, as a full emptyDir does.
+        let mut spool = SealSpool {
+            file: std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+            dir: std::path::PathBuf::from("/var/tmp/recon"),
+            segments: Vec::new(),
+        };
+        let head = SegmentHead {
+            end_key: String::new(),
+            rows: 1,
+            digest: "d".to_string(),
+        };
+        let e = spool.push(head, b"rows").unwrap_err();
+        assert_eq!(e.exit(), crate::exit::Exit::BadInput);
+        assert_eq!(
+            e.to_string(),
+            "cannot write the seal's spool file in /var/tmp/recon: No space left on device (os error 28); give job.temp_dir (or RECON_TEMP_DIR) more room, e.g. a larger emptyDir sizeLimit"
+        );
+        assert_eq!(spool.len(), 0);
     }
 
     fn rows(ids: impl IntoIterator<Item = i128>, edit: i128) -> Vec<(Vec<Value>, RowHash)> {
