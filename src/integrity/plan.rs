@@ -9,7 +9,7 @@ use crate::day::BusinessDay;
 use crate::error::{Error, Result};
 use crate::source::filter::Filter;
 use crate::source::pushdown::KeyRange;
-use crate::source::{Column, DayWindow, InFlight, ReadSpec, Source};
+use crate::source::{Column, DayWindow, InFlight, ReadSpec, Source, uuid_column};
 
 /// One table on two sources, and how to compare it.
 pub struct TablePair<'a> {
@@ -90,7 +90,9 @@ impl TablePair<'_> {
             let r = find(&right_cols, name).ok_or_else(|| {
                 Error::bad_input(format!("column {name:?} does not exist in {right_at}"))
             })?;
-            Ok((l.clone(), r.clone()))
+            let (mut l, mut r) = (l.clone(), r.clone());
+            uuid_column::align(&mut l, &mut r);
+            Ok((l, r))
         };
 
         let mut left = Vec::new();
@@ -150,8 +152,10 @@ impl TablePair<'_> {
                             })
                         }
                         Some(r) => {
-                            left.push(l.clone());
-                            right.push(r.clone());
+                            let (mut l, mut r) = (l.clone(), r.clone());
+                            uuid_column::align(&mut l, &mut r);
+                            left.push(l);
+                            right.push(r);
                         }
                     }
                 }

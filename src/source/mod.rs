@@ -10,6 +10,7 @@ mod postgres;
 pub mod pushdown;
 mod sqlite;
 pub(crate) mod text;
+pub(crate) mod uuid_column;
 
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
@@ -493,7 +494,7 @@ fn statements(
             "a keyed read needs a table with a single key column",
         ));
     }
-    let q = ident::quote(engine, &key.name);
+    let q = pushdown::key_match_expr(engine, key);
     for chunk in keys.chunks(KEYS_PER_STATEMENT) {
         let mut conditions = Conditions::new(engine);
         filter::push_filter(&mut conditions, engine, spec, &stores_instants, &zone);

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::SourceSpec;
 use super::text::value_from_text;
+use super::uuid_column::{self, UuidStorage};
 use super::{
     Column, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, ident, missing_table,
     select_in_key_order, send_in_batches,
@@ -115,6 +116,8 @@ fn logical_type(data_type: &str, column_type: &str) -> LogicalType {
         "bool" | "boolean" => LogicalType::Boolean,
         "datetime" | "timestamp" => LogicalType::Timestamp,
         "date" => LogicalType::Date,
+        // MariaDB 10.7+'s own type
+        "uuid" => LogicalType::Uuid,
         "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set" => {
             LogicalType::Text
         }
@@ -135,17 +138,29 @@ pub(super) fn select_expr(column: &Column) -> String {
         }
         LogicalType::Timestamp => format!("DATE_FORMAT({q}, '%Y-%m-%d %H:%i:%s.%f')"),
         LogicalType::Date => format!("DATE_FORMAT({q}, '%Y-%m-%d')"),
+        LogicalType::Uuid if uuid_column::storage(column) == Some(UuidStorage::Bytes) => {
+            format!("LOWER(HEX({q}))")
+        }
+        LogicalType::Uuid => format!("CAST({q} AS CHAR)"),
         _ => q,
     }
 }
 
-/// The ORDER BY term for a key column: text by its bytes.
+/// The ORDER BY term for a key column: text by its bytes; UUIDs by their lowercase text (what
+/// PostgreSQL's `uuid` order is), never by MariaDB's `UUID` order, which swaps the time fields.
 pub(super) fn order_expr(column: &Column) -> String {
     let q = ident::quote(Engine::MySql, &column.name);
     match column.logical {
         LogicalType::Text => format!("CAST({q} AS BINARY)"),
+        LogicalType::Uuid if uuid_column::storage(column) == Some(UuidStorage::Bytes) => q,
+        LogicalType::Uuid => format!("CAST({} AS BINARY)", uuid_text(&q)),
         _ => q,
     }
+}
+
+/// The canonical text of a (native or text) UUID column `q`: lowercase, hyphenated.
+pub(super) fn uuid_text(q: &str) -> String {
+    format!("LOWER(CAST({q} AS CHAR))")
 }
 
 pub(super) async fn stream_rows(
@@ -222,6 +237,14 @@ pub(super) fn decode_value(
     let zone = wall_clock_zone(column, tz);
     match row.try_get::<Option<&str>, _>(i).map_err(err)? {
         None => Ok(Value::Null),
+        // Ordered by its lowercase text: only the hyphenated form orders as the UUID does.
+        Some(text)
+            if uuid_column::storage(column) == Some(UuidStorage::Text) && text.len() != 36 =>
+        {
+            Err(format!(
+                "{text:?} is not a UUID in its hyphenated form (8-4-4-4-12 hex digits)"
+            ))
+        }
         Some(text) => value_from_text(column.logical, text, zone),
     }
 }

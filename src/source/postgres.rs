@@ -10,6 +10,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgPool, Row, ValueRef};
 use tokio::sync::mpsc;
 
 use super::SourceSpec;
+use super::uuid_column::{self, UuidStorage};
 use super::{
     Column, Engine, ReadSpec, RowBatch, WALL_CLOCK_MARGIN, column_error, ident, missing_table,
     pg_wire, select_in_key_order, send_in_batches,
@@ -116,20 +117,28 @@ pub(super) fn stores_instants(column: &Column) -> bool {
     column.logical == LogicalType::Timestamp && column.declared.ends_with("with time zone")
 }
 
-/// The select expression for a column: numerics travel as text so no digit is lost.
+/// The select expression for a column: numerics travel as text so no digit is lost; text
+/// read as UUIDs travels as `uuid` (any spelling PostgreSQL accepts).
 pub(super) fn select_expr(column: &Column) -> String {
     let quoted = ident::quote(Engine::Postgres, &column.name);
     match column.logical {
         LogicalType::Decimal => format!("{quoted}::text"),
+        LogicalType::Uuid if uuid_column::storage(column) == Some(UuidStorage::Text) => {
+            format!("{quoted}::uuid")
+        }
         _ => quoted,
     }
 }
 
-/// The ORDER BY term for a key column: text by bytes, never by the database's locale.
+/// The ORDER BY term for a key column: text by bytes, never by the database's locale; UUIDs
+/// by their bytes (a `uuid`'s own order, which is its lowercase text's).
 pub(super) fn order_expr(column: &Column) -> String {
     let quoted = ident::quote(Engine::Postgres, &column.name);
     match column.logical {
         LogicalType::Text => format!("{quoted} COLLATE \"C\""),
+        LogicalType::Uuid if uuid_column::storage(column) == Some(UuidStorage::Text) => {
+            format!("{quoted}::uuid")
+        }
         _ => quoted,
     }
 }

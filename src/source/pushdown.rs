@@ -5,6 +5,7 @@
 use chrono_tz::Tz;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::uuid_column::{self, UuidStorage};
 use super::{Column, Conditions, Engine, Param, Pool, ReadSpec, Source, ident, mysql, postgres};
 use crate::canonical::{LogicalType, RowHash, Value, key_cmp};
 use crate::error::{Error, Result};
@@ -138,7 +139,12 @@ fn stores_instants(engine: Engine, column: &Column) -> bool {
 fn text_expr(engine: Engine, column: &Column) -> String {
     let q = ident::quote(engine, &column.name);
     match (engine, column.logical) {
-        (Engine::Postgres, LogicalType::Integer | LogicalType::Uuid) => format!("{q}::text"),
+        (Engine::Postgres, LogicalType::Uuid) => match uuid_column::storage(column) {
+            Some(UuidStorage::Text) => format!("{q}::uuid::text"),
+            Some(UuidStorage::Bytes) => format!("encode({q}, 'hex')::uuid::text"),
+            _ => format!("{q}::text"),
+        },
+        (Engine::Postgres, LogicalType::Integer) => format!("{q}::text"),
         // By value: trailing zeros trimmed; numeric has no negative zero.
         (Engine::Postgres, LogicalType::Decimal) => format!("trim_scale({q})::text"),
         (Engine::Postgres, LogicalType::Boolean) => {
@@ -165,6 +171,13 @@ fn text_expr(engine: Engine, column: &Column) -> String {
         (_, LogicalType::Timestamp) => format!("DATE_FORMAT({q}, '%Y-%m-%dT%H:%i:%s.%fZ')"),
         (_, LogicalType::Date) => format!("DATE_FORMAT({q}, '%Y-%m-%d')"),
         (_, LogicalType::Bytes) => format!("LOWER(HEX({q}))"),
+        (_, LogicalType::Uuid) if uuid_column::storage(column) == Some(UuidStorage::Bytes) => {
+            let h = format!("LOWER(HEX({q}))");
+            format!(
+                "CONCAT_WS('-', SUBSTR({h}, 1, 8), SUBSTR({h}, 9, 4), SUBSTR({h}, 13, 4), SUBSTR({h}, 17, 4), SUBSTR({h}, 21))"
+            )
+        }
+        (_, LogicalType::Uuid) => mysql::uuid_text(&q),
         (_, _) => format!("CONVERT({q} USING utf8mb4)"),
     }
 }
@@ -217,8 +230,24 @@ fn key_param(
     Ok(match (engine, column.logical) {
         (Engine::Postgres, LogicalType::Text) => format!("{p} COLLATE \"C\""),
         (Engine::MySql, LogicalType::Text) => format!("CAST({p} AS BINARY)"),
+        (Engine::MySql, LogicalType::Uuid)
+            if uuid_column::storage(column) != Some(UuidStorage::Bytes) =>
+        {
+            format!("CAST({p} AS BINARY)")
+        }
         _ => p,
     })
+}
+
+/// The key column as [`typed_param`]'s values are matched against it (`k IN (…)`): the column
+/// itself, but a text column read as UUIDs in the form its UUID parameters take.
+pub(super) fn key_match_expr(engine: Engine, column: &Column) -> String {
+    let q = ident::quote(engine, &column.name);
+    match (engine, uuid_column::storage(column)) {
+        (Engine::Postgres, Some(UuidStorage::Text)) => format!("{q}::uuid"),
+        (Engine::MySql, Some(UuidStorage::Text)) => mysql::uuid_text(&q),
+        _ => q,
+    }
 }
 
 /// A value of `column` as a bound parameter, with the SQL that places it as the column's type
@@ -241,6 +270,9 @@ pub(super) fn typed_param(
         }
         Value::Timestamp(t) => Param::WallClock(t.naive_utc()),
         Value::Date(d) => Param::Date(*d),
+        Value::Uuid(u) if uuid_column::storage(column) == Some(UuidStorage::Bytes) => {
+            Param::Bytes(u.as_bytes().to_vec())
+        }
         Value::Uuid(u) => Param::Text(u.to_string()),
         Value::Bytes(b) => Param::Bytes(b.clone()),
         Value::Text(s) => Param::Text(s.clone()),
@@ -254,7 +286,11 @@ pub(super) fn typed_param(
     let p = conditions.param(param);
     Ok(match (engine, column.logical) {
         (Engine::Postgres, LogicalType::Decimal) => format!("{p}::numeric"),
-        (Engine::Postgres, LogicalType::Uuid) => format!("{p}::uuid"),
+        (Engine::Postgres, LogicalType::Uuid)
+            if uuid_column::storage(column) != Some(UuidStorage::Bytes) =>
+        {
+            format!("{p}::uuid")
+        }
         (Engine::MySql, LogicalType::Decimal) => format!("CAST({p} AS DECIMAL(65,30))"),
         _ => p,
     })

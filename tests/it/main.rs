@@ -37,4 +37,5 @@ mod sharded_table;
 mod store_life;
 mod store_outage;
 mod tooling;
+mod uuids;
 mod where_filter;

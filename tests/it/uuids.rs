@@ -1,0 +1,267 @@
+//! UUIDs in every spelling — PostgreSQL `uuid`, MariaDB `UUID`, `char(36)` in any case, SQLite
+//! text — digest alike, order alike as keys and are compared by value by both strategies.
+
+use crate::common::*;
+use recon::canonical::{SegmentDigest, Value, row_hash};
+use recon::integrity::{TablePair, compare_with};
+use recon::source::Source;
+
+/// Chosen so that MariaDB's `UUID` order (time fields swapped for versions 1–5) differs from
+/// the byte order PostgreSQL and recon use: the merge-join needs one order on both sides.
+const IDS: [&str; 4] = [
+    "00000000-0000-1000-8000-000000000002",
+    "10000000-0000-7000-8000-000000000001",
+    "20000000-0000-4000-8000-0000000000ff",
+    "ffffffff-0000-1000-8000-000000000001",
+];
+const REFS: [&str; 4] = [
+    "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+    "00000000-0000-0000-0000-000000000000",
+    "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    "0189a0b0-7c1e-7abc-9def-0123456789ab",
+];
+
+/// The rows, each value spelled by `spell`, as an INSERT.
+fn insert(spell: impl Fn(&str) -> String) -> String {
+    let rows: Vec<String> = IDS
+        .iter()
+        .zip(REFS)
+        .enumerate()
+        .map(|(i, (id, r))| format!("({}, {}, {i})", spell(id), spell(r)))
+        .collect();
+    format!("INSERT INTO u VALUES {}", rows.join(", "))
+}
+
+fn lower(u: &str) -> String {
+    format!("'{u}'")
+}
+
+fn upper(u: &str) -> String {
+    format!("'{}'", u.to_uppercase())
+}
+
+/// The rows as canonical values, their digest by the reference encoding.
+fn expected_digest() -> String {
+    let uuid = |s: &str| Value::Uuid(uuid::Uuid::parse_str(s).unwrap());
+    let mut digest = SegmentDigest::new();
+    for (i, (id, r)) in IDS.iter().zip(REFS).enumerate() {
+        digest.push(&row_hash(&[uuid(id), uuid(r), Value::Int(i as i128)]));
+    }
+    digest.finish().0
+}
+
+/// Both sides' streamed digests and the number of differences.
+async fn digests(left_url: &str, right_url: &str) -> (String, String, usize) {
+    let left = Source::connect_url("left", left_url).await.unwrap();
+    let right = Source::connect_url("right", right_url).await.unwrap();
+    let key = ["id".to_string()];
+    let pair = TablePair {
+        left: &left,
+        left_table: "u",
+        right: &right,
+        right_table: "u",
+        key: &key,
+        columns: None,
+        day: None,
+        filter: None,
+        settle: None,
+        key_range: None,
+    };
+    let comparison = compare_with(&pair, Default::default()).await.unwrap();
+    assert!(comparison.schema.is_empty(), "{:?}", comparison.schema);
+    assert_eq!(comparison.left.rows, 4);
+    (
+        comparison.left.digest.unwrap(),
+        comparison.right.digest.unwrap(),
+        comparison.differences.len(),
+    )
+}
+
+#[tokio::test]
+async fn uuids_in_every_spelling_digest_exactly_like_the_reference_encoding() {
+    let (Some(pg), Some(pg_text), Some(maria), Some(maria_char)) = (
+        fresh_postgres("uuid_golden").await,
+        fresh_postgres("uuid_golden_text").await,
+        fresh_mysql("uuid_golden").await,
+        fresh_mysql("uuid_golden_char").await,
+    ) else {
+        return;
+    };
+    pg_exec(
+        &pg,
+        &[
+            "CREATE TABLE u (id uuid PRIMARY KEY, r uuid, n int)",
+            &insert(lower),
+        ],
+    )
+    .await;
+    pg_exec(
+        &pg_text,
+        &[
+            "CREATE TABLE u (id text PRIMARY KEY, r varchar(36), n int)",
+            &insert(upper),
+        ],
+    )
+    .await;
+    mysql_exec(
+        &maria,
+        &[
+            "CREATE TABLE u (id UUID PRIMARY KEY, r UUID, n int)",
+            &insert(upper),
+        ],
+    )
+    .await;
+    mysql_exec(
+        &maria_char,
+        &[
+            "CREATE TABLE u (id char(36) PRIMARY KEY, r char(36), n int)",
+            &insert(upper),
+        ],
+    )
+    .await;
+    let dir = temp_dir();
+    let sqlite = sqlite_db(
+        &dir.path().join("u.db"),
+        &[
+            "CREATE TABLE u (id UUID PRIMARY KEY, r UUID, n INTEGER)",
+            &insert(upper),
+        ],
+    )
+    .await;
+    let expected = expected_digest();
+    for other in [&pg_text, &maria, &maria_char, &sqlite] {
+        assert_eq!(
+            digests(&pg, other).await,
+            (expected.clone(), expected.clone(), 0),
+            "{other}"
+        );
+    }
+}
+
+/// The JSON lines of `recon diff … --key id --strategy <strategy>`, which must exit 1.
+fn diff_lines(left: &str, right: &str, strategy: &str) -> Vec<String> {
+    let dir = temp_dir();
+    let output = recon(
+        &[
+            "diff",
+            left,
+            "u",
+            right,
+            "u",
+            "--key",
+            "id",
+            "--json",
+            "--strategy",
+            strategy,
+        ],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{strategy}: {}",
+        stderr(&output)
+    );
+    stdout(&output)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The planted change: one value's last digit, one row missing.
+const CHANGED_REF: &str = "ffffffff-ffff-ffff-ffff-fffffffffffe";
+
+fn planted(spell: fn(&str) -> String) -> [String; 2] {
+    [
+        format!(
+            "UPDATE u SET r = {} WHERE id = {}",
+            spell(CHANGED_REF),
+            spell(IDS[2])
+        ),
+        format!("DELETE FROM u WHERE id = {}", spell(IDS[3])),
+    ]
+}
+
+#[tokio::test]
+async fn a_changed_uuid_is_found_by_both_strategies_whatever_the_spelling() {
+    let (Some(pg), Some(pg_text), Some(maria), Some(maria_char)) = (
+        fresh_postgres("uuid_change").await,
+        fresh_postgres("uuid_change_text").await,
+        fresh_mysql("uuid_change").await,
+        fresh_mysql("uuid_change_char").await,
+    ) else {
+        return;
+    };
+    pg_exec(
+        &pg,
+        &[
+            "CREATE TABLE u (id uuid PRIMARY KEY, r uuid, n int)",
+            &insert(lower),
+        ],
+    )
+    .await;
+    let plant = |create: &str, spell: fn(&str) -> String| -> Vec<String> {
+        vec![create.to_string(), insert(spell)]
+            .into_iter()
+            .chain(planted(spell))
+            .collect()
+    };
+
+    pg_exec(
+        &pg_text,
+        &run(&plant(
+            "CREATE TABLE u (id text PRIMARY KEY, r varchar(36), n int)",
+            upper,
+        )),
+    )
+    .await;
+    mysql_exec(
+        &maria,
+        &run(&plant(
+            "CREATE TABLE u (id UUID PRIMARY KEY, r UUID, n int)",
+            upper,
+        )),
+    )
+    .await;
+    mysql_exec(
+        &maria_char,
+        &run(&plant(
+            "CREATE TABLE u (id char(36) PRIMARY KEY, r char(36), n int)",
+            upper,
+        )),
+    )
+    .await;
+    let expected = [
+        format!(
+            r#"{{"kind":"changed","key":{{"id":"{}"}},"columns":["r"],"values":[{{"column":"r","left":"{}","right":"{}"}}]}}"#,
+            IDS[2], REFS[2], CHANGED_REF
+        ),
+        format!(
+            r#"{{"kind":"missing_in_right","key":{{"id":"{}"}}}}"#,
+            IDS[3]
+        ),
+    ];
+    for other in [&pg_text, &maria, &maria_char] {
+        for strategy in ["stream", "bisect"] {
+            assert_eq!(
+                diff_lines(&pg, other, strategy),
+                expected,
+                "{strategy} {other}"
+            );
+        }
+    }
+    // SQLite pairs stream.
+    let dir = temp_dir();
+    let sql = plant(
+        "CREATE TABLE u (id UUID PRIMARY KEY, r UUID, n INTEGER)",
+        lower,
+    );
+    let sqlite = sqlite_db(&dir.path().join("u.db"), &run(&sql)).await;
+    assert_eq!(diff_lines(&pg, &sqlite, "stream"), expected);
+}
+
+fn run(sql: &[String]) -> Vec<&str> {
+    sql.iter().map(String::as_str).collect()
+}
