@@ -366,8 +366,42 @@ pub(crate) fn normalize_decimal(text: &str) -> Result<String, CanonicalError> {
     Ok(out)
 }
 
-/// Numeric order of two decimals in normal form.
+/// The canonical text of PostgreSQL's numeric values that are not numbers: `NaN`,
+/// `Infinity`, `-Infinity` (as PostgreSQL spells them). `None` for any other text.
+pub(crate) fn non_finite_decimal(text: &str) -> Option<&'static str> {
+    match text.trim() {
+        "NaN" => Some("NaN"),
+        "Infinity" => Some("Infinity"),
+        "-Infinity" => Some("-Infinity"),
+        _ => None,
+    }
+}
+
+/// A decimal as a database holds it: a number in normal form, or `NaN` / `±Infinity`.
+pub(crate) fn stored_decimal(text: &str) -> Result<Value, CanonicalError> {
+    match non_finite_decimal(text) {
+        Some(word) => Ok(Value::Decimal(word.to_string())),
+        None => Value::decimal(text),
+    }
+}
+
+/// Numeric order of two decimals in normal form, in PostgreSQL's order for the values that
+/// are not numbers: `-Infinity` < every number < `Infinity` < `NaN`.
 fn decimal_cmp(a: &str, b: &str) -> Ordering {
+    let rank = |d: &str| match d {
+        "-Infinity" => 0,
+        "Infinity" => 2,
+        "NaN" => 3,
+        _ => 1,
+    };
+    match rank(a).cmp(&rank(b)) {
+        Ordering::Equal if rank(a) == 1 => finite_decimal_cmp(a, b),
+        other => other,
+    }
+}
+
+/// Numeric order of two numbers in normal form.
+fn finite_decimal_cmp(a: &str, b: &str) -> Ordering {
     let neg_a = a.starts_with('-');
     let neg_b = b.starts_with('-');
     match (neg_a, neg_b) {
@@ -639,6 +673,32 @@ mod tests {
             twice.finish().0,
             SegmentDigest::new().finish().0,
             "equal rows never cancel"
+        );
+    }
+
+    #[test]
+    fn numerics_that_are_not_numbers_have_their_own_text_and_place() {
+        let special = |t: &str| stored_decimal(t).unwrap();
+        assert_eq!(
+            enc(&[special("NaN"), special("Infinity"), special("-Infinity")]),
+            "V3:NaNV8:InfinityV9:-Infinity"
+        );
+        assert_eq!(enc(&[special("10.50")]), "V4:10.5");
+        // Never a number's text, never NULL's: a change to or from them is a difference.
+        assert_ne!(row_hash(&[special("NaN")]), row_hash(&[Value::Null]));
+        assert_eq!(
+            stored_decimal("nan"),
+            Err(CanonicalError("\"nan\" is not a decimal number".into()))
+        );
+        let mut values = ["NaN", "1", "Infinity", "-Infinity", "-1e9", "NaN"].map(special);
+        values.sort_by(|a, b| a.key_cmp(b));
+        let texts: Vec<_> = values
+            .iter()
+            .map(|v| v.canonical_text().unwrap().into_owned())
+            .collect();
+        assert_eq!(
+            texts,
+            ["-Infinity", "-1000000000", "1", "Infinity", "NaN", "NaN"]
         );
     }
 

@@ -94,6 +94,11 @@ pub(super) async fn bisect(
         spec: &plan.right,
         snapshot: right,
     };
+    // What streaming refuses, bisection refuses alike, before hashing anything.
+    tokio::try_join!(
+        left.snapshot.refuse_uncomparable(left.source, left.spec),
+        right.snapshot.refuse_uncomparable(right.source, right.spec)
+    )?;
     let all = KeyRange::default();
     let (left_rows, right_rows) = tokio::try_join!(
         left.snapshot.count(left.source, left.spec, &all),

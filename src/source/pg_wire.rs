@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use super::Column;
-use crate::canonical::{LogicalType, Value, normalize_decimal};
+use crate::canonical::{LogicalType, Value, stored_decimal};
 
 /// Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01 (both UTC).
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -30,10 +30,8 @@ pub(super) fn decode(bytes: Option<&[u8]>, column: &Column, tz: Tz) -> Result<Va
             (_, _) => i128::from(i64::from_be_bytes(fixed(bytes, "an integer")?)),
         }),
         // numerics are selected as text, so no digit is lost on the way
-        LogicalType::Decimal => match text(bytes)? {
-            "NaN" => return Err("NaN is not a number".to_string()),
-            digits => Value::Decimal(normalize_decimal(digits).map_err(|e| e.0)?),
-        },
+        // `NaN` and `±Infinity` keep PostgreSQL's spelling (see canonical::stored_decimal)
+        LogicalType::Decimal => stored_decimal(text(bytes)?).map_err(|e| e.0)?,
         LogicalType::Boolean => match bytes {
             [0] => Value::Bool(false),
             [1] => Value::Bool(true),
@@ -84,7 +82,12 @@ fn instant(micros: i64) -> Result<DateTime<Utc>, String> {
         _ => micros
             .checked_add(PG_EPOCH_MICROS)
             .and_then(DateTime::from_timestamp_micros)
-            .ok_or_else(|| format!("{micros} µs from 2000-01-01 is out of range")),
+            .ok_or_else(|| {
+                format!(
+                    "{micros} µs from 2000-01-01 is out of range: recon compares timestamps up to {}",
+                    chrono::NaiveDate::MAX
+                )
+            }),
     }
 }
 
@@ -96,7 +99,12 @@ fn date(days: i32) -> Result<NaiveDate, String> {
         _ => days
             .checked_add(PG_EPOCH_DAYS_FROM_CE)
             .and_then(NaiveDate::from_num_days_from_ce_opt)
-            .ok_or_else(|| format!("{days} days from 2000-01-01 is out of range")),
+            .ok_or_else(|| {
+                format!(
+                    "{days} days from 2000-01-01 is out of range: recon compares dates up to {}",
+                    chrono::NaiveDate::MAX
+                )
+            }),
     }
 }
 
@@ -358,7 +366,7 @@ mod tests {
         );
         assert_eq!(
             at(i64::MAX - 1),
-            Err("9223372036854775806 µs from 2000-01-01 is out of range".into())
+            Err("9223372036854775806 µs from 2000-01-01 is out of range: recon compares timestamps up to +262142-12-31".into())
         );
         // a wall-clock timestamp is read in the source's zone
         let ams: Tz = "Europe/Amsterdam".parse().unwrap();
@@ -412,7 +420,7 @@ mod tests {
         );
         assert_eq!(
             utc(b"NaN", Decimal, "numeric"),
-            Err("NaN is not a number".into())
+            Ok(Value::Decimal("NaN".into()))
         );
         assert_eq!(utc(&[1], Boolean, "boolean"), Ok(Value::Bool(true)));
         assert_eq!(

@@ -151,12 +151,15 @@ fn text_expr(engine: Engine, column: &Column) -> String {
             format!("CASE WHEN {q} THEN 'true' WHEN NOT {q} THEN 'false' END")
         }
         (Engine::Postgres, LogicalType::Timestamp) if stores_instants(engine, column) => {
-            format!("to_char({q} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+            pg_year_and(
+                &format!("({q} AT TIME ZONE 'UTC')"),
+                "-MM-DD\"T\"HH24:MI:SS.US\"Z\"",
+            )
         }
         (Engine::Postgres, LogicalType::Timestamp) => {
-            format!("to_char({q}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+            pg_year_and(&q, "-MM-DD\"T\"HH24:MI:SS.US\"Z\"")
         }
-        (Engine::Postgres, LogicalType::Date) => format!("to_char({q}, 'YYYY-MM-DD')"),
+        (Engine::Postgres, LogicalType::Date) => pg_year_and(&q, "-MM-DD"),
         (Engine::Postgres, LogicalType::Bytes) => format!("encode({q}, 'hex')"),
         // CHAR(n) padding is not part of the value (the cast to text drops it).
         (Engine::Postgres, LogicalType::Text) => format!("{q}::text"),
@@ -179,6 +182,45 @@ fn text_expr(engine: Engine, column: &Column) -> String {
         }
         (_, LogicalType::Uuid) => mysql::uuid_text(&q),
         (_, _) => format!("CONVERT({q} USING utf8mb4)"),
+    }
+}
+
+/// A PostgreSQL date or timestamp `v` as chrono writes it: the year in four digits for years 0
+/// to 9999, else signed (`+10000`, `-0043` for 44 BC: there is no year 0 in PostgreSQL's BC
+/// numbering), then the rest of `format` (a `to_char` pattern). `to_char`'s own `YYYY` writes
+/// 44 BC and 44 AD alike, and years past 9999 unsigned.
+fn pg_year_and(v: &str, format: &str) -> String {
+    let year = format!("extract(year FROM {v})::int");
+    format!(
+        "CASE WHEN {year} > 9999 THEN '+' || {year}::text \
+         WHEN {year} < 0 THEN (CASE WHEN {year} = -1 THEN '0000' ELSE '-' || lpad((-{year} - 1)::text, 4, '0') END) \
+         ELSE to_char({v}, 'YYYY') END || to_char({v}, '{format}')"
+    )
+}
+
+/// The condition that holds for a value of `column` recon cannot put in canonical form:
+/// PostgreSQL's `±infinity`, and dates and timestamps past the last day recon's calendar
+/// holds (PostgreSQL's reach further). `None` for columns that hold no such values.
+fn pg_uncomparable(column: &Column) -> Option<String> {
+    let q = ident::quote(Engine::Postgres, &column.name);
+    use chrono::Datelike;
+    let last = chrono::NaiveDate::MAX;
+    // PostgreSQL reads no `+` before a year
+    let last_day = format!("{}-{:02}-{:02}", last.year(), last.month(), last.day());
+    match column.logical {
+        LogicalType::Date => Some(format!("(NOT isfinite({q}) OR {q} > '{last_day}'::date)")),
+        LogicalType::Timestamp => {
+            let cast = if postgres::stores_instants(column) {
+                "timestamptz"
+            } else {
+                "timestamp"
+            };
+            let zone = if cast == "timestamptz" { "+00" } else { "" };
+            Some(format!(
+                "(NOT isfinite({q}) OR {q} > '{last_day} 23:59:59.999999{zone}'::{cast})"
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -564,6 +606,35 @@ impl Snapshot {
             )));
         }
         Ok((count, digest))
+    }
+
+    /// Refuses what the streamed read refuses: a row whose date or timestamp recon cannot put
+    /// in canonical form (PostgreSQL's `±infinity`, years past recon's calendar). The first such
+    /// row is read and decoded as the stream decodes it, so the error is the stream's (exit 2,
+    /// naming the column) — SQL would hash it instead (`to_char` of infinity is NULL).
+    pub(crate) async fn refuse_uncomparable(
+        &mut self,
+        source: &Source,
+        spec: &ReadSpec,
+    ) -> Result<()> {
+        if self.engine != Engine::Postgres {
+            return Ok(());
+        }
+        let terms: Vec<String> = spec.columns.iter().filter_map(pg_uncomparable).collect();
+        if terms.is_empty() {
+            return Ok(());
+        }
+        let mut conditions = conditions(source, spec, &KeyRange::default(), Rows::All)?;
+        conditions.push(format!("({})", terms.join(" OR ")));
+        let sql = format!(
+            "SELECT {} FROM {}{} LIMIT 1",
+            select_list(self.engine, &spec.columns),
+            ident::quote(self.engine, &spec.table),
+            conditions.where_clause()
+        );
+        self.fetch_decoded(spec, sql, conditions, &spec.columns)
+            .await
+            .map(|_| ())
     }
 
     /// The `n`-th key after `after` (all keys when `None`), in key order: the upper bound of a

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::canonical::{LogicalType, Value, normalize_decimal};
+use crate::canonical::{LogicalType, Value, stored_decimal};
 
 /// The canonical value of `text` read as `logical` (timestamps without a zone in `tz`).
 pub(crate) fn value_from_text(logical: LogicalType, text: &str, tz: Tz) -> Result<Value, String> {
@@ -13,7 +13,7 @@ pub(crate) fn value_from_text(logical: LogicalType, text: &str, tz: Tz) -> Resul
                 .parse::<i128>()
                 .map_err(|_| format!("{text:?} is not an integer"))?,
         ),
-        LogicalType::Decimal => Value::Decimal(normalize_decimal(text).map_err(|e| e.0)?),
+        LogicalType::Decimal => stored_decimal(text).map_err(|e| e.0)?,
         LogicalType::Boolean => match text.trim().to_ascii_lowercase().as_str() {
             "true" | "t" | "1" => Value::Bool(true),
             "false" | "f" | "0" => Value::Bool(false),

@@ -22,6 +22,7 @@ mod layering;
 mod ledger_pushdown;
 mod logs;
 mod metrics;
+mod non_finite;
 mod processor_formats;
 mod pushdown;
 mod readme;

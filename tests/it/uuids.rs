@@ -36,6 +36,11 @@ fn lower(u: &str) -> String {
     format!("'{u}'")
 }
 
+/// 16 bytes, as `binary(16)` keeps a UUID.
+fn unhex(u: &str) -> String {
+    format!("UNHEX('{}')", u.replace('-', ""))
+}
+
 fn upper(u: &str) -> String {
     format!("'{}'", u.to_uppercase())
 }
@@ -79,11 +84,12 @@ async fn digests(left_url: &str, right_url: &str) -> (String, String, usize) {
 
 #[tokio::test]
 async fn uuids_in_every_spelling_digest_exactly_like_the_reference_encoding() {
-    let (Some(pg), Some(pg_text), Some(maria), Some(maria_char)) = (
+    let (Some(pg), Some(pg_text), Some(maria), Some(maria_char), Some(maria_bin)) = (
         fresh_postgres("uuid_golden").await,
         fresh_postgres("uuid_golden_text").await,
         fresh_mysql("uuid_golden").await,
         fresh_mysql("uuid_golden_char").await,
+        fresh_mysql("uuid_golden_bin").await,
     ) else {
         return;
     };
@@ -119,6 +125,14 @@ async fn uuids_in_every_spelling_digest_exactly_like_the_reference_encoding() {
         ],
     )
     .await;
+    mysql_exec(
+        &maria_bin,
+        &[
+            "CREATE TABLE u (id binary(16) PRIMARY KEY, r binary(16), n int)",
+            &insert(unhex),
+        ],
+    )
+    .await;
     let dir = temp_dir();
     let sqlite = sqlite_db(
         &dir.path().join("u.db"),
@@ -129,7 +143,7 @@ async fn uuids_in_every_spelling_digest_exactly_like_the_reference_encoding() {
     )
     .await;
     let expected = expected_digest();
-    for other in [&pg_text, &maria, &maria_char, &sqlite] {
+    for other in [&pg_text, &maria, &maria_char, &maria_bin, &sqlite] {
         assert_eq!(
             digests(&pg, other).await,
             (expected.clone(), expected.clone(), 0),
@@ -186,11 +200,12 @@ fn planted(spell: fn(&str) -> String) -> [String; 2] {
 
 #[tokio::test]
 async fn a_changed_uuid_is_found_by_both_strategies_whatever_the_spelling() {
-    let (Some(pg), Some(pg_text), Some(maria), Some(maria_char)) = (
+    let (Some(pg), Some(pg_text), Some(maria), Some(maria_char), Some(maria_bin)) = (
         fresh_postgres("uuid_change").await,
         fresh_postgres("uuid_change_text").await,
         fresh_mysql("uuid_change").await,
         fresh_mysql("uuid_change_char").await,
+        fresh_mysql("uuid_change_bin").await,
     ) else {
         return;
     };
@@ -233,6 +248,14 @@ async fn a_changed_uuid_is_found_by_both_strategies_whatever_the_spelling() {
         )),
     )
     .await;
+    mysql_exec(
+        &maria_bin,
+        &run(&plant(
+            "CREATE TABLE u (id binary(16) PRIMARY KEY, r binary(16), n int)",
+            unhex,
+        )),
+    )
+    .await;
     let expected = [
         format!(
             r#"{{"kind":"changed","key":{{"id":"{}"}},"columns":["r"],"values":[{{"column":"r","left":"{}","right":"{}"}}]}}"#,
@@ -243,7 +266,7 @@ async fn a_changed_uuid_is_found_by_both_strategies_whatever_the_spelling() {
             IDS[3]
         ),
     ];
-    for other in [&pg_text, &maria, &maria_char] {
+    for other in [&pg_text, &maria, &maria_char, &maria_bin] {
         for strategy in ["stream", "bisect"] {
             assert_eq!(
                 diff_lines(&pg, other, strategy),
