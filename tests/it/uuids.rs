@@ -288,3 +288,82 @@ async fn a_changed_uuid_is_found_by_both_strategies_whatever_the_spelling() {
 fn run(sql: &[String]) -> Vec<&str> {
     sql.iter().map(String::as_str).collect()
 }
+
+/// A text column read as UUIDs that holds something else stops the check, exit 2, whichever
+/// the strategy: never hashed as text against the other side's UUIDs.
+#[tokio::test]
+async fn text_read_as_uuids_that_is_no_uuid_is_refused_by_both_strategies() {
+    let (Some(pg), Some(pg_text), Some(maria_char)) = (
+        fresh_postgres("uuid_refused").await,
+        fresh_postgres("uuid_refused_text").await,
+        fresh_mysql("uuid_refused_char").await,
+    ) else {
+        return;
+    };
+    pg_exec(
+        &pg,
+        &[
+            "CREATE TABLE u (id uuid PRIMARY KEY, r uuid, n int)",
+            &insert(lower),
+        ],
+    )
+    .await;
+    pg_exec(
+        &pg_text,
+        &[
+            "CREATE TABLE u (id text PRIMARY KEY, r text, n int)",
+            &insert(lower),
+            "UPDATE u SET r = 'not-a-uuid' WHERE n = 1",
+        ],
+    )
+    .await;
+    mysql_exec(
+        &maria_char,
+        &[
+            "CREATE TABLE u (id char(36) PRIMARY KEY, r char(36), n int)",
+            &insert(lower),
+            // the simple spelling orders unlike the hyphenated one
+            &format!(
+                "UPDATE u SET r = '{}' WHERE n = 1",
+                REFS[0].replace('-', "")
+            ),
+        ],
+    )
+    .await;
+    for (other, refusal) in [
+        (
+            &pg_text,
+            r#"recon: source right, table u: invalid input syntax for type uuid: "not-a-uuid" (code 22P02)"#,
+        ),
+        (
+            &maria_char,
+            r#"recon: source right, table u: column "r" (char(36)): "a0eebc999c0b4ef8bb6d6bb9bd380a11" is not a UUID in its hyphenated form (8-4-4-4-12 hex digits)"#,
+        ),
+    ] {
+        for strategy in ["stream", "bisect"] {
+            let dir = temp_dir();
+            let output = recon(
+                &[
+                    "diff",
+                    &pg,
+                    "u",
+                    other,
+                    "u",
+                    "--key",
+                    "id",
+                    "--strategy",
+                    strategy,
+                ],
+                &[],
+                dir.path(),
+            );
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{strategy}: {}",
+                stderr(&output)
+            );
+            assert_eq!(stderr(&output).trim(), refusal, "{strategy}");
+        }
+    }
+}
