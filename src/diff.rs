@@ -75,6 +75,7 @@ fn spec_of(args: &DiffArgs, filter: Option<Filter>, sensitive: SensitiveColumns)
         table: table.to_string(),
     };
     IntegritySpec {
+        uuid_columns: Vec::new(),
         name: args.left_table.clone(),
         left: table("left", &args.left_table),
         right: table("right", &args.right_table),

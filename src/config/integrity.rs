@@ -57,6 +57,10 @@ pub(crate) struct IntegrityFile {
     /// range (see `run::split`).
     #[serde(default)]
     pub(crate) split_by_key: bool,
+    /// Columns whose type the schema cannot say, by name: `{ id = "uuid" }` reads a
+    /// `char(36)` or `binary(16)` column as UUIDs on both sides.
+    #[serde(default)]
+    pub(crate) column_types: BTreeMap<String, String>,
 }
 
 fn default_recheck_after() -> u64 {
@@ -103,6 +107,14 @@ pub(crate) fn describe(c: &IntegritySpec) -> String {
         None => out.push_str("settle_secs = 0\n"),
     }
     out.push_str(&format!("split_by_key = {}\n", c.split_by_key));
+    if !c.uuid_columns.is_empty() {
+        let types: Vec<String> = c
+            .uuid_columns
+            .iter()
+            .map(|name| format!("{name} = \"uuid\""))
+            .collect();
+        out.push_str(&format!("column_types = {{ {} }}\n", types.join(", ")));
+    }
     out
 }
 
@@ -194,6 +206,17 @@ pub(crate) fn validate(
                 ));
             }
         };
+        let mut uuid_columns = Vec::new();
+        for (column, kind) in &check.column_types {
+            ident::validate_column(column)
+                .map_err(|m| format!("{at}.column_types: column {column:?}: {m}"))?;
+            if kind != "uuid" {
+                return Err(format!(
+                    "{at}.column_types.{column}: {kind:?} is not a type a column can be declared as (only \"uuid\")"
+                ));
+            }
+            uuid_columns.push(column.clone());
+        }
         let seal = check.seal && check.date_column.is_some();
         if check.split_by_key && check.strategy == Strategy::Bisect {
             return Err(format!(
@@ -224,6 +247,7 @@ pub(crate) fn validate(
             strategy: check.strategy,
             settle,
             split_by_key: check.split_by_key,
+            uuid_columns,
         });
     }
     Ok(integrity)

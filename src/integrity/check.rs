@@ -154,6 +154,7 @@ pub(crate) fn table_pair<'a>(
             .map(|s| s.column.as_str())
             .zip(settled_before),
         key_range,
+        uuid_columns: &check.uuid_columns,
     }
 }
 

@@ -30,6 +30,9 @@ pub struct TablePair<'a> {
     /// Only the keys of this range: one shard's part of a split check (see
     /// [`crate::integrity::ranges`]). `None`: every key.
     pub key_range: Option<&'a KeyRange>,
+    /// Columns read as UUIDs on both sides whatever their declared type (a `char(36)` or
+    /// `binary(16)` the schema cannot say is one): the check's `column_types`.
+    pub uuid_columns: &'a [String],
 }
 
 /// A difference in the tables' shape, reported by column name.
@@ -76,6 +79,27 @@ fn read_position(left: &mut Vec<Column>, right: &mut Vec<Column>, l: Column, r: 
 }
 
 impl TablePair<'_> {
+    /// Gives a pair of same-named columns the logical type they are compared as: UUIDs when the
+    /// check declares the column one (`column_types`) or when one side's type is a UUID.
+    fn read_as_declared(&self, l: &mut Column, r: &mut Column, at: (&str, &str)) -> Result<()> {
+        if self.uuid_columns.contains(&l.name) {
+            for (c, at) in [(&mut *l, at.0), (&mut *r, at.1)] {
+                if !matches!(
+                    c.logical,
+                    LogicalType::Uuid | LogicalType::Text | LogicalType::Bytes
+                ) {
+                    return Err(Error::bad_input(format!(
+                        "column_types declares {:?} a uuid, but it is {} ({}) in {at}: only text and bytes columns are read as UUIDs",
+                        c.name, c.logical, c.declared
+                    )));
+                }
+                c.logical = LogicalType::Uuid;
+            }
+        }
+        uuid_column::align(l, r);
+        Ok(())
+    }
+
     pub(super) async fn plan(&self) -> Result<Plan> {
         let (left_cols, right_cols) = tokio::try_join!(
             self.left.columns(self.left_table),
@@ -91,7 +115,7 @@ impl TablePair<'_> {
                 Error::bad_input(format!("column {name:?} does not exist in {right_at}"))
             })?;
             let (mut l, mut r) = (l.clone(), r.clone());
-            uuid_column::align(&mut l, &mut r);
+            self.read_as_declared(&mut l, &mut r, (&left_at, &right_at))?;
             Ok((l, r))
         };
 
@@ -153,7 +177,7 @@ impl TablePair<'_> {
                         }
                         Some(r) => {
                             let (mut l, mut r) = (l.clone(), r.clone());
-                            uuid_column::align(&mut l, &mut r);
+                            self.read_as_declared(&mut l, &mut r, (&left_at, &right_at))?;
                             left.push(l);
                             right.push(r);
                         }

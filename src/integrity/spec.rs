@@ -30,6 +30,8 @@ pub(crate) struct IntegritySpec {
     /// Under `--shard I/N`, every shard compares key range I of N of this check (instead of
     /// the check going whole to one shard); see [`crate::integrity::ranges`].
     pub(crate) split_by_key: bool,
+    /// Columns read as UUIDs on both sides whatever their declared type (`column_types`).
+    pub(crate) uuid_columns: Vec<String>,
 }
 
 /// How long rows take to settle, by which column, and when a difference is read again.

@@ -221,6 +221,7 @@ async fn compare_where(
         filter,
         settle: None,
         key_range: None,
+        uuid_columns: &[],
     };
     let options = CompareOptions {
         strategy,

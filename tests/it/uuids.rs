@@ -71,6 +71,7 @@ async fn digests(left_url: &str, right_url: &str) -> (String, String, usize) {
         filter: None,
         settle: None,
         key_range: None,
+        uuid_columns: &[],
     };
     let comparison = compare_with(&pair, Default::default()).await.unwrap();
     assert!(comparison.schema.is_empty(), "{:?}", comparison.schema);
@@ -366,4 +367,79 @@ async fn text_read_as_uuids_that_is_no_uuid_is_refused_by_both_strategies() {
             assert_eq!(stderr(&output).trim(), refusal, "{strategy}");
         }
     }
+}
+
+/// Where neither schema says UUID — a `char(36)` in capitals against a `binary(16)` — the
+/// check's `column_types` does: compared by value by both strategies, the change found.
+#[tokio::test]
+async fn column_types_reads_char36_and_binary16_as_the_same_uuids() {
+    let (Some(maria_char), Some(maria_bin)) = (
+        fresh_mysql("uuid_hint_char").await,
+        fresh_mysql("uuid_hint_bin").await,
+    ) else {
+        return;
+    };
+    mysql_exec(
+        &maria_char,
+        &run(&[
+            "CREATE TABLE u (id char(36) PRIMARY KEY, r char(36), n int)".to_string(),
+            insert(upper),
+        ]),
+    )
+    .await;
+    mysql_exec(
+        &maria_bin,
+        &run(&[
+            "CREATE TABLE u (id binary(16) PRIMARY KEY, r binary(16), n int)".to_string(),
+            insert(unhex),
+            planted(unhex)[0].clone(),
+        ]),
+    )
+    .await;
+    for strategy in ["stream", "bisect"] {
+        let config = TestConfig::new()
+            .store("STORE_URL")
+            .source("chars", "CHARS_URL")
+            .source("bytes", "BYTES_URL")
+            .integrity("uuids", "chars.u", "bytes.u", "id")
+            .set("strategy", strategy)
+            .set("column_types", vec![("id", "uuid"), ("r", "uuid")])
+            .to_toml();
+        let scenario = Scenario::new("STORE_URL")
+            .env("CHARS_URL", &maria_char)
+            .env("BYTES_URL", &maria_bin)
+            .config(&config);
+        let (out, summary) = scenario.run("2026-11-20", &[]);
+        assert_eq!(out.status.code(), Some(1), "{strategy}: {}", stderr(&out));
+        let check = &summary["checks"][0];
+        assert_eq!(check["discrepancies"], 1, "{strategy}: {check}");
+        let csv = std::fs::read_to_string(scenario.dir().join("out/discrepancies.csv")).unwrap();
+        assert_eq!(
+            csv.lines().nth(1),
+            Some(
+                "1,uuids,all,changed,open,id=20000000-0000-4000-8000-0000000000ff,r,r=ffffffff-ffff-ffff-ffff-ffffffffffff,r=ffffffff-ffff-ffff-ffff-fffffffffffe,,,1"
+            ),
+            "{strategy}"
+        );
+        assert_eq!(check["left"]["rows"], 4, "{strategy}: {check}");
+    }
+}
+
+#[test]
+fn column_types_names_only_uuid() {
+    let config = TestConfig::new()
+        .store("STORE_URL")
+        .source("a", "A_URL")
+        .integrity("uuids", "a.u", "a.v", "id")
+        .set("column_types", vec![("id", "integer")])
+        .to_toml();
+    let scenario = Scenario::new("STORE_URL")
+        .env("A_URL", "sqlite://nowhere.db")
+        .config(&config);
+    let out = scenario.recon(&["config", "check", "--config", "recon.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim(),
+        r#"recon: recon.toml: integrity[0] ("uuids").column_types.id: "integer" is not a type a column can be declared as (only "uuid")"#
+    );
 }
