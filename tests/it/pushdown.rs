@@ -111,6 +111,51 @@ async fn sql_row_hashes_and_digests_equal_recons_on_postgres_and_mariadb() {
     assert_eq!(on_postgres, on_mariadb);
 }
 
+/// The values issue 24 added to the encoding hash alike in SQL and in Rust: numeric `NaN` and
+/// `±Infinity`, years before 1 AD and past 9999, UUIDs as a key (MariaDB's `UUID` ordered by
+/// its text, not by its own swapped order) and as values.
+#[tokio::test]
+async fn sql_hashes_uuids_non_numbers_and_far_years_like_recon() {
+    let (Some(pg), Some(my)) = (
+        fresh_postgres("pushdown_far").await,
+        fresh_mysql("pushdown_far").await,
+    ) else {
+        return;
+    };
+    pg_exec(
+        &pg,
+        &[
+            "CREATE TABLE golden (id uuid PRIMARY KEY, amount numeric, day date, at timestamptz, naive timestamp)",
+            "INSERT INTO golden VALUES
+             ('FFFFFFFF-0000-1000-8000-000000000001', 'NaN', '0044-03-15 BC', '0044-03-15 12:00:00.5+00 BC', '0001-01-01 00:00:00 BC'),
+             ('00000000-0000-1000-8000-000000000002', 'Infinity', '0001-01-01 BC', '10000-01-01 00:00:00+00', '12000-06-01 23:59:59.999999'),
+             ('10000000-0000-7000-8000-000000000001', '-Infinity', '12000-06-01', '9999-12-31 23:59:59.999999+00', '4713-01-01 00:00:00 BC'),
+             ('20000000-0000-4000-8000-0000000000ff', 0, '4713-01-01 BC', NULL, NULL),
+             ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', -1.50, '9999-12-31', '0001-01-01 00:00:00+00', '0999-01-01 00:00:00'),
+             ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', 'NaN', '262142-12-31', '1000-01-01 00:00:00+00 BC', NULL),
+             ('00000000-0000-0000-0000-000000000000', NULL, NULL, NULL, NULL)",
+        ],
+    )
+    .await;
+    mysql_exec(
+        &my,
+        &[
+            "CREATE TABLE golden (id UUID PRIMARY KEY, other UUID, n int)",
+            "INSERT INTO golden VALUES
+             ('FFFFFFFF-0000-1000-8000-000000000001', '00000000-0000-0000-0000-000000000000', 1),
+             ('00000000-0000-1000-8000-000000000002', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 2),
+             ('10000000-0000-7000-8000-000000000001', NULL, 3),
+             ('20000000-0000-4000-8000-0000000000ff', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 4),
+             ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '10000000-0000-1000-8000-000000000000', 5),
+             ('00000000-0000-1000-8000-000000000001', '20000000-0000-1000-8000-000000000000', 6),
+             ('00000000-0000-0000-0000-000000000000', '30000000-0000-1000-8000-000000000000', 7)",
+        ],
+    )
+    .await;
+    assert_pushdown_matches_rust(&pg).await;
+    assert_pushdown_matches_rust(&my).await;
+}
+
 /// Every row `spec` streams, decoded.
 async fn rows_of(source: &Source, spec: ReadSpec) -> Vec<Vec<Value>> {
     let mut rx = source.stream_rows(spec);
