@@ -177,6 +177,11 @@ fn decode_value(
         (LogicalType::Decimal, Stored::Real(f)) if f.is_finite() => {
             Value::Decimal(normalize_decimal(&format!("{f}")).map_err(|e| e.0)?)
         }
+        // what PostgreSQL's numeric calls Infinity (SQLite keeps no NaN: it stores NULL)
+        (LogicalType::Decimal, Stored::Real(f)) if f.is_infinite() => {
+            let word = if f > 0.0 { "Infinity" } else { "-Infinity" };
+            Value::Decimal(word.to_string())
+        }
         (LogicalType::Boolean, Stored::Integer(n)) => value_from_text(logical, &n.to_string(), tz)?,
         (LogicalType::Timestamp, Stored::Integer(secs)) => Value::Timestamp(
             DateTime::from_timestamp(secs, 0)

@@ -165,7 +165,8 @@ async fn nan_and_infinity_are_compared_against_sqlite_by_streaming() {
         &pg,
         &[
             "CREATE TABLE n (id int PRIMARY KEY, amount numeric)",
-            "INSERT INTO n VALUES (1, 'NaN'), (2, 'Infinity'), (3, '-Infinity'), (4, 1.50)",
+            "INSERT INTO n VALUES (1, 'NaN'), (2, 'Infinity'), (3, '-Infinity'), (4, 1.50),
+             (5, 'Infinity'), (6, '-Infinity')",
         ],
     )
     .await;
@@ -174,7 +175,9 @@ async fn nan_and_infinity_are_compared_against_sqlite_by_streaming() {
         &dir.path().join("n.db"),
         &[
             "CREATE TABLE n (id INTEGER PRIMARY KEY, amount DECIMAL(18,4))",
-            "INSERT INTO n VALUES (1, 'NaN'), (2, 'Infinity'), (3, 'Infinity'), (4, '1.5')",
+            // 9e999 is a REAL infinity to SQLite
+            "INSERT INTO n VALUES (1, 'NaN'), (2, 'Infinity'), (3, 'Infinity'), (4, '1.5'),
+             (5, 9e999), (6, -9e999)",
         ],
     )
     .await;
