@@ -25,7 +25,7 @@ use crate::discrepancy::{
 };
 use crate::error::{Error, Result};
 use crate::mask::{MaskKey, Shown, mask_card_numbers};
-use crate::money::format_major;
+use crate::money::format_major_wide;
 use crate::retry::with_retries;
 use crate::secret::EnvLookup;
 use crate::source::pool::SourcePool;
@@ -622,7 +622,8 @@ fn differing_values(
     d: &SettlementDiscrepancy,
 ) -> (Vec<String>, Vec<ColumnValues>) {
     let first_record = d.records.first().map(|&i| &records[i]);
-    let amount = |minor: Option<i64>| minor.map(|m| Shown::masked(&format_major(m, d.currency)));
+    let amount =
+        |minor: Option<i128>| minor.map(|m| Shown::masked(&format_major_wide(m, d.currency)));
     match d.kind {
         SettlementKind::AmountMismatch
         | SettlementKind::FeeMismatch
@@ -701,7 +702,7 @@ fn places(
 /// a mismatch of amounts, the line or row itself when one side lacks it, the extra copies of a
 /// duplicate. Computed in 128 bits, so every `i64` amount and every difference of two is exact
 /// (`-92233720368547758.08 USD` puts `92233720368547758.08 USD` at stake). `None` when there
-/// is no amount to go by (a payout whose own sum overflowed, which its detail says).
+/// is no amount to go by (a payout's sum past 128 bits, which its detail says).
 fn at_stake(
     records: &[SettlementRecord],
     ledger: &LedgerRead,
@@ -719,9 +720,10 @@ fn at_stake(
     match d.kind {
         SettlementKind::AmountMismatch
         | SettlementKind::FeeMismatch
-        | SettlementKind::PayoutTotalMismatch => {
-            Some((i128::from(d.actual_minor?) - i128::from(d.expected_minor?)).abs())
-        }
+        | SettlementKind::PayoutTotalMismatch => d
+            .actual_minor?
+            .checked_sub(d.expected_minor?)?
+            .checked_abs(),
         SettlementKind::MissingInLedger
         | SettlementKind::CurrencyMismatch
         | SettlementKind::StatusMismatch => sum(&mut d.records.iter().map(gross)),

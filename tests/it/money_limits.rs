@@ -119,3 +119,60 @@ async fn amounts_at_the_ends_of_64_bits_are_at_stake_exactly_and_one_past_is_qua
         );
     }
 }
+
+/// An integrity check's rows put their amounts at stake as exactly: the whole of the most
+/// negative `i64`, and the difference between the two ends, a total past 64 bits.
+#[tokio::test]
+async fn integrity_rows_at_the_ends_of_64_bits_are_at_stake_exactly() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    let schema = "CREATE TABLE t (id INTEGER PRIMARY KEY, amount_minor INTEGER, currency TEXT)";
+    let [left, right, _] = sqlite_sides(
+        dir,
+        schema,
+        "INSERT INTO t VALUES (1, -9223372036854775808, 'USD'), (2, 9223372036854775807, 'USD')",
+        "INSERT INTO t VALUES (2, -9223372036854775808, 'USD')",
+    )
+    .await;
+    let scenario = Scenario::in_dir(dir, "S")
+        .env("L", &left)
+        .env("R", &right)
+        .config(&ledger_payments_t(TestConfig::new()));
+    for status in ["open", "carried"] {
+        let (out, s) = scenario.run("2026-11-20", &[]);
+        assert_eq!(out.status.code(), Some(1), "{s}");
+        let found: Vec<(&str, &str, &serde_json::Value)> = s["discrepancies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["kind"].as_str().unwrap(),
+                    d["status"].as_str().unwrap(),
+                    &d["at_stake"],
+                )
+            })
+            .collect();
+        let usd = |minor: u64| serde_json::json!({"currency": "USD", "minor": minor});
+        assert_eq!(
+            found,
+            [
+                ("missing_in_right", status, &usd(1 << 63)),
+                ("changed", status, &usd(u64::MAX)),
+            ]
+        );
+        // 2^63 + 2^64 − 1: past what a JSON reader's 64-bit integers hold, so read as text.
+        let text = std::fs::read_to_string(dir.join("out/summary.json")).unwrap();
+        let at_stake = text.split("\"at_stake\": [").nth(1).unwrap();
+        let totals = &at_stake[..at_stake.find(']').unwrap()];
+        assert_eq!(
+            totals.split_whitespace().collect::<Vec<_>>().join(" "),
+            r#"{ "currency": "USD", "minor": 27670116110564327423, "amount": "276701161105643274.23 USD" }"#
+        );
+        assert!(
+            stdout(&out).contains("At stake: 276701161105643274.23 USD\n"),
+            "{}",
+            stdout(&out)
+        );
+    }
+}
