@@ -142,13 +142,87 @@ pub(super) async fn stream_rows(
     );
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
     let rows = sqlx::query(AssertSqlSafe(sql)).fetch(pool);
+    let order = KeyOrder::new(spec);
     send_in_batches(
         rows,
         spec,
-        |row, i, column| decode_value(row, i, column.logical, tz),
+        |row, i, column| {
+            let value = decode_value(row, i, column.logical, tz)?;
+            order.see(i, &value)?;
+            Ok(value)
+        },
         tx,
     )
     .await
+}
+
+/// The keys SQLite returned, checked to come in recon's order. Text and byte keys are ordered
+/// as recon reads them ([`order_expr`]); a key whose stored values sort otherwise than the
+/// values they hold (timestamps written with different offsets or forms, UUIDs as text and as
+/// BLOBs, in either case) is refused as the user's to fix (exit 2, naming the column), rather
+/// than failing the merge as a reader's fault.
+struct KeyOrder<'a> {
+    columns: &'a [Column],
+    /// The key being decoded, then the last complete one.
+    keys: std::sync::Mutex<(Vec<Value>, Vec<Value>)>,
+}
+
+impl<'a> KeyOrder<'a> {
+    fn new(spec: &'a ReadSpec) -> Self {
+        KeyOrder {
+            columns: &spec.columns[..spec.key_len],
+            keys: Default::default(),
+        }
+    }
+
+    /// Takes column `i`'s value of the row being decoded; at the key's last column, checks the
+    /// key comes after the previous one. NULL and repeated keys are left to the merge to name.
+    fn see(&self, i: usize, value: &Value) -> std::result::Result<(), String> {
+        if i >= self.columns.len() {
+            return Ok(());
+        }
+        let mut keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (current, previous) = &mut *keys;
+        if i == 0 {
+            current.clear();
+        }
+        current.push(value.clone());
+        if i + 1 < self.columns.len() || current.iter().any(Value::is_null) {
+            return Ok(());
+        }
+        let differs = previous
+            .iter()
+            .zip(current.iter())
+            .enumerate()
+            .find(|(_, (p, c))| p.key_cmp(c) != std::cmp::Ordering::Equal);
+        if let Some((at, (p, c))) = differs
+            && p.key_cmp(c) == std::cmp::Ordering::Greater
+        {
+            let text = |v: &Value| {
+                v.canonical_text()
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default()
+            };
+            // The error names the key's last column; another one is named here.
+            let which = match at + 1 == self.columns.len() {
+                true => String::new(),
+                false => format!("column {:?} ", self.columns[at].name),
+            };
+            return Err(format!(
+                "SQLite returned key {which}value {} after {}: the stored values do not sort as \
+                 the {} values recon reads from them (mixed forms or offsets?), so the table \
+                 cannot be read in key order; store the key in one form",
+                text(c),
+                text(p),
+                self.columns[at].logical,
+            ));
+        }
+        std::mem::swap(previous, current);
+        Ok(())
+    }
 }
 
 /// The ORDER BY term for a key column, so that SQLite reads keys in recon's canonical order

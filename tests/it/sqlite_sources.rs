@@ -173,3 +173,32 @@ async fn a_sqlite_file_locked_by_another_connection_exits_3_within_the_retry_bud
         .unwrap();
     writer.close().await.unwrap();
 }
+
+/// Timestamps kept as text with different offsets sort by the text, not by the instant: SQLite
+/// cannot return them in key order, and the table is refused as the user's to fix.
+#[tokio::test]
+async fn a_sqlite_key_whose_stored_forms_sort_otherwise_is_refused_naming_the_column() {
+    let dir = temp_dir();
+    let schema = "CREATE TABLE t (at TIMESTAMP PRIMARY KEY, n INTEGER)";
+    let [left, right, _] = sqlite_sides(
+        dir.path(),
+        schema,
+        "INSERT INTO t VALUES ('2026-11-20 09:30:00Z', 1), ('2026-11-20 10:00:00+01:00', 2)",
+        "INSERT INTO t VALUES ('2026-11-20 09:00:00', 2), ('2026-11-20 09:30:00', 1)",
+    )
+    .await;
+    let out = recon(
+        &["diff", &left, "t", &right, "t", "--key", "at", "--json"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        "recon: source left, table t: column \"at\" (TIMESTAMP): SQLite returned key value \
+         2026-11-20T09:00:00.000000Z after 2026-11-20T09:30:00.000000Z: the stored values do \
+         not sort as the timestamp values recon reads from them (mixed forms or offsets?), so \
+         the table cannot be read in key order; store the key in one form\n"
+    );
+}
