@@ -257,11 +257,13 @@ pub struct Discrepancy {
 pub(crate) const AMOUNT_COLUMN: &str = "amount_minor";
 pub(crate) const CURRENCY_COLUMN: &str = "currency";
 
-/// An amount in question: minor units (never negative) of an ISO 4217 currency.
+/// An amount in question: minor units (never negative) of an ISO 4217 currency. 128 bits wide,
+/// so that the whole of an `i64` amount (2^63 minor units for the most negative) or the
+/// difference of two fits exactly.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AtStake {
     pub(crate) currency: String,
-    pub(crate) minor: i64,
+    pub(crate) minor: i128,
 }
 
 impl AtStake {
@@ -272,9 +274,10 @@ impl AtStake {
 }
 
 /// `minor` units of `currency` as people read them: `-47.01 USD`, `6100 JPY`.
-pub(crate) fn in_currency(minor: i64, currency: &str) -> String {
+pub(crate) fn in_currency(minor: impl Into<i128>, currency: &str) -> String {
+    let minor = minor.into();
     match crate::money::Currency::parse(currency) {
-        Ok(c) => format!("{} {currency}", crate::money::format_major(minor, c)),
+        Ok(c) => format!("{} {currency}", crate::money::format_major_wide(minor, c)),
         Err(_) => format!("{minor} minor units of {currency}"),
     }
 }

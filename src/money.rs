@@ -527,13 +527,18 @@ fn well_grouped(integer: &str, thousands: char) -> bool {
 
 /// Formats minor units as major-unit text: `-12.34` (USD), `1000` (JPY), `1.234` (KWD).
 pub(crate) fn format_major(minor: i64, currency: Currency) -> String {
+    format_major_wide(i128::from(minor), currency)
+}
+
+/// [`format_major`] for sums wider than one amount (totals at stake), exact to the last unit.
+pub(crate) fn format_major_wide(minor: i128, currency: Currency) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let magnitude = minor.unsigned_abs();
     let exponent = u32::from(currency.exponent());
     if exponent == 0 {
         return format!("{sign}{magnitude}");
     }
-    let scale = 10u64.pow(exponent);
+    let scale = 10u128.pow(exponent);
     format!(
         "{sign}{}.{:0width$}",
         magnitude / scale,
@@ -786,6 +791,14 @@ mod tests {
         assert_eq!(format_major(12, cur("CLF")), "0.0012");
         assert_eq!(format_major(i64::MIN, cur("USD")), "-92233720368547758.08");
         assert_eq!(format_major(i64::MAX, cur("JPY")), "9223372036854775807");
+        assert_eq!(
+            format_major_wide(i128::MIN, cur("USD")),
+            "-1701411834604692317316873037158841057.28"
+        );
+        assert_eq!(
+            format_major_wide(1 << 64, cur("USD")),
+            "184467440737095516.16"
+        );
     }
 
     #[test]

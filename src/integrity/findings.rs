@@ -73,8 +73,8 @@ fn row_discrepancy(
     }
 }
 
-/// The money a differing row puts in question, when it has an integer `amount_minor` and a
-/// known `currency` (neither of them sensitive): a missing row's whole amount; a changed
+/// The money a differing row puts in question, when it has an integer `amount_minor` (within
+/// 128 bits, so every `i64` amount and difference is exact) and a known `currency` (neither of them sensitive): a missing row's whole amount; a changed
 /// row's difference between the sides' amounts in one currency, or the left amount when the
 /// currency changed; nothing when neither changed.
 fn integrity_stake(d: &Difference, sensitive: &SensitiveColumns) -> Option<AtStake> {
@@ -87,25 +87,30 @@ fn integrity_stake(d: &Difference, sensitive: &SensitiveColumns) -> Option<AtSta
     }
     let column = |name: &str| d.row.iter().find(|c| c.column == name);
     let (amount, currency) = (column(AMOUNT_COLUMN)?, column(CURRENCY_COLUMN)?);
-    let minor = |v: &Value| v.canonical_text()?.parse::<i64>().ok();
+    let minor = |v: &Value| v.canonical_text()?.parse::<i128>().ok();
     let code = |v: &Value| {
         let text = v.canonical_text()?;
         Currency::parse(&text).ok().map(|_| text.into_owned())
     };
-    let stake = |minor: i64, currency: String| AtStake {
-        currency,
-        minor: minor.saturating_abs(),
+    let stake = |minor: i128, currency: String| {
+        Some(AtStake {
+            currency,
+            minor: minor.checked_abs()?,
+        })
     };
     match d.kind {
-        DifferenceKind::MissingInRight => Some(stake(minor(&amount.left)?, code(&currency.left)?)),
-        DifferenceKind::MissingInLeft => Some(stake(minor(&amount.right)?, code(&currency.right)?)),
+        DifferenceKind::MissingInRight => stake(minor(&amount.left)?, code(&currency.left)?),
+        DifferenceKind::MissingInLeft => stake(minor(&amount.right)?, code(&currency.right)?),
         DifferenceKind::Changed => {
             let (left, right) = (minor(&amount.left)?, code(&currency.left)?);
             if code(&currency.right).as_ref() != Some(&right) {
-                return Some(stake(left, right));
+                return stake(left, right);
             }
-            let difference = left.saturating_sub(minor(&amount.right)?);
-            (difference != 0).then(|| stake(difference, right))
+            let difference = left.checked_sub(minor(&amount.right)?)?;
+            if difference == 0 {
+                return None;
+            }
+            stake(difference, right)
         }
     }
 }

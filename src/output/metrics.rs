@@ -172,7 +172,9 @@ pub(crate) fn render(summary: &Summary) -> String {
             out,
             "recon_at_stake_minor_units{{currency=\"{}\"}} {}",
             label(&total.currency),
-            total.minor
+            total
+                .minor
+                .map_or_else(|| "+Inf".to_string(), |m| m.to_string())
         );
     }
     family(

@@ -85,11 +85,12 @@ pub(crate) struct Totals {
     pub(crate) at_stake: Vec<CurrencyTotal>,
 }
 
-/// A sum of money in one currency: minor units and as people read it.
+/// A sum of money in one currency: minor units and as people read it. Summed exactly in 128
+/// bits; a sum beyond even that is never clamped: `minor` is then `null` and `amount` says so.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub(crate) struct CurrencyTotal {
     pub(crate) currency: String,
-    pub(crate) minor: i64,
+    pub(crate) minor: Option<i128>,
     pub(crate) amount: String,
 }
 
@@ -105,25 +106,25 @@ pub(crate) fn stake_line(totals: &[CurrencyTotal]) -> String {
 /// Totals per currency of what the open (new or carried) discrepancies put at stake. A `timing`
 /// item is left out: it is still inside its window, not (yet) money in question.
 fn at_stake(seen: &[Recorded]) -> Vec<CurrencyTotal> {
-    let mut totals: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut totals: std::collections::BTreeMap<String, Option<i128>> = Default::default();
     for r in seen.iter().filter(|r| {
         matches!(r.status, Status::Open | Status::Carried)
             && r.discrepancy.kind != Kind::Settlement(SettlementKind::Timing)
     }) {
         if let Some(stake) = &r.discrepancy.at_stake {
-            let total = totals.entry(stake.currency.clone()).or_insert(0);
-            *total = total.saturating_add(stake.minor);
+            let total = totals.entry(stake.currency.clone()).or_insert(Some(0));
+            *total = total.and_then(|t| t.checked_add(stake.minor));
         }
     }
     totals
         .into_iter()
-        .map(|(currency, minor)| {
-            let stake = AtStake { currency, minor };
-            CurrencyTotal {
-                amount: stake.shown(),
-                currency: stake.currency,
-                minor,
-            }
+        .map(|(currency, minor)| CurrencyTotal {
+            amount: match minor {
+                Some(minor) => crate::discrepancy::in_currency(minor, &currency),
+                None => format!("more {currency} than 128-bit minor units hold (not summed)"),
+            },
+            currency,
+            minor,
         })
         .collect()
 }

@@ -25,7 +25,7 @@ use crate::discrepancy::{
 };
 use crate::error::{Error, Result};
 use crate::mask::{MaskKey, Shown, mask_card_numbers};
-use crate::money::format_major;
+use crate::money::format_major_wide;
 use crate::retry::with_retries;
 use crate::secret::EnvLookup;
 use crate::source::pool::SourcePool;
@@ -622,7 +622,8 @@ fn differing_values(
     d: &SettlementDiscrepancy,
 ) -> (Vec<String>, Vec<ColumnValues>) {
     let first_record = d.records.first().map(|&i| &records[i]);
-    let amount = |minor: Option<i64>| minor.map(|m| Shown::masked(&format_major(m, d.currency)));
+    let amount =
+        |minor: Option<i128>| minor.map(|m| Shown::masked(&format_major_wide(m, d.currency)));
     match d.kind {
         SettlementKind::AmountMismatch
         | SettlementKind::FeeMismatch
@@ -699,18 +700,20 @@ fn places(
 
 /// The money a finding puts in question, in minor units of its currency: the difference for
 /// a mismatch of amounts, the line or row itself when one side lacks it, the extra copies of a
-/// duplicate. `None` when nothing can be said (an overflow, no amount).
+/// duplicate. Computed in 128 bits, so every `i64` amount and every difference of two is exact
+/// (`-92233720368547758.08 USD` puts `92233720368547758.08 USD` at stake). `None` when there
+/// is no amount to go by (a payout's sum past 128 bits, which its detail says).
 fn at_stake(
     records: &[SettlementRecord],
     ledger: &LedgerRead,
     d: &SettlementDiscrepancy,
-) -> Option<i64> {
-    let gross = |i: &usize| records[*i].gross_minor.checked_abs();
-    let amount = |i: &usize| ledger.entries[*i].amount_minor.checked_abs();
-    let sum = |items: &mut dyn Iterator<Item = Option<i64>>| {
-        let mut total = 0i64;
+) -> Option<i128> {
+    let gross = |i: &usize| i128::from(records[*i].gross_minor).abs();
+    let amount = |i: &usize| i128::from(ledger.entries[*i].amount_minor).abs();
+    let sum = |items: &mut dyn Iterator<Item = i128>| {
+        let mut total = 0i128;
         for n in items {
-            total = total.checked_add(n?)?;
+            total = total.checked_add(n)?;
         }
         Some(total)
     };

@@ -19,13 +19,14 @@ use crate::canonical::{LogicalType, Value, normalize_decimal};
 use crate::error::{Error, Result};
 
 /// Opens the file read-only; a missing or unreadable file is the user's to fix. A database
-/// locked by a writer for longer than `statement_timeout` is busy: a transient failure.
+/// locked by a writer for longer than [`busy_timeout`] is busy: a transient failure, retried
+/// within the source's retry budget.
 pub(super) async fn connect(spec: &SourceSpec) -> Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(&spec.url)
         .map_err(|e| Error::bad_input(format!("bad SQLite URL: {e}")))?
         .read_only(true)
         .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(spec.statement_timeout_secs));
+        .busy_timeout(busy_timeout(spec));
     let path = options.get_filename().to_path_buf();
     if !path.exists() {
         return Err(Error::bad_input(format!(
@@ -39,6 +40,22 @@ pub(super) async fn connect(spec: &SourceSpec) -> Result<SqlitePool> {
         .connect_with(options)
         .await
         .map_err(|e| Error::from_source(e).context(format!("cannot open {}", path.display())))
+}
+
+/// Longest one attempt waits on a lock another connection holds (SQLite's busy timeout).
+const MOST_BUSY_WAIT: Duration = Duration::from_secs(5);
+
+/// How long one statement waits for a writer's lock before failing as busy: a few seconds,
+/// never more than `statement_timeout_secs`, nor more than a quarter of the retry budget
+/// (`max_total_secs`; one second at least), so a file locked for good ends, retries and
+/// backoff included, within the budget and one such wait past it, not after the statement
+/// timeout (600 s by default).
+pub(super) fn busy_timeout(spec: &SourceSpec) -> Duration {
+    let quarter_budget =
+        Duration::from_secs(spec.retry.max_total_secs / 4).max(Duration::from_secs(1));
+    MOST_BUSY_WAIT
+        .min(Duration::from_secs(spec.statement_timeout_secs))
+        .min(quarter_budget)
 }
 
 pub(super) async fn columns(pool: &SqlitePool, table: &str) -> Result<Vec<Column>> {
@@ -109,23 +126,143 @@ pub(super) async fn stream_rows(
     tx: &mpsc::Sender<Result<RowBatch>>,
 ) -> Result<()> {
     let quoted = |c: &Column| ident::quote(Engine::Sqlite, &c.name);
+    if spec.columns[..spec.key_len]
+        .iter()
+        .any(|c| c.logical == LogicalType::Text)
+    {
+        refuse_utf16_text_keys(pool, spec).await?;
+    }
     // SQLite text timestamps come in many forms: the day is filtered by the reader alone.
     let sql = select_in_key_order(
         Engine::Sqlite,
         spec,
         quoted,
-        quoted,
+        order_expr,
         &Conditions::new(Engine::Sqlite),
     );
     // Every name above passed ident::validate_* and is quoted; values are never pasted.
     let rows = sqlx::query(AssertSqlSafe(sql)).fetch(pool);
+    let order = KeyOrder::new(spec);
     send_in_batches(
         rows,
         spec,
-        |row, i, column| decode_value(row, i, column.logical, tz),
+        |row, i, column| {
+            let value = decode_value(row, i, column.logical, tz)?;
+            order.see(i, &value)?;
+            Ok(value)
+        },
         tx,
     )
     .await
+}
+
+/// The keys SQLite returned, checked to come in recon's order. Text and byte keys are ordered
+/// as recon reads them ([`order_expr`]); a key whose stored values sort otherwise than the
+/// values they hold (timestamps written with different offsets or forms, UUIDs as text and as
+/// BLOBs, in either case) is refused as the user's to fix (exit 2, naming the column), rather
+/// than failing the merge as a reader's fault.
+struct KeyOrder<'a> {
+    columns: &'a [Column],
+    /// The key being decoded, then the last complete one.
+    keys: std::sync::Mutex<(Vec<Value>, Vec<Value>)>,
+}
+
+impl<'a> KeyOrder<'a> {
+    fn new(spec: &'a ReadSpec) -> Self {
+        KeyOrder {
+            columns: &spec.columns[..spec.key_len],
+            keys: Default::default(),
+        }
+    }
+
+    /// Takes column `i`'s value of the row being decoded; at the key's last column, checks the
+    /// key comes after the previous one. NULL and repeated keys are left to the merge to name.
+    fn see(&self, i: usize, value: &Value) -> std::result::Result<(), String> {
+        if i >= self.columns.len() {
+            return Ok(());
+        }
+        let mut keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (current, previous) = &mut *keys;
+        if i == 0 {
+            current.clear();
+        }
+        current.push(value.clone());
+        if i + 1 < self.columns.len() || current.iter().any(Value::is_null) {
+            return Ok(());
+        }
+        let differs = previous
+            .iter()
+            .zip(current.iter())
+            .enumerate()
+            .find(|(_, (p, c))| p.key_cmp(c) != std::cmp::Ordering::Equal);
+        if let Some((at, (p, c))) = differs
+            && p.key_cmp(c) == std::cmp::Ordering::Greater
+        {
+            let text = |v: &Value| {
+                v.canonical_text()
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default()
+            };
+            // The error names the key's last column; another one is named here.
+            let which = match at + 1 == self.columns.len() {
+                true => String::new(),
+                false => format!("column {:?} ", self.columns[at].name),
+            };
+            return Err(format!(
+                "SQLite returned key {which}value {} after {}: the stored values do not sort as \
+                 the {} values recon reads from them (mixed forms or offsets?), so the table \
+                 cannot be read in key order; store the key in one form",
+                text(c),
+                text(p),
+                self.columns[at].logical,
+            ));
+        }
+        std::mem::swap(previous, current);
+        Ok(())
+    }
+}
+
+/// The ORDER BY term for a key column, so that SQLite reads keys in recon's canonical order
+/// whatever the column's collation (`COLLATE NOCASE`) or affinity: a text key as the text
+/// recon reads (an INTEGER stored in an untyped column is its decimal text, as
+/// [`decode_value`] gives it, not a number sorted before every text), compared by its bytes;
+/// a byte-string key as bytes (SQLite otherwise puts every TEXT before every BLOB). Other
+/// keys keep SQLite's order, which is theirs: numbers by value, ISO dates as text.
+pub(super) fn order_expr(column: &Column) -> String {
+    let quoted = ident::quote(Engine::Sqlite, &column.name);
+    match column.logical {
+        LogicalType::Text => format!("CAST({quoted} AS TEXT) COLLATE BINARY"),
+        LogicalType::Bytes => format!("CAST({quoted} AS BLOB)"),
+        _ => quoted,
+    }
+}
+
+/// `COLLATE BINARY` compares text in the database's encoding: in a UTF-16 file that is not
+/// the order of the UTF-8 bytes recon compares, so text keys there are refused up front.
+async fn refuse_utf16_text_keys(pool: &SqlitePool, spec: &ReadSpec) -> Result<()> {
+    let encoding: String = sqlx::query_scalar("PRAGMA encoding")
+        .fetch_one(pool)
+        .await
+        .map_err(Error::from_source)?;
+    if encoding.eq_ignore_ascii_case("UTF-8") {
+        return Ok(());
+    }
+    let keys: Vec<&str> = spec.columns[..spec.key_len]
+        .iter()
+        .filter(|c| c.logical == LogicalType::Text)
+        .map(|c| c.name.as_str())
+        .collect();
+    Err(Error::bad_input(format!(
+        "{}: text key column {} cannot be read in byte order: the database file is {encoding}, \
+         and SQLite orders text by its {encoding} code units, not by the UTF-8 bytes recon \
+         compares; convert the file to UTF-8 (a new file with `PRAGMA encoding = 'UTF-8'` and \
+         the data copied in)",
+        spec.table,
+        keys.join(", ")
+    )))
 }
 
 /// One raw SQLite value, as its storage class holds it.
@@ -207,6 +344,46 @@ mod tests {
     use super::*;
     use crate::canonical::format_timestamp;
     use crate::source::text::parse_timestamp;
+
+    #[test]
+    fn a_busy_wait_is_a_few_seconds_within_the_statement_timeout_and_the_retry_budget() {
+        let spec = |statement_timeout_secs: u64, max_total_secs: u64| SourceSpec {
+            name: "ledger".into(),
+            url: "sqlite://ledger.db".into(),
+            timezone: chrono_tz::UTC,
+            max_connections: 1,
+            statement_timeout_secs,
+            connect_timeout_secs: 10,
+            retry: crate::retry::RetryPolicy {
+                max_total_secs,
+                ..Default::default()
+            },
+        };
+        let secs = |s: SourceSpec| busy_timeout(&s).as_secs();
+        assert_eq!(secs(spec(600, 300)), 5);
+        assert_eq!(secs(spec(600, 8)), 2);
+        assert_eq!(secs(spec(600, 0)), 1);
+        assert_eq!(secs(spec(3, 300)), 3);
+    }
+
+    #[test]
+    fn keys_are_ordered_as_the_text_or_bytes_recon_reads() {
+        let column = |name: &str, declared: &str| Column {
+            name: name.into(),
+            declared: declared.into(),
+            logical: logical_type(declared),
+        };
+        assert_eq!(
+            order_expr(&column("id", "TEXT COLLATE NOCASE")),
+            r#"CAST("id" AS TEXT) COLLATE BINARY"#
+        );
+        assert_eq!(
+            order_expr(&column("id", "")),
+            r#"CAST("id" AS TEXT) COLLATE BINARY"#
+        );
+        assert_eq!(order_expr(&column("id", "BLOB")), r#"CAST("id" AS BLOB)"#);
+        assert_eq!(order_expr(&column("id", "INTEGER")), r#""id""#);
+    }
 
     #[test]
     fn declared_types_map_by_affinity_and_name() {

@@ -172,9 +172,25 @@ struct Detail {
     key_digest: Option<String>,
 }
 
+/// [`Detail`] as JSON text, written straight from the values (not through `serde_json::Value`,
+/// whose numbers stop at 64 bits: a stake of `2^63` minor units must be kept exactly).
 pub(super) fn detail_json(d: &Discrepancy) -> String {
-    json!({ "values": d.values, "detail": d.detail, "at_stake": d.at_stake, "key_digest": d.key.digest })
-        .to_string()
+    #[derive(serde::Serialize)]
+    struct DetailRef<'a> {
+        values: &'a [ColumnValues],
+        detail: &'a Option<Shown>,
+        at_stake: &'a Option<AtStake>,
+        key_digest: &'a Option<String>,
+    }
+    let detail = DetailRef {
+        values: &d.values,
+        detail: &d.detail,
+        at_stake: &d.at_stake,
+        key_digest: &d.key.digest,
+    };
+    serde_json::to_string(&detail).unwrap_or_else(|e| {
+        unreachable!("a discrepancy's detail is plain data and always serialises: {e}")
+    })
 }
 
 pub(super) fn parse_status(text: &str) -> Result<Status> {

@@ -60,8 +60,8 @@ impl Work<'_> {
             ledger: vec![j],
             payout_items: Vec::new(),
             currency: r.currency,
-            expected_minor: amounts.0,
-            actual_minor: amounts.1,
+            expected_minor: amounts.0.map(i128::from),
+            actual_minor: amounts.1.map(i128::from),
             detail,
         };
         if r.currency != e.currency {

@@ -106,8 +106,8 @@ pub(super) type Finding = (
     &'static str,
     Vec<String>,
     Vec<String>,
-    Option<i64>,
-    Option<i64>,
+    Option<i128>,
+    Option<i128>,
 );
 
 /// Each discrepancy as (kind, record ids, ledger ids, expected, actual), in output order.
@@ -139,6 +139,23 @@ pub(super) fn f(
     ledger: &[&str],
     expected: Option<i64>,
     actual: Option<i64>,
+) -> Finding {
+    wide(
+        kind,
+        records,
+        ledger,
+        expected.map(i128::from),
+        actual.map(i128::from),
+    )
+}
+
+/// [`f`] with amounts past 64 bits (a payout's sums).
+pub(super) fn wide(
+    kind: &'static str,
+    records: &[&str],
+    ledger: &[&str],
+    expected: Option<i128>,
+    actual: Option<i128>,
 ) -> Finding {
     (
         kind,

@@ -78,7 +78,7 @@ mod tolerance;
 mod fixtures;
 
 use crate::discrepancy::SettlementKind;
-use crate::money::{Currency, format_major};
+use crate::money::{Currency, format_major_wide};
 
 /// One ledger row as the ledger query returns it (the wiring fills this from any engine).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -212,10 +212,11 @@ pub(crate) struct SettlementDiscrepancy {
     pub(crate) payout_items: Vec<usize>,
     /// The currency of the amounts (the report's, for a currency mismatch).
     pub(crate) currency: Currency,
-    /// The ledger side's amount, where there is one.
-    pub(crate) expected_minor: Option<i64>,
-    /// The report side's amount, where there is one.
-    pub(crate) actual_minor: Option<i64>,
+    /// The ledger side's amount, where there is one: 128 bits wide, for a payout's sum of
+    /// items is exact past 64 bits.
+    pub(crate) expected_minor: Option<i128>,
+    /// The report side's amount, where there is one (a payout's lines summed, as wide).
+    pub(crate) actual_minor: Option<i128>,
     /// One line for people, amounts in major units with their currency code.
     pub(crate) detail: String,
 }
@@ -398,8 +399,12 @@ fn non_blank(text: &str) -> Option<&str> {
     (!text.trim().is_empty()).then_some(text)
 }
 
-fn money(minor: i64, currency: Currency) -> String {
-    format!("{} {}", format_major(minor, currency), currency.code())
+fn money(minor: impl Into<i128>, currency: Currency) -> String {
+    format!(
+        "{} {}",
+        format_major_wide(minor.into(), currency),
+        currency.code()
+    )
 }
 
 /// ` (settled as … net, fee …)` for a line settled in another currency, else nothing.
@@ -509,8 +514,8 @@ impl<'a> Work<'a> {
             ledger,
             payout_items: Vec::new(),
             currency,
-            expected_minor: amounts.0,
-            actual_minor: amounts.1,
+            expected_minor: amounts.0.map(i128::from),
+            actual_minor: amounts.1.map(i128::from),
             detail,
         });
     }

@@ -61,10 +61,11 @@ impl<'a> Work<'a> {
                 })
                 .unwrap_or_default();
             items.sort_by(|&a, &b| self.entry(a).id.cmp(&self.entry(b).id).then(a.cmp(&b)));
-            let paid = lines.iter().try_fold(0i64, |sum, &i| {
-                sum.checked_add(self.record(i).net_minor.checked_neg()?)
+            // Summed in 128 bits: exact for any number of 64-bit amounts a run can hold.
+            let paid = lines.iter().try_fold(0i128, |sum, &i| {
+                sum.checked_sub(i128::from(self.record(i).net_minor))
             });
-            let expected = items.iter().try_fold(0i64, |sum, &j| {
+            let expected = items.iter().try_fold(0i128, |sum, &j| {
                 let e = self.entry(j);
                 let fee = e
                     .fee_minor
@@ -76,7 +77,7 @@ impl<'a> Work<'a> {
                             .map(|r| r.fee_minor)
                     })
                     .unwrap_or(0);
-                sum.checked_add(e.amount_minor.checked_sub(fee)?)
+                sum.checked_add(i128::from(e.amount_minor) - i128::from(fee))
             });
             let own_rows: Vec<usize> = lines.iter().filter_map(|&i| self.recs[i].pair).collect();
             for &i in &lines {
@@ -121,11 +122,11 @@ impl<'a> Work<'a> {
                 )
             };
             let paid_text = paid.map_or_else(
-                || "report paid overflows 64-bit minor units".to_owned(),
+                || "report paid overflows 128-bit minor units".to_owned(),
                 |p| format!("report paid {}", money(p, currency)),
             );
             let expected_text = expected.map_or_else(
-                || "ledger items net overflows 64-bit minor units".to_owned(),
+                || "ledger items net overflows 128-bit minor units".to_owned(),
                 |e| format!("ledger items net {}", money(e, currency)),
             );
             self.out.discrepancies.push(SettlementDiscrepancy {
@@ -445,8 +446,8 @@ mod tests {
     }
 
     #[test]
-    fn overflow_is_a_finding_never_a_panic() {
-        // ledger items overflow
+    fn payout_sums_past_64_bits_are_exact() {
+        // ledger items past i64::MAX
         let mut po = payout_line(4, "po_1", -1000, "USD");
         po.payout_id = Some("po_1".into());
         let records = vec![po];
@@ -458,25 +459,31 @@ mod tests {
         assert_eq!(
             findings(&o, &records, &ledger),
             vec![
-                f("payout_total_mismatch", &["po_1"], &[], None, Some(1000)),
+                wide(
+                    "payout_total_mismatch",
+                    &["po_1"],
+                    &[],
+                    Some(1 << 63),
+                    Some(1000)
+                ),
                 f("timing", &[], &["a"], Some(i64::MAX), None),
                 f("timing", &[], &["b"], Some(1), None),
             ]
         );
         assert_eq!(
             details(&o)[0],
-            "payout po_1 (2 ledger items): report paid 10.00 USD, ledger items net overflows 64-bit minor units"
+            "payout po_1 (2 ledger items): report paid 10.00 USD, ledger items net 92233720368547758.08 USD"
         );
 
-        // amount − fee of one item overflows
+        // amount − fee of one item past i64::MIN
         let ledger = vec![in_payout(
             with_fee(booked(usd("a", i64::MIN), end()), 1),
             "po_1",
         )];
         let o = run(&records, &ledger, &MatchRules::default());
-        assert_eq!(o.discrepancies[0].expected_minor, None);
+        assert_eq!(o.discrepancies[0].expected_minor, Some(-(1 << 63) - 1));
 
-        // the payout's own net cannot be negated
+        // the payout's own net, negated, past i64::MAX
         let mut po = payout_line(4, "po_1", 0, "USD");
         po.net_minor = i64::MIN;
         po.payout_id = Some("po_1".into());
@@ -485,11 +492,17 @@ mod tests {
         let o = run(&records, &ledger, &MatchRules::default());
         assert_eq!(
             findings(&o, &records, &ledger)[0],
-            f("payout_total_mismatch", &["po_1"], &[], Some(5), None)
+            wide(
+                "payout_total_mismatch",
+                &["po_1"],
+                &[],
+                Some(5),
+                Some(1 << 63)
+            )
         );
         assert_eq!(
             details(&o)[0],
-            "payout po_1 (1 ledger items): report paid overflows 64-bit minor units, ledger items net 0.05 USD"
+            "payout po_1 (1 ledger items): report paid 92233720368547758.08 USD, ledger items net 0.05 USD"
         );
 
         // extreme amounts in comparisons and tolerance
