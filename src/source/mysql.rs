@@ -92,14 +92,74 @@ pub(super) async fn columns(pool: &MySqlPool, table: &str) -> Result<Vec<Column>
         .map_err(Error::from_source)?;
         return Err(missing_table(table, &tables));
     }
+    let has_text = rows
+        .iter()
+        .any(|(_, declared, data_type)| logical_type(data_type, declared) == LogicalType::Text);
+    let json = match has_text {
+        true => mariadb_json_columns(pool, schema, name).await?,
+        false => Vec::new(),
+    };
     Ok(rows
         .into_iter()
-        .map(|(name, declared, data_type)| Column {
-            logical: logical_type(&data_type, &declared),
-            name,
-            declared,
-        })
+        .map(
+            |(name, declared, data_type)| match logical_type(&data_type, &declared) {
+                LogicalType::Text if json.contains(&name) => Column {
+                    logical: LogicalType::Json,
+                    name,
+                    declared: "json".to_string(),
+                },
+                logical => Column {
+                    logical,
+                    name,
+                    declared,
+                },
+            },
+        )
         .collect())
+}
+
+/// The columns of the table that MariaDB declares `JSON`: there `JSON` is an alias for
+/// `LONGTEXT` with a `CHECK (json_valid(col))`, which only `information_schema.CHECK_CONSTRAINTS`
+/// shows (any text column with that check is read as JSON). MySQL has a JSON type of its own.
+async fn mariadb_json_columns(
+    pool: &MySqlPool,
+    schema: Option<&str>,
+    table: &str,
+) -> Result<Vec<String>> {
+    let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)")
+        .fetch_one(pool)
+        .await
+        .map_err(Error::from_source)?;
+    if !version.contains("MariaDB") {
+        return Ok(Vec::new());
+    }
+    let clauses: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(CHECK_CLAUSE AS CHAR) FROM information_schema.CHECK_CONSTRAINTS
+         WHERE CONSTRAINT_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
+    )
+    .bind(schema)
+    .bind(table)
+    .fetch_all(pool)
+    .await
+    .map_err(Error::from_source)?;
+    Ok(clauses
+        .iter()
+        .filter_map(|c| json_valid_column(c))
+        .collect())
+}
+
+/// The column a check clause `json_valid(`col`)` (as MariaDB writes it back) validates.
+fn json_valid_column(clause: &str) -> Option<String> {
+    let clause = clause.trim();
+    let inner = clause
+        .get(..11)
+        .filter(|head| head.eq_ignore_ascii_case("json_valid("))
+        .and(clause.get(11..))?
+        .strip_suffix(')')?
+        .trim();
+    let quoted = inner.strip_prefix('`')?.strip_suffix('`')?;
+    // one quoted name, not `a`) or json_valid(`b`
+    (!quoted.replace("``", "").contains('`')).then(|| quoted.replace("``", "`"))
 }
 
 /// Maps a MySQL type (DATA_TYPE, with COLUMN_TYPE for `tinyint(1)`) to a logical type.
@@ -121,6 +181,7 @@ fn logical_type(data_type: &str, column_type: &str) -> LogicalType {
         "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
             LogicalType::Bytes
         }
+        "json" => LogicalType::Json,
         "float" | "double" | "real" => LogicalType::Float,
         _ => LogicalType::Unsupported,
     }
@@ -130,7 +191,7 @@ fn logical_type(data_type: &str, column_type: &str) -> LogicalType {
 pub(super) fn select_expr(column: &Column) -> String {
     let q = ident::quote(Engine::MySql, &column.name);
     match column.logical {
-        LogicalType::Integer | LogicalType::Decimal | LogicalType::Boolean => {
+        LogicalType::Integer | LogicalType::Decimal | LogicalType::Boolean | LogicalType::Json => {
             format!("CAST({q} AS CHAR)")
         }
         LogicalType::Timestamp => format!("DATE_FORMAT({q}, '%Y-%m-%d %H:%i:%s.%f')"),
@@ -223,5 +284,30 @@ pub(super) fn decode_value(
     match row.try_get::<Option<&str>, _>(i).map_err(err)? {
         None => Ok(Value::Null),
         Some(text) => value_from_text(column.logical, text, zone),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_valid_checks_name_their_column() {
+        assert_eq!(
+            json_valid_column("json_valid(`doc`)").as_deref(),
+            Some("doc")
+        );
+        assert_eq!(
+            json_valid_column(" JSON_VALID( `odd``name` ) ").as_deref(),
+            Some("odd`name")
+        );
+        assert_eq!(json_valid_column("json_valid(`a`) and `a` <> ''"), None);
+        assert_eq!(json_valid_column("`n` > 0"), None);
+        assert_eq!(
+            json_valid_column("json_valid(`a`) or json_valid(`b`)"),
+            None
+        );
+        assert_eq!(logical_type("json", "json"), LogicalType::Json);
+        assert_eq!(logical_type("longtext", "longtext"), LogicalType::Text);
     }
 }

@@ -105,6 +105,7 @@ fn logical_type(typname: &str) -> LogicalType {
         "uuid" => LogicalType::Uuid,
         "bytea" => LogicalType::Bytes,
         "text" | "varchar" | "bpchar" | "name" | "citext" | "char" => LogicalType::Text,
+        "json" | "jsonb" => LogicalType::Json,
         "float4" | "float8" => LogicalType::Float,
         _ => LogicalType::Unsupported,
     }
@@ -116,11 +117,13 @@ pub(super) fn stores_instants(column: &Column) -> bool {
     column.logical == LogicalType::Timestamp && column.declared.ends_with("with time zone")
 }
 
-/// The select expression for a column: numerics travel as text so no digit is lost.
+/// The select expression for a column: numerics travel as text so no digit is lost; JSON
+/// documents as their text (`json` as written, `jsonb` as PostgreSQL prints it), put in
+/// canonical form by recon.
 pub(super) fn select_expr(column: &Column) -> String {
     let quoted = ident::quote(Engine::Postgres, &column.name);
     match column.logical {
-        LogicalType::Decimal => format!("{quoted}::text"),
+        LogicalType::Decimal | LogicalType::Json => format!("{quoted}::text"),
         _ => quoted,
     }
 }

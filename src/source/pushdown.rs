@@ -244,6 +244,12 @@ pub(super) fn typed_param(
         Value::Uuid(u) => Param::Text(u.to_string()),
         Value::Bytes(b) => Param::Bytes(b.clone()),
         Value::Text(s) => Param::Text(s.clone()),
+        Value::Json(_) => {
+            return Err(Error::internal(format!(
+                "a JSON value of {:?} cannot be bound as a key",
+                column.name
+            )));
+        }
         Value::Null => {
             return Err(Error::internal(format!(
                 "a NULL key in {:?} cannot bound a segment",
