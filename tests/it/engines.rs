@@ -113,6 +113,7 @@ async fn digest_against_sqlite(url: &str, dir: &std::path::Path) -> (String, Str
         filter: None,
         settle: None,
         key_range: None,
+        accept_uncompared: &[],
     };
     let comparison = compare_with(&pair, Default::default()).await.unwrap();
     assert!(comparison.schema.is_empty(), "{:?}", comparison.schema);

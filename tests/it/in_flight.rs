@@ -67,6 +67,7 @@ async fn in_flight_rows_wait_and_healed_lag_is_not_reported(strategy: Strategy, 
             chrono::Utc::now() - chrono::Duration::minutes(10),
         )),
         key_range: None,
+        accept_uncompared: &[],
     };
     let options = CompareOptions {
         strategy,

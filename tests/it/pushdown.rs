@@ -221,6 +221,7 @@ async fn compare_where(
         filter,
         settle: None,
         key_range: None,
+        accept_uncompared: &[],
     };
     let options = CompareOptions {
         strategy,
