@@ -72,9 +72,11 @@ fn find<'c>(columns: &'c [Column], name: &str) -> Option<&'c Column> {
 
 /// Why a column the two sides share cannot be compared, naming the declared type at fault.
 fn uncomparable(l: &Column, r: &Column) -> Option<String> {
-    [l, r]
-        .into_iter()
-        .find_map(|c| c.logical.not_comparable().map(|why| format!("{why}: {}", c.declared)))
+    [l, r].into_iter().find_map(|c| {
+        c.logical
+            .not_comparable()
+            .map(|why| format!("{why}: {}", c.declared))
+    })
 }
 
 /// A compared column that is JSON on one side and text on the other is read as JSON on both:
@@ -293,7 +295,10 @@ fn refuse_uncompared(refused: &[(String, String)], left_at: &str, right_at: &str
         .iter()
         .map(|(name, why)| format!("{name:?} ({why})"))
         .collect();
-    let quoted: Vec<String> = refused.iter().map(|(name, _)| format!("{name:?}")).collect();
+    let quoted: Vec<String> = refused
+        .iter()
+        .map(|(name, _)| format!("{name:?}"))
+        .collect();
     let bare: Vec<&str> = refused.iter().map(|(name, _)| name.as_str()).collect();
     Error::bad_input(format!(
         "recon cannot compare column(s) {} of {left_at} and {right_at}, and nothing would say so \

@@ -311,7 +311,11 @@ impl Part<'_> {
         record.right.rows = Some(ranges.iter().map(|r| r.right_rows).sum());
         // Every range sees the same shared columns; each named once.
         for column in ranges.iter().flat_map(|r| &r.not_compared) {
-            if !record.not_compared.iter().any(|c| c.column == column.column) {
+            if !record
+                .not_compared
+                .iter()
+                .any(|c| c.column == column.column)
+            {
                 record.not_compared.push(column.clone());
             }
         }
