@@ -820,6 +820,35 @@ mod tests {
     }
 
     #[test]
+    fn json_columns_are_left_out_of_the_sql_row_hash_for_recon_to_hash() {
+        let columns = [
+            column("id", "bigint", LogicalType::Integer),
+            column("doc", "jsonb", LogicalType::Json),
+        ];
+        assert_eq!(
+            row_hash_expr(Engine::Postgres, &columns),
+            row_hash_expr(Engine::Postgres, &columns[..1])
+        );
+        let spec = ReadSpec {
+            table: "t".into(),
+            columns: columns.to_vec(),
+            key_len: 1,
+            day: None,
+            filter: None,
+            in_flight: None,
+            key_range: None,
+        };
+        assert!(reads_json(&spec, 2));
+        assert!(!reads_json(&spec, 1), "only hashed columns count");
+        assert_eq!(unsupported(Engine::MySql, &spec, 2, chrono_tz::UTC), None);
+        assert_eq!(select_expr(Engine::Postgres, &columns[1]), "\"doc\"::text");
+        assert_eq!(
+            select_expr(Engine::MySql, &columns[1]),
+            "CAST(`doc` AS CHAR)"
+        );
+    }
+
+    #[test]
     fn wall_clock_times_outside_utc_are_not_pushed_down() {
         let spec = ReadSpec {
             table: "t".into(),
