@@ -191,6 +191,61 @@ async fn mariadb_json_digests_exactly_like_the_reference_encoding() {
     assert_golden_against_sqlite(&my, dir.path()).await;
 }
 
+/// A reader with SELECT alone (as the README advises) still finds MariaDB's JSON columns: the
+/// same documents spaced otherwise in a second MariaDB table compare equal, which as text they
+/// would not. (information_schema.CHECK_CONSTRAINTS shows such a reader nothing.)
+#[tokio::test]
+async fn a_select_only_mariadb_reader_reads_json_columns_as_json() {
+    let spaced = MARIADB_DOCS.map(|d| d.replace(':', ": ").replace(',', " , "));
+    let Some(my) = mariadb_docs(
+        "json_reader",
+        &[
+            "CREATE TABLE docs2 (id bigint PRIMARY KEY, doc JSON, docb JSON)",
+            &insert(&spaced.each_ref().map(String::as_str)).replacen("docs", "docs2", 1),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let reader = test_name("json_reader");
+    let database = test_name("json_reader");
+    mysql_exec(
+        &my,
+        &[
+            &format!("DROP USER IF EXISTS '{reader}'@'%'"),
+            &format!("CREATE USER '{reader}'@'%'"),
+            &format!("GRANT SELECT ON {database}.docs TO '{reader}'@'%'"),
+            &format!("GRANT SELECT ON {database}.docs2 TO '{reader}'@'%'"),
+        ],
+    )
+    .await;
+    let url = my.replacen("mysql://root@", &format!("mysql://{reader}@"), 1);
+    let source = Source::connect_url("reader", &url).await.unwrap();
+    let key = ["id".to_string()];
+    let pair = TablePair {
+        left: &source,
+        left_table: "docs",
+        right: &source,
+        right_table: "docs2",
+        key: &key,
+        columns: None,
+        day: None,
+        filter: None,
+        settle: None,
+        key_range: None,
+        accept_uncompared: &[],
+    };
+    let c = compare_with(&pair, CompareOptions::default())
+        .await
+        .unwrap();
+    source.close().await;
+    assert_eq!(described(&c), Vec::<String>::new());
+    assert_eq!(c.left.digest.as_deref(), Some(expected_digest().as_str()));
+    assert_eq!(c.left.digest, c.right.digest);
+    mysql_exec(&my, &[&format!("DROP USER IF EXISTS '{reader}'@'%'")]).await;
+}
+
 /// Recon's own JSON-aware segment digest (SQL hashes the other columns, recon the documents)
 /// is the same on PostgreSQL and MariaDB for equal documents, and differs for one changed.
 #[tokio::test]
