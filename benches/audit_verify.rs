@@ -58,6 +58,7 @@ async fn bench(url: &str) -> recon::error::Result<()> {
         duration_ms: 0,
         accounting: None,
         downloads: Vec::new(),
+        not_compared: Vec::new(),
     };
     let found: Vec<Discrepancy> = (0..ENTRIES)
         .map(|i| Discrepancy {

@@ -110,6 +110,23 @@ pub struct CheckRecord {
     pub accounting: Option<Accounting>,
     /// The reports a settlement check fetched from its processor.
     pub downloads: Vec<Download>,
+    /// The columns both tables of an integrity check have that it did not compare (a type
+    /// recon cannot compare exactly), as its `accept_uncompared` allowed.
+    pub not_compared: Vec<NotCompared>,
+}
+
+/// A column an integrity check did not compare, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotCompared {
+    pub column: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for NotCompared {
+    /// `rate (floating point (floats are never exact): double precision)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.column, self.reason)
+    }
 }
 
 impl CheckRecord {
@@ -134,6 +151,7 @@ impl CheckRecord {
             duration_ms: 0,
             accounting: None,
             downloads: Vec::new(),
+            not_compared: Vec::new(),
         }
     }
 

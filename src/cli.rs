@@ -244,6 +244,10 @@ pub struct DiffArgs {
     /// (comma-separated or repeated), like a check's sensitive_columns.
     #[arg(long, value_delimiter = ',')]
     pub(crate) sensitive: Vec<String>,
+    /// Shared columns recon cannot compare exactly (floating point, arrays…) that may go
+    /// uncompared (comma-separated or repeated); any other such column stops the diff (exit 2).
+    #[arg(long, value_delimiter = ',', value_name = "COLUMN")]
+    pub(crate) accept_uncompared: Vec<String>,
     /// One JSON object per difference on stdout, with both sides' values of changed columns.
     #[arg(long)]
     pub(crate) json: bool,

@@ -84,6 +84,7 @@ fn spec_of(args: &DiffArgs, filter: Option<Filter>, sensitive: SensitiveColumns)
         date_column: None,
         filter,
         sensitive_columns: sensitive,
+        accept_uncompared: args.accept_uncompared.clone(),
         seal: false,
         strategy: args.strategy,
         settle: args.settle_column.clone().map(|column| Settle {
@@ -131,6 +132,13 @@ fn print(
             finding.column, finding.detail
         )?;
     }
+    for column in &c.not_compared {
+        writeln!(
+            err,
+            "note: column {:?} not compared (--accept-uncompared): {}",
+            column.column, column.reason
+        )?;
+    }
     for d in &c.differences {
         if args.json {
             serde_json::to_writer(&mut *out, &json_line(&c.key, d, sensitive))?;
@@ -151,6 +159,7 @@ fn print(
             "in_flight": c.in_flight,
             "left_digest": c.left.digest,
             "right_digest": c.right.digest,
+            "not_compared": c.not_compared,
         });
         if args.json {
             writeln!(err, "{stats}")?;

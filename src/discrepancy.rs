@@ -43,9 +43,7 @@ impl Kind {
             Kind::Changed => {
                 "Both sides have the key, but some compared columns hold different values."
             }
-            Kind::SchemaMismatch => {
-                "A column only one side has, or a floating-point column: it is not compared."
-            }
+            Kind::SchemaMismatch => "A column only one side has: it is not compared.",
             Kind::ClosedPeriodModified => {
                 "A row of a sealed (closed) day was changed, added or deleted after the seal."
             }

@@ -35,6 +35,11 @@ pub(crate) struct IntegrityFile {
     /// Columns whose values are shown only as an HMAC-SHA256 under the mask key in every output.
     #[serde(default)]
     pub(crate) sensitive_columns: Vec<String>,
+    /// Shared columns recon cannot compare exactly (floating point, arrays…) that may go
+    /// uncompared: the check lists them as not compared. Any other such column fails the check
+    /// (exit 2) rather than let it come out clean without having compared it.
+    #[serde(default)]
+    pub(crate) accept_uncompared: Vec<String>,
     /// Seal each clean business day and re-verify sealed days (dated checks; default true).
     #[serde(default = "default_true")]
     pub(crate) seal: bool,
@@ -89,8 +94,9 @@ pub(crate) fn describe(c: &IntegritySpec) -> String {
         out.push_str(&format!("where = {:?}\n", f.text));
     }
     out.push_str(&format!(
-        "sensitive_columns = {:?}\nseal = {}\nstrategy = {:?}\n",
+        "sensitive_columns = {:?}\naccept_uncompared = {:?}\nseal = {}\nstrategy = {:?}\n",
         c.sensitive_columns.columns(),
+        c.accept_uncompared,
         c.seal,
         match c.strategy {
             Strategy::Stream => "stream",
@@ -161,6 +167,7 @@ pub(crate) fn validate(
             .chain(check.columns.iter().flatten())
             .chain(check.date_column.iter())
             .chain(check.sensitive_columns.iter())
+            .chain(check.accept_uncompared.iter())
         {
             ident::validate_column(column).map_err(|m| format!("{at}: column {column:?}: {m}"))?;
         }
@@ -172,6 +179,13 @@ pub(crate) fn validate(
         {
             return Err(format!(
                 "{at}.columns: {k:?} is a key column; list it only under key"
+            ));
+        }
+        if let Some(c) = check.accept_uncompared.iter().find(|c| {
+            check.key.contains(c) || check.columns.iter().flatten().any(|listed| listed == *c)
+        }) {
+            return Err(format!(
+                "{at}.accept_uncompared: {c:?} is listed to be compared (key or columns); a column is either compared or accepted uncompared"
             ));
         }
         let settle = match (check.settle_secs, &check.settle_column, &check.date_column) {
@@ -243,6 +257,7 @@ pub(crate) fn validate(
                 .transpose()
                 .map_err(|e| format!("{at}.{e}"))?,
             sensitive_columns,
+            accept_uncompared: check.accept_uncompared.clone(),
             seal,
             strategy: check.strategy,
             settle,

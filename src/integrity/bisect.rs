@@ -1,6 +1,10 @@
 //! Bisection: segment digests computed inside both databases and compared; a segment that
 //! differs is split by key until it is small, then narrowed to key + row hash, and full rows
 //! travel only for the keys whose hashes differ.
+//!
+//! A table with JSON columns has its documents read by recon whatever it does (SQL cannot put
+//! them in canonical form; see [`crate::source::pushdown`]): each first-level segment is
+//! narrowed to key + row hash at once, with no digests and no splitting.
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
@@ -15,7 +19,7 @@ use super::plan::{Plan, TablePair};
 use crate::canonical::{RowHash, Value, key_cmp};
 use crate::error::{Error, Result};
 use crate::progress::RowsRead;
-use crate::source::pushdown::{KeyRange, Snapshot};
+use crate::source::pushdown::{self, KeyRange, Snapshot};
 use crate::source::{ReadSpec, Source};
 
 /// How finely a table is first cut, and when a differing segment stops being split.
@@ -118,6 +122,8 @@ pub(super) async fn bisect(
     let mut pending: VecDeque<(KeyRange, u32)> = VecDeque::new();
     let mut differences = Vec::new();
     let mut segments = 0u64;
+    let json = pushdown::reads_json(&plan.left, plan.hashed)
+        || pushdown::reads_json(&plan.right, plan.hashed);
     loop {
         if pending.is_empty() {
             let Some(after) = next_after.take() else {
@@ -140,6 +146,15 @@ pub(super) async fn bisect(
         };
         segments += 1;
         let started = Instant::now();
+        if json {
+            // The documents travel for a digest as for row hashes: narrow at once.
+            let (found, l_rows, r_rows) = narrow(pair, &mut left, &mut right, plan, &range).await?;
+            rows_read.left.fetch_add(l_rows, AtomicOrdering::Relaxed);
+            rows_read.right.fetch_add(r_rows, AtomicOrdering::Relaxed);
+            step = segmenting.next_step(step, started.elapsed());
+            differences.extend(found);
+            continue;
+        }
         let ((l_rows, l_digest), (r_rows, r_digest)) = tokio::try_join!(
             left.digest(plan.hashed, &range),
             right.digest(plan.hashed, &range)
@@ -167,7 +182,7 @@ pub(super) async fn bisect(
             }
             continue;
         }
-        differences.extend(narrow(pair, &mut left, &mut right, plan, &range).await?);
+        differences.extend(narrow(pair, &mut left, &mut right, plan, &range).await?.0);
     }
     debug!(
         segments,
@@ -210,14 +225,15 @@ async fn split(side: &mut Side<'_>, range: &KeyRange, step: u64) -> Result<Vec<K
 
 /// The rows of a small differing segment: keys and row hashes merge-joined; then the full rows
 /// of every key that differs are fetched from both sides and judged, naming changed columns and
-/// setting aside rows in flight (which the digests left out, on one side or both).
+/// setting aside rows in flight (which the digests left out, on one side or both). Returns the
+/// differences and how many rows each side holds in `range`.
 async fn narrow(
     pair: &TablePair<'_>,
     left: &mut Side<'_>,
     right: &mut Side<'_>,
     plan: &Plan,
     range: &KeyRange,
-) -> Result<Vec<Difference>> {
+) -> Result<(Vec<Difference>, u64, u64)> {
     let (l, r) = tokio::try_join!(
         left.snapshot
             .key_hashes(left.source, left.spec, plan.hashed, range),
@@ -227,6 +243,7 @@ async fn narrow(
     )?;
     check_order(left, &l)?;
     check_order(right, &r)?;
+    let rows = (l.len() as u64, r.len() as u64);
     let mut keys = Vec::new();
     let (mut l, mut r) = (l.into_iter().peekable(), r.into_iter().peekable());
     loop {
@@ -257,7 +274,7 @@ async fn narrow(
             "pushed-down row hashes differ where recon's canonical encoding agrees; not reported"
         );
     }
-    Ok(differences)
+    Ok((differences, rows.0, rows.1))
 }
 
 /// How many distinct keys two key-ordered lists hold.

@@ -70,6 +70,7 @@ pub(crate) async fn run(
         record.left.digest = comparison.left.digest.clone();
         record.right.rows = Some(comparison.right.rows);
         record.right.digest = comparison.right.digest.clone();
+        record.not_compared = comparison.not_compared.clone();
         info!(
             left_rows = comparison.left.rows,
             right_rows = comparison.right.rows,
@@ -155,6 +156,7 @@ pub(crate) fn table_pair<'a>(
             .zip(settled_before),
         key_range,
         uuid_columns: &check.uuid_columns,
+        accept_uncompared: &check.accept_uncompared,
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Comparison {
     /// Keys not compared this time: a row on either side was younger than the settle time.
     pub in_flight: u64,
     pub schema: Vec<SchemaFinding>,
+    /// Shared columns not compared (a type recon cannot compare exactly), as the pair's
+    /// `accept_uncompared` allowed.
+    pub not_compared: Vec<crate::check::NotCompared>,
     /// What the segment work produced, when it was asked for.
     pub(crate) segments: Option<SegmentOutcome>,
 }
@@ -110,6 +113,7 @@ pub(crate) async fn compare_with_segments(
         differences,
         in_flight,
         schema: plan.schema,
+        not_compared: plan.not_compared,
         segments: found.segments,
     })
 }

@@ -1,10 +1,12 @@
 //! Works out what to read from each side: key, compared columns, the business-day filter, the
-//! `--where` filter typed against both catalogs, and the schema findings (columns only one
-//! side has, columns that cannot be compared).
+//! `--where` filter typed against both catalogs, the schema findings (columns only one side
+//! has) and the columns not compared (a type recon cannot compare exactly, which the check
+//! must accept: else it does not run).
 
 use chrono::{DateTime, Utc};
 
 use crate::canonical::LogicalType;
+use crate::check::NotCompared;
 use crate::day::BusinessDay;
 use crate::error::{Error, Result};
 use crate::source::filter::Filter;
@@ -33,6 +35,9 @@ pub struct TablePair<'a> {
     /// Columns read as UUIDs on both sides whatever their declared type (a `char(36)` or
     /// `binary(16)` the schema cannot say is one): the check's `column_types`.
     pub uuid_columns: &'a [String],
+    /// Columns both tables share that may go uncompared when recon cannot compare them
+    /// exactly (floating point, arrays…); any other such column stops the comparison (exit 2).
+    pub accept_uncompared: &'a [String],
 }
 
 /// A difference in the tables' shape, reported by column name.
@@ -51,6 +56,8 @@ pub(super) struct Plan {
     /// Position of the business-day column in the read columns, with its type.
     pub(crate) day_column: Option<(usize, LogicalType)>,
     pub(crate) schema: Vec<SchemaFinding>,
+    /// Shared columns left uncompared, as `accept_uncompared` allowed.
+    pub(crate) not_compared: Vec<NotCompared>,
 }
 
 impl Plan {
@@ -64,6 +71,29 @@ impl Plan {
 
 fn find<'c>(columns: &'c [Column], name: &str) -> Option<&'c Column> {
     columns.iter().find(|c| c.name == name)
+}
+
+/// Why a column the two sides share cannot be compared, naming the declared type at fault.
+fn uncomparable(l: &Column, r: &Column) -> Option<String> {
+    [l, r].into_iter().find_map(|c| {
+        c.logical
+            .not_comparable()
+            .map(|why| format!("{why}: {}", c.declared))
+    })
+}
+
+/// A compared column that is JSON on one side and text on the other is read as JSON on both:
+/// a document kept in a text column compares by value with the same document in a JSON one.
+fn json_on_both(l: Column, r: Column) -> (Column, Column) {
+    let as_json = |c: Column| Column {
+        logical: LogicalType::Json,
+        ..c
+    };
+    match (l.logical, r.logical) {
+        (LogicalType::Json, LogicalType::Text) => (l, as_json(r)),
+        (LogicalType::Text, LogicalType::Json) => (as_json(l), r),
+        _ => (l, r),
+    }
 }
 
 /// Where a column is among the read columns, adding it (read, not hashed) if it is not yet.
@@ -128,6 +158,11 @@ impl TablePair<'_> {
                     "key column {name:?} is {why}; keys must be exact (integer, text, uuid, date…)"
                 )));
             }
+            if [&l, &r].iter().any(|c| c.logical == LogicalType::Json) {
+                return Err(Error::bad_input(format!(
+                    "key column {name:?} is JSON; keys must be scalar values ordered alike on every engine (integer, text, uuid, date…)"
+                )));
+            }
             if l.logical != r.logical {
                 return Err(Error::bad_input(format!(
                     "key column {name:?} is {} ({}) in {left_at} but {} ({}) in {right_at}; keys must have one type to be ordered alike",
@@ -139,49 +174,55 @@ impl TablePair<'_> {
         }
 
         let mut schema = Vec::new();
+        let mut not_compared = Vec::new();
+        for name in self.accept_uncompared {
+            if find(&left_cols, name).is_none() && find(&right_cols, name).is_none() {
+                return Err(Error::bad_input(format!(
+                    "accept_uncompared names column {name:?}, which neither {left_at} nor {right_at} has"
+                )));
+            }
+        }
         match self.columns {
             Some(names) => {
                 for name in names {
                     let (l, r) = need(name)?;
-                    if let Some(why) = l.logical.not_comparable().or(r.logical.not_comparable()) {
+                    if let Some(why) = uncomparable(&l, &r) {
                         return Err(Error::bad_input(format!(
                             "column {name:?} is {why} and cannot be compared exactly; leave it out of columns"
                         )));
                     }
+                    let (l, r) = json_on_both(l, r);
                     left.push(l);
                     right.push(r);
                 }
             }
             None => {
+                let mut refused = Vec::new();
                 for l in left_cols.iter().filter(|c| !self.key.contains(&c.name)) {
                     match find(&right_cols, &l.name) {
                         None => schema.push(SchemaFinding {
                             column: l.name.clone(),
                             detail: format!("only in {left_at}"),
                         }),
-                        Some(r)
-                            if l.logical
-                                .not_comparable()
-                                .or(r.logical.not_comparable())
-                                .is_some() =>
-                        {
-                            let why = l
-                                .logical
-                                .not_comparable()
-                                .or(r.logical.not_comparable())
-                                .unwrap_or_default();
-                            schema.push(SchemaFinding {
-                                column: l.name.clone(),
-                                detail: format!("not compared: {why}"),
-                            })
-                        }
-                        Some(r) => {
-                            let (mut l, mut r) = (l.clone(), r.clone());
-                            self.read_as_declared(&mut l, &mut r, (&left_at, &right_at))?;
-                            left.push(l);
-                            right.push(r);
-                        }
+                        Some(r) => match uncomparable(l, r) {
+                            Some(reason) if self.accept_uncompared.contains(&l.name) => {
+                                not_compared.push(NotCompared {
+                                    column: l.name.clone(),
+                                    reason,
+                                });
+                            }
+                            Some(reason) => refused.push((l.name.clone(), reason)),
+                            None => {
+                                let (mut l, mut r) = json_on_both(l.clone(), r.clone());
+                                self.read_as_declared(&mut l, &mut r, (&left_at, &right_at))?;
+                                left.push(l);
+                                right.push(r);
+                            }
+                        },
                     }
+                }
+                if !refused.is_empty() {
+                    return Err(refuse_uncompared(&refused, &left_at, &right_at));
                 }
                 for r in right_cols.iter().filter(|c| !self.key.contains(&c.name)) {
                     if find(&left_cols, &r.name).is_none() {
@@ -269,6 +310,29 @@ impl TablePair<'_> {
             hashed,
             day_column,
             schema,
+            not_compared,
         })
     }
+}
+
+/// The error for shared columns recon cannot compare and the check did not accept: it names
+/// each column and why, and the flag that accepts them.
+fn refuse_uncompared(refused: &[(String, String)], left_at: &str, right_at: &str) -> Error {
+    let each: Vec<String> = refused
+        .iter()
+        .map(|(name, why)| format!("{name:?} ({why})"))
+        .collect();
+    let quoted: Vec<String> = refused
+        .iter()
+        .map(|(name, _)| format!("{name:?}"))
+        .collect();
+    let bare: Vec<&str> = refused.iter().map(|(name, _)| name.as_str()).collect();
+    Error::bad_input(format!(
+        "recon cannot compare column(s) {} of {left_at} and {right_at}, and nothing would say so \
+         in a clean result: accept that they are not compared with accept_uncompared = [{}] in \
+         the check (recon diff: --accept-uncompared {}), or list the columns to compare",
+        each.join(", "),
+        quoted.join(", "),
+        bare.join(",")
+    ))
 }

@@ -112,6 +112,7 @@ fn typed_json(value: &Value) -> Result<Json> {
         Value::Uuid(_) => LogicalType::Uuid,
         Value::Bytes(_) => LogicalType::Bytes,
         Value::Text(_) => LogicalType::Text,
+        Value::Json(_) => LogicalType::Json,
         Value::Null => return Err(Error::internal("a NULL key cannot bound a key range")),
     };
     let text = value.canonical_text().unwrap_or_default();

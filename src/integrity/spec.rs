@@ -23,6 +23,8 @@ pub(crate) struct IntegritySpec {
     pub(crate) date_column: Option<String>,
     pub(crate) filter: Option<Filter>,
     pub(crate) sensitive_columns: SensitiveColumns,
+    /// Shared columns that may go uncompared when recon cannot compare them exactly.
+    pub(crate) accept_uncompared: Vec<String>,
     /// Seal clean days and re-verify sealed ones (only with a date column).
     pub(crate) seal: bool,
     pub(crate) strategy: Strategy,

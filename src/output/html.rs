@@ -42,6 +42,7 @@ th{background:#eef1f4;font-weight:600}td.n{text-align:right;font-variant-numeric
 td.date{white-space:nowrap}
 code{font:12px ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
 .status-failed{color:#a15c00;font-weight:600}.status-discrepancies{color:#b3261e;font-weight:600}
+.not-compared{color:#5f4b00}
 .status-clean{color:#1f7a4d}.muted{color:#6b7280}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:18px}
 .chart{background:#fff;padding:12px;border:1px solid #e2e6ea}
@@ -172,6 +173,13 @@ fn checks(h: &mut String, s: &Summary) {
                 h,
                 "<tr><td></td><td colspan=9 class=\"status-failed\">{}</td></tr>",
                 esc(error)
+            );
+        }
+        if let Some(line) = super::not_compared_line(&c.not_compared) {
+            let _ = write!(
+                h,
+                "<tr><td></td><td colspan=9 class=not-compared>{}</td></tr>",
+                esc(&line)
             );
         }
     }

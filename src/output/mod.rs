@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::breaker::OpenedBreaker;
 use crate::catch_up::{LastSuccess, Standing};
-use crate::check::{Accounting, Download};
+use crate::check::{Accounting, Download, NotCompared};
 use crate::discrepancy::{AtStake, ColumnValues, Kind, Recorded, SettlementKind, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
@@ -152,6 +152,10 @@ pub struct CheckSummary {
     /// The reports a settlement check fetched: source, kept file, SHA-256, size, attempts.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) downloads: Vec<Download>,
+    /// The shared columns an integrity check did not compare (as its `accept_uncompared`
+    /// allowed), each with why: a clean result says nothing about them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) not_compared: Vec<NotCompared>,
 }
 
 /// The accounting as one line in `summary.json`, its parts separated by `; `.
@@ -326,6 +330,7 @@ pub(crate) fn summarize(
             duration_ms: c.duration_ms,
             accounting: c.accounting,
             downloads: c.downloads,
+            not_compared: c.not_compared,
         })
         .collect();
     Summary {
@@ -554,6 +559,9 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
         for part in c.accounting.iter().flat_map(|a| &a.0) {
             out.push_str(&format!("    = {part}\n"));
         }
+        if let Some(line) = not_compared_line(&c.not_compared) {
+            out.push_str(&format!("    ~ {line}\n"));
+        }
     }
     let t = &summary.totals;
     out.push_str(&format!(
@@ -596,6 +604,14 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
         summary.exit_code
     ));
     out
+}
+
+/// `not compared (accept_uncompared): rate (floating point …: double precision)`, or `None`.
+pub(crate) fn not_compared_line(columns: &[NotCompared]) -> Option<String> {
+    (!columns.is_empty()).then(|| {
+        let each: Vec<String> = columns.iter().map(NotCompared::to_string).collect();
+        format!("not compared (accept_uncompared): {}", each.join("; "))
+    })
 }
 
 /// NULL and the empty string look different on screen.

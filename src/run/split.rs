@@ -134,6 +134,7 @@ impl Part<'_> {
             duration_ms: 0,
             found: Vec::new(),
             sealed_days: Vec::new(),
+            not_compared: Vec::new(),
         };
         // A range seals its own part of the day, cut from its first row, unless the day is
         // sealed already (seals never move).
@@ -224,6 +225,7 @@ impl Part<'_> {
         result.right_rows = comparison.right.rows;
         result.in_flight = comparison.in_flight;
         result.attempts = attempts;
+        result.not_compared = comparison.not_compared.clone();
         if let (Some(SegmentOutcome::Sealed(spool)), Some(digest)) =
             (comparison.segments.take(), &comparison.left.digest)
             && found.is_empty()
@@ -307,6 +309,16 @@ impl Part<'_> {
         );
         record.left.rows = Some(ranges.iter().map(|r| r.left_rows).sum());
         record.right.rows = Some(ranges.iter().map(|r| r.right_rows).sum());
+        // Every range sees the same shared columns; each named once.
+        for column in ranges.iter().flat_map(|r| &r.not_compared) {
+            if !record
+                .not_compared
+                .iter()
+                .any(|c| c.column == column.column)
+            {
+                record.not_compared.push(column.clone());
+            }
+        }
         let found: Vec<Discrepancy> = ranges
             .iter()
             .flat_map(|r| r.found.iter().cloned())

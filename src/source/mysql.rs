@@ -93,14 +93,85 @@ pub(super) async fn columns(pool: &MySqlPool, table: &str) -> Result<Vec<Column>
         .map_err(Error::from_source)?;
         return Err(missing_table(table, &tables));
     }
+    let has_text = rows
+        .iter()
+        .any(|(_, declared, data_type)| logical_type(data_type, declared) == LogicalType::Text);
+    let json = match has_text {
+        true => mariadb_json_columns(pool, table).await,
+        false => Vec::new(),
+    };
     Ok(rows
         .into_iter()
-        .map(|(name, declared, data_type)| Column {
-            logical: logical_type(&data_type, &declared),
-            name,
-            declared,
-        })
+        .map(
+            |(name, declared, data_type)| match logical_type(&data_type, &declared) {
+                LogicalType::Text if json.contains(&name) => Column {
+                    logical: LogicalType::Json,
+                    name,
+                    declared: "json".to_string(),
+                },
+                logical => Column {
+                    logical,
+                    name,
+                    declared,
+                },
+            },
+        )
         .collect())
+}
+
+/// The columns of the table that MariaDB declares `JSON`: there `JSON` is an alias for
+/// `LONGTEXT` with a `CHECK (json_valid(col))`, so any column such a check validates is read as
+/// JSON (MySQL has a JSON type of its own). The check is read from `SHOW CREATE TABLE`, which
+/// SELECT on the table allows; `information_schema.CHECK_CONSTRAINTS` shows nothing to a reader
+/// without more. A table whose definition cannot be shown (a view without SHOW VIEW) has its
+/// text columns read as text (compared with a JSON column elsewhere, still as JSON).
+async fn mariadb_json_columns(pool: &MySqlPool, table: &str) -> Vec<String> {
+    let sql = format!("SHOW CREATE TABLE {}", ident::quote(Engine::MySql, table));
+    // The name passed ident::validate_table and is quoted.
+    match sqlx::query(AssertSqlSafe(sql)).fetch_one(pool).await {
+        Ok(row) => match row.try_get::<String, _>(1) {
+            Ok(create) => json_valid_columns(&create),
+            Err(e) => {
+                tracing::debug!(table, error = %e, "SHOW CREATE TABLE gave no definition");
+                Vec::new()
+            }
+        },
+        Err(e) => {
+            tracing::debug!(table, error = %crate::secret::redact_urls(&e.to_string()), "no table definition to find JSON columns in");
+            Vec::new()
+        }
+    }
+}
+
+/// The columns a table definition validates with `CHECK (json_valid(`col`))`, as MariaDB writes
+/// both a column's check and a named table constraint back.
+fn json_valid_columns(create: &str) -> Vec<String> {
+    const OPEN: &str = "CHECK (json_valid(`";
+    let mut columns = Vec::new();
+    let mut rest = create;
+    while let Some(at) = rest.find(OPEN) {
+        rest = &rest[at + OPEN.len()..];
+        // the quoted name: `` stands for one backtick
+        let mut name = String::new();
+        let mut chars = rest.char_indices();
+        let end = loop {
+            match chars.next() {
+                Some((i, '`')) if rest[i + 1..].starts_with('`') => {
+                    name.push('`');
+                    chars.next();
+                }
+                Some((i, '`')) => break Some(i + 1),
+                Some((_, c)) => name.push(c),
+                None => break None,
+            }
+        };
+        let Some(end) = end else { break };
+        if rest[end..].starts_with("))") && !columns.contains(&name) {
+            columns.push(name);
+        }
+        rest = &rest[end..];
+    }
+    columns
 }
 
 /// Maps a MySQL type (DATA_TYPE, with COLUMN_TYPE for `tinyint(1)`) to a logical type.
@@ -124,6 +195,7 @@ fn logical_type(data_type: &str, column_type: &str) -> LogicalType {
         "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
             LogicalType::Bytes
         }
+        "json" => LogicalType::Json,
         "float" | "double" | "real" => LogicalType::Float,
         _ => LogicalType::Unsupported,
     }
@@ -133,7 +205,7 @@ fn logical_type(data_type: &str, column_type: &str) -> LogicalType {
 pub(super) fn select_expr(column: &Column) -> String {
     let q = ident::quote(Engine::MySql, &column.name);
     match column.logical {
-        LogicalType::Integer | LogicalType::Decimal | LogicalType::Boolean => {
+        LogicalType::Integer | LogicalType::Decimal | LogicalType::Boolean | LogicalType::Json => {
             format!("CAST({q} AS CHAR)")
         }
         LogicalType::Timestamp => format!("DATE_FORMAT({q}, '%Y-%m-%d %H:%i:%s.%f')"),
@@ -246,5 +318,30 @@ pub(super) fn decode_value(
             ))
         }
         Some(text) => value_from_text(column.logical, text, zone),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_valid_checks_name_their_columns() {
+        let create = "CREATE TABLE `t` (
+  `id` int(11) NOT NULL,
+  `doc` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`doc`)),
+  `odd``name` longtext DEFAULT NULL CHECK (json_valid(`odd``name`)),
+  `d2` longtext DEFAULT NULL,
+  `d3` longtext DEFAULT NULL CHECK (json_valid(`d3`) or `d3` is null),
+  PRIMARY KEY (`id`),
+  CONSTRAINT `c2` CHECK (json_valid(`d2`))
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+        assert_eq!(json_valid_columns(create), ["doc", "odd`name", "d2"]);
+        assert_eq!(
+            json_valid_columns("CHECK (json_valid(`cut"),
+            Vec::<String>::new()
+        );
+        assert_eq!(logical_type("json", "json"), LogicalType::Json);
+        assert_eq!(logical_type("longtext", "longtext"), LogicalType::Text);
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use super::Column;
-use crate::canonical::{LogicalType, Value, stored_decimal};
+use crate::canonical::{LogicalType, Value, canonical_json, stored_decimal};
 
 /// Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01 (both UTC).
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -53,6 +53,8 @@ pub(super) fn decode(bytes: Option<&[u8]>, column: &Column, tz: Tz) -> Result<Va
             Value::Text(text(bytes)?.trim_end_matches(' ').to_string())
         }
         LogicalType::Text => Value::Text(text(bytes)?.to_string()),
+        // json and jsonb are selected as text (see `postgres::select_expr`)
+        LogicalType::Json => Value::Json(canonical_json(text(bytes)?).map_err(|e| e.0)?),
         LogicalType::Float | LogicalType::Unsupported => {
             return Err(format!(
                 "a column {} is never read",

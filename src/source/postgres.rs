@@ -106,6 +106,7 @@ fn logical_type(typname: &str) -> LogicalType {
         "uuid" => LogicalType::Uuid,
         "bytea" => LogicalType::Bytes,
         "text" | "varchar" | "bpchar" | "name" | "citext" | "char" => LogicalType::Text,
+        "json" | "jsonb" => LogicalType::Json,
         "float4" | "float8" => LogicalType::Float,
         _ => LogicalType::Unsupported,
     }
@@ -117,12 +118,14 @@ pub(super) fn stores_instants(column: &Column) -> bool {
     column.logical == LogicalType::Timestamp && column.declared.ends_with("with time zone")
 }
 
-/// The select expression for a column: numerics travel as text so no digit is lost; text
-/// read as UUIDs travels as `uuid` (any spelling PostgreSQL accepts).
+/// The select expression for a column: numerics travel as text so no digit is lost; JSON
+/// documents as their text (`json` as written, `jsonb` as PostgreSQL prints it), put in
+/// canonical form by recon; text read as UUIDs travels as `uuid` (any spelling PostgreSQL
+/// accepts).
 pub(super) fn select_expr(column: &Column) -> String {
     let quoted = ident::quote(Engine::Postgres, &column.name);
     match column.logical {
-        LogicalType::Decimal => format!("{quoted}::text"),
+        LogicalType::Decimal | LogicalType::Json => format!("{quoted}::text"),
         LogicalType::Uuid if uuid_column::storage(column) == Some(UuidStorage::Text) => {
             format!("{quoted}::uuid")
         }

@@ -1,13 +1,19 @@
 //! Digests pushed down into PostgreSQL and MySQL/MariaDB: the canonical row encoding written in
 //! each engine's SQL, so rows are hashed where they live and only digests, keys and row hashes
 //! travel — full rows only for the keys that differ.
+//!
+//! JSON columns are the exception: their canonical form (sorted keys, numbers by value; see
+//! [`crate::canonical::canonical_json`]) is beyond SQL that only reads. A table with JSON
+//! columns has every other column hashed in SQL and its JSON documents read and hashed by recon
+//! ([`Snapshot::key_hashes`]): per row, the key, the SQL hash of the rest and the documents
+//! travel, and its segment digests are made by recon from those row hashes.
 
 use chrono_tz::Tz;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::uuid_column::{self, UuidStorage};
 use super::{Column, Conditions, Engine, Param, Pool, ReadSpec, Source, ident, mysql, postgres};
-use crate::canonical::{LogicalType, RowHash, Value, key_cmp};
+use crate::canonical::{LogicalType, RowHash, SegmentDigest, Value, key_cmp, row_hash};
 use crate::error::{Error, Result};
 
 /// The keys of a segment: after `after` (exclusive) up to `up_to` (inclusive); `None` is open.
@@ -233,9 +239,21 @@ fn field_expr(engine: Engine, column: &Column) -> String {
     }
 }
 
-/// The row hash of `columns` (key columns then compared ones) as lowercase hex.
+/// Whether any of the first `hashed` columns of `spec` is JSON: read and hashed by recon.
+pub(crate) fn reads_json(spec: &ReadSpec, hashed: usize) -> bool {
+    spec.columns[..hashed.min(spec.columns.len())]
+        .iter()
+        .any(|c| c.logical == LogicalType::Json)
+}
+
+/// The row hash of `columns` (key columns then compared ones) as lowercase hex; JSON columns
+/// are left out (recon hashes them: see [`Snapshot::key_hashes`]).
 fn row_hash_expr(engine: Engine, columns: &[Column]) -> String {
-    let fields: Vec<String> = columns.iter().map(|c| field_expr(engine, c)).collect();
+    let fields: Vec<String> = columns
+        .iter()
+        .filter(|c| c.logical != LogicalType::Json)
+        .map(|c| field_expr(engine, c))
+        .collect();
     match engine {
         Engine::Postgres => format!(
             "encode(sha256(convert_to(concat({}), 'UTF8')), 'hex')",
@@ -318,6 +336,12 @@ pub(super) fn typed_param(
         Value::Uuid(u) => Param::Text(u.to_string()),
         Value::Bytes(b) => Param::Bytes(b.clone()),
         Value::Text(s) => Param::Text(s.clone()),
+        Value::Json(_) => {
+            return Err(Error::internal(format!(
+                "a JSON value of {:?} cannot be bound as a key",
+                column.name
+            )));
+        }
         Value::Null => {
             return Err(Error::internal(format!(
                 "a NULL key in {:?} cannot bound a segment",
@@ -570,6 +594,14 @@ impl Snapshot {
         hashed: usize,
         range: &KeyRange,
     ) -> Result<(u64, String)> {
+        if reads_json(spec, hashed) {
+            let mut digest = SegmentDigest::new();
+            for (_, hash) in self.key_hashes(source, spec, hashed, range).await? {
+                digest.push(&hash);
+            }
+            let (digest, rows) = digest.finish();
+            return Ok((rows, digest));
+        }
         let engine = self.engine;
         let conditions = conditions(source, spec, range, Rows::Settled)?;
         let order = key_order(engine, spec);
@@ -697,7 +729,11 @@ impl Snapshot {
             .await
     }
 
-    /// The key and row hash of every row in `range`, in key order.
+    /// The key and row hash of every row in `range`, in key order. Without JSON columns the
+    /// row hash is recon's canonical one, computed in SQL. With them, SQL hashes the other
+    /// columns and recon hashes that hash with the documents in canonical form: SHA-256 of the
+    /// encoded fields `[SQL hash as hex text, JSON values…]` — the same on every engine, though
+    /// not the streamed row hash.
     pub async fn key_hashes(
         &mut self,
         source: &Source,
@@ -707,11 +743,20 @@ impl Snapshot {
     ) -> Result<Vec<(Vec<Value>, RowHash)>> {
         let engine = self.engine;
         let conditions = conditions(source, spec, range, Rows::Settled)?;
-        let select = format!(
+        let hashed_columns = &spec.columns[..hashed.min(spec.columns.len())];
+        let json: Vec<Column> = hashed_columns
+            .iter()
+            .filter(|c| c.logical == LogicalType::Json)
+            .cloned()
+            .collect();
+        let mut select = format!(
             "{}, {}",
             select_list(engine, &spec.columns[..spec.key_len]),
-            row_hash_expr(engine, &spec.columns[..hashed])
+            row_hash_expr(engine, hashed_columns)
         );
+        if !json.is_empty() {
+            select = format!("{select}, {}", select_list(engine, &json));
+        }
         let sql = select_in_key_order(engine, spec, &select, &conditions);
         let key_columns = &spec.columns[..spec.key_len];
         let tz = self.tz;
@@ -726,7 +771,16 @@ impl Snapshot {
                     hex::decode_to_slice(hex.as_bytes(), &mut hash).map_err(|e| {
                         Error::internal(format!("a pushed-down row hash {hex:?}: {e}"))
                     })?;
-                    Ok((key, hash))
+                    if json.is_empty() {
+                        return Ok((key, hash));
+                    }
+                    let mut fields = vec![Value::Text(hex)];
+                    for (i, column) in json.iter().enumerate() {
+                        let value = decode(row, at + 1 + i, column, tz)
+                            .map_err(|reason| super::column_error(column, reason))?;
+                        fields.push(value);
+                    }
+                    Ok((key, row_hash(&fields)))
                 })
                 .collect::<Result<Vec<_>>>()
         })
@@ -869,6 +923,35 @@ mod tests {
         assert_eq!(
             field_expr(Engine::MySql, &memo),
             "COALESCE(CONCAT('V', LENGTH(CONVERT(`memo` USING utf8mb4)), ':', CONVERT(`memo` USING utf8mb4)), 'N')"
+        );
+    }
+
+    #[test]
+    fn json_columns_are_left_out_of_the_sql_row_hash_for_recon_to_hash() {
+        let columns = [
+            column("id", "bigint", LogicalType::Integer),
+            column("doc", "jsonb", LogicalType::Json),
+        ];
+        assert_eq!(
+            row_hash_expr(Engine::Postgres, &columns),
+            row_hash_expr(Engine::Postgres, &columns[..1])
+        );
+        let spec = ReadSpec {
+            table: "t".into(),
+            columns: columns.to_vec(),
+            key_len: 1,
+            day: None,
+            filter: None,
+            in_flight: None,
+            key_range: None,
+        };
+        assert!(reads_json(&spec, 2));
+        assert!(!reads_json(&spec, 1), "only hashed columns count");
+        assert_eq!(unsupported(Engine::MySql, &spec, 2, chrono_tz::UTC), None);
+        assert_eq!(select_expr(Engine::Postgres, &columns[1]), "\"doc\"::text");
+        assert_eq!(
+            select_expr(Engine::MySql, &columns[1]),
+            "CAST(`doc` AS CHAR)"
         );
     }
 

@@ -96,7 +96,9 @@ pub(super) async fn columns(pool: &SqlitePool, table: &str) -> Result<Vec<Column
 /// they apply and the conventional type names where they say more (BOOLEAN, DATE, UUID…).
 pub(super) fn logical_type(declared: &str) -> LogicalType {
     let t = declared.to_ascii_uppercase();
-    if t.contains("BOOL") {
+    if t.contains("JSON") {
+        LogicalType::Json
+    } else if t.contains("BOOL") {
         LogicalType::Boolean
     } else if t.contains("INT") {
         LogicalType::Integer
@@ -306,6 +308,18 @@ fn decode_value(
             ));
         }
         (LogicalType::Bytes, Stored::Text(s)) => Value::Bytes(s.into_bytes()),
+        // A column declared JSON has NUMERIC affinity: a document that is a bare number is
+        // stored as one (a REAL exact to 15 significant digits, as for NUMERIC columns).
+        (LogicalType::Json, Stored::Integer(n)) => Value::Json(n.to_string()),
+        (LogicalType::Json, Stored::Real(f)) if f.is_finite() => {
+            Value::Json(normalize_decimal(&format!("{f}")).map_err(|e| e.0)?)
+        }
+        (LogicalType::Json, Stored::Blob(_)) => {
+            return Err(
+                "a BLOB (SQLite's binary JSONB?) is not JSON text; store documents as text (json(…))"
+                    .to_string(),
+            );
+        }
         (logical, Stored::Text(s)) => value_from_text(logical, &s, tz)?,
         (LogicalType::Integer, Stored::Integer(n)) => Value::Int(n.into()),
         (LogicalType::Decimal, Stored::Integer(n)) => Value::Decimal(n.to_string()),

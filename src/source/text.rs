@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::canonical::{LogicalType, Value, stored_decimal};
+use crate::canonical::{LogicalType, Value, canonical_json, stored_decimal};
 
 /// The canonical value of `text` read as `logical` (timestamps without a zone in `tz`).
 pub(crate) fn value_from_text(logical: LogicalType, text: &str, tz: Tz) -> Result<Value, String> {
@@ -29,6 +29,7 @@ pub(crate) fn value_from_text(logical: LogicalType, text: &str, tz: Tz) -> Resul
         ),
         LogicalType::Bytes => Value::Bytes(text.as_bytes().to_vec()),
         LogicalType::Text => Value::Text(text.to_string()),
+        LogicalType::Json => Value::Json(canonical_json(text).map_err(|e| e.0)?),
         LogicalType::Float | LogicalType::Unsupported => {
             return Err(format!(
                 "a column {} is never read",

@@ -239,6 +239,7 @@ impl Store {
         let fingerprints = unique_fingerprints(found);
         let syncs = syncs_of(record);
         let downloads = encode::downloads(&record.downloads)?;
+        let not_compared = encode::not_compared(&record.not_compared)?;
         let accounting = encode::accounting(record.accounting.as_ref())?;
         let (left_table, right_table) = (
             encode::compared(&record.left.compared)?,
@@ -258,8 +259,8 @@ impl Store {
                 "INSERT INTO check_results (run_id, check_name, check_type, partition_key, status, left_rows, right_rows,
                                             left_digest, right_digest, discrepancies, error, duration_ms,
                                             left_source, left_table, right_source, right_table, exit_code, attempts,
-                                            accounting, downloads)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                                            accounting, downloads, not_compared)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
             )
             .bind(run_id)
             .bind(&record.check)
@@ -281,6 +282,7 @@ impl Store {
             .bind(i64::from(record.attempts))
             .bind(&accounting)
             .bind(&downloads)
+            .bind(&not_compared)
             .execute(&mut *tx)
             .await
             .map_err(Error::from_store)?;
@@ -547,7 +549,7 @@ impl Store {
             let checks = sqlx::query(
                 "SELECT check_name, check_type, partition_key, status, left_rows, right_rows, left_digest, right_digest,
                         error, duration_ms, left_source, left_table, right_source, right_table, exit_code, attempts,
-                        accounting, downloads
+                        accounting, downloads, not_compared
                  FROM check_results WHERE run_id = $1 ORDER BY id",
             )
             .bind(run_id)
@@ -614,6 +616,7 @@ impl Store {
                     duration_ms: get_u64("duration_ms")?.unwrap_or(0),
                     accounting: encode::accounting_of(row.try_get("accounting").map_err(Error::from_store)?),
                     downloads: encode::downloads_of(row.try_get("downloads").map_err(Error::from_store)?)?,
+                    not_compared: encode::not_compared_of(row.try_get("not_compared").map_err(Error::from_store)?)?,
                 });
             }
             Ok(StoredRun {
@@ -762,7 +765,7 @@ fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) ->
 
 /// How a check result's typed parts are kept in their text columns, and read back.
 mod encode {
-    use crate::check::{AccountLine, Accounting, CheckKind, Compared, Download};
+    use crate::check::{AccountLine, Accounting, CheckKind, Compared, Download, NotCompared};
     use crate::error::{Error, Result};
 
     fn json<T: serde::Serialize>(value: &T, what: &str) -> Result<String> {
@@ -809,6 +812,24 @@ mod encode {
             true => Ok(None),
             false => json(&downloads, "downloads").map(Some),
         }
+    }
+
+    pub(super) fn not_compared(columns: &[NotCompared]) -> Result<Option<String>> {
+        match columns.is_empty() {
+            true => Ok(None),
+            false => json(&columns, "not_compared").map(Some),
+        }
+    }
+
+    pub(super) fn not_compared_of(stored: Option<String>) -> Result<Vec<NotCompared>> {
+        stored
+            .map(|json| {
+                serde_json::from_str(&json).map_err(|e| {
+                    Error::internal(format!("store holds unreadable not_compared columns: {e}"))
+                })
+            })
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 
     pub(super) fn downloads_of(stored: Option<String>) -> Result<Vec<Download>> {

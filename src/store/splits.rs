@@ -48,6 +48,8 @@ pub(crate) struct RangeResult {
     pub(crate) found: Vec<Discrepancy>,
     /// The shard's re-verification of earlier sealed days, recorded with the whole check.
     pub(crate) sealed_days: Vec<DayVerification>,
+    /// The shared columns the range did not compare (as its check's `accept_uncompared` allowed).
+    pub(crate) not_compared: Vec<crate::check::NotCompared>,
 }
 
 /// What one shard's re-verification of one sealed day found, in the part it verified: the day
@@ -221,6 +223,8 @@ impl Store {
             .map_err(|e| Error::internal(format!("findings of a key range: {e}")))?;
         let sealed_days = serde_json::to_string(&result.sealed_days)
             .map_err(|e| Error::internal(format!("sealed days of a key range: {e}")))?;
+        let not_compared = serde_json::to_string(&result.not_compared)
+            .map_err(|e| Error::internal(format!("columns a key range did not compare: {e}")))?;
         let (left_rows, right_rows, in_flight) = (
             i64_of(result.left_rows)?,
             i64_of(result.right_rows)?,
@@ -247,13 +251,14 @@ impl Store {
             }
             sqlx::query(
                 "INSERT INTO key_split_ranges (split_id, range_index, run_id, left_rows, right_rows, in_flight,
-                                               attempts, duration_ms, findings, finished_at, sealed_days)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                               attempts, duration_ms, findings, finished_at, sealed_days, not_compared)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  ON CONFLICT (split_id, range_index) DO UPDATE SET
                      run_id = excluded.run_id, left_rows = excluded.left_rows, right_rows = excluded.right_rows,
                      in_flight = excluded.in_flight, attempts = excluded.attempts,
                      duration_ms = excluded.duration_ms, findings = excluded.findings,
-                     finished_at = excluded.finished_at, sealed_days = excluded.sealed_days",
+                     finished_at = excluded.finished_at, sealed_days = excluded.sealed_days,
+                     not_compared = excluded.not_compared",
             )
             .bind(split_id)
             .bind(i64::from(result.index))
@@ -266,6 +271,7 @@ impl Store {
             .bind(&findings)
             .bind(Utc::now())
             .bind(&sealed_days)
+            .bind(&not_compared)
             .execute(&mut *tx)
             .await
             .map_err(Error::from_store)?;
@@ -329,7 +335,8 @@ impl Store {
     pub(crate) async fn range_results(&self, split_id: i64) -> Result<Vec<RangeResult>> {
         on_pool!(self, pool => {
             let rows = sqlx::query(
-                "SELECT range_index, run_id, left_rows, right_rows, in_flight, attempts, duration_ms, findings, sealed_days
+                "SELECT range_index, run_id, left_rows, right_rows, in_flight, attempts, duration_ms, findings, sealed_days,
+                        not_compared
                  FROM key_split_ranges WHERE split_id = $1 ORDER BY range_index",
             )
             .bind(split_id)
@@ -344,6 +351,7 @@ impl Store {
                     };
                     let findings: String = row.try_get("findings").map_err(Error::from_store)?;
                     let sealed_days: String = row.try_get("sealed_days").map_err(Error::from_store)?;
+                    let not_compared: String = row.try_get("not_compared").map_err(Error::from_store)?;
                     Ok(RangeResult {
                         index: index_of(row.try_get("range_index").map_err(Error::from_store)?)?,
                         run_id: row.try_get("run_id").map_err(Error::from_store)?,
@@ -356,6 +364,8 @@ impl Store {
                             .map_err(|e| Error::internal(format!("the store holds bad key-range findings: {e}")))?,
                         sealed_days: serde_json::from_str(&sealed_days)
                             .map_err(|e| Error::internal(format!("the store holds bad key-range seal verifications: {e}")))?,
+                        not_compared: serde_json::from_str(&not_compared)
+                            .map_err(|e| Error::internal(format!("the store holds bad key-range uncompared columns: {e}")))?,
                     })
                 })
                 .collect()
@@ -384,10 +394,11 @@ impl Store {
                 "INSERT INTO check_results (run_id, check_name, check_type, partition_key, status, left_rows, right_rows,
                                             left_digest, right_digest, discrepancies, error, duration_ms,
                                             left_source, left_table, right_source, right_table, exit_code, attempts,
-                                            accounting)
+                                            accounting, not_compared)
                  SELECT $1, check_name, check_type, partition_key, status, left_rows, right_rows,
                         left_digest, right_digest, discrepancies, error, duration_ms,
-                        left_source, left_table, right_source, right_table, exit_code, attempts, accounting
+                        left_source, left_table, right_source, right_table, exit_code, attempts, accounting,
+                        not_compared
                  FROM check_results WHERE run_id = $2 AND check_name = $3",
             )
             .bind(run_id)

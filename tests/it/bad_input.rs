@@ -52,7 +52,7 @@ fn an_unknown_key_names_the_file_the_key_and_the_line() {
     );
     assert_bad_input(
         &output,
-        "recon: recon.toml:16:1: unknown field `colums`, expected one of `name`, `left`, `right`, `key`, `columns`, `date_column`, `where`, `sensitive_columns`, `seal`, `strategy`, `settle_secs`, `settle_column`, `recheck_after_secs`, `split_by_key`, `column_types`",
+        "recon: recon.toml:16:1: unknown field `colums`, expected one of `name`, `left`, `right`, `key`, `columns`, `date_column`, `where`, `sensitive_columns`, `accept_uncompared`, `seal`, `strategy`, `settle_secs`, `settle_column`, `recheck_after_secs`, `split_by_key`, `column_types`",
     );
 }
 

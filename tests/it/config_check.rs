@@ -129,6 +129,7 @@ key = ["id"]
 columns = ["account_id", "amount_minor", "currency", "status", "external_id", "memo", "created_at"]
 date_column = "created_at"
 sensitive_columns = []
+accept_uncompared = []
 seal = true
 strategy = "stream"
 settle_secs = 300
@@ -144,6 +145,7 @@ key = ["id"]
 # columns: every column both tables share
 # date_column: none, the whole table is compared every run
 sensitive_columns = ["iban"]
+accept_uncompared = []
 seal = false
 strategy = "stream"
 settle_secs = 0

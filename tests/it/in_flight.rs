@@ -68,6 +68,7 @@ async fn in_flight_rows_wait_and_healed_lag_is_not_reported(strategy: Strategy, 
         )),
         key_range: None,
         uuid_columns: &[],
+        accept_uncompared: &[],
     };
     let options = CompareOptions {
         strategy,

@@ -18,6 +18,7 @@ mod diff;
 mod engines;
 mod fault_injection;
 mod in_flight;
+mod json_columns;
 mod layering;
 mod ledger_pushdown;
 mod logs;

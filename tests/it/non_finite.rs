@@ -80,6 +80,7 @@ async fn numerics_that_are_not_numbers_and_far_dates_digest_like_the_reference_e
         settle: None,
         key_range: None,
         uuid_columns: &[],
+        accept_uncompared: &[],
     };
     let comparison = compare_with(&pair, Default::default()).await.unwrap();
     assert!(comparison.differences.is_empty());

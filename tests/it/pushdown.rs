@@ -267,6 +267,7 @@ async fn compare_where(
         settle: None,
         key_range: None,
         uuid_columns: &[],
+        accept_uncompared: &[],
     };
     let options = CompareOptions {
         strategy,

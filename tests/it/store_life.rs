@@ -250,6 +250,7 @@ async fn record_missing(
         duration_ms: 0,
         accounting: None,
         downloads: Vec::new(),
+        not_compared: Vec::new(),
     };
     let found: Vec<recon::discrepancy::Discrepancy> = keys
         .map(|i| recon::discrepancy::Discrepancy {

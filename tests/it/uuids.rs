@@ -72,6 +72,7 @@ async fn digests(left_url: &str, right_url: &str) -> (String, String, usize) {
         settle: None,
         key_range: None,
         uuid_columns: &[],
+        accept_uncompared: &[],
     };
     let comparison = compare_with(&pair, Default::default()).await.unwrap();
     assert!(comparison.schema.is_empty(), "{:?}", comparison.schema);

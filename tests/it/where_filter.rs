@@ -407,7 +407,17 @@ async fn what_is_not_a_plain_filter_is_refused_before_any_row_is_read() {
     ] {
         let output = recon(
             &[
-                "diff", &db, "ledger", &db, "ledger", "--key", "id", "--where", filter,
+                "diff",
+                &db,
+                "ledger",
+                &db,
+                "ledger",
+                "--key",
+                "id",
+                "--accept-uncompared",
+                "rate",
+                "--where",
+                filter,
             ],
             &[],
             dir.path(),

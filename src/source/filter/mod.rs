@@ -170,7 +170,10 @@ impl Filter {
             }
             if matches!(
                 left.logical,
-                LogicalType::Float | LogicalType::Bytes | LogicalType::Unsupported
+                LogicalType::Float
+                    | LogicalType::Bytes
+                    | LogicalType::Json
+                    | LogicalType::Unsupported
             ) {
                 return Err(refuse(
                     term.at,

@@ -121,7 +121,7 @@ fn bound(
                 "",
             ),
         },
-        Value::Uuid(_) | Value::Bytes(_) | Value::Null => return None,
+        Value::Uuid(_) | Value::Bytes(_) | Value::Json(_) | Value::Null => return None,
     })
 }
 
