@@ -216,7 +216,10 @@ async fn a_link_out_of_the_report_folder_is_refused_unread() {
     for (_, bytes) in written(dir) {
         seen.push_str(&String::from_utf8_lossy(&bytes));
     }
-    assert!(!seen.contains("SECRET-FIRST-LINE"), "the linked file was read");
+    assert!(
+        !seen.contains("SECRET-FIRST-LINE"),
+        "the linked file was read"
+    );
     assert!(!seen.contains("root:x"), "the linked file was read");
 }
 

@@ -312,9 +312,8 @@ fn checked_report(path: &Path, folder: &Path, config_dir: &Path) -> Result<Strin
             path.display()
         ))
     };
-    let unreadable = |e: std::io::Error| {
-        Error::unavailable(format!("reading {}: {e}", path.display()))
-    };
+    let unreadable =
+        |e: std::io::Error| Error::unavailable(format!("reading {}: {e}", path.display()));
     let real_folder = std::fs::canonicalize(folder).map_err(unreadable)?;
     let real = std::fs::canonicalize(path).map_err(unreadable)?;
     if !real.starts_with(&real_folder) {
@@ -326,7 +325,10 @@ fn checked_report(path: &Path, folder: &Path, config_dir: &Path) -> Result<Strin
     }
     let kind = std::fs::metadata(&real).map_err(unreadable)?.file_type();
     if !kind.is_file() {
-        return Err(refuse(format!("it is {}, not a regular file", file_kind(&kind))));
+        return Err(refuse(format!(
+            "it is {}, not a regular file",
+            file_kind(&kind)
+        )));
     }
     let named = match path.strip_prefix(folder) {
         Ok(inside) => real_folder.join(inside),

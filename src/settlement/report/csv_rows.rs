@@ -21,7 +21,8 @@ use crate::settlement::{Id, SettlementRecord, SourceLine};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub(crate) delimiter: u8,
-    /// Decoded to UTF-8 before parsing unless it is UTF-8 (a BOM overrides it, as in browsers).
+    /// Decoded to UTF-8 before parsing unless it is UTF-8 (a BOM overrides it, as in browsers:
+    /// a UTF-16 file with its BOM is decoded even when this says UTF-8).
     pub(crate) encoding: &'static Encoding,
     pub(crate) header: HeaderAt,
     /// A row after the header whose first field starts with one of these (trimmed and
@@ -210,8 +211,10 @@ fn next_piece<R: Read>(csv: &mut csv::Reader<RecordSplitter<R>>) -> Piece {
 /// The quarantine reason of a line whose quoted field does not close.
 fn unclosed_reason(max_record_lines: u32) -> String {
     match max_record_lines {
-        0 | 1 => "unclosed quote: a quoted field does not close on its line (`max_record_lines` = 1)"
-            .to_owned(),
+        0 | 1 => {
+            "unclosed quote: a quoted field does not close on its line (`max_record_lines` = 1)"
+                .to_owned()
+        }
         n => format!(
             "unclosed quote: a quoted field does not close within {n} lines (`max_record_lines` = {n})"
         ),

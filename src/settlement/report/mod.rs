@@ -6,8 +6,10 @@
 //! and the run goes on. `rows_read == records.len() + quarantined.len()` always holds; lines
 //! whose fields are all blank (trailing empty lines, `,,,,`) are not data rows and are skipped.
 //!
-//! Headers are matched case-insensitively after trimming, in any order; a UTF-8 BOM, CRLF line
-//! endings and quoted fields spanning lines are handled, and line numbers are those of the file.
+//! Headers are matched case-insensitively after trimming, in any order; a BOM (UTF-8 dropped,
+//! UTF-16 decoded), CRLF line endings and quoted fields spanning up to `max_record_lines` lines
+//! are handled (a quote open longer quarantines only its first line), and line numbers are
+//! those of the file.
 //!
 //! Each built-in [`Format`] carries the options its processor offers when a report is run or
 //! downloaded (a Stripe run's `timezone`, `decimal_separator` and report type; which Braintree

@@ -31,7 +31,7 @@ const PLACEHOLDER: &[u8] = b"-\n";
 
 /// Where the quote scan is within a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Quote {
+enum Scan {
     /// At the start of a field: a `"` here opens a quoted field.
     FieldStart,
     /// Inside an unquoted field: a `"` is text.
@@ -39,7 +39,7 @@ enum Quote {
     /// Inside a quoted field: line breaks and delimiters are text.
     Quoted,
     /// Just after a `"` inside a quoted field: another `"` is an escaped quote, else it closed.
-    QuoteInQuoted,
+    AfterQuote,
 }
 
 /// The splitter: a [`Read`] of the whole records, with the [`Piece`] of each.
@@ -138,31 +138,33 @@ impl<R: Read> RecordSplitter<R> {
     }
 
     /// The quote state after the `index`-th line of `chunk`, starting from `state`.
-    fn scan_line(&self, index: usize, mut state: Quote) -> Quote {
+    fn scan_line(&self, index: usize, mut state: Scan) -> Scan {
         let start = match index {
             0 => 0,
             _ => self.line_ends.get(index - 1).copied().unwrap_or_default(),
         };
         let end = self.line_ends.get(index).copied().unwrap_or_default();
         let line = self.chunk.get(start..end).unwrap_or_default();
-        let content = line.get(..line.len() - line_break_len(line)).unwrap_or_default();
+        let content = line
+            .get(..line.len() - line_break_len(line))
+            .unwrap_or_default();
         // the common line has no quote at all: nothing to follow
-        if state != Quote::Quoted && !content.contains(&b'"') {
-            return Quote::FieldStart;
+        if state != Scan::Quoted && !content.contains(&b'"') {
+            return Scan::FieldStart;
         }
         for &byte in content {
             state = match (state, byte) {
-                (Quote::FieldStart, b'"') => Quote::Quoted,
-                (Quote::FieldStart | Quote::Unquoted | Quote::QuoteInQuoted, b)
+                (Scan::FieldStart, b'"') => Scan::Quoted,
+                (Scan::FieldStart | Scan::Unquoted | Scan::AfterQuote, b)
                     if b == self.delimiter =>
                 {
-                    Quote::FieldStart
+                    Scan::FieldStart
                 }
-                (Quote::FieldStart | Quote::Unquoted, _) => Quote::Unquoted,
-                (Quote::Quoted, b'"') => Quote::QuoteInQuoted,
-                (Quote::Quoted, _) => Quote::Quoted,
-                (Quote::QuoteInQuoted, b'"') => Quote::Quoted,
-                (Quote::QuoteInQuoted, _) => Quote::Unquoted,
+                (Scan::FieldStart | Scan::Unquoted, _) => Scan::Unquoted,
+                (Scan::Quoted, b'"') => Scan::AfterQuote,
+                (Scan::Quoted, _) => Scan::Quoted,
+                (Scan::AfterQuote, b'"') => Scan::Quoted,
+                (Scan::AfterQuote, _) => Scan::Unquoted,
             };
         }
         state
@@ -191,7 +193,7 @@ impl<R: Read> RecordSplitter<R> {
         }
         loop {
             // lines left over from a broken record are scanned again from their start
-            let mut state = Quote::FieldStart;
+            let mut state = Scan::FieldStart;
             let mut index = 0;
             let closed = loop {
                 if index == self.line_ends.len() && !self.read_line()? {
@@ -199,7 +201,7 @@ impl<R: Read> RecordSplitter<R> {
                 }
                 state = self.scan_line(index, state);
                 index += 1;
-                if state != Quote::Quoted {
+                if state != Scan::Quoted {
                     break true;
                 }
                 if index >= self.max_lines as usize {
@@ -322,7 +324,10 @@ mod tests {
         for capacity in [1, 2, 5, 64] {
             assert_eq!(
                 split("h1,h2\na,b\nc,d\n", 1, capacity),
-                (vec![('R', 1), ('R', 2), ('R', 3)], "h1,h2\na,b\nc,d\n".into())
+                (
+                    vec![('R', 1), ('R', 2), ('R', 3)],
+                    "h1,h2\na,b\nc,d\n".into()
+                )
             );
             assert_eq!(
                 split("h1,h2\r\na,\"x\r\ny\"\r\n\r\n\r\nc,d\r\n", 2, capacity).0,
@@ -332,7 +337,10 @@ mod tests {
                 split("\r\nh1\r\n\r\n\n\r\r\na\n\n\r\nb", 1, capacity).0,
                 [('R', 2), ('R', 7), ('R', 10)]
             );
-            assert_eq!(split("h\n  \nx\n", 1, capacity).0, [('R', 1), ('R', 2), ('R', 3)]);
+            assert_eq!(
+                split("h\n  \nx\n", 1, capacity).0,
+                [('R', 1), ('R', 2), ('R', 3)]
+            );
         }
     }
 

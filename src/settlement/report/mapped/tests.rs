@@ -707,7 +707,10 @@ fn a_byte_order_mark_wins_over_the_default_encoding() {
     let utf8 = format!("\u{feff}{text}");
     for bytes in [&le, &be, &utf8.as_bytes().to_vec()] {
         let outcome = read(bank(""), bytes).expect("parses");
-        assert_eq!(outcome_lines(&outcome), (vec![(2, "ü1".into(), 300)], vec![]));
+        assert_eq!(
+            outcome_lines(&outcome),
+            (vec![(2, "ü1".into(), 300)], vec![])
+        );
     }
 }
 
@@ -726,12 +729,19 @@ fn max_record_lines_bounds_a_quoted_field() {
     assert_eq!(
         outcome_lines(&outcome),
         (
-            vec![(2, "a".into(), 100), (5, "c".into(), 300), (6, "d".into(), 400)],
+            vec![
+                (2, "a".into(), 100),
+                (5, "c".into(), 300),
+                (6, "d".into(), 400)
+            ],
             vec![(4, unclosed.into())]
         )
     );
     assert_eq!(outcome.rows_read, 4);
-    assert_eq!(outcome.quarantined[0].raw, "b;01.12.2026;;2,00;\"never closes");
+    assert_eq!(
+        outcome.quarantined[0].raw,
+        "b;01.12.2026;;2,00;\"never closes"
+    );
     let err = validate(&bank("max_record_lines = 0")).expect_err("refused");
     assert_eq!(err, "`max_record_lines` must be at least 1");
 }
