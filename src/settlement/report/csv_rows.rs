@@ -183,6 +183,10 @@ pub(super) fn drive<P: RowParser>(
                 reason,
             }),
         }
+        // a huge row's room is given back rather than kept for the rest of the file
+        if record.as_slice().len() > records::LARGE_RECORD {
+            record = csv::ByteRecord::new();
+        }
     }
     debug_assert_eq!(
         outcome.rows_read,

@@ -26,6 +26,9 @@ pub(super) enum Piece {
     Broken { line: u64, text: KeptText },
 }
 
+/// A record buffer larger than this is freed once the record is read.
+pub(super) const LARGE_RECORD: usize = 1 << 20;
+
 /// What stands in for a broken line in the stream the csv reader parses.
 const PLACEHOLDER: &[u8] = b"-\n";
 
@@ -175,6 +178,10 @@ impl<R: Read> RecordSplitter<R> {
         if end >= self.chunk.len() {
             self.chunk.clear();
             self.line_ends.clear();
+            // a huge line's room is given back rather than kept for the rest of the file
+            if self.chunk.capacity() > LARGE_RECORD {
+                self.chunk = Vec::new();
+            }
             return;
         }
         let dropped = self.line_ends.iter().take_while(|&&e| e <= end).count();
