@@ -70,6 +70,9 @@ pub(super) struct RecordSplitter<R> {
 enum Out {
     Chunk,
     Placeholder,
+    /// This many bytes at the front of the input buffer: whole lines without a quote, handed
+    /// out as they are (the common case: no copy into `chunk`).
+    Direct(usize),
 }
 
 impl<R: Read> RecordSplitter<R> {
@@ -173,6 +176,33 @@ impl<R: Read> RecordSplitter<R> {
         state
     }
 
+    /// Queues the whole lines without a quote at the front of the input buffer, up to the first
+    /// that has one, is blank, or is not whole there; how many bytes they take.
+    fn direct_lines(&mut self) -> std::io::Result<usize> {
+        let available = self.inner.fill_buf()?;
+        let mut at = 0;
+        while let Some(rest) = available.get(at..) {
+            let content = until_line_break_or_quote(rest);
+            // stop at a quote, a blank line, a `\r` at the buffer's end, or no line break
+            let take = match rest.get(content) {
+                _ if content == 0 => break,
+                Some(b'\n') => content + 1,
+                Some(b'\r') => match rest.get(content + 1) {
+                    Some(b'\n') => content + 2,
+                    Some(_) => content + 1,
+                    None => break,
+                },
+                _ => break,
+            };
+            self.pieces.push_back(Piece::Record {
+                line: self.next_line,
+            });
+            self.next_line += 1;
+            at += take;
+        }
+        Ok(at)
+    }
+
     /// Forgets the first lines of `chunk`, up to `end` (a line end).
     fn drop_lines(&mut self, end: usize) {
         if end >= self.chunk.len() {
@@ -197,6 +227,13 @@ impl<R: Read> RecordSplitter<R> {
     fn next_piece(&mut self) -> std::io::Result<bool> {
         if let Some((Out::Chunk, _)) = self.out.take() {
             self.drop_lines(self.record_end);
+        }
+        if self.line_ends.is_empty() && !self.eof {
+            let direct = self.direct_lines()?;
+            if direct > 0 {
+                self.out = Some((Out::Direct(direct), 0));
+                return Ok(true);
+            }
         }
         loop {
             // lines left over from a broken record are scanned again from their start
@@ -249,10 +286,21 @@ impl<R: Read> RecordSplitter<R> {
 impl<R: Read> Read for RecordSplitter<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
-            if let Some((which, at)) = self.out {
+            if let Some((Out::Direct(len), at)) = self.out {
+                if at < len {
+                    let available = self.inner.fill_buf()?;
+                    let n = (len - at).min(buf.len()).min(available.len());
+                    if let (Some(to), Some(from)) = (buf.get_mut(..n), available.get(..n)) {
+                        to.copy_from_slice(from);
+                    }
+                    self.inner.consume(n);
+                    self.out = Some((Out::Direct(len), at + n));
+                    return Ok(n);
+                }
+            } else if let Some((which, at)) = self.out {
                 let source = match which {
                     Out::Chunk => self.chunk.get(..self.record_end).unwrap_or_default(),
-                    Out::Placeholder => PLACEHOLDER,
+                    Out::Placeholder | Out::Direct(_) => PLACEHOLDER,
                 };
                 let ready = source.get(at..).unwrap_or_default();
                 if !ready.is_empty() {
@@ -283,7 +331,18 @@ fn line_break_len(line: &[u8]) -> usize {
 /// How many bytes of `bytes` come before its first `\r` or `\n` (all of them if none does),
 /// looked for 16 bytes at a time.
 fn until_line_break(bytes: &[u8]) -> usize {
-    let is_break = |byte: &u8| matches!(byte, b'\r' | b'\n');
+    until(bytes, |byte| matches!(byte, b'\r' | b'\n'))
+}
+
+/// The same, stopping at a `"` too.
+fn until_line_break_or_quote(bytes: &[u8]) -> usize {
+    until(bytes, |byte| matches!(byte, b'\r' | b'\n' | b'"'))
+}
+
+/// How many bytes of `bytes` come before the first that `is_break` (all of them if none is),
+/// looked for 16 bytes at a time.
+#[inline(always)]
+fn until(bytes: &[u8], is_break: impl Fn(&u8) -> bool) -> usize {
     let mut skipped = 0;
     for chunk in bytes.chunks_exact(16) {
         if chunk
