@@ -147,25 +147,46 @@ async fn a_huge_line_is_kept_cut_everywhere() {
         "x".repeat(40 * 1024 * 1024)
     );
     let digest = hex::encode(Sha256::digest(huge.as_bytes()));
+    // a date field of 2 MB, which the reason quotes
+    let long_date = format!(
+        "txn_3,{},usd,10.00,0.00,10.00,charge,pay_3",
+        "9".repeat(2 * 1024 * 1024)
+    );
     write(
         dir,
         "reports/stripe-2026-11-20.csv",
-        &format!("{HEADER}\n{}\n{huge}\n", line(1)),
+        &format!("{HEADER}\n{}\n{huge}\n{long_date}\n", line(1)),
     );
 
     let (out, summary) = scenario.run("2026-11-20", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
         summary["checks"][0]["accounting"],
-        "reports/stripe-2026-11-20.csv: 2 rows = 1 matched + 0 in discrepancies + 1 quarantined; \
+        "reports/stripe-2026-11-20.csv: 3 rows = 1 matched + 0 in discrepancies + 2 quarantined; \
          ledger payments: 1 rows = 1 matched + 0 in discrepancies + 0 not expected + 0 set aside"
     );
-    let quarantined = summary["discrepancies"][0]["detail"].as_str().unwrap();
+    let detail = |line: &str| {
+        let found = summary["discrepancies"].as_array().unwrap().iter();
+        let found = found.clone().find(|d| d["key"]["line"] == line);
+        found.unwrap()["detail"].as_str().unwrap().to_string()
+    };
+    let date_detail = detail("4");
+    assert!(
+        date_detail.starts_with("unparseable date in `created_utc`: `999"),
+        "{date_detail}"
+    );
+    assert!(
+        date_detail.len() < 2 * 1024 + 300,
+        "{} bytes",
+        date_detail.len()
+    );
+    assert_eq!(date_detail.matches("… [cut at 1024 of ").count(), 2);
+    let quarantined = detail("3");
     let kept = &huge[..1024];
     assert_eq!(
         quarantined,
         format!(
-            "bad number in `gross`: `abc` is not a decimal number — row: {kept}… [line cut at 1024 of {} bytes; SHA-256 of the whole line {digest}]",
+            "bad number in `gross`: `abc` is not a decimal number — row: {kept}… [cut at 1024 of {} bytes; SHA-256 {digest}]",
             huge.len()
         )
     );
@@ -184,6 +205,7 @@ async fn a_huge_line_is_kept_cut_everywhere() {
         assert!(bytes.len() < 512 * 1024, "{name}: {} bytes", bytes.len());
         let text = String::from_utf8_lossy(bytes);
         assert!(!text.contains(&"x".repeat(1025)), "{name} holds the line");
+        assert!(!text.contains(&"9".repeat(1025)), "{name} holds the date");
     }
 }
 

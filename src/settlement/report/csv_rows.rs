@@ -10,7 +10,7 @@ mod records;
 
 use records::{Piece, RecordSplitter};
 
-use super::kept_text::{Capped, KeptText};
+use super::kept_text::{Capped, KEPT_BYTES, KeptText};
 use super::zone::{Zone, parse_timestamp};
 use super::{ParseOutcome, Quarantined, ReportError, RowParser};
 use crate::money::{Currency, MoneyError, parse_major, parse_major_grouped};
@@ -180,7 +180,11 @@ pub(super) fn drive<P: RowParser>(
             Err(reason) => outcome.quarantined.push(Quarantined {
                 raw: raw_line(&record, delimiter).into(),
                 source,
-                reason,
+                // a reason may quote a field (a date that does not parse): kept short too
+                reason: match reason.len() > KEPT_BYTES {
+                    true => KeptText::of(reason.as_bytes()).into(),
+                    false => reason,
+                },
             }),
         }
         // a huge row's room is given back rather than kept for the rest of the file

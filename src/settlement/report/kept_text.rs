@@ -81,7 +81,7 @@ impl Capped {
         };
         KeptText {
             text: format!(
-                "{start}… [line cut at {KEPT_BYTES} of {} bytes; SHA-256 of the whole line {}]",
+                "{start}… [cut at {KEPT_BYTES} of {} bytes; SHA-256 {}]",
                 self.len,
                 hex::encode(self.hasher.finalize())
             ),
@@ -126,7 +126,7 @@ mod tests {
         assert_eq!(
             kept,
             format!(
-                "{}… [line cut at 1024 of 6025 bytes; SHA-256 of the whole line {digest}]",
+                "{}… [cut at 1024 of 6025 bytes; SHA-256 {digest}]",
                 "a".repeat(KEPT_BYTES - 1)
             )
         );
