@@ -30,6 +30,7 @@ mod pushdown;
 mod readme;
 mod report_acquisition;
 mod report_download;
+mod report_files;
 mod report_html;
 mod resilience;
 mod sealed_days;

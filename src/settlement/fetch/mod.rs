@@ -276,12 +276,8 @@ fn local(pattern: &Lookup, config_dir: &Path) -> Result<Vec<ReportFile>> {
         let path = entry.map_err(|e| {
             Error::unavailable(format!("reading {}: {}", e.path().display(), e.error()))
         })?;
-        if path.is_file() {
-            files.push(ReportFile {
-                name: report_name(&path, config_dir),
-                path,
-            });
-        }
+        let name = checked_report(&path, &pattern.folder, config_dir)?;
+        files.push(ReportFile { name, path });
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
     if files.is_empty() {
@@ -298,6 +294,71 @@ fn local(pattern: &Lookup, config_dir: &Path) -> Result<Vec<ReportFile>> {
         )));
     }
     Ok(files)
+}
+
+/// The name of a report the glob matched, once it is known to be a regular file inside the
+/// report folder `folder`: a path that resolves outside that folder (through a symbolic link),
+/// or that is not a regular file (a directory, a FIFO, a device), is refused before anything
+/// opens it (a FIFO would block, a link could show another file's lines in the outputs).
+///
+/// Links inside the folder are followed: a Kubernetes ConfigMap or projected volume is
+/// `file -> ..data/file` and `..data -> ..<timestamp>`, all in the mounted folder. The report
+/// is named by its path through the links (`reports/x.csv`), not by where they lead, so its
+/// lines keep their names when the volume is updated.
+fn checked_report(path: &Path, folder: &Path, config_dir: &Path) -> Result<String> {
+    let refuse = |why: String| {
+        Error::bad_input(format!(
+            "report path {}: {why}; refused without reading it",
+            path.display()
+        ))
+    };
+    let unreadable =
+        |e: std::io::Error| Error::unavailable(format!("reading {}: {e}", path.display()));
+    let real_folder = std::fs::canonicalize(folder).map_err(unreadable)?;
+    let real = std::fs::canonicalize(path).map_err(unreadable)?;
+    if !real.starts_with(&real_folder) {
+        return Err(refuse(format!(
+            "it leads to {} (through a symbolic link), outside the report folder {}",
+            real.display(),
+            real_folder.display()
+        )));
+    }
+    let kind = std::fs::metadata(&real).map_err(unreadable)?.file_type();
+    if !kind.is_file() {
+        return Err(refuse(format!(
+            "it is {}, not a regular file",
+            file_kind(&kind)
+        )));
+    }
+    let named = match path.strip_prefix(folder) {
+        Ok(inside) => real_folder.join(inside),
+        Err(_) => real,
+    };
+    Ok(match named.strip_prefix(config_dir) {
+        Ok(inside) if !inside.as_os_str().is_empty() => inside.display().to_string(),
+        _ => named.display().to_string(),
+    })
+}
+
+/// What a file that is not a regular file is, for the refusal.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() {
+        return "a directory";
+    }
+    "not a file"
 }
 
 /// `name` as a safe file name: no query, no separators.

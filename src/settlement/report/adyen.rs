@@ -71,13 +71,30 @@ pub(crate) const PROCESSOR: &str = "adyen";
 /// How the ledger books what the report writes (`[settlement.format_options]`): the report
 /// itself has no options a download could change. The ledger's design is configured, never
 /// guessed from the data.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
     #[serde(default)]
     pub(crate) capture_key: CaptureKey,
     #[serde(default)]
     pub(crate) fee_key: FeeKey,
+    /// How many physical lines one row may span (quoted line breaks); 1 by default.
+    #[serde(default = "one_line")]
+    pub(crate) max_record_lines: u32,
+}
+
+fn one_line() -> u32 {
+    1
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            capture_key: CaptureKey::default(),
+            fee_key: FeeKey::default(),
+            max_record_lines: one_line(),
+        }
+    }
 }
 
 /// Which id a payment line (`Settled`…) carries.

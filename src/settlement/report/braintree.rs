@@ -68,7 +68,7 @@ pub enum Report {
 
 /// The format options. The transaction search export has none; the settlement batch summary
 /// needs the currency of each merchant account, which it does not name.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Options {
     pub(crate) report_type: Report,
@@ -76,6 +76,19 @@ pub struct Options {
     pub(crate) currencies: std::collections::BTreeMap<String, String>,
     /// The custom field the summary was grouped by (its column), if any.
     pub(crate) group_by_custom_field: Option<String>,
+    /// How many physical lines one row may span (quoted line breaks); 1 by default.
+    pub(crate) max_record_lines: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            report_type: Report::default(),
+            currencies: Default::default(),
+            group_by_custom_field: None,
+            max_record_lines: 1,
+        }
+    }
 }
 
 impl Options {

@@ -168,6 +168,7 @@ mod tests {
                 .map(|(a, c)| (a.to_owned(), c.to_owned()))
                 .collect(),
             group_by_custom_field: group_by.map(Into::into),
+            max_record_lines: 1,
         })
     }
 

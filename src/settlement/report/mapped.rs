@@ -12,6 +12,7 @@
 //! # currency = "EUR"                     # a fixed currency, when the file has no currency column
 //! fees_are_negative = false              # true when the file writes fees as negative numbers
 //! default_kind = "other"                 # optional: kind for values not listed in [kinds]
+//! max_record_lines = 1                   # lines one record may span (quoted line breaks)
 //!
 //! [columns]                              # header names, matched case-insensitively
 //! record_id = "Transaktions-ID"
@@ -77,6 +78,9 @@ pub struct MappedFormat {
     /// Find the header as the first line holding every mapped column (preambles that vary).
     #[serde(default)]
     pub(crate) find_header: bool,
+    /// How many physical lines one record may span (quoted fields holding line breaks).
+    #[serde(default = "default_max_record_lines")]
+    pub(crate) max_record_lines: u32,
     /// Rows whose first field starts with one of these are footer lines, not data.
     #[serde(default)]
     pub(crate) footer_starts_with: Vec<String>,
@@ -158,6 +162,10 @@ fn default_delimiter() -> char {
 
 fn default_decimal_separator() -> char {
     '.'
+}
+
+fn default_max_record_lines() -> u32 {
+    1
 }
 
 fn default_encoding() -> String {
@@ -244,6 +252,9 @@ impl Plan {
                 format.encoding
             )
         })?;
+        if format.max_record_lines == 0 {
+            return Err("`max_record_lines` must be at least 1".to_owned());
+        }
         if format.find_header && format.skip_lines > 0 {
             return Err("give either `skip_lines` or `find_header`, not both".to_owned());
         }
@@ -334,6 +345,7 @@ impl Plan {
                 .iter()
                 .map(|prefix| prefix.trim().to_lowercase())
                 .collect(),
+            max_record_lines: format.max_record_lines,
         };
         Ok(Plan {
             format,

@@ -6,8 +6,10 @@
 //! and the run goes on. `rows_read == records.len() + quarantined.len()` always holds; lines
 //! whose fields are all blank (trailing empty lines, `,,,,`) are not data rows and are skipped.
 //!
-//! Headers are matched case-insensitively after trimming, in any order; a UTF-8 BOM, CRLF line
-//! endings and quoted fields spanning lines are handled, and line numbers are those of the file.
+//! Headers are matched case-insensitively after trimming, in any order; a BOM (UTF-8 dropped,
+//! UTF-16 decoded), CRLF line endings and quoted fields spanning up to `max_record_lines` lines
+//! are handled (a quote open longer quarantines only its first line), and line numbers are
+//! those of the file.
 //!
 //! Each built-in [`Format`] carries the options its processor offers when a report is run or
 //! downloaded (a Stripe run's `timezone`, `decimal_separator` and report type; which Braintree
@@ -18,6 +20,7 @@ pub(crate) mod adyen;
 pub(crate) mod braintree;
 mod braintree_summary;
 mod csv_rows;
+mod kept_text;
 pub(crate) mod mapped;
 pub(crate) mod stripe;
 mod zone;
@@ -91,7 +94,8 @@ pub struct ParseOutcome {
 pub(crate) struct Quarantined {
     pub(crate) source: SourceLine,
     pub(crate) reason: String,
-    /// The row re-encoded as one CSV line (fields as read, re-quoted where needed).
+    /// The row re-encoded as one CSV line (fields as read, re-quoted where needed), or the line
+    /// as read when its quotes do not close; cut at 1 KiB with its length and SHA-256.
     pub(crate) raw: String,
 }
 
@@ -115,6 +119,14 @@ pub enum ReportError {
     DuplicateColumn { path: String, column: String },
     #[error("{path}: no header line found: expected {looked_for}")]
     HeaderNotFound { path: String, looked_for: String },
+    #[error(
+        "{path}: line {line}: the header has a quoted field that does not close within {max_record_lines} line(s)"
+    )]
+    HeaderUnclosedQuote {
+        path: String,
+        line: u64,
+        max_record_lines: u32,
+    },
     #[error("{path}: the header line is not UTF-8 text; is this a CSV file?")]
     HeaderNotText { path: String },
     #[error("{path}: cannot read the report: {source}")]
@@ -132,24 +144,33 @@ pub fn parse_report(
     reader: impl Read,
 ) -> Result<ParseOutcome, ReportError> {
     match format {
-        Format::Stripe(options) => drive(path, reader, &Layout::csv(b','), "Stripe", |columns| {
-            stripe::Parser::new(columns, options)
-        }),
-        Format::Braintree(options) => match options.report_type {
-            braintree::Report::TransactionSearch => {
-                drive(path, reader, &Layout::csv(b','), "Braintree", |columns| {
-                    braintree::Parser::new(columns, options)
-                })
+        Format::Stripe(options) => {
+            let layout = Layout::csv(b',', options.max_record_lines);
+            drive(path, reader, &layout, "Stripe", |columns| {
+                stripe::Parser::new(columns, options)
+            })
+        }
+        Format::Braintree(options) => {
+            let layout = Layout::csv(b',', options.max_record_lines);
+            match options.report_type {
+                braintree::Report::TransactionSearch => {
+                    drive(path, reader, &layout, "Braintree", |columns| {
+                        braintree::Parser::new(columns, options)
+                    })
+                }
+                braintree::Report::SettlementBatchSummary => {
+                    drive(path, reader, &layout, "Braintree", |columns| {
+                        braintree_summary::Parser::new(columns, options)
+                    })
+                }
             }
-            braintree::Report::SettlementBatchSummary => {
-                drive(path, reader, &Layout::csv(b','), "Braintree", |columns| {
-                    braintree_summary::Parser::new(columns, options)
-                })
-            }
-        },
-        Format::Adyen(options) => drive(path, reader, &Layout::csv(b','), "Adyen", |columns| {
-            adyen::Parser::new(columns, options)
-        }),
+        }
+        Format::Adyen(options) => {
+            let layout = Layout::csv(b',', options.max_record_lines);
+            drive(path, reader, &layout, "Adyen", |columns| {
+                adyen::Parser::new(columns, options)
+            })
+        }
         Format::Mapped(plan) => drive(path, reader, plan.layout(), plan.name(), |columns| {
             mapped::Parser::new(plan, columns)
         }),

@@ -85,6 +85,9 @@ pub struct Options {
     pub(crate) timezone: String,
     pub(crate) decimal_separator: char,
     pub(crate) report_type: Report,
+    /// How many physical lines one row may span (a description holding line breaks); not a
+    /// Stripe run parameter: recon's own, 1 by default.
+    pub(crate) max_record_lines: u32,
 }
 
 impl Default for Options {
@@ -93,6 +96,7 @@ impl Default for Options {
             timezone: "Etc/UTC".to_owned(),
             decimal_separator: '.',
             report_type: Report::default(),
+            max_record_lines: 1,
         }
     }
 }

@@ -130,6 +130,7 @@ fn random_rows_never_panic_and_are_all_accounted_for() {
         encoding: "windows-1252".into(),
         skip_lines: 0,
         find_header: false,
+        max_record_lines: 3,
         footer_starts_with: vec!["total".into()],
         datetime_format: "%d/%m/%Y %H:%M".into(),
         available_at_format: None,

@@ -695,6 +695,57 @@ z;01.12.2026;;3,00
     );
 }
 
+/// A UTF-16 file with its BOM is read without `encoding` set (a BOM wins), and a UTF-8 BOM
+/// is dropped from the first header name.
+#[test]
+fn a_byte_order_mark_wins_over_the_default_encoding() {
+    let text = "Ref;Datum;Soll;Haben\r\nü1;01.12.2026;;3,00\r\n";
+    let mut le = vec![0xFF, 0xFE];
+    le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let mut be = vec![0xFE, 0xFF];
+    be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+    let utf8 = format!("\u{feff}{text}");
+    for bytes in [&le, &be, &utf8.as_bytes().to_vec()] {
+        let outcome = read(bank(""), bytes).expect("parses");
+        assert_eq!(
+            outcome_lines(&outcome),
+            (vec![(2, "ü1".into(), 300)], vec![])
+        );
+    }
+}
+
+/// A mapping may let a record span lines (a description with line breaks); a quote still open
+/// after them breaks only the line it opened on.
+#[test]
+fn max_record_lines_bounds_a_quoted_field() {
+    let text = "Ref;Datum;Soll;Haben;Text\n\
+        a;01.12.2026;;1,00;\"two\nlines\"\n\
+        b;01.12.2026;;2,00;\"never closes\n\
+        c;01.12.2026;;3,00;x\n\
+        d;01.12.2026;;4,00;y\n";
+    let unclosed =
+        "unclosed quote: a quoted field does not close within 2 lines (`max_record_lines` = 2)";
+    let outcome = read(bank("max_record_lines = 2"), text.as_bytes()).expect("parses");
+    assert_eq!(
+        outcome_lines(&outcome),
+        (
+            vec![
+                (2, "a".into(), 100),
+                (5, "c".into(), 300),
+                (6, "d".into(), 400)
+            ],
+            vec![(4, unclosed.into())]
+        )
+    );
+    assert_eq!(outcome.rows_read, 4);
+    assert_eq!(
+        outcome.quarantined[0].raw,
+        "b;01.12.2026;;2,00;\"never closes"
+    );
+    let err = validate(&bank("max_record_lines = 0")).expect_err("refused");
+    assert_eq!(err, "`max_record_lines` must be at least 1");
+}
+
 #[test]
 fn layout_options_are_validated() {
     let cases = [

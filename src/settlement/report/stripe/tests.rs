@@ -46,7 +46,12 @@ txn_9,2024-03-03 00:06:00,2024-03-03 01:06:00,,eur,1.00,0.00,1.00,climate_order_
 
 #[test]
 fn activity_report() {
-    let outcome = parse_both_ways(&Format::Stripe(Default::default()), "stripe.csv", ACTIVITY);
+    // txn_5's description spans two lines
+    let options = Options {
+        max_record_lines: 2,
+        ..Options::default()
+    };
+    let outcome = parse_both_ways(&Format::Stripe(options), "stripe.csv", ACTIVITY);
     let avail = |r: SettlementRecord, t: &str| SettlementRecord {
         available_at: Some(utc(t)),
         ..r
@@ -346,6 +351,7 @@ fn run_parameters_timezone_decimal_separator_and_payout_reconciliation() {
         timezone: "America/New_York".into(),
         decimal_separator: ',',
         report_type: Report::PayoutReconciliation,
+        max_record_lines: 1,
     };
     let format = Format::Stripe(options);
     let text = "automatic_payout_id,balance_transaction_id,created,available_on,currency,gross,fee,net,reporting_category,source_id\n\
