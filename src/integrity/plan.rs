@@ -40,6 +40,34 @@ pub struct TablePair<'a> {
     pub accept_uncompared: &'a [String],
 }
 
+impl<'a> TablePair<'a> {
+    /// Every row of `left_table` against every row of `right_table` by `key`, every column they
+    /// share: no day, filter, settle time, key range or column hints (a plain comparison, as
+    /// `recon diff` without flags; set the fields that differ on it).
+    pub fn whole(
+        left: &'a Source,
+        left_table: &'a str,
+        right: &'a Source,
+        right_table: &'a str,
+        key: &'a [String],
+    ) -> TablePair<'a> {
+        TablePair {
+            left,
+            left_table,
+            right,
+            right_table,
+            key,
+            columns: None,
+            day: None,
+            filter: None,
+            settle: None,
+            key_range: None,
+            uuid_columns: &[],
+            accept_uncompared: &[],
+        }
+    }
+}
+
 /// A difference in the tables' shape, reported by column name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaFinding {

@@ -102,20 +102,7 @@ async fn digest_against_sqlite(url: &str, dir: &std::path::Path) -> (String, Str
     let left = Source::connect_url("server", url).await.unwrap();
     let right = Source::connect_url("sqlite", &sqlite).await.unwrap();
     let key = ["id".to_string()];
-    let pair = TablePair {
-        left: &left,
-        left_table: "payments",
-        right: &right,
-        right_table: "payments",
-        key: &key,
-        columns: None,
-        day: None,
-        filter: None,
-        settle: None,
-        key_range: None,
-        uuid_columns: &[],
-        accept_uncompared: &[],
-    };
+    let pair = TablePair::whole(&left, "payments", &right, "payments", &key);
     let comparison = compare_with(&pair, Default::default()).await.unwrap();
     assert!(comparison.schema.is_empty(), "{:?}", comparison.schema);
     assert_eq!(comparison.left.rows, 4);

@@ -54,21 +54,11 @@ async fn in_flight_rows_wait_and_healed_lag_is_not_reported(strategy: Strategy, 
     let right = Source::connect_url("right", &right_url).await.unwrap();
     let key = ["id".to_string()];
     let pair = TablePair {
-        left: &left,
-        left_table: "ledger",
-        right: &right,
-        right_table: "ledger",
-        key: &key,
-        columns: None,
-        day: None,
-        filter: None,
         settle: Some((
             "updated_at",
             chrono::Utc::now() - chrono::Duration::minutes(10),
         )),
-        key_range: None,
-        uuid_columns: &[],
-        accept_uncompared: &[],
+        ..TablePair::whole(&left, "ledger", &right, "ledger", &key)
     };
     let options = CompareOptions {
         strategy,

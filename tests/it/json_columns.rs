@@ -115,20 +115,7 @@ async fn compare(
         Source::connect_url("right", right).await.unwrap(),
     );
     let key = ["id".to_string()];
-    let pair = TablePair {
-        left: &left,
-        left_table: "docs",
-        right: &right,
-        right_table: "docs",
-        key: &key,
-        columns: None,
-        day: None,
-        filter: None,
-        settle: None,
-        key_range: None,
-        accept_uncompared: &[],
-        uuid_columns: &[],
-    };
+    let pair = TablePair::whole(&left, "docs", &right, "docs", &key);
     let options = CompareOptions {
         strategy,
         segmenting,
@@ -224,20 +211,7 @@ async fn a_select_only_mariadb_reader_reads_json_columns_as_json() {
     let url = my.replacen("mysql://root@", &format!("mysql://{reader}@"), 1);
     let source = Source::connect_url("reader", &url).await.unwrap();
     let key = ["id".to_string()];
-    let pair = TablePair {
-        left: &source,
-        left_table: "docs",
-        right: &source,
-        right_table: "docs2",
-        key: &key,
-        columns: None,
-        day: None,
-        filter: None,
-        settle: None,
-        key_range: None,
-        accept_uncompared: &[],
-        uuid_columns: &[],
-    };
+    let pair = TablePair::whole(&source, "docs", &source, "docs2", &key);
     let c = compare_with(&pair, CompareOptions::default())
         .await
         .unwrap();

@@ -68,20 +68,7 @@ async fn numerics_that_are_not_numbers_and_far_dates_digest_like_the_reference_e
     let left = Source::connect_url("left", &left).await.unwrap();
     let right = Source::connect_url("right", &right).await.unwrap();
     let key = ["id".to_string()];
-    let pair = TablePair {
-        left: &left,
-        left_table: "n",
-        right: &right,
-        right_table: "n",
-        key: &key,
-        columns: None,
-        day: None,
-        filter: None,
-        settle: None,
-        key_range: None,
-        uuid_columns: &[],
-        accept_uncompared: &[],
-    };
+    let pair = TablePair::whole(&left, "n", &right, "n", &key);
     let comparison = compare_with(&pair, Default::default()).await.unwrap();
     assert!(comparison.differences.is_empty());
     assert_eq!(comparison.left.digest, Some(expected_digest()));

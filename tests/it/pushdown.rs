@@ -256,18 +256,8 @@ async fn compare_where(
     filter: Option<&Filter>,
 ) -> Comparison {
     let pair = TablePair {
-        left,
-        left_table: table,
-        right,
-        right_table: table,
-        key,
-        columns: None,
-        day: None,
         filter,
-        settle: None,
-        key_range: None,
-        uuid_columns: &[],
-        accept_uncompared: &[],
+        ..TablePair::whole(left, table, right, table, key)
     };
     let options = CompareOptions {
         strategy,

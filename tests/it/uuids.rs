@@ -60,20 +60,7 @@ async fn digests(left_url: &str, right_url: &str) -> (String, String, usize) {
     let left = Source::connect_url("left", left_url).await.unwrap();
     let right = Source::connect_url("right", right_url).await.unwrap();
     let key = ["id".to_string()];
-    let pair = TablePair {
-        left: &left,
-        left_table: "u",
-        right: &right,
-        right_table: "u",
-        key: &key,
-        columns: None,
-        day: None,
-        filter: None,
-        settle: None,
-        key_range: None,
-        uuid_columns: &[],
-        accept_uncompared: &[],
-    };
+    let pair = TablePair::whole(&left, "u", &right, "u", &key);
     let comparison = compare_with(&pair, Default::default()).await.unwrap();
     assert!(comparison.schema.is_empty(), "{:?}", comparison.schema);
     assert_eq!(comparison.left.rows, 4);
