@@ -69,7 +69,8 @@ CREATE INDEX card_payments_by_created_at ON card_payments (created_at);
 ANALYZE card_payments;
 SQL
   sed -e "s#report = .*#report = \"$dir/stripe-2026-11-20.csv\"#" "$out/recon.toml" > "$dir/recon.toml"
-  local expected="$dir/stripe-2026-11-20.csv: $per_day rows = $per_day matched + 0 in discrepancies + 0 quarantined; ledger card_payments: $per_day rows = $per_day matched + 0 in discrepancies + 0 not expected + 0 set aside"
+  # A report in the configuration's folder is named relative to it.
+  local expected="stripe-2026-11-20.csv: $per_day rows = $per_day matched + 0 in discrepancies + 0 quarantined; ledger card_payments: $per_day rows = $per_day matched + 0 in discrepancies + 0 not expected + 0 set aside"
   # time_recon BINARY: the median wall clock of REPEAT runs of the 20th (and the peak RSS, MB).
   time_recon() {
     local times=() rss=0 kb got
@@ -165,7 +166,7 @@ SQL
 
 write_config
 mismatches=$((ROWS / 100000))
-expected="$report: $ROWS rows = $((ROWS - 5 - mismatches)) matched + $((mismatches + 5)) in discrepancies + 0 quarantined; ledger card_payments: $ROWS rows = $((ROWS - 5 - mismatches)) matched + $((mismatches + 5)) in discrepancies + 0 not expected + 0 set aside"
+expected="$(basename "$report"): $ROWS rows = $((ROWS - 5 - mismatches)) matched + $((mismatches + 5)) in discrepancies + 0 quarantined; ledger card_payments: $ROWS rows = $((ROWS - 5 - mismatches)) matched + $((mismatches + 5)) in discrepancies + 0 not expected + 0 set aside"
 
 runs=()
 rss=0
