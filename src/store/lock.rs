@@ -4,7 +4,7 @@
 //!
 //! An advisory lock also dies with its connection: a store blip that cuts it frees the date
 //! while the run goes on. So a running run writes a heartbeat every [`HEARTBEAT_EVERY`], a run
-//! that finds the lock free but a holder's heartbeat fresh refuses (exit 4), and the holder,
+//! that finds the lock free but a holder's heartbeat still beating refuses (exit 4), and the holder,
 //! before each write, checks its lock ([`RunLock::ensure_held`]): re-taken if its connection
 //! dropped, or the run stops (exit 3) when another run has it.
 //!
@@ -108,9 +108,44 @@ impl Store {
         Ok(lock)
     }
 
-    /// The date's running run whose heartbeat is fresh, described; `None` when every running
-    /// run's heartbeat is stale (it died) or it ran on this host under a process gone.
+    /// The date's running run that is alive, described; `None` when it died. A running run on
+    /// this host whose process is gone died; otherwise a fresh heartbeat is watched until it
+    /// either beats again (alive: the caller refuses) or grows stale (dead: the caller takes
+    /// over) — at most [`HEARTBEAT_STALE`], so a pod retried at once after its predecessor was
+    /// killed waits for the verdict instead of failing the Job with exit 4.
     async fn live_holder(&self, date: NaiveDate, shard: &str) -> Result<Option<String>> {
+        let Some(first) = self.running_run(date, shard).await? else {
+            return Ok(None);
+        };
+        if first.host == super::hostname() && !process_alive(first.pid) {
+            return Ok(None);
+        }
+        loop {
+            let Some(now) = self.running_run(date, shard).await? else {
+                return Ok(None); // it finished meanwhile
+            };
+            let Some(beat) = now.heartbeat else {
+                return Ok(None);
+            };
+            let age = chrono::Utc::now() - beat;
+            if now.id != first.id || now.heartbeat != first.heartbeat {
+                return Ok(Some(format!(
+                    "run {} on host {} (pid {}) is alive (its heartbeat is {} s old)",
+                    now.id,
+                    now.host,
+                    now.pid,
+                    age.num_seconds().max(0)
+                )));
+            }
+            if age >= HEARTBEAT_STALE {
+                return Ok(None);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+
+    /// The date's newest run recorded running, if any.
+    async fn running_run(&self, date: NaiveDate, shard: &str) -> Result<Option<Running>> {
         let running: Option<(i64, String, i64, Option<chrono::DateTime<chrono::Utc>>)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id, host, pid, heartbeat_at FROM runs
              WHERE business_date = $1 AND COALESCE(shard, '') = $2 AND status = 'running' ORDER BY id DESC LIMIT 1",
@@ -120,16 +155,11 @@ impl Store {
         .fetch_optional(pool)
         .await)
         .map_err(Error::from_store)?;
-        let Some((id, host, pid, Some(beat))) = running else {
-            return Ok(None);
-        };
-        let age = chrono::Utc::now() - beat;
-        let gone = host == super::hostname() && !process_alive(pid);
-        Ok((age < HEARTBEAT_STALE && !gone).then(|| {
-            format!(
-                "run {id} on host {host} (pid {pid}) is alive (its heartbeat is {} s old)",
-                age.num_seconds().max(0)
-            )
+        Ok(running.map(|(id, host, pid, heartbeat)| Running {
+            id,
+            host,
+            pid,
+            heartbeat,
         }))
     }
 
@@ -161,6 +191,14 @@ impl Store {
             }
         }
     }
+}
+
+/// A run recorded running: who, and its last heartbeat.
+struct Running {
+    id: i64,
+    host: String,
+    pid: i64,
+    heartbeat: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// `pg_try_advisory_lock` on `conn`: true when this session now holds the lock.

@@ -131,6 +131,55 @@ async fn a_held_lock_exits_4_on_a_sqlite_store() {
     a_held_lock_exits_4_naming_the_holder(&sqlite_url(dir.path().join("s.db"))).await;
 }
 
+/// A run killed on another host (an OOM-killed pod) left its run `running` with a fresh
+/// heartbeat; the next pod, started at once, waits for that heartbeat to beat again or grow
+/// stale (20 s) instead of failing the Job with exit 4: it stays still, so the next run takes over.
+#[tokio::test]
+async fn a_run_killed_on_another_host_is_taken_over_once_its_heartbeat_is_stale() {
+    let dir = temp_dir();
+    let (ledger, payments) = sources(dir.path(), 10).await;
+    let store_url = sqlite_url(dir.path().join("s.db"));
+    let store = Store::open(&store_url).await.unwrap();
+    let killed = store
+        .begin_run(
+            date(),
+            "",
+            "digest",
+            Utc::now() - chrono::Duration::seconds(14),
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let mut conn = sqlx::SqliteConnection::connect(&store_url).await.unwrap();
+    sqlx::query("UPDATE runs SET host = 'recon-7f9c2-xk2lp' WHERE id = $1")
+        .bind(killed.0)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let started = Instant::now();
+    let out = recon(&RUN, &env(&store_url, &ledger, &payments), dir.path());
+    let waited = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        waited >= Duration::from_secs(4) && waited < Duration::from_secs(20),
+        "waited {waited:?} for a heartbeat 14 s old to reach 20 s"
+    );
+    let store = Store::open(&store_url).await.unwrap();
+    let runs = store.runs_for(date()).await.unwrap();
+    assert_eq!(
+        runs.iter()
+            .map(|r| (r.status.as_str(), r.outcome.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            ("failed", Some("abandoned")),
+            ("finished", Some("discrepancies"))
+        ]
+    );
+    store.close().await;
+}
+
 /// A SQLite store's lock file lives only while its run does: runs of three dates (and a
 /// shard) leave none behind, and the lock is taken again after each.
 #[tokio::test]
