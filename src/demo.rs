@@ -82,7 +82,7 @@ pub struct DemoReport {
 /// Builds the demo ledgers under `out/data`, a fresh store in `out`, and reconciles them.
 pub async fn demo(out: &Path) -> Result<DemoReport> {
     let data = out.join("data");
-    std::fs::create_dir_all(&data)
+    crate::private_fs::create_dir_all(&data)
         .map_err(|e| Error::bad_input(format!("cannot create {}: {e}", data.display())))?;
     let ledger = data.join("ledger.db");
     let payments = data.join("payments.db");
@@ -230,6 +230,8 @@ fn timestamp(t: DateTime<Utc>) -> String {
 }
 
 async fn build(path: &Path, side: Side) -> Result<()> {
+    crate::private_fs::open_or_create_file(path)
+        .map_err(|e| Error::bad_input(format!("cannot create {}: {e}", path.display())))?;
     let options = SqliteConnectOptions::from_str(&sqlite_url(path))
         .map_err(|e| Error::internal(e.to_string()))?
         .create_if_missing(true);

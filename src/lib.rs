@@ -17,6 +17,7 @@ pub mod mask;
 pub mod money;
 pub mod operator;
 pub mod output;
+pub mod private_fs;
 pub mod progress;
 pub mod retry;
 pub mod run;

@@ -16,6 +16,8 @@ use recon::store::Store;
 use recon::{demo, diff, operator, run, telemetry};
 
 fn main() -> ExitCode {
+    // Before any thread starts: nothing recon (or a library for it) creates is readable by others.
+    recon::private_fs::restrict_umask();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

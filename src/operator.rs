@@ -137,7 +137,7 @@ pub async fn export(args: &ExportArgs, out: &mut dyn Write) -> Result<Exit> {
     let store = open_store(&args.config.config).await?;
     let written = match &args.out {
         Some(path) => {
-            let file = std::fs::File::create(path)
+            let file = crate::private_fs::create_file(path)
                 .map_err(|e| Error::bad_input(format!("cannot write {}: {e}", path.display())))?;
             let mut file = std::io::BufWriter::new(file);
             let n = store.export_audit(&mut file).await;

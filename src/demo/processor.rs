@@ -177,10 +177,10 @@ pub(crate) fn write_report(dir: &Path, date: NaiveDate) -> Result<(PathBuf, usiz
             money(-total, currency)?,
         ));
     }
-    std::fs::create_dir_all(dir)
+    crate::private_fs::create_dir_all(dir)
         .map_err(|e| Error::bad_input(format!("cannot create {}: {e}", dir.display())))?;
     let path = dir.join(format!("stripe-{date}.csv"));
-    std::fs::write(&path, lines.join("\r\n") + "\r\n")
+    crate::private_fs::write_file(&path, (lines.join("\r\n") + "\r\n").as_bytes())
         .map_err(|e| Error::bad_input(format!("cannot write {}: {e}", path.display())))?;
     Ok((path, malformed_line))
 }

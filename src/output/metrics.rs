@@ -215,7 +215,7 @@ pub(crate) fn render(summary: &Summary) -> String {
 /// Writes the metrics to `path` (replacing it atomically, as textfile collectors expect).
 pub fn write_file(path: &Path, summary: &Summary) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        crate::private_fs::create_dir_all(dir)
             .map_err(|e| Error::bad_input(format!("cannot create {}: {e}", dir.display())))?;
     }
     super::write_atomically(path, render(summary).as_bytes())

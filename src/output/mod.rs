@@ -366,7 +366,7 @@ pub(crate) fn summarize(
 
 /// Writes `summary.json`, `discrepancies.csv` and `report.html` into `dir`, each replaced atomically.
 pub(crate) fn write_reports(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| {
+    crate::private_fs::create_dir_all(dir).map_err(|e| {
         Error::bad_input(format!(
             "cannot create the output folder {}: {e}",
             dir.display()
@@ -499,7 +499,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     let fail =
         |e: std::io::Error| Error::bad_input(format!("cannot write {}: {e}", path.display()));
-    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+    let written = crate::private_fs::create_file(&tmp).and_then(|mut file| {
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);

@@ -238,14 +238,9 @@ fn process_alive(pid: i64) -> bool {
 /// process holds it.
 fn lock_file(path: PathBuf) -> Result<Option<Held>> {
     loop {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| {
-                Error::internal(format!("cannot open the lock file {}: {e}", path.display()))
-            })?;
+        let file = crate::private_fs::open_or_create_file(&path).map_err(|e| {
+            Error::internal(format!("cannot open the lock file {}: {e}", path.display()))
+        })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Ok(None),

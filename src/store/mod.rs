@@ -418,6 +418,12 @@ impl Store {
                     .busy_timeout(std::time::Duration::from_secs(30));
                 let path = options.get_filename().to_path_buf();
                 let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
+                if !in_memory {
+                    // Created 0600 before SQLite opens it: its -wal and -shm take the file's mode.
+                    crate::private_fs::open_or_create_file(&path).map_err(|e| {
+                        Error::bad_input(format!("cannot open the store {shown}: {e}"))
+                    })?;
+                }
                 let pool = SqlitePoolOptions::new()
                     .max_connections(4)
                     .connect_with(options)
@@ -516,5 +522,27 @@ mod tests {
         assert_eq!(value_rows("($10, $1)", 10, 2, 0), "($10, $1), ($20, $11)");
         assert_eq!(value_rows("('$', $1)", 1, 1, 0), "('$', $1)");
         assert_eq!(value_rows("($1)", 1, 0, 0), "");
+    }
+
+    /// The test process keeps its own (usually looser) umask: the modes are recon's doing.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_sqlite_store_and_its_journal_files_are_0600_while_open() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = super::Store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let mode = |suffix: &str| {
+            let file = format!("{}{suffix}", path.display());
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o7777;
+            format!("{suffix} {mode:o}")
+        };
+        assert_eq!(
+            ["", "-wal", "-shm"].map(mode),
+            [" 600", "-wal 600", "-shm 600"]
+        );
+        store.close().await;
     }
 }

@@ -1,5 +1,5 @@
 //! Writing a fetched report under `<out>/downloads/`: streamed to a temporary name, hashed as it
-//! is written, renamed into place only once complete.
+//! is written, renamed into place only once complete; folder 0700, file 0600.
 
 use std::path::{Path, PathBuf};
 
@@ -27,13 +27,12 @@ pub(crate) struct KeptFile {
 impl Kept {
     pub(crate) async fn create(target: &Path) -> Result<Kept> {
         if let Some(dir) = target.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
+            crate::private_fs::create_dir_all(dir)
                 .map_err(|e| Error::internal(format!("{}: {e}", dir.display())))?;
         }
         let partial = target.with_extension("partial");
-        let file = tokio::fs::File::create(&partial)
-            .await
+        let file = crate::private_fs::create_file(&partial)
+            .map(tokio::fs::File::from_std)
             .map_err(|e| Error::internal(format!("writing {}: {e}", partial.display())))?;
         Ok(Kept {
             target: target.to_path_buf(),
