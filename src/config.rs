@@ -73,6 +73,10 @@ pub(crate) struct JobFile {
     /// except what is open, sealed or named by what is kept. At least the seal retention.
     #[serde(default = "default_history_retention")]
     pub(crate) history_retention_days: u32,
+    /// How many days before the run's date a report kept under `<out>/downloads/` is kept (by
+    /// the business date its name starts with); older ones are removed (an audit entry says which).
+    #[serde(default = "default_download_retention")]
+    pub(crate) download_retention_days: u32,
     /// The most discrepancies one check may record in a run; more fails the check instead.
     #[serde(default = "default_max_discrepancies")]
     pub(crate) max_discrepancies: u64,
@@ -106,6 +110,11 @@ fn default_history_retention() -> u32 {
     400
 }
 
+/// A month: the processor keeps its reports; recon's copies hold customer data.
+fn default_download_retention() -> u32 {
+    30
+}
+
 impl Default for JobFile {
     fn default() -> Self {
         JobFile {
@@ -116,6 +125,7 @@ impl Default for JobFile {
             seal_lookback_days: default_seal_lookback(),
             seal_retention_days: default_seal_retention(),
             history_retention_days: default_history_retention(),
+            download_retention_days: default_download_retention(),
             max_discrepancies: default_max_discrepancies(),
             mask_key_env: default_mask_key_env(),
             temp_dir: None,
@@ -195,6 +205,8 @@ pub struct Config {
     pub(crate) seal_retention_days: u32,
     /// How long runs and resolved discrepancies are kept.
     pub(crate) history_retention_days: u32,
+    /// How long fetched reports are kept under `<out>/downloads/`.
+    pub(crate) download_retention_days: u32,
     /// More discrepancies than this in one check fail it (see `JobFile::max_discrepancies`).
     pub(crate) max_discrepancies: u64,
     /// How syncs are retried unless a source says otherwise (`[job.retry]`).
@@ -283,6 +295,12 @@ impl Config {
                 file.job.history_retention_days, file.job.seal_retention_days
             )));
         }
+        if file.job.download_retention_days == 0 {
+            return Err(fail(
+                "job.download_retention_days must be at least 1 (the days a fetched report is kept under <out>/downloads/)"
+                    .to_string(),
+            ));
+        }
         if integrity.is_empty() && settlement.is_empty() {
             return Err(fail(
                 "no checks configured: add at least one [[integrity]] table or [[settlement]] report"
@@ -299,6 +317,7 @@ impl Config {
             seal_lookback_days: file.job.seal_lookback_days,
             seal_retention_days: file.job.seal_retention_days,
             history_retention_days: file.job.history_retention_days,
+            download_retention_days: file.job.download_retention_days,
             max_discrepancies: file.job.max_discrepancies,
             retry: file.job.retry,
             circuit_breaker: file.job.circuit_breaker,
@@ -326,12 +345,13 @@ impl Config {
     pub fn describe(&self) -> String {
         let mut out = format!("# {} (sha256 {})\n", self.path.display(), self.digest);
         out.push_str(&format!(
-            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nhistory_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\ntemp_dir = {:?}\n",
+            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nhistory_retention_days = {}\ndownload_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\ntemp_dir = {:?}\n",
             self.timezone.name(),
             self.out_dir.display().to_string(),
             self.seal_lookback_days,
             self.seal_retention_days,
             self.history_retention_days,
+            self.download_retention_days,
             self.max_discrepancies,
             self.mask_key_env,
             self.temp_dir.display().to_string(),

@@ -326,8 +326,8 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Each check of the run, in turn: compared, recorded, sealed; then history past its
-    /// retention pruned.
+    /// Each check of the run, in turn: compared, recorded, sealed; then history and kept
+    /// downloads past their retention pruned.
     async fn execute(&self, checks: &Checks<'_>, out: &Path, options: RunOptions) -> Result<()> {
         let (config, store, run_id, day) = (self.config, self.store, self.run_id, self.day);
         let sources = SourcePool::new(&config.sources, &self.breakers);
@@ -384,6 +384,16 @@ impl<'a> Run<'a> {
             if !pruned.is_empty() {
                 info!(runs = pruned.runs.len(), resolved = pruned.resolved.len(), before = %kept_from, "history past its retention pruned");
             }
+        }
+        // By every shard, each in its own out folder (`--out …/shard-I`); shards sharing one
+        // never audit the same file twice: only one of them removes it.
+        let kept_from =
+            day.date - chrono::Duration::days(i64::from(config.download_retention_days));
+        self.session.before_write(run_id).await?;
+        let pruned =
+            settlement::fetch::prune_downloads(store, run_id, &downloads, kept_from).await?;
+        if !pruned.is_empty() {
+            info!(files = pruned.len(), before = %kept_from, "downloads past their retention pruned");
         }
         sources.close().await;
         Ok(())

@@ -1,6 +1,7 @@
 //! History retention: old runs (with their check results, syncs and sightings) and resolved
 //! discrepancies are pruned, in one transaction with a `history_pruned` audit entry; what is
-//! still open, sealed or referred to is never pruned, and the audit chain never is.
+//! still open, sealed or referred to is never pruned, and the audit chain never is. Kept
+//! downloads removed past their retention are audited here too (`downloads_pruned`).
 
 use chrono::NaiveDate;
 use serde_json::json;
@@ -113,6 +114,33 @@ impl Store {
             append_audit!(tx, [entry]);
             tx.commit().await.map_err(Error::from_store)?;
             Ok(pruned)
+        })
+    }
+
+    /// Records that run `run_id` removed the kept downloads `files` (their names under
+    /// `<out>/downloads/`), those of business dates before `before`: a `downloads_pruned` audit
+    /// entry.
+    pub(crate) async fn audit_downloads_pruned(
+        &self,
+        run_id: RunId,
+        before: NaiveDate,
+        files: &[String],
+    ) -> Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let entry = NewEntry::new(
+                "downloads_pruned",
+                &run_actor(),
+                Some(run_id),
+                json!({
+                    "before": before.to_string(),
+                    "count": files.len(),
+                    "files": files,
+                }),
+            );
+            append_audit!(tx, [entry]);
+            tx.commit().await.map_err(Error::from_store)?;
+            Ok(())
         })
     }
 }

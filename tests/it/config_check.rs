@@ -68,6 +68,7 @@ out_dir = "/var/lib/recon/out"
 seal_lookback_days = 7
 seal_retention_days = 90
 history_retention_days = 400
+download_retention_days = 30
 max_discrepancies = 100000
 mask_key_env = "RECON_MASK_KEY"
 temp_dir = "/tmp"

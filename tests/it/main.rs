@@ -15,6 +15,7 @@ mod config_check;
 mod demo;
 mod deploy;
 mod diff;
+mod download_retention;
 mod engines;
 mod fault_injection;
 mod file_modes;

@@ -5,6 +5,7 @@
 mod adyen;
 mod http;
 mod keep;
+mod prune;
 mod sftp;
 mod stripe_api;
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 pub(crate) use adyen::{AdyenDownload, BatchHistory};
+pub(crate) use prune::prune_downloads;
 pub(crate) use sftp::SftpPickup;
 pub(crate) use stripe_api::StripeApi;
 
