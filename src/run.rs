@@ -389,11 +389,16 @@ impl<'a> Run<'a> {
         // never audit the same file twice: only one of them removes it.
         let kept_from =
             day.date - chrono::Duration::days(i64::from(config.download_retention_days));
-        self.session.before_write(run_id).await?;
-        let pruned =
-            settlement::fetch::prune_downloads(store, run_id, &downloads, kept_from).await?;
-        if !pruned.is_empty() {
-            info!(files = pruned.len(), before = %kept_from, "downloads past their retention pruned");
+        let pruned = settlement::fetch::prune_downloads(&downloads, kept_from)?;
+        if !pruned.removed.is_empty() {
+            self.session.before_write(run_id).await?;
+            store
+                .audit_downloads_pruned(run_id, kept_from, &pruned.removed)
+                .await?;
+            info!(files = pruned.removed.len(), before = %kept_from, "downloads past their retention pruned");
+        }
+        if let Some(e) = pruned.failed {
+            return Err(e);
         }
         sources.close().await;
         Ok(())

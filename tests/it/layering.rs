@@ -12,6 +12,7 @@ const LAYERS: &[&[&str]] = &[
         "exit",
         "mask",
         "money",
+        "private_fs",
         "progress",
         "run_id",
         "secret",

@@ -1,26 +1,23 @@
-//! Kept downloads past `job.download_retention_days`: removed at the end of a run, and audited.
+//! Kept downloads past `job.download_retention_days`: removed at the end of a run (which audits them).
 
 use std::path::Path;
 
 use chrono::NaiveDate;
 
 use crate::error::{Error, Result};
-use crate::run_id::RunId;
-use crate::store::Store;
+
+/// What pruning removed (names, in order) and, when a file could not be removed, why: the run
+/// audits the names removed, then fails on the error (exit 2).
+pub(crate) struct PrunedDownloads {
+    pub(crate) removed: Vec<String>,
+    pub(crate) failed: Option<Error>,
+}
 
 /// Removes the reports kept in `downloads` (and any `.partial` left by an interrupted download)
-/// whose name's business date (`<date>-<check>-<name>`) is before `before`, then records a
-/// `downloads_pruned` audit entry by `run_id` naming those removed. A file that cannot be
-/// removed fails the run (exit 2) naming it, after the ones removed before it are audited.
-/// Returns the names removed, in order.
-pub(crate) async fn prune_downloads(
-    store: &Store,
-    run_id: RunId,
-    downloads: &Path,
-    before: NaiveDate,
-) -> Result<Vec<String>> {
+/// whose name's business date (`<date>-<check>-<name>`) is before `before`, stopping at the
+/// first file that cannot be removed.
+pub(crate) fn prune_downloads(downloads: &Path, before: NaiveDate) -> Result<PrunedDownloads> {
     let mut removed = Vec::new();
-    let mut failed = None;
     for name in expired(downloads, before)? {
         let path = downloads.join(&name);
         match std::fs::remove_file(&path) {
@@ -28,23 +25,21 @@ pub(crate) async fn prune_downloads(
             // Gone already: another run of the folder pruned it.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                failed = Some(Error::bad_input(format!(
+                let failed = Error::bad_input(format!(
                     "cannot remove {}, a download past job.download_retention_days: {e}",
                     path.display()
-                )));
-                break;
+                ));
+                return Ok(PrunedDownloads {
+                    removed,
+                    failed: Some(failed),
+                });
             }
         }
     }
-    if !removed.is_empty() {
-        store
-            .audit_downloads_pruned(run_id, before, &removed)
-            .await?;
-    }
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(removed),
-    }
+    Ok(PrunedDownloads {
+        removed,
+        failed: None,
+    })
 }
 
 /// The names of the files in `downloads` whose business date is before `before`, sorted; none
