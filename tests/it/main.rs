@@ -42,5 +42,6 @@ mod sqlite_sources;
 mod store_life;
 mod store_outage;
 mod tooling;
+mod url_passwords;
 mod uuids;
 mod where_filter;
