@@ -219,16 +219,24 @@ pub struct RetryArgs {
     pub ending: EndingArgs,
 }
 
-#[derive(Debug, Args)]
+/// `recon diff`'s arguments; its `Debug` shows URLs with their passwords redacted.
+#[derive(Args)]
 pub struct DiffArgs {
-    /// The left database URL (sqlite://path.db …); put passwords in the environment, not here.
-    pub(crate) left_url: String,
-    /// The table on the left (table or schema.table).
-    pub(crate) left_table: String,
-    /// The right database URL.
-    pub(crate) right_url: String,
-    /// The table on the right.
-    pub(crate) right_table: String,
+    /// LEFT_URL LEFT_TABLE RIGHT_URL RIGHT_TABLE (a table is `table` or `schema.table`). A URL
+    /// with a password is refused here, where `ps` would show it: leave that side's URL out and
+    /// name the variable holding it with --left-url-env / --right-url-env.
+    #[arg(
+        value_name = "[LEFT_URL] LEFT_TABLE [RIGHT_URL] RIGHT_TABLE",
+        num_args = 2..=4,
+        required = true
+    )]
+    pub(crate) operands: Vec<String>,
+    /// The environment variable holding the left database URL (instead of LEFT_URL).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) left_url_env: Option<String>,
+    /// The environment variable holding the right database URL (instead of RIGHT_URL).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) right_url_env: Option<String>,
     /// A key column; repeat for a composite key.
     #[arg(long = "key", required = true)]
     pub(crate) key: Vec<String>,
@@ -270,6 +278,32 @@ pub struct DiffArgs {
     /// How long to wait before reading the differing rows again.
     #[arg(long, default_value_t = 5, requires = "settle_column")]
     pub(crate) recheck_after_secs: u64,
+}
+
+impl std::fmt::Debug for DiffArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let operands: Vec<_> = self
+            .operands
+            .iter()
+            .map(|o| crate::secret::Redacted(o))
+            .collect();
+        f.debug_struct("DiffArgs")
+            .field("operands", &operands)
+            .field("left_url_env", &self.left_url_env)
+            .field("right_url_env", &self.right_url_env)
+            .field("key", &self.key)
+            .field("columns", &self.columns)
+            .field("filter", &self.filter)
+            .field("sensitive", &self.sensitive)
+            .field("accept_uncompared", &self.accept_uncompared)
+            .field("json", &self.json)
+            .field("stats", &self.stats)
+            .field("strategy", &self.strategy)
+            .field("settle_column", &self.settle_column)
+            .field("settle_secs", &self.settle_secs)
+            .field("recheck_after_secs", &self.recheck_after_secs)
+            .finish()
+    }
 }
 
 /// `--strategy`'s values as the command line offers them; [`Strategy`] is the domain's own.

@@ -100,3 +100,94 @@ fn an_unreachable_store_with_a_query_password_is_named_redacted_in_trace_logs() 
         );
     }
 }
+
+const SCHEMA: &str = "CREATE TABLE t (id INTEGER PRIMARY KEY, memo TEXT)";
+
+#[tokio::test]
+async fn recon_diff_reads_its_urls_from_the_variables_the_flags_name() {
+    let dir = temp_dir();
+    let left = sqlite_db(
+        &dir.path().join("left.db"),
+        &[SCHEMA, "INSERT INTO t VALUES (1, 'a'), (2, 'b')"],
+    )
+    .await;
+    let right = sqlite_db(
+        &dir.path().join("right.db"),
+        &[SCHEMA, "INSERT INTO t VALUES (1, 'a'), (2, 'c')"],
+    )
+    .await;
+    let both = recon(
+        &[
+            "diff", "--left-url-env", "L", "--right-url-env", "R", "t", "t", "--key", "id",
+            "--json",
+        ],
+        &[("L", &left), ("R", &right)],
+        dir.path(),
+    );
+    assert_eq!(both.status.code(), Some(1), "{}", stderr(&both));
+    let positional = recon(
+        &["diff", &left, "t", &right, "t", "--key", "id", "--json"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(positional.status.code(), Some(1), "{}", stderr(&positional));
+    assert_eq!(stdout(&both), stdout(&positional));
+    assert!(stdout(&both).contains("\"key\":{\"id\":\"2\"}"), "{}", stdout(&both));
+    // One side from the environment, the other on the command line.
+    let mixed = recon(
+        &["diff", "--right-url-env", "R", &left, "t", "t", "--key", "id", "--json"],
+        &[("R", &right)],
+        dir.path(),
+    );
+    assert_eq!(mixed.status.code(), Some(1), "{}", stderr(&mixed));
+    assert_eq!(stdout(&mixed), stdout(&positional));
+    let unset = recon(
+        &["diff", "--left-url-env", "NOPE", "t", &right, "t", "--key", "id"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(unset.status.code(), Some(2));
+    assert_eq!(
+        stderr(&unset),
+        "recon: --left-url-env: environment variable NOPE is not set\n"
+    );
+    let miscounted = recon(
+        &["diff", "--left-url-env", "L", &left, "t", &right, "t", "--key", "id"],
+        &[("L", &left)],
+        dir.path(),
+    );
+    assert_eq!(miscounted.status.code(), Some(2));
+    assert_eq!(
+        stderr(&miscounted),
+        "recon: recon diff takes LEFT_TABLE RIGHT_URL RIGHT_TABLE here (4 given): a side whose URL comes from --left-url-env or --right-url-env gives only its table\n"
+    );
+}
+
+#[test]
+fn recon_diff_refuses_a_password_on_its_command_line_naming_the_flags() {
+    let dir = temp_dir();
+    let right = sqlite_url(dir.path().join("right.db"));
+    for (args, flag, side) in [
+        (
+            vec![format!("postgres://u:{PASSWORD}@127.0.0.1:1/db"), "t".into(), right.clone(), "t".into()],
+            "--left-url-env",
+            "left",
+        ),
+        (
+            vec![right.clone(), "t".into(), format!("mysql://u@127.0.0.1:1/db?password={PASSWORD}"), "t".into()],
+            "--right-url-env",
+            "right",
+        ),
+    ] {
+        let mut all: Vec<&str> = vec!["diff"];
+        all.extend(args.iter().map(String::as_str));
+        all.extend(["--key", "id"]);
+        let out = recon(&all, &[], dir.path());
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(stdout(&out), "");
+        assert_eq!(
+            stderr(&out),
+            format!("recon: the {side} URL carries a password, which the command line shows to anyone on the machine (ps): put the URL in an environment variable and name it with {flag}\n")
+        );
+    }
+}
