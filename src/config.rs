@@ -763,7 +763,10 @@ date_column = "created_at"
 
     #[test]
     fn the_shipped_configurations_are_valid() {
-        let any_env = |name: &str| Some(format!("sqlite://{name}-0123456789abcdef0123456789.db"));
+        let any_env = |name: &str| match name {
+            "RECON_MASK_KEY" => Some("0123456789abcdef".repeat(4)),
+            _ => Some(format!("sqlite://{name}-0123456789abcdef0123456789.db")),
+        };
         for file in ["config/demo.toml", "config/recon.example.toml"] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
             let config = Config::load(&path, &any_env).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -801,10 +804,21 @@ date_column = "created_at"
         assert_eq!(
             short.err().map(|e| e.to_string()).as_deref(),
             Some(
-                "recon.toml: job.mask_key_env: MASK is 5 bytes long; a mask key needs at least 32 random bytes (e.g. `openssl rand -hex 32`)"
+                "recon.toml: job.mask_key_env: MASK is neither hex nor base64; a mask key is at least 32 random bytes written in hex or base64 (e.g. `openssl rand -hex 32`)"
             )
         );
-        let key = "0123456789abcdef0123456789abcdef";
+        let sixteen = Config::parse(
+            Path::new("recon.toml"),
+            &text,
+            &with_key("0123456789abcdef0123456789abcdef"),
+        );
+        assert_eq!(
+            sixteen.err().map(|e| e.to_string()).as_deref(),
+            Some(
+                "recon.toml: job.mask_key_env: MASK is hex holding 16 bytes; a mask key needs at least 32 random bytes (e.g. `openssl rand -hex 32`: 64 hex digits)"
+            )
+        );
+        let key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
         let config = Config::parse(Path::new("recon.toml"), &text, &with_key(key)).unwrap();
         let masked = config.integrity[0].sensitive_columns.show("iban", "NL91");
         assert_eq!(
@@ -908,7 +922,10 @@ date_column = "created_at"
             shown.contains("\"postgres://u@h/db?password=***&sslmode=require\""),
             "{shown}"
         );
-        assert!(shown.contains("\"postgres://s@h/store?sslpassword=***\""), "{shown}");
+        assert!(
+            shown.contains("\"postgres://s@h/store?sslpassword=***\""),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -102,7 +102,9 @@ fn redact_url_tail(tail: &str) -> (String, Vec<PasswordAt>) {
     };
     out.push_str(&after[..=question]);
     let query_and_fragment = &after[question + 1..];
-    let query_end = query_and_fragment.find('#').unwrap_or(query_and_fragment.len());
+    let query_end = query_and_fragment
+        .find('#')
+        .unwrap_or(query_and_fragment.len());
     let query = &query_and_fragment[..query_end];
     for (i, pair) in query.split('&').enumerate() {
         if i > 0 {
@@ -180,7 +182,9 @@ mod tests {
             "postgres://u@h/db?sslmode=require&sslpassword=***#frag"
         );
         assert_eq!(
-            redact_urls("mysql://u@h/db?PWD=a&pass=b&Pass%77ord=c&ssl-password=d&ssl-mode=REQUIRED"),
+            redact_urls(
+                "mysql://u@h/db?PWD=a&pass=b&Pass%77ord=c&ssl-password=d&ssl-mode=REQUIRED"
+            ),
             "mysql://u@h/db?PWD=***&pass=***&Pass%77ord=***&ssl-password=***&ssl-mode=REQUIRED"
         );
         assert_eq!(
@@ -195,7 +199,10 @@ mod tests {
             url_password("postgres://u@h/db?sslmode=require&sslpassword=k"),
             Some(PasswordAt::Query("sslpassword".to_string()))
         );
-        assert_eq!(url_password("postgres://u:p@h/db"), Some(PasswordAt::UserInfo));
+        assert_eq!(
+            url_password("postgres://u:p@h/db"),
+            Some(PasswordAt::UserInfo)
+        );
         assert_eq!(url_password("postgres://u@h/db?sslmode=require"), None);
     }
 

@@ -22,6 +22,7 @@ mod json_columns;
 mod layering;
 mod ledger_pushdown;
 mod logs;
+mod mask_keys;
 mod metrics;
 mod money_limits;
 mod non_finite;

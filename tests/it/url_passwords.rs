@@ -49,11 +49,16 @@ fn a_query_password_written_in_the_file_is_refused_naming_the_parameter() {
 fn a_query_password_from_the_environment_is_shown_redacted_by_config_check() {
     let dir = temp_dir();
     write(dir.path(), "recon.toml", CONFIG);
-    let store = format!("postgres://recon@store-db/recon?sslpassword={PASSWORD}&sslmode=verify-full");
+    let store =
+        format!("postgres://recon@store-db/recon?sslpassword={PASSWORD}&sslmode=verify-full");
     let ledger = format!("mysql://reader@ledger-db/ledger?ssl-mode=REQUIRED&password={PASSWORD}");
     let out = recon(
         &["config", "check", "--config", "recon.toml"],
-        &[("STORE", &store), ("LEDGER", &ledger), ("RECON_TEMP_DIR", "/tmp")],
+        &[
+            ("STORE", &store),
+            ("LEDGER", &ledger),
+            ("RECON_TEMP_DIR", "/tmp"),
+        ],
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -94,7 +99,9 @@ fn an_unreachable_store_with_a_query_password_is_named_redacted_in_trace_logs() 
     assert!(stderr(&out).contains(&refused), "{}", stderr(&out));
     for bytes in [&out.stdout, &out.stderr] {
         assert!(
-            !bytes.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()),
+            !bytes
+                .windows(PASSWORD.len())
+                .any(|w| w == PASSWORD.as_bytes()),
             "{}",
             String::from_utf8_lossy(bytes)
         );
@@ -118,7 +125,15 @@ async fn recon_diff_reads_its_urls_from_the_variables_the_flags_name() {
     .await;
     let both = recon(
         &[
-            "diff", "--left-url-env", "L", "--right-url-env", "R", "t", "t", "--key", "id",
+            "diff",
+            "--left-url-env",
+            "L",
+            "--right-url-env",
+            "R",
+            "t",
+            "t",
+            "--key",
+            "id",
             "--json",
         ],
         &[("L", &left), ("R", &right)],
@@ -132,17 +147,40 @@ async fn recon_diff_reads_its_urls_from_the_variables_the_flags_name() {
     );
     assert_eq!(positional.status.code(), Some(1), "{}", stderr(&positional));
     assert_eq!(stdout(&both), stdout(&positional));
-    assert!(stdout(&both).contains("\"key\":{\"id\":\"2\"}"), "{}", stdout(&both));
+    assert!(
+        stdout(&both).contains("\"key\":{\"id\":\"2\"}"),
+        "{}",
+        stdout(&both)
+    );
     // One side from the environment, the other on the command line.
     let mixed = recon(
-        &["diff", "--right-url-env", "R", &left, "t", "t", "--key", "id", "--json"],
+        &[
+            "diff",
+            "--right-url-env",
+            "R",
+            &left,
+            "t",
+            "t",
+            "--key",
+            "id",
+            "--json",
+        ],
         &[("R", &right)],
         dir.path(),
     );
     assert_eq!(mixed.status.code(), Some(1), "{}", stderr(&mixed));
     assert_eq!(stdout(&mixed), stdout(&positional));
     let unset = recon(
-        &["diff", "--left-url-env", "NOPE", "t", &right, "t", "--key", "id"],
+        &[
+            "diff",
+            "--left-url-env",
+            "NOPE",
+            "t",
+            &right,
+            "t",
+            "--key",
+            "id",
+        ],
         &[],
         dir.path(),
     );
@@ -152,7 +190,17 @@ async fn recon_diff_reads_its_urls_from_the_variables_the_flags_name() {
         "recon: --left-url-env: environment variable NOPE is not set\n"
     );
     let miscounted = recon(
-        &["diff", "--left-url-env", "L", &left, "t", &right, "t", "--key", "id"],
+        &[
+            "diff",
+            "--left-url-env",
+            "L",
+            &left,
+            "t",
+            &right,
+            "t",
+            "--key",
+            "id",
+        ],
         &[("L", &left)],
         dir.path(),
     );
@@ -169,12 +217,22 @@ fn recon_diff_refuses_a_password_on_its_command_line_naming_the_flags() {
     let right = sqlite_url(dir.path().join("right.db"));
     for (args, flag, side) in [
         (
-            vec![format!("postgres://u:{PASSWORD}@127.0.0.1:1/db"), "t".into(), right.clone(), "t".into()],
+            vec![
+                format!("postgres://u:{PASSWORD}@127.0.0.1:1/db"),
+                "t".into(),
+                right.clone(),
+                "t".into(),
+            ],
             "--left-url-env",
             "left",
         ),
         (
-            vec![right.clone(), "t".into(), format!("mysql://u@127.0.0.1:1/db?password={PASSWORD}"), "t".into()],
+            vec![
+                right.clone(),
+                "t".into(),
+                format!("mysql://u@127.0.0.1:1/db?password={PASSWORD}"),
+                "t".into(),
+            ],
             "--right-url-env",
             "right",
         ),
@@ -187,7 +245,9 @@ fn recon_diff_refuses_a_password_on_its_command_line_naming_the_flags() {
         assert_eq!(stdout(&out), "");
         assert_eq!(
             stderr(&out),
-            format!("recon: the {side} URL carries a password, which the command line shows to anyone on the machine (ps): put the URL in an environment variable and name it with {flag}\n")
+            format!(
+                "recon: the {side} URL carries a password, which the command line shows to anyone on the machine (ps): put the URL in an environment variable and name it with {flag}\n"
+            )
         );
     }
 }
