@@ -192,7 +192,8 @@ impl FindingsArg {
 }
 
 /// Where the run's metrics go, besides the reports.
-#[derive(Debug, Args)]
+/// Where metrics go; its `Debug` shows the Pushgateway URL with its password redacted.
+#[derive(Args)]
 pub struct MetricsArgs {
     /// Write the metrics in the Prometheus text format to this file.
     #[arg(long, env = "RECON_METRICS_FILE")]
@@ -200,6 +201,18 @@ pub struct MetricsArgs {
     /// Push the metrics to this Prometheus Pushgateway (e.g. http://pushgateway:9091).
     #[arg(long, env = "RECON_METRICS_PUSH")]
     pub metrics_push: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsArgs")
+            .field("metrics_file", &self.metrics_file)
+            .field(
+                "metrics_push",
+                &self.metrics_push.as_deref().map(crate::secret::Redacted),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -335,4 +348,45 @@ pub struct DemoArgs {
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| format!("{text:?} is not a date; write YYYY-MM-DD"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_the_arguments_shows_no_password() {
+        let cli = Cli::try_parse_from([
+            "recon",
+            "diff",
+            "postgres://u:hunter2@h/db?sslpassword=hunter3",
+            "t",
+            "mysql://u@h/db?password=hunter4",
+            "t",
+            "--key",
+            "id",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        for password in ["hunter2", "hunter3", "hunter4"] {
+            assert!(!shown.contains(password), "{shown}");
+        }
+        assert!(
+            shown.contains("\"postgres://u:***@h/db?sslpassword=***\", \"t\""),
+            "{shown}"
+        );
+        let cli = Cli::try_parse_from([
+            "recon",
+            "run",
+            "--metrics-push",
+            "https://m:hunter5@pushgateway:9091",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("hunter5"), "{shown}");
+        assert!(
+            shown.contains("\"https://m:***@pushgateway:9091\""),
+            "{shown}"
+        );
+    }
 }
