@@ -251,3 +251,57 @@ fn recon_diff_refuses_a_password_on_its_command_line_naming_the_flags() {
         );
     }
 }
+
+#[test]
+fn an_unreachable_source_with_a_query_password_leaves_it_in_no_byte_written() {
+    let dir = temp_dir();
+    write(dir.path(), "recon.toml", CONFIG);
+    let port = free_port();
+    let ledger =
+        format!("postgres://reader@127.0.0.1:{port}/ledger?sslmode=disable&sslpassword={PASSWORD}");
+    let store = sqlite_url(dir.path().join("store.db"));
+    let out = recon(
+        &[
+            "run",
+            "--config",
+            "recon.toml",
+            "--date",
+            "2026-11-20",
+            "--out",
+            "out",
+        ],
+        &[
+            ("RECON_LOG_FORMAT", "json"),
+            ("RUST_LOG", "trace"),
+            ("STORE", &store),
+            ("LEDGER", &ledger),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let shown =
+        format!("postgres://reader@127.0.0.1:{port}/ledger?sslmode=disable&sslpassword=***");
+    assert!(stderr(&out).contains(&shown), "{}", stderr(&out));
+    let mut written = vec![out.stdout.clone(), out.stderr.clone()];
+    let mut folders = vec![dir.path().to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                written.push(std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    assert!(written.len() > 3, "the run wrote its reports and store");
+    for bytes in &written {
+        assert!(
+            !bytes
+                .windows(PASSWORD.len())
+                .any(|w| w == PASSWORD.as_bytes()),
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
