@@ -405,6 +405,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_report_url_shows_in_debug_without_its_secrets() {
+        let location = ReportLocation::Url {
+            url: "https://u:hunter2@h/r.csv?date={date}&token=hunter3".to_string(),
+            token_env: Some("TOKEN".to_string()),
+        };
+        assert_eq!(
+            format!("{location:?}"),
+            "Url { url: \"https://u:***@h/r.csv?date={date}&token=***\", token_env: Some(\"TOKEN\") }"
+        );
+    }
+
+    #[test]
     fn placeholders_and_names() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         assert_eq!(
