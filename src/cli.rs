@@ -192,7 +192,8 @@ impl FindingsArg {
 }
 
 /// Where the run's metrics go, besides the reports.
-#[derive(Debug, Args)]
+/// Where metrics go; its `Debug` shows the Pushgateway URL with its password redacted.
+#[derive(Args)]
 pub struct MetricsArgs {
     /// Write the metrics in the Prometheus text format to this file.
     #[arg(long, env = "RECON_METRICS_FILE")]
@@ -200,6 +201,18 @@ pub struct MetricsArgs {
     /// Push the metrics to this Prometheus Pushgateway (e.g. http://pushgateway:9091).
     #[arg(long, env = "RECON_METRICS_PUSH")]
     pub metrics_push: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsArgs")
+            .field("metrics_file", &self.metrics_file)
+            .field(
+                "metrics_push",
+                &self.metrics_push.as_deref().map(crate::secret::Redacted),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -219,16 +232,24 @@ pub struct RetryArgs {
     pub ending: EndingArgs,
 }
 
-#[derive(Debug, Args)]
+/// `recon diff`'s arguments; its `Debug` shows URLs with their passwords redacted.
+#[derive(Args)]
 pub struct DiffArgs {
-    /// The left database URL (sqlite://path.db …); put passwords in the environment, not here.
-    pub(crate) left_url: String,
-    /// The table on the left (table or schema.table).
-    pub(crate) left_table: String,
-    /// The right database URL.
-    pub(crate) right_url: String,
-    /// The table on the right.
-    pub(crate) right_table: String,
+    /// LEFT_URL LEFT_TABLE RIGHT_URL RIGHT_TABLE (a table is `table` or `schema.table`). A URL
+    /// with a password is refused here, where `ps` would show it: leave that side's URL out and
+    /// name the variable holding it with --left-url-env / --right-url-env.
+    #[arg(
+        value_name = "[LEFT_URL] LEFT_TABLE [RIGHT_URL] RIGHT_TABLE",
+        num_args = 2..=4,
+        required = true
+    )]
+    pub(crate) operands: Vec<String>,
+    /// The environment variable holding the left database URL (instead of LEFT_URL).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) left_url_env: Option<String>,
+    /// The environment variable holding the right database URL (instead of RIGHT_URL).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) right_url_env: Option<String>,
     /// A key column; repeat for a composite key.
     #[arg(long = "key", required = true)]
     pub(crate) key: Vec<String>,
@@ -272,6 +293,32 @@ pub struct DiffArgs {
     pub(crate) recheck_after_secs: u64,
 }
 
+impl std::fmt::Debug for DiffArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let operands: Vec<_> = self
+            .operands
+            .iter()
+            .map(|o| crate::secret::Redacted(o))
+            .collect();
+        f.debug_struct("DiffArgs")
+            .field("operands", &operands)
+            .field("left_url_env", &self.left_url_env)
+            .field("right_url_env", &self.right_url_env)
+            .field("key", &self.key)
+            .field("columns", &self.columns)
+            .field("filter", &self.filter)
+            .field("sensitive", &self.sensitive)
+            .field("accept_uncompared", &self.accept_uncompared)
+            .field("json", &self.json)
+            .field("stats", &self.stats)
+            .field("strategy", &self.strategy)
+            .field("settle_column", &self.settle_column)
+            .field("settle_secs", &self.settle_secs)
+            .field("recheck_after_secs", &self.recheck_after_secs)
+            .finish()
+    }
+}
+
 /// `--strategy`'s values as the command line offers them; [`Strategy`] is the domain's own.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum StrategyArg {
@@ -301,4 +348,45 @@ pub struct DemoArgs {
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| format!("{text:?} is not a date; write YYYY-MM-DD"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_the_arguments_shows_no_password() {
+        let cli = Cli::try_parse_from([
+            "recon",
+            "diff",
+            "postgres://u:hunter2@h/db?sslpassword=hunter3",
+            "t",
+            "mysql://u@h/db?password=hunter4",
+            "t",
+            "--key",
+            "id",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        for password in ["hunter2", "hunter3", "hunter4"] {
+            assert!(!shown.contains(password), "{shown}");
+        }
+        assert!(
+            shown.contains("\"postgres://u:***@h/db?sslpassword=***\", \"t\""),
+            "{shown}"
+        );
+        let cli = Cli::try_parse_from([
+            "recon",
+            "run",
+            "--metrics-push",
+            "https://m:hunter5@pushgateway:9091",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("hunter5"), "{shown}");
+        assert!(
+            shown.contains("\"https://m:***@pushgateway:9091\""),
+            "{shown}"
+        );
+    }
 }

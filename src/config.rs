@@ -1,7 +1,8 @@
 //! Typed configuration: a TOML file plus environment variables, validated before anything connects.
 //!
 //! Secrets never live in the file: a connection names the environment variable that holds its
-//! URL (`url_env`); a literal `url` is accepted only when it carries no password.
+//! URL (`url_env`); a literal `url` is accepted only when it carries no password (in its user
+//! info or a query parameter such as `?password=`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::integrity::spec::IntegritySpec;
 use crate::mask::{DEFAULT_MASK_KEY_ENV, MaskKey};
 use crate::retry::RetryPolicy;
-use crate::secret::{EnvLookup, redact_urls, url_has_password};
+use crate::secret::{EnvLookup, PasswordAt, Redacted, redact_urls, url_password};
 use crate::settlement::spec::SettlementSpec;
 use crate::source::SourceSpec;
 use crate::source::ident;
@@ -28,7 +29,9 @@ pub(crate) use integrity::IntegrityFile;
 pub(crate) use settlement::SettlementFile;
 
 /// The file as written.
-#[derive(Debug, Clone, Deserialize)]
+/// No `Debug`: a URL written in the file is refused when it carries a password, and nothing
+/// here may print one before that check.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConfigFile {
     #[serde(default)]
@@ -141,7 +144,8 @@ fn default_out_dir() -> PathBuf {
     PathBuf::from("recon-out")
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// No `Debug` (see [`ConfigFile`]).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConnectionFile {
     pub(crate) url: Option<String>,
@@ -152,7 +156,8 @@ pub(crate) struct ConnectionFile {
     pub(crate) connect_timeout_secs: Option<u64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// No `Debug` (see [`ConfigFile`]).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SourceFile {
     pub(crate) url: Option<String>,
@@ -185,8 +190,9 @@ fn default_connect_timeout() -> u64 {
     10
 }
 
-/// The configuration after validation, with URLs resolved from the environment.
-#[derive(Debug, Clone)]
+/// The configuration after validation, with URLs resolved from the environment; its `Debug`
+/// shows URLs with their passwords redacted and never the mask key.
+#[derive(Clone)]
 pub struct Config {
     /// The file it was read from, for messages.
     pub(crate) path: PathBuf,
@@ -229,6 +235,33 @@ pub struct Config {
     pub(crate) settlement: Vec<SettlementSpec>,
     /// The `[formats.<name>]` mappings as written (validated with the settlement checks).
     pub(crate) formats: BTreeMap<String, toml::Table>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("path", &self.path)
+            .field("dir", &self.dir)
+            .field("digest", &self.digest)
+            .field("timezone", &self.timezone)
+            .field("out_dir", &self.out_dir)
+            .field("seal_lookback_days", &self.seal_lookback_days)
+            .field("seal_retention_days", &self.seal_retention_days)
+            .field("history_retention_days", &self.history_retention_days)
+            .field("max_discrepancies", &self.max_discrepancies)
+            .field("retry", &self.retry)
+            .field("circuit_breaker", &self.circuit_breaker)
+            .field("mask_key_env", &self.mask_key_env)
+            .field("mask_key", &self.mask_key)
+            .field("temp_dir", &self.temp_dir)
+            .field("store_url", &Redacted(&self.store_url))
+            .field("store_access", &self.store_access)
+            .field("sources", &self.sources)
+            .field("integrity", &self.integrity)
+            .field("settlement", &self.settlement)
+            .field("formats", &self.formats.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 pub(crate) const DEFAULT_STORE_URL: &str = "sqlite://recon-store.db";
@@ -644,15 +677,15 @@ fn resolve_url(
         (None, None) => Err(format!(
             "{at}: give url_env (the environment variable holding the URL)"
         )),
-        (Some(url), None) => {
-            if url_has_password(url) {
-                Err(format!(
-                    "{at}.url carries a password; move the URL into an environment variable and name it with url_env"
-                ))
-            } else {
-                Ok(url.to_string())
-            }
-        }
+        (Some(url), None) => match url_password(url) {
+            None => Ok(url.to_string()),
+            Some(PasswordAt::UserInfo) => Err(format!(
+                "{at}.url carries a password; move the URL into an environment variable and name it with url_env"
+            )),
+            Some(PasswordAt::Query(parameter)) => Err(format!(
+                "{at}.url carries a password in its query parameter {parameter:?}; move the URL into an environment variable and name it with url_env"
+            )),
+        },
         (None, Some(var)) => env_value(env, var)
             .ok_or_else(|| format!("{at}.url_env: environment variable {var} is not set")),
     }
@@ -750,7 +783,10 @@ date_column = "created_at"
 
     #[test]
     fn the_shipped_configurations_are_valid() {
-        let any_env = |name: &str| Some(format!("sqlite://{name}-0123456789abcdef0123456789.db"));
+        let any_env = |name: &str| match name {
+            "RECON_MASK_KEY" => Some("0123456789abcdef".repeat(4)),
+            _ => Some(format!("sqlite://{name}-0123456789abcdef0123456789.db")),
+        };
         for file in ["config/demo.toml", "config/recon.example.toml"] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
             let config = Config::load(&path, &any_env).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -788,10 +824,21 @@ date_column = "created_at"
         assert_eq!(
             short.err().map(|e| e.to_string()).as_deref(),
             Some(
-                "recon.toml: job.mask_key_env: MASK is 5 bytes long; a mask key needs at least 32 random bytes (e.g. `openssl rand -hex 32`)"
+                "recon.toml: job.mask_key_env: MASK is neither hex nor base64; a mask key is at least 32 random bytes written in hex or base64 (e.g. `openssl rand -hex 32`)"
             )
         );
-        let key = "0123456789abcdef0123456789abcdef";
+        let sixteen = Config::parse(
+            Path::new("recon.toml"),
+            &text,
+            &with_key("0123456789abcdef0123456789abcdef"),
+        );
+        assert_eq!(
+            sixteen.err().map(|e| e.to_string()).as_deref(),
+            Some(
+                "recon.toml: job.mask_key_env: MASK is hex holding 16 bytes; a mask key needs at least 32 random bytes (e.g. `openssl rand -hex 32`: 64 hex digits)"
+            )
+        );
+        let key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
         let config = Config::parse(Path::new("recon.toml"), &text, &with_key(key)).unwrap();
         let masked = config.integrity[0].sensitive_columns.show("iban", "NL91");
         assert_eq!(
@@ -878,6 +925,30 @@ date_column = "created_at"
     }
 
     #[test]
+    fn debug_shows_no_password_of_any_url() {
+        let env = |name: &str| match name {
+            "LEDGER_URL" => Some("postgres://u@h/db?password=hunter2&sslmode=require".into()),
+            "PAY_URL" => Some("postgres://recon:hunter3@db/pay".into()),
+            "STORE" => Some("postgres://s@h/store?sslpassword=hunter4".into()),
+            _ => None,
+        };
+        let text = format!("{GOOD}\n[store]\nurl_env = \"STORE\"\n");
+        let config = Config::parse(Path::new("recon.toml"), &text, &env).unwrap();
+        let shown = format!("{config:?} {config:#?}");
+        for password in ["hunter2", "hunter3", "hunter4"] {
+            assert!(!shown.contains(password), "{password} in {shown}");
+        }
+        assert!(
+            shown.contains("\"postgres://u@h/db?password=***&sslmode=require\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("\"postgres://s@h/store?sslpassword=***\""),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn bad_references_and_values_say_what_to_fix() {
         let msg = message(&GOOD.replace("source = \"payments\"", "source = \"paymnts\""));
         assert_eq!(
@@ -899,6 +970,19 @@ date_column = "created_at"
         assert!(
             msg.contains("sources.ledger.url carries a password"),
             "{msg}"
+        );
+        assert_eq!(
+            message(&GOOD.replace(
+                "url_env = \"LEDGER_URL\"",
+                "url = \"postgres://u@h/db?sslmode=require&password=hunter2\""
+            )),
+            "recon.toml: sources.ledger.url carries a password in its query parameter \"password\"; move the URL into an environment variable and name it with url_env"
+        );
+        assert_eq!(
+            message(&format!(
+                "{GOOD}\n[store]\nurl = \"mysql://u@h/db?SSL-Password=hunter2\"\n"
+            )),
+            "recon.toml: store.url carries a password in its query parameter \"SSL-Password\"; move the URL into an environment variable and name it with url_env"
         );
         let msg = message(&GOOD.replace(
             "ledger_entries\" }\nright",

@@ -206,7 +206,7 @@ impl Rng {
 
 /// The demo's mask key when `RECON_MASK_KEY` is not set: made up like its data, never for a
 /// deployment (which sets its own random key, e.g. `openssl rand -hex 32`).
-const DEMO_MASK_KEY: &str = "demo-only-mask-key-made-up-like-the-demo-data";
+const DEMO_MASK_KEY: &str = "64656d6f2d6f6e6c792d6d61736b2d6b65792d6d6164652d75702d6c696b652d74";
 
 const DAYS: i64 = 3;
 const ENTRIES_PER_DAY: i64 = 1000;

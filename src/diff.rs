@@ -10,7 +10,7 @@ use crate::integrity::spec::{IntegritySpec, Settle, TableRef};
 use crate::integrity::{self, Comparison, Difference, DifferenceKind};
 use crate::mask::{DEFAULT_MASK_KEY_ENV, MaskKey, SensitiveColumns};
 use crate::progress::Progress;
-use crate::secret::EnvLookup;
+use crate::secret::{EnvLookup, url_has_password};
 use crate::source::filter::Filter;
 use crate::source::{Source, ident};
 
@@ -32,19 +32,20 @@ pub async fn diff(
     {
         ident::validate_column(column).map_err(Error::bad_input)?;
     }
+    let sides = Sides::of(args, env)?;
     let sensitive = sensitive_columns(&args.sensitive, env)?;
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
     let (left, right) = tokio::try_join!(
-        Source::connect_url("left", &args.left_url),
-        Source::connect_url("right", &args.right_url)
+        Source::connect_url("left", &sides.left_url),
+        Source::connect_url("right", &sides.right_url)
     )?;
-    let spec = spec_of(args, filter, sensitive.clone());
+    let spec = spec_of(args, &sides, filter, sensitive.clone());
     let settled_before = args
         .settle_column
         .as_ref()
         .map(|_| chrono::Utc::now() - settle_time(args.settle_secs));
     let pair = integrity::check::table_pair(&spec, (&left, &right), None, settled_before, None);
-    let progress = Progress::on_terminal(&args.left_table);
+    let progress = Progress::on_terminal(&sides.left_table);
     let options = integrity::CompareOptions {
         rows_read: Some(progress.rows()),
         strategy: args.strategy,
@@ -69,16 +70,21 @@ pub async fn diff(
 }
 
 /// The ad-hoc check the arguments describe, as a configured one would be.
-fn spec_of(args: &DiffArgs, filter: Option<Filter>, sensitive: SensitiveColumns) -> IntegritySpec {
+fn spec_of(
+    args: &DiffArgs,
+    sides: &Sides,
+    filter: Option<Filter>,
+    sensitive: SensitiveColumns,
+) -> IntegritySpec {
     let table = |source: &str, table: &str| TableRef {
         source: source.to_string(),
         table: table.to_string(),
     };
     IntegritySpec {
         uuid_columns: Vec::new(),
-        name: args.left_table.clone(),
-        left: table("left", &args.left_table),
-        right: table("right", &args.right_table),
+        name: sides.left_table.clone(),
+        left: table("left", &sides.left_table),
+        right: table("right", &sides.right_table),
         key: args.key.clone(),
         columns: args.columns.clone(),
         date_column: None,
@@ -93,6 +99,63 @@ fn spec_of(args: &DiffArgs, filter: Option<Filter>, sensitive: SensitiveColumns)
             recheck_after: std::time::Duration::from_secs(args.recheck_after_secs),
         }),
         split_by_key: false,
+    }
+}
+
+/// The two tables and the URLs of their databases: each URL from the command line, or from
+/// the environment variable `--left-url-env` / `--right-url-env` names.
+struct Sides {
+    left_url: String,
+    left_table: String,
+    right_url: String,
+    right_table: String,
+}
+
+impl Sides {
+    fn of(args: &DiffArgs, env: EnvLookup<'_>) -> Result<Sides> {
+        let (left_env, right_env) = (args.left_url_env.as_deref(), args.right_url_env.as_deref());
+        let expected = usize::from(left_env.is_none()) + usize::from(right_env.is_none()) + 2;
+        if args.operands.len() != expected {
+            let want = [
+                left_env.map_or("LEFT_URL ", |_| ""),
+                "LEFT_TABLE ",
+                right_env.map_or("RIGHT_URL ", |_| ""),
+                "RIGHT_TABLE",
+            ]
+            .concat();
+            return Err(Error::bad_input(format!(
+                "recon diff takes {want} here ({} given): a side whose URL comes from --left-url-env or --right-url-env gives only its table",
+                args.operands.len()
+            )));
+        }
+        let mut operands = args.operands.iter();
+        let mut side = |name: &str, var: Option<&str>| -> Result<(String, String)> {
+            let url = match var {
+                Some(var) => env(var).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+                    Error::bad_input(format!(
+                        "--{name}-url-env: environment variable {var} is not set"
+                    ))
+                })?,
+                None => {
+                    let url = operands.next().cloned().unwrap_or_default();
+                    if url_has_password(&url) {
+                        return Err(Error::bad_input(format!(
+                            "the {name} URL carries a password, which the command line shows to anyone on the machine (ps): put the URL in an environment variable and name it with --{name}-url-env"
+                        )));
+                    }
+                    url
+                }
+            };
+            Ok((url, operands.next().cloned().unwrap_or_default()))
+        };
+        let (left_url, left_table) = side("left", left_env)?;
+        let (right_url, right_table) = side("right", right_env)?;
+        Ok(Sides {
+            left_url,
+            left_table,
+            right_url,
+            right_table,
+        })
     }
 }
 

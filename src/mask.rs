@@ -117,8 +117,8 @@ fn masked(digits: &str) -> String {
 /// The environment variable holding the key, unless `job.mask_key_env` names another.
 pub const DEFAULT_MASK_KEY_ENV: &str = "RECON_MASK_KEY";
 
-/// The fewest bytes a mask key may have: 256 bits, as many as the hash (`openssl rand -hex 32`
-/// gives 64 characters).
+/// The fewest bytes a mask key may hold once decoded: 256 bits, as many as the hash
+/// (`openssl rand -hex 32` gives 64 hex digits, `openssl rand -base64 32` 44 base64 characters).
 pub const MIN_KEY_BYTES: usize = 32;
 
 /// What a sensitive column's keyed hash starts with.
@@ -133,17 +133,42 @@ const SHOWN_BYTES: usize = 16;
 pub struct MaskKey(Arc<[u8]>);
 
 impl MaskKey {
-    /// The key from the variable's text (its bytes as they are); refused when shorter than
-    /// [`MIN_KEY_BYTES`], since a short key could itself be guessed.
+    /// The key from the variable's text, which must be hex or base64 holding at least
+    /// [`MIN_KEY_BYTES`] bytes once decoded (a short key could itself be guessed, and text
+    /// counted by its characters holds fewer random bytes than it looks). The HMAC is keyed
+    /// with the text as written, so masks made before the length was counted this way stay
+    /// the same.
     pub fn new(text: &str) -> Result<MaskKey, String> {
-        if text.len() < MIN_KEY_BYTES {
+        let (encoding, bytes) = decoded_length(text.trim()).ok_or_else(|| {
+            format!(
+                "is neither hex nor base64; a mask key is at least {MIN_KEY_BYTES} random bytes written in hex or base64 (e.g. `openssl rand -hex 32`)"
+            )
+        })?;
+        if bytes < MIN_KEY_BYTES {
             return Err(format!(
-                "is {} bytes long; a mask key needs at least {MIN_KEY_BYTES} random bytes (e.g. `openssl rand -hex 32`)",
-                text.len()
+                "is {encoding} holding {bytes} bytes; a mask key needs at least {MIN_KEY_BYTES} random bytes (e.g. `openssl rand -hex 32`: 64 hex digits)"
             ));
         }
         Ok(MaskKey(Arc::from(text.as_bytes())))
     }
+}
+
+/// How a key's text is encoded and how many bytes it holds: hex when it is an even number of
+/// hex digits, else base64 (standard or URL-safe, padded or not); `None` when it is neither.
+fn decoded_length(text: &str) -> Option<(&'static str, usize)> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    if !text.is_empty()
+        && text.len().is_multiple_of(2)
+        && text.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Some(("hex", text.len() / 2));
+    }
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(text).ok())
+        .filter(|bytes| !bytes.is_empty())
+        .map(|bytes| ("base64", bytes.len()))
 }
 
 impl MaskKey {
@@ -345,7 +370,7 @@ mod tests {
         }
     }
 
-    const KEY: &str = "k3y-for-tests-only-0123456789abcdef";
+    const KEY: &str = "6b33792d666f722d74657374732d6f6e6c792d303132333435363738396162636465";
 
     fn key(text: &str) -> MaskKey {
         MaskKey::new(text).unwrap()
@@ -353,17 +378,17 @@ mod tests {
 
     #[test]
     fn sensitive_values_show_as_an_hmac_equal_for_equal_values() {
-        // printf 'NL91ABNA0417164300' | openssl dgst -sha256 -hmac 'k3y-for-tests-only-0123456789abcdef'
+        // printf 'NL91ABNA0417164300' | openssl dgst -sha256 -hmac '6b33792d666f722d74657374732d6f6e6c792d303132333435363738396162636465'
         assert_eq!(
             sensitive(&key(KEY), "NL91ABNA0417164300"),
-            "hmac-sha256:63c0823e03dcb5b9eb053fd157a8b163"
+            "hmac-sha256:27066278321463335a454928da60436b"
         );
         assert_eq!(
             sensitive(&key(KEY), "1984-03-07"),
             sensitive(&key(KEY), "1984-03-07")
         );
         assert_ne!(sensitive(&key(KEY), "a"), sensitive(&key(KEY), "b"));
-        let other = "another-key-of-thirty-two-bytes!!";
+        let other = &"ab".repeat(32);
         assert_ne!(
             sensitive(&key(KEY), "1984-03-07"),
             sensitive(&key(other), "1984-03-07")
@@ -410,13 +435,28 @@ mod tests {
     fn a_short_key_is_refused_and_no_key_is_ever_printed() {
         assert_eq!(
             MaskKey::new("hunter2").unwrap_err(),
-            "is 7 bytes long; a mask key needs at least 32 random bytes (e.g. `openssl rand -hex 32`)"
+            "is neither hex nor base64; a mask key is at least 32 random bytes written in hex or base64 (e.g. `openssl rand -hex 32`)"
         );
+        // 32 characters, but 16 bytes: counted after decoding.
+        assert_eq!(
+            MaskKey::new("0123456789abcdef0123456789abcdef").unwrap_err(),
+            "is hex holding 16 bytes; a mask key needs at least 32 random bytes (e.g. `openssl rand -hex 32`: 64 hex digits)"
+        );
+        assert_eq!(
+            MaskKey::new("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==").unwrap_err(),
+            "is base64 holding 31 bytes; a mask key needs at least 32 random bytes (e.g. `openssl rand -hex 32`: 64 hex digits)"
+        );
+        assert!(MaskKey::new(&"0123456789abcdef".repeat(4)).is_ok());
+        assert!(MaskKey::new("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").is_ok());
+        assert!(MaskKey::new("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").is_ok());
+        assert!(MaskKey::new("-_-_AwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").is_ok());
+        // A key read from a file ends with a newline; it is counted without it.
+        assert!(MaskKey::new(&format!("{}\n", "ab".repeat(32))).is_ok());
         let columns = SensitiveColumns::new(vec!["iban".into()], key(KEY));
         assert!(!format!("{columns:?}").contains(KEY));
         assert_eq!(
             columns.show("iban", "NL91ABNA0417164300"),
-            "hmac-sha256:63c0823e03dcb5b9eb053fd157a8b163"
+            "hmac-sha256:27066278321463335a454928da60436b"
         );
         assert_eq!(columns.show("memo", "4111111111111111"), "411111******1111");
         assert_eq!(SensitiveColumns::default().show("iban", "NL91"), "NL91");
@@ -443,7 +483,7 @@ mod tests {
     #[test]
     fn key_digests_tell_apart_what_masks_alike_and_name_their_key() {
         let k1 = key(KEY);
-        let k2 = key("another-key-0123456789abcdef0123456789");
+        let k2 = key("YW5vdGhlci1rZXktMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODk=");
         let a = key_digest(&k1, b"4111111000071111");
         let b = key_digest(&k1, b"4111111000151111");
         assert_eq!(

@@ -20,9 +20,19 @@ pub fn json_logs() -> bool {
     std::env::var("RECON_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
 }
 
+/// Log targets silenced whatever `RUST_LOG` says, because they write secrets: sqlx's PostgreSQL
+/// URL parser logs every query parameter it does not know with its value, so a
+/// `?sslpassword=…` (which it ignores) would be written in clear at `warn`.
+const SECRET_BEARING_TARGETS: &[&str] = &["sqlx_postgres::options::parse"];
+
 /// Installs the global subscriber; call once, first thing in `main`.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in SECRET_BEARING_TARGETS {
+        if let Ok(silenced) = format!("{target}=off").parse() {
+            filter = filter.add_directive(silenced);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -12,8 +12,8 @@ use crate::settlement::report::{adyen, braintree, stripe};
 use crate::settlement::spec::{AmountUnit, LedgerSpec, SettlementSpec};
 use crate::source::ident;
 
-/// One `[[settlement]]` section as written.
-#[derive(Debug, Clone, Deserialize)]
+/// One `[[settlement]]` section as written. No `Debug`: `report_url` may carry a token.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SettlementFile {
     pub(crate) name: String,

@@ -22,8 +22,9 @@ use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 use crate::secret::redact_urls;
 
-/// How to reach one source and how hard recon may use it, as the configuration gives it.
-#[derive(Debug, Clone)]
+/// How to reach one source and how hard recon may use it, as the configuration gives it; its `Debug`
+/// shows the URL with its passwords redacted.
+#[derive(Clone)]
 pub struct SourceSpec {
     pub name: String,
     pub url: String,
@@ -32,6 +33,20 @@ pub struct SourceSpec {
     pub statement_timeout_secs: u64,
     pub connect_timeout_secs: u64,
     pub retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceSpec")
+            .field("name", &self.name)
+            .field("url", &crate::secret::Redacted(&self.url))
+            .field("timezone", &self.timezone)
+            .field("max_connections", &self.max_connections)
+            .field("statement_timeout_secs", &self.statement_timeout_secs)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("retry", &self.retry)
+            .finish()
+    }
 }
 
 /// The database engines a source or the store can live on.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::common::*;
 
-const MASK_KEY: &str = "card-ids-mask-key-0123456789abcdef";
+const MASK_KEY: &str = "636172642d6964732d6d61736b2d6b65792d30313233343536373839616263646566";
 /// Visa test numbers that share their first six and last four digits: all mask alike.
 const PAN_A: &str = "4111111111111111";
 const PAN_B: &str = "4111111000071111";

@@ -38,7 +38,7 @@ fn every_missing_variable_is_named_at_once() {
 
 #[test]
 fn the_example_resolves_to_every_section_and_key() {
-    let key = "0123456789abcdef0123456789abcdef-secret";
+    let key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     let out = check(&[
         ("RECON_MASK_KEY", key),
         (

@@ -6,7 +6,7 @@ const PASSWORD: &str = "PlantedPw42";
 const PAN: &str = "4111111111111111";
 const PAN_SPACED: &str = "5500 0000 0000 0004";
 const IBAN: &str = "NL91ABNA0417164300";
-const MASK_KEY: &str = "planted-mask-key-0123456789abcdef";
+const MASK_KEY: &str = "706c616e7465642d6d61736b2d6b65792d30313233343536373839616263646566";
 
 /// A sensitive value as recon must show it, computed here from the HMAC definition:
 /// `hmac-sha256:` and the first 16 bytes of HMAC-SHA256(key, value), in hex.

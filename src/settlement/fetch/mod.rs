@@ -25,8 +25,9 @@ use crate::error::{Error, Result};
 use crate::retry::{RetryPolicy, with_retries, with_retries_hinted};
 use crate::secret::{EnvLookup, redact_urls};
 
-/// Where one check's reports are, before the date is filled in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where one check's reports are, before the date is filled in; its `Debug` shows a URL with
+/// its secrets redacted.
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) enum ReportLocation {
     /// A path or glob; `{date}` is `YYYY-MM-DD`, `{yyyymmdd}` is `YYYYMMDD`.
     Files(String),
@@ -41,6 +42,22 @@ pub(crate) enum ReportLocation {
     Adyen(AdyenDownload),
     /// A file picked up from an SFTP server.
     Sftp(SftpPickup),
+}
+
+impl std::fmt::Debug for ReportLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReportLocation::Files(pattern) => f.debug_tuple("Files").field(pattern).finish(),
+            ReportLocation::Url { url, token_env } => f
+                .debug_struct("Url")
+                .field("url", &crate::secret::Redacted(url))
+                .field("token_env", token_env)
+                .finish(),
+            ReportLocation::StripeApi(api) => f.debug_tuple("StripeApi").field(api).finish(),
+            ReportLocation::Adyen(download) => f.debug_tuple("Adyen").field(download).finish(),
+            ReportLocation::Sftp(pickup) => f.debug_tuple("Sftp").field(pickup).finish(),
+        }
+    }
 }
 
 /// A report ready to parse: its name in records and quarantines, and the local file.
@@ -388,6 +405,18 @@ pub(crate) fn sanitize(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_url_shows_in_debug_without_its_secrets() {
+        let location = ReportLocation::Url {
+            url: "https://u:hunter2@h/r.csv?date={date}&token=hunter3".to_string(),
+            token_env: Some("TOKEN".to_string()),
+        };
+        assert_eq!(
+            format!("{location:?}"),
+            "Url { url: \"https://u:***@h/r.csv?date={date}&token=***\", token_env: Some(\"TOKEN\") }"
+        );
+    }
 
     #[test]
     fn placeholders_and_names() {
