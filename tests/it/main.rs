@@ -17,6 +17,7 @@ mod deploy;
 mod diff;
 mod engines;
 mod fault_injection;
+mod hostile_input;
 mod in_flight;
 mod json_columns;
 mod layering;
