@@ -104,3 +104,112 @@ async fn a_discovered_column_name_with_a_line_break_is_refused_by_name() {
         "recon: source left, table t: column \"a\\nb\" is not supported: its name is empty, longer than 256 bytes or holds a control character; rename it or read the table through a view"
     );
 }
+
+/// A settlement check whose report and ledger carry formulas: a ledger row set aside with id
+/// `=HYPERLINK(…)` (in `quarantine.csv`) and report lines whose ids begin with `@` and `-`.
+fn formula_config() -> String {
+    TestConfig::new()
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .settlement("cards", "stripe")
+        .set("report", "reports/stripe-{date}.csv")
+        .set(
+            "ledger",
+            [
+                ("source", "ledger"),
+                ("table", "payments"),
+                ("id", "id"),
+                ("amount", "amount_minor"),
+                ("currency", "currency"),
+                ("at", "created_at"),
+                ("status", "status"),
+                ("fee", "fee_minor"),
+            ],
+        )
+        .set("match_on", "reference")
+        .set("settled_statuses", ["settled"])
+        .to_toml()
+}
+
+/// Before every cell was neutralised, `quarantine.csv` held `=HYPERLINK("http://x","y")` as a
+/// live formula cell and `discrepancies.csv` a cell beginning with `@`.
+#[tokio::test]
+async fn formula_cells_are_written_as_text_in_every_csv() {
+    let dir = temp_dir();
+    let ledger = sqlite_db(
+        &dir.path().join("ledger.db"),
+        &[
+            "CREATE TABLE payments (id TEXT NOT NULL, amount_minor INTEGER NOT NULL, \
+             currency TEXT NOT NULL, status TEXT NOT NULL, created_at TIMESTAMP NOT NULL, \
+             fee_minor INTEGER)",
+            r#"INSERT INTO payments VALUES
+               ('=HYPERLINK("http://x","y")', 500, 'ZZZ', 'settled', '2026-11-20 08:30:00', 0)"#,
+        ],
+    )
+    .await;
+    let scenario = Scenario::in_dir(dir.path(), "STORE_URL")
+        .env("LEDGER_URL", &ledger)
+        .config(&formula_config());
+    std::fs::create_dir_all(dir.path().join("reports")).unwrap();
+    write(
+        dir.path(),
+        "reports/stripe-2026-11-20.csv",
+        "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,source_id\n\
+         txn_1,2026-11-20 10:00:00,usd,-12.50,0.00,-12.50,refund,@SUM(A1)\n",
+    );
+    let (out, _) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let quarantine = std::fs::read_to_string(dir.path().join("out/quarantine.csv")).unwrap();
+    let discrepancies = std::fs::read_to_string(dir.path().join("out/discrepancies.csv")).unwrap();
+    assert_eq!(
+        quarantine,
+        "\"check\",\"file\",\"line\",\"ledger_id\",\"reason\",\"status\"\n\
+         \"cards\",\"\",\"\",\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",\
+         \"ledger row set aside: currency: unknown currency code `ZZZ`\",\"open\"\n"
+    );
+    // Every cell quoted, so a `;`-separator locale splits none; the amount `-12.50` inside the
+    // detail, and the key `id=@SUM(A1)`, stay text; `12.50 USD` is no formula.
+    assert_eq!(
+        discrepancies,
+        "\"id\",\"check\",\"partition\",\"kind\",\"status\",\"key\",\"columns\",\"left\",\"right\",\"detail\",\"at_stake\",\"first_seen_run\"\n\
+         \"1\",\"cards\",\"2026-11-20\",\"missing_in_ledger\",\"open\",\"id=@SUM(A1)\",\"\",\"\",\"\",\
+         \"report refund -12.50 USD: no ledger entry has id @SUM(A1) (reports/stripe-2026-11-20.csv:2)\",\"12.50 USD\",\"1\"\n\
+         \"2\",\"cards\",\"2026-11-20\",\"quarantined_row\",\"open\",\"ledger_id==HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",\"\",\"\",\"\",\
+         \"ledger row set aside: currency: unknown currency code `ZZZ`\",\"\",\"1\"\n"
+    );
+}
+
+/// A column whose name is a formula leads cells of `discrepancies.csv` (`columns`, `left`,
+/// `right`): each is written after a `'`.
+#[tokio::test]
+async fn a_column_named_as_a_formula_is_text_in_discrepancies_csv() {
+    let dir = temp_dir();
+    let schema = "CREATE TABLE t (id INTEGER PRIMARY KEY, \"@SUM(A1)\" TEXT)";
+    let [left, right, store] = sqlite_sides(
+        dir.path(),
+        schema,
+        "INSERT INTO t VALUES (1, '-12.50')",
+        "INSERT INTO t VALUES (1, '-1+1')",
+    )
+    .await;
+    let config = TestConfig::new()
+        .store("STORE_URL")
+        .source("l", "L_URL")
+        .source("r", "R_URL")
+        .integrity("t", "l.t", "r.t", "id")
+        .to_toml();
+    let scenario = Scenario::in_dir(dir.path(), "STORE_URL")
+        .store_at(&store)
+        .env("L_URL", &left)
+        .env("R_URL", &right)
+        .config(&config);
+    let (out, _) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let discrepancies = std::fs::read_to_string(dir.path().join("out/discrepancies.csv")).unwrap();
+    assert_eq!(
+        discrepancies.lines().nth(1),
+        Some(
+            "\"1\",\"t\",\"all\",\"changed\",\"open\",\"id=1\",\"'@SUM(A1)\",\"'@SUM(A1)=-12.50\",\"'@SUM(A1)=-1+1\",\"\",\"\",\"1\""
+        )
+    );
+}
