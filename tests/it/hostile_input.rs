@@ -213,3 +213,95 @@ async fn a_column_named_as_a_formula_is_text_in_discrepancies_csv() {
         )
     );
 }
+
+/// A Stripe report of one line, 166 bytes.
+const REPORT: &str = "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,source_id,automatic_payout_id
+txn_1,2026-11-20 10:00:00,usd,10.00,0.59,9.41,charge,ch_1,
+";
+
+/// A report downloaded from `server` by a check whose `max_download_bytes` is `cap`.
+async fn capped_download(server: &HttpServer, cap: usize) -> Scenario {
+    let scenario = Scenario::new("STORE_URL");
+    let ledger = sqlite_db(
+        &scenario.dir().join("ledger.db"),
+        &[
+            "CREATE TABLE payments (id TEXT, amount_minor INTEGER, currency TEXT, created_at TIMESTAMP)",
+            "INSERT INTO payments VALUES ('ch_1', 1000, 'USD', '2026-11-20 09:59:00')",
+        ],
+    )
+    .await;
+    let config = TestConfig::new()
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .settlement("stripe", "stripe")
+        .set(
+            "report_url",
+            format!("http://127.0.0.1:{}/stripe-{{date}}.csv", server.port()),
+        )
+        .set("ledger", ledger_mapping("payments", &[]))
+        .set("match_on", "reference")
+        .set("max_download_bytes", cap as i64)
+        .to_toml();
+    scenario.env("LEDGER_URL", &ledger).config(&config)
+}
+
+/// The files left in the scenario's downloads folder.
+fn downloads(scenario: &Scenario) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(scenario.dir().join("out/downloads"))
+        .map(|dir| {
+            dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Before the cap, a report of any size was downloaded whole (one long enough takes the pod's
+/// memory or disk); now one past `max_download_bytes` fails the sync, exit 2, naming the cap,
+/// whether its length is announced or only found while reading, and nothing of it is kept.
+#[tokio::test]
+async fn a_download_past_max_download_bytes_fails_the_sync_and_keeps_nothing() {
+    let cap = REPORT.len() - 1;
+    for (response, what) in [
+        (
+            Response::csv(REPORT),
+            format!(
+                "it announces {} bytes; nothing was downloaded",
+                REPORT.len()
+            ),
+        ),
+        (
+            Response::csv(REPORT).without_length(),
+            "stopped there and the partial file removed".to_string(),
+        ),
+    ] {
+        let server = HttpServer::sequence([response]);
+        let scenario = capped_download(&server, cap).await;
+        let (out, summary) = scenario.run("2026-11-20", &[]);
+        assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
+        let error = format!(
+            "downloading http://127.0.0.1:{}/stripe-2026-11-20.csv: the report is larger than \
+             max_download_bytes = {cap} bytes ({what}); raise max_download_bytes in the check's \
+             [[settlement]] section if a report this large is genuine",
+            server.port()
+        );
+        assert_eq!(summary["checks"][0]["error"], error, "{summary}");
+        assert_eq!(server.requests().len(), 1, "not retried: {what}");
+        assert_eq!(downloads(&scenario), Vec::<String>::new(), "{what}");
+    }
+}
+
+/// A report of exactly `max_download_bytes` bytes is downloaded and reconciled.
+#[tokio::test]
+async fn a_download_of_exactly_max_download_bytes_is_kept() {
+    let server = HttpServer::sequence([Response::csv(REPORT).without_length()]);
+    let scenario = capped_download(&server, REPORT.len()).await;
+    let (out, summary) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(summary["checks"][0]["status"], "clean");
+    assert_eq!(
+        downloads(&scenario),
+        ["2026-11-20-stripe-stripe-2026-11-20.csv"]
+    );
+}
