@@ -305,3 +305,54 @@ async fn a_download_of_exactly_max_download_bytes_is_kept() {
         ["2026-11-20-stripe-stripe-2026-11-20.csv"]
     );
 }
+
+/// Before the cap a report line was read whole however long (a line of gigabytes took the
+/// pod's memory); now one past 64 MiB is quarantined with its length and the cap, its first KiB
+/// kept, and the lines after it are read as ever.
+#[tokio::test]
+async fn a_report_line_past_64_mib_is_quarantined_naming_the_cap() {
+    let dir = temp_dir();
+    let ledger = sqlite_db(
+        &dir.path().join("ledger.db"),
+        &[
+            "CREATE TABLE payments (id TEXT NOT NULL, amount_minor INTEGER NOT NULL, \
+             currency TEXT NOT NULL, status TEXT NOT NULL, created_at TIMESTAMP NOT NULL, \
+             fee_minor INTEGER)",
+            "INSERT INTO payments VALUES ('ch_1', 1000, 'USD', 'settled', '2026-11-20 09:59:00', 59)",
+        ],
+    )
+    .await;
+    let scenario = Scenario::in_dir(dir.path(), "STORE_URL")
+        .env("LEDGER_URL", &ledger)
+        .config(&formula_config());
+    // a line that reads as a valid one, its last field padded past the cap
+    let start = "txn_2,2026-11-20 11:00:00,usd,5.00,0.00,5.00,charge,ch_";
+    let long = format!("{start}{}", "2".repeat((64 << 20) + 1 - start.len()));
+    std::fs::create_dir_all(dir.path().join("reports")).unwrap();
+    write(
+        dir.path(),
+        "reports/stripe-2026-11-20.csv",
+        &format!(
+            "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,source_id\n\
+             {long}\n\
+             txn_1,2026-11-20 10:00:00,usd,10.00,0.59,9.41,charge,ch_1\n"
+        ),
+    );
+    let (out, summary) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        summary["checks"][0]["accounting"],
+        "reports/stripe-2026-11-20.csv: 2 rows = 1 matched + 0 in discrepancies + 1 quarantined; \
+         ledger payments: 1 rows = 1 matched + 0 in discrepancies + 0 not expected + 0 set aside"
+    );
+    let quarantine = std::fs::read_to_string(dir.path().join("out/quarantine.csv")).unwrap();
+    assert_eq!(
+        quarantine,
+        format!(
+            "\"check\",\"file\",\"line\",\"ledger_id\",\"reason\",\"status\"\n\
+             \"cards\",\"reports/stripe-2026-11-20.csv\",\"2\",\"\",\"line too long: 67108865 bytes, \
+             more than the 67108864 (64 MiB) a report line may have; not read — row: {}\",\"open\"\n",
+            &long[..1024]
+        )
+    );
+}
