@@ -51,6 +51,13 @@ pub(crate) struct SettlementFile {
     /// Days a ledger row may wait for its report line (in flight) before it is missing.
     #[serde(default = "default_timing_window")]
     pub(crate) timing_window_days: u32,
+    /// The most bytes one downloaded report may have (default 2 GiB).
+    #[serde(default = "default_max_download_bytes")]
+    pub(crate) max_download_bytes: u64,
+}
+
+fn default_max_download_bytes() -> u64 {
+    crate::settlement::fetch::cap::DEFAULT_MAX_DOWNLOAD_BYTES
 }
 
 fn default_timing_window() -> u32 {
@@ -94,7 +101,10 @@ pub(crate) fn describe(check: &SettlementSpec) -> String {
         check.rules.date_window_days,
         check.rules.settled_statuses,
         check.rules.timing_window_days,
-    )
+    ) + &match check.max_download_bytes {
+        default if default == default_max_download_bytes() => String::new(),
+        set => format!("max_download_bytes = {set}\n"),
+    }
 }
 
 /// A built-in format with the options written for it (a `[settlement.format_options]`
@@ -334,6 +344,12 @@ pub(crate) fn validate(
                 check.name
             ));
         }
+        if check.max_download_bytes == 0 {
+            return Err(format!(
+                "{at}.max_download_bytes: must be at least 1 (the default is {} bytes, 2 GiB)",
+                default_max_download_bytes()
+            ));
+        }
         let builtin = match &check.format_options {
             Some(options) => match builtin_with(&check.format, options) {
                 Some(format) => Some(format.map_err(|m| format!("{at}.format_options: {m}"))?),
@@ -407,6 +423,7 @@ pub(crate) fn validate(
                 settled_statuses: check.settled_statuses.clone(),
                 timing_window_days: check.timing_window_days,
             },
+            max_download_bytes: check.max_download_bytes,
         });
     }
     Ok(out)
@@ -425,6 +442,23 @@ mod tests {
         let file: SettlementFile = toml::from_str(&text).map_err(|e| e.to_string())?;
         let sources = BTreeSet::from(["ledger".to_owned()]);
         validate(&[file], &BTreeMap::new(), &sources, &mut BTreeSet::new())
+    }
+
+    #[test]
+    fn max_download_bytes_defaults_to_2_gib_and_is_at_least_1() {
+        let specs = check("stripe", "").expect("valid");
+        assert_eq!(specs[0].max_download_bytes, 2_147_483_648);
+        assert!(!describe(&specs[0]).contains("max_download_bytes"));
+        let specs = check("stripe", "max_download_bytes = 1000").expect("valid");
+        assert_eq!(specs[0].max_download_bytes, 1000);
+        assert!(describe(&specs[0]).ends_with("max_download_bytes = 1000\n"));
+        assert_eq!(
+            check("stripe", "max_download_bytes = 0").err().as_deref(),
+            Some(
+                "settlement[0] (\"s\").max_download_bytes: must be at least 1 (the default is 2147483648 bytes, 2 GiB)"
+            )
+        );
+        assert!(check("stripe", "max_download_bytes = -1").is_err());
     }
 
     #[test]

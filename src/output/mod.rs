@@ -1,6 +1,7 @@
 //! What a run leaves for people: `summary.json`, `discrepancies.csv`, `report.html`, and the
 //! terminal summary.
 
+mod csv_cell;
 pub(crate) mod html;
 pub mod metrics;
 
@@ -406,9 +407,12 @@ fn quarantine_csv(summary: &Summary) -> Result<Option<Vec<u8>>> {
         return Ok(None);
     }
     let fail = |e: csv::Error| Error::internal(format!("writing quarantine.csv: {e}"));
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(["check", "file", "line", "ledger_id", "reason", "status"])
-        .map_err(fail)?;
+    let mut out = csv_cell::writer();
+    csv_cell::write_row(
+        &mut out,
+        ["check", "file", "line", "ledger_id", "reason", "status"],
+    )
+    .map_err(fail)?;
     for d in rows {
         let key = |name: &str| {
             d.key
@@ -417,14 +421,17 @@ fn quarantine_csv(summary: &Summary) -> Result<Option<Vec<u8>>> {
                 .unwrap_or_default()
                 .to_string()
         };
-        out.write_record([
-            d.check.clone(),
-            key("file"),
-            key("line"),
-            key("ledger_id"),
-            d.detail.clone().unwrap_or_default(),
-            d.status.as_str().to_string(),
-        ])
+        csv_cell::write_row(
+            &mut out,
+            [
+                d.check.clone(),
+                key("file"),
+                key("line"),
+                key("ledger_id"),
+                d.detail.clone().unwrap_or_default(),
+                d.status.as_str().to_string(),
+            ],
+        )
         .map_err(fail)?;
     }
     out.into_inner()
@@ -433,22 +440,25 @@ fn quarantine_csv(summary: &Summary) -> Result<Option<Vec<u8>>> {
 }
 
 fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
-    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut out = csv_cell::writer();
     let fail = |e: csv::Error| Error::internal(format!("writing discrepancies.csv: {e}"));
-    out.write_record([
-        "id",
-        "check",
-        "partition",
-        "kind",
-        "status",
-        "key",
-        "columns",
-        "left",
-        "right",
-        "detail",
-        "at_stake",
-        "first_seen_run",
-    ])
+    csv_cell::write_row(
+        &mut out,
+        [
+            "id",
+            "check",
+            "partition",
+            "kind",
+            "status",
+            "key",
+            "columns",
+            "left",
+            "right",
+            "detail",
+            "at_stake",
+            "first_seen_run",
+        ],
+    )
     .map_err(fail)?;
     for d in &summary.discrepancies {
         let side = |pick: fn(&ColumnValues) -> &Option<Shown>| {
@@ -472,20 +482,23 @@ fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
                 .join("; "),
             other => other.to_string(),
         };
-        out.write_record([
-            d.id.to_string(),
-            d.check.clone(),
-            d.partition.clone(),
-            d.kind.to_string(),
-            d.status.as_str().to_string(),
-            key,
-            d.columns.join("; "),
-            side(|v| &v.left),
-            side(|v| &v.right),
-            d.detail.clone().unwrap_or_default(),
-            d.at_stake.as_ref().map(AtStake::shown).unwrap_or_default(),
-            d.first_seen_run.to_string(),
-        ])
+        csv_cell::write_row(
+            &mut out,
+            [
+                d.id.to_string(),
+                d.check.clone(),
+                d.partition.clone(),
+                d.kind.to_string(),
+                d.status.as_str().to_string(),
+                key,
+                d.columns.join("; "),
+                side(|v| &v.left),
+                side(|v| &v.right),
+                d.detail.clone().unwrap_or_default(),
+                d.at_stake.as_ref().map(AtStake::shown).unwrap_or_default(),
+                d.first_seen_run.to_string(),
+            ],
+        )
         .map_err(fail)?;
     }
     out.into_inner()

@@ -279,6 +279,7 @@ async fn read_both(
         batches: &batches,
         breakers: inputs.breakers,
         idempotency: inputs.idempotency,
+        max_download_bytes: check.max_download_bytes,
     };
     let reports = async {
         let acquired = fetch::acquire(&check.location, &job).await;

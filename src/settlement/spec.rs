@@ -60,4 +60,6 @@ pub(crate) struct SettlementSpec {
     pub(crate) location: ReportLocation,
     pub(crate) ledger: LedgerSpec,
     pub(crate) rules: MatchRules,
+    /// The most bytes one downloaded report may have; past it the sync fails (exit 2).
+    pub(crate) max_download_bytes: u64,
 }

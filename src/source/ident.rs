@@ -1,7 +1,10 @@
-//! Identifiers from configuration or the command line: validated, then quoted per engine.
+//! Identifiers from configuration, the command line or a source's catalog: validated, then quoted per engine.
 //!
-//! Only plain ASCII names are accepted, so a quote, a semicolon, a comment or a look-alike
-//! character can never reach SQL; quoting then guards against reserved words.
+//! Names recon is given must be plain ASCII, so a quote, a semicolon, a comment or a look-alike
+//! character is refused before it reaches SQL. Column names a source's catalog reports can be
+//! anything its engine allows (`"||(SELECT …)||"` included): they pass
+//! [`validate_discovered_column`] and are quoted with every embedded quote doubled, so each is
+//! always one identifier, read by its real name.
 
 use super::Engine;
 
@@ -51,14 +54,53 @@ pub(crate) fn validate_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Quotes a validated column or (schema-qualified) table name for `engine`.
-pub(crate) fn quote(engine: Engine, name: &str) -> String {
-    let q = match engine {
+/// The most bytes a column name found in a source's catalog may have (PostgreSQL allows 63,
+/// MySQL 64 characters; SQLite has no limit of its own).
+const MAX_DISCOVERED_LEN: usize = 256;
+
+/// A column name as a source's catalog reports it: any text its engine allows, quoted by
+/// [`quote`], except what recon cannot quote or show safely: an empty name, a control
+/// character (a NUL, a line break, a terminal escape) or more than [`MAX_DISCOVERED_LEN`] bytes.
+pub(crate) fn validate_discovered_column(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_DISCOVERED_LEN || name.chars().any(char::is_control) {
+        return Err(format!(
+            "column {:?} is not supported: its name is empty, longer than {MAX_DISCOVERED_LEN} bytes or holds a control character; rename it or read the table through a view",
+            name.chars().take(80).collect::<String>()
+        ));
+    }
+    Ok(())
+}
+
+/// The quote character of `engine`'s identifiers.
+fn quote_char(engine: Engine) -> char {
+    match engine {
         Engine::MySql => '`',
         Engine::Sqlite | Engine::Postgres => '"',
-    };
-    name.split('.')
-        .map(|part| format!("{q}{part}{q}"))
+    }
+}
+
+/// Quotes one column name for `engine` as one identifier, every embedded quote character
+/// doubled (`"` on PostgreSQL and SQLite, `` ` `` on MySQL/MariaDB), whatever the name holds.
+pub(crate) fn quote(engine: Engine, name: &str) -> String {
+    let q = quote_char(engine);
+    let mut quoted = String::with_capacity(name.len() + 2);
+    quoted.push(q);
+    for c in name.chars() {
+        if c == q {
+            quoted.push(q);
+        }
+        quoted.push(c);
+    }
+    quoted.push(q);
+    quoted
+}
+
+/// Quotes a validated table name, optionally schema-qualified (`schema.table`), for `engine`:
+/// each part one identifier as [`quote`] writes it.
+pub(crate) fn quote_table(engine: Engine, table: &str) -> String {
+    table
+        .split('.')
+        .map(|part| quote(engine, part))
         .collect::<Vec<_>>()
         .join(".")
 }
@@ -91,10 +133,49 @@ mod tests {
     fn plain_names_are_quoted_per_engine() {
         assert!(validate_table("public.ledger_entries").is_ok());
         assert_eq!(
-            quote(Engine::Postgres, "public.order"),
+            quote_table(Engine::Postgres, "public.order"),
             "\"public\".\"order\""
         );
+        assert_eq!(quote_table(Engine::MySql, "ledger"), "`ledger`");
         assert_eq!(quote(Engine::MySql, "order"), "`order`");
         assert_eq!(quote(Engine::Sqlite, "_x1"), "\"_x1\"");
+    }
+
+    #[test]
+    fn embedded_quotes_are_doubled_on_every_engine() {
+        let hostile = "\"||(SELECT group_concat(secret) FROM s)||\"";
+        assert_eq!(
+            quote(Engine::Sqlite, hostile),
+            "\"\"\"||(SELECT group_concat(secret) FROM s)||\"\"\""
+        );
+        assert_eq!(
+            quote(Engine::Postgres, "a\"b.c"),
+            "\"a\"\"b.c\"",
+            "one identifier, dot included"
+        );
+        assert_eq!(quote(Engine::MySql, "a`b\"c"), "`a``b\"c`");
+        assert_eq!(quote(Engine::Postgres, "a`b"), "\"a`b\"");
+    }
+
+    #[test]
+    fn discovered_names_are_quoted_unless_recon_cannot_show_them() {
+        for name in [
+            "a b",
+            "prénom",
+            "\"||(SELECT 1)||\"",
+            "x;drop table t",
+            "1abc",
+            "a.b",
+        ] {
+            assert_eq!(validate_discovered_column(name), Ok(()), "{name:?}");
+        }
+        assert_eq!(
+            validate_discovered_column("a\nb"),
+            Err("column \"a\\nb\" is not supported: its name is empty, longer than 256 bytes or holds a control character; rename it or read the table through a view".to_string())
+        );
+        for name in ["", "a\0b", "a\u{1b}[31m", &"x".repeat(257)] {
+            assert!(validate_discovered_column(name).is_err(), "{name:?}");
+        }
+        assert_eq!(validate_discovered_column(&"x".repeat(256)), Ok(()));
     }
 }

@@ -309,7 +309,8 @@ impl Source {
         .await
     }
 
-    /// The table's columns in catalog order; a missing table is a clear error.
+    /// The table's columns in catalog order, each name checked by
+    /// [`ident::validate_discovered_column`]; a missing table is a clear error.
     pub async fn columns(&self, table: &str) -> Result<Vec<Column>> {
         ident::validate_table(table).map_err(Error::bad_input)?;
         let columns = match &self.pool {
@@ -317,7 +318,13 @@ impl Source {
             Pool::Postgres(pool) => postgres::columns(pool, table).await,
             Pool::MySql(pool) => mysql::columns(pool, table).await,
         };
-        columns.map_err(|e| e.context(format!("source {}", self.name)))
+        let columns = columns.map_err(|e| e.context(format!("source {}", self.name)))?;
+        for column in &columns {
+            ident::validate_discovered_column(&column.name).map_err(|m| {
+                Error::bad_input(format!("source {}, table {table}: {m}", self.name))
+            })?;
+        }
+        Ok(columns)
     }
 
     /// Streams the rows of `spec` in key order (binary order for text) from a task of its own,
@@ -426,7 +433,8 @@ fn missing_table(table: &str, tables: &[String]) -> Error {
 
 /// `SELECT <columns> FROM <table> [WHERE …] ORDER BY <key columns>` for `engine`, each column
 /// and key term written by the engine's own functions. Every name in `spec` passed
-/// `ident::validate_*` and is quoted here; values travel only as bound parameters.
+/// `ident::validate_*` and is quoted (embedded quotes doubled); values travel only as bound
+/// parameters.
 fn select_in_key_order(
     engine: Engine,
     spec: &ReadSpec,
@@ -439,7 +447,7 @@ fn select_in_key_order(
     format!(
         "SELECT {} FROM {}{} ORDER BY {}",
         columns.join(", "),
-        ident::quote(engine, &spec.table),
+        ident::quote_table(engine, &spec.table),
         conditions.where_clause(),
         key.join(", ")
     )

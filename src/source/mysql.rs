@@ -126,7 +126,10 @@ pub(super) async fn columns(pool: &MySqlPool, table: &str) -> Result<Vec<Column>
 /// without more. A table whose definition cannot be shown (a view without SHOW VIEW) has its
 /// text columns read as text (compared with a JSON column elsewhere, still as JSON).
 async fn mariadb_json_columns(pool: &MySqlPool, table: &str) -> Vec<String> {
-    let sql = format!("SHOW CREATE TABLE {}", ident::quote(Engine::MySql, table));
+    let sql = format!(
+        "SHOW CREATE TABLE {}",
+        ident::quote_table(Engine::MySql, table)
+    );
     // The name passed ident::validate_table and is quoted.
     match sqlx::query(AssertSqlSafe(sql)).fetch_one(pool).await {
         Ok(row) => match row.try_get::<String, _>(1) {

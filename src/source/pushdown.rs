@@ -572,7 +572,7 @@ impl Snapshot {
         let conditions = conditions(source, spec, range, Rows::Settled)?;
         let sql = format!(
             "SELECT COUNT(*) FROM {}{}",
-            ident::quote(self.engine, &spec.table),
+            ident::quote_table(self.engine, &spec.table),
             conditions.where_clause()
         );
         let count: i64 = on_engine!(self, sql, conditions, |q, conn, _decode| {
@@ -609,7 +609,7 @@ impl Snapshot {
             "SELECT {}, {} AS recon_row_hash FROM {}{}",
             quoted_keys(engine, spec),
             row_hash_expr(engine, &spec.columns[..hashed]),
-            ident::quote(engine, &spec.table),
+            ident::quote_table(engine, &spec.table),
             conditions.where_clause()
         );
         let sql = match engine {
@@ -661,7 +661,7 @@ impl Snapshot {
         let sql = format!(
             "SELECT {} FROM {}{} LIMIT 1",
             select_list(self.engine, &spec.columns),
-            ident::quote(self.engine, &spec.table),
+            ident::quote_table(self.engine, &spec.table),
             conditions.where_clause()
         );
         self.fetch_decoded(spec, sql, conditions, &spec.columns)
@@ -717,7 +717,7 @@ impl Snapshot {
         let inner = format!(
             "SELECT {}, ROW_NUMBER() OVER (ORDER BY {order}) AS recon_row_number FROM {}{}",
             quoted_keys(engine, spec),
-            ident::quote(engine, &spec.table),
+            ident::quote_table(engine, &spec.table),
             conditions.where_clause()
         );
         let p = conditions.param(Param::Int(step));
@@ -873,7 +873,7 @@ fn select_in_key_order(
 ) -> String {
     format!(
         "SELECT {select} FROM {}{} ORDER BY {}",
-        ident::quote(engine, &spec.table),
+        ident::quote_table(engine, &spec.table),
         conditions.where_clause(),
         key_order(engine, spec)
     )

@@ -126,10 +126,12 @@ fn demo_reports_every_planted_discrepancy_and_nothing_else() {
         "a header and one row per discrepancy"
     );
     assert!(csv.starts_with(
-        "id,check,partition,kind,status,key,columns,left,right,detail,at_stake,first_seen_run\n"
+        "\"id\",\"check\",\"partition\",\"kind\",\"status\",\"key\",\"columns\",\"left\",\"right\",\"detail\",\"at_stake\",\"first_seen_run\"\n"
     ));
     assert!(
-        csv.contains(",ledger_entries,2026-11-20,changed,open,id=1203,memo,memo=NULL,memo=,,,1\n"),
+        csv.contains(
+            ",\"ledger_entries\",\"2026-11-20\",\"changed\",\"open\",\"id=1203\",\"memo\",\"memo=NULL\",\"memo=\",\"\",\"\",\"1\"\n"
+        ),
         "{csv}"
     );
 }

@@ -19,6 +19,7 @@ mod download_retention;
 mod engines;
 mod fault_injection;
 mod file_modes;
+mod hostile_input;
 mod in_flight;
 mod json_columns;
 mod layering;

@@ -384,15 +384,15 @@ fn day_1_found(dir: &Path, s: &serde_json::Value) {
     let csv = std::fs::read_to_string(dir.join("out/discrepancies.csv")).unwrap();
     assert!(
         csv.lines()
-            .any(|l| l.contains(",amount_mismatch,") && l.ends_with(",1.00 USD,1")),
+            .any(|l| l.contains(",\"amount_mismatch\",") && l.ends_with(",\"1.00 USD\",\"1\"")),
         "{csv}"
     );
     let quarantine = std::fs::read_to_string(dir.join("out/quarantine.csv")).unwrap();
     assert_eq!(
         quarantine,
-        "check,file,line,ledger_id,reason,status\n\
-         stripe,reports/stripe-2026-11-20.csv,13,,\"unknown currency `xyz` in `currency` — row: txn_12,2026-11-20 19:00:00,xyz,1.00,0.00,1.00,charge,ch_12,\",open\n\
-         stripe,reports/stripe-2026-11-20.csv,14,,\"bad number in `gross`: `abc` is not a decimal number — row: txn_13,2026-11-20 19:30:00,usd,abc,0.00,1.00,charge,ch_13,\",open\n"
+        "\"check\",\"file\",\"line\",\"ledger_id\",\"reason\",\"status\"\n\
+         \"stripe\",\"reports/stripe-2026-11-20.csv\",\"13\",\"\",\"unknown currency `xyz` in `currency` — row: txn_12,2026-11-20 19:00:00,xyz,1.00,0.00,1.00,charge,ch_12,\",\"open\"\n\
+         \"stripe\",\"reports/stripe-2026-11-20.csv\",\"14\",\"\",\"bad number in `gross`: `abc` is not a decimal number — row: txn_13,2026-11-20 19:30:00,usd,abc,0.00,1.00,charge,ch_13,\",\"open\"\n"
     );
 }
 

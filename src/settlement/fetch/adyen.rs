@@ -416,7 +416,9 @@ async fn fetch(
             };
         }
         let response = http::successful(response, &shown, &hint, advice, http::silent).await?;
-        http::save(response, &shown, target).await.map(Some)
+        http::save(response, &shown, target, job.max_download_bytes)
+            .await
+            .map(Some)
     })
     .await
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response, StatusCode};
 
-use super::keep::{Kept, KeptFile};
+use super::cap::CappedKept;
+use super::keep::KeptFile;
 use crate::breaker::Breakers;
 use crate::error::{Error, Result};
 use crate::retry::retry_after;
@@ -127,10 +128,16 @@ pub(crate) async fn successful(
 }
 
 /// Streams the body of `response` into `target`, hashing it.
-pub(crate) async fn save(mut response: Response, shown: &str, target: &Path) -> Result<KeptFile> {
-    let mut kept = Kept::create(target).await?;
+pub(crate) async fn save(
+    mut response: Response,
+    shown: &str,
+    target: &Path,
+    max_bytes: u64,
+) -> Result<KeptFile> {
+    let announced = response.content_length();
+    let mut kept = CappedKept::create(target, max_bytes, announced, shown).await?;
     while let Some(chunk) = response.chunk().await.map_err(|e| transport(shown, e))? {
-        kept.write(&chunk).await?;
+        kept.write(&chunk, shown).await?;
     }
     kept.finish().await
 }

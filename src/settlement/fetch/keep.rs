@@ -60,6 +60,11 @@ impl Kept {
         })
     }
 
+    /// Removes what was written so far: the report is not kept.
+    pub(crate) async fn discard(&self) {
+        let _ = tokio::fs::remove_file(&self.partial).await;
+    }
+
     fn error(&self, e: std::io::Error) -> Error {
         Error::internal(format!("writing {}: {e}", self.partial.display()))
     }

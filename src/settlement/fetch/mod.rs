@@ -3,6 +3,7 @@
 //! download retried under the sync policy and kept, with its SHA-256, beside the run's reports.
 
 mod adyen;
+pub(crate) mod cap;
 mod http;
 mod keep;
 mod prune;
@@ -86,6 +87,8 @@ pub(crate) struct Acquisition<'a> {
     pub(crate) breakers: &'a Breakers,
     /// Where the generations of Stripe's idempotency keys are kept (the store).
     pub(crate) idempotency: &'a dyn crate::check::IdempotencyGenerations,
+    /// The most bytes one downloaded report may have (`max_download_bytes`).
+    pub(crate) max_download_bytes: u64,
 }
 
 impl Acquisition<'_> {
@@ -208,7 +211,7 @@ async fn download_url(
         let client = http::client()?;
         let response = http::send(job.breakers, auth.apply(client.get(url)), &shown).await?;
         let response = http::successful(response, &shown, &hint, advice, http::silent).await?;
-        http::save(response, &shown, target).await
+        http::save(response, &shown, target, job.max_download_bytes).await
     })
     .await
 }

@@ -11,7 +11,8 @@ use russh_sftp::protocol::StatusCode;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
-use super::keep::{Kept, KeptFile};
+use super::cap::CappedKept;
+use super::keep::KeptFile;
 use super::{Acquired, Acquisition, fill_date, secret};
 use crate::error::{Error, Result};
 use crate::retry::with_retries;
@@ -105,7 +106,7 @@ pub(super) async fn acquire(pickup: &SftpPickup, job: &Acquisition<'_>) -> Acqui
     let result = with_retries(job.policy, "SFTP pick-up", || async {
         match tokio::time::timeout(
             ATTEMPT_TIMEOUT,
-            pick_up(pickup, &key, &path, &shown, &target),
+            pick_up(pickup, &key, &path, &shown, &target, job.max_download_bytes),
         )
         .await
         {
@@ -153,6 +154,7 @@ async fn pick_up(
     path: &str,
     shown: &str,
     target: &std::path::Path,
+    max_bytes: u64,
 ) -> Result<KeptFile> {
     let seen = Arc::new(Mutex::new(None));
     let handler = Pinned {
@@ -226,14 +228,16 @@ async fn pick_up(
         }
         _ => lost(&e),
     })?;
-    let mut kept = Kept::create(target).await?;
+    let announced = file.metadata().await.ok().and_then(|m| m.size);
+    let mut kept = CappedKept::create(target, max_bytes, announced, shown).await?;
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
         let n = file.read(&mut buffer).await.map_err(|e| lost(&e))?;
         if n == 0 {
             break;
         }
-        kept.write(buffer.get(..n).unwrap_or_default()).await?;
+        kept.write(buffer.get(..n).unwrap_or_default(), shown)
+            .await?;
     }
     let kept = kept.finish().await?;
     let _ = sftp.close().await;

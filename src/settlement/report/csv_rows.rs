@@ -8,7 +8,7 @@ use encoding_rs::Encoding;
 
 mod records;
 
-use records::{Piece, RecordSplitter};
+use records::{Broken, Piece, RecordSplitter};
 
 use super::kept_text::{Capped, KEPT_BYTES, KeptText};
 use super::zone::{Zone, parse_timestamp};
@@ -93,6 +93,7 @@ pub(super) fn drive<P: RowParser>(
             decoded,
             delimiter,
             layout.max_record_lines,
+            records::MAX_LINE_BYTES,
         ));
     let mut record = csv::ByteRecord::new();
 
@@ -150,14 +151,17 @@ pub(super) fn drive<P: RowParser>(
     while csv.read_byte_record(&mut record).map_err(read_error)? {
         let line = match next_piece(&mut csv) {
             Piece::Record { line } => line,
-            Piece::Broken { line, text } => {
+            Piece::Broken { line, text, why } => {
                 outcome.rows_read += 1;
                 outcome.quarantined.push(Quarantined {
                     source: SourceLine {
                         path: shared_path.clone(),
                         line,
                     },
-                    reason: unclosed_reason(layout.max_record_lines),
+                    reason: match why {
+                        Broken::UnclosedQuote => unclosed_reason(layout.max_record_lines),
+                        Broken::TooLong { bytes } => too_long_reason(bytes),
+                    },
                     raw: text.into(),
                 });
                 continue;
@@ -214,6 +218,14 @@ fn next_piece<R: Read>(csv: &mut csv::Reader<RecordSplitter<R>>) -> Piece {
         // the splitter hands the csv reader one record per piece; a record without one would
         // be a bug here, and reading it as line 0 keeps it counted
         .unwrap_or(Piece::Record { line: 0 })
+}
+
+/// The quarantine reason of a line longer than the cap.
+fn too_long_reason(bytes: u64) -> String {
+    format!(
+        "line too long: {bytes} bytes, more than the {} (64 MiB) a report line may have; not read",
+        records::MAX_LINE_BYTES
+    )
 }
 
 /// The quarantine reason of a line whose quoted field does not close.

@@ -45,6 +45,8 @@ pub struct Response {
     status: String,
     headers: String,
     body: String,
+    /// Whether `Content-Length` is sent; without it the body ends when the connection closes.
+    announce_length: bool,
 }
 
 impl Response {
@@ -54,7 +56,14 @@ impl Response {
             status: status.to_string(),
             headers: String::new(),
             body: String::new(),
+            announce_length: true,
         }
+    }
+
+    /// The same without `Content-Length`: the client learns the size only by reading it all.
+    pub fn without_length(mut self) -> Self {
+        self.announce_length = false;
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -82,12 +91,13 @@ impl Response {
     }
 
     fn to_bytes(&self) -> Vec<u8> {
+        let length = match self.announce_length {
+            true => format!("Content-Length: {}\r\n", self.body.len()),
+            false => String::new(),
+        };
         format!(
-            "HTTP/1.1 {}\r\n{}Content-Length: {}\r\nConnection: close\r\n\r\n{}",
-            self.status,
-            self.headers,
-            self.body.len(),
-            self.body
+            "HTTP/1.1 {}\r\n{}{length}Connection: close\r\n\r\n{}",
+            self.status, self.headers, self.body
         )
         .into_bytes()
     }

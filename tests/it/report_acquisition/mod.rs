@@ -427,6 +427,17 @@ async fn one_check(
     format: &str,
     env: &[(&str, &str)],
 ) -> (Option<i32>, serde_json::Value, String) {
+    one_check_capped(section, location, format, env, None).await
+}
+
+/// [`one_check`], with the check's `max_download_bytes` set to `cap` when given.
+async fn one_check_capped(
+    section: &str,
+    location: String,
+    format: &str,
+    env: &[(&str, &str)],
+    cap: Option<i64>,
+) -> (Option<i32>, serde_json::Value, String) {
     let scenario = Scenario::new("STORE_URL");
     let ledger_url = sqlite_db(&scenario.dir().join("ledger.db"), LEDGER).await;
     let table = match format {
@@ -443,8 +454,12 @@ async fn one_check(
         .source("ledger", "LEDGER_URL")
         .settlement(format, format)
         .set(section, Raw(location))
-        .set("ledger", ledger_mapping(table, &[]))
-        .to_toml();
+        .set("ledger", ledger_mapping(table, &[]));
+    let toml = match cap {
+        Some(cap) => toml.set("max_download_bytes", cap),
+        None => toml,
+    }
+    .to_toml();
     let scenario = env
         .iter()
         .fold(scenario.env("LEDGER_URL", &ledger_url), |s, (k, v)| {
@@ -661,5 +676,51 @@ async fn an_sftp_host_key_other_than_the_pinned_one_is_refused_and_a_closed_port
             .unwrap()
             .starts_with(&format!("{}: ", shown(closed))),
         "{check}"
+    );
+}
+
+/// An SFTP report past the check's `max_download_bytes` fails at once (exit 2), naming the cap,
+/// and nothing of it is kept under `downloads/`.
+#[tokio::test]
+async fn an_sftp_report_past_max_download_bytes_is_refused() {
+    let root = temp_dir();
+    let Some(sshd) = start_sshd(root.path()) else {
+        return;
+    };
+    write(
+        root.path(),
+        &format!("braintree-{DATE}.csv"),
+        BRAINTREE_REPORT,
+    );
+    let location = format!(
+        r#"{{ host = "127.0.0.1", port = {}, user = "{}", host_key = "{}", private_key_env = "SFTP_KEY", path = "{}/braintree-{{date}}.csv" }}"#,
+        sshd.port,
+        sshd.user,
+        sshd.fingerprint,
+        root.path().display()
+    );
+    let env = [("SFTP_KEY", sshd.client_key.as_str())];
+    let cap = BRAINTREE_REPORT.len() - 1;
+    let (code, check, _) =
+        one_check_capped("sftp", location, "braintree", &env, Some(cap as i64)).await;
+    assert_eq!(code, Some(2), "{check}");
+    assert_eq!(check["attempts"], 1);
+    assert_eq!(
+        check["error"],
+        format!(
+            "sftp://{}@127.0.0.1:{}/{}/braintree-{DATE}.csv: the report is larger than \
+             max_download_bytes = {cap} bytes (it announces {} bytes; nothing was downloaded); \
+             raise max_download_bytes in the check's [[settlement]] section if a report this \
+             large is genuine",
+            sshd.user,
+            sshd.port,
+            root.path().display().to_string().trim_start_matches('/'),
+            BRAINTREE_REPORT.len()
+        )
+    );
+    assert_eq!(
+        check["downloads"],
+        serde_json::Value::Null,
+        "nothing downloaded: {check}"
     );
 }

@@ -14,17 +14,33 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 
-use super::super::kept_text::KeptText;
+use super::super::kept_text::{KEPT_BYTES, KeptText};
 
 /// What the csv reader's next record is.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Piece {
     /// A whole record starting on this line.
     Record { line: u64 },
-    /// A line whose quoted field does not close within the allowed span: the csv record is a
-    /// placeholder; `text` is the line as read (capped).
-    Broken { line: u64, text: KeptText },
+    /// A line set aside: the csv record is a placeholder; `text` is the line as read (capped).
+    Broken {
+        line: u64,
+        text: KeptText,
+        why: Broken,
+    },
 }
+
+/// Why a line was set aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Broken {
+    /// Its quoted field does not close within the allowed span.
+    UnclosedQuote,
+    /// It is longer than the cap (this many bytes, its line break left out): never buffered whole.
+    TooLong { bytes: u64 },
+}
+
+/// The most bytes one physical line of a report may have; a longer one is quarantined, read
+/// past without being kept in memory (one long line must not take the pod's memory).
+pub(crate) const MAX_LINE_BYTES: usize = 64 << 20;
 
 /// A record buffer larger than this is freed once the record is read.
 pub(super) const LARGE_RECORD: usize = 1 << 20;
@@ -50,6 +66,10 @@ pub(super) struct RecordSplitter<R> {
     inner: BufReader<R>,
     delimiter: u8,
     max_lines: u32,
+    /// The most bytes one physical line may have ([`MAX_LINE_BYTES`] but in tests).
+    max_line_bytes: usize,
+    /// The lines read past the cap, by file line, with their full length.
+    too_long: Vec<(u64, u64)>,
     /// The next physical line to read.
     next_line: u64,
     /// The lines of the record being assembled (or handed out), as read.
@@ -76,11 +96,13 @@ enum Out {
 }
 
 impl<R: Read> RecordSplitter<R> {
-    pub(super) fn new(inner: R, delimiter: u8, max_lines: u32) -> Self {
+    pub(super) fn new(inner: R, delimiter: u8, max_lines: u32, max_line_bytes: usize) -> Self {
         RecordSplitter {
             inner: BufReader::with_capacity(64 * 1024, inner),
             delimiter,
             max_lines: max_lines.max(1),
+            max_line_bytes: max_line_bytes.max(1),
+            too_long: Vec::new(),
             next_line: 1,
             chunk: Vec::new(),
             line_ends: Vec::new(),
@@ -98,7 +120,11 @@ impl<R: Read> RecordSplitter<R> {
             return Ok(false);
         }
         let start = self.chunk.len();
+        // bytes of this line read past the cap: counted, not kept
+        let mut skipped: u64 = 0;
+        let mut break_len: u64 = 0;
         loop {
+            let room = (start + self.max_line_bytes + 2).saturating_sub(self.chunk.len());
             let available = self.inner.fill_buf()?;
             if available.is_empty() {
                 self.eof = true;
@@ -108,16 +134,22 @@ impl<R: Read> RecordSplitter<R> {
             if let Some(&byte) = available.get(content) {
                 let mut take = content + 1;
                 let mut complete = true;
+                break_len = 1;
                 if byte == b'\r' {
                     match available.get(content + 1) {
-                        Some(b'\n') => take += 1,
+                        Some(b'\n') => {
+                            take += 1;
+                            break_len = 2;
+                        }
                         Some(_) => {}
                         // the buffer ends on `\r`: a `\n` may follow in the next fill
                         None => complete = false,
                     }
                 }
+                let kept = take.min(room);
                 self.chunk
-                    .extend_from_slice(available.get(..take).unwrap_or_default());
+                    .extend_from_slice(available.get(..kept).unwrap_or_default());
+                skipped += (take - kept) as u64;
                 self.inner.consume(take);
                 if complete {
                     break;
@@ -125,15 +157,23 @@ impl<R: Read> RecordSplitter<R> {
                 if self.inner.fill_buf()?.first() == Some(&b'\n') {
                     self.chunk.push(b'\n');
                     self.inner.consume(1);
+                    break_len = 2;
                 }
                 break;
             }
             let n = available.len();
-            self.chunk.extend_from_slice(available);
+            let kept = n.min(room);
+            self.chunk
+                .extend_from_slice(available.get(..kept).unwrap_or_default());
+            skipped += (n - kept) as u64;
             self.inner.consume(n);
         }
         if self.chunk.len() == start {
             return Ok(false);
+        }
+        let bytes = (self.chunk.len() - start) as u64 + skipped - break_len;
+        if bytes > self.max_line_bytes as u64 {
+            self.too_long.push((self.next_line, bytes));
         }
         if self.line_ends.is_empty() {
             self.first_line = self.next_line;
@@ -185,7 +225,7 @@ impl<R: Read> RecordSplitter<R> {
             let content = until_line_break_or_quote(rest);
             // stop at a quote, a blank line, a `\r` at the buffer's end, or no line break
             let take = match rest.get(content) {
-                _ if content == 0 => break,
+                _ if content == 0 || content > self.max_line_bytes => break,
                 Some(b'\n') => content + 1,
                 Some(b'\r') => match rest.get(content + 1) {
                     Some(b'\n') => content + 2,
@@ -243,6 +283,35 @@ impl<R: Read> RecordSplitter<R> {
                 if index == self.line_ends.len() && !self.read_line()? {
                     break index == 0;
                 }
+                if index == 0
+                    && let Some(at) = self
+                        .too_long
+                        .iter()
+                        .position(|(l, _)| *l == self.first_line)
+                {
+                    let (line, bytes) = self.too_long.swap_remove(at);
+                    let first_end = self.line_ends.first().copied().unwrap_or_default();
+                    // its first KiB only: a cut text's length and SHA-256 would be the kept
+                    // part's, not the line's (the reason gives its length)
+                    let start = self.chunk.get(..first_end.min(KEPT_BYTES));
+                    self.pieces.push_back(Piece::Broken {
+                        line,
+                        text: KeptText::of(start.unwrap_or_default()),
+                        why: Broken::TooLong { bytes },
+                    });
+                    self.drop_lines(first_end);
+                    self.out = Some((Out::Placeholder, 0));
+                    return Ok(true);
+                }
+                // a record running into a line past the cap cannot be read whole
+                if index > 0
+                    && self
+                        .too_long
+                        .iter()
+                        .any(|(l, _)| *l == self.first_line + index as u64)
+                {
+                    break false;
+                }
                 state = self.scan_line(index, state);
                 index += 1;
                 if state != Scan::Quoted {
@@ -275,6 +344,7 @@ impl<R: Read> RecordSplitter<R> {
             self.pieces.push_back(Piece::Broken {
                 line: self.first_line,
                 text: KeptText::of(text.unwrap_or_default()),
+                why: Broken::UnclosedQuote,
             });
             self.drop_lines(first_end);
             self.out = Some((Out::Placeholder, 0));
@@ -363,7 +433,7 @@ mod tests {
 
     /// The pieces of `text` (`B` for a broken line), and what the csv reader is handed.
     fn split(text: &str, max_lines: u32, capacity: usize) -> (Vec<(char, u64)>, String) {
-        let mut splitter = RecordSplitter::new(text.as_bytes(), b',', max_lines);
+        let mut splitter = RecordSplitter::new(text.as_bytes(), b',', max_lines, MAX_LINE_BYTES);
         splitter.inner = BufReader::with_capacity(capacity, text.as_bytes());
         let mut handed = String::new();
         let mut buf = [0u8; 3];
@@ -428,5 +498,77 @@ mod tests {
         );
         // a quote in an unquoted field is text; a quote open at the end of the file breaks
         assert_eq!(split("a b\"c,d\ne,\"f", 1, 4).0, [('R', 1), ('B', 2)]);
+    }
+
+    /// The pieces (with why a line broke) and the hand-out of `text` split with lines capped
+    /// at `max_bytes`, read through a buffer of `capacity` bytes.
+    fn split_capped(
+        text: &str,
+        max_lines: u32,
+        max_bytes: usize,
+        capacity: usize,
+    ) -> (Vec<(u64, Option<Broken>)>, String) {
+        let mut splitter = RecordSplitter::new(text.as_bytes(), b',', max_lines, max_bytes);
+        splitter.inner = BufReader::with_capacity(capacity, text.as_bytes());
+        let mut handed = Vec::new();
+        splitter.read_to_end(&mut handed).expect("reads");
+        let pieces = splitter
+            .pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Record { line } => (*line, None),
+                Piece::Broken { line, why, .. } => (*line, Some(*why)),
+            })
+            .collect();
+        (pieces, String::from_utf8(handed).expect("utf-8"))
+    }
+
+    #[test]
+    fn a_line_past_the_cap_is_set_aside_with_its_length_and_never_kept_whole() {
+        let long = "x".repeat(50);
+        for capacity in [1, 2, 5, 64] {
+            for end in ["\n", "\r\n"] {
+                let text = format!("a,b{end}{long}{end}0123456789{end}c,d{end}");
+                let (pieces, handed) = split_capped(&text, 1, 10, capacity);
+                assert_eq!(
+                    pieces,
+                    [
+                        (1, None),
+                        (2, Some(Broken::TooLong { bytes: 50 })),
+                        (3, None),
+                        (4, None)
+                    ],
+                    "capacity {capacity}, {end:?}"
+                );
+                assert_eq!(handed, format!("a,b{end}-\n0123456789{end}c,d{end}"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_quoted_record_running_into_a_long_line_breaks_both() {
+        let text = format!("\"q\n{}\nc,d\n", "y".repeat(30));
+        let (pieces, handed) = split_capped(&text, 3, 10, 4);
+        assert_eq!(
+            pieces,
+            [
+                (1, Some(Broken::UnclosedQuote)),
+                (2, Some(Broken::TooLong { bytes: 30 })),
+                (3, None)
+            ]
+        );
+        assert_eq!(handed, "-\n-\nc,d\n");
+        let broken = RecordSplitter::new(text.as_bytes(), b',', 3, 10);
+        let mut broken = broken;
+        let mut sink = Vec::new();
+        broken.read_to_end(&mut sink).expect("reads");
+        let Some(Piece::Broken { text, .. }) = broken.pieces.get(1) else {
+            panic!("line 2 is broken");
+        };
+        assert_eq!(
+            String::from(text.clone()),
+            "y".repeat(12),
+            "its start as kept"
+        );
     }
 }
