@@ -33,6 +33,9 @@ impl Store {
         reason: &str,
     ) -> Result<u32> {
         let now = Utc::now();
+        // Stripe's own words (a failed run's `error`): text a processor controls, masked as
+        // every other message recon keeps.
+        let reason = crate::mask::mask_card_numbers(reason);
         let highest: i64 = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             for generation in [spent, spent.saturating_add(1)] {
@@ -56,7 +59,7 @@ impl Store {
             .bind(date)
             .bind(i64::from(spent))
             .bind(now)
-            .bind(reason)
+            .bind(reason.as_ref())
             .execute(&mut *tx)
             .await
             .map_err(Error::from_store)?;
@@ -118,12 +121,28 @@ mod tests {
         assert_eq!(store.advance("stripe", day, 1, "again").await.unwrap(), 2);
         assert_eq!(store.current("stripe", day).await.unwrap(), 2);
         assert_eq!(store.current("other", day).await.unwrap(), 1);
+        // a reason quoting a card number is kept masked
+        let failed = "Stripe report run frr_2 failed: card 4111111111111111 declined";
+        assert_eq!(store.advance("stripe", day, 2, failed).await.unwrap(), 3);
         let reasons: Vec<(i64, Option<String>)> = on_pool!(store, pool => sqlx::query_as(
             "SELECT generation, spent_reason FROM idempotency_generations ORDER BY generation",
         )
         .fetch_all(pool)
         .await)
         .unwrap();
-        assert_eq!(reasons, [(1, Some("replayed 500".to_string())), (2, None)]);
+        assert_eq!(
+            reasons,
+            [
+                (1, Some("replayed 500".to_string())),
+                (
+                    2,
+                    Some(
+                        "Stripe report run frr_2 failed: card 411111******1111 declined"
+                            .to_string()
+                    )
+                ),
+                (3, None)
+            ]
+        );
     }
 }

@@ -44,7 +44,8 @@ pub(super) async fn spend(
         .idempotency
         .advance(job.check, job.day.date, spent, &why)
         .await?;
-    warn!(spent, next, reason = %why, "Stripe idempotency key generation spent");
+    let shown = crate::mask::mask_card_numbers(&why);
+    warn!(spent, next, reason = %shown, "Stripe idempotency key generation spent");
     generation.set(next);
     Ok(next)
 }
