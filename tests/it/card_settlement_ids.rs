@@ -18,26 +18,7 @@ const PAN_F: &str = "378282246310005";
 const MASKED_VISA: &str = "411111******1111";
 
 fn config() -> String {
-    TestConfig::new()
-        .store("STORE_URL")
-        .source("ledger", "LEDGER_URL")
-        .settlement("cards", "stripe")
-        .set("report", "reports/stripe-{date}.csv")
-        .set(
-            "ledger",
-            [
-                ("source", "ledger"),
-                ("table", "payments"),
-                ("id", "id"),
-                ("amount", "amount_minor"),
-                ("currency", "currency"),
-                ("at", "created_at"),
-                ("status", "status"),
-                ("fee", "fee_minor"),
-            ],
-        )
-        .set("match_on", "reference")
-        .set("settled_statuses", ["settled"])
+    stripe_cards(TestConfig::new())
         .set("timing_window_days", 2)
         .to_toml()
 }

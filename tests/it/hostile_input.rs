@@ -108,27 +108,7 @@ async fn a_discovered_column_name_with_a_line_break_is_refused_by_name() {
 /// A settlement check whose report and ledger carry formulas: a ledger row set aside with id
 /// `=HYPERLINK(…)` (in `quarantine.csv`) and report lines whose ids begin with `@` and `-`.
 fn formula_config() -> String {
-    TestConfig::new()
-        .store("STORE_URL")
-        .source("ledger", "LEDGER_URL")
-        .settlement("cards", "stripe")
-        .set("report", "reports/stripe-{date}.csv")
-        .set(
-            "ledger",
-            [
-                ("source", "ledger"),
-                ("table", "payments"),
-                ("id", "id"),
-                ("amount", "amount_minor"),
-                ("currency", "currency"),
-                ("at", "created_at"),
-                ("status", "status"),
-                ("fee", "fee_minor"),
-            ],
-        )
-        .set("match_on", "reference")
-        .set("settled_statuses", ["settled"])
-        .to_toml()
+    stripe_cards(TestConfig::new()).to_toml()
 }
 
 /// Before every cell was neutralised, `quarantine.csv` held `=HYPERLINK("http://x","y")` as a

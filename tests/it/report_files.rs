@@ -14,26 +14,7 @@ const HEADER: &str =
     "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,source_id";
 
 fn config() -> String {
-    TestConfig::new()
-        .store("STORE_URL")
-        .source("ledger", "LEDGER_URL")
-        .settlement("cards", "stripe")
-        .set("report", "reports/stripe-{date}.csv")
-        .set(
-            "ledger",
-            [
-                ("source", "ledger"),
-                ("table", "payments"),
-                ("id", "id"),
-                ("amount", "amount_minor"),
-                ("currency", "currency"),
-                ("at", "created_at"),
-                ("status", "status"),
-                ("fee", "fee_minor"),
-            ],
-        )
-        .set("match_on", "reference")
-        .set("settled_statuses", ["settled"])
+    stripe_cards(TestConfig::new())
         .set("timing_window_days", 2)
         .to_toml()
 }

@@ -112,6 +112,23 @@ pub fn ledger_mapping<'a>(table: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(
     mapping
 }
 
+/// `config` followed by the store (`STORE_URL`), source `ledger` (`LEDGER_URL`) and check
+/// `cards`: a Stripe report `reports/stripe-{date}.csv` matched by reference against table
+/// `payments` with its `status` (settled: `settled`) and `fee_minor`.
+pub fn stripe_cards(config: TestConfig) -> TestConfig {
+    config
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .settlement("cards", "stripe")
+        .set("report", "reports/stripe-{date}.csv")
+        .set(
+            "ledger",
+            ledger_mapping("payments", &[("status", "status"), ("fee", "fee_minor")]),
+        )
+        .set("match_on", "reference")
+        .set("settled_statuses", ["settled"])
+}
+
 /// `config` followed by sources `ledger` (L) and `payments` (R), the store (S) and check `t`
 /// comparing their tables `t` by `id`: the setup [`sqlite_sides`] fills.
 pub fn ledger_payments_t(config: TestConfig) -> String {
