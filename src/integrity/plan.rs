@@ -159,10 +159,13 @@ impl TablePair<'_> {
     }
 
     pub(super) async fn plan(&self) -> Result<Plan> {
-        let (left_cols, right_cols) = tokio::try_join!(
+        // Both read at once; when both fail, the left side's error is the one said, every time
+        // (`try_join!` would say whichever failed first).
+        let (left_cols, right_cols) = tokio::join!(
             self.left.columns(self.left_table),
             self.right.columns(self.right_table)
-        )?;
+        );
+        let (left_cols, right_cols) = (left_cols?, right_cols?);
         let left_at = format!("{}.{}", self.left.name, self.left_table);
         let right_at = format!("{}.{}", self.right.name, self.right_table);
         let need = |name: &str| -> Result<(Column, Column)> {
