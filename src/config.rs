@@ -19,7 +19,7 @@ use crate::retry::RetryPolicy;
 use crate::secret::{EnvLookup, PasswordAt, Redacted, redact_urls, url_password};
 use crate::settlement::spec::SettlementSpec;
 use crate::source::SourceSpec;
-use crate::source::ident;
+use crate::source::{ident, tls};
 use crate::store::{STORE_CONNECT_TIMEOUT, StoreAccess};
 
 mod integrity;
@@ -154,6 +154,8 @@ pub(crate) struct ConnectionFile {
     pub(crate) retry: Option<RetryPolicy>,
     /// Longest one attempt waits for a connection to the store, in seconds (default 30).
     pub(crate) connect_timeout_secs: Option<u64>,
+    /// The CA (PEM) the store's certificate must chain to (relative: to the file's folder).
+    pub(crate) tls_ca_file: Option<PathBuf>,
 }
 
 /// No `Debug` (see [`ConfigFile`]).
@@ -176,6 +178,8 @@ pub(crate) struct SourceFile {
     pub(crate) connect_timeout_secs: u64,
     /// How syncs on this source are retried (default: `[job.retry]`).
     pub(crate) retry: Option<RetryPolicy>,
+    /// The CA (PEM) the source's certificate must chain to (relative: to the file's folder).
+    pub(crate) tls_ca_file: Option<PathBuf>,
 }
 
 fn default_max_connections() -> u32 {
@@ -297,9 +301,10 @@ impl Config {
                 missing.join(", ")
             )));
         }
-        let store_url = store_url(&file, env).map_err(fail)?;
+        let store_url = store_url(path, &file, env).map_err(fail)?;
 
-        let sources = validate_sources(&file.sources, file.job.retry, env).map_err(fail)?;
+        let sources =
+            validate_sources(&file.sources, file.job.retry, &folder_of(path), env).map_err(fail)?;
         let mask_key = mask_key(&file, env).map_err(fail)?;
 
         let mut names = BTreeSet::new();
@@ -307,9 +312,15 @@ impl Config {
             integrity::validate(&file.integrity, &sources, mask_key.clone(), &mut names)
                 .map_err(fail)?;
         let source_names = sources.keys().cloned().collect();
-        let settlement =
+        let mut settlement =
             settlement::validate(&file.settlement, &file.formats, &source_names, &mut names)
                 .map_err(fail)?;
+        for (i, check) in settlement.iter_mut().enumerate() {
+            if let Some(file) = &check.tls_ca_file {
+                let at = format!("settlement[{i}] ({:?})", check.name);
+                check.tls_ca_file = Some(ca_file(&at, file, &folder_of(path)).map_err(fail)?);
+            }
+        }
         if file.job.max_discrepancies == 0 {
             return Err(fail(
                 "job.max_discrepancies must be at least 1 (the most discrepancies one check may record)"
@@ -370,7 +381,8 @@ impl Config {
     /// (listing, acknowledging, the audit trail): the sources' variables need not be set.
     pub(crate) fn load_store_url(path: &Path, env: EnvLookup<'_>) -> Result<String> {
         let file = parse_file(path, &read_text(path)?)?;
-        store_url(&file, env).map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
+        store_url(path, &file, env)
+            .map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
     }
 
     /// The resolved configuration as TOML, defaults filled in and passwords masked: every
@@ -571,10 +583,51 @@ fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option
 }
 
 /// The store's URL: the `[store]` section's, or the embedded SQLite default.
-fn store_url(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<String, String> {
+fn store_url(
+    path: &Path,
+    file: &ConfigFile,
+    env: EnvLookup<'_>,
+) -> std::result::Result<String, String> {
     match &file.store {
         None => Ok(DEFAULT_STORE_URL.to_string()),
-        Some(store) => resolve_url("store", store.url.as_deref(), store.url_env.as_deref(), env),
+        Some(store) => {
+            let url = resolve_url("store", store.url.as_deref(), store.url_env.as_deref(), env)?;
+            verified_url("store", url, store.tls_ca_file.as_deref(), &folder_of(path))
+        }
+    }
+}
+
+/// `url` with its CA file (`tls_ca_file`, read now so a missing one is said here), refused
+/// unless a link to a server other than loopback verifies its certificate and name.
+fn verified_url(
+    at: &str,
+    url: String,
+    tls_ca_file: Option<&Path>,
+    dir: &Path,
+) -> std::result::Result<String, String> {
+    let url = match tls_ca_file {
+        None => url,
+        Some(file) => {
+            let file = ca_file(at, file, dir)?;
+            tls::with_ca_file(&url, &file).map_err(|m| format!("{at}.tls_ca_file: {m}"))?
+        }
+    };
+    tls::require_verified(&url).map_err(|m| format!("{at}: {m}"))?;
+    Ok(url)
+}
+
+/// `{at}.tls_ca_file` made absolute (under `dir` when relative), read now so a missing or empty
+/// bundle is said by `config check`, not by the first connection.
+fn ca_file(at: &str, file: &Path, dir: &Path) -> std::result::Result<PathBuf, String> {
+    let file = dir.join(file);
+    let pem = std::fs::read(&file)
+        .map_err(|e| format!("{at}.tls_ca_file: cannot read {}: {e}", file.display()))?;
+    match pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        true => Ok(file),
+        false => Err(format!(
+            "{at}.tls_ca_file: {} holds no PEM certificate",
+            file.display()
+        )),
     }
 }
 
@@ -583,6 +636,7 @@ fn store_url(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Strin
 fn validate_sources(
     files: &BTreeMap<String, SourceFile>,
     job_retry: RetryPolicy,
+    dir: &Path,
     env: EnvLookup<'_>,
 ) -> std::result::Result<BTreeMap<String, SourceSpec>, String> {
     let mut sources = BTreeMap::new();
@@ -590,6 +644,7 @@ fn validate_sources(
         ident::validate_name(name).map_err(|m| format!("sources.{name}: {m}"))?;
         let at = format!("sources.{name}");
         let url = resolve_url(&at, source.url.as_deref(), source.url_env.as_deref(), env)?;
+        let url = verified_url(&at, url, source.tls_ca_file.as_deref(), dir)?;
         let tz = parse_timezone(&source.timezone).map_err(|m| format!("{at}.timezone: {m}"))?;
         if source.max_connections == 0 {
             return Err(format!("{at}.max_connections must be at least 1"));

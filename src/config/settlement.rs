@@ -54,6 +54,9 @@ pub(crate) struct SettlementFile {
     /// The most bytes one downloaded report may have (default 2 GiB).
     #[serde(default = "default_max_download_bytes")]
     pub(crate) max_download_bytes: u64,
+    /// The CA bundle (PEM) report servers must chain to instead of the built-in roots
+    /// (relative: to the file's folder).
+    pub(crate) tls_ca_file: Option<std::path::PathBuf>,
 }
 
 fn default_max_download_bytes() -> u64 {
@@ -104,7 +107,11 @@ pub(crate) fn describe(check: &SettlementSpec) -> String {
     ) + &match check.max_download_bytes {
         default if default == default_max_download_bytes() => String::new(),
         set => format!("max_download_bytes = {set}\n"),
-    }
+    } + &check
+        .tls_ca_file
+        .as_ref()
+        .map(|file| format!("tls_ca_file = {:?}\n", file.display().to_string()))
+        .unwrap_or_default()
 }
 
 /// A built-in format with the options written for it (a `[settlement.format_options]`
@@ -424,6 +431,7 @@ pub(crate) fn validate(
                 timing_window_days: check.timing_window_days,
             },
             max_download_bytes: check.max_download_bytes,
+            tls_ca_file: check.tls_ca_file.clone(),
         });
     }
     Ok(out)

@@ -280,6 +280,7 @@ async fn read_both(
         breakers: inputs.breakers,
         idempotency: inputs.idempotency,
         max_download_bytes: check.max_download_bytes,
+        tls_ca_file: check.tls_ca_file.as_deref(),
     };
     let reports = async {
         let acquired = fetch::acquire(&check.location, &job).await;

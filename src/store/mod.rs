@@ -408,7 +408,10 @@ impl Store {
                 Error::internal(message)
             }
         };
-        let (pool, sqlite_path) = match Engine::from_url(url)? {
+        let engine = Engine::from_url(url)?;
+        crate::source::tls::require_verified(url)
+            .map_err(|m| Error::bad_input(format!("store {shown}: {m}")))?;
+        let (pool, sqlite_path) = match engine {
             Engine::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|e| Error::bad_input(format!("store URL {shown}: {e}")))?

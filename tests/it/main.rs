@@ -47,5 +47,6 @@ mod store_life;
 mod store_outage;
 mod tooling;
 mod url_passwords;
+mod tls;
 mod uuids;
 mod where_filter;

@@ -118,7 +118,8 @@ pub(super) async fn acquire(pickup: &SftpPickup, job: &Acquisition<'_>) -> Acqui
         }
     })
     .await;
-    super::single(result, shown, &target)
+    let (kept, attempts) = result;
+    super::single((kept.map(|kept| (kept, None)), attempts), shown, &target)
 }
 
 fn private_key(pickup: &SftpPickup, job: &Acquisition<'_>) -> Result<PrivateKey> {

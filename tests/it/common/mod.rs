@@ -9,6 +9,7 @@ use std::sync::{Mutex, PoisonError};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 mod http;
+pub mod pki;
 mod relay;
 mod scenario;
 
