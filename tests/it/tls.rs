@@ -398,3 +398,126 @@ fn config_check_refuses_a_remote_database_that_does_not_verify_tls() {
 fn url_encoded(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+const REPORT: &str = "balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,source_id,automatic_payout_id
+txn_1,2026-11-20 10:00:00,usd,10.00,0.59,9.41,charge,ch_1,
+";
+
+const TOKEN: &str = "tok-TlsPlanted-456";
+
+/// A ledger settled by [`REPORT`], and a Stripe report fetched from `url` with a bearer token;
+/// the report servers trusted through `ca_file` when one is given.
+async fn report_scenario(url: &str, ca_file: Option<&Path>) -> Scenario {
+    let scenario = Scenario::new("STORE_URL");
+    let ledger = sqlite_db(
+        &scenario.dir().join("ledger.db"),
+        &[
+            "CREATE TABLE payments (id TEXT, amount_minor INTEGER, currency TEXT, created_at TIMESTAMP)",
+            "INSERT INTO payments VALUES ('ch_1', 1000, 'USD', '2026-11-20 09:59:00')",
+        ],
+    )
+    .await;
+    let mut config = TestConfig::new()
+        .table("job.retry")
+        .set("initial_delay_ms", 10)
+        .set("max_attempts", 1)
+        .store("STORE_URL")
+        .source("ledger", "LEDGER_URL")
+        .settlement("stripe", "stripe")
+        .set("report_url", url)
+        .set("report_token_env", "STRIPE_TOKEN")
+        .set("ledger", ledger_mapping("payments", &[]))
+        .set("match_on", "reference");
+    if let Some(file) = ca_file {
+        config = config.set("tls_ca_file", path_str(file));
+    }
+    scenario
+        .env("LEDGER_URL", &ledger)
+        .env("STRIPE_TOKEN", TOKEN)
+        .config(&config.to_toml())
+}
+
+/// A PKI and a certificate for this machine's loopback names, or `None` (skipped) without openssl.
+fn web_pki(test: &str, dir: &Path) -> Option<(Pki, crate::common::pki::ServerCert)> {
+    needed(test, "the openssl CLI", openssl_present())?;
+    let pki = Pki::new(dir);
+    let cert = pki.server("reports", &["IP:127.0.0.1".to_string(), "DNS:localhost".to_string()]);
+    Some((pki, cert))
+}
+
+#[tokio::test]
+async fn a_report_server_of_an_unknown_ca_is_refused_unless_its_ca_file_is_configured() {
+    let dir = temp_dir();
+    let Some((pki, cert)) = web_pki("https_ca_file", dir.path()) else {
+        return;
+    };
+    let server = HttpServer::serve_tls(&cert, 2, |_| Response::csv(REPORT));
+    let url = format!("{}/reports/stripe-{{date}}.csv", server.https_base());
+
+    let (out, summary) = report_scenario(&url, None).await.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let check = &summary["checks"][0];
+    assert_eq!(check["status"], "failed");
+    let error = check["error"].as_str().unwrap();
+    assert!(error.contains("invalid peer certificate: UnknownIssuer"), "{error}");
+    assert!(server.requests().is_empty(), "a request passed an unverified handshake");
+
+    let (out, summary) = report_scenario(&url, Some(&pki.ca)).await.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(summary["checks"][0]["status"], "clean");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn every_redirect_hop_is_revalidated_and_the_final_url_is_recorded() {
+    let dir = temp_dir();
+    let Some((pki, cert)) = web_pki("https_redirects", dir.path()) else {
+        return;
+    };
+    let files = HttpServer::serve_tls(&cert, 1, |_| Response::csv(REPORT));
+    let landing = format!("https://localhost:{}/files/r.csv", files.port());
+    let elsewhere = landing.clone();
+    let front = HttpServer::serve_tls(&cert, 1, move |_| {
+        Response::new("302 Found").header("Location", &format!("{elsewhere}?token=presigned"))
+    });
+    let url = format!("{}/reports/stripe-{{date}}.csv", front.https_base());
+    let (out, summary) = report_scenario(&url, Some(&pki.ca)).await.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let download = &summary["checks"][0]["downloads"][0];
+    assert_eq!(
+        download["source"],
+        format!("{}/reports/stripe-2026-11-20.csv", front.https_base())
+    );
+    // the server the file came from, without the pre-signed query
+    assert_eq!(download["final_url"], landing);
+    let front_asked = &front.requests()[0];
+    assert_eq!(front_asked.headers["authorization"], format!("Bearer {TOKEN}"));
+    let files_asked = &files.requests()[0];
+    assert_eq!(files_asked.path, "/files/r.csv?token=presigned");
+    assert!(
+        !files_asked.headers.contains_key("authorization"),
+        "the token went to another host: {}",
+        files_asked.head
+    );
+
+    // a hop to plain http is refused, and the check fails at once (exit 2)
+    let plain = HttpServer::serve(1, |_| Response::csv(REPORT));
+    let downgrade = format!("{}/files/r.csv", plain.base());
+    let to_http = downgrade.clone();
+    let front = HttpServer::serve_tls(&cert, 1, move |_| {
+        Response::new("302 Found").header("Location", &to_http)
+    });
+    let url = format!("{}/reports/stripe-{{date}}.csv", front.https_base());
+    let (out, summary) = report_scenario(&url, Some(&pki.ca)).await.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let check = &summary["checks"][0];
+    assert_eq!(check["status"], "failed");
+    let error = check["error"].as_str().unwrap();
+    assert!(
+        error.ends_with(&format!(
+            "refused a redirect to {downgrade}: reports are fetched over https only, not http"
+        )),
+        "{error}"
+    );
+    assert!(plain.requests().is_empty(), "the http hop was followed");
+}
