@@ -753,7 +753,7 @@ mod tests {
     fn env(name: &str) -> Option<String> {
         match name {
             "LEDGER_URL" => Some("sqlite://l.db".into()),
-            "PAY_URL" => Some("postgres://recon:hunter2@db/pay".into()),
+            "PAY_URL" => Some("postgres://recon:hunter2@db/pay?sslmode=verify-full".into()),
             _ => None,
         }
     }
@@ -798,7 +798,7 @@ date_column = "created_at"
         assert_eq!(config.store_url, DEFAULT_STORE_URL);
         assert_eq!(
             config.sources["payments"].url,
-            "postgres://recon:hunter2@db/pay"
+            "postgres://recon:hunter2@db/pay?sslmode=verify-full"
         );
         assert_eq!(
             config.sources["payments"].timezone,
@@ -807,7 +807,7 @@ date_column = "created_at"
         assert_eq!(config.sources["ledger"].max_connections, 2);
         assert_eq!(config.integrity[0].right.table, "public.ledger_entries");
         assert!(!config.describe().contains("hunter2"));
-        assert!(config.describe().contains("postgres://recon:***@db/pay"));
+        assert!(config.describe().contains("postgres://recon:***@db/pay?sslmode=verify-full"));
     }
 
     /// `job.temp_dir` as written, else `RECON_TEMP_DIR`, else the OS temp dir; shown by
@@ -982,9 +982,9 @@ date_column = "created_at"
     #[test]
     fn debug_shows_no_password_of_any_url() {
         let env = |name: &str| match name {
-            "LEDGER_URL" => Some("postgres://u@h/db?password=hunter2&sslmode=require".into()),
-            "PAY_URL" => Some("postgres://recon:hunter3@db/pay".into()),
-            "STORE" => Some("postgres://s@h/store?sslpassword=hunter4".into()),
+            "LEDGER_URL" => Some("postgres://u@h/db?password=hunter2&sslmode=verify-full".into()),
+            "PAY_URL" => Some("postgres://recon:hunter3@db/pay?sslmode=verify-full".into()),
+            "STORE" => Some("postgres://s@h/store?sslpassword=hunter4&sslmode=verify-full".into()),
             _ => None,
         };
         let text = format!("{GOOD}\n[store]\nurl_env = \"STORE\"\n");
@@ -994,11 +994,11 @@ date_column = "created_at"
             assert!(!shown.contains(password), "{password} in {shown}");
         }
         assert!(
-            shown.contains("\"postgres://u@h/db?password=***&sslmode=require\""),
+            shown.contains("\"postgres://u@h/db?password=***&sslmode=verify-full\""),
             "{shown}"
         );
         assert!(
-            shown.contains("\"postgres://s@h/store?sslpassword=***\""),
+            shown.contains("\"postgres://s@h/store?sslpassword=***&sslmode=verify-full\""),
             "{shown}"
         );
     }
