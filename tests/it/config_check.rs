@@ -43,15 +43,15 @@ fn the_example_resolves_to_every_section_and_key() {
         ("RECON_MASK_KEY", key),
         (
             "RECON_STORE_URL",
-            "postgres://recon_store:StorePw@store-db:5432/recon",
+            "postgres://recon_store:StorePw@store-db:5432/recon?sslmode=verify-full",
         ),
         (
             "RECON_LEDGER_URL",
-            "postgres://recon_reader:LedgerPw@ledger-db:5432/ledger",
+            "postgres://recon_reader:LedgerPw@ledger-db:5432/ledger?sslmode=verify-full",
         ),
         (
             "RECON_PAYMENTS_URL",
-            "mysql://recon_reader:PayPw@payments-db:3306/payments",
+            "mysql://recon_reader:PayPw@payments-db:3306/payments?ssl-mode=VERIFY_IDENTITY",
         ),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -87,7 +87,7 @@ min_calls = 5
 cool_down_secs = 30
 
 [store]
-url = "postgres://recon_store:***@store-db:5432/recon"
+url = "postgres://recon_store:***@store-db:5432/recon?sslmode=verify-full"
 connect_timeout_secs = 30
 
 [store.retry]
@@ -97,7 +97,7 @@ max_total_secs = 300
 max_attempts = 8
 
 [sources.ledger]
-url = "postgres://recon_reader:***@ledger-db:5432/ledger"
+url = "postgres://recon_reader:***@ledger-db:5432/ledger?sslmode=verify-full"
 timezone = "UTC"
 max_connections = 2
 statement_timeout_secs = 600
@@ -110,7 +110,7 @@ max_total_secs = 300
 max_attempts = 8
 
 [sources.payments]
-url = "mysql://recon_reader:***@payments-db:3306/payments"
+url = "mysql://recon_reader:***@payments-db:3306/payments?ssl-mode=VERIFY_IDENTITY"
 timezone = "UTC"
 max_connections = 2
 statement_timeout_secs = 600
