@@ -807,7 +807,11 @@ date_column = "created_at"
         assert_eq!(config.sources["ledger"].max_connections, 2);
         assert_eq!(config.integrity[0].right.table, "public.ledger_entries");
         assert!(!config.describe().contains("hunter2"));
-        assert!(config.describe().contains("postgres://recon:***@db/pay?sslmode=verify-full"));
+        assert!(
+            config
+                .describe()
+                .contains("postgres://recon:***@db/pay?sslmode=verify-full")
+        );
     }
 
     /// `job.temp_dir` as written, else `RECON_TEMP_DIR`, else the OS temp dir; shown by

@@ -76,7 +76,10 @@ pub(crate) fn with_ca_file(url: &str, ca_file: &Path) -> Result<String, String> 
     };
     let mut parsed = url::Url::parse(url).map_err(|e| format!("bad URL: {e}"))?;
     let named = ["sslrootcert", "ssl-root-cert", "ssl-ca", "sslca"];
-    if let Some((key, _)) = parsed.query_pairs().find(|(k, _)| named.contains(&k.as_ref())) {
+    if let Some((key, _)) = parsed
+        .query_pairs()
+        .find(|(k, _)| named.contains(&k.as_ref()))
+    {
         return Err(format!(
             "the URL names a CA itself ({key}); give it either there or in tls_ca_file"
         ));
@@ -115,7 +118,14 @@ mod tests {
 
     #[test]
     fn loopback_is_a_spelling_never_a_resolution() {
-        for host in ["localhost", "LOCALHOST", "127.0.0.1", "127.9.8.7", "::1", "[::1]"] {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.9.8.7",
+            "::1",
+            "[::1]",
+        ] {
             assert!(is_loopback(host), "{host}");
         }
         for host in [

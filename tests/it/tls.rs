@@ -74,7 +74,10 @@ impl Drop for Server {
 fn wait_for_port(addr: &str, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect((addr, port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {addr}:{port}");
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on {addr}:{port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -157,7 +160,8 @@ async fn postgres_connects_only_verified_and_refuses_a_wrong_ca_name_or_plaintex
     wait_for_port(&addr, port);
     let ca = pki.ca.display().to_string();
     let other = pki.other_ca.display().to_string();
-    let url = |host: &str, query: &str| format!("postgres://postgres@{host}:{port}/postgres?{query}");
+    let url =
+        |host: &str, query: &str| format!("postgres://postgres@{host}:{port}/postgres?{query}");
 
     // verify-full against the test's CA connects (retried while the cluster starts)
     let good = url(&addr, &format!("sslmode=verify-full&sslrootcert={ca}"));
@@ -178,23 +182,36 @@ async fn postgres_connects_only_verified_and_refuses_a_wrong_ca_name_or_plaintex
     Store::open(&good).await.unwrap();
 
     // an unknown CA, and a certificate for another name, are refused
-    let wrong_ca = refused(&url(&addr, &format!("sslmode=verify-full&sslrootcert={other}"))).await;
+    let wrong_ca = refused(&url(
+        &addr,
+        &format!("sslmode=verify-full&sslrootcert={other}"),
+    ))
+    .await;
     assert!(
         wrong_ca.contains("invalid peer certificate: UnknownIssuer"),
         "{wrong_ca}"
     );
-    let wrong_name =
-        refused(&url("127.0.0.1", &format!("sslmode=verify-full&sslrootcert={ca}"))).await;
+    let wrong_name = refused(&url(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .await;
     assert!(
         wrong_name.contains("certificate not valid for name \"127.0.0.1\""),
         "{wrong_name}"
     );
 
     // a URL that does not ask for verification is refused before any connection is tried
-    for query in ["", "sslmode=require", "sslmode=verify-ca&sslrootcert=/nowhere"] {
+    for query in [
+        "",
+        "sslmode=require",
+        "sslmode=verify-ca&sslrootcert=/nowhere",
+    ] {
         let said = refused(&url(&addr, query)).await;
         assert!(
-            said.contains(&format!("the server {addr} is not loopback, so its URL must ask for sslmode=verify-full")),
+            said.contains(&format!(
+                "the server {addr} is not loopback, so its URL must ask for sslmode=verify-full"
+            )),
             "{said}"
         );
         let store = Store::open(&url(&addr, query)).await.err().unwrap();
@@ -218,7 +235,10 @@ async fn postgres_connects_only_verified_and_refuses_a_wrong_ca_name_or_plaintex
             Err(e) => break e.to_string(),
         }
     };
-    assert!(plaintext.contains("server does not support TLS"), "{plaintext}");
+    assert!(
+        plaintext.contains("server does not support TLS"),
+        "{plaintext}"
+    );
 }
 
 #[tokio::test]
@@ -241,7 +261,11 @@ async fn mariadb_connects_only_verified_and_refuses_a_wrong_ca_name_or_plaintext
     let install = Command::new("mariadb-install-db")
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
-        .args(["--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"])
+        .args([
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -255,10 +279,23 @@ async fn mariadb_connects_only_verified_and_refuses_a_wrong_ca_name_or_plaintext
         command
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--socket={}", dir.path().join("mariadb.sock").display()))
-            .arg(format!("--pid-file={}", dir.path().join("mariadb.pid").display()))
-            .arg(format!("--log-error={}", dir.path().join("mariadb.err").display()))
-            .args(["--user=root", "--bind-address=0.0.0.0", "--skip-grant-tables"])
+            .arg(format!(
+                "--socket={}",
+                dir.path().join("mariadb.sock").display()
+            ))
+            .arg(format!(
+                "--pid-file={}",
+                dir.path().join("mariadb.pid").display()
+            ))
+            .arg(format!(
+                "--log-error={}",
+                dir.path().join("mariadb.err").display()
+            ))
+            .args([
+                "--user=root",
+                "--bind-address=0.0.0.0",
+                "--skip-grant-tables",
+            ])
             .args(["--innodb-buffer-pool-size=16M", "--skip-log-bin"])
             .arg(format!("--port={port}"));
         if tls {
@@ -267,7 +304,13 @@ async fn mariadb_connects_only_verified_and_refuses_a_wrong_ca_name_or_plaintext
                 .arg(format!("--ssl-key={}", cert.key.display()))
                 .arg(format!("--ssl-ca={}", pki.ca.display()));
         }
-        let server = Server(command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+        let server = Server(
+            command
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         wait_for_port(&addr, port);
         server
     };
@@ -282,13 +325,20 @@ async fn mariadb_connects_only_verified_and_refuses_a_wrong_ca_name_or_plaintext
         .unwrap()
         .close()
         .await;
-    let wrong_ca = refused(&url(&addr, &format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={other}"))).await;
+    let wrong_ca = refused(&url(
+        &addr,
+        &format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={other}"),
+    ))
+    .await;
     assert!(
         wrong_ca.contains("invalid peer certificate: UnknownIssuer"),
         "{wrong_ca}"
     );
-    let wrong_name =
-        refused(&url("127.0.0.1", &format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"))).await;
+    let wrong_name = refused(&url(
+        "127.0.0.1",
+        &format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"),
+    ))
+    .await;
     assert!(
         wrong_name.contains("certificate not valid for name \"127.0.0.1\""),
         "{wrong_name}"
@@ -305,7 +355,10 @@ async fn mariadb_connects_only_verified_and_refuses_a_wrong_ca_name_or_plaintext
     // the same server without TLS: the verified link is refused, it does not fall back
     let _plain = start(false);
     let plaintext = refused(&good).await;
-    assert!(plaintext.contains("server does not support TLS"), "{plaintext}");
+    assert!(
+        plaintext.contains("server does not support TLS"),
+        "{plaintext}"
+    );
 }
 
 #[test]
@@ -318,11 +371,19 @@ fn config_check_refuses_a_remote_database_that_does_not_verify_tls() {
         .integrity("t", "ledger.t", "payments.t", "id")
         .to_toml();
     let path = write(dir.path(), "recon.toml", &config);
-    let ca = write(dir.path(), "ca.pem", "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n");
+    let ca = write(
+        dir.path(),
+        "ca.pem",
+        "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n",
+    );
     let check = |store: &str, ledger: &str, payments: &str| {
         recon(
             &["config", "check", "--config", &path_str(&path)],
-            &[("STORE_URL", store), ("LEDGER_URL", ledger), ("PAYMENTS_URL", payments)],
+            &[
+                ("STORE_URL", store),
+                ("LEDGER_URL", ledger),
+                ("PAYMENTS_URL", payments),
+            ],
             dir.path(),
         )
     };
@@ -356,7 +417,9 @@ fn config_check_refuses_a_remote_database_that_does_not_verify_tls() {
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         assert_eq!(
             stderr(&out),
-            format!("recon: {shown}: {said}: without it the link may fall back to plaintext or accept any certificate\n")
+            format!(
+                "recon: {shown}: {said}: without it the link may fall back to plaintext or accept any certificate\n"
+            )
         );
     }
     // loopback needs nothing
@@ -441,7 +504,10 @@ async fn report_scenario(url: &str, ca_file: Option<&Path>) -> Scenario {
 fn web_pki(test: &str, dir: &Path) -> Option<(Pki, crate::common::pki::ServerCert)> {
     needed(test, "the openssl CLI", openssl_present())?;
     let pki = Pki::new(dir);
-    let cert = pki.server("reports", &["IP:127.0.0.1".to_string(), "DNS:localhost".to_string()]);
+    let cert = pki.server(
+        "reports",
+        &["IP:127.0.0.1".to_string(), "DNS:localhost".to_string()],
+    );
     Some((pki, cert))
 }
 
@@ -459,10 +525,18 @@ async fn a_report_server_of_an_unknown_ca_is_refused_unless_its_ca_file_is_confi
     let check = &summary["checks"][0];
     assert_eq!(check["status"], "failed");
     let error = check["error"].as_str().unwrap();
-    assert!(error.contains("invalid peer certificate: UnknownIssuer"), "{error}");
-    assert!(server.requests().is_empty(), "a request passed an unverified handshake");
+    assert!(
+        error.contains("invalid peer certificate: UnknownIssuer"),
+        "{error}"
+    );
+    assert!(
+        server.requests().is_empty(),
+        "a request passed an unverified handshake"
+    );
 
-    let (out, summary) = report_scenario(&url, Some(&pki.ca)).await.run("2026-11-20", &[]);
+    let (out, summary) = report_scenario(&url, Some(&pki.ca))
+        .await
+        .run("2026-11-20", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(summary["checks"][0]["status"], "clean");
     assert_eq!(server.requests().len(), 1);
@@ -481,7 +555,9 @@ async fn every_redirect_hop_is_revalidated_and_the_final_url_is_recorded() {
         Response::new("302 Found").header("Location", &format!("{elsewhere}?token=presigned"))
     });
     let url = format!("{}/reports/stripe-{{date}}.csv", front.https_base());
-    let (out, summary) = report_scenario(&url, Some(&pki.ca)).await.run("2026-11-20", &[]);
+    let (out, summary) = report_scenario(&url, Some(&pki.ca))
+        .await
+        .run("2026-11-20", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let download = &summary["checks"][0]["downloads"][0];
     assert_eq!(
@@ -491,7 +567,10 @@ async fn every_redirect_hop_is_revalidated_and_the_final_url_is_recorded() {
     // the server the file came from, without the pre-signed query
     assert_eq!(download["final_url"], landing);
     let front_asked = &front.requests()[0];
-    assert_eq!(front_asked.headers["authorization"], format!("Bearer {TOKEN}"));
+    assert_eq!(
+        front_asked.headers["authorization"],
+        format!("Bearer {TOKEN}")
+    );
     let files_asked = &files.requests()[0];
     assert_eq!(files_asked.path, "/files/r.csv?token=presigned");
     assert!(
@@ -508,7 +587,9 @@ async fn every_redirect_hop_is_revalidated_and_the_final_url_is_recorded() {
         Response::new("302 Found").header("Location", &to_http)
     });
     let url = format!("{}/reports/stripe-{{date}}.csv", front.https_base());
-    let (out, summary) = report_scenario(&url, Some(&pki.ca)).await.run("2026-11-20", &[]);
+    let (out, summary) = report_scenario(&url, Some(&pki.ca))
+        .await
+        .run("2026-11-20", &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let check = &summary["checks"][0];
     assert_eq!(check["status"], "failed");

@@ -270,20 +270,34 @@ mod tests {
     fn every_redirect_hop_is_https_and_a_sticky_credential_stays_home() {
         let url = |u: &str| reqwest::Url::parse(u).unwrap();
         let from = [url("https://files.example.com/r.csv")];
-        assert_eq!(hop_refusal(&url("https://cdn.example.net/r.csv"), &from, false), None);
         assert_eq!(
-            hop_refusal(&url("http://cdn.example.net/r.csv?token=s3cret"), &from, false).unwrap(),
+            hop_refusal(&url("https://cdn.example.net/r.csv"), &from, false),
+            None
+        );
+        assert_eq!(
+            hop_refusal(
+                &url("http://cdn.example.net/r.csv?token=s3cret"),
+                &from,
+                false
+            )
+            .unwrap(),
             "refused a redirect to http://cdn.example.net/r.csv?token=***: reports are fetched over https only, not http"
         );
         // no downgrade, even to this machine
         assert!(hop_refusal(&url("http://127.0.0.1:9/r.csv"), &from, false).is_some());
         let local = [url("http://127.0.0.1:8080/r.csv")];
-        assert_eq!(hop_refusal(&url("http://localhost:8080/x"), &local, false), None);
+        assert_eq!(
+            hop_refusal(&url("http://localhost:8080/x"), &local, false),
+            None
+        );
         assert_eq!(
             hop_refusal(&url("https://files.example.com:8443/r.csv"), &from, true).unwrap(),
             "refused a redirect to https://files.example.com:8443/r.csv: the request's credential would go to another server (files.example.com:8443)"
         );
-        assert_eq!(hop_refusal(&url("https://files.example.com/other.csv"), &from, true), None);
+        assert_eq!(
+            hop_refusal(&url("https://files.example.com/other.csv"), &from, true),
+            None
+        );
     }
 
     #[test]
