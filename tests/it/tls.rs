@@ -430,28 +430,33 @@ fn config_check_refuses_a_remote_database_that_does_not_verify_tls() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
-    // a CA file reaches the driver's own parameter, and a missing one is said
-    let with_ca = config.replace(
-        "url_env = \"LEDGER_URL\"",
-        "url_env = \"LEDGER_URL\"\ntls_ca_file = \"ca.pem\"",
-    );
-    assert_ne!(with_ca, config);
+    // a CA file reaches each driver's own parameter, and a missing one is said
+    let mut with_ca = config.clone();
+    for var in ["STORE_URL", "LEDGER_URL", "PAYMENTS_URL"] {
+        let line = format!("url_env = \"{var}\"");
+        with_ca = with_ca.replace(&line, &format!("{line}\ntls_ca_file = \"ca.pem\""));
+    }
+    assert_eq!(with_ca.matches("tls_ca_file").count(), 3, "{with_ca}");
     std::fs::write(&path, &with_ca).unwrap();
     let out = check(store_ok, ledger_ok, payments_ok);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let expected = format!(
-        "url = \"{ledger_ok}&sslrootcert={}\"",
-        url_encoded(&ca.display().to_string())
-    );
-    assert!(stdout(&out).contains(&expected), "{}", stdout(&out));
+    let ca_param = url_encoded(&ca.display().to_string());
+    for expected in [
+        format!("url = \"{store_ok}&sslrootcert={ca_param}\""),
+        format!("url = \"{ledger_ok}&sslrootcert={ca_param}\""),
+        format!("url = \"{payments_ok}&ssl-ca={ca_param}\""),
+    ] {
+        assert!(
+            stdout(&out).contains(&expected),
+            "{expected}\n{}",
+            stdout(&out)
+        );
+    }
     std::fs::remove_file(&ca).unwrap();
     let out = check(store_ok, ledger_ok, payments_ok);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains(&format!(
-            "sources.ledger.tls_ca_file: cannot read {}",
-            ca.display()
-        )),
+        stderr(&out).contains(&format!("store.tls_ca_file: cannot read {}", ca.display())),
         "{}",
         stderr(&out)
     );
