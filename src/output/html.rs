@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{DiscrepancyEntry, Summary, describe_exit};
+use super::{DiscrepancyEntry, Summary, describe_exit, describe_outcome};
 use crate::discrepancy::{AMOUNT_COLUMN, CURRENCY_COLUMN, Kind, in_currency};
 use crate::exit::Exit;
 
@@ -62,8 +62,19 @@ fn verdict_class(exit: Exit) -> &'static str {
 pub(crate) fn verdict(summary: &Summary) -> String {
     let t = &summary.totals;
     match summary.outcome {
+        Exit::Clean if t.acknowledged > 0 => format!(
+            "Clean: nothing needs anyone ({} acknowledged)",
+            t.acknowledged
+        ),
         Exit::Clean => format!("Clean: all {} checks agree", t.checks),
-        Exit::Discrepancies => format!("{} discrepancies found ({} new)", t.discrepancies, t.new),
+        Exit::Discrepancies if t.acknowledged > 0 => format!(
+            "{} discrepancies found ({} new; {} more acknowledged)",
+            t.needing_someone, t.new, t.acknowledged
+        ),
+        Exit::Discrepancies => format!(
+            "{} discrepancies found ({} new)",
+            t.needing_someone, t.new
+        ),
         Exit::Incomplete => format!(
             "Incomplete: {} of {} checks could not be read",
             t.checks_failed, t.checks
@@ -93,7 +104,7 @@ pub(crate) fn render(summary: &Summary) -> String {
         esc(&summary.timezone),
         summary.run_id,
         summary.exit_code,
-        esc(describe_exit(summary.outcome))
+        esc(&describe_outcome(summary))
     );
     facts(&mut h, summary);
     checks(&mut h, summary);
@@ -102,16 +113,26 @@ pub(crate) fn render(summary: &Summary) -> String {
     chart_by_kind(&mut h, summary);
     chart_history(&mut h, summary);
     h.push_str("</div>");
+    let (needing, acknowledged): (Vec<&DiscrepancyEntry>, Vec<&DiscrepancyEntry>) = summary
+        .discrepancies
+        .iter()
+        .partition(|d| d.status.needs_someone());
     discrepancy_table(
         &mut h,
         "Discrepancies",
-        &summary.discrepancies,
-        "No discrepancies in this run.",
+        &needing,
+        "Nothing in this run needs anyone.",
+    );
+    discrepancy_table(
+        &mut h,
+        "Acknowledged",
+        &acknowledged,
+        "No acknowledged discrepancies in this run.",
     );
     discrepancy_table(
         &mut h,
         "Resolved since the last run",
-        &summary.resolved,
+        &summary.resolved.iter().collect::<Vec<_>>(),
         "Nothing was resolved by this run.",
     );
     h.push_str("</main></body></html>\n");
@@ -313,7 +334,7 @@ fn chart_history(h: &mut String, s: &Summary) {
     bars(h, "Discrepancies in the last runs", &items);
 }
 
-fn discrepancy_table(h: &mut String, title: &str, entries: &[DiscrepancyEntry], empty: &str) {
+fn discrepancy_table(h: &mut String, title: &str, entries: &[&DiscrepancyEntry], empty: &str) {
     let _ = write!(h, "<h2>{} ({})</h2>", esc(title), entries.len());
     if entries.is_empty() {
         let _ = write!(h, "<p class=muted>{}</p>", esc(empty));
@@ -335,6 +356,16 @@ fn discrepancy_table(h: &mut String, title: &str, entries: &[DiscrepancyEntry], 
                 esc(&ack.note)
             ),
             None => d.status.as_str().to_string(),
+        };
+        let status = match d.reopened {
+            Some(reason) => format!(
+                "{status}<div class=ack>reopened: acknowledgement {}</div>",
+                match reason {
+                    crate::store::Reopened::Changed => "lapsed, the finding changed",
+                    crate::store::Reopened::Expired => "expired",
+                }
+            ),
+            None => status,
         };
         let _ = write!(
             h,
