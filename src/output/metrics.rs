@@ -431,3 +431,72 @@ pub async fn put_group(gateway: &str, pusher: Pusher<'_>, body: String) -> Resul
     .await;
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discrepancy::{AtStake, Status};
+
+    #[test]
+    fn each_pusher_has_its_own_group() {
+        let paths = [
+            Pusher::Run { shard: None },
+            Pusher::Run { shard: Some("1/4") },
+            Pusher::Backlog,
+            Pusher::Controls,
+        ]
+        .map(|p| p.grouping_path());
+        assert_eq!(
+            paths,
+            [
+                "job/recon/pusher/run",
+                "job/recon/pusher/run/shard/1-of-4",
+                "job/recon/pusher/backlog",
+                "job/recon/pusher/controls",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_backlog_counts_by_status_kind_currency_and_age_and_sums_its_stake_exactly() {
+        let now = DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let item = |status, kind: &str, stake: Option<(&str, i128)>, days: i64| BacklogItem {
+            status,
+            kind: kind.to_string(),
+            at_stake: stake.map(|(currency, minor)| AtStake {
+                currency: currency.to_string(),
+                minor,
+            }),
+            first_seen_at: now - chrono::Duration::days(days),
+        };
+        let backlog = [
+            item(Status::Open, "changed", Some(("EUR", i128::from(i64::MAX))), 0),
+            item(Status::Carried, "changed", Some(("EUR", 10)), 8),
+            item(Status::Carried, "timing", Some(("EUR", 99)), 40),
+            item(Status::Acknowledged, "missing_in_right", Some(("JPY", 6100)), 3),
+            item(Status::Carried, "schema_mismatch", None, 1),
+        ];
+        let samples: Vec<String> = render_backlog(&backlog, now)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            samples,
+            [
+                "recon_backlog_findings{age_bucket=\"1d_to_7d\",currency=\"JPY\",kind=\"missing_in_right\",status=\"acknowledged\"} 1",
+                "recon_backlog_findings{age_bucket=\"7d_to_30d\",currency=\"EUR\",kind=\"changed\",status=\"carried\"} 1",
+                "recon_backlog_findings{age_bucket=\"1d_to_7d\",currency=\"none\",kind=\"schema_mismatch\",status=\"carried\"} 1",
+                "recon_backlog_findings{age_bucket=\"ge_30d\",currency=\"EUR\",kind=\"timing\",status=\"carried\"} 1",
+                "recon_backlog_findings{age_bucket=\"lt_1d\",currency=\"EUR\",kind=\"changed\",status=\"open\"} 1",
+                "recon_backlog_needing_someone 4",
+                "recon_backlog_at_stake_minor_units{currency=\"JPY\",status=\"acknowledged\"} 6100",
+                "recon_backlog_at_stake_minor_units{currency=\"EUR\",status=\"carried\"} 10",
+                "recon_backlog_at_stake_minor_units{currency=\"EUR\",status=\"open\"} 9223372036854775807",
+                "recon_backlog_oldest_needing_someone_age_seconds 3456000",
+            ]
+        );
+    }
+}

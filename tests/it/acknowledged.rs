@@ -43,6 +43,8 @@ fn alerting_samples(scenario: &Scenario) -> Vec<String> {
             [
                 "recon_run_exit_code",
                 "recon_discrepancies",
+                "recon_discrepancies_needing_someone",
+                "recon_discrepancies_acknowledged",
                 "recon_at_stake_minor_units",
                 "recon_backlog_findings",
                 "recon_backlog_needing_someone",
@@ -203,8 +205,8 @@ async fn a_day_whose_findings_are_all_acknowledged_is_clean_until_one_changes_or
             "recon_discrepancies_needing_someone 1",
             "recon_discrepancies_acknowledged 1",
             "recon_at_stake_minor_units{currency=\"EUR\"} 600",
-            "recon_backlog_findings{age_bucket=\"lt_1d\",currency=\"EUR\",kind=\"changed\",status=\"carried\"} 1",
             "recon_backlog_findings{age_bucket=\"lt_1d\",currency=\"EUR\",kind=\"missing_in_right\",status=\"acknowledged\"} 1",
+            "recon_backlog_findings{age_bucket=\"lt_1d\",currency=\"EUR\",kind=\"changed\",status=\"carried\"} 1",
             "recon_backlog_needing_someone 1",
             "recon_backlog_at_stake_minor_units{currency=\"EUR\",status=\"acknowledged\"} 3000",
             "recon_backlog_at_stake_minor_units{currency=\"EUR\",status=\"carried\"} 600",
