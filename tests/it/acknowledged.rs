@@ -10,9 +10,10 @@ const SCHEMA: &str = "CREATE TABLE t (id INTEGER PRIMARY KEY, amount_minor INTEG
 
 /// A scenario whose day 2026-11-20 has two findings with money at stake: row 2 changed
 /// (20.00 → 25.00 EUR, 5.00 at stake) and row 3 missing on the right (30.00 EUR).
-async fn two_findings() -> Scenario {
+/// The store is a SQLite file, or `store` (a PostgreSQL database) when given.
+async fn two_findings(store: Option<String>) -> Scenario {
     let scenario = Scenario::new("S");
-    let [l, r, store] = sqlite_sides(
+    let [l, r, sqlite_store] = sqlite_sides(
         scenario.dir(),
         SCHEMA,
         "INSERT INTO t VALUES (1, 1000, 'EUR'), (2, 2000, 'EUR'), (3, 3000, 'EUR')",
@@ -20,13 +21,16 @@ async fn two_findings() -> Scenario {
     )
     .await;
     scenario
-        .store_at(&store)
+        .store_at(&store.unwrap_or(sqlite_store))
         .env("L", &l)
         .env("R", &r)
         .config(&ledger_payments_t(TestConfig::new()))
 }
 
 async fn sql(url: &str, statement: &str) {
+    if url.starts_with("postgres") {
+        return pg_exec(url, &[statement]).await;
+    }
     let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
         .execute(&mut conn)
@@ -101,7 +105,19 @@ fn ack(scenario: &Scenario, id: i64, until: Option<&str>) -> std::process::Outpu
 
 #[tokio::test]
 async fn a_day_whose_findings_are_all_acknowledged_is_clean_until_one_changes_or_expires() {
-    let scenario = two_findings().await;
+    acknowledged_findings_stay_handled_until_they_change_or_expire(None).await;
+}
+
+#[tokio::test]
+async fn on_a_postgresql_store_too() {
+    let Some(store) = fresh_postgres("acknowledged").await else {
+        return;
+    };
+    acknowledged_findings_stay_handled_until_they_change_or_expire(Some(store)).await;
+}
+
+async fn acknowledged_findings_stay_handled_until_they_change_or_expire(store: Option<String>) {
+    let scenario = two_findings(store).await;
     let metrics = ["--metrics-file", "recon.prom"];
     let (out, summary) = scenario.run("2026-11-20", &metrics);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
