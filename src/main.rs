@@ -156,14 +156,13 @@ async fn finish(
     }
     if let Some(gateway) = &metrics.metrics_push {
         let shard = shard.map(|s| s.to_string());
-        if let Err(e) =
-            recon::output::metrics::push(
-                gateway,
-                shard.as_deref(),
-                &report.summary,
-                report.backlog.as_deref(),
-            )
-            .await
+        if let Err(e) = recon::output::metrics::push(
+            gateway,
+            shard.as_deref(),
+            &report.summary,
+            report.backlog.as_deref(),
+        )
+        .await
         {
             tracing::warn!(error = %e, "metrics were not pushed");
             if !telemetry::json_logs() {

@@ -71,10 +71,7 @@ pub(crate) fn verdict(summary: &Summary) -> String {
             "{} discrepancies found ({} new; {} more acknowledged)",
             t.needing_someone, t.new, t.acknowledged
         ),
-        Exit::Discrepancies => format!(
-            "{} discrepancies found ({} new)",
-            t.needing_someone, t.new
-        ),
+        Exit::Discrepancies => format!("{} discrepancies found ({} new)", t.needing_someone, t.new),
         Exit::Incomplete => format!(
             "Incomplete: {} of {} checks could not be read",
             t.checks_failed, t.checks

@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 
 use super::Summary;
 use crate::error::{Error, Result};
-use crate::store::BacklogItem;
 use crate::retry::{RetryPolicy, with_retries};
 use crate::secret::redact_urls;
+use crate::store::BacklogItem;
 
 /// A label value with `\`, `"` and newlines escaped as the text format requires.
 fn label(value: &str) -> String {
@@ -260,7 +260,10 @@ pub(crate) fn render_backlog(backlog: &[BacklogItem], now: DateTime<Utc>) -> Str
     );
     let mut counts = BTreeMap::<(&str, &str, &str, &str), u64>::new();
     for item in backlog {
-        let currency = item.at_stake.as_ref().map_or("none", |s| s.currency.as_str());
+        let currency = item
+            .at_stake
+            .as_ref()
+            .map_or("none", |s| s.currency.as_str());
         let bucket = age_bucket(now - item.first_seen_at);
         *counts
             .entry((item.status.as_str(), &item.kind, currency, bucket))
@@ -279,7 +282,10 @@ pub(crate) fn render_backlog(backlog: &[BacklogItem], now: DateTime<Utc>) -> Str
         "recon_backlog_needing_someone",
         "Findings of every business date that still need someone: new or carried over, not acknowledged.",
     );
-    let needing: Vec<&BacklogItem> = backlog.iter().filter(|i| i.status.needs_someone()).collect();
+    let needing: Vec<&BacklogItem> = backlog
+        .iter()
+        .filter(|i| i.status.needs_someone())
+        .collect();
     let _ = writeln!(out, "recon_backlog_needing_someone {}", needing.len());
     family(
         &mut out,
@@ -313,7 +319,10 @@ pub(crate) fn render_backlog(backlog: &[BacklogItem], now: DateTime<Utc>) -> Str
         .map(|i| (now - i.first_seen_at).num_seconds().max(0))
         .max()
         .unwrap_or(0);
-    let _ = writeln!(out, "recon_backlog_oldest_needing_someone_age_seconds {oldest}");
+    let _ = writeln!(
+        out,
+        "recon_backlog_oldest_needing_someone_age_seconds {oldest}"
+    );
     out
 }
 
@@ -472,10 +481,20 @@ mod tests {
             first_seen_at: now - chrono::Duration::days(days),
         };
         let backlog = [
-            item(Status::Open, "changed", Some(("EUR", i128::from(i64::MAX))), 0),
+            item(
+                Status::Open,
+                "changed",
+                Some(("EUR", i128::from(i64::MAX))),
+                0,
+            ),
             item(Status::Carried, "changed", Some(("EUR", 10)), 8),
             item(Status::Carried, "timing", Some(("EUR", 99)), 40),
-            item(Status::Acknowledged, "missing_in_right", Some(("JPY", 6100)), 3),
+            item(
+                Status::Acknowledged,
+                "missing_in_right",
+                Some(("JPY", 6100)),
+                3,
+            ),
             item(Status::Carried, "schema_mismatch", None, 1),
         ];
         let samples: Vec<String> = render_backlog(&backlog, now)

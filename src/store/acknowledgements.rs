@@ -134,12 +134,7 @@ macro_rules! reopen_changed_acknowledgements {
 }
 
 /// The audit entry of an acknowledgement that no longer holds.
-pub(crate) fn lapsed_entry(
-    run_id: RunId,
-    id: i64,
-    d: &Discrepancy,
-    reason: Reopened,
-) -> NewEntry {
+pub(crate) fn lapsed_entry(run_id: RunId, id: i64, d: &Discrepancy, reason: Reopened) -> NewEntry {
     NewEntry::new(
         "acknowledgement_lapsed",
         &run_actor(),

@@ -80,8 +80,14 @@ fn listed(summary: &serde_json::Value) -> Vec<(i64, String, String, Option<Strin
 
 fn totals(summary: &serde_json::Value) -> [u64; 5] {
     let t = &summary["totals"];
-    ["needing_someone", "new", "carried", "reopened", "acknowledged"]
-        .map(|k| t[k].as_u64().unwrap_or_else(|| panic!("totals.{k}")))
+    [
+        "needing_someone",
+        "new",
+        "carried",
+        "reopened",
+        "acknowledged",
+    ]
+    .map(|k| t[k].as_u64().unwrap_or_else(|| panic!("totals.{k}")))
 }
 
 fn ack(scenario: &Scenario, id: i64, until: Option<&str>) -> std::process::Output {
@@ -170,7 +176,9 @@ async fn acknowledged_findings_stay_handled_until_they_change_or_expire(store: O
         html.contains("<header class=\"verdict clean\" id=\"verdict\"><h1>Clean: nothing needs anyone (2 acknowledged)</h1>"),
         "{html}"
     );
-    assert!(html.contains("<h2>Discrepancies (0)</h2><p class=muted>Nothing in this run needs anyone.</p>"));
+    assert!(html.contains(
+        "<h2>Discrepancies (0)</h2><p class=muted>Nothing in this run needs anyone.</p>"
+    ));
     assert!(html.contains("<h2>Acknowledged (2)</h2>"));
     assert_eq!(
         alerting_samples(&scenario),
@@ -188,7 +196,11 @@ async fn acknowledged_findings_stay_handled_until_they_change_or_expire(store: O
     );
 
     // Row 2's amount changes again (26.00 EUR): its acknowledgement no longer holds.
-    sql(scenario.var("R"), "UPDATE t SET amount_minor = 2600 WHERE id = 2").await;
+    sql(
+        scenario.var("R"),
+        "UPDATE t SET amount_minor = 2600 WHERE id = 2",
+    )
+    .await;
     let (out, summary) = scenario.run("2026-11-20", &metrics);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(summary["outcome"], "discrepancies");
@@ -208,9 +220,10 @@ async fn acknowledged_findings_stay_handled_until_they_change_or_expire(store: O
     assert_eq!(summary["totals"]["at_stake"][0]["minor"], 600);
     assert!(stdout(&out).contains("Reopened: 1 acknowledged findings need someone again"));
     let html = std::fs::read_to_string(scenario.dir().join("out/report.html")).unwrap();
-    assert!(html.contains(
-        "<h1>1 discrepancies found (0 new; 1 more acknowledged)</h1>"
-    ), "{html}");
+    assert!(
+        html.contains("<h1>1 discrepancies found (0 new; 1 more acknowledged)</h1>"),
+        "{html}"
+    );
     assert!(html.contains("reopened: acknowledgement lapsed, the finding changed"));
     assert_eq!(
         alerting_samples(&scenario),
@@ -273,7 +286,10 @@ async fn acknowledged_findings_stay_handled_until_they_change_or_expire(store: O
             )
         })
         .collect();
-    assert_eq!(lapsed, [(1, "changed".to_string()), (2, "expired".to_string())]);
+    assert_eq!(
+        lapsed,
+        [(1, "changed".to_string()), (2, "expired".to_string())]
+    );
     let verify = scenario.recon(&["audit", "verify", "--config", "recon.toml"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 }

@@ -84,7 +84,10 @@ async fn metrics_are_written_and_pushed_with_a_retry() {
     assert_eq!(first_line, "PUT /metrics/job/recon/pusher/run HTTP/1.1");
     assert_eq!(second_line, "PUT /metrics/job/recon/pusher/run HTTP/1.1");
     assert_eq!(third_line, "PUT /metrics/job/recon/pusher/backlog HTTP/1.1");
-    assert_eq!(second_body, first_body, "the 503 was retried with the same body");
+    assert_eq!(
+        second_body, first_body,
+        "the 503 was retried with the same body"
+    );
     assert!(third_body.starts_with("# HELP recon_backlog_findings "));
     assert_eq!(
         format!("{second_body}{third_body}"),

@@ -21,7 +21,9 @@ impl Pushgateway {
     pub fn start(test: &str) -> Option<Pushgateway> {
         if !std::path::Path::new(BINARY).exists() {
             if super::servers_required() {
-                panic!("{test}: {BINARY} is missing and RECON_TEST_REQUIRE_SERVERS=1 (apt-get install prometheus-pushgateway)");
+                panic!(
+                    "{test}: {BINARY} is missing and RECON_TEST_REQUIRE_SERVERS=1 (apt-get install prometheus-pushgateway)"
+                );
             }
             eprintln!("SKIPPED {test}: {BINARY} is not installed");
             return None;
@@ -36,7 +38,10 @@ impl Pushgateway {
         let gateway = Pushgateway { child, port };
         let deadline = Instant::now() + Duration::from_secs(20);
         while gateway.get("/-/ready").is_none() {
-            assert!(Instant::now() < deadline, "{test}: the Pushgateway never got ready");
+            assert!(
+                Instant::now() < deadline,
+                "{test}: the Pushgateway never got ready"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         Some(gateway)
@@ -50,7 +55,9 @@ impl Pushgateway {
     /// answered 200.
     fn get(&self, path: &str) -> Option<String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok()?;
         write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).ok()?;
@@ -64,7 +71,9 @@ impl Pushgateway {
     /// The samples of `family` the Pushgateway serves (its own /metrics, as Prometheus scrapes
     /// it), sorted, each `name{labels} value`.
     pub fn samples(&self, family: &str) -> Vec<String> {
-        let text = self.get("/metrics").expect("the Pushgateway serves /metrics");
+        let text = self
+            .get("/metrics")
+            .expect("the Pushgateway serves /metrics");
         let mut samples: Vec<String> = text
             .lines()
             .filter(|l| !l.starts_with('#'))
