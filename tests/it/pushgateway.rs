@@ -50,7 +50,8 @@ async fn a_clean_run_after_findings_leaves_no_stale_series_and_the_backlog_is_th
         .config(&ledger_payments_t(TestConfig::new()));
     let push = ["--metrics-push", &gateway.base()];
 
-    // Another pusher's group, there before the runs: no run may wipe it.
+    // Other pushers' groups, there before the runs (a controls check; shard 1 of 2, which
+    // holds no check of this configuration): no run may wipe them.
     put_group(
         &gateway.base(),
         Pusher::Controls,
@@ -58,6 +59,12 @@ async fn a_clean_run_after_findings_leaves_no_stale_series_and_the_backlog_is_th
     )
     .await
     .unwrap();
+    let shard = scenario.recon(&run_args(
+        "2026-11-20",
+        "out-shard-1",
+        &["--shard", "1/2", "--metrics-push", &gateway.base()],
+    ));
+    assert_eq!(shard.status.code(), Some(0), "{}", stderr(&shard));
 
     let (out, _) = scenario.run("2026-11-20", &push);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -143,10 +150,17 @@ async fn a_clean_run_after_findings_leaves_no_stale_series_and_the_backlog_is_th
     assert_eq!(values(&gateway, "recon_discrepancies"), []);
     assert_eq!(
         values(&gateway, "recon_run_exit_code"),
-        [(
-            "recon_run_exit_code{instance=\"\",job=\"recon\",pusher=\"run\"}".to_string(),
-            "0".to_string()
-        )]
+        [
+            (
+                "recon_run_exit_code{instance=\"\",job=\"recon\",pusher=\"run\",shard=\"1-of-2\"}"
+                    .to_string(),
+                "0".to_string()
+            ),
+            (
+                "recon_run_exit_code{instance=\"\",job=\"recon\",pusher=\"run\"}".to_string(),
+                "0".to_string()
+            )
+        ]
     );
     assert_eq!(
         values(&gateway, "recon_backlog_needing_someone"),
