@@ -641,7 +641,14 @@ impl Store {
                     .map(|row| {
                         let reason: Option<String> = row.try_get("reopened").map_err(Error::from_store)?;
                         let id: i64 = row.try_get("id").map_err(Error::from_store)?;
-                        Ok(reason.and_then(|r| Reopened::parse(&r)).map(|r| (id, r)))
+                        let reason = reason
+                            .map(|r| {
+                                Reopened::parse(&r).ok_or_else(|| {
+                                    Error::internal(format!("store holds an unknown reason {r:?} an acknowledgement lapsed"))
+                                })
+                            })
+                            .transpose()?;
+                        Ok(reason.map(|r| (id, r)))
                     })
                     .filter_map(Result::transpose)
                     .collect::<Result<_>>()?,
