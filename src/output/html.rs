@@ -43,7 +43,7 @@ td.date{white-space:nowrap}
 code{font:12px ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
 .status-failed{color:#a15c00;font-weight:600}.status-discrepancies{color:#b3261e;font-weight:600}
 .not-compared{color:#5f4b00}
-.status-clean{color:#1f7a4d}.muted{color:#6b7280}
+.status-clean,.status-acknowledged{color:#1f7a4d}.muted{color:#6b7280}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:18px}
 .chart{background:#fff;padding:12px;border:1px solid #e2e6ea}
 svg text{font:11px system-ui,sans-serif;fill:#374151}
@@ -176,8 +176,8 @@ fn checks(h: &mut String, s: &Summary) {
              <td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{:.1}</td></tr>",
             esc(&c.name),
             esc(&c.partition),
-            c.status.as_str(),
-            c.status.as_str(),
+            c.shown_status(),
+            c.shown_status(),
             esc(&side(&c.left)),
             rows(c.left.rows),
             esc(&side(&c.right)),

@@ -149,6 +149,8 @@ pub struct CheckSummary {
     pub left: SideSummary,
     pub right: SideSummary,
     pub discrepancies: usize,
+    /// Of its discrepancies, those acknowledged and still as acknowledged.
+    pub(crate) acknowledged: usize,
     pub error: Option<String>,
     /// Attempts its sync took (more than 1: it was retried).
     pub(crate) attempts: u32,
@@ -208,6 +210,21 @@ pub struct DiscrepancyEntry {
     /// Why a finding that had been acknowledged needs someone again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) reopened: Option<Reopened>,
+}
+
+impl CheckSummary {
+    /// Its status as people read it: `acknowledged` for a check whose every discrepancy is
+    /// acknowledged (nothing in it needs anyone), else the stored one.
+    pub(crate) fn shown_status(&self) -> &'static str {
+        if self.status == CheckStatus::Discrepancies
+            && self.discrepancies > 0
+            && self.acknowledged == self.discrepancies
+        {
+            "acknowledged"
+        } else {
+            self.status.as_str()
+        }
+    }
 }
 
 impl DiscrepancyEntry {
@@ -342,6 +359,11 @@ pub(crate) fn summarize(
                 .seen
                 .iter()
                 .filter(|r| r.discrepancy.check == c.check)
+                .count(),
+            acknowledged: run
+                .seen
+                .iter()
+                .filter(|r| r.discrepancy.check == c.check && r.status == Status::Acknowledged)
                 .count(),
             name: c.check,
             check_type: c.check_type,
@@ -590,7 +612,7 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
         out.push_str(&format!(
             "  {:<24} {:<14} {:>12} {:>12} {:>13}\n",
             c.name,
-            c.status.as_str(),
+            c.shown_status(),
             rows(c.left.rows),
             rows(c.right.rows),
             c.discrepancies

@@ -180,6 +180,8 @@ async fn acknowledged_findings_stay_handled_until_they_change_or_expire(store: O
         "<h2>Discrepancies (0)</h2><p class=muted>Nothing in this run needs anyone.</p>"
     ));
     assert!(html.contains("<h2>Acknowledged (2)</h2>"));
+    assert!(html.contains("<td class=\"status-acknowledged\">acknowledged</td>"));
+    assert!(!html.contains("class=\"status-discrepancies\""));
     assert_eq!(
         alerting_samples(&scenario),
         [
