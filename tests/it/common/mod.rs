@@ -10,10 +10,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 mod http;
 pub mod pki;
+mod pushgateway;
 mod relay;
 mod scenario;
 
 pub use http::{HttpServer, Request, Response, Script, free_port};
+pub use pushgateway::Pushgateway;
 pub use relay::Relay;
 pub use scenario::Scenario;
 
