@@ -218,9 +218,46 @@ async fn postgres_connects_only_verified_and_refuses_a_wrong_ca_name_or_plaintex
         assert!(store.to_string().contains("sslmode=verify-full"), "{store}");
     }
 
+    // a run reads the cluster through the configuration: the CA from tls_ca_file reaches sqlx
+    let admin = format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable");
+    pg_exec(
+        &admin,
+        &[
+            "CREATE TABLE entries (id INT PRIMARY KEY, memo TEXT)",
+            "INSERT INTO entries VALUES (1, 'a'), (2, 'b')",
+        ],
+    )
+    .await;
+    let verified = url(&addr, "sslmode=verify-full");
+    let run = |ca_file: Option<&Path>| {
+        let mut config = TestConfig::new().store("STORE_URL");
+        for source in ["ledger", "copy"] {
+            config = config.source(source, &format!("{}_URL", source.to_uppercase()));
+            if let Some(file) = ca_file {
+                config = config.set("tls_ca_file", path_str(file));
+            }
+        }
+        let config = config
+            .integrity("entries", "ledger.entries", "copy.entries", "id")
+            .to_toml();
+        Scenario::new("STORE_URL")
+            .env("LEDGER_URL", &verified)
+            .env("COPY_URL", &verified)
+            .config(&config)
+            .run("2026-11-20", &[])
+    };
+    let (out, summary) = run(Some(&pki.ca));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(summary["checks"][0]["status"], "clean", "{summary}");
+    // without it the server's CA is not trusted: the check fails, nothing is read
+    let (out, summary) = run(None);
+    assert_ne!(out.status.code(), Some(0));
+    let error = summary["checks"][0]["error"].as_str().unwrap().to_string();
+    assert!(error.contains("UnknownIssuer"), "{error}");
+
     // the server stops offering TLS: the verified link is refused, it does not fall back
     pg_exec(
-        &format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable"),
+        &admin,
         &["ALTER SYSTEM SET ssl = off", "SELECT pg_reload_conf()"],
     )
     .await;
