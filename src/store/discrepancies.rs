@@ -104,13 +104,16 @@ impl Store {
             .collect())
     }
 
-    /// Marks a discrepancy explained by an operator, with the note in the audit trail.
+    /// Marks a discrepancy explained by an operator, with the note in the audit trail (a card
+    /// number the operator typed into it masked, as everything recon keeps).
     pub(crate) async fn acknowledge(&self, id: i64, note: &str, actor: &str) -> Result<Recorded> {
         if note.trim().is_empty() {
             return Err(Error::bad_input(
                 "an acknowledgement needs a --note saying why",
             ));
         }
+        let note = crate::mask::Shown::masked(note);
+        let note = note.as_str();
         let now = Utc::now();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -150,6 +153,7 @@ impl Store {
                     "partition": recorded.discrepancy.partition,
                     "kind": recorded.discrepancy.kind.as_str(),
                     "key": recorded.discrepancy.key_json(),
+                    "key_digest": recorded.discrepancy.key.digest,
                     "note": note,
                 }),
             );

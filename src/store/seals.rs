@@ -451,7 +451,7 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             let partition = seal.partition.to_string();
             let changes = move_along_life!(tx, run_id, now, check, &partition, found, &fingerprints, STILL_OPEN_SEAL);
-            let describe = |r: &Recorded| json!({ "id": r.id, "key": r.discrepancy.key_json(), "detail": r.discrepancy.detail });
+            let describe = |r: &Recorded| json!({ "id": r.id, "key": r.discrepancy.key_json(), "key_digest": r.discrepancy.key.digest, "detail": r.discrepancy.detail });
             let entry = NewEntry::new(
                 "seal_verified",
                 &run_actor(),
