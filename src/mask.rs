@@ -137,10 +137,12 @@ const SHOWN_BYTES: usize = 16;
 /// The secret sensitive columns are masked under, with the key it replaced during a rotation;
 /// its bytes are never printed (`Debug` shows only the key ids).
 ///
-/// The variable's text is `<key id>:<key>` (`k1:` and 64 hex digits) or, as before key ids,
-/// the key alone, whose id is then the first 8 hex digits of a SHA-256 of it. Masks and digests
-/// name the key id (`hmac-sha256:k1:…`); those written under the previous key, or before masks
-/// carried an id, are still recognised where recon matches a stored mask ([`MaskKey::earlier_forms`]).
+/// The variable's text is `<key id>:<key>` (`k1:` and 64 hex digits): masks and digests then
+/// name the key id (`hmac-sha256:k1:…`). A key written alone, as before key ids, keeps writing
+/// exactly what it wrote then: sensitive values as `hmac-sha256:` and 32 hex digits, digests
+/// under an id made of the first 8 hex digits of a SHA-256 of the key. Masks written under the
+/// previous key, or in that form, are still recognised where recon matches a stored mask
+/// ([`MaskKey::earlier_forms`]).
 #[derive(Clone)]
 pub struct MaskKey {
     current: Secret,
@@ -270,7 +272,8 @@ fn secret(text: &str) -> Result<Secret, String> {
     Ok(Secret {
         id: id.map_or_else(|| Secret::derived_id(&bytes), str::to_string).into(),
         bytes,
-        before_key_ids: false,
+        // A key written alone keeps writing masks as recon did before key ids.
+        before_key_ids: id.is_none(),
     })
 }
 
@@ -521,10 +524,10 @@ mod tests {
     #[test]
     fn sensitive_values_show_as_an_hmac_equal_for_equal_values() {
         // printf 'NL91ABNA0417164300' | openssl dgst -sha256 -hmac '6b33792d666f722d74657374732d6f6e6c792d303132333435363738396162636465'
-        // A key written without an id is named by the first 8 hex digits of a SHA-256 of it.
+        // A key written without an id masks as before key ids.
         assert_eq!(
             sensitive(&key(KEY), "NL91ABNA0417164300"),
-            "hmac-sha256:de3ecdf1:27066278321463335a454928da60436b"
+            "hmac-sha256:27066278321463335a454928da60436b"
         );
         // Written with an id, the same key gives the same HMAC under that id.
         assert_eq!(
@@ -604,7 +607,7 @@ mod tests {
         assert!(!format!("{columns:?}").contains(KEY));
         assert_eq!(
             columns.show("iban", "NL91ABNA0417164300"),
-            "hmac-sha256:de3ecdf1:27066278321463335a454928da60436b"
+            "hmac-sha256:27066278321463335a454928da60436b"
         );
         assert_eq!(columns.show("memo", "4111111111111111"), "411111******1111");
         assert_eq!(SensitiveColumns::default().show("iban", "NL91"), "NL91");
