@@ -165,13 +165,13 @@ async fn findings_recorded_under_the_previous_key_are_recognised_after_a_rotatio
 #[test]
 fn a_previous_key_needs_a_current_one_and_an_id_of_its_own() {
     let dir = temp_dir();
-    write(dir.path(), "recon.toml", &config());
+    // Without sensitive columns, so a missing key is not refused for them first.
+    write(dir.path(), "recon.toml", &stripe_cards(TestConfig::new()).to_toml());
     let check = |env: &[(&str, &str)]| {
         let mut env = env.to_vec();
         env.extend([
             ("STORE_URL", "sqlite://store.db"),
             ("LEDGER_URL", "sqlite://ledger.db"),
-            ("COPY_URL", "sqlite://copy.db"),
         ]);
         recon(&["config", "check", "--config", "recon.toml"], &env, dir.path())
     };
