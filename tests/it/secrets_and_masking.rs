@@ -268,11 +268,12 @@ async fn nothing_leaks_from_postgres_and_mariadb_sources() {
             .to_toml(),
     );
     let store = sqlite_url(dir.path().join("store.db"));
+    let mask_key = format!("k1:{MASK_KEY}");
     let env = [
         ("STORE_URL", store.as_str()),
         ("LEDGER_URL", pg.as_str()),
         ("PAYMENTS_URL", my.as_str()),
-        ("RECON_MASK_KEY", MASK_KEY),
+        ("RECON_MASK_KEY", mask_key.as_str()),
         ("RUST_LOG", "debug"),
     ];
     let run = recon(
