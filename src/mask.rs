@@ -270,7 +270,9 @@ fn secret(text: &str) -> Result<Secret, String> {
     }
     let bytes: Arc<[u8]> = Arc::from(key.as_bytes());
     Ok(Secret {
-        id: id.map_or_else(|| Secret::derived_id(&bytes), str::to_string).into(),
+        id: id
+            .map_or_else(|| Secret::derived_id(&bytes), str::to_string)
+            .into(),
         bytes,
         // A key written alone keeps writing masks as recon did before key ids.
         before_key_ids: id.is_none(),
@@ -396,10 +398,7 @@ impl Shown {
         let keyed = !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
         match (keyed, id) {
             (true, None) => Shown(text.to_string()),
-            (true, Some(id)) => Shown(format!(
-                "{SENSITIVE_PREFIX}{}:{hex}",
-                mask_card_numbers(id)
-            )),
+            (true, Some(id)) => Shown(format!("{SENSITIVE_PREFIX}{}:{hex}", mask_card_numbers(id))),
             (false, _) => Shown::masked(text),
         }
     }

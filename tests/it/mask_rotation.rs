@@ -62,7 +62,10 @@ async fn setup(dir: &Path) -> (String, String) {
     .await;
     let copy = sqlite_db(
         &dir.join("copy.db"),
-        &[accounts, "INSERT INTO accounts VALUES ('NL91ABNA0417164300', 'b')"],
+        &[
+            accounts,
+            "INSERT INTO accounts VALUES ('NL91ABNA0417164300', 'b')",
+        ],
     )
     .await;
     (ledger, copy)
@@ -140,7 +143,12 @@ async fn findings_recorded_under_the_previous_key_are_recognised_after_a_rotatio
     assert_eq!((id, status.as_str()), (missing, "acknowledged"));
     let export = rotated.recon(&["audit", "export", "--config", "recon.toml"]);
     let export = stdout(&export);
-    assert_eq!(export.matches(r#""action":"discrepancies_rekeyed""#).count(), 2);
+    assert_eq!(
+        export
+            .matches(r#""action":"discrepancies_rekeyed""#)
+            .count(),
+        2
+    );
     assert!(export.contains(r#"\"key_digest\":\"hmac-sha256:k2:"#));
     let verify = rotated.recon(&["audit", "verify", "--config", "recon.toml"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
@@ -166,14 +174,22 @@ async fn findings_recorded_under_the_previous_key_are_recognised_after_a_rotatio
 fn a_previous_key_needs_a_current_one_and_an_id_of_its_own() {
     let dir = temp_dir();
     // Without sensitive columns, so a missing key is not refused for them first.
-    write(dir.path(), "recon.toml", &stripe_cards(TestConfig::new()).to_toml());
+    write(
+        dir.path(),
+        "recon.toml",
+        &stripe_cards(TestConfig::new()).to_toml(),
+    );
     let check = |env: &[(&str, &str)]| {
         let mut env = env.to_vec();
         env.extend([
             ("STORE_URL", "sqlite://store.db"),
             ("LEDGER_URL", "sqlite://ledger.db"),
         ]);
-        recon(&["config", "check", "--config", "recon.toml"], &env, dir.path())
+        recon(
+            &["config", "check", "--config", "recon.toml"],
+            &env,
+            dir.path(),
+        )
     };
     let out = check(&[("RECON_MASK_KEY_PREVIOUS", K1)]);
     assert_eq!(out.status.code(), Some(2));
@@ -182,7 +198,10 @@ fn a_previous_key_needs_a_current_one_and_an_id_of_its_own() {
         "recon: recon.toml: job.mask_key_env: RECON_MASK_KEY_PREVIOUS is set but RECON_MASK_KEY is not; a rotation keeps the new key in RECON_MASK_KEY and the one it replaces in RECON_MASK_KEY_PREVIOUS\n"
     );
     let same_id = K2.replacen("k2:", "k1:", 1);
-    let out = check(&[("RECON_MASK_KEY", &same_id), ("RECON_MASK_KEY_PREVIOUS", K1)]);
+    let out = check(&[
+        ("RECON_MASK_KEY", &same_id),
+        ("RECON_MASK_KEY_PREVIOUS", K1),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out),

@@ -188,7 +188,10 @@ async fn sqlite_store_dump(url: &str) -> String {
                 .await
                 .unwrap();
             for cell in cells.into_iter().flatten() {
-                dump.push_str(&format!("{table}.{column}: {}\n", String::from_utf8_lossy(&cell)));
+                dump.push_str(&format!(
+                    "{table}.{column}: {}\n",
+                    String::from_utf8_lossy(&cell)
+                ));
             }
         }
     }
@@ -263,10 +266,16 @@ async fn run_everything(test: &str, dir: &Path, store: &str) -> (String, Vec<(St
     assert_eq!(
         found,
         [
-            ("amount_mismatch", r#"{"id":"411111******1111"}"#.to_string()),
+            (
+                "amount_mismatch",
+                r#"{"id":"411111******1111"}"#.to_string()
+            ),
             ("changed", key("378282*****0005")),
             ("changed", key("411111******1111")),
-            ("missing_in_ledger", r#"{"id":"555555******4444"}"#.to_string()),
+            (
+                "missing_in_ledger",
+                r#"{"id":"555555******4444"}"#.to_string()
+            ),
             ("missing_in_left", key("601111******1117")),
             ("missing_in_right", r#"{"pan":"ACC-1"}"#.to_string()),
             (
