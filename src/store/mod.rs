@@ -183,12 +183,14 @@ macro_rules! append_audit {
 /// `discrepancies_rekeyed` audit entry counts them. Costs one lookup per batch when none is.
 macro_rules! adopt_earlier_fingerprints {
     ($tx:expr, $run_id:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr) => {{
-        // Earlier fingerprint → (fingerprint now, key now); a `#n` suffix carries over.
-        let mut earlier = std::collections::HashMap::<String, (&String, &$crate::discrepancy::Discrepancy)>::new();
+        // Earlier fingerprint → (fingerprint now, the finding now, as it was); a `#n` suffix
+        // carries over.
+        type Forms<'a> = (&'a String, &'a $crate::discrepancy::Discrepancy, $crate::discrepancy::Discrepancy);
+        let mut earlier = std::collections::HashMap::<String, Forms<'_>>::new();
         for (d, fingerprint) in $found.iter().zip($fingerprints.iter()) {
             let suffix = fingerprint.find('#').map_or("", |at| &fingerprint[at..]);
-            for old in d.earlier_fingerprints() {
-                earlier.insert(format!("{old}{suffix}"), (fingerprint, d));
+            for was in d.earlier_forms() {
+                earlier.insert(format!("{}{suffix}", was.fingerprint()), (fingerprint, d, was));
             }
         }
         let olds: Vec<&String> = earlier.keys().collect();
@@ -207,14 +209,19 @@ macro_rules! adopt_earlier_fingerprints {
         stored.sort_unstable();
         let mut rekeyed = 0u64;
         for old in &stored {
-            let Some((now, d)) = earlier.get(old) else { continue };
+            let Some((now, d, was)) = earlier.get(old) else { continue };
+            // An acknowledgement pinned to the finding as it was shown then holds for it as
+            // shown now: only the key's form changed.
             let renamed = sqlx::query(
-                "UPDATE discrepancies SET fingerprint = $1, key_json = $2
+                "UPDATE discrepancies SET fingerprint = $1, key_json = $2,
+                     ack_digest = CASE WHEN ack_digest = $4 THEN $5 ELSE ack_digest END
                  WHERE fingerprint = $3 AND NOT EXISTS (SELECT 1 FROM discrepancies AS taken WHERE taken.fingerprint = $1)",
             )
             .bind(*now)
             .bind(d.key_json().to_string())
             .bind(old)
+            .bind($crate::store::acknowledgements::finding_digest(was))
+            .bind($crate::store::acknowledgements::finding_digest(d))
             .execute(&mut *$tx)
             .await
             .map_err(Error::from_store)?;
@@ -326,7 +333,10 @@ macro_rules! move_along_life {
     }};
 }
 
+#[macro_use]
+mod acknowledgements;
 pub mod audit;
+mod backlog;
 mod discrepancies;
 mod idempotency;
 mod lock;
@@ -339,6 +349,8 @@ pub(crate) use lock::{HEARTBEAT_EVERY, RunLock};
 pub(crate) use seals::{Seal, SealPart};
 pub(crate) use splits::{DayVerification, RangeResult, Split};
 
+pub(crate) use acknowledgements::Reopened;
+pub use backlog::BacklogItem;
 pub(crate) use discrepancies::DiscrepancyFilter;
 
 pub use crate::check::{CheckKind, CheckRecord, CheckStatus, TableSide};
@@ -383,6 +395,8 @@ pub(crate) struct StoredRun {
     pub(crate) resolved: Vec<Recorded>,
     /// The operators' notes on the seen discrepancies they acknowledged, by discrepancy id.
     pub(crate) acknowledgements: std::collections::HashMap<i64, Acknowledgement>,
+    /// Why each seen discrepancy that had been acknowledged needs someone again, by id.
+    pub(crate) reopened: std::collections::HashMap<i64, Reopened>,
 }
 
 /// Why an operator acknowledged a discrepancy (`recon discrepancies ack --note`), and who.
@@ -394,14 +408,21 @@ pub(crate) struct Acknowledgement {
 
 impl StoredRun {
     /// The outcome its checks call for, the one needing the most attention; any discrepancy
-    /// the run saw (a sealed day's included) makes it at least "discrepancies".
+    /// the run saw (a sealed day's included) still needing someone (new or carried, not
+    /// acknowledged) makes it at least "discrepancies". A check's own "discrepancies" is left
+    /// to its findings: one whose findings are all acknowledged is clean for the run.
     pub(crate) fn exit(&self) -> Exit {
-        let seen = if self.seen.is_empty() {
-            Exit::Clean
-        } else {
+        let needs_someone = self.seen.iter().any(|r| r.status.needs_someone());
+        let seen = if needs_someone {
             Exit::Discrepancies
+        } else {
+            Exit::Clean
         };
-        self.checks.iter().map(|c| c.exit).fold(seen, Exit::worse)
+        self.checks
+            .iter()
+            .map(|c| c.exit)
+            .filter(|exit| *exit != Exit::Discrepancies)
+            .fold(seen, Exit::worse)
     }
 }
 
