@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::breaker::BreakerPolicy;
 use crate::error::{Error, Result};
 use crate::integrity::spec::IntegritySpec;
-use crate::mask::{DEFAULT_MASK_KEY_ENV, MaskKey};
+use crate::mask::{DEFAULT_MASK_KEY_ENV, MaskKey, PREVIOUS_KEY_SUFFIX};
 use crate::retry::RetryPolicy;
 use crate::secret::{EnvLookup, PasswordAt, Redacted, redact_urls, url_password};
 use crate::settlement::spec::SettlementSpec;
@@ -566,10 +566,17 @@ fn env_value(env: EnvLookup<'_>, var: &str) -> Option<String> {
 /// The mask key, from the variable `job.mask_key_env` names: required when a check has
 /// sensitive columns (there is no fallback to an unkeyed hash: without the key such a
 /// configuration does not load), else read when set, for the identity of findings whose key
-/// holds a card number.
+/// holds a card number. During a rotation the key it replaces is in the same variable's name
+/// with `_PREVIOUS` after it, kept only to recognise masks written under it.
 fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option<MaskKey>, String> {
     let var = &file.job.mask_key_env;
+    let previous_var = format!("{var}{PREVIOUS_KEY_SUFFIX}");
     let Some(text) = env_value(env, var) else {
+        if env_value(env, &previous_var).is_some() {
+            return Err(format!(
+                "job.mask_key_env: {previous_var} is set but {var} is not; a rotation keeps the new key in {var} and the one it replaces in {previous_var}"
+            ));
+        }
         return match masks_columns(file) {
             true => Err(format!(
                 "job.mask_key_env: environment variable {var} is not set"
@@ -577,9 +584,14 @@ fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option
             false => Ok(None),
         };
     };
-    MaskKey::new(&text)
-        .map(Some)
-        .map_err(|m| format!("job.mask_key_env: {var} {m}"))
+    let key = MaskKey::new(&text).map_err(|m| format!("job.mask_key_env: {var} {m}"))?;
+    match env_value(env, &previous_var) {
+        None => Ok(Some(key)),
+        Some(previous) => key
+            .with_previous(&previous)
+            .map(Some)
+            .map_err(|m| format!("job.mask_key_env: {previous_var} {m}")),
+    }
 }
 
 /// The store's URL: the `[store]` section's, or the embedded SQLite default.
@@ -844,6 +856,7 @@ date_column = "created_at"
     fn the_shipped_configurations_are_valid() {
         let any_env = |name: &str| match name {
             "RECON_MASK_KEY" => Some("0123456789abcdef".repeat(4)),
+            "RECON_MASK_KEY_PREVIOUS" => None,
             _ => Some(format!("sqlite://{name}-0123456789abcdef0123456789.db")),
         };
         for file in ["config/demo.toml", "config/recon.example.toml"] {

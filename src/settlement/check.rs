@@ -120,18 +120,17 @@ impl<'a> InFlight<'a> {
     }
 
     /// The in-flight finding of ledger id `raw`: the one shown as `raw` masks, and, when masking
-    /// hid it, whose digest is `raw`'s (one recorded without a digest cannot be told apart).
+    /// hid it, whose digest is `raw`'s, under the mask key or one of its earlier forms (the key a
+    /// rotation retires); one recorded without a digest cannot be told apart.
     fn find(&self, raw: &str) -> Option<&InFlightRow> {
         let rows = self.by_shown.get(mask_card_numbers(raw).as_ref())?;
-        let mut digest = None;
+        let mut own = None;
         rows.iter().find(|row| match &row.digest {
             None => true,
-            Some(d) => {
-                let own = digest.get_or_insert_with(|| {
-                    ShownKey::masked(&[("id", Some(raw))], self.mask).digest
-                });
-                own.as_ref() == Some(d)
-            }
+            Some(d) => own
+                .get_or_insert_with(|| ShownKey::masked(&[("id", Some(raw))], self.mask))
+                .digests()
+                .any(|own| own == d),
         })
     }
 

@@ -104,7 +104,8 @@ impl Store {
             .collect())
     }
 
-    /// Marks a discrepancy explained by an operator, with the note in the audit trail. The
+    /// Marks a discrepancy explained by an operator, with the note in the audit trail (a card
+    /// number the operator typed into it masked, as everything recon keeps). The
     /// acknowledgement holds for the finding as it is now, through `until` when given
     /// (see [`super::acknowledgements`]).
     pub(crate) async fn acknowledge(
@@ -119,6 +120,8 @@ impl Store {
                 "an acknowledgement needs a --note saying why",
             ));
         }
+        let note = crate::mask::Shown::masked(note);
+        let note = note.as_str();
         let now = Utc::now();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -166,6 +169,7 @@ impl Store {
                     "partition": recorded.discrepancy.partition,
                     "kind": recorded.discrepancy.kind.as_str(),
                     "key": recorded.discrepancy.key_json(),
+                    "key_digest": recorded.discrepancy.key.digest,
                     "note": note,
                     "digest": digest,
                     "until": until.map(|d| d.to_string()),

@@ -176,11 +176,75 @@ macro_rules! append_audit {
     }};
 }
 
+/// Renames, inside transaction `$tx`, each stored discrepancy of the partition that `$found`
+/// holds under an earlier fingerprint (recorded under the key a mask-key rotation retires, or
+/// before masks named their key) to its fingerprint now, key as shown now: it is then carried,
+/// acknowledged or resolved as the same finding, never reopened as a new one. One
+/// `discrepancies_rekeyed` audit entry counts them. Costs one lookup per batch when none is.
+macro_rules! adopt_earlier_fingerprints {
+    ($tx:expr, $run_id:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr) => {{
+        // Earlier fingerprint → (fingerprint now, the finding now, as it was); a `#n` suffix
+        // carries over.
+        type Forms<'a> = (&'a String, &'a $crate::discrepancy::Discrepancy, $crate::discrepancy::Discrepancy);
+        let mut earlier = std::collections::HashMap::<String, Forms<'_>>::new();
+        for (d, fingerprint) in $found.iter().zip($fingerprints.iter()) {
+            let suffix = fingerprint.find('#').map_or("", |at| &fingerprint[at..]);
+            for was in d.earlier_forms() {
+                earlier.insert(format!("{}{suffix}", was.fingerprint()), (fingerprint, d, was));
+            }
+        }
+        let olds: Vec<&String> = earlier.keys().collect();
+        let mut stored = Vec::new();
+        for chunk in olds.chunks($crate::store::batch_rows(&$tx, 1)) {
+            let sql = format!(
+                "SELECT fingerprint FROM discrepancies WHERE check_name = $1 AND partition_key = $2 AND fingerprint IN ({})",
+                $crate::store::value_rows("$1", 1, chunk.len(), 2)
+            );
+            let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind($check).bind($partition);
+            for old in chunk {
+                query = query.bind(*old);
+            }
+            stored.extend(query.fetch_all(&mut *$tx).await.map_err(Error::from_store)?);
+        }
+        stored.sort_unstable();
+        let mut rekeyed = 0u64;
+        for old in &stored {
+            let Some((now, d, was)) = earlier.get(old) else { continue };
+            // An acknowledgement pinned to the finding as it was shown then holds for it as
+            // shown now: only the key's form changed.
+            let renamed = sqlx::query(
+                "UPDATE discrepancies SET fingerprint = $1, key_json = $2,
+                     ack_digest = CASE WHEN ack_digest = $4 THEN $5 ELSE ack_digest END
+                 WHERE fingerprint = $3 AND NOT EXISTS (SELECT 1 FROM discrepancies AS taken WHERE taken.fingerprint = $1)",
+            )
+            .bind(*now)
+            .bind(d.key_json().to_string())
+            .bind(old)
+            .bind($crate::store::acknowledgements::finding_digest(was))
+            .bind($crate::store::acknowledgements::finding_digest(d))
+            .execute(&mut *$tx)
+            .await
+            .map_err(Error::from_store)?;
+            rekeyed += renamed.rows_affected();
+        }
+        if rekeyed > 0 {
+            let entry = $crate::store::audit::NewEntry::new(
+                "discrepancies_rekeyed",
+                &$crate::store::run_actor(),
+                Some($run_id),
+                serde_json::json!({ "check": $check, "partition": $partition, "count": rekeyed }),
+            );
+            append_audit!($tx, [entry]);
+        }
+    }};
+}
+
 /// Moves one partition's discrepancies along their life inside transaction `$tx`: each found one
 /// is opened, carried or reopened (and linked to the run); each one `$still_open` returns that
 /// was not found is resolved. Written in multi-row statements. Evaluates to the [`CheckChanges`].
 macro_rules! move_along_life {
     ($tx:expr, $run_id:expr, $now:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr, $still_open:expr) => {{
+        adopt_earlier_fingerprints!($tx, $run_id, $check, $partition, $found, $fingerprints);
         let mut changes = CheckChanges::default();
         for (found, fingerprints) in $found
             .chunks($crate::store::batch_rows(&$tx, 9))

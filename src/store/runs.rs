@@ -758,6 +758,7 @@ fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) ->
             "partition": r.discrepancy.partition,
             "kind": r.discrepancy.kind.as_str(),
             "key": r.discrepancy.key_json(),
+            "key_digest": r.discrepancy.key.digest,
             "columns": r.discrepancy.columns,
         })
     };
