@@ -4,6 +4,7 @@
 mod csv_cell;
 pub(crate) mod html;
 pub mod metrics;
+mod what_to_do;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -116,15 +117,22 @@ pub(crate) fn stake_line(totals: &[CurrencyTotal]) -> String {
 /// Totals per currency of what the open (new or carried) discrepancies put at stake. A `timing`
 /// item is left out: it is still inside its window, not (yet) money in question.
 fn at_stake(seen: &[Recorded]) -> Vec<CurrencyTotal> {
+    sum_stakes(
+        seen.iter()
+            .filter(|r| {
+                matches!(r.status, Status::Open | Status::Carried)
+                    && r.discrepancy.kind != Kind::Settlement(SettlementKind::Timing)
+            })
+            .filter_map(|r| r.discrepancy.at_stake.as_ref()),
+    )
+}
+
+/// Totals per currency, in currency code order, of `stakes`.
+pub(crate) fn sum_stakes<'a>(stakes: impl Iterator<Item = &'a AtStake>) -> Vec<CurrencyTotal> {
     let mut totals: std::collections::BTreeMap<String, Option<i128>> = Default::default();
-    for r in seen.iter().filter(|r| {
-        matches!(r.status, Status::Open | Status::Carried)
-            && r.discrepancy.kind != Kind::Settlement(SettlementKind::Timing)
-    }) {
-        if let Some(stake) = &r.discrepancy.at_stake {
-            let total = totals.entry(stake.currency.clone()).or_insert(Some(0));
-            *total = total.and_then(|t| t.checked_add(stake.minor));
-        }
+    for stake in stakes {
+        let total = totals.entry(stake.currency.clone()).or_insert(Some(0));
+        *total = total.and_then(|t| t.checked_add(stake.minor));
     }
     totals
         .into_iter()
@@ -416,7 +424,9 @@ pub(crate) fn summarize(
     }
 }
 
-/// Writes `summary.json`, `discrepancies.csv` and `report.html` into `dir`, each replaced atomically.
+/// Writes `summary.json`, `discrepancies.csv` and `report.html` into `dir`, each replaced
+/// atomically, and a copy of `report.html` kept by date in `dir/reports/<business date>/`: a
+/// folder every night writes into (a Kubernetes volume) keeps each night's page.
 pub(crate) fn write_reports(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf>> {
     crate::private_fs::create_dir_all(dir).map_err(|e| {
         Error::bad_input(format!(
@@ -430,8 +440,20 @@ pub(crate) fn write_reports(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf
     let csv_path = dir.join("discrepancies.csv");
     write_atomically(&csv_path, &discrepancies_csv(summary)?)?;
     let html_path = dir.join("report.html");
-    write_atomically(&html_path, html::render(summary).as_bytes())?;
-    let mut written = vec![summary_path, csv_path, html_path];
+    let html = html::render(summary);
+    write_atomically(&html_path, html.as_bytes())?;
+    let dated_dir = dir
+        .join("reports")
+        .join(summary.business_date.to_string());
+    crate::private_fs::create_dir_all(&dated_dir).map_err(|e| {
+        Error::bad_input(format!(
+            "cannot create the folder {}: {e}",
+            dated_dir.display()
+        ))
+    })?;
+    let dated_path = dated_dir.join("report.html");
+    write_atomically(&dated_path, html.as_bytes())?;
+    let mut written = vec![summary_path, csv_path, html_path, dated_path];
     let quarantine_path = dir.join("quarantine.csv");
     match quarantine_csv(summary)? {
         Some(bytes) => {
