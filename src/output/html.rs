@@ -255,7 +255,10 @@ fn findings_by_kind(h: &mut String, needing: &[&DiscrepancyEntry]) {
     }
     let mut groups: BTreeMap<(usize, &'static str), Vec<&DiscrepancyEntry>> = BTreeMap::new();
     for d in needing {
-        groups.entry((kind_order(d.kind), d.kind)).or_default().push(d);
+        groups
+            .entry((kind_order(d.kind), d.kind))
+            .or_default()
+            .push(d);
     }
     for ((_, name), entries) in groups {
         let kind = Kind::parse(name);

@@ -442,9 +442,7 @@ pub(crate) fn write_reports(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf
     let html_path = dir.join("report.html");
     let html = html::render(summary);
     write_atomically(&html_path, html.as_bytes())?;
-    let dated_dir = dir
-        .join("reports")
-        .join(summary.business_date.to_string());
+    let dated_dir = dir.join("reports").join(summary.business_date.to_string());
     crate::private_fs::create_dir_all(&dated_dir).map_err(|e| {
         Error::bad_input(format!(
             "cannot create the folder {}: {e}",
