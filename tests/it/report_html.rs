@@ -415,3 +415,65 @@ async fn the_report_shows_acknowledgement_notes_and_missing_rows_values() {
         serde_json::json!({"note": "repriced <on purpose>", "actor": "ana"})
     );
 }
+
+/// A check that could not be read is named on the first screen with its error, under the
+/// verdict ("fix what the failed checks say") and before any finding: the page says what to fix.
+#[tokio::test]
+async fn a_check_that_could_not_be_read_is_named_under_the_verdict() {
+    let dir = temp_dir();
+    let create =
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, currency TEXT)";
+    let ledger = sqlite_db(
+        &dir.path().join("ledger.db"),
+        &[create, "INSERT INTO entries VALUES (1, 100, 'EUR')"],
+    )
+    .await;
+    let payments = sqlite_db(&dir.path().join("payments.db"), &[create]).await;
+    let config = TestConfig::new()
+        .table("job")
+        .set("timezone", "UTC")
+        .store("STORE")
+        .source("ledger", "LEDGER")
+        .source("payments", "PAYMENTS")
+        .integrity("entries", "ledger.entries", "payments.entries", "id")
+        .integrity("gone", "ledger.no_such_table", "payments.entries", "id")
+        .to_toml();
+    write(dir.path(), "recon.toml", &config);
+    let store = sqlite_url(dir.path().join("store.db"));
+    let env = [
+        ("STORE", store.as_str()),
+        ("LEDGER", ledger.as_str()),
+        ("PAYMENTS", payments.as_str()),
+    ];
+    let run = recon(
+        &[
+            "run",
+            "--config",
+            "recon.toml",
+            "--date",
+            "2026-11-20",
+            "--out",
+            "out",
+        ],
+        &env,
+        dir.path(),
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    let verdict =
+        html.find("<h1>Failed: bad configuration or input: fix what the failed checks say</h1>");
+    let not_read = html.find("<p class=status-failed>Not read: gone (all): source ledger: table &quot;no_such_table&quot; \
+         does not exist or is not readable (tables there: entries)</p>",
+    );
+    let findings = html.find("<h2 id=findings>");
+    assert!(
+        verdict.is_some() && verdict < not_read && not_read < findings,
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<div class=card id=at-stake><h2>Money at stake</h2><p class=\"big stake\">1.00 EUR</p>"
+        ),
+        "{html}"
+    );
+}
