@@ -177,7 +177,7 @@ async fn acknowledged_findings_stay_handled_until_they_change_or_expire(store: O
         "{html}"
     );
     assert!(html.contains(
-        "<h2>Discrepancies (0)</h2><p class=muted>Nothing in this run needs anyone.</p>"
+        "<h2 id=findings>Findings that need someone (0)</h2><p class=muted>Nothing in this run needs anyone.</p>"
     ));
     assert!(html.contains("<h2>Acknowledged (2)</h2>"));
     assert!(html.contains("<td class=\"status-acknowledged\">acknowledged</td>"));
