@@ -83,7 +83,12 @@ impl Store {
             sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
                 .fetch_all(pool)
                 .await
-                .map_err(Error::from_store)?
+                .map_err(|e| {
+                    Error::from_store(e).context(format!(
+                        "reading the schema version of the store {} (every role needs SELECT on _sqlx_migrations)",
+                        self.shown()
+                    ))
+                })?
         });
         let applied = rows
             .into_iter()

@@ -588,7 +588,7 @@ fn a_history_shorter_than_the_seal_retention_is_refused() {
 #[test]
 fn a_history_shorter_than_a_year_is_refused() {
     let dir = temp_dir();
-    let check = |days: u32| {
+    let check = |days: i64| {
         let config = TestConfig::new()
             .table("job")
             .set("seal_retention_days", 8)
