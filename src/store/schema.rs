@@ -110,7 +110,10 @@ impl Store {
     /// Brings the store's schema where `schema_use` allows, or refuses (exit 2) saying what to
     /// run: see [`SchemaUse`].
     pub(crate) async fn prepare_schema(&self, schema_use: SchemaUse) -> Result<()> {
-        let state = self.schema_state().await?;
+        let mut state = self.schema_state().await?;
+        if schema_use == SchemaUse::CreateIfNew {
+            state = self.after_migrations_in_flight(state).await?;
+        }
         let shown = self.shown();
         let migrate_hint = "back the store up, then run `recon migrate` with the migrator's credentials (README: Least privilege)";
         match (state, schema_use) {
@@ -134,6 +137,34 @@ impl Store {
                 "the store {shown}'s migration {version} differs from this recon's: it was migrated by another build; run that build"
             ))),
         }
+    }
+}
+
+/// How long a store's migrations must stand still before a run takes it as behind: two shards
+/// starting on a new store find one of them still creating it.
+const MIGRATIONS_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The longest a run waits for another process's migrations to finish.
+const MIGRATIONS_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Store {
+    /// `state` once no other process is migrating the store: a behind store is read again until
+    /// it is current or its applied migrations stood still for [`MIGRATIONS_SETTLE`].
+    async fn after_migrations_in_flight(&self, mut state: SchemaState) -> Result<SchemaState> {
+        let started = std::time::Instant::now();
+        let mut last_change = started;
+        while matches!(state, SchemaState::Behind { .. })
+            && last_change.elapsed() < MIGRATIONS_SETTLE
+            && started.elapsed() < MIGRATIONS_WAIT
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let now = self.schema_state().await?;
+            if now != state {
+                last_change = std::time::Instant::now();
+                state = now;
+            }
+        }
+        Ok(state)
     }
 }
 
@@ -216,10 +247,7 @@ mod tests {
             }
         );
         let failed = [applied(1, true, b"a"), applied(2, false, b"b")];
-        assert_eq!(
-            compare(&failed, &known),
-            SchemaState::Failed { version: 2 }
-        );
+        assert_eq!(compare(&failed, &known), SchemaState::Failed { version: 2 });
         let changed = [applied(1, true, b"x"), applied(2, true, b"b")];
         assert_eq!(
             compare(&changed, &known),

@@ -161,7 +161,11 @@ async fn migrate_up_to(url: &str, version: i64) {
 fn latest_migration() -> i64 {
     std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres"))
         .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap()[..4].parse::<i64>().unwrap())
+        .map(|e| {
+            e.unwrap().file_name().into_string().unwrap()[..4]
+                .parse::<i64>()
+                .unwrap()
+        })
         .max()
         .unwrap()
 }
@@ -228,10 +232,7 @@ async fn each_role_works_or_is_refused_as_the_readme_says_on_postgres() {
             "recon: the store {url} is at schema version 14, this recon needs {latest}: back the store up, then run `recon migrate` with the migrator's credentials (README: Least privilege)"
         )
     };
-    assert_eq!(
-        outcome(&recon_as(dir, &job, RUN)),
-        (Some(2), behind(&job))
-    );
+    assert_eq!(outcome(&recon_as(dir, &job, RUN)), (Some(2), behind(&job)));
     assert_eq!(
         outcome(&recon_as(dir, &analyst, LIST)),
         (Some(2), behind(&analyst))
@@ -249,7 +250,10 @@ async fn each_role_works_or_is_refused_as_the_readme_says_on_postgres() {
             &roles.named(&readme_sql(
                 "-- store grants: as recon_migrator, after every recon migrate",
             )),
-            &format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}", roles.reader),
+            &format!(
+                "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}",
+                roles.reader
+            ),
         ],
     )
     .await;
@@ -357,8 +361,10 @@ async fn each_role_works_or_is_refused_as_the_readme_says_on_postgres() {
     // A store a newer recon migrated is refused too.
     pg_exec(
         &admin,
-        &["INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
-           VALUES (9999, 'from the future', true, '\\x00', 0)"],
+        &[
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+           VALUES (9999, 'from the future', true, '\\x00', 0)",
+        ],
     )
     .await;
     assert_eq!(

