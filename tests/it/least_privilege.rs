@@ -462,3 +462,82 @@ fn a_read_command_on_a_missing_sqlite_store_creates_nothing() {
     );
     assert!(!dir.join("s.db").exists());
 }
+
+/// An old SQLite store (migrated to 0014 by an older recon, one discrepancy acknowledged): `run`
+/// refuses it, saying what to run; `recon migrate` brings it to this binary's version with the
+/// note moved to the acknowledgements, and then `run` works.
+#[tokio::test]
+async fn an_old_sqlite_store_is_refused_until_migrated_and_keeps_its_note() {
+    let dir = temp_dir();
+    let dir = dir.path();
+    sides(dir).await;
+    let store = sqlite_url(dir.join("s.db"));
+    let old = temp_dir();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name[..4].parse::<i64>().unwrap() <= 14 {
+            std::fs::copy(entry.path(), old.path().join(&name)).unwrap();
+        }
+    }
+    let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&store)
+        .unwrap()
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::migrate::Migrator::new(old.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO runs (id, business_date, started_at, status, host, pid, config_digest, recon_version)
+         VALUES (1, '2026-11-19', '2026-11-20T04:30:00Z', 'finished', 'h', 1, 'c', '0.1.0');
+         INSERT INTO discrepancies (id, fingerprint, check_name, partition_key, kind, key_json,
+             columns_json, detail_json, status, first_run_id, last_run_id, first_seen_at,
+             last_seen_at, ack_note, ack_actor, ack_at)
+         VALUES (1, 'f', 'entries', 'all', 'missing_in_right', '{\"id\":\"9\"}', '[]',
+             '{\"values\":[],\"detail\":null}',
+             'acknowledged', 1, 1, '2026-11-20', '2026-11-20', 'booked late', 'ana',
+             '2026-11-20T09:00:00Z')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let latest = latest_migration();
+
+    assert_eq!(
+        outcome(&recon_as(dir, &store, RUN)),
+        (
+            Some(2),
+            format!(
+                "recon: the store {store} is at schema version 14, this recon needs {latest}: back the store up, then run `recon migrate` with the migrator's credentials (README: Least privilege)"
+            )
+        )
+    );
+    assert_eq!(
+        outcome(&recon_as(dir, &store, MIGRATE)),
+        (Some(0), String::new())
+    );
+    let pool = sqlx::SqlitePool::connect(&store).await.unwrap();
+    let notes: Vec<(i64, String, Option<String>, String, String)> = sqlx::query_as(
+        "SELECT discrepancy_id, actor, display_name, note, at FROM acknowledgements",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(
+        notes,
+        [(
+            1,
+            "ana".to_string(),
+            None,
+            "booked late".to_string(),
+            "2026-11-20T09:00:00Z".to_string()
+        )]
+    );
+    assert_eq!(outcome(&recon_as(dir, &store, RUN)).0, Some(1));
+}
