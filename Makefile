@@ -16,12 +16,15 @@ demo:
 ## Format check, clippy with warnings as errors, dependency policy, RustSec advisories against the
 ## offline snapshot in ../shared/advisory-db (its date printed as "as of"; missing: fails under
 ## CI=true, a loud warning elsewhere), the Kubernetes manifests against the schemas of Kubernetes
-## 1.29-1.34, the whole test suite, and a build of the binary from exactly the files
+## 1.29-1.34, the alert rules with promtool (Debian package prometheus), the whole test suite,
+## and a build of the binary from exactly the files
 ## deploy/Dockerfile copies.
 test: deps
 	$(CARGO) fmt --check
 	CARGO_DENY=$(abspath $(CARGO_DENY)) bash deploy/check-advisories.sh
 	KUBERNETES_VALIDATE=$(KUBERNETES_VALIDATE_VENV)/bin/kubernetes-validate bash deploy/validate-manifests.sh
+	promtool check rules deploy/prometheus-rules.yaml
+	promtool test rules deploy/prometheus-rules.test.yaml
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 	$(CARGO) test --locked
 	bash deploy/check-build-context.sh

@@ -92,6 +92,12 @@ pub async fn list(args: &ListArgs, out: &mut dyn Write) -> Result<Exit> {
 
 /// `recon discrepancies ack`
 pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
+    let today = chrono::Utc::now().date_naive();
+    if let Some(until) = args.until.filter(|until| *until < today) {
+        return Err(Error::bad_input(format!(
+            "--until {until} has passed (today is {today} UTC); give the last day the acknowledgement should hold"
+        )));
+    }
     let store = open_store(&args.config.config).await?;
     // The flag, else RECON_ACTOR (clap reads both); the store decides what it is worth.
     let claimed = args
@@ -99,12 +105,18 @@ pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
         .as_deref()
         .map(str::trim)
         .filter(|a| !a.is_empty());
-    let acknowledged = store.acknowledge(args.id, &args.note, claimed).await;
+    let acknowledged = store
+        .acknowledge(args.id, &args.note, claimed, args.until)
+        .await;
     store.close().await;
     let (recorded, actor) = acknowledged?;
+    let until = args
+        .until
+        .map(|until| format!(" through {until}"))
+        .unwrap_or_default();
     writeln!(
         out,
-        "discrepancy {} ({} {} {}) acknowledged by {actor}",
+        "discrepancy {} ({} {} {}) acknowledged by {actor}{until}",
         recorded.id,
         recorded.discrepancy.check,
         recorded.discrepancy.kind.as_str(),

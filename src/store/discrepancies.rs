@@ -110,15 +110,17 @@ impl Store {
     }
 
     /// Marks a discrepancy explained by an operator: a note of its own (a second one adds a
-    /// note, the first stays), the discrepancy's status and latest note, and an audit entry, in
-    /// one transaction. Who acts: on PostgreSQL the session's role (`session_user`, which the
-    /// store's trigger sets), with `claimed` (`--actor`) only as a display name beside it; on
-    /// SQLite, which has no roles, `claimed`, else the OS user.
+    /// note, the first stays), the discrepancy's status and latest note, the terms it holds to
+    /// (the finding as it is now, through `until` when given: see [`super::acknowledgements`]),
+    /// and an audit entry, in one transaction. Who acts: on PostgreSQL the session's role
+    /// (`session_user`, which the store's trigger sets), with `claimed` (`--actor`) only as a
+    /// display name beside it; on SQLite, which has no roles, `claimed`, else the OS user.
     pub(crate) async fn acknowledge(
         &self,
         id: i64,
         note: &str,
         claimed: Option<&str>,
+        until: Option<NaiveDate>,
     ) -> Result<(Recorded, String)> {
         if note.trim().is_empty() {
             return Err(Error::bad_input(
@@ -177,6 +179,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(Error::from_store)?;
+            let digest = super::acknowledgements::finding_digest(&recorded.discrepancy);
+            sqlx::query(super::acknowledgements::PIN_ACKNOWLEDGEMENT)
+                .bind(&digest)
+                .bind(until)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
             let entry = NewEntry::new(
                 "discrepancy_acknowledged",
                 &shown_actor,
@@ -188,6 +198,8 @@ impl Store {
                     "kind": recorded.discrepancy.kind.as_str(),
                     "key": recorded.discrepancy.key_json(),
                     "note": note,
+                    "digest": digest,
+                    "until": until.map(|d| d.to_string()),
                 }),
             );
             append_audit!(tx, [entry]);

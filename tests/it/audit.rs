@@ -67,14 +67,7 @@ async fn store_with_history(dir: &Path, store_url: &str) -> Vec<(&'static str, S
     );
     assert_eq!(ack.status.code(), Some(0), "{}", stderr(&ack));
     // On PostgreSQL the actor is the session's role (the URL's user), `--actor` a name beside it.
-    let role = store_url
-        .strip_prefix("postgres://")
-        .and_then(|rest| rest.split_once('@'))
-        .map(|(user, _)| user.split(':').next().unwrap_or(user));
-    let by = match role {
-        Some(role) => format!("{role} (ana)"),
-        None => "ana".to_string(),
-    };
+    let by = ana_on(store_url);
     assert_eq!(
         stdout(&ack),
         format!("discrepancy 1 (entries missing_in_right id=2) acknowledged by {by}\n")

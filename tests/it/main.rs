@@ -6,6 +6,7 @@
 
 mod common;
 
+mod acknowledged;
 mod audit;
 mod bad_input;
 mod bank_statement;
@@ -32,6 +33,7 @@ mod money_limits;
 mod non_finite;
 mod processor_formats;
 mod pushdown;
+mod pushgateway;
 mod readme;
 mod report_acquisition;
 mod report_download;
