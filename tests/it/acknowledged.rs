@@ -146,7 +146,9 @@ async fn acknowledged_findings_stay_handled_until_they_change_or_expire(store: O
     let second = ack(&scenario, 2, Some("2099-12-31"));
     assert_eq!(
         stdout(&second),
-        format!("discrepancy 2 (t missing_in_right id=3) acknowledged by {by} through 2099-12-31\n")
+        format!(
+            "discrepancy 2 (t missing_in_right id=3) acknowledged by {by} through 2099-12-31\n"
+        )
     );
 
     // Every finding acknowledged: the rerun is clean, the acknowledged ones listed apart.
