@@ -113,6 +113,11 @@ impl Store {
         let mut state = self.schema_state().await?;
         if schema_use == SchemaUse::CreateIfNew {
             state = self.after_migrations_in_flight(state).await?;
+            // A run that died while creating the store left it part-way: it holds no history,
+            // so finishing its creation changes nothing an older recon made.
+            if matches!(state, SchemaState::Behind { .. }) && !self.holds_a_run().await? {
+                state = SchemaState::New;
+            }
         }
         let shown = self.shown();
         let migrate_hint = "back the store up, then run `recon migrate` with the migrator's credentials (README: Least privilege)";
@@ -137,6 +142,35 @@ impl Store {
                 "the store {shown}'s migration {version} differs from this recon's: it was migrated by another build; run that build"
             ))),
         }
+    }
+}
+
+impl Store {
+    /// Whether the store has recorded any run (SELECT only; no `runs` table yet is none).
+    async fn holds_a_run(&self) -> Result<bool> {
+        let has_table: bool = match &self.pool {
+            StorePool::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'runs'",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(Error::from_store)?,
+            StorePool::Postgres(pool) => {
+                sqlx::query_scalar("SELECT to_regclass('runs') IS NOT NULL")
+                    .fetch_one(pool)
+                    .await
+                    .map_err(Error::from_store)?
+            }
+        };
+        if !has_table {
+            return Ok(false);
+        }
+        on_pool!(self, pool => {
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM runs)")
+                .fetch_one(pool)
+                .await
+                .map_err(Error::from_store)
+        })
     }
 }
 

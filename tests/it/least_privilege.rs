@@ -218,13 +218,18 @@ async fn each_role_works_or_is_refused_as_the_readme_says_on_postgres() {
 
     // A store an older recon migrated: every command but migrate refuses it, saying what to run.
     migrate_up_to(&migrator, 14).await;
-    // What an older deployment granted: reading its tables, the schema version among them.
+    // What an older deployment granted (reading its tables, the schema version among them) and
+    // the history it kept: a store with no run yet would be one a run died creating.
     pg_exec(
         &migrator,
-        &[&format!(
-            "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}, {}, {}",
-            roles.job, roles.analyst, roles.reader
-        )],
+        &[
+            &format!(
+                "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}, {}, {}",
+                roles.job, roles.analyst, roles.reader
+            ),
+            "INSERT INTO runs (business_date, started_at, finished_at, status, outcome, exit_code, host, pid, config_digest, recon_version)
+             VALUES ('2026-11-18', now(), now(), 'finished', 'clean', 0, 'h', 1, 'c', '0.1.0')",
+        ],
     )
     .await;
     let behind = |url: &str| {
