@@ -73,7 +73,8 @@ pub(crate) struct JobFile {
     pub(crate) seal_retention_days: u32,
     /// How many days before the run's date runs (with their check results and syncs) and
     /// resolved discrepancies are kept; older ones are pruned (an audit entry says which),
-    /// except what is open, sealed or named by what is kept. At least the seal retention.
+    /// except what is open, sealed or named by what is kept. At least the seal retention and
+    /// [`MIN_HISTORY_RETENTION_DAYS`]; the audit log itself is never pruned.
     #[serde(default = "default_history_retention")]
     pub(crate) history_retention_days: u32,
     /// How many days before the run's date a report kept under `<out>/downloads/` is kept (by
@@ -107,6 +108,10 @@ fn default_seal_lookback() -> u32 {
 fn default_seal_retention() -> u32 {
     90
 }
+
+/// The shortest run history recon accepts: PCI DSS 10.5.1 keeps audit history at least 12
+/// months, and a run's history (its runs, results, syncs) is what its audit entries refer to.
+pub(crate) const MIN_HISTORY_RETENTION_DAYS: u32 = 365;
 
 /// Thirteen months: a year's audit with a month to spare.
 fn default_history_retention() -> u32 {
@@ -331,6 +336,12 @@ impl Config {
             return Err(fail(format!(
                 "job.seal_retention_days ({}) must be longer than job.seal_lookback_days ({}): a seal is kept until every run that re-verifies it is past",
                 file.job.seal_retention_days, file.job.seal_lookback_days
+            )));
+        }
+        if file.job.history_retention_days < MIN_HISTORY_RETENTION_DAYS {
+            return Err(fail(format!(
+                "job.history_retention_days ({}) must be at least {MIN_HISTORY_RETENTION_DAYS}: PCI DSS 10.5.1 keeps audit history at least 12 months",
+                file.job.history_retention_days
             )));
         }
         if file.job.history_retention_days < file.job.seal_retention_days {

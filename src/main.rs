@@ -12,7 +12,7 @@ use recon::mask::mask_card_numbers;
 use recon::output::render_text;
 use recon::secret::process_env;
 use recon::shard::Shard;
-use recon::store::Store;
+use recon::store::{SchemaUse, Store};
 use recon::{demo, diff, operator, run, telemetry};
 
 fn main() -> ExitCode {
@@ -109,7 +109,7 @@ async fn dispatch(command: Command) -> Result<Exit> {
         }
         Command::Migrate(args) => {
             let config = Config::load(&args.config, &process_env)?;
-            let store = Store::open(&config.store_url).await?;
+            let store = Store::open_for(&config.store_url, SchemaUse::Migrate).await?;
             store.close().await;
             print(&mut stdout, "store is up to date\n")?;
             Ok(Exit::Clean)

@@ -8,10 +8,16 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::secret::process_env;
-use crate::store::{DiscrepancyFilter, Store, os_user};
+use crate::store::{DiscrepancyFilter, SchemaUse, Store};
 
+/// Opens the store without touching its schema: these commands never migrate, and the
+/// read-only ones work under a SELECT-only role.
 async fn open_store(config: &std::path::Path) -> Result<Store> {
-    Store::open(&Config::load_store_url(config, &process_env)?).await
+    Store::open_for(
+        &Config::load_store_url(config, &process_env)?,
+        SchemaUse::Current,
+    )
+    .await
 }
 
 fn write_err(e: std::io::Error) -> Error {
@@ -54,11 +60,17 @@ pub async fn list(args: &ListArgs, out: &mut dyn Write) -> Result<Exit> {
                 "last_seen_run": l.last_run_id,
                 "ack_note": l.ack_note,
                 "ack_actor": l.ack_actor,
+                "acknowledgements": l.acknowledgements,
             });
             writeln!(out, "{line}").map_err(write_err)?;
         } else {
+            let notes: Vec<String> = l
+                .acknowledgements
+                .iter()
+                .map(|a| format!("{} ({})", a.note, a.actor))
+                .collect();
             let what = match (&l.ack_note, &d.detail) {
-                (Some(note), _) => format!("acknowledged: {note}"),
+                (Some(_), _) => format!("acknowledged: {}", notes.join("; ")),
                 (None, Some(detail)) => format!("{}: {detail}", d.columns.join(", ")),
                 (None, None) => d.columns.join(", "),
             };
@@ -87,18 +99,17 @@ pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
         )));
     }
     let store = open_store(&args.config.config).await?;
-    // The flag, else RECON_ACTOR (clap reads both), else the OS user, else "unknown".
-    let actor = args
+    // The flag, else RECON_ACTOR (clap reads both); the store decides what it is worth.
+    let claimed = args
         .actor
-        .clone()
-        .map(|a| a.trim().to_string())
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(os_user);
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty());
     let acknowledged = store
-        .acknowledge(args.id, &args.note, &actor, args.until)
+        .acknowledge(args.id, &args.note, claimed, args.until)
         .await;
     store.close().await;
-    let recorded = acknowledged?;
+    let (recorded, actor) = acknowledged?;
     let until = args
         .until
         .map(|until| format!(" through {until}"))

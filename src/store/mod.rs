@@ -342,8 +342,11 @@ mod idempotency;
 mod lock;
 mod retention;
 mod runs;
+mod schema;
 mod seals;
 mod splits;
+
+pub use schema::SchemaUse;
 
 pub(crate) use lock::{HEARTBEAT_EVERY, RunLock};
 pub(crate) use seals::{Seal, SealPart};
@@ -452,17 +455,23 @@ impl Default for StoreAccess {
 }
 
 impl Store {
-    /// Connects to the store and applies any pending migrations. A store that cannot be
+    /// Connects to the store as a run does ([`SchemaUse::CreateIfNew`]). A store that cannot be
     /// reached is a transient failure (exit 3) naming the store; see [`Store::open_retried`].
     pub async fn open(url: &str) -> Result<Store> {
-        Store::connect(url, STORE_CONNECT_TIMEOUT).await
+        Store::open_for(url, SchemaUse::CreateIfNew).await
+    }
+
+    /// Connects to the store and prepares its schema as `schema_use` allows: only
+    /// [`SchemaUse::Migrate`] changes an existing store's schema.
+    pub async fn open_for(url: &str, schema_use: SchemaUse) -> Result<Store> {
+        Store::connect(url, STORE_CONNECT_TIMEOUT, schema_use).await
     }
 
     /// [`Store::open`], retried with backoff under `access.retry` while the store cannot be
     /// reached (a failover, a restart): what a run does before it takes its lock.
     pub async fn open_retried(url: &str, access: StoreAccess) -> Result<Store> {
         let (opened, attempts) = crate::retry::with_retries(access.retry, "store", || {
-            Store::connect(url, access.connect_timeout)
+            Store::connect(url, access.connect_timeout, SchemaUse::CreateIfNew)
         })
         .await;
         opened.map_err(|e| {
@@ -474,7 +483,11 @@ impl Store {
         })
     }
 
-    async fn connect(url: &str, connect_timeout: std::time::Duration) -> Result<Store> {
+    async fn connect(
+        url: &str,
+        connect_timeout: std::time::Duration,
+        schema_use: SchemaUse,
+    ) -> Result<Store> {
         let shown = redact_urls(url);
         let fail = |e: sqlx::Error| {
             let described = crate::error::describe_sqlx(&e);
@@ -491,15 +504,22 @@ impl Store {
             .map_err(|m| Error::bad_input(format!("store {shown}: {m}")))?;
         let (pool, sqlite_path) = match engine {
             Engine::Sqlite => {
+                // Only a command that may create the schema may create the file.
+                let may_create = schema_use != SchemaUse::Current;
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|e| Error::bad_input(format!("store URL {shown}: {e}")))?
-                    .create_if_missing(true)
+                    .create_if_missing(may_create)
                     .journal_mode(SqliteJournalMode::Wal)
                     .foreign_keys(true)
                     .busy_timeout(std::time::Duration::from_secs(30));
                 let path = options.get_filename().to_path_buf();
                 let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
-                if !in_memory {
+                if !in_memory && !may_create && !path.exists() {
+                    return Err(Error::bad_input(format!(
+                        "the store {shown} does not exist: create it with `recon migrate` (or a first `recon run`)"
+                    )));
+                }
+                if !in_memory && may_create {
                     // Created 0600 before SQLite opens it: its -wal and -shm take the file's mode.
                     crate::private_fs::open_or_create_file(&path).map_err(|e| {
                         Error::bad_input(format!("cannot open the store {shown}: {e}"))
@@ -537,22 +557,16 @@ impl Store {
             sqlite_path,
             shown: shown.into(),
         };
-        store.migrate().await?;
+        if let Err(e) = store.prepare_schema(schema_use).await {
+            store.close().await;
+            return Err(e);
+        }
         Ok(store)
     }
 
     /// The store's URL without its password, for messages.
     pub(crate) fn shown(&self) -> &str {
         &self.shown
-    }
-
-    /// Applies pending migrations (idempotent; sqlx serialises concurrent migrators).
-    pub async fn migrate(&self) -> Result<()> {
-        let result = match &self.pool {
-            StorePool::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await,
-            StorePool::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await,
-        };
-        result.map_err(|e| Error::internal(format!("store migration failed: {e}")))
     }
 
     pub async fn close(&self) {

@@ -24,6 +24,7 @@ mod hostile_input;
 mod in_flight;
 mod json_columns;
 mod layering;
+mod least_privilege;
 mod ledger_pushdown;
 mod logs;
 mod mask_keys;
