@@ -9,7 +9,9 @@ use crate::source::filter::RowFilter;
 /// CSV) with `options`, TOML text: a built-in format's `[settlement.format_options]`, or the
 /// `[formats.<name>]` mapping. Checked exactly as the configuration's are.
 pub fn report_format(name: &str, options: &str) -> std::result::Result<Format, String> {
-    let table: toml::Table = options.parse().map_err(|e: toml::de::Error| e.to_string())?;
+    let table: toml::Table = options
+        .parse()
+        .map_err(|e: toml::de::Error| e.to_string())?;
     crate::config::format_named(name, &table)
 }
 
@@ -30,8 +32,7 @@ pub fn parse_report_checked(
     let outcome = parse_report(format, "fuzz.csv", bytes)?;
     let accounted = outcome.records.len() + outcome.quarantined.len();
     assert_eq!(
-        outcome.rows_read,
-        accounted as u64,
+        outcome.rows_read, accounted as u64,
         "rows read are not records plus quarantined lines"
     );
     for line in &outcome.quarantined {
