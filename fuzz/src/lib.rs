@@ -1,7 +1,7 @@
 //! What the report targets share: a format's option sets, built once, the first input byte picking one and the rest being the report.
 
-use recon::settlement::Format;
 use recon::fuzzing::{parse_report_checked, report_format};
+use recon::settlement::Format;
 
 /// One report format under several option sets (each TOML text as a check writes it).
 pub struct Formats(Vec<Format>);

@@ -1,4 +1,4 @@
-//! The read columns and the resolving helper shared by the tests of every `--where` file and its fuzz target (`crate::fuzzing`), written once here.
+//! The read columns and the resolving helper shared by the tests of every `--where` file and the `--where` fuzz target (fuzz/), written once here.
 
 use super::{Filter, RowFilter};
 use crate::canonical::LogicalType;
