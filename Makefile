@@ -73,7 +73,7 @@ fuzz: $(CARGO_FUZZ)
 	bash fuzz/seed.sh
 	failed=; for target in $(FUZZ_TARGETS); do \
 	  PATH="$(abspath $(dir $(CARGO_FUZZ))):$$PATH" $(CARGO) +nightly fuzz run $$target -- \
-	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=512 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1 \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=512 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1 \
 	    || failed="$$failed $$target"; \
 	done; test -z "$$failed" || { echo "fuzz: findings in$$failed (inputs under fuzz/artifacts/)"; exit 1; }
 
