@@ -26,7 +26,7 @@ mod integrity;
 mod settlement;
 
 pub(crate) use integrity::IntegrityFile;
-pub(crate) use settlement::SettlementFile;
+pub(crate) use settlement::{SettlementFile, format_named};
 
 /// The file as written.
 /// No `Debug`: a URL written in the file is refused when it carries a password, and nothing

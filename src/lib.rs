@@ -12,6 +12,8 @@ pub mod diff;
 pub mod discrepancy;
 pub mod error;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod integrity;
 pub mod mask;
 pub mod money;

@@ -37,6 +37,8 @@ const LAYERS: &[&[&str]] = &[
     &["config", "cli"],
     &["run", "diff"],
     &["demo", "operator"],
+    // The doors of the fuzz targets (fuzz/) into the parsers.
+    &["fuzzing"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
