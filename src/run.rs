@@ -171,8 +171,14 @@ async fn with_lock(
     shard: &str,
     work: impl AsyncFnOnce(&Session) -> Result<RunReport>,
 ) -> Result<RunReport> {
-    let store = Store::open_retried(&config.store_url, config.store_access).await?;
+    let store = Store::open_retried(&config.store_url, config.store_access)
+        .await?
+        .with_data_keys(config.data_keys.clone());
     let shown = store.shown().to_string();
+    match &config.data_keys {
+        None => tracing::warn!("{}", config.at_rest_line()),
+        Some(_) => info!("{}", config.at_rest_line()),
+    }
     let report = match store.lock_date(date, shard).await {
         Ok(lock) => {
             let session = Session {
@@ -468,7 +474,8 @@ impl<'a> Run<'a> {
                     closing.recent_runs,
                     standing,
                 )
-                .with_circuit_breakers(opened_breakers);
+                .with_circuit_breakers(opened_breakers)
+                .with_at_rest(self.config.at_rest_line());
                 let reports = output::write_reports(out, &summary)?;
                 Ok((summary, reports))
             })
@@ -550,6 +557,7 @@ impl<'a> Run<'a> {
                     mask: self.config.mask_key.as_ref(),
                     breakers: sources.breakers(),
                     idempotency: self.store,
+                    data_keys: self.config.data_keys.as_ref(),
                 };
                 settlement::check::run(check, inputs).await
             }

@@ -416,7 +416,7 @@ async fn fetch(
             };
         }
         let response = http::successful(response, &shown, &hint, advice, http::silent).await?;
-        http::save(response, &shown, target, job.max_download_bytes)
+        http::save(response, &shown, target, job.keep_rules())
             .await
             .map(Some)
     })
