@@ -386,13 +386,6 @@ impl Config {
         })
     }
 
-    /// Reads only the store's URL from the file, for commands that need nothing else
-    /// (listing, acknowledging, the audit trail): the sources' variables need not be set.
-    pub(crate) fn load_store_url(path: &Path, env: EnvLookup<'_>) -> Result<String> {
-        let file = parse_file(path, &read_text(path)?)?;
-        store_url(&file, env).map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
-    }
-
     /// Reads only the store's URL and the data keys from the file, for the operator's commands
     /// (the sources' variables need not be set).
     pub(crate) fn load_store_access(

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 pub(crate) use adyen::{AdyenDownload, BatchHistory};
-pub(crate) use keep::{kept_place, open_report, rewrap_downloads, sealed_key_id};
+pub(crate) use keep::{open_report, rewrap_downloads};
 pub(crate) use prune::prune_downloads;
 pub(crate) use sftp::SftpPickup;
 pub(crate) use stripe_api::StripeApi;
