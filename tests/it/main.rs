@@ -6,6 +6,7 @@
 
 mod common;
 
+mod at_rest;
 mod audit;
 mod bad_input;
 mod bank_statement;
