@@ -175,10 +175,6 @@ async fn with_lock(
         .await?
         .with_data_keys(config.data_keys.clone());
     let shown = store.shown().to_string();
-    match &config.data_keys {
-        None => tracing::warn!("{}", config.at_rest_line()),
-        Some(_) => info!("{}", config.at_rest_line()),
-    }
     let report = match store.lock_date(date, shard).await {
         Ok(lock) => {
             let session = Session {
@@ -309,6 +305,10 @@ impl<'a> Run<'a> {
         options: RunOptions,
     ) -> Result<RunReport> {
         let _heartbeat = Heartbeat::start(self.store, self.run_id);
+        match &self.config.data_keys {
+            None => warn!("{}", self.config.at_rest_line()),
+            Some(_) => info!("{}", self.config.at_rest_line()),
+        }
         let interrupted = tokio::select! {
             executed = Box::pin(self.execute(checks, out, options)) => {
                 return self.finish(out, executed, options.nightly).await;
