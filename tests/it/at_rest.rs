@@ -76,6 +76,7 @@ async fn scenario(downloads: usize) -> (Scenario, HttpServer) {
 /// The scenario's environment with the data keys `current` and `previous` (none when `None`).
 fn with_keys(scenario: &Scenario, current: Option<&str>, previous: Option<&str>) -> Scenario {
     let mut keyed = Scenario::in_dir(scenario.dir(), "S")
+        .store_at(scenario.store())
         .env("L", scenario.var("L"))
         .env("R", scenario.var("R"));
     if let Some(key) = current {
@@ -318,4 +319,46 @@ async fn without_a_data_key_the_summary_the_log_and_config_check_say_nothing_is_
     );
     assert_eq!(file_key_id(&base.dir().join(DOWNLOAD)), "k1");
     assert_eq!(listed(&with_keys(&base, Some(K1), None)), LISTED);
+}
+
+/// The same on a PostgreSQL store: values sealed under k1, read back, rotated and rewrapped.
+#[tokio::test]
+async fn on_a_postgres_store_values_are_sealed_read_back_and_rewrapped() {
+    let Some(store) = fresh_postgres("at_rest").await else {
+        return;
+    };
+    let (base, _server) = scenario(1).await;
+    let base = base.store_at(&store);
+    let k1 = with_keys(&base, Some(K1), None);
+    let (out, _) = k1.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let details = |prefix: &'static str| {
+        let store = store.clone();
+        async move {
+            let pool = sqlx::PgPool::connect(&store).await.unwrap();
+            let details: Vec<String> =
+                sqlx::query_scalar("SELECT detail_json FROM discrepancies ORDER BY id")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            pool.close().await;
+            assert_eq!(details.len(), 3);
+            for detail in details {
+                assert!(detail.starts_with(prefix), "{detail}");
+                assert!(!detail.contains("Jane") && !detail.contains("txn_bad"));
+            }
+        }
+    };
+    details("aes256gcm:v1:k1:").await;
+    assert_eq!(listed(&k1), LISTED);
+    let rotated = with_keys(&base, Some(K2), Some(K1));
+    let out = rotated.recon(&["keys", "rewrap", "--config", "recon.toml", "--out", "out"]);
+    assert_eq!(
+        stdout(&out),
+        "re-encrypted under data key k2: 3 discrepancy value(s), 1 kept download(s)\n",
+        "{}",
+        stderr(&out)
+    );
+    details("aes256gcm:v1:k2:").await;
+    assert_eq!(listed(&with_keys(&base, Some(K2), None)), LISTED);
 }
