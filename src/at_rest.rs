@@ -354,14 +354,20 @@ impl DataKeys {
     /// A reader of the plaintext of a file [`DataKeys::seal_stream`] sealed for `place`.
     pub fn open_stream<R: Read>(&self, place: &[u8], mut inner: R) -> std::io::Result<Opening<R>> {
         let mut magic = [0u8; FILE_MAGIC.len()];
-        inner.read_exact(&mut magic).map_err(|_| invalid("it is not an encrypted file"))?;
+        inner
+            .read_exact(&mut magic)
+            .map_err(|_| invalid("it is not an encrypted file"))?;
         if &magic != FILE_MAGIC {
             return Err(invalid("it is not an encrypted file"));
         }
         let mut len = [0u8; 1];
-        inner.read_exact(&mut len).map_err(|_| invalid("its header is cut short"))?;
+        inner
+            .read_exact(&mut len)
+            .map_err(|_| invalid("its header is cut short"))?;
         let mut rest = vec![0u8; usize::from(len[0]) + WRAPPED_BYTES + PREFIX_BYTES];
-        inner.read_exact(&mut rest).map_err(|_| invalid("its header is cut short"))?;
+        inner
+            .read_exact(&mut rest)
+            .map_err(|_| invalid("its header is cut short"))?;
         let (id, tail) = rest.split_at(usize::from(len[0]));
         let (wrapped, prefix) = tail.split_at(WRAPPED_BYTES);
         let id = std::str::from_utf8(id).map_err(|_| invalid("its header is malformed"))?;
@@ -580,7 +586,9 @@ mod tests {
             "RECON_DATA_KEY_PREVIOUS" => previous.clone(),
             _ => None,
         };
-        DataKeys::from_env(DEFAULT_DATA_KEY_ENV, &env).unwrap().unwrap()
+        DataKeys::from_env(DEFAULT_DATA_KEY_ENV, &env)
+            .unwrap()
+            .unwrap()
     }
 
     fn seal_file(keys: &DataKeys, place: &[u8], plain: &[u8], pieces: usize) -> Vec<u8> {
@@ -621,7 +629,10 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(ok.current_id(), "k9");
-        assert_eq!(DataKeys::from_env("K", &|_: &str| None).unwrap().is_none(), true);
+        assert_eq!(
+            DataKeys::from_env("K", &|_: &str| None).unwrap().is_none(),
+            true
+        );
     }
 
     #[test]
@@ -640,7 +651,10 @@ mod tests {
         assert!(sealed.starts_with("aes256gcm:v1:k1:"), "{sealed}");
         assert!(!sealed.contains("Jane"));
         assert_eq!(field_key_id(&sealed), Some("k1"));
-        assert_eq!(k1.open_field(b"row 1", &sealed).unwrap(), b"Jane Doe, limit 5000");
+        assert_eq!(
+            k1.open_field(b"row 1", &sealed).unwrap(),
+            b"Jane Doe, limit 5000"
+        );
         assert_eq!(
             k1.open_field(b"row 2", &sealed).unwrap_err().0,
             "it does not decrypt where it is: it was moved from another row or altered"
@@ -655,19 +669,36 @@ mod tests {
             "k1:1111111111111111111111111111111111111111111111111111111111111111",
             None,
         );
-        assert!(impostor.open_field(b"row 1", &sealed).unwrap_err().0.starts_with(
-            "its data key does not open under data key \"k1\""
-        ));
+        assert!(
+            impostor
+                .open_field(b"row 1", &sealed)
+                .unwrap_err()
+                .0
+                .starts_with("its data key does not open under data key \"k1\"")
+        );
         // After a rotation the old field still opens, new ones are sealed under k2.
         let rotated = keys(K2, Some(K1));
-        assert_eq!(rotated.open_field(b"row 1", &sealed).unwrap(), b"Jane Doe, limit 5000");
-        assert_eq!(field_key_id(&rotated.seal_field(b"x", b"y").unwrap()), Some("k2"));
+        assert_eq!(
+            rotated.open_field(b"row 1", &sealed).unwrap(),
+            b"Jane Doe, limit 5000"
+        );
+        assert_eq!(
+            field_key_id(&rotated.seal_field(b"x", b"y").unwrap()),
+            Some("k2")
+        );
     }
 
     #[test]
     fn a_file_round_trips_in_chunks_whatever_the_write_sizes() {
         let k1 = keys(K1, None);
-        for len in [0, 1, CHUNK_BYTES - 1, CHUNK_BYTES, CHUNK_BYTES + 1, 3 * CHUNK_BYTES] {
+        for len in [
+            0,
+            1,
+            CHUNK_BYTES - 1,
+            CHUNK_BYTES,
+            CHUNK_BYTES + 1,
+            3 * CHUNK_BYTES,
+        ] {
             let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             for pieces in [1000, CHUNK_BYTES, 7 * CHUNK_BYTES] {
                 let sealed = seal_file(&k1, b"f.csv", &plain, pieces);
@@ -675,11 +706,21 @@ mod tests {
                 let chunks = len.div_ceil(CHUNK_BYTES).max(1);
                 assert_eq!(
                     sealed.len(),
-                    FILE_MAGIC.len() + 1 + 2 + WRAPPED_BYTES + PREFIX_BYTES + len + chunks * TAG_BYTES,
+                    FILE_MAGIC.len()
+                        + 1
+                        + 2
+                        + WRAPPED_BYTES
+                        + PREFIX_BYTES
+                        + len
+                        + chunks * TAG_BYTES,
                     "{len}"
                 );
                 assert_eq!(file_key_id(&sealed), Some("k1"));
-                assert_eq!(open_file(&k1, b"f.csv", &sealed).unwrap(), plain, "{len} {pieces}");
+                assert_eq!(
+                    open_file(&k1, b"f.csv", &sealed).unwrap(),
+                    plain,
+                    "{len} {pieces}"
+                );
             }
         }
     }
@@ -689,7 +730,8 @@ mod tests {
         let k1 = keys(K1, None);
         let plain = vec![b'x'; 2 * CHUNK_BYTES + 10];
         let sealed = seal_file(&k1, b"f.csv", &plain, CHUNK_BYTES);
-        let error = |bytes: &[u8], place: &[u8]| open_file(&k1, place, bytes).unwrap_err().to_string();
+        let error =
+            |bytes: &[u8], place: &[u8]| open_file(&k1, place, bytes).unwrap_err().to_string();
         assert_eq!(
             error(&sealed, b"g.csv"),
             "chunk 0 does not decrypt: the file was renamed, cut short or altered"

@@ -394,7 +394,10 @@ impl Config {
     ) -> Result<(String, Option<DataKeys>)> {
         let file = parse_file(path, &read_text(path)?)?;
         let fail = |m: String| Error::bad_input(format!("{}: {m}", path.display()));
-        Ok((store_url(&file, env).map_err(fail)?, data_keys(&file, env).map_err(fail)?))
+        Ok((
+            store_url(&file, env).map_err(fail)?,
+            data_keys(&file, env).map_err(fail)?,
+        ))
     }
 
     /// One line on encryption at rest: under which key, or plainly that nothing is encrypted.
@@ -602,7 +605,10 @@ fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option
 
 /// The data keys, from the variable `job.data_key_env` names and its `_PREVIOUS`; `None` when
 /// it is unset.
-fn data_keys(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option<DataKeys>, String> {
+fn data_keys(
+    file: &ConfigFile,
+    env: EnvLookup<'_>,
+) -> std::result::Result<Option<DataKeys>, String> {
     DataKeys::from_env(&file.job.data_key_env, env).map_err(|m| format!("job.data_key_env: {m}"))
 }
 

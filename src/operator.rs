@@ -167,7 +167,11 @@ pub async fn rewrap(args: &RewrapArgs, out: &mut dyn Write) -> Result<Exit> {
             crate::at_rest::PREVIOUS_SUFFIX
         ))
     })?;
-    let actor = args.actor.clone().filter(|a| !a.trim().is_empty()).unwrap_or_else(os_user);
+    let actor = args
+        .actor
+        .clone()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(os_user);
     let store = Store::open(&config.store_url)
         .await?
         .with_data_keys(Some(keys.clone()));

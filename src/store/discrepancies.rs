@@ -213,12 +213,25 @@ pub(super) fn stored_detail(keys: Option<&DataKeys>, d: &Discrepancy) -> Result<
 /// What an encrypted detail is bound to: its column and the discrepancy's identity (check,
 /// partition, kind, key as stored), so values moved to another row do not decrypt.
 pub(super) fn detail_place(check: &str, partition: &str, kind: &str, key_json: &str) -> Vec<u8> {
-    ["discrepancies.detail_json", check, partition, kind, key_json].join("\0").into_bytes()
+    [
+        "discrepancies.detail_json",
+        check,
+        partition,
+        kind,
+        key_json,
+    ]
+    .join("\0")
+    .into_bytes()
 }
 
 /// The JSON of discrepancy `id`'s encrypted detail; without keys, or with keys that do not
 /// open it, an error in one line saying so.
-pub(super) fn open_detail(keys: Option<&DataKeys>, id: i64, place: &[u8], stored: &str) -> Result<String> {
+pub(super) fn open_detail(
+    keys: Option<&DataKeys>,
+    id: i64,
+    place: &[u8],
+    stored: &str,
+) -> Result<String> {
     let Some(keys) = keys else {
         return Err(Error::bad_input(format!(
             "discrepancy {id}'s values are encrypted at rest under data key {:?} and no data key is configured (set {})",
@@ -230,7 +243,9 @@ pub(super) fn open_detail(keys: Option<&DataKeys>, id: i64, place: &[u8], stored
         .open_field(place, stored)
         .map_err(|e| Error::bad_input(format!("discrepancy {id}'s values cannot be read: {e}")))?;
     String::from_utf8(plain).map_err(|_| {
-        Error::internal(format!("discrepancy {id}'s values are not UTF-8 once decrypted"))
+        Error::internal(format!(
+            "discrepancy {id}'s values are not UTF-8 once decrypted"
+        ))
     })
 }
 
@@ -264,7 +279,12 @@ where
     let detail_text = match at_rest::is_sealed_field(&stored) {
         false => stored.as_str(),
         true => {
-            let place = detail_place(&get("check_name")?, &get("partition_key")?, &kind_text, &key_text);
+            let place = detail_place(
+                &get("check_name")?,
+                &get("partition_key")?,
+                &kind_text,
+                &key_text,
+            );
             opened = open_detail(keys, id, &place, &stored)?;
             opened.as_str()
         }

@@ -66,10 +66,7 @@ async fn scenario(downloads: usize) -> (Scenario, HttpServer) {
         .set("ledger", ledger_mapping("payments", &[]))
         .set("match_on", "reference")
         .to_toml();
-    let scenario = scenario
-        .env("L", &left)
-        .env("R", &right)
-        .config(&config);
+    let scenario = scenario.env("L", &left).env("R", &right).config(&config);
     (scenario, server)
 }
 
@@ -132,7 +129,10 @@ fn listed(scenario: &Scenario) -> Vec<String> {
         .lines()
         .map(|line| {
             let d: serde_json::Value = serde_json::from_str(line).unwrap();
-            format!("{} {} {} {}", d["check"], d["kind"], d["values"], d["detail"])
+            format!(
+                "{} {} {} {}",
+                d["check"], d["kind"], d["values"], d["detail"]
+            )
         })
         .collect()
 }
@@ -149,9 +149,13 @@ async fn a_kept_download_and_stored_values_are_ciphertext_read_only_with_their_k
     let scenario = with_keys(&base, Some(K1), None);
     let (out, summary) = scenario.run("2026-11-20", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_eq!(summary["at_rest"], "data at rest is encrypted (AES-256-GCM) under data key k1");
+    assert_eq!(
+        summary["at_rest"],
+        "data at rest is encrypted (AES-256-GCM) under data key k1"
+    );
     assert!(
-        stdout(&out).contains("At rest: data at rest is encrypted (AES-256-GCM) under data key k1\n"),
+        stdout(&out)
+            .contains("At rest: data at rest is encrypted (AES-256-GCM) under data key k1\n"),
         "{}",
         stdout(&out)
     );
@@ -160,7 +164,10 @@ async fn a_kept_download_and_stored_values_are_ciphertext_read_only_with_their_k
     let download = scenario.dir().join(DOWNLOAD);
     assert_eq!(file_key_id(&download), "k1");
     let bytes = std::fs::read(&download).unwrap();
-    for text in PLAINTEXT.iter().chain(&["ch_1", "usd", "balance_transaction_id"]) {
+    for text in PLAINTEXT
+        .iter()
+        .chain(&["ch_1", "usd", "balance_transaction_id"])
+    {
         assert!(!contains(&bytes, text), "{text} in the download");
     }
     // The store: every value sealed under k1; no value readable anywhere in its files.
@@ -224,8 +231,14 @@ async fn a_kept_download_and_stored_values_are_ciphertext_read_only_with_their_k
         .dir()
         .join("out/downloads/2026-11-21-stripe-stripe-2026-11-21.csv");
     std::fs::rename(&download, &renamed).unwrap();
-    let out = with_keys(&base, Some(K2), Some(K1))
-        .recon(&["keys", "rewrap", "--config", "recon.toml", "--out", "out"]);
+    let out = with_keys(&base, Some(K2), Some(K1)).recon(&[
+        "keys",
+        "rewrap",
+        "--config",
+        "recon.toml",
+        "--out",
+        "out",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let error = stderr(&out);
     assert!(
@@ -278,7 +291,11 @@ async fn a_rotation_keeps_old_data_readable_and_rewrap_moves_it_under_the_new_ke
     let (out, _) = k2_only.run("2026-11-21", &[]);
     assert!(matches!(out.status.code(), Some(1 | 3)), "{}", stderr(&out));
     assert_eq!(
-        file_key_id(&base.dir().join("out/downloads/2026-11-21-stripe-stripe-2026-11-21.csv")),
+        file_key_id(
+            &base
+                .dir()
+                .join("out/downloads/2026-11-21-stripe-stripe-2026-11-21.csv")
+        ),
         "k2"
     );
     for detail in stored_details(base.store()).await {
@@ -308,9 +325,18 @@ async fn without_a_data_key_the_summary_the_log_and_config_check_say_nothing_is_
     let check = plain.recon(&["config", "check", "--config", "recon.toml"]);
     assert!(stdout(&check).contains(&format!("# {line}\n")));
     // Kept in clear, as the line says; a rewrap under a key then encrypts it all.
-    assert!(contains(&std::fs::read(base.dir().join(DOWNLOAD)).unwrap(), "txn_1"));
-    let out = with_keys(&base, Some(K1), None)
-        .recon(&["keys", "rewrap", "--config", "recon.toml", "--out", "out"]);
+    assert!(contains(
+        &std::fs::read(base.dir().join(DOWNLOAD)).unwrap(),
+        "txn_1"
+    ));
+    let out = with_keys(&base, Some(K1), None).recon(&[
+        "keys",
+        "rewrap",
+        "--config",
+        "recon.toml",
+        "--out",
+        "out",
+    ]);
     assert_eq!(
         stdout(&out),
         "re-encrypted under data key k1: 3 discrepancy value(s), 1 kept download(s)\n",

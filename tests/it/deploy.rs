@@ -401,7 +401,11 @@ fn every_pod_gets_its_data_key_from_the_secret() {
         };
         assert_eq!(
             from_secret("RECON_DATA_KEY"),
-            ("recon-connections".to_string(), "RECON_DATA_KEY".to_string(), false),
+            (
+                "recon-connections".to_string(),
+                "RECON_DATA_KEY".to_string(),
+                false
+            ),
             "{file}"
         );
         assert_eq!(

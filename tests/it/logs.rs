@@ -101,7 +101,11 @@ async fn every_json_line_of_a_run_carries_its_run_and_check_and_a_refused_connec
         messages,
         [
             // No RECON_DATA_KEY in this test: the run says so first, plainly.
-            ("WARN", "-", "data at rest is not encrypted (set RECON_DATA_KEY)"),
+            (
+                "WARN",
+                "-",
+                "data at rest is not encrypted (set RECON_DATA_KEY)"
+            ),
             ("INFO", "entries", "check compared"),
             ("INFO", "entries", "check recorded"),
             ("INFO", "entries", "day sealed"),

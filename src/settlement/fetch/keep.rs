@@ -67,20 +67,26 @@ impl Kept {
         match &mut self.sealing {
             None => self.file.write_all(chunk).await.map_err(|e| self.error(e)),
             Some(sealing) => {
-                let sealed = sealing
-                    .update(chunk)
-                    .map_err(|e| Error::internal(format!("encrypting {}: {e}", self.partial.display())))?;
-                self.file.write_all(&sealed).await.map_err(|e| self.error(e))
+                let sealed = sealing.update(chunk).map_err(|e| {
+                    Error::internal(format!("encrypting {}: {e}", self.partial.display()))
+                })?;
+                self.file
+                    .write_all(&sealed)
+                    .await
+                    .map_err(|e| self.error(e))
             }
         }
     }
 
     pub(crate) async fn finish(mut self) -> Result<KeptFile> {
         if let Some(sealing) = self.sealing.take() {
-            let last = sealing
-                .finish()
-                .map_err(|e| Error::internal(format!("encrypting {}: {e}", self.partial.display())))?;
-            self.file.write_all(&last).await.map_err(|e| self.error(e))?;
+            let last = sealing.finish().map_err(|e| {
+                Error::internal(format!("encrypting {}: {e}", self.partial.display()))
+            })?;
+            self.file
+                .write_all(&last)
+                .await
+                .map_err(|e| self.error(e))?;
         }
         self.file.flush().await.map_err(|e| self.error(e))?;
         self.file.sync_all().await.map_err(|e| self.error(e))?;
