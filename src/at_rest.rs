@@ -629,10 +629,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(ok.current_id(), "k9");
-        assert_eq!(
-            DataKeys::from_env("K", &|_: &str| None).unwrap().is_none(),
-            true
-        );
+        assert!(DataKeys::from_env("K", &|_: &str| None).unwrap().is_none());
     }
 
     #[test]
