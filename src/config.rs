@@ -844,6 +844,8 @@ date_column = "created_at"
     fn the_shipped_configurations_are_valid() {
         let any_env = |name: &str| match name {
             "RECON_MASK_KEY" => Some("0123456789abcdef".repeat(4)),
+            "RECON_DATA_KEY" => Some(format!("k1:{}", "0123456789abcdef".repeat(4))),
+            "RECON_DATA_KEY_PREVIOUS" => None,
             _ => Some(format!("sqlite://{name}-0123456789abcdef0123456789.db")),
         };
         for file in ["config/demo.toml", "config/recon.example.toml"] {
