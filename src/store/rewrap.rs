@@ -23,7 +23,9 @@ impl Store {
                 at_rest::DEFAULT_DATA_KEY_ENV
             ))
         })?;
-        let current = format!("aes256gcm:v1:{}:%", keys.current_id());
+        // A key id may hold `_`, a LIKE wildcard: escaped, so only this id's values match.
+        let id = keys.current_id().replace('_', "\\_");
+        let current = format!("aes256gcm:v1:{id}:%");
         let mut moved = 0u64;
         let mut after = 0i64;
         loop {
@@ -31,7 +33,7 @@ impl Store {
                 let mut tx = pool.begin_write().await?;
                 let rows = sqlx::query(
                     "SELECT id, check_name, partition_key, kind, key_json, detail_json FROM discrepancies
-                     WHERE id > $1 AND detail_json NOT LIKE $2 ORDER BY id LIMIT $3",
+                     WHERE id > $1 AND detail_json NOT LIKE $2 ESCAPE '\\' ORDER BY id LIMIT $3",
                 )
                 .bind(after)
                 .bind(&current)

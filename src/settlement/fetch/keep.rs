@@ -89,7 +89,6 @@ impl Kept {
                 .map_err(|e| self.error(e))?;
         }
         self.file.flush().await.map_err(|e| self.error(e))?;
-        self.file.sync_all().await.map_err(|e| self.error(e))?;
         tokio::fs::rename(&self.partial, &self.target)
             .await
             .map_err(|e| self.error(e))?;
