@@ -54,6 +54,30 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Manage the data key what recon keeps is encrypted under at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-encrypt everything kept (the store's discrepancy values, kept downloads) under the
+    /// current data key, after a rotation; says how many items it moved. Safe to run again.
+    Rewrap(RewrapArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RewrapArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The run's output folder, whose downloads/ are re-encrypted (default: job.out_dir).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Who re-encrypts, for the audit trail (default: RECON_ACTOR, then the operating-system user).
+    #[arg(long, env = "RECON_ACTOR")]
+    pub(crate) actor: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

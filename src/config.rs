@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::at_rest::DataKeys;
 use crate::breaker::BreakerPolicy;
 use crate::error::{Error, Result};
 use crate::integrity::spec::IntegritySpec;
@@ -87,6 +88,10 @@ pub(crate) struct JobFile {
     /// The environment variable holding the key sensitive columns are masked with.
     #[serde(default = "default_mask_key_env")]
     pub(crate) mask_key_env: String,
+    /// The environment variable holding the key what recon keeps is encrypted under at rest
+    /// (`<key id>:<32 bytes, hex or base64>`); `<it>_PREVIOUS` holds the one before a rotation.
+    #[serde(default = "default_data_key_env")]
+    pub(crate) data_key_env: String,
     /// A writable folder for recon's temporary files (a clean day's seal spool); default
     /// `RECON_TEMP_DIR`, else the OS temp dir (see [`resolve_temp_dir`]).
     #[serde(default)]
@@ -95,6 +100,10 @@ pub(crate) struct JobFile {
 
 fn default_mask_key_env() -> String {
     DEFAULT_MASK_KEY_ENV.to_string()
+}
+
+fn default_data_key_env() -> String {
+    crate::at_rest::DEFAULT_DATA_KEY_ENV.to_string()
 }
 
 fn default_max_discrepancies() -> u64 {
@@ -136,6 +145,7 @@ impl Default for JobFile {
             download_retention_days: default_download_retention(),
             max_discrepancies: default_max_discrepancies(),
             mask_key_env: default_mask_key_env(),
+            data_key_env: default_data_key_env(),
             temp_dir: None,
         }
     }
@@ -233,6 +243,11 @@ pub struct Config {
     /// The mask key, when the variable is set: sensitive columns are masked under it, and a
     /// finding whose key masking hid (a card number) is identified by a digest under it.
     pub(crate) mask_key: Option<MaskKey>,
+    /// The variable the data key is read from (never the key).
+    pub(crate) data_key_env: String,
+    /// The keys what recon keeps is encrypted under at rest; `None` when the variable is unset
+    /// (nothing is encrypted, and `config check`, the summary and the log say so).
+    pub data_keys: Option<DataKeys>,
     /// Where recon writes its temporary files: `job.temp_dir`, else `RECON_TEMP_DIR`, else the
     /// OS temp dir. A read-only root file system needs a writable volume here.
     pub(crate) temp_dir: PathBuf,
@@ -262,6 +277,8 @@ impl std::fmt::Debug for Config {
             .field("circuit_breaker", &self.circuit_breaker)
             .field("mask_key_env", &self.mask_key_env)
             .field("mask_key", &self.mask_key)
+            .field("data_key_env", &self.data_key_env)
+            .field("data_keys", &self.data_keys)
             .field("temp_dir", &self.temp_dir)
             .field("store_url", &Redacted(&self.store_url))
             .field("store_access", &self.store_access)
@@ -311,6 +328,7 @@ impl Config {
         let sources =
             validate_sources(&file.sources, file.job.retry, &folder_of(path), env).map_err(fail)?;
         let mask_key = mask_key(&file, env).map_err(fail)?;
+        let data_keys = data_keys(&file, env).map_err(fail)?;
 
         let mut names = BTreeSet::new();
         let integrity =
@@ -379,6 +397,8 @@ impl Config {
             temp_dir: resolve_temp_dir(file.job.temp_dir, env),
             mask_key_env: file.job.mask_key_env,
             mask_key,
+            data_key_env: file.job.data_key_env,
+            data_keys,
             store_url,
             store_access,
             sources,
@@ -388,12 +408,23 @@ impl Config {
         })
     }
 
-    /// Reads only the store's URL from the file, for commands that need nothing else
-    /// (listing, acknowledging, the audit trail): the sources' variables need not be set.
-    pub(crate) fn load_store_url(path: &Path, env: EnvLookup<'_>) -> Result<String> {
+    /// Reads only the store's URL and the data keys from the file, for the operator's commands
+    /// (the sources' variables need not be set).
+    pub(crate) fn load_store_access(
+        path: &Path,
+        env: EnvLookup<'_>,
+    ) -> Result<(String, Option<DataKeys>)> {
         let file = parse_file(path, &read_text(path)?)?;
-        store_url(path, &file, env)
-            .map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
+        let fail = |m: String| Error::bad_input(format!("{}: {m}", path.display()));
+        Ok((
+            store_url(path, &file, env).map_err(fail)?,
+            data_keys(&file, env).map_err(fail)?,
+        ))
+    }
+
+    /// One line on encryption at rest: under which key, or plainly that nothing is encrypted.
+    pub fn at_rest_line(&self) -> String {
+        at_rest_line(self.data_keys.as_ref(), &self.data_key_env)
     }
 
     /// The resolved configuration as TOML, defaults filled in and passwords masked: every
@@ -401,7 +432,7 @@ impl Config {
     pub fn describe(&self) -> String {
         let mut out = format!("# {} (sha256 {})\n", self.path.display(), self.digest);
         out.push_str(&format!(
-            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nhistory_retention_days = {}\ndownload_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\ntemp_dir = {:?}\n",
+            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nhistory_retention_days = {}\ndownload_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\ndata_key_env = {:?}\ntemp_dir = {:?}\n",
             self.timezone.name(),
             self.out_dir.display().to_string(),
             self.seal_lookback_days,
@@ -410,6 +441,7 @@ impl Config {
             self.download_retention_days,
             self.max_discrepancies,
             self.mask_key_env,
+            self.data_key_env,
             self.temp_dir.display().to_string(),
         ));
         out.push_str(&describe_retry("job.retry", &self.retry));
@@ -602,6 +634,32 @@ fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option
             .with_previous(&previous)
             .map(Some)
             .map_err(|m| format!("job.mask_key_env: {previous_var} {m}")),
+    }
+}
+
+/// The data keys, from the variable `job.data_key_env` names and its `_PREVIOUS`; `None` when
+/// it is unset.
+fn data_keys(
+    file: &ConfigFile,
+    env: EnvLookup<'_>,
+) -> std::result::Result<Option<DataKeys>, String> {
+    DataKeys::from_env(&file.job.data_key_env, env).map_err(|m| format!("job.data_key_env: {m}"))
+}
+
+/// What `config check`, the summary and the log say about encryption at rest.
+pub fn at_rest_line(keys: Option<&DataKeys>, var: &str) -> String {
+    match keys {
+        Some(keys) => match keys.previous_id() {
+            Some(previous) => format!(
+                "data at rest is encrypted (AES-256-GCM) under data key {}; key {previous} is kept for reading only",
+                keys.current_id()
+            ),
+            None => format!(
+                "data at rest is encrypted (AES-256-GCM) under data key {}",
+                keys.current_id()
+            ),
+        },
+        None => format!("data at rest is not encrypted (set {var})"),
     }
 }
 
@@ -868,6 +926,8 @@ date_column = "created_at"
         let any_env = |name: &str| match name {
             "RECON_MASK_KEY" => Some("0123456789abcdef".repeat(4)),
             "RECON_MASK_KEY_PREVIOUS" => None,
+            "RECON_DATA_KEY" => Some(format!("k1:{}", "0123456789abcdef".repeat(4))),
+            "RECON_DATA_KEY_PREVIOUS" => None,
             _ => Some(format!("sqlite://{name}-0123456789abcdef0123456789.db")),
         };
         for file in ["config/demo.toml", "config/recon.example.toml"] {

@@ -4,7 +4,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use recon::cli::{AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, EndingArgs};
+use recon::cli::{
+    AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, EndingArgs, KeysCommand,
+};
 use recon::config::Config;
 use recon::error::{Error, Result};
 use recon::exit::Exit;
@@ -126,11 +128,15 @@ async fn dispatch(command: Command) -> Result<Exit> {
         Command::Audit {
             command: AuditCommand::Export(args),
         } => operator::export(&args, &mut stdout).await,
+        Command::Keys {
+            command: KeysCommand::Rewrap(args),
+        } => operator::rewrap(&args, &mut stdout).await,
         Command::Config {
             command: ConfigCommand::Check(args),
         } => {
             let config = Config::load(&args.config, &process_env)?;
             print(&mut stdout, &config.describe())?;
+            print(&mut stdout, &format!("# {}\n", config.at_rest_line()))?;
             print(&mut stdout, "# configuration is valid\n")?;
             Ok(Exit::Clean)
         }

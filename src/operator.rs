@@ -3,21 +3,20 @@
 
 use std::io::Write;
 
-use crate::cli::{AckArgs, ExportArgs, ListArgs, VerifyArgs};
+use crate::cli::{AckArgs, ExportArgs, ListArgs, RewrapArgs, VerifyArgs};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::secret::process_env;
-use crate::store::{DiscrepancyFilter, SchemaUse, Store};
+use crate::store::{DiscrepancyFilter, SchemaUse, Store, os_user};
 
 /// Opens the store without touching its schema: these commands never migrate, and the
 /// read-only ones work under a SELECT-only role.
 async fn open_store(config: &std::path::Path) -> Result<Store> {
-    Store::open_for(
-        &Config::load_store_url(config, &process_env)?,
-        SchemaUse::Current,
-    )
-    .await
+    let (url, keys) = Config::load_store_access(config, &process_env)?;
+    Ok(Store::open_for(&url, SchemaUse::Current)
+        .await?
+        .with_data_keys(keys))
 }
 
 fn write_err(e: std::io::Error) -> Error {
@@ -174,5 +173,47 @@ pub async fn export(args: &ExportArgs, out: &mut dyn Write) -> Result<Exit> {
     if args.out.is_some() {
         writeln!(out, "{written} audit entries written").map_err(write_err)?;
     }
+    Ok(Exit::Clean)
+}
+
+/// `recon keys rewrap`: everything kept re-encrypted under the current data key, counted per
+/// kind; run again, it moves nothing.
+pub async fn rewrap(args: &RewrapArgs, out: &mut dyn Write) -> Result<Exit> {
+    let config = Config::load(&args.config.config, &process_env)?;
+    let keys = config.data_keys.clone().ok_or_else(|| {
+        Error::bad_input(format!(
+            "no data key is configured: set {} to `<key id>:<key>` (the key to encrypt under) and, during a rotation, {}{} to the old one",
+            config.data_key_env,
+            config.data_key_env,
+            crate::at_rest::PREVIOUS_SUFFIX
+        ))
+    })?;
+    let actor = args
+        .actor
+        .clone()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(os_user);
+    let store = Store::open_for(&config.store_url, SchemaUse::Current)
+        .await?
+        .with_data_keys(Some(keys.clone()));
+    let values = store.rewrap_details(&actor).await;
+    store.close().await;
+    let values = values?;
+    let folder = args
+        .out
+        .clone()
+        .unwrap_or_else(|| config.out_dir.clone())
+        .join("downloads");
+    let downloads = tokio::task::spawn_blocking(move || {
+        crate::settlement::fetch::rewrap_downloads(&folder, &keys)
+    })
+    .await
+    .map_err(|e| Error::internal(format!("re-encrypting downloads: {e}")))??;
+    writeln!(
+        out,
+        "re-encrypted under data key {}: {values} discrepancy value(s), {downloads} kept download(s)",
+        config.data_keys.as_ref().map_or("", |k| k.current_id())
+    )
+    .map_err(write_err)?;
     Ok(Exit::Clean)
 }

@@ -58,12 +58,20 @@ pub struct Summary {
     /// The endpoints (a source, the store, an API's `host:port`) whose circuit breaker opened
     /// during this run: calls to them failed fast for a cool-down.
     pub(crate) circuit_breakers_opened: Vec<OpenedBreaker>,
+    /// Whether what the run keeps is encrypted at rest, and under which key, in one line.
+    pub(crate) at_rest: String,
 }
 
 impl Summary {
     /// The summary with the endpoints whose circuit breaker opened during the run.
     pub(crate) fn with_circuit_breakers(mut self, opened: Vec<OpenedBreaker>) -> Summary {
         self.circuit_breakers_opened = opened;
+        self
+    }
+
+    /// The summary with what it says about encryption at rest.
+    pub(crate) fn with_at_rest(mut self, line: String) -> Summary {
+        self.at_rest = line;
         self
     }
 }
@@ -421,6 +429,7 @@ pub(crate) fn summarize(
         missed_dates: standing.missed_dates,
         last_success: standing.last_success,
         circuit_breakers_opened: Vec::new(),
+        at_rest: String::new(),
     }
 }
 
@@ -723,6 +732,9 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
     if !reports.is_empty() {
         let names: Vec<String> = reports.iter().map(|p| p.display().to_string()).collect();
         out.push_str(&format!("\nReports: {}\n", names.join(", ")));
+    }
+    if !summary.at_rest.is_empty() {
+        out.push_str(&format!("At rest: {}\n", summary.at_rest));
     }
     out.push_str(&format!(
         "Outcome: {} (exit {})\n",

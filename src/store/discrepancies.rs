@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::audit::NewEntry;
 use super::{Acknowledgement, BeginWrite, Store, StorePool};
+use crate::at_rest::{self, DataKeys};
 use crate::day::Partition;
 use crate::discrepancy::{AtStake, ColumnValues, Discrepancy, Kind, Recorded, ShownKey, Status};
 use crate::error::{Error, Result};
@@ -62,7 +63,7 @@ impl Store {
                 .map_err(Error::from_store)?;
             rows.iter()
                 .map(|row| {
-                    let recorded = recorded_from_row(row)?;
+                    let recorded = recorded_from_row(self.data_keys(), row)?;
                     Ok(ListedDiscrepancy {
                         acknowledgements: acknowledgements.remove(&recorded.id).unwrap_or_default(),
                         recorded,
@@ -91,7 +92,7 @@ impl Store {
                 .fetch_all(pool)
                 .await
                 .map_err(Error::from_store)?;
-            rows.iter().map(recorded_from_row).collect()
+            rows.iter().map(|row| recorded_from_row(self.data_keys(), row)).collect()
         })
     }
 
@@ -154,7 +155,7 @@ impl Store {
                 .await
                 .map_err(Error::from_store)?
                 .ok_or_else(|| Error::bad_input(format!("there is no discrepancy {id}; `recon discrepancies list` shows them")))?;
-            let recorded = recorded_from_row(&row)?;
+            let recorded = recorded_from_row(self.data_keys(), &row)?;
             if updated == 0 {
                 return Err(Error::bad_input(format!(
                     "discrepancy {id} is {}; only open or carried discrepancies can be acknowledged",
@@ -278,6 +279,61 @@ pub(super) fn detail_json(d: &Discrepancy) -> String {
     })
 }
 
+/// A discrepancy's detail as stored: its JSON, encrypted for its row when keys are given.
+pub(super) fn stored_detail(keys: Option<&DataKeys>, d: &Discrepancy) -> Result<String> {
+    let json = detail_json(d);
+    let Some(keys) = keys else {
+        return Ok(json);
+    };
+    let place = detail_place(
+        &d.check,
+        &d.partition.to_string(),
+        d.kind.as_str(),
+        &d.key_json().to_string(),
+    );
+    keys.seal_field(&place, json.as_bytes())
+        .map_err(|e| Error::internal(format!("encrypting a discrepancy's values: {e}")))
+}
+
+/// What an encrypted detail is bound to: its column and the discrepancy's identity (check,
+/// partition, kind, key as stored), so values moved to another row do not decrypt.
+pub(super) fn detail_place(check: &str, partition: &str, kind: &str, key_json: &str) -> Vec<u8> {
+    [
+        "discrepancies.detail_json",
+        check,
+        partition,
+        kind,
+        key_json,
+    ]
+    .join("\0")
+    .into_bytes()
+}
+
+/// The JSON of discrepancy `id`'s encrypted detail; without keys, or with keys that do not
+/// open it, an error in one line saying so.
+pub(super) fn open_detail(
+    keys: Option<&DataKeys>,
+    id: i64,
+    place: &[u8],
+    stored: &str,
+) -> Result<String> {
+    let Some(keys) = keys else {
+        return Err(Error::bad_input(format!(
+            "discrepancy {id}'s values are encrypted at rest under data key {:?} and no data key is configured (set {})",
+            at_rest::field_key_id(stored).unwrap_or("?"),
+            at_rest::DEFAULT_DATA_KEY_ENV
+        )));
+    };
+    let plain = keys
+        .open_field(place, stored)
+        .map_err(|e| Error::bad_input(format!("discrepancy {id}'s values cannot be read: {e}")))?;
+    String::from_utf8(plain).map_err(|_| {
+        Error::internal(format!(
+            "discrepancy {id}'s values are not UTF-8 once decrypted"
+        ))
+    })
+}
+
 pub(super) fn parse_status(text: &str) -> Result<Status> {
     Status::parse(text).ok_or_else(|| {
         Error::internal(format!(
@@ -286,7 +342,7 @@ pub(super) fn parse_status(text: &str) -> Result<Status> {
     })
 }
 
-pub(super) fn recorded_from_row<R: Row>(row: &R) -> Result<Recorded>
+pub(super) fn recorded_from_row<R: Row>(keys: Option<&DataKeys>, row: &R) -> Result<Recorded>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
@@ -301,10 +357,26 @@ where
         serde_json::from_str(&get("key_json")?).map_err(|_| bad("key_json"))?;
     let columns: Vec<String> =
         serde_json::from_str(&get("columns_json")?).map_err(|_| bad("columns_json"))?;
-    let detail: Detail =
-        serde_json::from_str(&get("detail_json")?).map_err(|_| bad("detail_json"))?;
+    let id: i64 = row.try_get("id").map_err(Error::from_store)?;
+    let stored = get("detail_json")?;
+    let key_text = get("key_json")?;
+    let opened;
+    let detail_text = match at_rest::is_sealed_field(&stored) {
+        false => stored.as_str(),
+        true => {
+            let place = detail_place(
+                &get("check_name")?,
+                &get("partition_key")?,
+                &kind_text,
+                &key_text,
+            );
+            opened = open_detail(keys, id, &place, &stored)?;
+            opened.as_str()
+        }
+    };
+    let detail: Detail = serde_json::from_str(detail_text).map_err(|_| bad("detail_json"))?;
     Ok(Recorded {
-        id: row.try_get("id").map_err(Error::from_store)?,
+        id,
         status: parse_status(&get("status")?)?,
         first_run_id: row.try_get("first_run_id").map_err(Error::from_store)?,
         discrepancy: Discrepancy {

@@ -26,6 +26,8 @@ pub struct Store {
     sqlite_path: Option<std::path::PathBuf>,
     /// The URL without its password, for messages.
     shown: std::sync::Arc<str>,
+    /// The keys discrepancies' values are encrypted under; `None` stores them in clear.
+    data_keys: Option<std::sync::Arc<crate::at_rest::DataKeys>>,
 }
 
 #[derive(Clone)]
@@ -243,7 +245,8 @@ macro_rules! adopt_earlier_fingerprints {
 /// is opened, carried or reopened (and linked to the run); each one `$still_open` returns that
 /// was not found is resolved. Written in multi-row statements. Evaluates to the [`CheckChanges`].
 macro_rules! move_along_life {
-    ($tx:expr, $run_id:expr, $now:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr, $still_open:expr) => {{
+    ($tx:expr, $run_id:expr, $now:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr, $still_open:expr, $keys:expr) => {{
+        // A renamed finding's detail is sealed again below (the upsert), bound to its key now.
         adopt_earlier_fingerprints!($tx, $run_id, $check, $partition, $found, $fingerprints);
         let mut changes = CheckChanges::default();
         for (found, fingerprints) in $found
@@ -265,7 +268,7 @@ macro_rules! move_along_life {
                     .bind(d.kind.as_str())
                     .bind(d.key_json().to_string())
                     .bind(serde_json::Value::from(d.columns.clone()).to_string())
-                    .bind(super::discrepancies::detail_json(d))
+                    .bind(super::discrepancies::stored_detail($keys, d)?)
                     .bind($run_id)
                     .bind($now);
             }
@@ -312,7 +315,7 @@ macro_rules! move_along_life {
         for row in &still_open {
             let id: i64 = sqlx::Row::try_get(row, "id").map_err(Error::from_store)?;
             if !seen.contains(&id) {
-                let mut recorded = super::discrepancies::recorded_from_row(row)?;
+                let mut recorded = super::discrepancies::recorded_from_row($keys, row)?;
                 recorded.status = crate::discrepancy::Status::Resolved;
                 gone.push(recorded);
             }
@@ -341,6 +344,7 @@ mod discrepancies;
 mod idempotency;
 mod lock;
 mod retention;
+mod rewrap;
 mod runs;
 mod schema;
 mod seals;
@@ -556,12 +560,25 @@ impl Store {
             pool,
             sqlite_path,
             shown: shown.into(),
+            data_keys: None,
         };
         if let Err(e) = store.prepare_schema(schema_use).await {
             store.close().await;
             return Err(e);
         }
         Ok(store)
+    }
+
+    /// The store with `keys` to encrypt discrepancies' values at rest and decrypt them (`None`:
+    /// new values are stored in clear; encrypted ones cannot be read).
+    pub fn with_data_keys(mut self, keys: Option<crate::at_rest::DataKeys>) -> Store {
+        self.data_keys = keys.map(std::sync::Arc::new);
+        self
+    }
+
+    /// The keys values are encrypted under, when configured.
+    pub(crate) fn data_keys(&self) -> Option<&crate::at_rest::DataKeys> {
+        self.data_keys.as_deref()
     }
 
     /// The store's URL without its password, for messages.

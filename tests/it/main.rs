@@ -7,6 +7,7 @@
 mod common;
 
 mod acknowledged;
+mod at_rest;
 mod audit;
 mod bad_input;
 mod bank_statement;

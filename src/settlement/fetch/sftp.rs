@@ -106,7 +106,7 @@ pub(super) async fn acquire(pickup: &SftpPickup, job: &Acquisition<'_>) -> Acqui
     let result = with_retries(job.policy, "SFTP pick-up", || async {
         match tokio::time::timeout(
             ATTEMPT_TIMEOUT,
-            pick_up(pickup, &key, &path, &shown, &target, job.max_download_bytes),
+            pick_up(pickup, &key, &path, &shown, &target, job.keep_rules()),
         )
         .await
         {
@@ -169,7 +169,7 @@ async fn pick_up(
     path: &str,
     shown: &str,
     target: &std::path::Path,
-    max_bytes: u64,
+    rules: super::cap::KeepRules<'_>,
 ) -> Result<KeptFile> {
     let seen = Arc::new(Mutex::new(None));
     let handler = Pinned {
@@ -235,7 +235,7 @@ async fn pick_up(
         _ => lost(&e),
     })?;
     let announced = file.metadata().await.ok().and_then(|m| m.size);
-    let mut kept = CappedKept::create(target, max_bytes, announced, shown).await?;
+    let mut kept = CappedKept::create(target, rules, announced, shown).await?;
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
         let n = file.read(&mut buffer).await.map_err(|e| lost(&e))?;
