@@ -4,7 +4,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use recon::cli::{AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, EndingArgs};
+use recon::cli::{
+    AuditCommand, Cli, Command, ConfigCommand, ControlsCommand, DiscrepanciesCommand, EndingArgs,
+};
 use recon::config::Config;
 use recon::error::{Error, Result};
 use recon::exit::Exit;
@@ -13,7 +15,7 @@ use recon::output::render_text;
 use recon::secret::process_env;
 use recon::shard::Shard;
 use recon::store::Store;
-use recon::{demo, diff, operator, run, telemetry};
+use recon::{controls, demo, diff, operator, run, telemetry};
 
 fn main() -> ExitCode {
     // Before any thread starts: nothing recon (or a library for it) creates is readable by others.
@@ -126,6 +128,9 @@ async fn dispatch(command: Command) -> Result<Exit> {
         Command::Audit {
             command: AuditCommand::Export(args),
         } => operator::export(&args, &mut stdout).await,
+        Command::Controls {
+            command: ControlsCommand::Check(args),
+        } => controls::check(&args, &mut stdout).await,
         Command::Config {
             command: ConfigCommand::Check(args),
         } => {
