@@ -122,11 +122,7 @@ pub async fn check(args: &ControlsArgs, out: &mut dyn Write) -> Result<Exit> {
 fn render_text(out: &mut dyn Write, controls: &[Control], failed: &[&str]) -> std::io::Result<()> {
     for c in controls {
         let status = if c.holds() { "pass" } else { "FAIL" };
-        writeln!(
-            out,
-            "{status} {} [{}]: {}",
-            c.name, c.requirement, c.detail
-        )?;
+        writeln!(out, "{status} {} [{}]: {}", c.name, c.requirement, c.detail)?;
     }
     if failed.is_empty() {
         writeln!(out, "all {} controls hold", controls.len())
@@ -360,7 +356,10 @@ mod tests {
         );
         assert_eq!(
             key_age(&key(KeyInEnv::NotNamed), date("2027-01-02")),
-            Err("id k1 created 2026-01-01, 366 days old: past its rotation period of 365 days".to_string())
+            Err(
+                "id k1 created 2026-01-01, 366 days old: past its rotation period of 365 days"
+                    .to_string()
+            )
         );
         assert_eq!(
             key_age(&key(KeyInEnv::NotNamed), date("2025-12-31")),
@@ -377,7 +376,10 @@ mod tests {
         };
         assert_eq!(
             key_age(&key(held), day),
-            Ok("id k1 created 2026-01-01, 31 days old (rotate after 365); RECON_MASK_KEY holds it".to_string())
+            Ok(
+                "id k1 created 2026-01-01, 31 days old (rotate after 365); RECON_MASK_KEY holds it"
+                    .to_string()
+            )
         );
         let other = KeyInEnv::Id {
             var: "RECON_MASK_KEY".to_string(),

@@ -104,7 +104,9 @@ impl super::Config {
             .keys
             .iter()
             .enumerate()
-            .map(|(i, key)| key_spec(key, env).map_err(|m| fail(format!("controls.keys[{i}]: {m}"))))
+            .map(|(i, key)| {
+                key_spec(key, env).map_err(|m| fail(format!("controls.keys[{i}]: {m}")))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(ControlsSetup {
             store_url: store_url(path, &file, env),
