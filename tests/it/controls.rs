@@ -341,3 +341,50 @@ fn a_bad_controls_section_is_bad_configuration() {
         stderr(&out)
     );
 }
+
+/// With `--metrics-push` the verdicts replace the `pusher="controls"` group on a real
+/// Pushgateway: the count the alert reads and one 0/1 series per control.
+#[tokio::test]
+async fn the_check_pushes_its_verdicts_to_the_controls_group() {
+    let Some(gateway) = Pushgateway::start("controls push") else {
+        return;
+    };
+    let dir = temp_dir();
+    let dir = dir.path();
+    advisory_db(dir, "adb", 3);
+    // A new store: no run has completed in it yet, so last_success fails.
+    let store = sqlite_url(dir.join("s.db"));
+    let env = [
+        ("STORE_URL", store.as_str()),
+        ("LEDGER_URL", "sqlite://l.db"),
+        ("PAYMENTS_URL", "sqlite://p.db"),
+        ("DATA_KEY", "k7:not-shown"),
+    ];
+    let (code, report) = check(dir, &env, &good(), &["--metrics-push", &gateway.base()]);
+    assert_eq!(report["failed"], json!(["last_success"]), "{report}");
+    assert_eq!(
+        report["controls"][4]["detail"],
+        json!("no run has completed in this store")
+    );
+    assert_eq!(code, Some(1));
+    let series = |control: &str, value: u8| {
+        format!(
+            "recon_control_ok{{control=\"{control}\",instance=\"\",job=\"recon\",pusher=\"controls\"}} {value}"
+        )
+    };
+    assert_eq!(
+        gateway.samples("recon_controls_failed"),
+        ["recon_controls_failed{instance=\"\",job=\"recon\",pusher=\"controls\"} 1"]
+    );
+    assert_eq!(
+        gateway.samples("recon_control_ok"),
+        [
+            series("advisory_db", 1),
+            series("audit_chain", 1),
+            series("key_rotation.data", 1),
+            series("last_success", 0),
+            series("retention", 1),
+            series("tls", 1),
+        ]
+    );
+}
