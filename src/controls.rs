@@ -403,6 +403,69 @@ mod tests {
         assert_eq!(snapshot_date("echo hi\n"), None);
     }
 
+    fn setup(store_url: std::result::Result<String, String>) -> ControlsSetup {
+        ControlsSetup {
+            store_url,
+            sources: vec![
+                (
+                    "ledger".to_string(),
+                    Ok("postgres://r@db.internal/ledger?sslmode=verify-full".to_string()),
+                ),
+                (
+                    "payments".to_string(),
+                    Ok("mysql://r@127.0.0.1/pay".to_string()),
+                ),
+            ],
+            history_retention_days: 400,
+            keys: Vec::new(),
+            max_hours_since_success: 26,
+            advisory_db: std::path::PathBuf::from("/nonexistent/advisory-db"),
+            advisory_db_max_age_days: 30,
+        }
+    }
+
+    #[test]
+    fn tls_names_how_each_link_is_protected_or_why_it_is_refused() {
+        assert_eq!(
+            tls(&setup(Ok("sqlite://s.db".to_string()))),
+            Ok("store file, sources.ledger verified TLS, sources.payments loopback".to_string())
+        );
+        assert_eq!(
+            tls(&setup(Err(
+                "store: the server db is not loopback".to_string()
+            ))),
+            Err("store: the server db is not loopback".to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_whose_link_is_refused_is_not_opened_and_fails_what_it_holds() {
+        let refused = setup(Err("store: the server db is not loopback".to_string()));
+        let controls = check_all(&refused, Utc::now()).await;
+        let failing: Vec<(&str, &str)> = controls
+            .iter()
+            .filter(|c| !c.holds())
+            .map(|c| (c.name.as_str(), c.detail.as_str()))
+            .collect();
+        let not_opened = "the store was not opened: its link is refused (see tls)";
+        assert_eq!(
+            failing,
+            [
+                (
+                    "key_rotation",
+                    "no key is listed under [[controls.keys]], so no key's age is known"
+                ),
+                ("tls", "store: the server db is not loopback"),
+                ("audit_chain", not_opened),
+                ("last_success", not_opened),
+                (
+                    "advisory_db",
+                    "no advisory database at /nonexistent/advisory-db/materialize: No such file or directory (os error 2)"
+                ),
+            ]
+        );
+    }
+
     #[test]
     fn retention_below_a_year_fails() {
         assert!(retention(365).is_ok());
