@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -250,6 +251,11 @@ async fn store_controls(setup: &ControlsSetup, now: DateTime<Utc>) -> (Verdict, 
             return (Err(why.clone()), Err(why));
         }
     };
+    // A read-only check creates nothing: opening a missing SQLite file would make a new store.
+    if let Some(missing) = missing_sqlite_file(url) {
+        let why = format!("the store {} does not exist", missing.display());
+        return (Err(why.clone()), Err(why));
+    }
     let store = match Store::open(url).await {
         Ok(store) => store,
         Err(e) => {
@@ -261,6 +267,16 @@ async fn store_controls(setup: &ControlsSetup, now: DateTime<Utc>) -> (Verdict, 
     let last = last_success(&store, setup.max_hours_since_success, now).await;
     store.close().await;
     (audit, last)
+}
+
+/// The file of a SQLite store URL, when it does not exist.
+fn missing_sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    (!path.exists()).then(|| path.to_path_buf())
 }
 
 async fn audit_chain(store: &Store) -> Verdict {
@@ -464,6 +480,19 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_missing_sqlite_store_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let absent = setup(Ok(format!("sqlite://{}", path.display())));
+        let controls = check_all(&absent, Utc::now()).await;
+        let why = format!("the store {} does not exist", path.display());
+        assert_eq!(controls[3].detail, why);
+        assert_eq!(controls[4].detail, why);
+        assert_eq!(controls[3].status, Status::Fail);
+        assert!(!path.exists());
     }
 
     #[test]

@@ -360,6 +360,9 @@ async fn the_check_pushes_its_verdicts_to_the_controls_group() {
         ("PAYMENTS_URL", "sqlite://p.db"),
         ("DATA_KEY", "k7:not-shown"),
     ];
+    write(dir, "controls.toml", &config(&good()));
+    let migrate = recon(&["migrate", "--config", "controls.toml"], &env, dir);
+    assert_eq!(migrate.status.code(), Some(0), "{}", stderr(&migrate));
     let (code, report) = check(dir, &env, &good(), &["--metrics-push", &gateway.base()]);
     assert_eq!(report["failed"], json!(["last_success"]), "{report}");
     assert_eq!(
