@@ -11,10 +11,11 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::at_rest::DataKeys;
 use crate::breaker::BreakerPolicy;
 use crate::error::{Error, Result};
 use crate::integrity::spec::IntegritySpec;
-use crate::mask::{DEFAULT_MASK_KEY_ENV, MaskKey};
+use crate::mask::{DEFAULT_MASK_KEY_ENV, MaskKey, PREVIOUS_KEY_SUFFIX};
 use crate::retry::RetryPolicy;
 use crate::secret::{EnvLookup, PasswordAt, Redacted, redact_urls, url_password};
 use crate::settlement::spec::SettlementSpec;
@@ -30,7 +31,7 @@ pub use controls::ControlsSetup;
 pub(crate) use controls::{KeyInEnv, KeySpec};
 
 pub(crate) use integrity::IntegrityFile;
-pub(crate) use settlement::SettlementFile;
+pub(crate) use settlement::{SettlementFile, format_named};
 
 /// The file as written.
 /// No `Debug`: a URL written in the file is refused when it carries a password, and nothing
@@ -80,7 +81,8 @@ pub(crate) struct JobFile {
     pub(crate) seal_retention_days: u32,
     /// How many days before the run's date runs (with their check results and syncs) and
     /// resolved discrepancies are kept; older ones are pruned (an audit entry says which),
-    /// except what is open, sealed or named by what is kept. At least the seal retention.
+    /// except what is open, sealed or named by what is kept. At least the seal retention and
+    /// [`MIN_HISTORY_RETENTION_DAYS`]; the audit log itself is never pruned.
     #[serde(default = "default_history_retention")]
     pub(crate) history_retention_days: u32,
     /// How many days before the run's date a report kept under `<out>/downloads/` is kept (by
@@ -93,6 +95,10 @@ pub(crate) struct JobFile {
     /// The environment variable holding the key sensitive columns are masked with.
     #[serde(default = "default_mask_key_env")]
     pub(crate) mask_key_env: String,
+    /// The environment variable holding the key what recon keeps is encrypted under at rest
+    /// (`<key id>:<32 bytes, hex or base64>`); `<it>_PREVIOUS` holds the one before a rotation.
+    #[serde(default = "default_data_key_env")]
+    pub(crate) data_key_env: String,
     /// A writable folder for recon's temporary files (a clean day's seal spool); default
     /// `RECON_TEMP_DIR`, else the OS temp dir (see [`resolve_temp_dir`]).
     #[serde(default)]
@@ -101,6 +107,10 @@ pub(crate) struct JobFile {
 
 fn default_mask_key_env() -> String {
     DEFAULT_MASK_KEY_ENV.to_string()
+}
+
+fn default_data_key_env() -> String {
+    crate::at_rest::DEFAULT_DATA_KEY_ENV.to_string()
 }
 
 fn default_max_discrepancies() -> u64 {
@@ -114,6 +124,10 @@ fn default_seal_lookback() -> u32 {
 fn default_seal_retention() -> u32 {
     90
 }
+
+/// The shortest run history recon accepts: PCI DSS 10.5.1 keeps audit history at least 12
+/// months, and a run's history (its runs, results, syncs) is what its audit entries refer to.
+pub(crate) const MIN_HISTORY_RETENTION_DAYS: u32 = 365;
 
 /// Thirteen months: a year's audit with a month to spare.
 fn default_history_retention() -> u32 {
@@ -138,6 +152,7 @@ impl Default for JobFile {
             download_retention_days: default_download_retention(),
             max_discrepancies: default_max_discrepancies(),
             mask_key_env: default_mask_key_env(),
+            data_key_env: default_data_key_env(),
             temp_dir: None,
         }
     }
@@ -235,6 +250,11 @@ pub struct Config {
     /// The mask key, when the variable is set: sensitive columns are masked under it, and a
     /// finding whose key masking hid (a card number) is identified by a digest under it.
     pub(crate) mask_key: Option<MaskKey>,
+    /// The variable the data key is read from (never the key).
+    pub(crate) data_key_env: String,
+    /// The keys what recon keeps is encrypted under at rest; `None` when the variable is unset
+    /// (nothing is encrypted, and `config check`, the summary and the log say so).
+    pub data_keys: Option<DataKeys>,
     /// Where recon writes its temporary files: `job.temp_dir`, else `RECON_TEMP_DIR`, else the
     /// OS temp dir. A read-only root file system needs a writable volume here.
     pub(crate) temp_dir: PathBuf,
@@ -264,6 +284,8 @@ impl std::fmt::Debug for Config {
             .field("circuit_breaker", &self.circuit_breaker)
             .field("mask_key_env", &self.mask_key_env)
             .field("mask_key", &self.mask_key)
+            .field("data_key_env", &self.data_key_env)
+            .field("data_keys", &self.data_keys)
             .field("temp_dir", &self.temp_dir)
             .field("store_url", &Redacted(&self.store_url))
             .field("store_access", &self.store_access)
@@ -313,6 +335,7 @@ impl Config {
         let sources =
             validate_sources(&file.sources, file.job.retry, &folder_of(path), env).map_err(fail)?;
         let mask_key = mask_key(&file, env).map_err(fail)?;
+        let data_keys = data_keys(&file, env).map_err(fail)?;
 
         let mut names = BTreeSet::new();
         let integrity =
@@ -338,6 +361,12 @@ impl Config {
             return Err(fail(format!(
                 "job.seal_retention_days ({}) must be longer than job.seal_lookback_days ({}): a seal is kept until every run that re-verifies it is past",
                 file.job.seal_retention_days, file.job.seal_lookback_days
+            )));
+        }
+        if file.job.history_retention_days < MIN_HISTORY_RETENTION_DAYS {
+            return Err(fail(format!(
+                "job.history_retention_days ({}) must be at least {MIN_HISTORY_RETENTION_DAYS}: PCI DSS 10.5.1 keeps audit history at least 12 months",
+                file.job.history_retention_days
             )));
         }
         if file.job.history_retention_days < file.job.seal_retention_days {
@@ -375,6 +404,8 @@ impl Config {
             temp_dir: resolve_temp_dir(file.job.temp_dir, env),
             mask_key_env: file.job.mask_key_env,
             mask_key,
+            data_key_env: file.job.data_key_env,
+            data_keys,
             store_url,
             store_access,
             sources,
@@ -384,12 +415,23 @@ impl Config {
         })
     }
 
-    /// Reads only the store's URL from the file, for commands that need nothing else
-    /// (listing, acknowledging, the audit trail): the sources' variables need not be set.
-    pub(crate) fn load_store_url(path: &Path, env: EnvLookup<'_>) -> Result<String> {
+    /// Reads only the store's URL and the data keys from the file, for the operator's commands
+    /// (the sources' variables need not be set).
+    pub(crate) fn load_store_access(
+        path: &Path,
+        env: EnvLookup<'_>,
+    ) -> Result<(String, Option<DataKeys>)> {
         let file = parse_file(path, &read_text(path)?)?;
-        store_url(path, &file, env)
-            .map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
+        let fail = |m: String| Error::bad_input(format!("{}: {m}", path.display()));
+        Ok((
+            store_url(path, &file, env).map_err(fail)?,
+            data_keys(&file, env).map_err(fail)?,
+        ))
+    }
+
+    /// One line on encryption at rest: under which key, or plainly that nothing is encrypted.
+    pub fn at_rest_line(&self) -> String {
+        at_rest_line(self.data_keys.as_ref(), &self.data_key_env)
     }
 
     /// The resolved configuration as TOML, defaults filled in and passwords masked: every
@@ -397,7 +439,7 @@ impl Config {
     pub fn describe(&self) -> String {
         let mut out = format!("# {} (sha256 {})\n", self.path.display(), self.digest);
         out.push_str(&format!(
-            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nhistory_retention_days = {}\ndownload_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\ntemp_dir = {:?}\n",
+            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nhistory_retention_days = {}\ndownload_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\ndata_key_env = {:?}\ntemp_dir = {:?}\n",
             self.timezone.name(),
             self.out_dir.display().to_string(),
             self.seal_lookback_days,
@@ -406,6 +448,7 @@ impl Config {
             self.download_retention_days,
             self.max_discrepancies,
             self.mask_key_env,
+            self.data_key_env,
             self.temp_dir.display().to_string(),
         ));
         out.push_str(&describe_retry("job.retry", &self.retry));
@@ -573,10 +616,17 @@ fn env_value(env: EnvLookup<'_>, var: &str) -> Option<String> {
 /// The mask key, from the variable `job.mask_key_env` names: required when a check has
 /// sensitive columns (there is no fallback to an unkeyed hash: without the key such a
 /// configuration does not load), else read when set, for the identity of findings whose key
-/// holds a card number.
+/// holds a card number. During a rotation the key it replaces is in the same variable's name
+/// with `_PREVIOUS` after it, kept only to recognise masks written under it.
 fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option<MaskKey>, String> {
     let var = &file.job.mask_key_env;
+    let previous_var = format!("{var}{PREVIOUS_KEY_SUFFIX}");
     let Some(text) = env_value(env, var) else {
+        if env_value(env, &previous_var).is_some() {
+            return Err(format!(
+                "job.mask_key_env: {previous_var} is set but {var} is not; a rotation keeps the new key in {var} and the one it replaces in {previous_var}"
+            ));
+        }
         return match masks_columns(file) {
             true => Err(format!(
                 "job.mask_key_env: environment variable {var} is not set"
@@ -584,9 +634,40 @@ fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option
             false => Ok(None),
         };
     };
-    MaskKey::new(&text)
-        .map(Some)
-        .map_err(|m| format!("job.mask_key_env: {var} {m}"))
+    let key = MaskKey::new(&text).map_err(|m| format!("job.mask_key_env: {var} {m}"))?;
+    match env_value(env, &previous_var) {
+        None => Ok(Some(key)),
+        Some(previous) => key
+            .with_previous(&previous)
+            .map(Some)
+            .map_err(|m| format!("job.mask_key_env: {previous_var} {m}")),
+    }
+}
+
+/// The data keys, from the variable `job.data_key_env` names and its `_PREVIOUS`; `None` when
+/// it is unset.
+fn data_keys(
+    file: &ConfigFile,
+    env: EnvLookup<'_>,
+) -> std::result::Result<Option<DataKeys>, String> {
+    DataKeys::from_env(&file.job.data_key_env, env).map_err(|m| format!("job.data_key_env: {m}"))
+}
+
+/// What `config check`, the summary and the log say about encryption at rest.
+pub fn at_rest_line(keys: Option<&DataKeys>, var: &str) -> String {
+    match keys {
+        Some(keys) => match keys.previous_id() {
+            Some(previous) => format!(
+                "data at rest is encrypted (AES-256-GCM) under data key {}; key {previous} is kept for reading only",
+                keys.current_id()
+            ),
+            None => format!(
+                "data at rest is encrypted (AES-256-GCM) under data key {}",
+                keys.current_id()
+            ),
+        },
+        None => format!("data at rest is not encrypted (set {var})"),
+    }
 }
 
 /// The store's URL: the `[store]` section's, or the embedded SQLite default.
@@ -851,6 +932,9 @@ date_column = "created_at"
     fn the_shipped_configurations_are_valid() {
         let any_env = |name: &str| match name {
             "RECON_MASK_KEY" => Some("0123456789abcdef".repeat(4)),
+            "RECON_MASK_KEY_PREVIOUS" => None,
+            "RECON_DATA_KEY" => Some(format!("k1:{}", "0123456789abcdef".repeat(4))),
+            "RECON_DATA_KEY_PREVIOUS" => None,
             _ => Some(format!("sqlite://{name}-0123456789abcdef0123456789.db")),
         };
         for file in ["config/demo.toml", "config/recon.example.toml"] {

@@ -16,7 +16,7 @@ use crate::exit::Exit;
 use crate::output::metrics::{Pusher, put_group, render_controls, write_controls_file};
 use crate::secret::process_env;
 use crate::source::tls::{Link, link_of};
-use crate::store::Store;
+use crate::store::{SchemaUse, Store};
 
 /// The fewest days run history must be kept: PCI DSS 10.5.1 keeps audit history a year.
 pub const RETENTION_FLOOR_DAYS: u32 = 365;
@@ -256,7 +256,8 @@ async fn store_controls(setup: &ControlsSetup, now: DateTime<Utc>) -> (Verdict, 
         let why = format!("the store {} does not exist", missing.display());
         return (Err(why.clone()), Err(why));
     }
-    let store = match Store::open(url).await {
+    // Read-only: the schema must be current, nothing is migrated (a SELECT-only role will do).
+    let store = match Store::open_for(url, SchemaUse::Current).await {
         Ok(store) => store,
         Err(e) => {
             let why = format!("the store was not opened: {e}");

@@ -295,15 +295,69 @@ pub struct ShownKey {
     /// mask key is configured; `None` when the shown key is the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) digest: Option<String>,
+    /// The same key as the mask key's earlier forms show it (under the key a rotation retires,
+    /// or as written before masks named their key), where that differs: how a finding recorded
+    /// then is recognised ([`Discrepancy::earlier_fingerprints`]).
+    #[serde(default, skip_serializing_if = "EarlierForms::is_empty")]
+    pub(crate) earlier: EarlierForms,
 }
 
+/// A key's earlier forms ([`ShownKey::earlier`]): they follow from the key itself, so two keys
+/// are equal whatever they say.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct EarlierForms(Vec<ShownKey>);
+
+impl EarlierForms {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl PartialEq for EarlierForms {
+    fn eq(&self, _: &EarlierForms) -> bool {
+        true
+    }
+}
+
+impl Eq for EarlierForms {}
+
 impl ShownKey {
-    /// The key of raw `values` under `names`, each shown as `show(name, raw)` gives it; the
-    /// digest is made under `mask` when that hid any value.
+    /// The key of raw `values` under `names`, each shown as `show(name, raw, form)` gives it
+    /// (`form`: an earlier form of the mask key to show it under, `None` for the configured
+    /// one); the digest is made under `mask` when that hid any value, and the earlier forms are
+    /// kept when some value was hidden or keyed.
     pub(crate) fn build(
         names: &[String],
         values: &[Option<&str>],
-        show: impl Fn(&str, &str) -> Shown,
+        show: impl Fn(&str, &str, Option<&MaskKey>) -> Shown,
+        mask: Option<&MaskKey>,
+    ) -> ShownKey {
+        let mut key = ShownKey::shown_under(names, values, &show, None, mask);
+        let keyed = key.digest.is_some()
+            || key
+                .columns
+                .iter()
+                .any(|(_, v)| v.as_ref().is_some_and(Shown::is_keyed));
+        if let (true, Some(mask)) = (keyed, mask) {
+            let mut earlier: Vec<ShownKey> = Vec::new();
+            for form in mask.earlier_forms() {
+                let shown = ShownKey::shown_under(names, values, &show, Some(&form), Some(&form));
+                if shown != key && !earlier.contains(&shown) {
+                    earlier.push(shown);
+                }
+            }
+            key.earlier = EarlierForms(earlier);
+        }
+        key
+    }
+
+    /// The key shown under one form of the mask key, without earlier forms.
+    fn shown_under(
+        names: &[String],
+        values: &[Option<&str>],
+        show: &impl Fn(&str, &str, Option<&MaskKey>) -> Shown,
+        form: Option<&MaskKey>,
         mask: Option<&MaskKey>,
     ) -> ShownKey {
         let mut hidden = false;
@@ -313,7 +367,7 @@ impl ShownKey {
             .map(|(name, raw)| {
                 let shown = raw.map(|raw| {
                     hidden |= Shown::hides_card_number(raw);
-                    show(name, raw)
+                    show(name, raw, form)
                 });
                 (name.clone(), shown)
             })
@@ -328,14 +382,26 @@ impl ShownKey {
             }
             _ => None,
         };
-        ShownKey { columns, digest }
+        ShownKey {
+            columns,
+            digest,
+            earlier: EarlierForms::default(),
+        }
+    }
+
+    /// Every digest the raw key may have been recorded under: this one's, then its earlier
+    /// forms'.
+    pub(crate) fn digests(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self)
+            .chain(&self.earlier.0)
+            .filter_map(|k| k.digest.as_deref())
     }
 
     /// A key of raw text values, card numbers masked (a settlement id, a file and line).
     pub fn masked(pairs: &[(&str, Option<&str>)], mask: Option<&MaskKey>) -> ShownKey {
         let names: Vec<String> = pairs.iter().map(|(n, _)| n.to_string()).collect();
         let values: Vec<Option<&str>> = pairs.iter().map(|(_, v)| *v).collect();
-        ShownKey::build(&names, &values, |_, raw| Shown::masked(raw), mask)
+        ShownKey::build(&names, &values, |_, raw, _| Shown::masked(raw), mask)
     }
 
     /// A row's key of canonical values, shown as `sensitive` says.
@@ -348,7 +414,15 @@ impl ShownKey {
         let texts: Vec<Option<std::borrow::Cow<'_, str>>> =
             values.iter().map(Value::canonical_text).collect();
         let raw: Vec<Option<&str>> = texts.iter().map(|t| t.as_deref()).collect();
-        ShownKey::build(names, &raw, |name, raw| sensitive.show(name, raw), mask)
+        ShownKey::build(
+            names,
+            &raw,
+            |name, raw, form| match form {
+                Some(form) => sensitive.show_under(form, name, raw),
+                None => sensitive.show(name, raw),
+            },
+            mask,
+        )
     }
 
     /// The key as a JSON object of its columns' shown values, in key column order (`null` for
@@ -377,7 +451,11 @@ impl ShownKey {
             .into_iter()
             .map(|(k, v)| (k, v.as_str().map(Shown::read_back)))
             .collect();
-        ShownKey { columns, digest }
+        ShownKey {
+            columns,
+            digest,
+            earlier: EarlierForms::default(),
+        }
     }
 
     /// The key columns and their values, as shown.
@@ -402,15 +480,34 @@ impl Discrepancy {
     /// (and the column, for schema findings), hashed.
     /// A key that masking hid is identified by its keyed digest, never by its shown text.
     pub(crate) fn fingerprint(&self) -> String {
+        self.fingerprint_of(&self.key)
+    }
+
+    /// The discrepancy as the mask key's earlier forms showed its key (see
+    /// [`ShownKey::earlier`]), where that differs: a finding recorded with the fingerprint of
+    /// one of them is the same finding.
+    pub(crate) fn earlier_forms(&self) -> Vec<Discrepancy> {
+        self.key
+            .earlier
+            .0
+            .iter()
+            .map(|key| Discrepancy {
+                key: key.clone(),
+                ..self.clone()
+            })
+            .collect()
+    }
+
+    fn fingerprint_of(&self, key: &ShownKey) -> String {
         let mut fields = vec![
             Value::Text(self.check.clone()),
             Value::Text(self.partition.to_string()),
             Value::Text(self.kind.as_str().to_string()),
         ];
-        match &self.key.digest {
+        match &key.digest {
             Some(digest) => fields.push(Value::Text(digest.clone())),
             None => {
-                for (name, value) in &self.key.columns {
+                for (name, value) in &key.columns {
                     fields.push(Value::Text(name.clone()));
                     fields.push(
                         value

@@ -117,9 +117,16 @@ fn masked(digits: &str) -> String {
 /// The environment variable holding the key, unless `job.mask_key_env` names another.
 pub const DEFAULT_MASK_KEY_ENV: &str = "RECON_MASK_KEY";
 
+/// What the variable of the key a rotation retires is called: the mask key's variable with this
+/// ending (`RECON_MASK_KEY_PREVIOUS`).
+pub const PREVIOUS_KEY_SUFFIX: &str = "_PREVIOUS";
+
 /// The fewest bytes a mask key may hold once decoded: 256 bits, as many as the hash
 /// (`openssl rand -hex 32` gives 64 hex digits, `openssl rand -base64 32` 44 base64 characters).
 pub const MIN_KEY_BYTES: usize = 32;
+
+/// The longest key id: a short name (`k1`, `2026-12`), written in every mask.
+const MAX_KEY_ID_CHARS: usize = 16;
 
 /// What a sensitive column's keyed hash starts with.
 const SENSITIVE_PREFIX: &str = "hmac-sha256:";
@@ -127,30 +134,171 @@ const SENSITIVE_PREFIX: &str = "hmac-sha256:";
 /// How many bytes of the HMAC a mask shows (128 bits; see the module's documentation).
 const SHOWN_BYTES: usize = 16;
 
-/// The secret sensitive columns are masked under; its bytes are never printed (`Debug` shows
-/// `MaskKey(..)`).
+/// The secret sensitive columns are masked under, with the key it replaced during a rotation;
+/// its bytes are never printed (`Debug` shows only the key ids).
+///
+/// The variable's text is `<key id>:<key>` (`k1:` and 64 hex digits): masks and digests then
+/// name the key id (`hmac-sha256:k1:…`). A key written alone, as before key ids, keeps writing
+/// exactly what it wrote then: sensitive values as `hmac-sha256:` and 32 hex digits, digests
+/// under an id made of the first 8 hex digits of a SHA-256 of the key. Masks written under the
+/// previous key, or in that form, are still recognised where recon matches a stored mask
+/// ([`MaskKey::earlier_forms`]).
 #[derive(Clone)]
-pub struct MaskKey(Arc<[u8]>);
+pub struct MaskKey {
+    current: Secret,
+    previous: Option<Secret>,
+}
+
+/// One key: its id, its bytes as the HMAC takes them, and whether masks under it are written in
+/// the form from before key ids (only to recognise masks written then).
+#[derive(Clone)]
+struct Secret {
+    id: Arc<str>,
+    bytes: Arc<[u8]>,
+    before_key_ids: bool,
+}
+
+impl Secret {
+    fn hmac(&self, message: &[u8]) -> Vec<u8> {
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&self.bytes)
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(message);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// The id a key without a written id has, which digests carried before key ids could be
+    /// written: the first 8 hex digits of SHA-256 over a fixed label and the key.
+    fn derived_id(bytes: &[u8]) -> String {
+        use sha2::Digest;
+        let mut hash = Sha256::new();
+        hash.update(b"recon mask key id\0");
+        hash.update(bytes);
+        hex::encode(&hash.finalize()[..4])
+    }
+}
 
 impl MaskKey {
-    /// The key from the variable's text, which must be hex or base64 holding at least
-    /// [`MIN_KEY_BYTES`] bytes once decoded (a short key could itself be guessed, and text
-    /// counted by its characters holds fewer random bytes than it looks). The HMAC is keyed
-    /// with the text as written, so masks made before the length was counted this way stay
-    /// the same.
+    /// The key from the variable's text, `<key id>:<key>` or the key alone; the key must be hex
+    /// or base64 holding at least [`MIN_KEY_BYTES`] bytes once decoded (a short key could itself
+    /// be guessed, and text counted by its characters holds fewer random bytes than it looks).
+    /// The HMAC is keyed with the key's text as written, so masks made before the length was
+    /// counted this way, or before the key had an id, keep their digits.
     pub fn new(text: &str) -> Result<MaskKey, String> {
-        let (encoding, bytes) = decoded_length(text.trim()).ok_or_else(|| {
-            format!(
-                "is neither hex nor base64; a mask key is at least {MIN_KEY_BYTES} random bytes written in hex or base64 (e.g. `openssl rand -hex 32`)"
-            )
-        })?;
-        if bytes < MIN_KEY_BYTES {
+        Ok(MaskKey {
+            current: secret(text)?,
+            previous: None,
+        })
+    }
+
+    /// This key with `text` as the key it replaces: masks under that one are still recognised.
+    /// Refused when both keys have one id but differ (a new key needs a new id).
+    pub fn with_previous(self, text: &str) -> Result<MaskKey, String> {
+        let previous = secret(text)?;
+        if previous.bytes == self.current.bytes {
+            return Ok(self);
+        }
+        if previous.id == self.current.id {
             return Err(format!(
-                "is {encoding} holding {bytes} bytes; a mask key needs at least {MIN_KEY_BYTES} random bytes (e.g. `openssl rand -hex 32`: 64 hex digits)"
+                "has the key id {:?} of the current key but another key; give the new key a new id (`k2:` and the key)",
+                &*previous.id
             ));
         }
-        Ok(MaskKey(Arc::from(text.as_bytes())))
+        Ok(MaskKey {
+            previous: Some(previous),
+            ..self
+        })
     }
+
+    /// The id of the key masks are written under.
+    pub fn id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// The id of the key a rotation retires, when one is configured.
+    pub fn previous_id(&self) -> Option<&str> {
+        self.previous.as_ref().map(|p| &*p.id)
+    }
+
+    /// Every other way a mask of one value may have been written before: the current key's in
+    /// the form before key ids, the previous key's with its id and in that form. A stored mask
+    /// equal to one of them names the same value.
+    pub(crate) fn earlier_forms(&self) -> Vec<MaskKey> {
+        let earlier = |secret: &Secret, before_key_ids: bool| MaskKey {
+            current: Secret {
+                before_key_ids,
+                ..secret.clone()
+            },
+            previous: None,
+        };
+        let mut forms = vec![earlier(&self.current, true)];
+        if let Some(previous) = &self.previous {
+            forms.push(earlier(previous, false));
+            forms.push(earlier(previous, true));
+        }
+        forms
+    }
+}
+
+impl MaskKey {
+    /// The form of this key that wrote the sensitive mask `shown` (`hmac-sha256:<id>:…`, or
+    /// without an id as before key ids): this key itself, or one of its earlier forms; `None`
+    /// when no configured key wrote it. Two keys both written alone cannot be told apart by
+    /// their masks: the previous one, the older, is taken.
+    pub(crate) fn form_of(&self, shown: &str) -> Option<MaskKey> {
+        let rest = shown.strip_prefix(SENSITIVE_PREFIX)?;
+        let id = rest.rsplit_once(':').map(|(id, _)| id);
+        let writes = |secret: &Secret| match id {
+            Some(id) => !secret.before_key_ids && &*secret.id == id,
+            None => secret.before_key_ids,
+        };
+        if writes(&self.current) && (id.is_some() || self.previous.is_none()) {
+            return Some(self.clone());
+        }
+        let mut forms = self.earlier_forms();
+        // Earlier forms are the current key's first: the previous key's win a tie.
+        forms.reverse();
+        forms.into_iter().find(|form| writes(&form.current))
+    }
+}
+
+/// A key from its variable's text: `<id>:<key>` or the key alone (see [`MaskKey`]).
+fn secret(text: &str) -> Result<Secret, String> {
+    let (id, key) = match text.split_once(':') {
+        Some((id, key)) => (Some(id.trim()), key),
+        None => (None, text),
+    };
+    if let Some(id) = id {
+        let valid = !id.is_empty()
+            && id.chars().count() <= MAX_KEY_ID_CHARS
+            && id.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            return Err(format!(
+                "has a key id of its own before ':' that is not 1 to {MAX_KEY_ID_CHARS} letters, digits, '.', '_' or '-' starting with a letter or digit (e.g. `k1:` and the key)"
+            ));
+        }
+    }
+    let (encoding, bytes) = decoded_length(key.trim()).ok_or_else(|| {
+        format!(
+            "is neither hex nor base64; a mask key is at least {MIN_KEY_BYTES} random bytes written in hex or base64 (e.g. `openssl rand -hex 32`)"
+        )
+    })?;
+    if bytes < MIN_KEY_BYTES {
+        return Err(format!(
+            "is {encoding} holding {bytes} bytes; a mask key needs at least {MIN_KEY_BYTES} random bytes (e.g. `openssl rand -hex 32`: 64 hex digits)"
+        ));
+    }
+    let bytes: Arc<[u8]> = Arc::from(key.as_bytes());
+    Ok(Secret {
+        id: id
+            .map_or_else(|| Secret::derived_id(&bytes), str::to_string)
+            .into(),
+        bytes,
+        // A key written alone keeps writing masks as recon did before key ids.
+        before_key_ids: id.is_none(),
+    })
 }
 
 /// How a key's text is encoded and how many bytes it holds: hex when it is an even number of
@@ -171,33 +319,28 @@ fn decoded_length(text: &str) -> Option<(&'static str, usize)> {
         .map(|bytes| ("base64", bytes.len()))
 }
 
-impl MaskKey {
-    /// A name for the key that gives nothing of it away, written beside every digest made with
-    /// it so a rotated key's digests are told apart: the first 8 hex digits of SHA-256 over a
-    /// fixed label and the key.
-    pub fn id(&self) -> String {
-        use sha2::Digest;
-        let mut hash = Sha256::new();
-        hash.update(b"recon mask key id\0");
-        hash.update(&self.0);
-        hex::encode(&hash.finalize()[..4])
-    }
-}
-
 impl std::fmt::Debug for MaskKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MaskKey(..)")
+        match &self.previous {
+            None => write!(f, "MaskKey({}:..)", self.current.id),
+            Some(previous) => write!(
+                f,
+                "MaskKey({}:.., previous {}:..)",
+                self.current.id, previous.id
+            ),
+        }
     }
 }
 
-/// How a sensitive column's value is shown: `hmac-sha256:` and the first 128 bits of
+/// How a sensitive column's value is shown: `hmac-sha256:<key id>:` and the first 128 bits of
 /// HMAC-SHA256(key, value) in hex, equal for equal values under one key.
 pub fn sensitive(key: &MaskKey, value: &str) -> String {
-    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&key.0)
-        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
-    mac.update(value.as_bytes());
-    let tag = mac.finalize().into_bytes();
-    format!("{SENSITIVE_PREFIX}{}", hex::encode(&tag[..SHOWN_BYTES]))
+    let secret = &key.current;
+    let tag = hex::encode(&secret.hmac(value.as_bytes())[..SHOWN_BYTES]);
+    match secret.before_key_ids {
+        true => format!("{SENSITIVE_PREFIX}{tag}"),
+        false => format!("{SENSITIVE_PREFIX}{}:{tag}", secret.id),
+    }
 }
 
 /// A key or value as recon writes it anywhere a person or an auditor reads it: built only by
@@ -221,6 +364,11 @@ impl Shown {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether this is a sensitive value's keyed hash (`hmac-sha256:…`), which depends on the key.
+    pub(crate) fn is_keyed(&self) -> bool {
+        self.0.starts_with(SENSITIVE_PREFIX)
     }
 
     /// Whether masking would hide part of `raw` (it holds a card number): its shown text then
@@ -260,12 +408,20 @@ impl Shown {
     /// column's keyed hash stays as it is (its hex digits are no card number); anything else is
     /// masked again, so a tampered store cannot hand a raw card number out.
     pub fn read_back(text: &str) -> Shown {
-        let keyed = text
-            .strip_prefix(SENSITIVE_PREFIX)
-            .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()));
-        match keyed {
-            true => Shown(text.to_string()),
-            false => Shown::masked(text),
+        let Some(rest) = text.strip_prefix(SENSITIVE_PREFIX) else {
+            return Shown::masked(text);
+        };
+        // `hmac-sha256:<hex>` from before key ids, or `hmac-sha256:<key id>:<hex>`; the id is
+        // masked too, so a tampered store cannot pass a card number off as one.
+        let (id, hex) = match rest.rsplit_once(':') {
+            Some((id, hex)) => (Some(id), hex),
+            None => (None, rest),
+        };
+        let keyed = !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        match (keyed, id) {
+            (true, None) => Shown(text.to_string()),
+            (true, Some(id)) => Shown(format!("{SENSITIVE_PREFIX}{}:{hex}", mask_card_numbers(id))),
+            (false, _) => Shown::masked(text),
         }
     }
 }
@@ -281,13 +437,14 @@ impl<'de> serde::Deserialize<'de> for Shown {
 /// the key's canonical encoding under the mask key, in hex. Two card numbers that mask alike
 /// have different digests; without the key nobody can test a guessed card number against it.
 pub fn key_digest(key: &MaskKey, encoded_key: &[u8]) -> String {
-    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&key.0)
-        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
-    mac.update(encoded_key);
+    let secret = &key.current;
+    let id = match secret.before_key_ids {
+        true => Secret::derived_id(&secret.bytes),
+        false => secret.id.to_string(),
+    };
     format!(
-        "hmac-sha256:{}:{}",
-        key.id(),
-        hex::encode(mac.finalize().into_bytes())
+        "{SENSITIVE_PREFIX}{id}:{}",
+        hex::encode(secret.hmac(encoded_key))
     )
 }
 
@@ -317,8 +474,30 @@ impl SensitiveColumns {
     /// column is sensitive, else with its card numbers masked.
     pub fn show(&self, column: &str, text: &str) -> Shown {
         match &self.key {
-            Some(key) if self.columns.iter().any(|c| c == column) => Shown::keyed(key, text),
-            _ => Shown::masked(text),
+            Some(key) => self.show_under(key, column, text),
+            None => Shown::masked(text),
+        }
+    }
+
+    /// The key the columns are masked under.
+    pub(crate) fn key(&self) -> Option<&MaskKey> {
+        self.key.as_ref()
+    }
+
+    /// The same columns masked under `key` (an earlier form of the configured key).
+    pub(crate) fn under(&self, key: MaskKey) -> SensitiveColumns {
+        SensitiveColumns {
+            columns: self.columns.clone(),
+            key: Some(key),
+        }
+    }
+
+    /// `text` as [`SensitiveColumns::show`] shows it, a sensitive column's under `key` (an
+    /// earlier form of the configured key, to recognise what was written under it).
+    pub(crate) fn show_under(&self, key: &MaskKey, column: &str, text: &str) -> Shown {
+        match self.columns.iter().any(|c| c == column) {
+            true => Shown::keyed(key, text),
+            false => Shown::masked(text),
         }
     }
 }
@@ -379,9 +558,15 @@ mod tests {
     #[test]
     fn sensitive_values_show_as_an_hmac_equal_for_equal_values() {
         // printf 'NL91ABNA0417164300' | openssl dgst -sha256 -hmac '6b33792d666f722d74657374732d6f6e6c792d303132333435363738396162636465'
+        // A key written without an id masks as before key ids.
         assert_eq!(
             sensitive(&key(KEY), "NL91ABNA0417164300"),
             "hmac-sha256:27066278321463335a454928da60436b"
+        );
+        // Written with an id, the same key gives the same HMAC under that id.
+        assert_eq!(
+            sensitive(&key(&format!("k1:{KEY}")), "NL91ABNA0417164300"),
+            "hmac-sha256:k1:27066278321463335a454928da60436b"
         );
         assert_eq!(
             sensitive(&key(KEY), "1984-03-07"),
@@ -470,6 +655,13 @@ mod tests {
         // A keyed hash read back stays as written, even when its hex digits run long.
         let keyed = "hmac-sha256:4111111111111111aaaaaaaaaaaaaaaa";
         assert_eq!(Shown::read_back(keyed), keyed);
+        let keyed = "hmac-sha256:k1:4111111111111111aaaaaaaaaaaaaaaa";
+        assert_eq!(Shown::read_back(keyed), keyed);
+        // A key id is no hiding place for a card number.
+        assert_eq!(
+            Shown::read_back("hmac-sha256:4111111111111111:aa"),
+            "hmac-sha256:411111******1111:aa"
+        );
         // Anything else read back is masked again: a store edited by hand cannot leak a number.
         assert_eq!(
             Shown::read_back("hmac-sha256: 4111111111111111"),
@@ -497,5 +689,84 @@ mod tests {
         assert_ne!(k1.id(), k2.id());
         assert_ne!(a, key_digest(&k2, b"4111111000071111"));
         assert!(!a.contains("4111111000071111"));
+    }
+
+    #[test]
+    fn a_key_id_is_written_in_every_mask_and_refused_when_malformed() {
+        let k1 = key(&format!("k1:{KEY}"));
+        assert_eq!(k1.id(), "k1");
+        assert_eq!(key(KEY).id(), "de3ecdf1");
+        assert_eq!(format!("{k1:?}"), "MaskKey(k1:..)");
+        assert!(key_digest(&k1, b"x").starts_with("hmac-sha256:k1:"));
+        // The same key without its id keeps the digests it had before ids.
+        assert_eq!(
+            key_digest(&key(KEY), b"x")["hmac-sha256:de3ecdf1:".len()..],
+            key_digest(&k1, b"x")["hmac-sha256:k1:".len()..]
+        );
+        assert_eq!(
+            MaskKey::new(&format!("k 1:{KEY}")).unwrap_err(),
+            "has a key id of its own before ':' that is not 1 to 16 letters, digits, '.', '_' or '-' starting with a letter or digit (e.g. `k1:` and the key)"
+        );
+        assert_eq!(
+            MaskKey::new("k1:0123456789abcdef0123456789abcdef").unwrap_err(),
+            "is hex holding 16 bytes; a mask key needs at least 32 random bytes (e.g. `openssl rand -hex 32`: 64 hex digits)"
+        );
+    }
+
+    #[test]
+    fn a_rotation_keeps_the_previous_key_for_recognising_old_masks() {
+        let other = "ab".repeat(32);
+        let rotated = key(&format!("k2:{other}"))
+            .with_previous(&format!("k1:{KEY}"))
+            .unwrap();
+        assert_eq!(rotated.id(), "k2");
+        assert_eq!(rotated.previous_id(), Some("k1"));
+        assert_eq!(format!("{rotated:?}"), "MaskKey(k2:.., previous k1:..)");
+        assert!(!format!("{rotated:?}").contains(KEY));
+        let now = sensitive(&rotated, "NL91ABNA0417164300");
+        assert!(now.starts_with("hmac-sha256:k2:"), "{now}");
+        let earlier: Vec<String> = rotated
+            .earlier_forms()
+            .iter()
+            .map(|k| sensitive(k, "NL91ABNA0417164300"))
+            .collect();
+        assert_eq!(
+            earlier[1..],
+            [
+                "hmac-sha256:k1:27066278321463335a454928da60436b",
+                "hmac-sha256:27066278321463335a454928da60436b",
+            ]
+        );
+        assert_eq!(
+            key(&format!("k1:{other}"))
+                .with_previous(&format!("k1:{KEY}"))
+                .unwrap_err(),
+            "has the key id \"k1\" of the current key but another key; give the new key a new id (`k2:` and the key)"
+        );
+    }
+
+    #[test]
+    fn the_form_that_wrote_a_stored_mask_is_found() {
+        let other = "ab".repeat(32);
+        let named = |id: &str, k: &str| key(&format!("{id}:{k}"));
+        let rotated = named("k2", &other)
+            .with_previous(&format!("k1:{KEY}"))
+            .unwrap();
+        let value = "NL91ABNA0417164300";
+        for written_by in [named("k2", &other), named("k1", KEY), key(KEY)] {
+            let shown = sensitive(&written_by, value);
+            let form = rotated.form_of(&shown).unwrap();
+            assert_eq!(sensitive(&form, value), shown);
+        }
+        assert!(
+            rotated
+                .form_of(&sensitive(&named("k3", &other), value))
+                .is_none()
+        );
+        assert!(rotated.form_of("not a mask").is_none());
+        // Alone, a key written without an id is the form of masks without one.
+        let alone = key(KEY);
+        let shown = sensitive(&alone, value);
+        assert_eq!(sensitive(&alone.form_of(&shown).unwrap(), value), shown);
     }
 }

@@ -4,6 +4,8 @@
 //! The level comes from `RUST_LOG` (default `info`). A JSON line carries, at its top level, the
 //! fields of every span it was logged in (`run_id`, `business_date`, `check`, `partition`), so
 //! each line can be found by its run on its own; spans write no lines of their own.
+//! Every line, whoever logged it (recon, sqlx, hyper at trace level), leaves with its card
+//! numbers masked and its URLs' passwords redacted ([`MaskedStderr`]).
 
 use std::io::IsTerminal;
 
@@ -35,7 +37,7 @@ pub fn init() {
     }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(MaskedStderr);
     let installed = if json_logs() {
         builder
             .fmt_fields(JsonFields::new())
@@ -50,6 +52,36 @@ pub fn init() {
     };
     // A subscriber may already be installed (tests); keeping it is fine.
     let _ = installed;
+}
+
+/// Where log lines go: stderr, each line with its card numbers masked and its URLs' passwords
+/// redacted on the way out, so a field logged by a dependency (a query parameter, a response
+/// body at trace level) cannot carry one out; recon masks what it logs before that.
+struct MaskedStderr;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for MaskedStderr {
+    type Writer = MaskedLine;
+
+    fn make_writer(&'a self) -> MaskedLine {
+        MaskedLine
+    }
+}
+
+/// One log line on its way to stderr (the formatter writes each event in one `write_all`).
+struct MaskedLine;
+
+impl std::io::Write for MaskedLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let redacted = crate::secret::redact_urls(&text);
+        let shown = crate::mask::mask_card_numbers(&redacted);
+        std::io::stderr().lock().write_all(shown.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// One JSON object per event: `timestamp`, `level`, `target`, the fields of its spans from the

@@ -132,6 +132,25 @@ fn builtin_with(name: &str, options: &toml::Table) -> Option<Result<Format, Stri
     })
 }
 
+/// The checked plan of the `[formats.<name>]` mapping `table`; `Err` says what cannot work.
+fn mapped_plan(name: &str, table: &toml::Table) -> Result<Plan, String> {
+    let mut table = table.clone();
+    table.insert("name".to_string(), toml::Value::String(name.to_string()));
+    let format: MappedFormat = table
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().trim_end().to_owned())?;
+    Plan::new(format)
+}
+
+/// The format a check names, as validation builds it: a built-in format with `table` as its
+/// `[settlement.format_options]`, else the mapping `[formats.<name>]` that `table` is.
+pub(crate) fn format_named(name: &str, table: &toml::Table) -> Result<Format, String> {
+    match builtin_with(name, table) {
+        Some(format) => format,
+        None => mapped_plan(name, table).map(|plan| Format::Mapped(Box::new(plan))),
+    }
+}
+
 /// The options that differ from the defaults, as a TOML inline table (for `config check`).
 fn options_line(format: &Format) -> Option<String> {
     match format {
@@ -333,12 +352,7 @@ pub(crate) fn validate(
                 "formats.{name}: {name:?} is a built-in format; give the mapping another name"
             ));
         }
-        let mut table = table.clone();
-        table.insert("name".to_string(), toml::Value::String(name.clone()));
-        let format: MappedFormat = table
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("formats.{name}: {}", e.message().trim_end()))?;
-        let plan = Plan::new(format).map_err(|m| format!("formats.{name}: {m}"))?;
+        let plan = mapped_plan(name, table).map_err(|m| format!("formats.{name}: {m}"))?;
         mapped.insert(name.clone(), plan);
     }
     let mut out = Vec::new();

@@ -71,6 +71,7 @@ history_retention_days = 400
 download_retention_days = 30
 max_discrepancies = 100000
 mask_key_env = "RECON_MASK_KEY"
+data_key_env = "RECON_DATA_KEY"
 temp_dir = "/tmp"
 
 [job.retry]
@@ -200,6 +201,7 @@ record_id = "Transaction"
 CHARGEBACK = "dispute"
 REFUND = "refund"
 SALE = "charge"
+# data at rest is not encrypted (set RECON_DATA_KEY)
 # configuration is valid
 "#
         )

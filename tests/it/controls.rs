@@ -294,11 +294,13 @@ async fn every_control_holds_on_a_good_setup_and_each_fails_alone_by_name() {
         .await
         .unwrap();
 
-    // A tampered audit entry.
-    sqlx::raw_sql("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
-        .execute(&pool)
-        .await
-        .unwrap();
+    // A tampered audit entry: whoever can write the SQLite file can drop its append-only trigger.
+    sqlx::raw_sql(
+        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'mallory' WHERE seq = 2",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     pool.close().await;
     let (code, report) = check(dir, &env, &good(), &[]);
     assert_eq!(

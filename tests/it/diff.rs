@@ -183,8 +183,8 @@ async fn columns_on_one_side_only_are_noted_not_compared() {
     );
 }
 
-/// `--sensitive` columns are shown as an HMAC under RECON_MASK_KEY, in text and JSON alike;
-/// without the key the diff does not run.
+/// `--sensitive` columns are shown as an HMAC under RECON_MASK_KEY, named by its key id, in text
+/// and JSON alike; without the key the diff does not run.
 #[tokio::test]
 async fn sensitive_columns_are_masked_under_the_key() {
     let dir = temp_dir();
@@ -196,10 +196,11 @@ async fn sensitive_columns_are_masked_under_the_key() {
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
         mac.update(value.as_bytes());
         format!(
-            "hmac-sha256:{}",
+            "hmac-sha256:k1:{}",
             hex::encode(&mac.finalize().into_bytes()[..16])
         )
     };
+    let with_id = format!("k1:{key}");
     let args = [
         "diff",
         &l,
@@ -213,7 +214,7 @@ async fn sensitive_columns_are_masked_under_the_key() {
     ];
     let json = recon(
         &[&args[..], &["--json"]].concat(),
-        &[("RECON_MASK_KEY", key)],
+        &[("RECON_MASK_KEY", &with_id)],
         dir.path(),
     );
     assert_eq!(json.status.code(), Some(1), "{}", stderr(&json));
@@ -222,7 +223,7 @@ async fn sensitive_columns_are_masked_under_the_key() {
         serde_json::json!({"kind": "changed", "key": {"id": "2"}, "columns": ["memo"],
             "values": [{"column": "memo", "left": mask("x"), "right": mask("y")}]})
     );
-    let text = recon(&args, &[("RECON_MASK_KEY", key)], dir.path());
+    let text = recon(&args, &[("RECON_MASK_KEY", &with_id)], dir.path());
     assert_eq!(
         stdout(&text),
         format!(

@@ -7,6 +7,7 @@
 mod common;
 
 mod acknowledged;
+mod at_rest;
 mod audit;
 mod bad_input;
 mod bank_statement;
@@ -25,12 +26,15 @@ mod hostile_input;
 mod in_flight;
 mod json_columns;
 mod layering;
+mod least_privilege;
 mod ledger_pushdown;
 mod logs;
 mod mask_keys;
+mod mask_rotation;
 mod metrics;
 mod money_limits;
 mod non_finite;
+mod nothing_readable;
 mod processor_formats;
 mod pushdown;
 mod pushgateway;

@@ -9,13 +9,13 @@ const IBAN: &str = "NL91ABNA0417164300";
 const MASK_KEY: &str = "706c616e7465642d6d61736b2d6b65792d30313233343536373839616263646566";
 
 /// A sensitive value as recon must show it, computed here from the HMAC definition:
-/// `hmac-sha256:` and the first 16 bytes of HMAC-SHA256(key, value), in hex.
+/// `hmac-sha256:`, the key id and the first 16 bytes of HMAC-SHA256(key, value), in hex.
 fn keyed_mask(value: &str) -> String {
     use hmac::{KeyInit, Mac};
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(MASK_KEY.as_bytes()).unwrap();
     mac.update(value.as_bytes());
     format!(
-        "hmac-sha256:{}",
+        "hmac-sha256:k1:{}",
         hex::encode(&mac.finalize().into_bytes()[..16])
     )
 }
@@ -74,12 +74,13 @@ async fn everything_written(store_url: &str, dir: &std::path::Path) -> String {
     .await;
     write(dir, "recon.toml", &config());
     let warehouse = format!("postgres://recon:{PASSWORD}@127.0.0.1:1/warehouse");
+    let mask_key = format!("k1:{MASK_KEY}");
     let env = [
         ("STORE_URL", store_url),
         ("LEDGER_URL", ledger.as_str()),
         ("PAYMENTS_URL", payments.as_str()),
         ("WAREHOUSE_URL", warehouse.as_str()),
-        ("RECON_MASK_KEY", MASK_KEY),
+        ("RECON_MASK_KEY", mask_key.as_str()),
         ("RUST_LOG", "debug"),
     ];
     let mut all = String::new();
@@ -267,11 +268,12 @@ async fn nothing_leaks_from_postgres_and_mariadb_sources() {
             .to_toml(),
     );
     let store = sqlite_url(dir.path().join("store.db"));
+    let mask_key = format!("k1:{MASK_KEY}");
     let env = [
         ("STORE_URL", store.as_str()),
         ("LEDGER_URL", pg.as_str()),
         ("PAYMENTS_URL", my.as_str()),
-        ("RECON_MASK_KEY", MASK_KEY),
+        ("RECON_MASK_KEY", mask_key.as_str()),
         ("RUST_LOG", "debug"),
     ];
     let run = recon(

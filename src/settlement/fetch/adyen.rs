@@ -418,7 +418,7 @@ async fn fetch(
         }
         let response = http::successful(response, &shown, &hint, advice, http::silent).await?;
         let final_url = http::redirected_to(&response, url);
-        let kept = http::save(response, &shown, target, job.max_download_bytes).await?;
+        let kept = http::save(response, &shown, target, job.keep_rules()).await?;
         Ok(Some((kept, final_url)))
     })
     .await

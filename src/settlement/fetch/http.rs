@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response, StatusCode};
 
-use super::cap::CappedKept;
+use super::cap::{CappedKept, KeepRules};
 use super::keep::KeptFile;
 use crate::breaker::Breakers;
 use crate::error::{Error, Result};
@@ -234,10 +234,10 @@ pub(crate) async fn save(
     mut response: Response,
     shown: &str,
     target: &Path,
-    max_bytes: u64,
+    rules: KeepRules<'_>,
 ) -> Result<KeptFile> {
     let announced = response.content_length();
-    let mut kept = CappedKept::create(target, max_bytes, announced, shown).await?;
+    let mut kept = CappedKept::create(target, rules, announced, shown).await?;
     while let Some(chunk) = response.chunk().await.map_err(|e| transport(shown, e))? {
         kept.write(&chunk, shown).await?;
     }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 pub(crate) use adyen::{AdyenDownload, BatchHistory};
+pub(crate) use keep::{open_report, rewrap_downloads};
 pub(crate) use prune::prune_downloads;
 pub(crate) use sftp::SftpPickup;
 pub(crate) use stripe_api::StripeApi;
@@ -91,9 +92,19 @@ pub(crate) struct Acquisition<'a> {
     pub(crate) max_download_bytes: u64,
     /// The CA bundle report servers are checked against (`tls_ca_file`), else the built-in roots.
     pub(crate) tls_ca_file: Option<&'a Path>,
+    /// The keys kept reports are encrypted under; `None` keeps them in clear.
+    pub(crate) data_keys: Option<&'a crate::at_rest::DataKeys>,
 }
 
 impl Acquisition<'_> {
+    /// How this check's downloads are kept: capped, and encrypted when a data key is configured.
+    pub(crate) fn keep_rules(&self) -> cap::KeepRules<'_> {
+        cap::KeepRules {
+            max_bytes: self.max_download_bytes,
+            keys: self.data_keys,
+        }
+    }
+
     /// Where a fetched report named `name` is kept: `<downloads>/<date>-<check>-<name>`, made safe.
     pub(crate) fn kept_path(&self, name: &str) -> PathBuf {
         self.downloads.join(format!(
@@ -217,7 +228,7 @@ async fn download_url(
         let response = http::send(job.breakers, auth.apply(client.get(url)), &shown).await?;
         let response = http::successful(response, &shown, &hint, advice, http::silent).await?;
         let final_url = http::redirected_to(&response, url);
-        let kept = http::save(response, &shown, target, job.max_download_bytes).await?;
+        let kept = http::save(response, &shown, target, job.keep_rules()).await?;
         Ok((kept, final_url))
     })
     .await

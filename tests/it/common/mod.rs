@@ -289,6 +289,19 @@ async fn sweep_mysql(pool: &sqlx::MySqlPool) {
     }
 }
 
+/// Who acknowledges with `--actor ana` on the store at `store_url`, as recon says it: on
+/// PostgreSQL the session's role (the URL's user) with `ana` beside it, elsewhere `ana`.
+pub fn ana_on(store_url: &str) -> String {
+    let role = store_url
+        .strip_prefix("postgres://")
+        .and_then(|rest| rest.split_once('@'))
+        .map(|(user, _)| user.split(':').next().unwrap_or(user));
+    match role {
+        Some(role) => format!("{role} (ana)"),
+        None => "ana".to_string(),
+    }
+}
+
 /// A fresh, empty PostgreSQL database for one test, or `None` (with a SKIPPED line) when
 /// the server cannot be reached and servers are not required.
 pub async fn fresh_postgres(test: &str) -> Option<String> {

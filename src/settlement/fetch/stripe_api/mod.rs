@@ -226,7 +226,7 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
         let shown = format!("downloading {file_url}");
         let response = get(&file_url, &shown).await?;
         let final_url = http::redirected_to(&response, &file_url);
-        let kept: KeptFile = http::save(response, &shown, &target, job.max_download_bytes).await?;
+        let kept: KeptFile = http::save(response, &shown, &target, job.keep_rules()).await?;
         Ok((file_url, (kept, final_url)))
     };
     let (result, attempts) =
