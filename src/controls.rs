@@ -10,16 +10,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::cli::ControlsArgs;
-use crate::config::{Config, ControlsSetup, KeyInEnv, KeySpec};
+use crate::config::{Config, ControlsSetup, KeyInEnv, KeySpec, MIN_HISTORY_RETENTION_DAYS};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::output::metrics::{Pusher, put_group, render_controls, write_controls_file};
 use crate::secret::process_env;
 use crate::source::tls::{Link, link_of};
 use crate::store::{SchemaUse, Store};
-
-/// The fewest days run history must be kept: PCI DSS 10.5.1 keeps audit history a year.
-pub const RETENTION_FLOOR_DAYS: u32 = 365;
 
 /// One control's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -205,9 +202,9 @@ fn key_age(key: &KeySpec, today: NaiveDate) -> Verdict {
 
 fn retention(history_retention_days: u32) -> Verdict {
     let said = format!(
-        "job.history_retention_days = {history_retention_days} (at least {RETENTION_FLOOR_DAYS})"
+        "job.history_retention_days = {history_retention_days} (at least {MIN_HISTORY_RETENTION_DAYS})"
     );
-    if history_retention_days >= RETENTION_FLOOR_DAYS {
+    if history_retention_days >= MIN_HISTORY_RETENTION_DAYS {
         Ok(said)
     } else {
         Err(said)
