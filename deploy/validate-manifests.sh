@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/validate-manifests.sh — validates deploy/cronjob.yaml, deploy/sharded-job.yaml (batch/v1)
+# deploy/validate-manifests.sh — validates deploy/cronjob.yaml, deploy/controls-cronjob.yaml, deploy/sharded-job.yaml (batch/v1)
 # and deploy/reports-claim.yaml (v1) against the schemas of every supported Kubernetes version, strictly (an unknown field fails
 # too), offline: kubernetes-validate ships the schemas in its package. Before that it proves the
 # validator bites: a copy of the CronJob whose DisruptionTarget condition lacks `status` (which
@@ -24,7 +24,7 @@ for version in "${versions[@]}"; do
 done
 
 for version in "${versions[@]}"; do
-    "$validate" --strict --quiet -k "$version" "$root/deploy/cronjob.yaml" "$root/deploy/sharded-job.yaml" \
-        "$root/deploy/reports-claim.yaml"
+    "$validate" --strict --quiet -k "$version" "$root/deploy/cronjob.yaml" "$root/deploy/controls-cronjob.yaml" \
+        "$root/deploy/sharded-job.yaml" "$root/deploy/reports-claim.yaml"
 done
-echo "deploy/cronjob.yaml, deploy/sharded-job.yaml and deploy/reports-claim.yaml are valid on Kubernetes ${versions[0]%.0} to ${versions[-1]%.0}"
+echo "deploy/cronjob.yaml, deploy/controls-cronjob.yaml, deploy/sharded-job.yaml and deploy/reports-claim.yaml are valid on Kubernetes ${versions[0]%.0} to ${versions[-1]%.0}"

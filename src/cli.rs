@@ -54,11 +54,35 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Check the controls PCI DSS asks to keep: key ages, retention, TLS, the audit chain, the
+    /// last successful run, the advisory database's age.
+    Controls {
+        #[command(subcommand)]
+        command: ControlsCommand,
+    },
     /// Manage the data key what recon keeps is encrypted under at rest.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ControlsCommand {
+    /// Check every control; exit 0 when all hold, 1 naming each failing one, 2 for bad
+    /// configuration.
+    Check(ControlsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ControlsArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// One JSON object: the failing controls' names, then every control.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,8 +23,12 @@ use crate::source::SourceSpec;
 use crate::source::{ident, tls};
 use crate::store::{STORE_CONNECT_TIMEOUT, StoreAccess};
 
+mod controls;
 mod integrity;
 mod settlement;
+
+pub use controls::ControlsSetup;
+pub(crate) use controls::{KeyInEnv, KeySpec};
 
 pub(crate) use integrity::IntegrityFile;
 pub(crate) use settlement::{SettlementFile, format_named};
@@ -48,6 +52,9 @@ pub(crate) struct ConfigFile {
     /// Mapped CSV formats by name, for `[[settlement]]` checks' `format`.
     #[serde(default)]
     pub(crate) formats: BTreeMap<String, toml::Table>,
+    /// What `recon controls check` checks against (`[controls]`); a run ignores it.
+    #[serde(default)]
+    pub(crate) controls: Option<controls::ControlsFile>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

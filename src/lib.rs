@@ -7,6 +7,7 @@ pub mod catch_up;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod controls;
 pub mod day;
 pub mod demo;
 pub mod diff;

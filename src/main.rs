@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use recon::cli::{
-    AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, EndingArgs, KeysCommand,
+    AuditCommand, Cli, Command, ConfigCommand, ControlsCommand, DiscrepanciesCommand, EndingArgs,
+    KeysCommand,
 };
 use recon::config::Config;
 use recon::error::{Error, Result};
@@ -15,7 +16,7 @@ use recon::output::render_text;
 use recon::secret::process_env;
 use recon::shard::Shard;
 use recon::store::{SchemaUse, Store};
-use recon::{demo, diff, operator, run, telemetry};
+use recon::{controls, demo, diff, operator, run, telemetry};
 
 fn main() -> ExitCode {
     // Before any thread starts: nothing recon (or a library for it) creates is readable by others.
@@ -128,6 +129,9 @@ async fn dispatch(command: Command) -> Result<Exit> {
         Command::Audit {
             command: AuditCommand::Export(args),
         } => operator::export(&args, &mut stdout).await,
+        Command::Controls {
+            command: ControlsCommand::Check(args),
+        } => controls::check(&args, &mut stdout).await,
         Command::Keys {
             command: KeysCommand::Rewrap(args),
         } => operator::rewrap(&args, &mut stdout).await,

@@ -343,6 +343,38 @@ pub fn write_file(path: &Path, summary: &Summary, backlog: Option<&[BacklogItem]
     super::write_atomically(path, text.as_bytes())
 }
 
+/// A controls check's metrics: how many controls fail (what `ReconControlsFailing` alerts on)
+/// and, per control, 1 when it holds, 0 when it fails. `controls` is (name, holds).
+pub fn render_controls(controls: &[(&str, bool)]) -> String {
+    let mut out = String::new();
+    family(
+        &mut out,
+        "recon_controls_failed",
+        "How many controls the last controls check found failing.",
+    );
+    let failed = controls.iter().filter(|(_, ok)| !ok).count();
+    let _ = writeln!(out, "recon_controls_failed {failed}");
+    family(
+        &mut out,
+        "recon_control_ok",
+        "1 when the control held at the last controls check, 0 when it failed.",
+    );
+    for (name, ok) in controls {
+        let _ = writeln!(
+            out,
+            "recon_control_ok{{control=\"{}\"}} {}",
+            label(name),
+            u8::from(*ok)
+        );
+    }
+    out
+}
+
+/// Writes a controls check's metrics (see [`render_controls`]) to `path`, atomically.
+pub fn write_controls_file(path: &Path, controls: &[(&str, bool)]) -> Result<()> {
+    super::write_atomically(path, render_controls(controls).as_bytes())
+}
+
 /// Who pushes a group of metrics: each its own grouping key under `job="recon"`, so one
 /// push (which replaces its whole group) never wipes another's series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,14 +33,31 @@ pub(crate) fn is_loopback(host: &str) -> bool {
 /// `sslmode=verify-full`, MySQL/MariaDB `ssl-mode=VERIFY_IDENTITY`. Judged on the options the
 /// driver will really use (the URL, and for PostgreSQL the `PG*` variables it also reads).
 pub(crate) fn require_verified(url: &str) -> Result<(), String> {
+    link_of(url).map(|_| ())
+}
+
+/// How a database link that [`require_verified`] accepts is protected, for a control to say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// An embedded SQLite file: no network.
+    File,
+    /// Loopback or a Unix socket: the traffic never leaves the host.
+    Loopback,
+    /// TLS with the certificate and host name verified.
+    Verified,
+}
+
+/// What [`require_verified`] judges, with how the accepted link is protected.
+pub(crate) fn link_of(url: &str) -> Result<Link, String> {
     match Engine::from_url(url).map_err(|e| e.to_string())? {
-        Engine::Sqlite => Ok(()),
+        Engine::Sqlite => Ok(Link::File),
         Engine::Postgres => {
             let options = PgConnectOptions::from_str(url)
                 .map_err(|e| format!("bad PostgreSQL URL: {}", redact_urls(&e.to_string())))?;
             let local = options.get_socket().is_some() || is_loopback(options.get_host());
             match (local, options.get_ssl_mode()) {
-                (true, _) | (false, PgSslMode::VerifyFull) => Ok(()),
+                (true, _) => Ok(Link::Loopback),
+                (false, PgSslMode::VerifyFull) => Ok(Link::Verified),
                 (false, mode) => Err(format!(
                     "the server {} is not loopback, so its URL must ask for sslmode=verify-full (it asks for {}): without it the link may fall back to plaintext or accept any certificate",
                     options.get_host(),
@@ -53,7 +70,8 @@ pub(crate) fn require_verified(url: &str) -> Result<(), String> {
                 .map_err(|e| format!("bad MySQL URL: {}", redact_urls(&e.to_string())))?;
             let local = options.get_socket().is_some() || is_loopback(options.get_host());
             match (local, options.get_ssl_mode()) {
-                (true, _) | (false, MySqlSslMode::VerifyIdentity) => Ok(()),
+                (true, _) => Ok(Link::Loopback),
+                (false, MySqlSslMode::VerifyIdentity) => Ok(Link::Verified),
                 (false, mode) => Err(format!(
                     "the server {} is not loopback, so its URL must ask for ssl-mode=VERIFY_IDENTITY (it asks for {}): without it the link may fall back to plaintext or accept any certificate",
                     options.get_host(),

@@ -658,6 +658,20 @@ impl Store {
         })
     }
 
+    /// When the newest run that completed (clean or with discrepancies, any date or shard)
+    /// finished; `None` for a store with none.
+    pub async fn last_successful_finish(&self) -> Result<Option<DateTime<Utc>>> {
+        on_pool!(self, pool => {
+            let row: Option<(DateTime<Utc>,)> = sqlx::query_as(
+                "SELECT finished_at FROM runs WHERE status = 'finished' AND outcome IN ('clean', 'discrepancies') AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await
+            .map_err(Error::from_store)?;
+            Ok(row.map(|(at,)| at))
+        })
+    }
+
     /// The runs of a business date, oldest first.
     pub async fn runs_for(&self, business_date: NaiveDate) -> Result<Vec<RunRow>> {
         on_pool!(self, pool => {

@@ -36,7 +36,8 @@ const LAYERS: &[&[&str]] = &[
     &["output", "seal"],
     // The run and what drives it.
     &["config", "cli"],
-    &["run", "diff"],
+    // The run, an ad hoc diff, and the daily check of the controls around them.
+    &["run", "diff", "controls"],
     &["demo", "operator"],
     // The doors of the fuzz targets (fuzz/) into the parsers.
     &["fuzzing"],

@@ -14,6 +14,7 @@ mod bank_statement;
 mod card_settlement_ids;
 mod circuit_breaker;
 mod config_check;
+mod controls;
 mod demo;
 mod deploy;
 mod diff;
