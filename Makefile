@@ -14,11 +14,14 @@ demo:
 	$(CARGO) run --quiet -- demo --out demo-out
 
 ## Format check, clippy with warnings as errors, dependency policy, the Kubernetes manifests
-## against the schemas of Kubernetes 1.29-1.34, the whole test suite, and a build of the binary
-## from exactly the files deploy/Dockerfile copies.
+## against the schemas of Kubernetes 1.29-1.34, the alert rules with promtool (Debian package
+## prometheus), the whole test suite, and a build of the binary from exactly the files
+## deploy/Dockerfile copies.
 test: deps
 	$(CARGO) fmt --check
 	KUBERNETES_VALIDATE=$(KUBERNETES_VALIDATE_VENV)/bin/kubernetes-validate bash deploy/validate-manifests.sh
+	promtool check rules deploy/prometheus-rules.yaml
+	promtool test rules deploy/prometheus-rules.test.yaml
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 	$(CARGO) test --locked
 	bash deploy/check-build-context.sh

@@ -94,6 +94,10 @@ pub struct AckArgs {
     /// "unknown"); in a pod, where there is no user, give it.
     #[arg(long, env = "RECON_ACTOR")]
     pub(crate) actor: Option<String>,
+    /// The last day (YYYY-MM-DD, UTC) the acknowledgement holds; the first run after it reopens
+    /// the finding. Without it, it holds until the finding changes or resolves.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) until: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -211,6 +211,11 @@ impl Status {
         }
     }
 
+    /// New or carried over: not acknowledged, not resolved — someone has to look at it.
+    pub(crate) fn needs_someone(self) -> bool {
+        matches!(self, Status::Open | Status::Carried)
+    }
+
     pub(crate) fn parse(text: &str) -> Option<Status> {
         [
             Status::Open,

@@ -152,12 +152,17 @@ async fn finish(
         print(stdout, &render_text(&report.summary, &report.reports))?;
     }
     if let Some(path) = &metrics.metrics_file {
-        recon::output::metrics::write_file(path, &report.summary)?;
+        recon::output::metrics::write_file(path, &report.summary, report.backlog.as_deref())?;
     }
     if let Some(gateway) = &metrics.metrics_push {
         let shard = shard.map(|s| s.to_string());
-        if let Err(e) =
-            recon::output::metrics::push(gateway, shard.as_deref(), &report.summary).await
+        if let Err(e) = recon::output::metrics::push(
+            gateway,
+            shard.as_deref(),
+            &report.summary,
+            report.backlog.as_deref(),
+        )
+        .await
         {
             tracing::warn!(error = %e, "metrics were not pushed");
             if !telemetry::json_logs() {

@@ -80,6 +80,12 @@ pub async fn list(args: &ListArgs, out: &mut dyn Write) -> Result<Exit> {
 
 /// `recon discrepancies ack`
 pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
+    let today = chrono::Utc::now().date_naive();
+    if let Some(until) = args.until.filter(|until| *until < today) {
+        return Err(Error::bad_input(format!(
+            "--until {until} has passed (today is {today} UTC); give the last day the acknowledgement should hold"
+        )));
+    }
     let store = open_store(&args.config.config).await?;
     // The flag, else RECON_ACTOR (clap reads both), else the OS user, else "unknown".
     let actor = args
@@ -88,12 +94,18 @@ pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
         .map(|a| a.trim().to_string())
         .filter(|a| !a.is_empty())
         .unwrap_or_else(os_user);
-    let acknowledged = store.acknowledge(args.id, &args.note, &actor).await;
+    let acknowledged = store
+        .acknowledge(args.id, &args.note, &actor, args.until)
+        .await;
     store.close().await;
     let recorded = acknowledged?;
+    let until = args
+        .until
+        .map(|until| format!(" through {until}"))
+        .unwrap_or_default();
     writeln!(
         out,
-        "discrepancy {} ({} {} {}) acknowledged by {actor}",
+        "discrepancy {} ({} {} {}) acknowledged by {actor}{until}",
         recorded.id,
         recorded.discrepancy.check,
         recorded.discrepancy.kind.as_str(),

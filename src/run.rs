@@ -26,7 +26,7 @@ use crate::settlement::check::SettlementInputs;
 use crate::settlement::spec::SettlementSpec;
 use crate::shard::Shard;
 use crate::source::pool::SourcePool;
-use crate::store::{HEARTBEAT_EVERY, RunLock, Store};
+use crate::store::{BacklogItem, HEARTBEAT_EVERY, RunLock, Store};
 
 mod split;
 
@@ -34,6 +34,9 @@ mod split;
 pub struct RunReport {
     pub summary: Summary,
     pub reports: Vec<PathBuf>,
+    /// The open backlog across every date after the run, for the metrics; `None` when the
+    /// store could not be read for it (the run itself stands).
+    pub backlog: Option<Vec<BacklogItem>>,
 }
 
 impl RunReport {
@@ -336,6 +339,14 @@ impl<'a> Run<'a> {
             mask: config.mask_key.as_ref(),
             temp_dir: &config.temp_dir,
         };
+        // Acknowledgements past their last day need someone again, whatever date they are of.
+        self.session.before_write(run_id).await?;
+        let lapsed = store
+            .lapse_expired_acknowledgements(run_id, Utc::now().date_naive())
+            .await?;
+        if lapsed > 0 {
+            info!(lapsed, "acknowledgements past their last day reopened");
+        }
         for check in &checks.integrity {
             let partition = integrity::check::partition(check, day);
             let span = info_span!("check", check = %check.name, partition = %partition);
@@ -489,7 +500,18 @@ impl<'a> Run<'a> {
             discrepancies = summary.totals.discrepancies,
             "run finished"
         );
-        Ok(RunReport { summary, reports })
+        let backlog = match store.open_backlog().await {
+            Ok(backlog) => Some(backlog),
+            Err(e) => {
+                warn!(error = %e, "the open backlog could not be read: its metrics are left out");
+                None
+            }
+        };
+        Ok(RunReport {
+            summary,
+            reports,
+            backlog,
+        })
     }
 
     /// One integrity check: compared and recorded; its day sealed when it came out clean, and

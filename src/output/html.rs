@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{DiscrepancyEntry, Summary, describe_exit};
+use super::{DiscrepancyEntry, Summary, describe_exit, describe_outcome};
 use crate::discrepancy::{AMOUNT_COLUMN, CURRENCY_COLUMN, Kind, in_currency};
 use crate::exit::Exit;
 
@@ -43,7 +43,7 @@ td.date{white-space:nowrap}
 code{font:12px ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
 .status-failed{color:#a15c00;font-weight:600}.status-discrepancies{color:#b3261e;font-weight:600}
 .not-compared{color:#5f4b00}
-.status-clean{color:#1f7a4d}.muted{color:#6b7280}
+.status-clean,.status-acknowledged{color:#1f7a4d}.muted{color:#6b7280}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:18px}
 .chart{background:#fff;padding:12px;border:1px solid #e2e6ea}
 svg text{font:11px system-ui,sans-serif;fill:#374151}
@@ -62,8 +62,16 @@ fn verdict_class(exit: Exit) -> &'static str {
 pub(crate) fn verdict(summary: &Summary) -> String {
     let t = &summary.totals;
     match summary.outcome {
+        Exit::Clean if t.acknowledged > 0 => format!(
+            "Clean: nothing needs anyone ({} acknowledged)",
+            t.acknowledged
+        ),
         Exit::Clean => format!("Clean: all {} checks agree", t.checks),
-        Exit::Discrepancies => format!("{} discrepancies found ({} new)", t.discrepancies, t.new),
+        Exit::Discrepancies if t.acknowledged > 0 => format!(
+            "{} discrepancies found ({} new; {} more acknowledged)",
+            t.needing_someone, t.new, t.acknowledged
+        ),
+        Exit::Discrepancies => format!("{} discrepancies found ({} new)", t.needing_someone, t.new),
         Exit::Incomplete => format!(
             "Incomplete: {} of {} checks could not be read",
             t.checks_failed, t.checks
@@ -93,7 +101,7 @@ pub(crate) fn render(summary: &Summary) -> String {
         esc(&summary.timezone),
         summary.run_id,
         summary.exit_code,
-        esc(describe_exit(summary.outcome))
+        esc(&describe_outcome(summary))
     );
     facts(&mut h, summary);
     checks(&mut h, summary);
@@ -102,16 +110,26 @@ pub(crate) fn render(summary: &Summary) -> String {
     chart_by_kind(&mut h, summary);
     chart_history(&mut h, summary);
     h.push_str("</div>");
+    let (needing, acknowledged): (Vec<&DiscrepancyEntry>, Vec<&DiscrepancyEntry>) = summary
+        .discrepancies
+        .iter()
+        .partition(|d| d.status.needs_someone());
     discrepancy_table(
         &mut h,
         "Discrepancies",
-        &summary.discrepancies,
-        "No discrepancies in this run.",
+        &needing,
+        "Nothing in this run needs anyone.",
+    );
+    discrepancy_table(
+        &mut h,
+        "Acknowledged",
+        &acknowledged,
+        "No acknowledged discrepancies in this run.",
     );
     discrepancy_table(
         &mut h,
         "Resolved since the last run",
-        &summary.resolved,
+        &summary.resolved.iter().collect::<Vec<_>>(),
         "Nothing was resolved by this run.",
     );
     h.push_str("</main></body></html>\n");
@@ -158,8 +176,8 @@ fn checks(h: &mut String, s: &Summary) {
              <td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{:.1}</td></tr>",
             esc(&c.name),
             esc(&c.partition),
-            c.status.as_str(),
-            c.status.as_str(),
+            c.shown_status(),
+            c.shown_status(),
             esc(&side(&c.left)),
             rows(c.left.rows),
             esc(&side(&c.right)),
@@ -313,7 +331,7 @@ fn chart_history(h: &mut String, s: &Summary) {
     bars(h, "Discrepancies in the last runs", &items);
 }
 
-fn discrepancy_table(h: &mut String, title: &str, entries: &[DiscrepancyEntry], empty: &str) {
+fn discrepancy_table(h: &mut String, title: &str, entries: &[&DiscrepancyEntry], empty: &str) {
     let _ = write!(h, "<h2>{} ({})</h2>", esc(title), entries.len());
     if entries.is_empty() {
         let _ = write!(h, "<p class=muted>{}</p>", esc(empty));
@@ -335,6 +353,16 @@ fn discrepancy_table(h: &mut String, title: &str, entries: &[DiscrepancyEntry], 
                 esc(&ack.note)
             ),
             None => d.status.as_str().to_string(),
+        };
+        let status = match d.reopened {
+            Some(reason) => format!(
+                "{status}<div class=ack>reopened: acknowledgement {}</div>",
+                match reason {
+                    crate::store::Reopened::Changed => "lapsed, the finding changed",
+                    crate::store::Reopened::Expired => "expired",
+                }
+            ),
+            None => status,
         };
         let _ = write!(
             h,

@@ -1,14 +1,17 @@
 //! Metrics for a batch job, in the Prometheus text format: written to a file (for a node
-//! exporter's textfile collector) or pushed to a Pushgateway.
+//! exporter's textfile collector) or pushed to a Pushgateway, each pusher's in its own group.
 
 use std::fmt::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use super::Summary;
 use crate::error::{Error, Result};
 use crate::retry::{RetryPolicy, with_retries};
 use crate::secret::redact_urls;
+use crate::store::BacklogItem;
 
 /// A label value with `\`, `"` and newlines escaped as the text format requires.
 fn label(value: &str) -> String {
@@ -81,19 +84,41 @@ pub(crate) fn render(summary: &Summary) -> String {
     family(
         &mut out,
         "recon_discrepancies",
-        "Discrepancies the last run saw, by check and kind.",
+        "Discrepancies the last run saw, by check, kind and status (open = new, carried, acknowledged).",
     );
-    let mut counts = std::collections::BTreeMap::<(&str, &str), usize>::new();
+    let mut counts = std::collections::BTreeMap::<(&str, &str, &str), usize>::new();
     for d in &summary.discrepancies {
-        *counts.entry((d.check.as_str(), d.kind)).or_insert(0) += 1;
+        *counts
+            .entry((d.check.as_str(), d.kind, d.status.as_str()))
+            .or_insert(0) += 1;
     }
-    for ((check, kind), n) in counts {
+    for ((check, kind, status), n) in counts {
         let _ = writeln!(
             out,
-            "recon_discrepancies{{check=\"{}\",kind=\"{kind}\"}} {n}",
+            "recon_discrepancies{{check=\"{}\",kind=\"{kind}\",status=\"{status}\"}} {n}",
             label(check)
         );
     }
+    family(
+        &mut out,
+        "recon_discrepancies_needing_someone",
+        "Discrepancies the last run saw that still need someone: new or carried over, not acknowledged.",
+    );
+    let _ = writeln!(
+        out,
+        "recon_discrepancies_needing_someone {}",
+        summary.totals.needing_someone
+    );
+    family(
+        &mut out,
+        "recon_discrepancies_acknowledged",
+        "Discrepancies the last run saw that an operator acknowledged, still as acknowledged.",
+    );
+    let _ = writeln!(
+        out,
+        "recon_discrepancies_acknowledged {}",
+        summary.totals.acknowledged
+    );
 
     family(
         &mut out,
@@ -165,7 +190,7 @@ pub(crate) fn render(summary: &Summary) -> String {
     family(
         &mut out,
         "recon_at_stake_minor_units",
-        "Money the last run's open findings put in question, in minor units of each currency.",
+        "Money the last run's findings needing someone put in question, in minor units of each currency.",
     );
     for total in &summary.totals.at_stake {
         let _ = writeln!(
@@ -212,24 +237,168 @@ pub(crate) fn render(summary: &Summary) -> String {
     out
 }
 
-/// Writes the metrics to `path` (replacing it atomically, as textfile collectors expect).
-pub fn write_file(path: &Path, summary: &Summary) -> Result<()> {
+/// How old a finding of the backlog is, from when a run first saw it: the `age_bucket` label.
+fn age_bucket(age: chrono::Duration) -> &'static str {
+    match age.num_days() {
+        ..1 => "lt_1d",
+        1..7 => "1d_to_7d",
+        7..30 => "7d_to_30d",
+        _ => "ge_30d",
+    }
+}
+
+/// The open backlog across every business date (from the store, after the run): findings by
+/// status, kind, currency of their stake and age; the money at stake in it; the oldest still
+/// needing someone. Every family is written even when empty of findings, so an alert sees 0.
+pub(crate) fn render_backlog(backlog: &[BacklogItem], now: DateTime<Utc>) -> String {
+    use std::collections::BTreeMap;
+    let mut out = String::new();
+    family(
+        &mut out,
+        "recon_backlog_findings",
+        "Findings of every business date still open, by status (open = new, carried, acknowledged), kind, currency of their stake (none without one) and age since first seen.",
+    );
+    let mut counts = BTreeMap::<(&str, &str, &str, &str), u64>::new();
+    for item in backlog {
+        let currency = item
+            .at_stake
+            .as_ref()
+            .map_or("none", |s| s.currency.as_str());
+        let bucket = age_bucket(now - item.first_seen_at);
+        *counts
+            .entry((item.status.as_str(), &item.kind, currency, bucket))
+            .or_insert(0) += 1;
+    }
+    for ((status, kind, currency, bucket), n) in counts {
+        let _ = writeln!(
+            out,
+            "recon_backlog_findings{{age_bucket=\"{bucket}\",currency=\"{}\",kind=\"{}\",status=\"{status}\"}} {n}",
+            label(currency),
+            label(kind)
+        );
+    }
+    family(
+        &mut out,
+        "recon_backlog_needing_someone",
+        "Findings of every business date that still need someone: new or carried over, not acknowledged.",
+    );
+    let needing: Vec<&BacklogItem> = backlog
+        .iter()
+        .filter(|i| i.status.needs_someone())
+        .collect();
+    let _ = writeln!(out, "recon_backlog_needing_someone {}", needing.len());
+    family(
+        &mut out,
+        "recon_backlog_at_stake_minor_units",
+        "Money the backlog's findings put in question, in minor units of each currency (2 decimals for EUR: 1050 = 10.50 EUR), by status; timing findings (still in their window) left out.",
+    );
+    let mut stakes = BTreeMap::<(&str, &str), Option<i128>>::new();
+    for item in backlog.iter().filter(|i| i.kind != TIMING) {
+        if let Some(stake) = &item.at_stake {
+            let total = stakes
+                .entry((item.status.as_str(), stake.currency.as_str()))
+                .or_insert(Some(0));
+            *total = total.and_then(|t| t.checked_add(stake.minor));
+        }
+    }
+    for ((status, currency), minor) in stakes {
+        let _ = writeln!(
+            out,
+            "recon_backlog_at_stake_minor_units{{currency=\"{}\",status=\"{status}\"}} {}",
+            label(currency),
+            minor.map_or_else(|| "+Inf".to_string(), |m| m.to_string())
+        );
+    }
+    family(
+        &mut out,
+        "recon_backlog_oldest_needing_someone_age_seconds",
+        "Age of the oldest finding that still needs someone, since a run first saw it (0 when none does).",
+    );
+    let oldest = needing
+        .iter()
+        .map(|i| (now - i.first_seen_at).num_seconds().max(0))
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "recon_backlog_oldest_needing_someone_age_seconds {oldest}"
+    );
+    out
+}
+
+/// The kind a timing finding has in the store.
+const TIMING: &str = "timing";
+
+/// Writes the metrics (the run's, then the backlog's when read) to `path`, replacing it
+/// atomically, as textfile collectors expect.
+pub fn write_file(path: &Path, summary: &Summary, backlog: Option<&[BacklogItem]>) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::private_fs::create_dir_all(dir)
             .map_err(|e| Error::bad_input(format!("cannot create {}: {e}", dir.display())))?;
     }
-    super::write_atomically(path, render(summary).as_bytes())
+    let mut text = render(summary);
+    if let Some(backlog) = backlog {
+        text.push_str(&render_backlog(backlog, summary.finished_at));
+    }
+    super::write_atomically(path, text.as_bytes())
 }
 
-/// Pushes the metrics to a Pushgateway under `job="recon"` (and the shard, when sharded),
-/// retrying transient failures. POST keeps metrics this push leaves out, such as the last
-/// success time after a failed run.
-pub async fn push(gateway: &str, shard: Option<&str>, summary: &Summary) -> Result<()> {
-    let mut url = format!("{}/metrics/job/recon", gateway.trim_end_matches('/'));
-    if let Some(shard) = shard {
-        url.push_str(&format!("/shard/{}", shard.replace('/', "-of-")));
+/// Who pushes a group of metrics: each its own grouping key under `job="recon"`, so one
+/// push (which replaces its whole group) never wipes another's series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pusher<'a> {
+    /// A run of a business date: `pusher="run"`, and `shard` when sharded.
+    Run { shard: Option<&'a str> },
+    /// The open backlog across all dates, a fact of the store: `pusher="backlog"`, pushed by
+    /// every run (and every shard) that read it; the newest push stands.
+    Backlog,
+    /// A controls check, when one pushes: `pusher="controls"`.
+    Controls,
+}
+
+impl Pusher<'_> {
+    /// The group's path under the Pushgateway's `/metrics`.
+    pub fn grouping_path(&self) -> String {
+        match self {
+            Pusher::Run { shard: None } => "job/recon/pusher/run".to_string(),
+            Pusher::Run { shard: Some(shard) } => {
+                format!("job/recon/pusher/run/shard/{}", shard.replace('/', "-of-"))
+            }
+            Pusher::Backlog => "job/recon/pusher/backlog".to_string(),
+            Pusher::Controls => "job/recon/pusher/controls".to_string(),
+        }
     }
-    let body = render(summary);
+}
+
+/// Pushes the run's metrics to a Pushgateway, in its group, and the backlog's (when read) in
+/// theirs. Each is a PUT: the group's every series is replaced, so a family this push leaves
+/// out (last night's money at stake after a clean run) is gone, not kept stale.
+pub async fn push(
+    gateway: &str,
+    shard: Option<&str>,
+    summary: &Summary,
+    backlog: Option<&[BacklogItem]>,
+) -> Result<()> {
+    put_group(gateway, Pusher::Run { shard }, render(summary)).await?;
+    if let Some(backlog) = backlog {
+        put_group(
+            gateway,
+            Pusher::Backlog,
+            render_backlog(backlog, summary.finished_at),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces `pusher`'s group on the Pushgateway with `body` (HTTP PUT), retrying transient
+/// failures.
+pub async fn put_group(gateway: &str, pusher: Pusher<'_>, body: String) -> Result<()> {
+    let url = format!(
+        "{}/metrics/{}",
+        gateway.trim_end_matches('/'),
+        pusher.grouping_path()
+    );
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -243,7 +412,7 @@ pub async fn push(gateway: &str, shard: Option<&str>, summary: &Summary) -> Resu
     let shown = redact_urls(&url);
     let (result, _) = with_retries(policy, "metrics push", || async {
         let response = client
-            .post(&url)
+            .put(&url)
             .header("Content-Type", "text/plain; version=0.0.4")
             .body(body.clone())
             .send()
@@ -270,4 +439,83 @@ pub async fn push(gateway: &str, shard: Option<&str>, summary: &Summary) -> Resu
     })
     .await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discrepancy::{AtStake, Status};
+
+    #[test]
+    fn each_pusher_has_its_own_group() {
+        let paths = [
+            Pusher::Run { shard: None },
+            Pusher::Run { shard: Some("1/4") },
+            Pusher::Backlog,
+            Pusher::Controls,
+        ]
+        .map(|p| p.grouping_path());
+        assert_eq!(
+            paths,
+            [
+                "job/recon/pusher/run",
+                "job/recon/pusher/run/shard/1-of-4",
+                "job/recon/pusher/backlog",
+                "job/recon/pusher/controls",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_backlog_counts_by_status_kind_currency_and_age_and_sums_its_stake_exactly() {
+        let now = DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let item = |status, kind: &str, stake: Option<(&str, i128)>, days: i64| BacklogItem {
+            status,
+            kind: kind.to_string(),
+            at_stake: stake.map(|(currency, minor)| AtStake {
+                currency: currency.to_string(),
+                minor,
+            }),
+            first_seen_at: now - chrono::Duration::days(days),
+        };
+        let backlog = [
+            item(
+                Status::Open,
+                "changed",
+                Some(("EUR", i128::from(i64::MAX))),
+                0,
+            ),
+            item(Status::Carried, "changed", Some(("EUR", 10)), 8),
+            item(Status::Carried, "timing", Some(("EUR", 99)), 40),
+            item(
+                Status::Acknowledged,
+                "missing_in_right",
+                Some(("JPY", 6100)),
+                3,
+            ),
+            item(Status::Carried, "schema_mismatch", None, 1),
+        ];
+        let samples: Vec<String> = render_backlog(&backlog, now)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            samples,
+            [
+                "recon_backlog_findings{age_bucket=\"1d_to_7d\",currency=\"JPY\",kind=\"missing_in_right\",status=\"acknowledged\"} 1",
+                "recon_backlog_findings{age_bucket=\"7d_to_30d\",currency=\"EUR\",kind=\"changed\",status=\"carried\"} 1",
+                "recon_backlog_findings{age_bucket=\"1d_to_7d\",currency=\"none\",kind=\"schema_mismatch\",status=\"carried\"} 1",
+                "recon_backlog_findings{age_bucket=\"ge_30d\",currency=\"EUR\",kind=\"timing\",status=\"carried\"} 1",
+                "recon_backlog_findings{age_bucket=\"lt_1d\",currency=\"EUR\",kind=\"changed\",status=\"open\"} 1",
+                "recon_backlog_needing_someone 4",
+                "recon_backlog_at_stake_minor_units{currency=\"JPY\",status=\"acknowledged\"} 6100",
+                "recon_backlog_at_stake_minor_units{currency=\"EUR\",status=\"carried\"} 10",
+                "recon_backlog_at_stake_minor_units{currency=\"EUR\",status=\"open\"} 9223372036854775807",
+                "recon_backlog_oldest_needing_someone_age_seconds 3456000",
+            ]
+        );
+    }
 }

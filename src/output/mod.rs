@@ -19,7 +19,9 @@ use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::mask::Shown;
 use crate::run_id::RunId;
-use crate::store::{Acknowledgement, CheckKind, CheckStatus, RunPoint, StoredRun, TableSide};
+use crate::store::{
+    Acknowledgement, CheckKind, CheckStatus, Reopened, RunPoint, StoredRun, TableSide,
+};
 
 /// Bumped whenever a field of `summary.json` changes meaning or disappears.
 pub(crate) const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -78,8 +80,15 @@ pub(crate) struct Totals {
     pub(crate) checks_with_discrepancies: usize,
     pub(crate) checks_failed: usize,
     pub(crate) discrepancies: usize,
+    /// New and carried over: the findings that still need someone, the ones the verdict, the
+    /// exit code and the alerting metrics count.
+    pub(crate) needing_someone: usize,
     pub(crate) new: usize,
     pub(crate) carried: usize,
+    /// Of the carried over, those whose acknowledgement lapsed (the finding changed, or its
+    /// last day passed).
+    pub(crate) reopened: usize,
+    /// Explained by an operator and still as acknowledged: shown, counted apart.
     pub(crate) acknowledged: usize,
     pub(crate) resolved: usize,
     /// Money the run's open settlement findings put in question, per currency.
@@ -140,6 +149,8 @@ pub struct CheckSummary {
     pub left: SideSummary,
     pub right: SideSummary,
     pub discrepancies: usize,
+    /// Of its discrepancies, those acknowledged and still as acknowledged.
+    pub(crate) acknowledged: usize,
     pub error: Option<String>,
     /// Attempts its sync took (more than 1: it was retried).
     pub(crate) attempts: u32,
@@ -196,6 +207,24 @@ pub struct DiscrepancyEntry {
     /// The operator's note, when acknowledged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) acknowledgement: Option<Acknowledgement>,
+    /// Why a finding that had been acknowledged needs someone again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reopened: Option<Reopened>,
+}
+
+impl CheckSummary {
+    /// Its status as people read it: `acknowledged` for a check whose every discrepancy is
+    /// acknowledged (nothing in it needs anyone), else the stored one.
+    pub(crate) fn shown_status(&self) -> &'static str {
+        if self.status == CheckStatus::Discrepancies
+            && self.discrepancies > 0
+            && self.acknowledged == self.discrepancies
+        {
+            "acknowledged"
+        } else {
+            self.status.as_str()
+        }
+    }
 }
 
 impl DiscrepancyEntry {
@@ -262,7 +291,11 @@ impl DiscrepancyEntry {
 }
 
 impl DiscrepancyEntry {
-    fn new(r: &Recorded, acknowledgement: Option<&Acknowledgement>) -> Self {
+    fn new(
+        r: &Recorded,
+        acknowledgement: Option<&Acknowledgement>,
+        reopened: Option<Reopened>,
+    ) -> Self {
         let d = &r.discrepancy;
         DiscrepancyEntry {
             id: r.id,
@@ -277,6 +310,7 @@ impl DiscrepancyEntry {
             at_stake: d.at_stake.clone(),
             first_seen_run: r.first_run_id,
             acknowledgement: acknowledgement.cloned(),
+            reopened: reopened.filter(|_| r.status.needs_someone()),
         }
     }
 }
@@ -299,8 +333,14 @@ pub(crate) fn summarize(
         checks_with_discrepancies: with_status(CheckStatus::Discrepancies),
         checks_failed: with_status(CheckStatus::Failed),
         discrepancies: run.seen.len(),
+        needing_someone: run.seen.iter().filter(|r| r.status.needs_someone()).count(),
         new: count(Status::Open),
         carried: count(Status::Carried),
+        reopened: run
+            .seen
+            .iter()
+            .filter(|r| r.status.needs_someone() && run.reopened.contains_key(&r.id))
+            .count(),
         acknowledged: count(Status::Acknowledged),
         resolved: run.resolved.len(),
         at_stake: at_stake(&run.seen),
@@ -319,6 +359,11 @@ pub(crate) fn summarize(
                 .seen
                 .iter()
                 .filter(|r| r.discrepancy.check == c.check)
+                .count(),
+            acknowledged: run
+                .seen
+                .iter()
+                .filter(|r| r.discrepancy.check == c.check && r.status == Status::Acknowledged)
                 .count(),
             name: c.check,
             check_type: c.check_type,
@@ -351,12 +396,18 @@ pub(crate) fn summarize(
         discrepancies: run
             .seen
             .iter()
-            .map(|r| DiscrepancyEntry::new(r, run.acknowledgements.get(&r.id)))
+            .map(|r| {
+                DiscrepancyEntry::new(
+                    r,
+                    run.acknowledgements.get(&r.id),
+                    run.reopened.get(&r.id).copied(),
+                )
+            })
             .collect(),
         resolved: run
             .resolved
             .iter()
-            .map(|r| DiscrepancyEntry::new(r, None))
+            .map(|r| DiscrepancyEntry::new(r, None, None))
             .collect(),
         recent_runs,
         missed_dates: standing.missed_dates,
@@ -561,7 +612,7 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
         out.push_str(&format!(
             "  {:<24} {:<14} {:>12} {:>12} {:>13}\n",
             c.name,
-            c.status.as_str(),
+            c.shown_status(),
             rows(c.left.rows),
             rows(c.right.rows),
             c.discrepancies
@@ -581,6 +632,12 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
         "\nDiscrepancies: {} ({} new, {} carried over, {} acknowledged); {} resolved since the last run\n",
         t.discrepancies, t.new, t.carried, t.acknowledged, t.resolved
     ));
+    if t.reopened > 0 {
+        out.push_str(&format!(
+            "Reopened: {} acknowledged findings need someone again (changed since, or past their --until)\n",
+            t.reopened
+        ));
+    }
     if !t.at_stake.is_empty() {
         out.push_str(&format!("At stake: {}\n", stake_line(&t.at_stake)));
     }
@@ -613,10 +670,21 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
     }
     out.push_str(&format!(
         "Outcome: {} (exit {})\n",
-        describe_exit(summary.outcome),
+        describe_outcome(summary),
         summary.exit_code
     ));
     out
+}
+
+/// [`describe_exit`] of the run's outcome, saying when a clean run's findings are all
+/// acknowledged rather than that both sides agree.
+pub(crate) fn describe_outcome(summary: &Summary) -> String {
+    match (summary.outcome, summary.totals.acknowledged) {
+        (Exit::Clean, acknowledged) if acknowledged > 0 => {
+            format!("clean: nothing needs anyone ({acknowledged} acknowledged)")
+        }
+        (exit, _) => describe_exit(exit).to_string(),
+    }
 }
 
 /// `not compared (accept_uncompared): rate (floating point …: double precision)`, or `None`.

@@ -105,8 +105,16 @@ impl Store {
     }
 
     /// Marks a discrepancy explained by an operator, with the note in the audit trail (a card
-    /// number the operator typed into it masked, as everything recon keeps).
-    pub(crate) async fn acknowledge(&self, id: i64, note: &str, actor: &str) -> Result<Recorded> {
+    /// number the operator typed into it masked, as everything recon keeps). The
+    /// acknowledgement holds for the finding as it is now, through `until` when given
+    /// (see [`super::acknowledgements`]).
+    pub(crate) async fn acknowledge(
+        &self,
+        id: i64,
+        note: &str,
+        actor: &str,
+        until: Option<NaiveDate>,
+    ) -> Result<Recorded> {
         if note.trim().is_empty() {
             return Err(Error::bad_input(
                 "an acknowledgement needs a --note saying why",
@@ -143,6 +151,14 @@ impl Store {
                     recorded.status.as_str()
                 )));
             }
+            let digest = super::acknowledgements::finding_digest(&recorded.discrepancy);
+            sqlx::query(super::acknowledgements::PIN_ACKNOWLEDGEMENT)
+                .bind(&digest)
+                .bind(until)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
             let entry = NewEntry::new(
                 "discrepancy_acknowledged",
                 actor,
@@ -155,6 +171,8 @@ impl Store {
                     "key": recorded.discrepancy.key_json(),
                     "key_digest": recorded.discrepancy.key.digest,
                     "note": note,
+                    "digest": digest,
+                    "until": until.map(|d| d.to_string()),
                 }),
             );
             append_audit!(tx, [entry]);

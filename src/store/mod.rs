@@ -326,7 +326,10 @@ macro_rules! move_along_life {
     }};
 }
 
+#[macro_use]
+mod acknowledgements;
 pub mod audit;
+mod backlog;
 mod discrepancies;
 mod idempotency;
 mod lock;
@@ -339,6 +342,8 @@ pub(crate) use lock::{HEARTBEAT_EVERY, RunLock};
 pub(crate) use seals::{Seal, SealPart};
 pub(crate) use splits::{DayVerification, RangeResult, Split};
 
+pub(crate) use acknowledgements::Reopened;
+pub use backlog::BacklogItem;
 pub(crate) use discrepancies::DiscrepancyFilter;
 
 pub use crate::check::{CheckKind, CheckRecord, CheckStatus, TableSide};
@@ -383,6 +388,8 @@ pub(crate) struct StoredRun {
     pub(crate) resolved: Vec<Recorded>,
     /// The operators' notes on the seen discrepancies they acknowledged, by discrepancy id.
     pub(crate) acknowledgements: std::collections::HashMap<i64, Acknowledgement>,
+    /// Why each seen discrepancy that had been acknowledged needs someone again, by id.
+    pub(crate) reopened: std::collections::HashMap<i64, Reopened>,
 }
 
 /// Why an operator acknowledged a discrepancy (`recon discrepancies ack --note`), and who.
@@ -394,14 +401,21 @@ pub(crate) struct Acknowledgement {
 
 impl StoredRun {
     /// The outcome its checks call for, the one needing the most attention; any discrepancy
-    /// the run saw (a sealed day's included) makes it at least "discrepancies".
+    /// the run saw (a sealed day's included) still needing someone (new or carried, not
+    /// acknowledged) makes it at least "discrepancies". A check's own "discrepancies" is left
+    /// to its findings: one whose findings are all acknowledged is clean for the run.
     pub(crate) fn exit(&self) -> Exit {
-        let seen = if self.seen.is_empty() {
-            Exit::Clean
-        } else {
+        let needs_someone = self.seen.iter().any(|r| r.status.needs_someone());
+        let seen = if needs_someone {
             Exit::Discrepancies
+        } else {
+            Exit::Clean
         };
-        self.checks.iter().map(|c| c.exit).fold(seen, Exit::worse)
+        self.checks
+            .iter()
+            .map(|c| c.exit)
+            .filter(|exit| *exit != Exit::Discrepancies)
+            .fold(seen, Exit::worse)
     }
 }
 

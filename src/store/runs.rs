@@ -10,8 +10,8 @@ use sqlx::Row;
 use super::audit::NewEntry;
 use super::discrepancies::recorded_from_row;
 use super::{
-    Acknowledgement, BeginWrite, CheckChanges, CheckKind, CheckRecord, CheckStatus, RunPoint,
-    RunRow, Store, StorePool, StoredRun, TableSide, hostname, i64_of, run_actor,
+    Acknowledgement, BeginWrite, CheckChanges, CheckKind, CheckRecord, CheckStatus, Reopened,
+    RunPoint, RunRow, Store, StorePool, StoredRun, TableSide, hostname, i64_of, run_actor,
 };
 use crate::check::{CheckOutcome, Compared, Download};
 use crate::day::Partition;
@@ -312,6 +312,7 @@ impl Store {
                 CheckChanges::default()
             } else {
                 let mut changes = move_along_life!(tx, run_id, now, &record.check, &partition, found, &fingerprints, STILL_OPEN_RESULTS);
+                reopen_changed_acknowledgements!(tx, run_id, changes);
                 // Re-examined discrepancies not found again are resolved, in the order given.
                 let seen: HashSet<i64> = changes.seen.iter().map(|r| r.id).collect();
                 let settled: Vec<i64> = reexamined.iter().copied().filter(|id| !seen.contains(id)).collect();
@@ -558,7 +559,7 @@ impl Store {
             .map_err(Error::from_store)?;
             let seen = sqlx::query(
                 "SELECT d.id, d.check_name, d.partition_key, d.kind, d.key_json, d.columns_json, d.detail_json,
-                        d.status, d.first_run_id, d.ack_note, d.ack_actor
+                        d.status, d.first_run_id, d.ack_note, d.ack_actor, d.reopened
                  FROM run_discrepancies rd JOIN discrepancies d ON d.id = rd.discrepancy_id
                  WHERE rd.run_id = $1 ORDER BY d.id",
             )
@@ -632,6 +633,22 @@ impl Store {
                         let actor: Option<String> = row.try_get("ack_actor").map_err(Error::from_store)?;
                         let id: i64 = row.try_get("id").map_err(Error::from_store)?;
                         Ok(note.map(|note| (id, Acknowledgement { note, actor: actor.unwrap_or_default() })))
+                    })
+                    .filter_map(Result::transpose)
+                    .collect::<Result<_>>()?,
+                reopened: seen
+                    .iter()
+                    .map(|row| {
+                        let reason: Option<String> = row.try_get("reopened").map_err(Error::from_store)?;
+                        let id: i64 = row.try_get("id").map_err(Error::from_store)?;
+                        let reason = reason
+                            .map(|r| {
+                                Reopened::parse(&r).ok_or_else(|| {
+                                    Error::internal(format!("store holds an unknown reason {r:?} an acknowledgement lapsed"))
+                                })
+                            })
+                            .transpose()?;
+                        Ok(reason.map(|r| (id, r)))
                     })
                     .filter_map(Result::transpose)
                     .collect::<Result<_>>()?,

@@ -182,6 +182,8 @@ async fn the_cronjobs_command_exits_0_on_findings_and_the_metrics_carry_them() {
         match *a {
             "--config" => command.extend(["--config", "recon.toml"]),
             "--out" => command.extend(["--out", "out"]),
+            // No Pushgateway here: the metrics go to the file below instead.
+            "--metrics-push" => {}
             other => {
                 command.push(other);
                 continue;
@@ -435,6 +437,28 @@ fn has_date(text: &str) -> bool {
             _ => c.is_ascii_digit(),
         })
     })
+}
+
+/// Every pod pushes its metrics to the Pushgateway the ConfigMap recon-metrics names, through
+/// the flag (expanded by Kubernetes from the variable), so the alert rules have them.
+#[test]
+fn every_pod_pushes_its_metrics_to_the_configured_pushgateway() {
+    for (file, pod, _) in pod_specs() {
+        let c = container(&pod);
+        assert_eq!(
+            arg(&args(c), "--metrics-push"),
+            Some("$(RECON_METRICS_PUSH)"),
+            "{file}"
+        );
+        let env = c["env"].as_vec().unwrap();
+        let push = env
+            .iter()
+            .find(|e| e["name"].as_str() == Some("RECON_METRICS_PUSH"))
+            .unwrap_or_else(|| panic!("{file}: no RECON_METRICS_PUSH"));
+        let from = &push["valueFrom"]["configMapKeyRef"];
+        assert_eq!(from["name"].as_str(), Some("recon-metrics"), "{file}");
+        assert_eq!(from["key"].as_str(), Some("pushgateway_url"), "{file}");
+    }
 }
 
 /// No manifest is tied to one date: the sharded Job's name is generated and its date comes from

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod acknowledged;
 mod audit;
 mod bad_input;
 mod bank_statement;
@@ -33,6 +34,7 @@ mod non_finite;
 mod nothing_readable;
 mod processor_formats;
 mod pushdown;
+mod pushgateway;
 mod readme;
 mod report_acquisition;
 mod report_download;

@@ -26,6 +26,7 @@ async fn metrics_are_written_and_pushed_with_a_retry() {
     let gateway = HttpServer::sequence([
         Response::new("503 Service Unavailable"),
         Response::new("200 OK"),
+        Response::new("200 OK"),
     ]);
     let (out, _) = scenario.run(
         "2026-11-20",
@@ -45,6 +46,7 @@ async fn metrics_are_written_and_pushed_with_a_retry() {
             !l.starts_with("recon_run_duration_seconds")
                 && !l.starts_with("recon_last_success_timestamp_seconds")
         })
+        .filter(|l| !l.starts_with("recon_backlog_oldest_needing_someone_age_seconds "))
         .collect();
     assert_eq!(
         samples,
@@ -53,13 +55,18 @@ async fn metrics_are_written_and_pushed_with_a_retry() {
             "recon_run_exit_code 1",
             "recon_rows_compared{check=\"t\",side=\"left\"} 3",
             "recon_rows_compared{check=\"t\",side=\"right\"} 2",
-            "recon_discrepancies{check=\"t\",kind=\"changed\"} 1",
-            "recon_discrepancies{check=\"t\",kind=\"missing_in_right\"} 1",
+            "recon_discrepancies{check=\"t\",kind=\"changed\",status=\"open\"} 1",
+            "recon_discrepancies{check=\"t\",kind=\"missing_in_right\",status=\"open\"} 1",
+            "recon_discrepancies_needing_someone 2",
+            "recon_discrepancies_acknowledged 0",
             "recon_sync_retries{check=\"t\"} 0",
             "recon_sync_failed{check=\"t\"} 0",
             "recon_circuit_breakers_open 0",
             "recon_missed_dates 0",
             "recon_last_success_business_date 1795132800",
+            "recon_backlog_findings{age_bucket=\"lt_1d\",currency=\"none\",kind=\"changed\",status=\"open\"} 1",
+            "recon_backlog_findings{age_bucket=\"lt_1d\",currency=\"none\",kind=\"missing_in_right\",status=\"open\"} 1",
+            "recon_backlog_needing_someone 2",
         ]
     );
     assert!(text.contains(
@@ -72,13 +79,21 @@ async fn metrics_are_written_and_pushed_with_a_retry() {
         .map(|r| (r.line().to_string(), r.body));
     let (first_line, first_body) = requests.next().unwrap();
     let (second_line, second_body) = requests.next().unwrap();
-    assert_eq!(first_line, "POST /metrics/job/recon HTTP/1.1");
-    assert_eq!(second_line, "POST /metrics/job/recon HTTP/1.1");
+    let (third_line, third_body) = requests.next().unwrap();
+    // Each group replaced whole (PUT): the run's, retried after the 503, then the backlog's.
+    assert_eq!(first_line, "PUT /metrics/job/recon/pusher/run HTTP/1.1");
+    assert_eq!(second_line, "PUT /metrics/job/recon/pusher/run HTTP/1.1");
+    assert_eq!(third_line, "PUT /metrics/job/recon/pusher/backlog HTTP/1.1");
     assert_eq!(
-        first_body, text,
-        "the push carries exactly the file's metrics"
+        second_body, first_body,
+        "the 503 was retried with the same body"
     );
-    assert_eq!(second_body, text, "the 503 was retried with the same body");
+    assert!(third_body.starts_with("# HELP recon_backlog_findings "));
+    assert_eq!(
+        format!("{second_body}{third_body}"),
+        text,
+        "the pushes carry exactly the file's metrics"
+    );
 }
 
 #[tokio::test]
@@ -150,12 +165,13 @@ async fn without_a_terminal_a_long_comparison_logs_its_progress() {
     assert!(!stdout(&out).contains("left_rows"));
 }
 
-/// The metrics' samples (no comments), without the run's duration.
+/// The run's metrics' samples (no comments), without its duration nor the backlog's.
 fn samples(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("recon.prom"))
         .unwrap()
         .lines()
         .filter(|l| !l.starts_with('#') && !l.starts_with("recon_run_duration_seconds"))
+        .filter(|l| !l.starts_with("recon_backlog_"))
         .map(str::to_string)
         .collect()
 }
@@ -256,6 +272,8 @@ async fn missed_dates_and_the_last_success_survive_old_reruns_and_failed_runs() 
             "recon_run_exit_code 0".to_string(),
             "recon_rows_compared{check=\"t\",side=\"left\"} 2".to_string(),
             "recon_rows_compared{check=\"t\",side=\"right\"} 2".to_string(),
+            "recon_discrepancies_needing_someone 0".to_string(),
+            "recon_discrepancies_acknowledged 0".to_string(),
             "recon_sync_retries{check=\"t\"} 0".to_string(),
             "recon_sync_failed{check=\"t\"} 0".to_string(),
             "recon_circuit_breakers_open 0".to_string(),

@@ -9,10 +9,12 @@ use std::sync::{Mutex, PoisonError};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 mod http;
+mod pushgateway;
 mod relay;
 mod scenario;
 
 pub use http::{HttpServer, Request, Response, Script, free_port};
+pub use pushgateway::Pushgateway;
 pub use relay::Relay;
 pub use scenario::Scenario;
 

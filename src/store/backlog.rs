@@ -1,0 +1,55 @@
+//! The open backlog across every business date, read from the store for the metrics an alert
+//! watches: what is still open (new, carried over or acknowledged), and since when.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Store, StorePool};
+use crate::discrepancy::{AtStake, Status};
+use crate::error::{Error, Result};
+
+/// One finding of the backlog, as much of it as its metrics need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BacklogItem {
+    pub(crate) status: Status,
+    pub(crate) kind: String,
+    pub(crate) at_stake: Option<AtStake>,
+    pub(crate) first_seen_at: DateTime<Utc>,
+}
+
+/// The part of a stored finding's detail the backlog reads.
+#[derive(serde::Deserialize)]
+struct Stake {
+    #[serde(default)]
+    at_stake: Option<AtStake>,
+}
+
+impl Store {
+    /// Every finding of any date still open, carried over or acknowledged, in id order.
+    pub(crate) async fn open_backlog(&self) -> Result<Vec<BacklogItem>> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT status, kind, detail_json, first_seen_at FROM discrepancies
+                 WHERE status IN ('open', 'carried', 'acknowledged') ORDER BY id",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(Error::from_store)?;
+            rows.iter()
+                .map(|row| {
+                    let status: String = row.try_get("status").map_err(Error::from_store)?;
+                    let detail: String = row.try_get("detail_json").map_err(Error::from_store)?;
+                    let stake: Stake = serde_json::from_str(&detail).map_err(|_| {
+                        Error::internal("store holds a malformed discrepancy (detail_json)")
+                    })?;
+                    Ok(BacklogItem {
+                        status: super::discrepancies::parse_status(&status)?,
+                        kind: row.try_get("kind").map_err(Error::from_store)?,
+                        at_stake: stake.at_stake,
+                        first_seen_at: row.try_get("first_seen_at").map_err(Error::from_store)?,
+                    })
+                })
+                .collect()
+        })
+    }
+}
