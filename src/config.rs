@@ -47,6 +47,31 @@ pub(crate) struct ConfigFile {
     /// Mapped CSV formats by name, for `[[settlement]]` checks' `format`.
     #[serde(default)]
     pub(crate) formats: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    pub(crate) audit: AuditFile,
+}
+
+/// `[audit]`: the public keys audit entries are verified with, by key id. A rotated-out key
+/// stays here (verify only) so the entries it signed stay verifiable.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditFile {
+    #[serde(default)]
+    pub(crate) trusted_keys: BTreeMap<String, String>,
+}
+
+impl AuditFile {
+    /// The trusted keys, each checked to be a base64 Ed25519 public key.
+    fn trusted_keys(&self) -> std::result::Result<BTreeMap<String, String>, String> {
+        for (id, key) in &self.trusted_keys {
+            if !crate::audit_key::is_public_key(key) {
+                return Err(format!(
+                    "audit.trusted_keys.{id}: not a base64 Ed25519 public key (32 bytes)"
+                ));
+            }
+        }
+        Ok(self.trusted_keys.clone())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,6 +260,8 @@ pub struct Config {
     pub(crate) settlement: Vec<SettlementSpec>,
     /// The `[formats.<name>]` mappings as written (validated with the settlement checks).
     pub(crate) formats: BTreeMap<String, toml::Table>,
+    /// `[audit] trusted_keys`: key id → base64 Ed25519 public key.
+    pub(crate) audit_trusted_keys: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -260,6 +287,7 @@ impl std::fmt::Debug for Config {
             .field("integrity", &self.integrity)
             .field("settlement", &self.settlement)
             .field("formats", &self.formats.keys().collect::<Vec<_>>())
+            .field("audit_trusted_keys", &self.audit_trusted_keys)
             .finish()
     }
 }
@@ -283,6 +311,7 @@ impl Config {
             .validate()
             .map_err(|m| fail(format!("job.retry: {m}")))?;
         let store_access = store_access(&file).map_err(fail)?;
+        let audit_trusted_keys = file.audit.trusted_keys().map_err(fail)?;
         file.job
             .circuit_breaker
             .validate()
@@ -363,7 +392,16 @@ impl Config {
             integrity,
             settlement,
             formats: file.formats,
+            audit_trusted_keys,
         })
+    }
+
+    /// Reads only `[audit] trusted_keys`, for `audit verify`.
+    pub(crate) fn load_trusted_keys(path: &Path) -> Result<BTreeMap<String, String>> {
+        let file = parse_file(path, &read_text(path)?)?;
+        file.audit
+            .trusted_keys()
+            .map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
     }
 
     /// Reads only the store's URL from the file, for commands that need nothing else

@@ -1,5 +1,6 @@
 //! recon: nightly reconciliation.
 
+pub mod audit_key;
 pub mod breaker;
 pub mod canonical;
 pub mod catch_up;

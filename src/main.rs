@@ -126,6 +126,9 @@ async fn dispatch(command: Command) -> Result<Exit> {
         Command::Audit {
             command: AuditCommand::Export(args),
         } => operator::export(&args, &mut stdout).await,
+        Command::Audit {
+            command: AuditCommand::Keygen(args),
+        } => operator::keygen(&args, &mut stdout),
         Command::Config {
             command: ConfigCommand::Check(args),
         } => {

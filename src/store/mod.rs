@@ -125,7 +125,8 @@ fn value_rows(row: &str, params_per_row: usize, rows: usize, before: usize) -> S
 
 /// Appends audit entries inside an open transaction `$tx`: the `audit_head` row is moved past
 /// them all first, so its row lock (PostgreSQL) or the write lock (SQLite) serialises every
-/// appender; the chain is hashed here and written in multi-row statements.
+/// appender; the chain is hashed (and signed, with this writer's key) here and written in
+/// multi-row statements.
 macro_rules! append_audit {
     ($tx:expr, $entries:expr) => {{
         let entries: Vec<$crate::store::audit::NewEntry> = $entries.into_iter().collect();
@@ -142,14 +143,15 @@ macro_rules! append_audit {
             let last_seq: i64 = sqlx::Row::try_get(&head, "seq").map_err(Error::from_store)?;
             let head_hash: String = sqlx::Row::try_get(&head, "hash").map_err(Error::from_store)?;
             let at = $crate::store::audit::now_text();
-            let chained = $crate::store::audit::chain(last_seq - count + 1, &at, head_hash, &entries);
+            let key = $crate::audit_key::writer().map_err(Error::bad_input)?;
+            let chained = $crate::store::audit::chain(last_seq - count + 1, &at, head_hash, &entries, key);
             for (entries, links) in entries
-                .chunks($crate::store::batch_rows(&$tx, 8))
-                .zip(chained.chunks($crate::store::batch_rows(&$tx, 8)))
+                .chunks($crate::store::batch_rows(&$tx, 10))
+                .zip(chained.chunks($crate::store::batch_rows(&$tx, 10)))
             {
                 let sql = format!(
-                    "INSERT INTO audit_log (seq, at, actor, action, run_id, payload, prev_hash, hash) VALUES {}",
-                    $crate::store::value_rows("($1, $2, $3, $4, $5, $6, $7, $8)", 8, entries.len(), 0)
+                    "INSERT INTO audit_log (seq, at, actor, action, run_id, payload, prev_hash, hash, key_id, signature) VALUES {}",
+                    $crate::store::value_rows("($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", 10, entries.len(), 0)
                 );
                 let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (entry, link) in entries.iter().zip(links) {
@@ -161,7 +163,9 @@ macro_rules! append_audit {
                         .bind(entry.run_id)
                         .bind(&entry.payload)
                         .bind(&link.prev_hash)
-                        .bind(&link.hash);
+                        .bind(&link.hash)
+                        .bind(&link.key_id)
+                        .bind(&link.signature);
                 }
                 insert.execute(&mut *$tx).await.map_err(Error::from_store)?;
             }
@@ -243,6 +247,25 @@ macro_rules! move_along_life {
             .chunks($crate::store::batch_rows(&$tx, 9))
             .zip($fingerprints.chunks($crate::store::batch_rows(&$tx, 9)))
         {
+            // The shown values of the open and carried ones before this run, to tell which changed.
+            let sql = format!(
+                "SELECT fingerprint, columns_json, detail_json FROM discrepancies
+                 WHERE status IN ('open', 'carried') AND fingerprint IN ({})",
+                $crate::store::value_rows("$1", 1, fingerprints.len(), 0)
+            );
+            let mut earlier = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql));
+            for fingerprint in fingerprints {
+                earlier = earlier.bind(fingerprint);
+            }
+            let shown_before: std::collections::HashMap<String, String> = earlier
+                .fetch_all(&mut *$tx)
+                .await
+                .map_err(Error::from_store)?
+                .into_iter()
+                .map(|(fingerprint, columns, detail)| {
+                    (fingerprint, $crate::store::bound_state::shown_digest(&columns, &detail))
+                })
+                .collect();
             let sql = format!(
                 "{} {} {}",
                 super::runs::UPSERT_DISCREPANCY_INTO,
@@ -277,6 +300,11 @@ macro_rules! move_along_life {
                 let id: i64 = sqlx::Row::try_get(*row, "id").map_err(Error::from_store)?;
                 let status: String = sqlx::Row::try_get(*row, "status").map_err(Error::from_store)?;
                 ids.push(id);
+                if shown_before.get(fingerprint.as_str()).is_some_and(|before| {
+                    *before != $crate::store::acknowledgements::finding_digest(d)
+                }) {
+                    changes.changed.push(changes.seen.len());
+                }
                 changes.seen.push(Recorded {
                     id,
                     status: super::discrepancies::parse_status(&status)?,
@@ -330,6 +358,7 @@ macro_rules! move_along_life {
 mod acknowledgements;
 pub mod audit;
 mod backlog;
+mod bound_state;
 mod discrepancies;
 mod idempotency;
 mod lock;
@@ -355,6 +384,8 @@ pub struct CheckChanges {
     pub seen: Vec<Recorded>,
     /// Discrepancies open before that this run no longer sees.
     pub resolved: Vec<Recorded>,
+    /// Indices into `seen` of the carried ones whose shown values this run changed.
+    pub(crate) changed: Vec<usize>,
 }
 
 /// A run row, for listings and supersession.

@@ -751,6 +751,15 @@ fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) ->
             "error": record.error,
         }),
     )];
+    entries.extend(discrepancy_entries(run_id, changes));
+    entries
+}
+
+/// The audit entries of the discrepancies a check or a seal verification moved along their
+/// life: each one opened, each carried one whose shown values changed, each one resolved, with
+/// the state ([`super::bound_state::state`]) `audit verify` compares its row with.
+pub(super) fn discrepancy_entries(run_id: RunId, changes: &CheckChanges) -> Vec<NewEntry> {
+    let actor = run_actor();
     let describe = |r: &Recorded| {
         json!({
             "id": r.id,
@@ -760,11 +769,21 @@ fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) ->
             "key": r.discrepancy.key_json(),
             "key_digest": r.discrepancy.key.digest,
             "columns": r.discrepancy.columns,
+            "state": super::bound_state::state(r.status, &r.discrepancy, None),
         })
     };
+    let mut entries = Vec::new();
     for r in changes.seen.iter().filter(|r| r.status == Status::Open) {
         entries.push(NewEntry::new(
             "discrepancy_opened",
+            &actor,
+            Some(run_id),
+            describe(r),
+        ));
+    }
+    for r in changes.changed.iter().filter_map(|i| changes.seen.get(*i)) {
+        entries.push(NewEntry::new(
+            "discrepancy_changed",
             &actor,
             Some(run_id),
             describe(r),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 /// layer; modules of one layer never use each other. `lib.rs` and `main.rs` stand above all.
 const LAYERS: &[&[&str]] = &[
     &[
+        "audit_key",
         "canonical",
         "exit",
         "mask",
