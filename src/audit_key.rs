@@ -39,7 +39,9 @@ impl WriterKey {
     /// Reads `<key id>:<base64>`; the message never repeats the key.
     pub fn parse(text: &str) -> Result<WriterKey, String> {
         let (id, encoded) = text.trim().split_once(':').ok_or_else(|| {
-            format!("{SIGNING_KEY_ENV} must be <key id>:<base64 key> (`recon audit keygen` makes one)")
+            format!(
+                "{SIGNING_KEY_ENV} must be <key id>:<base64 key> (`recon audit keygen` makes one)"
+            )
         })?;
         if !valid_key_id(id) {
             return Err(format!(

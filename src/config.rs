@@ -396,6 +396,36 @@ impl Config {
         })
     }
 
+    /// What `config check` says of audit signing: the writer key this process signs with and
+    /// whether the config trusts it, or plainly that entries will be unsigned. A malformed
+    /// key is an error.
+    pub fn describe_audit_signing(&self) -> Result<String> {
+        let env = crate::audit_key::SIGNING_KEY_ENV;
+        let mut out = String::from("\n[audit.trusted_keys]\n");
+        for (id, key) in &self.audit_trusted_keys {
+            out.push_str(&format!("{id:?} = {key:?}\n"));
+        }
+        let note = match crate::audit_key::writer().map_err(Error::bad_input)? {
+            None => format!(
+                "# audit entries will be UNSIGNED: {env} is not set, so the store's own credentials can rewrite the chain undetected\n"
+            ),
+            Some(key) if self.audit_trusted_keys.get(key.id()) == Some(&key.public_key()) => {
+                format!(
+                    "# audit entries will be signed with key '{}' (in trusted_keys)\n",
+                    key.id()
+                )
+            }
+            Some(key) => format!(
+                "# audit entries will be signed with key '{}', which trusted_keys does not hold with this public key: add {:?} = {:?}\n",
+                key.id(),
+                key.id(),
+                key.public_key()
+            ),
+        };
+        out.push_str(&note);
+        Ok(out)
+    }
+
     /// Reads only `[audit] trusted_keys`, for `audit verify`.
     pub(crate) fn load_trusted_keys(path: &Path) -> Result<BTreeMap<String, String>> {
         let file = parse_file(path, &read_text(path)?)?;

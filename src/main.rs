@@ -134,6 +134,7 @@ async fn dispatch(command: Command) -> Result<Exit> {
         } => {
             let config = Config::load(&args.config, &process_env)?;
             print(&mut stdout, &config.describe())?;
+            print(&mut stdout, &config.describe_audit_signing()?)?;
             print(&mut stdout, "# configuration is valid\n")?;
             Ok(Exit::Clean)
         }

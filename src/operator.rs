@@ -152,12 +152,15 @@ pub async fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
         .map_err(write_err)?;
         Ok(Exit::Clean)
     } else {
+        let rows = match v.disagreements.len() {
+            0 => String::new(),
+            n => format!("; {n} row(s) unlike the chain"),
+        };
         writeln!(
             out,
-            "audit chain BROKEN: {} problem(s) in {} entries checked, {} row(s) unlike the chain",
+            "audit chain BROKEN: {} problem(s) in {} entries checked{rows}",
             v.breaks.len(),
             v.checked,
-            v.disagreements.len()
         )
         .map_err(write_err)?;
         Ok(Exit::Discrepancies)
@@ -167,16 +170,19 @@ pub async fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
 /// `recon audit keygen`: a new key pair. The private key goes to a new 0600 file, or to stdout
 /// once with a warning; it is never logged.
 pub fn keygen(args: &KeygenArgs, out: &mut dyn Write) -> Result<Exit> {
-    let (private, public) =
-        crate::audit_key::generate(&args.key_id).map_err(Error::bad_input)?;
+    let (private, public) = crate::audit_key::generate(&args.key_id).map_err(Error::bad_input)?;
     let env = crate::audit_key::SIGNING_KEY_ENV;
     match &args.out {
         Some(path) => {
             let mut file = crate::private_fs::create_file(path)
                 .map_err(|e| Error::bad_input(format!("cannot write {}: {e}", path.display())))?;
             writeln!(file, "{private}").map_err(write_err)?;
-            writeln!(out, "private key written to {} (mode 0600): give its content to the writer as {env}", path.display())
-                .map_err(write_err)?;
+            writeln!(
+                out,
+                "private key written to {} (mode 0600): give its content to the writer as {env}",
+                path.display()
+            )
+            .map_err(write_err)?;
         }
         None => {
             writeln!(out, "# PRIVATE: shown once, never stored by recon; give it to this writer only, as {env}").map_err(write_err)?;

@@ -83,7 +83,7 @@ impl Entry {
 
 /// [`entry_hash`], with the writer's key id as a last field when the entry is signed.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn signed_entry_hash(
+pub fn signed_entry_hash(
     seq: i64,
     at: &str,
     actor: &str,
@@ -213,7 +213,7 @@ pub(crate) struct Verifier<'k> {
     previous_hash: String,
     trusted: &'k std::collections::BTreeMap<String, String>,
     expect: Option<(i64, String)>,
-    signed_seen: bool,
+    pub(crate) signed_seen: bool,
     /// First and last sequence number of the unsigned entries before the first signed one.
     pub(crate) unsigned_before: Option<(i64, i64)>,
     pub(crate) checked: u64,
@@ -378,8 +378,7 @@ pub struct Verification {
     pub disagreements: Vec<String>,
 }
 
-const ENTRY_COLUMNS: &str =
-    "SELECT seq, at, actor, action, run_id, payload, prev_hash, hash, key_id, signature FROM audit_log";
+const ENTRY_COLUMNS: &str = "SELECT seq, at, actor, action, run_id, payload, prev_hash, hash, key_id, signature FROM audit_log";
 
 fn entry_from_row<R: Row>(row: &R) -> Result<Entry>
 where
@@ -469,6 +468,8 @@ impl Store {
             verifier
         });
         verifier.finish(head_seq, &head_hash);
+        // Unsigned entries are "before signatures" only once a signed one follows them.
+        let unsigned_before = verifier.unsigned_before.filter(|_| verifier.signed_seen);
         let disagreements = if from == 1 {
             let mut found = self.discrepancies_unlike_chain(&verifier.states).await?;
             found.extend(self.seals_unlike_chain(&verifier.seals).await?);
@@ -481,7 +482,7 @@ impl Store {
             head_seq,
             head_hash,
             head_signature,
-            unsigned_before: verifier.unsigned_before,
+            unsigned_before,
             breaks: verifier.breaks,
             disagreements,
         })

@@ -45,14 +45,19 @@ fn ack_digest(ack: &AckTerms<'_>) -> String {
     let fields = [
         Value::Text(ack.note.to_string()),
         Value::Text(ack.actor.to_string()),
-        ack.until.map_or(Value::Null, |d| Value::Text(d.to_string())),
+        ack.until
+            .map_or(Value::Null, |d| Value::Text(d.to_string())),
     ];
     hex::encode(Sha256::digest(encode_row(&fields)))
 }
 
 /// The `state` an audit entry records for a finding now `status`; the acknowledgement counts
 /// only while it is acknowledged.
-pub(crate) fn state(status: Status, d: &Discrepancy, ack: Option<&AckTerms<'_>>) -> serde_json::Value {
+pub(crate) fn state(
+    status: Status,
+    d: &Discrepancy,
+    ack: Option<&AckTerms<'_>>,
+) -> serde_json::Value {
     let class = status_class(status.as_str());
     let ack = ack.filter(|_| class == "acknowledged").map(ack_digest);
     json!({

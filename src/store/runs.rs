@@ -38,8 +38,9 @@ const LAST_COMPLETED: &str = "SELECT business_date, finished_at FROM runs
 
 /// What a run's reports read of the store as it closes, seen from inside its closing transaction.
 pub(crate) struct Closing {
-    /// The audit chain's head (sequence, hash), the run's own `run_finished` entry included.
-    pub(crate) audit_head: (i64, String),
+    /// The audit chain's head (sequence, hash, and the key id and signature of a signed
+    /// entry), the run's own `run_finished` entry included.
+    pub(crate) audit_head: (i64, String, Option<String>, Option<String>),
     /// The runs that stand, oldest first, this one included.
     pub(crate) recent_runs: Vec<RunPoint>,
     /// The newest date the run's shard completed before the run's date, and when.
@@ -406,7 +407,10 @@ impl Store {
                 json!({ "outcome": exit.as_str(), "exit_code": exit.code(), "superseded": superseded }),
             );
             append_audit!(tx, [entry]);
-            let audit_head: (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            let audit_head: (i64, String, Option<String>, Option<String>) = sqlx::query_as(
+                "SELECT h.seq, h.hash, l.key_id, l.signature
+                 FROM audit_head AS h LEFT JOIN audit_log AS l ON l.seq = h.seq WHERE h.id = 1",
+            )
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(Error::from_store)?;

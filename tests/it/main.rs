@@ -8,6 +8,7 @@ mod common;
 
 mod acknowledged;
 mod audit;
+mod audit_tamper;
 mod bad_input;
 mod bank_statement;
 mod card_settlement_ids;
