@@ -527,6 +527,8 @@ mod tests {
                     payload,
                     prev_hash: prev.clone(),
                     hash: hash.clone(),
+                    key_id: None,
+                    signature: None,
                 };
                 prev = hash;
                 entry
@@ -535,7 +537,8 @@ mod tests {
     }
 
     fn verify(entries: &[Entry], head: (i64, &str)) -> Vec<Break> {
-        let mut v = Verifier::new(0, GENESIS.to_string());
+        let trusted = Default::default();
+        let mut v = Verifier::new(0, GENESIS.to_string(), &trusted, None);
         entries.iter().for_each(|e| v.check(e));
         v.finish(head.0, head.1);
         v.breaks
@@ -571,7 +574,9 @@ mod tests {
             })
             .collect();
         let at = "2026-11-20T00:00:00.000000Z";
-        let links = super::chain(8, at, "ab".repeat(32), &entries);
+        let seed = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [3u8; 32]);
+        let key = WriterKey::parse(&format!("job-1:{seed}")).unwrap();
+        let links = super::chain(8, at, "ab".repeat(32), &entries, Some(&key));
         assert_eq!(
             links.iter().map(|l| l.seq).collect::<Vec<_>>(),
             vec![8, 9, 10]
@@ -591,13 +596,37 @@ mod tests {
                 payload: e.payload.clone(),
                 prev_hash: l.prev_hash.clone(),
                 hash: l.hash.clone(),
+                key_id: l.key_id.clone(),
+                signature: l.signature.clone(),
             })
             .collect();
-        let mut v = Verifier::new(7, "ab".repeat(32));
+        let trusted = [("job-1".to_string(), key.public_key())].into();
+        let mut v = Verifier::new(7, "ab".repeat(32), &trusted, None);
         stored.iter().for_each(|e| v.check(e));
         v.finish(10, &links[2].hash);
         assert_eq!(v.breaks, vec![]);
         assert_eq!(v.checked, 3);
+
+        // Under another key id's public key, or none, the same entries do not verify.
+        let other = [(
+            "job-1".to_string(),
+            WriterKey::parse(&format!(
+                "job-1:{}",
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [4u8; 32])
+            ))
+            .unwrap()
+            .public_key(),
+        )]
+        .into();
+        let mut v = Verifier::new(7, "ab".repeat(32), &other, None);
+        stored.iter().for_each(|e| v.check(e));
+        assert_eq!(
+            v.breaks.first(),
+            Some(&Break {
+                seq: 8,
+                problem: "its signature does not verify under key 'job-1' (rewritten)".into()
+            })
+        );
     }
 
     #[test]

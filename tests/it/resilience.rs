@@ -120,7 +120,10 @@ async fn a_held_lock_exits_4_naming_the_holder(store_url: &str) {
         ("failed", Some("abandoned"))
     );
     assert_eq!(runs[0].superseded_by, Some(runs[1].id));
-    let v = store.verify_audit(1, &Default::default(), None).await.unwrap();
+    let v = store
+        .verify_audit(1, &Default::default(), None)
+        .await
+        .unwrap();
     assert!(v.breaks.is_empty());
     store.close().await;
 }
