@@ -200,6 +200,9 @@ record_id = "Transaction"
 CHARGEBACK = "dispute"
 REFUND = "refund"
 SALE = "charge"
+
+[audit.trusted_keys]
+# audit entries will be UNSIGNED: RECON_AUDIT_SIGNING_KEY is not set, so the store's own credentials can rewrite the chain undetected
 # configuration is valid
 "#
         )
