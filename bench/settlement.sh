@@ -14,13 +14,19 @@
 #      the ledger side) and the csv crate's raw read of the report beside recon's parser
 #      (benches/settlement_parse.rs, MB/s);
 #   4. writes the table to bench/results/settlement-<UTC date>.txt (-<N>rows when not 1M);
+#   4b. encryption at rest, in the same run: the report fetched over HTTP from a local server
+#      (report_url, so it is kept under downloads/) and matched, BENCH_REPEAT times each way,
+#      alternating: without a data key (kept in clear) and with RECON_DATA_KEY (kept AES-256-GCM,
+#      read back decrypting, discrepancy values encrypted in the store); the medians and their
+#      ratio, to bench/results/settlement-at-rest-<UTC date>.txt;
 #   5. the ledger pushdown case: a ledger of BENCH_PUSHDOWN_ROWS rows (default 1,000,000) over ten
 #      days, 2026-11-11 to 11-20, and the report of the 20th (a tenth of them), all matching:
 #      `recon run` of the 20th (the day's rows read), beside RECON_BEFORE (a recon built before
 #      the pushdown, which reads the whole table) when given, and the `psql \copy` of the whole
 #      table and of the day; to bench/results/settlement-pushdown-<UTC date>.txt.
 # Knobs: BENCH_ROWS, BENCH_REPEAT (3), BENCH_KEEP, RECON (the binary), PGHOST/PGPORT/PGUSER,
-#        BENCH_PUSHDOWN_ROWS, RECON_BEFORE, BENCH_ONLY=pushdown (step 5 alone).
+#        BENCH_PUSHDOWN_ROWS, RECON_BEFORE, BENCH_ONLY=pushdown (step 5 alone),
+#        BENCH_ONLY=at-rest (steps 1 and 4b alone).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -137,6 +143,56 @@ match_on = "reference"
 settled_statuses = ["settled"]
 TOML
 }
+# Step 4b: the same report downloaded and kept, in clear and encrypted at rest.
+at_rest_case() {
+  local dir=$out/at-rest port key off=() on=() server
+  mkdir -p "$dir"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  python3 -m http.server "$port" --bind 127.0.0.1 --directory "$out" >/dev/null 2>&1 &
+  server=$!
+  trap "kill $server 2>/dev/null; cleanup" EXIT
+  for _ in $(seq 50); do curl -fsI "http://127.0.0.1:$port/$(basename "$report")" >/dev/null 2>&1 && break; sleep 0.1; done
+  sed -e "s#^report = .*#report_url = \"http://127.0.0.1:$port/$(basename "$report")\"#" "$out/recon.toml" > "$dir/recon.toml"
+  key="bench:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  # The download is named by its URL's last part, not the configuration's folder.
+  local expected_dl="http://127.0.0.1:$port/$(basename "$report"): ${expected#*: }"
+  # one_run KEY: seconds of one `recon run` (RECON_DATA_KEY=KEY when not empty).
+  one_run() {
+    rm -rf "$dir/store.db"* "$dir/run"
+    local start end got
+    start=$(date +%s.%N)
+    BENCH_STORE_URL="sqlite://$dir/store.db" BENCH_LEDGER_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" \
+      RECON_DATA_KEY="$1" RUST_LOG=warn "$RECON" run --config "$dir/recon.toml" --date 2026-11-20 --out "$dir/run" \
+      >"$dir/run.out" 2>&1 || true
+    end=$(date +%s.%N)
+    got=$(jq -r '.checks[0].accounting' "$dir/run/summary.json")
+    if [ "$got" != "$expected_dl" ]; then
+      printf 'bench failed (at rest, key %s): accounting was\n  %s\nexpected\n  %s\n' "${1:+set}" "$got" "$expected_dl" >&2; exit 1
+    fi
+    local kept=$dir/run/downloads/2026-11-20-bench-$(basename "$report")
+    if [ -n "$1" ] && [ "$(head -c 8 "$kept")" != "RCNAES1" ]; then echo "bench failed: $kept is not encrypted" >&2; exit 1; fi
+    if [ -z "$1" ] && ! cmp -s "$kept" "$report"; then echo "bench failed: $kept is not the report" >&2; exit 1; fi
+    echo "$end - $start" | bc
+  }
+  for r in $(seq "$REPEAT"); do
+    local t
+    t=$(one_run ""); off+=("$t")
+    t=$(one_run "$key"); on+=("$t")
+  done
+  kill $server 2>/dev/null || true
+  local off_s on_s
+  off_s=$(printf '%s\n' "${off[@]}" | median)
+  on_s=$(printf '%s\n' "${on[@]}" | median)
+  {
+    echo "settlement at rest · $(date -u +%Y-%m-%d) · $ROWS report lines downloaded over HTTP and kept, vs $ROWS ledger rows (PostgreSQL) · $(nproc) cores"
+    printf '%-48s %10s\n' run seconds
+    printf '%-48s %10.2f\n' "no data key: kept in clear (median of $REPEAT)" "$off_s"
+    printf '%-48s %10.2f\n' "RECON_DATA_KEY: kept AES-256-GCM (median of $REPEAT)" "$on_s"
+    printf 'ratio encrypted / clear: %.3f (runs alternated; all: clear %s, encrypted %s)\n' \
+      "$(echo "$on_s / $off_s" | bc -l)" "${off[*]}" "${on[*]}"
+  } | tee "$here/results/settlement-at-rest-$(date -u +%Y-%m-%d)$([ "$ROWS" = 1000000 ] || echo "-${ROWS}rows").txt"
+}
+
 if [ "${BENCH_ONLY:-}" = pushdown ]; then write_config; pushdown_case; exit 0; fi
 
 echo "generating a $ROWS-line report and ledger…"
@@ -167,6 +223,7 @@ SQL
 write_config
 mismatches=$((ROWS / 100000))
 expected="$(basename "$report"): $ROWS rows = $((ROWS - 5 - mismatches)) matched + $((mismatches + 5)) in discrepancies + 0 quarantined; ledger card_payments: $ROWS rows = $((ROWS - 5 - mismatches)) matched + $((mismatches + 5)) in discrepancies + 0 not expected + 0 set aside"
+if [ "${BENCH_ONLY:-}" = at-rest ]; then at_rest_case; exit 0; fi
 
 runs=()
 rss=0
@@ -206,5 +263,7 @@ parse=$(cd "$root" && cargo bench --quiet --locked --bench settlement_parse -- "
   printf 'ratio recon / ledger read floor: %.2f\n' "$(echo "$recon_s / $floor_s" | bc -l)"
   echo "$parse"
 } | tee "$here/results/settlement-$(date -u +%Y-%m-%d)$([ "$ROWS" = 1000000 ] || echo "-${ROWS}rows").txt"
+
+at_rest_case
 
 pushdown_case

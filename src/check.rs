@@ -373,6 +373,9 @@ pub struct Download {
     /// in Adyen's numbering, probed again by later days (see `settlement::fetch::adyen`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_batches: Vec<u64>,
+    /// Where the file was really fetched from when the server redirected (credentials redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_url: Option<String>,
 }
 
 /// Where a check keeps the generation of the idempotency keys it sends a processor (Stripe's

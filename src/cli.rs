@@ -36,7 +36,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Build two demo ledgers with planted differences and reconcile them (see README).
     Demo(DemoArgs),
-    /// Create or upgrade recon's own store tables.
+    /// Create or upgrade recon's own store tables: the only command that changes an existing
+    /// store's schema (run it with the migrator's credentials, after a backup).
     Migrate(ConfigArg),
     /// Validate the configuration.
     Config {
@@ -53,6 +54,30 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Manage the data key what recon keeps is encrypted under at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-encrypt everything kept (the store's discrepancy values, kept downloads) under the
+    /// current data key, after a rotation; says how many items it moved. Safe to run again.
+    Rewrap(RewrapArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RewrapArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The run's output folder, whose downloads/ are re-encrypted (default: job.out_dir).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Who re-encrypts, for the audit trail (default: RECON_ACTOR, then the operating-system user).
+    #[arg(long, env = "RECON_ACTOR")]
+    pub(crate) actor: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,8 +115,9 @@ pub struct AckArgs {
     /// Why it is not a problem, in words an auditor will read.
     #[arg(long)]
     pub(crate) note: String,
-    /// Who acknowledges it (default: RECON_ACTOR, then the operating-system user, then
-    /// "unknown"); in a pod, where there is no user, give it.
+    /// Who acknowledges it. On a PostgreSQL store the actor is the session's database role and
+    /// this is only a display name beside it; on SQLite it is the actor (default: RECON_ACTOR,
+    /// then the operating-system user, then "unknown"; in a pod, where there is no user, give it).
     #[arg(long, env = "RECON_ACTOR")]
     pub(crate) actor: Option<String>,
     /// The last day (YYYY-MM-DD, UTC) the acknowledgement holds; the first run after it reopens

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::at_rest::DataKeys;
 use crate::breaker::BreakerPolicy;
 use crate::error::{Error, Result};
 use crate::integrity::spec::IntegritySpec;
@@ -19,14 +20,14 @@ use crate::retry::RetryPolicy;
 use crate::secret::{EnvLookup, PasswordAt, Redacted, redact_urls, url_password};
 use crate::settlement::spec::SettlementSpec;
 use crate::source::SourceSpec;
-use crate::source::ident;
+use crate::source::{ident, tls};
 use crate::store::{STORE_CONNECT_TIMEOUT, StoreAccess};
 
 mod integrity;
 mod settlement;
 
 pub(crate) use integrity::IntegrityFile;
-pub(crate) use settlement::SettlementFile;
+pub(crate) use settlement::{SettlementFile, format_named};
 
 /// The file as written.
 /// No `Debug`: a URL written in the file is refused when it carries a password, and nothing
@@ -98,7 +99,8 @@ pub(crate) struct JobFile {
     pub(crate) seal_retention_days: u32,
     /// How many days before the run's date runs (with their check results and syncs) and
     /// resolved discrepancies are kept; older ones are pruned (an audit entry says which),
-    /// except what is open, sealed or named by what is kept. At least the seal retention.
+    /// except what is open, sealed or named by what is kept. At least the seal retention and
+    /// [`MIN_HISTORY_RETENTION_DAYS`]; the audit log itself is never pruned.
     #[serde(default = "default_history_retention")]
     pub(crate) history_retention_days: u32,
     /// How many days before the run's date a report kept under `<out>/downloads/` is kept (by
@@ -111,6 +113,10 @@ pub(crate) struct JobFile {
     /// The environment variable holding the key sensitive columns are masked with.
     #[serde(default = "default_mask_key_env")]
     pub(crate) mask_key_env: String,
+    /// The environment variable holding the key what recon keeps is encrypted under at rest
+    /// (`<key id>:<32 bytes, hex or base64>`); `<it>_PREVIOUS` holds the one before a rotation.
+    #[serde(default = "default_data_key_env")]
+    pub(crate) data_key_env: String,
     /// A writable folder for recon's temporary files (a clean day's seal spool); default
     /// `RECON_TEMP_DIR`, else the OS temp dir (see [`resolve_temp_dir`]).
     #[serde(default)]
@@ -119,6 +125,10 @@ pub(crate) struct JobFile {
 
 fn default_mask_key_env() -> String {
     DEFAULT_MASK_KEY_ENV.to_string()
+}
+
+fn default_data_key_env() -> String {
+    crate::at_rest::DEFAULT_DATA_KEY_ENV.to_string()
 }
 
 fn default_max_discrepancies() -> u64 {
@@ -132,6 +142,10 @@ fn default_seal_lookback() -> u32 {
 fn default_seal_retention() -> u32 {
     90
 }
+
+/// The shortest run history recon accepts: PCI DSS 10.5.1 keeps audit history at least 12
+/// months, and a run's history (its runs, results, syncs) is what its audit entries refer to.
+pub(crate) const MIN_HISTORY_RETENTION_DAYS: u32 = 365;
 
 /// Thirteen months: a year's audit with a month to spare.
 fn default_history_retention() -> u32 {
@@ -156,6 +170,7 @@ impl Default for JobFile {
             download_retention_days: default_download_retention(),
             max_discrepancies: default_max_discrepancies(),
             mask_key_env: default_mask_key_env(),
+            data_key_env: default_data_key_env(),
             temp_dir: None,
         }
     }
@@ -179,6 +194,8 @@ pub(crate) struct ConnectionFile {
     pub(crate) retry: Option<RetryPolicy>,
     /// Longest one attempt waits for a connection to the store, in seconds (default 30).
     pub(crate) connect_timeout_secs: Option<u64>,
+    /// The CA (PEM) the store's certificate must chain to (relative: to the file's folder).
+    pub(crate) tls_ca_file: Option<PathBuf>,
 }
 
 /// No `Debug` (see [`ConfigFile`]).
@@ -201,6 +218,8 @@ pub(crate) struct SourceFile {
     pub(crate) connect_timeout_secs: u64,
     /// How syncs on this source are retried (default: `[job.retry]`).
     pub(crate) retry: Option<RetryPolicy>,
+    /// The CA (PEM) the source's certificate must chain to (relative: to the file's folder).
+    pub(crate) tls_ca_file: Option<PathBuf>,
 }
 
 fn default_max_connections() -> u32 {
@@ -249,6 +268,11 @@ pub struct Config {
     /// The mask key, when the variable is set: sensitive columns are masked under it, and a
     /// finding whose key masking hid (a card number) is identified by a digest under it.
     pub(crate) mask_key: Option<MaskKey>,
+    /// The variable the data key is read from (never the key).
+    pub(crate) data_key_env: String,
+    /// The keys what recon keeps is encrypted under at rest; `None` when the variable is unset
+    /// (nothing is encrypted, and `config check`, the summary and the log say so).
+    pub data_keys: Option<DataKeys>,
     /// Where recon writes its temporary files: `job.temp_dir`, else `RECON_TEMP_DIR`, else the
     /// OS temp dir. A read-only root file system needs a writable volume here.
     pub(crate) temp_dir: PathBuf,
@@ -280,6 +304,8 @@ impl std::fmt::Debug for Config {
             .field("circuit_breaker", &self.circuit_breaker)
             .field("mask_key_env", &self.mask_key_env)
             .field("mask_key", &self.mask_key)
+            .field("data_key_env", &self.data_key_env)
+            .field("data_keys", &self.data_keys)
             .field("temp_dir", &self.temp_dir)
             .field("store_url", &Redacted(&self.store_url))
             .field("store_access", &self.store_access)
@@ -326,19 +352,27 @@ impl Config {
                 missing.join(", ")
             )));
         }
-        let store_url = store_url(&file, env).map_err(fail)?;
+        let store_url = store_url(path, &file, env).map_err(fail)?;
 
-        let sources = validate_sources(&file.sources, file.job.retry, env).map_err(fail)?;
+        let sources =
+            validate_sources(&file.sources, file.job.retry, &folder_of(path), env).map_err(fail)?;
         let mask_key = mask_key(&file, env).map_err(fail)?;
+        let data_keys = data_keys(&file, env).map_err(fail)?;
 
         let mut names = BTreeSet::new();
         let integrity =
             integrity::validate(&file.integrity, &sources, mask_key.clone(), &mut names)
                 .map_err(fail)?;
         let source_names = sources.keys().cloned().collect();
-        let settlement =
+        let mut settlement =
             settlement::validate(&file.settlement, &file.formats, &source_names, &mut names)
                 .map_err(fail)?;
+        for (i, check) in settlement.iter_mut().enumerate() {
+            if let Some(file) = &check.tls_ca_file {
+                let at = format!("settlement[{i}] ({:?})", check.name);
+                check.tls_ca_file = Some(ca_file(&at, file, &folder_of(path)).map_err(fail)?);
+            }
+        }
         if file.job.max_discrepancies == 0 {
             return Err(fail(
                 "job.max_discrepancies must be at least 1 (the most discrepancies one check may record)"
@@ -349,6 +383,12 @@ impl Config {
             return Err(fail(format!(
                 "job.seal_retention_days ({}) must be longer than job.seal_lookback_days ({}): a seal is kept until every run that re-verifies it is past",
                 file.job.seal_retention_days, file.job.seal_lookback_days
+            )));
+        }
+        if file.job.history_retention_days < MIN_HISTORY_RETENTION_DAYS {
+            return Err(fail(format!(
+                "job.history_retention_days ({}) must be at least {MIN_HISTORY_RETENTION_DAYS}: PCI DSS 10.5.1 keeps audit history at least 12 months",
+                file.job.history_retention_days
             )));
         }
         if file.job.history_retention_days < file.job.seal_retention_days {
@@ -386,6 +426,8 @@ impl Config {
             temp_dir: resolve_temp_dir(file.job.temp_dir, env),
             mask_key_env: file.job.mask_key_env,
             mask_key,
+            data_key_env: file.job.data_key_env,
+            data_keys,
             store_url,
             store_access,
             sources,
@@ -434,11 +476,23 @@ impl Config {
             .map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
     }
 
-    /// Reads only the store's URL from the file, for commands that need nothing else
-    /// (listing, acknowledging, the audit trail): the sources' variables need not be set.
-    pub(crate) fn load_store_url(path: &Path, env: EnvLookup<'_>) -> Result<String> {
+    /// Reads only the store's URL and the data keys from the file, for the operator's commands
+    /// (the sources' variables need not be set).
+    pub(crate) fn load_store_access(
+        path: &Path,
+        env: EnvLookup<'_>,
+    ) -> Result<(String, Option<DataKeys>)> {
         let file = parse_file(path, &read_text(path)?)?;
-        store_url(&file, env).map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
+        let fail = |m: String| Error::bad_input(format!("{}: {m}", path.display()));
+        Ok((
+            store_url(path, &file, env).map_err(fail)?,
+            data_keys(&file, env).map_err(fail)?,
+        ))
+    }
+
+    /// One line on encryption at rest: under which key, or plainly that nothing is encrypted.
+    pub fn at_rest_line(&self) -> String {
+        at_rest_line(self.data_keys.as_ref(), &self.data_key_env)
     }
 
     /// The resolved configuration as TOML, defaults filled in and passwords masked: every
@@ -446,7 +500,7 @@ impl Config {
     pub fn describe(&self) -> String {
         let mut out = format!("# {} (sha256 {})\n", self.path.display(), self.digest);
         out.push_str(&format!(
-            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nhistory_retention_days = {}\ndownload_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\ntemp_dir = {:?}\n",
+            "[job]\ntimezone = {:?}\nout_dir = {:?}\nseal_lookback_days = {}\nseal_retention_days = {}\nhistory_retention_days = {}\ndownload_retention_days = {}\nmax_discrepancies = {}\nmask_key_env = {:?}\ndata_key_env = {:?}\ntemp_dir = {:?}\n",
             self.timezone.name(),
             self.out_dir.display().to_string(),
             self.seal_lookback_days,
@@ -455,6 +509,7 @@ impl Config {
             self.download_retention_days,
             self.max_discrepancies,
             self.mask_key_env,
+            self.data_key_env,
             self.temp_dir.display().to_string(),
         ));
         out.push_str(&describe_retry("job.retry", &self.retry));
@@ -650,11 +705,78 @@ fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option
     }
 }
 
+/// The data keys, from the variable `job.data_key_env` names and its `_PREVIOUS`; `None` when
+/// it is unset.
+fn data_keys(
+    file: &ConfigFile,
+    env: EnvLookup<'_>,
+) -> std::result::Result<Option<DataKeys>, String> {
+    DataKeys::from_env(&file.job.data_key_env, env).map_err(|m| format!("job.data_key_env: {m}"))
+}
+
+/// What `config check`, the summary and the log say about encryption at rest.
+pub fn at_rest_line(keys: Option<&DataKeys>, var: &str) -> String {
+    match keys {
+        Some(keys) => match keys.previous_id() {
+            Some(previous) => format!(
+                "data at rest is encrypted (AES-256-GCM) under data key {}; key {previous} is kept for reading only",
+                keys.current_id()
+            ),
+            None => format!(
+                "data at rest is encrypted (AES-256-GCM) under data key {}",
+                keys.current_id()
+            ),
+        },
+        None => format!("data at rest is not encrypted (set {var})"),
+    }
+}
+
 /// The store's URL: the `[store]` section's, or the embedded SQLite default.
-fn store_url(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<String, String> {
+fn store_url(
+    path: &Path,
+    file: &ConfigFile,
+    env: EnvLookup<'_>,
+) -> std::result::Result<String, String> {
     match &file.store {
         None => Ok(DEFAULT_STORE_URL.to_string()),
-        Some(store) => resolve_url("store", store.url.as_deref(), store.url_env.as_deref(), env),
+        Some(store) => {
+            let url = resolve_url("store", store.url.as_deref(), store.url_env.as_deref(), env)?;
+            verified_url("store", url, store.tls_ca_file.as_deref(), &folder_of(path))
+        }
+    }
+}
+
+/// `url` with its CA file (`tls_ca_file`, read now so a missing one is said here), refused
+/// unless a link to a server other than loopback verifies its certificate and name.
+fn verified_url(
+    at: &str,
+    url: String,
+    tls_ca_file: Option<&Path>,
+    dir: &Path,
+) -> std::result::Result<String, String> {
+    let url = match tls_ca_file {
+        None => url,
+        Some(file) => {
+            let file = ca_file(at, file, dir)?;
+            tls::with_ca_file(&url, &file).map_err(|m| format!("{at}.tls_ca_file: {m}"))?
+        }
+    };
+    tls::require_verified(&url).map_err(|m| format!("{at}: {m}"))?;
+    Ok(url)
+}
+
+/// `{at}.tls_ca_file` made absolute (under `dir` when relative), read now so a missing or empty
+/// bundle is said by `config check`, not by the first connection.
+fn ca_file(at: &str, file: &Path, dir: &Path) -> std::result::Result<PathBuf, String> {
+    let file = dir.join(file);
+    let pem = std::fs::read(&file)
+        .map_err(|e| format!("{at}.tls_ca_file: cannot read {}: {e}", file.display()))?;
+    match pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        true => Ok(file),
+        false => Err(format!(
+            "{at}.tls_ca_file: {} holds no PEM certificate",
+            file.display()
+        )),
     }
 }
 
@@ -663,6 +785,7 @@ fn store_url(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Strin
 fn validate_sources(
     files: &BTreeMap<String, SourceFile>,
     job_retry: RetryPolicy,
+    dir: &Path,
     env: EnvLookup<'_>,
 ) -> std::result::Result<BTreeMap<String, SourceSpec>, String> {
     let mut sources = BTreeMap::new();
@@ -670,6 +793,7 @@ fn validate_sources(
         ident::validate_name(name).map_err(|m| format!("sources.{name}: {m}"))?;
         let at = format!("sources.{name}");
         let url = resolve_url(&at, source.url.as_deref(), source.url_env.as_deref(), env)?;
+        let url = verified_url(&at, url, source.tls_ca_file.as_deref(), dir)?;
         let tz = parse_timezone(&source.timezone).map_err(|m| format!("{at}.timezone: {m}"))?;
         if source.max_connections == 0 {
             return Err(format!("{at}.max_connections must be at least 1"));
@@ -778,7 +902,7 @@ mod tests {
     fn env(name: &str) -> Option<String> {
         match name {
             "LEDGER_URL" => Some("sqlite://l.db".into()),
-            "PAY_URL" => Some("postgres://recon:hunter2@db/pay".into()),
+            "PAY_URL" => Some("postgres://recon:hunter2@db/pay?sslmode=verify-full".into()),
             _ => None,
         }
     }
@@ -823,7 +947,7 @@ date_column = "created_at"
         assert_eq!(config.store_url, DEFAULT_STORE_URL);
         assert_eq!(
             config.sources["payments"].url,
-            "postgres://recon:hunter2@db/pay"
+            "postgres://recon:hunter2@db/pay?sslmode=verify-full"
         );
         assert_eq!(
             config.sources["payments"].timezone,
@@ -832,7 +956,11 @@ date_column = "created_at"
         assert_eq!(config.sources["ledger"].max_connections, 2);
         assert_eq!(config.integrity[0].right.table, "public.ledger_entries");
         assert!(!config.describe().contains("hunter2"));
-        assert!(config.describe().contains("postgres://recon:***@db/pay"));
+        assert!(
+            config
+                .describe()
+                .contains("postgres://recon:***@db/pay?sslmode=verify-full")
+        );
     }
 
     /// `job.temp_dir` as written, else `RECON_TEMP_DIR`, else the OS temp dir; shown by
@@ -866,6 +994,8 @@ date_column = "created_at"
         let any_env = |name: &str| match name {
             "RECON_MASK_KEY" => Some("0123456789abcdef".repeat(4)),
             "RECON_MASK_KEY_PREVIOUS" => None,
+            "RECON_DATA_KEY" => Some(format!("k1:{}", "0123456789abcdef".repeat(4))),
+            "RECON_DATA_KEY_PREVIOUS" => None,
             _ => Some(format!("sqlite://{name}-0123456789abcdef0123456789.db")),
         };
         for file in ["config/demo.toml", "config/recon.example.toml"] {
@@ -1008,9 +1138,9 @@ date_column = "created_at"
     #[test]
     fn debug_shows_no_password_of_any_url() {
         let env = |name: &str| match name {
-            "LEDGER_URL" => Some("postgres://u@h/db?password=hunter2&sslmode=require".into()),
-            "PAY_URL" => Some("postgres://recon:hunter3@db/pay".into()),
-            "STORE" => Some("postgres://s@h/store?sslpassword=hunter4".into()),
+            "LEDGER_URL" => Some("postgres://u@h/db?password=hunter2&sslmode=verify-full".into()),
+            "PAY_URL" => Some("postgres://recon:hunter3@db/pay?sslmode=verify-full".into()),
+            "STORE" => Some("postgres://s@h/store?sslpassword=hunter4&sslmode=verify-full".into()),
             _ => None,
         };
         let text = format!("{GOOD}\n[store]\nurl_env = \"STORE\"\n");
@@ -1020,11 +1150,11 @@ date_column = "created_at"
             assert!(!shown.contains(password), "{password} in {shown}");
         }
         assert!(
-            shown.contains("\"postgres://u@h/db?password=***&sslmode=require\""),
+            shown.contains("\"postgres://u@h/db?password=***&sslmode=verify-full\""),
             "{shown}"
         );
         assert!(
-            shown.contains("\"postgres://s@h/store?sslpassword=***\""),
+            shown.contains("\"postgres://s@h/store?sslpassword=***&sslmode=verify-full\""),
             "{shown}"
         );
     }

@@ -483,15 +483,18 @@ impl Discrepancy {
         self.fingerprint_of(&self.key)
     }
 
-    /// The identities the discrepancy had under the mask key's earlier forms (see
-    /// [`ShownKey::earlier`]), where they differ from [`Discrepancy::fingerprint`]: a finding
-    /// recorded under one of them is the same finding.
-    pub(crate) fn earlier_fingerprints(&self) -> Vec<String> {
+    /// The discrepancy as the mask key's earlier forms showed its key (see
+    /// [`ShownKey::earlier`]), where that differs: a finding recorded with the fingerprint of
+    /// one of them is the same finding.
+    pub(crate) fn earlier_forms(&self) -> Vec<Discrepancy> {
         self.key
             .earlier
             .0
             .iter()
-            .map(|key| self.fingerprint_of(key))
+            .map(|key| Discrepancy {
+                key: key.clone(),
+                ..self.clone()
+            })
             .collect()
     }
 

@@ -1,5 +1,6 @@
 //! recon: nightly reconciliation.
 
+pub mod at_rest;
 pub mod audit_key;
 pub mod breaker;
 pub mod canonical;
@@ -13,6 +14,8 @@ pub mod diff;
 pub mod discrepancy;
 pub mod error;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod integrity;
 pub mod mask;
 pub mod money;

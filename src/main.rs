@@ -4,7 +4,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use recon::cli::{AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, EndingArgs};
+use recon::cli::{
+    AuditCommand, Cli, Command, ConfigCommand, DiscrepanciesCommand, EndingArgs, KeysCommand,
+};
 use recon::config::Config;
 use recon::error::{Error, Result};
 use recon::exit::Exit;
@@ -12,7 +14,7 @@ use recon::mask::mask_card_numbers;
 use recon::output::render_text;
 use recon::secret::process_env;
 use recon::shard::Shard;
-use recon::store::Store;
+use recon::store::{SchemaUse, Store};
 use recon::{demo, diff, operator, run, telemetry};
 
 fn main() -> ExitCode {
@@ -109,7 +111,7 @@ async fn dispatch(command: Command) -> Result<Exit> {
         }
         Command::Migrate(args) => {
             let config = Config::load(&args.config, &process_env)?;
-            let store = Store::open(&config.store_url).await?;
+            let store = Store::open_for(&config.store_url, SchemaUse::Migrate).await?;
             store.close().await;
             print(&mut stdout, "store is up to date\n")?;
             Ok(Exit::Clean)
@@ -129,12 +131,16 @@ async fn dispatch(command: Command) -> Result<Exit> {
         Command::Audit {
             command: AuditCommand::Keygen(args),
         } => operator::keygen(&args, &mut stdout),
+        Command::Keys {
+            command: KeysCommand::Rewrap(args),
+        } => operator::rewrap(&args, &mut stdout).await,
         Command::Config {
             command: ConfigCommand::Check(args),
         } => {
             let config = Config::load(&args.config, &process_env)?;
             print(&mut stdout, &config.describe())?;
             print(&mut stdout, &config.describe_audit_signing()?)?;
+            print(&mut stdout, &format!("# {}\n", config.at_rest_line()))?;
             print(&mut stdout, "# configuration is valid\n")?;
             Ok(Exit::Clean)
         }

@@ -239,6 +239,28 @@ impl MaskKey {
     }
 }
 
+impl MaskKey {
+    /// The form of this key that wrote the sensitive mask `shown` (`hmac-sha256:<id>:…`, or
+    /// without an id as before key ids): this key itself, or one of its earlier forms; `None`
+    /// when no configured key wrote it. Two keys both written alone cannot be told apart by
+    /// their masks: the previous one, the older, is taken.
+    pub(crate) fn form_of(&self, shown: &str) -> Option<MaskKey> {
+        let rest = shown.strip_prefix(SENSITIVE_PREFIX)?;
+        let id = rest.rsplit_once(':').map(|(id, _)| id);
+        let writes = |secret: &Secret| match id {
+            Some(id) => !secret.before_key_ids && &*secret.id == id,
+            None => secret.before_key_ids,
+        };
+        if writes(&self.current) && (id.is_some() || self.previous.is_none()) {
+            return Some(self.clone());
+        }
+        let mut forms = self.earlier_forms();
+        // Earlier forms are the current key's first: the previous key's win a tie.
+        forms.reverse();
+        forms.into_iter().find(|form| writes(&form.current))
+    }
+}
+
 /// A key from its variable's text: `<id>:<key>` or the key alone (see [`MaskKey`]).
 fn secret(text: &str) -> Result<Secret, String> {
     let (id, key) = match text.split_once(':') {
@@ -454,6 +476,19 @@ impl SensitiveColumns {
         match &self.key {
             Some(key) => self.show_under(key, column, text),
             None => Shown::masked(text),
+        }
+    }
+
+    /// The key the columns are masked under.
+    pub(crate) fn key(&self) -> Option<&MaskKey> {
+        self.key.as_ref()
+    }
+
+    /// The same columns masked under `key` (an earlier form of the configured key).
+    pub(crate) fn under(&self, key: MaskKey) -> SensitiveColumns {
+        SensitiveColumns {
+            columns: self.columns.clone(),
+            key: Some(key),
         }
     }
 
@@ -708,5 +743,30 @@ mod tests {
                 .unwrap_err(),
             "has the key id \"k1\" of the current key but another key; give the new key a new id (`k2:` and the key)"
         );
+    }
+
+    #[test]
+    fn the_form_that_wrote_a_stored_mask_is_found() {
+        let other = "ab".repeat(32);
+        let named = |id: &str, k: &str| key(&format!("{id}:{k}"));
+        let rotated = named("k2", &other)
+            .with_previous(&format!("k1:{KEY}"))
+            .unwrap();
+        let value = "NL91ABNA0417164300";
+        for written_by in [named("k2", &other), named("k1", KEY), key(KEY)] {
+            let shown = sensitive(&written_by, value);
+            let form = rotated.form_of(&shown).unwrap();
+            assert_eq!(sensitive(&form, value), shown);
+        }
+        assert!(
+            rotated
+                .form_of(&sensitive(&named("k3", &other), value))
+                .is_none()
+        );
+        assert!(rotated.form_of("not a mask").is_none());
+        // Alone, a key written without an id is the form of masks without one.
+        let alone = key(KEY);
+        let shown = sensitive(&alone, value);
+        assert_eq!(sensitive(&alone.form_of(&shown).unwrap(), value), shown);
     }
 }

@@ -3,15 +3,20 @@
 
 use std::io::Write;
 
-use crate::cli::{AckArgs, ExportArgs, KeygenArgs, ListArgs, VerifyArgs};
+use crate::cli::{AckArgs, ExportArgs, KeygenArgs, ListArgs, RewrapArgs, VerifyArgs};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::secret::process_env;
-use crate::store::{DiscrepancyFilter, Store, os_user};
+use crate::store::{DiscrepancyFilter, SchemaUse, Store, os_user};
 
+/// Opens the store without touching its schema: these commands never migrate, and the
+/// read-only ones work under a SELECT-only role.
 async fn open_store(config: &std::path::Path) -> Result<Store> {
-    Store::open(&Config::load_store_url(config, &process_env)?).await
+    let (url, keys) = Config::load_store_access(config, &process_env)?;
+    Ok(Store::open_for(&url, SchemaUse::Current)
+        .await?
+        .with_data_keys(keys))
 }
 
 fn write_err(e: std::io::Error) -> Error {
@@ -54,11 +59,17 @@ pub async fn list(args: &ListArgs, out: &mut dyn Write) -> Result<Exit> {
                 "last_seen_run": l.last_run_id,
                 "ack_note": l.ack_note,
                 "ack_actor": l.ack_actor,
+                "acknowledgements": l.acknowledgements,
             });
             writeln!(out, "{line}").map_err(write_err)?;
         } else {
+            let notes: Vec<String> = l
+                .acknowledgements
+                .iter()
+                .map(|a| format!("{} ({})", a.note, a.actor))
+                .collect();
             let what = match (&l.ack_note, &d.detail) {
-                (Some(note), _) => format!("acknowledged: {note}"),
+                (Some(_), _) => format!("acknowledged: {}", notes.join("; ")),
                 (None, Some(detail)) => format!("{}: {detail}", d.columns.join(", ")),
                 (None, None) => d.columns.join(", "),
             };
@@ -87,18 +98,17 @@ pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
         )));
     }
     let store = open_store(&args.config.config).await?;
-    // The flag, else RECON_ACTOR (clap reads both), else the OS user, else "unknown".
-    let actor = args
+    // The flag, else RECON_ACTOR (clap reads both); the store decides what it is worth.
+    let claimed = args
         .actor
-        .clone()
-        .map(|a| a.trim().to_string())
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(os_user);
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty());
     let acknowledged = store
-        .acknowledge(args.id, &args.note, &actor, args.until)
+        .acknowledge(args.id, &args.note, claimed, args.until)
         .await;
     store.close().await;
-    let recorded = acknowledged?;
+    let (recorded, actor) = acknowledged?;
     let until = args
         .until
         .map(|until| format!(" through {until}"))
@@ -138,6 +148,14 @@ pub async fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
     }
     for d in &v.disagreements {
         writeln!(out, "{d}").map_err(write_err)?;
+    }
+    if v.not_compared > 0 {
+        writeln!(
+            out,
+            "{} discrepancies' values not compared: encrypted at rest and no data key configured",
+            v.not_compared
+        )
+        .map_err(write_err)?;
     }
     if v.breaks.is_empty() && v.disagreements.is_empty() {
         let signed = match &v.head_signature {
@@ -213,5 +231,47 @@ pub async fn export(args: &ExportArgs, out: &mut dyn Write) -> Result<Exit> {
     if args.out.is_some() {
         writeln!(out, "{written} audit entries written").map_err(write_err)?;
     }
+    Ok(Exit::Clean)
+}
+
+/// `recon keys rewrap`: everything kept re-encrypted under the current data key, counted per
+/// kind; run again, it moves nothing.
+pub async fn rewrap(args: &RewrapArgs, out: &mut dyn Write) -> Result<Exit> {
+    let config = Config::load(&args.config.config, &process_env)?;
+    let keys = config.data_keys.clone().ok_or_else(|| {
+        Error::bad_input(format!(
+            "no data key is configured: set {} to `<key id>:<key>` (the key to encrypt under) and, during a rotation, {}{} to the old one",
+            config.data_key_env,
+            config.data_key_env,
+            crate::at_rest::PREVIOUS_SUFFIX
+        ))
+    })?;
+    let actor = args
+        .actor
+        .clone()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(os_user);
+    let store = Store::open_for(&config.store_url, SchemaUse::Current)
+        .await?
+        .with_data_keys(Some(keys.clone()));
+    let values = store.rewrap_details(&actor).await;
+    store.close().await;
+    let values = values?;
+    let folder = args
+        .out
+        .clone()
+        .unwrap_or_else(|| config.out_dir.clone())
+        .join("downloads");
+    let downloads = tokio::task::spawn_blocking(move || {
+        crate::settlement::fetch::rewrap_downloads(&folder, &keys)
+    })
+    .await
+    .map_err(|e| Error::internal(format!("re-encrypting downloads: {e}")))??;
+    writeln!(
+        out,
+        "re-encrypted under data key {}: {values} discrepancy value(s), {downloads} kept download(s)",
+        config.data_keys.as_ref().map_or("", |k| k.current_id())
+    )
+    .map_err(write_err)?;
     Ok(Exit::Clean)
 }

@@ -174,7 +174,9 @@ async fn with_lock(
     shard: &str,
     work: impl AsyncFnOnce(&Session) -> Result<RunReport>,
 ) -> Result<RunReport> {
-    let store = Store::open_retried(&config.store_url, config.store_access).await?;
+    let store = Store::open_retried(&config.store_url, config.store_access)
+        .await?
+        .with_data_keys(config.data_keys.clone());
     let shown = store.shown().to_string();
     let report = match store.lock_date(date, shard).await {
         Ok(lock) => {
@@ -306,6 +308,10 @@ impl<'a> Run<'a> {
         options: RunOptions,
     ) -> Result<RunReport> {
         let _heartbeat = Heartbeat::start(self.store, self.run_id);
+        match &self.config.data_keys {
+            None => warn!("{}", self.config.at_rest_line()),
+            Some(_) => info!("{}", self.config.at_rest_line()),
+        }
         let interrupted = tokio::select! {
             executed = Box::pin(self.execute(checks, out, options)) => {
                 return self.finish(out, executed, options.nightly).await;
@@ -484,7 +490,8 @@ impl<'a> Run<'a> {
                     closing.recent_runs,
                     standing,
                 )
-                .with_circuit_breakers(opened_breakers);
+                .with_circuit_breakers(opened_breakers)
+                .with_at_rest(self.config.at_rest_line());
                 let reports = output::write_reports(out, &summary)?;
                 Ok((summary, reports))
             })
@@ -593,6 +600,7 @@ impl<'a> Run<'a> {
                     mask: self.config.mask_key.as_ref(),
                     breakers: sources.breakers(),
                     idempotency: self.store,
+                    data_keys: self.config.data_keys.as_ref(),
                 };
                 settlement::check::run(check, inputs).await
             }

@@ -54,6 +54,9 @@ pub(crate) struct SettlementFile {
     /// The most bytes one downloaded report may have (default 2 GiB).
     #[serde(default = "default_max_download_bytes")]
     pub(crate) max_download_bytes: u64,
+    /// The CA bundle (PEM) report servers must chain to instead of the built-in roots
+    /// (relative: to the file's folder).
+    pub(crate) tls_ca_file: Option<std::path::PathBuf>,
 }
 
 fn default_max_download_bytes() -> u64 {
@@ -104,7 +107,11 @@ pub(crate) fn describe(check: &SettlementSpec) -> String {
     ) + &match check.max_download_bytes {
         default if default == default_max_download_bytes() => String::new(),
         set => format!("max_download_bytes = {set}\n"),
-    }
+    } + &check
+        .tls_ca_file
+        .as_ref()
+        .map(|file| format!("tls_ca_file = {:?}\n", file.display().to_string()))
+        .unwrap_or_default()
 }
 
 /// A built-in format with the options written for it (a `[settlement.format_options]`
@@ -123,6 +130,25 @@ fn builtin_with(name: &str, options: &toml::Table) -> Option<Result<Format, Stri
         Format::Adyen(_) => read::<adyen::Options>(options).map(Format::Adyen),
         Format::Mapped(_) => return None,
     })
+}
+
+/// The checked plan of the `[formats.<name>]` mapping `table`; `Err` says what cannot work.
+fn mapped_plan(name: &str, table: &toml::Table) -> Result<Plan, String> {
+    let mut table = table.clone();
+    table.insert("name".to_string(), toml::Value::String(name.to_string()));
+    let format: MappedFormat = table
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().trim_end().to_owned())?;
+    Plan::new(format)
+}
+
+/// The format a check names, as validation builds it: a built-in format with `table` as its
+/// `[settlement.format_options]`, else the mapping `[formats.<name>]` that `table` is.
+pub(crate) fn format_named(name: &str, table: &toml::Table) -> Result<Format, String> {
+    match builtin_with(name, table) {
+        Some(format) => format,
+        None => mapped_plan(name, table).map(|plan| Format::Mapped(Box::new(plan))),
+    }
 }
 
 /// The options that differ from the defaults, as a TOML inline table (for `config check`).
@@ -326,12 +352,7 @@ pub(crate) fn validate(
                 "formats.{name}: {name:?} is a built-in format; give the mapping another name"
             ));
         }
-        let mut table = table.clone();
-        table.insert("name".to_string(), toml::Value::String(name.clone()));
-        let format: MappedFormat = table
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("formats.{name}: {}", e.message().trim_end()))?;
-        let plan = Plan::new(format).map_err(|m| format!("formats.{name}: {m}"))?;
+        let plan = mapped_plan(name, table).map_err(|m| format!("formats.{name}: {m}"))?;
         mapped.insert(name.clone(), plan);
     }
     let mut out = Vec::new();
@@ -424,6 +445,7 @@ pub(crate) fn validate(
                 timing_window_days: check.timing_window_days,
             },
             max_download_bytes: check.max_download_bytes,
+            tls_ca_file: check.tls_ca_file.clone(),
         });
     }
     Ok(out)

@@ -26,21 +26,30 @@ fn esc(text: &str) -> String {
 
 const STYLE: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
-main{max-width:1180px;margin:0 auto;padding:24px}
-h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}
+main{max-width:1180px;margin:0 auto;padding:16px 24px 24px}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}h3{font-size:15px;margin:0 0 4px}
 .verdict{padding:18px 24px;color:#fff;border-radius:0 0 6px 6px}
 .verdict.clean{background:#1f7a4d}.verdict.discrepancies{background:#b3261e}
 .verdict.incomplete{background:#a15c00}.verdict.other{background:#5b2a86}
 .verdict p{margin:0;opacity:.92}
-.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:6px 18px;margin-top:16px;color:#4a5568}
+.lead{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:12px}
+.card{background:#fff;border:1px solid #e2e6ea;border-radius:6px;padding:12px 16px}
+.card h2{margin:0 0 6px;font-size:13px;text-transform:uppercase;letter-spacing:.04em;color:#4a5568}
+.big{font-size:22px;font-weight:600;margin:0;font-variant-numeric:tabular-nums}
+.card p{margin:2px 0}.card ul{margin:0;padding:0;list-style:none;columns:2}
+.kind{background:#fff;border:1px solid #e2e6ea;border-radius:6px;padding:12px 16px;margin:0 0 12px}
+.kind table{margin-top:8px}.todo{margin:2px 0}.todo b{color:#b3261e}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:6px 18px;color:#4a5568}
 .facts b{color:#1d2430;font-weight:600}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
-th,td{border-bottom:1px solid #e2e6ea;padding:6px 8px;text-align:left;vertical-align:top;overflow-wrap:break-word}
+th,td{border-bottom:1px solid #e2e6ea;padding:6px 8px;text-align:left;vertical-align:top}
 .wide{overflow-x:auto}tr.sum td{font-weight:600;border-top:2px solid #cbd2d9}
 .ack{color:#4a5568;font-size:12px;margin-top:2px}
 th{background:#eef1f4;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
-td.date{white-space:nowrap}
-code{font:12px ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
+td.date,.stake{white-space:nowrap}
+code{font:12px ui-monospace,Menlo,Consolas,monospace}
+code.id{word-break:normal;overflow-wrap:break-word}
+details{margin:28px 0 0}summary{cursor:pointer;font-weight:600;font-size:16px}
 .status-failed{color:#a15c00;font-weight:600}.status-discrepancies{color:#b3261e;font-weight:600}
 .not-compared{color:#5f4b00}
 .status-clean,.status-acknowledged{color:#1f7a4d}.muted{color:#6b7280}
@@ -103,27 +112,16 @@ pub(crate) fn render(summary: &Summary) -> String {
         summary.exit_code,
         esc(&describe_outcome(summary))
     );
-    facts(&mut h, summary);
-    checks(&mut h, summary);
-    totals_by_kind(&mut h, summary);
-    h.push_str("<div class=\"charts\">");
-    chart_by_kind(&mut h, summary);
-    chart_history(&mut h, summary);
-    h.push_str("</div>");
+    lead(&mut h, summary);
     let (needing, acknowledged): (Vec<&DiscrepancyEntry>, Vec<&DiscrepancyEntry>) = summary
         .discrepancies
         .iter()
         .partition(|d| d.status.needs_someone());
-    discrepancy_table(
-        &mut h,
-        "Discrepancies",
-        &needing,
-        "Nothing in this run needs anyone.",
-    );
+    findings_by_kind(&mut h, &needing);
     discrepancy_table(
         &mut h,
         "Acknowledged",
-        &acknowledged,
+        &by_stake(acknowledged),
         "No acknowledged discrepancies in this run.",
     );
     discrepancy_table(
@@ -132,8 +130,161 @@ pub(crate) fn render(summary: &Summary) -> String {
         &summary.resolved.iter().collect::<Vec<_>>(),
         "Nothing was resolved by this run.",
     );
+    checks(&mut h, summary);
+    totals_by_kind(&mut h, summary);
+    h.push_str("<div class=charts>");
+    chart_by_kind(&mut h, summary);
+    chart_history(&mut h, summary);
+    h.push_str(
+        "</div><p class=muted>At stake: the money the open discrepancies put in question — a \
+         missing row's or line's amount, the difference of a changed amount (integrity rows with \
+         <code>amount_minor</code> and <code>currency</code> columns, settlement mismatches), a \
+         duplicate's extra copies. Acknowledged ones and <code>timing</code> rows still inside \
+         their window are not counted.</p><h2>This run</h2>",
+    );
+    facts(&mut h, summary);
     h.push_str("</main></body></html>\n");
     h
+}
+
+/// What the first screen shows under the verdict: the money at stake per currency, what needs
+/// someone, the kinds found (each a link to its findings), checks that could not be read and
+/// circuit breakers that opened.
+fn lead(h: &mut String, s: &Summary) {
+    let t = &s.totals;
+    h.push_str("<section class=lead><div class=card id=at-stake><h2>Money at stake</h2>");
+    if t.at_stake.is_empty() {
+        h.push_str("<p class=big>Nothing</p>");
+    }
+    for total in &t.at_stake {
+        let _ = write!(h, "<p class=\"big stake\">{}</p>", esc(&total.amount));
+    }
+    h.push_str(
+        "<p class=muted>Open findings only: acknowledged ones and <code>timing</code> rows \
+         still inside their window are not counted.</p></div>",
+    );
+    let _ = write!(
+        h,
+        "<div class=card id=needs-someone><h2>Needs someone</h2><p class=big>{}</p>\
+         <p>{} new · {} carried over{}</p><p class=muted>{} acknowledged · {} resolved since the last run</p></div>",
+        t.needing_someone,
+        t.new,
+        t.carried,
+        match t.reopened {
+            0 => String::new(),
+            n => format!(" ({n} reopened)"),
+        },
+        t.acknowledged,
+        t.resolved
+    );
+    let kinds = kinds_needing_someone(s);
+    if !kinds.is_empty() {
+        h.push_str("<div class=card id=kinds><h2>Findings by kind</h2><ul>");
+        for ((_, kind), count) in kinds {
+            let kind = esc(kind);
+            let _ = write!(
+                h,
+                "<li><a href=\"#kind-{kind}\"><code>{kind}</code></a> {count}</li>"
+            );
+        }
+        h.push_str("</ul></div>");
+    }
+    h.push_str("</section>");
+    for c in s.checks.iter().filter(|c| c.error.is_some()) {
+        let _ = write!(
+            h,
+            "<p class=status-failed>Not read: {} ({}): {}</p>",
+            esc(&c.name),
+            esc(&c.partition),
+            esc(c.error.as_deref().unwrap_or_default())
+        );
+    }
+    for line in super::circuit_breaker_lines(&s.circuit_breakers_opened).lines() {
+        let _ = write!(h, "<p class=\"breaker\"><strong>{}</strong></p>", esc(line));
+    }
+}
+
+/// The findings that need someone, counted per kind, in kind order.
+fn kinds_needing_someone(s: &Summary) -> BTreeMap<(usize, &'static str), usize> {
+    let mut counts = BTreeMap::new();
+    for d in s.discrepancies.iter().filter(|d| d.status.needs_someone()) {
+        *counts.entry((kind_order(d.kind), d.kind)).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// A kind's place in [`Kind::all`]: integrity kinds first, settlement ones, quarantined rows.
+fn kind_order(kind: &str) -> usize {
+    Kind::all()
+        .position(|k| k.as_str() == kind)
+        .unwrap_or(usize::MAX)
+}
+
+/// Largest stake first. Amounts are compared only within one currency, as integers of minor
+/// units (no exchange rate makes 5961 JPY comparable with 42.00 GBP): findings with a stake
+/// come by currency in code order, the largest first in each, then those without one; ties by id.
+fn by_stake(mut entries: Vec<&DiscrepancyEntry>) -> Vec<&DiscrepancyEntry> {
+    entries.sort_by(|a, b| {
+        let key = |d: &DiscrepancyEntry| {
+            d.at_stake
+                .as_ref()
+                .map(|s| (s.currency.clone(), std::cmp::Reverse(s.minor)))
+        };
+        match (key(a), key(b)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        }
+        .then(a.id.cmp(&b.id))
+    });
+    entries
+}
+
+/// The findings that need someone, one section per kind (in kind order) with what to do about
+/// it, each kind's findings largest stake first.
+fn findings_by_kind(h: &mut String, needing: &[&DiscrepancyEntry]) {
+    let _ = write!(
+        h,
+        "<h2 id=findings>Findings that need someone ({})</h2>",
+        needing.len()
+    );
+    if needing.is_empty() {
+        h.push_str("<p class=muted>Nothing in this run needs anyone.</p>");
+        return;
+    }
+    let mut groups: BTreeMap<(usize, &'static str), Vec<&DiscrepancyEntry>> = BTreeMap::new();
+    for d in needing {
+        groups
+            .entry((kind_order(d.kind), d.kind))
+            .or_default()
+            .push(d);
+    }
+    for ((_, name), entries) in groups {
+        let kind = Kind::parse(name);
+        let stake = match kind {
+            Some(Kind::Settlement(crate::discrepancy::SettlementKind::Timing)) => {
+                " · not yet at stake".to_string()
+            }
+            _ => match super::stake_line(&super::sum_stakes(
+                entries.iter().filter_map(|d| d.at_stake.as_ref()),
+            )) {
+                line if line.is_empty() => String::new(),
+                line => format!(" · {}", esc(&line)),
+            },
+        };
+        let _ = write!(
+            h,
+            "<section class=kind id=\"kind-{name}\"><h3><code>{name}</code> · {count}{stake}</h3>\
+             <p class=todo><b>What to do:</b> {todo}</p><p class=muted>{meaning}</p>",
+            name = esc(name),
+            count = entries.len(),
+            todo = esc(kind.map_or("", super::what_to_do::what_to_do)),
+            meaning = esc(kind.map_or("", Kind::explanation)),
+        );
+        rows_table(h, &by_stake(entries), false);
+        h.push_str("</section>");
+    }
 }
 
 fn facts(h: &mut String, s: &Summary) {
@@ -218,7 +369,7 @@ fn by_kind(s: &Summary) -> BTreeMap<&'static str, usize> {
 fn totals_by_kind(h: &mut String, s: &Summary) {
     let kinds = by_kind(s);
     h.push_str(
-        "<h2>Totals by kind and check</h2><div class=wide><table id=totals><thead><tr><th>Kind</th><th>What it means</th>",
+        "<details id=totals-by-check><summary>Counts by kind and check</summary><div class=wide><table id=totals><thead><tr><th>Kind</th><th>What it means</th>",
     );
     for c in &s.checks {
         let _ = write!(h, "<th class=n>{}</th>", esc(&c.name));
@@ -251,29 +402,7 @@ fn totals_by_kind(h: &mut String, s: &Summary) {
         "<td class=n>{}</td></tr></tbody></table></div>",
         s.totals.discrepancies
     );
-    let t = &s.totals;
-    let _ = write!(
-        h,
-        "<p class=muted>{} new · {} carried over · {} acknowledged · {} resolved since the last run</p>",
-        t.new, t.carried, t.acknowledged, t.resolved
-    );
-    if !t.at_stake.is_empty() {
-        let _ = write!(
-            h,
-            "<p><strong>At stake:</strong> {}</p>",
-            esc(&super::stake_line(&t.at_stake))
-        );
-    }
-    for line in super::circuit_breaker_lines(&s.circuit_breakers_opened).lines() {
-        let _ = write!(h, "<p class=\"breaker\"><strong>{}</strong></p>", esc(line));
-    }
-    h.push_str(
-        "<p class=muted>At stake: the money the open discrepancies put in question — a missing \
-         row's or line's amount, the difference of a changed amount (integrity rows with \
-         <code>amount_minor</code> and <code>currency</code> columns, settlement mismatches), \
-         a duplicate's extra copies. Acknowledged ones and <code>timing</code> rows still \
-         inside their window are not counted.</p>",
-    );
+    h.push_str("</details>");
 }
 
 /// A horizontal bar chart as inline SVG.
@@ -337,9 +466,17 @@ fn discrepancy_table(h: &mut String, title: &str, entries: &[&DiscrepancyEntry],
         let _ = write!(h, "<p class=muted>{}</p>", esc(empty));
         return;
     }
-    h.push_str(
-        "<div class=wide><table><thead><tr><th class=n>Id</th><th>Check</th><th>Partition</th><th>Kind</th><th>Status</th>\
+    rows_table(h, entries, true);
+}
+
+/// One row per discrepancy, each with an anchor `#d-<id>`; its kind in a column unless the
+/// table is one kind's.
+fn rows_table(h: &mut String, entries: &[&DiscrepancyEntry], with_kind: bool) {
+    let _ = write!(
+        h,
+        "<div class=wide><table><thead><tr><th class=n>Id</th><th>Check</th><th>Partition</th>{}<th>Status</th>\
          <th>Key</th><th>What differs (left → right; a missing row: its values)</th><th class=n>At stake</th></tr></thead><tbody>",
+        if with_kind { "<th>Kind</th>" } else { "" }
     );
     for d in entries {
         let key = d.key_text();
@@ -364,16 +501,19 @@ fn discrepancy_table(h: &mut String, title: &str, entries: &[&DiscrepancyEntry],
             ),
             None => status,
         };
+        let kind = match with_kind {
+            true => format!("<td>{}</td>", esc(d.kind)),
+            false => String::new(),
+        };
         let _ = write!(
             h,
-            "<tr><td class=n>{}</td><td>{}</td><td class=date>{}</td><td>{}</td><td>{status}</td><td><code>{}</code></td><td><code>{}</code></td><td class=\"n date\">{}</td></tr>",
-            d.id,
+            "<tr id=d-{id}><td class=n>{id}</td><td>{}</td><td class=date>{}</td>{kind}<td>{status}</td><td><code class=id>{}</code></td><td><code>{}</code></td><td class=\"n stake\">{}</td></tr>",
             esc(&d.check),
             esc(&d.partition),
-            esc(d.kind),
             esc(&key),
             esc(&what),
-            esc(&stake)
+            esc(&stake),
+            id = d.id,
         );
     }
     h.push_str("</tbody></table></div>");

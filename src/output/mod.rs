@@ -4,6 +4,7 @@
 mod csv_cell;
 pub(crate) mod html;
 pub mod metrics;
+mod what_to_do;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -57,12 +58,20 @@ pub struct Summary {
     /// The endpoints (a source, the store, an API's `host:port`) whose circuit breaker opened
     /// during this run: calls to them failed fast for a cool-down.
     pub(crate) circuit_breakers_opened: Vec<OpenedBreaker>,
+    /// Whether what the run keeps is encrypted at rest, and under which key, in one line.
+    pub(crate) at_rest: String,
 }
 
 impl Summary {
     /// The summary with the endpoints whose circuit breaker opened during the run.
     pub(crate) fn with_circuit_breakers(mut self, opened: Vec<OpenedBreaker>) -> Summary {
         self.circuit_breakers_opened = opened;
+        self
+    }
+
+    /// The summary with what it says about encryption at rest.
+    pub(crate) fn with_at_rest(mut self, line: String) -> Summary {
+        self.at_rest = line;
         self
     }
 }
@@ -120,15 +129,22 @@ pub(crate) fn stake_line(totals: &[CurrencyTotal]) -> String {
 /// Totals per currency of what the open (new or carried) discrepancies put at stake. A `timing`
 /// item is left out: it is still inside its window, not (yet) money in question.
 fn at_stake(seen: &[Recorded]) -> Vec<CurrencyTotal> {
+    sum_stakes(
+        seen.iter()
+            .filter(|r| {
+                matches!(r.status, Status::Open | Status::Carried)
+                    && r.discrepancy.kind != Kind::Settlement(SettlementKind::Timing)
+            })
+            .filter_map(|r| r.discrepancy.at_stake.as_ref()),
+    )
+}
+
+/// Totals per currency, in currency code order, of `stakes`.
+pub(crate) fn sum_stakes<'a>(stakes: impl Iterator<Item = &'a AtStake>) -> Vec<CurrencyTotal> {
     let mut totals: std::collections::BTreeMap<String, Option<i128>> = Default::default();
-    for r in seen.iter().filter(|r| {
-        matches!(r.status, Status::Open | Status::Carried)
-            && r.discrepancy.kind != Kind::Settlement(SettlementKind::Timing)
-    }) {
-        if let Some(stake) = &r.discrepancy.at_stake {
-            let total = totals.entry(stake.currency.clone()).or_insert(Some(0));
-            *total = total.and_then(|t| t.checked_add(stake.minor));
-        }
+    for stake in stakes {
+        let total = totals.entry(stake.currency.clone()).or_insert(Some(0));
+        *total = total.and_then(|t| t.checked_add(stake.minor));
     }
     totals
         .into_iter()
@@ -417,10 +433,13 @@ pub(crate) fn summarize(
         missed_dates: standing.missed_dates,
         last_success: standing.last_success,
         circuit_breakers_opened: Vec::new(),
+        at_rest: String::new(),
     }
 }
 
-/// Writes `summary.json`, `discrepancies.csv` and `report.html` into `dir`, each replaced atomically.
+/// Writes `summary.json`, `discrepancies.csv` and `report.html` into `dir`, each replaced
+/// atomically, and a copy of `report.html` kept by date in `dir/reports/<business date>/`: a
+/// folder every night writes into (a Kubernetes volume) keeps each night's page.
 pub(crate) fn write_reports(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf>> {
     crate::private_fs::create_dir_all(dir).map_err(|e| {
         Error::bad_input(format!(
@@ -434,8 +453,18 @@ pub(crate) fn write_reports(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf
     let csv_path = dir.join("discrepancies.csv");
     write_atomically(&csv_path, &discrepancies_csv(summary)?)?;
     let html_path = dir.join("report.html");
-    write_atomically(&html_path, html::render(summary).as_bytes())?;
-    let mut written = vec![summary_path, csv_path, html_path];
+    let html = html::render(summary);
+    write_atomically(&html_path, html.as_bytes())?;
+    let dated_dir = dir.join("reports").join(summary.business_date.to_string());
+    crate::private_fs::create_dir_all(&dated_dir).map_err(|e| {
+        Error::bad_input(format!(
+            "cannot create the folder {}: {e}",
+            dated_dir.display()
+        ))
+    })?;
+    let dated_path = dated_dir.join("report.html");
+    write_atomically(&dated_path, html.as_bytes())?;
+    let mut written = vec![summary_path, csv_path, html_path, dated_path];
     let quarantine_path = dir.join("quarantine.csv");
     match quarantine_csv(summary)? {
         Some(bytes) => {
@@ -494,41 +523,42 @@ fn quarantine_csv(summary: &Summary) -> Result<Option<Vec<u8>>> {
         .map_err(|e| Error::internal(format!("writing quarantine.csv: {e}")))
 }
 
+/// `discrepancies.csv`: one row per discrepancy; its stake as integer minor units and currency,
+/// and whether the totals count it; then a `left.<column>` and a `right.<column>` cell for every
+/// column any discrepancy names (in the order they first come), empty where a discrepancy does
+/// not name that column or its row is missing on that side.
 fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
     let mut out = csv_cell::writer();
     let fail = |e: csv::Error| Error::internal(format!("writing discrepancies.csv: {e}"));
-    csv_cell::write_row(
-        &mut out,
-        [
-            "id",
-            "check",
-            "partition",
-            "kind",
-            "status",
-            "key",
-            "columns",
-            "left",
-            "right",
-            "detail",
-            "at_stake",
-            "first_seen_run",
-        ],
-    )
-    .map_err(fail)?;
+    let mut value_columns: Vec<&str> = Vec::new();
+    for v in summary.discrepancies.iter().flat_map(|d| &d.values) {
+        if !value_columns.contains(&v.column.as_str()) {
+            value_columns.push(&v.column);
+        }
+    }
+    let header = [
+        "id",
+        "check",
+        "partition",
+        "kind",
+        "status",
+        "key",
+        "columns",
+        "detail",
+        "at_stake_minor",
+        "at_stake_currency",
+        "at_stake_counted",
+        "first_seen_run",
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain(
+        value_columns
+            .iter()
+            .flat_map(|c| [format!("left.{c}"), format!("right.{c}")]),
+    );
+    csv_cell::write_row(&mut out, header).map_err(fail)?;
     for d in &summary.discrepancies {
-        let side = |pick: fn(&ColumnValues) -> &Option<Shown>| {
-            d.values
-                .iter()
-                .map(|v| {
-                    format!(
-                        "{}={}",
-                        v.column,
-                        pick(v).as_ref().map_or("NULL", Shown::as_str)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
         let key = match &d.key {
             serde_json::Value::Object(map) => map
                 .iter()
@@ -537,6 +567,39 @@ fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
                 .join("; "),
             other => other.to_string(),
         };
+        // The totals count what still needs someone, less `timing` rows inside their window.
+        let counted =
+            d.status.needs_someone() && d.kind != Kind::Settlement(SettlementKind::Timing).as_str();
+        let (stake_minor, stake_currency, stake_counted) = match &d.at_stake {
+            Some(stake) => (
+                stake.minor.to_string(),
+                stake.currency.clone(),
+                counted.to_string(),
+            ),
+            None => Default::default(),
+        };
+        // A missing row has values on one side only: the other side's cells stay empty.
+        let left_missing = d.kind == Kind::MissingInLeft.as_str();
+        let right_missing = d.kind == Kind::MissingInRight.as_str();
+        let shown =
+            |value: &Option<Shown>| value.as_ref().map_or("NULL", Shown::as_str).to_string();
+        let values = value_columns.iter().flat_map(|column| {
+            match d.values.iter().find(|v| v.column == *column) {
+                Some(v) => [
+                    if left_missing {
+                        String::new()
+                    } else {
+                        shown(&v.left)
+                    },
+                    if right_missing {
+                        String::new()
+                    } else {
+                        shown(&v.right)
+                    },
+                ],
+                None => [String::new(), String::new()],
+            }
+        });
         csv_cell::write_row(
             &mut out,
             [
@@ -547,12 +610,14 @@ fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
                 d.status.as_str().to_string(),
                 key,
                 d.columns.join("; "),
-                side(|v| &v.left),
-                side(|v| &v.right),
                 d.detail.clone().unwrap_or_default(),
-                d.at_stake.as_ref().map(AtStake::shown).unwrap_or_default(),
+                stake_minor,
+                stake_currency,
+                stake_counted,
                 d.first_seen_run.to_string(),
-            ],
+            ]
+            .into_iter()
+            .chain(values),
         )
         .map_err(fail)?;
     }
@@ -671,6 +736,9 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
     if !reports.is_empty() {
         let names: Vec<String> = reports.iter().map(|p| p.display().to_string()).collect();
         out.push_str(&format!("\nReports: {}\n", names.join(", ")));
+    }
+    if !summary.at_rest.is_empty() {
+        out.push_str(&format!("At rest: {}\n", summary.at_rest));
     }
     out.push_str(&format!(
         "Outcome: {} (exit {})\n",

@@ -214,8 +214,10 @@ async fn verify_part(
     range: Option<&KeyRange>,
     inputs: IntegrityInputs<'_>,
 ) -> Result<Option<Vec<Discrepancy>>> {
-    let shown = |key: &[Value]| shown_key_json(check, key);
     let segments = store.seal_segments(&check.name, &seal.stored_as).await?;
+    let sealed_under = sealed_form(store, check, seal, &segments).await?;
+    let check = sealed_under.as_ref().unwrap_or(check);
+    let shown = |key: &[Value]| shown_key_json(check, key);
     let index = SealedIndex::new(segments.iter().map(|(_, head)| head.clone()));
     let work = SegmentWork::Verify(&shown, &index);
     let (compared, _) = Box::pin(crate::integrity::check::compare(
@@ -256,6 +258,48 @@ async fn verify_part(
             "a sealed day was compared without its seal's segments",
         )),
     }
+}
+
+/// The check as its seal was written, when a sensitive key column's masks in the seal are under
+/// another form of the mask key than the configured one (the key a rotation retired, or the
+/// form before key ids; told by the seal's first row): the rows of a sealed day that changed are
+/// then matched to the keys they were sealed under, not reported deleted and added. `None` when
+/// the configured key wrote them, no key column is sensitive, or no configured key did.
+async fn sealed_form(
+    store: &Store,
+    check: &IntegritySpec,
+    seal: &Seal,
+    segments: &[(i64, SegmentHead)],
+) -> Result<Option<IntegritySpec>> {
+    let sensitive = &check.sensitive_columns;
+    let Some(key) = sensitive.key() else {
+        return Ok(None);
+    };
+    let Some(column) = check.key.iter().find(|c| sensitive.columns().contains(c)) else {
+        return Ok(None);
+    };
+    let Some((first, _)) = segments.first() else {
+        return Ok(None);
+    };
+    let blob = store
+        .seal_segment_rows(&check.name, &seal.stored_as, *first)
+        .await?;
+    let Some((key_json, _)) = segment_rows(&blob)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let sealed_mask = serde_json::from_str::<serde_json::Value>(&key_json)
+        .ok()
+        .and_then(|key| key.get(column)?.as_str().map(str::to_string));
+    let Some(form) = sealed_mask.and_then(|mask| key.form_of(&mask)) else {
+        return Ok(None);
+    };
+    if crate::mask::sensitive(&form, "") == crate::mask::sensitive(key, "") {
+        return Ok(None);
+    }
+    Ok(Some(IntegritySpec {
+        sensitive_columns: sensitive.under(form),
+        ..check.clone()
+    }))
 }
 
 /// A sealed day as the store keeps it: its seal and the heads of its segments.

@@ -86,6 +86,8 @@ pub(crate) struct SettlementInputs<'a> {
     pub(crate) breakers: &'a Breakers,
     /// Where the generations of Stripe's idempotency keys are kept (the store).
     pub(crate) idempotency: &'a dyn crate::check::IdempotencyGenerations,
+    /// The keys downloads are kept encrypted under; `None` keeps them in clear.
+    pub(crate) data_keys: Option<&'a crate::at_rest::DataKeys>,
 }
 
 /// The in-flight (`timing`) findings of earlier days, by their ledger id as shown.
@@ -279,6 +281,8 @@ async fn read_both(
         breakers: inputs.breakers,
         idempotency: inputs.idempotency,
         max_download_bytes: check.max_download_bytes,
+        tls_ca_file: check.tls_ca_file.as_deref(),
+        data_keys: inputs.data_keys,
     };
     let reports = async {
         let acquired = fetch::acquire(&check.location, &job).await;
@@ -286,7 +290,8 @@ async fn read_both(
         let parsed = async {
             let files = acquired.files?;
             let format = check.format.clone();
-            tokio::task::spawn_blocking(move || parse_all(&format, files))
+            let keys = inputs.data_keys.cloned();
+            tokio::task::spawn_blocking(move || parse_all(&format, files, keys.as_ref()))
                 .await
                 .map_err(|e| Error::internal(format!("parsing reports: {e}")))?
         };
@@ -396,8 +401,13 @@ impl Findings<'_> {
 }
 
 /// Parses every report file; a file that cannot be read at all fails the check. Each file is
-/// hashed as it streams through the parser, never held whole in memory.
-fn parse_all(format: &super::Format, files: Vec<ReportFile>) -> Result<Reports> {
+/// hashed as it streams through the parser (after decryption, for a download kept encrypted),
+/// never held whole in memory.
+fn parse_all(
+    format: &super::Format,
+    files: Vec<ReportFile>,
+    keys: Option<&crate::at_rest::DataKeys>,
+) -> Result<Reports> {
     let mut hasher = Sha256::new();
     let mut reports = Reports {
         records: Vec::new(),
@@ -408,7 +418,7 @@ fn parse_all(format: &super::Format, files: Vec<ReportFile>) -> Result<Reports> 
         let cannot_read = |e: std::io::Error| {
             Error::bad_input(format!("{}: cannot read the report: {e}", file.name))
         };
-        let mut reader = Hashing::new(std::fs::File::open(&file.path).map_err(cannot_read)?);
+        let mut reader = Hashing::new(fetch::open_report(&file.path, keys).map_err(cannot_read)?);
         let ParseOutcome {
             records,
             quarantined,

@@ -10,6 +10,7 @@ mod postgres;
 pub mod pushdown;
 mod sqlite;
 pub(crate) mod text;
+pub(crate) mod tls;
 pub(crate) mod uuid_column;
 
 use chrono_tz::Tz;
@@ -281,6 +282,8 @@ impl Source {
     pub async fn connect(spec: &SourceSpec) -> Result<Source> {
         let engine =
             Engine::from_url(&spec.url).map_err(|e| e.context(format!("source {}", spec.name)))?;
+        tls::require_verified(&spec.url)
+            .map_err(|m| Error::bad_input(format!("source {}: {m}", spec.name)))?;
         let pool = match engine {
             Engine::Sqlite => sqlite::connect(spec).await.map(Pool::Sqlite),
             Engine::Postgres => postgres::connect(spec).await.map(Pool::Postgres),

@@ -177,7 +177,7 @@ impl Store {
             .await
             .map_err(Error::from_store)?;
             // RETURNING promises no order: the audit entries come in id order.
-            let mut lapsed = rows.iter().map(super::discrepancies::recorded_from_row).collect::<Result<Vec<_>>>()?;
+            let mut lapsed = rows.iter().map(|row| super::discrepancies::recorded_from_row(self.data_keys(), row)).collect::<Result<Vec<_>>>()?;
             lapsed.sort_by_key(|r| r.id);
             let entries: Vec<NewEntry> = lapsed
                 .iter()

@@ -376,6 +376,8 @@ pub struct Verification {
     pub breaks: Vec<Break>,
     /// Rows whose state differs from what the chain says of them, each named.
     pub disagreements: Vec<String>,
+    /// Discrepancies whose values are encrypted at rest and were not compared: no data key.
+    pub(crate) not_compared: usize,
 }
 
 const ENTRY_COLUMNS: &str = "SELECT seq, at, actor, action, run_id, payload, prev_hash, hash, key_id, signature FROM audit_log";
@@ -470,12 +472,13 @@ impl Store {
         verifier.finish(head_seq, &head_hash);
         // Unsigned entries are "before signatures" only once a signed one follows them.
         let unsigned_before = verifier.unsigned_before.filter(|_| verifier.signed_seen);
-        let disagreements = if from == 1 {
-            let mut found = self.discrepancies_unlike_chain(&verifier.states).await?;
+        let (disagreements, not_compared) = if from == 1 {
+            let rows = self.discrepancies_unlike_chain(&verifier.states).await?;
+            let mut found = rows.lines;
             found.extend(self.seals_unlike_chain(&verifier.seals).await?);
-            found
+            (found, rows.unreadable)
         } else {
-            Vec::new()
+            (Vec::new(), 0)
         };
         Ok(Verification {
             checked: verifier.checked,
@@ -484,6 +487,7 @@ impl Store {
             head_signature,
             unsigned_before,
             breaks: verifier.breaks,
+            not_compared,
             disagreements,
         })
     }

@@ -11,6 +11,7 @@ use sqlx::Row;
 
 use super::audit::BoundState;
 use super::{Store, StorePool};
+use crate::at_rest::{self, DataKeys};
 use crate::canonical::{Value, encode_row};
 use crate::discrepancy::{Discrepancy, Status};
 use crate::error::{Error, Result};
@@ -31,14 +32,46 @@ fn status_class(status: &str) -> &str {
     }
 }
 
-/// SHA-256 of the stored columns and detail texts: [`super::acknowledgements::finding_digest`]
-/// of the finding they hold, computed without reading them back.
-pub(crate) fn shown_digest(columns_json: &str, detail_json: &str) -> String {
+/// SHA-256 of the stored columns and the detail's plaintext JSON (as
+/// [`super::discrepancies::stored_detail`] seals it): [`super::acknowledgements::finding_digest`]
+/// of the finding they hold, computed without parsing them. A detail encrypted at rest is
+/// decrypted first (its ciphertext changes with every write); `None` when it is encrypted and
+/// no data key is given.
+pub(crate) fn shown_digest(
+    keys: Option<&DataKeys>,
+    row: &StoredShown<'_>,
+) -> Result<Option<String>> {
+    let opened;
+    let detail = match at_rest::is_sealed_field(row.detail_json) {
+        false => row.detail_json,
+        true if keys.is_none() => return Ok(None),
+        true => {
+            let place = super::discrepancies::detail_place(
+                row.check,
+                row.partition,
+                row.kind,
+                row.key_json,
+            );
+            opened = super::discrepancies::open_detail(keys, row.id, &place, row.detail_json)?;
+            opened.as_str()
+        }
+    };
     let mut hash = Sha256::new();
-    hash.update(columns_json);
+    hash.update(row.columns_json);
     hash.update(b"\n");
-    hash.update(detail_json);
-    hex::encode(hash.finalize())
+    hash.update(detail);
+    Ok(Some(hex::encode(hash.finalize())))
+}
+
+/// A discrepancy row's shown values as stored, with what its encrypted detail is bound to.
+pub(crate) struct StoredShown<'a> {
+    pub(crate) id: i64,
+    pub(crate) check: &'a str,
+    pub(crate) partition: &'a str,
+    pub(crate) kind: &'a str,
+    pub(crate) key_json: &'a str,
+    pub(crate) columns_json: &'a str,
+    pub(crate) detail_json: &'a str,
 }
 
 fn ack_digest(ack: &AckTerms<'_>) -> String {
@@ -67,6 +100,15 @@ pub(crate) fn state(
     })
 }
 
+/// What comparing the discrepancies with the chain found.
+#[derive(Default)]
+pub(crate) struct RowsUnlikeChain {
+    /// One line per row that disagrees with its last state entry.
+    pub(crate) lines: Vec<String>,
+    /// Rows whose shown values are encrypted at rest and could not be compared without a data key.
+    pub(crate) unreadable: usize,
+}
+
 impl Store {
     /// Every discrepancy whose status, acknowledgement or shown values differ from what its
     /// last state entry says, one line each. A row no entry binds (recorded before entries
@@ -74,11 +116,12 @@ impl Store {
     pub(crate) async fn discrepancies_unlike_chain(
         &self,
         states: &HashMap<i64, BoundState>,
-    ) -> Result<Vec<String>> {
-        let mut found = Vec::new();
+    ) -> Result<RowsUnlikeChain> {
+        let mut found = RowsUnlikeChain::default();
         on_pool!(self, pool => {
             let mut rows = sqlx::query(
-                "SELECT id, status, columns_json, detail_json, ack_note, ack_actor, ack_until
+                "SELECT id, status, check_name, partition_key, kind, key_json, columns_json,
+                        detail_json, ack_note, ack_actor, ack_until
                  FROM discrepancies ORDER BY id",
             )
             .fetch(pool);
@@ -95,13 +138,29 @@ impl Store {
                 let said = |field: &str| bound.state[field].as_str().map(str::to_string);
                 let class = status_class(&status);
                 if said("status").as_deref() != Some(class) {
-                    found.push(format!(
+                    found.lines.push(format!(
                         "discrepancy {id}: its status is {status} but {entry} says {}",
                         said("status").unwrap_or_else(|| "nothing".into())
                     ));
                 }
-                if said("shown") != Some(shown_digest(&columns, &detail)) {
-                    found.push(format!("discrepancy {id}: its shown values differ from those {entry} records"));
+                let text = |name: &str| -> Result<String> { row.try_get(name).map_err(Error::from_store) };
+                let (check, partition, kind, key_json) =
+                    (text("check_name")?, text("partition_key")?, text("kind")?, text("key_json")?);
+                let stored = StoredShown {
+                    id,
+                    check: &check,
+                    partition: &partition,
+                    kind: &kind,
+                    key_json: &key_json,
+                    columns_json: &columns,
+                    detail_json: &detail,
+                };
+                match shown_digest(self.data_keys(), &stored)? {
+                    None => found.unreadable += 1,
+                    Some(digest) if said("shown").as_deref() != Some(digest.as_str()) => found.lines.push(format!(
+                        "discrepancy {id}: its shown values differ from those {entry} records"
+                    )),
+                    Some(_) => {}
                 }
                 let ack = match (class, &note, &actor) {
                     ("acknowledged", Some(note), Some(actor)) => {
@@ -110,7 +169,7 @@ impl Store {
                     _ => None,
                 };
                 if class == "acknowledged" && said("ack") != ack {
-                    found.push(format!("discrepancy {id}: its acknowledgement differs from the one {entry} records"));
+                    found.lines.push(format!("discrepancy {id}: its acknowledgement differs from the one {entry} records"));
                 }
             }
             Ok::<_, Error>(())

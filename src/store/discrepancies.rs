@@ -5,7 +5,8 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::audit::NewEntry;
-use super::{BeginWrite, Store, StorePool};
+use super::{Acknowledgement, BeginWrite, Store, StorePool};
+use crate::at_rest::{self, DataKeys};
 use crate::day::Partition;
 use crate::discrepancy::{AtStake, ColumnValues, Discrepancy, Kind, Recorded, ShownKey, Status};
 use crate::error::{Error, Result};
@@ -29,6 +30,8 @@ pub(crate) struct ListedDiscrepancy {
     pub(crate) last_run_id: RunId,
     pub(crate) ack_note: Option<String>,
     pub(crate) ack_actor: Option<String>,
+    /// Every acknowledgement of it, oldest first (the latest is `ack_note`, `ack_actor`).
+    pub(crate) acknowledgements: Vec<Acknowledgement>,
 }
 
 const COLUMNS: &str = "id, check_name, partition_key, kind, key_json, columns_json, detail_json, status, first_run_id, last_run_id, ack_note, ack_actor";
@@ -49,6 +52,7 @@ impl Store {
         );
         let open_only = i32::from(filter.open_only);
         let date = filter.date.map(|d| d.to_string());
+        let mut acknowledgements = self.acknowledgements().await?;
         on_pool!(self, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(open_only)
@@ -59,8 +63,10 @@ impl Store {
                 .map_err(Error::from_store)?;
             rows.iter()
                 .map(|row| {
+                    let recorded = recorded_from_row(self.data_keys(), row)?;
                     Ok(ListedDiscrepancy {
-                        recorded: recorded_from_row(row)?,
+                        acknowledgements: acknowledgements.remove(&recorded.id).unwrap_or_default(),
+                        recorded,
                         last_run_id: row.try_get("last_run_id").map_err(Error::from_store)?,
                         ack_note: row.try_get("ack_note").map_err(Error::from_store)?,
                         ack_actor: row.try_get("ack_actor").map_err(Error::from_store)?,
@@ -86,7 +92,7 @@ impl Store {
                 .fetch_all(pool)
                 .await
                 .map_err(Error::from_store)?;
-            rows.iter().map(recorded_from_row).collect()
+            rows.iter().map(|row| recorded_from_row(self.data_keys(), row)).collect()
         })
     }
 
@@ -104,17 +110,20 @@ impl Store {
             .collect())
     }
 
-    /// Marks a discrepancy explained by an operator, with the note in the audit trail (a card
-    /// number the operator typed into it masked, as everything recon keeps). The
-    /// acknowledgement holds for the finding as it is now, through `until` when given
-    /// (see [`super::acknowledgements`]).
+    /// Marks a discrepancy explained by an operator: a note of its own (a second one adds a
+    /// note, the first stays), the discrepancy's status and latest note, the terms it holds to
+    /// (the finding as it is now, through `until` when given: see [`super::acknowledgements`]),
+    /// and an audit entry, in one transaction; a card number the operator typed into
+    /// the note masked, as everything recon keeps. Who acts: on PostgreSQL the session's role
+    /// (`session_user`, which the store's trigger sets), with `claimed` (`--actor`) only as a
+    /// display name beside it; on SQLite, which has no roles, `claimed`, else the OS user.
     pub(crate) async fn acknowledge(
         &self,
         id: i64,
         note: &str,
-        actor: &str,
+        claimed: Option<&str>,
         until: Option<NaiveDate>,
-    ) -> Result<Recorded> {
+    ) -> Result<(Recorded, String)> {
         if note.trim().is_empty() {
             return Err(Error::bad_input(
                 "an acknowledgement needs a --note saying why",
@@ -122,17 +131,19 @@ impl Store {
         }
         let note = crate::mask::Shown::masked(note);
         let note = note.as_str();
+        let (actor, display_name) = match &self.pool {
+            // Replaced by the database's `session_user` on insert.
+            StorePool::Postgres(_) => (String::new(), claimed),
+            StorePool::Sqlite(_) => (claimed.map_or_else(super::os_user, str::to_string), None),
+        };
         let now = Utc::now();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             // Writing first takes the write lock, so the check below cannot race another writer.
             let updated = sqlx::query(
-                "UPDATE discrepancies SET status = 'acknowledged', ack_note = $1, ack_actor = $2, ack_at = $3
-                 WHERE id = $4 AND status IN ('open', 'carried', 'acknowledged')",
+                "UPDATE discrepancies SET status = 'acknowledged'
+                 WHERE id = $1 AND status IN ('open', 'carried', 'acknowledged')",
             )
-            .bind(note)
-            .bind(actor)
-            .bind(now)
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -144,13 +155,34 @@ impl Store {
                 .await
                 .map_err(Error::from_store)?
                 .ok_or_else(|| Error::bad_input(format!("there is no discrepancy {id}; `recon discrepancies list` shows them")))?;
-            let recorded = recorded_from_row(&row)?;
+            let recorded = recorded_from_row(self.data_keys(), &row)?;
             if updated == 0 {
                 return Err(Error::bad_input(format!(
                     "discrepancy {id} is {}; only open or carried discrepancies can be acknowledged",
                     recorded.status.as_str()
                 )));
             }
+            let actor: String = sqlx::query_scalar(
+                "INSERT INTO acknowledgements (discrepancy_id, at, actor, display_name, note)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING actor",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(&actor)
+            .bind(display_name)
+            .bind(note)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(Error::from_store)?;
+            let shown_actor = Acknowledgement::shown_actor(&actor, display_name);
+            sqlx::query("UPDATE discrepancies SET ack_note = $1, ack_actor = $2, ack_at = $3 WHERE id = $4")
+                .bind(note)
+                .bind(&shown_actor)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
             let digest = super::acknowledgements::finding_digest(&recorded.discrepancy);
             sqlx::query(super::acknowledgements::PIN_ACKNOWLEDGEMENT)
                 .bind(&digest)
@@ -161,7 +193,7 @@ impl Store {
                 .map_err(Error::from_store)?;
             let entry = NewEntry::new(
                 "discrepancy_acknowledged",
-                actor,
+                &shown_actor,
                 None,
                 json!({
                     "id": id,
@@ -176,14 +208,46 @@ impl Store {
                     "state": super::bound_state::state(
                         crate::discrepancy::Status::Acknowledged,
                         &recorded.discrepancy,
-                        Some(&super::bound_state::AckTerms { note, actor, until }),
+                        Some(&super::bound_state::AckTerms { note, actor: &shown_actor, until }),
                     ),
                 }),
             );
             append_audit!(tx, [entry]);
             tx.commit().await.map_err(Error::from_store)?;
-            Ok(recorded)
+            Ok((recorded, shown_actor))
         })
+    }
+
+    /// Every acknowledgement the store holds, oldest first, by discrepancy id.
+    pub(crate) async fn acknowledgements(
+        &self,
+    ) -> Result<std::collections::HashMap<i64, Vec<Acknowledgement>>> {
+        let rows: Vec<(i64, String, Option<String>, String)> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT discrepancy_id, actor, display_name, note FROM acknowledgements ORDER BY id",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(Error::from_store)?
+        });
+        let mut by_discrepancy = std::collections::HashMap::<i64, Vec<Acknowledgement>>::new();
+        for (id, actor, display_name, note) in rows {
+            by_discrepancy.entry(id).or_default().push(Acknowledgement {
+                note,
+                actor: Acknowledgement::shown_actor(&actor, display_name.as_deref()),
+            });
+        }
+        Ok(by_discrepancy)
+    }
+}
+
+impl Acknowledgement {
+    /// Who acknowledged, as shown: the acting identity, with a display name beside it.
+    pub(crate) fn shown_actor(actor: &str, display_name: Option<&str>) -> String {
+        match display_name {
+            Some(name) => format!("{actor} ({name})"),
+            None => actor.to_string(),
+        }
     }
 }
 
@@ -220,6 +284,61 @@ pub(super) fn detail_json(d: &Discrepancy) -> String {
     })
 }
 
+/// A discrepancy's detail as stored: its JSON, encrypted for its row when keys are given.
+pub(super) fn stored_detail(keys: Option<&DataKeys>, d: &Discrepancy) -> Result<String> {
+    let json = detail_json(d);
+    let Some(keys) = keys else {
+        return Ok(json);
+    };
+    let place = detail_place(
+        &d.check,
+        &d.partition.to_string(),
+        d.kind.as_str(),
+        &d.key_json().to_string(),
+    );
+    keys.seal_field(&place, json.as_bytes())
+        .map_err(|e| Error::internal(format!("encrypting a discrepancy's values: {e}")))
+}
+
+/// What an encrypted detail is bound to: its column and the discrepancy's identity (check,
+/// partition, kind, key as stored), so values moved to another row do not decrypt.
+pub(super) fn detail_place(check: &str, partition: &str, kind: &str, key_json: &str) -> Vec<u8> {
+    [
+        "discrepancies.detail_json",
+        check,
+        partition,
+        kind,
+        key_json,
+    ]
+    .join("\0")
+    .into_bytes()
+}
+
+/// The JSON of discrepancy `id`'s encrypted detail; without keys, or with keys that do not
+/// open it, an error in one line saying so.
+pub(super) fn open_detail(
+    keys: Option<&DataKeys>,
+    id: i64,
+    place: &[u8],
+    stored: &str,
+) -> Result<String> {
+    let Some(keys) = keys else {
+        return Err(Error::bad_input(format!(
+            "discrepancy {id}'s values are encrypted at rest under data key {:?} and no data key is configured (set {})",
+            at_rest::field_key_id(stored).unwrap_or("?"),
+            at_rest::DEFAULT_DATA_KEY_ENV
+        )));
+    };
+    let plain = keys
+        .open_field(place, stored)
+        .map_err(|e| Error::bad_input(format!("discrepancy {id}'s values cannot be read: {e}")))?;
+    String::from_utf8(plain).map_err(|_| {
+        Error::internal(format!(
+            "discrepancy {id}'s values are not UTF-8 once decrypted"
+        ))
+    })
+}
+
 pub(super) fn parse_status(text: &str) -> Result<Status> {
     Status::parse(text).ok_or_else(|| {
         Error::internal(format!(
@@ -228,7 +347,7 @@ pub(super) fn parse_status(text: &str) -> Result<Status> {
     })
 }
 
-pub(super) fn recorded_from_row<R: Row>(row: &R) -> Result<Recorded>
+pub(super) fn recorded_from_row<R: Row>(keys: Option<&DataKeys>, row: &R) -> Result<Recorded>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
@@ -243,10 +362,26 @@ where
         serde_json::from_str(&get("key_json")?).map_err(|_| bad("key_json"))?;
     let columns: Vec<String> =
         serde_json::from_str(&get("columns_json")?).map_err(|_| bad("columns_json"))?;
-    let detail: Detail =
-        serde_json::from_str(&get("detail_json")?).map_err(|_| bad("detail_json"))?;
+    let id: i64 = row.try_get("id").map_err(Error::from_store)?;
+    let stored = get("detail_json")?;
+    let key_text = get("key_json")?;
+    let opened;
+    let detail_text = match at_rest::is_sealed_field(&stored) {
+        false => stored.as_str(),
+        true => {
+            let place = detail_place(
+                &get("check_name")?,
+                &get("partition_key")?,
+                &kind_text,
+                &key_text,
+            );
+            opened = open_detail(keys, id, &place, &stored)?;
+            opened.as_str()
+        }
+    };
+    let detail: Detail = serde_json::from_str(detail_text).map_err(|_| bad("detail_json"))?;
     Ok(Recorded {
-        id: row.try_get("id").map_err(Error::from_store)?,
+        id,
         status: parse_status(&get("status")?)?,
         first_run_id: row.try_get("first_run_id").map_err(Error::from_store)?,
         discrepancy: Discrepancy {

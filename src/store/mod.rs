@@ -26,6 +26,8 @@ pub struct Store {
     sqlite_path: Option<std::path::PathBuf>,
     /// The URL without its password, for messages.
     shown: std::sync::Arc<str>,
+    /// The keys discrepancies' values are encrypted under; `None` stores them in clear.
+    data_keys: Option<std::sync::Arc<crate::at_rest::DataKeys>>,
 }
 
 #[derive(Clone)]
@@ -187,12 +189,14 @@ macro_rules! append_audit {
 /// `discrepancies_rekeyed` audit entry counts them. Costs one lookup per batch when none is.
 macro_rules! adopt_earlier_fingerprints {
     ($tx:expr, $run_id:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr) => {{
-        // Earlier fingerprint → (fingerprint now, key now); a `#n` suffix carries over.
-        let mut earlier = std::collections::HashMap::<String, (&String, &$crate::discrepancy::Discrepancy)>::new();
+        // Earlier fingerprint → (fingerprint now, the finding now, as it was); a `#n` suffix
+        // carries over.
+        type Forms<'a> = (&'a String, &'a $crate::discrepancy::Discrepancy, $crate::discrepancy::Discrepancy);
+        let mut earlier = std::collections::HashMap::<String, Forms<'_>>::new();
         for (d, fingerprint) in $found.iter().zip($fingerprints.iter()) {
             let suffix = fingerprint.find('#').map_or("", |at| &fingerprint[at..]);
-            for old in d.earlier_fingerprints() {
-                earlier.insert(format!("{old}{suffix}"), (fingerprint, d));
+            for was in d.earlier_forms() {
+                earlier.insert(format!("{}{suffix}", was.fingerprint()), (fingerprint, d, was));
             }
         }
         let olds: Vec<&String> = earlier.keys().collect();
@@ -211,14 +215,19 @@ macro_rules! adopt_earlier_fingerprints {
         stored.sort_unstable();
         let mut rekeyed = 0u64;
         for old in &stored {
-            let Some((now, d)) = earlier.get(old) else { continue };
+            let Some((now, d, was)) = earlier.get(old) else { continue };
+            // An acknowledgement pinned to the finding as it was shown then holds for it as
+            // shown now: only the key's form changed.
             let renamed = sqlx::query(
-                "UPDATE discrepancies SET fingerprint = $1, key_json = $2
+                "UPDATE discrepancies SET fingerprint = $1, key_json = $2,
+                     ack_digest = CASE WHEN ack_digest = $4 THEN $5 ELSE ack_digest END
                  WHERE fingerprint = $3 AND NOT EXISTS (SELECT 1 FROM discrepancies AS taken WHERE taken.fingerprint = $1)",
             )
             .bind(*now)
             .bind(d.key_json().to_string())
             .bind(old)
+            .bind($crate::store::acknowledgements::finding_digest(was))
+            .bind($crate::store::acknowledgements::finding_digest(d))
             .execute(&mut *$tx)
             .await
             .map_err(Error::from_store)?;
@@ -240,7 +249,8 @@ macro_rules! adopt_earlier_fingerprints {
 /// is opened, carried or reopened (and linked to the run); each one `$still_open` returns that
 /// was not found is resolved. Written in multi-row statements. Evaluates to the [`CheckChanges`].
 macro_rules! move_along_life {
-    ($tx:expr, $run_id:expr, $now:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr, $still_open:expr) => {{
+    ($tx:expr, $run_id:expr, $now:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr, $still_open:expr, $keys:expr) => {{
+        // A renamed finding's detail is sealed again below (the upsert), bound to its key now.
         adopt_earlier_fingerprints!($tx, $run_id, $check, $partition, $found, $fingerprints);
         let mut changes = CheckChanges::default();
         for (found, fingerprints) in $found
@@ -248,24 +258,35 @@ macro_rules! move_along_life {
             .zip($fingerprints.chunks($crate::store::batch_rows(&$tx, 9)))
         {
             // The shown values of the open and carried ones before this run, to tell which changed.
+            // Their values encrypted at rest are compared decrypted (the ciphertext changes with
+            // every write); without a data key they cannot be, and count as unchanged.
             let sql = format!(
-                "SELECT fingerprint, columns_json, detail_json FROM discrepancies
+                "SELECT fingerprint, id, check_name, partition_key, kind, key_json, columns_json, detail_json
+                 FROM discrepancies
                  WHERE status IN ('open', 'carried') AND fingerprint IN ({})",
                 $crate::store::value_rows("$1", 1, fingerprints.len(), 0)
             );
-            let mut earlier = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql));
+            let mut earlier = sqlx::query_as::<_, (String, i64, String, String, String, String, String, String)>(sqlx::AssertSqlSafe(sql));
             for fingerprint in fingerprints {
                 earlier = earlier.bind(fingerprint);
             }
-            let shown_before: std::collections::HashMap<String, String> = earlier
-                .fetch_all(&mut *$tx)
-                .await
-                .map_err(Error::from_store)?
-                .into_iter()
-                .map(|(fingerprint, columns, detail)| {
-                    (fingerprint, $crate::store::bound_state::shown_digest(&columns, &detail))
-                })
-                .collect();
+            let mut shown_before = std::collections::HashMap::<String, String>::new();
+            for (fingerprint, id, check, partition, kind, key_json, columns_json, detail_json) in
+                earlier.fetch_all(&mut *$tx).await.map_err(Error::from_store)?
+            {
+                let stored = $crate::store::bound_state::StoredShown {
+                    id,
+                    check: &check,
+                    partition: &partition,
+                    kind: &kind,
+                    key_json: &key_json,
+                    columns_json: &columns_json,
+                    detail_json: &detail_json,
+                };
+                if let Some(digest) = $crate::store::bound_state::shown_digest($keys, &stored)? {
+                    shown_before.insert(fingerprint, digest);
+                }
+            }
             let sql = format!(
                 "{} {} {}",
                 super::runs::UPSERT_DISCREPANCY_INTO,
@@ -281,7 +302,7 @@ macro_rules! move_along_life {
                     .bind(d.kind.as_str())
                     .bind(d.key_json().to_string())
                     .bind(serde_json::Value::from(d.columns.clone()).to_string())
-                    .bind(super::discrepancies::detail_json(d))
+                    .bind(super::discrepancies::stored_detail($keys, d)?)
                     .bind($run_id)
                     .bind($now);
             }
@@ -333,7 +354,7 @@ macro_rules! move_along_life {
         for row in &still_open {
             let id: i64 = sqlx::Row::try_get(row, "id").map_err(Error::from_store)?;
             if !seen.contains(&id) {
-                let mut recorded = super::discrepancies::recorded_from_row(row)?;
+                let mut recorded = super::discrepancies::recorded_from_row($keys, row)?;
                 recorded.status = crate::discrepancy::Status::Resolved;
                 gone.push(recorded);
             }
@@ -363,9 +384,13 @@ mod discrepancies;
 mod idempotency;
 mod lock;
 mod retention;
+mod rewrap;
 mod runs;
+mod schema;
 mod seals;
 mod splits;
+
+pub use schema::SchemaUse;
 
 pub(crate) use lock::{HEARTBEAT_EVERY, RunLock};
 pub(crate) use seals::{Seal, SealPart};
@@ -476,17 +501,23 @@ impl Default for StoreAccess {
 }
 
 impl Store {
-    /// Connects to the store and applies any pending migrations. A store that cannot be
+    /// Connects to the store as a run does ([`SchemaUse::CreateIfNew`]). A store that cannot be
     /// reached is a transient failure (exit 3) naming the store; see [`Store::open_retried`].
     pub async fn open(url: &str) -> Result<Store> {
-        Store::connect(url, STORE_CONNECT_TIMEOUT).await
+        Store::open_for(url, SchemaUse::CreateIfNew).await
+    }
+
+    /// Connects to the store and prepares its schema as `schema_use` allows: only
+    /// [`SchemaUse::Migrate`] changes an existing store's schema.
+    pub async fn open_for(url: &str, schema_use: SchemaUse) -> Result<Store> {
+        Store::connect(url, STORE_CONNECT_TIMEOUT, schema_use).await
     }
 
     /// [`Store::open`], retried with backoff under `access.retry` while the store cannot be
     /// reached (a failover, a restart): what a run does before it takes its lock.
     pub async fn open_retried(url: &str, access: StoreAccess) -> Result<Store> {
         let (opened, attempts) = crate::retry::with_retries(access.retry, "store", || {
-            Store::connect(url, access.connect_timeout)
+            Store::connect(url, access.connect_timeout, SchemaUse::CreateIfNew)
         })
         .await;
         opened.map_err(|e| {
@@ -498,7 +529,11 @@ impl Store {
         })
     }
 
-    async fn connect(url: &str, connect_timeout: std::time::Duration) -> Result<Store> {
+    async fn connect(
+        url: &str,
+        connect_timeout: std::time::Duration,
+        schema_use: SchemaUse,
+    ) -> Result<Store> {
         let shown = redact_urls(url);
         let fail = |e: sqlx::Error| {
             let described = crate::error::describe_sqlx(&e);
@@ -510,17 +545,27 @@ impl Store {
                 Error::internal(message)
             }
         };
-        let (pool, sqlite_path) = match Engine::from_url(url)? {
+        let engine = Engine::from_url(url)?;
+        crate::source::tls::require_verified(url)
+            .map_err(|m| Error::bad_input(format!("store {shown}: {m}")))?;
+        let (pool, sqlite_path) = match engine {
             Engine::Sqlite => {
+                // Only a command that may create the schema may create the file.
+                let may_create = schema_use != SchemaUse::Current;
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|e| Error::bad_input(format!("store URL {shown}: {e}")))?
-                    .create_if_missing(true)
+                    .create_if_missing(may_create)
                     .journal_mode(SqliteJournalMode::Wal)
                     .foreign_keys(true)
                     .busy_timeout(std::time::Duration::from_secs(30));
                 let path = options.get_filename().to_path_buf();
                 let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
-                if !in_memory {
+                if !in_memory && !may_create && !path.exists() {
+                    return Err(Error::bad_input(format!(
+                        "the store {shown} does not exist: create it with `recon migrate` (or a first `recon run`)"
+                    )));
+                }
+                if !in_memory && may_create {
                     // Created 0600 before SQLite opens it: its -wal and -shm take the file's mode.
                     crate::private_fs::open_or_create_file(&path).map_err(|e| {
                         Error::bad_input(format!("cannot open the store {shown}: {e}"))
@@ -557,23 +602,30 @@ impl Store {
             pool,
             sqlite_path,
             shown: shown.into(),
+            data_keys: None,
         };
-        store.migrate().await?;
+        if let Err(e) = store.prepare_schema(schema_use).await {
+            store.close().await;
+            return Err(e);
+        }
         Ok(store)
+    }
+
+    /// The store with `keys` to encrypt discrepancies' values at rest and decrypt them (`None`:
+    /// new values are stored in clear; encrypted ones cannot be read).
+    pub fn with_data_keys(mut self, keys: Option<crate::at_rest::DataKeys>) -> Store {
+        self.data_keys = keys.map(std::sync::Arc::new);
+        self
+    }
+
+    /// The keys values are encrypted under, when configured.
+    pub(crate) fn data_keys(&self) -> Option<&crate::at_rest::DataKeys> {
+        self.data_keys.as_deref()
     }
 
     /// The store's URL without its password, for messages.
     pub(crate) fn shown(&self) -> &str {
         &self.shown
-    }
-
-    /// Applies pending migrations (idempotent; sqlx serialises concurrent migrators).
-    pub async fn migrate(&self) -> Result<()> {
-        let result = match &self.pool {
-            StorePool::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await,
-            StorePool::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await,
-        };
-        result.map_err(|e| Error::internal(format!("store migration failed: {e}")))
     }
 
     pub async fn close(&self) {

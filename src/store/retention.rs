@@ -65,6 +65,14 @@ impl Store {
             .await
             .map_err(Error::from_store)?
             .rows_affected();
+            // Their notes go with them (each is in the audit trail, which is never pruned).
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM acknowledgements WHERE discrepancy_id IN ({PRUNABLE_RESOLVED})"
+            )))
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::from_store)?;
             pruned.resolved = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM discrepancies WHERE id IN ({PRUNABLE_RESOLVED}) RETURNING id"
             )))

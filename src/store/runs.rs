@@ -68,7 +68,7 @@ fn run_points(rows: Vec<(RunId, NaiveDate, String, i64)>) -> Vec<RunPoint> {
 /// `$run_id` inside transaction `$tx`, in multi-row statements; evaluates to them, as recorded,
 /// in the order of `$ids`.
 macro_rules! resolve_in_order {
-    ($tx:expr, $run_id:expr, $now:expr, $ids:expr) => {{
+    ($tx:expr, $run_id:expr, $now:expr, $ids:expr, $keys:expr) => {{
         let ids: Vec<i64> = $ids;
         let order: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let mut resolved = Vec::new();
@@ -84,7 +84,7 @@ macro_rules! resolve_in_order {
                 resolve = resolve.bind(id);
             }
             for row in resolve.fetch_all(&mut *$tx).await.map_err(Error::from_store)? {
-                resolved.push(super::discrepancies::recorded_from_row(&row)?);
+                resolved.push(super::discrepancies::recorded_from_row($keys, &row)?);
             }
         }
         resolved.sort_by_key(|r| order.get(&r.id).copied());
@@ -312,12 +312,12 @@ impl Store {
             let changes = if record.status == CheckStatus::Failed {
                 CheckChanges::default()
             } else {
-                let mut changes = move_along_life!(tx, run_id, now, &record.check, &partition, found, &fingerprints, STILL_OPEN_RESULTS);
+                let mut changes = move_along_life!(tx, run_id, now, &record.check, &partition, found, &fingerprints, STILL_OPEN_RESULTS, self.data_keys());
                 reopen_changed_acknowledgements!(tx, run_id, changes);
                 // Re-examined discrepancies not found again are resolved, in the order given.
                 let seen: HashSet<i64> = changes.seen.iter().map(|r| r.id).collect();
                 let settled: Vec<i64> = reexamined.iter().copied().filter(|id| !seen.contains(id)).collect();
-                let resolved = resolve_in_order!(tx, run_id, now, settled);
+                let resolved = resolve_in_order!(tx, run_id, now, settled, self.data_keys());
                 changes.resolved.extend(resolved);
                 changes
             };
@@ -656,8 +656,8 @@ impl Store {
                     })
                     .filter_map(Result::transpose)
                     .collect::<Result<_>>()?,
-                seen: seen.iter().map(recorded_from_row).collect::<Result<_>>()?,
-                resolved: resolved.iter().map(recorded_from_row).collect::<Result<_>>()?,
+                seen: seen.iter().map(|row| recorded_from_row(self.data_keys(), row)).collect::<Result<_>>()?,
+                resolved: resolved.iter().map(|row| recorded_from_row(self.data_keys(), row)).collect::<Result<_>>()?,
             })
         })
     }

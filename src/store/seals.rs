@@ -450,7 +450,7 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let partition = seal.partition.to_string();
-            let mut changes = move_along_life!(tx, run_id, now, check, &partition, found, &fingerprints, STILL_OPEN_SEAL);
+            let mut changes = move_along_life!(tx, run_id, now, check, &partition, found, &fingerprints, STILL_OPEN_SEAL, self.data_keys());
             reopen_changed_acknowledgements!(tx, run_id, changes);
             let describe = |r: &Recorded| json!({ "id": r.id, "key": r.discrepancy.key_json(), "key_digest": r.discrepancy.key.digest, "detail": r.discrepancy.detail });
             let entry = NewEntry::new(

@@ -123,6 +123,7 @@ async fn on_a_postgresql_store_too() {
 }
 
 async fn acknowledged_findings_stay_handled_until_they_change_or_expire(store: Option<String>) {
+    let by = store.as_deref().map_or_else(|| "ana".to_string(), ana_on);
     let scenario = two_findings(store).await;
     let metrics = ["--metrics-file", "recon.prom"];
     let (out, summary) = scenario.run("2026-11-20", &metrics);
@@ -145,7 +146,9 @@ async fn acknowledged_findings_stay_handled_until_they_change_or_expire(store: O
     let second = ack(&scenario, 2, Some("2099-12-31"));
     assert_eq!(
         stdout(&second),
-        "discrepancy 2 (t missing_in_right id=3) acknowledged by ana through 2099-12-31\n"
+        format!(
+            "discrepancy 2 (t missing_in_right id=3) acknowledged by {by} through 2099-12-31\n"
+        )
     );
 
     // Every finding acknowledged: the rerun is clean, the acknowledged ones listed apart.
@@ -177,7 +180,7 @@ async fn acknowledged_findings_stay_handled_until_they_change_or_expire(store: O
         "{html}"
     );
     assert!(html.contains(
-        "<h2>Discrepancies (0)</h2><p class=muted>Nothing in this run needs anyone.</p>"
+        "<h2 id=findings>Findings that need someone (0)</h2><p class=muted>Nothing in this run needs anyone.</p>"
     ));
     assert!(html.contains("<h2>Acknowledged (2)</h2>"));
     assert!(html.contains("<td class=\"status-acknowledged\">acknowledged</td>"));

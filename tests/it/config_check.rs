@@ -43,15 +43,15 @@ fn the_example_resolves_to_every_section_and_key() {
         ("RECON_MASK_KEY", key),
         (
             "RECON_STORE_URL",
-            "postgres://recon_store:StorePw@store-db:5432/recon",
+            "postgres://recon_store:StorePw@store-db:5432/recon?sslmode=verify-full",
         ),
         (
             "RECON_LEDGER_URL",
-            "postgres://recon_reader:LedgerPw@ledger-db:5432/ledger",
+            "postgres://recon_reader:LedgerPw@ledger-db:5432/ledger?sslmode=verify-full",
         ),
         (
             "RECON_PAYMENTS_URL",
-            "mysql://recon_reader:PayPw@payments-db:3306/payments",
+            "mysql://recon_reader:PayPw@payments-db:3306/payments?ssl-mode=VERIFY_IDENTITY",
         ),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -71,6 +71,7 @@ history_retention_days = 400
 download_retention_days = 30
 max_discrepancies = 100000
 mask_key_env = "RECON_MASK_KEY"
+data_key_env = "RECON_DATA_KEY"
 temp_dir = "/tmp"
 
 [job.retry]
@@ -87,7 +88,7 @@ min_calls = 5
 cool_down_secs = 30
 
 [store]
-url = "postgres://recon_store:***@store-db:5432/recon"
+url = "postgres://recon_store:***@store-db:5432/recon?sslmode=verify-full"
 connect_timeout_secs = 30
 
 [store.retry]
@@ -97,7 +98,7 @@ max_total_secs = 300
 max_attempts = 8
 
 [sources.ledger]
-url = "postgres://recon_reader:***@ledger-db:5432/ledger"
+url = "postgres://recon_reader:***@ledger-db:5432/ledger?sslmode=verify-full"
 timezone = "UTC"
 max_connections = 2
 statement_timeout_secs = 600
@@ -110,7 +111,7 @@ max_total_secs = 300
 max_attempts = 8
 
 [sources.payments]
-url = "mysql://recon_reader:***@payments-db:3306/payments"
+url = "mysql://recon_reader:***@payments-db:3306/payments?ssl-mode=VERIFY_IDENTITY"
 timezone = "UTC"
 max_connections = 2
 statement_timeout_secs = 600
@@ -203,6 +204,7 @@ SALE = "charge"
 
 [audit.trusted_keys]
 # audit entries will be UNSIGNED: RECON_AUDIT_SIGNING_KEY is not set, so the store's own credentials can rewrite the chain undetected
+# data at rest is not encrypted (set RECON_DATA_KEY)
 # configuration is valid
 "#
         )

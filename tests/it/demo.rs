@@ -125,14 +125,62 @@ fn demo_reports_every_planted_discrepancy_and_nothing_else() {
         22,
         "a header and one row per discrepancy"
     );
+    // One column per side and compared column, in the order the findings first name them.
     assert!(csv.starts_with(
-        "\"id\",\"check\",\"partition\",\"kind\",\"status\",\"key\",\"columns\",\"left\",\"right\",\"detail\",\"at_stake\",\"first_seen_run\"\n"
-    ));
+        "\"id\",\"check\",\"partition\",\"kind\",\"status\",\"key\",\"columns\",\"detail\",\"at_stake_minor\",\"at_stake_currency\",\"at_stake_counted\",\"first_seen_run\",\
+         \"left.name\",\"right.name\",\"left.currency\",\"right.currency\",\"left.status\",\"right.status\",\
+         \"left.opened_on\",\"right.opened_on\",\"left.credit_limit_minor\",\"right.credit_limit_minor\",\
+         \"left.account_id\",\"right.account_id\",\"left.amount_minor\",\"right.amount_minor\",\
+         \"left.external_id\",\"right.external_id\",\"left.memo\",\"right.memo\",\
+         \"left.created_at\",\"right.created_at\",\"left.arrival_date\",\"right.arrival_date\",\
+         \"left.amount\",\"right.amount\",\"left.fee\",\"right.fee\",\"left.payout_total\",\"right.payout_total\"\n"
+    ), "{csv}");
+    let row = |id: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("\"{id}\",")))
+            .unwrap()
+            .to_string()
+    };
+    // NULL on the left, '' on the right; no stake.
+    assert_eq!(
+        row("7"),
+        format!(
+            "\"7\",\"ledger_entries\",\"2026-11-20\",\"changed\",\"open\",\"id=1203\",\"memo\",\"\",\"\",\"\",\"\",\"1\",{}\"NULL\",\"\",{}",
+            "\"\",".repeat(16),
+            ["\"\""; 10].join(",")
+        )
+    );
+    // The stake as integer minor units and currency; a `timing` row's is not counted, as in the
+    // totals (summing the counted stakes per currency gives the summary's at-stake).
     assert!(
-        csv.contains(
-            ",\"ledger_entries\",\"2026-11-20\",\"changed\",\"open\",\"id=1203\",\"memo\",\"memo=NULL\",\"memo=\",\"\",\"\",\"1\"\n"
-        ),
+        row("13").contains(",\"100\",\"JPY\",\"true\",\"1\","),
         "{csv}"
+    );
+    assert!(
+        row("13").ends_with(",\"6956\",\"6856\",\"\",\"\",\"\",\"\""),
+        "{csv}"
+    );
+    assert!(
+        row("20").contains(",\"31895\",\"JPY\",\"false\",\"1\","),
+        "{csv}"
+    );
+    let mut counted: std::collections::BTreeMap<String, i128> = Default::default();
+    for line in csv.lines().skip(1) {
+        let cells: Vec<&str> = line.split("\",\"").collect();
+        if cells.len() > 10 && cells[10] == "true" {
+            *counted.entry(cells[9].to_string()).or_default() += cells[8].parse::<i128>().unwrap();
+        }
+    }
+    assert_eq!(
+        counted,
+        [
+            ("EUR", 3221700),
+            ("GBP", 35751),
+            ("JPY", 5961),
+            ("USD", 2872596)
+        ]
+        .map(|(c, m)| (c.to_string(), m))
+        .into()
     );
 }
 

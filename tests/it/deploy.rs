@@ -381,6 +381,47 @@ fn every_read_only_root_has_a_writable_temp_folder_that_recon_is_told_about() {
     }
 }
 
+/// Every pod gets the data key from the Secret, required (a pod without it does not start, so
+/// nothing is kept in clear), and the previous key during a rotation, optional.
+#[test]
+fn every_pod_gets_its_data_key_from_the_secret() {
+    for (file, pod, _) in pod_specs() {
+        let c = container(&pod);
+        let from_secret = |name: &str| {
+            let entry = c["env"]
+                .as_vec()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"].as_str() == Some(name))
+                .unwrap_or_else(|| panic!("{file}: no {name}"));
+            let reference = &entry["valueFrom"]["secretKeyRef"];
+            (
+                reference["name"].as_str().unwrap_or_default().to_string(),
+                reference["key"].as_str().unwrap_or_default().to_string(),
+                reference["optional"].as_bool().unwrap_or(false),
+            )
+        };
+        assert_eq!(
+            from_secret("RECON_DATA_KEY"),
+            (
+                "recon-connections".to_string(),
+                "RECON_DATA_KEY".to_string(),
+                false
+            ),
+            "{file}"
+        );
+        assert_eq!(
+            from_secret("RECON_DATA_KEY_PREVIOUS"),
+            (
+                "recon-connections".to_string(),
+                "RECON_DATA_KEY_PREVIOUS".to_string(),
+                true
+            ),
+            "{file}"
+        );
+    }
+}
+
 /// Requests and limits on every container: memory and CPU requested, memory limited, and the
 /// ephemeral storage the temp emptyDir counts against.
 #[test]

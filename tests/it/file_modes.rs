@@ -138,6 +138,9 @@ async fn a_run_under_a_loose_umask_creates_every_file_0600_and_every_folder_0700
             ("out/metrics", "700"),
             ("out/metrics/recon.prom", "600"),
             ("out/report.html", "600"),
+            ("out/reports", "700"),
+            ("out/reports/2026-11-20", "700"),
+            ("out/reports/2026-11-20/report.html", "600"),
             ("out/summary.json", "600"),
             ("store.db", "600"),
         ]

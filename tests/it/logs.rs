@@ -100,6 +100,12 @@ async fn every_json_line_of_a_run_carries_its_run_and_check_and_a_refused_connec
     assert_eq!(
         messages,
         [
+            // No RECON_DATA_KEY in this test: the run says so first, plainly.
+            (
+                "WARN",
+                "-",
+                "data at rest is not encrypted (set RECON_DATA_KEY)"
+            ),
             ("INFO", "entries", "check compared"),
             ("INFO", "entries", "check recorded"),
             ("INFO", "entries", "day sealed"),
@@ -116,7 +122,7 @@ async fn every_json_line_of_a_run_carries_its_run_and_check_and_a_refused_connec
         "{}",
         stderr(&out)
     );
-    let failed = &lines[4];
+    let failed = &lines[5];
     assert_eq!(
         failed["error"],
         format!("source down (postgres://postgres@127.0.0.1:{port}/ledger): connection refused")

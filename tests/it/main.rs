@@ -7,6 +7,7 @@
 mod common;
 
 mod acknowledged;
+mod at_rest;
 mod audit;
 mod audit_tamper;
 mod bad_input;
@@ -25,6 +26,7 @@ mod hostile_input;
 mod in_flight;
 mod json_columns;
 mod layering;
+mod least_privilege;
 mod ledger_pushdown;
 mod logs;
 mod mask_keys;
@@ -50,6 +52,7 @@ mod sharded_table;
 mod sqlite_sources;
 mod store_life;
 mod store_outage;
+mod tls;
 mod tooling;
 mod url_passwords;
 mod uuids;

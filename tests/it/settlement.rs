@@ -383,8 +383,8 @@ fn day_1_found(dir: &Path, s: &serde_json::Value) {
     );
     let csv = std::fs::read_to_string(dir.join("out/discrepancies.csv")).unwrap();
     assert!(
-        csv.lines()
-            .any(|l| l.contains(",\"amount_mismatch\",") && l.ends_with(",\"1.00 USD\",\"1\"")),
+        csv.lines().any(|l| l.contains(",\"amount_mismatch\",")
+            && l.contains(",\"100\",\"USD\",\"true\",\"1\",")),
         "{csv}"
     );
     let quarantine = std::fs::read_to_string(dir.join("out/quarantine.csv")).unwrap();

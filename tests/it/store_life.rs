@@ -463,15 +463,15 @@ async fn store_texts(url: &str, sql: &str) -> Vec<String> {
     }
 }
 
-/// Runs of 2026-11-10 to 11-13 and of 11-20 with a history kept 3 days: the 20th prunes the
-/// runs of the 10th, 11th (both, one superseding the other) and 13th, with their check results
-/// and syncs, and the discrepancy resolved on the 11th; it keeps the run of the 12th, which an
-/// open discrepancy names. One audit entry says so, and the chain still verifies.
+/// Runs of 2025-11-10 to 11-13 and of 2026-11-20 with a history kept 365 days (the shortest
+/// accepted): the run of 2026-11-20 prunes the runs of 2025-11-10, 11-11 (both, one superseding
+/// the other) and 11-13, with their check results and syncs, and the discrepancy resolved on
+/// 2025-11-11; it keeps the run of 2025-11-12, which an open discrepancy names. One audit entry says so, and the chain still verifies.
 async fn history_past_its_retention_is_pruned(store: &str, dir: &Path) {
     let rows = [
         TABLES[1],
-        "INSERT INTO entries VALUES (1, 100, '2026-11-10 09:00:00'), (2, 200, '2026-11-11 09:00:00'),
-             (3, 300, '2026-11-12 09:00:00'), (4, 400, '2026-11-13 09:00:00'),
+        "INSERT INTO entries VALUES (1, 100, '2025-11-10 09:00:00'), (2, 200, '2025-11-11 09:00:00'),
+             (3, 300, '2025-11-12 09:00:00'), (4, 400, '2025-11-13 09:00:00'),
              (5, 500, '2026-11-20 09:00:00')",
     ];
     let ledger = sqlite_db(&dir.join("ledger.db"), &rows).await;
@@ -480,7 +480,7 @@ async fn history_past_its_retention_is_pruned(store: &str, dir: &Path) {
         .table("job")
         .set("seal_lookback_days", 1)
         .set("seal_retention_days", 2)
-        .set("history_retention_days", 3)
+        .set("history_retention_days", 365)
         .store("STORE_URL")
         .source("ledger", "LEDGER_URL")
         .source("payments", "PAYMENTS_URL")
@@ -493,18 +493,18 @@ async fn history_past_its_retention_is_pruned(store: &str, dir: &Path) {
         .env("PAYMENTS_URL", &payments)
         .config(&config);
     let run = |date: &str| scenario.run(date, &[]).0.status.code();
-    assert_eq!(run("2026-11-10"), Some(0)); // run 1, seals the 10th
+    assert_eq!(run("2025-11-10"), Some(0)); // run 1, seals the 10th
     set_right_amount(&payments, 2, 201).await;
-    assert_eq!(run("2026-11-11"), Some(1)); // run 2: discrepancy 1 (id 2) opens
+    assert_eq!(run("2025-11-11"), Some(1)); // run 2: discrepancy 1 (id 2) opens
     set_right_amount(&payments, 2, 200).await;
-    assert_eq!(run("2026-11-11"), Some(0)); // run 3 supersedes 2, resolves 1, seals the 11th
+    assert_eq!(run("2025-11-11"), Some(0)); // run 3 supersedes 2, resolves 1, seals the 11th
     set_right_amount(&payments, 3, 301).await;
-    assert_eq!(run("2026-11-12"), Some(1)); // run 4: discrepancy 2 (id 3) opens, stays open
-    assert_eq!(run("2026-11-13"), Some(0)); // run 5, seals the 13th
+    assert_eq!(run("2025-11-12"), Some(1)); // run 4: discrepancy 2 (id 3) opens, stays open
+    assert_eq!(run("2025-11-13"), Some(0)); // run 5, seals the 13th
     let runs = "SELECT id FROM runs ORDER BY id";
     assert_eq!(store_ints(store, runs).await, [1, 2, 3, 4, 5]);
 
-    // Run 6: seals before the 18th go; history before the 17th goes, but for run 4.
+    // Run 6: seals before 2026-11-18 go; history before 2025-11-20 goes, but for run 4.
     assert_eq!(run("2026-11-20"), Some(0));
     assert_eq!(store_ints(store, runs).await, [4, 6]);
     let count = |table: &str| format!("SELECT count(*) FROM {table}");
@@ -527,7 +527,7 @@ async fn history_past_its_retention_is_pruned(store: &str, dir: &Path) {
     assert_eq!(
         payloads,
         [serde_json::json!({
-            "before": "2026-11-17",
+            "before": "2025-11-20",
             "runs": [1, 2, 3, 5],
             "check_results": 4,
             "syncs": 4,
@@ -566,8 +566,8 @@ fn a_history_shorter_than_the_seal_retention_is_refused() {
     let dir = temp_dir();
     let config = TestConfig::new()
         .table("job")
-        .set("seal_retention_days", 90)
-        .set("history_retention_days", 30)
+        .set("seal_retention_days", 400)
+        .set("history_retention_days", 380)
         .store("S")
         .source("ledger", "L")
         .integrity("entries", "ledger.entries", "ledger.entries_copy", "id")
@@ -582,8 +582,40 @@ fn a_history_shorter_than_the_seal_retention_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out).trim(),
-        "recon: recon.toml: job.history_retention_days (30) must be at least job.seal_retention_days (90): the run that sealed a day is kept as long as its seal"
+        "recon: recon.toml: job.history_retention_days (380) must be at least job.seal_retention_days (400): the run that sealed a day is kept as long as its seal"
     );
+}
+
+/// PCI DSS 10.5.1 keeps audit history at least 12 months: a shorter run history is refused
+/// (exit 2) naming the setting, a year exactly is accepted.
+#[test]
+fn a_history_shorter_than_a_year_is_refused() {
+    let dir = temp_dir();
+    let check = |days: i64| {
+        let config = TestConfig::new()
+            .table("job")
+            .set("seal_retention_days", 8)
+            .set("history_retention_days", days)
+            .store("S")
+            .source("ledger", "L")
+            .integrity("entries", "ledger.entries", "ledger.entries_copy", "id")
+            .to_toml();
+        write(dir.path(), "recon.toml", &config);
+        let env = [("S", "sqlite://s.db"), ("L", "sqlite://l.db")];
+        recon(
+            &["config", "check", "--config", "recon.toml"],
+            &env,
+            dir.path(),
+        )
+    };
+    let refused = check(364);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        stderr(&refused).trim(),
+        "recon: recon.toml: job.history_retention_days (364) must be at least 365: PCI DSS 10.5.1 keeps audit history at least 12 months"
+    );
+    let accepted = check(365);
+    assert_eq!(accepted.status.code(), Some(0), "{}", stderr(&accepted));
 }
 
 #[tokio::test]

@@ -51,7 +51,8 @@ fn a_query_password_from_the_environment_is_shown_redacted_by_config_check() {
     write(dir.path(), "recon.toml", CONFIG);
     let store =
         format!("postgres://recon@store-db/recon?sslpassword={PASSWORD}&sslmode=verify-full");
-    let ledger = format!("mysql://reader@ledger-db/ledger?ssl-mode=REQUIRED&password={PASSWORD}");
+    let ledger =
+        format!("mysql://reader@ledger-db/ledger?ssl-mode=VERIFY_IDENTITY&password={PASSWORD}");
     let out = recon(
         &["config", "check", "--config", "recon.toml"],
         &[
@@ -68,7 +69,7 @@ fn a_query_password_from_the_environment_is_shown_redacted_by_config_check() {
         "{shown}"
     );
     assert!(
-        shown.contains("\n[sources.ledger]\nurl = \"mysql://reader@ledger-db/ledger?ssl-mode=REQUIRED&password=***\"\n"),
+        shown.contains("\n[sources.ledger]\nurl = \"mysql://reader@ledger-db/ledger?ssl-mode=VERIFY_IDENTITY&password=***\"\n"),
         "{shown}"
     );
     assert!(!shown.contains(PASSWORD) && !stderr(&out).contains(PASSWORD));

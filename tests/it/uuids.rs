@@ -405,7 +405,7 @@ async fn column_types_reads_char36_and_binary16_as_the_same_uuids() {
         assert_eq!(
             csv.lines().nth(1),
             Some(
-                "\"1\",\"uuids\",\"all\",\"changed\",\"open\",\"id=20000000-0000-4000-8000-0000000000ff\",\"r\",\"r=ffffffff-ffff-ffff-ffff-ffffffffffff\",\"r=ffffffff-ffff-ffff-ffff-fffffffffffe\",\"\",\"\",\"1\""
+                "\"1\",\"uuids\",\"all\",\"changed\",\"open\",\"id=20000000-0000-4000-8000-0000000000ff\",\"r\",\"\",\"\",\"\",\"\",\"1\",\"ffffffff-ffff-ffff-ffff-ffffffffffff\",\"ffffffff-ffff-ffff-ffff-fffffffffffe\""
             ),
             "{strategy}"
         );

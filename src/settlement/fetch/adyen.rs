@@ -24,7 +24,7 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use super::http::{self, Auth};
-use super::{Acquired, Acquisition, Download, ReportFile, fill_date, keep::KeptFile};
+use super::{Acquired, Acquisition, Download, ReportFile, fill_date};
 use crate::error::{Error, Result};
 use crate::retry::with_retries_hinted;
 
@@ -340,7 +340,7 @@ impl Fetching<'_> {
         let (result, attempts) =
             fetch(self.job, &url, self.auth, self.advice, &target, required).await;
         self.acquired.attempts = self.acquired.attempts.max(attempts);
-        let Some(kept) = result? else {
+        let Some((kept, final_url)) = result? else {
             return Ok(false);
         };
         self.files.push(ReportFile {
@@ -359,6 +359,7 @@ impl Fetching<'_> {
             attempts,
             batch,
             skipped_batches,
+            final_url,
         });
         Ok(true)
     }
@@ -400,11 +401,11 @@ async fn fetch(
     advice: &str,
     target: &std::path::Path,
     required: bool,
-) -> (Result<Option<KeptFile>>, u32) {
+) -> (Result<Option<super::Landed>>, u32) {
     let shown = format!("downloading {url}");
     let hint = Cell::new(None);
     with_retries_hinted(job.policy, "Adyen report download", &hint, || async {
-        let client = http::client()?;
+        let client = http::client(job.tls_ca_file, auth)?;
         let response = http::send(job.breakers, auth.apply(client.get(url)), &shown).await?;
         if response.status() == StatusCode::NOT_FOUND {
             return if required {
@@ -416,9 +417,9 @@ async fn fetch(
             };
         }
         let response = http::successful(response, &shown, &hint, advice, http::silent).await?;
-        http::save(response, &shown, target, job.max_download_bytes)
-            .await
-            .map(Some)
+        let final_url = http::redirected_to(&response, url);
+        let kept = http::save(response, &shown, target, job.keep_rules()).await?;
+        Ok(Some((kept, final_url)))
     })
     .await
 }

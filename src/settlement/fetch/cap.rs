@@ -8,6 +8,13 @@ use crate::error::{Error, Result};
 /// The default `max_download_bytes` of a `[[settlement]]` check: 2 GiB.
 pub(crate) const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
+/// How a download is kept: at most `max_bytes` bytes, encrypted under `keys` when given.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeepRules<'a> {
+    pub(crate) max_bytes: u64,
+    pub(crate) keys: Option<&'a crate::at_rest::DataKeys>,
+}
+
 /// A report being kept that may grow to at most `max` bytes.
 pub(crate) struct CappedKept {
     kept: Kept,
@@ -20,10 +27,11 @@ impl CappedKept {
     /// otherwise starts keeping it at `target`.
     pub(crate) async fn create(
         target: &Path,
-        max: u64,
+        rules: KeepRules<'_>,
         announced: Option<u64>,
         shown: &str,
     ) -> Result<CappedKept> {
+        let max = rules.max_bytes;
         if let Some(length) = announced.filter(|length| *length > max) {
             return Err(too_large(
                 shown,
@@ -32,7 +40,7 @@ impl CappedKept {
             ));
         }
         Ok(CappedKept {
-            kept: Kept::create(target).await?,
+            kept: Kept::create(target, rules.keys).await?,
             max,
             written: 0,
         })

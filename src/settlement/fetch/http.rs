@@ -1,6 +1,7 @@
-//! HTTP for report acquisition: one client, how a credential is sent, which answers are worth a
-//! retry (429, 5xx, a dropped connection) and which are not (401, 403, other 4xx), and each
-//! request through the circuit breaker of its host and port.
+//! HTTP for report acquisition: one client (which CAs it trusts, which redirects it follows), how
+//! a credential is sent, which answers are worth a retry (429, 5xx, a dropped connection) and
+//! which are not (401, 403, other 4xx), and each request through the circuit breaker of its host
+//! and port.
 
 use std::cell::Cell;
 use std::path::Path;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response, StatusCode};
 
-use super::cap::CappedKept;
+use super::cap::{CappedKept, KeepRules};
 use super::keep::KeptFile;
 use crate::breaker::Breakers;
 use crate::error::{Error, Result};
@@ -42,12 +43,83 @@ impl Auth {
     }
 }
 
-pub(crate) fn client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// The most redirects one request follows.
+const MAX_REDIRECTS: usize = 10;
+
+/// A client for requests carrying `auth`: every redirect hop re-validated by [`hop_refusal`];
+/// servers trusted by the built-in (Mozilla) roots, or, given `ca_file` (`tls_ca_file`), by
+/// the CAs of that PEM bundle only.
+pub(crate) fn client(ca_file: Option<&Path>, auth: &Auth) -> Result<reqwest::Client> {
+    let sticky_credential = matches!(auth, Auth::Header { .. });
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        match hop_refusal(attempt.url(), attempt.previous(), sticky_credential) {
+            Some(reason) => attempt.error(reason),
+            None => attempt.follow(),
+        }
+    });
+    let mut builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(300))
         .connect_timeout(Duration::from_secs(30))
+        .redirect(policy);
+    if let Some(file) = ca_file {
+        let shown = file.display();
+        let pem = std::fs::read(file)
+            .map_err(|e| Error::bad_input(format!("tls_ca_file {shown}: {e}")))?;
+        let roots = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| Error::bad_input(format!("tls_ca_file {shown}: {e}")))?;
+        if roots.is_empty() {
+            return Err(Error::bad_input(format!(
+                "tls_ca_file {shown} holds no PEM certificate"
+            )));
+        }
+        builder = roots
+            .into_iter()
+            .fold(builder.tls_built_in_root_certs(false), |b, root| {
+                b.add_root_certificate(root)
+            });
+    }
+    builder
         .build()
         .map_err(|e| Error::internal(format!("HTTP client: {e}")))
+}
+
+/// Why a redirect to `next` (after `previous`) is not followed, if it is not: every hop is
+/// https, plain http only on a chain that was plain http on loopback from its start (as a
+/// configured URL may be): never a downgrade from https, never plain http off this machine;
+/// reqwest drops `Authorization` when the host or port changes, but not a credential in a
+/// header of its own (`sticky_credential`, Adyen's `X-API-Key`): such a request never leaves
+/// its server.
+pub(crate) fn hop_refusal(
+    next: &reqwest::Url,
+    previous: &[reqwest::Url],
+    sticky_credential: bool,
+) -> Option<String> {
+    let on_loopback =
+        |url: &reqwest::Url| url.host_str().is_some_and(crate::source::tls::is_loopback);
+    let shown = redact_urls(next.as_str());
+    match next.scheme() {
+        "https" => {}
+        "http"
+            if on_loopback(next)
+                && previous
+                    .iter()
+                    .all(|url| url.scheme() == "http" && on_loopback(url)) => {}
+        scheme => {
+            return Some(format!(
+                "refused a redirect to {shown}: reports are fetched over https only, not {scheme}"
+            ));
+        }
+    }
+    let server = endpoint(next);
+    match previous.first() {
+        Some(first) if sticky_credential && endpoint(first) != server => Some(format!(
+            "refused a redirect to {shown}: the request's credential would go to another server ({server})"
+        )),
+        _ => None,
+    }
 }
 
 /// Sends `request` through the breaker of its server (`host:port`): refused at once while that
@@ -91,8 +163,24 @@ fn asked_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     retry_after(value, chrono::Utc::now())
 }
 
+/// A request that got no answer, with its causes (reqwest's own message names none of them:
+/// not the refused certificate, not the refused redirect).
 fn transport(shown: &str, e: reqwest::Error) -> Error {
-    Error::unavailable(format!("{shown}: {}", redact_urls(&e.to_string()))).caused_by(e)
+    let mut said = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !said.contains(&text) {
+            said = format!("{said}: {text}");
+        }
+        cause = c.source();
+    }
+    let said = format!("{shown}: {}", redact_urls(&said));
+    match e.is_redirect() {
+        // A refused hop is the server's doing and does not change on a retry.
+        true => Error::bad_input(said).caused_by(e),
+        false => Error::unavailable(said).caused_by(e),
+    }
 }
 
 /// `response` if it succeeded. 429 and 5xx may pass (the wait a `Retry-After` asks for, in
@@ -127,15 +215,29 @@ pub(crate) async fn successful(
     )))
 }
 
+/// Where `response` came from when redirects took it away from `requested`, for the download's
+/// record: its final URL without query or fragment (a pre-signed link's query is a credential)
+/// and with any password redacted.
+pub(crate) fn redirected_to(response: &Response, requested: &str) -> Option<String> {
+    let landed = response.url();
+    if reqwest::Url::parse(requested).ok().as_ref() == Some(landed) {
+        return None;
+    }
+    let mut recorded = landed.clone();
+    recorded.set_query(None);
+    recorded.set_fragment(None);
+    Some(redact_urls(recorded.as_str()))
+}
+
 /// Streams the body of `response` into `target`, hashing it.
 pub(crate) async fn save(
     mut response: Response,
     shown: &str,
     target: &Path,
-    max_bytes: u64,
+    rules: KeepRules<'_>,
 ) -> Result<KeptFile> {
     let announced = response.content_length();
-    let mut kept = CappedKept::create(target, max_bytes, announced, shown).await?;
+    let mut kept = CappedKept::create(target, rules, announced, shown).await?;
     while let Some(chunk) = response.chunk().await.map_err(|e| transport(shown, e))? {
         kept.write(&chunk, shown).await?;
     }
@@ -162,6 +264,40 @@ mod tests {
             "files.example.com:443"
         );
         assert_eq!(endpoint(&url("http://127.0.0.1:8080/x")), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn every_redirect_hop_is_https_and_a_sticky_credential_stays_home() {
+        let url = |u: &str| reqwest::Url::parse(u).unwrap();
+        let from = [url("https://files.example.com/r.csv")];
+        assert_eq!(
+            hop_refusal(&url("https://cdn.example.net/r.csv"), &from, false),
+            None
+        );
+        assert_eq!(
+            hop_refusal(
+                &url("http://cdn.example.net/r.csv?token=s3cret"),
+                &from,
+                false
+            )
+            .unwrap(),
+            "refused a redirect to http://cdn.example.net/r.csv?token=***: reports are fetched over https only, not http"
+        );
+        // no downgrade, even to this machine
+        assert!(hop_refusal(&url("http://127.0.0.1:9/r.csv"), &from, false).is_some());
+        let local = [url("http://127.0.0.1:8080/r.csv")];
+        assert_eq!(
+            hop_refusal(&url("http://localhost:8080/x"), &local, false),
+            None
+        );
+        assert_eq!(
+            hop_refusal(&url("https://files.example.com:8443/r.csv"), &from, true).unwrap(),
+            "refused a redirect to https://files.example.com:8443/r.csv: the request's credential would go to another server (files.example.com:8443)"
+        );
+        assert_eq!(
+            hop_refusal(&url("https://files.example.com/other.csv"), &from, true),
+            None
+        );
     }
 
     #[test]

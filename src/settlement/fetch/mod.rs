@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 pub(crate) use adyen::{AdyenDownload, BatchHistory};
+pub(crate) use keep::{open_report, rewrap_downloads};
 pub(crate) use prune::prune_downloads;
 pub(crate) use sftp::SftpPickup;
 pub(crate) use stripe_api::StripeApi;
@@ -89,9 +90,21 @@ pub(crate) struct Acquisition<'a> {
     pub(crate) idempotency: &'a dyn crate::check::IdempotencyGenerations,
     /// The most bytes one downloaded report may have (`max_download_bytes`).
     pub(crate) max_download_bytes: u64,
+    /// The CA bundle report servers are checked against (`tls_ca_file`), else the built-in roots.
+    pub(crate) tls_ca_file: Option<&'a Path>,
+    /// The keys kept reports are encrypted under; `None` keeps them in clear.
+    pub(crate) data_keys: Option<&'a crate::at_rest::DataKeys>,
 }
 
 impl Acquisition<'_> {
+    /// How this check's downloads are kept: capped, and encrypted when a data key is configured.
+    pub(crate) fn keep_rules(&self) -> cap::KeepRules<'_> {
+        cap::KeepRules {
+            max_bytes: self.max_download_bytes,
+            keys: self.data_keys,
+        }
+    }
+
     /// Where a fetched report named `name` is kept: `<downloads>/<date>-<check>-<name>`, made safe.
     pub(crate) fn kept_path(&self, name: &str) -> PathBuf {
         self.downloads.join(format!(
@@ -196,6 +209,9 @@ fn scrub(e: Error, secret: &str) -> Error {
     }
 }
 
+/// A kept download and, when redirects took it elsewhere, its final URL.
+type Landed = (keep::KeptFile, Option<String>);
+
 /// GETs `url` into `target`, retried under the job's policy, honouring `Retry-After`, through
 /// the server's circuit breaker.
 async fn download_url(
@@ -204,23 +220,26 @@ async fn download_url(
     auth: &http::Auth,
     advice: &str,
     target: &Path,
-) -> (Result<keep::KeptFile>, u32) {
+) -> (Result<Landed>, u32) {
     let shown = format!("downloading {}", redact_urls(url));
     let hint = Cell::new(None);
     with_retries_hinted(job.policy, "report download", &hint, || async {
-        let client = http::client()?;
+        let client = http::client(job.tls_ca_file, auth)?;
         let response = http::send(job.breakers, auth.apply(client.get(url)), &shown).await?;
         let response = http::successful(response, &shown, &hint, advice, http::silent).await?;
-        http::save(response, &shown, target, job.max_download_bytes).await
+        let final_url = http::redirected_to(&response, url);
+        let kept = http::save(response, &shown, target, job.keep_rules()).await?;
+        Ok((kept, final_url))
     })
     .await
 }
 
-/// The acquisition of one downloaded file: its report and its record.
-fn single(result: (Result<keep::KeptFile>, u32), source: String, target: &Path) -> Acquired {
+/// The acquisition of one downloaded file: its report and its record (with where redirects
+/// took it, if anywhere).
+fn single(result: (Result<Landed>, u32), source: String, target: &Path) -> Acquired {
     let (kept, attempts) = result;
     match kept {
-        Ok(kept) => Acquired {
+        Ok((kept, final_url)) => Acquired {
             files: Ok(vec![ReportFile {
                 name: source.clone(),
                 path: target.to_path_buf(),
@@ -234,6 +253,7 @@ fn single(result: (Result<keep::KeptFile>, u32), source: String, target: &Path) 
                 attempts,
                 batch: None,
                 skipped_batches: Vec::new(),
+                final_url,
             }],
         },
         Err(e) => Acquired {

@@ -106,7 +106,7 @@ pub(super) async fn acquire(pickup: &SftpPickup, job: &Acquisition<'_>) -> Acqui
     let result = with_retries(job.policy, "SFTP pick-up", || async {
         match tokio::time::timeout(
             ATTEMPT_TIMEOUT,
-            pick_up(pickup, &key, &path, &shown, &target, job.max_download_bytes),
+            pick_up(pickup, &key, &path, &shown, &target, job.keep_rules()),
         )
         .await
         {
@@ -118,7 +118,8 @@ pub(super) async fn acquire(pickup: &SftpPickup, job: &Acquisition<'_>) -> Acqui
         }
     })
     .await;
-    super::single(result, shown, &target)
+    let (kept, attempts) = result;
+    super::single((kept.map(|kept| (kept, None)), attempts), shown, &target)
 }
 
 fn private_key(pickup: &SftpPickup, job: &Acquisition<'_>) -> Result<PrivateKey> {
@@ -139,12 +140,26 @@ fn private_key(pickup: &SftpPickup, job: &Acquisition<'_>) -> Result<PrivateKey>
             ));
         }
     };
+    client_key(&text, &from)
+}
+
+/// The login key in `text` (read from `from`), refused when it is RSA: signing with it runs the
+/// `rsa` crate's private-key operations, open to the Marvin timing attack (RUSTSEC-2023-0071, no
+/// fixed version). RSA stays accepted for the server's host key, which is only verified (a
+/// public-key operation), since banks' SFTP servers often have nothing else.
+fn client_key(text: &str, from: &str) -> Result<PrivateKey> {
     // The key's text is never part of a message, only where it came from.
-    russh::keys::decode_secret_key(&text, None).map_err(|_| {
+    let key = russh::keys::decode_secret_key(text, None).map_err(|_| {
         Error::bad_input(format!(
             "{from} does not hold an unencrypted OpenSSH private key"
         ))
-    })
+    })?;
+    if key.algorithm().is_rsa() {
+        return Err(Error::bad_input(format!(
+            "{from} holds an RSA key, which recon does not log in with (RUSTSEC-2023-0071: RSA private-key operations open to a timing attack); use an Ed25519 key (ssh-keygen -t ed25519) and add its public key to the server"
+        )));
+    }
+    Ok(key)
 }
 
 /// One attempt: connect, check the host key, log in, read the file into `target`.
@@ -154,7 +169,7 @@ async fn pick_up(
     path: &str,
     shown: &str,
     target: &std::path::Path,
-    max_bytes: u64,
+    rules: super::cap::KeepRules<'_>,
 ) -> Result<KeptFile> {
     let seen = Arc::new(Mutex::new(None));
     let handler = Pinned {
@@ -183,18 +198,9 @@ async fn pick_up(
             });
         }
     };
-    let hash = if key.algorithm().is_rsa() {
-        session
-            .best_supported_rsa_hash()
-            .await
-            .ok()
-            .flatten()
-            .flatten()
-    } else {
-        None
-    };
+    // No RSA hash to choose: `client_key` refuses RSA login keys.
     let login = session
-        .authenticate_publickey(&pickup.user, PrivateKeyWithHashAlg::new(key.clone(), hash))
+        .authenticate_publickey(&pickup.user, PrivateKeyWithHashAlg::new(key.clone(), None))
         .await
         .map_err(|e| Error::unavailable(format!("{shown}: logging in: {e}")))?;
     if !login.success() {
@@ -229,7 +235,7 @@ async fn pick_up(
         _ => lost(&e),
     })?;
     let announced = file.metadata().await.ok().and_then(|m| m.size);
-    let mut kept = CappedKept::create(target, max_bytes, announced, shown).await?;
+    let mut kept = CappedKept::create(target, rules, announced, shown).await?;
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
         let n = file.read(&mut buffer).await.map_err(|e| lost(&e))?;
@@ -245,4 +251,34 @@ async fn pick_up(
         .disconnect(russh::Disconnect::ByApplication, "", "en")
         .await;
     Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_key;
+
+    /// A fresh unencrypted OpenSSH private key of `kind` from ssh-keygen.
+    fn generated_key(kind: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        let status = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", kind, "-N", "", "-C", "recon-test", "-f"])
+            .arg(&path)
+            .status()
+            .expect("ssh-keygen runs (openssh-client; .ci/run installs it)");
+        assert!(status.success(), "ssh-keygen -t {kind} failed");
+        std::fs::read_to_string(&path).unwrap()
+    }
+
+    #[test]
+    fn an_rsa_login_key_is_refused_and_an_ed25519_one_accepted() {
+        let refused = client_key(&generated_key("rsa"), "the file k").unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "the file k holds an RSA key, which recon does not log in with (RUSTSEC-2023-0071: RSA private-key operations open to a timing attack); use an Ed25519 key (ssh-keygen -t ed25519) and add its public key to the server"
+        );
+        assert_eq!(refused.exit(), crate::exit::Exit::BadInput);
+        let accepted = client_key(&generated_key("ed25519"), "the file k").unwrap();
+        assert_eq!(accepted.algorithm(), russh::keys::Algorithm::Ed25519);
+    }
 }

@@ -20,7 +20,7 @@ pub(crate) mod adyen;
 pub(crate) mod braintree;
 mod braintree_summary;
 mod csv_rows;
-mod kept_text;
+pub(crate) mod kept_text;
 pub(crate) mod mapped;
 pub(crate) mod stripe;
 mod zone;

@@ -1,4 +1,4 @@
-//! The read columns and the resolving helper shared by the tests of every `--where` file, written once here.
+//! The read columns and the resolving helper shared by the tests of every `--where` file and the `--where` fuzz target (fuzz/), written once here.
 
 use super::{Filter, RowFilter};
 use crate::canonical::LogicalType;
@@ -14,7 +14,7 @@ fn column(name: &str, logical: LogicalType, declared: &str) -> Column {
 }
 
 /// The read columns of the tests: id, currency, amount, created_at, memo, settled.
-pub(super) fn columns() -> Vec<Column> {
+pub(crate) fn columns() -> Vec<Column> {
     vec![
         column("id", LogicalType::Integer, "bigint"),
         column("currency", LogicalType::Text, "character(3)"),
@@ -31,7 +31,8 @@ pub(super) fn columns() -> Vec<Column> {
     ]
 }
 
-pub(super) fn resolve(text: &str) -> Result<RowFilter> {
+/// `text` parsed and typed against [`columns`], the same column on both sides.
+pub(crate) fn resolve(text: &str) -> Result<RowFilter> {
     let columns = columns();
     Filter::parse(text)?.resolve(|name| {
         let at = columns

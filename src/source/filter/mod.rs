@@ -12,8 +12,7 @@ mod lex;
 mod parse;
 mod push;
 
-#[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 pub(crate) use push::push_filter;
 

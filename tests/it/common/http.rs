@@ -1,6 +1,6 @@
-//! One stub HTTP server for every test that needs one: it listens on 127.0.0.1, answers each
-//! connection's one request from a responder (a script of routes, a sequence, or any closure),
-//! keeps every request it received, and serves a bounded number of connections.
+//! One stub HTTP server for every test that needs one: it listens on 127.0.0.1, plain or over
+//! TLS, answers each connection's one request from a responder (a script of routes, a sequence,
+//! or any closure), keeps every request it received, and serves a bounded number of connections.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{Read, Write};
@@ -146,12 +146,37 @@ impl HttpServer {
         connections: usize,
         responder: impl FnMut(&Request) -> Response + Send + 'static,
     ) -> Self {
-        Self::start(bind(), connections, responder)
+        Self::start(bind(), connections, None, responder)
+    }
+
+    /// [`Self::serve`] over TLS with the certificate and key (PEM) of `cert`.
+    pub fn serve_tls(
+        cert: &super::pki::ServerCert,
+        connections: usize,
+        responder: impl FnMut(&Request) -> Response + Send + 'static,
+    ) -> Self {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_file_iter(&cert.cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(&cert.key).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        Self::start(bind(), connections, Some(Arc::new(config)), responder)
     }
 
     fn start(
         listener: TcpListener,
         connections: usize,
+        tls: Option<Arc<rustls::ServerConfig>>,
         mut responder: impl FnMut(&Request) -> Response + Send + 'static,
     ) -> Self {
         let port = listener.local_addr().unwrap().port();
@@ -166,12 +191,24 @@ impl HttpServer {
                 if stopped.load(Ordering::SeqCst) {
                     return;
                 }
-                let Some(request) = read_request(&mut stream) else {
+                if stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .is_err()
+                {
                     continue;
-                };
-                let answer = responder(&request);
-                log.lock().unwrap().push(request);
-                let _ = stream.write_all(&answer.to_bytes());
+                }
+                match &tls {
+                    None => answer(&mut stream, &mut responder, &log),
+                    Some(config) => {
+                        let Ok(session) = rustls::ServerConnection::new(config.clone()) else {
+                            continue;
+                        };
+                        let mut stream = rustls::StreamOwned::new(session, stream);
+                        answer(&mut stream, &mut responder, &log);
+                        stream.conn.send_close_notify();
+                        let _ = stream.flush();
+                    }
+                }
             }
         });
         Self {
@@ -192,7 +229,7 @@ impl HttpServer {
         let listener = bind();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut script = write(&base);
-        Self::start(listener, 200, move |request| script.answer(request))
+        Self::start(listener, 200, None, move |request| script.answer(request))
     }
 
     /// Answers `responses` in turn, whatever is asked, then stops listening.
@@ -210,6 +247,11 @@ impl HttpServer {
     /// `http://127.0.0.1:<port>`.
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `https://127.0.0.1:<port>`, for a server started with [`Self::serve_tls`].
+    pub fn https_base(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
     }
 
     /// The requests received so far, in order.
@@ -230,10 +272,22 @@ fn bind() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").unwrap()
 }
 
-fn read_request(stream: &mut TcpStream) -> Option<Request> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
+/// Reads one request from `stream`, keeps it and answers it (nothing when none could be read: a
+/// client that refused the TLS handshake, or hung up).
+fn answer(
+    stream: &mut (impl Read + Write),
+    responder: &mut impl FnMut(&Request) -> Response,
+    log: &Mutex<Vec<Request>>,
+) {
+    let Some(request) = read_request(stream) else {
+        return;
+    };
+    let answer = responder(&request);
+    log.lock().unwrap().push(request);
+    let _ = stream.write_all(&answer.to_bytes());
+}
+
+fn read_request(stream: &mut impl Read) -> Option<Request> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {

@@ -9,6 +9,7 @@ use std::sync::{Mutex, PoisonError};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 mod http;
+pub mod pki;
 mod pushgateway;
 mod relay;
 mod scenario;
@@ -285,6 +286,19 @@ async fn sweep_mysql(pool: &sqlx::MySqlPool) {
     .await;
     for name in users.into_iter().filter(|n| is_stale(n)) {
         raw(pool, format!("DROP USER IF EXISTS '{name}'@'%'")).await;
+    }
+}
+
+/// Who acknowledges with `--actor ana` on the store at `store_url`, as recon says it: on
+/// PostgreSQL the session's role (the URL's user) with `ana` beside it, elsewhere `ana`.
+pub fn ana_on(store_url: &str) -> String {
+    let role = store_url
+        .strip_prefix("postgres://")
+        .and_then(|rest| rest.split_once('@'))
+        .map(|(user, _)| user.split(':').next().unwrap_or(user));
+    match role {
+        Some(role) => format!("{role} (ana)"),
+        None => "ana".to_string(),
     }
 }
 

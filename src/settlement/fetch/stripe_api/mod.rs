@@ -159,7 +159,7 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
     let target = job.kept_path(&format!("{}.csv", sanitize(report_type)));
     let progress = RefCell::new(Progress::default());
     let hint = Cell::new(None);
-    let client = match http::client() {
+    let client = match http::client(job.tls_ca_file, &auth) {
         Ok(client) => client,
         Err(e) => return Acquired::failed(e),
     };
@@ -225,8 +225,9 @@ pub(super) async fn acquire(api: &StripeApi, job: &Acquisition<'_>) -> Acquired 
         };
         let shown = format!("downloading {file_url}");
         let response = get(&file_url, &shown).await?;
-        let kept: KeptFile = http::save(response, &shown, &target, job.max_download_bytes).await?;
-        Ok((file_url, kept))
+        let final_url = http::redirected_to(&response, &file_url);
+        let kept: KeptFile = http::save(response, &shown, &target, job.keep_rules()).await?;
+        Ok((file_url, (kept, final_url)))
     };
     let (result, attempts) =
         with_retries_hinted(job.policy, "Stripe report run", &hint, attempt).await;
