@@ -37,6 +37,11 @@ const SCHEMA: &str =
 
 /// A signed run of 2026-11-20 that finds id 2 missing from payments (discrepancy 1).
 async fn signed_store() -> Scenario {
+    signed_store_keyed(None).await
+}
+
+/// [`signed_store`], its values encrypted at rest under `data_key` when given.
+async fn signed_store_keyed(data_key: Option<&str>) -> Scenario {
     let scenario = Scenario::new("S");
     let dir = scenario.dir().to_path_buf();
     let l = sqlite_db(
@@ -58,8 +63,12 @@ async fn signed_store() -> Scenario {
     let scenario = scenario
         .env("L", &l)
         .env("P", &p)
-        .env("RECON_AUDIT_SIGNING_KEY", &signing_key())
-        .config(&config());
+        .env("RECON_AUDIT_SIGNING_KEY", &signing_key());
+    let scenario = match data_key {
+        Some(key) => scenario.env("RECON_DATA_KEY", key),
+        None => scenario,
+    }
+    .config(&config());
     let (out, _) = scenario.run("2026-11-20", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     scenario
@@ -73,9 +82,15 @@ fn verify(scenario: &Scenario, extra: &[&str]) -> (Option<i32>, String) {
     (out.status.code(), stdout(&out))
 }
 
+/// Runs SQL against the SQLite store as its owner would: the append-only triggers (migration
+/// 0016) dropped first, so only the chain's hashes and signatures stand in the way.
 async fn exec(url: &str, statements: &[String]) {
     let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-    for sql in statements {
+    let unguard = [
+        "DROP TRIGGER IF EXISTS audit_log_no_update".to_string(),
+        "DROP TRIGGER IF EXISTS audit_log_no_delete".to_string(),
+    ];
+    for sql in unguard.iter().chain(statements) {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
             .execute(&pool)
             .await
@@ -375,4 +390,76 @@ async fn entries_written_before_signatures_are_named_unsigned_not_broken() {
         "{out}"
     );
     assert!(out.ends_with(" signed by job-1\n"), "{out}");
+}
+
+#[tokio::test]
+async fn values_encrypted_at_rest_are_bound_by_their_plaintext_not_their_ciphertext() {
+    const DATA_KEY: &str = "k1:1111111111111111111111111111111111111111111111111111111111111111";
+    let scenario = signed_store_keyed(Some(DATA_KEY)).await;
+    let url = scenario.store().to_string();
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let first: String = sqlx::query_scalar("SELECT detail_json FROM discrepancies WHERE id = 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(first.starts_with("aes256gcm:v1:k1:"), "{first}");
+
+    // The same date again: the values are sealed afresh (a new nonce), yet nothing changed.
+    let (out, _) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let second: String = sqlx::query_scalar("SELECT detail_json FROM discrepancies WHERE id = 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert!(second.starts_with("aes256gcm:v1:k1:"), "{second}");
+    assert_ne!(first, second);
+    let actions = intact(&scenario).await;
+    let opened: Vec<i64> = actions
+        .iter()
+        .filter(|(_, a)| a == "discrepancy_opened")
+        .map(|(seq, _)| *seq)
+        .collect();
+    assert_eq!(opened.len(), 1, "{actions:?}");
+    assert!(
+        !actions.iter().any(|(_, a)| a == "discrepancy_changed"),
+        "{actions:?}"
+    );
+    let (opened, last) = (opened[0], actions.last().unwrap().0);
+
+    // A status flipped with the ciphertext left as it is is still named.
+    exec(
+        &url,
+        &["UPDATE discrepancies SET status = 'resolved' WHERE id = 1".into()],
+    )
+    .await;
+    let flipped = format!(
+        "discrepancy 1: its status is resolved but audit entry {opened} (discrepancy_opened) says open"
+    );
+    let (code, out) = verify(&scenario, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        out,
+        lines(&[
+            &flipped,
+            &format!(
+                "audit chain BROKEN: 0 problem(s) in {last} entries checked; 1 row(s) unlike the chain"
+            ),
+        ])
+    );
+
+    // Without the data key the values cannot be compared, and verify says so, not "tampered".
+    let keyless = Scenario::in_dir(scenario.dir(), "S").store_at(&url);
+    let (code, out) = verify(&keyless, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        out,
+        lines(&[
+            &flipped,
+            "1 discrepancies' values not compared: encrypted at rest and no data key configured",
+            &format!(
+                "audit chain BROKEN: 0 problem(s) in {last} entries checked; 1 row(s) unlike the chain"
+            ),
+        ])
+    );
 }
