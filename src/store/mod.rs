@@ -232,6 +232,39 @@ macro_rules! adopt_earlier_fingerprints {
             .await
             .map_err(Error::from_store)?;
             rekeyed += renamed.rows_affected();
+            // An acknowledged one stays acknowledged with its values as shown now (the upsert
+            // below writes them): an entry binds that state, as a change of a carried one's would.
+            let still_acknowledged = sqlx::query_as::<_, (i64, Option<String>, Option<String>, Option<chrono::NaiveDate>)>(
+                "SELECT id, ack_note, ack_actor, ack_until FROM discrepancies
+                 WHERE fingerprint = $1 AND status = 'acknowledged'",
+            )
+            .bind(*now)
+            .fetch_optional(&mut *$tx)
+            .await
+            .map_err(Error::from_store)?;
+            if let (true, Some((id, Some(note), Some(actor), until))) = (renamed.rows_affected() > 0, still_acknowledged) {
+                let terms = $crate::store::bound_state::AckTerms { note: &note, actor: &actor, until };
+                let entry = $crate::store::audit::NewEntry::new(
+                    "discrepancy_changed",
+                    &$crate::store::run_actor(),
+                    Some($run_id),
+                    serde_json::json!({
+                        "id": id,
+                        "check": d.check,
+                        "partition": d.partition,
+                        "kind": d.kind.as_str(),
+                        "key": d.key_json(),
+                        "key_digest": d.key.digest,
+                        "columns": d.columns,
+                        "state": $crate::store::bound_state::state(
+                            $crate::discrepancy::Status::Acknowledged,
+                            d,
+                            Some(&terms),
+                        ),
+                    }),
+                );
+                append_audit!($tx, [entry]);
+            }
         }
         if rekeyed > 0 {
             let entry = $crate::store::audit::NewEntry::new(
