@@ -85,7 +85,7 @@ async fn bench(url: &str) -> recon::error::Result<()> {
     let mut checked = 0;
     for _ in 0..3 {
         let started = Instant::now();
-        let verification = store.verify_audit(0).await?;
+        let verification = store.verify_audit(0, &Default::default(), None).await?;
         verify = verify.min(started.elapsed());
         checked = verification.checked;
         if !verification.breaks.is_empty() {

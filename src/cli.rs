@@ -156,6 +156,18 @@ pub enum AuditCommand {
     Verify(VerifyArgs),
     /// Write the chain as JSON lines for an auditor to verify independently.
     Export(ExportArgs),
+    /// Make a new Ed25519 key pair for one audit writer: the private key for
+    /// RECON_AUDIT_SIGNING_KEY, the public key for `[audit] trusted_keys`.
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The key id its entries will name, e.g. `job-2026-12` or `ops-alice`.
+    pub(crate) key_id: String,
+    /// Write the private key to this new file (mode 0600) instead of printing it.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +177,20 @@ pub struct VerifyArgs {
     /// Start at this sequence number, trusting the entry before it.
     #[arg(long, default_value_t = 1)]
     pub(crate) from: i64,
+    /// A head kept outside the store (`SEQ:HASH`, from a run's log line or summary.json): the
+    /// chain must still hold entry SEQ with exactly that hash.
+    #[arg(long, value_name = "SEQ:HASH", value_parser = parse_head)]
+    pub(crate) expect_head: Option<(i64, String)>,
+}
+
+fn parse_head(text: &str) -> Result<(i64, String), String> {
+    let bad = || format!("{text:?} is not a head; write SEQ:HASH (e.g. 42:9f86d0…, 64 hex digits)");
+    let (seq, hash) = text.split_once(':').ok_or_else(bad)?;
+    let seq: i64 = seq.parse().map_err(|_| bad())?;
+    if seq < 1 || hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    Ok((seq, hash.to_ascii_lowercase()))
 }
 
 #[derive(Debug, Args)]

@@ -55,6 +55,31 @@ pub(crate) struct ConfigFile {
     /// What `recon controls check` checks against (`[controls]`); a run ignores it.
     #[serde(default)]
     pub(crate) controls: Option<controls::ControlsFile>,
+    #[serde(default)]
+    pub(crate) audit: AuditFile,
+}
+
+/// `[audit]`: the public keys audit entries are verified with, by key id. A rotated-out key
+/// stays here (verify only) so the entries it signed stay verifiable.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditFile {
+    #[serde(default)]
+    pub(crate) trusted_keys: BTreeMap<String, String>,
+}
+
+impl AuditFile {
+    /// The trusted keys, each checked to be a base64 Ed25519 public key.
+    fn trusted_keys(&self) -> std::result::Result<BTreeMap<String, String>, String> {
+        for (id, key) in &self.trusted_keys {
+            if !crate::audit_key::is_public_key(key) {
+                return Err(format!(
+                    "audit.trusted_keys.{id}: not a base64 Ed25519 public key (32 bytes)"
+                ));
+            }
+        }
+        Ok(self.trusted_keys.clone())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -266,6 +291,8 @@ pub struct Config {
     pub(crate) settlement: Vec<SettlementSpec>,
     /// The `[formats.<name>]` mappings as written (validated with the settlement checks).
     pub(crate) formats: BTreeMap<String, toml::Table>,
+    /// `[audit] trusted_keys`: key id → base64 Ed25519 public key.
+    pub(crate) audit_trusted_keys: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -293,6 +320,7 @@ impl std::fmt::Debug for Config {
             .field("integrity", &self.integrity)
             .field("settlement", &self.settlement)
             .field("formats", &self.formats.keys().collect::<Vec<_>>())
+            .field("audit_trusted_keys", &self.audit_trusted_keys)
             .finish()
     }
 }
@@ -316,6 +344,7 @@ impl Config {
             .validate()
             .map_err(|m| fail(format!("job.retry: {m}")))?;
         let store_access = store_access(&file).map_err(fail)?;
+        let audit_trusted_keys = file.audit.trusted_keys().map_err(fail)?;
         file.job
             .circuit_breaker
             .validate()
@@ -412,7 +441,46 @@ impl Config {
             integrity,
             settlement,
             formats: file.formats,
+            audit_trusted_keys,
         })
+    }
+
+    /// What `config check` says of audit signing: the writer key this process signs with and
+    /// whether the config trusts it, or plainly that entries will be unsigned. A malformed
+    /// key is an error.
+    pub fn describe_audit_signing(&self) -> Result<String> {
+        let env = crate::audit_key::SIGNING_KEY_ENV;
+        let mut out = String::from("\n[audit.trusted_keys]\n");
+        for (id, key) in &self.audit_trusted_keys {
+            out.push_str(&format!("{id:?} = {key:?}\n"));
+        }
+        let note = match crate::audit_key::writer().map_err(Error::bad_input)? {
+            None => format!(
+                "# audit entries will be UNSIGNED: {env} is not set, so the store's own credentials can rewrite the chain undetected\n"
+            ),
+            Some(key) if self.audit_trusted_keys.get(key.id()) == Some(&key.public_key()) => {
+                format!(
+                    "# audit entries will be signed with key '{}' (in trusted_keys)\n",
+                    key.id()
+                )
+            }
+            Some(key) => format!(
+                "# audit entries will be signed with key '{}', which trusted_keys does not hold with this public key: add {:?} = {:?}\n",
+                key.id(),
+                key.id(),
+                key.public_key()
+            ),
+        };
+        out.push_str(&note);
+        Ok(out)
+    }
+
+    /// Reads only `[audit] trusted_keys`, for `audit verify`.
+    pub(crate) fn load_trusted_keys(path: &Path) -> Result<BTreeMap<String, String>> {
+        let file = parse_file(path, &read_text(path)?)?;
+        file.audit
+            .trusted_keys()
+            .map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
     }
 
     /// Reads only the store's URL and the data keys from the file, for the operator's commands

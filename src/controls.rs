@@ -261,7 +261,8 @@ async fn store_controls(setup: &ControlsSetup, now: DateTime<Utc>) -> (Verdict, 
             return (Err(why.clone()), Err(why));
         }
     };
-    let audit = audit_chain(&store).await;
+    let store = store.with_data_keys(setup.data_keys.clone());
+    let audit = audit_chain(&store, &setup.trusted_keys).await;
     let last = last_success(&store, setup.max_hours_since_success, now).await;
     store.close().await;
     (audit, last)
@@ -277,22 +278,28 @@ fn missing_sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     (!path.exists()).then(|| path.to_path_buf())
 }
 
-async fn audit_chain(store: &Store) -> Verdict {
+/// The chain verified as `recon audit verify` verifies it: hashes, signatures under the trusted
+/// keys, and every row's state against its last entry.
+async fn audit_chain(
+    store: &Store,
+    trusted: &std::collections::BTreeMap<String, String>,
+) -> Verdict {
     let v = store
-        .verify_audit(1)
+        .verify_audit(1, trusted, None)
         .await
         .map_err(|e| format!("not verified: {e}"))?;
-    if v.breaks.is_empty() {
+    if v.breaks.is_empty() && v.disagreements.is_empty() {
         return Ok(format!("intact: {} entries checked", v.checked));
     }
     let named: Vec<String> = v
         .breaks
         .iter()
         .map(|b| format!("entry {}: {}", b.seq, b.problem))
+        .chain(v.disagreements.iter().cloned())
         .collect();
     Err(format!(
         "BROKEN: {} problem(s) in {} entries checked: {}",
-        v.breaks.len(),
+        named.len(),
         v.checked,
         named.join("; ")
     ))
@@ -435,6 +442,8 @@ mod tests {
             max_hours_since_success: 26,
             advisory_db: std::path::PathBuf::from("/nonexistent/advisory-db"),
             advisory_db_max_age_days: 30,
+            trusted_keys: std::collections::BTreeMap::new(),
+            data_keys: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! recon: nightly reconciliation.
 
 pub mod at_rest;
+pub mod audit_key;
 pub mod breaker;
 pub mod canonical;
 pub mod catch_up;

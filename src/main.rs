@@ -132,6 +132,9 @@ async fn dispatch(command: Command) -> Result<Exit> {
         Command::Controls {
             command: ControlsCommand::Check(args),
         } => controls::check(&args, &mut stdout).await,
+        Command::Audit {
+            command: AuditCommand::Keygen(args),
+        } => operator::keygen(&args, &mut stdout),
         Command::Keys {
             command: KeysCommand::Rewrap(args),
         } => operator::rewrap(&args, &mut stdout).await,
@@ -140,6 +143,7 @@ async fn dispatch(command: Command) -> Result<Exit> {
         } => {
             let config = Config::load(&args.config, &process_env)?;
             print(&mut stdout, &config.describe())?;
+            print(&mut stdout, &config.describe_audit_signing()?)?;
             print(&mut stdout, &format!("# {}\n", config.at_rest_line()))?;
             print(&mut stdout, "# configuration is valid\n")?;
             Ok(Exit::Clean)

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::cli::{AckArgs, ExportArgs, ListArgs, RewrapArgs, VerifyArgs};
+use crate::cli::{AckArgs, ExportArgs, KeygenArgs, ListArgs, RewrapArgs, VerifyArgs};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
@@ -125,33 +125,91 @@ pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
     Ok(Exit::Clean)
 }
 
-/// `recon audit verify`: exit 0 when intact, 1 when any entry is broken.
+/// `recon audit verify`: exit 0 when the chain is intact, every signature verifies under the
+/// config's trusted keys, the kept head (`--expect-head`) is still there and every discrepancy
+/// and seal agrees with its last entry; 1 naming each problem.
 pub async fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
+    let trusted = Config::load_trusted_keys(&args.config.config)?;
     let store = open_store(&args.config.config).await?;
-    let verification = store.verify_audit(args.from).await;
+    let verification = store
+        .verify_audit(args.from, &trusted, args.expect_head.clone())
+        .await;
     store.close().await;
     let v = verification?;
+    if let Some((first, last)) = v.unsigned_before {
+        let entries = match first == last {
+            true => format!("entry {first}"),
+            false => format!("entries {first}-{last}"),
+        };
+        writeln!(out, "{entries}: unsigned (written before signatures)").map_err(write_err)?;
+    }
     for b in &v.breaks {
         writeln!(out, "entry {}: {}", b.seq, b.problem).map_err(write_err)?;
     }
-    if v.breaks.is_empty() {
+    for d in &v.disagreements {
+        writeln!(out, "{d}").map_err(write_err)?;
+    }
+    if v.not_compared > 0 {
         writeln!(
             out,
-            "audit chain intact: {} entries checked; head {} {}",
+            "{} discrepancies' values not compared: encrypted at rest and no data key configured",
+            v.not_compared
+        )
+        .map_err(write_err)?;
+    }
+    if v.breaks.is_empty() && v.disagreements.is_empty() {
+        let signed = match &v.head_signature {
+            Some((key_id, _)) => format!(" signed by {key_id}"),
+            None => " unsigned".to_string(),
+        };
+        writeln!(
+            out,
+            "audit chain intact: {} entries checked; head {} {}{signed}",
             v.checked, v.head_seq, v.head_hash
         )
         .map_err(write_err)?;
         Ok(Exit::Clean)
     } else {
+        let rows = match v.disagreements.len() {
+            0 => String::new(),
+            n => format!("; {n} row(s) unlike the chain"),
+        };
         writeln!(
             out,
-            "audit chain BROKEN: {} problem(s) in {} entries checked",
+            "audit chain BROKEN: {} problem(s) in {} entries checked{rows}",
             v.breaks.len(),
-            v.checked
+            v.checked,
         )
         .map_err(write_err)?;
         Ok(Exit::Discrepancies)
     }
+}
+
+/// `recon audit keygen`: a new key pair. The private key goes to a new 0600 file, or to stdout
+/// once with a warning; it is never logged.
+pub fn keygen(args: &KeygenArgs, out: &mut dyn Write) -> Result<Exit> {
+    let (private, public) = crate::audit_key::generate(&args.key_id).map_err(Error::bad_input)?;
+    let env = crate::audit_key::SIGNING_KEY_ENV;
+    match &args.out {
+        Some(path) => {
+            let mut file = crate::private_fs::create_file(path)
+                .map_err(|e| Error::bad_input(format!("cannot write {}: {e}", path.display())))?;
+            writeln!(file, "{private}").map_err(write_err)?;
+            writeln!(
+                out,
+                "private key written to {} (mode 0600): give its content to the writer as {env}",
+                path.display()
+            )
+            .map_err(write_err)?;
+        }
+        None => {
+            writeln!(out, "# PRIVATE: shown once, never stored by recon; give it to this writer only, as {env}").map_err(write_err)?;
+            writeln!(out, "{env}={private}").map_err(write_err)?;
+        }
+    }
+    writeln!(out, "# public: add to the config of every verifier").map_err(write_err)?;
+    writeln!(out, "[audit.trusted_keys]\n{:?} = {public:?}", args.key_id).map_err(write_err)?;
+    Ok(Exit::Clean)
 }
 
 /// `recon audit export`

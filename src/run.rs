@@ -469,7 +469,7 @@ impl<'a> Run<'a> {
         // The run is recorded finished only once its reports are written.
         let written = store
             .finish_run_then(run_id, exit, finished_at, |closing| {
-                let (seq, hash) = closing.audit_head;
+                let (seq, hash, key_id, signature) = closing.audit_head;
                 let standing = catch_up::standing(
                     business_date,
                     nightly,
@@ -481,7 +481,12 @@ impl<'a> Run<'a> {
                     stored,
                     exit,
                     finished_at,
-                    AuditHead { seq, hash },
+                    AuditHead {
+                        seq,
+                        hash,
+                        key_id,
+                        signature,
+                    },
                     closing.recent_runs,
                     standing,
                 )
@@ -507,6 +512,22 @@ impl<'a> Run<'a> {
             discrepancies = summary.totals.discrepancies,
             "run finished"
         );
+        // The head leaves the store here: a log line an auditor's collector keeps.
+        let head = &summary.audit_head;
+        match &head.key_id {
+            Some(key_id) => info!(
+                seq = head.seq,
+                hash = %head.hash,
+                key_id = %key_id,
+                signature = head.signature.as_deref().unwrap_or_default(),
+                "audit head"
+            ),
+            None => warn!(
+                seq = head.seq,
+                hash = %head.hash,
+                "audit head (entries are UNSIGNED: no RECON_AUDIT_SIGNING_KEY, so the store's own credentials can rewrite the chain)"
+            ),
+        }
         let backlog = match store.open_backlog().await {
             Ok(backlog) => Some(backlog),
             Err(e) => {

@@ -59,6 +59,10 @@ pub struct ControlsSetup {
     pub(crate) max_hours_since_success: u32,
     pub(crate) advisory_db: PathBuf,
     pub(crate) advisory_db_max_age_days: u32,
+    /// `[audit] trusted_keys`: the public keys the chain's signatures are checked with.
+    pub(crate) trusted_keys: std::collections::BTreeMap<String, String>,
+    /// The data keys, so the chain's state digests are compared over decrypted values.
+    pub(crate) data_keys: Option<crate::at_rest::DataKeys>,
 }
 
 /// A key to check, validated.
@@ -122,6 +126,8 @@ impl super::Config {
             advisory_db_max_age_days: controls
                 .advisory_db_max_age_days
                 .unwrap_or(DEFAULT_ADVISORY_DB_MAX_AGE_DAYS),
+            trusted_keys: file.audit.trusted_keys().map_err(&fail)?,
+            data_keys: super::data_keys(&file, env).map_err(&fail)?,
         })
     }
 }

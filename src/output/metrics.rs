@@ -54,6 +54,22 @@ pub(crate) fn render(summary: &Summary) -> String {
     let _ = writeln!(out, "recon_run_exit_code {}", summary.exit_code);
     family(
         &mut out,
+        "recon_audit_head_seq",
+        "The audit chain's last sequence number after the run: a copy outside the store; a lower value later means entries were removed.",
+    );
+    let _ = writeln!(out, "recon_audit_head_seq {}", summary.audit_head.seq);
+    family(
+        &mut out,
+        "recon_audit_head_signed",
+        "1 when the run's audit entries are signed with a writer key (RECON_AUDIT_SIGNING_KEY), 0 when unsigned.",
+    );
+    let _ = writeln!(
+        out,
+        "recon_audit_head_signed {}",
+        u8::from(summary.audit_head.key_id.is_some())
+    );
+    family(
+        &mut out,
         "recon_run_duration_seconds",
         "How long the last run took.",
     );

@@ -80,6 +80,10 @@ impl Summary {
 pub(crate) struct AuditHead {
     pub(crate) seq: i64,
     pub(crate) hash: String,
+    /// The writer key that signed the head entry; `None`: entries are written unsigned
+    /// (no RECON_AUDIT_SIGNING_KEY), and the chain holds only against accidents, not its store.
+    pub(crate) key_id: Option<String>,
+    pub(crate) signature: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]

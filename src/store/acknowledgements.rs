@@ -146,6 +146,7 @@ pub(crate) fn lapsed_entry(run_id: RunId, id: i64, d: &Discrepancy, reason: Reop
             "kind": d.kind.as_str(),
             "key": d.key_json(),
             "reason": reason.as_str(),
+            "state": super::bound_state::state(crate::discrepancy::Status::Carried, d, None),
         }),
     )
 }

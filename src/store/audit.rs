@@ -2,8 +2,11 @@
 //!
 //! `hash = hex(SHA-256(enc(seq) enc(at) enc(actor) enc(action) enc(run_id) enc(payload) enc(prev_hash)))`
 //! where `enc` is the canonical field encoding (`N` for NULL, else `V<byte length>:<text>`),
-//! integers in base 10, and the first entry's `prev_hash` is 64 zeros. Appends go through the
-//! one-row `audit_head` table, whose row lock serialises writers so the chain cannot fork.
+//! integers in base 10, and the first entry's `prev_hash` is 64 zeros. A signed entry's hash also
+//! covers its writer's key id (`enc(key_id)` last), and its signature covers that hash
+//! ([`crate::audit_key`]): rewriting an entry and recomputing every later hash, as the store's
+//! own credentials allow, breaks the signatures. Appends go through the one-row `audit_head`
+//! table, whose row lock serialises writers so the chain cannot fork.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::TryStreamExt;
@@ -11,6 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::{Store, StorePool};
+use crate::audit_key::{WriterKey, verifies};
 use crate::canonical::{Value, encode_row, format_timestamp};
 use crate::error::{Error, Result};
 use crate::run_id::RunId;
@@ -55,12 +59,16 @@ pub(crate) struct Entry {
     pub(crate) payload: String,
     pub(crate) prev_hash: String,
     pub(crate) hash: String,
+    /// The writer's key id; `None` for an entry written unsigned.
+    pub(crate) key_id: Option<String>,
+    /// Base64 Ed25519 signature over `hash`.
+    pub(crate) signature: Option<String>,
 }
 
 impl Entry {
     /// The hash this entry's content and `prev_hash` call for.
     pub(crate) fn expected_hash(&self) -> String {
-        entry_hash(
+        signed_entry_hash(
             self.seq,
             &self.at,
             &self.actor,
@@ -68,8 +76,37 @@ impl Entry {
             self.run_id,
             &self.payload,
             &self.prev_hash,
+            self.key_id.as_deref(),
         )
     }
+}
+
+/// [`entry_hash`], with the writer's key id as a last field when the entry is signed.
+#[allow(clippy::too_many_arguments)]
+pub fn signed_entry_hash(
+    seq: i64,
+    at: &str,
+    actor: &str,
+    action: &str,
+    run_id: Option<RunId>,
+    payload: &str,
+    prev_hash: &str,
+    key_id: Option<&str>,
+) -> String {
+    let Some(key_id) = key_id else {
+        return entry_hash(seq, at, actor, action, run_id, payload, prev_hash);
+    };
+    let fields = [
+        Value::Int(seq.into()),
+        Value::Text(at.to_string()),
+        Value::Text(actor.to_string()),
+        Value::Text(action.to_string()),
+        run_id.map_or(Value::Null, |r| Value::Int(r.0.into())),
+        Value::Text(payload.to_string()),
+        Value::Text(prev_hash.to_string()),
+        Value::Text(key_id.to_string()),
+    ];
+    hex::encode(Sha256::digest(encode_row(&fields)))
 }
 
 pub fn entry_hash(
@@ -99,19 +136,23 @@ pub(crate) struct Link {
     pub(crate) seq: i64,
     pub(crate) prev_hash: String,
     pub(crate) hash: String,
+    pub(crate) key_id: Option<String>,
+    pub(crate) signature: Option<String>,
 }
 
 /// The links of `entries` appended at `at` from sequence number `first_seq`, after the entry
-/// whose hash is `prev_hash`: each entry's hash is the next one's `prev_hash`.
+/// whose hash is `prev_hash`: each entry's hash is the next one's `prev_hash`; each is signed
+/// by `key` when the writer has one.
 pub(crate) fn chain(
     first_seq: i64,
     at: &str,
     mut prev_hash: String,
     entries: &[NewEntry],
+    key: Option<&WriterKey>,
 ) -> Vec<Link> {
     let mut links = Vec::with_capacity(entries.len());
     for (seq, entry) in (first_seq..).zip(entries) {
-        let hash = entry_hash(
+        let hash = signed_entry_hash(
             seq,
             at,
             &entry.actor,
@@ -119,10 +160,13 @@ pub(crate) fn chain(
             entry.run_id,
             &entry.payload,
             &prev_hash,
+            key.map(WriterKey::id),
         );
         links.push(Link {
             seq,
             prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+            key_id: key.map(|k| k.id().to_string()),
+            signature: key.map(|k| k.sign(&hash)),
             hash,
         });
     }
@@ -142,23 +186,70 @@ pub struct Break {
     pub(crate) problem: String,
 }
 
-/// Walks entries in sequence order, starting after `previous` (seq and hash of the entry
-/// before the first one given; `(0, GENESIS)` from the start), and names every break.
-pub(crate) struct Verifier {
-    expected_seq: i64,
-    previous_hash: String,
-    pub(crate) checked: u64,
-    pub(crate) breaks: Vec<Break>,
+/// Audit actions that record a discrepancy's state (`payload.id`, `payload.state`).
+const STATE_ACTIONS: &[&str] = &[
+    "discrepancy_opened",
+    "discrepancy_changed",
+    "discrepancy_resolved",
+    "discrepancy_acknowledged",
+    "acknowledgement_lapsed",
+];
+
+/// The last chain entry that recorded a discrepancy's state.
+#[derive(Debug, Clone)]
+pub(crate) struct BoundState {
+    pub(crate) seq: i64,
+    pub(crate) action: String,
+    pub(crate) state: serde_json::Value,
 }
 
-impl Verifier {
-    pub(crate) fn new(previous_seq: i64, previous_hash: String) -> Self {
+/// Walks entries in sequence order, starting after `previous` (seq and hash of the entry
+/// before the first one given; `(0, GENESIS)` from the start), and names every break: content
+/// that does not match its hash, a broken link, a signature that does not verify under the
+/// trusted public key of the id it names, an unsigned entry after signed ones, and a kept head
+/// (`expect`) the chain no longer has.
+pub(crate) struct Verifier<'k> {
+    expected_seq: i64,
+    previous_hash: String,
+    trusted: &'k std::collections::BTreeMap<String, String>,
+    expect: Option<(i64, String)>,
+    pub(crate) signed_seen: bool,
+    /// First and last sequence number of the unsigned entries before the first signed one.
+    pub(crate) unsigned_before: Option<(i64, i64)>,
+    pub(crate) checked: u64,
+    pub(crate) breaks: Vec<Break>,
+    /// Discrepancy id → the last entry recording its state.
+    pub(crate) states: std::collections::HashMap<i64, BoundState>,
+    /// (check, partition) → the last `day_sealed` entry's seq and digest.
+    pub(crate) seals: std::collections::HashMap<(String, String), (i64, String)>,
+}
+
+impl<'k> Verifier<'k> {
+    pub(crate) fn new(
+        previous_seq: i64,
+        previous_hash: String,
+        trusted: &'k std::collections::BTreeMap<String, String>,
+        expect: Option<(i64, String)>,
+    ) -> Self {
         Verifier {
             expected_seq: previous_seq + 1,
             previous_hash,
+            trusted,
+            expect,
+            signed_seen: false,
+            unsigned_before: None,
             checked: 0,
             breaks: Vec::new(),
+            states: std::collections::HashMap::new(),
+            seals: std::collections::HashMap::new(),
         }
+    }
+
+    fn broken(&mut self, seq: i64, problem: impl Into<String>) {
+        self.breaks.push(Break {
+            seq,
+            problem: problem.into(),
+        });
     }
 
     pub(crate) fn check(&mut self, entry: &Entry) {
@@ -172,49 +263,102 @@ impl Verifier {
                     entry.seq - 1
                 )
             };
-            self.breaks.push(Break {
-                seq: self.expected_seq,
-                problem,
-            });
+            self.broken(self.expected_seq, problem);
         }
         if entry.hash != entry.expected_hash() {
-            self.breaks.push(Break {
-                seq: entry.seq,
-                problem: format!(
+            self.broken(
+                entry.seq,
+                format!(
                     "its content does not match its hash (edited; action {})",
                     entry.action
                 ),
-            });
+            );
         }
         if entry.prev_hash != self.previous_hash {
-            self.breaks.push(Break {
-                seq: entry.seq,
-                problem: "its prev_hash is not the hash of the entry before it (inserted, reordered or deleted before it)"
-                    .to_string(),
-            });
+            self.broken(entry.seq, "its prev_hash is not the hash of the entry before it (inserted, reordered or deleted before it)");
         }
+        self.check_signature(entry);
+        if let Some((seq, hash)) = &self.expect
+            && *seq == entry.seq
+            && *hash != entry.hash
+        {
+            let problem = format!("its hash is not {hash}, the head kept for it (rewritten since)");
+            self.broken(entry.seq, problem);
+        }
+        self.record_state(entry);
         self.expected_seq = entry.seq + 1;
         self.previous_hash = entry.hash.clone();
     }
 
-    /// Compares the end of the chain with the head the store keeps.
+    fn check_signature(&mut self, entry: &Entry) {
+        let Some(key_id) = &entry.key_id else {
+            if self.signed_seen {
+                self.broken(entry.seq, "unsigned, after signed entries (its signature was removed, or its writer had no signing key)");
+            } else {
+                let first = self.unsigned_before.map_or(entry.seq, |(first, _)| first);
+                self.unsigned_before = Some((first, entry.seq));
+            }
+            return;
+        };
+        self.signed_seen = true;
+        let problem = match self.trusted.get(key_id) {
+            None => format!("signed by key '{key_id}', which [audit] trusted_keys does not hold"),
+            Some(public_key) => match &entry.signature {
+                Some(signature) if verifies(public_key, &entry.hash, signature) => return,
+                _ => format!("its signature does not verify under key '{key_id}' (rewritten)"),
+            },
+        };
+        self.broken(entry.seq, problem);
+    }
+
+    /// Keeps the state a discrepancy entry or a day's seal entry records, to compare with the
+    /// store's rows once the walk is done.
+    fn record_state(&mut self, entry: &Entry) {
+        let is_state = STATE_ACTIONS.contains(&entry.action.as_str());
+        if !is_state && entry.action != "day_sealed" {
+            return;
+        }
+        let Ok(payload) = serde_json::from_str::<serde_json::Value>(&entry.payload) else {
+            return;
+        };
+        if is_state {
+            if let (Some(id), Some(state)) = (payload["id"].as_i64(), payload.get("state")) {
+                self.states.insert(
+                    id,
+                    BoundState {
+                        seq: entry.seq,
+                        action: entry.action.clone(),
+                        state: state.clone(),
+                    },
+                );
+            }
+        } else if let (Some(check), Some(partition), Some(digest)) = (
+            payload["check"].as_str(),
+            payload["partition"].as_str(),
+            payload["digest"].as_str(),
+        ) {
+            self.seals.insert(
+                (check.to_string(), partition.to_string()),
+                (entry.seq, digest.to_string()),
+            );
+        }
+    }
+
+    /// Compares the end of the chain with the head the store keeps, and with the kept head.
     pub(crate) fn finish(&mut self, head_seq: i64, head_hash: &str) {
         let last_seq = self.expected_seq - 1;
         if head_seq > last_seq {
-            self.breaks.push(Break {
-                seq: last_seq + 1,
-                problem: format!("the chain ends at {last_seq} but the head records {head_seq} (entries deleted at the end)"),
-            });
+            self.broken(last_seq + 1, format!("the chain ends at {last_seq} but the head records {head_seq} (entries deleted at the end)"));
         } else if head_seq < last_seq {
-            self.breaks.push(Break {
-                seq: head_seq + 1,
-                problem: format!("entries after {head_seq} were added outside recon (the head records {head_seq})"),
-            });
+            self.broken(head_seq + 1, format!("entries after {head_seq} were added outside recon (the head records {head_seq})"));
         } else if head_hash != self.previous_hash {
-            self.breaks.push(Break {
-                seq: last_seq,
-                problem: "the last entry's hash differs from the head's".to_string(),
-            });
+            self.broken(last_seq, "the last entry's hash differs from the head's");
+        }
+        if let Some((seq, _)) = &self.expect
+            && *seq > last_seq
+        {
+            let seq = *seq;
+            self.broken(seq, format!("missing: the chain ends at {last_seq}, before the head kept at {seq} (truncated)"));
         }
     }
 }
@@ -225,11 +369,18 @@ pub struct Verification {
     pub checked: u64,
     pub(crate) head_seq: i64,
     pub(crate) head_hash: String,
+    /// The last entry's signature and key id, when it is signed.
+    pub(crate) head_signature: Option<(String, String)>,
+    /// First and last sequence number of the entries written before signatures.
+    pub(crate) unsigned_before: Option<(i64, i64)>,
     pub breaks: Vec<Break>,
+    /// Rows whose state differs from what the chain says of them, each named.
+    pub disagreements: Vec<String>,
+    /// Discrepancies whose values are encrypted at rest and were not compared: no data key.
+    pub(crate) not_compared: usize,
 }
 
-const ENTRY_COLUMNS: &str =
-    "SELECT seq, at, actor, action, run_id, payload, prev_hash, hash FROM audit_log";
+const ENTRY_COLUMNS: &str = "SELECT seq, at, actor, action, run_id, payload, prev_hash, hash, key_id, signature FROM audit_log";
 
 fn entry_from_row<R: Row>(row: &R) -> Result<Entry>
 where
@@ -237,6 +388,7 @@ where
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     Option<i64>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let get = |name: &str| -> Result<String> {
         row.try_get::<String, _>(name).map_err(Error::from_store)
@@ -250,6 +402,8 @@ where
         payload: get("payload")?,
         prev_hash: get("prev_hash")?,
         hash: get("hash")?,
+        key_id: row.try_get("key_id").map_err(Error::from_store)?,
+        signature: row.try_get("signature").map_err(Error::from_store)?,
     })
 }
 
@@ -265,14 +419,39 @@ impl Store {
         })
     }
 
-    /// Walks the chain from `from` (1 = the start) and names every broken entry.
-    pub async fn verify_audit(&self, from: i64) -> Result<Verification> {
+    /// The key id and signature of entry `seq`, when it is signed.
+    pub(crate) async fn audit_signature(&self, seq: i64) -> Result<Option<(String, String)>> {
+        on_pool!(self, pool => {
+            let row: Option<(Option<String>, Option<String>)> =
+                sqlx::query_as("SELECT key_id, signature FROM audit_log WHERE seq = $1")
+                    .bind(seq)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(Error::from_store)?;
+            Ok(match row {
+                Some((Some(key_id), Some(signature))) => Some((key_id, signature)),
+                _ => None,
+            })
+        })
+    }
+
+    /// Walks the chain from `from` (1 = the start) and names every broken entry, checking
+    /// signatures against `trusted` (key id → base64 public key) and, when given, the head an
+    /// auditor kept; from the start, also names every discrepancy and seal whose state differs
+    /// from what its last entry says.
+    pub async fn verify_audit(
+        &self,
+        from: i64,
+        trusted: &std::collections::BTreeMap<String, String>,
+        expect: Option<(i64, String)>,
+    ) -> Result<Verification> {
         let from = from.max(1);
         let (head_seq, head_hash) = self.audit_head().await?;
-        on_pool!(self, pool => {
+        let head_signature = self.audit_signature(head_seq).await?;
+        let mut verifier = on_pool!(self, pool => {
             // Start from the entry before `from`, trusting its stored hash.
             let mut verifier = if from == 1 {
-                Verifier::new(0, GENESIS.to_string())
+                Verifier::new(0, GENESIS.to_string(), trusted, expect)
             } else {
                 let previous: Option<String> = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
                     .bind(from - 1)
@@ -281,15 +460,35 @@ impl Store {
                     .map_err(Error::from_store)?;
                 let previous = previous
                     .ok_or_else(|| Error::bad_input(format!("there is no audit entry {} to start after", from - 1)))?;
-                Verifier::new(from - 1, previous)
+                Verifier::new(from - 1, previous, trusted, expect)
             };
             let sql = format!("{ENTRY_COLUMNS} WHERE seq >= $1 ORDER BY seq");
             let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(from).fetch(pool);
             while let Some(row) = rows.try_next().await.map_err(Error::from_store)? {
                 verifier.check(&entry_from_row(&row)?);
             }
-            verifier.finish(head_seq, &head_hash);
-            Ok(Verification { checked: verifier.checked, head_seq, head_hash, breaks: verifier.breaks })
+            verifier
+        });
+        verifier.finish(head_seq, &head_hash);
+        // Unsigned entries are "before signatures" only once a signed one follows them.
+        let unsigned_before = verifier.unsigned_before.filter(|_| verifier.signed_seen);
+        let (disagreements, not_compared) = if from == 1 {
+            let rows = self.discrepancies_unlike_chain(&verifier.states).await?;
+            let mut found = rows.lines;
+            found.extend(self.seals_unlike_chain(&verifier.seals).await?);
+            (found, rows.unreadable)
+        } else {
+            (Vec::new(), 0)
+        };
+        Ok(Verification {
+            checked: verifier.checked,
+            head_seq,
+            head_hash,
+            head_signature,
+            unsigned_before,
+            breaks: verifier.breaks,
+            not_compared,
+            disagreements,
         })
     }
 
@@ -332,6 +531,8 @@ mod tests {
                     payload,
                     prev_hash: prev.clone(),
                     hash: hash.clone(),
+                    key_id: None,
+                    signature: None,
                 };
                 prev = hash;
                 entry
@@ -340,7 +541,8 @@ mod tests {
     }
 
     fn verify(entries: &[Entry], head: (i64, &str)) -> Vec<Break> {
-        let mut v = Verifier::new(0, GENESIS.to_string());
+        let trusted = Default::default();
+        let mut v = Verifier::new(0, GENESIS.to_string(), &trusted, None);
         entries.iter().for_each(|e| v.check(e));
         v.finish(head.0, head.1);
         v.breaks
@@ -376,7 +578,9 @@ mod tests {
             })
             .collect();
         let at = "2026-11-20T00:00:00.000000Z";
-        let links = super::chain(8, at, "ab".repeat(32), &entries);
+        let seed = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [3u8; 32]);
+        let key = WriterKey::parse(&format!("job-1:{seed}")).unwrap();
+        let links = super::chain(8, at, "ab".repeat(32), &entries, Some(&key));
         assert_eq!(
             links.iter().map(|l| l.seq).collect::<Vec<_>>(),
             vec![8, 9, 10]
@@ -396,13 +600,37 @@ mod tests {
                 payload: e.payload.clone(),
                 prev_hash: l.prev_hash.clone(),
                 hash: l.hash.clone(),
+                key_id: l.key_id.clone(),
+                signature: l.signature.clone(),
             })
             .collect();
-        let mut v = Verifier::new(7, "ab".repeat(32));
+        let trusted = [("job-1".to_string(), key.public_key())].into();
+        let mut v = Verifier::new(7, "ab".repeat(32), &trusted, None);
         stored.iter().for_each(|e| v.check(e));
         v.finish(10, &links[2].hash);
         assert_eq!(v.breaks, vec![]);
         assert_eq!(v.checked, 3);
+
+        // Under another key id's public key, or none, the same entries do not verify.
+        let other = [(
+            "job-1".to_string(),
+            WriterKey::parse(&format!(
+                "job-1:{}",
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [4u8; 32])
+            ))
+            .unwrap()
+            .public_key(),
+        )]
+        .into();
+        let mut v = Verifier::new(7, "ab".repeat(32), &other, None);
+        stored.iter().for_each(|e| v.check(e));
+        assert_eq!(
+            v.breaks.first(),
+            Some(&Break {
+                seq: 8,
+                problem: "its signature does not verify under key 'job-1' (rewritten)".into()
+            })
+        );
     }
 
     #[test]

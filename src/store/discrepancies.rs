@@ -205,6 +205,11 @@ impl Store {
                     "note": note,
                     "digest": digest,
                     "until": until.map(|d| d.to_string()),
+                    "state": super::bound_state::state(
+                        crate::discrepancy::Status::Acknowledged,
+                        &recorded.discrepancy,
+                        Some(&super::bound_state::AckTerms { note, actor: &shown_actor, until }),
+                    ),
                 }),
             );
             append_audit!(tx, [entry]);

@@ -127,7 +127,8 @@ fn value_rows(row: &str, params_per_row: usize, rows: usize, before: usize) -> S
 
 /// Appends audit entries inside an open transaction `$tx`: the `audit_head` row is moved past
 /// them all first, so its row lock (PostgreSQL) or the write lock (SQLite) serialises every
-/// appender; the chain is hashed here and written in multi-row statements.
+/// appender; the chain is hashed (and signed, with this writer's key) here and written in
+/// multi-row statements.
 macro_rules! append_audit {
     ($tx:expr, $entries:expr) => {{
         let entries: Vec<$crate::store::audit::NewEntry> = $entries.into_iter().collect();
@@ -144,14 +145,15 @@ macro_rules! append_audit {
             let last_seq: i64 = sqlx::Row::try_get(&head, "seq").map_err(Error::from_store)?;
             let head_hash: String = sqlx::Row::try_get(&head, "hash").map_err(Error::from_store)?;
             let at = $crate::store::audit::now_text();
-            let chained = $crate::store::audit::chain(last_seq - count + 1, &at, head_hash, &entries);
+            let key = $crate::audit_key::writer().map_err(Error::bad_input)?;
+            let chained = $crate::store::audit::chain(last_seq - count + 1, &at, head_hash, &entries, key);
             for (entries, links) in entries
-                .chunks($crate::store::batch_rows(&$tx, 8))
-                .zip(chained.chunks($crate::store::batch_rows(&$tx, 8)))
+                .chunks($crate::store::batch_rows(&$tx, 10))
+                .zip(chained.chunks($crate::store::batch_rows(&$tx, 10)))
             {
                 let sql = format!(
-                    "INSERT INTO audit_log (seq, at, actor, action, run_id, payload, prev_hash, hash) VALUES {}",
-                    $crate::store::value_rows("($1, $2, $3, $4, $5, $6, $7, $8)", 8, entries.len(), 0)
+                    "INSERT INTO audit_log (seq, at, actor, action, run_id, payload, prev_hash, hash, key_id, signature) VALUES {}",
+                    $crate::store::value_rows("($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", 10, entries.len(), 0)
                 );
                 let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (entry, link) in entries.iter().zip(links) {
@@ -163,7 +165,9 @@ macro_rules! append_audit {
                         .bind(entry.run_id)
                         .bind(&entry.payload)
                         .bind(&link.prev_hash)
-                        .bind(&link.hash);
+                        .bind(&link.hash)
+                        .bind(&link.key_id)
+                        .bind(&link.signature);
                 }
                 insert.execute(&mut *$tx).await.map_err(Error::from_store)?;
             }
@@ -228,6 +232,39 @@ macro_rules! adopt_earlier_fingerprints {
             .await
             .map_err(Error::from_store)?;
             rekeyed += renamed.rows_affected();
+            // An acknowledged one stays acknowledged with its values as shown now (the upsert
+            // below writes them): an entry binds that state, as a change of a carried one's would.
+            let still_acknowledged = sqlx::query_as::<_, (i64, Option<String>, Option<String>, Option<chrono::NaiveDate>)>(
+                "SELECT id, ack_note, ack_actor, ack_until FROM discrepancies
+                 WHERE fingerprint = $1 AND status = 'acknowledged'",
+            )
+            .bind(*now)
+            .fetch_optional(&mut *$tx)
+            .await
+            .map_err(Error::from_store)?;
+            if let (true, Some((id, Some(note), Some(actor), until))) = (renamed.rows_affected() > 0, still_acknowledged) {
+                let terms = $crate::store::bound_state::AckTerms { note: &note, actor: &actor, until };
+                let entry = $crate::store::audit::NewEntry::new(
+                    "discrepancy_changed",
+                    &$crate::store::run_actor(),
+                    Some($run_id),
+                    serde_json::json!({
+                        "id": id,
+                        "check": d.check,
+                        "partition": d.partition,
+                        "kind": d.kind.as_str(),
+                        "key": d.key_json(),
+                        "key_digest": d.key.digest,
+                        "columns": d.columns,
+                        "state": $crate::store::bound_state::state(
+                            $crate::discrepancy::Status::Acknowledged,
+                            d,
+                            Some(&terms),
+                        ),
+                    }),
+                );
+                append_audit!($tx, [entry]);
+            }
         }
         if rekeyed > 0 {
             let entry = $crate::store::audit::NewEntry::new(
@@ -253,6 +290,36 @@ macro_rules! move_along_life {
             .chunks($crate::store::batch_rows(&$tx, 9))
             .zip($fingerprints.chunks($crate::store::batch_rows(&$tx, 9)))
         {
+            // The shown values of the open and carried ones before this run, to tell which changed.
+            // Their values encrypted at rest are compared decrypted (the ciphertext changes with
+            // every write); without a data key they cannot be, and count as unchanged.
+            let sql = format!(
+                "SELECT fingerprint, id, check_name, partition_key, kind, key_json, columns_json, detail_json
+                 FROM discrepancies
+                 WHERE status IN ('open', 'carried') AND fingerprint IN ({})",
+                $crate::store::value_rows("$1", 1, fingerprints.len(), 0)
+            );
+            let mut earlier = sqlx::query_as::<_, (String, i64, String, String, String, String, String, String)>(sqlx::AssertSqlSafe(sql));
+            for fingerprint in fingerprints {
+                earlier = earlier.bind(fingerprint);
+            }
+            let mut shown_before = std::collections::HashMap::<String, String>::new();
+            for (fingerprint, id, check, partition, kind, key_json, columns_json, detail_json) in
+                earlier.fetch_all(&mut *$tx).await.map_err(Error::from_store)?
+            {
+                let stored = $crate::store::bound_state::StoredShown {
+                    id,
+                    check: &check,
+                    partition: &partition,
+                    kind: &kind,
+                    key_json: &key_json,
+                    columns_json: &columns_json,
+                    detail_json: &detail_json,
+                };
+                if let Some(digest) = $crate::store::bound_state::shown_digest($keys, &stored)? {
+                    shown_before.insert(fingerprint, digest);
+                }
+            }
             let sql = format!(
                 "{} {} {}",
                 super::runs::UPSERT_DISCREPANCY_INTO,
@@ -287,6 +354,11 @@ macro_rules! move_along_life {
                 let id: i64 = sqlx::Row::try_get(*row, "id").map_err(Error::from_store)?;
                 let status: String = sqlx::Row::try_get(*row, "status").map_err(Error::from_store)?;
                 ids.push(id);
+                if shown_before.get(fingerprint.as_str()).is_some_and(|before| {
+                    *before != $crate::store::acknowledgements::finding_digest(d)
+                }) {
+                    changes.changed.push(changes.seen.len());
+                }
                 changes.seen.push(Recorded {
                     id,
                     status: super::discrepancies::parse_status(&status)?,
@@ -340,6 +412,7 @@ macro_rules! move_along_life {
 mod acknowledgements;
 pub mod audit;
 mod backlog;
+mod bound_state;
 mod discrepancies;
 mod idempotency;
 mod lock;
@@ -369,6 +442,8 @@ pub struct CheckChanges {
     pub seen: Vec<Recorded>,
     /// Discrepancies open before that this run no longer sees.
     pub resolved: Vec<Recorded>,
+    /// Indices into `seen` of the carried ones whose shown values this run changed.
+    pub(crate) changed: Vec<usize>,
 }
 
 /// A run row, for listings and supersession.

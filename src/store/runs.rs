@@ -38,8 +38,9 @@ const LAST_COMPLETED: &str = "SELECT business_date, finished_at FROM runs
 
 /// What a run's reports read of the store as it closes, seen from inside its closing transaction.
 pub(crate) struct Closing {
-    /// The audit chain's head (sequence, hash), the run's own `run_finished` entry included.
-    pub(crate) audit_head: (i64, String),
+    /// The audit chain's head (sequence, hash, and the key id and signature of a signed
+    /// entry), the run's own `run_finished` entry included.
+    pub(crate) audit_head: (i64, String, Option<String>, Option<String>),
     /// The runs that stand, oldest first, this one included.
     pub(crate) recent_runs: Vec<RunPoint>,
     /// The newest date the run's shard completed before the run's date, and when.
@@ -406,7 +407,10 @@ impl Store {
                 json!({ "outcome": exit.as_str(), "exit_code": exit.code(), "superseded": superseded }),
             );
             append_audit!(tx, [entry]);
-            let audit_head: (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            let audit_head: (i64, String, Option<String>, Option<String>) = sqlx::query_as(
+                "SELECT h.seq, h.hash, l.key_id, l.signature
+                 FROM audit_head AS h LEFT JOIN audit_log AS l ON l.seq = h.seq WHERE h.id = 1",
+            )
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(Error::from_store)?;
@@ -765,6 +769,15 @@ fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) ->
             "error": record.error,
         }),
     )];
+    entries.extend(discrepancy_entries(run_id, changes));
+    entries
+}
+
+/// The audit entries of the discrepancies a check or a seal verification moved along their
+/// life: each one opened, each carried one whose shown values changed, each one resolved, with
+/// the state ([`super::bound_state::state`]) `audit verify` compares its row with.
+pub(super) fn discrepancy_entries(run_id: RunId, changes: &CheckChanges) -> Vec<NewEntry> {
+    let actor = run_actor();
     let describe = |r: &Recorded| {
         json!({
             "id": r.id,
@@ -774,11 +787,21 @@ fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) ->
             "key": r.discrepancy.key_json(),
             "key_digest": r.discrepancy.key.digest,
             "columns": r.discrepancy.columns,
+            "state": super::bound_state::state(r.status, &r.discrepancy, None),
         })
     };
+    let mut entries = Vec::new();
     for r in changes.seen.iter().filter(|r| r.status == Status::Open) {
         entries.push(NewEntry::new(
             "discrepancy_opened",
+            &actor,
+            Some(run_id),
+            describe(r),
+        ));
+    }
+    for r in changes.changed.iter().filter_map(|i| changes.seen.get(*i)) {
+        entries.push(NewEntry::new(
+            "discrepancy_changed",
             &actor,
             Some(run_id),
             describe(r),

@@ -466,7 +466,9 @@ impl Store {
                     "resolved": changes.resolved.iter().map(describe).collect::<Vec<_>>(),
                 }),
             );
-            append_audit!(tx, [entry]);
+            let mut entries = vec![entry];
+            entries.extend(super::runs::discrepancy_entries(run_id, &changes));
+            append_audit!(tx, entries);
             tx.commit().await.map_err(Error::from_store)?;
             Ok(changes)
         })

@@ -201,6 +201,9 @@ record_id = "Transaction"
 CHARGEBACK = "dispute"
 REFUND = "refund"
 SALE = "charge"
+
+[audit.trusted_keys]
+# audit entries will be UNSIGNED: RECON_AUDIT_SIGNING_KEY is not set, so the store's own credentials can rewrite the chain undetected
 # data at rest is not encrypted (set RECON_DATA_KEY)
 # configuration is valid
 "#

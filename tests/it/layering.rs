@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &[
         "at_rest",
+        "audit_key",
         "canonical",
         "exit",
         "mask",

@@ -313,6 +313,14 @@ async fn each_role_works_or_is_refused_as_the_readme_says_on_postgres() {
         ])
     );
     assert_eq!(listed["ack_note"], "bank confirmed");
+    // The chain binds the acknowledgement as stored, actor set by the database: it verifies.
+    let verified = recon_as(dir, &reader, VERIFY);
+    assert_eq!(outcome(&verified), (Some(0), String::new()));
+    assert!(
+        stdout(&verified).starts_with("audit chain intact: 6 entries checked; head 6 "),
+        "{}",
+        stdout(&verified)
+    );
     let actors: Vec<String> = stdout(&recon_as(dir, &reader, EXPORT))
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())

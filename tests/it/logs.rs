@@ -113,6 +113,11 @@ async fn every_json_line_of_a_run_carries_its_run_and_check_and_a_refused_connec
             ("ERROR", "accounts", "check failed"),
             ("INFO", "accounts", "check recorded"),
             ("INFO", "-", "run finished"),
+            (
+                "WARN",
+                "-",
+                "audit head (entries are UNSIGNED: no RECON_AUDIT_SIGNING_KEY, so the store's own credentials can rewrite the chain)"
+            ),
         ],
         "{}",
         stderr(&out)

@@ -9,6 +9,7 @@ mod common;
 mod acknowledged;
 mod at_rest;
 mod audit;
+mod audit_tamper;
 mod bad_input;
 mod bank_statement;
 mod card_settlement_ids;

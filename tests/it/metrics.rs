@@ -53,6 +53,8 @@ async fn metrics_are_written_and_pushed_with_a_retry() {
         [
             "recon_run_info{business_date=\"2026-11-20\",outcome=\"discrepancies\",run_id=\"1\"} 1",
             "recon_run_exit_code 1",
+            "recon_audit_head_seq 5",
+            "recon_audit_head_signed 0",
             "recon_rows_compared{check=\"t\",side=\"left\"} 3",
             "recon_rows_compared{check=\"t\",side=\"right\"} 2",
             "recon_discrepancies{check=\"t\",kind=\"changed\",status=\"open\"} 1",
@@ -270,6 +272,8 @@ async fn missed_dates_and_the_last_success_survive_old_reruns_and_failed_runs() 
                 day(0)
             ),
             "recon_run_exit_code 0".to_string(),
+            "recon_audit_head_seq 6".to_string(),
+            "recon_audit_head_signed 0".to_string(),
             "recon_rows_compared{check=\"t\",side=\"left\"} 2".to_string(),
             "recon_rows_compared{check=\"t\",side=\"right\"} 2".to_string(),
             "recon_discrepancies_needing_someone 0".to_string(),

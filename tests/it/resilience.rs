@@ -120,7 +120,10 @@ async fn a_held_lock_exits_4_naming_the_holder(store_url: &str) {
         ("failed", Some("abandoned"))
     );
     assert_eq!(runs[0].superseded_by, Some(runs[1].id));
-    let v = store.verify_audit(1).await.unwrap();
+    let v = store
+        .verify_audit(1, &Default::default(), None)
+        .await
+        .unwrap();
     assert!(v.breaks.is_empty());
     store.close().await;
 }
@@ -415,7 +418,7 @@ async fn a_run_killed_midway_then_rerun_leaves_what_a_clean_run_leaves() {
         let verified = Store::open(&store)
             .await
             .unwrap()
-            .verify_audit(1)
+            .verify_audit(1, &Default::default(), None)
             .await
             .unwrap();
         assert!(verified.breaks.is_empty(), "{:?}", verified.breaks);

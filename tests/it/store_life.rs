@@ -324,7 +324,10 @@ async fn discrepancies_in_batches(store_url: &str) {
     );
 
     // Entries: a run start each, a check result each, 7,000 opened, 3,400 resolved.
-    let verification = store.verify_audit(0).await.unwrap();
+    let verification = store
+        .verify_audit(0, &Default::default(), None)
+        .await
+        .unwrap();
     assert!(verification.breaks.is_empty(), "{:?}", verification.breaks);
     assert_eq!(verification.checked, 2 + 2 + 7000 + 3400);
     store.close().await;

@@ -88,7 +88,11 @@ async fn findings(store_url: &str) -> Vec<(String, String, String, String)> {
             ));
         }
     }
-    let breaks = store.verify_audit(1).await.unwrap().breaks;
+    let breaks = store
+        .verify_audit(1, &Default::default(), None)
+        .await
+        .unwrap()
+        .breaks;
     assert!(breaks.is_empty(), "the audit chain verifies: {breaks:?}");
     store.close().await;
     all.sort();
