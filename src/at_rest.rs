@@ -93,7 +93,7 @@ impl Kek {
                 "has a key id that is not 1 to 32 letters, digits, `.`, `_` or `-`".to_string(),
             );
         }
-        let (encoding, bytes) = decode_key(encoded.trim()).ok_or_else(|| {
+        let (encoding, bytes) = crate::key_text::decode(encoded.trim()).ok_or_else(|| {
             format!("(key {id}) is neither hex nor base64; a data key is {KEY_BYTES} random bytes (e.g. `openssl rand -hex 32`)")
         })?;
         if bytes.len() != KEY_BYTES {
@@ -107,23 +107,6 @@ impl Kek {
             key: aes_key(&bytes)?,
         })
     }
-}
-
-/// The bytes of a key written in hex (an even number of hex digits) or else base64 (standard or
-/// URL-safe, padded or not), and which; `None` when it is neither.
-fn decode_key(text: &str) -> Option<(&'static str, Vec<u8>)> {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
-    if !text.is_empty()
-        && text.len().is_multiple_of(2)
-        && text.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        return hex::decode(text).ok().map(|bytes| ("hex", bytes));
-    }
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|engine| engine.decode(text).ok())
-        .filter(|bytes| !bytes.is_empty())
-        .map(|bytes| ("base64", bytes))
 }
 
 fn aes_key(bytes: &[u8]) -> Result<LessSafeKey, String> {

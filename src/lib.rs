@@ -18,6 +18,7 @@ pub mod exit;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod integrity;
+pub(crate) mod key_text;
 pub mod mask;
 pub mod money;
 pub mod operator;

@@ -280,7 +280,9 @@ fn secret(text: &str) -> Result<Secret, String> {
             ));
         }
     }
-    let (encoding, bytes) = decoded_length(key.trim()).ok_or_else(|| {
+    let (encoding, bytes) = crate::key_text::decode(key.trim())
+        .map(|(encoding, bytes)| (encoding, bytes.len()))
+        .ok_or_else(|| {
         format!(
             "is neither hex nor base64; a mask key is at least {MIN_KEY_BYTES} random bytes written in hex or base64 (e.g. `openssl rand -hex 32`)"
         )
@@ -299,24 +301,6 @@ fn secret(text: &str) -> Result<Secret, String> {
         // A key written alone keeps writing masks as recon did before key ids.
         before_key_ids: id.is_none(),
     })
-}
-
-/// How a key's text is encoded and how many bytes it holds: hex when it is an even number of
-/// hex digits, else base64 (standard or URL-safe, padded or not); `None` when it is neither.
-fn decoded_length(text: &str) -> Option<(&'static str, usize)> {
-    use base64::Engine;
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    if !text.is_empty()
-        && text.len().is_multiple_of(2)
-        && text.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        return Some(("hex", text.len() / 2));
-    }
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|engine| engine.decode(text).ok())
-        .filter(|bytes| !bytes.is_empty())
-        .map(|bytes| ("base64", bytes.len()))
 }
 
 impl std::fmt::Debug for MaskKey {

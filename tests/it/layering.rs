@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 /// The crate's top-level modules, lowest layer first. A module may use only modules of a lower
 /// layer; modules of one layer never use each other. `lib.rs` and `main.rs` stand above all.
 const LAYERS: &[&[&str]] = &[
+    // How keys from the environment are written, for every kind of key.
+    &["key_text"],
     &[
         "at_rest",
         "audit_key",
