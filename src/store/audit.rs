@@ -81,7 +81,8 @@ impl Entry {
     }
 }
 
-/// [`entry_hash`], with the writer's key id as a last field when the entry is signed.
+/// An entry's hash: its fields in the canonical row encoding, the writer's key id as a last
+/// field when the entry is signed.
 #[allow(clippy::too_many_arguments)]
 pub fn signed_entry_hash(
     seq: i64,
@@ -93,10 +94,7 @@ pub fn signed_entry_hash(
     prev_hash: &str,
     key_id: Option<&str>,
 ) -> String {
-    let Some(key_id) = key_id else {
-        return entry_hash(seq, at, actor, action, run_id, payload, prev_hash);
-    };
-    let fields = [
+    let mut fields = vec![
         Value::Int(seq.into()),
         Value::Text(at.to_string()),
         Value::Text(actor.to_string()),
@@ -104,11 +102,14 @@ pub fn signed_entry_hash(
         run_id.map_or(Value::Null, |r| Value::Int(r.0.into())),
         Value::Text(payload.to_string()),
         Value::Text(prev_hash.to_string()),
-        Value::Text(key_id.to_string()),
     ];
+    if let Some(key_id) = key_id {
+        fields.push(Value::Text(key_id.to_string()));
+    }
     hex::encode(Sha256::digest(encode_row(&fields)))
 }
 
+/// The hash of an unsigned entry (written before signatures, or with no signing key).
 pub fn entry_hash(
     seq: i64,
     at: &str,
@@ -118,16 +119,7 @@ pub fn entry_hash(
     payload: &str,
     prev_hash: &str,
 ) -> String {
-    let fields = [
-        Value::Int(seq.into()),
-        Value::Text(at.to_string()),
-        Value::Text(actor.to_string()),
-        Value::Text(action.to_string()),
-        run_id.map_or(Value::Null, |r| Value::Int(r.0.into())),
-        Value::Text(payload.to_string()),
-        Value::Text(prev_hash.to_string()),
-    ];
-    hex::encode(Sha256::digest(encode_row(&fields)))
+    signed_entry_hash(seq, at, actor, action, run_id, payload, prev_hash, None)
 }
 
 /// Where one appended entry sits in the chain.
