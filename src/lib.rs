@@ -2,6 +2,7 @@
 
 pub mod at_rest;
 pub mod audit_key;
+pub(crate) mod bank;
 pub mod breaker;
 pub mod canonical;
 pub mod catch_up;

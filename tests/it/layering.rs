@@ -34,6 +34,8 @@ const LAYERS: &[&[&str]] = &[
     &["check"],
     // The checks, and recon's own state: a check never touches the store.
     &["integrity", "settlement", "store"],
+    // The bank leg, reading statements as settlement reads reports, and tracing payouts to them.
+    &["bank"],
     // The nightly's standing in the store: missed dates, last success.
     &["catch_up"],
     &["output", "seal"],
