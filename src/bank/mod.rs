@@ -6,7 +6,7 @@
 //! [`proof`] checks what a statement says of itself (opening + entries = closing).
 
 // Read by the parsers and the payout tracing being built on it; not yet by a check kind.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub(crate) mod entry;
 pub(crate) mod proof;
