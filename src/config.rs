@@ -483,18 +483,16 @@ impl Config {
             .map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
     }
 
-    /// Reads only the store's URL and the data keys from the file, for the operator's commands
-    /// (the sources' variables need not be set).
-    pub(crate) fn load_store_access(
-        path: &Path,
-        env: EnvLookup<'_>,
-    ) -> Result<(String, Option<DataKeys>)> {
+    /// Reads only the store's URL, the data keys and the mask key from the file, for the
+    /// operator's commands (the sources' variables need not be set).
+    pub(crate) fn load_store_access(path: &Path, env: EnvLookup<'_>) -> Result<StoreKeys> {
         let file = parse_file(path, &read_text(path)?)?;
         let fail = |m: String| Error::bad_input(format!("{}: {m}", path.display()));
-        Ok((
-            store_url(path, &file, env).map_err(fail)?,
-            data_keys(&file, env).map_err(fail)?,
-        ))
+        Ok(StoreKeys {
+            url: store_url(path, &file, env).map_err(fail)?,
+            data_keys: data_keys(&file, env).map_err(fail)?,
+            mask_key: mask_key(&file, env).map_err(fail)?,
+        })
     }
 
     /// One line on encryption at rest: under which key, or plainly that nothing is encrypted.
@@ -710,6 +708,14 @@ fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option
             .map(Some)
             .map_err(|m| format!("job.mask_key_env: {previous_var} {m}")),
     }
+}
+
+/// What opening the store takes: its URL, the keys its values are encrypted under, the mask
+/// key the audit chain's state digests are keyed with.
+pub(crate) struct StoreKeys {
+    pub(crate) url: String,
+    pub(crate) data_keys: Option<DataKeys>,
+    pub(crate) mask_key: Option<MaskKey>,
 }
 
 /// The data keys, from the variable `job.data_key_env` names and its `_PREVIOUS`; `None` when
