@@ -300,8 +300,13 @@ async fn audit_chain(
         .chain(v.disagreements.iter().cloned())
         .chain(v.unverifiable.iter().cloned())
         .collect();
+    // Nothing found changed, yet not all could be checked (a mask key not given): not intact.
+    let verdict = match v.breaks.is_empty() && v.disagreements.is_empty() {
+        true => "NOT VERIFIED",
+        false => "BROKEN",
+    };
     Err(format!(
-        "BROKEN: {} problem(s) in {} entries checked: {}",
+        "{verdict}: {} problem(s) in {} entries checked: {}",
         named.len(),
         v.checked,
         named.join("; ")

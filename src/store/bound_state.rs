@@ -381,3 +381,118 @@ impl Store {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::{KeyInit, Mac};
+
+    const HEX1: &str = "6b33792d666f722d74657374732d6f6e6c792d303132333435363738396162636465";
+    const HEX2: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn key(text: &str) -> MaskKey {
+        MaskKey::new(text).expect("a valid key")
+    }
+
+    /// HMAC-SHA256 in hex, keyed with the key's text as written (as the mask key documents).
+    fn hmac_hex(key_text: &str, message: &[u8]) -> String {
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key_text.as_bytes())
+            .expect("any key length");
+        mac.update(message);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    #[test]
+    fn a_state_digest_is_the_hmac_under_the_mask_key_and_names_its_id() {
+        let k1 = key(&format!("k1:{HEX1}"));
+        assert_eq!(
+            state_digest(Some(&k1), b"shown"),
+            format!("hmac-sha256:k1:{}", hmac_hex(HEX1, b"shown"))
+        );
+        // printf 'shown' | sha256sum
+        assert_eq!(
+            state_digest(None, b"shown"),
+            format!("sha256:{}", hex::encode(Sha256::digest(b"shown")))
+        );
+    }
+
+    #[test]
+    fn a_digest_is_checked_under_the_key_its_id_names() {
+        let k1 = key(&format!("k1:{HEX1}"));
+        let rotated = key(&format!("k2:{HEX2}"))
+            .with_previous(&format!("k1:{HEX1}"))
+            .expect("two ids");
+        let k2 = key(&format!("k2:{HEX2}"));
+        let said = state_digest(Some(&k1), b"x");
+        assert_eq!(check_digest(Some(&k1), &said, b"x"), Checked::Same);
+        assert_eq!(check_digest(Some(&rotated), &said, b"x"), Checked::Same);
+        assert_eq!(check_digest(Some(&rotated), &said, b"y"), Checked::Differs);
+        assert_eq!(
+            check_digest(Some(&k2), &said, b"x"),
+            Checked::KeyNotGiven("k1".into())
+        );
+        assert_eq!(
+            check_digest(None, &said, b"x"),
+            Checked::KeyNotGiven("k1".into())
+        );
+        // Under k2 the same value digests otherwise: a digest is no stand-in for another key's.
+        assert_ne!(state_digest(Some(&rotated), b"x"), said);
+        // Plain digests, labelled or bare hex as entries wrote before labels, check as SHA-256.
+        let plain = hex::encode(Sha256::digest(b"x"));
+        for said in [format!("sha256:{plain}"), plain.clone()] {
+            assert_eq!(check_digest(Some(&k1), &said, b"x"), Checked::Same);
+            assert_eq!(check_digest(None, &said, b"y"), Checked::Differs);
+        }
+    }
+
+    fn acknowledged() -> Acknowledged {
+        Acknowledged {
+            note: Some("late".into()),
+            actor: Some("ana".into()),
+            until: NaiveDate::from_ymd_opt(2026, 11, 30),
+            pinned: Some("sha256:ab".into()),
+            rows: vec![AckRow {
+                id: 1,
+                actor: "ana".into(),
+                display_name: None,
+                note: "late".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn an_acknowledgement_binds_its_columns_and_every_row_of_the_table() {
+        let ack = acknowledged();
+        assert_eq!(
+            String::from_utf8(ack.bound_bytes()).expect("text"),
+            "V4:lateV3:anaV10:2026-11-30V9:sha256:abV1:1V3:anaNV4:late"
+        );
+        let k1 = key(&format!("k1:{HEX1}"));
+        let said = state_digest(Some(&k1), &ack.bound_bytes());
+        assert_eq!(ack.check(Some(&k1), &said), Checked::Same);
+        let mut edited = acknowledged();
+        edited.rows[0].note = "forged".into();
+        assert_eq!(edited.check(Some(&k1), &said), Checked::Differs);
+        let mut added = acknowledged();
+        added.rows.push(AckRow {
+            id: 2,
+            actor: "mallory".into(),
+            display_name: None,
+            note: "fine".into(),
+        });
+        assert_eq!(added.check(Some(&k1), &said), Checked::Differs);
+        let mut repinned = acknowledged();
+        repinned.pinned = Some("sha256:cd".into());
+        assert_eq!(repinned.check(Some(&k1), &said), Checked::Differs);
+    }
+
+    #[test]
+    fn an_acknowledgement_digest_from_before_the_table_checks_as_it_did() {
+        // printf 'V4:lateV3:anaV10:2026-11-30' | sha256sum
+        let before = hex::encode(Sha256::digest(b"V4:lateV3:anaV10:2026-11-30"));
+        assert_eq!(acknowledged().check(None, &before), Checked::Same);
+        let mut edited = acknowledged();
+        edited.note = Some("forged".into());
+        assert_eq!(edited.check(None, &before), Checked::Differs);
+    }
+}
