@@ -11,9 +11,10 @@ use crate::secret::process_env;
 use crate::store::{DiscrepancyFilter, SchemaUse, Store, os_user};
 
 /// Opens the store without touching its schema: these commands never migrate, and the
-/// read-only ones work under a SELECT-only role.
-async fn open_store(config: &std::path::Path) -> Result<Store> {
-    let access = Config::load_store_access(config, &process_env)?;
+/// read-only ones work under a SELECT-only role. One that `writes` audit entries needs the mask
+/// key whenever a run does (the state they bind is digested under it); the others use it when set.
+async fn open_store(config: &std::path::Path, writes: bool) -> Result<Store> {
+    let access = Config::load_store_access(config, &process_env, writes)?;
     Ok(Store::open_for(&access.url, SchemaUse::Current)
         .await?
         .with_data_keys(access.data_keys)
@@ -26,7 +27,7 @@ fn write_err(e: std::io::Error) -> Error {
 
 /// `recon discrepancies list`
 pub async fn list(args: &ListArgs, out: &mut dyn Write) -> Result<Exit> {
-    let store = open_store(&args.config.config).await?;
+    let store = open_store(&args.config.config, false).await?;
     let filter = DiscrepancyFilter {
         open_only: args.open,
         date: args.date,
@@ -98,7 +99,7 @@ pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
             "--until {until} has passed (today is {today} UTC); give the last day the acknowledgement should hold"
         )));
     }
-    let store = open_store(&args.config.config).await?;
+    let store = open_store(&args.config.config, true).await?;
     // The flag, else RECON_ACTOR (clap reads both); the store decides what it is worth.
     let claimed = args
         .actor
@@ -131,7 +132,7 @@ pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
 /// and seal agrees with its last entry; 1 naming each problem.
 pub async fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
     let trusted = Config::load_trusted_keys(&args.config.config)?;
-    let store = open_store(&args.config.config).await?;
+    let store = open_store(&args.config.config, false).await?;
     let verification = store
         .verify_audit(args.from, &trusted, args.expect_head.clone())
         .await;
@@ -233,7 +234,7 @@ pub fn keygen(args: &KeygenArgs, out: &mut dyn Write) -> Result<Exit> {
 
 /// `recon audit export`
 pub async fn export(args: &ExportArgs, out: &mut dyn Write) -> Result<Exit> {
-    let store = open_store(&args.config.config).await?;
+    let store = open_store(&args.config.config, false).await?;
     let written = match &args.out {
         Some(path) => {
             let file = crate::private_fs::create_file(path)

@@ -130,7 +130,7 @@ impl super::Config {
                 .unwrap_or(DEFAULT_ADVISORY_DB_MAX_AGE_DAYS),
             trusted_keys: file.audit.trusted_keys().map_err(&fail)?,
             data_keys: super::data_keys(&file, env).map_err(&fail)?,
-            mask_key: super::mask_key(&file, env).map_err(&fail)?,
+            mask_key: super::mask_key_when(&file, env, false).map_err(&fail)?,
         })
     }
 }

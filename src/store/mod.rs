@@ -188,7 +188,8 @@ macro_rules! append_audit {
 /// Renames, inside transaction `$tx`, each stored discrepancy of the partition that `$found`
 /// holds under an earlier fingerprint (recorded under the key a mask-key rotation retires, or
 /// before masks named their key) to its fingerprint now, key as shown now: it is then carried,
-/// acknowledged or resolved as the same finding, never reopened as a new one. One
+/// acknowledged or resolved as the same finding, never reopened as a new one; an acknowledgement
+/// pinned to it as it was is pinned again, and its state digested, under mask key `$mask`. One
 /// `discrepancies_rekeyed` audit entry counts them. Costs one lookup per batch when none is.
 macro_rules! adopt_earlier_fingerprints {
     ($tx:expr, $run_id:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr, $mask:expr) => {{
@@ -299,7 +300,8 @@ macro_rules! adopt_earlier_fingerprints {
 
 /// Moves one partition's discrepancies along their life inside transaction `$tx`: each found one
 /// is opened, carried or reopened (and linked to the run); each one `$still_open` returns that
-/// was not found is resolved. Written in multi-row statements. Evaluates to the [`CheckChanges`].
+/// was not found is resolved. Details are sealed under data keys `$keys`, state digested under
+/// mask key `$mask`. Written in multi-row statements. Evaluates to the [`CheckChanges`].
 macro_rules! move_along_life {
     ($tx:expr, $run_id:expr, $now:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr, $still_open:expr, $keys:expr, $mask:expr) => {{
         // A renamed finding's detail is sealed again below (the upsert), bound to its key now.
