@@ -219,15 +219,27 @@ impl MaskKey {
         self.previous.as_ref().map(|p| &*p.id)
     }
 
-    /// The configured key whose id is `id` (the current one or the one a rotation retires), as
-    /// the key [`key_digest`] digests under: to check a digest written under either.
+    /// The configured key whose id is `id` (the current one or the one a rotation retires, or
+    /// either written alone, as before it had an id), as the key [`key_digest`] digests under:
+    /// to check a digest written under any of them.
     pub(crate) fn with_id(&self, id: &str) -> Option<MaskKey> {
         std::iter::once(&self.current)
             .chain(&self.previous)
-            .find(|secret| &*secret.id == id)
-            .map(|secret| MaskKey {
-                current: secret.clone(),
-                previous: None,
+            .find_map(|secret| {
+                let before_key_ids = if &*secret.id == id {
+                    secret.before_key_ids
+                } else if Secret::derived_id(&secret.bytes) == id {
+                    true
+                } else {
+                    return None;
+                };
+                Some(MaskKey {
+                    current: Secret {
+                        before_key_ids,
+                        ..secret.clone()
+                    },
+                    previous: None,
+                })
             })
     }
 

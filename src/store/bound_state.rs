@@ -1,5 +1,5 @@
 //! The state of a finding its audit entries bind (status, acknowledgement, shown values, as
-//! digests), and the comparison `audit verify` makes between the store's rows and the chain.
+//! keyed digests), and the comparison `audit verify` makes between the store's rows and the chain.
 
 use std::collections::HashMap;
 
@@ -435,6 +435,11 @@ mod tests {
             check_digest(None, &said, b"x"),
             Checked::KeyNotGiven("k1".into())
         );
+        // Written under the same key before it had an id, checked once it has one.
+        let alone = state_digest(Some(&key(HEX1)), b"x");
+        assert!(alone.starts_with("hmac-sha256:de3ecdf1:"), "{alone}");
+        assert_eq!(check_digest(Some(&k1), &alone, b"x"), Checked::Same);
+        assert_eq!(check_digest(Some(&k1), &alone, b"y"), Checked::Differs);
         // Under k2 the same value digests otherwise: a digest is no stand-in for another key's.
         assert_ne!(state_digest(Some(&rotated), b"x"), said);
         // Plain digests, labelled or bare hex as entries wrote before labels, check as SHA-256.
