@@ -401,3 +401,70 @@ async fn state_digests_written_before_they_were_keyed_or_labelled_verify_as_they
         ])
     );
 }
+
+#[tokio::test]
+async fn a_sealed_days_changed_rows_are_named_by_a_keyed_digest_not_their_detail() {
+    let scenario = Scenario::new("S");
+    let dir = scenario.dir().to_path_buf();
+    let rows = "INSERT INTO entries VALUES (1, '4111111111111111', 100, '2026-11-19 09:00:00'), (2, '5555555555554444', 200, '2026-11-20 09:00:00')";
+    let l = sqlite_db(&dir.join("l.db"), &[SCHEMA, rows]).await;
+    let p = sqlite_db(&dir.join("p.db"), &[SCHEMA, rows]).await;
+    let config = TestConfig::new()
+        .store("S")
+        .source("ledger", "L")
+        .source("payments", "P")
+        .integrity("entries", "ledger.entries", "payments.entries", "id")
+        .set("date_column", "created_at")
+        .to_toml();
+    let scenario = scenario
+        .env("L", &l)
+        .env("P", &p)
+        .env("RECON_MASK_KEY", &k1())
+        .config(&config);
+    for date in ["2026-11-19", "2026-11-20"] {
+        let (out, _) = scenario.run(date, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let ledger = sqlx::SqlitePool::connect(&l).await.unwrap();
+    sqlx::query("UPDATE entries SET amount_minor = 999 WHERE id = 1")
+        .execute(&ledger)
+        .await
+        .unwrap();
+    ledger.close().await;
+    let (out, _) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    let url = scenario.store().to_string();
+    let chain = entries(&url).await;
+    let verified: Vec<serde_json::Value> = chain
+        .iter()
+        .filter(|r| r.3 == "seal_verified")
+        .map(|r| serde_json::from_str(&r.5).unwrap())
+        .filter(|p: &serde_json::Value| !p["changed_rows"].as_array().unwrap().is_empty())
+        .collect();
+    assert_eq!(verified.len(), 1, "{verified:?}");
+    let changed = &verified[0]["changed_rows"].as_array().unwrap()[0];
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let (id, detail_json): (i64, String) = sqlx::query_as(
+        "SELECT id, detail_json FROM discrepancies WHERE kind = 'closed_period_modified'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let detail: serde_json::Value = serde_json::from_str(&detail_json).unwrap();
+    let detail = detail["detail"].as_str().unwrap();
+    assert!(detail.contains("since the day was sealed"), "{detail}");
+    assert_eq!(
+        *changed,
+        serde_json::json!({
+            "id": id,
+            "key": { "id": "1" },
+            "key_digest": null,
+            "message": "changed since the day was sealed",
+            "detail_digest": format!("hmac-sha256:k1:{}", hmac_hex(HEX1, detail.as_bytes())),
+        })
+    );
+    let (code, out) = verify(&scenario);
+    assert_eq!(code, Some(0), "{out}");
+}
