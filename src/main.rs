@@ -123,6 +123,9 @@ async fn dispatch(command: Command) -> Result<Exit> {
         Command::Discrepancies {
             command: DiscrepanciesCommand::Ack(args),
         } => operator::ack(&args, &mut stdout).await,
+        Command::Discrepancies {
+            command: DiscrepanciesCommand::History(args),
+        } => operator::history(&args, &mut stdout).await,
         Command::Audit {
             command: AuditCommand::Verify(args),
         } => operator::verify(&args, &mut stdout).await,

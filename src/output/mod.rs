@@ -311,7 +311,8 @@ impl DiscrepancyEntry {
 }
 
 impl DiscrepancyEntry {
-    fn new(
+    /// The finding as reports show it, with its latest acknowledgement and why it reopened.
+    pub(crate) fn new(
         r: &Recorded,
         acknowledgement: Option<&Acknowledgement>,
         reopened: Option<Reopened>,
