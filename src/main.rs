@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use recon::cli::{
-    AuditCommand, Cli, Command, RunArgs, ConfigCommand, ControlsCommand, DiscrepanciesCommand, EndingArgs,
-    KeysCommand,
+    AuditCommand, Cli, Command, ConfigCommand, ControlsCommand, DiscrepanciesCommand, EndingArgs,
+    KeysCommand, RunArgs,
 };
 use recon::config::Config;
 use recon::error::{Error, Result};

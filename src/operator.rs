@@ -9,11 +9,11 @@ use crate::cli::{
     AckArgs, ExportArgs, FilterArgs, HistoryArgs, KeygenArgs, ListArgs, RewrapArgs, VerifyArgs,
 };
 use crate::config::Config;
+use crate::discrepancy::Status;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::secret::process_env;
-use crate::discrepancy::Status;
 use crate::output::DiscrepancyEntry;
+use crate::secret::process_env;
 use crate::store::{AckRequest, DiscrepancyFilter, ListedDiscrepancy, SchemaUse, Store, os_user};
 
 /// Opens the store without touching its schema: these commands never migrate, and the
@@ -116,7 +116,9 @@ fn acknowledgement_line(l: &ListedDiscrepancy) -> Option<String> {
     let made = format!("{reason} by {}{until}: {}", last.actor, last.note);
     Some(match (l.recorded.status, l.reopened) {
         (Status::Acknowledged, _) => format!("acknowledged{made}"),
-        (_, Some(why)) => format!("reopened ({}): was acknowledged{made}", why.as_str()),
+        (status, Some(why)) if status.needs_someone() => {
+            format!("reopened ({}): was acknowledged{made}", why.as_str())
+        }
         _ => format!("was acknowledged{made}"),
     })
 }
@@ -176,7 +178,7 @@ pub async fn list(args: &ListArgs, out: &mut dyn Write) -> Result<Exit> {
                 "{:>6}  {:<20} {:<10} {:<17} {:<12} {:>3}d {:>16}  {:<20} {}",
                 l.recorded.id,
                 d.check,
-                d.partition,
+                d.partition.to_string(),
                 d.kind.as_str(),
                 status_word(l.recorded.status),
                 age_days(l, now),
@@ -279,9 +281,7 @@ pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
             ));
         }
         (false, true) => {
-            return Err(Error::bad_input(
-                "give either ids or a filter, not both",
-            ));
+            return Err(Error::bad_input("give either ids or a filter, not both"));
         }
         _ => {}
     }

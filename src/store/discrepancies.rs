@@ -243,9 +243,7 @@ impl Store {
             // Replaced by the database's `session_user` on insert.
             StorePool::Postgres(_) => (String::new(), request.claimed),
             StorePool::Sqlite(_) => (
-                request
-                    .claimed
-                    .map_or_else(super::os_user, str::to_string),
+                request.claimed.map_or_else(super::os_user, str::to_string),
                 None,
             ),
         };
@@ -358,7 +356,9 @@ impl Store {
     pub(crate) async fn acknowledgements(
         &self,
     ) -> Result<std::collections::HashMap<i64, Vec<Acknowledgement>>> {
-        let rows: Vec<(i64, String, Option<String>, String, Option<String>)> = on_pool!(self, pool => {
+        /// Discrepancy id, actor, display name, note, reason code.
+        type AckRow = (i64, String, Option<String>, String, Option<String>);
+        let rows: Vec<AckRow> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT discrepancy_id, actor, display_name, note, reason FROM acknowledgements ORDER BY id",
             )

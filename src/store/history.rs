@@ -40,7 +40,8 @@ struct RunEvents {
 }
 
 /// The audit actions that move a finding along its life in a run.
-const RUN_ACTIONS: &str = "'discrepancy_opened', 'discrepancy_changed', 'discrepancy_resolved', 'acknowledgement_lapsed'";
+const RUN_ACTIONS: &str =
+    "'discrepancy_opened', 'discrepancy_changed', 'discrepancy_resolved', 'acknowledgement_lapsed'";
 
 impl Store {
     /// Discrepancy `id` and every step of its life the store still holds (runs past the
@@ -160,7 +161,12 @@ fn steps(
         status = match (&run, status) {
             (RunEvents { resolved: true, .. }, _) => "resolved",
             (RunEvents { opened: true, .. }, _) => "new",
-            (RunEvents { lapsed: Some(_), .. }, _) => "carried",
+            (
+                RunEvents {
+                    lapsed: Some(_), ..
+                },
+                _,
+            ) => "carried",
             (_, "new") => "carried",
             (_, other) => other,
         };

@@ -10,8 +10,9 @@ use sqlx::Row;
 use super::audit::NewEntry;
 use super::discrepancies::recorded_from_row;
 use super::{
-    AckReason, Acknowledgement, BeginWrite, CheckChanges, CheckKind, CheckRecord, CheckStatus, Reopened,
-    RunPoint, RunRow, Store, StorePool, StoredRun, TableSide, hostname, i64_of, run_actor,
+    AckReason, Acknowledgement, BeginWrite, CheckChanges, CheckKind, CheckRecord, CheckStatus,
+    Reopened, RunPoint, RunRow, Store, StorePool, StoredRun, TableSide, hostname, i64_of,
+    run_actor,
 };
 use crate::check::{CheckOutcome, Compared, Download};
 use crate::day::Partition;
