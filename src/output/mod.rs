@@ -734,10 +734,10 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
     if !t.at_stake.is_empty() {
         out.push_str(&format!("At stake: {}\n", stake_line(&t.at_stake)));
     }
-    if !summary.missed_dates.is_empty() {
+    if let (Some(first), Some(last)) = (summary.missed_dates.first(), summary.missed_dates.last()) {
         let dates: Vec<String> = summary.missed_dates.iter().map(|d| d.to_string()).collect();
         out.push_str(&format!(
-            "Missed: no run completed {} since the last completed one; run `recon run --date D` for each\n",
+            "Missed: no run completed {} since the last completed one; catch up with `recon run --from {first} --to {last}`\n",
             dates.join(", ")
         ));
     }

@@ -587,6 +587,14 @@ async fn a_clean_nightly_run_names_the_dates_it_missed() {
     );
     assert_eq!(s["nothing_compared"], false);
     assert_eq!(s["totals"]["rows_compared"], 6);
+    let missed = format!(
+        "Missed: no run completed {}, {} since the last completed one; catch up with `recon run --from {} --to {}`\n",
+        days_ago(2),
+        days_ago(1),
+        days_ago(2),
+        days_ago(1)
+    );
+    assert!(stdout(&out).contains(&missed), "{}", stdout(&out));
     assert!(
         stdout(&out).contains("Outcome: clean: both sides agree; but 2 dates missed (exit 0)\n"),
         "{}",
