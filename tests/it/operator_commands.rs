@@ -15,9 +15,15 @@ const RIGHT_T: &str = "INSERT INTO t VALUES (1, 1000, 'EUR'), (2, 2500, 'EUR')";
 
 /// A scenario with check `t` (a whole-table check: no date column) finding two things.
 async fn two_findings() -> Scenario {
+    two_findings_in(None).await
+}
+
+/// [`two_findings`] with its store at `store` (a PostgreSQL database) when given.
+async fn two_findings_in(store: Option<String>) -> Scenario {
     let scenario = Scenario::new("S");
-    let [l, r, _] = sqlite_sides(scenario.dir(), SCHEMA, LEFT_T, RIGHT_T).await;
+    let [l, r, sqlite_store] = sqlite_sides(scenario.dir(), SCHEMA, LEFT_T, RIGHT_T).await;
     scenario
+        .store_at(&store.unwrap_or(sqlite_store))
         .env("L", &l)
         .env("R", &r)
         .config(&ledger_payments_t(TestConfig::new()))
@@ -307,6 +313,102 @@ async fn ack_takes_several_ids_or_a_filter_all_or_none_with_a_reason_code() {
             "recon: nothing acknowledged: discrepancy 2, 1 is resolved; only open, carried or acknowledged discrepancies can be acknowledged (`recon discrepancies list` shows them)\n".to_string()
         )
     );
+}
+
+#[tokio::test]
+async fn list_filters_ack_by_filter_and_history_on_a_postgresql_store() {
+    let Some(store) = fresh_postgres("operator_commands").await else {
+        return;
+    };
+    let by = ana_on(&store);
+    let scenario = two_findings_in(Some(store)).await;
+    let (out, _) = scenario.run("2026-11-20", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rows = (Some(0), format!("{HEADER}{ROW_1}{ROW_2}"), String::new());
+    assert_eq!(list(&scenario, &["--date", "2026-11-20"]), rows);
+    assert_eq!(
+        list(
+            &scenario,
+            &["--from", "2026-11-19", "--to", "2026-11-20", "--check", "t"]
+        ),
+        rows
+    );
+    assert_eq!(
+        list(&scenario, &["--date", "2026-11-21"]).1,
+        format!("{HEADER}no discrepancy matches\n")
+    );
+    assert_eq!(
+        ack(
+            &scenario,
+            &["1", "99", "--reason", "explained", "--note", "n"]
+        )
+        .0,
+        Some(2)
+    );
+    assert_eq!(
+        ack(
+            &scenario,
+            &[
+                "--date",
+                "2026-11-20",
+                "--reason",
+                "write-off",
+                "--note",
+                "gone"
+            ]
+        ),
+        (
+            Some(0),
+            format!(
+                "discrepancy 1 (t changed id=2) acknowledged (write-off) by {by}\n\
+                 discrepancy 2 (t missing_in_right id=3) acknowledged (write-off) by {by}\n\
+                 2 discrepancies acknowledged\n"
+            ),
+            String::new()
+        )
+    );
+    let (out, _) = scenario.run("2026-11-21", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let history = scenario.recon(&[
+        "discrepancies",
+        "history",
+        "2",
+        "--config",
+        "recon.toml",
+        "--json",
+    ]);
+    assert_eq!(history.status.code(), Some(0), "{}", stderr(&history));
+    let history: serde_json::Value = serde_json::from_str(stdout(&history).trim()).unwrap();
+    let steps: Vec<(serde_json::Value, serde_json::Value, String)> = history["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["business_date"].clone(),
+                s["run_id"].clone(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("2026-11-20".into(), 1.into(), "new".to_string()),
+            (
+                serde_json::Value::Null,
+                serde_json::Value::Null,
+                "acknowledged".to_string()
+            ),
+            ("2026-11-21".into(), 2.into(), "acknowledged".to_string()),
+        ]
+    );
+    assert_eq!(
+        history["steps"][1]["event"],
+        format!("acknowledged (write-off) by {by}: gone")
+    );
+    let verify = scenario.recon(&["audit", "verify", "--config", "recon.toml"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 }
 
 #[tokio::test]
