@@ -342,7 +342,8 @@ pub struct RunArgs {
     #[arg(long, env = "RECON_DATE", value_parser = parse_date, conflicts_with_all = ["from", "to"])]
     pub date: Option<NaiveDate>,
     /// Catch up a range: one run per date from this one (YYYY-MM-DD) to --to, in order,
-    /// stopping at the first run that fails (exit 2 to 5) with the dates left.
+    /// stopping at the first run that fails (exit 2 to 5) with the dates left. Not with --date
+    /// (nor RECON_DATE, which stands for it).
     #[arg(long, value_parser = parse_date, requires = "to", conflicts_with = "shard")]
     pub from: Option<NaiveDate>,
     /// The last date of a --from range, YYYY-MM-DD.
