@@ -731,3 +731,30 @@ async fn interruption() -> &'static str {
     #[cfg(not(unix))]
     std::future::pending().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_catch_up_runs_each_date_of_its_range_in_order_and_refuses_one_given_backwards() {
+        assert_eq!(
+            dates_from_to(date("2026-02-27"), date("2026-03-01")).unwrap(),
+            [date("2026-02-27"), date("2026-02-28"), date("2026-03-01")]
+        );
+        assert_eq!(
+            dates_from_to(date("2026-03-01"), date("2026-03-01")).unwrap(),
+            [date("2026-03-01")]
+        );
+        let backwards = dates_from_to(date("2026-03-02"), date("2026-03-01")).unwrap_err();
+        assert_eq!(backwards.exit(), Exit::BadInput);
+        assert_eq!(
+            backwards.to_string(),
+            "--from 2026-03-02 is after --to 2026-03-01: give the earlier date first"
+        );
+    }
+}

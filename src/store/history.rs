@@ -188,3 +188,92 @@ fn steps(
     steps.extend(acks.map(|(at, ack)| acknowledged(at, ack)));
     steps
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn ack(note: &str) -> Acknowledgement {
+        Acknowledgement {
+            note: note.to_string(),
+            actor: "ana".to_string(),
+            reason: Some(AckReason::WriteOff),
+        }
+    }
+
+    #[test]
+    fn each_acknowledgement_comes_before_the_first_run_started_after_it() {
+        let runs = vec![
+            (
+                RunId(1),
+                "2026-11-20".parse().unwrap(),
+                at("2026-11-21T01:00:00Z"),
+            ),
+            (
+                RunId(2),
+                "2026-11-21".parse().unwrap(),
+                at("2026-11-22T01:00:00Z"),
+            ),
+            (
+                RunId(3),
+                "2026-11-22".parse().unwrap(),
+                at("2026-11-23T01:00:00Z"),
+            ),
+            (
+                RunId(4),
+                "2026-11-23".parse().unwrap(),
+                at("2026-11-24T01:00:00Z"),
+            ),
+        ];
+        let mut events = std::collections::HashMap::new();
+        events.insert(
+            RunId(1),
+            RunEvents {
+                opened: true,
+                ..RunEvents::default()
+            },
+        );
+        events.insert(
+            RunId(3),
+            RunEvents {
+                lapsed: Some("expired".to_string()),
+                ..RunEvents::default()
+            },
+        );
+        let acks = vec![
+            (at("2026-11-21T09:00:00Z"), ack("first")),
+            (at("2026-11-24T09:00:00Z"), ack("again")),
+        ];
+        let got: Vec<(Option<i64>, &str, Option<String>)> = steps(runs, events, acks)
+            .into_iter()
+            .map(|s| (s.run_id.map(|r| r.0), s.status, s.event))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some(1), "new", None),
+                (
+                    None,
+                    "acknowledged",
+                    Some("acknowledged (write-off) by ana: first".to_string())
+                ),
+                (Some(2), "acknowledged", None),
+                (
+                    Some(3),
+                    "carried",
+                    Some("acknowledgement lapsed (expired)".to_string())
+                ),
+                (Some(4), "carried", None),
+                (
+                    None,
+                    "acknowledged",
+                    Some("acknowledged (write-off) by ana: again".to_string())
+                ),
+            ]
+        );
+    }
+}
