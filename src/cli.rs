@@ -6,9 +6,11 @@ use chrono::NaiveDate;
 use clap::builder::{EnumValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::discrepancy::{Kind, Status};
 use crate::exit::Exit;
 use crate::integrity::Strategy;
 use crate::shard::Shard;
+use crate::store::AckReason;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -106,25 +108,67 @@ pub struct RewrapArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DiscrepanciesCommand {
-    /// List discrepancies from the store, newest last.
+    /// List discrepancies from the store, oldest first, as the run's summary shows them.
     List(ListArgs),
-    /// Mark a discrepancy as explained; the note and who wrote it go into the audit trail.
+    /// Mark discrepancies explained (several ids, or every one a filter takes) with a reason
+    /// code and a note; each goes into the audit trail.
     Ack(AckArgs),
+    /// One discrepancy's life night by night: each run that saw it, its status then, its
+    /// acknowledgements.
+    History(HistoryArgs),
+}
+
+/// Which discrepancies a command takes; an absent filter takes every one.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Only those still needing someone (new or carried over).
+    #[arg(long)]
+    pub(crate) open: bool,
+    /// Only those of this business date, YYYY-MM-DD (a whole-table check's findings are of the
+    /// dates of the runs that saw them).
+    #[arg(long, value_parser = parse_date, conflicts_with_all = ["from", "to"])]
+    pub(crate) date: Option<NaiveDate>,
+    /// Only those of business dates from this one on, YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date)]
+    pub(crate) from: Option<NaiveDate>,
+    /// Only those of business dates up to this one, YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date)]
+    pub(crate) to: Option<NaiveDate>,
+    /// Only those of this check (one the configuration or the store knows).
+    #[arg(long)]
+    pub(crate) check: Option<String>,
+    /// Only those of this kind (repeat for several), e.g. `changed`, `amount_mismatch`.
+    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
+    pub(crate) kind: Vec<Kind>,
+    /// Only those with this status (repeat for several).
+    #[arg(long, value_name = "STATUS",
+          value_parser = EnumValueParser::<StatusArg>::new().map(Status::from))]
+    pub(crate) status: Vec<Status>,
+    /// Only those first seen at least DAYS days ago.
+    #[arg(long, value_name = "DAYS")]
+    pub(crate) older_than: Option<u32>,
+}
+
+impl FilterArgs {
+    /// Whether any filter is given.
+    pub(crate) fn any(&self) -> bool {
+        self.open
+            || self.date.is_some()
+            || self.from.is_some()
+            || self.to.is_some()
+            || self.check.is_some()
+            || !self.kind.is_empty()
+            || !self.status.is_empty()
+            || self.older_than.is_some()
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
     pub(crate) config: ConfigArg,
-    /// Only discrepancies still open (new or carried over).
-    #[arg(long)]
-    pub(crate) open: bool,
-    /// Only those of this business date, YYYY-MM-DD.
-    #[arg(long, value_parser = parse_date)]
-    pub(crate) date: Option<NaiveDate>,
-    /// Only those of this check.
-    #[arg(long)]
-    pub(crate) check: Option<String>,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
     /// One JSON object per discrepancy.
     #[arg(long)]
     pub(crate) json: bool,
@@ -134,11 +178,19 @@ pub struct ListArgs {
 pub struct AckArgs {
     #[command(flatten)]
     pub(crate) config: ConfigArg,
-    /// The discrepancy's id (the first column of `recon discrepancies list`).
-    pub(crate) id: i64,
+    /// The discrepancies' ids (the first column of `recon discrepancies list`); or give a
+    /// filter instead, which takes those still needing someone unless --status says otherwise.
+    #[arg(value_name = "ID")]
+    pub(crate) ids: Vec<i64>,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
     /// Why it is not a problem, in words an auditor will read.
     #[arg(long)]
     pub(crate) note: String,
+    /// What was done: explained (not a problem), write-off (the money is written off),
+    /// adjustment-booked (a correcting entry is booked).
+    #[arg(long, value_parser = EnumValueParser::<ReasonArg>::new().map(AckReason::from))]
+    pub(crate) reason: AckReason,
     /// Who acknowledges it. On a PostgreSQL store the actor is the session's database role and
     /// this is only a display name beside it; on SQLite it is the actor (default: RECON_ACTOR,
     /// then the operating-system user, then "unknown"; in a pod, where there is no user, give it).
@@ -148,6 +200,73 @@ pub struct AckArgs {
     /// the finding. Without it, it holds until the finding changes or resolves.
     #[arg(long, value_name = "DATE")]
     pub(crate) until: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The discrepancy's id.
+    pub(crate) id: i64,
+    /// One JSON object: the finding and its steps.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `--status`'s values as the command line offers them.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StatusArg {
+    /// First seen by the latest run that saw it (stored as `open`).
+    #[value(alias = "open")]
+    New,
+    /// Seen before and still there.
+    Carried,
+    /// Explained by an operator, and still as acknowledged.
+    Acknowledged,
+    /// Gone at a later run.
+    Resolved,
+}
+
+impl From<StatusArg> for Status {
+    fn from(arg: StatusArg) -> Status {
+        match arg {
+            StatusArg::New => Status::Open,
+            StatusArg::Carried => Status::Carried,
+            StatusArg::Acknowledged => Status::Acknowledged,
+            StatusArg::Resolved => Status::Resolved,
+        }
+    }
+}
+
+/// `--reason`'s values as the command line offers them.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ReasonArg {
+    /// Not a problem: the note says why.
+    Explained,
+    /// The money is written off.
+    WriteOff,
+    /// A correcting entry is booked in the ledger.
+    AdjustmentBooked,
+}
+
+impl From<ReasonArg> for AckReason {
+    fn from(arg: ReasonArg) -> AckReason {
+        match arg {
+            ReasonArg::Explained => AckReason::Explained,
+            ReasonArg::WriteOff => AckReason::WriteOff,
+            ReasonArg::AdjustmentBooked => AckReason::AdjustmentBooked,
+        }
+    }
+}
+
+fn parse_kind(text: &str) -> Result<Kind, String> {
+    Kind::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = Kind::all().map(Kind::as_str).collect();
+        format!(
+            "{text:?} is not a discrepancy kind; the kinds are {}",
+            known.join(", ")
+        )
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,8 +339,20 @@ pub struct RunArgs {
     #[command(flatten)]
     pub config: ConfigArg,
     /// The business date to reconcile, YYYY-MM-DD (default: yesterday in the job's time zone).
-    #[arg(long, env = "RECON_DATE", value_parser = parse_date)]
+    #[arg(long, env = "RECON_DATE", value_parser = parse_date, conflicts_with_all = ["from", "to"])]
     pub date: Option<NaiveDate>,
+    /// Catch up a range: one run per date from this one (YYYY-MM-DD) to --to, in order,
+    /// stopping at the first run that fails (exit 2 to 5) with the dates left. Not with --date
+    /// (nor RECON_DATE, which stands for it).
+    #[arg(long, value_parser = parse_date, requires = "to", conflicts_with = "shard")]
+    pub from: Option<NaiveDate>,
+    /// The last date of a --from range, YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date, requires = "from")]
+    pub to: Option<NaiveDate>,
+    /// Run only this check (repeat for several): a rerun of those checks of the date, which
+    /// moves only their findings (a finding is resolved only by a run of its own check).
+    #[arg(long = "check", value_name = "NAME", conflicts_with_all = ["shard", "resume"])]
+    pub checks: Vec<String>,
     /// Folder for summary.json and discrepancies.csv (default: job.out_dir, then ./recon-out).
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -501,6 +501,26 @@ impl Config {
         })
     }
 
+    /// Reads only the names of the configured checks (integrity, then settlement), for the
+    /// operator's commands (no variable need be set).
+    pub(crate) fn load_check_names(path: &Path) -> Result<Vec<String>> {
+        let file = parse_file(path, &read_text(path)?)?;
+        Ok(file
+            .integrity
+            .iter()
+            .map(|c| c.name.clone())
+            .chain(file.settlement.iter().map(|c| c.name.clone()))
+            .collect())
+    }
+
+    /// The names of the configured checks, integrity ones first.
+    pub fn check_names(&self) -> impl Iterator<Item = &str> {
+        self.integrity
+            .iter()
+            .map(|c| c.name.as_str())
+            .chain(self.settlement.iter().map(|c| c.name.as_str()))
+    }
+
     /// One line on encryption at rest: under which key, or plainly that nothing is encrypted.
     pub fn at_rest_line(&self) -> String {
         at_rest_line(self.data_keys.as_ref(), &self.data_key_env)

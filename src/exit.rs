@@ -41,7 +41,7 @@ impl Exit {
 
     /// Of two outcomes, the one that needs the most attention: internal, locked, bad input,
     /// incomplete, discrepancies, clean.
-    pub(crate) fn worse(self, other: Exit) -> Exit {
+    pub fn worse(self, other: Exit) -> Exit {
         let rank = |e: Exit| match e {
             Exit::Clean => 0,
             Exit::Discrepancies => 1,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use recon::cli::{
     AuditCommand, Cli, Command, ConfigCommand, ControlsCommand, DiscrepanciesCommand, EndingArgs,
-    KeysCommand,
+    KeysCommand, RunArgs,
 };
 use recon::config::Config;
 use recon::error::{Error, Result};
@@ -66,16 +66,18 @@ async fn dispatch(command: Command) -> Result<Exit> {
     match command {
         Command::Run(args) => {
             let config = Config::load(&args.config.config, &process_env)?;
-            let nightly = args.date.is_none();
-            let date = run::business_date(&config, args.date, args.shard)?;
-            let out = args.out.unwrap_or_else(|| config.out_dir.clone());
+            let out = args.out.clone().unwrap_or_else(|| config.out_dir.clone());
             let options = run::RunOptions {
                 shard: args.shard,
                 resume: args.resume,
-                nightly,
+                nightly: args.date.is_none() && args.from.is_none(),
                 wait_for_ranges: std::time::Duration::from_secs(args.wait_for_ranges),
             };
-            let report = run::run(&config, date, &out, options).await?;
+            if let (Some(from), Some(to)) = (args.from, args.to) {
+                return run_range(&mut stdout, &config, &args, from, to, &out, options).await;
+            }
+            let date = run::business_date(&config, args.date, args.shard)?;
+            let report = run::run_checks(&config, date, &out, options, &args.checks).await?;
             finish(&mut stdout, &report, &args.ending, args.shard).await
         }
         Command::Retry(args) => {
@@ -123,6 +125,9 @@ async fn dispatch(command: Command) -> Result<Exit> {
         Command::Discrepancies {
             command: DiscrepanciesCommand::Ack(args),
         } => operator::ack(&args, &mut stdout).await,
+        Command::Discrepancies {
+            command: DiscrepanciesCommand::History(args),
+        } => operator::history(&args, &mut stdout).await,
         Command::Audit {
             command: AuditCommand::Verify(args),
         } => operator::verify(&args, &mut stdout).await,
@@ -148,6 +153,81 @@ async fn dispatch(command: Command) -> Result<Exit> {
             print(&mut stdout, "# configuration is valid\n")?;
             Ok(Exit::Clean)
         }
+    }
+}
+
+/// `recon run --from D1 --to D2`: one run per date, in order, each ending as a single run
+/// does; the first run that fails (exit 2 to 5) stops the range, naming the dates done, the
+/// dates left and the command that resumes. Exits with the failing run's code, else the worst
+/// of the runs' (findings as `--findings-exit-code` says).
+async fn run_range(
+    stdout: &mut dyn Write,
+    config: &Config,
+    args: &RunArgs,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    out: &std::path::Path,
+    options: run::RunOptions,
+) -> Result<Exit> {
+    let dates = run::dates_from_to(from, to)?;
+    let mut done: Vec<chrono::NaiveDate> = Vec::new();
+    let mut worst = Exit::Clean;
+    for (i, date) in dates.iter().enumerate() {
+        let ran = run::run_checks(config, *date, out, options, &args.checks).await;
+        let exit = match &ran {
+            Ok(report) => finish(stdout, report, &args.ending, None).await?,
+            Err(e) => e.exit(),
+        };
+        let outcome = ran.as_ref().map_or(exit, run::RunReport::exit);
+        if matches!(outcome, Exit::Clean | Exit::Discrepancies) {
+            done.push(*date);
+            worst = worst.worse(exit);
+            continue;
+        }
+        let left = &dates[i..];
+        let mut resume = format!(
+            "recon run --config {} --from {} --to {to}",
+            args.config.config.display(),
+            left[0]
+        );
+        if let Some(out) = &args.out {
+            resume.push_str(&format!(" --out {}", out.display()));
+        }
+        for check in &args.checks {
+            resume.push_str(&format!(" --check {check}"));
+        }
+        print(
+            stdout,
+            &format!(
+                "\nCatch-up stopped at {date} (exit {}: {}).\nDone: {}\nLeft: {}\nResume with: {resume}\n",
+                outcome.code(),
+                recon::output::describe_exit(outcome),
+                dates_text(&done),
+                dates_text(left),
+            ),
+        )?;
+        return ran.map(|_| exit);
+    }
+    print(
+        stdout,
+        &format!(
+            "\nCatch-up complete: {} date(s) run, {} to {to}.\n",
+            done.len(),
+            from
+        ),
+    )?;
+    Ok(worst)
+}
+
+/// `2026-11-01, 2026-11-02`, or `none`.
+fn dates_text(dates: &[chrono::NaiveDate]) -> String {
+    match dates.is_empty() {
+        true => "none".to_string(),
+        false => dates
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 

@@ -69,6 +69,17 @@ pub fn business_date(
     }
 }
 
+/// The dates of a catch-up, `from` to `to` both included, in order; a range given backwards
+/// is refused.
+pub fn dates_from_to(from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>> {
+    if from > to {
+        return Err(Error::bad_input(format!(
+            "--from {from} is after --to {to}: give the earlier date first"
+        )));
+    }
+    Ok(from.iter_days().take_while(|d| *d <= to).collect())
+}
+
 /// How a run is started: for which part of the checks, and whether it may resume.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -92,6 +103,31 @@ pub async fn run(
     out: &Path,
     options: RunOptions,
 ) -> Result<RunReport> {
+    run_checks(config, date, out, options, &[]).await
+}
+
+/// [`run`] of only the checks named in `only` (every check when empty): a rerun of those checks
+/// of the date, which moves only their findings. A name not configured is refused, naming
+/// the configured ones.
+pub async fn run_checks(
+    config: &Config,
+    date: NaiveDate,
+    out: &Path,
+    options: RunOptions,
+    only: &[String],
+) -> Result<RunReport> {
+    let unknown: Vec<&str> = only
+        .iter()
+        .filter(|name| !config.check_names().any(|c| c == name.as_str()))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::bad_input(format!(
+            "--check {}: not a configured check; the checks are: {}",
+            unknown.join(", "),
+            config.check_names().collect::<Vec<_>>().join(", ")
+        )));
+    }
     let shard = Shard::key(options.shard);
     with_lock(config, date, &shard, async |session: &Session| {
         let store = &session.store;
@@ -110,9 +146,10 @@ pub async fn run(
             .await?;
         // A check split by key is every shard's: each compares its own key range of it.
         let checks = Checks::select(config, |position, name| {
-            options
-                .shard
-                .is_none_or(|s| s.takes(position) || split::is_split(config, name))
+            (only.is_empty() || only.iter().any(|o| o == name))
+                && options
+                    .shard
+                    .is_none_or(|s| s.takes(position) || split::is_split(config, name))
         });
         let run = Run::new(config, session, run_id, date)?;
         run.work(&checks, out, options)
@@ -467,6 +504,7 @@ impl<'a> Run<'a> {
         let finished_at = Utc::now();
         let business_date = stored.business_date;
         let opened_breakers = self.breakers.opened();
+        let elsewhere = store.needing_someone_unseen_by(run_id).await?;
         // The run is recorded finished only once its reports are written.
         let written = store
             .finish_run_then(run_id, exit, finished_at, |closing| {
@@ -492,6 +530,7 @@ impl<'a> Run<'a> {
                     standing,
                 )
                 .with_circuit_breakers(opened_breakers)
+                .with_needing_someone_elsewhere(elsewhere)
                 .with_at_rest(self.config.at_rest_line());
                 let reports = output::write_reports(out, &summary)?;
                 Ok((summary, reports))
@@ -692,4 +731,31 @@ async fn interruption() -> &'static str {
     }
     #[cfg(not(unix))]
     std::future::pending().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_catch_up_runs_each_date_of_its_range_in_order_and_refuses_one_given_backwards() {
+        assert_eq!(
+            dates_from_to(date("2026-02-27"), date("2026-03-01")).unwrap(),
+            [date("2026-02-27"), date("2026-02-28"), date("2026-03-01")]
+        );
+        assert_eq!(
+            dates_from_to(date("2026-03-01"), date("2026-03-01")).unwrap(),
+            [date("2026-03-01")]
+        );
+        let backwards = dates_from_to(date("2026-03-02"), date("2026-03-01")).unwrap_err();
+        assert_eq!(backwards.exit(), Exit::BadInput);
+        assert_eq!(
+            backwards.to_string(),
+            "--from 2026-03-02 is after --to 2026-03-01: give the earlier date first"
+        );
+    }
 }

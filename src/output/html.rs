@@ -71,6 +71,9 @@ fn verdict_class(exit: Exit) -> &'static str {
 pub(crate) fn verdict(summary: &Summary) -> String {
     let t = &summary.totals;
     match summary.outcome {
+        Exit::Clean if summary.nothing_compared => {
+            "Nothing compared: 0 rows on either side".to_string()
+        }
         Exit::Clean if t.acknowledged > 0 => format!(
             "Clean: nothing needs anyone ({} acknowledged)",
             t.acknowledged

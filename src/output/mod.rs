@@ -60,12 +60,24 @@ pub struct Summary {
     pub(crate) circuit_breakers_opened: Vec<OpenedBreaker>,
     /// Whether what the run keeps is encrypted at rest, and under which key, in one line.
     pub(crate) at_rest: String,
+    /// No check read a row on either side (both sides empty, or nothing read): a clean
+    /// outcome then says nothing about the data.
+    pub(crate) nothing_compared: bool,
+    /// Findings this run did not see that still need someone (new or carried): of other
+    /// dates, or of checks this run did not run.
+    pub(crate) needing_someone_elsewhere: usize,
 }
 
 impl Summary {
     /// The summary with the endpoints whose circuit breaker opened during the run.
     pub(crate) fn with_circuit_breakers(mut self, opened: Vec<OpenedBreaker>) -> Summary {
         self.circuit_breakers_opened = opened;
+        self
+    }
+
+    /// The summary with the count of findings still needing someone that the run did not see.
+    pub(crate) fn with_needing_someone_elsewhere(mut self, count: usize) -> Summary {
+        self.needing_someone_elsewhere = count;
         self
     }
 
@@ -106,6 +118,8 @@ pub(crate) struct Totals {
     pub(crate) resolved: usize,
     /// Money the run's open settlement findings put in question, per currency.
     pub(crate) at_stake: Vec<CurrencyTotal>,
+    /// Rows its checks read, both sides of every check summed.
+    pub(crate) rows_compared: u64,
 }
 
 /// A sum of money in one currency: minor units and as people read it. Summed exactly in 128
@@ -311,7 +325,8 @@ impl DiscrepancyEntry {
 }
 
 impl DiscrepancyEntry {
-    fn new(
+    /// The finding as reports show it, with its latest acknowledgement and why it reopened.
+    pub(crate) fn new(
         r: &Recorded,
         acknowledgement: Option<&Acknowledgement>,
         reopened: Option<Reopened>,
@@ -364,7 +379,14 @@ pub(crate) fn summarize(
         acknowledged: count(Status::Acknowledged),
         resolved: run.resolved.len(),
         at_stake: at_stake(&run.seen),
+        rows_compared: run
+            .checks
+            .iter()
+            .flat_map(|c| [c.left.rows, c.right.rows])
+            .map(|rows| rows.unwrap_or(0))
+            .fold(0, u64::saturating_add),
     };
+    let nothing_compared = totals.rows_compared == 0;
     let side = |t: TableSide| SideSummary {
         source: t.source,
         table: t.compared.to_string(),
@@ -434,6 +456,8 @@ pub(crate) fn summarize(
         last_success: standing.last_success,
         circuit_breakers_opened: Vec::new(),
         at_rest: String::new(),
+        nothing_compared,
+        needing_someone_elsewhere: 0,
     }
 }
 
@@ -710,10 +734,10 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
     if !t.at_stake.is_empty() {
         out.push_str(&format!("At stake: {}\n", stake_line(&t.at_stake)));
     }
-    if !summary.missed_dates.is_empty() {
+    if let (Some(first), Some(last)) = (summary.missed_dates.first(), summary.missed_dates.last()) {
         let dates: Vec<String> = summary.missed_dates.iter().map(|d| d.to_string()).collect();
         out.push_str(&format!(
-            "Missed: no run completed {} since the last completed one; run `recon run --date D` for each\n",
+            "Missed: no run completed {} since the last completed one; catch up with `recon run --from {first} --to {last}`\n",
             dates.join(", ")
         ));
     }
@@ -750,12 +774,32 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
 
 /// [`describe_exit`] of the run's outcome, saying when a clean run's findings are all
 /// acknowledged rather than that both sides agree.
+/// A clean run that read no row says so instead; and the verdict names the dates missed and
+/// the findings of other runs that still need someone, so "clean" never hides them.
 pub(crate) fn describe_outcome(summary: &Summary) -> String {
-    match (summary.outcome, summary.totals.acknowledged) {
+    let verdict = match (summary.outcome, summary.totals.acknowledged) {
+        (Exit::Clean, _) if summary.nothing_compared => {
+            "nothing compared: 0 rows on either side".to_string()
+        }
         (Exit::Clean, acknowledged) if acknowledged > 0 => {
             format!("clean: nothing needs anyone ({acknowledged} acknowledged)")
         }
         (exit, _) => describe_exit(exit).to_string(),
+    };
+    let mut but = Vec::new();
+    match summary.missed_dates.len() {
+        0 => {}
+        1 => but.push("1 date missed".to_string()),
+        n => but.push(format!("{n} dates missed")),
+    }
+    match summary.needing_someone_elsewhere {
+        0 => {}
+        1 => but.push("1 finding of other runs still needs someone".to_string()),
+        n => but.push(format!("{n} findings of other runs still need someone")),
+    }
+    match but.is_empty() {
+        true => verdict,
+        false => format!("{verdict}; but {}", but.join(" and ")),
     }
 }
 
@@ -776,7 +820,7 @@ fn shown(value: Option<&str>) -> String {
     }
 }
 
-pub(crate) fn describe_exit(exit: Exit) -> &'static str {
+pub fn describe_exit(exit: Exit) -> &'static str {
     match exit {
         Exit::Clean => "clean: both sides agree",
         Exit::Discrepancies => "discrepancies found",

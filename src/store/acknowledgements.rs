@@ -37,6 +37,53 @@ impl Reopened {
     }
 }
 
+/// Why a finding is acknowledged, as a code beside the note (`ack --reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum AckReason {
+    /// Not a problem: the note says why (a known timing, a test row…).
+    #[serde(rename = "explained")]
+    Explained,
+    /// The money is written off.
+    #[serde(rename = "write-off")]
+    WriteOff,
+    /// A correcting entry is booked in the ledger.
+    #[serde(rename = "adjustment-booked")]
+    AdjustmentBooked,
+}
+
+impl AckReason {
+    pub const ALL: [AckReason; 3] = [
+        AckReason::Explained,
+        AckReason::WriteOff,
+        AckReason::AdjustmentBooked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckReason::Explained => "explained",
+            AckReason::WriteOff => "write-off",
+            AckReason::AdjustmentBooked => "adjustment-booked",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<AckReason> {
+        AckReason::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    /// A stored reason code read back; `None` for an acknowledgement made before codes.
+    pub(crate) fn from_stored(stored: Option<String>) -> Result<Option<AckReason>> {
+        stored
+            .map(|code| {
+                AckReason::parse(&code).ok_or_else(|| {
+                    Error::internal(format!(
+                        "store holds an unknown acknowledgement reason {code:?}"
+                    ))
+                })
+            })
+            .transpose()
+    }
+}
+
 /// What an acknowledgement is tied to: the finding's columns and its detail as the store keeps
 /// it (both sides' shown values, the detail text, the money at stake), so any change in what a
 /// person was shown changes it. Pinned, and bound in audit entries, as its

@@ -7,6 +7,7 @@ use sqlx::Row;
 use super::{Store, StorePool};
 use crate::discrepancy::{AtStake, Status};
 use crate::error::{Error, Result};
+use crate::run_id::RunId;
 
 /// One finding of the backlog, as much of it as its metrics need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,5 +52,22 @@ impl Store {
                 })
                 .collect()
         })
+    }
+}
+
+impl Store {
+    /// How many findings still needing someone (new or carried over) run `run_id` did not see:
+    /// of other dates, or of checks it did not run.
+    pub(crate) async fn needing_someone_unseen_by(&self, run_id: RunId) -> Result<usize> {
+        let count: i64 = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM discrepancies
+             WHERE status IN ('open', 'carried')
+               AND id NOT IN (SELECT discrepancy_id FROM run_discrepancies WHERE run_id = $1)",
+        )
+        .bind(run_id)
+        .fetch_one(pool)
+        .await)
+        .map_err(Error::from_store)?;
+        Ok(usize::try_from(count).unwrap_or(0))
     }
 }

@@ -77,6 +77,8 @@ pub(crate) struct AckRow {
     pub(crate) actor: String,
     pub(crate) display_name: Option<String>,
     pub(crate) note: String,
+    /// The reason code (`ack --reason`); `None` for one made before codes.
+    pub(crate) reason: Option<String>,
 }
 
 /// A discrepancy's acknowledgement columns joined with its `acknowledgements` rows
@@ -91,11 +93,12 @@ pub(crate) type AckJoinRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 /// Discrepancy `$1`'s acknowledgement as stored, one [`AckJoinRow`] per acknowledgement.
 pub(crate) const ACKNOWLEDGED_ROWS: &str =
-    "SELECT d.ack_note, d.ack_actor, d.ack_until, d.ack_digest, a.id, a.actor, a.display_name, a.note
+    "SELECT d.ack_note, d.ack_actor, d.ack_until, d.ack_digest, a.id, a.actor, a.display_name, a.note, a.reason
      FROM discrepancies AS d LEFT JOIN acknowledgements AS a ON a.discrepancy_id = d.id
      WHERE d.id = $1 ORDER BY a.id";
 
@@ -103,7 +106,7 @@ impl Acknowledged {
     /// The acknowledgement [`ACKNOWLEDGED_ROWS`] returned.
     pub(crate) fn from_join(rows: Vec<AckJoinRow>) -> Acknowledged {
         let mut found = Acknowledged::default();
-        for (note, actor, until, pinned, id, row_actor, display_name, row_note) in rows {
+        for (note, actor, until, pinned, id, row_actor, display_name, row_note, reason) in rows {
             (found.note, found.actor, found.until, found.pinned) = (note, actor, until, pinned);
             if let (Some(id), Some(actor), Some(note)) = (id, row_actor, row_note) {
                 found.rows.push(AckRow {
@@ -111,6 +114,7 @@ impl Acknowledged {
                     actor,
                     display_name,
                     note,
+                    reason,
                 });
             }
         }
@@ -118,7 +122,7 @@ impl Acknowledged {
     }
 
     /// What its state digest covers: the discrepancy's columns, then each row, in the
-    /// canonical field encoding (four fields each, so nothing bleeds from one into the next).
+    /// canonical field encoding (four fields each, a fifth for a reason code, so nothing bleeds from one into the next).
     fn bound_bytes(&self) -> Vec<u8> {
         let text = |t: &Option<String>| t.clone().map_or(Value::Null, Value::Text);
         let mut bytes = encode_row(&[
@@ -129,12 +133,16 @@ impl Acknowledged {
             text(&self.pinned),
         ]);
         for row in &self.rows {
-            bytes.extend(encode_row(&[
+            let mut fields = vec![
                 Value::Int(row.id.into()),
                 Value::Text(row.actor.clone()),
                 text(&row.display_name),
                 Value::Text(row.note.clone()),
-            ]));
+            ];
+            // A fifth field only for a row with a reason code, so rows made before codes bind
+            // the bytes they always did.
+            fields.extend(row.reason.clone().map(Value::Text));
+            bytes.extend(encode_row(&fields));
         }
         bytes
     }
@@ -264,19 +272,20 @@ impl RowsUnlikeChain {
 impl Store {
     /// Every `acknowledgements` row, by discrepancy id, oldest first.
     async fn acknowledgement_rows(&self) -> Result<HashMap<i64, Vec<AckRow>>> {
-        let rows: Vec<(i64, i64, String, Option<String>, String)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT discrepancy_id, id, actor, display_name, note FROM acknowledgements ORDER BY id")
+        let rows: Vec<(i64, i64, String, Option<String>, String, Option<String>)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT discrepancy_id, id, actor, display_name, note, reason FROM acknowledgements ORDER BY id")
                 .fetch_all(pool)
                 .await
                 .map_err(Error::from_store)?
         });
         let mut by_discrepancy = HashMap::<i64, Vec<AckRow>>::new();
-        for (discrepancy, id, actor, display_name, note) in rows {
+        for (discrepancy, id, actor, display_name, note, reason) in rows {
             by_discrepancy.entry(discrepancy).or_default().push(AckRow {
                 id,
                 actor,
                 display_name,
                 note,
+                reason,
             });
         }
         Ok(by_discrepancy)
@@ -460,6 +469,7 @@ mod tests {
                 id: 1,
                 actor: "ana".into(),
                 display_name: None,
+                reason: None,
                 note: "late".into(),
             }],
         }
@@ -484,8 +494,12 @@ mod tests {
             actor: "mallory".into(),
             display_name: None,
             note: "fine".into(),
+            reason: None,
         });
         assert_eq!(added.check(Some(&k1), &said), Checked::Differs);
+        let mut recoded = acknowledged();
+        recoded.rows[0].reason = Some("write-off".into());
+        assert_eq!(recoded.check(Some(&k1), &said), Checked::Differs);
         let mut repinned = acknowledged();
         repinned.pinned = Some("sha256:cd".into());
         assert_eq!(repinned.check(Some(&k1), &said), Checked::Differs);

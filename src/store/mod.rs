@@ -435,6 +435,7 @@ pub mod audit;
 mod backlog;
 mod bound_state;
 mod discrepancies;
+mod history;
 mod idempotency;
 mod lock;
 mod retention;
@@ -450,9 +451,10 @@ pub(crate) use lock::{HEARTBEAT_EVERY, RunLock};
 pub(crate) use seals::{Seal, SealPart};
 pub(crate) use splits::{DayVerification, RangeResult, Split};
 
+pub use acknowledgements::AckReason;
 pub(crate) use acknowledgements::Reopened;
 pub use backlog::BacklogItem;
-pub(crate) use discrepancies::DiscrepancyFilter;
+pub(crate) use discrepancies::{AckRequest, DiscrepancyFilter, ListedDiscrepancy};
 
 pub use crate::check::{CheckKind, CheckRecord, CheckStatus, TableSide};
 
@@ -507,6 +509,9 @@ pub(crate) struct StoredRun {
 pub(crate) struct Acknowledgement {
     pub(crate) note: String,
     pub(crate) actor: String,
+    /// Its reason code; `None` for one made before codes were kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reason: Option<AckReason>,
 }
 
 impl StoredRun {

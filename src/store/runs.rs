@@ -10,8 +10,9 @@ use sqlx::Row;
 use super::audit::NewEntry;
 use super::discrepancies::recorded_from_row;
 use super::{
-    Acknowledgement, BeginWrite, CheckChanges, CheckKind, CheckRecord, CheckStatus, Reopened,
-    RunPoint, RunRow, Store, StorePool, StoredRun, TableSide, hostname, i64_of, run_actor,
+    AckReason, Acknowledgement, BeginWrite, CheckChanges, CheckKind, CheckRecord, CheckStatus,
+    Reopened, RunPoint, RunRow, Store, StorePool, StoredRun, TableSide, hostname, i64_of,
+    run_actor,
 };
 use crate::check::{CheckOutcome, Compared, Download};
 use crate::day::Partition;
@@ -564,7 +565,9 @@ impl Store {
             .map_err(Error::from_store)?;
             let seen = sqlx::query(
                 "SELECT d.id, d.check_name, d.partition_key, d.kind, d.key_json, d.columns_json, d.detail_json,
-                        d.status, d.first_run_id, d.ack_note, d.ack_actor, d.reopened
+                        d.status, d.first_run_id, d.ack_note, d.ack_actor, d.reopened,
+                        (SELECT a.reason FROM acknowledgements a WHERE a.discrepancy_id = d.id
+                         ORDER BY a.id DESC LIMIT 1) AS ack_reason
                  FROM run_discrepancies rd JOIN discrepancies d ON d.id = rd.discrepancy_id
                  WHERE rd.run_id = $1 ORDER BY d.id",
             )
@@ -637,7 +640,8 @@ impl Store {
                         let note: Option<String> = row.try_get("ack_note").map_err(Error::from_store)?;
                         let actor: Option<String> = row.try_get("ack_actor").map_err(Error::from_store)?;
                         let id: i64 = row.try_get("id").map_err(Error::from_store)?;
-                        Ok(note.map(|note| (id, Acknowledgement { note, actor: actor.unwrap_or_default() })))
+                        let reason = AckReason::from_stored(row.try_get("ack_reason").map_err(Error::from_store)?)?;
+                        Ok(note.map(|note| (id, Acknowledgement { note, actor: actor.unwrap_or_default(), reason })))
                     })
                     .filter_map(Result::transpose)
                     .collect::<Result<_>>()?,

@@ -95,6 +95,8 @@ fn ack(scenario: &Scenario, id: i64, until: Option<&str>) -> std::process::Outpu
     let mut args = vec![
         "discrepancies",
         "ack",
+        "--reason",
+        "explained",
         &id,
         "--config",
         "recon.toml",
@@ -147,7 +149,7 @@ async fn acknowledged_findings_stay_handled_until_they_change_or_expire(store: O
     assert_eq!(
         stdout(&second),
         format!(
-            "discrepancy 2 (t missing_in_right id=3) acknowledged by {by} through 2099-12-31\n"
+            "discrepancy 2 (t missing_in_right id=3) acknowledged (explained) by {by} through 2099-12-31\n"
         )
     );
 

@@ -54,6 +54,8 @@ async fn store_with_history(dir: &Path, store_url: &str) -> Vec<(&'static str, S
         &[
             "discrepancies",
             "ack",
+            "--reason",
+            "explained",
             "1",
             "--config",
             "recon.toml",
@@ -70,7 +72,7 @@ async fn store_with_history(dir: &Path, store_url: &str) -> Vec<(&'static str, S
     let by = ana_on(store_url);
     assert_eq!(
         stdout(&ack),
-        format!("discrepancy 1 (entries missing_in_right id=2) acknowledged by {by}\n")
+        format!("discrepancy 1 (entries missing_in_right id=2) acknowledged (explained) by {by}\n")
     );
     env
 }
@@ -347,7 +349,15 @@ async fn the_export_recomputes_to_the_same_hashes_and_lists_and_acks_are_recorde
     assert_eq!(stdout(&open), "");
     // Unknown ids and empty notes are refused with exit 2.
     let bad = recon(
-        &["discrepancies", "ack", "99", "--note", "x"],
+        &[
+            "discrepancies",
+            "ack",
+            "99",
+            "--reason",
+            "explained",
+            "--note",
+            "x",
+        ],
         &env_refs,
         dir.path(),
     );
@@ -356,6 +366,8 @@ async fn the_export_recomputes_to_the_same_hashes_and_lists_and_acks_are_recorde
         &[
             "discrepancies",
             "ack",
+            "--reason",
+            "explained",
             "99",
             "--note",
             "x",
@@ -367,7 +379,7 @@ async fn the_export_recomputes_to_the_same_hashes_and_lists_and_acks_are_recorde
     );
     assert_eq!(
         stderr(&bad),
-        "recon: there is no discrepancy 99; `recon discrepancies list` shows them\n"
+        "recon: nothing acknowledged: there is no discrepancy 99; only open, carried or acknowledged discrepancies can be acknowledged (`recon discrepancies list` shows them)\n"
     );
 }
 
@@ -415,6 +427,8 @@ async fn the_actor_is_the_flag_then_recon_actor_then_the_os_user() {
         let mut args = vec![
             "discrepancies",
             "ack",
+            "--reason",
+            "explained",
             id,
             "--config",
             "recon.toml",
@@ -436,7 +450,7 @@ async fn the_actor_is_the_flag_then_recon_actor_then_the_os_user() {
             Some("ana"),
             &[("RECON_ACTOR", "pod-sa"), ("USER", "root")]
         ),
-        "discrepancy 1 (entries missing_in_right id=2) acknowledged by ana\n"
+        "discrepancy 1 (entries missing_in_right id=2) acknowledged (explained) by ana\n"
     );
     assert_eq!(
         ack(
@@ -444,7 +458,7 @@ async fn the_actor_is_the_flag_then_recon_actor_then_the_os_user() {
             None,
             &[("RECON_ACTOR", "ops@finance"), ("USER", "root")]
         ),
-        "discrepancy 2 (entries missing_in_right id=3) acknowledged by ops@finance\n"
+        "discrepancy 2 (entries missing_in_right id=3) acknowledged (explained) by ops@finance\n"
     );
     assert_eq!(
         ack(
@@ -452,7 +466,7 @@ async fn the_actor_is_the_flag_then_recon_actor_then_the_os_user() {
             None,
             &[("RECON_ACTOR", ""), ("USER", "bo"), ("LOGNAME", "")]
         ),
-        "discrepancy 3 (entries missing_in_right id=4) acknowledged by bo\n"
+        "discrepancy 3 (entries missing_in_right id=4) acknowledged (explained) by bo\n"
     );
     assert_eq!(
         ack(
@@ -460,7 +474,7 @@ async fn the_actor_is_the_flag_then_recon_actor_then_the_os_user() {
             None,
             &[("RECON_ACTOR", ""), ("USER", ""), ("LOGNAME", "")]
         ),
-        "discrepancy 4 (entries missing_in_right id=5) acknowledged by unknown\n"
+        "discrepancy 4 (entries missing_in_right id=5) acknowledged (explained) by unknown\n"
     );
     let list = recon(
         &["discrepancies", "list", "--config", "recon.toml", "--json"],

@@ -66,6 +66,8 @@ async fn acknowledged_store(mask_key: Option<&str>) -> Scenario {
         "recon.toml",
         "--note",
         "booked late",
+        "--reason",
+        "explained",
         "--actor",
         "ana",
     ]);
@@ -131,17 +133,18 @@ async fn state_digests_are_hmacs_under_the_mask_key_and_an_edited_acknowledgemen
 
     // The acknowledgement as the store records it: the discrepancy's columns (note, actor, no
     // last day, the pinned digest) and the acknowledgements table's one row (id, actor, no
-    // display name, note).
+    // display name, note, reason code).
     let (acked, state) = last_state(&url, "discrepancy_acknowledged").await;
     assert!(acked > opened);
     let bound = format!(
-        "{}{}N{}{}{}N{}",
+        "{}{}N{}{}{}N{}{}",
         field("booked late"),
         field("ana"),
         field(&keyed),
         field("1"),
         field("ana"),
         field("booked late"),
+        field("explained"),
     );
     assert_eq!(
         state["ack"],

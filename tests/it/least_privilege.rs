@@ -92,6 +92,8 @@ fn ack<'a>(note: &'a str, actor: &'a str) -> Vec<&'a str> {
     vec![
         "discrepancies",
         "ack",
+        "--reason",
+        "explained",
         "1",
         "--config",
         "recon.toml",
@@ -297,7 +299,7 @@ async fn each_role_works_or_is_refused_as_the_readme_says_on_postgres() {
     assert_eq!(
         stdout(&first),
         format!(
-            "discrepancy 1 (entries missing_in_right id=2) acknowledged by {} (Ana Lima)\n",
+            "discrepancy 1 (entries missing_in_right id=2) acknowledged (explained) by {} (Ana Lima)\n",
             roles.analyst
         )
     );
@@ -308,8 +310,8 @@ async fn each_role_works_or_is_refused_as_the_readme_says_on_postgres() {
     assert_eq!(
         listed["acknowledgements"],
         serde_json::json!([
-            {"note": "booked late", "actor": format!("{} (Ana Lima)", roles.analyst)},
-            {"note": "bank confirmed", "actor": format!("{} (Bo)", roles.analyst)},
+            {"note": "booked late", "actor": format!("{} (Ana Lima)", roles.analyst), "reason": "explained"},
+            {"note": "bank confirmed", "actor": format!("{} (Bo)", roles.analyst), "reason": "explained"},
         ])
     );
     assert_eq!(listed["ack_note"], "bank confirmed");
@@ -442,8 +444,8 @@ async fn the_audit_log_is_append_only_on_a_sqlite_store() {
     assert_eq!(
         listed["acknowledgements"],
         serde_json::json!([
-            {"note": "booked late", "actor": "ana"},
-            {"note": "bank confirmed", "actor": "bo"},
+            {"note": "booked late", "actor": "ana", "reason": "explained"},
+            {"note": "bank confirmed", "actor": "bo", "reason": "explained"},
         ])
     );
 }

@@ -37,6 +37,7 @@ mod metrics;
 mod money_limits;
 mod non_finite;
 mod nothing_readable;
+mod operator_commands;
 mod processor_formats;
 mod pushdown;
 mod pushgateway;

@@ -90,6 +90,8 @@ fn ack(scenario: &Scenario, id: i64) {
     let out = scenario.recon(&[
         "discrepancies",
         "ack",
+        "--reason",
+        "explained",
         &id.to_string(),
         "--note",
         "known",

@@ -246,7 +246,9 @@ async fn missed_dates_and_the_last_success_survive_old_reruns_and_failed_runs() 
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stdout(&out).contains(&format!(
-            "Missed: no run completed {}, {} since the last completed one; run `recon run --date D` for each\n",
+            "Missed: no run completed {}, {} since the last completed one; catch up with `recon run --from {} --to {}`\n",
+            day(2),
+            day(1),
             day(2),
             day(1)
         )),

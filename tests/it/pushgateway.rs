@@ -71,6 +71,8 @@ async fn a_clean_run_after_findings_leaves_no_stale_series_and_the_backlog_is_th
     let ack = scenario.recon(&[
         "discrepancies",
         "ack",
+        "--reason",
+        "explained",
         "3",
         "--config",
         "recon.toml",

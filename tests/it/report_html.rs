@@ -373,6 +373,8 @@ async fn the_report_shows_acknowledgement_notes_and_missing_rows_values() {
         &[
             "discrepancies",
             "ack",
+            "--reason",
+            "explained",
             "2",
             "--config",
             "recon.toml",
@@ -412,7 +414,7 @@ async fn the_report_shows_acknowledgement_notes_and_missing_rows_values() {
     let summary = summary(dir.path());
     assert_eq!(
         summary["discrepancies"][1]["acknowledgement"],
-        serde_json::json!({"note": "repriced <on purpose>", "actor": "ana"})
+        serde_json::json!({"note": "repriced <on purpose>", "actor": "ana", "reason": "explained"})
     );
 }
 
