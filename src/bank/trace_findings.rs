@@ -257,3 +257,6 @@ fn suggestion(s: &Traced, payouts: &[Payout], entries: &[BankEntry]) -> String {
         es.join(", ")
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -137,7 +137,12 @@ fn amount_and_date_over_a_weekend_and_a_holiday() {
         window_business_days: 1,
         ..rules()
     };
-    let t = run(&[p.clone()], &[monday.clone()], &rules, 28);
+    let t = run(
+        std::slice::from_ref(&p),
+        std::slice::from_ref(&monday),
+        &rules,
+        28,
+    );
     assert_eq!(t.matched, vec![traced(&[0], &[0], Rule::AmountAndDate)]);
     assert_eq!(t.missing, vec![]);
 
@@ -206,7 +211,7 @@ fn one_payout_in_two_deposits_and_two_payouts_in_one_deposit() {
 fn an_ambiguous_pair_is_only_a_suggestion() {
     let p = payout("stripe", "po_1", 5_000, 23, Some(24));
     let entries = [credit(10, 5_000, 24), credit(11, 5_000, 28)];
-    let t = run(&[p.clone()], &entries, &rules(), 28);
+    let t = run(std::slice::from_ref(&p), &entries, &rules(), 28);
     assert_eq!(
         t,
         Trace {
@@ -260,7 +265,12 @@ fn a_deposit_short_by_a_bank_fee() {
         amount_rules: vec![fee_rule],
         ..rules()
     };
-    let t = run(&[p.clone()], &[short.clone()], &rules, 24);
+    let t = run(
+        std::slice::from_ref(&p),
+        std::slice::from_ref(&short),
+        &rules,
+        24,
+    );
     assert_eq!(
         t,
         Trace {
@@ -276,7 +286,14 @@ fn a_deposit_short_by_a_bank_fee() {
     // 1.00 short is beyond 0.50: unclassified; 0.25 over is no bank fee
     short.amount_minor = 9_900;
     assert_eq!(
-        run(&[p.clone()], &[short.clone()], &rules, 24).mismatched[0].class,
+        run(
+            std::slice::from_ref(&p),
+            std::slice::from_ref(&short),
+            &rules,
+            24
+        )
+        .mismatched[0]
+            .class,
         None
     );
     short.amount_minor = 10_025;
@@ -312,11 +329,21 @@ fn percentages_round_half_up_in_integers() {
         amount_rules: vec![fx],
         ..rules()
     };
-    let five = run(&[p.clone()], &[deposit.clone()], &rules, 24);
+    let five = run(
+        std::slice::from_ref(&p),
+        std::slice::from_ref(&deposit),
+        &rules,
+        24,
+    );
     assert_eq!(five.mismatched[0].difference_minor, Some(5));
     assert_eq!(five.mismatched[0].class, Some(DifferenceClass::Fx));
     deposit.amount_minor = 327;
-    let six = run(&[p.clone()], &[deposit.clone()], &rules, 24);
+    let six = run(
+        std::slice::from_ref(&p),
+        std::slice::from_ref(&deposit),
+        &rules,
+        24,
+    );
     assert_eq!(six.mismatched[0].class, None);
     // FX applies over as well as short
     deposit.amount_minor = 338;
@@ -329,7 +356,7 @@ fn percentages_round_half_up_in_integers() {
 fn late_inside_the_window_missing_past_it() {
     // expected Wednesday 23; two business days: Thursday 24, Monday 28
     let p = payout("stripe", "po_1", 1_000, 22, Some(23));
-    let late = run(&[p.clone()], &[], &rules(), 28);
+    let late = run(std::slice::from_ref(&p), &[], &rules(), 28);
     assert_eq!(
         late,
         Trace {
@@ -387,7 +414,7 @@ fn a_returned_deposit_does_not_carry_a_payout() {
     reversal.reversal = true;
     reversal.bank_ref = Some("B-100".into());
     let t = run(
-        &[p.clone()],
+        std::slice::from_ref(&p),
         &[deposit.clone(), other.clone(), reversal.clone()],
         &rules(),
         28,
@@ -405,7 +432,12 @@ fn a_returned_deposit_does_not_carry_a_payout() {
         }
     );
     // only the returned deposit: the payout is not matched to it, it stays late
-    let t = run(&[p.clone()], &[deposit, reversal.clone()], &rules(), 28);
+    let t = run(
+        std::slice::from_ref(&p),
+        &[deposit, reversal.clone()],
+        &rules(),
+        28,
+    );
     assert_eq!(
         t,
         Trace {
@@ -444,7 +476,7 @@ fn subset_sum_respects_k() {
         ..rules()
     };
     // 1_000 + 2_000 + 3_000 needs three items: not found with k = 2
-    let t = run(&[p.clone()], &entries, &two, 24);
+    let t = run(std::slice::from_ref(&p), &entries, &two, 24);
     assert_eq!(t.matched, vec![]);
     assert_eq!(
         t.late,
