@@ -139,16 +139,25 @@ pub(crate) fn payouts_from_records(
             continue;
         };
         let (processor, payout_id, reference) = key;
-        match payout_of(&group) {
-            Ok((amount_minor, currency, lines)) => {
+        // the payout lines say what went out (net negative), else the batch's net came in
+        let (lines, sign) = if group.payout_lines.is_empty() {
+            (group.members, 1)
+        } else {
+            (group.payout_lines, -1)
+        };
+        let Some(first) = lines.first() else {
+            continue; // a group has a line by construction
+        };
+        match amount_sent(&lines, sign, first) {
+            Ok((amount_minor, currency)) => {
+                // the day the line's money was in the balance to be paid out
+                let day_of =
+                    |r: &SettlementRecord| r.available_at.unwrap_or(r.created_at).date_naive();
                 let initiated = lines
                     .iter()
-                    .map(|r| r.available_at.unwrap_or(r.created_at).date_naive())
-                    .max();
+                    .map(|r| day_of(r))
+                    .fold(day_of(first), NaiveDate::max);
                 let expected_arrival = lines.iter().filter_map(|r| r.links().payout_arrival).max();
-                let (Some(initiated), Some(first)) = (initiated, lines.first()) else {
-                    continue;
-                };
                 read.payouts.push(Payout {
                     processor,
                     references: vec![reference.unwrap_or_else(|| payout_id.clone())],
@@ -170,26 +179,13 @@ pub(crate) fn payouts_from_records(
     read
 }
 
-/// The amount sent to the bank and the lines it was read from; `Err` with the first line and
-/// the reason when the lines send nothing or cannot be added up.
-fn payout_of<'a>(
-    group: &Gathered<'a>,
-) -> Result<(i64, Currency, Vec<&'a SettlementRecord>), (SourceLine, String)> {
-    // the payout lines say what went out (net negative), else the batch's net came in
-    let (lines, sign) = if group.payout_lines.is_empty() {
-        (group.members.clone(), 1)
-    } else {
-        (group.payout_lines.clone(), -1)
-    };
-    let Some(first) = lines.first() else {
-        return Err((
-            SourceLine {
-                path: "".into(),
-                line: 0,
-            },
-            "no lines".to_owned(),
-        ));
-    };
+/// What `lines` (`first` among them) sent to the bank: their net total times `sign`, and its
+/// currency; `Err` with a line and the reason when they send nothing or cannot be added up.
+fn amount_sent(
+    lines: &[&SettlementRecord],
+    sign: i64,
+    first: &SettlementRecord,
+) -> Result<(i64, Currency), (SourceLine, String)> {
     let currency = first.currency;
     if let Some(other) = lines.iter().find(|r| r.currency != currency) {
         return Err((
@@ -202,7 +198,7 @@ fn payout_of<'a>(
         ));
     }
     let mut total: i64 = 0;
-    for line in &lines {
+    for line in lines {
         total = total.checked_add(line.net_minor).ok_or_else(|| {
             (
                 line.source.clone(),
@@ -223,7 +219,7 @@ fn payout_of<'a>(
             ),
         ));
     }
-    Ok((amount, currency, lines))
+    Ok((amount, currency))
 }
 
 #[cfg(test)]
