@@ -55,7 +55,7 @@
 //! amount_rules = [{ class = "bank_fee", abs_minor = 50, base = "payout_amount" }]
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -63,6 +63,7 @@ use serde::Deserialize;
 use super::calendar::BusinessCalendar;
 use super::payout::Payout;
 use super::{BankEntry, Direction, EntryStatus};
+use crate::money::Currency;
 
 /// How payouts are traced (see the module doc).
 #[derive(Debug, Clone, Deserialize)]
@@ -462,47 +463,53 @@ impl Run<'_> {
         }
     }
 
-    /// The references entry `e` carries for payouts of `processor`.
-    fn entry_references(&self, e: usize, processor: &str) -> BTreeSet<String> {
-        let entry = &self.entries[e];
-        let mut refs: BTreeSet<String> =
-            [&entry.end_to_end_id, &entry.bank_ref, &entry.customer_ref]
-                .into_iter()
-                .flatten()
-                .map(|t| normal(t))
-                .filter(|t| !t.is_empty())
-                .collect();
-        if let (Some(text), Some(patterns)) = (
-            &entry.remittance,
-            self.rules.remittance_patterns.get(processor),
-        ) {
-            for pattern in patterns {
-                refs.extend(pattern.captures(text).map(normal));
-            }
-        }
-        refs
-    }
-
-    fn by_reference(&mut self) {
-        let mut edges: Vec<(usize, usize)> = Vec::new();
-        for p in self.open_payouts().collect::<Vec<_>>() {
-            let payout = &self.payouts[p];
-            let wanted: BTreeSet<String> = payout
+    /// Pairs (payout, entry) that share a strong reference: the open payouts indexed by their
+    /// references, then each open entry's references looked up (its structured ones for every
+    /// processor, what a processor's patterns capture from its remittance text for that
+    /// processor's payouts only). Work: one pass over payouts, one over entries.
+    fn reference_edges(&self) -> Vec<(usize, usize)> {
+        let mut by_reference: HashMap<String, Vec<usize>> = HashMap::new();
+        for p in self.open_payouts() {
+            let refs: BTreeSet<String> = self.payouts[p]
                 .references
                 .iter()
                 .map(|r| normal(r))
                 .filter(|r| !r.is_empty())
                 .collect();
-            for e in self.open_entries() {
-                if !self
-                    .entry_references(e, &payout.processor)
-                    .is_disjoint(&wanted)
-                {
-                    edges.push((p, e));
+            for r in refs {
+                by_reference.entry(r).or_default().push(p);
+            }
+        }
+        let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
+        for e in self.open_entries() {
+            let entry = &self.entries[e];
+            for r in [&entry.end_to_end_id, &entry.bank_ref, &entry.customer_ref]
+                .into_iter()
+                .flatten()
+            {
+                for &p in by_reference.get(&normal(r)).into_iter().flatten() {
+                    edges.insert((p, e));
+                }
+            }
+            let Some(text) = &entry.remittance else {
+                continue;
+            };
+            for (processor, patterns) in &self.rules.remittance_patterns {
+                for captured in patterns.iter().flat_map(|pattern| pattern.captures(text)) {
+                    for &p in by_reference.get(&normal(captured)).into_iter().flatten() {
+                        if self.payouts[p].processor == *processor {
+                            edges.insert((p, e));
+                        }
+                    }
                 }
             }
         }
-        for (payouts, entries) in components(&edges) {
+        edges.into_iter().collect()
+    }
+
+    fn by_reference(&mut self) {
+        let edges = self.reference_edges();
+        for (payouts, entries) in components(&edges, self.payouts.len()) {
             match (payouts.as_slice(), entries.as_slice()) {
                 (&[p], &[e]) => {
                     let (payout, entry) = (&self.payouts[p], &self.entries[e]);
@@ -559,21 +566,30 @@ impl Run<'_> {
         });
     }
 
+    /// Work: the open entries indexed by currency and amount, each payout looking up its own.
     fn by_amount_and_date(&mut self) {
+        let mut by_amount: HashMap<(Currency, i64), Vec<usize>> = HashMap::new();
+        for e in self.open_entries() {
+            let entry = &self.entries[e];
+            by_amount
+                .entry((entry.currency, entry.amount_minor))
+                .or_default()
+                .push(e);
+        }
         let mut edges: Vec<(usize, usize)> = Vec::new();
         for p in self.open_payouts() {
             let payout = &self.payouts[p];
-            for e in self.open_entries() {
-                let entry = &self.entries[e];
-                if entry.currency == payout.currency
-                    && entry.amount_minor == payout.amount_minor
-                    && self.in_window(p, e)
-                {
+            for &e in by_amount
+                .get(&(payout.currency, payout.amount_minor))
+                .into_iter()
+                .flatten()
+            {
+                if self.in_window(p, e) {
                     edges.push((p, e));
                 }
             }
         }
-        for (payouts, entries) in components(&edges) {
+        for (payouts, entries) in components(&edges, self.payouts.len()) {
             if payouts.len() == 1 && entries.len() == 1 {
                 self.done(payouts, entries, Rule::AmountAndDate);
             } else {
@@ -713,28 +729,45 @@ impl Run<'_> {
     }
 }
 
-/// The connected groups of a bipartite graph given by its edges (payout, entry): each group's
-/// payouts and entries, ascending, the groups in the order of their first edge.
-fn components(edges: &[(usize, usize)]) -> Vec<(Vec<usize>, Vec<usize>)> {
-    let mut groups: Vec<(BTreeSet<usize>, BTreeSet<usize>)> = Vec::new();
-    for &(p, e) in edges {
-        let touching: Vec<usize> = groups
-            .iter()
-            .enumerate()
-            .filter(|(_, (ps, es))| ps.contains(&p) || es.contains(&e))
-            .map(|(i, _)| i)
-            .collect();
-        let mut merged = (BTreeSet::from([p]), BTreeSet::from([e]));
-        for &i in touching.iter().rev() {
-            let (ps, es) = groups.remove(i);
-            merged.0.extend(ps);
-            merged.1.extend(es);
+/// The connected groups of a bipartite graph given by its edges (payout, entry), payouts
+/// numbered below `payouts`: each group's payouts and entries ascending, the groups ordered by
+/// their first payout. Union-find over the items the edges name: near-linear in the edges.
+fn components(edges: &[(usize, usize)], payouts: usize) -> Vec<(Vec<usize>, Vec<usize>)> {
+    // node of a payout p: p; of an entry e: payouts + e
+    let mut parent: HashMap<usize, usize> = HashMap::new();
+    fn root(parent: &mut HashMap<usize, usize>, node: usize) -> usize {
+        let mut at = node;
+        while let Some(&up) = parent.get(&at)
+            && up != at
+        {
+            at = up;
         }
-        let at = touching.first().copied().unwrap_or(groups.len());
-        groups.insert(at.min(groups.len()), merged);
+        // path compression
+        let mut walk = node;
+        while walk != at {
+            let next = parent.get(&walk).copied().unwrap_or(at);
+            parent.insert(walk, at);
+            walk = next;
+        }
+        at
+    }
+    for &(p, e) in edges {
+        let a = root(&mut parent, p);
+        let b = root(&mut parent, payouts + e);
+        parent.entry(a).or_insert(a);
+        parent.entry(b).or_insert(b);
+        if a != b {
+            parent.insert(a.max(b), a.min(b));
+        }
+    }
+    let mut groups: BTreeMap<usize, (BTreeSet<usize>, BTreeSet<usize>)> = BTreeMap::new();
+    for &(p, e) in edges {
+        let group = groups.entry(root(&mut parent, p)).or_default();
+        group.0.insert(p);
+        group.1.insert(e);
     }
     groups
-        .into_iter()
+        .into_values()
         .map(|(ps, es)| (ps.into_iter().collect(), es.into_iter().collect()))
         .collect()
 }

@@ -611,3 +611,13 @@ amount_rules = [
         "the base is explicit"
     );
 }
+
+#[test]
+fn components_join_what_shares_a_payout_or_an_entry() {
+    let edges = [(2, 2), (1, 1), (0, 0), (1, 0), (3, 1)];
+    assert_eq!(
+        components(&edges, 4),
+        vec![(vec![0, 1, 3], vec![0, 1]), (vec![2], vec![2])]
+    );
+    assert_eq!(components(&[], 4), vec![]);
+}
