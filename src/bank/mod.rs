@@ -6,12 +6,14 @@
 //! [`proof`] checks what a statement says of itself (opening + entries = closing).
 //! [`payout`] derives the processor payouts from the settlement records, [`trace`] pairs them
 //! with the deposits by a rule cascade counted in business days ([`calendar`]), and
-//! [`trace_findings`] turns what is left into findings.
+//! [`trace_findings`] turns what is left into findings; [`closure`] sums, per currency, how
+//! much of the payout leg is closed.
 
 // Read by the parsers and the payout tracing being built on it; not yet by a check kind.
 #![allow(dead_code, unused_imports)]
 
 pub(crate) mod calendar;
+pub(crate) mod closure;
 pub(crate) mod entry;
 pub(crate) mod payout;
 pub(crate) mod proof;

@@ -6,6 +6,7 @@ use chrono::{NaiveDate, TimeZone, Utc, Weekday};
 
 use super::*;
 use crate::bank::calendar::BusinessCalendar;
+use crate::bank::closure::{LegClosure, closure};
 use crate::bank::payout::{PayoutBasis, payouts_from_records};
 use crate::bank::trace::{
     AmountRule, DifferenceClass, RemittancePattern, Rule, ToleranceBase, TraceRules, Unfound, trace,
@@ -200,53 +201,53 @@ fn stripe_and_adyen_payouts_to_camt_and_mt940_deposits_over_christmas() {
 
     let partition = Partition::Day(dec(28));
     let findings = trace_findings("payouts", partition, &payouts, &entries, &traced, None);
-    let eur = |minor: i128| Some(("EUR".to_owned(), minor));
+    let in_eur = |minor: i128| Some(("EUR".to_owned(), minor));
     let expected = vec![
         (
             "payout_late",
             "processor=stripe; payout_id=po_B",
             "payout of 250.00 EUR initiated 2026-12-24: in flight: its deposit is due by 2026-12-29",
-            eur(25_000),
+            in_eur(25_000),
         ),
         (
             "payout_missing_in_bank",
             "processor=stripe; payout_id=po_C",
             "payout of 75.00 EUR initiated 2026-12-21: no deposit by 2026-12-23",
-            eur(7_500),
+            in_eur(7_500),
         ),
         (
             "payout_late",
             "processor=stripe; payout_id=po_D",
             "payout of 99.99 EUR initiated 2026-12-24: in flight: its deposit is due by 2026-12-29; \
              suggested by amount and date: payouts stripe po_D · deposits camt.053.xml:40, mt940.sta:12",
-            eur(9_999),
+            in_eur(9_999),
         ),
         (
             "payout_amount_mismatch",
             "processor=adyen; payout_id=42",
             "credit of 1311.35 EUR booked 2026-12-28 (mt940.sta:5) names the payout of 1311.60 EUR: \
              the deposit is short by 0.25 EUR, classified bank_fee",
-            eur(25),
+            in_eur(25),
         ),
         (
             "deposit_unexplained",
             "account=DE89370400440532013000; bank_ref=CAMT-REF-9",
             "credit of 42.00 EUR booked 2026-12-28 (camt.053.xml:30): no payout explains it",
-            eur(4_200),
+            in_eur(4_200),
         ),
         (
             "deposit_unexplained",
             "account=DE89370400440532013000; entry=2026-12-24 99.99 EUR -",
             "credit of 99.99 EUR booked 2026-12-24 (camt.053.xml:40): no payout explains it; \
              suggested by amount and date: payouts stripe po_D · deposits camt.053.xml:40, mt940.sta:12",
-            eur(9_999),
+            in_eur(9_999),
         ),
         (
             "deposit_unexplained",
             "account=NL91ABNA0417164300; entry=2026-12-28 99.99 EUR -",
             "credit of 99.99 EUR booked 2026-12-28 (mt940.sta:12): no payout explains it; \
              suggested by amount and date: payouts stripe po_D · deposits camt.053.xml:40, mt940.sta:12",
-            eur(9_999),
+            in_eur(9_999),
         ),
     ];
     assert_eq!(
@@ -269,6 +270,24 @@ fn stripe_and_adyen_payouts_to_camt_and_mt940_deposits_over_christmas() {
             left: Some(Shown::masked("1311.60 EUR")),
             right: Some(Shown::masked("1311.35 EUR")),
         }]
+    );
+    // per-leg closure: what was paid out against what the bank shows
+    assert_eq!(
+        closure(&payouts, &entries, &traced),
+        [(
+            eur(),
+            LegClosure {
+                payouts_minor: 321_659,
+                payouts_traced_minor: 279_160,
+                payouts_in_flight_minor: 34_999,
+                payouts_missing_minor: 7_500,
+                deposits_minor: 303_333,
+                deposits_traced_minor: 279_135,
+                deposits_returned_minor: 0,
+                deposits_unexplained_minor: 24_198,
+            }
+        )]
+        .into()
     );
     // the late payouts are in flight: carried, not yet at stake in the totals
     let in_flight: Vec<bool> = findings.iter().map(|d| d.kind.in_flight()).collect();
@@ -365,4 +384,11 @@ fn reversals() {
         trace_findings("payouts", Partition::Day(dec(28)), &[], &both, &t, None),
         vec![]
     );
+    let leg = LegClosure {
+        deposits_minor: 4_200,
+        deposits_returned_minor: 4_200,
+        ..LegClosure::default()
+    };
+    assert!(leg.closed());
+    assert_eq!(closure(&[], &both, &t), [(eur(), leg)].into());
 }
