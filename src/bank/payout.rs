@@ -36,7 +36,8 @@ pub(crate) struct Payout {
     /// Positive: money sent to the bank, in minor units of `currency`.
     pub(crate) amount_minor: i64,
     pub(crate) currency: Currency,
-    /// The day the money left the processor (the payout line's, or the batch's latest line's).
+    /// The day the money left the processor: the latest of its lines' available (else
+    /// created) days, and never after the expected arrival.
     pub(crate) initiated: NaiveDate,
     /// The day the processor said it would arrive, when it says so.
     pub(crate) expected_arrival: Option<NaiveDate>,

@@ -15,9 +15,9 @@
 //! 1. **Strong reference.** A payout reference ([`Payout::references`]) equal (ASCII case and
 //!    surrounding blanks ignored) to the entry's end-to-end id, bank reference or customer
 //!    reference, or to what a configured pattern of the payout's processor captures from the
-//!    entry's remittance text. Unique on both sides: the same amount and currency is a match,
-//!    a different amount a [`Mismatch`] (classified by [`AmountRule`]s). Several candidates on
-//!    either side: a suggestion.
+//!    entry's remittance text; no date window applies to a strong reference. Unique on both
+//!    sides: the same amount and currency is a match, a different amount a [`Mismatch`]
+//!    (classified by [`AmountRule`]s). Several candidates on either side: a suggestion.
 //! 2. **Amount and date.** The same currency and amount, the entry booked (or valued) in the
 //!    payout's window: from the day it was initiated to `window_business_days` business days
 //!    after its expected arrival (or its initiation when none is expected). Unique on both
@@ -26,14 +26,16 @@
 //!    (1:N), then one deposit carrying 2..=`max_subset_items` payouts (N:1), same currency, all
 //!    inside the windows. One exact combination: a match; several: a suggestion.
 //!
-//! A suggestion is never a match: its payouts and entries fall to the leftovers with the
-//! suggestion beside them. Leftovers: a payout past its window as of the run date is missing in
+//! A suggestion is never a match: its payouts and entries are offered to no later step and fall
+//! to the leftovers with the suggestion beside them. Leftovers: a payout past its window as of the run date is missing in
 //! the bank, one still inside it is late (in flight, carried to later runs); a credit is an
 //! unexplained deposit.
 //!
 //! # Bounded work
 //!
-//! A subset search walks combinations of at most `max_subset_items` of at most
+//! Steps 1 and 2 look references and amounts up through indexes and join candidates by
+//! union-find: near-linear in payouts + entries. Step 3 gathers each leftover payout's (and
+//! deposit's) candidates in one pass over the other side's leftovers. A subset search walks combinations of at most `max_subset_items` of at most
 //! `max_subset_candidates` candidates (the earliest booked first), in ascending amount order,
 //! cutting a branch as soon as its sum passes the target or cannot reach it, and stops at two
 //! combinations (enough to know it is ambiguous) or after `max_subset_steps` steps, whichever
