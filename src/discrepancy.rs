@@ -18,6 +18,8 @@ pub enum Kind {
     ClosedPeriodModified,
     /// A settlement finding (see [`SettlementKind`]).
     Settlement(SettlementKind),
+    /// A finding of the bank leg: payouts traced to deposits (see [`BankKind`]).
+    Bank(BankKind),
     /// A report line or ledger row that could not be read, set aside with its reason.
     QuarantinedRow,
 }
@@ -31,6 +33,7 @@ impl Kind {
             Kind::SchemaMismatch => "schema_mismatch",
             Kind::ClosedPeriodModified => "closed_period_modified",
             Kind::Settlement(kind) => kind.as_str(),
+            Kind::Bank(kind) => kind.as_str(),
             Kind::QuarantinedRow => "quarantined_row",
         }
     }
@@ -74,10 +77,35 @@ impl Kind {
                      not yet at stake."
                 }
             },
+            Kind::Bank(kind) => match kind {
+                BankKind::PayoutMissingInBank => {
+                    "A processor payout with no deposit in the bank after its arrival window."
+                }
+                BankKind::DepositUnexplained => {
+                    "A deposit on the payout account that no processor payout explains."
+                }
+                BankKind::PayoutAmountMismatch => {
+                    "A deposit names a payout but carries another amount (classified as a bank \
+                     fee or FX where a rule says so)."
+                }
+                BankKind::PayoutLate => {
+                    "A payout not in the bank yet, still inside its arrival window in business \
+                     days: not yet at stake."
+                }
+            },
             Kind::QuarantinedRow => {
                 "A report line or ledger row that could not be read, set aside."
             }
         }
+    }
+
+    /// Still inside its window (`timing`, `payout_late`): carried to later runs, not yet money
+    /// at stake.
+    pub(crate) fn in_flight(self) -> bool {
+        matches!(
+            self,
+            Kind::Settlement(SettlementKind::Timing) | Kind::Bank(BankKind::PayoutLate)
+        )
     }
 
     /// Every kind, integrity ones first.
@@ -91,6 +119,7 @@ impl Kind {
         ]
         .into_iter()
         .chain(SettlementKind::ALL.into_iter().map(Kind::Settlement))
+        .chain(BankKind::ALL.into_iter().map(Kind::Bank))
         .chain([Kind::QuarantinedRow])
     }
 
@@ -182,6 +211,48 @@ impl SettlementKind {
 }
 
 impl std::fmt::Display for SettlementKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of bank-leg discrepancy it is: a processor payout and the bank deposits.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum BankKind {
+    /// A payout whose deposit did not come within its window.
+    PayoutMissingInBank,
+    /// A credit on the payout account that no payout explains.
+    DepositUnexplained,
+    /// A deposit naming a payout with another amount.
+    PayoutAmountMismatch,
+    /// A payout not in the bank yet, still within its window.
+    PayoutLate,
+}
+
+impl BankKind {
+    /// Every kind, in sort order.
+    pub(crate) const ALL: [BankKind; 4] = [
+        BankKind::PayoutMissingInBank,
+        BankKind::DepositUnexplained,
+        BankKind::PayoutAmountMismatch,
+        BankKind::PayoutLate,
+    ];
+
+    /// Snake-case name, as serialized (`payout_missing_in_bank`).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            BankKind::PayoutMissingInBank => "payout_missing_in_bank",
+            BankKind::DepositUnexplained => "deposit_unexplained",
+            BankKind::PayoutAmountMismatch => "payout_amount_mismatch",
+            BankKind::PayoutLate => "payout_late",
+        }
+    }
+}
+
+impl std::fmt::Display for BankKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -563,6 +634,32 @@ mod tests {
             detail: None,
             at_stake: None,
         }
+    }
+
+    #[test]
+    fn bank_kinds_names_serde_order_and_flight() {
+        for kind in BankKind::ALL {
+            let k = Kind::Bank(kind);
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+            assert_eq!(
+                serde_json::to_string(&kind).unwrap(),
+                format!("\"{}\"", kind.as_str())
+            );
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{kind}\""));
+        }
+        let mut sorted = BankKind::ALL;
+        sorted.sort();
+        assert_eq!(sorted, BankKind::ALL);
+        let in_flight: Vec<&str> = Kind::all()
+            .filter(|k| k.in_flight())
+            .map(Kind::as_str)
+            .collect();
+        assert_eq!(in_flight, ["timing", "payout_late"]);
+        // every kind in `all` once, in `Ord` order
+        let all: Vec<Kind> = Kind::all().collect();
+        let mut ordered = all.clone();
+        ordered.sort();
+        assert_eq!(all, ordered);
     }
 
     #[test]

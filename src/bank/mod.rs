@@ -4,12 +4,21 @@
 //! entries, and the entries that could not be read, quarantined with their place and reason.
 //! `entries_read == entries kept + quarantined` always holds, as it does for processor reports.
 //! [`proof`] checks what a statement says of itself (opening + entries = closing).
+//! [`payout`] derives the processor payouts from the settlement records, [`trace`] pairs them
+//! with the deposits by a rule cascade counted in business days ([`calendar`]), and
+//! [`trace_findings`] turns what is left into findings; [`closure`] sums, per currency, how
+//! much of the payout leg is closed.
 
 // Read by the parsers and the payout tracing being built on it; not yet by a check kind.
 #![allow(dead_code, unused_imports)]
 
+pub(crate) mod calendar;
+pub(crate) mod closure;
 pub(crate) mod entry;
+pub(crate) mod payout;
 pub(crate) mod proof;
+pub(crate) mod trace;
+pub(crate) mod trace_findings;
 
 pub(crate) use entry::{
     BalanceAt, BankEntry, BankFileError, BatchBookings, Direction, EntryStatus, FileProblem,

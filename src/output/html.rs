@@ -266,9 +266,7 @@ fn findings_by_kind(h: &mut String, needing: &[&DiscrepancyEntry]) {
     for ((_, name), entries) in groups {
         let kind = Kind::parse(name);
         let stake = match kind {
-            Some(Kind::Settlement(crate::discrepancy::SettlementKind::Timing)) => {
-                " · not yet at stake".to_string()
-            }
+            Some(kind) if kind.in_flight() => " · not yet at stake".to_string(),
             _ => match super::stake_line(&super::sum_stakes(
                 entries.iter().filter_map(|d| d.at_stake.as_ref()),
             )) {

@@ -306,10 +306,13 @@ pub(crate) fn render_backlog(backlog: &[BacklogItem], now: DateTime<Utc>) -> Str
     family(
         &mut out,
         "recon_backlog_at_stake_minor_units",
-        "Money the backlog's findings put in question, in minor units of each currency (2 decimals for EUR: 1050 = 10.50 EUR), by status; timing findings (still in their window) left out.",
+        "Money the backlog's findings put in question, in minor units of each currency (2 decimals for EUR: 1050 = 10.50 EUR), by status; timing and payout_late findings (still in their window) left out.",
     );
     let mut stakes = BTreeMap::<(&str, &str), Option<i128>>::new();
-    for item in backlog.iter().filter(|i| i.kind != TIMING) {
+    let in_flight = |kind: &str| {
+        crate::discrepancy::Kind::parse(kind).is_some_and(crate::discrepancy::Kind::in_flight)
+    };
+    for item in backlog.iter().filter(|i| !in_flight(&i.kind)) {
         if let Some(stake) = &item.at_stake {
             let total = stakes
                 .entry((item.status.as_str(), stake.currency.as_str()))
@@ -341,9 +344,6 @@ pub(crate) fn render_backlog(backlog: &[BacklogItem], now: DateTime<Utc>) -> Str
     );
     out
 }
-
-/// The kind a timing finding has in the store.
-const TIMING: &str = "timing";
 
 /// Writes the metrics (the run's, then the backlog's when read) to `path`, replacing it
 /// atomically, as textfile collectors expect.

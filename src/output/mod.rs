@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::breaker::OpenedBreaker;
 use crate::catch_up::{LastSuccess, Standing};
 use crate::check::{Accounting, Download, NotCompared};
-use crate::discrepancy::{AtStake, ColumnValues, Kind, Recorded, SettlementKind, Status};
+use crate::discrepancy::{AtStake, ColumnValues, Kind, Recorded, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::mask::Shown;
@@ -147,7 +147,7 @@ fn at_stake(seen: &[Recorded]) -> Vec<CurrencyTotal> {
         seen.iter()
             .filter(|r| {
                 matches!(r.status, Status::Open | Status::Carried)
-                    && r.discrepancy.kind != Kind::Settlement(SettlementKind::Timing)
+                    && !r.discrepancy.kind.in_flight()
             })
             .filter_map(|r| r.discrepancy.at_stake.as_ref()),
     )
@@ -591,9 +591,9 @@ fn discrepancies_csv(summary: &Summary) -> Result<Vec<u8>> {
                 .join("; "),
             other => other.to_string(),
         };
-        // The totals count what still needs someone, less `timing` rows inside their window.
-        let counted =
-            d.status.needs_someone() && d.kind != Kind::Settlement(SettlementKind::Timing).as_str();
+        // The totals count what still needs someone, less `timing` and `payout_late` rows
+        // inside their window.
+        let counted = d.status.needs_someone() && !Kind::parse(d.kind).is_some_and(Kind::in_flight);
         let (stake_minor, stake_currency, stake_counted) = match &d.at_stake {
             Some(stake) => (
                 stake.minor.to_string(),

@@ -1,7 +1,7 @@
 //! The next step for each kind of discrepancy, one line for the finance-ops analyst who reads
 //! the report: what to check or book first.
 
-use crate::discrepancy::{Kind, SettlementKind};
+use crate::discrepancy::{BankKind, Kind, SettlementKind};
 
 /// What to do about a finding of `kind`, in one sentence.
 pub(crate) fn what_to_do(kind: Kind) -> &'static str {
@@ -63,6 +63,24 @@ pub(crate) fn what_to_do(kind: Kind) -> &'static str {
             SettlementKind::Timing => {
                 "Nothing yet: the report may still list it; past its window it becomes \
                  missing_in_report."
+            }
+        },
+        Kind::Bank(kind) => match kind {
+            BankKind::PayoutMissingInBank => {
+                "Ask the processor for the payout's trace id and the bank for the transfer; \
+                 check the payout account and currency the payout was sent to."
+            }
+            BankKind::DepositUnexplained => {
+                "Find who sent the deposit (its reference and remittance text say most) and book \
+                 it, or add the payout report that explains it."
+            }
+            BankKind::PayoutAmountMismatch => {
+                "Book the difference as the bank fee or FX it was classified as, or ask the bank \
+                 why the deposit differs from the payout when it is unclassified."
+            }
+            BankKind::PayoutLate => {
+                "Nothing yet: the deposit may still come; past its window it becomes \
+                 payout_missing_in_bank."
             }
         },
         Kind::QuarantinedRow => {

@@ -27,7 +27,7 @@
 //! are kept in [`Links::settled_as`] to be shown beside any finding. No exchange rate is ever
 //! applied.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -125,6 +125,13 @@ pub(crate) struct Links {
     pub(crate) capture: Option<Id>,
     /// The line as settled, when that was in another currency than its gross.
     pub(crate) settled_as: Option<SettledAs>,
+    /// For a payout line: the reference the processor sends to the bank with the transfer
+    /// (Adyen's `MerchantPayout` `Modification Reference`), which the deposit's remittance
+    /// text carries.
+    pub(crate) payout_reference: Option<Id>,
+    /// The day the processor expects the line's payout in the bank (Stripe's
+    /// `automatic_payout_effective_at`).
+    pub(crate) payout_arrival: Option<NaiveDate>,
 }
 
 /// The links of a line that has none.
@@ -132,6 +139,8 @@ static NO_LINKS: Links = Links {
     payment: None,
     capture: None,
     settled_as: None,
+    payout_reference: None,
+    payout_arrival: None,
 };
 
 impl Links {

@@ -53,6 +53,8 @@
 //!   the monthly fee under Adyen's label holds it.
 //!
 //! `payout_id` is the `Batch Number`, or where the column is absent the batch in the file name.
+//! A `MerchantPayout` line's `Modification Reference` is the reference Adyen sends to the bank
+//! with the transfer, kept as [`Links::payout_reference`] to find the deposit by.
 //! `Creation Date` is local to the line's `TimeZone` (the account's setting, written as an
 //! abbreviation such as `CET`/`CEST`, read as the fixed offset it denotes, or an IANA name) and
 //! converted to UTC.
@@ -372,6 +374,10 @@ impl RowParser for Parser {
                 ),
             };
 
+        let links = Links {
+            payout_reference: modification.filter(|_| kind == Kind::Payout).map(Id::from),
+            ..links
+        };
         let zone_name = row.required(&self.zone)?;
         let zone = Zone::parse(zone_name)
             .ok_or_else(|| format!("unknown time zone `{zone_name}` in `{}`", self.zone.name))?;

@@ -12,7 +12,9 @@
 //! Optional: `Created Timezone` (the zone of `Created Datetime` and `Settlement Date`: an
 //! abbreviation such as `CST`/`CDT`, an IANA name or an offset; UTC when absent or blank),
 //! `Settlement Date` (→ `available_at`), `Order ID` (→ `reference`), `Settlement Batch ID`
-//! (→ `payout_id`), and the fee columns. The fee is `Braintree Total Amount` where the file has
+//! (→ `payout_id`), `Disbursement Date` (the day of the transaction's disbursement to the bank,
+//! Braintree's `disbursement_details.disbursement_date`, a calendar date →
+//! [`Links::payout_arrival`]), and the fee columns. The fee is `Braintree Total Amount` where the file has
 //! it, else the sum of `Service Fee`, `Per Transaction Fee` and `Cross-Border Fee` (blank counts
 //! as 0); `Discount` is a rate and never money. Settlement currency columns are ignored: records
 //! are in the presentment currency, the one the ledger booked.
@@ -37,6 +39,7 @@ use super::RowParser;
 use super::csv_rows::{Col, Columns, Row, ascii_lowercase, date_reason, money_reason};
 use super::zone::{Zone, parse_month_first};
 use crate::money::{MoneyError, parse_major};
+use crate::settlement::record::Links;
 use crate::settlement::{Id, Kind, SettlementRecord};
 
 pub(crate) const PROCESSOR: &str = "braintree";
@@ -124,6 +127,7 @@ pub(crate) struct Parser {
     settlement_date: Option<Col>,
     order_id: Option<Col>,
     batch: Option<Col>,
+    disbursement_date: Option<Col>,
     fees: Vec<Col>,
 }
 
@@ -140,6 +144,7 @@ impl Parser {
             settlement_date: columns.optional("Settlement Date"),
             order_id: columns.optional("Order ID"),
             batch: columns.optional("Settlement Batch ID"),
+            disbursement_date: columns.optional("Disbursement Date"),
             fees: match columns.optional(FEE_TOTAL) {
                 Some(total) => vec![total],
                 None => FEE_COLUMNS
@@ -235,6 +240,11 @@ impl RowParser for Parser {
             Some(col) => Self::timestamp(row, col, &zone)?,
             None => None,
         };
+        // a calendar date: read as written, never shifted by a zone
+        let payout_arrival = match &self.disbursement_date {
+            Some(col) => Self::timestamp(row, col, &Zone::UTC)?.map(|at| at.date_naive()),
+            None => None,
+        };
         Ok(SettlementRecord {
             processor: PROCESSOR.into(),
             record_id,
@@ -247,7 +257,11 @@ impl RowParser for Parser {
             available_at,
             payout_id: row.optional_id(self.batch.as_ref()),
             reference: row.optional_id(self.order_id.as_ref()),
-            links: Default::default(),
+            links: Links {
+                payout_arrival,
+                ..Links::default()
+            }
+            .boxed(),
             source: row.source(),
         })
     }
@@ -395,6 +409,37 @@ q1w2e3r4,Sale,Settling,2024-03-02 08:00:00,,,acme_kwd,KWD,12.345,12.345,0.123,\"
             ]
         );
         assert_eq!(outcome.records[1].net_minor, -500);
+    }
+
+    /// The disbursement date is the day the payout is expected in the bank, read as the
+    /// calendar date written (a zone east of UTC does not move it to the day before).
+    #[test]
+    fn disbursement_date_is_the_payout_arrival() {
+        let text = "\
+Transaction ID,Transaction Type,Transaction Status,Created Datetime,Created Timezone,Settlement Date,Disbursement Date,Currency ISO Code,Amount Submitted For Settlement,Settlement Batch ID
+t1,sale,settled,2026-12-23 09:00:00,Asia/Tokyo,2026-12-23,12/24/2026,JPY,1500,2026-12-23_acme_jpy
+t2,sale,settled,2026-12-23 10:00:00,Asia/Tokyo,2026-12-23,,JPY,700,2026-12-23_acme_jpy
+t3,sale,settled,2026-12-23 11:00:00,Asia/Tokyo,2026-12-23,next week,JPY,900,2026-12-23_acme_jpy
+";
+        let outcome = parse(&Format::Braintree(Default::default()), "bt.csv", text);
+        let arrivals: Vec<(&str, Option<chrono::NaiveDate>)> = outcome
+            .records
+            .iter()
+            .map(|r| (r.record_id.as_str(), r.links().payout_arrival))
+            .collect();
+        assert_eq!(
+            arrivals,
+            vec![
+                ("t1", chrono::NaiveDate::from_ymd_opt(2026, 12, 24)),
+                ("t2", None)
+            ]
+        );
+        assert_eq!(outcome.quarantined.len(), 1);
+        assert_eq!(outcome.quarantined[0].source.line, 4);
+        assert_eq!(
+            outcome.quarantined[0].reason,
+            "unparseable date in `Disbursement Date`: `next week` (expected MM/DD/YYYY HH:MM:SS or YYYY-MM-DD HH:MM:SS)"
+        );
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //! it keeps the required ones: `balance_transaction_id`, `currency`, `gross`, `fee`, `net`,
 //! `reporting_category`, and a creation time — `created_utc`, or `created` in the run's time
 //! zone when `created_utc` was not selected. Optional: `available_on_utc` (or `available_on`),
-//! `source_id`, `automatic_payout_id`; every other column (`description`, metadata…) is ignored.
+//! `source_id`, `automatic_payout_id`, `automatic_payout_effective_at_utc` (or
+//! `automatic_payout_effective_at`: the day Stripe expects the payout in the bank, kept as
+//! [`Links::payout_arrival`] for tracing payouts to deposits); every other column
+//! (`description`, metadata…) is ignored.
 //!
 //! Amounts are decimal strings in major units with Stripe's own signs, which already follow the
 //! crate's convention (`net = gross − fee`, fee positive when Stripe took money). `record_id` is
@@ -34,6 +37,7 @@ use serde::Deserialize;
 use super::RowParser;
 use super::csv_rows::{Col, Columns, Row, ascii_lowercase};
 use super::zone::Zone;
+use crate::settlement::record::Links;
 use crate::settlement::{Id, Kind, SettlementRecord};
 
 pub(crate) const PROCESSOR: &str = "stripe";
@@ -197,6 +201,7 @@ pub(crate) struct Parser {
     available: Option<Timestamp>,
     source_id: Option<Col>,
     payout: Option<Col>,
+    payout_arrival: Option<Timestamp>,
     decimal_separator: char,
     report_type: Report,
 }
@@ -230,6 +235,7 @@ impl Parser {
             available: Timestamp::find(columns, "available_on", zone),
             source_id: columns.optional("source_id"),
             payout,
+            payout_arrival: Timestamp::find(columns, "automatic_payout_effective_at", zone),
             decimal_separator: options.decimal_separator,
             report_type: options.report_type,
         }
@@ -256,6 +262,12 @@ impl RowParser for Parser {
         };
         let payout_id =
             automatic_payout.or_else(|| reference.clone().filter(|_| kind == Kind::Payout));
+        let payout_arrival = match &self.payout_arrival {
+            Some(arrival) => row
+                .optional_timestamp(Some(&arrival.col), &arrival.zone)?
+                .map(|at| at.date_naive()),
+            None => None,
+        };
         Ok(SettlementRecord {
             processor: PROCESSOR.into(),
             record_id,
@@ -268,7 +280,11 @@ impl RowParser for Parser {
             available_at,
             payout_id,
             reference,
-            links: Default::default(),
+            links: Links {
+                payout_arrival,
+                ..Links::default()
+            }
+            .boxed(),
             source: row.source(),
         })
     }

@@ -76,7 +76,7 @@ Acme,AcmeEU,8815000000000005,order-2005,visa,2024-03-01 10:00:00,CET,Settled,882
                 links: Links {
                     payment: payment.map(Into::into),
                     capture: capture.map(Into::into),
-                    settled_as: None,
+                    ..Links::default()
                 }
                 .boxed(),
                 ..r
@@ -198,15 +198,23 @@ Acme,AcmeEU,8815000000000005,order-2005,visa,2024-03-01 10:00:00,CET,Settled,882
                 "42",
                 8
             ),
-            line(
-                "AcmeEU/42/MerchantPayout/PAYOUT-42",
-                Kind::Payout,
-                (-13116, 0, -13116),
-                "EUR",
-                "2024-03-02T05:00:00Z",
-                "42",
-                9
-            ),
+            // the payout, with the reference Adyen sends to the bank
+            SettlementRecord {
+                links: Links {
+                    payout_reference: Some("PAYOUT-42".into()),
+                    ..Links::default()
+                }
+                .boxed(),
+                ..line(
+                    "AcmeEU/42/MerchantPayout/PAYOUT-42",
+                    Kind::Payout,
+                    (-13116, 0, -13116),
+                    "EUR",
+                    "2024-03-02T05:00:00Z",
+                    "42",
+                    9,
+                )
+            },
             // presented in USD, settled in EUR: matched in USD, the EUR settlement kept
             cross_currency,
         ]

@@ -197,6 +197,11 @@ fn payout_reconciliation_with_bom_crlf_and_reordered_header() {
     let outcome = parse_both_ways(&Format::Stripe(Default::default()), "stripe.csv", text);
     let with_payout = |r: SettlementRecord| SettlementRecord {
         payout_id: Some("po_1".into()),
+        links: crate::settlement::record::Links {
+            payout_arrival: chrono::NaiveDate::from_ymd_opt(2024, 3, 6),
+            ..Default::default()
+        }
+        .boxed(),
         ..r
     };
     assert_eq!(
