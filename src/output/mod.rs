@@ -311,7 +311,7 @@ impl DiscrepancyEntry {
 }
 
 impl DiscrepancyEntry {
-    fn new(
+    pub(crate) fn new(
         r: &Recorded,
         acknowledgement: Option<&Acknowledgement>,
         reopened: Option<Reopened>,

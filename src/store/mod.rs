@@ -422,7 +422,9 @@ mod runs;
 mod schema;
 mod seals;
 mod splits;
+mod triage;
 
+pub(crate) use schema::SchemaState;
 pub use schema::SchemaUse;
 
 pub(crate) use lock::{HEARTBEAT_EVERY, RunLock};
@@ -431,7 +433,8 @@ pub(crate) use splits::{DayVerification, RangeResult, Split};
 
 pub(crate) use acknowledgements::Reopened;
 pub use backlog::BacklogItem;
-pub(crate) use discrepancies::DiscrepancyFilter;
+pub(crate) use discrepancies::{DiscrepancyFilter, ListedDiscrepancy};
+pub(crate) use triage::Assignment;
 
 pub use crate::check::{CheckKind, CheckRecord, CheckStatus, TableSide};
 
