@@ -70,7 +70,8 @@ impl Key {
 }
 
 /// Why the browser's own headers say a POST did not come from one of this server's pages:
-/// `Sec-Fetch-Site` other than same-origin, or an `Origin` other than the `Host` asked.
+/// `Sec-Fetch-Site` other than same-origin, or an `Origin` other than the `Host` asked (`null`
+/// counts as the same only with `Sec-Fetch-Site: same-origin`).
 pub(crate) fn cross_site(headers: &HeaderMap) -> Option<String> {
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site"))
@@ -80,7 +81,10 @@ pub(crate) fn cross_site(headers: &HeaderMap) -> Option<String> {
             "the form was sent from another site (Sec-Fetch-Site: {site})"
         ));
     }
-    if let Some(origin) = text(header::ORIGIN) {
+    // Under `Referrer-Policy: no-referrer` a browser sends `Origin: null` on its own form
+    // POSTs: believed only beside its `Sec-Fetch-Site: same-origin`.
+    let same_site = text(header::HeaderName::from_static("sec-fetch-site")) == Some("same-origin");
+    if let Some(origin) = text(header::ORIGIN).filter(|o| !(*o == "null" && same_site)) {
         let host = text(header::HOST).unwrap_or_default();
         let origin_host = origin
             .strip_prefix("https://")
@@ -118,6 +122,14 @@ mod tests {
         headers.insert(header::ORIGIN, "http://recon.example:8080".parse().unwrap());
         headers.insert("sec-fetch-site", "same-origin".parse().unwrap());
         assert_eq!(cross_site(&headers), None);
+        headers.insert(header::ORIGIN, "null".parse().unwrap());
+        assert_eq!(cross_site(&headers), None);
+        headers.remove("sec-fetch-site");
+        assert_eq!(
+            cross_site(&headers),
+            Some("the form was sent from another origin (null)".to_string())
+        );
+        headers.insert("sec-fetch-site", "same-origin".parse().unwrap());
         headers.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
         assert_eq!(
             cross_site(&headers),
