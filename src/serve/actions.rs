@@ -53,24 +53,25 @@ fn admitted(
     person: &Person,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Posted, Response> {
+) -> Result<Posted, (StatusCode, String)> {
     if let Some(why) = super::csrf::cross_site(headers) {
-        return Err(refused(StatusCode::FORBIDDEN, &why));
+        return Err((StatusCode::FORBIDDEN, why));
     }
-    let posted = Posted::parse(body).map_err(|why| refused(StatusCode::BAD_REQUEST, &why))?;
+    let posted = Posted::parse(body).map_err(|why| (StatusCode::BAD_REQUEST, why))?;
     if !app
         .csrf
         .holds(&posted.csrf, &person.name, Utc::now().timestamp())
     {
-        return Err(refused(
+        return Err((
             StatusCode::FORBIDDEN,
-            "the form's token is missing, expired or not yours: reload the page and send it again",
+            "the form's token is missing, expired or not yours: reload the page and send it again"
+                .to_string(),
         ));
     }
     if !person.may_act() {
-        return Err(refused(
+        return Err((
             StatusCode::FORBIDDEN,
-            &format!(
+            format!(
                 "{} is a {}: a viewer may read, not acknowledge or assign",
                 person.name,
                 person.role.as_str()
@@ -78,12 +79,12 @@ fn admitted(
         ));
     }
     if posted.ids.is_empty() {
-        return Err(refused(StatusCode::BAD_REQUEST, "no finding was chosen"));
+        return Err((StatusCode::BAD_REQUEST, "no finding was chosen".to_string()));
     }
     if posted.note.trim().is_empty() {
-        return Err(refused(
+        return Err((
             StatusCode::BAD_REQUEST,
-            "a note saying why is required",
+            "a note saying why is required".to_string(),
         ));
     }
     Ok(posted)
@@ -108,7 +109,7 @@ pub(crate) async fn acknowledge(
 ) -> Response {
     let posted = match admitted(&app, &person, &headers, &body) {
         Ok(p) => p,
-        Err(refusal) => return refusal,
+        Err((status, why)) => return refused(status, &why),
     };
     let rows = match super::pages::all_rows(&app).await {
         Ok(rows) => rows,
@@ -168,7 +169,7 @@ pub(crate) async fn assign(
 ) -> Response {
     let posted = match admitted(&app, &person, &headers, &body) {
         Ok(p) => p,
-        Err(refusal) => return refusal,
+        Err((status, why)) => return refused(status, &why),
     };
     if posted.assignee.trim().is_empty() {
         return refused(StatusCode::BAD_REQUEST, "say whom to assign to");

@@ -126,7 +126,9 @@ impl Store {
 
     /// Every assignment, oldest first, by discrepancy id (the last is the current one).
     pub(crate) async fn assignments(&self) -> Result<HashMap<i64, Vec<Assignment>>> {
-        let rows: Vec<(i64, String, Option<String>, String, String, DateTime<Utc>)> = on_pool!(self, pool => {
+        /// discrepancy_id, actor, display_name, assignee, note, at
+        type AssignmentRow = (i64, String, Option<String>, String, String, DateTime<Utc>);
+        let rows: Vec<AssignmentRow> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT discrepancy_id, actor, display_name, assignee, note, at FROM assignments ORDER BY id",
             )
