@@ -684,3 +684,143 @@ async fn a_token_identifies_its_user_and_only_its_hash_is_kept() {
         (401, "give your token as Authorization: Bearer <token>")
     );
 }
+
+/// On a PostgreSQL store, under the README's role for the page: it reads and acknowledges and
+/// assigns, each recorded as the session's role with the person beside it; it cannot run.
+#[tokio::test]
+async fn on_postgres_the_page_acts_as_its_own_role_with_the_person_beside_it() {
+    let Some(admin) = fresh_postgres("serve_role").await else {
+        return;
+    };
+    let role = test_name("serve_role");
+    pg_exec(&admin, &[&format!("DROP ROLE IF EXISTS {role}")]).await;
+    let rows = "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount_minor INTEGER, currency TEXT, created_at TIMESTAMP);";
+    let scenario = Scenario::new("STORE").store_at(&admin);
+    let l = sqlite_db(&scenario.dir().join("l.db"), &[rows, "INSERT INTO entries VALUES (1, 100, 'EUR', '2026-11-19 09:00:00'), (2, 250, 'EUR', '2026-11-19 10:00:00')"]).await;
+    let p = sqlite_db(
+        &scenario.dir().join("p.db"),
+        &[
+            rows,
+            "INSERT INTO entries VALUES (1, 100, 'EUR', '2026-11-19 09:00:00')",
+        ],
+    )
+    .await;
+    let config = TestConfig::new()
+        .store("STORE")
+        .source("ledger", "L")
+        .source("payments", "P")
+        .integrity("entries", "ledger.entries", "payments.entries", "id")
+        .set("date_column", "created_at")
+        .to_toml();
+    let scenario = scenario.env("L", &l).env("P", &p).config(&config);
+    let (run, _) = scenario.run("2026-11-19", &[]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let first_line =
+        "-- the triage page's role (recon serve): as an administrator, after every recon migrate";
+    let start = readme
+        .find(&format!("```sql\n{first_line}\n"))
+        .expect("the README's SQL for the page's role");
+    let block = &readme[start + "```sql\n".len()..];
+    let block = block[..block.find("```").unwrap()].replace("recon_serve", &role);
+    pg_exec(&admin, &[&block]).await;
+    let (scheme, rest) = admin.split_once("://").unwrap();
+    let served = format!("{scheme}://{role}@{}", rest.split_once('@').unwrap().1);
+
+    let serve_config = proxy_config(scenario.dir(), "\"127.0.0.1/32\"");
+    let server = Server::start(scenario.dir(), &serve_config, &[("STORE", &served)]);
+    let (status, page) = get(
+        &format!("{}/?currency=EUR&min_stake=2.5", server.base),
+        Some("ana"),
+    )
+    .await;
+    assert_eq!((status, row_ids(&page)), (200, vec![1]), "{page}");
+    let ana = csrf_of(&server.base, "ana").await;
+    let (status, page) = post(
+        &format!("{}/actions/assign", server.base),
+        "ana",
+        &form(&[
+            ("id", "1"),
+            ("assignee", "bo"),
+            ("note", "find entry 2"),
+            ("csrf", &ana),
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!(
+            "<li>finding 1 assigned to bo by {role} (ana)</li>"
+        )),
+        "{page}"
+    );
+    let (status, page) = post(
+        &format!("{}/actions/acknowledge", server.base),
+        "ana",
+        &form(&[("id", "1"), ("note", "entry 2 posted late"), ("csrf", &ana)]),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!("acknowledged by {role} (ana)</li>")),
+        "{page}"
+    );
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    let audit: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, action FROM audit_log WHERE action IN ('discrepancy_acknowledged', 'discrepancy_assigned') ORDER BY seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT actor, display_name FROM assignments UNION ALL SELECT actor, display_name FROM acknowledgements")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    assert_eq!(
+        audit,
+        [
+            (format!("{role} (ana)"), "discrepancy_assigned".to_string()),
+            (
+                format!("{role} (ana)"),
+                "discrepancy_acknowledged".to_string()
+            )
+        ]
+    );
+    assert_eq!(
+        rows,
+        [
+            (role.clone(), Some("ana".to_string())),
+            (role.clone(), Some("ana".to_string()))
+        ]
+    );
+    drop(server);
+    // Beyond acknowledgements, assignments and the audit chain, the page's role only reads.
+    let pool = sqlx::PgPool::connect(&served).await.unwrap();
+    for write in [
+        "DELETE FROM acknowledgements",
+        "UPDATE discrepancies SET kind = 'changed'",
+        "INSERT INTO serve_tokens VALUES ('x', 'mallory', 'approver', now())",
+        "UPDATE audit_log SET actor = 'x'",
+        "DELETE FROM runs",
+    ] {
+        let refused = sqlx::query(write).execute(&pool).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("permission denied"),
+            "{write}: {refused}"
+        );
+    }
+    pool.close().await;
+    pg_exec(
+        &admin,
+        &[
+            &format!("DROP OWNED BY {role}"),
+            &format!("DROP ROLE {role}"),
+        ],
+    )
+    .await;
+}
