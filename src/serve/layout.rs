@@ -17,7 +17,8 @@ input,select,button,textarea{font:inherit;max-width:100%;box-sizing:border-box}
 .act{display:flex;flex-wrap:wrap;gap:8px 14px;align-items:end;background:#fff;border:1px solid #e2e6ea;border-radius:6px;padding:10px 14px;margin:12px 0}
 .act label{display:flex;flex-direction:column;font-size:12px;color:#4a5568}
 .act textarea{width:420px;height:2.4em}
-td code,td{overflow-wrap:anywhere}
+main{max-width:1320px}#backlog td{white-space:nowrap}#backlog td.w{white-space:normal}
+td.w code,.sides code{overflow-wrap:anywhere}#backlog td.k code{overflow-wrap:break-word}
 .sides td,.sides th{width:33%}
 .refused{background:#fdecea;border:1px solid #b3261e;border-radius:6px;padding:12px 16px}
 .done{background:#e7f4ec;border:1px solid #1f7a4d;border-radius:6px;padding:12px 16px}

@@ -355,7 +355,7 @@ pub(crate) async fn backlog(
             h,
             "<tr id=row-{id}><td><input type=checkbox name=id value={id} id=pick-{id} aria-label=\"select {id}\"></td>\
              <td class=n><a href=\"/findings/{id}\">{id}</a></td><td class=date>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td><code>{}</code></td><td><code>{}</code></td><td class=\"n stake\">{}</td><td class=n>{}</td><td>{assigned}</td></tr>",
+             <td class=\"w k\"><code>{}</code></td><td class=w><code>{}</code></td><td class=\"n stake\">{}</td><td class=n>{}</td><td>{assigned}</td></tr>",
             esc(&e.partition),
             esc(&e.check),
             esc(e.kind),

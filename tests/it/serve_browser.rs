@@ -222,6 +222,9 @@ impl Browser {
         )
         .unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
+        // IHDR's width, big-endian, right after the signature and the chunk's length and type.
+        let shot_width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+        assert_eq!(shot_width, 1400, "the window is 1400 px wide");
         std::fs::write(path, bytes).unwrap();
         self.script("return document.documentElement.scrollWidth")
             .await
