@@ -501,18 +501,22 @@ impl Config {
             .map_err(|m| Error::bad_input(format!("{}: {m}", path.display())))
     }
 
-    /// Reads only the store's URL and the data keys from the file, for the operator's commands
-    /// (the sources' variables need not be set).
+    /// Reads only the store's URL, the data keys and the mask key from the file, for the
+    /// operator's commands (the sources' variables need not be set).
+    /// The mask key is required as a run requires it when the command `writes` audit entries,
+    /// else read when set.
     pub(crate) fn load_store_access(
         path: &Path,
         env: EnvLookup<'_>,
-    ) -> Result<(String, Option<DataKeys>)> {
+        writes: bool,
+    ) -> Result<StoreKeys> {
         let file = parse_file(path, &read_text(path)?)?;
         let fail = |m: String| Error::bad_input(format!("{}: {m}", path.display()));
-        Ok((
-            store_url(path, &file, env).map_err(fail)?,
-            data_keys(&file, env).map_err(fail)?,
-        ))
+        Ok(StoreKeys {
+            url: store_url(path, &file, env).map_err(fail)?,
+            data_keys: data_keys(&file, env).map_err(fail)?,
+            mask_key: mask_key_when(&file, env, writes && masks_columns(&file)).map_err(fail)?,
+        })
     }
 
     /// Reads what `recon serve` needs: the store's URL, the data keys, where reports are kept
@@ -724,6 +728,15 @@ fn env_value(env: EnvLookup<'_>, var: &str) -> Option<String> {
 /// holds a card number. During a rotation the key it replaces is in the same variable's name
 /// with `_PREVIOUS` after it, kept only to recognise masks written under it.
 fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option<MaskKey>, String> {
+    mask_key_when(file, env, masks_columns(file))
+}
+
+/// The mask key as [`mask_key`] reads it, an unset one refused when `required`.
+fn mask_key_when(
+    file: &ConfigFile,
+    env: EnvLookup<'_>,
+    required: bool,
+) -> std::result::Result<Option<MaskKey>, String> {
     let var = &file.job.mask_key_env;
     let previous_var = format!("{var}{PREVIOUS_KEY_SUFFIX}");
     let Some(text) = env_value(env, var) else {
@@ -732,7 +745,7 @@ fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option
                 "job.mask_key_env: {previous_var} is set but {var} is not; a rotation keeps the new key in {var} and the one it replaces in {previous_var}"
             ));
         }
-        return match masks_columns(file) {
+        return match required {
             true => Err(format!(
                 "job.mask_key_env: environment variable {var} is not set"
             )),
@@ -747,6 +760,14 @@ fn mask_key(file: &ConfigFile, env: EnvLookup<'_>) -> std::result::Result<Option
             .map(Some)
             .map_err(|m| format!("job.mask_key_env: {previous_var} {m}")),
     }
+}
+
+/// What opening the store takes: its URL, the keys its values are encrypted under, the mask
+/// key the audit chain's state digests are keyed with.
+pub(crate) struct StoreKeys {
+    pub(crate) url: String,
+    pub(crate) data_keys: Option<DataKeys>,
+    pub(crate) mask_key: Option<MaskKey>,
 }
 
 /// The data keys, from the variable `job.data_key_env` names and its `_PREVIOUS`; `None` when

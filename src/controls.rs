@@ -261,7 +261,9 @@ async fn store_controls(setup: &ControlsSetup, now: DateTime<Utc>) -> (Verdict, 
             return (Err(why.clone()), Err(why));
         }
     };
-    let store = store.with_data_keys(setup.data_keys.clone());
+    let store = store
+        .with_data_keys(setup.data_keys.clone())
+        .with_mask_keys(setup.mask_key.clone());
     let audit = audit_chain(&store, &setup.trusted_keys).await;
     let last = last_success(&store, setup.max_hours_since_success, now).await;
     store.close().await;
@@ -288,7 +290,7 @@ async fn audit_chain(
         .verify_audit(1, trusted, None)
         .await
         .map_err(|e| format!("not verified: {e}"))?;
-    if v.breaks.is_empty() && v.disagreements.is_empty() {
+    if v.breaks.is_empty() && v.disagreements.is_empty() && v.unverifiable.is_empty() {
         return Ok(format!("intact: {} entries checked", v.checked));
     }
     let named: Vec<String> = v
@@ -296,9 +298,15 @@ async fn audit_chain(
         .iter()
         .map(|b| format!("entry {}: {}", b.seq, b.problem))
         .chain(v.disagreements.iter().cloned())
+        .chain(v.unverifiable.iter().cloned())
         .collect();
+    // Nothing found changed, yet not all could be checked (a mask key not given): not intact.
+    let verdict = match v.breaks.is_empty() && v.disagreements.is_empty() {
+        true => "NOT VERIFIED",
+        false => "BROKEN",
+    };
     Err(format!(
-        "BROKEN: {} problem(s) in {} entries checked: {}",
+        "{verdict}: {} problem(s) in {} entries checked: {}",
         named.len(),
         v.checked,
         named.join("; ")
@@ -444,6 +452,7 @@ mod tests {
             advisory_db_max_age_days: 30,
             trusted_keys: std::collections::BTreeMap::new(),
             data_keys: None,
+            mask_key: None,
         }
     }
 

@@ -219,6 +219,30 @@ impl MaskKey {
         self.previous.as_ref().map(|p| &*p.id)
     }
 
+    /// The configured key whose id is `id` (the current one or the one a rotation retires, or
+    /// either written alone, as before it had an id), as the key [`key_digest`] digests under:
+    /// to check a digest written under any of them.
+    pub(crate) fn with_id(&self, id: &str) -> Option<MaskKey> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find_map(|secret| {
+                let before_key_ids = if &*secret.id == id {
+                    secret.before_key_ids
+                } else if Secret::derived_id(&secret.bytes) == id {
+                    true
+                } else {
+                    return None;
+                };
+                Some(MaskKey {
+                    current: Secret {
+                        before_key_ids,
+                        ..secret.clone()
+                    },
+                    previous: None,
+                })
+            })
+    }
+
     /// Every other way a mask of one value may have been written before: the current key's in
     /// the form before key ids, the previous key's with its id and in that form. A stored mask
     /// equal to one of them names the same value.
@@ -430,6 +454,13 @@ pub fn key_digest(key: &MaskKey, encoded_key: &[u8]) -> String {
         "{SENSITIVE_PREFIX}{id}:{}",
         hex::encode(secret.hmac(encoded_key))
     )
+}
+
+/// The key id a [`key_digest`] names (`hmac-sha256:<key id>:<hex>`); `None` for text of
+/// another form.
+pub(crate) fn key_digest_id(digest: &str) -> Option<&str> {
+    let (id, hex) = digest.strip_prefix(SENSITIVE_PREFIX)?.split_once(':')?;
+    (!id.is_empty() && !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
 }
 
 /// An integrity check's sensitive columns and the key their values are masked under.

@@ -11,12 +11,14 @@ use crate::secret::process_env;
 use crate::store::{DiscrepancyFilter, SchemaUse, Store, os_user};
 
 /// Opens the store without touching its schema: these commands never migrate, and the
-/// read-only ones work under a SELECT-only role.
-async fn open_store(config: &std::path::Path) -> Result<Store> {
-    let (url, keys) = Config::load_store_access(config, &process_env)?;
-    Ok(Store::open_for(&url, SchemaUse::Current)
+/// read-only ones work under a SELECT-only role. One that `writes` audit entries needs the mask
+/// key whenever a run does (the state they bind is digested under it); the others use it when set.
+async fn open_store(config: &std::path::Path, writes: bool) -> Result<Store> {
+    let access = Config::load_store_access(config, &process_env, writes)?;
+    Ok(Store::open_for(&access.url, SchemaUse::Current)
         .await?
-        .with_data_keys(keys))
+        .with_data_keys(access.data_keys)
+        .with_mask_keys(access.mask_key))
 }
 
 fn write_err(e: std::io::Error) -> Error {
@@ -25,7 +27,7 @@ fn write_err(e: std::io::Error) -> Error {
 
 /// `recon discrepancies list`
 pub async fn list(args: &ListArgs, out: &mut dyn Write) -> Result<Exit> {
-    let store = open_store(&args.config.config).await?;
+    let store = open_store(&args.config.config, false).await?;
     let filter = DiscrepancyFilter {
         open_only: args.open,
         date: args.date,
@@ -97,7 +99,7 @@ pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
             "--until {until} has passed (today is {today} UTC); give the last day the acknowledgement should hold"
         )));
     }
-    let store = open_store(&args.config.config).await?;
+    let store = open_store(&args.config.config, true).await?;
     // The flag, else RECON_ACTOR (clap reads both); the store decides what it is worth.
     let claimed = args
         .actor
@@ -130,7 +132,7 @@ pub async fn ack(args: &AckArgs, out: &mut dyn Write) -> Result<Exit> {
 /// and seal agrees with its last entry; 1 naming each problem.
 pub async fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
     let trusted = Config::load_trusted_keys(&args.config.config)?;
-    let store = open_store(&args.config.config).await?;
+    let store = open_store(&args.config.config, false).await?;
     let verification = store
         .verify_audit(args.from, &trusted, args.expect_head.clone())
         .await;
@@ -157,7 +159,10 @@ pub async fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
         )
         .map_err(write_err)?;
     }
-    if v.breaks.is_empty() && v.disagreements.is_empty() {
+    for u in &v.unverifiable {
+        writeln!(out, "{u}").map_err(write_err)?;
+    }
+    if v.breaks.is_empty() && v.disagreements.is_empty() && v.unverifiable.is_empty() {
         let signed = match &v.head_signature {
             Some((key_id, _)) => format!(" signed by {key_id}"),
             None => " unsigned".to_string(),
@@ -169,14 +174,29 @@ pub async fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
         )
         .map_err(write_err)?;
         Ok(Exit::Clean)
+    } else if v.breaks.is_empty() && v.disagreements.is_empty() {
+        // Nothing found changed, yet not everything could be checked: not "intact".
+        writeln!(
+            out,
+            "audit chain NOT VERIFIED: {} row(s) whose state is digested under a mask key not given, in {} entries checked (give a retired key as the mask key's {} variable)",
+            v.unverifiable.len(),
+            v.checked,
+            crate::mask::PREVIOUS_KEY_SUFFIX,
+        )
+        .map_err(write_err)?;
+        Ok(Exit::Discrepancies)
     } else {
         let rows = match v.disagreements.len() {
             0 => String::new(),
             n => format!("; {n} row(s) unlike the chain"),
         };
+        let unverifiable = match v.unverifiable.len() {
+            0 => String::new(),
+            n => format!("; {n} row(s) not verifiable without their mask key"),
+        };
         writeln!(
             out,
-            "audit chain BROKEN: {} problem(s) in {} entries checked{rows}",
+            "audit chain BROKEN: {} problem(s) in {} entries checked{rows}{unverifiable}",
             v.breaks.len(),
             v.checked,
         )
@@ -214,7 +234,7 @@ pub fn keygen(args: &KeygenArgs, out: &mut dyn Write) -> Result<Exit> {
 
 /// `recon audit export`
 pub async fn export(args: &ExportArgs, out: &mut dyn Write) -> Result<Exit> {
-    let store = open_store(&args.config.config).await?;
+    let store = open_store(&args.config.config, false).await?;
     let written = match &args.out {
         Some(path) => {
             let file = crate::private_fs::create_file(path)
@@ -253,7 +273,8 @@ pub async fn rewrap(args: &RewrapArgs, out: &mut dyn Write) -> Result<Exit> {
         .unwrap_or_else(os_user);
     let store = Store::open_for(&config.store_url, SchemaUse::Current)
         .await?
-        .with_data_keys(Some(keys.clone()));
+        .with_data_keys(Some(keys.clone()))
+        .with_mask_keys(config.mask_key.clone());
     let values = store.rewrap_details(&actor).await;
     store.close().await;
     let values = values?;

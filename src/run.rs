@@ -176,7 +176,8 @@ async fn with_lock(
 ) -> Result<RunReport> {
     let store = Store::open_retried(&config.store_url, config.store_access)
         .await?
-        .with_data_keys(config.data_keys.clone());
+        .with_data_keys(config.data_keys.clone())
+        .with_mask_keys(config.mask_key.clone());
     let shown = store.shown().to_string();
     let report = match store.lock_date(date, shard).await {
         Ok(lock) => {

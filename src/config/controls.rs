@@ -63,6 +63,8 @@ pub struct ControlsSetup {
     pub(crate) trusted_keys: std::collections::BTreeMap<String, String>,
     /// The data keys, so the chain's state digests are compared over decrypted values.
     pub(crate) data_keys: Option<crate::at_rest::DataKeys>,
+    /// The mask key, so the chain's keyed state digests are checked.
+    pub(crate) mask_key: Option<crate::mask::MaskKey>,
 }
 
 /// A key to check, validated.
@@ -128,6 +130,7 @@ impl super::Config {
                 .unwrap_or(DEFAULT_ADVISORY_DB_MAX_AGE_DAYS),
             trusted_keys: file.audit.trusted_keys().map_err(&fail)?,
             data_keys: super::data_keys(&file, env).map_err(&fail)?,
+            mask_key: super::mask_key_when(&file, env, false).map_err(&fail)?,
         })
     }
 }

@@ -2,15 +2,15 @@
 //! holds. A finding seen again with other values or money at stake, or past that day, needs
 //! someone again: it is reopened (carried, with the reason), and the audit chain says so.
 
-use chrono::NaiveDate;
-use serde_json::json;
-use sha2::{Digest, Sha256};
-
 use super::audit::NewEntry;
+use super::bound_state::Checked;
 use super::{BeginWrite, Store, StorePool, run_actor};
 use crate::discrepancy::Discrepancy;
 use crate::error::{Error, Result};
+use crate::mask::MaskKey;
 use crate::run_id::RunId;
+use chrono::NaiveDate;
+use serde_json::json;
 
 /// Why an acknowledged finding needs someone again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -37,23 +37,35 @@ impl Reopened {
     }
 }
 
-/// The digest an acknowledgement is tied to: SHA-256 of the finding's columns and of its
-/// detail as the store keeps it (both sides' shown values, the detail text, the money at
-/// stake), so any change in what a person was shown changes it.
-pub(crate) fn finding_digest(d: &Discrepancy) -> String {
-    let mut hash = Sha256::new();
-    hash.update(serde_json::Value::from(d.columns.clone()).to_string());
-    hash.update(b"\n");
-    hash.update(super::discrepancies::detail_json(d));
-    hex::encode(hash.finalize())
+/// What an acknowledgement is tied to: the finding's columns and its detail as the store keeps
+/// it (both sides' shown values, the detail text, the money at stake), so any change in what a
+/// person was shown changes it. Pinned, and bound in audit entries, as its
+/// [`super::bound_state::state_digest`].
+pub(crate) fn finding_bytes(d: &Discrepancy) -> Vec<u8> {
+    shown_bytes_of(
+        &serde_json::Value::from(d.columns.clone()).to_string(),
+        &super::discrepancies::detail_json(d),
+    )
+}
+
+/// [`finding_bytes`] of the stored columns and detail JSON text.
+pub(crate) fn shown_bytes_of(columns_json: &str, detail_json: &str) -> Vec<u8> {
+    [columns_json.as_bytes(), b"\n", detail_json.as_bytes()].concat()
+}
+
+/// Whether an acknowledgement pinned to digest `pinned` still holds for the finding `d` as
+/// seen now: its digest is the same under the key it names; one made under a mask key no
+/// longer given cannot be compared, and holds as it did (as one made before digests were kept).
+pub(crate) fn still_holds(key: Option<&MaskKey>, pinned: &str, d: &Discrepancy) -> bool {
+    super::bound_state::check_digest(key, pinned, &finding_bytes(d)) != Checked::Differs
 }
 
 /// Reopens, inside transaction `$tx`, each acknowledged finding `$changes` (a [`super::CheckChanges`])
-/// saw whose digest ([`finding_digest`]) is not the one it was acknowledged with: carried again,
+/// saw that its acknowledgement no longer holds for ([`still_holds`] under mask key `$mask`): carried again,
 /// reopened `changed`, in `$changes` too, with an `acknowledgement_lapsed` audit entry each. A
 /// finding seen afresh (open) loses the reason an earlier life left.
 macro_rules! reopen_changed_acknowledgements {
-    ($tx:expr, $run_id:expr, $changes:expr) => {{
+    ($tx:expr, $run_id:expr, $changes:expr, $mask:expr) => {{
         let acknowledged: Vec<usize> = $changes
             .seen
             .iter()
@@ -84,7 +96,7 @@ macro_rules! reopen_changed_acknowledgements {
             for i in chunk {
                 let seen = &$changes.seen[*i];
                 if digests.get(&seen.id).is_some_and(|pinned| {
-                    *pinned != $crate::store::acknowledgements::finding_digest(&seen.discrepancy)
+                    !$crate::store::acknowledgements::still_holds($mask, pinned, &seen.discrepancy)
                 }) {
                     changed.push(*i);
                 }
@@ -106,6 +118,7 @@ macro_rules! reopen_changed_acknowledgements {
             let seen = &mut $changes.seen[i];
             seen.status = $crate::discrepancy::Status::Carried;
             lapsed.push($crate::store::acknowledgements::lapsed_entry(
+                $mask,
                 $run_id,
                 seen.id,
                 &seen.discrepancy,
@@ -134,7 +147,13 @@ macro_rules! reopen_changed_acknowledgements {
 }
 
 /// The audit entry of an acknowledgement that no longer holds.
-pub(crate) fn lapsed_entry(run_id: RunId, id: i64, d: &Discrepancy, reason: Reopened) -> NewEntry {
+pub(crate) fn lapsed_entry(
+    key: Option<&MaskKey>,
+    run_id: RunId,
+    id: i64,
+    d: &Discrepancy,
+    reason: Reopened,
+) -> NewEntry {
     NewEntry::new(
         "acknowledgement_lapsed",
         &run_actor(),
@@ -146,7 +165,7 @@ pub(crate) fn lapsed_entry(run_id: RunId, id: i64, d: &Discrepancy, reason: Reop
             "kind": d.kind.as_str(),
             "key": d.key_json(),
             "reason": reason.as_str(),
-            "state": super::bound_state::state(crate::discrepancy::Status::Carried, d, None),
+            "state": super::bound_state::state(key, crate::discrepancy::Status::Carried, d, None),
         }),
     )
 }
@@ -181,7 +200,7 @@ impl Store {
             lapsed.sort_by_key(|r| r.id);
             let entries: Vec<NewEntry> = lapsed
                 .iter()
-                .map(|r| lapsed_entry(run_id, r.id, &r.discrepancy, Reopened::Expired))
+                .map(|r| lapsed_entry(self.mask_key(), run_id, r.id, &r.discrepancy, Reopened::Expired))
                 .collect();
             let lapsed = entries.len();
             append_audit!(tx, entries);

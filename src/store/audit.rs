@@ -370,6 +370,9 @@ pub struct Verification {
     pub disagreements: Vec<String>,
     /// Discrepancies whose values are encrypted at rest and were not compared: no data key.
     pub(crate) not_compared: usize,
+    /// Rows whose state was digested under a mask key that is not given, each named: neither
+    /// confirmed nor found changed.
+    pub unverifiable: Vec<String>,
 }
 
 const ENTRY_COLUMNS: &str = "SELECT seq, at, actor, action, run_id, payload, prev_hash, hash, key_id, signature FROM audit_log";
@@ -430,7 +433,8 @@ impl Store {
     /// Walks the chain from `from` (1 = the start) and names every broken entry, checking
     /// signatures against `trusted` (key id → base64 public key) and, when given, the head an
     /// auditor kept; from the start, also names every discrepancy and seal whose state differs
-    /// from what its last entry says.
+    /// from what its last entry says, its digests checked under the store's mask key
+    /// ([`Store::with_mask_keys`]).
     pub async fn verify_audit(
         &self,
         from: i64,
@@ -464,13 +468,13 @@ impl Store {
         verifier.finish(head_seq, &head_hash);
         // Unsigned entries are "before signatures" only once a signed one follows them.
         let unsigned_before = verifier.unsigned_before.filter(|_| verifier.signed_seen);
-        let (disagreements, not_compared) = if from == 1 {
+        let (disagreements, not_compared, unverifiable) = if from == 1 {
             let rows = self.discrepancies_unlike_chain(&verifier.states).await?;
             let mut found = rows.lines;
             found.extend(self.seals_unlike_chain(&verifier.seals).await?);
-            (found, rows.unreadable)
+            (found, rows.unreadable, rows.unverifiable)
         } else {
-            (Vec::new(), 0)
+            (Vec::new(), 0, Vec::new())
         };
         Ok(Verification {
             checked: verifier.checked,
@@ -481,6 +485,7 @@ impl Store {
             breaks: verifier.breaks,
             not_compared,
             disagreements,
+            unverifiable,
         })
     }
 

@@ -183,7 +183,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(Error::from_store)?;
-            let digest = super::acknowledgements::finding_digest(&recorded.discrepancy);
+            let digest = super::bound_state::state_digest(
+                self.mask_key(),
+                &super::acknowledgements::finding_bytes(&recorded.discrepancy),
+            );
             sqlx::query(super::acknowledgements::PIN_ACKNOWLEDGEMENT)
                 .bind(&digest)
                 .bind(until)
@@ -191,6 +194,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(Error::from_store)?;
+            // The state binds the acknowledgement as stored, read back: the actor the store
+            // set, every note, the terms.
+            let acknowledged = sqlx::query_as::<_, super::bound_state::AckJoinRow>(super::bound_state::ACKNOWLEDGED_ROWS)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
+            let acknowledged = super::bound_state::Acknowledged::from_join(acknowledged);
             let entry = NewEntry::new(
                 "discrepancy_acknowledged",
                 &shown_actor,
@@ -206,9 +217,10 @@ impl Store {
                     "digest": digest,
                     "until": until.map(|d| d.to_string()),
                     "state": super::bound_state::state(
+                        self.mask_key(),
                         crate::discrepancy::Status::Acknowledged,
                         &recorded.discrepancy,
-                        Some(&super::bound_state::AckTerms { note, actor: &shown_actor, until }),
+                        Some(&acknowledged),
                     ),
                 }),
             );

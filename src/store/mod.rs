@@ -28,6 +28,9 @@ pub struct Store {
     shown: std::sync::Arc<str>,
     /// The keys discrepancies' values are encrypted under; `None` stores them in clear.
     data_keys: Option<std::sync::Arc<crate::at_rest::DataKeys>>,
+    /// The mask key (with the one a rotation retires) audit entries digest state under;
+    /// `None` digests it with plain SHA-256.
+    mask_key: Option<std::sync::Arc<crate::mask::MaskKey>>,
 }
 
 #[derive(Clone)]
@@ -185,10 +188,11 @@ macro_rules! append_audit {
 /// Renames, inside transaction `$tx`, each stored discrepancy of the partition that `$found`
 /// holds under an earlier fingerprint (recorded under the key a mask-key rotation retires, or
 /// before masks named their key) to its fingerprint now, key as shown now: it is then carried,
-/// acknowledged or resolved as the same finding, never reopened as a new one. One
+/// acknowledged or resolved as the same finding, never reopened as a new one; an acknowledgement
+/// pinned to it as it was is pinned again, and its state digested, under mask key `$mask`. One
 /// `discrepancies_rekeyed` audit entry counts them. Costs one lookup per batch when none is.
 macro_rules! adopt_earlier_fingerprints {
-    ($tx:expr, $run_id:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr) => {{
+    ($tx:expr, $run_id:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr, $mask:expr) => {{
         // Earlier fingerprint → (fingerprint now, the finding now, as it was); a `#n` suffix
         // carries over.
         type Forms<'a> = (&'a String, &'a $crate::discrepancy::Discrepancy, $crate::discrepancy::Discrepancy);
@@ -217,33 +221,48 @@ macro_rules! adopt_earlier_fingerprints {
         for old in &stored {
             let Some((now, d, was)) = earlier.get(old) else { continue };
             // An acknowledgement pinned to the finding as it was shown then holds for it as
-            // shown now: only the key's form changed.
+            // shown now: only the key's form changed. It is pinned again, under the mask key now.
+            let pinned: Option<Option<String>> = sqlx::query_scalar("SELECT ack_digest FROM discrepancies WHERE fingerprint = $1")
+                .bind(old)
+                .fetch_optional(&mut *$tx)
+                .await
+                .map_err(Error::from_store)?;
+            let pinned = match pinned.flatten() {
+                Some(pinned) if $crate::store::bound_state::check_digest($mask, &pinned, &$crate::store::acknowledgements::finding_bytes(was))
+                    == $crate::store::bound_state::Checked::Same =>
+                {
+                    Some($crate::store::bound_state::state_digest($mask, &$crate::store::acknowledgements::finding_bytes(d)))
+                }
+                other => other,
+            };
             let renamed = sqlx::query(
-                "UPDATE discrepancies SET fingerprint = $1, key_json = $2,
-                     ack_digest = CASE WHEN ack_digest = $4 THEN $5 ELSE ack_digest END
+                "UPDATE discrepancies SET fingerprint = $1, key_json = $2, ack_digest = $4
                  WHERE fingerprint = $3 AND NOT EXISTS (SELECT 1 FROM discrepancies AS taken WHERE taken.fingerprint = $1)",
             )
             .bind(*now)
             .bind(d.key_json().to_string())
             .bind(old)
-            .bind($crate::store::acknowledgements::finding_digest(was))
-            .bind($crate::store::acknowledgements::finding_digest(d))
+            .bind(pinned)
             .execute(&mut *$tx)
             .await
             .map_err(Error::from_store)?;
             rekeyed += renamed.rows_affected();
             // An acknowledged one stays acknowledged with its values as shown now (the upsert
             // below writes them): an entry binds that state, as a change of a carried one's would.
-            let still_acknowledged = sqlx::query_as::<_, (i64, Option<String>, Option<String>, Option<chrono::NaiveDate>)>(
-                "SELECT id, ack_note, ack_actor, ack_until FROM discrepancies
-                 WHERE fingerprint = $1 AND status = 'acknowledged'",
+            let still_acknowledged: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM discrepancies WHERE fingerprint = $1 AND status = 'acknowledged' AND ack_note IS NOT NULL",
             )
             .bind(*now)
             .fetch_optional(&mut *$tx)
             .await
             .map_err(Error::from_store)?;
-            if let (true, Some((id, Some(note), Some(actor), until))) = (renamed.rows_affected() > 0, still_acknowledged) {
-                let terms = $crate::store::bound_state::AckTerms { note: &note, actor: &actor, until };
+            if let (true, Some(id)) = (renamed.rows_affected() > 0, still_acknowledged) {
+                let acknowledged = sqlx::query_as::<_, $crate::store::bound_state::AckJoinRow>($crate::store::bound_state::ACKNOWLEDGED_ROWS)
+                    .bind(id)
+                    .fetch_all(&mut *$tx)
+                    .await
+                    .map_err(Error::from_store)?;
+                let acknowledged = $crate::store::bound_state::Acknowledged::from_join(acknowledged);
                 let entry = $crate::store::audit::NewEntry::new(
                     "discrepancy_changed",
                     &$crate::store::run_actor(),
@@ -257,9 +276,10 @@ macro_rules! adopt_earlier_fingerprints {
                         "key_digest": d.key.digest,
                         "columns": d.columns,
                         "state": $crate::store::bound_state::state(
+                            $mask,
                             $crate::discrepancy::Status::Acknowledged,
                             d,
-                            Some(&terms),
+                            Some(&acknowledged),
                         ),
                     }),
                 );
@@ -280,11 +300,12 @@ macro_rules! adopt_earlier_fingerprints {
 
 /// Moves one partition's discrepancies along their life inside transaction `$tx`: each found one
 /// is opened, carried or reopened (and linked to the run); each one `$still_open` returns that
-/// was not found is resolved. Written in multi-row statements. Evaluates to the [`CheckChanges`].
+/// was not found is resolved. Details are sealed under data keys `$keys`, state digested under
+/// mask key `$mask`. Written in multi-row statements. Evaluates to the [`CheckChanges`].
 macro_rules! move_along_life {
-    ($tx:expr, $run_id:expr, $now:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr, $still_open:expr, $keys:expr) => {{
+    ($tx:expr, $run_id:expr, $now:expr, $check:expr, $partition:expr, $found:expr, $fingerprints:expr, $still_open:expr, $keys:expr, $mask:expr) => {{
         // A renamed finding's detail is sealed again below (the upsert), bound to its key now.
-        adopt_earlier_fingerprints!($tx, $run_id, $check, $partition, $found, $fingerprints);
+        adopt_earlier_fingerprints!($tx, $run_id, $check, $partition, $found, $fingerprints, $mask);
         let mut changes = CheckChanges::default();
         for (found, fingerprints) in $found
             .chunks($crate::store::batch_rows(&$tx, 9))
@@ -303,7 +324,7 @@ macro_rules! move_along_life {
             for fingerprint in fingerprints {
                 earlier = earlier.bind(fingerprint);
             }
-            let mut shown_before = std::collections::HashMap::<String, String>::new();
+            let mut shown_before = std::collections::HashMap::<String, Vec<u8>>::new();
             for (fingerprint, id, check, partition, kind, key_json, columns_json, detail_json) in
                 earlier.fetch_all(&mut *$tx).await.map_err(Error::from_store)?
             {
@@ -316,8 +337,8 @@ macro_rules! move_along_life {
                     columns_json: &columns_json,
                     detail_json: &detail_json,
                 };
-                if let Some(digest) = $crate::store::bound_state::shown_digest($keys, &stored)? {
-                    shown_before.insert(fingerprint, digest);
+                if let Some(shown) = $crate::store::bound_state::shown_bytes($keys, &stored)? {
+                    shown_before.insert(fingerprint, shown);
                 }
             }
             let sql = format!(
@@ -355,7 +376,7 @@ macro_rules! move_along_life {
                 let status: String = sqlx::Row::try_get(*row, "status").map_err(Error::from_store)?;
                 ids.push(id);
                 if shown_before.get(fingerprint.as_str()).is_some_and(|before| {
-                    *before != $crate::store::acknowledgements::finding_digest(d)
+                    *before != $crate::store::acknowledgements::finding_bytes(d)
                 }) {
                     changes.changed.push(changes.seen.len());
                 }
@@ -639,6 +660,7 @@ impl Store {
             sqlite_path,
             shown: shown.into(),
             data_keys: None,
+            mask_key: None,
         };
         if let Err(e) = store.prepare_schema(schema_use).await {
             store.close().await;
@@ -657,6 +679,19 @@ impl Store {
     /// The keys values are encrypted under, when configured.
     pub(crate) fn data_keys(&self) -> Option<&crate::at_rest::DataKeys> {
         self.data_keys.as_deref()
+    }
+
+    /// The store with `key` (and the key a rotation retires, which it holds) to digest the
+    /// state audit entries bind and to check digests written under either; `None`: new
+    /// digests are plain SHA-256, and keyed ones cannot be checked.
+    pub fn with_mask_keys(mut self, key: Option<crate::mask::MaskKey>) -> Store {
+        self.mask_key = key.map(std::sync::Arc::new);
+        self
+    }
+
+    /// The key state digests are written under, when configured.
+    pub(crate) fn mask_key(&self) -> Option<&crate::mask::MaskKey> {
+        self.mask_key.as_deref()
     }
 
     /// The store's URL without its password, for messages.

@@ -18,6 +18,7 @@ use crate::day::Partition;
 use crate::discrepancy::{Discrepancy, Recorded, Status};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::mask::MaskKey;
 use crate::run_id::RunId;
 
 /// The latest `$1` finished runs that stand, newest first: id, date, outcome, discrepancies seen.
@@ -312,8 +313,8 @@ impl Store {
             let changes = if record.status == CheckStatus::Failed {
                 CheckChanges::default()
             } else {
-                let mut changes = move_along_life!(tx, run_id, now, &record.check, &partition, found, &fingerprints, STILL_OPEN_RESULTS, self.data_keys());
-                reopen_changed_acknowledgements!(tx, run_id, changes);
+                let mut changes = move_along_life!(tx, run_id, now, &record.check, &partition, found, &fingerprints, STILL_OPEN_RESULTS, self.data_keys(), self.mask_key());
+                reopen_changed_acknowledgements!(tx, run_id, changes, self.mask_key());
                 // Re-examined discrepancies not found again are resolved, in the order given.
                 let seen: HashSet<i64> = changes.seen.iter().map(|r| r.id).collect();
                 let settled: Vec<i64> = reexamined.iter().copied().filter(|id| !seen.contains(id)).collect();
@@ -321,7 +322,7 @@ impl Store {
                 changes.resolved.extend(resolved);
                 changes
             };
-            let entries = check_entries(run_id, record, &changes);
+            let entries = check_entries(self.mask_key(), run_id, record, &changes);
             append_audit!(tx, entries);
             tx.commit().await.map_err(Error::from_store)?;
             Ok(changes)
@@ -751,7 +752,12 @@ pub(super) fn unique_fingerprints(found: &[Discrepancy]) -> Vec<String> {
 
 /// The audit entries a check result writes: the result with its digests, then every
 /// discrepancy it opened and every one it resolved.
-fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) -> Vec<NewEntry> {
+fn check_entries(
+    key: Option<&MaskKey>,
+    run_id: RunId,
+    record: &CheckRecord,
+    changes: &CheckChanges,
+) -> Vec<NewEntry> {
     let actor = run_actor();
     let mut entries = vec![NewEntry::new(
         "check_result",
@@ -769,14 +775,19 @@ fn check_entries(run_id: RunId, record: &CheckRecord, changes: &CheckChanges) ->
             "error": record.error,
         }),
     )];
-    entries.extend(discrepancy_entries(run_id, changes));
+    entries.extend(discrepancy_entries(key, run_id, changes));
     entries
 }
 
 /// The audit entries of the discrepancies a check or a seal verification moved along their
 /// life: each one opened, each carried one whose shown values changed, each one resolved, with
-/// the state ([`super::bound_state::state`]) `audit verify` compares its row with.
-pub(super) fn discrepancy_entries(run_id: RunId, changes: &CheckChanges) -> Vec<NewEntry> {
+/// the state ([`super::bound_state::state`], digested under `key`) `audit verify` compares its
+/// row with.
+pub(super) fn discrepancy_entries(
+    key: Option<&MaskKey>,
+    run_id: RunId,
+    changes: &CheckChanges,
+) -> Vec<NewEntry> {
     let actor = run_actor();
     let describe = |r: &Recorded| {
         json!({
@@ -787,7 +798,7 @@ pub(super) fn discrepancy_entries(run_id: RunId, changes: &CheckChanges) -> Vec<
             "key": r.discrepancy.key_json(),
             "key_digest": r.discrepancy.key.digest,
             "columns": r.discrepancy.columns,
-            "state": super::bound_state::state(r.status, &r.discrepancy, None),
+            "state": super::bound_state::state(key, r.status, &r.discrepancy, None),
         })
     };
     let mut entries = Vec::new();

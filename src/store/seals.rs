@@ -7,6 +7,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::audit::NewEntry;
+use super::bound_state::state_digest;
 use super::runs::unique_fingerprints;
 use super::{BeginWrite, CheckChanges, Store, StorePool, run_actor};
 use crate::canonical::SegmentHead;
@@ -450,9 +451,20 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let partition = seal.partition.to_string();
-            let mut changes = move_along_life!(tx, run_id, now, check, &partition, found, &fingerprints, STILL_OPEN_SEAL, self.data_keys());
-            reopen_changed_acknowledgements!(tx, run_id, changes);
-            let describe = |r: &Recorded| json!({ "id": r.id, "key": r.discrepancy.key_json(), "key_digest": r.discrepancy.key.digest, "detail": r.discrepancy.detail });
+            let mut changes = move_along_life!(tx, run_id, now, check, &partition, found, &fingerprints, STILL_OPEN_SEAL, self.data_keys(), self.mask_key());
+            reopen_changed_acknowledgements!(tx, run_id, changes, self.mask_key());
+            // What changed is named by a keyed digest of the detail (which may quote values),
+            // beside a message that holds none.
+            let describe = |r: &Recorded, message: &str| {
+                let detail = r.discrepancy.detail.as_ref().map(|d| state_digest(self.mask_key(), d.as_str().as_bytes()));
+                json!({
+                    "id": r.id,
+                    "key": r.discrepancy.key_json(),
+                    "key_digest": r.discrepancy.key.digest,
+                    "message": message,
+                    "detail_digest": detail,
+                })
+            };
             let entry = NewEntry::new(
                 "seal_verified",
                 &run_actor(),
@@ -462,12 +474,12 @@ impl Store {
                     "partition": seal.partition,
                     "sealed_by_run": seal.sealed_run_id,
                     "intact": found.is_empty(),
-                    "changed_rows": changes.seen.iter().map(describe).collect::<Vec<_>>(),
-                    "resolved": changes.resolved.iter().map(describe).collect::<Vec<_>>(),
+                    "changed_rows": changes.seen.iter().map(|r| describe(r, "changed since the day was sealed")).collect::<Vec<_>>(),
+                    "resolved": changes.resolved.iter().map(|r| describe(r, "as sealed again")).collect::<Vec<_>>(),
                 }),
             );
             let mut entries = vec![entry];
-            entries.extend(super::runs::discrepancy_entries(run_id, &changes));
+            entries.extend(super::runs::discrepancy_entries(self.mask_key(), run_id, &changes));
             append_audit!(tx, entries);
             tx.commit().await.map_err(Error::from_store)?;
             Ok(changes)

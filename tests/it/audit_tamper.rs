@@ -84,7 +84,7 @@ fn verify(scenario: &Scenario, extra: &[&str]) -> (Option<i32>, String) {
 
 /// Runs SQL against the SQLite store as its owner would: the append-only triggers (migration
 /// 0016) dropped first, so only the chain's hashes and signatures stand in the way.
-async fn exec(url: &str, statements: &[String]) {
+pub(crate) async fn exec(url: &str, statements: &[String]) {
     let pool = sqlx::SqlitePool::connect(url).await.unwrap();
     let unguard = [
         "DROP TRIGGER IF EXISTS audit_log_no_update".to_string(),
@@ -99,7 +99,7 @@ async fn exec(url: &str, statements: &[String]) {
     pool.close().await;
 }
 
-type Row = (
+pub(crate) type Row = (
     i64,
     String,
     String,
@@ -109,7 +109,7 @@ type Row = (
     Option<String>,
 );
 
-async fn entries(url: &str) -> Vec<Row> {
+pub(crate) async fn entries(url: &str) -> Vec<Row> {
     let pool = sqlx::SqlitePool::connect(url).await.unwrap();
     let rows = sqlx::query_as(
         "SELECT seq, at, actor, action, run_id, payload, key_id FROM audit_log ORDER BY seq",
@@ -121,7 +121,7 @@ async fn entries(url: &str) -> Vec<Row> {
     rows
 }
 
-fn lines(lines: &[&str]) -> String {
+pub(crate) fn lines(lines: &[&str]) -> String {
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
 

@@ -9,6 +9,7 @@ mod common;
 mod acknowledged;
 mod at_rest;
 mod audit;
+mod audit_keyed;
 mod audit_tamper;
 mod bad_input;
 mod bank_statement;
