@@ -251,6 +251,8 @@ fn default_connect_timeout() -> u64 {
 pub struct ServeSetup {
     pub store_url: String,
     pub data_keys: Option<DataKeys>,
+    /// The mask key acknowledgements' audit entries are digested under, as a run's.
+    pub mask_key: Option<MaskKey>,
     /// Where the nights' reports are kept (`<out_dir>/reports/<date>/report.html`).
     pub out_dir: PathBuf,
     pub serve: ServeSettings,
@@ -533,6 +535,8 @@ impl Config {
         Ok(ServeSetup {
             store_url: store_url(path, &file, env).map_err(fail)?,
             data_keys: data_keys(&file, env).map_err(fail)?,
+            // The page writes acknowledgements, whose audit entries bind state under it.
+            mask_key: mask_key_when(&file, env, masks_columns(&file)).map_err(fail)?,
             out_dir: file.job.out_dir.clone(),
             serve,
         })

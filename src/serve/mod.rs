@@ -107,7 +107,8 @@ pub async fn serve(args: &ServeArgs) -> Result<Exit> {
     let setup = Config::load_serve(&args.config.config, &process_env)?;
     let store = Store::open_for(&setup.store_url, SchemaUse::Current)
         .await?
-        .with_data_keys(setup.data_keys);
+        .with_data_keys(setup.data_keys)
+        .with_mask_keys(setup.mask_key);
     let listen = args.listen.unwrap_or(setup.serve.listen);
     let out = args.out.clone().unwrap_or(setup.out_dir);
     let app = App {
@@ -177,10 +178,11 @@ pub async fn add_token(args: &TokenAddArgs, out: &mut dyn std::io::Write) -> Res
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
         .map_err(|_| Error::internal("the system's random source failed"))?;
     let token = format!("recon_{}", hex::encode(bytes));
-    let (url, keys) = Config::load_store_access(&args.config.config, &process_env)?;
-    let store = Store::open_for(&url, SchemaUse::Current)
+    let access = Config::load_store_access(&args.config.config, &process_env, true)?;
+    let store = Store::open_for(&access.url, SchemaUse::Current)
         .await?
-        .with_data_keys(keys);
+        .with_data_keys(access.data_keys)
+        .with_mask_keys(access.mask_key);
     let added = store
         .add_serve_token(
             &token_digest(&token),

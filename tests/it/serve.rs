@@ -12,6 +12,9 @@ use sha2::{Digest, Sha256};
 
 use crate::common::*;
 
+/// The mask key `recon demo` uses when none is set (src/demo.rs).
+const DEMO_MASK_KEY: &str = "64656d6f2d6f6e6c792d6d61736b2d6b65792d6d6164652d75702d6c696b652d74";
+
 /// A `recon serve` child, killed when dropped.
 pub(crate) struct Server {
     child: Child,
@@ -355,7 +358,9 @@ async fn actions_need_the_form_token_the_site_and_the_role() {
     let dir = temp_dir();
     let store = demo(dir.path());
     let config = proxy_config(dir.path(), "\"127.0.0.1/32\"");
-    let server = Server::start(dir.path(), &config, &[("STORE", &store)]);
+    // The demo's mask key (src/demo.rs), which its findings' audit entries are keyed under.
+    let env = [("STORE", store.as_str()), ("RECON_MASK_KEY", DEMO_MASK_KEY)];
+    let server = Server::start(dir.path(), &config, &env);
     let ack = format!("{}/actions/acknowledge", server.base);
     let ana = csrf_of(&server.base, "ana").await;
     let vera = csrf_of(&server.base, "vera").await;
@@ -515,7 +520,7 @@ async fn actions_need_the_form_token_the_site_and_the_role() {
     );
     let verify = recon(
         &["audit", "verify", "--config", &path_str(&config)],
-        &[("STORE", &store)],
+        &env,
         dir.path(),
     );
     assert_eq!(
