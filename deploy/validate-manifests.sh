@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# deploy/validate-manifests.sh — validates deploy/cronjob.yaml, deploy/controls-cronjob.yaml, deploy/sharded-job.yaml (batch/v1)
-# and deploy/reports-claim.yaml (v1) against the schemas of every supported Kubernetes version, strictly (an unknown field fails
+# deploy/validate-manifests.sh — validates deploy/cronjob.yaml, deploy/controls-cronjob.yaml, deploy/sharded-job.yaml (batch/v1),
+# deploy/reports-claim.yaml (v1) and deploy/serve.yaml (apps/v1 Deployment, v1 Service) against the schemas of every supported Kubernetes version, strictly (an unknown field fails
 # too), offline: kubernetes-validate ships the schemas in its package. Before that it proves the
 # validator bites: a copy of the CronJob whose DisruptionTarget condition lacks `status` (which
 # Kubernetes before 1.34 rejects, kubernetes/kubernetes#131512) must fail on 1.29 to 1.33.
@@ -25,6 +25,6 @@ done
 
 for version in "${versions[@]}"; do
     "$validate" --strict --quiet -k "$version" "$root/deploy/cronjob.yaml" "$root/deploy/controls-cronjob.yaml" \
-        "$root/deploy/sharded-job.yaml" "$root/deploy/reports-claim.yaml"
+        "$root/deploy/sharded-job.yaml" "$root/deploy/reports-claim.yaml" "$root/deploy/serve.yaml"
 done
-echo "deploy/cronjob.yaml, deploy/controls-cronjob.yaml, deploy/sharded-job.yaml and deploy/reports-claim.yaml are valid on Kubernetes ${versions[0]%.0} to ${versions[-1]%.0}"
+echo "deploy/cronjob.yaml, deploy/controls-cronjob.yaml, deploy/sharded-job.yaml, deploy/reports-claim.yaml and deploy/serve.yaml are valid on Kubernetes ${versions[0]%.0} to ${versions[-1]%.0}"

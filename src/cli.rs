@@ -67,6 +67,50 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Serve the triage pages: the backlog across dates, each finding's history, the nights'
+    /// reports; acknowledge and assign in a browser (`[serve]` in the config says who may).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ServeArgs {
+    #[command(subcommand)]
+    pub command: Option<ServeCommand>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Listen here instead of `serve.listen` (address:port).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Where the nights' reports are kept, instead of `job.out_dir` (`<out>/reports/<date>/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// Per-user tokens, for `serve.identity = "tokens"`.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token for USER with a role: printed once, only its SHA-256 is kept in the store.
+    Add(TokenAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenAddArgs {
+    /// The person the token identifies.
+    pub user: String,
+    /// What the person may do.
+    #[arg(long, value_parser = ["viewer", "analyst", "approver"])]
+    pub role: String,
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 #[derive(Debug, Subcommand)]

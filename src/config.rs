@@ -25,10 +25,13 @@ use crate::store::{STORE_CONNECT_TIMEOUT, StoreAccess};
 
 mod controls;
 mod integrity;
+mod serve;
 mod settlement;
 
 pub use controls::ControlsSetup;
 pub(crate) use controls::{KeyInEnv, KeySpec};
+
+pub use serve::{Identity, IpNet, Role, ServeSettings};
 
 pub(crate) use integrity::IntegrityFile;
 pub(crate) use settlement::{SettlementFile, format_named};
@@ -57,6 +60,9 @@ pub(crate) struct ConfigFile {
     pub(crate) controls: Option<controls::ControlsFile>,
     #[serde(default)]
     pub(crate) audit: AuditFile,
+    /// What `recon serve` listens on and whom it believes (`[serve]`); a run ignores it.
+    #[serde(default)]
+    pub(crate) serve: Option<serve::ServeFile>,
 }
 
 /// `[audit]`: the public keys audit entries are verified with, by key id. A rotated-out key
@@ -241,6 +247,17 @@ fn default_connect_timeout() -> u64 {
     10
 }
 
+/// What `recon serve` reads from the configuration.
+pub struct ServeSetup {
+    pub store_url: String,
+    pub data_keys: Option<DataKeys>,
+    /// The mask key acknowledgements' audit entries are digested under, as a run's.
+    pub mask_key: Option<MaskKey>,
+    /// Where the nights' reports are kept (`<out_dir>/reports/<date>/report.html`).
+    pub out_dir: PathBuf,
+    pub serve: ServeSettings,
+}
+
 /// The configuration after validation, with URLs resolved from the environment; its `Debug`
 /// shows URLs with their passwords redacted and never the mask key.
 #[derive(Clone)]
@@ -345,6 +362,9 @@ impl Config {
             .map_err(|m| fail(format!("job.retry: {m}")))?;
         let store_access = store_access(&file).map_err(fail)?;
         let audit_trusted_keys = file.audit.trusted_keys().map_err(fail)?;
+        if let Some(serve) = &file.serve {
+            serve.settings().map_err(fail)?;
+        }
         file.job
             .circuit_breaker
             .validate()
@@ -519,6 +539,27 @@ impl Config {
             .iter()
             .map(|c| c.name.as_str())
             .chain(self.settlement.iter().map(|c| c.name.as_str()))
+    }
+
+    /// Reads what `recon serve` needs: the store's URL, the data keys, where reports are kept
+    /// (`job.out_dir`) and `[serve]` (the sources' variables need not be set).
+    pub fn load_serve(path: &Path, env: EnvLookup<'_>) -> Result<ServeSetup> {
+        let file = parse_file(path, &read_text(path)?)?;
+        let fail = |m: String| Error::bad_input(format!("{}: {m}", path.display()));
+        let serve = file
+            .serve
+            .as_ref()
+            .ok_or_else(|| fail("no [serve] section: say how people are identified (see the README, \"Triage in a browser\")".to_string()))?
+            .settings()
+            .map_err(fail)?;
+        Ok(ServeSetup {
+            store_url: store_url(path, &file, env).map_err(fail)?,
+            data_keys: data_keys(&file, env).map_err(fail)?,
+            // The page writes acknowledgements, whose audit entries bind state under it.
+            mask_key: mask_key_when(&file, env, masks_columns(&file)).map_err(fail)?,
+            out_dir: file.job.out_dir.clone(),
+            serve,
+        })
     }
 
     /// One line on encryption at rest: under which key, or plainly that nothing is encrypted.

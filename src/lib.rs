@@ -31,6 +31,7 @@ pub mod run;
 pub mod run_id;
 pub mod seal;
 pub mod secret;
+pub mod serve;
 pub mod settlement;
 pub mod shard;
 pub mod source;

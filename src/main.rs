@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use recon::cli::{
     AuditCommand, Cli, Command, ConfigCommand, ControlsCommand, DiscrepanciesCommand, EndingArgs,
-    KeysCommand, RunArgs,
+    KeysCommand, RunArgs, ServeCommand, TokenCommand,
 };
 use recon::config::Config;
 use recon::error::{Error, Result};
@@ -16,7 +16,7 @@ use recon::output::render_text;
 use recon::secret::process_env;
 use recon::shard::Shard;
 use recon::store::{SchemaUse, Store};
-use recon::{controls, demo, diff, operator, run, telemetry};
+use recon::{controls, demo, diff, operator, run, serve, telemetry};
 
 fn main() -> ExitCode {
     // Before any thread starts: nothing recon (or a library for it) creates is readable by others.
@@ -143,6 +143,15 @@ async fn dispatch(command: Command) -> Result<Exit> {
         Command::Keys {
             command: KeysCommand::Rewrap(args),
         } => operator::rewrap(&args, &mut stdout).await,
+        Command::Serve(args) => match &args.command {
+            Some(ServeCommand::Token {
+                command: TokenCommand::Add(add),
+            }) => serve::add_token(add, &mut stdout).await,
+            None => {
+                drop(stdout);
+                serve::serve(&args).await
+            }
+        },
         Command::Config {
             command: ConfigCommand::Check(args),
         } => {

@@ -9,7 +9,7 @@ use crate::discrepancy::{AMOUNT_COLUMN, CURRENCY_COLUMN, Kind, in_currency};
 use crate::exit::Exit;
 
 /// Escapes text for HTML element content and attribute values.
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -24,7 +24,8 @@ fn esc(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "
+/// The report's styles, which the triage pages share.
+pub(crate) const STYLE: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
 main{max-width:1180px;margin:0 auto;padding:16px 24px 24px}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}h3{font-size:15px;margin:0 0 4px}
@@ -226,7 +227,7 @@ fn kind_order(kind: &str) -> usize {
 /// Largest stake first. Amounts are compared only within one currency, as integers of minor
 /// units (no exchange rate makes 5961 JPY comparable with 42.00 GBP): findings with a stake
 /// come by currency in code order, the largest first in each, then those without one; ties by id.
-fn by_stake(mut entries: Vec<&DiscrepancyEntry>) -> Vec<&DiscrepancyEntry> {
+pub(crate) fn by_stake(mut entries: Vec<&DiscrepancyEntry>) -> Vec<&DiscrepancyEntry> {
     entries.sort_by(|a, b| {
         let key = |d: &DiscrepancyEntry| {
             d.at_stake
@@ -522,7 +523,7 @@ fn rows_table(h: &mut String, entries: &[&DiscrepancyEntry], with_kind: bool) {
 
 /// What differs, with an integrity row's `amount_minor` in its currency's major units (the
 /// currency of its stake): `amount_minor: 125.00 EUR → 120.50 EUR`.
-fn what_differs(d: &DiscrepancyEntry) -> String {
+pub(crate) fn what_differs(d: &DiscrepancyEntry) -> String {
     // A changed row whose currency changed too has no one currency: its amounts stay raw.
     let currency_changed =
         d.kind == Kind::Changed.as_str() && d.values.iter().any(|v| v.column == CURRENCY_COLUMN);

@@ -444,7 +444,9 @@ mod runs;
 mod schema;
 mod seals;
 mod splits;
+mod triage;
 
+pub(crate) use schema::SchemaState;
 pub use schema::SchemaUse;
 
 pub(crate) use lock::{HEARTBEAT_EVERY, RunLock};
@@ -455,6 +457,7 @@ pub use acknowledgements::AckReason;
 pub(crate) use acknowledgements::Reopened;
 pub use backlog::BacklogItem;
 pub(crate) use discrepancies::{AckRequest, DiscrepancyFilter, ListedDiscrepancy};
+pub(crate) use triage::Assignment;
 
 pub use crate::check::{CheckKind, CheckRecord, CheckStatus, TableSide};
 

@@ -314,7 +314,8 @@ fn the_sharded_job_gives_each_index_its_shard() {
     assert!(0 < wait && wait < deadline, "{wait} s against {deadline} s");
 }
 
-/// Every Job's pod spec in `deploy/`, by file, with how many of its pods run at once.
+/// Every pod spec in `deploy/` (the Jobs' and the triage page's), by file, with how many of its
+/// pods run at once.
 fn pod_specs() -> Vec<(&'static str, Yaml, i64)> {
     let cron = load("cronjob.yaml");
     let sharded = load("sharded-job.yaml");
@@ -336,7 +337,82 @@ fn pod_specs() -> Vec<(&'static str, Yaml, i64)> {
                 .clone(),
             1,
         ),
+        (
+            "serve.yaml",
+            load("serve.yaml")["spec"]["template"]["spec"].clone(),
+            load("serve.yaml")["spec"]["replicas"].as_i64().unwrap(),
+        ),
     ]
+}
+
+/// The triage page: `recon serve` behind a ClusterIP Service, probed on its health and
+/// readiness, with its own store credential (never the job's secret as a whole) and the
+/// nights' reports read-only.
+#[test]
+fn the_triage_page_is_served_inside_the_cluster_with_its_own_credential() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/serve.yaml"),
+    )
+    .unwrap();
+    let docs = YamlLoader::load_from_str(&text).unwrap();
+    let (deployment, service) = (&docs[0], &docs[1]);
+    assert_eq!(
+        [deployment["kind"].as_str(), service["kind"].as_str()],
+        [Some("Deployment"), Some("Service")]
+    );
+    let pod = &deployment["spec"]["template"];
+    let c = container(&pod["spec"]);
+    let args = args(c);
+    assert_eq!(args[0], "serve");
+    assert_eq!(arg(&args, "--out"), Some("/var/lib/recon/out"));
+    assert_eq!(c["ports"][0]["containerPort"].as_i64(), Some(8080));
+    assert_eq!(
+        [
+            c["readinessProbe"]["httpGet"]["path"].as_str(),
+            c["livenessProbe"]["httpGet"]["path"].as_str()
+        ],
+        [Some("/readyz"), Some("/healthz")]
+    );
+    assert!(c["envFrom"].is_badvalue(), "no secret is taken whole");
+    let secret_of = |name: &str| {
+        c["env"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"].as_str() == Some(name))
+            .map(|e| {
+                e["valueFrom"]["secretKeyRef"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+    };
+    assert_eq!(secret_of("RECON_STORE_URL").as_deref(), Some("recon-serve"));
+    assert_eq!(
+        secret_of("RECON_SERVE_SECRET").as_deref(),
+        Some("recon-serve")
+    );
+    let out = c["volumeMounts"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"].as_str() == Some("/var/lib/recon/out"))
+        .unwrap();
+    assert_eq!(out["readOnly"].as_bool(), Some(true));
+    assert_eq!(
+        volume(&pod["spec"], "out")["persistentVolumeClaim"]["readOnly"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(service["spec"]["type"].as_str(), Some("ClusterIP"));
+    assert_eq!(
+        service["spec"]["selector"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    assert_eq!(
+        service["spec"]["ports"][0]["targetPort"].as_str(),
+        Some("http")
+    );
+    assert_eq!(c["ports"][0]["name"].as_str(), Some("http"));
 }
 
 /// The daily controls check runs `recon controls check` and fails its Job, without a retry, on
@@ -512,11 +588,14 @@ fn has_date(text: &str) -> bool {
     })
 }
 
-/// Every pod pushes its metrics to the Pushgateway the ConfigMap recon-metrics names, through
+/// Every Job's pod pushes its metrics to the Pushgateway the ConfigMap recon-metrics names, through
 /// the flag (expanded by Kubernetes from the variable), so the alert rules have them.
 #[test]
 fn every_pod_pushes_its_metrics_to_the_configured_pushgateway() {
     for (file, pod, _) in pod_specs() {
+        if file == "serve.yaml" {
+            continue; // the triage page runs no check: it has no run's metrics to push
+        }
         let c = container(&pod);
         assert_eq!(
             arg(&args(c), "--metrics-push"),

@@ -44,6 +44,8 @@ const LAYERS: &[&[&str]] = &[
     // The run, an ad hoc diff, and the daily check of the controls around them.
     &["run", "diff", "controls"],
     &["demo", "operator"],
+    // The triage pages served to people, over the store and the outputs.
+    &["serve"],
     // The doors of the fuzz targets (fuzz/) into the parsers.
     &["fuzzing"],
 ];

@@ -49,6 +49,8 @@ mod report_html;
 mod resilience;
 mod sealed_days;
 mod secrets_and_masking;
+mod serve;
+mod serve_browser;
 mod settlement;
 mod sharded_seals;
 mod sharded_table;
