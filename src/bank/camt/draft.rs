@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::values::{self, DateText};
 use crate::bank::{BalanceAt, BankEntry, BatchBookings, Direction, FileProblem, StatementKind};
-use crate::money::Currency;
+use crate::money::{Currency, format_major, format_major_wide};
 use crate::settlement::SourceLine;
 
 /// An `Amt` element as read: its text and its `Ccy` attribute.
@@ -41,11 +41,15 @@ pub(super) struct Balance {
 
 impl BalanceDraft {
     pub(super) fn finish(self) -> Result<Balance, String> {
-        let code = self.code.ok_or("a balance without a type code (Tp/CdOrPrtry/Cd)")?;
-        let amount = self.amount.ok_or_else(|| format!("balance {code}: no Amt"))?;
+        let code = self
+            .code
+            .ok_or("a balance without a type code (Tp/CdOrPrtry/Cd)")?;
+        let amount = self
+            .amount
+            .ok_or_else(|| format!("balance {code}: no Amt"))?;
         let (minor, currency) = amount.parse().map_err(|e| format!("balance {code}: {e}"))?;
-        let direction =
-            values::direction(self.cdt_dbt.as_deref()).map_err(|e| format!("balance {code}: {e}"))?;
+        let direction = values::direction(self.cdt_dbt.as_deref())
+            .map_err(|e| format!("balance {code}: {e}"))?;
         let date = self
             .date
             .ok_or_else(|| format!("balance {code}: no Dt"))?
@@ -255,8 +259,10 @@ impl EntryDraft {
         }
         if sum != i128::from(whole.amount_minor) {
             return Err(format!(
-                "the details add up to {} minor units, the booking is {}",
-                sum, whole.amount_minor
+                "the details add up to {}, the booking is {} {}",
+                format_major_wide(sum, whole.currency),
+                format_major(whole.amount_minor, whole.currency),
+                whole.currency
             ));
         }
         Ok(entries)

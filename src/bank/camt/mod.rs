@@ -50,7 +50,9 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use self::draft::{AmountText, BalanceDraft, DetailDraft, EntryDraft, StatementDraft};
 use self::lines::CountingReader;
 use self::values::DateText;
-use super::{BankFileError, BatchBookings, FileProblem, ParsedStatements, Statement, StatementKind};
+use super::{
+    BankFileError, BatchBookings, FileProblem, ParsedStatements, Statement, StatementKind,
+};
 use crate::money::Currency;
 use crate::settlement::{Quarantined, SourceLine};
 
@@ -97,7 +99,11 @@ impl Message {
         let (element, statement, kind) = match format.get(..8)? {
             "camt.052" => ("BkToCstmrAcctRpt", "Rpt", StatementKind::Intraday),
             "camt.053" => ("BkToCstmrStmt", "Stmt", StatementKind::EndOfDay),
-            _ => ("BkToCstmrDbtCdtNtfctn", "Ntfctn", StatementKind::Notification),
+            _ => (
+                "BkToCstmrDbtCdtNtfctn",
+                "Ntfctn",
+                StatementKind::Notification,
+            ),
         };
         Some(Message {
             format,
@@ -337,10 +343,12 @@ impl Parser {
         Ok(())
     }
 
-
     fn text(&mut self, text: &str, newlines: u64) -> Result<(), BankFileError> {
         if self.stack.is_empty() && !text.trim().is_empty() {
-            return Err(self.malformed(newlines, "text outside any element: not XML".to_owned()));
+            // the line the text starts on
+            let inside = text.bytes().filter(|&b| b == b'\n').count() as u64;
+            let why = "text outside any element: not XML".to_owned();
+            return Err(self.malformed(newlines.saturating_sub(inside), why));
         }
         if !text.trim().is_empty() {
             self.seen_content = true;
@@ -441,17 +449,15 @@ impl Parser {
                         ["CdtDbtInd"] => entry.cdt_dbt = owned(),
                         ["RvslInd"] => entry.reversal = owned(),
                         // a plain code up to .001.06; Sts/Cd from .001.07
-                        ["Sts"] | ["Sts", "Cd"] => {
-                            if !text.is_empty() {
-                                entry.status = owned()
-                            }
-                        }
+                        ["Sts"] | ["Sts", "Cd"] if !text.is_empty() => entry.status = owned(),
                         ["BookgDt", "Dt"] => entry.booking = Some(DateText::Date(text.to_owned())),
                         ["BookgDt", "DtTm"] => {
                             entry.booking = Some(DateText::DateTime(text.to_owned()))
                         }
                         ["ValDt", "Dt"] => entry.value = Some(DateText::Date(text.to_owned())),
-                        ["ValDt", "DtTm"] => entry.value = Some(DateText::DateTime(text.to_owned())),
+                        ["ValDt", "DtTm"] => {
+                            entry.value = Some(DateText::DateTime(text.to_owned()))
+                        }
                         ["AcctSvcrRef"] => entry.bank_ref = owned(),
                         ["BkTxCd", "Domn", "Cd"] => entry.domain = owned(),
                         ["BkTxCd", "Domn", "Fmly", "Cd"] => entry.family = owned(),

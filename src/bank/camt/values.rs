@@ -70,8 +70,7 @@ impl DateText {
             DateText::DateTime(text) => DateTime::parse_from_rfc3339(text)
                 .map(|at| at.date_naive())
                 .or_else(|_| {
-                    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-                        .map(|at| at.date())
+                    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|at| at.date())
                 })
                 .map_err(|_| format!("date-time `{text}` is not an ISODateTime")),
         }
@@ -92,7 +91,9 @@ pub(super) fn status(code: Option<&str>) -> Result<EntryStatus, String> {
     match code {
         Some("BOOK") => Ok(EntryStatus::Booked),
         Some("PDNG" | "INFO" | "FUTR") => Ok(EntryStatus::Pending),
-        Some(other) => Err(format!("entry status `{other}` is not BOOK, PDNG, INFO or FUTR")),
+        Some(other) => Err(format!(
+            "entry status `{other}` is not BOOK, PDNG, INFO or FUTR"
+        )),
         None => Err("no entry status (Sts)".to_owned()),
     }
 }
@@ -110,7 +111,10 @@ mod tests {
         assert_eq!(eur("1234.56"), Ok(123_456));
         assert_eq!(eur("7"), Ok(700));
         assert_eq!(eur("0.5"), Ok(50));
-        assert_eq!(amount("1500", Some("JPY")), Ok((1500, Currency::parse("JPY").expect("JPY"))));
+        assert_eq!(
+            amount("1500", Some("JPY")),
+            Ok((1500, Currency::parse("JPY").expect("JPY")))
+        );
         assert_eq!(amount("1.234", Some("KWD")).map(|a| a.0), Ok(1234));
     }
 
