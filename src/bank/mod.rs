@@ -9,6 +9,8 @@
 #![allow(dead_code, unused_imports)]
 
 pub(crate) mod camt;
+pub(crate) mod continuity;
+pub(crate) mod dedup;
 pub(crate) mod entry;
 pub(crate) mod proof;
 
