@@ -236,7 +236,7 @@ impl Parser {
     ) -> Result<(), BankFileError> {
         self.seen_content = true;
         let tag: &str = start;
-        let line = newlines - tag.bytes().filter(|&b| b == b'\n').count() as u64 + 1;
+        let line = newlines.saturating_sub(tag.bytes().filter(|&b| b == b'\n').count() as u64) + 1;
         let name = start.local_name().as_ref().to_owned();
         self.text.clear();
         match self.stack.len() {

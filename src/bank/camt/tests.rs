@@ -521,3 +521,68 @@ fn lines_follow_the_bytes_quick_xml_consumed() {
         .collect();
     assert_eq!(lines, vec![306, 307, 308]);
 }
+
+#[test]
+fn statement_level_problems_leave_the_entries_accounted() {
+    let text = "\u{feff}<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.05\">\n\
+        <BkToCstmrStmt>\n<Stmt><Id>S1</Id><ElctrncSeqNb>x7</ElctrncSeqNb>\n\
+        <Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>\n\
+        <Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"EUR\">1.00</Amt>\
+        <CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-02-30</Dt></Dt></Bal>\n\
+        <Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"USD\">1.00</Amt>\
+        <CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-12-01</Dt></Dt></Bal>\n\
+        </Stmt>\n\
+        <Stmt><Id>S2</Id>\n\
+        <Ntry><Amt Ccy=\"EUR\">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>\
+        <BookgDt><Dt>2026-12-01</Dt></BookgDt></Ntry>\n\
+        </Stmt></BkToCstmrStmt></Document>";
+    let parsed = parse_text(text).expect("parses");
+    let problems: Vec<(u64, &str)> = parsed
+        .problems
+        .iter()
+        .map(|p| (p.source.line, p.reason.as_str()))
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            (
+                5,
+                "Stmt[1]/Bal: balance OPBD: date `2026-02-30` is not an ISODate (YYYY-MM-DD)"
+            ),
+            (3, "Stmt[1]: ElctrncSeqNb `x7` is not a number"),
+            (
+                3,
+                "Stmt[1]: balance CLBD is in USD, the statement in EUR: not used"
+            ),
+            (
+                8,
+                "Stmt[2]: statement left out: it names no account (Acct/Id) or no currency \
+                 (Acct/Ccy, a balance or an entry)"
+            ),
+        ]
+    );
+    let statement = &parsed.statements[0];
+    assert_eq!(
+        (
+            statement.statement_id.as_deref(),
+            statement.sequence,
+            statement.opening,
+            statement.closing
+        ),
+        (Some("S1"), None, None, None)
+    );
+    assert_eq!(parsed.statements.len(), 1);
+    assert_eq!(
+        parsed
+            .quarantined
+            .iter()
+            .map(|q| (q.source.line, q.reason.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(
+            9,
+            "Stmt[2]/Ntry[1]: the statement names no account (Acct/Id) before this entry"
+        )]
+    );
+    assert_eq!(parsed.entries_read, 1);
+    assert!(parsed.accounts_for_every_entry());
+}
