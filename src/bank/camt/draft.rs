@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use super::values::{self, DateText};
-use crate::bank::{BalanceAt, BankEntry, BatchBookings, Direction, FileProblem, StatementKind};
+use crate::bank::{
+    BalanceAt, BankEntry, BatchBookings, Direction, FileProblem, Statement, StatementKind,
+};
 use crate::money::{Currency, format_major, format_major_wide};
 use crate::settlement::SourceLine;
 
@@ -332,5 +334,75 @@ impl StatementDraft {
         if slot.is_none() {
             *slot = Some(balance);
         }
+    }
+
+    /// The statement, unless it names no account or no currency (its entries were then
+    /// quarantined for want of an account), and the problems seen in it.
+    pub(super) fn finish(
+        self,
+        format: &'static str,
+        source: SourceLine,
+    ) -> (Option<Statement>, Vec<String>) {
+        let place = self.pointer.as_str();
+        let mut problems = Vec::new();
+        let mut number = |text: &Option<String>, what: &str| {
+            text.as_ref().and_then(|t| match t.parse::<u64>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    problems.push(format!("{place}: {what} `{t}` is not a number"));
+                    None
+                }
+            })
+        };
+        let sequence = number(&self.sequence, "ElctrncSeqNb");
+        let page = number(&self.page, "LglSeqNb");
+        let stated = self.currency.as_ref().and_then(|code| {
+            Currency::parse(code)
+                .map_err(|e| problems.push(format!("{place}: Acct/Ccy: {e}")))
+                .ok()
+        });
+        let opening = self.opening.or(self.previous_closing);
+        let closing = match self.kind {
+            StatementKind::Intraday => self.closing.or(self.interim),
+            _ => self.closing,
+        };
+        let currency = stated
+            .or(opening.as_ref().map(|b| b.currency))
+            .or(closing.as_ref().map(|b| b.currency))
+            .or(self.entries.first().map(|e| e.currency));
+        let (Some(account), Some(currency)) = (self.account, currency) else {
+            problems.push(format!(
+                "{place}: statement left out: it names no account (Acct/Id) or no currency \
+                 (Acct/Ccy, a balance or an entry)"
+            ));
+            return (None, problems);
+        };
+        let mut balance = |balance: Option<Balance>| {
+            let balance = balance?;
+            if balance.currency != currency {
+                problems.push(format!(
+                    "{place}: balance {} is in {}, the statement in {currency}: not used",
+                    balance.code, balance.currency
+                ));
+                return None;
+            }
+            Some(balance.at)
+        };
+        let opening = balance(opening);
+        let closing = balance(closing);
+        let statement = Statement {
+            format,
+            kind: self.kind,
+            account,
+            currency,
+            statement_id: self.id,
+            sequence,
+            page,
+            opening,
+            closing,
+            entries: self.entries,
+            source,
+        };
+        (Some(statement), problems)
     }
 }

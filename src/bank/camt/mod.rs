@@ -35,6 +35,7 @@
 
 mod draft;
 mod lines;
+mod message;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -49,70 +50,13 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use self::draft::{AmountText, BalanceDraft, DetailDraft, EntryDraft, StatementDraft};
 use self::lines::CountingReader;
+use self::message::{Message, NAMESPACE_PREFIX};
 use self::values::DateText;
 use super::{
     BankFileError, BatchBookings, FileProblem, ParsedStatements, Statement, StatementKind,
 };
 use crate::money::Currency;
 use crate::settlement::{Quarantined, SourceLine};
-
-/// The camt messages and versions read, as their namespaces name them.
-const FORMATS: [&str; 21] = [
-    "camt.052.001.02",
-    "camt.052.001.03",
-    "camt.052.001.04",
-    "camt.052.001.05",
-    "camt.052.001.06",
-    "camt.052.001.07",
-    "camt.052.001.08",
-    "camt.053.001.02",
-    "camt.053.001.03",
-    "camt.053.001.04",
-    "camt.053.001.05",
-    "camt.053.001.06",
-    "camt.053.001.07",
-    "camt.053.001.08",
-    "camt.054.001.02",
-    "camt.054.001.03",
-    "camt.054.001.04",
-    "camt.054.001.05",
-    "camt.054.001.06",
-    "camt.054.001.07",
-    "camt.054.001.08",
-];
-
-const NAMESPACE_PREFIX: &str = "urn:iso:std:iso:20022:tech:xsd:";
-
-/// What one camt message is: its format, and its message and statement elements.
-#[derive(Debug, Clone, Copy)]
-struct Message {
-    format: &'static str,
-    element: &'static str,
-    statement: &'static str,
-    kind: StatementKind,
-}
-
-impl Message {
-    fn of_namespace(namespace: &str) -> Option<Message> {
-        let id = namespace.strip_prefix(NAMESPACE_PREFIX)?;
-        let format = *FORMATS.iter().find(|known| **known == id)?;
-        let (element, statement, kind) = match format.get(..8)? {
-            "camt.052" => ("BkToCstmrAcctRpt", "Rpt", StatementKind::Intraday),
-            "camt.053" => ("BkToCstmrStmt", "Stmt", StatementKind::EndOfDay),
-            _ => (
-                "BkToCstmrDbtCdtNtfctn",
-                "Ntfctn",
-                StatementKind::Notification,
-            ),
-        };
-        Some(Message {
-            format,
-            element,
-            statement,
-            kind,
-        })
-    }
-}
 
 /// Reads one camt file. See the module doc for what is read and how a bad entry is kept.
 pub(crate) fn parse_camt(
@@ -523,75 +467,11 @@ impl Parser {
             return;
         };
         let line = draft.line;
-        let place = draft.pointer.clone();
-        let number = |text: &Option<String>, what: &str, problems: &mut Vec<String>| {
-            text.as_ref().and_then(|t| match t.parse::<u64>() {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    problems.push(format!("{place}: {what} `{t}` is not a number"));
-                    None
-                }
-            })
-        };
-        let mut problems = Vec::new();
-        let sequence = number(&draft.sequence, "ElctrncSeqNb", &mut problems);
-        let page = number(&draft.page, "LglSeqNb", &mut problems);
-        let stated = draft.currency.as_ref().and_then(|code| {
-            Currency::parse(code)
-                .map_err(|e| problems.push(format!("{place}: Acct/Ccy: {e}")))
-                .ok()
-        });
-        let opening = draft.opening.or(draft.previous_closing);
-        let closing = match draft.kind {
-            StatementKind::Intraday => draft.closing.or(draft.interim),
-            _ => draft.closing,
-        };
-        let currency = stated
-            .or(opening.as_ref().map(|b| b.currency))
-            .or(closing.as_ref().map(|b| b.currency))
-            .or(draft.entries.first().map(|e| e.currency));
-        let (Some(account), Some(currency)) = (draft.account.clone(), currency) else {
-            // Its entries, if any, were quarantined for want of an account; none are lost.
-            problems.push(format!(
-                "{place}: statement left out: it names no account (Acct/Id) or no currency \
-                 (Acct/Ccy, a balance or an entry)"
-            ));
-            for reason in problems {
-                self.problem(line, reason);
-            }
-            debug_assert!(draft.entries.is_empty() || draft.account.is_some());
-            return;
-        };
-        let mut balance = |balance: Option<draft::Balance>| {
-            let balance = balance?;
-            if balance.currency != currency {
-                problems.push(format!(
-                    "{place}: balance {} is in {}, the statement in {currency}: not used",
-                    balance.code, balance.currency
-                ));
-                return None;
-            }
-            Some(balance.at)
-        };
-        let opening = balance(opening);
-        let closing = balance(closing);
+        let (statement, problems) = draft.finish(message.format, self.source(line));
         for reason in problems {
             self.problem(line, reason);
         }
-        let source = self.source(line);
-        self.out.statements.push(Statement {
-            format: message.format,
-            kind: message.kind,
-            account,
-            currency,
-            statement_id: draft.id,
-            sequence,
-            page,
-            opening,
-            closing,
-            entries: draft.entries,
-            source,
-        });
+        self.out.statements.extend(statement);
     }
 
     fn finish(self) -> Result<ParsedStatements, BankFileError> {
