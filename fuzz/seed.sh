@@ -36,6 +36,7 @@ seed braintree 2 "$fixtures"/processors/braintree/transaction_search.csv
 seed braintree_summary 2 "$fixtures"/processors/braintree/settlement_batch_summary.csv seeds/braintree_summary/*
 seed adyen 3 "$fixtures"/processors/adyen/*.csv
 seed mapped 3 "$fixtures"/bank/*.csv seeds/mapped/*
+seed camt 2 "$fixtures"/bank/camt*.xml seeds/camt/*
 plain where_filter seeds/where_filter/*
 plain config ../config/*.toml
 # a configuration with a mapped format: the demo's plus the bank statement mapping

@@ -1,5 +1,7 @@
-//! What the cargo-fuzz targets in `fuzz/` need and recon does not make public: a report format built from its options as a configuration writes them, and `--where` typed against fixed columns. recon itself never calls it.
+//! What the cargo-fuzz targets in `fuzz/` need and recon does not make public: a report format built from its options as a configuration writes them, `--where` typed against fixed columns, and the bank statement parsers. recon itself never calls it.
 
+use crate::bank::camt::parse_camt;
+use crate::bank::{BatchBookings, ParsedStatements};
 use crate::error::Result;
 use crate::settlement::report::kept_text::KEPT_BYTES;
 use crate::settlement::{Format, ParseOutcome, ReportError, parse_report};
@@ -43,4 +45,41 @@ pub fn parse_report_checked(
         );
     }
     Ok(outcome)
+}
+
+/// [`parse_camt`] of `bytes` (batch bookings split when `split`, else kept), panicking (a
+/// finding) when the outcome breaks what a bank parser promises; `false` when the file is
+/// refused whole.
+pub fn parse_camt_checked(bytes: &[u8], split: bool) -> bool {
+    let batch = if split {
+        BatchBookings::Split
+    } else {
+        BatchBookings::Keep
+    };
+    match parse_camt("fuzz.xml", bytes, batch) {
+        Ok(parsed) => {
+            assert_bank_promises(&parsed);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// What every bank parser promises: each entry read kept or quarantined, and a quarantined
+/// entry's kept text capped (its first KiB, as lossy UTF-8, with its length and digest).
+fn assert_bank_promises(parsed: &ParsedStatements) {
+    assert!(
+        parsed.accounts_for_every_entry(),
+        "entries read ({}) are not entries kept ({}) plus quarantined ({})",
+        parsed.entries_read,
+        parsed.entries_kept(),
+        parsed.quarantined.len()
+    );
+    for entry in &parsed.quarantined {
+        assert!(
+            entry.raw.len() <= 4 * KEPT_BYTES,
+            "a quarantined entry keeps {} bytes of raw text",
+            entry.raw.len()
+        );
+    }
 }

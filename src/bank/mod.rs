@@ -14,6 +14,9 @@
 
 pub(crate) mod calendar;
 pub(crate) mod closure;
+pub(crate) mod camt;
+pub(crate) mod continuity;
+pub(crate) mod dedup;
 pub(crate) mod entry;
 pub(crate) mod payout;
 pub(crate) mod proof;
