@@ -9,6 +9,8 @@
 #![allow(dead_code, unused_imports)]
 
 pub(crate) mod entry;
+mod lines;
+pub(crate) mod mt940;
 pub(crate) mod proof;
 
 pub(crate) use entry::{
