@@ -8,6 +8,7 @@
 // Read by the parsers and the payout tracing being built on it; not yet by a check kind.
 #![allow(dead_code, unused_imports)]
 
+pub(crate) mod bai2;
 pub(crate) mod entry;
 mod lines;
 pub(crate) mod mt940;

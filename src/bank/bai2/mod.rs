@@ -1,0 +1,771 @@
+//! BAI2 files (BAI's Cash Management Balance Reporting Specifications, Version 2) read into bank statements, one per account, every `16` transaction detail a bank entry or quarantined with its line, every control total checked.
+//!
+//! Records, as the specification lays them out (fields comma-separated, `/` ending a record's
+//! fields early, the rest defaulted; `88` continues the record before it):
+//! - `01` file header: sender, receiver, creation date and time, file id, physical record
+//!   length, block size, version number (`2`).
+//! - `02` group header: ultimate receiver, originator, group status, as-of date (YYMMDD), as-of
+//!   time, currency (default USD), as-of-date modifier (`1`/`2` interim/final previous-day, a
+//!   statement; `3`/`4` interim/final same-day, an intraday report).
+//! - `03` account identifier and summary: account number, currency (overriding the group's),
+//!   then repeated type code, amount, item count, funds type. Type code `010` is the opening
+//!   ledger balance and `015` the closing ledger balance; balances may carry a sign.
+//! - `16` transaction detail: type code, amount, funds type, bank reference, customer
+//!   reference, text (to the end of the record, commas and slashes included). Detail type codes
+//!   `100`–`399` are credits, `400`–`699` debits.
+//! - Funds types: `0` immediate, `1` one-day, `2` two-or-more-day, `Z` unknown: nothing more;
+//!   `S` adds the immediate, one-day and two-or-more-day amounts; `V` adds the value date
+//!   (YYMMDD) and time; `D` adds a number of distributions, then that many days/amount pairs.
+//!   These fields come before the references, so they shift them.
+//! - `49` account trailer: account control total (the algebraic sum of the amount fields of the
+//!   account's `03` and `16` records, the funds distribution amounts not included), number of
+//!   records (the `03`, `16`, `88` and this `49`).
+//! - `98` group trailer: group control total (the sum of its accounts'), number of accounts,
+//!   number of records (`02` through `98`). `99` file trailer: file control total, number of
+//!   groups, number of records (`01` through `99`).
+//!
+//! Amounts have no decimal point: they are in the currency's minor units (implied decimals,
+//! `150000` is 1,500.00 USD and 150,000 JPY). A control total or record count that does not
+//! match is a [`FileProblem`] with both figures; a `16` that cannot be read, or one under an
+//! account or group that cannot be read, is quarantined with its line.
+
+mod records;
+#[cfg(test)]
+mod tests;
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use records::{Fields, Record};
+
+use super::lines::NumberedLines;
+use super::{
+    BalanceAt, BankEntry, BankFileError, Direction, EntryStatus, FileProblem, ParsedStatements,
+    Statement, StatementKind,
+};
+use crate::money::{Currency, format_major_wide};
+use crate::settlement::report::kept_text::KeptText;
+use crate::settlement::{Quarantined, SourceLine};
+
+/// The currency BAI2 assumes when the group and the account name none.
+const DEFAULT_CURRENCY: &str = "USD";
+
+/// Reads every group and account of a BAI2 file.
+pub(crate) fn parse_bai2(
+    path: &str,
+    reader: impl BufRead,
+) -> Result<ParsedStatements, BankFileError> {
+    let mut lines = NumberedLines::new(path, reader);
+    let mut reading = Reading {
+        path: Arc::from(path),
+        out: ParsedStatements::default(),
+        file: None,
+        group: None,
+        account: None,
+        ended: false,
+    };
+    let mut pending: Option<Record> = None;
+    while let Some((number, line)) = lines.next_line()? {
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if text.starts_with("88") {
+            match pending.as_mut() {
+                Some(record) => record.continue_with(text),
+                None if reading.file.is_none() => {
+                    return Err(not_bai2(path, "it starts with an 88 continuation"));
+                }
+                None => reading.problem(
+                    number,
+                    "an 88 continuation with no record before it: ignored".into(),
+                ),
+            }
+            continue;
+        }
+        let Some(record) = Record::start(number, text) else {
+            if reading.file.is_none() {
+                return Err(not_bai2(path, "its first record has no record code"));
+            }
+            reading.problem(
+                number,
+                format!(
+                    "`{}` is not a BAI2 record: ignored",
+                    KeptText::of(text.as_bytes())
+                ),
+            );
+            continue;
+        };
+        if let Some(previous) = pending.replace(record) {
+            reading.record(previous)?;
+        }
+    }
+    match pending {
+        Some(last) => reading.record(last)?,
+        None => {
+            return Err(BankFileError::Empty {
+                path: path.to_owned(),
+            });
+        }
+    }
+    reading.end_of_file();
+    Ok(reading.out)
+}
+
+fn not_bai2(path: &str, why: &str) -> BankFileError {
+    BankFileError::NotThisFormat {
+        path: path.to_owned(),
+        expected: "BAI2".into(),
+        why: why.into(),
+    }
+}
+
+/// Amounts and records counted under one header, for its trailer.
+#[derive(Debug, Default)]
+struct Counted {
+    line: u64,
+    total: i128,
+    records: u64,
+    /// Accounts under a group, groups under the file.
+    members: u64,
+}
+
+struct Group {
+    counted: Counted,
+    /// As-of date, kind and currency; the reason when the group header cannot be read.
+    header: Result<(NaiveDate, StatementKind, Currency), String>,
+}
+
+struct Account {
+    counted: Counted,
+    /// The statement being filled; the reason when the account or its group cannot be read.
+    statement: Result<Statement, String>,
+    as_of: Option<NaiveDate>,
+}
+
+struct Reading {
+    path: Arc<str>,
+    out: ParsedStatements,
+    file: Option<Counted>,
+    group: Option<Group>,
+    account: Option<Account>,
+    /// A `99` was read.
+    ended: bool,
+}
+
+impl Reading {
+    fn source(&self, line: u64) -> SourceLine {
+        SourceLine {
+            path: self.path.clone(),
+            line,
+        }
+    }
+
+    fn problem(&mut self, line: u64, reason: String) {
+        let source = self.source(line);
+        self.out.problems.push(FileProblem { source, reason });
+    }
+
+    fn record(&mut self, record: Record) -> Result<(), BankFileError> {
+        if self.file.is_none() {
+            if record.code != "01" {
+                return Err(not_bai2(
+                    &self.path,
+                    "its first record is not an 01 file header",
+                ));
+            }
+            let version = record.fields().nth_field(7).unwrap_or_default();
+            if version != "2" {
+                return Err(not_bai2(
+                    &self.path,
+                    &format!("its file header names version `{version}`, not 2"),
+                ));
+            }
+            self.file = Some(Counted {
+                line: record.line,
+                ..Counted::default()
+            });
+            self.count(&record);
+            return Ok(());
+        }
+        if self.ended {
+            self.problem(
+                record.line,
+                format!(
+                    "an {} record after the 99 file trailer: ignored",
+                    record.code
+                ),
+            );
+            return Ok(());
+        }
+        match record.code.as_str() {
+            "02" => self.group_header(&record),
+            "03" => self.account_header(&record),
+            "16" => self.detail(&record),
+            "49" => self.account_trailer(&record),
+            "98" => self.group_trailer(&record),
+            "99" => self.file_trailer(&record),
+            "01" => {
+                self.count(&record);
+                self.problem(record.line, "a second 01 file header: ignored".into());
+            }
+            other => {
+                self.count(&record);
+                self.problem(
+                    record.line,
+                    format!("record code {other} is not a BAI2 record: ignored"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a record's physical records in every level open.
+    fn count(&mut self, record: &Record) {
+        let n = record.physical();
+        for counted in [
+            self.file.as_mut(),
+            self.group.as_mut().map(|g| &mut g.counted),
+            self.account.as_mut().map(|a| &mut a.counted),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            counted.records += n;
+        }
+    }
+
+    fn group_header(&mut self, record: &Record) {
+        if let Some(group) = self.group.take() {
+            self.problem(
+                group.counted.line,
+                "the group has no 98 group trailer".into(),
+            );
+            self.close_group(group);
+        }
+        let mut fields = record.fields();
+        let header = (|| {
+            let as_of_text = fields.nth_field(3).unwrap_or_default();
+            let as_of = yymmdd(as_of_text)
+                .ok_or_else(|| format!("as-of date `{as_of_text}` is not a date YYMMDD"))?;
+            fields.next_field();
+            let currency = currency(fields.next_field(), None)?;
+            let kind = match fields.next_field() {
+                Some("3" | "4") => StatementKind::Intraday,
+                _ => StatementKind::EndOfDay,
+            };
+            Ok((as_of, kind, currency))
+        })();
+        if let Err(why) = &header {
+            self.problem(record.line, format!("02 group header: {why}"));
+        }
+        self.group = Some(Group {
+            counted: Counted {
+                line: record.line,
+                ..Counted::default()
+            },
+            header,
+        });
+        self.count(record);
+    }
+
+    fn account_header(&mut self, record: &Record) {
+        if let Some(account) = self.account.take() {
+            self.problem(
+                account.counted.line,
+                "the account has no 49 account trailer".into(),
+            );
+            self.close_account(account);
+        }
+        let mut counted = Counted {
+            line: record.line,
+            ..Counted::default()
+        };
+        let group = match &self.group {
+            None => Err(format!(
+                "the 03 account record at line {} is outside any group",
+                record.line
+            )),
+            Some(Group {
+                header: Err(_),
+                counted,
+            }) => Err(format!(
+                "its group header at line {} cannot be read",
+                counted.line
+            )),
+            Some(Group {
+                header: Ok(header), ..
+            }) => Ok(*header),
+        };
+        let mut fields = record.fields();
+        let statement = group.and_then(|(as_of, kind, group_currency)| {
+            let summary =
+                account_summary(&mut fields, group_currency, &mut counted.total).map_err(|why| {
+                    format!(
+                        "its 03 account record at line {} cannot be read: {why}",
+                        record.line
+                    )
+                });
+            if let Err(why) = &summary {
+                self.problem(record.line, why.clone());
+            }
+            let (number, currency, opening, closing) = summary?;
+            let at = |amount_minor| BalanceAt {
+                amount_minor,
+                date: as_of,
+            };
+            Ok(Statement {
+                format: "bai2",
+                kind,
+                account: Arc::from(number.as_str()),
+                currency,
+                statement_id: None,
+                sequence: None,
+                page: None,
+                opening: opening.map(at),
+                closing: closing.map(at),
+                entries: Vec::new(),
+                source: self.source(record.line),
+            })
+        });
+        if let Err(why) = &statement
+            && self.group.as_ref().is_none_or(|g| g.header.is_err())
+        {
+            self.problem(record.line, why.clone());
+        }
+        let as_of = statement
+            .as_ref()
+            .ok()
+            .and_then(|s| s.opening.or(s.closing))
+            .map(|b| b.date);
+        let as_of = as_of.or(self
+            .group
+            .as_ref()
+            .and_then(|g| g.header.as_ref().ok())
+            .map(|h| h.0));
+        self.account = Some(Account {
+            counted,
+            statement,
+            as_of,
+        });
+        self.count(record);
+    }
+
+    fn detail(&mut self, record: &Record) {
+        self.count(record);
+        self.out.entries_read += 1;
+        let result = match self.account.as_mut() {
+            None => Err("a 16 transaction detail outside any account".to_owned()),
+            Some(account) => {
+                let mut fields = record.fields();
+                let detail = read_detail(&mut fields, &mut account.counted.total);
+                match (&account.statement, detail, account.as_of) {
+                    (Err(why), _, _) => Err(format!("the detail's account cannot be used: {why}")),
+                    (Ok(_), Err(why), _) => Err(why),
+                    (Ok(_), Ok(_), None) => {
+                        Err("the detail's account has no as-of date".to_owned())
+                    }
+                    (Ok(statement), Ok(detail), Some(as_of)) => Ok(BankEntry {
+                        account: statement.account.clone(),
+                        amount_minor: detail.amount_minor,
+                        currency: statement.currency,
+                        direction: if detail.amount_minor < 0 {
+                            Direction::Debit
+                        } else {
+                            Direction::Credit
+                        },
+                        reversal: false,
+                        status: EntryStatus::Booked,
+                        booking_date: as_of,
+                        value_date: detail.value_date,
+                        bank_ref: detail.bank_ref,
+                        customer_ref: detail.customer_ref,
+                        end_to_end_id: None,
+                        remittance: detail.text,
+                        bank_tx_code: Some(detail.type_code),
+                        source: SourceLine {
+                            path: self.path.clone(),
+                            line: record.line,
+                        },
+                        pointer: None,
+                    }),
+                }
+            }
+        };
+        match result {
+            Ok(entry) => {
+                if let Some(Account {
+                    statement: Ok(statement),
+                    ..
+                }) = self.account.as_mut()
+                {
+                    statement.entries.push(entry);
+                }
+            }
+            Err(reason) => {
+                let source = self.source(record.line);
+                self.out.quarantined.push(Quarantined {
+                    source,
+                    reason,
+                    raw: KeptText::of(record.raw.as_bytes()).into(),
+                });
+            }
+        }
+    }
+
+    fn account_trailer(&mut self, record: &Record) {
+        self.count(record);
+        let Some(account) = self.account.take() else {
+            self.problem(
+                record.line,
+                "a 49 account trailer with no 03 account record before it".into(),
+            );
+            return;
+        };
+        let currency = account.statement.as_ref().ok().map(|s| s.currency);
+        let mut fields = record.fields();
+        self.check_trailer(
+            "49 account trailer",
+            record.line,
+            &mut fields,
+            &account.counted,
+            None,
+            currency,
+        );
+        self.close_account(account);
+    }
+
+    fn close_account(&mut self, account: Account) {
+        if let Some(group) = self.group.as_mut() {
+            group.counted.total += account.counted.total;
+            group.counted.members += 1;
+        }
+        if let Ok(statement) = account.statement {
+            self.out.statements.push(statement);
+        }
+    }
+
+    fn group_trailer(&mut self, record: &Record) {
+        if let Some(account) = self.account.take() {
+            self.problem(
+                account.counted.line,
+                "the account has no 49 account trailer".into(),
+            );
+            self.close_account(account);
+        }
+        self.count(record);
+        let Some(group) = self.group.take() else {
+            self.problem(
+                record.line,
+                "a 98 group trailer with no 02 group header before it".into(),
+            );
+            return;
+        };
+        let mut fields = record.fields();
+        self.check_trailer(
+            "98 group trailer",
+            record.line,
+            &mut fields,
+            &group.counted,
+            Some("accounts"),
+            None,
+        );
+        self.close_group(group);
+    }
+
+    fn close_group(&mut self, group: Group) {
+        if let Some(file) = self.file.as_mut() {
+            file.total += group.counted.total;
+            file.members += 1;
+        }
+    }
+
+    fn file_trailer(&mut self, record: &Record) {
+        if let Some(account) = self.account.take() {
+            self.problem(
+                account.counted.line,
+                "the account has no 49 account trailer".into(),
+            );
+            self.close_account(account);
+        }
+        if let Some(group) = self.group.take() {
+            self.problem(
+                group.counted.line,
+                "the group has no 98 group trailer".into(),
+            );
+            self.close_group(group);
+        }
+        self.count(record);
+        self.ended = true;
+        if let Some(file) = self.file.take() {
+            let mut fields = record.fields();
+            self.check_trailer(
+                "99 file trailer",
+                record.line,
+                &mut fields,
+                &file,
+                Some("groups"),
+                None,
+            );
+            self.file = Some(file);
+        }
+    }
+
+    fn end_of_file(&mut self) {
+        if let Some(account) = self.account.take() {
+            self.problem(
+                account.counted.line,
+                "the account has no 49 account trailer".into(),
+            );
+            self.close_account(account);
+        }
+        if let Some(group) = self.group.take() {
+            self.problem(
+                group.counted.line,
+                "the group has no 98 group trailer".into(),
+            );
+            self.close_group(group);
+        }
+        if !self.ended {
+            let line = self.file.as_ref().map_or(1, |f| f.line);
+            self.problem(
+                line,
+                "the file has no 99 file trailer: it may be cut short".into(),
+            );
+        }
+    }
+
+    /// A trailer's control total, its number of accounts or groups (`members`, when it has
+    /// one) and its number of records, against what was read.
+    fn check_trailer(
+        &mut self,
+        what: &str,
+        line: u64,
+        fields: &mut Fields<'_>,
+        counted: &Counted,
+        members: Option<&str>,
+        currency: Option<Currency>,
+    ) {
+        let total = fields.next_field().map(signed_amount);
+        let stated_members = members.map(|_| count_field(fields.next_field()));
+        let records = count_field(fields.next_field());
+        let figure = |minor: i128| match currency {
+            Some(c) => format!("{} {}", format_major_wide(minor, c), c.code()),
+            None => minor.to_string(),
+        };
+        match total {
+            Some(Ok(Some(stated))) if i128::from(stated) != counted.total => self.problem(
+                line,
+                format!(
+                    "{what}: control total {} but the amounts read add up to {}",
+                    figure(i128::from(stated)),
+                    figure(counted.total)
+                ),
+            ),
+            Some(Ok(Some(_))) => {}
+            _ => self.problem(line, format!("{what}: no readable control total")),
+        }
+        if let (Some(name), Some(stated)) = (members, stated_members) {
+            match stated {
+                Some(n) if n == counted.members => {}
+                Some(n) => self.problem(
+                    line,
+                    format!("{what}: {n} {name} but {} were read", counted.members),
+                ),
+                None => self.problem(line, format!("{what}: no readable number of {name}")),
+            }
+        }
+        match records {
+            Some(n) if n == counted.records => {}
+            Some(n) => self.problem(
+                line,
+                format!("{what}: {n} records but {} were read", counted.records),
+            ),
+            None => self.problem(line, format!("{what}: no readable number of records")),
+        }
+    }
+}
+
+/// What an `03` record says: account number, currency, opening and closing ledger balances.
+type Summary = (String, Currency, Option<i64>, Option<i64>);
+
+/// The `03` fields after its code, each summary amount added to `total`.
+fn account_summary(
+    fields: &mut Fields<'_>,
+    group_currency: Currency,
+    total: &mut i128,
+) -> Result<Summary, String> {
+    let number = fields.next_field().unwrap_or_default();
+    if number.is_empty() {
+        return Err("no account number".into());
+    }
+    let currency = currency(fields.next_field(), Some(group_currency))?;
+    let (mut opening, mut closing) = (None, None);
+    while let Some(code) = fields.next_field() {
+        let amount = signed_amount(fields.next_field().unwrap_or_default())
+            .map_err(|why| format!("type code {code}: {why}"))?;
+        let _item_count = fields.next_field();
+        let funds = fields.next_field().unwrap_or_default();
+        funds_fields(fields, funds).map_err(|why| format!("type code {code}: {why}"))?;
+        if code.is_empty() && amount.is_none() {
+            continue;
+        }
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("`{code}` is not a three-digit type code"));
+        }
+        if let Some(amount) = amount {
+            *total += i128::from(amount);
+        }
+        match code {
+            "010" => opening = amount,
+            "015" => closing = amount,
+            _ => {}
+        }
+    }
+    Ok((number.to_owned(), currency, opening, closing))
+}
+
+/// What a `16` record holds.
+struct Detail {
+    type_code: String,
+    amount_minor: i64,
+    value_date: Option<NaiveDate>,
+    bank_ref: Option<String>,
+    customer_ref: Option<String>,
+    text: Option<String>,
+}
+
+/// The `16` fields after its code; its amount is added to `total` once read.
+fn read_detail(fields: &mut Fields<'_>, total: &mut i128) -> Result<Detail, String> {
+    let code = fields.next_field().unwrap_or_default();
+    let amount_text = fields.next_field().unwrap_or_default();
+    let magnitude = match signed_amount(amount_text) {
+        Ok(Some(amount)) if !amount_text.starts_with(['+', '-']) => amount,
+        _ => {
+            return Err(format!(
+                "amount `{amount_text}` is not an amount in minor units (digits only)"
+            ));
+        }
+    };
+    *total += i128::from(magnitude);
+    let credit = match code.parse::<u16>() {
+        Ok(100..=399) if code.len() == 3 => true,
+        Ok(400..=699) if code.len() == 3 => false,
+        _ => {
+            return Err(format!(
+                "type code `{code}` is not a credit (100-399) or debit (400-699) transaction detail code"
+            ));
+        }
+    };
+    let funds = fields.next_field().unwrap_or_default();
+    let value_date = funds_fields(fields, funds)?;
+    let bank_ref = fields
+        .next_field()
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    let customer_ref = fields
+        .next_field()
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    Ok(Detail {
+        type_code: code.to_owned(),
+        amount_minor: if credit { magnitude } else { -magnitude },
+        value_date,
+        bank_ref,
+        customer_ref,
+        text: fields.rest_text(),
+    })
+}
+
+/// Reads the fields a funds type adds (checking them); the value date of a `V`.
+fn funds_fields(fields: &mut Fields<'_>, funds: &str) -> Result<Option<NaiveDate>, String> {
+    let amount = |field: Option<&str>| {
+        signed_amount(field.unwrap_or_default()).map_err(|why| format!("funds type {funds}: {why}"))
+    };
+    match funds {
+        "" | "0" | "1" | "2" | "Z" => Ok(None),
+        "S" => {
+            for _ in 0..3 {
+                amount(fields.next_field())?;
+            }
+            Ok(None)
+        }
+        "V" => {
+            let date = fields.next_field().unwrap_or_default();
+            let value_date = yymmdd(date)
+                .ok_or_else(|| format!("funds type V: value date `{date}` is not a date YYMMDD"))?;
+            let _time = fields.next_field();
+            Ok(Some(value_date))
+        }
+        "D" => {
+            let n = count_field(fields.next_field())
+                .ok_or("funds type D: no number of distributions")?;
+            for _ in 0..n {
+                let days = fields.next_field();
+                if count_field(days).is_none() {
+                    return Err(format!(
+                        "funds type D: `{}` is not a number of days (fewer distributions than the {n} stated?)",
+                        days.unwrap_or_default()
+                    ));
+                }
+                amount(fields.next_field())?;
+            }
+            Ok(None)
+        }
+        other => Err(format!("funds type `{other}` is not 0, 1, 2, S, V, D or Z")),
+    }
+}
+
+/// An amount in minor units, optionally signed; `None` when the field is empty (defaulted).
+fn signed_amount(text: &str) -> Result<Option<i64>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{text}` is not an amount in minor units"));
+    }
+    let magnitude: i64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is out of range"))?;
+    Ok(Some(if negative { -magnitude } else { magnitude }))
+}
+
+/// A count (item count, records, accounts): digits.
+fn count_field(field: Option<&str>) -> Option<u64> {
+    let text = field?;
+    (!text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// A currency field: empty means the default (`fallback`, else USD).
+fn currency(field: Option<&str>, fallback: Option<Currency>) -> Result<Currency, String> {
+    match field.filter(|f| !f.is_empty()) {
+        Some(code) => {
+            Currency::parse(code).map_err(|_| format!("`{code}` is not an ISO 4217 currency"))
+        }
+        None => match fallback {
+            Some(currency) => Ok(currency),
+            None => Currency::parse(DEFAULT_CURRENCY).map_err(|e| e.to_string()),
+        },
+    }
+}
+
+/// A date YYMMDD (years 00–79 as 2000–2079, 80–99 as 1980–1999).
+fn yymmdd(text: &str) -> Option<NaiveDate> {
+    if text.len() != 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let yy: i32 = text.get(..2)?.parse().ok()?;
+    let year = if yy < 80 { 2000 + yy } else { 1900 + yy };
+    NaiveDate::from_ymd_opt(
+        year,
+        text.get(2..4)?.parse().ok()?,
+        text.get(4..6)?.parse().ok()?,
+    )
+}
