@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub(crate) mod bai2;
+mod dates;
 pub(crate) mod entry;
 mod lines;
 pub(crate) mod mt940;

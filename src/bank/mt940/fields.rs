@@ -2,6 +2,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
+use crate::bank::dates::yymmdd;
 use crate::money::{Currency, parse_major_grouped};
 
 /// A booked balance, `1!a6!n3!a15d`: D/C mark, date YYMMDD, currency, amount (signed here: a
@@ -51,18 +52,6 @@ pub(super) fn amount(text: &str, currency: Currency) -> Result<i64, String> {
     }
     let exact = text.strip_suffix(',').unwrap_or(text);
     parse_major_grouped(exact, currency, ',', None).map_err(|e| format!("amount {e}"))
-}
-
-/// A date YYMMDD, years 00–79 read as 2000–2079 and 80–99 as 1980–1999.
-pub(super) fn yymmdd(text: &str) -> Option<NaiveDate> {
-    if text.len() != 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let yy: i32 = text.get(..2)?.parse().ok()?;
-    let month: u32 = text.get(2..4)?.parse().ok()?;
-    let day: u32 = text.get(4..6)?.parse().ok()?;
-    let year = if yy < 80 { 2000 + yy } else { 1900 + yy };
-    NaiveDate::from_ymd_opt(year, month, day)
 }
 
 /// The `:61:` debit/credit mark, `2a`.
