@@ -8,14 +8,16 @@
 // Read by the parsers and the payout tracing being built on it; not yet by a check kind.
 #![allow(dead_code, unused_imports)]
 
-pub(crate) mod bai2;
+mod bai2;
 mod dates;
 pub(crate) mod entry;
 mod lines;
-pub(crate) mod mt940;
+mod mt940;
 pub(crate) mod proof;
 
+pub(crate) use bai2::parse_bai2;
 pub(crate) use entry::{
     BalanceAt, BankEntry, BankFileError, BatchBookings, Direction, EntryStatus, FileProblem,
     ParsedStatements, Statement, StatementKind,
 };
+pub(crate) use mt940::parse_mt940;
