@@ -72,7 +72,7 @@ pub(crate) fn parse_bai2(
         if text.is_empty() {
             continue;
         }
-        if text.starts_with("88") {
+        if records::split_code(text).is_some_and(|(code, _)| code == "88") {
             match pending.as_mut() {
                 Some(record) => record.continue_with(text),
                 None if reading.file.is_none() => {

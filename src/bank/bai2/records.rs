@@ -46,14 +46,17 @@ impl Record {
     }
 }
 
-/// `NN,rest` (or a bare `NN` / `NN/`): the record code and the text after its comma.
+/// `NN,rest` (or a bare `NN` / `NN/`): the record code and the text after its comma; `None`
+/// when the line does not start with a two-digit code so delimited.
 pub(super) fn split_code(text: &str) -> Option<(&str, &str)> {
     let code = text
         .get(..2)
         .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))?;
     let rest = text.get(2..).unwrap_or_default();
-    let rest = rest.strip_prefix(',').unwrap_or(rest);
-    Some((code, rest))
+    match rest.strip_prefix(',') {
+        Some(fields) => Some((code, fields)),
+        None => (rest.is_empty() || rest.starts_with('/')).then_some((code, rest)),
+    }
 }
 
 /// The fields of a record in order, across its continuations.
@@ -185,5 +188,14 @@ mod tests {
             fields.next_field();
         });
         assert_eq!(fields.rest_text(), None);
+    }
+
+    #[test]
+    fn record_codes_are_two_digits_then_a_delimiter() {
+        assert_eq!(split_code("16,165,100"), Some(("16", "165,100")));
+        assert_eq!(split_code("98/"), Some(("98", "/")));
+        assert_eq!(split_code("99"), Some(("99", "")));
+        assert_eq!(split_code("889,1"), None);
+        assert_eq!(split_code(":20:X"), None);
     }
 }
