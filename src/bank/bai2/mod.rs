@@ -33,14 +33,16 @@ mod fields;
 mod records;
 #[cfg(test)]
 mod tests;
+mod trailers;
 
 use std::io::BufRead;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use fields::{account_summary, count_field, currency, read_detail, signed_amount};
-use records::{Fields, Record};
+use fields::{account_summary, currency, read_detail};
+use records::Record;
+use trailers::Counted;
 
 use super::dates::yymmdd;
 use super::lines::NumberedLines;
@@ -48,7 +50,7 @@ use super::{
     BalanceAt, BankEntry, BankFileError, Direction, EntryStatus, FileProblem, ParsedStatements,
     Statement, StatementKind,
 };
-use crate::money::{Currency, format_major_wide};
+use crate::money::Currency;
 use crate::settlement::report::kept_text::KeptText;
 use crate::settlement::{Quarantined, SourceLine};
 
@@ -120,16 +122,6 @@ fn not_bai2(path: &str, why: &str) -> BankFileError {
         expected: "BAI2".into(),
         why: why.into(),
     }
-}
-
-/// Amounts and records counted under one header, for its trailer.
-#[derive(Debug, Default)]
-struct Counted {
-    line: u64,
-    total: i128,
-    records: u64,
-    /// Accounts under a group, groups under the file.
-    members: u64,
 }
 
 struct Group {
@@ -425,15 +417,15 @@ impl Reading {
             return;
         };
         let currency = account.statement.as_ref().ok().map(|s| s.currency);
-        let mut fields = record.fields();
-        self.check_trailer(
+        for reason in trailers::problems(
             "49 account trailer",
-            record.line,
-            &mut fields,
+            &mut record.fields(),
             &account.counted,
             None,
             currency,
-        );
+        ) {
+            self.problem(record.line, reason);
+        }
         self.close_account(account);
     }
 
@@ -463,15 +455,15 @@ impl Reading {
             );
             return;
         };
-        let mut fields = record.fields();
-        self.check_trailer(
+        for reason in trailers::problems(
             "98 group trailer",
-            record.line,
-            &mut fields,
+            &mut record.fields(),
             &group.counted,
             Some("accounts"),
             None,
-        );
+        ) {
+            self.problem(record.line, reason);
+        }
         self.close_group(group);
     }
 
@@ -499,17 +491,17 @@ impl Reading {
         }
         self.count(record);
         self.ended = true;
-        if let Some(file) = self.file.take() {
-            let mut fields = record.fields();
-            self.check_trailer(
+        let reasons = self.file.as_ref().map(|file| {
+            trailers::problems(
                 "99 file trailer",
-                record.line,
-                &mut fields,
-                &file,
+                &mut record.fields(),
+                file,
                 Some("groups"),
                 None,
-            );
-            self.file = Some(file);
+            )
+        });
+        for reason in reasons.unwrap_or_default() {
+            self.problem(record.line, reason);
         }
     }
 
@@ -534,56 +526,6 @@ impl Reading {
                 line,
                 "the file has no 99 file trailer: it may be cut short".into(),
             );
-        }
-    }
-
-    /// A trailer's control total, its number of accounts or groups (`members`, when it has
-    /// one) and its number of records, against what was read.
-    fn check_trailer(
-        &mut self,
-        what: &str,
-        line: u64,
-        fields: &mut Fields<'_>,
-        counted: &Counted,
-        members: Option<&str>,
-        currency: Option<Currency>,
-    ) {
-        let total = fields.next_field().map(signed_amount);
-        let stated_members = members.map(|_| count_field(fields.next_field()));
-        let records = count_field(fields.next_field());
-        let figure = |minor: i128| match currency {
-            Some(c) => format!("{} {}", format_major_wide(minor, c), c.code()),
-            None => minor.to_string(),
-        };
-        match total {
-            Some(Ok(Some(stated))) if i128::from(stated) != counted.total => self.problem(
-                line,
-                format!(
-                    "{what}: control total {} but the amounts read add up to {}",
-                    figure(i128::from(stated)),
-                    figure(counted.total)
-                ),
-            ),
-            Some(Ok(Some(_))) => {}
-            _ => self.problem(line, format!("{what}: no readable control total")),
-        }
-        if let (Some(name), Some(stated)) = (members, stated_members) {
-            match stated {
-                Some(n) if n == counted.members => {}
-                Some(n) => self.problem(
-                    line,
-                    format!("{what}: {n} {name} but {} were read", counted.members),
-                ),
-                None => self.problem(line, format!("{what}: no readable number of {name}")),
-            }
-        }
-        match records {
-            Some(n) if n == counted.records => {}
-            Some(n) => self.problem(
-                line,
-                format!("{what}: {n} records but {} were read", counted.records),
-            ),
-            None => self.problem(line, format!("{what}: no readable number of records")),
         }
     }
 }

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::bank::proof::prove;
+use crate::money::format_major_wide;
 
 fn fixture(name: &str) -> (String, String) {
     let path = format!(
