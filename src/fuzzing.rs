@@ -1,7 +1,7 @@
-//! What the cargo-fuzz targets in `fuzz/` need and recon does not make public: a report format built from its options as a configuration writes them, `--where` typed against fixed columns, and the bank statement parsers. recon itself never calls it.
+//! What the cargo-fuzz targets in `fuzz/` need and recon does not make public: a report format built from its options as a configuration writes them, `--where` typed against fixed columns, the bank statement parsers checked. recon itself never calls it.
 
 use crate::bank::camt::parse_camt;
-use crate::bank::{BatchBookings, ParsedStatements};
+use crate::bank::{BankFileError, BatchBookings, ParsedStatements, parse_bai2, parse_mt940, proof};
 use crate::error::Result;
 use crate::settlement::report::kept_text::KEPT_BYTES;
 use crate::settlement::{Format, ParseOutcome, ReportError, parse_report};
@@ -47,39 +47,98 @@ pub fn parse_report_checked(
     Ok(outcome)
 }
 
-/// [`parse_camt`] of `bytes` (batch bookings split when `split`, else kept), panicking (a
-/// finding) when the outcome breaks what a bank parser promises; `false` when the file is
-/// refused whole.
-pub fn parse_camt_checked(bytes: &[u8], split: bool) -> bool {
-    let batch = if split {
-        BatchBookings::Split
-    } else {
-        BatchBookings::Keep
+/// [`parse_camt`] of `bytes` (batch bookings split when `split`, else kept), checked as
+/// [`bank_statements_checked`] says.
+pub fn parse_camt_checked(bytes: &[u8], split: bool) -> std::result::Result<u64, String> {
+    let batch = match split {
+        true => BatchBookings::Split,
+        false => BatchBookings::Keep,
     };
-    match parse_camt("fuzz.xml", bytes, batch) {
-        Ok(parsed) => {
-            assert_bank_promises(&parsed);
-            true
-        }
-        Err(_) => false,
-    }
+    bank_statements_checked(parse_camt("fuzz.xml", bytes, batch))
 }
 
-/// What every bank parser promises: each entry read kept or quarantined, and a quarantined
-/// entry's kept text capped (its first KiB, as lossy UTF-8, with its length and digest).
-fn assert_bank_promises(parsed: &ParsedStatements) {
+/// [`parse_mt940`] of `bytes`, checked as [`bank_statements_checked`] says.
+pub fn parse_mt940_checked(bytes: &[u8]) -> std::result::Result<u64, String> {
+    bank_statements_checked(parse_mt940("fuzz.sta", bytes))
+}
+
+/// [`parse_bai2`] of `bytes`, checked as [`bank_statements_checked`] says.
+pub fn parse_bai2_checked(bytes: &[u8]) -> std::result::Result<u64, String> {
+    bank_statements_checked(parse_bai2("fuzz.bai", bytes))
+}
+
+/// The entries a bank file's parse read, panicking (a finding, for the fuzzer) when the outcome
+/// breaks what a bank parser promises: every entry read kept or quarantined, a quarantined
+/// entry's kept text capped, every entry on its statement's account and in its currency and
+/// placed on a line, and the balance proof computable; a refused file as its error's text.
+fn bank_statements_checked(
+    parsed: std::result::Result<ParsedStatements, BankFileError>,
+) -> std::result::Result<u64, String> {
+    let parsed = parsed.map_err(|e| e.to_string())?;
     assert!(
         parsed.accounts_for_every_entry(),
-        "entries read ({}) are not entries kept ({}) plus quarantined ({})",
+        "{} entries read but {} kept and {} quarantined",
         parsed.entries_read,
         parsed.entries_kept(),
         parsed.quarantined.len()
     );
-    for entry in &parsed.quarantined {
+    for line in &parsed.quarantined {
         assert!(
-            entry.raw.len() <= 4 * KEPT_BYTES,
+            line.raw.len() <= 4 * KEPT_BYTES,
             "a quarantined entry keeps {} bytes of raw text",
-            entry.raw.len()
+            line.raw.len()
+        );
+        assert!(line.source.line >= 1, "a quarantined entry without a line");
+    }
+    for statement in &parsed.statements {
+        for entry in &statement.entries {
+            assert_eq!(
+                entry.account, statement.account,
+                "an entry off its statement's account"
+            );
+            assert_eq!(
+                entry.currency, statement.currency,
+                "an entry in another currency"
+            );
+            assert!(entry.source.line >= 1, "an entry without a line");
+        }
+        let _ = proof::prove(statement);
+    }
+    Ok(parsed.entries_read)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/bank/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture")
+    }
+
+    #[test]
+    fn bank_doors_pass_the_fixtures_and_refuse_other_files() {
+        assert_eq!(
+            parse_mt940_checked(&fixture("mt940/two_messages.sta")),
+            Ok(4)
+        );
+        assert_eq!(parse_mt940_checked(&fixture("mt940/malformed.sta")), Ok(5));
+        assert_eq!(parse_bai2_checked(&fixture("bai2/prior_day.bai")), Ok(5));
+        assert_eq!(
+            parse_camt_checked(&fixture("camt053-v02-2026-12-01.xml"), true),
+            Ok(6)
+        );
+        assert_eq!(
+            parse_camt_checked(&fixture("camt053-v02-2026-12-01.xml"), false),
+            Ok(4)
+        );
+        assert_eq!(parse_bai2_checked(&fixture("bai2/malformed.bai")), Ok(6));
+        assert_eq!(
+            parse_bai2_checked(&fixture("mt940/interim.sta")),
+            Err("fuzz.bai: not a BAI2 file: its first record has no record code".into())
         );
     }
 }

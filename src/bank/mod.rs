@@ -12,18 +12,24 @@
 // Read by the parsers and the payout tracing being built on it; not yet by a check kind.
 #![allow(dead_code, unused_imports)]
 
+mod bai2;
 pub(crate) mod calendar;
-pub(crate) mod closure;
 pub(crate) mod camt;
+pub(crate) mod closure;
 pub(crate) mod continuity;
+mod dates;
 pub(crate) mod dedup;
 pub(crate) mod entry;
+mod lines;
+mod mt940;
 pub(crate) mod payout;
 pub(crate) mod proof;
 pub(crate) mod trace;
 pub(crate) mod trace_findings;
 
+pub(crate) use bai2::parse_bai2;
 pub(crate) use entry::{
     BalanceAt, BankEntry, BankFileError, BatchBookings, Direction, EntryStatus, FileProblem,
     ParsedStatements, Statement, StatementKind,
 };
+pub(crate) use mt940::parse_mt940;
