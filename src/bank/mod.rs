@@ -8,7 +8,10 @@
 // Read by the parsers and the payout tracing being built on it; not yet by a check kind.
 #![allow(dead_code, unused_imports)]
 
+pub(crate) mod aggregator;
 pub(crate) mod entry;
+pub(crate) mod gocardless;
+pub(crate) mod plaid;
 pub(crate) mod proof;
 
 pub(crate) use entry::{

@@ -412,6 +412,7 @@ macro_rules! move_along_life {
 mod acknowledgements;
 pub mod audit;
 mod backlog;
+mod bank_sync;
 mod bound_state;
 mod discrepancies;
 mod idempotency;
@@ -432,6 +433,7 @@ pub(crate) use splits::{DayVerification, RangeResult, Split};
 pub(crate) use acknowledgements::Reopened;
 pub use backlog::BacklogItem;
 pub(crate) use discrepancies::DiscrepancyFilter;
+pub(crate) use bank_sync::CallsToday;
 
 pub use crate::check::{CheckKind, CheckRecord, CheckStatus, TableSide};
 
