@@ -108,7 +108,10 @@ mod tests {
 
     #[test]
     fn base_urls_are_https_or_loopback() {
-        assert_eq!(check_base_url("base_url", "https://production.plaid.com"), Ok(()));
+        assert_eq!(
+            check_base_url("base_url", "https://production.plaid.com"),
+            Ok(())
+        );
         assert_eq!(check_base_url("base_url", "http://127.0.0.1:8080"), Ok(()));
         assert_eq!(
             check_base_url("base_url", "http://plaid.example.com"),
@@ -119,7 +122,13 @@ mod tests {
     #[test]
     fn remittance_parts_are_kept_once_in_order() {
         assert_eq!(
-            joined([Some("Uber 063015"), None, Some(" "), Some("Uber"), Some("Uber")]),
+            joined([
+                Some("Uber 063015"),
+                None,
+                Some(" "),
+                Some("Uber"),
+                Some("Uber")
+            ]),
             Some("Uber 063015 / Uber".to_string())
         );
         assert_eq!(joined([None, Some("")]), None);

@@ -176,8 +176,11 @@ pub(crate) async fn sync(
         Ok(s) => s,
         Err(e) => return (Err(e), 1),
     };
-    let secret_key = match secret(job.env, &account.secret_key_env, "the GoCardless secret key")
-    {
+    let secret_key = match secret(
+        job.env,
+        &account.secret_key_env,
+        "the GoCardless secret key",
+    ) {
         Ok(s) => s,
         Err(e) => return (Err(e), 1),
     };
@@ -197,7 +200,9 @@ pub(crate) async fn sync(
         parse(&account.account_id, &origin, &text)
     });
     (
-        parsed.and_then(|p| p).map_err(|e| scrub(scrubbed(e), &token)),
+        parsed
+            .and_then(|p| p)
+            .map_err(|e| scrub(scrubbed(e), &token)),
         token_attempts.saturating_add(attempts),
     )
 }
@@ -347,10 +352,7 @@ async fn transactions(
 }
 
 /// What an answer says is left of the account's daily budget, and when it resets.
-fn budget_said(
-    headers: &HeaderMap,
-    now: DateTime<Utc>,
-) -> (Option<u32>, Option<DateTime<Utc>>) {
+fn budget_said(headers: &HeaderMap, now: DateTime<Utc>) -> (Option<u32>, Option<DateTime<Utc>>) {
     let number = |names: [&str; 2]| {
         names.iter().find_map(|name| {
             headers
@@ -376,16 +378,19 @@ fn explain(body: &str) -> Option<String> {
 
 /// The transactions answer `text` as entries of `account`, each read or quarantined.
 fn parse(account: &str, origin: &str, text: &str) -> Result<ParsedStatements> {
-    let answer: TransactionsAnswer = serde_json::from_str(text).map_err(|e| {
-        Error::bad_input(format!("{origin}: not a transactions answer: {e}"))
-    })?;
+    let answer: TransactionsAnswer = serde_json::from_str(text)
+        .map_err(|e| Error::bad_input(format!("{origin}: not a transactions answer: {e}")))?;
     let path: Arc<str> = Arc::from(origin);
     let account: Arc<str> = Arc::from(account);
     let mut entries = Vec::new();
     let mut quarantined: Vec<Quarantined> = Vec::new();
     let lists = [
         ("booked", EntryStatus::Booked, &answer.transactions.booked),
-        ("pending", EntryStatus::Pending, &answer.transactions.pending),
+        (
+            "pending",
+            EntryStatus::Pending,
+            &answer.transactions.pending,
+        ),
     ];
     for (list, status, transactions) in lists {
         for (index, raw) in transactions.iter().enumerate() {
@@ -494,10 +499,7 @@ mod tests {
             ..said
         };
         assert_eq!(calls_left(&gc, &passed, now), 4);
-        assert_eq!(
-            next_midnight(now).to_rfc3339(),
-            "2026-12-02T00:00:00+00:00"
-        );
+        assert_eq!(next_midnight(now).to_rfc3339(), "2026-12-02T00:00:00+00:00");
     }
 
     #[test]
@@ -506,8 +508,14 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let mut headers = HeaderMap::new();
-        headers.insert("x-ratelimit-account-success-remaining", "2".parse().unwrap());
-        headers.insert("http_x_ratelimit_account_success_reset", "3600".parse().unwrap());
+        headers.insert(
+            "x-ratelimit-account-success-remaining",
+            "2".parse().unwrap(),
+        );
+        headers.insert(
+            "http_x_ratelimit_account_success_reset",
+            "3600".parse().unwrap(),
+        );
         assert_eq!(
             budget_said(&headers, now),
             (Some(2), Some(now + Duration::hours(1)))

@@ -13,6 +13,8 @@ pub(crate) mod entry;
 pub(crate) mod gocardless;
 pub(crate) mod plaid;
 pub(crate) mod proof;
+#[doc(hidden)]
+pub mod sync_door;
 
 pub(crate) use entry::{
     BalanceAt, BankEntry, BankFileError, BatchBookings, Direction, EntryStatus, FileProblem,

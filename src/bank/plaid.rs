@@ -87,7 +87,10 @@ impl PlaidSync {
     pub(crate) fn validate(&self) -> std::result::Result<(), String> {
         check_base_url("plaid.base_url", &self.base_url)?;
         if !(1..=500).contains(&self.count) {
-            return Err(format!("plaid.count = {}: Plaid takes 1 to 500", self.count));
+            return Err(format!(
+                "plaid.count = {}: Plaid takes 1 to 500",
+                self.count
+            ));
         }
         if self.item.trim().is_empty() || self.item.contains(['/', ':']) {
             return Err(format!(
@@ -238,7 +241,7 @@ pub(crate) async fn sync(plaid: &PlaidSync, job: &SyncJob<'_>) -> (Result<PlaidC
     };
     let attempts = Cell::new(0u32);
     let fetched = fetch_pages(plaid, job, &credentials, start.as_deref(), &attempts).await;
-    let changes = fetched.and_then(|(pages, restarts)| {
+    let changes = fetched.map(|(pages, restarts)| {
         let count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
         let next = pages
             .last()
@@ -249,7 +252,7 @@ pub(crate) async fn sync(plaid: &PlaidSync, job: &SyncJob<'_>) -> (Result<PlaidC
         changes.next_cursor = next;
         changes.pages = count;
         changes.restarts = restarts;
-        Ok(changes)
+        changes
     });
     (
         changes.map_err(|e| credentials.scrubbed(e)),
@@ -511,8 +514,7 @@ fn entry_of(
         booking_date: t.date,
         value_date: None,
         bank_ref: Some(t.transaction_id),
-        customer_ref: meta
-            .and_then(|m| m.reference_number.clone().or_else(|| m.ppd_id.clone())),
+        customer_ref: meta.and_then(|m| m.reference_number.clone().or_else(|| m.ppd_id.clone())),
         end_to_end_id: None,
         remittance: joined([
             t.name.as_deref(),

@@ -128,13 +128,22 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("store.db").display());
         let store = Store::open(&url).await.unwrap();
         assert_eq!(store.bank_sync_cursor("plaid", "item").await.unwrap(), None);
-        store.save_bank_sync_cursor("plaid", "item", "c1").await.unwrap();
-        store.save_bank_sync_cursor("plaid", "item", "c2").await.unwrap();
+        store
+            .save_bank_sync_cursor("plaid", "item", "c1")
+            .await
+            .unwrap();
+        store
+            .save_bank_sync_cursor("plaid", "item", "c2")
+            .await
+            .unwrap();
         assert_eq!(
             store.bank_sync_cursor("plaid", "item").await.unwrap(),
             Some("c2".to_string())
         );
-        assert_eq!(store.bank_sync_cursor("plaid", "other").await.unwrap(), None);
+        assert_eq!(
+            store.bank_sync_cursor("plaid", "other").await.unwrap(),
+            None
+        );
 
         let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         let resets = DateTime::parse_from_rfc3339("2026-12-02T00:00:00Z")
@@ -158,7 +167,10 @@ mod tests {
         );
         let next = day.succ_opt().unwrap();
         assert_eq!(
-            store.bank_calls_on("gocardless", "acc", next).await.unwrap(),
+            store
+                .bank_calls_on("gocardless", "acc", next)
+                .await
+                .unwrap(),
             CallsToday::default()
         );
     }

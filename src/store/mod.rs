@@ -432,8 +432,8 @@ pub(crate) use splits::{DayVerification, RangeResult, Split};
 
 pub(crate) use acknowledgements::Reopened;
 pub use backlog::BacklogItem;
-pub(crate) use discrepancies::DiscrepancyFilter;
 pub(crate) use bank_sync::CallsToday;
+pub(crate) use discrepancies::DiscrepancyFilter;
 
 pub use crate::check::{CheckKind, CheckRecord, CheckStatus, TableSide};
 
