@@ -37,6 +37,8 @@ seed braintree_summary 2 "$fixtures"/processors/braintree/settlement_batch_summa
 seed adyen 3 "$fixtures"/processors/adyen/*.csv
 seed mapped 3 "$fixtures"/bank/*.csv seeds/mapped/*
 plain where_filter seeds/where_filter/*
+plain plaid seeds/plaid/*
+plain gocardless seeds/gocardless/*
 plain config ../config/*.toml
 # a configuration with a mapped format: the demo's plus the bank statement mapping
 {

@@ -377,7 +377,7 @@ fn explain(body: &str) -> Option<String> {
 }
 
 /// The transactions answer `text` as entries of `account`, each read or quarantined.
-fn parse(account: &str, origin: &str, text: &str) -> Result<ParsedStatements> {
+pub(crate) fn parse(account: &str, origin: &str, text: &str) -> Result<ParsedStatements> {
     let answer: TransactionsAnswer = serde_json::from_str(text)
         .map_err(|e| Error::bad_input(format!("{origin}: not a transactions answer: {e}")))?;
     let path: Arc<str> = Arc::from(origin);

@@ -397,6 +397,13 @@ fn explain(body: &str) -> Option<String> {
     })
 }
 
+/// One `/transactions/sync` answer, `text`, mapped as a sync maps its pages (the fuzz target's
+/// door); `Err` when it is no such answer.
+pub(crate) fn read_page(item: &str, text: &str) -> std::result::Result<PlaidChanges, String> {
+    let page: Page = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    Ok(changes_of(item, &[page]))
+}
+
 /// A transaction mapped, with the pending one it replaces.
 struct Mapped {
     entry: BankEntry,
