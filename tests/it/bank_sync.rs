@@ -481,3 +481,39 @@ async fn gocardless_booked_and_pending_within_the_daily_budget() {
         assert!(!format!("{synced:?}{said}").contains(secret));
     }
 }
+
+#[tokio::test]
+async fn the_cursor_and_the_budget_are_kept_on_a_postgres_store() {
+    let Some(url) = fresh_postgres("bank_sync_store").await else {
+        return;
+    };
+    let store = Store::open(&url).await.unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let plaid = plaid_server(seen.clone());
+    let section = plaid_section(&plaid.base());
+    let (first, _) = synced(sync_door::plaid(&section, &store, &plaid_env(), true).await);
+    assert_eq!(
+        (first.start_cursor, first.next_cursor),
+        (None, "c3".to_string())
+    );
+    seen.lock().unwrap().clear();
+    let (second, _) = synced(sync_door::plaid(&section, &store, &plaid_env(), true).await);
+    assert_eq!(*seen.lock().unwrap(), [Some("c3".to_string())]);
+    assert_eq!(second.next_cursor, "c4");
+
+    let answer = format!(r#"{{"transactions":{{"booked":[{BOOKED_PAYOUT}],"pending":[]}}}}"#);
+    let gocardless = gocardless_server(vec![budget(Response::json("200 OK", &answer), 1)]);
+    let section = gocardless_section(&gocardless.base());
+    let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    let to = day.succ_opt().unwrap();
+    let (synced, _) =
+        synced(sync_door::gocardless(&section, &store, &gocardless_env(), day, to).await);
+    assert_eq!(synced.entries.len(), 1);
+    let refused = sync_door::gocardless(&section, &store, &gocardless_env(), day, to).await;
+    assert_eq!(refused.attempts, 1);
+    assert!(refused.result.unwrap_err().to_string().starts_with(
+        "GoCardless account acc-1: 1 call(s) of today's transactions budget left, 1 kept in reserve"
+    ));
+    assert_eq!(gocardless.requests().len(), 2);
+    store.close().await;
+}
