@@ -184,6 +184,38 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
+/// Log lines written while it is the thread's subscriber (the test's runtime is this thread).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// Captures every event at debug and above, of every target, until the guard is dropped.
+    fn start(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 #[tokio::test]
 async fn plaid_pages_restarts_and_resumes_from_the_stored_cursor() {
     let dir = temp_dir();
@@ -194,6 +226,8 @@ async fn plaid_pages_restarts_and_resumes_from_the_stored_cursor() {
     let server = plaid_server(seen.clone());
     let section = plaid_section(&server.base());
     let env = plaid_env();
+    let logs = Captured::default();
+    let logging = logs.start();
 
     let (first, attempts) = synced(sync_door::plaid(&section, &store, &env, true).await);
     // page 1, the mutation, page 1 again, 429 then page 2, 500 then page 3
@@ -284,7 +318,18 @@ async fn plaid_pages_restarts_and_resumes_from_the_stored_cursor() {
         "Plaid /transactions/sync of item main-checking: HTTP 400: INVALID_INPUT INVALID_CURSOR: cursor not recognised"
     );
 
-    // The secrets went to the server, and nowhere else.
+    // The secrets went to the server, and nowhere else: not the store, the outcome, the logs.
+    drop(logging);
+    let logged = logs.text();
+    assert!(
+        logged.contains("Plaid transactions changed during pagination"),
+        "{logged}"
+    );
+    assert!(logged.contains("HTTP 429 Too Many Requests"), "{logged}");
+    assert!(
+        logged.contains("HTTP 500 Internal Server Error"),
+        "{logged}"
+    );
     let sent: String = server.requests().iter().map(|r| r.body.clone()).collect();
     store.close().await;
     let kept = bytes_under(dir.path());
@@ -293,6 +338,7 @@ async fn plaid_pages_restarts_and_resumes_from_the_stored_cursor() {
         assert!(sent.contains(secret));
         assert!(!contains(&kept, secret), "{secret} is in the store");
         assert!(!format!("{first:?}{second:?}").contains(secret));
+        assert!(!logged.contains(secret), "{secret} is in the logs");
     }
 }
 
