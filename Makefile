@@ -9,7 +9,7 @@ KUBERNETES_VALIDATE_VENV := .tools/kubernetes-validate-$(KUBERNETES_VALIDATE_VER
 CARGO_FUZZ_VERSION ?= 0.13.2
 # Seconds each fuzz target runs in `make fuzz`.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := stripe braintree braintree_summary adyen mapped where_filter config camt mt940 bai2
+FUZZ_TARGETS := stripe braintree braintree_summary adyen mapped where_filter config camt mt940 bai2 plaid gocardless
 
 .PHONY: demo test build release fmt lint deps audit-deps bench fuzz clean
 

@@ -40,6 +40,8 @@ seed camt 2 "$fixtures"/bank/camt*.xml seeds/camt/*
 plain where_filter seeds/where_filter/*
 plain mt940 "$fixtures"/bank/mt940/* seeds/mt940/*
 plain bai2 "$fixtures"/bank/bai2/* seeds/bai2/*
+plain plaid seeds/plaid/*
+plain gocardless seeds/gocardless/*
 plain config ../config/*.toml
 # a configuration with a mapped format: the demo's plus the bank statement mapping
 {

@@ -1,4 +1,4 @@
-//! What the cargo-fuzz targets in `fuzz/` need and recon does not make public: a report format built from its options as a configuration writes them, `--where` typed against fixed columns, the bank statement parsers checked. recon itself never calls it.
+//! What the cargo-fuzz targets in `fuzz/` need and recon does not make public: a report format built from its options as a configuration writes them, `--where` typed against fixed columns, and the bank statement parsers and aggregator answers checked. recon itself never calls it.
 
 use crate::bank::camt::parse_camt;
 use crate::bank::{BankFileError, BatchBookings, ParsedStatements, parse_bai2, parse_mt940, proof};
@@ -105,6 +105,49 @@ fn bank_statements_checked(
         let _ = proof::prove(statement);
     }
     Ok(parsed.entries_read)
+}
+
+/// A Plaid `/transactions/sync` answer mapped to bank entries, panicking (a finding) when a
+/// transaction is neither an entry, quarantined, nor a pending one its posted one replaced, or
+/// when a quarantined transaction's kept text is not capped.
+pub fn plaid_page_checked(bytes: &[u8]) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    let Ok(changes) = crate::bank::plaid::read_page("fuzz", text) else {
+        return;
+    };
+    assert!(
+        changes.accounts_for_every_transaction(),
+        "transactions read are not entries plus quarantined plus superseded pending ones"
+    );
+    assert_capped(&changes.parsed.quarantined);
+}
+
+/// A GoCardless Bank Account Data transactions answer mapped to bank entries, panicking (a
+/// finding) when the accounting line breaks or a quarantined transaction's kept text is not capped.
+pub fn gocardless_transactions_checked(bytes: &[u8]) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    let Ok(parsed) = crate::bank::gocardless::parse("fuzz", "gocardless:fuzz", text) else {
+        return;
+    };
+    assert!(
+        parsed.accounts_for_every_entry(),
+        "transactions read are not entries plus quarantined ones"
+    );
+    assert_capped(&parsed.quarantined);
+}
+
+fn assert_capped(quarantined: &[crate::settlement::Quarantined]) {
+    for line in quarantined {
+        assert!(
+            line.raw.len() <= 4 * KEPT_BYTES,
+            "a quarantined transaction keeps {} bytes of raw text",
+            line.raw.len()
+        );
+    }
 }
 
 #[cfg(test)]

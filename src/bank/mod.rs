@@ -12,6 +12,7 @@
 // Read by the parsers and the payout tracing being built on it; not yet by a check kind.
 #![allow(dead_code, unused_imports)]
 
+pub(crate) mod aggregator;
 mod bai2;
 pub(crate) mod calendar;
 pub(crate) mod camt;
@@ -20,10 +21,14 @@ pub(crate) mod continuity;
 mod dates;
 pub(crate) mod dedup;
 pub(crate) mod entry;
+pub(crate) mod gocardless;
 mod lines;
 mod mt940;
 pub(crate) mod payout;
+pub(crate) mod plaid;
 pub(crate) mod proof;
+#[doc(hidden)]
+pub mod sync_door;
 pub(crate) mod trace;
 pub(crate) mod trace_findings;
 

@@ -272,7 +272,9 @@ impl RowsUnlikeChain {
 impl Store {
     /// Every `acknowledgements` row, by discrepancy id, oldest first.
     async fn acknowledgement_rows(&self) -> Result<HashMap<i64, Vec<AckRow>>> {
-        let rows: Vec<(i64, i64, String, Option<String>, String, Option<String>)> = on_pool!(self, pool => {
+        // discrepancy id, then the row: id, actor, display name, note, reason
+        type Row = (i64, i64, String, Option<String>, String, Option<String>);
+        let rows: Vec<Row> = on_pool!(self, pool => {
             sqlx::query_as("SELECT discrepancy_id, id, actor, display_name, note, reason FROM acknowledgements ORDER BY id")
                 .fetch_all(pool)
                 .await

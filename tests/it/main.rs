@@ -13,6 +13,7 @@ mod audit_keyed;
 mod audit_tamper;
 mod bad_input;
 mod bank_statement;
+mod bank_sync;
 mod card_settlement_ids;
 mod circuit_breaker;
 mod config_check;

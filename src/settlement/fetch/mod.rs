@@ -4,7 +4,7 @@
 
 mod adyen;
 pub(crate) mod cap;
-mod http;
+pub(crate) mod http;
 mod keep;
 mod prune;
 mod sftp;
@@ -196,7 +196,7 @@ pub(crate) fn secret(env: EnvLookup<'_>, var: &str, what: &str) -> Result<String
 }
 
 /// `e` with every copy of `secret` masked: a server may echo what it was sent.
-fn scrub(e: Error, secret: &str) -> Error {
+pub(crate) fn scrub(e: Error, secret: &str) -> Error {
     let message = e.to_string();
     if secret.is_empty() || !message.contains(secret) {
         return e;
