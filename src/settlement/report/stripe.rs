@@ -257,7 +257,6 @@ impl RowParser for Parser {
         let payout_id =
             automatic_payout.or_else(|| reference.clone().filter(|_| kind == Kind::Payout));
         Ok(SettlementRecord {
-            processor: PROCESSOR.into(),
             record_id,
             kind,
             gross_minor,
