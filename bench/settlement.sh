@@ -24,9 +24,9 @@
 #      `recon run` of the 20th (the day's rows read), beside RECON_BEFORE (a recon built before
 #      the pushdown, which reads the whole table) when given, and the `psql \copy` of the whole
 #      table and of the day; to bench/results/settlement-pushdown-<UTC date>.txt.
-# Knobs: BENCH_ROWS, BENCH_REPEAT (3), BENCH_KEEP, RECON (the binary), PGHOST/PGPORT/PGUSER,
+# Knobs: BENCH_ROWS, BENCH_REPEAT (3), BENCH_KEEP, BENCH_DB (recon_bench_settle, the database), RECON (the binary), PGHOST/PGPORT/PGUSER,
 #        BENCH_PUSHDOWN_ROWS, RECON_BEFORE, BENCH_ONLY=pushdown (step 5 alone),
-#        BENCH_ONLY=at-rest (steps 1 and 4b alone).
+#        BENCH_ONLY=at-rest (steps 1 and 4b alone), BENCH_ONLY=main (steps 1 to 4 alone).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,7 +36,7 @@ REPEAT=${BENCH_REPEAT:-3}
 KEEP=${BENCH_KEEP:-0}
 RECON=${RECON:-${CARGO_TARGET_DIR:-$root/target}/release/recon}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
-DB=recon_bench_settle
+DB=${BENCH_DB:-recon_bench_settle}
 out=$here/out/settlement
 mkdir -p "$out" "$here/results"
 command -v /usr/bin/time >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq time >/dev/null; }
@@ -263,6 +263,7 @@ parse=$(cd "$root" && cargo bench --quiet --locked --bench settlement_parse -- "
   printf 'ratio recon / ledger read floor: %.2f\n' "$(echo "$recon_s / $floor_s" | bc -l)"
   echo "$parse"
 } | tee "$here/results/settlement-$(date -u +%Y-%m-%d)$([ "$ROWS" = 1000000 ] || echo "-${ROWS}rows").txt"
+if [ "${BENCH_ONLY:-}" = main ]; then exit 0; fi
 
 at_rest_case
 

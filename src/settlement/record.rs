@@ -88,9 +88,6 @@ impl fmt::Display for SourceLine {
 /// One line of a processor report, normalised. See the module doc for the sign convention.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct SettlementRecord {
-    /// `stripe`, `braintree`, `adyen`, or a mapped format's name.
-    /// Borrowed for the built-in formats: no allocation per line.
-    pub(crate) processor: std::borrow::Cow<'static, str>,
     /// The processor's id for the line (balance transaction, transaction id, PSP reference…).
     pub(crate) record_id: Id,
     pub(crate) kind: Kind,
@@ -265,7 +262,6 @@ mod tests {
     #[test]
     fn record_check_and_source_display() {
         let record = SettlementRecord {
-            processor: "stripe".into(),
             record_id: "txn_1".into(),
             kind: Kind::Charge,
             gross_minor: 1000,

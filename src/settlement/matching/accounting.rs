@@ -11,13 +11,15 @@ impl MatchOutcome {
     /// every discrepancy must name something. `Err` lists every problem.
     pub(crate) fn check_accounted(&self, records: usize, ledger: usize) -> Result<(), String> {
         let mut problems = Vec::new();
-        let mut rec_matched = vec![0u32; records];
-        let mut rec_found = vec![0u32; records];
-        let mut led_matched = vec![0u32; ledger];
-        let mut led_found = vec![0u32; ledger];
-        let mut led_not_expected = vec![0u32; ledger];
+        // a byte a count (checked on a day's every line and row, so held small): what matters is
+        // 0, 1 or more, and a count past 255 is told as 255
+        let mut rec_matched = vec![0u8; records];
+        let mut rec_found = vec![0u8; records];
+        let mut led_matched = vec![0u8; ledger];
+        let mut led_found = vec![0u8; ledger];
+        let mut led_not_expected = vec![0u8; ledger];
         let mut out_of_range = Vec::new();
-        let mut bump = |counts: &mut [u32], index: usize, what: &str| match counts.get_mut(index) {
+        let mut bump = |counts: &mut [u8], index: usize, what: &str| match counts.get_mut(index) {
             Some(count) => *count = count.saturating_add(1),
             None => out_of_range.push(format!("{what} index {index} is out of range")),
         };

@@ -28,7 +28,6 @@ pub(super) fn rec(
     code: &str,
 ) -> SettlementRecord {
     SettlementRecord {
-        processor: "stripe".into(),
         record_id: id.into(),
         kind,
         gross_minor: gross,

@@ -383,7 +383,6 @@ impl RowParser for Parser {
             .ok_or_else(|| format!("unknown time zone `{zone_name}` in `{}`", self.zone.name))?;
         let created_at = row.timestamp(&self.created, &zone)?;
         Ok(SettlementRecord {
-            processor: PROCESSOR.into(),
             record_id,
             kind,
             gross_minor,

@@ -246,7 +246,6 @@ impl RowParser for Parser {
             None => None,
         };
         Ok(SettlementRecord {
-            processor: PROCESSOR.into(),
             record_id,
             kind,
             gross_minor,
@@ -288,7 +287,6 @@ mod tests {
 
     fn rec(e: Expect) -> SettlementRecord {
         SettlementRecord {
-            processor: "braintree".into(),
             record_id: e.id.into(),
             kind: e.kind,
             gross_minor: e.gross,

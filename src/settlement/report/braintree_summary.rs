@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, NaiveTime};
 
 use super::RowParser;
-use super::braintree::{self, Options, PROCESSOR};
+use super::braintree::{self, Options};
 use super::csv_rows::{Col, Columns, Row};
 use crate::money::Currency;
 use crate::settlement::{Id, Kind, SettlementRecord};
@@ -117,7 +117,6 @@ impl RowParser for Parser {
             id.push_str(custom);
         }
         Ok(SettlementRecord {
-            processor: PROCESSOR.into(),
             record_id: Id::from(id),
             kind,
             gross_minor,
@@ -174,7 +173,6 @@ mod tests {
 
     fn total(id: &str, kind: Kind, gross: i64, currency: &str, line: u64) -> SettlementRecord {
         SettlementRecord {
-            processor: "braintree".into(),
             record_id: id.into(),
             kind,
             gross_minor: gross,

@@ -633,7 +633,6 @@ impl RowParser for Parser<'_> {
             _ => None,
         };
         Ok(SettlementRecord {
-            processor: plan.format.name.clone().into(),
             record_id,
             kind,
             gross_minor,

@@ -269,7 +269,6 @@ impl RowParser for Parser {
             None => None,
         };
         Ok(SettlementRecord {
-            processor: PROCESSOR.into(),
             record_id,
             kind,
             gross_minor,

@@ -19,7 +19,6 @@ struct Expect {
 
 fn rec(e: Expect) -> SettlementRecord {
     SettlementRecord {
-        processor: "adyen".into(),
         record_id: e.id.into(),
         kind: e.kind,
         gross_minor: e.gross,

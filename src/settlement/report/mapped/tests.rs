@@ -63,9 +63,8 @@ struct Expect {
     line: u64,
 }
 
-fn rec(processor: &str, e: Expect) -> SettlementRecord {
+fn rec(e: Expect) -> SettlementRecord {
     SettlementRecord {
-        processor: processor.to_string().into(),
         record_id: e.id.into(),
         kind: e.kind,
         gross_minor: e.gross,
@@ -147,81 +146,66 @@ fn german_debit_credit_file() {
     assert_eq!(
         outcome.records,
         vec![
-            rec(
-                "acmepay",
-                Expect {
-                    id: "T-1",
-                    kind: Kind::Charge,
-                    gross: 123_456,
-                    fee: 1235,
-                    currency: "EUR",
-                    created: "2024-03-01T09:00:00Z",
-                    available: Some("2024-03-03T23:00:00Z"),
-                    payout: Some("A-9"),
-                    reference: Some("B-100"),
-                    line: 2,
-                }
-            ),
-            rec(
-                "acmepay",
-                Expect {
-                    id: "T-2",
-                    kind: Kind::Refund,
-                    gross: -1000,
-                    fee: 0,
-                    currency: "EUR",
-                    created: "2024-07-01T08:00:00Z",
-                    available: None,
-                    payout: Some("A-9"),
-                    reference: Some("B-100; Teil"),
-                    line: 3,
-                }
-            ),
-            rec(
-                "acmepay",
-                Expect {
-                    id: "T-3",
-                    kind: Kind::Dispute,
-                    gross: -50,
-                    fee: 0,
-                    currency: "JPY",
-                    created: "2024-03-02T09:00:00Z",
-                    available: None,
-                    payout: None,
-                    reference: None,
-                    line: 4,
-                }
-            ),
-            rec(
-                "acmepay",
-                Expect {
-                    id: "T-4",
-                    kind: Kind::Payout,
-                    gross: -122_221,
-                    fee: 0,
-                    currency: "EUR",
-                    created: "2024-03-05T07:00:00Z",
-                    available: Some("2024-03-04T23:00:00Z"),
-                    payout: Some("A-9"),
-                    reference: None,
-                    line: 5,
-                }
-            ),
-            rec(
-                "acmepay",
-                Expect {
-                    id: "T-13",
-                    kind: Kind::Charge,
-                    gross: 5000,
-                    fee: 0,
-                    currency: "KWD",
-                    created: "2024-03-01T09:00:00Z",
-                    available: None,
-                    payout: None,
-                    reference: None,
-                    line: 14,
-                }
-            ),
+            rec(Expect {
+                id: "T-1",
+                kind: Kind::Charge,
+                gross: 123_456,
+                fee: 1235,
+                currency: "EUR",
+                created: "2024-03-01T09:00:00Z",
+                available: Some("2024-03-03T23:00:00Z"),
+                payout: Some("A-9"),
+                reference: Some("B-100"),
+                line: 2,
+            }),
+            rec(Expect {
+                id: "T-2",
+                kind: Kind::Refund,
+                gross: -1000,
+                fee: 0,
+                currency: "EUR",
+                created: "2024-07-01T08:00:00Z",
+                available: None,
+                payout: Some("A-9"),
+                reference: Some("B-100; Teil"),
+                line: 3,
+            }),
+            rec(Expect {
+                id: "T-3",
+                kind: Kind::Dispute,
+                gross: -50,
+                fee: 0,
+                currency: "JPY",
+                created: "2024-03-02T09:00:00Z",
+                available: None,
+                payout: None,
+                reference: None,
+                line: 4,
+            }),
+            rec(Expect {
+                id: "T-4",
+                kind: Kind::Payout,
+                gross: -122_221,
+                fee: 0,
+                currency: "EUR",
+                created: "2024-03-05T07:00:00Z",
+                available: Some("2024-03-04T23:00:00Z"),
+                payout: Some("A-9"),
+                reference: None,
+                line: 5,
+            }),
+            rec(Expect {
+                id: "T-13",
+                kind: Kind::Charge,
+                gross: 5000,
+                fee: 0,
+                currency: "KWD",
+                created: "2024-03-01T09:00:00Z",
+                available: None,
+                payout: None,
+                reference: None,
+                line: 14,
+            }),
         ]
     );
     let expected: Vec<(u64, String)> = [
@@ -302,14 +286,15 @@ SALE = "charge"
     assert_eq!(
         outcome.records,
         vec![
-            rec(
-                "bankfeed",
-                e("r1", Kind::Charge, 1000, 30, "2024-03-01T09:00:00Z", 2)
-            ),
-            rec(
-                "bankfeed",
-                e("r2", Kind::Adjustment, -200, 0, "2024-03-01T11:00:00Z", 3)
-            ),
+            rec(e("r1", Kind::Charge, 1000, 30, "2024-03-01T09:00:00Z", 2)),
+            rec(e(
+                "r2",
+                Kind::Adjustment,
+                -200,
+                0,
+                "2024-03-01T11:00:00Z",
+                3
+            )),
         ]
     );
     assert_eq!(
@@ -442,7 +427,6 @@ fn bank_statement_example_reads_the_bank_export() {
     let outcome = parse_report(&mapped(format), "statement.csv", file).expect("the export parses");
     let line =
         |line, id: &str, gross, created: &str, available: &str, reference: &str| SettlementRecord {
-            processor: "bank_statement".to_string().into(),
             record_id: id.into(),
             kind: Kind::Other,
             gross_minor: gross,

@@ -13,7 +13,6 @@ fn rec(
     line: u64,
 ) -> SettlementRecord {
     SettlementRecord {
-        processor: "stripe".into(),
         record_id: id.into(),
         kind,
         gross_minor: gross,
