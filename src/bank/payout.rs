@@ -94,8 +94,10 @@ struct Gathered<'a> {
     members: Vec<&'a SettlementRecord>,
 }
 
-/// The payouts `records` describe, in the order their first line comes (see the module doc).
+/// The payouts `records` of one `processor`'s report describe, in the order their first line
+/// comes (see the module doc).
 pub(crate) fn payouts_from_records(
+    processor: &str,
     records: &[SettlementRecord],
     basis: PayoutBasis,
 ) -> PayoutsRead {
@@ -117,7 +119,7 @@ pub(crate) fn payouts_from_records(
             .as_ref()
             .map(|r| r.as_str().to_owned());
         let key = (
-            record.processor.to_string(),
+            processor.to_owned(),
             payout_id.as_str().to_owned(),
             reference,
         );
@@ -245,7 +247,6 @@ mod tests {
         payout: &str,
     ) -> SettlementRecord {
         SettlementRecord {
-            processor: processor.into(),
             record_id: format!("r{line}").as_str().into(),
             kind,
             gross_minor: net,
@@ -273,7 +274,7 @@ mod tests {
             // po_2 reversed in full: nothing to find in the bank
             record("stripe", 5, Kind::Payout, 5_000, "po_2"),
         ];
-        let read = payouts_from_records(&records, PayoutBasis::PayoutLines);
+        let read = payouts_from_records("stripe", &records, PayoutBasis::PayoutLines);
         assert_eq!(
             read.payouts,
             vec![Payout {
@@ -315,7 +316,7 @@ mod tests {
             charge,
             arriving(record("stripe", 3, Kind::Refund, -2_000, "po_1")),
         ];
-        let read = payouts_from_records(&records, PayoutBasis::BatchNet);
+        let read = payouts_from_records("stripe", &records, PayoutBasis::BatchNet);
         assert_eq!(read.set_aside, vec![]);
         assert_eq!(
             read.payouts,
@@ -341,7 +342,7 @@ mod tests {
         }
         .boxed();
         let records = vec![record("adyen", 2, Kind::Charge, 10_000, "42"), payout];
-        let read = payouts_from_records(&records, PayoutBasis::PayoutLines);
+        let read = payouts_from_records("adyen", &records, PayoutBasis::PayoutLines);
         assert_eq!(read.payouts.len(), 1);
         assert_eq!(read.payouts[0].payout_id, "42");
         assert_eq!(read.payouts[0].amount_minor, 13_116);
@@ -352,7 +353,7 @@ mod tests {
         // a batch without a payout line paid nothing out
         let held = vec![record("adyen", 2, Kind::Charge, 10_000, "43")];
         assert_eq!(
-            payouts_from_records(&held, PayoutBasis::PayoutLines),
+            payouts_from_records("adyen", &held, PayoutBasis::PayoutLines),
             PayoutsRead::default()
         );
     }
@@ -366,7 +367,7 @@ mod tests {
             record("braintree", 3, Kind::Refund, -250, "b2"),
             usd,
         ];
-        let read = payouts_from_records(&records, PayoutBasis::BatchNet);
+        let read = payouts_from_records("braintree", &records, PayoutBasis::BatchNet);
         assert_eq!(read.payouts, vec![]);
         assert_eq!(
             read.set_aside

@@ -35,7 +35,6 @@ fn payout_line(
     reference: Option<&str>,
 ) -> SettlementRecord {
     SettlementRecord {
-        processor: processor.into(),
         record_id: format!("{processor}-{line}").as_str().into(),
         kind: LineKind::Payout,
         gross_minor: -amount,
@@ -129,8 +128,8 @@ fn stripe_and_adyen_payouts_to_camt_and_mt940_deposits_over_christmas() {
         payout_line("adyen", 9, "42", 131_160, 23, Some("TX4913578926XT")),
         payout_line("adyen", 10, "43", 48_000, 24, Some("TX5000000001XT")),
     ];
-    let mut payouts = payouts_from_records(&stripe, PayoutBasis::PayoutLines).payouts;
-    payouts.extend(payouts_from_records(&adyen, PayoutBasis::PayoutLines).payouts);
+    let mut payouts = payouts_from_records("stripe", &stripe, PayoutBasis::PayoutLines).payouts;
+    payouts.extend(payouts_from_records("adyen", &adyen, PayoutBasis::PayoutLines).payouts);
     assert_eq!(payouts.len(), 6);
 
     let mut camt_po_a = entry("camt.053.xml", CAMT_ACCOUNT, 20, 100_000, 24);
@@ -299,7 +298,7 @@ fn stripe_and_adyen_payouts_to_camt_and_mt940_deposits_over_christmas() {
 #[test]
 fn keys_follow_the_payout_and_the_deposit_across_runs() {
     let records = [payout_line("stripe", 2, "po_B", 25_000, 24, None)];
-    let payouts = payouts_from_records(&records, PayoutBasis::PayoutLines).payouts;
+    let payouts = payouts_from_records("stripe", &records, PayoutBasis::PayoutLines).payouts;
     let mut deposit = entry("day1.xml", CAMT_ACCOUNT, 20, 4_200, 28);
     deposit.bank_ref = Some("CAMT-REF-9".into());
     let findings_on = |as_of: u32, deposit: &BankEntry| {
