@@ -384,8 +384,12 @@ pub(crate) async fn finding(
     let Some(row) = rows.iter().find(|r| r.entry.id == id) else {
         return refused(StatusCode::NOT_FOUND, &format!("there is no finding {id}"));
     };
-    let (nights, events) = match app.store.nights_and_events(id).await {
-        Ok(history) => history,
+    let steps = match app.store.finding_history(id).await {
+        Ok(history) => history.steps,
+        Err(e) => return store_failed(e),
+    };
+    let events = match app.store.audit_events_of(id).await {
+        Ok(events) => events,
         Err(e) => return store_failed(e),
     };
     let assignments = match app.store.assignments().await {
@@ -427,11 +431,10 @@ pub(crate) async fn finding(
             esc(&line)
         );
     }
-    if let Some(last) = nights.last() {
+    if let Some(last) = steps.iter().rev().find_map(|step| step.business_date) {
         let _ = write!(
             h,
-            "<p><a id=report-link href=\"/runs/{0}/report#d-{id}\">Its line in the report of {0}</a></p>",
-            last.business_date
+            "<p><a id=report-link href=\"/runs/{last}/report#d-{id}\">Its line in the report of {last}</a></p>",
         );
     }
     h.push_str("<h2>Both sides</h2>");
@@ -457,24 +460,18 @@ pub(crate) async fn finding(
         "</tbody></table></div><p class=muted>{}</p>",
         esc(&what_differs(e))
     );
-    h.push_str("<h2>History, night by night</h2><div class=wide><table id=history><thead><tr><th>Business date</th><th class=n>Run</th><th>Run started (UTC)</th><th>Run outcome</th><th>What happened to it</th></tr></thead><tbody>");
-    for n in &nights {
-        let happened: Vec<String> = events
-            .iter()
-            .filter(|ev| ev.run_id == Some(n.run_id))
-            .map(|ev| esc(&ev.action))
-            .collect();
-        let happened = match happened.is_empty() {
-            true => "seen".to_string(),
-            false => format!("seen; {}", happened.join(", ")),
-        };
+    h.push_str("<h2>History, night by night</h2><div class=wide><table id=history><thead><tr><th>Business date</th><th class=n>Run</th><th>At (UTC)</th><th>Status after</th><th>What happened</th></tr></thead><tbody>");
+    for step in &steps {
         let _ = write!(
             h,
-            "<tr><td class=date>{}</td><td class=n>{}</td><td class=date>{}</td><td>{}</td><td>{happened}</td></tr>",
-            n.business_date,
-            n.run_id,
-            n.started_at.format("%Y-%m-%d %H:%M"),
-            esc(n.outcome.as_deref().unwrap_or("running")),
+            "<tr><td class=date>{}</td><td class=n>{}</td><td class=date>{}</td><td>{}</td><td>{}</td></tr>",
+            step.business_date
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            step.run_id.map(|r| r.to_string()).unwrap_or_default(),
+            step.at.format("%Y-%m-%d %H:%M"),
+            step.status,
+            esc(step.event.as_deref().unwrap_or("seen")),
         );
     }
     h.push_str("</tbody></table></div><h2>Audit trail</h2><div class=wide><table id=audit><thead><tr><th class=n>Entry</th><th>At</th><th>Who</th><th>What</th><th>Note</th></tr></thead><tbody>");

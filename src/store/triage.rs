@@ -21,15 +21,6 @@ pub(crate) struct Assignment {
     pub(crate) at: DateTime<Utc>,
 }
 
-/// One run that saw a finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NightSeen {
-    pub(crate) run_id: RunId,
-    pub(crate) business_date: NaiveDate,
-    pub(crate) started_at: DateTime<Utc>,
-    pub(crate) outcome: Option<String>,
-}
-
 /// One audit entry about a finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FindingEvent {
@@ -159,34 +150,13 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
-    /// The runs that saw discrepancy `id`, oldest first, and the audit entries about it.
-    pub(crate) async fn nights_and_events(
-        &self,
-        id: i64,
-    ) -> Result<(Vec<NightSeen>, Vec<FindingEvent>)> {
+    /// The audit entries about discrepancy `id`, oldest first (its life night by night is
+    /// [`Store::finding_history`]).
+    pub(crate) async fn audit_events_of(&self, id: i64) -> Result<Vec<FindingEvent>> {
         // Every entry about one finding begins with its id (`json!` keeps the written order);
         // the prefix narrows the scan, the parsed payload decides.
         let prefix = format!("{{\"id\":{id},%");
         on_pool!(self, pool => {
-            let nights = sqlx::query(
-                "SELECT r.id, r.business_date, r.started_at, r.outcome
-                 FROM run_discrepancies rd JOIN runs r ON r.id = rd.run_id
-                 WHERE rd.discrepancy_id = $1 ORDER BY r.id",
-            )
-            .bind(id)
-            .fetch_all(pool)
-            .await
-            .map_err(Error::from_store)?
-            .iter()
-            .map(|row| {
-                Ok(NightSeen {
-                    run_id: row.try_get("id").map_err(Error::from_store)?,
-                    business_date: row.try_get("business_date").map_err(Error::from_store)?,
-                    started_at: row.try_get("started_at").map_err(Error::from_store)?,
-                    outcome: row.try_get("outcome").map_err(Error::from_store)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
             let mut events = Vec::new();
             let rows = sqlx::query(
                 "SELECT seq, at, actor, action, run_id, payload FROM audit_log WHERE payload LIKE $1 ORDER BY seq",
@@ -212,7 +182,7 @@ impl Store {
                     payload,
                 });
             }
-            Ok((nights, events))
+            Ok(events)
         })
     }
 

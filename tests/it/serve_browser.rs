@@ -334,10 +334,7 @@ async fn in_chromium_an_analyst_filters_opens_and_bulk_acknowledges_and_a_viewer
     );
     let history = browser.text("#history tbody").await;
     assert!(history.starts_with("2026-11-20 1 "), "{history}");
-    assert!(
-        history.ends_with(" discrepancies seen; discrepancy_opened"),
-        "{history}"
-    );
+    assert!(history.ends_with(" new seen"), "{history}");
     assert!(
         browser.text("#audit tbody").await.starts_with("8 "),
         "its opening is audit entry 8"
