@@ -3,6 +3,7 @@
 //! does: filter the backlog, open a finding, bulk-acknowledge, be refused as a viewer; the
 //! backlog and a finding's history fit 1400 px, and their screenshots are kept.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -42,7 +43,9 @@ struct Browser {
 impl Browser {
     async fn start(driver: &str, profile: &std::path::Path) -> Browser {
         let port = free_port();
+        // Its own process group, so the browser it starts ends with it even when a test fails.
         let child = Command::new(driver)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -233,8 +236,19 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Ends the session (chromedriver closes the browser) before the driver is stopped.
+    async fn quit(self) {
+        self.call("DELETE", &format!("/session/{}", self.session), Value::Null)
+            .await;
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The whole group: chromedriver and any browser process it left.
+        let group = rustix::process::Pid::from_child(&self.driver);
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -388,4 +402,5 @@ async fn in_chromium_an_analyst_filters_opens_and_bulk_acknowledges_and_a_viewer
         browser.text("#message").await,
         "the proxy did not say who you are"
     );
+    browser.quit().await;
 }
