@@ -14,12 +14,15 @@ use super::App;
 use super::auth::{Person, refused};
 use super::layout::page;
 use crate::output::html::esc;
+use crate::store::{AckReason, AckRequest};
 
-/// A POSTed form: every `id` checked, the note, the assignee, the CSRF token.
+/// A POSTed form: every `id` checked, the note, the reason code, the assignee, the CSRF token.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Posted {
     pub(crate) ids: Vec<i64>,
     pub(crate) note: String,
+    /// `explained`, `write-off` or `adjustment-booked`: an acknowledgement's reason code.
+    pub(crate) reason: Option<AckReason>,
     pub(crate) assignee: String,
     pub(crate) csrf: String,
 }
@@ -35,6 +38,13 @@ impl Posted {
                         .map_err(|_| format!("{value:?} is not a finding's id"))?,
                 ),
                 "note" => posted.note = value.into_owned(),
+                "reason" => {
+                    posted.reason = Some(AckReason::parse(&value).ok_or_else(|| {
+                        format!(
+                            "{value:?} is not a reason: explained, write-off or adjustment-booked"
+                        )
+                    })?)
+                }
                 "assignee" => posted.assignee = value.into_owned(),
                 "csrf" => posted.csrf = value.into_owned(),
                 _ => {}
@@ -136,28 +146,38 @@ pub(crate) async fn acknowledge(
             );
         }
     }
-    let mut lines = Vec::new();
-    for id in &posted.ids {
-        match app
-            .store
-            .acknowledge(*id, &posted.note, Some(&person.name), None)
-            .await
-        {
-            Ok((recorded, actor)) => lines.push(format!(
-                "finding {id} ({} {} {}) acknowledged by {actor}",
-                recorded.discrepancy.check,
-                recorded.discrepancy.kind.as_str(),
-                recorded.discrepancy.key_display()
-            )),
-            Err(e) => {
-                lines.push(format!("finding {id} not acknowledged: {e}"));
-                let mut response = done(&person, "Acknowledged in part", &lines);
-                *response.status_mut() = StatusCode::CONFLICT;
-                return response;
-            }
+    let Some(reason) = posted.reason else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "choose a reason: explained, write-off or adjustment-booked",
+        );
+    };
+    let request = AckRequest {
+        note: &posted.note,
+        reason: Some(reason),
+        claimed: Some(&person.name),
+        until: None,
+    };
+    // All or none, in one transaction, as `recon discrepancies ack` does.
+    match app.store.acknowledge_all(&posted.ids, &request).await {
+        Ok((recorded, actor)) => {
+            let lines: Vec<String> = recorded
+                .iter()
+                .map(|r| {
+                    format!(
+                        "finding {} ({} {} {}) acknowledged ({}) by {actor}",
+                        r.id,
+                        r.discrepancy.check,
+                        r.discrepancy.kind.as_str(),
+                        r.discrepancy.key_display(),
+                        reason.as_str()
+                    )
+                })
+                .collect();
+            done(&person, "Acknowledged", &lines)
         }
+        Err(e) => refused(StatusCode::CONFLICT, &e.to_string()),
     }
-    done(&person, "Acknowledged", &lines)
 }
 
 /// `POST /actions/assign`: every chosen finding given to the assignee with the note.

@@ -253,6 +253,8 @@ pub(crate) fn action_fields(h: &mut String, app: &App, person: &Person) {
         h,
         "<div class=act><input type=hidden name=csrf value=\"{}\">\
          <label>Note (required)<textarea name=note id=note required></textarea></label>\
+         <label>Reason<select name=reason id=reason><option value=explained selected>explained</option>\
+         <option value=write-off>write-off</option><option value=adjustment-booked>adjustment booked</option></select></label>\
          <button type=submit id=acknowledge formaction=\"/actions/acknowledge\">Acknowledge</button>\
          <label>Assign to<input name=assignee id=assignee></label>\
          <button type=submit id=assign formaction=\"/actions/assign\">Assign</button>",

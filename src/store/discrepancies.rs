@@ -187,29 +187,6 @@ impl Store {
             .collect())
     }
 
-    /// Marks one discrepancy explained, as [`Store::acknowledge_all`] does, without a reason
-    /// code: the call the triage page (issue 27) was written against.
-    #[allow(dead_code)]
-    pub(crate) async fn acknowledge(
-        &self,
-        id: i64,
-        note: &str,
-        claimed: Option<&str>,
-        until: Option<NaiveDate>,
-    ) -> Result<(Recorded, String)> {
-        let request = AckRequest {
-            note,
-            reason: None,
-            claimed,
-            until,
-        };
-        let (mut acknowledged, actor) = self.acknowledge_all(&[id], &request).await?;
-        let recorded = acknowledged
-            .pop()
-            .ok_or_else(|| Error::internal(format!("discrepancy {id} was not acknowledged")))?;
-        Ok((recorded, actor))
-    }
-
     /// Marks discrepancies `ids` explained by an operator, all or none, in one transaction:
     /// for each, a note of its own (a second one adds a note, the first stays) with its reason
     /// code, the discrepancy's status and latest note, the terms it holds to (the finding as it

@@ -45,7 +45,7 @@ pub(crate) struct ListedRun {
 
 impl Store {
     /// Gives discrepancy `id` to `assignee` with `note`, in one transaction with its audit entry.
-    /// Who acts is recorded as an acknowledgement's actor is ([`Store::acknowledge`]): on
+    /// Who acts is recorded as an acknowledgement's actor is ([`Store::acknowledge_all`]): on
     /// PostgreSQL the session's role with `claimed` beside it, on SQLite `claimed`.
     pub(crate) async fn assign(
         &self,

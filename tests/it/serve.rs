@@ -455,8 +455,29 @@ async fn actions_need_the_form_token_the_site_and_the_role() {
         &[],
     )
     .await;
+    // Without a reason code nothing is acknowledged.
+    assert_eq!(
+        (status, message(&page).as_str()),
+        (
+            400,
+            "choose a reason: explained, write-off or adjustment-booked"
+        )
+    );
+    let (status, page) = post(
+        &ack,
+        "ana",
+        &form(&[
+            ("id", "2"),
+            ("id", "3"),
+            ("note", "renamed on purpose"),
+            ("reason", "adjustment-booked"),
+            ("csrf", &ana),
+        ]),
+        &[],
+    )
+    .await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("<li>finding 2 (accounts changed id=acct_0099) acknowledged by ana</li><li>finding 3 (accounts changed id=acct_0150) acknowledged by ana</li>"), "{page}");
+    assert!(page.contains("<li>finding 2 (accounts changed id=acct_0099) acknowledged (adjustment-booked) by ana</li><li>finding 3 (accounts changed id=acct_0150) acknowledged (adjustment-booked) by ana</li>"), "{page}");
     assert_eq!(
         ack_state(&store, &[2, 3]).await,
         [
@@ -606,6 +627,7 @@ async fn a_sealed_days_finding_takes_an_approver() {
         &form(&[
             ("id", "1"),
             ("note", "restated, approved"),
+            ("reason", "explained"),
             ("csrf", &april),
         ]),
         &[],
@@ -770,13 +792,18 @@ async fn on_postgres_the_page_acts_as_its_own_role_with_the_person_beside_it() {
     let (status, page) = post(
         &format!("{}/actions/acknowledge", server.base),
         "ana",
-        &form(&[("id", "1"), ("note", "entry 2 posted late"), ("csrf", &ana)]),
+        &form(&[
+            ("id", "1"),
+            ("note", "entry 2 posted late"),
+            ("reason", "explained"),
+            ("csrf", &ana),
+        ]),
         &[],
     )
     .await;
     assert_eq!(status, 200, "{page}");
     assert!(
-        page.contains(&format!("acknowledged by {role} (ana)</li>")),
+        page.contains(&format!("acknowledged (explained) by {role} (ana)</li>")),
         "{page}"
     );
     let pool = sqlx::PgPool::connect(&admin).await.unwrap();

@@ -372,7 +372,8 @@ async fn in_chromium_an_analyst_filters_opens_and_bulk_acknowledges_and_a_viewer
     );
     assert_eq!(
         browser.text("#done").await,
-        "finding 2 (accounts changed id=acct_0099) acknowledged by ana\nfinding 3 (accounts changed id=acct_0150) acknowledged by ana"
+        // The form's reason defaults to `explained`.
+        "finding 2 (accounts changed id=acct_0099) acknowledged (explained) by ana\nfinding 3 (accounts changed id=acct_0150) acknowledged (explained) by ana"
     );
     browser.open(&format!("{as_ana}/findings/2")).await;
     assert_eq!(browser.text("#status").await, "acknowledged");
