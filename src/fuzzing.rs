@@ -37,13 +37,7 @@ pub fn parse_report_checked(
         outcome.rows_read, accounted as u64,
         "rows read are not records plus quarantined lines"
     );
-    for line in &outcome.quarantined {
-        assert!(
-            line.raw.len() <= 4 * KEPT_BYTES,
-            "a quarantined line keeps {} bytes of raw text",
-            line.raw.len()
-        );
-    }
+    assert_capped(&outcome.quarantined);
     Ok(outcome)
 }
 
@@ -82,12 +76,8 @@ fn bank_statements_checked(
         parsed.entries_kept(),
         parsed.quarantined.len()
     );
+    assert_capped(&parsed.quarantined);
     for line in &parsed.quarantined {
-        assert!(
-            line.raw.len() <= 4 * KEPT_BYTES,
-            "a quarantined entry keeps {} bytes of raw text",
-            line.raw.len()
-        );
         assert!(line.source.line >= 1, "a quarantined entry without a line");
     }
     for statement in &parsed.statements {
@@ -140,11 +130,13 @@ pub fn gocardless_transactions_checked(bytes: &[u8]) {
     assert_capped(&parsed.quarantined);
 }
 
+/// Every quarantined line's kept text capped: its first KiB (as lossy UTF-8, so up to four
+/// bytes a character) with its length and digest.
 fn assert_capped(quarantined: &[crate::settlement::Quarantined]) {
     for line in quarantined {
         assert!(
             line.raw.len() <= 4 * KEPT_BYTES,
-            "a quarantined transaction keeps {} bytes of raw text",
+            "a quarantined line keeps {} bytes of raw text",
             line.raw.len()
         );
     }

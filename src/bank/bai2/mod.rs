@@ -474,7 +474,8 @@ impl Reading {
         }
     }
 
-    fn file_trailer(&mut self, record: &Record) {
+    /// Closes the account and group still open, each a problem for its missing trailer.
+    fn close_untrailed(&mut self) {
         if let Some(account) = self.account.take() {
             self.problem(
                 account.counted.line,
@@ -489,6 +490,10 @@ impl Reading {
             );
             self.close_group(group);
         }
+    }
+
+    fn file_trailer(&mut self, record: &Record) {
+        self.close_untrailed();
         self.count(record);
         self.ended = true;
         let reasons = self.file.as_ref().map(|file| {
@@ -506,20 +511,7 @@ impl Reading {
     }
 
     fn end_of_file(&mut self) {
-        if let Some(account) = self.account.take() {
-            self.problem(
-                account.counted.line,
-                "the account has no 49 account trailer".into(),
-            );
-            self.close_account(account);
-        }
-        if let Some(group) = self.group.take() {
-            self.problem(
-                group.counted.line,
-                "the group has no 98 group trailer".into(),
-            );
-            self.close_group(group);
-        }
+        self.close_untrailed();
         if !self.ended {
             let line = self.file.as_ref().map_or(1, |f| f.line);
             self.problem(
