@@ -491,7 +491,7 @@ async fn actions_need_the_form_token_the_site_and_the_role() {
         &form(&[
             ("id", "4"),
             ("assignee", "bo"),
-            ("note", "look at 1017"),
+            ("note", "look at 1017, card 4111111111111111"),
             ("csrf", &ana),
         ]),
         &[("Origin", &server.base), ("Sec-Fetch-Site", "same-origin")],
@@ -536,7 +536,7 @@ async fn actions_need_the_form_token_the_site_and_the_role() {
                 "ana".into(),
                 "discrepancy_assigned".into(),
                 4.into(),
-                "look at 1017".into()
+                "look at 1017, card 411111******1111".into()
             ),
         ]
     );
@@ -557,6 +557,24 @@ async fn actions_need_the_form_token_the_site_and_the_role() {
         stdout(&verify),
         stderr(&verify)
     );
+    // The card number typed into the assignment's note reached no byte of the store or any
+    // other file under the test's folder.
+    let mut folders = vec![dir.path().to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !bytes.windows(16).any(|w| w == b"4111111111111111"),
+                    "{} holds the card number",
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 /// A sealed day changed after its seal: its findings take an approver.
