@@ -309,8 +309,73 @@ pub enum AccountLine {
         not_expected: u64,
         set_aside: u64,
     },
+    /// A bank leg's statements: entries read = traced + in discrepancies + not deposits
+    /// (debits, pending) + on other accounts + counted once already (a duplicate or superseded
+    /// copy) + quarantined.
+    Statements {
+        entries: u64,
+        traced: u64,
+        found: u64,
+        not_deposits: u64,
+        other_accounts: u64,
+        counted_once: u64,
+        quarantined: u64,
+    },
+    /// A bank leg's payouts (the day's and those `carried` from earlier days): traced + in
+    /// flight + missing; `set_aside` payout lines sent nothing to the bank.
+    Payouts {
+        payouts: u64,
+        carried: u64,
+        traced: u64,
+        in_flight: u64,
+        missing: u64,
+        set_aside: u64,
+    },
+    /// One currency of the payout leg, in minor units: paid out = traced + in flight + missing;
+    /// deposits = traced + returned + unexplained. `closed` when nothing is in flight, missing
+    /// or unexplained.
+    PayoutLeg {
+        currency: String,
+        closed: bool,
+        #[serde(with = "minor_text")]
+        payouts_minor: i128,
+        #[serde(with = "minor_text")]
+        traced_minor: i128,
+        #[serde(with = "minor_text")]
+        in_flight_minor: i128,
+        #[serde(with = "minor_text")]
+        missing_minor: i128,
+        #[serde(with = "minor_text")]
+        deposits_minor: i128,
+        #[serde(with = "minor_text")]
+        deposits_traced_minor: i128,
+        #[serde(with = "minor_text")]
+        returned_minor: i128,
+        #[serde(with = "minor_text")]
+        unexplained_minor: i128,
+        /// What traced payouts and their deposits differ by.
+        #[serde(with = "minor_text")]
+        differences_minor: i128,
+    },
     /// A line as a recon before typed accounting stored it, kept as it was written.
     Written { text: String },
+}
+
+/// 128-bit sums of minor units written as JSON strings: an internally tagged enum cannot read
+/// a 128-bit number back, and a string keeps every digit in any JSON reader.
+mod minor_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(minor: &i128, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(minor)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<i128, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl std::fmt::Display for AccountLine {
@@ -337,6 +402,58 @@ impl std::fmt::Display for AccountLine {
                 f,
                 "ledger {table}: {rows} rows = {matched} matched + {found} in discrepancies + {not_expected} not expected + {set_aside} set aside"
             ),
+            AccountLine::Statements {
+                entries,
+                traced,
+                found,
+                not_deposits,
+                other_accounts,
+                counted_once,
+                quarantined,
+            } => write!(
+                f,
+                "bank statements: {entries} entries = {traced} traced + {found} in discrepancies + {not_deposits} not deposits + {other_accounts} other accounts + {counted_once} counted once already + {quarantined} quarantined"
+            ),
+            AccountLine::Payouts {
+                payouts,
+                carried,
+                traced,
+                in_flight,
+                missing,
+                set_aside,
+            } => write!(
+                f,
+                "payouts: {payouts} ({carried} carried from earlier days) = {traced} traced + {in_flight} in flight + {missing} missing; {set_aside} set aside"
+            ),
+            AccountLine::PayoutLeg {
+                currency,
+                closed,
+                payouts_minor,
+                traced_minor,
+                in_flight_minor,
+                missing_minor,
+                deposits_minor,
+                deposits_traced_minor,
+                returned_minor,
+                unexplained_minor,
+                differences_minor,
+            } => {
+                let m = |minor: &i128| crate::discrepancy::in_currency(*minor, currency);
+                write!(
+                    f,
+                    "payout leg {currency} {}: paid out {} = {} traced + {} in flight + {} missing; deposits {} = {} traced + {} returned + {} unexplained; traced pairs differ by {}",
+                    if *closed { "closed" } else { "open" },
+                    m(payouts_minor),
+                    m(traced_minor),
+                    m(in_flight_minor),
+                    m(missing_minor),
+                    m(deposits_minor),
+                    m(deposits_traced_minor),
+                    m(returned_minor),
+                    m(unexplained_minor),
+                    m(differences_minor),
+                )
+            }
             AccountLine::Written { text } => f.write_str(text),
         }
     }

@@ -92,6 +92,14 @@ impl Kind {
                     "A payout not in the bank yet, still inside its arrival window in business \
                      days: not yet at stake."
                 }
+                BankKind::StatementUnbalanced => {
+                    "A bank statement whose balances or control totals do not add up: its \
+                     entries cannot be trusted to be complete."
+                }
+                BankKind::StatementContinuityBreak => {
+                    "Consecutive bank statements of an account do not follow each other: a \
+                     statement is missing, repeated, or opens on another balance."
+                }
             },
             Kind::QuarantinedRow => {
                 "A report line or ledger row that could not be read, set aside."
@@ -230,15 +238,23 @@ pub enum BankKind {
     PayoutAmountMismatch,
     /// A payout not in the bank yet, still within its window.
     PayoutLate,
+    /// A statement whose balances do not add up (opening + entries ≠ closing, a BAI2 control
+    /// total), or that says it is incomplete.
+    StatementUnbalanced,
+    /// Consecutive statements of an account that do not follow each other (a statement
+    /// missing, given twice, or opening on another balance than the previous one closed on).
+    StatementContinuityBreak,
 }
 
 impl BankKind {
     /// Every kind, in sort order.
-    pub(crate) const ALL: [BankKind; 4] = [
+    pub(crate) const ALL: [BankKind; 6] = [
         BankKind::PayoutMissingInBank,
         BankKind::DepositUnexplained,
         BankKind::PayoutAmountMismatch,
         BankKind::PayoutLate,
+        BankKind::StatementUnbalanced,
+        BankKind::StatementContinuityBreak,
     ];
 
     /// Snake-case name, as serialized (`payout_missing_in_bank`).
@@ -248,6 +264,8 @@ impl BankKind {
             BankKind::DepositUnexplained => "deposit_unexplained",
             BankKind::PayoutAmountMismatch => "payout_amount_mismatch",
             BankKind::PayoutLate => "payout_late",
+            BankKind::StatementUnbalanced => "statement_unbalanced",
+            BankKind::StatementContinuityBreak => "statement_continuity_break",
         }
     }
 }

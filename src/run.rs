@@ -641,6 +641,7 @@ impl<'a> Run<'a> {
                     breakers: sources.breakers(),
                     idempotency: self.store,
                     data_keys: self.config.data_keys.as_ref(),
+                    store: self.store,
                 };
                 settlement::check::run(check, inputs).await
             }

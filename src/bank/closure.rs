@@ -24,12 +24,17 @@ pub(crate) struct LegClosure {
     pub(crate) deposits_traced_minor: i128,
     pub(crate) deposits_returned_minor: i128,
     pub(crate) deposits_unexplained_minor: i128,
+    /// What traced payouts and their deposits differ by (a bank fee, FX): the payout's whole
+    /// amount when the deposit is in another currency.
+    pub(crate) differences_minor: i128,
 }
 
 impl LegClosure {
-    /// Every payout traced and every deposit explained: nothing in flight, missing or unexplained.
+    /// Every payout traced to a deposit of its amount and every deposit explained: nothing in
+    /// flight, missing, unexplained or different.
     pub(crate) fn closed(&self) -> bool {
         self.payouts_traced_minor == self.payouts_minor
+            && self.differences_minor == 0
             && self.deposits_traced_minor + self.deposits_returned_minor == self.deposits_minor
     }
 }
@@ -84,6 +89,14 @@ pub(crate) fn closure(
     }
     for &e in &trace.unexplained {
         deposit(e, |l| &mut l.deposits_unexplained_minor);
+    }
+    for m in &trace.mismatched {
+        if let Some(p) = payouts.get(m.payout) {
+            let difference = m
+                .difference_minor
+                .map_or(i128::from(p.amount_minor), |d| i128::from(d).abs());
+            legs.entry(p.currency).or_default().differences_minor += difference;
+        }
     }
     legs
 }

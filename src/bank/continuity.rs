@@ -40,6 +40,15 @@ pub(crate) enum ContinuityBreak {
 }
 
 impl ContinuityBreak {
+    /// The account and the statement where the chain breaks.
+    pub(crate) fn place(&self) -> (&str, &SourceLine) {
+        match self {
+            ContinuityBreak::MissingStatements { account, at, .. }
+            | ContinuityBreak::SequenceBack { account, at, .. }
+            | ContinuityBreak::OpeningDiffers { account, at, .. } => (account, at),
+        }
+    }
+
     /// One line for a finding, with both figures.
     pub(crate) fn describe(&self) -> String {
         match self {

@@ -9,13 +9,11 @@
 //! [`trace_findings`] turns what is left into findings; [`closure`] sums, per currency, how
 //! much of the payout leg is closed.
 
-// Read by the parsers and the payout tracing being built on it; not yet by a check kind.
-#![allow(dead_code, unused_imports)]
-
 pub(crate) mod aggregator;
 mod bai2;
 pub(crate) mod calendar;
 pub(crate) mod camt;
+pub(crate) mod check;
 pub(crate) mod closure;
 pub(crate) mod continuity;
 mod dates;

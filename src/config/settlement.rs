@@ -4,6 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
+use crate::bank::BatchBookings;
+use crate::bank::check::{BankSpec, StatementFormat, Statements};
+use crate::bank::gocardless::GoCardlessSync;
+use crate::bank::plaid::PlaidSync;
+use crate::bank::trace::TraceRules;
 use crate::settlement::Format;
 use crate::settlement::fetch::{AdyenDownload, ReportLocation, SftpPickup, StripeApi};
 use crate::settlement::matching::{MatchOn, MatchRules};
@@ -57,6 +62,104 @@ pub(crate) struct SettlementFile {
     /// The CA bundle (PEM) report servers must chain to instead of the built-in roots
     /// (relative: to the file's folder).
     pub(crate) tls_ca_file: Option<std::path::PathBuf>,
+    /// The bank leg: the payout account's statements the report's payouts are traced to.
+    pub(crate) bank: Option<BankFile>,
+}
+
+/// `[settlement.bank]` as written: where the payout account's statements come from (exactly one
+/// of `statements`, `sftp`, `plaid`, `gocardless`) and how payouts are traced to them.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BankFile {
+    /// `camt` (camt.052/.053/.054), `mt940` (and MT942) or `bai2`, for `statements` and `sftp`.
+    pub(crate) format: Option<String>,
+    /// A local path or glob of the day's statement files; `{date}` and `{yyyymmdd}` as for reports.
+    pub(crate) statements: Option<String>,
+    pub(crate) sftp: Option<SftpPickup>,
+    pub(crate) plaid: Option<PlaidSync>,
+    pub(crate) gocardless: Option<GoCardlessSync>,
+    /// `split` (one entry per transaction detail of a batch booking, the default) or `keep`.
+    #[serde(default)]
+    pub(crate) batch_bookings: BatchBookingsFile,
+    /// The payout accounts (IBAN or account number as statements name it); empty: all.
+    #[serde(default)]
+    pub(crate) accounts: Vec<String>,
+    /// `[settlement.bank.trace]`: the window, calendar, patterns and tolerances.
+    #[serde(default)]
+    pub(crate) trace: TraceRules,
+}
+
+/// How batch bookings are kept, as written.
+#[derive(Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum BatchBookingsFile {
+    #[default]
+    Split,
+    Keep,
+}
+
+/// The bank leg of settlement check `at`, validated.
+fn bank(file: &BankFile, at: &str) -> Result<BankSpec, String> {
+    let at = format!("{at}.bank");
+    let given = [
+        file.statements.is_some(),
+        file.sftp.is_some(),
+        file.plaid.is_some(),
+        file.gocardless.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(format!(
+            "{at}: give exactly one of statements (a path or glob), sftp, plaid, gocardless"
+        ));
+    }
+    let batch = match file.batch_bookings {
+        BatchBookingsFile::Split => BatchBookings::Split,
+        BatchBookingsFile::Keep => BatchBookings::Keep,
+    };
+    let format = || match &file.format {
+        Some(name) => StatementFormat::named(name).ok_or_else(|| {
+            format!("{at}.format: {name:?} is not a statement format (camt, mt940, bai2)")
+        }),
+        None => Err(format!(
+            "{at}.format: name the statements' format (camt, mt940, bai2)"
+        )),
+    };
+    let statements = if let Some(path) = &file.statements {
+        Statements::Files {
+            location: ReportLocation::Files(path.clone()),
+            format: format()?,
+            batch,
+        }
+    } else if let Some(sftp) = &file.sftp {
+        sftp.validate().map_err(|m| format!("{at}.sftp: {m}"))?;
+        Statements::Files {
+            location: ReportLocation::Sftp(sftp.clone()),
+            format: format()?,
+            batch,
+        }
+    } else {
+        if file.format.is_some() {
+            return Err(format!(
+                "{at}.format: an aggregator's transactions have no file format; leave it out"
+            ));
+        }
+        match (&file.plaid, &file.gocardless) {
+            (Some(plaid), _) => {
+                plaid.validate().map_err(|m| format!("{at}.{m}"))?;
+                Statements::Plaid(plaid.clone())
+            }
+            (None, Some(gocardless)) => {
+                gocardless.validate().map_err(|m| format!("{at}.{m}"))?;
+                Statements::GoCardless(gocardless.clone())
+            }
+            (None, None) => return Err(format!("{at}: no statements")),
+        }
+    };
+    Ok(BankSpec {
+        statements,
+        accounts: file.accounts.clone(),
+        rules: file.trace.clone(),
+    })
 }
 
 fn default_max_download_bytes() -> u64 {
@@ -446,6 +549,7 @@ pub(crate) fn validate(
             },
             max_download_bytes: check.max_download_bytes,
             tls_ca_file: check.tls_ca_file.clone(),
+            bank: check.bank.as_ref().map(|b| bank(b, &at)).transpose()?,
         });
     }
     Ok(out)

@@ -82,6 +82,14 @@ pub(crate) fn what_to_do(kind: Kind) -> &'static str {
                 "Nothing yet: the deposit may still come; past its window it becomes \
                  payout_missing_in_bank."
             }
+            BankKind::StatementUnbalanced => {
+                "Ask the bank for a corrected statement (the detail gives both figures), then \
+                 rerun the date."
+            }
+            BankKind::StatementContinuityBreak => {
+                "Fetch the missing statement (or drop the repeated one) from the bank, then \
+                 rerun the date."
+            }
         },
         Kind::QuarantinedRow => {
             "Ask for a corrected report line (the reason says what is wrong with it), or fix \

@@ -88,6 +88,8 @@ pub(crate) struct SettlementInputs<'a> {
     pub(crate) idempotency: &'a dyn crate::check::IdempotencyGenerations,
     /// The keys downloads are kept encrypted under; `None` keeps them in clear.
     pub(crate) data_keys: Option<&'a crate::at_rest::DataKeys>,
+    /// The store, where an aggregator keeps its cursor and call counts.
+    pub(crate) store: &'a crate::store::Store,
 }
 
 /// The in-flight (`timing`) findings of earlier days, by their ledger id as shown.
@@ -106,7 +108,8 @@ struct InFlightRow {
 impl<'a> InFlight<'a> {
     fn new(recorded: &[Recorded], mask: Option<&'a MaskKey>) -> InFlight<'a> {
         let mut by_shown: HashMap<String, Vec<InFlightRow>> = HashMap::new();
-        for r in recorded {
+        let timing = Kind::Settlement(SettlementKind::Timing);
+        for r in recorded.iter().filter(|r| r.discrepancy.kind == timing) {
             if let Some(id) = r.discrepancy.key.first() {
                 by_shown
                     .entry(id.to_string())
@@ -246,9 +249,7 @@ async fn reconcile(
                 "settlement accounting does not hold, nothing recorded: {problems}"
             ))
         })?;
-    let accounting = account(&reports, &ledger, &outcome, check)?;
-    info!(%accounting, "settlement accounted");
-    read.accounting = Some(accounting);
+    let mut accounting = account(&reports, &ledger, &outcome, check)?;
     let found = Findings {
         check,
         reports: &reports,
@@ -256,7 +257,70 @@ async fn reconcile(
         date: Partition::Day(inputs.day.date),
         mask: inputs.mask,
     };
-    Ok(found.all(&outcome, in_flight))
+    let mut found = found.all(&outcome, in_flight);
+    if let Some(bank) = &check.bank {
+        let leg = bank_leg(check, bank, inputs, records).await?;
+        read.attempts = read.attempts.max(leg.attempts);
+        read.report_files.extend(leg.files);
+        found.extend(leg.findings);
+        accounting.0.extend(leg.accounting);
+    }
+    info!(%accounting, "settlement accounted");
+    read.accounting = Some(accounting);
+    Ok(found)
+}
+
+/// The check's bank leg: its statements fetched as its reports are, its payouts traced.
+async fn bank_leg(
+    check: &SettlementSpec,
+    bank: &crate::bank::check::BankSpec,
+    inputs: &SettlementInputs<'_>,
+    records: &[SettlementRecord],
+) -> Result<crate::bank::check::BankLeg> {
+    let policy = inputs.sources.policy(&[&check.ledger.source]);
+    let batches = BatchHistory::of(&[]);
+    let acquisition = acquisition(check, inputs, policy, &batches);
+    let sync = crate::bank::aggregator::SyncJob {
+        store: inputs.store,
+        policy,
+        env: inputs.env,
+        breakers: inputs.breakers,
+        tls_ca_file: check.tls_ca_file.as_deref(),
+    };
+    let bank_inputs = crate::bank::check::BankInputs {
+        check: &check.name,
+        date: inputs.day.date,
+        format: &check.format,
+        in_flight: &inputs.in_flight,
+        mask: inputs.mask,
+        acquisition: &acquisition,
+        sync: &sync,
+        data_keys: inputs.data_keys,
+    };
+    crate::bank::check::run(bank, &bank_inputs, records).await
+}
+
+/// Where and how the check's files (reports, bank statements) are found or fetched.
+fn acquisition<'a>(
+    check: &'a SettlementSpec,
+    inputs: &'a SettlementInputs<'a>,
+    policy: crate::retry::RetryPolicy,
+    batches: &'a BatchHistory,
+) -> Acquisition<'a> {
+    Acquisition {
+        check: &check.name,
+        day: inputs.day,
+        downloads: inputs.downloads,
+        config_dir: inputs.config_dir,
+        policy,
+        env: inputs.env,
+        batches,
+        breakers: inputs.breakers,
+        idempotency: inputs.idempotency,
+        max_download_bytes: check.max_download_bytes,
+        tls_ca_file: check.tls_ca_file.as_deref(),
+        data_keys: inputs.data_keys,
+    }
 }
 
 /// Fetches and parses the day's reports and reads the ledger (at once, unless the report names
@@ -270,20 +334,7 @@ async fn read_both(
     let (day, timezone) = (inputs.day, inputs.timezone);
     let policy = inputs.sources.policy(&[&check.ledger.source]);
     let batches = BatchHistory::of(&inputs.fetched);
-    let job = Acquisition {
-        check: &check.name,
-        day,
-        downloads: inputs.downloads,
-        config_dir: inputs.config_dir,
-        policy,
-        env: inputs.env,
-        batches: &batches,
-        breakers: inputs.breakers,
-        idempotency: inputs.idempotency,
-        max_download_bytes: check.max_download_bytes,
-        tls_ca_file: check.tls_ca_file.as_deref(),
-        data_keys: inputs.data_keys,
-    };
+    let job = acquisition(check, inputs, policy, &batches);
     let reports = async {
         let acquired = fetch::acquire(&check.location, &job).await;
         let (attempts, downloads) = (acquired.attempts, acquired.downloads);

@@ -153,12 +153,12 @@ impl Store {
         Ok(names)
     }
 
-    /// A settlement check's in-flight ledger rows from days before `date`: its `timing`
-    /// discrepancies still open, to be examined again by this run.
+    /// A settlement check's in-flight findings from days before `date`: its `timing` ledger
+    /// rows and `payout_late` payouts still open, to be examined again by this run.
     pub(crate) async fn in_flight(&self, check: &str, date: NaiveDate) -> Result<Vec<Recorded>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM discrepancies
-             WHERE check_name = $1 AND kind = 'timing' AND partition_key < $2
+             WHERE check_name = $1 AND kind IN ('timing', 'payout_late') AND partition_key < $2
                AND status IN ('open', 'carried', 'acknowledged')
              ORDER BY id"
         );

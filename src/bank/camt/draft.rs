@@ -3,9 +3,7 @@
 use std::sync::Arc;
 
 use super::values::{self, DateText};
-use crate::bank::{
-    BalanceAt, BankEntry, BatchBookings, Direction, FileProblem, Statement, StatementKind,
-};
+use crate::bank::{BalanceAt, BankEntry, BatchBookings, FileProblem, Statement, StatementKind};
 use crate::money::{Currency, format_major, format_major_wide};
 use crate::settlement::SourceLine;
 

@@ -52,10 +52,7 @@ use self::draft::{AmountText, BalanceDraft, DetailDraft, EntryDraft, StatementDr
 use self::lines::CountingReader;
 use self::message::{Message, NAMESPACE_PREFIX};
 use self::values::DateText;
-use super::{
-    BankFileError, BatchBookings, FileProblem, ParsedStatements, Statement, StatementKind,
-};
-use crate::money::Currency;
+use super::{BankFileError, BatchBookings, FileProblem, ParsedStatements};
 use crate::settlement::{Quarantined, SourceLine};
 
 /// Reads one camt file. See the module doc for what is read and how a bad entry is kept.

@@ -6,7 +6,8 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::bank::proof::{BalanceBreak, prove};
-use crate::bank::{BalanceAt, BankEntry, Direction, EntryStatus};
+use crate::bank::{BalanceAt, BankEntry, Direction, EntryStatus, StatementKind};
+use crate::money::Currency;
 
 const IBAN: &str = "DE89370400440532013000";
 

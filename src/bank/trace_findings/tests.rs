@@ -284,6 +284,7 @@ fn stripe_and_adyen_payouts_to_camt_and_mt940_deposits_over_christmas() {
                 deposits_traced_minor: 279_135,
                 deposits_returned_minor: 0,
                 deposits_unexplained_minor: 24_198,
+                differences_minor: 25,
             }
         )]
         .into()

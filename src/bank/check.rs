@@ -1,0 +1,520 @@
+//! The bank leg of a settlement check: the day's statements fetched and read, each proving itself, and the day's payouts (with those still in flight from earlier days) traced to their deposits, every entry and payout accounted for.
+//!
+//! A settlement check with a `[settlement.bank]` section runs this after its lines are
+//! matched: the payouts come from the same report records ([`payouts_from_records`]), the
+//! statements from a path or glob, SFTP, or an aggregator. What it finds joins the check's
+//! findings and its accounting gains three lines: the statements' entries, the payouts, and per
+//! currency how much of the payout leg closed.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use super::aggregator::SyncJob;
+use super::closure::{LegClosure, closure};
+use super::continuity::continuity;
+use super::dedup::merge;
+use super::gocardless::{self, GoCardlessSync};
+use super::payout::{Payout, PayoutBasis, payouts_from_records};
+use super::plaid::PlaidSync;
+use super::proof::prove;
+use super::trace::{TraceRules, trace};
+use super::trace_findings::trace_findings;
+use super::{BankEntry, BankFileError, BatchBookings, ParsedStatements, Statement};
+use crate::check::AccountLine;
+use crate::day::Partition;
+use crate::discrepancy::{BankKind, ColumnValues, Discrepancy, Kind, Recorded, ShownKey};
+use crate::error::{Error, Result};
+use crate::mask::{MaskKey, Shown};
+use crate::money::Currency;
+use crate::settlement::fetch::{self, Acquisition, ReportFile, ReportLocation};
+use crate::settlement::report::Format;
+use crate::settlement::{SettlementRecord, SourceLine};
+
+/// The statement formats recon reads from a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatementFormat {
+    /// ISO 20022 camt.052, camt.053, camt.054.
+    Camt,
+    /// SWIFT MT940 and MT942.
+    Mt940,
+    /// BAI2.
+    Bai2,
+}
+
+impl StatementFormat {
+    /// `camt`, `mt940`, `bai2` (`camt053`, `camt.053`, `mt942` are taken too).
+    pub(crate) fn named(name: &str) -> Option<StatementFormat> {
+        match name.to_ascii_lowercase().replace('.', "").as_str() {
+            "camt" | "camt052" | "camt053" | "camt054" => Some(StatementFormat::Camt),
+            "mt940" | "mt942" => Some(StatementFormat::Mt940),
+            "bai2" => Some(StatementFormat::Bai2),
+            _ => None,
+        }
+    }
+
+    fn parse(
+        self,
+        name: &str,
+        reader: impl std::io::BufRead,
+        batch: BatchBookings,
+    ) -> std::result::Result<ParsedStatements, BankFileError> {
+        match self {
+            StatementFormat::Camt => super::camt::parse_camt(name, reader, batch),
+            StatementFormat::Mt940 => super::parse_mt940(name, reader),
+            StatementFormat::Bai2 => super::parse_bai2(name, reader),
+        }
+    }
+}
+
+/// Where the day's statements come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Statements {
+    /// Files found or fetched as reports are (a path or glob, SFTP), in `format`.
+    Files {
+        location: ReportLocation,
+        format: StatementFormat,
+        batch: BatchBookings,
+    },
+    /// The day's transactions of a Plaid item.
+    Plaid(PlaidSync),
+    /// The day's transactions of a GoCardless Bank Account Data account.
+    GoCardless(GoCardlessSync),
+}
+
+/// A settlement check's bank leg, as validated.
+#[derive(Debug, Clone)]
+pub(crate) struct BankSpec {
+    pub(crate) statements: Statements,
+    /// The payout accounts (IBAN or account number as the statement names it); entries of other
+    /// accounts in the files are counted and left alone. Empty: every account is a payout account.
+    pub(crate) accounts: Vec<String>,
+    pub(crate) rules: TraceRules,
+}
+
+/// What the bank leg needs from its settlement check.
+pub(crate) struct BankInputs<'a> {
+    pub(crate) check: &'a str,
+    pub(crate) date: NaiveDate,
+    /// The report format the payouts are read from, and its processor.
+    pub(crate) format: &'a Format,
+    /// The check's `payout_late` findings of earlier days, examined again.
+    pub(crate) in_flight: &'a [Recorded],
+    pub(crate) mask: Option<&'a MaskKey>,
+    /// Where statement files are found or fetched, as the check's reports are.
+    pub(crate) acquisition: &'a Acquisition<'a>,
+    /// The store and retry rules an aggregator sync needs.
+    pub(crate) sync: &'a SyncJob<'a>,
+    pub(crate) data_keys: Option<&'a crate::at_rest::DataKeys>,
+}
+
+/// What the bank leg found and counted.
+#[derive(Debug, Default)]
+pub(crate) struct BankLeg {
+    pub(crate) findings: Vec<Discrepancy>,
+    pub(crate) accounting: Vec<AccountLine>,
+    /// The statement files read, by name.
+    pub(crate) files: Vec<String>,
+    pub(crate) attempts: u32,
+}
+
+/// Runs the bank leg for `inputs.date` over the check's report `records`.
+pub(crate) async fn run(
+    spec: &BankSpec,
+    inputs: &BankInputs<'_>,
+    records: &[SettlementRecord],
+) -> Result<BankLeg> {
+    let (parsed, files, attempts) = statements(spec, inputs).await?;
+    let mut leg = reconcile(spec, inputs, records, &parsed)?;
+    leg.files = files;
+    leg.attempts = attempts;
+    Ok(leg)
+}
+
+/// The day's statements, read: one [`ParsedStatements`] per file or sync, the names read, and
+/// the attempts their fetching took.
+async fn statements(
+    spec: &BankSpec,
+    inputs: &BankInputs<'_>,
+) -> Result<(Vec<ParsedStatements>, Vec<String>, u32)> {
+    match &spec.statements {
+        Statements::Files {
+            location,
+            format,
+            batch,
+        } => {
+            let acquired = fetch::acquire(location, inputs.acquisition).await;
+            let files = acquired.files?;
+            let names = files.iter().map(|f| f.name.clone()).collect();
+            let (format, batch) = (*format, *batch);
+            let keys = inputs.data_keys.cloned();
+            let parsed = tokio::task::spawn_blocking(move || {
+                read_files(format, batch, &files, keys.as_ref())
+            })
+            .await
+            .map_err(|e| Error::internal(format!("reading bank statements: {e}")))??;
+            Ok((parsed, names, acquired.attempts))
+        }
+        Statements::GoCardless(account) => {
+            let (parsed, attempts) =
+                gocardless::sync(account, inputs.sync, inputs.date, inputs.date).await;
+            let name = format!("gocardless:{}/{}", account.account_id, inputs.date);
+            Ok((vec![parsed?], vec![name], attempts))
+        }
+        Statements::Plaid(item) => Err(Error::bad_input(format!(
+            "plaid item {}: a Plaid sync is not yet read into a day's bank leg (its changes are not kept by day); give the statements as files or GoCardless",
+            item.item
+        ))),
+    }
+}
+
+/// Parses each statement file; a file that cannot be read at all fails the leg, naming it.
+fn read_files(
+    format: StatementFormat,
+    batch: BatchBookings,
+    files: &[ReportFile],
+    keys: Option<&crate::at_rest::DataKeys>,
+) -> Result<Vec<ParsedStatements>> {
+    files
+        .iter()
+        .map(|file| {
+            let cannot_read = |e: std::io::Error| {
+                Error::bad_input(format!(
+                    "{}: cannot read the bank statement: {e}",
+                    file.name
+                ))
+            };
+            let reader = std::io::BufReader::with_capacity(
+                256 * 1024,
+                fetch::open_report(&file.path, keys).map_err(cannot_read)?,
+            );
+            format
+                .parse(&file.name, reader, batch)
+                .map_err(|e| Error::bad_input(e.to_string()))
+        })
+        .collect()
+}
+
+/// The bank leg over statements already read.
+pub(crate) fn reconcile(
+    spec: &BankSpec,
+    inputs: &BankInputs<'_>,
+    records: &[SettlementRecord],
+    parsed: &[ParsedStatements],
+) -> Result<BankLeg> {
+    let (check, mask) = (inputs.check, inputs.mask);
+    let date = Partition::Day(inputs.date);
+    let mut findings = Vec::new();
+
+    // the statements prove themselves; what could not be read is quarantined
+    for file in parsed {
+        for statement in &file.statements {
+            if let Err(gap) = prove(statement) {
+                findings.push(statement_finding(
+                    check,
+                    date,
+                    BankKind::StatementUnbalanced,
+                    statement_key(statement, mask),
+                    format!("{} ({})", gap.describe(statement), statement.source),
+                ));
+            }
+        }
+        for problem in &file.problems {
+            findings.push(statement_finding(
+                check,
+                date,
+                BankKind::StatementUnbalanced,
+                ShownKey::masked(&[("file", Some(&problem.source.to_string()))], mask),
+                format!("{} ({})", problem.reason, problem.source),
+            ));
+        }
+        for q in &file.quarantined {
+            let line = q.source.line.to_string();
+            findings.push(Discrepancy {
+                check: check.to_owned(),
+                partition: date,
+                kind: Kind::QuarantinedRow,
+                key: ShownKey::masked(
+                    &[("file", Some(&q.source.path)), ("line", Some(&line))],
+                    mask,
+                ),
+                columns: Vec::new(),
+                values: Vec::new(),
+                detail: Some(Shown::masked(&format!(
+                    "bank entry set aside: {} — entry: {}",
+                    q.reason, q.raw
+                ))),
+                at_stake: None,
+            });
+        }
+    }
+    let statements: Vec<&Statement> = parsed.iter().flat_map(|f| &f.statements).collect();
+    for gap in continuity(statements.iter().copied()) {
+        let (account, at) = gap.place();
+        findings.push(statement_finding(
+            check,
+            date,
+            BankKind::StatementContinuityBreak,
+            ShownKey::masked(
+                &[("account", Some(account)), ("at", Some(&at.to_string()))],
+                mask,
+            ),
+            gap.describe(),
+        ));
+    }
+
+    // each entry counted once; entries of other accounts left alone
+    let merged = merge(parsed);
+    let given: usize = parsed.iter().map(|f| f.entries_kept() as usize).sum();
+    if !merged.accounts_for(given) {
+        return Err(Error::internal(
+            "bank statements: merging lost an entry, nothing recorded".to_owned(),
+        ));
+    }
+    let (entries, other_accounts): (Vec<BankEntry>, Vec<BankEntry>) = merged
+        .entries
+        .into_iter()
+        .partition(|e| spec.accounts.is_empty() || spec.accounts.iter().any(|a| **a == *e.account));
+
+    // the day's payouts, and those of earlier days still in flight
+    let processor = inputs.format.processor();
+    let read = payouts_from_records(processor, records, PayoutBasis::of(inputs.format));
+    let mut payouts = read.payouts;
+    let todays = payouts.len();
+    let mut carried_from: HashMap<usize, Partition> = HashMap::new();
+    for recorded in inputs.in_flight {
+        if recorded.discrepancy.kind != Kind::Bank(BankKind::PayoutLate) {
+            continue;
+        }
+        let Some(payout) = carried_payout(recorded) else {
+            continue;
+        };
+        // the same payout read again from today's report is today's, not a second one
+        if payouts[..todays]
+            .iter()
+            .any(|p| p.processor == payout.processor && p.payout_id == payout.payout_id)
+        {
+            continue;
+        }
+        carried_from.insert(payouts.len(), recorded.discrepancy.partition);
+        payouts.push(payout);
+    }
+
+    let traced = trace(&payouts, &entries, &spec.rules, inputs.date);
+    if !traced.accounts_for_everything(payouts.len(), entries.len()) {
+        return Err(Error::internal(
+            "bank trace: a payout or entry ended in no place or two, nothing recorded".to_owned(),
+        ));
+    }
+    let mut payout_findings = trace_findings(check, date, &payouts, &entries, &traced, mask);
+    // a finding about a payout carried from an earlier day stays that day's
+    for (index, partition) in &carried_from {
+        let key = payout_key(&payouts[*index], mask);
+        for d in payout_findings.iter_mut().filter(|d| d.key == key) {
+            d.partition = *partition;
+        }
+    }
+    for d in payout_findings.iter_mut() {
+        if d.kind == Kind::Bank(BankKind::PayoutLate)
+            && let Some(p) = payouts.iter().find(|p| payout_key(p, mask) == d.key)
+        {
+            // kept as values, not differing columns: what a later run needs to trace it again
+            d.values = carried_values(p);
+        }
+    }
+    findings.extend(payout_findings);
+    for set_aside in &read.set_aside {
+        findings.push(Discrepancy {
+            check: check.to_owned(),
+            partition: date,
+            kind: Kind::QuarantinedRow,
+            key: ShownKey::masked(
+                &[
+                    ("file", Some(&set_aside.source.path)),
+                    ("line", Some(&set_aside.source.line.to_string())),
+                ],
+                mask,
+            ),
+            columns: Vec::new(),
+            values: Vec::new(),
+            detail: Some(Shown::masked(&format!(
+                "payout {} set aside: {}",
+                set_aside.payout_id, set_aside.reason
+            ))),
+            at_stake: None,
+        });
+    }
+
+    // the accounting: entries, payouts, and per currency the payout leg's closure
+    let quarantined: u64 = parsed.iter().map(|f| f.quarantined.len() as u64).sum();
+    let read_entries: u64 = parsed.iter().map(|f| f.entries_read).sum();
+    let traced_entries = (traced
+        .matched
+        .iter()
+        .map(|t| t.entries.len())
+        .sum::<usize>()
+        + traced.mismatched.len()
+        + traced.returned.len() * 2) as u64;
+    let found_entries = (traced.unexplained.len() + traced.unpaired_reversals.len()) as u64;
+    let not_deposits = traced.not_deposits.len() as u64;
+    let counted_once = (merged.superseded.len() + merged.duplicates.len()) as u64;
+    let other = other_accounts.len() as u64;
+    if traced_entries + found_entries + not_deposits + counted_once + other + quarantined
+        != read_entries
+    {
+        return Err(Error::internal(format!(
+            "bank statements: {read_entries} entries read but {traced_entries} traced + {found_entries} in discrepancies + {not_deposits} not deposits + {other} other accounts + {counted_once} counted once already + {quarantined} quarantined"
+        )));
+    }
+    let traced_payouts = (traced
+        .matched
+        .iter()
+        .map(|t| t.payouts.len())
+        .sum::<usize>()
+        + traced.mismatched.len()) as u64;
+    let mut accounting = vec![
+        AccountLine::Statements {
+            entries: read_entries,
+            traced: traced_entries,
+            found: found_entries,
+            not_deposits,
+            other_accounts: other,
+            counted_once,
+            quarantined,
+        },
+        AccountLine::Payouts {
+            payouts: payouts.len() as u64,
+            carried: (payouts.len() - todays) as u64,
+            traced: traced_payouts,
+            in_flight: traced.late.len() as u64,
+            missing: traced.missing.len() as u64,
+            set_aside: read.set_aside.len() as u64,
+        },
+    ];
+    for (currency, leg) in closure(&payouts, &entries, &traced) {
+        accounting.push(leg_line(currency, &leg));
+    }
+    Ok(BankLeg {
+        findings,
+        accounting,
+        files: Vec::new(),
+        attempts: 1,
+    })
+}
+
+fn leg_line(currency: Currency, leg: &LegClosure) -> AccountLine {
+    AccountLine::PayoutLeg {
+        currency: currency.code().to_owned(),
+        closed: leg.closed(),
+        payouts_minor: leg.payouts_minor,
+        traced_minor: leg.payouts_traced_minor,
+        in_flight_minor: leg.payouts_in_flight_minor,
+        missing_minor: leg.payouts_missing_minor,
+        deposits_minor: leg.deposits_minor,
+        deposits_traced_minor: leg.deposits_traced_minor,
+        returned_minor: leg.deposits_returned_minor,
+        unexplained_minor: leg.deposits_unexplained_minor,
+        differences_minor: leg.differences_minor,
+    }
+}
+
+fn statement_finding(
+    check: &str,
+    partition: Partition,
+    kind: BankKind,
+    key: ShownKey,
+    detail: String,
+) -> Discrepancy {
+    Discrepancy {
+        check: check.to_owned(),
+        partition,
+        kind: Kind::Bank(kind),
+        key,
+        columns: Vec::new(),
+        values: Vec::new(),
+        detail: Some(Shown::masked(&detail)),
+        at_stake: None,
+    }
+}
+
+/// A statement's identity from run to run: its account and its id (else its closing date).
+fn statement_key(statement: &Statement, mask: Option<&MaskKey>) -> ShownKey {
+    let id = statement
+        .statement_id
+        .clone()
+        .or_else(|| statement.closing.map(|b| b.date.to_string()))
+        .unwrap_or_else(|| statement.source.to_string());
+    ShownKey::masked(
+        &[
+            ("account", Some(&statement.account)),
+            ("statement", Some(&id)),
+        ],
+        mask,
+    )
+}
+
+/// How a payout finding is keyed (as [`trace_findings`] keys it).
+fn payout_key(payout: &Payout, mask: Option<&MaskKey>) -> ShownKey {
+    ShownKey::masked(
+        &[
+            ("processor", Some(&payout.processor)),
+            ("payout_id", Some(&payout.payout_id)),
+        ],
+        mask,
+    )
+}
+
+/// The values a `payout_late` finding keeps, so a later day's run can trace the payout again:
+/// `initiated`, `expected_arrival`, `references` (space separated), on the processor's side.
+fn carried_values(payout: &Payout) -> Vec<ColumnValues> {
+    let value = |column: &str, text: Option<String>| ColumnValues {
+        column: column.to_owned(),
+        left: text.map(|t| Shown::masked(&t)),
+        right: None,
+    };
+    vec![
+        value("initiated", Some(payout.initiated.to_string())),
+        value(
+            "expected_arrival",
+            payout.expected_arrival.map(|d| d.to_string()),
+        ),
+        value("references", Some(payout.references.join(" "))),
+    ]
+}
+
+/// The payout a `payout_late` finding of an earlier day stands for, from its key, its money at
+/// stake and the columns it keeps; `None` for one recorded without them.
+fn carried_payout(recorded: &Recorded) -> Option<Payout> {
+    let d = &recorded.discrepancy;
+    let key = d.key.columns();
+    let named = |name: &str| {
+        key.iter()
+            .find(|(column, _)| column == name)
+            .and_then(|(_, v)| v.as_ref())
+            .map(|v| v.as_str().to_owned())
+    };
+    let kept = |name: &str| {
+        d.values
+            .iter()
+            .find(|v| v.column == name)
+            .and_then(|v| v.left.as_ref())
+            .map(|v| v.as_str().to_owned())
+    };
+    let stake = d.at_stake.as_ref()?;
+    let date = |text: Option<String>| text.and_then(|t| t.parse::<NaiveDate>().ok());
+    Some(Payout {
+        processor: named("processor")?,
+        payout_id: named("payout_id")?,
+        amount_minor: i64::try_from(stake.minor).ok()?,
+        currency: Currency::parse(&stake.currency).ok()?,
+        initiated: date(kept("initiated"))?,
+        expected_arrival: date(kept("expected_arrival")),
+        references: kept("references")
+            .map(|r| r.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
+        source: SourceLine {
+            path: std::sync::Arc::from(format!("finding {}", recorded.id)),
+            line: 0,
+        },
+    })
+}
