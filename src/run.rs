@@ -505,6 +505,7 @@ impl<'a> Run<'a> {
         let business_date = stored.business_date;
         let opened_breakers = self.breakers.opened();
         let elsewhere = store.needing_someone_unseen_by(run_id).await?;
+        let days = day_closures(store, &stored).await?;
         // The run is recorded finished only once its reports are written.
         let written = store
             .finish_run_then(run_id, exit, finished_at, |closing| {
@@ -531,6 +532,7 @@ impl<'a> Run<'a> {
                 )
                 .with_circuit_breakers(opened_breakers)
                 .with_needing_someone_elsewhere(elsewhere)
+                .with_days(days)
                 .with_at_rest(self.config.at_rest_line());
                 let reports = output::write_reports(out, &summary)?;
                 Ok((summary, reports))
@@ -685,6 +687,34 @@ impl<'a> Run<'a> {
             timezone: self.config.timezone,
         }
     }
+}
+
+/// The closure of the run's business date and of each earlier date whose findings the run
+/// resolved (a late payout's deposit traced closes the day it was paid out).
+async fn day_closures(
+    store: &Store,
+    run: &crate::store::StoredRun,
+) -> Result<Vec<output::DayClosure>> {
+    let mut dates: Vec<NaiveDate> = run
+        .resolved
+        .iter()
+        .filter_map(|r| r.discrepancy.partition.date())
+        .filter(|d| *d < run.business_date)
+        .collect();
+    dates.sort();
+    dates.dedup();
+    let failed = run
+        .checks
+        .iter()
+        .filter(|c| c.status == crate::check::CheckStatus::Failed)
+        .count();
+    let mut days = Vec::new();
+    for date in dates.into_iter().chain([run.business_date]) {
+        let (needing, in_flight) = store.day_standing(date).await?;
+        let failed = if date == run.business_date { failed } else { 0 };
+        days.push(output::DayClosure::new(date, needing, in_flight, failed));
+    }
+    Ok(days)
 }
 
 /// The run's heartbeat, written every [`HEARTBEAT_EVERY`] until dropped: how a run that finds

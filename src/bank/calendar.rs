@@ -78,6 +78,21 @@ impl BusinessCalendar {
         })
     }
 
+    /// `weekend Sat, Sun; 2 holiday(s)`, for `config check`.
+    pub(crate) fn describe(&self) -> String {
+        let weekend: Vec<String> = self
+            .weekend
+            .iter()
+            .filter_map(|&n| Weekday::try_from(u8::try_from(n).ok()?).ok())
+            .map(|d| format!("{d}"))
+            .collect();
+        format!(
+            "weekend {}; {} holiday(s)",
+            weekend.join(", "),
+            self.holidays.len()
+        )
+    }
+
     /// Not a weekend day and not a holiday.
     pub(crate) fn is_business_day(&self, date: NaiveDate) -> bool {
         !self.is_weekend(date) && !self.holidays.contains(&date)

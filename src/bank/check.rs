@@ -92,8 +92,8 @@ pub(crate) struct BankSpec {
     pub(crate) rules: TraceRules,
 }
 
-/// What the bank leg needs from its settlement check.
-pub(crate) struct BankInputs<'a> {
+/// What tracing a day's payouts needs from its settlement check.
+pub(crate) struct TraceInputs<'a> {
     pub(crate) check: &'a str,
     pub(crate) date: NaiveDate,
     /// The report format the payouts are read from, and its processor.
@@ -101,6 +101,11 @@ pub(crate) struct BankInputs<'a> {
     /// The check's `payout_late` findings of earlier days, examined again.
     pub(crate) in_flight: &'a [Recorded],
     pub(crate) mask: Option<&'a MaskKey>,
+}
+
+/// What the bank leg needs from its settlement check.
+pub(crate) struct BankInputs<'a> {
+    pub(crate) day: TraceInputs<'a>,
     /// Where statement files are found or fetched, as the check's reports are.
     pub(crate) acquisition: &'a Acquisition<'a>,
     /// The store and retry rules an aggregator sync needs.
@@ -125,7 +130,7 @@ pub(crate) async fn run(
     records: &[SettlementRecord],
 ) -> Result<BankLeg> {
     let (parsed, files, attempts) = statements(spec, inputs).await?;
-    let mut leg = reconcile(spec, inputs, records, &parsed)?;
+    let mut leg = reconcile(spec, &inputs.day, records, &parsed)?;
     leg.files = files;
     leg.attempts = attempts;
     Ok(leg)
@@ -157,8 +162,8 @@ async fn statements(
         }
         Statements::GoCardless(account) => {
             let (parsed, attempts) =
-                gocardless::sync(account, inputs.sync, inputs.date, inputs.date).await;
-            let name = format!("gocardless:{}/{}", account.account_id, inputs.date);
+                gocardless::sync(account, inputs.sync, inputs.day.date, inputs.day.date).await;
+            let name = format!("gocardless:{}/{}", account.account_id, inputs.day.date);
             Ok((vec![parsed?], vec![name], attempts))
         }
         Statements::Plaid(item) => Err(Error::bad_input(format!(
@@ -198,7 +203,7 @@ fn read_files(
 /// The bank leg over statements already read.
 pub(crate) fn reconcile(
     spec: &BankSpec,
-    inputs: &BankInputs<'_>,
+    inputs: &TraceInputs<'_>,
     records: &[SettlementRecord],
     parsed: &[ParsedStatements],
 ) -> Result<BankLeg> {
@@ -518,3 +523,6 @@ fn carried_payout(recorded: &Recorded) -> Option<Payout> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -27,6 +27,8 @@ pub(crate) mod plaid;
 pub(crate) mod proof;
 #[doc(hidden)]
 pub mod sync_door;
+#[cfg(test)]
+mod testing;
 pub(crate) mod trace;
 pub(crate) mod trace_findings;
 

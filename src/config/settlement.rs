@@ -215,6 +215,49 @@ pub(crate) fn describe(check: &SettlementSpec) -> String {
         .as_ref()
         .map(|file| format!("tls_ca_file = {:?}\n", file.display().to_string()))
         .unwrap_or_default()
+        + &check.bank.as_ref().map(describe_bank).unwrap_or_default()
+}
+
+/// The bank leg as `config check` prints it: where statements come from, the accounts, and
+/// the trace rules in a line.
+fn describe_bank(bank: &BankSpec) -> String {
+    let source = match &bank.statements {
+        Statements::Files {
+            location,
+            format,
+            batch,
+        } => format!(
+            "{}format = {:?}\nbatch_bookings = {:?}\n",
+            describe_location(location).replace("report = ", "statements = "),
+            match format {
+                StatementFormat::Camt => "camt",
+                StatementFormat::Mt940 => "mt940",
+                StatementFormat::Bai2 => "bai2",
+            },
+            match batch {
+                BatchBookings::Split => "split",
+                BatchBookings::Keep => "keep",
+            },
+        ),
+        Statements::Plaid(plaid) => format!(
+            "plaid = {{ item = {:?}, base_url = {:?} }}\n",
+            plaid.item, plaid.base_url
+        ),
+        Statements::GoCardless(account) => format!(
+            "gocardless = {{ account_id = {:?}, base_url = {:?}, daily_calls = {}, reserve_calls = {} }}\n",
+            account.account_id, account.base_url, account.daily_calls, account.reserve_calls
+        ),
+    };
+    let r = &bank.rules;
+    format!(
+        "[settlement.bank]\n{source}accounts = {:?}\n# trace: window_business_days = {}, max_subset_items = {}, {}, remittance patterns for {:?}, {} amount rule(s)\n",
+        bank.accounts,
+        r.window_business_days,
+        r.max_subset_items,
+        r.calendar.describe(),
+        r.remittance_patterns.keys().collect::<Vec<_>>(),
+        r.amount_rules.len(),
+    )
 }
 
 /// A built-in format with the options written for it (a `[settlement.format_options]`
@@ -752,6 +795,71 @@ mod tests {
         assert_eq!(
             check("adyen", "[format_options]\nfee_key = \"month\"").unwrap_err(),
             "settlement[0] (\"s\").format_options: fee_key: \"month\" is not \"batch\" (<account>/<batch>/Fee/<label>) or \"label\" (the label alone)"
+        );
+    }
+
+    /// `[bank]` (the `[settlement.bank]` of a check): one statement source, a file format for
+    /// files only, trace rules read with unknown keys refused.
+    #[test]
+    fn bank_leg_sections() {
+        let specs = check(
+            "stripe",
+            "[bank]\nformat = \"camt.053\"\nstatements = \"bank/{date}.xml\"\naccounts = [\"DE89370400440532013000\"]\nbatch_bookings = \"keep\"\n[bank.trace]\nwindow_business_days = 3\ncalendar = { holidays = [\"2026-12-25\"] }",
+        )
+        .expect("valid");
+        let bank = specs[0].bank.as_ref().expect("a bank leg");
+        match &bank.statements {
+            Statements::Files {
+                location: ReportLocation::Files(path),
+                format: StatementFormat::Camt,
+                batch: BatchBookings::Keep,
+            } => assert_eq!(path, "bank/{date}.xml"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(bank.accounts, ["DE89370400440532013000"]);
+        assert_eq!(bank.rules.window_business_days, 3);
+        assert!(
+            describe(&specs[0]).ends_with(
+                "[settlement.bank]\nstatements = \"bank/{date}.xml\"\nformat = \"camt\"\nbatch_bookings = \"keep\"\naccounts = [\"DE89370400440532013000\"]\n# trace: window_business_days = 3, max_subset_items = 4, weekend Sat, Sun; 1 holiday(s), remittance patterns for [], 0 amount rule(s)\n"
+            ),
+            "{}",
+            describe(&specs[0])
+        );
+        assert!(check("stripe", "").expect("valid")[0].bank.is_none());
+
+        let at = "settlement[0] (\"s\").bank";
+        assert_eq!(
+            check("stripe", "[bank]\nformat = \"camt\"").unwrap_err(),
+            format!(
+                "{at}: give exactly one of statements (a path or glob), sftp, plaid, gocardless"
+            )
+        );
+        assert_eq!(
+            check("stripe", "[bank]\nstatements = \"b.sta\"").unwrap_err(),
+            format!("{at}.format: name the statements' format (camt, mt940, bai2)")
+        );
+        assert_eq!(
+            check("stripe", "[bank]\nformat = \"ofx\"\nstatements = \"b.ofx\"").unwrap_err(),
+            format!("{at}.format: \"ofx\" is not a statement format (camt, mt940, bai2)")
+        );
+        assert_eq!(
+            check(
+                "stripe",
+                "[bank]\nformat = \"camt\"\ngocardless = { account_id = \"acc-1\", secret_id_env = \"I\", secret_key_env = \"K\" }"
+            )
+            .unwrap_err(),
+            format!("{at}.format: an aggregator's transactions have no file format; leave it out")
+        );
+        let unknown = check(
+            "stripe",
+            "[bank]\nformat = \"mt940\"\nstatements = \"b.sta\"\n[bank.trace]\nwindow_days = 2",
+        );
+        assert!(
+            unknown
+                .as_ref()
+                .is_err_and(|e| e.contains("unknown field `window_days`")),
+            "{:?}",
+            unknown.map(|_| ())
         );
     }
 }

@@ -66,6 +66,59 @@ pub struct Summary {
     /// Findings this run did not see that still need someone (new or carried): of other
     /// dates, or of checks this run did not run.
     pub(crate) needing_someone_elsewhere: usize,
+    /// The run's business date and each earlier one whose findings this run resolved: closed
+    /// or not, on every leg.
+    pub(crate) days: Vec<DayClosure>,
+}
+
+/// Whether a business day is closed: every check of it ran, and no finding of it (on any leg:
+/// integrity, settlement, bank) needs someone or is still in flight. A day stays open while a
+/// payout is on its way and closes on the night its deposit is traced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct DayClosure {
+    pub(crate) date: NaiveDate,
+    pub(crate) closed: bool,
+    pub(crate) needing_someone: usize,
+    pub(crate) in_flight: usize,
+    /// Checks of this run that failed (for the run's own date; 0 for earlier dates).
+    pub(crate) checks_failed: usize,
+}
+
+impl DayClosure {
+    pub(crate) fn new(
+        date: NaiveDate,
+        needing_someone: usize,
+        in_flight: usize,
+        checks_failed: usize,
+    ) -> DayClosure {
+        DayClosure {
+            date,
+            closed: needing_someone == 0 && in_flight == 0 && checks_failed == 0,
+            needing_someone,
+            in_flight,
+            checks_failed,
+        }
+    }
+}
+
+impl std::fmt::Display for DayClosure {
+    /// `2026-11-20 closed` or `2026-11-20 open: 3 findings need someone, 1 in flight`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.closed {
+            return write!(f, "{} closed", self.date);
+        }
+        let mut why = Vec::new();
+        if self.checks_failed > 0 {
+            why.push(format!("{} check(s) failed", self.checks_failed));
+        }
+        if self.needing_someone > 0 {
+            why.push(format!("{} finding(s) need someone", self.needing_someone));
+        }
+        if self.in_flight > 0 {
+            why.push(format!("{} in flight", self.in_flight));
+        }
+        write!(f, "{} open: {}", self.date, why.join(", "))
+    }
 }
 
 impl Summary {
@@ -78,6 +131,12 @@ impl Summary {
     /// The summary with the count of findings still needing someone that the run did not see.
     pub(crate) fn with_needing_someone_elsewhere(mut self, count: usize) -> Summary {
         self.needing_someone_elsewhere = count;
+        self
+    }
+
+    /// The summary with the closure of its days.
+    pub(crate) fn with_days(mut self, days: Vec<DayClosure>) -> Summary {
+        self.days = days;
         self
     }
 
@@ -458,6 +517,7 @@ pub(crate) fn summarize(
         at_rest: String::new(),
         nothing_compared,
         needing_someone_elsewhere: 0,
+        days: Vec::new(),
     }
 }
 
@@ -733,6 +793,10 @@ pub fn render_text(summary: &Summary, reports: &[PathBuf]) -> String {
     }
     if !t.at_stake.is_empty() {
         out.push_str(&format!("At stake: {}\n", stake_line(&t.at_stake)));
+    }
+    if !summary.days.is_empty() {
+        let days: Vec<String> = summary.days.iter().map(DayClosure::to_string).collect();
+        out.push_str(&format!("Days: {}\n", days.join("; ")));
     }
     if let (Some(first), Some(last)) = (summary.missed_dates.first(), summary.missed_dates.last()) {
         let dates: Vec<String> = summary.missed_dates.iter().map(|d| d.to_string()).collect();

@@ -288,11 +288,13 @@ async fn bank_leg(
         tls_ca_file: check.tls_ca_file.as_deref(),
     };
     let bank_inputs = crate::bank::check::BankInputs {
-        check: &check.name,
-        date: inputs.day.date,
-        format: &check.format,
-        in_flight: &inputs.in_flight,
-        mask: inputs.mask,
+        day: crate::bank::check::TraceInputs {
+            check: &check.name,
+            date: inputs.day.date,
+            format: &check.format,
+            in_flight: &inputs.in_flight,
+            mask: inputs.mask,
+        },
         acquisition: &acquisition,
         sync: &sync,
         data_keys: inputs.data_keys,

@@ -1,7 +1,7 @@
 //! The open backlog across every business date, read from the store for the metrics an alert
 //! watches: what is still open (new, carried over or acknowledged), and since when.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
 use super::{Store, StorePool};
@@ -69,5 +69,27 @@ impl Store {
         .await)
         .map_err(Error::from_store)?;
         Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    /// What keeps business day `date` from being closed, across every check: its findings
+    /// that need someone (open or carried, not in flight), and those still in flight
+    /// (`timing`, `payout_late`: acknowledged or not, the money has not arrived yet).
+    pub(crate) async fn day_standing(&self, date: NaiveDate) -> Result<(usize, usize)> {
+        let (needing, in_flight): (i64, i64) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT
+               COALESCE(SUM(CASE WHEN kind NOT IN ('timing', 'payout_late')
+                                  AND status IN ('open', 'carried') THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN kind IN ('timing', 'payout_late')
+                                  AND status IN ('open', 'carried', 'acknowledged') THEN 1 ELSE 0 END), 0)
+             FROM discrepancies WHERE partition_key = $1",
+        )
+        .bind(date.to_string())
+        .fetch_one(pool)
+        .await)
+        .map_err(Error::from_store)?;
+        Ok((
+            usize::try_from(needing).unwrap_or(0),
+            usize::try_from(in_flight).unwrap_or(0),
+        ))
     }
 }

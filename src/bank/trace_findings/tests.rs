@@ -2,18 +2,18 @@
 //! deposits from a camt.053 and an MT940 account over the Christmas weekend, traced and turned
 //! into the exact findings.
 
-use chrono::{NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{NaiveDate, Weekday};
 
 use super::*;
 use crate::bank::calendar::BusinessCalendar;
 use crate::bank::closure::{LegClosure, closure};
 use crate::bank::payout::{PayoutBasis, payouts_from_records};
+use crate::bank::testing::payout_line;
 use crate::bank::trace::{
     AmountRule, DifferenceClass, RemittancePattern, Rule, ToleranceBase, TraceRules, Unfound, trace,
 };
 use crate::bank::{Direction, EntryStatus};
-use crate::settlement::record::Links;
-use crate::settlement::{Kind as LineKind, SettlementRecord, SourceLine};
+use crate::settlement::SourceLine;
 
 const CAMT_ACCOUNT: &str = "DE89370400440532013000";
 const MT940_ACCOUNT: &str = "NL91ABNA0417164300";
@@ -24,40 +24,6 @@ fn eur() -> Currency {
 
 fn dec(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 12, d).expect("date")
-}
-
-fn payout_line(
-    processor: &'static str,
-    line: u64,
-    payout_id: &str,
-    amount: i64,
-    created: u32,
-    reference: Option<&str>,
-) -> SettlementRecord {
-    SettlementRecord {
-        record_id: format!("{processor}-{line}").as_str().into(),
-        kind: LineKind::Payout,
-        gross_minor: -amount,
-        fee_minor: 0,
-        net_minor: -amount,
-        currency: eur(),
-        created_at: Utc
-            .with_ymd_and_hms(2026, 12, created, 6, 0, 0)
-            .single()
-            .expect("time"),
-        available_at: None,
-        payout_id: Some(payout_id.into()),
-        reference: None,
-        links: Links {
-            payout_reference: reference.map(Into::into),
-            ..Links::default()
-        }
-        .boxed(),
-        source: SourceLine {
-            path: format!("{processor}.csv").into(),
-            line,
-        },
-    }
 }
 
 fn entry(file: &str, account: &str, line: u64, amount: i64, booked: u32) -> BankEntry {
