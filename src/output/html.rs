@@ -294,13 +294,21 @@ fn facts(h: &mut String, s: &Summary) {
         h,
         "<div class=\"facts\"><div>Started <b>{}</b></div><div>Finished <b>{}</b></div>\
          <div>recon <b>{}</b></div><div>Configuration <code>{}</code></div>\
-         <div>Audit head <b>{}</b> <code>{}</code></div></div>",
+         <div>Audit head <b>{}</b> <code>{}</code></div>{}</div>",
         s.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
         s.finished_at.format("%Y-%m-%d %H:%M:%S UTC"),
         esc(s.recon_version),
         esc(&s.config_digest[..s.config_digest.len().min(16)]),
         s.audit_head.seq,
-        esc(&s.audit_head.hash[..s.audit_head.hash.len().min(16)])
+        esc(&s.audit_head.hash[..s.audit_head.hash.len().min(16)]),
+        s.days
+            .iter()
+            .map(|d| format!(
+                "<div class=\"day-{}\">Day <b>{}</b></div>",
+                if d.closed { "closed" } else { "open" },
+                esc(&d.to_string())
+            ))
+            .collect::<String>()
     );
 }
 
@@ -351,6 +359,13 @@ fn checks(h: &mut String, s: &Summary) {
                 h,
                 "<tr><td></td><td colspan=9 class=not-compared>{}</td></tr>",
                 esc(&line)
+            );
+        }
+        for part in c.accounting.iter().flat_map(|a| &a.0) {
+            let _ = write!(
+                h,
+                "<tr><td></td><td colspan=9 class=accounting>= {}</td></tr>",
+                esc(&part.to_string())
             );
         }
     }
