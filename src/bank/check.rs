@@ -113,6 +113,10 @@ pub(crate) struct BankInputs<'a> {
     pub(crate) data_keys: Option<&'a crate::at_rest::DataKeys>,
 }
 
+/// How many days before the business date the previous statement file is looked for (a
+/// weekend and a run of holidays).
+const PREVIOUS_STATEMENT_DAYS: u64 = 7;
+
 /// What the bank leg found and counted.
 #[derive(Debug, Default)]
 pub(crate) struct BankLeg {
@@ -130,7 +134,8 @@ pub(crate) async fn run(
     records: &[SettlementRecord],
 ) -> Result<BankLeg> {
     let (parsed, files, attempts) = statements(spec, inputs).await?;
-    let mut leg = reconcile(spec, &inputs.day, records, &parsed)?;
+    let previous = previous_statements(spec, inputs).await?;
+    let mut leg = reconcile(spec, &inputs.day, records, &parsed, &previous)?;
     leg.files = files;
     leg.attempts = attempts;
     Ok(leg)
@@ -173,6 +178,46 @@ async fn statements(
     }
 }
 
+/// The last end-of-day statement of each account in the latest statement files of the
+/// [`PREVIOUS_STATEMENT_DAYS`] days before the business date, entries left out: what the day's
+/// first statement must follow. Only statement files found by a local path or glob are looked
+/// back at (an SFTP pick-up or an aggregator is not asked twice a night).
+async fn previous_statements(spec: &BankSpec, inputs: &BankInputs<'_>) -> Result<Vec<Statement>> {
+    let Statements::Files {
+        location: ReportLocation::Files(pattern),
+        format,
+        batch,
+    } = &spec.statements
+    else {
+        return Ok(Vec::new());
+    };
+    let config_dir = inputs.acquisition.config_dir;
+    let found = (1..=PREVIOUS_STATEMENT_DAYS)
+        .filter_map(|back| inputs.day.date.checked_sub_days(chrono::Days::new(back)))
+        .find_map(|date| fetch::local_files_of(pattern, date, config_dir).ok());
+    let Some(files) = found else {
+        return Ok(Vec::new());
+    };
+    let (format, batch) = (*format, *batch);
+    let keys = inputs.data_keys.cloned();
+    let parsed =
+        tokio::task::spawn_blocking(move || read_files(format, batch, &files, keys.as_ref()))
+            .await
+            .map_err(|e| Error::internal(format!("reading bank statements: {e}")))??;
+    let mut last: Vec<Statement> = Vec::new();
+    for statement in parsed.into_iter().flat_map(|p| p.statements) {
+        if statement.kind != super::StatementKind::EndOfDay {
+            continue;
+        }
+        last.retain(|s| s.account != statement.account);
+        last.push(Statement {
+            entries: Vec::new(),
+            ..statement
+        });
+    }
+    Ok(last)
+}
+
 /// Parses each statement file; a file that cannot be read at all fails the leg, naming it.
 fn read_files(
     format: StatementFormat,
@@ -200,12 +245,14 @@ fn read_files(
         .collect()
 }
 
-/// The bank leg over statements already read.
+/// The bank leg over statements already read, `previous` being the last statement of each
+/// account an earlier day's files hold (see [`previous_statements`]).
 pub(crate) fn reconcile(
     spec: &BankSpec,
     inputs: &TraceInputs<'_>,
     records: &[SettlementRecord],
     parsed: &[ParsedStatements],
+    previous: &[Statement],
 ) -> Result<BankLeg> {
     let (check, mask) = (inputs.check, inputs.mask);
     let date = Partition::Day(inputs.date);
@@ -253,7 +300,11 @@ pub(crate) fn reconcile(
             });
         }
     }
-    let statements: Vec<&Statement> = parsed.iter().flat_map(|f| &f.statements).collect();
+    // each account's chain, from the last statement of an earlier day's files on
+    let statements: Vec<&Statement> = previous
+        .iter()
+        .chain(parsed.iter().flat_map(|f| &f.statements))
+        .collect();
     for gap in continuity(statements.iter().copied()) {
         let (account, at) = gap.place();
         findings.push(statement_finding(

@@ -113,6 +113,7 @@ fn three_days_of_one_payout_account() {
         &inputs(dec(1), &format, &[]),
         &records,
         &[day_one()],
+        &[],
     )
     .expect("day one");
     assert_eq!(
@@ -168,8 +169,14 @@ fn three_days_of_one_payout_account() {
     // 2026-12-02: no payout of its own; the late one arrives and is traced, nothing is found
     let carried = recorded(&leg.findings);
     let day_two = mt940(2, "11700,25", &[("777,00", "2612020000001")], "12477,25");
-    let leg =
-        reconcile(&spec(), &inputs(dec(2), &format, &carried), &[], &[day_two]).expect("day two");
+    let leg = reconcile(
+        &spec(),
+        &inputs(dec(2), &format, &carried),
+        &[],
+        &[day_two],
+        &[],
+    )
+    .expect("day two");
     assert_eq!(found(&leg), []);
     assert_eq!(
         accounting(&leg)[1..],
@@ -188,6 +195,7 @@ fn three_days_of_one_payout_account() {
         &inputs(dec(4), &format, &carried),
         &today,
         &[quiet],
+        &[],
     )
     .expect("day four");
     assert_eq!(
@@ -224,7 +232,7 @@ fn statements_prove_themselves_and_follow_each_other() {
     files.push(mt940(4, "160,00", &[], "160,00"));
     let mut other = spec();
     other.accounts = vec!["NL91ABNA0417164300".to_owned()];
-    let leg = reconcile(&other, &inputs(dec(4), &format, &[]), &[], &files).expect("read");
+    let leg = reconcile(&other, &inputs(dec(4), &format, &[]), &[], &files, &[]).expect("read");
     assert_eq!(
         found(&leg),
         [
@@ -247,5 +255,57 @@ fn statements_prove_themselves_and_follow_each_other() {
             "bank statements: 1 entries = 0 traced + 0 in discrepancies + 0 not deposits + 1 other accounts + 0 counted once already + 0 quarantined",
             "payouts: 0 (0 carried from earlier days) = 0 traced + 0 in flight + 0 missing; 0 set aside",
         ]
+    );
+}
+
+/// The day's first statement follows the last one of an earlier day's files: a statement
+/// missing in between, or an opening balance that is not the previous closing, is a finding.
+#[test]
+fn the_first_statement_follows_the_previous_days() {
+    let format = stripe_format();
+    let previous: Vec<Statement> = mt940(2, "100,00", &[("60,00", "R1")], "160,00").statements;
+    let next_number = mt940(3, "160,00", &[], "160,00");
+    let leg = reconcile(
+        &spec(),
+        &inputs(dec(3), &format, &[]),
+        &[],
+        &[next_number],
+        &previous,
+    )
+    .expect("read");
+    assert_eq!(found(&leg), []);
+
+    let skipped = mt940(4, "160,00", &[], "160,00");
+    let reopened = mt940(3, "170,00", &[], "170,00");
+    let leg = reconcile(
+        &spec(),
+        &inputs(dec(4), &format, &[]),
+        &[],
+        &[skipped],
+        &previous,
+    )
+    .expect("read");
+    assert_eq!(
+        leg.findings
+            .iter()
+            .map(|d| d.detail.as_ref().map(Shown::as_str).unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["DE89370400440532013000: statement 239 is missing (between 238 and 240, at day.sta:1)"]
+    );
+    let leg = reconcile(
+        &spec(),
+        &inputs(dec(3), &format, &[]),
+        &[],
+        &[reopened],
+        &previous,
+    )
+    .expect("read");
+    assert_eq!(
+        found(&leg),
+        [(
+            "statement_continuity_break".to_owned(),
+            "account=DE89370400440532013000; at=day.sta:1".to_owned(),
+            "2026-12-03".to_owned()
+        )]
     );
 }

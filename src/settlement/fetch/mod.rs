@@ -310,6 +310,15 @@ pub(crate) fn report_name(path: &Path, config_dir: &Path) -> String {
 
 /// The files matching `pattern`, named by [`report_name`]; none is a transient
 /// failure that names the pattern and the folder searched.
+/// The local files `pattern` names for `date`, once, without retrying: `Err` when none is there.
+pub(crate) fn local_files_of(
+    pattern: &str,
+    date: NaiveDate,
+    config_dir: &Path,
+) -> Result<Vec<ReportFile>> {
+    local(&lookup(config_dir, &fill_date(pattern, date)), config_dir)
+}
+
 fn local(pattern: &Lookup, config_dir: &Path) -> Result<Vec<ReportFile>> {
     let paths = glob::glob(&pattern.glob)
         .map_err(|e| Error::bad_input(format!("report path {:?}: {e}", pattern.shown)))?;
