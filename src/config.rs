@@ -306,6 +306,8 @@ pub struct Config {
     pub(crate) sources: BTreeMap<String, SourceSpec>,
     pub(crate) integrity: Vec<IntegritySpec>,
     pub(crate) settlement: Vec<SettlementSpec>,
+    /// The settlement checks' bank legs (`[settlement.bank]`), by check name.
+    pub(crate) bank_legs: BTreeMap<String, crate::bank::check::BankSpec>,
     /// The `[formats.<name>]` mappings as written (validated with the settlement checks).
     pub(crate) formats: BTreeMap<String, toml::Table>,
     /// `[audit] trusted_keys`: key id → base64 Ed25519 public key.
@@ -391,7 +393,7 @@ impl Config {
             integrity::validate(&file.integrity, &sources, mask_key.clone(), &mut names)
                 .map_err(fail)?;
         let source_names = sources.keys().cloned().collect();
-        let mut settlement =
+        let (mut settlement, bank_legs) =
             settlement::validate(&file.settlement, &file.formats, &source_names, &mut names)
                 .map_err(fail)?;
         for (i, check) in settlement.iter_mut().enumerate() {
@@ -460,6 +462,7 @@ impl Config {
             sources,
             integrity,
             settlement,
+            bank_legs,
             formats: file.formats,
             audit_trusted_keys,
         })
@@ -615,7 +618,7 @@ impl Config {
             out.push_str(&integrity::describe(c));
         }
         for c in &self.settlement {
-            out.push_str(&settlement::describe(c));
+            out.push_str(&settlement::describe(c, self.bank_legs.get(&c.name)));
         }
         for (name, table) in &self.formats {
             out.push_str(&describe_table(&format!("formats.{name}"), table));

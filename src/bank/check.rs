@@ -27,6 +27,7 @@ use crate::discrepancy::{BankKind, ColumnValues, Discrepancy, Kind, Recorded, Sh
 use crate::error::{Error, Result};
 use crate::mask::{MaskKey, Shown};
 use crate::money::Currency;
+use crate::settlement::check::{AfterMatching, FurtherLeg};
 use crate::settlement::fetch::{self, Acquisition, ReportFile, ReportLocation};
 use crate::settlement::report::Format;
 use crate::settlement::{SettlementRecord, SourceLine};
@@ -125,6 +126,48 @@ pub(crate) struct BankLeg {
     /// The statement files read, by name.
     pub(crate) files: Vec<String>,
     pub(crate) attempts: u32,
+}
+
+/// The bank leg of one settlement check for one night, as the run hands it to the check.
+pub(crate) struct BankLegRun<'a> {
+    pub(crate) spec: &'a BankSpec,
+    pub(crate) check: &'a str,
+    pub(crate) date: NaiveDate,
+    pub(crate) format: &'a Format,
+    pub(crate) mask: Option<&'a MaskKey>,
+    pub(crate) acquisition: Acquisition<'a>,
+    pub(crate) sync: SyncJob<'a>,
+    pub(crate) data_keys: Option<&'a crate::at_rest::DataKeys>,
+}
+
+impl AfterMatching for BankLegRun<'_> {
+    fn run<'a>(
+        &'a self,
+        records: &'a [SettlementRecord],
+        in_flight: &'a [Recorded],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<FurtherLeg>> + 'a>> {
+        Box::pin(async move {
+            let inputs = BankInputs {
+                day: TraceInputs {
+                    check: self.check,
+                    date: self.date,
+                    format: self.format,
+                    in_flight,
+                    mask: self.mask,
+                },
+                acquisition: &self.acquisition,
+                sync: &self.sync,
+                data_keys: self.data_keys,
+            };
+            let leg = run(self.spec, &inputs, records).await?;
+            Ok(FurtherLeg {
+                findings: leg.findings,
+                accounting: leg.accounting,
+                files: leg.files,
+                attempts: leg.attempts,
+            })
+        })
+    }
 }
 
 /// Runs the bank leg for `inputs.date` over the check's report `records`.

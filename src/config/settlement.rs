@@ -170,8 +170,8 @@ fn default_timing_window() -> u32 {
     3
 }
 
-/// The check as `config check` prints it (report URLs with credentials masked).
-pub(crate) fn describe(check: &SettlementSpec) -> String {
+/// The check as `config check` prints it (report URLs with credentials masked), with its bank leg.
+pub(crate) fn describe(check: &SettlementSpec, bank: Option<&BankSpec>) -> String {
     let report = describe_location(&check.location);
     let l = &check.ledger;
     let optional = |key: &str, v: &Option<String>| {
@@ -215,7 +215,7 @@ pub(crate) fn describe(check: &SettlementSpec) -> String {
         .as_ref()
         .map(|file| format!("tls_ca_file = {:?}\n", file.display().to_string()))
         .unwrap_or_default()
-        + &check.bank.as_ref().map(describe_bank).unwrap_or_default()
+        + &bank.map(describe_bank).unwrap_or_default()
 }
 
 /// The bank leg as `config check` prints it: where statements come from, the accounts, and
@@ -489,7 +489,7 @@ pub(crate) fn validate(
     formats: &BTreeMap<String, toml::Table>,
     sources: &BTreeSet<String>,
     taken_names: &mut BTreeSet<String>,
-) -> Result<Vec<SettlementSpec>, String> {
+) -> Result<(Vec<SettlementSpec>, BTreeMap<String, BankSpec>), String> {
     let mut mapped = BTreeMap::new();
     for (name, table) in formats {
         ident::validate_name(name).map_err(|m| format!("formats.{name}: {m}"))?;
@@ -502,6 +502,7 @@ pub(crate) fn validate(
         mapped.insert(name.clone(), plan);
     }
     let mut out = Vec::new();
+    let mut legs = BTreeMap::new();
     for (i, check) in checks.iter().enumerate() {
         let at = format!("settlement[{i}] ({:?})", check.name);
         ident::validate_name(&check.name).map_err(|m| format!("{at}.name: {m}"))?;
@@ -592,10 +593,12 @@ pub(crate) fn validate(
             },
             max_download_bytes: check.max_download_bytes,
             tls_ca_file: check.tls_ca_file.clone(),
-            bank: check.bank.as_ref().map(|b| bank(b, &at)).transpose()?,
         });
+        if let Some(file) = &check.bank {
+            legs.insert(check.name.clone(), bank(file, &at)?);
+        }
     }
-    Ok(out)
+    Ok((out, legs))
 }
 
 #[cfg(test)]
@@ -610,17 +613,28 @@ mod tests {
         );
         let file: SettlementFile = toml::from_str(&text).map_err(|e| e.to_string())?;
         let sources = BTreeSet::from(["ledger".to_owned()]);
-        validate(&[file], &BTreeMap::new(), &sources, &mut BTreeSet::new())
+        validate(&[file], &BTreeMap::new(), &sources, &mut BTreeSet::new()).map(|(specs, _)| specs)
+    }
+
+    /// The bank legs of one check of `format` whose section ends with `extra`.
+    fn legs(format: &str, extra: &str) -> Result<BTreeMap<String, BankSpec>, String> {
+        let text = format!(
+            "name = \"s\"\nformat = \"{format}\"\nreport = \"r.csv\"\n\
+             ledger = {{ source = \"ledger\", table = \"t\", id = \"id\", amount = \"a\", currency = \"c\", at = \"at\" }}\n{extra}"
+        );
+        let file: SettlementFile = toml::from_str(&text).map_err(|e| e.to_string())?;
+        let sources = BTreeSet::from(["ledger".to_owned()]);
+        validate(&[file], &BTreeMap::new(), &sources, &mut BTreeSet::new()).map(|(_, legs)| legs)
     }
 
     #[test]
     fn max_download_bytes_defaults_to_2_gib_and_is_at_least_1() {
         let specs = check("stripe", "").expect("valid");
         assert_eq!(specs[0].max_download_bytes, 2_147_483_648);
-        assert!(!describe(&specs[0]).contains("max_download_bytes"));
+        assert!(!describe(&specs[0], None).contains("max_download_bytes"));
         let specs = check("stripe", "max_download_bytes = 1000").expect("valid");
         assert_eq!(specs[0].max_download_bytes, 1000);
-        assert!(describe(&specs[0]).ends_with("max_download_bytes = 1000\n"));
+        assert!(describe(&specs[0], None).ends_with("max_download_bytes = 1000\n"));
         assert_eq!(
             check("stripe", "max_download_bytes = 0").err().as_deref(),
             Some(
@@ -638,7 +652,7 @@ mod tests {
         )
         .expect("valid options");
         assert!(specs[0].format.spans_days());
-        assert!(describe(&specs[0]).contains(
+        assert!(describe(&specs[0], None).contains(
             "format = \"stripe\"\nformat_options = { timezone = \"Europe/Paris\", decimal_separator = \".\", report_type = \"payout_reconciliation\" }\n"
         ));
         assert_eq!(
@@ -666,6 +680,7 @@ mod tests {
             let file: SettlementFile = toml::from_str(&text).map_err(|e| e.to_string())?;
             let sources = BTreeSet::from(["ledger".to_owned()]);
             validate(&[file], &BTreeMap::new(), &sources, &mut BTreeSet::new())
+                .map(|(specs, _)| specs)
         };
         let comma = "[format_options]\ndecimal_separator = \",\"\n";
         let specs = with_api("stripe", "", comma).expect("planned");
@@ -676,7 +691,7 @@ mod tests {
             (api.plan.report_type.as_str(), api.plan.decimal_separator),
             ("balance_change_from_activity.itemized.3", Some(','))
         );
-        assert!(describe(&specs[0]).contains(
+        assert!(describe(&specs[0], None).contains(
             "stripe_api = { secret_key_env = \"K\", report_type = \"balance_change_from_activity.itemized.3\", "
         ));
         assert_eq!(
@@ -802,12 +817,10 @@ mod tests {
     /// files only, trace rules read with unknown keys refused.
     #[test]
     fn bank_leg_sections() {
-        let specs = check(
-            "stripe",
-            "[bank]\nformat = \"camt.053\"\nstatements = \"bank/{date}.xml\"\naccounts = [\"DE89370400440532013000\"]\nbatch_bookings = \"keep\"\n[bank.trace]\nwindow_business_days = 3\ncalendar = { holidays = [\"2026-12-25\"] }",
-        )
-        .expect("valid");
-        let bank = specs[0].bank.as_ref().expect("a bank leg");
+        let text = "[bank]\nformat = \"camt.053\"\nstatements = \"bank/{date}.xml\"\naccounts = [\"DE89370400440532013000\"]\nbatch_bookings = \"keep\"\n[bank.trace]\nwindow_business_days = 3\ncalendar = { holidays = [\"2026-12-25\"] }";
+        let specs = check("stripe", text).expect("valid");
+        let bank_legs = legs("stripe", text).expect("valid");
+        let bank = bank_legs.get("s").expect("a bank leg");
         match &bank.statements {
             Statements::Files {
                 location: ReportLocation::Files(path),
@@ -819,13 +832,13 @@ mod tests {
         assert_eq!(bank.accounts, ["DE89370400440532013000"]);
         assert_eq!(bank.rules.window_business_days, 3);
         assert!(
-            describe(&specs[0]).ends_with(
+            describe(&specs[0], Some(bank)).ends_with(
                 "[settlement.bank]\nstatements = \"bank/{date}.xml\"\nformat = \"camt\"\nbatch_bookings = \"keep\"\naccounts = [\"DE89370400440532013000\"]\n# trace: window_business_days = 3, max_subset_items = 4, weekend Sat, Sun; 1 holiday(s), remittance patterns for [], 0 amount rule(s)\n"
             ),
             "{}",
-            describe(&specs[0])
+            describe(&specs[0], Some(bank))
         );
-        assert!(check("stripe", "").expect("valid")[0].bank.is_none());
+        assert!(legs("stripe", "").expect("valid").is_empty());
 
         let at = "settlement[0] (\"s\").bank";
         assert_eq!(

@@ -88,8 +88,8 @@ pub(crate) struct SettlementInputs<'a> {
     pub(crate) idempotency: &'a dyn crate::check::IdempotencyGenerations,
     /// The keys downloads are kept encrypted under; `None` keeps them in clear.
     pub(crate) data_keys: Option<&'a crate::at_rest::DataKeys>,
-    /// The store, where an aggregator keeps its cursor and call counts.
-    pub(crate) store: &'a crate::store::Store,
+    /// What runs over the report's records once they are matched (the bank leg).
+    pub(crate) after_matching: Option<&'a dyn AfterMatching>,
 }
 
 /// The in-flight (`timing`) findings of earlier days, by their ledger id as shown.
@@ -258,51 +258,40 @@ async fn reconcile(
         mask: inputs.mask,
     };
     let mut found = found.all(&outcome, in_flight);
-    if let Some(bank) = &check.bank {
-        let leg = bank_leg(check, bank, inputs, records).await?;
-        read.attempts = read.attempts.max(leg.attempts);
-        read.report_files.extend(leg.files);
-        found.extend(leg.findings);
-        accounting.0.extend(leg.accounting);
+    if let Some(leg) = inputs.after_matching {
+        let further = leg.run(records, &inputs.in_flight).await?;
+        read.attempts = read.attempts.max(further.attempts);
+        read.report_files.extend(further.files);
+        found.extend(further.findings);
+        accounting.0.extend(further.accounting);
     }
     info!(%accounting, "settlement accounted");
     read.accounting = Some(accounting);
     Ok(found)
 }
 
-/// The check's bank leg: its statements fetched as its reports are, its payouts traced.
-async fn bank_leg(
-    check: &SettlementSpec,
-    bank: &crate::bank::check::BankSpec,
-    inputs: &SettlementInputs<'_>,
-    records: &[SettlementRecord],
-) -> Result<crate::bank::check::BankLeg> {
-    let policy = inputs.sources.policy(&[&check.ledger.source]);
-    let batches = BatchHistory::of(&[]);
-    let acquisition = acquisition(check, inputs, policy, &batches);
-    let sync = crate::bank::aggregator::SyncJob {
-        store: inputs.store,
-        policy,
-        env: inputs.env,
-        breakers: inputs.breakers,
-        tls_ca_file: check.tls_ca_file.as_deref(),
-    };
-    let bank_inputs = crate::bank::check::BankInputs {
-        day: crate::bank::check::TraceInputs {
-            check: &check.name,
-            date: inputs.day.date,
-            format: &check.format,
-            in_flight: &inputs.in_flight,
-            mask: inputs.mask,
-        },
-        acquisition: &acquisition,
-        sync: &sync,
-        data_keys: inputs.data_keys,
-    };
-    crate::bank::check::run(bank, &bank_inputs, records).await
+/// What a further leg of the check (the bank leg, built above this layer) found over the
+/// check's report records once they were matched: it joins the check's findings and accounting.
+#[derive(Debug, Default)]
+pub(crate) struct FurtherLeg {
+    pub(crate) findings: Vec<Discrepancy>,
+    pub(crate) accounting: Vec<AccountLine>,
+    /// The files it read, by name, listed with the check's reports.
+    pub(crate) files: Vec<String>,
+    pub(crate) attempts: u32,
 }
 
-/// Where and how the check's files (reports, bank statements) are found or fetched.
+/// A leg that runs over a settlement check's report records after they are matched, with the
+/// check's in-flight findings of earlier days: a failure fails the check.
+pub(crate) trait AfterMatching {
+    fn run<'a>(
+        &'a self,
+        records: &'a [SettlementRecord],
+        in_flight: &'a [Recorded],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<FurtherLeg>> + 'a>>;
+}
+
+/// Where and how the check's reports are found or fetched.
 fn acquisition<'a>(
     check: &'a SettlementSpec,
     inputs: &'a SettlementInputs<'a>,

@@ -65,6 +65,4 @@ pub(crate) struct SettlementSpec {
     /// The CA bundle (PEM) its report servers must chain to, instead of the built-in roots;
     /// absolute once the configuration is loaded.
     pub(crate) tls_ca_file: Option<std::path::PathBuf>,
-    /// The bank leg: the payouts of the report traced to the payout account's statements.
-    pub(crate) bank: Option<crate::bank::check::BankSpec>,
 }
