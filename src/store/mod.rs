@@ -433,6 +433,7 @@ macro_rules! move_along_life {
 mod acknowledgements;
 pub mod audit;
 mod backlog;
+mod bank_entries;
 mod bank_sync;
 mod bound_state;
 mod discrepancies;
