@@ -24,9 +24,12 @@
 //! transaction code. An entry's place is `plaid:<item>/<page>` and its index in that page's list
 //! (line, 1-based), with the list named in its pointer (`added[2]`).
 //!
-//! The cursor is kept in the store ([`commit`]) only once the caller has handled the entries of
-//! the sync that returned it: a run that fails leaves it, and the next run fetches the same
-//! changes again.
+//! A sync returns every change since the item's cursor, not one day's entries: the morning after
+//! D it also returns D+1's. [`entries_booked_on`] therefore keeps each sync's entries in the store
+//! by transaction id (replacing modified ones, deleting removed ones and superseded pending ones)
+//! in the transaction that moves the cursor, and hands a day's run the kept entries booked on its
+//! day. [`sync`] and [`commit`] remain the two halves for a caller that handles a sync itself:
+//! the cursor moves only once the entries are handled, so a run that fails fetches them again.
 
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -269,6 +272,64 @@ pub(crate) async fn commit(
     job.store
         .save_bank_sync_cursor(SOURCE, &plaid.item, &changes.next_cursor)
         .await
+}
+
+/// Syncs `plaid`'s item from its stored cursor, keeps the sync's changes in the store with the
+/// cursor it ended at (one transaction: all or nothing), and returns the entries kept for the
+/// item that are booked on `day` (posted and pending, whichever sync brought them, each at the
+/// place it was read) with this sync's quarantined transactions, reported once; and the
+/// requests' attempts. A failed sync or store keeps nothing and leaves the cursor.
+pub(crate) async fn entries_booked_on(
+    plaid: &PlaidSync,
+    job: &SyncJob<'_>,
+    day: NaiveDate,
+) -> (Result<ParsedStatements>, u32) {
+    let (changes, attempts) = sync(plaid, job).await;
+    let parsed = match changes {
+        Ok(changes) => keep_and_read(plaid, job, changes, day).await,
+        Err(e) => Err(e),
+    };
+    (parsed, attempts)
+}
+
+/// Keeps `changes` and reads the entries kept for `day`: see [`entries_booked_on`].
+async fn keep_and_read(
+    plaid: &PlaidSync,
+    job: &SyncJob<'_>,
+    changes: PlaidChanges,
+    day: NaiveDate,
+) -> Result<ParsedStatements> {
+    let PlaidChanges {
+        parsed,
+        removed,
+        superseded,
+        next_cursor,
+        ..
+    } = changes;
+    let upserts: Vec<BankEntry> = parsed
+        .statements
+        .into_iter()
+        .flat_map(|s| s.entries)
+        .collect();
+    // Plaid removes a pending transaction once posted; its posted one naming it is reason
+    // enough, whichever sync the pending one was kept from.
+    let gone: Vec<String> = removed
+        .into_iter()
+        .chain(superseded.into_iter().map(|s| s.pending_id))
+        .collect();
+    job.store
+        .keep_plaid_sync(SOURCE, &plaid.item, &upserts, &gone, &next_cursor)
+        .await?;
+    let entries = job
+        .store
+        .synced_entries_booked_on(SOURCE, &plaid.item, day)
+        .await?;
+    Ok(as_statements(
+        "plaid",
+        &format!("plaid:{}", plaid.item),
+        entries,
+        parsed.quarantined,
+    ))
 }
 
 /// What one request for a page got.
