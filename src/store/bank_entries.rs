@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sqlx::Row;
 
+use super::audit::NewEntry;
 use super::{BeginWrite, Store, StorePool};
 use crate::at_rest::{self, DataKeys};
 use crate::bank::{BankEntry, Direction, EntryStatus};
@@ -16,6 +18,9 @@ use crate::settlement::SourceLine;
 
 /// Parameters of one upserted row.
 const ROW_PARAMS: usize = 5;
+
+/// Bodies re-encrypted per transaction by a rewrap.
+const REWRAP_BATCH: i64 = 500;
 
 /// A bank entry as its `body` holds it (JSON, sealed when the store has data keys): every field,
 /// with the place it was read at in the sync that brought it.
@@ -147,6 +152,35 @@ fn stored_body(
     })
 }
 
+/// The JSON a stored body holds, opened with `keys` when it is sealed; without keys, or with
+/// keys that do not open it, an error in one line saying so.
+fn open_body(
+    keys: Option<&DataKeys>,
+    source: &str,
+    item: &str,
+    transaction_id: &str,
+    booking_date: &str,
+    stored: String,
+) -> Result<String> {
+    if !at_rest::is_sealed_field(&stored) {
+        return Ok(stored);
+    }
+    let what = format!("{source} entry {transaction_id} of {item}");
+    let Some(keys) = keys else {
+        return Err(Error::bad_input(format!(
+            "{what} is encrypted at rest under data key {:?} and no data key is configured (set {})",
+            at_rest::field_key_id(&stored).unwrap_or("?"),
+            at_rest::DEFAULT_DATA_KEY_ENV
+        )));
+    };
+    let place = body_place(source, item, transaction_id, booking_date);
+    let plain = keys
+        .open_field(&place, &stored)
+        .map_err(|e| Error::bad_input(format!("{what} cannot be read: {e}")))?;
+    String::from_utf8(plain)
+        .map_err(|_| Error::internal(format!("{what} is not UTF-8 once decrypted")))
+}
+
 /// The entry a stored body holds, opened with `keys` when it is sealed.
 fn entry_of_body(
     keys: Option<&DataKeys>,
@@ -154,30 +188,11 @@ fn entry_of_body(
     item: &str,
     transaction_id: &str,
     booking_date: &str,
-    stored: &str,
+    stored: String,
 ) -> Result<BankEntry> {
     let what = format!("{source} entry {transaction_id} of {item}");
-    let opened;
-    let json = match at_rest::is_sealed_field(stored) {
-        false => stored,
-        true => {
-            let Some(keys) = keys else {
-                return Err(Error::bad_input(format!(
-                    "{what} is encrypted at rest under data key {:?} and no data key is configured (set {})",
-                    at_rest::field_key_id(stored).unwrap_or("?"),
-                    at_rest::DEFAULT_DATA_KEY_ENV
-                )));
-            };
-            let place = body_place(source, item, transaction_id, booking_date);
-            let plain = keys
-                .open_field(&place, stored)
-                .map_err(|e| Error::bad_input(format!("{what} cannot be read: {e}")))?;
-            opened = String::from_utf8(plain)
-                .map_err(|_| Error::internal(format!("{what} is not UTF-8 once decrypted")))?;
-            opened.as_str()
-        }
-    };
-    let kept: KeptEntry = serde_json::from_str(json)
+    let json = open_body(keys, source, item, transaction_id, booking_date, stored)?;
+    let kept: KeptEntry = serde_json::from_str(&json)
         .map_err(|_| Error::internal(format!("the store holds a malformed {what} (not JSON)")))?;
     let entry = kept.entry(&what)?;
     if day_text(entry.booking_date) != booking_date {
@@ -287,11 +302,75 @@ impl Store {
                 })
                 .collect::<Result<Vec<_>>>()?
         });
-        rows.iter()
+        rows.into_iter()
             .map(|(id, booked, body)| {
-                entry_of_body(self.data_keys(), source, item, id, booked, body)
+                entry_of_body(self.data_keys(), source, item, &id, &booked, body)
             })
             .collect()
+    }
+
+    /// Re-encrypts under the current data key every kept entry's body not already under it
+    /// (those in clear, or under the previous key), in batches, with a `data_rewrapped` audit
+    /// entry naming each batch's rows; returns how many it moved (0 when run again).
+    pub(crate) async fn rewrap_synced_entries(&self, actor: &str) -> Result<u64> {
+        let keys = self.data_keys().ok_or_else(|| {
+            Error::bad_input(format!(
+                "no data key is configured: set {} to the key to encrypt under",
+                at_rest::DEFAULT_DATA_KEY_ENV
+            ))
+        })?;
+        // A key id may hold `_`, a LIKE wildcard: escaped, so only this id's bodies match.
+        let current = format!("aes256gcm:v1:{}:%", keys.current_id().replace('_', "\\_"));
+        let mut moved = 0u64;
+        loop {
+            let done = on_pool!(self, pool => {
+                let mut tx = pool.begin_write().await?;
+                let rows = sqlx::query(
+                    "SELECT source, item, transaction_id, booking_date, body FROM bank_synced_entries
+                     WHERE body NOT LIKE $1 ESCAPE '\\' ORDER BY source, item, transaction_id LIMIT $2",
+                )
+                .bind(&current)
+                .bind(REWRAP_BATCH)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(Error::from_store)?;
+                let mut named = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let get = |name: &str| -> Result<String> {
+                        row.try_get::<String, _>(name).map_err(Error::from_store)
+                    };
+                    let (source, item, id, booked) = (get("source")?, get("item")?, get("transaction_id")?, get("booking_date")?);
+                    let json = open_body(Some(keys), &source, &item, &id, &booked, get("body")?)?;
+                    let sealed = keys
+                        .seal_field(&body_place(&source, &item, &id, &booked), json.as_bytes())
+                        .map_err(|e| Error::internal(format!("encrypting {source} entry {id} of {item}: {e}")))?;
+                    sqlx::query("UPDATE bank_synced_entries SET body = $1 WHERE source = $2 AND item = $3 AND transaction_id = $4")
+                        .bind(sealed)
+                        .bind(&source)
+                        .bind(&item)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Error::from_store)?;
+                    named.push(json!({ "source": source, "item": item, "transaction_id": id }));
+                }
+                if !named.is_empty() {
+                    let entry = NewEntry::new(
+                        "data_rewrapped",
+                        actor,
+                        None,
+                        json!({ "key_id": keys.current_id(), "bank_entries": named }),
+                    );
+                    append_audit!(tx, [entry]);
+                }
+                tx.commit().await.map_err(Error::from_store)?;
+                moved += rows.len() as u64;
+                rows.len() < REWRAP_BATCH as usize
+            });
+            if done {
+                return Ok(moved);
+            }
+        }
     }
 }
 
@@ -301,8 +380,22 @@ mod tests {
 
     const K1: &str = "k1:6b33792d666f722d74657374732d6f6e6c792d30313233343536373839616263";
 
+    const K2: &str = "k2:0000000000000000000000000000000000000000000000000000000000000002";
+
     fn keys() -> DataKeys {
         let env = |name: &str| (name == "RECON_DATA_KEY").then(|| K1.to_string());
+        DataKeys::from_env(at_rest::DEFAULT_DATA_KEY_ENV, &env)
+            .unwrap()
+            .unwrap()
+    }
+
+    /// k2 current, k1 kept for reading: a rotation.
+    fn rotated() -> DataKeys {
+        let env = |name: &str| match name {
+            "RECON_DATA_KEY" => Some(K2.to_string()),
+            "RECON_DATA_KEY_PREVIOUS" => Some(K1.to_string()),
+            _ => None,
+        };
         DataKeys::from_env(at_rest::DEFAULT_DATA_KEY_ENV, &env)
             .unwrap()
             .unwrap()
@@ -412,7 +505,7 @@ mod tests {
             .keep_plaid_sync(
                 "plaid",
                 "main",
-                &[modified.clone()],
+                std::slice::from_ref(&modified),
                 &["T1".to_string(), "P9".to_string(), "never-kept".to_string()],
                 "c2",
             )
@@ -463,7 +556,7 @@ mod tests {
         let store = Store::open(&url).await.unwrap();
         let kept = entry("T1", day(1), -1230, "Uber 063015");
         store
-            .keep_plaid_sync("plaid", "main", &[kept.clone()], &[], "c1")
+            .keep_plaid_sync("plaid", "main", std::slice::from_ref(&kept), &[], "c1")
             .await
             .unwrap();
         assert_eq!(
@@ -479,7 +572,7 @@ mod tests {
                 .synced_entries_booked_on("plaid", "main", day(1))
                 .await
                 .unwrap(),
-            [kept.clone()]
+            std::slice::from_ref(&kept)
         );
 
         // An entry without a transaction id refuses the whole sync: the removal and the
@@ -510,6 +603,64 @@ mod tests {
         assert_eq!(
             store.bank_sync_cursor("plaid", "main").await.unwrap(),
             Some("c1".to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rewrap_moves_every_body_under_the_current_key_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let clear = entry("T1", day(1), -1230, "Uber 063015");
+        let sealed = entry("T2", day(1), 50000, "STRIPE PAYOUT");
+        Store::open(&url)
+            .await
+            .unwrap()
+            .keep_plaid_sync("plaid", "main", std::slice::from_ref(&clear), &[], "c1")
+            .await
+            .unwrap();
+        Store::open(&url)
+            .await
+            .unwrap()
+            .with_data_keys(Some(keys()))
+            .keep_plaid_sync("plaid", "main", std::slice::from_ref(&sealed), &[], "c2")
+            .await
+            .unwrap();
+        let store = Store::open(&url)
+            .await
+            .unwrap()
+            .with_data_keys(Some(rotated()));
+        assert_eq!(store.rewrap_synced_entries("ops").await.unwrap(), 2);
+        assert_eq!(store.rewrap_synced_entries("ops").await.unwrap(), 0);
+        for (id, body) in bodies(&store).await {
+            assert!(body.starts_with("aes256gcm:v1:k2:"), "{id}: {body}");
+        }
+        // k1 dropped: both read under k2 alone.
+        let env = |name: &str| (name == "RECON_DATA_KEY").then(|| K2.to_string());
+        let k2_only = DataKeys::from_env(at_rest::DEFAULT_DATA_KEY_ENV, &env)
+            .unwrap()
+            .unwrap();
+        let store = Store::open(&url)
+            .await
+            .unwrap()
+            .with_data_keys(Some(k2_only));
+        assert_eq!(
+            store
+                .synced_entries_booked_on("plaid", "main", day(1))
+                .await
+                .unwrap(),
+            [clear, sealed]
+        );
+        let audited: Vec<String> = on_pool!(store, pool => sqlx::query_scalar(
+            "SELECT payload FROM audit_log WHERE action = 'data_rewrapped'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap());
+        assert_eq!(
+            audited,
+            [
+                r#"{"key_id":"k2","bank_entries":[{"source":"plaid","item":"main","transaction_id":"T1"},{"source":"plaid","item":"main","transaction_id":"T2"}]}"#
+            ]
         );
     }
 
