@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::aggregator::{SyncJob, as_statements, check_base_url, joined, quarantine};
+use super::kept::{entry_of_synced, synced_of};
 use super::{BankEntry, Direction, EntryStatus, ParsedStatements};
 use crate::error::{Error, Result};
 use crate::money::{Currency, parse_major};
@@ -306,11 +307,12 @@ async fn keep_and_read(
         next_cursor,
         ..
     } = changes;
-    let upserts: Vec<BankEntry> = parsed
+    let upserts = parsed
         .statements
-        .into_iter()
-        .flat_map(|s| s.entries)
-        .collect();
+        .iter()
+        .flat_map(|s| &s.entries)
+        .map(|e| synced_of(SOURCE, &plaid.item, e))
+        .collect::<Result<Vec<_>>>()?;
     // Plaid removes a pending transaction once posted; its posted one naming it is reason
     // enough, whichever sync the pending one was kept from.
     let gone: Vec<String> = removed
@@ -323,7 +325,10 @@ async fn keep_and_read(
     let entries = job
         .store
         .synced_entries_booked_on(SOURCE, &plaid.item, day)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|kept| entry_of_synced(SOURCE, &plaid.item, kept))
+        .collect::<Result<Vec<_>>>()?;
     Ok(as_statements(
         "plaid",
         &format!("plaid:{}", plaid.item),

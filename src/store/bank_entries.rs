@@ -1,20 +1,15 @@
 //! The entries aggregator syncs returned, kept by transaction id and encrypted at rest (migration 0023), so a day's run reads the entries booked that day whichever sync brought them.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
 
 use super::audit::NewEntry;
 use super::{BeginWrite, Store, StorePool};
 use crate::at_rest::{self, DataKeys};
-use crate::bank::{BankEntry, Direction, EntryStatus};
 use crate::error::{Error, Result};
-use crate::money::Currency;
-use crate::settlement::SourceLine;
 
 /// Parameters of one upserted row.
 const ROW_PARAMS: usize = 5;
@@ -22,94 +17,13 @@ const ROW_PARAMS: usize = 5;
 /// Bodies re-encrypted per transaction by a rewrap.
 const REWRAP_BATCH: i64 = 500;
 
-/// A bank entry as its `body` holds it (JSON, sealed when the store has data keys): every field,
-/// with the place it was read at in the sync that brought it.
-#[derive(Debug, Serialize, Deserialize)]
-struct KeptEntry {
-    account: String,
-    amount_minor: i64,
-    currency: String,
-    /// `credit` or `debit`.
-    direction: String,
-    reversal: bool,
-    /// `booked` or `pending`.
-    status: String,
-    booking_date: NaiveDate,
-    value_date: Option<NaiveDate>,
-    bank_ref: Option<String>,
-    customer_ref: Option<String>,
-    end_to_end_id: Option<String>,
-    remittance: Option<String>,
-    bank_tx_code: Option<String>,
-    path: String,
-    line: u64,
-    pointer: Option<String>,
-}
-
-impl KeptEntry {
-    fn of(e: &BankEntry) -> KeptEntry {
-        KeptEntry {
-            account: e.account.to_string(),
-            amount_minor: e.amount_minor,
-            currency: e.currency.code().to_string(),
-            direction: match e.direction {
-                Direction::Credit => "credit",
-                Direction::Debit => "debit",
-            }
-            .to_string(),
-            reversal: e.reversal,
-            status: match e.status {
-                EntryStatus::Booked => "booked",
-                EntryStatus::Pending => "pending",
-            }
-            .to_string(),
-            booking_date: e.booking_date,
-            value_date: e.value_date,
-            bank_ref: e.bank_ref.clone(),
-            customer_ref: e.customer_ref.clone(),
-            end_to_end_id: e.end_to_end_id.clone(),
-            remittance: e.remittance.clone(),
-            bank_tx_code: e.bank_tx_code.clone(),
-            path: e.source.path.to_string(),
-            line: e.source.line,
-            pointer: e.pointer.clone(),
-        }
-    }
-
-    /// The entry back; `what` names the row in the error when a field is not one recon writes.
-    fn entry(self, what: &str) -> Result<BankEntry> {
-        let bad = |field: &str| {
-            Error::internal(format!("the store holds a malformed {what} (its {field})"))
-        };
-        Ok(BankEntry {
-            account: Arc::from(self.account),
-            amount_minor: self.amount_minor,
-            currency: Currency::parse(&self.currency).map_err(|_| bad("currency"))?,
-            direction: match self.direction.as_str() {
-                "credit" => Direction::Credit,
-                "debit" => Direction::Debit,
-                _ => return Err(bad("direction")),
-            },
-            reversal: self.reversal,
-            status: match self.status.as_str() {
-                "booked" => EntryStatus::Booked,
-                "pending" => EntryStatus::Pending,
-                _ => return Err(bad("status")),
-            },
-            booking_date: self.booking_date,
-            value_date: self.value_date,
-            bank_ref: self.bank_ref,
-            customer_ref: self.customer_ref,
-            end_to_end_id: self.end_to_end_id,
-            remittance: self.remittance,
-            bank_tx_code: self.bank_tx_code,
-            source: SourceLine {
-                path: Arc::from(self.path),
-                line: self.line,
-            },
-            pointer: self.pointer,
-        })
-    }
+/// One synced entry as the store keeps it: its transaction id, the day it is booked on, and its
+/// body, the entry written out by the bank leg (as plaintext here: sealed and opened by the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SyncedEntry {
+    pub(crate) transaction_id: String,
+    pub(crate) booking_date: NaiveDate,
+    pub(crate) body: String,
 }
 
 /// What a body is bound to: its column and its row's identity and day, so a body moved to
@@ -131,25 +45,20 @@ fn day_text(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
 
-/// `entry`'s body as stored: its JSON, sealed for its row when `keys` are given.
+/// `entry`'s body as stored: as given, sealed for its row when `keys` are given.
 fn stored_body(
     keys: Option<&DataKeys>,
     source: &str,
     item: &str,
-    transaction_id: &str,
-    entry: &BankEntry,
+    entry: &SyncedEntry,
 ) -> Result<String> {
-    let json = serde_json::to_string(&KeptEntry::of(entry))
-        .map_err(|e| Error::internal(format!("writing a bank entry as JSON: {e}")))?;
     let Some(keys) = keys else {
-        return Ok(json);
+        return Ok(entry.body.clone());
     };
-    let place = body_place(source, item, transaction_id, &day_text(entry.booking_date));
-    keys.seal_field(&place, json.as_bytes()).map_err(|e| {
-        Error::internal(format!(
-            "encrypting {source} entry {transaction_id} of {item}: {e}"
-        ))
-    })
+    let id = &entry.transaction_id;
+    let place = body_place(source, item, id, &day_text(entry.booking_date));
+    keys.seal_field(&place, entry.body.as_bytes())
+        .map_err(|e| Error::internal(format!("encrypting {source} entry {id} of {item}: {e}")))
 }
 
 /// The JSON a stored body holds, opened with `keys` when it is sealed; without keys, or with
@@ -181,59 +90,30 @@ fn open_body(
         .map_err(|_| Error::internal(format!("{what} is not UTF-8 once decrypted")))
 }
 
-/// The entry a stored body holds, opened with `keys` when it is sealed.
-fn entry_of_body(
-    keys: Option<&DataKeys>,
-    source: &str,
-    item: &str,
-    transaction_id: &str,
-    booking_date: &str,
-    stored: String,
-) -> Result<BankEntry> {
-    let what = format!("{source} entry {transaction_id} of {item}");
-    let json = open_body(keys, source, item, transaction_id, booking_date, stored)?;
-    let kept: KeptEntry = serde_json::from_str(&json)
-        .map_err(|_| Error::internal(format!("the store holds a malformed {what} (not JSON)")))?;
-    let entry = kept.entry(&what)?;
-    if day_text(entry.booking_date) != booking_date {
-        return Err(Error::internal(format!(
-            "the store holds {what} under {booking_date} but booked on {}",
-            entry.booking_date
-        )));
-    }
-    Ok(entry)
-}
-
 impl Store {
     /// Keeps one sync of `source`'s `item` in one transaction: `upserts` (its added and modified
-    /// entries, each under its transaction id, `bank_ref`; the last of an id wins) replace what
-    /// is kept under their ids, `removed` ids are deleted, and `next_cursor` becomes where the
-    /// item resumes. A failure keeps none of it, the cursor included.
+    /// entries; the last of a transaction id wins) replace what is kept under their ids,
+    /// `removed` ids are deleted, and `next_cursor` becomes where the item resumes. A failure
+    /// keeps none of it, the cursor included.
     pub(crate) async fn keep_plaid_sync(
         &self,
         source: &str,
         item: &str,
-        upserts: &[BankEntry],
+        upserts: &[SyncedEntry],
         removed: &[String],
         next_cursor: &str,
     ) -> Result<()> {
-        let mut by_id: HashMap<&str, &BankEntry> = HashMap::new();
+        let mut by_id: HashMap<&str, &SyncedEntry> = HashMap::new();
         let mut order: Vec<&str> = Vec::new();
         for entry in upserts {
-            let id = entry.bank_ref.as_deref().ok_or_else(|| {
-                Error::internal(format!(
-                    "a {source} entry of {item} at {} has no transaction id to be kept under",
-                    entry.source
-                ))
-            })?;
-            if by_id.insert(id, entry).is_none() {
-                order.push(id);
+            if by_id.insert(&entry.transaction_id, entry).is_none() {
+                order.push(&entry.transaction_id);
             }
         }
         let mut rows: Vec<(&str, String, String)> = Vec::with_capacity(order.len());
         for id in order {
             let entry = by_id[id];
-            let body = stored_body(self.data_keys(), source, item, id, entry)?;
+            let body = stored_body(self.data_keys(), source, item, entry)?;
             rows.push((id, day_text(entry.booking_date), body));
         }
         let now = Utc::now();
@@ -274,14 +154,14 @@ impl Store {
         })
     }
 
-    /// The entries kept for `source`'s `item` booked on `day` (posted and pending), by
-    /// transaction id, each with the place it was read at.
+    /// The entries kept for `source`'s `item` booked on `day`, by transaction id (bytewise), their
+    /// bodies opened.
     pub(crate) async fn synced_entries_booked_on(
         &self,
         source: &str,
         item: &str,
         day: NaiveDate,
-    ) -> Result<Vec<BankEntry>> {
+    ) -> Result<Vec<SyncedEntry>> {
         let day = day_text(day);
         let rows = on_pool!(self, pool => {
             let rows = sqlx::query(
@@ -304,7 +184,17 @@ impl Store {
         });
         rows.into_iter()
             .map(|(id, booked, body)| {
-                entry_of_body(self.data_keys(), source, item, &id, &booked, body)
+                let booking_date = NaiveDate::parse_from_str(&booked, "%Y-%m-%d").map_err(|_| {
+                    Error::internal(format!(
+                        "the store holds {source} entry {id} of {item} under a malformed booking date {booked:?}"
+                    ))
+                })?;
+                let body = open_body(self.data_keys(), source, item, &id, &booked, body)?;
+                Ok(SyncedEntry {
+                    transaction_id: id,
+                    booking_date,
+                    body,
+                })
             })
             .collect()
     }
@@ -379,7 +269,6 @@ mod tests {
     use super::*;
 
     const K1: &str = "k1:6b33792d666f722d74657374732d6f6e6c792d30313233343536373839616263";
-
     const K2: &str = "k2:0000000000000000000000000000000000000000000000000000000000000002";
 
     fn keys() -> DataKeys {
@@ -405,31 +294,17 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
     }
 
-    fn entry(id: &str, booked: NaiveDate, amount_minor: i64, text: &str) -> BankEntry {
-        BankEntry {
-            account: Arc::from("acc-chk"),
-            amount_minor,
-            currency: Currency::parse("USD").unwrap(),
-            direction: if amount_minor < 0 {
-                Direction::Debit
-            } else {
-                Direction::Credit
-            },
-            reversal: false,
-            status: EntryStatus::Booked,
+    fn entry(id: &str, booked: NaiveDate, body: &str) -> SyncedEntry {
+        SyncedEntry {
+            transaction_id: id.to_string(),
             booking_date: booked,
-            value_date: Some(booked),
-            bank_ref: Some(id.to_string()),
-            customer_ref: Some("REF-77".to_string()),
-            end_to_end_id: None,
-            remittance: Some(text.to_string()),
-            bank_tx_code: Some("purchase".to_string()),
-            source: SourceLine {
-                path: Arc::from("plaid:main/2"),
-                line: 3,
-            },
-            pointer: Some("added[2]".to_string()),
+            body: body.to_string(),
         }
+    }
+
+    async fn store(dir: &tempfile::TempDir) -> Store {
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        Store::open(&url).await.unwrap()
     }
 
     async fn bodies(store: &Store) -> Vec<(String, String)> {
@@ -441,44 +316,46 @@ mod tests {
         .unwrap())
     }
 
+    async fn execute(store: &Store, sql: &'static str) {
+        on_pool!(store, pool => sqlx::query(sql).execute(pool).await.map(|_| ()).unwrap());
+    }
+
     #[tokio::test]
     async fn a_sync_is_kept_whole_and_read_back_by_booking_day() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("store.db").display());
-        let store = Store::open(&url)
-            .await
-            .unwrap()
-            .with_data_keys(Some(keys()));
-
-        let mut pending = entry("P9", day(2), -700, "COFFEE");
-        pending.status = EntryStatus::Pending;
+        let store = store(&dir).await.with_data_keys(Some(keys()));
         let first = [
-            entry("T2", day(1), 50000, "STRIPE PAYOUT"),
-            entry("T1", day(1), -1230, "Uber 063015"),
-            entry("T3", day(2), -4250, "ACME SUPPLIES"),
-            pending.clone(),
+            entry(
+                "T2",
+                day(1),
+                r#"{"account":"acc-chk","amount_minor":50000}"#,
+            ),
+            entry(
+                "T1",
+                day(1),
+                r#"{"account":"acc-chk","amount_minor":-1230}"#,
+            ),
+            entry("T3", day(2), r#"{"remittance":"ACME SUPPLIES"}"#),
+            entry("P9", day(2), r#"{"remittance":"COFFEE"}"#),
+            // the last of an id wins
+            entry("T3", day(2), r#"{"remittance":"ACME SUPPLIES 1234"}"#),
         ];
         store
             .keep_plaid_sync("plaid", "main", &first, &[], "c1")
             .await
             .unwrap();
+        let booked_on = |d: u32| store.synced_entries_booked_on("plaid", "main", day(d));
         assert_eq!(
             store.bank_sync_cursor("plaid", "main").await.unwrap(),
             Some("c1".to_string())
         );
         assert_eq!(
-            store
-                .synced_entries_booked_on("plaid", "main", day(1))
-                .await
-                .unwrap(),
+            booked_on(1).await.unwrap(),
             [first[1].clone(), first[0].clone()]
         );
         assert_eq!(
-            store
-                .synced_entries_booked_on("plaid", "main", day(2))
-                .await
-                .unwrap(),
-            [pending.clone(), first[2].clone()]
+            booked_on(2).await.unwrap(),
+            [first[3].clone(), first[4].clone()]
         );
         assert_eq!(
             store
@@ -487,58 +364,48 @@ mod tests {
                 .unwrap(),
             []
         );
-        // Each body is sealed: no account, amount or text of an entry in it.
+        // Each body is sealed: nothing of an entry in clear.
         let stored = bodies(&store).await;
         assert_eq!(stored.len(), 4);
         for (id, body) in &stored {
             assert!(body.starts_with("aes256gcm:v1:k1:"), "{id}: {body}");
-            for clear in [
-                "acc-chk", "50000", "1230", "STRIPE", "Uber", "REF-77", "plaid:",
-            ] {
+            for clear in ["acc-chk", "50000", "1230", "ACME", "COFFEE", "account"] {
                 assert!(!body.contains(clear), "{id} holds {clear}");
             }
         }
 
-        // The next sync: T2 modified (a later day), T1 removed, a pending one posted.
-        let modified = entry("T2", day(3), 50000, "STRIPE PAYOUT po_1Qx");
+        // The next sync: T2 modified (to a later day), T1 and P9 removed, one never kept.
+        let modified = entry(
+            "T2",
+            day(3),
+            r#"{"account":"acc-chk","amount_minor":50001}"#,
+        );
+        let gone = ["T1", "P9", "never-kept"].map(str::to_string);
         store
             .keep_plaid_sync(
                 "plaid",
                 "main",
                 std::slice::from_ref(&modified),
-                &["T1".to_string(), "P9".to_string(), "never-kept".to_string()],
+                &gone,
                 "c2",
             )
             .await
             .unwrap();
-        assert_eq!(
-            store
-                .synced_entries_booked_on("plaid", "main", day(1))
-                .await
-                .unwrap(),
-            []
-        );
-        assert_eq!(
-            store
-                .synced_entries_booked_on("plaid", "main", day(2))
-                .await
-                .unwrap(),
-            [first[2].clone()]
-        );
-        assert_eq!(
-            store
-                .synced_entries_booked_on("plaid", "main", day(3))
-                .await
-                .unwrap(),
-            [modified]
-        );
+        assert_eq!(booked_on(1).await.unwrap(), []);
+        assert_eq!(booked_on(2).await.unwrap(), [first[4].clone()]);
+        assert_eq!(booked_on(3).await.unwrap(), [modified]);
         assert_eq!(
             store.bank_sync_cursor("plaid", "main").await.unwrap(),
             Some("c2".to_string())
         );
 
         // Without the key the entries are not read, and say why.
-        let keyless = Store::open(&url).await.unwrap();
+        let keyless = Store::open(&format!(
+            "sqlite://{}",
+            dir.path().join("store.db").display()
+        ))
+        .await
+        .unwrap();
         assert_eq!(
             keyless
                 .synced_entries_booked_on("plaid", "main", day(2))
@@ -550,49 +417,57 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_data_keys_bodies_are_json_and_a_refused_sync_keeps_nothing() {
+    async fn without_data_keys_a_body_is_kept_as_given() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("store.db").display());
-        let store = Store::open(&url).await.unwrap();
-        let kept = entry("T1", day(1), -1230, "Uber 063015");
+        let store = store(&dir).await;
+        let kept = entry("T1", day(1), r#"{"amount_minor":-1230}"#);
         store
             .keep_plaid_sync("plaid", "main", std::slice::from_ref(&kept), &[], "c1")
             .await
             .unwrap();
         assert_eq!(
             bodies(&store).await,
-            [(
-                "T1".to_string(),
-                r#"{"account":"acc-chk","amount_minor":-1230,"currency":"USD","direction":"debit","reversal":false,"status":"booked","booking_date":"2026-12-01","value_date":"2026-12-01","bank_ref":"T1","customer_ref":"REF-77","end_to_end_id":null,"remittance":"Uber 063015","bank_tx_code":"purchase","path":"plaid:main/2","line":3,"pointer":"added[2]"}"#
-                    .to_string()
-            )]
+            [("T1".to_string(), r#"{"amount_minor":-1230}"#.to_string())]
         );
         assert_eq!(
             store
                 .synced_entries_booked_on("plaid", "main", day(1))
                 .await
                 .unwrap(),
-            std::slice::from_ref(&kept)
+            [kept]
         );
+    }
 
-        // An entry without a transaction id refuses the whole sync: the removal and the
-        // cursor are not kept either.
-        let mut nameless = entry("T2", day(1), 100, "x");
-        nameless.bank_ref = None;
-        let refused = store
+    /// The cursor is written last: a failure there leaves the entries and removals undone.
+    #[tokio::test]
+    async fn a_sync_that_fails_part_way_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let kept = entry("T1", day(1), "one");
+        store
+            .keep_plaid_sync("plaid", "main", std::slice::from_ref(&kept), &[], "c1")
+            .await
+            .unwrap();
+        execute(
+            &store,
+            "CREATE TRIGGER refuse_c2 BEFORE UPDATE ON bank_sync_cursors WHEN NEW.cursor = 'c2'
+             BEGIN SELECT RAISE(ABORT, 'cursor c2 refused'); END",
+        )
+        .await;
+        let failed = store
             .keep_plaid_sync(
                 "plaid",
                 "main",
-                &[entry("T3", day(1), 5, "y"), nameless],
+                &[
+                    entry("T2", day(1), "two"),
+                    entry("T1", day(1), "one, modified"),
+                ],
                 &["T1".to_string()],
                 "c2",
             )
             .await
             .unwrap_err();
-        assert_eq!(
-            refused.to_string(),
-            "a plaid entry of main at plaid:main/2:3 has no transaction id to be kept under"
-        );
+        assert!(failed.to_string().contains("cursor c2 refused"), "{failed}");
         assert_eq!(
             store
                 .synced_entries_booked_on("plaid", "main", day(1))
@@ -609,29 +484,23 @@ mod tests {
     #[tokio::test]
     async fn a_rewrap_moves_every_body_under_the_current_key_once() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("store.db").display());
-        let clear = entry("T1", day(1), -1230, "Uber 063015");
-        let sealed = entry("T2", day(1), 50000, "STRIPE PAYOUT");
-        Store::open(&url)
+        let clear = entry("T1", day(1), "kept in clear");
+        let sealed = entry("T2", day(1), "sealed under k1");
+        store(&dir)
             .await
-            .unwrap()
             .keep_plaid_sync("plaid", "main", std::slice::from_ref(&clear), &[], "c1")
             .await
             .unwrap();
-        Store::open(&url)
+        store(&dir)
             .await
-            .unwrap()
             .with_data_keys(Some(keys()))
             .keep_plaid_sync("plaid", "main", std::slice::from_ref(&sealed), &[], "c2")
             .await
             .unwrap();
-        let store = Store::open(&url)
-            .await
-            .unwrap()
-            .with_data_keys(Some(rotated()));
-        assert_eq!(store.rewrap_synced_entries("ops").await.unwrap(), 2);
-        assert_eq!(store.rewrap_synced_entries("ops").await.unwrap(), 0);
-        for (id, body) in bodies(&store).await {
+        let rotating = store(&dir).await.with_data_keys(Some(rotated()));
+        assert_eq!(rotating.rewrap_synced_entries("ops").await.unwrap(), 2);
+        assert_eq!(rotating.rewrap_synced_entries("ops").await.unwrap(), 0);
+        for (id, body) in bodies(&rotating).await {
             assert!(body.starts_with("aes256gcm:v1:k2:"), "{id}: {body}");
         }
         // k1 dropped: both read under k2 alone.
@@ -639,10 +508,7 @@ mod tests {
         let k2_only = DataKeys::from_env(at_rest::DEFAULT_DATA_KEY_ENV, &env)
             .unwrap()
             .unwrap();
-        let store = Store::open(&url)
-            .await
-            .unwrap()
-            .with_data_keys(Some(k2_only));
+        let store = store(&dir).await.with_data_keys(Some(k2_only));
         assert_eq!(
             store
                 .synced_entries_booked_on("plaid", "main", day(1))
@@ -667,28 +533,22 @@ mod tests {
     #[tokio::test]
     async fn a_body_moved_to_another_row_does_not_decrypt() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("store.db").display());
-        let store = Store::open(&url)
-            .await
-            .unwrap()
-            .with_data_keys(Some(keys()));
+        let store = store(&dir).await.with_data_keys(Some(keys()));
         store
             .keep_plaid_sync(
                 "plaid",
                 "main",
-                &[entry("T1", day(1), 1, "a"), entry("T2", day(1), 2, "b")],
+                &[entry("T1", day(1), "a"), entry("T2", day(1), "b")],
                 &[],
                 "c1",
             )
             .await
             .unwrap();
-        on_pool!(store, pool => sqlx::query(
+        execute(
+            &store,
             "UPDATE bank_synced_entries SET body = (SELECT body FROM bank_synced_entries WHERE transaction_id = 'T2') WHERE transaction_id = 'T1'",
         )
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .unwrap());
+        .await;
         assert_eq!(
             store
                 .synced_entries_booked_on("plaid", "main", day(1))
