@@ -26,9 +26,9 @@
 //!
 //! A sync returns every change since the item's cursor, not one day's entries: the morning after
 //! D it also returns D+1's. [`entries_booked_on`] therefore keeps each sync's entries in the store
-//! by transaction id (replacing modified ones, deleting removed ones and superseded pending ones)
-//! in the transaction that moves the cursor, and hands a day's run the kept entries booked on its
-//! day. [`sync`] and [`commit`] remain the two halves for a caller that handles a sync itself:
+//! by transaction id (replacing modified ones; deleting removed ones, superseded pending ones and
+//! those whose new version is quarantined) in the transaction that moves the cursor, and hands a
+//! day's run the kept entries booked on its day. [`sync`] and [`commit`] remain the two halves for a caller that handles a sync itself:
 //! the cursor moves only once the entries are handled, so a run that fails fetches them again.
 
 use std::cell::Cell;
@@ -209,6 +209,9 @@ pub(crate) struct PlaidChanges {
     pub(crate) modified: Vec<String>,
     /// Transaction ids Plaid removed (a pending one that was posted, a cancelled one).
     pub(crate) removed: Vec<String>,
+    /// Transaction ids of the quarantined transactions that name one: a version kept from an
+    /// earlier sync is outdated by them.
+    pub(crate) unreadable: Vec<String>,
     /// Posted transactions and the pending ones they replace.
     pub(crate) superseded: Vec<Superseded>,
     /// Pending transactions of this sync dropped because their posted one came in it too.
@@ -303,6 +306,7 @@ async fn keep_and_read(
     let PlaidChanges {
         parsed,
         removed,
+        unreadable,
         superseded,
         next_cursor,
         ..
@@ -314,10 +318,12 @@ async fn keep_and_read(
         .map(|e| synced_of(SOURCE, &plaid.item, e))
         .collect::<Result<Vec<_>>>()?;
     // Plaid removes a pending transaction once posted; its posted one naming it is reason
-    // enough, whichever sync the pending one was kept from.
+    // enough, whichever sync the pending one was kept from. A version kept of a transaction
+    // this sync quarantined is outdated: the quarantine reports it now.
     let gone: Vec<String> = removed
         .into_iter()
         .chain(superseded.into_iter().map(|s| s.pending_id))
+        .chain(unreadable)
         .collect();
     job.store
         .keep_plaid_sync(SOURCE, &plaid.item, &upserts, &gone, &next_cursor)
@@ -483,6 +489,7 @@ fn changes_of(item: &str, pages: &[Page]) -> PlaidChanges {
     let mut mapped: Vec<Mapped> = Vec::new();
     let mut quarantined: Vec<Quarantined> = Vec::new();
     let mut removed = Vec::new();
+    let mut unreadable = Vec::new();
     for (n, page) in pages.iter().enumerate() {
         let path: Arc<str> = Arc::from(format!("plaid:{item}/{}", n + 1));
         for (list, transactions) in [("added", &page.added), ("modified", &page.modified)] {
@@ -498,7 +505,10 @@ fn changes_of(item: &str, pages: &[Page]) -> PlaidChanges {
                         replaces,
                         modified: list == "modified",
                     }),
-                    Err(reason) => quarantined.push(quarantine(source, reason, raw.get())),
+                    Err(reason) => {
+                        unreadable.extend(transaction_id_of(raw.get()));
+                        quarantined.push(quarantine(source, reason, raw.get()));
+                    }
                 }
             }
         }
@@ -532,6 +542,7 @@ fn changes_of(item: &str, pages: &[Page]) -> PlaidChanges {
         parsed: as_statements("plaid", &format!("plaid:{item}"), entries, quarantined),
         modified,
         removed,
+        unreadable,
         superseded,
         pending_dropped: dropped.len() as u64,
         transactions_read,
@@ -540,6 +551,17 @@ fn changes_of(item: &str, pages: &[Page]) -> PlaidChanges {
         pages: 0,
         restarts: 0,
     }
+}
+
+/// The `transaction_id` of a transaction that could not be read, when it names one.
+fn transaction_id_of(raw: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Named {
+        transaction_id: String,
+    }
+    serde_json::from_str::<Named>(raw)
+        .ok()
+        .map(|n| n.transaction_id)
 }
 
 /// One Plaid transaction as a bank entry, with the pending transaction it replaces; or why not.
@@ -638,5 +660,13 @@ mod tests {
             Err("amount \"12.30\" is not a JSON number".to_string())
         );
         assert_eq!(amount("5", "null"), Err("no iso_currency_code".to_string()));
+    }
+
+    #[test]
+    fn a_quarantined_transaction_is_named_by_its_id_when_it_has_one() {
+        let page = r#"{"added":[{"transaction_id":"T7","amount":1}],"modified":[{"transaction_id":"T2","account_id":"a","amount":0.0001,"iso_currency_code":null,"unofficial_currency_code":"BTC","date":"2026-12-01"},{"amount":1}],"removed":[],"next_cursor":"c","has_more":false}"#;
+        let changes = read_page("main", page).unwrap();
+        assert_eq!(changes.parsed.quarantined.len(), 3);
+        assert_eq!(changes.unreadable, ["T7", "T2"]);
     }
 }
