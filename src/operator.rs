@@ -504,9 +504,14 @@ pub async fn rewrap(args: &RewrapArgs, out: &mut dyn Write) -> Result<Exit> {
         .await?
         .with_data_keys(Some(keys.clone()))
         .with_mask_keys(config.mask_key.clone());
-    let values = store.rewrap_details(&actor).await;
+    let moved = async {
+        let values = store.rewrap_details(&actor).await?;
+        let entries = store.rewrap_synced_entries(&actor).await?;
+        Ok::<_, Error>((values, entries))
+    }
+    .await;
     store.close().await;
-    let values = values?;
+    let (values, entries) = moved?;
     let folder = args
         .out
         .clone()
@@ -519,7 +524,7 @@ pub async fn rewrap(args: &RewrapArgs, out: &mut dyn Write) -> Result<Exit> {
     .map_err(|e| Error::internal(format!("re-encrypting downloads: {e}")))??;
     writeln!(
         out,
-        "re-encrypted under data key {}: {values} discrepancy value(s), {downloads} kept download(s)",
+        "re-encrypted under data key {}: {values} discrepancy value(s), {entries} bank entry(ies), {downloads} kept download(s)",
         config.data_keys.as_ref().map_or("", |k| k.current_id())
     )
     .map_err(write_err)?;

@@ -20,6 +20,7 @@ mod dates;
 pub(crate) mod dedup;
 pub(crate) mod entry;
 pub(crate) mod gocardless;
+pub(crate) mod kept;
 mod lines;
 mod mt940;
 pub(crate) mod payout;

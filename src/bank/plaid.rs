@@ -24,9 +24,12 @@
 //! transaction code. An entry's place is `plaid:<item>/<page>` and its index in that page's list
 //! (line, 1-based), with the list named in its pointer (`added[2]`).
 //!
-//! The cursor is kept in the store ([`commit`]) only once the caller has handled the entries of
-//! the sync that returned it: a run that fails leaves it, and the next run fetches the same
-//! changes again.
+//! A sync returns every change since the item's cursor, not one day's entries: the morning after
+//! D it also returns D+1's. [`entries_booked_on`] therefore keeps each sync's entries in the store
+//! by transaction id (replacing modified ones; deleting removed ones, superseded pending ones and
+//! those whose new version is quarantined) in the transaction that moves the cursor, and hands a
+//! day's run the kept entries booked on its day. [`sync`] and [`commit`] remain the two halves for a caller that handles a sync itself:
+//! the cursor moves only once the entries are handled, so a run that fails fetches them again.
 
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -38,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::aggregator::{SyncJob, as_statements, check_base_url, joined, quarantine};
+use super::kept::{entry_of_synced, synced_of};
 use super::{BankEntry, Direction, EntryStatus, ParsedStatements};
 use crate::error::{Error, Result};
 use crate::money::{Currency, parse_major};
@@ -205,6 +209,9 @@ pub(crate) struct PlaidChanges {
     pub(crate) modified: Vec<String>,
     /// Transaction ids Plaid removed (a pending one that was posted, a cancelled one).
     pub(crate) removed: Vec<String>,
+    /// Transaction ids of the quarantined transactions that name one: a version kept from an
+    /// earlier sync is outdated by them.
+    pub(crate) unreadable: Vec<String>,
     /// Posted transactions and the pending ones they replace.
     pub(crate) superseded: Vec<Superseded>,
     /// Pending transactions of this sync dropped because their posted one came in it too.
@@ -269,6 +276,71 @@ pub(crate) async fn commit(
     job.store
         .save_bank_sync_cursor(SOURCE, &plaid.item, &changes.next_cursor)
         .await
+}
+
+/// Syncs `plaid`'s item from its stored cursor, keeps the sync's changes in the store with the
+/// cursor it ended at (one transaction: all or nothing), and returns the entries kept for the
+/// item that are booked on `day` (posted and pending, whichever sync brought them, each at the
+/// place it was read) with this sync's quarantined transactions, reported once; and the
+/// requests' attempts. A failed sync or store keeps nothing and leaves the cursor.
+pub(crate) async fn entries_booked_on(
+    plaid: &PlaidSync,
+    job: &SyncJob<'_>,
+    day: NaiveDate,
+) -> (Result<ParsedStatements>, u32) {
+    let (changes, attempts) = sync(plaid, job).await;
+    let parsed = match changes {
+        Ok(changes) => keep_and_read(plaid, job, changes, day).await,
+        Err(e) => Err(e),
+    };
+    (parsed, attempts)
+}
+
+/// Keeps `changes` and reads the entries kept for `day`: see [`entries_booked_on`].
+async fn keep_and_read(
+    plaid: &PlaidSync,
+    job: &SyncJob<'_>,
+    changes: PlaidChanges,
+    day: NaiveDate,
+) -> Result<ParsedStatements> {
+    let PlaidChanges {
+        parsed,
+        removed,
+        unreadable,
+        superseded,
+        next_cursor,
+        ..
+    } = changes;
+    let upserts = parsed
+        .statements
+        .iter()
+        .flat_map(|s| &s.entries)
+        .map(|e| synced_of(SOURCE, &plaid.item, e))
+        .collect::<Result<Vec<_>>>()?;
+    // Plaid removes a pending transaction once posted; its posted one naming it is reason
+    // enough, whichever sync the pending one was kept from. A version kept of a transaction
+    // this sync quarantined is outdated: the quarantine reports it now.
+    let gone: Vec<String> = removed
+        .into_iter()
+        .chain(superseded.into_iter().map(|s| s.pending_id))
+        .chain(unreadable)
+        .collect();
+    job.store
+        .keep_plaid_sync(SOURCE, &plaid.item, &upserts, &gone, &next_cursor)
+        .await?;
+    let entries = job
+        .store
+        .synced_entries_booked_on(SOURCE, &plaid.item, day)
+        .await?
+        .into_iter()
+        .map(|kept| entry_of_synced(SOURCE, &plaid.item, kept))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(as_statements(
+        "plaid",
+        &format!("plaid:{}", plaid.item),
+        entries,
+        parsed.quarantined,
+    ))
 }
 
 /// What one request for a page got.
@@ -417,6 +489,7 @@ fn changes_of(item: &str, pages: &[Page]) -> PlaidChanges {
     let mut mapped: Vec<Mapped> = Vec::new();
     let mut quarantined: Vec<Quarantined> = Vec::new();
     let mut removed = Vec::new();
+    let mut unreadable = Vec::new();
     for (n, page) in pages.iter().enumerate() {
         let path: Arc<str> = Arc::from(format!("plaid:{item}/{}", n + 1));
         for (list, transactions) in [("added", &page.added), ("modified", &page.modified)] {
@@ -432,7 +505,10 @@ fn changes_of(item: &str, pages: &[Page]) -> PlaidChanges {
                         replaces,
                         modified: list == "modified",
                     }),
-                    Err(reason) => quarantined.push(quarantine(source, reason, raw.get())),
+                    Err(reason) => {
+                        unreadable.extend(transaction_id_of(raw.get()));
+                        quarantined.push(quarantine(source, reason, raw.get()));
+                    }
                 }
             }
         }
@@ -466,6 +542,7 @@ fn changes_of(item: &str, pages: &[Page]) -> PlaidChanges {
         parsed: as_statements("plaid", &format!("plaid:{item}"), entries, quarantined),
         modified,
         removed,
+        unreadable,
         superseded,
         pending_dropped: dropped.len() as u64,
         transactions_read,
@@ -474,6 +551,17 @@ fn changes_of(item: &str, pages: &[Page]) -> PlaidChanges {
         pages: 0,
         restarts: 0,
     }
+}
+
+/// The `transaction_id` of a transaction that could not be read, when it names one.
+fn transaction_id_of(raw: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Named {
+        transaction_id: String,
+    }
+    serde_json::from_str::<Named>(raw)
+        .ok()
+        .map(|n| n.transaction_id)
 }
 
 /// One Plaid transaction as a bank entry, with the pending transaction it replaces; or why not.
@@ -572,5 +660,13 @@ mod tests {
             Err("amount \"12.30\" is not a JSON number".to_string())
         );
         assert_eq!(amount("5", "null"), Err("no iso_currency_code".to_string()));
+    }
+
+    #[test]
+    fn a_quarantined_transaction_is_named_by_its_id_when_it_has_one() {
+        let page = r#"{"added":[{"transaction_id":"T7","amount":1}],"modified":[{"transaction_id":"T2","account_id":"a","amount":0.0001,"iso_currency_code":null,"unofficial_currency_code":"BTC","date":"2026-12-01"},{"amount":1}],"removed":[],"next_cursor":"c","has_more":false}"#;
+        let changes = read_page("main", page).unwrap();
+        assert_eq!(changes.parsed.quarantined.len(), 3);
+        assert_eq!(changes.unreadable, ["T7", "T2"]);
     }
 }

@@ -82,6 +82,29 @@ pub async fn plaid(
     }
 }
 
+/// Runs the Plaid sync of `section` as a run for business date `day` reads it: the sync's
+/// changes kept in `store` with its cursor, then the entries kept booked on `day` and the
+/// sync's quarantined transactions.
+pub async fn plaid_day(
+    section: &str,
+    store: &Store,
+    env: &HashMap<String, String>,
+    day: NaiveDate,
+) -> Outcome {
+    let sync: PlaidSync = match section_of(section, PlaidSync::validate) {
+        Ok(sync) => sync,
+        Err(e) => return failed(e),
+    };
+    let breakers = Breakers::new(BreakerPolicy::default());
+    let lookup = |name: &str| env.get(name).cloned();
+    let job = job(store, &lookup, &breakers);
+    let (parsed, attempts) = plaid::entries_booked_on(&sync, &job, day).await;
+    Outcome {
+        result: parsed.map(|p| written(&p)),
+        attempts,
+    }
+}
+
 /// Runs the GoCardless sync of the `gocardless = { … }` section `section` for `from`..`to`.
 pub async fn gocardless(
     section: &str,

@@ -16,6 +16,11 @@ pub(crate) struct CallsToday {
     pub(crate) resets_at: Option<DateTime<Utc>>,
 }
 
+/// Keeps `$3` as the cursor of source `$1`'s account `$2`, at `$4`: also run by
+/// [`Store::keep_plaid_sync`] in the transaction that keeps the sync's entries.
+pub(super) const SAVE_CURSOR: &str = "INSERT INTO bank_sync_cursors (source, account, cursor, updated_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (source, account) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at";
+
 impl Store {
     /// The cursor the last handled sync of `source`'s `account` ended at; `None` before the first.
     pub(crate) async fn bank_sync_cursor(
@@ -44,10 +49,7 @@ impl Store {
         let now = Utc::now();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO bank_sync_cursors (source, account, cursor, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (source, account) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-            )
+            sqlx::query(SAVE_CURSOR)
             .bind(source)
             .bind(account)
             .bind(cursor)

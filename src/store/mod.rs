@@ -433,6 +433,7 @@ macro_rules! move_along_life {
 mod acknowledgements;
 pub mod audit;
 mod backlog;
+mod bank_entries;
 mod bank_sync;
 mod bound_state;
 mod discrepancies;
@@ -457,6 +458,7 @@ pub(crate) use splits::{DayVerification, RangeResult, Split};
 pub use acknowledgements::AckReason;
 pub(crate) use acknowledgements::Reopened;
 pub use backlog::BacklogItem;
+pub(crate) use bank_entries::SyncedEntry;
 pub(crate) use bank_sync::CallsToday;
 pub(crate) use discrepancies::{AckRequest, DiscrepancyFilter, ListedDiscrepancy};
 pub(crate) use triage::Assignment;

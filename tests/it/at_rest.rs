@@ -274,11 +274,11 @@ async fn a_rotation_keeps_old_data_readable_and_rewrap_moves_it_under_the_new_ke
     };
     assert_eq!(
         rewrap(&rotated),
-        "re-encrypted under data key k2: 3 discrepancy value(s), 1 kept download(s)\n"
+        "re-encrypted under data key k2: 3 discrepancy value(s), 0 bank entry(ies), 1 kept download(s)\n"
     );
     assert_eq!(
         rewrap(&rotated),
-        "re-encrypted under data key k2: 0 discrepancy value(s), 0 kept download(s)\n"
+        "re-encrypted under data key k2: 0 discrepancy value(s), 0 bank entry(ies), 0 kept download(s)\n"
     );
     for detail in stored_details(base.store()).await {
         assert!(detail.starts_with("aes256gcm:v1:k2:"), "{detail}");
@@ -339,7 +339,7 @@ async fn without_a_data_key_the_summary_the_log_and_config_check_say_nothing_is_
     ]);
     assert_eq!(
         stdout(&out),
-        "re-encrypted under data key k1: 3 discrepancy value(s), 1 kept download(s)\n",
+        "re-encrypted under data key k1: 3 discrepancy value(s), 0 bank entry(ies), 1 kept download(s)\n",
         "{}",
         stderr(&out)
     );
@@ -381,7 +381,7 @@ async fn on_a_postgres_store_values_are_sealed_read_back_and_rewrapped() {
     let out = rotated.recon(&["keys", "rewrap", "--config", "recon.toml", "--out", "out"]);
     assert_eq!(
         stdout(&out),
-        "re-encrypted under data key k2: 3 discrepancy value(s), 1 kept download(s)\n",
+        "re-encrypted under data key k2: 3 discrepancy value(s), 0 bank entry(ies), 1 kept download(s)\n",
         "{}",
         stderr(&out)
     );

@@ -73,7 +73,8 @@ fn plaid_error(status: &str, error_type: &str, code: &str, message: &str) -> Res
 
 /// Plaid's `/transactions/sync` for one item: it checks each request's body as the API
 /// reference states it, answers by cursor, and fails on its first asks as the test scripts.
-fn plaid_server(cursors_seen: Arc<Mutex<Vec<Option<String>>>>) -> HttpServer {
+/// At `c4` it refuses the cursor, or, when it `rests`, has nothing new (an empty page at `c4`).
+fn plaid_server(cursors_seen: Arc<Mutex<Vec<Option<String>>>>, rests: bool) -> HttpServer {
     let mut hits: HashMap<Option<String>, u32> = HashMap::new();
     HttpServer::serve(40, move |request| {
         if request.route() != "POST /transactions/sync" {
@@ -149,6 +150,7 @@ fn plaid_server(cursors_seen: Arc<Mutex<Vec<Option<String>>>>) -> HttpServer {
             (Some("c3"), _) => {
                 Response::json("200 OK", &page(&[P2], &[T2_MODIFIED], &["T1"], "c4", false))
             }
+            (Some("c4"), _) if rests => Response::json("200 OK", &page(&[], &[], &[], "c4", false)),
             (Some(_), _) => plaid_error(
                 "400 Bad Request",
                 "INVALID_INPUT",
@@ -223,7 +225,7 @@ async fn plaid_pages_restarts_and_resumes_from_the_stored_cursor() {
         .await
         .unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let server = plaid_server(seen.clone());
+    let server = plaid_server(seen.clone(), false);
     let section = plaid_section(&server.base());
     let env = plaid_env();
     let logs = Captured::default();
@@ -373,6 +375,157 @@ async fn a_plaid_error_echoing_a_secret_is_said_without_it() {
         outcome.result.unwrap_err().to_string(),
         "environment variable PLAID_CLIENT_ID (the Plaid client id) is not set"
     );
+}
+
+const DATA_KEY: &str = "k1:6b33792d666f722d74657374732d6f6e6c792d30313233343536373839616263";
+
+fn data_keys() -> recon::at_rest::DataKeys {
+    let env = |name: &str| (name == "RECON_DATA_KEY").then(|| DATA_KEY.to_string());
+    recon::at_rest::DataKeys::from_env("RECON_DATA_KEY", &env)
+        .unwrap()
+        .unwrap()
+}
+
+/// A run per business day reading the item as the bank leg does: each sync's changes kept by
+/// transaction id with the cursor, and the day's entries read from what is kept.
+async fn plaid_days_read_the_kept_entries(store: &Store) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = plaid_server(seen.clone(), true);
+    let section = plaid_section(&server.base());
+    let env = plaid_env();
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+    let at = "plaid:main-checking";
+    let t2 = format!(
+        "acc-chk booked 2026-12-01 value=- credit 50000 USD ref=T2 cref=1234567890 e2e=- code=- text=STRIPE PAYOUT at {at}/2:1 added[0]"
+    );
+
+    // D: the first sync also brings T3, booked on D+1; D's run reads D's entries only.
+    let (d1, _) = synced(sync_door::plaid_day(&section, store, &env, day(1)).await);
+    assert_eq!(
+        d1,
+        Synced {
+            entries: vec![
+                format!(
+                    "acc-chk booked 2026-12-01 value=- debit -1230 USD ref=T1 cref=REF-77 e2e=- code=purchase text=Uber 063015 SF**POOL** / Uber at {at}/1:2 added[1]"
+                ),
+                t2.clone(),
+            ],
+            quarantined: vec![format!(
+                "{at}/2:2 unofficial_currency_code \"BTC\" is not an ISO 4217 currency; recon keeps amounts in ISO 4217 currencies only | {BTC}"
+            )],
+            accounted: true,
+            ..Synced::default()
+        }
+    );
+
+    // D+1: the sync from c3 brings nothing booked on D+1 (P2 of D+2, T2 modified, T1
+    // removed); T3 comes back from the store, at the place the first sync read it.
+    seen.lock().unwrap().clear();
+    let (d2, _) = synced(sync_door::plaid_day(&section, store, &env, day(2)).await);
+    assert_eq!(*seen.lock().unwrap(), [Some("c3".to_string())]);
+    assert_eq!(
+        d2,
+        Synced {
+            entries: vec![format!(
+                "acc-chk booked 2026-12-02 value=- debit -4250 USD ref=T3 cref=- e2e=- code=- text=ACME SUPPLIES / Acme / ACME SUPPLIES 1234 at {at}/3:1 added[0]"
+            )],
+            accounted: true,
+            ..Synced::default()
+        }
+    );
+
+    // D again, the server having nothing new: T1 is gone, T2 is its modified version.
+    seen.lock().unwrap().clear();
+    let (rerun, _) = synced(sync_door::plaid_day(&section, store, &env, day(1)).await);
+    assert_eq!(*seen.lock().unwrap(), [Some("c4".to_string())]);
+    assert_eq!(
+        rerun,
+        Synced {
+            entries: vec![format!(
+                "acc-chk booked 2026-12-01 value=- credit 50000 USD ref=T2 cref=1234567890 e2e=- code=- text=STRIPE PAYOUT po_1QxA2026 at {at}/1:1 modified[0]"
+            )],
+            accounted: true,
+            ..Synced::default()
+        }
+    );
+
+    // D+2: the pending P2, kept as pending.
+    let (d3, _) = synced(sync_door::plaid_day(&section, store, &env, day(3)).await);
+    assert_eq!(
+        d3.entries,
+        [format!(
+            "acc-sav pending 2026-12-03 value=- debit -700 EUR ref=P2 cref=- e2e=- code=- text=COFFEE at {at}/1:1 added[0]"
+        )]
+    );
+    assert_eq!(
+        server.requests().len(),
+        10,
+        "7 for the first sync, then one each"
+    );
+}
+
+/// The kept bodies, by transaction id, are sealed under `k1`: no account, amount, reference or
+/// text of an entry in them.
+fn assert_sealed(bodies: &[(String, String)]) {
+    let ids: Vec<&str> = bodies.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["P2", "T2", "T3"]);
+    for (id, body) in bodies {
+        assert!(body.starts_with("aes256gcm:v1:k1:"), "{id}: {body}");
+        for clear in [
+            "acc-chk",
+            "acc-sav",
+            "50000",
+            "4250",
+            "STRIPE",
+            "ACME",
+            "COFFEE",
+            "1234567890",
+            "plaid:",
+        ] {
+            assert!(!body.contains(clear), "{id}'s body holds {clear}");
+        }
+    }
+}
+
+const BODIES: &str = "SELECT transaction_id, body FROM bank_synced_entries ORDER BY transaction_id";
+
+#[tokio::test]
+async fn plaid_entries_are_kept_encrypted_and_read_by_booking_day() {
+    let dir = temp_dir();
+    let url = sqlite_url(dir.path().join("store.db"));
+    let store = Store::open(&url)
+        .await
+        .unwrap()
+        .with_data_keys(Some(data_keys()));
+    plaid_days_read_the_kept_entries(&store).await;
+    store.close().await;
+
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let bodies: Vec<(String, String)> = sqlx::query_as(BODIES).fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    assert_sealed(&bodies);
+    let kept = bytes_under(dir.path());
+    for clear in ["acc-chk", "STRIPE PAYOUT", "ACME SUPPLIES", "COFFEE"] {
+        assert!(!contains(&kept, clear), "{clear} is in the store's files");
+    }
+}
+
+#[tokio::test]
+async fn plaid_entries_are_kept_encrypted_on_a_postgres_store() {
+    let Some(url) = fresh_postgres("bank_synced_entries").await else {
+        return;
+    };
+    let store = Store::open(&url)
+        .await
+        .unwrap()
+        .with_data_keys(Some(data_keys()));
+    plaid_days_read_the_kept_entries(&store).await;
+    store.close().await;
+
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let bodies: Vec<(String, String)> = sqlx::query_as(BODIES).fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    assert_sealed(&bodies);
 }
 
 const SECRET_ID: &str = "gc-secret-id-4e1f";
@@ -535,7 +688,7 @@ async fn the_cursor_and_the_budget_are_kept_on_a_postgres_store() {
     };
     let store = Store::open(&url).await.unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let plaid = plaid_server(seen.clone());
+    let plaid = plaid_server(seen.clone(), false);
     let section = plaid_section(&plaid.base());
     let (first, _) = synced(sync_door::plaid(&section, &store, &plaid_env(), true).await);
     assert_eq!(
