@@ -214,10 +214,12 @@ async fn statements(
             let name = format!("gocardless:{}/{}", account.account_id, inputs.day.date);
             Ok((vec![parsed?], vec![name], attempts))
         }
-        Statements::Plaid(item) => Err(Error::bad_input(format!(
-            "plaid item {}: a Plaid sync is not yet read into a day's bank leg (its changes are not kept by day); give the statements as files or GoCardless",
-            item.item
-        ))),
+        Statements::Plaid(item) => {
+            let (parsed, attempts) =
+                super::plaid::entries_booked_on(item, inputs.sync, inputs.day.date).await;
+            let name = format!("plaid:{}/{}", item.item, inputs.day.date);
+            Ok((vec![parsed?], vec![name], attempts))
+        }
     }
 }
 
