@@ -47,6 +47,8 @@ struct ReadSoFar {
     ledger_rows: Option<u64>,
     /// Rows read = matched + in discrepancies + quarantined, per file and for the ledger.
     accounting: Option<Accounting>,
+    /// The `payout_late` findings of earlier days the bank leg traced again.
+    bank_reexamined: Vec<i64>,
 }
 
 impl ReadSoFar {
@@ -59,6 +61,7 @@ impl ReadSoFar {
             downloads: Vec::new(),
             ledger_rows: None,
             accounting: None,
+            bank_reexamined: Vec::new(),
         }
     }
 }
@@ -189,7 +192,8 @@ pub(crate) async fn run(check: &SettlementSpec, inputs: SettlementInputs<'_>) ->
     let in_flight = InFlight::new(&inputs.in_flight, inputs.mask);
     let mut read = ReadSoFar::nothing();
     let found = reconcile(check, &inputs, &in_flight, &mut read).await;
-    let reexamined = in_flight.ids();
+    let mut reexamined = in_flight.ids();
+    reexamined.append(&mut read.bank_reexamined);
     let record = record(check, inputs.day, read, started.elapsed());
     CheckOutcome::of(record, found, reexamined)
 }
@@ -263,6 +267,7 @@ async fn reconcile(
         read.attempts = read.attempts.max(leg.attempts);
         read.report_files.extend(leg.files);
         found.extend(leg.findings);
+        read.bank_reexamined = leg.reexamined;
         accounting.0.extend(leg.accounting);
     }
     info!(%accounting, "settlement accounted");
