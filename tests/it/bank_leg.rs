@@ -689,3 +689,61 @@ async fn gocardless_gives_the_findings_the_camt_file_gives() {
     // the secrets went to the server only
     assert!(!by_sync.to_string().contains(SECRET_KEY));
 }
+
+/// The holiday is what keeps Monday inside Thursday's window: without it Thursday's payouts
+/// are due Friday, so on Monday the one whose deposit came is missing and its deposit
+/// unexplained, and the ambiguous one is missing too.
+#[tokio::test]
+async fn without_the_holiday_mondays_deposit_is_past_thursdays_window() {
+    let dir = temp_dir();
+    let config = format!("{}{}{}", head(), stripe_check(&camt_bank()), adyen_check())
+        .replace(r#"holidays = ["2026-12-25"]"#, "holidays = []");
+    let scenario = scenario(dir.path(), &config).await;
+    let (_, s1) = scenario.run("2026-12-24", &[]);
+    assert_eq!(
+        detail(
+            &s1["discrepancies"],
+            "payout_late",
+            &payout("stripe", "po_1ThreeWayLate")
+        ),
+        "payout of 455.20 EUR initiated 2026-12-24: in flight: its deposit is due by 2026-12-25"
+    );
+    let (_, s2) = scenario.run("2026-12-28", &[]);
+    assert_eq!(
+        findings(&s2["discrepancies"]),
+        [
+            finding(
+                "stripe_payouts",
+                "payout_missing_in_bank",
+                payout("stripe", "po_1ThreeWayLate"),
+                "2026-12-24",
+                "open",
+                45_520
+            ),
+            finding(
+                "stripe_payouts",
+                "payout_missing_in_bank",
+                payout("stripe", "po_1ThreeWayAmb"),
+                "2026-12-24",
+                "open",
+                30_000
+            ),
+            finding(
+                "stripe_payouts",
+                "deposit_unexplained",
+                deposit("2026122800000201"),
+                "2026-12-28",
+                "open",
+                45_520
+            ),
+            finding(
+                "adyen_payouts",
+                "payout_missing_in_bank",
+                payout("adyen", "50"),
+                "2026-12-24",
+                "open",
+                64_000
+            ),
+        ]
+    );
+}
