@@ -126,6 +126,9 @@ pub(crate) struct BankLeg {
     /// The statement files read, by name.
     pub(crate) files: Vec<String>,
     pub(crate) attempts: u32,
+    /// The store ids of the earlier days' `payout_late` findings traced again: each one this
+    /// run does not find again (traced, or now missing) is resolved by it.
+    pub(crate) reexamined: Vec<i64>,
 }
 
 /// The bank leg of one settlement check for one night, as the run hands it to the check.
@@ -165,6 +168,7 @@ impl AfterMatching for BankLegRun<'_> {
                 accounting: leg.accounting,
                 files: leg.files,
                 attempts: leg.attempts,
+                reexamined: leg.reexamined,
             })
         })
     }
@@ -383,6 +387,7 @@ pub(crate) fn reconcile(
     let mut payouts = read.payouts;
     let todays = payouts.len();
     let mut carried_from: HashMap<usize, Partition> = HashMap::new();
+    let mut reexamined = Vec::new();
     for recorded in inputs.in_flight {
         if recorded.discrepancy.kind != Kind::Bank(BankKind::PayoutLate) {
             continue;
@@ -390,6 +395,7 @@ pub(crate) fn reconcile(
         let Some(payout) = carried_payout(recorded) else {
             continue;
         };
+        reexamined.push(recorded.id);
         // the same payout read again from today's report is today's, not a second one
         if payouts[..todays]
             .iter()
@@ -500,6 +506,7 @@ pub(crate) fn reconcile(
         accounting,
         files: Vec::new(),
         attempts: 1,
+        reexamined,
     })
 }
 

@@ -47,6 +47,8 @@ struct ReadSoFar {
     ledger_rows: Option<u64>,
     /// Rows read = matched + in discrepancies + quarantined, per file and for the ledger.
     accounting: Option<Accounting>,
+    /// The `payout_late` findings of earlier days the bank leg traced again.
+    further_reexamined: Vec<i64>,
 }
 
 impl ReadSoFar {
@@ -59,6 +61,7 @@ impl ReadSoFar {
             downloads: Vec::new(),
             ledger_rows: None,
             accounting: None,
+            further_reexamined: Vec::new(),
         }
     }
 }
@@ -189,7 +192,8 @@ pub(crate) async fn run(check: &SettlementSpec, inputs: SettlementInputs<'_>) ->
     let in_flight = InFlight::new(&inputs.in_flight, inputs.mask);
     let mut read = ReadSoFar::nothing();
     let found = reconcile(check, &inputs, &in_flight, &mut read).await;
-    let reexamined = in_flight.ids();
+    let mut reexamined = in_flight.ids();
+    reexamined.append(&mut read.further_reexamined);
     let record = record(check, inputs.day, read, started.elapsed());
     CheckOutcome::of(record, found, reexamined)
 }
@@ -263,6 +267,7 @@ async fn reconcile(
         read.attempts = read.attempts.max(further.attempts);
         read.report_files.extend(further.files);
         found.extend(further.findings);
+        read.further_reexamined = further.reexamined;
         accounting.0.extend(further.accounting);
     }
     info!(%accounting, "settlement accounted");
@@ -279,6 +284,9 @@ pub(crate) struct FurtherLeg {
     /// The files it read, by name, listed with the check's reports.
     pub(crate) files: Vec<String>,
     pub(crate) attempts: u32,
+    /// The in-flight findings of earlier days it examined again (ids in the store): resolved
+    /// unless found again.
+    pub(crate) reexamined: Vec<i64>,
 }
 
 /// A leg that runs over a settlement check's report records after they are matched, with the

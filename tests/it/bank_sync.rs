@@ -528,8 +528,8 @@ async fn plaid_entries_are_kept_encrypted_on_a_postgres_store() {
     assert_sealed(&bodies);
 }
 
-const SECRET_ID: &str = "gc-secret-id-4e1f";
-const SECRET_KEY: &str = "gc-secret-key-K3Y-90aa";
+pub(crate) const SECRET_ID: &str = "gc-secret-id-4e1f";
+pub(crate) const SECRET_KEY: &str = "gc-secret-key-K3Y-90aa";
 const GC_ACCESS: &str = "gc-access-T0K-eyJ0";
 
 // Transactions laid out as GoCardless's Bank Account Data documentation shows them.
@@ -551,7 +551,20 @@ secret_key_env = "GC_SECRET_KEY"
 /// GoCardless's token and transactions endpoints: the token only for the user secrets, the
 /// transactions only with its access token; the budget headers as its help centre names them.
 fn gocardless_server(transactions: Vec<Response>) -> HttpServer {
+    gocardless_serving("acc-1", "2026-12-01", "2026-12-02", transactions)
+}
+
+/// The same for `account`'s transactions from `from` to `to`, answered in turn by
+/// `transactions`.
+pub(crate) fn gocardless_serving(
+    account: &str,
+    from: &str,
+    to: &str,
+    transactions: Vec<Response>,
+) -> HttpServer {
     let mut transactions = transactions.into_iter();
+    let route =
+        format!("GET /api/v2/accounts/{account}/transactions/?date_from={from}&date_to={to}");
     HttpServer::serve(20, move |request| match request.route().as_str() {
         "POST /api/v2/token/new/" => {
             let body: Value = serde_json::from_str(&request.body).unwrap_or_default();
@@ -568,7 +581,7 @@ fn gocardless_server(transactions: Vec<Response>) -> HttpServer {
                 ),
             )
         }
-        "GET /api/v2/accounts/acc-1/transactions/?date_from=2026-12-01&date_to=2026-12-02" => {
+        asked if asked == route => {
             if request.headers.get("authorization") != Some(&format!("Bearer {GC_ACCESS}")) {
                 return Response::json(
                     "401 Unauthorized",
@@ -583,14 +596,14 @@ fn gocardless_server(transactions: Vec<Response>) -> HttpServer {
     })
 }
 
-fn gocardless_env() -> HashMap<String, String> {
+pub(crate) fn gocardless_env() -> HashMap<String, String> {
     HashMap::from([
         ("GC_SECRET_ID".to_string(), SECRET_ID.to_string()),
         ("GC_SECRET_KEY".to_string(), SECRET_KEY.to_string()),
     ])
 }
 
-fn budget(response: Response, remaining: u32) -> Response {
+pub(crate) fn budget(response: Response, remaining: u32) -> Response {
     response
         .header("HTTP_X_RATELIMIT_LIMIT", "100")
         .header("X-RateLimit-Account-Success-Limit", "4")
