@@ -423,7 +423,7 @@ impl std::fmt::Display for AccountLine {
                 set_aside,
             } => write!(
                 f,
-                "payouts: {payouts} ({carried} carried from earlier days) = {traced} traced + {in_flight} in flight + {missing} missing; {set_aside} set aside"
+                "payouts: {payouts} ({carried} carried from earlier days) = {traced} traced + {in_flight} in flight + {missing} missing, {set_aside} set aside"
             ),
             AccountLine::PayoutLeg {
                 currency,
@@ -441,7 +441,7 @@ impl std::fmt::Display for AccountLine {
                 let m = |minor: &i128| crate::discrepancy::in_currency(*minor, currency);
                 write!(
                     f,
-                    "payout leg {currency} {}: paid out {} = {} traced + {} in flight + {} missing; deposits {} = {} traced + {} returned + {} unexplained; traced pairs differ by {}",
+                    "payout leg {currency} {}: paid out {} = {} traced + {} in flight + {} missing, deposits {} = {} traced + {} returned + {} unexplained, traced pairs differ by {}",
                     if *closed { "closed" } else { "open" },
                     m(payouts_minor),
                     m(traced_minor),

@@ -381,6 +381,18 @@ pub(crate) fn reconcile(
         .into_iter()
         .partition(|e| spec.accounts.is_empty() || spec.accounts.iter().any(|a| **a == *e.account));
 
+    if entries.is_empty() && !other_accounts.is_empty() {
+        let mut named: Vec<&str> = other_accounts.iter().map(|e| &*e.account).collect();
+        named.sort_unstable();
+        named.dedup();
+        tracing::warn!(
+            check,
+            statements_name = ?named,
+            accounts = ?spec.accounts,
+            "no entry of the statements is on a payout account: every payout will stay in flight; check [settlement.bank] accounts against the accounts the statements name"
+        );
+    }
+
     // the day's payouts, and those of earlier days still in flight
     let processor = inputs.format.processor();
     let read = payouts_from_records(processor, records, PayoutBasis::of(inputs.format));

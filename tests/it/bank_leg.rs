@@ -378,9 +378,9 @@ async fn day_one(scenario: &Scenario, s: &Value) {
                     "{at}/stripe-2026-12-24.csv: 4 rows = 4 matched + 0 in discrepancies + 0 quarantined; \
                      ledger stripe_payouts: 4 rows = 4 matched + 0 in discrepancies + 0 not expected + 0 set aside; \
                      bank statements: 5 entries = 2 traced + 3 in discrepancies + 0 not deposits + 0 other accounts + 0 counted once already + 0 quarantined; \
-                     payouts: 4 (0 carried from earlier days) = 2 traced + 2 in flight + 0 missing; 0 set aside; \
-                     payout leg EUR open: paid out 2835.70 EUR = 2080.50 EUR traced + 755.20 EUR in flight + 0.00 EUR missing; \
-                     deposits 2755.50 EUR = 2080.50 EUR traced + 0.00 EUR returned + 675.00 EUR unexplained; traced pairs differ by 0.00 EUR"
+                     payouts: 4 (0 carried from earlier days) = 2 traced + 2 in flight + 0 missing, 0 set aside; \
+                     payout leg EUR open: paid out 2835.70 EUR = 2080.50 EUR traced + 755.20 EUR in flight + 0.00 EUR missing, \
+                     deposits 2755.50 EUR = 2080.50 EUR traced + 0.00 EUR returned + 675.00 EUR unexplained, traced pairs differ by 0.00 EUR"
                 )
             ),
             (
@@ -389,9 +389,9 @@ async fn day_one(scenario: &Scenario, s: &Value) {
                     "{at}/adyen-2026-12-24.csv: 3 rows = 3 matched + 0 in discrepancies + 0 quarantined; \
                      ledger adyen_payouts: 3 rows = 3 matched + 0 in discrepancies + 0 not expected + 0 set aside; \
                      bank statements: 2 entries = 2 traced + 0 in discrepancies + 0 not deposits + 0 other accounts + 0 counted once already + 0 quarantined; \
-                     payouts: 3 (0 carried from earlier days) = 2 traced + 1 in flight + 0 missing; 0 set aside; \
-                     payout leg EUR open: paid out 3640.00 EUR = 3000.00 EUR traced + 640.00 EUR in flight + 0.00 EUR missing; \
-                     deposits 2999.50 EUR = 2999.50 EUR traced + 0.00 EUR returned + 0.00 EUR unexplained; traced pairs differ by 0.50 EUR"
+                     payouts: 3 (0 carried from earlier days) = 2 traced + 1 in flight + 0 missing, 0 set aside; \
+                     payout leg EUR open: paid out 3640.00 EUR = 3000.00 EUR traced + 640.00 EUR in flight + 0.00 EUR missing, \
+                     deposits 2999.50 EUR = 2999.50 EUR traced + 0.00 EUR returned + 0.00 EUR unexplained, traced pairs differ by 0.50 EUR"
                 )
             ),
         ]
@@ -498,9 +498,9 @@ async fn day_two(scenario: &Scenario, s: &Value) {
                     "{at}/stripe-2026-12-28.csv: 1 rows = 1 matched + 0 in discrepancies + 0 quarantined; \
                      ledger stripe_payouts: 1 rows = 1 matched + 0 in discrepancies + 0 not expected + 0 set aside; \
                      bank statements: 2 entries = 2 traced + 0 in discrepancies + 0 not deposits + 0 other accounts + 0 counted once already + 0 quarantined; \
-                     payouts: 3 (2 carried from earlier days) = 2 traced + 1 in flight + 0 missing; 0 set aside; \
-                     payout leg EUR open: paid out 1255.20 EUR = 955.20 EUR traced + 300.00 EUR in flight + 0.00 EUR missing; \
-                     deposits 955.20 EUR = 955.20 EUR traced + 0.00 EUR returned + 0.00 EUR unexplained; traced pairs differ by 0.00 EUR"
+                     payouts: 3 (2 carried from earlier days) = 2 traced + 1 in flight + 0 missing, 0 set aside; \
+                     payout leg EUR open: paid out 1255.20 EUR = 955.20 EUR traced + 300.00 EUR in flight + 0.00 EUR missing, \
+                     deposits 955.20 EUR = 955.20 EUR traced + 0.00 EUR returned + 0.00 EUR unexplained, traced pairs differ by 0.00 EUR"
                 )
             ),
             (
@@ -509,9 +509,9 @@ async fn day_two(scenario: &Scenario, s: &Value) {
                     "{at}/adyen-2026-12-28.csv: 1 rows = 1 matched + 0 in discrepancies + 0 quarantined; \
                      ledger adyen_payouts: 1 rows = 1 matched + 0 in discrepancies + 0 not expected + 0 set aside; \
                      bank statements: 1 entries = 1 traced + 0 in discrepancies + 0 not deposits + 0 other accounts + 0 counted once already + 0 quarantined; \
-                     payouts: 2 (1 carried from earlier days) = 1 traced + 0 in flight + 1 missing; 0 set aside; \
-                     payout leg EUR open: paid out 1340.00 EUR = 700.00 EUR traced + 0.00 EUR in flight + 640.00 EUR missing; \
-                     deposits 700.00 EUR = 700.00 EUR traced + 0.00 EUR returned + 0.00 EUR unexplained; traced pairs differ by 0.00 EUR"
+                     payouts: 2 (1 carried from earlier days) = 1 traced + 0 in flight + 1 missing, 0 set aside; \
+                     payout leg EUR open: paid out 1340.00 EUR = 700.00 EUR traced + 0.00 EUR in flight + 640.00 EUR missing, \
+                     deposits 700.00 EUR = 700.00 EUR traced + 0.00 EUR returned + 0.00 EUR unexplained, traced pairs differ by 0.00 EUR"
                 )
             ),
         ]

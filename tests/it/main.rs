@@ -12,6 +12,7 @@ mod audit;
 mod audit_keyed;
 mod audit_tamper;
 mod bad_input;
+mod bank_aggregators;
 mod bank_leg;
 mod bank_statement;
 mod bank_sync;

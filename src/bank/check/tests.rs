@@ -161,8 +161,8 @@ fn three_days_of_one_payout_account() {
         accounting(&leg),
         [
             "bank statements: 6 entries = 2 traced + 3 in discrepancies + 1 not deposits + 0 other accounts + 0 counted once already + 0 quarantined",
-            "payouts: 3 (0 carried from earlier days) = 2 traced + 1 in flight + 0 missing; 0 set aside",
-            "payout leg EUR open: paid out 2427.50 EUR = 1650.50 EUR traced + 777.00 EUR in flight + 0.00 EUR missing; deposits 2150.50 EUR = 1650.50 EUR traced + 0.00 EUR returned + 500.00 EUR unexplained; traced pairs differ by 0.00 EUR",
+            "payouts: 3 (0 carried from earlier days) = 2 traced + 1 in flight + 0 missing, 0 set aside",
+            "payout leg EUR open: paid out 2427.50 EUR = 1650.50 EUR traced + 777.00 EUR in flight + 0.00 EUR missing, deposits 2150.50 EUR = 1650.50 EUR traced + 0.00 EUR returned + 500.00 EUR unexplained, traced pairs differ by 0.00 EUR",
         ]
     );
 
@@ -181,8 +181,8 @@ fn three_days_of_one_payout_account() {
     assert_eq!(
         accounting(&leg)[1..],
         [
-            "payouts: 1 (1 carried from earlier days) = 1 traced + 0 in flight + 0 missing; 0 set aside",
-            "payout leg EUR closed: paid out 777.00 EUR = 777.00 EUR traced + 0.00 EUR in flight + 0.00 EUR missing; deposits 777.00 EUR = 777.00 EUR traced + 0.00 EUR returned + 0.00 EUR unexplained; traced pairs differ by 0.00 EUR",
+            "payouts: 1 (1 carried from earlier days) = 1 traced + 0 in flight + 0 missing, 0 set aside",
+            "payout leg EUR closed: paid out 777.00 EUR = 777.00 EUR traced + 0.00 EUR in flight + 0.00 EUR missing, deposits 777.00 EUR = 777.00 EUR traced + 0.00 EUR returned + 0.00 EUR unexplained, traced pairs differ by 0.00 EUR",
         ]
     );
 
@@ -253,7 +253,7 @@ fn statements_prove_themselves_and_follow_each_other() {
         accounting(&leg),
         [
             "bank statements: 1 entries = 0 traced + 0 in discrepancies + 0 not deposits + 1 other accounts + 0 counted once already + 0 quarantined",
-            "payouts: 0 (0 carried from earlier days) = 0 traced + 0 in flight + 0 missing; 0 set aside",
+            "payouts: 0 (0 carried from earlier days) = 0 traced + 0 in flight + 0 missing, 0 set aside",
         ]
     );
 }
