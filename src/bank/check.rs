@@ -20,7 +20,7 @@ use super::plaid::PlaidSync;
 use super::proof::prove;
 use super::trace::{TraceRules, trace};
 use super::trace_findings::trace_findings;
-use super::{BankEntry, BankFileError, BatchBookings, ParsedStatements, Statement};
+use super::{BankEntry, BankFileError, BatchPolicy, ParsedStatements, Statement};
 use crate::check::AccountLine;
 use crate::day::Partition;
 use crate::discrepancy::{BankKind, ColumnValues, Discrepancy, Kind, Recorded, ShownKey};
@@ -58,10 +58,10 @@ impl StatementFormat {
         self,
         name: &str,
         reader: impl std::io::BufRead,
-        batch: BatchBookings,
+        batch: &BatchPolicy,
     ) -> std::result::Result<ParsedStatements, BankFileError> {
         match self {
-            StatementFormat::Camt => super::camt::parse_camt(name, reader, batch),
+            StatementFormat::Camt => super::camt::parse_camt(name, reader, batch.clone()),
             StatementFormat::Mt940 => super::parse_mt940(name, reader),
             StatementFormat::Bai2 => super::parse_bai2(name, reader),
         }
@@ -75,7 +75,8 @@ pub(crate) enum Statements {
     Files {
         location: ReportLocation,
         format: StatementFormat,
-        batch: BatchBookings,
+        /// How camt batch bookings are kept, per account.
+        batch: BatchPolicy,
     },
     /// The day's transactions of a Plaid item.
     Plaid(PlaidSync),
@@ -203,10 +204,10 @@ async fn statements(
             let acquired = fetch::acquire(location, inputs.acquisition).await;
             let files = acquired.files?;
             let names = files.iter().map(|f| f.name.clone()).collect();
-            let (format, batch) = (*format, *batch);
+            let (format, batch) = (*format, batch.clone());
             let keys = inputs.data_keys.cloned();
             let parsed = tokio::task::spawn_blocking(move || {
-                read_files(format, batch, &files, keys.as_ref())
+                read_files(format, &batch, &files, keys.as_ref())
             })
             .await
             .map_err(|e| Error::internal(format!("reading bank statements: {e}")))??;
@@ -247,10 +248,10 @@ async fn previous_statements(spec: &BankSpec, inputs: &BankInputs<'_>) -> Result
     let Some(files) = found else {
         return Ok(Vec::new());
     };
-    let (format, batch) = (*format, *batch);
+    let (format, batch) = (*format, batch.clone());
     let keys = inputs.data_keys.cloned();
     let parsed =
-        tokio::task::spawn_blocking(move || read_files(format, batch, &files, keys.as_ref()))
+        tokio::task::spawn_blocking(move || read_files(format, &batch, &files, keys.as_ref()))
             .await
             .map_err(|e| Error::internal(format!("reading bank statements: {e}")))??;
     let mut last: Vec<Statement> = Vec::new();
@@ -270,7 +271,7 @@ async fn previous_statements(spec: &BankSpec, inputs: &BankInputs<'_>) -> Result
 /// Parses each statement file; a file that cannot be read at all fails the leg, naming it.
 fn read_files(
     format: StatementFormat,
-    batch: BatchBookings,
+    batch: &BatchPolicy,
     files: &[ReportFile],
     keys: Option<&crate::at_rest::DataKeys>,
 ) -> Result<Vec<ParsedStatements>> {

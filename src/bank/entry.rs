@@ -42,6 +42,34 @@ pub(crate) enum BatchBookings {
     Keep,
 }
 
+/// How batch bookings are kept, per bank account: a default and the accounts that differ.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct BatchPolicy {
+    pub(crate) default: BatchBookings,
+    /// Account (as the statement names it) → how its batch bookings are kept.
+    pub(crate) by_account: std::collections::BTreeMap<String, BatchBookings>,
+}
+
+impl BatchPolicy {
+    /// How the batch bookings of `account` are kept.
+    pub(crate) fn of(&self, account: &str) -> BatchBookings {
+        self.by_account
+            .get(account)
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
+impl From<BatchBookings> for BatchPolicy {
+    /// The same for every account.
+    fn from(default: BatchBookings) -> BatchPolicy {
+        BatchPolicy {
+            default,
+            by_account: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
 /// One movement on a bank account, normalised. See the module doc for the sign convention.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BankEntry {

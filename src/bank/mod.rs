@@ -35,7 +35,7 @@ pub(crate) mod trace_findings;
 
 pub(crate) use bai2::parse_bai2;
 pub(crate) use entry::{
-    BalanceAt, BankEntry, BankFileError, BatchBookings, Direction, EntryStatus, FileProblem,
-    ParsedStatements, Statement, StatementKind,
+    BalanceAt, BankEntry, BankFileError, BatchBookings, BatchPolicy, Direction, EntryStatus,
+    FileProblem, ParsedStatements, Statement, StatementKind,
 };
 pub(crate) use mt940::parse_mt940;

@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::bank::BatchBookings;
 use crate::bank::check::{BankSpec, StatementFormat, Statements};
 use crate::bank::gocardless::GoCardlessSync;
 use crate::bank::plaid::PlaidSync;
 use crate::bank::trace::TraceRules;
+use crate::bank::{BatchBookings, BatchPolicy};
 use crate::settlement::Format;
 use crate::settlement::fetch::{AdyenDownload, ReportLocation, SftpPickup, StripeApi};
 use crate::settlement::matching::{MatchOn, MatchRules};
@@ -81,6 +81,9 @@ pub(crate) struct BankFile {
     /// `split` (one entry per transaction detail of a batch booking, the default) or `keep`.
     #[serde(default)]
     pub(crate) batch_bookings: BatchBookingsFile,
+    /// Accounts whose batch bookings are kept otherwise: `{ "DE89…" = "keep" }`.
+    #[serde(default)]
+    pub(crate) batch_bookings_by_account: BTreeMap<String, BatchBookingsFile>,
     /// The payout accounts (IBAN or account number as statements name it); empty: all.
     #[serde(default)]
     pub(crate) accounts: Vec<String>,
@@ -112,9 +115,17 @@ fn bank(file: &BankFile, at: &str) -> Result<BankSpec, String> {
             "{at}: give exactly one of statements (a path or glob), sftp, plaid, gocardless"
         ));
     }
-    let batch = match file.batch_bookings {
+    let kept = |written: BatchBookingsFile| match written {
         BatchBookingsFile::Split => BatchBookings::Split,
         BatchBookingsFile::Keep => BatchBookings::Keep,
+    };
+    let batch = BatchPolicy {
+        default: kept(file.batch_bookings),
+        by_account: file
+            .batch_bookings_by_account
+            .iter()
+            .map(|(account, written)| (account.clone(), kept(*written)))
+            .collect(),
     };
     let format = || match &file.format {
         Some(name) => StatementFormat::named(name).ok_or_else(|| {
@@ -128,7 +139,7 @@ fn bank(file: &BankFile, at: &str) -> Result<BankSpec, String> {
         Statements::Files {
             location: ReportLocation::Files(path.clone()),
             format: format()?,
-            batch,
+            batch: batch.clone(),
         }
     } else if let Some(sftp) = &file.sftp {
         sftp.validate().map_err(|m| format!("{at}.sftp: {m}"))?;
@@ -218,6 +229,13 @@ pub(crate) fn describe(check: &SettlementSpec, bank: Option<&BankSpec>) -> Strin
         + &bank.map(describe_bank).unwrap_or_default()
 }
 
+fn batch_name(batch: BatchBookings) -> &'static str {
+    match batch {
+        BatchBookings::Split => "split",
+        BatchBookings::Keep => "keep",
+    }
+}
+
 /// The bank leg as `config check` prints it: where statements come from, the accounts, and
 /// the trace rules in a line.
 fn describe_bank(bank: &BankSpec) -> String {
@@ -227,16 +245,25 @@ fn describe_bank(bank: &BankSpec) -> String {
             format,
             batch,
         } => format!(
-            "{}format = {:?}\nbatch_bookings = {:?}\n",
+            "{}format = {:?}\nbatch_bookings = {:?}\n{}",
             describe_location(location).replace("report = ", "statements = "),
             match format {
                 StatementFormat::Camt => "camt",
                 StatementFormat::Mt940 => "mt940",
                 StatementFormat::Bai2 => "bai2",
             },
-            match batch {
-                BatchBookings::Split => "split",
-                BatchBookings::Keep => "keep",
+            batch_name(batch.default),
+            match batch.by_account.is_empty() {
+                true => String::new(),
+                false => format!(
+                    "batch_bookings_by_account = {{ {} }}\n",
+                    batch
+                        .by_account
+                        .iter()
+                        .map(|(account, kept)| format!("{account:?} = {:?}", batch_name(*kept)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             },
         ),
         Statements::Plaid(plaid) => format!(
@@ -817,7 +844,7 @@ mod tests {
     /// files only, trace rules read with unknown keys refused.
     #[test]
     fn bank_leg_sections() {
-        let text = "[bank]\nformat = \"camt.053\"\nstatements = \"bank/{date}.xml\"\naccounts = [\"DE89370400440532013000\"]\nbatch_bookings = \"keep\"\n[bank.trace]\nwindow_business_days = 3\ncalendar = { holidays = [\"2026-12-25\"] }";
+        let text = "[bank]\nformat = \"camt.053\"\nstatements = \"bank/{date}.xml\"\naccounts = [\"DE89370400440532013000\"]\nbatch_bookings_by_account = { \"DE89370400440532013000\" = \"keep\" }\n[bank.trace]\nwindow_business_days = 3\ncalendar = { holidays = [\"2026-12-25\"] }";
         let specs = check("stripe", text).expect("valid");
         let bank_legs = legs("stripe", text).expect("valid");
         let bank = bank_legs.get("s").expect("a bank leg");
@@ -825,15 +852,19 @@ mod tests {
             Statements::Files {
                 location: ReportLocation::Files(path),
                 format: StatementFormat::Camt,
-                batch: BatchBookings::Keep,
-            } => assert_eq!(path, "bank/{date}.xml"),
+                batch,
+            } => {
+                assert_eq!(path, "bank/{date}.xml");
+                assert_eq!(batch.of("DE89370400440532013000"), BatchBookings::Keep);
+                assert_eq!(batch.of("NL91ABNA0417164300"), BatchBookings::Split);
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(bank.accounts, ["DE89370400440532013000"]);
         assert_eq!(bank.rules.window_business_days, 3);
         assert!(
             describe(&specs[0], Some(bank)).ends_with(
-                "[settlement.bank]\nstatements = \"bank/{date}.xml\"\nformat = \"camt\"\nbatch_bookings = \"keep\"\naccounts = [\"DE89370400440532013000\"]\n# trace: window_business_days = 3, max_subset_items = 4, weekend Sat, Sun; 1 holiday(s), remittance patterns for [], 0 amount rule(s)\n"
+                "[settlement.bank]\nstatements = \"bank/{date}.xml\"\nformat = \"camt\"\nbatch_bookings = \"split\"\nbatch_bookings_by_account = { \"DE89370400440532013000\" = \"keep\" }\naccounts = [\"DE89370400440532013000\"]\n# trace: window_business_days = 3, max_subset_items = 4, weekend Sat, Sun; 1 holiday(s), remittance patterns for [], 0 amount rule(s)\n"
             ),
             "{}",
             describe(&specs[0], Some(bank))

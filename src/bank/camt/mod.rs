@@ -52,16 +52,17 @@ use self::draft::{AmountText, BalanceDraft, DetailDraft, EntryDraft, StatementDr
 use self::lines::CountingReader;
 use self::message::{Message, NAMESPACE_PREFIX};
 use self::values::DateText;
-use super::{BankFileError, BatchBookings, FileProblem, ParsedStatements};
+use super::{BankFileError, BatchPolicy, FileProblem, ParsedStatements};
 use crate::settlement::{Quarantined, SourceLine};
 
-/// Reads one camt file. See the module doc for what is read and how a bad entry is kept.
+/// Reads one camt file, its batch bookings kept per account as `batch` says. See the module
+/// doc for what is read and how a bad entry is kept.
 pub(crate) fn parse_camt(
     path: &str,
     reader: impl BufRead,
-    batch: BatchBookings,
+    batch: impl Into<BatchPolicy>,
 ) -> Result<ParsedStatements, BankFileError> {
-    let mut parser = Parser::new(path, batch);
+    let mut parser = Parser::new(path, batch.into());
     let mut xml = Reader::from_reader(CountingReader::new(reader));
     xml.config_mut().expand_empty_elements = true;
     let mut buffer = Vec::new();
@@ -104,7 +105,7 @@ fn inner_path(stack: &[String]) -> Vec<&str> {
 /// The state of one file's reading: where in the tree we are and what is being built.
 struct Parser {
     path: Arc<str>,
-    batch: BatchBookings,
+    batch: BatchPolicy,
     /// Local names of the open elements, the root first.
     stack: Vec<String>,
     /// Text of the element being read.
@@ -123,7 +124,7 @@ struct Parser {
 }
 
 impl Parser {
-    fn new(path: &str, batch: BatchBookings) -> Parser {
+    fn new(path: &str, batch: BatchPolicy) -> Parser {
         Parser {
             path: Arc::from(path),
             batch,
@@ -440,7 +441,11 @@ impl Parser {
         };
         let line = draft.line;
         let pointer = draft.pointer.clone();
-        match draft.finish(statement.account.as_ref(), &self.path, self.batch) {
+        let batch = statement
+            .account
+            .as_deref()
+            .map_or(self.batch.default, |account| self.batch.of(account));
+        match draft.finish(statement.account.as_ref(), &self.path, batch) {
             Ok(finished) => {
                 self.out.entries_read += finished.entries.len() as u64;
                 statement.entries.extend(finished.entries);

@@ -6,7 +6,9 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::bank::proof::{BalanceBreak, prove};
-use crate::bank::{BalanceAt, BankEntry, Direction, EntryStatus, StatementKind};
+use crate::bank::{
+    BalanceAt, BankEntry, BatchBookings, BatchPolicy, Direction, EntryStatus, StatementKind,
+};
 use crate::money::Currency;
 
 const IBAN: &str = "DE89370400440532013000";
@@ -15,7 +17,7 @@ fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/bank/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn parse_fixture(name: &str, batch: BatchBookings) -> ParsedStatements {
+fn parse_fixture(name: &str, batch: impl Into<BatchPolicy>) -> ParsedStatements {
     let path = fixture(name);
     let file = std::fs::File::open(&path).expect("fixture");
     parse_camt(name, BufReader::new(file), batch).expect("parses")
@@ -181,6 +183,22 @@ fn camt053_v02_batch_booking_kept_whole() {
     assert_eq!(prove(statement), Ok(()));
     assert_eq!(parsed.entries_read, 4);
     assert!(parsed.accounts_for_every_entry());
+}
+
+/// Batch bookings are kept or split per account: the account named keeps its way, the others
+/// the default.
+#[test]
+fn batch_bookings_are_configured_per_account() {
+    let policy = |account: &str, kept: BatchBookings| BatchPolicy {
+        default: BatchBookings::Split,
+        by_account: [(account.to_owned(), kept)].into(),
+    };
+    let kept = parse_fixture(V02, policy(IBAN, BatchBookings::Keep));
+    assert_eq!(kept, parse_fixture(V02, BatchBookings::Keep));
+    assert_eq!(kept.entries_read, 4);
+    let other = parse_fixture(V02, policy("NL91ABNA0417164300", BatchBookings::Keep));
+    assert_eq!(other, parse_fixture(V02, BatchBookings::Split));
+    assert_eq!(other.entries_read, 6);
 }
 
 #[test]

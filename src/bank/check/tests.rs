@@ -6,8 +6,8 @@ use std::io::BufReader;
 
 use super::*;
 use crate::bank::camt::parse_camt;
-use crate::bank::parse_mt940;
 use crate::bank::testing::payout_line;
+use crate::bank::{BatchBookings, parse_mt940};
 use crate::discrepancy::Status;
 use crate::run_id::RunId;
 use crate::settlement::report::stripe;
@@ -24,7 +24,7 @@ fn spec() -> BankSpec {
         statements: Statements::Files {
             location: ReportLocation::Files("bank/{date}.xml".to_owned()),
             format: StatementFormat::Camt,
-            batch: BatchBookings::Split,
+            batch: BatchBookings::Split.into(),
         },
         accounts: vec![IBAN.to_owned()],
         rules: TraceRules::default(),
