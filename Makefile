@@ -58,7 +58,7 @@ audit-deps: deps
 	|| $(CARGO) install cargo-deny --locked --version $(CARGO_DENY_VERSION) --root .tools
 	$@ --version
 
-## Time `recon diff` (PostgreSQL, MariaDB; vs the read floor and reladiff) a settlement check (1M report lines vs 1M ledger rows; vs the read and parse floors) audit verify (10,000 entries; vs reading them) two nights of a dated, sealed check (1M rows a day; vs the compare alone and the read floor) and --strategy bisect's database CPU on this host and over a shaped link (vs stream and the floor; needs root) on generated data (BENCH_ROWS, default 1000000); writes bench/results/.
+## Time `recon diff` (PostgreSQL, MariaDB; vs the read floor and reladiff) a settlement check (1M report lines vs 1M ledger rows; vs the read and parse floors) audit verify (10,000 entries; vs reading them) two nights of a dated, sealed check (1M rows a day; vs the compare alone and the read floor) --strategy bisect's database CPU on this host and over a shaped link (vs stream and the floor; needs root) and the bank leg (a camt.053 file of 1M entries parsed, vs quick-xml's bare read; 1M payouts traced against it, every count checked) on generated data (BENCH_ROWS, default 1000000); writes bench/results/.
 bench:
 	$(CARGO) build --release --locked
 	RECON="$(or $(CARGO_TARGET_DIR),target)/release/recon" bash bench/integrity.sh
@@ -66,6 +66,7 @@ bench:
 	bash bench/audit.sh
 	RECON="$(or $(CARGO_TARGET_DIR),target)/release/recon" bash bench/nightly.sh
 	RECON="$(or $(CARGO_TARGET_DIR),target)/release/recon" bash bench/bisect.sh
+	bash bench/bank.sh
 
 # cargo-fuzz on PATH if there is one, else the pinned version fetched once into .tools/, as cargo-deny.
 CARGO_FUZZ ?= $(or $(shell command -v cargo-fuzz 2>/dev/null),.tools/bin/cargo-fuzz)

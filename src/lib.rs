@@ -2,7 +2,8 @@
 
 pub mod at_rest;
 pub mod audit_key;
-// Public only for the integration tests' door into the aggregator syncs (`bank::sync_door`).
+// Public only for the doors of the integration tests into the aggregator syncs (`bank::sync_door`)
+// and of the bank bench into the camt parser and the payout tracing (`bank::bench_door`).
 #[doc(hidden)]
 pub mod bank;
 pub mod breaker;

@@ -11,6 +11,8 @@
 
 pub(crate) mod aggregator;
 mod bai2;
+#[doc(hidden)]
+pub mod bench_door;
 pub(crate) mod calendar;
 pub(crate) mod camt;
 pub(crate) mod check;
