@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
+use crate::bank::check::Statements;
 use crate::config::{Config, folder_of};
 use crate::discrepancy::Kind;
 use crate::error::{Error, Result};
@@ -18,6 +19,7 @@ use crate::run::{self, RunReport};
 use crate::secret::process_env;
 use crate::settlement::fetch::{ReportLocation, report_name};
 
+mod bank;
 mod processor;
 
 /// The business date the demo reconciles.
@@ -48,7 +50,8 @@ fn planted(check: &str, kind: Kind, key: &str, columns: &[&str]) -> Planted {
 }
 
 /// Every difference planted between the two databases inside the demo's business date (or in
-/// a whole-table check); the processor report's problems are in [`processor`].
+/// a whole-table check); the processor report's problems are in [`processor`], the bank
+/// statement's in [`bank`].
 pub(crate) fn planted_differences() -> Vec<Planted> {
     let mut all = vec![
         planted("accounts", Kind::MissingInRight, "acct_0007", &[]),
@@ -94,6 +97,12 @@ pub async fn demo(out: &Path) -> Result<DemoReport> {
     build(&payments, Side::Payments).await?;
     let reports = data.join("reports");
     let (report_file, malformed_line) = processor::write_report(&reports, business_date())?;
+    let statements = data.join("bank");
+    bank::write_statement(
+        &statements,
+        business_date(),
+        &processor::reported_payouts(business_date()),
+    )?;
 
     let urls = [
         ("RECON_DEMO_LEDGER_URL", sqlite_url(&ledger)),
@@ -119,8 +128,15 @@ pub async fn demo(out: &Path) -> Result<DemoReport> {
     // The file names the default --out folder; the reports are under this demo's own.
     let pattern = std::path::absolute(reports.join("stripe-{date}.csv"))
         .map_err(|e| Error::bad_input(format!("cannot resolve {}: {e}", reports.display())))?;
+    let statements_pattern = std::path::absolute(statements.join("camt053-{date}.xml"))
+        .map_err(|e| Error::bad_input(format!("cannot resolve {}: {e}", statements.display())))?;
     for check in &mut config.settlement {
         check.location = ReportLocation::Files(pattern.display().to_string());
+    }
+    for leg in config.bank_legs.values_mut() {
+        if let Statements::Files { location, .. } = &mut leg.statements {
+            *location = ReportLocation::Files(statements_pattern.display().to_string());
+        }
     }
     let report = run::run(&config, business_date(), out, run::RunOptions::default()).await?;
 
@@ -150,6 +166,7 @@ pub async fn demo(out: &Path) -> Result<DemoReport> {
         &report_name(&report_file, &config.dir),
         malformed_line,
     ));
+    expected.extend(bank::planted_problems(business_date()));
     expected.sort();
     let verified = if found == expected {
         Ok(found.len())

@@ -27,8 +27,68 @@ struct Payment {
     created: DateTime<Utc>,
 }
 
-fn payout_of(currency: &str) -> String {
+/// The payout a settled payment of `created` goes into: one a currency at the end of the day,
+/// and the morning's EUR payments in an instant payout at noon (so the bank leg has a fifth
+/// payout to trace; see [`super::bank`]).
+fn payout_of(currency: &str, created: DateTime<Utc>) -> String {
+    if currency == "EUR" && created < noon(created.date_naive()) {
+        return INSTANT_PAYOUT.to_owned();
+    }
     format!("po_demo_{}", currency.to_ascii_lowercase())
+}
+
+/// The EUR instant payout of the morning's payments.
+const INSTANT_PAYOUT: &str = "po_demo_eur_instant";
+
+fn noon(date: NaiveDate) -> DateTime<Utc> {
+    date.and_time(chrono::NaiveTime::MIN).and_utc() + Duration::hours(12)
+}
+
+/// A payout line of the report: what Stripe sent to the bank, and when.
+pub(crate) struct ReportedPayout {
+    pub(crate) id: String,
+    pub(crate) currency: &'static str,
+    /// Positive, in minor units: what the payout line says left the Stripe balance.
+    pub(crate) amount_minor: i64,
+    pub(crate) created: DateTime<Utc>,
+}
+
+/// The report's payout lines of `date`, in the order they are written: what the ledger's
+/// settled items of each payout net to (GBP's a cent short). `po_demo_jpy` is planted as paid
+/// out on the Wednesday before (its line dated 2026-11-18, the 20th's items in it all the
+/// same): the bank leg then finds it missing, its window passed by Friday's run.
+pub(crate) fn reported_payouts(date: NaiveDate) -> Vec<ReportedPayout> {
+    let all = payments(date);
+    let end_of_day = all.last().map_or(noon(date), |p| p.created);
+    let mut ids: Vec<(String, &'static str)> = CURRENCIES
+        .iter()
+        .map(|&c| (format!("po_demo_{}", c.to_ascii_lowercase()), c))
+        .collect();
+    ids.push((INSTANT_PAYOUT.to_owned(), "EUR"));
+    ids.into_iter()
+        .map(|(id, currency)| {
+            let mut seen = std::collections::HashSet::new();
+            let mut amount_minor: i64 = all
+                .iter()
+                .filter(|p| p.payout.as_deref() == Some(id.as_str()) && seen.insert(&p.id))
+                .map(|p| p.amount - p.fee)
+                .sum();
+            if currency == "GBP" {
+                amount_minor -= 1;
+            }
+            let created = match (id.as_str(), currency) {
+                (INSTANT_PAYOUT, _) => noon(date),
+                (_, "JPY") => end_of_day - Duration::days(2),
+                _ => end_of_day,
+            };
+            ReportedPayout {
+                id,
+                currency,
+                amount_minor,
+                created,
+            }
+        })
+        .collect()
 }
 
 /// The ledger's payments of `date`, deterministic.
@@ -56,7 +116,8 @@ fn payments(date: NaiveDate) -> Vec<Payment> {
                 _ => "settled",
             };
             // In flight (n = 15), failed or pending payments are in no payout yet.
-            let payout = (status == "settled" && n != 15).then(|| payout_of(currency));
+            let created = start + Duration::minutes(n * 5);
+            let payout = (status == "settled" && n != 15).then(|| payout_of(currency, created));
             Payment {
                 id: format!("ch_demo_{n:04}"),
                 amount,
@@ -64,7 +125,7 @@ fn payments(date: NaiveDate) -> Vec<Payment> {
                 fee,
                 status,
                 payout,
-                created: start + Duration::minutes(n * 5),
+                created,
             }
         })
         .collect()
@@ -157,24 +218,14 @@ pub(crate) fn write_report(dir: &Path, date: NaiveDate) -> Result<(PathBuf, usiz
         all[0].created.format("%Y-%m-%d %H:%M:%S")
     ));
     let malformed_line = lines.len();
-    // One payout per currency: what the ledger's settled items net to; GBP's is a cent short.
-    for currency in CURRENCIES {
-        let payout = payout_of(currency);
-        let mut seen = std::collections::HashSet::new();
-        let mut total: i64 = all
-            .iter()
-            .filter(|p| p.payout.as_deref() == Some(payout.as_str()) && seen.insert(&p.id))
-            .map(|p| p.amount - p.fee)
-            .sum();
-        if currency == "GBP" {
-            total -= 1;
-        }
+    for payout in reported_payouts(date) {
+        let (id, currency) = (&payout.id, payout.currency);
         lines.push(format!(
-            "txn_{payout},{},{},{},0,{},payout,{payout},",
-            all[all.len() - 1].created.format("%Y-%m-%d %H:%M:%S"),
+            "txn_{id},{},{},{},0,{},payout,{id},",
+            payout.created.format("%Y-%m-%d %H:%M:%S"),
             currency.to_ascii_lowercase(),
-            money(-total, currency)?,
-            money(-total, currency)?,
+            money(-payout.amount_minor, currency)?,
+            money(-payout.amount_minor, currency)?,
         ));
     }
     crate::private_fs::create_dir_all(dir)
