@@ -278,3 +278,100 @@ fn entry_lines(xml: &mut String, entry: &Entry, code: &str, currency: Currency, 
         ],
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bank::camt::parse_camt;
+    use crate::bank::proof::prove;
+    use crate::bank::{BatchBookings, Direction};
+    use crate::demo::{business_date, processor::reported_payouts};
+
+    #[test]
+    fn the_statement_reads_back_balanced_with_the_planted_deposits_and_the_same_every_time() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let date = business_date();
+        let payouts = reported_payouts(date);
+        let path = write_statement(dir.path(), date, &payouts).expect("written");
+        let bytes = std::fs::read(&path).expect("read");
+        let again = write_statement(&dir.path().join("again"), date, &payouts).expect("written");
+        assert_eq!(std::fs::read(again).expect("read"), bytes);
+
+        let parsed = parse_camt("demo.xml", bytes.as_slice(), BatchBookings::Split).expect("camt");
+        assert!(parsed.quarantined.is_empty() && parsed.problems.is_empty());
+        assert_eq!(parsed.entries_read, 5);
+        let amount = |id: &str| {
+            payouts
+                .iter()
+                .find(|p| p.id == id)
+                .map(|p| p.amount_minor)
+                .expect("payout")
+        };
+        let mut seen = Vec::new();
+        for statement in &parsed.statements {
+            assert_eq!(prove(statement), Ok(()), "{}", statement.account);
+            for e in &statement.entries {
+                seen.push((
+                    statement.account.to_string(),
+                    e.currency.code().to_owned(),
+                    e.direction == Direction::Credit,
+                    e.amount_minor.abs(),
+                    e.end_to_end_id.clone(),
+                    e.bank_ref.clone().expect("bank ref"),
+                ));
+            }
+        }
+        let (eur, usd, gbp) = (ACCOUNTS[0].1, ACCOUNTS[1].1, ACCOUNTS[2].1);
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    eur.into(),
+                    "EUR".into(),
+                    true,
+                    amount("po_demo_eur_instant"),
+                    some("po_demo_eur_instant"),
+                    "2026112000000101".into()
+                ),
+                (
+                    eur.into(),
+                    "EUR".into(),
+                    false,
+                    1_250,
+                    None,
+                    "2026112000000102".into()
+                ),
+                (
+                    eur.into(),
+                    "EUR".into(),
+                    true,
+                    25_000,
+                    some("INV-2026-118"),
+                    "2026112000000103".into()
+                ),
+                (
+                    usd.into(),
+                    "USD".into(),
+                    true,
+                    amount("po_demo_usd") - 1_500,
+                    some("po_demo_usd"),
+                    "2026112000000201".into()
+                ),
+                (
+                    gbp.into(),
+                    "GBP".into(),
+                    true,
+                    amount("po_demo_gbp"),
+                    None,
+                    "2026112000000301".into()
+                ),
+            ]
+        );
+        assert_eq!(
+            parsed.statements.len(),
+            4,
+            "one statement per currency's account"
+        );
+    }
+}
