@@ -171,17 +171,21 @@ async fn the_backlog_filters_and_sorts_to_exactly_the_expected_findings() {
     assert_eq!(
         ids("").await,
         [
-            11, 12, 4, 9, 5, 19, 20, 17, 13, 10, 18, 16, 15, 14, 1, 2, 3, 6, 7, 8, 21
+            11, 22, 25, 12, 4, 9, 5, 19, 24, 20, 17, 13, 10, 18, 16, 15, 23, 14, 1, 2, 3, 6, 7, 8,
+            21
         ]
     );
     assert_eq!(ids("?kind=changed").await, [5, 10, 2, 3, 6, 7, 8]);
     assert_eq!(ids("?currency=GBP&min_stake=42").await, [4, 9]);
     assert_eq!(ids("?currency=gbp&min_stake=42.01").await, [4]);
     // Each stake in its own currency's major units: 311 JPY is 311 yen.
-    assert_eq!(ids("?min_stake=311").await, [11, 4, 20, 17, 10, 18, 16]);
+    assert_eq!(
+        ids("?min_stake=311").await,
+        [11, 22, 4, 24, 20, 17, 10, 18, 16]
+    );
     assert_eq!(
         ids("?check=card_payments&sort=check").await,
-        [12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
+        [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25]
     );
     assert_eq!(
         ids("?check=accounts&kind=changed&status=open").await,

@@ -322,7 +322,7 @@ async fn in_chromium_an_analyst_filters_opens_and_bulk_acknowledges_and_a_viewer
     browser.open(&format!("{as_ana}/")).await;
     assert_eq!(browser.title().await, "Backlog · recon");
     assert_eq!(browser.text("nav .who").await, "ana · analyst");
-    assert_eq!(browser.rows().await.len(), 21);
+    assert_eq!(browser.rows().await.len(), 25);
     browser.click("#f-kind option[value=changed]").await;
     browser.click("#filter").await;
     for _ in 0..100 {
@@ -332,7 +332,7 @@ async fn in_chromium_an_analyst_filters_opens_and_bulk_acknowledges_and_a_viewer
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(browser.rows().await, [5, 10, 2, 3, 6, 7, 8]);
-    assert_eq!(browser.text("#count").await, "7 of 21 findings");
+    assert_eq!(browser.text("#count").await, "7 of 25 findings");
     let width = browser.screenshot(&dir.path().join("backlog.png")).await;
     assert!(width <= 1400, "the backlog is {width} px wide");
 
