@@ -19,7 +19,7 @@ use super::payout::{Payout, PayoutBasis, payouts_from_records};
 use super::plaid::PlaidSync;
 use super::proof::prove;
 use super::trace::{TraceRules, trace};
-use super::trace_findings::trace_findings;
+use super::trace_findings::{payout_key, trace_findings};
 use super::{BankEntry, BankFileError, BatchPolicy, ParsedStatements, Statement};
 use crate::check::AccountLine;
 use crate::day::Partition;
@@ -119,19 +119,6 @@ pub(crate) struct BankInputs<'a> {
 /// weekend and a run of holidays).
 const PREVIOUS_STATEMENT_DAYS: u64 = 7;
 
-/// What the bank leg found and counted.
-#[derive(Debug, Default)]
-pub(crate) struct BankLeg {
-    pub(crate) findings: Vec<Discrepancy>,
-    pub(crate) accounting: Vec<AccountLine>,
-    /// The statement files read, by name.
-    pub(crate) files: Vec<String>,
-    pub(crate) attempts: u32,
-    /// The store ids of the earlier days' `payout_late` findings traced again: each one this
-    /// run does not find again (traced, or now missing) is resolved by it.
-    pub(crate) reexamined: Vec<i64>,
-}
-
 /// The bank leg of one settlement check for one night, as the run hands it to the check.
 pub(crate) struct BankLegRun<'a> {
     pub(crate) spec: &'a BankSpec,
@@ -163,14 +150,7 @@ impl AfterMatching for BankLegRun<'_> {
                 sync: &self.sync,
                 data_keys: self.data_keys,
             };
-            let leg = run(self.spec, &inputs, records).await?;
-            Ok(FurtherLeg {
-                findings: leg.findings,
-                accounting: leg.accounting,
-                files: leg.files,
-                attempts: leg.attempts,
-                reexamined: leg.reexamined,
-            })
+            run(self.spec, &inputs, records).await
         })
     }
 }
@@ -180,7 +160,7 @@ pub(crate) async fn run(
     spec: &BankSpec,
     inputs: &BankInputs<'_>,
     records: &[SettlementRecord],
-) -> Result<BankLeg> {
+) -> Result<FurtherLeg> {
     let (parsed, files, attempts) = statements(spec, inputs).await?;
     let previous = previous_statements(spec, inputs).await?;
     let mut leg = reconcile(spec, &inputs.day, records, &parsed, &previous)?;
@@ -303,7 +283,7 @@ pub(crate) fn reconcile(
     records: &[SettlementRecord],
     parsed: &[ParsedStatements],
     previous: &[Statement],
-) -> Result<BankLeg> {
+) -> Result<FurtherLeg> {
     let (check, mask) = (inputs.check, inputs.mask);
     let date = Partition::Day(inputs.date);
     let mut findings = Vec::new();
@@ -514,7 +494,7 @@ pub(crate) fn reconcile(
     for (currency, leg) in closure(&payouts, &entries, &traced) {
         accounting.push(leg_line(currency, &leg));
     }
-    Ok(BankLeg {
+    Ok(FurtherLeg {
         findings,
         accounting,
         files: Vec::new(),
@@ -569,17 +549,6 @@ fn statement_key(statement: &Statement, mask: Option<&MaskKey>) -> ShownKey {
         &[
             ("account", Some(&statement.account)),
             ("statement", Some(&id)),
-        ],
-        mask,
-    )
-}
-
-/// How a payout finding is keyed (as [`trace_findings`] keys it).
-fn payout_key(payout: &Payout, mask: Option<&MaskKey>) -> ShownKey {
-    ShownKey::masked(
-        &[
-            ("processor", Some(&payout.processor)),
-            ("payout_id", Some(&payout.payout_id)),
         ],
         mask,
     )

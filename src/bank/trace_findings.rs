@@ -170,7 +170,8 @@ fn stake(minor: i128, currency: Currency) -> AtStake {
     }
 }
 
-fn payout_key(payout: &Payout, mask: Option<&MaskKey>) -> ShownKey {
+/// How a payout's findings are keyed: its processor and payout id.
+pub(crate) fn payout_key(payout: &Payout, mask: Option<&MaskKey>) -> ShownKey {
     ShownKey::masked(
         &[
             ("processor", Some(&payout.processor)),

@@ -67,7 +67,7 @@ fn inputs<'a>(date: NaiveDate, format: &'a Format, in_flight: &'a [Recorded]) ->
 }
 
 /// (kind, key, partition) of each finding.
-fn found(leg: &BankLeg) -> Vec<(String, String, String)> {
+fn found(leg: &FurtherLeg) -> Vec<(String, String, String)> {
     leg.findings
         .iter()
         .map(|d| {
@@ -80,7 +80,7 @@ fn found(leg: &BankLeg) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn accounting(leg: &BankLeg) -> Vec<String> {
+fn accounting(leg: &FurtherLeg) -> Vec<String> {
     leg.accounting.iter().map(|a| a.to_string()).collect()
 }
 
