@@ -163,6 +163,12 @@ amount_tolerance_minor = 0
 date_window_days = 0
 settled_statuses = ["settled"]
 timing_window_days = 3
+[settlement.bank]
+statements = "/var/lib/recon/bank/camt053-{{date}}.xml"
+format = "camt"
+batch_bookings = "split"
+accounts = ["DE89370400440532013000"]
+# trace: window_business_days = 2, max_subset_items = 4, weekend Sat, Sun; 2 holiday(s), remittance patterns for [], 1 amount rule(s)
 
 [[settlement]]
 name = "acme_pay"
