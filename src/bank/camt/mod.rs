@@ -30,7 +30,9 @@
 //! entry per detail with the detail's amount and references, when the detail amounts add up
 //! to the booking (else it is kept whole, and a [`FileProblem`] says why); with
 //! [`BatchBookings::Keep`] one entry. An entry that cannot be read is quarantined with the line
-//! its `<Ntry>` starts on, the reason and its XML text; the rest of the file is used. A file
+//! its `<Ntry>` starts on, the reason and its XML text; the rest of the file is used. Every
+//! entry kept is on the statement's first `Acct/Id` and in its currency: `Acct/Ccy`, else a
+//! balance's, else the first entry's; an entry in another is quarantined. A file
 //! that is not well-formed XML, or not camt, is refused whole ([`BankFileError`]).
 
 mod draft;
