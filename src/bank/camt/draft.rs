@@ -298,6 +298,8 @@ pub(super) struct StatementDraft {
     pub(super) closing: Option<Balance>,
     /// ITBD, the closing balance of an intraday report without CLBD.
     pub(super) interim: Option<Balance>,
+    /// The currency the first entry kept fixed: the one named so far, else that entry's own.
+    pub(super) entry_currency: Option<Currency>,
     pub(super) entries: Vec<BankEntry>,
 }
 
@@ -316,8 +318,26 @@ impl StatementDraft {
             previous_closing: None,
             closing: None,
             interim: None,
+            entry_currency: None,
             entries: Vec::new(),
         }
+    }
+
+    /// The statement's currency as known so far: fixed by an entry kept, else `Acct/Ccy`,
+    /// else the opening balance's, else the closing balance's (as [`Self::finish`] picks).
+    pub(super) fn currency_so_far(&self) -> Option<Currency> {
+        self.entry_currency
+            .or_else(|| {
+                let stated = self.currency.as_deref()?;
+                Currency::parse(stated).ok()
+            })
+            .or(self.opening.as_ref().map(|b| b.currency))
+            .or(self.previous_closing.as_ref().map(|b| b.currency))
+            .or(self.closing.as_ref().map(|b| b.currency))
+            .or(match self.kind {
+                StatementKind::Intraday => self.interim.as_ref().map(|b| b.currency),
+                _ => None,
+            })
     }
 
     /// Keeps a balance of a type recon uses (the first of each type); others are ignored.
@@ -364,10 +384,20 @@ impl StatementDraft {
             StatementKind::Intraday => self.closing.or(self.interim),
             _ => self.closing,
         };
-        let currency = stated
+        // Every entry kept is in the currency the first one fixed; a currency named only
+        // after it (out of the schema's order) does not move the statement off its entries.
+        if let (Some(fixed), Some(named)) = (self.entry_currency, stated)
+            && fixed != named
+        {
+            problems.push(format!(
+                "{place}: Acct/Ccy {named} comes after entries in {fixed}: not used"
+            ));
+        }
+        let currency = self
+            .entry_currency
+            .or(stated)
             .or(opening.as_ref().map(|b| b.currency))
-            .or(closing.as_ref().map(|b| b.currency))
-            .or(self.entries.first().map(|e| e.currency));
+            .or(closing.as_ref().map(|b| b.currency));
         let (Some(account), Some(currency)) = (self.account, currency) else {
             problems.push(format!(
                 "{place}: statement left out: it names no account (Acct/Id) or no currency \

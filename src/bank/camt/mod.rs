@@ -30,7 +30,9 @@
 //! entry per detail with the detail's amount and references, when the detail amounts add up
 //! to the booking (else it is kept whole, and a [`FileProblem`] says why); with
 //! [`BatchBookings::Keep`] one entry. An entry that cannot be read is quarantined with the line
-//! its `<Ntry>` starts on, the reason and its XML text; the rest of the file is used. A file
+//! its `<Ntry>` starts on, the reason and its XML text; the rest of the file is used. Every
+//! entry kept is on the statement's first `Acct/Id` and in its currency: `Acct/Ccy`, else a
+//! balance's, else the first entry's; an entry in another is quarantined. A file
 //! that is not well-formed XML, or not camt, is refused whole ([`BankFileError`]).
 
 mod draft;
@@ -347,9 +349,22 @@ impl Parser {
             ["Id"] => statement.id = owned(),
             ["ElctrncSeqNb"] => statement.sequence = owned(),
             ["LglSeqNb"] => statement.page = owned(),
-            ["Acct", "Id", "IBAN"] | ["Acct", "Id", "Othr", "Id"] => {
-                statement.account = owned().map(Arc::from)
-            }
+            ["Acct", "Id", "IBAN"] | ["Acct", "Id", "Othr", "Id"] => match &statement.account {
+                // The first account named is the statement's: its entries were read on it.
+                None => statement.account = owned().map(Arc::from),
+                Some(first) if !text.is_empty() && **first != *text => {
+                    let reason = format!(
+                        "{}: a second account {text} after {first}: ignored",
+                        statement.pointer
+                    );
+                    let source = SourceLine {
+                        path: self.path.clone(),
+                        line: statement.line,
+                    };
+                    self.out.problems.push(FileProblem { source, reason });
+                }
+                Some(_) => {}
+            },
             ["Acct", "Ccy"] => statement.currency = owned(),
             ["Bal", rest @ ..] => {
                 if let Some(balance) = self.balance.as_mut() {
@@ -445,7 +460,24 @@ impl Parser {
             .account
             .as_deref()
             .map_or(self.batch.default, |account| self.batch.of(account));
-        match draft.finish(statement.account.as_ref(), &self.path, batch) {
+        let finished = draft
+            .finish(statement.account.as_ref(), &self.path, batch)
+            .and_then(|finished| {
+                // a split batch's details are in the booking's currency, so the first says it
+                let Some(currency) = finished.entries.first().map(|e| e.currency) else {
+                    return Ok(finished);
+                };
+                match statement.currency_so_far() {
+                    Some(expected) if expected != currency => {
+                        Err(format!("in {currency}, the statement in {expected}"))
+                    }
+                    _ => {
+                        statement.entry_currency = Some(currency);
+                        Ok(finished)
+                    }
+                }
+            });
+        match finished {
             Ok(finished) => {
                 self.out.entries_read += finished.entries.len() as u64;
                 statement.entries.extend(finished.entries);

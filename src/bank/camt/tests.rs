@@ -605,3 +605,133 @@ fn statement_level_problems_leave_the_entries_accounted() {
     assert_eq!(parsed.entries_read, 1);
     assert!(parsed.accounts_for_every_entry());
 }
+
+/// A booked CRDT entry of 1.00 in `ccy` on 2026-12-01.
+fn one_unit(ccy: &str) -> String {
+    format!(
+        "<Ntry><Amt Ccy=\"{ccy}\">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>\
+         <BookgDt><Dt>2026-12-01</Dt></BookgDt></Ntry>"
+    )
+}
+
+/// A statement starting on line 2, its `Acct` (and what else `head` holds) on line 3, then one
+/// line for each of `lines`.
+fn statement_lines(head: &str, lines: &[String]) -> String {
+    format!(
+        "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\">\n\
+         <BkToCstmrStmt><Stmt><Id>S</Id>\n{head}\n{}\n</Stmt></BkToCstmrStmt></Document>\n",
+        lines.join("\n")
+    )
+}
+
+/// What [`one_unit`] becomes, read on `line` at `pointer`.
+fn booked_unit(line: u64, pointer: &str) -> BankEntry {
+    BankEntry {
+        value_date: None,
+        ..entry("t.xml", line, pointer, 100)
+    }
+}
+
+fn quarantined_at(parsed: &ParsedStatements) -> Vec<(u64, &str)> {
+    parsed
+        .quarantined
+        .iter()
+        .map(|q| (q.source.line, q.reason.as_str()))
+        .collect()
+}
+
+fn problems_at(parsed: &ParsedStatements) -> Vec<(u64, &str)> {
+    parsed
+        .problems
+        .iter()
+        .map(|p| (p.source.line, p.reason.as_str()))
+        .collect()
+}
+
+#[test]
+fn an_entry_in_another_currency_than_the_statement_is_quarantined() {
+    // The camt fuzz target's invariant (issue 29): every entry kept is in its statement's
+    // currency. A USD entry on an account whose Acct/Ccy is EUR was kept, off its statement.
+    let acct = format!("<Acct><Id><IBAN>{IBAN}</IBAN></Id><Ccy>EUR</Ccy></Acct>");
+    let parsed =
+        parse_text(&statement_lines(&acct, &[one_unit("USD"), one_unit("EUR")])).expect("parses");
+    assert_eq!(
+        quarantined_at(&parsed),
+        vec![(4, "Stmt[1]/Ntry[1]: in USD, the statement in EUR")]
+    );
+    assert_eq!(parsed.quarantined[0].raw, one_unit("USD"));
+    let statement = &parsed.statements[0];
+    assert_eq!(statement.currency, eur());
+    assert_eq!(statement.entries, vec![booked_unit(5, "Stmt[1]/Ntry[2]")]);
+    assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+    assert_eq!(parsed.entries_read, 2);
+    assert!(parsed.accounts_for_every_entry());
+
+    // Without Acct/Ccy or a balance, the first entry kept fixes the currency.
+    let acct = format!("<Acct><Id><IBAN>{IBAN}</IBAN></Id></Acct>");
+    let parsed =
+        parse_text(&statement_lines(&acct, &[one_unit("EUR"), one_unit("USD")])).expect("parses");
+    assert_eq!(
+        quarantined_at(&parsed),
+        vec![(5, "Stmt[1]/Ntry[2]: in USD, the statement in EUR")]
+    );
+    assert_eq!(
+        parsed.statements[0].entries,
+        vec![booked_unit(4, "Stmt[1]/Ntry[1]")]
+    );
+    assert!(parsed.accounts_for_every_entry());
+
+    // An Acct/Ccy after the entries (out of the schema's order) does not move the statement
+    // off them.
+    let parsed = parse_text(&statement_lines(
+        &acct,
+        &[one_unit("EUR"), "<Acct><Ccy>USD</Ccy></Acct>".to_owned()],
+    ))
+    .expect("parses");
+    assert_eq!(parsed.statements[0].currency, eur());
+    assert_eq!(parsed.statements[0].entries.len(), 1);
+    assert_eq!(
+        problems_at(&parsed),
+        vec![(
+            2,
+            "Stmt[1]: Acct/Ccy USD comes after entries in EUR: not used"
+        )]
+    );
+    assert!(parsed.accounts_for_every_entry());
+}
+
+#[test]
+fn the_first_account_named_is_the_statements() {
+    // The camt fuzz target's invariants (issue 29): a second Acct/Id after an entry moved the
+    // statement off its entries' account, and an empty one left the statement out with its
+    // entries neither kept nor quarantined.
+    let acct = format!("<Acct><Id><IBAN>{IBAN}</IBAN></Id></Acct>");
+    for (second, problems) in [
+        (
+            "<Acct><Id><IBAN>B</IBAN></Id></Acct>",
+            vec![(
+                2,
+                "Stmt[1]: a second account B after DE89370400440532013000: ignored",
+            )],
+        ),
+        ("<Acct><Id><IBAN></IBAN></Id></Acct>", vec![]),
+        ("<Acct><Id><Othr><Id/></Othr></Id></Acct>", vec![]),
+    ] {
+        let parsed = parse_text(&statement_lines(
+            &acct,
+            &[one_unit("EUR"), second.to_owned()],
+        ))
+        .expect("parses");
+        assert_eq!(problems_at(&parsed), problems, "{second}");
+        assert_eq!(parsed.statements.len(), 1, "{second}");
+        let statement = &parsed.statements[0];
+        assert_eq!(&*statement.account, IBAN, "{second}");
+        assert_eq!(
+            statement.entries,
+            vec![booked_unit(4, "Stmt[1]/Ntry[1]")],
+            "{second}"
+        );
+        assert_eq!(parsed.entries_read, 1);
+        assert!(parsed.quarantined.is_empty());
+    }
+}

@@ -256,18 +256,23 @@ pub(super) fn information(text: &str) -> Information {
 }
 
 /// `(identifier, value)` for each SEPA identifier in `text`, in order; text before the first
-/// identifier is kept under `SVWZ+` when there is no `SVWZ+`.
-fn sepa_values(text: &str) -> Vec<(&'static str, String)> {
+/// identifier is kept under `SVWZ+` when there is no `SVWZ+`. One pass over the text (no
+/// identifier is the start of another), so a field of many identifiers stays linear.
+pub(super) fn sepa_values(text: &str) -> Vec<(&'static str, String)> {
+    let bytes = text.as_bytes();
     let mut starts: Vec<(usize, &'static str)> = Vec::new();
-    let mut from = 0;
-    while from < text.len() {
-        let next = SEPA_KEYS
+    let mut at = 0;
+    while let Some(rest) = bytes.get(at..).filter(|rest| !rest.is_empty()) {
+        match SEPA_KEYS
             .iter()
-            .filter_map(|key| text.get(from..)?.find(key).map(|at| (from + at, *key)))
-            .min_by_key(|(at, _)| *at);
-        let Some((at, key)) = next else { break };
-        starts.push((at, key));
-        from = at + key.len();
+            .find(|key| rest.starts_with(key.as_bytes()))
+        {
+            Some(key) => {
+                starts.push((at, *key));
+                at += key.len();
+            }
+            None => at += 1,
+        }
     }
     let mut values: Vec<(&'static str, String)> = starts
         .iter()

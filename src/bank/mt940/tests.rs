@@ -343,3 +343,34 @@ fn accounts_with_bank_codes_and_currency_suffixes() {
     // not an IBAN without the letters: kept whole
     assert_eq!(account("ACCOUNTEUR"), ("ACCOUNTEUR".into(), None));
 }
+
+#[test]
+fn a_field_of_many_sepa_identifiers_is_read_in_one_pass() {
+    // Found reading the fuzz target's limits (issue 29): 13,000 `EREF+` in one `:86:` took the
+    // old identifier search, a scan of the rest of the field for each identifier met, over the
+    // fuzz target's 10 s; each identifier is now looked for once per byte.
+    let text = format!(
+        ":20:X\n:25:A\n:60F:C261201EUR1,\n:61:2612011201C1,NTRFX\n:86:000?20{}SVWZ+PAYOUT 42\n:62F:C261201EUR2,\n",
+        "EREF+".repeat(13_000)
+    );
+    let parsed = parse_mt940("s.sta", text.as_bytes()).expect("parses");
+    assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+    let entries = &parsed.statements[0].entries;
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!(
+        (
+            entry.end_to_end_id.as_deref(),
+            entry.remittance.as_deref(),
+            entry.amount_minor
+        ),
+        (None, Some("PAYOUT 42"), 100)
+    );
+    let keyed = fields::sepa_values(&"EREF+".repeat(13_000));
+    assert_eq!(keyed.len(), 13_000);
+    assert!(
+        keyed
+            .iter()
+            .all(|(key, value)| *key == "EREF+" && value.is_empty())
+    );
+}
