@@ -19,7 +19,7 @@ use super::payout::{Payout, PayoutBasis, payouts_from_records};
 use super::plaid::PlaidSync;
 use super::proof::prove;
 use super::trace::{TraceRules, trace};
-use super::trace_findings::{payout_key, trace_findings};
+use super::trace_findings::{bank_finding, payout_key, trace_findings};
 use super::{BankEntry, BankFileError, BatchPolicy, ParsedStatements, Statement};
 use crate::check::AccountLine;
 use crate::day::Partition;
@@ -27,7 +27,7 @@ use crate::discrepancy::{BankKind, ColumnValues, Discrepancy, Kind, Recorded, Sh
 use crate::error::{Error, Result};
 use crate::mask::{MaskKey, Shown};
 use crate::money::Currency;
-use crate::settlement::check::{AfterMatching, FurtherLeg};
+use crate::settlement::check::{AfterMatching, FurtherLeg, quarantined_line};
 use crate::settlement::fetch::{self, Acquisition, ReportFile, ReportLocation};
 use crate::settlement::report::Format;
 use crate::settlement::{SettlementRecord, SourceLine};
@@ -292,43 +292,31 @@ pub(crate) fn reconcile(
     for file in parsed {
         for statement in &file.statements {
             if let Err(gap) = prove(statement) {
-                findings.push(statement_finding(
+                findings.push(bank_finding(
                     check,
                     date,
                     BankKind::StatementUnbalanced,
                     statement_key(statement, mask),
-                    format!("{} ({})", gap.describe(statement), statement.source),
+                    &format!("{} ({})", gap.describe(statement), statement.source),
+                    None,
                 ));
             }
         }
         for problem in &file.problems {
-            findings.push(statement_finding(
+            findings.push(bank_finding(
                 check,
                 date,
                 BankKind::StatementUnbalanced,
                 ShownKey::masked(&[("file", Some(&problem.source.to_string()))], mask),
-                format!("{} ({})", problem.reason, problem.source),
+                &format!("{} ({})", problem.reason, problem.source),
+                None,
             ));
         }
-        for q in &file.quarantined {
-            let line = q.source.line.to_string();
-            findings.push(Discrepancy {
-                check: check.to_owned(),
-                partition: date,
-                kind: Kind::QuarantinedRow,
-                key: ShownKey::masked(
-                    &[("file", Some(&q.source.path)), ("line", Some(&line))],
-                    mask,
-                ),
-                columns: Vec::new(),
-                values: Vec::new(),
-                detail: Some(Shown::masked(&format!(
-                    "bank entry set aside: {} — entry: {}",
-                    q.reason, q.raw
-                ))),
-                at_stake: None,
-            });
-        }
+        findings.extend(
+            file.quarantined
+                .iter()
+                .map(|q| quarantined_line(check, date, q, "entry", mask)),
+        );
     }
     // each account's chain, from the last statement of an earlier day's files on
     let statements: Vec<&Statement> = previous
@@ -337,7 +325,7 @@ pub(crate) fn reconcile(
         .collect();
     for gap in continuity(statements.iter().copied()) {
         let (account, at) = gap.place();
-        findings.push(statement_finding(
+        findings.push(bank_finding(
             check,
             date,
             BankKind::StatementContinuityBreak,
@@ -345,7 +333,8 @@ pub(crate) fn reconcile(
                 &[("account", Some(account)), ("at", Some(&at.to_string()))],
                 mask,
             ),
-            gap.describe(),
+            &gap.describe(),
+            None,
         ));
     }
 
@@ -516,25 +505,6 @@ fn leg_line(currency: Currency, leg: &LegClosure) -> AccountLine {
         returned_minor: leg.deposits_returned_minor,
         unexplained_minor: leg.deposits_unexplained_minor,
         differences_minor: leg.differences_minor,
-    }
-}
-
-fn statement_finding(
-    check: &str,
-    partition: Partition,
-    kind: BankKind,
-    key: ShownKey,
-    detail: String,
-) -> Discrepancy {
-    Discrepancy {
-        check: check.to_owned(),
-        partition,
-        kind: Kind::Bank(kind),
-        key,
-        columns: Vec::new(),
-        values: Vec::new(),
-        detail: Some(Shown::masked(&detail)),
-        at_stake: None,
     }
 }
 

@@ -28,17 +28,9 @@ pub(crate) fn trace_findings(
     trace: &Trace,
     mask: Option<&MaskKey>,
 ) -> Vec<Discrepancy> {
-    let finding =
-        |kind: BankKind, key: ShownKey, detail: String, at_stake: Option<AtStake>| Discrepancy {
-            check: check.to_owned(),
-            partition,
-            kind: Kind::Bank(kind),
-            key,
-            columns: Vec::new(),
-            values: Vec::new(),
-            detail: Some(Shown::masked(&detail)),
-            at_stake,
-        };
+    let finding = |kind: BankKind, key: ShownKey, detail: String, at_stake: Option<AtStake>| {
+        bank_finding(check, partition, kind, key, &detail, at_stake)
+    };
     let mut payout_side: Vec<(usize, Discrepancy)> = Vec::new();
     for m in &trace.mismatched {
         let (Some(payout), Some(entry)) = (payouts.get(m.payout), entries.get(m.entry)) else {
@@ -143,6 +135,27 @@ pub(crate) fn trace_findings(
         .chain(deposit_side)
         .map(|(_, d)| d)
         .collect()
+}
+
+/// A bank leg's finding of `kind`: its detail masked, no column compared.
+pub(crate) fn bank_finding(
+    check: &str,
+    partition: Partition,
+    kind: BankKind,
+    key: ShownKey,
+    detail: &str,
+    at_stake: Option<AtStake>,
+) -> Discrepancy {
+    Discrepancy {
+        check: check.to_owned(),
+        partition,
+        kind: Kind::Bank(kind),
+        key,
+        columns: Vec::new(),
+        values: Vec::new(),
+        detail: Some(Shown::masked(detail)),
+        at_stake,
+    }
 }
 
 fn deposit(

@@ -430,7 +430,7 @@ impl Findings<'_> {
                 parsed
                     .quarantined
                     .iter()
-                    .map(|q| quarantined_line(check, date, q, mask)),
+                    .map(|q| quarantined_line(&check.name, date, q, "row", mask)),
             );
         }
         found.extend(ledger.unreadable.iter().map(|u| Discrepancy {
@@ -795,15 +795,18 @@ fn at_stake(
     }
 }
 
-fn quarantined_line(
-    check: &SettlementSpec,
+/// The finding of a line set aside unread (`what`: `row` of a report, `entry` of a bank
+/// statement), keyed by its file and line.
+pub(crate) fn quarantined_line(
+    check: &str,
     date: Partition,
     q: &Quarantined,
+    what: &str,
     mask: Option<&MaskKey>,
 ) -> Discrepancy {
     let line = q.source.line.to_string();
     Discrepancy {
-        check: check.name.clone(),
+        check: check.to_owned(),
         partition: date,
         kind: Kind::QuarantinedRow,
         key: ShownKey::masked(
@@ -812,7 +815,7 @@ fn quarantined_line(
         ),
         columns: Vec::new(),
         values: Vec::new(),
-        detail: Some(Shown::masked(&format!("{} — row: {}", q.reason, q.raw))),
+        detail: Some(Shown::masked(&format!("{} — {what}: {}", q.reason, q.raw))),
         at_stake: None,
     }
 }
