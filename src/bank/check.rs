@@ -211,7 +211,8 @@ async fn statements(
 /// The last end-of-day statement of each account in the latest statement files of the
 /// [`PREVIOUS_STATEMENT_DAYS`] days before the business date, entries left out: what the day's
 /// first statement must follow. Only statement files found by a local path or glob are looked
-/// back at (an SFTP pick-up or an aggregator is not asked twice a night).
+/// back at (an SFTP pick-up or an aggregator is not asked twice a night), and only when the
+/// path names the date.
 async fn previous_statements(spec: &BankSpec, inputs: &BankInputs<'_>) -> Result<Vec<Statement>> {
     let Statements::Files {
         location: ReportLocation::Files(pattern),
@@ -221,6 +222,10 @@ async fn previous_statements(spec: &BankSpec, inputs: &BankInputs<'_>) -> Result
     else {
         return Ok(Vec::new());
     };
+    // a path without the date names the same files every day: no earlier day's to look at
+    if !pattern.contains("{date}") && !pattern.contains("{yyyymmdd}") {
+        return Ok(Vec::new());
+    }
     let config_dir = inputs.acquisition.config_dir;
     let found = (1..=PREVIOUS_STATEMENT_DAYS)
         .filter_map(|back| inputs.day.date.checked_sub_days(chrono::Days::new(back)))

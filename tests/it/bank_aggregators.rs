@@ -146,10 +146,32 @@ async fn plaid_gives_the_findings_of_the_same_entries_from_a_file() {
     )
     .await;
 
-    for s in [&plaid, &file] {
+    // the same file under a name without the date: no earlier day's file to follow, so the
+    // statement is not taken for its own predecessor
+    let from_fixed = temp_dir();
+    std::fs::create_dir_all(from_fixed.path().join("bank")).expect("a bank folder");
+    write(from_fixed.path(), "bank/statement.xml", &camt());
+    let fixed = scenario(
+        from_fixed.path(),
+        "\n[settlement.bank]\nformat = \"camt\"\nstatements = \"bank/statement.xml\"\n",
+    )
+    .await;
+
+    for s in [&plaid, &file, &fixed] {
         let out = s.recon(&run_args("2026-12-01", "out", &[]));
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     }
+    let every_kind = |dir: &Path| -> Vec<String> {
+        summary(dir)["discrepancies"]
+            .as_array()
+            .expect("discrepancies")
+            .iter()
+            .map(|d| d["kind"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(every_kind(from_fixed.path()), every_kind(from_file.path()));
+    assert_eq!(every_kind(from_plaid.path()), every_kind(from_file.path()));
+    assert_eq!(bank_leg(from_fixed.path()), bank_leg(from_file.path()));
     let (plaid_found, plaid_accounting) = bank_leg(from_plaid.path());
     let (file_found, file_accounting) = bank_leg(from_file.path());
     assert_eq!(
