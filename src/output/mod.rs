@@ -254,6 +254,10 @@ pub struct CheckSummary {
         serialize_with = "accounting_line"
     )]
     pub(crate) accounting: Option<Accounting>,
+    /// The same lines typed, for a program to read (`of`: report, ledger, statements,
+    /// payouts, payout_leg), sums of minor units as strings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) accounting_lines: Vec<crate::check::AccountLine>,
     /// The reports a settlement check fetched: source, kept file, SHA-256, size, attempts.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) downloads: Vec<Download>,
@@ -475,6 +479,11 @@ pub(crate) fn summarize(
             error: c.error,
             attempts: c.attempts,
             duration_ms: c.duration_ms,
+            accounting_lines: c
+                .accounting
+                .as_ref()
+                .map(|a| a.0.clone())
+                .unwrap_or_default(),
             accounting: c.accounting,
             downloads: c.downloads,
             not_compared: c.not_compared,

@@ -200,6 +200,18 @@ async fn plaid_gives_the_findings_of_the_same_entries_from_a_file() {
         ]
     );
     assert_eq!(plaid_accounting, file_accounting);
+    // the same lines typed, for a program: the leg's sums in minor units, as strings
+    let typed = summary(from_plaid.path())["checks"][0]["accounting_lines"].clone();
+    assert_eq!(
+        typed[4],
+        serde_json::json!({
+            "of": "payout_leg", "currency": "USD", "closed": false,
+            "payouts_minor": "57700", "traced_minor": "50000", "in_flight_minor": "7700",
+            "missing_minor": "0", "deposits_minor": "75000", "deposits_traced_minor": "50000",
+            "returned_minor": "0", "unexplained_minor": "25000", "differences_minor": "0"
+        })
+    );
+    assert_eq!(typed.as_array().map(Vec::len), Some(5));
     // both pages were asked for, from no cursor and then from the first page's
     let cursors: Vec<Value> = server
         .requests()
