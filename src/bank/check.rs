@@ -291,9 +291,96 @@ pub(crate) fn reconcile(
 ) -> Result<FurtherLeg> {
     let (check, mask) = (inputs.check, inputs.mask);
     let date = Partition::Day(inputs.date);
-    let mut findings = Vec::new();
+    let mut findings = statement_findings(check, date, parsed, previous, mask);
 
-    // the statements prove themselves; what could not be read is quarantined
+    // each entry counted once; entries of other accounts left alone
+    let merged = merge(parsed);
+    let given: usize = parsed.iter().map(|f| f.entries_kept() as usize).sum();
+    if !merged.accounts_for(given) {
+        return Err(Error::internal(
+            "bank statements: merging lost an entry, nothing recorded".to_owned(),
+        ));
+    }
+    let counted_once = (merged.superseded.len() + merged.duplicates.len()) as u64;
+    let (entries, other_accounts) = on_payout_accounts(spec, check, merged.entries);
+
+    let day = DayPayouts::of(inputs, records);
+    let traced = trace(&day.payouts, &entries, &spec.rules, inputs.date);
+    if !traced.accounts_for_everything(day.payouts.len(), entries.len()) {
+        return Err(Error::internal(
+            "bank trace: a payout or entry ended in no place or two, nothing recorded".to_owned(),
+        ));
+    }
+    findings.extend(day.findings(check, date, &entries, &traced, mask));
+
+    // the accounting: entries, payouts, and per currency the payout leg's closure
+    let quarantined: u64 = parsed.iter().map(|f| f.quarantined.len() as u64).sum();
+    let read_entries: u64 = parsed.iter().map(|f| f.entries_read).sum();
+    let traced_entries = (traced
+        .matched
+        .iter()
+        .map(|t| t.entries.len())
+        .sum::<usize>()
+        + traced.mismatched.len()
+        + traced.returned.len() * 2) as u64;
+    let found_entries = (traced.unexplained.len() + traced.unpaired_reversals.len()) as u64;
+    let not_deposits = traced.not_deposits.len() as u64;
+    let other = other_accounts.len() as u64;
+    if traced_entries + found_entries + not_deposits + counted_once + other + quarantined
+        != read_entries
+    {
+        return Err(Error::internal(format!(
+            "bank statements: {read_entries} entries read but {traced_entries} traced + {found_entries} in discrepancies + {not_deposits} not deposits + {other} other accounts + {counted_once} counted once already + {quarantined} quarantined"
+        )));
+    }
+    let traced_payouts = (traced
+        .matched
+        .iter()
+        .map(|t| t.payouts.len())
+        .sum::<usize>()
+        + traced.mismatched.len()) as u64;
+    let mut accounting = vec![
+        AccountLine::Statements {
+            entries: read_entries,
+            traced: traced_entries,
+            found: found_entries,
+            not_deposits,
+            other_accounts: other,
+            counted_once,
+            quarantined,
+        },
+        AccountLine::Payouts {
+            payouts: day.payouts.len() as u64,
+            carried: (day.payouts.len() - day.todays) as u64,
+            traced: traced_payouts,
+            in_flight: traced.late.len() as u64,
+            missing: traced.missing.len() as u64,
+            set_aside: day.set_aside.len() as u64,
+        },
+    ];
+    for (currency, leg) in closure(&day.payouts, &entries, &traced) {
+        accounting.push(leg_line(currency, &leg));
+    }
+    Ok(FurtherLeg {
+        findings,
+        accounting,
+        files: Vec::new(),
+        attempts: 1,
+        reexamined: day.reexamined,
+    })
+}
+
+/// What the statements say of themselves: a balance that does not add up, a file's own
+/// problem, an entry that could not be read, a break in an account's chain of statements
+/// (from the last statement of an earlier day's files on).
+fn statement_findings(
+    check: &str,
+    date: Partition,
+    parsed: &[ParsedStatements],
+    previous: &[Statement],
+    mask: Option<&MaskKey>,
+) -> Vec<Discrepancy> {
+    let mut findings = Vec::new();
     for file in parsed {
         for statement in &file.statements {
             if let Err(gap) = prove(statement) {
@@ -323,7 +410,6 @@ pub(crate) fn reconcile(
                 .map(|q| quarantined_line(check, date, q, "entry", mask)),
         );
     }
-    // each account's chain, from the last statement of an earlier day's files on
     let statements: Vec<&Statement> = previous
         .iter()
         .chain(parsed.iter().flat_map(|f| &f.statements))
@@ -342,20 +428,19 @@ pub(crate) fn reconcile(
             None,
         ));
     }
+    findings
+}
 
-    // each entry counted once; entries of other accounts left alone
-    let merged = merge(parsed);
-    let given: usize = parsed.iter().map(|f| f.entries_kept() as usize).sum();
-    if !merged.accounts_for(given) {
-        return Err(Error::internal(
-            "bank statements: merging lost an entry, nothing recorded".to_owned(),
-        ));
-    }
-    let (entries, other_accounts): (Vec<BankEntry>, Vec<BankEntry>) = merged
-        .entries
+/// `entries` split into those on the payout accounts and the others; a warning when none is
+/// on one (an `accounts` spelled otherwise than the statements name them).
+fn on_payout_accounts(
+    spec: &BankSpec,
+    check: &str,
+    entries: Vec<BankEntry>,
+) -> (Vec<BankEntry>, Vec<BankEntry>) {
+    let (entries, other_accounts): (Vec<BankEntry>, Vec<BankEntry>) = entries
         .into_iter()
         .partition(|e| spec.accounts.is_empty() || spec.accounts.iter().any(|a| **a == *e.account));
-
     if entries.is_empty() && !other_accounts.is_empty() {
         let mut named: Vec<&str> = other_accounts.iter().map(|e| &*e.account).collect();
         named.sort_unstable();
@@ -367,134 +452,106 @@ pub(crate) fn reconcile(
             "no entry of the statements is on a payout account: every payout will stay in flight; check [settlement.bank] accounts against the accounts the statements name"
         );
     }
+    (entries, other_accounts)
+}
 
-    // the day's payouts, and those of earlier days still in flight
-    let processor = inputs.format.processor();
-    let read = payouts_from_records(processor, records, PayoutBasis::of(inputs.format));
-    let mut payouts = read.payouts;
-    let todays = payouts.len();
-    let mut carried_from: HashMap<usize, Partition> = HashMap::new();
-    let mut reexamined = Vec::new();
-    for recorded in inputs.in_flight {
-        if recorded.discrepancy.kind != Kind::Bank(BankKind::PayoutLate) {
-            continue;
-        }
-        let Some(payout) = carried_payout(recorded) else {
-            continue;
-        };
-        reexamined.push(recorded.id);
-        // the same payout read again from today's report is today's, not a second one
-        if payouts[..todays]
-            .iter()
-            .any(|p| p.processor == payout.processor && p.payout_id == payout.payout_id)
-        {
-            continue;
-        }
-        carried_from.insert(payouts.len(), recorded.discrepancy.partition);
-        payouts.push(payout);
-    }
+/// The payouts a day traces: its report's, then those of earlier days still in flight.
+struct DayPayouts {
+    payouts: Vec<Payout>,
+    /// How many of `payouts` are the day's own (the first ones).
+    todays: usize,
+    /// Carried payout (index) → the day it was paid out.
+    carried_from: HashMap<usize, Partition>,
+    /// The in-flight findings read back into `payouts` (or found again in the day's report).
+    reexamined: Vec<i64>,
+    /// Payout lines that send nothing to the bank.
+    set_aside: Vec<super::payout::SetAside>,
+}
 
-    let traced = trace(&payouts, &entries, &spec.rules, inputs.date);
-    if !traced.accounts_for_everything(payouts.len(), entries.len()) {
-        return Err(Error::internal(
-            "bank trace: a payout or entry ended in no place or two, nothing recorded".to_owned(),
-        ));
-    }
-    let mut payout_findings = trace_findings(check, date, &payouts, &entries, &traced, mask);
-    // a finding about a payout carried from an earlier day stays that day's
-    for (index, partition) in &carried_from {
-        let key = payout_key(&payouts[*index], mask);
-        for d in payout_findings.iter_mut().filter(|d| d.key == key) {
-            d.partition = *partition;
+impl DayPayouts {
+    fn of(inputs: &TraceInputs<'_>, records: &[SettlementRecord]) -> DayPayouts {
+        let processor = inputs.format.processor();
+        let read = payouts_from_records(processor, records, PayoutBasis::of(inputs.format));
+        let mut payouts = read.payouts;
+        let todays = payouts.len();
+        let mut carried_from: HashMap<usize, Partition> = HashMap::new();
+        let mut reexamined = Vec::new();
+        for recorded in inputs.in_flight {
+            if recorded.discrepancy.kind != Kind::Bank(BankKind::PayoutLate) {
+                continue;
+            }
+            let Some(payout) = carried_payout(recorded) else {
+                continue;
+            };
+            reexamined.push(recorded.id);
+            // the same payout read again from today's report is today's, not a second one
+            if payouts[..todays]
+                .iter()
+                .any(|p| p.processor == payout.processor && p.payout_id == payout.payout_id)
+            {
+                continue;
+            }
+            carried_from.insert(payouts.len(), recorded.discrepancy.partition);
+            payouts.push(payout);
         }
-    }
-    for d in payout_findings.iter_mut() {
-        if d.kind == Kind::Bank(BankKind::PayoutLate)
-            && let Some(p) = payouts.iter().find(|p| payout_key(p, mask) == d.key)
-        {
-            // kept as values, not differing columns: what a later run needs to trace it again
-            d.values = carried_values(p);
+        DayPayouts {
+            payouts,
+            todays,
+            carried_from,
+            reexamined,
+            set_aside: read.set_aside,
         }
-    }
-    findings.extend(payout_findings);
-    for set_aside in &read.set_aside {
-        findings.push(Discrepancy {
-            check: check.to_owned(),
-            partition: date,
-            kind: Kind::QuarantinedRow,
-            key: ShownKey::masked(
-                &[
-                    ("file", Some(&set_aside.source.path)),
-                    ("line", Some(&set_aside.source.line.to_string())),
-                ],
-                mask,
-            ),
-            columns: Vec::new(),
-            values: Vec::new(),
-            detail: Some(Shown::masked(&format!(
-                "payout {} set aside: {}",
-                set_aside.payout_id, set_aside.reason
-            ))),
-            at_stake: None,
-        });
     }
 
-    // the accounting: entries, payouts, and per currency the payout leg's closure
-    let quarantined: u64 = parsed.iter().map(|f| f.quarantined.len() as u64).sum();
-    let read_entries: u64 = parsed.iter().map(|f| f.entries_read).sum();
-    let traced_entries = (traced
-        .matched
-        .iter()
-        .map(|t| t.entries.len())
-        .sum::<usize>()
-        + traced.mismatched.len()
-        + traced.returned.len() * 2) as u64;
-    let found_entries = (traced.unexplained.len() + traced.unpaired_reversals.len()) as u64;
-    let not_deposits = traced.not_deposits.len() as u64;
-    let counted_once = (merged.superseded.len() + merged.duplicates.len()) as u64;
-    let other = other_accounts.len() as u64;
-    if traced_entries + found_entries + not_deposits + counted_once + other + quarantined
-        != read_entries
-    {
-        return Err(Error::internal(format!(
-            "bank statements: {read_entries} entries read but {traced_entries} traced + {found_entries} in discrepancies + {not_deposits} not deposits + {other} other accounts + {counted_once} counted once already + {quarantined} quarantined"
-        )));
+    /// The trace's findings: a carried payout's stay the day it was paid out, a late one keeps
+    /// what a later night needs to trace it again; and the payout lines set aside.
+    fn findings(
+        &self,
+        check: &str,
+        date: Partition,
+        entries: &[BankEntry],
+        traced: &super::trace::Trace,
+        mask: Option<&MaskKey>,
+    ) -> Vec<Discrepancy> {
+        let payouts = &self.payouts;
+        let mut findings = trace_findings(check, date, payouts, entries, traced, mask);
+        for (index, partition) in &self.carried_from {
+            let key = payout_key(&payouts[*index], mask);
+            for d in findings.iter_mut().filter(|d| d.key == key) {
+                d.partition = *partition;
+            }
+        }
+        for d in findings.iter_mut() {
+            if d.kind == Kind::Bank(BankKind::PayoutLate)
+                && let Some(p) = payouts.iter().find(|p| payout_key(p, mask) == d.key)
+            {
+                // kept as values, not differing columns: what a later run needs to trace it again
+                d.values = carried_values(p);
+            }
+        }
+        for set_aside in &self.set_aside {
+            findings.push(Discrepancy {
+                check: check.to_owned(),
+                partition: date,
+                kind: Kind::QuarantinedRow,
+                key: ShownKey::masked(
+                    &[
+                        ("file", Some(&set_aside.source.path)),
+                        ("line", Some(&set_aside.source.line.to_string())),
+                    ],
+                    mask,
+                ),
+                columns: Vec::new(),
+                values: Vec::new(),
+                detail: Some(Shown::masked(&format!(
+                    "payout {} set aside: {}",
+                    set_aside.payout_id, set_aside.reason
+                ))),
+                at_stake: None,
+            });
+        }
+        findings
     }
-    let traced_payouts = (traced
-        .matched
-        .iter()
-        .map(|t| t.payouts.len())
-        .sum::<usize>()
-        + traced.mismatched.len()) as u64;
-    let mut accounting = vec![
-        AccountLine::Statements {
-            entries: read_entries,
-            traced: traced_entries,
-            found: found_entries,
-            not_deposits,
-            other_accounts: other,
-            counted_once,
-            quarantined,
-        },
-        AccountLine::Payouts {
-            payouts: payouts.len() as u64,
-            carried: (payouts.len() - todays) as u64,
-            traced: traced_payouts,
-            in_flight: traced.late.len() as u64,
-            missing: traced.missing.len() as u64,
-            set_aside: read.set_aside.len() as u64,
-        },
-    ];
-    for (currency, leg) in closure(&payouts, &entries, &traced) {
-        accounting.push(leg_line(currency, &leg));
-    }
-    Ok(FurtherLeg {
-        findings,
-        accounting,
-        files: Vec::new(),
-        attempts: 1,
-        reexamined,
-    })
 }
 
 fn leg_line(currency: Currency, leg: &LegClosure) -> AccountLine {
