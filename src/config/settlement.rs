@@ -268,11 +268,15 @@ fn describe_bank(bank: &BankSpec) -> String {
         ),
         Statements::Plaid(plaid) => format!(
             "plaid = {{ item = {:?}, base_url = {:?} }}\n",
-            plaid.item, plaid.base_url
+            plaid.item,
+            crate::secret::redact_urls(&plaid.base_url)
         ),
         Statements::GoCardless(account) => format!(
             "gocardless = {{ account_id = {:?}, base_url = {:?}, daily_calls = {}, reserve_calls = {} }}\n",
-            account.account_id, account.base_url, account.daily_calls, account.reserve_calls
+            account.account_id,
+            crate::secret::redact_urls(&account.base_url),
+            account.daily_calls,
+            account.reserve_calls
         ),
     };
     let r = &bank.rules;
@@ -870,6 +874,17 @@ mod tests {
             describe(&specs[0], Some(bank))
         );
         assert!(legs("stripe", "").expect("valid").is_empty());
+        // a password written into an aggregator's URL is never printed back
+        let specs = check("stripe", "").expect("valid");
+        for section in [
+            "plaid = { base_url = \"https://u:S3CR3T@plaid.example\", item = \"main\", client_id_env = \"C\", secret_env = \"S\", access_token_env = \"T\" }",
+            "gocardless = { base_url = \"https://u:S3CR3T@gc.example\", account_id = \"acc-1\", secret_id_env = \"I\", secret_key_env = \"K\" }",
+        ] {
+            let bank_legs = legs("stripe", &format!("[bank]\n{section}")).expect("valid");
+            let shown = describe(&specs[0], bank_legs.get("s"));
+            assert!(shown.contains("u:***@"), "{shown}");
+            assert!(!shown.contains("S3CR3T"), "{shown}");
+        }
 
         let at = "settlement[0] (\"s\").bank";
         assert_eq!(
