@@ -628,40 +628,19 @@ impl<'a> Run<'a> {
             Err(e) if e.is_store_unreachable() => return Err(e),
             history => history,
         };
-        let bank_batches = crate::settlement::fetch::BatchHistory::of(&[]);
-        let policy = sources.policy(&[&check.ledger.source]);
         let bank_leg =
             self.config
                 .bank_legs
                 .get(&check.name)
                 .map(|spec| crate::bank::check::BankLegRun {
                     spec,
-                    check: &check.name,
-                    date: self.day.date,
-                    format: &check.format,
-                    mask: self.config.mask_key.as_ref(),
-                    acquisition: crate::settlement::fetch::Acquisition {
-                        check: &check.name,
-                        day: self.day,
-                        downloads,
-                        config_dir: &self.config.dir,
-                        policy,
-                        env: &process_env,
-                        batches: &bank_batches,
-                        breakers: sources.breakers(),
-                        idempotency: self.store,
-                        max_download_bytes: check.max_download_bytes,
-                        tls_ca_file: check.tls_ca_file.as_deref(),
-                        data_keys: self.config.data_keys.as_ref(),
-                    },
                     sync: crate::bank::aggregator::SyncJob {
                         store: self.store,
-                        policy,
+                        policy: sources.policy(&[&check.ledger.source]),
                         env: &process_env,
                         breakers: sources.breakers(),
                         tls_ca_file: check.tls_ca_file.as_deref(),
                     },
-                    data_keys: self.config.data_keys.as_ref(),
                 });
         let outcome = match history {
             Ok((in_flight, fetched)) => {

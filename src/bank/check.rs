@@ -27,7 +27,7 @@ use crate::discrepancy::{BankKind, ColumnValues, Discrepancy, Kind, Recorded, Sh
 use crate::error::{Error, Result};
 use crate::mask::{MaskKey, Shown};
 use crate::money::Currency;
-use crate::settlement::check::{AfterMatching, FurtherLeg, quarantined_line};
+use crate::settlement::check::{AfterMatching, FurtherLeg, LegInputs, quarantined_line};
 use crate::settlement::fetch::{self, Acquisition, ReportFile, ReportLocation};
 use crate::settlement::report::Format;
 use crate::settlement::{SettlementRecord, SourceLine};
@@ -119,36 +119,31 @@ pub(crate) struct BankInputs<'a> {
 /// weekend and a run of holidays).
 const PREVIOUS_STATEMENT_DAYS: u64 = 7;
 
-/// The bank leg of one settlement check for one night, as the run hands it to the check.
+/// The bank leg of one settlement check, as the run hands it to the check: its section, and
+/// the store and rules an aggregator sync needs (the rest comes with the check's [`LegInputs`]).
 pub(crate) struct BankLegRun<'a> {
     pub(crate) spec: &'a BankSpec,
-    pub(crate) check: &'a str,
-    pub(crate) date: NaiveDate,
-    pub(crate) format: &'a Format,
-    pub(crate) mask: Option<&'a MaskKey>,
-    pub(crate) acquisition: Acquisition<'a>,
     pub(crate) sync: SyncJob<'a>,
-    pub(crate) data_keys: Option<&'a crate::at_rest::DataKeys>,
 }
 
 impl AfterMatching for BankLegRun<'_> {
     fn run<'a>(
         &'a self,
         records: &'a [SettlementRecord],
-        in_flight: &'a [Recorded],
+        leg: &'a LegInputs<'a>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<FurtherLeg>> + 'a>> {
         Box::pin(async move {
             let inputs = BankInputs {
                 day: TraceInputs {
-                    check: self.check,
-                    date: self.date,
-                    format: self.format,
-                    in_flight,
-                    mask: self.mask,
+                    check: &leg.check.name,
+                    date: leg.date,
+                    format: &leg.check.format,
+                    in_flight: leg.in_flight,
+                    mask: leg.mask,
                 },
-                acquisition: &self.acquisition,
+                acquisition: &leg.acquisition,
                 sync: &self.sync,
-                data_keys: self.data_keys,
+                data_keys: leg.data_keys,
             };
             run(self.spec, &inputs, records).await
         })

@@ -263,7 +263,17 @@ async fn reconcile(
     };
     let mut found = found.all(&outcome, in_flight);
     if let Some(leg) = inputs.after_matching {
-        let further = leg.run(records, &inputs.in_flight).await?;
+        let policy = inputs.sources.policy(&[&check.ledger.source]);
+        let no_batches = BatchHistory::of(&[]);
+        let context = LegInputs {
+            check,
+            date: inputs.day.date,
+            mask: inputs.mask,
+            in_flight: &inputs.in_flight,
+            acquisition: acquisition(check, inputs, policy, &no_batches),
+            data_keys: inputs.data_keys,
+        };
+        let further = leg.run(records, &context).await?;
         read.attempts = read.attempts.max(further.attempts);
         read.report_files.extend(further.files);
         found.extend(further.findings);
@@ -289,13 +299,25 @@ pub(crate) struct FurtherLeg {
     pub(crate) reexamined: Vec<i64>,
 }
 
+/// What the check hands a further leg besides its records.
+pub(crate) struct LegInputs<'a> {
+    pub(crate) check: &'a SettlementSpec,
+    pub(crate) date: chrono::NaiveDate,
+    pub(crate) mask: Option<&'a MaskKey>,
+    /// The check's in-flight findings of earlier days.
+    pub(crate) in_flight: &'a [Recorded],
+    /// Where the check's files are found or fetched: a leg fetches its own alike.
+    pub(crate) acquisition: Acquisition<'a>,
+    pub(crate) data_keys: Option<&'a crate::at_rest::DataKeys>,
+}
+
 /// A leg that runs over a settlement check's report records after they are matched, with the
 /// check's in-flight findings of earlier days: a failure fails the check.
 pub(crate) trait AfterMatching {
     fn run<'a>(
         &'a self,
         records: &'a [SettlementRecord],
-        in_flight: &'a [Recorded],
+        inputs: &'a LegInputs<'a>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<FurtherLeg>> + 'a>>;
 }
 
