@@ -217,6 +217,23 @@ impl DataKeys {
         }))
     }
 
+    /// Keys that live only in this process: a random KEK no one else ever holds, for files that
+    /// must not outlive the run in a readable form (a settlement check's spilled buckets).
+    pub fn ephemeral() -> Result<DataKeys, AtRestError> {
+        let bytes: [u8; KEY_BYTES] = random()?;
+        let current = Kek {
+            id: "ephemeral".to_string(),
+            key: aes_key(&bytes).map_err(fail)?,
+        };
+        let field_key = DataKey::generate(&current)?;
+        Ok(DataKeys {
+            current,
+            previous: None,
+            var: "(this process)".to_string(),
+            field_key: Arc::new(field_key),
+        })
+    }
+
     /// The id of the key everything new is sealed under.
     pub fn current_id(&self) -> &str {
         &self.current.id

@@ -257,6 +257,16 @@ impl Currency {
         (0..ISO_4217.len())
             .filter_map(|index| u8::try_from(index).ok().map(|index| Currency { index }))
     }
+
+    /// The currency's place in the code table, one byte (stable only within one build).
+    pub(crate) fn index(self) -> u8 {
+        self.index
+    }
+
+    /// The currency at `index` in the code table, `None` past its end.
+    pub(crate) fn from_index(index: u8) -> Option<Currency> {
+        (usize::from(index) < ISO_4217.len()).then_some(Currency { index })
+    }
 }
 
 impl fmt::Debug for Currency {

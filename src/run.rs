@@ -660,6 +660,7 @@ impl<'a> Run<'a> {
                     after_matching: bank_leg
                         .as_ref()
                         .map(|leg| leg as &dyn settlement::check::AfterMatching),
+                    temp_dir: &self.config.temp_dir,
                 };
                 settlement::check::run(check, inputs).await
             }

@@ -27,9 +27,10 @@ use crate::discrepancy::{BankKind, ColumnValues, Discrepancy, Kind, Recorded, Sh
 use crate::error::{Error, Result};
 use crate::mask::{MaskKey, Shown};
 use crate::money::Currency;
-use crate::settlement::check::{AfterMatching, FurtherLeg, LegInputs, quarantined_line};
+use crate::settlement::check::{AfterMatching, FurtherLeg, LegInputs, LegLines, quarantined_line};
 use crate::settlement::fetch::{self, Acquisition, ReportFile, ReportLocation};
 use crate::settlement::report::Format;
+use crate::settlement::spec::SettlementSpec;
 use crate::settlement::{SettlementRecord, SourceLine};
 
 /// The statement formats recon reads from a file.
@@ -127,6 +128,13 @@ pub(crate) struct BankLegRun<'a> {
 }
 
 impl AfterMatching for BankLegRun<'_> {
+    fn reads(&self, check: &SettlementSpec) -> LegLines {
+        match PayoutBasis::of(&check.format) {
+            PayoutBasis::PayoutLines => LegLines::PayoutLines,
+            PayoutBasis::BatchNet => LegLines::NamingAPayout,
+        }
+    }
+
     fn run<'a>(
         &'a self,
         records: &'a [SettlementRecord],

@@ -59,6 +59,10 @@ pub(crate) struct SettlementFile {
     /// The most bytes one downloaded report may have (default 2 GiB).
     #[serde(default = "default_max_download_bytes")]
     pub(crate) max_download_bytes: u64,
+    /// The memory (MiB) the check's matching holds its lines and rows in; past it they are
+    /// spilled, sealed, to `job.temp_dir` (default 128).
+    #[serde(default = "default_memory_mb")]
+    pub(crate) memory_mb: u64,
     /// The CA bundle (PEM) report servers must chain to instead of the built-in roots
     /// (relative: to the file's folder).
     pub(crate) tls_ca_file: Option<std::path::PathBuf>,
@@ -177,6 +181,10 @@ fn default_max_download_bytes() -> u64 {
     crate::settlement::fetch::cap::DEFAULT_MAX_DOWNLOAD_BYTES
 }
 
+fn default_memory_mb() -> u64 {
+    crate::settlement::matching::streamed::DEFAULT_MEMORY_MB
+}
+
 fn default_timing_window() -> u32 {
     3
 }
@@ -221,6 +229,9 @@ pub(crate) fn describe(check: &SettlementSpec, bank: Option<&BankSpec>) -> Strin
     ) + &match check.max_download_bytes {
         default if default == default_max_download_bytes() => String::new(),
         set => format!("max_download_bytes = {set}\n"),
+    } + &match check.memory_mb {
+        default if default == default_memory_mb() => String::new(),
+        set => format!("memory_mb = {set}\n"),
     } + &check
         .tls_ca_file
         .as_ref()
@@ -549,6 +560,12 @@ pub(crate) fn validate(
                 default_max_download_bytes()
             ));
         }
+        if check.memory_mb == 0 || check.memory_mb > 1 << 20 {
+            return Err(format!(
+                "{at}.memory_mb: must be 1 to 1048576 MiB (the default is {} MiB); past it matching spills to job.temp_dir",
+                default_memory_mb()
+            ));
+        }
         let builtin = match &check.format_options {
             Some(options) => match builtin_with(&check.format, options) {
                 Some(format) => Some(format.map_err(|m| format!("{at}.format_options: {m}"))?),
@@ -623,6 +640,7 @@ pub(crate) fn validate(
                 timing_window_days: check.timing_window_days,
             },
             max_download_bytes: check.max_download_bytes,
+            memory_mb: check.memory_mb,
             tls_ca_file: check.tls_ca_file.clone(),
         });
         if let Some(file) = &check.bank {

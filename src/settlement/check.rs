@@ -12,9 +12,11 @@ use tracing::{info, warn};
 
 use super::fetch::{self, Acquisition, BatchHistory, ReportFile};
 use super::ledger::{Carried, LedgerRead, read_ledger};
+use super::matching::streamed::{LineBuckets, MemoryBudget, RowBuckets, pair_in_bulk};
 use super::matching::{MatchOn, MatchOutcome, SettlementDiscrepancy, match_report};
+use super::report::parse_report_into;
 use super::spec::SettlementSpec;
-use super::{Id, ParseOutcome, Quarantined, SettlementRecord, parse_report};
+use super::{Id, Quarantined, SettlementRecord};
 use crate::breaker::Breakers;
 use crate::check::{
     AccountLine, Accounting, CheckKind, CheckOutcome, CheckRecord, Compared, Download, TableSide,
@@ -93,6 +95,8 @@ pub(crate) struct SettlementInputs<'a> {
     pub(crate) data_keys: Option<&'a crate::at_rest::DataKeys>,
     /// What runs over the report's records once they are matched (the bank leg).
     pub(crate) after_matching: Option<&'a dyn AfterMatching>,
+    /// The writable folder matching spills its buckets into past the check's memory budget.
+    pub(crate) temp_dir: &'a Path,
 }
 
 /// The in-flight (`timing`) findings of earlier days, by their ledger id as shown.
@@ -170,19 +174,49 @@ fn hides(shown: &str) -> bool {
     shown.contains('*')
 }
 
-/// The reports of one check, parsed: their records in file order, and what each file held.
+/// The reports of one check, parsed and paired in bulk: the records left for every rule in
+/// file order, what each file held, and the lines a further leg reads.
 struct Reports {
     records: Vec<SettlementRecord>,
     files: Vec<ParsedFile>,
     digest: String,
+    /// The lines a further leg reads ([`AfterMatching::reads`]), in file order.
+    kept: Vec<SettlementRecord>,
 }
 
-/// One report file: its data rows, its records' place in [`Reports::records`], its quarantine.
+/// One report file: its data rows, its lines paired in bulk, its other records' place in
+/// [`Reports::records`], its quarantine.
 struct ParsedFile {
     file: ReportFile,
     rows_read: u64,
+    paired: u64,
     records: std::ops::Range<usize>,
     quarantined: Vec<Quarantined>,
+}
+
+/// Where each line of the reports goes as it is parsed: into its bucket (or the rest), into
+/// the ids read from the ledger whatever their day, into what a further leg reads.
+struct LineSink {
+    lines: LineBuckets,
+    on: MatchOn,
+    /// The ids the lines are matched on, for a report that spans days.
+    named: Option<HashSet<Id>>,
+    leg: Option<LegLines>,
+    kept: Vec<SettlementRecord>,
+}
+
+impl LineSink {
+    fn take(&mut self, file: u32, record: SettlementRecord) -> Result<()> {
+        if let Some(named) = &mut self.named
+            && let Some(id) = match_id(&record, self.on)
+        {
+            named.insert(Id::from(id));
+        }
+        if self.leg.is_some_and(|leg| leg.reads(&record)) {
+            self.kept.push(record.clone());
+        }
+        self.lines.push(file, record)
+    }
 }
 
 /// Runs `check` for `inputs.day`, with the in-flight rows of earlier days it examines again.
@@ -273,7 +307,7 @@ async fn reconcile(
             acquisition: acquisition(check, inputs, policy, &no_batches),
             data_keys: inputs.data_keys,
         };
-        let further = leg.run(records, &context).await?;
+        let further = leg.run(&reports.kept, &context).await?;
         read.attempts = read.attempts.max(further.attempts);
         read.report_files.extend(further.files);
         found.extend(further.findings);
@@ -311,9 +345,28 @@ pub(crate) struct LegInputs<'a> {
     pub(crate) data_keys: Option<&'a crate::at_rest::DataKeys>,
 }
 
+/// The report lines a further leg reads: they are kept for it as they stream by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LegLines {
+    /// The payout lines that name their payout.
+    PayoutLines,
+    /// Every line that names its payout.
+    NamingAPayout,
+}
+
+impl LegLines {
+    fn reads(self, record: &SettlementRecord) -> bool {
+        record.payout_id.is_some()
+            && (self == LegLines::NamingAPayout || record.kind == super::Kind::Payout)
+    }
+}
+
 /// A leg that runs over a settlement check's report records after they are matched, with the
 /// check's in-flight findings of earlier days: a failure fails the check.
 pub(crate) trait AfterMatching {
+    /// The lines it reads of `check`'s reports ([`AfterMatching::run`] is given those alone).
+    fn reads(&self, check: &SettlementSpec) -> LegLines;
+
     fn run<'a>(
         &'a self,
         records: &'a [SettlementRecord],
@@ -345,7 +398,8 @@ fn acquisition<'a>(
 }
 
 /// Fetches and parses the day's reports and reads the ledger (at once, unless the report names
-/// rows of other days, which are then read with the day's), noting in `read` what was read.
+/// rows of other days, which are then read with the day's), both sides streaming into buckets
+/// that are then paired in bulk, noting in `read` what was read.
 async fn read_both(
     check: &SettlementSpec,
     inputs: &SettlementInputs<'_>,
@@ -356,6 +410,14 @@ async fn read_both(
     let policy = inputs.sources.policy(&[&check.ledger.source]);
     let batches = BatchHistory::of(&inputs.fetched);
     let job = acquisition(check, inputs, policy, &batches);
+    let budget = MemoryBudget::mebibytes(check.memory_mb);
+    let sink = LineSink {
+        lines: LineBuckets::new(check.rules.match_on, budget, inputs.temp_dir),
+        on: check.rules.match_on,
+        named: check.format.spans_days().then(HashSet::new),
+        leg: inputs.after_matching.map(|leg| leg.reads(check)),
+        kept: Vec::new(),
+    };
     let reports = async {
         let acquired = fetch::acquire(&check.location, &job).await;
         let (attempts, downloads) = (acquired.attempts, acquired.downloads);
@@ -363,7 +425,7 @@ async fn read_both(
             let files = acquired.files?;
             let format = check.format.clone();
             let keys = inputs.data_keys.cloned();
-            tokio::task::spawn_blocking(move || parse_all(&format, files, keys.as_ref()))
+            tokio::task::spawn_blocking(move || parse_all(&format, files, keys.as_ref(), sink))
                 .await
                 .map_err(|e| Error::internal(format!("parsing reports: {e}")))?
         };
@@ -372,12 +434,12 @@ async fn read_both(
     // lines of earlier days' activity (a payout, a batch): the report is read first, and the
     // ledger rows it names are read whatever their day
     let mut reports = std::pin::pin!(reports);
-    let first = match check.format.spans_days() {
+    let mut first = match check.format.spans_days() {
         true => Some(reports.as_mut().await),
         false => None,
     };
-    let named = match &first {
-        Some((Ok(parsed), _, _)) => named_ids(&parsed.records, check.rules.match_on),
+    let named = match &mut first {
+        Some((Ok((_, sink)), _, _)) => sink.named.take().unwrap_or_default(),
         _ => HashSet::new(),
     };
     let ledger = with_retries(policy, &check.name, || async {
@@ -392,16 +454,21 @@ async fn read_both(
                 .any_hidden()
                 .then_some(&hidden as &(dyn Fn(&str) -> bool + Sync)),
         };
-        read_ledger(&source, &check.ledger, &day, timezone, &carried).await
+        // a retry starts from empty buckets: nothing of a failed read is kept
+        let mut rows = RowBuckets::new(budget, inputs.temp_dir);
+        let mut sink = |entry| rows.push(entry);
+        let read = read_ledger(&source, &check.ledger, &day, timezone, &carried, &mut sink);
+        let read = read.await?;
+        Ok((read, rows))
     });
-    let ((reports, report_attempts, downloads), (ledger, ledger_attempts)) = match first {
+    let ((parsed, report_attempts, downloads), (ledger, ledger_attempts)) = match first {
         Some(read) => (read, ledger.await),
         None => tokio::join!(reports, ledger),
     };
     read.downloads = downloads;
     read.attempts = ledger_attempts.max(report_attempts);
-    let reports = reports?;
-    let ledger = ledger?;
+    let (mut parsed, sink) = parsed?;
+    let (mut ledger, rows) = ledger?;
     if ledger.undated > 0 {
         warn!(
             rows = ledger.undated,
@@ -409,11 +476,56 @@ async fn read_both(
             "ledger rows without a booking time belong to no business day and are never matched"
         );
     }
-    read.report_files = reports.files.iter().map(|f| f.file.name.clone()).collect();
-    read.report_digest = Some(reports.digest.clone());
-    read.report_rows = Some(reports.files.iter().map(|f| f.rows_read).sum());
+    let spilled = sink.lines.spilled_bytes() + rows.spilled_bytes();
+    let paths: Vec<std::sync::Arc<str>> = parsed
+        .files
+        .iter()
+        .map(|f| f.file.name.as_str().into())
+        .collect();
+    let rules = check.rules.clone();
+    let lines = sink.lines;
+    let paired = tokio::task::spawn_blocking(move || pair_in_bulk(lines, rows, &paths, &rules))
+        .await
+        .map_err(|e| Error::internal(format!("pairing in bulk: {e}")))??;
+    info!(
+        check = %check.name,
+        paired = paired.ledger,
+        left_for_every_rule = paired.rest_lines.len() + paired.rest_entries.len(),
+        spilled_mib = spilled >> 20,
+        "settlement paired in bulk"
+    );
+    parsed.take_rest(paired.per_file, paired.rest_lines)?;
+    parsed.kept = sink.kept;
+    ledger.entries = paired.rest_entries;
+    ledger.paired = paired.ledger;
+    read.report_files = parsed.files.iter().map(|f| f.file.name.clone()).collect();
+    read.report_digest = Some(parsed.digest.clone());
+    read.report_rows = Some(parsed.files.iter().map(|f| f.rows_read).sum());
     read.ledger_rows = Some(ledger.rows_read());
-    Ok((reports, ledger))
+    Ok((parsed, ledger))
+}
+
+impl Reports {
+    /// Takes each file's lines paired in bulk (`paired`, by file number) and the lines left for
+    /// every rule (`rest`, in file and line order, with their file numbers).
+    fn take_rest(&mut self, paired: Vec<u64>, rest: Vec<(u32, SettlementRecord)>) -> Result<()> {
+        let mut at = 0;
+        for (n, (file, paired)) in self.files.iter_mut().zip(paired).enumerate() {
+            let own = rest.get(at..).unwrap_or_default();
+            let len = own.iter().take_while(|(f, _)| *f as usize == n).count();
+            file.paired = paired;
+            file.records = at..at + len;
+            at += len;
+        }
+        if at != rest.len() {
+            return Err(Error::internal(format!(
+                "{} lines left for every rule belong to no report file",
+                rest.len() - at
+            )));
+        }
+        self.records = rest.into_iter().map(|(_, r)| r).collect();
+        Ok(())
+    }
 }
 
 /// What a matched day hands out as findings: every discrepancy of the matching, every
@@ -472,48 +584,47 @@ impl Findings<'_> {
     }
 }
 
-/// Parses every report file; a file that cannot be read at all fails the check. Each file is
-/// hashed as it streams through the parser (after decryption, for a download kept encrypted),
-/// never held whole in memory.
+/// Parses every report file into `sink`; a file that cannot be read at all fails the check.
+/// Each file is hashed as it streams through the parser (after decryption, for a download kept
+/// encrypted), never held whole in memory.
 fn parse_all(
     format: &super::Format,
     files: Vec<ReportFile>,
     keys: Option<&crate::at_rest::DataKeys>,
-) -> Result<Reports> {
+    mut sink: LineSink,
+) -> Result<(Reports, LineSink)> {
     let mut hasher = Sha256::new();
     let mut reports = Reports {
         records: Vec::new(),
         files: Vec::with_capacity(files.len()),
         digest: String::new(),
+        kept: Vec::new(),
     };
-    for file in files {
+    for (number, file) in (0u32..).zip(files) {
         let cannot_read = |e: std::io::Error| {
             Error::bad_input(format!("{}: cannot read the report: {e}", file.name))
         };
         let mut reader = Hashing::new(fetch::open_report(&file.path, keys).map_err(cannot_read)?);
-        let ParseOutcome {
-            records,
-            quarantined,
-            rows_read,
-            skipped_lines: _,
-        } = parse_report(format, &file.name, &mut reader)
-            .map_err(|e| Error::bad_input(e.to_string()))?;
+        // the first line that cannot be kept stops the file (a full temp folder)
+        let mut kept: Result<()> = Ok(());
+        let tally = parse_report_into(format, &file.name, &mut reader, &mut |record| {
+            if kept.is_ok() {
+                kept = sink.take(number, record);
+            }
+        })
+        .map_err(|e| Error::bad_input(e.to_string()))?;
+        kept?;
         hasher.update(reader.finish().map_err(cannot_read)?);
-        let start = reports.records.len();
-        if reports.records.is_empty() {
-            reports.records = records;
-        } else {
-            reports.records.extend(records);
-        }
         reports.files.push(ParsedFile {
             file,
-            rows_read,
-            records: start..reports.records.len(),
-            quarantined,
+            rows_read: tally.rows_read,
+            paired: 0,
+            records: 0..0,
+            quarantined: tally.quarantined,
         });
     }
     reports.digest = hex::encode(hasher.finalize());
-    Ok(reports)
+    Ok((reports, sink))
 }
 
 /// A buffered reader that hashes every byte it hands out.
@@ -562,13 +673,14 @@ fn account(
     }
     let mut parts = Vec::new();
     for parsed in &reports.files {
-        let ok = matched
+        let ruled = matched
             .get(parsed.records.clone())
             .unwrap_or_default()
             .iter()
             .filter(|&&m| m)
             .count() as u64;
-        let found = parsed.records.len() as u64 - ok;
+        let ok = parsed.paired + ruled;
+        let found = parsed.records.len() as u64 - ruled;
         let quarantined = parsed.quarantined.len() as u64;
         let name = &parsed.file.name;
         if ok + found + quarantined != parsed.rows_read {
@@ -607,8 +719,8 @@ fn account(
             *slot = Seen::Found;
         }
     }
-    let entries = ledger.entries.len() as u64;
-    let ok = seen.iter().filter(|&&s| s == Seen::Matched).count() as u64;
+    let entries = ledger.entries.len() as u64 + ledger.paired;
+    let ok = ledger.paired + seen.iter().filter(|&&s| s == Seen::Matched).count() as u64;
     let found = seen.iter().filter(|&&s| s == Seen::Found).count() as u64;
     let not_expected = outcome.not_expected.len() as u64;
     let set_aside = ledger.unreadable.len() as u64;
@@ -627,15 +739,6 @@ fn account(
         set_aside,
     });
     Ok(Accounting(parts))
-}
-
-/// The ids the records are matched on, for reading their ledger rows whatever their day.
-fn named_ids(records: &[SettlementRecord], on: MatchOn) -> HashSet<Id> {
-    records
-        .iter()
-        .filter_map(|r| match_id(r, on))
-        .map(Id::from)
-        .collect()
 }
 
 /// The id a record is matched on, as its discrepancies are keyed.

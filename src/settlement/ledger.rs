@@ -24,10 +24,14 @@ pub(crate) struct UnreadableRow {
     pub(crate) reason: String,
 }
 
-/// What was read: the entries to match, and the rows that could not become entries.
+/// What was read: the entries left to match by every rule (the bulk was paired as it streamed
+/// by, and only counted), and the rows that could not become entries.
 #[derive(Debug, Default)]
 pub(crate) struct LedgerRead {
+    /// The entries not paired in bulk, in id order.
     pub(crate) entries: Vec<LedgerEntry>,
+    /// Entries paired in bulk with a plainly agreeing report line: matched, counted, not kept.
+    pub(crate) paired: u64,
     pub(crate) unreadable: Vec<UnreadableRow>,
     /// Rows of the table with no booking time: they belong to no business day.
     pub(crate) undated: u64,
@@ -36,7 +40,7 @@ pub(crate) struct LedgerRead {
 impl LedgerRead {
     /// Rows of the day (and carried rows) considered: entries plus unreadable rows.
     pub(crate) fn rows_read(&self) -> u64 {
-        (self.entries.len() + self.unreadable.len()) as u64
+        self.entries.len() as u64 + self.paired + self.unreadable.len() as u64
     }
 }
 
@@ -59,14 +63,15 @@ impl Carried<'_> {
 /// Reads the ledger rows booked on `day`, plus any row `carried` names whatever its day
 /// (in-flight rows of earlier days, re-examined). PostgreSQL and MySQL/MariaDB read only
 /// those: the day's rows (a superset, for wall-clock times, trimmed exactly here) and the
-/// carried ids in chunks of bound parameters, in one snapshot. Entries come in id order, as a
-/// whole-table read in id order gives them; nothing is written.
+/// carried ids in chunks of bound parameters, in one snapshot. Each entry goes to `sink` as it
+/// is read, in no particular order; nothing is written.
 pub(crate) async fn read_ledger(
     source: &Source,
     ledger: &LedgerSpec,
     day: &BusinessDay,
     tz: Tz,
     carried: &Carried<'_>,
+    sink: &mut (dyn FnMut(LedgerEntry) -> Result<()> + Send),
 ) -> Result<LedgerRead> {
     let available = source.columns(&ledger.table).await?;
     let mut columns = Vec::new();
@@ -120,8 +125,6 @@ pub(crate) async fn read_ledger(
         in_flight: None,
         key_range: None,
     };
-    // whether entries arrive in id order, to put those of several statements in it after
-    let mut arrival = Arrival::new(&spec.columns[0], source.timezone);
     let mut rx = source.stream_rows_and_keys(spec, keys.unwrap_or_default());
     let mut read = LedgerRead::default();
     while let Some(batch) = rx.recv().await {
@@ -145,10 +148,7 @@ pub(crate) async fn read_ledger(
             }
             match id {
                 Some(id) => match entry(row, id, at, ledger) {
-                    Ok(entry) => {
-                        read.entries.push(entry);
-                        arrival.note(&row[0]);
-                    }
+                    Ok(entry) => sink(entry)?,
                     Err((id, reason)) => read.unreadable.push(UnreadableRow {
                         id: id.to_string(),
                         reason,
@@ -161,7 +161,6 @@ pub(crate) async fn read_ledger(
             }
         }
     }
-    arrival.in_id_order(&mut read.entries);
     Ok(read)
 }
 
@@ -178,75 +177,6 @@ fn carried_keys(id: &Column, carried: &HashSet<&str>, zone: Tz) -> Option<Vec<Va
         .collect();
     keys.sort_by(Value::key_cmp);
     Some(keys)
-}
-
-/// The order ledger entries arrive in, to put them in id order once read. One statement gives
-/// its rows in id order, so nothing is kept per row while they come in that order: only the
-/// last id. Should they not (a read in several statements gives each one's rows in id order,
-/// one after the other), each entry's id is made a value of the column again from its text,
-/// which is exact for the types whose ids are named in SQL (the only reads in several
-/// statements); the ids of any other type are kept as they arrive.
-struct Arrival {
-    column: LogicalType,
-    zone: Tz,
-    last: Option<Value>,
-    in_order: bool,
-    /// Every id as it arrived, for a column whose ids are not made again from their text.
-    kept: Option<Vec<Value>>,
-}
-
-impl Arrival {
-    fn new(id: &Column, zone: Tz) -> Arrival {
-        Arrival {
-            column: id.logical,
-            zone,
-            last: None,
-            in_order: true,
-            kept: (!ids_from_text(id.logical)).then(Vec::new),
-        }
-    }
-
-    /// Notes the id of the entry just read.
-    fn note(&mut self, id: &Value) {
-        if let Some(kept) = &mut self.kept {
-            kept.push(id.clone());
-            return;
-        }
-        if !self.in_order {
-            return;
-        }
-        if self
-            .last
-            .as_ref()
-            .is_some_and(|last| last.key_cmp(id).is_gt())
-        {
-            self.in_order = false;
-        }
-        self.last = Some(id.clone());
-    }
-
-    /// Puts `entries` (noted in this order) in id order, keeping the order of equal ids.
-    fn in_id_order(self, entries: &mut Vec<LedgerEntry>) {
-        let keys = match self.kept {
-            Some(kept) => kept,
-            None if self.in_order => return,
-            None => entries
-                .iter()
-                .map(|e| {
-                    value_from_text(self.column, &e.id, self.zone)
-                        .unwrap_or_else(|_| Value::Text(e.id.to_string()))
-                })
-                .collect(),
-        };
-        if keys.is_sorted_by(|a, b| a.key_cmp(b).is_le()) {
-            return;
-        }
-        let mut order: Vec<usize> = (0..entries.len()).collect();
-        order.sort_by(|&a, &b| keys[a].key_cmp(&keys[b]));
-        let mut slots: Vec<Option<LedgerEntry>> =
-            std::mem::take(entries).into_iter().map(Some).collect();
-        entries.extend(order.into_iter().filter_map(|i| slots[i].take()));
-    }
 }
 
 /// Whether every id of a column of this type is given back exactly by its text, so it can be
@@ -370,68 +300,6 @@ mod tests {
 
     fn usd() -> Currency {
         Currency::parse("USD").unwrap()
-    }
-
-    /// Entries of `ids` (noted in this order, amounts their places) put in id order: the ids
-    /// and amounts in the order they end in.
-    fn put_in_order(logical: LogicalType, ids: &[Value]) -> Vec<(String, i64)> {
-        let column = Column {
-            name: "id".into(),
-            declared: "id".into(),
-            logical,
-        };
-        let mut arrival = Arrival::new(&column, Tz::UTC);
-        let mut entries = Vec::new();
-        for (place, id) in ids.iter().enumerate() {
-            let text = id.canonical_text().expect("an id");
-            entries.push(LedgerEntry {
-                id: Id::from(text.as_ref()),
-                amount_minor: place as i64,
-                currency: usd(),
-                status: None,
-                at: DateTime::UNIX_EPOCH,
-                fee_minor: None,
-                payout_id: None,
-            });
-            arrival.note(id);
-        }
-        arrival.in_id_order(&mut entries);
-        entries
-            .iter()
-            .map(|e| (e.id.to_string(), e.amount_minor))
-            .collect()
-    }
-
-    #[test]
-    fn entries_of_several_statements_are_put_in_the_column_s_order() {
-        // integers in numeric order (`9` before `10`, unlike their text), equal ids kept in
-        // the order they came
-        let ints = [7, 9, 10, 2, 9, 12].map(Value::Int);
-        assert_eq!(
-            put_in_order(LogicalType::Integer, &ints),
-            [("2", 3), ("7", 0), ("9", 1), ("9", 4), ("10", 2), ("12", 5)]
-                .map(|(id, at)| (id.to_string(), at))
-        );
-        let texts = ["ch_2", "ch_9", "ch_10", "ch_1"].map(|t| Value::Text(t.into()));
-        assert_eq!(
-            put_in_order(LogicalType::Text, &texts),
-            [("ch_1", 3), ("ch_10", 2), ("ch_2", 0), ("ch_9", 1)]
-                .map(|(id, at)| (id.to_string(), at))
-        );
-        // a date id is not made again from its text: kept as it came, and ordered as a date
-        let dates = ["2026-01-10", "2025-12-31", "2026-01-02"]
-            .map(|d| Value::Date(d.parse().expect("a date")));
-        assert_eq!(
-            put_in_order(LogicalType::Date, &dates),
-            [("2025-12-31", 1), ("2026-01-02", 2), ("2026-01-10", 0)]
-                .map(|(id, at)| (id.to_string(), at))
-        );
-        // in order already: left as they came
-        let sorted = [1, 2, 2, 3].map(Value::Int);
-        assert_eq!(
-            put_in_order(LogicalType::Integer, &sorted),
-            [("1", 0), ("2", 1), ("2", 2), ("3", 3)].map(|(id, at)| (id.to_string(), at))
-        );
     }
 
     #[test]

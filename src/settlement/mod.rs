@@ -12,6 +12,8 @@ pub(crate) mod matching;
 pub(crate) mod record;
 pub(crate) mod report;
 pub(crate) mod spec;
+mod spill;
+mod spill_codec;
 
 pub(crate) use id::Id;
 pub(crate) use record::{Kind, SettlementRecord, SourceLine};

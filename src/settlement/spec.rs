@@ -62,6 +62,8 @@ pub(crate) struct SettlementSpec {
     pub(crate) rules: MatchRules,
     /// The most bytes one downloaded report may have; past it the sync fails (exit 2).
     pub(crate) max_download_bytes: u64,
+    /// The memory (MiB) its matching holds lines and rows in before spilling them to disk.
+    pub(crate) memory_mb: u64,
     /// The CA bundle (PEM) its report servers must chain to, instead of the built-in roots;
     /// absolute once the configuration is loaded.
     pub(crate) tls_ca_file: Option<std::path::PathBuf>,

@@ -72,6 +72,7 @@ mod duplicates;
 mod exact;
 mod leftovers;
 mod payouts;
+pub(crate) mod streamed;
 mod tolerance;
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use records::{Broken, Piece, RecordSplitter};
 
 use super::kept_text::{Capped, KEPT_BYTES, KeptText};
 use super::zone::{Zone, parse_timestamp};
-use super::{ParseOutcome, Quarantined, ReportError, RowParser};
+use super::{ParseTally, Quarantined, ReportError, RowParser};
 use crate::money::{Currency, MoneyError, parse_major, parse_major_grouped};
 use crate::settlement::{Id, SettlementRecord, SourceLine};
 
@@ -78,7 +78,8 @@ pub(super) fn drive<P: RowParser>(
     layout: &Layout,
     format_name: &str,
     make_parser: impl FnOnce(&mut Columns<'_>) -> P,
-) -> Result<ParseOutcome, ReportError> {
+    sink: &mut dyn FnMut(SettlementRecord),
+) -> Result<ParseTally, ReportError> {
     let read_error = |source| ReportError::Read {
         path: path.to_owned(),
         source,
@@ -145,7 +146,8 @@ pub(super) fn drive<P: RowParser>(
     let parser = make_parser(&mut columns);
     columns.finish(path, format_name)?;
 
-    let mut outcome = ParseOutcome::default();
+    let mut outcome = ParseTally::default();
+    let mut records = 0u64;
     let shared_path: std::sync::Arc<str> = path.into();
     outcome.skipped_lines = skipped_lines;
     while csv.read_byte_record(&mut record).map_err(read_error)? {
@@ -180,7 +182,10 @@ pub(super) fn drive<P: RowParser>(
             line,
         };
         match parse_row(&parser, &header, &record, &source) {
-            Ok(parsed) => outcome.records.push(parsed),
+            Ok(parsed) => {
+                records += 1;
+                sink(parsed);
+            }
             Err(reason) => outcome.quarantined.push(Quarantined {
                 raw: raw_line(&record, delimiter).into(),
                 source,
@@ -198,7 +203,7 @@ pub(super) fn drive<P: RowParser>(
     }
     debug_assert_eq!(
         outcome.rows_read,
-        (outcome.records.len() + outcome.quarantined.len()) as u64
+        records + outcome.quarantined.len() as u64
     );
     if outcome.skipped_lines > 0 {
         tracing::info!(

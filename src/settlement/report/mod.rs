@@ -137,43 +137,93 @@ pub enum ReportError {
     },
 }
 
-/// Parses one report. `path` is only used to name the file in records, quarantines and errors.
+/// What parsing one report tallied besides its records (which went to the caller's sink).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ParseTally {
+    pub(crate) quarantined: Vec<Quarantined>,
+    /// Data rows read (blank lines excluded): records handed out + quarantined.
+    pub(crate) rows_read: u64,
+    /// Lines that are not data by the format's layout: preamble before the header, footer lines.
+    pub(crate) skipped_lines: u64,
+}
+
+/// Parses one report, collecting its records. `path` is only used to name the file in
+/// records, quarantines and errors.
 pub fn parse_report(
     format: &Format,
     path: &str,
     reader: impl Read,
 ) -> Result<ParseOutcome, ReportError> {
+    let mut records = Vec::new();
+    let tally = parse_report_into(format, path, reader, &mut |record| records.push(record))?;
+    Ok(ParseOutcome {
+        records,
+        quarantined: tally.quarantined,
+        rows_read: tally.rows_read,
+        skipped_lines: tally.skipped_lines,
+    })
+}
+
+/// Parses one report, handing each record to `sink` as it is read, so that no more than one
+/// record is held here whatever the report's size.
+pub(crate) fn parse_report_into(
+    format: &Format,
+    path: &str,
+    reader: impl Read,
+    sink: &mut dyn FnMut(SettlementRecord),
+) -> Result<ParseTally, ReportError> {
     match format {
         Format::Stripe(options) => {
             let layout = Layout::csv(b',', options.max_record_lines);
-            drive(path, reader, &layout, "Stripe", |columns| {
-                stripe::Parser::new(columns, options)
-            })
+            drive(
+                path,
+                reader,
+                &layout,
+                "Stripe",
+                |columns| stripe::Parser::new(columns, options),
+                sink,
+            )
         }
         Format::Braintree(options) => {
             let layout = Layout::csv(b',', options.max_record_lines);
             match options.report_type {
-                braintree::Report::TransactionSearch => {
-                    drive(path, reader, &layout, "Braintree", |columns| {
-                        braintree::Parser::new(columns, options)
-                    })
-                }
-                braintree::Report::SettlementBatchSummary => {
-                    drive(path, reader, &layout, "Braintree", |columns| {
-                        braintree_summary::Parser::new(columns, options)
-                    })
-                }
+                braintree::Report::TransactionSearch => drive(
+                    path,
+                    reader,
+                    &layout,
+                    "Braintree",
+                    |columns| braintree::Parser::new(columns, options),
+                    sink,
+                ),
+                braintree::Report::SettlementBatchSummary => drive(
+                    path,
+                    reader,
+                    &layout,
+                    "Braintree",
+                    |columns| braintree_summary::Parser::new(columns, options),
+                    sink,
+                ),
             }
         }
         Format::Adyen(options) => {
             let layout = Layout::csv(b',', options.max_record_lines);
-            drive(path, reader, &layout, "Adyen", |columns| {
-                adyen::Parser::new(columns, options)
-            })
+            drive(
+                path,
+                reader,
+                &layout,
+                "Adyen",
+                |columns| adyen::Parser::new(columns, options),
+                sink,
+            )
         }
-        Format::Mapped(plan) => drive(path, reader, plan.layout(), plan.name(), |columns| {
-            mapped::Parser::new(plan, columns)
-        }),
+        Format::Mapped(plan) => drive(
+            path,
+            reader,
+            plan.layout(),
+            plan.name(),
+            |columns| mapped::Parser::new(plan, columns),
+            sink,
+        ),
     }
 }
 
