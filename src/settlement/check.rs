@@ -491,7 +491,7 @@ async fn read_both(
         check = %check.name,
         paired = paired.ledger,
         left_for_every_rule = paired.rest_lines.len() + paired.rest_entries.len(),
-        spilled_mib = spilled >> 20,
+        spilled_bytes = spilled,
         "settlement paired in bulk"
     );
     parsed.take_rest(paired.per_file, paired.rest_lines)?;

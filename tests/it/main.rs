@@ -55,6 +55,7 @@ mod secrets_and_masking;
 mod serve;
 mod serve_browser;
 mod settlement;
+mod settlement_memory;
 mod sharded_seals;
 mod sharded_table;
 mod sqlite_sources;
