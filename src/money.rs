@@ -227,16 +227,27 @@ impl Currency {
         let unknown = || MoneyError::UnknownCurrency {
             code: code.to_owned(),
         };
-        let trimmed = code.trim();
-        if trimmed.len() != 3 || !trimmed.is_ascii() {
+        // a code as it nearly always comes (three letters) is looked up without trimming
+        let trimmed = match code.len() {
+            3 => code,
+            _ => code.trim(),
+        };
+        let &[a, b, c] = trimmed.as_bytes() else {
+            return Err(unknown());
+        };
+        if !trimmed.is_ascii() {
             return Err(unknown());
         }
-        let mut upper = [0u8; 3];
-        for (to, from) in upper.iter_mut().zip(trimmed.bytes()) {
-            *to = from.to_ascii_uppercase();
-        }
+        let wanted = [
+            a.to_ascii_uppercase(),
+            b.to_ascii_uppercase(),
+            c.to_ascii_uppercase(),
+        ];
         let index = ISO_4217
-            .binary_search_by(|(known, _)| known.as_bytes().cmp(&upper[..]))
+            .binary_search_by(|(known, _)| match known.as_bytes() {
+                &[x, y, z] => [x, y, z].cmp(&wanted),
+                other => other.cmp(&wanted[..]),
+            })
             .map_err(|_| unknown())?;
         let index = u8::try_from(index).map_err(|_| unknown())?;
         Ok(Currency { index })

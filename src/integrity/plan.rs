@@ -328,6 +328,7 @@ impl TablePair<'_> {
                 filter: filter.clone(),
                 in_flight,
                 key_range: self.key_range.cloned(),
+                unordered: false,
             },
             right: ReadSpec {
                 table: self.right_table.to_string(),
@@ -337,6 +338,7 @@ impl TablePair<'_> {
                 filter,
                 in_flight,
                 key_range: self.key_range.cloned(),
+                unordered: false,
             },
             hashed,
             day_column,

@@ -406,6 +406,7 @@ async fn read_both(
     in_flight: &InFlight<'_>,
     read: &mut ReadSoFar,
 ) -> Result<(Reports, LedgerRead)> {
+    let started = Instant::now();
     let (day, timezone) = (inputs.day, inputs.timezone);
     let policy = inputs.sources.policy(&[&check.ledger.source]);
     let batches = BatchHistory::of(&inputs.fetched);
@@ -477,6 +478,7 @@ async fn read_both(
         );
     }
     let spilled = sink.lines.spilled_bytes() + rows.spilled_bytes();
+    let read_ms = started.elapsed().as_millis();
     let paths: Vec<std::sync::Arc<str>> = parsed
         .files
         .iter()
@@ -492,6 +494,8 @@ async fn read_both(
         paired = paired.ledger,
         left_for_every_rule = paired.rest_lines.len() + paired.rest_entries.len(),
         spilled_bytes = spilled,
+        read_ms,
+        paired_ms = started.elapsed().as_millis() - read_ms,
         "settlement paired in bulk"
     );
     parsed.take_rest(paired.per_file, paired.rest_lines)?;

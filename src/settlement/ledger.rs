@@ -124,6 +124,8 @@ pub(crate) async fn read_ledger(
         filter: None,
         in_flight: None,
         key_range: None,
+        // the entries go into buckets by a hash of their id: no order is needed
+        unordered: true,
     };
     let mut rx = source.stream_rows_and_keys(spec, keys.unwrap_or_default());
     let mut read = LedgerRead::default();

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::at_rest::DataKeys;
 use crate::error::{Error, Result};
@@ -48,20 +49,19 @@ impl SpillBuckets {
         }
     }
 
-    /// How many buckets there are.
-    pub(crate) fn len(&self) -> usize {
-        self.buffers.len()
-    }
-
-    /// The bucket of an id's bytes: FNV-1a, which is quick and spreads ids that differ in a digit.
+    /// The bucket of an id's bytes: FNV-1a, then MurmurHash3's finalizer, so that ids that
+    /// differ in their last digit (consecutive ids, which come together) spread over every
+    /// bucket rather than filling a few at a time.
     pub(crate) fn bucket_of(&self, id: &[u8]) -> usize {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for &byte in id {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         }
-        // the high bits are the better mixed
-        ((hash >> 32) % self.buffers.len() as u64) as usize
+        hash ^= hash >> 33;
+        hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        hash ^= hash >> 33;
+        (hash % self.buffers.len() as u64) as usize
     }
 
     /// Appends what `write` writes to bucket `bucket`; spills every bucket once past the budget.
@@ -102,23 +102,51 @@ impl SpillBuckets {
         Ok(())
     }
 
-    /// Bucket `bucket`'s bytes, in the order they were pushed; the bucket is left empty.
-    pub(crate) fn take(&mut self, bucket: usize) -> Result<Vec<u8>> {
+    /// The buckets as they stand, to be read back (each once, from any thread).
+    pub(crate) fn drain(self) -> Drained {
+        Drained {
+            side: self.side,
+            held: self
+                .buffers
+                .into_iter()
+                .map(|held| Mutex::new(Some(held)))
+                .collect(),
+            spilled: self.spilled,
+        }
+    }
+}
+
+/// Buckets no longer taking bytes, read back one bucket at a time, from as many threads as like.
+pub(crate) struct Drained {
+    side: &'static str,
+    /// Each bucket's bytes still in memory, until it is taken.
+    held: Vec<Mutex<Option<Vec<u8>>>>,
+    spilled: Option<Spilled>,
+}
+
+impl Drained {
+    /// How many buckets there are.
+    pub(crate) fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Bucket `bucket`'s bytes, in the order they were pushed (its spilled segments, then what
+    /// was still held); what was held is handed out, so a second take of a bucket is an error.
+    pub(crate) fn take(&self, bucket: usize) -> Result<Vec<u8>> {
+        let taken = || Error::internal(format!("bucket {bucket} of {} taken twice", self.side));
         let held = self
-            .buffers
-            .get_mut(bucket)
-            .map(std::mem::take)
-            .unwrap_or_default();
-        self.held -= held.len();
-        let Some(spilled) = &mut self.spilled else {
+            .held
+            .get(bucket)
+            .ok_or_else(taken)?
+            .lock()
+            .map_err(|_| taken())?
+            .take()
+            .ok_or_else(taken)?;
+        let Some(spilled) = &self.spilled else {
             return Ok(held);
         };
         let mut bytes = Vec::new();
-        let segments = spilled
-            .segments
-            .get_mut(bucket)
-            .map(std::mem::take)
-            .unwrap_or_default();
+        let segments = spilled.segments.get(bucket).map_or(&[][..], Vec::as_slice);
         for (n, &(offset, len)) in segments.iter().enumerate() {
             let mut sealed = vec![0u8; len as usize];
             spilled
@@ -221,20 +249,23 @@ mod tests {
     /// Spilled or not, each bucket gives back exactly its own ids, in the order pushed.
     #[test]
     fn buckets_give_back_what_was_pushed_in_order() {
-        let mut held = filled(usize::MAX);
-        let mut spilled = filled(100);
+        let held = filled(usize::MAX);
+        let spilled = filled(100);
         assert_eq!(held.spilled_bytes(), 0);
         assert!(
             spilled.spilled_bytes() > 6000,
             "{}",
             spilled.spilled_bytes()
         );
+        let hashing = filled(usize::MAX);
+        let bucket_of = |id: &str| hashing.bucket_of(id.as_bytes());
+        let (held, spilled) = (held.drain(), spilled.drain());
         let mut all = Vec::new();
         for bucket in 0..4 {
             let want = lines(&held.take(bucket).unwrap());
             assert_eq!(lines(&spilled.take(bucket).unwrap()), want);
             for id in &want {
-                assert_eq!(held.bucket_of(id.as_bytes()), bucket);
+                assert_eq!(bucket_of(id), bucket);
             }
             let in_order: Vec<u32> = want.iter().map(|id| id[2..].parse().unwrap()).collect();
             assert!(in_order.is_sorted(), "{in_order:?}");
@@ -242,15 +273,35 @@ mod tests {
         }
         assert_eq!(all.len(), 1000);
         assert!(all.iter().any(|id| id == "id0") && all.iter().any(|id| id == "id999"));
-        // taken: empty
-        assert_eq!(spilled.take(0).unwrap(), Vec::<u8>::new());
+        // a bucket is handed out once
+        let twice = spilled.take(0).unwrap_err().to_string();
+        assert!(
+            twice.contains("bucket 0 of test rows taken twice"),
+            "{twice}"
+        );
+    }
+
+    /// A run of consecutive ids (as a report's lines come) is spread evenly: no bucket gets
+    /// more than twice its share of any thousand ids in a row.
+    #[test]
+    fn consecutive_ids_spread_over_every_bucket() {
+        let buckets = SpillBuckets::new("test rows", 256, 1, &std::env::temp_dir());
+        for start in [0u64, 12_345, 9_999_000] {
+            let mut counts = vec![0u32; 256];
+            for n in start..start + 25_600 {
+                counts[buckets.bucket_of(format!("ch_{n}").as_bytes())] += 1;
+            }
+            let (least, most) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+            assert!(*least >= 50 && *most <= 200, "{start}: {least}..{most}");
+        }
     }
 
     /// No id reaches the disk in clear, and a segment that is altered does not open.
     #[test]
     fn the_spill_file_holds_no_id_in_clear_and_refuses_an_altered_segment() {
-        let mut spilled = filled(100);
+        let spilled = filled(100);
         let end = spilled.spilled_bytes();
+        let spilled = spilled.drain();
         let file = &spilled.spilled.as_ref().unwrap().file;
         let mut on_disk = vec![0u8; end as usize];
         file.read_exact_at(&mut on_disk, 0).unwrap();

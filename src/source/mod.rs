@@ -104,6 +104,9 @@ pub struct ReadSpec {
     /// Only the keys of this range are wanted (a shard's part of a split check); pushed down
     /// as bound key comparisons where exact, and always applied by the reader.
     pub key_range: Option<pushdown::KeyRange>,
+    /// The reader needs the rows in no order (a settlement check puts them in buckets): a
+    /// server engine is asked for none, so it sorts nothing. SQLite reads in key order always.
+    pub unordered: bool,
 }
 
 impl ReadSpec {
@@ -434,7 +437,8 @@ fn missing_table(table: &str, tables: &[String]) -> Error {
     ))
 }
 
-/// `SELECT <columns> FROM <table> [WHERE …] ORDER BY <key columns>` for `engine`, each column
+/// `SELECT <columns> FROM <table> [WHERE …] ORDER BY <key columns>` for `engine` (no ORDER BY
+/// for an [`ReadSpec::unordered`] read on a server engine), each column
 /// and key term written by the engine's own functions. Every name in `spec` passed
 /// `ident::validate_*` and is quoted (embedded quotes doubled); values travel only as bound
 /// parameters.
@@ -447,12 +451,15 @@ fn select_in_key_order(
 ) -> String {
     let columns: Vec<String> = spec.columns.iter().map(select).collect();
     let key: Vec<String> = spec.columns[..spec.key_len].iter().map(order).collect();
+    let order_by = match spec.unordered && engine != Engine::Sqlite {
+        true => String::new(),
+        false => format!(" ORDER BY {}", key.join(", ")),
+    };
     format!(
-        "SELECT {} FROM {}{} ORDER BY {}",
+        "SELECT {} FROM {}{}{order_by}",
         columns.join(", "),
         ident::quote_table(engine, &spec.table),
         conditions.where_clause(),
-        key.join(", ")
     )
 }
 
@@ -575,6 +582,7 @@ mod tests {
             filter: None,
             in_flight: None,
             key_range: None,
+            unordered: false,
         };
         let keys: Vec<Value> = (0..KEYS_PER_STATEMENT as i128 + 1)
             .map(Value::Int)

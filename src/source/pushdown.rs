@@ -944,6 +944,7 @@ mod tests {
             filter: None,
             in_flight: None,
             key_range: None,
+            unordered: false,
         };
         assert!(reads_json(&spec, 2));
         assert!(!reads_json(&spec, 1), "only hashed columns count");
@@ -968,6 +969,7 @@ mod tests {
             filter: None,
             in_flight: None,
             key_range: None,
+            unordered: false,
         };
         assert_eq!(
             unsupported(Engine::Postgres, &spec, 2, chrono_tz::UTC),

@@ -248,6 +248,7 @@ async fn pushed_down_digests_of_json_tables_agree_across_engines() {
             filter: None,
             in_flight: None,
             key_range: None,
+            unordered: false,
         };
         let mut snapshot = Snapshot::open(&source).await.unwrap();
         let all = KeyRange::default();

@@ -51,6 +51,7 @@ async fn spec_of(source: &Source, table: &str) -> ReadSpec {
         filter: None,
         in_flight: None,
         key_range: None,
+        unordered: false,
     }
 }
 

@@ -394,6 +394,7 @@ async fn sent_keys(source: &Source, range: Option<KeyRange>) -> Vec<(String, i12
         filter: None,
         in_flight: None,
         key_range: range,
+        unordered: false,
     };
     let mut rx = source.stream_rows(spec);
     let mut keys = Vec::new();

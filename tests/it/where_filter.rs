@@ -139,6 +139,7 @@ async fn row_filter(source: &Source, filter: &str) -> (ReadSpec, RowFilter) {
         filter: None,
         in_flight: None,
         key_range: None,
+        unordered: false,
     };
     (spec, typed)
 }
@@ -204,6 +205,7 @@ async fn assert_exact(source: &Source, predicate: &str, want: &[i128]) {
         filter: Some(filter),
         in_flight: None,
         key_range: None,
+        unordered: false,
         ..spec
     };
     assert_eq!(

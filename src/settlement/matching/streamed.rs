@@ -6,6 +6,7 @@
 //! the rest. [`super::match_report`] over the rest then gives every finding the whole day would.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{LedgerEntry, MatchOn, MatchRules, Settled, bulk, non_blank, record_key};
 use crate::error::{Error, Result};
@@ -122,48 +123,101 @@ pub(crate) struct Paired {
     pub(crate) rest_entries: Vec<LedgerEntry>,
 }
 
-/// Pairs the plainly agreeing one-to-one ids of `lines` and `rows`, bucket by bucket: the
-/// report files are `paths` (by number), as their lines name them.
+/// Pairs the plainly agreeing one-to-one ids of `lines` and `rows`, bucket by bucket, on as
+/// many threads as there are cores: the report files are `paths` (by number), as their lines
+/// name them.
 pub(crate) fn pair_in_bulk(
-    mut lines: LineBuckets,
-    mut rows: RowBuckets,
+    lines: LineBuckets,
+    rows: RowBuckets,
     paths: &[Arc<str>],
     rules: &MatchRules,
 ) -> Result<Paired> {
-    if lines.buckets.len() != rows.buckets.len() {
+    let (line_buckets, row_buckets) = (lines.buckets.drain(), rows.buckets.drain());
+    if line_buckets.len() != row_buckets.len() {
         return Err(Error::internal("the two sides have different buckets"));
     }
     let settled = Settled::new(&rules.settled_statuses);
-    let mut paired = Paired {
-        per_file: vec![0; paths.len()],
-        ledger: 0,
-        rest_lines: std::mem::take(&mut lines.unkeyed),
-        rest_entries: std::mem::take(&mut rows.unkeyed),
-    };
-    for bucket in 0..lines.buckets.len() {
-        let (files, records) = decode_lines(&lines.buckets.take(bucket)?, paths)?;
-        let entries = decode_rows(&rows.buckets.take(bucket)?)?;
-        let split = bulk::split(&records, &entries, rules, &settled);
-        for &(i, _) in &split.pairs {
-            let file = files.get(i).copied().unwrap_or_default() as usize;
-            let Some(count) = paired.per_file.get_mut(file) else {
-                return Err(Error::internal(format!("a line of no report file {file}")));
-            };
-            *count += 1;
+    let next = AtomicUsize::new(0);
+    let worker = || -> Result<Paired> {
+        let mut paired = Paired::empty(paths.len());
+        loop {
+            let bucket = next.fetch_add(1, Ordering::Relaxed);
+            if bucket >= line_buckets.len() {
+                return Ok(paired);
+            }
+            let (files, records) = decode_lines(&line_buckets.take(bucket)?, paths)?;
+            let entries = decode_rows(&row_buckets.take(bucket)?)?;
+            paired.add(files, records, entries, rules, &settled)?;
         }
-        paired.ledger += split.pairs.len() as u64;
-        paired
-            .rest_lines
-            .extend(keep(records, &split.rest_records).map(|(i, r)| (files[i], r)));
-        paired
-            .rest_entries
-            .extend(keep(entries, &split.rest_ledger).map(|(_, e)| e));
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let parts: Vec<Result<Paired>> = std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
+        let mut parts = vec![worker()];
+        for other in others {
+            parts.push(
+                other
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::internal("a pairing thread panicked"))),
+            );
+        }
+        parts
+    });
+    let mut paired = Paired::empty(paths.len());
+    paired.rest_lines = lines.unkeyed;
+    paired.rest_entries = rows.unkeyed;
+    for part in parts {
+        let part = part?;
+        for (total, count) in paired.per_file.iter_mut().zip(part.per_file) {
+            *total += count;
+        }
+        paired.ledger += part.ledger;
+        paired.rest_lines.extend(part.rest_lines);
+        paired.rest_entries.extend(part.rest_entries);
     }
     paired
         .rest_lines
         .sort_by(|(fa, a), (fb, b)| (fa, a.source.line).cmp(&(fb, b.source.line)));
     paired.rest_entries.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(paired)
+}
+
+impl Paired {
+    fn empty(files: usize) -> Paired {
+        Paired {
+            per_file: vec![0; files],
+            ledger: 0,
+            rest_lines: Vec::new(),
+            rest_entries: Vec::new(),
+        }
+    }
+
+    /// One bucket's lines (with their file numbers) and entries: its pairs counted, the rest kept.
+    fn add(
+        &mut self,
+        files: Vec<u32>,
+        records: Vec<SettlementRecord>,
+        entries: Vec<LedgerEntry>,
+        rules: &MatchRules,
+        settled: &Settled,
+    ) -> Result<()> {
+        let split = bulk::split(&records, &entries, rules, settled);
+        for &(i, _) in &split.pairs {
+            let file = files.get(i).copied().unwrap_or(u32::MAX) as usize;
+            let Some(count) = self.per_file.get_mut(file) else {
+                return Err(Error::internal(format!("a line of no report file {file}")));
+            };
+            *count += 1;
+        }
+        self.ledger += split.pairs.len() as u64;
+        self.rest_lines.extend(
+            keep(records, &split.rest_records)
+                .map(|(i, r)| (files.get(i).copied().unwrap_or(u32::MAX), r)),
+        );
+        self.rest_entries
+            .extend(keep(entries, &split.rest_ledger).map(|(_, e)| e));
+        Ok(())
+    }
 }
 
 /// A bucket's lines, with their file numbers.

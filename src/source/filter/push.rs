@@ -146,6 +146,7 @@ mod tests {
             filter: Some(resolve(filter).unwrap()),
             in_flight: None,
             key_range: None,
+            unordered: false,
         }
     }
 
