@@ -221,6 +221,34 @@ pub struct Currency {
     index: u8,
 }
 
+/// A three-letter code's place among the 26³ codes (any case), `None` for anything else.
+fn code_slot(code: [u8; 3]) -> Option<usize> {
+    code.iter().try_fold(0usize, |slot, &byte| {
+        let letter = byte.to_ascii_uppercase();
+        letter
+            .is_ascii_uppercase()
+            .then(|| slot * 26 + usize::from(letter - b'A'))
+    })
+}
+
+/// Every code's currency index by its [`code_slot`] (`u8::MAX`: no such currency): a
+/// report's or a ledger's every line names one, so the lookup is one load, not a search.
+fn by_code() -> &'static [u8] {
+    static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = vec![u8::MAX; 26 * 26 * 26];
+        for (index, (code, _)) in ISO_4217.iter().enumerate() {
+            if let (&[a, b, c], Ok(index)) = (code.as_bytes(), u8::try_from(index))
+                && let Some(slot) = code_slot([a, b, c])
+                && let Some(place) = table.get_mut(slot)
+            {
+                *place = index;
+            }
+        }
+        table
+    })
+}
+
 impl Currency {
     /// Looks a code up case-insensitively, ignoring surrounding whitespace (`" usd"` → USD).
     pub fn parse(code: &str) -> Result<Currency, MoneyError> {
@@ -235,22 +263,11 @@ impl Currency {
         let &[a, b, c] = trimmed.as_bytes() else {
             return Err(unknown());
         };
-        if !trimmed.is_ascii() {
-            return Err(unknown());
+        let slot = code_slot([a, b, c]).ok_or_else(unknown)?;
+        match by_code().get(slot) {
+            Some(&index) if index != u8::MAX => Ok(Currency { index }),
+            _ => Err(unknown()),
         }
-        let wanted = [
-            a.to_ascii_uppercase(),
-            b.to_ascii_uppercase(),
-            c.to_ascii_uppercase(),
-        ];
-        let index = ISO_4217
-            .binary_search_by(|(known, _)| match known.as_bytes() {
-                &[x, y, z] => [x, y, z].cmp(&wanted),
-                other => other.cmp(&wanted[..]),
-            })
-            .map_err(|_| unknown())?;
-        let index = u8::try_from(index).map_err(|_| unknown())?;
-        Ok(Currency { index })
     }
 
     /// The upper-case alphabetic code, e.g. `"USD"`.
@@ -571,6 +588,28 @@ pub(crate) fn format_major_wide(minor: i128, currency: Currency) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table finds exactly the codes of the list, in any case, and nothing else.
+    #[test]
+    fn every_three_letter_code_is_looked_up_as_the_list_says() {
+        let letters = b'A'..=b'Z';
+        for a in letters.clone() {
+            for b in letters.clone() {
+                for c in letters.clone() {
+                    let code = String::from_utf8(vec![a, b, c]).unwrap();
+                    let listed = ISO_4217.iter().position(|(known, _)| *known == code);
+                    let found = Currency::parse(&code).ok().map(|c| usize::from(c.index));
+                    assert_eq!(found, listed, "{code}");
+                    let lower = Currency::parse(&code.to_ascii_lowercase()).ok();
+                    assert_eq!(lower.map(|c| usize::from(c.index)), listed, "{code}");
+                }
+            }
+        }
+        for refused in ["US", "USDX", "U$D", "ÜSD", "", "   ", "1SD", "US\u{0}"] {
+            assert!(Currency::parse(refused).is_err(), "{refused:?}");
+        }
+        assert_eq!(Currency::parse(" usd\t").unwrap().code(), "USD");
+    }
 
     fn cur(code: &str) -> Currency {
         Currency::parse(code).expect("known currency")

@@ -34,7 +34,8 @@ impl Id {
         }
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    /// The id's UTF-8 bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, bytes } => bytes.get(..*len as usize).unwrap_or_default(),
             Repr::Boxed(text) => text.as_bytes(),

@@ -92,16 +92,16 @@ fn by_id<'r>(
     id: impl Fn(usize) -> Option<&'r Id>,
     rest: &mut Vec<usize>,
 ) -> Vec<usize> {
-    let mut keyed = Vec::with_capacity(count);
+    let mut keyed: Vec<(&'r [u8], usize)> = Vec::with_capacity(count);
     for index in 0..count {
-        match has_id(index) {
-            true => keyed.push(index),
-            false => rest.push(index),
+        match (has_id(index), id(index)) {
+            (true, Some(id)) => keyed.push((id.as_bytes(), index)),
+            _ => rest.push(index),
         }
     }
-    // the ledger arrives in id order already, which the sort only checks
-    keyed.sort_unstable_by_key(|&index| id(index));
-    keyed
+    // each id's bytes beside its index: the sort compares them without looking anything up
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, index)| index).collect()
 }
 
 /// How many of `sorted` (from its start) carry `id`.

@@ -222,7 +222,11 @@ impl Paired {
 
 /// A bucket's lines, with their file numbers.
 fn decode_lines(mut bytes: &[u8], paths: &[Arc<str>]) -> Result<(Vec<u32>, Vec<SettlementRecord>)> {
-    let (mut files, mut records) = (Vec::new(), Vec::new());
+    // a line takes some 50 bytes
+    let (mut files, mut records) = (
+        Vec::with_capacity(bytes.len() / 48),
+        Vec::with_capacity(bytes.len() / 48),
+    );
     while !bytes.is_empty() {
         let (file, record) = take_record(&mut bytes, paths)?;
         files.push(file);
@@ -233,7 +237,8 @@ fn decode_lines(mut bytes: &[u8], paths: &[Arc<str>]) -> Result<(Vec<u32>, Vec<S
 
 /// A bucket's ledger entries.
 fn decode_rows(mut bytes: &[u8]) -> Result<Vec<LedgerEntry>> {
-    let mut entries = Vec::new();
+    // an entry takes some 50 bytes
+    let mut entries = Vec::with_capacity(bytes.len() / 48);
     while !bytes.is_empty() {
         entries.push(take_entry(&mut bytes)?);
     }
