@@ -1,5 +1,9 @@
 //! One settlement check for one business day: reports found and parsed, the ledger read, lines
 //! matched, in-flight rows of earlier days examined again, and every row accounted for.
+//!
+//! Both sides stream into buckets by match id (`matching::streamed`), where the plainly
+//! agreeing pairs are counted; only the rest is held, matched by every rule and reported, so
+//! the memory a day takes is the check's `memory_mb`, not the report's size.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;

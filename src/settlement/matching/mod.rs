@@ -250,7 +250,9 @@ impl MatchOutcome {
 /// business day being reconciled, for the timing window. See the module doc for the steps.
 ///
 /// The bulk of a day (an id carried once on each side, plainly agreeing) is paired by
-/// [`bulk::split`] without the rule set; what it leaves goes through every step.
+/// [`bulk::split`] without the rule set; what it leaves goes through every step. A settlement
+/// check does that pairing bucket by bucket as the day streams in ([`streamed`]), so what it
+/// hands here is only the rest.
 pub(crate) fn match_report(
     records: &[SettlementRecord],
     ledger: &[LedgerEntry],
