@@ -48,6 +48,18 @@ trap cleanup EXIT
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+# floor_of DB QUERY: the median seconds of REPEAT `psql \copy (QUERY) TO /dev/null` on DB.
+floor_of() {
+  local times=() start end
+  for r in $(seq "$REPEAT"); do
+    start=$(date +%s.%N)
+    psql -q -d "$1" -c "\\copy ($2) TO '/dev/null'"
+    end=$(date +%s.%N)
+    times+=("$(echo "$end - $start" | bc)")
+  done
+  printf '%s\n' "${times[@]}" | median
+}
+
 # Step 5: ten days of ledger, the report of the last; the day's rows read, or the whole table.
 pushdown_case() {
   local rows=${BENCH_PUSHDOWN_ROWS:-1000000} db=${DB}_pushdown dir=$out/pushdown
@@ -100,22 +112,11 @@ SQL
     done
     echo "$(printf '%s\n' "${times[@]}" | median) $((rss / 1024))"
   }
-  copy_s() {
-    local times=()
-    for r in $(seq "$REPEAT"); do
-      local start end
-      start=$(date +%s.%N)
-      psql -q -d "$db" -c "\\copy ($1) TO '/dev/null'"
-      end=$(date +%s.%N)
-      times+=("$(echo "$end - $start" | bc)")
-    done
-    printf '%s\n' "${times[@]}" | median
-  }
   local after before="" whole day
   after=$(time_recon "$RECON")
   [ -n "${RECON_BEFORE:-}" ] && before=$(time_recon "$RECON_BEFORE")
-  whole=$(copy_s "SELECT * FROM card_payments ORDER BY id COLLATE \"C\"")
-  day=$(copy_s "SELECT * FROM card_payments WHERE created_at >= '2026-11-20' AND created_at < '2026-11-21' ORDER BY id COLLATE \"C\"")
+  whole=$(floor_of "$db" "SELECT * FROM card_payments ORDER BY id COLLATE \"C\"")
+  day=$(floor_of "$db" "SELECT * FROM card_payments WHERE created_at >= '2026-11-20' AND created_at < '2026-11-21' ORDER BY id COLLATE \"C\"")
   {
     echo "settlement ledger pushdown · $(date -u +%Y-%m-%d) · $per_day report lines vs a ledger of $rows rows over 10 days (PostgreSQL) · $(nproc) cores"
     printf '%-48s %10s %12s\n' run seconds "peak RSS MB"
@@ -246,21 +247,10 @@ for r in $(seq "$REPEAT"); do
 done
 recon_s=$(printf '%s\n' "${runs[@]}" | median)
 
-# floor_of QUERY: the median seconds of REPEAT `psql \copy (QUERY) TO /dev/null`.
-floor_of() {
-  local times=()
-  for r in $(seq "$REPEAT"); do
-    start=$(date +%s.%N)
-    psql -q -d "$DB" -c "\\copy ($1) TO '/dev/null'"
-    end=$(date +%s.%N)
-    times+=("$(echo "$end - $start" | bc)")
-  done
-  printf '%s\n' "${times[@]}" | median
-}
 # the ledger in id order (the floor the README has always quoted), and the day's rows in no
 # order, which is what recon asks the server for since matching puts rows in buckets
-floor_s=$(floor_of "SELECT * FROM card_payments ORDER BY id COLLATE \"C\"")
-unordered_s=$(floor_of "SELECT * FROM card_payments WHERE created_at >= '2026-11-19' AND created_at < '2026-11-22'")
+floor_s=$(floor_of "$DB" "SELECT * FROM card_payments ORDER BY id COLLATE \"C\"")
+unordered_s=$(floor_of "$DB" "SELECT * FROM card_payments WHERE created_at >= '2026-11-19' AND created_at < '2026-11-22'")
 
 parse=$(cd "$root" && cargo bench --quiet --locked --bench settlement_parse -- "$report" 2>/dev/null)
 

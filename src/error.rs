@@ -67,6 +67,32 @@ impl Error {
         Error::new(ErrorKind::Internal, message)
     }
 
+    /// A temporary file (`what`: `the seal's spool file`) that cannot be created, or written
+    /// when `writing`, in the temp folder `dir`: the deployment's to fix, not a bug in recon
+    /// (bad input, exit 2), naming the folder, the OS error and the setting.
+    pub(crate) fn temp_file(
+        what: &str,
+        dir: &std::path::Path,
+        writing: bool,
+        cause: std::io::Error,
+    ) -> Self {
+        let (verb, fix) = match writing {
+            false => (
+                "create",
+                "set job.temp_dir (or RECON_TEMP_DIR) to a writable folder, e.g. an emptyDir mounted there",
+            ),
+            true => (
+                "write",
+                "give job.temp_dir (or RECON_TEMP_DIR) more room, e.g. a larger emptyDir sizeLimit",
+            ),
+        };
+        Error::bad_input(format!(
+            "cannot {verb} {what} in {}: {cause}; {fix}",
+            dir.display()
+        ))
+        .caused_by(cause)
+    }
+
     /// Keeps `cause` as the error's source.
     pub(crate) fn caused_by(
         mut self,

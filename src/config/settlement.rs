@@ -694,6 +694,27 @@ mod tests {
     }
 
     #[test]
+    fn memory_mb_defaults_to_128_and_is_1_mib_to_1_tib() {
+        let specs = check("stripe", "").expect("valid");
+        assert_eq!(specs[0].memory_mb, 128);
+        assert!(!describe(&specs[0], None).contains("memory_mb"));
+        let specs = check("stripe", "memory_mb = 16").expect("valid");
+        assert_eq!(specs[0].memory_mb, 16);
+        assert!(describe(&specs[0], None).ends_with("memory_mb = 16\n"));
+        assert!(check("stripe", "memory_mb = 1048576").is_ok());
+        for refused in ["0", "1048577"] {
+            assert_eq!(
+                check("stripe", &format!("memory_mb = {refused}"))
+                    .err()
+                    .as_deref(),
+                Some(
+                    "settlement[0] (\"s\").memory_mb: must be 1 to 1048576 MiB (the default is 128 MiB); past it matching spills to job.temp_dir"
+                )
+            );
+        }
+    }
+
+    #[test]
     fn format_options_are_read_for_the_builtin_format_and_checked() {
         let specs = check(
             "stripe",

@@ -112,13 +112,8 @@ impl SealSpool {
     /// deployment's to fix, not a failure that passes: bad input (exit 2), naming the folder,
     /// the OS error and the setting.
     fn new(dir: &Path) -> Result<SealSpool> {
-        let file = tempfile::tempfile_in(dir).map_err(|e| {
-            Error::bad_input(format!(
-                "cannot create the seal's spool file in {}: {e}; set job.temp_dir (or RECON_TEMP_DIR) to a writable folder, e.g. an emptyDir mounted there",
-                dir.display()
-            ))
-            .caused_by(e)
-        })?;
+        let file = tempfile::tempfile_in(dir)
+            .map_err(|e| Error::temp_file("the seal's spool file", dir, false, e))?;
         Ok(SealSpool {
             file,
             dir: dir.to_path_buf(),
@@ -128,13 +123,9 @@ impl SealSpool {
 
     fn push(&mut self, head: SegmentHead, blob: &[u8]) -> Result<()> {
         // A full folder (an emptyDir's sizeLimit) is the deployment's to fix, as above.
-        self.file.write_all(blob).map_err(|e| {
-            Error::bad_input(format!(
-                "cannot write the seal's spool file in {}: {e}; give job.temp_dir (or RECON_TEMP_DIR) more room, e.g. a larger emptyDir sizeLimit",
-                self.dir.display()
-            ))
-            .caused_by(e)
-        })?;
+        self.file
+            .write_all(blob)
+            .map_err(|e| Error::temp_file("the seal's spool file", &self.dir, true, e))?;
         self.segments.push((head, blob.len() as u64));
         Ok(())
     }

@@ -170,13 +170,8 @@ impl Spilled {
     /// An unnamed file in `dir`; a folder that cannot hold one is the deployment's to fix (bad
     /// input, naming the folder and the setting).
     fn new(dir: &Path, side: &str, buckets: usize) -> Result<Spilled> {
-        let file = tempfile::tempfile_in(dir).map_err(|e| {
-            Error::bad_input(format!(
-                "cannot create a spill file for {side} in {}: {e}; set job.temp_dir (or RECON_TEMP_DIR) to a writable folder, e.g. an emptyDir mounted there",
-                dir.display()
-            ))
-            .caused_by(e)
-        })?;
+        let file = tempfile::tempfile_in(dir)
+            .map_err(|e| Error::temp_file(&format!("a spill file for {side}"), dir, false, e))?;
         let keys = DataKeys::ephemeral()
             .map_err(|e| Error::internal(format!("no key to spill {side} under: {e}")))?;
         Ok(Spilled {
@@ -201,13 +196,9 @@ impl Spilled {
             .map_err(sealing)?;
         let mut sealed = stream.update(bytes).map_err(sealing)?;
         sealed.extend(stream.finish().map_err(sealing)?);
-        (&self.file).write_all(&sealed).map_err(|e| {
-            Error::bad_input(format!(
-                "cannot write a spill file for {side} in {}: {e}; give job.temp_dir (or RECON_TEMP_DIR) more room, e.g. a larger emptyDir sizeLimit",
-                dir.display()
-            ))
-            .caused_by(e)
-        })?;
+        (&self.file)
+            .write_all(&sealed)
+            .map_err(|e| Error::temp_file(&format!("a spill file for {side}"), dir, true, e))?;
         segments.push((self.end, sealed.len() as u64));
         self.end += sealed.len() as u64;
         Ok(())

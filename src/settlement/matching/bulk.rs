@@ -256,13 +256,7 @@ mod tests {
     /// currencies, statuses; several files) give the same outcome with and without the bulk path.
     #[test]
     fn the_bulk_path_changes_no_outcome() {
-        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move |bound: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % bound as u64) as usize
-        };
+        let mut next = dice(0x2545_F491_4F6C_DD1D);
         let ids = ["a", "b", "c", "d", "e", "f", "g", "po_1", "po_2", " ", ""];
         let long = "an_id_well_over_twenty_three_bytes_long";
         let kinds = [Kind::Charge, Kind::Refund, Kind::Payout, Kind::Fee];

@@ -5,6 +5,17 @@ use chrono::TimeZone;
 use super::*;
 use crate::settlement::record::{Kind, SourceLine};
 
+/// A xorshift die: `roll(n)` is a pseudo-random number below `n`, the same sequence for the
+/// same seed, for tests that try many random days.
+pub(super) fn dice(mut state: u64) -> impl FnMut(usize) -> usize {
+    move |bound| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound as u64) as usize
+    }
+}
+
 pub(super) fn cur(code: &str) -> Currency {
     Currency::parse(code).expect("known currency")
 }

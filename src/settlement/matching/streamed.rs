@@ -316,13 +316,7 @@ mod tests {
     /// and the matched counts of matching the whole day in memory.
     #[test]
     fn bucketed_and_spilled_matching_gives_the_whole_day_s_outcome() {
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = move |bound: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % bound as u64) as usize
-        };
+        let mut next = dice(0x9E37_79B9_7F4A_7C15);
         let paths: Vec<Arc<str>> = vec!["a.csv".into(), "b.csv".into()];
         let dir = std::env::temp_dir();
         let (mut spilled_rounds, mut total_paired) = (0, 0);
