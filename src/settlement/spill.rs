@@ -78,7 +78,7 @@ impl SpillBuckets {
         Ok(())
     }
 
-    /// Whether anything was written to disk.
+    /// The bytes written to disk so far (0: everything is still held).
     pub(crate) fn spilled_bytes(&self) -> u64 {
         self.spilled.as_ref().map_or(0, |s| s.end)
     }
@@ -116,7 +116,7 @@ impl SpillBuckets {
     }
 }
 
-/// Buckets no longer taking bytes, read back one bucket at a time, from as many threads as like.
+/// Buckets no longer taking bytes, read back one bucket at a time, from any number of threads.
 pub(crate) struct Drained {
     side: &'static str,
     /// Each bucket's bytes still in memory, until it is taken.
@@ -137,7 +137,7 @@ impl Drained {
         let held = self
             .held
             .get(bucket)
-            .ok_or_else(taken)?
+            .ok_or_else(|| Error::internal(format!("no bucket {bucket} of {}", self.side)))?
             .lock()
             .map_err(|_| taken())?
             .take()

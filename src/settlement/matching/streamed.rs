@@ -124,8 +124,8 @@ pub(crate) struct Paired {
 }
 
 /// Pairs the plainly agreeing one-to-one ids of `lines` and `rows`, bucket by bucket, on as
-/// many threads as there are cores: the report files are `paths` (by number), as their lines
-/// name them.
+/// many threads as there are cores (four at most): the report files are `paths` (by number),
+/// as their lines name them.
 pub(crate) fn pair_in_bulk(
     lines: LineBuckets,
     rows: RowBuckets,
