@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use super::fetch::{self, Acquisition, BatchHistory, ReportFile};
 use super::ledger::{Carried, LedgerRead, read_ledger};
 use super::matching::streamed::{LineBuckets, MemoryBudget, RowBuckets, pair_in_bulk};
-use super::matching::{MatchOn, MatchOutcome, SettlementDiscrepancy, match_report};
+use super::matching::{MatchOn, MatchOutcome, SettlementDiscrepancy, match_report, record_key};
 use super::report::parse_report_into;
 use super::spec::SettlementSpec;
 use super::{Id, Quarantined, SettlementRecord};
@@ -212,7 +212,7 @@ struct LineSink {
 impl LineSink {
     fn take(&mut self, file: u32, record: SettlementRecord) -> Result<()> {
         if let Some(named) = &mut self.named
-            && let Some(id) = match_id(&record, self.on)
+            && let Some(id) = record_key(&record, self.on)
         {
             named.insert(Id::from(id));
         }
@@ -749,15 +749,6 @@ fn account(
     Ok(Accounting(parts))
 }
 
-/// The id a record is matched on, as its discrepancies are keyed.
-fn match_id(record: &SettlementRecord, on: MatchOn) -> Option<&str> {
-    match on {
-        MatchOn::RecordId => Some(record.record_id.as_str()),
-        MatchOn::Reference => record.reference.as_deref(),
-    }
-    .filter(|id| !id.trim().is_empty())
-}
-
 fn discrepancy(
     check: &SettlementSpec,
     records: &[SettlementRecord],
@@ -778,7 +769,7 @@ fn discrepancy(
             ],
             mask,
         ),
-        (_, Some(r)) => match match_id(r, check.rules.match_on) {
+        (_, Some(r)) => match record_key(r, check.rules.match_on) {
             Some(id) => ShownKey::masked(&[("id", Some(id))], mask),
             None => ShownKey::masked(&[("record_id", Some(&r.record_id))], mask),
         },

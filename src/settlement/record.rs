@@ -49,6 +49,18 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order declared (a kind's place here is `kind as usize`).
+    pub(crate) const ALL: [Kind; 8] = [
+        Kind::Charge,
+        Kind::Refund,
+        Kind::Dispute,
+        Kind::DisputeReversal,
+        Kind::Fee,
+        Kind::Payout,
+        Kind::Adjustment,
+        Kind::Other,
+    ];
+
     /// Snake-case name, as used in configuration and reports (`dispute_reversal`).
     pub(crate) fn as_str(self) -> &'static str {
         match self {
@@ -219,17 +231,8 @@ mod tests {
 
     #[test]
     fn kind_names_round_trip_through_serde() {
-        let all = [
-            Kind::Charge,
-            Kind::Refund,
-            Kind::Dispute,
-            Kind::DisputeReversal,
-            Kind::Fee,
-            Kind::Payout,
-            Kind::Adjustment,
-            Kind::Other,
-        ];
-        for kind in all {
+        for (place, kind) in Kind::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, place, "{kind}");
             let json = format!("\"{}\"", kind.as_str());
             let back: Kind =
                 serde::de::Deserialize::deserialize(serde::de::value::StrDeserializer::<

@@ -61,22 +61,11 @@ const ENTRY_PAYOUT_ID: u8 = 1 << 2;
 /// Every presence bit an entry may carry.
 const ENTRY_BITS: u8 = STATUS | FEE | ENTRY_PAYOUT_ID;
 
-/// Every kind, in tag order (a kind's tag is its place here).
-const KINDS: [Kind; 8] = [
-    Kind::Charge,
-    Kind::Refund,
-    Kind::Dispute,
-    Kind::DisputeReversal,
-    Kind::Fee,
-    Kind::Payout,
-    Kind::Adjustment,
-    Kind::Other,
-];
-
 /// Appends `record`, read from the caller's file number `file`, to `out`.
 pub(crate) fn put_record(out: &mut Vec<u8>, file: u32, record: &SettlementRecord) {
     put_varint(out, u64::from(file));
-    out.push(kind_tag(record.kind));
+    // a kind's tag is its place in `Kind::ALL`, the order declared
+    out.push(record.kind as u8);
     out.push(record.currency.index());
     let mut present = 0;
     present |= bit(record.available_at.is_some(), AVAILABLE_AT);
@@ -231,20 +220,6 @@ fn bit(set: bool, mask: u8) -> u8 {
     if set { mask } else { 0 }
 }
 
-/// The one-byte tag of `kind`.
-fn kind_tag(kind: Kind) -> u8 {
-    match kind {
-        Kind::Charge => 0,
-        Kind::Refund => 1,
-        Kind::Dispute => 2,
-        Kind::DisputeReversal => 3,
-        Kind::Fee => 4,
-        Kind::Payout => 5,
-        Kind::Adjustment => 6,
-        Kind::Other => 7,
-    }
-}
-
 /// Appends `value` as an LEB128 varint (7 bits a byte, low first).
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
@@ -349,7 +324,7 @@ impl<'a> Reader<'a> {
     /// A kind from its tag.
     fn kind(&mut self) -> Result<Kind> {
         let tag = self.u8()?;
-        KINDS
+        Kind::ALL
             .get(usize::from(tag))
             .copied()
             .ok_or_else(|| bad("unknown kind tag"))
@@ -481,7 +456,7 @@ mod tests {
     /// Records covering every kind and each option alone, beside `plain` and `full`.
     fn records() -> Vec<(u32, SettlementRecord)> {
         let mut all = vec![(0, plain(0, 2)), (2, full())];
-        for (n, kind) in KINDS.into_iter().enumerate() {
+        for (n, kind) in Kind::ALL.into_iter().enumerate() {
             let mut record = plain(1, 1 << (n * 8));
             record.kind = kind;
             record.currency = Currency::all().nth(n * 20).unwrap();
